@@ -1,0 +1,193 @@
+//! Folding the parts of a fanned-out command into one reply. Parts arrive in
+//! any order; the fold runs once, when the last part is in.
+
+use crate::service::Fold;
+
+/// A command waiting for its parts.
+pub(crate) struct FanOut {
+    pub fold: Fold,
+    pub parts: Vec<Option<Vec<u8>>>,
+    pub left: usize,
+    /// For [`Fold::Gather`]: the original key ordinal of each element of
+    /// each part's array reply.
+    pub map: Vec<Vec<u32>>,
+    /// For [`Fold::Gather`]: how many keys the command had.
+    pub total: usize,
+    /// Picks for [`Fold::Random`].
+    pub seed: u64,
+}
+
+impl FanOut {
+    pub fn new(fold: Fold, nparts: usize) -> Self {
+        FanOut {
+            fold,
+            parts: (0..nparts).map(|_| None).collect(),
+            left: nparts,
+            map: Vec::new(),
+            total: 0,
+            seed: 0,
+        }
+    }
+
+    /// Records part `i`; true when it was the last.
+    pub fn add(&mut self, i: usize, reply: Vec<u8>) -> bool {
+        if let Some(slot) = self.parts.get_mut(i) {
+            if slot.is_none() {
+                *slot = Some(reply);
+                self.left -= 1;
+            }
+        }
+        self.left == 0
+    }
+
+    /// The folded reply, appended to `out`.
+    pub fn finish(&self, out: &mut Vec<u8>) {
+        let parts = self.parts.iter().map(|p| p.as_deref().unwrap_or(b"_\r\n"));
+        // An error from any part is the reply (the first, in part order).
+        if let Some(err) = self.parts.iter().flatten().find(|p| p.first() == Some(&b'-')) {
+            out.extend_from_slice(err);
+            return;
+        }
+        match self.fold {
+            Fold::One => {
+                for p in parts {
+                    out.extend_from_slice(p);
+                }
+            }
+            Fold::Sum => {
+                let sum: i64 = parts.map(parse_int).fold(0i64, |a, b| a.wrapping_add(b));
+                out.push(b':');
+                out.extend_from_slice(sum.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Fold::AllOk => out.extend_from_slice(b"+OK\r\n"),
+            Fold::Gather => {
+                let mut elems: Vec<&[u8]> = vec![b"$-1\r\n"; self.total];
+                for (p, bytes) in parts.enumerate() {
+                    if let Some((_, ranges)) = kevy_resp::split_array(bytes) {
+                        for (k, r) in ranges.into_iter().enumerate() {
+                            if let Some(&pos) = self.map.get(p).and_then(|m| m.get(k)) {
+                                if let Some(e) = elems.get_mut(pos as usize) {
+                                    *e = &bytes[r];
+                                }
+                            }
+                        }
+                    }
+                }
+                header(out, b'*', elems.len());
+                for e in elems {
+                    out.extend_from_slice(e);
+                }
+            }
+            Fold::Concat => {
+                let mut kind = b'*';
+                let mut elems: Vec<&[u8]> = Vec::new();
+                for bytes in parts {
+                    if let Some((_, ranges)) = kevy_resp::split_array(bytes) {
+                        kind = bytes[0];
+                        elems.extend(ranges.into_iter().map(|r| &bytes[r]));
+                    }
+                }
+                header(out, kind, elems.len());
+                for e in elems {
+                    out.extend_from_slice(e);
+                }
+            }
+            Fold::Random => {
+                let found: Vec<&[u8]> = self
+                    .parts
+                    .iter()
+                    .flatten()
+                    .map(Vec::as_slice)
+                    .filter(|p| !is_null(p))
+                    .collect();
+                if found.is_empty() {
+                    out.extend_from_slice(self.parts.iter().flatten().next().map_or(b"$-1\r\n".as_slice(), Vec::as_slice));
+                } else {
+                    let i = (splitmix(self.seed) % found.len() as u64) as usize;
+                    out.extend_from_slice(found[i]);
+                }
+            }
+        }
+    }
+}
+
+fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    out.push(kind);
+    out.extend_from_slice(n.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn parse_int(reply: &[u8]) -> i64 {
+    if reply.first() != Some(&b':') {
+        return 0;
+    }
+    let body = &reply[1..];
+    let end = body.iter().position(|&b| b == b'\r').unwrap_or(body.len());
+    std::str::from_utf8(&body[..end])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn is_null(reply: &[u8]) -> bool {
+    reply == b"$-1\r\n" || reply == b"_\r\n" || reply == b"*-1\r\n"
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(f: Fold, parts: &[&str], map: Vec<Vec<u32>>, total: usize) -> String {
+        let mut fo = FanOut::new(f, parts.len());
+        fo.map = map;
+        fo.total = total;
+        for (i, p) in parts.iter().enumerate().rev() {
+            fo.add(i, p.as_bytes().to_vec());
+        }
+        let mut out = Vec::new();
+        fo.finish(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn sums_and_errors() {
+        assert_eq!(fold(Fold::Sum, &[":2\r\n", ":3\r\n"], vec![], 0), ":5\r\n");
+        assert_eq!(fold(Fold::AllOk, &["+OK\r\n", "+OK\r\n"], vec![], 0), "+OK\r\n");
+        assert_eq!(
+            fold(Fold::AllOk, &["+OK\r\n", "-ERR x\r\n"], vec![], 0),
+            "-ERR x\r\n"
+        );
+    }
+
+    #[test]
+    fn gather_restores_key_order() {
+        let got = fold(
+            Fold::Gather,
+            &["*2\r\n$1\r\na\r\n$-1\r\n", "*1\r\n$1\r\nb\r\n"],
+            vec![vec![0, 2], vec![1]],
+            3,
+        );
+        assert_eq!(got, "*3\r\n$1\r\na\r\n$1\r\nb\r\n$-1\r\n");
+    }
+
+    #[test]
+    fn concat_joins_arrays() {
+        let got = fold(Fold::Concat, &["*1\r\n$1\r\na\r\n", "*0\r\n", "*1\r\n$1\r\nb\r\n"], vec![], 0);
+        assert_eq!(got, "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    }
+
+    #[test]
+    fn random_prefers_non_null() {
+        let got = fold(Fold::Random, &["$-1\r\n", "$1\r\nk\r\n"], vec![], 0);
+        assert_eq!(got, "$1\r\nk\r\n");
+        assert_eq!(fold(Fold::Random, &["$-1\r\n", "$-1\r\n"], vec![], 0), "$-1\r\n");
+    }
+}

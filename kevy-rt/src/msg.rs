@@ -1,0 +1,103 @@
+//! What crosses cores: a [`Batch`] per ring push, carrying requests from the
+//! sender and replies to requests the receiver sent earlier. Argument and
+//! reply bytes live in one buffer each, so a batch of any size is a handful
+//! of allocations, and batches are recycled, so the steady state makes none.
+
+use crate::service::{ClientCtx, Service};
+use kevy_resp::{Args, Span};
+
+/// Where a reply goes: a connection (slab index and generation, so a reply
+/// for a closed connection whose slot was reused is dropped), the command's
+/// sequence number, and its part when it fanned out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dest {
+    pub conn: u32,
+    pub gen: u32,
+    pub seq: u64,
+    pub part: u32,
+}
+
+pub(crate) enum Req<S: Service> {
+    /// Run a command; its arguments are `spans[first..first + n]`.
+    Exec {
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        first: u32,
+        n: u32,
+    },
+    /// Copy out the keys at `spans[first..first + n]` for coordinated op `op`.
+    Export { op: u32, first: u32, n: u32 },
+    /// Replace `n` keys with the next `n` entries of `req_snaps`.
+    Import { op: u32, n: u32 },
+}
+
+pub(crate) enum Resp {
+    /// A reply's bytes: `rdata[start..start + len]`.
+    Reply { dest: Dest, start: u32, len: u32 },
+    /// The next `n` entries of `resp_snaps` answer an `Export`.
+    Exported { op: u32, n: u32 },
+    Imported { op: u32 },
+}
+
+pub(crate) struct Batch<S: Service> {
+    pub reqs: Vec<Req<S>>,
+    pub args: Vec<u8>,
+    pub spans: Vec<Span>,
+    pub req_snaps: Vec<(Vec<u8>, S::Snapshot)>,
+    pub resps: Vec<Resp>,
+    pub rdata: Vec<u8>,
+    pub resp_snaps: Vec<(Vec<u8>, S::Snapshot)>,
+}
+
+impl<S: Service> Default for Batch<S> {
+    fn default() -> Self {
+        Batch {
+            reqs: Vec::new(),
+            args: Vec::new(),
+            spans: Vec::new(),
+            req_snaps: Vec::new(),
+            resps: Vec::new(),
+            rdata: Vec::new(),
+            resp_snaps: Vec::new(),
+        }
+    }
+}
+
+impl<S: Service> Batch<S> {
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty() && self.resps.is_empty()
+    }
+
+    /// Empties the batch, keeping its buffers' capacity.
+    pub fn clear(&mut self) {
+        self.reqs.clear();
+        self.args.clear();
+        self.spans.clear();
+        self.req_snaps.clear();
+        self.resps.clear();
+        self.rdata.clear();
+        self.resp_snaps.clear();
+    }
+
+    /// Appends arguments; returns the index of the first span.
+    pub fn push_args<'a>(&mut self, args: impl Iterator<Item = &'a [u8]>) -> (u32, u32) {
+        let first = self.spans.len() as u32;
+        for a in args {
+            let start = self.args.len() as u32;
+            self.args.extend_from_slice(a);
+            self.spans.push(Span {
+                start,
+                len: a.len() as u32,
+            });
+        }
+        (first, self.spans.len() as u32 - first)
+    }
+
+    pub fn args_at(&self, first: u32, n: u32) -> Args<'_> {
+        Args::new(
+            &self.args,
+            &self.spans[first as usize..(first + n) as usize],
+        )
+    }
+}

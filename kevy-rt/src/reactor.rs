@@ -1,0 +1,1130 @@
+//! One reactor per shard: an epoll loop that accepts, reads, parses, routes
+//! and runs commands, exchanges batches with the other shards over the ring
+//! mesh, and writes replies in order. See the crate doc for the design.
+
+use crate::conn::{
+    Conn, ConnIo, ConnState, Slot, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK,
+};
+use crate::fold::FanOut;
+use crate::msg::{Batch, Dest, Req, Resp};
+use crate::ring::{ring, Consumer, Full, Producer};
+use crate::service::{ClientCtx, ConnAction, Fold, Route, Service};
+use crate::slot::shard_of;
+use crate::stats::{ShardStats, Stats};
+use kevy_resp::{Args, OwnedArgs, Parse};
+use kevy_sys::{clock, signal, EventFd, Events, Interest, Poller, TcpListener, Token};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Batches taken from one ring per iteration: no peer can hold the reactor
+/// for more than this many batches before connections get their turn.
+pub const RING_BUDGET: usize = 64;
+/// Connections accepted per listener wake-up.
+const ACCEPT_BUDGET: usize = 64;
+/// Redis's `maxclients` default.
+const MAX_CLIENTS: u64 = 10_000;
+/// Slots per ring. A shard pushes at most one batch per peer per iteration,
+/// so this only needs to cover a consumer that falls a few iterations behind.
+const RING_SLOTS: usize = 256;
+/// Active-expiry and other housekeeping period (Redis's `hz 10`).
+const TICK_MS: u64 = 100;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// Number of shards, one reactor thread each.
+    pub shards: usize,
+    /// Cores to pin shard `i` to (`cores[i % len]`); empty: no pinning.
+    pub cores: Vec<usize>,
+}
+
+/// Listeners bound and ready to serve: binding first reports a port in use
+/// before any thread starts.
+pub struct Bound {
+    cfg: Config,
+    listeners: Vec<TcpListener>,
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listeners[0].local_addr()
+    }
+
+    /// Runs every reactor until SIGINT/SIGTERM (or
+    /// `kevy_sys::signal::request_shutdown`).
+    pub fn run<S: Service>(self, svc: Arc<S>, stats: Arc<Stats>) -> io::Result<()> {
+        let n = self.cfg.shards;
+        assert_eq!(stats.shards.len(), n, "stats sized for the shard count");
+        signal::install_shutdown_handlers()?;
+        let mut wakers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let w = EventFd::new()?;
+            signal::register_wakeup(w.fd());
+            wakers.push(w);
+        }
+        let mesh = Arc::new(Mesh {
+            sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
+            wakers,
+            next_client_id: AtomicU64::new(1),
+        });
+        // producers[i][j] sends i -> j; consumers[j][i] receives it.
+        let mut producers: Vec<Vec<Option<Producer<Batch<S>>>>> =
+            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        let mut consumers: Vec<Vec<Option<Consumer<Batch<S>>>>> =
+            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    let (p, c) = ring(RING_SLOTS);
+                    producers[i][j] = Some(p);
+                    consumers[j][i] = Some(c);
+                }
+            }
+        }
+        let mut handles = Vec::with_capacity(n);
+        let parts = self.listeners.into_iter().zip(producers).zip(consumers);
+        for (id, ((listener, prods), cons)) in parts.enumerate() {
+            let svc = svc.clone();
+            let stats = stats.clone();
+            let mesh = mesh.clone();
+            let core = (!self.cfg.cores.is_empty()).then(|| self.cfg.cores[id % self.cfg.cores.len()]);
+            let h = std::thread::Builder::new()
+                .name(format!("kevy-shard-{id}"))
+                .spawn(move || -> io::Result<()> {
+                    if let Some(core) = core {
+                        kevy_sys::affinity::pin_current_thread(core);
+                    }
+                    let mut r = Reactor::new(id, n, svc, stats, mesh, listener, prods, cons)?;
+                    r.run();
+                    Ok(())
+                })?;
+            handles.push(h);
+        }
+        let mut result = Ok(());
+        for h in handles {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    signal::request_shutdown();
+                    result = Err(e);
+                }
+                Err(_) => {
+                    signal::request_shutdown();
+                    result = Err(io::Error::other("a reactor thread panicked"));
+                }
+            }
+        }
+        result
+    }
+}
+
+/// Binds one `SO_REUSEPORT` listener per shard on `cfg.addr`.
+pub fn bind(cfg: Config) -> io::Result<Bound> {
+    assert!(cfg.shards >= 1);
+    let first = TcpListener::bind_reuseport(cfg.addr, 511)?;
+    // Port 0 asks the kernel for a port; every other listener joins it.
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..cfg.shards {
+        listeners.push(TcpListener::bind_reuseport(addr, 511)?);
+    }
+    Ok(Bound { cfg, listeners })
+}
+
+/// Binds and runs: the whole server in one call.
+pub fn run<S: Service>(cfg: Config, svc: Arc<S>, stats: Arc<Stats>) -> io::Result<()> {
+    bind(cfg)?.run(svc, stats)
+}
+
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// What every reactor can see of every other.
+struct Mesh {
+    /// `sleeping[j]`: shard `j` is about to block or blocked in epoll_wait.
+    sleeping: Vec<Padded<AtomicBool>>,
+    wakers: Vec<EventFd>,
+    next_client_id: AtomicU64,
+}
+
+/// Keys with their exported state.
+type KeySnaps<S> = Vec<(Vec<u8>, <S as Service>::Snapshot)>;
+
+/// A coordinated command in flight (see the crate doc, step 6).
+struct Coord<S: Service> {
+    dest: Dest,
+    cmd: S::Cmd,
+    client: ClientCtx,
+    args: OwnedArgs,
+    /// Exports or imports not yet answered.
+    waiting: usize,
+    snaps: KeySnaps<S>,
+    importing: bool,
+    reply: Vec<u8>,
+}
+
+struct Reactor<S: Service> {
+    id: usize,
+    n: usize,
+    svc: Arc<S>,
+    shard: S::Shard,
+    stats: Arc<Stats>,
+    mesh: Arc<Mesh>,
+    poller: Poller,
+    listener: TcpListener,
+    producers: Vec<Option<Producer<Batch<S>>>>,
+    consumers: Vec<Option<Consumer<Batch<S>>>>,
+    /// The batch being filled for each peer.
+    out: Vec<Option<Batch<S>>>,
+    spare: Vec<Batch<S>>,
+    conns: Vec<Option<Conn<S>>>,
+    gens: Vec<u32>,
+    free: Vec<u32>,
+    /// Connections with input to parse.
+    ready: Vec<u32>,
+    /// Connections with output to write or state to re-check.
+    writes: Vec<u32>,
+    coords: Vec<Option<Coord<S>>>,
+    free_coords: Vec<u32>,
+    pool: VecPool,
+    /// Scratch for a local part of a fanned-out command.
+    part_args: OwnedArgs,
+    part_out: Vec<u8>,
+    commands: u64,
+    net_in: u64,
+    net_out: u64,
+    seed: u64,
+}
+
+impl<S: Service> Reactor<S> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: usize,
+        n: usize,
+        svc: Arc<S>,
+        stats: Arc<Stats>,
+        mesh: Arc<Mesh>,
+        listener: TcpListener,
+        producers: Vec<Option<Producer<Batch<S>>>>,
+        consumers: Vec<Option<Consumer<Batch<S>>>>,
+    ) -> io::Result<Self> {
+        let poller = Poller::new()?;
+        poller.add(listener.fd(), LISTENER, Interest::READABLE)?;
+        poller.add(mesh.wakers[id].fd(), WAKER, Interest::READABLE)?;
+        let shard = svc.new_shard(id, n);
+        Ok(Reactor {
+            id,
+            n,
+            svc,
+            shard,
+            stats,
+            mesh,
+            poller,
+            listener,
+            producers,
+            consumers,
+            out: (0..n).map(|_| None).collect(),
+            spare: Vec::new(),
+            conns: Vec::new(),
+            gens: Vec::new(),
+            free: Vec::new(),
+            ready: Vec::new(),
+            writes: Vec::new(),
+            coords: Vec::new(),
+            free_coords: Vec::new(),
+            pool: VecPool::default(),
+            part_args: OwnedArgs::default(),
+            part_out: Vec::new(),
+            commands: 0,
+            net_in: 0,
+            net_out: 0,
+            seed: clock::unix_us() ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        })
+    }
+
+    fn my_stats(&self) -> &ShardStats {
+        &self.stats.shards[self.id]
+    }
+
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = clock::monotonic_ms() + TICK_MS;
+        loop {
+            if signal::shutdown_requested() {
+                break;
+            }
+            let busy = !self.ready.is_empty() || self.out.iter().any(|b| b.is_some());
+            let mut timeout = if busy {
+                0
+            } else {
+                next_tick.saturating_sub(clock::monotonic_ms()) as i32
+            };
+            if timeout != 0 {
+                self.mesh.sleeping[self.id].0.store(true, Ordering::Relaxed);
+                // SeqCst fence pairs with the producer's fence after its push
+                // (see the crate doc): either we see its batch here, or it
+                // sees our flag and writes our eventfd.
+                fence(Ordering::SeqCst);
+                if self.consumers.iter().flatten().any(|c| !c.is_empty()) {
+                    timeout = 0;
+                }
+            }
+            let waited = self.poller.wait(&mut events, timeout);
+            self.mesh.sleeping[self.id].0.store(false, Ordering::Relaxed);
+            if let Err(e) = waited {
+                eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
+                break;
+            }
+            self.svc.begin_iteration(&mut self.shard);
+            for ev in events.iter() {
+                match ev.token {
+                    LISTENER => self.accept(),
+                    WAKER => {
+                        let _ = self.mesh.wakers[self.id].drain();
+                    }
+                    Token(t) => {
+                        let idx = (t - FIRST_CONN) as u32;
+                        if ev.readable || ev.hup {
+                            self.read(idx);
+                        }
+                        if ev.writable {
+                            self.mark_write(idx);
+                        }
+                    }
+                }
+            }
+            self.drain_rings();
+            self.run_ready();
+            self.svc.end_iteration(&mut self.shard);
+            self.flush_batches();
+            self.flush_writes();
+            self.publish_stats();
+            let now = clock::monotonic_ms();
+            if now >= next_tick {
+                self.svc.tick(&mut self.shard);
+                next_tick = clock::monotonic_ms().max(now) + TICK_MS;
+            }
+        }
+        // Close every connection on the way out.
+        for idx in 0..self.conns.len() as u32 {
+            if self.conns[idx as usize].is_some() {
+                self.close(idx);
+            }
+        }
+    }
+
+    fn publish_stats(&mut self) {
+        let s = &self.stats.shards[self.id];
+        if self.commands != 0 {
+            s.total_commands.fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
+        }
+        if self.net_in != 0 {
+            s.net_input_bytes.fetch_add(std::mem::take(&mut self.net_in), Ordering::Relaxed);
+        }
+        if self.net_out != 0 {
+            s.net_output_bytes.fetch_add(std::mem::take(&mut self.net_out), Ordering::Relaxed);
+        }
+    }
+
+    // ---- connections -------------------------------------------------
+
+    fn accept(&mut self) {
+        for _ in 0..ACCEPT_BUDGET {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(Some(x)) => x,
+                Ok(None) => return,
+                Err(e) => {
+                    // EMFILE and friends: leave the backlog for later rather
+                    // than spin; the listener stays registered.
+                    eprintln!("kevy: accept failed on shard {}: {e}", self.id);
+                    return;
+                }
+            };
+            let connected = self.stats.sum(|s| &s.connected_clients);
+            if connected >= MAX_CLIENTS {
+                let _ = stream.write(b"-ERR max number of clients reached\r\n");
+                self.my_stats().rejected_connections.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let idx = match self.free.pop() {
+                Some(i) => i,
+                None => {
+                    self.conns.push(None);
+                    self.gens.push(0);
+                    (self.conns.len() - 1) as u32
+                }
+            };
+            let token = Token(idx as usize + FIRST_CONN);
+            if let Err(e) = self.poller.add(stream.fd(), token, Interest::READABLE) {
+                eprintln!("kevy: cannot watch a new connection: {e}");
+                self.free.push(idx);
+                continue;
+            }
+            let local = stream.local_addr().unwrap_or(peer);
+            let client = ClientCtx {
+                id: self.mesh.next_client_id.fetch_add(1, Ordering::Relaxed),
+                db: 0,
+                resp3: false,
+                home: self.id as u32,
+                peer,
+                local,
+                created_ms: clock::unix_ms(),
+            };
+            self.conns[idx as usize] = Some(Conn {
+                io: ConnIo {
+                    stream,
+                    rbuf: Vec::new(),
+                    rpos: 0,
+                    rend: 0,
+                    parser: kevy_resp::Parser::new(),
+                    interest: Some(Interest::READABLE),
+                    eof: false,
+                },
+                st: ConnState::new(client),
+                in_ready: false,
+                in_write: false,
+            });
+            let s = self.my_stats();
+            s.connected_clients.fetch_add(1, Ordering::Relaxed);
+            s.total_connections.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn read(&mut self, idx: u32) {
+        let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if !c.st.can_run() || c.io.eof {
+            // Paused: interest is being dropped; a hang-up is noticed once
+            // the connection can run again.
+            self.mark_write(idx);
+            return;
+        }
+        let io = &mut c.io;
+        let mut total = 0;
+        for _ in 0..4 {
+            io.make_room();
+            let end = io.rbuf.len();
+            match io.stream.read(&mut io.rbuf[io.rend..]) {
+                Ok(0) => {
+                    io.eof = true;
+                    break;
+                }
+                Ok(k) => {
+                    io.rend += k;
+                    total += k;
+                    if io.rend < end {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    io.eof = true;
+                    break;
+                }
+            }
+        }
+        self.net_in += total as u64;
+        if c.io.rend - c.io.rpos > QUERY_BUF_LIMIT {
+            // Redis closes a client whose query buffer exceeds the limit.
+            c.io.eof = true;
+            c.io.rbuf = Vec::new();
+            c.io.rpos = 0;
+            c.io.rend = 0;
+        }
+        if !c.in_ready {
+            c.in_ready = true;
+            self.ready.push(idx);
+        }
+    }
+
+    fn run_ready(&mut self) {
+        let ready = std::mem::take(&mut self.ready);
+        let mut again = Vec::new();
+        for idx in ready {
+            let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
+                continue;
+            };
+            c.in_ready = false;
+            let more = self.run_conn(idx, &mut c);
+            if more {
+                c.in_ready = true;
+                again.push(idx);
+            }
+            self.conns[idx as usize] = Some(c);
+            self.mark_write(idx);
+        }
+        // Connections readied while we ran (coordinated commands ending).
+        again.append(&mut self.ready);
+        self.ready = again;
+    }
+
+    /// Parses and runs the connection's buffered commands; true when the
+    /// command budget ran out with input left.
+    fn run_conn(&mut self, idx: u32, c: &mut Conn<S>) -> bool {
+        let gen = self.gens[idx as usize];
+        let mut budget = CMD_BUDGET;
+        while c.st.can_run() {
+            if budget == 0 {
+                return true;
+            }
+            let input = &c.io.rbuf[c.io.rpos..c.io.rend];
+            if input.is_empty() {
+                break;
+            }
+            match c.io.parser.parse(input) {
+                Ok(Parse::Partial) => break,
+                Ok(Parse::Complete(used)) => {
+                    let args = c.io.parser.args(input);
+                    if !args.is_empty() {
+                        self.commands += 1;
+                        self.dispatch(idx, gen, &mut c.st, args);
+                    }
+                    c.io.rpos += used;
+                    budget -= 1;
+                }
+                Err(e) => {
+                    let mut reply = Vec::new();
+                    kevy_resp::Reply::new(&mut reply, c.st.client.resp3).error(&e.message());
+                    c.st.push_ready(&reply, &mut self.pool);
+                    c.st.closing = true;
+                    break;
+                }
+            }
+        }
+        false
+    }
+
+    fn mark_write(&mut self, idx: u32) {
+        if let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) {
+            if !c.in_write {
+                c.in_write = true;
+                self.writes.push(idx);
+            }
+        }
+    }
+
+    fn flush_writes(&mut self) {
+        let writes = std::mem::take(&mut self.writes);
+        for &idx in &writes {
+            if !self.flush_conn(idx) {
+                self.close(idx);
+            }
+        }
+    }
+
+    /// Writes a connection's output and updates its epoll interest; false
+    /// when the connection is finished and must be closed.
+    fn flush_conn(&mut self, idx: u32) -> bool {
+        let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return true;
+        };
+        c.in_write = false;
+        while c.st.wpos < c.st.wbuf.len() {
+            match c.io.stream.write(&c.st.wbuf[c.st.wpos..]) {
+                Ok(k) => {
+                    c.st.wpos += k;
+                    self.net_out += k as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        if c.st.wpos == c.st.wbuf.len() {
+            c.st.wbuf.clear();
+            c.st.wpos = 0;
+            if c.st.wbuf.capacity() > 1 << 20 {
+                c.st.wbuf.shrink_to(READ_CHUNK);
+            }
+        }
+        let drained = c.st.slots.is_empty() && c.st.unsent() == 0 && !c.st.blocked;
+        // QUIT or a protocol error: close once the reply is out. A peer that
+        // closed its side: close once every reply to what it sent is out.
+        if drained && (c.st.closing || (c.io.eof && !c.in_ready)) {
+            return false;
+        }
+        // Read while the connection may run; wait for writability while
+        // output is stuck behind a full socket buffer.
+        let read = c.st.can_run() && !c.io.eof;
+        let write = c.st.unsent() > 0;
+        let want = match (read, write) {
+            (true, true) => Some(Interest::READABLE.add(Interest::WRITABLE)),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
+        if want != c.io.interest {
+            let token = Token(idx as usize + FIRST_CONN);
+            let fd = c.io.stream.fd();
+            let res = match (c.io.interest, want) {
+                (_, None) => self.poller.delete(fd),
+                (None, Some(w)) => self.poller.add(fd, token, w),
+                (Some(_), Some(w)) => self.poller.modify(fd, token, w),
+            };
+            if res.is_err() {
+                return false;
+            }
+            c.io.interest = want;
+        }
+        // Input parked while the connection was paused gets its turn.
+        if c.st.can_run() && c.io.rpos < c.io.rend && !c.in_ready {
+            c.in_ready = true;
+            self.ready.push(idx);
+        }
+        true
+    }
+
+    fn close(&mut self, idx: u32) {
+        let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
+            return;
+        };
+        if c.io.interest.is_some() {
+            let _ = self.poller.delete(c.io.stream.fd());
+        }
+        drop(c);
+        self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
+        self.free.push(idx);
+        self.my_stats().connected_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    // ---- routing -----------------------------------------------------
+
+    fn dispatch(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        let (cmd, route) = match self.svc.route(args, &st.client, self.n) {
+            Ok(x) => x,
+            Err(msg) => {
+                let mut reply = std::mem::take(&mut self.part_out);
+                reply.clear();
+                kevy_resp::Reply::new(&mut reply, st.client.resp3).error(&msg);
+                st.push_ready(&reply, &mut self.pool);
+                self.part_out = reply;
+                return;
+            }
+        };
+        match route {
+            Route::Conn => {
+                let action = if st.slots.is_empty() {
+                    let a = self.svc.exec_conn(
+                        &mut self.shard,
+                        &mut st.client,
+                        &mut st.session,
+                        cmd,
+                        args,
+                        &mut st.wbuf,
+                    );
+                    st.done_seq += 1;
+                    a
+                } else {
+                    let mut v = self.pool.get();
+                    let a = self.svc.exec_conn(
+                        &mut self.shard,
+                        &mut st.client,
+                        &mut st.session,
+                        cmd,
+                        args,
+                        &mut v,
+                    );
+                    st.slots.push_back(Slot::Ready(v));
+                    a
+                };
+                if action == ConnAction::Close {
+                    st.closing = true;
+                }
+            }
+            Route::Shard(s) => self.single(s % self.n, idx, gen, st, cmd, args),
+            Route::Keys {
+                first,
+                last,
+                step,
+                extra,
+                fold,
+            } => {
+                let (first, last, step) = key_range(args.len(), first, last, step);
+                let mut target = None;
+                let mut spans = false;
+                let mut any = false;
+                let mut see = |k: &[u8]| {
+                    let s = shard_of(k, self.n);
+                    any = true;
+                    match target {
+                        None => target = Some(s),
+                        Some(t) if t != s => spans = true,
+                        _ => {}
+                    }
+                };
+                let mut i = first;
+                while i <= last && i < args.len() {
+                    see(args.get(i));
+                    i += step;
+                }
+                if extra != 0 && (extra as usize) < args.len() {
+                    see(args.get(extra as usize));
+                }
+                if !any {
+                    self.single(self.id, idx, gen, st, cmd, args);
+                } else if !spans {
+                    self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
+                } else if fold == Fold::One {
+                    self.coordinate(idx, gen, st, cmd, args, first, last, step, extra as usize);
+                } else {
+                    self.split(idx, gen, st, cmd, args, fold, first, last, step);
+                }
+            }
+            Route::All(fold) => self.broadcast(idx, gen, st, cmd, args, fold),
+        }
+    }
+
+    /// Runs a command whose keys all live on shard `s`.
+    fn single(
+        &mut self,
+        s: usize,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) {
+        if s == self.id {
+            if st.slots.is_empty() {
+                self.svc.exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
+                st.done_seq += 1;
+            } else {
+                let mut v = self.pool.get();
+                self.svc.exec(&mut self.shard, &st.client, cmd, args, &mut v);
+                st.slots.push_back(Slot::Ready(v));
+            }
+            return;
+        }
+        let dest = Dest {
+            conn: idx,
+            gen,
+            seq: st.next_seq(),
+            part: 0,
+        };
+        st.slots.push_back(Slot::Wait);
+        let client = st.client;
+        let b = self.batch(s);
+        let (first, n) = b.push_args(args.iter());
+        b.reqs.push(Req::Exec {
+            dest,
+            cmd,
+            client,
+            first,
+            n,
+        });
+    }
+
+    /// Splits a multi-key command into one part per owning shard.
+    #[allow(clippy::too_many_arguments)]
+    fn split(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        fold: Fold,
+        first: usize,
+        last: usize,
+        step: usize,
+    ) {
+        // Key groups per shard, in argument order.
+        let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut ordinal = 0u32;
+        let mut keys_at = Vec::new();
+        let mut i = first;
+        while i <= last && i < args.len() {
+            let s = shard_of(args.get(i), self.n);
+            match groups.iter_mut().find(|g| g.0 == s) {
+                Some(g) => g.1.push(ordinal),
+                None => groups.push((s, vec![ordinal])),
+            }
+            keys_at.push(i);
+            ordinal += 1;
+            i += step;
+        }
+        let tail_from = keys_at.last().map_or(args.len(), |&k| (k + step).min(args.len()));
+        let mut fo = FanOut::new(fold, groups.len());
+        fo.total = ordinal as usize;
+        fo.seed = self.next_random();
+        let seq = st.next_seq();
+        for (p, (s, ords)) in groups.iter().enumerate() {
+            let part_args = ords.iter().flat_map(|&o| {
+                let k = keys_at[o as usize];
+                (k..(k + step).min(args.len())).map(|a| args.get(a))
+            });
+            let all = (0..first).map(|a| args.get(a)).chain(part_args).chain((tail_from..args.len()).map(|a| args.get(a)));
+            if *s == self.id {
+                self.part_args.clear();
+                for a in all {
+                    self.part_args.push(a);
+                }
+                let mut v = Vec::new();
+                self.svc.exec(&mut self.shard, &st.client, cmd, self.part_args.args(), &mut v);
+                fo.add(p, v);
+            } else {
+                let client = st.client;
+                let b = self.batch(*s);
+                let (f, n) = b.push_args(all);
+                b.reqs.push(Req::Exec {
+                    dest: Dest {
+                        conn: idx,
+                        gen,
+                        seq,
+                        part: p as u32,
+                    },
+                    cmd,
+                    client,
+                    first: f,
+                    n,
+                });
+            }
+        }
+        fo.map = groups.into_iter().map(|g| g.1).collect();
+        self.push_fan(st, fo);
+    }
+
+    /// Runs the same command on every shard.
+    fn broadcast(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        fold: Fold,
+    ) {
+        if self.n == 1 {
+            return self.single(self.id, idx, gen, st, cmd, args);
+        }
+        let seq = st.next_seq();
+        let mut fo = FanOut::new(fold, self.n);
+        fo.seed = self.next_random();
+        for s in 0..self.n {
+            if s == self.id {
+                let mut v = Vec::new();
+                self.svc.exec(&mut self.shard, &st.client, cmd, args, &mut v);
+                fo.add(s, v);
+            } else {
+                let client = st.client;
+                let b = self.batch(s);
+                let (f, n) = b.push_args(args.iter());
+                b.reqs.push(Req::Exec {
+                    dest: Dest {
+                        conn: idx,
+                        gen,
+                        seq,
+                        part: s as u32,
+                    },
+                    cmd,
+                    client,
+                    first: f,
+                    n,
+                });
+            }
+        }
+        self.push_fan(st, fo);
+    }
+
+    fn push_fan(&mut self, st: &mut ConnState<S>, fo: FanOut) {
+        if fo.left == 0 {
+            let mut v = self.pool.get();
+            fo.finish(&mut v);
+            st.push_ready(&v, &mut self.pool);
+            self.pool.put(v);
+        } else {
+            st.slots.push_back(Slot::Fan(Box::new(fo)));
+        }
+    }
+
+    /// Starts a coordinated command: ask every owner for copies of its keys.
+    #[allow(clippy::too_many_arguments)]
+    fn coordinate(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        first: usize,
+        last: usize,
+        step: usize,
+        extra: usize,
+    ) {
+        let mut keys: Vec<&[u8]> = Vec::new();
+        let mut i = first;
+        while i <= last && i < args.len() {
+            keys.push(args.get(i));
+            i += step;
+        }
+        if extra != 0 && extra < args.len() {
+            keys.push(args.get(extra));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let op = match self.free_coords.pop() {
+            Some(op) => op,
+            None => {
+                self.coords.push(None);
+                (self.coords.len() - 1) as u32
+            }
+        };
+        let dest = Dest {
+            conn: idx,
+            gen,
+            seq: st.next_seq(),
+            part: 0,
+        };
+        st.slots.push_back(Slot::Wait);
+        st.blocked = true;
+        let mut coord = Coord {
+            dest,
+            cmd,
+            client: st.client,
+            args: args.to_owned_args(),
+            waiting: 0,
+            snaps: Vec::with_capacity(keys.len()),
+            importing: false,
+            reply: Vec::new(),
+        };
+        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, self.n)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for s in shards {
+            let n = self.n;
+            let mine = keys.iter().copied().filter(move |k| shard_of(k, n) == s);
+            if s == self.id {
+                for k in mine {
+                    let snap = self.svc.export(&mut self.shard, k);
+                    coord.snaps.push((k.to_vec(), snap));
+                }
+            } else {
+                coord.waiting += 1;
+                let b = self.batch(s);
+                let (f, n) = b.push_args(mine);
+                b.reqs.push(Req::Export { op, first: f, n });
+            }
+        }
+        debug_assert!(coord.waiting > 0, "a coordinated command spans shards");
+        self.coords[op as usize] = Some(coord);
+    }
+
+    /// Every copy is in: run the command on a scratch shard and send the
+    /// keys it wrote back to their owners.
+    fn coord_execute(&mut self, op: u32) {
+        let Some(mut c) = self.coords[op as usize].take() else {
+            return;
+        };
+        let mut scratch = self.svc.scratch(self.id, self.n);
+        for (k, snap) in c.snaps.drain(..) {
+            self.svc.load(&mut scratch, &k, snap);
+        }
+        self.svc.exec(&mut scratch, &c.client, c.cmd, c.args.args(), &mut c.reply);
+        let dirty = self.svc.take_dirty(&mut scratch);
+        c.importing = true;
+        c.waiting = 0;
+        let mut by_shard: Vec<(usize, KeySnaps<S>)> = Vec::new();
+        for (k, snap) in dirty {
+            let s = shard_of(&k, self.n);
+            match by_shard.iter_mut().find(|g| g.0 == s) {
+                Some(g) => g.1.push((k, snap)),
+                None => by_shard.push((s, vec![(k, snap)])),
+            }
+        }
+        for (s, snaps) in by_shard {
+            if s == self.id {
+                for (k, snap) in snaps {
+                    self.svc.import(&mut self.shard, &k, snap);
+                }
+            } else {
+                c.waiting += 1;
+                let b = self.batch(s);
+                let n = snaps.len() as u32;
+                b.req_snaps.extend(snaps);
+                b.reqs.push(Req::Import { op, n });
+            }
+        }
+        let done = c.waiting == 0;
+        self.coords[op as usize] = Some(c);
+        if done {
+            self.coord_finish(op);
+        }
+    }
+
+    /// Every owner applied the writes: release the reply and the connection.
+    fn coord_finish(&mut self, op: u32) {
+        let Some(c) = self.coords[op as usize].take() else {
+            return;
+        };
+        self.free_coords.push(op);
+        let d = c.dest;
+        if self.gens.get(d.conn as usize) != Some(&d.gen) {
+            return;
+        }
+        if let Some(conn) = self.conns.get_mut(d.conn as usize).and_then(Option::as_mut) {
+            conn.st.blocked = false;
+            conn.st.deliver(d.seq, 0, &c.reply, &mut self.pool);
+            if !conn.in_ready {
+                conn.in_ready = true;
+                self.ready.push(d.conn);
+            }
+            self.mark_write(d.conn);
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed
+    }
+
+    // ---- the mesh ----------------------------------------------------
+
+    fn batch(&mut self, s: usize) -> &mut Batch<S> {
+        let spare = &mut self.spare;
+        self.out[s].get_or_insert_with(|| spare.pop().unwrap_or_default())
+    }
+
+    fn flush_batches(&mut self) {
+        for s in 0..self.n {
+            let Some(b) = self.out[s].take() else { continue };
+            if b.is_empty() {
+                self.spare.push(b);
+                continue;
+            }
+            let Some(p) = self.producers[s].as_mut() else {
+                continue;
+            };
+            match p.push(b) {
+                Ok(()) => {
+                    // SeqCst fence pairs with the consumer's fence before it
+                    // re-checks its rings (crate doc: sleeping and waking).
+                    fence(Ordering::SeqCst);
+                    if self.mesh.sleeping[s].0.load(Ordering::Relaxed) {
+                        let _ = self.mesh.wakers[s].wake();
+                    }
+                }
+                // The ring is full: keep filling this batch, retry next
+                // iteration (the loop does not block while a batch waits).
+                Err(Full(b)) => self.out[s] = Some(b),
+            }
+        }
+    }
+
+    fn drain_rings(&mut self) {
+        for peer in 0..self.n {
+            for _ in 0..RING_BUDGET {
+                let Some(c) = self.consumers[peer].as_mut() else { break };
+                let Some(mut b) = c.pop() else { break };
+                self.handle_batch(peer, &mut b);
+                b.clear();
+                self.spare.push(b);
+            }
+        }
+    }
+
+    fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
+        let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
+        for req in &b.reqs {
+            match *req {
+                Req::Exec {
+                    dest,
+                    cmd,
+                    client,
+                    first,
+                    n,
+                } => {
+                    let args = b.args_at(first, n);
+                    let out = self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+                    let start = out.rdata.len();
+                    self.svc.exec(&mut self.shard, &client, cmd, args, &mut out.rdata);
+                    let len = out.rdata.len() - start;
+                    out.resps.push(Resp::Reply {
+                        dest,
+                        start: start as u32,
+                        len: len as u32,
+                    });
+                }
+                Req::Export { op, first, n } => {
+                    let args = b.args_at(first, n);
+                    let mut snaps = Vec::with_capacity(n as usize);
+                    for k in args.iter() {
+                        snaps.push((k.to_vec(), self.svc.export(&mut self.shard, k)));
+                    }
+                    let out = self.batch(peer);
+                    out.resp_snaps.extend(snaps);
+                    out.resps.push(Resp::Exported { op, n });
+                }
+                Req::Import { op, n } => {
+                    for (k, snap) in req_snaps.by_ref().take(n as usize) {
+                        self.svc.import(&mut self.shard, &k, snap);
+                    }
+                    self.batch(peer).resps.push(Resp::Imported { op });
+                }
+            }
+        }
+        drop(req_snaps);
+        let mut resp_snaps = std::mem::take(&mut b.resp_snaps).into_iter();
+        for resp in &b.resps {
+            match *resp {
+                Resp::Reply { dest, start, len } => {
+                    if self.gens.get(dest.conn as usize) != Some(&dest.gen) {
+                        continue;
+                    }
+                    let bytes = &b.rdata[start as usize..(start + len) as usize];
+                    if let Some(c) = self.conns.get_mut(dest.conn as usize).and_then(Option::as_mut) {
+                        c.st.deliver(dest.seq, dest.part, bytes, &mut self.pool);
+                        if !c.in_write {
+                            c.in_write = true;
+                            self.writes.push(dest.conn);
+                        }
+                    }
+                }
+                Resp::Exported { op, n } => {
+                    let mut last = false;
+                    if let Some(c) = self.coords[op as usize].as_mut() {
+                        c.snaps.extend(resp_snaps.by_ref().take(n as usize));
+                        c.waiting -= 1;
+                        last = c.waiting == 0;
+                    }
+                    if last {
+                        self.coord_execute(op);
+                    }
+                }
+                Resp::Imported { op } => {
+                    let mut last = false;
+                    if let Some(c) = self.coords[op as usize].as_mut() {
+                        c.waiting -= 1;
+                        last = c.waiting == 0 && c.importing;
+                    }
+                    if last {
+                        self.coord_finish(op);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Resolves a key range against the argument count.
+fn key_range(argc: usize, first: u32, last: i32, step: u32) -> (usize, usize, usize) {
+    let last = if last < 0 {
+        (argc as i64 + last as i64).max(-1)
+    } else {
+        last as i64
+    };
+    let step = step.max(1) as usize;
+    if last < first as i64 {
+        // No keys: an empty range.
+        return (1, 0, step);
+    }
+    (first as usize, last as usize, step)
+}

@@ -1,0 +1,138 @@
+//! The seam between the runtime and the commands: kevy-rt knows routing
+//! facts (which arguments are keys, how fan-out parts fold), never commands.
+
+use kevy_resp::Args;
+use std::net::SocketAddr;
+
+/// How the parts of a command that fans out to several shards combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fold {
+    /// Not split: all keys must be served as one unit (one shard, or a
+    /// coordinated execution over copies of the keys).
+    One,
+    /// Integer replies added (DEL, EXISTS, DBSIZE).
+    Sum,
+    /// `+OK` if every part says so, else the first error (MSET, FLUSHALL).
+    AllOk,
+    /// Array replies re-interleaved in the original key order (MGET).
+    Gather,
+    /// Array replies concatenated (KEYS).
+    Concat,
+    /// One non-null reply, picked at random (RANDOMKEY).
+    Random,
+}
+
+/// Where a command runs, decided by the command table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// On the connection's home thread with its connection state; reads no
+    /// shard's keys (PING, SELECT, HELLO, CLIENT, INFO, …).
+    Conn,
+    /// Keys at positions `first, first+step, …` up to `last` (negative counts
+    /// from the end: -1 is the last argument), plus `extra` when non-zero.
+    /// With a fold other than [`Fold::One`] the key groups (`step` arguments
+    /// from each key on) may be split per shard.
+    Keys {
+        first: u32,
+        last: i32,
+        step: u32,
+        extra: u32,
+        fold: Fold,
+    },
+    /// Every shard runs the same command; replies fold.
+    All(Fold),
+    /// One named shard (a SCAN cursor names its shard).
+    Shard(usize),
+}
+
+/// What the connection does after a connection command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnAction {
+    Continue,
+    /// Flush the reply, then close (QUIT).
+    Close,
+}
+
+/// The per-connection facts a command needs wherever it runs. It is `Copy`
+/// because a command that crosses cores carries it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientCtx {
+    /// Unique for the server's lifetime (CLIENT ID).
+    pub id: u64,
+    /// Selected database.
+    pub db: u32,
+    /// The connection speaks RESP3 (HELLO 3).
+    pub resp3: bool,
+    /// The shard whose reactor owns the connection.
+    pub home: u32,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// `unix_ms` when the connection was accepted.
+    pub created_ms: u64,
+}
+
+/// Implemented by the server: commands, their routing, and a shard's state.
+///
+/// Every method runs on a reactor thread; `Shard` never leaves its thread.
+pub trait Service: Send + Sync + Sized + 'static {
+    /// One shard's state (its keyspace), created on its own thread.
+    type Shard: 'static;
+    /// Per-connection state beyond [`ClientCtx`] (name, MULTI queue, …).
+    type Session: Default + 'static;
+    /// A resolved command, so routing looks the name up only once.
+    type Cmd: Copy + Send + 'static;
+    /// One key's full state in every database, for coordinated execution.
+    type Snapshot: Send + 'static;
+
+    fn new_shard(&self, id: usize, nshards: usize) -> Self::Shard;
+
+    /// Resolves the command and where it runs. `Err` is the error reply text
+    /// (unknown command, wrong number of arguments, …).
+    fn route(
+        &self,
+        args: Args<'_>,
+        client: &ClientCtx,
+        nshards: usize,
+    ) -> Result<(Self::Cmd, Route), String>;
+
+    /// Runs a keyed or whole-keyspace command on `shard`, appending its reply.
+    fn exec(
+        &self,
+        shard: &mut Self::Shard,
+        client: &ClientCtx,
+        cmd: Self::Cmd,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    );
+
+    /// Runs a [`Route::Conn`] command on the connection's home thread.
+    fn exec_conn(
+        &self,
+        shard: &mut Self::Shard,
+        client: &mut ClientCtx,
+        session: &mut Self::Session,
+        cmd: Self::Cmd,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> ConnAction;
+
+    /// Called at the start of each loop iteration that runs commands (clock
+    /// caching).
+    fn begin_iteration(&self, shard: &mut Self::Shard);
+    /// Called after an iteration's commands ran and before its replies leave
+    /// (publish stats that INFO reads from other threads).
+    fn end_iteration(&self, shard: &mut Self::Shard);
+    /// Called about every 100 ms (Redis's `hz 10`): active expiry and the like.
+    fn tick(&self, shard: &mut Self::Shard);
+
+    /// Copies out `key`'s state in every database.
+    fn export(&self, shard: &mut Self::Shard, key: &[u8]) -> Self::Snapshot;
+    /// An empty shard that coordinated execution runs on.
+    fn scratch(&self, home: usize, nshards: usize) -> Self::Shard;
+    /// Puts an exported key into a scratch shard.
+    fn load(&self, scratch: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
+    /// The keys a scratch shard's commands wrote, with their final state.
+    fn take_dirty(&self, scratch: &mut Self::Shard) -> Vec<(Vec<u8>, Self::Snapshot)>;
+    /// Replaces `key`'s state in every database with `snap`.
+    fn import(&self, shard: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
+}

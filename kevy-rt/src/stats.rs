@@ -1,0 +1,37 @@
+//! Counters each reactor keeps about its connections, readable from any
+//! thread (INFO). Each shard writes only its own cache-padded slot, so the
+//! counters never bounce between cores; readers sum the slots.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// One shard's counters. Relaxed everywhere: they are statistics, read
+/// without any ordering relation to other data.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct ShardStats {
+    pub connected_clients: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+/// All shards' counters.
+#[derive(Debug)]
+pub struct Stats {
+    pub shards: Vec<ShardStats>,
+}
+
+impl Stats {
+    pub fn new(nshards: usize) -> Self {
+        Stats {
+            shards: (0..nshards).map(|_| ShardStats::default()).collect(),
+        }
+    }
+
+    /// Sum of one counter over every shard.
+    pub fn sum(&self, f: impl Fn(&ShardStats) -> &AtomicU64) -> u64 {
+        self.shards.iter().map(|s| f(s).load(Relaxed)).sum()
+    }
+}

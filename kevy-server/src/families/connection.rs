@@ -1,0 +1,826 @@
+//! The connection command family: PING, ECHO, QUIT, SELECT, AUTH, HELLO,
+//! RESET and CLIENT. Each runs on the connection's home thread and touches
+//! only that connection's state ([`kevy_rt::ClientCtx`] and [`Session`]), so
+//! none of them crosses a core.
+//!
+//! kevy has no users or passwords. It answers as a Redis whose only user,
+//! `default`, is `nopass`: any password for `default` authenticates, any
+//! other user name is refused with WRONGPASS.
+
+use super::server::{c_str, conn_spec, dispatch, reply_help, SubSpec, REDIS_VERSION};
+use crate::ctx::{ConnCtx, Session};
+use crate::server::DATABASES;
+use crate::table::{flag, Table};
+use kevy_rt::ConnAction;
+use kevy_store::num::parse_i64;
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+pub fn register(t: &mut Table) {
+    use flag::*;
+    const ACL: &[&str] = &["@fast", "@connection"];
+    // What a client may send before authenticating, or while a script runs.
+    let handshake = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
+    t.add(conn_spec("ping", -1, FAST, ACL, cmd_ping));
+    t.add(conn_spec("echo", 2, LOADING | STALE | FAST, ACL, cmd_echo));
+    t.add(conn_spec(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        ACL,
+        cmd_select,
+    ));
+    t.add(conn_spec("quit", -1, handshake, ACL, cmd_quit));
+    t.add(conn_spec("auth", -2, handshake, ACL, cmd_auth));
+    t.add(conn_spec("hello", -1, handshake, ACL, cmd_hello));
+    t.add(conn_spec("reset", 1, handshake, ACL, cmd_reset));
+    t.add(conn_spec("client", -2, 0, &["@slow"], cmd_client));
+}
+
+fn cmd_ping(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    // PING's arity is -1 so that the wrong count gets PING's own error text.
+    match ctx.args.len() {
+        1 => ctx.out.simple(b"PONG"),
+        2 => ctx.out.bulk(ctx.args.get(1)),
+        _ => ctx
+            .out
+            .error("ERR wrong number of arguments for 'ping' command"),
+    }
+    ConnAction::Continue
+}
+
+fn cmd_echo(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.bulk(ctx.args.get(1));
+    ConnAction::Continue
+}
+
+fn cmd_quit(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.ok();
+    ConnAction::Close
+}
+
+fn cmd_select(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    // Redis reads the index as a C `int` first, then checks the database.
+    let Some(n) = parse_i64(ctx.args.get(1)) else {
+        ctx.out.error("ERR value is not an integer or out of range");
+        return ConnAction::Continue;
+    };
+    if i32::try_from(n).is_err() {
+        ctx.out
+            .error("ERR value is out of range, value must between -2147483648 and 2147483647");
+    } else if !(0..DATABASES as i64).contains(&n) {
+        ctx.out.error("ERR DB index is out of range");
+    } else {
+        ctx.client.db = n as u32;
+        ctx.out.ok();
+    }
+    ConnAction::Continue
+}
+
+/// Whether `user` may authenticate (with any password).
+fn user_ok(user: &[u8]) -> bool {
+    user == b"default"
+}
+
+fn cmd_auth(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    match ctx.args.len() {
+        2 => ctx.out.error(
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        ),
+        3 if user_ok(ctx.args.get(1)) => ctx.out.ok(),
+        3 => ctx.out.error(WRONGPASS),
+        _ => ctx.out.error("ERR syntax error"),
+    }
+    ConnAction::Continue
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]: checks everything
+/// before changing anything, then switches protocol and answers in the new
+/// one.
+fn cmd_hello(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    let mut proto = None;
+    if args.len() >= 2 {
+        let Some(v) = parse_i64(args.get(1)) else {
+            ctx.out
+                .error("ERR Protocol version is not an integer or out of range");
+            return ConnAction::Continue;
+        };
+        if !(2..=3).contains(&v) {
+            ctx.out.error("NOPROTO unsupported protocol version");
+            return ConnAction::Continue;
+        }
+        proto = Some(v);
+    }
+    let (mut user, mut name) = (None, None);
+    let mut j = 2;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = args.get(j);
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            user = Some(args.get(j + 1));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            if !valid_attr(args.get(j + 1)) {
+                ctx.out.error(BAD_NAME);
+                return ConnAction::Continue;
+            }
+            name = Some(args.get(j + 1));
+            j += 2;
+        } else {
+            let msg = format!(
+                "ERR Syntax error in HELLO option '{}'",
+                c_str(opt, usize::MAX)
+            );
+            ctx.out.error(&msg);
+            return ConnAction::Continue;
+        }
+    }
+    if user.is_some_and(|u| !user_ok(u)) {
+        ctx.out.error(WRONGPASS);
+        return ConnAction::Continue;
+    }
+    if let Some(n) = name {
+        ctx.session.name = attr_value(n);
+    }
+    if let Some(v) = proto {
+        ctx.client.resp3 = v == 3;
+        ctx.out.resp3 = v == 3;
+    }
+    let out = &mut ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if ctx.client.resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    ConnAction::Continue
+}
+
+/// RESET: the connection becomes a new one (database 0, RESP2, no name, and
+/// whatever else the session holds, such as a transaction), except for the
+/// library name and version, which still describe the client.
+fn cmd_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.client.db = 0;
+    ctx.client.resp3 = false;
+    let lib_name = ctx.session.lib_name.take();
+    let lib_ver = ctx.session.lib_ver.take();
+    *ctx.session = Session {
+        lib_name,
+        lib_ver,
+        ..Session::default()
+    };
+    ctx.out.simple(b"RESET");
+    ConnAction::Continue
+}
+
+/// Redis's check for names shown in CLIENT LIST: printable ASCII without
+/// spaces, so the list can be split on spaces. Like Redis (a C string), it
+/// stops looking at a NUL byte.
+fn valid_attr(v: &[u8]) -> bool {
+    v.iter()
+        .take_while(|&&b| b != 0)
+        .all(|b| (b'!'..=b'~').contains(b))
+}
+
+/// An empty value unsets the attribute.
+fn attr_value(v: &[u8]) -> Option<Vec<u8>> {
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+// ---------------------------------------------------------------------------
+// CLIENT
+// ---------------------------------------------------------------------------
+
+const SUB: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
+const SUB_ACL: &[&str] = &["@slow", "@connection"];
+
+/// CLIENT's subcommands. Those that act on other connections (KILL, PAUSE,
+/// UNBLOCK, …) and client-side caching (TRACKING) are not implemented, so
+/// they get Redis's unknown-subcommand error; tracking is therefore always
+/// off, which CACHING, GETREDIR and TRACKINGINFO report. Listed in the
+/// order Redis 7.0's COMMAND INFO gives them.
+pub(super) static CLIENT_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "client|trackinginfo",
+        arity: 2,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_trackinginfo,
+    },
+    SubSpec {
+        name: "client|info",
+        arity: 2,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_info,
+    },
+    SubSpec {
+        name: "client|getname",
+        arity: 2,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_getname,
+    },
+    SubSpec {
+        name: "client|id",
+        arity: 2,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_id,
+    },
+    SubSpec {
+        name: "client|list",
+        arity: -2,
+        flags: flag::ADMIN | SUB,
+        acl: &["@admin", "@slow", "@dangerous", "@connection"],
+        run: client_list,
+    },
+    SubSpec {
+        name: "client|getredir",
+        arity: 2,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_getredir,
+    },
+    SubSpec {
+        name: "client|setname",
+        arity: 3,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_setname,
+    },
+    SubSpec {
+        name: "client|setinfo",
+        arity: 4,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_setinfo,
+    },
+    SubSpec {
+        name: "client|caching",
+        arity: 3,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_caching,
+    },
+    SubSpec {
+        name: "client|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        acl: SUB_ACL,
+        run: client_help,
+    },
+];
+
+fn cmd_client(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    dispatch(ctx, CLIENT_SUBS)
+}
+
+fn client_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    reply_help(
+        ctx,
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+        ],
+    );
+    ConnAction::Continue
+}
+
+fn client_id(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.int(ctx.client.id as i64);
+    ConnAction::Continue
+}
+
+fn client_getname(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    match &ctx.session.name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ConnAction::Continue
+}
+
+fn client_setname(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let name = ctx.args.get(2);
+    if valid_attr(name) {
+        ctx.session.name = attr_value(name);
+        ctx.out.ok();
+    } else {
+        ctx.out.error(BAD_NAME);
+    }
+    ConnAction::Continue
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2 has it (clients such
+/// as go-redis send it on every connection).
+fn client_setinfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let (attr, value) = (ctx.args.get(2), ctx.args.get(3));
+    let slot = if attr.eq_ignore_ascii_case(b"lib-name") {
+        &mut ctx.session.lib_name
+    } else if attr.eq_ignore_ascii_case(b"lib-ver") {
+        &mut ctx.session.lib_ver
+    } else {
+        let msg = format!("ERR Unrecognized option '{}'", c_str(attr, usize::MAX));
+        ctx.out.error(&msg);
+        return ConnAction::Continue;
+    };
+    if !valid_attr(value) {
+        let msg = format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            c_str(attr, usize::MAX)
+        );
+        ctx.out.error(&msg);
+        return ConnAction::Continue;
+    }
+    *slot = attr_value(value);
+    ctx.out.ok();
+    ConnAction::Continue
+}
+
+/// This connection's CLIENT LIST line, in Redis 7.2's field order. Fields
+/// kevy does not track (the fd, buffer sizes) read 0 or -1; `idle` is 0
+/// because the connection is running this command.
+fn client_line(ctx: &ConnCtx<'_>, cmd: &str) -> String {
+    let c = &*ctx.client;
+    let s = &*ctx.session;
+    let attr = |v: &Option<Vec<u8>>| {
+        v.as_deref()
+            .map(|b| c_str(b, usize::MAX))
+            .unwrap_or_default()
+    };
+    let age = (kevy_sys::clock::unix_ms() / 1000).saturating_sub(c.created_ms / 1000);
+    let argv_mem: usize = ctx.args.iter().map(<[u8]>::len).sum();
+    format!(
+        "id={} addr={} laddr={} fd=-1 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 \
+         multi=-1 qbuf=0 qbuf-free=0 argv-mem={argv_mem} multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
+         omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        c.id,
+        c.peer,
+        c.local,
+        attr(&s.name),
+        c.db,
+        if c.resp3 { 3 } else { 2 },
+        attr(&s.lib_name),
+        attr(&s.lib_ver),
+    )
+}
+
+fn client_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let line = client_line(ctx, "client|info");
+    ctx.out.verbatim(b"txt", line.as_bytes());
+    ConnAction::Continue
+}
+
+/// CLIENT LIST [TYPE type | ID id ...]. Connections live on every core's
+/// reactor and no registry spans them, so the list holds this connection
+/// only (when the filter matches it).
+fn client_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    let copies = if args.len() == 4 && args.get(2).eq_ignore_ascii_case(b"type") {
+        let t = args.get(3);
+        if t.eq_ignore_ascii_case(b"normal") {
+            1
+        } else if [&b"master"[..], b"slave", b"replica", b"pubsub"]
+            .iter()
+            .any(|n| t.eq_ignore_ascii_case(n))
+        {
+            0
+        } else {
+            let msg = format!("ERR Unknown client type '{}'", c_str(t, usize::MAX));
+            ctx.out.error(&msg);
+            return ConnAction::Continue;
+        }
+    } else if args.len() > 3 && args.get(2).eq_ignore_ascii_case(b"id") {
+        let mut n = 0;
+        for a in args.iter().skip(3) {
+            match parse_i64(a) {
+                Some(id) => n += usize::from(id == ctx.client.id as i64),
+                None => {
+                    ctx.out.error("ERR Invalid client ID");
+                    return ConnAction::Continue;
+                }
+            }
+        }
+        n
+    } else if args.len() == 2 {
+        1
+    } else {
+        ctx.out.error("ERR syntax error");
+        return ConnAction::Continue;
+    };
+    let text = client_line(ctx, "client|list").repeat(copies);
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    ConnAction::Continue
+}
+
+fn client_caching(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.error(
+        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or \
+         OPTOUT mode enabled",
+    );
+    ConnAction::Continue
+}
+
+fn client_getredir(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.int(-1);
+    ConnAction::Continue
+}
+
+fn client_trackinginfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let out = &mut ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.bulk(b"off");
+    out.bulk(b"redirect");
+    out.int(-1);
+    out.bulk(b"prefixes");
+    out.array(0);
+    ConnAction::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::server::harness::harness;
+    use kevy_rt::ConnAction;
+
+    #[test]
+    fn ping_and_echo() {
+        let mut h = harness();
+        assert_eq!(h.run("PING"), "+PONG\r\n");
+        assert_eq!(h.run("ping hello"), "$5\r\nhello\r\n");
+        assert_eq!(h.args(&["PING", ""]), "$0\r\n\r\n");
+        assert_eq!(
+            h.run("PING a b"),
+            "-ERR wrong number of arguments for 'ping' command\r\n"
+        );
+        assert_eq!(h.run("ECHO x"), "$1\r\nx\r\n");
+        assert_eq!(
+            h.run("ECHO"),
+            "-ERR wrong number of arguments for 'echo' command\r\n"
+        );
+        assert_eq!(
+            h.run("ECHO x y"),
+            "-ERR wrong number of arguments for 'echo' command\r\n"
+        );
+        h.client.resp3 = true;
+        assert_eq!(h.run("PING"), "+PONG\r\n");
+        assert_eq!(h.run("PING x"), "$1\r\nx\r\n");
+    }
+
+    #[test]
+    fn quit_answers_then_closes() {
+        let mut h = harness();
+        assert_eq!(h.run("QUIT"), "+OK\r\n");
+        assert_eq!(h.action, ConnAction::Close);
+        assert_eq!(h.run("QUIT a b"), "+OK\r\n");
+        assert_eq!(h.action, ConnAction::Close);
+        h.run("PING");
+        assert_eq!(h.action, ConnAction::Continue);
+    }
+
+    #[test]
+    fn select_checks_like_redis() {
+        let mut h = harness();
+        assert_eq!(h.run("SELECT 15"), "+OK\r\n");
+        assert_eq!(h.client.db, 15);
+        let int_err = "-ERR value is not an integer or out of range\r\n";
+        let range_err =
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n";
+        let db_err = "-ERR DB index is out of range\r\n";
+        for (arg, want) in [
+            ("16", db_err),
+            ("-1", db_err),
+            ("2147483647", db_err),
+            ("a", int_err),
+            ("1.5", int_err),
+            ("00", int_err),
+            ("+1", int_err),
+            ("-0", int_err),
+            (" 1", int_err),
+            ("", int_err),
+            ("99999999999999999999", int_err),
+            ("2147483648", range_err),
+            ("-9223372036854775808", range_err),
+        ] {
+            assert_eq!(h.args(&["SELECT", arg]), want, "SELECT {arg:?}");
+        }
+        assert_eq!(h.client.db, 15);
+        assert_eq!(h.run("select 0"), "+OK\r\n");
+        assert_eq!(h.client.db, 0);
+        assert_eq!(
+            h.run("SELECT"),
+            "-ERR wrong number of arguments for 'select' command\r\n"
+        );
+    }
+
+    const HELLO3: &str = "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n\
+        $5\r\nproto\r\n:3\r\n$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n\
+        $4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+    const HELLO2: &str = "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n\
+        $5\r\nproto\r\n:2\r\n$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n\
+        $4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+
+    #[test]
+    fn hello_switches_protocol_and_answers_in_it() {
+        let mut h = harness();
+        assert_eq!(h.run("HELLO"), HELLO2);
+        assert!(!h.client.resp3);
+        assert_eq!(h.run("HELLO 3"), HELLO3);
+        assert!(h.client.resp3);
+        // Without a version, HELLO keeps the protocol and says which it is.
+        assert_eq!(h.run("HELLO"), HELLO3);
+        assert_eq!(h.run("hello 2"), HELLO2);
+        assert!(!h.client.resp3);
+    }
+
+    #[test]
+    fn hello_errors_match_redis() {
+        let mut h = harness();
+        let not_int = "-ERR Protocol version is not an integer or out of range\r\n";
+        let noproto = "-NOPROTO unsupported protocol version\r\n";
+        for (line, want) in [
+            ("HELLO 4", noproto),
+            ("HELLO 1", noproto),
+            ("HELLO -1", noproto),
+            ("HELLO x", not_int),
+            ("HELLO 03", not_int),
+            ("HELLO 99999999999999999999", not_int),
+            (
+                "HELLO 3 AUTH default",
+                "-ERR Syntax error in HELLO option 'AUTH'\r\n",
+            ),
+            (
+                "HELLO 3 SETNAME",
+                "-ERR Syntax error in HELLO option 'SETNAME'\r\n",
+            ),
+            ("HELLO 3 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"),
+            (
+                "HELLO 3 AUTH default x FOO",
+                "-ERR Syntax error in HELLO option 'FOO'\r\n",
+            ),
+            (
+                "HELLO 3 AUTH bob x",
+                "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+            ),
+        ] {
+            assert_eq!(h.run(line), want, "{line}");
+        }
+        assert_eq!(
+            h.args(&["HELLO", "3", "SETNAME", "a b"]),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        // A refused HELLO changes nothing.
+        assert!(!h.client.resp3);
+        assert_eq!(h.session.name, None);
+    }
+
+    #[test]
+    fn hello_authenticates_and_names() {
+        let mut h = harness();
+        assert_eq!(h.run("HELLO 3 auth default anything setname app"), HELLO3);
+        assert_eq!(h.session.name.as_deref(), Some(&b"app"[..]));
+        assert_eq!(h.run("HELLO 2 SETNAME x SETNAME y"), HELLO2);
+        assert_eq!(h.run("CLIENT GETNAME"), "$1\r\ny\r\n");
+        assert_eq!(h.args(&["HELLO", "3", "SETNAME", ""]), HELLO3);
+        assert_eq!(h.run("CLIENT GETNAME"), "_\r\n");
+    }
+
+    #[test]
+    fn auth_behaves_as_redis_without_a_password() {
+        let mut h = harness();
+        assert_eq!(
+            h.run("AUTH x"),
+            "-ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?\r\n"
+        );
+        assert_eq!(h.run("AUTH default x"), "+OK\r\n");
+        assert_eq!(
+            h.run("AUTH bob x"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(h.run("AUTH a b c"), "-ERR syntax error\r\n");
+        assert_eq!(
+            h.run("AUTH"),
+            "-ERR wrong number of arguments for 'auth' command\r\n"
+        );
+    }
+
+    #[test]
+    fn reset_restores_a_new_connection_but_keeps_the_library() {
+        let mut h = harness();
+        h.run("SELECT 3");
+        h.run("HELLO 3 SETNAME app");
+        h.run("CLIENT SETINFO LIB-NAME go-redis");
+        h.run("CLIENT SETINFO lib-ver 9.5.1");
+        assert_eq!(h.run("RESET"), "+RESET\r\n");
+        assert_eq!(h.client.db, 0);
+        assert!(!h.client.resp3);
+        assert_eq!(h.session.name, None);
+        assert_eq!(h.session.lib_name.as_deref(), Some(&b"go-redis"[..]));
+        assert_eq!(h.session.lib_ver.as_deref(), Some(&b"9.5.1"[..]));
+        assert_eq!(
+            h.run("RESET x"),
+            "-ERR wrong number of arguments for 'reset' command\r\n"
+        );
+    }
+
+    #[test]
+    fn client_names() {
+        let mut h = harness();
+        assert_eq!(h.run("CLIENT GETNAME"), "$-1\r\n");
+        assert_eq!(h.run("CLIENT SETNAME foo"), "+OK\r\n");
+        assert_eq!(h.run("client getname"), "$3\r\nfoo\r\n");
+        let bad = "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
+        assert_eq!(h.args(&["CLIENT", "SETNAME", "a b"]), bad);
+        assert_eq!(h.args(&["CLIENT", "SETNAME", "a\nb"]), bad);
+        assert_eq!(h.args(&["CLIENT", "SETNAME", "é"]), bad);
+        assert_eq!(h.run("CLIENT GETNAME"), "$3\r\nfoo\r\n");
+        assert_eq!(h.run("CLIENT SETNAME ~!"), "+OK\r\n");
+        assert_eq!(h.args(&["CLIENT", "SETNAME", ""]), "+OK\r\n");
+        assert_eq!(h.run("CLIENT GETNAME"), "$-1\r\n");
+        h.client.resp3 = true;
+        assert_eq!(h.run("CLIENT GETNAME"), "_\r\n");
+    }
+
+    #[test]
+    fn client_setinfo_as_redis_7_2() {
+        let mut h = harness();
+        assert_eq!(h.run("CLIENT SETINFO LIB-NAME redis-py"), "+OK\r\n");
+        assert_eq!(h.run("CLIENT SETINFO lib-ver 5.0.1"), "+OK\r\n");
+        assert_eq!(h.session.lib_name.as_deref(), Some(&b"redis-py"[..]));
+        assert_eq!(
+            h.run("CLIENT SETINFO lib-foo x"),
+            "-ERR Unrecognized option 'lib-foo'\r\n"
+        );
+        assert_eq!(
+            h.args(&["CLIENT", "SETINFO", "LIB-NAME", "a b"]),
+            "-ERR LIB-NAME cannot contain spaces, newlines or special characters.\r\n"
+        );
+        assert_eq!(h.args(&["CLIENT", "SETINFO", "lib-ver", ""]), "+OK\r\n");
+        assert_eq!(h.session.lib_ver, None);
+        assert_eq!(
+            h.run("CLIENT SETINFO lib-name"),
+            "-ERR wrong number of arguments for 'client|setinfo' command\r\n"
+        );
+    }
+
+    #[test]
+    fn client_errors_match_redis() {
+        let mut h = harness();
+        assert_eq!(
+            h.run("CLIENT"),
+            "-ERR wrong number of arguments for 'client' command\r\n"
+        );
+        assert_eq!(
+            h.run("CLIENT xyz"),
+            "-ERR unknown subcommand 'xyz'. Try CLIENT HELP.\r\n"
+        );
+        assert_eq!(
+            h.run("client KILL a b"),
+            "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.\r\n"
+        );
+        for (line, name) in [
+            ("CLIENT ID x", "client|id"),
+            ("CLIENT SETNAME", "client|setname"),
+            ("CLIENT SETNAME a b", "client|setname"),
+            ("CLIENT GETNAME x", "client|getname"),
+            ("CLIENT INFO x", "client|info"),
+            ("CLIENT HELP x", "client|help"),
+        ] {
+            assert_eq!(
+                h.run(line),
+                format!("-ERR wrong number of arguments for '{name}' command\r\n"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_id_and_tracking_state() {
+        let mut h = harness();
+        assert_eq!(h.run("CLIENT ID"), ":7\r\n");
+        assert_eq!(h.run("CLIENT GETREDIR"), ":-1\r\n");
+        assert_eq!(
+            h.run("CLIENT CACHING yes"),
+            "-ERR CLIENT CACHING can be called only when the client is in tracking mode with \
+             OPTIN or OPTOUT mode enabled\r\n"
+        );
+        assert_eq!(
+            h.run("CLIENT TRACKINGINFO"),
+            "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n"
+        );
+        h.client.resp3 = true;
+        assert_eq!(
+            h.run("CLIENT TRACKINGINFO"),
+            "%3\r\n$5\r\nflags\r\n~1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n"
+        );
+    }
+
+    fn line(
+        name: &str,
+        db: u32,
+        resp: u8,
+        lib: (&str, &str),
+        cmd: &str,
+        argv_mem: usize,
+    ) -> String {
+        format!(
+            "id=7 addr=127.0.0.1:50000 laddr=127.0.0.1:7777 fd=-1 name={name} age=0 idle=0 flags=N \
+             db={db} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem={argv_mem} multi-mem=0 \
+             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 \
+             resp={resp} lib-name={} lib-ver={}\n",
+            lib.0, lib.1
+        )
+    }
+
+    #[test]
+    fn client_info_and_list_describe_this_connection() {
+        let mut h = harness();
+        // Created "later" than now, so `age` reads 0 however slow the test.
+        h.client.created_ms = u64::MAX;
+        let info = line("", 0, 2, ("", ""), "client|info", 10);
+        assert_eq!(
+            h.run("CLIENT INFO"),
+            format!("${}\r\n{info}\r\n", info.len())
+        );
+        h.run("CLIENT SETNAME app");
+        h.run("CLIENT SETINFO LIB-NAME redis-py");
+        h.run("SELECT 2");
+        let list = line("app", 2, 2, ("redis-py", ""), "client|list", 10);
+        assert_eq!(
+            h.run("CLIENT LIST"),
+            format!("${}\r\n{list}\r\n", list.len())
+        );
+        let typed = line("app", 2, 2, ("redis-py", ""), "client|list", 20);
+        assert_eq!(
+            h.run("CLIENT LIST TYPE normal"),
+            format!("${}\r\n{typed}\r\n", typed.len())
+        );
+        assert_eq!(h.run("CLIENT LIST TYPE pubsub"), "$0\r\n\r\n");
+        assert_eq!(h.run("CLIENT LIST ID 1 2"), "$0\r\n\r\n");
+        let by_id = line("app", 2, 2, ("redis-py", ""), "client|list", 14);
+        assert_eq!(
+            h.run("CLIENT LIST ID 3 7"),
+            format!("${}\r\n{by_id}\r\n", by_id.len())
+        );
+        assert_eq!(
+            h.run("CLIENT LIST TYPE foo"),
+            "-ERR Unknown client type 'foo'\r\n"
+        );
+        assert_eq!(h.run("CLIENT LIST ID 7 x"), "-ERR Invalid client ID\r\n");
+        assert_eq!(h.run("CLIENT LIST TYPE"), "-ERR syntax error\r\n");
+        assert_eq!(h.run("CLIENT LIST foo"), "-ERR syntax error\r\n");
+        h.run("HELLO 3");
+        let info = line("app", 2, 3, ("redis-py", ""), "client|info", 10);
+        assert_eq!(
+            h.run("CLIENT INFO"),
+            format!("={}\r\ntxt:{info}\r\n", info.len() + 4)
+        );
+    }
+
+    #[test]
+    fn client_help_lists_what_kevy_implements() {
+        let mut h = harness();
+        let help = h.run("client help");
+        assert!(help.starts_with(
+            "*25\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
+        ));
+        assert!(help
+            .contains("+SETINFO <option> <value>\r\n+    Set client meta attr. Options are:\r\n"));
+        assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
+        assert!(!help.contains("KILL"));
+    }
+}

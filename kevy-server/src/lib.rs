@@ -1,0 +1,16 @@
+//! kevy-server: the command table, the command families, and the glue that
+//! runs them on kevy-rt's reactors.
+#![forbid(unsafe_code)]
+
+pub mod ctx;
+pub mod families;
+pub mod server;
+pub mod service;
+pub mod shard;
+pub mod table;
+
+pub use ctx::{ConnCtx, Ctx, Session};
+pub use server::{Config, Server};
+pub use service::Kevy;
+pub use shard::Shard;
+pub use table::{CommandSpec, Handler, RouteKind, Table};

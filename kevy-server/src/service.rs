@@ -1,0 +1,211 @@
+//! kevy-server's side of the runtime seam: resolves commands through the
+//! table (the only place routing facts live) and runs their handlers.
+
+use crate::ctx::{ConnCtx, Ctx, Session};
+use crate::server::Server;
+use crate::shard::Shard;
+use crate::table::{arity_ok, Handler, RouteKind};
+use kevy_resp::{Args, Reply};
+use kevy_rt::{ClientCtx, ConnAction, Route, Service};
+use std::sync::Arc;
+
+/// Time one active-expiry cycle may take (a quarter of a 100 ms tick, as
+/// Redis's slow cycle).
+const EXPIRE_CYCLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(25);
+
+pub struct Kevy {
+    pub server: Arc<Server>,
+}
+
+impl Kevy {
+    pub fn new(server: Arc<Server>) -> Self {
+        Kevy { server }
+    }
+}
+
+/// Redis's reply to a command it does not know: the name and up to 128
+/// bytes of arguments, each quoted and followed by a space.
+pub fn unknown_command(args: Args<'_>) -> String {
+    let name = String::from_utf8_lossy(truncate(args.get(0), 128));
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push('\'');
+        rest.push_str(&String::from_utf8_lossy(truncate(a, room)));
+        rest.push_str("' ");
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+fn truncate(s: &[u8], n: usize) -> &[u8] {
+    let s = &s[..s.len().min(n)];
+    // printf's %s stops at a NUL byte.
+    match s.iter().position(|&b| b == 0) {
+        Some(z) => &s[..z],
+        None => s,
+    }
+}
+
+impl Service for Kevy {
+    type Shard = Shard;
+    type Session = Session;
+    type Cmd = u16;
+    type Snapshot = kevy_store::Snapshot;
+
+    fn new_shard(&self, id: usize, nshards: usize) -> Shard {
+        Shard::new(id, nshards)
+    }
+
+    fn route(&self, args: Args<'_>, client: &ClientCtx, nshards: usize) -> Result<(u16, Route), String> {
+        let table = &self.server.table;
+        let Some(id) = table.lookup(args.get(0)) else {
+            return Err(unknown_command(args));
+        };
+        let spec = table.get(id);
+        if !arity_ok(spec.arity, args.len()) {
+            return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
+        }
+        let route = match spec.route {
+            RouteKind::Conn => Route::Conn,
+            RouteKind::Keys(fold) => Route::Keys {
+                first: spec.first.max(0) as u32,
+                last: spec.last,
+                step: spec.step.max(1) as u32,
+                extra: 0,
+                fold,
+            },
+            RouteKind::All(fold) => Route::All(fold),
+            RouteKind::Custom(f) => f(args, client, nshards)?,
+        };
+        Ok((id, route))
+    }
+
+    fn exec(&self, shard: &mut Shard, client: &ClientCtx, cmd: u16, args: Args<'_>, out: &mut Vec<u8>) {
+        let spec = self.server.table.get(cmd);
+        match spec.run {
+            Handler::Shard(f) => {
+                if shard.scratch && !shard.tracking {
+                    // A scratch shard starts recording writes once its
+                    // copies are loaded, i.e. at its first command.
+                    shard.store.track_dirty(true);
+                    shard.tracking = true;
+                }
+                let mut ctx = Ctx {
+                    shard,
+                    db: client.db as usize,
+                    client,
+                    args,
+                    out: Reply::new(out, client.resp3),
+                };
+                f(&mut ctx);
+            }
+            Handler::Conn(_) => {
+                // The table routes connection handlers as `RouteKind::Conn`;
+                // reaching here means an entry says otherwise.
+                Reply::new(out, client.resp3).error("ERR command cannot run on a shard");
+            }
+        }
+    }
+
+    fn exec_conn(
+        &self,
+        shard: &mut Shard,
+        client: &mut ClientCtx,
+        session: &mut Session,
+        cmd: u16,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> ConnAction {
+        let spec = self.server.table.get(cmd);
+        match spec.run {
+            Handler::Conn(f) => {
+                let resp3 = client.resp3;
+                let mut ctx = ConnCtx {
+                    server: &self.server,
+                    shard,
+                    client,
+                    session,
+                    args,
+                    out: Reply::new(out, resp3),
+                };
+                f(&mut ctx)
+            }
+            Handler::Shard(f) => {
+                let mut ctx = Ctx {
+                    shard,
+                    db: client.db as usize,
+                    client,
+                    args,
+                    out: Reply::new(out, client.resp3),
+                };
+                f(&mut ctx);
+                ConnAction::Continue
+            }
+        }
+    }
+
+    fn begin_iteration(&self, shard: &mut Shard) {
+        shard.store.set_now(kevy_sys::clock::unix_ms());
+    }
+
+    fn end_iteration(&self, shard: &mut Shard) {
+        shard.publish(&self.server.published[shard.id]);
+    }
+
+    fn tick(&self, shard: &mut Shard) {
+        shard.store.set_now(kevy_sys::clock::unix_ms());
+        shard
+            .store
+            .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+        shard.publish(&self.server.published[shard.id]);
+    }
+
+    fn export(&self, shard: &mut Shard, key: &[u8]) -> kevy_store::Snapshot {
+        shard.store.export(key)
+    }
+
+    fn scratch(&self, home: usize, nshards: usize) -> Shard {
+        let mut s = Shard::new(home, nshards);
+        s.scratch = true;
+        s.store.set_now(kevy_sys::clock::unix_ms());
+        s
+    }
+
+    fn load(&self, scratch: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
+        scratch.store.import(key, snap);
+    }
+
+    fn take_dirty(&self, scratch: &mut Shard) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
+        let keys = scratch.store.take_dirty();
+        keys.into_iter()
+            .map(|k| {
+                let snap = scratch.store.export(&k);
+                (k, snap)
+            })
+            .collect()
+    }
+
+    fn import(&self, shard: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
+        shard.store.import(key, snap);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kevy_resp::OwnedArgs;
+
+    #[test]
+    fn unknown_command_matches_redis() {
+        let a = OwnedArgs::from_slices(["foo", "a", "b"]);
+        assert_eq!(
+            unknown_command(a.args()),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        let a = OwnedArgs::from_slices(["foo"]);
+        assert_eq!(unknown_command(a.args()), "ERR unknown command 'foo', with args beginning with: ");
+    }
+}

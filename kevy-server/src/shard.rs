@@ -1,0 +1,51 @@
+//! One shard's state as the server sees it: the keyspace plus its identity.
+
+use crate::server::{ShardPublished, DATABASES};
+use kevy_store::Store;
+use std::sync::atomic::Ordering::Relaxed;
+
+pub struct Shard {
+    pub store: Store,
+    pub id: usize,
+    pub nshards: usize,
+    /// A scratch shard runs coordinated commands over copies of keys.
+    pub scratch: bool,
+    /// The scratch shard records the keys its commands write.
+    pub tracking: bool,
+    /// `store.dirty` at the last publish, to skip publishing when idle.
+    published_dirty: u64,
+    published_expired: u64,
+}
+
+impl Shard {
+    pub fn new(id: usize, nshards: usize) -> Self {
+        Shard {
+            store: Store::new(DATABASES),
+            id,
+            nshards,
+            scratch: false,
+            tracking: false,
+            published_dirty: u64::MAX,
+            published_expired: u64::MAX,
+        }
+    }
+
+    /// Publishes key counts and keyspace statistics for INFO, when they may
+    /// have changed since the last time.
+    pub fn publish(&mut self, p: &ShardPublished) {
+        let st = &self.store.stats;
+        p.keyspace_hits.store(st.keyspace_hits, Relaxed);
+        p.keyspace_misses.store(st.keyspace_misses, Relaxed);
+        if self.store.dirty == self.published_dirty && st.expired_keys == self.published_expired {
+            return;
+        }
+        self.published_dirty = self.store.dirty;
+        self.published_expired = st.expired_keys;
+        p.expired_keys.store(st.expired_keys, Relaxed);
+        for db in 0..DATABASES {
+            let (keys, expires) = self.store.db_counts(db);
+            p.keys[db].store(keys as u64, Relaxed);
+            p.expires[db].store(expires as u64, Relaxed);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The command table: every command's name, arity, flags and key positions
+//! (the facts `COMMAND INFO` reports) plus how kevy routes and runs it.
+//! Routing in kevy-rt is derived from these entries; there is no second list.
+//!
+//! Fields, once:
+//! - `name`: lowercase, as COMMAND reports it.
+//! - `arity`: Redis's convention: `n` means exactly n arguments including the
+//!   name, `-n` means at least n.
+//! - `flags`: Redis's command flags (`write`, `readonly`, `fast`, …).
+//! - `first`, `last`, `step`: Redis's legacy key range (`last` -1 = last
+//!   argument; 0,0,0 = no keys).
+//! - `acl`: ACL categories, as COMMAND INFO lists them.
+//! - `route`: where kevy runs it (see [`RouteKind`]).
+//! - `run`: the handler.
+
+use crate::ctx::{ConnCtx, Ctx};
+use kevy_resp::Args;
+use kevy_rt::{ClientCtx, ConnAction, Fold, Route};
+
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+    pub const MOVABLEKEYS: u32 = 1 << 16;
+    pub const ALLOW_BUSY: u32 = 1 << 17;
+
+    /// Names in the order Redis prints them in COMMAND INFO.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// How kevy routes a command.
+#[derive(Clone, Copy)]
+pub enum RouteKind {
+    /// Home thread, connection state, no keys.
+    Conn,
+    /// Keys from the table's `first/last/step`, folded as given.
+    Keys(Fold),
+    /// Every shard, folded as given.
+    All(Fold),
+    /// Keys that move with the arguments (LMPOP's numkeys, ZUNIONSTORE, SCAN's
+    /// cursor): the function computes the route or the error reply.
+    Custom(fn(Args<'_>, &ClientCtx, usize) -> Result<Route, String>),
+}
+
+/// A command's handler.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Runs on the shard that owns the keys (or on every shard).
+    Shard(fn(&mut Ctx<'_>)),
+    /// Runs on the connection's home thread.
+    Conn(fn(&mut ConnCtx<'_>) -> ConnAction),
+}
+
+/// One command; see the module doc for the fields.
+#[derive(Clone, Copy)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+    pub acl: &'static [&'static str],
+    pub route: RouteKind,
+    pub run: Handler,
+}
+
+/// Every command kevy knows, looked up by case-insensitive name.
+pub struct Table {
+    cmds: Vec<CommandSpec>,
+    index: ahash::HashMap<&'static [u8], u16>,
+}
+
+/// Longest command name the lookup lowercases on the stack.
+const MAX_NAME: usize = 32;
+
+impl Table {
+    pub fn new() -> Self {
+        let mut t = Table {
+            cmds: Vec::new(),
+            index: Default::default(),
+        };
+        crate::families::register_all(&mut t);
+        t
+    }
+
+    pub fn add(&mut self, spec: CommandSpec) {
+        debug_assert!(spec.name.len() <= MAX_NAME);
+        debug_assert!(!spec.name.bytes().any(|b| b.is_ascii_uppercase()));
+        let id = self.cmds.len() as u16;
+        let prev = self.index.insert(spec.name.as_bytes(), id);
+        assert!(prev.is_none(), "command {} registered twice", spec.name);
+        self.cmds.push(spec);
+    }
+
+    /// Finds a command by name, ignoring ASCII case, without allocating.
+    pub fn lookup(&self, name: &[u8]) -> Option<u16> {
+        if name.len() > MAX_NAME {
+            return None;
+        }
+        let mut lower = [0u8; MAX_NAME];
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.index.get(&lower[..name.len()]).copied()
+    }
+
+    pub fn get(&self, id: u16) -> &CommandSpec {
+        &self.cmds[id as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &CommandSpec> {
+        self.cmds.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Redis's arity check.
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= arity.unsigned_abs() as usize
+    }
+}

@@ -1,0 +1,276 @@
+//! Helpers shared by kevy-server's integration tests: start a server process
+//! (kevy-server or a reference redis-server) on a free port, wait until it
+//! answers PING, and kill it when the handle drops.
+//!
+//! Each test binary compiles its own copy of this module and uses a
+//! different part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod resp;
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a server may take from spawn to answering PING.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The kevy-server binary cargo built for this test run.
+pub fn kevy_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kevy-server")
+}
+
+/// Env var that skips everything needing redis-server / redis-cli.
+pub const SKIP_ENV: &str = "KEVY_SKIP_DIFF";
+
+pub fn skip_redis_tools() -> bool {
+    std::env::var(SKIP_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Whether `program` can be found on PATH.
+pub fn have_program(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
+}
+
+/// Panics with an install hint unless `program` is on PATH.
+pub fn require_program(program: &str) {
+    assert!(
+        have_program(program),
+        "`{program}` is not on PATH. Install it with \
+         `apt-get install -y redis-server redis-tools`, or set {SKIP_ENV}=1 to skip \
+         the tests that need it."
+    );
+}
+
+/// A port nobody listens on right now. Another process may take it before
+/// we use it; `Server::spawn` retries on "address in use" for that reason.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "kevy-test-{tag}-{}-{n}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        ));
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server process. Killed (SIGKILL) on drop.
+pub struct Server {
+    pub name: String,
+    pub port: u16,
+    child: Child,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Server {
+    /// Starts kevy-server on a free port with extra `args`, panicking with
+    /// the server's output if it does not come up.
+    pub fn kevy(args: &[&str]) -> Server {
+        Server::try_kevy(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_kevy(args: &[&str]) -> Result<Server, String> {
+        let name = format!("kevy-server {}", args.join(" "));
+        Server::spawn(&name, kevy_bin(), |port| {
+            let mut v = vec![
+                "--port".to_string(),
+                port.to_string(),
+                "--bind".to_string(),
+                "127.0.0.1".to_string(),
+            ];
+            v.extend(args.iter().map(|s| s.to_string()));
+            v
+        })
+    }
+
+    /// Starts a reference redis-server with persistence off.
+    pub fn redis(name: &str) -> Result<Server, String> {
+        if !have_program("redis-server") {
+            return Err(format!(
+                "redis-server is not on PATH. Install it with \
+                 `apt-get install -y redis-server redis-tools`, or set {SKIP_ENV}=1 to skip."
+            ));
+        }
+        Server::spawn(name, "redis-server", |port| {
+            [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "no",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        })
+    }
+
+    /// Spawns `program` with the args `args(port)` for a free port, retrying
+    /// on a new port when the first one was taken in the meantime.
+    pub fn spawn(
+        name: &str,
+        program: &str,
+        args: impl Fn(u16) -> Vec<String>,
+    ) -> Result<Server, String> {
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            let dir = TempDir::new("server");
+            let log = dir.path().join("server.log");
+            let out = File::create(&log).map_err(|e| format!("create log: {e}"))?;
+            let err = out.try_clone().map_err(|e| format!("clone log: {e}"))?;
+            let port = free_port();
+            let child = Command::new(program)
+                .args(args(port))
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .map_err(|e| format!("{name}: cannot run `{program}`: {e}"))?;
+            let mut server = Server {
+                name: name.to_string(),
+                port,
+                child,
+                log,
+                _dir: dir,
+            };
+            match server.wait_ready() {
+                Ok(()) => return Ok(server),
+                Err(e) => {
+                    let output = server.output();
+                    last_err = format!("{e}\n--- {name} output ---\n{output}");
+                    if !output.to_lowercase().contains("in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    /// Waits until the server answers PING, or fails when it exits or
+    /// `READY_TIMEOUT` passes.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(format!(
+                    "{} exited ({status}) before accepting connections on port {}",
+                    self.name, self.port
+                ));
+            }
+            if ping(self.port) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} did not answer PING on port {} within {READY_TIMEOUT:?}",
+                    self.name, self.port
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The exit status if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server wrote to stdout and stderr so far.
+    pub fn output(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the process to exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+        wait_timeout(&mut self.child, timeout)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Waits for `child` to exit, up to `timeout`.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True when something on `port` answers a RESP PING with +PONG.
+pub fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}

@@ -1,0 +1,926 @@
+//! [`Dict`]: a chained hash table keyed by byte strings, with the two ideas
+//! of Redis's `dict.c` that suit a single-threaded server: *incremental
+//! rehashing* (a resize moves a bucket or so per operation instead of every
+//! entry at once, so no operation stalls) and the *reverse-binary scan
+//! cursor* (a stateless cursor that returns every element present for the
+//! whole scan at least once, even when the table grows or shrinks between
+//! calls). Reimplemented from the ideas in Redis's dict.c (S. Sanfilippo).
+//!
+//! # Layout and costs
+//!
+//! Two tables of power-of-two bucket arrays (`Vec<Option<Box<Node>>>`, 8
+//! bytes per bucket); the second is non-empty only while a resize is in
+//! progress. Each entry is one heap node `{ key: SmallBytes, value: V, next }`:
+//! `32 + size_of::<V>()` bytes, the key inline when it has at most 23 bytes
+//! (one more allocation for longer keys). For the keyspace (`V = Entry`, 32
+//! bytes) a node is 64 bytes; plus one 8-byte bucket per entry at full load.
+//!
+//! - Lookup, insert, remove: O(1) expected; each mutating call also moves
+//!   one bucket of an ongoing resize (visiting at most 10 empty buckets).
+//! - The table doubles when it holds as many entries as buckets and shrinks
+//!   (to the smallest power of two holding its entries) when fewer than 10%
+//!   of buckets would be used. Allocating a new bucket array is a zeroed
+//!   allocation, which the allocator serves with untouched zero pages.
+//! - The hasher is an `ahash::RandomState` chosen per dict, so bucket order
+//!   is not predictable from outside (hash flooding).
+//!
+//! # Not guaranteed
+//!
+//! - Iteration and scan order are unspecified and change on resize.
+//! - `scan` may return an element more than once; elements added or removed
+//!   during a scan may or may not be returned.
+//! - `random_entry` is not perfectly uniform: it picks a random non-empty
+//!   bucket, then a random element of its chain (like Redis's
+//!   `dictGetRandomKey`), so elements in long chains are picked less often.
+//! - A [`Pos`] is valid only until the next call taking `&mut self` (other
+//!   than [`Dict::at_mut`]); a stale one returns an arbitrary entry or panics.
+
+use crate::bytes::SmallBytes;
+use std::mem;
+
+/// Buckets of a table's first allocation (Redis's `DICT_HT_INITIAL_SIZE`).
+const INITIAL_BUCKETS: usize = 4;
+/// Empty buckets one rehash step may skip per bucket it is asked to move,
+/// so that a step over a sparse table stays bounded.
+const EMPTY_VISITS_PER_STEP: usize = 10;
+/// A table whose fill drops below this percentage shrinks (Redis's
+/// `HASHTABLE_MIN_FILL`).
+const MIN_FILL_PERCENT: usize = 10;
+
+type Link<V> = Option<Box<Node<V>>>;
+
+struct Node<V> {
+    key: SmallBytes,
+    value: V,
+    next: Link<V>,
+}
+
+struct Table<V> {
+    buckets: Vec<Link<V>>,
+    used: usize,
+}
+
+impl<V> Table<V> {
+    const fn empty() -> Self {
+        Table {
+            buckets: Vec::new(),
+            used: 0,
+        }
+    }
+
+    fn with_buckets(n: usize) -> Self {
+        debug_assert!(n.is_power_of_two());
+        let mut buckets = Vec::with_capacity(n);
+        // Compiles to a zeroed allocation (`None` is a null pointer).
+        buckets.resize_with(n, || None);
+        Table { buckets, used: 0 }
+    }
+
+    #[inline]
+    fn index(&self, hash: u64) -> usize {
+        hash as usize & (self.buckets.len() - 1)
+    }
+
+    #[inline]
+    fn mask(&self) -> u64 {
+        (self.buckets.len() as u64).wrapping_sub(1)
+    }
+}
+
+/// Where an entry sits: table, bucket, and depth in the bucket's chain.
+/// Obtained from [`Dict::find`], used with [`Dict::at`] / [`Dict::at_mut`]
+/// to get at an entry twice without hashing or comparing keys again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pos {
+    table: u8,
+    bucket: usize,
+    depth: u32,
+}
+
+/// A hash table from byte-string keys to `V`; see the module doc.
+pub struct Dict<V> {
+    ht: [Table<V>; 2],
+    /// The next bucket of `ht[0]` to move while `ht[1]` is being filled.
+    rehash_idx: usize,
+    hasher: ahash::RandomState,
+    /// Heap bytes owned by keys longer than the inline capacity.
+    key_heap: usize,
+}
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> Dict<V> {
+    /// Size of one entry's node on the heap (before allocator overhead).
+    pub const NODE_SIZE: usize = mem::size_of::<Node<V>>();
+
+    /// An empty dict; allocates nothing until the first insert.
+    pub fn new() -> Self {
+        Dict {
+            ht: [Table::empty(), Table::empty()],
+            rehash_idx: 0,
+            hasher: ahash::RandomState::new(),
+            key_heap: 0,
+        }
+    }
+
+    /// An empty dict with room for `n` entries before its first resize.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut d = Self::new();
+        if n > 0 {
+            d.ht[0] = Table::with_buckets(n.next_power_of_two().max(INITIAL_BUCKETS));
+        }
+        d
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ht[0].used + self.ht[1].used
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a resize is in progress.
+    #[inline]
+    pub fn is_rehashing(&self) -> bool {
+        !self.ht[1].buckets.is_empty()
+    }
+
+    /// Buckets in both tables.
+    pub fn buckets(&self) -> usize {
+        self.ht[0].buckets.len() + self.ht[1].buckets.len()
+    }
+
+    /// Heap bytes of the table structure: bucket arrays, nodes and long
+    /// keys, allocator overhead included; not what values own on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        let buckets = self.ht[0].buckets.capacity() + self.ht[1].buckets.capacity();
+        let bucket_bytes = crate::malloc_size(buckets * mem::size_of::<Link<V>>());
+        bucket_bytes + self.len() * crate::malloc_size(Self::NODE_SIZE) + self.key_heap
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    // ---- lookups -----------------------------------------------------------
+
+    /// Finds `key`, returning where it sits.
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Option<Pos> {
+        if self.len() == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        for t in 0..=(self.is_rehashing() as usize) {
+            let tb = &self.ht[t];
+            let bucket = tb.index(h);
+            let mut cur = tb.buckets[bucket].as_deref();
+            let mut depth = 0;
+            while let Some(n) = cur {
+                if n.key.as_bytes() == key {
+                    return Some(Pos {
+                        table: t as u8,
+                        bucket,
+                        depth,
+                    });
+                }
+                depth += 1;
+                cur = n.next.as_deref();
+            }
+        }
+        None
+    }
+
+    fn node_at(&self, pos: Pos) -> &Node<V> {
+        let mut n = self.ht[pos.table as usize].buckets[pos.bucket]
+            .as_deref()
+            .expect("stale dict position");
+        for _ in 0..pos.depth {
+            n = n.next.as_deref().expect("stale dict position");
+        }
+        n
+    }
+
+    /// The entry at `pos` (from [`find`](Self::find) on the unchanged dict).
+    #[inline]
+    pub fn at(&self, pos: Pos) -> (&[u8], &V) {
+        let n = self.node_at(pos);
+        (n.key.as_bytes(), &n.value)
+    }
+
+    /// The entry at `pos`, its value mutable.
+    #[inline]
+    pub fn at_mut(&mut self, pos: Pos) -> (&[u8], &mut V) {
+        let mut n = self.ht[pos.table as usize].buckets[pos.bucket]
+            .as_deref_mut()
+            .expect("stale dict position");
+        for _ in 0..pos.depth {
+            n = n.next.as_deref_mut().expect("stale dict position");
+        }
+        (n.key.as_bytes(), &mut n.value)
+    }
+
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.find(key).map(|p| self.at(p).1)
+    }
+
+    #[inline]
+    pub fn get_key_value(&self, key: &[u8]) -> Option<(&[u8], &V)> {
+        self.find(key).map(|p| self.at(p))
+    }
+
+    #[inline]
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// The value of `key`, mutable. Advances an ongoing resize by one step.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        self.rehash_step();
+        let pos = self.find(key)?;
+        Some(self.at_mut(pos).1)
+    }
+
+    // ---- updates -----------------------------------------------------------
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
+        self.rehash_step();
+        if let Some(pos) = self.find(key) {
+            return Some(mem::replace(self.at_mut(pos).1, value));
+        }
+        self.insert_new(SmallBytes::new(key), value);
+        None
+    }
+
+    /// Inserts with an owned key (no copy when the key is already a
+    /// `SmallBytes`); replaces and returns the previous value if present.
+    pub fn insert_key(&mut self, key: SmallBytes, value: V) -> Option<V> {
+        self.rehash_step();
+        if let Some(pos) = self.find(&key) {
+            return Some(mem::replace(self.at_mut(pos).1, value));
+        }
+        self.insert_new(key, value);
+        None
+    }
+
+    /// The value of `key`, inserting `make()` first when absent; the flag is
+    /// true when it was inserted.
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> (&mut V, bool) {
+        self.rehash_step();
+        if let Some(pos) = self.find(key) {
+            return (self.at_mut(pos).1, false);
+        }
+        let pos = self.insert_new(SmallBytes::new(key), make());
+        (self.at_mut(pos).1, true)
+    }
+
+    /// Inserts `key`, which the caller knows is absent (checked only in
+    /// debug builds), saving the lookup `insert` does first.
+    pub fn insert_unique(&mut self, key: &[u8], value: V) -> Pos {
+        debug_assert!(self.find(key).is_none(), "insert_unique of a present key");
+        self.rehash_step();
+        self.insert_new(SmallBytes::new(key), value)
+    }
+
+    /// Links a node for a key known to be absent at the head of its bucket.
+    fn insert_new(&mut self, key: SmallBytes, value: V) -> Pos {
+        self.expand_if_needed();
+        let h = self.hash(&key);
+        self.key_heap += key.heap_bytes();
+        let t = self.is_rehashing() as usize;
+        let tb = &mut self.ht[t];
+        let bucket = tb.index(h);
+        let next = tb.buckets[bucket].take();
+        tb.buckets[bucket] = Some(Box::new(Node { key, value, next }));
+        tb.used += 1;
+        Pos {
+            table: t as u8,
+            bucket,
+            depth: 0,
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
+        self.remove_entry(key).map(|(_, v)| v)
+    }
+
+    /// Removes `key`, handing back the stored key and value.
+    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(SmallBytes, V)> {
+        if self.len() == 0 {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        for t in 0..=(self.is_rehashing() as usize) {
+            let tb = &mut self.ht[t];
+            let bucket = tb.index(h);
+            let mut link = &mut tb.buckets[bucket];
+            while link.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+                link = &mut link.as_mut().expect("checked non-empty").next;
+            }
+            if let Some(mut node) = link.take() {
+                *link = node.next.take();
+                tb.used -= 1;
+                self.key_heap -= node.key.heap_bytes();
+                let Node { key, value, .. } = *node;
+                self.shrink_if_needed();
+                return Some((key, value));
+            }
+        }
+        None
+    }
+
+    /// Removes every entry and frees the tables.
+    pub fn clear(&mut self) {
+        self.ht = [Table::empty(), Table::empty()];
+        self.rehash_idx = 0;
+        self.key_heap = 0;
+    }
+
+    /// Keeps only the entries for which `keep` returns true. O(n).
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
+        for t in 0..2 {
+            let tb = &mut self.ht[t];
+            for b in 0..tb.buckets.len() {
+                let mut chain = tb.buckets[b].take();
+                let mut kept: Link<V> = None;
+                while let Some(mut node) = chain {
+                    chain = node.next.take();
+                    if keep(node.key.as_bytes(), &mut node.value) {
+                        node.next = kept;
+                        kept = Some(node);
+                    } else {
+                        tb.used -= 1;
+                        self.key_heap -= node.key.heap_bytes();
+                    }
+                }
+                tb.buckets[b] = kept;
+            }
+        }
+        self.shrink_if_needed();
+    }
+
+    /// Moves every entry out, leaving the dict empty.
+    pub fn drain(&mut self) -> IntoIter<V> {
+        mem::take(self).into_iter()
+    }
+
+    // ---- resizing ----------------------------------------------------------
+
+    fn expand_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let size = self.ht[0].buckets.len();
+        if size == 0 {
+            self.ht[0] = Table::with_buckets(INITIAL_BUCKETS);
+        } else if self.ht[0].used >= size {
+            self.resize_to((self.ht[0].used + 1).next_power_of_two());
+        }
+    }
+
+    fn shrink_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let size = self.ht[0].buckets.len();
+        let used = self.ht[0].used;
+        if size > INITIAL_BUCKETS && used * 100 < size * MIN_FILL_PERCENT {
+            self.resize_to(used.next_power_of_two().max(INITIAL_BUCKETS));
+        }
+    }
+
+    /// Starts moving every entry into a table of `n` buckets.
+    fn resize_to(&mut self, n: usize) {
+        debug_assert!(!self.is_rehashing());
+        if self.ht[0].used == 0 {
+            self.ht[0] = Table::with_buckets(n);
+            return;
+        }
+        self.ht[1] = Table::with_buckets(n);
+        self.rehash_idx = 0;
+    }
+
+    /// Moves one bucket of an ongoing resize, if any.
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        if self.is_rehashing() {
+            self.rehash(1);
+        }
+    }
+
+    /// Moves up to `n` buckets of an ongoing resize (skipping at most `10n`
+    /// empty ones). Returns whether the resize is still in progress.
+    pub fn rehash(&mut self, n: usize) -> bool {
+        if !self.is_rehashing() {
+            return false;
+        }
+        let mut empty_visits = n * EMPTY_VISITS_PER_STEP;
+        let mask1 = self.ht[1].buckets.len() - 1;
+        for _ in 0..n {
+            if self.ht[0].used == 0 {
+                break;
+            }
+            // `used > 0`, so a non-empty bucket lies at or after rehash_idx.
+            while self.ht[0].buckets[self.rehash_idx].is_none() {
+                self.rehash_idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    return true;
+                }
+            }
+            let mut chain = self.ht[0].buckets[self.rehash_idx].take();
+            while let Some(mut node) = chain {
+                chain = node.next.take();
+                let b = self.hasher.hash_one(node.key.as_bytes()) as usize & mask1;
+                node.next = self.ht[1].buckets[b].take();
+                self.ht[1].buckets[b] = Some(node);
+                self.ht[0].used -= 1;
+                self.ht[1].used += 1;
+            }
+            self.rehash_idx += 1;
+        }
+        if self.ht[0].used == 0 {
+            self.ht[0] = mem::replace(&mut self.ht[1], Table::empty());
+            self.rehash_idx = 0;
+            // Removals during the resize may call for a smaller table still.
+            self.shrink_if_needed();
+            return self.is_rehashing();
+        }
+        true
+    }
+
+    // ---- iteration, scan, sampling ----------------------------------------
+
+    pub fn iter(&self) -> Iter<'_, V> {
+        Iter {
+            tables: [&self.ht[0].buckets, &self.ht[1].buckets],
+            table: 0,
+            bucket: 0,
+            node: None,
+            remaining: self.len(),
+        }
+    }
+
+    /// Keys only.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Calls `f` on every entry with its value mutable.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&[u8], &mut V)) {
+        for tb in &mut self.ht {
+            for b in tb.buckets.iter_mut() {
+                let mut cur = b.as_deref_mut();
+                while let Some(n) = cur {
+                    f(n.key.as_bytes(), &mut n.value);
+                    cur = n.next.as_deref_mut();
+                }
+            }
+        }
+    }
+
+    fn emit_bucket(&self, t: usize, idx: u64, f: &mut impl FnMut(&[u8], &V)) {
+        let mut cur = self.ht[t].buckets[idx as usize].as_deref();
+        while let Some(n) = cur {
+            f(n.key.as_bytes(), &n.value);
+            cur = n.next.as_deref();
+        }
+    }
+
+    /// One step of a stateless scan: calls `f` on the entries of the
+    /// bucket(s) `cursor` names and returns the next cursor, 0 when the scan
+    /// is complete. Start with 0.
+    ///
+    /// The cursor counts with its bits reversed, so that a bucket `i` of a
+    /// table with mask `m` is visited after all buckets whose index, read
+    /// backwards, is smaller. Growing the table splits bucket `i` into
+    /// buckets `i` and `i | (m+1)` (the new high bit), which then come next
+    /// in reversed order; shrinking merges them back into a bucket that was
+    /// not yet visited in full. Either way, every element that stays in the
+    /// dict for the whole scan is returned at least once; some may come
+    /// twice. While a resize is in progress, the bucket of the smaller table
+    /// and all its expansions in the larger one are visited in one step.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &V)) -> u64 {
+        if self.len() == 0 {
+            return 0;
+        }
+        let mut v = cursor;
+        if !self.is_rehashing() {
+            let m0 = self.ht[0].mask();
+            self.emit_bucket(0, v & m0, &mut f);
+            v = next_reversed(v, m0);
+        } else {
+            let (small, big) = if self.ht[0].buckets.len() <= self.ht[1].buckets.len() {
+                (0, 1)
+            } else {
+                (1, 0)
+            };
+            let m0 = self.ht[small].mask();
+            let m1 = self.ht[big].mask();
+            self.emit_bucket(small, v & m0, &mut f);
+            loop {
+                self.emit_bucket(big, v & m1, &mut f);
+                v = next_reversed(v, m1);
+                // Stop once the bits only the larger table has wrap to 0.
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
+    /// A random entry (see the module doc for how random), or `None` when
+    /// empty.
+    pub fn random_entry(&self) -> Option<(&[u8], &V)> {
+        self.random_pos().map(|p| self.at(p))
+    }
+
+    /// Where a random entry sits, or `None` when empty.
+    pub fn random_pos(&self) -> Option<Pos> {
+        if self.len() == 0 {
+            return None;
+        }
+        let (table, bucket) = loop {
+            let (t, b) = if self.is_rehashing() {
+                // Buckets of ht[0] below rehash_idx are empty by now.
+                let s0 = self.ht[0].buckets.len();
+                let span = (s0 + self.ht[1].buckets.len() - self.rehash_idx) as u64;
+                let i = self.rehash_idx + crate::rng::below(span) as usize;
+                if i >= s0 {
+                    (1, i - s0)
+                } else {
+                    (0, i)
+                }
+            } else {
+                (0, crate::rng::below(self.ht[0].buckets.len() as u64) as usize)
+            };
+            if self.ht[t].buckets[b].is_some() {
+                break (t, b);
+            }
+        };
+        let mut chain_len = 0u32;
+        let mut cur = self.ht[table].buckets[bucket].as_deref();
+        while let Some(n) = cur {
+            chain_len += 1;
+            cur = n.next.as_deref();
+        }
+        Some(Pos {
+            table: table as u8,
+            bucket,
+            depth: crate::rng::below(chain_len as u64) as u32,
+        })
+    }
+}
+
+/// Increments `v` in reversed-bit order over the bits of `mask`.
+#[inline]
+fn next_reversed(v: u64, mask: u64) -> u64 {
+    // Setting the bits above the mask makes the carry of the reversed
+    // increment run off the top once the masked bits are exhausted.
+    (v | !mask).reverse_bits().wrapping_add(1).reverse_bits()
+}
+
+impl<V: Clone> Clone for Dict<V> {
+    fn clone(&self) -> Self {
+        let mut d = Dict {
+            ht: [Table::empty(), Table::empty()],
+            rehash_idx: 0,
+            hasher: self.hasher.clone(),
+            key_heap: 0,
+        };
+        if !self.is_empty() {
+            d.ht[0] = Table::with_buckets(self.len().next_power_of_two().max(INITIAL_BUCKETS));
+        }
+        for (k, v) in self.iter() {
+            d.insert_new(SmallBytes::new(k), v.clone());
+        }
+        d
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for Dict<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
+            .finish()
+    }
+}
+
+/// Borrowing iterator over `(key, value)`.
+pub struct Iter<'a, V> {
+    tables: [&'a [Link<V>]; 2],
+    table: usize,
+    bucket: usize,
+    node: Option<&'a Node<V>>,
+    remaining: usize,
+}
+
+impl<'a, V> Iterator for Iter<'a, V> {
+    type Item = (&'a [u8], &'a V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(n) = self.node {
+                self.node = n.next.as_deref();
+                self.remaining -= 1;
+                return Some((n.key.as_bytes(), &n.value));
+            }
+            if self.remaining == 0 {
+                return None;
+            }
+            let tb = self.tables[self.table];
+            if self.bucket < tb.len() {
+                self.node = tb[self.bucket].as_deref();
+                self.bucket += 1;
+            } else {
+                self.table += 1;
+                self.bucket = 0;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<V> ExactSizeIterator for Iter<'_, V> {}
+
+impl<'a, V> IntoIterator for &'a Dict<V> {
+    type Item = (&'a [u8], &'a V);
+    type IntoIter = Iter<'a, V>;
+    fn into_iter(self) -> Iter<'a, V> {
+        self.iter()
+    }
+}
+
+/// Owning iterator over `(key, value)`.
+pub struct IntoIter<V> {
+    buckets: std::iter::Chain<std::vec::IntoIter<Link<V>>, std::vec::IntoIter<Link<V>>>,
+    chain: Link<V>,
+    remaining: usize,
+}
+
+impl<V> Iterator for IntoIter<V> {
+    type Item = (SmallBytes, V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(mut node) = self.chain.take() {
+                self.chain = node.next.take();
+                self.remaining -= 1;
+                let Node { key, value, .. } = *node;
+                return Some((key, value));
+            }
+            if self.remaining == 0 {
+                return None;
+            }
+            self.chain = self.buckets.next()?;
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<V> ExactSizeIterator for IntoIter<V> {}
+
+impl<V> IntoIterator for Dict<V> {
+    type Item = (SmallBytes, V);
+    type IntoIter = IntoIter<V>;
+    fn into_iter(self) -> IntoIter<V> {
+        let remaining = self.len();
+        let [t0, t1] = self.ht;
+        IntoIter {
+            buckets: t0.buckets.into_iter().chain(t1.buckets),
+            chain: None,
+            remaining,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    #[test]
+    fn node_sizes_are_pinned() {
+        assert_eq!(Dict::<()>::NODE_SIZE, 32);
+        assert_eq!(Dict::<u64>::NODE_SIZE, 40);
+    }
+
+    #[test]
+    fn insert_get_remove_through_resizes() {
+        let mut d = Dict::new();
+        for i in 0..10_000 {
+            assert_eq!(d.insert(&key(i), i), None);
+        }
+        assert_eq!(d.len(), 10_000);
+        for i in 0..10_000 {
+            assert_eq!(d.get(&key(i)), Some(&i));
+        }
+        assert_eq!(d.insert(&key(7), 70), Some(7));
+        *d.get_mut(&key(8)).unwrap() = 80;
+        assert_eq!(d.get(&key(8)), Some(&80));
+        for i in 0..9_990 {
+            assert!(d.remove(&key(i)).is_some(), "{i}");
+        }
+        assert_eq!(d.remove(&key(3)), None);
+        assert_eq!(d.len(), 10);
+        while d.rehash(100) {}
+        assert!(d.buckets() <= 32, "shrunk: {}", d.buckets());
+        let mut rest: Vec<u32> = d.iter().map(|(_, v)| *v).collect();
+        rest.sort();
+        assert_eq!(rest, (9_990..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn long_keys_are_accounted() {
+        let mut d = Dict::new();
+        let base = d.heap_bytes();
+        d.insert(&[b'x'; 100], ());
+        assert!(d.heap_bytes() >= base + 100 + Dict::<()>::NODE_SIZE);
+        d.remove(&[b'x'; 100]);
+        d.clear();
+        assert_eq!(d.heap_bytes(), base);
+    }
+
+    #[test]
+    fn get_or_insert_with_reports_insertion() {
+        let mut d: Dict<Vec<u8>> = Dict::new();
+        let (v, new) = d.get_or_insert_with(b"a", Vec::new);
+        assert!(new);
+        v.push(1);
+        let (v, new) = d.get_or_insert_with(b"a", Vec::new);
+        assert!(!new);
+        assert_eq!(v, &[1]);
+    }
+
+    #[test]
+    fn iterators_see_everything_mid_rehash() {
+        let mut d = Dict::new();
+        for i in 0..100 {
+            d.insert(&key(i), i);
+        }
+        // Force a resize and stop halfway.
+        for i in 100..129 {
+            d.insert(&key(i), i);
+        }
+        assert!(d.is_rehashing() || d.len() == 129);
+        let seen: HashSet<u32> = d.iter().map(|(_, v)| *v).collect();
+        assert_eq!(seen.len(), 129);
+        assert_eq!(d.iter().len(), 129);
+        let mut c = d.clone();
+        c.for_each_mut(|_, v| *v += 1);
+        assert_eq!(c.get(&key(5)), Some(&6));
+        let drained: HashSet<u32> = c.drain().map(|(_, v)| v).collect();
+        assert_eq!(drained.len(), 129);
+        assert!(c.is_empty());
+        d.retain(|_, v| *v % 2 == 0);
+        assert_eq!(d.len(), 65);
+        assert!(d.iter().all(|(_, v)| v % 2 == 0));
+    }
+
+    #[test]
+    fn scan_visits_all_without_changes() {
+        let mut d = Dict::new();
+        for i in 0..1000 {
+            d.insert(&key(i), i);
+        }
+        let mut seen = HashSet::new();
+        let mut cur = 0;
+        loop {
+            cur = d.scan(cur, |_, v| {
+                seen.insert(*v);
+            });
+            if cur == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert_eq!(Dict::<u32>::new().scan(0, |_, _| panic!()), 0);
+    }
+
+    #[test]
+    fn random_entry_reaches_every_element() {
+        let mut d = Dict::new();
+        for i in 0..8 {
+            d.insert(&key(i), i);
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            seen.insert(*d.random_entry().unwrap().1);
+        }
+        assert_eq!(seen.len(), 8);
+        assert!(Dict::<u32>::new().random_entry().is_none());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u16),
+        Remove(u16),
+        Rehash(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u16..2000).prop_map(Op::Insert),
+            (0u16..2000).prop_map(Op::Remove),
+            (0u8..50).prop_map(Op::Rehash),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every element present for the whole scan is returned, whatever
+        /// inserts, removes and resizes happen between the calls.
+        #[test]
+        fn scan_returns_everything_present_throughout(
+            initial in 0u16..600,
+            stable_every in 1u16..5,
+            ops in proptest::collection::vec(proptest::collection::vec(op(), 0..40), 1..200),
+        ) {
+            let mut d = Dict::new();
+            for i in 0..initial {
+                d.insert(&key(i as u32), ());
+            }
+            // Keys that are never removed: the ones the scan must return.
+            let stable: HashSet<u32> =
+                (0..initial).filter(|i| i % stable_every == 0).map(|i| i as u32).collect();
+            let mut seen = HashSet::new();
+            let mut cur = 0;
+            let mut steps = 0;
+            loop {
+                cur = d.scan(cur, |k, _| {
+                    let n: u32 = std::str::from_utf8(&k[4..]).unwrap().parse().unwrap();
+                    seen.insert(n);
+                });
+                if cur == 0 {
+                    break;
+                }
+                for o in &ops[steps % ops.len()] {
+                    match *o {
+                        Op::Insert(i) => {
+                            d.insert(&key(i as u32 + 10_000), ());
+                        }
+                        Op::Remove(i) => {
+                            let i = i as u32;
+                            if !stable.contains(&i) {
+                                d.remove(&key(i));
+                            }
+                            d.remove(&key(i + 10_000));
+                        }
+                        Op::Rehash(n) => {
+                            d.rehash(n as usize);
+                        }
+                    }
+                }
+                steps += 1;
+                prop_assert!(steps < 1_000_000, "scan does not terminate");
+            }
+            for s in &stable {
+                prop_assert!(seen.contains(s), "missed {}", s);
+            }
+        }
+
+        /// The dict agrees with a HashMap under random operations.
+        #[test]
+        fn agrees_with_hashmap(ops in proptest::collection::vec(op(), 0..3000)) {
+            let mut d = Dict::new();
+            let mut m = HashMap::new();
+            for o in ops {
+                match o {
+                    Op::Insert(i) => prop_assert_eq!(d.insert(&key(i as u32), i), m.insert(i, i)),
+                    Op::Remove(i) => prop_assert_eq!(d.remove(&key(i as u32)), m.remove(&i)),
+                    Op::Rehash(n) => { d.rehash(n as usize); }
+                }
+                prop_assert_eq!(d.len(), m.len());
+            }
+            for (k, v) in &m {
+                prop_assert_eq!(d.get(&key(*k as u32)), Some(v));
+            }
+            prop_assert_eq!(d.iter().count(), m.len());
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! kevy-store: one shard's keyspace — values, types, expiry, memory
+//! accounting. It knows nothing about sockets, threads or RESP: operations
+//! are typed and fail with an [`OpError`].
+//!
+//! # Design
+//!
+//! A [`Store`] holds the shard's databases (SELECT's 0..n), a cached clock,
+//! and the counters INFO reports. [`Store::db`] hands out a [`Db`]: a view
+//! of one database that every read and write goes through.
+//!
+//! - **Keyspace**: a [`Dict`] (chained hash table with Redis's incremental
+//!   rehashing and reverse-binary SCAN cursor) from key to [`db::Entry`]
+//!   `{ value, expire_at }`. A key of up to 23 bytes and a string value of
+//!   up to 23 bytes live inside one 64-byte node: one allocation per key.
+//! - **Values**: [`Value`] has one variant per Redis type, 24 bytes. Strings
+//!   ([`StrValue`]) are integer-encoded when they are a canonical `i64`,
+//!   inline up to 23 bytes, else one exact-size heap buffer; APPEND and
+//!   SETRANGE switch to a growable buffer.
+//! - **Expiry**: absolute unix ms in the entry, mirrored in a second dict of
+//!   keys with a TTL (Redis's `expires`) so the active cycle can sample
+//!   them. All decisions use the clock set by [`Store::set_now`] once per
+//!   reactor iteration, which is also the tests' controllable clock. Every
+//!   lookup deletes a key whose time has passed (lazy expiry);
+//!   [`Store::active_expire_cycle`] reclaims the rest.
+//! - **One write path**: every change to a key calls `Db::touched`, which
+//!   counts it in [`Store::dirty`] and records the key while tracking is on
+//!   ([`Store::track_dirty`], [`Store::take_dirty`]). Coordinated
+//!   execution uses that record today; the append-only log, WATCH and
+//!   replication are to hang off the same hook (see `db.rs`).
+//! - **Coordinated execution**: [`Store::export`] copies a key's state in
+//!   every database into a [`Snapshot`]; [`Store::import`] replaces it.
+//!
+//! # Costs
+//!
+//! - GET/SET/DEL/INCR: O(1) expected: one hash and one probe, plus at most
+//!   one bucket of an ongoing resize; keys with a TTL also touch the
+//!   `expires` dict when their TTL changes.
+//! - Memory per key: a 64-byte node (80 with malloc's header) plus one
+//!   8-byte bucket at full load (up to 16 right after doubling), plus heap
+//!   for keys and string values longer than 23 bytes; keys with a TTL add a
+//!   40-byte node in `expires` and a bucket there.
+//! - KEYS, FLUSHDB and dropping a store are O(n); SCAN is O(count) per call.
+//! - [`Store::used_memory`] is an estimate from these structure sizes with
+//!   glibc malloc's per-allocation overhead; it is exact for the structure
+//!   and within allocator rounding for values.
+#![forbid(unsafe_code)]
+
+pub mod bytes;
+pub mod db;
+pub mod dict;
+pub mod error;
+pub mod expire;
+pub mod glob;
+pub mod num;
+pub mod rng;
+pub mod string;
+pub mod value;
+
+pub use bytes::SmallBytes;
+pub use db::{Db, Entry, KeyTtl, SetTtl};
+pub use dict::Dict;
+pub use error::{OpError, OpResult};
+pub use string::{SetCond, SetOutcome};
+pub use value::{StrValue, Value};
+
+use db::{Keyspace, Tracking};
+
+/// Bytes glibc's malloc takes for a request of `n` bytes: the request plus
+/// an 8-byte header, rounded up to 16, at least 32.
+pub fn malloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+/// Keyspace statistics INFO reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Read lookups that found a key.
+    pub keyspace_hits: u64,
+    /// Read lookups that found none.
+    pub keyspace_misses: u64,
+    /// Keys deleted because their TTL passed (lazily or actively).
+    pub expired_keys: u64,
+}
+
+/// One shard's keyspace: `ndbs` databases, a cached clock, counters.
+pub struct Store {
+    dbs: Vec<Keyspace>,
+    now: u64,
+    /// Key writes so far (Redis's `server.dirty`).
+    pub dirty: u64,
+    pub stats: StoreStats,
+    track: Tracking,
+    /// The database the next active expiry cycle starts with.
+    expire_db: usize,
+}
+
+/// One key's full state in every database, for coordinated execution:
+/// the key is absent from every database without an entry here.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub entries: Vec<SnapshotEntry>,
+}
+
+/// A key's value and expiry in one database.
+#[derive(Clone, Debug)]
+pub struct SnapshotEntry {
+    pub db: u32,
+    pub value: Value,
+    /// Absolute unix ms.
+    pub expire_at: Option<u64>,
+}
+
+impl Snapshot {
+    /// Whether the key exists in no database.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Store {
+    /// An empty store with `ndbs` databases and the clock at 0.
+    pub fn new(ndbs: usize) -> Store {
+        assert!(ndbs > 0, "a store needs at least one database");
+        Store {
+            dbs: (0..ndbs).map(|_| Keyspace::default()).collect(),
+            now: 0,
+            dirty: 0,
+            stats: StoreStats::default(),
+            track: Tracking::default(),
+            expire_db: 0,
+        }
+    }
+
+    /// Sets the cached clock (unix ms) every TTL decision uses until the
+    /// next call. The reactor calls it once per loop iteration.
+    #[inline]
+    pub fn set_now(&mut self, unix_ms: u64) {
+        self.now = unix_ms;
+    }
+
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Number of databases.
+    pub fn ndbs(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// A view of database `i` (panics when `i >= ndbs`; callers validate
+    /// SELECT-style indexes first).
+    #[inline]
+    pub fn db(&mut self, i: usize) -> Db<'_> {
+        Db {
+            ks: &mut self.dbs[i],
+            now: self.now,
+            index: i,
+            dirty: &mut self.dirty,
+            stats: &mut self.stats,
+            track: &mut self.track,
+        }
+    }
+
+    /// SWAPDB: exchanges two databases' contents.
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+        self.dirty += 1;
+    }
+
+    /// FLUSHALL: empties every database; returns the number of keys removed.
+    pub fn flush_all(&mut self) -> usize {
+        let removed = (0..self.dbs.len()).map(|i| self.db(i).flush()).sum();
+        self.dirty += 1;
+        removed
+    }
+
+    /// `(keys, keys with a TTL)` in database `i`.
+    pub fn db_counts(&self, i: usize) -> (usize, usize) {
+        (self.dbs[i].keys.len(), self.dbs[i].expires.len())
+    }
+
+    /// `(keys, keys with a TTL)` for every database.
+    pub fn db_sizes(&self) -> Vec<(u64, u64)> {
+        self.dbs
+            .iter()
+            .map(|ks| (ks.keys.len() as u64, ks.expires.len() as u64))
+            .collect()
+    }
+
+    /// Estimated heap bytes of the keyspace (see the crate doc).
+    pub fn used_memory(&self) -> usize {
+        let dbs: usize = self.dbs.iter().map(Keyspace::used_memory).sum();
+        dbs + malloc_size(self.dbs.capacity() * std::mem::size_of::<Keyspace>())
+    }
+
+    // ---- multi-database key operations --------------------------------------
+
+    /// MOVE: moves `key` (with its TTL) from `src` to `dst`. `Ok(false)`
+    /// when it is missing in `src` or present in `dst`.
+    pub fn move_key(&mut self, src: usize, dst: usize, key: &[u8]) -> OpResult<bool> {
+        if src == dst {
+            return Err(OpError::SameObject);
+        }
+        if !self.db(src).contains(key) || self.db(dst).contains(key) {
+            return Ok(false);
+        }
+        let Some(e) = self.db(src).remove_entry(key) else {
+            return Ok(false);
+        };
+        self.db(dst).put_entry(key, e);
+        Ok(true)
+    }
+
+    /// COPY: copies `src_key` of `src` (value and TTL) to `dst_key` of
+    /// `dst`. `Ok(false)` when the source is missing, or the destination
+    /// exists and not `replace`.
+    pub fn copy_key(&mut self, src: usize, src_key: &[u8], dst: usize, dst_key: &[u8], replace: bool) -> OpResult<bool> {
+        if src == dst && src_key == dst_key {
+            return Err(OpError::SameObject);
+        }
+        let Some(e) = self.db(src).get_entry(src_key).cloned() else {
+            return Ok(false);
+        };
+        let mut d = self.db(dst);
+        if d.contains(dst_key) && !replace {
+            return Ok(false);
+        }
+        d.put_entry(dst_key, e);
+        Ok(true)
+    }
+
+    // ---- coordinated execution --------------------------------------------------
+
+    /// Copies `key`'s state in every database (expired state is reclaimed
+    /// first, so it is never copied).
+    pub fn export(&mut self, key: &[u8]) -> Snapshot {
+        let mut snap = Snapshot::default();
+        for i in 0..self.dbs.len() {
+            if let Some(e) = self.db(i).peek(key) {
+                snap.entries.push(SnapshotEntry {
+                    db: i as u32,
+                    value: e.value.clone(),
+                    expire_at: e.expire_at(),
+                });
+            }
+        }
+        snap
+    }
+
+    /// Replaces `key`'s state in every database with `snap` (deleting it
+    /// where the snapshot has no entry). Each change is a write.
+    pub fn import(&mut self, key: &[u8], snap: Snapshot) {
+        let mut wanted: Vec<Option<SnapshotEntry>> = (0..self.dbs.len()).map(|_| None).collect();
+        for e in snap.entries {
+            if let Some(slot) = wanted.get_mut(e.db as usize) {
+                *slot = Some(e);
+            }
+        }
+        for (i, want) in wanted.into_iter().enumerate() {
+            let mut db = self.db(i);
+            match want {
+                Some(e) => db.put_entry(key, Entry::new(e.value, e.expire_at)),
+                None => {
+                    db.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Starts (clearing the record) or stops recording written keys.
+    pub fn track_dirty(&mut self, on: bool) {
+        self.track.on = on;
+        if on {
+            self.track.keys.clear();
+        }
+    }
+
+    /// The distinct keys written in any database since tracking started,
+    /// clearing the record.
+    pub fn take_dirty(&mut self) -> Vec<Vec<u8>> {
+        self.track.keys.drain().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sv(b: &[u8]) -> Value {
+        Value::string(b)
+    }
+
+    fn get(st: &mut Store, db: usize, k: &[u8]) -> Option<Vec<u8>> {
+        st.db(db).get_str(k).unwrap().map(StrValue::to_vec)
+    }
+
+    #[test]
+    fn export_import_round_trip_every_db() {
+        let mut a = Store::new(4);
+        a.set_now(1000);
+        a.db(0).set(b"k", sv(b"zero"), SetTtl::Clear);
+        a.db(2).set(b"k", sv(b"two"), SetTtl::At(5000));
+        a.db(3).set(b"k", sv(b"gone"), SetTtl::At(1500));
+        a.set_now(2000);
+        let snap = a.export(b"k");
+        assert_eq!(snap.entries.len(), 2, "the expired copy is not exported");
+        assert_eq!(a.stats.expired_keys, 1);
+
+        let mut b = Store::new(4);
+        b.db(1).set(b"k", sv(b"stale"), SetTtl::Clear);
+        b.import(b"k", snap);
+        assert_eq!(get(&mut b, 0, b"k"), Some(b"zero".to_vec()));
+        assert_eq!(get(&mut b, 1, b"k"), None);
+        assert_eq!(get(&mut b, 2, b"k"), Some(b"two".to_vec()));
+        assert_eq!(b.db(2).ttl(b"k"), KeyTtl::At(5000));
+        assert_eq!(b.db_counts(2), (1, 1));
+
+        b.import(b"k", Snapshot::default());
+        assert_eq!(b.db_sizes().iter().map(|s| s.0).sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn tracking_records_distinct_written_keys() {
+        let mut st = Store::new(2);
+        st.db(0).set(b"before", sv(b"1"), SetTtl::Clear);
+        st.track_dirty(true);
+        assert!(st.take_dirty().is_empty());
+        st.db(0).set(b"a", sv(b"1"), SetTtl::Clear);
+        st.db(1).set(b"a", sv(b"2"), SetTtl::Clear);
+        st.db(0).incr_by(b"n", 1).unwrap();
+        st.db(0).get(b"before");
+        st.db(0).remove(b"missing");
+        let mut keys = st.take_dirty();
+        keys.sort();
+        assert_eq!(keys, vec![b"a".to_vec(), b"n".to_vec()]);
+        assert!(st.take_dirty().is_empty());
+        st.track_dirty(false);
+        st.db(0).set(b"x", sv(b"1"), SetTtl::Clear);
+        assert!(st.take_dirty().is_empty());
+        assert_eq!(st.dirty, 5);
+    }
+
+    #[test]
+    fn move_and_copy_between_dbs() {
+        let mut st = Store::new(3);
+        st.set_now(10);
+        st.db(0).set(b"k", sv(b"v"), SetTtl::At(100));
+        assert_eq!(st.move_key(0, 0, b"k"), Err(OpError::SameObject));
+        assert_eq!(st.move_key(0, 1, b"nokey"), Ok(false));
+        assert_eq!(st.move_key(0, 1, b"k"), Ok(true));
+        assert_eq!(st.db(1).ttl(b"k"), KeyTtl::At(100));
+        assert!(!st.db(0).contains(b"k"));
+        st.db(2).set(b"k", sv(b"there"), SetTtl::Clear);
+        assert_eq!(st.move_key(1, 2, b"k"), Ok(false));
+
+        assert_eq!(st.copy_key(1, b"k", 1, b"k", false), Err(OpError::SameObject));
+        assert_eq!(st.copy_key(1, b"k", 2, b"k", false), Ok(false));
+        assert_eq!(st.copy_key(1, b"k", 2, b"k", true), Ok(true));
+        assert_eq!(get(&mut st, 2, b"k"), Some(b"v".to_vec()));
+        assert_eq!(st.db(2).ttl(b"k"), KeyTtl::At(100));
+        assert_eq!(st.copy_key(1, b"k", 1, b"k2", false), Ok(true));
+        assert_eq!(st.copy_key(1, b"none", 1, b"k3", false), Ok(false));
+    }
+
+    #[test]
+    fn swap_and_flush() {
+        let mut st = Store::new(2);
+        st.db(0).set(b"a", sv(b"1"), SetTtl::Clear);
+        st.swap_db(0, 1);
+        assert_eq!(st.db_counts(0), (0, 0));
+        assert_eq!(get(&mut st, 1, b"a"), Some(b"1".to_vec()));
+        st.db(0).set(b"b", sv(b"1"), SetTtl::Clear);
+        assert_eq!(st.flush_all(), 2);
+        assert_eq!(st.db_sizes(), vec![(0, 0), (0, 0)]);
+    }
+
+    #[test]
+    fn used_memory_tracks_keys_and_values() {
+        let mut st = Store::new(1);
+        let empty = st.used_memory();
+        for i in 0..1000u32 {
+            st.db(0).set(format!("key:{i:012}").as_bytes(), sv(&[b'x'; 100]), SetTtl::Clear);
+        }
+        let full = st.used_memory();
+        // 1000 nodes of 80 bytes, 1000 values of 112, buckets.
+        assert!(full - empty >= 1000 * (80 + 112), "{}", full - empty);
+        assert!(full - empty <= 1000 * (80 + 112 + 32), "{}", full - empty);
+        for i in 0..1000u32 {
+            st.db(0).remove(format!("key:{i:012}").as_bytes());
+        }
+        assert!(st.used_memory() - empty < 1024, "{}", st.used_memory() - empty);
+        st.db(0).append(b"s", &[b'y'; 1000]).unwrap();
+        st.db(0).append(b"s", &[b'y'; 1000]).unwrap();
+        assert!(st.used_memory() - empty >= 2000);
+    }
+}

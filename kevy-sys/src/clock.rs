@@ -1,0 +1,87 @@
+//! Clocks: monotonic time for timeouts and intervals, wall-clock time for Redis TTLs.
+//!
+//! Both read `clock_gettime`, which the vDSO serves without entering the kernel, so calling it
+//! per command is cheap.
+
+/// Microseconds on `CLOCK_MONOTONIC`: never jumps backwards, meaningless across boots.
+pub fn monotonic_us() -> u64 {
+    to_us(now(libc::CLOCK_MONOTONIC))
+}
+
+/// Milliseconds on `CLOCK_MONOTONIC`.
+pub fn monotonic_ms() -> u64 {
+    monotonic_us() / 1_000
+}
+
+/// Milliseconds since the Unix epoch on `CLOCK_REALTIME`: what Redis stores TTLs against.
+pub fn unix_ms() -> u64 {
+    unix_us() / 1_000
+}
+
+/// Microseconds since the Unix epoch on `CLOCK_REALTIME`.
+pub fn unix_us() -> u64 {
+    to_us(now(libc::CLOCK_REALTIME))
+}
+
+fn now(clock: libc::clockid_t) -> libc::timespec {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, writable timespec owned by this frame.
+    let res = syscall!(unsafe { libc::clock_gettime(clock, &mut ts) });
+    // Only an invalid clock id or pointer can fail, and both are fixed here.
+    res.expect("clock_gettime on a built-in clock cannot fail");
+    ts
+}
+
+/// Times before the epoch (a badly set wall clock) clamp to zero rather than wrapping.
+fn to_us(ts: libc::timespec) -> u64 {
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000;
+    secs * 1_000_000 + micros
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn monotonic_never_goes_backwards() {
+        let mut prev = monotonic_us();
+        for _ in 0..1_000 {
+            let now = monotonic_us();
+            assert!(now >= prev);
+            prev = now;
+        }
+        let before = monotonic_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(monotonic_ms() >= before + 5);
+    }
+
+    #[test]
+    fn unix_time_matches_std() {
+        let std_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let ours = unix_ms();
+        assert!(ours.abs_diff(std_ms) < 1_000, "{ours} vs {std_ms}");
+        assert!(unix_us() / 1_000 >= ours);
+    }
+
+    #[test]
+    fn timespec_conversion() {
+        let ts = libc::timespec {
+            tv_sec: 2,
+            tv_nsec: 345_678_999,
+        };
+        assert_eq!(to_us(ts), 2_345_678);
+        let before_epoch = libc::timespec {
+            tv_sec: -1,
+            tv_nsec: 0,
+        };
+        assert_eq!(to_us(before_epoch), 0);
+    }
+}
