@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(n > 0 && n <= input.len(), "consumed {n} of {}", input.len());
         let total: usize = p.args(input).iter().map(<[u8]>::len).sum();
         // Multibulk arguments lie in the frame; unescaping only shrinks.
-        assert!(total <= n, "{total} bytes of arguments from a {n}-byte frame");
+        assert!(
+            total <= n,
+            "{total} bytes of arguments from a {n}-byte frame"
+        );
 
         // Resuming: a prefix first, then the whole frame, answers the same.
         let mut q = Parser::new();

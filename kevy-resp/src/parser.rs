@@ -1,7 +1,8 @@
 //! Incremental RESP request parser, matching Redis 7.0's `processMultibulkBuffer`
 //! and `processInlineBuffer` check for check and message for message.
 //! Multibulk arguments are spans into the caller's buffer (no copying); a frame
-//! that is still arriving keeps its progress, so no byte is examined twice.
+//! still arriving keeps its progress between calls, so bytes already searched
+//! are not searched again and bulk payloads are never scanned at all.
 
 use crate::{Args, Span};
 

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ctx;
+pub mod errors;
 pub mod families;
 pub mod server;
 pub mod service;

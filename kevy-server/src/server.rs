@@ -50,13 +50,13 @@ impl Server {
         let n = config.shards;
         let start_mono_ms = kevy_sys::clock::monotonic_ms();
         let start_unix_ms = kevy_sys::clock::unix_ms();
-        let seed = kevy_sys::clock::unix_us() ^ (std::process::id() as u64) << 32;
+        let seed = kevy_sys::clock::unix_us() ^ ((std::process::id() as u64) << 32);
         let run_id = (0..40)
             .map(|i| {
                 let x = seed
                     .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                     .rotate_left(i * 7)
-                    .wrapping_add(i as u64 * 0x2545_F491_4F6C_DD1D);
+                    .wrapping_add((i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
                 char::from_digit(((x >> 32) % 16) as u32, 16).unwrap_or('0')
             })
             .collect();

@@ -30,7 +30,10 @@ const LENS: [InlineLen; INLINE_CAP + 1] = {
 
 #[derive(Clone)]
 enum Repr {
-    Inline { len: InlineLen, buf: [u8; INLINE_CAP] },
+    Inline {
+        len: InlineLen,
+        buf: [u8; INLINE_CAP],
+    },
     Heap(Box<[u8]>),
 }
 

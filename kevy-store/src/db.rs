@@ -258,7 +258,13 @@ impl<'a> Db<'a> {
                 SetTtl::At(t) => t.max(1),
                 SetTtl::Clear | SetTtl::Keep => 0,
             };
-            self.ks.keys.insert_unique(key, Entry { value, expire_at: at });
+            self.ks.keys.insert_unique(
+                key,
+                Entry {
+                    value,
+                    expire_at: at,
+                },
+            );
             if at != 0 {
                 self.ks.expires.insert(key, at);
             }
@@ -489,7 +495,6 @@ fn record(track: &mut Tracking, key: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::StrValue;
     use crate::Store;
     use proptest::prelude::*;
     use std::collections::HashMap;
@@ -744,7 +749,6 @@ mod tests {
             prop_assert_eq!(st.db(0).len(), m.len());
             let expiring = m.values().filter(|e| e.1.is_some()).count();
             prop_assert_eq!(st.db(0).expires_len(), expiring);
-            let _ = StrValue::Int(0);
         }
     }
 }

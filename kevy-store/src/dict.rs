@@ -175,7 +175,7 @@ impl<V> Dict<V> {
     /// Finds `key`, returning where it sits.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<Pos> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let h = self.hash(key);
@@ -317,7 +317,7 @@ impl<V> Dict<V> {
 
     /// Removes `key`, handing back the stored key and value.
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<(SmallBytes, V)> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         self.rehash_step();
@@ -513,7 +513,7 @@ impl<V> Dict<V> {
     /// twice. While a resize is in progress, the bucket of the smaller table
     /// and all its expansions in the larger one are visited in one step.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &V)) -> u64 {
-        if self.len() == 0 {
+        if self.is_empty() {
             return 0;
         }
         let mut v = cursor;
@@ -550,7 +550,7 @@ impl<V> Dict<V> {
 
     /// Where a random entry sits, or `None` when empty.
     pub fn random_pos(&self) -> Option<Pos> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let (table, bucket) = loop {
@@ -565,7 +565,10 @@ impl<V> Dict<V> {
                     (0, i)
                 }
             } else {
-                (0, crate::rng::below(self.ht[0].buckets.len() as u64) as usize)
+                (
+                    0,
+                    crate::rng::below(self.ht[0].buckets.len() as u64) as usize,
+                )
             };
             if self.ht[t].buckets[b].is_some() {
                 break (t, b);

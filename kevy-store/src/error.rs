@@ -13,6 +13,8 @@ pub enum OpError {
     NotFloat,
     /// INCR/DECR family result outside `i64`.
     Overflow,
+    /// DECRBY by `i64::MIN` (its negation overflows).
+    DecrementOverflow,
     /// A float increment would give NaN or an infinity.
     NanOrInfinity,
     /// The key does not exist (RENAME).
@@ -36,7 +38,7 @@ pub enum OpError {
     ExpireGtLtConflict,
     /// EXPIRE: an option that is not NX, XX, GT or LT; carries its
     /// position in the arguments.
-    UnsupportedOption(u8),
+    UnsupportedOption(u32),
     /// MOVE/COPY onto the same key in the same database.
     SameObject,
     /// A database index outside `0..databases`.
@@ -46,6 +48,10 @@ pub enum OpError {
     InvalidSecondDbIndex,
     /// A SCAN-family cursor that is not an unsigned integer.
     InvalidCursor,
+    /// An argument error whose exact Redis text belongs to one command
+    /// family (e.g. `ERR min or max is not a float`); the family names the
+    /// text as a constant beside its commands.
+    Family(&'static str),
 }
 
 impl std::fmt::Display for OpError {

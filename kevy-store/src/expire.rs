@@ -31,7 +31,13 @@ pub enum Unit {
 /// SET/GETEX/SETEX expire arguments (Redis's
 /// `getExpireMillisecondsOrReply`): `n` must be positive; relative times
 /// are added to `now`. Returns the absolute unix time in ms.
-pub fn set_expire_at(n: i64, unit: Unit, relative: bool, now: u64, cmd: &'static str) -> OpResult<u64> {
+pub fn set_expire_at(
+    n: i64,
+    unit: Unit,
+    relative: bool,
+    now: u64,
+    cmd: &'static str,
+) -> OpResult<u64> {
     let bad = OpError::InvalidExpireTime(cmd);
     if n <= 0 {
         return Err(bad);
@@ -40,7 +46,11 @@ pub fn set_expire_at(n: i64, unit: Unit, relative: bool, now: u64, cmd: &'static
         Unit::Seconds => n.checked_mul(1000).ok_or(bad)?,
         Unit::Millis => n,
     };
-    let at = if relative { ms.checked_add(now as i64).ok_or(bad)? } else { ms };
+    let at = if relative {
+        ms.checked_add(now as i64).ok_or(bad)?
+    } else {
+        ms
+    };
     Ok(at as u64)
 }
 
@@ -62,9 +72,11 @@ pub fn remaining_ms(at: u64, now: u64) -> i64 {
     at.saturating_sub(now) as i64
 }
 
-/// Milliseconds to seconds as TTL and EXPIRETIME round them.
+/// Milliseconds (never negative) to seconds as TTL and EXPIRETIME round
+/// them. Redis's `(ms + 500) / 1000` overflows near `i64::MAX` and its
+/// build then divides the wrapped sum as unsigned; so does this.
 pub fn ms_to_s_rounded(ms: i64) -> i64 {
-    (ms + 500) / 1000
+    ((ms as u64).wrapping_add(500) / 1000) as i64
 }
 
 impl Store {
@@ -115,23 +127,36 @@ mod tests {
 
     #[test]
     fn set_expire_arguments() {
-        assert_eq!(set_expire_at(10, Unit::Seconds, true, 1000, "set"), Ok(11_000));
+        assert_eq!(
+            set_expire_at(10, Unit::Seconds, true, 1000, "set"),
+            Ok(11_000)
+        );
         assert_eq!(set_expire_at(10, Unit::Millis, false, 1000, "set"), Ok(10));
         for bad in [0, -1] {
-            assert_eq!(set_expire_at(bad, Unit::Millis, true, 0, "set"), Err(OpError::InvalidExpireTime("set")));
+            assert_eq!(
+                set_expire_at(bad, Unit::Millis, true, 0, "set"),
+                Err(OpError::InvalidExpireTime("set"))
+            );
         }
         assert!(set_expire_at(i64::MAX, Unit::Seconds, true, 0, "x").is_err());
         assert!(set_expire_at(i64::MAX, Unit::Millis, true, 1, "x").is_err());
-        assert_eq!(set_expire_at(i64::MAX, Unit::Millis, false, 1, "x"), Ok(i64::MAX as u64));
+        assert_eq!(
+            set_expire_at(i64::MAX, Unit::Millis, false, 1, "x"),
+            Ok(i64::MAX as u64)
+        );
     }
 
     #[test]
     fn expire_command_arguments() {
-        assert_eq!(expire_command_at(-5, Unit::Seconds, 10_000, "expire"), Ok(5_000));
+        assert_eq!(
+            expire_command_at(-5, Unit::Seconds, 10_000, "expire"),
+            Ok(5_000)
+        );
         assert!(expire_command_at(i64::MAX / 1000 + 1, Unit::Seconds, 0, "expire").is_err());
         assert!(expire_command_at(i64::MAX, Unit::Millis, 1, "pexpire").is_err());
         assert_eq!(ms_to_s_rounded(1499), 1);
         assert_eq!(ms_to_s_rounded(1500), 2);
+        assert_eq!(ms_to_s_rounded(i64::MAX), 9_223_372_036_854_776);
         assert_eq!(remaining_ms(5, 10), 0);
     }
 
@@ -143,7 +168,11 @@ mod tests {
             let mut d = st.db(db);
             for i in 0..1000u32 {
                 let k = format!("k{i}");
-                let ttl = if i % 4 == 0 { SetTtl::Clear } else { SetTtl::At(2_000 + i as u64 % 3) };
+                let ttl = if i % 4 == 0 {
+                    SetTtl::Clear
+                } else {
+                    SetTtl::At(2_000 + i as u64 % 3)
+                };
                 d.set(k.as_bytes(), Value::string(b"v"), ttl);
             }
         }
@@ -166,7 +195,11 @@ mod tests {
         st.set_now(1);
         let mut d = st.db(0);
         for i in 0..10_000u32 {
-            d.set(format!("k{i}").as_bytes(), Value::string(b"v"), SetTtl::At(2));
+            d.set(
+                format!("k{i}").as_bytes(),
+                Value::string(b"v"),
+                SetTtl::At(2),
+            );
         }
         st.set_now(100);
         // An already-passed deadline still allows one sampling round.

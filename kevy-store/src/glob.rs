@@ -31,7 +31,13 @@ fn fold(c: u8, nocase: bool) -> u8 {
     }
 }
 
-fn match_impl(mut p: &[u8], mut s: &[u8], nocase: bool, skip_longer: &mut bool, nesting: u32) -> bool {
+fn match_impl(
+    mut p: &[u8],
+    mut s: &[u8],
+    nocase: bool,
+    skip_longer: &mut bool,
+    nesting: u32,
+) -> bool {
     if nesting > MAX_NESTING {
         return false;
     }

@@ -51,10 +51,17 @@ pub mod dict;
 pub mod error;
 pub mod expire;
 pub mod glob;
+pub mod hash;
+pub mod list;
+pub mod listpack;
 pub mod num;
 pub mod rng;
+pub mod sample;
+pub mod set;
 pub mod string;
 pub mod value;
+pub mod zset;
+pub mod zset_index;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry, KeyTtl, SetTtl};
@@ -219,7 +226,14 @@ impl Store {
     /// COPY: copies `src_key` of `src` (value and TTL) to `dst_key` of
     /// `dst`. `Ok(false)` when the source is missing, or the destination
     /// exists and not `replace`.
-    pub fn copy_key(&mut self, src: usize, src_key: &[u8], dst: usize, dst_key: &[u8], replace: bool) -> OpResult<bool> {
+    pub fn copy_key(
+        &mut self,
+        src: usize,
+        src_key: &[u8],
+        dst: usize,
+        dst_key: &[u8],
+        replace: bool,
+    ) -> OpResult<bool> {
         if src == dst && src_key == dst_key {
             return Err(OpError::SameObject);
         }
@@ -358,7 +372,10 @@ mod tests {
         st.db(2).set(b"k", sv(b"there"), SetTtl::Clear);
         assert_eq!(st.move_key(1, 2, b"k"), Ok(false));
 
-        assert_eq!(st.copy_key(1, b"k", 1, b"k", false), Err(OpError::SameObject));
+        assert_eq!(
+            st.copy_key(1, b"k", 1, b"k", false),
+            Err(OpError::SameObject)
+        );
         assert_eq!(st.copy_key(1, b"k", 2, b"k", false), Ok(false));
         assert_eq!(st.copy_key(1, b"k", 2, b"k", true), Ok(true));
         assert_eq!(get(&mut st, 2, b"k"), Some(b"v".to_vec()));
@@ -384,7 +401,11 @@ mod tests {
         let mut st = Store::new(1);
         let empty = st.used_memory();
         for i in 0..1000u32 {
-            st.db(0).set(format!("key:{i:012}").as_bytes(), sv(&[b'x'; 100]), SetTtl::Clear);
+            st.db(0).set(
+                format!("key:{i:012}").as_bytes(),
+                sv(&[b'x'; 100]),
+                SetTtl::Clear,
+            );
         }
         let full = st.used_memory();
         // 1000 nodes of 80 bytes, 1000 values of 112, buckets.
@@ -393,7 +414,11 @@ mod tests {
         for i in 0..1000u32 {
             st.db(0).remove(format!("key:{i:012}").as_bytes());
         }
-        assert!(st.used_memory() - empty < 1024, "{}", st.used_memory() - empty);
+        assert!(
+            st.used_memory() - empty < 1024,
+            "{}",
+            st.used_memory() - empty
+        );
         st.db(0).append(b"s", &[b'y'; 1000]).unwrap();
         st.db(0).append(b"s", &[b'y'; 1000]).unwrap();
         assert!(st.used_memory() - empty >= 2000);

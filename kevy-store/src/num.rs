@@ -85,7 +85,11 @@ pub fn i64_len(n: i64) -> usize {
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let lit = scan_float(s)?;
     match lit.body {
-        Body::Inf => Some(if lit.neg { f64::NEG_INFINITY } else { f64::INFINITY }),
+        Body::Inf => Some(if lit.neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }),
         Body::Nan => None,
         Body::Hex { .. } => {
             let ld = LongDouble::from_literal(&lit)?;
@@ -127,7 +131,10 @@ enum Body<'a> {
         nonzero: bool,
     },
     /// Hex digits and the power of two they are scaled by.
-    Hex { digits: &'a [u8], exp2: i64 },
+    Hex {
+        digits: &'a [u8],
+        exp2: i64,
+    },
 }
 
 /// Checks that all of `s` is one `strtod` number with no leading space.
@@ -148,7 +155,11 @@ fn scan_float(s: &[u8]) -> Option<Literal<'_>> {
         _ => false,
     };
     let rest = &s[i..];
-    let lower: Vec<u8> = rest.iter().take(9).map(|c| c.to_ascii_lowercase()).collect();
+    let lower: Vec<u8> = rest
+        .iter()
+        .take(9)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
     if lower == b"inf" || lower == b"infinity" && rest.len() == 8 {
         return Some(Literal {
             neg,
@@ -162,7 +173,9 @@ fn scan_float(s: &[u8]) -> Option<Literal<'_>> {
             || (tail.len() >= 2
                 && tail[0] == b'('
                 && tail[tail.len() - 1] == b')'
-                && tail[1..tail.len() - 1].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_'));
+                && tail[1..tail.len() - 1]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'_'));
         return ok.then_some(Literal {
             neg,
             body: Body::Nan,
@@ -316,7 +329,11 @@ impl Big {
             return true;
         }
         let part = n % 32;
-        part > 0 && self.0.get(full).is_some_and(|&l| l & ((1u32 << part) - 1) != 0)
+        part > 0
+            && self
+                .0
+                .get(full)
+                .is_some_and(|&l| l & ((1u32 << part) - 1) != 0)
     }
 
     fn mul_add_small(&mut self, m: u32, a: u32) {
@@ -371,7 +388,11 @@ impl Big {
         let src = &self.0[limbs..];
         let mut out = Vec::with_capacity(src.len());
         for i in 0..src.len() {
-            let hi = if sh > 0 { src.get(i + 1).map_or(0, |&h| h << (32 - sh)) } else { 0 };
+            let hi = if sh > 0 {
+                src.get(i + 1).map_or(0, |&h| h << (32 - sh))
+            } else {
+                0
+            };
             out.push(src[i] >> sh | hi);
         }
         let mut b = Big(out);
@@ -380,7 +401,8 @@ impl Big {
     }
 
     fn low_u64(&self) -> u64 {
-        self.0.first().copied().unwrap_or(0) as u64 | (self.0.get(1).copied().unwrap_or(0) as u64) << 32
+        self.0.first().copied().unwrap_or(0) as u64
+            | (self.0.get(1).copied().unwrap_or(0) as u64) << 32
     }
 
     fn cmp(&self, o: &Big) -> Ordering {
@@ -471,7 +493,10 @@ enum Kind {
     Inf,
     Nan,
     /// `mant * 2^exp`, `mant` normalised (top bit set).
-    Finite { mant: u64, exp: i64 },
+    Finite {
+        mant: u64,
+        exp: i64,
+    },
 }
 
 /// A `long double` as x86-64 Redis computes with (64-bit significand,
@@ -489,18 +514,13 @@ impl LongDouble {
     };
 
     /// Parses like Redis's `string2ld` (what INCRBYFLOAT and HINCRBYFLOAT
-    /// accept): `strtold` syntax over the bytes before any NUL, no leading
+    /// accept): all of `s` in `strtold` syntax (so no NUL byte), no leading
     /// space, at most 5119 bytes; NaN, overflow and underflow to zero are
     /// not numbers.
     pub fn parse(s: &[u8]) -> Option<LongDouble> {
         if s.is_empty() || s.len() >= MAX_LONG_DOUBLE_CHARS {
             return None;
         }
-        // strtold reads the C string, which ends at the first NUL.
-        let s = match s.iter().position(|&c| c == 0) {
-            Some(z) => &s[..z],
-            None => s,
-        };
         let lit = scan_float(s)?;
         let ld = LongDouble::from_literal(&lit)?;
         if ld.is_nan() || ld.is_infinite() && !matches!(lit.body, Body::Inf) {
@@ -657,7 +677,13 @@ impl LongDouble {
     /// Infinities are `inf`/`-inf`.
     pub fn to_human(&self) -> Vec<u8> {
         let (mant, exp) = match self.kind {
-            Kind::Inf => return if self.neg { b"-inf".to_vec() } else { b"inf".to_vec() },
+            Kind::Inf => {
+                return if self.neg {
+                    b"-inf".to_vec()
+                } else {
+                    b"inf".to_vec()
+                }
+            }
             Kind::Nan => return b"nan".to_vec(),
             Kind::Zero => (0, 0),
             Kind::Finite { mant, exp } => (mant, exp),
@@ -752,7 +778,12 @@ fn dec_to_kind(digits: &[u8], exp10: i64) -> Option<Kind> {
             q |= 1 << i;
         }
     }
-    let qb = Big(vec![q as u32, (q >> 32) as u32, (q >> 64) as u32, (q >> 96) as u32]);
+    let qb = Big(vec![
+        q as u32,
+        (q >> 32) as u32,
+        (q >> 64) as u32,
+        (q >> 96) as u32,
+    ]);
     let mut qb = qb;
     qb.trim();
     let (m, e) = round_to_64(&qb, !a.is_zero());
@@ -848,8 +879,8 @@ mod tests {
             assert_eq!(parse_f64(s.as_bytes()), Some(*v), "{s}");
         }
         for s in [
-            "", " 1", "1 ", "1e", "1e+", "e5", ".", "-", "nan", "NaN", "1e400", "-1e400", "1e-400", "0x", "1..2",
-            "1.2.3", "abc", "1,5", "infinit", "1\0",
+            "", " 1", "1 ", "1e", "1e+", "e5", ".", "-", "nan", "NaN", "1e400", "-1e400", "1e-400",
+            "0x", "1..2", "1.2.3", "abc", "1,5", "infinit", "1\0",
         ] {
             assert_eq!(parse_f64(s.as_bytes()), None, "{s:?}");
         }
@@ -895,8 +926,8 @@ mod tests {
         // Beyond a double's range but inside long double's.
         assert!(LongDouble::parse(b"1e400").is_some());
         assert!(LongDouble::parse(b"inf").unwrap().is_infinite());
-        // strtold stops at a NUL byte.
-        assert_eq!(LongDouble::parse(b"1\0junk"), LongDouble::parse(b"1"));
+        // strtold would stop at a NUL byte; Redis checks it read everything.
+        assert_eq!(LongDouble::parse(b"1\0"), None);
         assert!(LongDouble::parse(&vec![b'1'; MAX_LONG_DOUBLE_CHARS]).is_none());
     }
 

@@ -58,7 +58,14 @@ impl Db<'_> {
     /// holds, with `ttl`. With `get`, first reads the old string (a read
     /// lookup; WRONGTYPE if the key holds another type, and then nothing is
     /// written).
-    pub fn set_str(&mut self, key: &[u8], value: StrValue, cond: SetCond, ttl: SetTtl, get: bool) -> OpResult<SetOutcome> {
+    pub fn set_str(
+        &mut self,
+        key: &[u8],
+        value: StrValue,
+        cond: SetCond,
+        ttl: SetTtl,
+        get: bool,
+    ) -> OpResult<SetOutcome> {
         let mut old = None;
         if get {
             if let Some(v) = self.get(key) {
@@ -237,14 +244,40 @@ mod tests {
     fn set_conditions_and_get() {
         let mut st = Store::new(1);
         let mut db = st.db(0);
-        let o = db.set_str(b"k", s(b"v1"), SetCond::IfPresent, SetTtl::Clear, true).unwrap();
-        assert_eq!(o, SetOutcome { written: false, old: None });
-        let o = db.set_str(b"k", s(b"v1"), SetCond::IfAbsent, SetTtl::Clear, false).unwrap();
+        let o = db
+            .set_str(b"k", s(b"v1"), SetCond::IfPresent, SetTtl::Clear, true)
+            .unwrap();
+        assert_eq!(
+            o,
+            SetOutcome {
+                written: false,
+                old: None
+            }
+        );
+        let o = db
+            .set_str(b"k", s(b"v1"), SetCond::IfAbsent, SetTtl::Clear, false)
+            .unwrap();
         assert!(o.written);
-        let o = db.set_str(b"k", s(b"v2"), SetCond::IfAbsent, SetTtl::Clear, true).unwrap();
-        assert_eq!(o, SetOutcome { written: false, old: Some(s(b"v1")) });
-        let o = db.set_str(b"k", s(b"v3"), SetCond::Always, SetTtl::Clear, true).unwrap();
-        assert_eq!(o, SetOutcome { written: true, old: Some(s(b"v1")) });
+        let o = db
+            .set_str(b"k", s(b"v2"), SetCond::IfAbsent, SetTtl::Clear, true)
+            .unwrap();
+        assert_eq!(
+            o,
+            SetOutcome {
+                written: false,
+                old: Some(s(b"v1"))
+            }
+        );
+        let o = db
+            .set_str(b"k", s(b"v3"), SetCond::Always, SetTtl::Clear, true)
+            .unwrap();
+        assert_eq!(
+            o,
+            SetOutcome {
+                written: true,
+                old: Some(s(b"v1"))
+            }
+        );
         assert_eq!(db.get_str(b"k").unwrap(), Some(&s(b"v3")));
     }
 
@@ -290,7 +323,10 @@ mod tests {
         assert_eq!(db.set_range(b"new", 2, b""), Ok(0));
         assert!(!db.contains(b"new"));
         assert_eq!(db.set_range(b"new", 1, b"q"), Ok(2));
-        assert_eq!(db.set_range(b"new", MAX_STRING_LEN, b"q"), Err(OpError::StringTooLong));
+        assert_eq!(
+            db.set_range(b"new", MAX_STRING_LEN, b"q"),
+            Err(OpError::StringTooLong)
+        );
         assert_eq!(db.strlen(b"new"), Ok(2));
         assert_eq!(db.strlen(b"none"), Ok(0));
     }

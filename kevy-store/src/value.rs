@@ -8,7 +8,11 @@
 //! a variant only touches the exhaustive matches in this file.
 
 use crate::bytes::{SmallBytes, INLINE_CAP};
+use crate::hash::Hash;
+use crate::list::List;
 use crate::num;
+use crate::set::Set;
+use crate::zset::ZSet;
 
 /// Largest string Redis accepts by default (`proto-max-bulk-len`, 512 MB).
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
@@ -20,6 +24,10 @@ const EMBSTR_LIMIT: usize = 44;
 #[derive(Clone)]
 pub enum Value {
     Str(StrValue),
+    Hash(Box<Hash>),
+    List(Box<List>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
@@ -36,6 +44,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -43,6 +55,10 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::List(l) => l.encoding_name(),
+            Value::Set(x) => x.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -50,6 +66,11 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
+            // A boxed collection: its box plus what it owns.
+            Value::Hash(h) => crate::malloc_size(std::mem::size_of::<Hash>()) + h.mem_usage(),
+            Value::List(l) => crate::malloc_size(std::mem::size_of::<List>()) + l.mem_usage(),
+            Value::Set(x) => crate::malloc_size(std::mem::size_of::<Set>()) + x.mem_usage(),
+            Value::ZSet(z) => crate::malloc_size(std::mem::size_of::<ZSet>()) + z.mem_usage(),
         }
     }
 
@@ -58,7 +79,6 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
-            #[allow(unreachable_patterns)]
             _ => None,
         }
     }
@@ -67,7 +87,6 @@ impl Value {
     pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
         match self {
             Value::Str(s) => Some(s),
-            #[allow(unreachable_patterns)]
             _ => None,
         }
     }
@@ -178,7 +197,10 @@ impl StrValue {
         match self {
             StrValue::Int(_) => 0,
             StrValue::Bytes(b) => b.heap_bytes(),
-            StrValue::Raw(v) => crate::malloc_size(std::mem::size_of::<Vec<u8>>()) + crate::malloc_size(v.capacity()),
+            StrValue::Raw(v) => {
+                crate::malloc_size(std::mem::size_of::<Vec<u8>>())
+                    + crate::malloc_size(v.capacity())
+            }
         }
     }
 }

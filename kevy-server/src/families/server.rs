@@ -48,7 +48,8 @@ impl SubSpec {
 }
 
 /// The subcommand table of a container command, empty for other commands.
-/// COMMAND INFO, DOCS and LIST report exactly these.
+/// COMMAND INFO, DOCS and LIST report exactly these; a container in any
+/// family is listed here.
 pub fn subcommands(name: &str) -> &'static [SubSpec] {
     match name {
         "client" => connection::CLIENT_SUBS,
@@ -228,14 +229,19 @@ static COMMAND_SUBS: &[SubSpec] = &[
 
 fn cmd_command(ctx: &mut ConnCtx<'_>) -> ConnAction {
     if ctx.args.len() == 1 {
-        let table = &ctx.server.table;
-        ctx.out.array(table.len());
-        for spec in table.iter() {
-            reply_spec_info(&mut ctx.out, spec);
-        }
+        reply_all_info(ctx);
         return ConnAction::Continue;
     }
     dispatch(ctx, COMMAND_SUBS)
+}
+
+/// Every command's COMMAND INFO entry, in table order.
+fn reply_all_info(ctx: &mut ConnCtx<'_>) {
+    let table = &ctx.server.table;
+    ctx.out.array(table.len());
+    for spec in table.iter() {
+        reply_spec_info(&mut ctx.out, spec);
+    }
 }
 
 fn command_count(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -293,14 +299,11 @@ fn find_command<'t>(table: &'t Table, name: &[u8]) -> Option<Found<'t>> {
 }
 
 fn command_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let table = &ctx.server.table;
     if ctx.args.len() == 2 {
-        ctx.out.array(table.len());
-        for spec in table.iter() {
-            reply_spec_info(&mut ctx.out, spec);
-        }
+        reply_all_info(ctx);
         return ConnAction::Continue;
     }
+    let table = &ctx.server.table;
     ctx.out.array(ctx.args.len() - 2);
     for name in ctx.args.iter().skip(2) {
         match find_command(table, name) {
@@ -353,14 +356,16 @@ fn reply_sub_info(out: &mut Reply<'_>, sub: &SubSpec, parent: Option<&'static Do
     out.set(0);
 }
 
+/// Command flags as COMMAND INFO lists them. `may_replicate` is internal:
+/// Redis hides it, so kevy does too.
 fn reply_flags(out: &mut Reply<'_>, flags: u32) {
-    out.set(
+    let shown = || {
         flag::NAMES
             .iter()
-            .filter(|(bit, _)| flags & bit != 0)
-            .count(),
-    );
-    for (_, name) in flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0) {
+            .filter(move |(bit, _)| flags & bit != 0 && *bit != flag::MAY_REPLICATE)
+    };
+    out.set(shown().count());
+    for (_, name) in shown() {
         out.simple(name.as_bytes());
     }
 }
@@ -647,7 +652,7 @@ fn reply_doc(out: &mut Reply<'_>, d: &Doc, subs: &[SubSpec]) {
     }
     if !d.history.is_empty() {
         out.bulk(b"history");
-        out.array(d.history.len());
+        out.set(d.history.len());
         for (v, what) in d.history {
             out.array(2);
             out.bulk(v.as_bytes());
@@ -1987,11 +1992,21 @@ mod tests {
             "*2\r\n$10\r\nconfig|get\r\n$10\r\nconfig|set\r\n"
         );
         // Table order, each command followed by its subcommands.
-        assert_eq!(
-            h.run("COMMAND LIST filterby aclcat DANGEROUS"),
-            "*7\r\n$11\r\nclient|list\r\n$16\r\nconfig|resetstat\r\n$10\r\nconfig|get\r\n\
-             $14\r\nconfig|rewrite\r\n$10\r\nconfig|set\r\n$4\r\ninfo\r\n$8\r\nlastsave\r\n"
-        );
+        let mut want = Vec::new();
+        for spec in h.server().table.iter() {
+            let names = std::iter::once((spec.name, spec.acl))
+                .chain(subcommands(spec.name).iter().map(|s| (s.name, s.acl)));
+            for (name, acl) in names {
+                if acl.contains(&"@dangerous") {
+                    want.push(format!("${}\r\n{name}\r\n", name.len()));
+                }
+            }
+        }
+        let got = h.run("COMMAND LIST filterby aclcat DANGEROUS");
+        assert_eq!(got, format!("*{}\r\n{}", want.len(), want.concat()));
+        for name in ["client|list", "config|set", "info", "lastsave"] {
+            assert!(got.contains(&format!("\r\n{name}\r\n")), "{name}");
+        }
         assert_eq!(h.run("COMMAND LIST FILTERBY MODULE x"), "*0\r\n");
         assert_eq!(h.run("COMMAND LIST FILTERBY"), "-ERR syntax error\r\n");
         assert_eq!(

@@ -1,5 +1,844 @@
-//! The strings command family.
+//! The strings command family (Redis's `t_string.c`): GET and SET with
+//! their variants, counters, ranges, and the multi-key MGET/MSET/MSETNX.
+//!
+//! Each command is a `cmd_*` that parses its arguments and encodes the
+//! reply around an `op_*` that runs on the shard's store and returns a
+//! typed result. Variants share one generic function, as in Redis: SET,
+//! SETNX, SETEX and PSETEX are [`set_generic`]; INCR, DECR, INCRBY and
+//! DECRBY are [`incr_generic`].
 
-use crate::table::Table;
+use crate::ctx::Ctx;
+use crate::errors::reply_error;
+use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use kevy_resp::{Args, Reply};
+use kevy_rt::{ClientCtx, Fold, Route};
+use kevy_store::expire::{set_expire_at, Unit};
+use kevy_store::num::parse_i64;
+use kevy_store::{Db, OpError, OpResult, SetCond, SetTtl, StrValue, Value};
 
-pub fn register(_t: &mut Table) {}
+/// Registers the family. Fields as documented in `table.rs`; every entry's
+/// arity, flags, key range and ACL categories are Redis 7.0's.
+pub fn register(t: &mut Table) {
+    use flag::*;
+    const R_FAST: &[&str] = &["@read", "@string", "@fast"];
+    const R_SLOW: &[&str] = &["@read", "@string", "@slow"];
+    const W_FAST: &[&str] = &["@write", "@string", "@fast"];
+    const W_SLOW: &[&str] = &["@write", "@string", "@slow"];
+    let one = RouteKind::Keys(Fold::One);
+    let spec = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
+        name,
+        arity,
+        flags,
+        first: 1,
+        last: 1,
+        step: 1,
+        acl,
+        route: one,
+        run: Handler::Shard(run),
+    };
+    t.add(spec("get", 2, READONLY | FAST, R_FAST, cmd_get));
+    // Redis does not flag SET fast: with GET or a big value it is not O(1).
+    t.add(spec("set", -3, WRITE | DENYOOM, W_SLOW, cmd_set));
+    t.add(spec("setnx", 3, WRITE | DENYOOM | FAST, W_FAST, cmd_setnx));
+    t.add(spec("setex", 4, WRITE | DENYOOM, W_SLOW, cmd_setex));
+    t.add(spec("psetex", 4, WRITE | DENYOOM, W_SLOW, cmd_psetex));
+    t.add(spec(
+        "getset",
+        3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        cmd_getset,
+    ));
+    t.add(spec("getdel", 2, WRITE | FAST, W_FAST, cmd_getdel));
+    t.add(spec("getex", -2, WRITE | FAST, W_FAST, cmd_getex));
+    t.add(spec("incr", 2, WRITE | DENYOOM | FAST, W_FAST, cmd_incr));
+    t.add(spec("decr", 2, WRITE | DENYOOM | FAST, W_FAST, cmd_decr));
+    t.add(spec(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        cmd_incrby,
+    ));
+    t.add(spec(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        cmd_decrby,
+    ));
+    t.add(spec(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        cmd_incrbyfloat,
+    ));
+    t.add(spec(
+        "append",
+        3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        cmd_append,
+    ));
+    t.add(spec("strlen", 2, READONLY | FAST, R_FAST, cmd_strlen));
+    t.add(spec("getrange", 4, READONLY, R_SLOW, cmd_getrange));
+    t.add(spec("substr", 4, READONLY, R_SLOW, cmd_getrange));
+    t.add(spec("setrange", 4, WRITE | DENYOOM, W_SLOW, cmd_setrange));
+    t.add(CommandSpec {
+        last: -1,
+        route: RouteKind::Keys(Fold::Gather),
+        ..spec("mget", -2, READONLY | FAST, R_FAST, cmd_mget)
+    });
+    // MSET splits into per-shard parts, so an odd argument count must be
+    // refused before the split (else the other parts would be applied):
+    // hence a custom route that checks it, then routes like Keys(AllOk).
+    t.add(CommandSpec {
+        last: -1,
+        step: 2,
+        route: RouteKind::Custom(route_mset),
+        ..spec("mset", -3, WRITE | DENYOOM, W_SLOW, cmd_mset)
+    });
+    t.add(CommandSpec {
+        last: -1,
+        step: 2,
+        ..spec("msetnx", -3, WRITE | DENYOOM, W_SLOW, cmd_msetnx)
+    });
+}
+
+// ---- shared helpers -------------------------------------------------------------
+
+/// An integer argument (Redis's `getLongLongFromObjectOrReply`).
+fn int_arg(a: &[u8]) -> OpResult<i64> {
+    parse_i64(a).ok_or(OpError::NotInteger)
+}
+
+/// A string value as a bulk reply.
+fn reply_str(out: &mut Reply<'_>, s: &StrValue) {
+    match s {
+        StrValue::Int(n) => out.bulk_i64(*n),
+        _ => {
+            let mut buf = [0u8; kevy_store::num::MAX_I64_CHARS];
+            out.bulk(s.as_bytes(&mut buf));
+        }
+    }
+}
+
+/// An optional string: bulk or null.
+fn reply_opt_str(out: &mut Reply<'_>, s: Option<&StrValue>) {
+    match s {
+        Some(s) => reply_str(out, s),
+        None => out.null(),
+    }
+}
+
+fn db<'a>(ctx: &'a mut Ctx<'_>) -> Db<'a> {
+    ctx.shard.store.db(ctx.db)
+}
+
+// ---- GET ------------------------------------------------------------------------
+
+pub fn op_get(db: &mut Db<'_>, key: &[u8]) -> OpResult<Option<StrValue>> {
+    Ok(db.get_str(key)?.cloned())
+}
+
+fn cmd_get(ctx: &mut Ctx<'_>) {
+    let key = ctx.args.get(1);
+    // Encode straight from the stored value: GET is the hot path.
+    match ctx.shard.store.db(ctx.db).get_str(key) {
+        Ok(v) => reply_opt_str(&mut ctx.out, v),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+// ---- SET and its variants -------------------------------------------------------
+
+/// An expire argument still to be validated, with how to read it.
+#[derive(Clone, Copy)]
+struct ExpireArg<'a> {
+    raw: &'a [u8],
+    unit: Unit,
+    /// EX/PX (relative to now) rather than EXAT/PXAT.
+    relative: bool,
+}
+
+/// The options of SET and GETEX (Redis's `parseExtendedStringArgumentsOrReply`).
+#[derive(Clone, Copy, Default)]
+struct ExtOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expire: Option<ExpireArg<'a>>,
+}
+
+/// Parses SET (`set = true`) or GETEX options from `args[from..]`, with
+/// Redis's rules on which options exclude which.
+fn parse_ext<'a>(args: &Args<'a>, from: usize, set: bool) -> OpResult<ExtOpts<'a>> {
+    let mut o = ExtOpts::default();
+    let mut j = from;
+    while j < args.len() {
+        let opt = args.get(j);
+        let has_next = j + 1 < args.len();
+        let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
+        let has_expire = o.expire.is_some();
+        // EX may repeat (the last wins); it only excludes the other forms.
+        let other_expire = |unit: Unit, relative: bool| {
+            o.expire
+                .is_some_and(|e| (e.unit, e.relative) != (unit, relative))
+        };
+        let form = [
+            ("ex", Unit::Seconds, true),
+            ("px", Unit::Millis, true),
+            ("exat", Unit::Seconds, false),
+            ("pxat", Unit::Millis, false),
+        ]
+        .into_iter()
+        .find(|f| is(f.0))
+        .filter(|f| !o.keepttl && !o.persist && !other_expire(f.1, f.2) && has_next);
+        if is("nx") && !o.xx && set {
+            o.nx = true;
+        } else if is("xx") && !o.nx && set {
+            o.xx = true;
+        } else if is("get") && set {
+            o.get = true;
+        } else if is("keepttl") && !o.persist && !has_expire && set {
+            o.keepttl = true;
+        } else if is("persist") && !set && !has_expire && !o.keepttl {
+            o.persist = true;
+        } else if let Some((_, unit, relative)) = form {
+            o.expire = Some(ExpireArg {
+                raw: args.get(j + 1),
+                unit,
+                relative,
+            });
+            j += 1;
+        } else {
+            return Err(OpError::Syntax);
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// How a SET variant answers.
+#[derive(Clone, Copy)]
+enum SetReply {
+    /// `+OK`, or null when NX/XX stopped it (SET, SETEX, PSETEX).
+    OkOrNull,
+    /// `:1` / `:0` (SETNX).
+    OneOrZero,
+}
+
+/// SET's options after validation.
+struct SetPlan {
+    cond: SetCond,
+    ttl: SetTtl,
+    get: bool,
+}
+
+/// Validates options into a plan; `cmd` names the command in expire errors.
+fn plan_set(o: &ExtOpts<'_>, now: u64, cmd: &'static str) -> OpResult<SetPlan> {
+    let ttl = match o.expire {
+        Some(e) => SetTtl::At(set_expire_at(
+            int_arg(e.raw)?,
+            e.unit,
+            e.relative,
+            now,
+            cmd,
+        )?),
+        None if o.keepttl => SetTtl::Keep,
+        None => SetTtl::Clear,
+    };
+    let cond = if o.nx {
+        SetCond::IfAbsent
+    } else if o.xx {
+        SetCond::IfPresent
+    } else {
+        SetCond::Always
+    };
+    Ok(SetPlan {
+        cond,
+        ttl,
+        get: o.get,
+    })
+}
+
+/// SET, SETNX, SETEX, PSETEX: Redis's `setGenericCommand`.
+fn set_generic(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    value: &[u8],
+    opts: OpResult<ExtOpts<'_>>,
+    reply: SetReply,
+    cmd: &'static str,
+) {
+    let now = ctx.shard.store.now();
+    let plan = match opts.and_then(|o| plan_set(&o, now, cmd)) {
+        Ok(p) => p,
+        Err(e) => return reply_error(&mut ctx.out, e),
+    };
+    let r = db(ctx).set_str(
+        key,
+        StrValue::from_input(value),
+        plan.cond,
+        plan.ttl,
+        plan.get,
+    );
+    match r {
+        Err(e) => reply_error(&mut ctx.out, e),
+        Ok(o) if plan.get => reply_opt_str(&mut ctx.out, o.old.as_ref()),
+        Ok(o) => match (reply, o.written) {
+            (SetReply::OkOrNull, true) => ctx.out.ok(),
+            (SetReply::OkOrNull, false) => ctx.out.null(),
+            (SetReply::OneOrZero, w) => ctx.out.int(w as i64),
+        },
+    }
+}
+
+fn cmd_set(ctx: &mut Ctx<'_>) {
+    let (key, value) = (ctx.args.get(1), ctx.args.get(2));
+    let opts = parse_ext(&ctx.args, 3, true);
+    set_generic(ctx, key, value, opts, SetReply::OkOrNull, "set");
+}
+
+fn cmd_setnx(ctx: &mut Ctx<'_>) {
+    let (key, value) = (ctx.args.get(1), ctx.args.get(2));
+    let opts = ExtOpts {
+        nx: true,
+        ..Default::default()
+    };
+    set_generic(ctx, key, value, Ok(opts), SetReply::OneOrZero, "setnx");
+}
+
+fn setex_generic(ctx: &mut Ctx<'_>, unit: Unit, cmd: &'static str) {
+    let (key, ttl, value) = (ctx.args.get(1), ctx.args.get(2), ctx.args.get(3));
+    let opts = ExtOpts {
+        expire: Some(ExpireArg {
+            raw: ttl,
+            unit,
+            relative: true,
+        }),
+        ..Default::default()
+    };
+    set_generic(ctx, key, value, Ok(opts), SetReply::OkOrNull, cmd);
+}
+
+fn cmd_setex(ctx: &mut Ctx<'_>) {
+    setex_generic(ctx, Unit::Seconds, "setex");
+}
+
+fn cmd_psetex(ctx: &mut Ctx<'_>) {
+    setex_generic(ctx, Unit::Millis, "psetex");
+}
+
+fn cmd_getset(ctx: &mut Ctx<'_>) {
+    let (key, value) = (ctx.args.get(1), ctx.args.get(2));
+    let opts = ExtOpts {
+        get: true,
+        ..Default::default()
+    };
+    // GETSET drops any TTL, like a plain SET.
+    set_generic(ctx, key, value, Ok(opts), SetReply::OkOrNull, "getset");
+}
+
+// ---- GETDEL / GETEX -------------------------------------------------------------
+
+pub fn op_getdel(db: &mut Db<'_>, key: &[u8]) -> OpResult<Option<StrValue>> {
+    db.get_del(key)
+}
+
+fn cmd_getdel(ctx: &mut Ctx<'_>) {
+    let key = ctx.args.get(1);
+    match op_getdel(&mut db(ctx), key) {
+        Ok(v) => reply_opt_str(&mut ctx.out, v.as_ref()),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+/// GETEX: reads the string, then applies the TTL change. The expire value
+/// is validated only once the key is known to hold a string, as in Redis.
+fn op_getex(db: &mut Db<'_>, key: &[u8], o: &ExtOpts<'_>) -> OpResult<Option<StrValue>> {
+    let Some(v) = db.get_str(key)? else {
+        return Ok(None);
+    };
+    let v = v.clone();
+    if let Some(e) = o.expire {
+        let at = set_expire_at(int_arg(e.raw)?, e.unit, e.relative, db.now(), "getex")?;
+        if !e.relative && at <= db.now() {
+            db.remove(key);
+        } else {
+            db.set_expire(key, at);
+        }
+    } else if o.persist {
+        db.persist(key);
+    }
+    Ok(Some(v))
+}
+
+fn cmd_getex(ctx: &mut Ctx<'_>) {
+    let key = ctx.args.get(1);
+    let r = parse_ext(&ctx.args, 2, false).and_then(|o| op_getex(&mut db(ctx), key, &o));
+    match r {
+        Ok(v) => reply_opt_str(&mut ctx.out, v.as_ref()),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+// ---- counters -------------------------------------------------------------------
+
+pub fn op_incr_by(db: &mut Db<'_>, key: &[u8], delta: i64) -> OpResult<i64> {
+    db.incr_by(key, delta)
+}
+
+/// INCR, DECR, INCRBY, DECRBY: Redis's `incrDecrCommand`.
+fn incr_generic(ctx: &mut Ctx<'_>, delta: OpResult<i64>) {
+    let key = ctx.args.get(1);
+    match delta.and_then(|d| op_incr_by(&mut db(ctx), key, d)) {
+        Ok(n) => ctx.out.int(n),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+fn cmd_incr(ctx: &mut Ctx<'_>) {
+    incr_generic(ctx, Ok(1));
+}
+
+fn cmd_decr(ctx: &mut Ctx<'_>) {
+    incr_generic(ctx, Ok(-1));
+}
+
+fn cmd_incrby(ctx: &mut Ctx<'_>) {
+    let d = int_arg(ctx.args.get(2));
+    incr_generic(ctx, d);
+}
+
+fn cmd_decrby(ctx: &mut Ctx<'_>) {
+    let d =
+        int_arg(ctx.args.get(2)).and_then(|n| n.checked_neg().ok_or(OpError::DecrementOverflow));
+    incr_generic(ctx, d);
+}
+
+pub fn op_incr_by_float(db: &mut Db<'_>, key: &[u8], incr: &[u8]) -> OpResult<Vec<u8>> {
+    db.incr_by_float(key, incr)
+}
+
+fn cmd_incrbyfloat(ctx: &mut Ctx<'_>) {
+    let (key, incr) = (ctx.args.get(1), ctx.args.get(2));
+    match op_incr_by_float(&mut db(ctx), key, incr) {
+        Ok(s) => ctx.out.bulk(&s),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+// ---- APPEND, STRLEN, ranges -----------------------------------------------------
+
+fn cmd_append(ctx: &mut Ctx<'_>) {
+    let (key, data) = (ctx.args.get(1), ctx.args.get(2));
+    match db(ctx).append(key, data) {
+        Ok(n) => ctx.out.int(n as i64),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+fn cmd_strlen(ctx: &mut Ctx<'_>) {
+    let key = ctx.args.get(1);
+    match db(ctx).strlen(key) {
+        Ok(n) => ctx.out.int(n as i64),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+pub fn op_getrange(db: &mut Db<'_>, key: &[u8], start: i64, end: i64) -> OpResult<Vec<u8>> {
+    db.get_range(key, start, end)
+}
+
+/// GETRANGE and its old name SUBSTR.
+fn cmd_getrange(ctx: &mut Ctx<'_>) {
+    let key = ctx.args.get(1);
+    let r = int_arg(ctx.args.get(2))
+        .and_then(|s| Ok((s, int_arg(ctx.args.get(3))?)))
+        .and_then(|(s, e)| op_getrange(&mut db(ctx), key, s, e));
+    match r {
+        Ok(b) => ctx.out.bulk(&b),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+pub fn op_setrange(db: &mut Db<'_>, key: &[u8], offset: i64, data: &[u8]) -> OpResult<usize> {
+    let offset = usize::try_from(offset).map_err(|_| OpError::OffsetOutOfRange)?;
+    db.set_range(key, offset, data)
+}
+
+fn cmd_setrange(ctx: &mut Ctx<'_>) {
+    let (key, data) = (ctx.args.get(1), ctx.args.get(3));
+    let r = int_arg(ctx.args.get(2)).and_then(|off| op_setrange(&mut db(ctx), key, off, data));
+    match r {
+        Ok(n) => ctx.out.int(n as i64),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+// ---- multi-key ------------------------------------------------------------------
+
+fn cmd_mget(ctx: &mut Ctx<'_>) {
+    let n = ctx.args.len() - 1;
+    ctx.out.array(n);
+    let mut db = ctx.shard.store.db(ctx.db);
+    for i in 1..=n {
+        match db.get(ctx.args.get(i)).and_then(Value::as_str) {
+            Some(s) => reply_str(&mut ctx.out, s),
+            None => ctx.out.null(),
+        }
+    }
+}
+
+/// Refuses an odd argument count before MSET is split over shards.
+fn route_mset(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
+    // The name plus key/value pairs is an odd count.
+    let paired = args.len() % 2 == 1;
+    if !paired {
+        return Err(crate::errors::message(OpError::WrongArgs("mset")).into_owned());
+    }
+    Ok(Route::Keys {
+        first: 1,
+        last: -1,
+        step: 2,
+        extra: 0,
+        fold: Fold::AllOk,
+    })
+}
+
+/// MSET and MSETNX: sets every pair; with `nx`, only when none exists.
+pub fn op_mset(db: &mut Db<'_>, pairs: &[(&[u8], &[u8])], nx: bool) -> bool {
+    if nx && pairs.iter().any(|(k, _)| db.contains(k)) {
+        return false;
+    }
+    for (k, v) in pairs {
+        db.set(k, Value::string(v), SetTtl::Clear);
+    }
+    true
+}
+
+fn mset_generic(ctx: &mut Ctx<'_>, nx: bool, name: &'static str) {
+    let paired = ctx.args.len() % 2 == 1;
+    if !paired {
+        return reply_error(&mut ctx.out, OpError::WrongArgs(name));
+    }
+    let pairs: Vec<(&[u8], &[u8])> = (1..ctx.args.len())
+        .step_by(2)
+        .map(|i| (ctx.args.get(i), ctx.args.get(i + 1)))
+        .collect();
+    let done = op_mset(&mut db(ctx), &pairs, nx);
+    if nx {
+        ctx.out.int(done as i64);
+    } else {
+        ctx.out.ok();
+    }
+}
+
+fn cmd_mset(ctx: &mut Ctx<'_>) {
+    mset_generic(ctx, false, "mset");
+}
+
+fn cmd_msetnx(ctx: &mut Ctx<'_>) {
+    mset_generic(ctx, true, "msetnx");
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::shard::Shard;
+    use crate::table::arity_ok;
+    use kevy_resp::OwnedArgs;
+
+    /// A shard and a client to run handlers on directly (no runtime), with
+    /// a controllable clock.
+    pub(crate) struct T {
+        pub shard: Shard,
+        pub client: ClientCtx,
+        pub table: Table,
+    }
+
+    impl T {
+        pub fn new() -> T {
+            let addr = "127.0.0.1:6379".parse().unwrap();
+            let mut shard = Shard::new(0, 1);
+            shard.store.set_now(1_000_000);
+            T {
+                shard,
+                client: ClientCtx {
+                    id: 1,
+                    db: 0,
+                    resp3: false,
+                    home: 0,
+                    peer: addr,
+                    local: addr,
+                    created_ms: 0,
+                },
+                table: Table::new(),
+            }
+        }
+
+        /// Runs one command (after the table's arity check and, for a
+        /// custom route, its route check) and returns the reply bytes.
+        pub fn run(&mut self, argv: &[&str]) -> String {
+            let args = OwnedArgs::from_slices(argv);
+            let id = self
+                .table
+                .lookup(args.args().get(0))
+                .expect("known command");
+            let spec = *self.table.get(id);
+            if !arity_ok(spec.arity, argv.len()) {
+                return format!(
+                    "-ERR wrong number of arguments for '{}' command\r\n",
+                    spec.name
+                );
+            }
+            if let RouteKind::Custom(f) = spec.route {
+                if let Err(e) = f(args.args(), &self.client, self.shard.nshards) {
+                    return format!("-{e}\r\n");
+                }
+            }
+            let Handler::Shard(f) = spec.run else {
+                panic!("not a shard command");
+            };
+            let mut buf = Vec::new();
+            let mut ctx = Ctx {
+                shard: &mut self.shard,
+                db: self.client.db as usize,
+                client: &self.client,
+                args: args.args(),
+                out: Reply::new(&mut buf, self.client.resp3),
+            };
+            f(&mut ctx);
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+
+        pub fn advance(&mut self, ms: u64) {
+            let now = self.shard.store.now();
+            self.shard.store.set_now(now + ms);
+        }
+    }
+
+    const OK: &str = "+OK\r\n";
+    const NULL: &str = "$-1\r\n";
+    const NOTINT: &str = "-ERR value is not an integer or out of range\r\n";
+    const SYNTAX: &str = "-ERR syntax error\r\n";
+
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    #[test]
+    fn get_set_basics() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["GET", "k"]), NULL);
+        assert_eq!(t.run(&["SET", "k", "v"]), OK);
+        assert_eq!(t.run(&["GET", "k"]), bulk("v"));
+        assert_eq!(t.run(&["set", "n", "123"]), OK);
+        assert_eq!(t.run(&["GET", "n"]), bulk("123"));
+        assert_eq!(
+            t.run(&["SET", "k"]),
+            "-ERR wrong number of arguments for 'set' command\r\n"
+        );
+        assert_eq!(t.run(&["SET", "e", ""]), OK);
+        assert_eq!(t.run(&["GET", "e"]), "$0\r\n\r\n");
+    }
+
+    #[test]
+    fn set_options() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["SET", "k", "v", "XX"]), NULL);
+        assert_eq!(t.run(&["SET", "k", "v", "NX"]), OK);
+        assert_eq!(t.run(&["SET", "k", "w", "NX"]), NULL);
+        assert_eq!(t.run(&["SET", "k", "w", "NX", "GET"]), bulk("v"));
+        assert_eq!(t.run(&["SET", "k", "w", "GET"]), bulk("v"));
+        assert_eq!(t.run(&["SET", "k", "x", "XX", "GET"]), bulk("w"));
+        assert_eq!(t.run(&["SET", "k", "v", "NX", "XX"]), SYNTAX);
+        assert_eq!(t.run(&["SET", "k", "v", "EX", "1", "PX", "1"]), SYNTAX);
+        assert_eq!(t.run(&["SET", "k", "v", "EX", "1", "EX", "2"]), OK);
+        assert_eq!(t.run(&["SET", "k", "v", "KEEPTTL", "EX", "1"]), SYNTAX);
+        assert_eq!(t.run(&["SET", "k", "v", "EX"]), SYNTAX);
+        assert_eq!(t.run(&["SET", "k", "v", "PERSIST"]), SYNTAX);
+        assert_eq!(t.run(&["SET", "k", "v", "EX", "abc"]), NOTINT);
+        for bad in [
+            ["EX", "0"],
+            ["EX", "-1"],
+            ["PX", "9223372036854775807"],
+            ["EX", "9223372036854775807"],
+            ["EXAT", "0"],
+        ] {
+            assert_eq!(
+                t.run(&["SET", "k", "v", bad[0], bad[1]]),
+                "-ERR invalid expire time in 'set' command\r\n",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(t.run(&["SET", "k", "v", "EX", "10"]), OK);
+        assert_eq!(t.run(&["PTTL", "k"]), ":10000\r\n");
+        assert_eq!(t.run(&["SET", "k", "v2", "KEEPTTL"]), OK);
+        assert_eq!(t.run(&["PTTL", "k"]), ":10000\r\n");
+        assert_eq!(t.run(&["SET", "k", "v3"]), OK);
+        assert_eq!(t.run(&["PTTL", "k"]), ":-1\r\n");
+        assert_eq!(t.run(&["SET", "k", "v", "PXAT", "1005000"]), OK);
+        assert_eq!(t.run(&["PTTL", "k"]), ":5000\r\n");
+        assert_eq!(t.run(&["SET", "k", "v", "EXAT", "1010"]), OK);
+        assert_eq!(t.run(&["PTTL", "k"]), ":10000\r\n");
+        t.advance(10_001);
+        assert_eq!(t.run(&["GET", "k"]), NULL);
+    }
+
+    #[test]
+    fn getdel_returns_and_removes() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["SET", "k", "v"]), OK);
+        assert_eq!(t.run(&["GETDEL", "k"]), bulk("v"));
+        assert_eq!(t.run(&["GETDEL", "k"]), NULL);
+    }
+
+    #[test]
+    fn setnx_setex_psetex_getset() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["SETNX", "k", "v"]), ":1\r\n");
+        assert_eq!(t.run(&["SETNX", "k", "v"]), ":0\r\n");
+        assert_eq!(t.run(&["SETEX", "s", "100", "v"]), OK);
+        assert_eq!(t.run(&["TTL", "s"]), ":100\r\n");
+        assert_eq!(
+            t.run(&["SETEX", "s", "0", "v"]),
+            "-ERR invalid expire time in 'setex' command\r\n"
+        );
+        assert_eq!(t.run(&["SETEX", "s", "x", "v"]), NOTINT);
+        assert_eq!(t.run(&["PSETEX", "p", "1500", "v"]), OK);
+        assert_eq!(t.run(&["PTTL", "p"]), ":1500\r\n");
+        assert_eq!(
+            t.run(&["PSETEX", "p", "-5", "v"]),
+            "-ERR invalid expire time in 'psetex' command\r\n"
+        );
+        assert_eq!(t.run(&["GETSET", "s", "new"]), bulk("v"));
+        assert_eq!(t.run(&["TTL", "s"]), ":-1\r\n");
+        assert_eq!(t.run(&["GETSET", "fresh", "1"]), NULL);
+    }
+
+    #[test]
+    fn getex_options() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["GETEX", "nokey", "EX", "0"]), NULL);
+        assert_eq!(t.run(&["SET", "k", "v"]), OK);
+        assert_eq!(t.run(&["GETEX", "k"]), bulk("v"));
+        assert_eq!(t.run(&["GETEX", "k", "EX", "100"]), bulk("v"));
+        assert_eq!(t.run(&["TTL", "k"]), ":100\r\n");
+        assert_eq!(t.run(&["GETEX", "k", "PERSIST"]), bulk("v"));
+        assert_eq!(t.run(&["TTL", "k"]), ":-1\r\n");
+        assert_eq!(
+            t.run(&["GETEX", "k", "EX", "0"]),
+            "-ERR invalid expire time in 'getex' command\r\n"
+        );
+        assert_eq!(t.run(&["GETEX", "k", "EX", "abc"]), NOTINT);
+        assert_eq!(t.run(&["GETEX", "k", "EX", "1", "PX", "2"]), SYNTAX);
+        assert_eq!(t.run(&["GETEX", "k", "PERSIST", "EX", "1"]), SYNTAX);
+        assert_eq!(t.run(&["GETEX", "k", "NX"]), SYNTAX);
+        assert_eq!(t.run(&["GETEX", "k", "KEEPTTL"]), SYNTAX);
+        // An absolute time in the past deletes the key after replying.
+        assert_eq!(t.run(&["GETEX", "k", "PXAT", "1"]), bulk("v"));
+        assert_eq!(t.run(&["EXISTS", "k"]), ":0\r\n");
+    }
+
+    #[test]
+    fn counters() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["INCR", "n"]), ":1\r\n");
+        assert_eq!(t.run(&["INCRBY", "n", "10"]), ":11\r\n");
+        assert_eq!(t.run(&["DECR", "n"]), ":10\r\n");
+        assert_eq!(t.run(&["DECRBY", "n", "-5"]), ":15\r\n");
+        assert_eq!(t.run(&["INCRBY", "n", "x"]), NOTINT);
+        assert_eq!(
+            t.run(&["DECRBY", "n", "-9223372036854775808"]),
+            "-ERR decrement would overflow\r\n"
+        );
+        assert_eq!(t.run(&["SET", "n", "9223372036854775807"]), OK);
+        assert_eq!(
+            t.run(&["INCR", "n"]),
+            "-ERR increment or decrement would overflow\r\n"
+        );
+        assert_eq!(t.run(&["SET", "s", "1.5"]), OK);
+        assert_eq!(t.run(&["INCR", "s"]), NOTINT);
+        assert_eq!(t.run(&["INCRBYFLOAT", "s", "0.1"]), bulk("1.6"));
+        assert_eq!(
+            t.run(&["INCRBYFLOAT", "s", "x"]),
+            "-ERR value is not a valid float\r\n"
+        );
+        assert_eq!(
+            t.run(&["INCRBYFLOAT", "s", "inf"]),
+            "-ERR increment would produce NaN or Infinity\r\n"
+        );
+        assert_eq!(t.run(&["INCRBYFLOAT", "f", "10.5"]), bulk("10.5"));
+        assert_eq!(t.run(&["INCRBYFLOAT", "f", "0.1"]), bulk("10.6"));
+        assert_eq!(t.run(&["SETEX", "t", "100", "5"]), OK);
+        assert_eq!(t.run(&["INCR", "t"]), ":6\r\n");
+        assert_eq!(t.run(&["TTL", "t"]), ":100\r\n");
+    }
+
+    #[test]
+    fn append_strlen_ranges() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["APPEND", "k", "Hello"]), ":5\r\n");
+        assert_eq!(t.run(&["APPEND", "k", " World"]), ":11\r\n");
+        assert_eq!(t.run(&["STRLEN", "k"]), ":11\r\n");
+        assert_eq!(t.run(&["STRLEN", "none"]), ":0\r\n");
+        assert_eq!(t.run(&["GETRANGE", "k", "0", "4"]), bulk("Hello"));
+        assert_eq!(t.run(&["GETRANGE", "k", "-5", "-1"]), bulk("World"));
+        assert_eq!(t.run(&["SUBSTR", "k", "-1", "-5"]), "$0\r\n\r\n");
+        assert_eq!(t.run(&["GETRANGE", "none", "0", "1"]), "$0\r\n\r\n");
+        assert_eq!(t.run(&["GETRANGE", "k", "a", "1"]), NOTINT);
+        assert_eq!(t.run(&["SETRANGE", "k", "6", "Redis"]), ":11\r\n");
+        assert_eq!(t.run(&["GET", "k"]), bulk("Hello Redis"));
+        assert_eq!(t.run(&["SETRANGE", "z", "3", "x"]), ":4\r\n");
+        assert_eq!(t.run(&["GET", "z"]), bulk("\0\0\0x"));
+        assert_eq!(
+            t.run(&["SETRANGE", "k", "-1", "x"]),
+            "-ERR offset is out of range\r\n"
+        );
+        assert_eq!(
+            t.run(&["SETRANGE", "k", "536870911", "xx"]),
+            "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+        );
+        assert_eq!(t.run(&["SETRANGE", "empty", "5", ""]), ":0\r\n");
+        assert_eq!(t.run(&["EXISTS", "empty"]), ":0\r\n");
+        assert_eq!(t.run(&["SET", "n", "-12"]), OK);
+        assert_eq!(t.run(&["GETRANGE", "n", "0", "1"]), bulk("-1"));
+        assert_eq!(t.run(&["APPEND", "n", "3"]), ":4\r\n");
+        assert_eq!(t.run(&["INCR", "n"]), ":-122\r\n");
+    }
+
+    #[test]
+    fn multi_key() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["MSET", "a", "1", "b", "2"]), OK);
+        assert_eq!(
+            t.run(&["MSET", "a", "1", "b"]),
+            "-ERR wrong number of arguments for 'mset' command\r\n"
+        );
+        assert_eq!(
+            t.run(&["MGET", "a", "nokey", "b"]),
+            "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n"
+        );
+        assert_eq!(t.run(&["MSETNX", "a", "9", "c", "3"]), ":0\r\n");
+        assert_eq!(t.run(&["GET", "c"]), NULL);
+        assert_eq!(t.run(&["MSETNX", "c", "3", "d", "4"]), ":1\r\n");
+        assert_eq!(
+            t.run(&["MSETNX", "e", "3", "f"]),
+            "-ERR wrong number of arguments for 'msetnx' command\r\n"
+        );
+        assert_eq!(t.run(&["EXISTS", "e"]), ":0\r\n");
+    }
+
+    #[test]
+    fn resp3_null() {
+        let mut t = T::new();
+        t.client.resp3 = true;
+        assert_eq!(t.run(&["GET", "k"]), "_\r\n");
+        assert_eq!(t.run(&["SET", "k", "v", "XX"]), "_\r\n");
+    }
+}

@@ -33,9 +33,8 @@ pub fn skip_redis_tools() -> bool {
 
 /// Whether `program` can be found on PATH.
 pub fn have_program(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// Panics with an install hint unless `program` is on PATH.

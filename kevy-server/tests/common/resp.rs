@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// One reply value. Each variant keeps enough to re-encode the exact bytes
 /// it was parsed from, so `encode(parse(x)) == x`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Value {
     /// A one-line value: `+` simple string, `-` error, `:` integer, `_`
     /// null, `,` double, `(` big number, `#` boolean. Holds the line after
@@ -119,6 +119,13 @@ impl Value {
     }
 }
 
+/// Shows the exact bytes, escaped: `"+OK\r\n"`.
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\"", escape(&self.encode()))
+    }
+}
+
 /// Parses one value from the front of `buf`: `Ok(None)` means "not complete
 /// yet", `Ok(Some((value, consumed)))` a whole value.
 pub fn parse(buf: &[u8]) -> Result<Option<(Value, usize)>, String> {
@@ -146,14 +153,21 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Value, usize)>, String> {
             if &buf[end..end + 2] != b"\r\n" {
                 return Err(format!("bulk of length {len} not followed by CRLF"));
             }
-            Ok(Some((Value::Bulk(kind, Some(buf[after..end].to_vec())), end + 2)))
+            Ok(Some((
+                Value::Bulk(kind, Some(buf[after..end].to_vec())),
+                end + 2,
+            )))
         }
         b'*' | b'%' | b'~' | b'>' | b'|' => {
             let n = parse_len(line)?;
             if n < 0 {
                 return Ok(Some((Value::Agg(kind, None), after)));
             }
-            let count = if matches!(kind, b'%' | b'|') { n * 2 } else { n };
+            let count = if matches!(kind, b'%' | b'|') {
+                n * 2
+            } else {
+                n
+            };
             let mut items = Vec::with_capacity(count.min(1024) as usize);
             let mut pos = after;
             for _ in 0..count {
@@ -342,13 +356,18 @@ fn ends_mid_reply(buf: &[u8]) -> bool {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn is_reset(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
     )
 }
 

@@ -1,0 +1,595 @@
+//! End-to-end tests of the kevy-server binary over real sockets: the `redis`
+//! crate, redis-cli, raw bytes that a well-behaved client would never send,
+//! and the process's own contract (flags, port in use, SIGTERM).
+//!
+//! Every test starts its own server with `--cores 2`, so keys spread over
+//! two shards and cross-shard paths run. Tests that abuse a connection end
+//! by checking that a separate, healthy client is still served.
+//! Tests that need redis-cli fail when it is missing, unless
+//! `KEVY_SKIP_DIFF=1`.
+
+mod common;
+
+use common::resp::{Conn, Value};
+use common::{kevy_bin, wait_timeout, Server};
+use redis::Commands;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+const CORES: &str = "2";
+
+fn server() -> Server {
+    Server::kevy(&["--cores", CORES])
+}
+
+fn client(port: u16) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    let con = c
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("connect");
+    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    con.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    con
+}
+
+fn raw(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads until the server closes the connection (or 10 s pass); returns the
+/// bytes and whether it closed.
+fn read_to_close(s: &mut TcpStream) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+/// The server is alive and serves a new client normally.
+fn assert_healthy(server: &mut Server) {
+    assert!(
+        server.exited().is_none(),
+        "server exited: {:?}\n{}",
+        server.exited(),
+        server.output()
+    );
+    let mut con = client(server.port);
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let _: () = con.set("healthy-check", "yes").unwrap();
+    let v: String = con.get("healthy-check").unwrap();
+    assert_eq!(v, "yes");
+}
+
+fn expect_error_then_close(port: u16, send: &[u8], error: &str) {
+    let mut s = raw(port);
+    s.write_all(send).unwrap();
+    let (got, closed) = read_to_close(&mut s);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        format!("-{error}\r\n"),
+        "reply to {:?}",
+        String::from_utf8_lossy(send)
+    );
+    assert!(closed, "connection left open after {error}");
+}
+
+// ---------------------------------------------------------------------------
+// Real clients
+
+#[test]
+fn redis_crate_basic_commands() {
+    let s = server();
+    let mut con = client(s.port);
+    let _: () = con.set("k", "v").unwrap();
+    assert_eq!(con.get::<_, String>("k").unwrap(), "v");
+    assert_eq!(con.get::<_, Option<String>>("missing").unwrap(), None);
+    assert_eq!(con.incr::<_, _, i64>("n", 5).unwrap(), 5);
+    assert_eq!(con.decr::<_, _, i64>("n", 2).unwrap(), 3);
+    assert_eq!(con.append::<_, _, i64>("k", "w").unwrap(), 2);
+    assert_eq!(con.strlen::<_, i64>("k").unwrap(), 2);
+    let _: () = con
+        .mset(&[("k1", "a"), ("k2", "b"), ("k3", "c"), ("k4", "d")])
+        .unwrap();
+    let got: Vec<Option<String>> = con.mget(&["k1", "k2", "k5", "k3", "k4"]).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Some("a".into()),
+            Some("b".into()),
+            None,
+            Some("c".into()),
+            Some("d".into())
+        ]
+    );
+    assert_eq!(con.exists::<_, i64>(&["k1", "k2", "k9"]).unwrap(), 2);
+    assert_eq!(con.del::<_, i64>(&["k1", "k2", "k9"]).unwrap(), 2);
+    assert!(con.expire::<_, bool>("k3", 100).unwrap());
+    assert_eq!(con.ttl::<_, i64>("k3").unwrap(), 100);
+    assert!(con.persist::<_, bool>("k3").unwrap());
+    assert_eq!(con.ttl::<_, i64>("k3").unwrap(), -1);
+    let _: () = con.rename("k3", "k30").unwrap();
+    assert_eq!(con.get::<_, String>("k30").unwrap(), "c");
+    let f: f64 = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("1.5")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(f, 1.5);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 5, "k, n, k4, k30, f");
+    let err = redis::cmd("NOSUCHCOMMAND")
+        .arg("a")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown command"), "{err}");
+}
+
+#[test]
+fn redis_crate_resp3_and_databases() {
+    let s = server();
+    let c = redis::Client::open(format!("redis://127.0.0.1:{}/3?protocol=resp3", s.port)).unwrap();
+    let mut con = c
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .unwrap();
+    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _: () = con.set("k", "in-db-3").unwrap();
+    assert_eq!(con.get::<_, Option<String>>("missing").unwrap(), None);
+    let mut db0 = client(s.port);
+    assert_eq!(db0.get::<_, Option<String>>("k").unwrap(), None);
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut db0).unwrap();
+    assert_eq!(db0.get::<_, String>("k").unwrap(), "in-db-3");
+}
+
+#[test]
+fn client_setinfo_is_accepted() {
+    // go-redis and Lettuce send these on every connection.
+    let s = server();
+    let mut c = Conn::connect(s.port).unwrap();
+    let ok = Value::Line(b'+', b"OK".to_vec());
+    assert_eq!(
+        c.call(&["CLIENT", "SETINFO", "LIB-NAME", "go-redis"])
+            .unwrap(),
+        ok
+    );
+    assert_eq!(
+        c.call(&["CLIENT", "SETINFO", "LIB-VER", "9.5.1"]).unwrap(),
+        ok
+    );
+    assert_eq!(
+        c.call(&["PING"]).unwrap(),
+        Value::Line(b'+', b"PONG".to_vec())
+    );
+}
+
+#[test]
+fn pipeline_of_1000_sets_then_gets_keeps_order() {
+    let s = server();
+    let mut con = client(s.port);
+    let mut p = redis::pipe();
+    for i in 0..1000 {
+        p.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    for i in 0..1000 {
+        p.cmd("GET").arg(format!("k{i}"));
+    }
+    let got: Vec<i64> = p.query(&mut con).unwrap();
+    assert_eq!(got, (0..1000).collect::<Vec<i64>>());
+
+    // Mixed commands whose replies differ in type and shard.
+    let mut p = redis::pipe();
+    for i in 0..1000 {
+        let key = format!("m{i}");
+        p.cmd("INCRBY").arg(&key).arg(i);
+        p.cmd("APPEND").arg(&key).arg("x");
+        p.cmd("GET").arg(&key);
+        p.cmd("DEL").arg(&key).arg(format!("k{i}"));
+        p.cmd("EXISTS").arg(&key);
+    }
+    let got: Vec<redis::Value> = p.query(&mut con).unwrap();
+    assert_eq!(got.len(), 5000);
+    for i in 0..1000 {
+        let r = &got[i * 5..i * 5 + 5];
+        let text = format!("{i}x");
+        let want = [
+            redis::Value::Int(i as i64),
+            redis::Value::Int(text.len() as i64),
+            redis::Value::BulkString(text.into_bytes()),
+            redis::Value::Int(2),
+            redis::Value::Int(0),
+        ];
+        assert_eq!(r, &want, "replies for key m{i}");
+    }
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 0);
+}
+
+#[test]
+fn raw_pipeline_of_10k_commands_in_one_write_keeps_order() {
+    let s = server();
+    let mut c = Conn::connect(s.port).unwrap();
+    let mut batch = Vec::new();
+    for i in 0..10_000 {
+        let key = format!("k{}", i % 97);
+        batch.extend(common::resp::command(&["SET", &key, &i.to_string()]));
+        batch.extend(common::resp::command(&["GET", &key]));
+    }
+    // Write from another thread: the replies may fill the socket buffers
+    // before the last command is sent.
+    let mut writer = c.stream().try_clone().unwrap();
+    let t = thread::spawn(move || writer.write_all(&batch));
+    for i in 0..10_000 {
+        let (set, _) = c.read().unwrap();
+        assert_eq!(set, Value::Line(b'+', b"OK".to_vec()), "SET #{i}");
+        let (get, _) = c.read().unwrap();
+        assert_eq!(
+            get,
+            Value::Bulk(b'$', Some(i.to_string().into_bytes())),
+            "GET #{i}"
+        );
+    }
+    t.join().unwrap().unwrap();
+}
+
+#[test]
+fn concurrent_clients_incr_shared_counters() {
+    let s = server();
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 1000;
+    const COUNTERS: usize = 4;
+    let port = s.port;
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            thread::spawn(move || {
+                let mut con = client(port);
+                for i in 0..PER_THREAD {
+                    let _: i64 = con
+                        .incr(format!("counter{}", (t + i) % COUNTERS), 1)
+                        .unwrap();
+                }
+                // The same again, pipelined.
+                let mut p = redis::pipe();
+                for i in 0..PER_THREAD {
+                    p.cmd("INCRBY")
+                        .arg(format!("counter{}", (t + i) % COUNTERS))
+                        .arg(2)
+                        .ignore();
+                }
+                let _: () = p.query(&mut con).unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut con = client(port);
+    let keys: Vec<String> = (0..COUNTERS).map(|c| format!("counter{c}")).collect();
+    let totals: Vec<i64> = con.mget(&keys).unwrap();
+    let each = (THREADS * PER_THREAD / COUNTERS * 3) as i64;
+    assert_eq!(totals, vec![each; COUNTERS]);
+}
+
+// ---------------------------------------------------------------------------
+// redis-cli
+
+fn redis_cli(port: u16, args: &[&str], stdin: Option<&[u8]>) -> String {
+    common::require_program("redis-cli");
+    let mut child = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run redis-cli");
+    if let Some(input) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn redis_cli_commands() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let s = server();
+    assert_eq!(redis_cli(s.port, &["PING"], None), "PONG\n");
+    assert_eq!(redis_cli(s.port, &["SET", "a", "b"], None), "OK\n");
+    assert_eq!(redis_cli(s.port, &["GET", "a"], None), "b\n");
+    assert_eq!(
+        redis_cli(s.port, &["--no-raw", "GET", "a"], None),
+        "\"b\"\n"
+    );
+    assert_eq!(
+        redis_cli(s.port, &["--no-raw", "GET", "nope"], None),
+        "(nil)\n"
+    );
+    assert_eq!(
+        redis_cli(s.port, &["--no-raw", "INCR", "n"], None),
+        "(integer) 1\n"
+    );
+    assert_eq!(
+        redis_cli(s.port, &["-n", "2", "SET", "a", "db2"], None),
+        "OK\n"
+    );
+    assert_eq!(redis_cli(s.port, &["-n", "2", "GET", "a"], None), "db2\n");
+    assert_eq!(
+        redis_cli(s.port, &["-3", "--no-raw", "GET", "nope"], None),
+        "(nil)\n"
+    );
+    let out = redis_cli(s.port, &["--no-raw", "FOO"], None);
+    assert!(
+        out.starts_with("(error) ERR unknown command 'FOO'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn redis_cli_reads_commands_from_stdin() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let s = server();
+    let out = redis_cli(s.port, &[], Some(b"SET x 1\nGET x\nINCR x\nMGET x y\n"));
+    assert_eq!(out, "OK\n1\n2\n2\n\n");
+}
+
+#[test]
+fn redis_cli_pipe_mass_insert() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let s = server();
+    let mut input = Vec::new();
+    for i in 0..5000 {
+        input.extend(common::resp::command(&[
+            "SET",
+            &format!("key:{i}"),
+            &i.to_string(),
+        ]));
+    }
+    let out = redis_cli(s.port, &["--pipe"], Some(&input));
+    assert!(out.contains("errors: 0, replies: 5000"), "{out}");
+    let mut con = client(s.port);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 5000);
+    assert_eq!(con.get::<_, i64>("key:4321").unwrap(), 4321);
+}
+
+// ---------------------------------------------------------------------------
+// Bad input
+
+#[test]
+fn garbage_multibulk_gets_protocol_error_and_close() {
+    let mut s = server();
+    expect_error_then_close(
+        s.port,
+        b"*\xff\xfe garbage \x01\x02\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+    expect_error_then_close(
+        s.port,
+        b"*2\r\n\x01\x02\x03\r\n",
+        "ERR Protocol error: expected '$', got '\x01'",
+    );
+    // Garbage that is a valid inline command gets an error but stays open.
+    let mut c = Conn::connect(s.port).unwrap();
+    c.send(b"\x01\x02 \xff\r\nPING\r\n").unwrap();
+    let (err, _) = c.read().unwrap();
+    assert!(err.is_error(), "{err:?}");
+    assert_eq!(c.read().unwrap().0, Value::Line(b'+', b"PONG".to_vec()));
+    assert_healthy(&mut s);
+}
+
+#[test]
+fn huge_bulk_length_is_a_protocol_error() {
+    let mut s = server();
+    expect_error_then_close(
+        s.port,
+        b"*1\r\n$2147483648\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+    expect_error_then_close(
+        s.port,
+        b"*3000000000\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+    expect_error_then_close(
+        s.port,
+        b"*1\r\n$-5\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+    assert_healthy(&mut s);
+}
+
+#[test]
+fn unbalanced_quotes_inline_is_a_protocol_error() {
+    let mut s = server();
+    expect_error_then_close(
+        s.port,
+        b"SET \"a b\r\n",
+        "ERR Protocol error: unbalanced quotes in request",
+    );
+    assert_healthy(&mut s);
+}
+
+#[test]
+fn half_sent_command_then_disconnect() {
+    let mut s = server();
+    for cut in [1, 5, 13, 20, 26] {
+        let cmd = common::resp::command(&["SET", "half", "value"]);
+        let mut c = raw(s.port);
+        c.write_all(&cmd[..cut]).unwrap();
+        c.shutdown(Shutdown::Both).unwrap();
+    }
+    let mut c = raw(s.port);
+    c.write_all(b"SET half").unwrap();
+    drop(c);
+    thread::sleep(Duration::from_millis(100));
+    assert_healthy(&mut s);
+    let mut con = client(s.port);
+    assert_eq!(con.get::<_, Option<String>>("half").unwrap(), None);
+}
+
+#[test]
+fn client_disconnecting_mid_pipeline() {
+    let mut s = server();
+    let mut batch = Vec::new();
+    for i in 0..10_000 {
+        batch.extend(common::resp::command(&["SET", &format!("k{i}"), "value"]));
+        batch.extend(common::resp::command(&["GET", &format!("k{i}")]));
+    }
+    for _ in 0..3 {
+        let mut c = raw(s.port);
+        c.write_all(&batch).unwrap();
+        drop(c); // without reading a single reply
+    }
+    // And once more, cut in the middle of a command.
+    let mut c = raw(s.port);
+    c.write_all(&batch[..batch.len() / 2 + 3]).unwrap();
+    drop(c);
+    thread::sleep(Duration::from_millis(200));
+    assert_healthy(&mut s);
+    let mut con = client(s.port);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert!(size <= 10_001, "DBSIZE {size}");
+}
+
+#[test]
+fn inline_request_without_newline_is_too_big() {
+    let mut s = server();
+    let mut c = raw(s.port);
+    let mut writer = c.try_clone().unwrap();
+    // The server may close before all of it is written; that is fine.
+    let t = thread::spawn(move || {
+        let line = vec![b'a'; 1024 * 1024];
+        let _ = writer.write_all(&line);
+    });
+    let (got, closed) = read_to_close(&mut c);
+    t.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR Protocol error: too big inline request\r\n"
+    );
+    assert!(closed);
+    assert_healthy(&mut s);
+}
+
+#[test]
+fn big_multibulk_argument_is_accepted() {
+    let s = server();
+    let value = vec![b'v'; 4 * 1024 * 1024];
+    let mut c = Conn::connect(s.port).unwrap();
+    let reply = c.call(&[b"SET".as_slice(), b"big", &value]).unwrap();
+    assert_eq!(reply, Value::Line(b'+', b"OK".to_vec()));
+    let reply = c.call(&["GET", "big"]).unwrap();
+    assert_eq!(reply, Value::Bulk(b'$', Some(value)));
+}
+
+// ---------------------------------------------------------------------------
+// The process
+
+#[test]
+fn help_flag_prints_usage() {
+    let out = Command::new(kevy_bin()).arg("--help").output().unwrap();
+    assert!(out.status.success(), "--help exited {:?}", out.status);
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(text.contains("usage"), "{text}");
+    assert!(text.contains("--port"), "{text}");
+    assert!(text.contains("--cores"), "{text}");
+}
+
+#[test]
+fn unknown_flag_fails_with_a_message() {
+    let out = Command::new(kevy_bin()).arg("--bogus").output().unwrap();
+    assert!(!out.status.success(), "--bogus exited {:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--bogus"), "stderr: {err}");
+    let out = Command::new(kevy_bin())
+        .args(["--port", "notaport"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notaport"), "stderr: {err}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut child = Command::new(kevy_bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--cores",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(10));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("kevy-server kept running although port {port} is taken");
+    }
+    let status = status.unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!status.success(), "exited {status:?}");
+    assert!(
+        err.contains(&port.to_string()),
+        "stderr should name port {port}: {err}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let mut s = server();
+    // An idle client must not keep the server from stopping.
+    let _idle = raw(s.port);
+    let mut con = client(s.port);
+    let _: () = con.set("k", "v").unwrap();
+    let status = s.terminate(Duration::from_secs(10));
+    match status {
+        Some(st) => assert!(st.success(), "exit status {st:?}\n{}", s.output()),
+        None => panic!("kevy-server did not exit within 10 s of SIGTERM"),
+    }
+}

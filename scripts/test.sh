@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Everything CI checks, in order: formatting, lints, the test suite (unit,
+# integration, and the differential tests against a real redis-server), then
+# a smoke run of redis-benchmark against a release build of kevy-server.
+#
+# Needs redis-server, redis-cli and redis-benchmark (Debian: redis-server and
+# redis-tools); installs them with apt when run as root.
+#
+# Env: SMOKE_N (requests per benchmark test, default 20000),
+#      SKIP_SMOKE=1 to stop after the test suite.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- tools -----------------------------------------------------------------
+
+missing=()
+for tool in redis-server redis-cli redis-benchmark; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing redis-server redis-tools (missing: ${missing[*]})"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q redis-server redis-tools
+        # apt may start a redis-server service on 6379. Tests use their own
+        # free ports, but a stray server only costs memory and CPU.
+        service redis-server stop >/dev/null 2>&1 || true
+    else
+        echo "missing: ${missing[*]}" >&2
+        echo "install them with: sudo apt-get install -y redis-server redis-tools" >&2
+        exit 1
+    fi
+fi
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+        rustup component add rustfmt clippy
+    else
+        echo "cargo fmt and cargo clippy are needed (rustup component add rustfmt clippy)" >&2
+        exit 1
+    fi
+fi
+
+# --- checks ----------------------------------------------------------------
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "cargo test"
+cargo test --workspace
+
+if [[ ${SKIP_SMOKE:-0} == 1 ]]; then
+    log "done (smoke benchmark skipped)"
+    exit 0
+fi
+
+# --- smoke benchmark ---------------------------------------------------------
+# Not a measurement (scripts/bench.sh is): this only checks that every
+# redis-benchmark test runs to the end without an error against kevy.
+
+log "cargo build --release -p kevy-server"
+cargo build --release -p kevy-server
+KEVY="$ROOT/target/release/kevy-server"
+
+SERVER_PID=""
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n ${WORK:-} ]]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+WORK=$(mktemp -d)
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 40000))
+        if port_free "$p"; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "no free port found" >&2
+    exit 1
+}
+
+# start_kevy CORES: starts kevy on a free port, sets SERVER_PID and PORT.
+start_kevy() {
+    PORT=$(pick_port)
+    "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" >"$WORK/kevy.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 200); do
+        if [[ $(redis-cli -p "$PORT" PING 2>/dev/null) == PONG ]]; then
+            return
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "kevy-server --cores $1 exited during startup:" >&2
+            cat "$WORK/kevy.log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    echo "kevy-server --cores $1 did not answer PING within 10 s" >&2
+    cat "$WORK/kevy.log" >&2
+    exit 1
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+SMOKE_TESTS="ping,set,get,incr,mset"
+SMOKE_N=${SMOKE_N:-20000}
+for cores in 1 2; do
+    log "redis-benchmark smoke run against kevy-server --cores $cores"
+    start_kevy "$cores"
+    out="$WORK/bench-$cores.txt"
+    status=0
+    # redis-benchmark exits non-zero on the first error reply; timeout
+    # catches a server that stops replying.
+    timeout 300 redis-benchmark -p "$PORT" -q -t "$SMOKE_TESTS" \
+        -n "$SMOKE_N" -c 50 -P 16 -r 100000 >"$out" 2>&1 || status=$?
+    # -q redraws progress with \r; keep the lines that matter. (Captured in
+    # variables: `producer | grep -q` under pipefail can fail on SIGPIPE.)
+    text=$(tr '\r' '\n' <"$out")
+    results=$(grep 'requests per second' <<<"$text" || true)
+    errors=$(grep -E 'Error|ERR' <<<"$text" || true)
+    echo "$results"
+    if ((status != 0)) || [[ -n $errors ]]; then
+        echo "redis-benchmark failed (exit $status) against --cores $cores:" >&2
+        echo "$errors" >&2
+        tail -n 20 <<<"$text" >&2
+        exit 1
+    fi
+    for t in PING_INLINE PING_MBULK SET GET INCR 'MSET (10 keys)'; do
+        if ! grep -qF "$t: " <<<"$results"; then
+            echo "redis-benchmark printed no result for $t against --cores $cores" >&2
+            exit 1
+        fi
+    done
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "kevy-server --cores $cores died during the benchmark:" >&2
+        cat "$WORK/kevy.log" >&2
+        exit 1
+    fi
+    stop_server
+done
+
+log "all checks passed"
