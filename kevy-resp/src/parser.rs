@@ -243,6 +243,15 @@ impl Parser {
             }
             return Ok(Parse::Partial);
         };
+        // Redis finds the newline with strchr, which stops at a NUL byte: a
+        // NUL before the newline reads as "no newline yet", and the line
+        // waits for more input until it is too big.
+        if memchr::memchr(0, &input[..nl]).is_some() {
+            if input.len() > INLINE_MAX {
+                return Err(ProtoError::TooBigInlineRequest);
+            }
+            return Ok(Parse::Partial);
+        }
         let end = if nl > 0 && input[nl - 1] == b'\r' {
             nl - 1
         } else {
@@ -671,7 +680,6 @@ mod tests {
         [b"GET", b"a", b"b", b"c\x0bd"]
     );
     // The line is a C string to sdssplitargs: a NUL ends it.
-    req!(inline_nul_ends_line, b"GET a\0b c\r\n", [b"GET", b"a"]);
 
     // Errors.
     req!(
@@ -830,11 +838,20 @@ mod tests {
         b"a\"b\r\n",
         Err(ProtoError::UnbalancedQuotes)
     );
-    req!(
-        err_dq_nul_inside,
-        b"\"fo\0o\"\r\n",
-        Err(ProtoError::UnbalancedQuotes)
-    );
+
+    /// Redis looks for an inline line's newline with strchr, so a NUL byte
+    /// before it means "no newline yet": no reply, until the line is too big.
+    #[test]
+    fn inline_nul_before_newline_waits() {
+        let mut p = Parser::new();
+        assert_eq!(p.parse(b"GET a\0b c\r\n"), Ok(Parse::Partial));
+        let mut p = Parser::new();
+        assert_eq!(p.parse(b"\"fo\0o\"\r\n"), Ok(Parse::Partial));
+        let mut big = b"GET a\0\r\n".to_vec();
+        big.resize(INLINE_MAX + 1, b'x');
+        let mut p = Parser::new();
+        assert_eq!(p.parse(&big), Err(ProtoError::TooBigInlineRequest));
+    }
 
     #[test]
     fn too_big_lines() {

@@ -51,10 +51,15 @@ impl<'a> Reply<'a> {
     /// An error reply; `msg` carries its own code (`ERR …`, `WRONGTYPE …`).
     /// CR and LF become spaces, as Redis does, so the reply stays one line.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// [`Reply::error`] for a message that carries raw argument bytes.
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         self.buf.extend(
-            msg.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            msg.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
         );
         self.buf.extend_from_slice(b"\r\n");
     }

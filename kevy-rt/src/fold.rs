@@ -44,7 +44,12 @@ impl FanOut {
     pub fn finish(&self, out: &mut Vec<u8>) {
         let parts = self.parts.iter().map(|p| p.as_deref().unwrap_or(b"_\r\n"));
         // An error from any part is the reply (the first, in part order).
-        if let Some(err) = self.parts.iter().flatten().find(|p| p.first() == Some(&b'-')) {
+        if let Some(err) = self
+            .parts
+            .iter()
+            .flatten()
+            .find(|p| p.first() == Some(&b'-'))
+        {
             out.extend_from_slice(err);
             return;
         }
@@ -102,7 +107,13 @@ impl FanOut {
                     .filter(|p| !is_null(p))
                     .collect();
                 if found.is_empty() {
-                    out.extend_from_slice(self.parts.iter().flatten().next().map_or(b"$-1\r\n".as_slice(), Vec::as_slice));
+                    out.extend_from_slice(
+                        self.parts
+                            .iter()
+                            .flatten()
+                            .next()
+                            .map_or(b"$-1\r\n".as_slice(), Vec::as_slice),
+                    );
                 } else {
                     let i = (splitmix(self.seed) % found.len() as u64) as usize;
                     out.extend_from_slice(found[i]);
@@ -160,7 +171,10 @@ mod tests {
     #[test]
     fn sums_and_errors() {
         assert_eq!(fold(Fold::Sum, &[":2\r\n", ":3\r\n"], vec![], 0), ":5\r\n");
-        assert_eq!(fold(Fold::AllOk, &["+OK\r\n", "+OK\r\n"], vec![], 0), "+OK\r\n");
+        assert_eq!(
+            fold(Fold::AllOk, &["+OK\r\n", "+OK\r\n"], vec![], 0),
+            "+OK\r\n"
+        );
         assert_eq!(
             fold(Fold::AllOk, &["+OK\r\n", "-ERR x\r\n"], vec![], 0),
             "-ERR x\r\n"
@@ -180,7 +194,12 @@ mod tests {
 
     #[test]
     fn concat_joins_arrays() {
-        let got = fold(Fold::Concat, &["*1\r\n$1\r\na\r\n", "*0\r\n", "*1\r\n$1\r\nb\r\n"], vec![], 0);
+        let got = fold(
+            Fold::Concat,
+            &["*1\r\n$1\r\na\r\n", "*0\r\n", "*1\r\n$1\r\nb\r\n"],
+            vec![],
+            0,
+        );
         assert_eq!(got, "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
     }
 
@@ -188,6 +207,9 @@ mod tests {
     fn random_prefers_non_null() {
         let got = fold(Fold::Random, &["$-1\r\n", "$1\r\nk\r\n"], vec![], 0);
         assert_eq!(got, "$1\r\nk\r\n");
-        assert_eq!(fold(Fold::Random, &["$-1\r\n", "$-1\r\n"], vec![], 0), "$-1\r\n");
+        assert_eq!(
+            fold(Fold::Random, &["$-1\r\n", "$-1\r\n"], vec![], 0),
+            "$-1\r\n"
+        );
     }
 }

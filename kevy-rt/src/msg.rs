@@ -34,10 +34,19 @@ pub(crate) enum Req<S: Service> {
 
 pub(crate) enum Resp {
     /// A reply's bytes: `rdata[start..start + len]`.
-    Reply { dest: Dest, start: u32, len: u32 },
+    Reply {
+        dest: Dest,
+        start: u32,
+        len: u32,
+    },
     /// The next `n` entries of `resp_snaps` answer an `Export`.
-    Exported { op: u32, n: u32 },
-    Imported { op: u32 },
+    Exported {
+        op: u32,
+        n: u32,
+    },
+    Imported {
+        op: u32,
+    },
 }
 
 pub(crate) struct Batch<S: Service> {

@@ -94,7 +94,8 @@ impl Bound {
             let svc = svc.clone();
             let stats = stats.clone();
             let mesh = mesh.clone();
-            let core = (!self.cfg.cores.is_empty()).then(|| self.cfg.cores[id % self.cfg.cores.len()]);
+            let core =
+                (!self.cfg.cores.is_empty()).then(|| self.cfg.cores[id % self.cfg.cores.len()]);
             let h = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
                 .spawn(move || -> io::Result<()> {
@@ -277,7 +278,9 @@ impl<S: Service> Reactor<S> {
                 }
             }
             let waited = self.poller.wait(&mut events, timeout);
-            self.mesh.sleeping[self.id].0.store(false, Ordering::Relaxed);
+            self.mesh.sleeping[self.id]
+                .0
+                .store(false, Ordering::Relaxed);
             if let Err(e) = waited {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
                 break;
@@ -323,13 +326,16 @@ impl<S: Service> Reactor<S> {
     fn publish_stats(&mut self) {
         let s = &self.stats.shards[self.id];
         if self.commands != 0 {
-            s.total_commands.fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
+            s.total_commands
+                .fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
         }
         if self.net_in != 0 {
-            s.net_input_bytes.fetch_add(std::mem::take(&mut self.net_in), Ordering::Relaxed);
+            s.net_input_bytes
+                .fetch_add(std::mem::take(&mut self.net_in), Ordering::Relaxed);
         }
         if self.net_out != 0 {
-            s.net_output_bytes.fetch_add(std::mem::take(&mut self.net_out), Ordering::Relaxed);
+            s.net_output_bytes
+                .fetch_add(std::mem::take(&mut self.net_out), Ordering::Relaxed);
         }
     }
 
@@ -350,7 +356,9 @@ impl<S: Service> Reactor<S> {
             let connected = self.stats.sum(|s| &s.connected_clients);
             if connected >= MAX_CLIENTS {
                 let _ = stream.write(b"-ERR max number of clients reached\r\n");
-                self.my_stats().rejected_connections.fetch_add(1, Ordering::Relaxed);
+                self.my_stats()
+                    .rejected_connections
+                    .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             let idx = match self.free.pop() {
@@ -591,7 +599,9 @@ impl<S: Service> Reactor<S> {
         drop(c);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
         self.free.push(idx);
-        self.my_stats().connected_clients.fetch_sub(1, Ordering::Relaxed);
+        self.my_stats()
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
     }
 
     // ---- routing -----------------------------------------------------
@@ -602,7 +612,7 @@ impl<S: Service> Reactor<S> {
             Err(msg) => {
                 let mut reply = std::mem::take(&mut self.part_out);
                 reply.clear();
-                kevy_resp::Reply::new(&mut reply, st.client.resp3).error(&msg);
+                kevy_resp::Reply::new(&mut reply, st.client.resp3).error_bytes(&msg);
                 st.push_ready(&reply, &mut self.pool);
                 self.part_out = reply;
                 return;
@@ -693,11 +703,13 @@ impl<S: Service> Reactor<S> {
     ) {
         if s == self.id {
             if st.slots.is_empty() {
-                self.svc.exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
+                self.svc
+                    .exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
                 st.done_seq += 1;
             } else {
                 let mut v = self.pool.get();
-                self.svc.exec(&mut self.shard, &st.client, cmd, args, &mut v);
+                self.svc
+                    .exec(&mut self.shard, &st.client, cmd, args, &mut v);
                 st.slots.push_back(Slot::Ready(v));
             }
             return;
@@ -750,7 +762,9 @@ impl<S: Service> Reactor<S> {
             ordinal += 1;
             i += step;
         }
-        let tail_from = keys_at.last().map_or(args.len(), |&k| (k + step).min(args.len()));
+        let tail_from = keys_at
+            .last()
+            .map_or(args.len(), |&k| (k + step).min(args.len()));
         let mut fo = FanOut::new(fold, groups.len());
         fo.total = ordinal as usize;
         fo.seed = self.next_random();
@@ -760,14 +774,23 @@ impl<S: Service> Reactor<S> {
                 let k = keys_at[o as usize];
                 (k..(k + step).min(args.len())).map(|a| args.get(a))
             });
-            let all = (0..first).map(|a| args.get(a)).chain(part_args).chain((tail_from..args.len()).map(|a| args.get(a)));
+            let all = (0..first)
+                .map(|a| args.get(a))
+                .chain(part_args)
+                .chain((tail_from..args.len()).map(|a| args.get(a)));
             if *s == self.id {
                 self.part_args.clear();
                 for a in all {
                     self.part_args.push(a);
                 }
                 let mut v = Vec::new();
-                self.svc.exec(&mut self.shard, &st.client, cmd, self.part_args.args(), &mut v);
+                self.svc.exec(
+                    &mut self.shard,
+                    &st.client,
+                    cmd,
+                    self.part_args.args(),
+                    &mut v,
+                );
                 fo.add(p, v);
             } else {
                 let client = st.client;
@@ -810,7 +833,8 @@ impl<S: Service> Reactor<S> {
         for s in 0..self.n {
             if s == self.id {
                 let mut v = Vec::new();
-                self.svc.exec(&mut self.shard, &st.client, cmd, args, &mut v);
+                self.svc
+                    .exec(&mut self.shard, &st.client, cmd, args, &mut v);
                 fo.add(s, v);
             } else {
                 let client = st.client;
@@ -926,7 +950,8 @@ impl<S: Service> Reactor<S> {
         for (k, snap) in c.snaps.drain(..) {
             self.svc.load(&mut scratch, &k, snap);
         }
-        self.svc.exec(&mut scratch, &c.client, c.cmd, c.args.args(), &mut c.reply);
+        self.svc
+            .exec(&mut scratch, &c.client, c.cmd, c.args.args(), &mut c.reply);
         let dirty = self.svc.take_dirty(&mut scratch);
         c.importing = true;
         c.waiting = 0;
@@ -995,7 +1020,9 @@ impl<S: Service> Reactor<S> {
 
     fn flush_batches(&mut self) {
         for s in 0..self.n {
-            let Some(b) = self.out[s].take() else { continue };
+            let Some(b) = self.out[s].take() else {
+                continue;
+            };
             if b.is_empty() {
                 self.spare.push(b);
                 continue;
@@ -1022,7 +1049,9 @@ impl<S: Service> Reactor<S> {
     fn drain_rings(&mut self) {
         for peer in 0..self.n {
             for _ in 0..RING_BUDGET {
-                let Some(c) = self.consumers[peer].as_mut() else { break };
+                let Some(c) = self.consumers[peer].as_mut() else {
+                    break;
+                };
                 let Some(mut b) = c.pop() else { break };
                 self.handle_batch(peer, &mut b);
                 b.clear();
@@ -1043,9 +1072,11 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
-                    let out = self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+                    let out =
+                        self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
                     let start = out.rdata.len();
-                    self.svc.exec(&mut self.shard, &client, cmd, args, &mut out.rdata);
+                    self.svc
+                        .exec(&mut self.shard, &client, cmd, args, &mut out.rdata);
                     let len = out.rdata.len() - start;
                     out.resps.push(Resp::Reply {
                         dest,
@@ -1080,7 +1111,11 @@ impl<S: Service> Reactor<S> {
                         continue;
                     }
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
-                    if let Some(c) = self.conns.get_mut(dest.conn as usize).and_then(Option::as_mut) {
+                    if let Some(c) = self
+                        .conns
+                        .get_mut(dest.conn as usize)
+                        .and_then(Option::as_mut)
+                    {
                         c.st.deliver(dest.seq, dest.part, bytes, &mut self.pool);
                         if !c.in_write {
                             c.in_write = true;

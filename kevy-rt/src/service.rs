@@ -86,14 +86,15 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     fn new_shard(&self, id: usize, nshards: usize) -> Self::Shard;
 
-    /// Resolves the command and where it runs. `Err` is the error reply text
-    /// (unknown command, wrong number of arguments, …).
+    /// Resolves the command and where it runs. `Err` is the error reply's
+    /// text, as bytes because Redis echoes argument bytes verbatim in some
+    /// errors (unknown command, wrong number of arguments, …).
     fn route(
         &self,
         args: Args<'_>,
         client: &ClientCtx,
         nshards: usize,
-    ) -> Result<(Self::Cmd, Route), String>;
+    ) -> Result<(Self::Cmd, Route), Vec<u8>>;
 
     /// Runs a keyed or whole-keyspace command on `shard`, appending its reply.
     fn exec(

@@ -58,19 +58,23 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 return Ok(Parsed::Exit(ExitCode::SUCCESS));
             }
             "-v" | "--version" => {
-                println!("kevy-server v={} (Redis-compatible, protocol 7.0)", env!("CARGO_PKG_VERSION"));
+                println!(
+                    "kevy-server v={} (Redis-compatible, protocol 7.0)",
+                    env!("CARGO_PKG_VERSION")
+                );
                 return Ok(Parsed::Exit(ExitCode::SUCCESS));
             }
             "--port" => {
                 let v = value("--port")?;
-                o.port = v
-                    .parse()
-                    .map_err(|_| format!("invalid port '{v}': expected a number from 0 to 65535"))?;
+                o.port = v.parse().map_err(|_| {
+                    format!("invalid port '{v}': expected a number from 0 to 65535")
+                })?;
             }
             "--bind" => {
                 let v = value("--bind")?;
-                v.parse::<IpAddr>()
-                    .map_err(|_| format!("invalid bind address '{v}': expected an IPv4 or IPv6 address"))?;
+                v.parse::<IpAddr>().map_err(|_| {
+                    format!("invalid bind address '{v}': expected an IPv4 or IPv6 address")
+                })?;
                 o.bind = v;
             }
             "--cores" => {
@@ -90,7 +94,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
 fn positive(v: &str, name: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
-        _ => Err(format!("invalid value '{v}' for {name}: expected a number from 1 to 1024")),
+        _ => Err(format!(
+            "invalid value '{v}' for {name}: expected a number from 1 to 1024"
+        )),
     }
 }
 

@@ -74,7 +74,10 @@ impl Server {
     /// Keys and keys-with-expiry in `db`, summed over shards.
     pub fn db_counts(&self, db: usize) -> (u64, u64) {
         self.published.iter().fold((0, 0), |(k, e), p| {
-            (k + p.keys[db].load(Relaxed), e + p.expires[db].load(Relaxed))
+            (
+                k + p.keys[db].load(Relaxed),
+                e + p.expires[db].load(Relaxed),
+            )
         })
     }
 

@@ -25,19 +25,22 @@ impl Kevy {
 
 /// Redis's reply to a command it does not know: the name and up to 128
 /// bytes of arguments, each quoted and followed by a space.
-pub fn unknown_command(args: Args<'_>) -> String {
-    let name = String::from_utf8_lossy(truncate(args.get(0), 128));
-    let mut rest = String::new();
+pub fn unknown_command(args: Args<'_>) -> Vec<u8> {
+    let mut rest = Vec::new();
     for a in args.iter().skip(1) {
         if rest.len() >= 128 {
             break;
         }
         let room = 128 - rest.len();
-        rest.push('\'');
-        rest.push_str(&String::from_utf8_lossy(truncate(a, room)));
-        rest.push_str("' ");
+        rest.push(b'\'');
+        rest.extend_from_slice(truncate(a, room));
+        rest.extend_from_slice(b"' ");
     }
-    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(truncate(args.get(0), 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&rest);
+    msg
 }
 
 fn truncate(s: &[u8], n: usize) -> &[u8] {
@@ -59,14 +62,21 @@ impl Service for Kevy {
         Shard::new(id, nshards)
     }
 
-    fn route(&self, args: Args<'_>, client: &ClientCtx, nshards: usize) -> Result<(u16, Route), String> {
+    fn route(
+        &self,
+        args: Args<'_>,
+        client: &ClientCtx,
+        nshards: usize,
+    ) -> Result<(u16, Route), Vec<u8>> {
         let table = &self.server.table;
         let Some(id) = table.lookup(args.get(0)) else {
             return Err(unknown_command(args));
         };
         let spec = table.get(id);
         if !arity_ok(spec.arity, args.len()) {
-            return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
+            return Err(
+                format!("ERR wrong number of arguments for '{}' command", spec.name).into_bytes(),
+            );
         }
         let route = match spec.route {
             RouteKind::Conn => Route::Conn,
@@ -78,12 +88,19 @@ impl Service for Kevy {
                 fold,
             },
             RouteKind::All(fold) => Route::All(fold),
-            RouteKind::Custom(f) => f(args, client, nshards)?,
+            RouteKind::Custom(f) => f(args, client, nshards).map_err(String::into_bytes)?,
         };
         Ok((id, route))
     }
 
-    fn exec(&self, shard: &mut Shard, client: &ClientCtx, cmd: u16, args: Args<'_>, out: &mut Vec<u8>) {
+    fn exec(
+        &self,
+        shard: &mut Shard,
+        client: &ClientCtx,
+        cmd: u16,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) {
         let spec = self.server.table.get(cmd);
         match spec.run {
             Handler::Shard(f) => {
@@ -203,9 +220,17 @@ mod tests {
         let a = OwnedArgs::from_slices(["foo", "a", "b"]);
         assert_eq!(
             unknown_command(a.args()),
-            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+            b"ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
         let a = OwnedArgs::from_slices(["foo"]);
-        assert_eq!(unknown_command(a.args()), "ERR unknown command 'foo', with args beginning with: ");
+        assert_eq!(
+            unknown_command(a.args()),
+            b"ERR unknown command 'foo', with args beginning with: "
+        );
+        let a = OwnedArgs::from_slices([&b"x"[..], &b"\xff\xfe"[..]]);
+        assert_eq!(
+            unknown_command(a.args()),
+            b"ERR unknown command 'x', with args beginning with: '\xff\xfe' "
+        );
     }
 }

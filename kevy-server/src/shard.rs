@@ -42,7 +42,8 @@ impl Shard {
         self.published_dirty = self.store.dirty;
         self.published_expired = st.expired_keys;
         p.expired_keys.store(st.expired_keys, Relaxed);
-        p.used_memory.store(self.store.used_memory() as u64, Relaxed);
+        p.used_memory
+            .store(self.store.used_memory() as u64, Relaxed);
         for db in 0..DATABASES {
             let (keys, expires) = self.store.db_counts(db);
             p.keys[db].store(keys as u64, Relaxed);

@@ -1852,7 +1852,7 @@ pub(crate) mod harness {
             let mut out = Vec::new();
             self.action = ConnAction::Continue;
             match self.kevy.route(args, &self.client, 2) {
-                Err(e) => Reply::new(&mut out, self.client.resp3).error(&e),
+                Err(e) => Reply::new(&mut out, self.client.resp3).error_bytes(&e),
                 Ok((cmd, Route::Conn)) => {
                     self.action = self.kevy.exec_conn(
                         &mut self.shard,
