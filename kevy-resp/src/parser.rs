@@ -6,6 +6,9 @@
 
 use crate::{Args, Span};
 
+/// Bytes scanned without memchr when looking for a line's end.
+const QUICK_SCAN: usize = 16;
+
 /// Redis's `proto-max-bulk-len` default.
 pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 /// Largest multibulk count accepted (Redis: `INT_MAX`).
@@ -225,8 +228,16 @@ impl Parser {
     /// last search stopped; `None` records that the input holds none.
     fn find(&mut self, input: &[u8], delim: u8) -> Option<usize> {
         let from = self.scan.max(self.pos);
-        match memchr::memchr(delim, &input[from..]) {
-            Some(i) => Some(from + i),
+        let hay = &input[from..];
+        // Header lines (`$3`, `*16`) are a few bytes long: a scalar look at
+        // the first bytes beats memchr's vector setup there; long lines
+        // (inline commands, bad input) still get memchr.
+        let quick = hay.len().min(QUICK_SCAN);
+        if let Some(i) = hay[..quick].iter().position(|&b| b == delim) {
+            return Some(from + i);
+        }
+        match memchr::memchr(delim, &hay[quick..]) {
+            Some(i) => Some(from + quick + i),
             None => {
                 self.scan = input.len();
                 None

@@ -98,9 +98,18 @@ pub struct CommandSpec {
 }
 
 /// Every command kevy knows, looked up by case-insensitive name.
+///
+/// The index is open-addressed over a hash computed while folding case, so
+/// a lookup touches the name once and compares one candidate in the common
+/// case: it runs for every command, ahead of everything else.
 pub struct Table {
     cmds: Vec<CommandSpec>,
-    index: ahash::HashMap<&'static [u8], u16>,
+    /// Command id + 1 per slot; 0 is empty. Power-of-two sized, at most a
+    /// quarter full.
+    slots: Vec<u16>,
+    /// Uppercase names by id: clients send names in one case, so a plain
+    /// comparison with the lowercase or uppercase form nearly always decides.
+    upper: Vec<Box<[u8]>>,
 }
 
 /// Longest command name the lookup lowercases on the stack.
@@ -110,31 +119,79 @@ impl Table {
     pub fn new() -> Self {
         let mut t = Table {
             cmds: Vec::new(),
-            index: Default::default(),
+            slots: vec![0; 64],
+            upper: Vec::new(),
         };
         crate::families::register_all(&mut t);
         t
     }
 
+    /// FNV-1a over the lowercased name.
+    #[inline]
+    fn hash_folded(name: &[u8]) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        for &b in name {
+            h = (h ^ b.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193);
+        }
+        h
+    }
+
+    fn rebuild_index(&mut self) {
+        let size = (self.cmds.len() * 4).next_power_of_two().max(64);
+        self.slots = vec![0; size];
+        for (id, spec) in self.cmds.iter().enumerate() {
+            let mask = size - 1;
+            let mut i = Self::hash_folded(spec.name.as_bytes()) as usize & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = id as u16 + 1;
+        }
+    }
+
     pub fn add(&mut self, spec: CommandSpec) {
         debug_assert!(spec.name.len() <= MAX_NAME);
         debug_assert!(!spec.name.bytes().any(|b| b.is_ascii_uppercase()));
-        let id = self.cmds.len() as u16;
-        let prev = self.index.insert(spec.name.as_bytes(), id);
-        assert!(prev.is_none(), "command {} registered twice", spec.name);
+        assert!(
+            self.lookup(spec.name.as_bytes()).is_none(),
+            "command {} registered twice",
+            spec.name
+        );
+        self.upper.push(spec.name.to_ascii_uppercase().into_bytes().into());
         self.cmds.push(spec);
+        if self.cmds.len() * 4 > self.slots.len() {
+            self.rebuild_index();
+        } else {
+            // Insert just this one.
+            let mask = self.slots.len() - 1;
+            let mut i = Self::hash_folded(spec.name.as_bytes()) as usize & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = self.cmds.len() as u16;
+        }
     }
 
     /// Finds a command by name, ignoring ASCII case, without allocating.
+    #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<u16> {
         if name.len() > MAX_NAME {
             return None;
         }
-        let mut lower = [0u8; MAX_NAME];
-        for (d, s) in lower.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash_folded(name) as usize & mask;
+        loop {
+            let id = self.slots[i];
+            if id == 0 {
+                return None;
+            }
+            let k = id as usize - 1;
+            let lower = self.cmds[k].name.as_bytes();
+            if lower == name || *self.upper[k] == *name || lower.eq_ignore_ascii_case(name) {
+                return Some(id - 1);
+            }
+            i = (i + 1) & mask;
         }
-        self.index.get(&lower[..name.len()]).copied()
     }
 
     pub fn get(&self, id: u16) -> &CommandSpec {
@@ -166,5 +223,22 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
         argc == arity as usize
     } else {
         argc >= arity.unsigned_abs() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_ignores_case_and_finds_every_command() {
+        let t = Table::new();
+        for (id, spec) in t.iter().enumerate() {
+            assert_eq!(t.lookup(spec.name.as_bytes()), Some(id as u16));
+            assert_eq!(t.lookup(spec.name.to_ascii_uppercase().as_bytes()), Some(id as u16));
+        }
+        assert_eq!(t.lookup(b"no-such-command"), None);
+        assert_eq!(t.lookup(&[b'x'; 40]), None);
+        assert_eq!(t.lookup(b""), None);
     }
 }
