@@ -19,7 +19,7 @@ fn spsc(c: &mut Criterion) {
                 while i < N {
                     match p.push(i) {
                         Ok(()) => i += 1,
-                        Err(Full(_)) => std::hint::spin_loop(),
+                        Err(Full(_)) => std::thread::yield_now(),
                     }
                 }
             });
@@ -28,7 +28,7 @@ fn spsc(c: &mut Criterion) {
                 if q.pop().is_some() {
                     got += 1;
                 } else {
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
             }
             t.join().unwrap();

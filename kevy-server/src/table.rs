@@ -157,7 +157,8 @@ impl Table {
             "command {} registered twice",
             spec.name
         );
-        self.upper.push(spec.name.to_ascii_uppercase().into_bytes().into());
+        self.upper
+            .push(spec.name.to_ascii_uppercase().into_bytes().into());
         self.cmds.push(spec);
         if self.cmds.len() * 4 > self.slots.len() {
             self.rebuild_index();
@@ -235,7 +236,10 @@ mod tests {
         let t = Table::new();
         for (id, spec) in t.iter().enumerate() {
             assert_eq!(t.lookup(spec.name.as_bytes()), Some(id as u16));
-            assert_eq!(t.lookup(spec.name.to_ascii_uppercase().as_bytes()), Some(id as u16));
+            assert_eq!(
+                t.lookup(spec.name.to_ascii_uppercase().as_bytes()),
+                Some(id as u16)
+            );
         }
         assert_eq!(t.lookup(b"no-such-command"), None);
         assert_eq!(t.lookup(&[b'x'; 40]), None);

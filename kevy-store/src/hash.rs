@@ -23,7 +23,7 @@ use crate::sample::{dict_random, dict_random_with_count, dict_scan, random_with_
 
 /// A hash with more fields than this is a hashtable
 /// (`hash-max-listpack-entries`).
-pub const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
+pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
 /// A hash with a field or value longer than this is a hashtable
 /// (`hash-max-listpack-value`).
 pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
@@ -61,6 +61,11 @@ struct Table {
 }
 
 const _: () = assert!(std::mem::size_of::<Hash>() == 24);
+/// Values move between shards and into snapshots.
+const _: () = {
+    const fn clone_send<T: Clone + Send + Sync>() {}
+    clone_send::<Hash>()
+};
 
 impl Default for Hash {
     fn default() -> Self {

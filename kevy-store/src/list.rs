@@ -67,6 +67,11 @@ struct Node {
 
 const _: () = assert!(std::mem::size_of::<Node>() == 32);
 const _: () = assert!(std::mem::size_of::<List>() == 32);
+/// Values move between shards and into snapshots.
+const _: () = {
+    const fn clone_send<T: Clone + Send + Sync>() {}
+    clone_send::<List>()
+};
 
 /// Which side of the pivot LINSERT puts the new element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,11 +1,14 @@
 //! Random sampling for the collection types (HRANDFIELD, SPOP, SRANDMEMBER,
 //! ZRANDMEMBER): an explicit xorshift64* generator (Vigna, "An experimental
-//! exploration of Marsaglia's xorshift generators, scrambled", 2016) and
-//! Redis's "random with count" selection rules.
+//! exploration of Marsaglia's xorshift generators, scrambled", 2016),
+//! Redis's "random with count" selection rules, and the same rules over a
+//! [`Dict`] (random entry, random with count, SCAN with Redis's work bound).
 //!
 //! Callers own the generator and pass it in, so tests seed it and get the
-//! same picks every run; a server seeds one per shard (e.g. from
-//! `crate::rng::next_u64()`). Not cryptographic and not meant to be.
+//! same picks every run on compact encodings; a server seeds one per shard
+//! (e.g. from `crate::rng::next_u64()`). A dict's own hasher is seeded per
+//! process, so picks from big hashes and sets vary between runs regardless.
+//! Not cryptographic and not meant to be.
 
 use crate::dict::Dict;
 

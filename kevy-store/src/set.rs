@@ -17,8 +17,8 @@
 //! Cost per member: intset 2, 4 or 8 bytes (same as Redis); listpack
 //! payload + 1 byte (Redis 7.2: payload + 2, integers less); hashtable one
 //! 32-byte dict node (48 after malloc) with the member inline up to 23
-//! bytes, plus 8-16 bytes of bucket: ~59 bytes (Redis 7.0: 24-byte
-//! dictEntry + sds + bucket, ~56 with jemalloc for a 10-byte member).
+//! bytes, plus 8-16 bytes of bucket: ~61 bytes (Redis 7.0: 24-byte
+//! dictEntry + sds + bucket, ~61 with jemalloc for a 10-byte member).
 
 use crate::dict::{self, Dict};
 use crate::listpack::{self, Listpack};
@@ -52,6 +52,11 @@ enum Repr {
 }
 
 const _: () = assert!(std::mem::size_of::<Set>() == 32);
+/// Values move between shards and into snapshots.
+const _: () = {
+    const fn clone_send<T: Clone + Send + Sync>() {}
+    clone_send::<Set>()
+};
 
 /// A member as stored: bytes, or an intset integer (format it to get its
 /// bytes; it is the canonical decimal form that was added).

@@ -20,7 +20,8 @@
 //! descent compares scores inline and touches a member's bytes only on a
 //! score tie. Splits at either end of the order leave the old node full, so
 //! members added in score order (timestamps) pack leaves completely; random
-//! order fills them to about 70%: 12-17 bytes per member. Redis's skiplist
+//! order fills them to about 70%: 12-21 bytes per member with the arena's
+//! growth slack. Redis's skiplist
 //! node is 32 bytes + 16 per level (1.33 levels on average), ~56 with
 //! jemalloc, and every step of a search is a pointer chase.
 //!
@@ -443,7 +444,7 @@ impl OsTree {
                 i
             }
             None => {
-                self.leaves.push(Leaf::empty());
+                push_grow(&mut self.leaves, Leaf::empty());
                 (self.leaves.len() - 1) as u32
             }
         }
@@ -456,7 +457,7 @@ impl OsTree {
                 i
             }
             None => {
-                self.inners.push(Inner::empty());
+                push_grow(&mut self.inners, Inner::empty());
                 (self.inners.len() - 1) as u32
             }
         }
@@ -804,6 +805,16 @@ impl OsTree {
             remaining: r + 1,
         }
     }
+}
+
+/// Pushes onto an arena vector growing it by a quarter, not double: at most
+/// 25% slack on the big node and member arenas (glibc grows large blocks
+/// in place with mremap, so the extra reallocations copy little).
+pub(crate) fn push_grow<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(4));
+    }
+    v.push(x);
 }
 
 /// Mutable borrows of two distinct elements of a slice.

@@ -3,9 +3,14 @@
 
 pub mod connection;
 pub mod docs;
+pub mod generic;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use crate::table::Table;
 
@@ -13,5 +18,10 @@ pub fn register_all(t: &mut Table) {
     connection::register(t);
     strings::register(t);
     keys::register(t);
+    generic::register(t);
     server::register(t);
+    hashes::register(t);
+    sets::register(t);
+    lists::register(t);
+    zsets::register(t);
 }
