@@ -18,6 +18,7 @@
 # Env (defaults in brackets):
 #   MEM_N         elements per dataset               [1000000]
 #   MEM_DATASETS  comma-separated datasets to run    [hash,set,zset,smallhashes]
+#   MEM_SETTLE    seconds to wait after loading before reading RSS [12]
 #   KEVY_BIN      kevy-server binary                 [target/release/kevy-server,
 #                                                     built if missing]
 set -euo pipefail
@@ -27,6 +28,7 @@ ROOT=$(pwd)
 
 N=${MEM_N:-1000000}
 DATASETS=${MEM_DATASETS:-hash,set,zset,smallhashes}
+SETTLE=${MEM_SETTLE:-12}
 KEVY=${KEVY_BIN:-$ROOT/target/release/kevy-server}
 
 for tool in redis-server redis-cli python3; do
@@ -171,6 +173,9 @@ measure() {
     RESULT="-"
     if python3 -c "$GEN" "$ds" "$N" | redis-cli -p "$PORT" --pipe >"$log" 2>&1 &&
         grep -q 'errors: 0,' "$log"; then
+        # Steady state, not the loading peak: both allocators return pages
+        # freed by rehashing and reallocation in the background.
+        sleep "$SETTLE"
         after=$(rss_kb)
         RESULT=$((after - before))
         echo "  $name: $((RESULT / 1024)) MB" >&2

@@ -2,6 +2,10 @@
 //! SIGINT or SIGTERM.
 
 use kevy_server::{Config, Kevy, Server};
+
+// The allocator (jemalloc, configured as Redis runs it) is installed by
+// kevy-sys; see kevy_sys::alloc.
+use kevy_sys as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;

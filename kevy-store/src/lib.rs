@@ -11,8 +11,8 @@
 //! - **Keyspace**: a [`Dict`] (chained hash table with Redis's incremental
 //!   rehashing and reverse-binary SCAN cursor) from key to [`db::Entry`]
 //!   `{ value, expire_at }`. A key of up to 23 bytes and a string value of
-//!   up to 23 bytes live inside one 64-byte node: one allocation per key.
-//! - **Values**: [`Value`] has one variant per Redis type, 24 bytes. Strings
+//!   up to 23 bytes live inside one 72-byte node: one allocation per key.
+//! - **Values**: [`Value`] has one variant per Redis type, 32 bytes. Strings
 //!   ([`StrValue`]) are integer-encoded when they are a canonical `i64`,
 //!   inline up to 23 bytes, else one exact-size heap buffer; APPEND and
 //!   SETRANGE switch to a growable buffer.
@@ -69,7 +69,7 @@
 //! - GET/SET/DEL/INCR: O(1) expected: one hash and one probe, plus at most
 //!   one bucket of an ongoing resize; keys with a TTL also touch the
 //!   `expires` dict when their TTL changes.
-//! - Memory per key: a 64-byte node (80 with malloc's header) plus one
+//! - Memory per key: a 72-byte node (an 80-byte malloc chunk) plus one
 //!   8-byte bucket at full load (up to 16 right after doubling), plus heap
 //!   for keys and string values longer than 23 bytes; keys with a TTL add a
 //!   40-byte node in `expires` and a bucket there.
@@ -106,13 +106,20 @@ pub use value::{StrValue, Value};
 
 use db::{Keyspace, Tracking};
 
-/// Bytes glibc's malloc takes for a request of `n` bytes: the request plus
-/// an 8-byte header, rounded up to 16, at least 32.
+/// Bytes jemalloc (the server's allocator) takes for a request of `n`
+/// bytes: its size class. Classes are 8, then multiples of 16 up to 128,
+/// then four per doubling (160, 192, 224, 256, 320, …); no header.
 pub fn malloc_size(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        ((n + 8 + 15) & !15).max(32)
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => (n + 15) & !15,
+        _ => {
+            // n in (2^k, 2^(k+1)]: classes are spaced 2^(k-2) apart.
+            let k = usize::BITS - 1 - (n - 1).leading_zeros();
+            let spacing = 1usize << (k - 2);
+            (n + spacing - 1) & !(spacing - 1)
+        }
     }
 }
 
@@ -337,6 +344,26 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn malloc_size_follows_jemalloc_classes() {
+        let classes = [
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (60, 64),
+            (65, 80),
+            (128, 128),
+            (129, 160),
+            (200, 224),
+            (257, 320),
+            (1000, 1024),
+            (1025, 1280),
+        ];
+        for (n, c) in classes {
+            assert_eq!(super::malloc_size(n), c, "{n}");
+        }
+    }
+
     use super::*;
 
     fn sv(b: &[u8]) -> Value {

@@ -99,7 +99,10 @@ impl Listpack {
         let used = self.used as usize;
         let new_used = used - old_len + new_len;
         if new_used > self.buf.len() {
-            self.resize_buf(new_used + new_used / 8);
+            // Grow to the allocator's size class: the class's slack costs
+            // nothing (it is allocated anyway) and classes grow by at most a
+            // quarter, so pushes stay amortised O(1).
+            self.resize_buf(crate::malloc_size(new_used));
         }
         if new_len != old_len {
             self.buf.copy_within(end..used, start + new_len);
@@ -117,7 +120,7 @@ impl Listpack {
         self.count = self.count - removed as u32 + items.len() as u32;
         let slack = self.buf.len() - new_used;
         if slack > 32 && slack > new_used / 4 {
-            self.resize_buf(new_used + new_used / 8);
+            self.resize_buf(crate::malloc_size(new_used));
         }
     }
 

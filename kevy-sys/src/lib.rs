@@ -39,6 +39,7 @@ macro_rules! syscall {
 }
 
 pub mod affinity;
+pub mod alloc;
 pub mod clock;
 pub mod epoll;
 pub mod eventfd;

@@ -688,7 +688,7 @@ mod tests {
         for (f, v) in pairs {
             h.set(f.as_bytes(), v.as_bytes());
         }
-        put(t, key, Value::Hash(Box::new(h)));
+        put(t, key, Value::Hash(h));
     }
 
     fn stored(t: &mut T, key: &str) -> Vec<String> {
@@ -717,7 +717,9 @@ mod tests {
         set(&mut t, "bigs", &big);
         let pairs: Vec<(f64, &str)> = big.iter().map(|m| (1.0, *m)).collect();
         zset(&mut t, "bigz", &pairs);
-        let fields: Vec<(&str, &str)> = big.iter().map(|m| (*m, "v")).collect();
+        // Past hash-max-listpack-entries (512).
+        let many: Vec<String> = (0..600).map(|i| format!("m{i}")).collect();
+        let fields: Vec<(&str, &str)> = many.iter().map(|m| (m.as_str(), "v")).collect();
         hash(&mut t, "bigh", &fields);
         for (key, enc) in [
             ("int", "int"),

@@ -1004,6 +1004,7 @@ mod tests {
     #[test]
     fn big_lists_span_nodes_and_account_memory() {
         let mut t = T::new();
+        let empty = t.shard.store.used_memory();
         let v = "x".repeat(100);
         for _ in 0..300 {
             t.run(&["RPUSH", "big", &v]);
@@ -1018,7 +1019,8 @@ mod tests {
         assert_eq!(t.run(&["RPOP", "big"]), bulk(&v));
         assert_eq!(t.run(&["EXISTS", "big"]), int(0));
         assert!(
-            t.shard.store.used_memory() < 4096,
+            // The keyspace keeps its (small) bucket array once allocated.
+            t.shard.store.used_memory() <= empty + 64,
             "{}",
             t.shard.store.used_memory()
         );

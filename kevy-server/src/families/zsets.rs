@@ -625,7 +625,6 @@ fn add_pairs(
     z: &mut ZSet,
     pairs: &[(f64, &[u8])],
     flags: AddFlags,
-    keep_negative_zero: bool,
     out: &mut ZaddOutcome,
 ) -> OpResult<()> {
     for &(score, member) in pairs {
@@ -645,9 +644,7 @@ fn add_pairs(
             }
         };
         out.score = Some(s);
-        if !keep_negative_zero {
-            listpack_zero(z, member, s);
-        }
+        listpack_zero(z, member, s);
     }
     Ok(())
 }
@@ -661,7 +658,7 @@ pub fn op_zadd(
 ) -> OpResult<ZaddOutcome> {
     let mut out = ZaddOutcome::default();
     let existing = modify_zset(db, key, |z| {
-        let r = add_pairs(z, pairs, flags, false, &mut out);
+        let r = add_pairs(z, pairs, flags, &mut out);
         (r, out.added + out.updated > 0)
     })?;
     if let Some(r) = existing {
@@ -670,13 +667,11 @@ pub fn op_zadd(
     if flags.xx {
         return Ok(out);
     }
-    // Redis 7.0 creates a skiplist when the first member is too long for a
-    // listpack; such a set keeps every -0.
-    let starts_big = pairs
-        .first()
-        .is_some_and(|(_, m)| m.len() > ZSET_MAX_LISTPACK_VALUE);
+    // A new set starts as a listpack and converts on the member that does
+    // not fit, as Redis 7.0's does (so -0 is kept exactly when Redis keeps
+    // it).
     let mut z = ZSet::new();
-    let r = add_pairs(&mut z, pairs, flags, starts_big, &mut out);
+    let r = add_pairs(&mut z, pairs, flags, &mut out);
     if !z.is_empty() {
         db.set(key, Value::ZSet(Box::new(z)), SetTtl::Clear);
     }
@@ -1152,9 +1147,9 @@ fn cmd_zrandmember(ctx: &mut Ctx<'_>) {
     });
     let r = parsed.and_then(|p| Ok((p, read_zset(&mut db, args.get(1))?)));
     let ((count, withscores), z) = match r {
-        Ok(((_, _), None)) | Ok(((0, _), _)) => return out.array(0),
-        Ok(((count, ws), Some(z))) => ((count, ws), z),
         Err(e) => return reply_error(out, e),
+        Ok((_, None)) | Ok(((0, _), _)) => return out.array(0),
+        Ok((p, Some(z))) => (p, z),
     };
     let nest = withscores && out.resp3;
     pairs_header(out, random_reply_len(count, z.len()), withscores, nest);
@@ -1374,6 +1369,23 @@ fn check_sources(db: &mut Db<'_>, keys: &[&[u8]]) -> OpResult<()> {
     Ok(())
 }
 
+/// Inputs moved out of their entries by [`with_sources`]; dropping this
+/// puts them back, even when unwinding.
+struct Taken<'d, 'a, 'k> {
+    db: &'d mut Db<'a>,
+    values: Vec<(&'k [u8], Value)>,
+}
+
+impl Drop for Taken<'_, '_, '_> {
+    fn drop(&mut self) {
+        for (k, v) in self.values.drain(..) {
+            if let Some(slot) = self.db.get_mut(k) {
+                *slot = v;
+            }
+        }
+    }
+}
+
 /// Runs `f` over the inputs at `keys` (already checked by
 /// [`check_sources`]).
 ///
@@ -1383,7 +1395,10 @@ fn check_sources(db: &mut Db<'_>, keys: &[&[u8]]) -> OpResult<()> {
 /// runs on the shard meanwhile, and the value put back is the one taken,
 /// so this is not a write.
 fn with_sources<R>(db: &mut Db<'_>, keys: &[&[u8]], f: impl FnOnce(&[ZSource<'_>]) -> R) -> R {
-    let mut taken: Vec<(&[u8], Value)> = Vec::new();
+    let mut taken = Taken {
+        db,
+        values: Vec::new(),
+    };
     let mut first: ahash::HashMap<&[u8], Option<usize>> = Default::default();
     let mut slots: Vec<Option<usize>> = Vec::with_capacity(keys.len());
     for &k in keys {
@@ -1391,11 +1406,11 @@ fn with_sources<R>(db: &mut Db<'_>, keys: &[&[u8]], f: impl FnOnce(&[ZSource<'_>
             slots.push(slot);
             continue;
         }
-        let slot = match db.get_mut(k) {
+        let slot = match taken.db.get_mut(k) {
             Some(v) if matches!(v, Value::ZSet(_) | Value::Set(_)) => {
                 let v = std::mem::replace(v, Value::Str(StrValue::Int(0)));
-                taken.push((k, v));
-                Some(taken.len() - 1)
+                taken.values.push((k, v));
+                Some(taken.values.len() - 1)
             }
             _ => None,
         };
@@ -1404,20 +1419,13 @@ fn with_sources<R>(db: &mut Db<'_>, keys: &[&[u8]], f: impl FnOnce(&[ZSource<'_>
     }
     let sources: Vec<ZSource<'_>> = slots
         .iter()
-        .map(|slot| match slot.and_then(|i| taken.get(i)) {
+        .map(|slot| match slot.and_then(|i| taken.values.get(i)) {
             Some((_, Value::ZSet(z))) => ZSource::Zset(z),
             Some((_, Value::Set(s))) => ZSource::Set(s),
             _ => ZSource::Empty,
         })
         .collect();
-    let r = f(&sources);
-    drop(sources);
-    for (k, v) in taken {
-        if let Some(slot) = db.get_mut(k) {
-            *slot = v;
-        }
-    }
-    r
+    f(&sources)
 }
 
 /// ZUNION / ZINTER / ZDIFF of the inputs at `keys`.
@@ -2175,6 +2183,11 @@ mod tests {
                 .collect::<Vec<_>>()
         });
         assert_eq!(lens, [2, -1, 0, 2]);
+        // Even a panic inside puts them back.
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            with_sources(&mut db, &keys, |_| panic!("inside with_sources"))
+        }));
+        assert!(unwound.is_err());
         assert_eq!(t.shard.store.dirty, dirty, "reading is not a write");
         assert_eq!(t.run(&["ZRANGE", "z", "0", "-1"]), arr(&["a", "b"]));
         assert_eq!(t.run(&["SMEMBERS", "s"]), arr(&["a"]));
