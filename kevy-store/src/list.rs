@@ -51,10 +51,37 @@ impl Default for Repr {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Quick {
     nodes: VecDeque<Node>,
     len: usize,
+    /// Heap bytes of all nodes, kept current so that memory accounting after
+    /// a push or pop is O(1): the end operations adjust it by the touched
+    /// node's change, the O(n) operations recount it.
+    heap: usize,
+}
+
+/// Cloning recounts: a cloned node's buffer has a different capacity.
+impl Clone for Quick {
+    fn clone(&self) -> Self {
+        Quick::new(self.nodes.clone(), self.len)
+    }
+}
+
+impl Quick {
+    fn new(nodes: VecDeque<Node>, len: usize) -> Quick {
+        let mut q = Quick {
+            nodes,
+            len,
+            heap: 0,
+        };
+        q.recount();
+        q
+    }
+
+    fn recount(&mut self) {
+        self.heap = self.nodes.iter().map(Node::heap_bytes).sum();
+    }
 }
 
 /// A byte-packed run of entries; the live bytes are `buf[start..]`.
@@ -412,9 +439,10 @@ impl List {
             + match &self.repr {
                 Repr::Pack(n) => n.heap_bytes(),
                 Repr::Quick(q) => {
+                    debug_assert_eq!(q.heap, q.nodes.iter().map(Node::heap_bytes).sum::<usize>());
                     heap_size(std::mem::size_of::<Quick>())
                         + heap_size(q.nodes.capacity() * std::mem::size_of::<Node>())
-                        + q.nodes.iter().map(Node::heap_bytes).sum::<usize>()
+                        + q.heap
                 }
             }
     }
@@ -467,19 +495,61 @@ impl List {
                     }
                     nodes.push_front(Node::single(v));
                     let len = nodes.iter().map(|n| n.count as usize).sum();
-                    self.repr = Repr::Quick(Box::new(Quick { nodes, len }));
+                    self.repr = Repr::Quick(Box::new(Quick::new(nodes, len)));
                 }
             }
             Repr::Quick(q) => {
                 let head = q.nodes.front_mut().expect("quicklist has a node");
+                let before = head.heap_bytes();
                 if head.bytes() + need <= LIST_NODE_MAX_BYTES {
                     head.push_front(v);
+                    q.heap = q.heap - before + head.heap_bytes();
                 } else {
                     head.seal();
-                    q.nodes.push_front(Node::single(v));
+                    q.heap = q.heap - before + head.heap_bytes();
+                    let node = Node::single(v);
+                    q.heap += node.heap_bytes();
+                    q.nodes.push_front(node);
                 }
                 q.len += 1;
             }
+        }
+    }
+
+    /// See [`List::set_nodes`]; recounts the node heap afterwards (an
+    /// O(n) operation anyway).
+    pub fn set(&mut self, index: i64, v: &[u8]) -> bool {
+        let r = self.set_nodes(index, v);
+        self.recount_heap();
+        r
+    }
+
+    /// See [`List::insert_nodes`]; recounts the node heap afterwards (an
+    /// O(n) operation anyway).
+    pub fn insert(&mut self, place: Where, pivot: &[u8], v: &[u8]) -> Option<usize> {
+        let r = self.insert_nodes(place, pivot, v);
+        self.recount_heap();
+        r
+    }
+
+    /// See [`List::remove_nodes`]; recounts the node heap afterwards (an
+    /// O(n) operation anyway).
+    pub fn remove(&mut self, count: i64, v: &[u8]) -> usize {
+        let r = self.remove_nodes(count, v);
+        self.recount_heap();
+        r
+    }
+
+    /// See [`List::trim_nodes`]; recounts the node heap afterwards (an
+    /// O(n) operation anyway).
+    pub fn trim(&mut self, start: i64, stop: i64) {
+        self.trim_nodes(start, stop);
+        self.recount_heap();
+    }
+
+    fn recount_heap(&mut self) {
+        if let Repr::Quick(q) = &mut self.repr {
+            q.recount();
         }
     }
 
@@ -499,16 +569,21 @@ impl List {
                     }
                     nodes.push_back(Node::single(v));
                     let len = nodes.iter().map(|n| n.count as usize).sum();
-                    self.repr = Repr::Quick(Box::new(Quick { nodes, len }));
+                    self.repr = Repr::Quick(Box::new(Quick::new(nodes, len)));
                 }
             }
             Repr::Quick(q) => {
                 let tail = q.nodes.back_mut().expect("quicklist has a node");
+                let before = tail.heap_bytes();
                 if tail.bytes() + need <= LIST_NODE_MAX_BYTES {
                     tail.push_back(v);
+                    q.heap = q.heap - before + tail.heap_bytes();
                 } else {
                     tail.seal();
-                    q.nodes.push_back(Node::single(v));
+                    q.heap = q.heap - before + tail.heap_bytes();
+                    let node = Node::single(v);
+                    q.heap += node.heap_bytes();
+                    q.nodes.push_back(node);
                 }
                 q.len += 1;
             }
@@ -521,8 +596,11 @@ impl List {
             Repr::Pack(n) => (n.count > 0).then(|| n.pop_front_with(f)),
             Repr::Quick(q) => {
                 let head = q.nodes.front_mut()?;
+                let before = head.heap_bytes();
                 let r = head.pop_front_with(f);
+                q.heap = q.heap - before + head.heap_bytes();
                 if head.count == 0 {
+                    q.heap -= head.heap_bytes();
                     q.nodes.pop_front();
                 }
                 q.len -= 1;
@@ -538,8 +616,11 @@ impl List {
             Repr::Pack(n) => (n.count > 0).then(|| n.pop_back_with(f)),
             Repr::Quick(q) => {
                 let tail = q.nodes.back_mut()?;
+                let before = tail.heap_bytes();
                 let r = tail.pop_back_with(f);
+                q.heap = q.heap - before + tail.heap_bytes();
                 if tail.count == 0 {
+                    q.heap -= tail.heap_bytes();
                     q.nodes.pop_back();
                 }
                 q.len -= 1;
@@ -635,7 +716,7 @@ impl List {
     }
 
     /// LSET: replaces the element at `index`; false when out of range.
-    pub fn set(&mut self, index: i64, v: &[u8]) -> bool {
+    fn set_nodes(&mut self, index: i64, v: &[u8]) -> bool {
         let Some(i) = self.index(index) else {
             return false;
         };
@@ -698,7 +779,7 @@ impl List {
 
     /// LINSERT: inserts `v` before or after the first element equal to
     /// `pivot`; the new length, or `None` when the pivot is absent.
-    pub fn insert(&mut self, place: Where, pivot: &[u8], v: &[u8]) -> Option<usize> {
+    fn insert_nodes(&mut self, place: Where, pivot: &[u8], v: &[u8]) -> Option<usize> {
         let (ni, off) = self.find_first(pivot)?;
         let node = self.node_mut(ni);
         let at = match place {
@@ -738,7 +819,7 @@ impl List {
             let len = node.count as usize;
             let mut nodes = VecDeque::with_capacity(4);
             nodes.push_back(node);
-            self.repr = Repr::Quick(Box::new(Quick { nodes, len }));
+            self.repr = Repr::Quick(Box::new(Quick::new(nodes, len)));
         }
         let Repr::Quick(q) = &mut self.repr else {
             unreachable!()
@@ -755,7 +836,7 @@ impl List {
     /// LREM: removes up to `|count|` elements equal to `v` (from the head
     /// when `count > 0`, from the tail when `< 0`, all when `0`); returns how
     /// many were removed.
-    pub fn remove(&mut self, count: i64, v: &[u8]) -> usize {
+    fn remove_nodes(&mut self, count: i64, v: &[u8]) -> usize {
         let mut quota = if count == 0 {
             usize::MAX
         } else {
@@ -823,7 +904,7 @@ impl List {
     }
 
     /// LTRIM: keeps only the elements from `start` to `stop` inclusive.
-    pub fn trim(&mut self, start: i64, stop: i64) {
+    fn trim_nodes(&mut self, start: i64, stop: i64) {
         let len = self.len();
         let (left, right) = match normalize_range(start, stop, len) {
             None => (len, 0),
@@ -1304,5 +1385,23 @@ mod tests {
             let all: Vec<Vec<u8>> = items(&l);
             prop_assert_eq!(all, m.into_iter().collect::<Vec<_>>());
         }
+    }
+
+    /// A clone (the copy a cross-shard command works on) keeps its memory
+    /// accounting exact even though cloned buffers change capacity.
+    #[test]
+    fn clone_of_a_quicklist_accounts_memory_exactly() {
+        let mut l = List::new();
+        for i in 0..2000 {
+            l.push_back(format!("{i:0100}").as_bytes());
+        }
+        let _ = l.pop_front();
+        let mut c = l.clone();
+        let before = c.mem_usage();
+        c.push_front(b"x");
+        let _ = c.pop_back();
+        let _ = c.pop_front();
+        assert!(c.mem_usage() <= before + 64);
+        assert_eq!(c.len(), 1998);
     }
 }

@@ -173,18 +173,6 @@ pub fn route_object(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, St
     })
 }
 
-/// OBJECT ENCODING's answer as Redis 7.0 gives it. The store names
-/// encodings as Redis 7.2 does; 7.0 has no listpack lists (every list is a
-/// "quicklist") and no listpack sets (a set that is not an intset is a
-/// "hashtable").
-pub fn encoding_name_7_0(v: &Value) -> &'static str {
-    match v {
-        Value::List(_) => "quicklist",
-        Value::Set(s) if s.encoding_name() == "listpack" => "hashtable",
-        _ => v.encoding_name(),
-    }
-}
-
 /// OBJECT REFCOUNT: Redis's shared integers report `OBJ_SHARED_REFCOUNT`,
 /// every other value 1. Where Redis copies a shared integer into a private
 /// object (COPY) it reports 1 and kevy still reports the shared count.
@@ -210,7 +198,7 @@ pub fn op_object(db: &mut Db<'_>, key: &[u8], sub: ObjectSub) -> OpResult<Option
         return Ok(None);
     };
     Ok(Some(match sub {
-        ObjectSub::Encoding => ObjectInfo::Encoding(encoding_name_7_0(v)),
+        ObjectSub::Encoding => ObjectInfo::Encoding(v.encoding_name()),
         ObjectSub::RefCount => ObjectInfo::Int(refcount(v)),
         ObjectSub::IdleTime => ObjectInfo::Int(0),
         ObjectSub::Freq => return Err(OpError::Family(LFU_NOT_SELECTED)),
@@ -702,7 +690,7 @@ mod tests {
     }
 
     #[test]
-    fn object_encodings_are_redis_7_0s() {
+    fn object_encoding_names_the_encoding_in_use() {
         let mut t = T::new();
         t.run(&["SET", "int", "12345"]);
         t.run(&["SET", "emb", "hello"]);
@@ -725,9 +713,9 @@ mod tests {
             ("int", "int"),
             ("emb", "embstr"),
             ("raw", "raw"),
-            ("l", "quicklist"),
+            ("l", "listpack"),
             ("ints", "intset"),
-            ("strs", "hashtable"),
+            ("strs", "listpack"),
             ("bigs", "hashtable"),
             ("z", "listpack"),
             ("bigz", "skiplist"),
