@@ -192,6 +192,10 @@ struct Reactor<S: Service> {
     ready: Vec<u32>,
     /// Connections with output to write or state to re-check.
     writes: Vec<u32>,
+    /// Spare lists swapped with `ready` and `writes` each iteration.
+    scratch_ready: Vec<u32>,
+    scratch_again: Vec<u32>,
+    scratch_writes: Vec<u32>,
     coords: Vec<Option<Coord<S>>>,
     free_coords: Vec<u32>,
     pool: VecPool,
@@ -238,6 +242,9 @@ impl<S: Service> Reactor<S> {
             free: Vec::new(),
             ready: Vec::new(),
             writes: Vec::new(),
+            scratch_ready: Vec::new(),
+            scratch_again: Vec::new(),
+            scratch_writes: Vec::new(),
             coords: Vec::new(),
             free_coords: Vec::new(),
             pool: VecPool::default(),
@@ -454,9 +461,11 @@ impl<S: Service> Reactor<S> {
     }
 
     fn run_ready(&mut self) {
-        let ready = std::mem::take(&mut self.ready);
-        let mut again = Vec::new();
-        for idx in ready {
+        // Swap with the kept scratch list: no allocation per iteration.
+        let mut ready = std::mem::take(&mut self.scratch_ready);
+        std::mem::swap(&mut ready, &mut self.ready);
+        let mut again = std::mem::take(&mut self.scratch_again);
+        for &idx in &ready {
             let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
                 continue;
             };
@@ -471,7 +480,10 @@ impl<S: Service> Reactor<S> {
         }
         // Connections readied while we ran (coordinated commands ending).
         again.append(&mut self.ready);
-        self.ready = again;
+        std::mem::swap(&mut self.ready, &mut again);
+        ready.clear();
+        self.scratch_ready = ready;
+        self.scratch_again = again;
     }
 
     /// Parses and runs the connection's buffered commands; true when the
@@ -520,12 +532,15 @@ impl<S: Service> Reactor<S> {
     }
 
     fn flush_writes(&mut self) {
-        let writes = std::mem::take(&mut self.writes);
+        let mut writes = std::mem::take(&mut self.scratch_writes);
+        std::mem::swap(&mut writes, &mut self.writes);
         for &idx in &writes {
             if !self.flush_conn(idx) {
                 self.close(idx);
             }
         }
+        writes.clear();
+        self.scratch_writes = writes;
     }
 
     /// Writes a connection's output and updates its epoll interest; false
