@@ -611,21 +611,11 @@ fn cmd_sort_ro(ctx: &mut Ctx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::families::strings::tests::T;
+    use crate::families::testkit::*;
     use kevy_resp::OwnedArgs;
     use kevy_store::hash::Hash;
     use kevy_store::set::Set;
     use kevy_store::zset::{AddFlags, ZSet};
-
-    const NULL: &str = "$-1\r\n";
-
-    fn int(n: i64) -> String {
-        format!(":{n}\r\n")
-    }
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
 
     /// An array reply of bulk strings; `None` for a null.
     fn arr(items: &[Option<&str>]) -> String {

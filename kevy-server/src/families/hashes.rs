@@ -515,31 +515,7 @@ fn cmd_hscan(ctx: &mut Ctx<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::families::strings::tests::T;
-
-    const OK: &str = "+OK\r\n";
-    const NULL: &str = "$-1\r\n";
-    const WRONGTYPE: &str =
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-    const NOTINT: &str = "-ERR value is not an integer or out of range\r\n";
-    const SYNTAX: &str = "-ERR syntax error\r\n";
-    const EMPTY: &str = "*0\r\n";
-
-    fn int(n: i64) -> String {
-        format!(":{n}\r\n")
-    }
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
-
-    fn arr(items: &[&str]) -> String {
-        let mut s = format!("*{}\r\n", items.len());
-        for i in items {
-            s += &bulk(i);
-        }
-        s
-    }
+    use crate::families::testkit::*;
 
     /// The bulk strings of a reply, in order (headers dropped).
     fn bulks(reply: &str) -> Vec<String> {

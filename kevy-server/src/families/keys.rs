@@ -606,18 +606,7 @@ fn cmd_swapdb(ctx: &mut Ctx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::families::strings::tests::T;
-
-    const OK: &str = "+OK\r\n";
-    const NULL: &str = "$-1\r\n";
-
-    fn int(n: i64) -> String {
-        format!(":{n}\r\n")
-    }
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
+    use crate::families::testkit::*;
 
     #[test]
     fn del_exists_type() {

@@ -10,6 +10,8 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod zsets;
 
 use crate::table::Table;

@@ -762,23 +762,8 @@ fn cmd_sscan(ctx: &mut Ctx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::families::strings::tests::T;
+    use crate::families::testkit::*;
     use std::collections::BTreeSet;
-
-    const WRONGTYPE: &str =
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-    const SYNTAX: &str = "-ERR syntax error\r\n";
-    const NOTINT: &str = "-ERR value is not an integer or out of range\r\n";
-    const EMPTY: &str = "*0\r\n";
-    const NULL: &str = "$-1\r\n";
-
-    fn int(n: i64) -> String {
-        format!(":{n}\r\n")
-    }
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
 
     fn err(s: &str) -> String {
         format!("-{s}\r\n")

@@ -1530,31 +1530,8 @@ fn cmd_zdiffstore(ctx: &mut Ctx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::families::strings::tests::T;
+    use crate::families::testkit::*;
     use kevy_resp::OwnedArgs;
-
-    const NULL: &str = "$-1\r\n";
-    const SYNTAX: &str = "-ERR syntax error\r\n";
-    const WRONGTYPE: &str =
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-    const NOTINT: &str = "-ERR value is not an integer or out of range\r\n";
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
-
-    /// A flat array of bulk strings.
-    fn arr(items: &[&str]) -> String {
-        let mut s = format!("*{}\r\n", items.len());
-        for i in items {
-            s += &bulk(i);
-        }
-        s
-    }
-
-    fn int(n: i64) -> String {
-        format!(":{n}\r\n")
-    }
 
     fn err(e: OpError) -> String {
         format!("-{}\r\n", message(e))
