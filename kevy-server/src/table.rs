@@ -97,6 +97,30 @@ pub struct CommandSpec {
     pub run: Handler,
 }
 
+impl CommandSpec {
+    /// The common shape: one key at argument 1, run on the shard that owns
+    /// it.
+    pub const fn single_key(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        acl: &'static [&'static str],
+        run: fn(&mut Ctx<'_>),
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first: 1,
+            last: 1,
+            step: 1,
+            acl,
+            route: RouteKind::Keys(Fold::One),
+            run: Handler::Shard(run),
+        }
+    }
+}
+
 /// Every command kevy knows, looked up by case-insensitive name.
 ///
 /// The index is open-addressed over a hash computed while folding case, so

@@ -11,9 +11,8 @@
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
 use crate::families::keys::parse_cursor;
-use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use crate::table::{flag, CommandSpec, Table};
 use kevy_resp::Args;
-use kevy_rt::Fold;
 use kevy_store::hash::{Hash, HashError};
 use kevy_store::num::{parse_i64, LongDouble};
 use kevy_store::sample::{random_reply_len, Rng};
@@ -26,17 +25,7 @@ pub fn register(t: &mut Table) {
     const R_FAST: &[&str] = &["@read", "@hash", "@fast"];
     const R_SLOW: &[&str] = &["@read", "@hash", "@slow"];
     const W_FAST: &[&str] = &["@write", "@hash", "@fast"];
-    let spec = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
-        name,
-        arity,
-        flags,
-        first: 1,
-        last: 1,
-        step: 1,
-        acl,
-        route: RouteKind::Keys(Fold::One),
-        run: Handler::Shard(run),
-    };
+    let spec = CommandSpec::single_key;
     const W_OOM_FAST: u32 = WRITE | DENYOOM | FAST;
     t.add(spec("hset", -4, W_OOM_FAST, W_FAST, cmd_hset));
     t.add(spec("hsetnx", 4, W_OOM_FAST, W_FAST, cmd_hsetnx));

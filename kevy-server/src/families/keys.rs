@@ -8,7 +8,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::{reply_error, reply_error_args};
-use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::Args;
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::expire::{expire_command_at, ms_to_s_rounded, remaining_ms, Unit};
@@ -24,17 +24,7 @@ pub fn register(t: &mut Table) {
     const W_FAST: &[&str] = &["@keyspace", "@write", "@fast"];
     const W_SLOW: &[&str] = &["@keyspace", "@write", "@slow"];
     const W_SLOW_DANGER: &[&str] = &["@keyspace", "@write", "@slow", "@dangerous"];
-    let key1 = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
-        name,
-        arity,
-        flags,
-        first: 1,
-        last: 1,
-        step: 1,
-        acl,
-        route: RouteKind::Keys(Fold::One),
-        run: Handler::Shard(run),
-    };
+    let key1 = CommandSpec::single_key;
     let all_keys = |name, arity, flags, acl, run| CommandSpec {
         last: -1,
         route: RouteKind::Keys(Fold::Sum),

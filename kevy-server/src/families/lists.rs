@@ -11,7 +11,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
-use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::list::{List, Where};
@@ -26,17 +26,7 @@ pub fn register(t: &mut Table) {
     const R_SLOW: &[&str] = &["@read", "@list", "@slow"];
     const W_FAST: &[&str] = &["@write", "@list", "@fast"];
     const W_SLOW: &[&str] = &["@write", "@list", "@slow"];
-    let spec = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
-        name,
-        arity,
-        flags,
-        first: 1,
-        last: 1,
-        step: 1,
-        acl,
-        route: RouteKind::Keys(Fold::One),
-        run: Handler::Shard(run),
-    };
+    let spec = CommandSpec::single_key;
     // Source and destination are served as one unit (Fold::One): when they
     // sit on different shards the runtime runs the command over copies.
     let two = |name, arity, flags, acl, run| CommandSpec {

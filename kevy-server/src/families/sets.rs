@@ -12,7 +12,7 @@
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
 use crate::families::keys::parse_cursor;
-use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::num::parse_i64;
@@ -28,18 +28,8 @@ pub fn register(t: &mut Table) {
     const R_SLOW: &[&str] = &["@read", "@set", "@slow"];
     const W_FAST: &[&str] = &["@write", "@set", "@fast"];
     const W_SLOW: &[&str] = &["@write", "@set", "@slow"];
-    let one = RouteKind::Keys(Fold::One);
-    let spec = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
-        name,
-        arity,
-        flags,
-        first: 1,
-        last: 1,
-        step: 1,
-        acl,
-        route: one,
-        run: Handler::Shard(run),
-    };
+    let _one = RouteKind::Keys(Fold::One);
+    let spec = CommandSpec::single_key;
     // Every key of a multi-key command is served as one unit (Fold::One):
     // when they span shards the runtime runs the command over copies.
     let all = |name, arity, flags, acl, run| CommandSpec {

@@ -9,7 +9,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
-use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::expire::{set_expire_at, Unit};
@@ -24,18 +24,8 @@ pub fn register(t: &mut Table) {
     const R_SLOW: &[&str] = &["@read", "@string", "@slow"];
     const W_FAST: &[&str] = &["@write", "@string", "@fast"];
     const W_SLOW: &[&str] = &["@write", "@string", "@slow"];
-    let one = RouteKind::Keys(Fold::One);
-    let spec = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
-        name,
-        arity,
-        flags,
-        first: 1,
-        last: 1,
-        step: 1,
-        acl,
-        route: one,
-        run: Handler::Shard(run),
-    };
+    let _one = RouteKind::Keys(Fold::One);
+    let spec = CommandSpec::single_key;
     t.add(spec("get", 2, READONLY | FAST, R_FAST, cmd_get));
     // Redis does not flag SET fast: with GET or a big value it is not O(1).
     t.add(spec("set", -3, WRITE | DENYOOM, W_SLOW, cmd_set));

@@ -13,7 +13,7 @@
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
 use crate::families::keys::parse_cursor;
-use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
+use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::glob;
@@ -39,17 +39,7 @@ pub fn register(t: &mut Table) {
     const R_SLOW: &[&str] = &["@read", "@sortedset", "@slow"];
     const W_FAST: &[&str] = &["@write", "@sortedset", "@fast"];
     const W_SLOW: &[&str] = &["@write", "@sortedset", "@slow"];
-    let key1 = |name, arity, flags, acl, run: fn(&mut Ctx<'_>)| CommandSpec {
-        name,
-        arity,
-        flags,
-        first: 1,
-        last: 1,
-        step: 1,
-        acl,
-        route: RouteKind::Keys(Fold::One),
-        run: Handler::Shard(run),
-    };
+    let key1 = CommandSpec::single_key;
     // Keys counted by a numkeys argument: Redis's legacy range is 0,0,0
     // and the route reads numkeys.
     let numkeys = |name, arity, flags, acl, route: RouteFn, run| CommandSpec {
