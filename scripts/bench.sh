@@ -51,29 +51,8 @@ KEVY="$ROOT/target/release/kevy-server"
 OUT="$ROOT/target/bench/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 
-SERVER_PID=""
-cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-pick_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        if port_free "$p"; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port found" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 CAN_PIN=0
 if command -v taskset >/dev/null 2>&1 && (($(nproc) >= 2)); then
@@ -121,11 +100,6 @@ start() {
     exit 1
 }
 
-stop() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
 
 # run_phase PHASE SERVER_CPUS CLIENT_CPUS KEVY_NAME EXTRA_BENCH_ARGS...
 # Appends "phase<TAB>server<TAB>pipeline<TAB>test<TAB>rps" lines to $OUT/results.tsv.
@@ -156,7 +130,7 @@ run_phase() {
                         printf '%s\t%s\t%s\t%s\t%s\n' "$phase" "${server%%:*}" "$p" "$test" "$rps"
                     done >>"$OUT/results.tsv"
             done
-            stop
+            stop_server
         done
     done
 }

@@ -46,31 +46,8 @@ fi
 OUT="$ROOT/target/memory/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 
-SERVER_PID=""
-cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Below the kernel's ephemeral range (32768-60999 by default), so no
-# client connection's local port can take it between the check and bind.
-pick_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 12000))
-        if port_free "$p"; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port found" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # start NAME: starts a fresh redis or kevy on a free port; sets SERVER_PID
 # and PORT.
@@ -101,11 +78,6 @@ start() {
     exit 1
 }
 
-stop() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 
@@ -182,7 +154,7 @@ measure() {
     else
         echo "  $name: loading $ds failed; see $log" >&2
     fi
-    stop
+    stop_server
 }
 
 mb() { awk -v k="$1" 'BEGIN {if (k == "-") print "-"; else printf "%.1f", k / 1024}'; }

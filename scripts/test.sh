@@ -70,31 +70,10 @@ log "cargo build --release -p kevy-server"
 cargo build --release -p kevy-server
 KEVY="$ROOT/target/release/kevy-server"
 
-SERVER_PID=""
-cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n ${WORK:-} ]]; then rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+on_exit() { if [[ -n ${WORK:-} ]]; then rm -rf "$WORK"; fi; }
 WORK=$(mktemp -d)
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-pick_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        if port_free "$p"; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port found" >&2
-    exit 1
-}
 
 # start_kevy CORES: starts kevy on a free port, sets SERVER_PID and PORT.
 start_kevy() {
@@ -117,11 +96,6 @@ start_kevy() {
     exit 1
 }
 
-stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
 
 # Every test of redis-benchmark's default run except XADD (streams are not
 # implemented yet).
