@@ -438,25 +438,7 @@ fn cmd_hrandfield(ctx: &mut Ctx<'_>) {
 
 /// HSCAN's options: COUNT and MATCH (TYPE is for SCAN only).
 fn parse_hscan_opts<'a>(args: &Args<'a>) -> OpResult<(usize, Option<&'a [u8]>)> {
-    let (mut count, mut pattern) = (10, None);
-    let mut i = 3;
-    while i < args.len() {
-        let opt = args.get(i);
-        let has_value = i + 1 < args.len();
-        if opt.eq_ignore_ascii_case(b"count") && has_value {
-            let n = parse_i64(args.get(i + 1)).ok_or(OpError::NotInteger)?;
-            if n < 1 {
-                return Err(OpError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if opt.eq_ignore_ascii_case(b"match") && has_value {
-            pattern = Some(args.get(i + 1));
-        } else {
-            return Err(OpError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((count, pattern.filter(|p| *p != b"*")))
+    crate::families::keys::parse_key_scan_opts(args, 3)
 }
 
 /// A field and its value, copied out of the hash.

@@ -455,7 +455,23 @@ pub struct ScanOpts<'a> {
     pub type_name: Option<&'a [u8]>,
 }
 
-fn parse_scan_opts<'a>(args: &Args<'a>, from: usize) -> OpResult<ScanOpts<'a>> {
+/// Parses COUNT, MATCH and (for SCAN only, `allow_type`) TYPE from
+/// argument `from` on; the one parser behind SCAN, HSCAN, SSCAN and ZSCAN.
+/// COUNT and MATCH of a key's scan (HSCAN, SSCAN, ZSCAN: no TYPE), with
+/// MATCH `*` dropped since it matches everything.
+pub fn parse_key_scan_opts<'a>(
+    args: &Args<'a>,
+    from: usize,
+) -> OpResult<(usize, Option<&'a [u8]>)> {
+    let o = parse_scan_opts(args, from, false)?;
+    Ok((o.count, o.pattern.filter(|p| *p != b"*")))
+}
+
+pub fn parse_scan_opts<'a>(
+    args: &Args<'a>,
+    from: usize,
+    allow_type: bool,
+) -> OpResult<ScanOpts<'a>> {
     let mut o = ScanOpts {
         count: 10,
         pattern: None,
@@ -473,7 +489,7 @@ fn parse_scan_opts<'a>(args: &Args<'a>, from: usize) -> OpResult<ScanOpts<'a>> {
             o.count = usize::try_from(n).unwrap_or(usize::MAX);
         } else if opt.eq_ignore_ascii_case(b"match") && has_value {
             o.pattern = Some(args.get(i + 1));
-        } else if opt.eq_ignore_ascii_case(b"type") && has_value {
+        } else if allow_type && opt.eq_ignore_ascii_case(b"type") && has_value {
             o.type_name = Some(args.get(i + 1));
         } else {
             return Err(OpError::Syntax);
@@ -509,7 +525,7 @@ pub fn op_scan(
 fn cmd_scan(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     let (shard, nshards) = (ctx.shard.id, ctx.shard.nshards);
-    let r = parse_cursor(args.get(1)).and_then(|c| Ok((c, parse_scan_opts(&args, 2)?)));
+    let r = parse_cursor(args.get(1)).and_then(|c| Ok((c, parse_scan_opts(&args, 2, true)?)));
     let (cursor, opts) = match r {
         Ok(x) => x,
         Err(e) => return reply_error(&mut ctx.out, e),

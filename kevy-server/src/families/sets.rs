@@ -690,25 +690,7 @@ fn cmd_sintercard(ctx: &mut Ctx<'_>) {
 /// SSCAN's COUNT and MATCH (Redis's `scanGenericCommand`; TYPE is for SCAN
 /// only).
 fn parse_sscan_opts<'a>(args: &Args<'a>) -> OpResult<(usize, Option<&'a [u8]>)> {
-    let (mut count, mut pattern) = (10, None);
-    let mut i = 3;
-    while i < args.len() {
-        let opt = args.get(i);
-        let has_value = i + 1 < args.len();
-        if opt.eq_ignore_ascii_case(b"count") && has_value {
-            let n = parse_i64(args.get(i + 1)).ok_or(OpError::NotInteger)?;
-            if n < 1 {
-                return Err(OpError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if opt.eq_ignore_ascii_case(b"match") && has_value {
-            pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return Err(OpError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((count, pattern))
+    crate::families::keys::parse_key_scan_opts(args, 3)
 }
 
 /// One SSCAN step: the next cursor and the members found. A small set

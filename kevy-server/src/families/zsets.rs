@@ -1156,26 +1156,7 @@ fn cmd_zrandmember(ctx: &mut Ctx<'_>) {
 /// ZSCAN's COUNT and MATCH (Redis's `scanGenericCommand` for a key: TYPE
 /// is a syntax error here).
 fn parse_zscan_opts<'a>(args: &Args<'a>, from: usize) -> OpResult<(usize, Option<&'a [u8]>)> {
-    let (mut count, mut pattern) = (10, None);
-    let mut i = from;
-    while i < args.len() {
-        let opt = args.get(i);
-        let has_value = i + 1 < args.len();
-        if opt.eq_ignore_ascii_case(b"count") && has_value {
-            let n = int_arg(args.get(i + 1))?;
-            if n < 1 {
-                return Err(OpError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if opt.eq_ignore_ascii_case(b"match") && has_value {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return Err(OpError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((count, pattern))
+    crate::families::keys::parse_key_scan_opts(args, from)
 }
 
 /// The largest magnitude Redis's `double2ll` turns into an integer.
