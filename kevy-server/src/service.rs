@@ -104,12 +104,6 @@ impl Service for Kevy {
         let spec = self.server.table.get(cmd);
         match spec.run {
             Handler::Shard(f) => {
-                if shard.scratch && !shard.tracking {
-                    // A scratch shard starts recording writes once its
-                    // copies are loaded, i.e. at its first command.
-                    shard.store.track_dirty(true);
-                    shard.tracking = true;
-                }
                 let mut ctx = Ctx {
                     shard,
                     db: client.db as usize,
@@ -186,13 +180,18 @@ impl Service for Kevy {
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
         let mut s = Shard::new(home, nshards);
-        s.scratch = true;
+        // Records the keys its command writes (see `load` and `take_dirty`).
+        s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());
         s
     }
 
     fn load(&self, scratch: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
+        // Loading is not a write of the command's: pause the record, and
+        // restart it empty (track_dirty(true) clears it).
+        scratch.store.track_dirty(false);
         scratch.store.import(key, snap);
+        scratch.store.track_dirty(true);
     }
 
     fn take_dirty(&self, scratch: &mut Shard) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {

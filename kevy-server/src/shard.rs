@@ -8,10 +8,6 @@ pub struct Shard {
     pub store: Store,
     pub id: usize,
     pub nshards: usize,
-    /// A scratch shard runs coordinated commands over copies of keys.
-    pub scratch: bool,
-    /// The scratch shard records the keys its commands write.
-    pub tracking: bool,
     /// `store.dirty` at the last publish, to skip publishing when idle.
     published_dirty: u64,
     published_expired: u64,
@@ -23,8 +19,6 @@ impl Shard {
             store: Store::new(DATABASES),
             id,
             nshards,
-            scratch: false,
-            tracking: false,
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
         }
