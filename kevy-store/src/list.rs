@@ -405,6 +405,55 @@ pub fn normalize_range(start: i64, stop: i64, len: usize) -> Option<(usize, usiz
     Some((start as usize, stop as usize))
 }
 
+/// Which end of a list an operation works on.
+#[derive(Clone, Copy)]
+enum Side {
+    Front,
+    Back,
+}
+
+impl Side {
+    #[inline]
+    fn push_into(self, n: &mut Node, v: &[u8]) {
+        match self {
+            Side::Front => n.push_front(v),
+            Side::Back => n.push_back(v),
+        }
+    }
+
+    #[inline]
+    fn pop_from<R>(self, n: &mut Node, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Side::Front => n.pop_front_with(f),
+            Side::Back => n.pop_back_with(f),
+        }
+    }
+
+    #[inline]
+    fn end_node(self, nodes: &mut VecDeque<Node>) -> Option<&mut Node> {
+        match self {
+            Side::Front => nodes.front_mut(),
+            Side::Back => nodes.back_mut(),
+        }
+    }
+
+    #[inline]
+    fn push_node(self, nodes: &mut VecDeque<Node>, n: Node) {
+        match self {
+            Side::Front => nodes.push_front(n),
+            Side::Back => nodes.push_back(n),
+        }
+    }
+
+    #[inline]
+    fn drop_node(self, nodes: &mut VecDeque<Node>) {
+        match self {
+            Side::Front => drop(nodes.pop_front()),
+            Side::Back => drop(nodes.pop_back()),
+        }
+    }
+}
+
 impl List {
     /// An empty list (a `listpack` that allocates nothing yet).
     pub fn new() -> Self {
@@ -481,39 +530,7 @@ impl List {
 
     /// LPUSH of one element.
     pub fn push_front(&mut self, v: &[u8]) {
-        let need = entry_size(v.len());
-        match &mut self.repr {
-            Repr::Pack(n) => {
-                if n.bytes() + need <= LIST_NODE_MAX_BYTES {
-                    n.push_front(v);
-                } else {
-                    let mut old = std::mem::take(n);
-                    let mut nodes = VecDeque::with_capacity(4);
-                    if old.count > 0 {
-                        old.seal();
-                        nodes.push_back(old);
-                    }
-                    nodes.push_front(Node::single(v));
-                    let len = nodes.iter().map(|n| n.count as usize).sum();
-                    self.repr = Repr::Quick(Box::new(Quick::new(nodes, len)));
-                }
-            }
-            Repr::Quick(q) => {
-                let head = q.nodes.front_mut().expect("quicklist has a node");
-                let before = head.heap_bytes();
-                if head.bytes() + need <= LIST_NODE_MAX_BYTES {
-                    head.push_front(v);
-                    q.heap = q.heap - before + head.heap_bytes();
-                } else {
-                    head.seal();
-                    q.heap = q.heap - before + head.heap_bytes();
-                    let node = Node::single(v);
-                    q.heap += node.heap_bytes();
-                    q.nodes.push_front(node);
-                }
-                q.len += 1;
-            }
-        }
+        self.push(Side::Front, v);
     }
 
     /// See [`List::set_nodes`]; recounts the node heap afterwards (an
@@ -555,11 +572,18 @@ impl List {
 
     /// RPUSH of one element.
     pub fn push_back(&mut self, v: &[u8]) {
+        self.push(Side::Back, v);
+    }
+
+    /// Pushes at one end: into the end node while it has room, else into a
+    /// new node (a listpack that outgrows one node becomes a quicklist).
+    #[inline]
+    fn push(&mut self, side: Side, v: &[u8]) {
         let need = entry_size(v.len());
         match &mut self.repr {
             Repr::Pack(n) => {
                 if n.bytes() + need <= LIST_NODE_MAX_BYTES {
-                    n.push_back(v);
+                    side.push_into(n, v);
                 } else {
                     let mut old = std::mem::take(n);
                     let mut nodes = VecDeque::with_capacity(4);
@@ -567,23 +591,23 @@ impl List {
                         old.seal();
                         nodes.push_back(old);
                     }
-                    nodes.push_back(Node::single(v));
+                    side.push_node(&mut nodes, Node::single(v));
                     let len = nodes.iter().map(|n| n.count as usize).sum();
                     self.repr = Repr::Quick(Box::new(Quick::new(nodes, len)));
                 }
             }
             Repr::Quick(q) => {
-                let tail = q.nodes.back_mut().expect("quicklist has a node");
-                let before = tail.heap_bytes();
-                if tail.bytes() + need <= LIST_NODE_MAX_BYTES {
-                    tail.push_back(v);
-                    q.heap = q.heap - before + tail.heap_bytes();
+                let end = side.end_node(&mut q.nodes).expect("quicklist has a node");
+                let before = end.heap_bytes();
+                if end.bytes() + need <= LIST_NODE_MAX_BYTES {
+                    side.push_into(end, v);
+                    q.heap = q.heap - before + end.heap_bytes();
                 } else {
-                    tail.seal();
-                    q.heap = q.heap - before + tail.heap_bytes();
+                    end.seal();
+                    q.heap = q.heap - before + end.heap_bytes();
                     let node = Node::single(v);
                     q.heap += node.heap_bytes();
-                    q.nodes.push_back(node);
+                    side.push_node(&mut q.nodes, node);
                 }
                 q.len += 1;
             }
@@ -592,36 +616,27 @@ impl List {
 
     /// LPOP of one element, handing its bytes to `f` without copying them.
     pub fn pop_front_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        match &mut self.repr {
-            Repr::Pack(n) => (n.count > 0).then(|| n.pop_front_with(f)),
-            Repr::Quick(q) => {
-                let head = q.nodes.front_mut()?;
-                let before = head.heap_bytes();
-                let r = head.pop_front_with(f);
-                q.heap = q.heap - before + head.heap_bytes();
-                if head.count == 0 {
-                    q.heap -= head.heap_bytes();
-                    q.nodes.pop_front();
-                }
-                q.len -= 1;
-                self.maybe_to_pack();
-                Some(r)
-            }
-        }
+        self.pop_with(Side::Front, f)
     }
 
     /// RPOP of one element, handing its bytes to `f` without copying them.
     pub fn pop_back_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.pop_with(Side::Back, f)
+    }
+
+    /// Pops at one end; an emptied end node is dropped.
+    #[inline]
+    fn pop_with<R>(&mut self, side: Side, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match &mut self.repr {
-            Repr::Pack(n) => (n.count > 0).then(|| n.pop_back_with(f)),
+            Repr::Pack(n) => (n.count > 0).then(|| side.pop_from(n, f)),
             Repr::Quick(q) => {
-                let tail = q.nodes.back_mut()?;
-                let before = tail.heap_bytes();
-                let r = tail.pop_back_with(f);
-                q.heap = q.heap - before + tail.heap_bytes();
-                if tail.count == 0 {
-                    q.heap -= tail.heap_bytes();
-                    q.nodes.pop_back();
+                let end = side.end_node(&mut q.nodes)?;
+                let before = end.heap_bytes();
+                let r = side.pop_from(end, f);
+                q.heap = q.heap - before + end.heap_bytes();
+                if end.count == 0 {
+                    q.heap -= end.heap_bytes();
+                    side.drop_node(&mut q.nodes);
                 }
                 q.len -= 1;
                 self.maybe_to_pack();
