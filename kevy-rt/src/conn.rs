@@ -4,7 +4,7 @@
 
 use crate::fold::FanOut;
 use crate::service::{ClientCtx, Service};
-use kevy_resp::Parser;
+use kevy_resp::{OwnedArgs, Parser};
 use kevy_sys::{Interest, TcpStream};
 use std::collections::VecDeque;
 
@@ -80,8 +80,19 @@ pub(crate) struct ConnState<S: Service> {
     pub slots: VecDeque<Slot>,
     /// Flush, then close (QUIT, protocol error).
     pub closing: bool,
-    /// A coordinated command is in flight; read nothing more until it ends.
+    /// A transaction is in flight; read nothing more until it ends.
     pub blocked: bool,
+    /// Between MULTI and EXEC: the queued commands.
+    pub multi: Option<MultiQueue<S>>,
+    /// WATCHed keys: `(database, key)`.
+    pub watched: Vec<(u32, Vec<u8>)>,
+}
+
+/// Commands queued between MULTI and EXEC.
+pub(crate) struct MultiQueue<S: Service> {
+    pub cmds: Vec<(S::Cmd, OwnedArgs)>,
+    /// A queue-time error happened: EXEC answers EXECABORT.
+    pub aborted: bool,
 }
 
 pub(crate) struct Conn<S: Service> {
@@ -104,6 +115,8 @@ impl<S: Service> ConnState<S> {
             slots: VecDeque::new(),
             closing: false,
             blocked: false,
+            multi: None,
+            watched: Vec::new(),
         }
     }
 

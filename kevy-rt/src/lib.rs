@@ -30,19 +30,13 @@
 //!    earlier reply is outstanding — the hot path, which allocates nothing.
 //! 4. A command whose keys live on shard `j` is appended to the batch for
 //!    `j`: argument bytes into one buffer, a small header per command.
-//! 5. Commands that fan out (MGET, DEL, KEYS, DBSIZE, …: the table gives a
-//!    [`Fold`]) are split into one part per owning shard; the home shard's
-//!    part runs inline. The parts' replies fold (sum, all-OK, gather by key,
-//!    concatenate, random pick) once all are in.
-//! 6. A multi-key command that cannot be split (RENAME, COPY, MSETNX, …)
-//!    whose keys span shards runs as a *coordinated* command: the home
-//!    reactor asks each owning shard for copies of the keys
-//!    (`Service::export`), runs the command on a scratch shard holding them,
-//!    sends the keys it wrote back to their owners (`Service::import`), and
-//!    releases the reply once every owner acknowledged. Until then the
-//!    connection reads no further commands, so its later commands see the
-//!    result. Without key locks this is not isolated from other clients'
-//!    concurrent writes to the same keys; the README says what holds.
+//! 5. Commands that run on every shard (KEYS, DBSIZE, FLUSHALL, …: the
+//!    table gives a [`Fold`]) send one part to each shard; the home shard's
+//!    part runs inline. The parts' replies fold (sum, all-OK, concatenate,
+//!    random pick) once all are in.
+//! 6. A command whose keys span shards (MSET, MGET, DEL, RENAME, SMOVE,
+//!    SUNIONSTORE, …), and every MULTI/EXEC whose keys are not all on the
+//!    home shard, runs as a *transaction*: see below.
 //! 7. At the end of the iteration each non-empty batch is pushed to its ring
 //!    (one push per target), and the target is woken only if it announced it
 //!    is going to sleep.
@@ -60,11 +54,92 @@
 //!
 //! - Replies on a connection: always in request order.
 //! - Execution of one connection's commands on one shard: in request order
-//!   (rings are FIFO and a shard runs its own commands inline in order).
-//! - Across shards, two pipelined commands of one connection on keys of
-//!   different shards may take effect in either order as seen by *another*
-//!   client; the sending connection itself always sees its own writes,
-//!   because every later command to the same shard queues behind them.
+//!   (rings are FIFO, a shard runs its own commands inline in order, and a
+//!   command that must wait for a lock holds back every later command of
+//!   the same connection on that shard).
+//! - Across shards, two pipelined *single-key* commands of one connection
+//!   on keys of different shards may take effect in either order as seen by
+//!   another client; the sending connection itself always sees its own
+//!   writes, because every later command to the same shard queues behind
+//!   them. Anything that must be atomic across keys is one command or one
+//!   MULTI/EXEC, and is (next section).
+//!
+//! # Transactions: atomic across shards
+//!
+//! A *transaction* is a MULTI/EXEC block or one multi-key command whose
+//! keys span shards. Redis runs it without any other client's command in
+//! between; kevy gives the same guarantee with per-shard key locks taken
+//! by strict two-phase locking, in a global order.
+//!
+//! **Who owns what.** Each shard owns a lock table for its own keys
+//! ([`lock`]): the keys each transaction holds, plus a FIFO queue of what
+//! waits. The transaction's *coordinator* is the home reactor of the
+//! connection that sent it; it owns the transaction's state (its commands,
+//! the lock plan, the replies gathered so far) and nothing else. Key names
+//! are locked in every database at once, because SELECT inside MULTI can
+//! move later commands to another database.
+//!
+//! **What runs.** `Service::route` gives each command's keys (the command
+//! table's key positions; kevy-rt never looks at command names). The plan
+//! is the set of keys per shard, including keys the connection WATCHes; a
+//! command that reaches a whole shard (FLUSHALL, KEYS, SCAN inside MULTI)
+//! locks that whole shard.
+//!
+//! 1. *Fast path.* When every key is on the home shard and none is locked
+//!    or queued for, the commands run inline, back to back, in one go: no
+//!    other command can run on a reactor in between, so that is atomic,
+//!    and it costs what the same commands cost outside a transaction.
+//! 2. *Lock phase.* Otherwise the coordinator acquires the plan's locks one
+//!    shard at a time in increasing shard index: the home shard inline, the
+//!    others by a `Lock` request on the ring and a `Locked` answer (which
+//!    also says whether a key the client WATCHes changed).
+//! 3. *Run phase.* With every lock held, the commands are sent in order to
+//!    the shards that own their keys (several per batch; each shard runs
+//!    them in ring order, bypassing the locks the transaction holds). A
+//!    command that needs keys of several shards in one place (RENAME,
+//!    SMOVE, SUNIONSTORE, …) is run by copy: the coordinator fetches the
+//!    keys (`Service::export`), runs the command on a scratch shard, and
+//!    sends the keys it wrote back (`Service::import`), all while they stay
+//!    locked; later commands are sent only after the write-back, so they
+//!    see it. Connection commands (SELECT, PING) run inline at the home
+//!    shard in their turn.
+//! 4. *Release.* After its last command each shard gets `Unlock`, behind
+//!    the commands on the same ring, so a shard releases only after applying
+//!    everything. The reply is released when every command answered.
+//!
+//! **Why it is atomic.** Every command that touches a key checks the key's
+//! shard's lock table first (one branch while the table is empty, the
+//! common case): a locked key makes it wait in the queue, so no other
+//! client observes a transaction's keys between its first and last
+//! command. Locks are held until every lock is acquired and every write
+//! is applied (two-phase locking), so the transaction is serialised at the
+//! moment it holds all of them; a reader that spans shards is a
+//! transaction too, so it sees all of another's writes or none.
+//!
+//! **Why it cannot deadlock.** A transaction waiting for shard `s` holds
+//! locks only on shards below `s`. Whatever it waits for on `s` is either a
+//! holder, which holds nothing above `s` that it waits on except shards it
+//! requests later — again in increasing order — or a queued plain command,
+//! which holds nothing. So every wait points to a strictly higher shard or
+//! to a command that holds nothing; there is no cycle, and the holder of
+//! the highest contended lock always finishes.
+//!
+//! **Why single-key commands cannot starve a transaction.** The queue is
+//! FIFO per shard: a command may run only if it conflicts with nothing
+//! held *and nothing queued ahead of it*. Once a transaction's lock request
+//! is queued, later commands on those keys queue behind it.
+//!
+//! **Why a transaction cannot stall unrelated keys.** Locks are per key:
+//! a command on keys nobody holds or waits for runs at once, even while the
+//! shard's queue is non-empty. Only commands that reach the whole shard
+//! (FLUSHALL, KEYS, DBSIZE, SCAN) wait for the shard's locks to clear.
+//!
+//! **WATCH.** A WATCH registers the key with its owning shard, which keeps
+//! a version per watched key that every write to it bumps (kevy-store's
+//! write hook). EXEC's lock requests ask each shard whether any key the
+//! client watches changed; since the keys are locked from that answer on,
+//! the check and the commands are one atomic step. EXEC, DISCARD, UNWATCH
+//! and closing the connection drop the registrations.
 //!
 //! # Sleeping and waking
 //!
@@ -91,6 +166,7 @@
 
 mod conn;
 mod fold;
+mod lock;
 mod msg;
 mod reactor;
 pub mod ring;
@@ -99,6 +175,6 @@ pub mod slot;
 mod stats;
 
 pub use reactor::{bind, run, Bound, Config};
-pub use service::{ClientCtx, ConnAction, Fold, Route, Service};
+pub use service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

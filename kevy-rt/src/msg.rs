@@ -18,7 +18,8 @@ pub(crate) struct Dest {
 }
 
 pub(crate) enum Req<S: Service> {
-    /// Run a command; its arguments are `spans[first..first + n]`.
+    /// Run a command; its arguments are `spans[first..first + n]`. It waits
+    /// if its keys are locked by a transaction.
     Exec {
         dest: Dest,
         cmd: S::Cmd,
@@ -26,27 +27,62 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
-    /// Copy out the keys at `spans[first..first + n]` for coordinated op `op`.
+    /// Transaction `op` of the sender holds this shard's locks: run its
+    /// command number `part` (fan-out part `sub`) now.
+    TxExec {
+        op: u32,
+        part: u32,
+        sub: u32,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        first: u32,
+        n: u32,
+    },
+    /// Lock the keys at `spans[first..first + n]` (or the whole shard) for
+    /// transaction `op` of the sender; answer `Locked` once held. With
+    /// `watch`, also say whether a key `client` WATCHes here changed.
+    Lock {
+        op: u32,
+        client: u64,
+        whole: bool,
+        watch: bool,
+        first: u32,
+        n: u32,
+    },
+    /// Transaction `op` of the sender is done here: release its locks.
+    Unlock { op: u32 },
+    /// Copy out the keys at `spans[first..first + n]` for transaction `op`.
     Export { op: u32, first: u32, n: u32 },
     /// Replace `n` keys with the next `n` entries of `req_snaps`.
-    Import { op: u32, n: u32 },
+    Import { n: u32 },
+    /// Register WATCHes of `client` on the keys at `spans[first..first + n]`
+    /// in database `db`.
+    Watch {
+        client: u64,
+        db: u32,
+        first: u32,
+        n: u32,
+    },
+    /// Drop every WATCH of `client` here.
+    Unwatch { client: u64 },
 }
 
 pub(crate) enum Resp {
     /// A reply's bytes: `rdata[start..start + len]`.
-    Reply {
-        dest: Dest,
+    Reply { dest: Dest, start: u32, len: u32 },
+    /// A transaction command's reply: `rdata[start..start + len]`.
+    TxReply {
+        op: u32,
+        part: u32,
+        sub: u32,
         start: u32,
         len: u32,
     },
+    /// The locks of transaction `op` are held; `changed`: a watched key
+    /// changed since WATCH.
+    Locked { op: u32, changed: bool },
     /// The next `n` entries of `resp_snaps` answer an `Export`.
-    Exported {
-        op: u32,
-        n: u32,
-    },
-    Imported {
-        op: u32,
-    },
+    Exported { op: u32, n: u32 },
 }
 
 pub(crate) struct Batch<S: Service> {

@@ -6,17 +6,19 @@ use crate::conn::{
     Conn, ConnIo, ConnState, Slot, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK,
 };
 use crate::fold::FanOut;
+use crate::lock::Locks;
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Full, Producer};
-use crate::service::{ClientCtx, ConnAction, Fold, Route, Service};
+use crate::service::{ClientCtx, ConnAction, Fold, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
-use kevy_resp::{Args, OwnedArgs, Parse};
+use kevy_resp::{Args, Parse};
 use kevy_sys::{clock, signal, EventFd, Events, Interest, Poller, TcpListener, Token};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use tx::{Tx, Wait};
 
 /// Batches taken from one ring per iteration: no peer can hold the reactor
 /// for more than this many batches before connections get their turn.
@@ -30,6 +32,8 @@ const MAX_CLIENTS: u64 = 10_000;
 const RING_SLOTS: usize = 256;
 /// Active-expiry and other housekeeping period (Redis's `hz 10`).
 const TICK_MS: u64 = 100;
+
+mod tx;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -155,22 +159,6 @@ struct Mesh {
     next_client_id: AtomicU64,
 }
 
-/// Keys with their exported state.
-type KeySnaps<S> = Vec<(Vec<u8>, <S as Service>::Snapshot)>;
-
-/// A coordinated command in flight (see the crate doc, step 6).
-struct Coord<S: Service> {
-    dest: Dest,
-    cmd: S::Cmd,
-    client: ClientCtx,
-    args: OwnedArgs,
-    /// Exports or imports not yet answered.
-    waiting: usize,
-    snaps: KeySnaps<S>,
-    importing: bool,
-    reply: Vec<u8>,
-}
-
 struct Reactor<S: Service> {
     id: usize,
     n: usize,
@@ -196,11 +184,15 @@ struct Reactor<S: Service> {
     scratch_ready: Vec<u32>,
     scratch_again: Vec<u32>,
     scratch_writes: Vec<u32>,
-    coords: Vec<Option<Coord<S>>>,
-    free_coords: Vec<u32>,
+    /// This shard's key locks and what waits for them.
+    locks: Locks<Wait<S>>,
+    /// Transactions this reactor coordinates, by slot (`op`).
+    txs: Vec<Option<Tx<S>>>,
+    free_txs: Vec<u32>,
+    /// Transactions whose next phase can run (all locks held, or the copy
+    /// for a command run by copy arrived).
+    tx_runnable: Vec<u32>,
     pool: VecPool,
-    /// Scratch for a local part of a fanned-out command.
-    part_args: OwnedArgs,
     part_out: Vec<u8>,
     commands: u64,
     net_in: u64,
@@ -245,10 +237,11 @@ impl<S: Service> Reactor<S> {
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
             scratch_writes: Vec::new(),
-            coords: Vec::new(),
-            free_coords: Vec::new(),
+            locks: Locks::default(),
+            txs: Vec::new(),
+            free_txs: Vec::new(),
+            tx_runnable: Vec::new(),
             pool: VecPool::default(),
-            part_args: OwnedArgs::default(),
             part_out: Vec::new(),
             commands: 0,
             net_in: 0,
@@ -312,6 +305,7 @@ impl<S: Service> Reactor<S> {
             }
             self.drain_rings();
             self.run_ready();
+            self.run_txs();
             self.svc.end_iteration(&mut self.shard);
             self.flush_batches();
             self.flush_writes();
@@ -605,12 +599,13 @@ impl<S: Service> Reactor<S> {
     }
 
     fn close(&mut self, idx: u32) {
-        let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
+        let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
             return;
         };
         if c.io.interest.is_some() {
             let _ = self.poller.delete(c.io.stream.fd());
         }
+        self.unwatch_all(&mut c.st);
         drop(c);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
         self.free.push(idx);
@@ -622,17 +617,39 @@ impl<S: Service> Reactor<S> {
     // ---- routing -----------------------------------------------------
 
     fn dispatch(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
-        let (cmd, route) = match self.svc.route(args, &st.client, self.n) {
-            Ok(x) => x,
-            Err(msg) => {
-                let mut reply = std::mem::take(&mut self.part_out);
-                reply.clear();
-                kevy_resp::Reply::new(&mut reply, st.client.resp3).error_bytes(&msg);
-                st.push_ready(&reply, &mut self.pool);
-                self.part_out = reply;
-                return;
-            }
-        };
+        if st.multi.is_some() {
+            return self.dispatch_in_multi(idx, gen, st, args);
+        }
+        match self.svc.route(args, &st.client, self.n) {
+            Ok((cmd, route)) => self.dispatch_routed(idx, gen, st, cmd, route, args),
+            Err(msg) => match self.svc.resolve(args) {
+                Err(Refused {
+                    tx: Some(TxOp::Exec),
+                    msg,
+                }) => self.exec_abort(st, &msg),
+                _ => self.push_error(st, &msg),
+            },
+        }
+    }
+
+    /// Appends an error reply for the next sequence number.
+    fn push_error(&mut self, st: &mut ConnState<S>, msg: &[u8]) {
+        let mut reply = std::mem::take(&mut self.part_out);
+        reply.clear();
+        kevy_resp::Reply::new(&mut reply, st.client.resp3).error_bytes(msg);
+        st.push_ready(&reply, &mut self.pool);
+        self.part_out = reply;
+    }
+
+    fn dispatch_routed(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) {
         match route {
             Route::Conn => {
                 let action = if st.slots.is_empty() {
@@ -659,47 +676,33 @@ impl<S: Service> Reactor<S> {
                     st.slots.push_back(Slot::Ready(v));
                     a
                 };
-                if action == ConnAction::Close {
-                    st.closing = true;
+                match action {
+                    ConnAction::Continue => {}
+                    ConnAction::Close => st.closing = true,
+                    ConnAction::Reset => {
+                        st.multi = None;
+                        self.unwatch_all(st);
+                    }
                 }
             }
+            Route::Tx(op) => self.tx_control(idx, gen, st, op, args),
             Route::Shard(s) => self.single(s % self.n, idx, gen, st, cmd, args),
-            Route::Keys {
-                first,
-                last,
-                step,
-                extra,
-                fold,
-            } => {
-                let (first, last, step) = key_range(args.len(), first, last, step);
+            Route::Keys { .. } => {
                 let mut target = None;
                 let mut spans = false;
-                let mut any = false;
-                let mut see = |k: &[u8]| {
+                for k in route_keys(&route, args) {
                     let s = shard_of(k, self.n);
-                    any = true;
                     match target {
                         None => target = Some(s),
                         Some(t) if t != s => spans = true,
                         _ => {}
                     }
-                };
-                let mut i = first;
-                while i <= last && i < args.len() {
-                    see(args.get(i));
-                    i += step;
                 }
-                if extra != 0 && (extra as usize) < args.len() {
-                    see(args.get(extra as usize));
-                }
-                if !any {
-                    self.single(self.id, idx, gen, st, cmd, args);
-                } else if !spans {
-                    self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
-                } else if fold == Fold::One {
-                    self.coordinate(idx, gen, st, cmd, args, first, last, step, extra as usize);
+                if spans {
+                    // Keys on several shards: atomic as a transaction.
+                    self.start_tx(idx, gen, st, vec![(cmd, args.to_owned_args())], false);
                 } else {
-                    self.split(idx, gen, st, cmd, args, fold, first, last, step);
+                    self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
                 }
             }
             Route::All(fold) => self.broadcast(idx, gen, st, cmd, args, fold),
@@ -716,8 +719,17 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         args: Args<'_>,
     ) {
+        let dest = Dest {
+            conn: idx,
+            gen,
+            seq: st.next_seq(),
+            part: 0,
+        };
         if s == self.id {
-            if st.slots.is_empty() {
+            if self.locks.active() && !self.may_run(&st.client, args) {
+                st.slots.push_back(Slot::Wait);
+                self.defer(None, dest, cmd, st.client, args);
+            } else if st.slots.is_empty() {
                 self.svc
                     .exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
                 st.done_seq += 1;
@@ -729,12 +741,6 @@ impl<S: Service> Reactor<S> {
             }
             return;
         }
-        let dest = Dest {
-            conn: idx,
-            gen,
-            seq: st.next_seq(),
-            part: 0,
-        };
         st.slots.push_back(Slot::Wait);
         let client = st.client;
         let b = self.batch(s);
@@ -748,88 +754,8 @@ impl<S: Service> Reactor<S> {
         });
     }
 
-    /// Splits a multi-key command into one part per owning shard.
-    #[allow(clippy::too_many_arguments)]
-    fn split(
-        &mut self,
-        idx: u32,
-        gen: u32,
-        st: &mut ConnState<S>,
-        cmd: S::Cmd,
-        args: Args<'_>,
-        fold: Fold,
-        first: usize,
-        last: usize,
-        step: usize,
-    ) {
-        // Key groups per shard, in argument order.
-        let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
-        let mut ordinal = 0u32;
-        let mut keys_at = Vec::new();
-        let mut i = first;
-        while i <= last && i < args.len() {
-            let s = shard_of(args.get(i), self.n);
-            match groups.iter_mut().find(|g| g.0 == s) {
-                Some(g) => g.1.push(ordinal),
-                None => groups.push((s, vec![ordinal])),
-            }
-            keys_at.push(i);
-            ordinal += 1;
-            i += step;
-        }
-        let tail_from = keys_at
-            .last()
-            .map_or(args.len(), |&k| (k + step).min(args.len()));
-        let mut fo = FanOut::new(fold, groups.len());
-        fo.total = ordinal as usize;
-        fo.seed = self.next_random();
-        let seq = st.next_seq();
-        for (p, (s, ords)) in groups.iter().enumerate() {
-            let part_args = ords.iter().flat_map(|&o| {
-                let k = keys_at[o as usize];
-                (k..(k + step).min(args.len())).map(|a| args.get(a))
-            });
-            let all = (0..first)
-                .map(|a| args.get(a))
-                .chain(part_args)
-                .chain((tail_from..args.len()).map(|a| args.get(a)));
-            if *s == self.id {
-                self.part_args.clear();
-                for a in all {
-                    self.part_args.push(a);
-                }
-                let mut v = Vec::new();
-                self.svc.exec(
-                    &mut self.shard,
-                    &st.client,
-                    cmd,
-                    self.part_args.args(),
-                    &mut v,
-                );
-                fo.add(p, v);
-            } else {
-                let client = st.client;
-                let b = self.batch(*s);
-                let (f, n) = b.push_args(all);
-                b.reqs.push(Req::Exec {
-                    dest: Dest {
-                        conn: idx,
-                        gen,
-                        seq,
-                        part: p as u32,
-                    },
-                    cmd,
-                    client,
-                    first: f,
-                    n,
-                });
-            }
-        }
-        fo.map = groups.into_iter().map(|g| g.1).collect();
-        self.push_fan(st, fo);
-    }
-
-    /// Runs the same command on every shard.
+    /// Runs the same command on every shard (not atomic across shards:
+    /// KEYS, DBSIZE, FLUSHALL, …; each part waits for its shard's locks).
     fn broadcast(
         &mut self,
         idx: u32,
@@ -846,22 +772,27 @@ impl<S: Service> Reactor<S> {
         let mut fo = FanOut::new(fold, self.n);
         fo.seed = self.next_random();
         for s in 0..self.n {
+            let dest = Dest {
+                conn: idx,
+                gen,
+                seq,
+                part: s as u32,
+            };
             if s == self.id {
-                let mut v = Vec::new();
-                self.svc
-                    .exec(&mut self.shard, &st.client, cmd, args, &mut v);
-                fo.add(s, v);
+                if self.locks.active() && !self.may_run(&st.client, args) {
+                    self.defer(None, dest, cmd, st.client, args);
+                } else {
+                    let mut v = Vec::new();
+                    self.svc
+                        .exec(&mut self.shard, &st.client, cmd, args, &mut v);
+                    fo.add(s, v);
+                }
             } else {
                 let client = st.client;
                 let b = self.batch(s);
                 let (f, n) = b.push_args(args.iter());
                 b.reqs.push(Req::Exec {
-                    dest: Dest {
-                        conn: idx,
-                        gen,
-                        seq,
-                        part: s as u32,
-                    },
+                    dest,
                     cmd,
                     client,
                     first: f,
@@ -880,142 +811,6 @@ impl<S: Service> Reactor<S> {
             self.pool.put(v);
         } else {
             st.slots.push_back(Slot::Fan(Box::new(fo)));
-        }
-    }
-
-    /// Starts a coordinated command: ask every owner for copies of its keys.
-    #[allow(clippy::too_many_arguments)]
-    fn coordinate(
-        &mut self,
-        idx: u32,
-        gen: u32,
-        st: &mut ConnState<S>,
-        cmd: S::Cmd,
-        args: Args<'_>,
-        first: usize,
-        last: usize,
-        step: usize,
-        extra: usize,
-    ) {
-        let mut keys: Vec<&[u8]> = Vec::new();
-        let mut i = first;
-        while i <= last && i < args.len() {
-            keys.push(args.get(i));
-            i += step;
-        }
-        if extra != 0 && extra < args.len() {
-            keys.push(args.get(extra));
-        }
-        keys.sort_unstable();
-        keys.dedup();
-        let op = match self.free_coords.pop() {
-            Some(op) => op,
-            None => {
-                self.coords.push(None);
-                (self.coords.len() - 1) as u32
-            }
-        };
-        let dest = Dest {
-            conn: idx,
-            gen,
-            seq: st.next_seq(),
-            part: 0,
-        };
-        st.slots.push_back(Slot::Wait);
-        st.blocked = true;
-        let mut coord = Coord {
-            dest,
-            cmd,
-            client: st.client,
-            args: args.to_owned_args(),
-            waiting: 0,
-            snaps: Vec::with_capacity(keys.len()),
-            importing: false,
-            reply: Vec::new(),
-        };
-        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, self.n)).collect();
-        shards.sort_unstable();
-        shards.dedup();
-        for s in shards {
-            let n = self.n;
-            let mine = keys.iter().copied().filter(move |k| shard_of(k, n) == s);
-            if s == self.id {
-                for k in mine {
-                    let snap = self.svc.export(&mut self.shard, k);
-                    coord.snaps.push((k.to_vec(), snap));
-                }
-            } else {
-                coord.waiting += 1;
-                let b = self.batch(s);
-                let (f, n) = b.push_args(mine);
-                b.reqs.push(Req::Export { op, first: f, n });
-            }
-        }
-        debug_assert!(coord.waiting > 0, "a coordinated command spans shards");
-        self.coords[op as usize] = Some(coord);
-    }
-
-    /// Every copy is in: run the command on a scratch shard and send the
-    /// keys it wrote back to their owners.
-    fn coord_execute(&mut self, op: u32) {
-        let Some(mut c) = self.coords[op as usize].take() else {
-            return;
-        };
-        let mut scratch = self.svc.scratch(self.id, self.n);
-        for (k, snap) in c.snaps.drain(..) {
-            self.svc.load(&mut scratch, &k, snap);
-        }
-        self.svc
-            .exec(&mut scratch, &c.client, c.cmd, c.args.args(), &mut c.reply);
-        let dirty = self.svc.take_dirty(&mut scratch);
-        c.importing = true;
-        c.waiting = 0;
-        let mut by_shard: Vec<(usize, KeySnaps<S>)> = Vec::new();
-        for (k, snap) in dirty {
-            let s = shard_of(&k, self.n);
-            match by_shard.iter_mut().find(|g| g.0 == s) {
-                Some(g) => g.1.push((k, snap)),
-                None => by_shard.push((s, vec![(k, snap)])),
-            }
-        }
-        for (s, snaps) in by_shard {
-            if s == self.id {
-                for (k, snap) in snaps {
-                    self.svc.import(&mut self.shard, &k, snap);
-                }
-            } else {
-                c.waiting += 1;
-                let b = self.batch(s);
-                let n = snaps.len() as u32;
-                b.req_snaps.extend(snaps);
-                b.reqs.push(Req::Import { op, n });
-            }
-        }
-        let done = c.waiting == 0;
-        self.coords[op as usize] = Some(c);
-        if done {
-            self.coord_finish(op);
-        }
-    }
-
-    /// Every owner applied the writes: release the reply and the connection.
-    fn coord_finish(&mut self, op: u32) {
-        let Some(c) = self.coords[op as usize].take() else {
-            return;
-        };
-        self.free_coords.push(op);
-        let d = c.dest;
-        if self.gens.get(d.conn as usize) != Some(&d.gen) {
-            return;
-        }
-        if let Some(conn) = self.conns.get_mut(d.conn as usize).and_then(Option::as_mut) {
-            conn.st.blocked = false;
-            conn.st.deliver(d.seq, 0, &c.reply, &mut self.pool);
-            if !conn.in_ready {
-                conn.in_ready = true;
-                self.ready.push(d.conn);
-            }
-            self.mark_write(d.conn);
         }
     }
 
@@ -1087,6 +882,10 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
+                    if self.locks.active() && !self.may_run(&client, args) {
+                        self.defer(Some(peer), dest, cmd, client, args);
+                        continue;
+                    }
                     let out =
                         self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
                     let start = out.rdata.len();
@@ -1099,6 +898,51 @@ impl<S: Service> Reactor<S> {
                         len: len as u32,
                     });
                 }
+                Req::TxExec {
+                    op,
+                    part,
+                    sub,
+                    cmd,
+                    client,
+                    first,
+                    n,
+                } => {
+                    let args = b.args_at(first, n);
+                    let out =
+                        self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+                    let start = out.rdata.len();
+                    self.svc
+                        .exec(&mut self.shard, &client, cmd, args, &mut out.rdata);
+                    let len = out.rdata.len() - start;
+                    out.resps.push(Resp::TxReply {
+                        op,
+                        part,
+                        sub,
+                        start: start as u32,
+                        len: len as u32,
+                    });
+                }
+                Req::Lock {
+                    op,
+                    client,
+                    whole,
+                    watch,
+                    first,
+                    n,
+                } => {
+                    let keys = b.args_at(first, n).iter().map(<[u8]>::to_vec).collect();
+                    self.lock_request(
+                        peer,
+                        op,
+                        crate::lock::Claim {
+                            keys,
+                            whole,
+                            client,
+                        },
+                        watch,
+                    );
+                }
+                Req::Unlock { op } => self.unlock(crate::lock::tx_id(peer, op)),
                 Req::Export { op, first, n } => {
                     let args = b.args_at(first, n);
                     let mut snaps = Vec::with_capacity(n as usize);
@@ -1109,12 +953,22 @@ impl<S: Service> Reactor<S> {
                     out.resp_snaps.extend(snaps);
                     out.resps.push(Resp::Exported { op, n });
                 }
-                Req::Import { op, n } => {
+                Req::Import { n } => {
                     for (k, snap) in req_snaps.by_ref().take(n as usize) {
                         self.svc.import(&mut self.shard, &k, snap);
                     }
-                    self.batch(peer).resps.push(Resp::Imported { op });
                 }
+                Req::Watch {
+                    client,
+                    db,
+                    first,
+                    n,
+                } => {
+                    for k in b.args_at(first, n).iter() {
+                        self.svc.watch(&mut self.shard, client, db, k);
+                    }
+                }
+                Req::Unwatch { client } => self.svc.unwatch(&mut self.shard, client),
             }
         }
         drop(req_snaps);
@@ -1122,46 +976,68 @@ impl<S: Service> Reactor<S> {
         for resp in &b.resps {
             match *resp {
                 Resp::Reply { dest, start, len } => {
-                    if self.gens.get(dest.conn as usize) != Some(&dest.gen) {
-                        continue;
-                    }
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
-                    if let Some(c) = self
-                        .conns
-                        .get_mut(dest.conn as usize)
-                        .and_then(Option::as_mut)
-                    {
-                        c.st.deliver(dest.seq, dest.part, bytes, &mut self.pool);
-                        if !c.in_write {
-                            c.in_write = true;
-                            self.writes.push(dest.conn);
-                        }
-                    }
+                    self.deliver_local(dest, bytes);
                 }
+                Resp::TxReply {
+                    op,
+                    part,
+                    sub,
+                    start,
+                    len,
+                } => {
+                    let bytes = &b.rdata[start as usize..(start + len) as usize];
+                    self.tx_reply(op, part, sub, bytes);
+                }
+                Resp::Locked { op, changed } => self.tx_locked(op, changed),
                 Resp::Exported { op, n } => {
-                    let mut last = false;
-                    if let Some(c) = self.coords[op as usize].as_mut() {
-                        c.snaps.extend(resp_snaps.by_ref().take(n as usize));
-                        c.waiting -= 1;
-                        last = c.waiting == 0;
-                    }
-                    if last {
-                        self.coord_execute(op);
-                    }
-                }
-                Resp::Imported { op } => {
-                    let mut last = false;
-                    if let Some(c) = self.coords[op as usize].as_mut() {
-                        c.waiting -= 1;
-                        last = c.waiting == 0 && c.importing;
-                    }
-                    if last {
-                        self.coord_finish(op);
-                    }
+                    let snaps: Vec<_> = resp_snaps.by_ref().take(n as usize).collect();
+                    self.tx_exported(op, snaps);
                 }
             }
         }
     }
+
+    /// Hands a reply to one of this reactor's connections.
+    fn deliver_local(&mut self, dest: Dest, bytes: &[u8]) {
+        if self.gens.get(dest.conn as usize) != Some(&dest.gen) {
+            return;
+        }
+        if let Some(c) = self
+            .conns
+            .get_mut(dest.conn as usize)
+            .and_then(Option::as_mut)
+        {
+            c.st.deliver(dest.seq, dest.part, bytes, &mut self.pool);
+            if !c.in_write {
+                c.in_write = true;
+                self.writes.push(dest.conn);
+            }
+        }
+    }
+}
+
+/// The key arguments of a routed command, in argument order.
+fn route_keys<'a>(route: &Route, args: Args<'a>) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let (first, last, step, extra) = match *route {
+        Route::Keys {
+            first,
+            last,
+            step,
+            extra,
+            ..
+        } => {
+            let (f, l, s) = key_range(args.len(), first, last, step);
+            (f, l, s, extra as usize)
+        }
+        _ => (1, 0, 1, 0),
+    };
+    let n = args.len();
+    let range = (first..=last.min(n.saturating_sub(1)))
+        .step_by(step)
+        .filter(move |&i| first <= last && i < n);
+    let extra = (extra != 0 && extra < n).then_some(extra);
+    range.chain(extra).map(move |i| args.get(i))
 }
 
 /// Resolves a key range against the argument count.

@@ -43,6 +43,38 @@ pub enum Route {
     All(Fold),
     /// One named shard (a SCAN cursor names its shard).
     Shard(usize),
+    /// Transaction control, run by the runtime itself.
+    Tx(TxOp),
+}
+
+/// The transaction-control commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxOp {
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
+}
+
+/// A command refused before it runs: Redis's error text, and the
+/// transaction operation the command is, if any (a refused EXEC discards
+/// the transaction).
+#[derive(Clone, Debug)]
+pub struct Refused {
+    pub tx: Option<TxOp>,
+    pub msg: Vec<u8>,
+}
+
+/// What a command does when it arrives between MULTI and EXEC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InMulti {
+    /// Queued for EXEC (answered `+QUEUED`).
+    Queue,
+    /// Runs at once (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    Run,
+    /// Refused, and the transaction is aborted (Redis's `no-multi`).
+    Reject,
 }
 
 /// What the connection does after a connection command.
@@ -51,6 +83,8 @@ pub enum ConnAction {
     Continue,
     /// Flush the reply, then close (QUIT).
     Close,
+    /// Drop the connection's MULTI state and WATCHes (RESET).
+    Reset,
 }
 
 /// The per-connection facts a command needs wherever it runs. It is `Copy`
@@ -96,6 +130,11 @@ pub trait Service: Send + Sync + Sized + 'static {
         nshards: usize,
     ) -> Result<(Self::Cmd, Route), Vec<u8>>;
 
+    /// Resolves a command without routing it: the name, subcommand and
+    /// arity only, as Redis checks a command it queues between MULTI and
+    /// EXEC (a bad key argument is reported by EXEC, in place).
+    fn resolve(&self, args: Args<'_>) -> Result<(Self::Cmd, InMulti), Refused>;
+
     /// Runs a keyed or whole-keyspace command on `shard`, appending its reply.
     fn exec(
         &self,
@@ -136,4 +175,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn take_dirty(&self, scratch: &mut Self::Shard) -> Vec<(Vec<u8>, Self::Snapshot)>;
     /// Replaces `key`'s state in every database with `snap`.
     fn import(&self, shard: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
+
+    /// Registers `client`'s WATCH of `key` in database `db`.
+    fn watch(&self, shard: &mut Self::Shard, client: u64, db: u32, key: &[u8]);
+    /// Drops every WATCH of `client` on `shard`.
+    fn unwatch(&self, shard: &mut Self::Shard, client: u64);
+    /// Whether a key `client` watches on `shard` changed since its WATCH.
+    fn watch_changed(&self, shard: &mut Self::Shard, client: u64) -> bool;
 }

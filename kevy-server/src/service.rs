@@ -4,9 +4,9 @@
 use crate::ctx::{ConnCtx, Ctx, Session};
 use crate::server::Server;
 use crate::shard::Shard;
-use crate::table::{arity_ok, Handler, RouteKind};
+use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind};
 use kevy_resp::{Args, Reply};
-use kevy_rt::{ClientCtx, ConnAction, Route, Service};
+use kevy_rt::{ClientCtx, ConnAction, InMulti, Refused, Route, Service, TxOp};
 use std::sync::Arc;
 
 /// Time one active-expiry cycle may take (a quarter of a 100 ms tick, as
@@ -52,6 +52,23 @@ fn truncate(s: &[u8], n: usize) -> &[u8] {
     }
 }
 
+impl Kevy {
+    /// Looks the command up and checks its arity, with Redis's errors.
+    fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
+        let table = &self.server.table;
+        let Some(id) = table.lookup(args.get(0)) else {
+            return Err(unknown_command(args));
+        };
+        let spec = table.get(id);
+        if !arity_ok(spec.arity, args.len()) {
+            return Err(
+                format!("ERR wrong number of arguments for '{}' command", spec.name).into_bytes(),
+            );
+        }
+        Ok((id, spec))
+    }
+}
+
 impl Service for Kevy {
     type Shard = Shard;
     type Session = Session;
@@ -68,16 +85,7 @@ impl Service for Kevy {
         client: &ClientCtx,
         nshards: usize,
     ) -> Result<(u16, Route), Vec<u8>> {
-        let table = &self.server.table;
-        let Some(id) = table.lookup(args.get(0)) else {
-            return Err(unknown_command(args));
-        };
-        let spec = table.get(id);
-        if !arity_ok(spec.arity, args.len()) {
-            return Err(
-                format!("ERR wrong number of arguments for '{}' command", spec.name).into_bytes(),
-            );
-        }
+        let (id, spec) = self.checked(args)?;
         let route = match spec.route {
             RouteKind::Conn => Route::Conn,
             RouteKind::Keys(fold) => Route::Keys {
@@ -89,8 +97,40 @@ impl Service for Kevy {
             },
             RouteKind::All(fold) => Route::All(fold),
             RouteKind::Custom(f) => f(args, client, nshards).map_err(String::into_bytes)?,
+            RouteKind::Tx(op) => Route::Tx(op),
         };
         Ok((id, route))
+    }
+
+    fn resolve(&self, args: Args<'_>) -> Result<(u16, InMulti), Refused> {
+        let tx_op = |args: Args<'_>| {
+            let id = self.server.table.lookup(args.get(0))?;
+            match self.server.table.get(id).route {
+                RouteKind::Tx(op) => Some(op),
+                _ => None,
+            }
+        };
+        let (id, spec) = self.checked(args).map_err(|msg| Refused {
+            tx: tx_op(args),
+            msg,
+        })?;
+        let subs = crate::families::server::subcommands(spec.name);
+        if !subs.is_empty() {
+            crate::families::server::find_sub(args, subs).map_err(|e| Refused {
+                tx: None,
+                msg: e.into_bytes(),
+            })?;
+        }
+        // Redis runs these at once inside MULTI (processCommand), and
+        // queues everything else; UNWATCH is queued.
+        let role = match spec.route {
+            RouteKind::Tx(TxOp::Unwatch) => InMulti::Queue,
+            RouteKind::Tx(_) => InMulti::Run,
+            _ if matches!(spec.name, "quit" | "reset") => InMulti::Run,
+            _ if spec.flags & flag::NO_MULTI != 0 => InMulti::Reject,
+            _ => InMulti::Queue,
+        };
+        Ok((id, role))
     }
 
     fn exec(
@@ -206,6 +246,18 @@ impl Service for Kevy {
 
     fn import(&self, shard: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
         shard.store.import(key, snap);
+    }
+
+    fn watch(&self, shard: &mut Shard, client: u64, db: u32, key: &[u8]) {
+        shard.store.watch(client, db as usize, key);
+    }
+
+    fn unwatch(&self, shard: &mut Shard, client: u64) {
+        shard.store.unwatch(client);
+    }
+
+    fn watch_changed(&self, shard: &mut Shard, client: u64) -> bool {
+        shard.store.watch_changed(client)
     }
 }
 

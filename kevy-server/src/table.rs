@@ -15,7 +15,7 @@
 
 use crate::ctx::{ConnCtx, Ctx};
 use kevy_resp::Args;
-use kevy_rt::{ClientCtx, ConnAction, Fold, Route};
+use kevy_rt::{ClientCtx, ConnAction, Fold, Route, TxOp};
 
 pub mod flag {
     pub const WRITE: u32 = 1 << 0;
@@ -69,6 +69,8 @@ pub enum RouteKind {
     Keys(Fold),
     /// Every shard, folded as given.
     All(Fold),
+    /// Transaction control, run by the runtime (MULTI, EXEC, WATCH, …).
+    Tx(TxOp),
     /// Keys that move with the arguments (LMPOP's numkeys, ZUNIONSTORE, SCAN's
     /// cursor): the function computes the route or the error reply.
     Custom(fn(Args<'_>, &ClientCtx, usize) -> Result<Route, String>),

@@ -13,9 +13,10 @@
 //! in `Store::dirty` and, while tracking is on, records the key for
 //! coordinated execution (`Store::take_dirty`). Keys deleted because their
 //! TTL passed go through the sibling hook `expired`, which records the key
-//! but is not a client write (Redis does not count it in `dirty`). The
-//! append-only log, WATCH and replication are meant to hang off these two
-//! hooks too, so there is one place that sees every write.
+//! but is not a client write (Redis does not count it in `dirty`). Both
+//! also bump the version of a watched key (WATCH, see `watch.rs`); the
+//! append-only log and replication are meant to hang off these two hooks
+//! too, so there is one place that sees every write.
 //!
 //! Code that changes a value in place through [`Db::get_mut`] must call
 //! [`Db::touched`] when it changed something, and [`Db::account`] when the
@@ -24,6 +25,7 @@
 use crate::dict::{Dict, Pos};
 use crate::error::{OpError, OpResult};
 use crate::value::Value;
+use crate::watch::Watches;
 use crate::StoreStats;
 use std::collections::HashSet;
 
@@ -101,11 +103,13 @@ impl Keyspace {
     }
 }
 
-/// Keys written while tracking is on (coordinated execution).
+/// What the write hook feeds: keys written while tracking is on
+/// (coordinated execution), and WATCH versions.
 #[derive(Default)]
 pub(crate) struct Tracking {
     pub(crate) on: bool,
     pub(crate) keys: HashSet<Vec<u8>, ahash::RandomState>,
+    pub(crate) watch: Watches,
 }
 
 /// A view of one database with the store's clock, counters and tracking.
@@ -152,6 +156,9 @@ impl<'a> Db<'a> {
         if self.track.on {
             record(self.track, key);
         }
+        if self.track.watch.count != 0 {
+            self.track.watch.touch(self.index, key);
+        }
     }
 
     /// `key` was deleted because its TTL passed.
@@ -159,6 +166,9 @@ impl<'a> Db<'a> {
         self.stats.expired_keys += 1;
         if self.track.on {
             record(self.track, key);
+        }
+        if self.track.watch.count != 0 {
+            self.track.watch.touch(self.index, key);
         }
     }
 
@@ -376,6 +386,12 @@ impl<'a> Db<'a> {
     /// Deletes every key; returns how many there were.
     pub fn flush(&mut self) -> usize {
         let n = self.ks.keys.len();
+        if self.track.watch.watched_in(self.index) {
+            let keys = &self.ks.keys;
+            self.track
+                .watch
+                .touch_all(self.index, |k| keys.find(k).is_some());
+        }
         if self.track.on {
             for k in self.ks.keys.keys() {
                 record(self.track, k);

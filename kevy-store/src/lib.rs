@@ -94,6 +94,7 @@ pub mod sample;
 pub mod set;
 pub mod string;
 pub mod value;
+mod watch;
 pub mod zset;
 pub mod zset_index;
 
@@ -214,8 +215,18 @@ impl Store {
         }
     }
 
-    /// SWAPDB: exchanges two databases' contents.
+    /// SWAPDB: exchanges two databases' contents. A key watched in either
+    /// database changed if it exists in either (as Redis's
+    /// `touchAllWatchedKeysInDb`).
     pub fn swap_db(&mut self, a: usize, b: usize) {
+        for (w, other) in [(a, b), (b, a)] {
+            if self.track.watch.watched_in(w) {
+                let (x, y) = (&self.dbs[w].keys, &self.dbs[other].keys);
+                self.track
+                    .watch
+                    .touch_all(w, |k| x.find(k).is_some() || y.find(k).is_some());
+            }
+        }
         self.dbs.swap(a, b);
         self.dirty += 1;
     }
@@ -325,6 +336,33 @@ impl Store {
                 }
             }
         }
+    }
+
+    // ---- WATCH ---------------------------------------------------------------------
+
+    /// Registers `client`'s WATCH of `key` in database `db`.
+    pub fn watch(&mut self, client: u64, db: usize, key: &[u8]) {
+        if db >= self.dbs.len() {
+            return;
+        }
+        let existed = self.db(db).contains(key);
+        self.track.watch.add(client, db, key, existed);
+    }
+
+    /// Drops every WATCH of `client` on this shard.
+    pub fn unwatch(&mut self, client: u64) {
+        self.track.watch.remove_client(client);
+    }
+
+    /// Whether a key `client` watches here was written, deleted, expired or
+    /// flushed since its WATCH (EXEC then fails).
+    pub fn watch_changed(&mut self, client: u64) -> bool {
+        for (db, key) in self.track.watch.live_at_watch(client) {
+            if !self.db(db).contains(&key) {
+                return true;
+            }
+        }
+        self.track.watch.versions_changed(client)
     }
 
     /// Starts (clearing the record) or stops recording written keys.
@@ -443,6 +481,68 @@ mod tests {
         assert_eq!(st.db(2).ttl(b"k"), KeyTtl::At(100));
         assert_eq!(st.copy_key(1, b"k", 1, b"k2", false), Ok(true));
         assert_eq!(st.copy_key(1, b"none", 1, b"k3", false), Ok(false));
+    }
+
+    #[test]
+    fn watch_sees_writes_deletes_expiry_and_flushes() {
+        let mut st = Store::new(2);
+        st.set_now(1000);
+        st.db(0).set(b"k", sv(b"v"), SetTtl::Clear);
+        st.watch(1, 0, b"k");
+        st.watch(2, 0, b"other");
+        assert!(!st.watch_changed(1));
+        st.db(1).set(b"k", sv(b"v"), SetTtl::Clear);
+        assert!(
+            !st.watch_changed(1),
+            "another database's key is another key"
+        );
+        st.db(0).get(b"k");
+        assert!(!st.watch_changed(1), "reads are not changes");
+        st.db(0).set(b"k", sv(b"w"), SetTtl::Clear);
+        assert!(st.watch_changed(1));
+        assert!(!st.watch_changed(2));
+        st.unwatch(1);
+        assert!(!st.watch_changed(1));
+
+        // Creation of a missing key, and deletion.
+        st.db(0).set(b"other", sv(b"1"), SetTtl::Clear);
+        assert!(st.watch_changed(2));
+        st.unwatch(2);
+        st.watch(3, 0, b"other");
+        st.db(0).remove(b"other");
+        assert!(st.watch_changed(3));
+        st.unwatch(3);
+
+        // Expiry, reclaimed or not.
+        st.db(0).set(b"t", sv(b"1"), SetTtl::At(1500));
+        st.watch(4, 0, b"t");
+        st.watch(5, 0, b"t");
+        st.set_now(2000);
+        assert!(st.watch_changed(4), "expired but not yet reclaimed");
+        assert!(st.watch_changed(5));
+        st.unwatch(4);
+        st.unwatch(5);
+
+        // FLUSHDB counts only keys that existed.
+        st.watch(6, 0, b"k");
+        st.watch(7, 0, b"missing");
+        st.db(0).flush();
+        assert!(st.watch_changed(6));
+        assert!(!st.watch_changed(7));
+        st.unwatch(6);
+        st.unwatch(7);
+        assert_eq!(st.track.watch.count, 0, "no entry outlives its watchers");
+    }
+
+    #[test]
+    fn watch_sees_swapdb_of_existing_keys() {
+        let mut st = Store::new(2);
+        st.db(1).set(b"a", sv(b"1"), SetTtl::Clear);
+        st.watch(1, 0, b"a");
+        st.watch(2, 0, b"b");
+        st.swap_db(0, 1);
+        assert!(st.watch_changed(1));
+        assert!(!st.watch_changed(2));
     }
 
     #[test]

@@ -182,7 +182,8 @@ fn cmd_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
         ..Session::default()
     };
     ctx.out.simple(b"RESET");
-    ConnAction::Continue
+    // The runtime drops the MULTI queue and the WATCHes.
+    ConnAction::Reset
 }
 
 /// Redis's check for names shown in CLIENT LIST: printable ASCII without

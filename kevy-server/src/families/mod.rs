@@ -12,6 +12,7 @@ pub mod sets;
 pub mod strings;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod transactions;
 pub mod zsets;
 
 use crate::table::Table;
@@ -26,4 +27,5 @@ pub fn register_all(t: &mut Table) {
     sets::register(t);
     lists::register(t);
     zsets::register(t);
+    transactions::register(t);
 }

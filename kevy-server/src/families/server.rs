@@ -12,7 +12,7 @@ use super::docs::{self, Begin, Doc, Find};
 use crate::ctx::ConnCtx;
 use crate::server::{Server, DATABASES};
 use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind, Table};
-use kevy_resp::{OwnedArgs, Reply};
+use kevy_resp::{Args, OwnedArgs, Reply};
 use kevy_rt::{ConnAction, Route};
 use kevy_store::glob::matches_with;
 use kevy_store::num::parse_i64;
@@ -62,28 +62,34 @@ pub fn subcommands(name: &str) -> &'static [SubSpec] {
 /// Runs the subcommand named by `args[1]`, with Redis's errors for an
 /// unknown subcommand and for a subcommand's wrong argument count.
 pub fn dispatch(ctx: &mut ConnCtx<'_>, subs: &[SubSpec]) -> ConnAction {
-    let sub = ctx.args.get(1);
+    match find_sub(ctx.args, subs) {
+        Ok(s) => (s.run)(ctx),
+        Err(msg) => {
+            ctx.out.error(&msg);
+            ConnAction::Continue
+        }
+    }
+}
+
+/// The subcommand named by `args[1]`, or Redis's error for an unknown
+/// subcommand or a subcommand's wrong argument count (also what MULTI
+/// reports when such a command is queued).
+pub fn find_sub<'s>(args: Args<'_>, subs: &'s [SubSpec]) -> Result<&'s SubSpec, String> {
+    let sub = args.get(1);
     match subs
         .iter()
         .find(|s| s.short().as_bytes().eq_ignore_ascii_case(sub))
     {
-        None => {
-            let msg = format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                c_str(sub, 128),
-                c_str(ctx.args.get(0), usize::MAX).to_ascii_uppercase()
-            );
-            ctx.out.error(&msg);
-            ConnAction::Continue
-        }
-        Some(s) if !arity_ok(s.arity, ctx.args.len()) => {
-            ctx.out.error(&format!(
-                "ERR wrong number of arguments for '{}' command",
-                s.name
-            ));
-            ConnAction::Continue
-        }
-        Some(s) => (s.run)(ctx),
+        None => Err(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            c_str(sub, 128),
+            c_str(args.get(0), usize::MAX).to_ascii_uppercase()
+        )),
+        Some(s) if !arity_ok(s.arity, args.len()) => Err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            s.name
+        )),
+        Some(s) => Ok(s),
     }
 }
 
@@ -776,8 +782,9 @@ fn getkeys(ctx: &mut ConnCtx<'_>, with_flags: bool) -> ConnAction {
         ctx.out.error("ERR Invalid command specified");
         return ConnAction::Continue;
     }
-    let has_keys =
-        subs.is_empty() && matches!(spec.route, RouteKind::Keys(_) | RouteKind::Custom(_));
+    let has_keys = subs.is_empty()
+        && (matches!(spec.route, RouteKind::Keys(_) | RouteKind::Custom(_))
+            || (matches!(spec.route, RouteKind::Tx(_)) && spec.first > 0));
     if !has_keys {
         ctx.out.error("ERR The command has no key arguments");
         return ConnAction::Continue;
@@ -789,7 +796,7 @@ fn getkeys(ctx: &mut ConnCtx<'_>, with_flags: bool) -> ConnAction {
     }
     let argc = args.len() as i64;
     let positions: Vec<usize> = match spec.route {
-        RouteKind::Keys(_) => key_positions(
+        RouteKind::Keys(_) | RouteKind::Tx(_) => key_positions(
             spec.first.into(),
             spec.last.into(),
             spec.step.into(),

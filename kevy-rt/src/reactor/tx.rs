@@ -1,0 +1,923 @@
+//! Transactions, on both sides: the coordinator's state machine (MULTI
+//! queueing, WATCH, EXEC, and multi-key commands whose keys span shards),
+//! and the lock table's waiters on every shard. The scheme and why it is
+//! atomic, deadlock-free and fair is in the crate doc ("Transactions").
+
+use super::{route_keys, Reactor};
+use crate::conn::{ConnState, MultiQueue, Slot};
+use crate::fold::FanOut;
+use crate::lock::{tx_id, Claim, TxId};
+use crate::msg::{Dest, Req, Resp};
+use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
+use crate::slot::shard_of;
+use kevy_resp::{Args, OwnedArgs, Reply};
+
+const NESTED: &[u8] = b"ERR MULTI calls can not be nested";
+const EXEC_WITHOUT: &[u8] = b"ERR EXEC without MULTI";
+const DISCARD_WITHOUT: &[u8] = b"ERR DISCARD without MULTI";
+const EXECABORT: &[u8] = b"EXECABORT Transaction discarded because of previous errors.";
+const WATCH_IN_MULTI: &[u8] = b"ERR WATCH inside MULTI is not allowed";
+const NOT_IN_MULTI: &[u8] = b"ERR Command not allowed inside a transaction";
+
+/// What waits in a shard's lock queue.
+pub(super) enum Wait<S: Service> {
+    /// A command whose keys were locked; runs once they are free. Its reply
+    /// goes to the peer shard `to`, or to this reactor's connection.
+    Run {
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: OwnedArgs,
+    },
+    /// Transaction `op` of shard `from` asks for locks.
+    Lock { from: usize, op: u32, watch: bool },
+}
+
+/// A transaction command's reply as it comes together.
+enum Part {
+    Wait,
+    Fan(Box<FanOut>),
+    Ready(Vec<u8>),
+}
+
+/// A command run by copy, waiting for copies of its keys.
+struct ByCopy<S: Service> {
+    step: usize,
+    waiting: usize,
+    snaps: Vec<(Vec<u8>, S::Snapshot)>,
+}
+
+/// One queued command with its route (or the error that replaces it).
+type Step<S> = (<S as Service>::Cmd, OwnedArgs, Result<Route, Vec<u8>>);
+
+/// A transaction this reactor coordinates.
+pub(super) struct Tx<S: Service> {
+    id: TxId,
+    conn: u32,
+    gen: u32,
+    seq: u64,
+    /// The connection's facts as of the command being sent (SELECT inside
+    /// the transaction changes the database of the commands after it).
+    client: ClientCtx,
+    /// EXEC (array reply, WATCH check) rather than one multi-key command.
+    exec: bool,
+    steps: Vec<Step<S>>,
+    /// Locks to take, in increasing shard order.
+    plan: Vec<(usize, Claim)>,
+    /// Entries of `plan` held so far.
+    next_lock: usize,
+    /// Ask each shard whether a WATCHed key changed.
+    watch: bool,
+    /// A WATCHed key changed: EXEC runs nothing and answers null.
+    changed: bool,
+    /// Next step to send.
+    pc: usize,
+    parts: Vec<Part>,
+    /// Replies still to come from other shards.
+    pending: usize,
+    copy: Option<ByCopy<S>>,
+    released: bool,
+}
+
+impl<S: Service> Reactor<S> {
+    // ---- the lock table ------------------------------------------------
+
+    /// What a command touches on this shard, from the command table.
+    fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
+        let mut claim = Claim {
+            client: client.id,
+            ..Claim::default()
+        };
+        if let Ok((_, route)) = self.svc.route(args, client, self.n) {
+            match route {
+                Route::Keys { .. } => {
+                    claim.keys = route_keys(&route, args)
+                        .filter(|k| shard_of(k, self.n) == self.id)
+                        .map(<[u8]>::to_vec)
+                        .collect();
+                }
+                Route::All(_) | Route::Shard(_) => claim.whole = true,
+                Route::Conn | Route::Tx(_) => {}
+            }
+        }
+        claim
+    }
+
+    /// Whether a command may run now: nothing holds or waits for its keys.
+    /// Only asked while the lock table is active.
+    pub(super) fn may_run(&self, client: &ClientCtx, args: Args<'_>) -> bool {
+        self.locks.may_go(&self.claim_for(client, args))
+    }
+
+    /// Queues a command until its keys are free.
+    pub(super) fn defer(
+        &mut self,
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: Args<'_>,
+    ) {
+        let claim = self.claim_for(&client, args);
+        self.locks.enqueue(
+            claim,
+            Wait::Run {
+                to,
+                dest,
+                cmd,
+                client,
+                args: args.to_owned_args(),
+            },
+        );
+    }
+
+    /// A transaction's lock request for this shard.
+    pub(super) fn lock_request(&mut self, from: usize, op: u32, claim: Claim, watch: bool) {
+        if self.locks.may_go(&claim) {
+            self.grant_lock(from, op, claim, watch);
+        } else {
+            self.locks.enqueue(claim, Wait::Lock { from, op, watch });
+        }
+    }
+
+    fn grant_lock(&mut self, from: usize, op: u32, claim: Claim, watch: bool) {
+        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
+        self.locks.hold(tx_id(from, op), claim);
+        if from == self.id {
+            self.tx_locked(op, changed);
+        } else {
+            self.batch(from).resps.push(Resp::Locked { op, changed });
+        }
+    }
+
+    /// Releases a transaction's locks here and lets waiters go.
+    pub(super) fn unlock(&mut self, owner: TxId) {
+        self.locks.release(owner);
+        loop {
+            let go = self.locks.grantable();
+            if go.is_empty() {
+                break;
+            }
+            for w in go {
+                match w.what {
+                    Wait::Run {
+                        to,
+                        dest,
+                        cmd,
+                        client,
+                        args,
+                    } => self.run_deferred(to, dest, cmd, client, &args),
+                    Wait::Lock { from, op, watch } => self.grant_lock(from, op, w.claim, watch),
+                }
+            }
+        }
+    }
+
+    fn run_deferred(
+        &mut self,
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: &OwnedArgs,
+    ) {
+        match to {
+            Some(peer) => {
+                let out =
+                    self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+                let start = out.rdata.len();
+                self.svc
+                    .exec(&mut self.shard, &client, cmd, args.args(), &mut out.rdata);
+                let len = out.rdata.len() - start;
+                out.resps.push(Resp::Reply {
+                    dest,
+                    start: start as u32,
+                    len: len as u32,
+                });
+            }
+            None => {
+                let mut v = self.pool.get();
+                self.svc
+                    .exec(&mut self.shard, &client, cmd, args.args(), &mut v);
+                self.deliver_local(dest, &v);
+                self.pool.put(v);
+            }
+        }
+    }
+
+    // ---- MULTI, EXEC, DISCARD, WATCH, UNWATCH --------------------------
+
+    /// A command arriving between MULTI and EXEC.
+    pub(super) fn dispatch_in_multi(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        args: Args<'_>,
+    ) {
+        match self.svc.resolve(args) {
+            Err(Refused {
+                tx: Some(TxOp::Exec),
+                msg,
+            }) => self.exec_abort(st, &msg),
+            Err(Refused { msg, .. }) => {
+                abort_multi(st);
+                self.push_error(st, &msg);
+            }
+            Ok((_, InMulti::Reject)) => {
+                abort_multi(st);
+                self.push_error(st, NOT_IN_MULTI);
+            }
+            Ok((cmd, InMulti::Queue)) => {
+                if let Some(q) = st.multi.as_mut() {
+                    q.cmds.push((cmd, args.to_owned_args()));
+                }
+                st.push_ready(b"+QUEUED\r\n", &mut self.pool);
+            }
+            Ok((_, InMulti::Run)) => match self.svc.route(args, &st.client, self.n) {
+                Ok((cmd, route)) => self.dispatch_routed(idx, gen, st, cmd, route, args),
+                Err(msg) => self.push_error(st, &msg),
+            },
+        }
+    }
+
+    /// EXEC refused before it runs (wrong arity): Redis discards the
+    /// transaction, if any, and the WATCHes (execCommandAbort).
+    pub(super) fn exec_abort(&mut self, st: &mut ConnState<S>, msg: &[u8]) {
+        st.multi = None;
+        self.unwatch_all(st);
+        let msg = msg.strip_prefix(b"ERR ").unwrap_or(msg);
+        let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+        text.extend_from_slice(msg);
+        self.push_error(st, &text);
+    }
+
+    pub(super) fn tx_control(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        op: TxOp,
+        args: Args<'_>,
+    ) {
+        match op {
+            TxOp::Multi => {
+                if st.multi.is_some() {
+                    return self.push_error(st, NESTED);
+                }
+                st.multi = Some(MultiQueue {
+                    cmds: Vec::new(),
+                    aborted: false,
+                });
+            }
+            TxOp::Discard => {
+                if st.multi.take().is_none() {
+                    return self.push_error(st, DISCARD_WITHOUT);
+                }
+                self.unwatch_all(st);
+            }
+            TxOp::Exec => {
+                return match st.multi.take() {
+                    None => self.push_error(st, EXEC_WITHOUT),
+                    Some(q) if q.aborted => {
+                        self.unwatch_all(st);
+                        self.push_error(st, EXECABORT);
+                    }
+                    Some(q) => self.start_tx(idx, gen, st, q.cmds, true),
+                };
+            }
+            TxOp::Watch => {
+                if st.multi.is_some() {
+                    return self.push_error(st, WATCH_IN_MULTI);
+                }
+                let db = st.client.db;
+                for k in args.iter().skip(1) {
+                    if st.watched.iter().any(|(d, w)| *d == db && w == k) {
+                        continue;
+                    }
+                    st.watched.push((db, k.to_vec()));
+                    let s = shard_of(k, self.n);
+                    if s == self.id {
+                        self.svc.watch(&mut self.shard, st.client.id, db, k);
+                    } else {
+                        let client = st.client.id;
+                        let b = self.batch(s);
+                        let (first, n) = b.push_args(std::iter::once(k));
+                        b.reqs.push(Req::Watch {
+                            client,
+                            db,
+                            first,
+                            n,
+                        });
+                    }
+                }
+            }
+            TxOp::Unwatch => self.unwatch_all(st),
+        }
+        st.push_ready(b"+OK\r\n", &mut self.pool);
+    }
+
+    /// Drops every WATCH of the connection, on every shard that has one.
+    pub(super) fn unwatch_all(&mut self, st: &mut ConnState<S>) {
+        let watched = std::mem::take(&mut st.watched);
+        self.unwatch_keys(st.client.id, watched);
+    }
+
+    fn unwatch_keys(&mut self, client: u64, watched: Vec<(u32, Vec<u8>)>) {
+        let mut done: Vec<usize> = Vec::new();
+        for (_, k) in watched {
+            let s = shard_of(&k, self.n);
+            if done.contains(&s) {
+                continue;
+            }
+            done.push(s);
+            if s == self.id {
+                self.svc.unwatch(&mut self.shard, client);
+            } else {
+                self.batch(s).reqs.push(Req::Unwatch { client });
+            }
+        }
+    }
+
+    // ---- the coordinator -------------------------------------------------
+
+    /// Runs `cmds` atomically: EXEC's queue (`exec`) or one multi-key
+    /// command whose keys span shards.
+    pub(super) fn start_tx(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmds: Vec<(S::Cmd, OwnedArgs)>,
+        exec: bool,
+    ) {
+        let n = self.n;
+        let steps: Vec<Step<S>> = cmds
+            .into_iter()
+            .map(|(cmd, args)| {
+                let route = self.svc.route(args.args(), &st.client, n).map(|r| r.1);
+                (cmd, args, route)
+            })
+            .collect();
+        let mut claims: Vec<Claim> = (0..n)
+            .map(|_| Claim {
+                client: st.client.id,
+                ..Claim::default()
+            })
+            .collect();
+        let mut involved = vec![false; n];
+        for (_, args, route) in &steps {
+            match route {
+                Ok(r @ Route::Keys { .. }) => {
+                    for k in route_keys(r, args.args()) {
+                        let s = shard_of(k, n);
+                        claims[s].keys.push(k.to_vec());
+                        involved[s] = true;
+                    }
+                }
+                Ok(Route::All(_)) => {
+                    for s in 0..n {
+                        claims[s].whole = true;
+                        involved[s] = true;
+                    }
+                }
+                Ok(Route::Shard(s)) => {
+                    claims[s % n].whole = true;
+                    involved[s % n] = true;
+                }
+                _ => {}
+            }
+        }
+        let watch = exec && !st.watched.is_empty();
+        if watch {
+            for (_, k) in &st.watched {
+                let s = shard_of(k, n);
+                claims[s].keys.push(k.clone());
+                involved[s] = true;
+            }
+        }
+        for c in &mut claims {
+            c.keys.sort_unstable();
+            c.keys.dedup();
+        }
+        let home_only = involved
+            .iter()
+            .enumerate()
+            .all(|(s, &i)| !i || s == self.id);
+        if home_only && (!self.locks.active() || self.locks.may_go(&claims[self.id])) {
+            // The fast path: nothing else can run on this reactor meanwhile.
+            return self.run_inline(st, &steps, exec, watch);
+        }
+        let op = match self.free_txs.pop() {
+            Some(op) => op,
+            None => {
+                self.txs.push(None);
+                (self.txs.len() - 1) as u32
+            }
+        };
+        let seq = st.next_seq();
+        st.slots.push_back(Slot::Wait);
+        st.blocked = true;
+        let plan = claims
+            .into_iter()
+            .enumerate()
+            .filter(|(s, _)| involved[*s])
+            .collect();
+        let nsteps = steps.len();
+        self.txs[op as usize] = Some(Tx {
+            id: tx_id(self.id, op),
+            conn: idx,
+            gen,
+            seq,
+            client: st.client,
+            exec,
+            steps,
+            plan,
+            next_lock: 0,
+            watch,
+            changed: false,
+            pc: 0,
+            parts: (0..nsteps).map(|_| Part::Wait).collect(),
+            pending: 0,
+            copy: None,
+            released: false,
+        });
+        self.lock_next(op);
+    }
+
+    /// Every key is on this shard and free: run the commands back to back.
+    fn run_inline(&mut self, st: &mut ConnState<S>, steps: &[Step<S>], exec: bool, watch: bool) {
+        let mut out = self.pool.get();
+        if watch && self.svc.watch_changed(&mut self.shard, st.client.id) {
+            Reply::new(&mut out, st.client.resp3).null_array();
+        } else {
+            if exec {
+                Reply::new(&mut out, st.client.resp3).array(steps.len());
+            }
+            for (cmd, args, route) in steps {
+                match route {
+                    Err(msg) => Reply::new(&mut out, st.client.resp3).error_bytes(msg),
+                    Ok(Route::Conn) => {
+                        let a = self.svc.exec_conn(
+                            &mut self.shard,
+                            &mut st.client,
+                            &mut st.session,
+                            *cmd,
+                            args.args(),
+                            &mut out,
+                        );
+                        if a == ConnAction::Close {
+                            st.closing = true;
+                        }
+                    }
+                    // UNWATCH inside the transaction: EXEC unwatches anyway.
+                    Ok(Route::Tx(_)) => out.extend_from_slice(b"+OK\r\n"),
+                    Ok(_) => {
+                        self.svc
+                            .exec(&mut self.shard, &st.client, *cmd, args.args(), &mut out)
+                    }
+                }
+            }
+        }
+        if exec {
+            self.unwatch_all(st);
+        }
+        st.push_ready(&out, &mut self.pool);
+        self.pool.put(out);
+    }
+
+    /// Requests the next locks of the plan: the home shard's inline, the
+    /// others by message; one shard at a time, in shard order.
+    fn lock_next(&mut self, op: u32) {
+        loop {
+            let Some(tx) = self.txs[op as usize].as_mut() else {
+                return;
+            };
+            if tx.next_lock == tx.plan.len() {
+                self.tx_runnable.push(op);
+                return;
+            }
+            let (s, claim) = {
+                let e = &mut tx.plan[tx.next_lock];
+                (e.0, std::mem::take(&mut e.1))
+            };
+            let watch = tx.watch;
+            if s == self.id {
+                if !self.locks.may_go(&claim) {
+                    self.locks.enqueue(
+                        claim,
+                        Wait::Lock {
+                            from: self.id,
+                            op,
+                            watch,
+                        },
+                    );
+                    return;
+                }
+                let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
+                self.locks.hold(tx.id, claim);
+                tx.changed |= changed;
+                tx.next_lock += 1;
+                continue;
+            }
+            let b = self.out[s].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+            let (first, n) = b.push_args(claim.keys.iter().map(Vec::as_slice));
+            b.reqs.push(Req::Lock {
+                op,
+                client: claim.client,
+                whole: claim.whole,
+                watch,
+                first,
+                n,
+            });
+            return;
+        }
+    }
+
+    /// The locks of the plan's current entry are held.
+    pub(super) fn tx_locked(&mut self, op: u32, changed: bool) {
+        let Some(tx) = self.txs.get_mut(op as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        tx.changed |= changed;
+        tx.next_lock += 1;
+        self.lock_next(op);
+    }
+
+    /// Advances every transaction that can make progress.
+    pub(super) fn run_txs(&mut self) {
+        while let Some(op) = self.tx_runnable.pop() {
+            self.tx_advance(op);
+        }
+    }
+
+    /// With every lock held: sends the commands in order, stopping at a
+    /// command run by copy until its copies arrive; then releases the
+    /// locks, and answers once every reply is in.
+    fn tx_advance(&mut self, op: u32) {
+        let Some(mut tx) = self.txs[op as usize].take() else {
+            return;
+        };
+        if tx.next_lock < tx.plan.len() {
+            self.txs[op as usize] = Some(tx);
+            return;
+        }
+        if let Some(c) = &tx.copy {
+            if c.waiting > 0 {
+                self.txs[op as usize] = Some(tx);
+                return;
+            }
+            self.run_copy(&mut tx);
+        }
+        if tx.changed && !tx.released {
+            // A watched key changed: run nothing.
+            tx.pc = tx.steps.len();
+        }
+        while tx.pc < tx.steps.len() {
+            let i = tx.pc;
+            tx.pc += 1;
+            self.send_step(op, &mut tx, i);
+            if tx.copy.is_some() {
+                self.txs[op as usize] = Some(tx);
+                return;
+            }
+        }
+        if !tx.released {
+            tx.released = true;
+            for &(s, _) in &tx.plan {
+                if s == self.id {
+                    self.unlock(tx.id);
+                } else {
+                    self.batch(s).reqs.push(Req::Unlock { op });
+                }
+            }
+        }
+        if tx.pending == 0 {
+            self.tx_finish(op, tx);
+        } else {
+            self.txs[op as usize] = Some(tx);
+        }
+    }
+
+    /// Sends (or runs) transaction command `i`.
+    fn send_step(&mut self, op: u32, tx: &mut Tx<S>, i: usize) {
+        let cmd = tx.steps[i].0;
+        let route = match &tx.steps[i].2 {
+            Err(msg) => {
+                let mut v = Vec::new();
+                Reply::new(&mut v, tx.client.resp3).error_bytes(msg);
+                tx.parts[i] = Part::Ready(v);
+                return;
+            }
+            Ok(r) => *r,
+        };
+        // Lent out while the command is sent; a command run by copy reads it
+        // again later.
+        let owned = std::mem::take(&mut tx.steps[i].1);
+        self.send_routed(op, tx, i, cmd, route, owned.args());
+        tx.steps[i].1 = owned;
+    }
+
+    fn send_routed(
+        &mut self,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) {
+        match route {
+            Route::Conn => {
+                let mut v = Vec::new();
+                if self.gens.get(tx.conn as usize) == Some(&tx.gen) {
+                    if let Some(c) = self.conns[tx.conn as usize].as_mut() {
+                        let a = self.svc.exec_conn(
+                            &mut self.shard,
+                            &mut c.st.client,
+                            &mut c.st.session,
+                            cmd,
+                            args,
+                            &mut v,
+                        );
+                        if a == ConnAction::Close {
+                            c.st.closing = true;
+                        }
+                        tx.client = c.st.client;
+                    }
+                }
+                tx.parts[i] = Part::Ready(v);
+            }
+            Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
+            Route::Shard(s) => self.send_to(op, tx, i, 0, s % self.n, cmd, args),
+            Route::All(fold) => {
+                let mut fo = FanOut::new(fold, self.n);
+                fo.seed = self.next_random();
+                tx.parts[i] = Part::Fan(Box::new(fo));
+                for s in 0..self.n {
+                    self.send_to(op, tx, i, s as u32, s, cmd, args);
+                }
+            }
+            Route::Keys { fold, .. } => {
+                let mut shards: Vec<usize> = route_keys(&route, args)
+                    .map(|k| shard_of(k, self.n))
+                    .collect();
+                shards.sort_unstable();
+                shards.dedup();
+                match shards.len() {
+                    0 => self.send_to(op, tx, i, 0, self.id, cmd, args),
+                    1 => self.send_to(op, tx, i, 0, shards[0], cmd, args),
+                    _ if fold == Fold::One => self.start_copy(op, tx, i, &route, args),
+                    _ => self.send_split(op, tx, i, cmd, args, &route, fold),
+                }
+            }
+        }
+    }
+
+    /// Runs `args` on shard `s` as part `sub` of command `i`: inline here,
+    /// else by message. With a fan-out part, `tx.parts[i]` is already its
+    /// `Part::Fan`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_to(
+        &mut self,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        sub: u32,
+        s: usize,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) {
+        if s == self.id {
+            let mut v = Vec::new();
+            self.svc
+                .exec(&mut self.shard, &tx.client, cmd, args, &mut v);
+            add_reply(&mut tx.parts[i], sub, v);
+            return;
+        }
+        tx.pending += 1;
+        let client = tx.client;
+        let b = self.batch(s);
+        let (first, n) = b.push_args(args.iter());
+        b.reqs.push(Req::TxExec {
+            op,
+            part: i as u32,
+            sub,
+            cmd,
+            client,
+            first,
+            n,
+        });
+    }
+
+    /// A splittable multi-key command (MGET, MSET, DEL, …): one part per
+    /// owning shard, folded as the table says.
+    #[allow(clippy::too_many_arguments)]
+    fn send_split(
+        &mut self,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        route: &Route,
+        fold: Fold,
+    ) {
+        let Route::Keys {
+            first, last, step, ..
+        } = *route
+        else {
+            return;
+        };
+        let (first, last, step) = super::key_range(args.len(), first, last, step);
+        // Key groups per shard, in argument order.
+        let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut keys_at = Vec::new();
+        let mut k = first;
+        while k <= last && k < args.len() {
+            let s = shard_of(args.get(k), self.n);
+            let ordinal = keys_at.len() as u32;
+            match groups.iter_mut().find(|g| g.0 == s) {
+                Some(g) => g.1.push(ordinal),
+                None => groups.push((s, vec![ordinal])),
+            }
+            keys_at.push(k);
+            k += step;
+        }
+        let tail_from = keys_at
+            .last()
+            .map_or(args.len(), |&k| (k + step).min(args.len()));
+        let mut fo = FanOut::new(fold, groups.len());
+        fo.total = keys_at.len();
+        fo.map = groups.iter().map(|g| g.1.clone()).collect();
+        tx.parts[i] = Part::Fan(Box::new(fo));
+        let mut part = OwnedArgs::default();
+        for (p, (s, ords)) in groups.iter().enumerate() {
+            part.clear();
+            for a in 0..first {
+                part.push(args.get(a));
+            }
+            for &o in ords {
+                let k = keys_at[o as usize];
+                for a in k..(k + step).min(args.len()) {
+                    part.push(args.get(a));
+                }
+            }
+            for a in tail_from..args.len() {
+                part.push(args.get(a));
+            }
+            self.send_to(op, tx, i, p as u32, *s, cmd, part.args());
+        }
+    }
+
+    /// A command that needs keys of several shards in one place: fetch
+    /// copies (the keys stay locked), run it when they are in.
+    fn start_copy(&mut self, op: u32, tx: &mut Tx<S>, i: usize, route: &Route, args: Args<'_>) {
+        let mut keys: Vec<&[u8]> = route_keys(route, args).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut copy = ByCopy {
+            step: i,
+            waiting: 0,
+            snaps: Vec::with_capacity(keys.len()),
+        };
+        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, self.n)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for s in shards {
+            let n = self.n;
+            let mine = keys.iter().copied().filter(move |k| shard_of(k, n) == s);
+            if s == self.id {
+                for k in mine {
+                    let snap = self.svc.export(&mut self.shard, k);
+                    copy.snaps.push((k.to_vec(), snap));
+                }
+            } else {
+                copy.waiting += 1;
+                let b = self.batch(s);
+                let (first, n) = b.push_args(mine);
+                b.reqs.push(Req::Export { op, first, n });
+            }
+        }
+        tx.copy = Some(copy);
+    }
+
+    /// Copies for a command run by copy arrived from one shard.
+    pub(super) fn tx_exported(&mut self, op: u32, snaps: Vec<(Vec<u8>, S::Snapshot)>) {
+        let Some(tx) = self.txs.get_mut(op as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(c) = tx.copy.as_mut() else {
+            return;
+        };
+        c.snaps.extend(snaps);
+        c.waiting -= 1;
+        if c.waiting == 0 {
+            self.tx_runnable.push(op);
+        }
+    }
+
+    /// Every copy is in: run the command on a scratch shard and send the
+    /// keys it wrote back to their owners (ahead of anything sent later).
+    fn run_copy(&mut self, tx: &mut Tx<S>) {
+        let Some(c) = tx.copy.take() else {
+            return;
+        };
+        let mut scratch = self.svc.scratch(self.id, self.n);
+        for (k, snap) in c.snaps {
+            self.svc.load(&mut scratch, &k, snap);
+        }
+        let (cmd, ref args, _) = tx.steps[c.step];
+        let mut reply = Vec::new();
+        self.svc
+            .exec(&mut scratch, &tx.client, cmd, args.args(), &mut reply);
+        tx.parts[c.step] = Part::Ready(reply);
+        for (k, snap) in self.svc.take_dirty(&mut scratch) {
+            let s = shard_of(&k, self.n);
+            if s == self.id {
+                self.svc.import(&mut self.shard, &k, snap);
+            } else {
+                let b = self.batch(s);
+                b.req_snaps.push((k, snap));
+                b.reqs.push(Req::Import { n: 1 });
+            }
+        }
+    }
+
+    /// A reply to a transaction command came back.
+    pub(super) fn tx_reply(&mut self, op: u32, part: u32, sub: u32, bytes: &[u8]) {
+        let Some(tx) = self.txs.get_mut(op as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(p) = tx.parts.get_mut(part as usize) {
+            add_reply(p, sub, bytes.to_vec());
+        }
+        tx.pending -= 1;
+        if tx.pending == 0 && tx.released {
+            if let Some(tx) = self.txs[op as usize].take() {
+                self.tx_finish(op, tx);
+            }
+        }
+    }
+
+    /// Answers the connection and lets it read again.
+    fn tx_finish(&mut self, op: u32, tx: Tx<S>) {
+        self.free_txs.push(op);
+        if self.gens.get(tx.conn as usize) != Some(&tx.gen) {
+            return;
+        }
+        let Some(c) = self.conns[tx.conn as usize].as_mut() else {
+            return;
+        };
+        let mut out = self.pool.get();
+        let resp3 = c.st.client.resp3;
+        if tx.changed {
+            Reply::new(&mut out, resp3).null_array();
+        } else {
+            if tx.exec {
+                Reply::new(&mut out, resp3).array(tx.parts.len());
+            }
+            for p in &tx.parts {
+                if let Part::Ready(v) = p {
+                    out.extend_from_slice(v);
+                }
+            }
+        }
+        c.st.blocked = false;
+        c.st.deliver(tx.seq, 0, &out, &mut self.pool);
+        self.pool.put(out);
+        let watched = if tx.exec {
+            std::mem::take(&mut c.st.watched)
+        } else {
+            Vec::new()
+        };
+        let client = c.st.client.id;
+        if !c.in_ready {
+            c.in_ready = true;
+            self.ready.push(tx.conn);
+        }
+        self.mark_write(tx.conn);
+        self.unwatch_keys(client, watched);
+    }
+}
+
+/// Records reply `v` of part `sub` into a transaction command's slot.
+fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>) {
+    match p {
+        Part::Fan(fo) => {
+            if fo.add(sub as usize, v) {
+                let mut out = Vec::new();
+                fo.finish(&mut out);
+                *p = Part::Ready(out);
+            }
+        }
+        _ => *p = Part::Ready(v),
+    }
+}
+
+fn abort_multi<S: Service>(st: &mut ConnState<S>) {
+    if let Some(q) = st.multi.as_mut() {
+        q.aborted = true;
+    }
+}
