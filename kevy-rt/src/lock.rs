@@ -102,6 +102,11 @@ impl<W> Locks<W> {
         self.queue.push_back(Waiting { claim, what });
     }
 
+    /// The waiter queued last, to attach what arrived right behind it.
+    pub fn last_queued_mut(&mut self) -> Option<&mut W> {
+        self.queue.back_mut().map(|w| &mut w.what)
+    }
+
     /// Takes the locks of `claim` for `owner` (the caller checked
     /// [`may_go`](Self::may_go) or is granting from the queue).
     pub fn hold(&mut self, owner: TxId, claim: Claim) {

@@ -872,6 +872,9 @@ impl<S: Service> Reactor<S> {
 
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
+        // A transaction whose lock request had to wait: its commands and
+        // unlock behind it in this batch wait with it.
+        let mut waiting_tx: Option<u32> = None;
         for req in &b.reqs {
             match *req {
                 Req::Exec {
@@ -908,19 +911,11 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
-                    let out =
-                        self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
-                    let start = out.rdata.len();
-                    self.svc
-                        .exec(&mut self.shard, &client, cmd, args, &mut out.rdata);
-                    let len = out.rdata.len() - start;
-                    out.resps.push(Resp::TxReply {
-                        op,
-                        part,
-                        sub,
-                        start: start as u32,
-                        len: len as u32,
-                    });
+                    if waiting_tx == Some(op) {
+                        self.attach(part, sub, cmd, client, args);
+                    } else {
+                        self.run_tx_cmd(peer, op, part, sub, cmd, &client, args);
+                    }
                 }
                 Req::Lock {
                     op,
@@ -931,17 +926,14 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let keys = b.args_at(first, n).iter().map(<[u8]>::to_vec).collect();
-                    self.lock_request(
-                        peer,
-                        op,
-                        crate::lock::Claim {
-                            keys,
-                            whole,
-                            client,
-                        },
-                        watch,
-                    );
+                    let claim = crate::lock::Claim {
+                        keys,
+                        whole,
+                        client,
+                    };
+                    waiting_tx = (!self.lock_request(peer, op, claim, watch)).then_some(op);
                 }
+                Req::Unlock { op } if waiting_tx == Some(op) => self.attach_unlock(),
                 Req::Unlock { op } => self.unlock(crate::lock::tx_id(peer, op)),
                 Req::Export { op, first, n } => {
                     let args = b.args_at(first, n);

@@ -30,8 +30,25 @@ pub(super) enum Wait<S: Service> {
         client: ClientCtx,
         args: OwnedArgs,
     },
-    /// Transaction `op` of shard `from` asks for locks.
-    Lock { from: usize, op: u32, watch: bool },
+    /// Transaction `op` of shard `from` asks for locks. Its commands that
+    /// arrived behind the request wait with it (`then`), and run once the
+    /// locks are held; `unlock`: an `Unlock` arrived behind them too.
+    Lock {
+        from: usize,
+        op: u32,
+        watch: bool,
+        then: Vec<Attached<S>>,
+        unlock: bool,
+    },
+}
+
+/// A transaction command that arrived behind its queued lock request.
+pub(super) struct Attached<S: Service> {
+    part: u32,
+    sub: u32,
+    cmd: S::Cmd,
+    client: ClientCtx,
+    args: OwnedArgs,
 }
 
 /// A transaction command's reply as it comes together.
@@ -71,6 +88,11 @@ pub(super) struct Tx<S: Service> {
     watch: bool,
     /// A WATCHed key changed: EXEC runs nothing and answers null.
     changed: bool,
+    /// Each shard runs its commands as soon as its locks are held (see
+    /// `start_tx`), instead of after every lock is held.
+    early: bool,
+    /// The plan entry whose shard unlocks by itself after its commands.
+    self_unlocked: Option<usize>,
     /// Next step to send.
     pc: usize,
     parts: Vec<Part>,
@@ -132,13 +154,78 @@ impl<S: Service> Reactor<S> {
         );
     }
 
-    /// A transaction's lock request for this shard.
-    pub(super) fn lock_request(&mut self, from: usize, op: u32, claim: Claim, watch: bool) {
+    /// A transaction's lock request for this shard; false when it waits
+    /// (its commands behind it in the batch then wait with it).
+    pub(super) fn lock_request(&mut self, from: usize, op: u32, claim: Claim, watch: bool) -> bool {
         if self.locks.may_go(&claim) {
             self.grant_lock(from, op, claim, watch);
+            true
         } else {
-            self.locks.enqueue(claim, Wait::Lock { from, op, watch });
+            self.locks.enqueue(
+                claim,
+                Wait::Lock {
+                    from,
+                    op,
+                    watch,
+                    then: Vec::new(),
+                    unlock: false,
+                },
+            );
+            false
         }
+    }
+
+    /// Attaches a transaction command to its lock request, queued last.
+    pub(super) fn attach(
+        &mut self,
+        part: u32,
+        sub: u32,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: Args<'_>,
+    ) {
+        if let Some(Wait::Lock { then, .. }) = self.locks.last_queued_mut() {
+            then.push(Attached {
+                part,
+                sub,
+                cmd,
+                client,
+                args: args.to_owned_args(),
+            });
+        }
+    }
+
+    /// Marks the lock request queued last to release after its commands.
+    pub(super) fn attach_unlock(&mut self) {
+        if let Some(Wait::Lock { unlock, .. }) = self.locks.last_queued_mut() {
+            *unlock = true;
+        }
+    }
+
+    /// Runs a transaction command of shard `from` (its locks are held).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_tx_cmd(
+        &mut self,
+        from: usize,
+        op: u32,
+        part: u32,
+        sub: u32,
+        cmd: S::Cmd,
+        client: &ClientCtx,
+        args: Args<'_>,
+    ) {
+        let out = self.out[from].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+        let start = out.rdata.len();
+        self.svc
+            .exec(&mut self.shard, client, cmd, args, &mut out.rdata);
+        let len = out.rdata.len() - start;
+        out.resps.push(Resp::TxReply {
+            op,
+            part,
+            sub,
+            start: start as u32,
+            len: len as u32,
+        });
     }
 
     fn grant_lock(&mut self, from: usize, op: u32, claim: Claim, watch: bool) {
@@ -168,7 +255,30 @@ impl<S: Service> Reactor<S> {
                         client,
                         args,
                     } => self.run_deferred(to, dest, cmd, client, &args),
-                    Wait::Lock { from, op, watch } => self.grant_lock(from, op, w.claim, watch),
+                    Wait::Lock {
+                        from,
+                        op,
+                        watch,
+                        then,
+                        unlock,
+                    } => {
+                        self.grant_lock(from, op, w.claim, watch);
+                        for a in then {
+                            self.run_tx_cmd(
+                                from,
+                                op,
+                                a.part,
+                                a.sub,
+                                a.cmd,
+                                &a.client,
+                                a.args.args(),
+                            );
+                        }
+                        if unlock {
+                            // The loop goes on granting what this frees.
+                            self.locks.release(tx_id(from, op));
+                        }
+                    }
                 }
             }
         }
@@ -401,6 +511,23 @@ impl<S: Service> Reactor<S> {
             c.keys.sort_unstable();
             c.keys.dedup();
         }
+        // Commands may run as each shard's locks are taken (rather than once
+        // all are) when nothing can make the transaction back out or needs
+        // another shard's result: no WATCH, no connection command (SELECT
+        // changes later commands' database), no command run by copy.
+        let early = !watch
+            && involved.contains(&true)
+            && steps.iter().all(|(_, args, route)| match route {
+                Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) | Ok(Route::All(_)) => true,
+                Ok(Route::Conn) => false,
+                Ok(r @ Route::Keys { fold, .. }) => {
+                    let mut shards = route_keys(r, args.args()).map(|k| shard_of(k, n));
+                    match shards.next() {
+                        None => false,
+                        Some(first) => *fold != Fold::One || shards.all(|s| s == first),
+                    }
+                }
+            });
         let home_only = involved
             .iter()
             .enumerate()
@@ -437,6 +564,8 @@ impl<S: Service> Reactor<S> {
             next_lock: 0,
             watch,
             changed: false,
+            early,
+            self_unlocked: None,
             pc: 0,
             parts: (0..nsteps).map(|_| Part::Wait).collect(),
             pending: 0,
@@ -488,13 +617,16 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Requests the next locks of the plan: the home shard's inline, the
-    /// others by message; one shard at a time, in shard order.
+    /// others by message; one shard at a time, in shard order. An early
+    /// transaction's commands for a shard go with its lock request (and the
+    /// last shard unlocks itself behind them).
     fn lock_next(&mut self, op: u32) {
         loop {
-            let Some(tx) = self.txs[op as usize].as_mut() else {
+            let Some(mut tx) = self.txs[op as usize].take() else {
                 return;
             };
             if tx.next_lock == tx.plan.len() {
+                self.txs[op as usize] = Some(tx);
                 self.tx_runnable.push(op);
                 return;
             }
@@ -511,14 +643,18 @@ impl<S: Service> Reactor<S> {
                             from: self.id,
                             op,
                             watch,
+                            then: Vec::new(),
+                            unlock: false,
                         },
                     );
+                    self.txs[op as usize] = Some(tx);
                     return;
                 }
                 let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
                 self.locks.hold(tx.id, claim);
                 tx.changed |= changed;
-                tx.next_lock += 1;
+                self.locks_held(op, &mut tx);
+                self.txs[op as usize] = Some(tx);
                 continue;
             }
             let b = self.out[s].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
@@ -531,17 +667,43 @@ impl<S: Service> Reactor<S> {
                 first,
                 n,
             });
+            if tx.early {
+                self.send_steps_on(op, &mut tx, s);
+                if tx.next_lock + 1 == tx.plan.len() {
+                    self.batch(s).reqs.push(Req::Unlock { op });
+                    tx.self_unlocked = Some(tx.next_lock);
+                }
+            }
+            self.txs[op as usize] = Some(tx);
             return;
+        }
+    }
+
+    /// The current plan entry's locks are held: an early transaction runs
+    /// its commands there (a remote shard already did, on receipt).
+    fn locks_held(&mut self, op: u32, tx: &mut Tx<S>) {
+        let s = tx.plan[tx.next_lock].0;
+        if tx.early && s == self.id {
+            self.send_steps_on(op, tx, s);
+        }
+        tx.next_lock += 1;
+    }
+
+    /// Sends every part of every command that belongs on shard `s`.
+    fn send_steps_on(&mut self, op: u32, tx: &mut Tx<S>, s: usize) {
+        for i in 0..tx.steps.len() {
+            self.send_step(op, tx, i, Some(s));
         }
     }
 
     /// The locks of the plan's current entry are held.
     pub(super) fn tx_locked(&mut self, op: u32, changed: bool) {
-        let Some(tx) = self.txs.get_mut(op as usize).and_then(Option::as_mut) else {
+        let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
             return;
         };
         tx.changed |= changed;
-        tx.next_lock += 1;
+        self.locks_held(op, &mut tx);
+        self.txs[op as usize] = Some(tx);
         self.lock_next(op);
     }
 
@@ -570,14 +732,14 @@ impl<S: Service> Reactor<S> {
             }
             self.run_copy(&mut tx);
         }
-        if tx.changed && !tx.released {
-            // A watched key changed: run nothing.
+        if (tx.changed || tx.early) && !tx.released {
+            // A watched key changed: run nothing. Early: all sent already.
             tx.pc = tx.steps.len();
         }
         while tx.pc < tx.steps.len() {
             let i = tx.pc;
             tx.pc += 1;
-            self.send_step(op, &mut tx, i);
+            self.send_step(op, &mut tx, i, None);
             if tx.copy.is_some() {
                 self.txs[op as usize] = Some(tx);
                 return;
@@ -585,7 +747,10 @@ impl<S: Service> Reactor<S> {
         }
         if !tx.released {
             tx.released = true;
-            for &(s, _) in &tx.plan {
+            for (e, &(s, _)) in tx.plan.iter().enumerate() {
+                if tx.self_unlocked == Some(e) {
+                    continue;
+                }
                 if s == self.id {
                     self.unlock(tx.id);
                 } else {
@@ -600,8 +765,9 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Sends (or runs) transaction command `i`.
-    fn send_step(&mut self, op: u32, tx: &mut Tx<S>, i: usize) {
+    /// Sends (or runs) transaction command `i`; with `only`, just its parts
+    /// that belong on that shard.
+    fn send_step(&mut self, op: u32, tx: &mut Tx<S>, i: usize, only: Option<usize>) {
         let cmd = tx.steps[i].0;
         let route = match &tx.steps[i].2 {
             Err(msg) => {
@@ -615,10 +781,11 @@ impl<S: Service> Reactor<S> {
         // Lent out while the command is sent; a command run by copy reads it
         // again later.
         let owned = std::mem::take(&mut tx.steps[i].1);
-        self.send_routed(op, tx, i, cmd, route, owned.args());
+        self.send_routed(op, tx, i, cmd, route, owned.args(), only);
         tx.steps[i].1 = owned;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn send_routed(
         &mut self,
         op: u32,
@@ -627,7 +794,16 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         route: Route,
         args: Args<'_>,
+        only: Option<usize>,
     ) {
+        if only.is_some() && matches!(route, Route::Conn | Route::Tx(_)) {
+            // Not on any shard: answered once, when sent without a filter
+            // (an early transaction has no connection commands).
+            if matches!(route, Route::Tx(_)) && matches!(tx.parts[i], Part::Wait) {
+                tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec());
+            }
+            return;
+        }
         match route {
             Route::Conn => {
                 let mut v = Vec::new();
@@ -650,13 +826,15 @@ impl<S: Service> Reactor<S> {
                 tx.parts[i] = Part::Ready(v);
             }
             Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
-            Route::Shard(s) => self.send_to(op, tx, i, 0, s % self.n, cmd, args),
+            Route::Shard(s) => self.send_to(op, tx, i, 0, s % self.n, cmd, args, only),
             Route::All(fold) => {
-                let mut fo = FanOut::new(fold, self.n);
-                fo.seed = self.next_random();
-                tx.parts[i] = Part::Fan(Box::new(fo));
+                if matches!(tx.parts[i], Part::Wait) {
+                    let mut fo = FanOut::new(fold, self.n);
+                    fo.seed = self.next_random();
+                    tx.parts[i] = Part::Fan(Box::new(fo));
+                }
                 for s in 0..self.n {
-                    self.send_to(op, tx, i, s as u32, s, cmd, args);
+                    self.send_to(op, tx, i, s as u32, s, cmd, args, only);
                 }
             }
             Route::Keys { fold, .. } => {
@@ -666,18 +844,18 @@ impl<S: Service> Reactor<S> {
                 shards.sort_unstable();
                 shards.dedup();
                 match shards.len() {
-                    0 => self.send_to(op, tx, i, 0, self.id, cmd, args),
-                    1 => self.send_to(op, tx, i, 0, shards[0], cmd, args),
+                    0 => self.send_to(op, tx, i, 0, self.id, cmd, args, only),
+                    1 => self.send_to(op, tx, i, 0, shards[0], cmd, args, only),
                     _ if fold == Fold::One => self.start_copy(op, tx, i, &route, args),
-                    _ => self.send_split(op, tx, i, cmd, args, &route, fold),
+                    _ => self.send_split(op, tx, i, cmd, args, &route, fold, only),
                 }
             }
         }
     }
 
     /// Runs `args` on shard `s` as part `sub` of command `i`: inline here,
-    /// else by message. With a fan-out part, `tx.parts[i]` is already its
-    /// `Part::Fan`.
+    /// else by message; nothing when `only` names another shard. With a
+    /// fan-out part, `tx.parts[i]` is already its `Part::Fan`.
     #[allow(clippy::too_many_arguments)]
     fn send_to(
         &mut self,
@@ -688,7 +866,11 @@ impl<S: Service> Reactor<S> {
         s: usize,
         cmd: S::Cmd,
         args: Args<'_>,
+        only: Option<usize>,
     ) {
+        if only.is_some_and(|o| o != s) {
+            return;
+        }
         if s == self.id {
             let mut v = Vec::new();
             self.svc
@@ -723,6 +905,7 @@ impl<S: Service> Reactor<S> {
         args: Args<'_>,
         route: &Route,
         fold: Fold,
+        only: Option<usize>,
     ) {
         let Route::Keys {
             first, last, step, ..
@@ -748,12 +931,17 @@ impl<S: Service> Reactor<S> {
         let tail_from = keys_at
             .last()
             .map_or(args.len(), |&k| (k + step).min(args.len()));
-        let mut fo = FanOut::new(fold, groups.len());
-        fo.total = keys_at.len();
-        fo.map = groups.iter().map(|g| g.1.clone()).collect();
-        tx.parts[i] = Part::Fan(Box::new(fo));
+        if matches!(tx.parts[i], Part::Wait) {
+            let mut fo = FanOut::new(fold, groups.len());
+            fo.total = keys_at.len();
+            fo.map = groups.iter().map(|g| g.1.clone()).collect();
+            tx.parts[i] = Part::Fan(Box::new(fo));
+        }
         let mut part = OwnedArgs::default();
         for (p, (s, ords)) in groups.iter().enumerate() {
+            if only.is_some_and(|o| o != *s) {
+                continue;
+            }
             part.clear();
             for a in 0..first {
                 part.push(args.get(a));
@@ -767,7 +955,7 @@ impl<S: Service> Reactor<S> {
             for a in tail_from..args.len() {
                 part.push(args.get(a));
             }
-            self.send_to(op, tx, i, p as u32, *s, cmd, part.args());
+            self.send_to(op, tx, i, p as u32, *s, cmd, part.args(), None);
         }
     }
 
