@@ -91,6 +91,9 @@ pub(crate) struct ConnState<S: Service> {
 /// Commands queued between MULTI and EXEC.
 pub(crate) struct MultiQueue<S: Service> {
     pub cmds: Vec<(S::Cmd, OwnedArgs)>,
+    /// Bytes the queue holds; above [`QUERY_BUF_LIMIT`] the connection is
+    /// closed, as for a query buffer that large.
+    pub bytes: usize,
     /// A queue-time error happened: EXEC answers EXECABORT.
     pub aborted: bool,
 }

@@ -107,22 +107,36 @@
 //!    the commands on the same ring, so a shard releases only after applying
 //!    everything. The reply is released when every command answered.
 //!
+//! *Early run.* Most transactions (no WATCH, no connection command, no
+//! command run by copy: plain MULTI blocks of keyed commands, MSET, MGET,
+//! DEL, …) fold phases 2 and 3 together: a shard's commands travel right
+//! behind its lock request and run the moment that shard's locks are
+//! held, and the last shard unlocks itself behind them. A shard whose lock
+//! request must wait keeps the commands (and the unlock) that arrived
+//! behind it and runs them on grant. Each command still runs only while
+//! the transaction holds its keys, and nothing can make such a transaction
+//! back out, so the argument below is unchanged; it costs one round trip
+//! per remote shard, and a transaction on one remote shard is one message.
+//!
 //! **Why it is atomic.** Every command that touches a key checks the key's
 //! shard's lock table first (one branch while the table is empty, the
 //! common case): a locked key makes it wait in the queue, so no other
 //! client observes a transaction's keys between its first and last
-//! command. Locks are held until every lock is acquired and every write
-//! is applied (two-phase locking), so the transaction is serialised at the
+//! command. Every lock is taken before any is released (two-phase
+//! locking), so the transaction is equivalent to running alone at the
 //! moment it holds all of them; a reader that spans shards is a
 //! transaction too, so it sees all of another's writes or none.
 //!
-//! **Why it cannot deadlock.** A transaction waiting for shard `s` holds
-//! locks only on shards below `s`. Whatever it waits for on `s` is either a
-//! holder, which holds nothing above `s` that it waits on except shards it
-//! requests later — again in increasing order — or a queued plain command,
-//! which holds nothing. So every wait points to a strictly higher shard or
-//! to a command that holds nothing; there is no cycle, and the holder of
-//! the highest contended lock always finishes.
+//! **Why it cannot deadlock.** A transaction asks for shard `s`'s locks only
+//! once it holds all it needs below `s`, and never asks for a lower shard
+//! again. Something waiting in `s`'s queue waits only for holders of locks
+//! on `s` and for entries ahead of it in that same queue. A holder on `s`
+//! is either finishing (it needs no more locks) or waiting on a shard above
+//! `s`; an entry ahead is older in the FIFO. Follow any chain of waits:
+//! within one shard it moves strictly towards the front of the queue or to
+//! a holder, and from a holder it moves to a strictly higher shard. Neither
+//! can repeat, so there is no cycle: the oldest waiter on the highest shard
+//! with a waiter always gets its locks once the holders there finish.
 //!
 //! **Why single-key commands cannot starve a transaction.** The queue is
 //! FIFO per shard: a command may run only if it conflicts with nothing
@@ -132,7 +146,9 @@
 //! **Why a transaction cannot stall unrelated keys.** Locks are per key:
 //! a command on keys nobody holds or waits for runs at once, even while the
 //! shard's queue is non-empty. Only commands that reach the whole shard
-//! (FLUSHALL, KEYS, DBSIZE, SCAN) wait for the shard's locks to clear.
+//! (FLUSHALL, KEYS, DBSIZE, SCAN) wait for the shard's locks to clear, and
+//! a connection's command waits behind that connection's own queued ones
+//! (its order on a shard is kept).
 //!
 //! **WATCH.** A WATCH registers the key with its owning shard, which keeps
 //! a version per watched key that every write to it bumps (kevy-store's

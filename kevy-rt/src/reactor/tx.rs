@@ -4,7 +4,7 @@
 //! atomic, deadlock-free and fair is in the crate doc ("Transactions").
 
 use super::{route_keys, Reactor};
-use crate::conn::{ConnState, MultiQueue, Slot};
+use crate::conn::{ConnState, MultiQueue, Slot, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
 use crate::lock::{tx_id, Claim, TxId};
 use crate::msg::{Dest, Req, Resp};
@@ -340,9 +340,22 @@ impl<S: Service> Reactor<S> {
                 self.push_error(st, NOT_IN_MULTI);
             }
             Ok((cmd, InMulti::Queue)) => {
-                if let Some(q) = st.multi.as_mut() {
-                    q.cmds.push((cmd, args.to_owned_args()));
+                let Some(q) = st.multi.as_mut() else {
+                    return;
+                };
+                let owned = args.to_owned_args();
+                // Argument bytes, their spans, and the entry's own vectors.
+                q.bytes += owned.buf.len()
+                    + owned.spans.len() * std::mem::size_of::<kevy_resp::Span>()
+                    + 64;
+                if q.bytes > QUERY_BUF_LIMIT {
+                    // A client cannot grow the server's memory without
+                    // bound: as for an oversized query buffer, it is closed.
+                    st.multi = None;
+                    st.closing = true;
+                    return;
                 }
+                q.cmds.push((cmd, owned));
                 st.push_ready(b"+QUEUED\r\n", &mut self.pool);
             }
             Ok((_, InMulti::Run)) => match self.svc.route(args, &st.client, self.n) {
@@ -378,6 +391,7 @@ impl<S: Service> Reactor<S> {
                 }
                 st.multi = Some(MultiQueue {
                     cmds: Vec::new(),
+                    bytes: 0,
                     aborted: false,
                 });
             }
