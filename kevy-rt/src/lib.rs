@@ -152,10 +152,20 @@
 //!
 //! **WATCH.** A WATCH registers the key with its owning shard, which keeps
 //! a version per watched key that every write to it bumps (kevy-store's
-//! write hook). EXEC's lock requests ask each shard whether any key the
-//! client watches changed; since the keys are locked from that answer on,
-//! the check and the commands are one atomic step. EXEC, DISCARD, UNWATCH
-//! and closing the connection drop the registrations.
+//! write hook); WATCH answers only once every shard registered its keys, so
+//! any write that follows the reply is seen, whichever ring it took. EXEC's
+//! lock requests ask each shard whether any key the client watches
+//! changed; since the keys are locked from that answer on, the check and
+//! the commands are one atomic step. EXEC, DISCARD, UNWATCH and closing the
+//! connection drop the registrations.
+//!
+//! **The connection during a transaction.** A connection reads no further
+//! command while its transaction still has requests to send (a later
+//! command could otherwise reach a shard ahead of the transaction's lock
+//! request). Once every request is on its way, as for an early transaction
+//! on one remote shard, or on the home shard and one other, it reads on:
+//! each shard sees its later commands behind the transaction (ring order,
+//! and a command waits behind its own connection's queued lock request).
 //!
 //! # Sleeping and waking
 //!

@@ -56,8 +56,11 @@ pub(crate) enum Req<S: Service> {
     /// Replace `n` keys with the next `n` entries of `req_snaps`.
     Import { n: u32 },
     /// Register WATCHes of `client` on the keys at `spans[first..first + n]`
-    /// in database `db`.
+    /// in database `db`, then answer `+OK` to `dest` (WATCH replies only
+    /// once every shard registered, so a write the client causes after the
+    /// reply is seen, whichever ring it travels on).
     Watch {
+        dest: Dest,
         client: u64,
         db: u32,
         first: u32,

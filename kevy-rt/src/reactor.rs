@@ -951,6 +951,7 @@ impl<S: Service> Reactor<S> {
                     }
                 }
                 Req::Watch {
+                    dest,
                     client,
                     db,
                     first,
@@ -959,6 +960,14 @@ impl<S: Service> Reactor<S> {
                     for k in b.args_at(first, n).iter() {
                         self.svc.watch(&mut self.shard, client, db, k);
                     }
+                    let out = self.batch(peer);
+                    let start = out.rdata.len() as u32;
+                    out.rdata.extend_from_slice(b"+OK\r\n");
+                    out.resps.push(Resp::Reply {
+                        dest,
+                        start,
+                        len: 5,
+                    });
                 }
                 Req::Unwatch { client } => self.svc.unwatch(&mut self.shard, client),
             }

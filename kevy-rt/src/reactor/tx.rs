@@ -415,31 +415,56 @@ impl<S: Service> Reactor<S> {
                 if st.multi.is_some() {
                     return self.push_error(st, WATCH_IN_MULTI);
                 }
-                let db = st.client.db;
-                for k in args.iter().skip(1) {
-                    if st.watched.iter().any(|(d, w)| *d == db && w == k) {
-                        continue;
-                    }
-                    st.watched.push((db, k.to_vec()));
-                    let s = shard_of(k, self.n);
-                    if s == self.id {
-                        self.svc.watch(&mut self.shard, st.client.id, db, k);
-                    } else {
-                        let client = st.client.id;
-                        let b = self.batch(s);
-                        let (first, n) = b.push_args(std::iter::once(k));
-                        b.reqs.push(Req::Watch {
-                            client,
-                            db,
-                            first,
-                            n,
-                        });
-                    }
-                }
+                return self.watch(idx, gen, st, args);
             }
             TxOp::Unwatch => self.unwatch_all(st),
         }
         st.push_ready(b"+OK\r\n", &mut self.pool);
+    }
+
+    /// WATCH: registers each key with its shard; answers once all did.
+    fn watch(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        let db = st.client.db;
+        let client = st.client.id;
+        // Keys to register per remote shard.
+        let mut remote: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+        for k in args.iter().skip(1) {
+            if st.watched.iter().any(|(d, w)| *d == db && w == k) {
+                continue;
+            }
+            st.watched.push((db, k.to_vec()));
+            let s = shard_of(k, self.n);
+            if s == self.id {
+                self.svc.watch(&mut self.shard, client, db, k);
+            } else {
+                match remote.iter_mut().find(|r| r.0 == s) {
+                    Some(r) => r.1.push(k),
+                    None => remote.push((s, vec![k])),
+                }
+            }
+        }
+        if remote.is_empty() {
+            return st.push_ready(b"+OK\r\n", &mut self.pool);
+        }
+        let seq = st.next_seq();
+        let fo = FanOut::new(Fold::AllOk, remote.len());
+        st.slots.push_back(Slot::Fan(Box::new(fo)));
+        for (p, (s, keys)) in remote.into_iter().enumerate() {
+            let b = self.batch(s);
+            let (first, n) = b.push_args(keys.into_iter());
+            b.reqs.push(Req::Watch {
+                dest: Dest {
+                    conn: idx,
+                    gen,
+                    seq,
+                    part: p as u32,
+                },
+                client,
+                db,
+                first,
+                n,
+            });
+        }
     }
 
     /// Drops every WATCH of the connection, on every shard that has one.
@@ -587,6 +612,19 @@ impl<S: Service> Reactor<S> {
             released: false,
         });
         self.lock_next(op);
+        // The connection may go on reading when everything this transaction
+        // sends is already on its way: each shard then sees the
+        // connection's later commands behind it (ring order, and a command
+        // waits behind its own connection's queued lock request). Until
+        // then a later command could overtake it on a shard not yet asked.
+        if let Some(tx) = &self.txs[op as usize] {
+            let len = tx.plan.len();
+            let all_sent = tx.next_lock == len
+                || (tx.next_lock + 1 == len && tx.plan[tx.next_lock].0 != self.id);
+            if tx.early && all_sent {
+                st.blocked = false;
+            }
+        }
     }
 
     /// Every key is on this shard and free: run the commands back to back.
