@@ -134,13 +134,19 @@ impl<S: Service> ConnState<S> {
         self.wbuf.len() - self.wpos
     }
 
-    /// Whether more commands may be read and run now.
+    /// Whether more commands may be parsed and run now.
     #[inline]
     pub fn can_run(&self) -> bool {
-        !self.closing
-            && !self.blocked
-            && self.unsent() < OUTPUT_SOFT_LIMIT
-            && self.slots.len() < MAX_PENDING
+        !self.blocked && self.can_read()
+    }
+
+    /// Whether the socket may be read. A connection waiting for its
+    /// transaction still reads (into its query buffer, as Redis does for a
+    /// blocked client): the wait is short, and dropping and re-adding its
+    /// epoll interest would cost two syscalls per transaction.
+    #[inline]
+    pub fn can_read(&self) -> bool {
+        !self.closing && self.unsent() < OUTPUT_SOFT_LIMIT && self.slots.len() < MAX_PENDING
     }
 
     /// Appends a complete reply for the next sequence number: straight to

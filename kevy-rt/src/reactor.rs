@@ -410,7 +410,7 @@ impl<S: Service> Reactor<S> {
         let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
         };
-        if !c.st.can_run() || c.io.eof {
+        if !c.st.can_read() || c.io.eof {
             // Paused: interest is being dropped; a hang-up is noticed once
             // the connection can run again.
             self.mark_write(idx);
@@ -569,7 +569,7 @@ impl<S: Service> Reactor<S> {
         }
         // Read while the connection may run; wait for writability while
         // output is stuck behind a full socket buffer.
-        let read = c.st.can_run() && !c.io.eof;
+        let read = c.st.can_read() && !c.io.eof;
         let write = c.st.unsent() > 0;
         let want = match (read, write) {
             (true, true) => Some(Interest::READABLE.add(Interest::WRITABLE)),

@@ -93,6 +93,9 @@ pub(super) struct Tx<S: Service> {
     early: bool,
     /// The plan entry whose shard unlocks by itself after its commands.
     self_unlocked: Option<usize>,
+    /// The connection reads nothing more until this transaction has sent
+    /// everything (see the crate doc); only one such per connection.
+    blocks: bool,
     /// Next step to send.
     pc: usize,
     parts: Vec<Part>,
@@ -605,6 +608,7 @@ impl<S: Service> Reactor<S> {
             changed: false,
             early,
             self_unlocked: None,
+            blocks: true,
             pc: 0,
             parts: (0..nsteps).map(|_| Part::Wait).collect(),
             pending: 0,
@@ -612,16 +616,9 @@ impl<S: Service> Reactor<S> {
             released: false,
         });
         self.lock_next(op);
-        // The connection may go on reading when everything this transaction
-        // sends is already on its way: each shard then sees the
-        // connection's later commands behind it (ring order, and a command
-        // waits behind its own connection's queued lock request). Until
-        // then a later command could overtake it on a shard not yet asked.
-        if let Some(tx) = &self.txs[op as usize] {
-            let len = tx.plan.len();
-            let all_sent = tx.next_lock == len
-                || (tx.next_lock + 1 == len && tx.plan[tx.next_lock].0 != self.id);
-            if tx.early && all_sent {
+        if let Some(tx) = self.txs[op as usize].as_mut() {
+            if all_sent(tx, self.id) {
+                tx.blocks = false;
                 st.blocked = false;
             }
         }
@@ -757,6 +754,19 @@ impl<S: Service> Reactor<S> {
         self.locks_held(op, &mut tx);
         self.txs[op as usize] = Some(tx);
         self.lock_next(op);
+        let Some(tx) = self.txs[op as usize].as_mut() else {
+            return;
+        };
+        if tx.blocks && all_sent(tx, self.id) && self.gens.get(tx.conn as usize) == Some(&tx.gen) {
+            if let Some(c) = self.conns[tx.conn as usize].as_mut() {
+                tx.blocks = false;
+                c.st.blocked = false;
+                if !c.in_ready {
+                    c.in_ready = true;
+                    self.ready.push(tx.conn);
+                }
+            }
+        }
     }
 
     /// Advances every transaction that can make progress.
@@ -1124,7 +1134,9 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
-        c.st.blocked = false;
+        if tx.blocks {
+            c.st.blocked = false;
+        }
         c.st.deliver(tx.seq, 0, &out, &mut self.pool);
         self.pool.put(out);
         let watched = if tx.exec {
@@ -1140,6 +1152,18 @@ impl<S: Service> Reactor<S> {
         self.mark_write(tx.conn);
         self.unwatch_keys(client, watched);
     }
+}
+
+/// Whether everything `tx` sends is on its way: the connection may read
+/// on, since each shard sees its later commands behind the transaction
+/// (ring order, and a command waits behind its own connection's queued lock
+/// request). Before that, a later command could overtake it on a shard not
+/// yet asked. Unlocks still to come are harmless: a later command on a
+/// locked key waits for them, and one on other keys cannot tell.
+fn all_sent<S: Service>(tx: &Tx<S>, home: usize) -> bool {
+    let len = tx.plan.len();
+    tx.early
+        && (tx.next_lock == len || (tx.next_lock + 1 == len && tx.plan[tx.next_lock].0 != home))
 }
 
 /// Records reply `v` of part `sub` into a transaction command's slot.
