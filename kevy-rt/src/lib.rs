@@ -143,6 +143,12 @@
 //! held *and nothing queued ahead of it*. Once a transaction's lock request
 //! is queued, later commands on those keys queue behind it.
 //!
+//! **A connection's own locks.** Locks held by a connection's transactions
+//! do not stop that connection's next command or transaction (its commands
+//! run in the order it sent them anyway): pipelined transactions on the
+//! same keys overlap instead of taking a round trip each. This never jumps
+//! the queue: another connection's waiter still goes first.
+//!
 //! **Why a transaction cannot stall unrelated keys.** Locks are per key:
 //! a command on keys nobody holds or waits for runs at once, even while the
 //! shard's queue is non-empty. Only commands that reach the whole shard

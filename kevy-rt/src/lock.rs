@@ -52,13 +52,20 @@ pub(crate) struct Waiting<W> {
     pub what: W,
 }
 
+/// Who holds a lock: one connection's transactions, counted.
+#[derive(Clone, Copy, Debug)]
+struct Holder {
+    client: u64,
+    count: u32,
+}
+
 pub(crate) struct Locks<W> {
-    /// Key name -> the transaction holding it.
-    held: Map<Vec<u8>, TxId>,
+    /// Key name -> the connection whose transactions hold it.
+    held: Map<Vec<u8>, Holder>,
     /// Transactions holding locks here, with their claims.
     owners: Map<TxId, Claim>,
-    /// Transactions holding the whole shard.
-    whole: usize,
+    /// The connection whose transactions hold the whole shard.
+    whole: Option<Holder>,
     queue: VecDeque<Waiting<W>>,
 }
 
@@ -67,7 +74,7 @@ impl<W> Default for Locks<W> {
         Locks {
             held: Map::default(),
             owners: Map::default(),
-            whole: 0,
+            whole: None,
             queue: VecDeque::new(),
         }
     }
@@ -81,15 +88,22 @@ impl<W> Locks<W> {
         !self.owners.is_empty() || !self.queue.is_empty()
     }
 
-    /// Whether `claim` conflicts with a held lock.
+    /// Whether `claim` conflicts with a lock held by another connection. A
+    /// connection's own locks do not stop it: its commands run in the order
+    /// it sent them anyway, and letting its next transaction take keys its
+    /// previous one still holds is what lets pipelined transactions overlap.
     fn blocked_by_held(&self, claim: &Claim) -> bool {
-        if self.whole > 0 {
+        let other = |h: &Holder| h.client != claim.client;
+        if self.whole.as_ref().is_some_and(other) {
             return true;
         }
         if claim.whole {
-            return !self.owners.is_empty();
+            return self.owners.values().any(|c| c.client != claim.client);
         }
-        claim.keys.iter().any(|k| self.held.contains_key(k))
+        claim
+            .keys
+            .iter()
+            .any(|k| self.held.get(k.as_slice()).is_some_and(other))
     }
 
     /// Whether a newcomer with `claim` may go now: nothing held or queued
@@ -110,11 +124,22 @@ impl<W> Locks<W> {
     /// Takes the locks of `claim` for `owner` (the caller checked
     /// [`may_go`](Self::may_go) or is granting from the queue).
     pub fn hold(&mut self, owner: TxId, claim: Claim) {
+        let client = claim.client;
+        let add = |h: &mut Holder| {
+            debug_assert_eq!(h.client, client, "one connection holds a lock");
+            h.count += 1;
+        };
         for k in &claim.keys {
-            self.held.insert(k.clone(), owner);
+            self.held
+                .entry(k.clone())
+                .and_modify(add)
+                .or_insert(Holder { client, count: 1 });
         }
         if claim.whole {
-            self.whole += 1;
+            match self.whole.as_mut() {
+                Some(h) => add(h),
+                None => self.whole = Some(Holder { client, count: 1 }),
+            }
         }
         self.owners.insert(owner, claim);
     }
@@ -126,12 +151,20 @@ impl<W> Locks<W> {
             return;
         };
         for k in &claim.keys {
-            if self.held.get(k) == Some(&owner) {
-                self.held.remove(k);
+            if let Some(h) = self.held.get_mut(k.as_slice()) {
+                h.count -= 1;
+                if h.count == 0 {
+                    self.held.remove(k.as_slice());
+                }
             }
         }
         if claim.whole {
-            self.whole -= 1;
+            if let Some(h) = self.whole.as_mut() {
+                h.count -= 1;
+                if h.count == 0 {
+                    self.whole = None;
+                }
+            }
         }
     }
 
@@ -202,6 +235,23 @@ mod tests {
         assert!(!l.may_go(&whole), "a whole-shard claim waits for any lock");
         l.release(1);
         assert!(l.may_go(&whole));
+        assert!(!l.active());
+    }
+
+    #[test]
+    fn a_connection_is_not_blocked_by_its_own_locks() {
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a", "b"]));
+        assert!(l.may_go(&claim(100, &["a"])));
+        l.hold(2, claim(100, &["a"]));
+        l.release(1);
+        assert!(!l.may_go(&claim(7, &["a"])), "still held by the second");
+        assert!(l.may_go(&claim(7, &["b"])));
+        // Not past a waiter of another connection, though.
+        l.enqueue(claim(7, &["a"]), 1);
+        assert!(!l.may_go(&claim(100, &["a"])));
+        l.release(2);
+        assert_eq!(l.grantable().len(), 1);
         assert!(!l.active());
     }
 
