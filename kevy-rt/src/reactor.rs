@@ -957,17 +957,12 @@ impl<S: Service> Reactor<S> {
                     first,
                     n,
                 } => {
-                    for k in b.args_at(first, n).iter() {
-                        self.svc.watch(&mut self.shard, client, db, k);
+                    let keys = b.args_at(first, n);
+                    if self.locks.active() && !self.may_watch(client) {
+                        self.defer_watch(Some(peer), dest, client, db, keys.to_owned_args());
+                    } else {
+                        self.register_watch(Some(peer), dest, client, db, keys);
                     }
-                    let out = self.batch(peer);
-                    let start = out.rdata.len() as u32;
-                    out.rdata.extend_from_slice(b"+OK\r\n");
-                    out.resps.push(Resp::Reply {
-                        dest,
-                        start,
-                        len: 5,
-                    });
                 }
                 Req::Unwatch { client } => self.svc.unwatch(&mut self.shard, client),
             }

@@ -30,6 +30,13 @@ pub(super) enum Wait<S: Service> {
         client: ClientCtx,
         args: OwnedArgs,
     },
+    /// A WATCH registration behind the same client's waiting commands.
+    Watch {
+        to: Option<usize>,
+        dest: Dest,
+        db: u32,
+        keys: OwnedArgs,
+    },
     /// Transaction `op` of shard `from` asks for locks. Its commands that
     /// arrived behind the request wait with it (`then`), and run once the
     /// locks are held; `unlock`: an `Unlock` arrived behind them too.
@@ -258,6 +265,9 @@ impl<S: Service> Reactor<S> {
                         client,
                         args,
                     } => self.run_deferred(to, dest, cmd, client, &args),
+                    Wait::Watch { to, dest, db, keys } => {
+                        self.register_watch(to, dest, w.claim.client, db, keys.args())
+                    }
                     Wait::Lock {
                         from,
                         op,
@@ -429,44 +439,116 @@ impl<S: Service> Reactor<S> {
     fn watch(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
         let db = st.client.db;
         let client = st.client.id;
-        // Keys to register per remote shard.
-        let mut remote: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+        // Keys to register, per shard.
+        let mut groups: Vec<(usize, OwnedArgs)> = Vec::new();
         for k in args.iter().skip(1) {
             if st.watched.iter().any(|(d, w)| *d == db && w == k) {
                 continue;
             }
             st.watched.push((db, k.to_vec()));
             let s = shard_of(k, self.n);
-            if s == self.id {
-                self.svc.watch(&mut self.shard, client, db, k);
-            } else {
-                match remote.iter_mut().find(|r| r.0 == s) {
-                    Some(r) => r.1.push(k),
-                    None => remote.push((s, vec![k])),
+            match groups.iter_mut().find(|g| g.0 == s) {
+                Some(g) => g.1.push(k),
+                None => {
+                    let mut keys = OwnedArgs::default();
+                    keys.push(k);
+                    groups.push((s, keys));
                 }
             }
         }
-        if remote.is_empty() {
+        let local_now = |r: &Self| !r.locks.active() || r.may_watch(client);
+        if groups.iter().all(|g| g.0 == self.id) && local_now(self) {
+            for (_, keys) in &groups {
+                for k in keys.args().iter() {
+                    self.svc.watch(&mut self.shard, client, db, k);
+                }
+            }
             return st.push_ready(b"+OK\r\n", &mut self.pool);
         }
         let seq = st.next_seq();
-        let fo = FanOut::new(Fold::AllOk, remote.len());
-        st.slots.push_back(Slot::Fan(Box::new(fo)));
-        for (p, (s, keys)) in remote.into_iter().enumerate() {
+        let mut fo = FanOut::new(Fold::AllOk, groups.len());
+        for (p, (s, keys)) in groups.into_iter().enumerate() {
+            let dest = Dest {
+                conn: idx,
+                gen,
+                seq,
+                part: p as u32,
+            };
+            if s == self.id {
+                if local_now(self) {
+                    for k in keys.args().iter() {
+                        self.svc.watch(&mut self.shard, client, db, k);
+                    }
+                    fo.add(p, b"+OK\r\n".to_vec());
+                } else {
+                    self.defer_watch(None, dest, client, db, keys);
+                }
+                continue;
+            }
             let b = self.batch(s);
-            let (first, n) = b.push_args(keys.into_iter());
+            let (first, n) = b.push_args(keys.args().iter());
             b.reqs.push(Req::Watch {
-                dest: Dest {
-                    conn: idx,
-                    gen,
-                    seq,
-                    part: p as u32,
-                },
+                dest,
                 client,
                 db,
                 first,
                 n,
             });
+        }
+        self.push_fan(st, fo);
+    }
+
+    /// Whether a WATCH of `client` may register now: nothing the client
+    /// sent earlier waits in this shard's queue (it would run after, and a
+    /// write of its own before WATCH must not count as a change).
+    pub(super) fn may_watch(&self, client: u64) -> bool {
+        self.locks.may_go(&Claim {
+            client,
+            ..Claim::default()
+        })
+    }
+
+    /// Queues a WATCH registration behind the client's waiting commands.
+    pub(super) fn defer_watch(
+        &mut self,
+        to: Option<usize>,
+        dest: Dest,
+        client: u64,
+        db: u32,
+        keys: OwnedArgs,
+    ) {
+        let claim = Claim {
+            client,
+            ..Claim::default()
+        };
+        self.locks
+            .enqueue(claim, Wait::Watch { to, dest, db, keys });
+    }
+
+    /// Registers a WATCH and answers `+OK` to its part.
+    pub(super) fn register_watch(
+        &mut self,
+        to: Option<usize>,
+        dest: Dest,
+        client: u64,
+        db: u32,
+        keys: Args<'_>,
+    ) {
+        for k in keys.iter() {
+            self.svc.watch(&mut self.shard, client, db, k);
+        }
+        match to {
+            Some(peer) => {
+                let out = self.batch(peer);
+                let start = out.rdata.len() as u32;
+                out.rdata.extend_from_slice(b"+OK\r\n");
+                out.resps.push(Resp::Reply {
+                    dest,
+                    start,
+                    len: 5,
+                });
+            }
+            None => self.deliver_local(dest, b"+OK\r\n"),
         }
     }
 
