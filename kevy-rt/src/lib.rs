@@ -30,25 +30,24 @@
 //!    earlier reply is outstanding — the hot path, which allocates nothing.
 //! 4. A command whose keys live on shard `j` is appended to the batch for
 //!    `j`: argument bytes into one buffer, a small header per command.
-//! 5. Commands that run on every shard (KEYS, DBSIZE, FLUSHALL, …: the
-//!    table gives a [`Fold`]) send one part to each shard; the home shard's
-//!    part runs inline. The parts' replies fold (sum, all-OK, concatenate,
+//! 5. A command whose keys span shards (MSET, MGET, DEL, RENAME, SMOVE,
+//!    SUNIONSTORE, …), a command over the whole keyspace (KEYS, DBSIZE,
+//!    FLUSHALL, …), and every MULTI/EXEC whose keys are not all on the home
+//!    shard runs as a *transaction*: see below. Its parts' replies fold as
+//!    the table's [`Fold`] says (sum, all-OK, gather by key, concatenate,
 //!    random pick) once all are in.
-//! 6. A command whose keys span shards (MSET, MGET, DEL, RENAME, SMOVE,
-//!    SUNIONSTORE, …), and every MULTI/EXEC whose keys are not all on the
-//!    home shard, runs as a *transaction*: see below.
-//! 7. At the end of the iteration each non-empty batch is pushed to its ring
+//! 6. At the end of the iteration each non-empty batch is pushed to its ring
 //!    (one push per target), and the target is woken only if it announced it
 //!    is going to sleep.
-//! 8. A shard drains its inbound rings (a bounded number of batches per ring
+//! 7. A shard drains its inbound rings (a bounded number of batches per ring
 //!    per iteration), runs the commands, and answers in a batch on the
 //!    reverse ring; the same batch value carries requests one way and replies
 //!    the other, and drained batches are reused, so the steady state
 //!    allocates nothing per command on this path either.
-//! 9. Replies are placed into the connection's slot for their sequence
+//! 8. Replies are placed into the connection's slot for their sequence
 //!    number. Slots drain to the output buffer strictly in sequence order, so
 //!    a fast local reply never overtakes a slow remote one.
-//! 10. Output is written once per iteration, one `write` per connection.
+//! 9. Output is written once per iteration, one `write` per connection.
 //!
 //! # What is ordered
 //!

@@ -9,7 +9,7 @@ use crate::fold::FanOut;
 use crate::lock::Locks;
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Full, Producer};
-use crate::service::{ClientCtx, ConnAction, Fold, Refused, Route, Service, TxOp};
+use crate::service::{ClientCtx, ConnAction, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
 use kevy_resp::{Args, Parse};
@@ -705,7 +705,12 @@ impl<S: Service> Reactor<S> {
                     self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
                 }
             }
-            Route::All(fold) => self.broadcast(idx, gen, st, cmd, args, fold),
+            // The whole keyspace (KEYS, DBSIZE, FLUSHALL, RANDOMKEY, …): one
+            // moment across every shard, so a transaction over all of them.
+            Route::All(_) if self.n > 1 => {
+                self.start_tx(idx, gen, st, vec![(cmd, args.to_owned_args())], false)
+            }
+            Route::All(_) => self.single(self.id, idx, gen, st, cmd, args),
         }
     }
 
@@ -752,55 +757,6 @@ impl<S: Service> Reactor<S> {
             first,
             n,
         });
-    }
-
-    /// Runs the same command on every shard (not atomic across shards:
-    /// KEYS, DBSIZE, FLUSHALL, …; each part waits for its shard's locks).
-    fn broadcast(
-        &mut self,
-        idx: u32,
-        gen: u32,
-        st: &mut ConnState<S>,
-        cmd: S::Cmd,
-        args: Args<'_>,
-        fold: Fold,
-    ) {
-        if self.n == 1 {
-            return self.single(self.id, idx, gen, st, cmd, args);
-        }
-        let seq = st.next_seq();
-        let mut fo = FanOut::new(fold, self.n);
-        fo.seed = self.next_random();
-        for s in 0..self.n {
-            let dest = Dest {
-                conn: idx,
-                gen,
-                seq,
-                part: s as u32,
-            };
-            if s == self.id {
-                if self.locks.active() && !self.may_run(&st.client, args) {
-                    self.defer(None, dest, cmd, st.client, args);
-                } else {
-                    let mut v = Vec::new();
-                    self.svc
-                        .exec(&mut self.shard, &st.client, cmd, args, &mut v);
-                    fo.add(s, v);
-                }
-            } else {
-                let client = st.client;
-                let b = self.batch(s);
-                let (f, n) = b.push_args(args.iter());
-                b.reqs.push(Req::Exec {
-                    dest,
-                    cmd,
-                    client,
-                    first: f,
-                    n,
-                });
-            }
-        }
-        self.push_fan(st, fo);
     }
 
     fn push_fan(&mut self, st: &mut ConnState<S>, fo: FanOut) {

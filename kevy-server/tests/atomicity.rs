@@ -51,7 +51,7 @@ both_layouts!(
     plain_traffic_runs_beside_transactions,
     disconnects_mid_transaction_harm_nobody,
     watch_sees_other_clients_writes,
-    keyspace_reads_in_multi_are_snapshots,
+    keyspace_reads_are_snapshots,
     pipelined_transactions_keep_connection_order,
 );
 
@@ -773,7 +773,7 @@ fn moves_between_shards_conserve_elements(layout: &Layout) {
 
 const SNAPSHOT_ROUNDS: usize = 600;
 
-fn keyspace_reads_in_multi_are_snapshots(layout: &Layout) {
+fn keyspace_reads_are_snapshots(layout: &Layout) {
     let mut server = layout.start();
     let port = server.port;
     let keys = spread_keys("snap:", 10);
@@ -806,8 +806,7 @@ fn keyspace_reads_in_multi_are_snapshots(layout: &Layout) {
             }
         })
     };
-    // FLUSHALL inside MULTI is atomic too (outside MULTI kevy does not
-    // promise that).
+    // FLUSHALL, inside MULTI and on its own, is atomic too.
     let flusher = {
         let (stop, start) = (stop.clone(), start.clone());
         thread::spawn(move || {
@@ -815,12 +814,16 @@ fn keyspace_reads_in_multi_are_snapshots(layout: &Layout) {
             start.wait();
             let mut flushes = 0;
             while !stop.is_set() && flushes < SNAPSHOT_ROUNDS / 4 {
-                let () = redis::pipe()
-                    .atomic()
-                    .cmd("FLUSHALL")
-                    .ignore()
-                    .query(&mut con)
-                    .unwrap();
+                if flushes % 2 == 0 {
+                    let () = redis::pipe()
+                        .atomic()
+                        .cmd("FLUSHALL")
+                        .ignore()
+                        .query(&mut con)
+                        .unwrap();
+                } else {
+                    let () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+                }
                 flushes += 1;
             }
         })
@@ -845,6 +848,13 @@ fn keyspace_reads_in_multi_are_snapshots(layout: &Layout) {
                 assert!(size == 0 || size == n, "DBSIZE {size} inside MULTI");
                 assert_eq!(all.len(), size, "KEYS {all:?} vs DBSIZE {size}");
                 assert_eq!(exists, size, "EXISTS vs DBSIZE {size}");
+                // Each on its own sees one moment too.
+                let size: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+                assert!(size == 0 || size == n, "DBSIZE {size}");
+                let all: Vec<String> = redis::cmd("KEYS").arg("snap:*").query(&mut con).unwrap();
+                assert!(all.is_empty() || all.len() == n, "KEYS {all:?}");
+                let exists: usize = con.exists(&keys).unwrap();
+                assert!(exists == 0 || exists == n, "EXISTS {exists}");
                 reads += 1;
             }
         }));
