@@ -65,13 +65,14 @@
 //!
 //! # Transactions: atomic across shards
 //!
-//! A *transaction* is a MULTI/EXEC block or one multi-key command whose
-//! keys span shards. Redis runs it without any other client's command in
-//! between; kevy gives the same guarantee with per-shard key locks taken
-//! by strict two-phase locking, in a global order.
+//! A *transaction* is a MULTI/EXEC block, one multi-key command whose keys
+//! span shards, or one command over the whole keyspace. Redis runs it
+//! without any other client's command in between; kevy gives the same
+//! guarantee with per-shard key locks taken by two-phase locking, in a
+//! global order.
 //!
 //! **Who owns what.** Each shard owns a lock table for its own keys
-//! ([`lock`]): the keys each transaction holds, plus a FIFO queue of what
+//! (`lock.rs`): the keys each transaction holds, plus a FIFO queue of what
 //! waits. The transaction's *coordinator* is the home reactor of the
 //! connection that sent it; it owns the transaction's state (its commands,
 //! the lock plan, the replies gathered so far) and nothing else. Key names
@@ -151,14 +152,17 @@
 //! **Why a transaction cannot stall unrelated keys.** Locks are per key:
 //! a command on keys nobody holds or waits for runs at once, even while the
 //! shard's queue is non-empty. Only commands that reach the whole shard
-//! (FLUSHALL, KEYS, DBSIZE, SCAN) wait for the shard's locks to clear, and
-//! a connection's command waits behind that connection's own queued ones
-//! (its order on a shard is kept).
+//! (FLUSHALL, KEYS, DBSIZE, SCAN) wait for the shard's locks to clear (and,
+//! while they hold it, everything on that shard waits for them, as in
+//! Redis), and a connection's command waits behind that connection's own
+//! queued ones (its order on a shard is kept).
 //!
 //! **WATCH.** A WATCH registers the key with its owning shard, which keeps
 //! a version per watched key that every write to it bumps (kevy-store's
 //! write hook); WATCH answers only once every shard registered its keys, so
-//! any write that follows the reply is seen, whichever ring it took. EXEC's
+//! any write that follows the reply is seen, whichever ring it took, and a
+//! registration waits behind the client's own queued commands, so a write
+//! the client sent before WATCH is not. EXEC's
 //! lock requests ask each shard whether any key the client watches
 //! changed; since the keys are locked from that answer on, the check and
 //! the commands are one atomic step. EXEC, DISCARD, UNWATCH and closing the
