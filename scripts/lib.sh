@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts that start a server of their own (test.sh, bench.sh,
 # memory.sh): free-port picking and stopping the server on exit. Source it;
 # the caller sets SERVER_PID when it starts a server.
