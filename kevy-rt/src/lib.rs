@@ -129,9 +129,7 @@
 //!
 //! **Why it cannot deadlock.** A transaction asks for shard `s`'s locks only
 //! once it holds all it needs below `s`, and never asks for a lower shard
-//! again (a kept place asks for nothing until then, and only its own
-//! connection waits behind it, whose transactions never wait for a later
-//! one of theirs). Something waiting in `s`'s queue waits only for holders of locks
+//! again. Something waiting in `s`'s queue waits only for holders of locks
 //! on `s` and for entries ahead of it in that same queue. A holder on `s`
 //! is either finishing (it needs no more locks) or waiting on a shard above
 //! `s`; an entry ahead is older in the FIFO. Follow any chain of waits:
@@ -170,16 +168,13 @@
 //! the commands are one atomic step. EXEC, DISCARD, UNWATCH and closing the
 //! connection drop the registrations.
 //!
-//! **The connection during a transaction.** A later command of the same
-//! connection must not reach a shard ahead of the transaction's lock
-//! request there. An early transaction keeps a place in the queue of every
-//! shard it has not asked yet (`Reserve`, sent with its first request):
-//! the place names no keys, so it delays nobody else, but the connection's
-//! later commands on that shard wait behind it, and the lock request takes
-//! that place when it comes. So the connection reads on at once, and its
-//! pipelined transactions overlap. Any other transaction (WATCH, SELECT,
-//! a command run by copy) stops the connection from reading until it has
-//! sent everything.
+//! **The connection during a transaction.** A connection reads no further
+//! command while its transaction still has requests to send (a later
+//! command could otherwise reach a shard ahead of the transaction's lock
+//! request). Once every request is on its way, as for an early transaction
+//! on one remote shard, or on the home shard and one other, it reads on:
+//! each shard sees its later commands behind the transaction (ring order,
+//! and a command waits behind its own connection's queued lock request).
 //!
 //! # Sleeping and waking
 //!

@@ -7,7 +7,7 @@
 //! A command also waits behind anything its own connection has queued on
 //! this shard, which keeps one connection's commands in order.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
@@ -30,20 +30,9 @@ pub(crate) struct Claim {
 }
 
 impl Claim {
-    /// Whether it names nothing: a kept place, or a WATCH registration.
-    fn is_empty(&self) -> bool {
-        !self.whole && self.keys.is_empty()
-    }
-
     fn conflicts(&self, other: &Claim) -> bool {
         if self.client == other.client {
             return true;
-        }
-        // A claim that names nothing delays only its own connection; even
-        // a whole-shard claim does not wait for it (a kept place must never
-        // make another transaction wait, see `Locks::reserve`).
-        if self.is_empty() || other.is_empty() {
-            return false;
         }
         if self.whole || other.whole {
             return true;
@@ -61,19 +50,6 @@ impl Claim {
 pub(crate) struct Waiting<W> {
     pub claim: Claim,
     pub what: W,
-    /// A place kept for a transaction's lock request that has not arrived
-    /// yet (see [`Locks::reserve`]): its claim names only the connection.
-    reserved: bool,
-}
-
-/// What [`Locks::fill`] did with a lock request.
-pub(crate) enum Fill<W> {
-    /// No place was kept for it: the caller queues or grants it as usual.
-    NotReserved(Claim),
-    /// It took its kept place and waits there.
-    Waiting,
-    /// It took its kept place and may go now: the caller holds its locks.
-    Go(Waiting<W>),
 }
 
 /// Who holds a lock: one connection's transactions, counted.
@@ -137,55 +113,12 @@ impl<W> Locks<W> {
     }
 
     pub fn enqueue(&mut self, claim: Claim, what: W) {
-        self.queue.push_back(Waiting {
-            claim,
-            what,
-            reserved: false,
-        });
+        self.queue.push_back(Waiting { claim, what });
     }
 
-    /// Keeps a place in the queue for a lock request of `client`'s that is
-    /// still to come (a transaction that asks its shards one at a time).
-    /// The place holds back that connection's later commands, so they stay
-    /// behind the transaction, and nothing else: it names no keys, so it
-    /// adds no wait to anyone else, and it is never granted before
-    /// [`fill`](Self::fill) gives it its claim.
-    pub fn reserve(&mut self, client: u64, what: W) {
-        self.queue.push_back(Waiting {
-            claim: Claim {
-                client,
-                ..Claim::default()
-            },
-            what,
-            reserved: true,
-        });
-    }
-
-    /// A lock request arrived: if `find` matches a kept place, the request
-    /// takes it, and goes at once when nothing held by another connection
-    /// or queued ahead of it conflicts.
-    pub fn fill(&mut self, find: impl Fn(&W) -> bool, claim: Claim) -> Fill<W> {
-        let Some(i) = self.queue.iter().position(|w| w.reserved && find(&w.what)) else {
-            return Fill::NotReserved(claim);
-        };
-        self.queue[i].claim = claim;
-        self.queue[i].reserved = false;
-        let c = &self.queue[i].claim;
-        let blocked =
-            self.blocked_by_held(c) || self.queue.iter().take(i).any(|w| w.claim.conflicts(c));
-        match blocked {
-            true => Fill::Waiting,
-            false => self.queue.remove(i).map_or(Fill::Waiting, Fill::Go),
-        }
-    }
-
-    /// The queued waiter `find` matches, to attach what arrived behind it.
-    pub fn find_mut(&mut self, find: impl Fn(&W) -> bool) -> Option<&mut W> {
-        self.queue
-            .iter_mut()
-            .rev()
-            .map(|w| &mut w.what)
-            .find(|w| find(w))
+    /// The waiter queued last, to attach what arrived right behind it.
+    pub fn last_queued_mut(&mut self) -> Option<&mut W> {
+        self.queue.back_mut().map(|w| &mut w.what)
     }
 
     /// Takes the locks of `claim` for `owner` (the caller checked
@@ -236,67 +169,34 @@ impl<W> Locks<W> {
     }
 
     /// Removes and returns, in queue order, waiters that conflict neither
-    /// with a lock held by another connection nor with a waiter ahead of
-    /// them (staying queued, or granted in this pass to another
-    /// connection). The caller holds the returned lock requests (with
-    /// [`hold`](Self::hold)) and runs the returned commands in that order,
-    /// then calls again until nothing is returned: a command granted here
-    /// is done by then, which may free a waiter behind it.
+    /// with a held lock nor with a waiter ahead of them (granted in this
+    /// pass or staying queued). The caller holds the returned lock requests
+    /// (with [`hold`](Self::hold)) and runs the returned commands, then
+    /// calls again until nothing is returned: a command granted here is done
+    /// by then, which may free a waiter behind it.
     pub fn grantable(&mut self) -> Vec<Waiting<W>> {
         let mut go = Vec::new();
         if self.queue.is_empty() {
             return go;
         }
-        // One pass in queue order, O(total keys): what stays queued ahead
-        // holds back its own connection and any claim it conflicts with;
-        // what is granted in this pass holds back other connections' claims
-        // on its keys (it holds them once the caller is done), but not its
-        // own connection's next entries, which the caller runs after it.
-        let mut kept_clients: HashSet<u64> = HashSet::new();
-        let mut kept_keys: HashSet<&[u8]> = HashSet::new();
-        let mut kept_whole = false;
-        let mut kept_named = false;
-        let mut granted_keys: Map<&[u8], u64> = Map::default();
-        let mut granted_whole: Option<u64> = None;
-        let mut granted_named: HashSet<u64> = HashSet::new();
-        let mut keep = vec![false; self.queue.len()];
-        for (i, w) in self.queue.iter().enumerate() {
-            let c = &w.claim;
-            let other_granted = |client: u64| granted_named.iter().any(|&g| g != client);
-            let blocked = w.reserved
-                || kept_clients.contains(&c.client)
-                || (!c.is_empty()
-                    && (kept_whole
-                        || (c.whole && kept_named)
-                        || granted_whole.is_some_and(|g| g != c.client)
-                        || (c.whole && other_granted(c.client))
-                        || c.keys.iter().any(|k| {
-                            kept_keys.contains(k.as_slice())
-                                || granted_keys
-                                    .get(k.as_slice())
-                                    .is_some_and(|&g| g != c.client)
-                        })))
-                || self.blocked_by_held(c);
+        let mut stay: VecDeque<Waiting<W>> = VecDeque::with_capacity(self.queue.len());
+        // Claims granted in this pass count as held for later waiters, so
+        // two conflicting waiters are never both granted.
+        let mut granted: Vec<usize> = Vec::new();
+        let mut all: Vec<Waiting<W>> = self.queue.drain(..).collect();
+        let mut keep = vec![false; all.len()];
+        for i in 0..all.len() {
+            let c = &all[i].claim;
+            let blocked = self.blocked_by_held(c)
+                || granted.iter().any(|&g| all[g].claim.conflicts(c))
+                || (0..i).any(|j| keep[j] && all[j].claim.conflicts(c));
             if blocked {
                 keep[i] = true;
-                kept_clients.insert(c.client);
-                if !c.is_empty() {
-                    kept_named = true;
-                    kept_whole |= c.whole;
-                    kept_keys.extend(c.keys.iter().map(Vec::as_slice));
-                }
-            } else if !c.is_empty() {
-                granted_named.insert(c.client);
-                if c.whole {
-                    granted_whole = Some(c.client);
-                }
-                for k in &c.keys {
-                    granted_keys.insert(k.as_slice(), c.client);
-                }
+            } else {
+                granted.push(i);
             }
         }
-        let mut stay: VecDeque<Waiting<W>> = VecDeque::new();
-        for (i, w) in std::mem::take(&mut self.queue).into_iter().enumerate() {
+        for (i, w) in all.drain(..).enumerate() {
             if keep[i] {
                 stay.push_back(w);
             } else {
@@ -377,48 +277,6 @@ mod tests {
         l.release(2);
         let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
         assert_eq!(go, vec![2, 3]);
-    }
-
-    #[test]
-    fn a_kept_place_holds_back_only_its_connection() {
-        let mut l: Locks<u32> = Locks::default();
-        l.reserve(100, 1);
-        assert!(l.may_go(&claim(7, &["a"])), "it names no keys");
-        assert!(!l.may_go(&claim(100, &["z"])), "its connection waits");
-        l.enqueue(claim(100, &["z"]), 2);
-        assert!(l.grantable().is_empty(), "never granted while kept");
-        l.hold(9, claim(7, &["a"]));
-        // The request arrives and takes the place: "a" is held by another
-        // connection, so it waits there, still ahead of 2.
-        assert!(matches!(
-            l.fill(|&w| w == 1, claim(100, &["a"])),
-            Fill::Waiting
-        ));
-        assert!(l.grantable().is_empty());
-        l.release(9);
-        // Both go, in order: the connection's next entry runs after it.
-        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
-        assert_eq!(go, vec![1, 2]);
-        // A whole-shard claim of another connection does not wait for it.
-        l.reserve(300, 5);
-        assert!(l.may_go(&Claim {
-            whole: true,
-            ..claim(8, &[])
-        }));
-        assert!(matches!(
-            l.fill(|&w| w == 5, claim(300, &["c"])),
-            Fill::Go(_)
-        ));
-        // A request with no kept place is handed back.
-        assert!(matches!(
-            l.fill(|&w| w == 3, claim(5, &["q"])),
-            Fill::NotReserved(_)
-        ));
-        l.reserve(200, 4);
-        assert!(matches!(
-            l.fill(|&w| w == 4, claim(200, &["b"])),
-            Fill::Go(_)
-        ));
     }
 
     #[test]

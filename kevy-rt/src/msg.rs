@@ -49,10 +49,6 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
-    /// Transaction `op` of the sender will ask for locks here once it holds
-    /// its locks on lower shards: keep it a place in the queue now, so the
-    /// connection's later commands stay behind it (see `Locks::reserve`).
-    Reserve { op: u32, client: u64 },
     /// Transaction `op` of the sender is done here: release its locks.
     Unlock { op: u32 },
     /// Copy out the keys at `spans[first..first + n]` for transaction `op`.

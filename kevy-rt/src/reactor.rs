@@ -868,7 +868,7 @@ impl<S: Service> Reactor<S> {
                 } => {
                     let args = b.args_at(first, n);
                     if waiting_tx == Some(op) {
-                        self.attach(peer, op, part, sub, cmd, client, args);
+                        self.attach(part, sub, cmd, client, args);
                     } else {
                         self.run_tx_cmd(peer, op, part, sub, cmd, &client, args);
                     }
@@ -887,10 +887,9 @@ impl<S: Service> Reactor<S> {
                         whole,
                         client,
                     };
-                    waiting_tx = (!self.lock_or_fill(peer, op, claim, watch)).then_some(op);
+                    waiting_tx = (!self.lock_request(peer, op, claim, watch)).then_some(op);
                 }
-                Req::Reserve { op, client } => self.reserve_for(peer, op, client),
-                Req::Unlock { op } if waiting_tx == Some(op) => self.attach_unlock(peer, op),
+                Req::Unlock { op } if waiting_tx == Some(op) => self.attach_unlock(),
                 Req::Unlock { op } => self.unlock(crate::lock::tx_id(peer, op)),
                 Req::Export { op, first, n } => {
                     let args = b.args_at(first, n);

@@ -6,7 +6,7 @@
 use super::{route_keys, Reactor};
 use crate::conn::{ConnState, MultiQueue, Slot, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
-use crate::lock::{tx_id, Claim, Fill, TxId};
+use crate::lock::{tx_id, Claim, TxId};
 use crate::msg::{Dest, Req, Resp};
 use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
@@ -185,19 +185,16 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Attaches a transaction command to its queued lock request.
-    #[allow(clippy::too_many_arguments)]
+    /// Attaches a transaction command to its lock request, queued last.
     pub(super) fn attach(
         &mut self,
-        from: usize,
-        op: u32,
         part: u32,
         sub: u32,
         cmd: S::Cmd,
         client: ClientCtx,
         args: Args<'_>,
     ) {
-        if let Some(Wait::Lock { then, .. }) = self.locks.find_mut(is_lock(from, op)) {
+        if let Some(Wait::Lock { then, .. }) = self.locks.last_queued_mut() {
             then.push(Attached {
                 part,
                 sub,
@@ -208,37 +205,10 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Marks a queued lock request to release after its commands.
-    pub(super) fn attach_unlock(&mut self, from: usize, op: u32) {
-        if let Some(Wait::Lock { unlock, .. }) = self.locks.find_mut(is_lock(from, op)) {
+    /// Marks the lock request queued last to release after its commands.
+    pub(super) fn attach_unlock(&mut self) {
+        if let Some(Wait::Lock { unlock, .. }) = self.locks.last_queued_mut() {
             *unlock = true;
-        }
-    }
-
-    /// Keeps a place for a lock request of transaction `op` of `from`.
-    pub(super) fn reserve_for(&mut self, from: usize, op: u32, client: u64) {
-        self.locks.reserve(
-            client,
-            Wait::Lock {
-                from,
-                op,
-                watch: false,
-                then: Vec::new(),
-                unlock: false,
-            },
-        );
-    }
-
-    /// A transaction's lock request from shard `from` that may fill a kept
-    /// place (`Req::Reserve`); false when it waits.
-    pub(super) fn lock_or_fill(&mut self, from: usize, op: u32, claim: Claim, watch: bool) -> bool {
-        match self.locks.fill(is_lock(from, op), claim) {
-            Fill::NotReserved(claim) => self.lock_request(from, op, claim, watch),
-            Fill::Waiting => false,
-            Fill::Go(w) => {
-                self.grant_lock(from, op, w.claim, watch);
-                true
-            }
         }
     }
 
@@ -728,28 +698,12 @@ impl<S: Service> Reactor<S> {
             released: false,
         });
         self.lock_next(op);
-        let Some(mut tx) = self.txs[op as usize].take() else {
-            return;
-        };
-        if tx.early {
-            // Keep a place in every shard's queue the transaction has not
-            // asked yet, so the connection's later commands wait behind it
-            // there, and let the connection read on (crate doc).
-            if !all_sent(&tx, self.id) {
-                for e in tx.next_lock + 1..tx.plan.len() {
-                    let s = tx.plan[e].0;
-                    let client = st.client.id;
-                    if s == self.id {
-                        self.reserve_for(self.id, op, client);
-                    } else {
-                        self.batch(s).reqs.push(Req::Reserve { op, client });
-                    }
-                }
+        if let Some(tx) = self.txs[op as usize].as_mut() {
+            if all_sent(tx, self.id) {
+                tx.blocks = false;
+                st.blocked = false;
             }
-            tx.blocks = false;
-            st.blocked = false;
         }
-        self.txs[op as usize] = Some(tx);
     }
 
     /// Every key is on this shard and free: run the commands back to back.
@@ -813,19 +767,6 @@ impl<S: Service> Reactor<S> {
             };
             let watch = tx.watch;
             if s == self.id {
-                let claim = match self.locks.fill(is_lock(self.id, op), claim) {
-                    Fill::NotReserved(claim) => claim,
-                    Fill::Waiting => {
-                        self.txs[op as usize] = Some(tx);
-                        return;
-                    }
-                    Fill::Go(w) => {
-                        self.locks.hold(tx.id, w.claim);
-                        self.locks_held(op, &mut tx);
-                        self.txs[op as usize] = Some(tx);
-                        continue;
-                    }
-                };
                 if !self.locks.may_go(&claim) {
                     self.locks.enqueue(
                         claim,
@@ -1305,11 +1246,6 @@ fn all_sent<S: Service>(tx: &Tx<S>, home: usize) -> bool {
     let len = tx.plan.len();
     tx.early
         && (tx.next_lock == len || (tx.next_lock + 1 == len && tx.plan[tx.next_lock].0 != home))
-}
-
-/// Matches the lock request (or kept place) of transaction `op` of `from`.
-fn is_lock<S: Service>(from: usize, op: u32) -> impl Fn(&Wait<S>) -> bool {
-    move |w| matches!(w, Wait::Lock { from: f, op: o, .. } if *f == from && *o == op)
 }
 
 /// Records reply `v` of part `sub` into a transaction command's slot.
