@@ -7,7 +7,7 @@
 //! A command also waits behind anything its own connection has queued on
 //! this shard, which keeps one connection's commands in order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
@@ -30,6 +30,11 @@ pub(crate) struct Claim {
 }
 
 impl Claim {
+    /// Whether it names nothing (a WATCH registration).
+    fn is_empty(&self) -> bool {
+        !self.whole && self.keys.is_empty()
+    }
+
     fn conflicts(&self, other: &Claim) -> bool {
         if self.client == other.client {
             return true;
@@ -169,34 +174,66 @@ impl<W> Locks<W> {
     }
 
     /// Removes and returns, in queue order, waiters that conflict neither
-    /// with a held lock nor with a waiter ahead of them (granted in this
-    /// pass or staying queued). The caller holds the returned lock requests
-    /// (with [`hold`](Self::hold)) and runs the returned commands, then
-    /// calls again until nothing is returned: a command granted here is done
-    /// by then, which may free a waiter behind it.
+    /// with a lock held by another connection nor with a waiter ahead of
+    /// them (staying queued, or granted in this pass to another
+    /// connection). The caller holds the returned lock requests (with
+    /// [`hold`](Self::hold)) and runs the returned commands in that order,
+    /// then calls again until nothing is returned: a command granted here
+    /// is done by then, which may free a waiter behind it.
     pub fn grantable(&mut self) -> Vec<Waiting<W>> {
         let mut go = Vec::new();
         if self.queue.is_empty() {
             return go;
         }
-        let mut stay: VecDeque<Waiting<W>> = VecDeque::with_capacity(self.queue.len());
-        // Claims granted in this pass count as held for later waiters, so
-        // two conflicting waiters are never both granted.
-        let mut granted: Vec<usize> = Vec::new();
-        let mut all: Vec<Waiting<W>> = self.queue.drain(..).collect();
-        let mut keep = vec![false; all.len()];
-        for i in 0..all.len() {
-            let c = &all[i].claim;
-            let blocked = self.blocked_by_held(c)
-                || granted.iter().any(|&g| all[g].claim.conflicts(c))
-                || (0..i).any(|j| keep[j] && all[j].claim.conflicts(c));
+        // One pass in queue order, O(total keys): what stays queued ahead
+        // holds back its own connection and any claim it conflicts with;
+        // what is granted in this pass holds back other connections' claims
+        // on its keys (it holds them once the caller is done), but not its
+        // own connection's next entries, which the caller runs after it.
+        let mut kept_clients: HashSet<u64> = HashSet::new();
+        let mut kept_keys: HashSet<&[u8]> = HashSet::new();
+        let mut kept_whole = false;
+        let mut kept_named = false;
+        let mut granted_keys: Map<&[u8], u64> = Map::default();
+        let mut granted_whole: Option<u64> = None;
+        let mut granted_named: HashSet<u64> = HashSet::new();
+        let mut keep = vec![false; self.queue.len()];
+        for (i, w) in self.queue.iter().enumerate() {
+            let c = &w.claim;
+            let other_granted = |client: u64| granted_named.iter().any(|&g| g != client);
+            let blocked = kept_clients.contains(&c.client)
+                || (!c.is_empty()
+                    && (kept_whole
+                        || (c.whole && kept_named)
+                        || granted_whole.is_some_and(|g| g != c.client)
+                        || (c.whole && other_granted(c.client))
+                        || c.keys.iter().any(|k| {
+                            kept_keys.contains(k.as_slice())
+                                || granted_keys
+                                    .get(k.as_slice())
+                                    .is_some_and(|&g| g != c.client)
+                        })))
+                || self.blocked_by_held(c);
             if blocked {
                 keep[i] = true;
-            } else {
-                granted.push(i);
+                kept_clients.insert(c.client);
+                if !c.is_empty() {
+                    kept_named = true;
+                    kept_whole |= c.whole;
+                    kept_keys.extend(c.keys.iter().map(Vec::as_slice));
+                }
+            } else if !c.is_empty() {
+                granted_named.insert(c.client);
+                if c.whole {
+                    granted_whole = Some(c.client);
+                }
+                for k in &c.keys {
+                    granted_keys.insert(k.as_slice(), c.client);
+                }
             }
         }
-        for (i, w) in all.drain(..).enumerate() {
+        let mut stay: VecDeque<Waiting<W>> = VecDeque::new();
+        for (i, w) in std::mem::take(&mut self.queue).into_iter().enumerate() {
             if keep[i] {
                 stay.push_back(w);
             } else {
@@ -277,6 +314,24 @@ mod tests {
         l.release(2);
         let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
         assert_eq!(go, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_deep_pipeline_goes_in_one_pass() {
+        // A client that pipelined many commands on a locked key: once the
+        // key is free they all go, in order, in one linear pass (not one per
+        // pass, which made a deep queue cost cubic time).
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a"]));
+        for i in 0..10_000 {
+            l.enqueue(claim(7, &["a"]), i);
+        }
+        l.enqueue(claim(8, &["a"]), 10_000);
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, (0..10_000).collect::<Vec<u32>>());
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![10_000], "another client's waiter goes after");
     }
 
     #[test]
