@@ -641,6 +641,7 @@ impl<S: Service> Reactor<S> {
         self.part_out = reply;
     }
 
+    #[inline(always)]
     fn dispatch_routed(
         &mut self,
         idx: u32,
@@ -687,16 +688,33 @@ impl<S: Service> Reactor<S> {
             }
             Route::Tx(op) => self.tx_control(idx, gen, st, op, args),
             Route::Shard(s) => self.single(s % self.n, idx, gen, st, cmd, args),
-            Route::Keys { .. } => {
+            Route::Keys {
+                first,
+                last,
+                step,
+                extra,
+                ..
+            } => {
+                // The hot path: a plain loop (not `route_keys`), which the
+                // single-key case runs once.
+                let (first, last, step) = key_range(args.len(), first, last, step);
                 let mut target = None;
                 let mut spans = false;
-                for k in route_keys(&route, args) {
+                let mut see = |k: &[u8]| {
                     let s = shard_of(k, self.n);
                     match target {
                         None => target = Some(s),
                         Some(t) if t != s => spans = true,
                         _ => {}
                     }
+                };
+                let mut i = first;
+                while i <= last && i < args.len() {
+                    see(args.get(i));
+                    i += step;
+                }
+                if extra != 0 && (extra as usize) < args.len() {
+                    see(args.get(extra as usize));
                 }
                 if spans {
                     // Keys on several shards: atomic as a transaction.

@@ -54,6 +54,7 @@ fn truncate(s: &[u8], n: usize) -> &[u8] {
 
 impl Kevy {
     /// Looks the command up and checks its arity, with Redis's errors.
+    #[inline(always)]
     fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
         let table = &self.server.table;
         let Some(id) = table.lookup(args.get(0)) else {
@@ -79,6 +80,7 @@ impl Service for Kevy {
         Shard::new(id, nshards)
     }
 
+    #[inline(always)]
     fn route(
         &self,
         args: Args<'_>,
