@@ -749,9 +749,8 @@ impl<S: Service> Reactor<S> {
             part: 0,
         };
         if s == self.id {
-            if self.locks.active() && !self.may_run(&st.client, args) {
+            if self.locks.active() && self.defer_if_locked(None, dest, cmd, st.client, args) {
                 st.slots.push_back(Slot::Wait);
-                self.defer(None, dest, cmd, st.client, args);
             } else if st.slots.is_empty() {
                 self.svc
                     .exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
@@ -859,21 +858,15 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
-                    if self.locks.active() && !self.may_run(&client, args) {
-                        self.defer(Some(peer), dest, cmd, client, args);
+                    if self.locks.active()
+                        && self.defer_if_locked(Some(peer), dest, cmd, client, args)
+                    {
                         continue;
                     }
-                    let out =
-                        self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
-                    let start = out.rdata.len();
-                    self.svc
-                        .exec(&mut self.shard, &client, cmd, args, &mut out.rdata);
-                    let len = out.rdata.len() - start;
-                    out.resps.push(Resp::Reply {
-                        dest,
-                        start: start as u32,
-                        len: len as u32,
-                    });
+                    let (start, len) = self.exec_for_peer(peer, &client, cmd, args);
+                    self.batch(peer)
+                        .resps
+                        .push(Resp::Reply { dest, start, len });
                 }
                 Req::TxExec {
                     op,

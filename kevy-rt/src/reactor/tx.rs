@@ -136,22 +136,21 @@ impl<S: Service> Reactor<S> {
         claim
     }
 
-    /// Whether a command may run now: nothing holds or waits for its keys.
-    /// Only asked while the lock table is active.
-    pub(super) fn may_run(&self, client: &ClientCtx, args: Args<'_>) -> bool {
-        self.locks.may_go(&self.claim_for(client, args))
-    }
-
-    /// Queues a command until its keys are free.
-    pub(super) fn defer(
+    /// Queues a command whose keys are held or waited for, to run once they
+    /// are free; false (and nothing queued) when it may run now. Only asked
+    /// while the lock table is active.
+    pub(super) fn defer_if_locked(
         &mut self,
         to: Option<usize>,
         dest: Dest,
         cmd: S::Cmd,
         client: ClientCtx,
         args: Args<'_>,
-    ) {
+    ) -> bool {
         let claim = self.claim_for(&client, args);
+        if self.locks.may_go(&claim) {
+            return false;
+        }
         self.locks.enqueue(
             claim,
             Wait::Run {
@@ -162,6 +161,23 @@ impl<S: Service> Reactor<S> {
                 args: args.to_owned_args(),
             },
         );
+        true
+    }
+
+    /// Runs a command for peer shard `peer`, its reply appended to the
+    /// batch going back there; returns the reply's span in `rdata`.
+    pub(super) fn exec_for_peer(
+        &mut self,
+        peer: usize,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) -> (u32, u32) {
+        let out = self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+        let start = out.rdata.len();
+        self.svc
+            .exec(&mut self.shard, client, cmd, args, &mut out.rdata);
+        (start as u32, (out.rdata.len() - start) as u32)
     }
 
     /// A transaction's lock request for this shard; false when it waits
@@ -224,17 +240,13 @@ impl<S: Service> Reactor<S> {
         client: &ClientCtx,
         args: Args<'_>,
     ) {
-        let out = self.out[from].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
-        let start = out.rdata.len();
-        self.svc
-            .exec(&mut self.shard, client, cmd, args, &mut out.rdata);
-        let len = out.rdata.len() - start;
-        out.resps.push(Resp::TxReply {
+        let (start, len) = self.exec_for_peer(from, client, cmd, args);
+        self.batch(from).resps.push(Resp::TxReply {
             op,
             part,
             sub,
-            start: start as u32,
-            len: len as u32,
+            start,
+            len,
         });
     }
 
@@ -307,17 +319,10 @@ impl<S: Service> Reactor<S> {
     ) {
         match to {
             Some(peer) => {
-                let out =
-                    self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
-                let start = out.rdata.len();
-                self.svc
-                    .exec(&mut self.shard, &client, cmd, args.args(), &mut out.rdata);
-                let len = out.rdata.len() - start;
-                out.resps.push(Resp::Reply {
-                    dest,
-                    start: start as u32,
-                    len: len as u32,
-                });
+                let (start, len) = self.exec_for_peer(peer, &client, cmd, args.args());
+                self.batch(peer)
+                    .resps
+                    .push(Resp::Reply { dest, start, len });
             }
             None => {
                 let mut v = self.pool.get();
