@@ -10,9 +10,18 @@ use std::collections::VecDeque;
 
 /// Commands one connection may run per loop iteration.
 pub const CMD_BUDGET: usize = 1024;
-/// Unsent output above which the connection is not read (back-pressure on a
-/// client that does not read its replies).
+/// Output above which the connection is not read (back-pressure on a
+/// client that does not read its replies). It counts unsent bytes, complete
+/// replies waiting behind earlier ones, and an estimate of the replies still
+/// travelling from other shards, so the limit holds whichever shard owns
+/// the keys.
 pub const OUTPUT_SOFT_LIMIT: usize = 4 << 20;
+/// What a reply still to come from another shard is assumed to weigh
+/// before any has arrived: high enough that a client pipelining reads of
+/// big values on another shard sends only a few dozen before the first
+/// reply shows their real size, low enough not to throttle a pipeline of
+/// small replies for more than one round trip.
+const FIRST_REPLY_ESTIMATE: usize = 64 * 1024;
 /// Outstanding (unanswered) commands above which the connection is not read.
 pub const MAX_PENDING: usize = 16 * 1024;
 /// Redis's `client-query-buffer-limit` default.
@@ -20,10 +29,11 @@ pub const QUERY_BUF_LIMIT: usize = 1 << 30;
 /// Smallest free space offered to `read`.
 pub const READ_CHUNK: usize = 16 * 1024;
 
-/// An outstanding reply.
-pub(crate) enum Slot {
-    /// One remote reply, not yet in.
-    Wait,
+/// An outstanding reply (one per command not yet written, in sequence).
+pub(crate) enum Pending {
+    /// One reply, not yet in; `true` when it comes from another shard (and
+    /// counts towards the connection's output estimate).
+    Wait(bool),
     /// Parts of a fanned-out command, some not yet in.
     Fan(Box<FanOut>),
     /// Complete, waiting for earlier replies.
@@ -77,7 +87,16 @@ pub(crate) struct ConnState<S: Service> {
     pub wpos: usize,
     /// Sequence number of `slots[0]`; everything before it is in `wbuf`.
     pub done_seq: u64,
-    pub slots: VecDeque<Slot>,
+    slots: VecDeque<Pending>,
+    /// Bytes of complete replies held in `slots`.
+    held: usize,
+    /// Replies (or fan-outs) still travelling from other shards.
+    remote: usize,
+    /// Running estimate of one remote reply's size: rises at once to a
+    /// bigger reply, decays slowly.
+    reply_est: usize,
+    /// When its output started waiting for a remote reply (coalescing).
+    pub held_since: Option<u64>,
     /// Flush, then close (QUIT, protocol error).
     pub closing: bool,
     /// A transaction is in flight; read nothing more until it ends.
@@ -116,6 +135,10 @@ impl<S: Service> ConnState<S> {
             wpos: 0,
             done_seq: 0,
             slots: VecDeque::new(),
+            held: 0,
+            remote: 0,
+            reply_est: FIRST_REPLY_ESTIMATE,
+            held_since: None,
             closing: false,
             blocked: false,
             multi: None,
@@ -146,7 +169,58 @@ impl<S: Service> ConnState<S> {
     /// epoll interest would cost two syscalls per transaction.
     #[inline]
     pub fn can_read(&self) -> bool {
-        !self.closing && self.unsent() < OUTPUT_SOFT_LIMIT && self.slots.len() < MAX_PENDING
+        !self.closing && self.output_weight() < OUTPUT_SOFT_LIMIT && self.slots.len() < MAX_PENDING
+    }
+
+    /// Output the connection holds or will hold for replies already owed:
+    /// what `can_read` limits, and CLIENT LIST's `omem`.
+    #[inline]
+    pub fn output_weight(&self) -> usize {
+        self.unsent() + self.held + self.remote * self.reply_est
+    }
+
+    /// Whether no reply is outstanding (the next one may go straight out).
+    #[inline]
+    pub fn nothing_pending(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Commands whose replies are not yet written to the output buffer.
+    #[inline]
+    #[allow(dead_code)]
+    pub fn pending_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether a reply from another shard is still on its way.
+    #[inline]
+    pub fn awaits_remote(&self) -> bool {
+        self.remote > 0
+    }
+
+    /// Takes the next sequence number for a reply another shard sends.
+    pub fn await_remote(&mut self) {
+        self.remote += 1;
+        self.slots.push_back(Pending::Wait(true));
+    }
+
+    /// Takes the next sequence number for a reply that waits for something
+    /// on this shard (a lock), not a message.
+    pub fn await_local(&mut self) {
+        self.slots.push_back(Pending::Wait(false));
+    }
+
+    /// Takes the next sequence number for a command fanned out to shards.
+    pub fn await_fan(&mut self, fo: Box<FanOut>) {
+        self.remote += 1;
+        self.slots.push_back(Pending::Fan(fo));
+    }
+
+    /// Queues a complete reply behind outstanding ones (the caller checked
+    /// that some are outstanding).
+    pub fn push_behind(&mut self, v: Vec<u8>) {
+        self.held += v.len();
+        self.slots.push_back(Pending::Ready(v));
     }
 
     /// Appends a complete reply for the next sequence number: straight to
@@ -158,8 +232,18 @@ impl<S: Service> ConnState<S> {
         } else {
             let mut v = pool.get();
             v.extend_from_slice(reply);
-            self.slots.push_back(Slot::Ready(v));
+            self.push_behind(v);
         }
+    }
+
+    /// Records that a remote reply of `len` bytes arrived.
+    fn arrived(&mut self, len: usize) {
+        self.remote = self.remote.saturating_sub(1);
+        self.reply_est = if len >= self.reply_est {
+            len
+        } else {
+            self.reply_est - (self.reply_est - len) / 8
+        };
     }
 
     /// Records the reply (or part) for `seq`, then drains complete slots.
@@ -168,7 +252,8 @@ impl<S: Service> ConnState<S> {
             return;
         };
         match self.slots.get_mut(i) {
-            Some(slot @ Slot::Wait) => {
+            Some(slot @ Pending::Wait(_)) => {
+                let remote = matches!(slot, Pending::Wait(true));
                 if i == 0 {
                     self.wbuf.extend_from_slice(reply);
                     self.slots.pop_front();
@@ -176,16 +261,31 @@ impl<S: Service> ConnState<S> {
                 } else {
                     let mut v = pool.get();
                     v.extend_from_slice(reply);
-                    *slot = Slot::Ready(v);
+                    *slot = Pending::Ready(v);
+                    self.held += reply.len();
+                }
+                if remote {
+                    self.arrived(reply.len());
                 }
             }
-            Some(slot @ Slot::Fan(_)) => {
-                let Slot::Fan(fo) = slot else { unreachable!() };
-                if fo.add(part as usize, reply.to_vec()) {
-                    let mut v = pool.get();
-                    fo.finish(&mut v);
-                    *slot = Slot::Ready(v);
+            Some(slot @ Pending::Fan(_)) => {
+                let Pending::Fan(fo) = slot else {
+                    unreachable!()
+                };
+                let before = fo.copied;
+                let done = fo.add(part as usize, reply, pool);
+                self.held += fo.copied - before;
+                if !done {
+                    return;
                 }
+                let mut v = pool.get();
+                fo.finish(&mut v);
+                fo.recycle_parts(pool);
+                self.held -= fo.copied;
+                self.held += v.len();
+                let len = v.len();
+                *slot = Pending::Ready(v);
+                self.arrived(len);
             }
             _ => return,
         }
@@ -194,8 +294,9 @@ impl<S: Service> ConnState<S> {
 
     /// Moves leading complete slots to the output buffer.
     pub fn drain_ready(&mut self, pool: &mut VecPool) {
-        while let Some(Slot::Ready(_)) = self.slots.front() {
-            if let Some(Slot::Ready(v)) = self.slots.pop_front() {
+        while let Some(Pending::Ready(_)) = self.slots.front() {
+            if let Some(Pending::Ready(v)) = self.slots.pop_front() {
+                self.held -= v.len();
                 self.wbuf.extend_from_slice(&v);
                 pool.put(v);
             }

@@ -1,6 +1,7 @@
 //! Folding the parts of a fanned-out command into one reply. Parts arrive in
 //! any order; the fold runs once, when the last part is in.
 
+use crate::conn::VecPool;
 use crate::service::Fold;
 
 /// A command waiting for its parts.
@@ -15,6 +16,9 @@ pub(crate) struct FanOut {
     pub total: usize,
     /// Picks for [`Fold::Random`].
     pub seed: u64,
+    /// Bytes of the parts recorded by [`add`](Self::add) (what the
+    /// connection counts as held output until the fold is done).
+    pub copied: usize,
 }
 
 impl FanOut {
@@ -26,11 +30,27 @@ impl FanOut {
             map: Vec::new(),
             total: 0,
             seed: 0,
+            copied: 0,
         }
     }
 
-    /// Records part `i`; true when it was the last.
-    pub fn add(&mut self, i: usize, reply: Vec<u8>) -> bool {
+    /// Records part `i` (copied into a pooled buffer); true when it was
+    /// the last.
+    pub fn add(&mut self, i: usize, reply: &[u8], pool: &mut VecPool) -> bool {
+        if let Some(slot) = self.parts.get_mut(i) {
+            if slot.is_none() {
+                let mut v = pool.get();
+                v.extend_from_slice(reply);
+                self.copied += v.len();
+                *slot = Some(v);
+                self.left -= 1;
+            }
+        }
+        self.left == 0
+    }
+
+    /// Records part `i`, taking the buffer; true when it was the last.
+    pub fn add_owned(&mut self, i: usize, reply: Vec<u8>) -> bool {
         if let Some(slot) = self.parts.get_mut(i) {
             if slot.is_none() {
                 *slot = Some(reply);
@@ -38,6 +58,13 @@ impl FanOut {
             }
         }
         self.left == 0
+    }
+
+    /// Returns the parts' buffers to the pool once folded.
+    pub fn recycle_parts(&mut self, pool: &mut VecPool) {
+        for p in self.parts.iter_mut().filter_map(Option::take) {
+            pool.put(p);
+        }
     }
 
     /// The folded reply, appended to `out`.
@@ -161,7 +188,7 @@ mod tests {
         fo.map = map;
         fo.total = total;
         for (i, p) in parts.iter().enumerate().rev() {
-            fo.add(i, p.as_bytes().to_vec());
+            fo.add_owned(i, p.as_bytes().to_vec());
         }
         let mut out = Vec::new();
         fo.finish(&mut out);

@@ -128,6 +128,27 @@ impl<S: Service> Batch<S> {
         self.resp_snaps.clear();
     }
 
+    /// Gives back what one unusually large batch grew, so a recycled batch
+    /// keeps at most about [`Self::KEEP_BYTES`] per buffer.
+    pub fn trim(&mut self) {
+        fn cap<T>(v: &mut Vec<T>, bytes: usize) {
+            let keep = (bytes / std::mem::size_of::<T>().max(1)).max(16);
+            if v.capacity() > keep {
+                v.shrink_to(keep);
+            }
+        }
+        cap(&mut self.reqs, Self::KEEP_BYTES);
+        cap(&mut self.args, Self::KEEP_BYTES);
+        cap(&mut self.spans, Self::KEEP_BYTES);
+        cap(&mut self.req_snaps, 0);
+        cap(&mut self.resps, Self::KEEP_BYTES);
+        cap(&mut self.rdata, Self::KEEP_BYTES);
+        cap(&mut self.resp_snaps, 0);
+    }
+
+    /// Capacity a recycled batch keeps per buffer.
+    pub const KEEP_BYTES: usize = 64 * 1024;
+
     /// Appends arguments; returns the index of the first span.
     pub fn push_args<'a>(&mut self, args: impl Iterator<Item = &'a [u8]>) -> (u32, u32) {
         let first = self.spans.len() as u32;

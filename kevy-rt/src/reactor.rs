@@ -2,27 +2,23 @@
 //! and runs commands, exchanges batches with the other shards over the ring
 //! mesh, and writes replies in order. See the crate doc for the design.
 
-use crate::conn::{
-    Conn, ConnIo, ConnState, Slot, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK,
-};
+use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK};
 use crate::fold::FanOut;
 use crate::lock::Locks;
 use crate::msg::{Batch, Dest, Req, Resp};
-use crate::ring::{ring, Consumer, Full, Producer};
+use crate::ring::{ring, Consumer, Producer};
 use crate::service::{ClientCtx, ConnAction, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
 use kevy_resp::{Args, Parse};
 use kevy_sys::{clock, signal, EventFd, Events, Interest, Poller, TcpListener, Token};
+use mesh::{Endpoint, Padded, Shared, RING_BUDGET};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tx::{Tx, Wait};
 
-/// Batches taken from one ring per iteration: no peer can hold the reactor
-/// for more than this many batches before connections get their turn.
-pub const RING_BUDGET: usize = 64;
 /// Connections accepted per listener wake-up.
 const ACCEPT_BUDGET: usize = 64;
 /// Redis's `maxclients` default.
@@ -32,7 +28,16 @@ const MAX_CLIENTS: u64 = 10_000;
 const RING_SLOTS: usize = 256;
 /// Active-expiry and other housekeeping period (Redis's `hz 10`).
 const TICK_MS: u64 = 100;
+/// How long a connection's ready replies may wait for a reply still coming
+/// from another shard, so that one `write` carries both (a pipeline split
+/// over two shards would otherwise cost two writes and two reads at the
+/// client). Short enough that a reply held up behind a lock elsewhere does
+/// not hold back the ones before it for long.
+const COALESCE_US: u64 = 500;
+/// Unsent bytes above which a connection is written without waiting.
+const COALESCE_BYTES: usize = 64 * 1024;
 
+mod mesh;
 mod tx;
 
 const LISTENER: Token = Token(0);
@@ -73,11 +78,11 @@ impl Bound {
             signal::register_wakeup(w.fd());
             wakers.push(w);
         }
-        let mesh = Arc::new(Mesh {
+        let mesh = Arc::new(Shared {
             sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
             wakers,
-            next_client_id: AtomicU64::new(1),
         });
+        let next_client_id = Arc::new(AtomicU64::new(1));
         // producers[i][j] sends i -> j; consumers[j][i] receives it.
         let mut producers: Vec<Vec<Option<Producer<Batch<S>>>>> =
             (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
@@ -98,6 +103,7 @@ impl Bound {
             let svc = svc.clone();
             let stats = stats.clone();
             let mesh = mesh.clone();
+            let ids = next_client_id.clone();
             let core =
                 (!self.cfg.cores.is_empty()).then(|| self.cfg.cores[id % self.cfg.cores.len()]);
             let h = std::thread::Builder::new()
@@ -106,7 +112,15 @@ impl Bound {
                     if let Some(core) = core {
                         kevy_sys::affinity::pin_current_thread(core);
                     }
-                    let mut r = Reactor::new(id, n, svc, stats, mesh, listener, prods, cons)?;
+                    let mut r = Reactor::new(
+                        id,
+                        n,
+                        svc,
+                        stats,
+                        ids,
+                        listener,
+                        Endpoint::new(id, mesh, prods, cons),
+                    )?;
                     r.run();
                     Ok(())
                 })?;
@@ -148,31 +162,16 @@ pub fn run<S: Service>(cfg: Config, svc: Arc<S>, stats: Arc<Stats>) -> io::Resul
     bind(cfg)?.run(svc, stats)
 }
 
-#[repr(align(128))]
-struct Padded<T>(T);
-
-/// What every reactor can see of every other.
-struct Mesh {
-    /// `sleeping[j]`: shard `j` is about to block or blocked in epoll_wait.
-    sleeping: Vec<Padded<AtomicBool>>,
-    wakers: Vec<EventFd>,
-    next_client_id: AtomicU64,
-}
-
 struct Reactor<S: Service> {
     id: usize,
     n: usize,
     svc: Arc<S>,
     shard: S::Shard,
     stats: Arc<Stats>,
-    mesh: Arc<Mesh>,
+    next_client_id: Arc<AtomicU64>,
     poller: Poller,
     listener: TcpListener,
-    producers: Vec<Option<Producer<Batch<S>>>>,
-    consumers: Vec<Option<Consumer<Batch<S>>>>,
-    /// The batch being filled for each peer.
-    out: Vec<Option<Batch<S>>>,
-    spare: Vec<Batch<S>>,
+    mesh: Endpoint<S>,
     conns: Vec<Option<Conn<S>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
@@ -180,6 +179,11 @@ struct Reactor<S: Service> {
     ready: Vec<u32>,
     /// Connections with output to write or state to re-check.
     writes: Vec<u32>,
+    /// Connections whose output waits for a remote reply (`COALESCE_US`);
+    /// they stay marked `in_write` and are looked at every iteration.
+    held_writes: Vec<u32>,
+    /// `monotonic_us` at the start of this iteration.
+    now_us: u64,
     /// Spare lists swapped with `ready` and `writes` each iteration.
     scratch_ready: Vec<u32>,
     scratch_again: Vec<u32>,
@@ -207,14 +211,20 @@ impl<S: Service> Reactor<S> {
         n: usize,
         svc: Arc<S>,
         stats: Arc<Stats>,
-        mesh: Arc<Mesh>,
+        next_client_id: Arc<AtomicU64>,
         listener: TcpListener,
-        producers: Vec<Option<Producer<Batch<S>>>>,
-        consumers: Vec<Option<Consumer<Batch<S>>>>,
+        mesh: Endpoint<S>,
     ) -> io::Result<Self> {
         let poller = Poller::new()?;
         poller.add(listener.fd(), LISTENER, Interest::READABLE)?;
-        poller.add(mesh.wakers[id].fd(), WAKER, Interest::READABLE)?;
+        // Edge-triggered, so a wake-up costs the waker's write and no read
+        // here; the counter is reset once per tick (it would take 2^64
+        // wake-ups to fill).
+        poller.add(
+            mesh.waker_fd(),
+            WAKER,
+            Interest::READABLE.add(Interest::EDGE),
+        )?;
         let shard = svc.new_shard(id, n);
         Ok(Reactor {
             id,
@@ -222,18 +232,17 @@ impl<S: Service> Reactor<S> {
             svc,
             shard,
             stats,
-            mesh,
+            next_client_id,
             poller,
             listener,
-            producers,
-            consumers,
-            out: (0..n).map(|_| None).collect(),
-            spare: Vec::new(),
+            mesh,
             conns: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),
             ready: Vec::new(),
             writes: Vec::new(),
+            held_writes: Vec::new(),
+            now_us: 0,
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
             scratch_writes: Vec::new(),
@@ -261,26 +270,22 @@ impl<S: Service> Reactor<S> {
             if signal::shutdown_requested() {
                 break;
             }
-            let busy = !self.ready.is_empty() || self.out.iter().any(|b| b.is_some());
+            let busy = !self.ready.is_empty() || self.mesh.has_outgoing();
             let mut timeout = if busy {
                 0
+            } else if !self.held_writes.is_empty() {
+                // Held output must go out within COALESCE_US even if the
+                // reply it waits for never comes (epoll counts in ms).
+                1
             } else {
                 next_tick.saturating_sub(clock::monotonic_ms()) as i32
             };
-            if timeout != 0 {
-                self.mesh.sleeping[self.id].0.store(true, Ordering::Relaxed);
-                // SeqCst fence pairs with the producer's fence after its push
-                // (see the crate doc): either we see its batch here, or it
-                // sees our flag and writes our eventfd.
-                fence(Ordering::SeqCst);
-                if self.consumers.iter().flatten().any(|c| !c.is_empty()) {
-                    timeout = 0;
-                }
+            if timeout != 0 && self.mesh.going_to_sleep() {
+                timeout = 0;
             }
             let waited = self.poller.wait(&mut events, timeout);
-            self.mesh.sleeping[self.id]
-                .0
-                .store(false, Ordering::Relaxed);
+            self.mesh.awake();
+            self.now_us = clock::monotonic_us();
             if let Err(e) = waited {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
                 break;
@@ -289,9 +294,7 @@ impl<S: Service> Reactor<S> {
             for ev in events.iter() {
                 match ev.token {
                     LISTENER => self.accept(),
-                    WAKER => {
-                        let _ = self.mesh.wakers[self.id].drain();
-                    }
+                    WAKER => {}
                     Token(t) => {
                         let idx = (t - FIRST_CONN) as u32;
                         if ev.readable || ev.hup {
@@ -307,11 +310,12 @@ impl<S: Service> Reactor<S> {
             self.run_ready();
             self.run_txs();
             self.svc.end_iteration(&mut self.shard);
-            self.flush_batches();
+            self.mesh.flush();
             self.flush_writes();
             self.publish_stats();
             let now = clock::monotonic_ms();
             if now >= next_tick {
+                self.mesh.drain_waker();
                 self.svc.tick(&mut self.shard);
                 next_tick = clock::monotonic_ms().max(now) + TICK_MS;
             }
@@ -378,7 +382,7 @@ impl<S: Service> Reactor<S> {
             }
             let local = stream.local_addr().unwrap_or(peer);
             let client = ClientCtx {
-                id: self.mesh.next_client_id.fetch_add(1, Ordering::Relaxed),
+                id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
                 db: 0,
                 resp3: false,
                 home: self.id as u32,
@@ -528,6 +532,7 @@ impl<S: Service> Reactor<S> {
     fn flush_writes(&mut self) {
         let mut writes = std::mem::take(&mut self.scratch_writes);
         std::mem::swap(&mut writes, &mut self.writes);
+        writes.append(&mut self.held_writes);
         for &idx in &writes {
             if !self.flush_conn(idx) {
                 self.close(idx);
@@ -543,6 +548,14 @@ impl<S: Service> Reactor<S> {
         let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
             return true;
         };
+        if c.st.unsent() > 0 && c.st.awaits_remote() && c.st.unsent() < COALESCE_BYTES {
+            let since = *c.st.held_since.get_or_insert(self.now_us);
+            if self.now_us.saturating_sub(since) < COALESCE_US && !c.st.closing {
+                self.held_writes.push(idx);
+                return true;
+            }
+        }
+        c.st.held_since = None;
         c.in_write = false;
         while c.st.wpos < c.st.wbuf.len() {
             match c.io.stream.write(&c.st.wbuf[c.st.wpos..]) {
@@ -561,7 +574,7 @@ impl<S: Service> Reactor<S> {
                 c.st.wbuf.shrink_to(READ_CHUNK);
             }
         }
-        let drained = c.st.slots.is_empty() && c.st.unsent() == 0 && !c.st.blocked;
+        let drained = c.st.nothing_pending() && c.st.unsent() == 0 && !c.st.blocked;
         // QUIT or a protocol error: close once the reply is out. A peer that
         // closed its side: close once every reply to what it sent is out.
         if drained && (c.st.closing || (c.io.eof && !c.in_ready)) {
@@ -653,7 +666,7 @@ impl<S: Service> Reactor<S> {
     ) {
         match route {
             Route::Conn => {
-                let action = if st.slots.is_empty() {
+                let action = if st.nothing_pending() {
                     let a = self.svc.exec_conn(
                         &mut self.shard,
                         &mut st.client,
@@ -674,7 +687,7 @@ impl<S: Service> Reactor<S> {
                         args,
                         &mut v,
                     );
-                    st.slots.push_back(Slot::Ready(v));
+                    st.push_behind(v);
                     a
                 };
                 match action {
@@ -750,8 +763,8 @@ impl<S: Service> Reactor<S> {
         };
         if s == self.id {
             if self.locks.active() && self.defer_if_locked(None, dest, cmd, st.client, args) {
-                st.slots.push_back(Slot::Wait);
-            } else if st.slots.is_empty() {
+                st.await_local();
+            } else if st.nothing_pending() {
                 self.svc
                     .exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
                 st.done_seq += 1;
@@ -759,11 +772,11 @@ impl<S: Service> Reactor<S> {
                 let mut v = self.pool.get();
                 self.svc
                     .exec(&mut self.shard, &st.client, cmd, args, &mut v);
-                st.slots.push_back(Slot::Ready(v));
+                st.push_behind(v);
             }
             return;
         }
-        st.slots.push_back(Slot::Wait);
+        st.await_remote();
         let client = st.client;
         let b = self.batch(s);
         let (first, n) = b.push_args(args.iter());
@@ -783,7 +796,7 @@ impl<S: Service> Reactor<S> {
             st.push_ready(&v, &mut self.pool);
             self.pool.put(v);
         } else {
-            st.slots.push_back(Slot::Fan(Box::new(fo)));
+            st.await_fan(Box::new(fo));
         }
     }
 
@@ -796,49 +809,19 @@ impl<S: Service> Reactor<S> {
 
     // ---- the mesh ----------------------------------------------------
 
+    #[inline]
     fn batch(&mut self, s: usize) -> &mut Batch<S> {
-        let spare = &mut self.spare;
-        self.out[s].get_or_insert_with(|| spare.pop().unwrap_or_default())
-    }
-
-    fn flush_batches(&mut self) {
-        for s in 0..self.n {
-            let Some(b) = self.out[s].take() else {
-                continue;
-            };
-            if b.is_empty() {
-                self.spare.push(b);
-                continue;
-            }
-            let Some(p) = self.producers[s].as_mut() else {
-                continue;
-            };
-            match p.push(b) {
-                Ok(()) => {
-                    // SeqCst fence pairs with the consumer's fence before it
-                    // re-checks its rings (crate doc: sleeping and waking).
-                    fence(Ordering::SeqCst);
-                    if self.mesh.sleeping[s].0.load(Ordering::Relaxed) {
-                        let _ = self.mesh.wakers[s].wake();
-                    }
-                }
-                // The ring is full: keep filling this batch, retry next
-                // iteration (the loop does not block while a batch waits).
-                Err(Full(b)) => self.out[s] = Some(b),
-            }
-        }
+        self.mesh.batch(s)
     }
 
     fn drain_rings(&mut self) {
         for peer in 0..self.n {
             for _ in 0..RING_BUDGET {
-                let Some(c) = self.consumers[peer].as_mut() else {
+                let Some(mut b) = self.mesh.pop(peer) else {
                     break;
                 };
-                let Some(mut b) = c.pop() else { break };
                 self.handle_batch(peer, &mut b);
-                b.clear();
-                self.spare.push(b);
+                self.mesh.recycle(b);
             }
         }
     }

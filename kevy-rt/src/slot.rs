@@ -4,8 +4,13 @@
 pub const SLOTS: usize = 16384;
 
 /// CRC16-CCITT (XMODEM): poly 0x1021, init 0, as Redis's `crc16.c`.
-const fn crc16_table() -> [u16; 256] {
-    let mut t = [0u16; 256];
+/// `T[0]` is the classic byte-at-a-time table; `T[k][x]` is the CRC of
+/// byte `x` followed by `k` zero bytes, which lets [`crc16`] fold eight
+/// bytes per step ("slicing-by-8", Intel's CRC paper by Kounavis and
+/// Berry), about three times fewer instructions per key than one byte
+/// per step. Every command routed on a multi-shard server hashes its keys.
+const fn crc16_tables() -> [[u16; 256]; 8] {
+    let mut t = [[0u16; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut crc = (i as u16) << 8;
@@ -18,18 +23,40 @@ const fn crc16_table() -> [u16; 256] {
             };
             j += 1;
         }
-        t[i] = crc;
+        t[0][i] = crc;
         i += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev << 8) ^ t[0][(prev >> 8) as usize];
+            i += 1;
+        }
+        k += 1;
     }
     t
 }
 
-static CRC16: [u16; 256] = crc16_table();
+static CRC16: [[u16; 256]; 8] = crc16_tables();
 
 pub fn crc16(data: &[u8]) -> u16 {
+    let t = &CRC16;
     let mut crc: u16 = 0;
-    for &b in data {
-        crc = (crc << 8) ^ CRC16[(((crc >> 8) as u8) ^ b) as usize];
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        crc = t[7][(c[0] ^ (crc >> 8) as u8) as usize]
+            ^ t[6][(c[1] ^ crc as u8) as usize]
+            ^ t[5][c[2] as usize]
+            ^ t[4][c[3] as usize]
+            ^ t[3][c[4] as usize]
+            ^ t[2][c[5] as usize]
+            ^ t[1][c[6] as usize]
+            ^ t[0][c[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = (crc << 8) ^ t[0][(((crc >> 8) as u8) ^ b) as usize];
     }
     crc
 }
@@ -37,8 +64,8 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// The part of the key that is hashed: the bytes between the first `{` and
 /// the next `}` when that is non-empty, else the whole key.
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
-        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+    if let Some(open) = memchr::memchr(b'{', key) {
+        if let Some(len) = memchr::memchr(b'}', &key[open + 1..]) {
             if len > 0 {
                 return &key[open + 1..open + 1 + len];
             }
@@ -65,6 +92,33 @@ pub fn shard_of(key: &[u8], nshards: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time definition the sliced tables must agree with.
+    fn crc16_bytewise(data: &[u8]) -> u16 {
+        let mut crc: u16 = 0;
+        for &b in data {
+            crc ^= (b as u16) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+        }
+        crc
+    }
+
+    #[test]
+    fn sliced_crc_matches_bitwise_at_every_length() {
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 131 + 7) as u8).collect();
+        for len in 0..data.len() {
+            for start in 0..3.min(data.len() - len + 1) {
+                let d = &data[start..start + len];
+                assert_eq!(crc16(d), crc16_bytewise(d), "len {len} start {start}");
+            }
+        }
+    }
 
     #[test]
     fn matches_redis_cluster_slots() {

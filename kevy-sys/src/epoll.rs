@@ -1,4 +1,4 @@
-//! Level-triggered epoll: a [`Poller`] owns one epoll fd and reports which registered fds are ready.
+//! epoll: a [`Poller`] owns one epoll fd and reports which registered fds are ready; level-triggered unless an interest asks for [`Interest::EDGE`].
 //!
 //! Each registration carries a [`Token`] in the event's 64-bit user data, so a ready event maps
 //! straight back to the caller's connection slot without any lookup on the kernel side.
@@ -20,6 +20,11 @@ impl Interest {
     pub const READABLE: Interest = Interest(libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32);
     /// Output buffer space is available.
     pub const WRITABLE: Interest = Interest(libc::EPOLLOUT as u32);
+
+    /// Edge-triggered: one event per change, not one per wait while ready.
+    /// For an eventfd used as a waker, every write is a change, so the
+    /// counter need not be read back after each wake-up.
+    pub const EDGE: Interest = Interest(libc::EPOLLET as u32);
 
     /// Union of both interests.
     pub const fn add(self, other: Interest) -> Interest {

@@ -4,7 +4,7 @@
 //! atomic, deadlock-free and fair is in the crate doc ("Transactions").
 
 use super::{route_keys, Reactor};
-use crate::conn::{ConnState, MultiQueue, Slot, QUERY_BUF_LIMIT};
+use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
 use crate::lock::{tx_id, Claim, TxId};
 use crate::msg::{Dest, Req, Resp};
@@ -173,7 +173,7 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         args: Args<'_>,
     ) -> (u32, u32) {
-        let out = self.out[peer].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+        let out = self.mesh.batch(peer);
         let start = out.rdata.len();
         self.svc
             .exec(&mut self.shard, client, cmd, args, &mut out.rdata);
@@ -484,7 +484,7 @@ impl<S: Service> Reactor<S> {
                     for k in keys.args().iter() {
                         self.svc.watch(&mut self.shard, client, db, k);
                     }
-                    fo.add(p, b"+OK\r\n".to_vec());
+                    fo.add_owned(p, b"+OK\r\n".to_vec());
                 } else {
                     self.defer_watch(None, dest, client, db, keys);
                 }
@@ -673,7 +673,7 @@ impl<S: Service> Reactor<S> {
             }
         };
         let seq = st.next_seq();
-        st.slots.push_back(Slot::Wait);
+        st.await_remote();
         st.blocked = true;
         let plan = claims
             .into_iter()
@@ -793,7 +793,7 @@ impl<S: Service> Reactor<S> {
                 self.txs[op as usize] = Some(tx);
                 continue;
             }
-            let b = self.out[s].get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+            let b = self.mesh.batch(s);
             let (first, n) = b.push_args(claim.keys.iter().map(Vec::as_slice));
             b.reqs.push(Req::Lock {
                 op,
@@ -1257,7 +1257,7 @@ fn all_sent<S: Service>(tx: &Tx<S>, home: usize) -> bool {
 fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>) {
     match p {
         Part::Fan(fo) => {
-            if fo.add(sub as usize, v) {
+            if fo.add_owned(sub as usize, v) {
                 let mut out = Vec::new();
                 fo.finish(&mut out);
                 *p = Part::Ready(out);

@@ -1,0 +1,146 @@
+//! One shard's end of the ring mesh: the batch being filled for each peer,
+//! the rings it pushes and pops, recycled batches, and the sleep/wake
+//! handshake (crate doc, "Sleeping and waking").
+//!
+//! Batches travel one way on a ring and are recycled by whoever drained
+//! them, so a shard that receives more batches than it sends would pile up
+//! spares without limit; the spare list is capped, and a recycled batch
+//! gives back buffers that one unusual batch (a big MSET, a 100 KB reply)
+//! grew, so what the mesh keeps is bounded whatever the traffic was.
+
+use crate::msg::Batch;
+use crate::ring::{Consumer, Full, Producer};
+use crate::service::Service;
+use kevy_sys::EventFd;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Batches taken from one ring per iteration: no peer can hold the reactor
+/// for more than this many batches before connections get their turn.
+pub const RING_BUDGET: usize = 64;
+/// Spare batches kept per shard; beyond this, drained batches are freed.
+const SPARE_CAP: usize = 16;
+
+#[repr(align(128))]
+pub(super) struct Padded<T>(pub T);
+
+/// What every reactor can see of every other.
+pub(super) struct Shared {
+    /// `sleeping[j]`: shard `j` is about to block or blocked in epoll_wait.
+    pub sleeping: Vec<Padded<AtomicBool>>,
+    pub wakers: Vec<EventFd>,
+}
+
+pub(super) struct Endpoint<S: Service> {
+    id: usize,
+    shared: Arc<Shared>,
+    producers: Vec<Option<Producer<Batch<S>>>>,
+    consumers: Vec<Option<Consumer<Batch<S>>>>,
+    /// The batch being filled for each peer.
+    out: Vec<Option<Batch<S>>>,
+    spare: Vec<Batch<S>>,
+}
+
+impl<S: Service> Endpoint<S> {
+    pub fn new(
+        id: usize,
+        shared: Arc<Shared>,
+        producers: Vec<Option<Producer<Batch<S>>>>,
+        consumers: Vec<Option<Consumer<Batch<S>>>>,
+    ) -> Self {
+        let n = producers.len();
+        Endpoint {
+            id,
+            shared,
+            producers,
+            consumers,
+            out: (0..n).map(|_| None).collect(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// The batch going to shard `s` at the end of this iteration.
+    #[inline]
+    pub fn batch(&mut self, s: usize) -> &mut Batch<S> {
+        let spare = &mut self.spare;
+        self.out[s].get_or_insert_with(|| spare.pop().unwrap_or_default())
+    }
+
+    /// Whether a batch waits to be pushed (the loop must not block).
+    pub fn has_outgoing(&self) -> bool {
+        self.out.iter().any(Option::is_some)
+    }
+
+    /// Pushes every non-empty batch to its ring, waking a peer that
+    /// announced it is going to sleep.
+    pub fn flush(&mut self) {
+        for s in 0..self.out.len() {
+            let Some(b) = self.out[s].take() else {
+                continue;
+            };
+            if b.is_empty() {
+                self.recycle(b);
+                continue;
+            }
+            let Some(p) = self.producers[s].as_mut() else {
+                continue;
+            };
+            match p.push(b) {
+                Ok(()) => {
+                    // SeqCst fence pairs with the consumer's fence before it
+                    // re-checks its rings (crate doc: sleeping and waking).
+                    fence(Ordering::SeqCst);
+                    if self.shared.sleeping[s].0.load(Ordering::Relaxed) {
+                        let _ = self.shared.wakers[s].wake();
+                    }
+                }
+                // The ring is full: keep filling this batch, retry next
+                // iteration (the loop does not block while a batch waits).
+                Err(Full(b)) => self.out[s] = Some(b),
+            }
+        }
+    }
+
+    /// The next batch from `peer`, if any.
+    #[inline]
+    pub fn pop(&mut self, peer: usize) -> Option<Batch<S>> {
+        self.consumers[peer].as_mut()?.pop()
+    }
+
+    /// Keeps a drained batch for reuse, within the cap.
+    pub fn recycle(&mut self, mut b: Batch<S>) {
+        if self.spare.len() < SPARE_CAP {
+            b.clear();
+            b.trim();
+            self.spare.push(b);
+        }
+    }
+
+    /// Announces that this shard is about to block; true when a batch
+    /// arrived meanwhile (then it must not block).
+    pub fn going_to_sleep(&self) -> bool {
+        self.shared.sleeping[self.id]
+            .0
+            .store(true, Ordering::Relaxed);
+        // SeqCst fence pairs with the producer's fence after its push (see
+        // the crate doc): either we see its batch here, or it sees our flag
+        // and writes our eventfd.
+        fence(Ordering::SeqCst);
+        self.consumers.iter().flatten().any(|c| !c.is_empty())
+    }
+
+    pub fn awake(&self) {
+        self.shared.sleeping[self.id]
+            .0
+            .store(false, Ordering::Relaxed);
+    }
+
+    pub fn waker_fd(&self) -> std::os::fd::RawFd {
+        self.shared.wakers[self.id].fd()
+    }
+
+    /// Resets this shard's eventfd after a wake-up.
+    pub fn drain_waker(&self) {
+        let _ = self.shared.wakers[self.id].drain();
+    }
+}
