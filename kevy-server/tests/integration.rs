@@ -593,3 +593,52 @@ fn sigterm_exits_cleanly() {
         None => panic!("kevy-server did not exit within 10 s of SIGTERM"),
     }
 }
+
+// ---------------------------------------------------------------------------
+// Generated tables
+
+/// docs.rs is exactly what its generator writes from the installed
+/// redis-server, so the table never drifts into hand edits.
+#[test]
+fn command_docs_table_is_what_the_generator_writes() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    if !common::have_program("python3") {
+        eprintln!("python3 is not on PATH; not checking docs.rs against its generator");
+        return;
+    }
+    let redis = Server::redis("redis-server (docs)").unwrap_or_else(|e| panic!("{e}"));
+    let version = redis_version(redis.port);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/families/command/gen_docs.py"
+    );
+    let out = Command::new("python3")
+        .args([script, "--port", &redis.port.to_string(), "--check"])
+        .output()
+        .expect("run gen_docs.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if version != "7.0.15" {
+        eprintln!("redis-server {version} is not 7.0.15; gen_docs.py said: {text}");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "docs.rs differs from gen_docs.py's output: {text}"
+    );
+}
+
+fn redis_version(port: u16) -> String {
+    let mut con = client(port);
+    let info: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
