@@ -40,6 +40,9 @@ pub struct Param {
     pub kind: Kind,
     pub default: &'static str,
     pub policy: Policy,
+    /// Redis's hidden parameters (debugging and test knobs): CONFIG GET
+    /// returns them when asked by exact name, never for a pattern.
+    pub hidden: bool,
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str, policy: Policy) -> Param {
@@ -49,6 +52,7 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, policy: Policy
         kind,
         default,
         policy,
+        hidden: false,
     }
 }
 
@@ -65,6 +69,15 @@ const fn pa(
         kind,
         default,
         policy,
+        hidden: false,
+    }
+}
+
+/// A hidden parameter.
+const fn ph(name: &'static str, kind: Kind, default: &'static str, policy: Policy) -> Param {
+    Param {
+        hidden: true,
+        ..p(name, kind, default, policy)
     }
 }
 
@@ -187,6 +200,14 @@ pub static PARAMS: &[Param] = {
         p("latency-tracking-info-percentiles", Str, "50 99 99.9", Tunable),
         pa("busy-reply-threshold", "lua-time-limit", I64, "5000", Tunable),
         p("shutdown-timeout", I32, "10", Tunable),
+        // Hidden: debugging and test knobs of loading, saving and crashing,
+        // none of which kevy does.
+        ph("key-load-delay", Int(i32::MIN as i64, i32::MAX as i64), "0", Tunable),
+        ph("rdb-key-save-delay", Int(i32::MIN as i64, i32::MAX as i64), "0", Tunable),
+        ph("loading-process-events-interval-bytes", Int(1024, i32::MAX as i64), "2097152", Tunable),
+        ph("use-exit-on-panic", Bool, "no", Tunable),
+        ph("watchdog-period", I32, "0", Fixed),
+        ph("lua-enable-deprecated-api", Bool, "no", Immutable),
     ]
 };
 

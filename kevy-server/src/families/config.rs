@@ -95,7 +95,7 @@ fn config_get(ctx: &mut ConnCtx<'_>) -> ConnAction {
             }
             continue;
         }
-        for p in PARAMS {
+        for p in PARAMS.iter().filter(|p| !p.hidden) {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if matches_with(pat, name.as_bytes(), true) {
                     add(name.to_string(), p);
