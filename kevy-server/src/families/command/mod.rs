@@ -4,13 +4,14 @@
 //! exactly what routing uses.
 
 pub mod docs;
+mod keys;
 
 use super::common::{conn_spec, dispatch, reply_help};
 use crate::ctx::ConnCtx;
-use crate::table::{arity_ok, flag, CommandSpec, RouteKind, SubSpec, Table};
-use docs::{Begin, Doc, Find};
+use crate::table::{arity_ok, flag, CommandSpec, SubSpec, Table};
+use docs::{Begin, Doc, Find, KeySpec};
 use kevy_resp::{OwnedArgs, Reply};
-use kevy_rt::{ConnAction, Route};
+use kevy_rt::ConnAction;
 use kevy_store::glob::matches_with;
 
 pub fn register(t: &mut Table) {
@@ -125,10 +126,89 @@ fn command_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
+/// A subcommand as COMMAND describes it: Redis's entry from [`docs`] and,
+/// where kevy runs it, kevy's own (which supplies arity, flags and ACL
+/// categories). A subcommand kevy adds has no Redis entry.
+#[derive(Clone, Copy)]
+struct Sub {
+    name: &'static str,
+    kevy: Option<&'static SubSpec>,
+    doc: Option<&'static Doc>,
+}
+
+impl Sub {
+    fn short(&self) -> &'static str {
+        self.name.split_once('|').map_or(self.name, |(_, s)| s)
+    }
+
+    fn arity(&self) -> i32 {
+        match (self.kevy, self.doc) {
+            (Some(s), _) => s.arity,
+            (None, Some(d)) => d.arity,
+            (None, None) => 0,
+        }
+    }
+
+    fn flags(&self) -> Vec<&'static str> {
+        match (self.kevy, self.doc) {
+            (Some(s), _) => flag_names(s.flags).collect(),
+            (None, Some(d)) => d.flags.to_vec(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    fn acl(&self) -> &'static [&'static str] {
+        match (self.kevy, self.doc) {
+            (Some(s), _) => s.acl,
+            (None, Some(d)) => d.acl,
+            (None, None) => &[],
+        }
+    }
+
+    /// Redis's `first, last, step` (0 0 0 for a subcommand Redis lacks).
+    fn legacy(&self) -> (i32, i32, i32) {
+        self.doc.map_or((0, 0, 0), |d| d.legacy)
+    }
+}
+
+/// The subcommands COMMAND reports for a container: every one Redis has,
+/// whether or not kevy runs it (so clients learn Redis's key positions, and
+/// Redis's names answer COMMAND INFO), then those kevy adds. Empty for a
+/// command that is no container.
+fn subs_of(table: &Table, name: &str) -> Vec<Sub> {
+    let kevy = table.subcommands(name);
+    let docs = docs::find(name).map_or(&[][..], |d| d.subcommands);
+    let mut out: Vec<Sub> = docs
+        .iter()
+        .map(|d| Sub {
+            name: d.name,
+            kevy: kevy.iter().find(|s| s.name == d.name),
+            doc: Some(d),
+        })
+        .collect();
+    for s in kevy {
+        if !docs.iter().any(|d| d.name == s.name) {
+            out.push(Sub {
+                name: s.name,
+                kevy: Some(s),
+                doc: None,
+            });
+        }
+    }
+    out
+}
+
+/// The subcommand of `subs` named `short` (any case).
+fn find_sub(subs: &[Sub], short: &[u8]) -> Option<Sub> {
+    subs.iter()
+        .find(|s| s.short().as_bytes().eq_ignore_ascii_case(short))
+        .copied()
+}
+
 /// A command or subcommand found by a name COMMAND was given.
 enum Found<'t> {
     Top(&'t CommandSpec),
-    Sub(&'static SubSpec, Option<&'static Doc>),
+    Sub(Sub),
 }
 
 /// Redis's `lookupCommandBySds`: `name` or `container|sub`, any case.
@@ -141,11 +221,7 @@ fn find_command<'t>(table: &'t Table, name: &[u8]) -> Option<Found<'t>> {
     if parts.next().is_some() {
         return None;
     }
-    let s = table
-        .subcommands(base.name)
-        .iter()
-        .find(|s| s.short().as_bytes().eq_ignore_ascii_case(sub))?;
-    Some(Found::Sub(s, docs::find(base.name)))
+    find_sub(&subs_of(table, base.name), sub).map(Found::Sub)
 }
 
 fn command_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -158,7 +234,7 @@ fn command_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
     for name in ctx.args.iter().skip(2) {
         match find_command(table, name) {
             Some(Found::Top(spec)) => reply_spec_info(&mut ctx.out, table, spec),
-            Some(Found::Sub(sub, parent)) => reply_sub_info(&mut ctx.out, sub, parent),
+            Some(Found::Sub(sub)) => reply_sub_info(&mut ctx.out, &sub),
             None => ctx.out.null(),
         }
     }
@@ -173,49 +249,51 @@ fn reply_spec_info(out: &mut Reply<'_>, table: &Table, spec: &CommandSpec) {
     out.array(10);
     out.bulk(spec.name.as_bytes());
     out.int(spec.arity.into());
-    reply_flags(out, spec.flags);
+    reply_flags(out, &flag_names(spec.flags).collect::<Vec<_>>());
     out.int(spec.first.into());
     out.int(spec.last.into());
     out.int(spec.step.into());
     reply_acl(out, spec.acl);
     reply_tips(out, doc.map_or(&[], |d| d.tips));
     reply_key_specs(out, spec.flags, range, doc);
-    let subs = table.subcommands(spec.name);
+    let subs = subs_of(table, spec.name);
     if subs.is_empty() {
         out.set(0);
     } else {
         out.array(subs.len());
-        for s in subs {
-            reply_sub_info(out, s, doc);
+        for s in &subs {
+            reply_sub_info(out, s);
         }
     }
 }
 
-fn reply_sub_info(out: &mut Reply<'_>, sub: &SubSpec, parent: Option<&'static Doc>) {
-    let doc = parent.and_then(|p| docs::find_sub(p, sub.name));
+fn reply_sub_info(out: &mut Reply<'_>, sub: &Sub) {
+    let (first, last, step) = sub.legacy();
     out.array(10);
     out.bulk(sub.name.as_bytes());
-    out.int(sub.arity.into());
-    reply_flags(out, sub.flags);
-    out.int(0);
-    out.int(0);
-    out.int(0);
-    reply_acl(out, sub.acl);
-    reply_tips(out, doc.map_or(&[], |d| d.tips));
-    out.set(0);
+    out.int(sub.arity().into());
+    reply_flags(out, &sub.flags());
+    out.int(first.into());
+    out.int(last.into());
+    out.int(step.into());
+    reply_acl(out, sub.acl());
+    reply_tips(out, sub.doc.map_or(&[], |d| d.tips));
+    reply_key_specs(out, 0, sub.legacy(), sub.doc);
     out.set(0);
 }
 
-/// Command flags as COMMAND INFO lists them. `may_replicate` is internal:
-/// Redis hides it, so kevy does too.
-fn reply_flags(out: &mut Reply<'_>, flags: u32) {
-    let shown = || {
-        flag::NAMES
-            .iter()
-            .filter(move |(bit, _)| flags & bit != 0 && *bit != flag::MAY_REPLICATE)
-    };
-    out.set(shown().count());
-    for (_, name) in shown() {
+/// Command flags by name, in the order COMMAND INFO lists them.
+/// `may_replicate` is internal: Redis hides it, so kevy does too.
+fn flag_names(flags: u32) -> impl Iterator<Item = &'static str> {
+    flag::NAMES
+        .iter()
+        .filter(move |(bit, _)| flags & bit != 0 && *bit != flag::MAY_REPLICATE)
+        .map(|(_, name)| *name)
+}
+
+fn reply_flags(out: &mut Reply<'_>, names: &[&str]) {
+    out.set(names.len());
+    for name in names {
         out.simple(name.as_bytes());
     }
 }
@@ -250,50 +328,32 @@ fn derived_key_flags(flags: u32) -> &'static [&'static str] {
 
 /// Redis's key specs while the table's range is still Redis's; otherwise one
 /// spec derived from the table's `first, last, step`.
-fn reply_key_specs(out: &mut Reply<'_>, flags: u32, range: (i32, i32, i32), doc: Option<&Doc>) {
+fn key_specs_for(flags: u32, range: (i32, i32, i32), doc: Option<&Doc>) -> Vec<KeySpec> {
     if let Some(d) = doc.filter(|d| d.legacy == range && !d.key_specs.is_empty()) {
-        out.set(d.key_specs.len());
-        for ks in d.key_specs {
-            reply_key_spec(out, ks);
-        }
-        return;
+        return d.key_specs.to_vec();
     }
     let (first, last, step) = range;
     if first <= 0 {
-        out.set(0);
-        return;
+        return Vec::new();
     }
-    out.set(1);
-    out.map(3);
-    out.bulk(b"flags");
-    let f = derived_key_flags(flags);
-    out.set(f.len());
-    for x in f {
-        out.simple(x.as_bytes());
-    }
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(first.into());
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.int(if last < 0 { last } else { last - first }.into());
-    out.bulk(b"keystep");
-    out.int(step.into());
-    out.bulk(b"limit");
-    out.int(0);
+    let lastkey = if last < 0 { last } else { last - first };
+    vec![KeySpec {
+        notes: None,
+        flags: derived_key_flags(flags),
+        begin: Begin::Index(first.into()),
+        find: Find::Range(lastkey.into(), step.into(), 0),
+    }]
 }
 
-fn reply_key_spec(out: &mut Reply<'_>, ks: &docs::KeySpec) {
+fn reply_key_specs(out: &mut Reply<'_>, flags: u32, range: (i32, i32, i32), doc: Option<&Doc>) {
+    let specs = key_specs_for(flags, range, doc);
+    out.set(specs.len());
+    for ks in &specs {
+        reply_key_spec(out, ks);
+    }
+}
+
+fn reply_key_spec(out: &mut Reply<'_>, ks: &KeySpec) {
     out.map(3 + usize::from(ks.notes.is_some()));
     if let Some(n) = ks.notes {
         out.bulk(b"notes");
@@ -395,8 +455,8 @@ fn command_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
         if keep(spec.name, spec.acl) {
             names.push(spec.name);
         }
-        for s in ctx.server.table.subcommands(spec.name) {
-            if keep(s.name, s.acl) {
+        for s in subs_of(&ctx.server.table, spec.name) {
+            if keep(s.name, s.acl()) {
                 names.push(s.name);
             }
         }
@@ -431,9 +491,9 @@ fn command_docs(ctx: &mut ConnCtx<'_>) -> ConnAction {
                 ctx.out.bulk(spec.name.as_bytes());
                 reply_spec_doc(&mut ctx.out, table, spec);
             }
-            Found::Sub(sub, parent) => {
+            Found::Sub(sub) => {
                 ctx.out.bulk(sub.name.as_bytes());
-                reply_sub_doc(&mut ctx.out, sub, parent);
+                reply_sub_doc(&mut ctx.out, &sub);
             }
         }
     }
@@ -441,31 +501,30 @@ fn command_docs(ctx: &mut ConnCtx<'_>) -> ConnAction {
 }
 
 fn reply_spec_doc(out: &mut Reply<'_>, table: &Table, spec: &CommandSpec) {
-    let doc = docs::find(spec.name);
-    let subs = table.subcommands(spec.name);
-    match doc {
-        Some(d) => reply_doc(out, d, subs),
+    let subs = subs_of(table, spec.name);
+    match docs::find(spec.name) {
+        Some(d) => reply_doc(out, d, !subs.is_empty()),
         None => reply_minimal_doc(out, spec.acl, !subs.is_empty()),
     }
     if !subs.is_empty() {
         out.map(subs.len());
-        for s in subs {
+        for s in &subs {
             out.bulk(s.name.as_bytes());
-            reply_sub_doc(out, s, doc);
+            reply_sub_doc(out, s);
         }
     }
 }
 
-fn reply_sub_doc(out: &mut Reply<'_>, sub: &SubSpec, parent: Option<&'static Doc>) {
-    match parent.and_then(|p| docs::find_sub(p, sub.name)) {
-        Some(d) => reply_doc(out, d, &[]),
-        None => reply_minimal_doc(out, sub.acl, false),
+fn reply_sub_doc(out: &mut Reply<'_>, sub: &Sub) {
+    match sub.doc {
+        Some(d) => reply_doc(out, d, false),
+        None => reply_minimal_doc(out, sub.acl(), false),
     }
 }
 
-/// A doc map in Redis's field order. With `subs`, the caller writes the
+/// A doc map in Redis's field order. With `has_subs`, the caller writes the
 /// `subcommands` value right after.
-fn reply_doc(out: &mut Reply<'_>, d: &Doc, subs: &[SubSpec]) {
+fn reply_doc(out: &mut Reply<'_>, d: &Doc, has_subs: bool) {
     let n = 3
         + usize::from(d.complexity.is_some())
         + usize::from(!d.doc_flags.is_empty())
@@ -473,7 +532,7 @@ fn reply_doc(out: &mut Reply<'_>, d: &Doc, subs: &[SubSpec]) {
         + usize::from(d.replaced_by.is_some())
         + usize::from(!d.history.is_empty())
         + usize::from(!d.args.is_empty())
-        + usize::from(!subs.is_empty());
+        + usize::from(has_subs);
     out.map(n);
     out.bulk(b"summary");
     out.bulk(d.summary.as_bytes());
@@ -513,7 +572,7 @@ fn reply_doc(out: &mut Reply<'_>, d: &Doc, subs: &[SubSpec]) {
         out.bulk(b"arguments");
         reply_args(out, d.args);
     }
-    if !subs.is_empty() {
+    if has_subs {
         out.bulk(b"subcommands");
     }
 }
@@ -605,9 +664,10 @@ fn command_getkeysandflags(ctx: &mut ConnCtx<'_>) -> ConnAction {
     getkeys(ctx, true)
 }
 
-/// COMMAND GETKEYS / GETKEYSANDFLAGS: the key positions come from the same
-/// place routing takes them (the table's range, or the command's own route
-/// function for keys that move with the arguments).
+/// COMMAND GETKEYS / GETKEYSANDFLAGS, as Redis finds keys: by the key specs
+/// of the command (or of the container's subcommand), falling back to the
+/// command's own parser. The specs are Redis's while the table's key range
+/// is Redis's, so the keys are the ones routing takes.
 fn getkeys(ctx: &mut ConnCtx<'_>, with_flags: bool) -> ConnAction {
     let inner = OwnedArgs::from_slices(ctx.args.iter().skip(2));
     let args = inner.args();
@@ -616,67 +676,45 @@ fn getkeys(ctx: &mut ConnCtx<'_>, with_flags: bool) -> ConnAction {
         ctx.out.error("ERR Invalid command specified");
         return ConnAction::Continue;
     };
-    let subs = table.subcommands(spec.name);
-    if !subs.is_empty()
-        && args.len() > 1
-        && !subs
-            .iter()
-            .any(|s| s.short().as_bytes().eq_ignore_ascii_case(args.get(1)))
-    {
-        ctx.out.error("ERR Invalid command specified");
-        return ConnAction::Continue;
-    }
-    let has_keys = subs.is_empty()
-        && (matches!(spec.route, RouteKind::Keys(_) | RouteKind::Custom(_))
-            || (matches!(spec.route, RouteKind::Tx(_)) && spec.first > 0));
-    if !has_keys {
+    let subs = subs_of(table, spec.name);
+    // Redis's `lookupCommand`: a container's first argument names the
+    // subcommand, and an unknown one is no command at all.
+    let (name, arity, no_mandatory, specs) = if subs.is_empty() || args.len() == 1 {
+        let range = (spec.first, spec.last, spec.step);
+        let specs = key_specs_for(spec.flags, range, docs::find(spec.name));
+        let no_mandatory = spec.flags & flag::NO_MANDATORY_KEYS != 0;
+        (spec.name, spec.arity, no_mandatory, specs)
+    } else {
+        let Some(sub) = find_sub(&subs, args.get(1)) else {
+            ctx.out.error("ERR Invalid command specified");
+            return ConnAction::Continue;
+        };
+        let no_mandatory = sub.flags().contains(&"no_mandatory_keys");
+        let specs = sub.doc.map_or(&[][..], |d| d.key_specs).to_vec();
+        (sub.name, sub.arity(), no_mandatory, specs)
+    };
+    if !keys::has_keys(name, &specs) {
         ctx.out.error("ERR The command has no key arguments");
         return ConnAction::Continue;
     }
-    if !arity_ok(spec.arity, args.len()) {
+    if !arity_ok(arity, args.len()) {
         ctx.out
             .error("ERR Invalid number of arguments specified for command");
         return ConnAction::Continue;
     }
-    let argc = args.len() as i64;
-    let positions: Vec<usize> = match spec.route {
-        RouteKind::Keys(_) | RouteKind::Tx(_) => key_positions(
-            spec.first.into(),
-            spec.last.into(),
-            spec.step.into(),
-            0,
-            argc,
-        ),
-        RouteKind::Custom(route) => match route(args, ctx.client, ctx.server.config.shards) {
-            Ok(Route::Keys {
-                first,
-                last,
-                step,
-                extra,
-                ..
-            }) => key_positions(first.into(), last.into(), step.into(), extra.into(), argc),
-            Ok(_) => Vec::new(),
-            Err(_) => {
-                ctx.out.error("ERR Invalid arguments specified for command");
-                return ConnAction::Continue;
-            }
-        },
-        RouteKind::Conn | RouteKind::All(_) => Vec::new(),
-    };
-    if positions.is_empty() && spec.flags & flag::NO_MANDATORY_KEYS == 0 {
+    let found = keys::find(name, &specs, args);
+    if found.is_empty() && !no_mandatory {
         ctx.out.error("ERR Invalid arguments specified for command");
         return ConnAction::Continue;
     }
-    let doc = docs::find(spec.name);
-    ctx.out.array(positions.len());
-    for &i in &positions {
+    ctx.out.array(found.len());
+    for (i, flags) in found {
         if with_flags {
             ctx.out.array(2);
             ctx.out.bulk(args.get(i));
-            let f = key_flags_at(spec, doc, i as i64, argc);
-            ctx.out.set(f.len());
-            for x in f {
-                ctx.out.simple(x.as_bytes());
+            ctx.out.set(flags.len());
+            for f in flags {
+                ctx.out.simple(f.as_bytes());
             }
         } else {
             ctx.out.bulk(args.get(i));
@@ -685,56 +723,12 @@ fn getkeys(ctx: &mut ConnCtx<'_>, with_flags: bool) -> ConnAction {
     ConnAction::Continue
 }
 
-/// Argument indexes `first, first+step, …` up to `last` (negative counts
-/// from the end), plus `extra` when non-zero, all inside `argc`.
-fn key_positions(first: i64, last: i64, step: i64, extra: i64, argc: i64) -> Vec<usize> {
-    let mut out = Vec::new();
-    if first > 0 {
-        let last = if last < 0 { argc + last } else { last };
-        let mut i = first;
-        while i <= last && i < argc {
-            out.push(i as usize);
-            i += step.max(1);
-        }
-    }
-    if extra > 0 && extra < argc {
-        out.push(extra as usize);
-    }
-    out
-}
-
-/// The flags of the key at `pos`: from Redis's key spec covering it when the
-/// table's range is Redis's, else derived from the command's flags.
-fn key_flags_at(
-    spec: &CommandSpec,
-    doc: Option<&Doc>,
-    pos: i64,
-    argc: i64,
-) -> &'static [&'static str] {
-    let range = (spec.first, spec.last, spec.step);
-    if let Some(d) = doc.filter(|d| d.legacy == range) {
-        for ks in d.key_specs {
-            if let (Begin::Index(b), Find::Range(lastkey, keystep, _)) = (&ks.begin, &ks.find) {
-                let last = if *lastkey < 0 {
-                    argc + lastkey
-                } else {
-                    b + lastkey
-                };
-                if pos >= *b && pos <= last && (pos - b) % keystep.max(&1) == 0 {
-                    return ks.flags;
-                }
-            }
-        }
-    }
-    derived_key_flags(spec.flags)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::families::testkit::harness::{harness, with_server};
     use crate::server::{Config, Server};
-    use crate::table::Handler;
+    use crate::table::{Handler, RouteKind};
     use kevy_rt::Fold;
 
     fn noop(_: &mut crate::ctx::Ctx<'_>) {}
@@ -779,9 +773,9 @@ mod tests {
     #[test]
     fn command_info_matches_redis_for_containers() {
         let mut h = harness();
-        let config = "*1\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*5\r\n*10\r\n$16\r\nconfig|resetstat\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nconfig|rewrite\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$10\r\nconfig|set\r\n:-4\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n*10\r\n$11\r\nconfig|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n";
+        let config = "*1\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*5\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nconfig|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n*10\r\n$16\r\nconfig|resetstat\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nconfig|rewrite\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$10\r\nconfig|set\r\n:-4\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n";
         assert_eq!(h.run("COMMAND INFO config"), config);
-        let command = "*1\r\n*10\r\n$7\r\ncommand\r\n:-1\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*7\r\n*10\r\n$13\r\ncommand|count\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|docs\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|info\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n*10\r\n$15\r\ncommand|getkeys\r\n:-4\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$23\r\ncommand|getkeysandflags\r\n:-4\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|list\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n";
+        let command = "*1\r\n*10\r\n$7\r\ncommand\r\n:-1\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*7\r\n*10\r\n$13\r\ncommand|count\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|docs\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n*10\r\n$15\r\ncommand|getkeys\r\n:-4\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$23\r\ncommand|getkeysandflags\r\n:-4\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|info\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|list\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n";
         assert_eq!(h.run("COMMAND INFO command"), command);
         // Subcommands by full name, each as Redis reports it.
         let subs = "*9\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|list\r\n:-2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|info\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|getname\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$15\r\nclient|getredir\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|caching\r\n:3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n";
@@ -792,11 +786,58 @@ mod tests {
             ),
             subs
         );
-        // Only the subcommands kevy implements are listed.
+        // Redis's subcommands, whether kevy runs them or not, then the one
+        // kevy adds.
         let client = h.run("COMMAND INFO client");
-        assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*10\r\n"));
+        assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*17\r\n"));
         assert!(client.contains("$14\r\nclient|setinfo\r\n:4\r\n"));
-        assert!(!client.contains("client|kill"));
+        assert!(client.contains("$11\r\nclient|kill\r\n:-3\r\n"));
+        // OBJECT's subcommands carry their key positions and specs.
+        let object = h.run("COMMAND INFO object|encoding");
+        assert!(object.starts_with(
+            "*1\r\n*10\r\n$15\r\nobject|encoding\r\n:3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n"
+        ));
+        assert!(object.contains("$5\r\nindex\r\n:2\r\n"));
+    }
+
+    /// Every table entry and every subcommand kevy runs reports what Redis
+    /// reports, so COMMAND INFO (and clients routing by it) see Redis.
+    #[test]
+    fn the_table_describes_commands_as_redis_does() {
+        let t = Table::new();
+        let cats = |acl: &[&str]| -> Vec<String> {
+            acl.iter()
+                .map(|a| format!("@{}", a.trim_start_matches('@')))
+                .collect()
+        };
+        for spec in t.iter() {
+            let d = docs::find(spec.name).unwrap_or_else(|| panic!("{}: not Redis's", spec.name));
+            assert_eq!(spec.arity, d.arity, "{} arity", spec.name);
+            assert_eq!(
+                flag_names(spec.flags).collect::<Vec<_>>(),
+                d.flags,
+                "{} flags",
+                spec.name
+            );
+            assert_eq!(cats(spec.acl), cats(d.acl), "{} acl", spec.name);
+            assert_eq!(
+                (spec.first, spec.last, spec.step),
+                d.legacy,
+                "{} keys",
+                spec.name
+            );
+            for sub in t.subcommands(spec.name) {
+                let sd = docs::find_sub(d, sub.name).unwrap();
+                assert_eq!(sub.arity, sd.arity, "{} arity", sub.name);
+                assert_eq!(
+                    flag_names(sub.flags).collect::<Vec<_>>(),
+                    sd.flags,
+                    "{}",
+                    sub.name
+                );
+                assert_eq!(cats(sub.acl), cats(sd.acl), "{} acl", sub.name);
+            }
+        }
     }
 
     #[test]
@@ -831,10 +872,10 @@ mod tests {
             .server()
             .table
             .iter()
-            .map(|s| h.server().table.subcommands(s.name).len())
+            .map(|s| subs_of(&h.server().table, s.name).len())
             .sum();
         assert!(list.starts_with(&format!("*{}\r\n", n + subs)));
-        assert!(list.contains("$6\r\nclient\r\n$19\r\nclient|trackinginfo\r\n"));
+        assert!(list.contains("$6\r\nclient\r\n$14\r\nclient|caching\r\n"));
         assert_eq!(
             h.run("COMMAND LIST FILTERBY PATTERN config|[gs]et"),
             "*2\r\n$10\r\nconfig|get\r\n$10\r\nconfig|set\r\n"
@@ -842,13 +883,9 @@ mod tests {
         // Table order, each command followed by its subcommands.
         let mut want = Vec::new();
         for spec in h.server().table.iter() {
-            let names = std::iter::once((spec.name, spec.acl)).chain(
-                h.server()
-                    .table
-                    .subcommands(spec.name)
-                    .iter()
-                    .map(|s| (s.name, s.acl)),
-            );
+            let subs = subs_of(&h.server().table, spec.name);
+            let names = std::iter::once((spec.name, spec.acl))
+                .chain(subs.iter().map(|s| (s.name, s.acl())));
             for (name, acl) in names {
                 if acl.contains(&"@dangerous") {
                     want.push(format!("${}\r\n{name}\r\n", name.len()));
@@ -938,7 +975,7 @@ mod tests {
              $9\r\narguments\r\n*1\r\n*6\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\n\
              string\r\n$5\r\nflags\r\n*1\r\n+optional\r\n"
         );
-        let config = "*2\r\n$6\r\nconfig\r\n*10\r\n$7\r\nsummary\r\n$45\r\nA container for server configuration commands\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\nsubcommands\r\n*10\r\n$16\r\nconfig|resetstat\r\n*8\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$10\r\nconfig|get\r\n*12\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n*1\r\n*2\r\n$5\r\n7.0.0\r\n$65\r\nAdded the ability to pass multiple pattern parameters in one call\r\n$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n*4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n$14\r\nconfig|rewrite\r\n*8\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$10\r\nconfig|set\r\n*12\r\n$7\r\nsummary\r\n$48\r\nSet configuration parameters to the given values\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n*1\r\n*2\r\n$5\r\n7.0.0\r\n$57\r\nAdded the ability to set multiple parameters in one call.\r\n$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$15\r\nparameter_value\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n*4\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n$11\r\nconfig|help\r\n*8\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n";
+        let config = "*2\r\n$6\r\nconfig\r\n*10\r\n$7\r\nsummary\r\n$45\r\nA container for server configuration commands\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\nsubcommands\r\n*10\r\n$10\r\nconfig|get\r\n*12\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n*1\r\n*2\r\n$5\r\n7.0.0\r\n$65\r\nAdded the ability to pass multiple pattern parameters in one call\r\n$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n*4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n$11\r\nconfig|help\r\n*8\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$16\r\nconfig|resetstat\r\n*8\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\nconfig|rewrite\r\n*8\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$10\r\nconfig|set\r\n*12\r\n$7\r\nsummary\r\n$48\r\nSet configuration parameters to the given values\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n*1\r\n*2\r\n$5\r\n7.0.0\r\n$57\r\nAdded the ability to set multiple parameters in one call.\r\n$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$15\r\nparameter_value\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n*4\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n";
         assert_eq!(h.run("COMMAND DOCS config"), config);
         assert_eq!(h.run("COMMAND DOCS nosuch"), "*0\r\n");
         h.client.resp3 = true;
@@ -979,7 +1016,7 @@ mod tests {
             )
         );
         let client = h.run("COMMAND DOCS client");
-        assert!(client.contains("$11\r\nsubcommands\r\n*20\r\n$19\r\nclient|trackinginfo\r\n"));
+        assert!(client.contains("$11\r\nsubcommands\r\n*34\r\n$14\r\nclient|caching\r\n"));
         assert!(client.contains("$14\r\nclient|setinfo\r\n*10\r\n$7\r\nsummary\r\n"));
     }
 
