@@ -1,5 +1,5 @@
-//! The server command family: TIME and LASTSAVE. COMMAND, CONFIG and INFO
-//! have their own modules.
+//! The server command family: TIME, LASTSAVE and SHUTDOWN. COMMAND, CONFIG
+//! and INFO have their own modules.
 
 use super::common::{conn_spec, last_save};
 use crate::ctx::ConnCtx;
@@ -23,6 +23,13 @@ pub fn register(t: &mut Table) {
         acl,
         cmd_lastsave,
     ));
+    t.add(conn_spec(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        &["@admin", "@slow", "@dangerous"],
+        cmd_shutdown,
+    ));
 }
 
 fn cmd_time(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -36,6 +43,50 @@ fn cmd_time(ctx: &mut ConnCtx<'_>) -> ConnAction {
 fn cmd_lastsave(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ctx.out.int(last_save(ctx.server) as i64);
     ConnAction::Continue
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. kevy runs as a Redis with
+/// no save points and no AOF (`save ""`, `appendonly no`), so a plain
+/// SHUTDOWN exits without saving, as that Redis does. SAVE asks for a
+/// snapshot kevy cannot write, so it fails as a failed save fails in Redis
+/// (the server keeps running) unless FORCE. NOW skips waiting for replicas,
+/// which kevy never has, and no shutdown is ever left in progress for ABORT.
+/// On success the client gets no reply: the process exits and closes it.
+fn cmd_shutdown(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let (mut nosave, mut save, mut force, mut abort, mut now) = (false, false, false, false, false);
+    for arg in ctx.args.iter().skip(1) {
+        let slot = match arg.to_ascii_lowercase().as_slice() {
+            b"nosave" => &mut nosave,
+            b"save" => &mut save,
+            b"now" => &mut now,
+            b"force" => &mut force,
+            b"abort" => &mut abort,
+            _ => {
+                ctx.out.error("ERR syntax error");
+                return ConnAction::Continue;
+            }
+        };
+        *slot = true;
+    }
+    if (abort && (nosave || save || now || force)) || (nosave && save) {
+        ctx.out.error("ERR syntax error");
+        return ConnAction::Continue;
+    }
+    if abort {
+        ctx.out.error("ERR No shutdown in progress.");
+        return ConnAction::Continue;
+    }
+    eprintln!("kevy-server: user requested shutdown");
+    if save {
+        if !force {
+            eprintln!("kevy-server: cannot save the dataset (no persistence), not exiting");
+            ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            return ConnAction::Continue;
+        }
+        eprintln!("kevy-server: cannot save the dataset (no persistence), exiting anyway");
+    }
+    kevy_sys::signal::request_shutdown();
+    ConnAction::Close
 }
 
 #[cfg(test)]
@@ -62,5 +113,35 @@ mod tests {
             h.run("LASTSAVE"),
             format!(":{}\r\n", h.server().start_unix_ms / 1000)
         );
+    }
+
+    /// Only the refusals: a successful SHUTDOWN stops every server in the
+    /// process (the integration tests run it on a real one).
+    #[test]
+    fn shutdown_refusals_match_redis() {
+        let mut h = harness();
+        let syntax = "-ERR syntax error\r\n";
+        for line in [
+            "SHUTDOWN foo",
+            "SHUTDOWN NOSAVE SAVE",
+            "SHUTDOWN save nosave foo",
+            "SHUTDOWN nosave foo abort",
+            "SHUTDOWN ABORT NOSAVE",
+            "SHUTDOWN now abort",
+            "SHUTDOWN abort force",
+        ] {
+            assert_eq!(h.run(line), syntax, "{line}");
+        }
+        for line in ["SHUTDOWN ABORT", "shutdown abort ABORT"] {
+            assert_eq!(h.run(line), "-ERR No shutdown in progress.\r\n", "{line}");
+        }
+        for line in ["SHUTDOWN SAVE", "SHUTDOWN save now"] {
+            assert_eq!(
+                h.run(line),
+                "-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+                "{line}"
+            );
+        }
+        assert!(!kevy_sys::signal::shutdown_requested());
     }
 }
