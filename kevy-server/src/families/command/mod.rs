@@ -840,6 +840,132 @@ mod tests {
         }
     }
 
+    /// Argument lists of a command's documented shapes: the required
+    /// arguments only, then every optional one with the first and with the
+    /// last choice of each alternative. `numkeys` counts the keys after it.
+    fn shapes(name: &str, args: &[docs::Arg]) -> Vec<Vec<String>> {
+        fn one(a: &docs::Arg, mode: u8, n: &mut usize, out: &mut Vec<String>) {
+            let optional = a.flags.contains(&"optional");
+            if optional && mode == 0 {
+                return;
+            }
+            let reps = if a.flags.contains(&"multiple") && mode != 0 {
+                2
+            } else {
+                1
+            };
+            for i in 0..reps {
+                if let Some(t) = a.token {
+                    if i == 0 || a.flags.contains(&"multiple_token") {
+                        out.push(t.to_string());
+                    }
+                }
+                match a.kind {
+                    "key" => {
+                        *n += 1;
+                        out.push(format!("k{n}"));
+                    }
+                    "integer" if a.name == "numkeys" => out.push("#".into()),
+                    "integer" => out.push("1".into()),
+                    "double" => out.push("1.5".into()),
+                    "unix-time" => out.push("100".into()),
+                    "pattern" => out.push("*".into()),
+                    "pure-token" => {}
+                    "oneof" => {
+                        let pick = if mode == 2 {
+                            a.args.last()
+                        } else {
+                            a.args.first()
+                        };
+                        if let Some(p) = pick {
+                            one(p, mode, n, out);
+                        }
+                    }
+                    "block" => a.args.iter().for_each(|b| one(b, mode, n, out)),
+                    _ => out.push("v".into()),
+                }
+            }
+        }
+        let mut all: Vec<Vec<String>> = Vec::new();
+        for mode in 0..3 {
+            let (mut n, mut argv) = (0, vec![name.to_string()]);
+            for a in args {
+                one(a, mode, &mut n, &mut argv);
+            }
+            if let Some(i) = argv.iter().position(|a| a == "#") {
+                let keys = argv[i + 1..]
+                    .iter()
+                    .take_while(|a| a.starts_with('k'))
+                    .count();
+                argv[i] = keys.to_string();
+            }
+            if !all.contains(&argv) {
+                all.push(argv);
+            }
+        }
+        all
+    }
+
+    /// For every command, on each documented shape that routes, the keys
+    /// GETKEYS reports are the keys kevy routes on.
+    #[test]
+    fn getkeys_reports_the_keys_routing_takes() {
+        use kevy_rt::{Route, Service, TxOp};
+        use std::collections::BTreeSet;
+        let h = harness();
+        let table = &h.server().table;
+        let mut checked = 0;
+        for spec in table.iter().filter(|s| subs_of(table, s.name).is_empty()) {
+            let doc = docs::find(spec.name).unwrap();
+            let specs = key_specs_for(spec.flags, (spec.first, spec.last, spec.step), Some(doc));
+            for argv in shapes(spec.name, doc.args) {
+                let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+                let args = owned.args();
+                let argc = args.len() as i64;
+                let range = |first: i64, last: i64, step: i64| {
+                    let last = if last < 0 { argc + last } else { last };
+                    (first..=last.min(argc - 1))
+                        .step_by(step.max(1) as usize)
+                        .filter(|&i| i > 0)
+                        .map(|i| i as usize)
+                        .collect::<BTreeSet<usize>>()
+                };
+                let routed = match h.kevy.route(args, &h.client, 2) {
+                    Err(_) => continue,
+                    Ok((
+                        _,
+                        Route::Keys {
+                            first,
+                            last,
+                            step,
+                            extra,
+                            ..
+                        },
+                    )) => {
+                        let mut keys = range(first.into(), last.into(), step.into());
+                        keys.extend((extra > 0).then_some(extra as usize));
+                        keys
+                    }
+                    Ok((_, Route::Tx(TxOp::Watch))) => {
+                        range(spec.first.into(), spec.last.into(), spec.step.into())
+                    }
+                    Ok(_) => BTreeSet::new(),
+                };
+                let found: BTreeSet<usize> = if keys::has_keys(spec.name, &specs) {
+                    keys::find(spec.name, &specs, args)
+                        .into_iter()
+                        .map(|(i, _)| i)
+                        .collect()
+                } else {
+                    BTreeSet::new()
+                };
+                assert_eq!(found, routed, "{argv:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 200, "only {checked} argument lists routed");
+    }
+
     #[test]
     fn command_info_in_resp3_uses_sets_and_nulls() {
         let mut h = harness();
