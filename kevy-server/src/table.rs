@@ -15,7 +15,8 @@
 //!
 //! A container command (CLIENT, CONFIG, COMMAND) also has a [`SubSpec`]
 //! table that both dispatch and COMMAND read, so a subcommand's arity check
-//! and its COMMAND INFO entry come from one place.
+//! and its COMMAND INFO entry come from one place. (COMMAND also lists the
+//! subcommands of Redis's that a container does not run.)
 
 use crate::ctx::{ConnCtx, Ctx};
 use kevy_resp::Args;
@@ -205,8 +206,8 @@ impl Table {
         self.add_container(spec, &[]);
     }
 
-    /// Adds a container command and its subcommands. COMMAND INFO, DOCS and
-    /// LIST report exactly these.
+    /// Adds a container command and the subcommands it runs: dispatch
+    /// accepts exactly these.
     pub fn add_container(&mut self, spec: CommandSpec, subs: &'static [SubSpec]) {
         debug_assert!(spec.name.len() <= MAX_NAME);
         debug_assert!(!spec.name.bytes().any(|b| b.is_ascii_uppercase()));

@@ -1,7 +1,8 @@
 //! The COMMAND family: COMMAND, COUNT, INFO, DOCS, LIST, GETKEYS and
 //! GETKEYSANDFLAGS. COMMAND describes the command table itself (plus the
 //! documentation in [`docs`]), so what a client learns about a command is
-//! exactly what routing uses.
+//! exactly what routing uses. A container reports Redis's subcommands, those
+//! kevy runs described by its own [`SubSpec`] table, the rest by [`docs`].
 
 pub mod docs;
 mod keys;
