@@ -7,6 +7,7 @@ pub mod errors;
 pub mod families;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod shard;
 pub mod table;
 
@@ -14,4 +15,4 @@ pub use ctx::{ConnCtx, Ctx, Session};
 pub use server::{Config, Server};
 pub use service::Kevy;
 pub use shard::Shard;
-pub use table::{CommandSpec, Handler, RouteKind, Table};
+pub use table::{CommandSpec, Handler, RouteKind, SubSpec, Table};

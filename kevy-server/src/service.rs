@@ -116,9 +116,9 @@ impl Service for Kevy {
             tx: tx_op(args),
             msg,
         })?;
-        let subs = crate::families::server::subcommands(spec.name);
+        let subs = self.server.table.subs(id);
         if !subs.is_empty() {
-            crate::families::server::find_sub(args, subs).map_err(|e| Refused {
+            crate::families::common::find_sub(args, subs).map_err(|e| Refused {
                 tx: None,
                 msg: e.into_bytes(),
             })?;

@@ -12,6 +12,11 @@
 //! - `acl`: ACL categories, as COMMAND INFO lists them.
 //! - `route`: where kevy runs it (see [`RouteKind`]).
 //! - `run`: the handler.
+//!
+//! A container command (CLIENT, CONFIG, COMMAND) also has a [`SubSpec`]
+//! table that both dispatch and COMMAND read, so a subcommand's arity check
+//! and its COMMAND INFO entry come from one place. (COMMAND also lists the
+//! subcommands of Redis's that a container does not run.)
 
 use crate::ctx::{ConnCtx, Ctx};
 use kevy_resp::Args;
@@ -123,6 +128,25 @@ impl CommandSpec {
     }
 }
 
+/// One subcommand of a container command: the facts COMMAND INFO reports
+/// for it and its handler. Its key positions are always 0 0 0.
+pub struct SubSpec {
+    /// Full lowercase name, `container|sub`.
+    pub name: &'static str,
+    /// Counts the container's name too, as Redis does (`client|setname` is 3).
+    pub arity: i32,
+    pub flags: u32,
+    pub acl: &'static [&'static str],
+    pub run: fn(&mut ConnCtx<'_>) -> ConnAction,
+}
+
+impl SubSpec {
+    /// The part after `|`.
+    pub fn short(&self) -> &'static str {
+        self.name.split_once('|').map_or(self.name, |(_, s)| s)
+    }
+}
+
 /// Every command kevy knows, looked up by case-insensitive name.
 ///
 /// The index is open-addressed over a hash computed while folding case, so
@@ -130,6 +154,8 @@ impl CommandSpec {
 /// case: it runs for every command, ahead of everything else.
 pub struct Table {
     cmds: Vec<CommandSpec>,
+    /// Subcommands by command id, empty for a command that is no container.
+    subs: Vec<&'static [SubSpec]>,
     /// Command id + 1 per slot; 0 is empty. Power-of-two sized, at most a
     /// quarter full.
     slots: Vec<u16>,
@@ -145,6 +171,7 @@ impl Table {
     pub fn new() -> Self {
         let mut t = Table {
             cmds: Vec::new(),
+            subs: Vec::new(),
             slots: vec![0; 64],
             upper: Vec::new(),
         };
@@ -176,6 +203,12 @@ impl Table {
     }
 
     pub fn add(&mut self, spec: CommandSpec) {
+        self.add_container(spec, &[]);
+    }
+
+    /// Adds a container command and the subcommands it runs: dispatch
+    /// accepts exactly these.
+    pub fn add_container(&mut self, spec: CommandSpec, subs: &'static [SubSpec]) {
         debug_assert!(spec.name.len() <= MAX_NAME);
         debug_assert!(!spec.name.bytes().any(|b| b.is_ascii_uppercase()));
         assert!(
@@ -186,6 +219,7 @@ impl Table {
         self.upper
             .push(spec.name.to_ascii_uppercase().into_bytes().into());
         self.cmds.push(spec);
+        self.subs.push(subs);
         if self.cmds.len() * 4 > self.slots.len() {
             self.rebuild_index();
         } else {
@@ -223,6 +257,17 @@ impl Table {
 
     pub fn get(&self, id: u16) -> &CommandSpec {
         &self.cmds[id as usize]
+    }
+
+    /// The subcommands of command `id`, empty for a command that is no
+    /// container.
+    pub fn subs(&self, id: u16) -> &'static [SubSpec] {
+        self.subs[id as usize]
+    }
+
+    /// The subcommands of the command named `name`.
+    pub fn subcommands(&self, name: &str) -> &'static [SubSpec] {
+        self.lookup(name.as_bytes()).map_or(&[], |id| self.subs(id))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &CommandSpec> {

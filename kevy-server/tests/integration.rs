@@ -593,3 +593,148 @@ fn sigterm_exits_cleanly() {
         None => panic!("kevy-server did not exit within 10 s of SIGTERM"),
     }
 }
+
+/// Sends `line` as a command and returns the reply bytes, or none when the
+/// server closed the connection instead of replying.
+fn send_line(port: u16, line: &str) -> (Vec<u8>, bool) {
+    let mut s = raw(port);
+    let parts: Vec<&str> = line.split(' ').collect();
+    let mut req = format!("*{}\r\n", parts.len());
+    for p in &parts {
+        req.push_str(&format!("${}\r\n{p}\r\n", p.len()));
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    read_to_close(&mut s)
+}
+
+/// Waits for the server to exit with status 0 and its port to close.
+fn assert_exits_cleanly(s: &mut Server, after: &str) {
+    match wait_timeout_server(s, Duration::from_secs(10)) {
+        Some(st) => assert!(
+            st.success(),
+            "exit status {st:?} after {after}\n{}",
+            s.output()
+        ),
+        None => panic!(
+            "kevy-server still running 10 s after {after}\n{}",
+            s.output()
+        ),
+    }
+    assert!(
+        TcpStream::connect(("127.0.0.1", s.port)).is_err(),
+        "port {} still open after {after}",
+        s.port
+    );
+}
+
+fn wait_timeout_server(s: &mut Server, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(st) = s.exited() {
+            return Some(st);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn shutdown_nosave_closes_the_client_and_exits_zero() {
+    for cores in ["1", "2"] {
+        let mut s = Server::kevy(&["--cores", cores]);
+        // Another client, idle on the other shard, must not hold the server.
+        let _idle = raw(s.port);
+        let (reply, _) = send_line(s.port, "SHUTDOWN ABORT");
+        assert_eq!(reply, b"-ERR No shutdown in progress.\r\n");
+        let (reply, _) = send_line(s.port, "SHUTDOWN NOSAVE ABORT");
+        assert_eq!(reply, b"-ERR syntax error\r\n");
+        assert_healthy(&mut s);
+        let (reply, closed) = send_line(s.port, "SHUTDOWN NOSAVE");
+        assert!(
+            reply.is_empty(),
+            "reply to SHUTDOWN: {:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        assert!(closed, "connection left open by SHUTDOWN (--cores {cores})");
+        assert_exits_cleanly(&mut s, &format!("SHUTDOWN NOSAVE (--cores {cores})"));
+    }
+}
+
+#[test]
+fn shutdown_save_fails_without_persistence_unless_forced() {
+    let mut s = server();
+    let (reply, closed) = send_line(s.port, "SHUTDOWN SAVE");
+    assert_eq!(reply, b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
+    assert!(!closed);
+    assert_healthy(&mut s);
+    let (reply, closed) = send_line(s.port, "shutdown force save now");
+    assert!(
+        reply.is_empty() && closed,
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert_exits_cleanly(&mut s, "SHUTDOWN SAVE FORCE");
+}
+
+#[test]
+fn plain_shutdown_exits_without_saving() {
+    let mut s = server();
+    let mut con = client(s.port);
+    let _: () = con.set("k", "v").unwrap();
+    let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut con);
+    assert!(r.is_err(), "SHUTDOWN answered {r:?}");
+    assert_exits_cleanly(&mut s, "SHUTDOWN");
+}
+
+// ---------------------------------------------------------------------------
+// Generated tables
+
+/// docs.rs is exactly what its generator writes from the installed
+/// redis-server, so the table never drifts into hand edits.
+#[test]
+fn command_docs_table_is_what_the_generator_writes() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    if !common::have_program("python3") {
+        eprintln!("python3 is not on PATH; not checking docs.rs against its generator");
+        return;
+    }
+    let redis = Server::redis("redis-server (docs)").unwrap_or_else(|e| panic!("{e}"));
+    let version = redis_version(redis.port);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/families/command/gen_docs.py"
+    );
+    let out = Command::new("python3")
+        .args([script, "--port", &redis.port.to_string(), "--check"])
+        .output()
+        .expect("run gen_docs.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if version != "7.0.15" {
+        eprintln!("redis-server {version} is not 7.0.15; gen_docs.py said: {text}");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "docs.rs differs from gen_docs.py's output: {text}"
+    );
+}
+
+fn redis_version(port: u16) -> String {
+    let mut con = client(port);
+    let info: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}

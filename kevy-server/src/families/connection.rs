@@ -7,10 +7,10 @@
 //! `default`, is `nopass`: any password for `default` authenticates, any
 //! other user name is refused with WRONGPASS.
 
-use super::server::{c_str, conn_spec, dispatch, reply_help, SubSpec, REDIS_VERSION};
+use super::common::{c_str, conn_spec, dispatch, reply_help, REDIS_VERSION};
 use crate::ctx::{ConnCtx, Session};
 use crate::server::DATABASES;
-use crate::table::{flag, Table};
+use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
 use kevy_store::num::parse_i64;
 
@@ -35,7 +35,10 @@ pub fn register(t: &mut Table) {
     t.add(conn_spec("auth", -2, handshake, ACL, cmd_auth));
     t.add(conn_spec("hello", -1, handshake, ACL, cmd_hello));
     t.add(conn_spec("reset", 1, handshake, ACL, cmd_reset));
-    t.add(conn_spec("client", -2, 0, &["@slow"], cmd_client));
+    t.add_container(
+        conn_spec("client", -2, 0, &["@slow"], cmd_client),
+        CLIENT_SUBS,
+    );
 }
 
 fn cmd_ping(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -474,7 +477,7 @@ fn client_trackinginfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::server::harness::harness;
+    use crate::families::testkit::harness::harness;
     use kevy_rt::ConnAction;
 
     #[test]

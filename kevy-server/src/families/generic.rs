@@ -13,7 +13,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
-use crate::families::server::c_str;
+use crate::families::common::c_str;
 use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};

@@ -1,10 +1,13 @@
 //! One file per command family, each ending in a `register` function that
 //! adds its commands to the table.
 
+pub mod command;
+pub mod common;
+pub mod config;
 pub mod connection;
-pub mod docs;
 pub mod generic;
 pub mod hashes;
+pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod server;
@@ -22,6 +25,9 @@ pub fn register_all(t: &mut Table) {
     strings::register(t);
     keys::register(t);
     generic::register(t);
+    command::register(t);
+    config::register(t);
+    info::register(t);
     server::register(t);
     hashes::register(t);
     sets::register(t);

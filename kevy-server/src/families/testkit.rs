@@ -98,3 +98,91 @@ pub fn arr(items: &[&str]) -> String {
     }
     s
 }
+
+/// Runs commands the way a reactor does (the service's routing, then the
+/// connection handler) for the tests of the families that run on the
+/// connection's home thread.
+pub mod harness {
+    use crate::ctx::Session;
+    use crate::server::{Config, Server};
+    use crate::service::Kevy;
+    use crate::shard::Shard;
+    use kevy_resp::{OwnedArgs, Reply};
+    use kevy_rt::{ClientCtx, ConnAction, Route, Service};
+    use std::sync::Arc;
+
+    pub struct Harness {
+        pub kevy: Kevy,
+        pub shard: Shard,
+        pub client: ClientCtx,
+        pub session: Session,
+        pub action: ConnAction,
+    }
+
+    /// A client with id 7 from 127.0.0.1:50000 to a two-shard server on
+    /// 127.0.0.1:7777.
+    pub fn harness() -> Harness {
+        with_server(Server::new(Config {
+            bind: "127.0.0.1".into(),
+            port: 7777,
+            shards: 2,
+        }))
+    }
+
+    pub fn with_server(server: Server) -> Harness {
+        Harness {
+            kevy: Kevy::new(Arc::new(server)),
+            shard: Shard::new(0, 2),
+            client: ClientCtx {
+                id: 7,
+                db: 0,
+                resp3: false,
+                home: 0,
+                peer: "127.0.0.1:50000".parse().unwrap(),
+                local: "127.0.0.1:7777".parse().unwrap(),
+                created_ms: kevy_sys::clock::unix_ms(),
+            },
+            session: Session::default(),
+            action: ConnAction::Continue,
+        }
+    }
+
+    impl Harness {
+        pub fn server(&self) -> &Server {
+            &self.kevy.server
+        }
+
+        pub fn raw(&mut self, argv: &[&[u8]]) -> Vec<u8> {
+            let owned = OwnedArgs::from_slices(argv);
+            let args = owned.args();
+            let mut out = Vec::new();
+            self.action = ConnAction::Continue;
+            match self.kevy.route(args, &self.client, 2) {
+                Err(e) => Reply::new(&mut out, self.client.resp3).error_bytes(&e),
+                Ok((cmd, Route::Conn)) => {
+                    self.action = self.kevy.exec_conn(
+                        &mut self.shard,
+                        &mut self.client,
+                        &mut self.session,
+                        cmd,
+                        args,
+                        &mut out,
+                    );
+                }
+                Ok((_, route)) => panic!("{argv:?} routed to {route:?}"),
+            }
+            out
+        }
+
+        /// One command, arguments as given; the reply as text.
+        pub fn args(&mut self, argv: &[&str]) -> String {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            String::from_utf8(self.raw(&argv)).unwrap()
+        }
+
+        /// One command split on spaces.
+        pub fn run(&mut self, line: &str) -> String {
+            self.args(&line.split(' ').collect::<Vec<_>>())
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! facts COMMAND reports and a route that names the operation; the handler
 //! is never reached.
 
-use super::server::conn_spec;
+use super::common::conn_spec;
 use crate::ctx::ConnCtx;
 use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_rt::{ConnAction, TxOp};

@@ -1,0 +1,106 @@
+//! Argument and reply helpers that several families share: container
+//! dispatch with Redis's errors, HELP replies, C-style string rendering and
+//! the version kevy reports.
+
+use crate::ctx::ConnCtx;
+use crate::server::Server;
+use crate::table::{arity_ok, CommandSpec, Handler, RouteKind, SubSpec};
+use kevy_resp::Args;
+use kevy_rt::ConnAction;
+
+/// The Redis version kevy reports (HELLO, INFO): clients gate features on
+/// it, and kevy implements Redis 7.0's commands and replies.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Runs the subcommand named by `args[1]`, with Redis's errors for an
+/// unknown subcommand and for a subcommand's wrong argument count.
+pub fn dispatch(ctx: &mut ConnCtx<'_>, subs: &[SubSpec]) -> ConnAction {
+    match find_sub(ctx.args, subs) {
+        Ok(s) => (s.run)(ctx),
+        Err(msg) => {
+            ctx.out.error(&msg);
+            ConnAction::Continue
+        }
+    }
+}
+
+/// The subcommand named by `args[1]`, or Redis's error for an unknown
+/// subcommand or a subcommand's wrong argument count (also what MULTI
+/// reports when such a command is queued).
+pub fn find_sub<'s>(args: Args<'_>, subs: &'s [SubSpec]) -> Result<&'s SubSpec, String> {
+    let sub = args.get(1);
+    match subs
+        .iter()
+        .find(|s| s.short().as_bytes().eq_ignore_ascii_case(sub))
+    {
+        None => Err(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            c_str(sub, 128),
+            c_str(args.get(0), usize::MAX).to_ascii_uppercase()
+        )),
+        Some(s) if !arity_ok(s.arity, args.len()) => Err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            s.name
+        )),
+        Some(s) => Ok(s),
+    }
+}
+
+/// Redis's HELP reply: a title naming the container as the client typed it,
+/// the lines, and the HELP entry every container has.
+pub fn reply_help(ctx: &mut ConnCtx<'_>, lines: &[&str]) {
+    let name = c_str(ctx.args.get(0), usize::MAX).to_ascii_uppercase();
+    ctx.out.array(lines.len() + 3);
+    let title = format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    ctx.out.simple(title.as_bytes());
+    for l in lines {
+        ctx.out.simple(l.as_bytes());
+    }
+    ctx.out.simple(b"HELP");
+    ctx.out.simple(b"    Prints this help.");
+}
+
+/// Bytes as C's `%.Ns` prints them: stopping at NUL, at most `max` bytes.
+pub fn c_str(s: &[u8], max: usize) -> String {
+    let s = &s[..s.len().min(max)];
+    let s = s.iter().position(|&b| b == 0).map_or(s, |z| &s[..z]);
+    String::from_utf8_lossy(s).into_owned()
+}
+
+/// A command that runs on the connection's home thread and has no keys.
+pub fn conn_spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    acl: &'static [&'static str],
+    f: fn(&mut ConnCtx<'_>) -> ConnAction,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first: 0,
+        last: 0,
+        step: 0,
+        acl,
+        route: RouteKind::Conn,
+        run: Handler::Conn(f),
+    }
+}
+
+/// The time of the last successful save: with no save yet, start-up (as
+/// Redis initialises it).
+pub fn last_save(server: &Server) -> u64 {
+    server.start_unix_ms / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_str_stops_at_nul_and_limit() {
+        assert_eq!(c_str(b"ab\0cd", 10), "ab");
+        assert_eq!(c_str(b"abcdef", 3), "abc");
+    }
+}

@@ -1,0 +1,473 @@
+//! The INFO family: the sections Redis prints, read from the counters the
+//! reactors and shards publish and from the settings CONFIG changed.
+
+use super::common::{conn_spec, last_save, REDIS_VERSION};
+use crate::ctx::ConnCtx;
+use crate::server::{Server, DATABASES};
+use crate::settings::{find_param, param_value, runtime, Counters, Runtime};
+use crate::table::{flag, Table};
+use kevy_rt::ConnAction;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+pub fn register(t: &mut Table) {
+    use flag::*;
+    t.add(conn_spec(
+        "info",
+        -1,
+        LOADING | STALE,
+        &["@slow", "@dangerous"],
+        cmd_info,
+    ));
+}
+
+/// INFO's sections in the order Redis prints them: name, title, and
+/// whether the section is in the default set.
+const SECTIONS: &[(&str, &str, bool)] = &[
+    ("server", "Server", true),
+    ("clients", "Clients", true),
+    ("memory", "Memory", true),
+    ("persistence", "Persistence", true),
+    ("stats", "Stats", true),
+    ("replication", "Replication", true),
+    ("cpu", "CPU", true),
+    ("modules", "Modules", true),
+    ("commandstats", "Commandstats", false),
+    ("errorstats", "Errorstats", true),
+    ("latencystats", "Latencystats", false),
+    ("cluster", "Cluster", true),
+    ("keyspace", "Keyspace", true),
+];
+
+fn cmd_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let mut want = [false; SECTIONS.len()];
+    if ctx.args.len() == 1 {
+        for (w, (_, _, default)) in want.iter_mut().zip(SECTIONS) {
+            *w = *default;
+        }
+    }
+    for arg in ctx.args.iter().skip(1) {
+        let all = arg.eq_ignore_ascii_case(b"all") || arg.eq_ignore_ascii_case(b"everything");
+        let default = arg.eq_ignore_ascii_case(b"default");
+        for (w, (name, _, is_default)) in want.iter_mut().zip(SECTIONS) {
+            *w |= all || (default && *is_default) || name.as_bytes().eq_ignore_ascii_case(arg);
+        }
+    }
+    let text = info_text(ctx.server, &want);
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    ConnAction::Continue
+}
+
+/// The INFO text for the selected sections, `\r\n`-separated as Redis
+/// writes it.
+fn info_text(server: &Server, want: &[bool]) -> String {
+    let mut s = String::new();
+    let rt = runtime();
+    let counters = Counters::read(server).since(rt.baseline);
+    for ((name, title, _), _) in SECTIONS.iter().zip(want).filter(|(_, w)| **w) {
+        if !s.is_empty() {
+            s.push_str("\r\n");
+        }
+        let _ = write!(s, "# {title}\r\n");
+        let mut f = Fields(&mut s);
+        match *name {
+            "server" => info_server(server, &rt, &mut f),
+            "clients" => info_clients(server, &rt, &mut f),
+            "memory" => info_memory(server, &rt, &mut f),
+            "persistence" => info_persistence(server, &mut f),
+            "stats" => info_stats(&counters, &mut f),
+            "replication" => info_replication(server, &mut f),
+            "cpu" => info_cpu(&mut f),
+            "cluster" => f.put("cluster_enabled", 0),
+            "keyspace" => info_keyspace(server, &mut f),
+            // Modules: none; per-command, error and latency statistics are
+            // not kept, so these sections have their header only.
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Appends `name:value\r\n` lines.
+struct Fields<'a>(&'a mut String);
+
+impl Fields<'_> {
+    fn put(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+}
+
+/// Facts about the process and machine that never change while it runs.
+struct Host {
+    os: String,
+    executable: String,
+    total_memory: u64,
+}
+
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let ostype = read("/proc/sys/kernel/ostype");
+        let release = read("/proc/sys/kernel/osrelease");
+        let ostype = match ostype.trim() {
+            "" => std::env::consts::OS,
+            t => t,
+        };
+        Host {
+            os: format!("{} {} {}", ostype, release.trim(), std::env::consts::ARCH),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            total_memory: proc_kb("/proc/meminfo", "MemTotal:") * 1024,
+        }
+    })
+}
+
+/// A `Name: N kB` line of a /proc file, in kB (0 when absent).
+fn proc_kb(path: &str, key: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn uptime_secs(server: &Server) -> u64 {
+    kevy_sys::clock::monotonic_ms().saturating_sub(server.start_mono_ms) / 1000
+}
+
+fn config_i64(server: &Server, rt: &Runtime, name: &str) -> i64 {
+    find_param(name.as_bytes())
+        .and_then(|p| param_value(server, p, rt).parse().ok())
+        .unwrap_or(0)
+}
+
+fn info_server(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
+    let h = host();
+    let unix_us = kevy_sys::clock::unix_us();
+    let up = uptime_secs(server);
+    f.put("redis_version", REDIS_VERSION);
+    f.put("redis_git_sha1", "00000000");
+    f.put("redis_git_dirty", 0);
+    f.put("redis_build_id", "0");
+    f.put("redis_mode", "standalone");
+    f.put("os", &h.os);
+    f.put("arch_bits", usize::BITS);
+    f.put("monotonic_clock", "POSIX clock_gettime");
+    f.put("multiplexing_api", "epoll");
+    f.put("atomicvar_api", "c11-builtin");
+    f.put("gcc_version", "0.0.0");
+    f.put("process_id", std::process::id());
+    f.put("process_supervised", "no");
+    f.put("run_id", &server.run_id);
+    f.put("tcp_port", server.config.port);
+    f.put("server_time_usec", unix_us);
+    f.put("uptime_in_seconds", up);
+    f.put("uptime_in_days", up / 86400);
+    // The reactors tick at a fixed 10 Hz whatever CONFIG SET hz says.
+    f.put("hz", 10);
+    f.put("configured_hz", config_i64(server, rt, "hz"));
+    f.put("lru_clock", (unix_us / 1_000_000) & ((1 << 24) - 1));
+    f.put("executable", &h.executable);
+    f.put("config_file", "");
+    f.put("io_threads_active", 0);
+    f.put("kevy_version", env!("CARGO_PKG_VERSION"));
+    f.put("kevy_shards", server.config.shards);
+}
+
+fn info_clients(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
+    f.put(
+        "connected_clients",
+        server.rt_stats.sum(|s| &s.connected_clients),
+    );
+    f.put("cluster_connections", 0);
+    f.put("maxclients", config_i64(server, rt, "maxclients"));
+    f.put("client_recent_max_input_buffer", 0);
+    f.put("client_recent_max_output_buffer", 0);
+    f.put("blocked_clients", 0);
+    f.put("tracking_clients", 0);
+    f.put("clients_in_timeout_table", 0);
+}
+
+/// The highest `used_memory` any INFO has seen.
+static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
+
+fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
+    let used = server.sum_published(|p| &p.used_memory);
+    let peak = PEAK_MEMORY.fetch_max(used, Relaxed).max(used);
+    let rss = proc_kb("/proc/self/status", "VmRSS:") * 1024;
+    let total = host().total_memory;
+    let maxmemory = config_i64(server, rt, "maxmemory").max(0) as u64;
+    let policy =
+        find_param(b"maxmemory-policy").map_or_else(String::new, |p| param_value(server, p, rt));
+    f.put("used_memory", used);
+    f.put("used_memory_human", bytes_to_human(used));
+    f.put("used_memory_rss", rss);
+    f.put("used_memory_rss_human", bytes_to_human(rss));
+    f.put("used_memory_peak", peak);
+    f.put("used_memory_peak_human", bytes_to_human(peak));
+    f.put(
+        "used_memory_peak_perc",
+        format!("{:.2}%", ratio(used, peak) * 100.0),
+    );
+    f.put("used_memory_dataset", used);
+    f.put("total_system_memory", total);
+    f.put("total_system_memory_human", bytes_to_human(total));
+    f.put("maxmemory", maxmemory);
+    f.put("maxmemory_human", bytes_to_human(maxmemory));
+    f.put("maxmemory_policy", policy);
+    f.put(
+        "mem_fragmentation_ratio",
+        format!("{:.2}", ratio(rss, used)),
+    );
+    f.put("mem_allocator", "libc");
+    f.put("lazyfree_pending_objects", 0);
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Redis's `bytesToHuman`: `B` below 1 KiB, else two decimals of K, M, G, …
+fn bytes_to_human(n: u64) -> String {
+    const UNITS: &[&str] = &["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut d = n as f64 / 1024.0;
+    for unit in &UNITS[..UNITS.len() - 1] {
+        if d < 1024.0 {
+            return format!("{d:.2}{unit}");
+        }
+        d /= 1024.0;
+    }
+    format!("{d:.2}P")
+}
+
+fn info_persistence(server: &Server, f: &mut Fields<'_>) {
+    f.put("loading", 0);
+    f.put("async_loading", 0);
+    f.put("rdb_changes_since_last_save", 0);
+    f.put("rdb_bgsave_in_progress", 0);
+    f.put("rdb_last_save_time", last_save(server));
+    f.put("rdb_last_bgsave_status", "ok");
+    f.put("rdb_last_bgsave_time_sec", -1);
+    f.put("rdb_current_bgsave_time_sec", -1);
+    f.put("rdb_saves", 0);
+    f.put("aof_enabled", 0);
+    f.put("aof_rewrite_in_progress", 0);
+    f.put("aof_rewrite_scheduled", 0);
+    f.put("aof_last_rewrite_time_sec", -1);
+    f.put("aof_current_rewrite_time_sec", -1);
+    f.put("aof_last_bgrewrite_status", "ok");
+    f.put("aof_rewrites", 0);
+    f.put("aof_last_write_status", "ok");
+}
+
+fn info_stats(c: &Counters, f: &mut Fields<'_>) {
+    f.put("total_connections_received", c.connections);
+    f.put("total_commands_processed", c.commands);
+    // Not sampled: kevy keeps no per-interval history of its counters.
+    f.put("instantaneous_ops_per_sec", 0);
+    f.put("total_net_input_bytes", c.net_in);
+    f.put("total_net_output_bytes", c.net_out);
+    f.put("total_net_repl_input_bytes", 0);
+    f.put("total_net_repl_output_bytes", 0);
+    f.put("instantaneous_input_kbps", "0.00");
+    f.put("instantaneous_output_kbps", "0.00");
+    f.put("instantaneous_input_repl_kbps", "0.00");
+    f.put("instantaneous_output_repl_kbps", "0.00");
+    f.put("rejected_connections", c.rejected);
+    f.put("sync_full", 0);
+    f.put("sync_partial_ok", 0);
+    f.put("sync_partial_err", 0);
+    f.put("expired_keys", c.expired);
+    f.put("expired_stale_perc", "0.00");
+    f.put("expired_time_cap_reached_count", 0);
+    f.put("evicted_keys", 0);
+    f.put("evicted_clients", 0);
+    f.put("keyspace_hits", c.hits);
+    f.put("keyspace_misses", c.misses);
+    f.put("pubsub_channels", 0);
+    f.put("pubsub_patterns", 0);
+    f.put("pubsubshard_channels", 0);
+    f.put("latest_fork_usec", 0);
+    f.put("total_forks", 0);
+    f.put("migrate_cached_sockets", 0);
+    f.put("tracking_total_keys", 0);
+    f.put("tracking_total_items", 0);
+    f.put("tracking_total_prefixes", 0);
+}
+
+fn info_replication(server: &Server, f: &mut Fields<'_>) {
+    f.put("role", "master");
+    f.put("connected_slaves", 0);
+    f.put("master_failover_state", "no-failover");
+    // A replication id distinct from the run id, stable for the run.
+    let replid: String = server.run_id.chars().rev().collect();
+    f.put("master_replid", replid);
+    f.put("master_replid2", "0000000000000000000000000000000000000000");
+    f.put("master_repl_offset", 0);
+    f.put("second_repl_offset", -1);
+    f.put("repl_backlog_active", 0);
+    f.put("repl_backlog_size", 1048576);
+    f.put("repl_backlog_first_byte_offset", 0);
+    f.put("repl_backlog_histlen", 0);
+}
+
+/// CPU time from /proc: `utime`, `stime`, `cutime`, `cstime` of the process
+/// and of its main thread, in clock ticks of 1/100 s (Linux's fixed USER_HZ).
+fn info_cpu(f: &mut Fields<'_>) {
+    fn ticks(path: &str) -> [u64; 4] {
+        let stat = std::fs::read_to_string(path).unwrap_or_default();
+        // Fields after the parenthesised command name, starting at `state`.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let v: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        [at(11), at(12), at(13), at(14)]
+    }
+    let secs = |t: u64| format!("{}.{:06}", t / 100, (t % 100) * 10_000);
+    let [utime, stime, cutime, cstime] = ticks("/proc/self/stat");
+    let main = format!("/proc/self/task/{}/stat", std::process::id());
+    let [mu, ms, _, _] = ticks(&main);
+    f.put("used_cpu_sys", secs(stime));
+    f.put("used_cpu_user", secs(utime));
+    f.put("used_cpu_sys_children", secs(cstime));
+    f.put("used_cpu_user_children", secs(cutime));
+    f.put("used_cpu_sys_main_thread", secs(ms));
+    f.put("used_cpu_user_main_thread", secs(mu));
+}
+
+fn info_keyspace(server: &Server, f: &mut Fields<'_>) {
+    for db in 0..DATABASES {
+        let (keys, expires) = server.db_counts(db);
+        if keys > 0 {
+            // The average TTL is not tracked by the shards.
+            f.put(
+                &format!("db{db}"),
+                format!("keys={keys},expires={expires},avg_ttl=0"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::families::testkit::harness::harness;
+
+    #[test]
+    fn bytes_to_human_rounds_like_redis() {
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(1068288), "1.02M");
+        assert_eq!(bytes_to_human(25276502016), "23.54G");
+    }
+
+    #[test]
+    fn info_sections_are_redis_shaped() {
+        let mut h = harness();
+        let text = |reply: &str| -> String {
+            let body = reply.split_once("\r\n").unwrap().1;
+            body.strip_suffix("\r\n").unwrap().to_string()
+        };
+        let all = text(&h.run("INFO"));
+        let titles: Vec<&str> = all.lines().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(
+            titles,
+            [
+                "# Server",
+                "# Clients",
+                "# Memory",
+                "# Persistence",
+                "# Stats",
+                "# Replication",
+                "# CPU",
+                "# Modules",
+                "# Errorstats",
+                "# Cluster",
+                "# Keyspace"
+            ]
+        );
+        assert!(all.contains("\r\nredis_version:7.0.15\r\n"));
+        assert!(all.contains("\r\nredis_mode:standalone\r\n"));
+        assert!(all.contains("\r\ntcp_port:7777\r\n"));
+        assert!(all.contains("\r\nkevy_shards:2\r\n"));
+        assert!(all.contains("\r\nrole:master\r\n"));
+        assert!(all.contains(&format!("\r\nrun_id:{}\r\n", h.server().run_id)));
+        assert!(all.contains("\r\n\r\n# Clients\r\nconnected_clients:"));
+        let everything = text(&h.run("INFO everything"));
+        assert!(everything
+            .contains("# Commandstats\r\n\r\n# Errorstats\r\n\r\n# Latencystats\r\n\r\n# Cluster"));
+        assert_eq!(h.run("INFO nosuch"), "$0\r\n\r\n");
+        assert_eq!(h.run("INFO KEYSPACE"), "$12\r\n# Keyspace\r\n\r\n");
+        assert_eq!(
+            h.run("INFO cluster Keyspace"),
+            "$44\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\n\r\n"
+        );
+        h.client.resp3 = true;
+        assert_eq!(h.run("INFO nosuch"), "=4\r\ntxt:\r\n");
+        assert_eq!(h.run("INFO keyspace"), "=16\r\ntxt:# Keyspace\r\n\r\n");
+    }
+
+    #[test]
+    fn info_reads_published_counters_and_resetstat_rebases_them() {
+        let mut h = harness();
+        let server = h.server();
+        server.published[0].keys[0].store(2, Relaxed);
+        server.published[1].keys[0].store(1, Relaxed);
+        server.published[1].expires[0].store(1, Relaxed);
+        server.published[1].keys[3].store(5, Relaxed);
+        server.published[0].keyspace_hits.store(10, Relaxed);
+        server.published[1].keyspace_misses.store(4, Relaxed);
+        server.rt_stats.shards[0]
+            .connected_clients
+            .store(3, Relaxed);
+        server.rt_stats.shards[1]
+            .connected_clients
+            .store(2, Relaxed);
+        server.rt_stats.shards[1]
+            .total_commands
+            .store(1000, Relaxed);
+        assert_eq!(
+            h.run("INFO keyspace"),
+            "$76\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\ndb3:keys=5,expires=0,avg_ttl=0\r\n\r\n"
+        );
+        let clients = h.run("INFO clients");
+        assert!(clients.contains("\r\nconnected_clients:5\r\n"), "{clients}");
+        assert!(clients.contains("\r\nmaxclients:10000\r\n"));
+        let stats = h.run("INFO stats");
+        assert!(
+            stats.contains("\r\ntotal_commands_processed:1000\r\n"),
+            "{stats}"
+        );
+        assert!(stats.contains("\r\nkeyspace_hits:10\r\nkeyspace_misses:4\r\n"));
+        assert_eq!(h.run("CONFIG RESETSTAT"), "+OK\r\n");
+        let server = h.server();
+        server.rt_stats.shards[0].total_commands.store(7, Relaxed);
+        let stats = h.run("INFO stats");
+        assert!(
+            stats.contains("\r\ntotal_commands_processed:7\r\n"),
+            "{stats}"
+        );
+        assert!(stats.contains("\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\n"));
+        assert!(h
+            .run("INFO clients")
+            .contains("\r\nconnected_clients:5\r\n"));
+        assert_eq!(
+            h.run("CONFIG RESETSTAT x"),
+            "-ERR wrong number of arguments for 'config|resetstat' command\r\n"
+        );
+    }
+}

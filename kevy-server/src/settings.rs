@@ -1,0 +1,311 @@
+//! The server's settings and statistics baseline: the parameters CONFIG
+//! knows, what CONFIG SET changed at run time, and the counter values at the
+//! last CONFIG RESETSTAT. CONFIG changes them; INFO reads them.
+
+use crate::server::Server;
+use std::sync::{Mutex, MutexGuard};
+
+/// A parameter's value type, which decides CONFIG SET's validation and the
+/// normalised form CONFIG GET returns.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Bool,
+    Int(i64, i64),
+    /// Bytes, with Redis's `k`/`kb`/`m`/`mb`/`g`/`gb` suffixes accepted.
+    Mem,
+    Enum(&'static [&'static str]),
+    Str,
+    /// `save`: pairs of seconds (≥ 1) and changes (≥ 0).
+    Save,
+}
+
+/// What CONFIG SET may do with a parameter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Redis refuses it at run time too.
+    Immutable,
+    /// Accepted and reported back by CONFIG GET, with no effect on kevy: an
+    /// encoding threshold, a log or sampling knob. Ignoring it cannot make a
+    /// reply wrong.
+    Tunable,
+    /// kevy does not implement the change (persistence, limits, security):
+    /// setting the current value is accepted, any other value is refused
+    /// rather than silently ignored.
+    Fixed,
+}
+
+pub struct Param {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub policy: Policy,
+    /// Redis's hidden parameters (debugging and test knobs): CONFIG GET
+    /// returns them when asked by exact name, never for a pattern.
+    pub hidden: bool,
+}
+
+const fn p(name: &'static str, kind: Kind, default: &'static str, policy: Policy) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        policy,
+        hidden: false,
+    }
+}
+
+const fn pa(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+    policy: Policy,
+) -> Param {
+    Param {
+        name,
+        alias: Some(alias),
+        kind,
+        default,
+        policy,
+        hidden: false,
+    }
+}
+
+/// A hidden parameter.
+const fn ph(name: &'static str, kind: Kind, default: &'static str, policy: Policy) -> Param {
+    Param {
+        hidden: true,
+        ..p(name, kind, default, policy)
+    }
+}
+
+const I32: Kind = Kind::Int(0, i32::MAX as i64);
+const I64: Kind = Kind::Int(0, i64::MAX);
+pub const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// The parameters CONFIG knows, with Redis 7.0's defaults. `port`, `bind`,
+/// `dir` and `proto-max-bulk-len` report what this process actually uses.
+#[rustfmt::skip]
+pub static PARAMS: &[Param] = {
+    use Kind::*;
+    use Policy::*;
+    &[
+        // General.
+        p("daemonize", Bool, "no", Immutable),
+        p("databases", Int(1, i32::MAX as i64), "16", Immutable),
+        p("io-threads", Int(1, 128), "1", Immutable),
+        p("io-threads-do-reads", Bool, "no", Immutable),
+        p("pidfile", Str, "", Immutable),
+        p("logfile", Str, "", Immutable),
+        p("loglevel", Enum(&["debug", "verbose", "notice", "warning"]), "notice", Tunable),
+        p("supervised", Enum(&["upstart", "systemd", "auto", "no"]), "no", Immutable),
+        p("always-show-logo", Bool, "no", Immutable),
+        p("syslog-enabled", Bool, "no", Immutable),
+        p("set-proc-title", Bool, "yes", Immutable),
+        p("cluster-enabled", Bool, "no", Immutable),
+        p("hz", I32, "10", Tunable),
+        p("dynamic-hz", Bool, "yes", Tunable),
+        // Network and clients.
+        p("port", Int(0, 65535), "", Fixed),
+        p("bind", Str, "", Fixed),
+        p("unixsocket", Str, "", Immutable),
+        p("unixsocketperm", Int(0, 0o777), "0", Immutable),
+        p("tcp-backlog", I32, "511", Immutable),
+        p("tls-port", Int(0, 65535), "0", Fixed),
+        p("protected-mode", Bool, "no", Fixed),
+        p("tcp-keepalive", I32, "300", Fixed),
+        p("timeout", I32, "0", Fixed),
+        p("maxclients", Int(1, u32::MAX as i64), "10000", Fixed),
+        p("proto-max-bulk-len", Mem, "", Fixed),
+        p("client-query-buffer-limit", Mem, "1073741824", Fixed),
+        p("client-output-buffer-limit", Str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Fixed),
+        p("requirepass", Str, "", Fixed),
+        p("masterauth", Str, "", Fixed),
+        p("masteruser", Str, "", Fixed),
+        p("aclfile", Str, "", Immutable),
+        p("acllog-max-len", I64, "128", Tunable),
+        p("notify-keyspace-events", Str, "", Fixed),
+        p("tracking-table-max-keys", I64, "1000000", Tunable),
+        // Memory and eviction.
+        p("maxmemory", Mem, "0", Fixed),
+        p("maxmemory-policy", Enum(POLICIES), "noeviction", Fixed),
+        p("maxmemory-samples", Int(1, i32::MAX as i64), "5", Tunable),
+        p("maxmemory-eviction-tenacity", Int(0, 100), "10", Tunable),
+        p("maxmemory-clients", Str, "0", Fixed),
+        p("lfu-log-factor", I32, "10", Tunable),
+        p("lfu-decay-time", I32, "1", Tunable),
+        p("active-expire-effort", Int(1, 10), "1", Tunable),
+        p("activerehashing", Bool, "yes", Tunable),
+        p("activedefrag", Bool, "no", Tunable),
+        p("jemalloc-bg-thread", Bool, "yes", Tunable),
+        p("lazyfree-lazy-eviction", Bool, "no", Tunable),
+        p("lazyfree-lazy-expire", Bool, "no", Tunable),
+        p("lazyfree-lazy-server-del", Bool, "no", Tunable),
+        p("lazyfree-lazy-user-del", Bool, "no", Tunable),
+        p("lazyfree-lazy-user-flush", Bool, "no", Tunable),
+        p("oom-score-adj", Enum(&["no", "yes", "relative", "absolute"]), "no", Fixed),
+        // Encodings.
+        pa("hash-max-listpack-entries", "hash-max-ziplist-entries", I64, "512", Tunable),
+        pa("hash-max-listpack-value", "hash-max-ziplist-value", I64, "64", Tunable),
+        pa("list-max-listpack-size", "list-max-ziplist-size", Int(i32::MIN as i64, i32::MAX as i64), "-2", Tunable),
+        p("list-compress-depth", I32, "0", Tunable),
+        p("set-max-intset-entries", I64, "512", Tunable),
+        pa("zset-max-listpack-entries", "zset-max-ziplist-entries", I64, "128", Tunable),
+        pa("zset-max-listpack-value", "zset-max-ziplist-value", I64, "64", Tunable),
+        p("stream-node-max-bytes", Mem, "4096", Tunable),
+        p("stream-node-max-entries", I64, "100", Tunable),
+        p("hll-sparse-max-bytes", Mem, "3000", Tunable),
+        // Persistence.
+        p("save", Save, "", Fixed),
+        p("appendonly", Bool, "no", Fixed),
+        p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Fixed),
+        p("appendfilename", Str, "appendonly.aof", Immutable),
+        p("appenddirname", Str, "appendonlydir", Immutable),
+        p("dbfilename", Str, "dump.rdb", Fixed),
+        p("dir", Str, "", Fixed),
+        p("rdbcompression", Bool, "yes", Tunable),
+        p("rdbchecksum", Bool, "yes", Tunable),
+        p("stop-writes-on-bgsave-error", Bool, "yes", Tunable),
+        p("no-appendfsync-on-rewrite", Bool, "no", Tunable),
+        p("auto-aof-rewrite-percentage", I32, "100", Tunable),
+        p("auto-aof-rewrite-min-size", Mem, "67108864", Tunable),
+        p("aof-use-rdb-preamble", Bool, "yes", Tunable),
+        p("aof-load-truncated", Bool, "yes", Tunable),
+        // Replication (kevy is always a master without replicas).
+        pa("replicaof", "slaveof", Str, "", Immutable),
+        pa("replica-read-only", "slave-read-only", Bool, "yes", Tunable),
+        pa("replica-serve-stale-data", "slave-serve-stale-data", Bool, "yes", Tunable),
+        pa("replica-priority", "slave-priority", I32, "100", Tunable),
+        pa("replica-lazy-flush", "slave-lazy-flush", Bool, "no", Tunable),
+        pa("min-replicas-to-write", "min-slaves-to-write", I32, "0", Fixed),
+        pa("min-replicas-max-lag", "min-slaves-max-lag", I32, "10", Tunable),
+        p("repl-backlog-size", Mem, "1048576", Tunable),
+        p("repl-timeout", Int(1, i32::MAX as i64), "60", Tunable),
+        // Diagnostics and scripting.
+        p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Tunable),
+        p("slowlog-max-len", I64, "128", Tunable),
+        p("latency-monitor-threshold", I64, "0", Tunable),
+        p("latency-tracking", Bool, "yes", Tunable),
+        p("latency-tracking-info-percentiles", Str, "50 99 99.9", Tunable),
+        pa("busy-reply-threshold", "lua-time-limit", I64, "5000", Tunable),
+        p("shutdown-timeout", I32, "10", Tunable),
+        // Hidden: debugging and test knobs of loading, saving and crashing,
+        // none of which kevy does.
+        ph("key-load-delay", Int(i32::MIN as i64, i32::MAX as i64), "0", Tunable),
+        ph("rdb-key-save-delay", Int(i32::MIN as i64, i32::MAX as i64), "0", Tunable),
+        ph("loading-process-events-interval-bytes", Int(1024, i32::MAX as i64), "2097152", Tunable),
+        ph("use-exit-on-panic", Bool, "no", Tunable),
+        ph("watchdog-period", I32, "0", Fixed),
+        ph("lua-enable-deprecated-api", Bool, "no", Immutable),
+    ]
+};
+
+/// State CONFIG SET and CONFIG RESETSTAT change at run time. It is
+/// process-wide: kevy runs one server per process, and the reactors never
+/// touch it (they publish counters; INFO subtracts the baseline), so it needs
+/// no coordination beyond this lock, taken only by CONFIG and INFO.
+pub struct Runtime {
+    /// Tunable parameters set by CONFIG SET: canonical name, normalised value.
+    pub overrides: Vec<(&'static str, String)>,
+    /// Counter values at the last CONFIG RESETSTAT.
+    pub baseline: Counters,
+}
+
+static RUNTIME: Mutex<Runtime> = Mutex::new(Runtime {
+    overrides: Vec::new(),
+    baseline: Counters::ZERO,
+});
+
+pub fn runtime() -> MutexGuard<'static, Runtime> {
+    // A panic while holding the lock leaves plain data behind; keep going.
+    RUNTIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn find_param(name: &[u8]) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.as_bytes().eq_ignore_ascii_case(name)
+            || p.alias
+                .is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(name))
+    })
+}
+
+/// A parameter's current value as CONFIG GET and INFO report it.
+pub fn param_value(server: &Server, p: &Param, rt: &Runtime) -> String {
+    if let Some((_, v)) = rt.overrides.iter().find(|(n, _)| *n == p.name) {
+        return v.clone();
+    }
+    match p.name {
+        "port" => server.config.port.to_string(),
+        "bind" => server.config.bind.clone(),
+        "dir" => std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        "proto-max-bulk-len" => kevy_resp::MAX_BULK_LEN.to_string(),
+        _ => p.default.to_string(),
+    }
+}
+
+/// The cumulative counters INFO reports and CONFIG RESETSTAT resets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub connections: u64,
+    pub commands: u64,
+    pub net_in: u64,
+    pub net_out: u64,
+    pub rejected: u64,
+    pub expired: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Counters {
+    pub const ZERO: Counters = Counters {
+        connections: 0,
+        commands: 0,
+        net_in: 0,
+        net_out: 0,
+        rejected: 0,
+        expired: 0,
+        hits: 0,
+        misses: 0,
+    };
+
+    pub fn read(server: &Server) -> Counters {
+        let rt = &server.rt_stats;
+        Counters {
+            connections: rt.sum(|s| &s.total_connections),
+            commands: rt.sum(|s| &s.total_commands),
+            net_in: rt.sum(|s| &s.net_input_bytes),
+            net_out: rt.sum(|s| &s.net_output_bytes),
+            rejected: rt.sum(|s| &s.rejected_connections),
+            expired: server.sum_published(|p| &p.expired_keys),
+            hits: server.sum_published(|p| &p.keyspace_hits),
+            misses: server.sum_published(|p| &p.keyspace_misses),
+        }
+    }
+
+    /// Counts since `base`; a counter that went backwards reads as zero.
+    pub fn since(self, base: Counters) -> Counters {
+        Counters {
+            connections: self.connections.saturating_sub(base.connections),
+            commands: self.commands.saturating_sub(base.commands),
+            net_in: self.net_in.saturating_sub(base.net_in),
+            net_out: self.net_out.saturating_sub(base.net_out),
+            rejected: self.rejected.saturating_sub(base.rejected),
+            expired: self.expired.saturating_sub(base.expired),
+            hits: self.hits.saturating_sub(base.hits),
+            misses: self.misses.saturating_sub(base.misses),
+        }
+    }
+}
