@@ -1474,6 +1474,52 @@ mod tests {
         assert!(ZSet::new().random(&mut rng).is_none());
     }
 
+    /// Every member is as likely as any other in both encodings:
+    /// ZRANDMEMBER with a negative count, without a count, and the members
+    /// a positive count picks (not independent within a reply, which only
+    /// makes the statistic smaller), each over about 1000 draws per member,
+    /// chi-square tested.
+    #[test]
+    fn random_draws_are_uniform() {
+        use crate::sample::uniformity::check;
+        let mut rng = Rng::new(0x5eed_0003);
+        for n in [100usize, 200] {
+            let items: Vec<Vec<u8>> = (0..n).map(|i| format!("member:{i}").into_bytes()).collect();
+            let mut zz = ZSet::new();
+            for (i, m) in items.iter().enumerate() {
+                zz.add(m, (i % 7) as f64, AddFlags::default()).unwrap();
+            }
+            let enc = zz.encoding_name();
+            let draws = 1000 * n as i64;
+            check(&format!("ZRANDMEMBER -{draws}, {enc}"), &items, |hit| {
+                zz.random_with_count(-draws, &mut rng, |m, _| hit(m))
+            });
+            // Fewer draws than members per call: one sampling loop each.
+            let few = n as i64 / 2;
+            check(
+                &format!("ZRANDMEMBER -{few} x{}, {enc}", draws / few),
+                &items,
+                |hit| {
+                    for _ in 0..draws / few {
+                        zz.random_with_count(-few, &mut rng, |m, _| hit(m));
+                    }
+                },
+            );
+            check(&format!("ZRANDMEMBER x{draws}, {enc}"), &items, |hit| {
+                for _ in 0..draws {
+                    hit(zz.random(&mut rng).unwrap().0);
+                }
+            });
+            for k in [10, n as i64 / 2] {
+                check(&format!("ZRANDMEMBER {k}, {enc}"), &items, |hit| {
+                    for _ in 0..draws / k {
+                        zz.random_with_count(k, &mut rng, |m, _| hit(m));
+                    }
+                });
+            }
+        }
+    }
+
     #[test]
     fn small_zset_memory_beats_redis_listpack() {
         // 10 members of 10 bytes with small integer scores: Redis 7.0 spends
