@@ -29,9 +29,14 @@
 //! - Iteration and scan order are unspecified and change on resize.
 //! - `scan` may return an element more than once; elements added or removed
 //!   during a scan may or may not be returned.
-//! - `random_entry` is not perfectly uniform: it picks a random non-empty
-//!   bucket, then a random element of its chain (like Redis's
-//!   `dictGetRandomKey`), so elements in long chains are picked less often.
+//! - `random_entry` is uniform but not O(1): it is rejection sampling over
+//!   (bucket, depth) pairs with the depth below the longest chain a table
+//!   has had: between `longest` and `2 * longest` tries at the loads a
+//!   resize keeps (more in a table that removals left sparse; see
+//!   [`Dict::random_pos_by`]). Redis's `dictGetRandomKey` picks a random
+//!   bucket and then a random element of its chain, which favours elements
+//!   in short chains (a lone element comes twice as often as each of two
+//!   sharing a bucket).
 //! - A [`Pos`] is valid only until the next call taking `&mut self` (other
 //!   than [`Dict::at_mut`]); a stale one returns an arbitrary entry or panics.
 
@@ -58,6 +63,10 @@ struct Node<V> {
 struct Table<V> {
     buckets: Vec<Link<V>>,
     used: usize,
+    /// The longest chain this table has had: a bound on every chain's
+    /// length, which uniform sampling needs. Removals leave it as is, so it
+    /// can be stale high, which costs sampling tries but never uniformity.
+    longest: u32,
 }
 
 impl<V> Table<V> {
@@ -65,6 +74,7 @@ impl<V> Table<V> {
         Table {
             buckets: Vec::new(),
             used: 0,
+            longest: 0,
         }
     }
 
@@ -73,7 +83,24 @@ impl<V> Table<V> {
         let mut buckets = Vec::with_capacity(n);
         // Compiles to a zeroed allocation (`None` is a null pointer).
         buckets.resize_with(n, || None);
-        Table { buckets, used: 0 }
+        Table {
+            buckets,
+            used: 0,
+            longest: 0,
+        }
+    }
+
+    /// Raises `longest` to the length of bucket `b`'s chain if needed
+    /// (after a node was linked there).
+    #[inline]
+    fn note_chain(&mut self, b: usize) {
+        let mut len = 0;
+        let mut cur = self.buckets[b].as_deref();
+        while let Some(n) = cur {
+            len += 1;
+            cur = n.next.as_deref();
+        }
+        self.longest = self.longest.max(len);
     }
 
     #[inline]
@@ -304,6 +331,7 @@ impl<V> Dict<V> {
         let next = tb.buckets[bucket].take();
         tb.buckets[bucket] = Some(Box::new(Node { key, value, next }));
         tb.used += 1;
+        tb.note_chain(bucket);
         Pos {
             table: t as u8,
             bucket,
@@ -448,6 +476,7 @@ impl<V> Dict<V> {
                 self.ht[1].buckets[b] = Some(node);
                 self.ht[0].used -= 1;
                 self.ht[1].used += 1;
+                self.ht[1].note_chain(b);
             }
             self.rehash_idx += 1;
         }
@@ -542,49 +571,60 @@ impl<V> Dict<V> {
         v
     }
 
-    /// A random entry (see the module doc for how random), or `None` when
-    /// empty.
+    /// A uniformly random entry drawn with the per-thread generator, or
+    /// `None` when empty.
     pub fn random_entry(&self) -> Option<(&[u8], &V)> {
         self.random_pos().map(|p| self.at(p))
     }
 
-    /// Where a random entry sits, or `None` when empty.
+    /// Where a uniformly random entry sits (per-thread generator), or
+    /// `None` when empty.
     pub fn random_pos(&self) -> Option<Pos> {
+        self.random_pos_by(crate::rng::below)
+    }
+
+    /// Where a uniformly random entry sits, or `None` when empty; `below(n)`
+    /// must return a uniform value in `0..n`.
+    ///
+    /// Every try picks one of the live buckets and a depth below the
+    /// longest chain either table has had, all pairs equally likely, and
+    /// keeps the entry at that depth if the chain reaches it. Each entry is
+    /// one such pair, so each is equally likely, whatever the chains look
+    /// like. Picking a bucket and then an entry of its chain would favour
+    /// entries in short chains.
+    pub fn random_pos_by(&self, mut below: impl FnMut(u64) -> u64) -> Option<Pos> {
         if self.is_empty() {
             return None;
         }
-        let (table, bucket) = loop {
-            let (t, b) = if self.is_rehashing() {
+        let depths = u64::from(self.ht[0].longest.max(self.ht[1].longest));
+        debug_assert!(depths > 0);
+        loop {
+            let (table, bucket) = if self.is_rehashing() {
                 // Buckets of ht[0] below rehash_idx are empty by now.
                 let s0 = self.ht[0].buckets.len();
                 let span = (s0 + self.ht[1].buckets.len() - self.rehash_idx) as u64;
-                let i = self.rehash_idx + crate::rng::below(span) as usize;
+                let i = self.rehash_idx + below(span) as usize;
                 if i >= s0 {
                     (1, i - s0)
                 } else {
                     (0, i)
                 }
             } else {
-                (
-                    0,
-                    crate::rng::below(self.ht[0].buckets.len() as u64) as usize,
-                )
+                (0, below(self.ht[0].buckets.len() as u64) as usize)
             };
-            if self.ht[t].buckets[b].is_some() {
-                break (t, b);
+            let depth = below(depths) as u32;
+            let mut cur = self.ht[table].buckets[bucket].as_deref();
+            for _ in 0..depth {
+                cur = cur.and_then(|n| n.next.as_deref());
             }
-        };
-        let mut chain_len = 0u32;
-        let mut cur = self.ht[table].buckets[bucket].as_deref();
-        while let Some(n) = cur {
-            chain_len += 1;
-            cur = n.next.as_deref();
+            if cur.is_some() {
+                return Some(Pos {
+                    table: table as u8,
+                    bucket,
+                    depth,
+                });
+            }
         }
-        Some(Pos {
-            table: table as u8,
-            bucket,
-            depth: crate::rng::below(chain_len as u64) as u32,
-        })
     }
 }
 
@@ -838,6 +878,62 @@ mod tests {
         assert!(Dict::<u32>::new().random_entry().is_none());
     }
 
+    /// Whether every chain of both tables is within its table's `longest`.
+    fn chains_within_bound<V>(d: &Dict<V>) -> bool {
+        d.ht.iter().all(|tb| {
+            tb.buckets.iter().all(|b| {
+                let mut len = 0;
+                let mut cur = b.as_deref();
+                while let Some(n) = cur {
+                    len += 1;
+                    cur = n.next.as_deref();
+                }
+                len <= tb.longest
+            })
+        })
+    }
+
+    /// Uniform draws at rest and in the middle of a grow and of a shrink,
+    /// chi-square tested (see `sample::uniformity`).
+    #[test]
+    fn random_pos_is_uniform_at_rest_and_mid_resize() {
+        use crate::sample::{uniformity::check, Rng};
+        let mut rng = Rng::new(0x5eed_0004);
+        let mut d = Dict::new();
+        // 300 keys: 512 buckets, many chains of two or more.
+        let mut keys: Vec<Vec<u8>> = (0..300).map(key).collect();
+        for k in &keys {
+            d.insert(k, ());
+        }
+        let mut draw = |d: &Dict<()>, what: &str, keys: &[Vec<u8>]| {
+            assert!(chains_within_bound(d), "{what}: a chain over its bound");
+            check(what, keys, |hit| {
+                for _ in 0..1000 * keys.len() {
+                    let p = d.random_pos_by(|n| rng.below(n as usize) as u64).unwrap();
+                    hit(d.at(p).0);
+                }
+            });
+        };
+        draw(&d, "at rest", &keys);
+        // The 513th key starts a grow; one step moves a bucket.
+        while d.len() < 513 {
+            let k = key(keys.len() as u32);
+            d.insert(&k, ());
+            keys.push(k);
+        }
+        assert!(d.is_rehashing());
+        draw(&d, "mid grow", &keys);
+        while d.is_rehashing() {
+            d.rehash(1);
+        }
+        // Removing down to under a tenth of 1024 buckets starts a shrink.
+        while d.len() > 100 {
+            d.remove(&keys.pop().unwrap());
+        }
+        assert!(d.is_rehashing());
+        draw(&d, "mid shrink", &keys);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Insert(u16),
@@ -920,6 +1016,7 @@ mod tests {
                 }
                 prop_assert_eq!(d.len(), m.len());
             }
+            prop_assert!(chains_within_bound(&d));
             for (k, v) in &m {
                 prop_assert_eq!(d.get(&key(*k as u32)), Some(v));
             }

@@ -127,31 +127,11 @@ pub(crate) fn random_with_count(len: usize, count: i64, rng: &mut Rng, mut f: im
     }
 }
 
-/// A random entry of a dict, drawn with `rng`: a random non-empty bucket,
-/// then a random element of its chain (Redis's `dictGetRandomKey`; elements
-/// in long chains are picked a little less often).
+/// A uniformly random entry of a dict, drawn with `rng` (see
+/// [`Dict::random_pos_by`]).
 pub(crate) fn dict_random<'a, V>(d: &'a Dict<V>, rng: &mut Rng) -> Option<(&'a [u8], &'a V)> {
-    if d.is_empty() {
-        return None;
-    }
-    loop {
-        let cursor = rng.next_u64();
-        let mut n = 0usize;
-        d.scan(cursor, |_, _| n += 1);
-        if n == 0 {
-            continue;
-        }
-        let pick = rng.below(n);
-        let mut i = 0;
-        let mut key = Vec::new();
-        d.scan(cursor, |k, _| {
-            if i == pick {
-                key = k.to_vec();
-            }
-            i += 1;
-        });
-        return d.get_key_value(&key);
-    }
+    d.random_pos_by(|n| rng.below(n as usize) as u64)
+        .map(|p| d.at(p))
 }
 
 /// Redis's "random with count" over a dict (see
@@ -168,9 +148,20 @@ pub(crate) fn dict_random_with_count<V>(
         return;
     }
     if count < 0 {
-        for _ in 0..count.unsigned_abs() {
-            if let Some((k, v)) = dict_random(d, rng) {
+        let draws = count.unsigned_abs();
+        if draws >= len as u64 {
+            // At least one draw per entry: listing the entries once makes
+            // every draw a single index instead of a sampling loop.
+            let all: Vec<(&[u8], &V)> = d.iter().collect();
+            for _ in 0..draws {
+                let (k, v) = all[rng.below(len)];
                 f(k, v);
+            }
+        } else {
+            for _ in 0..draws {
+                if let Some((k, v)) = dict_random(d, rng) {
+                    f(k, v);
+                }
             }
         }
     } else if count as u64 >= len as u64 {
@@ -222,6 +213,76 @@ pub(crate) fn dict_scan<V>(
         if cursor == 0 || emitted >= count || budget == 0 {
             return cursor;
         }
+    }
+}
+
+/// A chi-square check of sampled counts against the uniform distribution,
+/// for the samplers' tests.
+#[cfg(test)]
+pub(crate) mod uniformity {
+    use std::collections::HashMap;
+
+    /// Pearson's statistic of `counts` (one per item, every item listed)
+    /// against equal expected counts.
+    pub(crate) fn chi_square(counts: &[u64]) -> f64 {
+        let total: u64 = counts.iter().sum();
+        let expected = total as f64 / counts.len() as f64;
+        counts
+            .iter()
+            .map(|&c| {
+                let d = c as f64 - expected;
+                d * d / expected
+            })
+            .sum()
+    }
+
+    /// The value a chi-square variable with `df` degrees of freedom exceeds
+    /// with probability about 1e-15 (Wilson-Hilferty: the cube root of
+    /// chi2/df is close to normal with mean 1 - 2/(9 df) and variance
+    /// 2/(9 df); this is its mean plus 8 standard deviations).
+    pub(crate) fn threshold(df: usize) -> f64 {
+        let v = 2.0 / (9.0 * df as f64);
+        df as f64 * (1.0 - v + 8.0 * v.sqrt()).powi(3)
+    }
+
+    /// Asserts that the draws counted in `seen` are uniform over `items`
+    /// (every draw must be one of them) and returns the statistic.
+    pub(crate) fn assert_uniform(
+        what: &str,
+        items: &[Vec<u8>],
+        seen: &HashMap<Vec<u8>, u64>,
+    ) -> f64 {
+        assert!(
+            seen.keys().all(|k| items.contains(k)),
+            "{what}: drew something not in the collection"
+        );
+        let counts: Vec<u64> = items
+            .iter()
+            .map(|i| seen.get(i).copied().unwrap_or(0))
+            .collect();
+        let chi2 = chi_square(&counts);
+        let limit = threshold(items.len() - 1);
+        eprintln!(
+            "{what}: chi-square {chi2:.1} over {} items (limit {limit:.1})",
+            items.len()
+        );
+        assert!(
+            chi2 < limit,
+            "{what}: chi-square {chi2:.1} >= {limit:.1}, not uniform"
+        );
+        chi2
+    }
+
+    /// Runs `draw`, which reports every item it draws to the callback it
+    /// is given, and asserts the draws are uniform over `items`.
+    pub(crate) fn check(
+        what: &str,
+        items: &[Vec<u8>],
+        draw: impl FnOnce(&mut dyn FnMut(&[u8])),
+    ) -> f64 {
+        let mut seen: HashMap<Vec<u8>, u64> = HashMap::new();
+        draw(&mut |m| *seen.entry(m.to_vec()).or_insert(0) += 1);
+        assert_uniform(what, items, &seen)
     }
 }
 

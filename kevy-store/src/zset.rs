@@ -124,7 +124,30 @@ pub enum LexBound<'a> {
     Excl(&'a [u8]),
 }
 
-/// A member interval; meaningful when all scores are equal (as Redis says).
+impl LexBound<'_> {
+    /// `-`, `+` and `(member` leave their own value out.
+    #[inline]
+    fn exclusive(&self) -> bool {
+        !matches!(self, LexBound::Incl(_))
+    }
+}
+
+/// Orders two bounds as Redis's `sdscmplex` does: `-` before and `+` after
+/// every string and equal to itself, members by their bytes.
+fn bound_cmp(a: &LexBound<'_>, b: &LexBound<'_>) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    use LexBound::*;
+    match (a, b) {
+        (NegInf, NegInf) | (PosInf, PosInf) => Equal,
+        (NegInf, _) | (_, PosInf) => Less,
+        (PosInf, _) | (_, NegInf) => Greater,
+        (Incl(x) | Excl(x), Incl(y) | Excl(y)) => x.cmp(y),
+    }
+}
+
+/// A member interval. Meaningful when all scores are equal, as Redis says;
+/// with different scores the lex commands still do what Redis does (see
+/// [`ZSet::range_by_lex`]), which is not "the members in the interval".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LexRange<'a> {
     pub min: LexBound<'a>,
@@ -132,6 +155,17 @@ pub struct LexRange<'a> {
 }
 
 impl LexRange<'_> {
+    /// Whether the bounds leave no string in between (`[b [a`, `(a [a`,
+    /// `+ -`): the first test of Redis's `zslIsInLexRange`.
+    #[inline]
+    fn is_empty(&self) -> bool {
+        match bound_cmp(&self.min, &self.max) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => self.min.exclusive() || self.max.exclusive(),
+            std::cmp::Ordering::Less => false,
+        }
+    }
+
     #[inline]
     fn below_min(&self, m: &[u8]) -> bool {
         match self.min {
@@ -657,11 +691,161 @@ impl ZSet {
         (lo, hi.max(lo))
     }
 
-    /// Ranks `[lo, hi)` of the members in `range`.
-    fn lex_ranks(&self, range: &LexRange<'_>) -> (usize, usize) {
-        let lo = self.count_before(|_, m| range.below_min(m));
-        let hi = self.count_before(|_, m| range.not_above_max(m));
-        (lo, hi.max(lo))
+    // ---- member (lex) ranges ------------------------------------------------
+    //
+    // Redis walks the members in score order and compares only their bytes:
+    // a walk starts at the first member not below `min` (the last not above
+    // `max` when reversed) and goes on while members stay on the near side
+    // of the other bound. With equal scores that is exactly the members in
+    // the interval. With different scores the order of the bytes is not the
+    // walk's order, and the result is whatever that walk gives, e.g. after
+    // `ZADD z 1 b 2 a`, `ZRANGEBYLEX z [b +` is empty (the last member, `a`,
+    // is below `[b`, so nothing can be in range) while `ZRANGEBYLEX z [a +`
+    // is `b a`. These functions reproduce the walks:
+    //
+    // - listpack (Redis's `zzl*LexRange`): linear scans from either end,
+    //   so the result is fully determined by the members and scores, and
+    //   kevy's is the same as Redis's.
+    // - skiplist (`zsl*LexRange`): Redis finds the start by descending its
+    //   skiplist with the comparison, which with different scores stops at
+    //   *some* member that is not below `min` right after one that is (for
+    //   the reverse walk, some member not above `max` right before one
+    //   above it), which one depending on the random node levels: the same
+    //   commands on the same data can reply differently in two Redis
+    //   processes, and no kevy reply can match all of them. kevy descends
+    //   its B+tree with the same comparison, which also stops at such a
+    //   boundary (one fixed by the tree's shape), and keeps the rest of
+    //   Redis's skiplist algorithm: ZLEXCOUNT as the difference of the
+    //   ranks of the two ends, and ZREMRANGEBYLEX without the check of the
+    //   first and last members that the other commands make. Where the
+    //   boundary is unique (equal scores, scores in member order) the
+    //   replies are Redis's.
+
+    /// Whether Redis's walks can find anything (`zzlIsInLexRange` /
+    /// `zslIsInLexRange`): the bounds leave room, the last member is not
+    /// below `min` and the first is not above `max`.
+    fn lex_reachable(&self, range: &LexRange<'_>) -> bool {
+        let len = self.len();
+        len > 0
+            && !range.is_empty()
+            && !range.below_min(self.at_rank(len - 1).0)
+            && range.not_above_max(self.at_rank(0).0)
+    }
+
+    /// Where a forward walk starts (`zzlFirstInLexRange` /
+    /// `zslFirstInLexRange`): the first member not below `min` if it is not
+    /// above `max`.
+    fn lex_first(&self, range: &LexRange<'_>) -> Option<usize> {
+        if !self.lex_reachable(range) {
+            return None;
+        }
+        // A listpack counts from the front; a tree descends.
+        let r = self.count_before(|_, m| range.below_min(m));
+        (r < self.len() && range.not_above_max(self.at_rank(r).0)).then_some(r)
+    }
+
+    /// Where a reverse walk starts (`zzlLastInLexRange` /
+    /// `zslLastInLexRange`): the last member not above `max` if it is not
+    /// below `min`.
+    fn lex_last(&self, range: &LexRange<'_>) -> Option<usize> {
+        if !self.lex_reachable(range) {
+            return None;
+        }
+        let r = match &self.repr {
+            // The listpack walk comes from the back.
+            Repr::Pack(lp) => pack_iter(lp)
+                .map(|(m, ..)| m)
+                .collect::<Vec<_>>()
+                .iter()
+                .rposition(|m| range.not_above_max(m))?,
+            // The skiplist descends from the front, as the tree does.
+            Repr::Big(b) => b
+                .tree
+                .count_before(|_, id| range.not_above_max(b.member(id)))
+                .checked_sub(1)?,
+        };
+        (!range.below_min(self.at_rank(r).0)).then_some(r)
+    }
+
+    /// How many members from rank `from` on (down to rank 0 when `rev`),
+    /// at most `max`, pass `keep` before the first that does not.
+    fn count_while(
+        &self,
+        from: usize,
+        rev: bool,
+        max: usize,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> usize {
+        match &self.repr {
+            Repr::Pack(lp) => {
+                let members: Vec<&[u8]> = pack_iter(lp).map(|(m, ..)| m).collect();
+                if rev {
+                    members[..=from]
+                        .iter()
+                        .rev()
+                        .take(max)
+                        .take_while(|m| keep(m))
+                        .count()
+                } else {
+                    members[from..]
+                        .iter()
+                        .take(max)
+                        .take_while(|m| keep(m))
+                        .count()
+                }
+            }
+            Repr::Big(b) => {
+                let mut keep = |id| keep(b.member(id));
+                if rev {
+                    b.tree
+                        .iter_rev_from(from)
+                        .take(max)
+                        .take_while(|it| keep(it.id))
+                        .count()
+                } else {
+                    b.tree
+                        .iter_from(from)
+                        .take(max)
+                        .take_while(|it| keep(it.id))
+                        .count()
+                }
+            }
+        }
+    }
+
+    /// The ranks `[lo, hi)` ZRANGEBYLEX (ZREVRANGEBYLEX with `rev`) replies
+    /// with: from the walk's start, `offset` members are skipped without
+    /// looking at them, then up to `count` are taken while they stay not
+    /// above `max` (not below `min` when reversed). A negative offset skips
+    /// past the end, a negative count takes all (Redis's loops).
+    fn lex_window(&self, range: &LexRange<'_>, rev: bool, limit: Option<Limit>) -> (usize, usize) {
+        let Limit { offset, count } = limit.unwrap_or(Limit {
+            offset: 0,
+            count: -1,
+        });
+        let start = if rev {
+            self.lex_last(range)
+        } else {
+            self.lex_first(range)
+        };
+        let (Some(start), Ok(offset)) = (start, usize::try_from(offset)) else {
+            return (0, 0);
+        };
+        let max = usize::try_from(count).unwrap_or(usize::MAX);
+        if rev {
+            let Some(top) = start.checked_sub(offset) else {
+                return (0, 0);
+            };
+            let n = self.count_while(top, true, max, |m| !range.below_min(m));
+            (top + 1 - n, top + 1)
+        } else {
+            let lo = start.saturating_add(offset);
+            if lo >= self.len() {
+                return (0, 0);
+            }
+            let n = self.count_while(lo, false, max, |m| range.not_above_max(m));
+            (lo, lo + n)
+        }
     }
 
     /// ZCOUNT.
@@ -670,10 +854,23 @@ impl ZSet {
         hi - lo
     }
 
-    /// ZLEXCOUNT.
-    pub fn count_in_lex(&self, range: &LexRange<'_>) -> usize {
-        let (lo, hi) = self.lex_ranks(range);
-        hi - lo
+    /// ZLEXCOUNT. A listpack counts the walk's members; a skiplist, as in
+    /// Redis, subtracts the ranks of the two ends, which with different
+    /// scores can cross and give a negative count (see the notes above
+    /// [`lex_reachable`](Self::lex_reachable)).
+    pub fn count_in_lex(&self, range: &LexRange<'_>) -> i64 {
+        let Some(first) = self.lex_first(range) else {
+            return 0;
+        };
+        match &self.repr {
+            Repr::Pack(_) => {
+                self.count_while(first, false, usize::MAX, |m| range.not_above_max(m)) as i64
+            }
+            Repr::Big(_) => {
+                let end = self.lex_last(range).map_or(self.len(), |last| last + 1);
+                end as i64 - first as i64
+            }
+        }
     }
 
     /// Calls `f` on the members of ranks `[lo, hi)`, from `hi - 1` down when
@@ -745,7 +942,10 @@ impl ZSet {
         self.visit(lo, hi, rev, f);
     }
 
-    /// ZRANGE BYLEX (ZRANGEBYLEX, and ZREVRANGEBYLEX with `rev`).
+    /// ZRANGE BYLEX (ZRANGEBYLEX, and ZREVRANGEBYLEX with `rev`): with
+    /// equal scores the members in `range`, highest first when `rev`,
+    /// windowed by `limit`; with different scores what Redis's walk gives
+    /// (see the notes above [`lex_reachable`](Self::lex_reachable)).
     pub fn range_by_lex(
         &self,
         range: &LexRange<'_>,
@@ -753,9 +953,14 @@ impl ZSet {
         limit: Option<Limit>,
         f: impl FnMut(&[u8], f64),
     ) {
-        let (lo, hi) = self.lex_ranks(range);
-        let (lo, hi) = window(lo, hi, rev, limit);
+        let (lo, hi) = self.lex_window(range, rev, limit);
         self.visit(lo, hi, rev, f);
+    }
+
+    /// How many members [`range_by_lex`](Self::range_by_lex) visits.
+    pub fn range_by_lex_len(&self, range: &LexRange<'_>, rev: bool, limit: Option<Limit>) -> usize {
+        let (lo, hi) = self.lex_window(range, rev, limit);
+        hi - lo
     }
 
     /// Members in ascending order.
@@ -824,10 +1029,20 @@ impl ZSet {
         self.remove_ranks(lo, hi, |_, _| {})
     }
 
-    /// ZREMRANGEBYLEX.
+    /// ZREMRANGEBYLEX: removes the members of a forward walk (see the notes
+    /// above [`lex_reachable`](Self::lex_reachable)). Redis's skiplist
+    /// version starts where its descent stops without first checking the
+    /// first and last members, and so does the tree.
     pub fn remove_range_by_lex(&mut self, range: &LexRange<'_>) -> usize {
-        let (lo, hi) = self.lex_ranks(range);
-        self.remove_ranks(lo, hi, |_, _| {})
+        let first = match &self.repr {
+            Repr::Pack(_) => self.lex_first(range),
+            Repr::Big(_) => Some(self.count_before(|_, m| range.below_min(m))),
+        };
+        let Some(lo) = first.filter(|&r| r < self.len()) else {
+            return 0;
+        };
+        let n = self.count_while(lo, false, usize::MAX, |m| range.not_above_max(m));
+        self.remove_ranks(lo, lo + n, |_, _| {})
     }
 
     /// The member of rank `r` (< len).
@@ -1327,6 +1542,155 @@ mod tests {
         }
     }
 
+    /// Members with different scores: the walks of Redis's listpack code,
+    /// with the replies of Redis 7.0 to the same commands.
+    #[test]
+    fn lex_ranges_on_mixed_scores_walk_like_redis() {
+        use LexBound::*;
+        // Score order d b f a e c.
+        let zz = z(&[
+            ("d", 1.0),
+            ("b", 2.0),
+            ("f", 3.0),
+            ("a", 4.0),
+            ("e", 5.0),
+            ("c", 6.0),
+        ]);
+        assert_eq!(zz.encoding_name(), "listpack");
+        let lr = |min, max| LexRange { min, max };
+        let range = |r: LexRange<'_>, rev: bool, limit: Option<Limit>| {
+            let got = names(&collect(|f| zz.range_by_lex(&r, rev, limit, f)));
+            assert_eq!(got.len(), zz.range_by_lex_len(&r, rev, limit));
+            got
+        };
+        let lim = |offset, count| Some(Limit { offset, count });
+        // From the first member not below min while not above max.
+        assert_eq!(range(lr(Incl(b"b"), Incl(b"e")), false, None), ["d", "b"]);
+        assert_eq!(zz.count_in_lex(&lr(Incl(b"b"), Incl(b"e"))), 2);
+        assert_eq!(range(lr(Excl(b"a"), Excl(b"f")), false, None), ["d", "b"]);
+        assert_eq!(
+            range(lr(Incl(b"c"), PosInf), false, None),
+            ["d", "b", "f", "a", "e", "c"]
+        );
+        assert_eq!(zz.count_in_lex(&lr(Incl(b"c"), PosInf)), 6);
+        // Reversed: from the last member not above max while not below min.
+        assert_eq!(range(lr(Incl(b"b"), Incl(b"e")), true, None), ["c", "e"]);
+        assert_eq!(range(lr(Incl(b"c"), PosInf), true, None), ["c", "e"]);
+        assert_eq!(
+            range(lr(NegInf, PosInf), true, None),
+            ["c", "e", "a", "f", "b", "d"]
+        );
+        // The offset skips without looking; the count stops early.
+        assert_eq!(
+            range(lr(Incl(b"b"), PosInf), false, lim(2, -1)),
+            ["f", "a", "e", "c"]
+        );
+        assert_eq!(range(lr(NegInf, PosInf), false, lim(5, 3)), ["c"]);
+        assert_eq!(range(lr(NegInf, PosInf), false, lim(1, 2)), ["b", "f"]);
+        assert_eq!(range(lr(NegInf, PosInf), true, lim(4, 10)), ["b", "d"]);
+        assert_eq!(range(lr(Incl(b"c"), PosInf), true, lim(1, 2)), ["e"]);
+        assert!(range(lr(NegInf, PosInf), false, lim(-1, 2)).is_empty());
+        assert!(range(lr(NegInf, PosInf), false, lim(0, 0)).is_empty());
+        // Nothing when the last member is below min or the first above max.
+        for r in [
+            lr(NegInf, Incl(b"c")),
+            lr(Incl(b"e"), PosInf),
+            lr(Excl(b"d"), PosInf),
+            lr(Incl(b"a"), Incl(b"a")),
+            lr(Excl(b"c"), Incl(b"e")),
+        ] {
+            assert!(range(r, false, None).is_empty(), "{r:?}");
+            assert!(range(r, true, None).is_empty(), "{r:?}");
+            assert_eq!(zz.count_in_lex(&r), 0, "{r:?}");
+            assert_eq!(zz.clone().remove_range_by_lex(&r), 0, "{r:?}");
+        }
+        let mut rem = zz.clone();
+        assert_eq!(rem.remove_range_by_lex(&lr(Incl(b"b"), Incl(b"e"))), 2);
+        assert_eq!(names(&all(&rem)), ["f", "a", "e", "c"]);
+        let mut rem = zz.clone();
+        assert_eq!(rem.remove_range_by_lex(&lr(Incl(b"c"), PosInf)), 6);
+        assert!(rem.is_empty());
+        // Redis's own example.
+        let mut ba = z(&[("b", 1.0), ("a", 2.0)]);
+        assert!(names(&collect(|f| ba.range_by_lex(
+            &lr(Incl(b"b"), PosInf),
+            false,
+            None,
+            f
+        )))
+        .is_empty());
+        assert_eq!(ba.remove_range_by_lex(&lr(Incl(b"b"), PosInf)), 0);
+        assert_eq!(ba.len(), 2);
+    }
+
+    /// The skiplist encoding on different scores: whatever boundary the
+    /// tree's descent stops at, the replies are walks from it that keep
+    /// Redis's checks, and nothing panics.
+    #[test]
+    fn lex_ranges_on_mixed_scores_big() {
+        use LexBound::*;
+        let mut zz = ZSet::new();
+        for i in 0..300u32 {
+            let m = format!("m{:03}", (i * 37) % 300);
+            zz.add(m.as_bytes(), f64::from(i % 17), AddFlags::default())
+                .unwrap();
+        }
+        assert_eq!(zz.encoding_name(), "skiplist");
+        let bounds = [
+            NegInf,
+            PosInf,
+            Incl(&b"m100"[..]),
+            Excl(&b"m100"[..]),
+            Incl(&b"m250"[..]),
+            Excl(&b"m007"[..]),
+        ];
+        for &min in &bounds {
+            for &max in &bounds {
+                let r = LexRange { min, max };
+                for rev in [false, true] {
+                    let got = collect(|f| zz.range_by_lex(&r, rev, None, f));
+                    assert_eq!(got.len(), zz.range_by_lex_len(&r, rev, None));
+                    if let Some((first, _)) = got.first() {
+                        assert!(!r.below_min(first) && r.not_above_max(first));
+                    }
+                    for (m, _) in &got {
+                        assert!(if rev {
+                            !r.below_min(m)
+                        } else {
+                            r.not_above_max(m)
+                        });
+                    }
+                }
+                if r.is_empty() {
+                    assert_eq!(zz.count_in_lex(&r), 0);
+                    assert_eq!(zz.clone().remove_range_by_lex(&r), 0);
+                }
+                let mut rem = zz.clone();
+                let n = rem.remove_range_by_lex(&r);
+                assert_eq!(rem.len() + n, zz.len());
+            }
+        }
+        // Scores in member order: every walk is exact, as with equal scores.
+        let sorted = z(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 4.0)]);
+        let mut big = sorted.clone();
+        big.convert();
+        let r = LexRange {
+            min: Excl(b"a"),
+            max: Incl(b"c"),
+        };
+        for zz in [&sorted, &big] {
+            assert_eq!(
+                names(&collect(|f| zz.range_by_lex(&r, false, None, f))),
+                ["b", "c"]
+            );
+            assert_eq!(
+                names(&collect(|f| zz.range_by_lex(&r, true, None, f))),
+                ["c", "b"]
+            );
+            assert_eq!(zz.count_in_lex(&r), 2);
+        }
+    }
+
     #[test]
     fn pops_and_removals() {
         let mut zz = ZSet::new();
@@ -1472,6 +1836,52 @@ mod tests {
             }
         }
         assert!(ZSet::new().random(&mut rng).is_none());
+    }
+
+    /// Every member is as likely as any other in both encodings:
+    /// ZRANDMEMBER with a negative count, without a count, and the members
+    /// a positive count picks (not independent within a reply, which only
+    /// makes the statistic smaller), each over about 1000 draws per member,
+    /// chi-square tested.
+    #[test]
+    fn random_draws_are_uniform() {
+        use crate::sample::uniformity::check;
+        let mut rng = Rng::new(0x5eed_0003);
+        for n in [100usize, 200] {
+            let items: Vec<Vec<u8>> = (0..n).map(|i| format!("member:{i}").into_bytes()).collect();
+            let mut zz = ZSet::new();
+            for (i, m) in items.iter().enumerate() {
+                zz.add(m, (i % 7) as f64, AddFlags::default()).unwrap();
+            }
+            let enc = zz.encoding_name();
+            let draws = 1000 * n as i64;
+            check(&format!("ZRANDMEMBER -{draws}, {enc}"), &items, |hit| {
+                zz.random_with_count(-draws, &mut rng, |m, _| hit(m))
+            });
+            // Fewer draws than members per call: one sampling loop each.
+            let few = n as i64 / 2;
+            check(
+                &format!("ZRANDMEMBER -{few} x{}, {enc}", draws / few),
+                &items,
+                |hit| {
+                    for _ in 0..draws / few {
+                        zz.random_with_count(-few, &mut rng, |m, _| hit(m));
+                    }
+                },
+            );
+            check(&format!("ZRANDMEMBER x{draws}, {enc}"), &items, |hit| {
+                for _ in 0..draws {
+                    hit(zz.random(&mut rng).unwrap().0);
+                }
+            });
+            for k in [10, n as i64 / 2] {
+                check(&format!("ZRANDMEMBER {k}, {enc}"), &items, |hit| {
+                    for _ in 0..draws / k {
+                        zz.random_with_count(k, &mut rng, |m, _| hit(m));
+                    }
+                });
+            }
+        }
     }
 
     #[test]
@@ -1744,7 +2154,7 @@ mod tests {
                 let inr = |x: &[u8]| !r.below_min(x) && r.not_above_max(x);
                 match kind {
                     0 | 1 => { zz.add(&key, 0.0, AddFlags::default()).unwrap(); m.insert(key, 0.0); }
-                    2 => prop_assert_eq!(zz.count_in_lex(&r), m.keys().filter(|x| inr(x)).count()),
+                    2 => prop_assert_eq!(zz.count_in_lex(&r), m.keys().filter(|x| inr(x)).count() as i64),
                     3 => {
                         let v: Vec<_> = sorted(&m).into_iter().filter(|(x, _)| inr(x)).collect();
                         prop_assert_eq!(collect(|f| zz.range_by_lex(&r, rev, l, f)), model_window(v, rev, l));

@@ -482,6 +482,13 @@ impl OsTree {
     }
 
     /// The path to the first position whose item is not `before`.
+    ///
+    /// With a predicate that does not hold for a prefix (a sorted set's
+    /// member ranges over different scores) the descent still ends at a
+    /// boundary: a position whose item is not `before` (or the end) right
+    /// after one whose item is (or the start). Each binary search ends
+    /// between an index it found `before` and one it found not, and a
+    /// child's first item is the minimum its parent tested.
     pub(crate) fn descend(&self, mut before: impl FnMut(f64, u32) -> bool) -> Path {
         let mut p = Path::new();
         let mut node = self.root;
@@ -1104,6 +1111,28 @@ mod tests {
         check(&t);
         assert_eq!(t.len(), 0);
         assert_eq!(t.height, 0);
+    }
+
+    /// A predicate that is true for an arbitrary set of items (not a
+    /// prefix) still sends a descent to a boundary between an item for
+    /// which it holds and one for which it does not.
+    #[test]
+    fn descent_with_any_predicate_ends_at_a_boundary() {
+        let mut rng = crate::sample::Rng::new(12);
+        for n in [0u32, 1, 2, 63, 64, 65, 500, 5000] {
+            let mut t = OsTree::default();
+            for id in 0..n {
+                insert(&mut t, f64::from(id % 7), id);
+            }
+            let items = check(&t);
+            for density in [0, 1, 2, 8, 10] {
+                let marked: Vec<bool> = (0..n).map(|_| rng.below(10) < density).collect();
+                let r = t.count_before(|_, id| marked[id as usize]);
+                let at = |i: usize| marked[items[i].1 as usize];
+                assert!(r == 0 || at(r - 1), "n={n}: item before {r} is not before");
+                assert!(r == items.len() || !at(r), "n={n}: item at {r} is before");
+            }
+        }
     }
 
     proptest! {

@@ -442,7 +442,7 @@ impl RangeQuery<'_> {
                 normalize_range(*start, *stop, z.len()).map_or(0, |(s, e)| e - s + 1)
             }
             RangeKind::Score(r) => limited(z.count_in_score(r), self.limit),
-            RangeKind::Lex(r) => limited(z.count_in_lex(r), self.limit),
+            RangeKind::Lex(r) => z.range_by_lex_len(r, self.rev, Some(self.limit)),
         }
     }
 
@@ -777,12 +777,12 @@ fn count_generic(ctx: &mut Ctx<'_>, lex: bool) {
         let z = read_zset(&mut db, args.get(1))?;
         Ok(z.map_or(0, |z| match &range {
             RangeKind::Lex(r) => z.count_in_lex(r),
-            RangeKind::Score(r) => z.count_in_score(r),
+            RangeKind::Score(r) => z.count_in_score(r) as i64,
             RangeKind::Rank(..) => unreachable!("a count is by score or member"),
         }))
     });
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => ctx.out.int(n),
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
