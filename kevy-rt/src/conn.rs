@@ -95,6 +95,12 @@ pub(crate) struct ConnState<S: Service> {
     /// Running estimate of one remote reply's size: rises at once to a
     /// bigger reply, decays slowly.
     reply_est: usize,
+    /// The last command dispatched (CLIENT LIST's `cmd`).
+    pub last_cmd: Option<S::Cmd>,
+    /// `unix_ms` of the last iteration that ran its commands (`idle`).
+    pub last_active_ms: u64,
+    /// A MONITOR connection.
+    pub monitor: bool,
     /// When its output started waiting for a remote reply (coalescing).
     pub held_since: Option<u64>,
     /// Flush, then close (QUIT, protocol error).
@@ -139,6 +145,9 @@ impl<S: Service> ConnState<S> {
             remote: 0,
             reply_est: FIRST_REPLY_ESTIMATE,
             held_since: None,
+            last_cmd: None,
+            last_active_ms: client.created_ms,
+            monitor: false,
             closing: false,
             blocked: false,
             multi: None,

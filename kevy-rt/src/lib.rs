@@ -200,6 +200,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod conn;
+mod exec;
 mod fold;
 mod lock;
 mod msg;
@@ -209,7 +210,10 @@ mod service;
 pub mod slot;
 mod stats;
 
+pub use exec::{Effects, Sink};
 pub use reactor::{bind, run, Bound, Config};
-pub use service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
+pub use service::{
+    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp,
+};
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

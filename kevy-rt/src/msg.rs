@@ -3,7 +3,7 @@
 //! reply bytes live in one buffer each, so a batch of any size is a handful
 //! of allocations, and batches are recycled, so the steady state makes none.
 
-use crate::service::{ClientCtx, Service};
+use crate::service::{ClientCtx, ClientInfo, Service};
 use kevy_resp::{Args, Span};
 
 /// Where a reply goes: a connection (slab index and generation, so a reply
@@ -68,6 +68,14 @@ pub(crate) enum Req<S: Service> {
     },
     /// Drop every WATCH of `client` here.
     Unwatch { client: u64 },
+    /// Describe every connection here for CLIENT LIST/KILL `op`.
+    Clients { op: u32 },
+    /// Close the connections whose ids are the next `n` entries of `ids`,
+    /// then acknowledge CLIENT KILL `op`.
+    Kill { op: u32, n: u32 },
+    /// A MONITOR line (`spans[first..first + n]`, one span) for this
+    /// shard's monitors.
+    Monitor { first: u32, n: u32 },
 }
 
 pub(crate) enum Resp {
@@ -86,6 +94,10 @@ pub(crate) enum Resp {
     Locked { op: u32, changed: bool },
     /// The next `n` entries of `resp_snaps` answer an `Export`.
     Exported { op: u32, n: u32 },
+    /// The next `n` entries of `infos` answer `Clients`.
+    Clients { op: u32, n: u32 },
+    /// The connections `Kill` named are closed.
+    Killed { op: u32 },
 }
 
 pub(crate) struct Batch<S: Service> {
@@ -96,6 +108,8 @@ pub(crate) struct Batch<S: Service> {
     pub resps: Vec<Resp>,
     pub rdata: Vec<u8>,
     pub resp_snaps: Vec<(Vec<u8>, S::Snapshot)>,
+    pub infos: Vec<ClientInfo>,
+    pub ids: Vec<u64>,
 }
 
 impl<S: Service> Default for Batch<S> {
@@ -108,6 +122,8 @@ impl<S: Service> Default for Batch<S> {
             resps: Vec::new(),
             rdata: Vec::new(),
             resp_snaps: Vec::new(),
+            infos: Vec::new(),
+            ids: Vec::new(),
         }
     }
 }
@@ -126,6 +142,8 @@ impl<S: Service> Batch<S> {
         self.resps.clear();
         self.rdata.clear();
         self.resp_snaps.clear();
+        self.infos.clear();
+        self.ids.clear();
     }
 
     /// Gives back what one unusually large batch grew, so a recycled batch
@@ -144,6 +162,8 @@ impl<S: Service> Batch<S> {
         cap(&mut self.resps, Self::KEEP_BYTES);
         cap(&mut self.rdata, Self::KEEP_BYTES);
         cap(&mut self.resp_snaps, 0);
+        cap(&mut self.infos, 0);
+        cap(&mut self.ids, Self::KEEP_BYTES);
     }
 
     /// Capacity a recycled batch keeps per buffer.

@@ -3,6 +3,7 @@
 //! mesh, and writes replies in order. See the crate doc for the design.
 
 use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK};
+use crate::exec::{self, Effects};
 use crate::fold::FanOut;
 use crate::lock::Locks;
 use crate::msg::{Batch, Dest, Req, Resp};
@@ -15,7 +16,7 @@ use kevy_sys::{clock, signal, EventFd, Events, Interest, Poller, TcpListener, To
 use mesh::{Endpoint, Padded, Shared, RING_BUDGET};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tx::{Tx, Wait};
 
@@ -37,6 +38,7 @@ const COALESCE_US: u64 = 500;
 /// Unsent bytes above which a connection is written without waiting.
 const COALESCE_BYTES: usize = 64 * 1024;
 
+mod clients;
 mod mesh;
 mod tx;
 
@@ -81,6 +83,8 @@ impl Bound {
         let mesh = Arc::new(Shared {
             sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
             wakers,
+            monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
+            any_monitor: Padded(AtomicUsize::new(0)),
         });
         let next_client_id = Arc::new(AtomicU64::new(1));
         // producers[i][j] sends i -> j; consumers[j][i] receives it.
@@ -172,6 +176,14 @@ struct Reactor<S: Service> {
     poller: Poller,
     listener: TcpListener,
     mesh: Endpoint<S>,
+    /// This shard's effects stream (exec.rs).
+    effects: Effects,
+    /// CLIENT LIST/KILL this reactor coordinates, by slot.
+    cops: Vec<Option<clients::ClientsOp<S>>>,
+    free_cops: Vec<u32>,
+    /// This shard's monitors (slab index, generation).
+    monitors: Vec<(u32, u32)>,
+    monitor_line: Vec<u8>,
     conns: Vec<Option<Conn<S>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
@@ -182,8 +194,9 @@ struct Reactor<S: Service> {
     /// Connections whose output waits for a remote reply (`COALESCE_US`);
     /// they stay marked `in_write` and are looked at every iteration.
     held_writes: Vec<u32>,
-    /// `monotonic_us` at the start of this iteration.
+    /// `monotonic_us` and `unix_ms` at the start of this iteration.
     now_us: u64,
+    now_ms: u64,
     /// Spare lists swapped with `ready` and `writes` each iteration.
     scratch_ready: Vec<u32>,
     scratch_again: Vec<u32>,
@@ -236,6 +249,11 @@ impl<S: Service> Reactor<S> {
             poller,
             listener,
             mesh,
+            effects: Effects::default(),
+            cops: Vec::new(),
+            free_cops: Vec::new(),
+            monitors: Vec::new(),
+            monitor_line: Vec::new(),
             conns: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),
@@ -243,6 +261,7 @@ impl<S: Service> Reactor<S> {
             writes: Vec::new(),
             held_writes: Vec::new(),
             now_us: 0,
+            now_ms: 0,
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
             scratch_writes: Vec::new(),
@@ -286,6 +305,7 @@ impl<S: Service> Reactor<S> {
             let waited = self.poller.wait(&mut events, timeout);
             self.mesh.awake();
             self.now_us = clock::monotonic_us();
+            self.now_ms = clock::unix_ms();
             if let Err(e) = waited {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
                 break;
@@ -489,6 +509,7 @@ impl<S: Service> Reactor<S> {
     fn run_conn(&mut self, idx: u32, c: &mut Conn<S>) -> bool {
         let gen = self.gens[idx as usize];
         let mut budget = CMD_BUDGET;
+        c.st.last_active_ms = self.now_ms;
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -619,6 +640,11 @@ impl<S: Service> Reactor<S> {
             let _ = self.poller.delete(c.io.stream.fd());
         }
         self.unwatch_all(&mut c.st);
+        if c.st.monitor {
+            self.stop_monitor(idx);
+        }
+        self.svc
+            .closed(&mut self.shard, &c.st.client, &mut c.st.session);
         drop(c);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
         self.free.push(idx);
@@ -634,14 +660,24 @@ impl<S: Service> Reactor<S> {
             return self.dispatch_in_multi(idx, gen, st, args);
         }
         match self.svc.route(args, &st.client, self.n) {
-            Ok((cmd, route)) => self.dispatch_routed(idx, gen, st, cmd, route, args),
-            Err(msg) => match self.svc.resolve(args) {
-                Err(Refused {
-                    tx: Some(TxOp::Exec),
-                    msg,
-                }) => self.exec_abort(st, &msg),
-                _ => self.push_error(st, &msg),
-            },
+            Ok((cmd, route)) => {
+                st.last_cmd = Some(cmd);
+                if self.monitored() && route != Route::Tx(TxOp::Exec) && self.svc.monitor_shows(cmd)
+                {
+                    self.feed_monitors(&st.client, args);
+                }
+                self.dispatch_routed(idx, gen, st, cmd, route, args)
+            }
+            Err(msg) => {
+                self.svc.refused(&mut self.shard, args, &msg);
+                match self.svc.resolve(args) {
+                    Err(Refused {
+                        tx: Some(TxOp::Exec),
+                        msg,
+                    }) => self.exec_abort(st, &msg),
+                    _ => self.push_error(st, &msg),
+                }
+            }
         }
     }
 
@@ -697,9 +733,14 @@ impl<S: Service> Reactor<S> {
                         st.multi = None;
                         self.unwatch_all(st);
                     }
+                    ConnAction::Monitor => self.start_monitor(idx, gen, st),
                 }
             }
-            Route::Tx(op) => self.tx_control(idx, gen, st, op, args),
+            Route::Clients { all } => self.clients(idx, gen, st, cmd, args, all),
+            Route::Tx(op) => {
+                let error = self.tx_control(idx, gen, st, op, args);
+                self.svc.ran_in_runtime(&mut self.shard, cmd, error);
+            }
             Route::Shard(s) => self.single(s % self.n, idx, gen, st, cmd, args),
             Route::Keys {
                 first,
@@ -765,13 +806,29 @@ impl<S: Service> Reactor<S> {
             if self.locks.active() && self.defer_if_locked(None, dest, cmd, st.client, args) {
                 st.await_local();
             } else if st.nothing_pending() {
-                self.svc
-                    .exec(&mut self.shard, &st.client, cmd, args, &mut st.wbuf);
+                exec::run(
+                    &*self.svc,
+                    &mut self.shard,
+                    &mut self.effects,
+                    &st.client,
+                    cmd,
+                    args,
+                    0,
+                    &mut st.wbuf,
+                );
                 st.done_seq += 1;
             } else {
                 let mut v = self.pool.get();
-                self.svc
-                    .exec(&mut self.shard, &st.client, cmd, args, &mut v);
+                exec::run(
+                    &*self.svc,
+                    &mut self.shard,
+                    &mut self.effects,
+                    &st.client,
+                    cmd,
+                    args,
+                    0,
+                    &mut v,
+                );
                 st.push_behind(v);
             }
             return;
@@ -828,6 +885,7 @@ impl<S: Service> Reactor<S> {
 
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
+        let mut ids = std::mem::take(&mut b.ids).into_iter();
         // A transaction whose lock request had to wait: its commands and
         // unlock behind it in this batch wait with it.
         let mut waiting_tx: Option<u32> = None;
@@ -915,10 +973,24 @@ impl<S: Service> Reactor<S> {
                     }
                 }
                 Req::Unwatch { client } => self.svc.unwatch(&mut self.shard, client),
+                Req::Clients { op } => self.send_infos(peer, op),
+                Req::Kill { op, n } => {
+                    for id in ids.by_ref().take(n as usize) {
+                        self.kill_local(id);
+                    }
+                    self.batch(peer).resps.push(Resp::Killed { op });
+                }
+                Req::Monitor { first, n } => {
+                    let line = b.args_at(first, n);
+                    if !line.is_empty() {
+                        self.monitor_out(line.get(0));
+                    }
+                }
             }
         }
         drop(req_snaps);
         let mut resp_snaps = std::mem::take(&mut b.resp_snaps).into_iter();
+        let mut infos = std::mem::take(&mut b.infos).into_iter();
         for resp in &b.resps {
             match *resp {
                 Resp::Reply { dest, start, len } => {
@@ -940,6 +1012,10 @@ impl<S: Service> Reactor<S> {
                     let snaps: Vec<_> = resp_snaps.by_ref().take(n as usize).collect();
                     self.tx_exported(op, snaps);
                 }
+                Resp::Clients { op, n } => {
+                    self.clients_arrived(op, infos.by_ref().take(n as usize));
+                }
+                Resp::Killed { op } => self.kills_done(op),
             }
         }
     }

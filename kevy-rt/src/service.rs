@@ -1,6 +1,7 @@
 //! The seam between the runtime and the commands: kevy-rt knows routing
 //! facts (which arguments are keys, how fan-out parts fold), never commands.
 
+use crate::exec::Sink;
 use kevy_resp::Args;
 use std::net::SocketAddr;
 
@@ -45,6 +46,50 @@ pub enum Route {
     Shard(usize),
     /// Transaction control, run by the runtime itself.
     Tx(TxOp),
+    /// About connections (CLIENT LIST, INFO, KILL): the runtime gathers a
+    /// [`ClientInfo`] of every connection on every shard (`all`), or of
+    /// the caller only, and hands them to [`Service::exec_clients`].
+    Clients { all: bool },
+}
+
+/// What the runtime knows about one connection, for CLIENT LIST and
+/// CLIENT KILL. Sizes are bytes.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    /// The shard whose reactor owns it.
+    pub home: u32,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub fd: i32,
+    /// From the session ([`Service::describe`]).
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub user: Vec<u8>,
+    /// The last command run, by its table name.
+    pub cmd: String,
+    pub age_secs: u64,
+    pub idle_secs: u64,
+    pub db: u32,
+    pub resp: u8,
+    /// Commands queued in MULTI, or -1 outside MULTI.
+    pub multi: i64,
+    pub multi_mem: usize,
+    pub monitor: bool,
+    /// Received, not yet parsed; and the buffer's free space.
+    pub qbuf: usize,
+    pub qbuf_free: usize,
+    /// Output not yet written (`obl`), replies waiting in order (`oll`), and
+    /// all output memory the connection holds or is owed (`omem`).
+    pub obl: usize,
+    pub oll: usize,
+    pub omem: usize,
+    pub tot_mem: usize,
+    /// epoll interest: "r", "w", "rw" or "".
+    pub events: &'static str,
+    /// The connection is the one asking.
+    pub is_caller: bool,
 }
 
 /// The transaction-control commands.
@@ -85,6 +130,9 @@ pub enum ConnAction {
     Close,
     /// Drop the connection's MULTI state and WATCHes (RESET).
     Reset,
+    /// The connection becomes a monitor (MONITOR): it receives a line for
+    /// every command any connection runs.
+    Monitor,
 }
 
 /// The per-connection facts a command needs wherever it runs. It is `Copy`
@@ -135,15 +183,51 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// EXEC (a bad key argument is reported by EXEC, in place).
     fn resolve(&self, args: Args<'_>) -> Result<(Self::Cmd, InMulti), Refused>;
 
-    /// Runs a keyed or whole-keyspace command on `shard`, appending its reply.
+    /// Runs a keyed or whole-keyspace command on `shard`: the execution
+    /// point (see `exec.rs`). The reply goes to `sink.out`, effects to
+    /// `sink.effects`.
     fn exec(
         &self,
         shard: &mut Self::Shard,
         client: &ClientCtx,
         cmd: Self::Cmd,
         args: Args<'_>,
-        out: &mut Vec<u8>,
+        sink: &mut Sink<'_>,
     );
+
+    /// CLIENT LIST, INFO or KILL with the connections it asked about;
+    /// returns the ids of the connections to close (CLIENT KILL).
+    #[allow(clippy::too_many_arguments)]
+    fn exec_clients(
+        &self,
+        shard: &mut Self::Shard,
+        client: &mut ClientCtx,
+        session: &mut Self::Session,
+        cmd: Self::Cmd,
+        args: Args<'_>,
+        clients: &[ClientInfo],
+        out: &mut Vec<u8>,
+    ) -> Vec<u64>;
+
+    /// Fills the session's part of a [`ClientInfo`] (name, library, user),
+    /// and the name of command `last`.
+    fn describe(&self, session: &Self::Session, last: Option<Self::Cmd>, info: &mut ClientInfo);
+
+    /// Whether MONITOR shows this command (Redis hides admin commands and
+    /// those flagged `skip_monitor`).
+    fn monitor_shows(&self, cmd: Self::Cmd) -> bool;
+
+    /// A connection closed (its session is dropped after this).
+    fn closed(&self, shard: &mut Self::Shard, client: &ClientCtx, session: &mut Self::Session);
+
+    /// A command refused before it ran (unknown, wrong arity, a bad
+    /// subcommand, a queue-time error in MULTI), with its error text: for
+    /// statistics (rejected calls, error counts).
+    fn refused(&self, shard: &mut Self::Shard, args: Args<'_>, msg: &[u8]);
+
+    /// A command the runtime ran itself (MULTI, EXEC, DISCARD, WATCH,
+    /// UNWATCH), with the error it answered, if any.
+    fn ran_in_runtime(&self, shard: &mut Self::Shard, cmd: Self::Cmd, error: Option<&[u8]>);
 
     /// Runs a [`Route::Conn`] command on the connection's home thread.
     fn exec_conn(

@@ -9,6 +9,7 @@ pub mod server;
 pub mod service;
 pub mod settings;
 pub mod shard;
+pub mod stats;
 pub mod table;
 
 pub use ctx::{ConnCtx, Ctx, Session};

@@ -1,9 +1,11 @@
 //! Server-wide, read-mostly state shared by every reactor: the command
 //! table, the configuration, and the statistics INFO reports.
 
+use crate::stats::CommandStats;
 use crate::table::Table;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Number of logical databases (Redis's `databases` default).
 pub const DATABASES: usize = 16;
@@ -43,6 +45,48 @@ pub struct Server {
     pub start_mono_ms: u64,
     /// Random hex id of this run (INFO run_id).
     pub run_id: String,
+    /// Per-command statistics and the slow log (stats.rs).
+    pub cmdstats: CommandStats,
+    /// Client names by client id, for the slow log of a command that runs
+    /// away from its connection. Touched only by CLIENT SETNAME, HELLO
+    /// SETNAME, RESET, closing a named connection, and slow commands.
+    pub client_names: Mutex<HashMap<u64, Vec<u8>>>,
+    /// Rates INFO reports as instantaneous (ops/s, network in and out),
+    /// sampled by shard 0 every tick.
+    pub rates: Mutex<Rates>,
+}
+
+/// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
+/// the last 16 samples (`trackInstantaneousMetric`).
+#[derive(Default)]
+pub struct Rates {
+    last_ms: u64,
+    last: [u64; 3],
+    samples: [[u64; 16]; 3],
+    next: usize,
+}
+
+impl Rates {
+    const N: usize = 16;
+
+    /// Adds a sample of the cumulative counters `now` (commands, bytes in,
+    /// bytes out) taken at `ms`.
+    pub fn sample(&mut self, ms: u64, now: [u64; 3]) {
+        if self.last_ms != 0 && ms > self.last_ms {
+            let dt = ms - self.last_ms;
+            for (k, series) in self.samples.iter_mut().enumerate() {
+                series[self.next] = now[k].saturating_sub(self.last[k]) * 1000 / dt;
+            }
+            self.next = (self.next + 1) % Self::N;
+        }
+        self.last_ms = ms;
+        self.last = now;
+    }
+
+    /// The average of the samples of metric `k`, per second.
+    pub fn per_sec(&self, k: usize) -> u64 {
+        self.samples[k].iter().sum::<u64>() / Self::N as u64
+    }
 }
 
 impl Server {
@@ -60,8 +104,13 @@ impl Server {
                 char::from_digit(((x >> 32) % 16) as u32, 16).unwrap_or('0')
             })
             .collect();
+        let table = Table::new();
+        let cmdstats = CommandStats::new(n, table.stat_slots());
         Server {
-            table: Table::new(),
+            table,
+            cmdstats,
+            client_names: Mutex::new(HashMap::new()),
+            rates: Mutex::new(Rates::default()),
             config,
             rt_stats: Arc::new(kevy_rt::Stats::new(n)),
             published: (0..n).map(|_| ShardPublished::default()).collect(),
@@ -79,6 +128,33 @@ impl Server {
                 e + p.expires[db].load(Relaxed),
             )
         })
+    }
+
+    /// Samples the instantaneous rates (shard 0, every tick).
+    pub fn sample_rates(&self) {
+        let rt = &self.rt_stats;
+        let now = [
+            rt.sum(|s| &s.total_commands),
+            rt.sum(|s| &s.net_input_bytes),
+            rt.sum(|s| &s.net_output_bytes),
+        ];
+        let mut r = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        r.sample(kevy_sys::clock::monotonic_ms(), now);
+    }
+
+    /// The name of client `id`, empty when it has none.
+    pub fn client_name(&self, id: u64) -> Vec<u8> {
+        let names = self.client_names.lock().unwrap_or_else(|e| e.into_inner());
+        names.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// Records client `id`'s name (`None`: it has none).
+    pub fn set_client_name(&self, id: u64, name: Option<&[u8]>) {
+        let mut names = self.client_names.lock().unwrap_or_else(|e| e.into_inner());
+        match name {
+            Some(n) => names.insert(id, n.to_vec()),
+            None => names.remove(&id),
+        };
     }
 
     pub fn sum_published(&self, f: impl Fn(&ShardPublished) -> &AtomicU64) -> u64 {

@@ -5,8 +5,10 @@ use crate::ctx::{ConnCtx, Ctx, Session};
 use crate::server::Server;
 use crate::shard::Shard;
 use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind};
+
 use kevy_resp::{Args, Reply};
-use kevy_rt::{ClientCtx, ConnAction, InMulti, Refused, Route, Service, TxOp};
+use kevy_rt::{ClientCtx, ClientInfo, ConnAction, InMulti, Refused, Route, Service, Sink, TxOp};
+use kevy_sys::clock::cycles;
 use std::sync::Arc;
 
 /// Time one active-expiry cycle may take (a quarter of a 100 ms tick, as
@@ -53,6 +55,40 @@ fn truncate(s: &[u8], n: usize) -> &[u8] {
 }
 
 impl Kevy {
+    /// Statistics of one run, taken at the execution point: counters and
+    /// histogram, error kinds, and the slow log.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn account(
+        &self,
+        shard: usize,
+        client: &ClientCtx,
+        name: Option<&[u8]>,
+        cmd: u16,
+        args: Args<'_>,
+        part: u32,
+        took: u64,
+        reply: &[u8],
+    ) {
+        let stats = &self.server.cmdstats;
+        let failed = reply.first() == Some(&b'-');
+        let slot = self.server.table.stat_slot(cmd, args);
+        stats.record(shard, slot, part, took, failed);
+        if failed {
+            stats.error_reply(shard, &reply[1..]);
+        }
+        if stats.is_slow(took)
+            && part == 0
+            && self.server.table.get(cmd).flags & flag::SKIP_SLOWLOG == 0
+        {
+            let name = match name {
+                Some(n) => n.to_vec(),
+                None => self.server.client_name(client.id),
+            };
+            stats.log_slow(shard, took, args, client.peer.to_string(), &name);
+        }
+    }
+
     /// Looks the command up and checks its arity, with Redis's errors.
     #[inline(always)]
     fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
@@ -141,25 +177,61 @@ impl Service for Kevy {
         client: &ClientCtx,
         cmd: u16,
         args: Args<'_>,
-        out: &mut Vec<u8>,
+        sink: &mut Sink<'_>,
     ) {
         let spec = self.server.table.get(cmd);
-        match spec.run {
-            Handler::Shard(f) => {
-                let mut ctx = Ctx {
-                    shard,
-                    db: client.db as usize,
-                    client,
-                    args,
-                    out: Reply::new(out, client.resp3),
-                };
-                f(&mut ctx);
-            }
-            Handler::Conn(_) => {
-                // The table routes connection handlers as `RouteKind::Conn`;
-                // reaching here means an entry says otherwise.
-                Reply::new(out, client.resp3).error("ERR command cannot run on a shard");
-            }
+        let Handler::Shard(f) = spec.run else {
+            // The table routes connection handlers as `RouteKind::Conn`;
+            // reaching here means an entry says otherwise.
+            Reply::new(sink.out, client.resp3).error("ERR command cannot run on a shard");
+            return;
+        };
+        let start = sink.out.len();
+        let dirty = shard.store.dirty;
+        let t0 = cycles();
+        f(&mut Ctx {
+            shard: &mut *shard,
+            db: client.db as usize,
+            client,
+            args,
+            out: Reply::new(&mut *sink.out, client.resp3),
+        });
+        let took = cycles().wrapping_sub(t0);
+        self.account(
+            shard.id,
+            client,
+            None,
+            cmd,
+            args,
+            sink.part,
+            took,
+            &sink.out[start..],
+        );
+        // By default a write's effect is the command itself, when it changed
+        // something; commands whose outcome is not a function of their
+        // arguments record their own (none needs to yet: nothing replays).
+        if sink.effects.enabled() && shard.store.dirty != dirty {
+            sink.effects.emit(client.db, args.iter());
+        }
+    }
+
+    fn refused(&self, shard: &mut Shard, args: Args<'_>, msg: &[u8]) {
+        let stats = &self.server.cmdstats;
+        let table = &self.server.table;
+        let cmd = if args.is_empty() {
+            None
+        } else {
+            table.lookup(args.get(0)).map(|c| table.stat_slot(c, args))
+        };
+        stats.rejected(shard.id, cmd);
+        stats.error_reply(shard.id, msg);
+    }
+
+    fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>) {
+        let stats = &self.server.cmdstats;
+        stats.record(shard.id, cmd, 0, 0, error.is_some());
+        if let Some(msg) = error {
+            stats.error_reply(shard.id, msg);
         }
     }
 
@@ -173,7 +245,10 @@ impl Service for Kevy {
         out: &mut Vec<u8>,
     ) -> ConnAction {
         let spec = self.server.table.get(cmd);
-        match spec.run {
+        let start = out.len();
+        let named = session.name.is_some();
+        let t0 = cycles();
+        let action = match spec.run {
             Handler::Conn(f) => {
                 let resp3 = client.resp3;
                 let mut ctx = ConnCtx {
@@ -197,6 +272,82 @@ impl Service for Kevy {
                 f(&mut ctx);
                 ConnAction::Continue
             }
+        };
+        let took = cycles().wrapping_sub(t0);
+        if named || session.name.is_some() {
+            // Keep the registry the slow log reads in step (a name set,
+            // changed or dropped by CLIENT SETNAME, HELLO or RESET).
+            self.server
+                .set_client_name(client.id, session.name.as_deref());
+        }
+        let name = session.name.as_deref().unwrap_or_default();
+        self.account(
+            shard.id,
+            client,
+            Some(name),
+            cmd,
+            args,
+            0,
+            took,
+            &out[start..],
+        );
+        action
+    }
+
+    fn exec_clients(
+        &self,
+        shard: &mut Shard,
+        client: &mut ClientCtx,
+        session: &mut Session,
+        cmd: u16,
+        args: Args<'_>,
+        clients: &[ClientInfo],
+        out: &mut Vec<u8>,
+    ) -> Vec<u64> {
+        let start = out.len();
+        let t0 = cycles();
+        let resp3 = client.resp3;
+        let mut ctx = ConnCtx {
+            server: &self.server,
+            shard: &mut *shard,
+            client: &mut *client,
+            session: &mut *session,
+            args,
+            out: Reply::new(&mut *out, resp3),
+        };
+        let kill = crate::families::connection::clients_with(&mut ctx, clients);
+        let took = cycles().wrapping_sub(t0);
+        let name = session.name.as_deref().unwrap_or_default();
+        self.account(
+            shard.id,
+            client,
+            Some(name),
+            cmd,
+            args,
+            0,
+            took,
+            &out[start..],
+        );
+        kill
+    }
+
+    fn describe(&self, session: &Session, last: Option<u16>, info: &mut ClientInfo) {
+        let attr = |v: &Option<Vec<u8>>| v.clone().unwrap_or_default();
+        info.name = attr(&session.name);
+        info.lib_name = attr(&session.lib_name);
+        info.lib_ver = attr(&session.lib_ver);
+        if let Some(cmd) = last {
+            info.cmd = self.server.table.get(cmd).name.to_string();
+        }
+    }
+
+    fn monitor_shows(&self, cmd: u16) -> bool {
+        self.server.table.get(cmd).flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0
+    }
+
+    fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {
+        if session.name.is_some() {
+            self.server.set_client_name(client.id, None);
         }
     }
 
@@ -209,6 +360,9 @@ impl Service for Kevy {
     }
 
     fn tick(&self, shard: &mut Shard) {
+        if shard.id == 0 {
+            self.server.sample_rates();
+        }
         shard.store.set_now(kevy_sys::clock::unix_ms());
         shard
             .store

@@ -28,6 +28,8 @@ pub enum Policy {
     /// encoding threshold, a log or sampling knob. Ignoring it cannot make a
     /// reply wrong.
     Tunable,
+    /// Applied at once on every shard ([`apply_live`]).
+    Live,
     /// kevy does not implement the change (persistence, limits, security):
     /// setting the current value is accepted, any other value is refused
     /// rather than silently ignored.
@@ -193,8 +195,8 @@ pub static PARAMS: &[Param] = {
         p("repl-backlog-size", Mem, "1048576", Tunable),
         p("repl-timeout", Int(1, i32::MAX as i64), "60", Tunable),
         // Diagnostics and scripting.
-        p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Tunable),
-        p("slowlog-max-len", I64, "128", Tunable),
+        p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Live),
+        p("slowlog-max-len", I64, "128", Live),
         p("latency-monitor-threshold", I64, "0", Tunable),
         p("latency-tracking", Bool, "yes", Tunable),
         p("latency-tracking-info-percentiles", Str, "50 99 99.9", Tunable),
@@ -230,6 +232,27 @@ static RUNTIME: Mutex<Runtime> = Mutex::new(Runtime {
 pub fn runtime() -> MutexGuard<'static, Runtime> {
     // A panic while holding the lock leaves plain data behind; keep going.
     RUNTIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes a [`Policy::Live`] parameter's new value take effect; shards read
+/// it from an atomic on their next command.
+pub fn apply_live(server: &Server, name: &str, value: &str) {
+    match name {
+        "slowlog-log-slower-than" => {
+            if let Ok(us) = value.parse() {
+                server.cmdstats.set_slower_than(us);
+            }
+        }
+        "slowlog-max-len" => {
+            if let Ok(n) = value.parse() {
+                server
+                    .cmdstats
+                    .slowlog_max_len
+                    .store(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        _ => {}
+    }
 }
 
 pub fn find_param(name: &[u8]) -> Option<&'static Param> {

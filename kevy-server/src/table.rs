@@ -149,57 +149,138 @@ impl SubSpec {
 
 /// Every command kevy knows, looked up by case-insensitive name.
 ///
-/// The index is open-addressed over a hash computed while folding case, so
-/// a lookup touches the name once and compares one candidate in the common
-/// case: it runs for every command, ahead of everything else.
+/// A name is folded to lowercase eight bytes at a time into a fixed-size
+/// key ([`NameKey`]); the index is open-addressed over a hash of that key
+/// and each slot keeps the key itself, so a lookup is a handful of word
+/// operations and one or two whole-key comparisons, with no call to
+/// `memcmp`: it runs for every command, ahead of everything else.
 pub struct Table {
     cmds: Vec<CommandSpec>,
     /// Subcommands by command id, empty for a command that is no container.
     subs: Vec<&'static [SubSpec]>,
-    /// Command id + 1 per slot; 0 is empty. Power-of-two sized, at most a
-    /// quarter full.
-    slots: Vec<u16>,
-    /// Uppercase names by id: clients send names in one case, so a plain
-    /// comparison with the lowercase or uppercase form nearly always decides.
-    upper: Vec<Box<[u8]>>,
+    /// Statistics slot of each command's first subcommand: commands take
+    /// slots `0..cmds.len()`, subcommands the slots after them, so
+    /// commandstats counts `config|get` as Redis does, not `config`.
+    sub_slot: Vec<u16>,
+    /// Names by statistics slot.
+    slot_names: Vec<&'static str>,
+    /// Power-of-two sized, at most a quarter full.
+    slots: Vec<IndexSlot>,
 }
 
-/// Longest command name the lookup lowercases on the stack.
-const MAX_NAME: usize = 32;
+/// Longest command name: what a [`NameKey`] holds.
+const MAX_NAME: usize = 24;
+
+/// A name of up to [`MAX_NAME`] bytes, lowercased, zero-padded, with its
+/// length (so a name with trailing NULs is not its prefix).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+struct NameKey {
+    words: [u64; 3],
+    len: u64,
+}
+
+impl NameKey {
+    #[inline(always)]
+    fn new(name: &[u8]) -> Option<NameKey> {
+        if name.len() > MAX_NAME {
+            return None;
+        }
+        let mut buf = [0u8; MAX_NAME];
+        buf[..name.len()].copy_from_slice(name);
+        let mut words = [0u64; 3];
+        for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *w = lower_ascii(u64::from_le_bytes(b));
+        }
+        Some(NameKey {
+            words,
+            len: name.len() as u64,
+        })
+    }
+
+    #[inline(always)]
+    fn hash(&self) -> usize {
+        let h = (self.words[0] ^ self.words[1].rotate_left(21) ^ self.words[2].rotate_left(42))
+            .wrapping_add(self.len)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 32) as usize
+    }
+}
+
+/// Lowercases the ASCII letters among eight bytes at once (bytes of 0x80
+/// and above are left alone, as `to_ascii_lowercase` does).
+#[inline(always)]
+fn lower_ascii(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = x & !HIGH;
+    // High bit of each byte: set when the byte is >= 'A', and when > 'Z'.
+    let ge_a = low7 + 0x3f3f_3f3f_3f3f_3f3f;
+    let gt_z = low7 + 0x2525_2525_2525_2525;
+    let upper = ge_a & !gt_z & !x & HIGH;
+    x | (upper >> 2)
+}
+
+#[derive(Clone, Copy, Default)]
+struct IndexSlot {
+    key: NameKey,
+    /// Command id + 1; 0 is empty.
+    id: u16,
+}
 
 impl Table {
     pub fn new() -> Self {
         let mut t = Table {
             cmds: Vec::new(),
             subs: Vec::new(),
-            slots: vec![0; 64],
-            upper: Vec::new(),
+            sub_slot: Vec::new(),
+            slot_names: Vec::new(),
+            slots: vec![IndexSlot::default(); 64],
         };
         crate::families::register_all(&mut t);
+        t.slot_names = t.cmds.iter().map(|c| c.name).collect();
+        for id in 0..t.cmds.len() {
+            t.sub_slot.push(t.slot_names.len() as u16);
+            t.slot_names.extend(t.subs[id].iter().map(|s| s.name));
+        }
         t
     }
 
-    /// FNV-1a over the lowercased name.
-    #[inline]
-    fn hash_folded(name: &[u8]) -> u32 {
-        let mut h: u32 = 0x811c_9dc5;
-        for &b in name {
-            h = (h ^ b.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193);
+    /// The statistics slot of command `cmd` run with `args`: its
+    /// subcommand's for a container, else its own.
+    #[inline(always)]
+    pub fn stat_slot(&self, cmd: u16, args: Args<'_>) -> u16 {
+        let subs = self.subs[cmd as usize];
+        if subs.is_empty() || args.len() < 2 {
+            return cmd;
         }
-        h
+        let sub = args.get(1);
+        match subs
+            .iter()
+            .position(|s| s.short().as_bytes().eq_ignore_ascii_case(sub))
+        {
+            Some(i) => self.sub_slot[cmd as usize] + i as u16,
+            None => cmd,
+        }
     }
 
-    fn rebuild_index(&mut self) {
-        let size = (self.cmds.len() * 4).next_power_of_two().max(64);
-        self.slots = vec![0; size];
-        for (id, spec) in self.cmds.iter().enumerate() {
-            let mask = size - 1;
-            let mut i = Self::hash_folded(spec.name.as_bytes()) as usize & mask;
-            while self.slots[i] != 0 {
-                i = (i + 1) & mask;
-            }
-            self.slots[i] = id as u16 + 1;
+    /// How many statistics slots there are.
+    pub fn stat_slots(&self) -> usize {
+        self.slot_names.len()
+    }
+
+    /// The name statistics report for `slot` (`get`, `config|get`).
+    pub fn slot_name(&self, slot: u16) -> &'static str {
+        self.slot_names[slot as usize]
+    }
+
+    fn insert_index(slots: &mut [IndexSlot], key: NameKey, id: u16) {
+        let mask = slots.len() - 1;
+        let mut i = key.hash() & mask;
+        while slots[i].id != 0 {
+            i = (i + 1) & mask;
         }
+        slots[i] = IndexSlot { key, id: id + 1 };
     }
 
     pub fn add(&mut self, spec: CommandSpec) {
@@ -209,47 +290,41 @@ impl Table {
     /// Adds a container command and the subcommands it runs: dispatch
     /// accepts exactly these.
     pub fn add_container(&mut self, spec: CommandSpec, subs: &'static [SubSpec]) {
-        debug_assert!(spec.name.len() <= MAX_NAME);
+        assert!(spec.name.len() <= MAX_NAME, "{} is too long", spec.name);
         debug_assert!(!spec.name.bytes().any(|b| b.is_ascii_uppercase()));
         assert!(
             self.lookup(spec.name.as_bytes()).is_none(),
             "command {} registered twice",
             spec.name
         );
-        self.upper
-            .push(spec.name.to_ascii_uppercase().into_bytes().into());
         self.cmds.push(spec);
         self.subs.push(subs);
         if self.cmds.len() * 4 > self.slots.len() {
-            self.rebuild_index();
-        } else {
-            // Insert just this one.
-            let mask = self.slots.len() - 1;
-            let mut i = Self::hash_folded(spec.name.as_bytes()) as usize & mask;
-            while self.slots[i] != 0 {
-                i = (i + 1) & mask;
+            let size = (self.cmds.len() * 4).next_power_of_two().max(64);
+            self.slots = vec![IndexSlot::default(); size];
+            for (id, spec) in self.cmds.iter().enumerate() {
+                let key = NameKey::new(spec.name.as_bytes()).expect("checked length");
+                Self::insert_index(&mut self.slots, key, id as u16);
             }
-            self.slots[i] = self.cmds.len() as u16;
+        } else {
+            let key = NameKey::new(spec.name.as_bytes()).expect("checked length");
+            Self::insert_index(&mut self.slots, key, self.cmds.len() as u16 - 1);
         }
     }
 
     /// Finds a command by name, ignoring ASCII case, without allocating.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<u16> {
-        if name.len() > MAX_NAME {
-            return None;
-        }
+        let key = NameKey::new(name)?;
         let mask = self.slots.len() - 1;
-        let mut i = Self::hash_folded(name) as usize & mask;
+        let mut i = key.hash() & mask;
         loop {
-            let id = self.slots[i];
-            if id == 0 {
+            let slot = &self.slots[i];
+            if slot.id == 0 {
                 return None;
             }
-            let k = id as usize - 1;
-            let lower = self.cmds[k].name.as_bytes();
-            if lower == name || *self.upper[k] == *name || lower.eq_ignore_ascii_case(name) {
-                return Some(id - 1);
+            if slot.key == key {
+                return Some(slot.id - 1);
             }
             i = (i + 1) & mask;
         }
@@ -315,5 +390,20 @@ mod tests {
         assert_eq!(t.lookup(b"no-such-command"), None);
         assert_eq!(t.lookup(&[b'x'; 40]), None);
         assert_eq!(t.lookup(b""), None);
+        // Folding is exact: no byte but an ASCII capital changes, and the
+        // length counts (a trailing NUL is not padding).
+        assert_eq!(t.lookup(b"GeT"), t.lookup(b"get"));
+        assert_eq!(t.lookup(b"get\0"), None);
+        assert_eq!(t.lookup(b"georadius\x7fro"), None);
+        assert_eq!(t.lookup(b"g\xc5t"), None);
+    }
+
+    #[test]
+    fn swar_lowercase_matches_byte_lowercase_for_every_byte() {
+        for b in 0..=255u8 {
+            let x = u64::from_le_bytes([b, b'A', b, b'z', b'@', b'[', 0xC1, b]);
+            let want: Vec<u8> = x.to_le_bytes().iter().map(u8::to_ascii_lowercase).collect();
+            assert_eq!(lower_ascii(x).to_le_bytes().to_vec(), want, "byte {b:#x}");
+        }
     }
 }

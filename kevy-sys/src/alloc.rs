@@ -19,6 +19,45 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: &[u8; 23] = b"background_thread:true\0";
 
+/// What the allocator holds, in bytes, as INFO memory reports it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Bytes the program has allocated and not freed (Redis's
+    /// `used_memory`, which Redis also takes from its allocator).
+    pub allocated: u64,
+    /// Bytes in pages with allocations in them (`allocator_active`).
+    pub active: u64,
+    /// Bytes of physical memory the allocator maps (`allocator_resident`).
+    pub resident: u64,
+    /// Bytes of address space the allocator keeps but has returned to the
+    /// OS (not resident).
+    pub retained: u64,
+}
+
+/// The allocator's current totals, over every thread. Refreshing them
+/// costs a few microseconds (jemalloc merges its arenas' counters), so
+/// this is for INFO and periodic checks, not for every command.
+pub fn stats() -> Stats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    if epoch::advance().is_err() {
+        return Stats::default();
+    }
+    let get = |r: tikv_jemalloc_ctl::Result<usize>| r.unwrap_or(0) as u64;
+    Stats {
+        allocated: get(stats::allocated::read()),
+        active: get(stats::active::read()),
+        resident: get(stats::resident::read()),
+        retained: get(stats::retained::read()),
+    }
+}
+
+/// The allocator's name as Redis's INFO writes it: `jemalloc-5.3.0`.
+pub fn name() -> String {
+    let version = tikv_jemalloc_ctl::version::read().unwrap_or("unknown");
+    let short = version.split('-').next().unwrap_or(version);
+    format!("jemalloc-{short}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -30,6 +69,21 @@ mod tests {
         assert_eq!(
             std::mem::size_of::<&'static [u8; 23]>(),
             std::mem::size_of::<*const u8>()
+        );
+    }
+
+    #[test]
+    fn stats_follow_an_allocation_and_name_the_version() {
+        let before = super::stats().allocated;
+        let big = vec![1u8; 64 << 20];
+        let during = super::stats().allocated;
+        assert!(during >= before + (60 << 20), "{before} -> {during}");
+        drop(big);
+        assert!(super::stats().allocated < during);
+        assert!(
+            super::name().starts_with("jemalloc-5."),
+            "{}",
+            super::name()
         );
     }
 

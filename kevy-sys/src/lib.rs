@@ -5,7 +5,8 @@
 //! `io::Result`, and every `unsafe` block carries a `// SAFETY:` line saying why
 //! it holds (enforced by `clippy::undocumented_unsafe_blocks`).
 //!
-//! The [`Poller`] is level-triggered, not edge-triggered. A reactor gives each
+//! The [`Poller`] is level-triggered for connections (an eventfd waker may
+//! ask for [`Interest::EDGE`]), not edge-triggered. A reactor gives each
 //! connection a per-iteration budget and stops reading when it runs out; with
 //! level triggering the kernel keeps reporting the fd while bytes remain, so a
 //! connection cut short by its budget is simply reported again on the next

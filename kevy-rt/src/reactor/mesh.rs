@@ -12,7 +12,7 @@ use crate::msg::Batch;
 use crate::ring::{Consumer, Full, Producer};
 use crate::service::Service;
 use kevy_sys::EventFd;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Batches taken from one ring per iteration: no peer can hold the reactor
@@ -29,6 +29,10 @@ pub(super) struct Shared {
     /// `sleeping[j]`: shard `j` is about to block or blocked in epoll_wait.
     pub sleeping: Vec<Padded<AtomicBool>>,
     pub wakers: Vec<EventFd>,
+    /// Monitors per shard, and in all: a shard sends MONITOR lines only to
+    /// shards that have one, and looks no further while there are none.
+    pub monitors: Vec<Padded<AtomicUsize>>,
+    pub any_monitor: Padded<AtomicUsize>,
 }
 
 pub(super) struct Endpoint<S: Service> {
@@ -137,6 +141,30 @@ impl<S: Service> Endpoint<S> {
 
     pub fn waker_fd(&self) -> std::os::fd::RawFd {
         self.shared.wakers[self.id].fd()
+    }
+
+    /// Adds `delta` to this shard's monitor count.
+    pub fn monitor_count(&self, delta: isize) {
+        // Relaxed: a monitor sees commands dispatched after its MONITOR
+        // reply is sent; the counts only decide whether lines are made.
+        let own = &self.shared.monitors[self.id].0;
+        let all = &self.shared.any_monitor.0;
+        if delta > 0 {
+            own.fetch_add(delta as usize, Ordering::Relaxed);
+            all.fetch_add(delta as usize, Ordering::Relaxed);
+        } else {
+            own.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+            all.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn any_monitor(&self) -> bool {
+        self.shared.any_monitor.0.load(Ordering::Relaxed) != 0
+    }
+
+    pub fn has_monitor(&self, s: usize) -> bool {
+        self.shared.monitors[s].0.load(Ordering::Relaxed) != 0
     }
 
     /// Resets this shard's eventfd after a wake-up.

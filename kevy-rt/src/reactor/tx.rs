@@ -5,6 +5,7 @@
 
 use super::{route_keys, Reactor};
 use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
+use crate::exec::{self, Effects};
 use crate::fold::FanOut;
 use crate::lock::{tx_id, Claim, TxId};
 use crate::msg::{Dest, Req, Resp};
@@ -130,7 +131,7 @@ impl<S: Service> Reactor<S> {
                         .collect();
                 }
                 Route::All(_) | Route::Shard(_) => claim.whole = true,
-                Route::Conn | Route::Tx(_) => {}
+                Route::Conn | Route::Tx(_) | Route::Clients { .. } => {}
             }
         }
         claim
@@ -173,10 +174,31 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         args: Args<'_>,
     ) -> (u32, u32) {
+        self.exec_for_peer_part(peer, client, cmd, args, 0)
+    }
+
+    /// As [`exec_for_peer`](Self::exec_for_peer), for part `part` of a
+    /// command split over shards.
+    pub(super) fn exec_for_peer_part(
+        &mut self,
+        peer: usize,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        part: u32,
+    ) -> (u32, u32) {
         let out = self.mesh.batch(peer);
         let start = out.rdata.len();
-        self.svc
-            .exec(&mut self.shard, client, cmd, args, &mut out.rdata);
+        exec::run(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            client,
+            cmd,
+            args,
+            part,
+            &mut out.rdata,
+        );
         (start as u32, (out.rdata.len() - start) as u32)
     }
 
@@ -240,7 +262,7 @@ impl<S: Service> Reactor<S> {
         client: &ClientCtx,
         args: Args<'_>,
     ) {
-        let (start, len) = self.exec_for_peer(from, client, cmd, args);
+        let (start, len) = self.exec_for_peer_part(from, client, cmd, args, sub);
         self.batch(from).resps.push(Resp::TxReply {
             op,
             part,
@@ -326,8 +348,16 @@ impl<S: Service> Reactor<S> {
             }
             None => {
                 let mut v = self.pool.get();
-                self.svc
-                    .exec(&mut self.shard, &client, cmd, args.args(), &mut v);
+                exec::run(
+                    &*self.svc,
+                    &mut self.shard,
+                    &mut self.effects,
+                    &client,
+                    cmd,
+                    args.args(),
+                    0,
+                    &mut v,
+                );
                 self.deliver_local(dest, &v);
                 self.pool.put(v);
             }
@@ -348,16 +378,22 @@ impl<S: Service> Reactor<S> {
             Err(Refused {
                 tx: Some(TxOp::Exec),
                 msg,
-            }) => self.exec_abort(st, &msg),
+            }) => {
+                self.svc.refused(&mut self.shard, args, &msg);
+                self.exec_abort(st, &msg)
+            }
             Err(Refused { msg, .. }) => {
+                self.svc.refused(&mut self.shard, args, &msg);
                 abort_multi(st);
                 self.push_error(st, &msg);
             }
             Ok((_, InMulti::Reject)) => {
+                self.svc.refused(&mut self.shard, args, NOT_IN_MULTI);
                 abort_multi(st);
                 self.push_error(st, NOT_IN_MULTI);
             }
             Ok((cmd, InMulti::Queue)) => {
+                st.last_cmd = Some(cmd);
                 let Some(q) = st.multi.as_mut() else {
                     return;
                 };
@@ -377,8 +413,20 @@ impl<S: Service> Reactor<S> {
                 st.push_ready(b"+QUEUED\r\n", &mut self.pool);
             }
             Ok((_, InMulti::Run)) => match self.svc.route(args, &st.client, self.n) {
-                Ok((cmd, route)) => self.dispatch_routed(idx, gen, st, cmd, route, args),
-                Err(msg) => self.push_error(st, &msg),
+                Ok((cmd, route)) => {
+                    st.last_cmd = Some(cmd);
+                    if self.monitored()
+                        && route != Route::Tx(TxOp::Exec)
+                        && self.svc.monitor_shows(cmd)
+                    {
+                        self.feed_monitors(&st.client, args);
+                    }
+                    self.dispatch_routed(idx, gen, st, cmd, route, args)
+                }
+                Err(msg) => {
+                    self.svc.refused(&mut self.shard, args, &msg);
+                    self.push_error(st, &msg)
+                }
             },
         }
     }
@@ -394,6 +442,8 @@ impl<S: Service> Reactor<S> {
         self.push_error(st, &text);
     }
 
+    /// Runs MULTI, EXEC, DISCARD, WATCH or UNWATCH; the error it answered,
+    /// if any.
     pub(super) fn tx_control(
         &mut self,
         idx: u32,
@@ -401,11 +451,15 @@ impl<S: Service> Reactor<S> {
         st: &mut ConnState<S>,
         op: TxOp,
         args: Args<'_>,
-    ) {
+    ) -> Option<&'static [u8]> {
+        let fail = |r: &mut Self, st: &mut ConnState<S>, msg: &'static [u8]| {
+            r.push_error(st, msg);
+            Some(msg)
+        };
         match op {
             TxOp::Multi => {
                 if st.multi.is_some() {
-                    return self.push_error(st, NESTED);
+                    return fail(self, st, NESTED);
                 }
                 st.multi = Some(MultiQueue {
                     cmds: Vec::new(),
@@ -415,29 +469,42 @@ impl<S: Service> Reactor<S> {
             }
             TxOp::Discard => {
                 if st.multi.take().is_none() {
-                    return self.push_error(st, DISCARD_WITHOUT);
+                    return fail(self, st, DISCARD_WITHOUT);
                 }
                 self.unwatch_all(st);
             }
             TxOp::Exec => {
-                return match st.multi.take() {
-                    None => self.push_error(st, EXEC_WITHOUT),
+                let q = st.multi.take();
+                if self.monitored() {
+                    let queued = match &q {
+                        Some(q) if !q.aborted => &q.cmds[..],
+                        _ => &[],
+                    };
+                    self.feed_exec(&st.client, queued);
+                }
+                return match q {
+                    None => fail(self, st, EXEC_WITHOUT),
                     Some(q) if q.aborted => {
                         self.unwatch_all(st);
-                        self.push_error(st, EXECABORT);
+                        fail(self, st, EXECABORT)
                     }
-                    Some(q) => self.start_tx(idx, gen, st, q.cmds, true),
+                    Some(q) => {
+                        self.start_tx(idx, gen, st, q.cmds, true);
+                        None
+                    }
                 };
             }
             TxOp::Watch => {
                 if st.multi.is_some() {
-                    return self.push_error(st, WATCH_IN_MULTI);
+                    return fail(self, st, WATCH_IN_MULTI);
                 }
-                return self.watch(idx, gen, st, args);
+                self.watch(idx, gen, st, args);
+                return None;
             }
             TxOp::Unwatch => self.unwatch_all(st),
         }
         st.push_ready(b"+OK\r\n", &mut self.pool);
+        None
     }
 
     /// WATCH: registers each key with its shard; answers once all did.
@@ -595,7 +662,15 @@ impl<S: Service> Reactor<S> {
         let steps: Vec<Step<S>> = cmds
             .into_iter()
             .map(|(cmd, args)| {
-                let route = self.svc.route(args.args(), &st.client, n).map(|r| r.1);
+                // Inside a transaction CLIENT LIST/INFO/KILL run as
+                // connection commands: they see the calling connection only.
+                let route = self
+                    .svc
+                    .route(args.args(), &st.client, n)
+                    .map(|r| match r.1 {
+                        Route::Clients { .. } => Route::Conn,
+                        r => r,
+                    });
                 (cmd, args, route)
             })
             .collect();
@@ -648,7 +723,7 @@ impl<S: Service> Reactor<S> {
             && involved.contains(&true)
             && steps.iter().all(|(_, args, route)| match route {
                 Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) | Ok(Route::All(_)) => true,
-                Ok(Route::Conn) => false,
+                Ok(Route::Conn) | Ok(Route::Clients { .. }) => false,
                 Ok(r @ Route::Keys { fold, .. }) => {
                     let mut shards = route_keys(r, args.args()).map(|k| shard_of(k, n));
                     match shards.next() {
@@ -738,10 +813,16 @@ impl<S: Service> Reactor<S> {
                     }
                     // UNWATCH inside the transaction: EXEC unwatches anyway.
                     Ok(Route::Tx(_)) => out.extend_from_slice(b"+OK\r\n"),
-                    Ok(_) => {
-                        self.svc
-                            .exec(&mut self.shard, &st.client, *cmd, args.args(), &mut out)
-                    }
+                    Ok(_) => exec::run(
+                        &*self.svc,
+                        &mut self.shard,
+                        &mut self.effects,
+                        &st.client,
+                        *cmd,
+                        args.args(),
+                        0,
+                        &mut out,
+                    ),
                 }
             }
         }
@@ -954,7 +1035,7 @@ impl<S: Service> Reactor<S> {
             return;
         }
         match route {
-            Route::Conn => {
+            Route::Conn | Route::Clients { .. } => {
                 let mut v = Vec::new();
                 if self.gens.get(tx.conn as usize) == Some(&tx.gen) {
                     if let Some(c) = self.conns[tx.conn as usize].as_mut() {
@@ -1022,8 +1103,16 @@ impl<S: Service> Reactor<S> {
         }
         if s == self.id {
             let mut v = Vec::new();
-            self.svc
-                .exec(&mut self.shard, &tx.client, cmd, args, &mut v);
+            exec::run(
+                &*self.svc,
+                &mut self.shard,
+                &mut self.effects,
+                &tx.client,
+                cmd,
+                args,
+                sub,
+                &mut v,
+            );
             add_reply(&mut tx.parts[i], sub, v);
             return;
         }
@@ -1167,8 +1256,18 @@ impl<S: Service> Reactor<S> {
         }
         let (cmd, ref args, _) = tx.steps[c.step];
         let mut reply = Vec::new();
-        self.svc
-            .exec(&mut scratch, &tx.client, cmd, args.args(), &mut reply);
+        // A scratch shard's effects are the keys it writes back (Import).
+        let mut effects = Effects::default();
+        exec::run(
+            &*self.svc,
+            &mut scratch,
+            &mut effects,
+            &tx.client,
+            cmd,
+            args.args(),
+            0,
+            &mut reply,
+        );
         tx.parts[c.step] = Part::Ready(reply);
         for (k, snap) in self.svc.take_dirty(&mut scratch) {
             let s = shard_of(&k, self.n);

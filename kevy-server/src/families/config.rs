@@ -3,7 +3,9 @@
 
 use super::common::{c_str, dispatch, reply_help};
 use crate::ctx::ConnCtx;
-use crate::settings::{find_param, param_value, runtime, Counters, Kind, Param, Policy, PARAMS};
+use crate::settings::{
+    apply_live, find_param, param_value, runtime, Counters, Kind, Param, Policy, PARAMS,
+};
 use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
 use kevy_store::glob::matches_with;
@@ -165,6 +167,7 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
         updates.push((p.name, v));
     }
     for (name, v) in updates {
+        apply_live(ctx.server, name, &v);
         match rt.overrides.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = v,
             None => rt.overrides.push((name, v)),
@@ -265,6 +268,7 @@ fn parse_memory(v: &[u8]) -> Option<u64> {
 fn config_resetstat(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let now = Counters::read(ctx.server);
     runtime().baseline = now;
+    ctx.server.cmdstats.reset();
     ctx.out.ok();
     ConnAction::Continue
 }

@@ -1,17 +1,19 @@
 //! The connection command family: PING, ECHO, QUIT, SELECT, AUTH, HELLO,
 //! RESET and CLIENT. Each runs on the connection's home thread and touches
-//! only that connection's state ([`kevy_rt::ClientCtx`] and [`Session`]), so
-//! none of them crosses a core.
+//! only that connection's state ([`kevy_rt::ClientCtx`] and [`Session`]),
+//! except CLIENT LIST and KILL, which the runtime hands every shard's
+//! connections ([`clients_with`]).
 //!
 //! kevy has no users or passwords. It answers as a Redis whose only user,
 //! `default`, is `nopass`: any password for `default` authenticates, any
 //! other user name is refused with WRONGPASS.
 
-use super::common::{c_str, conn_spec, dispatch, reply_help, REDIS_VERSION};
+use super::common::{c_str, conn_spec, dispatch, find_sub, reply_help, REDIS_VERSION};
 use crate::ctx::{ConnCtx, Session};
 use crate::server::DATABASES;
-use crate::table::{flag, SubSpec, Table};
-use kevy_rt::ConnAction;
+use crate::table::{flag, RouteKind, SubSpec, Table};
+use kevy_resp::Args;
+use kevy_rt::{ClientCtx, ClientInfo, ConnAction, Route};
 use kevy_store::num::parse_i64;
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -35,10 +37,9 @@ pub fn register(t: &mut Table) {
     t.add(conn_spec("auth", -2, handshake, ACL, cmd_auth));
     t.add(conn_spec("hello", -1, handshake, ACL, cmd_hello));
     t.add(conn_spec("reset", 1, handshake, ACL, cmd_reset));
-    t.add_container(
-        conn_spec("client", -2, 0, &["@slow"], cmd_client),
-        CLIENT_SUBS,
-    );
+    let mut client = conn_spec("client", -2, 0, &["@slow"], cmd_client);
+    client.route = RouteKind::Custom(route_client);
+    t.add_container(client, CLIENT_SUBS);
 }
 
 fn cmd_ping(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -210,9 +211,9 @@ fn attr_value(v: &[u8]) -> Option<Vec<u8>> {
 const SUB: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const SUB_ACL: &[&str] = &["@slow", "@connection"];
 
-/// CLIENT's subcommands. Those that act on other connections (KILL, PAUSE,
-/// UNBLOCK, …) and client-side caching (TRACKING) are not implemented, so
-/// they get Redis's unknown-subcommand error; tracking is therefore always
+/// CLIENT's subcommands. PAUSE, UNPAUSE, REPLY, UNBLOCK, NO-EVICT and
+/// client-side caching (TRACKING) are not implemented, so they get Redis's
+/// unknown-subcommand error; tracking is therefore always
 /// off, which CACHING, GETREDIR and TRACKINGINFO report. Listed in the
 /// order Redis 7.0's COMMAND INFO gives them.
 pub(super) static CLIENT_SUBS: &[SubSpec] = &[
@@ -243,6 +244,13 @@ pub(super) static CLIENT_SUBS: &[SubSpec] = &[
         flags: SUB,
         acl: SUB_ACL,
         run: client_id,
+    },
+    SubSpec {
+        name: "client|kill",
+        arity: -3,
+        flags: flag::ADMIN | SUB,
+        acl: &["@admin", "@slow", "@dangerous", "@connection"],
+        run: client_kill,
     },
     SubSpec {
         name: "client|list",
@@ -306,6 +314,24 @@ fn client_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
             "    Return the ID of the current connection.",
             "INFO",
             "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -373,80 +399,326 @@ fn client_setinfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
-/// This connection's CLIENT LIST line, in Redis 7.2's field order. Fields
-/// kevy does not track (the fd, buffer sizes) read 0 or -1; `idle` is 0
-/// because the connection is running this command.
-fn client_line(ctx: &ConnCtx<'_>, cmd: &str) -> String {
+/// This connection as the runtime would describe it, for CLIENT LIST,
+/// INFO and KILL run as connection commands (inside MULTI), where only the
+/// caller is known.
+fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
     let c = &*ctx.client;
     let s = &*ctx.session;
-    let attr = |v: &Option<Vec<u8>>| {
-        v.as_deref()
-            .map(|b| c_str(b, usize::MAX))
-            .unwrap_or_default()
-    };
     let age = (kevy_sys::clock::unix_ms() / 1000).saturating_sub(c.created_ms / 1000);
-    let argv_mem: usize = ctx.args.iter().map(<[u8]>::len).sum();
-    format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 \
-         multi=-1 qbuf=0 qbuf-free=0 argv-mem={argv_mem} multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
-         omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
-        c.id,
-        c.peer,
-        c.local,
-        attr(&s.name),
-        c.db,
-        if c.resp3 { 3 } else { 2 },
-        attr(&s.lib_name),
-        attr(&s.lib_ver),
-    )
+    ClientInfo {
+        id: c.id,
+        home: c.home,
+        peer: c.peer,
+        local: c.local,
+        fd: -1,
+        name: s.name.clone().unwrap_or_default(),
+        lib_name: s.lib_name.clone().unwrap_or_default(),
+        lib_ver: s.lib_ver.clone().unwrap_or_default(),
+        user: b"default".to_vec(),
+        cmd: String::new(),
+        age_secs: age,
+        idle_secs: 0,
+        db: c.db,
+        resp: if c.resp3 { 3 } else { 2 },
+        multi: -1,
+        multi_mem: 0,
+        monitor: false,
+        qbuf: 0,
+        qbuf_free: 0,
+        obl: 0,
+        oll: 0,
+        omem: 0,
+        tot_mem: 0,
+        events: "r",
+        is_caller: true,
+    }
 }
 
-fn client_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let line = client_line(ctx, "client|info");
-    ctx.out.verbatim(b"txt", line.as_bytes());
-    ConnAction::Continue
+/// One CLIENT LIST line, in Redis 7.2's field order. The caller's `cmd` is
+/// the command it is running, with the subcommand; another connection's is
+/// the last command it ran (a container without its subcommand).
+fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usize) {
+    use std::fmt::Write;
+    let attr = |v: &[u8]| c_str(v, usize::MAX);
+    let mut flags = String::new();
+    if i.monitor {
+        flags.push('O');
+    }
+    if i.multi >= 0 {
+        flags.push('x');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let cmd = if i.is_caller {
+        caller_cmd
+    } else if i.cmd.is_empty() {
+        "NULL"
+    } else {
+        &i.cmd
+    };
+    let argv_mem = if i.is_caller { argv_mem } else { 0 };
+    let _ = writeln!(
+        out,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 \
+         ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={argv_mem} multi-mem={} rbs={} rbp=0 \
+         obl={} oll={} omem={} tot-mem={} events={} cmd={cmd} user={} redir=-1 resp={} \
+         lib-name={} lib-ver={}",
+        i.id,
+        i.peer,
+        i.local,
+        i.fd,
+        attr(&i.name),
+        i.age_secs,
+        i.idle_secs,
+        i.db,
+        i.multi,
+        i.qbuf,
+        i.qbuf_free,
+        i.multi_mem,
+        i.qbuf + i.qbuf_free,
+        i.obl,
+        i.oll,
+        i.omem,
+        i.tot_mem + argv_mem,
+        i.events,
+        attr(&i.user),
+        i.resp,
+        attr(&i.lib_name),
+        attr(&i.lib_ver),
+    );
 }
 
-/// CLIENT LIST [TYPE type | ID id ...]. Connections live on every core's
-/// reactor and no registry spans them, so the list holds this connection
-/// only (when the filter matches it).
-fn client_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let args = ctx.args;
-    let copies = if args.len() == 4 && args.get(2).eq_ignore_ascii_case(b"type") {
-        let t = args.get(3);
-        if t.eq_ignore_ascii_case(b"normal") {
-            1
-        } else if [&b"master"[..], b"slave", b"replica", b"pubsub"]
-            .iter()
-            .any(|n| t.eq_ignore_ascii_case(n))
-        {
-            0
-        } else {
-            let msg = format!("ERR Unknown client type '{}'", c_str(t, usize::MAX));
+/// Redis's client types, as TYPE filters name them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Master,
+    Replica,
+    PubSub,
+}
+
+fn client_type(t: &[u8]) -> Option<ClientType> {
+    let t = t.to_ascii_lowercase();
+    match &t[..] {
+        b"normal" => Some(ClientType::Normal),
+        b"master" => Some(ClientType::Master),
+        b"slave" | b"replica" => Some(ClientType::Replica),
+        b"pubsub" => Some(ClientType::PubSub),
+        _ => None,
+    }
+}
+
+fn type_of(_: &ClientInfo) -> ClientType {
+    // No replication or pub/sub yet: every connection (monitors too, as in
+    // Redis) is a normal client.
+    ClientType::Normal
+}
+
+fn unknown_type(t: &[u8]) -> String {
+    format!("ERR Unknown client type '{}'", c_str(t, usize::MAX))
+}
+
+/// CLIENT LIST, INFO or KILL over `infos` (every connection, or the caller
+/// only); returns the ids CLIENT KILL closes.
+pub fn clients_with(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
+    let sub = match find_sub(ctx.args, CLIENT_SUBS) {
+        Ok(s) => s.name,
+        Err(msg) => {
             ctx.out.error(&msg);
-            return ConnAction::Continue;
+            return Vec::new();
+        }
+    };
+    let argv_mem: usize = ctx.args.iter().map(<[u8]>::len).sum();
+    match sub {
+        "client|info" => {
+            let mut line = String::new();
+            if let Some(me) = infos.iter().find(|i| i.is_caller) {
+                client_line(&mut line, me, sub, argv_mem);
+            }
+            ctx.out.verbatim(b"txt", line.as_bytes());
+            Vec::new()
+        }
+        "client|list" => {
+            list_clients(ctx, infos, argv_mem);
+            Vec::new()
+        }
+        "client|kill" => kill_clients(ctx, infos),
+        _ => {
+            (CLIENT_SUBS.iter().find(|s| s.name == sub).map(|s| s.run)).map(|run| run(ctx));
+            Vec::new()
+        }
+    }
+}
+
+/// CLIENT LIST [TYPE type | ID id ...], in client id order (the order
+/// connections were made, as Redis lists them).
+fn list_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo], argv_mem: usize) {
+    let args = ctx.args;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut kind = None;
+    if args.len() == 4 && args.get(2).eq_ignore_ascii_case(b"type") {
+        match client_type(args.get(3)) {
+            Some(t) => kind = Some(t),
+            None => return ctx.out.error(&unknown_type(args.get(3))),
         }
     } else if args.len() > 3 && args.get(2).eq_ignore_ascii_case(b"id") {
-        let mut n = 0;
+        let mut v = Vec::new();
         for a in args.iter().skip(3) {
             match parse_i64(a) {
-                Some(id) => n += usize::from(id == ctx.client.id as i64),
-                None => {
-                    ctx.out.error("ERR Invalid client ID");
-                    return ConnAction::Continue;
-                }
+                Some(id) if id >= 1 => v.push(id as u64),
+                _ => return ctx.out.error("ERR Invalid client ID"),
             }
         }
-        n
-    } else if args.len() == 2 {
-        1
-    } else {
-        ctx.out.error("ERR syntax error");
-        return ConnAction::Continue;
-    };
-    let text = client_line(ctx, "client|list").repeat(copies);
+        ids = Some(v);
+    } else if args.len() != 2 {
+        return ctx.out.error("ERR syntax error");
+    }
+    let mut sorted: Vec<&ClientInfo> = infos.iter().collect();
+    sorted.sort_by_key(|i| i.id);
+    let mut text = String::new();
+    for i in sorted {
+        if kind.is_some_and(|k| k != type_of(i)) {
+            continue;
+        }
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&i.id)) {
+            continue;
+        }
+        client_line(&mut text, i, "client|list", argv_mem);
+    }
     ctx.out.verbatim(b"txt", text.as_bytes());
+}
+
+/// CLIENT KILL ip:port, or CLIENT KILL with filters (ID, ADDR, LADDR, TYPE,
+/// USER, SKIPME, MAXAGE): Redis 7's rules, MAXAGE as Redis 7.4 has it.
+fn kill_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
+    let args = ctx.args;
+    let mut id = None;
+    let mut kind = None;
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut user: Option<&[u8]> = None;
+    let mut max_age = None;
+    let mut skipme = true;
+    let old_style = args.len() == 3;
+    if old_style {
+        addr = Some(args.get(2));
+        skipme = false;
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            let (opt, more) = (args.get(i), i + 1 < args.len());
+            let val = if more { args.get(i + 1) } else { b"" };
+            let is = |name: &[u8]| more && opt.eq_ignore_ascii_case(name);
+            if is(b"id") {
+                match parse_i64(val) {
+                    Some(n) if n >= 1 => id = Some(n as u64),
+                    _ => {
+                        ctx.out.error("ERR client-id should be greater than 0");
+                        return Vec::new();
+                    }
+                }
+            } else if is(b"type") {
+                match client_type(val) {
+                    Some(t) => kind = Some(t),
+                    None => {
+                        ctx.out.error(&unknown_type(val));
+                        return Vec::new();
+                    }
+                }
+            } else if is(b"addr") {
+                addr = Some(val);
+            } else if is(b"laddr") {
+                laddr = Some(val);
+            } else if is(b"user") {
+                if val != b"default" {
+                    let msg = format!("ERR No such user '{}'", c_str(val, usize::MAX));
+                    ctx.out.error(&msg);
+                    return Vec::new();
+                }
+                user = Some(val);
+            } else if is(b"skipme") {
+                if val.eq_ignore_ascii_case(b"yes") {
+                    skipme = true;
+                } else if val.eq_ignore_ascii_case(b"no") {
+                    skipme = false;
+                } else {
+                    ctx.out.error("ERR syntax error");
+                    return Vec::new();
+                }
+            } else if is(b"maxage") {
+                match parse_i64(val) {
+                    Some(n) if n >= 1 => max_age = Some(n as u64),
+                    _ => {
+                        ctx.out.error("ERR maxage should be greater than 0");
+                        return Vec::new();
+                    }
+                }
+            } else {
+                ctx.out.error("ERR syntax error");
+                return Vec::new();
+            }
+            i += 2;
+        }
+    }
+    let kill: Vec<u64> = infos
+        .iter()
+        .filter(|i| addr.is_none_or(|a| i.peer.to_string().as_bytes() == a))
+        .filter(|i| laddr.is_none_or(|a| i.local.to_string().as_bytes() == a))
+        .filter(|i| kind.is_none_or(|k| k == type_of(i)))
+        .filter(|i| id.is_none_or(|id| i.id == id))
+        .filter(|i| user.is_none_or(|u| i.user == u))
+        .filter(|i| max_age.is_none_or(|m| i.age_secs >= m))
+        .filter(|i| !(skipme && i.is_caller))
+        .map(|i| i.id)
+        .collect();
+    if old_style {
+        if kill.is_empty() {
+            ctx.out.error("ERR No such client");
+        } else {
+            ctx.out.ok();
+        }
+    } else {
+        ctx.out.int(kill.len() as i64);
+    }
+    kill
+}
+
+/// CLIENT INFO, LIST and KILL as connection commands (inside MULTI): the
+/// caller is the only connection they see.
+fn client_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let me = self_info(ctx);
+    clients_with(ctx, &[me]);
     ConnAction::Continue
+}
+
+fn client_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    client_info(ctx)
+}
+
+fn client_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let me = self_info(ctx);
+    if clients_with(ctx, &[me]).is_empty() {
+        ConnAction::Continue
+    } else {
+        ConnAction::Close
+    }
+}
+
+/// CLIENT's route: LIST and KILL see every connection on every shard, INFO
+/// the caller as the runtime describes it; the rest run on the connection.
+pub fn route_client(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
+    let sub = if args.len() > 1 { args.get(1) } else { b"" };
+    Ok(
+        if sub.eq_ignore_ascii_case(b"list") || sub.eq_ignore_ascii_case(b"kill") {
+            Route::Clients { all: true }
+        } else if sub.eq_ignore_ascii_case(b"info") {
+            Route::Clients { all: false }
+        } else {
+            Route::Conn
+        },
+    )
 }
 
 fn client_caching(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -712,10 +984,27 @@ mod tests {
             h.run("CLIENT xyz"),
             "-ERR unknown subcommand 'xyz'. Try CLIENT HELP.\r\n"
         );
+        assert_eq!(h.run("client KILL a b"), "-ERR syntax error\r\n");
         assert_eq!(
-            h.run("client KILL a b"),
-            "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.\r\n"
+            h.run("client PAUSE 10"),
+            "-ERR unknown subcommand 'PAUSE'. Try CLIENT HELP.\r\n"
         );
+        assert_eq!(
+            h.run("CLIENT KILL ID 0"),
+            "-ERR client-id should be greater than 0\r\n"
+        );
+        assert_eq!(
+            h.run("CLIENT KILL TYPE x"),
+            "-ERR Unknown client type 'x'\r\n"
+        );
+        assert_eq!(h.run("CLIENT KILL SKIPME x"), "-ERR syntax error\r\n");
+        assert_eq!(h.run("CLIENT KILL ID 9 SKIPME"), "-ERR syntax error\r\n");
+        assert_eq!(h.run("CLIENT KILL USER bob"), "-ERR No such user 'bob'\r\n");
+        assert_eq!(h.run("CLIENT KILL 1.2.3.4:5"), "-ERR No such client\r\n");
+        assert_eq!(h.run("CLIENT KILL ID 7"), ":0\r\n", "SKIPME yes by default");
+        assert_eq!(h.action, ConnAction::Continue);
+        assert_eq!(h.run("CLIENT KILL ID 7 SKIPME no"), ":1\r\n");
+        assert_eq!(h.action, ConnAction::Close);
         for (line, name) in [
             ("CLIENT ID x", "client|id"),
             ("CLIENT SETNAME", "client|setname"),
@@ -764,8 +1053,8 @@ mod tests {
         format!(
             "id=7 addr=127.0.0.1:50000 laddr=127.0.0.1:7777 fd=-1 name={name} age=0 idle=0 flags=N \
              db={db} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem={argv_mem} multi-mem=0 \
-             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 \
-             resp={resp} lib-name={} lib-ver={}\n",
+             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={argv_mem} events=r cmd={cmd} user=default \
+             redir=-1 resp={resp} lib-name={} lib-ver={}\n",
             lib.0, lib.1
         )
     }
@@ -820,11 +1109,12 @@ mod tests {
         let mut h = harness();
         let help = h.run("client help");
         assert!(help.starts_with(
-            "*25\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
+            "*43\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
         ));
         assert!(help
             .contains("+SETINFO <option> <value>\r\n+    Set client meta attr. Options are:\r\n"));
         assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
-        assert!(!help.contains("KILL"));
+        assert!(help.contains("+KILL <ip:port>\r\n"));
+        assert!(!help.contains("PAUSE"));
     }
 }

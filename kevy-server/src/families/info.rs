@@ -76,13 +76,15 @@ fn info_text(server: &Server, want: &[bool]) -> String {
             "clients" => info_clients(server, &rt, &mut f),
             "memory" => info_memory(server, &rt, &mut f),
             "persistence" => info_persistence(server, &mut f),
-            "stats" => info_stats(&counters, &mut f),
+            "stats" => info_stats(server, &counters, &mut f),
             "replication" => info_replication(server, &mut f),
             "cpu" => info_cpu(&mut f),
             "cluster" => f.put("cluster_enabled", 0),
             "keyspace" => info_keyspace(server, &mut f),
-            // Modules: none; per-command, error and latency statistics are
-            // not kept, so these sections have their header only.
+            "commandstats" => info_commandstats(server, &mut f),
+            "errorstats" => info_errorstats(server, &mut f),
+            "latencystats" => info_latencystats(server, &rt, &mut f),
+            // Modules: none, so the section has its header only.
             _ => {}
         }
     }
@@ -198,7 +200,11 @@ fn info_clients(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
 static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
-    let used = server.sum_published(|p| &p.used_memory);
+    // Redis's used_memory is what its allocator says is allocated; so is
+    // kevy's, over every thread (not only what the keyspaces account for).
+    let alloc = kevy_sys::alloc::stats();
+    let used = alloc.allocated;
+    let dataset = server.sum_published(|p| &p.used_memory);
     let peak = PEAK_MEMORY.fetch_max(used, Relaxed).max(used);
     let rss = proc_kb("/proc/self/status", "VmRSS:") * 1024;
     let total = host().total_memory;
@@ -215,7 +221,22 @@ fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
         "used_memory_peak_perc",
         format!("{:.2}%", ratio(used, peak) * 100.0),
     );
-    f.put("used_memory_dataset", used);
+    f.put("used_memory_dataset", dataset);
+    f.put(
+        "used_memory_dataset_perc",
+        format!("{:.2}%", ratio(dataset, used) * 100.0),
+    );
+    f.put("allocator_allocated", alloc.allocated);
+    f.put("allocator_active", alloc.active);
+    f.put("allocator_resident", alloc.resident);
+    f.put(
+        "allocator_frag_ratio",
+        format!("{:.2}", ratio(alloc.active, alloc.allocated)),
+    );
+    f.put(
+        "allocator_rss_ratio",
+        format!("{:.2}", ratio(alloc.resident, alloc.active)),
+    );
     f.put("total_system_memory", total);
     f.put("total_system_memory_human", bytes_to_human(total));
     f.put("maxmemory", maxmemory);
@@ -225,7 +246,7 @@ fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
         "mem_fragmentation_ratio",
         format!("{:.2}", ratio(rss, used)),
     );
-    f.put("mem_allocator", "libc");
+    f.put("mem_allocator", kevy_sys::alloc::name());
     f.put("lazyfree_pending_objects", 0);
 }
 
@@ -273,17 +294,18 @@ fn info_persistence(server: &Server, f: &mut Fields<'_>) {
     f.put("aof_last_write_status", "ok");
 }
 
-fn info_stats(c: &Counters, f: &mut Fields<'_>) {
+fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
+    let rates = server.rates.lock().unwrap_or_else(|e| e.into_inner());
+    let kbps = |k: usize| format!("{:.2}", rates.per_sec(k) as f64 / 1024.0);
     f.put("total_connections_received", c.connections);
     f.put("total_commands_processed", c.commands);
-    // Not sampled: kevy keeps no per-interval history of its counters.
-    f.put("instantaneous_ops_per_sec", 0);
+    f.put("instantaneous_ops_per_sec", rates.per_sec(0));
     f.put("total_net_input_bytes", c.net_in);
     f.put("total_net_output_bytes", c.net_out);
     f.put("total_net_repl_input_bytes", 0);
     f.put("total_net_repl_output_bytes", 0);
-    f.put("instantaneous_input_kbps", "0.00");
-    f.put("instantaneous_output_kbps", "0.00");
+    f.put("instantaneous_input_kbps", kbps(1));
+    f.put("instantaneous_output_kbps", kbps(2));
     f.put("instantaneous_input_repl_kbps", "0.00");
     f.put("instantaneous_output_repl_kbps", "0.00");
     f.put("rejected_connections", c.rejected);
@@ -306,6 +328,84 @@ fn info_stats(c: &Counters, f: &mut Fields<'_>) {
     f.put("tracking_total_keys", 0);
     f.put("tracking_total_items", 0);
     f.put("tracking_total_prefixes", 0);
+    f.put("unexpected_error_replies", 0);
+    f.put("total_error_replies", server.cmdstats.error_replies());
+    f.put("dump_payload_sanitizations", 0);
+    f.put("total_reads_processed", c.commands);
+    f.put("total_writes_processed", c.commands);
+    f.put("io_threaded_reads_processed", 0);
+    f.put("io_threaded_writes_processed", 0);
+}
+
+/// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,
+/// failed_calls=…` for every command (and subcommand) used since the last
+/// reset.
+fn info_commandstats(server: &Server, f: &mut Fields<'_>) {
+    let table = &server.table;
+    for slot in 0..table.stat_slots() as u16 {
+        let t = server.cmdstats.totals(slot);
+        if t.calls == 0 && t.rejected == 0 && t.failed == 0 {
+            continue;
+        }
+        let per_call = if t.calls == 0 {
+            0.0
+        } else {
+            t.usec as f64 / t.calls as f64
+        };
+        f.put(
+            &format!("cmdstat_{}", table.slot_name(slot)),
+            format!(
+                "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                t.calls, t.usec, t.rejected, t.failed
+            ),
+        );
+    }
+}
+
+/// `errorstat_<KIND>:count=…`, by error kind.
+fn info_errorstats(server: &Server, f: &mut Fields<'_>) {
+    for (kind, n) in server.cmdstats.errors() {
+        f.put(&format!("errorstat_{kind}"), format!("count={n}"));
+    }
+}
+
+/// `latency_percentiles_usec_<name>:p50=…,p99=…,p99.9=…`, at the
+/// percentiles `latency-tracking-info-percentiles` lists.
+fn info_latencystats(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
+    let list = find_param(b"latency-tracking-info-percentiles")
+        .map_or_else(String::new, |p| param_value(server, p, rt));
+    let ps: Vec<(String, f64)> = list
+        .split_whitespace()
+        .filter_map(|w| w.parse::<f64>().ok().map(|p| (w.to_string(), p)))
+        .collect();
+    let values: Vec<f64> = ps.iter().map(|p| p.1).collect();
+    let table = &server.table;
+    for slot in 0..table.stat_slots() as u16 {
+        let Some(got) = server.cmdstats.percentiles(slot, &values) else {
+            continue;
+        };
+        let text = ps
+            .iter()
+            .zip(got)
+            .map(|((name, _), v)| format!("p{}={v:.3}", trim_percentile(name)))
+            .collect::<Vec<_>>()
+            .join(",");
+        f.put(
+            &format!("latency_percentiles_usec_{}", table.slot_name(slot)),
+            text,
+        );
+    }
+}
+
+/// A percentile as Redis names it: `50`, `99.9` (no trailing zeros).
+fn trim_percentile(p: &str) -> String {
+    match p.parse::<f64>() {
+        Ok(v) => {
+            let s = format!("{v}");
+            s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+        }
+        Err(_) => p.to_string(),
+    }
 }
 
 fn info_replication(server: &Server, f: &mut Fields<'_>) {
@@ -408,8 +508,18 @@ mod tests {
         assert!(all.contains(&format!("\r\nrun_id:{}\r\n", h.server().run_id)));
         assert!(all.contains("\r\n\r\n# Clients\r\nconnected_clients:"));
         let everything = text(&h.run("INFO everything"));
-        assert!(everything
-            .contains("# Commandstats\r\n\r\n# Errorstats\r\n\r\n# Latencystats\r\n\r\n# Cluster"));
+        for title in [
+            "# Commandstats\r\n",
+            "# Errorstats\r\n",
+            "# Latencystats\r\n",
+        ] {
+            assert!(everything.contains(title), "{title}");
+        }
+        // This harness runs commands through the execution point, so INFO
+        // itself is counted.
+        assert!(everything.contains("\r\ncmdstat_info:calls="));
+        assert!(everything.contains("\r\nlatency_percentiles_usec_info:p50="));
+        assert!(everything.contains("\r\nmem_allocator:jemalloc-5."));
         assert_eq!(h.run("INFO nosuch"), "$0\r\n\r\n");
         assert_eq!(h.run("INFO KEYSPACE"), "$12\r\n# Keyspace\r\n\r\n");
         assert_eq!(

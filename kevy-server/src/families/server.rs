@@ -1,10 +1,16 @@
-//! The server command family: TIME, LASTSAVE and SHUTDOWN. COMMAND, CONFIG
-//! and INFO have their own modules.
+//! The server command family: TIME, LASTSAVE, SHUTDOWN, MONITOR and
+//! SLOWLOG. COMMAND, CONFIG and INFO have their own modules.
+//!
+//! MONITOR makes the connection a monitor; the runtime feeds it every
+//! command dispatched on any shard. SLOWLOG reads the per-shard slow logs
+//! that the execution point fills (`stats.rs`) and merges them newest
+//! first.
 
-use super::common::{conn_spec, last_save};
+use super::common::{conn_spec, dispatch, last_save, reply_help};
 use crate::ctx::ConnCtx;
-use crate::table::{flag, Table};
+use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
+use kevy_store::num::parse_i64;
 
 pub fn register(t: &mut Table) {
     use flag::*;
@@ -30,6 +36,123 @@ pub fn register(t: &mut Table) {
         &["@admin", "@slow", "@dangerous"],
         cmd_shutdown,
     ));
+    t.add(conn_spec(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        &["@admin", "@slow", "@dangerous"],
+        cmd_monitor,
+    ));
+    t.add_container(
+        conn_spec("slowlog", -2, 0, &["@slow"], cmd_slowlog),
+        SLOWLOG_SUBS,
+    );
+}
+
+fn cmd_monitor(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.ok();
+    ConnAction::Monitor
+}
+
+const SLOWLOG_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+/// SLOWLOG's subcommands, in the order Redis 7.0's COMMAND INFO gives them.
+static SLOWLOG_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "slowlog|len",
+        arity: 2,
+        flags: flag::ADMIN | flag::LOADING | flag::STALE,
+        acl: SLOWLOG_ACL,
+        run: slowlog_len,
+    },
+    SubSpec {
+        name: "slowlog|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        acl: &["@slow"],
+        run: slowlog_help,
+    },
+    SubSpec {
+        name: "slowlog|get",
+        arity: -2,
+        flags: flag::ADMIN | flag::LOADING | flag::STALE,
+        acl: SLOWLOG_ACL,
+        run: slowlog_get,
+    },
+    SubSpec {
+        name: "slowlog|reset",
+        arity: 2,
+        flags: flag::ADMIN | flag::LOADING | flag::STALE,
+        acl: SLOWLOG_ACL,
+        run: slowlog_reset,
+    },
+];
+
+fn cmd_slowlog(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    dispatch(ctx, SLOWLOG_SUBS)
+}
+
+fn slowlog_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    reply_help(
+        ctx,
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+    ConnAction::Continue
+}
+
+fn slowlog_len(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.int(ctx.server.cmdstats.slowlog_len() as i64);
+    ConnAction::Continue
+}
+
+fn slowlog_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.server.cmdstats.slowlog_reset();
+    ctx.out.ok();
+    ConnAction::Continue
+}
+
+/// SLOWLOG GET [count]: -1 is every entry; each entry is id, unix time,
+/// duration in µs, the arguments, the client's address and name.
+fn slowlog_get(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let count = if ctx.args.len() == 3 {
+        match parse_i64(ctx.args.get(2)) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => n as usize,
+            _ => {
+                ctx.out
+                    .error("ERR count should be greater than or equal to -1");
+                return ConnAction::Continue;
+            }
+        }
+    } else {
+        10
+    };
+    let entries = ctx.server.cmdstats.slowlog(count);
+    let out = &mut ctx.out;
+    out.array(entries.len());
+    for e in entries {
+        out.array(6);
+        out.int(e.id as i64);
+        out.int(e.unix_secs as i64);
+        out.int(e.usec as i64);
+        out.array(e.argv.len());
+        for a in &e.argv {
+            out.bulk(a);
+        }
+        out.bulk(e.addr.as_bytes());
+        out.bulk(&e.name);
+    }
+    ConnAction::Continue
 }
 
 fn cmd_time(ctx: &mut ConnCtx<'_>) -> ConnAction {

@@ -159,7 +159,9 @@ pub mod harness {
             self.action = ConnAction::Continue;
             match self.kevy.route(args, &self.client, 2) {
                 Err(e) => Reply::new(&mut out, self.client.resp3).error_bytes(&e),
-                Ok((cmd, Route::Conn)) => {
+                // Run on the connection, CLIENT LIST and KILL see the
+                // caller only.
+                Ok((cmd, Route::Conn | Route::Clients { .. })) => {
                     self.action = self.kevy.exec_conn(
                         &mut self.shard,
                         &mut self.client,

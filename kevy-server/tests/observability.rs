@@ -1,0 +1,334 @@
+//! What an operator watches, end to end over real sockets on a server with
+//! several shards: CLIENT LIST/INFO/KILL see and close connections on every
+//! shard, MONITOR sees every connection's commands in order, INFO's
+//! commandstats/errorstats/latencystats/stats and SLOWLOG count what ran,
+//! and CONFIG RESETSTAT starts them over.
+
+mod common;
+
+use common::resp::{Conn, Value};
+use common::Server;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn kevy(cores: &str) -> Server {
+    Server::kevy(&["--cores", cores])
+}
+
+fn conn(port: u16) -> Conn {
+    Conn::connect(port).expect("connect")
+}
+
+fn call(c: &mut Conn, args: &[&str]) -> Value {
+    c.call(args).expect("reply")
+}
+
+fn text(v: &Value) -> String {
+    String::from_utf8_lossy(v.bytes().expect("bulk or simple reply")).into_owned()
+}
+
+/// `field=value` pairs of each CLIENT LIST line.
+fn client_lines(v: &Value) -> Vec<HashMap<String, String>> {
+    text(v)
+        .lines()
+        .map(|l| {
+            l.split(' ')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Opens `n` named connections (`c0`, `c1`, …); enough of them that
+/// SO_REUSEPORT puts some on every shard.
+fn named(port: u16, n: usize) -> Vec<Conn> {
+    (0..n)
+        .map(|i| {
+            let mut c = conn(port);
+            assert_eq!(
+                text(&call(&mut c, &["CLIENT", "SETNAME", &format!("c{i}")])),
+                "OK"
+            );
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn client_list_shows_every_connection_on_every_shard() {
+    let server = kevy("3");
+    let mut others = named(server.port, 12);
+    let mut me = conn(server.port);
+    call(&mut others[3], &["SELECT", "5"]);
+    call(&mut others[4], &["MULTI"]);
+    call(&mut others[4], &["SET", "k", "v"]);
+    let list = client_lines(&call(&mut me, &["CLIENT", "LIST"]));
+    assert_eq!(list.len(), 13, "{list:?}");
+    for i in 0..12 {
+        assert!(
+            list.iter().any(|l| l["name"] == format!("c{i}")),
+            "c{i} missing"
+        );
+    }
+    let ids: Vec<u64> = list.iter().map(|l| l["id"].parse().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ordered by id: {ids:?}"
+    );
+    let by_name = |n: &str| list.iter().find(|l| l["name"] == n).unwrap();
+    assert_eq!(by_name("c3")["db"], "5");
+    assert_eq!(by_name("c4")["multi"], "1");
+    assert_eq!(by_name("c4")["flags"], "x");
+    assert_eq!(by_name("c4")["cmd"], "set");
+    assert_eq!(by_name("c0")["cmd"], "client");
+    let mine = list.iter().find(|l| l["name"].is_empty()).unwrap();
+    assert_eq!(mine["cmd"], "client|list");
+    // ID and TYPE filters, and CLIENT INFO, agree with the list.
+    let id3 = by_name("c3")["id"].clone();
+    let one = client_lines(&call(&mut me, &["CLIENT", "LIST", "ID", &id3, "999999"]));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["name"], "c3");
+    assert_eq!(
+        client_lines(&call(&mut me, &["CLIENT", "LIST", "TYPE", "normal"])).len(),
+        13
+    );
+    assert!(client_lines(&call(&mut me, &["CLIENT", "LIST", "TYPE", "pubsub"])).is_empty());
+    let info = client_lines(&call(&mut others[5], &["CLIENT", "INFO"]));
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0]["name"], "c5");
+    assert_eq!(info[0]["cmd"], "client|info");
+}
+
+#[test]
+fn client_kill_closes_connections_on_any_shard() {
+    let server = kevy("3");
+    let mut others = named(server.port, 9);
+    let mut me = conn(server.port);
+    let list = client_lines(&call(&mut me, &["CLIENT", "LIST"]));
+    let field = |name: &str, f: &str| -> String {
+        list.iter().find(|l| l["name"] == name).unwrap()[f].clone()
+    };
+    // By id, by address (new and old forms), by local address.
+    let reply = call(&mut me, &["CLIENT", "KILL", "ID", &field("c0", "id")]);
+    assert_eq!(reply.int(), Some(1));
+    let reply = call(&mut me, &["CLIENT", "KILL", "ADDR", &field("c1", "addr")]);
+    assert_eq!(reply.int(), Some(1));
+    let reply = call(&mut me, &["CLIENT", "KILL", &field("c2", "addr")]);
+    assert_eq!(text(&reply), "OK");
+    let reply = call(&mut me, &["CLIENT", "KILL", "127.0.0.1:1"]);
+    assert!(reply.is_error());
+    for (i, c) in others.iter_mut().enumerate().take(3) {
+        // The killed connection reads end-of-file, whichever shard it is on.
+        assert!(c.call(&["PING"]).is_err(), "c{i} still served");
+    }
+    let after = client_lines(&call(&mut me, &["CLIENT", "LIST"]));
+    assert_eq!(after.len(), 7, "the reply comes after the kills");
+    // MAXAGE keeps connections younger than the age.
+    let reply = call(&mut me, &["CLIENT", "KILL", "MAXAGE", "100000"]);
+    assert_eq!(reply.int(), Some(0));
+    // LADDR with SKIPME yes (the default) kills everyone else.
+    let laddr = field("c3", "laddr");
+    let reply = call(
+        &mut me,
+        &["CLIENT", "KILL", "LADDR", &laddr, "TYPE", "normal"],
+    );
+    assert_eq!(reply.int(), Some(6));
+    assert_eq!(client_lines(&call(&mut me, &["CLIENT", "LIST"])).len(), 1);
+    for (i, c) in others.iter_mut().enumerate().skip(3) {
+        assert!(c.call(&["PING"]).is_err(), "c{i} still served");
+    }
+    // USER default, SKIPME no: the caller too, after its reply.
+    let reply = call(
+        &mut me,
+        &["CLIENT", "KILL", "USER", "default", "SKIPME", "no"],
+    );
+    assert_eq!(reply.int(), Some(1));
+    assert!(me.call(&["PING"]).is_err());
+    let mut fresh = conn(server.port);
+    assert_eq!(text(&call(&mut fresh, &["PING"])), "PONG");
+}
+
+#[test]
+fn monitor_sees_every_shards_commands_in_each_connections_order() {
+    let server = kevy("3");
+    let mut mon = conn(server.port);
+    assert_eq!(text(&call(&mut mon, &["MONITOR"])), "OK");
+    let mut clients: Vec<Conn> = (0..6).map(|_| conn(server.port)).collect();
+    let mut addrs = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let me = client_lines(&call(c, &["CLIENT", "INFO"]));
+        addrs.push(me[0]["addr"].clone());
+        // Pipelined, keys on every shard: each connection's lines must
+        // still come in the order it sent them.
+        let mut batch = Vec::new();
+        for j in 0..20 {
+            let key = format!("key:{i}:{j}");
+            batch.extend(common::resp::command(&["SET", key.as_str(), "v"]));
+        }
+        c.send(&batch).unwrap();
+        for _ in 0..20 {
+            c.read().unwrap();
+        }
+        call(c, &["MULTI"]);
+        call(c, &["INCR", &format!("n{i}")]);
+        call(c, &["GET", "x"]);
+        call(c, &["EXEC"]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+    // CLIENT INFO, the 20 SETs, MULTI, INCR, GET and EXEC.
+    let expected_per_client = 1 + 20 + 4;
+    while seen.values().map(Vec::len).sum::<usize>() < 6 * expected_per_client {
+        assert!(Instant::now() < deadline, "monitor saw {seen:?}");
+        let (v, _) = mon.read().expect("monitor line");
+        let line = text(&v);
+        // 1339518083.107412 [0 127.0.0.1:60866] "set" "k" "v"
+        let (_, rest) = line.split_once(" [").expect("timestamp");
+        let (who, cmd) = rest.split_once("] ").expect("client");
+        let addr = who.split_once(' ').unwrap().1.to_string();
+        seen.entry(addr).or_default().push(cmd.to_string());
+    }
+    for (i, addr) in addrs.iter().enumerate() {
+        let mut want = vec!["\"CLIENT\" \"INFO\"".to_string()];
+        want.extend((0..20).map(|j| format!("\"SET\" \"key:{i}:{j}\" \"v\"")));
+        want.push("\"MULTI\"".into());
+        want.push(format!("\"INCR\" \"n{i}\""));
+        want.push("\"GET\" \"x\"".into());
+        want.push("\"EXEC\"".into());
+        let got: Vec<String> = seen[addr].iter().map(|s| s.to_uppercase()).collect();
+        let want: Vec<String> = want.iter().map(|s| s.to_uppercase()).collect();
+        // Redis shows "exec" in lowercase: compare case-insensitively.
+        assert_eq!(got, want, "client {i}");
+    }
+}
+
+fn info(c: &mut Conn, section: &str) -> HashMap<String, String> {
+    text(&call(c, &["INFO", section]))
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim_end().to_string()))
+        .collect()
+}
+
+/// `calls=3,usec=…` as a map.
+fn fields(v: &str) -> HashMap<String, String> {
+    v.split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn info_counts_commands_errors_and_latency_on_every_shard() {
+    let server = kevy("3");
+    let mut c = conn(server.port);
+    assert_eq!(text(&call(&mut c, &["CONFIG", "RESETSTAT"])), "OK");
+    for i in 0..30 {
+        call(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    call(&mut c, &["LPUSH", "k1", "x"]); // WRONGTYPE
+    call(&mut c, &["GET"]); // rejected: arity
+    call(&mut c, &["NOSUCH"]); // unknown: errorstats only
+    call(&mut c, &["MGET", "k1", "k2", "k3", "k4"]); // one call, split over shards
+    call(&mut c, &["CONFIG", "GET", "maxmemory"]);
+    let stats = info(&mut c, "commandstats");
+    let set = fields(&stats["cmdstat_set"]);
+    assert_eq!(set["calls"], "30");
+    assert_eq!(set["failed_calls"], "0");
+    let lpush = fields(&stats["cmdstat_lpush"]);
+    assert_eq!(
+        (lpush["calls"].as_str(), lpush["failed_calls"].as_str()),
+        ("1", "1")
+    );
+    let get = fields(&stats["cmdstat_get"]);
+    assert_eq!(
+        (get["calls"].as_str(), get["rejected_calls"].as_str()),
+        ("0", "1")
+    );
+    assert_eq!(fields(&stats["cmdstat_mget"])["calls"], "1");
+    assert_eq!(fields(&stats["cmdstat_config|get"])["calls"], "1");
+    assert!(!stats.contains_key("cmdstat_config"));
+    let errors = info(&mut c, "errorstats");
+    assert_eq!(errors["errorstat_WRONGTYPE"], "count=1");
+    assert_eq!(errors["errorstat_ERR"], "count=2");
+    let st = info(&mut c, "stats");
+    assert_eq!(st["total_error_replies"], "3");
+    let lat = info(&mut c, "latencystats");
+    let p = fields(&lat["latency_percentiles_usec_set"]);
+    let (p50, p99): (f64, f64) = (p["p50"].parse().unwrap(), p["p99"].parse().unwrap());
+    assert!(p50 > 0.0 && p50 <= p99, "{p:?}");
+    assert!(p.contains_key("p99.9"));
+    let mem = info(&mut c, "memory");
+    assert!(mem["mem_allocator"].starts_with("jemalloc-"), "{mem:?}");
+    let used: u64 = mem["used_memory"].parse().unwrap();
+    assert!(used > 100_000, "allocator-true used_memory: {used}");
+    // instantaneous_ops_per_sec is sampled every 100 ms over 1.6 s.
+    let start = Instant::now();
+    let mut ops = 0;
+    while start.elapsed() < Duration::from_secs(3) && ops == 0 {
+        for _ in 0..200 {
+            call(&mut c, &["PING"]);
+        }
+        ops = info(&mut c, "stats")["instantaneous_ops_per_sec"]
+            .parse()
+            .unwrap();
+    }
+    assert!(ops > 0);
+    assert_eq!(text(&call(&mut c, &["CONFIG", "RESETSTAT"])), "OK");
+    let stats = info(&mut c, "commandstats");
+    assert!(!stats.contains_key("cmdstat_set"), "{stats:?}");
+    assert!(!info(&mut c, "errorstats").contains_key("errorstat_ERR"));
+}
+
+#[test]
+fn slowlog_records_commands_from_every_shard() {
+    let server = kevy("3");
+    let mut c = conn(server.port);
+    call(&mut c, &["CLIENT", "SETNAME", "watcher"]);
+    assert_eq!(
+        text(&call(
+            &mut c,
+            &["CONFIG", "SET", "slowlog-log-slower-than", "0"]
+        )),
+        "OK"
+    );
+    call(&mut c, &["SLOWLOG", "RESET"]);
+    for i in 0..10 {
+        call(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let len = call(&mut c, &["SLOWLOG", "LEN"]).int().unwrap();
+    // The 10 SETs (on all three shards) and SLOWLOG RESET itself.
+    assert!(len >= 11, "{len}");
+    let got = call(&mut c, &["SLOWLOG", "GET", "-1"]);
+    let entries = got.items().unwrap();
+    let sets: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e.items().unwrap()[3].items().unwrap()[0].bytes() == Some(b"SET"))
+        .collect();
+    assert_eq!(sets.len(), 10);
+    // Newest first, with the client's address and name.
+    let ids: Vec<i64> = entries
+        .iter()
+        .map(|e| e.items().unwrap()[0].int().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+    let first = sets[0].items().unwrap();
+    assert_eq!(first[3].items().unwrap()[1].bytes(), Some(&b"k9"[..]));
+    assert_eq!(first[5].bytes(), Some(&b"watcher"[..]));
+    assert!(text(&first[4]).starts_with("127.0.0.1:"));
+    assert_eq!(
+        call(&mut c, &["SLOWLOG", "GET", "2"])
+            .items()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(call(&mut c, &["SLOWLOG", "GET", "-2"]).is_error());
+    call(&mut c, &["CONFIG", "SET", "slowlog-max-len", "3"]);
+    assert_eq!(call(&mut c, &["SLOWLOG", "LEN"]).int(), Some(3));
+    call(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    call(&mut c, &["SLOWLOG", "RESET"]);
+    call(&mut c, &["SET", "a", "b"]);
+    assert_eq!(call(&mut c, &["SLOWLOG", "LEN"]).int(), Some(0));
+}
