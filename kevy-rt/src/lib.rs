@@ -35,7 +35,7 @@
 //!    FLUSHALL, …), and every MULTI/EXEC whose keys are not all on the home
 //!    shard runs as a *transaction*: see below. Its parts' replies fold as
 //!    the table's [`Fold`] says (sum, all-OK, gather by key, concatenate,
-//!    random pick) once all are in.
+//!    random pick, pages of one iteration in shard order) once all are in.
 //! 6. At the end of the iteration each non-empty batch is pushed to its ring
 //!    (one push per target), and the target is woken only if it announced it
 //!    is going to sleep.
