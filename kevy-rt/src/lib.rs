@@ -82,8 +82,8 @@
 //! **What runs.** `Service::route` gives each command's keys (the command
 //! table's key positions; kevy-rt never looks at command names). The plan
 //! is the set of keys per shard, including keys the connection WATCHes; a
-//! command that reaches a whole shard (FLUSHALL, KEYS, SCAN inside MULTI)
-//! locks that whole shard.
+//! command that reaches a whole shard (FLUSHALL, KEYS, SCAN) locks that
+//! whole shard.
 //!
 //! 1. *Fast path.* When every key is on the home shard and none is locked
 //!    or queued for, the commands run inline, back to back, in one go: no
