@@ -505,9 +505,12 @@ pub fn parse_scan_opts<'a>(
 /// Shards are visited in order: a shard below the cursor's is done (an
 /// empty page, cursor 0), the cursor's shard goes on from `local`, and a
 /// shard above starts from 0, in case every shard before it finishes in
-/// this call. Each returns up to COUNT keys and its own next cursor, 0
-/// once it is done; [`Fold::Pages`] keeps the pages up to the first shard
-/// that is not done, whose cursor is where the next call resumes.
+/// this call. Each returns about COUNT keys (its dict scan's) and its own
+/// next cursor, 0 once it is done; [`Fold::Pages`] keeps the pages up to
+/// the first shard that is not done, whose cursor is where the next call
+/// resumes. So a full iteration runs every shard's dict scan from 0 to its
+/// end, one shard after the other, and returns every key that Redis's
+/// one-dict scan would.
 pub fn op_scan(
     db: &mut Db<'_>,
     cursor: u64,
