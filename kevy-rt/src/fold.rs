@@ -125,6 +125,28 @@ impl FanOut {
                     out.extend_from_slice(e);
                 }
             }
+            Fold::Pages => {
+                let mut cursor: &[u8] = DONE;
+                let mut kind = None;
+                let mut elems: Vec<&[u8]> = Vec::new();
+                for bytes in parts {
+                    let Some((at, k, page)) = page(bytes) else {
+                        continue;
+                    };
+                    kind.get_or_insert(k);
+                    elems.extend(page);
+                    if at != DONE {
+                        cursor = at;
+                        break;
+                    }
+                }
+                header(out, b'*', 2);
+                out.extend_from_slice(cursor);
+                header(out, kind.unwrap_or(b'*'), elems.len());
+                for e in elems {
+                    out.extend_from_slice(e);
+                }
+            }
             Fold::Random => {
                 let found: Vec<&[u8]> = self
                     .parts
@@ -148,6 +170,23 @@ impl FanOut {
             }
         }
     }
+}
+
+/// A [`Fold::Pages`] part's cursor when its shard is done: the bulk
+/// string `"0"`.
+const DONE: &[u8] = b"$1\r\n0\r\n";
+
+/// A [`Fold::Pages`] part split into its cursor (the whole bulk string)
+/// and its elements' kind and bytes; `None` when it is not a
+/// `[cursor, [elements…]]` pair.
+fn page(bytes: &[u8]) -> Option<(&[u8], u8, impl Iterator<Item = &[u8]>)> {
+    let (2, outer) = kevy_resp::split_array(bytes)? else {
+        return None;
+    };
+    let list = &bytes[outer[1].clone()];
+    let (_, ranges) = kevy_resp::split_array(list)?;
+    let elems = ranges.into_iter().map(move |r| &list[r]);
+    Some((&bytes[outer[0].clone()], list[0], elems))
 }
 
 fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
@@ -228,6 +267,61 @@ mod tests {
             0,
         );
         assert_eq!(got, "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    }
+
+    /// A `[cursor, [elements…]]` part.
+    fn page(cursor: &str, elems: &[&str]) -> String {
+        let mut s = format!(
+            "*2\r\n${}\r\n{cursor}\r\n*{}\r\n",
+            cursor.len(),
+            elems.len()
+        );
+        for e in elems {
+            s += &format!("${}\r\n{e}\r\n", e.len());
+        }
+        s
+    }
+
+    fn pages(parts: &[String]) -> String {
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        fold(Fold::Pages, &parts, vec![], 0)
+    }
+
+    #[test]
+    fn pages_join_finished_parts() {
+        let got = pages(&[page("0", &["a"]), page("0", &[]), page("0", &["b", "c"])]);
+        assert_eq!(got, page("0", &["a", "b", "c"]));
+    }
+
+    #[test]
+    fn pages_stop_at_the_first_unfinished_part() {
+        let got = pages(&[
+            page("0", &["a"]),
+            page("13", &["b"]),
+            page("0", &["c"]),
+            page("27", &["d"]),
+        ]);
+        assert_eq!(got, page("13", &["a", "b"]));
+        let got = pages(&[page("5", &[]), page("0", &["x"])]);
+        assert_eq!(got, page("5", &[]));
+        // A cursor that is not "0" but starts with it is not done.
+        let got = pages(&[page("05", &["a"]), page("0", &["x"])]);
+        assert_eq!(got, page("05", &["a"]));
+    }
+
+    #[test]
+    fn pages_keep_the_element_kind_and_report_errors() {
+        let a = "*2\r\n$1\r\n0\r\n~1\r\n$1\r\na\r\n";
+        let b = "*2\r\n$1\r\n0\r\n~1\r\n$1\r\nb\r\n";
+        let got = fold(Fold::Pages, &[a, b], vec![], 0);
+        assert_eq!(got, "*2\r\n$1\r\n0\r\n~2\r\n$1\r\na\r\n$1\r\nb\r\n");
+        let got = fold(
+            Fold::Pages,
+            &[&page("0", &[]), "-ERR invalid cursor\r\n"],
+            vec![],
+            0,
+        );
+        assert_eq!(got, "-ERR invalid cursor\r\n");
     }
 
     #[test]

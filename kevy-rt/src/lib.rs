@@ -35,7 +35,7 @@
 //!    FLUSHALL, …), and every MULTI/EXEC whose keys are not all on the home
 //!    shard runs as a *transaction*: see below. Its parts' replies fold as
 //!    the table's [`Fold`] says (sum, all-OK, gather by key, concatenate,
-//!    random pick) once all are in.
+//!    random pick, pages of one iteration in shard order) once all are in.
 //! 6. At the end of the iteration each non-empty batch is pushed to its ring
 //!    (one push per target), and the target is woken only if it announced it
 //!    is going to sleep.
@@ -82,8 +82,8 @@
 //! **What runs.** `Service::route` gives each command's keys (the command
 //! table's key positions; kevy-rt never looks at command names). The plan
 //! is the set of keys per shard, including keys the connection WATCHes; a
-//! command that reaches a whole shard (FLUSHALL, KEYS, SCAN inside MULTI)
-//! locks that whole shard.
+//! command that reaches a whole shard (FLUSHALL, KEYS, SCAN) locks that
+//! whole shard.
 //!
 //! 1. *Fast path.* When every key is on the home shard and none is locked
 //!    or queued for, the commands run inline, back to back, in one go: no

@@ -21,6 +21,14 @@ pub enum Fold {
     Concat,
     /// One non-null reply, picked at random (RANDOMKEY).
     Random,
+    /// Pages of one iteration over the shards in shard order (SCAN): each
+    /// part is `[cursor, [elements…]]`, where cursor `"0"` means the part's
+    /// shard is done. The elements are concatenated in part order up to and
+    /// including the first part whose shard is not done, and that part's
+    /// cursor is the reply's; `"0"` when every part is done. Parts after
+    /// that one are dropped: the next call, resuming at its cursor, visits
+    /// their shards again.
+    Pages,
 }
 
 /// Where a command runs, decided by the command table.
@@ -42,7 +50,7 @@ pub enum Route {
     },
     /// Every shard runs the same command; replies fold.
     All(Fold),
-    /// One named shard (a SCAN cursor names its shard).
+    /// One named shard.
     Shard(usize),
     /// Transaction control, run by the runtime itself.
     Tx(TxOp),

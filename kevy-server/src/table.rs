@@ -76,8 +76,9 @@ pub enum RouteKind {
     All(Fold),
     /// Transaction control, run by the runtime (MULTI, EXEC, WATCH, …).
     Tx(TxOp),
-    /// Keys that move with the arguments (LMPOP's numkeys, ZUNIONSTORE, SCAN's
-    /// cursor): the function computes the route or the error reply.
+    /// Keys that move with the arguments (LMPOP's numkeys, ZUNIONSTORE), or
+    /// an argument checked before any shard is involved (SCAN's cursor): the
+    /// function computes the route or the error reply.
     Custom(fn(Args<'_>, &ClientCtx, usize) -> Result<Route, String>),
 }
 

@@ -282,6 +282,81 @@ fn concurrent_clients_incr_shared_counters() {
     assert_eq!(totals, vec![each; COUNTERS]);
 }
 
+/// Iterates `SCAN cursor COUNT 10 extra…` to cursor 0; every key returned,
+/// and how many calls it took.
+fn scan_all(con: &mut redis::Connection, extra: &[&str]) -> (Vec<String>, usize) {
+    let mut cursor = 0u64;
+    let mut keys = Vec::new();
+    let mut calls = 0;
+    loop {
+        let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(10)
+            .arg(extra)
+            .query(con)
+            .unwrap();
+        keys.extend(page);
+        calls += 1;
+        cursor = next;
+        if cursor == 0 {
+            return (keys, calls);
+        }
+        assert!(calls < 10_000, "SCAN does not reach cursor 0");
+    }
+}
+
+#[test]
+fn scan_over_three_shards_sees_every_key() {
+    let s = Server::kevy(&["--cores", "3"]);
+    let mut con = client(s.port);
+    let mut p = redis::pipe();
+    for i in 0..1000 {
+        p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    for i in 0..10 {
+        p.cmd("RPUSH").arg(format!("list:{i}")).arg(i).ignore();
+    }
+    let _: () = p.query(&mut con).unwrap();
+    let want: std::collections::BTreeSet<String> = (0..1000)
+        .map(|i| format!("key:{i}"))
+        .chain((0..10).map(|i| format!("list:{i}")))
+        .collect();
+
+    let (keys, calls) = scan_all(&mut con, &[]);
+    let seen: std::collections::BTreeSet<String> = keys.into_iter().collect();
+    assert_eq!(seen, want);
+    // A page holds at least COUNT keys unless a shard ran out, so about
+    // 1010 / 10 calls.
+    assert!(calls < 150, "{calls} calls for 1010 keys");
+
+    let (keys, _) = scan_all(&mut con, &["TYPE", "list"]);
+    let seen: std::collections::BTreeSet<String> = keys.into_iter().collect();
+    let lists: std::collections::BTreeSet<String> = (0..10).map(|i| format!("list:{i}")).collect();
+    assert_eq!(seen, lists);
+
+    // A keyspace smaller than COUNT comes back in one call, with cursor 0.
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+    let _: () = con
+        .mset(&[("k1", 1), ("k2", 2), ("k3", 3), ("k4", 4), ("k5", 5)])
+        .unwrap();
+    let (next, mut page): (u64, Vec<String>) = redis::cmd("SCAN").arg(0).query(&mut con).unwrap();
+    page.sort();
+    assert_eq!(
+        (next, page),
+        (
+            0,
+            vec![
+                "k1".into(),
+                "k2".into(),
+                "k3".into(),
+                "k4".into(),
+                "k5".into()
+            ]
+        )
+    );
+}
+
 // ---------------------------------------------------------------------------
 // redis-cli
 

@@ -3,8 +3,7 @@
 //! commands (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
 //!
 //! Whole-keyspace commands run on every shard and fold (sum, concatenate,
-//! pick one), except SCAN: its cursor names one shard (see [`route_scan`]),
-//! so a full iteration walks the shards one after the other.
+//! pick one, join SCAN's per-shard pages: see [`op_scan`]).
 
 use crate::ctx::Ctx;
 use crate::errors::{reply_error, reply_error_args};
@@ -439,11 +438,12 @@ pub fn parse_cursor(s: &[u8]) -> OpResult<u64> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
-/// SCAN's route. A cursor is `local * nshards + shard`: the shard it
-/// names scans its own dict from `local` (see [`cmd_scan`]).
-pub fn route_scan(args: Args<'_>, _: &ClientCtx, nshards: usize) -> Result<Route, String> {
+/// SCAN's route: every shard, its page folded by [`Fold::Pages`]. A bad
+/// cursor is refused here, before any shard is involved, so it wins over
+/// a bad option as in Redis (which parses the cursor first).
+pub fn route_scan(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
     match parse_cursor(args.get(1)) {
-        Ok(c) => Ok(Route::Shard((c % nshards.max(1) as u64) as usize)),
+        Ok(_) => Ok(Route::All(Fold::Pages)),
         Err(e) => Err(crate::errors::message(e).into_owned()),
     }
 }
@@ -499,8 +499,18 @@ pub fn parse_scan_opts<'a>(
     Ok(o)
 }
 
-/// One SCAN step on this shard: returns the next combined cursor, 0 when
-/// the last shard is done.
+/// This shard's page of one SCAN call. A cursor is `local * nshards +
+/// shard`: the iteration is at `shard`, whose own dict scan is at `local`
+/// (so cursor 0 is the start, and with one shard a cursor is Redis's).
+/// Shards are visited in order: a shard below the cursor's is done (an
+/// empty page, cursor 0), the cursor's shard goes on from `local`, and a
+/// shard above starts from 0, in case every shard before it finishes in
+/// this call. Each returns about COUNT keys (its dict scan's) and its own
+/// next cursor, 0 once it is done; [`Fold::Pages`] keeps the pages up to
+/// the first shard that is not done, whose cursor is where the next call
+/// resumes. So a full iteration runs every shard's dict scan from 0 to its
+/// end, one shard after the other, and returns every key that Redis's
+/// one-dict scan would.
 pub fn op_scan(
     db: &mut Db<'_>,
     cursor: u64,
@@ -509,15 +519,18 @@ pub fn op_scan(
     o: &ScanOpts<'_>,
 ) -> (u64, Vec<Vec<u8>>) {
     let n = nshards.max(1) as u64;
-    let local = cursor / n;
-    let (next, keys) = db.scan(local, o.count, o.pattern, o.type_name);
-    let next = if next != 0 {
-        next * n + shard as u64
-    } else if shard + 1 < nshards {
-        // Local cursor 0 of the next shard.
-        shard as u64 + 1
-    } else {
+    let at = (cursor % n) as usize;
+    let from = match shard.cmp(&at) {
+        std::cmp::Ordering::Less => return (0, Vec::new()),
+        std::cmp::Ordering::Equal => cursor / n,
+        std::cmp::Ordering::Greater => 0,
+    };
+    let (next, keys) = db.scan(from, o.count, o.pattern, o.type_name);
+    // A dict cursor is below the dict's table size, so this cannot wrap.
+    let next = if next == 0 {
         0
+    } else {
+        next * n + shard as u64
     };
     (next, keys)
 }
@@ -791,37 +804,53 @@ mod tests {
         }
     }
 
-    #[test]
-    fn scan_walks_every_shard() {
-        // Three shards' keyspaces, scanned through combined cursors.
-        let mut shards: Vec<T> = (0..3)
+    /// Shards 0..n with the keys `s{i}:k{j}`, `j < per`, on shard `i`.
+    fn shards(n: usize, per: usize) -> Vec<T> {
+        (0..n)
             .map(|i| {
                 let mut t = T::new();
                 t.shard.id = i;
-                t.shard.nshards = 3;
-                for k in 0..50 {
-                    t.run(&["SET", &format!("s{i}:k{k}"), "v"]);
+                t.shard.nshards = n;
+                for j in 0..per {
+                    t.run(&["SET", &format!("s{i}:k{j}"), "v"]);
                 }
                 t
             })
-            .collect();
+            .collect()
+    }
+
+    /// One SCAN call as the runtime makes it: routed to every shard, the
+    /// pages joined in shard order up to the first shard not done (what
+    /// `Fold::Pages` does). Returns the cursor and the keys.
+    fn scan_call(shards: &mut [T], argv: &[&str]) -> (String, Vec<String>) {
         let client = shards[0].client;
+        let args = kevy_resp::OwnedArgs::from_slices(argv);
+        let route = route_scan(args.args(), &client, shards.len());
+        assert_eq!(route, Ok(Route::All(Fold::Pages)));
+        let mut keys = Vec::new();
+        for t in shards.iter_mut() {
+            let reply = t.run(argv);
+            let lines: Vec<&str> = reply.split("\r\n").collect();
+            assert_eq!(lines[0], "*2", "{reply}");
+            keys.extend(lines.iter().skip(5).step_by(2).map(|l| l.to_string()));
+            keys.retain(|k| !k.is_empty());
+            if lines[2] != "0" {
+                return (lines[2].to_string(), keys);
+            }
+        }
+        ("0".to_string(), keys)
+    }
+
+    #[test]
+    fn scan_walks_every_shard() {
+        let mut shards = shards(3, 50);
         let mut seen = std::collections::HashSet::new();
         let mut cursor = "0".to_string();
         let mut calls = 0;
         loop {
-            let args = kevy_resp::OwnedArgs::from_slices(["SCAN", cursor.as_str(), "COUNT", "7"]);
-            let Ok(Route::Shard(s)) = route_scan(args.args(), &client, 3) else {
-                panic!("scan routes to a shard");
-            };
-            let reply = shards[s].run(&["SCAN", &cursor, "COUNT", "7"]);
-            let lines: Vec<&str> = reply.split("\r\n").collect();
-            cursor = lines[2].to_string();
-            for l in lines.iter().skip(5).step_by(2) {
-                if !l.is_empty() {
-                    seen.insert(l.to_string());
-                }
-            }
+            let (next, keys) = scan_call(&mut shards, &["SCAN", &cursor, "COUNT", "7"]);
+            seen.extend(keys);
+            cursor = next;
             calls += 1;
             if cursor == "0" {
                 break;
@@ -829,6 +858,30 @@ mod tests {
             assert!(calls < 1000);
         }
         assert_eq!(seen.len(), 150);
+    }
+
+    #[test]
+    fn scan_fills_a_page_across_shards() {
+        // Few keys per shard: one call returns them all, with cursor 0.
+        let mut shards = shards(3, 3);
+        let (cursor, mut keys) = scan_call(&mut shards, &["SCAN", "0"]);
+        keys.sort();
+        assert_eq!(cursor, "0");
+        assert_eq!(keys.len(), 9, "{keys:?}");
+        // TYPE filters on every shard.
+        shards[2].run(&["RPUSH", "s2:list", "x"]);
+        shards[0].run(&["RPUSH", "s0:list", "x"]);
+        let (cursor, mut keys) = scan_call(&mut shards, &["SCAN", "0", "TYPE", "list"]);
+        keys.sort();
+        assert_eq!(
+            (cursor.as_str(), keys),
+            ("0", vec!["s0:list".into(), "s2:list".into()])
+        );
+        // A shard below the cursor's (cursor 1 is at shard 1) answers an
+        // empty page, done.
+        assert_eq!(shards[0].run(&["SCAN", "1"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+        // An error is every shard's (the fold reports the first).
+        assert_eq!(shards[1].run(&["SCAN", "1", "COUNT", "0"]), SYNTAX);
     }
 
     #[test]
