@@ -42,6 +42,10 @@
 #                                                           ticks, so runs
 #                                                           must be long]
 #   BENCH_MIX_N          requests per mixload run          [$BENCH_N]
+#   BENCH_HOT_N          requests per mget_hot run         [$BENCH_N / 10:
+#                                                           kevy --cores 2
+#                                                           serves it at
+#                                                           ~10k req/s today]
 #   BENCH_CPU_WORKLOADS  comma-separated subset of the above, in this order
 #                                                          [all]
 #   BENCH_CLIENT_CPU     CPU of the load generator         [1]
@@ -49,6 +53,7 @@
 
 CPU_N=${BENCH_N:-1000000}
 MIX_N=${BENCH_MIX_N:-$CPU_N}
+HOT_N=${BENCH_HOT_N:-$((CPU_N / 10))}
 CPU_WORKLOADS=${BENCH_CPU_WORKLOADS:-get,set,incr,mget2,mset10,mget_hot,mixed}
 CPU_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 CPU_SERVERS=(kevy:1 kevy:2 redis)
@@ -179,7 +184,10 @@ cpu_run() {
     get | set | incr) load=(-t "$wl") ;;
     mset10) load=(-t mset) ;;
     mget2) load=(MGET 'key:__rand_int__' 'key:__rand_int__') ;;
-    mget_hot) load=(MGET "$HOT_A" "$HOT_B") ;;
+    mget_hot)
+        load=(MGET "$HOT_A" "$HOT_B")
+        n=$HOT_N
+        ;;
     mixed) n=$MIX_N ;;
     *)
         echo "unknown workload $wl (BENCH_CPU_WORKLOADS)" >&2
@@ -255,7 +263,8 @@ cpu_table() {
     fi
     echo
     echo "CPU mode: server unpinned (kevy pins its own threads), load generator on CPU $CPU_CLIENT_CPU;"
-    echo "$CLIENTS clients (mixload: 25), -P 16, $CPU_N requests per run ($MIX_N for mixload); median of $ROUNDS rounds"
+    echo "$CLIENTS clients (mixload: 25), -P 16; requests per run: $CPU_N, mget_hot $HOT_N, mixed $MIX_N;" \
+        "median of $ROUNDS rounds"
     echo "us/req: server utime+stime / requests; sys/req: server syscalls / requests ($sys_label)"
     redis-server --version | head -n1
     printf '%-22s | %-26s | %-26s | %-26s | %6s %8s\n' "" "kevy --cores 1" "kevy --cores 2" \
