@@ -34,10 +34,24 @@
 #                      earlier commit) run alternately with the other two
 #                      in every phase, to compare two builds' ratios in one
 #                      run; adds "base" columns                [unset]
+#
+# `scripts/bench.sh cpu` (or BENCH_MODE=cpu) runs the CPU mode instead: the
+# server's CPU time and syscalls per request, and req/s, of kevy --cores 1,
+# kevy --cores 2 and redis-server on a set of workloads, plus a mixed
+# GET/SET load with latency percentiles; see scripts/bench-cpu.sh.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+
+MODE=${1:-${BENCH_MODE:-throughput}}
+case $MODE in
+throughput | cpu) ;;
+*)
+    echo "usage: scripts/bench.sh [throughput | cpu]  (default: throughput)" >&2
+    exit 1
+    ;;
+esac
 
 N=${BENCH_N:-100000}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -52,6 +66,7 @@ KEYSPACE=${BENCH_KEYSPACE:-100000}
 MULTI_CORES=${BENCH_MULTI_CORES:-2}
 THREADS=${BENCH_THREADS:-}
 TX=${BENCH_TX:-1}
+if [[ $MODE == cpu ]]; then TX=0; fi
 TX_N=${BENCH_TX_N:-$N}
 TX_THREADS=${BENCH_TX_THREADS:-1}
 BASE=${BENCH_BASE:-}
@@ -71,6 +86,11 @@ if ((TX)); then
     cargo build --release -p kevy-benches --bin txbench >&2
 fi
 TXBENCH="$ROOT/target/release/txbench"
+if [[ $MODE == cpu ]]; then
+    echo "==> cargo build --release -p kevy-benches --bin mixload" >&2
+    cargo build --release -p kevy-benches --bin mixload >&2
+fi
+MIXLOAD="$ROOT/target/release/mixload"
 
 OUT="$ROOT/target/bench/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -81,6 +101,10 @@ KEVY="$OUT/kevy-server"
 if ((TX)); then
     cp "$TXBENCH" "$OUT/txbench"
     TXBENCH="$OUT/txbench"
+fi
+if [[ $MODE == cpu ]]; then
+    cp "$MIXLOAD" "$OUT/mixload"
+    MIXLOAD="$OUT/mixload"
 fi
 if [[ -n $BASE ]]; then
     cp "$BASE" "$OUT/kevy-server-base"
@@ -270,6 +294,13 @@ table() {
             done
     done
 }
+
+if [[ $MODE == cpu ]]; then
+    # shellcheck source=scripts/bench-cpu.sh
+    source "$ROOT/scripts/bench-cpu.sh"
+    cpu_main
+    exit 0
+fi
 
 : >"$OUT/results.tsv"
 echo "==> phase 1: one core each (server on CPU 0, redis-benchmark on CPU 1)" >&2

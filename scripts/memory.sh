@@ -183,7 +183,7 @@ done
 
 echo
 echo "RSS growth after loading (VmRSS after - before, MB = 2^20 bytes)"
-echo "$(redis-server --version | head -n1)"
+redis-server --version | head -n1
 printf '%-28s %10s %10s %11s\n' dataset "redis MB" "kevy MB" kevy/redis
 for ds in "${list[@]}"; do
     printf '%-28s %10s %10s %11s\n' "$(describe "$ds")" "$(mb "${REDIS[$ds]}")" \

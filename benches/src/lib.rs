@@ -1,1 +1,4 @@
-//! Benchmarks live in benches/.
+//! Criterion benchmarks live in benches/; the load tools in src/bin/ share
+//! the RESP client code here.
+
+pub mod resp;
