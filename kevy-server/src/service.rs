@@ -73,8 +73,31 @@ impl Kevy {
         let stats = &self.server.cmdstats;
         let failed = reply.first() == Some(&b'-');
         let slot = self.server.table.stat_slot(cmd, args);
-        stats.record(shard, slot, part, took, failed);
-        if failed {
+        stats.record(shard, slot, part, took);
+        if failed || stats.is_slow(took) {
+            self.account_rare(shard, client, name, cmd, args, part, took, reply);
+        }
+    }
+
+    /// The rare half of [`account`](Self::account): an error reply or a
+    /// slow command.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn account_rare(
+        &self,
+        shard: usize,
+        client: &ClientCtx,
+        name: Option<&[u8]>,
+        cmd: u16,
+        args: Args<'_>,
+        part: u32,
+        took: u64,
+        reply: &[u8],
+    ) {
+        let stats = &self.server.cmdstats;
+        if reply.first() == Some(&b'-') {
+            stats.failed(shard, self.server.table.stat_slot(cmd, args));
             stats.error_reply(shard, &reply[1..]);
         }
         if stats.is_slow(took)
@@ -171,6 +194,9 @@ impl Service for Kevy {
         Ok((id, role))
     }
 
+    // Inlined into the runtime's execution point: the hot path of every
+    // keyed command.
+    #[inline(always)]
     fn exec(
         &self,
         shard: &mut Shard,
@@ -229,8 +255,9 @@ impl Service for Kevy {
 
     fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>) {
         let stats = &self.server.cmdstats;
-        stats.record(shard.id, cmd, 0, 0, error.is_some());
+        stats.record(shard.id, cmd, 0, 0);
         if let Some(msg) = error {
+            stats.failed(shard.id, cmd);
             stats.error_reply(shard.id, msg);
         }
     }

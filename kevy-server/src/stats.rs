@@ -189,16 +189,18 @@ impl CommandStats {
     /// Records one command's run on `shard`: `part` > 0 is a further part
     /// of a command split over shards (its time counts, not a call).
     #[inline(always)]
-    pub fn record(&self, shard: usize, cmd: u16, part: u32, cycles: u64, failed: bool) {
+    pub fn record(&self, shard: usize, cmd: u16, part: u32, cycles: u64) {
         let c = &self.shards[shard].cmds[cmd as usize];
         c.cycles.add(cycles);
         if part == 0 {
             c.calls.add(1);
             c.hist.get_or_init(Histogram::default).buckets[bucket(cycles)].add(1);
         }
-        if failed {
-            c.failed.add(1);
-        }
+    }
+
+    /// A command that ran answered an error.
+    pub fn failed(&self, shard: usize, cmd: u16) {
+        self.shards[shard].cmds[cmd as usize].failed.add(1);
     }
 
     /// Whether a run of `cycles` belongs in the slow log.
@@ -477,9 +479,10 @@ mod tests {
     fn totals_percentiles_and_reset() {
         let s = CommandStats::new(2, 4);
         let c = cycles_for_ns(1_000_000);
-        s.record(0, 1, 0, c, false);
-        s.record(1, 1, 0, c, true);
-        s.record(1, 1, 1, c, false);
+        s.record(0, 1, 0, c);
+        s.record(1, 1, 0, c);
+        s.failed(1, 1);
+        s.record(1, 1, 1, c);
         let t = s.totals(1);
         assert_eq!((t.calls, t.failed, t.rejected), (2, 1, 0));
         assert!((2900..=3100).contains(&t.usec), "{}", t.usec);
@@ -499,7 +502,7 @@ mod tests {
         assert_eq!(s.percentiles(1, &[50.0]), None);
         assert!(s.errors().is_empty());
         assert_eq!(s.error_replies(), 0);
-        s.record(0, 1, 0, c, false);
+        s.record(0, 1, 0, c);
         assert_eq!(s.totals(1).calls, 1);
     }
 

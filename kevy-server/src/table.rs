@@ -186,13 +186,13 @@ impl NameKey {
         if name.len() > MAX_NAME {
             return None;
         }
-        let mut buf = [0u8; MAX_NAME];
-        buf[..name.len()].copy_from_slice(name);
-        let mut words = [0u64; 3];
-        for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            *w = lower_ascii(u64::from_le_bytes(b));
+        // Most names fit one word; padding words are zero and stay zero.
+        let mut words = [lower_ascii(load_word(name)), 0, 0];
+        if name.len() > 8 {
+            words[1] = lower_ascii(load_word(&name[8..]));
+            if name.len() > 16 {
+                words[2] = lower_ascii(load_word(&name[16..]));
+            }
         }
         Some(NameKey {
             words,
@@ -206,6 +206,25 @@ impl NameKey {
             .wrapping_add(self.len)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (h >> 32) as usize
+    }
+}
+
+/// The first eight bytes of `b`, little-endian, zero-padded, without a call
+/// to `memcpy`: short lengths are read as two overlapping loads whose
+/// overlap holds the same bytes.
+#[inline(always)]
+fn load_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]) as u64;
+        lo | (hi << (8 * (n - 4)))
+    } else if n > 0 {
+        b[0] as u64 | (b[n / 2] as u64) << (8 * (n / 2)) | (b[n - 1] as u64) << (8 * (n - 1))
+    } else {
+        0
     }
 }
 
@@ -397,6 +416,17 @@ mod tests {
         assert_eq!(t.lookup(b"get\0"), None);
         assert_eq!(t.lookup(b"georadius\x7fro"), None);
         assert_eq!(t.lookup(b"g\xc5t"), None);
+    }
+
+    #[test]
+    fn load_word_pads_every_length() {
+        let src = b"abcdefghij";
+        for n in 0..=10 {
+            let mut want = [0u8; 8];
+            let k = n.min(8);
+            want[..k].copy_from_slice(&src[..k]);
+            assert_eq!(load_word(&src[..n]), u64::from_le_bytes(want), "{n}");
+        }
     }
 
     #[test]
