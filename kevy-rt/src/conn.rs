@@ -21,7 +21,7 @@ pub const OUTPUT_SOFT_LIMIT: usize = 4 << 20;
 /// big values on another shard sends only a few dozen before the first
 /// reply shows their real size, low enough not to throttle a pipeline of
 /// small replies for more than one round trip.
-const FIRST_REPLY_ESTIMATE: usize = 64 * 1024;
+const FIRST_REPLY_ESTIMATE: usize = 256 * 1024;
 /// Outstanding (unanswered) commands above which the connection is not read.
 pub const MAX_PENDING: usize = 16 * 1024;
 /// Redis's `client-query-buffer-limit` default.
@@ -236,12 +236,37 @@ impl<S: Service> ConnState<S> {
     /// the output when nothing is outstanding, else into a slot.
     pub fn push_ready(&mut self, reply: &[u8], pool: &mut VecPool) {
         if self.slots.is_empty() {
-            self.wbuf.extend_from_slice(reply);
+            self.put_out(reply);
             self.done_seq += 1;
         } else {
             let mut v = pool.get();
             v.extend_from_slice(reply);
             self.push_behind(v);
+        }
+    }
+
+    /// Appends to the output buffer. Past 1 MiB the buffer grows by a
+    /// quarter rather than doubling, after dropping what is already
+    /// written, so a client that reads slowly or not at all holds about
+    /// what it is owed, not twice that.
+    #[inline]
+    pub fn put_out(&mut self, bytes: &[u8]) {
+        if self.wbuf.len() + bytes.len() > self.wbuf.capacity() {
+            self.grow_out(bytes.len());
+        }
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    #[cold]
+    fn grow_out(&mut self, more: usize) {
+        if self.wpos > 0 {
+            self.wbuf.drain(..self.wpos);
+            self.wpos = 0;
+        }
+        let need = self.wbuf.len() + more;
+        if need > self.wbuf.capacity() && self.wbuf.capacity() >= 1 << 20 {
+            let extra = more.max(self.wbuf.capacity() / 4);
+            self.wbuf.reserve_exact(extra);
         }
     }
 
@@ -264,7 +289,7 @@ impl<S: Service> ConnState<S> {
             Some(slot @ Pending::Wait(_)) => {
                 let remote = matches!(slot, Pending::Wait(true));
                 if i == 0 {
-                    self.wbuf.extend_from_slice(reply);
+                    self.put_out(reply);
                     self.slots.pop_front();
                     self.done_seq += 1;
                 } else {
@@ -306,7 +331,7 @@ impl<S: Service> ConnState<S> {
         while let Some(Pending::Ready(_)) = self.slots.front() {
             if let Some(Pending::Ready(v)) = self.slots.pop_front() {
                 self.held -= v.len();
-                self.wbuf.extend_from_slice(&v);
+                self.put_out(&v);
                 pool.put(v);
             }
             self.done_seq += 1;
@@ -318,20 +343,31 @@ impl<S: Service> ConnState<S> {
 #[derive(Default)]
 pub(crate) struct VecPool {
     free: Vec<Vec<u8>>,
+    /// Capacity of the vectors in `free`.
+    kept: usize,
 }
 
 impl VecPool {
     /// Vectors larger than this are dropped rather than kept.
-    const KEEP_CAP: usize = 64 * 1024;
-    const KEEP_COUNT: usize = 4096;
+    const KEEP_CAP: usize = 16 * 1024;
+    /// Bytes of capacity the pool may keep in all.
+    const KEEP_BYTES: usize = 2 << 20;
 
     pub fn get(&mut self) -> Vec<u8> {
-        self.free.pop().unwrap_or_default()
+        match self.free.pop() {
+            Some(v) => {
+                self.kept -= v.capacity();
+                v
+            }
+            None => Vec::new(),
+        }
     }
 
     pub fn put(&mut self, mut v: Vec<u8>) {
-        if v.capacity() <= Self::KEEP_CAP && self.free.len() < Self::KEEP_COUNT {
+        let cap = v.capacity();
+        if cap <= Self::KEEP_CAP && self.kept + cap <= Self::KEEP_BYTES {
             v.clear();
+            self.kept += cap;
             self.free.push(v);
         }
     }

@@ -594,6 +594,11 @@ impl<S: Service> Reactor<S> {
             if c.st.wbuf.capacity() > 1 << 20 {
                 c.st.wbuf.shrink_to(READ_CHUNK);
             }
+        } else if c.st.wpos > 1 << 20 {
+            // A slow reader: drop what it has read so the buffer holds only
+            // what is still owed.
+            c.st.wbuf.drain(..c.st.wpos);
+            c.st.wpos = 0;
         }
         let drained = c.st.nothing_pending() && c.st.unsent() == 0 && !c.st.blocked;
         // QUIT or a protocol error: close once the reply is out. A peer that

@@ -338,7 +338,7 @@ impl<S: Service> Reactor<S> {
                 // dispatched, which gets its line on its next command.
                 continue;
             };
-            c.st.wbuf.extend_from_slice(line);
+            c.st.put_out(line);
             if c.st.unsent() > MONITOR_OUTPUT_LIMIT {
                 c.st.closing = true;
                 c.st.wbuf.clear();

@@ -580,7 +580,9 @@ fn parse_flush(args: &Args<'_>) -> OpResult<()> {
 fn cmd_flushdb(ctx: &mut Ctx<'_>) {
     match parse_flush(&ctx.args) {
         Ok(()) => {
-            db(ctx).flush();
+            if db(ctx).flush() > 0 {
+                kevy_sys::alloc::purge();
+            }
             ctx.out.ok();
         }
         Err(e) => reply_error(&mut ctx.out, e),
@@ -591,6 +593,8 @@ fn cmd_flushall(ctx: &mut Ctx<'_>) {
     match parse_flush(&ctx.args) {
         Ok(()) => {
             ctx.shard.store.flush_all();
+            // Give the freed pages back now, as Redis's FLUSHALL does.
+            kevy_sys::alloc::purge();
             ctx.out.ok();
         }
         Err(e) => reply_error(&mut ctx.out, e),
