@@ -58,8 +58,12 @@ impl<'a> Args<'a> {
         self.spans
     }
 
+    /// Copies the arguments into two exactly sized allocations.
     pub fn to_owned_args(&self) -> OwnedArgs {
-        let mut o = OwnedArgs::default();
+        let mut o = OwnedArgs {
+            buf: Vec::with_capacity(self.iter().map(<[u8]>::len).sum()),
+            spans: Vec::with_capacity(self.len()),
+        };
         for a in self.iter() {
             o.push(a);
         }

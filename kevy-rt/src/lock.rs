@@ -6,6 +6,14 @@
 //! stream of commands on a key cannot overtake a transaction waiting for it.
 //! A command also waits behind anything its own connection has queued on
 //! this shard, which keeps one connection's commands in order.
+//!
+//! Locks are shared or exclusive: a claim that only reads its keys (MGET,
+//! EXISTS, a MULTI of reads) shares them with other readers, so many
+//! clients reading the same keys across shards do not queue behind each
+//! other; a claim that writes any key excludes every other connection.
+//! Two-phase locking with shared and exclusive locks is still
+//! serializable, and a queued writer holds back later readers (FIFO), so
+//! readers cannot starve it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -18,15 +26,31 @@ pub(crate) fn tx_id(home: usize, op: u32) -> TxId {
     ((home as u64) << 32) | op as u64
 }
 
+/// A key name's identity in the lock table: a 64-bit hash, the same on
+/// every shard. Two names with one hash would only make commands on them
+/// wait for each other (never run together wrongly), and hashing once
+/// spares the lock path an allocation per key.
+pub(crate) fn key_id(key: &[u8]) -> u64 {
+    static SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    );
+    SEEDS.hash_one(key)
+}
+
 /// What a request touches on this shard.
 #[derive(Debug, Default)]
 pub(crate) struct Claim {
-    /// Distinct key names (every database).
-    pub keys: Vec<Vec<u8>>,
-    /// The whole shard (KEYS, FLUSHALL, SCAN, …).
+    /// Distinct key names (every database), as [`key_id`]s.
+    pub keys: Vec<u64>,
+    /// The whole shard (KEYS, FLUSHALL, SCAN, …). Always exclusive.
     pub whole: bool,
     /// The connection the request belongs to.
     pub client: u64,
+    /// It only reads its keys: shared with other readers.
+    pub read: bool,
 }
 
 impl Claim {
@@ -41,6 +65,9 @@ impl Claim {
         }
         if self.whole || other.whole {
             return true;
+        }
+        if self.read && other.read {
+            return false;
         }
         let (small, big) = if self.keys.len() <= other.keys.len() {
             (&self.keys, &other.keys)
@@ -64,14 +91,77 @@ struct Holder {
     count: u32,
 }
 
+/// The holders of one key: one connection's transactions, which may read
+/// or write it, or any number of connections' readers.
+#[derive(Debug, Default)]
+struct KeyHold {
+    /// Connections holding the key, with how many of their claims do.
+    holders: Vec<Holder>,
+    /// How many of the claims write it (all of one connection's).
+    writes: u32,
+}
+
+impl KeyHold {
+    /// Whether a claim of `client` (reading only, or not) must wait.
+    fn blocks(&self, client: u64, read: bool) -> bool {
+        let other = self.holders.iter().any(|h| h.client != client);
+        other && (!read || self.writes > 0)
+    }
+}
+
 pub(crate) struct Locks<W> {
-    /// Key name -> the connection whose transactions hold it.
-    held: Map<Vec<u8>, Holder>,
+    /// Key id -> who holds it.
+    held: Map<u64, KeyHold>,
     /// Transactions holding locks here, with their claims.
     owners: Map<TxId, Claim>,
     /// The connection whose transactions hold the whole shard.
     whole: Option<Holder>,
     queue: VecDeque<Waiting<W>>,
+    /// Key ids named by queued claims (with counts), and queued
+    /// whole-shard claims: a release that touches none of them cannot let
+    /// a waiter go, and `grantable` is then skipped.
+    queued_keys: Map<u64, u32>,
+    queued_whole: u32,
+    /// A release or grant since the last pass may have freed a waiter.
+    dirty: bool,
+    /// Scratch sets of `grantable`, kept so a pass allocates nothing once
+    /// warm.
+    scratch: Scratch,
+}
+
+/// Who was granted a key in one `grantable` pass.
+#[derive(Default, Clone, Copy)]
+struct Granted {
+    writer: Option<u64>,
+    reader: Option<u64>,
+    /// A second connection reads it too.
+    readers: bool,
+}
+
+#[derive(Default)]
+struct Scratch {
+    kept_clients: HashSet<u64>,
+    kept_keys: Map<u64, bool>,
+    granted_keys: Map<u64, Granted>,
+    granted_named: HashSet<u64>,
+    keep: Vec<bool>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        // A pass over an unusually long queue leaves big tables; let them
+        // go rather than keep them for ever.
+        const KEEP: usize = 4096;
+        if self.kept_keys.capacity() > KEEP || self.granted_keys.capacity() > KEEP {
+            *self = Scratch::default();
+            return;
+        }
+        self.kept_clients.clear();
+        self.kept_keys.clear();
+        self.granted_keys.clear();
+        self.granted_named.clear();
+        self.keep.clear();
+    }
 }
 
 impl<W> Default for Locks<W> {
@@ -81,6 +171,10 @@ impl<W> Default for Locks<W> {
             owners: Map::default(),
             whole: None,
             queue: VecDeque::new(),
+            queued_keys: Map::default(),
+            queued_whole: 0,
+            dirty: false,
+            scratch: Scratch::default(),
         }
     }
 }
@@ -105,10 +199,11 @@ impl<W> Locks<W> {
         if claim.whole {
             return self.owners.values().any(|c| c.client != claim.client);
         }
-        claim
-            .keys
-            .iter()
-            .any(|k| self.held.get(k.as_slice()).is_some_and(other))
+        claim.keys.iter().any(|k| {
+            self.held
+                .get(k)
+                .is_some_and(|h| h.blocks(claim.client, claim.read))
+        })
     }
 
     /// Whether a newcomer with `claim` may go now: nothing held or queued
@@ -118,6 +213,10 @@ impl<W> Locks<W> {
     }
 
     pub fn enqueue(&mut self, claim: Claim, what: W) {
+        for k in &claim.keys {
+            *self.queued_keys.entry(*k).or_insert(0) += 1;
+        }
+        self.queued_whole += u32::from(claim.whole);
         self.queue.push_back(Waiting { claim, what });
     }
 
@@ -130,19 +229,26 @@ impl<W> Locks<W> {
     /// [`may_go`](Self::may_go) or is granting from the queue).
     pub fn hold(&mut self, owner: TxId, claim: Claim) {
         let client = claim.client;
-        let add = |h: &mut Holder| {
-            debug_assert_eq!(h.client, client, "one connection holds a lock");
-            h.count += 1;
-        };
         for k in &claim.keys {
-            self.held
-                .entry(k.clone())
-                .and_modify(add)
-                .or_insert(Holder { client, count: 1 });
+            let h = self.held.entry(*k).or_default();
+            match h.holders.iter_mut().find(|h| h.client == client) {
+                Some(me) => me.count += 1,
+                None => h.holders.push(Holder { client, count: 1 }),
+            }
+            if !claim.read {
+                debug_assert!(
+                    h.holders.len() == 1,
+                    "a written key has one holding connection"
+                );
+                h.writes += 1;
+            }
         }
         if claim.whole {
             match self.whole.as_mut() {
-                Some(h) => add(h),
+                Some(h) => {
+                    debug_assert_eq!(h.client, client, "one connection holds a shard");
+                    h.count += 1;
+                }
                 None => self.whole = Some(Holder { client, count: 1 }),
             }
         }
@@ -155,11 +261,26 @@ impl<W> Locks<W> {
         let Some(claim) = self.owners.remove(&owner) else {
             return;
         };
+        if !self.queue.is_empty()
+            && (claim.whole
+                || self.queued_whole > 0
+                || claim.keys.iter().any(|k| self.queued_keys.contains_key(k)))
+        {
+            self.dirty = true;
+        }
         for k in &claim.keys {
-            if let Some(h) = self.held.get_mut(k.as_slice()) {
-                h.count -= 1;
-                if h.count == 0 {
-                    self.held.remove(k.as_slice());
+            if let Some(h) = self.held.get_mut(k) {
+                if !claim.read {
+                    h.writes -= 1;
+                }
+                if let Some(i) = h.holders.iter().position(|h| h.client == claim.client) {
+                    h.holders[i].count -= 1;
+                    if h.holders[i].count == 0 {
+                        h.holders.swap_remove(i);
+                    }
+                }
+                if h.holders.is_empty() {
+                    self.held.remove(k);
                 }
             }
         }
@@ -182,7 +303,7 @@ impl<W> Locks<W> {
     /// is done by then, which may free a waiter behind it.
     pub fn grantable(&mut self) -> Vec<Waiting<W>> {
         let mut go = Vec::new();
-        if self.queue.is_empty() {
+        if self.queue.is_empty() || !std::mem::take(&mut self.dirty) {
             return go;
         }
         // One pass in queue order, O(total keys): what stays queued ahead
@@ -190,14 +311,21 @@ impl<W> Locks<W> {
         // what is granted in this pass holds back other connections' claims
         // on its keys (it holds them once the caller is done), but not its
         // own connection's next entries, which the caller runs after it.
-        let mut kept_clients: HashSet<u64> = HashSet::new();
-        let mut kept_keys: HashSet<&[u8]> = HashSet::new();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let Scratch {
+            kept_clients,
+            // Keys of claims that stay queued: whether any of them writes.
+            kept_keys,
+            // Keys granted in this pass: who writes and who reads them.
+            granted_keys,
+            granted_named,
+            keep,
+        } = &mut scratch;
         let mut kept_whole = false;
         let mut kept_named = false;
-        let mut granted_keys: Map<&[u8], u64> = Map::default();
         let mut granted_whole: Option<u64> = None;
-        let mut granted_named: HashSet<u64> = HashSet::new();
-        let mut keep = vec![false; self.queue.len()];
+        keep.resize(self.queue.len(), false);
         for (i, w) in self.queue.iter().enumerate() {
             let c = &w.claim;
             let other_granted = |client: u64| granted_named.iter().any(|&g| g != client);
@@ -208,10 +336,13 @@ impl<W> Locks<W> {
                         || granted_whole.is_some_and(|g| g != c.client)
                         || (c.whole && other_granted(c.client))
                         || c.keys.iter().any(|k| {
-                            kept_keys.contains(k.as_slice())
-                                || granted_keys
-                                    .get(k.as_slice())
-                                    .is_some_and(|&g| g != c.client)
+                            kept_keys.get(k).is_some_and(|&w| w || !c.read)
+                                || granted_keys.get(k).is_some_and(|g| {
+                                    g.writer.is_some_and(|w| w != c.client)
+                                        || (!c.read
+                                            && (g.readers
+                                                || g.reader.is_some_and(|r| r != c.client)))
+                                })
                         })))
                 || self.blocked_by_held(c);
             if blocked {
@@ -220,7 +351,9 @@ impl<W> Locks<W> {
                 if !c.is_empty() {
                     kept_named = true;
                     kept_whole |= c.whole;
-                    kept_keys.extend(c.keys.iter().map(Vec::as_slice));
+                    for k in &c.keys {
+                        *kept_keys.entry(*k).or_insert(false) |= !c.read;
+                    }
                 }
             } else if !c.is_empty() {
                 granted_named.insert(c.client);
@@ -228,19 +361,39 @@ impl<W> Locks<W> {
                     granted_whole = Some(c.client);
                 }
                 for k in &c.keys {
-                    granted_keys.insert(k.as_slice(), c.client);
+                    let g = granted_keys.entry(*k).or_default();
+                    if !c.read {
+                        g.writer = Some(c.client);
+                    } else if g.reader.is_none_or(|r| r == c.client) {
+                        g.reader = Some(c.client);
+                    } else {
+                        g.readers = true;
+                    }
                 }
             }
         }
-        let mut stay: VecDeque<Waiting<W>> = VecDeque::new();
-        for (i, w) in std::mem::take(&mut self.queue).into_iter().enumerate() {
+        let mut old = std::mem::take(&mut self.queue);
+        self.queue = VecDeque::with_capacity(old.len());
+        for (i, w) in old.drain(..).enumerate() {
             if keep[i] {
-                stay.push_back(w);
+                self.queue.push_back(w);
             } else {
+                for k in &w.claim.keys {
+                    if let Some(n) = self.queued_keys.get_mut(k) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.queued_keys.remove(k);
+                        }
+                    }
+                }
+                self.queued_whole -= u32::from(w.claim.whole);
                 go.push(w);
             }
         }
-        self.queue = stay;
+        self.scratch = scratch;
+        // What was granted runs (or holds) before the next pass, which may
+        // then let a waiter behind it go.
+        self.dirty = !go.is_empty();
         go
     }
 }
@@ -251,10 +404,62 @@ mod tests {
 
     fn claim(client: u64, keys: &[&str]) -> Claim {
         Claim {
-            keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+            keys: keys.iter().map(|k| key_id(k.as_bytes())).collect(),
             whole: false,
             client,
+            read: false,
         }
+    }
+
+    fn read(client: u64, keys: &[&str]) -> Claim {
+        Claim {
+            read: true,
+            ..claim(client, keys)
+        }
+    }
+
+    #[test]
+    fn readers_share_and_writers_exclude() {
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, read(100, &["a", "b"]));
+        l.hold(2, read(200, &["a"]));
+        assert!(l.may_go(&read(300, &["a", "b"])), "readers share");
+        assert!(!l.may_go(&claim(300, &["a"])), "a writer waits for readers");
+        assert!(
+            l.may_go(&claim(100, &["b"])),
+            "only the reader itself holds b"
+        );
+        l.release(1);
+        assert!(l.may_go(&claim(300, &["b"])));
+        assert!(!l.may_go(&claim(300, &["a"])));
+        l.release(2);
+        assert!(l.may_go(&claim(300, &["a"])));
+        assert!(!l.active());
+        l.hold(3, claim(100, &["a"]));
+        assert!(!l.may_go(&read(200, &["a"])), "a reader waits for a writer");
+        assert!(
+            l.may_go(&read(100, &["a"])),
+            "its own write lock does not stop it"
+        );
+        l.release(3);
+        assert!(!l.active());
+    }
+
+    #[test]
+    fn a_queued_writer_holds_back_later_readers() {
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, read(100, &["a"]));
+        l.enqueue(claim(200, &["a"]), 1);
+        assert!(!l.may_go(&read(300, &["a"])), "FIFO behind the writer");
+        l.enqueue(read(300, &["a"]), 2);
+        l.enqueue(read(400, &["a"]), 3);
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![1]);
+        l.hold(2, claim(200, &["a"]));
+        l.release(2);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![2, 3], "both readers go together");
     }
 
     #[test]

@@ -38,14 +38,19 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
-    /// Lock the keys at `spans[first..first + n]` (or the whole shard) for
+    /// Lock the keys `lock_keys[first..first + n]` (or the whole shard) for
     /// transaction `op` of the sender; answer `Locked` once held. With
     /// `watch`, also say whether a key `client` WATCHes here changed.
     Lock {
         op: u32,
         client: u64,
         whole: bool,
+        /// The transaction only reads these keys (a shared lock).
+        read: bool,
         watch: bool,
+        /// The transaction's commands here and its unlock follow in this
+        /// batch (the last shard of an early transaction).
+        last: bool,
         first: u32,
         n: u32,
     },
@@ -110,6 +115,8 @@ pub(crate) struct Batch<S: Service> {
     pub resp_snaps: Vec<(Vec<u8>, S::Snapshot)>,
     pub infos: Vec<ClientInfo>,
     pub ids: Vec<u64>,
+    /// Key ids of `Lock` requests (`lock::key_id`).
+    pub lock_keys: Vec<u64>,
 }
 
 impl<S: Service> Default for Batch<S> {
@@ -124,6 +131,7 @@ impl<S: Service> Default for Batch<S> {
             resp_snaps: Vec::new(),
             infos: Vec::new(),
             ids: Vec::new(),
+            lock_keys: Vec::new(),
         }
     }
 }
@@ -144,6 +152,7 @@ impl<S: Service> Batch<S> {
         self.resp_snaps.clear();
         self.infos.clear();
         self.ids.clear();
+        self.lock_keys.clear();
     }
 
     /// Gives back what one unusually large batch grew, so a recycled batch
@@ -164,10 +173,11 @@ impl<S: Service> Batch<S> {
         cap(&mut self.resp_snaps, 0);
         cap(&mut self.infos, 0);
         cap(&mut self.ids, Self::KEEP_BYTES);
+        cap(&mut self.lock_keys, Self::KEEP_BYTES);
     }
 
     /// Capacity a recycled batch keeps per buffer.
-    pub const KEEP_BYTES: usize = 64 * 1024;
+    pub const KEEP_BYTES: usize = 256 * 1024;
 
     /// Appends arguments; returns the index of the first span.
     pub fn push_args<'a>(&mut self, args: impl Iterator<Item = &'a [u8]>) -> (u32, u32) {

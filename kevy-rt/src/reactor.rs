@@ -211,6 +211,8 @@ struct Reactor<S: Service> {
     tx_runnable: Vec<u32>,
     pool: VecPool,
     part_out: Vec<u8>,
+    /// Scratch arguments of one part of a split command.
+    part_args: kevy_resp::OwnedArgs,
     commands: u64,
     net_in: u64,
     net_out: u64,
@@ -271,6 +273,7 @@ impl<S: Service> Reactor<S> {
             tx_runnable: Vec::new(),
             pool: VecPool::default(),
             part_out: Vec::new(),
+            part_args: kevy_resp::OwnedArgs::default(),
             commands: 0,
             net_in: 0,
             net_out: 0,
@@ -934,17 +937,20 @@ impl<S: Service> Reactor<S> {
                     op,
                     client,
                     whole,
+                    read,
                     watch,
+                    last,
                     first,
                     n,
                 } => {
-                    let keys = b.args_at(first, n).iter().map(<[u8]>::to_vec).collect();
+                    let keys = b.lock_keys[first as usize..(first + n) as usize].to_vec();
                     let claim = crate::lock::Claim {
                         keys,
                         whole,
                         client,
+                        read,
                     };
-                    waiting_tx = (!self.lock_request(peer, op, claim, watch)).then_some(op);
+                    waiting_tx = (!self.lock_request(peer, op, claim, watch, last)).then_some(op);
                 }
                 Req::Unlock { op } if waiting_tx == Some(op) => self.attach_unlock(),
                 Req::Unlock { op } => self.unlock(crate::lock::tx_id(peer, op)),

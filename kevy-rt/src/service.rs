@@ -221,6 +221,10 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// and the name of command `last`.
     fn describe(&self, session: &Self::Session, last: Option<Self::Cmd>, info: &mut ClientInfo);
 
+    /// Whether the command only reads its keys (it may then share them
+    /// with other readers while a transaction holds them).
+    fn reads_only(&self, cmd: Self::Cmd) -> bool;
+
     /// Whether MONITOR shows this command (Redis hides admin commands and
     /// those flagged `skip_monitor`).
     fn monitor_shows(&self, cmd: Self::Cmd) -> bool;

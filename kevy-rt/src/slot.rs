@@ -64,8 +64,16 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// The part of the key that is hashed: the bytes between the first `{` and
 /// the next `}` when that is non-empty, else the whole key.
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = memchr::memchr(b'{', key) {
-        if let Some(len) = memchr::memchr(b'}', &key[open + 1..]) {
+    // Typical keys are short: a plain scan beats memchr's set-up there.
+    let find = |b: u8, s: &[u8]| {
+        if s.len() <= 32 {
+            s.iter().position(|&c| c == b)
+        } else {
+            memchr::memchr(b, s)
+        }
+    };
+    if let Some(open) = find(b'{', key) {
+        if let Some(len) = find(b'}', &key[open + 1..]) {
             if len > 0 {
                 return &key[open + 1..open + 1 + len];
             }

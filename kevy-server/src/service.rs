@@ -368,6 +368,11 @@ impl Service for Kevy {
         }
     }
 
+    fn reads_only(&self, cmd: u16) -> bool {
+        let flags = self.server.table.get(cmd).flags;
+        flags & flag::READONLY != 0 && flags & flag::WRITE == 0
+    }
+
     fn monitor_shows(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0
     }

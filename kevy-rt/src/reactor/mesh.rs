@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// for more than this many batches before connections get their turn.
 pub const RING_BUDGET: usize = 64;
 /// Spare batches kept per shard; beyond this, drained batches are freed.
-const SPARE_CAP: usize = 16;
+const SPARE_CAP: usize = 8;
 
 #[repr(align(128))]
 pub(super) struct Padded<T>(pub T);

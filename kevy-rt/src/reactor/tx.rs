@@ -7,7 +7,7 @@ use super::{route_keys, Reactor};
 use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::exec::{self, Effects};
 use crate::fold::FanOut;
-use crate::lock::{tx_id, Claim, TxId};
+use crate::lock::{key_id, tx_id, Claim, TxId};
 use crate::msg::{Dest, Req, Resp};
 use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
@@ -73,6 +73,14 @@ struct ByCopy<S: Service> {
     snaps: Vec<(Vec<u8>, S::Snapshot)>,
 }
 
+/// How a multi-key command splits over shards: per shard, the ordinals of
+/// its keys, and each key's argument position.
+struct Split {
+    step: usize,
+    groups: Vec<(usize, Vec<u32>)>,
+    keys_at: Vec<usize>,
+}
+
 /// One queued command with its route (or the error that replaces it).
 type Step<S> = (<S as Service>::Cmd, OwnedArgs, Result<Route, Vec<u8>>);
 
@@ -110,6 +118,8 @@ pub(super) struct Tx<S: Service> {
     /// Replies still to come from other shards.
     pending: usize,
     copy: Option<ByCopy<S>>,
+    /// Split plans of commands sent one shard at a time (early).
+    splits: Vec<Split>,
     released: bool,
 }
 
@@ -122,12 +132,13 @@ impl<S: Service> Reactor<S> {
             client: client.id,
             ..Claim::default()
         };
-        if let Ok((_, route)) = self.svc.route(args, client, self.n) {
+        if let Ok((cmd, route)) = self.svc.route(args, client, self.n) {
+            claim.read = self.svc.reads_only(cmd);
             match route {
                 Route::Keys { .. } => {
                     claim.keys = route_keys(&route, args)
                         .filter(|k| shard_of(k, self.n) == self.id)
-                        .map(<[u8]>::to_vec)
+                        .map(key_id)
                         .collect();
                 }
                 Route::All(_) | Route::Shard(_) => claim.whole = true,
@@ -203,10 +214,27 @@ impl<S: Service> Reactor<S> {
     }
 
     /// A transaction's lock request for this shard; false when it waits
-    /// (its commands behind it in the batch then wait with it).
-    pub(super) fn lock_request(&mut self, from: usize, op: u32, claim: Claim, watch: bool) -> bool {
+    /// (its commands behind it in the batch then wait with it). `last`: the
+    /// request is followed in its batch by all of the transaction's
+    /// commands here and its unlock, so when it may go at once it runs
+    /// them back to back without entering the lock table (nothing else
+    /// runs on this reactor in between).
+    pub(super) fn lock_request(
+        &mut self,
+        from: usize,
+        op: u32,
+        claim: Claim,
+        watch: bool,
+        last: bool,
+    ) -> bool {
         if self.locks.may_go(&claim) {
-            self.grant_lock(from, op, claim, watch);
+            if last && !watch {
+                self.batch(from)
+                    .resps
+                    .push(Resp::Locked { op, changed: false });
+            } else {
+                self.grant_lock(from, op, claim, watch);
+            }
             true
         } else {
             self.locks.enqueue(
@@ -677,16 +705,19 @@ impl<S: Service> Reactor<S> {
         let mut claims: Vec<Claim> = (0..n)
             .map(|_| Claim {
                 client: st.client.id,
+                read: true,
                 ..Claim::default()
             })
             .collect();
         let mut involved = vec![false; n];
-        for (_, args, route) in &steps {
+        for (cmd, args, route) in &steps {
             match route {
                 Ok(r @ Route::Keys { .. }) => {
+                    let read = self.svc.reads_only(*cmd);
                     for k in route_keys(r, args.args()) {
                         let s = shard_of(k, n);
-                        claims[s].keys.push(k.to_vec());
+                        claims[s].keys.push(key_id(k));
+                        claims[s].read &= read;
                         involved[s] = true;
                     }
                 }
@@ -707,7 +738,7 @@ impl<S: Service> Reactor<S> {
         if watch {
             for (_, k) in &st.watched {
                 let s = shard_of(k, n);
-                claims[s].keys.push(k.clone());
+                claims[s].keys.push(key_id(k));
                 involved[s] = true;
             }
         }
@@ -775,6 +806,7 @@ impl<S: Service> Reactor<S> {
             parts: (0..nsteps).map(|_| Part::Wait).collect(),
             pending: 0,
             copy: None,
+            splits: Vec::new(),
             released: false,
         });
         self.lock_next(op);
@@ -868,19 +900,29 @@ impl<S: Service> Reactor<S> {
                     return;
                 }
                 let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
-                self.locks.hold(tx.id, claim);
+                // The last shard of an early transaction runs its commands
+                // right now, back to back, and lets go: nothing can run in
+                // between, so it needs no entry in the lock table.
+                if !(tx.early && tx.next_lock + 1 == tx.plan.len()) {
+                    self.locks.hold(tx.id, claim);
+                }
                 tx.changed |= changed;
                 self.locks_held(op, &mut tx);
                 self.txs[op as usize] = Some(tx);
                 continue;
             }
             let b = self.mesh.batch(s);
-            let (first, n) = b.push_args(claim.keys.iter().map(Vec::as_slice));
+            let first = b.lock_keys.len() as u32;
+            b.lock_keys.extend_from_slice(&claim.keys);
+            let n = claim.keys.len() as u32;
+            let last = tx.early && tx.next_lock + 1 == tx.plan.len();
             b.reqs.push(Req::Lock {
                 op,
                 client: claim.client,
                 whole: claim.whole,
+                read: claim.read,
                 watch,
+                last,
                 first,
                 n,
             });
@@ -1152,20 +1194,44 @@ impl<S: Service> Reactor<S> {
             return;
         };
         let (first, last, step) = super::key_range(args.len(), first, last, step);
-        // Key groups per shard, in argument order.
-        let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
-        let mut keys_at = Vec::new();
-        let mut k = first;
-        while k <= last && k < args.len() {
-            let s = shard_of(args.get(k), self.n);
-            let ordinal = keys_at.len() as u32;
-            match groups.iter_mut().find(|g| g.0 == s) {
-                Some(g) => g.1.push(ordinal),
-                None => groups.push((s, vec![ordinal])),
+        // The split is planned once per command and kept: an early
+        // transaction sends it one shard at a time.
+        let split = match tx.splits.iter().position(|p| p.step == i) {
+            Some(at) => tx.splits.swap_remove(at),
+            None => {
+                let nkeys = if last >= first {
+                    (last.min(args.len().saturating_sub(1)) - first) / step + 1
+                } else {
+                    0
+                };
+                let mut split = Split {
+                    step: i,
+                    groups: Vec::with_capacity(2),
+                    keys_at: Vec::with_capacity(nkeys),
+                };
+                let mut k = first;
+                while k <= last && k < args.len() {
+                    let s = shard_of(args.get(k), self.n);
+                    let ordinal = split.keys_at.len() as u32;
+                    match split.groups.iter_mut().find(|g| g.0 == s) {
+                        Some(g) => g.1.push(ordinal),
+                        None => {
+                            let mut ords = Vec::with_capacity(nkeys);
+                            ords.push(ordinal);
+                            split.groups.push((s, ords));
+                        }
+                    }
+                    split.keys_at.push(k);
+                    k += step;
+                }
+                split
             }
-            keys_at.push(k);
-            k += step;
-        }
+        };
+        let Split {
+            ref groups,
+            ref keys_at,
+            ..
+        } = split;
         let tail_from = keys_at
             .last()
             .map_or(args.len(), |&k| (k + step).min(args.len()));
@@ -1175,7 +1241,8 @@ impl<S: Service> Reactor<S> {
             fo.map = groups.iter().map(|g| g.1.clone()).collect();
             tx.parts[i] = Part::Fan(Box::new(fo));
         }
-        let mut part = OwnedArgs::default();
+        // A kept scratch buffer: no allocation per part once warm.
+        let mut part = std::mem::take(&mut self.part_args);
         for (p, (s, ords)) in groups.iter().enumerate() {
             if only.is_some_and(|o| o != *s) {
                 continue;
@@ -1194,6 +1261,12 @@ impl<S: Service> Reactor<S> {
                 part.push(args.get(a));
             }
             self.send_to(op, tx, i, p as u32, *s, cmd, part.args(), None);
+        }
+        if part.buf.capacity() <= 64 * 1024 {
+            self.part_args = part;
+        }
+        if only.is_some() {
+            tx.splits.push(split);
         }
     }
 
