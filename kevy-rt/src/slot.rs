@@ -64,22 +64,35 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// The part of the key that is hashed: the bytes between the first `{` and
 /// the next `}` when that is non-empty, else the whole key.
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    // Typical keys are short: a plain scan beats memchr's set-up there.
-    let find = |b: u8, s: &[u8]| {
-        if s.len() <= 32 {
-            s.iter().position(|&c| c == b)
-        } else {
-            memchr::memchr(b, s)
-        }
-    };
-    if let Some(open) = find(b'{', key) {
-        if let Some(len) = find(b'}', &key[open + 1..]) {
+    // Most keys have no tag: rule that out eight bytes at a time.
+    if !has_open_brace(key) {
+        return key;
+    }
+    if let Some(open) = memchr::memchr(b'{', key) {
+        if let Some(len) = memchr::memchr(b'}', &key[open + 1..]) {
             if len > 0 {
                 return &key[open + 1..open + 1 + len];
             }
         }
     }
     key
+}
+
+/// Whether `key` holds a `{`, testing a word at a time (the "has zero
+/// byte" trick on the word XORed with `{` in every byte).
+#[inline]
+fn has_open_brace(key: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const BRACES: u64 = LO * b'{' as u64;
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) ^ BRACES;
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().contains(&b'{')
 }
 
 #[inline]
@@ -124,6 +137,24 @@ mod tests {
             for start in 0..3.min(data.len() - len + 1) {
                 let d = &data[start..start + len];
                 assert_eq!(crc16(d), crc16_bytewise(d), "len {len} start {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn brace_test_finds_a_brace_anywhere() {
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert!(!has_open_brace(&plain));
+            for at in 0..len {
+                let mut k = plain.clone();
+                k[at] = b'{';
+                assert!(has_open_brace(&k), "len {len} at {at}");
+                // Bytes next to '{' in value must not look like it.
+                k[at] = b'{' ^ 0x80;
+                assert!(!has_open_brace(&k));
+                k[at] = b'z';
+                assert!(!has_open_brace(&k));
             }
         }
     }
