@@ -17,7 +17,30 @@
 //! [`Stats`] counters (each shard writes only its own padded slot), and the
 //! *mesh*: for every ordered pair of shards `(i, j)`, `i != j`, one bounded
 //! lock-free single-producer single-consumer ring carrying batches from `i`
-//! to `j` ([`ring`]), plus every shard's eventfd and "going to sleep" flag.
+//! to `j` ([`ring`]), plus every shard's eventfd, "going to sleep" flag and
+//! monitor count.
+//!
+//! The reactor is split along those lines: `conn.rs` is the connection and
+//! its reply slots; `reactor/mesh.rs` the shard's end of the mesh (batches
+//! being filled, rings, recycled batches, sleep and wake-up); `exec.rs`
+//! the execution point; `lock.rs` and `reactor/tx.rs` the lock table and
+//! the transaction coordinator; `reactor/clients.rs` what spans every
+//! shard's connections (CLIENT LIST/KILL, MONITOR).
+//!
+//! # The execution point
+//!
+//! Every keyed command runs through one call, `exec::run`, whatever path
+//! brought it: inline on the home shard, from a peer's ring, deferred
+//! behind a lock, inside a transaction, run by copy on a scratch shard. It
+//! hands the command a [`Sink`] and gets back what it did: its reply bytes,
+//! and the effects a log or a replica must replay, appended to the shard's
+//! [`Effects`] stream (collected only while a consumer is attached). The
+//! service times and counts the command there (INFO commandstats,
+//! latencystats, errorstats, the slow log). Commands the runtime answers
+//! itself (MULTI, EXEC, …) or refuses before they run are reported through
+//! [`Service::ran_in_runtime`] and [`Service::refused`]. Messages to other
+//! connections (MONITOR today; pub/sub and keyspace events next) and
+//! requests to block on keys hang off the same point.
 //!
 //! # The request path
 //!
@@ -47,7 +70,9 @@
 //! 8. Replies are placed into the connection's slot for their sequence
 //!    number. Slots drain to the output buffer strictly in sequence order, so
 //!    a fast local reply never overtakes a slow remote one.
-//! 9. Output is written once per iteration, one `write` per connection.
+//! 9. Output is written once per iteration, one `write` per connection;
+//!    ready replies wait up to 500 µs for a reply still coming from another
+//!    shard, so that a pipeline split over shards costs one write, not two.
 //!
 //! # What is ordered
 //!
@@ -127,6 +152,20 @@
 //! moment it holds all of them; a reader that spans shards is a
 //! transaction too, so it sees all of another's writes or none.
 //!
+//! Locks are shared or exclusive. A transaction whose commands on a shard
+//! only read (MGET, EXISTS, a MULTI of reads, the keys it WATCHes) takes
+//! them shared: readers of the same keys run side by side, and a writer
+//! waits for them (and they for it). Two-phase locking with shared and
+//! exclusive locks is serializable, so the argument above is unchanged.
+//! Keys are locked by a fixed 64-bit hash of their name: two names with one
+//! hash only make their commands wait for each other.
+//!
+//! A shard whose commands run the moment its locks are granted and whose
+//! unlock follows in the same batch (the last shard of an early
+//! transaction, or the home shard when it is last) runs them back to back
+//! without entering the lock table: nothing else runs on a reactor in
+//! between, which is what the lock would have guaranteed.
+//!
 //! **Why it cannot deadlock.** A transaction asks for shard `s`'s locks only
 //! once it holds all it needs below `s`, and never asks for a lower shard
 //! again. Something waiting in `s`'s queue waits only for holders of locks
@@ -186,15 +225,36 @@
 //! batch is never left unseen by a sleeping shard, and a busy shard is never
 //! sent a syscall.
 //!
+//! The waker eventfd is edge-triggered, so a wake-up costs the producer's
+//! `write` and no `read` on the sleeper.
+//!
 //! # Limits and fairness
 //!
 //! - No connection runs more than [`conn::CMD_BUDGET`] commands per
-//!   iteration, and no ring delivers more than [`reactor::RING_BUDGET`]
+//!   iteration, and no ring delivers more than `mesh::RING_BUDGET`
 //!   batches per iteration, so no source can hold a reactor.
-//! - A connection whose unsent output exceeds [`conn::OUTPUT_SOFT_LIMIT`] or
+//! - A connection whose output exceeds [`conn::OUTPUT_SOFT_LIMIT`] or
 //!   whose outstanding replies exceed [`conn::MAX_PENDING`] is not read or
 //!   parsed until it drains: a client that never reads cannot grow the
-//!   server's memory without bound.
+//!   server's memory without bound. The output counted is the unsent
+//!   bytes, complete replies held behind earlier ones, and an estimate of
+//!   the replies still travelling from other shards (the running size of
+//!   the connection's remote replies, assumed large until the first
+//!   arrives), so the limit holds whichever shard owns the keys.
+//! - What the mesh keeps is bounded: a shard keeps at most a few drained
+//!   batches for reuse, each trimmed to a fixed capacity; the reply pool
+//!   keeps at most 2 MiB.
+//! - A MONITOR that falls 64 MB behind is disconnected.
+//!
+//! # CLIENT LIST/KILL and MONITOR
+//!
+//! CLIENT LIST and KILL ask every shard for a [`ClientInfo`] of each of its
+//! connections and hand them all to [`Service::exec_clients`]; KILL's reply
+//! leaves only after every shard closed the connections chosen. MONITOR
+//! lines are made when a command is dispatched on its home shard, so one
+//! connection's commands appear in the order it sent them (a transaction's
+//! at EXEC, then EXEC), and travel to the shards that have a monitor in
+//! the batches going there.
 //! - A query buffer larger than Redis's `client-query-buffer-limit` (1 GiB)
 //!   closes the connection, as Redis does.
 #![deny(clippy::undocumented_unsafe_blocks)]
