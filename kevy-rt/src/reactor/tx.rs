@@ -19,6 +19,8 @@ const DISCARD_WITHOUT: &[u8] = b"ERR DISCARD without MULTI";
 const EXECABORT: &[u8] = b"EXECABORT Transaction discarded because of previous errors.";
 const WATCH_IN_MULTI: &[u8] = b"ERR WATCH inside MULTI is not allowed";
 const NOT_IN_MULTI: &[u8] = b"ERR Command not allowed inside a transaction";
+/// Redis refuses MONITOR while a transaction runs (it cannot block there).
+const MONITOR_IN_TX: &[u8] = b"ERR MONITOR isn't allowed for DENY BLOCKING client";
 
 /// What waits in a shard's lock queue.
 pub(super) enum Wait<S: Service> {
@@ -831,6 +833,7 @@ impl<S: Service> Reactor<S> {
                 match route {
                     Err(msg) => Reply::new(&mut out, st.client.resp3).error_bytes(msg),
                     Ok(Route::Conn) => {
+                        let start = out.len();
                         let a = self.svc.exec_conn(
                             &mut self.shard,
                             &mut st.client,
@@ -839,8 +842,13 @@ impl<S: Service> Reactor<S> {
                             args.args(),
                             &mut out,
                         );
-                        if a == ConnAction::Close {
-                            st.closing = true;
+                        match a {
+                            ConnAction::Close => st.closing = true,
+                            ConnAction::Monitor => {
+                                out.truncate(start);
+                                Reply::new(&mut out, st.client.resp3).error_bytes(MONITOR_IN_TX);
+                            }
+                            _ => {}
                         }
                     }
                     // UNWATCH inside the transaction: EXEC unwatches anyway.
@@ -1089,8 +1097,13 @@ impl<S: Service> Reactor<S> {
                             args,
                             &mut v,
                         );
-                        if a == ConnAction::Close {
-                            c.st.closing = true;
+                        match a {
+                            ConnAction::Close => c.st.closing = true,
+                            ConnAction::Monitor => {
+                                v.clear();
+                                Reply::new(&mut v, c.st.client.resp3).error_bytes(MONITOR_IN_TX);
+                            }
+                            _ => {}
                         }
                         tx.client = c.st.client;
                     }

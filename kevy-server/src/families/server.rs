@@ -59,11 +59,11 @@ const SLOWLOG_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 /// SLOWLOG's subcommands, in the order Redis 7.0's COMMAND INFO gives them.
 static SLOWLOG_SUBS: &[SubSpec] = &[
     SubSpec {
-        name: "slowlog|len",
+        name: "slowlog|reset",
         arity: 2,
         flags: flag::ADMIN | flag::LOADING | flag::STALE,
         acl: SLOWLOG_ACL,
-        run: slowlog_len,
+        run: slowlog_reset,
     },
     SubSpec {
         name: "slowlog|help",
@@ -80,11 +80,11 @@ static SLOWLOG_SUBS: &[SubSpec] = &[
         run: slowlog_get,
     },
     SubSpec {
-        name: "slowlog|reset",
+        name: "slowlog|len",
         arity: 2,
         flags: flag::ADMIN | flag::LOADING | flag::STALE,
         acl: SLOWLOG_ACL,
-        run: slowlog_reset,
+        run: slowlog_len,
     },
 ];
 
@@ -124,6 +124,15 @@ fn slowlog_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
 /// SLOWLOG GET [count]: -1 is every entry; each entry is id, unix time,
 /// duration in µs, the arguments, the client's address and name.
 fn slowlog_get(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    if ctx.args.len() > 3 {
+        // Redis checks GET's count itself, after the table's arity.
+        let msg = format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            String::from_utf8_lossy(ctx.args.get(1))
+        );
+        ctx.out.error(&msg);
+        return ConnAction::Continue;
+    }
     let count = if ctx.args.len() == 3 {
         match parse_i64(ctx.args.get(2)) {
             Some(-1) => usize::MAX,
