@@ -36,8 +36,8 @@ pub(crate) enum Pending {
     Wait(bool),
     /// Parts of a fanned-out command, some not yet in.
     Fan(Box<FanOut>),
-    /// Complete, waiting for earlier replies.
-    Ready(Vec<u8>),
+    /// Complete, waiting for earlier replies: `parked[at..at + len]`.
+    Ready { at: u32, len: u32 },
 }
 
 pub(crate) struct ConnIo {
@@ -88,6 +88,11 @@ pub(crate) struct ConnState<S: Service> {
     /// Sequence number of `slots[0]`; everything before it is in `wbuf`.
     pub done_seq: u64,
     slots: VecDeque<Pending>,
+    /// The bytes of replies complete but waiting behind earlier ones, one
+    /// buffer for all of them (emptied when no reply is outstanding,
+    /// compacted when mostly spent), so a reply that arrives out of order
+    /// costs a copy, not an allocation.
+    pub parked: Vec<u8>,
     /// Bytes of complete replies held in `slots`.
     held: usize,
     /// Replies (or fan-outs) still travelling from other shards.
@@ -141,6 +146,7 @@ impl<S: Service> ConnState<S> {
             wpos: 0,
             done_seq: 0,
             slots: VecDeque::new(),
+            parked: Vec::new(),
             held: 0,
             remote: 0,
             reply_est: FIRST_REPLY_ESTIMATE,
@@ -225,49 +231,35 @@ impl<S: Service> ConnState<S> {
         self.slots.push_back(Pending::Fan(fo));
     }
 
-    /// Queues a complete reply behind outstanding ones (the caller checked
-    /// that some are outstanding).
-    pub fn push_behind(&mut self, v: Vec<u8>) {
-        self.held += v.len();
-        self.slots.push_back(Pending::Ready(v));
+    /// Queues, behind the outstanding replies, the complete reply written
+    /// to `parked` from `start` on (the caller checked that some are
+    /// outstanding).
+    pub fn park_since(&mut self, start: usize) {
+        let len = self.parked.len() - start;
+        self.held += len;
+        self.slots.push_back(Pending::Ready {
+            at: start as u32,
+            len: len as u32,
+        });
     }
 
     /// Appends a complete reply for the next sequence number: straight to
-    /// the output when nothing is outstanding, else into a slot.
-    pub fn push_ready(&mut self, reply: &[u8], pool: &mut VecPool) {
+    /// the output when nothing is outstanding, else parked in a slot.
+    pub fn push_ready(&mut self, reply: &[u8], _pool: &mut VecPool) {
         if self.slots.is_empty() {
             self.put_out(reply);
             self.done_seq += 1;
         } else {
-            let mut v = pool.get();
-            v.extend_from_slice(reply);
-            self.push_behind(v);
+            let start = self.parked.len();
+            self.parked.extend_from_slice(reply);
+            self.park_since(start);
         }
     }
 
-    /// Appends to the output buffer. Past 1 MiB the buffer grows by a
-    /// quarter rather than doubling, after dropping what is already
-    /// written, so a client that reads slowly or not at all holds about
-    /// what it is owed, not twice that.
+    /// Appends to the output buffer (see [`append_out`]).
     #[inline]
     pub fn put_out(&mut self, bytes: &[u8]) {
-        if self.wbuf.len() + bytes.len() > self.wbuf.capacity() {
-            self.grow_out(bytes.len());
-        }
-        self.wbuf.extend_from_slice(bytes);
-    }
-
-    #[cold]
-    fn grow_out(&mut self, more: usize) {
-        if self.wpos > 0 {
-            self.wbuf.drain(..self.wpos);
-            self.wpos = 0;
-        }
-        let need = self.wbuf.len() + more;
-        if need > self.wbuf.capacity() && self.wbuf.capacity() >= 1 << 20 {
-            let extra = more.max(self.wbuf.capacity() / 4);
-            self.wbuf.reserve_exact(extra);
-        }
+        append_out(&mut self.wbuf, &mut self.wpos, bytes);
     }
 
     /// Records that a remote reply of `len` bytes arrived.
@@ -289,13 +281,15 @@ impl<S: Service> ConnState<S> {
             Some(slot @ Pending::Wait(_)) => {
                 let remote = matches!(slot, Pending::Wait(true));
                 if i == 0 {
-                    self.put_out(reply);
                     self.slots.pop_front();
+                    self.put_out(reply);
                     self.done_seq += 1;
                 } else {
-                    let mut v = pool.get();
-                    v.extend_from_slice(reply);
-                    *slot = Pending::Ready(v);
+                    *slot = Pending::Ready {
+                        at: self.parked.len() as u32,
+                        len: reply.len() as u32,
+                    };
+                    self.parked.extend_from_slice(reply);
                     self.held += reply.len();
                 }
                 if remote {
@@ -312,13 +306,16 @@ impl<S: Service> ConnState<S> {
                 if !done {
                     return;
                 }
-                let mut v = pool.get();
-                fo.finish(&mut v);
+                let at = self.parked.len();
+                fo.finish(&mut self.parked);
                 fo.recycle_parts(pool);
+                let len = self.parked.len() - at;
                 self.held -= fo.copied;
-                self.held += v.len();
-                let len = v.len();
-                *slot = Pending::Ready(v);
+                self.held += len;
+                *slot = Pending::Ready {
+                    at: at as u32,
+                    len: len as u32,
+                };
                 self.arrived(len);
             }
             _ => return,
@@ -327,15 +324,63 @@ impl<S: Service> ConnState<S> {
     }
 
     /// Moves leading complete slots to the output buffer.
-    pub fn drain_ready(&mut self, pool: &mut VecPool) {
-        while let Some(Pending::Ready(_)) = self.slots.front() {
-            if let Some(Pending::Ready(v)) = self.slots.pop_front() {
-                self.held -= v.len();
-                self.put_out(&v);
-                pool.put(v);
-            }
+    pub fn drain_ready(&mut self, _pool: &mut VecPool) {
+        while let Some(&Pending::Ready { at, len }) = self.slots.front() {
+            self.slots.pop_front();
+            let (at, len) = (at as usize, len as usize);
+            append_out(&mut self.wbuf, &mut self.wpos, &self.parked[at..at + len]);
+            self.held -= len;
             self.done_seq += 1;
         }
+        if self.slots.is_empty() {
+            self.parked.clear();
+            if self.parked.capacity() > 1 << 20 {
+                self.parked = Vec::new();
+            }
+        } else if self.parked.len() > 64 * 1024 && self.held * 2 < self.parked.len() {
+            self.compact_parked();
+        }
+    }
+
+    /// Keeps only the parked bytes of replies still waiting: a connection
+    /// whose pipeline never fully drains would otherwise grow `parked`
+    /// without end.
+    #[cold]
+    fn compact_parked(&mut self) {
+        let mut fresh = Vec::with_capacity(self.held);
+        for slot in self.slots.iter_mut() {
+            if let Pending::Ready { at, len } = slot {
+                let from = *at as usize;
+                *at = fresh.len() as u32;
+                fresh.extend_from_slice(&self.parked[from..from + *len as usize]);
+            }
+        }
+        self.parked = fresh;
+    }
+}
+
+/// Appends to an output buffer. Past 1 MiB the buffer grows by a quarter
+/// rather than doubling, after dropping what is already written, so a
+/// client that reads slowly or not at all holds about what it is owed, not
+/// twice that.
+#[inline]
+fn append_out(wbuf: &mut Vec<u8>, wpos: &mut usize, bytes: &[u8]) {
+    if wbuf.len() + bytes.len() > wbuf.capacity() {
+        grow_out(wbuf, wpos, bytes.len());
+    }
+    wbuf.extend_from_slice(bytes);
+}
+
+#[cold]
+fn grow_out(wbuf: &mut Vec<u8>, wpos: &mut usize, more: usize) {
+    if *wpos > 0 {
+        wbuf.drain(..*wpos);
+        *wpos = 0;
+    }
+    let need = wbuf.len() + more;
+    if need > wbuf.capacity() && wbuf.capacity() >= 1 << 20 {
+        let extra = more.max(wbuf.capacity() / 4);
+        wbuf.reserve_exact(extra);
     }
 }
 

@@ -722,16 +722,16 @@ impl<S: Service> Reactor<S> {
                     st.done_seq += 1;
                     a
                 } else {
-                    let mut v = self.pool.get();
+                    let start = st.parked.len();
                     let a = self.svc.exec_conn(
                         &mut self.shard,
                         &mut st.client,
                         &mut st.session,
                         cmd,
                         args,
-                        &mut v,
+                        &mut st.parked,
                     );
-                    st.push_behind(v);
+                    st.park_since(start);
                     a
                 };
                 match action {
@@ -826,7 +826,7 @@ impl<S: Service> Reactor<S> {
                 );
                 st.done_seq += 1;
             } else {
-                let mut v = self.pool.get();
+                let start = st.parked.len();
                 exec::run(
                     &*self.svc,
                     &mut self.shard,
@@ -835,9 +835,9 @@ impl<S: Service> Reactor<S> {
                     cmd,
                     args,
                     0,
-                    &mut v,
+                    &mut st.parked,
                 );
-                st.push_behind(v);
+                st.park_since(start);
             }
             return;
         }

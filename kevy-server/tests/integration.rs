@@ -244,6 +244,35 @@ fn raw_pipeline_of_10k_commands_in_one_write_keeps_order() {
     t.join().unwrap().unwrap();
 }
 
+/// Replies that wait behind a reply from another shard are parked; a
+/// pipeline that never drains exercises parking far past its compaction
+/// threshold, and every reply must still come back in order.
+#[test]
+fn deep_pipeline_of_big_replies_across_shards_keeps_order() {
+    let s = server();
+    let mut c = Conn::connect(s.port).unwrap();
+    let value = |k: usize| format!("{k:04}").repeat(300);
+    let keys: Vec<String> = (0..64).map(|k| format!("big{k}")).collect();
+    for (k, key) in keys.iter().enumerate() {
+        c.call(&["SET", key.as_str(), value(k).as_str()]).unwrap();
+    }
+    let mut batch = Vec::new();
+    for i in 0..20_000 {
+        batch.extend(common::resp::command(&["GET", &keys[i % 64]]));
+    }
+    let mut writer = c.stream().try_clone().unwrap();
+    let t = thread::spawn(move || writer.write_all(&batch));
+    for i in 0..20_000 {
+        let (get, _) = c.read().unwrap();
+        assert_eq!(
+            get,
+            Value::Bulk(b'$', Some(value(i % 64).into_bytes())),
+            "GET #{i}"
+        );
+    }
+    t.join().unwrap().unwrap();
+}
+
 #[test]
 fn concurrent_clients_incr_shared_counters() {
     let s = server();
