@@ -1,33 +1,32 @@
 //! One logical database (SELECT's index): the keyspace dict, the index of
-//! keys that have a TTL, and the one path every write takes.
+//! keys that have a TTL, and the one path every write to a key takes.
 //!
 //! [`Db`] is a short-lived view that [`Store::db`](crate::Store::db) hands
 //! out: the database's [`Keyspace`] plus the store-wide clock, counters and
-//! write tracking. Every lookup checks the key's TTL against the cached
-//! clock and deletes it when it has passed (lazy expiry), so no caller ever
-//! sees an expired key.
+//! observers. Every lookup checks the key's TTL against the cached clock
+//! and deletes it when it has passed (lazy expiry), so no caller ever sees
+//! an expired key.
 //!
-//! # The write hook
+//! # The update path
 //!
-//! Every change to a key goes through [`Db::touched`]: it counts the change
-//! in `Store::dirty` and, while tracking is on, records the key for
-//! coordinated execution (`Store::take_dirty`). Keys deleted because their
-//! TTL passed go through the sibling hook `expired`, which records the key
-//! but is not a client write (Redis does not count it in `dirty`). Both
-//! also bump the version of a watched key (WATCH, see `watch.rs`); the
-//! append-only log and replication are meant to hang off these two hooks
-//! too, so there is one place that sees every write.
-//!
-//! Code that changes a value in place through [`Db::get_mut`] must call
-//! [`Db::touched`] when it changed something, and [`Db::account`] when the
-//! value's heap size changed; everything else here does both itself.
+//! [`Db::update`] opens a [`KeyMut`] on one key; everything that changes a
+//! key goes through one (the typed operations here and in the command
+//! families, `set`, `remove`, `set_expire`, `rename`, MOVE and COPY), and
+//! so does deletion by expiry. While it is open it keeps the TTL index in
+//! step with the entry; when it closes (on drop) it settles the rest in
+//! one place: the memory account of a value changed in place, deleting a
+//! collection left empty, counting the write in `Store::dirty`, and
+//! telling the observers (`observe.rs`) what happened. The raw entry
+//! mutators (`link`, `unlink`) are private to this file, so no caller can
+//! skip any of it. Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB) have
+//! their counterpart: [`Db::flush`] and `Store::swap_db` tell the same
+//! observers before the databases change.
 
 use crate::dict::{Dict, Pos};
 use crate::error::{OpError, OpResult};
+use crate::observe::{Change, DbChange, Observers};
 use crate::value::Value;
-use crate::watch::Watches;
 use crate::StoreStats;
-use std::collections::HashSet;
 
 /// A key's value and absolute expiry time.
 #[derive(Clone, Debug)]
@@ -101,25 +100,32 @@ impl Keyspace {
     pub(crate) fn used_memory(&self) -> usize {
         self.keys.heap_bytes() + self.expires.heap_bytes() + self.value_heap
     }
+
+    /// Panics unless the invariants the update path keeps hold: the memory
+    /// account is exact, no collection is empty, the TTL index mirrors the
+    /// entries.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        let heap: usize = self.keys.iter().map(|(_, e)| e.value.heap_bytes()).sum();
+        assert_eq!(self.value_heap, heap, "memory account");
+        for (k, e) in self.keys.iter() {
+            assert!(!e.value.is_empty_collection(), "empty collection {k:?}");
+            let indexed = self.expires.get(k).copied();
+            assert_eq!(indexed, e.expire_at(), "TTL index of {k:?}");
+        }
+        let ttls = self.keys.iter().filter(|(_, e)| e.expire_at != 0).count();
+        assert_eq!(self.expires.len(), ttls, "TTL index size");
+    }
 }
 
-/// What the write hook feeds: keys written while tracking is on
-/// (coordinated execution), and WATCH versions.
-#[derive(Default)]
-pub(crate) struct Tracking {
-    pub(crate) on: bool,
-    pub(crate) keys: HashSet<Vec<u8>, ahash::RandomState>,
-    pub(crate) watch: Watches,
-}
-
-/// A view of one database with the store's clock, counters and tracking.
+/// A view of one database with the store's clock, counters and observers.
 pub struct Db<'a> {
     pub(crate) ks: &'a mut Keyspace,
     pub(crate) now: u64,
     pub(crate) index: usize,
     pub(crate) dirty: &'a mut u64,
     pub(crate) stats: &'a mut StoreStats,
-    pub(crate) track: &'a mut Tracking,
+    pub(crate) obs: &'a mut Observers,
 }
 
 impl<'a> Db<'a> {
@@ -147,36 +153,50 @@ impl<'a> Db<'a> {
         self.ks.expires.len()
     }
 
-    // ---- hooks ---------------------------------------------------------------
+    // ---- the raw mutators and the report (only the update path calls them) ----
 
-    /// The write hook: `key` changed in this database. See the module doc.
-    #[inline]
-    pub fn touched(&mut self, key: &[u8]) {
-        *self.dirty += 1;
-        if self.track.on {
-            record(self.track, key);
+    /// Adds an entry for a key known to be absent; returns where it sits.
+    fn link(&mut self, key: &[u8], e: Entry) -> Pos {
+        self.ks.value_heap += e.value.heap_bytes();
+        if e.expire_at != 0 {
+            self.ks.expires.insert(key, e.expire_at);
         }
-        if self.track.watch.count != 0 {
-            self.track.watch.touch(self.index, key);
+        self.ks.keys.insert_unique(key, e)
+    }
+
+    /// Takes `key`'s entry out of the keyspace, TTL index and memory
+    /// account.
+    fn unlink(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.ks.keys.remove(key)?;
+        self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
+        if e.expire_at != 0 {
+            self.ks.expires.remove(key);
+        }
+        Some(e)
+    }
+
+    /// Counts a finished change and tells the observers.
+    #[inline]
+    fn report(&mut self, key: &[u8], change: Change) {
+        if change == Change::Expired {
+            self.stats.expired_keys += 1;
+        } else {
+            *self.dirty += 1;
+        }
+        if self.obs.active() {
+            self.obs.changed(self.index, key, change);
         }
     }
 
-    /// `key` was deleted because its TTL passed.
-    fn expired(&mut self, key: &[u8]) {
-        self.stats.expired_keys += 1;
-        if self.track.on {
-            record(self.track, key);
+    /// Deletes `key` because its TTL passed (the caller checked).
+    fn expire_key(&mut self, key: &[u8]) {
+        if self.obs.active() {
+            let old = self.ks.keys.get(key);
+            self.obs.before_write(self.index, key, old);
         }
-        if self.track.watch.count != 0 {
-            self.track.watch.touch(self.index, key);
+        if self.unlink(key).is_some() {
+            self.report(key, Change::Expired);
         }
-    }
-
-    /// A value changed its heap size in place from `before` to `after`
-    /// bytes (both from `Value::heap_bytes`).
-    #[inline]
-    pub fn account(&mut self, before: usize, after: usize) {
-        self.ks.value_heap = (self.ks.value_heap + after).saturating_sub(before);
     }
 
     // ---- lookups ---------------------------------------------------------------
@@ -191,16 +211,6 @@ impl<'a> Db<'a> {
             return None;
         }
         Some(pos)
-    }
-
-    fn expire_key(&mut self, key: &[u8]) {
-        if let Some(e) = self.ks.keys.remove(key) {
-            self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
-            if e.expire_at != 0 {
-                self.ks.expires.remove(key);
-            }
-            self.expired(key);
-        }
     }
 
     #[inline]
@@ -233,13 +243,18 @@ impl<'a> Db<'a> {
         Some(self.ks.keys.at(pos).1)
     }
 
-    /// Write lookup: the value, mutable, without statistics. A caller that
-    /// changes it calls [`touched`](Self::touched) (and
-    /// [`account`](Self::account) if its heap size changed).
-    #[inline]
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let pos = self.live(key)?;
-        Some(&mut self.ks.keys.at_mut(pos).1.value)
+    /// The live values of several keys at once (`None` for a missing key),
+    /// without statistics: for commands that read many inputs together
+    /// (ZUNION, ZINTER, …). A key may appear more than once.
+    pub fn peek_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Value>> {
+        // Reclaim expired inputs first, so what follows only reads.
+        for k in keys {
+            self.live(k);
+        }
+        let ks = &*self.ks;
+        keys.iter()
+            .map(|k| ks.keys.get(k).map(|e| &e.value))
+            .collect()
     }
 
     /// Whether the key exists (no statistics).
@@ -258,58 +273,28 @@ impl<'a> Db<'a> {
 
     // ---- writes ------------------------------------------------------------------
 
+    /// Opens the update path on `key` (deleting it first if its TTL has
+    /// passed, so the write sees a live key or none). See the module doc
+    /// and [`KeyMut`].
+    #[inline]
+    pub fn update<'d>(&'d mut self, key: &'d [u8]) -> KeyMut<'d, 'a> {
+        let pos = self.live(key);
+        KeyMut {
+            db: self,
+            key,
+            pos,
+            existed: pos.is_some(),
+            changed: false,
+            announced: false,
+            lent: None,
+        }
+    }
+
     /// Sets `key` to `value` (any type), handling its TTL as `ttl` says.
     /// Returns the previous live value.
+    #[inline]
     pub fn set(&mut self, key: &[u8], value: Value, ttl: SetTtl) -> Option<Value> {
-        self.ks.keys.rehash_step();
-        let now = self.now;
-        let new_heap = value.heap_bytes();
-        let Some(pos) = self.ks.keys.find(key) else {
-            let at = match ttl {
-                SetTtl::At(t) => t.max(1),
-                SetTtl::Clear | SetTtl::Keep => 0,
-            };
-            self.ks.keys.insert_unique(
-                key,
-                Entry {
-                    value,
-                    expire_at: at,
-                },
-            );
-            if at != 0 {
-                self.ks.expires.insert(key, at);
-            }
-            self.ks.value_heap += new_heap;
-            self.touched(key);
-            return None;
-        };
-        let e = self.ks.keys.at_mut(pos).1;
-        let expired = e.is_expired(now);
-        let old_at = e.expire_at;
-        let new_at = match ttl {
-            SetTtl::At(t) => t.max(1),
-            SetTtl::Keep if !expired => old_at,
-            SetTtl::Keep | SetTtl::Clear => 0,
-        };
-        let old = std::mem::replace(&mut e.value, value);
-        e.expire_at = new_at;
-        if old_at != new_at {
-            if new_at == 0 {
-                self.ks.expires.remove(key);
-            } else {
-                self.ks.expires.insert(key, new_at);
-            }
-        }
-        self.ks.value_heap = (self.ks.value_heap + new_heap).saturating_sub(old.heap_bytes());
-        if expired {
-            // The old key died before this write: account for it as Redis
-            // does (lookupKeyWrite expires it, then the key is added).
-            self.expired(key);
-            self.touched(key);
-            return None;
-        }
-        self.touched(key);
-        Some(old)
+        self.update(key).insert(value, ttl)
     }
 
     /// Deletes `key`; returns its value if it was live.
@@ -319,14 +304,7 @@ impl<'a> Db<'a> {
 
     /// Deletes `key`; returns its entry (value and TTL) if it was live.
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
-        self.live(key)?;
-        let e = self.ks.keys.remove(key)?;
-        self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
-        if e.expire_at != 0 {
-            self.ks.expires.remove(key);
-        }
-        self.touched(key);
-        Some(e)
+        self.update(key).remove()
     }
 
     /// Puts an entry (value and TTL) under `key`, replacing what is there.
@@ -341,29 +319,12 @@ impl<'a> Db<'a> {
     /// Gives a live key a TTL (absolute unix ms). Returns false when the
     /// key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
-        let Some(pos) = self.live(key) else {
-            return false;
-        };
-        let at = at.max(1);
-        self.ks.keys.at_mut(pos).1.expire_at = at;
-        self.ks.expires.insert(key, at);
-        self.touched(key);
-        true
+        self.update(key).set_expire(at)
     }
 
     /// Removes a live key's TTL. Returns true when it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        let Some(pos) = self.live(key) else {
-            return false;
-        };
-        let e = self.ks.keys.at_mut(pos).1;
-        if e.expire_at == 0 {
-            return false;
-        }
-        e.expire_at = 0;
-        self.ks.expires.remove(key);
-        self.touched(key);
-        true
+        self.update(key).persist()
     }
 
     /// RENAME / RENAMENX. `Ok(false)` when `nx` and `to` exists. Renaming a
@@ -383,19 +344,13 @@ impl<'a> Db<'a> {
         Ok(true)
     }
 
-    /// Deletes every key; returns how many there were.
+    /// Deletes every key; returns how many there were. Observers hear of it
+    /// once, before, as [`DbChange::Flushed`].
     pub fn flush(&mut self) -> usize {
         let n = self.ks.keys.len();
-        if self.track.watch.watched_in(self.index) {
-            let keys = &self.ks.keys;
-            self.track
-                .watch
-                .touch_all(self.index, |k| keys.find(k).is_some());
-        }
-        if self.track.on {
-            for k in self.ks.keys.keys() {
-                record(self.track, k);
-            }
+        if self.obs.active() {
+            let old = &self.ks.keys;
+            self.obs.db_changed(self.index, DbChange::Flushed { old });
         }
         *self.ks = Keyspace::default();
         *self.dirty += n as u64;
@@ -503,9 +458,196 @@ impl<'a> Db<'a> {
     }
 }
 
-fn record(track: &mut Tracking, key: &[u8]) {
-    if !track.keys.contains(key) {
-        track.keys.insert(key.to_vec());
+/// A write to one key in progress: the update path (see the module doc).
+///
+/// Reading through it is free; each method that changes the key tells the
+/// observers' `before_write` first (once per update). The value can be
+/// changed in place through [`value_mut`](Self::value_mut), and then the
+/// caller says whether it did with [`changed`](Self::changed); everything
+/// else (the memory account, deleting an emptied collection, the report)
+/// happens when the `KeyMut` is dropped, whichever way the caller leaves,
+/// `?` included. A write that changes nothing is not reported.
+pub struct KeyMut<'d, 'a> {
+    db: &'d mut Db<'a>,
+    key: &'d [u8],
+    /// Where the live entry sits; `None` while the key is missing. Valid
+    /// because nothing else touches the dict while this is open.
+    pos: Option<Pos>,
+    /// The key was live when the update began.
+    existed: bool,
+    /// The value or TTL was written (a value changed in place counts once
+    /// the caller says so).
+    changed: bool,
+    /// Observers have seen `before_write` for this update.
+    announced: bool,
+    /// While the value is lent out for an in-place change: its heap bytes
+    /// before, which the memory account still holds.
+    lent: Option<usize>,
+}
+
+impl KeyMut<'_, '_> {
+    /// The key being written.
+    pub fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    /// Whether the key exists now.
+    #[inline]
+    pub fn exists(&self) -> bool {
+        self.pos.is_some()
+    }
+
+    /// The live entry (value and TTL), if any.
+    #[inline]
+    pub fn entry(&self) -> Option<&Entry> {
+        Some(self.db.ks.keys.at(self.pos?).1)
+    }
+
+    /// The live value, if any.
+    #[inline]
+    pub fn value(&self) -> Option<&Value> {
+        self.entry().map(|e| &e.value)
+    }
+
+    /// The live value, to change in place; `None` when the key is missing.
+    /// Call [`changed`](Self::changed) if it was changed; a failing
+    /// operation must leave it as it was.
+    #[inline]
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        let pos = self.pos?;
+        self.announce();
+        let e = self.db.ks.keys.at_mut(pos).1;
+        if self.lent.is_none() {
+            self.lent = Some(e.value.heap_bytes());
+        }
+        Some(&mut e.value)
+    }
+
+    /// Reports that the value lent by [`value_mut`](Self::value_mut) was
+    /// changed.
+    #[inline]
+    pub fn changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// Sets the value (any type; an empty collection deletes the key),
+    /// handling the TTL as `ttl` says. Returns the previous value.
+    #[inline]
+    pub fn insert(&mut self, value: Value, ttl: SetTtl) -> Option<Value> {
+        if value.is_empty_collection() {
+            return self.remove().map(|e| e.value);
+        }
+        self.settle();
+        self.announce();
+        self.changed = true;
+        let Some(pos) = self.pos else {
+            let expire_at = match ttl {
+                SetTtl::At(t) => t.max(1),
+                SetTtl::Clear | SetTtl::Keep => 0,
+            };
+            self.pos = Some(self.db.link(self.key, Entry { value, expire_at }));
+            return None;
+        };
+        let new_heap = value.heap_bytes();
+        let ks = &mut *self.db.ks;
+        let e = ks.keys.at_mut(pos).1;
+        let old = std::mem::replace(&mut e.value, value);
+        let old_at = e.expire_at;
+        let new_at = match ttl {
+            SetTtl::At(t) => t.max(1),
+            SetTtl::Keep => old_at,
+            SetTtl::Clear => 0,
+        };
+        e.expire_at = new_at;
+        if old_at != new_at {
+            if new_at == 0 {
+                ks.expires.remove(self.key);
+            } else {
+                ks.expires.insert(self.key, new_at);
+            }
+        }
+        ks.value_heap = (ks.value_heap + new_heap).saturating_sub(old.heap_bytes());
+        Some(old)
+    }
+
+    /// Deletes the key; returns its entry if it was live.
+    pub fn remove(&mut self) -> Option<Entry> {
+        self.settle();
+        self.pos?;
+        self.announce();
+        self.pos = None;
+        self.db.unlink(self.key)
+    }
+
+    /// Gives the live key a TTL (absolute unix ms). False when it is
+    /// missing.
+    pub fn set_expire(&mut self, at: u64) -> bool {
+        let Some(pos) = self.pos else {
+            return false;
+        };
+        self.announce();
+        let at = at.max(1);
+        self.db.ks.keys.at_mut(pos).1.expire_at = at;
+        self.db.ks.expires.insert(self.key, at);
+        self.changed = true;
+        true
+    }
+
+    /// Removes the live key's TTL. True when it had one.
+    pub fn persist(&mut self) -> bool {
+        let Some(pos) = self.pos else {
+            return false;
+        };
+        if self.db.ks.keys.at(pos).1.expire_at == 0 {
+            return false;
+        }
+        self.announce();
+        self.db.ks.keys.at_mut(pos).1.expire_at = 0;
+        self.db.ks.expires.remove(self.key);
+        self.changed = true;
+        true
+    }
+
+    /// Tells the observers, once, that the key is about to change.
+    #[inline]
+    fn announce(&mut self) {
+        if self.db.obs.active() && !self.announced {
+            self.announced = true;
+            let old = self.pos.map(|p| self.db.ks.keys.at(p).1);
+            self.db.obs.before_write(self.db.index, self.key, old);
+        }
+    }
+
+    /// Takes back a value lent by `value_mut`: accounts its new heap size
+    /// and deletes it if it is a collection left empty.
+    fn settle(&mut self) {
+        let (Some(before), Some(pos)) = (self.lent.take(), self.pos) else {
+            return;
+        };
+        let v = &self.db.ks.keys.at(pos).1.value;
+        let (after, empty) = (v.heap_bytes(), v.is_empty_collection());
+        let ks = &mut *self.db.ks;
+        ks.value_heap = (ks.value_heap + after).saturating_sub(before);
+        if empty {
+            self.pos = None;
+            self.db.unlink(self.key);
+        }
+    }
+}
+
+impl Drop for KeyMut<'_, '_> {
+    /// The end of the update path: settles a value changed in place, then
+    /// counts and reports what the write did, if anything.
+    #[inline]
+    fn drop(&mut self) {
+        self.settle();
+        let change = match (self.existed, self.pos.is_some()) {
+            (false, true) => Change::Created,
+            (true, false) => Change::Deleted,
+            (true, true) if self.changed => Change::Updated,
+            _ => return,
+        };
+        self.db.report(self.key, change);
     }
 }
 

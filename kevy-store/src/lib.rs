@@ -89,6 +89,7 @@ pub mod hash;
 pub mod list;
 pub mod listpack;
 pub mod num;
+pub mod observe;
 pub mod rng;
 pub mod sample;
 pub mod set;
@@ -99,13 +100,15 @@ pub mod zset;
 pub mod zset_index;
 
 pub use bytes::SmallBytes;
-pub use db::{Db, Entry, KeyTtl, SetTtl};
+pub use db::{Db, Entry, KeyMut, KeyTtl, SetTtl};
 pub use dict::Dict;
 pub use error::{OpError, OpResult};
+pub use observe::{Change, DbChange, Observer};
 pub use string::{SetCond, SetOutcome};
 pub use value::{StrValue, Value};
 
-use db::{Keyspace, Tracking};
+use db::Keyspace;
+use observe::Observers;
 
 /// Bytes jemalloc (the server's allocator) takes for a request of `n`
 /// bytes: its size class. Classes are 8, then multiples of 16 up to 128,
@@ -142,7 +145,7 @@ pub struct Store {
     /// Key writes so far (Redis's `server.dirty`).
     pub dirty: u64,
     pub stats: StoreStats,
-    track: Tracking,
+    obs: Observers,
     /// The database the next active expiry cycle starts with.
     expire_db: usize,
 }
@@ -179,7 +182,7 @@ impl Store {
             now: 0,
             dirty: 0,
             stats: StoreStats::default(),
-            track: Tracking::default(),
+            obs: Observers::default(),
             expire_db: 0,
         }
     }
@@ -211,20 +214,19 @@ impl Store {
             index: i,
             dirty: &mut self.dirty,
             stats: &mut self.stats,
-            track: &mut self.track,
+            obs: &mut self.obs,
         }
     }
 
-    /// SWAPDB: exchanges two databases' contents. A key watched in either
-    /// database changed if it exists in either (as Redis's
-    /// `touchAllWatchedKeysInDb`).
+    /// SWAPDB: exchanges two databases' contents. Observers hear of it
+    /// first, once per database, as [`DbChange::Swapped`] (so a key watched
+    /// in either database changed if it exists in either, as Redis's
+    /// `touchAllWatchedKeysInDb` has it).
     pub fn swap_db(&mut self, a: usize, b: usize) {
-        for (w, other) in [(a, b), (b, a)] {
-            if self.track.watch.watched_in(w) {
-                let (x, y) = (&self.dbs[w].keys, &self.dbs[other].keys);
-                self.track
-                    .watch
-                    .touch_all(w, |k| x.find(k).is_some() || y.find(k).is_some());
+        if self.obs.active() {
+            for (w, other) in [(a, b), (b, a)] {
+                let (old, new) = (&self.dbs[w].keys, &self.dbs[other].keys);
+                self.obs.db_changed(w, DbChange::Swapped { old, new });
             }
         }
         self.dbs.swap(a, b);
@@ -346,37 +348,59 @@ impl Store {
             return;
         }
         let existed = self.db(db).contains(key);
-        self.track.watch.add(client, db, key, existed);
+        self.obs.watch.add(client, db, key, existed);
+        self.obs.refresh();
     }
 
     /// Drops every WATCH of `client` on this shard.
     pub fn unwatch(&mut self, client: u64) {
-        self.track.watch.remove_client(client);
+        self.obs.watch.remove_client(client);
+        self.obs.refresh();
     }
 
     /// Whether a key `client` watches here was written, deleted, expired or
     /// flushed since its WATCH (EXEC then fails).
     pub fn watch_changed(&mut self, client: u64) -> bool {
-        for (db, key) in self.track.watch.live_at_watch(client) {
+        for (db, key) in self.obs.watch.live_at_watch(client) {
             if !self.db(db).contains(&key) {
                 return true;
             }
         }
-        self.track.watch.versions_changed(client)
+        self.obs.watch.versions_changed(client)
     }
 
     /// Starts (clearing the record) or stops recording written keys.
     pub fn track_dirty(&mut self, on: bool) {
-        self.track.on = on;
+        self.obs.record.on = on;
         if on {
-            self.track.keys.clear();
+            self.obs.record.keys.clear();
         }
+        self.obs.refresh();
     }
 
     /// The distinct keys written in any database since tracking started,
     /// clearing the record.
     pub fn take_dirty(&mut self) -> Vec<Vec<u8>> {
-        self.track.keys.drain().collect()
+        self.obs.record.keys.drain().collect()
+    }
+
+    // ---- observers -------------------------------------------------------------
+
+    /// Adds an observer of every write (see [`Observer`]); it hears about
+    /// writes after the store's own (WATCH, the written-key record) and
+    /// after observers added before it.
+    pub fn observe<T: Observer>(&mut self, o: T) {
+        self.obs.add(o);
+    }
+
+    /// The first added observer of type `T`, to read what it collected.
+    pub fn observer_mut<T: Observer>(&mut self) -> Option<&mut T> {
+        self.obs.get_mut::<T>()
+    }
+
+    /// Removes the first added observer of type `T` and hands it back.
+    pub fn unobserve<T: Observer>(&mut self) -> Option<T> {
+        self.obs.remove::<T>()
     }
 }
 
@@ -531,7 +555,7 @@ mod tests {
         assert!(!st.watch_changed(7));
         st.unwatch(6);
         st.unwatch(7);
-        assert_eq!(st.track.watch.count, 0, "no entry outlives its watchers");
+        assert_eq!(st.obs.watch.count, 0, "no entry outlives its watchers");
     }
 
     #[test]

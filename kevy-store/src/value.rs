@@ -78,6 +78,20 @@ impl Value {
         }
     }
 
+    /// A hash, list, set or sorted set with no elements: a state a key
+    /// never stays in (Redis deletes the key), so the update path deletes
+    /// it.
+    #[inline]
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Set(x) => x.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
     /// The string, or `None` when the value is another type.
     #[inline]
     pub fn as_str(&self) -> Option<&StrValue> {

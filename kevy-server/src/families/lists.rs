@@ -175,36 +175,24 @@ fn check_list(db: &mut Db<'_>, key: &[u8]) -> OpResult<bool> {
 }
 
 /// Changes the list at `key` in place with `f`, which returns its result
-/// and whether it changed the list. Then does what every list write needs:
-/// accounts the heap change, calls the write hook, and deletes the key if
-/// the list is empty. `Ok(None)` when the key is missing (`f` not called).
+/// and whether it changed the list; the update path does the rest (memory,
+/// the report, deleting a list left empty). `Ok(None)` when the key is
+/// missing (`f` not called).
 fn update<R>(
     db: &mut Db<'_>,
     key: &[u8],
     f: impl FnOnce(&mut List) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let Some(v) = db.get_mut(key) else {
+    let mut k = db.update(key);
+    let Some(v) = k.value_mut() else {
         return Ok(None);
-    };
-    let before = match v {
-        Value::List(_) => v.heap_bytes(),
-        _ => return Err(OpError::WrongType),
     };
     let Value::List(l) = v else {
         return Err(OpError::WrongType);
     };
     let (r, changed) = f(l);
-    let empty = l.is_empty();
-    if !changed && !empty {
-        return Ok(Some(r));
-    }
-    let after = v.heap_bytes();
-    db.account(before, after);
-    if empty {
-        // `remove` calls the write hook itself.
-        db.remove(key);
-    } else {
-        db.touched(key);
+    if changed {
+        k.changed();
     }
     Ok(Some(r))
 }
