@@ -156,6 +156,7 @@ impl<'a> Db<'a> {
     // ---- the raw mutators and the report (only the update path calls them) ----
 
     /// Adds an entry for a key known to be absent; returns where it sits.
+    #[inline(always)]
     fn link(&mut self, key: &[u8], e: Entry) -> Pos {
         self.ks.value_heap += e.value.heap_bytes();
         if e.expire_at != 0 {
@@ -176,7 +177,7 @@ impl<'a> Db<'a> {
     }
 
     /// Counts a finished change and tells the observers.
-    #[inline]
+    #[inline(always)]
     fn report(&mut self, key: &[u8], change: Change) {
         if change == Change::Expired {
             self.stats.expired_keys += 1;
@@ -188,7 +189,24 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Takes back the value at `pos` that was lent out with `before` heap
+    /// bytes: accounts its size now and deletes it if it is a collection
+    /// left empty. Returns where the key is (`None` once deleted).
+    #[inline(always)]
+    fn settle(&mut self, key: &[u8], pos: Pos, before: usize) -> Option<Pos> {
+        let v = &self.ks.keys.at(pos).1.value;
+        let (after, empty) = (v.heap_bytes(), v.is_empty_collection());
+        self.ks.value_heap = (self.ks.value_heap + after).saturating_sub(before);
+        if empty {
+            self.unlink(key);
+            return None;
+        }
+        Some(pos)
+    }
+
     /// Deletes `key` because its TTL passed (the caller checked).
+    #[cold]
+    #[inline(never)]
     fn expire_key(&mut self, key: &[u8]) {
         if self.obs.active() {
             let old = self.ks.keys.get(key);
@@ -202,7 +220,7 @@ impl<'a> Db<'a> {
     // ---- lookups ---------------------------------------------------------------
 
     /// Finds a live key, deleting it first if its TTL has passed.
-    #[inline]
+    #[inline(always)]
     fn live(&mut self, key: &[u8]) -> Option<Pos> {
         self.ks.keys.rehash_step();
         let pos = self.ks.keys.find(key)?;
@@ -276,7 +294,7 @@ impl<'a> Db<'a> {
     /// Opens the update path on `key` (deleting it first if its TTL has
     /// passed, so the write sees a live key or none). See the module doc
     /// and [`KeyMut`].
-    #[inline]
+    #[inline(always)]
     pub fn update<'d>(&'d mut self, key: &'d [u8]) -> KeyMut<'d, 'a> {
         let pos = self.live(key);
         KeyMut {
@@ -290,11 +308,24 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// [`update`](Self::update) for this file's own writes, which run
+    /// straight through and call `KeyMut::finish` themselves: without drop
+    /// glue the compiler keeps the `KeyMut` in registers, which SET
+    /// notices. They never lend the value, so a panic before `finish` (a
+    /// bug) would only skip the report.
+    #[inline(always)]
+    fn update_manual<'d>(&'d mut self, key: &'d [u8]) -> std::mem::ManuallyDrop<KeyMut<'d, 'a>> {
+        std::mem::ManuallyDrop::new(self.update(key))
+    }
+
     /// Sets `key` to `value` (any type), handling its TTL as `ttl` says.
     /// Returns the previous live value.
     #[inline]
     pub fn set(&mut self, key: &[u8], value: Value, ttl: SetTtl) -> Option<Value> {
-        self.update(key).insert(value, ttl)
+        let mut k = self.update_manual(key);
+        let old = k.insert(value, ttl);
+        k.finish();
+        old
     }
 
     /// Deletes `key`; returns its value if it was live.
@@ -304,7 +335,10 @@ impl<'a> Db<'a> {
 
     /// Deletes `key`; returns its entry (value and TTL) if it was live.
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
-        self.update(key).remove()
+        let mut k = self.update_manual(key);
+        let e = k.remove();
+        k.finish();
+        e
     }
 
     /// Puts an entry (value and TTL) under `key`, replacing what is there.
@@ -319,12 +353,18 @@ impl<'a> Db<'a> {
     /// Gives a live key a TTL (absolute unix ms). Returns false when the
     /// key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
-        self.update(key).set_expire(at)
+        let mut k = self.update_manual(key);
+        let done = k.set_expire(at);
+        k.finish();
+        done
     }
 
     /// Removes a live key's TTL. Returns true when it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        self.update(key).persist()
+        let mut k = self.update_manual(key);
+        let done = k.persist();
+        k.finish();
+        done
     }
 
     /// RENAME / RENAMENX. `Ok(false)` when `nx` and `to` exists. Renaming a
@@ -512,7 +552,7 @@ impl KeyMut<'_, '_> {
     /// The live value, to change in place; `None` when the key is missing.
     /// Call [`changed`](Self::changed) if it was changed; a failing
     /// operation must leave it as it was.
-    #[inline]
+    #[inline(always)]
     pub fn value_mut(&mut self) -> Option<&mut Value> {
         let pos = self.pos?;
         self.announce();
@@ -530,16 +570,26 @@ impl KeyMut<'_, '_> {
         self.changed = true;
     }
 
-    /// Sets the value (any type; an empty collection deletes the key),
-    /// handling the TTL as `ttl` says. Returns the previous value.
-    #[inline]
+    /// Sets the value (any type), handling the TTL as `ttl` says. Returns
+    /// the previous value. An empty collection is deleted when the update
+    /// ends, as one emptied in place is.
+    #[inline(always)]
     pub fn insert(&mut self, value: Value, ttl: SetTtl) -> Option<Value> {
-        if value.is_empty_collection() {
-            return self.remove().map(|e| e.value);
-        }
         self.settle();
         self.announce();
         self.changed = true;
+        let empty = value.is_empty_collection();
+        let old = self.replace(value, ttl);
+        if empty {
+            // Settled (and so deleted) like a value lent and emptied.
+            self.lent = self.value().map(Value::heap_bytes);
+        }
+        old
+    }
+
+    /// `insert`'s store: the entry gets `value` and its TTL.
+    #[inline(always)]
+    fn replace(&mut self, value: Value, ttl: SetTtl) -> Option<Value> {
         let Some(pos) = self.pos else {
             let expire_at = match ttl {
                 SetTtl::At(t) => t.max(1),
@@ -571,6 +621,7 @@ impl KeyMut<'_, '_> {
     }
 
     /// Deletes the key; returns its entry if it was live.
+    #[inline]
     pub fn remove(&mut self) -> Option<Entry> {
         self.settle();
         self.pos?;
@@ -609,37 +660,39 @@ impl KeyMut<'_, '_> {
     }
 
     /// Tells the observers, once, that the key is about to change.
-    #[inline]
+    #[inline(always)]
     fn announce(&mut self) {
         if self.db.obs.active() && !self.announced {
             self.announced = true;
-            let old = self.pos.map(|p| self.db.ks.keys.at(p).1);
-            self.db.obs.before_write(self.db.index, self.key, old);
+            let db = &mut *self.db;
+            let old = self.pos.map(|p| db.ks.keys.at(p).1);
+            db.obs.before_write(db.index, self.key, old);
         }
     }
 
     /// Takes back a value lent by `value_mut`: accounts its new heap size
     /// and deletes it if it is a collection left empty.
+    #[inline(always)]
     fn settle(&mut self) {
-        let (Some(before), Some(pos)) = (self.lent.take(), self.pos) else {
-            return;
-        };
-        let v = &self.db.ks.keys.at(pos).1.value;
-        let (after, empty) = (v.heap_bytes(), v.is_empty_collection());
-        let ks = &mut *self.db.ks;
-        ks.value_heap = (ks.value_heap + after).saturating_sub(before);
-        if empty {
-            self.pos = None;
-            self.db.unlink(self.key);
+        if let (Some(before), Some(pos)) = (self.lent.take(), self.pos) {
+            self.pos = self.db.settle(self.key, pos, before);
         }
     }
 }
 
 impl Drop for KeyMut<'_, '_> {
-    /// The end of the update path: settles a value changed in place, then
-    /// counts and reports what the write did, if anything.
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl KeyMut<'_, '_> {
+    /// The end of the update path: settles a value changed in place, then
+    /// counts and reports what the write did, if anything. Runs once: on
+    /// drop, or called by `Db::update_manual`'s users.
+    #[inline(always)]
+    fn finish(&mut self) {
         self.settle();
         let change = match (self.existed, self.pos.is_some()) {
             (false, true) => Change::Created,

@@ -190,6 +190,7 @@ impl Observers {
     }
 
     /// Callers test [`active`](Self::active) first.
+    #[inline(never)]
     pub(crate) fn before_write(&mut self, db: usize, key: &[u8], old: Option<&Entry>) {
         for o in &mut self.added {
             o.before_write(db, key, old);
@@ -197,6 +198,7 @@ impl Observers {
     }
 
     /// Callers test [`active`](Self::active) first.
+    #[inline(never)]
     pub(crate) fn changed(&mut self, db: usize, key: &[u8], change: Change) {
         if self.watch.count != 0 {
             self.watch.changed(db, key, change);
@@ -210,6 +212,7 @@ impl Observers {
     }
 
     /// Callers test [`active`](Self::active) first.
+    #[inline(never)]
     pub(crate) fn db_changed(&mut self, db: usize, change: DbChange<'_>) {
         if self.watch.count != 0 {
             self.watch.db_changed(db, change);

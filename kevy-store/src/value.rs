@@ -67,7 +67,18 @@ impl Value {
     }
 
     /// Heap bytes the value owns (allocator overhead included, estimated).
+    #[inline]
     pub fn heap_bytes(&self) -> usize {
+        match self {
+            // The update path asks on every write; a string held inside the
+            // entry answers without a call.
+            Value::Str(StrValue::Int(_)) => 0,
+            Value::Str(StrValue::Bytes(b)) if b.is_inline() => 0,
+            _ => self.heap_bytes_owned(),
+        }
+    }
+
+    fn heap_bytes_owned(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
             // A boxed collection: its box plus what it owns.
