@@ -961,6 +961,308 @@ mod tests {
             prop_assert_eq!(st.db(0).len(), m.len());
             let expiring = m.values().filter(|e| e.1.is_some()).count();
             prop_assert_eq!(st.db(0).expires_len(), expiring);
+            st.dbs[0].check();
+        }
+    }
+
+    /// What a key holds, in the model of the update path's test.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Shape {
+        Str(Vec<u8>),
+        List(Vec<Vec<u8>>),
+        Hash(std::collections::BTreeMap<Vec<u8>, Vec<u8>>),
+    }
+
+    /// Writes of every kind, through the update path.
+    #[derive(Debug, Clone)]
+    enum Write {
+        Set(u8, u8, Option<u16>),
+        /// LPUSH-like: elements of some length at the back, creating.
+        Push(u8, u8, u8),
+        Pop(u8, u8),
+        /// A whole list stored (empty: deletes the key).
+        StoreList(u8, u8),
+        HSet(u8, u8, u8),
+        HDel(u8, u8),
+        Append(u8, u8),
+        Incr(u8),
+        Del(u8),
+        Expire(u8, u16),
+        Persist(u8),
+        Rename(u8, u8),
+        Advance(u16),
+        Active,
+    }
+
+    fn write_op() -> impl Strategy<Value = Write> {
+        let k = 0u8..12;
+        prop_oneof![
+            3 => (k.clone(), 0u8..40, proptest::option::of(0u16..2000)).prop_map(|(k, n, t)| Write::Set(k, n, t)),
+            3 => (k.clone(), 0u8..4, 0u8..40).prop_map(|(k, n, l)| Write::Push(k, n, l)),
+            3 => (k.clone(), 0u8..4).prop_map(|(k, n)| Write::Pop(k, n)),
+            1 => (k.clone(), 0u8..3).prop_map(|(k, n)| Write::StoreList(k, n)),
+            3 => (k.clone(), 0u8..4, 0u8..70).prop_map(|(k, f, l)| Write::HSet(k, f, l)),
+            2 => (k.clone(), 0u8..4).prop_map(|(k, f)| Write::HDel(k, f)),
+            2 => (k.clone(), 0u8..30).prop_map(|(k, l)| Write::Append(k, l)),
+            2 => k.clone().prop_map(Write::Incr),
+            1 => k.clone().prop_map(Write::Del),
+            2 => (k.clone(), 0u16..2000).prop_map(|(k, t)| Write::Expire(k, t)),
+            1 => k.clone().prop_map(Write::Persist),
+            1 => (k.clone(), k).prop_map(|(a, b)| Write::Rename(a, b)),
+            2 => (0u16..1000).prop_map(Write::Advance),
+            1 => Just(Write::Active),
+        ]
+    }
+
+    fn elem(i: usize, len: u8) -> Vec<u8> {
+        let mut e = format!("{i}-").into_bytes();
+        e.resize(e.len() + len as usize, b'x');
+        e
+    }
+
+    /// The store's view of a key, as the model holds it.
+    fn shape(db: &mut Db<'_>, key: &[u8]) -> Option<Shape> {
+        Some(match db.peek(key).map(|e| &e.value)? {
+            Value::Str(s) => Shape::Str(s.to_vec()),
+            Value::List(l) => Shape::List(l.iter().map(<[u8]>::to_vec).collect()),
+            Value::Hash(h) => {
+                Shape::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
+            }
+            _ => unreachable!("the test writes no other type"),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Random writes of every kind (in place, whole, TTL, expiry,
+        /// rename), observed or not, keep the update path's invariants
+        /// after each step: the memory account is exact, no collection is
+        /// left empty, the TTL index mirrors the entries; and the keyspace
+        /// agrees with a model at the end.
+        #[test]
+        fn update_path_keeps_memory_exact_and_no_empty_collection(
+            ops in proptest::collection::vec(write_op(), 1..300),
+            observed in any::<bool>(),
+        ) {
+            use std::collections::BTreeMap;
+            let mut st = Store::new(1);
+            let mut now = 1_000u64;
+            st.set_now(now);
+            if observed {
+                st.watch(1, 0, &key(3));
+            }
+            let mut m: HashMap<Vec<u8>, (Shape, Option<u64>)> = HashMap::new();
+            let live = |m: &mut HashMap<Vec<u8>, (Shape, Option<u64>)>, now: u64, k: &[u8]| {
+                if matches!(m.get(k), Some((_, Some(at))) if now > *at) {
+                    m.remove(k);
+                }
+                m.contains_key(k)
+            };
+            for o in ops {
+                match o {
+                    Write::Set(k, n, ttl) => {
+                        let at = ttl.map(|t| now + t as u64 + 1);
+                        let v = vec![b's'; n as usize];
+                        st.db(0).set(&key(k), Value::string(&v), at.map_or(SetTtl::Clear, SetTtl::At));
+                        m.insert(key(k), (Shape::Str(v), at));
+                    }
+                    Write::Push(k, n, len) => {
+                        live(&mut m, now, &key(k));
+                        let elems: Vec<Vec<u8>> = (0..n as usize).map(|i| elem(i, len)).collect();
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        let ok = match w.value_mut() {
+                            Some(Value::List(l)) => {
+                                for e in &elems {
+                                    l.push_back(e);
+                                }
+                                if n > 0 {
+                                    w.changed();
+                                }
+                                true
+                            }
+                            Some(_) => false,
+                            None => {
+                                let mut l = crate::list::List::new();
+                                for e in &elems {
+                                    l.push_back(e);
+                                }
+                                w.insert(Value::List(Box::new(l)), SetTtl::Clear);
+                                true
+                            }
+                        };
+                        drop(w);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::List(l), _)) => l.extend(elems),
+                            Some(_) => prop_assert!(!ok),
+                            None if n > 0 => {
+                                m.insert(key(k), (Shape::List(elems), None));
+                            }
+                            None => {}
+                        }
+                    }
+                    Write::Pop(k, n) => {
+                        live(&mut m, now, &key(k));
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        if let Some(Value::List(l)) = w.value_mut() {
+                            if !l.pop_front_n(n as usize).is_empty() {
+                                w.changed();
+                            }
+                        }
+                        drop(w);
+                        if let Some((Shape::List(l), _)) = m.get_mut(&key(k)) {
+                            l.drain(..l.len().min(n as usize));
+                            if l.is_empty() {
+                                m.remove(&key(k));
+                            }
+                        }
+                    }
+                    Write::StoreList(k, n) => {
+                        let elems: Vec<Vec<u8>> = (0..n as usize).map(|i| elem(i, 5)).collect();
+                        let mut l = crate::list::List::new();
+                        for e in &elems {
+                            l.push_back(e);
+                        }
+                        st.db(0).set(&key(k), Value::List(Box::new(l)), SetTtl::Clear);
+                        if n == 0 {
+                            m.remove(&key(k));
+                        } else {
+                            m.insert(key(k), (Shape::List(elems), None));
+                        }
+                    }
+                    Write::HSet(k, f, len) => {
+                        live(&mut m, now, &key(k));
+                        let (f, v) = (vec![b'f', f], vec![b'v'; len as usize]);
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        let ok = match w.value_mut() {
+                            Some(Value::Hash(h)) => {
+                                h.set(&f, &v);
+                                w.changed();
+                                true
+                            }
+                            Some(_) => false,
+                            None => {
+                                let mut h = crate::hash::Hash::new();
+                                h.set(&f, &v);
+                                w.insert(Value::Hash(h), SetTtl::Clear);
+                                true
+                            }
+                        };
+                        drop(w);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::Hash(h), _)) => {
+                                h.insert(f, v);
+                            }
+                            Some(_) => prop_assert!(!ok),
+                            None => {
+                                m.insert(key(k), (Shape::Hash(BTreeMap::from([(f, v)])), None));
+                            }
+                        }
+                    }
+                    Write::HDel(k, f) => {
+                        live(&mut m, now, &key(k));
+                        let f = vec![b'f', f];
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        if let Some(Value::Hash(h)) = w.value_mut() {
+                            if h.remove(&f) {
+                                w.changed();
+                            }
+                        }
+                        drop(w);
+                        if let Some((Shape::Hash(h), _)) = m.get_mut(&key(k)) {
+                            h.remove(&f);
+                            if h.is_empty() {
+                                m.remove(&key(k));
+                            }
+                        }
+                    }
+                    Write::Append(k, len) => {
+                        live(&mut m, now, &key(k));
+                        let data = vec![b'a'; len as usize];
+                        let got = st.db(0).append(&key(k), &data);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::Str(s), _)) => s.extend(&data),
+                            Some(_) => prop_assert_eq!(got, Err(OpError::WrongType)),
+                            None => {
+                                m.insert(key(k), (Shape::Str(data), None));
+                            }
+                        }
+                    }
+                    Write::Incr(k) => {
+                        live(&mut m, now, &key(k));
+                        let got = st.db(0).incr_by(&key(k), 1);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::Str(s), _)) => match crate::num::parse_i64(s) {
+                                Some(n) if n < i64::MAX => {
+                                    prop_assert_eq!(got, Ok(n + 1));
+                                    *s = (n + 1).to_string().into_bytes();
+                                }
+                                _ => prop_assert!(got.is_err()),
+                            },
+                            Some(_) => prop_assert_eq!(got, Err(OpError::WrongType)),
+                            None => {
+                                prop_assert_eq!(got, Ok(1));
+                                m.insert(key(k), (Shape::Str(b"1".to_vec()), None));
+                            }
+                        }
+                    }
+                    Write::Del(k) => {
+                        let was = live(&mut m, now, &key(k));
+                        prop_assert_eq!(st.db(0).remove(&key(k)).is_some(), was);
+                        m.remove(&key(k));
+                    }
+                    Write::Expire(k, t) => {
+                        let was = live(&mut m, now, &key(k));
+                        let at = now + t as u64;
+                        prop_assert_eq!(st.db(0).set_expire(&key(k), at), was);
+                        if let Some(e) = m.get_mut(&key(k)) {
+                            e.1 = Some(at);
+                        }
+                    }
+                    Write::Persist(k) => {
+                        live(&mut m, now, &key(k));
+                        st.db(0).persist(&key(k));
+                        if let Some(e) = m.get_mut(&key(k)) {
+                            e.1 = None;
+                        }
+                    }
+                    Write::Rename(a, b) => {
+                        let was = live(&mut m, now, &key(a));
+                        live(&mut m, now, &key(b));
+                        let got = st.db(0).rename(&key(a), &key(b), false);
+                        prop_assert_eq!(got.is_ok(), was);
+                        if was {
+                            let e = m.remove(&key(a)).unwrap();
+                            m.insert(key(b), e);
+                        }
+                    }
+                    Write::Advance(ms) => {
+                        now += ms as u64;
+                        st.set_now(now);
+                    }
+                    Write::Active => {
+                        st.active_expire_cycle(std::time::Instant::now() + std::time::Duration::from_secs(10));
+                    }
+                }
+                st.dbs[0].check();
+            }
+            for k in 0..12u8 {
+                let want = live(&mut m, now, &key(k)).then(|| m[&key(k)].clone());
+                let mut db = st.db(0);
+                prop_assert_eq!(shape(&mut db, &key(k)), want.clone().map(|e| e.0));
+                let ttl = want.map_or(KeyTtl::Missing, |e| e.1.map_or(KeyTtl::Persistent, KeyTtl::At));
+                prop_assert_eq!(db.ttl(&key(k)), ttl);
+            }
+            st.dbs[0].check();
+            prop_assert_eq!(st.db(0).len(), m.len());
         }
     }
 }
