@@ -2,7 +2,7 @@
 //! keys that have a TTL, and the one path every write to a key takes.
 //!
 //! [`Db`] is a short-lived view that [`Store::db`](crate::Store::db) hands
-//! out: the database's [`Keyspace`] plus the store-wide clock, counters and
+//! out: the database's `Keyspace` plus the store-wide clock, counters and
 //! observers. Every lookup checks the key's TTL against the cached clock
 //! and deletes it when it has passed (lazy expiry), so no caller ever sees
 //! an expired key.
@@ -16,11 +16,18 @@
 //! step with the entry; when it closes (on drop) it settles the rest in
 //! one place: the memory account of a value changed in place, deleting a
 //! collection left empty, counting the write in `Store::dirty`, and
-//! telling the observers (`observe.rs`) what happened. The raw entry
-//! mutators (`link`, `unlink`) are private to this file, so no caller can
-//! skip any of it. Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB) have
+//! telling the observers (`observe.rs`) what happened. The keyspace's
+//! fields and the raw entry mutators (`link`, `unlink`) are private to
+//! this file, so nothing else in the crate, let alone outside it, can skip
+//! any of it. Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB) have
 //! their counterpart: [`Db::flush`] and `Store::swap_db` tell the same
 //! observers before the databases change.
+//!
+//! A `KeyMut` finishes when dropped, so a caller leaving early (`?`
+//! included) cannot skip the accounting. This file's own straight-line
+//! writes (`set`, `remove_entry`, `set_expire`, `persist`) finish theirs
+//! explicitly instead (`update_manual`): that is what keeps SET as cheap
+//! as before the update path existed.
 
 use crate::dict::{Dict, Pos};
 use crate::error::{OpError, OpResult};
@@ -83,22 +90,40 @@ pub enum KeyTtl {
     At(u64),
 }
 
-/// One database's data. Owned by the store; reached through [`Db`].
+/// One database's data. Owned by the store; reached through [`Db`]. The
+/// fields are private to this file, so entries change only through the
+/// update path.
 #[derive(Clone, Default)]
 pub(crate) struct Keyspace {
-    pub(crate) keys: Dict<Entry>,
+    keys: Dict<Entry>,
     /// Every key with a TTL and its expiry time (mirrors `Entry::expire_at`),
     /// so the active cycle can sample keys with a TTL in O(1).
-    pub(crate) expires: Dict<u64>,
+    expires: Dict<u64>,
     /// Heap bytes owned by values (see `Value::heap_bytes`).
-    pub(crate) value_heap: usize,
+    value_heap: usize,
     /// Where the active expiry cycle continues its scan of `expires`.
-    pub(crate) expire_cursor: u64,
+    expire_cursor: u64,
 }
 
 impl Keyspace {
     pub(crate) fn used_memory(&self) -> usize {
         self.keys.heap_bytes() + self.expires.heap_bytes() + self.value_heap
+    }
+
+    /// The keys, to read (SWAPDB's observers).
+    pub(crate) fn keys(&self) -> &Dict<Entry> {
+        &self.keys
+    }
+
+    /// `(keys, keys with a TTL)`.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.keys.len(), self.expires.len())
+    }
+
+    /// Moves up to `n` buckets of each dict's ongoing resize; true while
+    /// some resize is still going.
+    pub(crate) fn rehash(&mut self, n: usize) -> bool {
+        self.keys.rehash(n) || self.expires.rehash(n)
     }
 
     /// Panics unless the invariants the update path keeps hold: the memory
@@ -120,15 +145,33 @@ impl Keyspace {
 
 /// A view of one database with the store's clock, counters and observers.
 pub struct Db<'a> {
-    pub(crate) ks: &'a mut Keyspace,
-    pub(crate) now: u64,
-    pub(crate) index: usize,
-    pub(crate) dirty: &'a mut u64,
-    pub(crate) stats: &'a mut StoreStats,
-    pub(crate) obs: &'a mut Observers,
+    ks: &'a mut Keyspace,
+    now: u64,
+    index: usize,
+    dirty: &'a mut u64,
+    stats: &'a mut StoreStats,
+    obs: &'a mut Observers,
 }
 
 impl<'a> Db<'a> {
+    pub(crate) fn new(
+        ks: &'a mut Keyspace,
+        now: u64,
+        index: usize,
+        dirty: &'a mut u64,
+        stats: &'a mut StoreStats,
+        obs: &'a mut Observers,
+    ) -> Db<'a> {
+        Db {
+            ks,
+            now,
+            index,
+            dirty,
+            stats,
+            obs,
+        }
+    }
+
     /// This database's index.
     pub fn index(&self) -> usize {
         self.index

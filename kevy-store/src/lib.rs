@@ -22,13 +22,54 @@
 //!   reactor iteration, which is also the tests' controllable clock. Every
 //!   lookup deletes a key whose time has passed (lazy expiry);
 //!   [`Store::active_expire_cycle`] reclaims the rest.
-//! - **One write path**: every change to a key calls `Db::touched`, which
-//!   counts it in [`Store::dirty`] and records the key while tracking is on
-//!   ([`Store::track_dirty`], [`Store::take_dirty`]). Coordinated
-//!   execution uses that record today; the append-only log, WATCH and
-//!   replication are to hang off the same hook (see `db.rs`).
 //! - **Coordinated execution**: [`Store::export`] copies a key's state in
 //!   every database into a [`Snapshot`]; [`Store::import`] replaces it.
+//!
+//! # The update path
+//!
+//! The store owns the invariant every write must keep, in one place:
+//! [`Db::update`] opens a [`KeyMut`] on a key, and closing it (on drop)
+//! accounts the value's heap size, deletes a collection left empty, counts
+//! the write in [`Store::dirty`] and tells the observers. Its methods keep
+//! the TTL index in step with the entry as they go.
+//!
+//! - **Who calls it**: everything that writes a key. The typed operations
+//!   (`string.rs`, and the command families' in-place helpers for hashes,
+//!   lists, sets and sorted sets) open a `KeyMut` and change the value
+//!   through [`KeyMut::value_mut`], saying whether they changed it with
+//!   [`KeyMut::changed`]; [`Db::set`], [`Db::remove`], [`Db::set_expire`],
+//!   [`Db::persist`], [`Db::rename`], [`Store::move_key`],
+//!   [`Store::copy_key`] and [`Store::import`] are built on it; so is
+//!   deletion by expiry, lazy (any lookup) or active
+//!   ([`Store::active_expire_cycle`]). There is no other way to change an
+//!   entry: the raw mutators are private to `db.rs`. Whole databases
+//!   change through [`Db::flush`] (FLUSHDB, and FLUSHALL for each),
+//!   and [`Store::swap_db`], which tell the same observers.
+//! - **What observers see** ([`Observer`]): for one key, the database
+//!   index, the key, and first `before_write` with the entry as it is
+//!   (once per update, before anything changes it; `None` for a missing
+//!   key), then `changed` with the kind of change ([`Change`]: created,
+//!   updated, deleted, expired) once the keyspace is consistent again: the
+//!   emptied collection gone, memory and the TTL index accounted, `dirty`
+//!   counted. A write that changes nothing (SADD of a present member, SET
+//!   NX on a present key, PERSIST without a TTL) may give a
+//!   `before_write` but no `changed`. Expiry is `before_write` then
+//!   `Expired` (counted in `expired_keys`, not `dirty`); SET on an expired
+//!   key is its expiry, then a creation. RENAME is a deletion of the
+//!   source, then the destination's creation or update. A whole-database
+//!   change is one `db_changed` per database ([`DbChange`]), before the
+//!   contents go, with the old contents (and SWAPDB's new ones) to read.
+//! - **Who observes**: WATCH (each change bumps a watched key's version,
+//!   `watch.rs`), the written-key record of coordinated execution
+//!   ([`Store::track_dirty`]), and any [`Observer`] added with
+//!   [`Store::observe`], called in that order. Blocked clients waiting on
+//!   a key, snapshot pre-write copies, client-side-caching invalidation
+//!   and keyspace notifications attach as observers: none needs a call
+//!   site of its own. Observers cannot reach the store; they note what
+//!   they need and act after the command.
+//! - **Cost**: while nobody observes (no WATCH, no record, nothing added)
+//!   the write path tests one flag. The accounting and report happen once
+//!   per update, not per element changed.
 //!
 //! # Collections
 //!
@@ -208,14 +249,14 @@ impl Store {
     /// SELECT-style indexes first).
     #[inline]
     pub fn db(&mut self, i: usize) -> Db<'_> {
-        Db {
-            ks: &mut self.dbs[i],
-            now: self.now,
-            index: i,
-            dirty: &mut self.dirty,
-            stats: &mut self.stats,
-            obs: &mut self.obs,
-        }
+        Db::new(
+            &mut self.dbs[i],
+            self.now,
+            i,
+            &mut self.dirty,
+            &mut self.stats,
+            &mut self.obs,
+        )
     }
 
     /// SWAPDB: exchanges two databases' contents. Observers hear of it
@@ -225,7 +266,7 @@ impl Store {
     pub fn swap_db(&mut self, a: usize, b: usize) {
         if self.obs.active() {
             for (w, other) in [(a, b), (b, a)] {
-                let (old, new) = (&self.dbs[w].keys, &self.dbs[other].keys);
+                let (old, new) = (self.dbs[w].keys(), self.dbs[other].keys());
                 self.obs.db_changed(w, DbChange::Swapped { old, new });
             }
         }
@@ -242,14 +283,17 @@ impl Store {
 
     /// `(keys, keys with a TTL)` in database `i`.
     pub fn db_counts(&self, i: usize) -> (usize, usize) {
-        (self.dbs[i].keys.len(), self.dbs[i].expires.len())
+        self.dbs[i].counts()
     }
 
     /// `(keys, keys with a TTL)` for every database.
     pub fn db_sizes(&self) -> Vec<(u64, u64)> {
         self.dbs
             .iter()
-            .map(|ks| (ks.keys.len() as u64, ks.expires.len() as u64))
+            .map(|ks| {
+                let (keys, expires) = ks.counts();
+                (keys as u64, expires as u64)
+            })
             .collect()
     }
 

@@ -1,11 +1,11 @@
 //! Observers of the update path: what a write looks like from outside the
 //! keyspace, and the one list of parties that hear about it.
 //!
-//! Every change to a key reaches [`Observers`] from exactly one place in
-//! `db.rs` (see the crate doc, "The update path"), so a feature that needs
-//! to see writes implements [`Observer`] instead of adding call sites.
-//! Nobody listening costs one branch per write: [`Observers`] keeps a flag
-//! that is set only while some observer wants events.
+//! Every change to a key reaches `Observers` from one place in `db.rs`
+//! (see the crate doc, "The update path"), so a feature that needs to see
+//! writes implements [`Observer`] instead of adding call sites. Nobody
+//! listening costs one branch per write: `Observers` keeps a flag that is
+//! set only while some observer wants events.
 
 use crate::db::Entry;
 use crate::dict::Dict;

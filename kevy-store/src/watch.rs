@@ -35,7 +35,7 @@ pub(crate) struct Watches {
     clients: Map<u64, Vec<Reg>>,
     /// Source of versions: bumped on every change to a watched key.
     clock: u64,
-    /// Watched (db, key) pairs; 0 lets the write hook skip the lookup.
+    /// Watched (db, key) pairs; 0 lets the update path skip this observer.
     pub(crate) count: usize,
 }
 

@@ -4,9 +4,9 @@
 //! Every write goes through [`write_hash`], which holds the rules Redis
 //! spreads over `hashTypeLookupWriteOrCreate` and its callers in one place:
 //! WRONGTYPE on another type, an empty hash created only when something is
-//! written into it, a hash left empty deleted, and the write hook plus heap
-//! accounting after an in-place change. Reads encode straight from the
-//! stored hash, without copying it.
+//! written into it; kevy-store's update path then deletes a hash left
+//! empty, accounts its heap and reports the change. Reads encode straight
+//! from the stored hash, without copying it.
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;

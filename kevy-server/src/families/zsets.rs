@@ -2079,7 +2079,7 @@ mod tests {
                 .collect::<Vec<_>>()
         });
         assert_eq!(lens, [2, -1, 0, 2]);
-        // Even a panic inside puts them back.
+        // A panic inside leaves them as they were.
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             with_sources(&mut db, &keys, |_| panic!("inside with_sources"))
         }));
