@@ -606,8 +606,32 @@ impl KeyMut<'_, '_> {
         Some(&mut e.value)
     }
 
-    /// Reports that the value lent by [`value_mut`](Self::value_mut) was
-    /// changed.
+    /// Runs `f` on the live value in place (`None` when the key is
+    /// missing), settling its memory account and deleting it if it is a
+    /// collection left empty as soon as `f` returns. The same as
+    /// [`value_mut`](Self::value_mut) with the work done under one borrow
+    /// of the entry, for hot in-place writes (LPUSH). Call
+    /// [`changed`](Self::changed) if `f` changed the value.
+    #[inline(always)]
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        self.settle();
+        let pos = self.pos?;
+        self.announce();
+        let ks = &mut *self.db.ks;
+        let v = &mut ks.keys.at_mut(pos).1.value;
+        let before = v.heap_bytes();
+        let r = f(v);
+        let (after, empty) = (v.heap_bytes(), v.is_empty_collection());
+        ks.value_heap = (ks.value_heap + after).saturating_sub(before);
+        if empty {
+            self.pos = None;
+            self.db.unlink(self.key);
+        }
+        Some(r)
+    }
+
+    /// Reports that the value lent by [`value_mut`](Self::value_mut) or
+    /// [`modify`](Self::modify) was changed.
     #[inline]
     pub fn changed(&mut self) {
         self.changed = true;
@@ -1151,10 +1175,12 @@ mod tests {
                         let mut db = st.db(0);
                         let kk = key(k);
                         let mut w = db.update(&kk);
-                        if let Some(Value::List(l)) = w.value_mut() {
-                            if !l.pop_front_n(n as usize).is_empty() {
-                                w.changed();
-                            }
+                        let popped = w.modify(|v| match v {
+                            Value::List(l) => l.pop_front_n(n as usize).len(),
+                            _ => 0,
+                        });
+                        if popped.unwrap_or(0) > 0 {
+                            w.changed();
                         }
                         drop(w);
                         if let Some((Shape::List(l), _)) = m.get_mut(&key(k)) {

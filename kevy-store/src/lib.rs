@@ -36,8 +36,8 @@
 //! - **Who calls it**: everything that writes a key. The typed operations
 //!   (`string.rs`, and the command families' in-place helpers for hashes,
 //!   lists, sets and sorted sets) open a `KeyMut` and change the value
-//!   through [`KeyMut::value_mut`], saying whether they changed it with
-//!   [`KeyMut::changed`]; [`Db::set`], [`Db::remove`], [`Db::set_expire`],
+//!   through [`KeyMut::value_mut`] or [`KeyMut::modify`], saying whether
+//!   they changed it with [`KeyMut::changed`]; [`Db::set`], [`Db::remove`], [`Db::set_expire`],
 //!   [`Db::persist`], [`Db::rename`], [`Store::move_key`],
 //!   [`Store::copy_key`] and [`Store::import`] are built on it; so is
 //!   deletion by expiry, lazy (any lookup) or active

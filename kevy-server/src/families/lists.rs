@@ -185,17 +185,20 @@ fn update<R>(
     f: impl FnOnce(&mut List) -> (R, bool),
 ) -> OpResult<Option<R>> {
     let mut k = db.update(key);
-    let Some(v) = k.value_mut() else {
-        return Ok(None);
-    };
-    let Value::List(l) = v else {
-        return Err(OpError::WrongType);
-    };
-    let (r, changed) = f(l);
-    if changed {
-        k.changed();
+    let done = k.modify(|v| match v {
+        Value::List(l) => Ok(f(l)),
+        _ => Err(OpError::WrongType),
+    });
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
+        }
+        Some(Err(e)) => Err(e),
     }
-    Ok(Some(r))
 }
 
 // ---- pushes ---------------------------------------------------------------------

@@ -143,17 +143,20 @@ fn update_set<R>(
     f: impl FnOnce(&mut Set) -> (R, bool),
 ) -> OpResult<Option<R>> {
     let mut k = db.update(key);
-    let Some(v) = k.value_mut() else {
-        return Ok(None);
-    };
-    let Value::Set(s) = v else {
-        return Err(OpError::WrongType);
-    };
-    let (r, changed) = f(s);
-    if changed {
-        k.changed();
+    let done = k.modify(|v| match v {
+        Value::Set(s) => Ok(f(s)),
+        _ => Err(OpError::WrongType),
+    });
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
+        }
+        Some(Err(e)) => Err(e),
     }
-    Ok(Some(r))
 }
 
 /// Writes `result` to `dst` whatever `dst` held (no TTL), deleting `dst`

@@ -255,17 +255,20 @@ fn modify_zset<R>(
     f: impl FnOnce(&mut ZSet) -> (R, bool),
 ) -> OpResult<Option<R>> {
     let mut k = db.update(key);
-    let Some(v) = k.value_mut() else {
-        return Ok(None);
-    };
-    let Value::ZSet(z) = v else {
-        return Err(OpError::WrongType);
-    };
-    let (r, changed) = f(z);
-    if changed {
-        k.changed();
+    let done = k.modify(|v| match v {
+        Value::ZSet(z) => Ok(f(z)),
+        _ => Err(OpError::WrongType),
+    });
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
+        }
+        Some(Err(e)) => Err(e),
     }
-    Ok(Some(r))
 }
 
 /// Redis writes a listpack score that is an integer as an integer
