@@ -197,8 +197,8 @@
 //! queued ones (its order on a shard is kept).
 //!
 //! **WATCH.** A WATCH registers the key with its owning shard, which keeps
-//! a version per watched key that every write to it bumps (kevy-store's
-//! write hook); WATCH answers only once every shard registered its keys, so
+//! a version per watched key that every write to it bumps (WATCH observes
+//! kevy-store's update path); WATCH answers only once every shard registered its keys, so
 //! any write that follows the reply is seen, whichever ring it took, and a
 //! registration waits behind the client's own queued commands, so a write
 //! the client sent before WATCH is not. EXEC's

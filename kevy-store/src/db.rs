@@ -1,33 +1,39 @@
 //! One logical database (SELECT's index): the keyspace dict, the index of
-//! keys that have a TTL, and the one path every write takes.
+//! keys that have a TTL, and the one path every write to a key takes.
 //!
 //! [`Db`] is a short-lived view that [`Store::db`](crate::Store::db) hands
-//! out: the database's [`Keyspace`] plus the store-wide clock, counters and
-//! write tracking. Every lookup checks the key's TTL against the cached
-//! clock and deletes it when it has passed (lazy expiry), so no caller ever
-//! sees an expired key.
+//! out: the database's `Keyspace` plus the store-wide clock, counters and
+//! observers. Every lookup checks the key's TTL against the cached clock
+//! and deletes it when it has passed (lazy expiry), so no caller ever sees
+//! an expired key.
 //!
-//! # The write hook
+//! # The update path
 //!
-//! Every change to a key goes through [`Db::touched`]: it counts the change
-//! in `Store::dirty` and, while tracking is on, records the key for
-//! coordinated execution (`Store::take_dirty`). Keys deleted because their
-//! TTL passed go through the sibling hook `expired`, which records the key
-//! but is not a client write (Redis does not count it in `dirty`). Both
-//! also bump the version of a watched key (WATCH, see `watch.rs`); the
-//! append-only log and replication are meant to hang off these two hooks
-//! too, so there is one place that sees every write.
+//! [`Db::update`] opens a [`KeyMut`] on one key; everything that changes a
+//! key goes through one (the typed operations here and in the command
+//! families, `set`, `remove`, `set_expire`, `rename`, MOVE and COPY), and
+//! so does deletion by expiry. While it is open it keeps the TTL index in
+//! step with the entry; when it closes (on drop) it settles the rest in
+//! one place: the memory account of a value changed in place, deleting a
+//! collection left empty, counting the write in `Store::dirty`, and
+//! telling the observers (`observe.rs`) what happened. The keyspace's
+//! fields and the raw entry mutators (`link`, `unlink`) are private to
+//! this file, so nothing else in the crate, let alone outside it, can skip
+//! any of it. Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB) have
+//! their counterpart: [`Db::flush`] and `Store::swap_db` tell the same
+//! observers before the databases change.
 //!
-//! Code that changes a value in place through [`Db::get_mut`] must call
-//! [`Db::touched`] when it changed something, and [`Db::account`] when the
-//! value's heap size changed; everything else here does both itself.
+//! A `KeyMut` finishes when dropped, so a caller leaving early (`?`
+//! included) cannot skip the accounting. This file's own straight-line
+//! writes (`set`, `remove_entry`, `set_expire`, `persist`) finish theirs
+//! explicitly instead (`update_manual`): without drop glue the guard stays
+//! in registers, which keeps SET as cheap as a bare insert.
 
 use crate::dict::{Dict, Pos};
 use crate::error::{OpError, OpResult};
+use crate::observe::{Change, DbChange, Observers};
 use crate::value::Value;
-use crate::watch::Watches;
 use crate::StoreStats;
-use std::collections::HashSet;
 
 /// A key's value and absolute expiry time.
 #[derive(Clone, Debug)]
@@ -84,45 +90,88 @@ pub enum KeyTtl {
     At(u64),
 }
 
-/// One database's data. Owned by the store; reached through [`Db`].
+/// One database's data. Owned by the store; reached through [`Db`]. The
+/// fields are private to this file, so entries change only through the
+/// update path.
 #[derive(Clone, Default)]
 pub(crate) struct Keyspace {
-    pub(crate) keys: Dict<Entry>,
+    keys: Dict<Entry>,
     /// Every key with a TTL and its expiry time (mirrors `Entry::expire_at`),
     /// so the active cycle can sample keys with a TTL in O(1).
-    pub(crate) expires: Dict<u64>,
+    expires: Dict<u64>,
     /// Heap bytes owned by values (see `Value::heap_bytes`).
-    pub(crate) value_heap: usize,
+    value_heap: usize,
     /// Where the active expiry cycle continues its scan of `expires`.
-    pub(crate) expire_cursor: u64,
+    expire_cursor: u64,
 }
 
 impl Keyspace {
     pub(crate) fn used_memory(&self) -> usize {
         self.keys.heap_bytes() + self.expires.heap_bytes() + self.value_heap
     }
+
+    /// The keys, to read (SWAPDB's observers).
+    pub(crate) fn keys(&self) -> &Dict<Entry> {
+        &self.keys
+    }
+
+    /// `(keys, keys with a TTL)`.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.keys.len(), self.expires.len())
+    }
+
+    /// Moves up to `n` buckets of each dict's ongoing resize; true while
+    /// some resize is still going.
+    pub(crate) fn rehash(&mut self, n: usize) -> bool {
+        self.keys.rehash(n) || self.expires.rehash(n)
+    }
+
+    /// Panics unless the invariants the update path keeps hold: the memory
+    /// account is exact, no collection is empty, the TTL index mirrors the
+    /// entries.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        let heap: usize = self.keys.iter().map(|(_, e)| e.value.heap_bytes()).sum();
+        assert_eq!(self.value_heap, heap, "memory account");
+        for (k, e) in self.keys.iter() {
+            assert!(!e.value.is_empty_collection(), "empty collection {k:?}");
+            let indexed = self.expires.get(k).copied();
+            assert_eq!(indexed, e.expire_at(), "TTL index of {k:?}");
+        }
+        let ttls = self.keys.iter().filter(|(_, e)| e.expire_at != 0).count();
+        assert_eq!(self.expires.len(), ttls, "TTL index size");
+    }
 }
 
-/// What the write hook feeds: keys written while tracking is on
-/// (coordinated execution), and WATCH versions.
-#[derive(Default)]
-pub(crate) struct Tracking {
-    pub(crate) on: bool,
-    pub(crate) keys: HashSet<Vec<u8>, ahash::RandomState>,
-    pub(crate) watch: Watches,
-}
-
-/// A view of one database with the store's clock, counters and tracking.
+/// A view of one database with the store's clock, counters and observers.
 pub struct Db<'a> {
-    pub(crate) ks: &'a mut Keyspace,
-    pub(crate) now: u64,
-    pub(crate) index: usize,
-    pub(crate) dirty: &'a mut u64,
-    pub(crate) stats: &'a mut StoreStats,
-    pub(crate) track: &'a mut Tracking,
+    ks: &'a mut Keyspace,
+    now: u64,
+    index: usize,
+    dirty: &'a mut u64,
+    stats: &'a mut StoreStats,
+    obs: &'a mut Observers,
 }
 
 impl<'a> Db<'a> {
+    pub(crate) fn new(
+        ks: &'a mut Keyspace,
+        now: u64,
+        index: usize,
+        dirty: &'a mut u64,
+        stats: &'a mut StoreStats,
+        obs: &'a mut Observers,
+    ) -> Db<'a> {
+        Db {
+            ks,
+            now,
+            index,
+            dirty,
+            stats,
+            obs,
+        }
+    }
+
     /// This database's index.
     pub fn index(&self) -> usize {
         self.index
@@ -147,42 +196,74 @@ impl<'a> Db<'a> {
         self.ks.expires.len()
     }
 
-    // ---- hooks ---------------------------------------------------------------
+    // ---- the raw mutators and the report (only the update path calls them) ----
 
-    /// The write hook: `key` changed in this database. See the module doc.
-    #[inline]
-    pub fn touched(&mut self, key: &[u8]) {
-        *self.dirty += 1;
-        if self.track.on {
-            record(self.track, key);
+    /// Adds an entry for a key known to be absent; returns where it sits.
+    #[inline(always)]
+    fn link(&mut self, key: &[u8], e: Entry) -> Pos {
+        self.ks.value_heap += e.value.heap_bytes();
+        if e.expire_at != 0 {
+            self.ks.expires.insert(key, e.expire_at);
         }
-        if self.track.watch.count != 0 {
-            self.track.watch.touch(self.index, key);
+        self.ks.keys.insert_unique(key, e)
+    }
+
+    /// Takes `key`'s entry out of the keyspace, TTL index and memory
+    /// account.
+    fn unlink(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.ks.keys.remove(key)?;
+        self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
+        if e.expire_at != 0 {
+            self.ks.expires.remove(key);
+        }
+        Some(e)
+    }
+
+    /// Counts a finished change and tells the observers.
+    #[inline(always)]
+    fn report(&mut self, key: &[u8], change: Change) {
+        if change == Change::Expired {
+            self.stats.expired_keys += 1;
+        } else {
+            *self.dirty += 1;
+        }
+        if self.obs.active() {
+            self.obs.changed(self.index, key, change);
         }
     }
 
-    /// `key` was deleted because its TTL passed.
-    fn expired(&mut self, key: &[u8]) {
-        self.stats.expired_keys += 1;
-        if self.track.on {
-            record(self.track, key);
-        }
-        if self.track.watch.count != 0 {
-            self.track.watch.touch(self.index, key);
-        }
-    }
-
-    /// A value changed its heap size in place from `before` to `after`
-    /// bytes (both from `Value::heap_bytes`).
-    #[inline]
-    pub fn account(&mut self, before: usize, after: usize) {
+    /// Takes back the value at `pos` that was lent out with `before` heap
+    /// bytes: accounts its size now and deletes it if it is a collection
+    /// left empty. Returns where the key is (`None` once deleted).
+    #[inline(always)]
+    fn settle(&mut self, key: &[u8], pos: Pos, before: usize) -> Option<Pos> {
+        let v = &self.ks.keys.at(pos).1.value;
+        let (after, empty) = (v.heap_bytes(), v.is_empty_collection());
         self.ks.value_heap = (self.ks.value_heap + after).saturating_sub(before);
+        if empty {
+            self.unlink(key);
+            return None;
+        }
+        Some(pos)
+    }
+
+    /// Deletes `key` because its TTL passed (the caller checked).
+    #[cold]
+    #[inline(never)]
+    fn expire_key(&mut self, key: &[u8]) {
+        if self.obs.active() {
+            let old = self.ks.keys.get(key);
+            self.obs.before_write(self.index, key, old);
+        }
+        if self.unlink(key).is_some() {
+            self.report(key, Change::Expired);
+        }
     }
 
     // ---- lookups ---------------------------------------------------------------
 
     /// Finds a live key, deleting it first if its TTL has passed.
-    #[inline]
+    #[inline(always)]
     fn live(&mut self, key: &[u8]) -> Option<Pos> {
         self.ks.keys.rehash_step();
         let pos = self.ks.keys.find(key)?;
@@ -191,16 +272,6 @@ impl<'a> Db<'a> {
             return None;
         }
         Some(pos)
-    }
-
-    fn expire_key(&mut self, key: &[u8]) {
-        if let Some(e) = self.ks.keys.remove(key) {
-            self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
-            if e.expire_at != 0 {
-                self.ks.expires.remove(key);
-            }
-            self.expired(key);
-        }
     }
 
     #[inline]
@@ -233,13 +304,18 @@ impl<'a> Db<'a> {
         Some(self.ks.keys.at(pos).1)
     }
 
-    /// Write lookup: the value, mutable, without statistics. A caller that
-    /// changes it calls [`touched`](Self::touched) (and
-    /// [`account`](Self::account) if its heap size changed).
-    #[inline]
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let pos = self.live(key)?;
-        Some(&mut self.ks.keys.at_mut(pos).1.value)
+    /// The live values of several keys at once (`None` for a missing key),
+    /// without statistics: for commands that read many inputs together
+    /// (ZUNION, ZINTER, …). A key may appear more than once.
+    pub fn peek_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Value>> {
+        // Reclaim expired inputs first, so what follows only reads.
+        for k in keys {
+            self.live(k);
+        }
+        let ks = &*self.ks;
+        keys.iter()
+            .map(|k| ks.keys.get(k).map(|e| &e.value))
+            .collect()
     }
 
     /// Whether the key exists (no statistics).
@@ -258,58 +334,42 @@ impl<'a> Db<'a> {
 
     // ---- writes ------------------------------------------------------------------
 
+    /// Opens the update path on `key` (deleting it first if its TTL has
+    /// passed, so the write sees a live key or none). See the module doc
+    /// and [`KeyMut`].
+    #[inline(always)]
+    pub fn update<'d>(&'d mut self, key: &'d [u8]) -> KeyMut<'d, 'a> {
+        let pos = self.live(key);
+        KeyMut {
+            db: self,
+            key,
+            pos,
+            existed: pos.is_some(),
+            changed: false,
+            announced: false,
+            lent: None,
+        }
+    }
+
+    /// [`update`](Self::update) for this file's own writes, which run
+    /// straight through and call `KeyMut::finish` themselves: without drop
+    /// glue (and its unwinding path) the compiler keeps the `KeyMut` in
+    /// registers, about 30 instructions less per SET. They never lend the
+    /// value, so a panic before `finish` (a bug) would only skip the
+    /// report.
+    #[inline(always)]
+    fn update_manual<'d>(&'d mut self, key: &'d [u8]) -> std::mem::ManuallyDrop<KeyMut<'d, 'a>> {
+        std::mem::ManuallyDrop::new(self.update(key))
+    }
+
     /// Sets `key` to `value` (any type), handling its TTL as `ttl` says.
     /// Returns the previous live value.
+    #[inline]
     pub fn set(&mut self, key: &[u8], value: Value, ttl: SetTtl) -> Option<Value> {
-        self.ks.keys.rehash_step();
-        let now = self.now;
-        let new_heap = value.heap_bytes();
-        let Some(pos) = self.ks.keys.find(key) else {
-            let at = match ttl {
-                SetTtl::At(t) => t.max(1),
-                SetTtl::Clear | SetTtl::Keep => 0,
-            };
-            self.ks.keys.insert_unique(
-                key,
-                Entry {
-                    value,
-                    expire_at: at,
-                },
-            );
-            if at != 0 {
-                self.ks.expires.insert(key, at);
-            }
-            self.ks.value_heap += new_heap;
-            self.touched(key);
-            return None;
-        };
-        let e = self.ks.keys.at_mut(pos).1;
-        let expired = e.is_expired(now);
-        let old_at = e.expire_at;
-        let new_at = match ttl {
-            SetTtl::At(t) => t.max(1),
-            SetTtl::Keep if !expired => old_at,
-            SetTtl::Keep | SetTtl::Clear => 0,
-        };
-        let old = std::mem::replace(&mut e.value, value);
-        e.expire_at = new_at;
-        if old_at != new_at {
-            if new_at == 0 {
-                self.ks.expires.remove(key);
-            } else {
-                self.ks.expires.insert(key, new_at);
-            }
-        }
-        self.ks.value_heap = (self.ks.value_heap + new_heap).saturating_sub(old.heap_bytes());
-        if expired {
-            // The old key died before this write: account for it as Redis
-            // does (lookupKeyWrite expires it, then the key is added).
-            self.expired(key);
-            self.touched(key);
-            return None;
-        }
-        self.touched(key);
-        Some(old)
+        let mut k = self.update_manual(key);
+        let old = k.insert(value, ttl);
+        k.finish();
+        old
     }
 
     /// Deletes `key`; returns its value if it was live.
@@ -319,14 +379,10 @@ impl<'a> Db<'a> {
 
     /// Deletes `key`; returns its entry (value and TTL) if it was live.
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
-        self.live(key)?;
-        let e = self.ks.keys.remove(key)?;
-        self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
-        if e.expire_at != 0 {
-            self.ks.expires.remove(key);
-        }
-        self.touched(key);
-        Some(e)
+        let mut k = self.update_manual(key);
+        let e = k.remove();
+        k.finish();
+        e
     }
 
     /// Puts an entry (value and TTL) under `key`, replacing what is there.
@@ -341,29 +397,18 @@ impl<'a> Db<'a> {
     /// Gives a live key a TTL (absolute unix ms). Returns false when the
     /// key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
-        let Some(pos) = self.live(key) else {
-            return false;
-        };
-        let at = at.max(1);
-        self.ks.keys.at_mut(pos).1.expire_at = at;
-        self.ks.expires.insert(key, at);
-        self.touched(key);
-        true
+        let mut k = self.update_manual(key);
+        let done = k.set_expire(at);
+        k.finish();
+        done
     }
 
     /// Removes a live key's TTL. Returns true when it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        let Some(pos) = self.live(key) else {
-            return false;
-        };
-        let e = self.ks.keys.at_mut(pos).1;
-        if e.expire_at == 0 {
-            return false;
-        }
-        e.expire_at = 0;
-        self.ks.expires.remove(key);
-        self.touched(key);
-        true
+        let mut k = self.update_manual(key);
+        let done = k.persist();
+        k.finish();
+        done
     }
 
     /// RENAME / RENAMENX. `Ok(false)` when `nx` and `to` exists. Renaming a
@@ -383,19 +428,13 @@ impl<'a> Db<'a> {
         Ok(true)
     }
 
-    /// Deletes every key; returns how many there were.
+    /// Deletes every key; returns how many there were. Observers hear of it
+    /// once, before, as [`DbChange::Flushed`].
     pub fn flush(&mut self) -> usize {
         let n = self.ks.keys.len();
-        if self.track.watch.watched_in(self.index) {
-            let keys = &self.ks.keys;
-            self.track
-                .watch
-                .touch_all(self.index, |k| keys.find(k).is_some());
-        }
-        if self.track.on {
-            for k in self.ks.keys.keys() {
-                record(self.track, k);
-            }
+        if self.obs.active() {
+            let old = &self.ks.keys;
+            self.obs.db_changed(self.index, DbChange::Flushed { old });
         }
         *self.ks = Keyspace::default();
         *self.dirty += n as u64;
@@ -503,9 +542,233 @@ impl<'a> Db<'a> {
     }
 }
 
-fn record(track: &mut Tracking, key: &[u8]) {
-    if !track.keys.contains(key) {
-        track.keys.insert(key.to_vec());
+/// A write to one key in progress: the update path (see the module doc).
+///
+/// Reading through it is free; each method that changes the key tells the
+/// observers' `before_write` first (once per update). The value can be
+/// changed in place through [`value_mut`](Self::value_mut), and then the
+/// caller says whether it did with [`changed`](Self::changed); everything
+/// else (the memory account, deleting an emptied collection, the report)
+/// happens when the `KeyMut` is dropped, whichever way the caller leaves,
+/// `?` included. A write that changes nothing is not reported.
+pub struct KeyMut<'d, 'a> {
+    db: &'d mut Db<'a>,
+    key: &'d [u8],
+    /// Where the live entry sits; `None` while the key is missing. Valid
+    /// because nothing else touches the dict while this is open.
+    pos: Option<Pos>,
+    /// The key was live when the update began.
+    existed: bool,
+    /// The value or TTL was written (a value changed in place counts once
+    /// the caller says so).
+    changed: bool,
+    /// Observers have seen `before_write` for this update.
+    announced: bool,
+    /// While the value is lent out for an in-place change: its heap bytes
+    /// before, which the memory account still holds.
+    lent: Option<usize>,
+}
+
+impl KeyMut<'_, '_> {
+    /// The key being written.
+    pub fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    /// Whether the key exists now.
+    #[inline]
+    pub fn exists(&self) -> bool {
+        self.pos.is_some()
+    }
+
+    /// The live entry (value and TTL), if any.
+    #[inline]
+    pub fn entry(&self) -> Option<&Entry> {
+        Some(self.db.ks.keys.at(self.pos?).1)
+    }
+
+    /// The live value, if any.
+    #[inline]
+    pub fn value(&self) -> Option<&Value> {
+        self.entry().map(|e| &e.value)
+    }
+
+    /// The live value, to change in place; `None` when the key is missing.
+    /// Call [`changed`](Self::changed) if it was changed; a failing
+    /// operation must leave it as it was.
+    #[inline(always)]
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        let pos = self.pos?;
+        self.announce();
+        let e = self.db.ks.keys.at_mut(pos).1;
+        if self.lent.is_none() {
+            self.lent = Some(e.value.heap_bytes());
+        }
+        Some(&mut e.value)
+    }
+
+    /// Runs `f` on the live value in place (`None` when the key is
+    /// missing), settling its memory account and deleting it if it is a
+    /// collection left empty as soon as `f` returns. The same as
+    /// [`value_mut`](Self::value_mut) with the work done under one borrow
+    /// of the entry, for hot in-place writes (LPUSH). Call
+    /// [`changed`](Self::changed) if `f` changed the value.
+    #[inline(always)]
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        self.settle();
+        let pos = self.pos?;
+        self.announce();
+        let ks = &mut *self.db.ks;
+        let v = &mut ks.keys.at_mut(pos).1.value;
+        let before = v.heap_bytes();
+        let r = f(v);
+        let (after, empty) = (v.heap_bytes(), v.is_empty_collection());
+        ks.value_heap = (ks.value_heap + after).saturating_sub(before);
+        if empty {
+            self.pos = None;
+            self.db.unlink(self.key);
+        }
+        Some(r)
+    }
+
+    /// Reports that the value lent by [`value_mut`](Self::value_mut) or
+    /// [`modify`](Self::modify) was changed.
+    #[inline]
+    pub fn changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// Sets the value (any type), handling the TTL as `ttl` says. Returns
+    /// the previous value. An empty collection is deleted when the update
+    /// ends, as one emptied in place is.
+    #[inline(always)]
+    pub fn insert(&mut self, value: Value, ttl: SetTtl) -> Option<Value> {
+        self.settle();
+        self.announce();
+        self.changed = true;
+        let empty = value.is_empty_collection();
+        let old = self.replace(value, ttl);
+        if empty {
+            // Settled (and so deleted) like a value lent and emptied.
+            self.lent = self.value().map(Value::heap_bytes);
+        }
+        old
+    }
+
+    /// `insert`'s store: the entry gets `value` and its TTL.
+    #[inline(always)]
+    fn replace(&mut self, value: Value, ttl: SetTtl) -> Option<Value> {
+        let Some(pos) = self.pos else {
+            let expire_at = match ttl {
+                SetTtl::At(t) => t.max(1),
+                SetTtl::Clear | SetTtl::Keep => 0,
+            };
+            self.pos = Some(self.db.link(self.key, Entry { value, expire_at }));
+            return None;
+        };
+        let new_heap = value.heap_bytes();
+        let ks = &mut *self.db.ks;
+        let e = ks.keys.at_mut(pos).1;
+        let old = std::mem::replace(&mut e.value, value);
+        let old_at = e.expire_at;
+        let new_at = match ttl {
+            SetTtl::At(t) => t.max(1),
+            SetTtl::Keep => old_at,
+            SetTtl::Clear => 0,
+        };
+        e.expire_at = new_at;
+        if old_at != new_at {
+            if new_at == 0 {
+                ks.expires.remove(self.key);
+            } else {
+                ks.expires.insert(self.key, new_at);
+            }
+        }
+        ks.value_heap = (ks.value_heap + new_heap).saturating_sub(old.heap_bytes());
+        Some(old)
+    }
+
+    /// Deletes the key; returns its entry if it was live.
+    #[inline]
+    pub fn remove(&mut self) -> Option<Entry> {
+        self.settle();
+        self.pos?;
+        self.announce();
+        self.pos = None;
+        self.db.unlink(self.key)
+    }
+
+    /// Gives the live key a TTL (absolute unix ms). False when it is
+    /// missing.
+    pub fn set_expire(&mut self, at: u64) -> bool {
+        let Some(pos) = self.pos else {
+            return false;
+        };
+        self.announce();
+        let at = at.max(1);
+        self.db.ks.keys.at_mut(pos).1.expire_at = at;
+        self.db.ks.expires.insert(self.key, at);
+        self.changed = true;
+        true
+    }
+
+    /// Removes the live key's TTL. True when it had one.
+    pub fn persist(&mut self) -> bool {
+        let Some(pos) = self.pos else {
+            return false;
+        };
+        if self.db.ks.keys.at(pos).1.expire_at == 0 {
+            return false;
+        }
+        self.announce();
+        self.db.ks.keys.at_mut(pos).1.expire_at = 0;
+        self.db.ks.expires.remove(self.key);
+        self.changed = true;
+        true
+    }
+
+    /// Tells the observers, once, that the key is about to change.
+    #[inline(always)]
+    fn announce(&mut self) {
+        if self.db.obs.active() && !self.announced {
+            self.announced = true;
+            let db = &mut *self.db;
+            let old = self.pos.map(|p| db.ks.keys.at(p).1);
+            db.obs.before_write(db.index, self.key, old);
+        }
+    }
+
+    /// Takes back a value lent by `value_mut`: accounts its new heap size
+    /// and deletes it if it is a collection left empty.
+    #[inline(always)]
+    fn settle(&mut self) {
+        if let (Some(before), Some(pos)) = (self.lent.take(), self.pos) {
+            self.pos = self.db.settle(self.key, pos, before);
+        }
+    }
+}
+
+impl Drop for KeyMut<'_, '_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl KeyMut<'_, '_> {
+    /// The end of the update path: settles a value changed in place, then
+    /// counts and reports what the write did, if anything. Runs once: on
+    /// drop, or called by `Db::update_manual`'s users.
+    #[inline(always)]
+    fn finish(&mut self) {
+        self.settle();
+        let change = match (self.existed, self.pos.is_some()) {
+            (false, true) => Change::Created,
+            (true, false) => Change::Deleted,
+            (true, true) if self.changed => Change::Updated,
+            _ => return,
+        };
+        self.db.report(self.key, change);
     }
 }
 
@@ -766,6 +1029,310 @@ mod tests {
             prop_assert_eq!(st.db(0).len(), m.len());
             let expiring = m.values().filter(|e| e.1.is_some()).count();
             prop_assert_eq!(st.db(0).expires_len(), expiring);
+            st.dbs[0].check();
+        }
+    }
+
+    /// What a key holds, in the model of the update path's test.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Shape {
+        Str(Vec<u8>),
+        List(Vec<Vec<u8>>),
+        Hash(std::collections::BTreeMap<Vec<u8>, Vec<u8>>),
+    }
+
+    /// Writes of every kind, through the update path.
+    #[derive(Debug, Clone)]
+    enum Write {
+        Set(u8, u8, Option<u16>),
+        /// LPUSH-like: elements of some length at the back, creating.
+        Push(u8, u8, u8),
+        Pop(u8, u8),
+        /// A whole list stored (empty: deletes the key).
+        StoreList(u8, u8),
+        HSet(u8, u8, u8),
+        HDel(u8, u8),
+        Append(u8, u8),
+        Incr(u8),
+        Del(u8),
+        Expire(u8, u16),
+        Persist(u8),
+        Rename(u8, u8),
+        Advance(u16),
+        Active,
+    }
+
+    fn write_op() -> impl Strategy<Value = Write> {
+        let k = 0u8..12;
+        prop_oneof![
+            3 => (k.clone(), 0u8..40, proptest::option::of(0u16..2000)).prop_map(|(k, n, t)| Write::Set(k, n, t)),
+            3 => (k.clone(), 0u8..4, 0u8..40).prop_map(|(k, n, l)| Write::Push(k, n, l)),
+            3 => (k.clone(), 0u8..4).prop_map(|(k, n)| Write::Pop(k, n)),
+            1 => (k.clone(), 0u8..3).prop_map(|(k, n)| Write::StoreList(k, n)),
+            3 => (k.clone(), 0u8..4, 0u8..70).prop_map(|(k, f, l)| Write::HSet(k, f, l)),
+            2 => (k.clone(), 0u8..4).prop_map(|(k, f)| Write::HDel(k, f)),
+            2 => (k.clone(), 0u8..30).prop_map(|(k, l)| Write::Append(k, l)),
+            2 => k.clone().prop_map(Write::Incr),
+            1 => k.clone().prop_map(Write::Del),
+            2 => (k.clone(), 0u16..2000).prop_map(|(k, t)| Write::Expire(k, t)),
+            1 => k.clone().prop_map(Write::Persist),
+            1 => (k.clone(), k).prop_map(|(a, b)| Write::Rename(a, b)),
+            2 => (0u16..1000).prop_map(Write::Advance),
+            1 => Just(Write::Active),
+        ]
+    }
+
+    fn elem(i: usize, len: u8) -> Vec<u8> {
+        let mut e = format!("{i}-").into_bytes();
+        e.resize(e.len() + len as usize, b'x');
+        e
+    }
+
+    /// The store's view of a key, as the model holds it.
+    fn shape(db: &mut Db<'_>, key: &[u8]) -> Option<Shape> {
+        Some(match db.peek(key).map(|e| &e.value)? {
+            Value::Str(s) => Shape::Str(s.to_vec()),
+            Value::List(l) => Shape::List(l.iter().map(<[u8]>::to_vec).collect()),
+            Value::Hash(h) => {
+                Shape::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
+            }
+            _ => unreachable!("the test writes no other type"),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Random writes of every kind (in place, whole, TTL, expiry,
+        /// rename), observed or not, keep the update path's invariants
+        /// after each step: the memory account is exact, no collection is
+        /// left empty, the TTL index mirrors the entries; and the keyspace
+        /// agrees with a model at the end.
+        #[test]
+        fn update_path_keeps_memory_exact_and_no_empty_collection(
+            ops in proptest::collection::vec(write_op(), 1..300),
+            observed in any::<bool>(),
+        ) {
+            use std::collections::BTreeMap;
+            let mut st = Store::new(1);
+            let mut now = 1_000u64;
+            st.set_now(now);
+            if observed {
+                st.watch(1, 0, &key(3));
+            }
+            let mut m: HashMap<Vec<u8>, (Shape, Option<u64>)> = HashMap::new();
+            let live = |m: &mut HashMap<Vec<u8>, (Shape, Option<u64>)>, now: u64, k: &[u8]| {
+                if matches!(m.get(k), Some((_, Some(at))) if now > *at) {
+                    m.remove(k);
+                }
+                m.contains_key(k)
+            };
+            for o in ops {
+                match o {
+                    Write::Set(k, n, ttl) => {
+                        let at = ttl.map(|t| now + t as u64 + 1);
+                        let v = vec![b's'; n as usize];
+                        st.db(0).set(&key(k), Value::string(&v), at.map_or(SetTtl::Clear, SetTtl::At));
+                        m.insert(key(k), (Shape::Str(v), at));
+                    }
+                    Write::Push(k, n, len) => {
+                        live(&mut m, now, &key(k));
+                        let elems: Vec<Vec<u8>> = (0..n as usize).map(|i| elem(i, len)).collect();
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        let ok = match w.value_mut() {
+                            Some(Value::List(l)) => {
+                                for e in &elems {
+                                    l.push_back(e);
+                                }
+                                if n > 0 {
+                                    w.changed();
+                                }
+                                true
+                            }
+                            Some(_) => false,
+                            None => {
+                                let mut l = crate::list::List::new();
+                                for e in &elems {
+                                    l.push_back(e);
+                                }
+                                w.insert(Value::List(Box::new(l)), SetTtl::Clear);
+                                true
+                            }
+                        };
+                        drop(w);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::List(l), _)) => l.extend(elems),
+                            Some(_) => prop_assert!(!ok),
+                            None if n > 0 => {
+                                m.insert(key(k), (Shape::List(elems), None));
+                            }
+                            None => {}
+                        }
+                    }
+                    Write::Pop(k, n) => {
+                        live(&mut m, now, &key(k));
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        let popped = w.modify(|v| match v {
+                            Value::List(l) => l.pop_front_n(n as usize).len(),
+                            _ => 0,
+                        });
+                        if popped.unwrap_or(0) > 0 {
+                            w.changed();
+                        }
+                        drop(w);
+                        if let Some((Shape::List(l), _)) = m.get_mut(&key(k)) {
+                            l.drain(..l.len().min(n as usize));
+                            if l.is_empty() {
+                                m.remove(&key(k));
+                            }
+                        }
+                    }
+                    Write::StoreList(k, n) => {
+                        let elems: Vec<Vec<u8>> = (0..n as usize).map(|i| elem(i, 5)).collect();
+                        let mut l = crate::list::List::new();
+                        for e in &elems {
+                            l.push_back(e);
+                        }
+                        st.db(0).set(&key(k), Value::List(Box::new(l)), SetTtl::Clear);
+                        if n == 0 {
+                            m.remove(&key(k));
+                        } else {
+                            m.insert(key(k), (Shape::List(elems), None));
+                        }
+                    }
+                    Write::HSet(k, f, len) => {
+                        live(&mut m, now, &key(k));
+                        let (f, v) = (vec![b'f', f], vec![b'v'; len as usize]);
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        let ok = match w.value_mut() {
+                            Some(Value::Hash(h)) => {
+                                h.set(&f, &v);
+                                w.changed();
+                                true
+                            }
+                            Some(_) => false,
+                            None => {
+                                let mut h = crate::hash::Hash::new();
+                                h.set(&f, &v);
+                                w.insert(Value::Hash(h), SetTtl::Clear);
+                                true
+                            }
+                        };
+                        drop(w);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::Hash(h), _)) => {
+                                h.insert(f, v);
+                            }
+                            Some(_) => prop_assert!(!ok),
+                            None => {
+                                m.insert(key(k), (Shape::Hash(BTreeMap::from([(f, v)])), None));
+                            }
+                        }
+                    }
+                    Write::HDel(k, f) => {
+                        live(&mut m, now, &key(k));
+                        let f = vec![b'f', f];
+                        let mut db = st.db(0);
+                        let kk = key(k);
+                        let mut w = db.update(&kk);
+                        if let Some(Value::Hash(h)) = w.value_mut() {
+                            if h.remove(&f) {
+                                w.changed();
+                            }
+                        }
+                        drop(w);
+                        if let Some((Shape::Hash(h), _)) = m.get_mut(&key(k)) {
+                            h.remove(&f);
+                            if h.is_empty() {
+                                m.remove(&key(k));
+                            }
+                        }
+                    }
+                    Write::Append(k, len) => {
+                        live(&mut m, now, &key(k));
+                        let data = vec![b'a'; len as usize];
+                        let got = st.db(0).append(&key(k), &data);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::Str(s), _)) => s.extend(&data),
+                            Some(_) => prop_assert_eq!(got, Err(OpError::WrongType)),
+                            None => {
+                                m.insert(key(k), (Shape::Str(data), None));
+                            }
+                        }
+                    }
+                    Write::Incr(k) => {
+                        live(&mut m, now, &key(k));
+                        let got = st.db(0).incr_by(&key(k), 1);
+                        match m.get_mut(&key(k)) {
+                            Some((Shape::Str(s), _)) => match crate::num::parse_i64(s) {
+                                Some(n) if n < i64::MAX => {
+                                    prop_assert_eq!(got, Ok(n + 1));
+                                    *s = (n + 1).to_string().into_bytes();
+                                }
+                                _ => prop_assert!(got.is_err()),
+                            },
+                            Some(_) => prop_assert_eq!(got, Err(OpError::WrongType)),
+                            None => {
+                                prop_assert_eq!(got, Ok(1));
+                                m.insert(key(k), (Shape::Str(b"1".to_vec()), None));
+                            }
+                        }
+                    }
+                    Write::Del(k) => {
+                        let was = live(&mut m, now, &key(k));
+                        prop_assert_eq!(st.db(0).remove(&key(k)).is_some(), was);
+                        m.remove(&key(k));
+                    }
+                    Write::Expire(k, t) => {
+                        let was = live(&mut m, now, &key(k));
+                        let at = now + t as u64;
+                        prop_assert_eq!(st.db(0).set_expire(&key(k), at), was);
+                        if let Some(e) = m.get_mut(&key(k)) {
+                            e.1 = Some(at);
+                        }
+                    }
+                    Write::Persist(k) => {
+                        live(&mut m, now, &key(k));
+                        st.db(0).persist(&key(k));
+                        if let Some(e) = m.get_mut(&key(k)) {
+                            e.1 = None;
+                        }
+                    }
+                    Write::Rename(a, b) => {
+                        let was = live(&mut m, now, &key(a));
+                        live(&mut m, now, &key(b));
+                        let got = st.db(0).rename(&key(a), &key(b), false);
+                        prop_assert_eq!(got.is_ok(), was);
+                        if was {
+                            let e = m.remove(&key(a)).unwrap();
+                            m.insert(key(b), e);
+                        }
+                    }
+                    Write::Advance(ms) => {
+                        now += ms as u64;
+                        st.set_now(now);
+                    }
+                    Write::Active => {
+                        st.active_expire_cycle(std::time::Instant::now() + std::time::Duration::from_secs(10));
+                    }
+                }
+                st.dbs[0].check();
+            }
+            for k in 0..12u8 {
+                let want = live(&mut m, now, &key(k)).then(|| m[&key(k)].clone());
+                let mut db = st.db(0);
+                prop_assert_eq!(shape(&mut db, &key(k)), want.clone().map(|e| e.0));
+                let ttl = want.map_or(KeyTtl::Missing, |e| e.1.map_or(KeyTtl::Persistent, KeyTtl::At));
+                prop_assert_eq!(db.ttl(&key(k)), ttl);
+            }
+            st.dbs[0].check();
+            prop_assert_eq!(st.db(0).len(), m.len());
         }
     }
 }

@@ -108,7 +108,7 @@ impl Store {
             }
         }
         for ks in &mut self.dbs {
-            while ks.keys.rehash(REHASH_BATCH) || ks.expires.rehash(REHASH_BATCH) {
+            while ks.rehash(REHASH_BATCH) {
                 if Instant::now() >= deadline {
                     return total;
                 }

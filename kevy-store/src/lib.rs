@@ -22,13 +22,54 @@
 //!   reactor iteration, which is also the tests' controllable clock. Every
 //!   lookup deletes a key whose time has passed (lazy expiry);
 //!   [`Store::active_expire_cycle`] reclaims the rest.
-//! - **One write path**: every change to a key calls `Db::touched`, which
-//!   counts it in [`Store::dirty`] and records the key while tracking is on
-//!   ([`Store::track_dirty`], [`Store::take_dirty`]). Coordinated
-//!   execution uses that record today; the append-only log, WATCH and
-//!   replication are to hang off the same hook (see `db.rs`).
 //! - **Coordinated execution**: [`Store::export`] copies a key's state in
 //!   every database into a [`Snapshot`]; [`Store::import`] replaces it.
+//!
+//! # The update path
+//!
+//! The store owns the invariant every write must keep, in one place:
+//! [`Db::update`] opens a [`KeyMut`] on a key, and closing it (on drop)
+//! accounts the value's heap size, deletes a collection left empty, counts
+//! the write in [`Store::dirty`] and tells the observers. Its methods keep
+//! the TTL index in step with the entry as they go.
+//!
+//! - **Who calls it**: everything that writes a key. The typed operations
+//!   (`string.rs`, and the command families' in-place helpers for hashes,
+//!   lists, sets and sorted sets) open a `KeyMut` and change the value
+//!   through [`KeyMut::value_mut`] or [`KeyMut::modify`], saying whether
+//!   they changed it with [`KeyMut::changed`]; [`Db::set`], [`Db::remove`], [`Db::set_expire`],
+//!   [`Db::persist`], [`Db::rename`], [`Store::move_key`],
+//!   [`Store::copy_key`] and [`Store::import`] are built on it; so is
+//!   deletion by expiry, lazy (any lookup) or active
+//!   ([`Store::active_expire_cycle`]). There is no other way to change an
+//!   entry: the raw mutators are private to `db.rs`. Whole databases
+//!   change through [`Db::flush`] (FLUSHDB, and FLUSHALL for each),
+//!   and [`Store::swap_db`], which tell the same observers.
+//! - **What observers see** ([`Observer`]): for one key, the database
+//!   index, the key, and first `before_write` with the entry as it is
+//!   (once per update, before anything changes it; `None` for a missing
+//!   key), then `changed` with the kind of change ([`Change`]: created,
+//!   updated, deleted, expired) once the keyspace is consistent again: the
+//!   emptied collection gone, memory and the TTL index accounted, `dirty`
+//!   counted. A write that changes nothing (SADD of a present member, SET
+//!   NX on a present key, PERSIST without a TTL) may give a
+//!   `before_write` but no `changed`. Expiry is `before_write` then
+//!   `Expired` (counted in `expired_keys`, not `dirty`); SET on an expired
+//!   key is its expiry, then a creation. RENAME is a deletion of the
+//!   source, then the destination's creation or update. A whole-database
+//!   change is one `db_changed` per database ([`DbChange`]), before the
+//!   contents go, with the old contents (and SWAPDB's new ones) to read.
+//! - **Who observes**: WATCH (each change bumps a watched key's version,
+//!   `watch.rs`), the written-key record of coordinated execution
+//!   ([`Store::track_dirty`]), and any [`Observer`] added with
+//!   [`Store::observe`], called in that order. Blocked clients waiting on
+//!   a key, snapshot pre-write copies, client-side-caching invalidation
+//!   and keyspace notifications attach as observers: none needs a call
+//!   site of its own. Observers cannot reach the store; they note what
+//!   they need and act after the command.
+//! - **Cost**: while nobody observes (no WATCH, no record, nothing added)
+//!   the write path tests one flag. The accounting and report happen once
+//!   per update, not per element changed.
 //!
 //! # Collections
 //!
@@ -89,6 +130,7 @@ pub mod hash;
 pub mod list;
 pub mod listpack;
 pub mod num;
+pub mod observe;
 pub mod rng;
 pub mod sample;
 pub mod set;
@@ -99,13 +141,15 @@ pub mod zset;
 pub mod zset_index;
 
 pub use bytes::SmallBytes;
-pub use db::{Db, Entry, KeyTtl, SetTtl};
+pub use db::{Db, Entry, KeyMut, KeyTtl, SetTtl};
 pub use dict::Dict;
 pub use error::{OpError, OpResult};
+pub use observe::{Change, DbChange, Observer};
 pub use string::{SetCond, SetOutcome};
 pub use value::{StrValue, Value};
 
-use db::{Keyspace, Tracking};
+use db::Keyspace;
+use observe::Observers;
 
 /// Bytes jemalloc (the server's allocator) takes for a request of `n`
 /// bytes: its size class. Classes are 8, then multiples of 16 up to 128,
@@ -142,7 +186,7 @@ pub struct Store {
     /// Key writes so far (Redis's `server.dirty`).
     pub dirty: u64,
     pub stats: StoreStats,
-    track: Tracking,
+    obs: Observers,
     /// The database the next active expiry cycle starts with.
     expire_db: usize,
 }
@@ -179,7 +223,7 @@ impl Store {
             now: 0,
             dirty: 0,
             stats: StoreStats::default(),
-            track: Tracking::default(),
+            obs: Observers::default(),
             expire_db: 0,
         }
     }
@@ -205,26 +249,25 @@ impl Store {
     /// SELECT-style indexes first).
     #[inline]
     pub fn db(&mut self, i: usize) -> Db<'_> {
-        Db {
-            ks: &mut self.dbs[i],
-            now: self.now,
-            index: i,
-            dirty: &mut self.dirty,
-            stats: &mut self.stats,
-            track: &mut self.track,
-        }
+        Db::new(
+            &mut self.dbs[i],
+            self.now,
+            i,
+            &mut self.dirty,
+            &mut self.stats,
+            &mut self.obs,
+        )
     }
 
-    /// SWAPDB: exchanges two databases' contents. A key watched in either
-    /// database changed if it exists in either (as Redis's
-    /// `touchAllWatchedKeysInDb`).
+    /// SWAPDB: exchanges two databases' contents. Observers hear of it
+    /// first, once per database, as [`DbChange::Swapped`] (so a key watched
+    /// in either database changed if it exists in either, as Redis's
+    /// `touchAllWatchedKeysInDb` has it).
     pub fn swap_db(&mut self, a: usize, b: usize) {
-        for (w, other) in [(a, b), (b, a)] {
-            if self.track.watch.watched_in(w) {
-                let (x, y) = (&self.dbs[w].keys, &self.dbs[other].keys);
-                self.track
-                    .watch
-                    .touch_all(w, |k| x.find(k).is_some() || y.find(k).is_some());
+        if self.obs.active() {
+            for (w, other) in [(a, b), (b, a)] {
+                let (old, new) = (self.dbs[w].keys(), self.dbs[other].keys());
+                self.obs.db_changed(w, DbChange::Swapped { old, new });
             }
         }
         self.dbs.swap(a, b);
@@ -240,14 +283,17 @@ impl Store {
 
     /// `(keys, keys with a TTL)` in database `i`.
     pub fn db_counts(&self, i: usize) -> (usize, usize) {
-        (self.dbs[i].keys.len(), self.dbs[i].expires.len())
+        self.dbs[i].counts()
     }
 
     /// `(keys, keys with a TTL)` for every database.
     pub fn db_sizes(&self) -> Vec<(u64, u64)> {
         self.dbs
             .iter()
-            .map(|ks| (ks.keys.len() as u64, ks.expires.len() as u64))
+            .map(|ks| {
+                let (keys, expires) = ks.counts();
+                (keys as u64, expires as u64)
+            })
             .collect()
     }
 
@@ -346,37 +392,59 @@ impl Store {
             return;
         }
         let existed = self.db(db).contains(key);
-        self.track.watch.add(client, db, key, existed);
+        self.obs.watch.add(client, db, key, existed);
+        self.obs.refresh();
     }
 
     /// Drops every WATCH of `client` on this shard.
     pub fn unwatch(&mut self, client: u64) {
-        self.track.watch.remove_client(client);
+        self.obs.watch.remove_client(client);
+        self.obs.refresh();
     }
 
     /// Whether a key `client` watches here was written, deleted, expired or
     /// flushed since its WATCH (EXEC then fails).
     pub fn watch_changed(&mut self, client: u64) -> bool {
-        for (db, key) in self.track.watch.live_at_watch(client) {
+        for (db, key) in self.obs.watch.live_at_watch(client) {
             if !self.db(db).contains(&key) {
                 return true;
             }
         }
-        self.track.watch.versions_changed(client)
+        self.obs.watch.versions_changed(client)
     }
 
     /// Starts (clearing the record) or stops recording written keys.
     pub fn track_dirty(&mut self, on: bool) {
-        self.track.on = on;
+        self.obs.record.on = on;
         if on {
-            self.track.keys.clear();
+            self.obs.record.keys.clear();
         }
+        self.obs.refresh();
     }
 
     /// The distinct keys written in any database since tracking started,
     /// clearing the record.
     pub fn take_dirty(&mut self) -> Vec<Vec<u8>> {
-        self.track.keys.drain().collect()
+        self.obs.record.keys.drain().collect()
+    }
+
+    // ---- observers -------------------------------------------------------------
+
+    /// Adds an observer of every write (see [`Observer`]); it hears about
+    /// writes after the store's own (WATCH, the written-key record) and
+    /// after observers added before it.
+    pub fn observe<T: Observer>(&mut self, o: T) {
+        self.obs.add(o);
+    }
+
+    /// The first added observer of type `T`, to read what it collected.
+    pub fn observer_mut<T: Observer>(&mut self) -> Option<&mut T> {
+        self.obs.get_mut::<T>()
+    }
+
+    /// Removes the first added observer of type `T` and hands it back.
+    pub fn unobserve<T: Observer>(&mut self) -> Option<T> {
+        self.obs.remove::<T>()
     }
 }
 
@@ -531,7 +599,7 @@ mod tests {
         assert!(!st.watch_changed(7));
         st.unwatch(6);
         st.unwatch(7);
-        assert_eq!(st.track.watch.count, 0, "no entry outlives its watchers");
+        assert_eq!(st.obs.watch.count, 0, "no entry outlives its watchers");
     }
 
     #[test]

@@ -100,17 +100,16 @@ impl Db<'_> {
     /// INCRBY and friends: adds `delta` to the integer at `key` (missing
     /// counts as 0), keeping its TTL. Returns the new value.
     pub fn incr_by(&mut self, key: &[u8], delta: i64) -> OpResult<i64> {
-        let Some(v) = self.get_mut(key) else {
-            self.set(key, Value::Str(StrValue::Int(delta)), SetTtl::Keep);
+        let mut k = self.update(key);
+        let Some(v) = k.value_mut() else {
+            k.insert(Value::Str(StrValue::Int(delta)), SetTtl::Keep);
             return Ok(delta);
         };
         let s = v.as_str_mut().ok_or(OpError::WrongType)?;
         let cur = s.to_i64().ok_or(OpError::NotInteger)?;
         let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
-        let before = s.heap_bytes();
         *s = StrValue::Int(new);
-        self.account(before, 0);
-        self.touched(key);
+        k.changed();
         Ok(new)
     }
 
@@ -138,18 +137,17 @@ impl Db<'_> {
 
     /// APPEND: returns the new length.
     pub fn append(&mut self, key: &[u8], data: &[u8]) -> OpResult<usize> {
-        let Some(v) = self.get_mut(key) else {
+        let mut k = self.update(key);
+        let Some(v) = k.value_mut() else {
             check_len(0, data.len())?;
-            self.set(key, Value::string(data), SetTtl::Keep);
+            k.insert(Value::string(data), SetTtl::Keep);
             return Ok(data.len());
         };
         let s = v.as_str_mut().ok_or(OpError::WrongType)?;
         check_len(s.len(), data.len())?;
-        let before = s.heap_bytes();
         s.make_raw().extend_from_slice(data);
-        let (len, after) = (s.len(), s.heap_bytes());
-        self.account(before, after);
-        self.touched(key);
+        let len = s.len();
+        k.changed();
         Ok(len)
     }
 
@@ -175,7 +173,8 @@ impl Db<'_> {
     /// SETRANGE: overwrites from `offset` (zero-padding a shorter string);
     /// returns the new length. Writing nothing changes nothing.
     pub fn set_range(&mut self, key: &[u8], offset: usize, data: &[u8]) -> OpResult<usize> {
-        let Some(v) = self.get_mut(key) else {
+        let mut k = self.update(key);
+        let Some(v) = k.value_mut() else {
             if data.is_empty() {
                 return Ok(0);
             }
@@ -183,7 +182,7 @@ impl Db<'_> {
             let mut buf = vec![0u8; offset + data.len()];
             buf[offset..].copy_from_slice(data);
             let len = buf.len();
-            self.set(key, Value::Str(StrValue::Raw(Box::new(buf))), SetTtl::Keep);
+            k.insert(Value::Str(StrValue::Raw(Box::new(buf))), SetTtl::Keep);
             return Ok(len);
         };
         let s = v.as_str_mut().ok_or(OpError::WrongType)?;
@@ -191,16 +190,14 @@ impl Db<'_> {
             return Ok(s.len());
         }
         check_len(offset, data.len())?;
-        let before = s.heap_bytes();
         let raw = s.make_raw();
         let end = offset + data.len();
         if raw.len() < end {
             raw.resize(end, 0);
         }
         raw[offset..end].copy_from_slice(data);
-        let (len, after) = (s.len(), s.heap_bytes());
-        self.account(before, after);
-        self.touched(key);
+        let len = s.len();
+        k.changed();
         Ok(len)
     }
 }

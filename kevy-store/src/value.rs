@@ -67,7 +67,18 @@ impl Value {
     }
 
     /// Heap bytes the value owns (allocator overhead included, estimated).
+    #[inline]
     pub fn heap_bytes(&self) -> usize {
+        match self {
+            // The update path asks on every write; a string held inside the
+            // entry answers without a call.
+            Value::Str(StrValue::Int(_)) => 0,
+            Value::Str(StrValue::Bytes(b)) if b.is_inline() => 0,
+            _ => self.heap_bytes_owned(),
+        }
+    }
+
+    fn heap_bytes_owned(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
             // A boxed collection: its box plus what it owns.
@@ -75,6 +86,20 @@ impl Value {
             Value::List(l) => crate::malloc_size(std::mem::size_of::<List>()) + l.mem_usage(),
             Value::Set(x) => crate::malloc_size(std::mem::size_of::<Set>()) + x.mem_usage(),
             Value::ZSet(z) => crate::malloc_size(std::mem::size_of::<ZSet>()) + z.mem_usage(),
+        }
+    }
+
+    /// A hash, list, set or sorted set with no elements: a state a key
+    /// never stays in (Redis deletes the key), so the update path deletes
+    /// it.
+    #[inline]
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Set(x) => x.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 

@@ -1,9 +1,10 @@
 //! WATCH on one shard: which clients watch which keys, and whether a key
-//! changed since. A watched key carries a version that the write hook
-//! (`Db::touched`, and deletion by expiry) bumps; a client's registration
-//! remembers the version it saw, so "changed since WATCH" is one compare.
+//! changed since. A watched key carries a version that every change bumps
+//! (WATCH is one of the update path's observers, see `observe.rs`); a
+//! client's registration remembers the version it saw, so "changed since
+//! WATCH" is one compare.
 //!
-//! Only watched keys have an entry, and the hook looks one up only while
+//! Only watched keys have an entry, and the observer is called only while
 //! some key is watched: a shard nobody watches pays one branch per write.
 
 use std::collections::HashMap;
@@ -34,12 +35,12 @@ pub(crate) struct Watches {
     clients: Map<u64, Vec<Reg>>,
     /// Source of versions: bumped on every change to a watched key.
     clock: u64,
-    /// Watched (db, key) pairs; 0 lets the write hook skip the lookup.
+    /// Watched (db, key) pairs; 0 lets the update path skip this observer.
     pub(crate) count: usize,
 }
 
 impl Watches {
-    /// The write hook's half: `key` in `db` changed.
+    /// `key` in `db` changed.
     #[inline]
     pub(crate) fn touch(&mut self, db: usize, key: &[u8]) {
         if let Some(w) = self.keys.get_mut(db).and_then(|m| m.get_mut(key)) {

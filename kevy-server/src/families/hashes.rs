@@ -4,9 +4,9 @@
 //! Every write goes through [`write_hash`], which holds the rules Redis
 //! spreads over `hashTypeLookupWriteOrCreate` and its callers in one place:
 //! WRONGTYPE on another type, an empty hash created only when something is
-//! written into it, a hash left empty deleted, and the write hook plus heap
-//! accounting after an in-place change. Reads encode straight from the
-//! stored hash, without copying it.
+//! written into it; kevy-store's update path then deletes a hash left
+//! empty, accounts its heap and reports the change. Reads encode straight
+//! from the stored hash, without copying it.
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
@@ -91,38 +91,33 @@ pub fn lookup<'d>(db: &'d mut Db<'_>, key: &[u8]) -> OpResult<Option<&'d Hash>> 
 /// Runs `f` on `key`'s hash, which returns its result and whether it
 /// changed the hash; `f` must not change it when it fails. A missing key
 /// gives `Ok(None)`, or with `create` an empty hash that is stored only if
-/// `f` leaves fields in it. A hash `f` empties is deleted.
+/// `f` leaves fields in it. The update path deletes a hash `f` empties.
 fn write_hash<R>(
     db: &mut Db<'_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut Hash) -> OpResult<(R, bool)>,
 ) -> OpResult<Option<R>> {
-    if let Some(v) = db.get_mut(key) {
-        let before = v.heap_bytes();
-        let Value::Hash(h) = &mut *v else {
-            return Err(OpError::WrongType);
-        };
-        let (r, changed) = f(h)?;
-        let empty = h.is_empty();
-        let after = v.heap_bytes();
-        db.account(before, after);
-        if empty {
-            db.remove(key);
-        } else if changed {
-            db.touched(key);
+    let mut k = db.update(key);
+    match k.value_mut() {
+        Some(Value::Hash(h)) => {
+            let (r, changed) = f(h)?;
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
         }
-        return Ok(Some(r));
+        Some(_) => Err(OpError::WrongType),
+        None if !create => Ok(None),
+        None => {
+            let mut h = Hash::new();
+            let (r, _) = f(&mut h)?;
+            if !h.is_empty() {
+                k.insert(Value::Hash(h), SetTtl::Clear);
+            }
+            Ok(Some(r))
+        }
     }
-    if !create {
-        return Ok(None);
-    }
-    let mut h = Hash::new();
-    let (r, _) = f(&mut h)?;
-    if !h.is_empty() {
-        db.set(key, Value::Hash(h), SetTtl::Clear);
-    }
-    Ok(Some(r))
 }
 
 /// The (field, value) pairs in `args[from..]`; the caller checked that

@@ -5,9 +5,10 @@
 //! Elements leave the store through a [`Sink`], which the reply encoder
 //! implements, so LRANGE and the pops encode each element straight from the
 //! list's nodes without copying it. Every in-place change goes through
-//! [`update`], which does the bookkeeping once: memory accounting, the
-//! write hook, and deleting a list that became empty (Redis never keeps an
-//! empty list).
+//! [`update`], on kevy-store's update path, which does the bookkeeping
+//! once: memory accounting, the report to WATCH and the other observers,
+//! and deleting a list that became empty (Redis never keeps an empty
+//! list).
 
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
@@ -175,38 +176,29 @@ fn check_list(db: &mut Db<'_>, key: &[u8]) -> OpResult<bool> {
 }
 
 /// Changes the list at `key` in place with `f`, which returns its result
-/// and whether it changed the list. Then does what every list write needs:
-/// accounts the heap change, calls the write hook, and deletes the key if
-/// the list is empty. `Ok(None)` when the key is missing (`f` not called).
+/// and whether it changed the list; the update path does the rest (memory,
+/// the report, deleting a list left empty). `Ok(None)` when the key is
+/// missing (`f` not called).
 fn update<R>(
     db: &mut Db<'_>,
     key: &[u8],
     f: impl FnOnce(&mut List) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let Some(v) = db.get_mut(key) else {
-        return Ok(None);
-    };
-    let before = match v {
-        Value::List(_) => v.heap_bytes(),
-        _ => return Err(OpError::WrongType),
-    };
-    let Value::List(l) = v else {
-        return Err(OpError::WrongType);
-    };
-    let (r, changed) = f(l);
-    let empty = l.is_empty();
-    if !changed && !empty {
-        return Ok(Some(r));
+    let mut k = db.update(key);
+    let done = k.modify(|v| match v {
+        Value::List(l) => Ok(f(l)),
+        _ => Err(OpError::WrongType),
+    });
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
+        }
+        Some(Err(e)) => Err(e),
     }
-    let after = v.heap_bytes();
-    db.account(before, after);
-    if empty {
-        // `remove` calls the write hook itself.
-        db.remove(key);
-    } else {
-        db.touched(key);
-    }
-    Ok(Some(r))
 }
 
 // ---- pushes ---------------------------------------------------------------------

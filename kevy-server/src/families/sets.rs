@@ -135,32 +135,28 @@ fn peek_set<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Option<&'a Set> {
 }
 
 /// Runs `f` on the set at `key` in place. `f` returns its result and
-/// whether it changed the set; a change is accounted and touched, and a set
-/// left empty is deleted. `Ok(None)` when the key is missing.
+/// whether it changed the set; the update path does the rest (memory, the
+/// report, deleting a set left empty). `Ok(None)` when the key is missing.
 fn update_set<R>(
     db: &mut Db<'_>,
     key: &[u8],
     f: impl FnOnce(&mut Set) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let Some(v) = db.get_mut(key) else {
-        return Ok(None);
-    };
-    let before = v.heap_bytes();
-    let Value::Set(s) = v else {
-        return Err(OpError::WrongType);
-    };
-    let (r, changed) = f(s);
-    let empty = s.is_empty();
-    let after = v.heap_bytes();
-    if changed {
-        db.account(before, after);
-        if empty {
-            db.remove(key);
-        } else {
-            db.touched(key);
+    let mut k = db.update(key);
+    let done = k.modify(|v| match v {
+        Value::Set(s) => Ok(f(s)),
+        _ => Err(OpError::WrongType),
+    });
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
         }
+        Some(Err(e)) => Err(e),
     }
-    Ok(Some(r))
 }
 
 /// Writes `result` to `dst` whatever `dst` held (no TTL), deleting `dst`
@@ -204,27 +200,23 @@ pub fn op_sadd<'m>(
     members: impl ExactSizeIterator<Item = &'m [u8]>,
 ) -> OpResult<usize> {
     let mut members = members.peekable();
-    match db.get_mut(key) {
-        Some(v) => {
-            let before = v.heap_bytes();
-            let Value::Set(s) = v else {
-                return Err(OpError::WrongType);
-            };
+    let mut k = db.update(key);
+    match k.value_mut() {
+        Some(Value::Set(s)) => {
             let added = members.filter(|m| s.insert(m)).count();
-            let after = v.heap_bytes();
             if added > 0 {
-                db.account(before, after);
-                db.touched(key);
+                k.changed();
             }
             Ok(added)
         }
+        Some(_) => Err(OpError::WrongType),
         None => {
             let Some(&first) = members.peek() else {
                 return Ok(0);
             };
             let mut s = Set::with_hint(first, members.len());
             let added = members.filter(|m| s.insert(m)).count();
-            db.set(key, Value::Set(Box::new(s)), SetTtl::Clear);
+            k.insert(Value::Set(Box::new(s)), SetTtl::Clear);
             Ok(added)
         }
     }

@@ -24,7 +24,7 @@ use kevy_store::zset::{
     AddFlags, AddOutcome, Aggregate, LexBound, LexRange, Limit, ScoreRange, ZInput, ZSet, ZSource,
     ZsetError, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE,
 };
-use kevy_store::{Db, OpError, OpResult, SetTtl, StrValue, Value};
+use kevy_store::{Db, OpError, OpResult, SetTtl, Value};
 
 type RouteFn = fn(Args<'_>, &ClientCtx, usize) -> Result<Route, String>;
 
@@ -247,33 +247,28 @@ pub fn read_zset<'a>(db: &'a mut Db<'_>, key: &[u8]) -> OpResult<Option<&'a ZSet
 }
 
 /// Changes the sorted set at `key` in place. `f` returns its result and
-/// whether it changed the set; this then accounts memory, calls the write
-/// hook and deletes the key when the set is left empty. `Ok(None)` when the
-/// key is missing.
+/// whether it changed the set; the update path does the rest (memory, the
+/// report, deleting a set left empty). `Ok(None)` when the key is missing.
 fn modify_zset<R>(
     db: &mut Db<'_>,
     key: &[u8],
     f: impl FnOnce(&mut ZSet) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let Some(v) = db.get_mut(key) else {
-        return Ok(None);
-    };
-    let before = v.heap_bytes();
-    let Value::ZSet(z) = &mut *v else {
-        return Err(OpError::WrongType);
-    };
-    let (r, changed) = f(z);
-    let empty = z.is_empty();
-    let after = v.heap_bytes();
-    db.account(before, after);
-    if changed {
-        if empty {
-            db.remove(key);
-        } else {
-            db.touched(key);
+    let mut k = db.update(key);
+    let done = k.modify(|v| match v {
+        Value::ZSet(z) => Ok(f(z)),
+        _ => Err(OpError::WrongType),
+    });
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
         }
+        Some(Err(e)) => Err(e),
     }
-    Ok(Some(r))
 }
 
 /// Redis writes a listpack score that is an integer as an integer
@@ -1340,59 +1335,15 @@ fn check_sources(db: &mut Db<'_>, keys: &[&[u8]]) -> OpResult<()> {
     Ok(())
 }
 
-/// Inputs moved out of their entries by [`with_sources`]; dropping this
-/// puts them back, even when unwinding.
-struct Taken<'d, 'a, 'k> {
-    db: &'d mut Db<'a>,
-    values: Vec<(&'k [u8], Value)>,
-}
-
-impl Drop for Taken<'_, '_, '_> {
-    fn drop(&mut self) {
-        for (k, v) in self.values.drain(..) {
-            if let Some(slot) = self.db.get_mut(k) {
-                *slot = v;
-            }
-        }
-    }
-}
-
 /// Runs `f` over the inputs at `keys` (already checked by
-/// [`check_sources`]).
-///
-/// `Db` lends one value at a time, and copying every input would double
-/// the command's cost, so each distinct input is moved out of its entry
-/// (an integer stands in) and moved back before this returns. Nothing else
-/// runs on the shard meanwhile, and the value put back is the one taken,
-/// so this is not a write.
+/// [`check_sources`]), borrowed all at once from the database.
 fn with_sources<R>(db: &mut Db<'_>, keys: &[&[u8]], f: impl FnOnce(&[ZSource<'_>]) -> R) -> R {
-    let mut taken = Taken {
-        db,
-        values: Vec::new(),
-    };
-    let mut first: ahash::HashMap<&[u8], Option<usize>> = Default::default();
-    let mut slots: Vec<Option<usize>> = Vec::with_capacity(keys.len());
-    for &k in keys {
-        if let Some(&slot) = first.get(k) {
-            slots.push(slot);
-            continue;
-        }
-        let slot = match taken.db.get_mut(k) {
-            Some(v) if matches!(v, Value::ZSet(_) | Value::Set(_)) => {
-                let v = std::mem::replace(v, Value::Str(StrValue::Int(0)));
-                taken.values.push((k, v));
-                Some(taken.values.len() - 1)
-            }
-            _ => None,
-        };
-        first.insert(k, slot);
-        slots.push(slot);
-    }
-    let sources: Vec<ZSource<'_>> = slots
-        .iter()
-        .map(|slot| match slot.and_then(|i| taken.values.get(i)) {
-            Some((_, Value::ZSet(z))) => ZSource::Zset(z),
-            Some((_, Value::Set(s))) => ZSource::Set(s),
+    let sources: Vec<ZSource<'_>> = db
+        .peek_many(keys)
+        .into_iter()
+        .map(|v| match v {
+            Some(Value::ZSet(z)) => ZSource::Zset(z),
+            Some(Value::Set(s)) => ZSource::Set(s),
             _ => ZSource::Empty,
         })
         .collect();
@@ -2131,7 +2082,7 @@ mod tests {
                 .collect::<Vec<_>>()
         });
         assert_eq!(lens, [2, -1, 0, 2]);
-        // Even a panic inside puts them back.
+        // A panic inside leaves them as they were.
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             with_sources(&mut db, &keys, |_| panic!("inside with_sources"))
         }));
