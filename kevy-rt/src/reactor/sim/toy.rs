@@ -207,7 +207,7 @@ impl Service for Toy {
                 }
             }
             Cmd::Mset => {
-                if args.len() % 2 == 0 {
+                if args.len().is_multiple_of(2) {
                     return r.error("ERR wrong number of arguments");
                 }
                 for i in (1..args.len()).step_by(2) {
