@@ -187,6 +187,30 @@ impl<W> Locks<W> {
         !self.owners.is_empty() || !self.queue.is_empty()
     }
 
+    /// Whether nothing is held, queued or counted as queued: what every
+    /// table must come back to once its transactions are done.
+    #[cfg(test)]
+    pub fn is_idle(&self) -> bool {
+        self.owners.is_empty()
+            && self.queue.is_empty()
+            && self.held.is_empty()
+            && self.whole.is_none()
+            && self.queued_keys.is_empty()
+            && self.queued_whole == 0
+    }
+
+    /// How many transactions hold locks here, and how many entries wait.
+    #[cfg(test)]
+    pub fn counts(&self) -> (usize, usize) {
+        (self.owners.len(), self.queue.len())
+    }
+
+    /// How many connections hold `key` (shared readers count each).
+    #[cfg(test)]
+    pub fn holders_of(&self, key: &[u8]) -> usize {
+        self.held.get(&key_id(key)).map_or(0, |h| h.holders.len())
+    }
+
     /// Whether `claim` conflicts with a lock held by another connection. A
     /// connection's own locks do not stop it: its commands run in the order
     /// it sent them anyway, and letting its next transaction take keys its

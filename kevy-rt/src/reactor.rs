@@ -40,6 +40,8 @@ const COALESCE_BYTES: usize = 64 * 1024;
 
 mod clients;
 mod mesh;
+#[cfg(test)]
+mod sim;
 mod tx;
 
 const LISTENER: Token = Token(0);
@@ -87,23 +89,9 @@ impl Bound {
             any_monitor: Padded(AtomicUsize::new(0)),
         });
         let next_client_id = Arc::new(AtomicU64::new(1));
-        // producers[i][j] sends i -> j; consumers[j][i] receives it.
-        let mut producers: Vec<Vec<Option<Producer<Batch<S>>>>> =
-            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
-        let mut consumers: Vec<Vec<Option<Consumer<Batch<S>>>>> =
-            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
-        for i in 0..n {
-            for j in 0..n {
-                if i != j {
-                    let (p, c) = ring(RING_SLOTS);
-                    producers[i][j] = Some(p);
-                    consumers[j][i] = Some(c);
-                }
-            }
-        }
         let mut handles = Vec::with_capacity(n);
-        let parts = self.listeners.into_iter().zip(producers).zip(consumers);
-        for (id, ((listener, prods), cons)) in parts.enumerate() {
+        let parts = self.listeners.into_iter().zip(rings::<S>(n));
+        for (id, (listener, (prods, cons))) in parts.enumerate() {
             let svc = svc.clone();
             let stats = stats.clone();
             let mesh = mesh.clone();
@@ -146,6 +134,32 @@ impl Bound {
         }
         result
     }
+}
+
+/// Ring ends per shard: for shard `i`, the producers of the rings `i -> j`
+/// and the consumers of the rings `j -> i`, indexed by `j` (`None` at `i`).
+#[allow(clippy::type_complexity)]
+fn rings<S: Service>(
+    n: usize,
+) -> Vec<(
+    Vec<Option<Producer<Batch<S>>>>,
+    Vec<Option<Consumer<Batch<S>>>>,
+)> {
+    // producers[i][j] sends i -> j; consumers[j][i] receives it.
+    let mut producers: Vec<Vec<Option<Producer<Batch<S>>>>> =
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    let mut consumers: Vec<Vec<Option<Consumer<Batch<S>>>>> =
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                let (p, c) = ring(RING_SLOTS);
+                producers[i][j] = Some(p);
+                consumers[j][i] = Some(c);
+            }
+        }
+    }
+    producers.into_iter().zip(consumers).collect()
 }
 
 /// Binds one `SO_REUSEPORT` listener per shard on `cfg.addr`.
@@ -329,11 +343,7 @@ impl<S: Service> Reactor<S> {
                     }
                 }
             }
-            self.drain_rings();
-            self.run_ready();
-            self.run_txs();
-            self.svc.end_iteration(&mut self.shard);
-            self.mesh.flush();
+            self.turn();
             self.flush_writes();
             self.publish_stats();
             let now = clock::monotonic_ms();
@@ -349,6 +359,18 @@ impl<S: Service> Reactor<S> {
                 self.close(idx);
             }
         }
+    }
+
+    /// An iteration's work once its events are handled: what arrived on
+    /// the rings, the connections with input, the transactions that can
+    /// advance, then the batches for the other shards. Nothing here blocks
+    /// (the simulation in `sim.rs` drives it without `epoll_wait`).
+    fn turn(&mut self) {
+        self.drain_rings();
+        self.run_ready();
+        self.run_txs();
+        self.svc.end_iteration(&mut self.shard);
+        self.mesh.flush();
     }
 
     fn publish_stats(&mut self) {

@@ -111,6 +111,13 @@ impl<S: Service> Endpoint<S> {
         self.consumers[peer].as_mut()?.pop()
     }
 
+    /// Whether a batch waits on an inbound ring (the simulation's test for
+    /// a quiet shard; the loop itself asks `going_to_sleep`).
+    #[cfg(test)]
+    pub fn has_incoming(&self) -> bool {
+        self.consumers.iter().flatten().any(|c| !c.is_empty())
+    }
+
     /// Keeps a drained batch for reuse, within the cap.
     pub fn recycle(&mut self, mut b: Batch<S>) {
         if self.spare.len() < SPARE_CAP {

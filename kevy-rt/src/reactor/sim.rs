@@ -1,0 +1,336 @@
+//! The shards on one thread, stepped by hand: a deterministic simulation
+//! for testing the transaction coordinator.
+//!
+//! Every shard is a real [`Reactor`] with its real rings, lock table and
+//! coordinator; what is fake is the outside. No thread runs a reactor and
+//! nothing waits in `epoll_wait`: the test picks which shard takes its next
+//! iteration (`step`), so each interleaving of the shards' iterations is
+//! one choice of steps, replayed exactly. A shard's iteration is the loop's
+//! own non-blocking part (`Reactor::turn`, then the output flush), so the
+//! order of work inside it is the production order.
+//!
+//! Connections are accepted for real (a loopback `TcpStream` per client,
+//! since a connection owns a socket), but their bytes bypass the socket:
+//! commands are appended to the connection's read buffer, and replies are
+//! taken from its output buffer before the flush would write them. Socket
+//! timing (how soon loopback bytes show up) can then never change what a
+//! run does, and the production code needs no seam for its I/O.
+//!
+//! The clock is fake too: each step advances it by a millisecond, so output
+//! held back to coalesce with a remote reply always leaves on the next step.
+
+use super::mesh::{Endpoint, Padded, Shared};
+use super::{rings, Reactor};
+use crate::conn::Conn;
+use crate::service::Service;
+use crate::stats::Stats;
+use kevy_sys::{EventFd, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::Arc;
+
+mod tests;
+pub(super) mod toy;
+
+/// Steps of one `settle` before a run counts as stuck (a deadlock, or work
+/// that never drains).
+const SETTLE_BOUND: usize = 10_000;
+
+/// A client of the simulated server.
+pub(super) struct Client {
+    pub home: usize,
+    pub idx: u32,
+    pub gen: u32,
+    /// The client's end of the socket, kept open so the server's end is
+    /// not hung up on.
+    _peer: std::net::TcpStream,
+    /// Output taken from the connection, not yet split into replies.
+    out: Vec<u8>,
+}
+
+pub(super) struct Sim<S: Service> {
+    pub shards: Vec<Reactor<S>>,
+    pub clients: Vec<Client>,
+    now_us: u64,
+    /// Steps taken so far.
+    pub steps: usize,
+}
+
+impl<S: Service> Sim<S> {
+    pub fn new(svc: Arc<S>, n: usize) -> Self {
+        let stats = Arc::new(Stats::new(n));
+        let shared = Arc::new(Shared {
+            sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
+            wakers: (0..n).map(|_| EventFd::new().expect("eventfd")).collect(),
+            monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
+            any_monitor: Padded(AtomicUsize::new(0)),
+        });
+        let ids = Arc::new(AtomicU64::new(1));
+        let shards = rings::<S>(n)
+            .into_iter()
+            .enumerate()
+            .map(|(id, (prods, cons))| {
+                // Each shard its own port, so a client picks its home.
+                let addr = "127.0.0.1:0".parse().expect("address");
+                let listener = TcpListener::bind_reuseport(addr, 64).expect("listener");
+                let mesh = Endpoint::new(id, shared.clone(), prods, cons);
+                Reactor::new(
+                    id,
+                    n,
+                    svc.clone(),
+                    stats.clone(),
+                    ids.clone(),
+                    listener,
+                    mesh,
+                )
+                .expect("reactor")
+            })
+            .collect();
+        Sim {
+            shards,
+            clients: Vec::new(),
+            now_us: 1_000_000,
+            steps: 0,
+        }
+    }
+
+    pub fn n(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Connects a client whose home is shard `home`; returns its number.
+    pub fn connect(&mut self, home: usize) -> usize {
+        let r = &mut self.shards[home];
+        let addr = r.listener.local_addr().expect("listener address");
+        let peer = std::net::TcpStream::connect(addr).expect("connect");
+        let me = peer.local_addr().expect("client address");
+        // The kernel queues the connection for accept by the time connect
+        // returns on loopback; retrying only covers a slow softirq.
+        for _ in 0..10_000 {
+            r.accept();
+            let found = r.conns.iter().position(|c| {
+                c.as_ref()
+                    .is_some_and(|c| c.st.client.peer == me && c.st.client.home == home as u32)
+            });
+            if let Some(idx) = found {
+                let idx = idx as u32;
+                self.clients.push(Client {
+                    home,
+                    idx,
+                    gen: r.gens[idx as usize],
+                    _peer: peer,
+                    out: Vec::new(),
+                });
+                return self.clients.len() - 1;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        panic!("connection to shard {home} never arrived");
+    }
+
+    fn conn_mut(&mut self, c: usize) -> Option<&mut Conn<S>> {
+        let cl = &self.clients[c];
+        let r = &mut self.shards[cl.home];
+        if r.gens.get(cl.idx as usize) != Some(&cl.gen) {
+            return None;
+        }
+        r.conns.get_mut(cl.idx as usize).and_then(Option::as_mut)
+    }
+
+    /// Whether client `c`'s connection is still open.
+    pub fn is_open(&mut self, c: usize) -> bool {
+        self.conn_mut(c).is_some()
+    }
+
+    /// Sends commands from client `c`, as if they had just been read: they
+    /// run at its home shard's next step.
+    pub fn send(&mut self, c: usize, cmds: &[&[&str]]) {
+        let mut bytes = Vec::new();
+        for cmd in cmds {
+            bytes.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
+            for a in *cmd {
+                bytes.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+            }
+        }
+        let (home, idx) = (self.clients[c].home, self.clients[c].idx);
+        let conn = self.conn_mut(c).expect("client is connected");
+        let io = &mut conn.io;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            io.make_room();
+            let k = rest.len().min(io.rbuf.len() - io.rend);
+            io.rbuf[io.rend..io.rend + k].copy_from_slice(&rest[..k]);
+            io.rend += k;
+            rest = &rest[k..];
+        }
+        if !conn.in_ready {
+            conn.in_ready = true;
+            self.shards[home].ready.push(idx);
+        }
+    }
+
+    /// Closes client `c`'s connection at its home shard right now, as
+    /// CLIENT KILL does, whatever it has in flight.
+    pub fn kill(&mut self, c: usize) {
+        let (home, idx) = (self.clients[c].home, self.clients[c].idx);
+        if self.conn_mut(c).is_some() {
+            self.shards[home].close(idx);
+        }
+    }
+
+    /// Client `c` hangs up, as a read of end-of-file reports it: the
+    /// connection closes once every reply to what it sent is out.
+    pub fn hang_up(&mut self, c: usize) {
+        let (home, idx) = (self.clients[c].home, self.clients[c].idx);
+        if let Some(conn) = self.conn_mut(c) {
+            conn.io.eof = true;
+            if !conn.in_ready {
+                conn.in_ready = true;
+                self.shards[home].ready.push(idx);
+            }
+        }
+    }
+
+    /// One iteration of shard `s`, without waiting for events.
+    pub fn step(&mut self, s: usize) {
+        self.steps += 1;
+        self.now_us += 1_000;
+        let r = &mut self.shards[s];
+        r.now_us = self.now_us;
+        r.now_ms = self.now_us / 1_000;
+        r.svc.begin_iteration(&mut r.shard);
+        r.turn();
+        // Take the output the flush would write.
+        for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
+            if r.gens.get(cl.idx as usize) != Some(&cl.gen) {
+                continue;
+            }
+            if let Some(conn) = r.conns.get_mut(cl.idx as usize).and_then(Option::as_mut) {
+                cl.out.extend_from_slice(&conn.st.wbuf[conn.st.wpos..]);
+                conn.st.wpos = conn.st.wbuf.len();
+            }
+        }
+        r.flush_writes();
+        r.publish_stats();
+    }
+
+    /// Whether shard `s` has nothing to do until something arrives.
+    pub fn quiet(&self, s: usize) -> bool {
+        let r = &self.shards[s];
+        r.ready.is_empty()
+            && r.writes.is_empty()
+            && r.held_writes.is_empty()
+            && r.tx_runnable.is_empty()
+            && !r.mesh.has_outgoing()
+            && !r.mesh.has_incoming()
+    }
+
+    pub fn all_quiet(&self) -> bool {
+        (0..self.n()).all(|s| self.quiet(s))
+    }
+
+    /// Steps shards chosen by `pick` until every shard is quiet; returns
+    /// the steps taken. Panics past `SETTLE_BOUND` steps.
+    pub fn settle_with(&mut self, mut pick: impl FnMut(usize) -> usize) -> usize {
+        let mut taken = 0;
+        while !self.all_quiet() {
+            assert!(taken < SETTLE_BOUND, "no progress after {taken} steps");
+            let s = pick(self.n());
+            self.step(s);
+            taken += 1;
+        }
+        taken
+    }
+
+    /// Steps the shards round-robin until every shard is quiet.
+    pub fn settle(&mut self) -> usize {
+        let mut next = 0;
+        self.settle_with(|n| {
+            next = (next + 1) % n;
+            next
+        })
+    }
+
+    /// Takes client `c`'s complete replies so far, rendered as text
+    /// (see [`render`]).
+    pub fn replies(&mut self, c: usize) -> Vec<String> {
+        let out = &mut self.clients[c].out;
+        let mut got = Vec::new();
+        let mut at = 0;
+        while let Some((text, used)) = render(&out[at..]) {
+            got.push(text);
+            at += used;
+        }
+        out.drain(..at);
+        got
+    }
+
+    /// Whether every shard's lock table is empty and no transaction is in
+    /// flight anywhere.
+    pub fn locks_idle(&self) -> bool {
+        self.shards
+            .iter()
+            .all(|r| r.locks.is_idle() && r.txs.iter().all(Option::is_none))
+    }
+}
+
+/// One RESP2 reply as compact text: `OK` for a simple string, `!ERR …`
+/// for an error, the digits of an integer, a bulk string's bytes, `nil`
+/// for a null bulk or array, `[a,b]` for an array. `None` while
+/// incomplete.
+pub(super) fn render(buf: &[u8]) -> Option<(String, usize)> {
+    let end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&buf[1..end]).expect("utf-8 reply");
+    let after = end + 2;
+    match buf.first()? {
+        b'+' => Some((line.to_string(), after)),
+        b'-' => Some((format!("!{line}"), after)),
+        b':' => Some((line.to_string(), after)),
+        b'$' => {
+            let len: i64 = line.parse().expect("bulk length");
+            if len < 0 {
+                return Some(("nil".into(), after));
+            }
+            let len = len as usize;
+            if buf.len() < after + len + 2 {
+                return None;
+            }
+            let s = String::from_utf8(buf[after..after + len].to_vec()).expect("utf-8 bulk");
+            Some((s, after + len + 2))
+        }
+        b'*' => {
+            let len: i64 = line.parse().expect("array length");
+            if len < 0 {
+                return Some(("nil".into(), after));
+            }
+            let mut at = after;
+            let mut items = Vec::new();
+            for _ in 0..len {
+                let (t, used) = render(&buf[at..])?;
+                items.push(t);
+                at += used;
+            }
+            Some((format!("[{}]", items.join(",")), at))
+        }
+        b => panic!("unexpected reply type {:?}", *b as char),
+    }
+}
+
+/// A small xorshift generator: schedules that vary by seed and replay.
+pub(super) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

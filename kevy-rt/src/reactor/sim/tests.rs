@@ -1,0 +1,648 @@
+//! The coordinator's properties, each checked over many interleavings of
+//! the shards' steps. A round uses fresh keys, so one simulation (and its
+//! connections) serves many rounds; every round ends with all shards quiet
+//! and every lock table empty.
+
+use super::toy::Toy;
+use super::{Rng, Sim};
+use crate::slot::shard_of;
+use std::sync::Arc;
+
+fn sim(n: usize) -> Sim<Toy> {
+    Sim::new(Arc::new(Toy), n)
+}
+
+/// A key named after `tag` that lives on shard `s` of `n`.
+fn key_on(tag: &str, s: usize, n: usize) -> String {
+    (0..)
+        .map(|i| format!("{tag}:{i}"))
+        .find(|k| shard_of(k.as_bytes(), n) == s)
+        .expect("some key lands on every shard")
+}
+
+/// The stored value of `key`, read straight from its shard.
+fn value(sim: &Sim<Toy>, key: &str) -> Option<String> {
+    sim.shards[shard_of(key.as_bytes(), sim.n())].shard.get(key)
+}
+
+/// Settles with random steps and checks that it took at most `bound`.
+fn settle_within(sim: &mut Sim<Toy>, rng: &mut Rng, bound: usize) {
+    let taken = sim.settle_with(|n| rng.below(n));
+    assert!(taken <= bound, "took {taken} steps to settle");
+    assert!(sim.locks_idle(), "locks or transactions left behind");
+}
+
+#[test]
+fn harness_runs_commands_on_every_route() {
+    let mut s = sim(2);
+    let c = s.connect(0);
+    let (a, b) = (key_on("h", 0, 2), key_on("h", 1, 2));
+    s.send(
+        c,
+        &[
+            &["SET", &a, "1"],
+            &["GET", &a],
+            &["SET", &b, "2"],
+            &["GET", &b],
+            &["MGET", &b, &a],
+            &["MSET", &a, "3", &b, "4"],
+            &["INCR", &b],
+            &["DBSIZE"],
+            &["PING"],
+            &["SELECT", "0"],
+            &["DEL", &a, &b, "nope"],
+        ],
+    );
+    s.settle();
+    assert_eq!(
+        s.replies(c),
+        ["OK", "1", "OK", "2", "[2,1]", "OK", "5", "2", "PONG", "OK", "2"]
+    );
+    assert!(s.locks_idle());
+}
+
+/// The writer's MSET and the reader's MGET of the same two keys on two
+/// shards: the MGET sees all of the MSET or none of it.
+fn mset_mget_round(
+    s: &mut Sim<Toy>,
+    round: usize,
+    w: usize,
+    r: usize,
+    mut step: impl FnMut(&mut Sim<Toy>, usize) -> bool,
+    reader_at: usize,
+) -> bool {
+    let n = s.n();
+    let keys: Vec<String> = (0..n)
+        .map(|sh| key_on(&format!("m{round}"), sh, n))
+        .collect();
+    let mut old: Vec<&str> = Vec::new();
+    for k in &keys {
+        old.push(k);
+        old.push("old");
+    }
+    let mut cmd = vec!["MSET"];
+    cmd.extend(old.iter().copied());
+    s.send(w, &[&cmd]);
+    s.settle();
+    assert_eq!(s.replies(w), ["OK"]);
+    let new: Vec<String> = keys.iter().map(|k| format!("new-{k}")).collect();
+    let mut mset = vec!["MSET"];
+    for (k, v) in keys.iter().zip(&new) {
+        mset.push(k);
+        mset.push(v);
+    }
+    // The reader names the keys in the opposite order.
+    let mut mget = vec!["MGET"];
+    mget.extend(keys.iter().rev().map(String::as_str));
+    s.send(w, &[&mset]);
+    let mut i = 0;
+    loop {
+        if i == reader_at {
+            s.send(r, &[&mget]);
+        }
+        if !step(s, i) && i >= reader_at {
+            break;
+        }
+        i += 1;
+    }
+    let mut rng = Rng::new(round as u64);
+    settle_within(s, &mut rng, 200);
+    assert_eq!(s.replies(w), ["OK"]);
+    let got = s.replies(r);
+    let none = format!("[{}]", vec!["old"; n].join(","));
+    let all = format!(
+        "[{}]",
+        new.iter().rev().cloned().collect::<Vec<_>>().join(",")
+    );
+    assert!(
+        got == [none.clone()] || got == [all.clone()],
+        "round {round}: MGET saw {got:?}"
+    );
+    got == [all]
+}
+
+#[test]
+fn mget_sees_all_or_none_of_a_cross_shard_mset_every_interleaving() {
+    // Two shards: every sequence of 10 steps, the reader's command sent
+    // before any of 4 different steps, writer and reader on either shard.
+    const L: usize = 10;
+    let mut s = sim(2);
+    let clients = [s.connect(0), s.connect(1)];
+    let mut round = 0;
+    let (mut saw_all, mut saw_none) = (0, 0);
+    for homes in [(0, 1), (1, 0), (0, 0), (1, 1)] {
+        let (w, r) = (clients[homes.0], clients[homes.1]);
+        let r = if w == r { s.connect(homes.1) } else { r };
+        for bits in 0..1u32 << L {
+            for reader_at in [0, 1, 3, 5] {
+                round += 1;
+                let step = |s: &mut Sim<Toy>, i: usize| {
+                    if i >= L {
+                        return false;
+                    }
+                    s.step((bits >> i) as usize & 1);
+                    true
+                };
+                if mset_mget_round(&mut s, round, w, r, step, reader_at) {
+                    saw_all += 1;
+                } else {
+                    saw_none += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(round, (4 * 4) << L);
+    assert!(
+        saw_all > 0 && saw_none > 0,
+        "{saw_all} all, {saw_none} none"
+    );
+}
+
+#[test]
+fn mget_sees_all_or_none_of_a_cross_shard_mset_three_shards_random() {
+    let mut s = sim(3);
+    let clients: Vec<usize> = (0..3).map(|h| s.connect(h)).collect();
+    let (mut saw_all, mut saw_none) = (0, 0);
+    for seed in 0..3000u64 {
+        let mut rng = Rng::new(seed);
+        let w = clients[rng.below(3)];
+        let r = clients[(w + 1 + rng.below(2)) % 3];
+        let reader_at = rng.below(8);
+        let len = 4 + rng.below(16);
+        let step = |s: &mut Sim<Toy>, i: usize| {
+            if i >= len {
+                return false;
+            }
+            s.step(rng.below(3));
+            true
+        };
+        if mset_mget_round(&mut s, seed as usize, w, r, step, reader_at) {
+            saw_all += 1;
+        } else {
+            saw_none += 1;
+        }
+    }
+    assert!(
+        saw_all > 0 && saw_none > 0,
+        "{saw_all} all, {saw_none} none"
+    );
+}
+
+#[test]
+fn dbsize_sees_all_or_none_of_a_cross_shard_mset() {
+    let mut s = sim(3);
+    let (w, r) = (s.connect(0), s.connect(2));
+    let mut before = 0;
+    for seed in 0..1000u64 {
+        let mut rng = Rng::new(seed);
+        let keys: Vec<String> = (0..3)
+            .map(|sh| key_on(&format!("d{seed}"), sh, 3))
+            .collect();
+        s.send(w, &[&["MSET", &keys[0], "x", &keys[1], "x", &keys[2], "x"]]);
+        let at = rng.below(10);
+        for i in 0..12 {
+            if i == at {
+                s.send(r, &[&["DBSIZE"]]);
+            }
+            s.step(rng.below(3));
+        }
+        settle_within(&mut s, &mut rng, 200);
+        assert_eq!(s.replies(w), ["OK"]);
+        let got: usize = s.replies(r)[0].parse().unwrap();
+        assert!(
+            got == before || got == before + 3,
+            "DBSIZE {got}, before {before}"
+        );
+        before += 3;
+    }
+}
+
+/// Two transactions over the same keys on `n` shards, naming them in
+/// opposite orders, with and without the lock phase (`kind`).
+fn opposite_orders(s: &mut Sim<Toy>, c1: usize, c2: usize, kind: usize, seed: u64) {
+    let n = s.n();
+    let keys: Vec<String> = (0..n)
+        .map(|sh| key_on(&format!("o{kind}.{seed}"), sh, n))
+        .collect();
+    let fwd: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let rev: Vec<&str> = fwd.iter().rev().copied().collect();
+    let tx = |ks: &[&str], v: &str| -> Vec<Vec<String>> {
+        let mut cmds = vec![vec!["MULTI".to_string()]];
+        if kind == 1 {
+            // A connection command: no early run, locks first.
+            cmds.push(vec!["PING".into()]);
+        }
+        for k in ks {
+            cmds.push(vec!["SET".into(), k.to_string(), v.into()]);
+        }
+        cmds.push(vec!["EXEC".into()]);
+        if kind == 2 {
+            // One multi-key command instead.
+            let mut mset = vec!["MSET".to_string()];
+            for k in ks {
+                mset.push(k.to_string());
+                mset.push(v.into());
+            }
+            cmds = vec![mset];
+        }
+        cmds
+    };
+    let send = |s: &mut Sim<Toy>, c: usize, cmds: Vec<Vec<String>>| {
+        let owned: Vec<Vec<&str>> = cmds
+            .iter()
+            .map(|c| c.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<&[&str]> = owned.iter().map(Vec::as_slice).collect();
+        s.send(c, &refs);
+    };
+    send(s, c1, tx(&fwd, "one"));
+    send(s, c2, tx(&rev, "two"));
+    let mut rng = Rng::new(seed);
+    if seed.is_multiple_of(2) {
+        let taken = s.settle();
+        assert!(taken <= 50, "round-robin took {taken} steps");
+    } else {
+        settle_within(s, &mut rng, 400);
+    }
+    assert!(s.locks_idle(), "locks left behind");
+    for c in [c1, c2] {
+        let last = s.replies(c).pop().expect("a reply");
+        assert!(!last.starts_with('!') && last != "nil", "{last}");
+    }
+    let first = value(s, &keys[0]).expect("written");
+    for k in &keys {
+        assert_eq!(
+            value(s, k).as_ref(),
+            Some(&first),
+            "one transaction wins every key"
+        );
+    }
+}
+
+#[test]
+fn opposite_lock_orders_never_deadlock() {
+    for n in [2, 3] {
+        let mut s = sim(n);
+        let c1: Vec<usize> = (0..n).map(|h| s.connect(h)).collect();
+        let c2: Vec<usize> = (0..n).map(|h| s.connect(h)).collect();
+        for kind in 0..3 {
+            for seed in 0..200 {
+                let homes = ((seed as usize) % n, (seed as usize / n) % n);
+                opposite_orders(&mut s, c1[homes.0], c2[homes.1], kind, seed);
+            }
+        }
+    }
+}
+
+/// Sends commands given as owned strings.
+fn send_owned(s: &mut Sim<Toy>, c: usize, cmds: &[Vec<String>]) {
+    let owned: Vec<Vec<&str>> = cmds
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = owned.iter().map(Vec::as_slice).collect();
+    s.send(c, &refs);
+}
+
+fn cmd(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+#[test]
+fn watch_sees_a_write_from_another_shard() {
+    let mut s = sim(2);
+    let ca = [s.connect(0), s.connect(1)];
+    let cb = [s.connect(0), s.connect(1)];
+    for seed in 0..600u64 {
+        let mut rng = Rng::new(seed);
+        let a = ca[rng.below(2)];
+        let b = cb[rng.below(2)];
+        let tag = format!("w{seed}");
+        let (ka, kb) = (key_on(&tag, 0, 2), key_on(&tag, 1, 2));
+        s.send(a, &[&["MSET", &ka, "old", &kb, "old"]]);
+        settle_within(&mut s, &mut rng, 100);
+        s.send(a, &[&["WATCH", &ka, &kb]]);
+        settle_within(&mut s, &mut rng, 100);
+        assert_eq!(s.replies(a), ["OK", "OK"]);
+        // 0: another client writes a watched key before EXEC is sent;
+        // 1: nobody writes; 2: the write races with EXEC.
+        let case = seed % 3;
+        if case == 0 {
+            s.send(b, &[&["SET", &kb, "theirs"]]);
+            settle_within(&mut s, &mut rng, 100);
+            assert_eq!(s.replies(b), ["OK"]);
+        }
+        s.send(
+            a,
+            &[
+                &["MULTI"],
+                &["SET", &ka, "mine"],
+                &["SET", &kb, "mine"],
+                &["EXEC"],
+            ],
+        );
+        if case == 2 {
+            let at = rng.below(8);
+            for i in 0..10 {
+                if i == at {
+                    s.send(b, &[&["SET", &kb, "theirs"]]);
+                }
+                s.step(rng.below(2));
+            }
+        }
+        settle_within(&mut s, &mut rng, 200);
+        let got = s.replies(a);
+        assert_eq!(got[..3], ["OK", "QUEUED", "QUEUED"]);
+        let exec = &got[3];
+        match case {
+            0 => assert_eq!(exec, "nil"),
+            1 => assert_eq!(exec, "[OK,OK]"),
+            _ => {
+                // EXEC first, then the write; or the write first, and
+                // EXEC saw it.
+                assert_eq!(s.replies(b), ["OK"]);
+                assert_eq!(value(&s, &kb).as_deref(), Some("theirs"));
+                let a_now = value(&s, &ka);
+                if exec == "nil" {
+                    assert_eq!(a_now.as_deref(), Some("old"));
+                } else {
+                    assert_eq!(exec, "[OK,OK]");
+                    assert_eq!(a_now.as_deref(), Some("mine"));
+                }
+            }
+        }
+        if case == 0 {
+            assert_eq!(value(&s, &ka).as_deref(), Some("old"));
+        }
+        if case == 1 {
+            assert_eq!(value(&s, &kb).as_deref(), Some("mine"));
+        }
+        // EXEC dropped the WATCH: the next transaction runs.
+        s.send(a, &[&["MULTI"], &["GET", &ka], &["GET", &kb], &["EXEC"]]);
+        settle_within(&mut s, &mut rng, 200);
+        assert!(!s.replies(a)[3].starts_with("nil"));
+    }
+}
+
+#[test]
+fn rename_by_copy_moves_atomically_and_the_connection_sees_it() {
+    let n = 3;
+    let mut count = 0;
+    let mut s = sim(n);
+    let ca: Vec<usize> = (0..n).map(|h| s.connect(h)).collect();
+    let cr: Vec<usize> = (0..n).map(|h| s.connect(h)).collect();
+    for src_shard in 0..n {
+        for dst_shard in (0..n).filter(|&d| d != src_shard) {
+            for &a in &ca {
+                for seed in 0..40u64 {
+                    count += 1;
+                    let mut rng = Rng::new(seed * 31 + count);
+                    let r = cr[rng.below(n)];
+                    let src = key_on(&format!("src{count}"), src_shard, n);
+                    let dst = key_on(&format!("dst{count}"), dst_shard, n);
+                    s.send(a, &[&["SET", &src, "v"]]);
+                    settle_within(&mut s, &mut rng, 100);
+                    assert_eq!(s.replies(a), ["OK"]);
+                    s.send(
+                        a,
+                        &[
+                            &["RENAME", &src, &dst],
+                            &["GET", &dst],
+                            &["GET", &src],
+                            &["MGET", &src, &dst],
+                        ],
+                    );
+                    let at = rng.below(10);
+                    for i in 0..12 {
+                        if i == at {
+                            s.send(r, &[&["MGET", &src, &dst]]);
+                        }
+                        s.step(rng.below(n));
+                    }
+                    settle_within(&mut s, &mut rng, 300);
+                    assert_eq!(s.replies(a), ["OK", "v", "nil", "[nil,v]"]);
+                    let seen = s.replies(r);
+                    assert!(
+                        seen == ["[v,nil]"] || seen == ["[nil,v]"],
+                        "a reader saw {seen:?}"
+                    );
+                    assert_eq!(value(&s, &src), None);
+                    assert_eq!(value(&s, &dst).as_deref(), Some("v"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn readers_share_locks_and_a_writer_waits_for_both() {
+    let mut s = sim(2);
+    let (r1, r2, w) = (s.connect(0), s.connect(0), s.connect(0));
+    let (ka, kb) = (key_on("s", 0, 2), key_on("s", 1, 2));
+    s.send(w, &[&["MSET", &ka, "old", &kb, "old"]]);
+    s.settle();
+    assert_eq!(s.replies(w), ["OK"]);
+    let read: &[&[&str]] = &[&["MULTI"], &["GET", &ka], &["GET", &kb], &["EXEC"]];
+    s.send(r1, read);
+    s.send(r2, read);
+    s.step(0);
+    // Both read-only transactions hold the key on shard 0 at once.
+    assert_eq!(s.shards[0].locks.holders_of(ka.as_bytes()), 2);
+    assert_eq!(s.shards[0].locks.counts(), (2, 0));
+    s.send(w, &[&["SET", &ka, "new"]]);
+    s.step(0);
+    // The writer waits for both.
+    assert_eq!(s.shards[0].locks.counts(), (2, 1));
+    assert_eq!(value(&s, &ka).as_deref(), Some("old"));
+    assert!(s.replies(w).is_empty());
+    s.settle();
+    assert!(s.locks_idle());
+    assert_eq!(s.replies(r1)[3], "[old,old]");
+    assert_eq!(s.replies(r2)[3], "[old,old]");
+    assert_eq!(s.replies(w), ["OK"]);
+    assert_eq!(value(&s, &ka).as_deref(), Some("new"));
+}
+
+#[test]
+fn readers_and_a_writer_interleave_serializably() {
+    let mut max_sharing = 0;
+    let mut s = sim(2);
+    let c: Vec<usize> = (0..6).map(|i| s.connect(i % 2)).collect();
+    for seed in 0..1500u64 {
+        let mut rng = Rng::new(seed);
+        let r1 = c[rng.below(2)];
+        let r2 = c[2 + rng.below(2)];
+        let w = c[4 + rng.below(2)];
+        let tag = format!("s{seed}");
+        let (ka, kb) = (key_on(&tag, 0, 2), key_on(&tag, 1, 2));
+        s.send(w, &[&["MSET", &ka, "old", &kb, "old"]]);
+        settle_within(&mut s, &mut rng, 100);
+        s.replies(w);
+        let read: &[&[&str]] = &[&["MULTI"], &["GET", &ka], &["GET", &kb], &["EXEC"]];
+        let at = [rng.below(6), rng.below(6), rng.below(6)];
+        for i in 0..14 {
+            if i == at[0] {
+                s.send(r1, read);
+            }
+            if i == at[1] {
+                s.send(r2, &[&["MGET", &kb, &ka]]);
+            }
+            if i == at[2] {
+                s.send(w, &[&["MSET", &ka, "new", &kb, "new"]]);
+            }
+            s.step(rng.below(2));
+            for sh in 0..2 {
+                let l = &s.shards[sh].locks;
+                max_sharing = max_sharing
+                    .max(l.holders_of(ka.as_bytes()))
+                    .max(l.holders_of(kb.as_bytes()));
+            }
+        }
+        settle_within(&mut s, &mut rng, 200);
+        let got1 = s.replies(r1).pop().unwrap();
+        let got2 = s.replies(r2).pop().unwrap();
+        assert!(got1 == "[old,old]" || got1 == "[new,new]", "{got1}");
+        assert!(got2 == "[old,old]" || got2 == "[new,new]", "{got2}");
+        assert_eq!(s.replies(w), ["OK"]);
+    }
+    assert_eq!(max_sharing, 2, "readers never shared a key");
+}
+
+#[test]
+fn a_connection_closed_mid_transaction_leaves_no_locks() {
+    let mut sims = [sim(2), sim(3)];
+    let others: Vec<Vec<usize>> = sims
+        .iter_mut()
+        .map(|s| (0..s.n()).map(|h| s.connect(h)).collect())
+        .collect();
+    for seed in 0..600u64 {
+        let mut rng = Rng::new(seed);
+        let which = rng.below(2);
+        let s = &mut sims[which];
+        let n = s.n();
+        // A new connection each round: this one does not survive it.
+        let a = s.connect(rng.below(n));
+        let b = others[which][rng.below(n)];
+        let keys: Vec<String> = (0..n)
+            .map(|sh| key_on(&format!("c{seed}"), sh, n))
+            .collect();
+        let mut setup = vec!["MSET".to_string()];
+        for k in &keys {
+            setup.push(k.clone());
+            setup.push("old".into());
+        }
+        send_owned(s, a, &[setup]);
+        settle_within(s, &mut rng, 100);
+        s.replies(a);
+        let (k0, k1) = (&keys[0], &keys[n - 1]);
+        let tx: Vec<Vec<String>> = match seed % 4 {
+            // Early: locks and commands travel together.
+            0 => vec![
+                cmd(&["MULTI"]),
+                cmd(&["SET", k0, "new"]),
+                cmd(&["SET", k1, "new"]),
+                cmd(&["EXEC"]),
+            ],
+            // WATCH: every lock first, then the commands.
+            1 => vec![
+                cmd(&["WATCH", k0]),
+                cmd(&["MULTI"]),
+                cmd(&["SET", k0, "new"]),
+                cmd(&["SET", k1, "new"]),
+                cmd(&["EXEC"]),
+            ],
+            // A command run by copy.
+            2 => vec![cmd(&["RENAME", k0, k1]), cmd(&["SET", k0, "new"])],
+            _ => vec![cmd(&["MSET", k0, "new", k1, "new"])],
+        };
+        send_owned(s, a, &tx);
+        // Another client wants the same keys meanwhile.
+        s.send(b, &[&["MGET", k0, k1]]);
+        let at = rng.below(10);
+        let hang_up = rng.below(2) == 0;
+        for i in 0..12 {
+            if i == at {
+                if hang_up {
+                    s.hang_up(a);
+                } else {
+                    s.kill(a);
+                }
+            }
+            s.step(rng.below(n));
+        }
+        settle_within(s, &mut rng, 300);
+        assert!(!s.is_open(a), "closed once its replies were out");
+        let seen = s.replies(b);
+        assert_eq!(seen.len(), 1);
+        assert!(!seen[0].starts_with('!'));
+        // The shards still serve the keys.
+        s.send(b, &[&["SET", k0, "later"], &["GET", k0]]);
+        settle_within(s, &mut rng, 100);
+        assert_eq!(s.replies(b), ["OK", "later"]);
+    }
+}
+
+#[test]
+fn pipelined_transactions_of_one_connection_keep_order() {
+    let mut sims = [sim(2), sim(3)];
+    let clients: Vec<Vec<usize>> = sims
+        .iter_mut()
+        .map(|s| (0..2 * s.n()).map(|i| s.connect(i / 2)).collect())
+        .collect();
+    for seed in 0..1000u64 {
+        let mut rng = Rng::new(seed);
+        let which = rng.below(2);
+        let s = &mut sims[which];
+        let n = s.n();
+        let a = clients[which][2 * rng.below(n)];
+        let r = clients[which][2 * rng.below(n) + 1];
+        let tag = format!("p{seed}");
+        let (ka, kb) = (key_on(&tag, 0, n), key_on(&tag, n - 1, n));
+        let mut cmds: Vec<Vec<String>> = Vec::new();
+        for _ in 0..3 {
+            cmds.push(cmd(&["MULTI"]));
+            cmds.push(cmd(&["INCR", &ka]));
+            cmds.push(cmd(&["INCR", &kb]));
+            cmds.push(cmd(&["EXEC"]));
+        }
+        cmds.push(cmd(&["MSET", &ka, "10", &kb, "10"]));
+        cmds.push(cmd(&["MGET", &ka, &kb]));
+        cmds.push(cmd(&["MULTI"]));
+        cmds.push(cmd(&["PING"]));
+        cmds.push(cmd(&["INCR", &kb]));
+        cmds.push(cmd(&["INCR", &ka]));
+        cmds.push(cmd(&["EXEC"]));
+        cmds.push(cmd(&["DEL", &ka, &kb]));
+        send_owned(s, a, &cmds);
+        let at = rng.below(12);
+        for i in 0..16 {
+            if i == at {
+                s.send(r, &[&["MGET", &ka, &kb]]);
+            }
+            s.step(rng.below(n));
+        }
+        settle_within(s, &mut rng, 300);
+        let mut want: Vec<String> = Vec::new();
+        for i in 1..=3 {
+            want.extend(["OK", "QUEUED", "QUEUED"].map(String::from));
+            want.push(format!("[{i},{i}]"));
+        }
+        want.extend(
+            [
+                "OK",
+                "[10,10]",
+                "OK",
+                "QUEUED",
+                "QUEUED",
+                "QUEUED",
+                "[PONG,11,11]",
+                "2",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(s.replies(a), want, "seed {seed}");
+        let seen = s.replies(r).pop().unwrap();
+        let ok = ["[nil,nil]", "[1,1]", "[2,2]", "[3,3]", "[10,10]", "[11,11]"];
+        assert!(ok.contains(&seen.as_str()), "a reader saw {seen}");
+    }
+}

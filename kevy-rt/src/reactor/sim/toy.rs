@@ -1,0 +1,356 @@
+//! A toy service for the simulation: a string keyspace per shard, with
+//! just enough commands to reach every way the runtime routes one.
+//!
+//! - `GET k`, `SET k v`, `INCR k`: one key.
+//! - `MGET k…` (gather), `MSET k v…` (all OK), `DEL k…` (sum): keys that
+//!   split per shard.
+//! - `RENAME src dst`: keys that must be served together (`Fold::One`),
+//!   run by copy when they live on different shards.
+//! - `DBSIZE`: the whole keyspace (`Route::All`, summed).
+//! - `PING`, `SELECT db`: connection commands.
+//! - `MULTI`, `EXEC`, `DISCARD`, `WATCH k…`, `UNWATCH`: transaction control.
+//!
+//! Every write bumps the key's version (what WATCH compares), and a scratch
+//! shard remembers the keys it wrote (what `take_dirty` returns).
+
+use crate::exec::Sink;
+use crate::service::{
+    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp,
+};
+use kevy_resp::{Args, Reply};
+use std::collections::HashMap;
+
+pub(crate) struct Toy;
+
+#[derive(Default)]
+pub(crate) struct ToyShard {
+    pub map: HashMap<Vec<u8>, Vec<u8>>,
+    /// Version of each key ever written; a global counter per shard.
+    versions: HashMap<Vec<u8>, u64>,
+    clock: u64,
+    /// Per client: the watched keys and their versions at WATCH.
+    watches: HashMap<u64, Vec<(Vec<u8>, u64)>>,
+    /// A scratch shard for a command run by copy.
+    scratch: bool,
+    dirty: Vec<Vec<u8>>,
+}
+
+impl ToyShard {
+    /// The value of `key`, as text.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.map
+            .get(key.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    fn version(&self, key: &[u8]) -> u64 {
+        self.versions.get(key).copied().unwrap_or(0)
+    }
+
+    fn touched(&mut self, key: &[u8]) {
+        self.clock += 1;
+        self.versions.insert(key.to_vec(), self.clock);
+        if self.scratch {
+            self.dirty.push(key.to_vec());
+        }
+    }
+
+    fn set(&mut self, key: &[u8], value: Option<Vec<u8>>) {
+        match value {
+            Some(v) => {
+                self.map.insert(key.to_vec(), v);
+            }
+            None => {
+                self.map.remove(key);
+            }
+        }
+        self.touched(key);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cmd {
+    Get,
+    Set,
+    Incr,
+    Mget,
+    Mset,
+    Del,
+    Rename,
+    Dbsize,
+    Ping,
+    Select,
+    Tx(TxOp),
+}
+
+const fn keys(first: u32, last: i32, step: u32, fold: Fold) -> Route {
+    Route::Keys {
+        first,
+        last,
+        step,
+        extra: 0,
+        fold,
+    }
+}
+
+/// The command table: the command, its arity (negative: at least), and
+/// where it runs.
+fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
+    let name = name.to_ascii_uppercase();
+    Some(match &name[..] {
+        b"GET" => (Cmd::Get, 2, keys(1, 1, 1, Fold::One)),
+        b"SET" => (Cmd::Set, 3, keys(1, 1, 1, Fold::One)),
+        b"INCR" => (Cmd::Incr, 2, keys(1, 1, 1, Fold::One)),
+        b"MGET" => (Cmd::Mget, -2, keys(1, -1, 1, Fold::Gather)),
+        b"MSET" => (Cmd::Mset, -3, keys(1, -1, 2, Fold::AllOk)),
+        b"DEL" => (Cmd::Del, -2, keys(1, -1, 1, Fold::Sum)),
+        b"RENAME" => (Cmd::Rename, 3, keys(1, 2, 1, Fold::One)),
+        b"DBSIZE" => (Cmd::Dbsize, 1, Route::All(Fold::Sum)),
+        b"PING" => (Cmd::Ping, -1, Route::Conn),
+        b"SELECT" => (Cmd::Select, 2, Route::Conn),
+        b"MULTI" => (Cmd::Tx(TxOp::Multi), 1, Route::Tx(TxOp::Multi)),
+        b"EXEC" => (Cmd::Tx(TxOp::Exec), 1, Route::Tx(TxOp::Exec)),
+        b"DISCARD" => (Cmd::Tx(TxOp::Discard), 1, Route::Tx(TxOp::Discard)),
+        b"WATCH" => (Cmd::Tx(TxOp::Watch), -2, Route::Tx(TxOp::Watch)),
+        b"UNWATCH" => (Cmd::Tx(TxOp::Unwatch), 1, Route::Tx(TxOp::Unwatch)),
+        _ => return None,
+    })
+}
+
+fn checked(args: Args<'_>) -> Result<(Cmd, Route), Refused> {
+    let name = args.get(0);
+    let Some((cmd, arity, route)) = lookup(name) else {
+        return Err(Refused {
+            tx: None,
+            msg: b"ERR unknown command".to_vec(),
+        });
+    };
+    let n = args.len() as i32;
+    if (arity >= 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(Refused {
+            tx: matches!(cmd, Cmd::Tx(TxOp::Exec)).then_some(TxOp::Exec),
+            msg: b"ERR wrong number of arguments".to_vec(),
+        });
+    }
+    Ok((cmd, route))
+}
+
+impl Service for Toy {
+    type Shard = ToyShard;
+    type Session = ();
+    type Cmd = Cmd;
+    type Snapshot = Option<Vec<u8>>;
+
+    fn new_shard(&self, _id: usize, _nshards: usize) -> ToyShard {
+        ToyShard::default()
+    }
+
+    fn route(
+        &self,
+        args: Args<'_>,
+        _client: &ClientCtx,
+        _nshards: usize,
+    ) -> Result<(Cmd, Route), Vec<u8>> {
+        checked(args).map_err(|r| r.msg)
+    }
+
+    fn resolve(&self, args: Args<'_>) -> Result<(Cmd, InMulti), Refused> {
+        let (cmd, _) = checked(args)?;
+        let in_multi = match cmd {
+            Cmd::Tx(TxOp::Unwatch) => InMulti::Queue,
+            Cmd::Tx(_) => InMulti::Run,
+            _ => InMulti::Queue,
+        };
+        Ok((cmd, in_multi))
+    }
+
+    fn exec(
+        &self,
+        shard: &mut ToyShard,
+        client: &ClientCtx,
+        cmd: Cmd,
+        args: Args<'_>,
+        sink: &mut Sink<'_>,
+    ) {
+        let mut r = Reply::new(sink.out, client.resp3);
+        match cmd {
+            Cmd::Get => match shard.map.get(args.get(1)) {
+                Some(v) => r.bulk(v),
+                None => r.null(),
+            },
+            Cmd::Set => {
+                shard.set(args.get(1), Some(args.get(2).to_vec()));
+                r.ok();
+            }
+            Cmd::Incr => {
+                let k = args.get(1);
+                let old = shard.map.get(k).map_or(Some(0), |v| {
+                    std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                });
+                match old {
+                    Some(n) => {
+                        shard.set(k, Some((n + 1).to_string().into_bytes()));
+                        r.int(n + 1);
+                    }
+                    None => r.error("ERR value is not an integer or out of range"),
+                }
+            }
+            Cmd::Mget => {
+                r.array(args.len() - 1);
+                for k in args.iter().skip(1) {
+                    match shard.map.get(k) {
+                        Some(v) => r.bulk(v),
+                        None => r.null(),
+                    }
+                }
+            }
+            Cmd::Mset => {
+                if args.len().is_multiple_of(2) {
+                    return r.error("ERR wrong number of arguments");
+                }
+                for i in (1..args.len()).step_by(2) {
+                    shard.set(args.get(i), Some(args.get(i + 1).to_vec()));
+                }
+                r.ok();
+            }
+            Cmd::Del => {
+                let mut n = 0;
+                for k in args.iter().skip(1) {
+                    if shard.map.contains_key(k) {
+                        shard.set(k, None);
+                        n += 1;
+                    }
+                }
+                r.int(n);
+            }
+            Cmd::Rename => {
+                let (src, dst) = (args.get(1), args.get(2));
+                match shard.map.get(src).cloned() {
+                    None => r.error("ERR no such key"),
+                    Some(v) => {
+                        shard.set(src, None);
+                        shard.set(dst, Some(v));
+                        r.ok();
+                    }
+                }
+            }
+            Cmd::Dbsize => r.int(shard.map.len() as i64),
+            Cmd::Ping | Cmd::Select | Cmd::Tx(_) => r.error("ERR not a keyed command"),
+        }
+    }
+
+    fn exec_clients(
+        &self,
+        _shard: &mut ToyShard,
+        _client: &mut ClientCtx,
+        _session: &mut (),
+        _cmd: Cmd,
+        _args: Args<'_>,
+        _clients: &[ClientInfo],
+        out: &mut Vec<u8>,
+    ) -> Vec<u64> {
+        out.extend_from_slice(b"+OK\r\n");
+        Vec::new()
+    }
+
+    fn describe(&self, _session: &(), _last: Option<Cmd>, _info: &mut ClientInfo) {}
+
+    fn reads_only(&self, cmd: Cmd) -> bool {
+        matches!(cmd, Cmd::Get | Cmd::Mget | Cmd::Dbsize)
+    }
+
+    fn monitor_shows(&self, _cmd: Cmd) -> bool {
+        false
+    }
+
+    fn closed(&self, _shard: &mut ToyShard, _client: &ClientCtx, _session: &mut ()) {}
+
+    fn refused(&self, _shard: &mut ToyShard, _args: Args<'_>, _msg: &[u8]) {}
+
+    fn ran_in_runtime(&self, _shard: &mut ToyShard, _cmd: Cmd, _error: Option<&[u8]>) {}
+
+    fn exec_conn(
+        &self,
+        _shard: &mut ToyShard,
+        client: &mut ClientCtx,
+        _session: &mut (),
+        cmd: Cmd,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> ConnAction {
+        let mut r = Reply::new(out, client.resp3);
+        match cmd {
+            Cmd::Ping => r.simple(b"PONG"),
+            Cmd::Select => match std::str::from_utf8(args.get(1)).map(str::parse::<u32>) {
+                Ok(Ok(db)) => {
+                    client.db = db;
+                    r.ok();
+                }
+                _ => r.error("ERR invalid DB index"),
+            },
+            _ => r.error("ERR not a connection command"),
+        }
+        ConnAction::Continue
+    }
+
+    fn begin_iteration(&self, _shard: &mut ToyShard) {}
+
+    fn end_iteration(&self, _shard: &mut ToyShard) {}
+
+    fn tick(&self, _shard: &mut ToyShard) {}
+
+    fn export(&self, shard: &mut ToyShard, key: &[u8]) -> Option<Vec<u8>> {
+        shard.map.get(key).cloned()
+    }
+
+    fn scratch(&self, _home: usize, _nshards: usize) -> ToyShard {
+        ToyShard {
+            scratch: true,
+            ..ToyShard::default()
+        }
+    }
+
+    fn load(&self, scratch: &mut ToyShard, key: &[u8], snap: Option<Vec<u8>>) {
+        if let Some(v) = snap {
+            scratch.map.insert(key.to_vec(), v);
+        }
+    }
+
+    fn take_dirty(&self, scratch: &mut ToyShard) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let mut keys = std::mem::take(&mut scratch.dirty);
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
+            .map(|k| {
+                let v = scratch.map.get(&k).cloned();
+                (k, v)
+            })
+            .collect()
+    }
+
+    fn import(&self, shard: &mut ToyShard, key: &[u8], snap: Option<Vec<u8>>) {
+        shard.set(key, snap);
+    }
+
+    fn watch(&self, shard: &mut ToyShard, client: u64, _db: u32, key: &[u8]) {
+        let v = shard.version(key);
+        shard
+            .watches
+            .entry(client)
+            .or_default()
+            .push((key.to_vec(), v));
+    }
+
+    fn unwatch(&self, shard: &mut ToyShard, client: u64) {
+        shard.watches.remove(&client);
+    }
+
+    fn watch_changed(&self, shard: &mut ToyShard, client: u64) -> bool {
+        shard
+            .watches
+            .get(&client)
+            .is_some_and(|w| w.iter().any(|(k, v)| shard.version(k) != *v))
+    }
+}
