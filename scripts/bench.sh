@@ -80,7 +80,8 @@ done
 
 echo "==> cargo build --release -p kevy-server" >&2
 cargo build --release -p kevy-server >&2
-KEVY="$ROOT/target/release/kevy-server"
+# BENCH_KEVY: run another kevy-server binary (an earlier build, say).
+KEVY=${BENCH_KEVY:-$ROOT/target/release/kevy-server}
 if ((TX)); then
     echo "==> cargo build --release -p kevy-benches --bin txbench" >&2
     cargo build --release -p kevy-benches --bin txbench >&2
