@@ -25,7 +25,11 @@
 //! being filled, rings, recycled batches, sleep and wake-up); `exec.rs`
 //! the execution point; `lock.rs` and `reactor/tx.rs` the lock table and
 //! the transaction coordinator; `reactor/clients.rs` what spans every
-//! shard's connections (CLIENT LIST/KILL, MONITOR).
+//! shard's connections (CLIENT LIST/KILL, MONITOR). `reactor/sim.rs`
+//! (tests only) runs several reactors on one thread with their real rings,
+//! stepping shards in chosen or random orders, so the coordinator's
+//! properties (all-or-nothing, no deadlock, WATCH, locks released on
+//! disconnect) are checked over thousands of interleavings.
 //!
 //! # The execution point
 //!
