@@ -231,6 +231,16 @@ impl<S: Service> ConnState<S> {
         self.slots.push_back(Pending::Fan(fo));
     }
 
+    /// Makes room for about `more` parked bytes: past 1 MiB the buffer
+    /// grows by a quarter rather than doubling, as the output buffer does.
+    #[inline]
+    pub fn reserve_parked(&mut self, more: usize) {
+        let p = &mut self.parked;
+        if p.len() + more > p.capacity() && p.capacity() >= 1 << 20 {
+            p.reserve_exact(more.max(p.capacity() / 4));
+        }
+    }
+
     /// Queues, behind the outstanding replies, the complete reply written
     /// to `parked` from `start` on (the caller checked that some are
     /// outstanding).
@@ -250,6 +260,7 @@ impl<S: Service> ConnState<S> {
             self.put_out(reply);
             self.done_seq += 1;
         } else {
+            self.reserve_parked(reply.len());
             let start = self.parked.len();
             self.parked.extend_from_slice(reply);
             self.park_since(start);
@@ -289,7 +300,11 @@ impl<S: Service> ConnState<S> {
                         at: self.parked.len() as u32,
                         len: reply.len() as u32,
                     };
-                    self.parked.extend_from_slice(reply);
+                    let p = &mut self.parked;
+                    if p.len() + reply.len() > p.capacity() && p.capacity() >= 1 << 20 {
+                        p.reserve_exact(reply.len().max(p.capacity() / 4));
+                    }
+                    p.extend_from_slice(reply);
                     self.held += reply.len();
                 }
                 if remote {

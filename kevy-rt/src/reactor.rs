@@ -744,6 +744,7 @@ impl<S: Service> Reactor<S> {
                     st.done_seq += 1;
                     a
                 } else {
+                    st.reserve_parked(4096);
                     let start = st.parked.len();
                     let a = self.svc.exec_conn(
                         &mut self.shard,
@@ -848,6 +849,7 @@ impl<S: Service> Reactor<S> {
                 );
                 st.done_seq += 1;
             } else {
+                st.reserve_parked(4096);
                 let start = st.parked.len();
                 exec::run(
                     &*self.svc,
