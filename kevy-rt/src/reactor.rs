@@ -836,31 +836,29 @@ impl<S: Service> Reactor<S> {
         if s == self.id {
             if self.locks.active() && self.defer_if_locked(None, dest, cmd, st.client, args) {
                 st.await_local();
-            } else if st.nothing_pending() {
-                exec::run(
-                    &*self.svc,
-                    &mut self.shard,
-                    &mut self.effects,
-                    &st.client,
-                    cmd,
-                    args,
-                    0,
-                    &mut st.wbuf,
-                );
+                return;
+            }
+            // Straight to the output when nothing is outstanding (the hot
+            // path), else parked behind the outstanding replies.
+            let direct = st.nothing_pending();
+            if !direct {
+                st.reserve_parked(4096);
+            }
+            let start = st.parked.len();
+            let out = if direct { &mut st.wbuf } else { &mut st.parked };
+            exec::run(
+                &*self.svc,
+                &mut self.shard,
+                &mut self.effects,
+                &st.client,
+                cmd,
+                args,
+                0,
+                out,
+            );
+            if direct {
                 st.done_seq += 1;
             } else {
-                st.reserve_parked(4096);
-                let start = st.parked.len();
-                exec::run(
-                    &*self.svc,
-                    &mut self.shard,
-                    &mut self.effects,
-                    &st.client,
-                    cmd,
-                    args,
-                    0,
-                    &mut st.parked,
-                );
                 st.park_since(start);
             }
             return;

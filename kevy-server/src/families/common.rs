@@ -7,6 +7,7 @@ use crate::server::Server;
 use crate::table::{arity_ok, CommandSpec, Handler, RouteKind, SubSpec};
 use kevy_resp::Args;
 use kevy_rt::ConnAction;
+use kevy_store::{Db, OpError, OpResult, Value};
 
 /// The Redis version kevy reports (HELLO, INFO): clients gate features on
 /// it, and kevy implements Redis 7.0's commands and replies.
@@ -92,6 +93,31 @@ pub fn conn_spec(
 /// Redis initialises it).
 pub fn last_save(server: &Server) -> u64 {
     server.start_unix_ms / 1000
+}
+
+/// Changes the collection at `key` in place through the store's update
+/// path (which accounts memory, deletes it if left empty and reports the
+/// change when `f` says it changed something). `pick` selects the type;
+/// another type is WRONGTYPE. `Ok(None)` when the key is missing (`f` not
+/// called).
+pub fn modify_as<T, R>(
+    db: &mut Db<'_>,
+    key: &[u8],
+    pick: impl FnOnce(&mut Value) -> Option<&mut T>,
+    f: impl FnOnce(&mut T) -> (R, bool),
+) -> OpResult<Option<R>> {
+    let mut k = db.update(key);
+    let done = k.modify(|v| pick(v).map(f).ok_or(OpError::WrongType));
+    match done {
+        None => Ok(None),
+        Some(Ok((r, changed))) => {
+            if changed {
+                k.changed();
+            }
+            Ok(Some(r))
+        }
+        Some(Err(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! and deleting a list that became empty (Redis never keeps an empty
 //! list).
 
+use super::common::modify_as;
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
 use crate::table::{flag, CommandSpec, RouteKind, Table};
@@ -184,21 +185,15 @@ fn update<R>(
     key: &[u8],
     f: impl FnOnce(&mut List) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let mut k = db.update(key);
-    let done = k.modify(|v| match v {
-        Value::List(l) => Ok(f(l)),
-        _ => Err(OpError::WrongType),
-    });
-    match done {
-        None => Ok(None),
-        Some(Ok((r, changed))) => {
-            if changed {
-                k.changed();
-            }
-            Ok(Some(r))
-        }
-        Some(Err(e)) => Err(e),
-    }
+    modify_as(
+        db,
+        key,
+        |v| match v {
+            Value::List(l) => Some(l),
+            _ => None,
+        },
+        f,
+    )
 }
 
 // ---- pushes ---------------------------------------------------------------------

@@ -9,6 +9,7 @@
 //! each source is borrowed in turn. Missing keys are empty sets; a set that
 //! becomes empty is deleted.
 
+use super::common::modify_as;
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
 use crate::families::keys::parse_cursor;
@@ -142,21 +143,15 @@ fn update_set<R>(
     key: &[u8],
     f: impl FnOnce(&mut Set) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let mut k = db.update(key);
-    let done = k.modify(|v| match v {
-        Value::Set(s) => Ok(f(s)),
-        _ => Err(OpError::WrongType),
-    });
-    match done {
-        None => Ok(None),
-        Some(Ok((r, changed))) => {
-            if changed {
-                k.changed();
-            }
-            Ok(Some(r))
-        }
-        Some(Err(e)) => Err(e),
-    }
+    modify_as(
+        db,
+        key,
+        |v| match v {
+            Value::Set(s) => Some(s),
+            _ => None,
+        },
+        f,
+    )
 }
 
 /// Writes `result` to `dst` whatever `dst` held (no TTL), deleting `dst`

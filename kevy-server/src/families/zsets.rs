@@ -10,6 +10,7 @@
 //! counted first (O(log n) on a big set), then the members are visited in
 //! order, so a range never copies members.
 
+use super::common::modify_as;
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
 use crate::families::keys::parse_cursor;
@@ -254,21 +255,15 @@ fn modify_zset<R>(
     key: &[u8],
     f: impl FnOnce(&mut ZSet) -> (R, bool),
 ) -> OpResult<Option<R>> {
-    let mut k = db.update(key);
-    let done = k.modify(|v| match v {
-        Value::ZSet(z) => Ok(f(z)),
-        _ => Err(OpError::WrongType),
-    });
-    match done {
-        None => Ok(None),
-        Some(Ok((r, changed))) => {
-            if changed {
-                k.changed();
-            }
-            Ok(Some(r))
-        }
-        Some(Err(e)) => Err(e),
-    }
+    modify_as(
+        db,
+        key,
+        |v| match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        },
+        f,
+    )
 }
 
 /// Redis writes a listpack score that is an integer as an integer
