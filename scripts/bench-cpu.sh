@@ -95,33 +95,6 @@ choose_syscall_counter() {
     fi
 }
 
-# The two hot keys: the first names hot:0, hot:1, ... whose slots (CRC16
-# XMODEM mod 16384, as Redis Cluster) differ in parity, so a 2-shard kevy
-# (shard = slot % 2) holds them on different shards.
-SLOT_PY='
-import sys
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-def slot(key):
-    k = key.encode()
-    o = k.find(b"{")
-    if o >= 0:
-        c = k.find(b"}", o + 1)
-        if c > o + 1:
-            k = k[o + 1:c]
-    return crc16(k) % 16384
-assert crc16(b"123456789") == 0x31C3 and slot("foo") == 12182
-a = "hot:0"
-b = next("hot:%d" % i for i in range(1, 1000) if slot("hot:%d" % i) % 2 != slot(a) % 2)
-print(a, slot(a), b, slot(b))
-'
-
 # Prefill: every key:<12 digits> that redis-benchmark -r $KEYSPACE can pick,
 # with its default 3-byte value, and the two hot keys.
 PREFILL_PY='
@@ -320,7 +293,7 @@ cpu_main() {
         exit 1
     fi
     choose_syscall_counter
-    read -r HOT_A slot_a HOT_B slot_b < <(python3 -c "$SLOT_PY")
+    read -r HOT_A slot_a HOT_B slot_b < <(two_shard_keys hot)
     echo "==> CPU mode: hot keys $HOT_A (slot $slot_a) and $HOT_B (slot $slot_b);" \
         "syscalls counted by $SYSCOUNT" >&2
     IFS=',' read -r -a wls <<<"$CPU_WORKLOADS"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared by the scripts that start a server of their own (test.sh, bench.sh,
-# memory.sh): free-port picking and stopping the server on exit. Source it;
+# memory.sh, soak.sh): free-port picking, stopping the server on exit, and
+# key names on chosen shards. Source it;
 # the caller sets SERVER_PID when it starts a server.
 
 SERVER_PID=""
@@ -33,4 +34,35 @@ pick_port() {
     done
     echo "no free port found" >&2
     exit 1
+}
+
+# two_shard_keys PREFIX: prints "PREFIX:0 SLOT PREFIX:N SLOT", two key names
+# on different shards of a 2-shard kevy (shard = slot % 2). Slots are Redis
+# Cluster's, as kevy_rt::slot: CRC16 (XMODEM) of the key or its hash tag,
+# mod 16384.
+two_shard_keys() {
+    python3 - "$1" <<'PY'
+import sys
+def crc16(data):
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+def slot(key):
+    k = key.encode()
+    o = k.find(b"{")
+    if o >= 0:
+        c = k.find(b"}", o + 1)
+        if c > o + 1:
+            k = k[o + 1:c]
+    return crc16(k) % 16384
+assert crc16(b"123456789") == 0x31C3 and slot("foo") == 12182
+p = sys.argv[1]
+a = p + ":0"
+b = next("%s:%d" % (p, i) for i in range(1, 1000) if slot("%s:%d" % (p, i)) % 2 != slot(a) % 2)
+print(a, slot(a), b, slot(b))
+PY
 }

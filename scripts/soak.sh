@@ -170,32 +170,6 @@ verdict() {
     fi
 }
 
-# Cluster hash slots, as kevy_rt::slot: CRC16 (XMODEM) of the key or its
-# hash tag, mod 16384. Prints two key names on different shards of a
-# 2-shard server (slot % 2 differs), with their slots.
-SLOT_PY='
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-def slot(key):
-    k = key.encode()
-    o = k.find(b"{")
-    if o >= 0:
-        c = k.find(b"}", o + 1)
-        if c > o + 1:
-            k = k[o + 1:c]
-    return crc16(k) % 16384
-assert crc16(b"123456789") == 0x31C3 and slot("foo") == 12182
-a = "big:0"
-b = next("big:%d" % i for i in range(1, 1000) if slot("big:%d" % i) % 2 != slot(a) % 2)
-print(a, slot(a), b, slot(b))
-'
-
 # SETs of keys PREFIX0 .. PREFIX<N-1> with VALUE-byte values, as RESP.
 # shellcheck disable=SC2016 # the $ are RESP's, in Python
 SETS_PY='
@@ -338,7 +312,7 @@ check_noread() {
     echo
     echo "==> noread: $NOREAD_CONNS never-reading clients, GETs of 100 KB values, $NOREAD_SECS s"
     local key_a slot_a key_b slot_b before peak after pong ok=1 log="$OUT/noread.log"
-    read -r key_a slot_a key_b slot_b < <(python3 -c "$SLOT_PY")
+    read -r key_a slot_a key_b slot_b < <(two_shard_keys big)
     start 2
     python3 -c 'import sys; sys.stdout.write("v" * 102400)' | redis-cli -p "$PORT" -x SET "$key_a" >/dev/null
     python3 -c 'import sys; sys.stdout.write("v" * 102400)' | redis-cli -p "$PORT" -x SET "$key_b" >/dev/null

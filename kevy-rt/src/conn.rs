@@ -202,7 +202,6 @@ impl<S: Service> ConnState<S> {
 
     /// Commands whose replies are not yet written to the output buffer.
     #[inline]
-    #[allow(dead_code)]
     pub fn pending_count(&self) -> usize {
         self.slots.len()
     }
@@ -255,7 +254,7 @@ impl<S: Service> ConnState<S> {
 
     /// Appends a complete reply for the next sequence number: straight to
     /// the output when nothing is outstanding, else parked in a slot.
-    pub fn push_ready(&mut self, reply: &[u8], _pool: &mut VecPool) {
+    pub fn push_ready(&mut self, reply: &[u8]) {
         if self.slots.is_empty() {
             self.put_out(reply);
             self.done_seq += 1;
@@ -335,11 +334,11 @@ impl<S: Service> ConnState<S> {
             }
             _ => return,
         }
-        self.drain_ready(pool);
+        self.drain_ready();
     }
 
     /// Moves leading complete slots to the output buffer.
-    pub fn drain_ready(&mut self, _pool: &mut VecPool) {
+    pub fn drain_ready(&mut self) {
         while let Some(&Pending::Ready { at, len }) = self.slots.front() {
             self.slots.pop_front();
             let (at, len) = (at as usize, len as usize);

@@ -37,14 +37,11 @@ impl FanOut {
     /// Records part `i` (copied into a pooled buffer); true when it was
     /// the last.
     pub fn add(&mut self, i: usize, reply: &[u8], pool: &mut VecPool) -> bool {
-        if let Some(slot) = self.parts.get_mut(i) {
-            if slot.is_none() {
-                let mut v = pool.get();
-                v.extend_from_slice(reply);
-                self.copied += v.len();
-                *slot = Some(v);
-                self.left -= 1;
-            }
+        if self.parts.get(i).is_some_and(Option::is_none) {
+            let mut v = pool.get();
+            v.extend_from_slice(reply);
+            self.copied += v.len();
+            return self.add_owned(i, v);
         }
         self.left == 0
     }

@@ -557,7 +557,7 @@ impl<S: Service> Reactor<S> {
                 Err(e) => {
                     let mut reply = Vec::new();
                     kevy_resp::Reply::new(&mut reply, c.st.client.resp3).error(&e.message());
-                    c.st.push_ready(&reply, &mut self.pool);
+                    c.st.push_ready(&reply);
                     c.st.closing = true;
                     break;
                 }
@@ -690,14 +690,7 @@ impl<S: Service> Reactor<S> {
             return self.dispatch_in_multi(idx, gen, st, args);
         }
         match self.svc.route(args, &st.client, self.n) {
-            Ok((cmd, route)) => {
-                st.last_cmd = Some(cmd);
-                if self.monitored() && route != Route::Tx(TxOp::Exec) && self.svc.monitor_shows(cmd)
-                {
-                    self.feed_monitors(&st.client, args);
-                }
-                self.dispatch_routed(idx, gen, st, cmd, route, args)
-            }
+            Ok((cmd, route)) => self.run_routed(idx, gen, st, cmd, route, args),
             Err(msg) => {
                 self.svc.refused(&mut self.shard, args, &msg);
                 match self.svc.resolve(args) {
@@ -711,12 +704,32 @@ impl<S: Service> Reactor<S> {
         }
     }
 
+    /// Runs a routed command: it becomes the connection's last command,
+    /// MONITOR sees it (EXEC shows its queue first, at `tx_control`), and
+    /// it goes where its route says.
+    #[inline(always)]
+    fn run_routed(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) {
+        st.last_cmd = Some(cmd);
+        if self.monitored() && route != Route::Tx(TxOp::Exec) && self.svc.monitor_shows(cmd) {
+            self.feed_monitors(&st.client, args);
+        }
+        self.dispatch_routed(idx, gen, st, cmd, route, args)
+    }
+
     /// Appends an error reply for the next sequence number.
     fn push_error(&mut self, st: &mut ConnState<S>, msg: &[u8]) {
         let mut reply = std::mem::take(&mut self.part_out);
         reply.clear();
         kevy_resp::Reply::new(&mut reply, st.client.resp3).error_bytes(msg);
-        st.push_ready(&reply, &mut self.pool);
+        st.push_ready(&reply);
         self.part_out = reply;
     }
 
@@ -880,7 +893,7 @@ impl<S: Service> Reactor<S> {
         if fo.left == 0 {
             let mut v = self.pool.get();
             fo.finish(&mut v);
-            st.push_ready(&v, &mut self.pool);
+            st.push_ready(&v);
             self.pool.put(v);
         } else {
             st.await_fan(Box::new(fo));

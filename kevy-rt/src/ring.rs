@@ -25,7 +25,7 @@ use std::mem::MaybeUninit;
 /// Keeps a value on its own cache line (two lines: adjacent-line
 /// prefetching makes 128 bytes the unit of false sharing on x86).
 #[repr(align(128))]
-struct Padded<T>(T);
+pub(crate) struct Padded<T>(pub(crate) T);
 
 struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 

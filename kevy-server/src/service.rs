@@ -71,45 +71,46 @@ impl Kevy {
         reply: &[u8],
     ) {
         let stats = &self.server.cmdstats;
-        let failed = reply.first() == Some(&b'-');
         let slot = self.server.table.stat_slot(cmd, args);
         stats.record(shard, slot, part, took);
-        if failed || stats.is_slow(took) {
-            self.account_rare(shard, client, name, cmd, args, part, took, reply);
+        if reply.first() == Some(&b'-') {
+            self.failed(shard, slot, &reply[1..]);
+        }
+        if part == 0 && stats.is_slow(took) {
+            self.log_slow(shard, client, name, cmd, args, took);
         }
     }
 
-    /// The rare half of [`account`](Self::account): an error reply or a
-    /// slow command.
+    /// A command that ran answered the error `msg` (its text, no `-`).
     #[cold]
     #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn account_rare(
+    fn failed(&self, shard: usize, slot: u16, msg: &[u8]) {
+        let stats = &self.server.cmdstats;
+        stats.failed(shard, slot);
+        stats.error_reply(shard, msg);
+    }
+
+    /// A command that ran slower than `slowlog-log-slower-than`.
+    #[cold]
+    #[inline(never)]
+    fn log_slow(
         &self,
         shard: usize,
         client: &ClientCtx,
         name: Option<&[u8]>,
         cmd: u16,
         args: Args<'_>,
-        part: u32,
         took: u64,
-        reply: &[u8],
     ) {
+        if self.server.table.get(cmd).flags & flag::SKIP_SLOWLOG != 0 {
+            return;
+        }
+        let name = match name {
+            Some(n) => n.to_vec(),
+            None => self.server.client_name(client.id),
+        };
         let stats = &self.server.cmdstats;
-        if reply.first() == Some(&b'-') {
-            stats.failed(shard, self.server.table.stat_slot(cmd, args));
-            stats.error_reply(shard, &reply[1..]);
-        }
-        if stats.is_slow(took)
-            && part == 0
-            && self.server.table.get(cmd).flags & flag::SKIP_SLOWLOG == 0
-        {
-            let name = match name {
-                Some(n) => n.to_vec(),
-                None => self.server.client_name(client.id),
-            };
-            stats.log_slow(shard, took, args, client.peer.to_string(), &name);
-        }
+        stats.log_slow(shard, took, args, client.peer.to_string(), &name);
     }
 
     /// Looks the command up and checks its arity, with Redis's errors.
@@ -254,11 +255,9 @@ impl Service for Kevy {
     }
 
     fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>) {
-        let stats = &self.server.cmdstats;
-        stats.record(shard.id, cmd, 0, 0);
+        self.server.cmdstats.record(shard.id, cmd, 0, 0);
         if let Some(msg) = error {
-            stats.failed(shard.id, cmd);
-            stats.error_reply(shard.id, msg);
+            self.failed(shard.id, cmd, msg);
         }
     }
 

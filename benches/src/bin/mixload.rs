@@ -18,9 +18,9 @@
 //!
 //! Raw RESP over std::net::TcpStream; no client library.
 
+use kevy_benches::cli::{die, num};
 use kevy_benches::resp::{command, parse, Value};
 use kevy_sys::{Events, Interest, Poller, Token};
-use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -130,23 +130,6 @@ struct Opts {
     shards: Option<usize>,
     seed: u64,
     quiet: bool,
-}
-
-fn die(msg: impl fmt::Display) -> ! {
-    eprintln!("mixload: {msg}");
-    exit(1);
-}
-
-fn num<T>(v: &str, name: &str, min: T) -> T
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display,
-{
-    match v.parse::<T>() {
-        Ok(n) if n >= min => n,
-        _ => die(format_args!(
-            "{name}: expected a number >= {min}, got {v:?}"
-        )),
-    }
 }
 
 /// `get=10,set=1` into weights; a kind not named weighs 0.

@@ -19,8 +19,8 @@
 //!
 //! Raw RESP over std::net::TcpStream; no client library.
 
+use kevy_benches::cli::{die, num};
 use kevy_benches::resp::{command, parse, Value};
-use std::fmt;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::exit;
@@ -71,23 +71,6 @@ struct Opts {
     data_size: usize,
     shards: Option<usize>,
     quiet: bool,
-}
-
-fn die(msg: impl fmt::Display) -> ! {
-    eprintln!("txbench: {msg}");
-    exit(1);
-}
-
-fn num<T>(v: &str, name: &str, min: T) -> T
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display,
-{
-    match v.parse::<T>() {
-        Ok(n) if n >= min => n,
-        _ => die(format_args!(
-            "{name}: expected a number >= {min}, got {v:?}"
-        )),
-    }
 }
 
 fn parse_opts() -> Opts {

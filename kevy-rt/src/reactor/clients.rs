@@ -130,7 +130,7 @@ impl<S: Service> Reactor<S> {
                 &infos,
                 &mut out,
             );
-            st.push_ready(&out, &mut self.pool);
+            st.push_ready(&out);
             self.pool.put(out);
             for id in kill {
                 if id == st.client.id {

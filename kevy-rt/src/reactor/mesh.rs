@@ -9,6 +9,7 @@
 //! grew, so what the mesh keeps is bounded whatever the traffic was.
 
 use crate::msg::Batch;
+pub(super) use crate::ring::Padded;
 use crate::ring::{Consumer, Full, Producer};
 use crate::service::Service;
 use kevy_sys::EventFd;
@@ -20,9 +21,6 @@ use std::sync::Arc;
 pub const RING_BUDGET: usize = 64;
 /// Spare batches kept per shard; beyond this, drained batches are freed.
 const SPARE_CAP: usize = 8;
-
-#[repr(align(128))]
-pub(super) struct Padded<T>(pub T);
 
 /// What every reactor can see of every other.
 pub(super) struct Shared {

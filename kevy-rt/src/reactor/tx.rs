@@ -440,19 +440,10 @@ impl<S: Service> Reactor<S> {
                     return;
                 }
                 q.cmds.push((cmd, owned));
-                st.push_ready(b"+QUEUED\r\n", &mut self.pool);
+                st.push_ready(b"+QUEUED\r\n");
             }
             Ok((_, InMulti::Run)) => match self.svc.route(args, &st.client, self.n) {
-                Ok((cmd, route)) => {
-                    st.last_cmd = Some(cmd);
-                    if self.monitored()
-                        && route != Route::Tx(TxOp::Exec)
-                        && self.svc.monitor_shows(cmd)
-                    {
-                        self.feed_monitors(&st.client, args);
-                    }
-                    self.dispatch_routed(idx, gen, st, cmd, route, args)
-                }
+                Ok((cmd, route)) => self.run_routed(idx, gen, st, cmd, route, args),
                 Err(msg) => {
                     self.svc.refused(&mut self.shard, args, &msg);
                     self.push_error(st, &msg)
@@ -533,7 +524,7 @@ impl<S: Service> Reactor<S> {
             }
             TxOp::Unwatch => self.unwatch_all(st),
         }
-        st.push_ready(b"+OK\r\n", &mut self.pool);
+        st.push_ready(b"+OK\r\n");
         None
     }
 
@@ -565,7 +556,7 @@ impl<S: Service> Reactor<S> {
                     self.svc.watch(&mut self.shard, client, db, k);
                 }
             }
-            return st.push_ready(b"+OK\r\n", &mut self.pool);
+            return st.push_ready(b"+OK\r\n");
         }
         let seq = st.next_seq();
         let mut fo = FanOut::new(Fold::AllOk, groups.len());
@@ -869,7 +860,7 @@ impl<S: Service> Reactor<S> {
         if exec {
             self.unwatch_all(st);
         }
-        st.push_ready(&out, &mut self.pool);
+        st.push_ready(&out);
         self.pool.put(out);
     }
 
