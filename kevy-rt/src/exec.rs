@@ -59,6 +59,24 @@ impl Effects {
         if !self.enabled {
             return;
         }
+        self.select(db);
+        push_array(&mut self.buf, argv);
+        self.count += 1;
+    }
+
+    /// Records `count` effects already encoded as RESP arrays, all applied
+    /// to database `db` (a command that states its own effects, see
+    /// kevy-server's `propagate`).
+    pub fn emit_resp(&mut self, db: u32, resp: &[u8], count: u64) {
+        if !self.enabled || count == 0 {
+            return;
+        }
+        self.select(db);
+        self.buf.extend_from_slice(resp);
+        self.count += count;
+    }
+
+    fn select(&mut self, db: u32) {
         if self.db != Some(db) {
             let db_text = db.to_string();
             push_array(
@@ -67,8 +85,6 @@ impl Effects {
             );
             self.db = Some(db);
         }
-        push_array(&mut self.buf, argv);
-        self.count += 1;
     }
 
     /// Effects recorded since the last take, as RESP, and how many.

@@ -349,7 +349,7 @@ impl<S: Service> Reactor<S> {
             let now = clock::monotonic_ms();
             if now >= next_tick {
                 self.mesh.drain_waker();
-                self.svc.tick(&mut self.shard);
+                self.svc.tick(&mut self.shard, &mut self.effects);
                 next_tick = clock::monotonic_ms().max(now) + TICK_MS;
             }
         }

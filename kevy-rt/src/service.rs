@@ -1,7 +1,7 @@
 //! The seam between the runtime and the commands: kevy-rt knows routing
 //! facts (which arguments are keys, how fan-out parts fold), never commands.
 
-use crate::exec::Sink;
+use crate::exec::{Effects, Sink};
 use kevy_resp::Args;
 use std::net::SocketAddr;
 
@@ -259,7 +259,8 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// (publish stats that INFO reads from other threads).
     fn end_iteration(&self, shard: &mut Self::Shard);
     /// Called about every 100 ms (Redis's `hz 10`): active expiry and the like.
-    fn tick(&self, shard: &mut Self::Shard);
+    /// Active expiry and the like; what it deletes goes to `effects`.
+    fn tick(&self, shard: &mut Self::Shard, effects: &mut Effects);
 
     /// Copies out `key`'s state in every database.
     fn export(&self, shard: &mut Self::Shard, key: &[u8]) -> Self::Snapshot;

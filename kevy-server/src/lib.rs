@@ -5,6 +5,7 @@
 pub mod ctx;
 pub mod errors;
 pub mod families;
+pub mod propagate;
 pub mod server;
 pub mod service;
 pub mod settings;

@@ -2,12 +2,15 @@
 //! table (the only place routing facts live) and runs their handlers.
 
 use crate::ctx::{ConnCtx, Ctx, Session};
+use crate::propagate;
 use crate::server::Server;
 use crate::shard::Shard;
 use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind};
 
 use kevy_resp::{Args, Reply};
-use kevy_rt::{ClientCtx, ClientInfo, ConnAction, InMulti, Refused, Route, Service, Sink, TxOp};
+use kevy_rt::{
+    ClientCtx, ClientInfo, ConnAction, Effects, InMulti, Refused, Route, Service, Sink, TxOp,
+};
 use kevy_sys::clock::cycles;
 use std::sync::Arc;
 
@@ -215,6 +218,11 @@ impl Service for Kevy {
         };
         let start = sink.out.len();
         let dirty = shard.store.dirty;
+        propagate::follow(
+            &mut shard.store,
+            &mut shard.prop_attached,
+            sink.effects.enabled(),
+        );
         let t0 = cycles();
         f(&mut Ctx {
             shard: &mut *shard,
@@ -236,9 +244,12 @@ impl Service for Kevy {
         );
         // By default a write's effect is the command itself, when it changed
         // something; commands whose outcome is not a function of their
-        // arguments record their own (none needs to yet: nothing replays).
-        if sink.effects.enabled() && shard.store.dirty != dirty {
-            sink.effects.emit(client.db, args.iter());
+        // arguments state their own (see propagate.rs).
+        if shard.prop_attached {
+            let stated = shard.prop().drain_into(sink.effects);
+            if !stated && shard.store.dirty != dirty {
+                sink.effects.emit(client.db, args.iter());
+            }
         }
     }
 
@@ -390,7 +401,7 @@ impl Service for Kevy {
         shard.publish(&self.server.published[shard.id]);
     }
 
-    fn tick(&self, shard: &mut Shard) {
+    fn tick(&self, shard: &mut Shard, effects: &mut Effects) {
         if shard.id == 0 {
             self.server.sample_rates();
         }
@@ -398,6 +409,9 @@ impl Service for Kevy {
         shard
             .store
             .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+        if shard.prop_attached {
+            shard.prop().drain_into(effects);
+        }
         shard.publish(&self.server.published[shard.id]);
     }
 

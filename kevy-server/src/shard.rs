@@ -1,5 +1,6 @@
 //! One shard's state as the server sees it: the keyspace plus its identity.
 
+use crate::propagate::Prop;
 use crate::server::{ShardPublished, DATABASES};
 use kevy_store::Store;
 use std::sync::atomic::Ordering::Relaxed;
@@ -11,6 +12,9 @@ pub struct Shard {
     /// `store.dirty` at the last publish, to skip publishing when idle.
     published_dirty: u64,
     published_expired: u64,
+    /// A [`Prop`] observes the store: the shard's effects stream has a
+    /// consumer.
+    pub prop_attached: bool,
 }
 
 impl Shard {
@@ -21,7 +25,16 @@ impl Shard {
             nshards,
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
+            prop_attached: false,
         }
+    }
+
+    /// The effects collected since the last drain (attached only while
+    /// `prop_attached`).
+    pub fn prop(&mut self) -> &mut Prop {
+        self.store
+            .observer_mut::<Prop>()
+            .expect("prop_attached says a Prop observes the store")
     }
 
     /// Publishes key counts and keyspace statistics for INFO, when they may

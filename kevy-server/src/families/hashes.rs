@@ -314,7 +314,10 @@ fn cmd_hincrbyfloat(ctx: &mut Ctx<'_>) {
     let r = float_incr_arg(ctx.args.get(3))
         .and_then(|incr| op_hincrbyfloat(&mut db(ctx), key, field, incr));
     match r {
-        Ok(s) => ctx.out.bulk(&s),
+        Ok(s) => {
+            ctx.propagate(&[b"HSET", key, field, &s]);
+            ctx.out.bulk(&s)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }

@@ -325,9 +325,14 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: Unit, absolute: bool, cmd: &'static s
     let r = parse_expire_flags(&args)
         .and_then(|f| Ok((f, parse_i64(args.get(2)).ok_or(OpError::NotInteger)?)))
         .and_then(|(f, n)| Ok((f, expire_command_at(n, unit, base, cmd)?)))
-        .map(|(f, when)| op_expire(&mut db(ctx), key, when, f));
+        .map(|(f, when)| (op_expire(&mut db(ctx), key, when, f), when));
     match r {
-        Ok(done) => ctx.out.int(done as i64),
+        Ok((done, when)) => {
+            if done && ctx.propagating() {
+                ctx.propagate_expire_at(key, when);
+            }
+            ctx.out.int(done as i64)
+        }
         Err(e) => reply_error_args(&mut ctx.out, e, &args),
     }
 }

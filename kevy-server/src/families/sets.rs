@@ -335,7 +335,10 @@ fn cmd_spop(ctx: &mut Ctx<'_>) {
     let key = ctx.args.get(1);
     match ctx.args.len() {
         2 => match op_spop(&mut db(ctx), key, &mut rng()) {
-            Ok(Some(m)) => ctx.out.bulk(&m),
+            Ok(Some(m)) => {
+                ctx.propagate(&[b"SREM", key, &m]);
+                ctx.out.bulk(&m)
+            }
             Ok(None) => ctx.out.null(),
             Err(e) => reply_error(&mut ctx.out, e),
         },
@@ -346,6 +349,9 @@ fn cmd_spop(ctx: &mut Ctx<'_>) {
             match count.and_then(|n| op_spop_count(&mut db(ctx), key, n, &mut rng())) {
                 Ok(popped) => {
                     let popped = popped.unwrap_or_default();
+                    if !popped.is_empty() && ctx.propagating() {
+                        propagate_spop(ctx, key, &popped);
+                    }
                     ctx.out.set(popped.len());
                     for m in &popped {
                         ctx.out.bulk(m);
@@ -355,6 +361,20 @@ fn cmd_spop(ctx: &mut Ctx<'_>) {
             }
         }
         _ => reply_error(&mut ctx.out, OpError::Syntax),
+    }
+}
+
+/// SPOP with a count as Redis propagates it: `DEL` when it took the whole
+/// set, else one `SREM` of what it took.
+fn propagate_spop(ctx: &mut Ctx<'_>, key: &[u8], popped: &[Vec<u8>]) {
+    if db(ctx).peek(key).is_none() {
+        ctx.propagate(&[b"DEL", key]);
+    } else {
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(popped.len() + 2);
+        argv.push(b"SREM");
+        argv.push(key);
+        argv.extend(popped.iter().map(|m| m.as_slice()));
+        ctx.propagate(&argv);
     }
 }
 

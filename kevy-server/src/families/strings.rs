@@ -276,6 +276,11 @@ fn set_generic(
         plan.ttl,
         plan.get,
     );
+    if let (Ok(o), SetTtl::At(at)) = (&r, plan.ttl) {
+        if o.written && ctx.propagating() {
+            ctx.propagate(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
+        }
+    }
     match r {
         Err(e) => reply_error(&mut ctx.out, e),
         Ok(o) if plan.get => reply_opt_str(&mut ctx.out, o.old.as_ref()),
@@ -342,18 +347,36 @@ pub fn op_getdel(db: &mut Db<'_>, key: &[u8]) -> OpResult<Option<StrValue>> {
 fn cmd_getdel(ctx: &mut Ctx<'_>) {
     let key = ctx.args.get(1);
     match op_getdel(&mut db(ctx), key) {
-        Ok(v) => reply_opt_str(&mut ctx.out, v.as_ref()),
+        Ok(v) => {
+            if v.is_some() {
+                ctx.propagate(&[b"DEL", key]);
+            }
+            reply_opt_str(&mut ctx.out, v.as_ref())
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
 
+/// What GETEX did to the key's TTL.
+enum GetexDid {
+    Nothing,
+    /// Set to expire at (absolute ms; deleted when not in the future).
+    ExpireAt(u64),
+    Persisted,
+}
+
 /// GETEX: reads the string, then applies the TTL change. The expire value
 /// is validated only once the key is known to hold a string, as in Redis.
-fn op_getex(db: &mut Db<'_>, key: &[u8], o: &ExtOpts<'_>) -> OpResult<Option<StrValue>> {
+fn op_getex(
+    db: &mut Db<'_>,
+    key: &[u8],
+    o: &ExtOpts<'_>,
+) -> OpResult<(Option<StrValue>, GetexDid)> {
     let Some(v) = db.get_str(key)? else {
-        return Ok(None);
+        return Ok((None, GetexDid::Nothing));
     };
     let v = v.clone();
+    let mut did = GetexDid::Nothing;
     if let Some(e) = o.expire {
         let at = set_expire_at(int_arg(e.raw)?, e.unit, e.relative, db.now(), "getex")?;
         if !e.relative && at <= db.now() {
@@ -361,17 +384,25 @@ fn op_getex(db: &mut Db<'_>, key: &[u8], o: &ExtOpts<'_>) -> OpResult<Option<Str
         } else {
             db.set_expire(key, at);
         }
-    } else if o.persist {
-        db.persist(key);
+        did = GetexDid::ExpireAt(at);
+    } else if o.persist && db.persist(key) {
+        did = GetexDid::Persisted;
     }
-    Ok(Some(v))
+    Ok((Some(v), did))
 }
 
 fn cmd_getex(ctx: &mut Ctx<'_>) {
     let key = ctx.args.get(1);
     let r = parse_ext(&ctx.args, 2, false).and_then(|o| op_getex(&mut db(ctx), key, &o));
     match r {
-        Ok(v) => reply_opt_str(&mut ctx.out, v.as_ref()),
+        Ok((v, did)) => {
+            match did {
+                GetexDid::Nothing => {}
+                GetexDid::ExpireAt(at) => ctx.propagate_expire_at(key, at as i64),
+                GetexDid::Persisted => ctx.propagate(&[b"PERSIST", key]),
+            }
+            reply_opt_str(&mut ctx.out, v.as_ref())
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -417,7 +448,10 @@ pub fn op_incr_by_float(db: &mut Db<'_>, key: &[u8], incr: &[u8]) -> OpResult<Ve
 fn cmd_incrbyfloat(ctx: &mut Ctx<'_>) {
     let (key, incr) = (ctx.args.get(1), ctx.args.get(2));
     match op_incr_by_float(&mut db(ctx), key, incr) {
-        Ok(s) => ctx.out.bulk(&s),
+        Ok(s) => {
+            ctx.propagate(&[b"SET", key, &s, b"KEEPTTL"]);
+            ctx.out.bulk(&s)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }

@@ -299,7 +299,7 @@ impl Service for Toy {
 
     fn end_iteration(&self, _shard: &mut ToyShard) {}
 
-    fn tick(&self, _shard: &mut ToyShard) {}
+    fn tick(&self, _shard: &mut ToyShard, _effects: &mut crate::Effects) {}
 
     fn export(&self, shard: &mut ToyShard, key: &[u8]) -> Option<Vec<u8>> {
         shard.map.get(key).cloned()
