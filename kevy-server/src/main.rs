@@ -21,6 +21,8 @@ Options:
   --cores <N>       cores to run on, one shard each (default: all available)
   --shards <N>      shards (reactor threads), when different from --cores;
                     shards beyond the core count share cores
+  --<name> <value>  any configuration parameter CONFIG SET knows, as
+                    redis-server takes it (--hz 20, --save '60 1')
   -h, --help        print this help
   -v, --version     print the version
 ";
@@ -30,6 +32,8 @@ struct Opts {
     bind: String,
     cores: Option<usize>,
     shards: Option<usize>,
+    /// Other parameters, in the order given.
+    params: Vec<(String, String)>,
 }
 
 enum Parsed {
@@ -43,6 +47,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
         bind: "127.0.0.1".into(),
         cores: None,
         shards: None,
+        params: Vec::new(),
     };
     while let Some(arg) = it.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -89,7 +94,13 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--shards")?;
                 o.shards = Some(positive(&v, "--shards")?);
             }
-            other => return Err(format!("unknown option '{other}'")),
+            other => match other.strip_prefix("--") {
+                Some(name) if !name.is_empty() => {
+                    let v = value(other)?;
+                    o.params.push((name.to_ascii_lowercase(), v));
+                }
+                _ => return Err(format!("unknown option '{other}'")),
+            },
         }
     }
     Ok(Parsed::Run(o))
@@ -142,6 +153,12 @@ fn main() -> ExitCode {
         port: local.port(),
         shards,
     }));
+    for (name, value) in &opts.params {
+        if let Err(e) = kevy_server::settings::set_at_startup(&server, name, value) {
+            eprintln!("kevy-server: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let stats = server.rt_stats.clone();
     eprintln!(
         "kevy-server {} pid {}: {} shard(s) on {} core(s), ready to accept connections on {local}",

@@ -3,6 +3,7 @@
 //! last CONFIG RESETSTAT. CONFIG changes them; INFO reads them.
 
 use crate::server::Server;
+use kevy_store::num::parse_i64;
 use std::sync::{Mutex, MutexGuard};
 
 /// A parameter's value type, which decides CONFIG SET's validation and the
@@ -255,6 +256,30 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
     }
 }
 
+/// Sets a parameter from the command line (`--name value`), before the
+/// shards start: as CONFIG SET does, except that immutable parameters are
+/// accepted. A parameter kevy does not implement is refused unless the
+/// value is the one kevy runs with.
+pub fn set_at_startup(server: &Server, name: &str, value: &str) -> Result<(), String> {
+    let p = find_param(name.as_bytes()).ok_or_else(|| format!("unknown option '--{name}'"))?;
+    let v = normalize(p.kind, value.as_bytes())
+        .map_err(|why| format!("invalid value '{value}' for '--{name}': {why}"))?;
+    let mut rt = runtime();
+    if p.policy == Policy::Fixed {
+        let current = param_value(server, p, &rt);
+        if normalize(p.kind, current.as_bytes()).map_or(true, |c| c != v) {
+            return Err(format!("'--{name} {value}' is not supported by kevy"));
+        }
+        return Ok(());
+    }
+    apply_live(server, p.name, &v);
+    match rt.overrides.iter_mut().find(|(n, _)| *n == p.name) {
+        Some(slot) => slot.1 = v,
+        None => rt.overrides.push((p.name, v)),
+    }
+    Ok(())
+}
+
 pub fn find_param(name: &[u8]) -> Option<&'static Param> {
     PARAMS.iter().find(|p| {
         p.name.as_bytes().eq_ignore_ascii_case(name)
@@ -277,6 +302,87 @@ pub fn param_value(server: &Server, p: &Param, rt: &Runtime) -> String {
         "proto-max-bulk-len" => kevy_resp::MAX_BULK_LEN.to_string(),
         _ => p.default.to_string(),
     }
+}
+
+/// Validates a CONFIG SET value and returns the form CONFIG GET reports.
+pub fn normalize(kind: Kind, v: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(v);
+    match kind {
+        Kind::Bool => {
+            if v.eq_ignore_ascii_case(b"yes") {
+                Ok("yes".into())
+            } else if v.eq_ignore_ascii_case(b"no") {
+                Ok("no".into())
+            } else {
+                Err("argument must be 'yes' or 'no'".into())
+            }
+        }
+        Kind::Int(lo, hi) => {
+            let n = parse_i64(v).ok_or("argument couldn't be parsed into an integer")?;
+            if n < lo || n > hi {
+                return Err(format!("argument must be between {lo} and {hi} inclusive"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Mem => parse_memory(v)
+            .map(|n| n.to_string())
+            .ok_or_else(|| "argument must be a memory value".into()),
+        Kind::Enum(names) => names
+            .iter()
+            .find(|n| n.as_bytes().eq_ignore_ascii_case(v))
+            .map(|n| n.to_string())
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                )
+            }),
+        Kind::Str => Ok(text.into_owned()),
+        Kind::Save => {
+            let parts: Vec<&str> = text.split_ascii_whitespace().collect();
+            let num = |s: &str| s.parse::<i64>().ok();
+            let pairs = parts.chunks_exact(2);
+            let ok = pairs.remainder().is_empty()
+                && pairs.clone().all(|pair| {
+                    num(pair[0]).is_some_and(|secs| secs >= 1)
+                        && num(pair[1]).is_some_and(|changes| changes >= 0)
+                });
+            if !ok {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(parts
+                .iter()
+                .map(|s| s.parse::<i64>().unwrap_or(0).to_string())
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+    }
+}
+
+/// Redis's `memtoull`: digits with an optional `b`, `k`, `kb`, `m`, `mb`,
+/// `g` or `gb` suffix (any case; `k` is 1000, `kb` 1024).
+pub fn parse_memory(v: &[u8]) -> Option<u64> {
+    let split = v
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: u64 = if digits.is_empty() {
+        0
+    } else {
+        std::str::from_utf8(digits).ok()?.parse().ok()?
+    };
+    n.checked_mul(mul)
 }
 
 /// The cumulative counters INFO reports and CONFIG RESETSTAT resets.

@@ -4,12 +4,11 @@
 use super::common::{c_str, dispatch, reply_help};
 use crate::ctx::ConnCtx;
 use crate::settings::{
-    apply_live, find_param, param_value, runtime, Counters, Kind, Param, Policy, PARAMS,
+    apply_live, find_param, normalize, param_value, runtime, Counters, Param, Policy, PARAMS,
 };
 use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
 use kevy_store::glob::matches_with;
-use kevy_store::num::parse_i64;
 
 pub fn register(t: &mut Table) {
     t.add_container(
@@ -184,87 +183,6 @@ fn set_failed(name: &[u8], why: &str) -> String {
     )
 }
 
-/// Validates a CONFIG SET value and returns the form CONFIG GET reports.
-fn normalize(kind: Kind, v: &[u8]) -> Result<String, String> {
-    let text = String::from_utf8_lossy(v);
-    match kind {
-        Kind::Bool => {
-            if v.eq_ignore_ascii_case(b"yes") {
-                Ok("yes".into())
-            } else if v.eq_ignore_ascii_case(b"no") {
-                Ok("no".into())
-            } else {
-                Err("argument must be 'yes' or 'no'".into())
-            }
-        }
-        Kind::Int(lo, hi) => {
-            let n = parse_i64(v).ok_or("argument couldn't be parsed into an integer")?;
-            if n < lo || n > hi {
-                return Err(format!("argument must be between {lo} and {hi} inclusive"));
-            }
-            Ok(n.to_string())
-        }
-        Kind::Mem => parse_memory(v)
-            .map(|n| n.to_string())
-            .ok_or_else(|| "argument must be a memory value".into()),
-        Kind::Enum(names) => names
-            .iter()
-            .find(|n| n.as_bytes().eq_ignore_ascii_case(v))
-            .map(|n| n.to_string())
-            .ok_or_else(|| {
-                format!(
-                    "argument(s) must be one of the following: {}",
-                    names.join(", ")
-                )
-            }),
-        Kind::Str => Ok(text.into_owned()),
-        Kind::Save => {
-            let parts: Vec<&str> = text.split_ascii_whitespace().collect();
-            let num = |s: &str| s.parse::<i64>().ok();
-            let pairs = parts.chunks_exact(2);
-            let ok = pairs.remainder().is_empty()
-                && pairs.clone().all(|pair| {
-                    num(pair[0]).is_some_and(|secs| secs >= 1)
-                        && num(pair[1]).is_some_and(|changes| changes >= 0)
-                });
-            if !ok {
-                return Err("Invalid save parameters".into());
-            }
-            Ok(parts
-                .iter()
-                .map(|s| s.parse::<i64>().unwrap_or(0).to_string())
-                .collect::<Vec<_>>()
-                .join(" "))
-        }
-    }
-}
-
-/// Redis's `memtoull`: digits with an optional `b`, `k`, `kb`, `m`, `mb`,
-/// `g` or `gb` suffix (any case; `k` is 1000, `kb` 1024).
-fn parse_memory(v: &[u8]) -> Option<u64> {
-    let split = v
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(v.len());
-    let (digits, unit) = v.split_at(split);
-    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
-        b"" | b"b" => 1,
-        b"k" => 1000,
-        b"kb" => 1024,
-        b"m" => 1000 * 1000,
-        b"mb" => 1024 * 1024,
-        b"g" => 1000 * 1000 * 1000,
-        b"gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    let n: u64 = if digits.is_empty() {
-        0
-    } else {
-        std::str::from_utf8(digits).ok()?.parse().ok()?
-    };
-    n.checked_mul(mul)
-}
-
 fn config_resetstat(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let now = Counters::read(ctx.server);
     runtime().baseline = now;
@@ -283,7 +201,7 @@ fn config_rewrite(ctx: &mut ConnCtx<'_>) -> ConnAction {
 mod tests {
     use super::*;
     use crate::families::testkit::harness::harness;
-    use crate::settings::POLICIES;
+    use crate::settings::{parse_memory, POLICIES};
 
     #[test]
     fn config_get_answers_like_redis() {
