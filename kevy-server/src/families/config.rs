@@ -201,7 +201,7 @@ fn config_rewrite(ctx: &mut ConnCtx<'_>) -> ConnAction {
 mod tests {
     use super::*;
     use crate::families::testkit::harness::harness;
-    use crate::settings::{parse_memory, POLICIES};
+    use crate::settings::{parse_memory, Kind, POLICIES};
 
     #[test]
     fn config_get_answers_like_redis() {
