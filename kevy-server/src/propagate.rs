@@ -86,18 +86,18 @@ impl Observer for Prop {
     }
 }
 
-/// Attaches or detaches the shard's [`Prop`] to follow whether its
-/// effects stream has a consumer.
-#[inline]
-pub fn follow(store: &mut Store, attached: &mut bool, wanted: bool) {
-    if *attached != wanted {
-        if wanted {
-            store.observe(Prop::default());
-        } else {
-            store.unobserve::<Prop>();
-        }
-        *attached = wanted;
+/// Attaches the shard's [`Prop`] when its effects stream gained a
+/// consumer, detaches it when the consumer left (the caller saw `attached`
+/// differ from the stream's state).
+#[cold]
+#[inline(never)]
+pub fn follow(store: &mut Store, attached: &mut bool) {
+    if *attached {
+        store.unobserve::<Prop>();
+    } else {
+        store.observe(Prop::default());
     }
+    *attached = !*attached;
 }
 
 impl Ctx<'_> {

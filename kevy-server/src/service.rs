@@ -218,11 +218,9 @@ impl Service for Kevy {
         };
         let start = sink.out.len();
         let dirty = shard.store.dirty;
-        propagate::follow(
-            &mut shard.store,
-            &mut shard.prop_attached,
-            sink.effects.enabled(),
-        );
+        if shard.prop_attached != sink.effects.enabled() {
+            propagate::follow(&mut shard.store, &mut shard.prop_attached);
+        }
         let t0 = cycles();
         f(&mut Ctx {
             shard: &mut *shard,
