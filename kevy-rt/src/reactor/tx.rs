@@ -1352,7 +1352,9 @@ impl<S: Service> Reactor<S> {
     /// keys it wrote back to their owners (ahead of anything sent later);
     /// true. A whole-keyspace command that names keys not yet copied
     /// asks for them instead, and runs once a round names nothing new:
-    /// false. Each round asks for at least one new key, so the rounds end.
+    /// false. Each round asks for at least one new key, so the rounds end
+    /// as long as the command names finitely many (SORT names at most its
+    /// sorted value's elements times its patterns).
     fn run_copy(&mut self, op: u32, tx: &mut Tx<S>) -> bool {
         let Some(mut c) = tx.copy.take() else {
             return true;
