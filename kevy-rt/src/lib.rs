@@ -130,8 +130,13 @@
 //!    keys (`Service::export`), runs the command on a scratch shard, and
 //!    sends the keys it wrote back (`Service::import`), all while they stay
 //!    locked; later commands are sent only after the write-back, so they
-//!    see it. Connection commands (SELECT, PING) run inline at the home
-//!    shard in their turn.
+//!    see it. A command that finds its keys only by reading (SORT's BY and
+//!    GET patterns: [`Route::All`] with [`Fold::One`]) locks every shard
+//!    whole and runs by copy in rounds: it names the keys it needs
+//!    ([`Service::copy_keys`]) from those copied so far, until a round
+//!    names nothing new. Every shard stays locked throughout, so the rounds
+//!    read one moment. Connection commands (SELECT, PING) run inline at
+//!    the home shard in their turn.
 //! 4. *Release.* After its last command each shard gets `Unlock`, behind
 //!    the commands on the same ring, so a shard releases only after applying
 //!    everything. The reply is released when every command answered.

@@ -48,7 +48,11 @@ pub enum Route {
         extra: u32,
         fold: Fold,
     },
-    /// Every shard runs the same command; replies fold.
+    /// Every shard runs the same command; replies fold. With [`Fold::One`]
+    /// it runs once instead, by copy, over the keys it names as it reads
+    /// them ([`Service::copy_keys`]), with every shard locked: for a
+    /// command whose keys cannot be known before it reads (SORT's BY and
+    /// GET patterns).
     All(Fold),
     /// One named shard.
     Shard(usize),
@@ -272,6 +276,20 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn take_dirty(&self, scratch: &mut Self::Shard) -> Vec<(Vec<u8>, Self::Snapshot)>;
     /// Replaces `key`'s state in every database with `snap`.
     fn import(&self, shard: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
+    /// The keys a [`Route::All`] command with [`Fold::One`] reads or
+    /// writes, as far as the keys already loaded into `scratch` tell.
+    /// Asked before the command runs by copy and again after each round
+    /// of copies is loaded, until it names no key not yet copied. The
+    /// default names none.
+    fn copy_keys(
+        &self,
+        _scratch: &mut Self::Shard,
+        _client: &ClientCtx,
+        _cmd: Self::Cmd,
+        _args: Args<'_>,
+    ) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
 
     /// Registers `client`'s WATCH of `key` in database `db`.
     fn watch(&self, shard: &mut Self::Shard, client: u64, db: u32, key: &[u8]);

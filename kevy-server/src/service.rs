@@ -161,7 +161,9 @@ impl Service for Kevy {
                 fold,
             },
             RouteKind::All(fold) => Route::All(fold),
-            RouteKind::Custom(f) => f(args, client, nshards).map_err(String::into_bytes)?,
+            RouteKind::Custom(f) | RouteKind::Reading { route: f, .. } => {
+                f(args, client, nshards).map_err(String::into_bytes)?
+            }
             RouteKind::Tx(op) => Route::Tx(op),
         };
         Ok((id, route))
@@ -445,6 +447,21 @@ impl Service for Kevy {
 
     fn import(&self, shard: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
         shard.store.import(key, snap);
+    }
+
+    fn copy_keys(
+        &self,
+        scratch: &mut Shard,
+        client: &ClientCtx,
+        cmd: u16,
+        args: Args<'_>,
+    ) -> Vec<Vec<u8>> {
+        match self.server.table.get(cmd).route {
+            RouteKind::Reading { keys, .. } => {
+                keys(&mut scratch.store.db(client.db as usize), args)
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn watch(&self, shard: &mut Shard, client: u64, db: u32, key: &[u8]) {

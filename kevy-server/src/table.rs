@@ -21,6 +21,7 @@
 use crate::ctx::{ConnCtx, Ctx};
 use kevy_resp::Args;
 use kevy_rt::{ClientCtx, ConnAction, Fold, Route, TxOp};
+use kevy_store::Db;
 
 pub mod flag {
     pub const WRITE: u32 = 1 << 0;
@@ -80,6 +81,15 @@ pub enum RouteKind {
     /// an argument checked before any shard is involved (SCAN's cursor): the
     /// function computes the route or the error reply.
     Custom(fn(Args<'_>, &ClientCtx, usize) -> Result<Route, String>),
+    /// A custom route for a command whose keys are named by values (SORT's
+    /// BY and GET patterns). When `route` answers `Route::All(Fold::One)`
+    /// the command runs by copy, and `keys` names the keys it needs, given
+    /// the copies loaded so far into the scratch database (kevy-rt's
+    /// `Service::copy_keys`).
+    Reading {
+        route: fn(Args<'_>, &ClientCtx, usize) -> Result<Route, String>,
+        keys: fn(&mut Db<'_>, Args<'_>) -> Vec<Vec<u8>>,
+    },
 }
 
 /// A command's handler.

@@ -46,6 +46,7 @@ both_layouts!(
     watch_cas_increments_lose_nothing,
     watch_cas_across_shards_lose_nothing,
     mset_is_all_or_nothing_to_mget,
+    sort_patterns_read_one_moment,
     rename_never_shows_both_or_neither,
     moves_between_shards_conserve_elements,
     plain_traffic_runs_beside_transactions,
@@ -579,6 +580,119 @@ fn mset_is_all_or_nothing_to_mget(layout: &Layout) {
     let values: Vec<i64> = con.mget(&keys).unwrap();
     assert!(values.iter().all(|v| *v == values[0]), "final {values:?}");
     assert!(values[0] == MSET_ROUNDS || values[0] == -MSET_ROUNDS);
+    assert_server_alive(&mut server);
+}
+
+// ---------------------------------------------------------------------------
+// c2) SORT … BY / GET patterns read keys on every shard at one moment:
+// writers set every weight and name key to one round's value with one MSET
+// (or one MULTI), while readers SORT by those keys and GET them, storing
+// the result on yet another shard; every value SORT read, and every value
+// of a stored list, comes from one round.
+
+const SORT_ROUNDS: i64 = 300;
+const SORT_READS: usize = 200;
+
+fn sort_patterns_read_one_moment(layout: &Layout) {
+    let mut server = layout.start();
+    let port = server.port;
+    // Elements whose weight keys (`sw:<e>`) cover every shard.
+    let weights = spread_keys("sw:", 10);
+    assert_covers_shards(&weights, layout);
+    let elems: Vec<String> = weights
+        .iter()
+        .map(|k| k["sw:".len()..].to_string())
+        .collect();
+    let pattern_keys: Vec<String> = elems
+        .iter()
+        .flat_map(|e| [format!("sw:{e}"), format!("sn:{e}")])
+        .collect();
+    let mut con = client(port);
+    let _: usize = con.rpush("sort:ids", &elems).unwrap();
+    let () = redis::cmd("MSET")
+        .arg(
+            pattern_keys
+                .iter()
+                .flat_map(|k| [k.as_str(), "0"])
+                .collect::<Vec<_>>(),
+        )
+        .query(&mut con)
+        .unwrap();
+
+    let stop = Stop::new();
+    let start = Arc::new(Barrier::new(5));
+    let mut writers = Vec::new();
+    // Writer 0: MSET with 1, 2, 3…; writer 1: MULTI of SETs with -1, -2, …
+    for w in 0..2 {
+        let (keys, stop, start) = (pattern_keys.clone(), stop.clone(), start.clone());
+        writers.push(thread::spawn(move || {
+            let _release = StopOnDrop(stop);
+            let mut con = client(port);
+            start.wait();
+            for i in 1..=SORT_ROUNDS {
+                if w == 0 {
+                    let mut c = redis::cmd("MSET");
+                    for k in &keys {
+                        c.arg(k).arg(i);
+                    }
+                    let () = c.query(&mut con).unwrap();
+                } else {
+                    let mut p = redis::pipe();
+                    p.atomic();
+                    for k in &keys {
+                        p.set(k, -i).ignore();
+                    }
+                    let () = p.query(&mut con).unwrap();
+                }
+            }
+        }));
+    }
+    let one_round = |values: &[String], what: &str| {
+        assert_eq!(values.len(), 2 * 10, "{what}: {values:?}");
+        assert!(
+            values.iter().all(|v| *v == values[0]),
+            "{what} saw a partial MSET / MULTI: {values:?}"
+        );
+    };
+    let mut readers = Vec::new();
+    for r in 0..3 {
+        let (stop, start) = (stop.clone(), start.clone());
+        let dst = key_off_shard(&format!("sort:dst{r}:"), "sort:ids", layout);
+        readers.push(thread::spawn(move || {
+            let mut con = client(port);
+            start.wait();
+            let mut reads = 0;
+            while stop.keep_reading(reads) && reads < SORT_READS {
+                match r {
+                    0 => {
+                        let got: Vec<String> = redis::cmd("SORT_RO")
+                            .arg("sort:ids")
+                            .arg(&["BY", "sw:*", "GET", "sw:*", "GET", "sn:*"])
+                            .query(&mut con)
+                            .unwrap();
+                        one_round(&got, "SORT_RO");
+                    }
+                    _ => {
+                        let n: usize = redis::cmd("SORT")
+                            .arg("sort:ids")
+                            .arg(&["BY", "sn:*", "DESC", "GET", "sn:*", "GET", "sw:*"])
+                            .arg("STORE")
+                            .arg(&dst)
+                            .query(&mut con)
+                            .unwrap();
+                        assert_eq!(n, 20);
+                        let stored: Vec<String> = con.lrange(&dst, 0, -1).unwrap();
+                        one_round(&stored, "SORT … STORE");
+                    }
+                }
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    join_all(writers);
+    stop.set();
+    join_all(readers);
     assert_server_alive(&mut server);
 }
 

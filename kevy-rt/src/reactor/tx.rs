@@ -12,6 +12,7 @@ use crate::msg::{Dest, Req, Resp};
 use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
+use std::collections::HashSet;
 
 const NESTED: &[u8] = b"ERR MULTI calls can not be nested";
 const EXEC_WITHOUT: &[u8] = b"ERR EXEC without MULTI";
@@ -73,6 +74,15 @@ struct ByCopy<S: Service> {
     step: usize,
     waiting: usize,
     snaps: Vec<(Vec<u8>, S::Snapshot)>,
+    /// A whole-keyspace command that names its keys as it reads them
+    /// ([`Service::copy_keys`]): the scratch shard holding the rounds
+    /// loaded so far, and every key asked for.
+    discover: Option<Discover<S>>,
+}
+
+struct Discover<S: Service> {
+    scratch: S::Shard,
+    asked: HashSet<Vec<u8>, ahash::RandomState>,
 }
 
 /// How a multi-key command splits over shards: per shard, the ordinals of
@@ -746,7 +756,8 @@ impl<S: Service> Reactor<S> {
         let early = !watch
             && involved.contains(&true)
             && steps.iter().all(|(_, args, route)| match route {
-                Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) | Ok(Route::All(_)) => true,
+                Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) => true,
+                Ok(Route::All(fold)) => *fold != Fold::One,
                 Ok(Route::Conn) | Ok(Route::Clients { .. }) => false,
                 Ok(r @ Route::Keys { fold, .. }) => {
                     let mut shards = route_keys(r, args.args()).map(|k| shard_of(k, n));
@@ -996,25 +1007,28 @@ impl<S: Service> Reactor<S> {
             self.txs[op as usize] = Some(tx);
             return;
         }
-        if let Some(c) = &tx.copy {
-            if c.waiting > 0 {
-                self.txs[op as usize] = Some(tx);
-                return;
-            }
-            self.run_copy(&mut tx);
-        }
         if (tx.changed || tx.early) && !tx.released {
             // A watched key changed: run nothing. Early: all sent already.
             tx.pc = tx.steps.len();
         }
-        while tx.pc < tx.steps.len() {
+        loop {
+            if let Some(c) = &tx.copy {
+                if c.waiting > 0 {
+                    self.txs[op as usize] = Some(tx);
+                    return;
+                }
+                if !self.run_copy(op, &mut tx) {
+                    // It named more keys; copies of them are on their way
+                    // (or already in, when all are on this shard).
+                    continue;
+                }
+            }
+            if tx.pc == tx.steps.len() {
+                break;
+            }
             let i = tx.pc;
             tx.pc += 1;
             self.send_step(op, &mut tx, i, None);
-            if tx.copy.is_some() {
-                self.txs[op as usize] = Some(tx);
-                return;
-            }
         }
         if !tx.released {
             tx.released = true;
@@ -1103,6 +1117,7 @@ impl<S: Service> Reactor<S> {
             }
             Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
             Route::Shard(s) => self.send_to(op, tx, i, 0, s % self.n, cmd, args, only),
+            Route::All(Fold::One) => self.start_copy(op, tx, i, &route, args),
             Route::All(fold) => {
                 if matches!(tx.parts[i], Part::Wait) {
                     let mut fo = FanOut::new(fold, self.n);
@@ -1275,7 +1290,9 @@ impl<S: Service> Reactor<S> {
     }
 
     /// A command that needs keys of several shards in one place: fetch
-    /// copies (the keys stay locked), run it when they are in.
+    /// copies (the keys stay locked), run it when they are in. A
+    /// whole-keyspace one starts with no key and names its keys as it
+    /// reads them (see `run_copy`).
     fn start_copy(&mut self, op: u32, tx: &mut Tx<S>, i: usize, route: &Route, args: Args<'_>) {
         let mut keys: Vec<&[u8]> = route_keys(route, args).collect();
         keys.sort_unstable();
@@ -1284,7 +1301,18 @@ impl<S: Service> Reactor<S> {
             step: i,
             waiting: 0,
             snaps: Vec::with_capacity(keys.len()),
+            discover: matches!(route, Route::All(_)).then(|| Discover {
+                scratch: self.svc.scratch(self.id, self.n),
+                asked: HashSet::default(),
+            }),
         };
+        self.fetch_copies(op, &mut copy, &keys);
+        tx.copy = Some(copy);
+    }
+
+    /// Asks each shard owning some of `keys` for copies of them; copies
+    /// of this shard's keys are taken at once.
+    fn fetch_copies(&mut self, op: u32, copy: &mut ByCopy<S>, keys: &[&[u8]]) {
         let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, self.n)).collect();
         shards.sort_unstable();
         shards.dedup();
@@ -1303,7 +1331,6 @@ impl<S: Service> Reactor<S> {
                 b.reqs.push(Req::Export { op, first, n });
             }
         }
-        tx.copy = Some(copy);
     }
 
     /// Copies for a command run by copy arrived from one shard.
@@ -1322,16 +1349,43 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Every copy is in: run the command on a scratch shard and send the
-    /// keys it wrote back to their owners (ahead of anything sent later).
-    fn run_copy(&mut self, tx: &mut Tx<S>) {
-        let Some(c) = tx.copy.take() else {
-            return;
+    /// keys it wrote back to their owners (ahead of anything sent later);
+    /// true. A whole-keyspace command that names keys not yet copied
+    /// asks for them instead, and runs once a round names nothing new:
+    /// false. Each round asks for at least one new key, so the rounds end
+    /// as long as the command names finitely many (SORT names at most its
+    /// sorted value's elements times its patterns).
+    fn run_copy(&mut self, op: u32, tx: &mut Tx<S>) -> bool {
+        let Some(mut c) = tx.copy.take() else {
+            return true;
         };
-        let mut scratch = self.svc.scratch(self.id, self.n);
-        for (k, snap) in c.snaps {
-            self.svc.load(&mut scratch, &k, snap);
-        }
         let (cmd, ref args, _) = tx.steps[c.step];
+        let mut scratch = match c.discover.take() {
+            Some(mut d) => {
+                for (k, snap) in c.snaps.drain(..) {
+                    self.svc.load(&mut d.scratch, &k, snap);
+                }
+                let mut named = self
+                    .svc
+                    .copy_keys(&mut d.scratch, &tx.client, cmd, args.args());
+                named.retain(|k| d.asked.insert(k.clone()));
+                if !named.is_empty() {
+                    let keys: Vec<&[u8]> = named.iter().map(Vec::as_slice).collect();
+                    self.fetch_copies(op, &mut c, &keys);
+                    c.discover = Some(d);
+                    tx.copy = Some(c);
+                    return false;
+                }
+                d.scratch
+            }
+            None => {
+                let mut scratch = self.svc.scratch(self.id, self.n);
+                for (k, snap) in c.snaps {
+                    self.svc.load(&mut scratch, &k, snap);
+                }
+                scratch
+            }
+        };
         let mut reply = Vec::new();
         // A scratch shard's effects are the keys it writes back (Import).
         let mut effects = Effects::default();
@@ -1356,6 +1410,7 @@ impl<S: Service> Reactor<S> {
                 b.reqs.push(Req::Import { n: 1 });
             }
         }
+        true
     }
 
     /// A reply to a transaction command came back.

@@ -3,13 +3,17 @@
 //! type rather than at one type's contents.
 //!
 //! SORT reads more than its key: BY and GET patterns name other keys, one
-//! per element. kevy routes SORT to the shard that owns the sorted key (and
-//! its STORE destination), and pattern lookups read that shard's keyspace
-//! only: a pattern key owned by another shard reads as missing. Give the
-//! sorted key, the pattern keys and the destination one hash tag
-//! (`SORT {u}ids BY {u}weight_* GET {u}name_* STORE {u}out`) so they live
-//! together; with `--cores 1` every key is local and SORT behaves exactly
-//! as in Redis. Redis Cluster refuses such patterns for the same reason.
+//! per element, known only once the sorted key is read (Redis Cluster
+//! refuses such patterns for that reason). Without patterns, or with one
+//! shard, SORT routes like any keyed command: to the shard of the sorted
+//! key and its STORE destination. With patterns and several shards it
+//! routes to the whole keyspace, run by copy (`Route::All(Fold::One)`):
+//! kevy-rt locks every shard, then copies the keys `sort_keys` names — the
+//! sorted key and the destination first, then every pattern key of every
+//! element — into a scratch shard, runs SORT there and writes the
+//! destination back, all under the same locks. Locking every shard is the
+//! price of not knowing the keys in advance; it keeps SORT atomic like any
+//! other multi-key command, and only SORT with patterns pays it.
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
@@ -56,11 +60,15 @@ pub fn register(t: &mut Table) {
             "@slow",
             "@dangerous",
         ],
-        route: RouteKind::Custom(route_sort),
+        route: RouteKind::Reading {
+            route: route_sort,
+            keys: sort_keys,
+        },
         run: Handler::Shard(cmd_sort),
     });
     // Redis flags SORT_RO `movablekeys` for its BY/GET key spec although it
-    // has no STORE: only the sorted key is routed.
+    // has no STORE: only the sorted key is routed, unless patterns make it
+    // read the whole keyspace as SORT does.
     t.add(CommandSpec {
         name: "sort_ro",
         arity: -2,
@@ -76,7 +84,10 @@ pub fn register(t: &mut Table) {
             "@slow",
             "@dangerous",
         ],
-        route: RouteKind::Keys(Fold::One),
+        route: RouteKind::Reading {
+            route: route_sort_ro,
+            keys: sort_keys,
+        },
         run: Handler::Shard(cmd_sort_ro),
     });
 }
@@ -299,18 +310,68 @@ pub fn parse_sort<'a>(args: &Args<'a>, readonly: bool) -> OpResult<SortOpts<'a>>
     Ok(o)
 }
 
+impl SortOpts<'_> {
+    /// Whether sorting reads keys named by patterns: a BY that sorts and
+    /// has a `*`, or a GET other than `#` with a `*`.
+    fn reads_patterns(&self) -> bool {
+        let named = |p: &[u8]| c_prefix(p).contains(&b'*');
+        (!self.dontsort && self.by.is_some_and(named)) || self.gets.iter().any(|g| named(g))
+    }
+}
+
 /// SORT's route: the sorted key, plus the STORE destination when there is
-/// one. Option errors are left to the handler, which reports them in
-/// Redis's order.
-pub fn route_sort(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
-    let extra = parse_sort(&args, false).map_or(0, |o| o.store_pos);
-    Ok(Route::Keys {
+/// one; the whole keyspace, run by copy, when patterns name keys and there
+/// are several shards (see the module doc). Option errors are left to the
+/// handler, which reports them in Redis's order.
+pub fn route_sort(args: Args<'_>, _: &ClientCtx, nshards: usize) -> Result<Route, String> {
+    Ok(sort_route(args, nshards, false))
+}
+
+pub fn route_sort_ro(args: Args<'_>, _: &ClientCtx, nshards: usize) -> Result<Route, String> {
+    Ok(sort_route(args, nshards, true))
+}
+
+fn sort_route(args: Args<'_>, nshards: usize, readonly: bool) -> Route {
+    let o = parse_sort(&args, readonly);
+    if nshards > 1 && o.as_ref().is_ok_and(SortOpts::reads_patterns) {
+        return Route::All(Fold::One);
+    }
+    Route::Keys {
         first: 1,
         last: 1,
         step: 1,
-        extra: u32::try_from(extra).unwrap_or(0),
+        extra: o.map_or(0, |o| u32::try_from(o.store_pos).unwrap_or(0)),
         fold: Fold::One,
-    })
+    }
+}
+
+/// Every key SORT reads or writes, as far as `db` holds the sorted key:
+/// the sorted key and the STORE destination, then the key each pattern
+/// names for each element (a superset of what a LIMIT window reads). Run
+/// on the scratch shard of a SORT run by copy, which asks again after each
+/// round of copies until nothing new is named.
+pub fn sort_keys(db: &mut Db<'_>, args: Args<'_>) -> Vec<Vec<u8>> {
+    let readonly = args.get(0).eq_ignore_ascii_case(b"sort_ro");
+    let Ok(o) = parse_sort(&args, readonly) else {
+        return Vec::new();
+    };
+    let key = args.get(1);
+    let mut keys = vec![key.to_vec()];
+    keys.extend(o.store.map(<[u8]>::to_vec));
+    let by = o.by.filter(|_| !o.dontsort);
+    let patterns: Vec<&[u8]> = by.into_iter().chain(o.gets.iter().copied()).collect();
+    let mut name = |elem: &[u8]| {
+        for p in &patterns {
+            keys.extend(pattern_key(p, elem).map(|(k, _)| k));
+        }
+    };
+    match db.get(key) {
+        Some(Value::List(l)) => l.iter().for_each(&mut name),
+        Some(Value::Set(s)) => s.iter().for_each(|m| name(&m.to_vec())),
+        Some(Value::ZSet(z)) => z.iter().for_each(|(e, _)| name(e)),
+        _ => {}
+    }
+    keys
 }
 
 /// Redis's `lookupKeyByPattern`: `#` is the element itself; otherwise the
@@ -318,11 +379,22 @@ pub fn route_sort(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, Stri
 /// as a hash field when `->field` follows the `*`. `None` when the key (or
 /// field) is missing or of another type, or the pattern has no `*`.
 pub fn lookup_by_pattern(db: &mut Db<'_>, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
-    // Redis finds `#`, `*` and `->` with C string functions.
-    let c = c_prefix(pattern);
-    if c == b"#" {
+    if c_prefix(pattern) == b"#" {
         return Some(elem.to_vec());
     }
+    let (key, field) = pattern_key(pattern, elem)?;
+    match (db.get(&key)?, field) {
+        (Value::Hash(h), Some(f)) => h.get(f).map(<[u8]>::to_vec),
+        (Value::Str(s), None) => Some(s.to_vec()),
+        _ => None,
+    }
+}
+
+/// The key a pattern names for `elem`, and the hash field after `->` if
+/// any; `None` when the pattern has no `*` (or is `#`).
+fn pattern_key<'p>(pattern: &'p [u8], elem: &[u8]) -> Option<(Vec<u8>, Option<&'p [u8]>)> {
+    // Redis finds `#`, `*` and `->` with C string functions.
+    let c = c_prefix(pattern);
     let star = c.iter().position(|&b| b == b'*')?;
     let arrow = c[star + 1..]
         .windows(2)
@@ -337,11 +409,7 @@ pub fn lookup_by_pattern(db: &mut Db<'_>, pattern: &[u8], elem: &[u8]) -> Option
     key.extend_from_slice(&pattern[..star]);
     key.extend_from_slice(elem);
     key.extend_from_slice(&pattern[star + 1..postfix_end]);
-    match (db.get(&key)?, field) {
-        (Value::Hash(h), Some(f)) => h.get(f).map(<[u8]>::to_vec),
-        (Value::Str(s), None) => Some(s.to_vec()),
-        _ => None,
-    }
+    Some((key, field))
 }
 
 /// A numeric sort weight as SORT reads it (`strtod`, then a check that
@@ -1012,6 +1080,79 @@ mod tests {
         assert_eq!(route(&["SORT", "k", "STORE", "a", "STORE", "b"]), 5);
         assert_eq!(route(&["SORT", "k", "BY", "store"]), 0);
         assert_eq!(route(&["SORT", "k", "bad", "STORE", "d"]), 0);
+    }
+
+    #[test]
+    fn sort_with_patterns_routes_to_the_whole_keyspace_on_several_shards() {
+        let client = T::new().client;
+        let whole = |argv: &[&str], nshards: usize| {
+            let a = OwnedArgs::from_slices(argv);
+            let route = if argv[0] == "SORT_RO" {
+                route_sort_ro(a.args(), &client, nshards)
+            } else {
+                route_sort(a.args(), &client, nshards)
+            };
+            match route.unwrap() {
+                Route::All(Fold::One) => true,
+                Route::Keys { .. } => false,
+                other => panic!("{other:?}"),
+            }
+        };
+        for argv in [
+            &["SORT", "k", "BY", "w_*"][..],
+            &["SORT", "k", "GET", "#", "GET", "h_*->f"],
+            &["SORT", "k", "BY", "nosort", "GET", "n_*"],
+            &["SORT", "k", "by", "{t}w_*", "STORE", "{t}d"],
+            &["SORT_RO", "k", "BY", "w_*"],
+        ] {
+            assert!(whole(argv, 3), "{argv:?}");
+            assert!(!whole(argv, 1), "{argv:?}");
+        }
+        for argv in [
+            &["SORT", "k"][..],
+            &["SORT", "k", "BY", "nosort"],
+            &["SORT", "k", "GET", "#", "STORE", "d"],
+            &["SORT", "k", "GET", "no-star"],
+            &["SORT", "k", "BY", "w\0*"],
+            &["SORT", "k", "BY", "w_*", "bad"],
+            &["SORT_RO", "k", "BY", "w_*", "STORE", "d"],
+        ] {
+            assert!(!whole(argv, 3), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn sort_keys_names_the_pattern_keys_of_every_element() {
+        let mut t = T::new();
+        let keys = |t: &mut T, argv: &[&str]| {
+            let a = OwnedArgs::from_slices(argv);
+            let found = sort_keys(&mut t.shard.store.db(0), a.args());
+            found
+                .into_iter()
+                .map(|k| String::from_utf8(k).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let argv = [
+            "SORT", "l", "BY", "w_*", "GET", "#", "GET", "h_*->f", "STORE", "d",
+        ];
+        // Before the sorted key is copied: the key and the destination.
+        assert_eq!(keys(&mut t, &argv), ["l", "d"]);
+        list(&mut t, "l", &["1", "2"]);
+        assert_eq!(keys(&mut t, &argv), ["l", "d", "w_1", "h_1", "w_2", "h_2"]);
+        // BY nosort reads no weight; LIMIT still names every element.
+        assert_eq!(
+            keys(
+                &mut t,
+                &["SORT_RO", "l", "BY", "x", "GET", "n_*", "LIMIT", "0", "1"]
+            ),
+            ["l", "n_1", "n_2"]
+        );
+        set(&mut t, "s", &["7"]);
+        assert_eq!(keys(&mut t, &["SORT", "s", "GET", "n_*"]), ["s", "n_7"]);
+        zset(&mut t, "z", &[(1.0, "m")]);
+        assert_eq!(keys(&mut t, &["SORT", "z", "BY", "w_*"]), ["z", "w_m"]);
+        t.run(&["SET", "str", "x"]);
+        assert_eq!(keys(&mut t, &["SORT", "str", "BY", "w_*"]), ["str"]);
     }
 
     #[test]

@@ -434,6 +434,83 @@ fn rename_by_copy_moves_atomically_and_the_connection_sees_it() {
     }
 }
 
+/// A command that finds its keys as it reads them (COPYREF reads the
+/// pointer, then the key it names) runs in rounds of copies; a writer
+/// that moves the pointer and overwrites the old target at once must
+/// never fall between the rounds.
+#[test]
+fn keys_found_while_reading_are_read_atomically_across_rounds() {
+    let n = 3;
+    let mut s = sim(n);
+    let conns: Vec<usize> = (0..2 * n).map(|i| s.connect(i % n)).collect();
+    let mut round = 0u64;
+    let (mut saw_old, mut saw_new) = (0, 0);
+    for shards in 0..n * n * n {
+        let (ps, ts, ds) = (shards % n, shards / n % n, shards / (n * n));
+        for seed in 0..12u64 {
+            round += 1;
+            let mut rng = Rng::new(round);
+            let (c, w) = (conns[rng.below(2 * n)], conns[rng.below(2 * n)]);
+            let w = if w == c { s.connect(rng.below(n)) } else { w };
+            let p = key_on(&format!("p{round}"), ps, n);
+            let t1 = key_on(&format!("t{round}"), ts, n);
+            let t2 = key_on(&format!("u{round}"), (ts + 1 + seed as usize % 2) % n, n);
+            let d = key_on(&format!("d{round}"), ds, n);
+            s.send(w, &[&["MSET", &p, &t1, &t1, "old"]]);
+            settle_within(&mut s, &mut rng, 100);
+            assert_eq!(s.replies(w), ["OK"]);
+            s.send(c, &[&["COPYREF", &p, &d], &["GET", &d]]);
+            let at = rng.below(10);
+            for i in 0..14 {
+                if i == at {
+                    s.send(w, &[&["MSET", &p, &t2, &t2, "new", &t1, "stale"]]);
+                }
+                s.step(rng.below(n));
+            }
+            settle_within(&mut s, &mut rng, 300);
+            assert_eq!(s.replies(w), ["OK"]);
+            let got = s.replies(c);
+            let v = got[1].clone();
+            assert_eq!(got, ["1".to_string(), v.clone()], "round {round}");
+            assert!(v == "old" || v == "new", "round {round}: COPYREF saw {v}");
+            assert_eq!(value(&s, &d).as_deref(), Some(v.as_str()));
+            if v == "old" {
+                saw_old += 1;
+            } else {
+                saw_new += 1;
+            }
+        }
+    }
+    assert!(saw_old > 0 && saw_new > 0, "{saw_old} old, {saw_new} new");
+}
+
+#[test]
+fn keys_found_while_reading_inside_multi_see_earlier_commands() {
+    let n = 3;
+    let mut s = sim(n);
+    let c = s.connect(1);
+    let (p, t, d) = (key_on("mp", 0, n), key_on("mt", 1, n), key_on("md", 2, n));
+    s.send(c, &[&["SET", &d, "x"], &["SET", &t, "v"]]);
+    s.settle();
+    assert_eq!(s.replies(c), ["OK", "OK"]);
+    s.send(
+        c,
+        &[
+            &["MULTI"],
+            &["COPYREF", &p, &d],
+            &["GET", &d],
+            &["SET", &p, &t],
+            &["COPYREF", &p, &d],
+            &["GET", &d],
+            &["EXEC"],
+        ],
+    );
+    s.settle();
+    let got = s.replies(c);
+    assert_eq!(got[6], "[0,nil,OK,1,v]");
+    assert!(s.locks_idle());
+}
+
 #[test]
 fn readers_share_locks_and_a_writer_waits_for_both() {
     let mut s = sim(2);

@@ -7,6 +7,9 @@
 //! - `RENAME src dst`: keys that must be served together (`Fold::One`),
 //!   run by copy when they live on different shards.
 //! - `DBSIZE`: the whole keyspace (`Route::All`, summed).
+//! - `COPYREF src dst`: copies the value of the key that `src`'s value
+//!   names into `dst` (deleting `dst` when there is none): keys known only
+//!   once read (`Route::All` with `Fold::One`), run by copy.
 //! - `PING`, `SELECT db`: connection commands.
 //! - `MULTI`, `EXEC`, `DISCARD`, `WATCH k…`, `UNWATCH`: transaction control.
 //!
@@ -78,6 +81,7 @@ pub(crate) enum Cmd {
     Del,
     Rename,
     Dbsize,
+    CopyRef,
     Ping,
     Select,
     Tx(TxOp),
@@ -106,6 +110,7 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"DEL" => (Cmd::Del, -2, keys(1, -1, 1, Fold::Sum)),
         b"RENAME" => (Cmd::Rename, 3, keys(1, 2, 1, Fold::One)),
         b"DBSIZE" => (Cmd::Dbsize, 1, Route::All(Fold::Sum)),
+        b"COPYREF" => (Cmd::CopyRef, 3, Route::All(Fold::One)),
         b"PING" => (Cmd::Ping, -1, Route::Conn),
         b"SELECT" => (Cmd::Select, 2, Route::Conn),
         b"MULTI" => (Cmd::Tx(TxOp::Multi), 1, Route::Tx(TxOp::Multi)),
@@ -237,6 +242,15 @@ impl Service for Toy {
                 }
             }
             Cmd::Dbsize => r.int(shard.map.len() as i64),
+            Cmd::CopyRef => {
+                let v = shard
+                    .map
+                    .get(args.get(1))
+                    .and_then(|name| shard.map.get(name))
+                    .cloned();
+                r.int(i64::from(v.is_some()));
+                shard.set(args.get(2), v);
+            }
             Cmd::Ping | Cmd::Select | Cmd::Tx(_) => r.error("ERR not a keyed command"),
         }
     }
@@ -332,6 +346,18 @@ impl Service for Toy {
 
     fn import(&self, shard: &mut ToyShard, key: &[u8], snap: Option<Vec<u8>>) {
         shard.set(key, snap);
+    }
+
+    fn copy_keys(
+        &self,
+        scratch: &mut ToyShard,
+        _client: &ClientCtx,
+        _cmd: Cmd,
+        args: Args<'_>,
+    ) -> Vec<Vec<u8>> {
+        let mut keys = vec![args.get(1).to_vec(), args.get(2).to_vec()];
+        keys.extend(scratch.map.get(args.get(1)).cloned());
+        keys
     }
 
     fn watch(&self, shard: &mut ToyShard, client: u64, _db: u32, key: &[u8]) {
