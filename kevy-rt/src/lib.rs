@@ -20,16 +20,35 @@
 //! to `j` ([`ring`]), plus every shard's eventfd, "going to sleep" flag and
 //! monitor count.
 //!
-//! The reactor is split along those lines: `conn.rs` is the connection and
-//! its reply slots; `reactor/mesh.rs` the shard's end of the mesh (batches
-//! being filled, rings, recycled batches, sleep and wake-up); `exec.rs`
-//! the execution point; `lock.rs` and `reactor/tx.rs` the lock table and
-//! the transaction coordinator; `reactor/clients.rs` what spans every
-//! shard's connections (CLIENT LIST/KILL, MONITOR). `reactor/sim.rs`
-//! (tests only) runs several reactors on one thread with their real rings,
-//! stepping shards in chosen or random orders, so the coordinator's
-//! properties (all-or-nothing, no deadlock, WATCH, locks released on
-//! disconnect) are checked over thousands of interleavings.
+//! The reactor is split along those lines, and composes the parts:
+//! - `conn.rs`: a connection, its buffers and its reply slots; the
+//!   reactor keeps the table of them (`reactor.rs`: accept, read, parse,
+//!   route, write).
+//! - `reactor/mesh.rs`: the shard's end of the mesh (batches being
+//!   filled, rings, recycled batches, sleep and wake-up).
+//! - `reactor/executor.rs`: the shard's keyspace, its effects stream, its
+//!   lock table (`lock.rs`) and what waits there. It runs every command
+//!   that reaches the shard, whoever sent it, and is the participant side
+//!   of every transaction: it grants `Lock` requests in the table's
+//!   order, runs their commands, releases on `Unlock`.
+//! - `reactor/coord.rs`: the coordinator of the transactions of the
+//!   shard's own connections, one state machine each (below). It writes
+//!   messages for other shards into their batches and leaves what a
+//!   connection needs (read on, run a connection command, the answer) in
+//!   an outbox; the executor likewise leaves what it owes its own reactor
+//!   (a reply to one of its connections, a home lock granted). The reactor
+//!   drains both after each event, so neither touches the connection
+//!   table, and the coordinator's unit tests drive it with plain queues
+//!   for rings.
+//! - `reactor/tx.rs`: MULTI, EXEC, DISCARD, WATCH and UNWATCH on the
+//!   connection's side, and the glue to the coordinator;
+//!   `reactor/clients.rs`: what spans every shard's connections (CLIENT
+//!   LIST/KILL, MONITOR); `exec.rs`: the execution point.
+//!
+//! `reactor/sim.rs` (tests only) runs several reactors on one thread with
+//! their real rings, stepping shards in chosen or random orders, so the
+//! coordinator's properties (all-or-nothing, no deadlock, WATCH, locks
+//! released on disconnect) are checked over thousands of interleavings.
 //!
 //! # The execution point
 //!
@@ -100,13 +119,15 @@
 //! guarantee with per-shard key locks taken by two-phase locking, in a
 //! global order.
 //!
-//! **Who owns what.** Each shard owns a lock table for its own keys
-//! (`lock.rs`): the keys each transaction holds, plus a FIFO queue of what
-//! waits. The transaction's *coordinator* is the home reactor of the
+//! **Who owns what.** Each shard's executor owns a lock table for its own
+//! keys (`lock.rs`): the keys each transaction holds, plus a FIFO queue of
+//! what waits. The transaction's *coordinator* is the home reactor of the
 //! connection that sent it; it owns the transaction's state (its commands,
-//! the lock plan, the replies gathered so far) and nothing else. Key names
-//! are locked in every database at once, because SELECT inside MULTI can
-//! move later commands to another database.
+//! the lock plan, its phase, the replies gathered so far) and nothing
+//! else. The home shard takes part like any other, through its executor,
+//! inline instead of by message. Key names are locked in every database
+//! at once, because SELECT inside MULTI can move later commands to another
+//! database.
 //!
 //! **What runs.** `Service::route` gives each command's keys (the command
 //! table's key positions; kevy-rt never looks at command names). The plan
@@ -151,6 +172,30 @@
 //! the transaction holds its keys, and nothing can make such a transaction
 //! back out, so the argument below is unchanged; it costs one round trip
 //! per remote shard, and a transaction on one remote shard is one message.
+//!
+//! **Phases.** A coordinated transaction is in one phase, and only the
+//! coordinator's event handlers move it:
+//! - *Locking* `{ next }`: plan entry `next`'s locks are requested; a
+//!   `Locked` answer (or the home executor's grant) moves to `next + 1`
+//!   and requests the following entry, with its commands when early.
+//!   After the last entry: *Running* from the first step, or past the last
+//!   when a WATCHed key changed or every command already went (early).
+//! - *Running* `{ pc }`: sends step `pc` and goes on; a command run by
+//!   copy moves to *Copying*, a connection command to *AtConn*; past the
+//!   last step the unlocks go out: *Releasing*.
+//! - *Copying* `{ step, waiting }`: copies of the keys are coming; when
+//!   the last arrives the command runs on a scratch shard, the keys it
+//!   wrote are written back, and *Running* resumes after it.
+//! - *AtConn* `{ step }`: the reactor runs the command on the connection
+//!   and reports its reply and the connection's new state (SELECT); then
+//!   *Running* resumes.
+//! - *Releasing*: every unlock is sent; when the last reply is in, the
+//!   replies are folded into the answer and the transaction is gone.
+//!
+//! Replies may arrive in any phase (an early transaction's commands run as
+//! their locks are granted). A connection that closes does not stop its
+//! transaction: some shards may already have run its commands, and every
+//! lock must still be released in its turn; only the answer is dropped.
 //!
 //! **Why it is atomic.** Every command that touches a key checks the key's
 //! shard's lock table first (one branch while the table is empty, the

@@ -3,14 +3,14 @@
 //! mesh, and writes replies in order. See the crate doc for the design.
 
 use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK};
-use crate::exec::{self, Effects};
 use crate::fold::FanOut;
-use crate::lock::Locks;
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
 use crate::service::{ClientCtx, ConnAction, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
+use coord::Coordinator;
+use executor::{Executor, Wire};
 use kevy_resp::{Args, Parse};
 use kevy_sys::{clock, signal, EventFd, Events, Interest, Poller, TcpListener, Token};
 use mesh::{Endpoint, Padded, Shared, RING_BUDGET};
@@ -18,7 +18,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tx::{Tx, Wait};
 
 /// Connections accepted per listener wake-up.
 const ACCEPT_BUDGET: usize = 64;
@@ -39,6 +38,8 @@ const COALESCE_US: u64 = 500;
 const COALESCE_BYTES: usize = 64 * 1024;
 
 mod clients;
+mod coord;
+mod executor;
 mod mesh;
 #[cfg(test)]
 mod sim;
@@ -184,14 +185,16 @@ struct Reactor<S: Service> {
     id: usize,
     n: usize,
     svc: Arc<S>,
-    shard: S::Shard,
     stats: Arc<Stats>,
     next_client_id: Arc<AtomicU64>,
     poller: Poller,
     listener: TcpListener,
+    /// This shard's end of the ring mesh.
     mesh: Endpoint<S>,
-    /// This shard's effects stream (exec.rs).
-    effects: Effects,
+    /// This shard's keyspace, lock table and waiters.
+    ex: Executor<S>,
+    /// The transactions of this shard's connections.
+    coord: Coordinator<S>,
     /// CLIENT LIST/KILL this reactor coordinates, by slot.
     cops: Vec<Option<clients::ClientsOp<S>>>,
     free_cops: Vec<u32>,
@@ -215,22 +218,11 @@ struct Reactor<S: Service> {
     scratch_ready: Vec<u32>,
     scratch_again: Vec<u32>,
     scratch_writes: Vec<u32>,
-    /// This shard's key locks and what waits for them.
-    locks: Locks<Wait<S>>,
-    /// Transactions this reactor coordinates, by slot (`op`).
-    txs: Vec<Option<Tx<S>>>,
-    free_txs: Vec<u32>,
-    /// Transactions whose next phase can run (all locks held, or the copy
-    /// for a command run by copy arrived).
-    tx_runnable: Vec<u32>,
     pool: VecPool,
     part_out: Vec<u8>,
-    /// Scratch arguments of one part of a split command.
-    part_args: kevy_resp::OwnedArgs,
     commands: u64,
     net_in: u64,
     net_out: u64,
-    seed: u64,
 }
 
 impl<S: Service> Reactor<S> {
@@ -254,18 +246,18 @@ impl<S: Service> Reactor<S> {
             WAKER,
             Interest::READABLE.add(Interest::EDGE),
         )?;
-        let shard = svc.new_shard(id, n);
+        let seed = clock::unix_us() ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Ok(Reactor {
             id,
             n,
+            ex: Executor::new(id, n, svc.clone()),
+            coord: Coordinator::new(id, n, svc.clone(), seed),
             svc,
-            shard,
             stats,
             next_client_id,
             poller,
             listener,
             mesh,
-            effects: Effects::default(),
             cops: Vec::new(),
             free_cops: Vec::new(),
             monitors: Vec::new(),
@@ -281,17 +273,11 @@ impl<S: Service> Reactor<S> {
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
             scratch_writes: Vec::new(),
-            locks: Locks::default(),
-            txs: Vec::new(),
-            free_txs: Vec::new(),
-            tx_runnable: Vec::new(),
             pool: VecPool::default(),
             part_out: Vec::new(),
-            part_args: kevy_resp::OwnedArgs::default(),
             commands: 0,
             net_in: 0,
             net_out: 0,
-            seed: clock::unix_us() ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         })
     }
 
@@ -327,7 +313,7 @@ impl<S: Service> Reactor<S> {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
                 break;
             }
-            self.svc.begin_iteration(&mut self.shard);
+            self.svc.begin_iteration(&mut self.ex.shard);
             for ev in events.iter() {
                 match ev.token {
                     LISTENER => self.accept(),
@@ -349,7 +335,7 @@ impl<S: Service> Reactor<S> {
             let now = clock::monotonic_ms();
             if now >= next_tick {
                 self.mesh.drain_waker();
-                self.svc.tick(&mut self.shard, &mut self.effects);
+                self.svc.tick(&mut self.ex.shard, &mut self.ex.effects);
                 next_tick = clock::monotonic_ms().max(now) + TICK_MS;
             }
         }
@@ -369,7 +355,7 @@ impl<S: Service> Reactor<S> {
         self.drain_rings();
         self.run_ready();
         self.run_txs();
-        self.svc.end_iteration(&mut self.shard);
+        self.svc.end_iteration(&mut self.ex.shard);
         self.mesh.flush();
     }
 
@@ -674,8 +660,9 @@ impl<S: Service> Reactor<S> {
             self.stop_monitor(idx);
         }
         self.svc
-            .closed(&mut self.shard, &c.st.client, &mut c.st.session);
+            .closed(&mut self.ex.shard, &c.st.client, &mut c.st.session);
         drop(c);
+        self.coord.closed(idx, self.gens[idx as usize]);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
         self.free.push(idx);
         self.my_stats()
@@ -692,7 +679,7 @@ impl<S: Service> Reactor<S> {
         match self.svc.route(args, &st.client, self.n) {
             Ok((cmd, route)) => self.run_routed(idx, gen, st, cmd, route, args),
             Err(msg) => {
-                self.svc.refused(&mut self.shard, args, &msg);
+                self.svc.refused(&mut self.ex.shard, args, &msg);
                 match self.svc.resolve(args) {
                     Err(Refused {
                         tx: Some(TxOp::Exec),
@@ -747,7 +734,7 @@ impl<S: Service> Reactor<S> {
             Route::Conn => {
                 let action = if st.nothing_pending() {
                     let a = self.svc.exec_conn(
-                        &mut self.shard,
+                        &mut self.ex.shard,
                         &mut st.client,
                         &mut st.session,
                         cmd,
@@ -760,7 +747,7 @@ impl<S: Service> Reactor<S> {
                     st.reserve_parked(4096);
                     let start = st.parked.len();
                     let a = self.svc.exec_conn(
-                        &mut self.shard,
+                        &mut self.ex.shard,
                         &mut st.client,
                         &mut st.session,
                         cmd,
@@ -783,7 +770,7 @@ impl<S: Service> Reactor<S> {
             Route::Clients { all } => self.clients(idx, gen, st, cmd, args, all),
             Route::Tx(op) => {
                 let error = self.tx_control(idx, gen, st, op, args);
-                self.svc.ran_in_runtime(&mut self.shard, cmd, error);
+                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, error);
             }
             Route::Shard(s) => self.single(s % self.n, idx, gen, st, cmd, args),
             Route::Keys {
@@ -847,7 +834,7 @@ impl<S: Service> Reactor<S> {
             part: 0,
         };
         if s == self.id {
-            if self.locks.active() && self.defer_if_locked(None, dest, cmd, st.client, args) {
+            if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
                 st.await_local();
                 return;
             }
@@ -859,16 +846,7 @@ impl<S: Service> Reactor<S> {
             }
             let start = st.parked.len();
             let out = if direct { &mut st.wbuf } else { &mut st.parked };
-            exec::run(
-                &*self.svc,
-                &mut self.shard,
-                &mut self.effects,
-                &st.client,
-                cmd,
-                args,
-                0,
-                out,
-            );
+            self.ex.run(&st.client, cmd, args, 0, out);
             if direct {
                 st.done_seq += 1;
             } else {
@@ -898,13 +876,6 @@ impl<S: Service> Reactor<S> {
         } else {
             st.await_fan(Box::new(fo));
         }
-    }
-
-    fn next_random(&mut self) -> u64 {
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        self.seed
     }
 
     // ---- the mesh ----------------------------------------------------
@@ -942,12 +913,14 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
-                    if self.locks.active()
-                        && self.defer_if_locked(Some(peer), dest, cmd, client, args)
+                    if self.ex.locks.active()
+                        && self.ex.defer_if_locked(Some(peer), dest, cmd, client, args)
                     {
                         continue;
                     }
-                    let (start, len) = self.exec_for_peer(peer, &client, cmd, args);
+                    let (start, len) =
+                        self.ex
+                            .run_for_peer(&mut self.mesh, peer, &client, cmd, args, 0);
                     self.batch(peer)
                         .resps
                         .push(Resp::Reply { dest, start, len });
@@ -963,9 +936,10 @@ impl<S: Service> Reactor<S> {
                 } => {
                     let args = b.args_at(first, n);
                     if waiting_tx == Some(op) {
-                        self.attach(part, sub, cmd, client, args);
+                        self.ex.attach(part, sub, cmd, client, args);
                     } else {
-                        self.run_tx_cmd(peer, op, part, sub, cmd, &client, args);
+                        self.ex
+                            .run_tx_cmd(&mut self.mesh, peer, op, part, sub, cmd, &client, args);
                     }
                 }
                 Req::Lock {
@@ -985,15 +959,21 @@ impl<S: Service> Reactor<S> {
                         client,
                         read,
                     };
-                    waiting_tx = (!self.lock_request(peer, op, claim, watch, last)).then_some(op);
+                    let goes = self
+                        .ex
+                        .lock_request(&mut self.mesh, peer, op, claim, watch, last);
+                    waiting_tx = (!goes).then_some(op);
                 }
-                Req::Unlock { op } if waiting_tx == Some(op) => self.attach_unlock(),
-                Req::Unlock { op } => self.unlock(crate::lock::tx_id(peer, op)),
+                Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
+                Req::Unlock { op } => {
+                    self.ex.unlock(&mut self.mesh, crate::lock::tx_id(peer, op));
+                    self.pump();
+                }
                 Req::Export { op, first, n } => {
                     let args = b.args_at(first, n);
                     let mut snaps = Vec::with_capacity(n as usize);
                     for k in args.iter() {
-                        snaps.push((k.to_vec(), self.svc.export(&mut self.shard, k)));
+                        snaps.push((k.to_vec(), self.svc.export(&mut self.ex.shard, k)));
                     }
                     let out = self.batch(peer);
                     out.resp_snaps.extend(snaps);
@@ -1001,7 +981,7 @@ impl<S: Service> Reactor<S> {
                 }
                 Req::Import { n } => {
                     for (k, snap) in req_snaps.by_ref().take(n as usize) {
-                        self.svc.import(&mut self.shard, &k, snap);
+                        self.svc.import(&mut self.ex.shard, &k, snap);
                     }
                 }
                 Req::Watch {
@@ -1012,13 +992,15 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let keys = b.args_at(first, n);
-                    if self.locks.active() && !self.may_watch(client) {
-                        self.defer_watch(Some(peer), dest, client, db, keys.to_owned_args());
+                    if !self.ex.may_watch(client) {
+                        self.ex
+                            .defer_watch(Some(peer), dest, client, db, keys.to_owned_args());
                     } else {
-                        self.register_watch(Some(peer), dest, client, db, keys);
+                        self.ex
+                            .register_watch(&mut self.mesh, Some(peer), dest, client, db, keys);
                     }
                 }
-                Req::Unwatch { client } => self.svc.unwatch(&mut self.shard, client),
+                Req::Unwatch { client } => self.svc.unwatch(&mut self.ex.shard, client),
                 Req::Clients { op } => self.send_infos(peer, op),
                 Req::Kill { op, n } => {
                     for id in ids.by_ref().take(n as usize) {
@@ -1051,12 +1033,16 @@ impl<S: Service> Reactor<S> {
                     len,
                 } => {
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
-                    self.tx_reply(op, part, sub, bytes);
+                    self.coord.reply(op, part, sub, bytes);
+                    self.pump();
                 }
-                Resp::Locked { op, changed } => self.tx_locked(op, changed),
+                Resp::Locked { op, changed } => {
+                    self.coord.locked(&mut self.ex, &mut self.mesh, op, changed);
+                    self.pump();
+                }
                 Resp::Exported { op, n } => {
-                    let snaps: Vec<_> = resp_snaps.by_ref().take(n as usize).collect();
-                    self.tx_exported(op, snaps);
+                    self.coord
+                        .exported(op, resp_snaps.by_ref().take(n as usize));
                 }
                 Resp::Clients { op, n } => {
                     self.clients_arrived(op, infos.by_ref().take(n as usize));
@@ -1064,6 +1050,14 @@ impl<S: Service> Reactor<S> {
                 Resp::Killed { op } => self.kills_done(op),
             }
         }
+    }
+
+    /// Connection `conn` if it is still the one of generation `gen`.
+    fn conn_at(&mut self, conn: u32, gen: u32) -> Option<&mut Conn<S>> {
+        if self.gens.get(conn as usize) != Some(&gen) {
+            return None;
+        }
+        self.conns.get_mut(conn as usize).and_then(Option::as_mut)
     }
 
     /// Hands a reply to one of this reactor's connections.
@@ -1082,6 +1076,13 @@ impl<S: Service> Reactor<S> {
                 self.writes.push(dest.conn);
             }
         }
+    }
+}
+
+impl<S: Service> Wire<S> for Endpoint<S> {
+    #[inline]
+    fn batch(&mut self, s: usize) -> &mut Batch<S> {
+        Endpoint::batch(self, s)
     }
 }
 

@@ -122,7 +122,7 @@ impl<S: Service> Reactor<S> {
         if !all || self.n == 1 {
             let mut out = self.pool.get();
             let kill = self.svc.exec_clients(
-                &mut self.shard,
+                &mut self.ex.shard,
                 &mut st.client,
                 &mut st.session,
                 cmd,
@@ -214,7 +214,7 @@ impl<S: Service> Reactor<S> {
         };
         let mut out = Vec::new();
         let kill = self.svc.exec_clients(
-            &mut self.shard,
+            &mut self.ex.shard,
             &mut conn.st.client,
             &mut conn.st.session,
             c.cmd,

@@ -197,7 +197,7 @@ impl<S: Service> Sim<S> {
         let r = &mut self.shards[s];
         r.now_us = self.now_us;
         r.now_ms = self.now_us / 1_000;
-        r.svc.begin_iteration(&mut r.shard);
+        r.svc.begin_iteration(&mut r.ex.shard);
         r.turn();
         // Take the output the flush would write.
         for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
@@ -219,7 +219,7 @@ impl<S: Service> Sim<S> {
         r.ready.is_empty()
             && r.writes.is_empty()
             && r.held_writes.is_empty()
-            && r.tx_runnable.is_empty()
+            && !r.coord.has_runnable()
             && !r.mesh.has_outgoing()
             && !r.mesh.has_incoming()
     }
@@ -269,7 +269,7 @@ impl<S: Service> Sim<S> {
     pub fn locks_idle(&self) -> bool {
         self.shards
             .iter()
-            .all(|r| r.locks.is_idle() && r.txs.iter().all(Option::is_none))
+            .all(|r| r.ex.locks.is_idle() && r.coord.is_idle())
     }
 }
 

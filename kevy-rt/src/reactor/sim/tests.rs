@@ -22,7 +22,10 @@ fn key_on(tag: &str, s: usize, n: usize) -> String {
 
 /// The stored value of `key`, read straight from its shard.
 fn value(sim: &Sim<Toy>, key: &str) -> Option<String> {
-    sim.shards[shard_of(key.as_bytes(), sim.n())].shard.get(key)
+    sim.shards[shard_of(key.as_bytes(), sim.n())]
+        .ex
+        .shard
+        .get(key)
 }
 
 /// Settles with random steps and checks that it took at most `bound`.
@@ -524,12 +527,12 @@ fn readers_share_locks_and_a_writer_waits_for_both() {
     s.send(r2, read);
     s.step(0);
     // Both read-only transactions hold the key on shard 0 at once.
-    assert_eq!(s.shards[0].locks.holders_of(ka.as_bytes()), 2);
-    assert_eq!(s.shards[0].locks.counts(), (2, 0));
+    assert_eq!(s.shards[0].ex.locks.holders_of(ka.as_bytes()), 2);
+    assert_eq!(s.shards[0].ex.locks.counts(), (2, 0));
     s.send(w, &[&["SET", &ka, "new"]]);
     s.step(0);
     // The writer waits for both.
-    assert_eq!(s.shards[0].locks.counts(), (2, 1));
+    assert_eq!(s.shards[0].ex.locks.counts(), (2, 1));
     assert_eq!(value(&s, &ka).as_deref(), Some("old"));
     assert!(s.replies(w).is_empty());
     s.settle();
@@ -569,7 +572,7 @@ fn readers_and_a_writer_interleave_serializably() {
             }
             s.step(rng.below(2));
             for sh in 0..2 {
-                let l = &s.shards[sh].locks;
+                let l = &s.shards[sh].ex.locks;
                 max_sharing = max_sharing
                     .max(l.holders_of(ka.as_bytes()))
                     .max(l.holders_of(kb.as_bytes()));

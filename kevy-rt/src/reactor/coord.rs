@@ -1,0 +1,1078 @@
+//! The transaction coordinator: the state machine of every transaction
+//! whose connection lives on this reactor (crate doc, "Transactions").
+//!
+//! A transaction is in one [`Phase`]; each entry point takes an event (the
+//! transaction started, a shard's `Locked`, a command's reply, copies of
+//! keys, a connection command's outcome) and moves it to its next phase,
+//! writing what must reach other shards into their batches (any [`Wire`])
+//! and what the reactor must do for the connection into [`Coordinator::out`].
+//! It never touches the connection table or the rings itself; the home
+//! shard's part of the work it hands to the home [`Executor`], as a peer
+//! would by message.
+
+use super::executor::{Executor, Wire};
+use super::route_keys;
+use crate::conn::VecPool;
+use crate::fold::FanOut;
+use crate::lock::{key_id, tx_id, Claim, TxId};
+use crate::msg::Req;
+use crate::service::{ClientCtx, Fold, Route, Service};
+use crate::slot::shard_of;
+use kevy_resp::{Args, OwnedArgs, Reply};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+#[cfg(test)]
+mod tests;
+
+/// Where a transaction is. The transitions:
+///
+/// - `Locking { next }` → `Locking { next + 1 }` when plan entry `next`'s
+///   locks are held (inline for the home shard, by `Locked` for the
+///   others); after the last entry → `Running { 0 }`, or straight to the
+///   end of the steps when a WATCHed key changed or every command already
+///   went with its lock request (early).
+/// - `Running { pc }` sends step `pc` and moves on; a command run by copy
+///   → `Copying`, a connection command → `AtConn`; past the last step the
+///   unlocks go out → `Releasing`.
+/// - `Copying { step, waiting }` → `Running { step + 1 }` once every copy
+///   arrived, the command ran on a scratch shard and the keys it wrote went
+///   back to their owners (write-back), ahead of every later command.
+/// - `AtConn { step }` → `Running { step + 1 }` when the reactor reports
+///   the command's outcome on the connection.
+/// - `Releasing` → done (removed, the answer in `out`) once every reply is
+///   in; replies may arrive in any phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Locking { next: usize },
+    Running { pc: usize },
+    Copying { step: usize, waiting: usize },
+    AtConn { step: usize },
+    Releasing,
+}
+
+/// What the reactor must do for a transaction's connection, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum ToConn {
+    /// Everything the transaction sends is on its way: the connection may
+    /// read its next commands.
+    Unblock { conn: u32, gen: u32 },
+    /// Run transaction `op`'s connection command ([`Coordinator::conn_cmd`])
+    /// on the connection and report with [`Coordinator::conn_ran`].
+    ConnCmd { op: u32 },
+    /// The transaction is done: `reply` answers request `seq`. `blocks`:
+    /// the connection waits for it to read on; `exec`: EXEC's WATCHes go.
+    Answer {
+        conn: u32,
+        gen: u32,
+        seq: u64,
+        blocks: bool,
+        exec: bool,
+        reply: Vec<u8>,
+    },
+}
+
+/// A transaction command's reply as it comes together.
+enum Part {
+    Wait,
+    Fan(Box<FanOut>),
+    Ready(Vec<u8>),
+}
+
+/// How a multi-key command splits over shards: per shard, the ordinals of
+/// its keys, and each key's argument position.
+struct Split {
+    step: usize,
+    groups: Vec<(usize, Vec<u32>)>,
+    keys_at: Vec<usize>,
+}
+
+/// One queued command with its route (or the error that replaces it).
+pub(super) type Step<S> = (<S as Service>::Cmd, OwnedArgs, Result<Route, Vec<u8>>);
+
+/// A transaction planned but not started: what `draft` found.
+pub(super) enum Draft<S: Service> {
+    /// Every key is on the home shard and free: the reactor runs the steps
+    /// back to back (`watch`: check the WATCHes first).
+    Inline { steps: Vec<Step<S>>, watch: bool },
+    /// Locks to take: [`Coordinator::start`] runs it.
+    Plan(Plan<S>),
+}
+
+pub(super) struct Plan<S: Service> {
+    client: ClientCtx,
+    exec: bool,
+    steps: Vec<Step<S>>,
+    locks: Vec<(usize, Claim)>,
+    watch: bool,
+    early: bool,
+}
+
+/// A transaction this reactor coordinates.
+struct Tx<S: Service> {
+    id: TxId,
+    conn: u32,
+    gen: u32,
+    seq: u64,
+    /// The connection's facts as of the command being sent (SELECT inside
+    /// the transaction changes the database of the commands after it).
+    client: ClientCtx,
+    /// EXEC (array reply, WATCH check) rather than one multi-key command.
+    exec: bool,
+    steps: Vec<Step<S>>,
+    /// Locks to take, in increasing shard order.
+    plan: Vec<(usize, Claim)>,
+    phase: Phase,
+    /// Ask each shard whether a WATCHed key changed.
+    watch: bool,
+    /// A WATCHed key changed: EXEC runs nothing and answers null.
+    changed: bool,
+    /// Each shard runs its commands as soon as its locks are held (see
+    /// `draft`), instead of after every lock is held.
+    early: bool,
+    /// The plan entry whose shard unlocks by itself after its commands.
+    self_unlocked: Option<usize>,
+    /// The connection reads nothing more until this transaction has sent
+    /// everything (see the crate doc).
+    blocks: bool,
+    /// The connection closed: the transaction still runs to its end (its
+    /// locks are released as usual), but nobody is answered.
+    gone: bool,
+    parts: Vec<Part>,
+    /// Replies still to come from other shards.
+    pending: usize,
+    /// Copies gathered for the command run by copy.
+    snaps: Vec<(Vec<u8>, S::Snapshot)>,
+    /// A whole-keyspace command run by copy that names its keys as it
+    /// reads them ([`Service::copy_keys`]).
+    discover: Option<Discover<S>>,
+    /// Split plans of commands sent one shard at a time (early).
+    splits: Vec<Split>,
+}
+
+/// The rounds of a command that names its keys as it reads them: the
+/// scratch shard holding the copies loaded so far, and every key asked for.
+struct Discover<S: Service> {
+    scratch: S::Shard,
+    asked: HashSet<Vec<u8>, ahash::RandomState>,
+}
+
+pub(super) struct Coordinator<S: Service> {
+    id: usize,
+    n: usize,
+    svc: Arc<S>,
+    /// Transactions by slot (`op`).
+    txs: Vec<Option<Tx<S>>>,
+    free: Vec<u32>,
+    /// Transactions whose next phase can run (all locks held, or the copies
+    /// for a command run by copy arrived).
+    runnable: Vec<u32>,
+    /// What the reactor must do for connections, in order.
+    pub out: Vec<ToConn>,
+    /// Buffers of answers, given back by the reactor.
+    pub pool: VecPool,
+    /// Scratch arguments of one part of a split command.
+    part_args: OwnedArgs,
+    seed: u64,
+}
+
+impl<S: Service> Coordinator<S> {
+    pub fn new(id: usize, n: usize, svc: Arc<S>, seed: u64) -> Self {
+        Coordinator {
+            id,
+            n,
+            svc,
+            txs: Vec::new(),
+            free: Vec::new(),
+            runnable: Vec::new(),
+            out: Vec::new(),
+            pool: VecPool::default(),
+            part_args: OwnedArgs::default(),
+            seed,
+        }
+    }
+
+    /// Whether a transaction can advance ([`Self::next_runnable`]).
+    #[cfg(test)]
+    pub fn has_runnable(&self) -> bool {
+        !self.runnable.is_empty()
+    }
+
+    /// Whether no transaction is in flight.
+    #[cfg(test)]
+    pub fn is_idle(&self) -> bool {
+        self.txs.iter().all(Option::is_none)
+    }
+
+    /// The phase of transaction `op`, if it is in flight.
+    #[cfg(test)]
+    pub fn phase(&self, op: u32) -> Option<Phase> {
+        self.txs.get(op as usize)?.as_ref().map(|t| t.phase)
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed
+    }
+
+    // ---- starting ----------------------------------------------------------
+
+    /// Plans `cmds` to run atomically: EXEC's queue (`exec`, checking the
+    /// connection's `watched` keys) or one multi-key command whose keys span
+    /// shards.
+    pub fn draft(
+        &self,
+        ex: &Executor<S>,
+        client: &ClientCtx,
+        watched: &[(u32, Vec<u8>)],
+        cmds: Vec<(S::Cmd, OwnedArgs)>,
+        exec: bool,
+    ) -> Draft<S> {
+        let n = self.n;
+        let steps: Vec<Step<S>> = cmds
+            .into_iter()
+            .map(|(cmd, args)| {
+                // Inside a transaction CLIENT LIST/INFO/KILL run as
+                // connection commands: they see the calling connection only.
+                let route = self.svc.route(args.args(), client, n).map(|r| match r.1 {
+                    Route::Clients { .. } => Route::Conn,
+                    r => r,
+                });
+                (cmd, args, route)
+            })
+            .collect();
+        let mut claims: Vec<Claim> = (0..n)
+            .map(|_| Claim {
+                client: client.id,
+                read: true,
+                ..Claim::default()
+            })
+            .collect();
+        let mut involved = vec![false; n];
+        for (cmd, args, route) in &steps {
+            match route {
+                Ok(r @ Route::Keys { .. }) => {
+                    let read = self.svc.reads_only(*cmd);
+                    for k in route_keys(r, args.args()) {
+                        let s = shard_of(k, n);
+                        claims[s].keys.push(key_id(k));
+                        claims[s].read &= read;
+                        involved[s] = true;
+                    }
+                }
+                Ok(Route::All(_)) => {
+                    for s in 0..n {
+                        claims[s].whole = true;
+                        involved[s] = true;
+                    }
+                }
+                Ok(Route::Shard(s)) => {
+                    claims[s % n].whole = true;
+                    involved[s % n] = true;
+                }
+                _ => {}
+            }
+        }
+        let watch = exec && !watched.is_empty();
+        if watch {
+            for (_, k) in watched {
+                let s = shard_of(k, n);
+                claims[s].keys.push(key_id(k));
+                involved[s] = true;
+            }
+        }
+        for c in &mut claims {
+            c.keys.sort_unstable();
+            c.keys.dedup();
+        }
+        // Commands may run as each shard's locks are taken (rather than once
+        // all are) when nothing can make the transaction back out or needs
+        // another shard's result: no WATCH, no connection command (SELECT
+        // changes later commands' database), no command run by copy.
+        let early = !watch
+            && involved.contains(&true)
+            && steps.iter().all(|(_, args, route)| match route {
+                Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) => true,
+                Ok(Route::All(fold)) => *fold != Fold::One,
+                Ok(Route::Conn) | Ok(Route::Clients { .. }) => false,
+                Ok(r @ Route::Keys { fold, .. }) => {
+                    let mut shards = route_keys(r, args.args()).map(|k| shard_of(k, n));
+                    match shards.next() {
+                        None => false,
+                        Some(first) => *fold != Fold::One || shards.all(|s| s == first),
+                    }
+                }
+            });
+        let home_only = involved
+            .iter()
+            .enumerate()
+            .all(|(s, &i)| !i || s == self.id);
+        if home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
+            // The fast path: nothing else can run on this reactor meanwhile.
+            return Draft::Inline { steps, watch };
+        }
+        let locks = claims
+            .into_iter()
+            .enumerate()
+            .filter(|(s, _)| involved[*s])
+            .collect();
+        Draft::Plan(Plan {
+            client: *client,
+            exec,
+            steps,
+            locks,
+            watch,
+            early,
+        })
+    }
+
+    /// Starts a planned transaction for request `seq` of connection
+    /// `conn`/`gen`: asks for its first locks. Returns the transaction's
+    /// slot and whether the connection must wait before reading on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        plan: Plan<S>,
+        conn: u32,
+        gen: u32,
+        seq: u64,
+    ) -> (u32, bool) {
+        let op = match self.free.pop() {
+            Some(op) => op,
+            None => {
+                self.txs.push(None);
+                (self.txs.len() - 1) as u32
+            }
+        };
+        let nsteps = plan.steps.len();
+        let mut tx = Tx {
+            id: tx_id(self.id, op),
+            conn,
+            gen,
+            seq,
+            client: plan.client,
+            exec: plan.exec,
+            steps: plan.steps,
+            plan: plan.locks,
+            phase: Phase::Locking { next: 0 },
+            watch: plan.watch,
+            changed: false,
+            early: plan.early,
+            self_unlocked: None,
+            blocks: true,
+            gone: false,
+            parts: (0..nsteps).map(|_| Part::Wait).collect(),
+            pending: 0,
+            snaps: Vec::new(),
+            discover: None,
+            splits: Vec::new(),
+        };
+        self.lock_next(ex, wire, op, &mut tx);
+        if all_sent(&tx, self.id) {
+            tx.blocks = false;
+        }
+        let blocks = tx.blocks;
+        self.txs[op as usize] = Some(tx);
+        (op, blocks)
+    }
+
+    // ---- the lock phase ----------------------------------------------------
+
+    /// Requests the next locks of the plan: the home shard's inline, the
+    /// others by message; one shard at a time, in shard order. An early
+    /// transaction's commands for a shard go with its lock request (and the
+    /// last shard unlocks itself behind them).
+    fn lock_next(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+    ) {
+        loop {
+            let Phase::Locking { next } = tx.phase else {
+                return;
+            };
+            if next == tx.plan.len() {
+                tx.phase = Phase::Running {
+                    pc: if tx.changed || tx.early {
+                        // A watched key changed: run nothing. Early: all
+                        // sent already.
+                        tx.steps.len()
+                    } else {
+                        0
+                    },
+                };
+                self.runnable.push(op);
+                return;
+            }
+            let last = next + 1 == tx.plan.len();
+            let (s, claim) = {
+                let e = &mut tx.plan[next];
+                (e.0, std::mem::take(&mut e.1))
+            };
+            if s == self.id {
+                // The last shard of an early transaction runs its commands
+                // right now, back to back, and lets go: nothing can run in
+                // between, so it needs no entry in the lock table.
+                let hold = !(tx.early && last);
+                let Some(changed) = ex.lock_home(op, claim, tx.watch, hold) else {
+                    return;
+                };
+                tx.changed |= changed;
+                self.locks_held(ex, wire, op, tx);
+                continue;
+            }
+            let b = wire.batch(s);
+            let first = b.lock_keys.len() as u32;
+            b.lock_keys.extend_from_slice(&claim.keys);
+            let n = claim.keys.len() as u32;
+            b.reqs.push(Req::Lock {
+                op,
+                client: claim.client,
+                whole: claim.whole,
+                read: claim.read,
+                watch: tx.watch,
+                last: tx.early && last,
+                first,
+                n,
+            });
+            if tx.early {
+                self.send_steps_on(ex, wire, op, tx, s);
+                if last {
+                    wire.batch(s).reqs.push(Req::Unlock { op });
+                    tx.self_unlocked = Some(next);
+                }
+            }
+            return;
+        }
+    }
+
+    /// The current plan entry's locks are held: an early transaction runs
+    /// its commands there (a remote shard already did, on receipt).
+    fn locks_held(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+    ) {
+        let Phase::Locking { next } = tx.phase else {
+            return;
+        };
+        let s = tx.plan[next].0;
+        if tx.early && s == self.id {
+            self.send_steps_on(ex, wire, op, tx, s);
+        }
+        tx.phase = Phase::Locking { next: next + 1 };
+    }
+
+    /// Sends every part of every command that belongs on shard `s`.
+    fn send_steps_on(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        s: usize,
+    ) {
+        for i in 0..tx.steps.len() {
+            self.send_step(ex, wire, op, tx, i, Some(s));
+        }
+    }
+
+    /// Event: the locks of transaction `op`'s current plan entry are held
+    /// (`changed`: a key the client WATCHes changed there).
+    pub fn locked(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        changed: bool,
+    ) {
+        let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
+            return;
+        };
+        tx.changed |= changed;
+        self.locks_held(ex, wire, op, &mut tx);
+        self.lock_next(ex, wire, op, &mut tx);
+        if tx.blocks && all_sent(&tx, self.id) {
+            tx.blocks = false;
+            if !tx.gone {
+                self.out.push(ToConn::Unblock {
+                    conn: tx.conn,
+                    gen: tx.gen,
+                });
+            }
+        }
+        self.txs[op as usize] = Some(tx);
+    }
+
+    /// Event: connection `conn`/`gen` closed. Its transactions go on to
+    /// their end, since some shards may already run their commands and
+    /// every lock must still be released in its turn; what would go to the
+    /// connection is dropped.
+    pub fn closed(&mut self, conn: u32, gen: u32) {
+        for tx in self.txs.iter_mut().flatten() {
+            if tx.conn == conn && tx.gen == gen {
+                tx.gone = true;
+            }
+        }
+    }
+
+    // ---- the run phase -----------------------------------------------------
+
+    /// The next transaction that can advance, if any.
+    pub fn next_runnable(&mut self) -> Option<u32> {
+        self.runnable.pop()
+    }
+
+    /// Event: transaction `op` may advance (from [`Self::next_runnable`]).
+    /// With every lock held it sends the commands in order, stopping at a
+    /// command run by copy until its copies arrive and at a connection
+    /// command until the reactor ran it; then releases the locks, and
+    /// answers once every reply is in.
+    pub fn advance(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32) {
+        let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
+            return;
+        };
+        while let Phase::Copying { step, waiting: 0 } = tx.phase {
+            // False: it named keys not copied yet, and asked for them (they
+            // may all be in already, when they are this shard's).
+            if self.run_copy(ex, wire, op, &mut tx, step) {
+                tx.phase = Phase::Running { pc: step + 1 };
+            }
+        }
+        if let Phase::Copying { .. } = tx.phase {
+            self.txs[op as usize] = Some(tx);
+            return;
+        }
+        self.run_steps(ex, wire, op, tx);
+    }
+
+    fn run_steps(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, mut tx: Tx<S>) {
+        while let Phase::Running { pc } = tx.phase {
+            if pc == tx.steps.len() {
+                self.release(ex, wire, op, &mut tx);
+                break;
+            }
+            tx.phase = Phase::Running { pc: pc + 1 };
+            self.send_step(ex, wire, op, &mut tx, pc, None);
+        }
+        if tx.phase == Phase::Releasing && tx.pending == 0 {
+            self.finish(op, tx);
+        } else {
+            self.txs[op as usize] = Some(tx);
+        }
+    }
+
+    /// Sends the unlocks: after its last command on every shard (behind it
+    /// on the same ring), the home shard's here.
+    fn release(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, tx: &mut Tx<S>) {
+        tx.phase = Phase::Releasing;
+        for (e, &(s, _)) in tx.plan.iter().enumerate() {
+            if tx.self_unlocked == Some(e) {
+                continue;
+            }
+            if s == self.id {
+                ex.unlock(wire, tx.id);
+            } else {
+                wire.batch(s).reqs.push(Req::Unlock { op });
+            }
+        }
+    }
+
+    /// The connection command transaction `op` stopped at: the connection,
+    /// the command and its arguments.
+    pub fn conn_cmd(&self, op: u32) -> Option<(u32, u32, S::Cmd, Args<'_>)> {
+        let tx = self.txs.get(op as usize)?.as_ref()?;
+        let Phase::AtConn { step } = tx.phase else {
+            return None;
+        };
+        let (cmd, args, _) = &tx.steps[step];
+        Some((tx.conn, tx.gen, *cmd, args.args()))
+    }
+
+    /// Event: the connection command ran: its `reply`, and the connection's
+    /// facts after it (`None`: the connection is gone).
+    pub fn conn_ran(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        client: Option<ClientCtx>,
+        reply: Vec<u8>,
+    ) {
+        let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
+            return;
+        };
+        let Phase::AtConn { step } = tx.phase else {
+            self.txs[op as usize] = Some(tx);
+            return;
+        };
+        if let Some(c) = client {
+            tx.client = c;
+        }
+        tx.parts[step] = Part::Ready(reply);
+        tx.phase = Phase::Running { pc: step + 1 };
+        self.run_steps(ex, wire, op, tx);
+    }
+
+    /// Sends (or runs) transaction command `i`; with `only`, just its parts
+    /// that belong on that shard.
+    fn send_step(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        only: Option<usize>,
+    ) {
+        let cmd = tx.steps[i].0;
+        let route = match &tx.steps[i].2 {
+            Err(msg) => {
+                let mut v = Vec::new();
+                Reply::new(&mut v, tx.client.resp3).error_bytes(msg);
+                tx.parts[i] = Part::Ready(v);
+                return;
+            }
+            Ok(r) => *r,
+        };
+        // Lent out while the command is sent; a command run by copy reads it
+        // again later.
+        let owned = std::mem::take(&mut tx.steps[i].1);
+        self.send_routed(ex, wire, op, tx, i, cmd, route, owned.args(), only);
+        tx.steps[i].1 = owned;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_routed(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+        only: Option<usize>,
+    ) {
+        if only.is_some() && matches!(route, Route::Conn | Route::Tx(_)) {
+            // Not on any shard: answered once, when sent without a filter
+            // (an early transaction has no connection commands).
+            if matches!(route, Route::Tx(_)) && matches!(tx.parts[i], Part::Wait) {
+                tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec());
+            }
+            return;
+        }
+        match route {
+            Route::Conn | Route::Clients { .. } if tx.gone => {
+                tx.parts[i] = Part::Ready(Vec::new());
+            }
+            Route::Conn | Route::Clients { .. } => {
+                tx.phase = Phase::AtConn { step: i };
+                self.out.push(ToConn::ConnCmd { op });
+            }
+            Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
+            Route::Shard(s) => self.send_to(ex, wire, op, tx, i, 0, s % self.n, cmd, args, only),
+            Route::All(Fold::One) => self.start_copy(ex, wire, op, tx, i, &route, args),
+            Route::All(fold) => {
+                if matches!(tx.parts[i], Part::Wait) {
+                    let mut fo = FanOut::new(fold, self.n);
+                    fo.seed = self.next_random();
+                    tx.parts[i] = Part::Fan(Box::new(fo));
+                }
+                for s in 0..self.n {
+                    self.send_to(ex, wire, op, tx, i, s as u32, s, cmd, args, only);
+                }
+            }
+            Route::Keys { fold, .. } => {
+                let mut shards: Vec<usize> = route_keys(&route, args)
+                    .map(|k| shard_of(k, self.n))
+                    .collect();
+                shards.sort_unstable();
+                shards.dedup();
+                match shards.len() {
+                    0 => self.send_to(ex, wire, op, tx, i, 0, self.id, cmd, args, only),
+                    1 => self.send_to(ex, wire, op, tx, i, 0, shards[0], cmd, args, only),
+                    _ if fold == Fold::One => self.start_copy(ex, wire, op, tx, i, &route, args),
+                    _ => self.send_split(ex, wire, op, tx, i, cmd, args, &route, fold, only),
+                }
+            }
+        }
+    }
+
+    /// Runs `args` on shard `s` as part `sub` of command `i`: on the home
+    /// executor here, else by message; nothing when `only` names another
+    /// shard. With a fan-out part, `tx.parts[i]` is already its `Part::Fan`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_to(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        sub: u32,
+        s: usize,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        only: Option<usize>,
+    ) {
+        if only.is_some_and(|o| o != s) {
+            return;
+        }
+        if s == self.id {
+            let mut v = Vec::new();
+            ex.run(&tx.client, cmd, args, sub, &mut v);
+            add_reply(&mut tx.parts[i], sub, v);
+            return;
+        }
+        tx.pending += 1;
+        let client = tx.client;
+        let b = wire.batch(s);
+        let (first, n) = b.push_args(args.iter());
+        b.reqs.push(Req::TxExec {
+            op,
+            part: i as u32,
+            sub,
+            cmd,
+            client,
+            first,
+            n,
+        });
+    }
+
+    /// A splittable multi-key command (MGET, MSET, DEL, …): one part per
+    /// owning shard, folded as the table says.
+    #[allow(clippy::too_many_arguments)]
+    fn send_split(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        route: &Route,
+        fold: Fold,
+        only: Option<usize>,
+    ) {
+        let Route::Keys {
+            first, last, step, ..
+        } = *route
+        else {
+            return;
+        };
+        let (first, last, step) = super::key_range(args.len(), first, last, step);
+        // The split is planned once per command and kept: an early
+        // transaction sends it one shard at a time.
+        let split = match tx.splits.iter().position(|p| p.step == i) {
+            Some(at) => tx.splits.swap_remove(at),
+            None => {
+                let nkeys = if last >= first {
+                    (last.min(args.len().saturating_sub(1)) - first) / step + 1
+                } else {
+                    0
+                };
+                let mut split = Split {
+                    step: i,
+                    groups: Vec::with_capacity(2),
+                    keys_at: Vec::with_capacity(nkeys),
+                };
+                let mut k = first;
+                while k <= last && k < args.len() {
+                    let s = shard_of(args.get(k), self.n);
+                    let ordinal = split.keys_at.len() as u32;
+                    match split.groups.iter_mut().find(|g| g.0 == s) {
+                        Some(g) => g.1.push(ordinal),
+                        None => {
+                            let mut ords = Vec::with_capacity(nkeys);
+                            ords.push(ordinal);
+                            split.groups.push((s, ords));
+                        }
+                    }
+                    split.keys_at.push(k);
+                    k += step;
+                }
+                split
+            }
+        };
+        let Split {
+            ref groups,
+            ref keys_at,
+            ..
+        } = split;
+        let tail_from = keys_at
+            .last()
+            .map_or(args.len(), |&k| (k + step).min(args.len()));
+        if matches!(tx.parts[i], Part::Wait) {
+            let mut fo = FanOut::new(fold, groups.len());
+            fo.total = keys_at.len();
+            fo.map = groups.iter().map(|g| g.1.clone()).collect();
+            tx.parts[i] = Part::Fan(Box::new(fo));
+        }
+        // A kept scratch buffer: no allocation per part once warm.
+        let mut part = std::mem::take(&mut self.part_args);
+        for (p, (s, ords)) in groups.iter().enumerate() {
+            if only.is_some_and(|o| o != *s) {
+                continue;
+            }
+            part.clear();
+            for a in 0..first {
+                part.push(args.get(a));
+            }
+            for &o in ords {
+                let k = keys_at[o as usize];
+                for a in k..(k + step).min(args.len()) {
+                    part.push(args.get(a));
+                }
+            }
+            for a in tail_from..args.len() {
+                part.push(args.get(a));
+            }
+            self.send_to(ex, wire, op, tx, i, p as u32, *s, cmd, part.args(), None);
+        }
+        if part.buf.capacity() <= 64 * 1024 {
+            self.part_args = part;
+        }
+        if only.is_some() {
+            tx.splits.push(split);
+        }
+    }
+
+    // ---- run by copy -------------------------------------------------------
+
+    /// A command that needs keys of several shards in one place: fetch
+    /// copies (the keys stay locked), run it when they are in. A
+    /// whole-keyspace one starts with no key and names its keys as it
+    /// reads them (see `run_copy`).
+    #[allow(clippy::too_many_arguments)]
+    fn start_copy(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        i: usize,
+        route: &Route,
+        args: Args<'_>,
+    ) {
+        let mut keys: Vec<&[u8]> = route_keys(route, args).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        tx.snaps = Vec::with_capacity(keys.len());
+        tx.discover = matches!(route, Route::All(_)).then(|| Discover {
+            scratch: self.svc.scratch(self.id, self.n),
+            asked: HashSet::default(),
+        });
+        let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
+        tx.phase = Phase::Copying { step: i, waiting };
+        if waiting == 0 {
+            self.runnable.push(op);
+        }
+    }
+
+    /// Asks each shard owning some of `keys` for copies of them; copies of
+    /// this shard's keys are taken at once. How many shards will answer.
+    fn fetch_copies(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        keys: &[&[u8]],
+    ) -> usize {
+        let mut waiting = 0;
+        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, self.n)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for s in shards {
+            let n = self.n;
+            let mine = keys.iter().copied().filter(move |k| shard_of(k, n) == s);
+            if s == self.id {
+                for k in mine {
+                    let snap = self.svc.export(&mut ex.shard, k);
+                    tx.snaps.push((k.to_vec(), snap));
+                }
+            } else {
+                waiting += 1;
+                let b = wire.batch(s);
+                let (first, n) = b.push_args(mine);
+                b.reqs.push(Req::Export { op, first, n });
+            }
+        }
+        waiting
+    }
+
+    /// Event: copies for a command run by copy arrived from one shard.
+    pub fn exported(&mut self, op: u32, snaps: impl Iterator<Item = (Vec<u8>, S::Snapshot)>) {
+        let Some(tx) = self.txs.get_mut(op as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let Phase::Copying { step, waiting } = tx.phase else {
+            return;
+        };
+        tx.snaps.extend(snaps);
+        let waiting = waiting - 1;
+        tx.phase = Phase::Copying { step, waiting };
+        if waiting == 0 {
+            self.runnable.push(op);
+        }
+    }
+
+    /// Every copy is in: run the command on a scratch shard and send the
+    /// keys it wrote back to their owners (ahead of anything sent later);
+    /// true. A whole-keyspace command that names keys not yet copied asks
+    /// for them instead (the phase says how many shards will answer), and
+    /// runs once a round names nothing new: false. Each round asks for at
+    /// least one new key, so the rounds end as long as the command names
+    /// finitely many (SORT names at most its sorted value's elements times
+    /// its patterns).
+    fn run_copy(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        step: usize,
+    ) -> bool {
+        let mut scratch = match tx.discover.take() {
+            Some(mut d) => {
+                for (k, snap) in std::mem::take(&mut tx.snaps) {
+                    self.svc.load(&mut d.scratch, &k, snap);
+                }
+                let (cmd, ref args, _) = tx.steps[step];
+                let mut named = self
+                    .svc
+                    .copy_keys(&mut d.scratch, &tx.client, cmd, args.args());
+                named.retain(|k| d.asked.insert(k.clone()));
+                if !named.is_empty() {
+                    let keys: Vec<&[u8]> = named.iter().map(Vec::as_slice).collect();
+                    let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
+                    tx.phase = Phase::Copying { step, waiting };
+                    tx.discover = Some(d);
+                    return false;
+                }
+                d.scratch
+            }
+            None => {
+                let mut scratch = self.svc.scratch(self.id, self.n);
+                for (k, snap) in std::mem::take(&mut tx.snaps) {
+                    self.svc.load(&mut scratch, &k, snap);
+                }
+                scratch
+            }
+        };
+        let (cmd, ref args, _) = tx.steps[step];
+        let mut reply = Vec::new();
+        // A scratch shard's effects are the keys it writes back (Import).
+        let mut effects = crate::exec::Effects::default();
+        crate::exec::run(
+            &*self.svc,
+            &mut scratch,
+            &mut effects,
+            &tx.client,
+            cmd,
+            args.args(),
+            0,
+            &mut reply,
+        );
+        tx.parts[step] = Part::Ready(reply);
+        for (k, snap) in self.svc.take_dirty(&mut scratch) {
+            let s = shard_of(&k, self.n);
+            if s == self.id {
+                self.svc.import(&mut ex.shard, &k, snap);
+            } else {
+                let b = wire.batch(s);
+                b.req_snaps.push((k, snap));
+                b.reqs.push(Req::Import { n: 1 });
+            }
+        }
+        true
+    }
+
+    // ---- replies and the answer --------------------------------------------
+
+    /// Event: a reply to part `sub` of transaction command `part` came back.
+    pub fn reply(&mut self, op: u32, part: u32, sub: u32, bytes: &[u8]) {
+        let Some(tx) = self.txs.get_mut(op as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(p) = tx.parts.get_mut(part as usize) {
+            add_reply(p, sub, bytes.to_vec());
+        }
+        tx.pending -= 1;
+        if tx.pending == 0 && tx.phase == Phase::Releasing {
+            if let Some(tx) = self.txs[op as usize].take() {
+                self.finish(op, tx);
+            }
+        }
+    }
+
+    /// Folds the replies into the answer for the reactor.
+    fn finish(&mut self, op: u32, tx: Tx<S>) {
+        self.free.push(op);
+        if tx.gone {
+            return;
+        }
+        let mut out = self.pool.get();
+        let resp3 = tx.client.resp3;
+        if tx.changed {
+            Reply::new(&mut out, resp3).null_array();
+        } else {
+            if tx.exec {
+                Reply::new(&mut out, resp3).array(tx.parts.len());
+            }
+            for p in &tx.parts {
+                if let Part::Ready(v) = p {
+                    out.extend_from_slice(v);
+                }
+            }
+        }
+        self.out.push(ToConn::Answer {
+            conn: tx.conn,
+            gen: tx.gen,
+            seq: tx.seq,
+            blocks: tx.blocks,
+            exec: tx.exec,
+            reply: out,
+        });
+    }
+}
+
+/// Whether everything `tx` sends is on its way: the connection may read
+/// on, since each shard sees its later commands behind the transaction
+/// (ring order, and a command waits behind its own connection's queued lock
+/// request). Before that, a later command could overtake it on a shard not
+/// yet asked. Unlocks still to come are harmless: a later command on a
+/// locked key waits for them, and one on other keys cannot tell.
+fn all_sent<S: Service>(tx: &Tx<S>, home: usize) -> bool {
+    let len = tx.plan.len();
+    let next = match tx.phase {
+        Phase::Locking { next } => next,
+        _ => len,
+    };
+    tx.early && (next == len || (next + 1 == len && tx.plan[next].0 != home))
+}
+
+/// Records reply `v` of part `sub` into a transaction command's slot.
+fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>) {
+    match p {
+        Part::Fan(fo) => {
+            if fo.add_owned(sub as usize, v) {
+                let mut out = Vec::new();
+                fo.finish(&mut out);
+                *p = Part::Ready(out);
+            }
+        }
+        _ => *p = Part::Ready(v),
+    }
+}

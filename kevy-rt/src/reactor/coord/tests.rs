@@ -1,0 +1,538 @@
+//! The coordinator alone, on one thread: its home shard is a real
+//! [`Executor`] of the toy service, the rings are plain queues (the batch
+//! each shard would receive), and the test plays every other shard by
+//! answering `Locked`, replies and copies by hand. Each test asserts the
+//! exact messages a transaction sends, in order, at each event.
+
+use super::*;
+use crate::reactor::executor::Local;
+use crate::reactor::sim::render;
+use crate::reactor::sim::toy::Toy;
+use crate::service::Service;
+use crate::slot::shard_of;
+
+/// The rings: what each shard receives next, taken by [`H::sent`].
+struct Rings(Vec<crate::msg::Batch<Toy>>);
+
+impl Wire<Toy> for Rings {
+    fn batch(&mut self, s: usize) -> &mut crate::msg::Batch<Toy> {
+        &mut self.0[s]
+    }
+}
+
+/// The reactor around a coordinator, reduced to what it does for it.
+struct H {
+    n: usize,
+    coord: Coordinator<Toy>,
+    ex: Executor<Toy>,
+    rings: Rings,
+    client: ClientCtx,
+    /// What the coordinator asked for the connection, rendered.
+    conn: Vec<String>,
+    /// The connection is closed: connection commands find nobody.
+    closed: bool,
+    seq: u64,
+}
+
+const CONN: u32 = 7;
+const GEN: u32 = 3;
+
+impl H {
+    fn new(home: usize, n: usize) -> H {
+        let svc = Arc::new(Toy);
+        let addr = "127.0.0.1:1".parse().expect("address");
+        H {
+            n,
+            coord: Coordinator::new(home, n, svc.clone(), 1),
+            ex: Executor::new(home, n, svc),
+            rings: Rings((0..n).map(|_| Default::default()).collect()),
+            client: ClientCtx {
+                id: 42,
+                db: 0,
+                resp3: false,
+                home: home as u32,
+                peer: addr,
+                local: addr,
+                created_ms: 0,
+            },
+            conn: Vec::new(),
+            closed: false,
+            seq: 0,
+        }
+    }
+
+    /// Starts a transaction of `cmds` (`exec`: an EXEC, with the
+    /// connection WATCHing `watched`); returns its slot.
+    fn start(&mut self, cmds: &[&[&str]], exec: bool, watched: &[&str]) -> u32 {
+        let cmds = cmds
+            .iter()
+            .map(|c| {
+                let mut a = OwnedArgs::default();
+                for w in *c {
+                    a.push(w.as_bytes());
+                }
+                let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
+                (cmd, a)
+            })
+            .collect();
+        let watched: Vec<(u32, Vec<u8>)> =
+            watched.iter().map(|k| (0, k.as_bytes().to_vec())).collect();
+        let Draft::Plan(plan) = self
+            .coord
+            .draft(&self.ex, &self.client, &watched, cmds, exec)
+        else {
+            panic!("expected a coordinated transaction");
+        };
+        self.seq += 1;
+        let (op, blocks) =
+            self.coord
+                .start(&mut self.ex, &mut self.rings, plan, CONN, GEN, self.seq);
+        if !blocks {
+            self.conn.push("reads on".into());
+        }
+        self.pump();
+        op
+    }
+
+    /// The reactor's part: advance what can, do what the coordinator and
+    /// the home executor ask, until neither asks anything.
+    fn pump(&mut self) {
+        loop {
+            if let Some(op) = self.coord.next_runnable() {
+                self.coord.advance(&mut self.ex, &mut self.rings, op);
+                continue;
+            }
+            if !self.ex.local.is_empty() {
+                for l in std::mem::take(&mut self.ex.local) {
+                    if let Local::Locked { op, changed } = l {
+                        self.coord
+                            .locked(&mut self.ex, &mut self.rings, op, changed);
+                    }
+                }
+                continue;
+            }
+            if self.coord.out.is_empty() {
+                return;
+            }
+            for o in std::mem::take(&mut self.coord.out) {
+                match o {
+                    ToConn::Unblock { conn, gen } => {
+                        assert_eq!((conn, gen), (CONN, GEN));
+                        self.conn.push("reads on".into());
+                    }
+                    ToConn::ConnCmd { op } => {
+                        let (conn, gen, cmd, args) = self.coord.conn_cmd(op).expect("stopped");
+                        assert_eq!((conn, gen), (CONN, GEN));
+                        let mut v = Vec::new();
+                        let client = (!self.closed).then(|| {
+                            Toy.exec_conn(
+                                &mut self.ex.shard,
+                                &mut self.client,
+                                &mut (),
+                                cmd,
+                                args,
+                                &mut v,
+                            );
+                            self.client
+                        });
+                        self.coord
+                            .conn_ran(&mut self.ex, &mut self.rings, op, client, v);
+                    }
+                    ToConn::Answer {
+                        conn,
+                        gen,
+                        seq,
+                        reply,
+                        ..
+                    } => {
+                        assert_eq!((conn, gen, seq), (CONN, GEN, self.seq));
+                        let (text, used) = render(&reply).expect("a whole reply");
+                        assert_eq!(used, reply.len());
+                        self.conn.push(format!("answer {text}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes what shard `s` was sent, rendered one message per entry.
+    fn sent(&mut self, s: usize) -> Vec<String> {
+        let b = std::mem::take(&mut self.rings.0[s]);
+        let words = |first: u32, n: u32| {
+            let a = b.args_at(first, n);
+            a.iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut snaps = b.req_snaps.iter();
+        b.reqs
+            .iter()
+            .map(|r| match *r {
+                Req::Lock {
+                    n,
+                    read,
+                    watch,
+                    last,
+                    ..
+                } => format!(
+                    "lock {n}{}{}{}",
+                    if read { " read" } else { "" },
+                    if watch { " watch" } else { "" },
+                    if last { " last" } else { "" }
+                ),
+                Req::TxExec {
+                    part,
+                    sub,
+                    first,
+                    n,
+                    ..
+                } => format!("run {part}.{sub} {}", words(first, n)),
+                Req::Unlock { .. } => "unlock".into(),
+                Req::Export { first, n, .. } => format!("export {}", words(first, n)),
+                Req::Import { n } => {
+                    let (k, v) = snaps.next().expect("a snapshot per import");
+                    assert_eq!(n, 1);
+                    let v = v.as_deref().map(String::from_utf8_lossy);
+                    format!(
+                        "import {}={}",
+                        String::from_utf8_lossy(k),
+                        v.unwrap_or_default()
+                    )
+                }
+                _ => unreachable!("a coordinator sends nothing else"),
+            })
+            .collect()
+    }
+
+    /// Every shard's messages, taken: `(shard, message)` in shard order.
+    fn all_sent(&mut self) -> Vec<(usize, String)> {
+        (0..self.n)
+            .flat_map(|s| self.sent(s).into_iter().map(move |m| (s, m)))
+            .collect()
+    }
+
+    fn locked(&mut self, op: u32, changed: bool) {
+        self.coord
+            .locked(&mut self.ex, &mut self.rings, op, changed);
+        self.pump();
+    }
+
+    fn reply(&mut self, op: u32, part: u32, sub: u32, bytes: &str) {
+        self.coord.reply(op, part, sub, bytes.as_bytes());
+        self.pump();
+    }
+
+    fn exported(&mut self, op: u32, snaps: &[(&str, Option<&str>)]) {
+        let snaps = snaps
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())));
+        self.coord.exported(op, snaps);
+        self.pump();
+    }
+
+    fn conn(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.conn)
+    }
+
+    fn idle(&self) -> bool {
+        self.coord.is_idle() && self.ex.locks.is_idle()
+    }
+}
+
+/// A key named after `tag` that lives on shard `s` of `n`.
+fn key_on(tag: &str, s: usize, n: usize) -> String {
+    (0..)
+        .map(|i| format!("{tag}{i}"))
+        .find(|k| shard_of(k.as_bytes(), n) == s)
+        .expect("some key lands on every shard")
+}
+
+fn strs(v: &[(usize, &str)]) -> Vec<(usize, String)> {
+    v.iter().map(|(s, m)| (*s, m.to_string())).collect()
+}
+
+#[test]
+fn early_transaction_over_two_remote_shards_locks_in_order_and_folds_in_order() {
+    let mut h = H::new(1, 3);
+    let (a, b, c) = (key_on("a", 0, 3), key_on("b", 2, 3), key_on("c", 0, 3));
+    let op = h.start(
+        &[&["SET", &b, "1"], &["MGET", &a, &b, &c], &["SET", &a, "2"]],
+        true,
+        &[],
+    );
+    // Shard 0 first: its lock request, its parts right behind it.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, "lock 2"),
+            (0, &format!("run 1.0 MGET {a} {c}")),
+            (0, &format!("run 2.0 SET {a} 2")),
+        ])
+    );
+    assert_eq!(h.coord.phase(op), Some(Phase::Locking { next: 0 }));
+    assert!(
+        h.conn().is_empty(),
+        "the connection waits: shard 2 not asked"
+    );
+    // Shard 0's locks held: shard 2 gets its request, its commands and its
+    // own unlock in one batch; every request is out, the connection reads on.
+    h.locked(op, false);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (2, "lock 1 last"),
+            (2, &format!("run 0.0 SET {b} 1")),
+            (2, &format!("run 1.1 MGET {b}")),
+            (2, "unlock"),
+        ])
+    );
+    assert_eq!(h.conn(), ["reads on"]);
+    // Shard 2's answer: every lock held, shard 0 is released behind its
+    // commands.
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(0, "unlock")]));
+    assert_eq!(h.coord.phase(op), Some(Phase::Releasing));
+    // Replies in any order fold in command order, MGET's by key.
+    h.reply(op, 2, 0, "+OK\r\n");
+    h.reply(op, 1, 1, "*1\r\n$1\r\n1\r\n");
+    h.reply(op, 0, 0, "+OK\r\n");
+    assert!(h.conn().is_empty());
+    h.reply(op, 1, 0, "*2\r\n$1\r\nx\r\n$-1\r\n");
+    assert_eq!(h.conn(), ["answer [OK,[x,1,nil],OK]"]);
+    assert!(h.idle());
+    assert!(h.all_sent().is_empty());
+}
+
+#[test]
+fn watch_takes_every_lock_first_then_runs_then_unlocks() {
+    let mut h = H::new(1, 3);
+    let (a, b, w) = (key_on("a", 0, 3), key_on("b", 2, 3), key_on("w", 1, 3));
+    let op = h.start(&[&["SET", &a, "1"], &["INCR", &b]], true, &[&w]);
+    // The watched key is on the home shard, after shard 0: only shard 0
+    // is asked now.
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1 watch")]));
+    // Shard 0's locks held: the home shard's are taken inline, and shard 2
+    // is asked right after.
+    h.locked(op, false);
+    assert_eq!(h.ex.locks.counts().0, 1, "the home shard holds the key");
+    assert_eq!(h.coord.phase(op), Some(Phase::Locking { next: 2 }));
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1 watch")]));
+    h.locked(op, false);
+    // Every lock held: the commands, then each shard's unlock behind them.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, &format!("run 0.0 SET {a} 1")),
+            (0, "unlock"),
+            (2, &format!("run 1.0 INCR {b}")),
+            (2, "unlock"),
+        ])
+    );
+    assert!(h.ex.locks.is_idle(), "the home shard released too");
+    h.reply(op, 1, 0, ":1\r\n");
+    h.reply(op, 0, 0, "+OK\r\n");
+    assert_eq!(h.conn(), ["answer [OK,1]"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_changed_watch_runs_nothing_and_answers_null() {
+    let mut h = H::new(1, 3);
+    let (a, b) = (key_on("a", 0, 3), key_on("b", 2, 3));
+    let op = h.start(&[&["SET", &a, "1"], &["SET", &b, "1"]], true, &[&a]);
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1 watch")]));
+    // Shard 0 says the watched key changed; shard 2 is still locked (the
+    // check and the commands are one atomic step), then both released.
+    h.locked(op, true);
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1 watch")]));
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(0, "unlock"), (2, "unlock")]));
+    assert_eq!(h.conn(), ["answer nil"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn run_by_copy_writes_back_before_any_later_command() {
+    let mut h = H::new(1, 3);
+    let (src, dst) = (key_on("src", 0, 3), key_on("dst", 2, 3));
+    let op = h.start(
+        &[
+            &["RENAME", &src, &dst],
+            &["SET", &src, "again"],
+            &["GET", &dst],
+        ],
+        true,
+        &[],
+    );
+    // Not early: every lock first.
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1")]));
+    h.locked(op, false);
+    // RENAME needs both keys in one place: copies are fetched, nothing
+    // later is sent meanwhile.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(0, &format!("export {src}")), (2, &format!("export {dst}"))])
+    );
+    assert_eq!(
+        h.coord.phase(op),
+        Some(Phase::Copying {
+            step: 0,
+            waiting: 2
+        })
+    );
+    h.exported(op, &[(&dst, None)]);
+    assert!(h.all_sent().is_empty());
+    h.exported(op, &[(&src, Some("v"))]);
+    // The write-back reaches each owner ahead of the later commands there,
+    // and the unlocks come last.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, &format!("import {src}=")),
+            (0, &format!("run 1.0 SET {src} again")),
+            (0, "unlock"),
+            (2, &format!("import {dst}=v")),
+            (2, &format!("run 2.0 GET {dst}")),
+            (2, "unlock"),
+        ])
+    );
+    h.reply(op, 2, 0, "$1\r\nv\r\n");
+    h.reply(op, 1, 0, "+OK\r\n");
+    assert_eq!(h.conn(), ["answer [OK,OK,v]"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_connection_command_runs_in_its_turn_and_later_commands_see_it() {
+    let mut h = H::new(1, 3);
+    let (a, b) = (key_on("a", 0, 3), key_on("b", 2, 3));
+    let op = h.start(
+        &[&["SET", &a, "1"], &["SELECT", "5"], &["SET", &b, "2"]],
+        true,
+        &[],
+    );
+    h.all_sent();
+    h.locked(op, false);
+    h.all_sent();
+    h.locked(op, false);
+    // SELECT ran on the connection between the two: the second SET goes
+    // with the new database.
+    let b2 = h.rings.0[2].reqs.iter().find_map(|r| match *r {
+        Req::TxExec { client, .. } => Some(client.db),
+        _ => None,
+    });
+    assert_eq!(b2, Some(5));
+    assert_eq!(h.client.db, 5);
+    h.all_sent();
+    h.reply(op, 0, 0, "+OK\r\n");
+    h.reply(op, 2, 0, "+OK\r\n");
+    assert_eq!(h.conn(), ["answer [OK,OK,OK]"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_connection_closed_mid_lock_still_releases_everything() {
+    let mut h = H::new(1, 3);
+    let (a, b, c) = (key_on("a", 0, 3), key_on("b", 1, 3), key_on("c", 2, 3));
+    let op = h.start(
+        &[
+            &["SET", &a, "1"],
+            &["SET", &b, "1"],
+            &["PING"],
+            &["SET", &c, "1"],
+        ],
+        true,
+        &[],
+    );
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
+    // The connection goes while shard 0's locks are still being taken.
+    h.coord.closed(CONN, GEN);
+    h.closed = true;
+    h.locked(op, false);
+    // The home shard's locks are taken inline, then shard 2 is asked.
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1")]));
+    assert_eq!(h.ex.locks.counts().0, 1);
+    h.locked(op, false);
+    // Everything runs and is released as if the connection were there.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, &format!("run 0.0 SET {a} 1")),
+            (0, "unlock"),
+            (2, &format!("run 3.0 SET {c} 1")),
+            (2, "unlock"),
+        ])
+    );
+    assert_eq!(h.ex.shard.get(&b).as_deref(), Some("1"));
+    h.reply(op, 0, 0, "+OK\r\n");
+    h.reply(op, 3, 0, "+OK\r\n");
+    assert!(h.conn().is_empty(), "nobody to answer");
+    assert!(h.idle());
+}
+
+#[test]
+fn early_transaction_on_one_remote_shard_is_one_message() {
+    let mut h = H::new(1, 3);
+    let (a, b) = (key_on("a", 0, 3), key_on("b", 0, 3));
+    let op = h.start(&[&["MSET", &a, "1", &b, "2"], &["MGET", &a, &b]], true, &[]);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, "lock 2 last"),
+            (0, &format!("run 0.0 MSET {a} 1 {b} 2")),
+            (0, &format!("run 1.0 MGET {a} {b}")),
+            (0, "unlock"),
+        ])
+    );
+    // Everything is on its way: the connection reads on at once.
+    assert_eq!(h.conn(), ["reads on"]);
+    h.locked(op, false);
+    h.reply(op, 0, 0, "+OK\r\n");
+    h.reply(op, 1, 0, "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    assert_eq!(h.conn(), ["answer [OK,[1,2]]"]);
+    assert!(h.all_sent().is_empty(), "nothing more to shard 0");
+    assert!(h.idle());
+}
+
+#[test]
+fn a_home_lock_that_waits_is_granted_through_the_executor() {
+    let mut h = H::new(0, 2);
+    let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
+    // A transaction of shard 1 holds `a` here.
+    let other = Claim {
+        keys: vec![key_id(a.as_bytes())],
+        client: 9,
+        ..Claim::default()
+    };
+    assert!(h.ex.lock_request(&mut h.rings, 1, 0, other, false, false));
+    let answer = std::mem::take(&mut h.rings.0[1]);
+    assert!(matches!(
+        answer.resps[..],
+        [crate::msg::Resp::Locked { op: 0, .. }]
+    ));
+    let op = h.start(&[&["MSET", &a, "1", &b, "1"]], false, &[]);
+    assert!(h.all_sent().is_empty(), "waits for the home shard's locks");
+    assert_eq!(h.coord.phase(op), Some(Phase::Locking { next: 0 }));
+    // The holder lets go: the executor grants the home lock, the part on
+    // the home shard runs at once, and shard 1 gets the rest in one batch.
+    h.ex.unlock(&mut h.rings, tx_id(1, 0));
+    h.pump();
+    assert_eq!(h.ex.shard.get(&a).as_deref(), Some("1"));
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (1, "lock 1 last"),
+            (1, &format!("run 0.1 MSET {b} 1")),
+            (1, "unlock"),
+        ])
+    );
+    assert_eq!(h.conn(), ["reads on"]);
+    h.locked(op, false);
+    assert!(h.ex.locks.is_idle(), "the home shard released");
+    h.reply(op, 0, 1, "+OK\r\n");
+    assert_eq!(h.conn(), ["answer OK"]);
+    assert!(h.idle());
+}

@@ -1,0 +1,481 @@
+//! The executor: one shard's keyspace, its lock table and what waits in
+//! it. It runs every command that reaches this shard, whoever sent it (the
+//! reactor's own connections inline, peers by ring, transactions holding
+//! locks here), and it is the *participant* side of transactions: it grants
+//! `Lock` requests in the lock table's order, runs a transaction's
+//! commands, releases on `Unlock`, and lets what waited go.
+//!
+//! It answers peers in the batch going back to them (any [`Wire`]); what
+//! it owes this reactor itself (a reply to one of its connections, a lock
+//! granted to its own coordinator) it leaves in [`Executor::local`], which
+//! the reactor drains after each call, so the executor never reaches into
+//! the connection table or the coordinator.
+
+use super::route_keys;
+use crate::exec::{self, Effects};
+use crate::lock::{key_id, tx_id, Claim, Locks, TxId};
+use crate::msg::{Batch, Dest, Resp};
+use crate::service::{ClientCtx, Route, Service};
+use crate::slot::shard_of;
+use kevy_resp::{Args, OwnedArgs};
+use std::sync::Arc;
+
+/// Where messages to other shards go: the batch each peer receives with
+/// the next push (the mesh endpoint; plain queues in the coordinator's
+/// tests).
+pub(super) trait Wire<S: Service> {
+    fn batch(&mut self, s: usize) -> &mut Batch<S>;
+}
+
+/// What waits in a shard's lock queue.
+pub(super) enum Wait<S: Service> {
+    /// A command whose keys were locked; runs once they are free. Its reply
+    /// goes to the peer shard `to`, or to this reactor's connection.
+    Run {
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: OwnedArgs,
+    },
+    /// A WATCH registration behind the same client's waiting commands.
+    Watch {
+        to: Option<usize>,
+        dest: Dest,
+        db: u32,
+        keys: OwnedArgs,
+    },
+    /// Transaction `op` of shard `from` asks for locks. Its commands that
+    /// arrived behind the request wait with it (`then`), and run once the
+    /// locks are held; `unlock`: an `Unlock` arrived behind them too.
+    Lock {
+        from: usize,
+        op: u32,
+        watch: bool,
+        then: Vec<Attached<S>>,
+        unlock: bool,
+    },
+}
+
+/// A transaction command that arrived behind its queued lock request.
+pub(super) struct Attached<S: Service> {
+    part: u32,
+    sub: u32,
+    cmd: S::Cmd,
+    client: ClientCtx,
+    args: OwnedArgs,
+}
+
+/// What the executor owes its own reactor.
+#[derive(Debug)]
+pub(super) enum Local {
+    /// A reply for one of this reactor's connections:
+    /// `local_data[start..start + len]`.
+    Reply { dest: Dest, start: u32, len: u32 },
+    /// This reactor's transaction `op` holds its locks here now.
+    Locked { op: u32, changed: bool },
+}
+
+pub(super) struct Executor<S: Service> {
+    pub id: usize,
+    pub n: usize,
+    pub svc: Arc<S>,
+    pub shard: S::Shard,
+    /// This shard's effects stream (exec.rs).
+    pub effects: Effects,
+    /// This shard's key locks and what waits for them.
+    pub locks: Locks<Wait<S>>,
+    /// What this reactor must do with the executor's results, in order.
+    pub local: Vec<Local>,
+    pub local_data: Vec<u8>,
+}
+
+impl<S: Service> Executor<S> {
+    pub fn new(id: usize, n: usize, svc: Arc<S>) -> Self {
+        let shard = svc.new_shard(id, n);
+        Executor {
+            id,
+            n,
+            svc,
+            shard,
+            effects: Effects::default(),
+            locks: Locks::default(),
+            local: Vec::new(),
+            local_data: Vec::new(),
+        }
+    }
+
+    /// Runs a command here, its reply appended to `out`.
+    #[inline(always)]
+    pub fn run(
+        &mut self,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        part: u32,
+        out: &mut Vec<u8>,
+    ) {
+        exec::run(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            client,
+            cmd,
+            args,
+            part,
+            out,
+        );
+    }
+
+    /// What a command touches on this shard, from the command table.
+    fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
+        let mut claim = Claim {
+            client: client.id,
+            ..Claim::default()
+        };
+        if let Ok((cmd, route)) = self.svc.route(args, client, self.n) {
+            claim.read = self.svc.reads_only(cmd);
+            match route {
+                Route::Keys { .. } => {
+                    claim.keys = route_keys(&route, args)
+                        .filter(|k| shard_of(k, self.n) == self.id)
+                        .map(key_id)
+                        .collect();
+                }
+                Route::All(_) | Route::Shard(_) => claim.whole = true,
+                Route::Conn | Route::Tx(_) | Route::Clients { .. } => {}
+            }
+        }
+        claim
+    }
+
+    /// Queues a command whose keys are held or waited for, to run once they
+    /// are free; false (and nothing queued) when it may run now. Only asked
+    /// while the lock table is active.
+    pub fn defer_if_locked(
+        &mut self,
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: Args<'_>,
+    ) -> bool {
+        let claim = self.claim_for(&client, args);
+        if self.locks.may_go(&claim) {
+            return false;
+        }
+        self.locks.enqueue(
+            claim,
+            Wait::Run {
+                to,
+                dest,
+                cmd,
+                client,
+                args: args.to_owned_args(),
+            },
+        );
+        true
+    }
+
+    /// Runs part `part` of a command for peer shard `peer`, its reply
+    /// appended to the batch going back there; returns the reply's span in
+    /// `rdata`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_for_peer(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        peer: usize,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        part: u32,
+    ) -> (u32, u32) {
+        let out = wire.batch(peer);
+        let start = out.rdata.len();
+        exec::run(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            client,
+            cmd,
+            args,
+            part,
+            &mut out.rdata,
+        );
+        (start as u32, (out.rdata.len() - start) as u32)
+    }
+
+    // ---- the participant side of transactions -----------------------------
+
+    /// A peer transaction's lock request for this shard; false when it
+    /// waits (its commands behind it in the batch then wait with it).
+    /// `last`: the request is followed in its batch by all of the
+    /// transaction's commands here and its unlock, so when it may go at
+    /// once it runs them back to back without entering the lock table
+    /// (nothing else runs on this reactor in between).
+    pub fn lock_request(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        from: usize,
+        op: u32,
+        claim: Claim,
+        watch: bool,
+        last: bool,
+    ) -> bool {
+        if self.locks.may_go(&claim) {
+            if last && !watch {
+                wire.batch(from)
+                    .resps
+                    .push(Resp::Locked { op, changed: false });
+            } else {
+                self.grant_lock(wire, from, op, claim, watch);
+            }
+            true
+        } else {
+            self.locks.enqueue(
+                claim,
+                Wait::Lock {
+                    from,
+                    op,
+                    watch,
+                    then: Vec::new(),
+                    unlock: false,
+                },
+            );
+            false
+        }
+    }
+
+    /// This reactor's own transaction `op` asks for its locks here: the
+    /// WATCH answer (`Some(changed)`) when they are free now, taken unless
+    /// `hold` is false (the transaction runs its commands here at once and
+    /// lets go: nothing can run in between); `None` when it waits, and
+    /// `Local::Locked` reports the grant later.
+    pub fn lock_home(&mut self, op: u32, claim: Claim, watch: bool, hold: bool) -> Option<bool> {
+        if !self.locks.may_go(&claim) {
+            self.locks.enqueue(
+                claim,
+                Wait::Lock {
+                    from: self.id,
+                    op,
+                    watch,
+                    then: Vec::new(),
+                    unlock: false,
+                },
+            );
+            return None;
+        }
+        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
+        if hold {
+            self.locks.hold(tx_id(self.id, op), claim);
+        }
+        Some(changed)
+    }
+
+    /// Attaches a transaction command to its lock request, queued last.
+    pub fn attach(&mut self, part: u32, sub: u32, cmd: S::Cmd, client: ClientCtx, args: Args<'_>) {
+        if let Some(Wait::Lock { then, .. }) = self.locks.last_queued_mut() {
+            then.push(Attached {
+                part,
+                sub,
+                cmd,
+                client,
+                args: args.to_owned_args(),
+            });
+        }
+    }
+
+    /// Marks the lock request queued last to release after its commands.
+    pub fn attach_unlock(&mut self) {
+        if let Some(Wait::Lock { unlock, .. }) = self.locks.last_queued_mut() {
+            *unlock = true;
+        }
+    }
+
+    /// Runs a transaction command of shard `from` (its locks are held).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_tx_cmd(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        from: usize,
+        op: u32,
+        part: u32,
+        sub: u32,
+        cmd: S::Cmd,
+        client: &ClientCtx,
+        args: Args<'_>,
+    ) {
+        let (start, len) = self.run_for_peer(wire, from, client, cmd, args, sub);
+        wire.batch(from).resps.push(Resp::TxReply {
+            op,
+            part,
+            sub,
+            start,
+            len,
+        });
+    }
+
+    fn grant_lock(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        from: usize,
+        op: u32,
+        claim: Claim,
+        watch: bool,
+    ) {
+        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
+        self.locks.hold(tx_id(from, op), claim);
+        if from == self.id {
+            self.local.push(Local::Locked { op, changed });
+        } else {
+            wire.batch(from).resps.push(Resp::Locked { op, changed });
+        }
+    }
+
+    /// Releases a transaction's locks here and lets waiters go.
+    pub fn unlock(&mut self, wire: &mut impl Wire<S>, owner: TxId) {
+        self.locks.release(owner);
+        loop {
+            let go = self.locks.grantable();
+            if go.is_empty() {
+                break;
+            }
+            for w in go {
+                match w.what {
+                    Wait::Run {
+                        to,
+                        dest,
+                        cmd,
+                        client,
+                        args,
+                    } => self.run_deferred(wire, to, dest, cmd, client, &args),
+                    Wait::Watch { to, dest, db, keys } => {
+                        self.register_watch(wire, to, dest, w.claim.client, db, keys.args())
+                    }
+                    Wait::Lock {
+                        from,
+                        op,
+                        watch,
+                        then,
+                        unlock,
+                    } => {
+                        self.grant_lock(wire, from, op, w.claim, watch);
+                        for a in then {
+                            self.run_tx_cmd(
+                                wire,
+                                from,
+                                op,
+                                a.part,
+                                a.sub,
+                                a.cmd,
+                                &a.client,
+                                a.args.args(),
+                            );
+                        }
+                        if unlock {
+                            // The loop goes on granting what this frees.
+                            self.locks.release(tx_id(from, op));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn run_deferred(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: &OwnedArgs,
+    ) {
+        match to {
+            Some(peer) => {
+                let (start, len) = self.run_for_peer(wire, peer, &client, cmd, args.args(), 0);
+                wire.batch(peer)
+                    .resps
+                    .push(Resp::Reply { dest, start, len });
+            }
+            None => {
+                let mut out = std::mem::take(&mut self.local_data);
+                let start = out.len();
+                self.run(&client, cmd, args.args(), 0, &mut out);
+                self.local.push(Local::Reply {
+                    dest,
+                    start: start as u32,
+                    len: (out.len() - start) as u32,
+                });
+                self.local_data = out;
+            }
+        }
+    }
+
+    // ---- WATCH registrations ---------------------------------------------
+
+    /// Whether a WATCH of `client` may register now: nothing the client
+    /// sent earlier waits in this shard's queue (it would run after, and a
+    /// write of its own before WATCH must not count as a change).
+    pub fn may_watch(&self, client: u64) -> bool {
+        !self.locks.active()
+            || self.locks.may_go(&Claim {
+                client,
+                ..Claim::default()
+            })
+    }
+
+    /// Queues a WATCH registration behind the client's waiting commands.
+    pub fn defer_watch(
+        &mut self,
+        to: Option<usize>,
+        dest: Dest,
+        client: u64,
+        db: u32,
+        keys: OwnedArgs,
+    ) {
+        let claim = Claim {
+            client,
+            ..Claim::default()
+        };
+        self.locks
+            .enqueue(claim, Wait::Watch { to, dest, db, keys });
+    }
+
+    /// Registers a WATCH and answers `+OK` to its part.
+    pub fn register_watch(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        to: Option<usize>,
+        dest: Dest,
+        client: u64,
+        db: u32,
+        keys: Args<'_>,
+    ) {
+        for k in keys.iter() {
+            self.svc.watch(&mut self.shard, client, db, k);
+        }
+        match to {
+            Some(peer) => {
+                let out = wire.batch(peer);
+                let start = out.rdata.len() as u32;
+                out.rdata.extend_from_slice(b"+OK\r\n");
+                out.resps.push(Resp::Reply {
+                    dest,
+                    start,
+                    len: 5,
+                });
+            }
+            None => {
+                let start = self.local_data.len() as u32;
+                self.local_data.extend_from_slice(b"+OK\r\n");
+                self.local.push(Local::Reply {
+                    dest,
+                    start,
+                    len: 5,
+                });
+            }
+        }
+    }
+}
