@@ -37,7 +37,9 @@ mod tests;
 ///   unlocks go out → `Releasing`.
 /// - `Copying { step, waiting }` → `Running { step + 1 }` once every copy
 ///   arrived, the command ran on a scratch shard and the keys it wrote went
-///   back to their owners (write-back), ahead of every later command.
+///   back to their owners (write-back), ahead of every later command. A
+///   whole-keyspace command run by copy (SORT with BY/GET patterns) may
+///   instead name keys not copied yet: `Copying` again, waiting for them.
 /// - `AtConn { step }` → `Running { step + 1 }` when the reactor reports
 ///   the command's outcome on the connection.
 /// - `Releasing` → done (removed, the answer in `out`) once every reply is
