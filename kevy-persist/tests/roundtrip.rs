@@ -339,3 +339,58 @@ proptest! {
         prop_assert_eq!(encodings(&back), encodings(&st));
     }
 }
+
+/// A file as Redis 7.2 writes it (version 11): a function library, a set
+/// listpack, a hash and a sorted set as listpacks, a list node of the
+/// plain kind.
+#[test]
+fn version_11_content_loads() {
+    use rdb::packed::LpWriter;
+    let lp = |items: &[&[u8]]| {
+        let mut w = LpWriter::new();
+        for i in items {
+            w.push(i);
+        }
+        w.finish()
+    };
+    let put_blob = |b: &mut Vec<u8>, blob: &[u8]| {
+        assert!(blob.len() < 64);
+        b.push(blob.len() as u8);
+        b.extend_from_slice(blob);
+    };
+    let mut b = b"REDIS0011".to_vec();
+    b.extend_from_slice(&[245, 4]);
+    b.extend_from_slice(b"code");
+    b.extend_from_slice(&[254, 0]);
+    b.extend_from_slice(&[20, 1, b's']);
+    put_blob(&mut b, &lp(&[b"a", b"7", b"b"]));
+    b.extend_from_slice(&[16, 1, b'h']);
+    put_blob(&mut b, &lp(&[b"f", b"1", b"g", b"x"]));
+    b.extend_from_slice(&[17, 1, b'z']);
+    put_blob(&mut b, &lp(&[b"m", b"2.5", b"n", b"-3", b"o", b"inf"]));
+    // QUICKLIST_2: one plain node, one packed node.
+    b.extend_from_slice(&[18, 1, b'l', 2, 1, 3, b'b', b'i', b'g', 2]);
+    put_blob(&mut b, &lp(&[b"p", b"9"]));
+    b.push(255);
+    let crc = rdb::crc64::update(0, &b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    let (st, info) = load(&b, NOW).unwrap();
+    assert_eq!(info.version, 11);
+    assert_eq!(info.functions, 1);
+    let m = model(&st, NOW);
+    let set = V::Set(vec![b"7".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(m[&(0, b"s".to_vec())].0, set);
+    let h = V::Hash(vec![
+        (b"f".to_vec(), b"1".to_vec()),
+        (b"g".to_vec(), b"x".to_vec()),
+    ]);
+    assert_eq!(m[&(0, b"h".to_vec())].0, h);
+    let z = V::ZSet(vec![
+        (b"n".to_vec(), (-3.0f64).to_bits()),
+        (b"m".to_vec(), 2.5f64.to_bits()),
+        (b"o".to_vec(), f64::INFINITY.to_bits()),
+    ]);
+    assert_eq!(m[&(0, b"z".to_vec())].0, z);
+    let l = V::List(vec![b"big".to_vec(), b"p".to_vec(), b"9".to_vec()]);
+    assert_eq!(m[&(0, b"l".to_vec())].0, l);
+}
