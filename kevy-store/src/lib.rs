@@ -297,6 +297,22 @@ impl Store {
             .collect()
     }
 
+    /// Every entry of database `i`, expired ones not yet reclaimed
+    /// included, in no particular order; reads without side effects (for a
+    /// snapshot of the whole store).
+    pub fn entries(&self, i: usize) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
+        self.dbs[i].keys().iter()
+    }
+
+    /// One step of database `i`'s SCAN cursor over its entries, calling `f`
+    /// on each (expired ones included) without side effects; returns the
+    /// next cursor, 0 at the end. It has [`Dict::scan`]'s guarantee: an
+    /// entry present for the whole scan is visited at least once, maybe
+    /// more than once; one added or removed meanwhile may or may not be.
+    pub fn scan_entries(&self, i: usize, cursor: u64, f: impl FnMut(&[u8], &Entry)) -> u64 {
+        self.dbs[i].keys().scan(cursor, f)
+    }
+
     /// Estimated heap bytes of the keyspace (see the crate doc).
     pub fn used_memory(&self) -> usize {
         let dbs: usize = self.dbs.iter().map(Keyspace::used_memory).sum();

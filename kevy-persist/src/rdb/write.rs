@@ -1,0 +1,547 @@
+//! Writing RDB: the header, one shard's section of keys, and the trailer,
+//! each to any `Write`, so that shards write their sections side by side
+//! and [`combine`] joins them into one file with one checksum. Values are
+//! streamed: a value's bytes go out in pieces of at most [`SPILL`] bytes
+//! (plus one element), so writing never holds more than that, whatever the
+//! store's size.
+
+use super::packed::{intset, LpWriter};
+use super::*;
+use kevy_store::set::Member;
+use kevy_store::{Entry, Store, StrValue, Value};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A value's serialised bytes are handed to the writer whenever this many
+/// have gathered.
+const SPILL: usize = 64 * 1024;
+
+/// The largest listpack node of a list (Redis's `list-max-listpack-size
+/// -2`, 8 KB); a lone larger element gets a node of its own.
+const LIST_NODE_BYTES: usize = 8192;
+
+/// What the header's AUX fields say.
+#[derive(Clone, Debug)]
+pub struct Aux {
+    /// `redis-ver`: the Redis version whose format and semantics this
+    /// file follows.
+    pub redis_ver: String,
+    /// `ctime`: creation time, unix seconds.
+    pub ctime: u64,
+    /// `used-mem`: the store's memory use when the snapshot began.
+    pub used_mem: u64,
+}
+
+impl Aux {
+    /// Fields for a snapshot of `store` taken now (its clock).
+    pub fn for_store(store: &Store) -> Aux {
+        Aux {
+            redis_ver: REDIS_VER.to_string(),
+            ctime: store.now() / 1000,
+            used_mem: store.used_memory() as u64,
+        }
+    }
+}
+
+/// A writer that keeps the CRC-64 of everything written through it.
+pub struct CrcWriter<W: Write> {
+    inner: W,
+    crc: u64,
+}
+
+impl<W: Write> CrcWriter<W> {
+    pub fn new(inner: W) -> Self {
+        CrcWriter { inner, crc: 0 }
+    }
+
+    pub fn crc(&self) -> u64 {
+        self.crc
+    }
+
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc64::update(self.crc, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the magic, the version and the AUX fields.
+pub fn write_header(w: &mut impl Write, aux: &Aux) -> io::Result<()> {
+    let mut b = Vec::with_capacity(128);
+    b.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    let fields: [(&[u8], Vec<u8>); 5] = [
+        (b"redis-ver", aux.redis_ver.as_bytes().to_vec()),
+        (b"redis-bits", b"64".to_vec()),
+        (b"ctime", aux.ctime.to_string().into_bytes()),
+        (b"used-mem", aux.used_mem.to_string().into_bytes()),
+        (b"aof-base", b"0".to_vec()),
+    ];
+    for (k, v) in fields {
+        b.push(OP_AUX);
+        put_str(&mut b, k);
+        put_str(&mut b, &v);
+    }
+    w.write_all(&b)
+}
+
+/// Ends a file whose bytes so far had CRC `crc`: the EOF opcode and the
+/// checksum (of everything before it, the opcode included).
+pub fn write_trailer(w: &mut impl Write, crc: u64) -> io::Result<()> {
+    let crc = crc64::update(crc, &[OP_EOF]);
+    let mut b = [0u8; 9];
+    b[0] = OP_EOF;
+    b[1..].copy_from_slice(&crc.to_le_bytes());
+    w.write_all(&b)
+}
+
+/// One whole RDB file of `store` (every database) into `w`.
+pub fn write_store<W: Write>(w: W, store: &Store, aux: &Aux) -> io::Result<W> {
+    let mut cw = CrcWriter::new(w);
+    write_header(&mut cw, aux)?;
+    let mut sec = SectionWriter::new(cw);
+    sec.write_store(store)?;
+    let mut cw = sec.into_inner();
+    let crc = cw.crc();
+    write_trailer(&mut cw.inner, crc)?;
+    Ok(cw.into_inner())
+}
+
+/// Joins a header (from `aux`), the sections in order, and the trailer
+/// into `out`, computing the checksum while copying. Sections come from
+/// [`SectionWriter`]s, typically one temp file per shard; a database may
+/// appear in several sections (a loader selects it again).
+pub fn combine<W: Write, R: Read>(
+    out: W,
+    aux: &Aux,
+    sections: impl IntoIterator<Item = R>,
+) -> io::Result<W> {
+    let mut cw = CrcWriter::new(out);
+    write_header(&mut cw, aux)?;
+    for mut s in sections {
+        io::copy(&mut s, &mut cw)?;
+    }
+    let crc = cw.crc();
+    write_trailer(&mut cw.inner, crc)?;
+    Ok(cw.into_inner())
+}
+
+/// Writes one shard's keys: SELECTDB (and RESIZEDB the first time a
+/// database is selected, when a size is known), then each key with its
+/// expiry and value. No header, trailer or checksum: see [`combine`].
+pub struct SectionWriter<W: Write> {
+    w: W,
+    /// The database the last SELECTDB named.
+    db: Option<usize>,
+    /// Databases already given their RESIZEDB hint.
+    hinted: Vec<bool>,
+    buf: Vec<u8>,
+    /// A spare buffer for listpack and intset blobs.
+    pack: Vec<u8>,
+}
+
+impl<W: Write> SectionWriter<W> {
+    pub fn new(w: W) -> Self {
+        SectionWriter {
+            w,
+            db: None,
+            hinted: Vec::new(),
+            buf: Vec::with_capacity(4096),
+            pack: Vec::new(),
+        }
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
+    /// Flushes and hands back the writer.
+    pub fn into_inner(mut self) -> W {
+        // Everything is written at the end of each call; nothing is held.
+        debug_assert!(self.buf.is_empty());
+        let _ = self.w.flush();
+        self.w
+    }
+
+    /// Makes `db` the current database, with a RESIZEDB hint of `(keys,
+    /// keys with a TTL)` the first time it is selected, if given.
+    pub fn select(&mut self, db: usize, sizes: Option<(usize, usize)>) -> io::Result<()> {
+        if self.db == Some(db) {
+            return Ok(());
+        }
+        self.db = Some(db);
+        self.buf.push(OP_SELECTDB);
+        put_len(&mut self.buf, db as u64);
+        if self.hinted.len() <= db {
+            self.hinted.resize(db + 1, false);
+        }
+        if let (Some((keys, expires)), false) = (sizes, self.hinted[db]) {
+            self.hinted[db] = true;
+            self.buf.push(OP_RESIZEDB);
+            put_len(&mut self.buf, keys as u64);
+            put_len(&mut self.buf, expires as u64);
+        }
+        self.drain()
+    }
+
+    /// Every database of `store`, empty ones skipped, as Redis does.
+    pub fn write_store(&mut self, store: &Store) -> io::Result<()> {
+        for db in 0..store.ndbs() {
+            let sizes = store.db_counts(db);
+            if sizes.0 == 0 {
+                continue;
+            }
+            self.select(db, Some(sizes))?;
+            for (k, e) in store.entries(db) {
+                self.key(db, k, e)?;
+            }
+        }
+        self.w.flush()
+    }
+
+    /// One key of database `db` (selected first if it is not current).
+    pub fn key(&mut self, db: usize, key: &[u8], e: &Entry) -> io::Result<()> {
+        self.select(db, None)?;
+        if let Some(at) = e.expire_at() {
+            self.buf.push(OP_EXPIRETIME_MS);
+            self.buf.extend_from_slice(&at.to_le_bytes());
+        }
+        self.value(key, &e.value)?;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Hands the gathered bytes over once there are enough of them.
+    fn spill(&mut self) -> io::Result<()> {
+        if self.buf.len() >= SPILL {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Type byte, key, and value, in the encodings Redis 7.0 writes.
+    fn value(&mut self, key: &[u8], v: &Value) -> io::Result<()> {
+        match v {
+            Value::Str(s) => {
+                self.buf.push(TYPE_STRING);
+                put_str(&mut self.buf, key);
+                match s {
+                    StrValue::Int(n) => put_int_str(&mut self.buf, *n),
+                    _ => put_str(&mut self.buf, &s.to_vec()),
+                }
+            }
+            Value::List(l) => {
+                self.buf.push(TYPE_LIST_QUICKLIST_2);
+                put_str(&mut self.buf, key);
+                // Nodes are cut where the 8 KB limit falls; their count
+                // comes first, so find the cuts before writing.
+                let mut nodes = 0u64;
+                let mut size = 0;
+                for e in l.iter() {
+                    let es = LpWriter::entry_size(e);
+                    if size == 0 || size + es > LIST_NODE_BYTES {
+                        nodes += 1;
+                        size = LpWriter::EMPTY_SIZE;
+                    }
+                    size += es;
+                }
+                put_len(&mut self.buf, nodes);
+                let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
+                for e in l.iter() {
+                    let es = LpWriter::entry_size(e);
+                    if lp.count() > 0 && lp.bytes() + es > LIST_NODE_BYTES {
+                        self.pack = lp.finish();
+                        self.node()?;
+                        lp = LpWriter::reuse(std::mem::take(&mut self.pack));
+                    }
+                    lp.push(e);
+                }
+                self.pack = lp.finish();
+                self.node()?;
+            }
+            Value::Set(s) if s.encoding_name() == "intset" => {
+                self.buf.push(TYPE_SET_INTSET);
+                put_str(&mut self.buf, key);
+                let mut ints: Vec<i64> = s
+                    .iter()
+                    .map(|m| match m {
+                        Member::Int(v) => v,
+                        // An intset holds integers only.
+                        Member::Bytes(b) => kevy_store::num::parse_i64(b).unwrap_or(0),
+                    })
+                    .collect();
+                ints.sort_unstable();
+                put_str(&mut self.buf, &intset(&ints));
+            }
+            Value::Set(s) => {
+                self.buf.push(TYPE_SET);
+                put_str(&mut self.buf, key);
+                put_len(&mut self.buf, s.len() as u64);
+                for m in s.iter() {
+                    m.with_bytes(|b| put_str(&mut self.buf, b));
+                    self.spill()?;
+                }
+            }
+            Value::Hash(h) if h.encoding_name() == "listpack" => {
+                self.buf.push(TYPE_HASH_LISTPACK);
+                put_str(&mut self.buf, key);
+                let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
+                for (f, v) in h.iter() {
+                    lp.push(f);
+                    lp.push(v);
+                }
+                self.pack = lp.finish();
+                put_str(&mut self.buf, &self.pack);
+            }
+            Value::Hash(h) => {
+                self.buf.push(TYPE_HASH);
+                put_str(&mut self.buf, key);
+                put_len(&mut self.buf, h.len() as u64);
+                for (f, v) in h.iter() {
+                    put_str(&mut self.buf, f);
+                    put_str(&mut self.buf, v);
+                    self.spill()?;
+                }
+            }
+            Value::ZSet(z) if z.encoding_name() == "listpack" => {
+                self.buf.push(TYPE_ZSET_LISTPACK);
+                put_str(&mut self.buf, key);
+                let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
+                for (m, s) in z.iter() {
+                    lp.push(m);
+                    push_score(&mut lp, s);
+                }
+                self.pack = lp.finish();
+                put_str(&mut self.buf, &self.pack);
+            }
+            Value::ZSet(z) => {
+                self.buf.push(TYPE_ZSET_2);
+                put_str(&mut self.buf, key);
+                put_len(&mut self.buf, z.len() as u64);
+                // Redis writes the skiplist from the tail, so that loading
+                // inserts each member at the head; the order is free.
+                for (m, s) in z.iter() {
+                    put_str(&mut self.buf, m);
+                    self.buf.extend_from_slice(&s.to_le_bytes());
+                    self.spill()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One packed list node (in `self.pack`).
+    fn node(&mut self) -> io::Result<()> {
+        put_len(&mut self.buf, QUICKLIST_NODE_PACKED);
+        put_str(&mut self.buf, &self.pack);
+        self.spill()
+    }
+}
+
+/// A sorted-set score as Redis's listpack holds it: an integer when it is
+/// one (Redis's `d2string` prints those without a fraction and `lpAppend`
+/// stores them as integers), else the shortest text that reads back to the
+/// same double ("inf" and "-inf" included).
+fn push_score(lp: &mut LpWriter, s: f64) {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    if s == s.trunc() && s.abs() < EXACT && !(s == 0.0 && s.is_sign_negative()) {
+        lp.push_int(s as i64);
+    } else {
+        lp.push_str(format!("{s:e}").as_bytes());
+    }
+}
+
+/// An RDB length: 6 bits, 14 bits, or a marker and 32 or 64 bits, big-endian.
+pub(crate) fn put_len(b: &mut Vec<u8>, n: u64) {
+    if n < 1 << 6 {
+        b.push(n as u8);
+    } else if n < 1 << 14 {
+        b.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
+    } else if n <= u32::MAX as u64 {
+        b.push(LEN_32BIT);
+        b.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        b.push(LEN_64BIT);
+        b.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// An integer in the smallest of the 8, 16 and 32-bit string encodings;
+/// `None` when it needs more.
+fn int_encoding(v: i64) -> Option<([u8; 5], usize)> {
+    let mut e = [0u8; 5];
+    if let Ok(x) = i8::try_from(v) {
+        e[0] = ENC_INT8;
+        e[1] = x as u8;
+        Some((e, 2))
+    } else if let Ok(x) = i16::try_from(v) {
+        e[0] = ENC_INT16;
+        e[1..3].copy_from_slice(&x.to_le_bytes());
+        Some((e, 3))
+    } else if let Ok(x) = i32::try_from(v) {
+        e[0] = ENC_INT32;
+        e[1..5].copy_from_slice(&x.to_le_bytes());
+        Some((e, 5))
+    } else {
+        None
+    }
+}
+
+/// An integer string value: int-encoded when it fits 32 bits, else its
+/// decimal text.
+pub(crate) fn put_int_str(b: &mut Vec<u8>, v: i64) {
+    match int_encoding(v) {
+        Some((e, n)) => b.extend_from_slice(&e[..n]),
+        None => put_raw(b, v.to_string().as_bytes()),
+    }
+}
+
+/// A string, int-encoded when it is the canonical text of an integer that
+/// fits 32 bits (Redis's `rdbTryIntegerEncoding`).
+pub(crate) fn put_str(b: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= 11 {
+        if let Some((e, n)) = kevy_store::num::parse_i64(s).and_then(int_encoding) {
+            b.extend_from_slice(&e[..n]);
+            return;
+        }
+    }
+    put_raw(b, s);
+}
+
+fn put_raw(b: &mut Vec<u8>, s: &[u8]) {
+    put_len(b, s.len() as u64);
+    b.extend_from_slice(s);
+}
+
+// ---- the file dance ----------------------------------------------------------------
+
+/// Distinguishes temp files of one process.
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A new file `temp-<pid>-<n>.rdb` in `dir` (created, never reused), for a
+/// snapshot or one shard's section.
+pub fn temp_file(dir: &Path) -> io::Result<(PathBuf, File)> {
+    loop {
+        let n = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("temp-{}-{n}.rdb", std::process::id()));
+        match File::options().write(true).create_new(true).open(&path) {
+            Ok(f) => return Ok((path, f)),
+            // Left by an earlier process that had the same pid.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Replaces `dir/name` with what `write` produces, crash-safely: the bytes
+/// go to a temp file in the same directory, which is fsynced, renamed over
+/// the target, and the directory fsynced, so after a crash the name holds
+/// either the old file or the whole new one. On error the temp file is
+/// removed and the target is untouched.
+pub fn save_file(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let (tmp, f) = temp_file(dir)?;
+    let done = (|| {
+        let mut w = BufWriter::with_capacity(SPILL, f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, dir.join(name))?;
+        sync_dir(dir)
+    })();
+    if done.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    done
+}
+
+/// Makes a rename in `dir` durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_use_the_smallest_form() {
+        let cases: &[(u64, &[u8])] = &[
+            (0, &[0]),
+            (63, &[63]),
+            (64, &[0x40, 64]),
+            (16383, &[0x7f, 0xff]),
+            (16384, &[0x80, 0, 0, 0x40, 0]),
+            (1 << 32, &[0x81, 0, 0, 0, 1, 0, 0, 0, 0]),
+        ];
+        for (n, want) in cases {
+            let mut b = Vec::new();
+            put_len(&mut b, *n);
+            assert_eq!(b, *want, "{n}");
+        }
+    }
+
+    #[test]
+    fn strings_are_int_encoded_like_redis() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"12", &[0xc0, 12]),
+            (b"-128", &[0xc0, 0x80]),
+            (b"300", &[0xc1, 0x2c, 0x01]),
+            (b"70000", &[0xc2, 0x70, 0x11, 0x01, 0x00]),
+            (b"012", &[3, b'0', b'1', b'2']),
+            (
+                b"4294967296",
+                &[
+                    10, b'4', b'2', b'9', b'4', b'9', b'6', b'7', b'2', b'9', b'6',
+                ],
+            ),
+        ];
+        for (s, want) in cases {
+            let mut b = Vec::new();
+            put_str(&mut b, s);
+            assert_eq!(b, *want, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn save_file_replaces_the_target_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("kevy-rdb-save-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        save_file(&dir, "dump.rdb", |w| w.write_all(b"one")).unwrap();
+        save_file(&dir, "dump.rdb", |w| w.write_all(b"two")).unwrap();
+        assert_eq!(fs::read(dir.join("dump.rdb")).unwrap(), b"two");
+        let failed = save_file(&dir, "dump.rdb", |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(fs::read(dir.join("dump.rdb")).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["dump.rdb"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
