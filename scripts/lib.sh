@@ -19,6 +19,18 @@ stop_server() {
 on_exit() { :; }
 trap 'stop_server; on_exit' EXIT
 
+# nosave_args BIN: sets NOSAVE to the flags that keep kevy-server BIN from
+# saving on exit (Redis's default save points make it save on SIGTERM, into
+# the working directory, and load that file on the next start); empty for
+# a build that predates them.
+nosave_args() {
+    if "$1" --save '' --help >/dev/null 2>&1; then
+        NOSAVE=(--save '')
+    else
+        NOSAVE=()
+    fi
+}
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A free port below the kernel's ephemeral range (32768-60999 by default), so

@@ -78,7 +78,8 @@ WORK=$(mktemp -d)
 # start_kevy CORES: starts kevy on a free port, sets SERVER_PID and PORT.
 start_kevy() {
     PORT=$(pick_port)
-    "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" >"$WORK/kevy.log" 2>&1 &
+    nosave_args "$KEVY"
+    "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" "${NOSAVE[@]}" >"$WORK/kevy.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 200); do
         if [[ $(redis-cli -p "$PORT" PING 2>/dev/null) == PONG ]]; then

@@ -90,6 +90,7 @@ impl FanOut {
                 out.extend_from_slice(b"\r\n");
             }
             Fold::AllOk => out.extend_from_slice(b"+OK\r\n"),
+            Fold::Agree => out.extend_from_slice(self.parts[0].as_deref().unwrap_or(b"_\r\n")),
             Fold::Gather => {
                 let mut elems: Vec<&[u8]> = vec![b"$-1\r\n"; self.total];
                 for (p, bytes) in parts.enumerate() {
@@ -241,6 +242,14 @@ mod tests {
         assert_eq!(
             fold(Fold::AllOk, &["+OK\r\n", "-ERR x\r\n"], vec![], 0),
             "-ERR x\r\n"
+        );
+        assert_eq!(
+            fold(Fold::Agree, &["+Started\r\n", "+Started\r\n"], vec![], 0),
+            "+Started\r\n"
+        );
+        assert_eq!(
+            fold(Fold::Agree, &["+Started\r\n", "-ERR busy\r\n"], vec![], 0),
+            "-ERR busy\r\n"
         );
     }
 

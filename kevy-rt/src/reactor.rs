@@ -292,6 +292,15 @@ impl<S: Service> Reactor<S> {
             if signal::shutdown_requested() {
                 break;
             }
+            // Shard 0 answers a SIGINT or SIGTERM for the server: the
+            // service says how to stop (a final save first, or at once).
+            if self.id == 0 && signal::take_signal() {
+                match self.svc.stop_command(&mut self.ex.shard) {
+                    Some(args) => self.run_internal(args),
+                    None => signal::request_shutdown(),
+                }
+                continue;
+            }
             let busy = !self.ready.is_empty() || self.mesh.has_outgoing();
             let mut timeout = if busy {
                 0
@@ -336,6 +345,9 @@ impl<S: Service> Reactor<S> {
             if now >= next_tick {
                 self.mesh.drain_waker();
                 self.svc.tick(&mut self.ex.shard, &mut self.ex.effects);
+                if let Some(args) = self.svc.internal_command(&mut self.ex.shard) {
+                    self.run_internal(args);
+                }
                 next_tick = clock::monotonic_ms().max(now) + TICK_MS;
             }
         }

@@ -2,7 +2,7 @@
 //! facts (which arguments are keys, how fan-out parts fold), never commands.
 
 use crate::exec::{Effects, Sink};
-use kevy_resp::Args;
+use kevy_resp::{Args, OwnedArgs};
 use std::net::SocketAddr;
 
 /// How the parts of a command that fans out to several shards combine.
@@ -15,6 +15,9 @@ pub enum Fold {
     Sum,
     /// `+OK` if every part says so, else the first error (MSET, FLUSHALL).
     AllOk,
+    /// The first error, else part 0's reply: every shard says the same
+    /// thing (BGSAVE's "Background saving started").
+    Agree,
     /// Array replies re-interleaved in the original key order (MGET).
     Gather,
     /// Array replies concatenated (KEYS).
@@ -265,6 +268,19 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// Called about every 100 ms (Redis's `hz 10`): active expiry and the like.
     /// Active expiry and the like; what it deletes goes to `effects`.
     fn tick(&self, shard: &mut Self::Shard, effects: &mut Effects);
+    /// A command the server issues itself, asked after each tick (Redis's
+    /// cron starting a BGSAVE for a save point). The runtime runs it as a
+    /// client of no connection would be run, transaction and all, and drops
+    /// its reply.
+    fn internal_command(&self, _shard: &mut Self::Shard) -> Option<OwnedArgs> {
+        None
+    }
+    /// What a SIGINT or SIGTERM runs (on shard 0, as `internal_command`s
+    /// run): a command that stops the server itself in its own time, or
+    /// `None` to stop at once.
+    fn stop_command(&self, _shard: &mut Self::Shard) -> Option<OwnedArgs> {
+        None
+    }
 
     /// Copies out `key`'s state in every database.
     fn export(&self, shard: &mut Self::Shard, key: &[u8]) -> Self::Snapshot;

@@ -5,6 +5,7 @@
 pub mod ctx;
 pub mod errors;
 pub mod families;
+pub mod persist;
 pub mod propagate;
 pub mod server;
 pub mod service;

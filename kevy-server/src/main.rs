@@ -159,6 +159,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let t0 = std::time::Instant::now();
+    let kevy = match kevy_server::persist::load_at_startup(shards, kevy_server::server::DATABASES) {
+        Ok(None) => Kevy::new(server.clone()),
+        Ok(Some((keys, info))) => {
+            eprintln!(
+                "kevy-server: DB loaded from disk: {} keys in {:.3} seconds ({} expired skipped)",
+                info.keys,
+                t0.elapsed().as_secs_f64(),
+                info.expired
+            );
+            let p = &server.persist;
+            p.loaded_keys.store(info.keys, std::sync::atomic::Ordering::Relaxed);
+            p.loaded_expired
+                .store(info.expired, std::sync::atomic::Ordering::Relaxed);
+            Kevy::with_keys(server.clone(), keys)
+        }
+        Err(e) => {
+            eprintln!("kevy-server: fatal error loading the DB: {e}. Exiting.");
+            return ExitCode::from(1);
+        }
+    };
     let stats = server.rt_stats.clone();
     eprintln!(
         "kevy-server {} pid {}: {} shard(s) on {} core(s), ready to accept connections on {local}",
@@ -167,7 +188,7 @@ fn main() -> ExitCode {
         shards,
         ncores
     );
-    match bound.run(Arc::new(Kevy::new(server)), stats) {
+    match bound.run(Arc::new(kevy), stats) {
         Ok(()) => {
             eprintln!("kevy-server: shutting down");
             ExitCode::SUCCESS

@@ -30,6 +30,8 @@ pub struct ShardPublished {
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// The shard's count of changes (`Store::dirty`).
+    pub dirty: AtomicU64,
     /// Bytes of memory the shard's keyspace accounts for.
     pub used_memory: AtomicU64,
 }
@@ -54,6 +56,8 @@ pub struct Server {
     /// Rates INFO reports as instantaneous (ops/s, network in and out),
     /// sampled by shard 0 every tick.
     pub rates: Mutex<Rates>,
+    /// Snapshot state shared by the shards (persist.rs).
+    pub persist: Arc<crate::persist::Persist>,
 }
 
 /// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
@@ -117,6 +121,7 @@ impl Server {
             start_unix_ms,
             start_mono_ms,
             run_id,
+            persist: crate::persist::shared(),
         }
     }
 

@@ -2,12 +2,13 @@
 //! table (the only place routing facts live) and runs their handlers.
 
 use crate::ctx::{ConnCtx, Ctx, Session};
+use crate::persist;
 use crate::propagate;
 use crate::server::Server;
 use crate::shard::Shard;
 use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind};
 
-use kevy_resp::{Args, Reply};
+use kevy_resp::{Args, OwnedArgs, Reply};
 use kevy_rt::{
     ClientCtx, ClientInfo, ConnAction, Effects, InMulti, Refused, Route, Service, Sink, TxOp,
 };
@@ -20,11 +21,31 @@ const EXPIRE_CYCLE_BUDGET: std::time::Duration = std::time::Duration::from_milli
 
 pub struct Kevy {
     pub server: Arc<Server>,
+    /// Keys loaded at start-up, one list per shard, taken by each shard's
+    /// thread as it starts (a store stays on its thread).
+    preloaded: std::sync::Mutex<Vec<Vec<kevy_persist::rdb::Loaded>>>,
 }
 
 impl Kevy {
     pub fn new(server: Arc<Server>) -> Self {
-        Kevy { server }
+        Kevy {
+            server,
+            preloaded: Default::default(),
+        }
+    }
+
+    /// A server whose shards start with the keys in `keys` (shard `i`
+    /// takes the `i`-th list).
+    pub fn with_keys(server: Arc<Server>, keys: Vec<Vec<kevy_persist::rdb::Loaded>>) -> Self {
+        Kevy {
+            server,
+            preloaded: std::sync::Mutex::new(keys),
+        }
+    }
+
+    fn take_preloaded(&self, id: usize) -> Vec<kevy_persist::rdb::Loaded> {
+        let mut p = self.preloaded.lock().unwrap_or_else(|e| e.into_inner());
+        p.get_mut(id).map(std::mem::take).unwrap_or_default()
     }
 }
 
@@ -140,7 +161,17 @@ impl Service for Kevy {
     type Snapshot = kevy_store::Snapshot;
 
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
-        Shard::new(id, nshards)
+        let mut shard = Shard::new(id, nshards);
+        shard.persist = self.server.persist.clone();
+        for k in self.take_preloaded(id) {
+            let ttl = k
+                .expire_at
+                .map_or(kevy_store::SetTtl::Clear, kevy_store::SetTtl::At);
+            shard.store.db(k.db).set(&k.key, k.value, ttl);
+        }
+        // What was loaded is saved already.
+        shard.store.dirty = 0;
+        shard
     }
 
     #[inline(always)]
@@ -398,6 +429,9 @@ impl Service for Kevy {
     }
 
     fn end_iteration(&self, shard: &mut Shard) {
+        if shard.snapshot.is_some() {
+            persist::step_snapshot(shard, persist::STEP_KEYS);
+        }
         shard.publish(&self.server.published[shard.id]);
     }
 
@@ -412,7 +446,37 @@ impl Service for Kevy {
         if shard.prop_attached {
             shard.prop().drain_into(effects);
         }
+        if shard.snapshot.is_some() {
+            persist::step_snapshot(shard, persist::TICK_KEYS);
+        }
         shard.publish(&self.server.published[shard.id]);
+    }
+
+    fn internal_command(&self, shard: &mut Shard) -> Option<OwnedArgs> {
+        if shard.id != 0 {
+            return None;
+        }
+        let points = crate::settings::current("save")?;
+        if points.is_empty() {
+            return None;
+        }
+        let p = &self.server.persist;
+        let dirty = self.server.sum_published(|s| &s.dirty);
+        let changes = dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
+        let now = kevy_sys::clock::unix_ms();
+        if !persist::save_point_due(p, &points, changes, now) {
+            return None;
+        }
+        eprintln!("kevy-server: {changes} changes since the last save; saving (save point)");
+        Some(OwnedArgs::from_slices(&[b"BGSAVE"]))
+    }
+
+    /// SIGINT and SIGTERM run SHUTDOWN, which saves first when save points
+    /// are configured (as Redis does); without them the server stops at once.
+    fn stop_command(&self, _shard: &mut Shard) -> Option<OwnedArgs> {
+        eprintln!("kevy-server: received SIGINT or SIGTERM, scheduling shutdown");
+        let points = crate::settings::current("save")?;
+        (!points.is_empty()).then(|| OwnedArgs::from_slices(&[b"SHUTDOWN"]))
     }
 
     fn export(&self, shard: &mut Shard, key: &[u8]) -> kevy_store::Snapshot {

@@ -170,13 +170,13 @@ pub static PARAMS: &[Param] = {
         p("stream-node-max-entries", I64, "100", Tunable),
         p("hll-sparse-max-bytes", Mem, "3000", Tunable),
         // Persistence.
-        p("save", Save, "", Fixed),
+        p("save", Save, "3600 1 300 100 60 10000", Live),
         p("appendonly", Bool, "no", Fixed),
         p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Fixed),
         p("appendfilename", Str, "appendonly.aof", Immutable),
         p("appenddirname", Str, "appendonlydir", Immutable),
-        p("dbfilename", Str, "dump.rdb", Fixed),
-        p("dir", Str, "", Fixed),
+        p("dbfilename", Str, "dump.rdb", Live),
+        p("dir", Str, "", Live),
         p("rdbcompression", Bool, "yes", Tunable),
         p("rdbchecksum", Bool, "yes", Tunable),
         p("stop-writes-on-bgsave-error", Bool, "yes", Tunable),
@@ -235,10 +235,30 @@ pub fn runtime() -> MutexGuard<'static, Runtime> {
     RUNTIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Refuses a value a parameter cannot take here, before anything changes
+/// (CONFIG SET is all-or-nothing): the reason, as CONFIG SET words it.
+pub fn check(name: &str, value: &str) -> Result<(), String> {
+    match name {
+        "dir" if !std::path::Path::new(value).is_dir() => {
+            Err("No such file or directory".into())
+        }
+        "dbfilename" if value.contains('/') => Err("dbfilename can't be a path, just a filename".into()),
+        _ => Ok(()),
+    }
+}
+
 /// Makes a [`Policy::Live`] parameter's new value take effect; shards read
-/// it from an atomic on their next command.
+/// it from an atomic on their next command, or the setting itself when
+/// they use it (`save`, `dbfilename`).
 pub fn apply_live(server: &Server, name: &str, value: &str) {
     match name {
+        // Redis's `dir` is the working directory: files are named
+        // relative to it.
+        "dir" => {
+            if let Err(e) = std::env::set_current_dir(value) {
+                eprintln!("kevy-server: cannot change directory to {value}: {e}");
+            }
+        }
         "slowlog-log-slower-than" => {
             if let Ok(us) = value.parse() {
                 server.cmdstats.set_slower_than(us);
@@ -263,6 +283,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
 pub fn set_at_startup(server: &Server, name: &str, value: &str) -> Result<(), String> {
     let p = find_param(name.as_bytes()).ok_or_else(|| format!("unknown option '--{name}'"))?;
     let v = normalize(p.kind, value.as_bytes())
+        .and_then(|v| check(p.name, &v).map(|()| v))
         .map_err(|why| format!("invalid value '{value}' for '--{name}': {why}"))?;
     let mut rt = runtime();
     if p.policy == Policy::Fixed {
@@ -285,6 +306,18 @@ pub fn find_param(name: &[u8]) -> Option<&'static Param> {
         p.name.as_bytes().eq_ignore_ascii_case(name)
             || p.alias
                 .is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(name))
+    })
+}
+
+/// The current value of a parameter that is not one of the process's own
+/// facts (port, bind, dir): what CONFIG SET or a flag gave it, else its
+/// default.
+pub fn current(name: &str) -> Option<String> {
+    let p = find_param(name.as_bytes())?;
+    let rt = runtime();
+    Some(match rt.overrides.iter().find(|(n, _)| *n == p.name) {
+        Some((_, v)) => v.clone(),
+        None => p.default.to_string(),
     })
 }
 

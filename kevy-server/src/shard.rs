@@ -1,6 +1,8 @@
 //! One shard's state as the server sees it: the keyspace plus its identity.
 
+use crate::persist::{Persist, ShardSnapshot};
 use crate::propagate::Prop;
+use std::sync::Arc;
 use crate::server::{ShardPublished, DATABASES};
 use kevy_store::Store;
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,6 +17,10 @@ pub struct Shard {
     /// A [`Prop`] observes the store: the shard's effects stream has a
     /// consumer.
     pub prop_attached: bool,
+    /// The server's snapshot state (persist.rs).
+    pub persist: Arc<Persist>,
+    /// This shard's part of a BGSAVE in progress.
+    pub snapshot: Option<ShardSnapshot>,
 }
 
 impl Shard {
@@ -26,6 +32,8 @@ impl Shard {
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
             prop_attached: false,
+            persist: crate::persist::shared(),
+            snapshot: None,
         }
     }
 
@@ -49,6 +57,7 @@ impl Shard {
         self.published_dirty = self.store.dirty;
         self.published_expired = st.expired_keys;
         p.expired_keys.store(st.expired_keys, Relaxed);
+        p.dirty.store(self.store.dirty, Relaxed);
         p.used_memory
             .store(self.store.used_memory() as u64, Relaxed);
         for db in 0..DATABASES {

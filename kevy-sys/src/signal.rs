@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 pub const MAX_WAKEUP_FDS: usize = 256;
 
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+/// A SIGINT or SIGTERM arrived and nobody took it yet.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
 static WAKEUP_FDS: [AtomicI32; MAX_WAKEUP_FDS] = [const { AtomicI32::new(-1) }; MAX_WAKEUP_FDS];
 
-/// Ignores SIGPIPE and installs SIGINT and SIGTERM handlers (`SA_RESTART`) that set the
-/// shutdown flag and wake every fd registered with [`register_wakeup`]. Idempotent: calling it
+/// Ignores SIGPIPE and installs SIGINT and SIGTERM handlers (`SA_RESTART`) that note the
+/// signal (see [`take_signal`]) and wake every fd registered with [`register_wakeup`]. Idempotent: calling it
 /// again re-installs the same dispositions.
 pub fn install_shutdown_handlers() -> io::Result<()> {
     set_disposition(libc::SIGPIPE, libc::SIG_IGN)?;
@@ -25,7 +27,7 @@ pub fn install_shutdown_handlers() -> io::Result<()> {
     Ok(())
 }
 
-/// Whether a shutdown signal arrived or [`request_shutdown`] was called.
+/// Whether [`request_shutdown`] was called: every reactor stops now.
 pub fn shutdown_requested() -> bool {
     SHUTDOWN.load(Ordering::Acquire)
 }
@@ -75,6 +77,12 @@ pub fn request_shutdown() {
     wake_all();
 }
 
+/// Whether a SIGINT or SIGTERM arrived since the last call: the process decides how to
+/// stop (a final save first, as Redis does, or at once with [`request_shutdown`]).
+pub fn take_signal() -> bool {
+    SIGNALLED.load(Ordering::Acquire) && SIGNALLED.swap(false, Ordering::AcqRel)
+}
+
 /// Clears the shutdown flag so a process (typically a test binary) can start servers again
 /// after a [`request_shutdown`].
 pub fn reset_shutdown() {
@@ -89,7 +97,8 @@ extern "C" fn on_shutdown_signal(_sig: libc::c_int) {
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: `errno` points at this thread's live errno slot (see above).
     let saved = unsafe { *errno };
-    request_shutdown();
+    SIGNALLED.store(true, Ordering::Release);
+    wake_all();
     // SAFETY: `errno` points at this thread's live errno slot (see above).
     unsafe { *errno = saved };
 }
@@ -183,9 +192,10 @@ mod tests {
         // raise delivers to the calling thread and the handler runs before raise returns.
         // SAFETY: raise takes only the signal number; a handler for SIGTERM is installed above.
         syscall!(unsafe { libc::raise(libc::SIGTERM) }).unwrap();
-        assert!(shutdown_requested());
+        assert!(!shutdown_requested(), "the process decides how to stop");
         assert!(readable(&e));
-        reset_shutdown();
+        assert!(take_signal());
+        assert!(!take_signal(), "taken once");
     }
 
     #[test]

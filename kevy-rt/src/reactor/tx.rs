@@ -12,7 +12,8 @@ use super::Reactor;
 use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
 use crate::msg::{Dest, Req};
-use crate::service::{ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
+use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
+use std::net::SocketAddr;
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
 
@@ -271,6 +272,44 @@ impl<S: Service> Reactor<S> {
                 st.blocked = blocks;
             }
         }
+    }
+
+    /// Runs a command the server issues itself (`Service::internal_command`)
+    /// as a client with no connection: a transaction when it needs one,
+    /// its reply dropped.
+    pub(super) fn run_internal(&mut self, args: OwnedArgs) {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        let client = ClientCtx {
+            id: 0,
+            db: 0,
+            resp3: false,
+            home: self.id as u32,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: self.now_ms,
+        };
+        let Ok((cmd, _)) = self.svc.route(args.args(), &client, self.n) else {
+            return;
+        };
+        match self
+            .coord
+            .draft(&self.ex, &client, &[], vec![(cmd, args)], false)
+        {
+            Draft::Inline { steps, .. } => {
+                let mut out = Vec::new();
+                for (cmd, args, route) in &steps {
+                    if route.is_ok() {
+                        self.ex.run(&client, *cmd, args.args(), 0, &mut out);
+                    }
+                }
+            }
+            Draft::Plan(plan) => {
+                // No connection has index u32::MAX: nobody is answered.
+                self.coord
+                    .start(&mut self.ex, &mut self.mesh, plan, u32::MAX, 0, 0);
+            }
+        }
+        self.pump();
     }
 
     /// Every key is on this shard and free: run the commands back to back.

@@ -92,7 +92,10 @@ pub fn conn_spec(
 /// The time of the last successful save: with no save yet, start-up (as
 /// Redis initialises it).
 pub fn last_save(server: &Server) -> u64 {
-    server.start_unix_ms / 1000
+    server
+        .persist
+        .lastsave
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Changes the collection at `key` in place through the store's update

@@ -4,7 +4,7 @@
 use super::common::{c_str, dispatch, reply_help};
 use crate::ctx::ConnCtx;
 use crate::settings::{
-    apply_live, find_param, normalize, param_value, runtime, Counters, Param, Policy, PARAMS,
+    apply_live, check, find_param, normalize, param_value, runtime, Counters, Param, Policy, PARAMS,
 };
 use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
@@ -148,7 +148,7 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let mut rt = runtime();
     let mut updates: Vec<(&'static str, String)> = Vec::new();
     for &(p, name, value) in &pairs {
-        let v = match normalize(p.kind, value) {
+        let v = match normalize(p.kind, value).and_then(|v| check(p.name, &v).map(|()| v)) {
             Ok(v) => v,
             Err(why) => {
                 ctx.out.error(&set_failed(name, &why));

@@ -275,15 +275,36 @@ fn bytes_to_human(n: u64) -> String {
 }
 
 fn info_persistence(server: &Server, f: &mut Fields<'_>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let p = &server.persist;
+    let dirty = server.sum_published(|s| &s.dirty);
+    let status = |ok: bool| if ok { "ok" } else { "err" };
     f.put("loading", 0);
     f.put("async_loading", 0);
-    f.put("rdb_changes_since_last_save", 0);
-    f.put("rdb_bgsave_in_progress", 0);
+    // A fork-less snapshot copies nothing on write.
+    f.put("current_cow_peak", 0);
+    f.put("current_cow_size", 0);
+    f.put("current_cow_size_age", 0);
+    f.put("current_fork_perc", "0.00");
+    f.put("current_save_keys_processed", 0);
+    f.put("current_save_keys_total", 0);
+    f.put(
+        "rdb_changes_since_last_save",
+        dirty.saturating_sub(p.saved_dirty.load(Relaxed)),
+    );
+    f.put("rdb_bgsave_in_progress", p.in_progress.load(Relaxed) as u8);
     f.put("rdb_last_save_time", last_save(server));
-    f.put("rdb_last_bgsave_status", "ok");
-    f.put("rdb_last_bgsave_time_sec", -1);
-    f.put("rdb_current_bgsave_time_sec", -1);
-    f.put("rdb_saves", 0);
+    f.put("rdb_last_bgsave_status", status(p.last_ok.load(Relaxed)));
+    f.put("rdb_last_bgsave_time_sec", p.last_secs.load(Relaxed));
+    let current = match (p.in_progress.load(Relaxed), p.current_started_ms()) {
+        (true, Some(ms)) => (kevy_sys::clock::unix_ms().saturating_sub(ms) / 1000) as i64,
+        _ => -1,
+    };
+    f.put("rdb_current_bgsave_time_sec", current);
+    f.put("rdb_saves", p.saves.load(Relaxed));
+    f.put("rdb_last_cow_size", 0);
+    f.put("rdb_last_load_keys_expired", p.loaded_expired.load(Relaxed));
+    f.put("rdb_last_load_keys_loaded", p.loaded_keys.load(Relaxed));
     f.put("aof_enabled", 0);
     f.put("aof_rewrite_in_progress", 0);
     f.put("aof_rewrite_scheduled", 0);

@@ -10,6 +10,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -33,5 +34,6 @@ pub fn register_all(t: &mut Table) {
     sets::register(t);
     lists::register(t);
     zsets::register(t);
+    persistence::register(t);
     transactions::register(t);
 }

@@ -7,9 +7,11 @@
 //! first.
 
 use super::common::{conn_spec, dispatch, last_save, reply_help};
-use crate::ctx::ConnCtx;
-use crate::table::{flag, SubSpec, Table};
-use kevy_rt::ConnAction;
+use crate::ctx::{ConnCtx, Ctx};
+use crate::persist;
+use crate::table::{flag, CommandSpec, Handler, RouteKind, SubSpec, Table};
+use kevy_resp::Args;
+use kevy_rt::{ClientCtx, ConnAction, Fold, Route};
 use kevy_store::num::parse_i64;
 
 pub fn register(t: &mut Table) {
@@ -29,13 +31,17 @@ pub fn register(t: &mut Table) {
         acl,
         cmd_lastsave,
     ));
-    t.add(conn_spec(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
-        &["@admin", "@slow", "@dangerous"],
-        cmd_shutdown,
-    ));
+    t.add(CommandSpec {
+        route: RouteKind::Custom(route_shutdown),
+        run: Handler::Shard(cmd_shutdown),
+        ..conn_spec(
+            "shutdown",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+            &["@admin", "@slow", "@dangerous"],
+            cmd_monitor,
+        )
+    });
     t.add(conn_spec(
         "monitor",
         1,
@@ -177,48 +183,88 @@ fn cmd_lastsave(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. kevy runs as a Redis with
-/// no save points and no AOF (`save ""`, `appendonly no`), so a plain
-/// SHUTDOWN exits without saving, as that Redis does. SAVE asks for a
-/// snapshot kevy cannot write, so it fails as a failed save fails in Redis
-/// (the server keeps running) unless FORCE. NOW skips waiting for replicas,
-/// which kevy never has, and no shutdown is ever left in progress for ABORT.
-/// On success the client gets no reply: the process exits and closes it.
-fn cmd_shutdown(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let (mut nosave, mut save, mut force, mut abort, mut now) = (false, false, false, false, false);
-    for arg in ctx.args.iter().skip(1) {
+/// SHUTDOWN's options.
+#[derive(Default)]
+struct ShutdownOpts {
+    nosave: bool,
+    save: bool,
+    force: bool,
+    abort: bool,
+}
+
+fn parse_shutdown(args: Args<'_>) -> Result<ShutdownOpts, &'static str> {
+    let mut o = ShutdownOpts::default();
+    let mut now = false;
+    for arg in args.iter().skip(1) {
         let slot = match arg.to_ascii_lowercase().as_slice() {
-            b"nosave" => &mut nosave,
-            b"save" => &mut save,
+            b"nosave" => &mut o.nosave,
+            b"save" => &mut o.save,
             b"now" => &mut now,
-            b"force" => &mut force,
-            b"abort" => &mut abort,
-            _ => {
-                ctx.out.error("ERR syntax error");
-                return ConnAction::Continue;
-            }
+            b"force" => &mut o.force,
+            b"abort" => &mut o.abort,
+            _ => return Err("ERR syntax error"),
         };
         *slot = true;
     }
-    if (abort && (nosave || save || now || force)) || (nosave && save) {
-        ctx.out.error("ERR syntax error");
-        return ConnAction::Continue;
+    if (o.abort && (o.nosave || o.save || now || o.force)) || (o.nosave && o.save) {
+        return Err("ERR syntax error");
     }
-    if abort {
-        ctx.out.error("ERR No shutdown in progress.");
-        return ConnAction::Continue;
+    Ok(o)
+}
+
+/// Whether SHUTDOWN with these options saves first: SAVE, or save points
+/// configured and not NOSAVE (as Redis decides).
+fn shutdown_saves(o: &ShutdownOpts) -> bool {
+    !o.abort
+        && !o.nosave
+        && (o.save || crate::settings::current("save").is_some_and(|s| !s.is_empty()))
+}
+
+/// SHUTDOWN runs where it must: on the connection when nothing is saved,
+/// on every shard (a whole-keyspace moment, as SAVE) when it saves first.
+fn route_shutdown(args: Args<'_>, _client: &ClientCtx, _n: usize) -> Result<Route, String> {
+    Ok(match parse_shutdown(args) {
+        Ok(o) if shutdown_saves(&o) => Route::All(Fold::Agree),
+        _ => Route::Conn,
+    })
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. With save points (or
+/// SAVE) and without NOSAVE, every shard writes its section of a final
+/// `dump.rdb` first, as SAVE does; the part that completes the file stops
+/// the server. A failed save keeps the server running and answers an
+/// error, unless FORCE. NOW skips waiting for replicas, which kevy never
+/// has, and no shutdown is ever left in progress for ABORT. On success the
+/// client gets no reply: the process exits and closes it. A SIGINT or
+/// SIGTERM runs a plain SHUTDOWN.
+fn cmd_shutdown(ctx: &mut Ctx<'_>) {
+    let o = match parse_shutdown(ctx.args) {
+        Ok(o) => o,
+        Err(e) => return ctx.out.error(e),
+    };
+    if o.abort {
+        return ctx.out.error("ERR No shutdown in progress.");
     }
-    eprintln!("kevy-server: user requested shutdown");
-    if save {
-        if !force {
-            eprintln!("kevy-server: cannot save the dataset (no persistence), not exiting");
-            ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
-            return ConnAction::Continue;
+    if !shutdown_saves(&o) {
+        eprintln!("kevy-server: user requested shutdown");
+        kevy_sys::signal::request_shutdown();
+        return;
+    }
+    match persist::shutdown_part(ctx.shard) {
+        Ok(false) => {}
+        Ok(true) => {
+            eprintln!("kevy-server: saved the dataset; shutting down");
+            kevy_sys::signal::request_shutdown();
         }
-        eprintln!("kevy-server: cannot save the dataset (no persistence), exiting anyway");
+        Err(_) if o.force => {
+            eprintln!("kevy-server: error trying to save the dataset; exiting anyway (FORCE)");
+            kevy_sys::signal::request_shutdown();
+        }
+        Err(_) => {
+            eprintln!("kevy-server: error trying to save the dataset, can't exit");
+            ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
     }
-    kevy_sys::signal::request_shutdown();
-    ConnAction::Close
 }
 
 #[cfg(test)]
