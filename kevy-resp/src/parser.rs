@@ -167,6 +167,13 @@ impl Parser {
         self.scan = 0;
     }
 
+    /// Whether the last `parse` stopped inside a frame (returned `Partial`
+    /// with part of a command read): the command needs more input than
+    /// was passed.
+    pub fn in_frame(&self) -> bool {
+        self.stage != Stage::Idle
+    }
+
     /// Parses one command from the front of `input`.
     pub fn parse(&mut self, input: &[u8]) -> Result<Parse, ProtoError> {
         let input = &input[..input.len().min(MAX_INPUT)];
@@ -514,6 +521,21 @@ mod tests {
 
     fn argv(p: &Parser, input: &[u8]) -> Argv {
         p.args(input).iter().map(<[u8]>::to_vec).collect()
+    }
+
+    #[test]
+    fn in_frame_while_a_command_is_cut_short() {
+        let mut p = Parser::new();
+        assert!(!p.in_frame());
+        let frame = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        assert_eq!(p.parse(&frame[..9]), Ok(Parse::Partial));
+        assert!(p.in_frame());
+        assert_eq!(p.parse(frame), Ok(Parse::Complete(frame.len())));
+        assert!(!p.in_frame());
+        assert_eq!(p.parse(b"GET k"), Ok(Parse::Partial));
+        assert!(p.in_frame());
+        assert_eq!(p.parse(b""), Ok(Parse::Partial));
+        assert!(!p.in_frame());
     }
 
     /// A valid frame: every strict prefix is `Partial` (from a fresh parser

@@ -59,7 +59,13 @@ pub(crate) struct ConnIo {
 
 impl ConnIo {
     /// Makes room for at least `READ_CHUNK` more bytes, first by dropping
-    /// parsed bytes, then by growing (doubling).
+    /// parsed bytes, then by growing: doubling while the parser is inside a
+    /// command bigger than the buffer (so a big argument costs linear
+    /// copying), by one chunk when the buffer holds input not yet parsed.
+    /// That input is parsed before any more is needed, and a client that
+    /// pipelines faster than its commands run (its replies held back by the
+    /// output limit) keeps its backlog in the kernel, which back-pressures
+    /// it, instead of having it pulled into a buffer that doubles per read.
     pub fn make_room(&mut self) {
         if self.rpos == self.rend && self.rbuf.len() > 64 * READ_CHUNK {
             // A big request is done: give its memory back.
@@ -73,7 +79,12 @@ impl ConnIo {
             self.rpos = 0;
         }
         if self.rbuf.len() - self.rend < READ_CHUNK {
-            let new_len = (self.rbuf.len() * 2).max(READ_CHUNK);
+            let len = self.rbuf.len();
+            let new_len = if self.parser.in_frame() {
+                (len * 2).max(READ_CHUNK)
+            } else {
+                len + READ_CHUNK
+            };
             self.rbuf.resize(new_len, 0);
         }
     }
@@ -230,13 +241,12 @@ impl<S: Service> ConnState<S> {
         self.slots.push_back(Pending::Fan(fo));
     }
 
-    /// Makes room for about `more` parked bytes: past 1 MiB the buffer
-    /// grows by a quarter rather than doubling, as the output buffer does.
+    /// Makes room for `more` parked bytes, as the output buffer grows
+    /// ([`grow_big`]).
     #[inline]
     pub fn reserve_parked(&mut self, more: usize) {
-        let p = &mut self.parked;
-        if p.len() + more > p.capacity() && p.capacity() >= 1 << 20 {
-            p.reserve_exact(more.max(p.capacity() / 4));
+        if self.parked.len() + more > self.parked.capacity() {
+            grow_big(&mut self.parked, more);
         }
     }
 
@@ -299,11 +309,8 @@ impl<S: Service> ConnState<S> {
                         at: self.parked.len() as u32,
                         len: reply.len() as u32,
                     };
-                    let p = &mut self.parked;
-                    if p.len() + reply.len() > p.capacity() && p.capacity() >= 1 << 20 {
-                        p.reserve_exact(reply.len().max(p.capacity() / 4));
-                    }
-                    p.extend_from_slice(reply);
+                    self.reserve_parked(reply.len());
+                    self.parked.extend_from_slice(reply);
                     self.held += reply.len();
                 }
                 if remote {
@@ -373,10 +380,8 @@ impl<S: Service> ConnState<S> {
     }
 }
 
-/// Appends to an output buffer. Past 1 MiB the buffer grows by a quarter
-/// rather than doubling, after dropping what is already written, so a
-/// client that reads slowly or not at all holds about what it is owed, not
-/// twice that.
+/// Appends to an output buffer, after dropping what is already written
+/// when it must grow ([`grow_big`]).
 #[inline]
 fn append_out(wbuf: &mut Vec<u8>, wpos: &mut usize, bytes: &[u8]) {
     if wbuf.len() + bytes.len() > wbuf.capacity() {
@@ -391,11 +396,40 @@ fn grow_out(wbuf: &mut Vec<u8>, wpos: &mut usize, more: usize) {
         wbuf.drain(..*wpos);
         *wpos = 0;
     }
-    let need = wbuf.len() + more;
-    if need > wbuf.capacity() && wbuf.capacity() >= 1 << 20 {
-        let extra = more.max(wbuf.capacity() / 4);
-        wbuf.reserve_exact(extra);
+    if wbuf.len() + more > wbuf.capacity() {
+        grow_big(wbuf, more);
     }
+}
+
+/// Capacity an output or parked buffer takes in one step once it outgrows
+/// 1 MiB: the output limit and a quarter, room for what a paused client
+/// can be owed (the limit, plus the replies of the command that crossed
+/// it).
+const OUTPUT_RESERVE: usize = OUTPUT_SOFT_LIMIT + OUTPUT_SOFT_LIMIT / 4;
+
+/// Grows a reply buffer that lacks room for `more` bytes. Up to 1 MiB it
+/// doubles (Vec's own growth). A buffer past that belongs to a client that
+/// reads slower than it asks, which the output limit stops near
+/// [`OUTPUT_SOFT_LIMIT`]: it goes there in one step, and by a quarter
+/// beyond (a single reply bigger than the limit), never doubling, so it
+/// holds about what is owed. Growing by a quarter all the way would copy
+/// the buffer half a dozen times on the way to the limit and free each old
+/// copy, four times the final size that the allocator keeps resident for
+/// up to its decay time; the capacity not yet written is address space,
+/// not resident memory.
+#[cold]
+fn grow_big(v: &mut Vec<u8>, more: usize) {
+    let cap = v.capacity();
+    if cap < 1 << 20 {
+        v.reserve(more);
+        return;
+    }
+    let target = if cap < OUTPUT_RESERVE {
+        OUTPUT_RESERVE
+    } else {
+        cap + cap / 4
+    };
+    v.reserve_exact(target.max(v.len() + more) - v.len());
 }
 
 /// Reusable byte vectors for replies that must wait in a slot.
@@ -428,6 +462,105 @@ impl VecPool {
             v.clear();
             self.kept += cap;
             self.free.push(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kevy_resp::Parse;
+
+    /// A `ConnIo` over a real loopback connection (its socket is not used:
+    /// the tests put bytes in `rbuf` as the reactor's reads would), and the
+    /// client end, kept open.
+    fn conn_io() -> (ConnIo, std::net::TcpStream) {
+        let l = kevy_sys::TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let stream = loop {
+            if let Some((s, _)) = l.accept().unwrap() {
+                break s;
+            }
+        };
+        let io = ConnIo {
+            stream,
+            rbuf: Vec::new(),
+            rpos: 0,
+            rend: 0,
+            parser: kevy_resp::Parser::new(),
+            interest: None,
+            eof: false,
+        };
+        (io, client)
+    }
+
+    /// Fills `io`'s free space from `input`, as one read would; returns
+    /// the bytes taken.
+    fn fill(io: &mut ConnIo, input: &[u8]) -> usize {
+        io.make_room();
+        let k = input.len().min(io.rbuf.len() - io.rend);
+        io.rbuf[io.rend..io.rend + k].copy_from_slice(&input[..k]);
+        io.rend += k;
+        k
+    }
+
+    #[test]
+    fn unparsed_input_grows_the_read_buffer_by_one_chunk_per_read() {
+        let (mut io, _client) = conn_io();
+        let flood = b"*2\r\n$3\r\nGET\r\n$5\r\nbig:0\r\n".repeat(100_000);
+        let mut taken = 0;
+        // Four reads, nothing parsed in between (the reactor reads up to
+        // four times per readiness event).
+        for _ in 0..4 {
+            taken += fill(&mut io, &flood[taken..]);
+        }
+        assert_eq!(io.rbuf.len(), 4 * READ_CHUNK);
+        assert_eq!(io.rend, 4 * READ_CHUNK);
+    }
+
+    #[test]
+    fn a_command_bigger_than_the_buffer_grows_it_by_doubling() {
+        let (mut io, _client) = conn_io();
+        let mut cmd = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n".to_vec();
+        cmd.extend(std::iter::repeat_n(b'v', 1 << 20));
+        cmd.extend_from_slice(b"\r\n");
+        let (mut taken, mut grows, mut len) = (0, 0, 0);
+        loop {
+            taken += fill(&mut io, &cmd[taken..]);
+            if io.rbuf.len() != len {
+                grows += 1;
+                len = io.rbuf.len();
+            }
+            match io.parser.parse(&io.rbuf[io.rpos..io.rend]).unwrap() {
+                Parse::Partial => assert!(io.parser.in_frame()),
+                Parse::Complete(used) => {
+                    assert_eq!(used, cmd.len());
+                    break;
+                }
+            }
+        }
+        // 16 KiB doubled up to 2 MiB: eight sizes (one chunk a read would
+        // take 65).
+        assert!(grows <= 8, "{grows} sizes");
+    }
+
+    #[test]
+    fn a_big_output_buffer_goes_to_the_limit_in_one_step_then_by_a_quarter() {
+        let reply = vec![b'v'; 100 * 1024];
+        let (mut wbuf, mut wpos) = (Vec::with_capacity(READ_CHUNK), 0);
+        let mut caps = Vec::new();
+        while wbuf.len() < 2 * OUTPUT_RESERVE {
+            append_out(&mut wbuf, &mut wpos, &reply);
+            if caps.last() != Some(&wbuf.capacity()) {
+                caps.push(wbuf.capacity());
+            }
+        }
+        // Capacities that grew from 1 MiB or more: the reserve, then a
+        // quarter more each time.
+        let big: Vec<usize> = caps.into_iter().skip_while(|&c| c < 1 << 20).collect();
+        assert_eq!(big[1], OUTPUT_RESERVE, "{big:?}");
+        for w in big[1..].windows(2) {
+            assert_eq!(w[1], w[0] + w[0] / 4, "{big:?}");
         }
     }
 }
