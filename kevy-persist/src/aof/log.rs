@@ -1,0 +1,374 @@
+//! The log writer: records go to a buffer, the buffer to the file with one
+//! `write` per reactor iteration, and a thread the log owns runs `fdatasync`
+//! so the reactor never waits for the disk. Positions are logical byte
+//! counts over the log's whole life, across file switches; a reply waits
+//! for `durable() >= ` the position its effects ended at.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::record::{self, Tag, TxId};
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// A batch's replies leave after one fsync covering it (group commit).
+    Always,
+    /// The log's thread fsyncs once a second.
+    Everysec,
+    /// Never fsync explicitly (the kernel writes back when it likes).
+    No,
+}
+
+/// What [`Log::flush`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flushed {
+    /// The buffer went to the file (or was empty).
+    Written,
+    /// `everysec` only: an fsync has been running for less than
+    /// [`POSTPONE_LIMIT`], so the buffer stays in memory rather than
+    /// making the reactor's `write` queue behind the disk.
+    Postponed,
+}
+
+/// How long `everysec` keeps postponing writes behind a slow fsync before
+/// writing anyway, as Redis does: past it, losing more than about two
+/// seconds on a crash is worse than a reactor stalled in `write`.
+pub const POSTPONE_LIMIT: Duration = Duration::from_secs(2);
+
+/// The `everysec` period.
+const EVERYSEC: Duration = Duration::from_secs(1);
+
+/// Called from the log's thread after each fsync, e.g. to write the
+/// reactor's eventfd so that it releases the replies now durable.
+pub type Notify = Box<dyn Fn() + Send + Sync>;
+
+/// One shard's append-only log writer.
+pub struct Log {
+    policy: Fsync,
+    buf: Vec<u8>,
+    /// Logical end of everything appended (written or still buffered).
+    appended: u64,
+    /// Logical end of what reached the file with `write`.
+    written: u64,
+    file: Arc<File>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    delayed_fsync: u64,
+}
+
+/// What the reactor and the fsync thread share.
+struct Shared {
+    state: Mutex<SyncState>,
+    wake: Condvar,
+    /// Logical end covered by a completed fsync. Release by the thread after
+    /// the fsync returned; Acquire by the reactor before releasing replies.
+    synced: AtomicU64,
+    /// Logical end written. Release by the reactor after `write` returned;
+    /// Acquire by the thread before it fsyncs, so the fsync covers it.
+    written: AtomicU64,
+    /// Milliseconds since `epoch` when the running fsync started, 0 when
+    /// none runs. Relaxed: it only steers postponing, a heuristic.
+    sync_started: AtomicU64,
+    epoch: Instant,
+    failed: AtomicBool,
+    notify: Option<Notify>,
+}
+
+struct SyncState {
+    /// Fsync requested up to here (`always`, or an explicit request).
+    target: u64,
+    /// Files switched away from, with the logical end of each: fsynced
+    /// before the current one so that a position is durable only when
+    /// every file up to it is.
+    retired: Vec<(Arc<File>, u64)>,
+    current: Arc<File>,
+    stop: bool,
+    error: Option<String>,
+}
+
+impl Log {
+    /// Starts a log appending to `file` (opened for writing at its end),
+    /// whose first byte is logical position `start`.
+    pub fn new(file: File, start: u64, policy: Fsync, notify: Option<Notify>) -> io::Result<Log> {
+        let file = Arc::new(file);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SyncState {
+                target: start,
+                retired: Vec::new(),
+                current: file.clone(),
+                stop: false,
+                error: None,
+            }),
+            wake: Condvar::new(),
+            synced: AtomicU64::new(start),
+            written: AtomicU64::new(start),
+            sync_started: AtomicU64::new(0),
+            epoch: Instant::now(),
+            failed: AtomicBool::new(false),
+            notify,
+        });
+        let t = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("kevy-aof-fsync".into())
+            .spawn(move || fsync_loop(&t, policy))?;
+        Ok(Log {
+            policy,
+            buf: Vec::with_capacity(64 * 1024),
+            appended: start,
+            written: start,
+            file,
+            shared,
+            thread: Some(thread),
+            delayed_fsync: 0,
+        })
+    }
+
+    pub fn policy(&self) -> Fsync {
+        self.policy
+    }
+
+    /// Appends effects outside any cross-shard transaction (RESP arrays,
+    /// `SELECT` included where the database changes). Returns the position
+    /// a reply depending on them waits for.
+    pub fn append_effects(&mut self, resp: &[u8]) -> io::Result<u64> {
+        record::encode(&mut self.buf, Tag::Effects, &[resp])?;
+        Ok(self.advance())
+    }
+
+    /// Appends effects of cross-shard transaction `id` on this shard.
+    pub fn append_tx_effects(&mut self, id: TxId, resp: &[u8]) -> io::Result<u64> {
+        record::encode(&mut self.buf, Tag::TxEffects, &[&id.encode(), resp])?;
+        Ok(self.advance())
+    }
+
+    /// Appends the end of this shard's part of transaction `id`.
+    /// `participants`: every shard that logs a part of it, this one too.
+    pub fn append_tx_commit(&mut self, id: TxId, participants: &[u32]) -> io::Result<u64> {
+        record::encode_commit(&mut self.buf, id, participants)?;
+        Ok(self.advance())
+    }
+
+    fn advance(&mut self) -> u64 {
+        self.appended = self.written + self.buf.len() as u64;
+        self.appended
+    }
+
+    /// Logical end of everything appended.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// Logical end of what reached the file.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Logical end covered by a completed fsync.
+    pub fn synced(&self) -> u64 {
+        // Acquire pairs with the fsync thread's Release after fsync.
+        self.shared.synced.load(Ordering::Acquire)
+    }
+
+    /// Where the policy lets replies go: the fsynced end under `always`,
+    /// the written end otherwise (Redis's promise for `everysec` and `no`
+    /// is about losing the last second, not about each reply).
+    pub fn durable(&self) -> u64 {
+        match self.policy {
+            Fsync::Always => self.synced(),
+            Fsync::Everysec | Fsync::No => self.written,
+        }
+    }
+
+    /// How many times `everysec` wrote anyway behind an fsync slower than
+    /// [`POSTPONE_LIMIT`] (INFO's `aof_delayed_fsync`).
+    pub fn delayed_fsync(&self) -> u64 {
+        self.delayed_fsync
+    }
+
+    /// The fsync error that stopped durability, if any. Once set, `synced`
+    /// never moves again: after a failed fsync the kernel may have dropped
+    /// the dirty pages, so nothing written can be assumed on disk. The
+    /// runtime must stop acknowledging writes (Redis exits).
+    pub fn error(&self) -> Option<String> {
+        if !self.shared.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        lock(&self.shared.state).error.clone()
+    }
+
+    /// Writes the buffer with one `write` (call once per reactor
+    /// iteration, after the batch's effects are appended), then under
+    /// `always` asks the thread for an fsync covering it. Never waits for
+    /// the disk except inside `write` itself.
+    pub fn flush(&mut self) -> io::Result<Flushed> {
+        if self.buf.is_empty() {
+            return Ok(Flushed::Written);
+        }
+        if self.policy == Fsync::Everysec {
+            let started = self.shared.sync_started.load(Ordering::Relaxed);
+            if started != 0 {
+                let now = self.shared.now_ms();
+                if now.saturating_sub(started) < POSTPONE_LIMIT.as_millis() as u64 {
+                    return Ok(Flushed::Postponed);
+                }
+                self.delayed_fsync += 1;
+            }
+        }
+        (&*self.file).write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        // Release pairs with the thread's Acquire before it fsyncs.
+        self.shared.written.store(self.written, Ordering::Release);
+        if self.policy == Fsync::Always {
+            self.request_sync();
+        }
+        Ok(Flushed::Written)
+    }
+
+    /// Asks the thread for an fsync of everything written so far, whatever
+    /// the policy (the rewrite uses it before installing a base).
+    pub fn request_sync(&self) {
+        let mut st = lock(&self.shared.state);
+        if st.target < self.written {
+            st.target = self.written;
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Writes what is buffered and fsyncs on the calling thread (shutdown,
+    /// tests). Returns the synced position.
+    pub fn sync_now(&mut self) -> io::Result<u64> {
+        (&*self.file).write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        self.shared.written.store(self.written, Ordering::Release);
+        let (retired, current) = {
+            let mut st = lock(&self.shared.state);
+            (std::mem::take(&mut st.retired), st.current.clone())
+        };
+        for (f, _) in &retired {
+            f.sync_data()?;
+        }
+        current.sync_data()?;
+        self.shared
+            .synced
+            .fetch_max(self.written, Ordering::Release);
+        Ok(self.written)
+    }
+
+    /// Continues the log in `file` (a new incr file, already durable in its
+    /// directory): writes the buffer to the old file, which the thread
+    /// fsyncs before the new one. Returns the logical position where the
+    /// new file starts: everything before it is in the old files.
+    pub fn switch_file(&mut self, file: File) -> io::Result<u64> {
+        (&*self.file).write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        self.shared.written.store(self.written, Ordering::Release);
+        let file = Arc::new(file);
+        let old = std::mem::replace(&mut self.file, file.clone());
+        let mut st = lock(&self.shared.state);
+        st.retired.push((old, self.written));
+        st.current = file;
+        Ok(self.written)
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        lock(&self.shared.state).stop = true;
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        // +1 so that 0 keeps meaning "no fsync running".
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+}
+
+fn lock(m: &Mutex<SyncState>) -> MutexGuard<'_, SyncState> {
+    // A panic while holding the lock leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The fsync thread. `always`: fsync whenever a target beyond `synced`
+/// is requested; one fsync covers every batch written before it started,
+/// which is what makes commits group. `everysec`: also wake each second and
+/// fsync what was written. `no`: only explicit requests.
+fn fsync_loop(sh: &Shared, policy: Fsync) {
+    let mut last = Instant::now();
+    loop {
+        let (target, retired, current) = {
+            let mut st = lock(&sh.state);
+            loop {
+                if st.stop || st.error.is_some() {
+                    return;
+                }
+                let synced = sh.synced.load(Ordering::Relaxed);
+                if st.target > synced {
+                    break;
+                }
+                if policy == Fsync::Everysec {
+                    let due = last + EVERYSEC;
+                    let now = Instant::now();
+                    if now >= due {
+                        // Acquire pairs with the reactor's Release of
+                        // `written` after its write returned.
+                        let w = sh.written.load(Ordering::Acquire);
+                        last = now;
+                        if w > synced {
+                            st.target = w;
+                            break;
+                        }
+                        continue;
+                    }
+                    st = sh
+                        .wake
+                        .wait_timeout(st, due - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                } else {
+                    st = sh.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            // Everything up to target was written before the request was
+            // made, so this fsync covers it.
+            let retired: Vec<_> = st.retired.drain(..).collect();
+            (st.target, retired, st.current.clone())
+        };
+        sh.sync_started.store(sh.now_ms(), Ordering::Relaxed);
+        let mut res = Ok(());
+        for (f, _) in &retired {
+            if res.is_ok() {
+                res = f.sync_data();
+            }
+        }
+        if res.is_ok() {
+            res = current.sync_data();
+        }
+        sh.sync_started.store(0, Ordering::Relaxed);
+        match res {
+            Ok(()) => {
+                // Release pairs with the reactor's Acquire in `synced()`.
+                sh.synced.fetch_max(target, Ordering::Release);
+            }
+            Err(e) => {
+                lock(&sh.state).error = Some(format!("fsync of the append-only file failed: {e}"));
+                sh.failed.store(true, Ordering::Relaxed);
+            }
+        }
+        if let Some(n) = &sh.notify {
+            n();
+        }
+    }
+}
