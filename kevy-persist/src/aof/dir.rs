@@ -770,3 +770,393 @@ pub fn log_size(layout: &Layout, shard: usize) -> Result<u64, LoadError> {
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aof::testutil::{cmd, Model, TempDir};
+    use proptest::prelude::*;
+
+    fn set(k: &str) -> Vec<u8> {
+        cmd(&[b"SET", k.as_bytes(), b"v"])
+    }
+
+    fn t(n: u64) -> TxId {
+        TxId {
+            epoch: 3,
+            coordinator: 1,
+            counter: n,
+        }
+    }
+
+    fn layout(d: &TempDir) -> Layout {
+        Layout::new(d.path().join(DEFAULT_DIR), DEFAULT_NAME)
+    }
+
+    /// Recovers and replays every shard into a model.
+    fn load(l: &Layout, opts: LoadOptions) -> Result<(Recovered, Vec<Model>), LoadError> {
+        let r = recover(l, opts)?;
+        let mut models = Vec::new();
+        for s in 0..r.shards() {
+            let mut m = Model::default();
+            r.replay(s, |item| {
+                match item {
+                    Replay::Apply(p) => m.apply(p),
+                    Replay::Select(db) => m.db = db,
+                    Replay::RdbBase(_) => panic!("no rdb base here"),
+                }
+                Ok(())
+            })?;
+            models.push(m);
+        }
+        Ok((r, models))
+    }
+
+    /// Two shards: plain records around transaction 1, whose part on
+    /// shard 0 has an unrelated record inside it. Returns the end
+    /// positions of each shard's records (file offsets: fresh files).
+    fn two_shard_history(l: &Layout) -> [Vec<u64>; 2] {
+        let mut l0 = open_log(l, 0, Fsync::Always, None).unwrap();
+        let mut l1 = open_log(l, 1, Fsync::Always, None).unwrap();
+        let e0 = vec![
+            l0.append_effects(&set("a0")).unwrap(),
+            l0.append_tx_effects(t(1), &set("t1x")).unwrap(),
+            l0.append_effects(&set("b0")).unwrap(),
+            l0.append_tx_commit(t(1), &[0, 1]).unwrap(),
+            l0.append_effects(&set("c0")).unwrap(),
+        ];
+        let e1 = vec![
+            l1.append_effects(&set("a1")).unwrap(),
+            l1.append_tx_effects(t(1), &set("t1y")).unwrap(),
+            l1.append_tx_commit(t(1), &[0, 1]).unwrap(),
+            l1.append_effects(&set("b1")).unwrap(),
+        ];
+        l0.sync_now().unwrap();
+        l1.sync_now().unwrap();
+        [e0, e1]
+    }
+
+    fn incr_path(l: &Layout, shard: usize) -> PathBuf {
+        let m = read_manifest(l, shard).unwrap().unwrap();
+        l.dir.join(&m.incrs.last().unwrap().0)
+    }
+
+    #[test]
+    fn logs_of_two_shards_replay_after_reopening() {
+        let d = TempDir::new("dir");
+        let l = layout(&d);
+        two_shard_history(&l);
+        let (r, m) = load(&l, LoadOptions::default()).unwrap();
+        assert_eq!(r.shards(), 2);
+        assert_eq!(r.max_epoch, 3);
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        for k in ["a0", "t1x", "b0", "c0"] {
+            assert!(m[0].has(0, k), "{k}");
+        }
+        for k in ["a1", "t1y", "b1"] {
+            assert!(m[1].has(0, k), "{k}");
+        }
+    }
+
+    /// Copies the two incr files cut at the given lengths into a fresh
+    /// directory and loads them.
+    fn load_cut(src: &Layout, lens: [u64; 2]) -> (Layout, TempDir, Vec<Model>, Recovered) {
+        let d = TempDir::new("cut");
+        let l = layout(&d);
+        fs::create_dir_all(&l.dir).unwrap();
+        for s in 0..2 {
+            let m = read_manifest(src, s).unwrap().unwrap();
+            fs::copy(src.manifest_path(s), l.manifest_path(s)).unwrap();
+            let name = &m.incrs[0].0;
+            let bytes = fs::read(src.dir.join(name)).unwrap();
+            fs::write(l.dir.join(name), &bytes[..lens[s] as usize]).unwrap();
+        }
+        let (r, m) = load(&l, LoadOptions::default()).unwrap();
+        (l, d, m, r)
+    }
+
+    #[test]
+    fn a_crash_at_every_byte_of_either_log_recovers_all_of_the_transaction_or_none() {
+        let d = TempDir::new("bytes");
+        let src = layout(&d);
+        let ends = two_shard_history(&src);
+        let full = [ends[0][4], ends[1][3]];
+        for s in 0..2 {
+            for k in 0..=full[s] {
+                let mut lens = full;
+                lens[s] = k;
+                let (_l, _d, m, _r) = load_cut(&src, lens);
+                let whole = |sh: usize, i: usize| ends[sh][i] <= lens[sh];
+                let committed = whole(0, 3) && whole(1, 2);
+                assert_eq!(m[0].has(0, "t1x"), committed, "shard {s} cut at {k}");
+                assert_eq!(m[1].has(0, "t1y"), committed, "shard {s} cut at {k}");
+                // Records before the commits (or inside the part on 0)
+                // stay whenever whole; records after a commit go with it.
+                assert_eq!(m[0].has(0, "a0"), whole(0, 0));
+                assert_eq!(m[0].has(0, "b0"), whole(0, 2));
+                assert_eq!(m[0].has(0, "c0"), whole(0, 4) && committed);
+                assert_eq!(m[1].has(0, "a1"), whole(1, 0));
+                assert_eq!(m[1].has(0, "b1"), whole(1, 3) && committed);
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_makes_the_cut_permanent_and_appending_continues_behind_it() {
+        let d = TempDir::new("trunc");
+        let src = layout(&d);
+        let ends = two_shard_history(&src);
+        // Shard 1 lost its commit: shard 0 is cut before its commit.
+        let (l, _d, m, r) = load_cut(&src, [ends[0][4], ends[1][1]]);
+        assert!(!m[0].has(0, "c0") && !m[0].has(0, "t1x"));
+        assert!(
+            r.notes.iter().any(|n| n.contains("did not commit")),
+            "{:?}",
+            r.notes
+        );
+        r.truncate().unwrap();
+        assert_eq!(fs::metadata(incr_path(&l, 0)).unwrap().len(), ends[0][2]);
+        // New records land after the cut; the discarded ones never return.
+        let mut l0 = open_log(&l, 0, Fsync::Always, None).unwrap();
+        l0.append_effects(&set("d0")).unwrap();
+        l0.sync_now().unwrap();
+        drop(l0);
+        let (r, m) = load(&l, LoadOptions::default()).unwrap();
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        assert!(m[0].has(0, "d0") && m[0].has(0, "b0"));
+        assert!(!m[0].has(0, "c0") && !m[0].has(0, "t1x"));
+    }
+
+    #[test]
+    fn corruption_in_the_middle_stops_the_load_unless_allowed() {
+        let d = TempDir::new("corrupt");
+        let l = layout(&d);
+        let ends = two_shard_history(&l);
+        let p = incr_path(&l, 0);
+        let mut b = fs::read(&p).unwrap();
+        b[ends[0][0] as usize + record::HEADER_LEN + 2] ^= 0xff;
+        fs::write(&p, &b).unwrap();
+        let err = load(&l, LoadOptions::default()).unwrap_err();
+        let LoadError::Corrupt(c) = err else {
+            panic!("expected corruption")
+        };
+        assert_eq!(c.offset, ends[0][0]);
+        assert_eq!(c.path, p);
+        // Allowed: shard 0 keeps its first record; transaction 1 is cut on
+        // both shards, and what followed its commit on shard 1 too.
+        let (_, m) = load(
+            &l,
+            LoadOptions {
+                allow_corrupt: true,
+            },
+        )
+        .unwrap();
+        assert!(m[0].has(0, "a0") && !m[0].has(0, "b0"));
+        assert!(m[1].has(0, "a1") && !m[1].has(0, "t1y") && !m[1].has(0, "b1"));
+    }
+
+    #[test]
+    fn skipped_transaction_effects_keep_their_select() {
+        let d = TempDir::new("select");
+        let l = layout(&d);
+        let mut l0 = open_log(&l, 0, Fsync::Always, None).unwrap();
+        let mut l1 = open_log(&l, 1, Fsync::Always, None).unwrap();
+        let mut tx = cmd(&[b"SELECT", b"5"]);
+        tx.extend_from_slice(&set("x"));
+        l0.append_tx_effects(t(9), &tx).unwrap();
+        l0.append_effects(&set("after")).unwrap();
+        l1.append_effects(&set("y")).unwrap();
+        l0.sync_now().unwrap();
+        l1.sync_now().unwrap();
+        let (_, m) = load(&l, LoadOptions::default()).unwrap();
+        assert!(!m[0].has(5, "x"));
+        assert!(m[0].has(5, "after"), "{:?}", m[0]);
+    }
+
+    #[test]
+    fn a_missing_shard_manifest_is_refused() {
+        let d = TempDir::new("gap");
+        let l = layout(&d);
+        two_shard_history(&l);
+        fs::rename(l.manifest_path(1), l.manifest_path(2)).unwrap();
+        let err = load(&l, LoadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("no manifest for shard 1"), "{err}");
+    }
+
+    #[test]
+    fn manifest_text_round_trips_and_bad_lines_name_file_and_line() {
+        let m = Manifest {
+            base: Some(("a.s0.3.base.rdb".into(), 3, BaseFormat::Rdb)),
+            incrs: vec![
+                ("a.s0.3.incr.kevy".into(), 3),
+                ("a.s0.4.incr.kevy".into(), 4),
+            ],
+        };
+        let p = Path::new("/x/a.s0.manifest");
+        assert_eq!(Manifest::parse(&m.to_text(), p).unwrap(), m);
+        for bad in [
+            "file a seq 1 type x",
+            "file a seq z type i",
+            "file ../a seq 1 type i",
+            "nonsense",
+            "file a seq 1 type b\nfile b seq 2 type b",
+        ] {
+            let e = Manifest::parse(bad, p).unwrap_err().to_string();
+            assert!(e.contains("/x/a.s0.manifest line"), "{e}");
+        }
+    }
+
+    /// The steps of a rewrite of shard 0, stopping (as a crash would)
+    /// after `steps` of them. Shard 1 holds the other part of transaction
+    /// 1, whose commit on shard 0 is in the files the rewrite replaces.
+    fn rewrite_until(l: &Layout, steps: usize, carry: bool) {
+        let mut l0 = open_log(l, 0, Fsync::Always, None).unwrap();
+        let mut l1 = open_log(l, 1, Fsync::Always, None).unwrap();
+        let mut state = Model::default();
+        for e in [set("a"), set("b"), cmd(&[b"DEL", b"a"])] {
+            l0.append_effects(&e).unwrap();
+            state.apply(&e);
+        }
+        l0.append_tx_effects(t(1), &set("t")).unwrap();
+        state.apply(&set("t"));
+        l0.append_tx_commit(t(1), &[0, 1]).unwrap();
+        l1.append_tx_effects(t(1), &set("u")).unwrap();
+        l1.append_tx_commit(t(1), &[0, 1]).unwrap();
+        l1.append_effects(&set("after-u")).unwrap();
+        l0.sync_now().unwrap();
+        l1.sync_now().unwrap();
+        if steps == 0 {
+            return;
+        }
+        let carried = if carry {
+            vec![(t(1), vec![0, 1])]
+        } else {
+            vec![]
+        };
+        let mut rw = begin_rewrite(l, 0, &mut l0, &carried).unwrap();
+        // Effects after the switch point go to the new incr file.
+        l0.append_effects(&set("c")).unwrap();
+        l0.sync_now().unwrap();
+        if steps == 1 {
+            return;
+        }
+        if steps == 2 {
+            // Crash in the middle of writing the base: a temp file is left.
+            let tmp = rw.temp_base(l, BaseFormat::Records);
+            fs::write(tmp, b"partial").unwrap();
+            return;
+        }
+        rw.write_base(l, BaseFormat::Records, |sink| {
+            for ((db, k), v) in &state.keys {
+                let mut e = cmd(&[b"SELECT", db.to_string().as_bytes()]);
+                e.extend_from_slice(&cmd(&[b"SET", k, v]));
+                sink.effects(&e)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        if steps == 3 {
+            return;
+        }
+        let old: Vec<(String, Vec<u8>)> = fs::read_dir(&l.dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().contains(".s0.1."))
+            .map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                (n, fs::read(e.path()).unwrap())
+            })
+            .collect();
+        assert!(!old.is_empty());
+        rw.install(l).unwrap();
+        for (n, _) in &old {
+            assert!(!l.dir.join(n).exists(), "{n} should be deleted");
+        }
+        if steps == 5 {
+            // Crash between the manifest's rename and the deletions: the
+            // old files are still there, unlisted.
+            for (n, b) in &old {
+                fs::write(l.dir.join(n), b).unwrap();
+            }
+        }
+        l0.append_effects(&set("d")).unwrap();
+        l0.sync_now().unwrap();
+    }
+
+    #[test]
+    fn a_crash_after_any_step_of_a_rewrite_loses_nothing() {
+        for steps in 0..=5 {
+            let d = TempDir::new("rewrite");
+            let l = layout(&d);
+            rewrite_until(&l, steps, true);
+            let (r, m) = load(&l, LoadOptions::default()).unwrap();
+            assert!(r.notes.is_empty(), "step {steps}: {:?}", r.notes);
+            assert!(!m[0].has(0, "a"), "step {steps}");
+            for k in ["b", "t"] {
+                assert!(m[0].has(0, k), "step {steps}: {k}");
+            }
+            assert_eq!(m[0].has(0, "c"), steps >= 1, "step {steps}");
+            assert_eq!(m[0].has(0, "d"), steps >= 4, "step {steps}");
+            assert!(m[1].has(0, "u") && m[1].has(0, "after-u"), "step {steps}");
+            let installed = read_manifest(&l, 0).unwrap().unwrap();
+            assert_eq!(installed.base.is_some(), steps >= 4, "step {steps}");
+            // Opening cleans what the manifest does not list.
+            r.truncate().unwrap();
+            drop(open_log(&l, 0, Fsync::No, None).unwrap());
+            let listed = installed.incrs.len() + installed.base.iter().count() + 1;
+            let ours = fs::read_dir(&l.dir)
+                .unwrap()
+                .filter(|e| {
+                    let n = e
+                        .as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned();
+                    n.contains(".s0.")
+                })
+                .count();
+            assert_eq!(ours, listed, "step {steps}");
+        }
+    }
+
+    #[test]
+    fn a_base_that_drops_a_commit_another_shard_still_names_loses_that_shard() {
+        // Why begin_rewrite carries commits: without it, shard 1's commit
+        // of transaction 1 names a shard whose log no longer has it.
+        let d = TempDir::new("nocarry");
+        let l = layout(&d);
+        rewrite_until(&l, 4, false);
+        let (_, m) = load(&l, LoadOptions::default()).unwrap();
+        assert!(!m[1].has(0, "u") && !m[1].has(0, "after-u"));
+    }
+
+    #[test]
+    fn log_size_counts_base_and_incr_files() {
+        let d = TempDir::new("size");
+        let l = layout(&d);
+        rewrite_until(&l, 4, true);
+        let m = read_manifest(&l, 0).unwrap().unwrap();
+        let expect: u64 = [m.base.unwrap().0, m.incrs[0].0.clone()]
+            .iter()
+            .map(|n| fs::metadata(l.dir.join(n)).unwrap().len())
+            .sum();
+        assert_eq!(log_size(&l, 0).unwrap(), expect);
+        assert!(expect > 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Both logs cut at random byte offsets together.
+        #[test]
+        fn random_byte_cuts_of_both_logs_keep_the_transaction_atomic(x in any::<u16>(), y in any::<u16>()) {
+            let d = TempDir::new("both");
+            let src = layout(&d);
+            let ends = two_shard_history(&src);
+            let lens = [x as u64 % (ends[0][4] + 1), y as u64 % (ends[1][3] + 1)];
+            let (_l, _d, m, _r) = load_cut(&src, lens);
+            prop_assert_eq!(m[0].has(0, "t1x"), m[1].has(0, "t1y"));
+            prop_assert_eq!(m[0].has(0, "t1x"), ends[0][3] <= lens[0] && ends[1][2] <= lens[1]);
+        }
+    }
+}
