@@ -219,11 +219,25 @@ pub fn open_log(
         }
     };
     remove_unlisted(layout, shard, &m)?;
+    let mut commits = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &m.incrs {
+        let mut r = Reader::open(&layout.dir.join(name), false)?;
+        while let Some((_, rec)) = r.next_record()? {
+            if let Record::TxCommit(id, parts) = rec {
+                if seen.insert(id) {
+                    commits.push((id, parts));
+                }
+            }
+        }
+    }
     let last = &m.incrs[m.incrs.len() - 1].0;
     let file = OpenOptions::new()
         .append(true)
         .open(layout.dir.join(last))?;
-    Ok(Log::new(file, 0, policy, notify)?)
+    let mut log = Log::new(file, 0, policy, notify)?;
+    log.set_commits(commits);
+    Ok(log)
 }
 
 /// Creates an empty file and makes its name durable.
@@ -625,15 +639,17 @@ pub struct Rewrite {
 
 /// Step 1 of a rewrite: creates the next incr file, lists it after the
 /// current files in the manifest, and switches `log` to it; then appends
-/// `carried` (commits of transactions whose records the new base will
-/// replace, that another shard's log may still name) as its first records.
+/// as its first records the commits of the replaced files ([`Log::commits`])
+/// that `carry` keeps: those another shard's live files may still hold.
+/// Carrying too many only costs space; too few loses the other shard's
+/// records after that transaction.
 /// The caller takes its point-in-time view of the store at this moment, in
 /// the same reactor turn, with no transaction part open on this shard.
 pub fn begin_rewrite(
     layout: &Layout,
     shard: usize,
     log: &mut Log,
-    carried: &[(TxId, Vec<u32>)],
+    carry: impl Fn(&TxId, &[u32]) -> bool,
 ) -> Result<Rewrite, LoadError> {
     let current = read_manifest(layout, shard)?.unwrap_or_default();
     let seq = current.next_seq();
@@ -642,8 +658,14 @@ pub fn begin_rewrite(
     let mut during = current;
     during.incrs.push((name, seq));
     write_manifest(layout, shard, &during)?;
+    let carried: Vec<(TxId, Vec<u32>)> = log
+        .commits()
+        .iter()
+        .filter(|(id, parts)| carry(id, parts))
+        .cloned()
+        .collect();
     let point = log.switch_file(file)?;
-    for (id, parts) in carried {
+    for (id, parts) in &carried {
         log.append_tx_commit(*id, parts)?;
     }
     Ok(Rewrite {
@@ -856,6 +878,9 @@ mod tests {
         for k in ["a1", "t1y", "b1"] {
             assert!(m[1].has(0, k), "{k}");
         }
+        // A reopened log knows the commits its live files hold.
+        let l0 = open_log(&l, 0, Fsync::No, None).unwrap();
+        assert_eq!(l0.commits(), &[(t(1), vec![0, 1])]);
     }
 
     /// Copies the two incr files cut at the given lengths into a fresh
@@ -1028,12 +1053,9 @@ mod tests {
         if steps == 0 {
             return;
         }
-        let carried = if carry {
-            vec![(t(1), vec![0, 1])]
-        } else {
-            vec![]
-        };
-        let mut rw = begin_rewrite(l, 0, &mut l0, &carried).unwrap();
+        assert_eq!(l0.commits(), &[(t(1), vec![0, 1])]);
+        let mut rw = begin_rewrite(l, 0, &mut l0, |_, _| carry).unwrap();
+        assert_eq!(l0.commits().len(), usize::from(carry));
         // Effects after the switch point go to the new incr file.
         l0.append_effects(&set("c")).unwrap();
         l0.sync_now().unwrap();
@@ -1102,7 +1124,10 @@ mod tests {
             assert_eq!(installed.base.is_some(), steps >= 4, "step {steps}");
             // Opening cleans what the manifest does not list.
             r.truncate().unwrap();
-            drop(open_log(&l, 0, Fsync::No, None).unwrap());
+            let reopened = open_log(&l, 0, Fsync::No, None).unwrap();
+            // Carried or original, the commit is still in the live files.
+            assert_eq!(reopened.commits(), &[(t(1), vec![0, 1])], "step {steps}");
+            drop(reopened);
             let listed = installed.incrs.len() + installed.base.iter().count() + 1;
             let ours = fs::read_dir(&l.dir)
                 .unwrap()

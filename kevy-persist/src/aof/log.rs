@@ -59,6 +59,9 @@ pub struct Log {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     delayed_fsync: u64,
+    /// Commits in the live files, oldest first: what a rewrite may have
+    /// to carry. Grows with the files and restarts at each switch.
+    commits: Vec<(TxId, Vec<u32>)>,
 }
 
 /// What the reactor and the fsync thread share.
@@ -125,6 +128,7 @@ impl Log {
             shared,
             thread: Some(thread),
             delayed_fsync: 0,
+            commits: Vec::new(),
         })
     }
 
@@ -150,12 +154,24 @@ impl Log {
     /// `participants`: every shard that logs a part of it, this one too.
     pub fn append_tx_commit(&mut self, id: TxId, participants: &[u32]) -> io::Result<u64> {
         record::encode_commit(&mut self.buf, id, participants)?;
+        self.commits.push((id, participants.to_vec()));
         Ok(self.advance())
     }
 
     fn advance(&mut self) -> u64 {
         self.appended = self.written + self.buf.len() as u64;
         self.appended
+    }
+
+    /// The transaction commits in the files since the last switch (those
+    /// found when the log was opened, then those appended), oldest first.
+    pub fn commits(&self) -> &[(TxId, Vec<u32>)] {
+        &self.commits
+    }
+
+    /// Seeds [`Log::commits`] with what the live files already hold.
+    pub(crate) fn set_commits(&mut self, c: Vec<(TxId, Vec<u32>)>) {
+        self.commits = c;
     }
 
     /// Logical end of everything appended.
@@ -275,6 +291,7 @@ impl Log {
         let mut st = lock(&self.shared.state);
         st.retired.push((old, self.written));
         st.current = file;
+        self.commits.clear();
         Ok(self.written)
     }
 }
