@@ -59,6 +59,9 @@ pub struct Log {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     delayed_fsync: u64,
+    /// A `write` failed: part of the buffer may be in the file, so nothing
+    /// more may follow it (the part is a torn tail at the next load).
+    write_failed: bool,
     /// Commits in the live files, oldest first: what a rewrite may have
     /// to carry. Grows with the files and restarts at each switch.
     commits: Vec<(TxId, Vec<u32>)>,
@@ -128,6 +131,7 @@ impl Log {
             shared,
             thread: Some(thread),
             delayed_fsync: 0,
+            write_failed: false,
             commits: Vec::new(),
         })
     }
@@ -235,11 +239,7 @@ impl Log {
                 self.delayed_fsync += 1;
             }
         }
-        (&*self.file).write_all(&self.buf)?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        // Release pairs with the thread's Acquire before it fsyncs.
-        self.shared.written.store(self.written, Ordering::Release);
+        self.write_buf()?;
         if self.policy == Fsync::Always {
             self.request_sync();
         }
@@ -259,10 +259,7 @@ impl Log {
     /// Writes what is buffered and fsyncs on the calling thread (shutdown,
     /// tests). Returns the synced position.
     pub fn sync_now(&mut self) -> io::Result<u64> {
-        (&*self.file).write_all(&self.buf)?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        self.shared.written.store(self.written, Ordering::Release);
+        self.write_buf()?;
         let (retired, current) = {
             let mut st = lock(&self.shared.state);
             (std::mem::take(&mut st.retired), st.current.clone())
@@ -282,10 +279,7 @@ impl Log {
     /// fsyncs before the new one. Returns the logical position where the
     /// new file starts: everything before it is in the old files.
     pub fn switch_file(&mut self, file: File) -> io::Result<u64> {
-        (&*self.file).write_all(&self.buf)?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        self.shared.written.store(self.written, Ordering::Release);
+        self.write_buf()?;
         let file = Arc::new(file);
         let old = std::mem::replace(&mut self.file, file.clone());
         let mut st = lock(&self.shared.state);
@@ -293,6 +287,28 @@ impl Log {
         st.current = file;
         self.commits.clear();
         Ok(self.written)
+    }
+}
+
+impl Log {
+    /// Writes the whole buffer. After a failed or short write the log
+    /// refuses every later write: appending behind a partial record would
+    /// turn a torn tail into corruption in the middle.
+    fn write_buf(&mut self) -> io::Result<()> {
+        if self.write_failed {
+            return Err(io::Error::other(
+                "an earlier write to the append-only file failed",
+            ));
+        }
+        if let Err(e) = (&*self.file).write_all(&self.buf) {
+            self.write_failed = true;
+            return Err(e);
+        }
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        // Release pairs with the thread's Acquire before it fsyncs.
+        self.shared.written.store(self.written, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -554,6 +570,22 @@ mod tests {
         assert_eq!(log.sync_now().unwrap(), a);
         assert_eq!(log.synced(), a);
         assert_eq!(payloads(&p).len(), 1);
+    }
+
+    #[test]
+    fn after_a_failed_write_nothing_more_is_written() {
+        let d = TempDir::new("fail");
+        let p = d.path().join("log");
+        std::fs::write(&p, b"").unwrap();
+        // A file opened read-only: every write fails.
+        let ro = File::open(&p).unwrap();
+        let mut log = Log::new(ro, 0, Fsync::Always, None).unwrap();
+        log.append_effects(&cmd(&[b"SET", b"k", b"v"])).unwrap();
+        assert!(log.flush().is_err());
+        assert_eq!(log.written(), 0);
+        assert!(log.flush().is_err(), "refuses again");
+        assert!(log.sync_now().is_err());
+        assert_eq!(log.durable(), 0);
     }
 
     #[test]

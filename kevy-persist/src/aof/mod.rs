@@ -87,7 +87,9 @@
 //!
 //! A failed fsync stops `synced` for good ([`Log::error`]): the kernel
 //! may have dropped the dirty pages, so nothing later can be trusted to be
-//! on disk; the runtime must stop acknowledging writes.
+//! on disk; the runtime must stop acknowledging writes. A failed or short
+//! `write` makes every later write fail too: what reached the file is a
+//! torn tail, cut at the next load, and nothing may follow it.
 //!
 //! # Cross-shard transactions: applied on every shard or on none
 //!
