@@ -183,9 +183,10 @@
 //!    log's records up to [`Log::synced`]); a cross-shard transaction's
 //!    reply leaves when each participant's commit is. When every commit
 //!    before `x` on `s` is already inside that cut, `synced >= x` is
-//!    enough. (This function is the rule; keeping it incremental — each
-//!    log publishing its synced position and its commits not yet inside
-//!    the cut — is the runtime's.) Under
+//!    enough. [`Stability`] keeps this cut incrementally: the runtime
+//!    notes each commit it appends and each shard's synced position, and
+//!    reads `stable(s)`; who owns it (one behind a lock, or fed by
+//!    messages) is the runtime's choice. Under
 //!    `everysec` and `no`, replies leave at [`Log::durable`].
 //! 6. After the log switches files ([`begin_rewrite`]), the next effect
 //!    starts with a `SELECT`: every file replays from database 0 (Redis
@@ -259,5 +260,5 @@ pub use dir::{
 };
 pub use log::{Flushed, Fsync, Log, Notify};
 pub use record::{Corrupt, Damage, Record, Tag, TxId};
-pub use recovery::{consistent_cut, Cut, Event};
+pub use recovery::{consistent_cut, Cut, Event, Stability};
 pub use trigger::should_rewrite;

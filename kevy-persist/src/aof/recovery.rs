@@ -112,6 +112,140 @@ pub fn consistent_cut(logs: &[Vec<Event>]) -> Cut {
     Cut { keep, committed }
 }
 
+/// The release rule of the runtime contract (5 in [`crate::aof`]), kept
+/// incrementally: the greatest consistent cut of every shard's synced
+/// records, as log positions. The runtime notes each commit it appends
+/// and each shard's synced position; a reply whose effects end at `x` on
+/// shard `s` may leave once `x <= stable(s)`. Single-threaded: the runtime
+/// decides who owns it (one per server behind a lock, or updated by
+/// messages).
+///
+/// Only commits not yet inside the cut are kept: a commit inside it stays
+/// inside (the cut only grows as logs grow), and a transaction is
+/// forgotten once every participant's commit is inside.
+#[derive(Debug)]
+pub struct Stability {
+    shards: Vec<Track>,
+    txs: HashMap<TxId, TxTrack>,
+}
+
+#[derive(Debug, Default)]
+struct Track {
+    synced: u64,
+    stable: u64,
+    /// Commits not yet inside the cut, in log order.
+    pending: std::collections::VecDeque<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    start: u64,
+    end: u64,
+    id: TxId,
+}
+
+#[derive(Debug)]
+struct TxTrack {
+    parts: Vec<u32>,
+    /// Per participant (same index as `parts`): its commit's end when
+    /// noted, and whether that commit is inside the cut.
+    ends: Vec<Option<u64>>,
+    settled: Vec<bool>,
+}
+
+impl Stability {
+    pub fn new(shards: usize) -> Stability {
+        Stability {
+            shards: (0..shards).map(|_| Track::default()).collect(),
+            txs: HashMap::new(),
+        }
+    }
+
+    /// Notes a commit appended on `shard` between log positions `start`
+    /// and `end` (what [`crate::aof::Log::append_tx_commit`] returned),
+    /// before that shard's synced position passes it.
+    pub fn commit(&mut self, shard: usize, start: u64, end: u64, id: TxId, parts: &[u32]) {
+        let Some(track) = self.shards.get_mut(shard) else {
+            return;
+        };
+        track.pending.push_back(Pending { start, end, id });
+        let tx = self.txs.entry(id).or_insert_with(|| TxTrack {
+            parts: parts.to_vec(),
+            ends: vec![None; parts.len()],
+            settled: vec![false; parts.len()],
+        });
+        if let Some(i) = tx.parts.iter().position(|&q| q as usize == shard) {
+            tx.ends[i].get_or_insert(end);
+        }
+    }
+
+    /// Notes that `shard`'s log is synced up to `pos`, and moves the cut.
+    pub fn synced(&mut self, shard: usize, pos: u64) {
+        if let Some(t) = self.shards.get_mut(shard) {
+            t.synced = t.synced.max(pos);
+        }
+        self.recompute();
+    }
+
+    /// Where replies on `shard` may be released up to.
+    pub fn stable(&self, shard: usize) -> u64 {
+        self.shards.get(shard).map_or(0, |t| t.stable)
+    }
+
+    /// Transactions still tracked (not yet inside the cut everywhere).
+    pub fn tracked(&self) -> usize {
+        self.txs.len()
+    }
+
+    fn recompute(&mut self) {
+        let n = self.shards.len();
+        let mut cut: Vec<u64> = self.shards.iter().map(|t| t.synced).collect();
+        loop {
+            let mut changed = false;
+            for s in 0..n {
+                for p in &self.shards[s].pending {
+                    if p.end > cut[s] {
+                        break;
+                    }
+                    let complete = self.txs.get(&p.id).is_some_and(|tx| {
+                        tx.parts.iter().any(|&q| q as usize == s)
+                            && tx.parts.iter().enumerate().all(|(i, &q)| {
+                                (q as usize) < n
+                                    && (tx.settled[i]
+                                        || tx.ends[i].is_some_and(|e| e <= cut[q as usize]))
+                            })
+                    });
+                    if !complete {
+                        cut[s] = p.start;
+                        changed = true;
+                        break;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (s, c) in cut.into_iter().enumerate() {
+            let track = &mut self.shards[s];
+            track.stable = c;
+            while track.pending.front().is_some_and(|p| p.end <= c) {
+                let Some(p) = track.pending.pop_front() else {
+                    break;
+                };
+                if let Some(tx) = self.txs.get_mut(&p.id) {
+                    if let Some(i) = tx.parts.iter().position(|&q| q as usize == s) {
+                        tx.settled[i] = true;
+                    }
+                    if tx.settled.iter().all(|&x| x) {
+                        self.txs.remove(&p.id);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +529,56 @@ mod tests {
                     check_history(&logs, &all, &vec![0; n], &crash)?;
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// The incremental tracker agrees with the pure function at every
+        /// step of shards syncing in random order.
+        #[test]
+        fn stability_tracks_the_consistent_cut_of_synced_prefixes(
+            (n, script, _) in history(),
+            steps in proptest::collection::vec((any::<u8>(), any::<u8>()), 0..40),
+        ) {
+            let (logs, _) = build(n, &script);
+            let mut st = Stability::new(n);
+            // Record i of a shard spans positions i..i+1.
+            for (s, log) in logs.iter().enumerate() {
+                for (i, e) in log.iter().enumerate() {
+                    if let Event::TxCommit(t, parts) = e {
+                        st.commit(s, i as u64, i as u64 + 1, *t, parts);
+                    }
+                }
+            }
+            let mut synced = vec![0usize; n];
+            let mut steps = steps;
+            // End with everything synced.
+            for s in 0..n {
+                steps.push((s as u8, 255));
+            }
+            for (a, b) in steps {
+                let s = a as usize % n;
+                let left = logs[s].len() - synced[s];
+                synced[s] += (b as usize * (left + 1)) / 256;
+                st.synced(s, synced[s] as u64);
+                let expect = consistent_cut(&prefixes(&logs, &synced));
+                for q in 0..n {
+                    prop_assert_eq!(st.stable(q), expect.keep[q] as u64, "shard {}", q);
+                }
+            }
+            // Transactions still tracked are exactly the ones not yet
+            // inside the cut everywhere.
+            let all = consistent_cut(&logs);
+            let open: std::collections::HashSet<TxId> = logs
+                .iter()
+                .flatten()
+                .filter_map(|e| match e {
+                    Event::TxCommit(t, _) if !all.committed.contains_key(t) => Some(*t),
+                    _ => None,
+                })
+                .collect();
+            prop_assert_eq!(st.tracked(), open.len());
         }
     }
 }
