@@ -77,11 +77,14 @@
 //!   reactor never blocks on the disk. `durable()` is `synced()`.
 //! - `everysec`: the thread fsyncs once a second whatever was written.
 //!   Replies leave after `write` (`durable()` is `written()`); a crash
-//!   may lose about the last second, as in Redis. As in Redis's
-//!   `flushAppendOnlyFile`, while an fsync is running `flush` keeps the
-//!   buffer ([`Flushed::Postponed`]) rather than having the reactor's
-//!   `write` queue behind the disk, for at most [`log::POSTPONE_LIMIT`]
-//!   (2 s); past that it writes anyway and counts a delayed fsync.
+//!   of the machine may lose about the last second, as in Redis. As in
+//!   Redis's `flushAppendOnlyFile`, while an fsync is running `flush`
+//!   keeps the buffer ([`Flushed::Postponed`]) rather than having the
+//!   reactor's `write` queue behind the disk, for at most
+//!   [`log::POSTPONE_LIMIT`] (2 s); past that it writes anyway and counts
+//!   a delayed fsync. While postponed, replies are not held back
+//!   (`durable()` is `appended()`), as Redis answers then too: a crash of
+//!   the process may then lose up to those 2 s.
 //! - `no`: no fsync unless asked ([`Log::request_sync`], used by the
 //!   rewrite); replies leave after `write`.
 //!
