@@ -356,7 +356,6 @@ struct ShardFiles {
 /// Every shard's logs after the crash, with the consistent cut decided.
 #[derive(Debug)]
 pub struct Recovered {
-    layout: Layout,
     allow_corrupt: bool,
     shards: Vec<ShardFiles>,
     cut: Cut,
@@ -404,7 +403,6 @@ pub fn recover(layout: &Layout, opts: LoadOptions) -> Result<Recovered, LoadErro
         }
     }
     Ok(Recovered {
-        layout: layout.clone(),
         allow_corrupt: opts.allow_corrupt,
         shards,
         cut,
@@ -459,7 +457,12 @@ fn read_shard(
             // it lost.
             continue;
         }
-        let mut r = Reader::open(&path, opts.allow_corrupt)?;
+        let mut r = Reader::open(&path, opts.allow_corrupt).map_err(|e| {
+            LoadError::Invalid(format!(
+                "append-only file {} listed in the manifest: {e}",
+                path.display()
+            ))
+        })?;
         while let Some((start, rec)) = r.next_record()? {
             let ev = match rec {
                 Record::Effects(_) => Event::Plain,
@@ -619,7 +622,6 @@ impl Recovered {
                 }
             }
         }
-        let _ = &self.layout;
         Ok(())
     }
 }
@@ -996,6 +998,17 @@ mod tests {
         let (_, m) = load(&l, LoadOptions::default()).unwrap();
         assert!(!m[0].has(5, "x"));
         assert!(m[0].has(5, "after"), "{:?}", m[0]);
+    }
+
+    #[test]
+    fn a_listed_file_that_is_missing_is_named() {
+        let d = TempDir::new("missing");
+        let l = layout(&d);
+        two_shard_history(&l);
+        let p = incr_path(&l, 1);
+        fs::remove_file(&p).unwrap();
+        let err = load(&l, LoadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains(&p.display().to_string()), "{err}");
     }
 
     #[test]

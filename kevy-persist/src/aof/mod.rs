@@ -189,7 +189,9 @@
 //!    enough. [`Stability`] keeps this cut incrementally: the runtime
 //!    notes each commit it appends and each shard's synced position, and
 //!    reads `stable(s)`; who owns it (one behind a lock, or fed by
-//!    messages) is the runtime's choice. Under
+//!    messages) is the runtime's choice. Each shard's own fsync is not
+//!    enough: a synced commit whose partner was lost cuts the shard before
+//!    it, taking later writes with it (a test shows the loss). Under
 //!    `everysec` and `no`, replies leave at [`Log::durable`].
 //! 6. After the log switches files ([`begin_rewrite`]), the next effect
 //!    starts with a `SELECT`: every file replays from database 0 (Redis
