@@ -170,7 +170,8 @@ fn main() -> ExitCode {
                 info.expired
             );
             let p = &server.persist;
-            p.loaded_keys.store(info.keys, std::sync::atomic::Ordering::Relaxed);
+            p.loaded_keys
+                .store(info.keys, std::sync::atomic::Ordering::Relaxed);
             p.loaded_expired
                 .store(info.expired, std::sync::atomic::Ordering::Relaxed);
             Kevy::with_keys(server.clone(), keys)

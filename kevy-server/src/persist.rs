@@ -238,7 +238,10 @@ impl Persist {
             match saved {
                 Ok(()) => *written = job.gen,
                 Err(e) => {
-                    eprintln!("kevy-server: saving {}: {e}", job.dir.join(&job.file).display());
+                    eprintln!(
+                        "kevy-server: saving {}: {e}",
+                        job.dir.join(&job.file).display()
+                    );
                     ok = false;
                 }
             }
@@ -337,7 +340,10 @@ pub fn bgsave_part(shard: &mut crate::shard::Shard) -> Result<(), &'static str> 
             shard.snapshot = Some(ShardSnapshot { snap, path, gen });
         }
         Err(e) => {
-            eprintln!("kevy-server: cannot create a snapshot file in {}: {e}", dir.display());
+            eprintln!(
+                "kevy-server: cannot create a snapshot file in {}: {e}",
+                dir.display()
+            );
             let _ = p.section_done(gen, shard.id, None);
         }
     }
@@ -467,7 +473,10 @@ pub fn load_at_startup(
     Ok(Some((shards, info)))
 }
 
-/// The save state every shard of a server shares.
-pub fn shared() -> Arc<Persist> {
-    Arc::new(Persist::default())
+/// The save state every shard of a server shares; `start_secs` counts as
+/// the last save (Redis's `lastsave` starts at start-up).
+pub fn shared(start_secs: u64) -> Arc<Persist> {
+    let p = Persist::default();
+    p.lastsave.store(start_secs, Relaxed);
+    Arc::new(p)
 }

@@ -121,7 +121,7 @@ impl Server {
             start_unix_ms,
             start_mono_ms,
             run_id,
-            persist: crate::persist::shared(),
+            persist: crate::persist::shared(start_unix_ms / 1000),
         }
     }
 

@@ -462,13 +462,14 @@ impl Service for Kevy {
         }
         let p = &self.server.persist;
         let dirty = self.server.sum_published(|s| &s.dirty);
-        let changes = dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
+        let changes =
+            dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
         let now = kevy_sys::clock::unix_ms();
         if !persist::save_point_due(p, &points, changes, now) {
             return None;
         }
         eprintln!("kevy-server: {changes} changes since the last save; saving (save point)");
-        Some(OwnedArgs::from_slices(&[b"BGSAVE"]))
+        Some(OwnedArgs::from_slices([b"BGSAVE"]))
     }
 
     /// SIGINT and SIGTERM run SHUTDOWN, which saves first when save points
@@ -476,7 +477,7 @@ impl Service for Kevy {
     fn stop_command(&self, _shard: &mut Shard) -> Option<OwnedArgs> {
         eprintln!("kevy-server: received SIGINT or SIGTERM, scheduling shutdown");
         let points = crate::settings::current("save")?;
-        (!points.is_empty()).then(|| OwnedArgs::from_slices(&[b"SHUTDOWN"]))
+        (!points.is_empty()).then(|| OwnedArgs::from_slices([b"SHUTDOWN"]))
     }
 
     fn export(&self, shard: &mut Shard, key: &[u8]) -> kevy_store::Snapshot {

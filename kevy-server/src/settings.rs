@@ -239,10 +239,10 @@ pub fn runtime() -> MutexGuard<'static, Runtime> {
 /// (CONFIG SET is all-or-nothing): the reason, as CONFIG SET words it.
 pub fn check(name: &str, value: &str) -> Result<(), String> {
     match name {
-        "dir" if !std::path::Path::new(value).is_dir() => {
-            Err("No such file or directory".into())
+        "dir" if !std::path::Path::new(value).is_dir() => Err("No such file or directory".into()),
+        "dbfilename" if value.contains('/') => {
+            Err("dbfilename can't be a path, just a filename".into())
         }
-        "dbfilename" if value.contains('/') => Err("dbfilename can't be a path, just a filename".into()),
         _ => Ok(()),
     }
 }

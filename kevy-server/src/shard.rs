@@ -2,10 +2,10 @@
 
 use crate::persist::{Persist, ShardSnapshot};
 use crate::propagate::Prop;
-use std::sync::Arc;
 use crate::server::{ShardPublished, DATABASES};
 use kevy_store::Store;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 pub struct Shard {
     pub store: Store,
@@ -32,7 +32,7 @@ impl Shard {
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
             prop_attached: false,
-            persist: crate::persist::shared(),
+            persist: crate::persist::shared(kevy_sys::clock::unix_ms() / 1000),
             snapshot: None,
         }
     }

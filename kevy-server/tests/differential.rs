@@ -764,7 +764,7 @@ fn redis_and_kevy_reply_identically() {
             let cores = cores.to_string();
             (
                 format!("kevy --cores {cores}"),
-                Server::try_kevy(&["--cores", &cores]),
+                Server::try_kevy(&["--cores", &cores, "--save", ""]),
             )
         };
         let server = server.unwrap_or_else(|e| panic!("{name} did not start: {e}"));

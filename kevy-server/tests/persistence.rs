@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{have_program, wait_timeout, Server, TempDir};
+use common::{have_program, Server, TempDir};
 use redis::Commands;
 use std::path::Path;
 use std::process::Command;
@@ -28,9 +28,9 @@ fn kevy_in(dir: &Path, cores: &str, extra: &[&str]) -> Server {
     Server::kevy(&args)
 }
 
-/// Every key of every database, with its type, contents and PTTL
-/// rounded to seconds, sorted: two servers hold the same data when their
-/// dumps are equal.
+/// Every key of every database, with its type, contents and absolute
+/// expiry, sorted: two servers hold the same data when their dumps are
+/// equal.
 fn dump(port: u16) -> Vec<String> {
     let mut c = client(port);
     let mut out = Vec::new();
@@ -41,15 +41,26 @@ fn dump(port: u16) -> Vec<String> {
             let ty: String = redis::cmd("TYPE").arg(&k).query(&mut c).unwrap();
             let v: redis::Value = match ty.as_str() {
                 "string" => redis::cmd("GET").arg(&k).query(&mut c).unwrap(),
-                "list" => redis::cmd("LRANGE").arg(&k).arg(0).arg(-1).query(&mut c).unwrap(),
-                "set" => redis::cmd("SORT").arg(&k).arg("ALPHA").query(&mut c).unwrap(),
+                "list" => redis::cmd("LRANGE")
+                    .arg(&k)
+                    .arg(0)
+                    .arg(-1)
+                    .query(&mut c)
+                    .unwrap(),
+                "set" => redis::cmd("SORT")
+                    .arg(&k)
+                    .arg("ALPHA")
+                    .query(&mut c)
+                    .unwrap(),
                 "hash" => {
                     let mut h: Vec<(Vec<u8>, Vec<u8>)> =
                         redis::cmd("HGETALL").arg(&k).query(&mut c).unwrap();
                     h.sort();
                     redis::Value::Array(
                         h.into_iter()
-                            .flat_map(|(f, v)| [redis::Value::BulkString(f), redis::Value::BulkString(v)])
+                            .flat_map(|(f, v)| {
+                                [redis::Value::BulkString(f), redis::Value::BulkString(v)]
+                            })
                             .collect(),
                     )
                 }
@@ -62,10 +73,9 @@ fn dump(port: u16) -> Vec<String> {
                     .unwrap(),
                 other => panic!("unexpected type {other}"),
             };
-            let pttl: i64 = redis::cmd("PTTL").arg(&k).query(&mut c).unwrap();
-            let ttl = if pttl < 0 { pttl } else { (pttl + 500) / 1000 };
+            let at: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(&mut c).unwrap();
             out.push(format!(
-                "{db} {} {ty} {v:?} {ttl}",
+                "{db} {} {ty} {v:?} {at}",
                 String::from_utf8_lossy(&k)
             ));
         }
@@ -88,15 +98,36 @@ fn populate(port: u16) {
         let _: () = c.rpush("biglist", (0..2000).collect::<Vec<_>>()).unwrap();
         let _: () = c.sadd("ints", (0..20).collect::<Vec<_>>()).unwrap();
         let _: () = c
-            .sadd("words", (0..700).map(|i| format!("w{i}")).collect::<Vec<_>>())
+            .sadd(
+                "words",
+                (0..700).map(|i| format!("w{i}")).collect::<Vec<_>>(),
+            )
             .unwrap();
         let _: () = c.hset_multiple("h", &[("a", "1"), ("b", "2")]).unwrap();
-        let big: Vec<(String, String)> = (0..600).map(|i| (format!("f{i}"), "x".repeat(i % 90))).collect();
+        let big: Vec<(String, String)> = (0..600)
+            .map(|i| (format!("f{i}"), "x".repeat(i % 90)))
+            .collect();
         let _: () = c.hset_multiple("bighash", &big).unwrap();
         let _: () = c.zadd_multiple("z", &[(1.5, "a"), (-2.0, "b")]).unwrap();
-        let bigz: Vec<(f64, String)> = (0..300).map(|i| (i as f64 / 3.0, format!("m{i}"))).collect();
+        let bigz: Vec<(f64, String)> = (0..300)
+            .map(|i| (i as f64 / 3.0, format!("m{i}")))
+            .collect();
         let _: () = c.zadd_multiple("bigz", &bigz).unwrap();
     }
+}
+
+/// Equal dumps, or the first difference (whole dumps are too long to read).
+fn assert_same(got: &[String], want: &[String], what: &str) {
+    let short = |s: &str| s.chars().take(300).collect::<String>();
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            g == w,
+            "{what}: first difference\n got  {}\n want {}",
+            short(g),
+            short(w)
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{what}: key counts");
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -108,7 +139,10 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 fn info_field(port: u16, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(&mut client(port)).unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(&mut client(port))
+        .unwrap();
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap_or_else(|| panic!("{field} not in INFO"))
@@ -116,7 +150,9 @@ fn info_field(port: u16, field: &str) -> String {
 }
 
 fn bgsave_done(port: u16) {
-    wait_for("the BGSAVE to end", || info_field(port, "rdb_bgsave_in_progress") == "0");
+    wait_for("the BGSAVE to end", || {
+        info_field(port, "rdb_bgsave_in_progress") == "0"
+    });
 }
 
 fn check_rdb(path: &Path) {
@@ -124,9 +160,15 @@ fn check_rdb(path: &Path) {
         eprintln!("redis-check-rdb not installed: skipping the file check");
         return;
     }
-    let out = Command::new("redis-check-rdb").arg(path).output().expect("run redis-check-rdb");
+    let out = Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("run redis-check-rdb");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("RDB looks OK"), "{text}");
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -143,12 +185,17 @@ fn save_then_restart_with_another_shard_count_loads_everything() {
     assert_eq!(info_field(s.port, "rdb_changes_since_last_save"), "0");
     check_rdb(&dir.path().join("dump.rdb"));
     // No save on the way out: the file holds what SAVE wrote.
-    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut client(s.port));
-    wait_timeout(&mut s.child, Duration::from_secs(10)).expect("exits");
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query(&mut client(s.port));
+    s.wait_exit(Duration::from_secs(10)).expect("exits");
     for cores in ["1", "3"] {
         let mut t = kevy_in(dir.path(), cores, &["--save", ""]);
-        assert_eq!(dump(t.port), before, "--cores {cores}");
-        assert_eq!(info_field(t.port, "rdb_last_load_keys_loaded"), before.len().to_string());
+        assert_same(&dump(t.port), &before, &format!("--cores {cores}"));
+        assert_eq!(
+            info_field(t.port, "rdb_last_load_keys_loaded"),
+            before.len().to_string()
+        );
         t.terminate(Duration::from_secs(10)).expect("exits");
     }
 }
@@ -232,7 +279,9 @@ fn sigterm_saves_with_save_points_and_not_without() {
     let dir = TempDir::new("sigterm");
     let mut s = kevy_in(dir.path(), "2", &[]);
     let _: () = client(s.port).set("k", "v").unwrap();
-    let status = s.terminate(Duration::from_secs(20)).expect("exits on SIGTERM");
+    let status = s
+        .terminate(Duration::from_secs(20))
+        .expect("exits on SIGTERM");
     assert!(status.success(), "{status}");
     assert!(s.output().contains("DB saved on disk"), "{}", s.output());
     let mut t = kevy_in(dir.path(), "1", &["--save", ""]);
@@ -242,7 +291,11 @@ fn sigterm_saves_with_save_points_and_not_without() {
     t.terminate(Duration::from_secs(10)).expect("exits");
     let u = kevy_in(dir.path(), "1", &["--save", ""]);
     let v: Option<String> = client(u.port).get("k").unwrap();
-    assert_eq!(v.as_deref(), Some("v"), "no save points: nothing saved on SIGTERM");
+    assert_eq!(
+        v.as_deref(),
+        Some("v"),
+        "no save points: nothing saved on SIGTERM"
+    );
 }
 
 #[test]
@@ -250,22 +303,29 @@ fn shutdown_save_and_nosave() {
     let dir = TempDir::new("shutdown");
     let mut s = kevy_in(dir.path(), "2", &["--save", ""]);
     let _: () = client(s.port).set("a", "1").unwrap();
-    let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut client(s.port));
+    let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query(&mut client(s.port));
     assert!(r.is_err(), "the connection closes without a reply");
-    wait_timeout(&mut s.child, Duration::from_secs(10)).expect("exits");
+    s.wait_exit(Duration::from_secs(10)).expect("exits");
     assert!(!dir.path().join("dump.rdb").exists());
     let mut s = kevy_in(dir.path(), "2", &["--save", ""]);
     let _: () = client(s.port).set("a", "1").unwrap();
-    let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("SAVE").query(&mut client(s.port));
+    let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query(&mut client(s.port));
     assert!(r.is_err(), "the connection closes without a reply");
-    wait_timeout(&mut s.child, Duration::from_secs(10)).expect("exits");
+    s.wait_exit(Duration::from_secs(10)).expect("exits");
     check_rdb(&dir.path().join("dump.rdb"));
     let t = kevy_in(dir.path(), "2", &["--save", ""]);
     let v: Option<String> = client(t.port).get("a").unwrap();
     assert_eq!(v.as_deref(), Some("1"));
     let mut c = client(t.port);
-    let e = redis::cmd("SHUTDOWN").arg("ABORT").query::<()>(&mut c).unwrap_err();
-    assert_eq!(e.to_string(), "ERR: No shutdown in progress.");
+    let e = redis::cmd("SHUTDOWN")
+        .arg("ABORT")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("No shutdown in progress."), "{e}");
 }
 
 #[test]
@@ -275,13 +335,29 @@ fn a_save_point_saves_by_itself() {
     let mut c = client(s.port);
     let _: () = c.set("x", 1).unwrap();
     thread::sleep(Duration::from_millis(1500));
-    assert!(!dir.path().join("dump.rdb").exists(), "one change is below the save point");
+    assert!(
+        !dir.path().join("dump.rdb").exists(),
+        "one change is below the save point"
+    );
     let _: () = c.set("y", 2).unwrap();
-    wait_for("a save point's BGSAVE", || dir.path().join("dump.rdb").exists());
-    wait_for("the save to be counted", || info_field(s.port, "rdb_saves") == "1");
-    let set: String = redis::cmd("CONFIG").arg("SET").arg("save").arg("").query(&mut c).unwrap();
+    wait_for("a save point's BGSAVE", || {
+        dir.path().join("dump.rdb").exists()
+    });
+    wait_for("the save to be counted", || {
+        info_field(s.port, "rdb_saves") == "1"
+    });
+    let set: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(set, "OK");
-    let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("save").query(&mut c).unwrap();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("save")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(got, ["save", ""]);
 }
 
@@ -295,8 +371,20 @@ fn a_dump_written_by_redis_loads_into_kevy() {
     let d = dir.path().to_str().unwrap().to_string();
     let mut r = Server::spawn("redis-server", "redis-server", |port| {
         [
-            "--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", &d, "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            &d,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -308,7 +396,11 @@ fn a_dump_written_by_redis_loads_into_kevy() {
     let _: () = redis::cmd("SAVE").query(&mut client(r.port)).unwrap();
     r.terminate(Duration::from_secs(10));
     let k = kevy_in(dir.path(), "2", &["--save", ""]);
-    assert_eq!(dump(k.port), from_redis);
+    assert_same(
+        &dump(k.port),
+        &from_redis,
+        "kevy after loading Redis's file",
+    );
 }
 
 #[test]
@@ -326,15 +418,27 @@ fn kevys_dump_loads_into_redis() {
     let d = dir.path().to_str().unwrap().to_string();
     let r = Server::spawn("redis-server", "redis-server", |port| {
         [
-            "--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", &d, "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            &d,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect()
     })
     .expect("redis-server");
-    assert_eq!(dump(r.port), from_kevy);
+    assert_same(&dump(r.port), &from_kevy, "redis after loading kevy's file");
 }
 
 #[test]
@@ -350,17 +454,34 @@ fn a_corrupt_dump_stops_start_up_with_the_reason() {
     bytes[mid] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
     let out = Command::new(common::kevy_bin())
-        .args(["--port", "0", "--dir", dir.path().to_str().unwrap(), "--save", ""])
+        .args([
+            "--port",
+            "0",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--save",
+            "",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("fatal error loading the DB") && err.contains("dump.rdb"), "{err}");
+    assert!(
+        err.contains("fatal error loading the DB") && err.contains("dump.rdb"),
+        "{err}"
+    );
     // Cut short, as a crash mid-copy would leave a file that was not renamed
     // into place: also refused.
     std::fs::write(&path, &bytes[..mid]).unwrap();
     let out = Command::new(common::kevy_bin())
-        .args(["--port", "0", "--dir", dir.path().to_str().unwrap(), "--save", ""])
+        .args([
+            "--port",
+            "0",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--save",
+            "",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -13,9 +13,9 @@ use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
 use crate::msg::{Dest, Req};
 use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
-use std::net::SocketAddr;
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
+use std::net::SocketAddr;
 
 const NESTED: &[u8] = b"ERR MULTI calls can not be nested";
 const EXEC_WITHOUT: &[u8] = b"ERR EXEC without MULTI";

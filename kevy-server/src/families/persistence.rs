@@ -18,8 +18,18 @@ pub fn register(t: &mut Table) {
         route: RouteKind::All(Fold::Agree),
         ..CommandSpec::single_key(name, arity, flags, ACL, run)
     };
-    t.add(whole("save", 1, ADMIN | NOSCRIPT | NO_MULTI, cmd_save));
-    t.add(whole("bgsave", -1, ADMIN | NOSCRIPT, cmd_bgsave));
+    t.add(whole(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        cmd_save,
+    ));
+    t.add(whole(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        cmd_bgsave,
+    ));
 }
 
 fn cmd_save(ctx: &mut Ctx<'_>) {
