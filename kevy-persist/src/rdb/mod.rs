@@ -44,6 +44,13 @@
 //! Corrupt or truncated input is an error carrying its byte offset, never
 //! a panic; no allocation is larger than the bytes left in the file.
 //!
+//! # One value: DUMP and RESTORE
+//!
+//! [`write_value`] writes a value's type byte and encoding alone, the
+//! bytes a key's record holds after its name, and [`read_value`] reads
+//! them back with the same checks as a file: Redis's DUMP payload is these
+//! bytes followed by the RDB version and a CRC-64.
+//!
 //! # N shards, one file
 //!
 //! Each shard writes its own *section* ([`SectionWriter`]): SELECTDB and
@@ -116,11 +123,11 @@ pub mod read;
 pub mod snapshot;
 pub mod write;
 
-pub use read::{load, load_file, load_into, Checksum, LoadError, LoadInfo, Loaded};
+pub use read::{load, load_file, load_into, read_value, Checksum, LoadError, LoadInfo, Loaded};
 pub use snapshot::Snapshot;
 pub use write::{
-    combine, save_file, sync_dir, temp_file, write_header, write_store, write_trailer, Aux,
-    CrcWriter, SectionWriter,
+    combine, save_file, sync_dir, temp_file, write_header, write_store, write_trailer, write_value,
+    Aux, CrcWriter, SectionWriter,
 };
 
 /// The RDB version written: Redis 7.0's.

@@ -237,18 +237,17 @@ impl<W: Write> SectionWriter<W> {
 
     /// Type byte, key, and value, in the encodings Redis 7.0 writes.
     fn value(&mut self, key: &[u8], v: &Value) -> io::Result<()> {
+        self.buf.push(value_type(v));
+        put_str(&mut self.buf, key);
+        self.encoding(v)
+    }
+
+    /// A value's encoding: what follows its type byte and key name.
+    fn encoding(&mut self, v: &Value) -> io::Result<()> {
         match v {
-            Value::Str(s) => {
-                self.buf.push(TYPE_STRING);
-                put_str(&mut self.buf, key);
-                match s {
-                    StrValue::Int(n) => put_int_str(&mut self.buf, *n),
-                    _ => put_str(&mut self.buf, &s.to_vec()),
-                }
-            }
+            Value::Str(StrValue::Int(n)) => put_int_str(&mut self.buf, *n),
+            Value::Str(s) => put_str(&mut self.buf, &s.to_vec()),
             Value::List(l) => {
-                self.buf.push(TYPE_LIST_QUICKLIST_2);
-                put_str(&mut self.buf, key);
                 // Nodes are cut where the 8 KB limit falls; their count
                 // comes first, so find the cuts before writing.
                 let mut nodes = 0u64;
@@ -276,8 +275,6 @@ impl<W: Write> SectionWriter<W> {
                 self.node()?;
             }
             Value::Set(s) if s.encoding_name() == "intset" => {
-                self.buf.push(TYPE_SET_INTSET);
-                put_str(&mut self.buf, key);
                 let mut ints: Vec<i64> = s
                     .iter()
                     .map(|m| match m {
@@ -290,8 +287,6 @@ impl<W: Write> SectionWriter<W> {
                 put_str(&mut self.buf, &intset(&ints));
             }
             Value::Set(s) => {
-                self.buf.push(TYPE_SET);
-                put_str(&mut self.buf, key);
                 put_len(&mut self.buf, s.len() as u64);
                 for m in s.iter() {
                     m.with_bytes(|b| put_str(&mut self.buf, b));
@@ -299,8 +294,6 @@ impl<W: Write> SectionWriter<W> {
                 }
             }
             Value::Hash(h) if h.encoding_name() == "listpack" => {
-                self.buf.push(TYPE_HASH_LISTPACK);
-                put_str(&mut self.buf, key);
                 let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
                 for (f, v) in h.iter() {
                     lp.push(f);
@@ -310,8 +303,6 @@ impl<W: Write> SectionWriter<W> {
                 put_str(&mut self.buf, &self.pack);
             }
             Value::Hash(h) => {
-                self.buf.push(TYPE_HASH);
-                put_str(&mut self.buf, key);
                 put_len(&mut self.buf, h.len() as u64);
                 for (f, v) in h.iter() {
                     put_str(&mut self.buf, f);
@@ -320,8 +311,6 @@ impl<W: Write> SectionWriter<W> {
                 }
             }
             Value::ZSet(z) if z.encoding_name() == "listpack" => {
-                self.buf.push(TYPE_ZSET_LISTPACK);
-                put_str(&mut self.buf, key);
                 let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
                 for (m, s) in z.iter() {
                     lp.push(m);
@@ -331,8 +320,6 @@ impl<W: Write> SectionWriter<W> {
                 put_str(&mut self.buf, &self.pack);
             }
             Value::ZSet(z) => {
-                self.buf.push(TYPE_ZSET_2);
-                put_str(&mut self.buf, key);
                 put_len(&mut self.buf, z.len() as u64);
                 // Redis writes the skiplist from the tail, so that loading
                 // inserts each member at the head; the order is free.
@@ -352,6 +339,31 @@ impl<W: Write> SectionWriter<W> {
         put_str(&mut self.buf, &self.pack);
         self.spill()
     }
+}
+
+/// The RDB type byte [`SectionWriter`] writes for `v`, which depends on
+/// its encoding as well as its type.
+fn value_type(v: &Value) -> u8 {
+    match v {
+        Value::Str(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST_QUICKLIST_2,
+        Value::Set(s) if s.encoding_name() == "intset" => TYPE_SET_INTSET,
+        Value::Set(_) => TYPE_SET,
+        Value::Hash(h) if h.encoding_name() == "listpack" => TYPE_HASH_LISTPACK,
+        Value::Hash(_) => TYPE_HASH,
+        Value::ZSet(z) if z.encoding_name() == "listpack" => TYPE_ZSET_LISTPACK,
+        Value::ZSet(_) => TYPE_ZSET_2,
+    }
+}
+
+/// One value as a DUMP payload begins: its RDB type byte and encoding, the
+/// bytes a snapshot writes for a key minus its expiry and name (Redis's
+/// `rdbSaveObjectType` and `rdbSaveObject`).
+pub fn write_value(w: &mut impl Write, v: &Value) -> io::Result<()> {
+    let mut sec = SectionWriter::new(w);
+    sec.buf.push(value_type(v));
+    sec.encoding(v)?;
+    sec.drain()
 }
 
 /// A sorted-set score as Redis's listpack holds it: an integer when it is
