@@ -5,6 +5,7 @@ pub mod command;
 pub mod common;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod generic;
 pub mod hashes;
 pub mod info;
@@ -34,4 +35,5 @@ pub fn register_all(t: &mut Table) {
     lists::register(t);
     zsets::register(t);
     transactions::register(t);
+    dump::register(t);
 }
