@@ -20,7 +20,7 @@
 //!   no set listpack, so kevy's listpack sets are written as SET);
 //! - hash: HASH_LISTPACK when kevy holds it as a listpack, else HASH;
 //! - sorted set: ZSET_LISTPACK when a listpack (scores as integers where
-//!   they are, else the shortest text that reads back to the same double),
+//!   they are, else the `%.17g` text Redis 7.0's `d2string` gives),
 //!   else ZSET_2 with binary doubles, so every score (±inf, -0, any
 //!   fraction) survives exactly.
 //!
