@@ -20,7 +20,7 @@
 //!   no set listpack, so kevy's listpack sets are written as SET);
 //! - hash: HASH_LISTPACK when kevy holds it as a listpack, else HASH;
 //! - sorted set: ZSET_LISTPACK when a listpack (scores as integers where
-//!   they are, else the shortest text that reads back to the same double),
+//!   they are, else the `%.17g` text Redis 7.0's `d2string` gives),
 //!   else ZSET_2 with binary doubles, so every score (±inf, -0, any
 //!   fraction) survives exactly.
 //!
@@ -43,6 +43,13 @@
 //! them. The checksum is verified (0 means the writer disabled it).
 //! Corrupt or truncated input is an error carrying its byte offset, never
 //! a panic; no allocation is larger than the bytes left in the file.
+//!
+//! # One value: DUMP and RESTORE
+//!
+//! [`write_value`] writes a value's type byte and encoding alone, the
+//! bytes a key's record holds after its name, and [`read_value`] reads
+//! them back with the same checks as a file: Redis's DUMP payload is these
+//! bytes followed by the RDB version and a CRC-64.
 //!
 //! # N shards, one file
 //!
@@ -116,11 +123,11 @@ pub mod read;
 pub mod snapshot;
 pub mod write;
 
-pub use read::{load, load_file, load_into, Checksum, LoadError, LoadInfo, Loaded};
+pub use read::{load, load_file, load_into, read_value, Checksum, LoadError, LoadInfo, Loaded};
 pub use snapshot::Snapshot;
 pub use write::{
-    combine, save_file, sync_dir, temp_file, write_header, write_store, write_trailer, Aux,
-    CrcWriter, SectionWriter,
+    combine, save_file, sync_dir, temp_file, write_header, write_store, write_trailer, write_value,
+    Aux, CrcWriter, SectionWriter,
 };
 
 /// The RDB version written: Redis 7.0's.

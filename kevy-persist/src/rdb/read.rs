@@ -255,6 +255,18 @@ pub fn load(
     Ok(info)
 }
 
+/// One value as a DUMP payload holds it: the RDB type byte and the value's
+/// encoding ([`write_value`](super::write_value)'s bytes). Offsets in an
+/// error count from the type byte. Bytes after the value are not looked
+/// at, as Redis's RESTORE does not look at them; an empty collection is
+/// an error, as Redis's loader refuses one there.
+pub fn read_value(bytes: &[u8]) -> Result<Value, LoadError> {
+    let mut s = Src::new(bytes, bytes.len() as u64);
+    let t = s.byte()?;
+    s.value(t, 0)?
+        .ok_or_else(|| corrupt(0, "an empty collection"))
+}
+
 fn corrupt(offset: u64, what: &str) -> LoadError {
     LoadError::Corrupt {
         offset,
@@ -295,7 +307,8 @@ impl<R: Read> Src<R> {
     fn new(r: R, size: u64) -> Self {
         Src {
             r,
-            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            // No larger than the input: a DUMP payload is often tiny.
+            buf: vec![0u8; size.clamp(1, 64 * 1024) as usize].into_boxed_slice(),
             lo: 0,
             hi: 0,
             pos: 0,

@@ -237,18 +237,17 @@ impl<W: Write> SectionWriter<W> {
 
     /// Type byte, key, and value, in the encodings Redis 7.0 writes.
     fn value(&mut self, key: &[u8], v: &Value) -> io::Result<()> {
+        self.buf.push(value_type(v));
+        put_str(&mut self.buf, key);
+        self.encoding(v)
+    }
+
+    /// A value's encoding: what follows its type byte and key name.
+    fn encoding(&mut self, v: &Value) -> io::Result<()> {
         match v {
-            Value::Str(s) => {
-                self.buf.push(TYPE_STRING);
-                put_str(&mut self.buf, key);
-                match s {
-                    StrValue::Int(n) => put_int_str(&mut self.buf, *n),
-                    _ => put_str(&mut self.buf, &s.to_vec()),
-                }
-            }
+            Value::Str(StrValue::Int(n)) => put_int_str(&mut self.buf, *n),
+            Value::Str(s) => put_str(&mut self.buf, &s.to_vec()),
             Value::List(l) => {
-                self.buf.push(TYPE_LIST_QUICKLIST_2);
-                put_str(&mut self.buf, key);
                 // Nodes are cut where the 8 KB limit falls; their count
                 // comes first, so find the cuts before writing.
                 let mut nodes = 0u64;
@@ -276,8 +275,6 @@ impl<W: Write> SectionWriter<W> {
                 self.node()?;
             }
             Value::Set(s) if s.encoding_name() == "intset" => {
-                self.buf.push(TYPE_SET_INTSET);
-                put_str(&mut self.buf, key);
                 let mut ints: Vec<i64> = s
                     .iter()
                     .map(|m| match m {
@@ -290,8 +287,6 @@ impl<W: Write> SectionWriter<W> {
                 put_str(&mut self.buf, &intset(&ints));
             }
             Value::Set(s) => {
-                self.buf.push(TYPE_SET);
-                put_str(&mut self.buf, key);
                 put_len(&mut self.buf, s.len() as u64);
                 for m in s.iter() {
                     m.with_bytes(|b| put_str(&mut self.buf, b));
@@ -299,8 +294,6 @@ impl<W: Write> SectionWriter<W> {
                 }
             }
             Value::Hash(h) if h.encoding_name() == "listpack" => {
-                self.buf.push(TYPE_HASH_LISTPACK);
-                put_str(&mut self.buf, key);
                 let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
                 for (f, v) in h.iter() {
                     lp.push(f);
@@ -310,8 +303,6 @@ impl<W: Write> SectionWriter<W> {
                 put_str(&mut self.buf, &self.pack);
             }
             Value::Hash(h) => {
-                self.buf.push(TYPE_HASH);
-                put_str(&mut self.buf, key);
                 put_len(&mut self.buf, h.len() as u64);
                 for (f, v) in h.iter() {
                     put_str(&mut self.buf, f);
@@ -320,8 +311,6 @@ impl<W: Write> SectionWriter<W> {
                 }
             }
             Value::ZSet(z) if z.encoding_name() == "listpack" => {
-                self.buf.push(TYPE_ZSET_LISTPACK);
-                put_str(&mut self.buf, key);
                 let mut lp = LpWriter::reuse(std::mem::take(&mut self.pack));
                 for (m, s) in z.iter() {
                     lp.push(m);
@@ -331,8 +320,6 @@ impl<W: Write> SectionWriter<W> {
                 put_str(&mut self.buf, &self.pack);
             }
             Value::ZSet(z) => {
-                self.buf.push(TYPE_ZSET_2);
-                put_str(&mut self.buf, key);
                 put_len(&mut self.buf, z.len() as u64);
                 // Redis writes the skiplist from the tail, so that loading
                 // inserts each member at the head; the order is free.
@@ -354,16 +341,74 @@ impl<W: Write> SectionWriter<W> {
     }
 }
 
-/// A sorted-set score as Redis's listpack holds it: an integer when it is
-/// one (Redis's `d2string` prints those without a fraction and `lpAppend`
-/// stores them as integers), else the shortest text that reads back to the
-/// same double ("inf" and "-inf" included).
+/// The RDB type byte [`SectionWriter`] writes for `v`, which depends on
+/// its encoding as well as its type.
+fn value_type(v: &Value) -> u8 {
+    match v {
+        Value::Str(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST_QUICKLIST_2,
+        Value::Set(s) if s.encoding_name() == "intset" => TYPE_SET_INTSET,
+        Value::Set(_) => TYPE_SET,
+        Value::Hash(h) if h.encoding_name() == "listpack" => TYPE_HASH_LISTPACK,
+        Value::Hash(_) => TYPE_HASH,
+        Value::ZSet(z) if z.encoding_name() == "listpack" => TYPE_ZSET_LISTPACK,
+        Value::ZSet(_) => TYPE_ZSET_2,
+    }
+}
+
+/// One value as a DUMP payload begins: its RDB type byte and encoding, the
+/// bytes a snapshot writes for a key minus its expiry and name (Redis's
+/// `rdbSaveObjectType` and `rdbSaveObject`).
+pub fn write_value(w: &mut impl Write, v: &Value) -> io::Result<()> {
+    let mut sec = SectionWriter::new(w);
+    sec.buf.push(value_type(v));
+    sec.encoding(v)?;
+    sec.drain()
+}
+
+/// A sorted-set score as Redis 7.0's listpack holds it: the text of its
+/// `d2string`, which `lpAppend` stores as an integer when it is one.
 fn push_score(lp: &mut LpWriter, s: f64) {
-    const EXACT: f64 = (1u64 << 53) as f64;
-    if s == s.trunc() && s.abs() < EXACT && !(s == 0.0 && s.is_sign_negative()) {
-        lp.push_int(s as i64);
+    lp.push(score_text(s).as_bytes());
+}
+
+/// Redis 7.0's `d2string`: "inf", "-inf", "0" and "-0"; an integral value
+/// of at most 52 bits as an integer; anything else as C's `%.17g`, whose
+/// 17 significant digits read back to the same double.
+fn score_text(s: f64) -> String {
+    const LIMIT: f64 = (1u64 << 52) as f64;
+    if s.is_nan() {
+        "nan".to_string()
+    } else if s.is_infinite() {
+        if s < 0.0 { "-inf" } else { "inf" }.to_string()
+    } else if s == 0.0 {
+        if s.is_sign_negative() { "-0" } else { "0" }.to_string()
+    } else if s > -(LIMIT - 1.0) && s < LIMIT && s == s.trunc() {
+        (s as i64).to_string()
     } else {
-        lp.push_str(format!("{s:e}").as_bytes());
+        printf_g17(s)
+    }
+}
+
+/// C's `printf("%.17g", v)` for a finite `v`: 17 significant digits, in
+/// fixed notation when the decimal exponent is in -4..17, else scientific
+/// with at least two exponent digits; trailing zeros dropped either way.
+fn printf_g17(v: f64) -> String {
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |t: &str| -> String {
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    if (-4..17).contains(&exp) {
+        trim(&format!("{v:.*}", (16 - exp) as usize))
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mant), exp.abs())
     }
 }
 
@@ -520,6 +565,37 @@ mod tests {
             let mut b = Vec::new();
             put_str(&mut b, s);
             assert_eq!(b, *want, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn scores_print_as_redis_d2string() {
+        // What redis-server 7.0 stores in a sorted-set listpack.
+        let cases: &[(f64, &str)] = &[
+            (1.5, "1.5"),
+            (0.1, "0.10000000000000001"),
+            (1e-5, "1.0000000000000001e-05"),
+            (123456789.125, "123456789.125"),
+            (1e20, "1e+20"),
+            (-2.5e-300, "-2.5e-300"),
+            (3.0, "3"),
+            (-4503599627370494.0, "-4503599627370494"),
+            (4503599627370496.0, "4503599627370496"),
+            (1e16, "10000000000000000"),
+            (1e17, "1e+17"),
+            (0.0001, "0.0001"),
+            (0.00001234, "1.234e-05"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(score_text(*v), *want, "{v:e}");
+            if v.is_finite() {
+                assert_eq!(want.parse::<f64>().unwrap().to_bits(), v.to_bits());
+            }
         }
     }
 

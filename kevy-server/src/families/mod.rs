@@ -5,6 +5,7 @@ pub mod command;
 pub mod common;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod generic;
 pub mod hashes;
 pub mod info;
@@ -36,4 +37,5 @@ pub fn register_all(t: &mut Table) {
     zsets::register(t);
     persistence::register(t);
     transactions::register(t);
+    dump::register(t);
 }
