@@ -27,6 +27,13 @@ pub struct Sink<'a> {
 /// whose outcome depends on randomness or on the clock is recorded as what
 /// it did) and is recorded only when it changed something.
 ///
+/// Effects of a cross-shard transaction are *tagged* with it
+/// ([`Effects::set_tx`]), and the transaction's coordinator records its
+/// *decision* ([`Effects::commit_tx`]) once every part has been applied and
+/// logged on every participant (crate doc, "Durability"): a consumer keeps
+/// them apart so that recovery applies a transaction's effects on every
+/// shard, or on none.
+///
 /// Nothing is collected while no consumer is attached (`enabled` is
 /// false), so a server without persistence or replicas pays one branch per
 /// write.
@@ -37,6 +44,40 @@ pub struct Effects {
     /// Database the last recorded effect applies to.
     db: Option<u32>,
     count: u64,
+    /// The transaction effects recorded now belong to.
+    tx: Option<TxTag>,
+    /// Where tags change and decisions fall, as offsets into `buf`.
+    marks: Vec<(usize, Mark)>,
+    /// The tag in force where `buf` starts.
+    open_tag: Option<TxTag>,
+}
+
+/// A cross-shard transaction, as its coordinator numbers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxTag {
+    /// The coordinating shard.
+    pub coord: u32,
+    /// The coordinator's count of logged transactions.
+    pub seq: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    /// Effects from here on belong to this transaction (or to none).
+    Tx(Option<TxTag>),
+    /// The transaction's decision: every part is applied and logged.
+    Commit(TxTag),
+}
+
+/// A piece of the effects stream as [`Effects::take_records`] hands it out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// Effects outside any cross-shard transaction (RESP arrays).
+    Effects(&'a [u8]),
+    /// Effects of one cross-shard transaction on this shard.
+    TxEffects(TxTag, &'a [u8]),
+    /// The transaction's decision (recorded by its coordinator).
+    Commit(TxTag),
 }
 
 impl Effects {
@@ -45,8 +86,58 @@ impl Effects {
         self.enabled = on;
         if !on {
             self.buf.clear();
+            self.marks.clear();
             self.db = None;
         }
+    }
+
+    /// Tags what is recorded from now on with transaction `tx` (`None`:
+    /// no transaction). Callers tag around each transaction command.
+    #[inline]
+    pub fn set_tx(&mut self, tx: Option<TxTag>) {
+        if self.enabled && self.tx != tx {
+            self.marks.push((self.buf.len(), Mark::Tx(tx)));
+            self.tx = tx;
+        }
+    }
+
+    /// Records transaction `tx`'s decision.
+    pub fn commit_tx(&mut self, tx: TxTag) {
+        if self.enabled {
+            self.marks.push((self.buf.len(), Mark::Commit(tx)));
+        }
+    }
+
+    /// Hands out what was recorded since the last take, in order, split
+    /// into [`Record`]s, and clears it.
+    pub fn take_records(&mut self, mut f: impl FnMut(Record<'_>)) {
+        let mut tag: Option<TxTag> = self.first_tag();
+        let mut from = 0;
+        let marks = std::mem::take(&mut self.marks);
+        for &(at, m) in &marks {
+            if at > from {
+                f(piece(tag, &self.buf[from..at]));
+                from = at;
+            }
+            match m {
+                Mark::Tx(t) => tag = t,
+                Mark::Commit(t) => f(Record::Commit(t)),
+            }
+        }
+        if self.buf.len() > from {
+            f(piece(tag, &self.buf[from..]));
+        }
+        self.buf.clear();
+        self.count = 0;
+        self.marks = marks;
+        self.marks.clear();
+        // What follows continues under the current tag.
+        self.open_tag = self.tx;
+    }
+
+    /// The tag in force at the start of the buffer.
+    fn first_tag(&self) -> Option<TxTag> {
+        self.open_tag
     }
 
     #[inline]
@@ -87,12 +178,22 @@ impl Effects {
         }
     }
 
-    /// Effects recorded since the last take, as RESP, and how many.
+    /// Effects recorded since the last take, as RESP, and how many
+    /// (transaction tags and decisions are dropped: see `take_records`).
     pub fn take(&mut self) -> (Vec<u8>, u64) {
+        self.marks.clear();
+        self.open_tag = self.tx;
         (
             std::mem::take(&mut self.buf),
             std::mem::take(&mut self.count),
         )
+    }
+}
+
+fn piece(tag: Option<TxTag>, resp: &[u8]) -> Record<'_> {
+    match tag {
+        Some(t) => Record::TxEffects(t, resp),
+        None => Record::Effects(resp),
     }
 }
 
@@ -130,6 +231,43 @@ pub(crate) fn run<S: Service>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_keep_transaction_effects_and_decisions_apart() {
+        let t = TxTag { coord: 1, seq: 7 };
+        let mut e = Effects::default();
+        e.set_enabled(true);
+        e.emit(0, [&b"SET"[..], b"a", b"1"].into_iter());
+        e.set_tx(Some(t));
+        e.emit(0, [&b"SET"[..], b"b", b"2"].into_iter());
+        e.set_tx(None);
+        e.emit(0, [&b"DEL"[..], b"c"].into_iter());
+        e.set_tx(Some(t));
+        let mut got = Vec::new();
+        e.take_records(|r| got.push(format!("{r:?}")));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].starts_with("Effects("), "{got:?}");
+        assert!(
+            got[1].starts_with("TxEffects(TxTag { coord: 1, seq: 7 }"),
+            "{got:?}"
+        );
+        assert!(got[2].starts_with("Effects("), "{got:?}");
+        // The tag set last is still in force in the next take.
+        e.emit(0, [&b"SET"[..], b"d", b"4"].into_iter());
+        e.set_tx(None);
+        e.commit_tx(t);
+        let mut got = Vec::new();
+        e.take_records(|r| got.push(format!("{r:?}")));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("TxEffects(TxTag { coord: 1, seq: 7 }"),
+            "{got:?}"
+        );
+        assert_eq!(got[1], "Commit(TxTag { coord: 1, seq: 7 })");
+        let mut n = 0;
+        e.take_records(|_| n += 1);
+        assert_eq!(n, 0);
+    }
 
     #[test]
     fn effects_are_resp_with_select_on_database_change() {

@@ -324,7 +324,7 @@ mod service;
 pub mod slot;
 mod stats;
 
-pub use exec::{Effects, Sink};
+pub use exec::{Effects, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
     ClientCtx, ClientInfo, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp,

@@ -51,6 +51,9 @@ pub(crate) enum Req<S: Service> {
         /// The transaction's commands here and its unlock follow in this
         /// batch (the last shard of an early transaction).
         last: bool,
+        /// The coordinator's number for the transaction's effects
+        /// ([`crate::TxTag`]`::seq`), 0 when they are not tagged.
+        log: u64,
         first: u32,
         n: u32,
     },
@@ -59,7 +62,7 @@ pub(crate) enum Req<S: Service> {
     /// Copy out the keys at `spans[first..first + n]` for transaction `op`.
     Export { op: u32, first: u32, n: u32 },
     /// Replace `n` keys with the next `n` entries of `req_snaps`.
-    Import { n: u32 },
+    Import { op: u32, n: u32 },
     /// Register WATCHes of `client` on the keys at `spans[first..first + n]`
     /// in database `db`, then answer `+OK` to `dest` (WATCH replies only
     /// once every shard registered, so a write the client causes after the

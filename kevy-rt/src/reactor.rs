@@ -351,6 +351,7 @@ impl<S: Service> Reactor<S> {
                 next_tick = clock::monotonic_ms().max(now) + TICK_MS;
             }
         }
+        self.svc.stopping(&mut self.ex.shard, &mut self.ex.effects);
         // Close every connection on the way out.
         for idx in 0..self.conns.len() as u32 {
             if self.conns[idx as usize].is_some() {
@@ -367,7 +368,8 @@ impl<S: Service> Reactor<S> {
         self.drain_rings();
         self.run_ready();
         self.run_txs();
-        self.svc.end_iteration(&mut self.ex.shard);
+        self.svc
+            .end_iteration(&mut self.ex.shard, &mut self.ex.effects);
         self.mesh.flush();
     }
 
@@ -961,6 +963,7 @@ impl<S: Service> Reactor<S> {
                     read,
                     watch,
                     last,
+                    log,
                     first,
                     n,
                 } => {
@@ -971,9 +974,9 @@ impl<S: Service> Reactor<S> {
                         client,
                         read,
                     };
-                    let goes = self
-                        .ex
-                        .lock_request(&mut self.mesh, peer, op, claim, watch, last);
+                    let goes =
+                        self.ex
+                            .lock_request(&mut self.mesh, peer, op, claim, watch, last, log);
                     waiting_tx = (!goes).then_some(op);
                 }
                 Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
@@ -991,10 +994,14 @@ impl<S: Service> Reactor<S> {
                     out.resp_snaps.extend(snaps);
                     out.resps.push(Resp::Exported { op, n });
                 }
-                Req::Import { n } => {
+                Req::Import { op, n } => {
+                    let tag = self.ex.tag_of(crate::lock::tx_id(peer, op));
+                    self.ex.effects.set_tx(tag);
                     for (k, snap) in req_snaps.by_ref().take(n as usize) {
-                        self.svc.import(&mut self.ex.shard, &k, snap);
+                        self.svc
+                            .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap);
                     }
+                    self.ex.effects.set_tx(None);
                 }
                 Req::Watch {
                     dest,

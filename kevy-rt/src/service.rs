@@ -262,9 +262,20 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// Called at the start of each loop iteration that runs commands (clock
     /// caching).
     fn begin_iteration(&self, shard: &mut Self::Shard);
-    /// Called after an iteration's commands ran and before its replies leave
-    /// (publish stats that INFO reads from other threads).
-    fn end_iteration(&self, shard: &mut Self::Shard);
+    /// Called after an iteration's commands ran and before its replies
+    /// leave, to the connections and in the batches to other shards: a
+    /// log takes `effects` here and makes them as durable as its policy
+    /// says before anything that depends on them is sent (and stats that
+    /// INFO reads from other threads are published).
+    fn end_iteration(&self, shard: &mut Self::Shard, effects: &mut Effects);
+    /// Whether the shards record effects (a log or a replica consumes
+    /// them); asked once per shard at start-up.
+    fn wants_effects(&self) -> bool {
+        false
+    }
+    /// The shard's loop has ended (shutdown): the last effects are in
+    /// `effects`.
+    fn stopping(&self, _shard: &mut Self::Shard, _effects: &mut Effects) {}
     /// Called about every 100 ms (Redis's `hz 10`): active expiry and the like.
     /// Active expiry and the like; what it deletes goes to `effects`.
     fn tick(&self, shard: &mut Self::Shard, effects: &mut Effects);
@@ -290,8 +301,15 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn load(&self, scratch: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
     /// The keys a scratch shard's commands wrote, with their final state.
     fn take_dirty(&self, scratch: &mut Self::Shard) -> Vec<(Vec<u8>, Self::Snapshot)>;
-    /// Replaces `key`'s state in every database with `snap`.
-    fn import(&self, shard: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
+    /// Replaces `key`'s state in every database with `snap`, recording
+    /// the change in `effects` (the write-back of a command run by copy).
+    fn import(
+        &self,
+        shard: &mut Self::Shard,
+        effects: &mut Effects,
+        key: &[u8],
+        snap: Self::Snapshot,
+    );
     /// The keys a [`Route::All`] command with [`Fold::One`] reads or
     /// writes, as far as the keys already loaded into `scratch` tell.
     /// Asked before the command runs by copy and again after each round

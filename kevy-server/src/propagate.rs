@@ -100,6 +100,42 @@ pub fn follow(store: &mut Store, attached: &mut bool) {
     *attached = !*attached;
 }
 
+/// The effects of replacing `key`'s state in every database with `snap`
+/// (the write-back of a command run by copy): per database, `RESTORE … ABSTTL
+/// REPLACE` of the new value, or `DEL` where the key goes.
+pub fn import_effects(
+    shard: &mut crate::shard::Shard,
+    effects: &mut Effects,
+    key: &[u8],
+    snap: &kevy_store::Snapshot,
+) {
+    for db in 0..shard.store.ndbs() {
+        let new = snap.entries.iter().find(|e| e.db as usize == db);
+        match new {
+            Some(e) => {
+                let payload = crate::families::dump::payload(&e.value);
+                let at = e.expire_at.unwrap_or(0).to_string();
+                effects.emit(
+                    db as u32,
+                    [
+                        &b"RESTORE"[..],
+                        key,
+                        at.as_bytes(),
+                        &payload,
+                        b"ABSTTL",
+                        b"REPLACE",
+                    ]
+                    .into_iter(),
+                );
+            }
+            None if shard.store.db(db).contains(key) => {
+                effects.emit(db as u32, [&b"DEL"[..], key].into_iter());
+            }
+            None => {}
+        }
+    }
+}
+
 impl Ctx<'_> {
     /// Whether effects are being collected: a command with a stated effect
     /// builds its arguments only then.

@@ -24,6 +24,9 @@ pub struct Kevy {
     /// Keys loaded at start-up, one list per shard, taken by each shard's
     /// thread as it starts (a store stays on its thread).
     preloaded: std::sync::Mutex<Vec<Vec<kevy_persist::rdb::Loaded>>>,
+    /// The append-only log found at start-up: each shard replays its own
+    /// files on its thread and keeps its log.
+    aof: Option<crate::aof::Boot>,
 }
 
 impl Kevy {
@@ -31,7 +34,57 @@ impl Kevy {
         Kevy {
             server,
             preloaded: Default::default(),
+            aof: None,
         }
+    }
+
+    /// Starts the shards from the append-only log found at start-up.
+    pub fn with_aof(mut self, boot: crate::aof::Boot) -> Self {
+        self.aof = Some(boot);
+        self
+    }
+
+    /// Applies one effect read back from the log to `shard`, in database
+    /// `db`: the command's handler, without statistics or effects, as
+    /// Redis's loader runs its fake client.
+    pub fn replay(&self, shard: &mut Shard, db: u32, argv: &[Vec<u8>]) -> Result<(), String> {
+        let owned = kevy_resp::OwnedArgs::from_slices(argv);
+        let args = owned.args();
+        let name = || String::from_utf8_lossy(argv.first().map_or(&b""[..], |a| a)).into_owned();
+        let id = self
+            .server
+            .table
+            .lookup(args.get(0))
+            .ok_or_else(|| format!("unknown command '{}' in the log", name()))?;
+        let Handler::Shard(f) = self.server.table.get(id).run else {
+            return Err(format!("'{}' in the log is not a keyspace command", name()));
+        };
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let client = ClientCtx {
+            id: 0,
+            db,
+            resp3: false,
+            home: shard.id as u32,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: 0,
+        };
+        let mut out = Vec::new();
+        f(&mut Ctx {
+            shard,
+            db: db as usize,
+            client: &client,
+            args,
+            out: Reply::new(&mut out, false),
+        });
+        if out.first() == Some(&b'-') {
+            return Err(format!(
+                "'{}' in the log failed: {}",
+                name(),
+                String::from_utf8_lossy(&out).trim_end()
+            ));
+        }
+        Ok(())
     }
 
     /// A server whose shards start with the keys in `keys` (shard `i`
@@ -40,6 +93,7 @@ impl Kevy {
         Kevy {
             server,
             preloaded: std::sync::Mutex::new(keys),
+            aof: None,
         }
     }
 
@@ -163,6 +217,19 @@ impl Service for Kevy {
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         let mut shard = Shard::new(id, nshards);
         shard.persist = self.server.persist.clone();
+        if let Some(boot) = &self.aof {
+            let t0 = std::time::Instant::now();
+            if let Err(e) = crate::aof::replay_shard(self, &boot.recovered, id, &mut shard) {
+                eprintln!("kevy-server: fatal error loading the append-only log: {e}. Exiting.");
+                std::process::exit(1);
+            }
+            shard.store.dirty = 0;
+            eprintln!(
+                "kevy-server: shard {id}: append-only log loaded in {:.3} seconds",
+                t0.elapsed().as_secs_f64()
+            );
+            shard.aof = boot.take_log(id);
+        }
         for k in self.take_preloaded(id) {
             let ttl = k
                 .expire_at
@@ -428,7 +495,20 @@ impl Service for Kevy {
         shard.store.set_now(kevy_sys::clock::unix_ms());
     }
 
-    fn end_iteration(&self, shard: &mut Shard) {
+    fn wants_effects(&self) -> bool {
+        self.aof.is_some()
+    }
+
+    fn stopping(&self, shard: &mut Shard, effects: &mut Effects) {
+        if let Some(log) = shard.aof.as_mut() {
+            log.close(effects);
+        }
+    }
+
+    fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
+        if let Some(log) = shard.aof.as_mut() {
+            log.persist(effects);
+        }
         if shard.snapshot.is_some() {
             persist::step_snapshot(shard, persist::STEP_KEYS);
         }
@@ -510,7 +590,16 @@ impl Service for Kevy {
             .collect()
     }
 
-    fn import(&self, shard: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
+    fn import(
+        &self,
+        shard: &mut Shard,
+        effects: &mut Effects,
+        key: &[u8],
+        snap: kevy_store::Snapshot,
+    ) {
+        if effects.enabled() {
+            propagate::import_effects(shard, effects, key, &snap);
+        }
         shard.store.import(key, snap);
     }
 

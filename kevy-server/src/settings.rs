@@ -31,6 +31,9 @@ pub enum Policy {
     Tunable,
     /// Applied at once on every shard ([`apply_live`]).
     Live,
+    /// Set at start-up (a flag); at run time CONFIG SET accepts only the
+    /// value in force (kevy cannot switch it live yet).
+    Startup,
     /// kevy does not implement the change (persistence, limits, security):
     /// setting the current value is accepted, any other value is refused
     /// rather than silently ignored.
@@ -171,8 +174,8 @@ pub static PARAMS: &[Param] = {
         p("hll-sparse-max-bytes", Mem, "3000", Tunable),
         // Persistence.
         p("save", Save, "3600 1 300 100 60 10000", Live),
-        p("appendonly", Bool, "no", Fixed),
-        p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Fixed),
+        p("appendonly", Bool, "no", Startup),
+        p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Startup),
         p("appendfilename", Str, "appendonly.aof", Immutable),
         p("appenddirname", Str, "appendonlydir", Immutable),
         p("dbfilename", Str, "dump.rdb", Live),

@@ -21,6 +21,8 @@ pub struct Shard {
     pub persist: Arc<Persist>,
     /// This shard's part of a BGSAVE in progress.
     pub snapshot: Option<ShardSnapshot>,
+    /// This shard's append-only log (`appendonly yes`).
+    pub aof: Option<crate::aof::ShardLog>,
 }
 
 impl Shard {
@@ -34,6 +36,7 @@ impl Shard {
             prop_attached: false,
             persist: crate::persist::shared(kevy_sys::clock::unix_ms() / 1000),
             snapshot: None,
+            aof: None,
         }
     }
 

@@ -33,16 +33,17 @@ pub struct Cut {
 impl Cut {
     /// Whether record `i` of `shard` is replayed: inside the prefix, and
     /// not the effects of a transaction that did not commit everywhere.
+    /// Effects of a committed transaction replay on any shard that logged
+    /// them: its commits may be the coordinator's alone (the runtime's
+    /// decision record, see the module doc), the participants then logging
+    /// effects and no commit.
     pub fn replays(&self, shard: usize, i: usize, e: &Event) -> bool {
         if i >= self.keep[shard] {
             return false;
         }
         match e {
             Event::Plain | Event::TxCommit(..) => true,
-            Event::TxEffects(id) => self
-                .committed
-                .get(id)
-                .is_some_and(|parts| parts.contains(&(shard as u32))),
+            Event::TxEffects(id) => self.committed.contains_key(id),
         }
     }
 }

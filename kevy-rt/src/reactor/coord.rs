@@ -13,6 +13,7 @@
 use super::executor::{Executor, Wire};
 use super::route_keys;
 use crate::conn::VecPool;
+use crate::exec::TxTag;
 use crate::fold::FanOut;
 use crate::lock::{key_id, tx_id, Claim, TxId};
 use crate::msg::Req;
@@ -145,6 +146,10 @@ struct Tx<S: Service> {
     pending: usize,
     /// Copies gathered for the command run by copy.
     snaps: Vec<(Vec<u8>, S::Snapshot)>,
+    /// The tag of the transaction's effects when they are logged: its
+    /// shards then hold their locks until the decision (crate doc,
+    /// "Durability").
+    log: Option<TxTag>,
     /// A whole-keyspace command run by copy that names its keys as it
     /// reads them ([`Service::copy_keys`]).
     discover: Option<Discover<S>>,
@@ -176,6 +181,8 @@ pub(super) struct Coordinator<S: Service> {
     /// Scratch arguments of one part of a split command.
     part_args: OwnedArgs,
     seed: u64,
+    /// Transactions whose effects were tagged so far (the tags' `seq`).
+    logged: u64,
 }
 
 impl<S: Service> Coordinator<S> {
@@ -191,6 +198,7 @@ impl<S: Service> Coordinator<S> {
             pool: VecPool::default(),
             part_args: OwnedArgs::default(),
             seed,
+            logged: 0,
         }
     }
 
@@ -370,9 +378,20 @@ impl<S: Service> Coordinator<S> {
             parts: (0..nsteps).map(|_| Part::Wait).collect(),
             pending: 0,
             snaps: Vec::new(),
+            log: None,
             discover: None,
             splits: Vec::new(),
         };
+        if ex.effects.enabled()
+            && tx.plan.len() > 1
+            && tx.steps.iter().any(|s| !self.svc.reads_only(s.0))
+        {
+            self.logged += 1;
+            tx.log = Some(TxTag {
+                coord: self.id as u32,
+                seq: self.logged,
+            });
+        }
         self.lock_next(ex, wire, op, &mut tx);
         if all_sent(&tx, self.id) {
             tx.blocks = false;
@@ -421,7 +440,7 @@ impl<S: Service> Coordinator<S> {
                 // The last shard of an early transaction runs its commands
                 // right now, back to back, and lets go: nothing can run in
                 // between, so it needs no entry in the lock table.
-                let hold = !(tx.early && last);
+                let hold = !(tx.early && last) || tx.log.is_some();
                 let Some(changed) = ex.lock_home(op, claim, tx.watch, hold) else {
                     return;
                 };
@@ -439,13 +458,14 @@ impl<S: Service> Coordinator<S> {
                 whole: claim.whole,
                 read: claim.read,
                 watch: tx.watch,
-                last: tx.early && last,
+                last: tx.early && last && tx.log.is_none(),
+                log: tx.log.map_or(0, |t| t.seq),
                 first,
                 n,
             });
             if tx.early {
                 self.send_steps_on(ex, wire, op, tx, s);
-                if last {
+                if last && tx.log.is_none() {
                     wire.batch(s).reqs.push(Req::Unlock { op });
                     tx.self_unlocked = Some(next);
                 }
@@ -559,13 +579,26 @@ impl<S: Service> Coordinator<S> {
     fn run_steps(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, mut tx: Tx<S>) {
         while let Phase::Running { pc } = tx.phase {
             if pc == tx.steps.len() {
-                self.release(ex, wire, op, &mut tx);
+                if tx.log.is_some() {
+                    // Unlocks wait for the decision (below).
+                    tx.phase = Phase::Releasing;
+                } else {
+                    self.release(ex, wire, op, &mut tx);
+                }
                 break;
             }
             tx.phase = Phase::Running { pc: pc + 1 };
             self.send_step(ex, wire, op, &mut tx, pc, None);
         }
         if tx.phase == Phase::Releasing && tx.pending == 0 {
+            if let Some(tag) = tx.log.take() {
+                // Every part is applied and, its reply having left its
+                // shard after that shard's log, logged: the decision goes
+                // in this shard's log, and the answer and the unlocks
+                // leave after it.
+                ex.effects.commit_tx(tag);
+                self.release(ex, wire, op, &mut tx);
+            }
             self.finish(op, tx);
         } else {
             self.txs[op as usize] = Some(tx);
@@ -732,7 +765,9 @@ impl<S: Service> Coordinator<S> {
         }
         if s == self.id {
             let mut v = Vec::new();
+            ex.effects.set_tx(tx.log);
             ex.run(&tx.client, cmd, args, sub, &mut v);
+            ex.effects.set_tx(None);
             add_reply(&mut tx.parts[i], sub, v);
             return;
         }
@@ -991,11 +1026,13 @@ impl<S: Service> Coordinator<S> {
         for (k, snap) in self.svc.take_dirty(&mut scratch) {
             let s = shard_of(&k, self.n);
             if s == self.id {
-                self.svc.import(&mut ex.shard, &k, snap);
+                ex.effects.set_tx(tx.log);
+                self.svc.import(&mut ex.shard, &mut ex.effects, &k, snap);
+                ex.effects.set_tx(None);
             } else {
                 let b = wire.batch(s);
                 b.req_snaps.push((k, snap));
-                b.reqs.push(Req::Import { n: 1 });
+                b.reqs.push(Req::Import { op, n: 1 });
             }
         }
         true
@@ -1013,7 +1050,10 @@ impl<S: Service> Coordinator<S> {
         }
         tx.pending -= 1;
         if tx.pending == 0 && tx.phase == Phase::Releasing {
-            if let Some(tx) = self.txs[op as usize].take() {
+            if tx.log.is_some() {
+                // The decision and the unlocks need the executor.
+                self.runnable.push(op);
+            } else if let Some(tx) = self.txs[op as usize].take() {
                 self.finish(op, tx);
             }
         }

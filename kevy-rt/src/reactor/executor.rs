@@ -12,7 +12,7 @@
 //! the connection table or the coordinator.
 
 use super::route_keys;
-use crate::exec::{self, Effects};
+use crate::exec::{self, Effects, TxTag};
 use crate::lock::{key_id, tx_id, Claim, Locks, TxId};
 use crate::msg::{Batch, Dest, Resp};
 use crate::service::{ClientCtx, Route, Service};
@@ -88,21 +88,35 @@ pub(super) struct Executor<S: Service> {
     /// What this reactor must do with the executor's results, in order.
     pub local: Vec<Local>,
     pub local_data: Vec<u8>,
+    /// Peer transactions whose effects here are tagged, while they hold
+    /// locks here (few at a time).
+    tags: Vec<(TxId, TxTag)>,
 }
 
 impl<S: Service> Executor<S> {
     pub fn new(id: usize, n: usize, svc: Arc<S>) -> Self {
         let shard = svc.new_shard(id, n);
+        let mut effects = Effects::default();
+        effects.set_enabled(svc.wants_effects());
         Executor {
             id,
             n,
             svc,
             shard,
-            effects: Effects::default(),
+            effects,
             locks: Locks::default(),
             local: Vec::new(),
             local_data: Vec::new(),
+            tags: Vec::new(),
         }
+    }
+
+    /// The tag of peer transaction `owner`'s effects here, if they have one.
+    pub fn tag_of(&self, owner: TxId) -> Option<TxTag> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        self.tags.iter().find(|(o, _)| *o == owner).map(|(_, t)| *t)
     }
 
     /// Runs a command here, its reply appended to `out`.
@@ -213,7 +227,9 @@ impl<S: Service> Executor<S> {
     /// `last`: the request is followed in its batch by all of the
     /// transaction's commands here and its unlock, so when it may go at
     /// once it runs them back to back without entering the lock table
-    /// (nothing else runs on this reactor in between).
+    /// (nothing else runs on this reactor in between). `log`: the
+    /// coordinator's number for the transaction's effects, 0 for none.
+    #[allow(clippy::too_many_arguments)]
     pub fn lock_request(
         &mut self,
         wire: &mut impl Wire<S>,
@@ -222,7 +238,15 @@ impl<S: Service> Executor<S> {
         claim: Claim,
         watch: bool,
         last: bool,
+        log: u64,
     ) -> bool {
+        if log != 0 {
+            let tag = TxTag {
+                coord: from as u32,
+                seq: log,
+            };
+            self.tags.push((tx_id(from, op), tag));
+        }
         if self.locks.may_go(&claim) {
             if last && !watch {
                 wire.batch(from)
@@ -306,7 +330,10 @@ impl<S: Service> Executor<S> {
         client: &ClientCtx,
         args: Args<'_>,
     ) {
+        let tag = self.tag_of(tx_id(from, op));
+        self.effects.set_tx(tag);
         let (start, len) = self.run_for_peer(wire, from, client, cmd, args, sub);
+        self.effects.set_tx(None);
         wire.batch(from).resps.push(Resp::TxReply {
             op,
             part,
@@ -336,6 +363,9 @@ impl<S: Service> Executor<S> {
     /// Releases a transaction's locks here and lets waiters go.
     pub fn unlock(&mut self, wire: &mut impl Wire<S>, owner: TxId) {
         self.locks.release(owner);
+        if !self.tags.is_empty() {
+            self.tags.retain(|(o, _)| *o != owner);
+        }
         loop {
             let go = self.locks.grantable();
             if go.is_empty() {

@@ -190,7 +190,7 @@ impl H {
                 } => format!("run {part}.{sub} {}", words(first, n)),
                 Req::Unlock { .. } => "unlock".into(),
                 Req::Export { first, n, .. } => format!("export {}", words(first, n)),
-                Req::Import { n } => {
+                Req::Import { n, .. } => {
                     let (k, v) = snaps.next().expect("a snapshot per import");
                     assert_eq!(n, 1);
                     let v = v.as_deref().map(String::from_utf8_lossy);
@@ -507,7 +507,9 @@ fn a_home_lock_that_waits_is_granted_through_the_executor() {
         client: 9,
         ..Claim::default()
     };
-    assert!(h.ex.lock_request(&mut h.rings, 1, 0, other, false, false));
+    assert!(h
+        .ex
+        .lock_request(&mut h.rings, 1, 0, other, false, false, 0));
     let answer = std::mem::take(&mut h.rings.0[1]);
     assert!(matches!(
         answer.resps[..],

@@ -311,7 +311,7 @@ impl Service for Toy {
 
     fn begin_iteration(&self, _shard: &mut ToyShard) {}
 
-    fn end_iteration(&self, _shard: &mut ToyShard) {}
+    fn end_iteration(&self, _shard: &mut ToyShard, _effects: &mut crate::Effects) {}
 
     fn tick(&self, _shard: &mut ToyShard, _effects: &mut crate::Effects) {}
 
@@ -344,7 +344,13 @@ impl Service for Toy {
             .collect()
     }
 
-    fn import(&self, shard: &mut ToyShard, key: &[u8], snap: Option<Vec<u8>>) {
+    fn import(
+        &self,
+        shard: &mut ToyShard,
+        _effects: &mut crate::Effects,
+        key: &[u8],
+        snap: Option<Vec<u8>>,
+    ) {
         shard.set(key, snap);
     }
 
