@@ -269,6 +269,49 @@
 //! each shard sees its later commands behind the transaction (ring order,
 //! and a command waits behind its own connection's queued lock request).
 //!
+//! # Durability: effects, the log's turn, and transactions
+//!
+//! When the service consumes effects ([`Service::wants_effects`]: kevy's
+//! append-only log), every shard records them as commands run
+//! ([`Effects`]), and hands them over in [`Service::end_iteration`]: after
+//! the iteration's commands ran and *before* anything the iteration
+//! produced leaves the shard — the replies written to its connections and
+//! the batches pushed to other shards both go after it. So whatever a log
+//! does there (a `write`, an `fdatasync` under `appendfsync always`)
+//! happens before any client or any other shard can learn of those
+//! effects, and one fsync covers every command of the iteration (group
+//! commit).
+//!
+//! A cross-shard transaction that writes is *logged*: its coordinator
+//! numbers it ([`TxTag`]); each shard tags the transaction's effects with
+//! that number (the coordinator sends it with the lock request, and the
+//! executor tags the commands, write-backs and imports it runs for it);
+//! and once every part's reply is in — each one left its shard after that
+//! shard's log took the part — the coordinator records the transaction's
+//! *decision* in its own shard's effects ([`Effects::commit_tx`]), then
+//! answers and sends the unlocks, all leaving after its own log took the
+//! decision. Recovery applies a transaction's tagged effects on every shard
+//! when its decision is found, and on none otherwise. That is atomic
+//! because no shard lets go of a logged transaction before the decision:
+//! the last shard of an early transaction does not unlock itself, and a
+//! connection command or a WATCH never lets unlocks go ahead of the
+//! decision. So nothing outside the transaction reads or writes its keys
+//! until it is decided, and dropping an undecided one leaves every other
+//! effect valid: they never depended on it. (A connection's own later
+//! commands may run on keys its transaction holds, but their replies
+//! follow the transaction's, which waits for the decision: nothing
+//! acknowledged depends on an undecided transaction.)
+//!
+//! # Commands the server issues itself
+//!
+//! After each tick shard 0 asks [`Service::internal_command`] for a
+//! command to run as a client of no connection would (a save point's
+//! BGSAVE), transaction and all, its reply dropped. A SIGINT or SIGTERM is
+//! answered on shard 0 by [`Service::stop_command`]: a command that stops
+//! the server in its own time (SHUTDOWN, which saves first when save
+//! points are set), or nothing, to stop at once. On the way out each shard
+//! gets [`Service::stopping`] with its last effects.
+//!
 //! # Sleeping and waking
 //!
 //! A reactor with nothing to do blocks in `epoll_wait`. Before it does, it

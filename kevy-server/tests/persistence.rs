@@ -512,16 +512,27 @@ fn crash_writers(
                 let Ok(mut c) = client.get_connection() else {
                     return (counters, acked_gen);
                 };
-                let mut gen: i64 = redis::cmd("GET").arg(&group[0]).query::<Option<i64>>(&mut c).ok().flatten().unwrap_or(0);
+                let mut gen: i64 = redis::cmd("GET")
+                    .arg(&group[0])
+                    .query::<Option<i64>>(&mut c)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
                 for (k, v) in counters.iter_mut() {
-                    *v = redis::cmd("GET").arg(&*k).query::<Option<i64>>(&mut c).ok().flatten().unwrap_or(0);
+                    *v = redis::cmd("GET")
+                        .arg(&*k)
+                        .query::<Option<i64>>(&mut c)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
                 }
                 let mut i = 0usize;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     i += 1;
                     let r: redis::RedisResult<()> = if i % 3 == 0 {
                         gen += 1;
-                        let pairs: Vec<(String, i64)> = group.iter().map(|k| (k.clone(), gen)).collect();
+                        let pairs: Vec<(String, i64)> =
+                            group.iter().map(|k| (k.clone(), gen)).collect();
                         if i % 2 == 0 {
                             c.mset(&pairs)
                         } else {
@@ -574,19 +585,30 @@ fn kill_rounds(fsync: &str, rounds: usize) {
         let mut con = client(s.port);
         for (k, v) in &acked {
             let got: Option<i64> = con.get(k).unwrap();
-            assert!(got.unwrap_or(0) >= *v, "round {round}: {k} acknowledged {v}, found {got:?}");
+            assert!(
+                got.unwrap_or(0) >= *v,
+                "round {round}: {k} acknowledged {v}, found {got:?}"
+            );
         }
         for (g, gen) in &acked_groups {
             let keys: Vec<String> = (0..6).map(|i| format!("{g}:{i}")).collect();
             let vals: Vec<Option<i64>> = con.mget(&keys).unwrap();
-            assert!(vals.windows(2).all(|w| w[0] == w[1]), "round {round}: group {g} split: {vals:?}");
-            assert!(vals[0].unwrap_or(0) >= *gen, "round {round}: group {g} acknowledged {gen}, found {vals:?}");
+            assert!(
+                vals.windows(2).all(|w| w[0] == w[1]),
+                "round {round}: group {g} split: {vals:?}"
+            );
+            assert!(
+                vals[0].unwrap_or(0) >= *gen,
+                "round {round}: group {g} acknowledged {gen}, found {vals:?}"
+            );
         }
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers = crash_writers(s.port, 6, stop.clone());
         thread::sleep(Duration::from_millis(100 + next() % 400));
         // SAFETY-free: a plain signal to the child.
-        let _ = Command::new("kill").args(["-9", &s.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &s.pid().to_string()])
+            .status();
         s.wait_exit(Duration::from_secs(10)).expect("killed");
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         acked.clear();

@@ -160,6 +160,19 @@
 //! shards may survive one without the other, in either order (each shard's
 //! log is its own prefix); only transactions tie shards together.
 //!
+//! **The decision form (what kevy's runtime does).** A transaction may
+//! also be logged with a single commit: its coordinator's
+//! `TxCommit(T, [c])`, written once every participant has logged its
+//! `TxEffects(T)` (kevy-rt's crate doc, "Durability"). Participants then
+//! log effects and no commit; [`Cut::replays`] applies the effects of a
+//! committed transaction on any shard that logged them, and a commit whose
+//! only participant is its own shard never cuts a log. Nothing acknowledged
+//! can depend on an undecided transaction (no shard lets go of its keys
+//! before the decision, and its connection's later replies follow its
+//! own), so recovery drops exactly the undecided transactions' effects and
+//! keeps every other record: a shard's own fsync is then enough for the
+//! release rule of `always`.
+//!
 //! # The contract the runtime must meet
 //!
 //! 1. Effects outside cross-shard transactions go through

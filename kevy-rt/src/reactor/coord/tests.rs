@@ -538,3 +538,57 @@ fn a_home_lock_that_waits_is_granted_through_the_executor() {
     assert_eq!(h.conn(), ["answer OK"]);
     assert!(h.idle());
 }
+
+#[test]
+fn a_logged_transaction_holds_every_lock_until_its_decision() {
+    let mut h = H::new(1, 3);
+    h.ex.effects.set_enabled(true);
+    let (a, b) = (key_on("a", 0, 3), key_on("b", 2, 3));
+    let op = h.start(&[&["SET", &a, "1"], &["SET", &b, "2"]], true, &[]);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(0, "lock 1"), (0, &format!("run 0.0 SET {a} 1"))])
+    );
+    // The last shard's request is not `last`: it holds its locks and gets
+    // no unlock with its commands.
+    h.locked(op, false);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(2, "lock 1"), (2, &format!("run 1.0 SET {b} 2"))])
+    );
+    h.locked(op, false);
+    h.reply(op, 0, 0, "+OK\r\n");
+    assert!(h.all_sent().is_empty(), "no unlock before every part is in");
+    assert!(h.conn().iter().all(|c| !c.starts_with("answer")));
+    let mut decided = Vec::new();
+    h.ex.effects
+        .take_records(|r| decided.push(format!("{r:?}")));
+    assert!(decided.is_empty(), "{decided:?}");
+    // The last part is in: the decision goes to the home shard's effects,
+    // then the unlocks and the answer, in that order of the iteration.
+    h.reply(op, 1, 0, "+OK\r\n");
+    h.ex.effects
+        .take_records(|r| decided.push(format!("{r:?}")));
+    assert_eq!(decided, ["Commit(TxTag { coord: 1, seq: 1 })"]);
+    assert_eq!(h.all_sent(), strs(&[(0, "unlock"), (2, "unlock")]));
+    assert_eq!(h.conn(), ["answer [OK,OK]"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_read_only_transaction_is_not_logged() {
+    let mut h = H::new(1, 3);
+    h.ex.effects.set_enabled(true);
+    let (a, b) = (key_on("a", 0, 3), key_on("b", 2, 3));
+    let op = h.start(&[&["GET", &a], &["GET", &b]], true, &[]);
+    h.all_sent();
+    h.locked(op, false);
+    // Unlogged: the last shard unlocks itself, as without a log.
+    assert!(h.all_sent().iter().any(|(s, m)| *s == 2 && m == "unlock"));
+    h.locked(op, false);
+    h.reply(op, 0, 0, "$-1\r\n");
+    h.reply(op, 1, 0, "$-1\r\n");
+    let mut recs = Vec::new();
+    h.ex.effects.take_records(|r| recs.push(format!("{r:?}")));
+    assert!(recs.is_empty(), "{recs:?}");
+}
