@@ -489,6 +489,10 @@ fn a_corrupt_dump_stops_start_up_with_the_reason() {
 
 // ---- the append-only log under kill -9 ------------------------------------------------
 
+/// What one writer saw acknowledged: each counter's last value, and each
+/// generation written to its group.
+type Acked = (Vec<(String, i64)>, Vec<(Vec<String>, i64)>);
+
 /// Writers on many connections, keys on every shard: counters (INCR, each
 /// acknowledged value remembered) and groups of keys rewritten together by
 /// one MSET or one MULTI/EXEC with a generation number. Returns when
@@ -497,7 +501,7 @@ fn crash_writers(
     port: u16,
     writers: usize,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Vec<thread::JoinHandle<(Vec<(String, i64)>, Vec<(Vec<String>, i64)>)>> {
+) -> Vec<thread::JoinHandle<Acked>> {
     (0..writers)
         .map(|w| {
             let stop = stop.clone();
@@ -529,11 +533,11 @@ fn crash_writers(
                 let mut i = 0usize;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     i += 1;
-                    let r: redis::RedisResult<()> = if i % 3 == 0 {
+                    let r: redis::RedisResult<()> = if i.is_multiple_of(3) {
                         gen += 1;
                         let pairs: Vec<(String, i64)> =
                             group.iter().map(|k| (k.clone(), gen)).collect();
-                        if i % 2 == 0 {
+                        if i.is_multiple_of(2) {
                             c.mset(&pairs)
                         } else {
                             let mut p = redis::pipe();
