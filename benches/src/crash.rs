@@ -1039,7 +1039,7 @@ pub fn run(cfg: &Config) -> Result<Summary, String> {
     let cores_at = |start: usize| -> Option<usize> {
         (!cfg.cores.is_empty()).then(|| cfg.cores[start % cfg.cores.len()])
     };
-    let cores_label = |c: Option<usize>| c.map_or(String::new(), |c| format!(" cores {c} "));
+    let cores_label = |c: Option<usize>| c.map_or(String::new(), |c| format!("  cores {c}"));
     let mut rng = Rng(cfg.seed);
     let mut writers: Vec<Writer> = (0..cfg.writers)
         .map(|w| Writer::keys(w, cfg.keys))
@@ -1139,7 +1139,7 @@ pub fn run(cfg: &Config) -> Result<Summary, String> {
             Ok(started) => started,
             Err(e) => {
                 println!(
-                    "round {round:>3}/{}  killed after {:>4} ms  acked {acked} {} restart FAIL",
+                    "round {round:>3}/{}  killed after {:>4} ms  acked {acked}{}  restart FAIL",
                     cfg.rounds,
                     ms(delay),
                     cores_label(cores)
@@ -1186,18 +1186,16 @@ pub fn run(cfg: &Config) -> Result<Summary, String> {
             }
         }
 
+        let job = match (cfg.during, job_ran) {
+            (During::None, _) => String::new(),
+            (d, true) => format!(" [{} running]", d.name()),
+            (d, false) => format!(" [{} not running]", d.name()),
+        };
         let mut line = format!(
-            "round {round:>3}/{}  killed after {:>4} ms{}  acked {acked} (+{in_flight} in flight)  \
-             {} restart {} ms  checked {} keys/groups",
+            "round {round:>3}/{}  killed after {:>4} ms{job}  acked {acked} \
+             (+{in_flight} in flight){}  restart {} ms  checked {} keys/groups",
             cfg.rounds,
             ms(delay),
-            if cfg.during == During::None {
-                String::new()
-            } else if job_ran {
-                format!(" [{} running]", String::from_utf8_lossy(cfg.during.command()))
-            } else {
-                format!(" [{} not running]", String::from_utf8_lossy(cfg.during.command()))
-            },
             cores_label(cores),
             ms(restart),
             check.keys,
