@@ -996,12 +996,19 @@ fn job_running(conn: &mut Conn, during: During) -> bool {
     }
 }
 
-/// Starts the background job unless it runs; the replies that say it runs
-/// already, or is scheduled, are fine. Returns an unexpected reply.
+/// Starts the background job unless it runs; the replies that say it, or
+/// another background job (say, an automatic log rewrite), runs already
+/// are fine. Returns an unexpected reply.
 fn start_job(conn: &mut Conn, during: During) -> Result<(), String> {
     match conn.call(&[during.command()]) {
         Ok(Reply::Simple(_)) => Ok(()),
-        Ok(Reply::Error(e)) if e.contains("in progress") || e.contains("already") => Ok(()),
+        Ok(Reply::Error(e))
+            if ["in progress", "already", "child process is active"]
+                .iter()
+                .any(|busy| e.contains(busy)) =>
+        {
+            Ok(())
+        }
         Ok(r) => Err(format!(
             "{} got {r:?}",
             String::from_utf8_lossy(during.command())
