@@ -102,6 +102,9 @@ fn a_server_that_loses_acknowledged_writes_fails_the_crash_test() {
     // redis-server takes the last of repeated options: no log at all.
     let mut c = short("redis-server", 3);
     c.server_args = vec!["--appendonly".into(), "no".into()];
+    // A failing run keeps its directory; this one is expected to fail.
+    let dir = TempDir::new("crash-lossy");
+    c.dir = Some(dir.path().join("run"));
     assert_eq!(c.fsync, Fsync::Always);
     let sum = run(&c).expect("crash test runs");
     assert!(!sum.passed, "a server without a log passed");
