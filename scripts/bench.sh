@@ -39,6 +39,13 @@
 # server's CPU time and syscalls per request, and req/s, of kevy --cores 1,
 # kevy --cores 2 and redis-server on a set of workloads, plus a mixed
 # GET/SET load with latency percentiles; see scripts/bench-cpu.sh.
+#
+# `scripts/bench.sh aof` measures what the append-only log costs (SET
+# req/s and server CPU per request, -P 16 and -P 1, of kevy and redis-server
+# with no log, appendfsync everysec and always), and `scripts/bench.sh
+# bgsave` a snapshot of 1 M keys under load (p99 and memory growth with
+# BGSAVE running against without, and the load time of the dump.rdb); see
+# scripts/bench-persist.sh.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,9 +53,9 @@ ROOT=$(pwd)
 
 MODE=${1:-${BENCH_MODE:-throughput}}
 case $MODE in
-throughput | cpu) ;;
+throughput | cpu | aof | bgsave) ;;
 *)
-    echo "usage: scripts/bench.sh [throughput | cpu]  (default: throughput)" >&2
+    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave]  (default: throughput)" >&2
     exit 1
     ;;
 esac
@@ -66,7 +73,7 @@ KEYSPACE=${BENCH_KEYSPACE:-100000}
 MULTI_CORES=${BENCH_MULTI_CORES:-2}
 THREADS=${BENCH_THREADS:-}
 TX=${BENCH_TX:-1}
-if [[ $MODE == cpu ]]; then TX=0; fi
+if [[ $MODE != throughput ]]; then TX=0; fi
 TX_N=${BENCH_TX_N:-$N}
 TX_THREADS=${BENCH_TX_THREADS:-1}
 BASE=${BENCH_BASE:-}
@@ -87,7 +94,7 @@ if ((TX)); then
     cargo build --release -p kevy-benches --bin txbench >&2
 fi
 TXBENCH="$ROOT/target/release/txbench"
-if [[ $MODE == cpu ]]; then
+if [[ $MODE == cpu || $MODE == bgsave ]]; then
     echo "==> cargo build --release -p kevy-benches --bin mixload" >&2
     cargo build --release -p kevy-benches --bin mixload >&2
 fi
@@ -103,7 +110,7 @@ if ((TX)); then
     cp "$TXBENCH" "$OUT/txbench"
     TXBENCH="$OUT/txbench"
 fi
-if [[ $MODE == cpu ]]; then
+if [[ $MODE == cpu || $MODE == bgsave ]]; then
     cp "$MIXLOAD" "$OUT/mixload"
     MIXLOAD="$OUT/mixload"
 fi
@@ -300,6 +307,12 @@ if [[ $MODE == cpu ]]; then
     # shellcheck source=scripts/bench-cpu.sh
     source "$ROOT/scripts/bench-cpu.sh"
     cpu_main
+    exit 0
+fi
+if [[ $MODE == aof || $MODE == bgsave ]]; then
+    # shellcheck source=scripts/bench-persist.sh
+    source "$ROOT/scripts/bench-persist.sh"
+    persist_main
     exit 0
 fi
 

@@ -48,6 +48,33 @@ pick_port() {
     exit 1
 }
 
+# kevy_has_appendonly BIN: whether kevy-server BIN starts with
+# --appendonly yes. kevy refuses a parameter it does not implement at
+# startup, before it listens, so a server still running after a moment took
+# it.
+kevy_has_appendonly() {
+    local dir pid
+    dir=$(mktemp -d)
+    (cd "$dir" && exec "$1" --port 0 --bind 127.0.0.1 --appendonly yes) >"$dir/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 40); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            if ! grep -q "is not supported" "$dir/out"; then
+                echo "$1 --appendonly yes exited:" >&2
+                cat "$dir/out" >&2
+            fi
+            rm -rf "$dir"
+            return 1
+        fi
+        sleep 0.05
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    return 0
+}
+
 # two_shard_keys PREFIX: prints "PREFIX:0 SLOT PREFIX:N SLOT", two key names
 # on different shards of a 2-shard kevy (shard = slot % 2). Slots are Redis
 # Cluster's, as kevy_rt::slot: CRC16 (XMODEM) of the key or its hash tag,

@@ -1,5 +1,7 @@
 //! Criterion benchmarks live in benches/; the load tools in src/bin/ share
-//! the RESP client code and argument handling here.
+//! the RESP client code and argument handling here, and the crash test
+//! (`crash`) lives here so that kevy-server's tests can run it too.
 
 pub mod cli;
+pub mod crash;
 pub mod resp;
