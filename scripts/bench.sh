@@ -149,12 +149,14 @@ start() {
             --appendonly no --daemonize no --dir "$OUT" --logfile "$OUT/redis.log" &
         ;;
     kevy:*)
+        nosave_args "$KEVY"
         "${PIN[@]}" "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "${name#kevy:}" \
-            >>"$OUT/kevy.log" 2>&1 &
+            "${NOSAVE[@]}" >>"$OUT/kevy.log" 2>&1 &
         ;;
     base:*)
+        nosave_args "$BASE"
         "${PIN[@]}" "$BASE" --port "$PORT" --bind 127.0.0.1 --cores "${name#base:}" \
-            >>"$OUT/kevy-base.log" 2>&1 &
+            "${NOSAVE[@]}" >>"$OUT/kevy-base.log" 2>&1 &
         ;;
     esac
     SERVER_PID=$!

@@ -60,7 +60,8 @@ start() {
             --daemonize no --dir "$OUT" --logfile "$OUT/redis.log" &
         ;;
     kevy)
-        "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores 1 >>"$OUT/kevy.log" 2>&1 &
+        nosave_args "$KEVY"
+        "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores 1 "${NOSAVE[@]}" >>"$OUT/kevy.log" 2>&1 &
         ;;
     esac
     SERVER_PID=$!

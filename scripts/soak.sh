@@ -135,7 +135,8 @@ start() {
         redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
             --daemonize no --dir "$OUT" --logfile "$OUT/redis.log" &
     else
-        "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" >>"$OUT/kevy.log" 2>&1 &
+        nosave_args "$KEVY"
+        "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" "${NOSAVE[@]}" >>"$OUT/kevy.log" 2>&1 &
     fi
     SERVER_PID=$!
     for _ in $(seq 200); do
