@@ -198,16 +198,31 @@ fn piece(tag: Option<TxTag>, resp: &[u8]) -> Record<'_> {
 }
 
 fn push_array<'a>(buf: &mut Vec<u8>, argv: impl ExactSizeIterator<Item = &'a [u8]>) {
-    buf.push(b'*');
-    buf.extend_from_slice(argv.len().to_string().as_bytes());
-    buf.extend_from_slice(b"\r\n");
+    push_header(buf, b'*', argv.len());
     for a in argv {
-        buf.push(b'$');
-        buf.extend_from_slice(a.len().to_string().as_bytes());
-        buf.extend_from_slice(b"\r\n");
+        push_header(buf, b'$', a.len());
         buf.extend_from_slice(a);
         buf.extend_from_slice(b"\r\n");
     }
+}
+
+/// `<kind><n>\r\n`, the number formatted without allocating: every write
+/// passes here while a log is on.
+#[inline]
+fn push_header(buf: &mut Vec<u8>, kind: u8, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.push(kind);
+    buf.extend_from_slice(&digits[i..]);
+    buf.extend_from_slice(b"\r\n");
 }
 
 /// Runs a keyed or whole-keyspace command on `shard`, its reply appended
