@@ -429,6 +429,9 @@ pub fn save_point_due(p: &Persist, points: &str, changes: u64, now_ms: u64) -> b
         .any(|pair| since >= pair[0] && changes >= pair[1])
 }
 
+/// How often a long load says how far it is.
+const LOAD_PROGRESS_KEYS: u64 = 1_000_000;
+
 /// Reads `dir/dbfilename` at start-up: the keys each of `n` shards owns
 /// (by slot), and what the load found. A missing file is an empty
 /// keyspace. A key that appears twice is an error, as in Redis.
@@ -450,7 +453,18 @@ pub fn load_at_startup(
     let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
     let mut seen: Vec<std::collections::HashMap<u64, (usize, usize)>> =
         (0..ndbs).map(|_| Default::default()).collect();
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let t0 = std::time::Instant::now();
+    let mut loaded = 0u64;
     let info = rdb::load_file(&path, now, |k| {
+        loaded += 1;
+        if loaded % LOAD_PROGRESS_KEYS == 0 {
+            eprintln!(
+                "kevy-server: loading {}: {loaded} keys in {:.1} s ({size} bytes in the file)",
+                path.display(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
         let Some(keys) = seen.get_mut(k.db) else {
             return Err(format!("database {} out of range (0..{ndbs})", k.db));
         };
