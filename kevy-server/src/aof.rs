@@ -53,6 +53,7 @@ impl ShardLog {
         let epoch = self.epoch;
         let log = &mut self.log;
         let mut failed = None;
+        let mut tx = false;
         let id = |coord: u32, seq: u64| TxId {
             epoch,
             coordinator: coord,
@@ -61,8 +62,14 @@ impl ShardLog {
         effects.take_records(|r| {
             let done = match r {
                 Record::Effects(resp) => log.append_effects(resp),
-                Record::TxEffects(t, resp) => log.append_tx_effects(id(t.coord, t.seq), resp),
-                Record::Commit(t) => log.append_tx_commit(id(t.coord, t.seq), &[t.coord]),
+                Record::TxEffects(t, resp) => {
+                    tx = true;
+                    log.append_tx_effects(id(t.coord, t.seq), resp)
+                }
+                Record::Commit(t) => {
+                    tx = true;
+                    log.append_tx_commit(id(t.coord, t.seq), &[t.coord])
+                }
             };
             if let Err(e) = done {
                 failed = Some(e);
@@ -72,7 +79,15 @@ impl ShardLog {
             return;
         }
         let done = failed.map_or(Ok(()), Err).and_then(|()| {
-            log.flush()?;
+            // A transaction's part or decision is never left in memory
+            // behind a running fsync (`everysec` may postpone plain
+            // effects): the answer that leaves after this iteration lets
+            // another shard decide or unlock.
+            if tx {
+                log.flush_now()?;
+            } else {
+                log.flush()?;
+            }
             if log.policy() == Fsync::Always {
                 log.sync_now()?;
             }

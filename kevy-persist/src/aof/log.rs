@@ -256,6 +256,21 @@ impl Log {
         Ok(Flushed::Written)
     }
 
+    /// Writes the buffer now, never postponed behind a running fsync: a
+    /// transaction's part or decision must reach the file before the shard
+    /// answers for it, because another shard acts on that answer (its
+    /// decision, or its unlocks). Under `always`, asks for the fsync too.
+    pub fn flush_now(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.write_buf()?;
+        if self.policy == Fsync::Always {
+            self.request_sync();
+        }
+        Ok(())
+    }
+
     /// Asks the thread for an fsync of everything written so far, whatever
     /// the policy (the rewrite uses it before installing a base).
     pub fn request_sync(&self) {
