@@ -627,6 +627,44 @@ mod tests {
     }
 
     #[test]
+    fn a_subscriber_breaks_the_soft_limit_only_after_its_seconds_above_it() {
+        use crate::reactor::sim::toy::Toy;
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut st = ConnState::<Toy>::new(ClientCtx {
+            id: 1,
+            db: 0,
+            resp3: false,
+            home: 0,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: 0,
+            subscribed: true,
+        });
+        let limit = OutputLimit {
+            hard: 1000,
+            soft: 100,
+            soft_secs: 2,
+        };
+        st.push_message(b'*', &[b'x'; 149]);
+        assert!(!st.over_limit(limit, 10_000));
+        assert!(!st.over_limit(limit, 12_000), "exactly the soft seconds");
+        assert!(st.over_limit(limit, 12_001));
+        // Falling below the soft limit starts the clock over.
+        st.wpos = st.wbuf.len();
+        assert!(!st.over_limit(limit, 13_000));
+        st.push_message(b'*', &[b'x'; 149]);
+        assert!(!st.over_limit(limit, 14_000));
+        assert!(!st.over_limit(limit, 15_000));
+        // The hard limit is at once.
+        st.push_message(b'*', &[b'x'; 999]);
+        assert!(st.over_limit(limit, 15_000));
+        // A RESP3 frame differs from its RESP2 twin in its first byte.
+        let mut r3 = ConnState::<Toy>::new(st.client);
+        r3.push_message(b'>', b"3\r\n");
+        assert_eq!(r3.wbuf, b">3\r\n");
+    }
+
+    #[test]
     fn a_big_output_buffer_goes_to_the_limit_in_one_step_then_by_a_quarter() {
         let reply = vec![b'v'; 100 * 1024];
         let (mut wbuf, mut wpos) = (Vec::with_capacity(READ_CHUNK), 0);

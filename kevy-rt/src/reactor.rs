@@ -43,7 +43,7 @@ mod executor;
 mod mesh;
 mod pubsub;
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 mod tx;
 
 pub(crate) use pubsub::Subs;

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
 mod tests;
-pub(super) mod toy;
+pub(crate) mod toy;
 
 /// Steps of one `settle` before a run counts as stuck (a deadlock, or work
 /// that never drains).
