@@ -3,7 +3,7 @@
 //! plus one slot per outstanding command, drained strictly in sequence.
 
 use crate::fold::FanOut;
-use crate::service::{ClientCtx, Service};
+use crate::service::{ClientCtx, OutputLimit, Service};
 use kevy_resp::{OwnedArgs, Parser};
 use kevy_sys::{Interest, TcpStream};
 use std::collections::VecDeque;
@@ -127,6 +127,19 @@ pub(crate) struct ConnState<S: Service> {
     pub multi: Option<MultiQueue<S>>,
     /// WATCHed keys: `(database, key)`.
     pub watched: Vec<(u32, Vec<u8>)>,
+    /// Its subscriptions, once it has subscribed (`reactor/pubsub.rs`).
+    pub subs: Option<Box<crate::reactor::Subs>>,
+    /// Pub/sub messages that arrived while replies were outstanding: they
+    /// go out once every reply owed before them is written, so a message
+    /// never overtakes the confirmation of its own SUBSCRIBE.
+    pub pushes: Vec<u8>,
+    /// When its output first reached the subscriber soft limit, while it
+    /// stays there (`OutputLimit`).
+    pub soft_since: Option<u64>,
+    /// Commands take the slow path in `dispatch`: between MULTI and EXEC,
+    /// or subscribed in RESP2. One flag, so the common path tests one
+    /// thing.
+    pub gate: bool,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -169,7 +182,63 @@ impl<S: Service> ConnState<S> {
             blocked: false,
             multi: None,
             watched: Vec::new(),
+            subs: None,
+            pushes: Vec::new(),
+            soft_since: None,
+            gate: false,
         }
+    }
+
+    /// Recomputes [`Self::gate`] after MULTI, a subscription or the
+    /// protocol changed.
+    pub fn sync_gate(&mut self) {
+        self.gate = self.multi.is_some() || (self.client.subscribed && !self.client.resp3);
+    }
+
+    /// Starts or ends MULTI.
+    pub fn set_multi(&mut self, q: Option<MultiQueue<S>>) {
+        self.multi = q;
+        self.sync_gate();
+    }
+
+    /// Ends MULTI, returning its queue.
+    pub fn take_multi(&mut self) -> Option<MultiQueue<S>> {
+        let q = self.multi.take();
+        self.sync_gate();
+        q
+    }
+
+    /// Appends a pub/sub message: to the output when no reply is owed,
+    /// else behind the owed replies.
+    /// The frame is `first` then `rest` (its type byte set apart, so one
+    /// frame serves both protocols).
+    pub fn push_message(&mut self, first: u8, rest: &[u8]) {
+        if self.slots.is_empty() {
+            if self.wbuf.len() + 1 + rest.len() > self.wbuf.capacity() {
+                grow_out(&mut self.wbuf, &mut self.wpos, 1 + rest.len());
+            }
+            self.wbuf.push(first);
+            self.wbuf.extend_from_slice(rest);
+        } else {
+            self.pushes.push(first);
+            self.pushes.extend_from_slice(rest);
+        }
+    }
+
+    /// Whether a subscriber's output broke `limit` (Redis's
+    /// `checkClientOutputBufferLimits`): at or above the hard limit, or at
+    /// or above the soft limit for longer than its seconds, continuously.
+    pub fn over_limit(&mut self, limit: OutputLimit, now_ms: u64) -> bool {
+        let used = self.unsent() + self.held + self.pushes.len();
+        if limit.hard != 0 && used >= limit.hard {
+            return true;
+        }
+        if limit.soft != 0 && used >= limit.soft {
+            let since = *self.soft_since.get_or_insert(now_ms);
+            return now_ms.saturating_sub(since) > limit.soft_secs * 1000;
+        }
+        self.soft_since = None;
+        false
     }
 
     /// The sequence number the next command gets.
@@ -202,7 +271,7 @@ impl<S: Service> ConnState<S> {
     /// what `can_read` limits, and CLIENT LIST's `omem`.
     #[inline]
     pub fn output_weight(&self) -> usize {
-        self.unsent() + self.held + self.remote * self.reply_est
+        self.unsent() + self.held + self.pushes.len() + self.remote * self.reply_est
     }
 
     /// Whether no reply is outstanding (the next one may go straight out).
@@ -358,8 +427,21 @@ impl<S: Service> ConnState<S> {
             if self.parked.capacity() > 1 << 20 {
                 self.parked = Vec::new();
             }
+            if !self.pushes.is_empty() {
+                self.release_pushes();
+            }
         } else if self.parked.len() > 64 * 1024 && self.held * 2 < self.parked.len() {
             self.compact_parked();
+        }
+    }
+
+    /// Moves the messages held behind replies to the output.
+    #[cold]
+    fn release_pushes(&mut self) {
+        append_out(&mut self.wbuf, &mut self.wpos, &self.pushes);
+        self.pushes.clear();
+        if self.pushes.capacity() > 1 << 20 {
+            self.pushes = Vec::new();
         }
     }
 
@@ -542,6 +624,44 @@ mod tests {
         // 16 KiB doubled up to 2 MiB: eight sizes (one chunk a read would
         // take 65).
         assert!(grows <= 8, "{grows} sizes");
+    }
+
+    #[test]
+    fn a_subscriber_breaks_the_soft_limit_only_after_its_seconds_above_it() {
+        use crate::reactor::sim::toy::Toy;
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut st = ConnState::<Toy>::new(ClientCtx {
+            id: 1,
+            db: 0,
+            resp3: false,
+            home: 0,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: 0,
+            subscribed: true,
+        });
+        let limit = OutputLimit {
+            hard: 1000,
+            soft: 100,
+            soft_secs: 2,
+        };
+        st.push_message(b'*', &[b'x'; 149]);
+        assert!(!st.over_limit(limit, 10_000));
+        assert!(!st.over_limit(limit, 12_000), "exactly the soft seconds");
+        assert!(st.over_limit(limit, 12_001));
+        // Falling below the soft limit starts the clock over.
+        st.wpos = st.wbuf.len();
+        assert!(!st.over_limit(limit, 13_000));
+        st.push_message(b'*', &[b'x'; 149]);
+        assert!(!st.over_limit(limit, 14_000));
+        assert!(!st.over_limit(limit, 15_000));
+        // The hard limit is at once.
+        st.push_message(b'*', &[b'x'; 999]);
+        assert!(st.over_limit(limit, 15_000));
+        // A RESP3 frame differs from its RESP2 twin in its first byte.
+        let mut r3 = ConnState::<Toy>::new(st.client);
+        r3.push_message(b'>', b"3\r\n");
+        assert_eq!(r3.wbuf, b">3\r\n");
     }
 
     #[test]

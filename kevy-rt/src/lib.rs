@@ -43,7 +43,8 @@
 //! - `reactor/tx.rs`: MULTI, EXEC, DISCARD, WATCH and UNWATCH on the
 //!   connection's side, and the glue to the coordinator;
 //!   `reactor/clients.rs`: what spans every shard's connections (CLIENT
-//!   LIST/KILL, MONITOR); `exec.rs`: the execution point.
+//!   LIST/KILL, MONITOR); `reactor/pubsub.rs`: subscriptions and message
+//!   delivery; `exec.rs`: the execution point.
 //!
 //! `reactor/sim.rs` (tests only) runs several reactors on one thread with
 //! their real rings, stepping shards in chosen or random orders, so the
@@ -302,6 +303,65 @@
 //! follow the transaction's, which waits for the decision: nothing
 //! acknowledged depends on an undecided transaction.)
 //!
+//! # Pub/sub
+//!
+//! **Who owns what.** A subscription belongs to a connection, so each
+//! shard keeps the subscriptions of its own connections: the connection
+//! holds its channels, patterns and shard channels, and the shard's
+//! registry maps each name to its local subscribers. Nothing about a
+//! subscription crosses cores at subscribe time except two shared facts:
+//! each shard's subscription count (an atomic, so a publisher asks only
+//! the shards that have subscribers), and a directory of every name with
+//! its subscriber count over all shards, behind a lock taken by
+//! (un)subscribing and PUBSUB only, never by PUBLISH; PUBSUB CHANNELS,
+//! NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB and INFO's counts read it.
+//!
+//! **PUBLISH counts exactly.** The publisher's home shard delivers to its
+//! own subscribers, then sends one request (channel and message, copied
+//! once) to every other shard whose count is non-zero; each delivers to
+//! its subscribers of the channel and of every pattern that matches it
+//! (kevy-store's glob, Redis's `stringmatchlen`), and answers how many
+//! received it. The reply waits for every answer and is their sum (a
+//! [`Fold::Sum`] fan-out, as for a multi-key command). A shard whose count
+//! is zero when the publisher looks has no subscriber whose SUBSCRIBE was
+//! confirmed before the PUBLISH: the count rises before the confirmation
+//! is written (Release, paired with the publisher's Acquire), so a
+//! PUBLISH that a client sends after seeing a confirmation sees it.
+//!
+//! **Order.** One publisher's messages are delivered on its home shard
+//! in the order it sent them, and reach every other shard on that shard's
+//! FIFO ring in the same order, so each subscriber receives one
+//! publisher's messages in publish order. Messages of different
+//! publishers are in no set order, as in Redis. A message that reaches a
+//! connection while replies are owed to it waits behind them (so it never
+//! overtakes the confirmation of its SUBSCRIBE); otherwise it goes to the
+//! output at once.
+//!
+//! **Encoding.** A shard frames each message once (per pattern for
+//! `pmessage`) and gives every local subscriber that frame, its first byte
+//! `*` for RESP2 or `>` for a RESP3 push: the frames differ in nothing
+//! else.
+//!
+//! **Sharded pub/sub.** SPUBLISH is PUBLISH restricted to the shard
+//! channels (SSUBSCRIBE), delivered as `smessage`; patterns do not apply.
+//! Redis routes a shard channel by its hash slot because a cluster node
+//! holds the subscribers of its slots only; a kevy process holds every
+//! slot, so routing by slot would only move every subscription to a
+//! possibly remote shard for no gain in what PUBLISH must do.
+//!
+//! **Subscribed mode.** A RESP2 connection with a subscription may run
+//! only what Redis allows there (the service names the refusal); the
+//! check rides on the flag that already sends a connection in MULTI to the
+//! slow path, so ordinary commands pay nothing for it. RESET drops every
+//! subscription without confirmations; QUIT and closing drop them too.
+//!
+//! **Limits.** A subscriber whose output reaches the service's hard limit
+//! (Redis's `client-output-buffer-limit pubsub`, 32 MB by default), or
+//! stays at or above the soft limit (8 MB) for longer than its seconds
+//! (60), is disconnected and its output dropped, so a subscriber that
+//! cannot keep up costs at most that much memory. Pub/sub commands are
+//! refused inside MULTI (Redis queues them).
+//!
 //! # Commands the server issues itself
 //!
 //! After each tick shard 0 asks [`Service::internal_command`] for a
@@ -370,7 +430,8 @@ mod stats;
 pub use exec::{Effects, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
-    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp,
+    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, OutputLimit, PubSubOp, Refused, Route,
+    Service, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

@@ -84,6 +84,15 @@ pub(crate) enum Req<S: Service> {
     /// A MONITOR line (`spans[first..first + n]`, one span) for this
     /// shard's monitors.
     Monitor { first: u32, n: u32 },
+    /// Deliver a message to this shard's subscribers (`spans[first]` the
+    /// channel, `spans[first + 1]` the message; shard-channel subscribers
+    /// when `sharded`), then answer `dest` with how many received it.
+    Publish {
+        dest: Dest,
+        sharded: bool,
+        first: u32,
+        n: u32,
+    },
 }
 
 pub(crate) enum Resp {

@@ -41,9 +41,12 @@ mod clients;
 mod coord;
 mod executor;
 mod mesh;
+mod pubsub;
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 mod tx;
+
+pub(crate) use pubsub::Subs;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -88,6 +91,8 @@ impl Bound {
             wakers,
             monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
             any_monitor: Padded(AtomicUsize::new(0)),
+            subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
+            directory: Default::default(),
         });
         let next_client_id = Arc::new(AtomicU64::new(1));
         let mut handles = Vec::with_capacity(n);
@@ -201,6 +206,10 @@ struct Reactor<S: Service> {
     /// This shard's monitors (slab index, generation).
     monitors: Vec<(u32, u32)>,
     monitor_line: Vec<u8>,
+    /// The subscriptions of this shard's connections.
+    pubsub: pubsub::Registry,
+    /// A message frame being delivered (kept for its capacity).
+    pub_frame: Vec<u8>,
     conns: Vec<Option<Conn<S>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
@@ -262,6 +271,8 @@ impl<S: Service> Reactor<S> {
             free_cops: Vec::new(),
             monitors: Vec::new(),
             monitor_line: Vec::new(),
+            pubsub: Default::default(),
+            pub_frame: Vec::new(),
             conns: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),
@@ -434,6 +445,7 @@ impl<S: Service> Reactor<S> {
                 peer,
                 local,
                 created_ms: clock::unix_ms(),
+                subscribed: false,
             };
             self.conns[idx as usize] = Some(Conn {
                 io: ConnIo {
@@ -673,6 +685,7 @@ impl<S: Service> Reactor<S> {
         if c.st.monitor {
             self.stop_monitor(idx);
         }
+        self.drop_subs(idx, &mut c.st);
         self.svc
             .closed(&mut self.ex.shard, &c.st.client, &mut c.st.session);
         drop(c);
@@ -687,21 +700,45 @@ impl<S: Service> Reactor<S> {
     // ---- routing -----------------------------------------------------
 
     fn dispatch(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        if st.gate {
+            return self.dispatch_gated(idx, gen, st, args);
+        }
+        match self.svc.route(args, &st.client, self.n) {
+            Ok((cmd, route)) => self.run_routed(idx, gen, st, cmd, route, args),
+            Err(msg) => self.route_failed(st, args, &msg),
+        }
+    }
+
+    /// A command refused by routing (unknown, wrong arity, a bad key
+    /// argument).
+    fn route_failed(&mut self, st: &mut ConnState<S>, args: Args<'_>, msg: &[u8]) {
+        self.svc.refused(&mut self.ex.shard, args, msg);
+        match self.svc.resolve(args) {
+            Err(Refused {
+                tx: Some(TxOp::Exec),
+                msg,
+            }) => self.exec_abort(st, &msg),
+            _ => self.push_error(st, msg),
+        }
+    }
+
+    /// A command of a connection in MULTI, or subscribed in RESP2, where
+    /// Redis allows only (P|S)(UN)SUBSCRIBE, PING, QUIT and RESET.
+    #[cold]
+    #[inline(never)]
+    fn dispatch_gated(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
         if st.multi.is_some() {
             return self.dispatch_in_multi(idx, gen, st, args);
         }
         match self.svc.route(args, &st.client, self.n) {
-            Ok((cmd, route)) => self.run_routed(idx, gen, st, cmd, route, args),
-            Err(msg) => {
-                self.svc.refused(&mut self.ex.shard, args, &msg);
-                match self.svc.resolve(args) {
-                    Err(Refused {
-                        tx: Some(TxOp::Exec),
-                        msg,
-                    }) => self.exec_abort(st, &msg),
-                    _ => self.push_error(st, &msg),
+            Ok((cmd, route)) => match self.svc.subscribed_refusal(cmd, args) {
+                None => self.run_routed(idx, gen, st, cmd, route, args),
+                Some(msg) => {
+                    self.svc.refused(&mut self.ex.shard, args, &msg);
+                    self.push_error(st, &msg);
                 }
-            }
+            },
+            Err(msg) => self.route_failed(st, args, &msg),
         }
     }
 
@@ -775,13 +812,22 @@ impl<S: Service> Reactor<S> {
                     ConnAction::Continue => {}
                     ConnAction::Close => st.closing = true,
                     ConnAction::Reset => {
-                        st.multi = None;
+                        st.set_multi(None);
                         self.unwatch_all(st);
+                        self.drop_subs(idx, st);
                     }
                     ConnAction::Monitor => self.start_monitor(idx, gen, st),
                 }
+                // HELLO may switch a subscribed connection's protocol.
+                if st.client.subscribed {
+                    st.sync_gate();
+                }
             }
             Route::Clients { all } => self.clients(idx, gen, st, cmd, args, all),
+            Route::PubSub(op) => {
+                self.pubsub(idx, gen, st, op, args);
+                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None);
+            }
             Route::Tx(op) => {
                 let error = self.tx_control(idx, gen, st, op, args);
                 self.svc.ran_in_runtime(&mut self.ex.shard, cmd, error);
@@ -1031,6 +1077,17 @@ impl<S: Service> Reactor<S> {
                     let line = b.args_at(first, n);
                     if !line.is_empty() {
                         self.monitor_out(line.get(0));
+                    }
+                }
+                Req::Publish {
+                    dest,
+                    sharded,
+                    first,
+                    n,
+                } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 2 {
+                        self.publish_for_peer(peer, dest, sharded, a.get(0), a.get(1));
                     }
                 }
             }

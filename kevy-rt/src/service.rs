@@ -65,6 +65,35 @@ pub enum Route {
     /// [`ClientInfo`] of every connection on every shard (`all`), or of
     /// the caller only, and hands them to [`Service::exec_clients`].
     Clients { all: bool },
+    /// Pub/sub, run by the runtime itself (it owns the subscriptions,
+    /// which belong to connections; see the crate doc, "Pub/sub").
+    PubSub(PubSubOp),
+}
+
+/// The pub/sub commands the runtime runs. The argument layout is Redis's:
+/// the (un)subscribe commands take channels or patterns from argument 1,
+/// PUBLISH and SPUBLISH take the channel and the message, and the PUBSUB
+/// subcommands take their arguments from argument 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PubSubOp {
+    Subscribe,
+    Unsubscribe,
+    PSubscribe,
+    PUnsubscribe,
+    SSubscribe,
+    SUnsubscribe,
+    Publish,
+    SPublish,
+    /// PUBSUB CHANNELS [pattern].
+    Channels,
+    /// PUBSUB NUMSUB [channel …].
+    NumSub,
+    /// PUBSUB NUMPAT.
+    NumPat,
+    /// PUBSUB SHARDCHANNELS [pattern].
+    ShardChannels,
+    /// PUBSUB SHARDNUMSUB [channel …].
+    ShardNumSub,
 }
 
 /// What the runtime knows about one connection, for CLIENT LIST and
@@ -92,6 +121,10 @@ pub struct ClientInfo {
     pub multi: i64,
     pub multi_mem: usize,
     pub monitor: bool,
+    /// Channels, patterns and shard channels it is subscribed to.
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
     /// Received, not yet parsed; and the buffer's free space.
     pub qbuf: usize,
     pub qbuf_free: usize,
@@ -166,6 +199,29 @@ pub struct ClientCtx {
     pub local: SocketAddr,
     /// `unix_ms` when the connection was accepted.
     pub created_ms: u64,
+    /// The connection has a subscription (Redis's `CLIENT_PUBSUB`): in
+    /// RESP2 it may run only the commands Redis allows in that context.
+    pub subscribed: bool,
+}
+
+/// Redis's `client-output-buffer-limit` for the pub/sub class: a
+/// subscriber whose pending output reaches `hard` bytes, or stays at or
+/// above `soft` bytes for more than `soft_secs` seconds, is disconnected.
+/// Zero disables a limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_secs: u64,
+}
+
+impl OutputLimit {
+    /// Redis's default: `pubsub 32mb 8mb 60`.
+    pub const PUBSUB_DEFAULT: OutputLimit = OutputLimit {
+        hard: 32 << 20,
+        soft: 8 << 20,
+        soft_secs: 60,
+    };
 }
 
 /// Implemented by the server: commands, their routing, and a shard's state.
@@ -235,6 +291,18 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// Whether MONITOR shows this command (Redis hides admin commands and
     /// those flagged `skip_monitor`).
     fn monitor_shows(&self, cmd: Self::Cmd) -> bool;
+
+    /// The error a RESP2 connection with subscriptions gets for `cmd`, or
+    /// `None` when Redis allows `cmd` there ((P|S)SUBSCRIBE,
+    /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET). Asked only for such
+    /// connections.
+    fn subscribed_refusal(&self, cmd: Self::Cmd, args: Args<'_>) -> Option<Vec<u8>>;
+
+    /// The output limit of subscribers (asked once per loop iteration
+    /// that delivers messages).
+    fn pubsub_limit(&self) -> OutputLimit {
+        OutputLimit::PUBSUB_DEFAULT
+    }
 
     /// A connection closed (its session is dropped after this).
     fn closed(&self, shard: &mut Self::Shard, client: &ClientCtx, session: &mut Self::Session);

@@ -21,12 +21,18 @@ pub struct ShardStats {
 #[derive(Debug)]
 pub struct Stats {
     pub shards: Vec<ShardStats>,
+    /// Distinct channels, patterns and shard channels with at least one
+    /// subscriber on any shard (INFO's `pubsub_channels`,
+    /// `pubsub_patterns`, `pubsubshard_channels`), kept by the runtime's
+    /// pub/sub directory.
+    pub pubsub: [AtomicU64; 3],
 }
 
 impl Stats {
     pub fn new(nshards: usize) -> Self {
         Stats {
             shards: (0..nshards).map(|_| ShardStats::default()).collect(),
+            pubsub: Default::default(),
         }
     }
 

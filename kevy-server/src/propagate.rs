@@ -220,6 +220,7 @@ mod tests {
                     peer: addr,
                     local: addr,
                     created_ms: 0,
+                    subscribed: false,
                 },
                 effects,
             }

@@ -68,6 +68,7 @@ impl Kevy {
             peer: unspecified,
             local: unspecified,
             created_ms: 0,
+            subscribed: false,
         };
         let mut out = Vec::new();
         f(&mut Ctx {
@@ -263,6 +264,7 @@ impl Service for Kevy {
                 f(args, client, nshards).map_err(String::into_bytes)?
             }
             RouteKind::Tx(op) => Route::Tx(op),
+            RouteKind::PubSub(op) => Route::PubSub(op),
         };
         Ok((id, route))
     }
@@ -292,6 +294,9 @@ impl Service for Kevy {
             RouteKind::Tx(TxOp::Unwatch) => InMulti::Queue,
             RouteKind::Tx(_) => InMulti::Run,
             _ if matches!(spec.name, "quit" | "reset") => InMulti::Run,
+            // The runtime runs pub/sub outside transactions only.
+            RouteKind::PubSub(_) => InMulti::Reject,
+            _ if spec.name == "pubsub" => InMulti::Reject,
             _ if spec.flags & flag::NO_MULTI != 0 => InMulti::Reject,
             _ => InMulti::Queue,
         };
@@ -483,6 +488,16 @@ impl Service for Kevy {
 
     fn monitor_shows(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0
+    }
+
+    fn subscribed_refusal(&self, cmd: u16, args: Args<'_>) -> Option<Vec<u8>> {
+        let table = &self.server.table;
+        let name = table.slot_name(table.stat_slot(cmd, args));
+        crate::families::pubsub::subscribed_refusal(name)
+    }
+
+    fn pubsub_limit(&self) -> kevy_rt::OutputLimit {
+        crate::settings::pubsub_limit()
     }
 
     fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {

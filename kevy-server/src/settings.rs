@@ -4,6 +4,7 @@
 
 use crate::server::Server;
 use kevy_store::num::parse_i64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 /// A parameter's value type, which decides CONFIG SET's validation and the
@@ -135,7 +136,7 @@ pub static PARAMS: &[Param] = {
         p("maxclients", Int(1, u32::MAX as i64), "10000", Fixed),
         p("proto-max-bulk-len", Mem, "", Fixed),
         p("client-query-buffer-limit", Mem, "1073741824", Fixed),
-        p("client-output-buffer-limit", Str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Fixed),
+        p("client-output-buffer-limit", Str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Live),
         p("requirepass", Str, "", Fixed),
         p("masterauth", Str, "", Fixed),
         p("masteruser", Str, "", Fixed),
@@ -246,6 +247,7 @@ pub fn check(name: &str, value: &str) -> Result<(), String> {
         "dbfilename" if value.contains('/') => {
             Err("dbfilename can't be a path, just a filename".into())
         }
+        "client-output-buffer-limit" => parse_output_limits(value).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -267,6 +269,15 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
                 server.cmdstats.set_slower_than(us);
             }
         }
+        "client-output-buffer-limit" => {
+            if let Ok(classes) = parse_output_limits(value) {
+                for (class, limit) in classes {
+                    if class == "pubsub" {
+                        set_pubsub_limit(limit);
+                    }
+                }
+            }
+        }
         "slowlog-max-len" => {
             if let Ok(n) = value.parse() {
                 server
@@ -277,6 +288,64 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         }
         _ => {}
     }
+}
+
+/// The subscriber output limit in force (`client-output-buffer-limit`'s
+/// pubsub class), read by the shards as they deliver messages.
+static PUBSUB_LIMIT: [AtomicU64; 3] = [
+    AtomicU64::new(32 << 20),
+    AtomicU64::new(8 << 20),
+    AtomicU64::new(60),
+];
+
+pub fn pubsub_limit() -> kevy_rt::OutputLimit {
+    // Relaxed: each value stands alone, and a delivery that sees a limit
+    // one message late is as right as Redis, which reads it per client.
+    kevy_rt::OutputLimit {
+        hard: PUBSUB_LIMIT[0].load(Relaxed) as usize,
+        soft: PUBSUB_LIMIT[1].load(Relaxed) as usize,
+        soft_secs: PUBSUB_LIMIT[2].load(Relaxed),
+    }
+}
+
+fn set_pubsub_limit(l: kevy_rt::OutputLimit) {
+    PUBSUB_LIMIT[0].store(l.hard as u64, Relaxed);
+    PUBSUB_LIMIT[1].store(l.soft as u64, Relaxed);
+    PUBSUB_LIMIT[2].store(l.soft_secs, Relaxed);
+}
+
+/// `client-output-buffer-limit`: groups of a class (`normal`, `replica` or
+/// `slave`, `pubsub`), a hard and a soft limit (memory values) and the
+/// soft limit's seconds, as Redis parses it; the classes with their limits.
+pub fn parse_output_limits(v: &str) -> Result<Vec<(&'static str, kevy_rt::OutputLimit)>, String> {
+    let words: Vec<&str> = v.split_ascii_whitespace().collect();
+    let bad = || "Invalid arguments".to_string();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = Vec::new();
+    for g in words.chunks_exact(4) {
+        let class = match g[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "replica" | "slave" => "replica",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let hard = parse_memory(g[1].as_bytes()).ok_or_else(bad)?;
+        let soft = parse_memory(g[2].as_bytes()).ok_or_else(bad)?;
+        let secs: u64 = g[3].parse().map_err(|_| bad())?;
+        out.push((
+            class,
+            kevy_rt::OutputLimit {
+                hard: hard as usize,
+                soft: soft as usize,
+                soft_secs: secs,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// Sets a parameter from the command line (`--name value`), before the

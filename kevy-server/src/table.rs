@@ -20,7 +20,7 @@
 
 use crate::ctx::{ConnCtx, Ctx};
 use kevy_resp::Args;
-use kevy_rt::{ClientCtx, ConnAction, Fold, Route, TxOp};
+use kevy_rt::{ClientCtx, ConnAction, Fold, PubSubOp, Route, TxOp};
 use kevy_store::Db;
 
 pub mod flag {
@@ -79,6 +79,8 @@ pub enum RouteKind {
     All(Fold),
     /// Transaction control, run by the runtime (MULTI, EXEC, WATCH, …).
     Tx(TxOp),
+    /// Pub/sub, run by the runtime (SUBSCRIBE, PUBLISH, …).
+    PubSub(PubSubOp),
     /// Keys that move with the arguments (LMPOP's numkeys, ZUNIONSTORE), or
     /// an argument checked before any shard is involved (SCAN's cursor): the
     /// function computes the route or the error reply.

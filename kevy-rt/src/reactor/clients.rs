@@ -80,6 +80,9 @@ impl<S: Service> Reactor<S> {
             multi,
             multi_mem,
             monitor: st.monitor,
+            sub: st.subs.as_ref().map_or(0, |s| s.sets[0].len()),
+            psub: st.subs.as_ref().map_or(0, |s| s.sets[1].len()),
+            ssub: st.subs.as_ref().map_or(0, |s| s.sets[2].len()),
             qbuf,
             qbuf_free,
             obl: st.unsent(),
@@ -417,6 +420,7 @@ mod tests {
             peer: "127.0.0.1:5555".parse().unwrap(),
             local: "127.0.0.1:6379".parse().unwrap(),
             created_ms: 0,
+            subscribed: false,
         };
         let args = OwnedArgs::from_slices([&b"set"[..], b"k", b"a \"q\"\\\n\x01\xff"]);
         let mut out = Vec::new();

@@ -23,6 +23,11 @@ use kevy_resp::{Args, OwnedArgs, Reply};
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// What a pub/sub command answers inside a transaction (the service
+/// refuses them at queue time, so only a table that says otherwise gets
+/// here).
+pub(super) const PUBSUB_IN_TX: &[u8] = b"-ERR Command not allowed inside a transaction\r\n";
+
 #[cfg(test)]
 mod tests;
 
@@ -306,7 +311,7 @@ impl<S: Service> Coordinator<S> {
             && steps.iter().all(|(_, args, route)| match route {
                 Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) => true,
                 Ok(Route::All(fold)) => *fold != Fold::One,
-                Ok(Route::Conn) | Ok(Route::Clients { .. }) => false,
+                Ok(Route::Conn) | Ok(Route::Clients { .. }) | Ok(Route::PubSub(_)) => false,
                 Ok(r @ Route::Keys { fold, .. }) => {
                     let mut shards = route_keys(r, args.args()).map(|k| shard_of(k, n));
                     match shards.next() {
@@ -715,6 +720,9 @@ impl<S: Service> Coordinator<S> {
                 self.out.push(ToConn::ConnCmd { op });
             }
             Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
+            // The service refuses pub/sub commands in MULTI before they
+            // are queued.
+            Route::PubSub(_) => tx.parts[i] = Part::Ready(PUBSUB_IN_TX.to_vec()),
             Route::Shard(s) => self.send_to(ex, wire, op, tx, i, 0, s % self.n, cmd, args, only),
             Route::All(Fold::One) => self.start_copy(ex, wire, op, tx, i, &route, args),
             Route::All(fold) => {

@@ -157,7 +157,7 @@ impl<S: Service> Executor<S> {
                         .collect();
                 }
                 Route::All(_) | Route::Shard(_) => claim.whole = true,
-                Route::Conn | Route::Tx(_) | Route::Clients { .. } => {}
+                Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
             }
         }
         claim

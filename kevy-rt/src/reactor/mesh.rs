@@ -8,13 +8,14 @@
 //! gives back buffers that one unusual batch (a big MSET, a 100 KB reply)
 //! grew, so what the mesh keeps is bounded whatever the traffic was.
 
+use super::pubsub::Directory;
 use crate::msg::Batch;
 pub(super) use crate::ring::Padded;
 use crate::ring::{Consumer, Full, Producer};
 use crate::service::Service;
 use kevy_sys::EventFd;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Batches taken from one ring per iteration: no peer can hold the reactor
 /// for more than this many batches before connections get their turn.
@@ -31,6 +32,12 @@ pub(super) struct Shared {
     /// shards that have one, and looks no further while there are none.
     pub monitors: Vec<Padded<AtomicUsize>>,
     pub any_monitor: Padded<AtomicUsize>,
+    /// Subscriptions (of any kind) per shard: PUBLISH asks only the shards
+    /// that have one.
+    pub subs: Vec<Padded<AtomicUsize>>,
+    /// Every subscription's name with its subscriber count, for PUBSUB
+    /// and INFO (`reactor/pubsub.rs`).
+    pub directory: Mutex<Directory>,
 }
 
 pub(super) struct Endpoint<S: Service> {
@@ -170,6 +177,36 @@ impl<S: Service> Endpoint<S> {
 
     pub fn has_monitor(&self, s: usize) -> bool {
         self.shared.monitors[s].0.load(Ordering::Relaxed) != 0
+    }
+
+    /// Adds `delta` to this shard's subscription count.
+    pub fn sub_count(&self, delta: isize) {
+        // Release pairs with the Acquire in `has_subs`: a subscription
+        // confirmed to a client is counted before the confirmation leaves,
+        // so a PUBLISH that follows it (by any path through the kernel)
+        // asks this shard.
+        let own = &self.shared.subs[self.id].0;
+        if delta > 0 {
+            own.fetch_add(delta as usize, Ordering::Release);
+        } else {
+            own.fetch_sub(delta.unsigned_abs(), Ordering::Release);
+        }
+    }
+
+    /// Whether shard `s` has any subscription.
+    #[inline]
+    pub fn has_subs(&self, s: usize) -> bool {
+        self.shared.subs[s].0.load(Ordering::Acquire) != 0
+    }
+
+    /// The pub/sub directory, locked (subscribe, unsubscribe and PUBSUB
+    /// only; PUBLISH never takes it).
+    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+        // A panic while holding it leaves counts behind; keep going.
+        self.shared
+            .directory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Resets this shard's eventfd after a wake-up.

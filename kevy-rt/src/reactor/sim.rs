@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
 mod tests;
-pub(super) mod toy;
+pub(crate) mod toy;
 
 /// Steps of one `settle` before a run counts as stuck (a deadlock, or work
 /// that never drains).
@@ -63,6 +63,8 @@ impl<S: Service> Sim<S> {
             wakers: (0..n).map(|_| EventFd::new().expect("eventfd")).collect(),
             monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
             any_monitor: Padded(AtomicUsize::new(0)),
+            subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
+            directory: Default::default(),
         });
         let ids = Arc::new(AtomicU64::new(1));
         let shards = rings::<S>(n)

@@ -68,7 +68,7 @@ impl<S: Service> Reactor<S> {
                 if q.bytes > QUERY_BUF_LIMIT {
                     // A client cannot grow the server's memory without
                     // bound: as for an oversized query buffer, it is closed.
-                    st.multi = None;
+                    st.set_multi(None);
                     st.closing = true;
                     return;
                 }
@@ -88,7 +88,7 @@ impl<S: Service> Reactor<S> {
     /// EXEC refused before it runs (wrong arity): Redis discards the
     /// transaction, if any, and the WATCHes (execCommandAbort).
     pub(super) fn exec_abort(&mut self, st: &mut ConnState<S>, msg: &[u8]) {
-        st.multi = None;
+        st.set_multi(None);
         self.unwatch_all(st);
         let msg = msg.strip_prefix(b"ERR ").unwrap_or(msg);
         let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
@@ -115,20 +115,20 @@ impl<S: Service> Reactor<S> {
                 if st.multi.is_some() {
                     return fail(self, st, NESTED);
                 }
-                st.multi = Some(MultiQueue {
+                st.set_multi(Some(MultiQueue {
                     cmds: Vec::new(),
                     bytes: 0,
                     aborted: false,
-                });
+                }));
             }
             TxOp::Discard => {
-                if st.multi.take().is_none() {
+                if st.take_multi().is_none() {
                     return fail(self, st, DISCARD_WITHOUT);
                 }
                 self.unwatch_all(st);
             }
             TxOp::Exec => {
-                let q = st.multi.take();
+                let q = st.take_multi();
                 if self.monitored() {
                     let queued = match &q {
                         Some(q) if !q.aborted => &q.cmds[..],
@@ -287,6 +287,7 @@ impl<S: Service> Reactor<S> {
             peer: unspecified,
             local: unspecified,
             created_ms: self.now_ms,
+            subscribed: false,
         };
         let Ok((cmd, _)) = self.svc.route(args.args(), &client, self.n) else {
             return;
@@ -345,6 +346,7 @@ impl<S: Service> Reactor<S> {
                     }
                     // UNWATCH inside the transaction: EXEC unwatches anyway.
                     Ok(Route::Tx(_)) => out.extend_from_slice(b"+OK\r\n"),
+                    Ok(Route::PubSub(_)) => out.extend_from_slice(super::coord::PUBSUB_IN_TX),
                     Ok(_) => self.ex.run(&st.client, *cmd, args.args(), 0, &mut out),
                 }
             }

@@ -44,6 +44,17 @@ pub fn register(t: &mut Table) {
 
 fn cmd_ping(ctx: &mut ConnCtx<'_>) -> ConnAction {
     // PING's arity is -1 so that the wrong count gets PING's own error text.
+    if ctx.client.subscribed && !ctx.client.resp3 && ctx.args.len() <= 2 {
+        // A RESP2 subscriber gets PING's answer in a message's shape.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(if ctx.args.len() == 2 {
+            ctx.args.get(1)
+        } else {
+            b""
+        });
+        return ConnAction::Continue;
+    }
     match ctx.args.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(ctx.args.get(1)),
@@ -424,6 +435,9 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
         multi: -1,
         multi_mem: 0,
         monitor: false,
+        sub: 0,
+        psub: 0,
+        ssub: 0,
         qbuf: 0,
         qbuf_free: 0,
         obl: 0,
@@ -445,6 +459,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     if i.monitor {
         flags.push('O');
     }
+    if i.sub + i.psub + i.ssub > 0 {
+        flags.push('P');
+    }
     if i.multi >= 0 {
         flags.push('x');
     }
@@ -461,8 +478,8 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     let argv_mem = if i.is_caller { argv_mem } else { 0 };
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 \
-         ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={argv_mem} multi-mem={} rbs={} rbp=0 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} \
+         ssub={} multi={} qbuf={} qbuf-free={} argv-mem={argv_mem} multi-mem={} rbs={} rbp=0 \
          obl={} oll={} omem={} tot-mem={} events={} cmd={cmd} user={} redir=-1 resp={} \
          lib-name={} lib-ver={}",
         i.id,
@@ -473,6 +490,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
         i.age_secs,
         i.idle_secs,
         i.db,
+        i.sub,
+        i.psub,
+        i.ssub,
         i.multi,
         i.qbuf,
         i.qbuf_free,
@@ -510,10 +530,14 @@ fn client_type(t: &[u8]) -> Option<ClientType> {
     }
 }
 
-fn type_of(_: &ClientInfo) -> ClientType {
-    // No replication or pub/sub yet: every connection (monitors too, as in
-    // Redis) is a normal client.
-    ClientType::Normal
+fn type_of(i: &ClientInfo) -> ClientType {
+    // No replication yet: a connection with a subscription is a pub/sub
+    // client, every other one (monitors too, as in Redis) a normal client.
+    if i.sub + i.psub + i.ssub > 0 {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn unknown_type(t: &[u8]) -> String {

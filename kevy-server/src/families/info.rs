@@ -340,9 +340,10 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("evicted_clients", 0);
     f.put("keyspace_hits", c.hits);
     f.put("keyspace_misses", c.misses);
-    f.put("pubsub_channels", 0);
-    f.put("pubsub_patterns", 0);
-    f.put("pubsubshard_channels", 0);
+    let pubsub = |i: usize| server.rt_stats.pubsub[i].load(std::sync::atomic::Ordering::Relaxed);
+    f.put("pubsub_channels", pubsub(0));
+    f.put("pubsub_patterns", pubsub(1));
+    f.put("pubsubshard_channels", pubsub(2));
     f.put("latest_fork_usec", 0);
     f.put("total_forks", 0);
     f.put("migrate_cached_sockets", 0);

@@ -12,6 +12,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -38,4 +39,5 @@ pub fn register_all(t: &mut Table) {
     persistence::register(t);
     transactions::register(t);
     dump::register(t);
+    pubsub::register(t);
 }

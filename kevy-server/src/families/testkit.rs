@@ -31,6 +31,7 @@ impl T {
                 peer: addr,
                 local: addr,
                 created_ms: 0,
+                subscribed: false,
             },
             table: Table::new(),
         }
@@ -141,6 +142,7 @@ pub mod harness {
                 peer: "127.0.0.1:50000".parse().unwrap(),
                 local: "127.0.0.1:7777".parse().unwrap(),
                 created_ms: kevy_sys::clock::unix_ms(),
+                subscribed: false,
             },
             session: Session::default(),
             action: ConnAction::Continue,

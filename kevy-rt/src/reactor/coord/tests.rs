@@ -54,6 +54,7 @@ impl H {
                 peer: addr,
                 local: addr,
                 created_ms: 0,
+                subscribed: false,
             },
             conn: Vec::new(),
             closed: false,

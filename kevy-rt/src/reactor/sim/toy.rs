@@ -279,6 +279,10 @@ impl Service for Toy {
         false
     }
 
+    fn subscribed_refusal(&self, _cmd: Cmd, _args: Args<'_>) -> Option<Vec<u8>> {
+        None
+    }
+
     fn closed(&self, _shard: &mut ToyShard, _client: &ClientCtx, _session: &mut ()) {}
 
     fn refused(&self, _shard: &mut ToyShard, _args: Args<'_>, _msg: &[u8]) {}
