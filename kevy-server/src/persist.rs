@@ -458,7 +458,7 @@ pub fn load_at_startup(
     let mut loaded = 0u64;
     let info = rdb::load_file(&path, now, |k| {
         loaded += 1;
-        if loaded % LOAD_PROGRESS_KEYS == 0 {
+        if loaded.is_multiple_of(LOAD_PROGRESS_KEYS) {
             eprintln!(
                 "kevy-server: loading {}: {loaded} keys in {:.1} s ({size} bytes in the file)",
                 path.display(),
