@@ -29,27 +29,137 @@
 //! shards are replayed on this thread first and written out as one RDB
 //! base per new shard in a fresh directory that replaces the old one with
 //! a rename, so a crash during the conversion leaves one complete set.
+//!
+//! # Rewriting without fork (BGREWRITEAOF)
+//!
+//! BGREWRITEAOF is a whole-keyspace command (`RouteKind::All(Fold::Agree)`,
+//! as BGSAVE): its part on each shard runs while that shard is locked
+//! whole, and the part is the shard's *cut* ([`take_cut`], run by the
+//! command's execution right after the handler, where the effects the
+//! iteration recorded before it can still be appended ahead of the cut).
+//! At the cut the shard appends what it has, switches its log to a new
+//! incr file ([`kevy_persist::aof::begin_rewrite`]; the switch is the
+//! rewrite's *point*) and starts a fork-less
+//! [`kevy_persist::rdb::Snapshot`] of its store as a whole RDB file (header,
+//! section, trailer), stepped from the shard's loop ([`step_rewrite`]) as
+//! BGSAVE steps its sections. Once complete, a thread copies it into the
+//! new base and swaps the manifest (`Rewrite::write_base`,
+//! `Rewrite::install`). Each shard installs on its own.
+//!
+//! **What a base holds.** A cross-shard transaction `T` holds its locks on
+//! each participant until its coordinator recorded its decision (and, the
+//! unlocks leaving after the coordinator's log, logged it). A whole-shard
+//! lock waits for them, so at a shard's cut every transaction with effects
+//! there is decided and logged, and a transaction that takes locks after
+//! the cut runs wholly after it. The base therefore holds whole decided
+//! parts only, and never a part whose decision is later dropped.
+//!
+//! **Why decisions are still carried.** One might conclude that no decision
+//! needs keeping across a rewrite, since every base holds decided state
+//! only. Two things break that: the shards install one after another (a
+//! crash can fall between two manifest swaps), and one shard's rewrite can
+//! fail while another's succeeds. In either case a shard whose old files
+//! still hold `T`'s effects, which recovery replays only with `T`'s
+//! decision, meets a coordinator whose new base dropped that decision, and
+//! `T` would be applied on some shards and not on others. So each shard
+//! carries to the head of its new incr file the decisions of the files it
+//! replaces, and stops carrying them at the next rewrite once the one that
+//! carried them installed on every shard: then every shard's effects of
+//! those transactions are inside a base and need no decision. The cost is
+//! one small record per cross-shard transaction since the previous rewrite.
+//!
+//! **Why installs wait for a sync on every shard.** A decision may fall
+//! after its coordinator's cut while the effects fall before the
+//! participants' (the coordinator need not lock anything of its own, so its
+//! part can run first); and under `everysec` or `no` a decision may be only
+//! written, or still buffered, when a participant's cut takes its effects
+//! into a base. Recovery must still find it, or a participant that has not
+//! installed would drop `T` while another's base keeps it. So once every
+//! shard took its cut, each shard writes and fsyncs its log (one
+//! `sync_now` per rewrite on the shard's thread): every decision recorded
+//! before any cut is then durable; and no shard installs before every
+//! shard did so. A shard whose part failed still takes part in that sync.
+//!
+//! **Crashes.** The kevy-persist sequence keeps every crash point loadable
+//! (the old files plus the new incr file until the swap, the base plus
+//! the new incr file after it). The snapshot's temp file is named like the
+//! log's own temp files, which opening the log removes.
 
 use crate::service::Kevy;
 use crate::shard::Shard;
 use kevy_persist::aof::{self, Fsync, Layout, LoadOptions, Log, Recovered, Replay, TxId};
 use kevy_persist::rdb;
 use kevy_rt::{Effects, Record};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// One shard's log while the server runs.
 pub struct ShardLog {
     log: Log,
+    layout: Layout,
     /// This boot's transaction epoch (the files' highest, plus one).
     epoch: u64,
     /// `aof_last_write_status`: false after a failed write or fsync.
     pub ok: bool,
+    /// The server's rewrite state, shared by the shards.
+    pub rewrites: Arc<Rewrites>,
+    /// This shard's part of a rewrite in progress.
+    rewriting: Option<ShardRewrite>,
+    /// The rewrite whose cut [`take_cut`] takes next.
+    cut_gen: u64,
+    /// How many decisions the last rewrite carried to the head of the
+    /// current incr file, and that rewrite's generation (0: none known,
+    /// carry everything).
+    carried: usize,
+    carried_gen: u64,
+    /// The files held `size_origin` bytes when the log's logical position
+    /// was `pos_origin` (at start-up, then at each installed base): the
+    /// current size follows from the position.
+    size_origin: u64,
+    pos_origin: u64,
+    /// `aof_base_size`: the size at start-up or of the last base.
+    base_size: u64,
 }
 
 impl ShardLog {
     /// Appends what the shard did this iteration and makes it as durable
     /// as the policy says, before the iteration's replies leave.
     pub fn persist(&mut self, effects: &mut Effects) {
+        let appended = self.append(effects);
+        let log = &mut self.log;
+        if log.appended() == log.written() && appended.is_ok() {
+            return;
+        }
+        let done = appended.and_then(|tx| {
+            // A transaction's part or decision is never left in memory
+            // behind a running fsync (`everysec` may postpone plain
+            // effects): the answer that leaves after this iteration lets
+            // another shard decide or unlock.
+            if tx {
+                log.flush_now()?;
+            } else {
+                log.flush()?;
+            }
+            if log.policy() == Fsync::Always {
+                log.sync_now()?;
+            }
+            Ok(())
+        });
+        if let Err(e) = done {
+            if self.ok {
+                eprintln!("kevy-server: writing the append-only log failed: {e}");
+            }
+            self.ok = false;
+        }
+    }
+
+    /// Appends the records collected so far to the log's buffer (written
+    /// by the next flush or file switch); whether they hold a transaction's
+    /// part or decision.
+    fn append(&mut self, effects: &mut Effects) -> std::io::Result<bool> {
         let epoch = self.epoch;
         let log = &mut self.log;
         let mut failed = None;
@@ -75,30 +185,12 @@ impl ShardLog {
                 failed = Some(e);
             }
         });
-        if log.appended() == log.written() && failed.is_none() {
-            return;
-        }
-        let done = failed.map_or(Ok(()), Err).and_then(|()| {
-            // A transaction's part or decision is never left in memory
-            // behind a running fsync (`everysec` may postpone plain
-            // effects): the answer that leaves after this iteration lets
-            // another shard decide or unlock.
-            if tx {
-                log.flush_now()?;
-            } else {
-                log.flush()?;
-            }
-            if log.policy() == Fsync::Always {
-                log.sync_now()?;
-            }
-            Ok(())
-        });
-        if let Err(e) = done {
-            if self.ok {
-                eprintln!("kevy-server: writing the append-only log failed: {e}");
-            }
-            self.ok = false;
-        }
+        failed.map_or(Ok(tx), Err)
+    }
+
+    /// Bytes of this shard's base and incr files (INFO `aof_current_size`).
+    pub fn current_size(&self) -> u64 {
+        self.size_origin + self.log.appended().saturating_sub(self.pos_origin)
     }
 
     /// Writes and fsyncs everything (orderly shutdown).
@@ -120,6 +212,8 @@ pub struct Boot {
     pub recovered: Recovered,
     logs: std::sync::Mutex<Vec<Option<Log>>>,
     epoch: u64,
+    layout: Layout,
+    rewrites: Arc<Rewrites>,
 }
 
 /// The log's settings, when `appendonly` is on.
@@ -167,10 +261,13 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
             .map_err(|e| format!("opening the append-only log of shard {s}: {e}"))?;
         logs.push(Some(log));
     }
+    kevy.server.rewrites.enabled.store(true, Relaxed);
     Ok(Some(Boot {
         epoch: recovered.max_epoch + 1,
         recovered,
         logs: std::sync::Mutex::new(logs),
+        layout,
+        rewrites: kevy.server.rewrites.clone(),
     }))
 }
 
@@ -179,10 +276,20 @@ impl Boot {
     pub fn take_log(&self, s: usize) -> Option<ShardLog> {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let log = logs.get_mut(s)?.take()?;
+        let size = aof::dir::log_size(&self.layout, s).unwrap_or(0);
         Some(ShardLog {
+            pos_origin: log.appended(),
             log,
+            layout: self.layout.clone(),
             epoch: self.epoch,
             ok: true,
+            rewrites: self.rewrites.clone(),
+            rewriting: None,
+            cut_gen: 0,
+            carried: 0,
+            carried_gen: 0,
+            size_origin: size,
+            base_size: size,
         })
     }
 }
@@ -278,6 +385,471 @@ fn parse_array(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
         at = start + len + 2;
     }
     (at <= b.len()).then_some((argv, at))
+}
+
+// ---- rewriting (BGREWRITEAOF) ---------------------------------------------------------
+
+pub const RW_STARTED: &str = "Background append only file rewriting started";
+pub const RW_IN_PROGRESS: &str = "ERR Background append only file rewriting already in progress";
+/// Redis's answer when a rewrite cannot start; kevy gives it when
+/// `appendonly` is off (there is no log to rewrite).
+pub const RW_CANNOT: &str = "ERR Can't execute an AOF background rewriting. \
+                             Please check the server logs for more information.";
+
+/// After a failed rewrite, automatic rewrites wait this long before trying
+/// again (as save points do after a failed BGSAVE).
+const AUTO_RETRY_MS: u64 = 5000;
+
+/// The rewrite in progress, across shards.
+#[derive(Default)]
+struct RwJob {
+    gen: u64,
+    active: bool,
+    /// Parts that joined (BGREWRITEAOF ran on that shard).
+    joined: usize,
+    /// Shards whose cut is taken (or failed).
+    cut: usize,
+    /// Shards whose log is durable past every shard's cut.
+    synced: usize,
+    /// Shards done, and whether any failed.
+    finished: usize,
+    failed: bool,
+    started_ms: u64,
+}
+
+/// What every shard shares about rewrites (and INFO reports).
+pub struct Rewrites {
+    /// `aof_enabled`: the log was opened at start-up.
+    pub enabled: AtomicBool,
+    job: std::sync::Mutex<RwJob>,
+    gens: AtomicU64,
+    /// The last generation whose cuts are all taken, and whose shards all
+    /// made their logs durable past every cut.
+    all_cut: AtomicU64,
+    all_synced: AtomicU64,
+    /// The last generation that installed a base on every shard.
+    all_installed: AtomicU64,
+    /// `aof_rewrite_in_progress`.
+    pub in_progress: AtomicBool,
+    /// Unix ms when the rewrite in progress started.
+    pub started_ms: AtomicU64,
+    /// `aof_last_bgrewrite_status`.
+    pub last_ok: AtomicBool,
+    /// Unix ms of the last failed rewrite (automatic ones wait after it).
+    pub last_try_ms: AtomicU64,
+    /// `aof_last_rewrite_time_sec`.
+    pub last_secs: AtomicI64,
+    /// `aof_rewrites`.
+    pub count: AtomicU64,
+    /// `aof_rewrites_consecutive_failures`.
+    pub consecutive_failures: AtomicU64,
+}
+
+impl Default for Rewrites {
+    fn default() -> Self {
+        Rewrites {
+            enabled: AtomicBool::new(false),
+            job: Default::default(),
+            gens: AtomicU64::new(0),
+            all_cut: AtomicU64::new(0),
+            all_synced: AtomicU64::new(0),
+            all_installed: AtomicU64::new(0),
+            in_progress: AtomicBool::new(false),
+            started_ms: AtomicU64::new(0),
+            last_ok: AtomicBool::new(true),
+            last_try_ms: AtomicU64::new(0),
+            last_secs: AtomicI64::new(-1),
+            count: AtomicU64::new(0),
+            consecutive_failures: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Rewrites {
+    fn job(&self) -> std::sync::MutexGuard<'_, RwJob> {
+        self.job.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Joins a shard (of `n`) to a rewrite, starting one when none runs.
+    /// The parts of one BGREWRITEAOF run back to back, and another
+    /// whole-keyspace command waits for all of them: a rewrite with fewer
+    /// than `n` parts joined is this command's.
+    fn join(&self, n: usize) -> Result<u64, &'static str> {
+        let mut job = self.job();
+        if !job.active {
+            let now = kevy_sys::clock::unix_ms();
+            *job = RwJob {
+                gen: self.gens.fetch_add(1, Relaxed) + 1,
+                active: true,
+                started_ms: now,
+                ..RwJob::default()
+            };
+            self.started_ms.store(now, Relaxed);
+            self.in_progress.store(true, Relaxed);
+        } else if job.joined >= n {
+            return Err(RW_IN_PROGRESS);
+        }
+        job.joined += 1;
+        Ok(job.gen)
+    }
+
+    /// Counts a shard past a stage of rewrite `gen`; when it is the last
+    /// of `n`, publishes that every shard is past it.
+    fn count_stage(
+        &self,
+        gen: u64,
+        n: usize,
+        stage: fn(&mut RwJob) -> &mut usize,
+        all: &AtomicU64,
+    ) {
+        let mut job = self.job();
+        if job.gen != gen {
+            return;
+        }
+        let c = stage(&mut job);
+        *c += 1;
+        if *c == n {
+            // Release pairs with the Acquire in `all_past`.
+            all.store(gen, Ordering::Release);
+        }
+    }
+
+    fn all_past(all: &AtomicU64, gen: u64) -> bool {
+        all.load(Ordering::Acquire) >= gen
+    }
+
+    /// A shard's part of rewrite `gen` ended (`ok`: its base is
+    /// installed); the last of `n` records the outcome.
+    fn finished(&self, gen: u64, n: usize, ok: bool) {
+        let mut job = self.job();
+        if job.gen != gen {
+            return;
+        }
+        job.finished += 1;
+        job.failed |= !ok;
+        if job.finished < n {
+            return;
+        }
+        let now = kevy_sys::clock::unix_ms();
+        let failed = job.failed;
+        self.last_secs
+            .store((now.saturating_sub(job.started_ms) / 1000) as i64, Relaxed);
+        job.active = false;
+        self.last_ok.store(!failed, Relaxed);
+        if failed {
+            self.consecutive_failures.fetch_add(1, Relaxed);
+            self.last_try_ms.store(now, Relaxed);
+            eprintln!("kevy-server: background AOF rewrite failed");
+        } else {
+            self.all_installed.store(gen, Relaxed);
+            self.consecutive_failures.store(0, Relaxed);
+            self.count.fetch_add(1, Relaxed);
+            eprintln!("kevy-server: background AOF rewrite finished successfully");
+        }
+        self.in_progress.store(false, Relaxed);
+    }
+
+    /// Whether `auto-aof-rewrite-percentage` / `-min-size` ask for a rewrite
+    /// of logs now `current` bytes whose size after the last rewrite (or at
+    /// start-up) was `base`.
+    pub fn auto_due(&self, current: u64, base: u64, now_ms: u64) -> bool {
+        if self.in_progress.load(Relaxed) {
+            return false;
+        }
+        if !self.last_ok.load(Relaxed) && now_ms < self.last_try_ms.load(Relaxed) + AUTO_RETRY_MS {
+            return false;
+        }
+        let num = |name: &str| {
+            crate::settings::current(name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let perc = num("auto-aof-rewrite-percentage");
+        let min = num("auto-aof-rewrite-min-size");
+        aof::should_rewrite(current, base, perc, min)
+    }
+}
+
+/// The fork-less snapshot of a rewrite writes a whole RDB file: header,
+/// the shard's section, trailer with the checksum of everything before it.
+type RdbOut = rdb::CrcWriter<BufWriter<File>>;
+
+/// One shard's part of a rewrite.
+struct ShardRewrite {
+    gen: u64,
+    /// `None`: this shard's part failed (it still takes part in the sync
+    /// that lets the other shards install).
+    rw: Option<aof::Rewrite>,
+    snap: Option<rdb::Snapshot<RdbOut>>,
+    /// The snapshot's file, copied into the base once complete.
+    temp: PathBuf,
+    /// The log is durable past every shard's cut.
+    synced: bool,
+    /// The thread writing and installing the base: the base's size.
+    install: Option<std::sync::mpsc::Receiver<std::io::Result<u64>>>,
+    /// Where the new incr file starts.
+    point: u64,
+}
+
+/// BGREWRITEAOF's part on one shard: joins the rewrite. The cut itself is
+/// taken by [`take_cut`] right after this command returns, where the
+/// effects this iteration recorded before it can go to the log first.
+pub fn rewrite_part(shard: &mut Shard) -> Result<(), &'static str> {
+    let Some(log) = shard.aof.as_mut() else {
+        if shard.id == 0 {
+            eprintln!(
+                "kevy-server: BGREWRITEAOF needs appendonly yes (there is no log to rewrite)"
+            );
+        }
+        return Err(RW_CANNOT);
+    };
+    log.cut_gen = log.rewrites.join(shard.nshards)?;
+    shard.rewrite_cut_due = true;
+    Ok(())
+}
+
+/// Takes the shard's cut for the rewrite it joined: the iteration's
+/// effects so far go to the current files, the log switches to a new incr
+/// file (the point), and the snapshot of the store starts, all with no
+/// command in between.
+pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
+    shard.rewrite_cut_due = false;
+    let (id, n) = (shard.id, shard.nshards);
+    let Some(log) = shard.aof.as_mut() else {
+        return;
+    };
+    let gen = log.cut_gen;
+    let started = log
+        .append(effects)
+        .map_err(|e| e.to_string())
+        .and_then(|_| log.begin(id, gen))
+        .and_then(|rw| {
+            let temp = log
+                .layout
+                .dir
+                .join(format!("temp-{}.s{id}.rewrite.rdb", log.layout.name));
+            let f = File::create(&temp).map_err(|e| format!("{}: {e}", temp.display()))?;
+            let aux = rdb::Aux::for_store(&shard.store);
+            let mut out = rdb::CrcWriter::new(BufWriter::new(f));
+            if let Err(e) = rdb::write_header(&mut out, &aux) {
+                let _ = std::fs::remove_file(&temp);
+                return Err(e.to_string());
+            }
+            let snap = rdb::Snapshot::start(&mut shard.store, out);
+            Ok(ShardRewrite {
+                gen,
+                point: rw.point,
+                rw: Some(rw),
+                snap: Some(snap),
+                temp,
+                synced: false,
+                install: None,
+            })
+        });
+    let part = started.unwrap_or_else(|e| {
+        eprintln!("kevy-server: shard {id}: cannot start the AOF rewrite: {e}");
+        ShardRewrite {
+            gen,
+            rw: None,
+            snap: None,
+            temp: PathBuf::new(),
+            synced: false,
+            install: None,
+            point: 0,
+        }
+    });
+    log.rewriting = Some(part);
+    let r = log.rewrites.clone();
+    r.count_stage(gen, n, |j| &mut j.cut, &r.all_cut);
+}
+
+impl ShardLog {
+    /// `begin_rewrite` with the decisions to carry: those of the files
+    /// being replaced, except the ones the previous rewrite carried when
+    /// that rewrite installed on every shard (see the module doc).
+    fn begin(&mut self, shard: usize, gen: u64) -> Result<aof::Rewrite, String> {
+        let skip = if self.carried_gen != 0
+            && self.rewrites.all_installed.load(Relaxed) >= self.carried_gen
+        {
+            self.carried
+        } else {
+            0
+        };
+        let seen = std::cell::Cell::new(0usize);
+        let kept = std::cell::Cell::new(0usize);
+        let rw = aof::begin_rewrite(&self.layout, shard, &mut self.log, |_, _| {
+            let i = seen.get();
+            seen.set(i + 1);
+            let keep = i >= skip;
+            kept.set(kept.get() + keep as usize);
+            keep
+        });
+        match rw {
+            Ok(rw) => {
+                self.carried = kept.get();
+                self.carried_gen = gen;
+                Ok(rw)
+            }
+            Err(e) => {
+                // What the file switch carried is unknown: carry
+                // everything next time.
+                self.carried = 0;
+                self.carried_gen = 0;
+                Err(e.to_string())
+            }
+        }
+    }
+}
+
+/// Advances the shard's rewrite, if any: about `budget` keys of its
+/// snapshot; once every shard took its cut, an fsync of this shard's log;
+/// once every shard did that and the snapshot is complete, a thread that
+/// writes and installs the base; and the outcome when that thread is done.
+pub fn step_rewrite(shard: &mut Shard, budget: usize) {
+    let (id, n) = (shard.id, shard.nshards);
+    let Some(log) = shard.aof.as_mut() else {
+        return;
+    };
+    let Some(part) = log.rewriting.as_mut() else {
+        return;
+    };
+    let gen = part.gen;
+    if let Some(snap) = part.snap.as_mut() {
+        let done = match snap.step(&shard.store, budget) {
+            Ok(false) => None,
+            Ok(true) => part
+                .snap
+                .take()
+                .map(|s| finish_snapshot(s, &mut shard.store)),
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(Err(e)) = done {
+            eprintln!("kevy-server: shard {id}: writing the AOF rewrite's snapshot: {e}");
+            if let Some(s) = part.snap.take() {
+                s.cancel(&mut shard.store);
+            }
+            part.rw = None;
+            let _ = std::fs::remove_file(&part.temp);
+        }
+    }
+    let r = log.rewrites.clone();
+    if !part.synced && Rewrites::all_past(&r.all_cut, gen) {
+        // Every decision recorded before any shard's cut is in this
+        // shard's log by now: make it durable before any base installs.
+        if let Err(e) = log.log.sync_now() {
+            eprintln!("kevy-server: shard {id}: fsync of the append-only log failed: {e}");
+            log.ok = false;
+            part.rw = None;
+        }
+        part.synced = true;
+        r.count_stage(gen, n, |j| &mut j.synced, &r.all_synced);
+    }
+    if part.snap.is_none()
+        && part.install.is_none()
+        && part.synced
+        && Rewrites::all_past(&r.all_synced, gen)
+    {
+        let Some(rw) = part.rw.take() else {
+            // Failed: done once synced.
+            log.rewriting = None;
+            r.finished(gen, n, false);
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let layout = log.layout.clone();
+        let temp = part.temp.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kevy-aof-rewrite".into())
+            .spawn(move || {
+                let done = install(rw, &layout, &temp);
+                let _ = std::fs::remove_file(&temp);
+                let _ = tx.send(done);
+            });
+        match spawned {
+            Ok(_) => part.install = Some(rx),
+            Err(e) => {
+                eprintln!("kevy-server: cannot start the AOF rewrite thread: {e}");
+                let _ = std::fs::remove_file(&part.temp);
+                log.rewriting = None;
+                r.finished(gen, n, false);
+                return;
+            }
+        }
+    }
+    let Some(rx) = part.install.as_ref() else {
+        return;
+    };
+    let outcome = match rx.try_recv() {
+        Ok(done) => done,
+        Err(std::sync::mpsc::TryRecvError::Empty) => return,
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+            Err(std::io::Error::other("the rewrite thread stopped"))
+        }
+    };
+    let point = part.point;
+    log.rewriting = None;
+    match outcome {
+        Ok(base) => {
+            log.size_origin = base;
+            log.pos_origin = point;
+            log.base_size = base;
+            r.finished(gen, n, true);
+        }
+        Err(e) => {
+            eprintln!("kevy-server: shard {id}: installing the rewritten AOF base: {e}");
+            r.finished(gen, n, false);
+        }
+    }
+}
+
+/// Completes a rewrite snapshot's file: the trailer with the checksum,
+/// flushed (the copy into the base is fsynced, not this file).
+fn finish_snapshot(
+    snap: rdb::Snapshot<RdbOut>,
+    store: &mut kevy_store::Store,
+) -> std::io::Result<()> {
+    let out = snap.finish(store)?;
+    let crc = out.crc();
+    let mut w = out.into_inner();
+    rdb::write_trailer(&mut w, crc)?;
+    w.flush()
+}
+
+/// Steps 2 and 3 of the rewrite, on the rewrite's thread: the snapshot's
+/// file copied into the base, then the manifest swap. Returns the base's
+/// size.
+fn install(mut rw: aof::Rewrite, layout: &Layout, temp: &Path) -> std::io::Result<u64> {
+    let mut copied = 0u64;
+    rw.write_base(layout, aof::BaseFormat::Rdb, |sink| {
+        let mut f = File::open(temp)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let got = f.read(&mut buf)?;
+            if got == 0 {
+                return Ok(());
+            }
+            sink.rdb_bytes(&buf[..got])?;
+            copied += got as u64;
+        }
+    })?;
+    rw.install(layout)?;
+    Ok(copied)
+}
+
+/// Publishes the log's facts for INFO (`aof_*`).
+pub fn publish(shard: &Shard, p: &crate::server::ShardPublished) {
+    let Some(log) = shard.aof.as_ref() else {
+        return;
+    };
+    let l = &log.log;
+    p.aof_current_size.store(log.current_size(), Relaxed);
+    p.aof_base_size.store(log.base_size, Relaxed);
+    p.aof_buffer_length
+        .store(l.appended().saturating_sub(l.written()), Relaxed);
+    p.aof_pending_fsync
+        .store((l.synced() < l.written()) as u64, Relaxed);
+    p.aof_delayed_fsync.store(l.delayed_fsync(), Relaxed);
+    p.aof_write_failed.store((!log.ok) as u64, Relaxed);
 }
 
 // ---- a change of shard count ----------------------------------------------------------

@@ -34,6 +34,15 @@ pub struct ShardPublished {
     pub dirty: AtomicU64,
     /// Bytes of memory the shard's keyspace accounts for.
     pub used_memory: AtomicU64,
+    /// The append-only log (aof.rs `publish`): its files' size now and
+    /// after the last rewrite, bytes not yet written, whether an fsync is
+    /// pending, `everysec`'s delayed fsyncs, and 1 after a failed write.
+    pub aof_current_size: AtomicU64,
+    pub aof_base_size: AtomicU64,
+    pub aof_buffer_length: AtomicU64,
+    pub aof_pending_fsync: AtomicU64,
+    pub aof_delayed_fsync: AtomicU64,
+    pub aof_write_failed: AtomicU64,
 }
 
 pub struct Server {
@@ -58,6 +67,8 @@ pub struct Server {
     pub rates: Mutex<Rates>,
     /// Snapshot state shared by the shards (persist.rs).
     pub persist: Arc<crate::persist::Persist>,
+    /// Append-only log rewrite state shared by the shards (aof.rs).
+    pub rewrites: Arc<crate::aof::Rewrites>,
 }
 
 /// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
@@ -122,6 +133,7 @@ impl Server {
             start_mono_ms,
             run_id,
             persist: crate::persist::shared(start_unix_ms / 1000),
+            rewrites: Default::default(),
         }
     }
 

@@ -353,6 +353,11 @@ impl Service for Kevy {
             if !stated && shard.store.dirty != dirty {
                 sink.effects.emit(client.db, args.iter());
             }
+            // BGREWRITEAOF's cut: here the effects recorded before it can
+            // still go to the log ahead of the rewrite's point.
+            if shard.rewrite_cut_due {
+                crate::aof::take_cut(shard, sink.effects);
+            }
         }
     }
 
@@ -527,7 +532,9 @@ impl Service for Kevy {
         if shard.snapshot.is_some() {
             persist::step_snapshot(shard, persist::STEP_KEYS);
         }
+        crate::aof::step_rewrite(shard, persist::STEP_KEYS);
         shard.publish(&self.server.published[shard.id]);
+        crate::aof::publish(shard, &self.server.published[shard.id]);
     }
 
     fn tick(&self, shard: &mut Shard, effects: &mut Effects) {
@@ -544,27 +551,41 @@ impl Service for Kevy {
         if shard.snapshot.is_some() {
             persist::step_snapshot(shard, persist::TICK_KEYS);
         }
+        crate::aof::step_rewrite(shard, persist::TICK_KEYS);
         shard.publish(&self.server.published[shard.id]);
+        crate::aof::publish(shard, &self.server.published[shard.id]);
     }
 
     fn internal_command(&self, shard: &mut Shard) -> Option<OwnedArgs> {
         if shard.id != 0 {
             return None;
         }
-        let points = crate::settings::current("save")?;
-        if points.is_empty() {
-            return None;
-        }
-        let p = &self.server.persist;
-        let dirty = self.server.sum_published(|s| &s.dirty);
-        let changes =
-            dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
         let now = kevy_sys::clock::unix_ms();
-        if !persist::save_point_due(p, &points, changes, now) {
-            return None;
+        let points = crate::settings::current("save").unwrap_or_default();
+        if !points.is_empty() {
+            let p = &self.server.persist;
+            let dirty = self.server.sum_published(|s| &s.dirty);
+            let changes =
+                dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
+            if persist::save_point_due(p, &points, changes, now) {
+                eprintln!(
+                    "kevy-server: {changes} changes since the last save; saving (save point)"
+                );
+                return Some(OwnedArgs::from_slices([b"BGSAVE"]));
+            }
         }
-        eprintln!("kevy-server: {changes} changes since the last save; saving (save point)");
-        Some(OwnedArgs::from_slices([b"BGSAVE"]))
+        if self.aof.is_some() {
+            let current = self.server.sum_published(|s| &s.aof_current_size);
+            let base = self.server.sum_published(|s| &s.aof_base_size);
+            if self.server.rewrites.auto_due(current, base, now) {
+                eprintln!(
+                    "kevy-server: starting automatic rewriting of AOF on {}% growth",
+                    (current as u128 * 100 / base.max(1) as u128).saturating_sub(100)
+                );
+                return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
+            }
+        }
+        None
     }
 
     /// SIGINT and SIGTERM run SHUTDOWN, which saves first when save points

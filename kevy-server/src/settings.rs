@@ -185,8 +185,8 @@ pub static PARAMS: &[Param] = {
         p("rdbchecksum", Bool, "yes", Tunable),
         p("stop-writes-on-bgsave-error", Bool, "yes", Tunable),
         p("no-appendfsync-on-rewrite", Bool, "no", Tunable),
-        p("auto-aof-rewrite-percentage", I32, "100", Tunable),
-        p("auto-aof-rewrite-min-size", Mem, "67108864", Tunable),
+        p("auto-aof-rewrite-percentage", I32, "100", Live),
+        p("auto-aof-rewrite-min-size", Mem, "67108864", Live),
         p("aof-use-rdb-preamble", Bool, "yes", Tunable),
         p("aof-load-truncated", Bool, "yes", Tunable),
         // Replication (kevy is always a master without replicas).

@@ -23,6 +23,9 @@ pub struct Shard {
     pub snapshot: Option<ShardSnapshot>,
     /// This shard's append-only log (`appendonly yes`).
     pub aof: Option<crate::aof::ShardLog>,
+    /// BGREWRITEAOF's part ran: the command's execution takes the
+    /// rewrite's cut before anything else runs (aof.rs, `take_cut`).
+    pub rewrite_cut_due: bool,
 }
 
 impl Shard {
@@ -37,6 +40,7 @@ impl Shard {
             persist: crate::persist::shared(kevy_sys::clock::unix_ms() / 1000),
             snapshot: None,
             aof: None,
+            rewrite_cut_due: false,
         }
     }
 

@@ -305,14 +305,57 @@ fn info_persistence(server: &Server, f: &mut Fields<'_>) {
     f.put("rdb_last_cow_size", 0);
     f.put("rdb_last_load_keys_expired", p.loaded_expired.load(Relaxed));
     f.put("rdb_last_load_keys_loaded", p.loaded_keys.load(Relaxed));
-    f.put("aof_enabled", 0);
-    f.put("aof_rewrite_in_progress", 0);
+    let rw = &server.rewrites;
+    let on = rw.enabled.load(Relaxed);
+    let rewriting = rw.in_progress.load(Relaxed);
+    f.put("aof_enabled", on as u8);
+    f.put("aof_rewrite_in_progress", rewriting as u8);
+    // The rewrite needs no fork, so it never waits for a BGSAVE.
     f.put("aof_rewrite_scheduled", 0);
-    f.put("aof_last_rewrite_time_sec", -1);
-    f.put("aof_current_rewrite_time_sec", -1);
-    f.put("aof_last_bgrewrite_status", "ok");
-    f.put("aof_rewrites", 0);
-    f.put("aof_last_write_status", "ok");
+    f.put("aof_last_rewrite_time_sec", rw.last_secs.load(Relaxed));
+    let current = match rewriting {
+        true => {
+            let ms = kevy_sys::clock::unix_ms().saturating_sub(rw.started_ms.load(Relaxed));
+            (ms / 1000) as i64
+        }
+        false => -1,
+    };
+    f.put("aof_current_rewrite_time_sec", current);
+    f.put(
+        "aof_last_bgrewrite_status",
+        status(rw.last_ok.load(Relaxed)),
+    );
+    f.put("aof_rewrites", rw.count.load(Relaxed));
+    f.put(
+        "aof_rewrites_consecutive_failures",
+        rw.consecutive_failures.load(Relaxed),
+    );
+    let write_failed = server.sum_published(|s| &s.aof_write_failed) != 0;
+    f.put("aof_last_write_status", status(!write_failed));
+    // A fork-less rewrite copies nothing on write.
+    f.put("aof_last_cow_size", 0);
+    f.put("module_fork_in_progress", 0);
+    f.put("module_fork_last_cow_size", 0);
+    if on {
+        f.put(
+            "aof_current_size",
+            server.sum_published(|s| &s.aof_current_size),
+        );
+        f.put("aof_base_size", server.sum_published(|s| &s.aof_base_size));
+        f.put("aof_pending_rewrite", 0);
+        f.put(
+            "aof_buffer_length",
+            server.sum_published(|s| &s.aof_buffer_length),
+        );
+        f.put(
+            "aof_pending_bio_fsync",
+            server.sum_published(|s| &s.aof_pending_fsync),
+        );
+        f.put(
+            "aof_delayed_fsync",
+            server.sum_published(|s| &s.aof_delayed_fsync),
+        );
+    }
 }
 
 fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {

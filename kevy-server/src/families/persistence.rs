@@ -1,7 +1,8 @@
-//! The persistence family: SAVE and BGSAVE (LASTSAVE is in the server
-//! family, INFO persistence in INFO). Both are whole-keyspace commands:
-//! one part per shard, each part that shard's cut (see persist.rs for why
-//! the cuts make one moment).
+//! The persistence family: SAVE, BGSAVE and BGREWRITEAOF (LASTSAVE is in
+//! the server family, INFO persistence in INFO). All are whole-keyspace
+//! commands: one part per shard, each part that shard's cut (see
+//! persist.rs for why the cuts make one moment, aof.rs for what the
+//! rewrite makes of it).
 
 use crate::ctx::Ctx;
 use crate::persist;
@@ -23,6 +24,12 @@ pub fn register(t: &mut Table) {
         1,
         ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
         cmd_save,
+    ));
+    t.add(whole(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        cmd_bgrewriteaof,
     ));
     t.add(whole(
         "bgsave",
@@ -49,6 +56,15 @@ fn cmd_bgsave(ctx: &mut Ctx<'_>) {
     }
     match persist::bgsave_part(ctx.shard) {
         Ok(()) => ctx.out.simple(persist::STARTED.as_bytes()),
+        Err(e) => ctx.out.error(e),
+    }
+}
+
+/// BGREWRITEAOF. kevy's rewrite needs no fork, so it never waits for a
+/// BGSAVE ("scheduled" in Redis): it starts at once.
+fn cmd_bgrewriteaof(ctx: &mut Ctx<'_>) {
+    match crate::aof::rewrite_part(ctx.shard) {
+        Ok(()) => ctx.out.simple(crate::aof::RW_STARTED.as_bytes()),
         Err(e) => ctx.out.error(e),
     }
 }
