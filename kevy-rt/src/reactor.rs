@@ -315,9 +315,11 @@ impl<S: Service> Reactor<S> {
             let busy = !self.ready.is_empty() || self.mesh.has_outgoing();
             let mut timeout = if busy {
                 0
-            } else if !self.held_writes.is_empty() {
+            } else if !self.held_writes.is_empty() || self.svc.background(&self.ex.shard) {
                 // Held output must go out within COALESCE_US even if the
-                // reply it waits for never comes (epoll counts in ms).
+                // reply it waits for never comes (epoll counts in ms); work
+                // the service does a bit per iteration (a snapshot) goes on
+                // while the shard is idle.
                 1
             } else {
                 next_tick.saturating_sub(clock::monotonic_ms()) as i32

@@ -188,6 +188,11 @@ impl ShardLog {
         failed.map_or(Ok(tx), Err)
     }
 
+    /// Whether this shard's part of a rewrite is in progress.
+    pub fn rewriting(&self) -> bool {
+        self.rewriting.is_some()
+    }
+
     /// Bytes of this shard's base and incr files (INFO `aof_current_size`).
     pub fn current_size(&self) -> u64 {
         self.size_origin + self.log.appended().saturating_sub(self.pos_origin)

@@ -515,6 +515,10 @@ impl Service for Kevy {
         shard.store.set_now(kevy_sys::clock::unix_ms());
     }
 
+    fn background(&self, shard: &Shard) -> bool {
+        shard.snapshot.is_some() || shard.aof.as_ref().is_some_and(|l| l.rewriting())
+    }
+
     fn wants_effects(&self) -> bool {
         self.aof.is_some()
     }
