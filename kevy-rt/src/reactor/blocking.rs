@@ -355,6 +355,8 @@ impl<S: Service> Reactor<S> {
         };
         self.start_wait_st(idx, gen, &mut c.st, seq, owner, timeout);
         self.conns[idx as usize] = Some(c);
+        // A client that hung up meanwhile is closed now.
+        self.mark_write(idx);
     }
 
     /// [`Self::start_wait`] on a connection's state in hand.
