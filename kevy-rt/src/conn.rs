@@ -140,6 +140,23 @@ pub(crate) struct ConnState<S: Service> {
     /// or subscribed in RESP2. One flag, so the common path tests one
     /// thing.
     pub gate: bool,
+    /// Blocked in a command that waits on keys.
+    pub waiting: Option<Waiting>,
+}
+
+/// A connection blocked in a command that waits on keys (crate doc,
+/// "Blocking"): it runs nothing more until that command is answered.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    /// The blocked command's sequence number.
+    pub seq: u64,
+    /// The shard whose keys it waits on.
+    pub owner: usize,
+    /// `monotonic_us` at which it times out (`u64::MAX`: never).
+    pub deadline_us: u64,
+    /// The owner serves it now: its reply is on the way, and neither a
+    /// timeout nor CLIENT UNBLOCK ends the wait.
+    pub claimed: bool,
 }
 
 /// Commands queued between MULTI and EXEC.
@@ -186,6 +203,7 @@ impl<S: Service> ConnState<S> {
             pushes: Vec::new(),
             soft_since: None,
             gate: false,
+            waiting: None,
         }
     }
 
@@ -255,7 +273,7 @@ impl<S: Service> ConnState<S> {
     /// Whether more commands may be parsed and run now.
     #[inline]
     pub fn can_run(&self) -> bool {
-        !self.blocked && self.can_read()
+        !self.blocked && self.waiting.is_none() && self.can_read()
     }
 
     /// Whether the socket may be read. A connection waiting for its

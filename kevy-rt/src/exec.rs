@@ -19,6 +19,15 @@ pub struct Sink<'a> {
     /// Which part this is of a command split over shards (MGET, DEL, …):
     /// part 0 is the call statistics count; other parts add their time.
     pub part: u32,
+    /// The command may block: it runs on its own, outside MULTI and
+    /// outside a transaction (crate doc, "Blocking"). A blocking command
+    /// that may not answers as its non-blocking form would.
+    pub may_block: bool,
+    /// Set by a blocking command that found nothing to serve and wants
+    /// to wait: how long, in milliseconds (0: for ever). It then writes
+    /// no reply; the runtime parks the client and runs the command again
+    /// when one of its keys is written.
+    pub block: Option<u64>,
 }
 
 /// One shard's effects stream: the writes a log or a replica must replay,
@@ -239,8 +248,37 @@ pub(crate) fn run<S: Service>(
     part: u32,
     out: &mut Vec<u8>,
 ) {
-    let mut sink = Sink { out, effects, part };
+    let mut sink = Sink {
+        out,
+        effects,
+        part,
+        may_block: false,
+        block: None,
+    };
     svc.exec(shard, client, cmd, args, &mut sink);
+}
+
+/// Runs a command that may block ([`Sink::may_block`]); returns its
+/// request to block, if it made one (and then it wrote no reply).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_may_block<S: Service>(
+    svc: &S,
+    shard: &mut S::Shard,
+    effects: &mut Effects,
+    client: &ClientCtx,
+    cmd: S::Cmd,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+) -> Option<u64> {
+    let mut sink = Sink {
+        out,
+        effects,
+        part: 0,
+        may_block: true,
+        block: None,
+    };
+    svc.exec(shard, client, cmd, args, &mut sink);
+    sink.block
 }
 
 #[cfg(test)]

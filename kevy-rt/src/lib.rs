@@ -63,8 +63,8 @@
 //! latencystats, errorstats, the slow log). Commands the runtime answers
 //! itself (MULTI, EXEC, …) or refuses before they run are reported through
 //! [`Service::ran_in_runtime`] and [`Service::refused`]. Messages to other
-//! connections (MONITOR today; pub/sub and keyspace events next) and
-//! requests to block on keys hang off the same point.
+//! connections (MONITOR, pub/sub) and requests to block on keys
+//! ([`Sink::block`], "Blocking" below) hang off the same point.
 //!
 //! # The request path
 //!
@@ -361,6 +361,46 @@
 //! (60), is disconnected and its output dropped, so a subscriber that
 //! cannot keep up costs at most that much memory. Pub/sub commands are
 //! refused inside MULTI (Redis queues them).
+//!
+//! # Blocking
+//!
+//! A blocking command (BLPOP, BLMOVE, BZPOPMIN, …) runs like any keyed
+//! command, with [`Sink::may_block`] set when it runs on its own (never
+//! inside MULTI or a transaction, where it answers as its non-blocking
+//! form). Finding nothing, it sets [`Sink::block`] to its timeout and
+//! writes no reply.
+//!
+//! **Who owns what.** The shard that owns the keys parks the client there
+//! (`reactor/blocking.rs`): one FIFO of client ids per key, from whatever
+//! shard. The client's home reactor keeps the rest: the reply slot stays
+//! reserved, the connection runs nothing more, and its deadline sits in a
+//! heap that bounds the reactor's `epoll_wait`, so timeouts keep
+//! millisecond precision. Timeouts, hang-ups and closing end the wait at
+//! the home, which tells the owner to drop the waiter.
+//!
+//! **Serving.** Every command that runs on a shard while it has waiters
+//! marks its keys that have one; after the iteration's commands (after a
+//! MULTI block or a transaction's last command, and not while a
+//! transaction holds the key), the owner serves the oldest waiter of each
+//! such key by running its command again: it pops, recording its effect
+//! as the non-blocking command (LPOP, LMOVE, ZPOPMIN, …). A waiter on
+//! several keys is served once and leaves every queue.
+//!
+//! **Nothing is lost.** The owner pops only for a client known to wait at
+//! that moment. A waiter of its own reactor is checked synchronously
+//! (closing removes it at once). For a waiter of another shard the owner
+//! first asks its home (`Wake`); the home answers yes only while the
+//! connection still waits for that very command, and then marks it
+//! *claimed*: no timeout or unblock ends it any more, its reply is on
+//! the way. Until the answer the waiter keeps the head of its key's queue,
+//! so order holds. A client that hangs up before the claim never has
+//! anything taken; one that hangs up after it loses the element as a
+//! Redis client that closes right after being served does. If the element
+//! was taken meanwhile, the waiter waits on, in place.
+//!
+//! **Limits.** A blocking command whose keys span shards runs as a
+//! transaction and so answers at once (nil when it finds nothing), as in
+//! MULTI; BLMOVE across shards likewise moves at once or answers nil.
 //!
 //! # Commands the server issues itself
 //!

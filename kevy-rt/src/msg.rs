@@ -93,6 +93,11 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
+    /// The sender's waiter for `client` (`dest` its blocked command) could
+    /// be served: answer `Woken`, with whether it still waits.
+    Wake { client: u64, dest: Dest },
+    /// `client` no longer waits here (timed out, unblocked, gone).
+    Unpark { client: u64 },
 }
 
 pub(crate) enum Resp {
@@ -115,6 +120,15 @@ pub(crate) enum Resp {
     Clients { op: u32, n: u32 },
     /// The connections `Kill` named are closed.
     Killed { op: u32 },
+    /// The command for `dest` waits on keys here for up to `timeout` ms
+    /// (no reply yet; `blocking::AGAIN`: woken, it waits again).
+    Blocked {
+        dest: Dest,
+        client: u64,
+        timeout: u64,
+    },
+    /// Answers `Wake`: `go`, the client still waits and is served now.
+    Woken { client: u64, go: bool },
 }
 
 pub(crate) struct Batch<S: Service> {

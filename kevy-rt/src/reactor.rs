@@ -37,6 +37,7 @@ const COALESCE_US: u64 = 500;
 /// Unsent bytes above which a connection is written without waiting.
 const COALESCE_BYTES: usize = 64 * 1024;
 
+mod blocking;
 mod clients;
 mod coord;
 mod executor;
@@ -220,6 +221,10 @@ struct Reactor<S: Service> {
     /// Connections whose output waits for a remote reply (`COALESCE_US`);
     /// they stay marked `in_write` and are looked at every iteration.
     held_writes: Vec<u32>,
+    /// Deadlines of blocked connections: (`monotonic_us`, slab index,
+    /// generation, the blocked command's sequence number); stale entries
+    /// are skipped when they come up.
+    timers: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32, u32, u64)>>,
     /// `monotonic_us` and `unix_ms` at the start of this iteration.
     now_us: u64,
     now_ms: u64,
@@ -279,6 +284,7 @@ impl<S: Service> Reactor<S> {
             ready: Vec::new(),
             writes: Vec::new(),
             held_writes: Vec::new(),
+            timers: Default::default(),
             now_us: 0,
             now_ms: 0,
             scratch_ready: Vec::new(),
@@ -322,7 +328,12 @@ impl<S: Service> Reactor<S> {
                 // while the shard is idle.
                 1
             } else {
-                next_tick.saturating_sub(clock::monotonic_ms()) as i32
+                let mut t = next_tick.saturating_sub(clock::monotonic_ms());
+                // A blocked client's deadline wakes the loop on time.
+                if let Some(d) = self.next_deadline_ms(clock::monotonic_us()) {
+                    t = t.min(d);
+                }
+                t as i32
             };
             if timeout != 0 && self.mesh.going_to_sleep() {
                 timeout = 0;
@@ -350,6 +361,9 @@ impl<S: Service> Reactor<S> {
                         }
                     }
                 }
+            }
+            if !self.timers.is_empty() {
+                self.expire_waits();
             }
             self.turn();
             self.flush_writes();
@@ -381,6 +395,9 @@ impl<S: Service> Reactor<S> {
         self.drain_rings();
         self.run_ready();
         self.run_txs();
+        if self.ex.waiters.has_ready() {
+            self.serve_waiters();
+        }
         self.svc
             .end_iteration(&mut self.ex.shard, &mut self.ex.effects);
         self.mesh.flush();
@@ -639,6 +656,11 @@ impl<S: Service> Reactor<S> {
             c.st.wbuf.drain(..c.st.wpos);
             c.st.wpos = 0;
         }
+        // A blocked client that hangs up stops waiting at once (nothing is
+        // taken for it once it is gone).
+        if c.io.eof && c.st.waiting.as_ref().is_some_and(|w| !w.claimed) {
+            return false;
+        }
         let drained = c.st.nothing_pending() && c.st.unsent() == 0 && !c.st.blocked;
         // QUIT or a protocol error: close once the reply is out. A peer that
         // closed its side: close once every reply to what it sent is out.
@@ -688,6 +710,7 @@ impl<S: Service> Reactor<S> {
             self.stop_monitor(idx);
         }
         self.drop_subs(idx, &mut c.st);
+        self.closing_waiter(&mut c.st);
         self.svc
             .closed(&mut self.ex.shard, &c.st.client, &mut c.st.session);
         drop(c);
@@ -908,11 +931,14 @@ impl<S: Service> Reactor<S> {
             }
             let start = st.parked.len();
             let out = if direct { &mut st.wbuf } else { &mut st.parked };
-            self.ex.run(&st.client, cmd, args, 0, out);
-            if direct {
-                st.done_seq += 1;
-            } else {
-                st.park_since(start);
+            let home = self.id;
+            match self.ex.run_blocking(home, dest, &st.client, cmd, args, out) {
+                None if direct => st.done_seq += 1,
+                None => st.park_since(start),
+                Some(timeout) => {
+                    st.await_local();
+                    self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
+                }
             }
             return;
         }
@@ -980,12 +1006,10 @@ impl<S: Service> Reactor<S> {
                     {
                         continue;
                     }
-                    let (start, len) =
-                        self.ex
-                            .run_for_peer(&mut self.mesh, peer, &client, cmd, args, 0);
-                    self.batch(peer)
-                        .resps
-                        .push(Resp::Reply { dest, start, len });
+                    let resp = self
+                        .ex
+                        .run_peer_cmd(&mut self.mesh, peer, dest, &client, cmd, args);
+                    self.batch(peer).resps.push(resp);
                 }
                 Req::TxExec {
                     op,
@@ -1048,6 +1072,7 @@ impl<S: Service> Reactor<S> {
                     for (k, snap) in req_snaps.by_ref().take(n as usize) {
                         self.svc
                             .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap);
+                        self.ex.note_import(&k);
                     }
                     self.ex.effects.set_tx(None);
                 }
@@ -1092,6 +1117,8 @@ impl<S: Service> Reactor<S> {
                         self.publish_for_peer(peer, dest, sharded, a.get(0), a.get(1));
                     }
                 }
+                Req::Wake { client, dest } => self.wake(peer, client, dest),
+                Req::Unpark { client } => self.ex.unpark(client),
             }
         }
         drop(req_snaps);
@@ -1126,6 +1153,14 @@ impl<S: Service> Reactor<S> {
                     self.clients_arrived(op, infos.by_ref().take(n as usize));
                 }
                 Resp::Killed { op } => self.kills_done(op),
+                Resp::Blocked {
+                    dest,
+                    client,
+                    timeout,
+                } => self.start_wait(dest.conn, dest.gen, client, dest.seq, peer, timeout),
+                Resp::Woken { client, go } => {
+                    self.ex.woken(&mut self.mesh, peer, client, go);
+                }
             }
         }
     }
@@ -1152,6 +1187,9 @@ impl<S: Service> Reactor<S> {
             if !c.in_write {
                 c.in_write = true;
                 self.writes.push(dest.conn);
+            }
+            if c.st.waiting.is_some() {
+                self.wait_answered(dest.conn, dest.seq);
             }
         }
     }

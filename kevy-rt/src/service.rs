@@ -399,6 +399,22 @@ pub trait Service: Send + Sync + Sized + 'static {
         Vec::new()
     }
 
+    /// The argument positions of the keys a blocking command waits on
+    /// (BLPOP's keys, BLMOVE's source); asked when it blocks.
+    fn wait_keys(&self, _cmd: Self::Cmd, _args: Args<'_>) -> std::ops::Range<usize> {
+        0..0
+    }
+    /// Whether `key` in database `db` now holds what blocked command `cmd`
+    /// waits for (a list for BLPOP, a sorted set for BZPOPMIN).
+    fn wakes(&self, _shard: &mut Self::Shard, _db: u32, _cmd: Self::Cmd, _key: &[u8]) -> bool {
+        false
+    }
+    /// What blocked command `cmd` answers when its wait ends with nothing
+    /// (a timeout).
+    fn timeout_reply(&self, _cmd: Self::Cmd, resp3: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" });
+    }
+
     /// Registers `client`'s WATCH of `key` in database `db`.
     fn watch(&self, shard: &mut Self::Shard, client: u64, db: u32, key: &[u8]);
     /// Drops every WATCH of `client` on `shard`.

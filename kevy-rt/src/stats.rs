@@ -15,6 +15,9 @@ pub struct ShardStats {
     pub total_commands: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// Connections waiting in a blocking command (INFO's
+    /// `blocked_clients`).
+    pub blocked_clients: AtomicU64,
 }
 
 /// All shards' counters.

@@ -239,6 +239,8 @@ mod tests {
                 out: &mut out,
                 effects: &mut self.effects,
                 part: 0,
+                may_block: false,
+                block: None,
             };
             self.kevy
                 .exec(&mut self.shard, &self.client, cmd, args, &mut sink);

@@ -326,6 +326,7 @@ impl Service for Kevy {
         if shard.prop_attached != sink.effects.enabled() {
             propagate::follow(&mut shard.store, &mut shard.prop_attached);
         }
+        shard.may_block = sink.may_block;
         let t0 = cycles();
         f(&mut Ctx {
             shard: &mut *shard,
@@ -335,6 +336,10 @@ impl Service for Kevy {
             out: Reply::new(&mut *sink.out, client.resp3),
         });
         let took = cycles().wrapping_sub(t0);
+        if shard.may_block {
+            shard.may_block = false;
+            sink.block = shard.block.take();
+        }
         self.account(
             shard.id,
             client,
@@ -359,6 +364,35 @@ impl Service for Kevy {
                 crate::aof::take_cut(shard, sink.effects);
             }
         }
+    }
+
+    fn wait_keys(&self, cmd: u16, args: Args<'_>) -> std::ops::Range<usize> {
+        let n = args.len();
+        match self.server.table.get(cmd).name {
+            "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => 1..n.saturating_sub(1),
+            "brpoplpush" | "blmove" => 1..2,
+            "blmpop" | "bzmpop" if n > 2 => {
+                let k = kevy_store::num::parse_i64(args.get(2)).unwrap_or(0).max(0) as usize;
+                3..3usize.saturating_add(k).min(n)
+            }
+            _ => 0..0,
+        }
+    }
+
+    fn wakes(&self, shard: &mut Shard, db: u32, cmd: u16, key: &[u8]) -> bool {
+        let zset = self.server.table.get(cmd).name.starts_with("bz");
+        match shard.store.db(db as usize).peek(key).map(|e| &e.value) {
+            Some(kevy_store::Value::List(l)) => !zset && !l.is_empty(),
+            Some(kevy_store::Value::ZSet(z)) => zset && !z.is_empty(),
+            _ => false,
+        }
+    }
+
+    fn timeout_reply(&self, cmd: u16, resp3: bool, out: &mut Vec<u8>) {
+        // Redis answers every timed-out blocking command with a null
+        // array, BLMOVE's included.
+        let _ = cmd;
+        Reply::new(out, resp3).null_array();
     }
 
     fn refused(&self, shard: &mut Shard, args: Args<'_>, msg: &[u8]) {

@@ -26,6 +26,11 @@ pub struct Shard {
     /// BGREWRITEAOF's part ran: the command's execution takes the
     /// rewrite's cut before anything else runs (aof.rs, `take_cut`).
     pub rewrite_cut_due: bool,
+    /// The command running may block (kevy-rt's `Sink::may_block`).
+    pub may_block: bool,
+    /// A blocking command found nothing and asks to wait this many ms (0:
+    /// for ever); the service hands it to the runtime's `Sink::block`.
+    pub block: Option<u64>,
 }
 
 impl Shard {
@@ -41,6 +46,8 @@ impl Shard {
             snapshot: None,
             aof: None,
             rewrite_cut_due: false,
+            may_block: false,
+            block: None,
         }
     }
 

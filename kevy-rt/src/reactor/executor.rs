@@ -74,6 +74,13 @@ pub(super) enum Local {
     Reply { dest: Dest, start: u32, len: u32 },
     /// This reactor's transaction `op` holds its locks here now.
     Locked { op: u32, changed: bool },
+    /// A command of one of this reactor's connections waits on keys here
+    /// for up to `timeout` ms (crate doc, "Blocking").
+    Blocked {
+        dest: Dest,
+        client: u64,
+        timeout: u64,
+    },
 }
 
 pub(super) struct Executor<S: Service> {
@@ -91,6 +98,8 @@ pub(super) struct Executor<S: Service> {
     /// Peer transactions whose effects here are tagged, while they hold
     /// locks here (few at a time).
     tags: Vec<(TxId, TxTag)>,
+    /// The clients waiting on this shard's keys (blocking.rs).
+    pub waiters: super::blocking::Waiters<S>,
 }
 
 impl<S: Service> Executor<S> {
@@ -108,6 +117,7 @@ impl<S: Service> Executor<S> {
             local: Vec::new(),
             local_data: Vec::new(),
             tags: Vec::new(),
+            waiters: Default::default(),
         }
     }
 
@@ -139,10 +149,11 @@ impl<S: Service> Executor<S> {
             part,
             out,
         );
+        self.note(client, args);
     }
 
     /// What a command touches on this shard, from the command table.
-    fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
+    pub fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
         let mut claim = Claim {
             client: client.id,
             ..Claim::default()
@@ -217,7 +228,9 @@ impl<S: Service> Executor<S> {
             part,
             &mut out.rdata,
         );
-        (start as u32, (out.rdata.len() - start) as u32)
+        let span = (start as u32, (out.rdata.len() - start) as u32);
+        self.note(client, args);
+        span
     }
 
     // ---- the participant side of transactions -----------------------------
@@ -424,23 +437,57 @@ impl<S: Service> Executor<S> {
     ) {
         match to {
             Some(peer) => {
-                let (start, len) = self.run_for_peer(wire, peer, &client, cmd, args.args(), 0);
-                wire.batch(peer)
-                    .resps
-                    .push(Resp::Reply { dest, start, len });
+                let resp = self.run_peer_cmd(wire, peer, dest, &client, cmd, args.args());
+                wire.batch(peer).resps.push(resp);
             }
             None => {
                 let mut out = std::mem::take(&mut self.local_data);
                 let start = out.len();
-                self.run(&client, cmd, args.args(), 0, &mut out);
-                self.local.push(Local::Reply {
-                    dest,
-                    start: start as u32,
-                    len: (out.len() - start) as u32,
-                });
+                let home = self.id;
+                match self.run_blocking(home, dest, &client, cmd, args.args(), &mut out) {
+                    None => self.local.push(Local::Reply {
+                        dest,
+                        start: start as u32,
+                        len: (out.len() - start) as u32,
+                    }),
+                    Some(timeout) => self.local.push(Local::Blocked {
+                        dest,
+                        client: client.id,
+                        timeout,
+                    }),
+                }
                 self.local_data = out;
             }
         }
+    }
+
+    /// Runs a peer's command (one that may block), its reply appended to
+    /// the batch going back; returns the answer to push with it.
+    pub fn run_peer_cmd(
+        &mut self,
+        wire: &mut impl Wire<S>,
+        peer: usize,
+        dest: Dest,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) -> Resp {
+        let mut out = std::mem::take(&mut wire.batch(peer).rdata);
+        let start = out.len();
+        let r = match self.run_blocking(peer, dest, client, cmd, args, &mut out) {
+            None => Resp::Reply {
+                dest,
+                start: start as u32,
+                len: (out.len() - start) as u32,
+            },
+            Some(timeout) => Resp::Blocked {
+                dest,
+                client: client.id,
+                timeout,
+            },
+        };
+        wire.batch(peer).rdata = out;
+        r
     }
 
     // ---- WATCH registrations ---------------------------------------------

@@ -384,6 +384,14 @@ impl<S: Service> Reactor<S> {
                         Local::Locked { op, changed } => {
                             self.coord.locked(&mut self.ex, &mut self.mesh, op, changed)
                         }
+                        Local::Blocked {
+                            dest,
+                            client,
+                            timeout,
+                        } => {
+                            let me = self.id;
+                            self.start_wait(dest.conn, dest.gen, client, dest.seq, me, timeout)
+                        }
                     }
                 }
                 data.clear();

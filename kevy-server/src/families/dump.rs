@@ -458,6 +458,8 @@ mod tests {
                 out: &mut out,
                 effects: &mut effects,
                 part: 0,
+                may_block: false,
+                block: None,
             };
             kevy.exec(&mut shard, &client, cmd, owned.args(), &mut sink);
             assert_eq!(out, OK.as_bytes(), "{argv:?}");

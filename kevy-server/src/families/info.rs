@@ -191,7 +191,10 @@ fn info_clients(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
     f.put("maxclients", config_i64(server, rt, "maxclients"));
     f.put("client_recent_max_input_buffer", 0);
     f.put("client_recent_max_output_buffer", 0);
-    f.put("blocked_clients", 0);
+    f.put(
+        "blocked_clients",
+        server.rt_stats.sum(|s| &s.blocked_clients),
+    );
     f.put("tracking_clients", 0);
     f.put("clients_in_timeout_table", 0);
 }

@@ -62,6 +62,198 @@ pub fn register(t: &mut Table) {
         route: RouteKind::Custom(route_lmpop),
         ..spec("lmpop", -4, WRITE | MOVABLEKEYS, W_SLOW, cmd_lmpop)
     });
+    // The blocking forms (kevy-rt's crate doc, "Blocking").
+    let blocking = WRITE | NOSCRIPT | BLOCKING;
+    const W_BLOCK: &[&str] = &["@write", "@list", "@slow", "@blocking"];
+    t.add(CommandSpec {
+        last: -2,
+        ..spec("blpop", -3, blocking, W_BLOCK, cmd_blpop)
+    });
+    t.add(CommandSpec {
+        last: -2,
+        ..spec("brpop", -3, blocking, W_BLOCK, cmd_brpop)
+    });
+    t.add(two(
+        "brpoplpush",
+        4,
+        blocking | DENYOOM,
+        W_BLOCK,
+        cmd_brpoplpush,
+    ));
+    t.add(two("blmove", 6, blocking | DENYOOM, W_BLOCK, cmd_blmove));
+    t.add(CommandSpec {
+        first: 0,
+        last: 0,
+        step: 0,
+        route: RouteKind::Custom(route_blmpop),
+        ..spec(
+            "blmpop",
+            -5,
+            WRITE | BLOCKING | MOVABLEKEYS,
+            W_BLOCK,
+            cmd_blmpop,
+        )
+    });
+}
+
+/// Redis's `getTimeoutFromObjectOrReply` in seconds: a float, in
+/// milliseconds; 0 waits for ever.
+pub fn parse_timeout(a: &[u8]) -> Result<u64, &'static str> {
+    const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    let s = std::str::from_utf8(a)
+        .ok()
+        .filter(|s| !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_whitespace()))
+        .ok_or(NOT_FLOAT)?;
+    let f: f64 = s.parse().map_err(|_| NOT_FLOAT)?;
+    if f.is_nan() {
+        return Err(NOT_FLOAT);
+    }
+    let ms = (f * 1000.0) as i64;
+    if ms < 0 {
+        return Err("ERR timeout is negative");
+    }
+    let now = kevy_sys::clock::unix_ms() as i64;
+    if ms > 0 && ms > i64::MAX - now {
+        return Err("ERR timeout is out of range");
+    }
+    Ok(ms as u64)
+}
+
+/// A blocking command found nothing: it waits when it may, else (inside
+/// MULTI or a transaction) answers nil as its non-blocking form would.
+pub fn block_or_nil(ctx: &mut Ctx<'_>, timeout: u64, null_bulk: bool) {
+    if ctx.shard.may_block {
+        ctx.shard.block = Some(timeout);
+    } else if null_bulk {
+        ctx.out.null();
+    } else {
+        ctx.out.null_array();
+    }
+}
+
+/// BLPOP/BRPOP key… timeout: pops from the first non-empty list, as
+/// `[key, element]`; recorded as LPOP/RPOP of that key.
+fn bpop_generic(ctx: &mut Ctx<'_>, end: End) {
+    let args = ctx.args;
+    let n = args.len();
+    let timeout = match parse_timeout(args.get(n - 1)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
+    };
+    for i in 1..n - 1 {
+        let key = args.get(i);
+        let mut db = ctx.shard.store.db(ctx.db);
+        match read(&mut db, key) {
+            Err(e) => return reply_error(&mut ctx.out, e),
+            Ok(Some(l)) if !l.is_empty() => {
+                ctx.out.array(2);
+                ctx.out.bulk(key);
+                if let Err(e) = op_pop(&mut db, key, end, None, &mut ctx.out) {
+                    return reply_error(&mut ctx.out, e);
+                }
+                let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+                ctx.propagate(&[name, key]);
+                return;
+            }
+            Ok(_) => {}
+        }
+    }
+    block_or_nil(ctx, timeout, false);
+}
+
+fn cmd_blpop(ctx: &mut Ctx<'_>) {
+    bpop_generic(ctx, End::Left);
+}
+
+fn cmd_brpop(ctx: &mut Ctx<'_>) {
+    bpop_generic(ctx, End::Right);
+}
+
+fn end_name(e: End) -> &'static [u8] {
+    if e == End::Left {
+        b"LEFT"
+    } else {
+        b"RIGHT"
+    }
+}
+
+/// BLMOVE and BRPOPLPUSH: LMOVE when the source has an element, else a
+/// wait on the source; recorded as LMOVE.
+fn bmove_generic(ctx: &mut Ctx<'_>, ends: OpResult<(End, End)>, timeout_at: usize) {
+    let args = ctx.args;
+    let (from, to) = match ends {
+        Ok(e) => e,
+        Err(e) => return reply_error(&mut ctx.out, e),
+    };
+    let timeout = match parse_timeout(args.get(timeout_at)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
+    };
+    let (src, dst) = (args.get(1), args.get(2));
+    match op_lmove(&mut db(ctx), src, dst, from, to) {
+        Ok(Some(v)) => {
+            ctx.out.bulk(&v);
+            ctx.propagate(&[b"LMOVE", src, dst, end_name(from), end_name(to)]);
+        }
+        Ok(None) => block_or_nil(ctx, timeout, true),
+        Err(e) => reply_error(&mut ctx.out, e),
+    }
+}
+
+fn cmd_blmove(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let ends = parse_end(args.get(3)).and_then(|f| Ok((f, parse_end(args.get(4))?)));
+    bmove_generic(ctx, ends, 5);
+}
+
+fn cmd_brpoplpush(ctx: &mut Ctx<'_>) {
+    bmove_generic(ctx, Ok((End::Right, End::Left)), 3);
+}
+
+/// Validates BLMPOP (its timeout first, as Redis does), then routes it by
+/// its keys.
+fn route_blmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
+    parse_timeout(args.get(1)).map_err(str::to_owned)?;
+    let a = parse_lmpop_at(&args, 1).map_err(|e| message(e).into_owned())?;
+    Ok(Route::Keys {
+        first: 3,
+        last: i32::try_from(2 + a.numkeys).unwrap_or(i32::MAX),
+        step: 1,
+        extra: 0,
+        fold: Fold::One,
+    })
+}
+
+/// BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT n]: LMPOP's reply;
+/// recorded as LPOP/RPOP key count.
+fn cmd_blmpop(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let timeout = match parse_timeout(args.get(1)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
+    };
+    let a = match parse_lmpop_at(&args, 1) {
+        Ok(a) => a,
+        Err(e) => return reply_error(&mut ctx.out, e),
+    };
+    for key in args.iter().skip(3).take(a.numkeys) {
+        let mut db = ctx.shard.store.db(ctx.db);
+        match read(&mut db, key) {
+            Err(e) => return reply_error(&mut ctx.out, e),
+            Ok(Some(l)) if !l.is_empty() => {
+                ctx.out.array(2);
+                ctx.out.bulk(key);
+                if let Err(e) = op_pop(&mut db, key, a.end, Some(a.count), &mut ctx.out) {
+                    return reply_error(&mut ctx.out, e);
+                }
+                let name: &[u8] = if a.end == End::Left { b"LPOP" } else { b"RPOP" };
+                ctx.propagate(&[name, key, a.count.to_string().as_bytes()]);
+                return;
+            }
+            Ok(_) => {}
+        }
+    }
+    block_or_nil(ctx, timeout, false);
 }
 
 /// LPOP/RPOP count below zero or not an integer
@@ -614,9 +806,14 @@ struct LmpopArgs {
 /// Parses LMPOP with Redis's checks in Redis's order
 /// (`lmpopGenericCommand`).
 fn parse_lmpop(args: &Args<'_>) -> OpResult<LmpopArgs> {
-    let numkeys = positive_arg(args.get(1), NUMKEYS_NOT_POSITIVE)?;
+    parse_lmpop_at(args, 0)
+}
+
+/// [`parse_lmpop`] with numkeys at argument `1 + at` (BLMPOP: 1).
+fn parse_lmpop_at(args: &Args<'_>, at: usize) -> OpResult<LmpopArgs> {
+    let numkeys = positive_arg(args.get(1 + at), NUMKEYS_NOT_POSITIVE)?;
     let where_idx = numkeys
-        .checked_add(2)
+        .checked_add(2 + at)
         .filter(|&i| i < args.len())
         .ok_or(OpError::Syntax)?;
     let end = parse_end(args.get(where_idx))?;

@@ -106,6 +106,35 @@ pub fn register(t: &mut Table) {
     t.add(key1("zpopmin", -2, WRITE | FAST, W_FAST, cmd_zpopmin));
     t.add(key1("zpopmax", -2, WRITE | FAST, W_FAST, cmd_zpopmax));
     t.add(numkeys("zmpop", -4, WRITE, W_SLOW, route_zmpop, cmd_zmpop));
+    // The blocking forms (kevy-rt's crate doc, "Blocking").
+    t.add(CommandSpec {
+        last: -2,
+        ..key1(
+            "bzpopmin",
+            -3,
+            WRITE | NOSCRIPT | BLOCKING | FAST,
+            &["@write", "@sortedset", "@fast", "@blocking"],
+            cmd_bzpopmin,
+        )
+    });
+    t.add(CommandSpec {
+        last: -2,
+        ..key1(
+            "bzpopmax",
+            -3,
+            WRITE | NOSCRIPT | BLOCKING | FAST,
+            &["@write", "@sortedset", "@fast", "@blocking"],
+            cmd_bzpopmax,
+        )
+    });
+    t.add(numkeys(
+        "bzmpop",
+        -5,
+        WRITE | BLOCKING,
+        &["@write", "@sortedset", "@slow", "@blocking"],
+        route_bzmpop,
+        cmd_bzmpop,
+    ));
     t.add(key1(
         "zremrangebyrank",
         4,
@@ -1014,10 +1043,15 @@ struct MpopArgs {
 
 /// Parses ZMPOP with Redis's errors (all raised before any key is read).
 fn parse_zmpop(args: &Args<'_>) -> OpResult<MpopArgs> {
-    let numkeys = parse_i64(args.get(1))
+    parse_zmpop_at(args, 0)
+}
+
+/// [`parse_zmpop`] with numkeys at argument `1 + at` (BZMPOP: 1).
+fn parse_zmpop_at(args: &Args<'_>, at: usize) -> OpResult<MpopArgs> {
+    let numkeys = parse_i64(args.get(1 + at))
         .filter(|&n| n >= 1)
         .ok_or(ERR_NUMKEYS)?;
-    let where_at = (numkeys as u64).saturating_add(2);
+    let where_at = (numkeys as u64).saturating_add(2 + at as u64);
     if where_at >= args.len() as u64 {
         return Err(OpError::Syntax);
     }
@@ -1088,6 +1122,80 @@ fn cmd_zmpop(ctx: &mut Ctx<'_>) {
             for (m, s) in &popped {
                 pair(&mut ctx.out, m, *s, true, true);
             }
+        }
+    }
+}
+
+/// BZPOPMIN/BZPOPMAX key… timeout: `[key, member, score]` from the first
+/// non-empty set; recorded as ZPOPMIN/ZPOPMAX of that key.
+fn bzpop_generic(ctx: &mut Ctx<'_>, max: bool) {
+    let args = ctx.args;
+    let n = args.len();
+    let timeout = match super::lists::parse_timeout(args.get(n - 1)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
+    };
+    for i in 1..n - 1 {
+        let key = args.get(i);
+        match op_zpop(&mut ctx.shard.store.db(ctx.db), key, 1, max) {
+            Err(e) => return reply_error(&mut ctx.out, e),
+            Ok(Some(popped)) if !popped.is_empty() => {
+                ctx.out.array(3);
+                ctx.out.bulk(key);
+                let (m, sc) = &popped[0];
+                pair(&mut ctx.out, m, *sc, true, false);
+                let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                ctx.propagate(&[name, key]);
+                return;
+            }
+            Ok(_) => {}
+        }
+    }
+    super::lists::block_or_nil(ctx, timeout, false);
+}
+
+fn cmd_bzpopmin(ctx: &mut Ctx<'_>) {
+    bzpop_generic(ctx, false);
+}
+
+fn cmd_bzpopmax(ctx: &mut Ctx<'_>) {
+    bzpop_generic(ctx, true);
+}
+
+fn route_bzmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
+    super::lists::parse_timeout(args.get(1)).map_err(str::to_owned)?;
+    let a = parse_zmpop_at(&args, 1).map_err(|e| message(e).into_owned())?;
+    keys_route(3, a.numkeys, 0)
+}
+
+/// BZMPOP timeout numkeys key… MIN|MAX [COUNT n]: ZMPOP's reply; recorded
+/// as ZPOPMIN/ZPOPMAX key count.
+fn cmd_bzmpop(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let timeout = match super::lists::parse_timeout(args.get(1)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
+    };
+    let r = parse_zmpop_at(&args, 1).and_then(|a| {
+        let keys = args.iter().skip(3).take(a.numkeys);
+        Ok((
+            a.count,
+            a.max,
+            op_zmpop(&mut ctx.shard.store.db(ctx.db), keys, a.count, a.max)?,
+        ))
+    });
+    match r {
+        Err(e) => reply_error(&mut ctx.out, e),
+        Ok((_, _, None)) => super::lists::block_or_nil(ctx, timeout, false),
+        Ok((count, max, Some((key, popped)))) => {
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            pairs_header(&mut ctx.out, popped.len(), true, true);
+            for (m, s) in &popped {
+                pair(&mut ctx.out, m, *s, true, true);
+            }
+            let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            ctx.propagate(&[name, key, count.to_string().as_bytes()]);
         }
     }
 }

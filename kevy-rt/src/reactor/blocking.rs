@@ -1,0 +1,529 @@
+//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, …): the waiters a shard
+//! keeps for its keys, and the blocked connections a reactor keeps for
+//! itself. See the crate doc, "Blocking", for the protocol and why it
+//! loses nothing.
+
+use super::executor::{Executor, Local, Wire};
+use super::Reactor;
+use crate::conn::{ConnState, Waiting};
+use crate::exec;
+use crate::msg::{Dest, Req, Resp};
+use crate::service::{ClientCtx, Route, Service};
+use crate::slot::shard_of;
+use kevy_resp::{Args, OwnedArgs};
+use std::cmp::Reverse;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+
+/// `Resp::Blocked`'s timeout when a woken waiter found nothing after all
+/// and waits again: the home keeps the deadline it has.
+pub(crate) const AGAIN: u64 = u64::MAX;
+
+/// A client waiting on keys of this shard, whichever shard it lives on.
+struct Waiter<S: Service> {
+    home: usize,
+    dest: Dest,
+    client: ClientCtx,
+    cmd: S::Cmd,
+    args: OwnedArgs,
+    /// The keys it waits on, in its database.
+    keys: Vec<Vec<u8>>,
+    /// Its home was asked whether it may be served (`Req::Wake`); it
+    /// keeps its place until the answer.
+    woken: bool,
+}
+
+/// A shard's waiters: one FIFO per key, waiters by client id (a client
+/// waits for one command at a time: it runs nothing else meanwhile).
+pub(super) struct Waiters<S: Service> {
+    by_client: HashMap<u64, Waiter<S>>,
+    queues: HashMap<(u32, Vec<u8>), VecDeque<u64>>,
+    /// Keys with waiters that a write may have made servable.
+    ready: Vec<(u32, Vec<u8>)>,
+}
+
+impl<S: Service> Default for Waiters<S> {
+    fn default() -> Self {
+        Waiters {
+            by_client: HashMap::new(),
+            queues: HashMap::new(),
+            ready: Vec::new(),
+        }
+    }
+}
+
+impl<S: Service> Waiters<S> {
+    /// Whether any client waits here (one branch per command otherwise).
+    #[inline]
+    pub fn any(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    fn mark_ready(&mut self, db: u32, key: &[u8]) {
+        let k = (db, key.to_vec());
+        if self.queues.contains_key(&k) && !self.ready.contains(&k) {
+            self.ready.push(k);
+        }
+    }
+
+    /// Removes client `id`'s waiter; its keys are looked at again when it
+    /// held the head of a queue while woken.
+    fn remove(&mut self, id: u64) -> Option<Waiter<S>> {
+        let w = self.by_client.remove(&id)?;
+        for k in &w.keys {
+            let qk = (w.client.db, k.clone());
+            if let Some(q) = self.queues.get_mut(&qk) {
+                q.retain(|&c| c != id);
+                if q.is_empty() {
+                    self.queues.remove(&qk);
+                }
+            }
+        }
+        if w.woken {
+            for k in &w.keys {
+                self.mark_ready(w.client.db, k);
+            }
+        }
+        Some(w)
+    }
+}
+
+impl<S: Service> Executor<S> {
+    /// Runs a command that may block, for a client living on `home`. When
+    /// it asks to block, the client is parked in its keys' queues and the
+    /// request's timeout is returned (no reply was written).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_blocking(
+        &mut self,
+        home: usize,
+        dest: Dest,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<u64> {
+        let block = exec::run_may_block(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            client,
+            cmd,
+            args,
+            out,
+        );
+        match block {
+            None => self.note(client, args),
+            Some(_) => self.park(home, dest, client, cmd, args),
+        }
+        block
+    }
+
+    /// A command ran here: the keys it names that clients wait on may be
+    /// servable now. Only called while someone waits... or cheaply not.
+    #[inline]
+    pub fn note(&mut self, client: &ClientCtx, args: Args<'_>) {
+        if self.waiters.any() {
+            self.note_keys(client, args);
+        }
+    }
+
+    #[cold]
+    fn note_keys(&mut self, client: &ClientCtx, args: Args<'_>) {
+        let Ok((_, route)) = self.svc.route(args, client, self.n) else {
+            return;
+        };
+        if let Route::Keys { .. } = route {
+            for k in super::route_keys(&route, args) {
+                if shard_of(k, self.n) == self.id {
+                    self.waiters.mark_ready(client.db, k);
+                }
+            }
+        }
+    }
+
+    /// A key was replaced by a transaction's write-back: in any database.
+    pub fn note_import(&mut self, key: &[u8]) {
+        if !self.waiters.any() {
+            return;
+        }
+        let dbs: Vec<u32> = self
+            .waiters
+            .queues
+            .keys()
+            .filter(|(_, k)| k == key)
+            .map(|(db, _)| *db)
+            .collect();
+        for db in dbs {
+            self.waiters.mark_ready(db, key);
+        }
+    }
+
+    fn park(&mut self, home: usize, dest: Dest, client: &ClientCtx, cmd: S::Cmd, args: Args<'_>) {
+        if let Some(w) = self.waiters.by_client.get_mut(&client.id) {
+            // Woken, found nothing after all: it keeps its place.
+            w.woken = false;
+            return;
+        }
+        let range = self.svc.wait_keys(cmd, args);
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for i in range {
+            if i < args.len() {
+                let k = args.get(i);
+                if shard_of(k, self.n) == self.id && !keys.iter().any(|x| x == k) {
+                    keys.push(k.to_vec());
+                }
+            }
+        }
+        for k in &keys {
+            self.waiters
+                .queues
+                .entry((client.db, k.clone()))
+                .or_default()
+                .push_back(client.id);
+        }
+        self.waiters.by_client.insert(
+            client.id,
+            Waiter {
+                home,
+                dest,
+                client: *client,
+                cmd,
+                args: args.to_owned_args(),
+                keys,
+                woken: false,
+            },
+        );
+    }
+
+    /// Client `id` stops waiting (timed out, unblocked, disconnected).
+    pub fn unpark(&mut self, id: u64) {
+        self.waiters.remove(id);
+    }
+
+    /// Serves the oldest waiter of each key a write made servable: a
+    /// waiter of this reactor's own is run at once; a waiter of another
+    /// shard is first confirmed by its home (`Req::Wake`), and holds its
+    /// key's head until the answer.
+    pub fn serve(&mut self, wire: &mut impl Wire<S>) {
+        let mut later = Vec::new();
+        while let Some((db, key)) = self.waiters.ready.pop() {
+            while let Some(&id) = self
+                .waiters
+                .queues
+                .get(&(db, key.clone()))
+                .and_then(|q| q.front())
+            {
+                let Some(w) = self.waiters.by_client.get(&id) else {
+                    break;
+                };
+                if w.woken || !self.svc.wakes(&mut self.shard, db, w.cmd, &key) {
+                    break;
+                }
+                if self.locks.active() {
+                    let claim = self.claim_for(&w.client, w.args.args());
+                    if !self.locks.may_go(&claim) {
+                        // A transaction holds the key: it is served once
+                        // the transaction has let go.
+                        later.push((db, key.clone()));
+                        break;
+                    }
+                }
+                if w.home != self.id {
+                    let (home, dest) = (w.home, w.dest);
+                    if let Some(w) = self.waiters.by_client.get_mut(&id) {
+                        w.woken = true;
+                    }
+                    wire.batch(home).reqs.push(Req::Wake { client: id, dest });
+                    break;
+                }
+                let Some(w) = self.waiters.by_client.remove(&id) else {
+                    break;
+                };
+                let mut out = std::mem::take(&mut self.local_data);
+                let start = out.len();
+                let block = exec::run_may_block(
+                    &*self.svc,
+                    &mut self.shard,
+                    &mut self.effects,
+                    &w.client,
+                    w.cmd,
+                    w.args.args(),
+                    &mut out,
+                );
+                if block.is_some() {
+                    out.truncate(start);
+                    self.local_data = out;
+                    self.waiters.by_client.insert(id, w);
+                    break;
+                }
+                self.local.push(Local::Reply {
+                    dest: w.dest,
+                    start: start as u32,
+                    len: (out.len() - start) as u32,
+                });
+                self.local_data = out;
+                self.waiters.by_client.insert(id, w);
+                if let Some(w) = self.waiters.remove(id) {
+                    self.note(&w.client, w.args.args());
+                }
+            }
+        }
+        self.waiters.ready = later;
+    }
+
+    /// The home of client `id` answered a `Wake`: serve it now (`go`),
+    /// or drop it (it is gone, timed out or unblocked).
+    pub fn woken(&mut self, wire: &mut impl Wire<S>, peer: usize, id: u64, go: bool) {
+        let Some(w) = self.waiters.by_client.get(&id) else {
+            return;
+        };
+        if !go || w.home != peer {
+            self.waiters.remove(id);
+            return;
+        }
+        let Some(w) = self.waiters.by_client.remove(&id) else {
+            return;
+        };
+        let out = wire.batch(peer);
+        let start = out.rdata.len();
+        let block = exec::run_may_block(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            &w.client,
+            w.cmd,
+            w.args.args(),
+            &mut out.rdata,
+        );
+        let (dest, client) = (w.dest, w.client);
+        self.waiters.by_client.insert(id, w);
+        if block.is_some() {
+            // Taken by someone else meanwhile: wait on, in place.
+            let out = wire.batch(peer);
+            out.rdata.truncate(start);
+            out.resps.push(Resp::Blocked {
+                dest,
+                client: client.id,
+                timeout: AGAIN,
+            });
+            if let Some(w) = self.waiters.by_client.get_mut(&id) {
+                w.woken = false;
+            }
+            return;
+        }
+        let len = (wire.batch(peer).rdata.len() - start) as u32;
+        wire.batch(peer).resps.push(Resp::Reply {
+            dest,
+            start: start as u32,
+            len,
+        });
+        if let Some(w) = self.waiters.remove(id) {
+            self.note(&w.client, w.args.args());
+            // The next waiter of the same keys may be servable too.
+            for k in &w.keys {
+                self.waiters.mark_ready(w.client.db, k);
+            }
+        }
+    }
+}
+
+impl<S: Service> Reactor<S> {
+    /// Connection `idx`'s command `seq` waits on shard `owner` for up to
+    /// `timeout` ms (0: for ever; [`AGAIN`]: it was woken and waits again).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_wait(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        client: u64,
+        seq: u64,
+        owner: usize,
+        timeout: u64,
+    ) {
+        if self.gens.get(idx as usize) != Some(&gen) {
+            // Closed meanwhile: the owner lets go of it.
+            self.stop_waiter(owner, client);
+            return;
+        }
+        let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
+            self.stop_waiter(owner, client);
+            return;
+        };
+        self.start_wait_st(idx, gen, &mut c.st, seq, owner, timeout);
+        self.conns[idx as usize] = Some(c);
+        // A client that hung up meanwhile is closed now.
+        self.mark_write(idx);
+    }
+
+    /// [`Self::start_wait`] on a connection's state in hand.
+    pub(super) fn start_wait_st(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        seq: u64,
+        owner: usize,
+        timeout: u64,
+    ) {
+        match &mut st.waiting {
+            Some(w) if w.seq == seq => {
+                w.claimed = false;
+                let d = w.deadline_us;
+                if d != u64::MAX {
+                    self.timers.push(Reverse((d, idx, gen, seq)));
+                }
+            }
+            _ => {
+                let deadline = match timeout {
+                    0 | AGAIN => u64::MAX,
+                    t => self.now_us.saturating_add(t.saturating_mul(1000)),
+                };
+                st.waiting = Some(Waiting {
+                    seq,
+                    owner,
+                    deadline_us: deadline,
+                    claimed: false,
+                });
+                self.stats.shards[self.id]
+                    .blocked_clients
+                    .fetch_add(1, Ordering::Relaxed);
+                if deadline != u64::MAX {
+                    self.timers.push(Reverse((deadline, idx, gen, seq)));
+                }
+            }
+        }
+    }
+
+    fn stop_waiter(&mut self, owner: usize, client: u64) {
+        if owner == self.id {
+            self.ex.unpark(client);
+        } else {
+            self.batch(owner).reqs.push(Req::Unpark { client });
+        }
+    }
+
+    /// A reply reached connection `idx` for command `seq`: if that was its
+    /// blocked command, it runs on.
+    #[inline]
+    pub(super) fn wait_answered(&mut self, idx: u32, seq: u64) {
+        let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if c.st.waiting.as_ref().is_some_and(|w| w.seq == seq) {
+            c.st.waiting = None;
+            self.stats.shards[self.id]
+                .blocked_clients
+                .fetch_sub(1, Ordering::Relaxed);
+            if !c.in_ready {
+                c.in_ready = true;
+                self.ready.push(idx);
+            }
+        }
+    }
+
+    /// A peer asks whether its waiter for `dest` may be served: yes while
+    /// the connection still waits for that command; it is then *claimed*
+    /// (no timeout or unblock ends it: its reply is on the way).
+    pub(super) fn wake(&mut self, peer: usize, client: u64, dest: Dest) {
+        let go = match self.conn_at(dest.conn, dest.gen) {
+            Some(c) => match &mut c.st.waiting {
+                Some(w) if w.seq == dest.seq && w.owner == peer && !w.claimed => {
+                    w.claimed = true;
+                    true
+                }
+                _ => false,
+            },
+            None => false,
+        };
+        self.batch(peer).resps.push(Resp::Woken { client, go });
+    }
+
+    /// Ends connection `idx`'s wait with `reply` (a timeout's nil, CLIENT
+    /// UNBLOCK's answer); false when it was not waiting or is claimed.
+    pub(super) fn end_wait(&mut self, idx: u32, gen: u32, reply: Option<&[u8]>) -> bool {
+        let Some(c) = self.conn_at(idx, gen) else {
+            return false;
+        };
+        let Some(w) = c.st.waiting.as_ref() else {
+            return false;
+        };
+        if w.claimed {
+            return false;
+        }
+        let (seq, owner, id, resp3) = (w.seq, w.owner, c.st.client.id, c.st.client.resp3);
+        let last = c.st.last_cmd;
+        let mut v = self.pool.get();
+        match reply {
+            Some(r) => v.extend_from_slice(r),
+            None => {
+                if let Some(cmd) = last {
+                    self.svc.timeout_reply(cmd, resp3, &mut v);
+                } else {
+                    v.extend_from_slice(b"*-1\r\n");
+                }
+            }
+        }
+        self.stop_waiter(owner, id);
+        let dest = Dest {
+            conn: idx,
+            gen,
+            seq,
+            part: 0,
+        };
+        self.deliver_local(dest, &v);
+        self.pool.put(v);
+        true
+    }
+
+    /// Times out the waits whose deadline passed.
+    pub(super) fn expire_waits(&mut self) {
+        while let Some(&Reverse((d, idx, gen, seq))) = self.timers.peek() {
+            if d > self.now_us {
+                break;
+            }
+            self.timers.pop();
+            let due = self
+                .conn_at(idx, gen)
+                .and_then(|c| c.st.waiting.as_ref())
+                .is_some_and(|w| w.seq == seq && w.deadline_us == d);
+            if due {
+                self.end_wait(idx, gen, None);
+            }
+        }
+    }
+
+    /// Milliseconds until the nearest deadline (rounded up), if any.
+    pub(super) fn next_deadline_ms(&self, now_us: u64) -> Option<u64> {
+        self.timers
+            .peek()
+            .map(|Reverse((d, ..))| d.saturating_sub(now_us).div_ceil(1000))
+    }
+
+    /// A closing connection stops waiting.
+    pub(super) fn closing_waiter(&mut self, st: &mut ConnState<S>) {
+        if let Some(w) = st.waiting.take() {
+            self.stats.shards[self.id]
+                .blocked_clients
+                .fetch_sub(1, Ordering::Relaxed);
+            self.stop_waiter(w.owner, st.client.id);
+        }
+    }
+
+    /// Serves what this iteration's writes made servable, then hands the
+    /// replies to this reactor's connections.
+    pub(super) fn serve_waiters(&mut self) {
+        while self.ex.waiters.has_ready() {
+            let before = self.ex.waiters.ready.len();
+            self.ex.serve(&mut self.mesh);
+            self.pump();
+            if self.ex.waiters.ready.len() >= before {
+                // Only keys held by transactions are left.
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Blocking pops end to end over real sockets, on servers with one, two
+//! and three shards: a client blocked on a key of another shard is served
+//! by a push from a third connection, waiters are served first come first
+//! served, timeouts, MULTI, errors and reply shapes byte for byte as a
+//! real redis-server answers, INFO's blocked_clients, and clients that
+//! hang up while blocked lose nothing.
+
+mod common;
+
+use common::resp::{command, Conn, Value};
+use common::Server;
+use std::time::{Duration, Instant};
+
+fn conn(port: u16) -> Conn {
+    Conn::connect(port).expect("connect")
+}
+
+fn call(c: &mut Conn, args: &[&str]) -> Value {
+    c.call(args).expect("reply")
+}
+
+fn raw(c: &mut Conn, args: &[&str]) -> Vec<u8> {
+    c.send(&command(args)).expect("send");
+    c.read().expect("reply").1
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn blocked_clients(c: &mut Conn) -> i64 {
+    let v = call(c, &["INFO", "clients"]);
+    let text = String::from_utf8_lossy(v.bytes().expect("bulk")).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients")
+}
+
+fn text(v: &Value) -> Vec<String> {
+    v.items()
+        .expect("array")
+        .iter()
+        .map(|i| String::from_utf8_lossy(i.bytes().expect("bulk")).into_owned())
+        .collect()
+}
+
+#[test]
+fn a_push_serves_waiters_on_any_shard_first_come_first_served() {
+    for cores in ["1", "2", "3"] {
+        let s = Server::kevy(&["--cores", cores]);
+        let mut admin = conn(s.port);
+        let mut waiters = Vec::new();
+        for i in 0..6 {
+            let mut w = conn(s.port);
+            // Two keys of one slot: one shard, maybe not the waiter's own.
+            w.send(&command(&["BLPOP", "{q}none", "q", "0"])).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == i + 1);
+            waiters.push(w);
+        }
+        let mut pusher = conn(s.port);
+        for i in 0..6 {
+            call(&mut pusher, &["RPUSH", "q", &format!("e{i}")]);
+        }
+        for (i, w) in waiters.iter_mut().enumerate() {
+            let v = w.read().expect("served").0;
+            assert_eq!(
+                text(&v),
+                ["q".to_string(), format!("e{i}")],
+                "cores {cores}"
+            );
+        }
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        assert_eq!(call(&mut admin, &["EXISTS", "q"]).int(), Some(0));
+    }
+}
+
+#[test]
+fn timeouts_multi_and_errors_answer_as_redis_does() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let r = Server::redis("blocking-errors").expect("redis-server");
+    for cores in ["1", "3"] {
+        let s = Server::kevy(&["--cores", cores]);
+        let cases: &[&[&str]] = &[
+            &["BLPOP", "k", "-1"],
+            &["BLPOP", "k", "abc"],
+            &["BLPOP", "k", "0.05"],
+            &["BRPOP", "k", "0.01"],
+            &["BLMOVE", "k", "d", "LEFT", "RIGHT", "0.02"],
+            &["BLMOVE", "k", "d", "UP", "RIGHT", "0.02"],
+            &["BRPOPLPUSH", "k", "d", "0.02"],
+            &["BZPOPMIN", "z", "0.02"],
+            &["BZPOPMAX", "z", "-0.5"],
+            &["BLMPOP", "0.02", "1", "k", "LEFT"],
+            &["BLMPOP", "-1", "1", "k", "LEFT"],
+            &["BZMPOP", "0.02", "1", "z", "MIN"],
+            &["BZMPOP", "0.02", "0", "z", "MIN"],
+            &["SET", "str", "x"],
+            &["BLPOP", "str", "0"],
+        ];
+        for resp in ["2", "3"] {
+            let (mut a, mut b) = (conn(s.port), conn(r.port));
+            call(&mut a, &["HELLO", resp]);
+            call(&mut b, &["HELLO", resp]);
+            for args in cases {
+                assert_eq!(
+                    common::resp::escape(&raw(&mut a, args)),
+                    common::resp::escape(&raw(&mut b, args)),
+                    "{args:?} RESP{resp} cores {cores}"
+                );
+            }
+            // Inside MULTI a blocking command does not block.
+            for args in [
+                &["MULTI"][..],
+                &["BLPOP", "k", "0"],
+                &["BZPOPMIN", "z", "0"],
+            ] {
+                raw(&mut a, args);
+                raw(&mut b, args);
+            }
+            assert_eq!(raw(&mut a, &["EXEC"]), raw(&mut b, &["EXEC"]), "MULTI");
+        }
+    }
+}
+
+#[test]
+fn served_replies_match_redis_in_both_protocols() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let r = Server::redis("blocking-shapes").expect("redis-server");
+    let s = Server::kevy(&["--cores", "3"]);
+    let setup: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c", "d"],
+        &["ZADD", "z", "1", "m1", "2.5", "m2", "3", "m3"],
+    ];
+    let cases: &[&[&str]] = &[
+        &["BLPOP", "none", "l", "0"],
+        &["BRPOP", "l", "0"],
+        &["BLMPOP", "0", "2", "none", "l", "RIGHT", "COUNT", "5"],
+        &["BZPOPMIN", "none", "z", "0"],
+        &["BZPOPMAX", "z", "0"],
+        &["BZMPOP", "0", "1", "z", "MIN", "COUNT", "3"],
+        &["EXISTS", "l", "z"],
+    ];
+    for resp in ["2", "3"] {
+        let (mut a, mut b) = (conn(s.port), conn(r.port));
+        call(&mut a, &["HELLO", resp]);
+        call(&mut b, &["HELLO", resp]);
+        for args in setup.iter().chain(cases) {
+            assert_eq!(
+                common::resp::escape(&raw(&mut a, args)),
+                common::resp::escape(&raw(&mut b, args)),
+                "{args:?} RESP{resp}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_waiter_on_another_shard_is_served_by_blmove_and_zadd() {
+    let s = Server::kevy(&["--cores", "3"]);
+    let mut admin = conn(s.port);
+    let mut w1 = conn(s.port);
+    let mut w2 = conn(s.port);
+    w1.send(&command(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]))
+        .unwrap();
+    w2.send(&command(&["BZPOPMIN", "zs", "0"])).unwrap();
+    eventually("two blocked", || blocked_clients(&mut admin) == 2);
+    call(&mut admin, &["RPUSH", "src", "x"]);
+    call(&mut admin, &["ZADD", "zs", "7", "m"]);
+    assert_eq!(w1.read().unwrap().0.bytes(), Some(&b"x"[..]));
+    assert_eq!(text_mixed(&w2.read().unwrap().0), ["zs", "m", "7"]);
+    assert_eq!(
+        text(&call(&mut admin, &["LRANGE", "dst", "0", "-1"])),
+        ["x"]
+    );
+}
+
+fn text_mixed(v: &Value) -> Vec<String> {
+    v.items()
+        .expect("array")
+        .iter()
+        .map(|i| match i.bytes() {
+            Some(b) => String::from_utf8_lossy(b).into_owned(),
+            None => i.int().map_or("?".into(), |n| n.to_string()),
+        })
+        .collect()
+}
+
+#[test]
+fn clients_that_hang_up_while_blocked_lose_nothing() {
+    let s = Server::kevy(&["--cores", "3"]);
+    let mut admin = conn(s.port);
+    let mut got = Vec::new();
+    let mut n = 0;
+    for round in 0..5 {
+        let mut live = Vec::new();
+        for i in 0..8 {
+            let mut w = conn(s.port);
+            w.send(&command(&["BRPOP", "lost", "0"])).unwrap();
+            if (i + round) % 3 == 0 {
+                drop(w);
+            } else {
+                live.push(w);
+            }
+        }
+        // Every waiter either blocked or is gone.
+        eventually("waiters settle", || {
+            blocked_clients(&mut admin) == live.len() as i64
+        });
+        for _ in 0..live.len() {
+            call(&mut admin, &["LPUSH", "lost", &format!("e{n}")]);
+            n += 1;
+        }
+        for w in live.iter_mut() {
+            got.push(text(&w.read().unwrap().0)[1].clone());
+        }
+    }
+    // Nothing was left behind for the clients that hung up.
+    assert_eq!(call(&mut admin, &["EXISTS", "lost"]).int(), Some(0));
+    call(&mut admin, &["LPUSH", "lost", "last"]);
+    got.extend(text(&call(&mut admin, &["LRANGE", "lost", "0", "-1"])));
+    got.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+    want.push("last".into());
+    want.sort();
+    assert_eq!(got, want, "every element once");
+}
+
+#[test]
+fn a_timeout_answers_nil_and_zero_waits_until_served() {
+    let s = Server::kevy(&["--cores", "2"]);
+    let mut c = conn(s.port);
+    let t0 = Instant::now();
+    assert_eq!(raw(&mut c, &["BLPOP", "t", "0.15"]), b"*-1\r\n");
+    assert!(t0.elapsed() >= Duration::from_millis(150));
+    let mut admin = conn(s.port);
+    c.send(&command(&["BLPOP", "t", "0"])).unwrap();
+    eventually("blocked", || blocked_clients(&mut admin) == 1);
+    call(&mut admin, &["RPUSH", "t", "v"]);
+    assert_eq!(text(&c.read().unwrap().0), ["t", "v"]);
+    // The connection runs on after being served.
+    assert_eq!(raw(&mut c, &["PING"]), b"+PONG\r\n");
+}
