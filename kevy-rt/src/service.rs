@@ -336,6 +336,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// says before anything that depends on them is sent (and stats that
     /// INFO reads from other threads are published).
     fn end_iteration(&self, shard: &mut Self::Shard, effects: &mut Effects);
+    /// Whether the shard has work of its own pending (loading its data at
+    /// start-up): the loop then polls for events without waiting.
+    fn busy(&self, _shard: &Self::Shard) -> bool {
+        false
+    }
     /// Whether the shards record effects (a log or a replica consumes
     /// them); asked once per shard at start-up.
     fn wants_effects(&self) -> bool {

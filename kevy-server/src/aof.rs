@@ -209,7 +209,7 @@ impl ShardLog {
 
 /// What start-up found: the files to replay and each shard's log.
 pub struct Boot {
-    pub recovered: Recovered,
+    pub recovered: Arc<Recovered>,
     logs: std::sync::Mutex<Vec<Option<Log>>>,
     epoch: u64,
     layout: Layout,
@@ -264,7 +264,7 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
     kevy.server.rewrites.enabled.store(true, Relaxed);
     Ok(Some(Boot {
         epoch: recovered.max_epoch + 1,
-        recovered,
+        recovered: Arc::new(recovered),
         logs: std::sync::Mutex::new(logs),
         layout,
         rewrites: kevy.server.rewrites.clone(),
@@ -272,6 +272,15 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
 }
 
 impl Boot {
+    /// Starts reading the files found for `n` shards, to be replayed by
+    /// the shards as they serve (loading.rs).
+    pub fn start_loading(&self, n: usize) -> crate::loading::Channels {
+        let total = (0..self.recovered.shards())
+            .map(|s| aof::dir::log_size(&self.layout, s).unwrap_or(0))
+            .sum();
+        crate::loading::start_aof(n, self.recovered.clone(), total)
+    }
+
     /// Shard `s`'s log, to keep for the shard's life.
     pub fn take_log(&self, s: usize) -> Option<ShardLog> {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
@@ -367,7 +376,7 @@ fn load_base(path: &Path, shard: &mut Shard) -> std::io::Result<()> {
 }
 
 /// One RESP array of bulk strings at the start of `b`, and its length.
-fn parse_array(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+pub(crate) fn parse_array(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
     fn line(b: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
         if *b.get(at)? != kind {
             return None;

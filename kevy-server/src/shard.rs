@@ -26,6 +26,8 @@ pub struct Shard {
     /// BGREWRITEAOF's part ran: the command's execution takes the
     /// rewrite's cut before anything else runs (aof.rs, `take_cut`).
     pub rewrite_cut_due: bool,
+    /// The data this shard is still loading at start-up (loading.rs).
+    pub loading: Option<Box<crate::loading::ShardLoad>>,
 }
 
 impl Shard {
@@ -41,6 +43,7 @@ impl Shard {
             snapshot: None,
             aof: None,
             rewrite_cut_due: false,
+            loading: None,
         }
     }
 
