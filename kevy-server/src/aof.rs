@@ -272,34 +272,54 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
 }
 
 impl Boot {
-    /// Starts reading the files found for `n` shards, to be replayed by
-    /// the shards as they serve (loading.rs).
-    pub fn start_loading(&self, n: usize) -> crate::loading::Channels {
-        let total = (0..self.recovered.shards())
+    /// Bytes of the files found, summed over shards.
+    pub fn total_bytes(&self) -> u64 {
+        (0..self.recovered.shards())
             .map(|s| aof::dir::log_size(&self.layout, s).unwrap_or(0))
-            .sum();
-        crate::loading::start_aof(n, self.recovered.clone(), total)
+            .sum()
     }
 
     /// Shard `s`'s log, to keep for the shard's life.
-    pub fn take_log(&self, s: usize) -> Option<ShardLog> {
+    pub fn take_log(&self, s: usize) -> Option<OpenedLog> {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let log = logs.get_mut(s)?.take()?;
         let size = aof::dir::log_size(&self.layout, s).unwrap_or(0);
-        Some(ShardLog {
-            pos_origin: log.appended(),
+        Some(OpenedLog {
             log,
             layout: self.layout.clone(),
             epoch: self.epoch,
-            ok: true,
             rewrites: self.rewrites.clone(),
+            size,
+        })
+    }
+}
+
+/// A shard's log opened for appending, on its way to the shard's thread.
+pub struct OpenedLog {
+    log: Log,
+    layout: Layout,
+    epoch: u64,
+    rewrites: Arc<Rewrites>,
+    /// The files' size.
+    size: u64,
+}
+
+impl OpenedLog {
+    pub fn into_shard_log(self) -> ShardLog {
+        ShardLog {
+            pos_origin: self.log.appended(),
+            log: self.log,
+            layout: self.layout,
+            epoch: self.epoch,
+            ok: true,
+            rewrites: self.rewrites,
             rewriting: None,
             cut_gen: 0,
             carried: 0,
             carried_gen: 0,
-            size_origin: size,
-            base_size: size,
-        })
+            size_origin: self.size,
+            base_size: self.size,
+        }
     }
 }
 

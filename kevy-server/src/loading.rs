@@ -56,6 +56,8 @@ pub enum Item {
     Select(u32),
     /// Effects read back from the log: RESP arrays.
     Apply(Vec<u8>),
+    /// The shard's log, opened for appending once the files are read.
+    Log(Box<crate::aof::OpenedLog>),
 }
 
 /// The load in progress, as INFO reports it.
@@ -214,22 +216,46 @@ pub fn start_rdb(
     Ok(Some(rx))
 }
 
-/// Starts replaying the log found at start-up into `n` shards: one thread
-/// per shard reads that shard's files.
-pub fn start_aof(n: usize, rec: Arc<Recovered>, total_bytes: u64) -> Channels {
-    begin(n, total_bytes);
+/// Starts reading the append-only log: a thread reads every shard's files
+/// and decides what survives ([`crate::aof::boot`]), then hands each shard
+/// its log and one thread per shard reads that shard's records.
+pub fn start_aof(server: Arc<crate::server::Server>) -> Channels {
+    let n = server.config.shards;
+    begin(n, 0);
     let (tx, rx) = channels(n);
-    for (s, tx) in tx.into_iter().enumerate() {
-        let rec = rec.clone();
-        let spawned = std::thread::Builder::new()
-            .name("kevy-load".into())
-            .spawn(move || read_log(&rec, s, tx));
-        if let Err(e) = spawned {
-            fatal(
-                "append-only log",
-                format!("cannot start a loading thread: {e}"),
-            );
-        }
+    let spawned = std::thread::Builder::new()
+        .name("kevy-load".into())
+        .spawn(move || {
+            let kevy = Kevy::new(server);
+            let boot = match crate::aof::boot(&kevy, n) {
+                Ok(Some(b)) => b,
+                Ok(None) => fatal("append-only log", "appendonly is off"),
+                Err(e) => fatal("append-only log", e),
+            };
+            PROGRESS.total_bytes.store(boot.total_bytes(), Relaxed);
+            for (s, tx) in tx.into_iter().enumerate() {
+                if let Some(log) = boot.take_log(s) {
+                    if tx.send(Item::Log(Box::new(log))).is_err() {
+                        return;
+                    }
+                }
+                let rec = boot.recovered.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("kevy-load".into())
+                    .spawn(move || read_log(&rec, s, tx));
+                if let Err(e) = spawned {
+                    fatal(
+                        "append-only log",
+                        format!("cannot start a loading thread: {e}"),
+                    );
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        fatal(
+            "append-only log",
+            format!("cannot start the loading thread: {e}"),
+        );
     }
     rx
 }
@@ -354,6 +380,7 @@ fn apply(kevy: &Kevy, shard: &mut Shard, l: &mut ShardLoad, item: Item) {
             }
         }
         Item::Select(db) => l.db = db,
+        Item::Log(log) => shard.aof = Some(log.into_shard_log()),
         Item::Apply(resp) => {
             let mut rest = &resp[..];
             while !rest.is_empty() {

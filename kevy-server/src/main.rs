@@ -161,19 +161,16 @@ fn main() -> ExitCode {
     }
     // With appendonly the log alone holds the data, as in Redis. The
     // shards load it while they serve (kevy_server::loading).
-    let kevy = match kevy_server::aof::boot(&Kevy::new(server.clone()), shards) {
-        Err(e) => {
-            eprintln!("kevy-server: fatal error loading the append-only log: {e}. Exiting.");
-            return ExitCode::from(1);
-        }
-        Ok(Some(boot)) => Kevy::new(server.clone()).with_aof(boot),
-        Ok(None) => match Kevy::new(server.clone()).with_rdb() {
+    let kevy = if kevy_server::aof::layout().is_some() {
+        Kevy::new(server.clone()).with_aof()
+    } else {
+        match Kevy::new(server.clone()).with_rdb() {
             Ok(k) => k,
             Err(e) => {
                 eprintln!("kevy-server: fatal error loading the DB: {e}. Exiting.");
                 return ExitCode::from(1);
             }
-        },
+        }
     };
     let stats = server.rt_stats.clone();
     eprintln!(

@@ -24,9 +24,9 @@ pub struct Kevy {
     /// What each shard loads at start-up, taken by its thread as it
     /// starts (a store stays on its thread).
     loads: crate::loading::Channels,
-    /// The append-only log found at start-up: each shard replays its own
-    /// files on its thread and keeps its log.
-    aof: Option<crate::aof::Boot>,
+    /// `appendonly yes` at start-up: the shards record effects from the
+    /// start, and each replays its own log files and keeps its log.
+    aof: bool,
 }
 
 impl Kevy {
@@ -34,15 +34,15 @@ impl Kevy {
         Kevy {
             server,
             loads: Default::default(),
-            aof: None,
+            aof: false,
         }
     }
 
-    /// Starts the shards from the append-only log found at start-up,
-    /// which they replay while serving.
-    pub fn with_aof(mut self, boot: crate::aof::Boot) -> Self {
-        self.loads = boot.start_loading(self.server.config.shards);
-        self.aof = Some(boot);
+    /// Starts the shards from the append-only log (`appendonly yes`),
+    /// which a loader thread reads and they replay while serving.
+    pub fn with_aof(mut self) -> Self {
+        self.loads = crate::loading::start_aof(self.server.clone());
+        self.aof = true;
         self
     }
 
@@ -236,10 +236,7 @@ impl Service for Kevy {
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         let mut shard = Shard::new(id, nshards);
         shard.persist = self.server.persist.clone();
-        if let Some(boot) = &self.aof {
-            shard.aof = boot.take_log(id);
-        }
-        shard.loading = self.loads.take(id, self.aof.is_some());
+        shard.loading = self.loads.take(id, self.aof);
         crate::loading::started(&mut shard);
         shard
     }
@@ -539,7 +536,7 @@ impl Service for Kevy {
     }
 
     fn wants_effects(&self) -> bool {
-        self.aof.is_some()
+        self.aof
     }
 
     fn stopping(&self, shard: &mut Shard, effects: &mut Effects) {
@@ -599,7 +596,12 @@ impl Service for Kevy {
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
         }
-        if self.aof.is_some() {
+        if self
+            .server
+            .rewrites
+            .enabled
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             let current = self.server.sum_published(|s| &s.aof_current_size);
             let base = self.server.sum_published(|s| &s.aof_base_size);
             if self.server.rewrites.auto_due(current, base, now) {
