@@ -124,10 +124,36 @@ pub struct ShardLog {
     base_size: u64,
 }
 
+/// `appendfsync` in force (0 `always`, 1 `everysec`, 2 `no`), which every
+/// shard's log follows from its next iteration (CONFIG SET).
+static FSYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+/// Sets `appendfsync` for every shard's log.
+pub fn set_fsync(value: &str) {
+    let v = match value {
+        "always" => 0,
+        "no" => 2,
+        _ => 1,
+    };
+    FSYNC.store(v, Relaxed);
+}
+
+fn fsync_in_force() -> Fsync {
+    match FSYNC.load(Relaxed) {
+        0 => Fsync::Always,
+        2 => Fsync::No,
+        _ => Fsync::Everysec,
+    }
+}
+
 impl ShardLog {
     /// Appends what the shard did this iteration and makes it as durable
     /// as the policy says, before the iteration's replies leave.
     pub fn persist(&mut self, effects: &mut Effects) {
+        let policy = fsync_in_force();
+        if policy != self.log.policy() {
+            self.log.set_policy(policy);
+        }
         let appended = self.append(effects);
         let log = &mut self.log;
         if log.appended() == log.written() && appended.is_ok() {

@@ -221,7 +221,18 @@ pub fn start_rdb(
 /// its log and one thread per shard reads that shard's records.
 pub fn start_aof(server: Arc<crate::server::Server>) -> Channels {
     let n = server.config.shards;
-    begin(n, 0);
+    // The files' size, for INFO from the start (the loader thread counts
+    // again once it knows which files the manifests list).
+    let total = crate::aof::layout().map_or(0, |(l, _)| {
+        std::fs::read_dir(&l.dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&l.name))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+    });
+    begin(n, total);
     let (tx, rx) = channels(n);
     let spawned = std::thread::Builder::new()
         .name("kevy-load".into())
