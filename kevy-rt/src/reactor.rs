@@ -318,7 +318,8 @@ impl<S: Service> Reactor<S> {
                 }
                 continue;
             }
-            let busy = !self.ready.is_empty() || self.mesh.has_outgoing();
+            let busy =
+                !self.ready.is_empty() || self.mesh.has_outgoing() || self.svc.busy(&self.ex.shard);
             let mut timeout = if busy {
                 0
             } else if !self.held_writes.is_empty() || self.svc.background(&self.ex.shard) {

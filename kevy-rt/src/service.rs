@@ -342,6 +342,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn background(&self, _shard: &Self::Shard) -> bool {
         false
     }
+    /// Whether the shard has work of its own pending (loading its data at
+    /// start-up): the loop then polls for events without waiting.
+    fn busy(&self, _shard: &Self::Shard) -> bool {
+        false
+    }
     /// Whether the shards record effects (a log or a replica consumes
     /// them); asked once per shard at start-up.
     fn wants_effects(&self) -> bool {

@@ -124,10 +124,36 @@ pub struct ShardLog {
     base_size: u64,
 }
 
+/// `appendfsync` in force (0 `always`, 1 `everysec`, 2 `no`), which every
+/// shard's log follows from its next iteration (CONFIG SET).
+static FSYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+/// Sets `appendfsync` for every shard's log.
+pub fn set_fsync(value: &str) {
+    let v = match value {
+        "always" => 0,
+        "no" => 2,
+        _ => 1,
+    };
+    FSYNC.store(v, Relaxed);
+}
+
+fn fsync_in_force() -> Fsync {
+    match FSYNC.load(Relaxed) {
+        0 => Fsync::Always,
+        2 => Fsync::No,
+        _ => Fsync::Everysec,
+    }
+}
+
 impl ShardLog {
     /// Appends what the shard did this iteration and makes it as durable
     /// as the policy says, before the iteration's replies leave.
     pub fn persist(&mut self, effects: &mut Effects) {
+        let policy = fsync_in_force();
+        if policy != self.log.policy() {
+            self.log.set_policy(policy);
+        }
         let appended = self.append(effects);
         let log = &mut self.log;
         if log.appended() == log.written() && appended.is_ok() {
@@ -214,7 +240,7 @@ impl ShardLog {
 
 /// What start-up found: the files to replay and each shard's log.
 pub struct Boot {
-    pub recovered: Recovered,
+    pub recovered: Arc<Recovered>,
     logs: std::sync::Mutex<Vec<Option<Log>>>,
     epoch: u64,
     layout: Layout,
@@ -269,7 +295,7 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
     kevy.server.rewrites.enabled.store(true, Relaxed);
     Ok(Some(Boot {
         epoch: recovered.max_epoch + 1,
-        recovered,
+        recovered: Arc::new(recovered),
         logs: std::sync::Mutex::new(logs),
         layout,
         rewrites: kevy.server.rewrites.clone(),
@@ -277,25 +303,54 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
 }
 
 impl Boot {
+    /// Bytes of the files found, summed over shards.
+    pub fn total_bytes(&self) -> u64 {
+        (0..self.recovered.shards())
+            .map(|s| aof::dir::log_size(&self.layout, s).unwrap_or(0))
+            .sum()
+    }
+
     /// Shard `s`'s log, to keep for the shard's life.
-    pub fn take_log(&self, s: usize) -> Option<ShardLog> {
+    pub fn take_log(&self, s: usize) -> Option<OpenedLog> {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let log = logs.get_mut(s)?.take()?;
         let size = aof::dir::log_size(&self.layout, s).unwrap_or(0);
-        Some(ShardLog {
-            pos_origin: log.appended(),
+        Some(OpenedLog {
             log,
             layout: self.layout.clone(),
             epoch: self.epoch,
-            ok: true,
             rewrites: self.rewrites.clone(),
+            size,
+        })
+    }
+}
+
+/// A shard's log opened for appending, on its way to the shard's thread.
+pub struct OpenedLog {
+    log: Log,
+    layout: Layout,
+    epoch: u64,
+    rewrites: Arc<Rewrites>,
+    /// The files' size.
+    size: u64,
+}
+
+impl OpenedLog {
+    pub fn into_shard_log(self) -> ShardLog {
+        ShardLog {
+            pos_origin: self.log.appended(),
+            log: self.log,
+            layout: self.layout,
+            epoch: self.epoch,
+            ok: true,
+            rewrites: self.rewrites,
             rewriting: None,
             cut_gen: 0,
             carried: 0,
             carried_gen: 0,
-            size_origin: size,
-            base_size: size,
-        })
+            size_origin: self.size,
+            base_size: self.size,
+        }
     }
 }
 
@@ -372,7 +427,7 @@ fn load_base(path: &Path, shard: &mut Shard) -> std::io::Result<()> {
 }
 
 /// One RESP array of bulk strings at the start of `b`, and its length.
-fn parse_array(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+pub(crate) fn parse_array(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
     fn line(b: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
         if *b.get(at)? != kind {
             return None;

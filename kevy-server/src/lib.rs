@@ -6,6 +6,7 @@ pub mod aof;
 pub mod ctx;
 pub mod errors;
 pub mod families;
+pub mod loading;
 pub mod persist;
 pub mod propagate;
 pub mod server;

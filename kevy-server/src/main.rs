@@ -159,23 +159,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let t0 = std::time::Instant::now();
-    // With appendonly the log alone holds the data, as in Redis.
-    let kevy = match kevy_server::aof::boot(&Kevy::new(server.clone()), shards) {
-        Err(e) => {
-            eprintln!("kevy-server: fatal error loading the append-only log: {e}. Exiting.");
-            return ExitCode::from(1);
+    // With appendonly the log alone holds the data, as in Redis. The
+    // shards load it while they serve (kevy_server::loading).
+    let kevy = if kevy_server::aof::layout().is_some() {
+        Kevy::new(server.clone()).with_aof()
+    } else {
+        match Kevy::new(server.clone()).with_rdb() {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("kevy-server: fatal error loading the DB: {e}. Exiting.");
+                return ExitCode::from(1);
+            }
         }
-        Ok(Some(boot)) => Some(Kevy::new(server.clone()).with_aof(boot)),
-        Ok(None) => None,
-    };
-    let kevy = match kevy {
-        Some(k) => Ok(k),
-        None => load_rdb(&server, shards, t0),
-    };
-    let kevy = match kevy {
-        Ok(k) => k,
-        Err(code) => return code,
     };
     let stats = server.rt_stats.clone();
     eprintln!(
@@ -193,31 +188,6 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("kevy-server: fatal: {e}");
             ExitCode::from(1)
-        }
-    }
-}
-
-/// Loads `dump.rdb` at start-up (none: an empty keyspace).
-fn load_rdb(server: &Arc<Server>, shards: usize, t0: std::time::Instant) -> Result<Kevy, ExitCode> {
-    match kevy_server::persist::load_at_startup(shards, kevy_server::server::DATABASES) {
-        Ok(None) => Ok(Kevy::new(server.clone())),
-        Ok(Some((keys, info))) => {
-            eprintln!(
-                "kevy-server: DB loaded from disk: {} keys in {:.3} seconds ({} expired skipped)",
-                info.keys,
-                t0.elapsed().as_secs_f64(),
-                info.expired
-            );
-            let p = &server.persist;
-            p.loaded_keys
-                .store(info.keys, std::sync::atomic::Ordering::Relaxed);
-            p.loaded_expired
-                .store(info.expired, std::sync::atomic::Ordering::Relaxed);
-            Ok(Kevy::with_keys(server.clone(), keys))
-        }
-        Err(e) => {
-            eprintln!("kevy-server: fatal error loading the DB: {e}. Exiting.");
-            Err(ExitCode::from(1))
         }
     }
 }

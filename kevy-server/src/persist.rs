@@ -271,7 +271,7 @@ impl Persist {
 
 /// Where saves go now: `dir` (the working directory, as Redis's `dir`
 /// changes it) and `dbfilename`.
-fn target() -> (PathBuf, String) {
+pub(crate) fn target() -> (PathBuf, String) {
     let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let file = crate::settings::current("dbfilename").unwrap_or_else(|| "dump.rdb".into());
     (dir, file)
@@ -430,64 +430,6 @@ pub fn save_point_due(p: &Persist, points: &str, changes: u64, now_ms: u64) -> b
         .collect();
     nums.chunks_exact(2)
         .any(|pair| since >= pair[0] && changes >= pair[1])
-}
-
-/// How often a long load says how far it is.
-const LOAD_PROGRESS_KEYS: u64 = 1_000_000;
-
-/// Reads `dir/dbfilename` at start-up: the keys each of `n` shards owns
-/// (by slot), and what the load found. A missing file is an empty
-/// keyspace. A key that appears twice is an error, as in Redis.
-#[allow(clippy::type_complexity)]
-pub fn load_at_startup(
-    n: usize,
-    ndbs: usize,
-) -> Result<Option<(Vec<Vec<rdb::Loaded>>, rdb::LoadInfo)>, String> {
-    let (dir, file) = target();
-    let path = dir.join(&file);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let now = kevy_sys::clock::unix_ms();
-    let mut shards: Vec<Vec<rdb::Loaded>> = (0..n).map(|_| Vec::new()).collect();
-    // Keys seen, by a hash of the name: where each went, to compare the
-    // names when two hashes meet (a copy of every name would double the
-    // load's memory).
-    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
-    let mut seen: Vec<std::collections::HashMap<u64, (usize, usize)>> =
-        (0..ndbs).map(|_| Default::default()).collect();
-    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-    let t0 = std::time::Instant::now();
-    let mut loaded = 0u64;
-    let info = rdb::load_file(&path, now, |k| {
-        loaded += 1;
-        if loaded.is_multiple_of(LOAD_PROGRESS_KEYS) {
-            eprintln!(
-                "kevy-server: loading {}: {loaded} keys in {:.1} s ({size} bytes in the file)",
-                path.display(),
-                t0.elapsed().as_secs_f64()
-            );
-        }
-        let Some(keys) = seen.get_mut(k.db) else {
-            return Err(format!("database {} out of range (0..{ndbs})", k.db));
-        };
-        let s = kevy_rt::shard_of(&k.key, n);
-        match keys.entry(hasher.hash_one(&k.key)) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let (s0, i0) = *e.get();
-                if shards[s0][i0].key == k.key {
-                    return Err("the key appears twice".to_string());
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert((s, shards[s].len()));
-            }
-        }
-        shards[s].push(k);
-        Ok(())
-    })
-    .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Some((shards, info)))
 }
 
 /// The save state every shard of a server shares; `start_secs` counts as

@@ -21,27 +21,39 @@ const EXPIRE_CYCLE_BUDGET: std::time::Duration = std::time::Duration::from_milli
 
 pub struct Kevy {
     pub server: Arc<Server>,
-    /// Keys loaded at start-up, one list per shard, taken by each shard's
-    /// thread as it starts (a store stays on its thread).
-    preloaded: std::sync::Mutex<Vec<Vec<kevy_persist::rdb::Loaded>>>,
-    /// The append-only log found at start-up: each shard replays its own
-    /// files on its thread and keeps its log.
-    aof: Option<crate::aof::Boot>,
+    /// What each shard loads at start-up, taken by its thread as it
+    /// starts (a store stays on its thread).
+    loads: crate::loading::Channels,
+    /// `appendonly yes` at start-up: the shards record effects from the
+    /// start, and each replays its own log files and keeps its log.
+    aof: bool,
 }
 
 impl Kevy {
     pub fn new(server: Arc<Server>) -> Self {
         Kevy {
             server,
-            preloaded: Default::default(),
-            aof: None,
+            loads: Default::default(),
+            aof: false,
         }
     }
 
-    /// Starts the shards from the append-only log found at start-up.
-    pub fn with_aof(mut self, boot: crate::aof::Boot) -> Self {
-        self.aof = Some(boot);
+    /// Starts the shards from the append-only log (`appendonly yes`),
+    /// which a loader thread reads and they replay while serving.
+    pub fn with_aof(mut self) -> Self {
+        self.loads = crate::loading::start_aof(self.server.clone());
+        self.aof = true;
         self
+    }
+
+    /// Starts the shards from the `dump.rdb`, if there is one, which they
+    /// load while serving.
+    pub fn with_rdb(mut self) -> Result<Self, String> {
+        let n = self.server.config.shards;
+        if let Some(loads) = crate::loading::start_rdb(n, self.server.persist.clone())? {
+            self.loads = loads;
+        }
+        Ok(self)
     }
 
     /// Applies one effect read back from the log to `shard`, in database
@@ -86,21 +98,6 @@ impl Kevy {
             ));
         }
         Ok(())
-    }
-
-    /// A server whose shards start with the keys in `keys` (shard `i`
-    /// takes the `i`-th list).
-    pub fn with_keys(server: Arc<Server>, keys: Vec<Vec<kevy_persist::rdb::Loaded>>) -> Self {
-        Kevy {
-            server,
-            preloaded: std::sync::Mutex::new(keys),
-            aof: None,
-        }
-    }
-
-    fn take_preloaded(&self, id: usize) -> Vec<kevy_persist::rdb::Loaded> {
-        let mut p = self.preloaded.lock().unwrap_or_else(|e| e.into_inner());
-        p.get_mut(id).map(std::mem::take).unwrap_or_default()
     }
 }
 
@@ -192,6 +189,27 @@ impl Kevy {
         stats.log_slow(shard, took, args, client.peer.to_string(), &name);
     }
 
+    /// While the data loads, Redis runs only the commands (or
+    /// subcommands) flagged `loading` (`processCommand`).
+    #[cold]
+    #[inline(never)]
+    fn refuse_while_loading(
+        &self,
+        id: u16,
+        spec: &CommandSpec,
+        args: Args<'_>,
+    ) -> Result<(), Vec<u8>> {
+        let subs = self.server.table.subs(id);
+        let sub = (!subs.is_empty() && args.len() > 1)
+            .then(|| crate::families::common::find_sub(args, subs).ok())
+            .flatten();
+        let flags = sub.map_or(spec.flags, |s| s.flags);
+        match flags & flag::LOADING {
+            0 => Err(crate::loading::LOADING_ERR.as_bytes().to_vec()),
+            _ => Ok(()),
+        }
+    }
+
     /// Looks the command up and checks its arity, with Redis's errors.
     #[inline(always)]
     fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
@@ -218,27 +236,8 @@ impl Service for Kevy {
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         let mut shard = Shard::new(id, nshards);
         shard.persist = self.server.persist.clone();
-        if let Some(boot) = &self.aof {
-            let t0 = std::time::Instant::now();
-            if let Err(e) = crate::aof::replay_shard(self, &boot.recovered, id, &mut shard) {
-                eprintln!("kevy-server: fatal error loading the append-only log: {e}. Exiting.");
-                std::process::exit(1);
-            }
-            shard.store.dirty = 0;
-            eprintln!(
-                "kevy-server: shard {id}: append-only log loaded in {:.3} seconds",
-                t0.elapsed().as_secs_f64()
-            );
-            shard.aof = boot.take_log(id);
-        }
-        for k in self.take_preloaded(id) {
-            let ttl = k
-                .expire_at
-                .map_or(kevy_store::SetTtl::Clear, kevy_store::SetTtl::At);
-            shard.store.db(k.db).set(&k.key, k.value, ttl);
-        }
-        // What was loaded is saved already.
-        shard.store.dirty = 0;
+        shard.loading = self.loads.take(id, self.aof);
+        crate::loading::started(&mut shard);
         shard
     }
 
@@ -250,6 +249,9 @@ impl Service for Kevy {
         nshards: usize,
     ) -> Result<(u16, Route), Vec<u8>> {
         let (id, spec) = self.checked(args)?;
+        if crate::loading::in_progress() {
+            self.refuse_while_loading(id, spec, args)?;
+        }
         let route = match spec.route {
             RouteKind::Conn => Route::Conn,
             RouteKind::Keys(fold) => Route::Keys {
@@ -281,6 +283,13 @@ impl Service for Kevy {
             tx: tx_op(args),
             msg,
         })?;
+        if crate::loading::in_progress() {
+            self.refuse_while_loading(id, spec, args)
+                .map_err(|msg| Refused {
+                    tx: tx_op(args),
+                    msg,
+                })?;
+        }
         let subs = self.server.table.subs(id);
         if !subs.is_empty() {
             crate::families::common::find_sub(args, subs).map_err(|e| Refused {
@@ -546,6 +555,13 @@ impl Service for Kevy {
     }
 
     fn begin_iteration(&self, shard: &mut Shard) {
+        if shard.loading.is_some() {
+            // The clock stays stopped until the load is complete.
+            crate::loading::step(self, shard);
+            if shard.loading.is_some() {
+                return;
+            }
+        }
         shard.store.set_now(kevy_sys::clock::unix_ms());
     }
 
@@ -553,8 +569,12 @@ impl Service for Kevy {
         shard.snapshot.is_some() || shard.aof.as_ref().is_some_and(|l| l.rewriting())
     }
 
+    fn busy(&self, shard: &Shard) -> bool {
+        shard.loading.is_some()
+    }
+
     fn wants_effects(&self) -> bool {
-        self.aof.is_some()
+        self.aof
     }
 
     fn stopping(&self, shard: &mut Shard, effects: &mut Effects) {
@@ -579,10 +599,12 @@ impl Service for Kevy {
         if shard.id == 0 {
             self.server.sample_rates();
         }
-        shard.store.set_now(kevy_sys::clock::unix_ms());
-        shard
-            .store
-            .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+        if shard.loading.is_none() {
+            shard.store.set_now(kevy_sys::clock::unix_ms());
+            shard
+                .store
+                .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+        }
         if shard.prop_attached {
             shard.prop().drain_into(effects);
         }
@@ -595,7 +617,7 @@ impl Service for Kevy {
     }
 
     fn internal_command(&self, shard: &mut Shard) -> Option<OwnedArgs> {
-        if shard.id != 0 {
+        if shard.id != 0 || crate::loading::in_progress() {
             return None;
         }
         let now = kevy_sys::clock::unix_ms();
@@ -612,7 +634,12 @@ impl Service for Kevy {
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
         }
-        if self.aof.is_some() {
+        if self
+            .server
+            .rewrites
+            .enabled
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             let current = self.server.sum_published(|s| &s.aof_current_size);
             let base = self.server.sum_published(|s| &s.aof_base_size);
             if self.server.rewrites.auto_due(current, base, now) {
@@ -630,6 +657,10 @@ impl Service for Kevy {
     /// are configured (as Redis does); without them the server stops at once.
     fn stop_command(&self, _shard: &mut Shard) -> Option<OwnedArgs> {
         eprintln!("kevy-server: received SIGINT or SIGTERM, scheduling shutdown");
+        // A partial dataset is never saved over the file being loaded.
+        if crate::loading::in_progress() {
+            return None;
+        }
         let points = crate::settings::current("save")?;
         (!points.is_empty()).then(|| OwnedArgs::from_slices([b"SHUTDOWN"]))
     }

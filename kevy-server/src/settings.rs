@@ -176,7 +176,7 @@ pub static PARAMS: &[Param] = {
         // Persistence.
         p("save", Save, "3600 1 300 100 60 10000", Live),
         p("appendonly", Bool, "no", Startup),
-        p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Startup),
+        p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Live),
         p("appendfilename", Str, "appendonly.aof", Immutable),
         p("appenddirname", Str, "appendonlydir", Immutable),
         p("dbfilename", Str, "dump.rdb", Live),
@@ -278,6 +278,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
                 }
             }
         }
+        "appendfsync" => crate::aof::set_fsync(value),
         "slowlog-max-len" => {
             if let Ok(n) = value.parse() {
                 server

@@ -31,6 +31,8 @@ pub struct Shard {
     /// A blocking command found nothing and asks to wait this many ms (0:
     /// for ever); the service hands it to the runtime's `Sink::block`.
     pub block: Option<u64>,
+    /// The data this shard is still loading at start-up (loading.rs).
+    pub loading: Option<Box<crate::loading::ShardLoad>>,
 }
 
 impl Shard {
@@ -48,6 +50,7 @@ impl Shard {
             rewrite_cut_due: false,
             may_block: false,
             block: None,
+            loading: None,
         }
     }
 

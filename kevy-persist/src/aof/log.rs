@@ -87,6 +87,10 @@ struct Shared {
     epoch: Instant,
     failed: AtomicBool,
     notify: Option<Notify>,
+    /// The policy is `everysec` (the thread also fsyncs once a second).
+    /// Relaxed: a policy change takes effect within the thread's next
+    /// wake-up, which the change triggers.
+    everysec: AtomicBool,
 }
 
 struct SyncState {
@@ -121,11 +125,12 @@ impl Log {
             epoch: Instant::now(),
             failed: AtomicBool::new(false),
             notify,
+            everysec: AtomicBool::new(policy == Fsync::Everysec),
         });
         let t = shared.clone();
         let thread = std::thread::Builder::new()
             .name("kevy-aof-fsync".into())
-            .spawn(move || fsync_loop(&t, policy))?;
+            .spawn(move || fsync_loop(&t))?;
         Ok(Log {
             policy,
             buf: Vec::with_capacity(64 * 1024),
@@ -143,6 +148,19 @@ impl Log {
 
     pub fn policy(&self) -> Fsync {
         self.policy
+    }
+
+    /// Switches the policy (`CONFIG SET appendfsync`). What was written
+    /// before is covered by the new policy's next fsync; switching to
+    /// `always` does not by itself fsync anything.
+    pub fn set_policy(&mut self, policy: Fsync) {
+        self.policy = policy;
+        self.shared
+            .everysec
+            .store(policy == Fsync::Everysec, Ordering::Relaxed);
+        // Wake the thread so that it waits the new way.
+        let _st = lock(&self.shared.state);
+        self.shared.wake.notify_all();
     }
 
     /// Appends effects outside any cross-shard transaction (RESP arrays,
@@ -364,7 +382,7 @@ fn lock(m: &Mutex<SyncState>) -> MutexGuard<'_, SyncState> {
 /// is requested; one fsync covers every batch written before it started,
 /// which is what makes commits group. `everysec`: also wake each second and
 /// fsync what was written. `no`: only explicit requests.
-fn fsync_loop(sh: &Shared, policy: Fsync) {
+fn fsync_loop(sh: &Shared) {
     let mut last = Instant::now();
     loop {
         let (target, retired, current) = {
@@ -377,7 +395,7 @@ fn fsync_loop(sh: &Shared, policy: Fsync) {
                 if st.target > synced {
                     break;
                 }
-                if policy == Fsync::Everysec {
+                if sh.everysec.load(Ordering::Relaxed) {
                     let due = last + EVERYSEC;
                     let now = Instant::now();
                     if now >= due {

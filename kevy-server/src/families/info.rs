@@ -282,7 +282,8 @@ fn info_persistence(server: &Server, f: &mut Fields<'_>) {
     let p = &server.persist;
     let dirty = server.sum_published(|s| &s.dirty);
     let status = |ok: bool| if ok { "ok" } else { "err" };
-    f.put("loading", 0);
+    let loading = crate::loading::info_fields();
+    f.put("loading", loading.is_some() as u8);
     f.put("async_loading", 0);
     // A fork-less snapshot copies nothing on write.
     f.put("current_cow_peak", 0);
@@ -358,6 +359,9 @@ fn info_persistence(server: &Server, f: &mut Fields<'_>) {
             "aof_delayed_fsync",
             server.sum_published(|s| &s.aof_delayed_fsync),
         );
+    }
+    for (name, value) in loading.into_iter().flatten() {
+        f.put(name, value);
     }
 }
 

@@ -215,7 +215,9 @@ fn parse_shutdown(args: Args<'_>) -> Result<ShutdownOpts, &'static str> {
 /// Whether SHUTDOWN with these options saves first: SAVE, or save points
 /// configured and not NOSAVE (as Redis decides).
 fn shutdown_saves(o: &ShutdownOpts) -> bool {
+    // Redis never saves a dataset it has not finished loading.
     !o.abort
+        && !crate::loading::in_progress()
         && !o.nosave
         && (o.save || crate::settings::current("save").is_some_and(|s| !s.is_empty()))
 }
