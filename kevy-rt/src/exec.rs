@@ -259,7 +259,9 @@ pub(crate) fn run<S: Service>(
 }
 
 /// Runs a command that may block ([`Sink::may_block`]); returns its
-/// request to block, if it made one (and then it wrote no reply).
+/// request to block, if it made one (and then it wrote no reply). The hot
+/// path of every inline command, like [`run`].
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_may_block<S: Service>(
     svc: &S,

@@ -336,6 +336,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// says before anything that depends on them is sent (and stats that
     /// INFO reads from other threads are published).
     fn end_iteration(&self, shard: &mut Self::Shard, effects: &mut Effects);
+    /// Whether `cmd` is a blocking command (BLPOP, …): only those run with
+    /// [`Sink::may_block`] (crate doc, "Blocking").
+    fn blocking(&self, _cmd: Self::Cmd) -> bool {
+        false
+    }
     /// Whether the shard has work it does a bit per iteration (a
     /// snapshot being written): an idle shard then wakes every millisecond
     /// instead of sleeping until the next tick.

@@ -565,6 +565,11 @@ impl Service for Kevy {
         shard.store.set_now(kevy_sys::clock::unix_ms());
     }
 
+    #[inline(always)]
+    fn blocking(&self, cmd: u16) -> bool {
+        self.server.table.get(cmd).flags & flag::BLOCKING != 0
+    }
+
     fn background(&self, shard: &Shard) -> bool {
         shard.snapshot.is_some() || shard.aof.as_ref().is_some_and(|l| l.rewriting())
     }

@@ -97,6 +97,8 @@ impl<S: Service> Executor<S> {
     /// it asks to block, the client is parked in its keys' queues and the
     /// request's timeout is returned (no reply was written).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     pub fn run_blocking(
         &mut self,
         home: usize,
@@ -106,6 +108,22 @@ impl<S: Service> Executor<S> {
         args: Args<'_>,
         out: &mut Vec<u8>,
     ) -> Option<u64> {
+        if !self.svc.blocking(cmd) {
+            // Every other command: the plain execution point, and a look
+            // at whether it fed a waiter (one branch while nobody waits).
+            exec::run(
+                &*self.svc,
+                &mut self.shard,
+                &mut self.effects,
+                client,
+                cmd,
+                args,
+                0,
+                out,
+            );
+            self.note(client, args);
+            return None;
+        }
         let block = exec::run_may_block(
             &*self.svc,
             &mut self.shard,
