@@ -35,6 +35,10 @@ enum Op {
     /// Runs the active expiry cycle.
     ActiveExpire,
     Step(usize),
+    /// Sets the `n` keys from this one on: a table that grows.
+    Fill(usize, u16, u16),
+    /// Deletes the `n` keys from this one on: a table that shrinks.
+    Drain(usize, u16, u16),
 }
 
 fn key(k: u16) -> Vec<u8> {
@@ -180,6 +184,17 @@ fn apply(st: &mut Store, op: &Op) {
             let far = std::time::Instant::now() + std::time::Duration::from_secs(60);
             st.active_expire_cycle(far);
         }
+        Op::Fill(d, from, n) => {
+            for k in from..from.saturating_add(n) {
+                let v = Value::string(k.to_string().as_bytes());
+                st.db(d).set(&key(k), v, SetTtl::Clear);
+            }
+        }
+        Op::Drain(d, from, n) => {
+            for k in from..from.saturating_add(n) {
+                st.db(d).remove(&key(k));
+            }
+        }
         Op::Step(_) => {}
     }
 }
@@ -218,6 +233,7 @@ fn check(init: &[Op], ops: &[Op], load_at: u64) {
     }
     st.set_now(NOW);
     let want = model(&st, NOW + load_at);
+    let keys_at_start: usize = (0..DBS).map(|d| st.db_counts(d).0).sum();
     let mut snap = Snapshot::start(&mut st, Vec::new());
     for o in ops {
         if let Op::Step(n) = o {
@@ -226,6 +242,10 @@ fn check(init: &[Op], ops: &[Op], load_at: u64) {
             apply(&mut st, o);
         }
     }
+    while !snap.step(&st, usize::MAX).unwrap() {}
+    // Every key of the start, expired ones included, exactly once.
+    assert_eq!(snap.written(), keys_at_start as u64);
+    assert_eq!(snap.remembered(), 0);
     let section = snap.finish(&mut st).unwrap();
     let file = rdb::combine(Vec::new(), &aux(), [section.as_slice()]).unwrap();
     let mut back = Store::new(DBS);
@@ -256,6 +276,94 @@ proptest! {
     ) {
         check(&init, &ops, 0);
     }
+}
+
+/// Writes over a keyspace of 4000 names per database, with bulk inserts
+/// and deletes that make the tables grow and shrink while they are walked.
+fn big_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => op(4000),
+        1 => (0..DBS, 0..4000u16, 0..3000u16).prop_map(|(d, k, n)| Op::Fill(d, k, n)),
+        1 => (0..DBS, 0..4000u16, 0..4000u16).prop_map(|(d, k, n)| Op::Drain(d, k, n)),
+        3 => (1..400usize).prop_map(Op::Step),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Tables that grow and shrink (and rehash) under the walk.
+    #[test]
+    fn resizing_tables(
+        init in proptest::collection::vec(
+            (0..DBS, 0..4000u16, 0..3000u16).prop_map(|(d, k, n)| Op::Fill(d, k, n)),
+            0..4,
+        ),
+        extra in initial(4000),
+        ops in proptest::collection::vec(big_op(), 0..60),
+        load_at in 0..400u64,
+    ) {
+        let init: Vec<Op> = init.into_iter().chain(extra).collect();
+        check(&init, &ops, load_at);
+    }
+}
+
+/// Nothing written during the snapshot: it holds no key of its own, at
+/// any step of a 100 000-key walk. Keys written during it are held until
+/// the walk reaches them, and no longer.
+#[test]
+fn bookkeeping_follows_the_writes_not_the_keyspace() {
+    let mut st = Store::new(1);
+    st.set_now(NOW);
+    for i in 0..100_000u32 {
+        let k = format!("key:{i}");
+        st.db(0)
+            .set(k.as_bytes(), Value::string(k.as_bytes()), SetTtl::Clear);
+    }
+    let mut snap = Snapshot::start(&mut st, Vec::new());
+    for _ in 0..50 {
+        assert!(!snap.step(&st, 1000).unwrap());
+        assert_eq!(snap.remembered(), 0);
+    }
+    // Half walked: overwrite 1000 keys, of which about half are ahead.
+    for i in 0..1000u32 {
+        let k = format!("key:{}", i * 100);
+        st.db(0)
+            .set(k.as_bytes(), Value::string(b"new"), SetTtl::Clear);
+    }
+    let held = snap.remembered();
+    assert!((300..700).contains(&held), "{held} of 1000 held");
+    // Writing the same keys again holds nothing more.
+    for i in 0..1000u32 {
+        let k = format!("key:{}", i * 100);
+        st.db(0)
+            .set(k.as_bytes(), Value::string(b"newer"), SetTtl::Clear);
+    }
+    assert_eq!(snap.remembered(), held);
+    // The walk forgets them as it meets them.
+    let mut last = held;
+    for _ in 0..40 {
+        assert!(!snap.step(&st, 1000).unwrap());
+        assert!(snap.remembered() <= last);
+        last = snap.remembered();
+    }
+    assert!(last < held / 2, "{last} of {held} still held");
+    while !snap.step(&st, 1000).unwrap() {}
+    assert_eq!(snap.remembered(), 0);
+    assert_eq!(snap.written(), 100_000);
+    let section = snap.finish(&mut st).unwrap();
+    let file = rdb::combine(Vec::new(), &aux(), [section.as_slice()]).unwrap();
+    let mut back = Store::new(1);
+    back.set_now(NOW);
+    let info = rdb::load_into(&mut back, file.as_slice(), file.len() as u64).unwrap();
+    assert_eq!(info.keys, 100_000);
+    assert_eq!(
+        back.db(0)
+            .get(b"key:500")
+            .and_then(|v| v.as_str())
+            .map(|s| s.to_vec()),
+        Some(b"key:500".to_vec())
+    );
 }
 
 /// Deletes that shrink the table while the walk is half done, and inserts
@@ -290,6 +398,8 @@ fn resizes_in_the_middle_of_the_walk() {
     }
     let written = snap.written();
     assert!(written < 5000, "the walk is not finished yet ({written})");
+    while !snap.step(&st, usize::MAX).unwrap() {}
+    assert_eq!(snap.written(), 5000);
     let section = snap.finish(&mut st).unwrap();
     let file = rdb::combine(Vec::new(), &aux(), [section.as_slice()]).unwrap();
     let mut back = Store::new(1);

@@ -27,8 +27,9 @@
 //! # Not guaranteed
 //!
 //! - Iteration and scan order are unspecified and change on resize.
-//! - `scan` may return an element more than once; elements added or removed
-//!   during a scan may or may not be returned.
+//! - `scan` may return an element more than once ([`Dict::scan_once`] does
+//!   not); elements added or removed during a scan may or may not be
+//!   returned.
 //! - `random_entry` is uniform but not O(1): it is rejection sampling over
 //!   (bucket, depth) pairs with the depth below the longest chain a table
 //!   has had: between `longest` and `2 * longest` tries at the loads a
@@ -571,6 +572,51 @@ impl<V> Dict<V> {
         v
     }
 
+    /// [`scan`](Self::scan) without the repeats: each call returns only the
+    /// entries the scan has not passed yet, so over a whole scan an entry
+    /// is returned at most once, and every entry present for the whole
+    /// scan exactly once, however the table grows or shrinks in between.
+    ///
+    /// Why: read the cursor's bits reversed as a position in the hash
+    /// space, ordered by reversed hash. A call with cursor `c` visits
+    /// bucket `c & mask`, which holds the hashes whose reversed value lies
+    /// in a range starting at or before `rev(c)`, and returns `next` with
+    /// `rev(next)` the end of that range (with a resize in progress, the
+    /// smaller table's bucket and its expansions in the larger cover the
+    /// same range). The range starts exactly at `rev(c)` unless `c` has
+    /// bits above the mask, which happens only when the table shrank since
+    /// `c` was returned. So the calls cover consecutive ranges from 0, and
+    /// after a call that returned `c` the scan has passed exactly the
+    /// entries whose hash `h` has `rev(h) < rev(c)` ([`ScanOrder::passed`]);
+    /// the repeats `scan` gives after a shrink are those, and this skips
+    /// them. Only such calls hash the entries they see.
+    pub fn scan_once(&self, cursor: u64, mut f: impl FnMut(&[u8], &V)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut finest = self.ht[0].mask();
+        if self.is_rehashing() {
+            finest = finest.min(self.ht[1].mask());
+        }
+        if cursor & !finest == 0 {
+            // The bucket's range starts at the cursor: nothing in it passed.
+            return self.scan(cursor, f);
+        }
+        self.scan(cursor, |k, v| {
+            if !passed(cursor, self.hash(k)) {
+                f(k, v);
+            }
+        })
+    }
+
+    /// This dict's hash function, to ask where a key lies in its scan
+    /// order without the dict at hand (see [`ScanOrder`]).
+    pub fn scan_order(&self) -> ScanOrder {
+        ScanOrder {
+            hasher: self.hasher.clone(),
+        }
+    }
+
     /// A uniformly random entry drawn with the per-thread generator, or
     /// `None` when empty.
     pub fn random_entry(&self) -> Option<(&[u8], &V)> {
@@ -626,6 +672,33 @@ impl<V> Dict<V> {
             }
         }
     }
+}
+
+/// Where keys lie in the scan order of one dict: its hash function, held
+/// apart from it, for a party that sees keys but not the dict (a store
+/// observer following a scan). It stays valid while the dict keeps its
+/// hasher, which is for the dict's life (a clone keeps it too; a new
+/// dict, as a flushed database gets, has another).
+#[derive(Clone)]
+pub struct ScanOrder {
+    hasher: ahash::RandomState,
+}
+
+impl ScanOrder {
+    /// Whether a scan whose last call returned `cursor` has passed `key`:
+    /// if the key was in the dict when the scan went past it, that call
+    /// returned it, and [`Dict::scan_once`] will not return it again.
+    /// False for cursor 0, a scan not started (0 also ends a scan; the
+    /// caller knows which it is).
+    pub fn passed(&self, cursor: u64, key: &[u8]) -> bool {
+        passed(cursor, self.hasher.hash_one(key))
+    }
+}
+
+/// Whether hash `h` lies before cursor `c` in reversed-bit order.
+#[inline]
+fn passed(c: u64, h: u64) -> bool {
+    h.reverse_bits() < c.reverse_bits()
 }
 
 /// Increments `v` in reversed-bit order over the bits of `mask`.
@@ -864,6 +937,54 @@ mod tests {
         assert_eq!(Dict::<u32>::new().scan(0, |_, _| panic!()), 0);
     }
 
+    /// A shrink in the middle of a scan makes `scan` return some elements
+    /// again (those of the merged bucket it had passed: less than one on
+    /// average, so it takes a few dicts, each with its own hasher, to see
+    /// one); `scan_once` returns each of them once.
+    #[test]
+    fn scan_once_skips_the_repeats_of_a_shrink() {
+        let stable = |i: u32| i.is_multiple_of(100);
+        // Elements `scan` (or `scan_once`) returned more than once in one
+        // scan that shrinks the table from 8192 buckets to 64 a third of
+        // the way through.
+        let repeats = |once: bool| {
+            let mut d = Dict::new();
+            for i in 0..5000 {
+                d.insert(&key(i), i);
+            }
+            let mut hits: HashMap<u32, u32> = HashMap::new();
+            let mut cur = 0;
+            let mut calls = 0;
+            loop {
+                let mut f = |_: &[u8], v: &u32| *hits.entry(*v).or_default() += 1;
+                cur = if once {
+                    d.scan_once(cur, &mut f)
+                } else {
+                    d.scan(cur, &mut f)
+                };
+                if cur == 0 {
+                    break;
+                }
+                calls += 1;
+                if calls == 3000 {
+                    d.retain(|_, v| stable(*v));
+                    while d.rehash(100) {}
+                }
+            }
+            assert!((0..5000)
+                .filter(|&i| stable(i))
+                .all(|i| hits.contains_key(&i)));
+            hits.values().filter(|&&n| n > 1).count()
+        };
+        assert!(
+            (0..200).any(|_| repeats(false) > 0),
+            "the shrink makes scan repeat elements"
+        );
+        for _ in 0..20 {
+            assert_eq!(repeats(true), 0);
+        }
+    }
+
     #[test]
     fn random_entry_reaches_every_element() {
         let mut d = Dict::new();
@@ -1000,6 +1121,79 @@ mod tests {
             }
             for s in &stable {
                 prop_assert!(seen.contains(s), "missed {}", s);
+            }
+        }
+
+        /// `scan_once` returns every element present for the whole scan
+        /// exactly once and no element twice, whatever inserts, removes and
+        /// resizes happen between the calls; and `ScanOrder::passed` tells
+        /// exactly which elements the calls so far could have returned.
+        #[test]
+        fn scan_once_returns_each_element_once(
+            initial in 0u16..2000,
+            stable_every in 1u16..40,
+            ops in proptest::collection::vec(proptest::collection::vec(op(), 0..40), 1..200),
+            purge_at in 0usize..2000,
+        ) {
+            let mut d = Dict::new();
+            for i in 0..initial {
+                d.insert(&key(i as u32), ());
+            }
+            let order = d.scan_order();
+            let stable: HashSet<u32> =
+                (0..initial).filter(|i| i % stable_every == 0).map(|i| i as u32).collect();
+            let mut seen = HashSet::new();
+            let mut cur = 0;
+            let mut steps = 0;
+            loop {
+                let before = cur;
+                let mut fresh = Vec::new();
+                cur = d.scan_once(cur, |k, _| fresh.push(k.to_vec()));
+                for k in fresh {
+                    prop_assert!(!order.passed(before, &k), "returned a passed key");
+                    prop_assert!(cur == 0 || order.passed(cur, &k), "returned a key ahead");
+                    prop_assert!(seen.insert(k), "returned twice");
+                }
+                if cur == 0 {
+                    break;
+                }
+                // Every element the scan has passed that it did not return
+                // was absent when its bucket was visited: not a stable one.
+                for (k, _) in d.iter() {
+                    if order.passed(cur, k) && !seen.contains(k) {
+                        let n: u32 = std::str::from_utf8(&k[4..]).unwrap().parse().unwrap();
+                        prop_assert!(!stable.contains(&n), "passed {} unreturned", n);
+                    }
+                }
+                if steps == purge_at {
+                    // Every element but the stable ones goes: a shrink.
+                    d.retain(|k, _| {
+                        let n: u32 = std::str::from_utf8(&k[4..]).unwrap().parse().unwrap();
+                        stable.contains(&n)
+                    });
+                }
+                for o in &ops[steps % ops.len()] {
+                    match *o {
+                        Op::Insert(i) => {
+                            d.insert(&key(i as u32 + 10_000), ());
+                        }
+                        Op::Remove(i) => {
+                            let i = i as u32;
+                            if !stable.contains(&i) {
+                                d.remove(&key(i));
+                            }
+                            d.remove(&key(i + 10_000));
+                        }
+                        Op::Rehash(n) => {
+                            d.rehash(n as usize);
+                        }
+                    }
+                }
+                steps += 1;
+                prop_assert!(steps < 1_000_000, "scan does not terminate");
+            }
+            for s in &stable {
+                prop_assert!(seen.contains(&key(*s)), "missed {}", s);
             }
         }
 

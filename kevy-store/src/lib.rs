@@ -142,7 +142,7 @@ pub mod zset_index;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry, KeyMut, KeyTtl, SetTtl};
-pub use dict::Dict;
+pub use dict::{Dict, ScanOrder};
 pub use error::{OpError, OpResult};
 pub use observe::{Change, DbChange, Observer};
 pub use string::{SetCond, SetOutcome};
@@ -306,11 +306,21 @@ impl Store {
 
     /// One step of database `i`'s SCAN cursor over its entries, calling `f`
     /// on each (expired ones included) without side effects; returns the
-    /// next cursor, 0 at the end. It has [`Dict::scan`]'s guarantee: an
-    /// entry present for the whole scan is visited at least once, maybe
-    /// more than once; one added or removed meanwhile may or may not be.
+    /// next cursor, 0 at the end. It has [`Dict::scan_once`]'s guarantee:
+    /// an entry present for the whole scan is visited exactly once, one
+    /// added or removed meanwhile at most once, and after a call returned
+    /// `c` the scan has passed the keys that
+    /// [`ScanOrder::passed`]`(c, key)` says (see [`Store::scan_order`]).
     pub fn scan_entries(&self, i: usize, cursor: u64, f: impl FnMut(&[u8], &Entry)) -> u64 {
-        self.dbs[i].keys().scan(cursor, f)
+        self.dbs[i].keys().scan_once(cursor, f)
+    }
+
+    /// Where keys lie in database `i`'s scan order, for
+    /// [`scan_entries`](Self::scan_entries). Valid until the database's
+    /// contents are replaced as a whole (FLUSHDB, FLUSHALL, SWAPDB, which
+    /// observers hear of as [`DbChange`]).
+    pub fn scan_order(&self, i: usize) -> ScanOrder {
+        self.dbs[i].keys().scan_order()
     }
 
     /// Estimated heap bytes of the keyspace (see the crate doc).

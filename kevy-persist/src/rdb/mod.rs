@@ -72,47 +72,70 @@
 //! a moment *T* (between two commands) and is then stepped by the shard's
 //! loop, writing a bounded number of keys per step, while commands keep
 //! changing the store. It registers as an observer of the store
-//! (`kevy_store::Observer`) and keeps, per database, the set of *settled*
-//! keys: those whose state at *T* has been written or found not to exist.
+//! (`kevy_store::Observer`).
 //!
-//! - Walk: each step advances the database's SCAN cursor over its entries
-//!   and writes every entry it meets that is not settled, settling it.
-//! - Before a write to a key that is not settled, the store calls
-//!   `before_write` with the entry as it is; the snapshot writes it (or,
-//!   for a missing key, writes nothing) and settles the key.
+//! The walk of a database follows its SCAN cursor (`Store::scan_entries`).
+//! Read the cursor's bits reversed as a position in the hash space:
+//! after the walk's last step returned cursor *c*, it has *passed* exactly
+//! the keys whose hash *h* has `rev(h) < rev(c)`, however the table grew,
+//! shrank or rehashed in between (each step covers the range of reversed
+//! hashes from the cursor to the next one; a resize only changes how
+//! finely the range is cut; proof at `kevy_store::Dict::scan_once`). So
+//! whether the walk has passed a key is a pure function of the key's hash
+//! and the cursor (`kevy_store::ScanOrder::passed`), and the store's scan
+//! returns each key at most once: a shrink merges buckets and could hand
+//! back keys already passed, which the scan skips. The table resizes as
+//! usual during a snapshot; nothing needs pausing. Per database the
+//! snapshot keeps the cursor and the set *ahead* of keys the walk has not
+//! passed but whose state at *T* a write already settled:
+//!
+//! - Walk: each step advances the cursor and writes every entry it meets,
+//!   except the keys in *ahead*, which it skips and forgets.
+//! - Before a write to a key, the store calls `before_write` with the
+//!   entry as it is. If the walk has passed the key, or the key is in
+//!   *ahead*, nothing happens. Else the snapshot writes the entry (for a
+//!   missing key, nothing) and adds the key to *ahead*.
 //! - Before FLUSHDB, FLUSHALL or SWAPDB replaces a database, the store
-//!   calls `db_changed` with its contents; the snapshot writes every
-//!   unsettled entry there and closes the database: nothing in it matters
-//!   any more.
+//!   calls `db_changed` with its contents; the snapshot writes every entry
+//!   there that the walk has not passed and that is not in *ahead*, and
+//!   closes the database: nothing in it matters any more.
 //!
-//! Why the file holds exactly the state at *T*:
+//! Why the file holds exactly the state at *T*. Call a key *settled* when
+//! the walk has passed it or it is in *ahead*; the cursor only moves
+//! forward, so a settled key stays settled until its database closes.
 //!
-//! 1. *Whatever is written for a key is its state at T.* A key that is not
-//!    settled has had no write since *T*: the first write after *T* calls
-//!    `before_write`, which settles it, and a whole-database change closes
-//!    the database. So an unsettled key's current entry, whether the walk
-//!    or a hook meets it, is its entry at *T*; and a key missing at the
-//!    first `before_write` did not exist at *T*, so writing nothing is
-//!    right, and its later creation (settled already) is not written.
-//! 2. *No key is written twice.* Every write settles the key first, and a
-//!    settled key is never written again; the SCAN cursor may return a
-//!    key twice (while the table shrinks), the settled set absorbs that.
-//! 3. *Every key of T is written.* A key present at *T* is either written
-//!    by a hook before its first change (then point 1 applies), or stays
-//!    unchanged in the dict until its database's walk ends. The SCAN
-//!    cursor returns every entry present for the whole walk at least once,
-//!    however the table grows or shrinks in between (`Dict::scan`), so
-//!    the walk meets it. A flush or swap writes every remaining one.
+//! 1. *An unsettled key has had no write since T.* The first write after
+//!    *T* calls `before_write`; if the key was unsettled then, it joins
+//!    *ahead*; and a whole-database change closes the database. So the
+//!    entry an unsettled key has now, where the walk, a hook or a flush
+//!    meets it, is its entry at *T*: what is written is right. A key
+//!    missing at its first `before_write` did not exist at *T*, so writing
+//!    nothing is right; it is in *ahead* from then on, so its later
+//!    creation is not written when the walk meets it.
+//! 2. *No key is written twice.* A hook writes only unsettled keys and
+//!    settles them; the walk writes only keys it has not passed, each once
+//!    (its steps cover disjoint ranges), and not those in *ahead*; a flush
+//!    writes only unsettled keys and ends the database.
+//! 3. *Every key of T is written.* A key of *T* is written by the hook of
+//!    its first write if that comes while it is unsettled. Otherwise its
+//!    first write, if any, comes after the walk passed it, so it is still
+//!    in the table, unchanged, when the walk reaches its range: the walk
+//!    writes it there, or a flush or swap before that does.
 //!
 //! Expired keys are entries like any other here (lazy or active expiry is
 //! a write, heard by `before_write`), so the file holds the entries of *T*
 //! with their expiry times and a loader drops those already past.
 //!
-//! Costs and limits: the settled set holds a copy of every key written or
-//! touched in a database until that database is done (the memory fork's
-//! copy-on-write would spend on changed pages; here it is the key names).
-//! A flush or swap during a snapshot writes the rest of that database
-//! inside the command. One snapshot per writer type runs at a time.
+//! Costs and limits: the memory a snapshot spends beyond its writer's
+//! buffer is *ahead*: a copy of each distinct key written (or created)
+//! during the snapshot before the walk reached it, dropped when the walk
+//! gets there (the memory fork's copy-on-write would spend on changed
+//! pages; here it is the names of changed keys). A snapshot with no writes
+//! holds no key at all. Keys ahead of the walk that are deleted and not
+//! recreated stay in *ahead* until their database is done. Every key a
+//! write touches is hashed once more to compare with the cursor. A flush
+//! or swap during a snapshot writes the rest of that database inside the
+//! command. One snapshot per writer type runs at a time.
 
 #![forbid(unsafe_code)]
 

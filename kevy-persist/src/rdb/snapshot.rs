@@ -5,7 +5,7 @@
 //! module doc of [`super`] ("The fork-less snapshot").
 
 use super::write::SectionWriter;
-use kevy_store::{Dict, Entry, Observer, Store};
+use kevy_store::{Dict, Entry, Observer, ScanOrder, Store};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -18,11 +18,22 @@ struct DbState {
     /// Every key at the start has been written, or was found to have not
     /// existed: nothing more to do here.
     done: bool,
-    /// Keys whose starting state is settled: written, or known not to
-    /// have existed at the start (created since).
-    settled: HashSet<Box<[u8]>, ahash::RandomState>,
+    /// Which keys the walk has passed, given its cursor.
+    order: ScanOrder,
+    /// Keys the walk has not passed whose starting state a write settled
+    /// first: written, or known not to have existed at the start (created
+    /// since). The walk skips and forgets each one it meets.
+    ahead: HashSet<Box<[u8]>, ahash::RandomState>,
     /// `(keys, keys with a TTL)` at the start, for the RESIZEDB hint.
     sizes: (usize, usize),
+}
+
+impl DbState {
+    /// Whether `key`'s starting state is already settled: its database is
+    /// done, the walk has passed it, or a write settled it.
+    fn settled(&self, key: &[u8]) -> bool {
+        self.done || self.order.passed(self.cursor, key) || self.ahead.contains(key)
+    }
 }
 
 /// What the walk and the observer share.
@@ -36,18 +47,12 @@ struct State<W: Write> {
 }
 
 impl<W: Write> State<W> {
-    /// Writes `key`'s starting entry unless already settled, and settles it.
-    fn settle(&mut self, db: usize, key: &[u8], e: Option<&Entry>) {
-        let d = &mut self.dbs[db];
-        if d.done || d.settled.contains(key) {
-            return;
-        }
-        d.settled.insert(key.into());
-        let Some(e) = e else { return };
+    /// Writes `key`'s entry as it is now, its starting one.
+    fn write(&mut self, db: usize, key: &[u8], e: &Entry) {
         if self.err.is_some() {
             return;
         }
-        let sizes = d.sizes;
+        let sizes = self.dbs[db].sizes;
         let r = self
             .out
             .select(db, Some(sizes))
@@ -55,6 +60,26 @@ impl<W: Write> State<W> {
         match r {
             Ok(()) => self.written += 1,
             Err(e) => self.err = Some(e),
+        }
+    }
+
+    /// Before the first write to `key` since the start: writes its
+    /// starting entry `e` (if it exists) unless settled, and settles it.
+    fn before_write(&mut self, db: usize, key: &[u8], e: Option<&Entry>) {
+        let d = &mut self.dbs[db];
+        if d.settled(key) {
+            return;
+        }
+        d.ahead.insert(key.into());
+        if let Some(e) = e {
+            self.write(db, key, e);
+        }
+    }
+
+    /// The walk meets `key`: writes it unless a write settled it first.
+    fn walk(&mut self, db: usize, key: &[u8], e: &Entry) {
+        if !self.dbs[db].ahead.remove(key) {
+            self.write(db, key, e);
         }
     }
 
@@ -66,7 +91,9 @@ impl<W: Write> State<W> {
             return;
         }
         for (k, e) in keys.iter() {
-            self.settle(db, k, Some(e));
+            if !self.dbs[db].settled(k) {
+                self.write(db, k, e);
+            }
         }
         self.close(db);
     }
@@ -74,7 +101,7 @@ impl<W: Write> State<W> {
     fn close(&mut self, db: usize) {
         let d = &mut self.dbs[db];
         d.done = true;
-        d.settled = HashSet::default();
+        d.ahead = HashSet::default();
     }
 }
 
@@ -83,7 +110,7 @@ struct Tap<W: Write>(Rc<RefCell<State<W>>>);
 
 impl<W: Write + 'static> Observer for Tap<W> {
     fn before_write(&mut self, db: usize, key: &[u8], old: Option<&Entry>) {
-        self.0.borrow_mut().settle(db, key, old);
+        self.0.borrow_mut().before_write(db, key, old);
     }
 
     fn db_changed(&mut self, db: usize, change: kevy_store::DbChange<'_>) {
@@ -113,7 +140,8 @@ impl<W: Write + 'static> Snapshot<W> {
                 DbState {
                     cursor: 0,
                     done: sizes.0 == 0,
-                    settled: HashSet::default(),
+                    order: store.scan_order(i),
+                    ahead: HashSet::default(),
                     sizes,
                 }
             })
@@ -147,7 +175,7 @@ impl<W: Write + 'static> Snapshot<W> {
             let cursor = st.dbs[db].cursor;
             let next = store.scan_entries(db, cursor, |k, e| {
                 seen += 1;
-                st.settle(db, k, Some(e));
+                st.walk(db, k, e);
             });
             st.dbs[db].cursor = next;
             if next == 0 {
@@ -164,6 +192,13 @@ impl<W: Write + 'static> Snapshot<W> {
     /// Keys written so far.
     pub fn written(&self) -> u64 {
         self.state.borrow().written
+    }
+
+    /// Keys the snapshot holds a copy of now: those written to (or
+    /// created) since the start that the walk has not reached yet, in the
+    /// databases not done. Its memory beyond the writer's buffer is these.
+    pub fn remembered(&self) -> usize {
+        self.state.borrow().dbs.iter().map(|d| d.ahead.len()).sum()
     }
 
     /// Runs the snapshot to its end, detaches it from the store and hands
