@@ -470,8 +470,8 @@ mod stats;
 pub use exec::{Effects, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
-    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, OutputLimit, PubSubOp, Refused, Route,
-    Service, TxOp,
+    ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PubSubOp,
+    Refused, Route, Service, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

@@ -81,6 +81,10 @@ pub(crate) enum Req<S: Service> {
     /// Close the connections whose ids are the next `n` entries of `ids`,
     /// then acknowledge CLIENT KILL `op`.
     Kill { op: u32, n: u32 },
+    /// Release the blocked connections whose ids are the next `n` entries
+    /// of `ids` (`error`: with `-UNBLOCKED`), then acknowledge CLIENT
+    /// UNBLOCK `op` as a kill is.
+    Unblock { op: u32, n: u32, error: bool },
     /// A MONITOR line (`spans[first..first + n]`, one span) for this
     /// shard's monitors.
     Monitor { first: u32, n: u32 },

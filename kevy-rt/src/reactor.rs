@@ -1101,6 +1101,12 @@ impl<S: Service> Reactor<S> {
                     }
                     self.batch(peer).resps.push(Resp::Killed { op });
                 }
+                Req::Unblock { op, n, error } => {
+                    for id in ids.by_ref().take(n as usize) {
+                        self.unblock_local(id, error);
+                    }
+                    self.batch(peer).resps.push(Resp::Killed { op });
+                }
                 Req::Monitor { first, n } => {
                     let line = b.args_at(first, n);
                     if !line.is_empty() {

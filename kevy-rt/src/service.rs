@@ -138,6 +138,20 @@ pub struct ClientInfo {
     pub events: &'static str,
     /// The connection is the one asking.
     pub is_caller: bool,
+    /// Blocked in a command that waits on keys (CLIENT LIST's `b` flag).
+    pub blocked: bool,
+}
+
+/// What CLIENT LIST/KILL/UNBLOCK chose to do to other connections
+/// ([`Service::exec_clients`]).
+#[derive(Debug, Default)]
+pub struct ClientsChosen {
+    /// Connections to close (CLIENT KILL).
+    pub kill: Vec<u64>,
+    /// Blocked connections to release (CLIENT UNBLOCK).
+    pub unblock: Vec<u64>,
+    /// UNBLOCK … ERROR: they answer `-UNBLOCKED`; else as a timeout would.
+    pub unblock_error: bool,
 }
 
 /// The transaction-control commands.
@@ -278,7 +292,7 @@ pub trait Service: Send + Sync + Sized + 'static {
         args: Args<'_>,
         clients: &[ClientInfo],
         out: &mut Vec<u8>,
-    ) -> Vec<u64>;
+    ) -> ClientsChosen;
 
     /// Fills the session's part of a [`ClientInfo`] (name, library, user),
     /// and the name of command `last`.

@@ -491,7 +491,7 @@ impl Service for Kevy {
         args: Args<'_>,
         clients: &[ClientInfo],
         out: &mut Vec<u8>,
-    ) -> Vec<u64> {
+    ) -> kevy_rt::ClientsChosen {
         let start = out.len();
         let t0 = cycles();
         let resp3 = client.resp3;
@@ -503,7 +503,7 @@ impl Service for Kevy {
             args,
             out: Reply::new(&mut *out, resp3),
         };
-        let kill = crate::families::connection::clients_with(&mut ctx, clients);
+        let chosen = crate::families::connection::clients_with(&mut ctx, clients);
         let took = cycles().wrapping_sub(t0);
         let name = session.name.as_deref().unwrap_or_default();
         self.account(
@@ -516,7 +516,7 @@ impl Service for Kevy {
             took,
             &out[start..],
         );
-        kill
+        chosen
     }
 
     fn describe(&self, session: &Session, last: Option<u16>, info: &mut ClientInfo) {

@@ -249,3 +249,57 @@ fn a_timeout_answers_nil_and_zero_waits_until_served() {
     // The connection runs on after being served.
     assert_eq!(raw(&mut c, &["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn client_unblock_releases_a_waiter_on_any_shard() {
+    for cores in ["1", "2", "3"] {
+        let s = Server::kevy(&["--cores", cores]);
+        let mut admin = conn(s.port);
+        for (reason, want) in [
+            (None, b"*-1\r\n".to_vec()),
+            (Some("TIMEOUT"), b"*-1\r\n".to_vec()),
+            (
+                Some("ERROR"),
+                b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec(),
+            ),
+        ] {
+            let mut w = conn(s.port);
+            let id = call(&mut w, &["CLIENT", "ID"]).int().expect("id");
+            w.send(&command(&["BLPOP", "nothing-here", "0"])).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+            let list = call(&mut admin, &["CLIENT", "LIST", "ID", &id.to_string()]);
+            let line = String::from_utf8_lossy(list.bytes().expect("bulk")).into_owned();
+            assert!(line.contains("flags=b"), "cores {cores}: {line}");
+            let mut args = vec!["CLIENT".to_string(), "UNBLOCK".into(), id.to_string()];
+            args.extend(reason.map(str::to_string));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(raw(&mut admin, &args), b":1\r\n", "cores {cores}");
+            assert_eq!(
+                w.read().expect("released").1,
+                want,
+                "cores {cores} {reason:?}"
+            );
+            eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+            // Not blocked any more: nothing to release.
+            assert_eq!(
+                raw(&mut admin, &["CLIENT", "UNBLOCK", &id.to_string()]),
+                b":0\r\n"
+            );
+            // The released client goes on as usual.
+            assert_eq!(raw(&mut w, &["PING"]), b"+PONG\r\n");
+        }
+        assert_eq!(
+            raw(&mut admin, &["CLIENT", "UNBLOCK", "1", "SOON"]),
+            b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+        );
+        assert_eq!(
+            raw(&mut admin, &["CLIENT", "UNBLOCK", "x"]),
+            b"-ERR value is not an integer or out of range\r\n"
+        );
+        assert_eq!(raw(&mut admin, &["CLIENT", "UNBLOCK", "999999"]), b":0\r\n");
+        assert_eq!(
+            raw(&mut admin, &["CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"]),
+            b"-ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.\r\n".to_vec()
+        );
+    }
+}

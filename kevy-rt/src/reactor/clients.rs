@@ -91,6 +91,7 @@ impl<S: Service> Reactor<S> {
             tot_mem: qbuf + qbuf_free + st.wbuf.capacity() + multi_mem + omem,
             events,
             is_caller: false,
+            blocked: st.waiting.is_some(),
         };
         self.svc.describe(&st.session, st.last_cmd, &mut info);
         info
@@ -124,7 +125,7 @@ impl<S: Service> Reactor<S> {
         }
         if !all || self.n == 1 {
             let mut out = self.pool.get();
-            let kill = self.svc.exec_clients(
+            let chosen = self.svc.exec_clients(
                 &mut self.ex.shard,
                 &mut st.client,
                 &mut st.session,
@@ -135,7 +136,10 @@ impl<S: Service> Reactor<S> {
             );
             st.push_ready(&out);
             self.pool.put(out);
-            for id in kill {
+            for id in chosen.unblock {
+                self.unblock_local(id, chosen.unblock_error);
+            }
+            for id in chosen.kill {
                 if id == st.client.id {
                     st.closing = true;
                 } else {
@@ -216,7 +220,7 @@ impl<S: Service> Reactor<S> {
             return;
         };
         let mut out = Vec::new();
-        let kill = self.svc.exec_clients(
+        let chosen = self.svc.exec_clients(
             &mut self.ex.shard,
             &mut conn.st.client,
             &mut conn.st.session,
@@ -228,7 +232,17 @@ impl<S: Service> Reactor<S> {
         let caller = conn.st.client.id;
         c.reply = Some(out);
         let mut remote: Vec<Vec<u64>> = (0..self.n).map(|_| Vec::new()).collect();
-        for id in kill {
+        let mut unblock: Vec<Vec<u64>> = (0..self.n).map(|_| Vec::new()).collect();
+        let error = chosen.unblock_error;
+        for id in chosen.unblock {
+            let home = c.infos.iter().find(|i| i.id == id).map(|i| i.home as usize);
+            match home {
+                Some(h) if h == self.id => self.unblock_local(id, error),
+                Some(h) if h < self.n => unblock[h].push(id),
+                _ => {}
+            }
+        }
+        for id in chosen.kill {
             if id == caller {
                 c.kill_caller = true;
                 continue;
@@ -241,6 +255,15 @@ impl<S: Service> Reactor<S> {
             }
         }
         c.left = 0;
+        for (s, ids) in unblock.into_iter().enumerate() {
+            if !ids.is_empty() {
+                let b = self.batch(s);
+                let n = ids.len() as u32;
+                b.ids.extend(ids);
+                b.reqs.push(Req::Unblock { op, n, error });
+                c.left += 1;
+            }
+        }
         for (s, ids) in remote.into_iter().enumerate() {
             if !ids.is_empty() {
                 let b = self.batch(s);
@@ -278,6 +301,22 @@ impl<S: Service> Reactor<S> {
             if let Some(conn) = self.conns[c.dest.conn as usize].as_mut() {
                 conn.st.closing = true;
             }
+        }
+    }
+
+    /// Releases this shard's connection `id` from its wait (CLIENT UNBLOCK):
+    /// it answers `-UNBLOCKED …` with `error`, else as a timeout would. A
+    /// connection already being served keeps its element.
+    pub(super) fn unblock_local(&mut self, id: u64, error: bool) {
+        let found = self
+            .conns
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.st.client.id == id));
+        if let Some(idx) = found {
+            let gen = self.gens[idx];
+            let reply: Option<&[u8]> =
+                error.then_some(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+            self.end_wait(idx as u32, gen, reply);
         }
     }
 

@@ -13,7 +13,7 @@ use crate::ctx::{ConnCtx, Session};
 use crate::server::DATABASES;
 use crate::table::{flag, RouteKind, SubSpec, Table};
 use kevy_resp::Args;
-use kevy_rt::{ClientCtx, ClientInfo, ConnAction, Route};
+use kevy_rt::{ClientCtx, ClientInfo, ClientsChosen, ConnAction, Route};
 use kevy_store::num::parse_i64;
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -222,7 +222,7 @@ fn attr_value(v: &[u8]) -> Option<Vec<u8>> {
 const SUB: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const SUB_ACL: &[&str] = &["@slow", "@connection"];
 
-/// CLIENT's subcommands. PAUSE, UNPAUSE, REPLY, UNBLOCK, NO-EVICT and
+/// CLIENT's subcommands. PAUSE, UNPAUSE, REPLY, NO-EVICT and
 /// client-side caching (TRACKING) are not implemented, so they get Redis's
 /// unknown-subcommand error; tracking is therefore always
 /// off, which CACHING, GETREDIR and TRACKINGINFO report. Listed in the
@@ -255,6 +255,13 @@ pub(super) static CLIENT_SUBS: &[SubSpec] = &[
         flags: SUB,
         acl: SUB_ACL,
         run: client_id,
+    },
+    SubSpec {
+        name: "client|unblock",
+        arity: -3,
+        flags: flag::ADMIN | SUB,
+        acl: &["@admin", "@slow", "@dangerous", "@connection"],
+        run: client_unblock,
     },
     SubSpec {
         name: "client|kill",
@@ -446,6 +453,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
         tot_mem: 0,
         events: "r",
         is_caller: true,
+        blocked: false,
     }
 }
 
@@ -464,6 +472,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     }
     if i.multi >= 0 {
         flags.push('x');
+    }
+    if i.blocked {
+        flags.push('b');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -544,15 +555,19 @@ fn unknown_type(t: &[u8]) -> String {
     format!("ERR Unknown client type '{}'", c_str(t, usize::MAX))
 }
 
-/// CLIENT LIST, INFO or KILL over `infos` (every connection, or the caller
-/// only); returns the ids CLIENT KILL closes.
-pub fn clients_with(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
+/// CLIENT LIST, INFO, KILL or UNBLOCK over `infos` (every connection, or
+/// the caller only); what KILL closes and UNBLOCK releases.
+pub fn clients_with(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> ClientsChosen {
     let sub = match find_sub(ctx.args, CLIENT_SUBS) {
         Ok(s) => s.name,
         Err(msg) => {
             ctx.out.error(&msg);
-            return Vec::new();
+            return ClientsChosen::default();
         }
+    };
+    let kill = |kill: Vec<u64>| ClientsChosen {
+        kill,
+        ..ClientsChosen::default()
     };
     let argv_mem: usize = ctx.args.iter().map(<[u8]>::len).sum();
     match sub {
@@ -562,16 +577,17 @@ pub fn clients_with(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
                 client_line(&mut line, me, sub, argv_mem);
             }
             ctx.out.verbatim(b"txt", line.as_bytes());
-            Vec::new()
+            kill(Vec::new())
         }
         "client|list" => {
             list_clients(ctx, infos, argv_mem);
-            Vec::new()
+            kill(Vec::new())
         }
-        "client|kill" => kill_clients(ctx, infos),
+        "client|kill" => kill(kill_clients(ctx, infos)),
+        "client|unblock" => unblock_clients(ctx, infos),
         _ => {
             (CLIENT_SUBS.iter().find(|s| s.name == sub).map(|s| s.run)).map(|run| run(ctx));
-            Vec::new()
+            kill(Vec::new())
         }
     }
 }
@@ -709,6 +725,51 @@ fn kill_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
     kill
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when connection `id` is blocked in
+/// a command that waits on keys (it is then released, answering as a
+/// timeout would, or `-UNBLOCKED` with ERROR), else 0.
+fn unblock_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> ClientsChosen {
+    let args = ctx.args;
+    let Some(id) = parse_i64(args.get(2)) else {
+        ctx.out.error("ERR value is not an integer or out of range");
+        return ClientsChosen::default();
+    };
+    let error = match args.len() {
+        3 => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"timeout") => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"error") => true,
+        4 => {
+            ctx.out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return ClientsChosen::default();
+        }
+        _ => {
+            ctx.out.error(
+                "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try \
+                 CLIENT HELP.",
+            );
+            return ClientsChosen::default();
+        }
+    };
+    let blocked = infos
+        .iter()
+        .any(|i| i.id as i64 == id && i.blocked && !i.is_caller);
+    ctx.out.int(blocked as i64);
+    ClientsChosen {
+        unblock: if blocked { vec![id as u64] } else { Vec::new() },
+        unblock_error: error,
+        ..ClientsChosen::default()
+    }
+}
+
+/// CLIENT UNBLOCK inside MULTI: the caller, the only connection it sees,
+/// is not blocked.
+fn client_unblock(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let me = self_info(ctx);
+    clients_with(ctx, &[me]);
+    ConnAction::Continue
+}
+
 /// CLIENT INFO, LIST and KILL as connection commands (inside MULTI): the
 /// caller is the only connection they see.
 fn client_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -723,7 +784,7 @@ fn client_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
 
 fn client_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let me = self_info(ctx);
-    if clients_with(ctx, &[me]).is_empty() {
+    if clients_with(ctx, &[me]).kill.is_empty() {
         ConnAction::Continue
     } else {
         ConnAction::Close
@@ -735,7 +796,10 @@ fn client_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
 pub fn route_client(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
     let sub = if args.len() > 1 { args.get(1) } else { b"" };
     Ok(
-        if sub.eq_ignore_ascii_case(b"list") || sub.eq_ignore_ascii_case(b"kill") {
+        if sub.eq_ignore_ascii_case(b"list")
+            || sub.eq_ignore_ascii_case(b"kill")
+            || sub.eq_ignore_ascii_case(b"unblock")
+        {
             Route::Clients { all: true }
         } else if sub.eq_ignore_ascii_case(b"info") {
             Route::Clients { all: false }

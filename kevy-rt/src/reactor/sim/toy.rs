@@ -264,9 +264,9 @@ impl Service for Toy {
         _args: Args<'_>,
         _clients: &[ClientInfo],
         out: &mut Vec<u8>,
-    ) -> Vec<u64> {
+    ) -> crate::service::ClientsChosen {
         out.extend_from_slice(b"+OK\r\n");
-        Vec::new()
+        Default::default()
     }
 
     fn describe(&self, _session: &(), _last: Option<Cmd>, _info: &mut ClientInfo) {}
