@@ -232,7 +232,8 @@ impl Persist {
                 for p in job.sections.iter().flatten() {
                     files.push(File::open(p)?);
                 }
-                rdb::combine(w, &aux, files.iter())?;
+                let checksum = crate::settings::current("rdbchecksum").as_deref() != Some("no");
+                rdb::combine_with(w, &aux, files.iter(), checksum)?;
                 Ok(())
             });
             match saved {

@@ -182,7 +182,7 @@ pub static PARAMS: &[Param] = {
         p("dbfilename", Str, "dump.rdb", Live),
         p("dir", Str, "", Live),
         p("rdbcompression", Bool, "yes", Tunable),
-        p("rdbchecksum", Bool, "yes", Tunable),
+        p("rdbchecksum", Bool, "yes", Live),
         p("stop-writes-on-bgsave-error", Bool, "yes", Tunable),
         p("no-appendfsync-on-rewrite", Bool, "no", Tunable),
         p("auto-aof-rewrite-percentage", I32, "100", Live),

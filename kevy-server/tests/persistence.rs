@@ -693,3 +693,25 @@ fn a_torn_log_tail_is_cut_and_a_damaged_middle_stops_start_up() {
         "{err}"
     );
 }
+
+#[test]
+fn rdbchecksum_no_writes_a_zero_checksum_that_loads() {
+    let dir = TempDir::new("nochecksum");
+    let s = kevy_in(dir.path(), "2", &["--save", ""]);
+    populate(s.port);
+    let before = dump(s.port);
+    let mut c = client(s.port);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("rdbchecksum")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    drop(s);
+    let bytes = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    assert_eq!(&bytes[bytes.len() - 8..], &[0u8; 8], "no checksum written");
+    check_rdb(&dir.path().join("dump.rdb"));
+    let t = kevy_in(dir.path(), "1", &["--save", ""]);
+    assert_same(&dump(t.port), &before, "reloaded without a checksum");
+}

@@ -149,8 +149,8 @@ pub mod write;
 pub use read::{load, load_file, load_into, read_value, Checksum, LoadError, LoadInfo, Loaded};
 pub use snapshot::Snapshot;
 pub use write::{
-    combine, save_file, sync_dir, temp_file, write_header, write_store, write_trailer, write_value,
-    Aux, CrcWriter, SectionWriter,
+    combine, combine_with, save_file, sync_dir, temp_file, write_header, write_store,
+    write_trailer, write_value, Aux, CrcWriter, SectionWriter,
 };
 
 /// The RDB version written: Redis 7.0's.

@@ -127,13 +127,31 @@ pub fn combine<W: Write, R: Read>(
     aux: &Aux,
     sections: impl IntoIterator<Item = R>,
 ) -> io::Result<W> {
+    combine_with(out, aux, sections, true)
+}
+
+/// [`combine`], with the checksum left out when `checksum` is false
+/// (Redis's `rdbchecksum no`: eight zero bytes, which loaders read as "not
+/// computed").
+pub fn combine_with<W: Write, R: Read>(
+    out: W,
+    aux: &Aux,
+    sections: impl IntoIterator<Item = R>,
+    checksum: bool,
+) -> io::Result<W> {
     let mut cw = CrcWriter::new(out);
     write_header(&mut cw, aux)?;
     for mut s in sections {
         io::copy(&mut s, &mut cw)?;
     }
-    let crc = cw.crc();
-    write_trailer(&mut cw.inner, crc)?;
+    if checksum {
+        let crc = cw.crc();
+        write_trailer(&mut cw.inner, crc)?;
+    } else {
+        let mut b = [0u8; 9];
+        b[0] = OP_EOF;
+        cw.inner.write_all(&b)?;
+    }
     Ok(cw.into_inner())
 }
 
