@@ -122,6 +122,9 @@ pub struct ShardLog {
     pos_origin: u64,
     /// `aof_base_size`: the size at start-up or of the last base.
     base_size: u64,
+    /// A switch of `appendonly` this shard's next cut carries out: `true`
+    /// starts recording effects, `false` closes the log.
+    switching: Option<bool>,
 }
 
 /// `appendfsync` in force (0 `always`, 1 `everysec`, 2 `no`), which every
@@ -293,6 +296,7 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
         logs.push(Some(log));
     }
     kevy.server.rewrites.enabled.store(true, Relaxed);
+    kevy.server.rewrites.wanted.store(true, Relaxed);
     Ok(Some(Boot {
         epoch: recovered.max_epoch + 1,
         recovered: Arc::new(recovered),
@@ -350,6 +354,7 @@ impl OpenedLog {
             carried_gen: 0,
             size_origin: self.size,
             base_size: self.size,
+            switching: None,
         }
     }
 }
@@ -479,8 +484,13 @@ struct RwJob {
 
 /// What every shard shares about rewrites (and INFO reports).
 pub struct Rewrites {
-    /// `aof_enabled`: the log was opened at start-up.
+    /// `aof_enabled`: every shard logs (from start-up, or from the switch
+    /// that turned the log on).
     pub enabled: AtomicBool,
+    /// The `appendonly` in force (CONFIG SET), which the shards follow at
+    /// the next switch ([`switch_part`](Rewrites::switch_part)).
+    pub wanted: AtomicBool,
+    switch: std::sync::Mutex<Switch>,
     job: std::sync::Mutex<RwJob>,
     gens: AtomicU64,
     /// The last generation whose cuts are all taken, and whose shards all
@@ -509,6 +519,8 @@ impl Default for Rewrites {
     fn default() -> Self {
         Rewrites {
             enabled: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
+            switch: Default::default(),
             job: Default::default(),
             gens: AtomicU64::new(0),
             all_cut: AtomicU64::new(0),
@@ -651,10 +663,27 @@ struct ShardRewrite {
     point: u64,
 }
 
-/// BGREWRITEAOF's part on one shard: joins the rewrite. The cut itself is
-/// taken by [`take_cut`] right after this command returns, where the
-/// effects this iteration recorded before it can go to the log first.
+/// BGREWRITEAOF's part on one shard: first the shard's part of a pending
+/// switch of `appendonly`, if any; then it joins the rewrite. The cut
+/// itself is taken by [`take_cut`] right after this command returns, where
+/// the effects this iteration recorded before it can go to the log first.
 pub fn rewrite_part(shard: &mut Shard) -> Result<(), &'static str> {
+    let rewrites = shard.rewrites.clone();
+    match rewrites.switch_part(shard.id, shard.nshards) {
+        SwitchPart::Stay => {}
+        SwitchPart::Open(log) => {
+            let mut log = log.into_shard_log();
+            log.switching = Some(true);
+            shard.aof = Some(log);
+        }
+        SwitchPart::Close => {
+            if let Some(log) = shard.aof.as_mut() {
+                log.switching = Some(false);
+                shard.rewrite_cut_due = true;
+            }
+            return Err(RW_CANNOT);
+        }
+    }
     let Some(log) = shard.aof.as_mut() else {
         if shard.id == 0 {
             eprintln!(
@@ -671,9 +700,29 @@ pub fn rewrite_part(shard: &mut Shard) -> Result<(), &'static str> {
 /// Takes the shard's cut for the rewrite it joined: the iteration's
 /// effects so far go to the current files, the log switches to a new incr
 /// file (the point), and the snapshot of the store starts, all with no
-/// command in between.
+/// command in between. A shard switching its log on starts recording its
+/// effects here; one switching it off writes, fsyncs and closes it here.
 pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
     shard.rewrite_cut_due = false;
+    match shard.aof.as_mut().and_then(|l| l.switching.take()) {
+        Some(true) => {
+            effects.set_enabled(true);
+            if !shard.prop_attached {
+                crate::propagate::follow(&mut shard.store, &mut shard.prop_attached);
+            }
+        }
+        Some(false) => {
+            if let Some(mut log) = shard.aof.take() {
+                log.close(effects);
+            }
+            effects.set_enabled(false);
+            if shard.prop_attached {
+                crate::propagate::follow(&mut shard.store, &mut shard.prop_attached);
+            }
+            return;
+        }
+        None => {}
+    }
     let (id, n) = (shard.id, shard.nshards);
     let Some(log) = shard.aof.as_mut() else {
         return;
@@ -721,6 +770,140 @@ pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
     log.rewriting = Some(part);
     let r = log.rewrites.clone();
     r.count_stage(gen, n, |j| &mut j.cut, &r.all_cut);
+}
+
+// ---- turning the log on and off (CONFIG SET appendonly) ------------------------------
+
+/// The switch in progress: the parts of one BGREWRITEAOF run back to back
+/// (see [`Rewrites::join`]), so the first part decides for all of them.
+#[derive(Default)]
+struct Switch {
+    /// Parts of the current command seen so far.
+    parts: usize,
+    /// What its parts do.
+    action: SwitchAction,
+    /// The logs the first part of a switch-on opened, one per shard.
+    logs: Vec<Option<OpenedLog>>,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum SwitchAction {
+    #[default]
+    Stay,
+    Open,
+    Close,
+}
+
+/// A shard's part of a switch.
+pub enum SwitchPart {
+    Stay,
+    /// The shard's new log: it records from its cut on.
+    Open(OpenedLog),
+    /// The shard closes its log.
+    Close,
+}
+
+impl Rewrites {
+    /// Shard `id`'s (of `n`) part of the switch pending, if any. The first
+    /// part of a command decides: on when `appendonly` is wanted and no
+    /// shard logs (opening every shard's log in a fresh directory, or
+    /// nothing when that fails), off when it is not wanted, every shard
+    /// logs and no rewrite runs (a rewrite in progress finishes first).
+    fn switch_part(self: &Arc<Self>, id: usize, n: usize) -> SwitchPart {
+        let mut sw = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        if sw.parts == 0 {
+            let want = self.wanted.load(Relaxed);
+            let on = self.enabled.load(Relaxed);
+            sw.action = SwitchAction::Stay;
+            if want && !on {
+                match open_fresh(n, self) {
+                    Ok(logs) => {
+                        sw.logs = logs.into_iter().map(Some).collect();
+                        sw.action = SwitchAction::Open;
+                        self.enabled.store(true, Relaxed);
+                        eprintln!("kevy-server: append-only log turned on; rewriting it");
+                    }
+                    Err(e) => {
+                        self.last_ok.store(false, Relaxed);
+                        self.last_try_ms.store(kevy_sys::clock::unix_ms(), Relaxed);
+                        eprintln!("kevy-server: cannot turn the append-only log on: {e}");
+                    }
+                }
+            } else if !want && on && !self.job().active {
+                sw.action = SwitchAction::Close;
+                eprintln!("kevy-server: append-only log turned off");
+            }
+        }
+        sw.parts += 1;
+        if sw.parts == n {
+            sw.parts = 0;
+            if sw.action == SwitchAction::Close {
+                // INFO says off once no shard logs any more.
+                self.enabled.store(false, Relaxed);
+            }
+        }
+        match sw.action {
+            SwitchAction::Stay => SwitchPart::Stay,
+            SwitchAction::Close => SwitchPart::Close,
+            SwitchAction::Open => match sw.logs.get_mut(id).and_then(Option::take) {
+                Some(log) => SwitchPart::Open(log),
+                None => SwitchPart::Stay,
+            },
+        }
+    }
+
+    /// Whether a switch of `appendonly` is pending (CONFIG SET changed it
+    /// and the shards do not follow yet), and may start now.
+    pub fn switch_due(&self, now_ms: u64) -> bool {
+        let want = self.wanted.load(Relaxed);
+        if want == self.enabled.load(Relaxed) {
+            return false;
+        }
+        if want {
+            // After a failed attempt, wait as automatic rewrites do.
+            self.last_ok.load(Relaxed) || now_ms >= self.last_try_ms.load(Relaxed) + AUTO_RETRY_MS
+        } else {
+            !self.in_progress.load(Relaxed)
+        }
+    }
+}
+
+/// Opens a log for each of `n` shards in a fresh directory. Files already
+/// there (an earlier run's, or an earlier switch-on's of this run) are
+/// removed first: they hold a history this server did not follow, and the
+/// rewrite this switch starts makes a base of everything anyway. Mixing
+/// them with the new files would replay that history under the new one.
+/// The directory is renamed aside before it is removed, so a crash
+/// leaves it whole or gone (start-up removes what is left aside).
+fn open_fresh(n: usize, rewrites: &Arc<Rewrites>) -> Result<Vec<OpenedLog>, String> {
+    let Some((layout, policy)) = layout() else {
+        return Err("appendonly is off".into());
+    };
+    let io = |e: std::io::Error| format!("{}: {e}", layout.dir.display());
+    finish_conversion(&layout.dir).map_err(io)?;
+    if layout.dir.exists() {
+        let aside = sibling(&layout.dir, ".old");
+        std::fs::rename(&layout.dir, &aside).map_err(io)?;
+        if let Some(parent) = layout.dir.parent() {
+            rdb::sync_dir(parent).map_err(io)?;
+        }
+        std::fs::remove_dir_all(&aside).map_err(io)?;
+    }
+    // The directory is new: the first epoch, as at a first start.
+    let epoch = 1;
+    let mut logs = Vec::with_capacity(n);
+    for s in 0..n {
+        let log = aof::open_log(&layout, s, policy, None)
+            .map_err(|e| format!("opening the append-only log of shard {s}: {e}"))?;
+        logs.push(OpenedLog {
+            log,
+            layout: layout.clone(),
+            epoch,
+            rewrites: rewrites.clone(),
+            size: 0,
+        });
+    }
+    Ok(logs)
 }
 
 impl ShardLog {

@@ -236,6 +236,7 @@ impl Service for Kevy {
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         let mut shard = Shard::new(id, nshards);
         shard.persist = self.server.persist.clone();
+        shard.rewrites = self.server.rewrites.clone();
         shard.loading = self.loads.take(id, self.aof);
         crate::loading::started(&mut shard);
         shard
@@ -367,11 +368,12 @@ impl Service for Kevy {
             if !stated && shard.store.dirty != dirty {
                 sink.effects.emit(client.db, args.iter());
             }
-            // BGREWRITEAOF's cut: here the effects recorded before it can
-            // still go to the log ahead of the rewrite's point.
-            if shard.rewrite_cut_due {
-                crate::aof::take_cut(shard, sink.effects);
-            }
+        }
+        // BGREWRITEAOF's cut: here the effects recorded before it can
+        // still go to the log ahead of the rewrite's point, and a switch of
+        // `appendonly` turns the effects stream on or off (aof.rs).
+        if shard.rewrite_cut_due {
+            crate::aof::take_cut(shard, sink.effects);
         }
     }
 
@@ -638,6 +640,9 @@ impl Service for Kevy {
                 );
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
+        }
+        if self.server.rewrites.switch_due(now) {
+            return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
         }
         if self
             .server
