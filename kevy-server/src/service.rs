@@ -593,6 +593,8 @@ impl Service for Kevy {
     fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
         if let Some(log) = shard.aof.as_mut() {
             log.persist(effects);
+        } else {
+            crate::aof::drop_unlogged(shard, effects);
         }
         if shard.snapshot.is_some() {
             persist::step_snapshot(shard, persist::STEP_KEYS);
@@ -612,6 +614,7 @@ impl Service for Kevy {
                 .store
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
         }
+        crate::aof::follow_wanted(shard, effects);
         if shard.prop_attached {
             shard.prop().drain_into(effects);
         }
@@ -624,7 +627,13 @@ impl Service for Kevy {
     }
 
     fn internal_command(&self, shard: &mut Shard) -> Option<OwnedArgs> {
-        if shard.id != 0 || crate::loading::in_progress() {
+        if crate::loading::in_progress() {
+            return None;
+        }
+        if crate::aof::fence_due(shard) {
+            return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
+        }
+        if shard.id != 0 {
             return None;
         }
         let now = kevy_sys::clock::unix_ms();
@@ -641,7 +650,7 @@ impl Service for Kevy {
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
         }
-        if self.server.rewrites.switch_due(now) {
+        if self.server.rewrites.switch_due(shard.nshards, now) {
             return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
         }
         if self

@@ -26,6 +26,11 @@ pub struct Shard {
     /// The server's rewrite state (aof.rs), also when this shard has no
     /// log: a switch of `appendonly` opens one.
     pub rewrites: Arc<crate::aof::Rewrites>,
+    /// No log, but the shard records effects: `appendonly` is wanted and
+    /// the switch that opens the log is on its way (aof.rs).
+    pub recording: bool,
+    /// This shard issued its fence for the switch on its way (aof.rs).
+    pub fence_sent: bool,
     /// BGREWRITEAOF's part ran: the command's execution takes the
     /// rewrite's cut before anything else runs (aof.rs, `take_cut`).
     pub rewrite_cut_due: bool,
@@ -51,6 +56,8 @@ impl Shard {
             snapshot: None,
             aof: None,
             rewrites: Arc::default(),
+            recording: false,
+            fence_sent: false,
             rewrite_cut_due: false,
             may_block: false,
             block: None,

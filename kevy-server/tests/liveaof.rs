@@ -66,7 +66,7 @@ fn set_appendonly(c: &mut redis::Connection, v: &str) {
 }
 
 /// Turns the log on and waits until its first rewrite is done.
-fn turn_on(c: &mut redis::Connection) {
+fn turn_on(s: &Server, c: &mut redis::Connection) {
     let before: i64 = info(c)["aof_rewrites"].parse().unwrap();
     set_appendonly(c, "yes");
     let deadline = Instant::now() + PATIENCE;
@@ -77,7 +77,11 @@ fn turn_on(c: &mut redis::Connection) {
             assert_eq!(i["aof_last_bgrewrite_status"], "ok", "{i:?}");
             return;
         }
-        assert!(Instant::now() < deadline, "the log did not turn on: {i:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the log did not turn on: {i:?}\n{}",
+            s.output()
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -210,7 +214,7 @@ fn turning_the_log_on_keeps_what_was_there_and_what_follows() {
     thread::sleep(Duration::from_millis(50));
     let mut c = client(s.port);
     assert_eq!(info(&mut c)["aof_enabled"], "0");
-    turn_on(&mut c);
+    turn_on(&s, &mut c);
     set_many(s.port, "post", 500);
     thread::sleep(Duration::from_millis(50));
     let acked = writers.stop();
@@ -250,12 +254,12 @@ fn turning_the_log_on_and_off_under_load_keeps_serving() {
     let writers = Writers::start(s.port);
     let mut c = client(s.port);
     for _ in 0..3 {
-        turn_on(&mut c);
+        turn_on(&s, &mut c);
         thread::sleep(Duration::from_millis(30));
         turn_off(&mut c);
         thread::sleep(Duration::from_millis(30));
     }
-    turn_on(&mut c);
+    turn_on(&s, &mut c);
     thread::sleep(Duration::from_millis(50));
     let acked = writers.stop();
     drop(s); // SIGKILL
