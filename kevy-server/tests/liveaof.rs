@@ -267,3 +267,24 @@ fn turning_the_log_on_and_off_under_load_keeps_serving() {
     assert_eq!(count(s.port, "pre", 2000), 2000);
     check_writes(s.port, &acked);
 }
+
+#[test]
+fn a_log_turned_off_turns_on_again_with_everything() {
+    let dir = TempDir::new("liveaof-again");
+    let s = kevy(dir.path(), "yes");
+    set_many(s.port, "first", 500);
+    let mut c = client(s.port);
+    turn_off(&mut c);
+    set_many(s.port, "unlogged", 500);
+    let writers = Writers::start(s.port);
+    thread::sleep(Duration::from_millis(30));
+    turn_on(&s, &mut c);
+    set_many(s.port, "logged", 500);
+    let acked = writers.stop();
+    drop(s); // SIGKILL
+    let s = kevy(dir.path(), "yes");
+    for prefix in ["first", "unlogged", "logged"] {
+        assert_eq!(count(s.port, prefix, 500), 500, "{prefix}");
+    }
+    check_writes(s.port, &acked);
+}
