@@ -73,7 +73,8 @@ fn turn_on(s: &Server, c: &mut redis::Connection) {
     loop {
         let i = info(c);
         let done = i["aof_rewrites"].parse::<i64>().unwrap() > before;
-        if i["aof_enabled"] == "1" && i["aof_rewrite_in_progress"] == "0" && done {
+        let idle = i["aof_rewrite_in_progress"] == "0" && i["aof_rewrite_scheduled"] == "0";
+        if i["aof_enabled"] == "1" && idle && done {
             assert_eq!(i["aof_last_bgrewrite_status"], "ok", "{i:?}");
             return;
         }
