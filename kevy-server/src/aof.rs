@@ -725,7 +725,9 @@ pub fn rewrite_part(shard: &mut Shard, issuer: Option<usize>) -> Result<(), &'st
     let rewrites = shard.rewrites.clone();
     match rewrites.switch_part(shard.id, shard.nshards, issuer) {
         SwitchPart::Stay => {}
-        SwitchPart::Fence => return Err(RW_CANNOT),
+        // Only the server's own commands carry a fence or a switch off,
+        // and their replies go nowhere: no error to count.
+        SwitchPart::Fence => return Ok(()),
         SwitchPart::Open(log) => {
             let mut log = log.into_shard_log();
             log.switching = Some(true);
@@ -736,7 +738,7 @@ pub fn rewrite_part(shard: &mut Shard, issuer: Option<usize>) -> Result<(), &'st
                 log.switching = Some(false);
                 shard.rewrite_cut_due = true;
             }
-            return Err(RW_CANNOT);
+            return Ok(());
         }
     }
     let Some(log) = shard.aof.as_mut() else {
