@@ -260,6 +260,12 @@ fn turning_the_log_on_and_off_under_load_keeps_serving() {
         turn_off(&mut c);
         thread::sleep(Duration::from_millis(30));
     }
+    // Changes faster than the shards follow them.
+    for _ in 0..10 {
+        set_appendonly(&mut c, "yes");
+        thread::sleep(Duration::from_millis(7));
+        set_appendonly(&mut c, "no");
+    }
     turn_on(&s, &mut c);
     thread::sleep(Duration::from_millis(50));
     let acked = writers.stop();
