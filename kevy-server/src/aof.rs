@@ -84,6 +84,60 @@
 //! (the old files plus the new incr file until the swap, the base plus
 //! the new incr file after it). The snapshot's temp file is named like the
 //! log's own temp files, which opening the log removes.
+//!
+//! # Turning the log on and off (CONFIG SET appendonly)
+//!
+//! `CONFIG SET appendonly` answers at once (as Redis) and records what is
+//! wanted ([`Rewrites::wanted`]); the shards follow through BGREWRITEAOF
+//! commands the server issues itself ([`rewrite_part`] with the issuing
+//! shard), so that a switch happens at one moment of the whole keyspace,
+//! for the reason BGREWRITEAOF's cuts do.
+//!
+//! **On.** The switch is the rewrite's cut: each shard opens its log, turns
+//! its effects stream on and takes its cut in one part ([`take_cut`]); the
+//! base holds everything before the cuts, the log everything after. The
+//! hard case is a cross-shard transaction: it is logged (tagged, decided)
+//! only when its coordinator's effects stream is on when it *starts*
+//! (kevy-rt, `Coordinator::start`). One that started untagged before the
+//! switch and took its locks after the cut would be logged as plain effects
+//! on each shard, and a crash between two shards' writes would keep half of
+//! it. The cut's locks do not exclude that: such a transaction may hold no
+//! lock yet when the cut passes (its first lock request waits in a ring, or
+//! behind the cut in a lock queue). So the switch comes in two steps:
+//!
+//! 1. Each shard, from its tick, turns its effects stream on while it still
+//!    has no log ([`follow_wanted`]; what it records is dropped at the end
+//!    of each iteration, [`drop_unlogged`]): every transaction it
+//!    coordinates from then on is tagged. Then it issues a *fence*: a
+//!    whole-keyspace BGREWRITEAOF that does nothing ([`fence_due`]). The
+//!    fence's lock request on each shard `f` leaves on the ring from the
+//!    issuer to `f` behind the first lock request of every transaction the
+//!    issuer started before (rings and lock queues are FIFO), and a
+//!    transaction holds its first lock until it finishes; so when the
+//!    fence's parts all ran, every untagged transaction that shard
+//!    coordinated has finished.
+//! 2. Once every shard's fence completed, shard 0 issues the switch: now
+//!    every transaction still running is tagged, and the cut orders it
+//!    whole before it (in the base) or after it (logged with its
+//!    decision, whose coordinator's log is open by then: the switch holds
+//!    every shard until its last part).
+//!
+//! Files already in `appenddirname` (an earlier run's, or an earlier
+//! switch-on's) are removed before the first log opens (`open_fresh`):
+//! their history is not this server's data, and recovery would replay it
+//! ahead of the new one; the new base holds everything anyway. Until the
+//! first rewrite installs, the files hold only what followed the cut (as
+//! in Redis, the log is complete once that rewrite is done).
+//!
+//! **Off.** Once no rewrite runs, each shard's part writes and fsyncs what
+//! it has, closes its log and turns its effects stream off. A transaction
+//! is whole before the cuts (logged, decided before its unlocks) or after
+//! them (not logged); one decided after its coordinator's cut is dropped
+//! whole by recovery, and its answer left after `CONFIG SET` did.
+//!
+//! The server's commands all run as one client, whose whole-shard locks do
+//! not exclude each other, so parts of two of them may interleave: see
+//! `Switch` for how the parts are counted.
 
 use crate::service::Kevy;
 use crate::shard::Shard;
@@ -122,6 +176,9 @@ pub struct ShardLog {
     pos_origin: u64,
     /// `aof_base_size`: the size at start-up or of the last base.
     base_size: u64,
+    /// A switch of `appendonly` this shard's next cut carries out: `true`
+    /// starts recording effects, `false` closes the log.
+    switching: Option<bool>,
 }
 
 /// `appendfsync` in force (0 `always`, 1 `everysec`, 2 `no`), which every
@@ -293,6 +350,7 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
         logs.push(Some(log));
     }
     kevy.server.rewrites.enabled.store(true, Relaxed);
+    kevy.server.rewrites.wanted.store(true, Relaxed);
     Ok(Some(Boot {
         epoch: recovered.max_epoch + 1,
         recovered: Arc::new(recovered),
@@ -350,6 +408,7 @@ impl OpenedLog {
             carried_gen: 0,
             size_origin: self.size,
             base_size: self.size,
+            switching: None,
         }
     }
 }
@@ -479,8 +538,13 @@ struct RwJob {
 
 /// What every shard shares about rewrites (and INFO reports).
 pub struct Rewrites {
-    /// `aof_enabled`: the log was opened at start-up.
+    /// `aof_enabled`: every shard logs (from start-up, or from the switch
+    /// that turned the log on).
     pub enabled: AtomicBool,
+    /// The `appendonly` in force (CONFIG SET), which the shards follow at
+    /// the next switch (`Rewrites::switch_part`).
+    pub wanted: AtomicBool,
+    switch: std::sync::Mutex<Switch>,
     job: std::sync::Mutex<RwJob>,
     gens: AtomicU64,
     /// The last generation whose cuts are all taken, and whose shards all
@@ -509,6 +573,8 @@ impl Default for Rewrites {
     fn default() -> Self {
         Rewrites {
             enabled: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
+            switch: Default::default(),
             job: Default::default(),
             gens: AtomicU64::new(0),
             all_cut: AtomicU64::new(0),
@@ -651,10 +717,30 @@ struct ShardRewrite {
     point: u64,
 }
 
-/// BGREWRITEAOF's part on one shard: joins the rewrite. The cut itself is
-/// taken by [`take_cut`] right after this command returns, where the
-/// effects this iteration recorded before it can go to the log first.
-pub fn rewrite_part(shard: &mut Shard) -> Result<(), &'static str> {
+/// BGREWRITEAOF's part on one shard: first the shard's part of a pending
+/// switch of `appendonly`, if any; then it joins the rewrite. The cut
+/// itself is taken by [`take_cut`] right after this command returns, where
+/// the effects this iteration recorded before it can go to the log first.
+pub fn rewrite_part(shard: &mut Shard, issuer: Option<usize>) -> Result<(), &'static str> {
+    let rewrites = shard.rewrites.clone();
+    match rewrites.switch_part(shard.id, shard.nshards, issuer) {
+        SwitchPart::Stay => {}
+        // Only the server's own commands carry a fence or a switch off,
+        // and their replies go nowhere: no error to count.
+        SwitchPart::Fence => return Ok(()),
+        SwitchPart::Open(log) => {
+            let mut log = log.into_shard_log();
+            log.switching = Some(true);
+            shard.aof = Some(log);
+        }
+        SwitchPart::Close => {
+            if let Some(log) = shard.aof.as_mut() {
+                log.switching = Some(false);
+                shard.rewrite_cut_due = true;
+            }
+            return Ok(());
+        }
+    }
     let Some(log) = shard.aof.as_mut() else {
         if shard.id == 0 {
             eprintln!(
@@ -671,9 +757,33 @@ pub fn rewrite_part(shard: &mut Shard) -> Result<(), &'static str> {
 /// Takes the shard's cut for the rewrite it joined: the iteration's
 /// effects so far go to the current files, the log switches to a new incr
 /// file (the point), and the snapshot of the store starts, all with no
-/// command in between.
+/// command in between. A shard switching its log on starts recording its
+/// effects here; one switching it off writes, fsyncs and closes it here.
 pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
     shard.rewrite_cut_due = false;
+    match shard.aof.as_mut().and_then(|l| l.switching.take()) {
+        Some(true) => {
+            // What the iteration recorded before the cut is in the store,
+            // so in the base: it has no place in the log.
+            effects.take_records(|_| {});
+            shard.recording = false;
+            effects.set_enabled(true);
+            if !shard.prop_attached {
+                crate::propagate::follow(&mut shard.store, &mut shard.prop_attached);
+            }
+        }
+        Some(false) => {
+            if let Some(mut log) = shard.aof.take() {
+                log.close(effects);
+            }
+            effects.set_enabled(false);
+            if shard.prop_attached {
+                crate::propagate::follow(&mut shard.store, &mut shard.prop_attached);
+            }
+            return;
+        }
+        None => {}
+    }
     let (id, n) = (shard.id, shard.nshards);
     let Some(log) = shard.aof.as_mut() else {
         return;
@@ -721,6 +831,230 @@ pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
     log.rewriting = Some(part);
     let r = log.rewrites.clone();
     r.count_stage(gen, n, |j| &mut j.cut, &r.all_cut);
+}
+
+// ---- turning the log on and off (CONFIG SET appendonly) ------------------------------
+
+/// The switch in progress. The server's own commands all run as one
+/// client (id 0), whose whole-shard locks do not exclude each other: parts
+/// of two of them may interleave. So a switch is decided by the part on
+/// shard 0 of the command shard 0 issued for it, and each shard applies it
+/// at its next part, which is that command's (nothing else of shard 0's
+/// runs ahead of it on any shard); fences count their parts per issuer.
+#[derive(Default)]
+struct Switch {
+    /// The switch decided and not yet applied on every shard.
+    action: SwitchAction,
+    /// The shards that applied it.
+    applied: Vec<bool>,
+    /// The logs a switch-on opened, one per shard.
+    logs: Vec<Option<OpenedLog>>,
+    /// The shards whose fence completed while they record effects, and
+    /// the parts of each shard's fence seen so far.
+    fenced: Vec<bool>,
+    fence_parts: Vec<usize>,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum SwitchAction {
+    #[default]
+    Stay,
+    Open,
+    Close,
+}
+
+/// A shard's part of a switch.
+pub enum SwitchPart {
+    Stay,
+    /// A fence (see the module doc): nothing to do on the shard.
+    Fence,
+    /// The shard's new log: it records from its cut on.
+    Open(OpenedLog),
+    /// The shard closes its log.
+    Close,
+}
+
+impl Rewrites {
+    /// Shard `id`'s (of `n`) part of the switch pending, if any, in a
+    /// BGREWRITEAOF that shard `issuer` issued itself (`None`: a client's).
+    /// A switch on waits for every shard's fence, opens every shard's log
+    /// in a fresh directory (or nothing, when that fails); a switch off
+    /// waits until no rewrite runs.
+    fn switch_part(self: &Arc<Self>, id: usize, n: usize, issuer: Option<usize>) -> SwitchPart {
+        let mut sw = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        if sw.fenced.len() != n {
+            sw.fenced = vec![false; n];
+            sw.fence_parts = vec![0; n];
+            sw.applied = vec![false; n];
+        }
+        let want = self.wanted.load(Relaxed);
+        let on = self.enabled.load(Relaxed);
+        if want && !on && sw.action == SwitchAction::Stay {
+            if let Some(h) = issuer.filter(|&h| h < n && !sw.fenced[h]) {
+                sw.fence_parts[h] += 1;
+                if sw.fence_parts[h] == n {
+                    sw.fence_parts[h] = 0;
+                    sw.fenced[h] = true;
+                }
+                return SwitchPart::Fence;
+            }
+        }
+        if sw.action == SwitchAction::Stay && id == 0 && issuer == Some(0) {
+            if want && !on && sw.fenced.iter().all(|&f| f) {
+                match open_fresh(n, self) {
+                    Ok(logs) => {
+                        sw.logs = logs.into_iter().map(Some).collect();
+                        sw.action = SwitchAction::Open;
+                        sw.fenced.iter_mut().for_each(|f| *f = false);
+                        self.enabled.store(true, Relaxed);
+                        eprintln!("kevy-server: append-only log turned on; rewriting it");
+                    }
+                    Err(e) => {
+                        self.last_ok.store(false, Relaxed);
+                        self.last_try_ms.store(kevy_sys::clock::unix_ms(), Relaxed);
+                        eprintln!("kevy-server: cannot turn the append-only log on: {e}");
+                    }
+                }
+            } else if !want && on && !self.job().active {
+                sw.action = SwitchAction::Close;
+                eprintln!("kevy-server: append-only log turned off");
+            }
+            if sw.action != SwitchAction::Stay {
+                sw.applied.iter_mut().for_each(|a| *a = false);
+            }
+        }
+        let action = sw.action;
+        if action == SwitchAction::Stay || sw.applied.get(id) != Some(&false) {
+            return SwitchPart::Stay;
+        }
+        sw.applied[id] = true;
+        if sw.applied.iter().all(|&a| a) {
+            sw.action = SwitchAction::Stay;
+            if action == SwitchAction::Close {
+                // INFO says off once no shard logs any more.
+                self.enabled.store(false, Relaxed);
+            }
+        }
+        match action {
+            SwitchAction::Open => match sw.logs.get_mut(id).and_then(Option::take) {
+                Some(log) => SwitchPart::Open(log),
+                None => SwitchPart::Stay,
+            },
+            _ => SwitchPart::Close,
+        }
+    }
+
+    /// Shard `id` stopped recording effects without a log (`appendonly`
+    /// was set back to `no` before the switch): its fence no longer holds.
+    fn unfence(&self, id: usize) {
+        let mut sw = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = sw.fenced.get_mut(id) {
+            *f = false;
+        }
+        if let Some(p) = sw.fence_parts.get_mut(id) {
+            *p = 0;
+        }
+    }
+
+    /// Whether every shard's fence completed (a switch-on may start).
+    fn all_fenced(&self, n: usize) -> bool {
+        let sw = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        sw.fenced.len() == n && sw.fenced.iter().all(|&f| f)
+    }
+
+    /// Whether a switch of `appendonly` is pending (CONFIG SET changed it
+    /// and the shards do not follow yet), and may start now.
+    pub fn switch_due(&self, n: usize, now_ms: u64) -> bool {
+        let want = self.wanted.load(Relaxed);
+        if want == self.enabled.load(Relaxed) {
+            return false;
+        }
+        if want {
+            // After a failed attempt, wait as automatic rewrites do.
+            self.all_fenced(n)
+                && (self.last_ok.load(Relaxed)
+                    || now_ms >= self.last_try_ms.load(Relaxed) + AUTO_RETRY_MS)
+        } else {
+            !self.in_progress.load(Relaxed)
+        }
+    }
+}
+
+/// On a shard without a log, from its tick: starts recording effects once
+/// `appendonly` is wanted (they are dropped until the switch opens the
+/// log, see the module doc), and stops when it no longer is.
+pub fn follow_wanted(shard: &mut Shard, effects: &mut Effects) {
+    if shard.aof.is_some() {
+        return;
+    }
+    let want = shard.rewrites.wanted.load(Relaxed);
+    if want && !shard.recording {
+        shard.recording = true;
+        shard.fence_sent = false;
+        effects.set_enabled(true);
+    } else if !want && shard.recording {
+        shard.recording = false;
+        shard.rewrites.unfence(shard.id);
+        effects.set_enabled(false);
+    }
+    if shard.prop_attached != effects.enabled() {
+        crate::propagate::follow(&mut shard.store, &mut shard.prop_attached);
+    }
+}
+
+/// The shard's fence, issued once after it started recording effects
+/// without a log.
+pub fn fence_due(shard: &mut Shard) -> bool {
+    if shard.aof.is_some() || !shard.recording || shard.fence_sent {
+        return false;
+    }
+    shard.fence_sent = true;
+    true
+}
+
+/// On a shard recording effects without a log: drops them.
+pub fn drop_unlogged(shard: &Shard, effects: &mut Effects) {
+    if shard.aof.is_none() && shard.recording {
+        effects.take_records(|_| {});
+    }
+}
+
+/// Opens a log for each of `n` shards in a fresh directory. Files already
+/// there (an earlier run's, or an earlier switch-on's of this run) are
+/// removed first: they hold a history this server did not follow, and the
+/// rewrite this switch starts makes a base of everything anyway. Mixing
+/// them with the new files would replay that history under the new one.
+/// The directory is renamed aside before it is removed, so a crash
+/// leaves it whole or gone (start-up removes what is left aside).
+fn open_fresh(n: usize, rewrites: &Arc<Rewrites>) -> Result<Vec<OpenedLog>, String> {
+    let Some((layout, policy)) = layout() else {
+        return Err("appendonly is off".into());
+    };
+    let io = |e: std::io::Error| format!("{}: {e}", layout.dir.display());
+    finish_conversion(&layout.dir).map_err(io)?;
+    if layout.dir.exists() {
+        let aside = sibling(&layout.dir, ".old");
+        std::fs::rename(&layout.dir, &aside).map_err(io)?;
+        if let Some(parent) = layout.dir.parent() {
+            rdb::sync_dir(parent).map_err(io)?;
+        }
+        std::fs::remove_dir_all(&aside).map_err(io)?;
+    }
+    // The directory is new: the first epoch, as at a first start.
+    let epoch = 1;
+    let mut logs = Vec::with_capacity(n);
+    for s in 0..n {
+        let log = aof::open_log(&layout, s, policy, None)
+            .map_err(|e| format!("opening the append-only log of shard {s}: {e}"))?;
+        logs.push(OpenedLog {
+            log,
+            layout: layout.clone(),
+            epoch,
+            rewrites: rewrites.clone(),
+            size: 0,
+        });
+    }
+    Ok(logs)
 }
 
 impl ShardLog {

@@ -236,6 +236,7 @@ impl Service for Kevy {
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         let mut shard = Shard::new(id, nshards);
         shard.persist = self.server.persist.clone();
+        shard.rewrites = self.server.rewrites.clone();
         shard.loading = self.loads.take(id, self.aof);
         crate::loading::started(&mut shard);
         shard
@@ -367,11 +368,12 @@ impl Service for Kevy {
             if !stated && shard.store.dirty != dirty {
                 sink.effects.emit(client.db, args.iter());
             }
-            // BGREWRITEAOF's cut: here the effects recorded before it can
-            // still go to the log ahead of the rewrite's point.
-            if shard.rewrite_cut_due {
-                crate::aof::take_cut(shard, sink.effects);
-            }
+        }
+        // BGREWRITEAOF's cut: here the effects recorded before it can
+        // still go to the log ahead of the rewrite's point, and a switch of
+        // `appendonly` turns the effects stream on or off (aof.rs).
+        if shard.rewrite_cut_due {
+            crate::aof::take_cut(shard, sink.effects);
         }
     }
 
@@ -591,6 +593,8 @@ impl Service for Kevy {
     fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
         if let Some(log) = shard.aof.as_mut() {
             log.persist(effects);
+        } else {
+            crate::aof::drop_unlogged(shard, effects);
         }
         if shard.snapshot.is_some() {
             persist::step_snapshot(shard, persist::STEP_KEYS);
@@ -610,6 +614,7 @@ impl Service for Kevy {
                 .store
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
         }
+        crate::aof::follow_wanted(shard, effects);
         if shard.prop_attached {
             shard.prop().drain_into(effects);
         }
@@ -622,7 +627,13 @@ impl Service for Kevy {
     }
 
     fn internal_command(&self, shard: &mut Shard) -> Option<OwnedArgs> {
-        if shard.id != 0 || crate::loading::in_progress() {
+        if crate::loading::in_progress() {
+            return None;
+        }
+        if crate::aof::fence_due(shard) {
+            return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
+        }
+        if shard.id != 0 {
             return None;
         }
         let now = kevy_sys::clock::unix_ms();
@@ -638,6 +649,9 @@ impl Service for Kevy {
                 );
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
+        }
+        if self.server.rewrites.switch_due(shard.nshards, now) {
+            return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
         }
         if self
             .server

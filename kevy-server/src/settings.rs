@@ -175,7 +175,7 @@ pub static PARAMS: &[Param] = {
         p("hll-sparse-max-bytes", Mem, "3000", Tunable),
         // Persistence.
         p("save", Save, "3600 1 300 100 60 10000", Live),
-        p("appendonly", Bool, "no", Startup),
+        p("appendonly", Bool, "no", Live),
         p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec", Live),
         p("appendfilename", Str, "appendonly.aof", Immutable),
         p("appenddirname", Str, "appendonlydir", Immutable),
@@ -279,6 +279,11 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
             }
         }
         "appendfsync" => crate::aof::set_fsync(value),
+        // The shards follow at the next switch (aof.rs).
+        "appendonly" => server
+            .rewrites
+            .wanted
+            .store(value == "yes", std::sync::atomic::Ordering::Relaxed),
         "slowlog-max-len" => {
             if let Ok(n) = value.parse() {
                 server

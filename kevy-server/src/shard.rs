@@ -23,6 +23,14 @@ pub struct Shard {
     pub snapshot: Option<ShardSnapshot>,
     /// This shard's append-only log (`appendonly yes`).
     pub aof: Option<crate::aof::ShardLog>,
+    /// The server's rewrite state (aof.rs), also when this shard has no
+    /// log: a switch of `appendonly` opens one.
+    pub rewrites: Arc<crate::aof::Rewrites>,
+    /// No log, but the shard records effects: `appendonly` is wanted and
+    /// the switch that opens the log is on its way (aof.rs).
+    pub recording: bool,
+    /// This shard issued its fence for the switch on its way (aof.rs).
+    pub fence_sent: bool,
     /// BGREWRITEAOF's part ran: the command's execution takes the
     /// rewrite's cut before anything else runs (aof.rs, `take_cut`).
     pub rewrite_cut_due: bool,
@@ -47,6 +55,9 @@ impl Shard {
             persist: crate::persist::shared(kevy_sys::clock::unix_ms() / 1000),
             snapshot: None,
             aof: None,
+            rewrites: Arc::default(),
+            recording: false,
+            fence_sent: false,
             rewrite_cut_due: false,
             may_block: false,
             block: None,

@@ -310,12 +310,16 @@ fn info_persistence(server: &Server, f: &mut Fields<'_>) {
     f.put("rdb_last_load_keys_expired", p.loaded_expired.load(Relaxed));
     f.put("rdb_last_load_keys_loaded", p.loaded_keys.load(Relaxed));
     let rw = &server.rewrites;
-    let on = rw.enabled.load(Relaxed);
+    let logging = rw.enabled.load(Relaxed);
+    // `CONFIG SET appendonly yes` turns the log on as Redis does, with a
+    // rewrite; kevy's waits for the shards' fences (aof.rs): scheduled.
+    let scheduled = rw.wanted.load(Relaxed) && !logging;
+    let on = logging || scheduled;
     let rewriting = rw.in_progress.load(Relaxed);
     f.put("aof_enabled", on as u8);
     f.put("aof_rewrite_in_progress", rewriting as u8);
     // The rewrite needs no fork, so it never waits for a BGSAVE.
-    f.put("aof_rewrite_scheduled", 0);
+    f.put("aof_rewrite_scheduled", scheduled as u8);
     f.put("aof_last_rewrite_time_sec", rw.last_secs.load(Relaxed));
     let current = match rewriting {
         true => {

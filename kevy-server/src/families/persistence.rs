@@ -63,7 +63,10 @@ fn cmd_bgsave(ctx: &mut Ctx<'_>) {
 /// BGREWRITEAOF. kevy's rewrite needs no fork, so it never waits for a
 /// BGSAVE ("scheduled" in Redis): it starts at once.
 fn cmd_bgrewriteaof(ctx: &mut Ctx<'_>) {
-    match crate::aof::rewrite_part(ctx.shard) {
+    // The server's own command (client 0) says which shard issued it: a
+    // switch of `appendonly` needs it (aof.rs).
+    let issuer = (ctx.client.id == 0).then_some(ctx.client.home as usize);
+    match crate::aof::rewrite_part(ctx.shard, issuer) {
         Ok(()) => ctx.out.simple(crate::aof::RW_STARTED.as_bytes()),
         Err(e) => ctx.out.error(e),
     }
