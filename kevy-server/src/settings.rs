@@ -32,9 +32,6 @@ pub enum Policy {
     Tunable,
     /// Applied at once on every shard ([`apply_live`]).
     Live,
-    /// Set at start-up (a flag); at run time CONFIG SET accepts only the
-    /// value in force (kevy cannot switch it live yet).
-    Startup,
     /// kevy does not implement the change (persistence, limits, security):
     /// setting the current value is accepted, any other value is refused
     /// rather than silently ignored.

@@ -155,7 +155,7 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
                 return ConnAction::Continue;
             }
         };
-        if matches!(p.policy, Policy::Fixed | Policy::Startup) {
+        if p.policy == Policy::Fixed {
             let current = param_value(ctx.server, p, &rt);
             if normalize(p.kind, current.as_bytes()).map_or(true, |c| c != v) {
                 ctx.out.error(&set_failed(name, "not supported by kevy"));
