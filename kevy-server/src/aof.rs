@@ -330,7 +330,12 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
     };
     finish_conversion(&layout.dir).map_err(|e| format!("{}: {e}", layout.dir.display()))?;
     let load = |l: &Layout| {
-        aof::recover(l, LoadOptions::default()).map_err(|e| format!("{}: {e}", l.dir.display()))
+        // A damaged record in the middle of a file stops the load unless
+        // the operator asks to load up to it (kevy's `aof-load-corrupt`).
+        let opts = LoadOptions {
+            allow_corrupt: crate::settings::current("aof-load-corrupt").as_deref() == Some("yes"),
+        };
+        aof::recover(l, opts).map_err(|e| format!("{}: {e}", l.dir.display()))
     };
     let mut recovered = load(&layout)?;
     if recovered.shards() != 0 && recovered.shards() != n {

@@ -210,6 +210,10 @@ pub static PARAMS: &[Param] = {
         ph("rdb-key-save-delay", Int(i32::MIN as i64, i32::MAX as i64), "0", Tunable),
         ph("loading-process-events-interval-bytes", Int(1024, i32::MAX as i64), "2097152", Tunable),
         ph("use-exit-on-panic", Bool, "no", Tunable),
+        // kevy's own: load an append-only log up to a damaged record in
+        // the middle of a file (discarding what follows) instead of
+        // refusing to start. Read at start-up.
+        ph("aof-load-corrupt", Bool, "no", Tunable),
         ph("watchdog-period", I32, "0", Fixed),
         ph("lua-enable-deprecated-api", Bool, "no", Immutable),
     ]

@@ -692,6 +692,12 @@ fn a_torn_log_tail_is_cut_and_a_damaged_middle_stops_start_up() {
         err.contains("appendonly.aof.s0.1.incr.kevy") && err.contains("offset"),
         "{err}"
     );
+    // Asked to, kevy loads up to the damage and drops what follows it.
+    let mut with = aof.to_vec();
+    with.extend(["--aof-load-corrupt", "yes"]);
+    let t = kevy_in(dir.path(), "1", &with);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut client(t.port)).unwrap();
+    assert!(n < 199, "what follows the damage is gone: {n} keys");
 }
 
 #[test]
