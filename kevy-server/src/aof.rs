@@ -549,6 +549,11 @@ pub struct Rewrites {
     /// The `appendonly` in force (CONFIG SET), which the shards follow at
     /// the next switch (`Rewrites::switch_part`).
     pub wanted: AtomicBool,
+    /// Counts the times `appendonly yes` was asked for: a shard that still
+    /// records from an earlier request fences again for a new one (its
+    /// earlier fence may have run while `no` was wanted, and counted for
+    /// nothing).
+    pub want_gen: AtomicU64,
     switch: std::sync::Mutex<Switch>,
     job: std::sync::Mutex<RwJob>,
     gens: AtomicU64,
@@ -579,6 +584,7 @@ impl Default for Rewrites {
         Rewrites {
             enabled: AtomicBool::new(false),
             wanted: AtomicBool::new(false),
+            want_gen: AtomicU64::new(0),
             switch: Default::default(),
             job: Default::default(),
             gens: AtomicU64::new(0),
@@ -961,6 +967,14 @@ impl Rewrites {
         }
     }
 
+    /// CONFIG SET appendonly: what the shards should follow.
+    pub fn want(&self, on: bool) {
+        if on {
+            self.want_gen.fetch_add(1, Relaxed);
+        }
+        self.wanted.store(on, Relaxed);
+    }
+
     /// Whether every shard's fence completed (a switch-on may start).
     fn all_fenced(&self, n: usize) -> bool {
         let sw = self.switch.lock().unwrap_or_else(|e| e.into_inner());
@@ -993,9 +1007,18 @@ pub fn follow_wanted(shard: &mut Shard, effects: &mut Effects) {
         return;
     }
     let want = shard.rewrites.wanted.load(Relaxed);
+    let gen = shard.rewrites.want_gen.load(Relaxed);
+    if want && shard.recording && shard.fence_gen != gen {
+        // `appendonly` went to `no` and back between two ticks: fence for
+        // the new request.
+        shard.fence_gen = gen;
+        shard.fence_sent = false;
+        shard.rewrites.unfence(shard.id);
+    }
     if want && !shard.recording {
         shard.recording = true;
         shard.fence_sent = false;
+        shard.fence_gen = gen;
         effects.set_enabled(true);
     } else if !want && shard.recording {
         shard.recording = false;

@@ -120,6 +120,8 @@ impl Server {
             })
             .collect();
         let table = Table::new();
+        // `rdbcompression yes`, Redis's default, until CONFIG says otherwise.
+        kevy_persist::rdb::set_compression(true);
         let cmdstats = CommandStats::new(n, table.stat_slots());
         Server {
             table,

@@ -178,7 +178,7 @@ pub static PARAMS: &[Param] = {
         p("appenddirname", Str, "appendonlydir", Immutable),
         p("dbfilename", Str, "dump.rdb", Live),
         p("dir", Str, "", Live),
-        p("rdbcompression", Bool, "yes", Tunable),
+        p("rdbcompression", Bool, "yes", Live),
         p("rdbchecksum", Bool, "yes", Live),
         p("stop-writes-on-bgsave-error", Bool, "yes", Tunable),
         p("no-appendfsync-on-rewrite", Bool, "no", Tunable),
@@ -260,6 +260,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
     match name {
         // Redis's `dir` is the working directory: files are named
         // relative to it.
+        "rdbcompression" => kevy_persist::rdb::set_compression(value == "yes"),
         "dir" => {
             if let Err(e) = std::env::set_current_dir(value) {
                 eprintln!("kevy-server: cannot change directory to {value}: {e}");
@@ -281,10 +282,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         }
         "appendfsync" => crate::aof::set_fsync(value),
         // The shards follow at the next switch (aof.rs).
-        "appendonly" => server
-            .rewrites
-            .wanted
-            .store(value == "yes", std::sync::atomic::Ordering::Relaxed),
+        "appendonly" => server.rewrites.want(value == "yes"),
         "slowlog-max-len" => {
             if let Ok(n) = value.parse() {
                 server

@@ -31,6 +31,8 @@ pub struct Shard {
     pub recording: bool,
     /// This shard issued its fence for the switch on its way (aof.rs).
     pub fence_sent: bool,
+    /// The `appendonly yes` request the fence is for (aof.rs).
+    pub fence_gen: u64,
     /// BGREWRITEAOF's part ran: the command's execution takes the
     /// rewrite's cut before anything else runs (aof.rs, `take_cut`).
     pub rewrite_cut_due: bool,
@@ -58,6 +60,7 @@ impl Shard {
             rewrites: Arc::default(),
             recording: false,
             fence_sent: false,
+            fence_gen: 0,
             rewrite_cut_due: false,
             may_block: false,
             block: None,

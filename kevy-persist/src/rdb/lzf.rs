@@ -1,5 +1,5 @@
-//! LZF decompression (Marc Lehmann's liblzf format), for strings Redis
-//! saved with `rdbcompression yes`. A control byte below 32 starts a run of
+//! LZF (Marc Lehmann's liblzf format) for strings saved with
+//! `rdbcompression yes`: Redis's files carry it, and kevy writes it too. A control byte below 32 starts a run of
 //! `ctrl + 1` literal bytes; otherwise its top three bits are a match length
 //! (7 means "add the next byte") and the low five bits with the next byte
 //! are the distance back, minus one, to copy `length + 2` bytes from.
@@ -44,9 +44,95 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     (out.len() == out_len).then_some(out)
 }
 
+/// Compresses `input` into at most `max_out` bytes (Redis asks for at
+/// least 4 bytes saved); `None` when it does not get that small. A greedy
+/// match finder over a hash of 3-byte sequences, as liblzf's; its output is
+/// valid LZF, not necessarily liblzf's bytes.
+pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    const HLOG: u32 = 13;
+    const MAX_OFF: usize = 1 << 13;
+    const MAX_LEN: usize = 264;
+    let n = input.len();
+    let mut table = vec![u32::MAX; 1 << HLOG];
+    let mut out = Vec::with_capacity(max_out + 1);
+    let literals = |out: &mut Vec<u8>, lit: &[u8]| {
+        for chunk in lit.chunks(32) {
+            out.push((chunk.len() - 1) as u8);
+            out.extend_from_slice(chunk);
+        }
+    };
+    let (mut ip, mut lit_start) = (0usize, 0usize);
+    while ip + 2 < n {
+        let v =
+            u32::from(input[ip]) << 16 | u32::from(input[ip + 1]) << 8 | u32::from(input[ip + 2]);
+        let h = (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize;
+        let cand = table[h] as usize;
+        table[h] = ip as u32;
+        if cand < ip && ip - cand <= MAX_OFF && input[cand..cand + 3] == input[ip..ip + 3] {
+            let max = (n - ip).min(MAX_LEN);
+            let mut len = 3;
+            while len < max && input[cand + len] == input[ip + len] {
+                len += 1;
+            }
+            literals(&mut out, &input[lit_start..ip]);
+            let off = ip - cand - 1;
+            let l = len - 2;
+            if l < 7 {
+                out.push(((l << 5) | (off >> 8)) as u8);
+            } else {
+                out.push(((7 << 5) | (off >> 8)) as u8);
+                out.push((l - 7) as u8);
+            }
+            out.push(off as u8);
+            ip += len;
+            lit_start = ip;
+            if out.len() > max_out {
+                return None;
+            }
+        } else {
+            ip += 1;
+        }
+    }
+    literals(&mut out, &input[lit_start..]);
+    (out.len() <= max_out).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_bytes_decompress_to_the_input() {
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+            b"the quick brown fox jumps over the lazy dog, the quick brown fox".to_vec(),
+            (0..5000u32).map(|i| (i % 251) as u8).collect(),
+            (0..3000u32)
+                .flat_map(|i| format!("key:{i},").into_bytes())
+                .collect(),
+        ];
+        let mut x = 0x2545_f491_u32;
+        inputs.push(
+            (0..4000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    (x % 7) as u8
+                })
+                .collect(),
+        );
+        for input in inputs {
+            let c = compress(&input, input.len() - 4).expect("compressible");
+            assert!(c.len() <= input.len() - 4);
+            assert_eq!(decompress(&c, input.len()).as_deref(), Some(&input[..]));
+        }
+        // Random bytes do not shrink: no output.
+        let noise: Vec<u8> = (0..64u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        assert!(compress(&noise, noise.len() - 4).is_none());
+    }
 
     #[test]
     fn literals_and_back_references() {

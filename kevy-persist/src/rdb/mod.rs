@@ -149,8 +149,8 @@ pub mod write;
 pub use read::{load, load_file, load_into, read_value, Checksum, LoadError, LoadInfo, Loaded};
 pub use snapshot::Snapshot;
 pub use write::{
-    combine, combine_with, save_file, sync_dir, temp_file, write_header, write_store,
-    write_trailer, write_value, Aux, CrcWriter, SectionWriter,
+    combine, combine_with, save_file, set_compression, sync_dir, temp_file, write_header,
+    write_store, write_trailer, write_value, Aux, CrcWriter, SectionWriter,
 };
 
 /// The RDB version written: Redis 7.0's.
@@ -209,6 +209,7 @@ pub(crate) const ENC_LZF_TAG: u8 = 3;
 pub(crate) const ENC_INT8: u8 = 0xc0 | ENC_INT8_TAG;
 pub(crate) const ENC_INT16: u8 = 0xc0 | ENC_INT16_TAG;
 pub(crate) const ENC_INT32: u8 = 0xc0 | ENC_INT32_TAG;
+pub(crate) const ENC_LZF: u8 = 0xc0 | ENC_LZF_TAG;
 
 // Quicklist node containers (quicklist.h).
 pub(crate) const QUICKLIST_NODE_PLAIN: u64 = 1;

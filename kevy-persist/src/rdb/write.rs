@@ -12,7 +12,7 @@ use kevy_store::{Entry, Store, StrValue, Value};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A value's serialised bytes are handed to the writer whenever this many
 /// have gathered.
@@ -488,8 +488,29 @@ pub(crate) fn put_str(b: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn put_raw(b: &mut Vec<u8>, s: &[u8]) {
+    // Redis's `rdbSaveRawString`: longer than 20 bytes and compression on,
+    // LZF when it saves at least 4 bytes.
+    if s.len() > 20 && COMPRESS.load(Ordering::Relaxed) {
+        if let Some(c) = super::lzf::compress(s, s.len() - 4) {
+            b.push(ENC_LZF);
+            put_len(b, c.len() as u64);
+            put_len(b, s.len() as u64);
+            b.extend_from_slice(&c);
+            return;
+        }
+    }
     put_len(b, s.len() as u64);
     b.extend_from_slice(s);
+}
+
+/// `rdbcompression`: strings longer than 20 bytes are LZF-compressed when
+/// that saves space. Process-wide, as the setting is; off until the server
+/// turns it on.
+static COMPRESS: AtomicBool = AtomicBool::new(false);
+
+/// Turns LZF compression of long strings on or off (`rdbcompression`).
+pub fn set_compression(on: bool) {
+    COMPRESS.store(on, Ordering::Relaxed);
 }
 
 // ---- the file dance ----------------------------------------------------------------
