@@ -150,8 +150,9 @@ pub(crate) struct ConnState<S: Service> {
 pub(crate) struct Waiting {
     /// The blocked command's sequence number.
     pub seq: u64,
-    /// The shard whose keys it waits on.
-    pub owner: usize,
+    /// The shards whose keys it waits on: one, or each owner of the keys
+    /// of a pop whose keys span shards.
+    pub owners: Vec<usize>,
     /// `monotonic_us` at which it times out (`u64::MAX`: never).
     pub deadline_us: u64,
     /// The owner serves it now: its reply is on the way, and neither a

@@ -398,9 +398,25 @@
 //! Redis client that closes right after being served does. If the element
 //! was taken meanwhile, the waiter waits on, in place.
 //!
-//! **Limits.** A blocking command whose keys span shards runs as a
-//! transaction and so answers at once (nil when it finds nothing), as in
-//! MULTI; BLMOVE across shards likewise moves at once or answers nil.
+//! **Keys on several shards.** A blocking pop whose keys span shards
+//! (BLPOP, BZMPOP, …) runs as a transaction on copies of its keys. When it
+//! pops something it answers at once. When it finds nothing (and may
+//! block) the coordinator answers nothing: it parks the client on every
+//! owning shard, for that shard's keys, ahead of the transaction's unlock
+//! on the same ring (the home shard's at once, before its own unlock).
+//! Each shard thus parks it while it still holds the transaction's locks,
+//! so no push can run between the look and the parking. The home keeps
+//! one wait, with one deadline, whose record names every owner. A shard
+//! with something for it asks the home as above; the home grants one
+//! shard only (claimed), holding its own waiter meanwhile, and lets it
+//! serve again when the granted shard found nothing after all. The
+//! serving shard runs the command with its own keys (the others' look
+//! empty there). Whenever the wait ends (served, timeout, CLIENT UNBLOCK,
+//! hang-up) the home withdraws the waiter from every owner, ahead of
+//! anything the connection sends next.
+//!
+//! **Limits.** BLMOVE and BRPOPLPUSH across shards, which also write a
+//! destination, move at once or answer nil, as in MULTI.
 //!
 //! # Commands the server issues itself
 //!

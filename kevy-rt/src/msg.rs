@@ -102,6 +102,17 @@ pub(crate) enum Req<S: Service> {
     Wake { client: u64, dest: Dest },
     /// `client` no longer waits here (timed out, unblocked, gone).
     Unpark { client: u64 },
+    /// Park `client` (of the sender, `dest` its blocked command) on this
+    /// shard's keys of blocking pop `cmd` (arguments `spans[first..first +
+    /// n]`): its keys span shards, and the transaction that found them
+    /// empty still holds their locks here.
+    Park {
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        first: u32,
+        n: u32,
+    },
 }
 
 pub(crate) enum Resp {

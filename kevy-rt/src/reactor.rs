@@ -938,7 +938,7 @@ impl<S: Service> Reactor<S> {
                 None => st.park_since(start),
                 Some(timeout) => {
                     st.await_local();
-                    self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
+                    self.start_wait_st(idx, gen, st, dest.seq, vec![self.id], timeout);
                 }
             }
             return;
@@ -1126,6 +1126,13 @@ impl<S: Service> Reactor<S> {
                 }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),
                 Req::Unpark { client } => self.ex.unpark(client),
+                Req::Park {
+                    dest,
+                    cmd,
+                    client,
+                    first,
+                    n,
+                } => self.ex.park(peer, dest, &client, cmd, b.args_at(first, n)),
             }
         }
         drop(req_snaps);

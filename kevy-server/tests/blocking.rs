@@ -303,3 +303,138 @@ fn client_unblock_releases_a_waiter_on_any_shard() {
         );
     }
 }
+
+/// Two keys `prefix…` on different shards of an `n`-shard server.
+fn apart(prefix: &str, n: usize) -> (String, String) {
+    let a = format!("{prefix}0");
+    let sa = kevy_rt::shard_of(a.as_bytes(), n);
+    let b = (1..)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| kevy_rt::shard_of(k.as_bytes(), n) != sa)
+        .expect("a key of another shard");
+    (a, b)
+}
+
+/// `key` holds exactly `want`, and the waiter's connection `w` has no
+/// stray reply queued (a stale waiter served it): it answers PING next.
+fn stays(admin: &mut Conn, w: &mut Conn, key: &str, want: &[&str]) {
+    assert_eq!(raw(w, &["PING"]), b"+PONG\r\n", "{key}");
+    assert_eq!(
+        text(&call(admin, &["LRANGE", key, "0", "-1"])),
+        want,
+        "{key}"
+    );
+}
+
+#[test]
+fn a_pop_on_keys_of_several_shards_blocks_until_either_is_pushed() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (a, b) = apart("q", n);
+        for pop in ["BLPOP", "BRPOP"] {
+            for (hit, other) in [(&a, &b), (&b, &a)] {
+                let mut w = conn(s.port);
+                w.send(&command(&[pop, &a, &b, "0"])).unwrap();
+                eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+                call(&mut admin, &["RPUSH", hit, "x", "y"]);
+                let want = if pop == "BLPOP" { "x" } else { "y" };
+                assert_eq!(
+                    text(&w.read().expect("served").0),
+                    [hit.as_str(), want],
+                    "{n} {pop} {hit}"
+                );
+                eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+                // No registration is left on the other shard.
+                call(&mut admin, &["RPUSH", other, "stay"]);
+                stays(&mut admin, &mut w, other, &["stay"]);
+                let left = if pop == "BLPOP" { "y" } else { "x" };
+                stays(&mut admin, &mut w, hit, &[left]);
+                call(&mut admin, &["DEL", &a, &b]);
+            }
+        }
+        // The sorted-set and multi-pop forms block the same way.
+        let (z1, z2) = apart("z", n);
+        let mut w = conn(s.port);
+        w.send(&command(&["BZPOPMIN", &z1, &z2, "0"])).unwrap();
+        eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+        call(&mut admin, &["ZADD", &z2, "1", "m"]);
+        assert_eq!(text_mixed(&w.read().unwrap().0), [z2.as_str(), "m", "1"]);
+        w.send(&command(&["BLMPOP", "0", "2", &a, &b, "LEFT"]))
+            .unwrap();
+        eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+        call(&mut admin, &["RPUSH", &b, "v"]);
+        let v = w.read().unwrap().0;
+        let items = v.items().expect("array");
+        assert_eq!(items[0].bytes(), Some(b.as_bytes()), "{n} BLMPOP");
+        assert_eq!(text(&items[1]), ["v"], "{n} BLMPOP");
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+    }
+}
+
+#[test]
+fn waiters_on_several_shards_are_served_in_order_and_time_out() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (a, b) = apart("f", n);
+        let mut w1 = conn(s.port);
+        w1.send(&command(&["BRPOP", &a, &b, "0"])).unwrap();
+        eventually("first blocks", || blocked_clients(&mut admin) == 1);
+        let mut w2 = conn(s.port);
+        w2.send(&command(&["BRPOP", &a, &b, "0"])).unwrap();
+        eventually("second blocks", || blocked_clients(&mut admin) == 2);
+        call(&mut admin, &["RPUSH", &b, "one"]);
+        assert_eq!(text(&w1.read().unwrap().0), [b.as_str(), "one"], "{n}");
+        call(&mut admin, &["RPUSH", &a, "two"]);
+        assert_eq!(text(&w2.read().unwrap().0), [a.as_str(), "two"], "{n}");
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+
+        // A timeout answers nil and leaves nothing parked.
+        assert_eq!(raw(&mut w1, &["BLPOP", &a, &b, "0.1"]), b"*-1\r\n");
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        call(&mut admin, &["RPUSH", &a, "ta"]);
+        call(&mut admin, &["RPUSH", &b, "tb"]);
+        stays(&mut admin, &mut w1, &a, &["ta"]);
+        stays(&mut admin, &mut w1, &b, &["tb"]);
+        call(&mut admin, &["DEL", &a, &b]);
+    }
+}
+
+#[test]
+fn a_waiter_on_several_shards_is_unblocked_or_hangs_up_losing_nothing() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (a, b) = apart("u", n);
+        let mut w = conn(s.port);
+        let id = call(&mut w, &["CLIENT", "ID"]).int().expect("id");
+        w.send(&command(&["BLPOP", &a, &b, "0"])).unwrap();
+        eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+        assert_eq!(
+            raw(&mut admin, &["CLIENT", "UNBLOCK", &id.to_string()]),
+            b":1\r\n"
+        );
+        assert_eq!(w.read().unwrap().1, b"*-1\r\n", "{n}");
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        call(&mut admin, &["RPUSH", &a, "ua"]);
+        call(&mut admin, &["RPUSH", &b, "ub"]);
+        stays(&mut admin, &mut w, &a, &["ua"]);
+        stays(&mut admin, &mut w, &b, &["ub"]);
+        call(&mut admin, &["DEL", &a, &b]);
+
+        // Clients that hang up while waiting have nothing popped for them.
+        for _ in 0..3 {
+            let mut gone = conn(s.port);
+            gone.send(&command(&["BRPOP", &a, &b, "0"])).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+            drop(gone);
+            eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+            call(&mut admin, &["RPUSH", &a, "ga"]);
+            call(&mut admin, &["RPUSH", &b, "gb"]);
+            stays(&mut admin, &mut w, &a, &["ga"]);
+            stays(&mut admin, &mut w, &b, &["gb"]);
+            call(&mut admin, &["DEL", &a, &b]);
+        }
+    }
+}

@@ -180,7 +180,16 @@ impl<S: Service> Executor<S> {
         }
     }
 
-    fn park(&mut self, home: usize, dest: Dest, client: &ClientCtx, cmd: S::Cmd, args: Args<'_>) {
+    /// Parks a client of `home` on this shard's keys of `cmd` (all of its
+    /// keys when they are all here; the rest belong to other shards).
+    pub fn park(
+        &mut self,
+        home: usize,
+        dest: Dest,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) {
         if let Some(w) = self.waiters.by_client.get_mut(&client.id) {
             // Woken, found nothing after all: it keeps its place.
             w.woken = false;
@@ -220,6 +229,23 @@ impl<S: Service> Executor<S> {
     /// Client `id` stops waiting (timed out, unblocked, disconnected).
     pub fn unpark(&mut self, id: u64) {
         self.waiters.remove(id);
+    }
+
+    /// Client `id`, of this reactor and waiting on several shards, was
+    /// granted to another shard (`hold`): its waiter here serves nobody
+    /// and keeps its place until that shard has answered; or that shard
+    /// found nothing after all (`!hold`) and the waiter serves again.
+    pub fn hold(&mut self, id: u64, hold: bool) {
+        let Some(w) = self.waiters.by_client.get_mut(&id) else {
+            return;
+        };
+        w.woken = hold;
+        if !hold {
+            let (db, keys) = (w.client.db, w.keys.clone());
+            for k in &keys {
+                self.waiters.mark_ready(db, k);
+            }
+        }
     }
 
     /// Serves the oldest waiter of each key a write made servable: a
@@ -371,7 +397,7 @@ impl<S: Service> Reactor<S> {
             self.stop_waiter(owner, client);
             return;
         };
-        self.start_wait_st(idx, gen, &mut c.st, seq, owner, timeout);
+        self.start_wait_st(idx, gen, &mut c.st, seq, vec![owner], timeout);
         self.conns[idx as usize] = Some(c);
         // A client that hung up meanwhile is closed now.
         self.mark_write(idx);
@@ -384,12 +410,17 @@ impl<S: Service> Reactor<S> {
         gen: u32,
         st: &mut ConnState<S>,
         seq: u64,
-        owner: usize,
+        owners: Vec<usize>,
         timeout: u64,
     ) {
         match &mut st.waiting {
             Some(w) if w.seq == seq => {
                 w.claimed = false;
+                if w.owners.len() > 1 {
+                    // The shard it was granted to found nothing: this
+                    // shard's own waiter serves again.
+                    self.ex.hold(st.client.id, false);
+                }
                 let d = w.deadline_us;
                 if d != u64::MAX {
                     self.timers.push(Reverse((d, idx, gen, seq)));
@@ -402,7 +433,7 @@ impl<S: Service> Reactor<S> {
                 };
                 st.waiting = Some(Waiting {
                     seq,
-                    owner,
+                    owners,
                     deadline_us: deadline,
                     claimed: false,
                 });
@@ -416,7 +447,7 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    fn stop_waiter(&mut self, owner: usize, client: u64) {
+    pub(super) fn stop_waiter(&mut self, owner: usize, client: u64) {
         if owner == self.id {
             self.ex.unpark(client);
         } else {
@@ -432,7 +463,18 @@ impl<S: Service> Reactor<S> {
             return;
         };
         if c.st.waiting.as_ref().is_some_and(|w| w.seq == seq) {
-            c.st.waiting = None;
+            let w = c.st.waiting.take();
+            let id = c.st.client.id;
+            if let Some(w) = w.filter(|w| w.owners.len() > 1) {
+                // Served by one shard: the others let go of it (ahead of
+                // anything the connection sends next, ring order).
+                for s in w.owners {
+                    self.stop_waiter(s, id);
+                }
+            }
+            let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+                return;
+            };
             self.stats.shards[self.id]
                 .blocked_clients
                 .fetch_sub(1, Ordering::Relaxed);
@@ -447,16 +489,23 @@ impl<S: Service> Reactor<S> {
     /// the connection still waits for that command; it is then *claimed*
     /// (no timeout or unblock ends it: its reply is on the way).
     pub(super) fn wake(&mut self, peer: usize, client: u64, dest: Dest) {
+        let me = self.id;
+        let mut hold = false;
         let go = match self.conn_at(dest.conn, dest.gen) {
             Some(c) => match &mut c.st.waiting {
-                Some(w) if w.seq == dest.seq && w.owner == peer && !w.claimed => {
+                Some(w) if w.seq == dest.seq && w.owners.contains(&peer) && !w.claimed => {
                     w.claimed = true;
+                    hold = w.owners.len() > 1 && w.owners.contains(&me);
                     true
                 }
                 _ => false,
             },
             None => false,
         };
+        if hold {
+            // This shard's own waiter must not serve it too.
+            self.ex.hold(client, true);
+        }
         self.batch(peer).resps.push(Resp::Woken { client, go });
     }
 
@@ -472,7 +521,8 @@ impl<S: Service> Reactor<S> {
         if w.claimed {
             return false;
         }
-        let (seq, owner, id, resp3) = (w.seq, w.owner, c.st.client.id, c.st.client.resp3);
+        let (seq, id, resp3) = (w.seq, c.st.client.id, c.st.client.resp3);
+        let owners = w.owners.clone();
         let last = c.st.last_cmd;
         let mut v = self.pool.get();
         match reply {
@@ -485,7 +535,9 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
-        self.stop_waiter(owner, id);
+        for s in owners {
+            self.stop_waiter(s, id);
+        }
         let dest = Dest {
             conn: idx,
             gen,
@@ -527,7 +579,9 @@ impl<S: Service> Reactor<S> {
             self.stats.shards[self.id]
                 .blocked_clients
                 .fetch_sub(1, Ordering::Relaxed);
-            self.stop_waiter(w.owner, st.client.id);
+            for s in w.owners {
+                self.stop_waiter(s, st.client.id);
+            }
         }
     }
 

@@ -68,6 +68,17 @@ pub(super) enum ToConn {
     /// Run transaction `op`'s connection command ([`Coordinator::conn_cmd`])
     /// on the connection and report with [`Coordinator::conn_ran`].
     ConnCmd { op: u32 },
+    /// A pop whose keys span shards found nothing: the connection waits
+    /// for request `seq` on `owners` for up to `timeout` ms (it is parked
+    /// there), and reads nothing more meanwhile.
+    Wait {
+        conn: u32,
+        gen: u32,
+        seq: u64,
+        client: u64,
+        owners: Vec<usize>,
+        timeout: u64,
+    },
     /// The transaction is done: `reply` answers request `seq`. `blocks`:
     /// the connection waits for it to read on; `exec`: EXEC's WATCHes go.
     Answer {
@@ -160,6 +171,12 @@ struct Tx<S: Service> {
     discover: Option<Discover<S>>,
     /// Split plans of commands sent one shard at a time (early).
     splits: Vec<Split>,
+    /// A blocking pop on its own whose keys span shards: finding nothing,
+    /// it waits on every owner (crate doc, "Blocking").
+    may_wait: bool,
+    /// It found nothing: its timeout. Its owners park it before they let
+    /// go of its locks, and the connection waits instead of an answer.
+    wait: Option<u64>,
 }
 
 /// The rounds of a command that names its keys as it reads them: the
@@ -386,7 +403,10 @@ impl<S: Service> Coordinator<S> {
             log: None,
             discover: None,
             splits: Vec::new(),
+            may_wait: false,
+            wait: None,
         };
+        tx.may_wait = !tx.exec && tx.steps.len() == 1 && self.pops_only(&tx.steps[0]);
         if ex.effects.enabled()
             && tx.plan.len() > 1
             && tx.steps.iter().any(|s| !self.svc.reads_only(s.0))
@@ -404,6 +424,25 @@ impl<S: Service> Coordinator<S> {
         let blocks = tx.blocks;
         self.txs[op as usize] = Some(tx);
         (op, blocks)
+    }
+
+    /// Whether `step` is a blocking command that only pops from the keys
+    /// it waits on (BLPOP, BZMPOP, …; not BLMOVE, which writes elsewhere).
+    fn pops_only(&self, step: &Step<S>) -> bool {
+        let (cmd, args, route) = step;
+        if !self.svc.blocking(*cmd) {
+            return false;
+        }
+        let Ok(route) = route else {
+            return false;
+        };
+        let args = args.args();
+        let range = self.svc.wait_keys(*cmd, args);
+        let wait: Vec<&[u8]> = range
+            .filter(|&i| i < args.len())
+            .map(|i| args.get(i))
+            .collect();
+        !wait.is_empty() && route_keys(route, args).all(|k| wait.contains(&k))
     }
 
     // ---- the lock phase ----------------------------------------------------
@@ -612,8 +651,35 @@ impl<S: Service> Coordinator<S> {
 
     /// Sends the unlocks: after its last command on every shard (behind it
     /// on the same ring), the home shard's here.
+    /// A pop that found nothing is parked first, on each shard while its
+    /// locks are still held there: nothing can push to its keys between
+    /// the look and the parking (the unlock follows on the same ring).
     fn release(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, tx: &mut Tx<S>) {
         tx.phase = Phase::Releasing;
+        if tx.wait.is_some() && !tx.gone {
+            let dest = crate::msg::Dest {
+                conn: tx.conn,
+                gen: tx.gen,
+                seq: tx.seq,
+                part: 0,
+            };
+            let (cmd, ref args, _) = tx.steps[0];
+            for &(s, _) in &tx.plan {
+                if s == self.id {
+                    ex.park(self.id, dest, &tx.client, cmd, args.args());
+                } else {
+                    let b = wire.batch(s);
+                    let (first, n) = b.push_args(args.args().iter());
+                    b.reqs.push(Req::Park {
+                        dest,
+                        cmd,
+                        client: tx.client,
+                        first,
+                        n,
+                    });
+                }
+            }
+        }
         for (e, &(s, _)) in tx.plan.iter().enumerate() {
             if tx.self_unlocked == Some(e) {
                 continue;
@@ -1020,16 +1086,28 @@ impl<S: Service> Coordinator<S> {
         let mut reply = Vec::new();
         // A scratch shard's effects are the keys it writes back (Import).
         let mut effects = crate::exec::Effects::default();
-        crate::exec::run(
-            &*self.svc,
-            &mut scratch,
-            &mut effects,
-            &tx.client,
-            cmd,
-            args.args(),
-            0,
-            &mut reply,
-        );
+        if tx.may_wait {
+            tx.wait = crate::exec::run_may_block(
+                &*self.svc,
+                &mut scratch,
+                &mut effects,
+                &tx.client,
+                cmd,
+                args.args(),
+                &mut reply,
+            );
+        } else {
+            crate::exec::run(
+                &*self.svc,
+                &mut scratch,
+                &mut effects,
+                &tx.client,
+                cmd,
+                args.args(),
+                0,
+                &mut reply,
+            );
+        }
         tx.parts[step] = Part::Ready(reply);
         for (k, snap) in self.svc.take_dirty(&mut scratch) {
             let s = shard_of(&k, self.n);
@@ -1071,6 +1149,17 @@ impl<S: Service> Coordinator<S> {
     fn finish(&mut self, op: u32, tx: Tx<S>) {
         self.free.push(op);
         if tx.gone {
+            return;
+        }
+        if let Some(timeout) = tx.wait {
+            self.out.push(ToConn::Wait {
+                conn: tx.conn,
+                gen: tx.gen,
+                seq: tx.seq,
+                client: tx.client.id,
+                owners: tx.plan.iter().map(|&(s, _)| s).collect(),
+                timeout,
+            });
             return;
         }
         let mut out = self.pool.get();

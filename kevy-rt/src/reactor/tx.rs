@@ -455,6 +455,28 @@ impl<S: Service> Reactor<S> {
                 self.coord
                     .conn_ran(&mut self.ex, &mut self.mesh, op, client, v);
             }
+            ToConn::Wait {
+                conn,
+                gen,
+                seq,
+                client,
+                owners,
+                timeout,
+            } => {
+                let live = self.gens.get(conn as usize) == Some(&gen);
+                let c = live.then(|| self.conns.get_mut(conn as usize).and_then(Option::take));
+                let Some(mut c) = c.flatten() else {
+                    // Gone meanwhile: its owners let go of it.
+                    for s in owners {
+                        self.stop_waiter(s, client);
+                    }
+                    return;
+                };
+                c.st.blocked = false;
+                self.start_wait_st(conn, gen, &mut c.st, seq, owners, timeout);
+                self.conns[conn as usize] = Some(c);
+                self.mark_write(conn);
+            }
             ToConn::Answer {
                 conn,
                 gen,

@@ -139,6 +139,7 @@ impl H {
                         self.coord
                             .conn_ran(&mut self.ex, &mut self.rings, op, client, v);
                     }
+                    ToConn::Wait { .. } => unreachable!("the toy service never blocks"),
                     ToConn::Answer {
                         conn,
                         gen,
