@@ -152,7 +152,10 @@ pub(crate) struct Waiting {
     pub seq: u64,
     /// The shards whose keys it waits on: one, or each owner of the keys
     /// of a pop whose keys span shards.
-    pub owners: Vec<usize>,
+    /// One pointer, so the connection state stays as small as with one
+    /// owner: a larger `ConnState` costs instructions on every GET/SET.
+    #[allow(clippy::box_collection)]
+    pub owners: Box<Vec<usize>>,
     /// `monotonic_us` at which it times out (`u64::MAX`: never).
     pub deadline_us: u64,
     /// The owner serves it now: its reply is on the way, and neither a

@@ -938,7 +938,7 @@ impl<S: Service> Reactor<S> {
                 None => st.park_since(start),
                 Some(timeout) => {
                     st.await_local();
-                    self.start_wait_st(idx, gen, st, dest.seq, vec![self.id], timeout);
+                    self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
                 }
             }
             return;

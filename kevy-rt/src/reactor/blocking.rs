@@ -397,7 +397,7 @@ impl<S: Service> Reactor<S> {
             self.stop_waiter(owner, client);
             return;
         };
-        self.start_wait_st(idx, gen, &mut c.st, seq, vec![owner], timeout);
+        self.start_wait_st(idx, gen, &mut c.st, seq, owner, timeout);
         self.conns[idx as usize] = Some(c);
         // A client that hung up meanwhile is closed now.
         self.mark_write(idx);
@@ -405,6 +405,19 @@ impl<S: Service> Reactor<S> {
 
     /// [`Self::start_wait`] on a connection's state in hand.
     pub(super) fn start_wait_st(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        seq: u64,
+        owner: usize,
+        timeout: u64,
+    ) {
+        self.start_wait_on(idx, gen, st, seq, vec![owner], timeout);
+    }
+
+    /// [`Self::start_wait_st`] on the keys of several shards.
+    pub(super) fn start_wait_on(
         &mut self,
         idx: u32,
         gen: u32,
@@ -433,7 +446,7 @@ impl<S: Service> Reactor<S> {
                 };
                 st.waiting = Some(Waiting {
                     seq,
-                    owners,
+                    owners: Box::new(owners),
                     deadline_us: deadline,
                     claimed: false,
                 });
@@ -468,7 +481,7 @@ impl<S: Service> Reactor<S> {
             if let Some(w) = w.filter(|w| w.owners.len() > 1) {
                 // Served by one shard: the others let go of it (ahead of
                 // anything the connection sends next, ring order).
-                for s in w.owners {
+                for s in *w.owners {
                     self.stop_waiter(s, id);
                 }
             }
@@ -522,7 +535,7 @@ impl<S: Service> Reactor<S> {
             return false;
         }
         let (seq, id, resp3) = (w.seq, c.st.client.id, c.st.client.resp3);
-        let owners = w.owners.clone();
+        let owners = w.owners.to_vec();
         let last = c.st.last_cmd;
         let mut v = self.pool.get();
         match reply {
@@ -579,7 +592,7 @@ impl<S: Service> Reactor<S> {
             self.stats.shards[self.id]
                 .blocked_clients
                 .fetch_sub(1, Ordering::Relaxed);
-            for s in w.owners {
+            for s in *w.owners {
                 self.stop_waiter(s, st.client.id);
             }
         }

@@ -473,7 +473,7 @@ impl<S: Service> Reactor<S> {
                     return;
                 };
                 c.st.blocked = false;
-                self.start_wait_st(conn, gen, &mut c.st, seq, owners, timeout);
+                self.start_wait_on(conn, gen, &mut c.st, seq, owners, timeout);
                 self.conns[conn as usize] = Some(c);
                 self.mark_write(conn);
             }
