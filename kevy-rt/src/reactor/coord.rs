@@ -1148,10 +1148,9 @@ impl<S: Service> Coordinator<S> {
     /// Folds the replies into the answer for the reactor.
     fn finish(&mut self, op: u32, tx: Tx<S>) {
         self.free.push(op);
-        if tx.gone {
-            return;
-        }
         if let Some(timeout) = tx.wait {
+            // Even for a connection gone meanwhile: the reactor then
+            // withdraws it from the owners that parked it.
             self.out.push(ToConn::Wait {
                 conn: tx.conn,
                 gen: tx.gen,
@@ -1160,6 +1159,9 @@ impl<S: Service> Coordinator<S> {
                 owners: tx.plan.iter().map(|&(s, _)| s).collect(),
                 timeout,
             });
+            return;
+        }
+        if tx.gone {
             return;
         }
         let mut out = self.pool.get();
