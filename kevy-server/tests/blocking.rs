@@ -3,7 +3,8 @@
 //! by a push from a third connection, waiters are served first come first
 //! served, timeouts, MULTI, errors and reply shapes byte for byte as a
 //! real redis-server answers, INFO's blocked_clients, and clients that
-//! hang up while blocked lose nothing.
+//! hang up while blocked lose nothing; pops whose keys are on several
+//! shards block too, and leave nothing parked behind.
 
 mod common;
 
@@ -435,6 +436,49 @@ fn a_waiter_on_several_shards_is_unblocked_or_hangs_up_losing_nothing() {
             stays(&mut admin, &mut w, &a, &["ga"]);
             stays(&mut admin, &mut w, &b, &["gb"]);
             call(&mut admin, &["DEL", &a, &b]);
+        }
+    }
+}
+
+#[test]
+fn waiters_on_several_shards_get_every_element_once() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (a, b) = apart("e", n);
+        let mut waiters = Vec::new();
+        for i in 0..6 {
+            let mut w = conn(s.port);
+            w.send(&command(&["BRPOP", &a, &b, "0"])).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == i + 1);
+            waiters.push(w);
+        }
+        // Pushes to both keys at once, from two connections.
+        let mut pa = conn(s.port);
+        let mut pb = conn(s.port);
+        for i in 0..4 {
+            pa.send(&command(&["LPUSH", &a, &format!("a{i}")])).unwrap();
+            pb.send(&command(&["LPUSH", &b, &format!("b{i}")])).unwrap();
+        }
+        for _ in 0..4 {
+            pa.read().unwrap();
+            pb.read().unwrap();
+        }
+        let mut got: Vec<String> = waiters
+            .iter_mut()
+            .map(|w| text(&w.read().expect("served").0)[1].clone())
+            .collect();
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        got.extend(text(&call(&mut admin, &["LRANGE", &a, "0", "-1"])));
+        got.extend(text(&call(&mut admin, &["LRANGE", &b, "0", "-1"])));
+        got.sort();
+        let mut want: Vec<String> = (0..4)
+            .flat_map(|i| [format!("a{i}"), format!("b{i}")])
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{n}: every element once");
+        for w in waiters.iter_mut() {
+            assert_eq!(raw(w, &["PING"]), b"+PONG\r\n");
         }
     }
 }
