@@ -336,7 +336,9 @@ impl Service for Kevy {
         if shard.prop_attached != sink.effects.enabled() {
             propagate::follow(&mut shard.store, &mut shard.prop_attached);
         }
-        shard.may_block = sink.may_block;
+        if sink.may_block {
+            shard.may_block = true;
+        }
         let t0 = cycles();
         f(&mut Ctx {
             shard: &mut *shard,
@@ -346,7 +348,7 @@ impl Service for Kevy {
             out: Reply::new(&mut *sink.out, client.resp3),
         });
         let took = cycles().wrapping_sub(t0);
-        if shard.may_block {
+        if sink.may_block {
             shard.may_block = false;
             sink.block = shard.block.take();
         }

@@ -368,29 +368,7 @@ fn a_dump_written_by_redis_loads_into_kevy() {
         return;
     }
     let dir = TempDir::new("from-redis");
-    let d = dir.path().to_str().unwrap().to_string();
-    let mut r = Server::spawn("redis-server", "redis-server", |port| {
-        [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "no",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    })
-    .expect("redis-server");
+    let mut r = Server::redis_in("redis-server", Some(dir.path())).expect("redis-server");
     populate(r.port);
     let from_redis = dump(r.port);
     let _: () = redis::cmd("SAVE").query(&mut client(r.port)).unwrap();
@@ -415,29 +393,7 @@ fn kevys_dump_loads_into_redis() {
     let from_kevy = dump(k.port);
     let _: () = redis::cmd("SAVE").query(&mut client(k.port)).unwrap();
     drop(k);
-    let d = dir.path().to_str().unwrap().to_string();
-    let r = Server::spawn("redis-server", "redis-server", |port| {
-        [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "no",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    })
-    .expect("redis-server");
+    let r = Server::redis_in("redis-server", Some(dir.path())).expect("redis-server");
     assert_same(&dump(r.port), &from_kevy, "redis after loading kevy's file");
 }
 

@@ -111,16 +111,7 @@ impl<S: Service> Executor<S> {
         if !self.svc.blocking(cmd) {
             // Every other command: the plain execution point, and a look
             // at whether it fed a waiter (one branch while nobody waits).
-            exec::run(
-                &*self.svc,
-                &mut self.shard,
-                &mut self.effects,
-                client,
-                cmd,
-                args,
-                0,
-                out,
-            );
+            self.run(client, cmd, args, 0, out);
             self.note(client, args);
             return None;
         }

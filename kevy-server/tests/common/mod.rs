@@ -115,6 +115,12 @@ impl Server {
 
     /// Starts a reference redis-server with persistence off.
     pub fn redis(name: &str) -> Result<Server, String> {
+        Server::redis_in(name, None)
+    }
+
+    /// Starts a reference redis-server with persistence off, its files
+    /// (SAVE's `dump.rdb`, the one it loads at start-up) in `dir` when given.
+    pub fn redis_in(name: &str, dir: Option<&Path>) -> Result<Server, String> {
         if !have_program("redis-server") {
             return Err(format!(
                 "redis-server is not on PATH. Install it with \
@@ -138,6 +144,10 @@ impl Server {
             ]
             .iter()
             .map(|s| s.to_string())
+            .chain(
+                dir.into_iter()
+                    .flat_map(|d| ["--dir".to_string(), d.display().to_string()]),
+            )
             .collect()
         })
     }
