@@ -14,7 +14,8 @@ use kevy_resp::Args;
 pub struct Sink<'a> {
     /// The reply bytes for the command's own connection.
     pub out: &'a mut Vec<u8>,
-    /// The shard's effects stream.
+    /// The shard's effects stream, and (in [`Effects::pushes`]) the
+    /// messages the command sends to other connections.
     pub effects: &'a mut Effects,
     /// Which part this is of a command split over shards (MGET, DEL, …):
     /// part 0 is the call statistics count; other parts add their time.
@@ -59,6 +60,75 @@ pub struct Effects {
     marks: Vec<(usize, Mark)>,
     /// The tag in force where `buf` starts.
     open_tag: Option<TxTag>,
+    /// Messages to other connections (keyspace events). They ride with
+    /// the effects because everything that writes (a command, the active
+    /// expiry cycle, a copy's write-back) already holds this struct; they
+    /// are collected whether or not a log is attached.
+    pub pushes: Pushes,
+}
+
+/// Messages a shard's commands send to other connections: pub/sub
+/// messages every shard's subscribers may receive (keyspace
+/// notifications). The runtime delivers them, in the order they were
+/// made, before the replies of the commands that made them leave and
+/// before any later PUBLISH of the shard's connections (crate doc,
+/// "Pub/sub").
+#[derive(Default, Debug)]
+pub struct Pushes {
+    /// Some connection of some shard has a subscription (refreshed by the
+    /// runtime each iteration): when false nobody could receive a message,
+    /// and a command skips composing one.
+    listening: bool,
+    /// Channel then message bytes of each message, back to back.
+    data: Vec<u8>,
+    /// Channel and message lengths, in order.
+    items: Vec<(u32, u32)>,
+}
+
+impl Pushes {
+    /// Whether a published message could reach anyone.
+    #[inline]
+    pub fn listening(&self) -> bool {
+        self.listening
+    }
+
+    pub(crate) fn set_listening(&mut self, on: bool) {
+        self.listening = on;
+    }
+
+    /// Publishes `message` on `channel` to the subscribers of every shard,
+    /// counting no receivers. A message made while nobody listens is
+    /// dropped.
+    pub fn publish(&mut self, channel: &[u8], message: &[u8]) {
+        if !self.listening {
+            return;
+        }
+        self.data.extend_from_slice(channel);
+        self.data.extend_from_slice(message);
+        self.items
+            .push((channel.len() as u32, message.len() as u32));
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Hands out every message as `(channel, message)`, in order, and
+    /// clears them.
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8], &[u8])) {
+        let mut at = 0;
+        for &(c, m) in &self.items {
+            let (c, m) = (c as usize, m as usize);
+            f(&self.data[at..at + c], &self.data[at + c..at + c + m]);
+            at += c + m;
+        }
+        self.items.clear();
+        self.data.clear();
+        if self.data.capacity() > 1 << 20 {
+            self.data = Vec::new();
+        }
+    }
 }
 
 /// A cross-shard transaction, as its coordinator numbers it.

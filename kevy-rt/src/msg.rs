@@ -97,6 +97,10 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
+    /// Deliver a message its commands made (a keyspace event) to this
+    /// shard's subscribers: `spans[first]` the channel, `spans[first + 1]`
+    /// the message. Nothing is answered.
+    Notify { first: u32, n: u32 },
     /// The sender's waiter for `client` (`dest` its blocked command) could
     /// be served: answer `Woken`, with whether it still waits.
     Wake { client: u64, dest: Dest },

@@ -372,7 +372,14 @@ impl<S: Service> Reactor<S> {
             let now = clock::monotonic_ms();
             if now >= next_tick {
                 self.mesh.drain_waker();
+                self.listen();
                 self.svc.tick(&mut self.ex.shard, &mut self.ex.effects);
+                // Expiry's events go out now, not after the next wake-up.
+                if !self.ex.effects.pushes.is_empty() {
+                    self.deliver_pushes(None);
+                    self.mesh.flush();
+                    self.flush_writes();
+                }
                 if let Some(args) = self.svc.internal_command(&mut self.ex.shard) {
                     self.run_internal(args);
                 }
@@ -393,11 +400,15 @@ impl<S: Service> Reactor<S> {
     /// advance, then the batches for the other shards. Nothing here blocks
     /// (the simulation in `sim.rs` drives it without `epoll_wait`).
     fn turn(&mut self) {
+        self.listen();
         self.drain_rings();
         self.run_ready();
         self.run_txs();
         if self.ex.waiters.has_ready() {
             self.serve_waiters();
+        }
+        if !self.ex.effects.pushes.is_empty() {
+            self.deliver_pushes(None);
         }
         self.svc
             .end_iteration(&mut self.ex.shard, &mut self.ex.effects);
@@ -1122,6 +1133,12 @@ impl<S: Service> Reactor<S> {
                     let a = b.args_at(first, n);
                     if a.len() == 2 {
                         self.publish_for_peer(peer, dest, sharded, a.get(0), a.get(1));
+                    }
+                }
+                Req::Notify { first, n } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 2 {
+                        self.deliver_notice(a.get(0), a.get(1));
                     }
                 }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),

@@ -261,6 +261,11 @@ impl<S: Service> Reactor<S> {
         args: Args<'_>,
     ) {
         let (channel, message) = (args.get(1), args.get(2));
+        // Keyspace events this shard made earlier go out first, so a
+        // subscriber sees them in the order they happened.
+        if !self.ex.effects.pushes.is_empty() {
+            self.deliver_pushes(Some((idx, &mut *st)));
+        }
         // Before the reply takes its place, so a RESP3 publisher that is
         // also a subscriber sees the message ahead of the count, as in
         // Redis.
@@ -300,6 +305,40 @@ impl<S: Service> Reactor<S> {
             });
         }
         st.await_fan(Box::new(fo));
+    }
+
+    /// Tells the commands whether anyone on any shard could receive a
+    /// message (`Pushes::listening`).
+    pub(super) fn listen(&mut self) {
+        let any = (0..self.n).any(|s| self.mesh.has_subs(s));
+        self.ex.effects.pushes.set_listening(any);
+    }
+
+    /// Delivers the messages this shard's commands made (keyspace events),
+    /// in order: here, and one copy each to the other shards with
+    /// subscriptions, on the rings that keep them in order. `me` is a
+    /// connection of this shard taken out of the table while it runs.
+    pub(super) fn deliver_pushes(&mut self, mut me: Option<(u32, &mut ConnState<S>)>) {
+        let mut pushes = std::mem::take(&mut self.ex.effects.pushes);
+        pushes.drain(|channel, message| {
+            let me_now = me.as_mut().map(|(i, st)| (*i, &mut **st));
+            if self.mesh.has_subs(self.id) {
+                self.deliver(me_now, false, channel, message);
+            }
+            for s in 0..self.n {
+                if s != self.id && self.mesh.has_subs(s) {
+                    let b = self.batch(s);
+                    let (first, n) = b.push_args([channel, message].into_iter());
+                    b.reqs.push(Req::Notify { first, n });
+                }
+            }
+        });
+        self.ex.effects.pushes = pushes;
+    }
+
+    /// A peer's keyspace event: deliver it here.
+    pub(super) fn deliver_notice(&mut self, channel: &[u8], message: &[u8]) {
+        self.deliver(None, false, channel, message);
     }
 
     /// A peer's PUBLISH: deliver here and answer the count.
