@@ -114,6 +114,13 @@ impl Pushes {
         self.items.is_empty()
     }
 
+    /// Moves `other`'s messages after these (a command run by copy hands
+    /// its shard's messages to the shard that ran it).
+    pub(crate) fn append(&mut self, other: &mut Pushes) {
+        self.data.append(&mut other.data);
+        self.items.append(&mut other.items);
+    }
+
     /// Hands out every message as `(channel, message)`, in order, and
     /// clears them.
     pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8], &[u8])) {
@@ -330,7 +337,9 @@ pub(crate) fn run<S: Service>(
 
 /// Runs a command that may block ([`Sink::may_block`]); returns its
 /// request to block, if it made one (and then it wrote no reply). The hot
-/// path of every inline command, like [`run`].
+/// path of every inline command, like [`run`]. A waiter served later runs
+/// again as a `part` other than 0: as in Redis, the call counts once, when
+/// it is first made, and the serving adds its time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_may_block<S: Service>(
@@ -340,12 +349,13 @@ pub(crate) fn run_may_block<S: Service>(
     client: &ClientCtx,
     cmd: S::Cmd,
     args: Args<'_>,
+    part: u32,
     out: &mut Vec<u8>,
 ) -> Option<u64> {
     let mut sink = Sink {
         out,
         effects,
-        part: 0,
+        part,
         may_block: true,
         block: None,
     };

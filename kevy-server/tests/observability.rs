@@ -332,3 +332,38 @@ fn slowlog_records_commands_from_every_shard() {
     call(&mut c, &["SET", "a", "b"]);
     assert_eq!(call(&mut c, &["SLOWLOG", "LEN"]).int(), Some(0));
 }
+
+/// As in Redis 7.0, a blocking command counts as one call when it is made,
+/// whether it is served at once, times out, or waits and is served later by
+/// a push (which adds its time but no call), on any shard layout.
+#[test]
+fn a_blocked_command_counts_as_one_call() {
+    for cores in ["1", "2", "3"] {
+        let server = kevy(cores);
+        let mut c = conn(server.port);
+        assert_eq!(
+            call(&mut c, &["BLPOP", "nothing", "0.01"]),
+            Value::Agg(b'*', None)
+        );
+        let calls = |c: &mut Conn| {
+            info(c, "commandstats")
+                .get("cmdstat_blpop")
+                .map(|v| fields(v)["calls"].clone())
+        };
+        assert_eq!(calls(&mut c).as_deref(), Some("1"), "cores {cores}");
+        let port = server.port;
+        let waiter = std::thread::spawn(move || {
+            let mut w = conn(port);
+            call(&mut w, &["BLPOP", "q", "0"])
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info(&mut c, "clients")["blocked_clients"] != "1" {
+            assert!(Instant::now() < deadline, "the waiter never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(calls(&mut c).as_deref(), Some("2"), "cores {cores}");
+        call(&mut c, &["RPUSH", "q", "x"]);
+        assert!(matches!(waiter.join().unwrap(), Value::Agg(b'*', Some(_))));
+        assert_eq!(calls(&mut c).as_deref(), Some("2"), "cores {cores}");
+    }
+}

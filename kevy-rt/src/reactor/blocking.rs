@@ -122,6 +122,7 @@ impl<S: Service> Executor<S> {
             client,
             cmd,
             args,
+            0,
             out,
         );
         match block {
@@ -287,6 +288,7 @@ impl<S: Service> Executor<S> {
                     &w.client,
                     w.cmd,
                     w.args.args(),
+                    1,
                     &mut out,
                 );
                 if block.is_some() {
@@ -332,6 +334,7 @@ impl<S: Service> Executor<S> {
             &w.client,
             w.cmd,
             w.args.args(),
+            1,
             &mut out.rdata,
         );
         let (dest, client) = (w.dest, w.client);

@@ -1084,8 +1084,10 @@ impl<S: Service> Coordinator<S> {
         };
         let (cmd, ref args, _) = tx.steps[step];
         let mut reply = Vec::new();
-        // A scratch shard's effects are the keys it writes back (Import).
+        // A scratch shard's effects are the keys it writes back (Import);
+        // its messages (keyspace events) are the home shard's to deliver.
         let mut effects = crate::exec::Effects::default();
+        effects.pushes.set_listening(ex.effects.pushes.listening());
         if tx.may_wait {
             tx.wait = crate::exec::run_may_block(
                 &*self.svc,
@@ -1094,6 +1096,7 @@ impl<S: Service> Coordinator<S> {
                 &tx.client,
                 cmd,
                 args.args(),
+                0,
                 &mut reply,
             );
         } else {
@@ -1109,6 +1112,7 @@ impl<S: Service> Coordinator<S> {
             );
         }
         tx.parts[step] = Part::Ready(reply);
+        ex.effects.pushes.append(&mut effects.pushes);
         for (k, snap) in self.svc.take_dirty(&mut scratch) {
             let s = shard_of(&k, self.n);
             if s == self.id {

@@ -2,7 +2,7 @@
 //! dispatch with Redis's errors, HELP replies, C-style string rendering and
 //! the version kevy reports.
 
-use crate::ctx::ConnCtx;
+use crate::ctx::{ConnCtx, Ctx};
 use crate::server::Server;
 use crate::table::{arity_ok, CommandSpec, Handler, RouteKind, SubSpec};
 use kevy_resp::Args;
@@ -131,5 +131,75 @@ mod tests {
     fn c_str_stops_at_nul_and_limit() {
         assert_eq!(c_str(b"ab\0cd", 10), "ab");
         assert_eq!(c_str(b"abcdef", 3), "abc");
+    }
+}
+
+/// Redis's `getTimeoutFromObjectOrReply` in seconds: a `strtold` number
+/// (hex and `inf` included), times 1000 rounded up, in milliseconds; 0
+/// waits for ever. A value past the range of `long long` converts, as on
+/// x86-64, to its most negative value, so Redis calls it negative.
+pub fn parse_timeout(a: &[u8]) -> Result<u64, &'static str> {
+    const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    let ld = kevy_store::num::LongDouble::parse(a).ok_or(NOT_FLOAT)?;
+    let f = ld.to_f64();
+    let mut ms = (f * 1000.0).ceil();
+    // Below f64's range but not `long double`'s: still a positive wait.
+    if ms == 0.0 && !ld.is_zero() && f.is_sign_positive() {
+        ms = 1.0;
+    }
+    // 2^63: the first value `long long` cannot hold.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&ms) || ms < 0.0 {
+        return Err("ERR timeout is negative");
+    }
+    let ms = ms as i64;
+    let now = kevy_sys::clock::unix_ms() as i64;
+    if ms > 0 && ms > i64::MAX - now {
+        return Err("ERR timeout is out of range");
+    }
+    Ok(ms as u64)
+}
+
+/// A blocking command found nothing: it waits when it may, else (inside
+/// MULTI or a transaction) answers nil as its non-blocking form would.
+pub fn block_or_nil(ctx: &mut Ctx<'_>, timeout: u64, null_bulk: bool) {
+    if ctx.shard.may_block {
+        ctx.shard.block = Some(timeout);
+    } else if null_bulk {
+        ctx.out.null();
+    } else {
+        ctx.out.null_array();
+    }
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::parse_timeout;
+
+    #[test]
+    fn timeouts_parse_as_redis_does() {
+        // Checked against redis-server 7.0.15: strtold syntax, rounded up
+        // to the millisecond, values past `long long` called negative.
+        assert_eq!(parse_timeout(b"0"), Ok(0));
+        assert_eq!(parse_timeout(b"1.5"), Ok(1500));
+        assert_eq!(parse_timeout(b"0.0001"), Ok(1));
+        assert_eq!(parse_timeout(b"1e-400"), Ok(1));
+        assert_eq!(parse_timeout(b"0x1p-4"), Ok(63));
+        assert_eq!(parse_timeout(b"0x0.1p0"), Ok(63));
+        for neg in [&b"inf"[..], b"-inf", b"1e300", b"9.3e15", b"-1", b"-0.5"] {
+            assert_eq!(
+                parse_timeout(neg),
+                Err("ERR timeout is negative"),
+                "{neg:?}"
+            );
+        }
+        for bad in [&b" 1"[..], b"1 ", b"nan", b"0x", b"", b"abc"] {
+            assert_eq!(
+                parse_timeout(bad),
+                Err("ERR timeout is not a float or out of range"),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_timeout(b"9.2e15").is_ok());
     }
 }

@@ -10,7 +10,7 @@
 //! and deleting a list that became empty (Redis never keeps an empty
 //! list).
 
-use super::common::modify_as;
+use super::common::{block_or_nil, modify_as, parse_timeout};
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
 use crate::table::{flag, CommandSpec, RouteKind, Table};
@@ -94,41 +94,6 @@ pub fn register(t: &mut Table) {
             cmd_blmpop,
         )
     });
-}
-
-/// Redis's `getTimeoutFromObjectOrReply` in seconds: a float, in
-/// milliseconds; 0 waits for ever.
-pub fn parse_timeout(a: &[u8]) -> Result<u64, &'static str> {
-    const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
-    let s = std::str::from_utf8(a)
-        .ok()
-        .filter(|s| !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_whitespace()))
-        .ok_or(NOT_FLOAT)?;
-    let f: f64 = s.parse().map_err(|_| NOT_FLOAT)?;
-    if f.is_nan() {
-        return Err(NOT_FLOAT);
-    }
-    let ms = (f * 1000.0) as i64;
-    if ms < 0 {
-        return Err("ERR timeout is negative");
-    }
-    let now = kevy_sys::clock::unix_ms() as i64;
-    if ms > 0 && ms > i64::MAX - now {
-        return Err("ERR timeout is out of range");
-    }
-    Ok(ms as u64)
-}
-
-/// A blocking command found nothing: it waits when it may, else (inside
-/// MULTI or a transaction) answers nil as its non-blocking form would.
-pub fn block_or_nil(ctx: &mut Ctx<'_>, timeout: u64, null_bulk: bool) {
-    if ctx.shard.may_block {
-        ctx.shard.block = Some(timeout);
-    } else if null_bulk {
-        ctx.out.null();
-    } else {
-        ctx.out.null_array();
-    }
 }
 
 /// BLPOP/BRPOP key… timeout: pops from the first non-empty list, as

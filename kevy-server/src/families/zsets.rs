@@ -1131,7 +1131,7 @@ fn cmd_zmpop(ctx: &mut Ctx<'_>) {
 fn bzpop_generic(ctx: &mut Ctx<'_>, max: bool) {
     let args = ctx.args;
     let n = args.len();
-    let timeout = match super::lists::parse_timeout(args.get(n - 1)) {
+    let timeout = match super::common::parse_timeout(args.get(n - 1)) {
         Ok(t) => t,
         Err(e) => return ctx.out.error(e),
     };
@@ -1151,7 +1151,7 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, max: bool) {
             Ok(_) => {}
         }
     }
-    super::lists::block_or_nil(ctx, timeout, false);
+    super::common::block_or_nil(ctx, timeout, false);
 }
 
 fn cmd_bzpopmin(ctx: &mut Ctx<'_>) {
@@ -1163,7 +1163,7 @@ fn cmd_bzpopmax(ctx: &mut Ctx<'_>) {
 }
 
 fn route_bzmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
-    super::lists::parse_timeout(args.get(1)).map_err(str::to_owned)?;
+    super::common::parse_timeout(args.get(1)).map_err(str::to_owned)?;
     let a = parse_zmpop_at(&args, 1).map_err(|e| message(e).into_owned())?;
     keys_route(3, a.numkeys, 0)
 }
@@ -1172,7 +1172,7 @@ fn route_bzmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String
 /// as ZPOPMIN/ZPOPMAX key count.
 fn cmd_bzmpop(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    let timeout = match super::lists::parse_timeout(args.get(1)) {
+    let timeout = match super::common::parse_timeout(args.get(1)) {
         Ok(t) => t,
         Err(e) => return ctx.out.error(e),
     };
@@ -1186,7 +1186,7 @@ fn cmd_bzmpop(ctx: &mut Ctx<'_>) {
     });
     match r {
         Err(e) => reply_error(&mut ctx.out, e),
-        Ok((_, _, None)) => super::lists::block_or_nil(ctx, timeout, false),
+        Ok((_, _, None)) => super::common::block_or_nil(ctx, timeout, false),
         Ok((count, max, Some((key, popped)))) => {
             ctx.out.array(2);
             ctx.out.bulk(key);
