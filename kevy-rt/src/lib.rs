@@ -418,6 +418,56 @@
 //! **Limits.** BLMOVE and BRPOPLPUSH across shards, which also write a
 //! destination, move at once or answer nil, as in MULTI.
 //!
+//! # Scripts: atomic across shards, undeclared keys included
+//!
+//! A script (EVAL, EVALSHA, FCALL) is one command to the runtime: its
+//! declared keys (`numkeys`) route it like any multi-key command, and its
+//! `redis.call`s run inside it, through the service, on the shard where it
+//! runs. Redis runs a script with no other command in between and lets it
+//! reach keys it did not declare; kevy does both, in three ways.
+//!
+//! 1. *Inline.* When every declared key is on the home shard and free, the
+//!    script runs inline there (the transaction fast path). Every key it
+//!    reaches must then be the home shard's and held by no transaction:
+//!    one reactor runs the script with no yield, on keys nobody else has
+//!    claimed, so nothing can come in between and no transaction's
+//!    isolation is broken.
+//! 2. *By copy.* When the declared keys span shards, the script is a
+//!    transaction run by copy (phase 3 above): its declared keys locked,
+//!    copied to a scratch shard, the script run there, what it wrote
+//!    written back. Every key it reaches must be among the copies.
+//! 3. *Escalated.* A script that reaches a key its run cannot (another
+//!    shard's, one a transaction holds, one not copied) stops at that
+//!    `redis.call`, and the attempt is undone: the store rolls its writes
+//!    back from an undo journal it keeps during the attempt (the pre-image
+//!    of each key before its first change, from the update path's
+//!    `before_write`), and the shard's effects and pushes are cut back to
+//!    where the attempt began. No reply was written; a transaction of way
+//!    2 releases its locks with nothing written back. The script then
+//!    runs again as a whole-keyspace transaction by copy ([`Route::All`]
+//!    with [`Fold::One`], the path of SORT's BY patterns): every shard
+//!    locked whole in shard order, the script run on a scratch shard in
+//!    rounds, each round copying the keys the last one reached
+//!    ([`Service::copy_keys`]), until a run reaches no key that is not
+//!    there; that run's writes go back to their shards.
+//!
+//! **Why it is atomic.** Way 1 is one reactor's uninterrupted work on free
+//! keys. In ways 2 and 3 every key the final run reads or writes is locked
+//! from before its copy is taken until after its write-back, so the
+//! two-phase locking argument above holds unchanged; in way 3 no shard can
+//! change at all between the rounds, so they read one moment. An attempt
+//! that is undone leaves nothing behind outside a scratch shard.
+//!
+//! **Why it cannot deadlock.** An escalated run is a new transaction that
+//! starts holding nothing (the attempt before it gave everything back) and
+//! takes whole-shard locks in the global order, like every other one.
+//!
+//! **Cost.** The fast path pays, per undeclared key, a shard check and one
+//! lock-table lookup, and the journal of pre-images while the script
+//! writes. A script whose keys change from run to run (derived from TIME)
+//! may need more rounds; rounds are bounded, and a script that still
+//! reaches new keys past the bound is answered with an error.
+//!
 //! # Commands the server issues itself
 //!
 //! After each tick shard 0 asks [`Service::internal_command`] for a
