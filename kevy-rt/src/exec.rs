@@ -138,6 +138,19 @@ impl Pushes {
     }
 }
 
+/// Where a shard's effects and pushes stand, to cut them back to when an
+/// attempt is undone (a script that reaches a key its run cannot: crate
+/// doc, "Scripts").
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoint {
+    buf: usize,
+    count: u64,
+    marks: usize,
+    db: Option<u32>,
+    tx: Option<TxTag>,
+    pushes: (usize, usize),
+}
+
 /// A cross-shard transaction, as its coordinator numbers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxTag {
@@ -229,6 +242,30 @@ impl Effects {
     #[inline]
     pub fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Where the stream stands now.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            buf: self.buf.len(),
+            count: self.count,
+            marks: self.marks.len(),
+            db: self.db,
+            tx: self.tx,
+            pushes: (self.pushes.data.len(), self.pushes.items.len()),
+        }
+    }
+
+    /// Forgets what was recorded and pushed since `c` (taken since the
+    /// last take).
+    pub fn cut_back(&mut self, c: Checkpoint) {
+        self.buf.truncate(c.buf);
+        self.count = c.count;
+        self.marks.truncate(c.marks);
+        self.db = c.db;
+        self.tx = c.tx;
+        self.pushes.data.truncate(c.pushes.0);
+        self.pushes.items.truncate(c.pushes.1);
     }
 
     /// Records one effect: `argv` applied to database `db`.
@@ -402,6 +439,31 @@ mod tests {
         let mut n = 0;
         e.take_records(|_| n += 1);
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn cut_back_forgets_effects_and_pushes_after_the_checkpoint() {
+        let mut e = Effects::default();
+        e.set_enabled(true);
+        e.pushes.set_listening(true);
+        e.emit(0, [&b"SET"[..], b"a", b"1"].into_iter());
+        e.pushes.publish(b"ch", b"one");
+        let c = e.checkpoint();
+        e.emit(3, [&b"SET"[..], b"b", b"2"].into_iter());
+        e.set_tx(Some(TxTag { coord: 0, seq: 1 }));
+        e.pushes.publish(b"ch", b"two");
+        e.cut_back(c);
+        e.emit(0, [&b"DEL"[..], b"c"].into_iter());
+        let mut got = Vec::new();
+        e.pushes.drain(|c, m| got.push((c.to_vec(), m.to_vec())));
+        assert_eq!(got, vec![(b"ch".to_vec(), b"one".to_vec())]);
+        let (stream, n) = e.take();
+        assert_eq!(n, 2);
+        // Database 0 is still selected: no SELECT before the DEL.
+        assert_eq!(
+            stream,
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nc\r\n"
+        );
     }
 
     #[test]

@@ -533,7 +533,7 @@ mod service;
 pub mod slot;
 mod stats;
 
-pub use exec::{Effects, Pushes, Record, Sink, TxTag};
+pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PubSubOp,

@@ -127,6 +127,7 @@ pub mod error;
 pub mod expire;
 pub mod glob;
 pub mod hash;
+pub mod journal;
 pub mod list;
 pub mod listpack;
 pub mod num;
