@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod errors;
 pub mod families;
 pub mod loading;
+pub mod notify;
 pub mod persist;
 pub mod propagate;
 pub mod server;

@@ -83,12 +83,14 @@ impl Kevy {
             subscribed: false,
         };
         let mut out = Vec::new();
-        f(&mut Ctx {
-            shard,
-            db: db as usize,
-            client: &client,
-            args,
-            out: Reply::new(&mut out, false),
+        crate::notify::quiet(shard, |shard| {
+            f(&mut Ctx {
+                shard,
+                db: db as usize,
+                client: &client,
+                args,
+                out: Reply::new(&mut out, false),
+            })
         });
         if out.first() == Some(&b'-') {
             return Err(format!(
@@ -339,6 +341,10 @@ impl Service for Kevy {
         if sink.may_block {
             shard.may_block = true;
         }
+        let notify = crate::notify::check_due(shard);
+        if notify {
+            crate::notify::prepare(shard, sink.effects.pushes.listening());
+        }
         let t0 = cycles();
         f(&mut Ctx {
             shard: &mut *shard,
@@ -348,6 +354,9 @@ impl Service for Kevy {
             out: Reply::new(&mut *sink.out, client.resp3),
         });
         let took = cycles().wrapping_sub(t0);
+        if notify {
+            crate::notify::drain(shard, &mut sink.effects.pushes);
+        }
         if sink.may_block {
             shard.may_block = false;
             sink.block = shard.block.take();
@@ -561,7 +570,7 @@ impl Service for Kevy {
     fn begin_iteration(&self, shard: &mut Shard) {
         if shard.loading.is_some() {
             // The clock stays stopped until the load is complete.
-            crate::loading::step(self, shard);
+            crate::notify::quiet(shard, |shard| crate::loading::step(self, shard));
             if shard.loading.is_some() {
                 return;
             }
@@ -593,6 +602,8 @@ impl Service for Kevy {
     }
 
     fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
+        // Events of no command's (a key found expired while copied out).
+        crate::notify::drain(shard, &mut effects.pushes);
         if let Some(log) = shard.aof.as_mut() {
             log.persist(effects);
         } else {
@@ -611,10 +622,14 @@ impl Service for Kevy {
             self.server.sample_rates();
         }
         if shard.loading.is_none() {
+            if crate::notify::check_due(shard) {
+                crate::notify::prepare(shard, effects.pushes.listening());
+            }
             shard.store.set_now(kevy_sys::clock::unix_ms());
             shard
                 .store
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+            crate::notify::drain(shard, &mut effects.pushes);
         }
         crate::aof::follow_wanted(shard, effects);
         if shard.prop_attached {
@@ -702,7 +717,7 @@ impl Service for Kevy {
         // Loading is not a write of the command's: pause the record, and
         // restart it empty (track_dirty(true) clears it).
         scratch.store.track_dirty(false);
-        scratch.store.import(key, snap);
+        crate::notify::quiet(scratch, |s| s.store.import(key, snap));
         scratch.store.track_dirty(true);
     }
 
@@ -726,7 +741,9 @@ impl Service for Kevy {
         if effects.enabled() {
             propagate::import_effects(shard, effects, key, &snap);
         }
-        shard.store.import(key, snap);
+        // The command run by copy made the events of this write.
+        crate::notify::drain(shard, &mut effects.pushes);
+        crate::notify::quiet(shard, |s| s.store.import(key, snap));
     }
 
     fn copy_keys(

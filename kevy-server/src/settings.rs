@@ -19,6 +19,9 @@ pub enum Kind {
     Str,
     /// `save`: pairs of seconds (≥ 1) and changes (≥ 0).
     Save,
+    /// `notify-keyspace-events`: class letters, kept as given and shown as
+    /// Redis shows them.
+    Events,
 }
 
 /// What CONFIG SET may do with a parameter.
@@ -139,7 +142,7 @@ pub static PARAMS: &[Param] = {
         p("masteruser", Str, "", Fixed),
         p("aclfile", Str, "", Immutable),
         p("acllog-max-len", I64, "128", Tunable),
-        p("notify-keyspace-events", Str, "", Fixed),
+        p("notify-keyspace-events", Events, "", Live),
         p("tracking-table-max-keys", I64, "1000000", Tunable),
         // Memory and eviction.
         p("maxmemory", Mem, "0", Fixed),
@@ -281,6 +284,9 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
             }
         }
         "appendfsync" => crate::aof::set_fsync(value),
+        "notify-keyspace-events" => {
+            crate::notify::configure(crate::notify::parse(value.as_bytes()).unwrap_or(0))
+        }
         // The shards follow at the next switch (aof.rs).
         "appendonly" => server.rewrites.want(value == "yes"),
         "slowlog-max-len" => {
@@ -401,6 +407,9 @@ pub fn current(name: &str) -> Option<String> {
 /// A parameter's current value as CONFIG GET and INFO report it.
 pub fn param_value(server: &Server, p: &Param, rt: &Runtime) -> String {
     if let Some((_, v)) = rt.overrides.iter().find(|(n, _)| *n == p.name) {
+        if let Kind::Events = p.kind {
+            return crate::notify::render(crate::notify::parse(v.as_bytes()).unwrap_or(0));
+        }
         return v.clone();
     }
     match p.name {
@@ -448,6 +457,11 @@ pub fn normalize(kind: Kind, v: &[u8]) -> Result<String, String> {
                 )
             }),
         Kind::Str => Ok(text.into_owned()),
+        // Kept as given: the form shown (`param_value`) can lose classes
+        // (`AKEn` shows as `AKE`, as in Redis).
+        Kind::Events => crate::notify::parse(v)
+            .map(|_| text.into_owned())
+            .ok_or_else(|| crate::notify::INVALID.into()),
         Kind::Save => {
             let parts: Vec<&str> = text.split_ascii_whitespace().collect();
             let num = |s: &str| s.parse::<i64>().ok();

@@ -43,6 +43,9 @@ pub struct Shard {
     pub block: Option<u64>,
     /// The data this shard is still loading at start-up (loading.rs).
     pub loading: Option<Box<crate::loading::ShardLoad>>,
+    /// The keyspace notification classes in force here (notify.rs): 0
+    /// while none are configured or nobody could receive one.
+    pub notify: u32,
 }
 
 impl Shard {
@@ -65,6 +68,7 @@ impl Shard {
             may_block: false,
             block: None,
             loading: None,
+            notify: 0,
         }
     }
 

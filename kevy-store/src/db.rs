@@ -275,11 +275,14 @@ impl<'a> Db<'a> {
     }
 
     #[inline]
-    fn count(&mut self, hit: bool) {
+    fn count(&mut self, key: &[u8], hit: bool) {
         if hit {
             self.stats.keyspace_hits += 1;
         } else {
             self.stats.keyspace_misses += 1;
+            if self.obs.active() {
+                self.obs.missed(self.index, key);
+            }
         }
     }
 
@@ -293,7 +296,7 @@ impl<'a> Db<'a> {
     #[inline]
     pub fn get_entry(&mut self, key: &[u8]) -> Option<&Entry> {
         let pos = self.live(key);
-        self.count(pos.is_some());
+        self.count(key, pos.is_some());
         Some(self.ks.keys.at(pos?).1)
     }
 

@@ -82,6 +82,12 @@ pub trait Observer: Any {
     fn db_changed(&mut self, db: usize, change: DbChange<'_>) {
         let _ = (db, change);
     }
+
+    /// A read lookup (one that counts a keyspace hit or miss, Redis's
+    /// `lookupKeyRead`) found no live `key` in database `db`.
+    fn missed(&mut self, db: usize, key: &[u8]) {
+        let _ = (db, key);
+    }
 }
 
 /// What the store holds: an observer it can hand back by type.
@@ -208,6 +214,14 @@ impl Observers {
         }
         for o in &mut self.added {
             o.changed(db, key, change);
+        }
+    }
+
+    /// Callers test [`active`](Self::active) first.
+    #[inline(never)]
+    pub(crate) fn missed(&mut self, db: usize, key: &[u8]) {
+        for o in &mut self.added {
+            o.missed(db, key);
         }
     }
 
@@ -463,6 +477,32 @@ mod tests {
         assert_eq!(writes, 6);
         assert_eq!(st.dirty, writes);
         assert_eq!(st.stats.expired_keys, 1);
+    }
+
+    #[test]
+    fn a_read_that_finds_nothing_is_a_miss() {
+        #[derive(Default)]
+        struct Misses(Vec<(usize, Vec<u8>)>);
+        impl Observer for Misses {
+            fn missed(&mut self, db: usize, key: &[u8]) {
+                self.0.push((db, key.to_vec()));
+            }
+        }
+        let mut st = Store::new(2);
+        st.set_now(1000);
+        st.observe(Misses::default());
+        st.db(0).set(b"a", sv("1"), SetTtl::Clear);
+        st.db(1).set(b"t", sv("1"), SetTtl::At(1500));
+        assert!(st.db(0).get(b"a").is_some());
+        assert!(st.db(0).get(b"b").is_none());
+        // Lookups without statistics are not misses.
+        assert!(!st.db(0).contains(b"c"));
+        assert!(st.db(0).peek(b"c").is_none());
+        st.set_now(2000);
+        assert!(st.db(1).get(b"t").is_none(), "expired, then missed");
+        let got = std::mem::take(&mut st.observer_mut::<Misses>().unwrap().0);
+        assert_eq!(got, [(0, b"b".to_vec()), (1, b"t".to_vec())]);
+        assert_eq!(st.stats.keyspace_misses, 2);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
+use crate::notify::{GENERIC, STRING};
 use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
@@ -281,6 +282,12 @@ fn set_generic(
             ctx.propagate(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
         }
     }
+    if r.as_ref().is_ok_and(|o| o.written) {
+        ctx.notify(STRING, "set", key);
+        if let SetTtl::At(_) = plan.ttl {
+            ctx.notify(GENERIC, "expire", key);
+        }
+    }
     match r {
         Err(e) => reply_error(&mut ctx.out, e),
         Ok(o) if plan.get => reply_opt_str(&mut ctx.out, o.old.as_ref()),
@@ -350,6 +357,7 @@ fn cmd_getdel(ctx: &mut Ctx<'_>) {
         Ok(v) => {
             if v.is_some() {
                 ctx.propagate(&[b"DEL", key]);
+                ctx.notify(GENERIC, "del", key);
             }
             reply_opt_str(&mut ctx.out, v.as_ref())
         }
@@ -398,8 +406,15 @@ fn cmd_getex(ctx: &mut Ctx<'_>) {
         Ok((v, did)) => {
             match did {
                 GetexDid::Nothing => {}
-                GetexDid::ExpireAt(at) => ctx.propagate_expire_at(key, at as i64),
-                GetexDid::Persisted => ctx.propagate(&[b"PERSIST", key]),
+                GetexDid::ExpireAt(at) => {
+                    ctx.propagate_expire_at(key, at as i64);
+                    let gone = at <= ctx.shard.store.now();
+                    ctx.notify(GENERIC, if gone { "del" } else { "expire" }, key);
+                }
+                GetexDid::Persisted => {
+                    ctx.propagate(&[b"PERSIST", key]);
+                    ctx.notify(GENERIC, "persist", key);
+                }
             }
             reply_opt_str(&mut ctx.out, v.as_ref())
         }
@@ -417,7 +432,10 @@ pub fn op_incr_by(db: &mut Db<'_>, key: &[u8], delta: i64) -> OpResult<i64> {
 fn incr_generic(ctx: &mut Ctx<'_>, delta: OpResult<i64>) {
     let key = ctx.args.get(1);
     match delta.and_then(|d| op_incr_by(&mut db(ctx), key, d)) {
-        Ok(n) => ctx.out.int(n),
+        Ok(n) => {
+            ctx.notify(STRING, "incrby", key);
+            ctx.out.int(n)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -450,6 +468,7 @@ fn cmd_incrbyfloat(ctx: &mut Ctx<'_>) {
     match op_incr_by_float(&mut db(ctx), key, incr) {
         Ok(s) => {
             ctx.propagate(&[b"SET", key, &s, b"KEEPTTL"]);
+            ctx.notify(STRING, "incrbyfloat", key);
             ctx.out.bulk(&s)
         }
         Err(e) => reply_error(&mut ctx.out, e),
@@ -461,7 +480,10 @@ fn cmd_incrbyfloat(ctx: &mut Ctx<'_>) {
 fn cmd_append(ctx: &mut Ctx<'_>) {
     let (key, data) = (ctx.args.get(1), ctx.args.get(2));
     match db(ctx).append(key, data) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            ctx.notify(STRING, "append", key);
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -499,7 +521,12 @@ fn cmd_setrange(ctx: &mut Ctx<'_>) {
     let (key, data) = (ctx.args.get(1), ctx.args.get(3));
     let r = int_arg(ctx.args.get(2)).and_then(|off| op_setrange(&mut db(ctx), key, off, data));
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if !data.is_empty() {
+                ctx.notify(STRING, "setrange", key);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -534,13 +561,15 @@ fn route_mset(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> 
     })
 }
 
-/// MSET and MSETNX: sets every pair; with `nx`, only when none exists.
-pub fn op_mset(db: &mut Db<'_>, pairs: &[(&[u8], &[u8])], nx: bool) -> bool {
-    if nx && pairs.iter().any(|(k, _)| db.contains(k)) {
+/// MSET and MSETNX: sets every pair, each followed by its event; with
+/// `nx`, only when none exists.
+fn op_mset(ctx: &mut Ctx<'_>, pairs: &[(&[u8], &[u8])], nx: bool) -> bool {
+    if nx && pairs.iter().any(|(k, _)| db(ctx).contains(k)) {
         return false;
     }
     for (k, v) in pairs {
-        db.set(k, Value::string(v), SetTtl::Clear);
+        db(ctx).set(k, Value::string(v), SetTtl::Clear);
+        ctx.notify(STRING, "set", k);
     }
     true
 }
@@ -554,7 +583,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, nx: bool, name: &'static str) {
         .step_by(2)
         .map(|i| (ctx.args.get(i), ctx.args.get(i + 1)))
         .collect();
-    let done = op_mset(&mut db(ctx), &pairs, nx);
+    let done = op_mset(ctx, &pairs, nx);
     if nx {
         ctx.out.int(done as i64);
     } else {

@@ -1,0 +1,224 @@
+//! Keyspace notifications against a real redis-server: a subscriber with
+//! `PSUBSCRIBE __key*__:*` on each server, the same commands on another
+//! connection, and the messages each command made compared byte for byte,
+//! in order, on one shard and on two (keys on both). After each command
+//! the driver publishes a marker on a channel the pattern matches and
+//! reads the subscriber up to it: with two shards every event comes either
+//! from the subscriber's own shard (delivered before the command's reply)
+//! or from the other one, on the same ring as the marker, so the marker
+//! follows every event of the command.
+//!
+//! A command whose keys live on several shards runs its parts on each,
+//! and their events reach a subscriber in no set order between shards (a
+//! documented difference): scripts mark such commands with `~`, and on
+//! two shards their events are compared key by key.
+
+mod common;
+
+use common::resp::{command, escape, Conn};
+use common::Server;
+
+const MARK: &str = "__keymark__:end";
+
+/// A message: its channel and payload.
+type Event = (Vec<u8>, Vec<u8>);
+
+/// One server with a command connection and a subscriber.
+struct Side {
+    cmd: Conn,
+    sub: Conn,
+}
+
+fn conn(port: u16) -> Conn {
+    Conn::connect(port).expect("connect")
+}
+
+/// The reply's bytes.
+fn call(c: &mut Conn, args: &[&str]) -> Vec<u8> {
+    c.send(&command(args)).expect("send");
+    c.read().unwrap_or_else(|e| panic!("{args:?}: {e}")).1
+}
+
+impl Side {
+    fn open(port: u16, flags: &str) -> Side {
+        let mut cmd = conn(port);
+        assert_eq!(call(&mut cmd, &["FLUSHALL"]), b"+OK\r\n");
+        assert_eq!(
+            call(
+                &mut cmd,
+                &["CONFIG", "SET", "notify-keyspace-events", flags]
+            ),
+            b"+OK\r\n"
+        );
+        let mut sub = conn(port);
+        call(&mut sub, &["PSUBSCRIBE", "__key*__:*"]);
+        Side { cmd, sub }
+    }
+
+    /// Runs `args`; its reply and the messages the subscriber got for it
+    /// (each a pmessage's channel and payload).
+    fn run(&mut self, args: &[&str]) -> (Vec<u8>, Vec<Event>) {
+        let reply = call(&mut self.cmd, args);
+        (reply, self.until_mark())
+    }
+
+    /// Publishes the marker and reads every message before it.
+    fn until_mark(&mut self) -> Vec<Event> {
+        call(&mut self.cmd, &["PUBLISH", MARK, "x"]);
+        let mut got = Vec::new();
+        loop {
+            let (v, raw) = self.sub.read().expect("a message");
+            let parts = v.items().expect("a pmessage");
+            let text = |i: usize| parts[i].bytes().expect("bulk").to_vec();
+            assert_eq!(text(0), b"pmessage", "{}", escape(&raw));
+            let (channel, message) = (text(2), text(3));
+            if channel == MARK.as_bytes() {
+                return got;
+            }
+            got.push((channel, message));
+        }
+    }
+}
+
+fn show(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|(c, m)| format!("{} {}", escape(c), escape(m)))
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
+
+/// The key an event is about.
+fn key_of(e: &Event) -> Vec<u8> {
+    if e.0.starts_with(b"__keyspace@") {
+        let at = e.0.windows(3).position(|w| w == b"__:").expect("__:");
+        e.0[at + 3..].to_vec()
+    } else {
+        e.1.clone()
+    }
+}
+
+/// The events of each key, in order.
+fn by_key(events: &[Event]) -> Vec<(Vec<u8>, Vec<Event>)> {
+    let mut keys: Vec<(Vec<u8>, Vec<Event>)> = Vec::new();
+    for e in events {
+        let k = key_of(e);
+        match keys.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, v)) => v.push(e.clone()),
+            None => keys.push((k, vec![e.clone()])),
+        }
+    }
+    keys.sort();
+    keys
+}
+
+fn redis() -> Option<Server> {
+    if common::skip_redis_tools() {
+        return None;
+    }
+    Some(Server::redis("redis-server").unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Runs `script` (one command a line, `""` an empty argument; `#` starts
+/// a comment; a leading `~`
+/// marks a command whose keys may span shards) with `flags` on redis and
+/// on kevy with 1 and 2 shards, and compares each command's reply and
+/// events.
+fn compare(flags: &str, script: &str) {
+    let Some(redis) = redis() else { return };
+    for cores in ["1", "2"] {
+        let kevy = Server::kevy(&["--cores", cores, "--save", ""]);
+        let mut r = Side::open(redis.port, flags);
+        let mut k = Side::open(kevy.port, flags);
+        for line in script.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (spread, line) = match line.strip_prefix('~') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, line),
+            };
+            let args: Vec<&str> = line
+                .split_whitespace()
+                .map(|a| if a == "\"\"" { "" } else { a })
+                .collect();
+            let (want_reply, want) = r.run(&args);
+            let (got_reply, got) = k.run(&args);
+            let ctx = format!("flags {flags:?}, --cores {cores}: {line}");
+            assert_eq!(
+                escape(&got_reply),
+                escape(&want_reply),
+                "reply differs; {ctx}"
+            );
+            if spread && cores != "1" {
+                assert_eq!(
+                    by_key(&got),
+                    by_key(&want),
+                    "events differ (key by key); {ctx}\n kevy:  {}\n redis: {}",
+                    show(&got),
+                    show(&want)
+                );
+            } else {
+                assert_eq!(
+                    show(&got),
+                    show(&want),
+                    "events differ; {ctx}\n kevy:  {}\n redis: {}",
+                    show(&got),
+                    show(&want)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn strings_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        SET a 1
+        SET a 2 EX 100
+        SET a 3 PX 100000 KEEPTTL
+        SET a 3 KEEPTTL
+        SET a 4 NX
+        SET b 4 XX
+        SET b 4 NX GET
+        SET b 5 XX GET
+        SETNX d 1
+        SETNX d 2
+        SETEX e 100 v
+        PSETEX f 100000 v
+        GETSET a x
+        GETSET nokey y
+        GETDEL a
+        GETDEL a
+        GETEX b
+        GETEX b EX 100
+        GETEX b PX 100000
+        GETEX b PERSIST
+        GETEX b PERSIST
+        GETEX b PXAT 1
+        GETEX nokey EX 10
+        INCR n
+        INCRBY n 5
+        DECR n
+        DECRBY n 2
+        INCR e
+        INCRBYFLOAT fl 1.5
+        INCRBYFLOAT fl x
+        APPEND ap hello
+        APPEND ap world
+        SETRANGE ap 0 H
+        SETRANGE ap 0 \"\"
+        SETRANGE sr 3 x
+        STRLEN ap
+        GETRANGE ap 0 2
+        ~MSET m1 1 m2 2 m3 3 a 1
+        ~MSETNX m1 1 m4 4
+        ~MSETNX m4 4 m5 5
+        ~MGET m1 nokey
+        SET {t}a 1
+        ~MSET {t}a 2 {t}b 3
+        ",
+    );
+}
