@@ -304,6 +304,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// [`notify`](Self::notify), then `del` when the command left `key`
+    /// deleted (a collection it emptied), as Redis's commands follow
+    /// their event with one.
+    #[inline]
+    pub fn notify_and_del(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.shard.notify & (class | GENERIC) != 0 {
+            self.notify(class, event, key);
+            if self.shard.notify & GENERIC != 0 && !self.shard.store.db(self.db).contains(key) {
+                emit_in(self.shard, GENERIC, "del", key, self.db);
+            }
+        }
+    }
+
     /// Whether events of `class` are in force: a command that must work
     /// to learn what to emit (which keys a multi-key command deleted)
     /// does that work only then.

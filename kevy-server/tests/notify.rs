@@ -222,3 +222,145 @@ fn strings_notify_as_redis_does() {
         ",
     );
 }
+
+#[test]
+fn keys_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        ~MSET a 1 b 2 c 3 d 4 e 5 f 6
+        ~DEL a b nokey
+        ~UNLINK c nokey d
+        ~DEL nokey
+        SET a 1
+        RENAME a b
+        RENAME b b
+        RENAME nokey b
+        SET c 1
+        RENAME b c
+        RENAMENX c d
+        SET e 1
+        RENAMENX d e
+        RENAME {x}a {x}b
+        SET {x}a 1
+        RENAME {x}a {x}b
+        COPY c g
+        COPY c g
+        COPY c g REPLACE
+        COPY c h DB 1
+        COPY c h DB 1 REPLACE
+        COPY nokey h
+        MOVE g 1
+        MOVE e 1
+        SET e 1
+        MOVE e 1
+        MOVE nokey 1
+        SELECT 1
+        DEL g h e
+        SELECT 0
+        EXPIRE c 100
+        EXPIRE c 100 NX
+        EXPIRE c 200 XX
+        EXPIRE c 50 GT
+        PEXPIRE c 100000 LT
+        EXPIREAT c 99999999999
+        PEXPIREAT c 99999999999999
+        PERSIST c
+        PERSIST c
+        PERSIST nokey
+        EXPIRE nokey 10
+        EXPIRE c 0
+        SET c 1
+        EXPIRE c -1
+        SET c 1
+        PEXPIREAT c 1
+        SET c 1
+        EXPIREAT c 1 NX
+        TTL c
+        TYPE c
+        ~EXISTS c nokey
+        ~TOUCH c nokey
+        FLUSHDB
+        SET c 1
+        FLUSHALL
+        SET c 1
+        SWAPDB 0 1
+        RPUSH l 3 1 2
+        SORT l
+        SORT l STORE dst
+        SORT l STORE dst
+        SORT nokey STORE dst
+        SORT nokey STORE dst
+        SORT l LIMIT 5 5 STORE {l}dst
+        SORT_RO l
+        ",
+    );
+}
+
+#[test]
+fn lists_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        LPUSH l a b c
+        RPUSH l d
+        LPUSHX l e
+        RPUSHX l f
+        LPUSHX nokey e
+        RPUSHX nokey e
+        LPOP l
+        RPOP l
+        LPOP l 2
+        LPOP l 0
+        RPOP l 0
+        LPOP nokey
+        LPOP nokey 2
+        RPUSH l x y
+        RPOP l 10
+        RPUSH l a b c a
+        LSET l 0 z
+        LSET l 99 z
+        LSET nokey 0 z
+        LINSERT l BEFORE b q
+        LINSERT l AFTER nopivot q
+        LINSERT nokey AFTER b q
+        LREM l 0 a
+        LREM l 0 nothing
+        LREM nokey 0 a
+        LTRIM l 0 100
+        LTRIM l 1 1
+        LTRIM l 5 1
+        LTRIM nokey 0 1
+        RPUSH l a b c
+        LREM l 0 a
+        LREM l 0 b
+        LREM l 0 c
+        RPUSH src a b
+        LMOVE src dst LEFT RIGHT
+        LMOVE src dst RIGHT LEFT
+        LMOVE src dst RIGHT LEFT
+        RPOPLPUSH dst dst
+        RPOPLPUSH dst dst2
+        RPOPLPUSH nokey dst2
+        LMOVE {s}src {s}dst LEFT LEFT
+        RPUSH {s}src a
+        LMOVE {s}src {s}dst LEFT LEFT
+        RPUSH m1 a b c
+        ~LMPOP 2 nokey m1 LEFT COUNT 2
+        ~LMPOP 2 nokey m1 RIGHT COUNT 5
+        ~LMPOP 2 nokey m1 RIGHT
+        RPUSH b1 a b
+        ~BLPOP nokey b1 0
+        ~BRPOP nokey b1 0
+        RPUSH b1 a b
+        BLMOVE b1 b2 LEFT RIGHT 0
+        BRPOPLPUSH b1 b2 0
+        RPUSH b1 a b
+        ~BLMPOP 0 2 nokey b1 LEFT COUNT 3
+        LLEN l
+        LRANGE l 0 -1
+        LINDEX l 0
+        LPOS l a
+        ",
+    );
+}

@@ -652,7 +652,18 @@ pub fn op_sort(db: &mut Db<'_>, key: &[u8], o: &SortOpts<'_>) -> OpResult<SortOu
 
 fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) {
     let args = ctx.args;
-    let r = parse_sort(&args, readonly).and_then(|o| op_sort(&mut db(ctx), args.get(1), &o));
+    let dirty = ctx.shard.store.dirty;
+    let r = parse_sort(&args, readonly).and_then(|o| {
+        let r = op_sort(&mut db(ctx), args.get(1), &o)?;
+        if let (Some(dst), SortOutcome::Stored(n)) = (o.store, &r) {
+            if *n > 0 {
+                ctx.notify(crate::notify::LIST, "sortstore", dst);
+            } else if ctx.shard.store.dirty != dirty {
+                ctx.notify(crate::notify::GENERIC, "del", dst);
+            }
+        }
+        Ok(r)
+    });
     match r {
         Ok(SortOutcome::Items(items)) => {
             ctx.out.array(items.len());

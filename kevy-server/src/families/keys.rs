@@ -7,6 +7,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::{reply_error, reply_error_args};
+use crate::notify::{GENERIC, NEW};
 use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::Args;
 use kevy_rt::{ClientCtx, Fold, Route};
@@ -153,14 +154,17 @@ fn db_index(a: &[u8], ndbs: usize, not_int: OpError) -> OpResult<usize> {
 
 // ---- DEL, EXISTS, TYPE ----------------------------------------------------------
 
-pub fn op_del(db: &mut Db<'_>, keys: impl Iterator<Item = impl AsRef<[u8]>>) -> i64 {
-    keys.filter(|k| db.remove(k.as_ref()).is_some()).count() as i64
-}
-
-/// DEL and UNLINK (kevy frees in place either way).
+/// DEL and UNLINK (kevy frees in place either way): each key deleted,
+/// then its event.
 fn cmd_del(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    let n = op_del(&mut db(ctx), args.iter().skip(1));
+    let mut n = 0;
+    for k in args.iter().skip(1) {
+        if db(ctx).remove(k).is_some() {
+            ctx.notify(GENERIC, "del", k);
+            n += 1;
+        }
+    }
     ctx.out.int(n);
 }
 
@@ -189,7 +193,18 @@ fn cmd_type(ctx: &mut Ctx<'_>) {
 
 fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) {
     let (from, to) = (ctx.args.get(1), ctx.args.get(2));
-    match db(ctx).rename(from, to, nx) {
+    // Redis deletes an existing destination and creates it anew: `new`
+    // either way (the store reports a creation only for a missing one).
+    let replaces = ctx.notifying(NEW) && from != to && db(ctx).contains(to);
+    let r = db(ctx).rename(from, to, nx);
+    if r == Ok(true) && from != to {
+        if replaces {
+            ctx.notify(NEW, "new", to);
+        }
+        ctx.notify(GENERIC, "rename_from", from);
+        ctx.notify(GENERIC, "rename_to", to);
+    }
+    match r {
         Ok(_) if !nx => ctx.out.ok(),
         Ok(done) => ctx.out.int(done as i64),
         Err(e) => reply_error(&mut ctx.out, e),
@@ -230,11 +245,24 @@ fn parse_copy(args: &Args<'_>, ndbs: usize, src_db: usize) -> OpResult<(usize, b
 
 fn cmd_copy(ctx: &mut Ctx<'_>) {
     let (src, dst_key) = (ctx.args.get(1), ctx.args.get(2));
+    let (src_db, notify_new) = (ctx.db, ctx.notifying(NEW));
     let store = &mut ctx.shard.store;
-    let r = parse_copy(&ctx.args, store.ndbs(), ctx.db)
-        .and_then(|(dst, replace)| store.copy_key(ctx.db, src, dst, dst_key, replace));
+    let r = parse_copy(&ctx.args, store.ndbs(), src_db).and_then(|(dst, replace)| {
+        // Redis deletes a destination it replaces and creates it anew.
+        let replaces = notify_new && replace && store.db(dst).peek(dst_key).is_some();
+        let done = store.copy_key(src_db, src, dst, dst_key, replace)?;
+        Ok((done, dst, replaces))
+    });
     match r {
-        Ok(done) => ctx.out.int(done as i64),
+        Ok((done, dst, replaces)) => {
+            if done {
+                if replaces {
+                    ctx.notify_db(dst, NEW, "new", dst_key);
+                }
+                ctx.notify_db(dst, GENERIC, "copy_to", dst_key);
+            }
+            ctx.out.int(done as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -243,9 +271,15 @@ fn cmd_move(ctx: &mut Ctx<'_>) {
     let key = ctx.args.get(1);
     let store = &mut ctx.shard.store;
     let r = db_index(ctx.args.get(2), store.ndbs(), OpError::NotInteger)
-        .and_then(|dst| store.move_key(ctx.db, dst, key));
+        .and_then(|dst| Ok((store.move_key(ctx.db, dst, key)?, dst)));
     match r {
-        Ok(done) => ctx.out.int(done as i64),
+        Ok((done, dst)) => {
+            if done {
+                ctx.notify(GENERIC, "move_from", key);
+                ctx.notify_db(dst, GENERIC, "move_to", key);
+            }
+            ctx.out.int(done as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -331,6 +365,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: Unit, absolute: bool, cmd: &'static s
             if done && ctx.propagating() {
                 ctx.propagate_expire_at(key, when);
             }
+            if done {
+                let gone = when <= ctx.shard.store.now() as i64;
+                ctx.notify(GENERIC, if gone { "del" } else { "expire" }, key);
+            }
             ctx.out.int(done as i64)
         }
         Err(e) => reply_error_args(&mut ctx.out, e, &args),
@@ -400,6 +438,9 @@ fn cmd_pexpiretime(ctx: &mut Ctx<'_>) {
 fn cmd_persist(ctx: &mut Ctx<'_>) {
     let key = ctx.args.get(1);
     let done = db(ctx).persist(key);
+    if done {
+        ctx.notify(GENERIC, "persist", key);
+    }
     ctx.out.int(done as i64);
 }
 

@@ -13,6 +13,7 @@
 use super::common::{block_or_nil, modify_as, parse_timeout};
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
+use crate::notify::LIST;
 use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
@@ -118,6 +119,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, end: End) {
                 }
                 let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
                 ctx.propagate(&[name, key]);
+                ctx.notify_and_del(LIST, pop_event(end), key);
                 return;
             }
             Ok(_) => {}
@@ -159,6 +161,7 @@ fn bmove_generic(ctx: &mut Ctx<'_>, ends: OpResult<(End, End)>, timeout_at: usiz
         Ok(Some(v)) => {
             ctx.out.bulk(&v);
             ctx.propagate(&[b"LMOVE", src, dst, end_name(from), end_name(to)]);
+            notify_move(ctx, src, dst, from, to);
         }
         Ok(None) => block_or_nil(ctx, timeout, true),
         Err(e) => reply_error(&mut ctx.out, e),
@@ -213,6 +216,7 @@ fn cmd_blmpop(ctx: &mut Ctx<'_>) {
                 }
                 let name: &[u8] = if a.end == End::Left { b"LPOP" } else { b"RPOP" };
                 ctx.propagate(&[name, key, a.count.to_string().as_bytes()]);
+                ctx.notify_and_del(LIST, pop_event(a.end), key);
                 return;
             }
             Ok(_) => {}
@@ -235,6 +239,28 @@ const LMPOP_COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
 
 fn db<'a>(ctx: &'a mut Ctx<'_>) -> Db<'a> {
     ctx.shard.store.db(ctx.db)
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// LMOVE's events, as Redis's `lmoveGenericCommand` orders them: the push
+/// on the destination, then the pop on the source (and `del` if it
+/// emptied). The destination's `new`, if it was created, came first.
+fn notify_move(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) {
+    ctx.notify(LIST, push_event(to), dst);
+    ctx.notify_and_del(LIST, pop_event(from), src);
 }
 
 /// An integer argument (Redis's `getLongFromObjectOrReply`).
@@ -392,7 +418,12 @@ fn push_generic(ctx: &mut Ctx<'_>, end: End, only_existing: bool) {
     let args = ctx.args;
     let key = args.get(1);
     match op_push(&mut db(ctx), key, end, args.iter().skip(2), only_existing) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify(LIST, push_event(end), key);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -455,7 +486,11 @@ fn pop_generic(ctx: &mut Ctx<'_>, end: End, name: &'static str) {
     };
     let mut db = ctx.shard.store.db(ctx.db);
     match op_pop(&mut db, args.get(1), end, count, &mut ctx.out) {
-        Ok(true) => {}
+        Ok(true) => {
+            if count != Some(0) {
+                ctx.notify_and_del(LIST, pop_event(end), args.get(1));
+            }
+        }
         Ok(false) if count.is_some() => ctx.out.null_array(),
         Ok(false) => ctx.out.null(),
         Err(e) => reply_error(&mut ctx.out, e),
@@ -630,7 +665,10 @@ pub fn op_lset(db: &mut Db<'_>, key: &[u8], index: &[u8], v: &[u8]) -> OpResult<
 fn cmd_lset(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     match op_lset(&mut db(ctx), args.get(1), args.get(2), args.get(3)) {
-        Ok(()) => ctx.out.ok(),
+        Ok(()) => {
+            ctx.notify(LIST, "lset", args.get(1));
+            ctx.out.ok()
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -648,18 +686,24 @@ fn cmd_lrem(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     let r = int_arg(args.get(2)).and_then(|c| op_lrem(&mut db(ctx), args.get(1), c, args.get(3)));
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify_and_del(LIST, "lrem", args.get(1));
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
 
-pub fn op_ltrim(db: &mut Db<'_>, key: &[u8], start: i64, stop: i64) -> OpResult<()> {
-    update(db, key, |l| {
+/// LTRIM; whether the key exists (and so was trimmed, if only to itself).
+pub fn op_ltrim(db: &mut Db<'_>, key: &[u8], start: i64, stop: i64) -> OpResult<bool> {
+    let r = update(db, key, |l| {
         let before = l.len();
         l.trim(start, stop);
         ((), l.len() != before)
     })?;
-    Ok(())
+    Ok(r.is_some())
 }
 
 fn cmd_ltrim(ctx: &mut Ctx<'_>) {
@@ -668,7 +712,12 @@ fn cmd_ltrim(ctx: &mut Ctx<'_>) {
         .and_then(|s| Ok((s, int_arg(args.get(3))?)))
         .and_then(|(s, e)| op_ltrim(&mut db(ctx), args.get(1), s, e));
     match r {
-        Ok(()) => ctx.out.ok(),
+        Ok(existed) => {
+            if existed {
+                ctx.notify_and_del(LIST, "ltrim", args.get(1));
+            }
+            ctx.out.ok()
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -701,7 +750,12 @@ fn cmd_linsert(ctx: &mut Ctx<'_>) {
     };
     let r = place.and_then(|p| op_linsert(&mut db(ctx), args.get(1), p, args.get(3), args.get(4)));
     match r {
-        Ok(n) => ctx.out.int(n),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify(LIST, "linsert", args.get(1));
+            }
+            ctx.out.int(n)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -742,10 +796,19 @@ pub fn op_lmove(
 
 fn lmove_generic(ctx: &mut Ctx<'_>, ends: OpResult<(End, End)>) {
     let args = ctx.args;
-    let r = ends.and_then(|(from, to)| op_lmove(&mut db(ctx), args.get(1), args.get(2), from, to));
+    let r = ends.and_then(|(from, to)| {
+        Ok((
+            op_lmove(&mut db(ctx), args.get(1), args.get(2), from, to)?,
+            from,
+            to,
+        ))
+    });
     match r {
-        Ok(Some(v)) => ctx.out.bulk(&v),
-        Ok(None) => ctx.out.null(),
+        Ok((Some(v), from, to)) => {
+            notify_move(ctx, args.get(1), args.get(2), from, to);
+            ctx.out.bulk(&v)
+        }
+        Ok((None, ..)) => ctx.out.null(),
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -814,15 +877,16 @@ fn route_lmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String>
 }
 
 /// LMPOP: pops up to `count` elements at `end` of the first non-empty list
-/// among `keys`, emitting `[key, [elements]]`. `Ok(false)` when every key is
-/// missing (nothing emitted); a key of another type before that fails.
+/// among `keys`, emitting `[key, [elements]]`; the key popped. `Ok(None)`
+/// when every key is missing (nothing emitted); a key of another type
+/// before that fails.
 pub fn op_lmpop<'k>(
     db: &mut Db<'_>,
     keys: impl Iterator<Item = &'k [u8]>,
     end: End,
     count: usize,
     out: &mut impl Sink,
-) -> OpResult<bool> {
+) -> OpResult<Option<&'k [u8]>> {
     for key in keys {
         let popped = update(db, key, |l| {
             if l.is_empty() {
@@ -838,10 +902,10 @@ pub fn op_lmpop<'k>(
             (true, true)
         })?;
         if popped == Some(true) {
-            return Ok(true);
+            return Ok(Some(key));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 fn cmd_lmpop(ctx: &mut Ctx<'_>) {
@@ -853,8 +917,8 @@ fn cmd_lmpop(ctx: &mut Ctx<'_>) {
     let keys = args.iter().skip(2).take(a.numkeys);
     let mut db = ctx.shard.store.db(ctx.db);
     match op_lmpop(&mut db, keys, a.end, a.count, &mut ctx.out) {
-        Ok(true) => {}
-        Ok(false) => ctx.out.null_array(),
+        Ok(Some(key)) => ctx.notify_and_del(LIST, pop_event(a.end), key),
+        Ok(None) => ctx.out.null_array(),
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
