@@ -364,3 +364,91 @@ fn lists_notify_as_redis_does() {
         ",
     );
 }
+
+#[test]
+fn hashes_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        HSET h a 1 b 2
+        HSET h a 1
+        HMSET h c 3
+        HSETNX h c 4
+        HSETNX h d 4
+        HSETNX h2 d 4
+        HDEL h a nofield
+        HDEL h nofield
+        HDEL nokey a
+        HINCRBY h n 5
+        HINCRBY h2 n 5
+        HINCRBY h a x
+        HSET h s x
+        HINCRBY h s 1
+        HINCRBYFLOAT h f 1.5
+        HINCRBYFLOAT h3 f 1.5
+        HDEL h2 d n
+        HGET h b
+        HGET nokey b
+        HMGET nokey b
+        HGETALL nokey
+        HLEN nokey
+        HEXISTS nokey a
+        HSTRLEN nokey a
+        HKEYS nokey
+        HVALS nokey
+        ",
+    );
+}
+
+#[test]
+fn sets_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        SADD s a b c
+        SADD s a
+        SADD s d
+        SREM s a nomember
+        SREM s nomember
+        SREM nokey a
+        SADD one x
+        SPOP one
+        SPOP nokey
+        SADD two x y
+        SPOP two 0
+        SPOP two 5
+        SPOP nokey 2
+        SADD src a b
+        SMOVE src dst a
+        SMOVE src dst a
+        SMOVE src dst b
+        SMOVE nokey dst a
+        SADD src a
+        SADD dst a
+        SMOVE src dst a
+        SMOVE dst dst a
+        SADD {s}src a
+        SMOVE {s}src {s}dst a
+        SADD s1 a b c
+        SADD s2 b c d
+        SINTERSTORE out s1 s2
+        SINTERSTORE out s1 s2
+        SINTERSTORE out s1 nokey
+        SINTERSTORE out s1 nokey
+        SUNIONSTORE out s1 s2
+        SUNIONSTORE out nokey
+        SUNIONSTORE out nokey
+        SDIFFSTORE out s1 s2
+        SDIFFSTORE out s1 s1
+        SDIFFSTORE {s}out {s}src
+        SINTER s1 nokey
+        SUNION nokey
+        SDIFF nokey s1
+        SISMEMBER nokey a
+        SMISMEMBER nokey a
+        SCARD nokey
+        SMEMBERS nokey
+        SRANDMEMBER nokey
+        ",
+    );
+}

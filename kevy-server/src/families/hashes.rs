@@ -11,6 +11,7 @@
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
 use crate::families::keys::parse_cursor;
+use crate::notify::HASH;
 use crate::table::{flag, CommandSpec, Table};
 use kevy_resp::Args;
 use kevy_store::hash::{Hash, HashError};
@@ -151,7 +152,11 @@ fn hset_generic(ctx: &mut Ctx<'_>, name: &'static str, count_reply: bool) {
     if !args.len().is_multiple_of(2) {
         return reply_error(&mut ctx.out, OpError::WrongArgs(name));
     }
-    match op_hset(&mut db(ctx), args.get(1), pairs(&args, 2)) {
+    let r = op_hset(&mut db(ctx), args.get(1), pairs(&args, 2));
+    if r.is_ok() {
+        ctx.notify(HASH, "hset", args.get(1));
+    }
+    match r {
         Ok(n) if count_reply => ctx.out.int(n),
         Ok(_) => ctx.out.ok(),
         Err(e) => reply_error(&mut ctx.out, e),
@@ -177,7 +182,12 @@ pub fn op_hsetnx(db: &mut Db<'_>, key: &[u8], field: &[u8], value: &[u8]) -> OpR
 fn cmd_hsetnx(ctx: &mut Ctx<'_>) {
     let (key, field, value) = (ctx.args.get(1), ctx.args.get(2), ctx.args.get(3));
     match op_hsetnx(&mut db(ctx), key, field, value) {
-        Ok(done) => ctx.out.int(done as i64),
+        Ok(done) => {
+            if done {
+                ctx.notify(HASH, "hset", key);
+            }
+            ctx.out.int(done as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -257,7 +267,12 @@ pub fn op_hdel<'f>(
 fn cmd_hdel(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     match op_hdel(&mut db(ctx), args.get(1), args.iter().skip(2)) {
-        Ok(n) => ctx.out.int(n),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify_and_del(HASH, "hdel", args.get(1));
+            }
+            ctx.out.int(n)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -280,7 +295,10 @@ fn cmd_hincrby(ctx: &mut Ctx<'_>) {
         .ok_or(OpError::NotInteger)
         .and_then(|d| op_hincrby(&mut db(ctx), key, field, d));
     match r {
-        Ok(n) => ctx.out.int(n),
+        Ok(n) => {
+            ctx.notify(HASH, "hincrby", key);
+            ctx.out.int(n)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -316,6 +334,7 @@ fn cmd_hincrbyfloat(ctx: &mut Ctx<'_>) {
     match r {
         Ok(s) => {
             ctx.propagate(&[b"HSET", key, field, &s]);
+            ctx.notify(HASH, "hincrbyfloat", key);
             ctx.out.bulk(&s)
         }
         Err(e) => reply_error(&mut ctx.out, e),

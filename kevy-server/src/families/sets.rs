@@ -13,6 +13,7 @@ use super::common::modify_as;
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
 use crate::families::keys::parse_cursor;
+use crate::notify::{GENERIC, SET};
 use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
@@ -155,13 +156,17 @@ fn update_set<R>(
 }
 
 /// Writes `result` to `dst` whatever `dst` held (no TTL), deleting `dst`
-/// when the result is empty. Returns the result's cardinality.
-fn store_set(db: &mut Db<'_>, dst: &[u8], result: Set) -> usize {
+/// when the result is empty, then emits `event` (or `del` when it deleted
+/// `dst`). Returns the result's cardinality.
+fn store_set(ctx: &mut Ctx<'_>, dst: &[u8], result: Set, event: &'static str) -> usize {
     let n = result.len();
     if n == 0 {
-        db.remove(dst);
+        if db(ctx).remove(dst).is_some() {
+            ctx.notify(GENERIC, "del", dst);
+        }
     } else {
-        db.set(dst, Value::Set(Box::new(result)), SetTtl::Clear);
+        db(ctx).set(dst, Value::Set(Box::new(result)), SetTtl::Clear);
+        ctx.notify(SET, event, dst);
     }
     n
 }
@@ -220,7 +225,12 @@ pub fn op_sadd<'m>(
 fn cmd_sadd(ctx: &mut Ctx<'_>) {
     let (key, args) = (ctx.args.get(1), ctx.args);
     match op_sadd(&mut db(ctx), key, args.iter().skip(2)) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify(SET, "sadd", key);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -247,7 +257,12 @@ pub fn op_srem<'m>(
 fn cmd_srem(ctx: &mut Ctx<'_>) {
     let (key, args) = (ctx.args.get(1), ctx.args);
     match op_srem(&mut db(ctx), key, args.iter().skip(2)) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify_and_del(SET, "srem", key);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -337,6 +352,7 @@ fn cmd_spop(ctx: &mut Ctx<'_>) {
         2 => match op_spop(&mut db(ctx), key, &mut rng()) {
             Ok(Some(m)) => {
                 ctx.propagate(&[b"SREM", key, &m]);
+                ctx.notify_and_del(SET, "spop", key);
                 ctx.out.bulk(&m)
             }
             Ok(None) => ctx.out.null(),
@@ -351,6 +367,9 @@ fn cmd_spop(ctx: &mut Ctx<'_>) {
                     let popped = popped.unwrap_or_default();
                     if !popped.is_empty() && ctx.propagating() {
                         propagate_spop(ctx, key, &popped);
+                    }
+                    if !popped.is_empty() {
+                        ctx.notify_and_del(SET, "spop", key);
                     }
                     ctx.out.set(popped.len());
                     for m in &popped {
@@ -424,35 +443,41 @@ fn cmd_srandmember(ctx: &mut Ctx<'_>) {
 // ---- SMOVE ----------------------------------------------------------------------
 
 /// Moves `member` from the set at `src` to the one at `dst` (created when
-/// missing). `Ok(false)` when `src` is missing or lacks the member; when
-/// `src == dst`, whether the member is there.
-pub fn op_smove(db: &mut Db<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> OpResult<bool> {
+/// missing), with Redis's events in its order: `srem` (and `del`) on the
+/// source before the destination is created. `Ok(false)` when `src` is
+/// missing or lacks the member; when `src == dst`, whether the member is
+/// there.
+fn op_smove(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> OpResult<bool> {
+    let d = &mut db(ctx);
     let is_set = |v: &Value| matches!(v, Value::Set(_));
-    match db.peek(src) {
+    match d.peek(src) {
         None => return Ok(false),
         Some(e) if !is_set(&e.value) => return Err(OpError::WrongType),
         Some(_) => {}
     }
-    if db.peek(dst).is_some_and(|e| !is_set(&e.value)) {
+    if d.peek(dst).is_some_and(|e| !is_set(&e.value)) {
         return Err(OpError::WrongType);
     }
     if src == dst {
-        return Ok(peek_set(db, src).is_some_and(|s| s.contains(member)));
+        return Ok(peek_set(d, src).is_some_and(|s| s.contains(member)));
     }
-    let removed = update_set(db, src, |s| {
+    let removed = update_set(d, src, |s| {
         let r = s.remove(member);
         (r, r)
     })?;
     if removed != Some(true) {
         return Ok(false);
     }
-    op_sadd(db, dst, std::iter::once(member))?;
+    ctx.notify_and_del(SET, "srem", src);
+    if op_sadd(&mut db(ctx), dst, std::iter::once(member))? > 0 {
+        ctx.notify(SET, "sadd", dst);
+    }
     Ok(true)
 }
 
 fn cmd_smove(ctx: &mut Ctx<'_>) {
     let (src, dst, member) = (ctx.args.get(1), ctx.args.get(2), ctx.args.get(3));
-    match op_smove(&mut db(ctx), src, dst, member) {
+    match op_smove(ctx, src, dst, member) {
         Ok(moved) => ctx.out.int(moved as i64),
         Err(e) => reply_error(&mut ctx.out, e),
     }
@@ -575,7 +600,7 @@ fn inter_generic(ctx: &mut Ctx<'_>, store: bool) {
         Err(e) => return reply_error(&mut ctx.out, e),
     };
     if store {
-        let n = store_set(&mut db, args.get(1), set_from(&found));
+        let n = store_set(ctx, args.get(1), set_from(&found), "sinterstore");
         ctx.out.int(n as i64);
     } else {
         ctx.out.set(found.len());
@@ -605,7 +630,8 @@ fn union_diff_generic(ctx: &mut Ctx<'_>, diff: bool, store: bool) {
     };
     match r {
         Ok(s) if store => {
-            let n = store_set(&mut db, args.get(1), s);
+            let event = if diff { "sdiffstore" } else { "sunionstore" };
+            let n = store_set(ctx, args.get(1), s, event);
             ctx.out.int(n as i64);
         }
         Ok(s) => reply_set(&mut ctx.out, &s),
