@@ -452,3 +452,69 @@ fn sets_notify_as_redis_does() {
         ",
     );
 }
+
+#[test]
+fn zsets_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        ZADD z 1 a 2 b 3 c
+        ZADD z 1 a
+        ZADD z CH 5 a
+        ZADD z NX 9 a
+        ZADD z XX 9 nomember
+        ZADD nokey XX 1 a
+        ZADD z GT 1 a
+        ZADD z INCR 1 a
+        ZINCRBY z 2 b
+        ZINCRBY z2 2 b
+        ZADD z INCR +inf a
+        ZADD z INCR -inf a
+        ZREM z a nomember
+        ZREM z nomember
+        ZREM nokey a
+        ZADD r 1 a 2 b 3 c 4 d 5 e 6 f
+        ZREMRANGEBYRANK r 0 0
+        ZREMRANGEBYRANK r 10 20
+        ZREMRANGEBYSCORE r 2 3
+        ZREMRANGEBYLEX r [e [e
+        ZREMRANGEBYSCORE r -inf +inf
+        ZREMRANGEBYLEX nokey - +
+        ZADD p 1 a 2 b 3 c 4 d
+        ZPOPMIN p
+        ZPOPMAX p
+        ZPOPMIN p 0
+        ZPOPMAX p 5
+        ZPOPMIN nokey
+        ZADD p 1 a 2 b 3 c
+        ~ZMPOP 2 nokey p MIN COUNT 2
+        ~ZMPOP 2 nokey p MAX
+        ZADD p 1 a 2 b
+        ~BZPOPMIN nokey p 0
+        ~BZPOPMAX nokey p 0
+        ZADD p 1 a 2 b
+        ~BZMPOP 0 2 nokey p MIN COUNT 5
+        ZADD s1 1 a 2 b 3 c
+        ZADD s2 1 b 2 c 3 d
+        ZRANGESTORE out s1 0 1
+        ZRANGESTORE out s1 5 10
+        ZRANGESTORE out s1 5 10
+        ZUNIONSTORE out 2 s1 s2
+        ZINTERSTORE out 2 s1 s2
+        ZDIFFSTORE out 2 s1 s2
+        ZDIFFSTORE out 2 s1 s1
+        ZDIFFSTORE out 2 s1 s1
+        ZINTERSTORE out 2 s1 nokey
+        ZUNIONSTORE {z}out 1 {z}in
+        ZSCORE nokey a
+        ZRANGE nokey 0 -1
+        ZCARD nokey
+        ZRANK nokey a
+        ZCOUNT nokey 0 1
+        ZMSCORE nokey a
+        ZRANDMEMBER nokey
+        ZUNION 2 s1 nokey
+        ZINTERCARD 2 s1 nokey
+        ",
+    );
+}

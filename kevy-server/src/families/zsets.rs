@@ -14,6 +14,7 @@ use super::common::modify_as;
 use crate::ctx::Ctx;
 use crate::errors::{message, reply_error};
 use crate::families::keys::parse_cursor;
+use crate::notify::{GENERIC, ZSET};
 use crate::table::{flag, CommandSpec, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
@@ -694,6 +695,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr_cmd: bool) {
         let o = op_zadd(&mut ctx.shard.store.db(ctx.db), key, &a.pairs, a.flags)?;
         Ok((a, o))
     });
+    if let Ok((a, o)) = &r {
+        if o.added + o.updated > 0 {
+            ctx.notify(ZSET, if a.flags.incr { "zincr" } else { "zadd" }, key);
+        }
+    }
     match r {
         Err(e) => reply_error(&mut ctx.out, e),
         Ok((a, o)) if a.flags.incr => match o.score {
@@ -742,7 +748,12 @@ fn cmd_zrem(ctx: &mut Ctx<'_>) {
         args.get(1),
         args.iter().skip(2),
     ) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify_and_del(ZSET, "zrem", args.get(1));
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -921,6 +932,7 @@ pub fn op_zrangestore(
 
 fn cmd_zrangestore(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
+    let dirty = ctx.shard.store.dirty;
     let r = parse_range(&args, 2, true, By::Auto, None).and_then(|q| {
         op_zrangestore(
             &mut ctx.shard.store.db(ctx.db),
@@ -930,7 +942,14 @@ fn cmd_zrangestore(ctx: &mut Ctx<'_>) {
         )
     });
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify(ZSET, "zrangestore", args.get(1));
+            } else if ctx.shard.store.dirty != dirty {
+                ctx.notify(GENERIC, "del", args.get(1));
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -959,7 +978,17 @@ fn remrange_generic(ctx: &mut Ctx<'_>, by: By) {
         Ok(n.unwrap_or(0))
     });
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                let event = match by {
+                    By::Score => "zremrangebyscore",
+                    By::Lex => "zremrangebylex",
+                    By::Rank | By::Auto => "zremrangebyrank",
+                };
+                ctx.notify_and_del(ZSET, event, args.get(1));
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => reply_error(&mut ctx.out, e),
     }
 }
@@ -1017,6 +1046,9 @@ fn zpop_generic(ctx: &mut Ctx<'_>, max: bool) {
         Err(e) => reply_error(&mut ctx.out, e),
         Ok((_, None)) => ctx.out.array(0),
         Ok((count, Some(popped))) => {
+            if !popped.is_empty() {
+                ctx.notify_and_del(ZSET, pop_event(max), args.get(1));
+            }
             let nest = ctx.out.resp3 && count.is_some();
             pairs_header(&mut ctx.out, popped.len(), true, nest);
             for (m, s) in &popped {
@@ -1032,6 +1064,14 @@ fn cmd_zpopmin(ctx: &mut Ctx<'_>) {
 
 fn cmd_zpopmax(ctx: &mut Ctx<'_>) {
     zpop_generic(ctx, true);
+}
+
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
 }
 
 /// ZMPOP's arguments: numkeys keys MIN|MAX [COUNT n].
@@ -1110,12 +1150,16 @@ fn cmd_zmpop(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     let r = parse_zmpop(&args).and_then(|a| {
         let keys = args.iter().skip(2).take(a.numkeys);
-        op_zmpop(&mut ctx.shard.store.db(ctx.db), keys, a.count, a.max)
+        Ok((
+            op_zmpop(&mut ctx.shard.store.db(ctx.db), keys, a.count, a.max)?,
+            a.max,
+        ))
     });
     match r {
         Err(e) => reply_error(&mut ctx.out, e),
-        Ok(None) => ctx.out.null_array(),
-        Ok(Some((key, popped))) => {
+        Ok((None, _)) => ctx.out.null_array(),
+        Ok((Some((key, popped)), max)) => {
+            ctx.notify_and_del(ZSET, pop_event(max), key);
             ctx.out.array(2);
             ctx.out.bulk(key);
             pairs_header(&mut ctx.out, popped.len(), true, true);
@@ -1146,6 +1190,7 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, max: bool) {
                 pair(&mut ctx.out, m, *sc, true, false);
                 let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
                 ctx.propagate(&[name, key]);
+                ctx.notify_and_del(ZSET, pop_event(max), key);
                 return;
             }
             Ok(_) => {}
@@ -1196,6 +1241,7 @@ fn cmd_bzmpop(ctx: &mut Ctx<'_>) {
             }
             let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
             ctx.propagate(&[name, key, count.to_string().as_bytes()]);
+            ctx.notify_and_del(ZSET, pop_event(max), key);
         }
     }
 }
@@ -1512,8 +1558,12 @@ fn algebra_generic(ctx: &mut Ctx<'_>, op: SetOp, store: bool) {
     }
     let dst = args.get(1);
     if z.is_empty() {
-        db.remove(dst);
-        return out.int(0);
+        let deleted = db.remove(dst).is_some();
+        out.int(0);
+        if deleted {
+            ctx.notify(GENERIC, "del", dst);
+        }
+        return;
     }
     let n = z.len();
     db.set(
@@ -1522,6 +1572,12 @@ fn algebra_generic(ctx: &mut Ctx<'_>, op: SetOp, store: bool) {
         SetTtl::Clear,
     );
     out.int(n as i64);
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff | SetOp::InterCard => "zdiffstore",
+    };
+    ctx.notify(ZSET, event, dst);
 }
 
 fn cmd_zunion(ctx: &mut Ctx<'_>) {
