@@ -34,9 +34,11 @@ fn conn(port: u16) -> Conn {
 }
 
 /// The reply's bytes.
-fn call(c: &mut Conn, args: &[&str]) -> Vec<u8> {
+fn call(c: &mut Conn, args: &[impl AsRef<[u8]>]) -> Vec<u8> {
     c.send(&command(args)).expect("send");
-    c.read().unwrap_or_else(|e| panic!("{args:?}: {e}")).1
+    c.read()
+        .unwrap_or_else(|e| panic!("{}: {e}", escape(&command(args))))
+        .1
 }
 
 impl Side {
@@ -57,7 +59,7 @@ impl Side {
 
     /// Runs `args`; its reply and the messages the subscriber got for it
     /// (each a pmessage's channel and payload).
-    fn run(&mut self, args: &[&str]) -> (Vec<u8>, Vec<Event>) {
+    fn run(&mut self, args: &[&[u8]]) -> (Vec<u8>, Vec<Event>) {
         let reply = call(&mut self.cmd, args);
         (reply, self.until_mark())
     }
@@ -125,6 +127,11 @@ fn redis() -> Option<Server> {
 /// on kevy with 1 and 2 shards, and compares each command's reply and
 /// events.
 fn compare(flags: &str, script: &str) {
+    compare_with(flags, script, &[]);
+}
+
+/// [`compare`] with arguments named in `vars` replaced by their bytes.
+fn compare_with(flags: &str, script: &str, vars: &[(&str, &[u8])]) {
     let Some(redis) = redis() else { return };
     for cores in ["1", "2"] {
         let kevy = Server::kevy(&["--cores", cores, "--save", ""]);
@@ -138,9 +145,13 @@ fn compare(flags: &str, script: &str) {
                 Some(rest) => (true, rest.trim()),
                 None => (false, line),
             };
-            let args: Vec<&str> = line
+            let args: Vec<&[u8]> = line
                 .split_whitespace()
-                .map(|a| if a == "\"\"" { "" } else { a })
+                .map(|a| match vars.iter().find(|(name, _)| *name == a) {
+                    Some((_, v)) => *v,
+                    None if a == "\"\"" => &b""[..],
+                    None => a.as_bytes(),
+                })
                 .collect();
             let (want_reply, want) = r.run(&args);
             let (got_reply, got) = k.run(&args);
@@ -516,5 +527,34 @@ fn zsets_notify_as_redis_does() {
         ZUNION 2 s1 nokey
         ZINTERCARD 2 s1 nokey
         ",
+    );
+}
+
+#[test]
+fn restore_notifies_as_redis_does() {
+    let Some(redis) = redis() else { return };
+    let mut c = conn(redis.port);
+    call(&mut c, &["RPUSH", "dumped", "a", "b"]);
+    let (v, _) = {
+        c.send(&command(&["DUMP", "dumped"])).expect("send");
+        c.read().expect("DUMP")
+    };
+    let payload = v.bytes().expect("a payload").to_vec();
+    drop(redis);
+    compare_with(
+        "AKEn",
+        "
+        RESTORE r 0 PAYLOAD
+        RESTORE r 0 PAYLOAD
+        RESTORE r 0 PAYLOAD REPLACE
+        RESTORE r 100000 PAYLOAD REPLACE
+        RESTORE r 1 PAYLOAD REPLACE ABSTTL
+        RESTORE r 1 PAYLOAD REPLACE ABSTTL
+        RESTORE r2 1 PAYLOAD ABSTTL
+        RESTORE r2 0 PAYLOAD
+        DUMP r2
+        DUMP nokey
+        ",
+        &[("PAYLOAD", &payload)],
     );
 }

@@ -19,6 +19,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
+use crate::notify::{GENERIC, NEW};
 use crate::table::{flag, CommandSpec, Table};
 use kevy_persist::rdb;
 use kevy_resp::Args;
@@ -191,7 +192,11 @@ pub fn op_restore(
 fn cmd_restore(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     let key = args.get(1);
+    // Redis deletes a key it replaces and creates it anew: `new` either
+    // way (the store reports a creation only for a missing key).
+    let mut replaces = false;
     let r = parse_restore_opts(&args).and_then(|o| {
+        replaces = o.replace && ctx.notifying(NEW) && db(ctx).contains(key);
         let done = op_restore(&mut db(ctx), key, args.get(2), args.get(3), o)?;
         Ok((o, done))
     });
@@ -199,6 +204,16 @@ fn cmd_restore(ctx: &mut Ctx<'_>) {
         Ok(r) => r,
         Err(e) => return reply_error(&mut ctx.out, e),
     };
+    match done {
+        Restored::Created(_) => {
+            if replaces {
+                ctx.notify(NEW, "new", key);
+            }
+            ctx.notify(GENERIC, "restore", key);
+        }
+        Restored::Expired(true) => ctx.notify(GENERIC, "del", key),
+        Restored::Expired(false) => {}
+    }
     if ctx.propagating() {
         match done {
             // The TTL as an absolute time, so a replay sets the same expiry.
