@@ -58,9 +58,13 @@ impl Side {
     }
 
     /// Runs `args`; its reply and the messages the subscriber got for it
-    /// (each a pmessage's channel and payload).
-    fn run(&mut self, args: &[&[u8]]) -> (Vec<u8>, Vec<Event>) {
+    /// (each a pmessage's channel and payload). Inside MULTI, where the
+    /// marker would be queued, only the reply.
+    fn run(&mut self, args: &[&[u8]], in_multi: bool) -> (Vec<u8>, Vec<Event>) {
         let reply = call(&mut self.cmd, args);
+        if in_multi {
+            return (reply, Vec::new());
+        }
         (reply, self.until_mark())
     }
 
@@ -137,6 +141,7 @@ fn compare_with(flags: &str, script: &str, vars: &[(&str, &[u8])]) {
         let kevy = Server::kevy(&["--cores", cores, "--save", ""]);
         let mut r = Side::open(redis.port, flags);
         let mut k = Side::open(kevy.port, flags);
+        let mut in_multi = false;
         for line in script.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -153,8 +158,14 @@ fn compare_with(flags: &str, script: &str, vars: &[(&str, &[u8])]) {
                     None => a.as_bytes(),
                 })
                 .collect();
-            let (want_reply, want) = r.run(&args);
-            let (got_reply, got) = k.run(&args);
+            let name = args[0].to_ascii_lowercase();
+            in_multi = match &name[..] {
+                b"multi" => true,
+                b"exec" | b"discard" => false,
+                _ => in_multi,
+            };
+            let (want_reply, want) = r.run(&args, in_multi);
+            let (got_reply, got) = k.run(&args, in_multi);
             let ctx = format!("flags {flags:?}, --cores {cores}: {line}");
             assert_eq!(
                 escape(&got_reply),
@@ -556,5 +567,124 @@ fn restore_notifies_as_redis_does() {
         DUMP nokey
         ",
         &[("PAYLOAD", &payload)],
+    );
+}
+
+#[test]
+fn reads_of_missing_keys_notify_keymiss() {
+    compare(
+        "KEAm",
+        "
+        GET nokey
+        SET s v
+        GET s
+        STRLEN nokey
+        GETRANGE nokey 0 1
+        GETEX nokey
+        GETDEL nokey
+        GETSET nokey v
+        SET nokey2 v GET
+        ~MGET s nokey nokey2 other
+        ~EXISTS nokey s other
+        ~TOUCH nokey other
+        TYPE nokey
+        TTL nokey
+        PTTL nokey
+        EXPIRETIME nokey
+        OBJECT ENCODING nokey
+        DUMP nokey
+        COPY nokey dst
+        RENAME nokey dst
+        INCR n
+        APPEND nokey3 x
+        LLEN nokey
+        LRANGE nokey 0 1
+        LINDEX nokey 0
+        LPOS nokey a
+        LPOP nokey
+        RPOPLPUSH nokey dst
+        HGET nokey f
+        HMGET nokey f
+        HGETALL nokey
+        HEXISTS nokey f
+        HLEN nokey
+        HSTRLEN nokey f
+        HRANDFIELD nokey
+        HSCAN nokey 0
+        HDEL nokey f
+        SMEMBERS nokey
+        SISMEMBER nokey a
+        SMISMEMBER nokey a
+        SCARD nokey
+        SRANDMEMBER nokey
+        SSCAN nokey 0
+        SINTER nokey s2
+        SUNION nokey
+        SDIFF nokey
+        SINTERCARD 1 nokey
+        SREM nokey a
+        ZSCORE nokey a
+        ZMSCORE nokey a
+        ZCARD nokey
+        ZCOUNT nokey 0 1
+        ZLEXCOUNT nokey - +
+        ZRANK nokey a
+        ZRANGE nokey 0 1
+        ZRANGEBYSCORE nokey 0 1
+        ZRANDMEMBER nokey
+        ZSCAN nokey 0
+        ZUNION 1 nokey
+        ZRANGESTORE dst nokey 0 1
+        ZREM nokey a
+        SORT nokey
+        SORT_RO nokey
+        ",
+    );
+}
+
+#[test]
+fn classes_choose_what_is_published() {
+    let script = "
+        SET a 1
+        EXPIRE a 100
+        LPUSH l x y
+        LPOP l 2
+        SADD s a
+        HSET h f v
+        ZADD z 1 a
+        ~DEL a s h z
+        GET nokey
+        RPUSH {l}a x
+        LMOVE {l}a {l}b LEFT RIGHT
+        ";
+    for flags in [
+        "Kl", "Ex", "Eg$", "A", "Kg", "Elsh", "Kz$", "En", "Km", "KEn", "KEA", "",
+    ] {
+        compare(flags, script);
+    }
+}
+
+#[test]
+fn transactions_and_databases_notify_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        MULTI
+        SET a 1
+        LPUSH l x
+        DEL a
+        INCR n
+        ~EXEC
+        MULTI
+        SET {t}a 1
+        RENAME {t}a {t}b
+        EXEC
+        SELECT 3
+        SET a 1
+        LPUSH l x
+        MOVE a 0
+        SELECT 0
+        ~DEL a l n {t}b
+        ",
     );
 }
