@@ -688,3 +688,260 @@ fn transactions_and_databases_notify_as_redis_does() {
         ",
     );
 }
+
+/// Each `(wait, push)`: a client blocks with `wait`, another runs `push`,
+/// and the events of the push and of the pop that serves the waiter are
+/// compared once the waiter has its answer.
+fn compare_served(flags: &str, cases: &[(&str, &str)]) {
+    let Some(redis) = redis() else { return };
+    for cores in ["1", "2"] {
+        let kevy = Server::kevy(&["--cores", cores, "--save", ""]);
+        let mut r = Side::open(redis.port, flags);
+        let mut k = Side::open(kevy.port, flags);
+        for (wait, push) in cases {
+            let wait: Vec<&str> = wait.split_whitespace().collect();
+            let push: Vec<&str> = push.split_whitespace().collect();
+            let mut got = Vec::new();
+            for (side, port) in [(&mut r, redis.port), (&mut k, kevy.port)] {
+                let mut w = conn(port);
+                w.send(&command(&wait)).expect("send");
+                // The waiter is parked once CLIENT LIST shows it blocked.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let list = call(&mut side.cmd, &["CLIENT", "LIST"]);
+                    if String::from_utf8_lossy(&list).contains(" flags=b ") {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{wait:?} never blocked"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                let reply = call(&mut side.cmd, &push);
+                let (_, served) = w.read().expect("the waiter's answer");
+                got.push((reply, served, side.until_mark()));
+            }
+            let ctx = format!("flags {flags:?}, --cores {cores}: {wait:?} then {push:?}");
+            let (want, have) = (&got[0], &got[1]);
+            assert_eq!(escape(&have.0), escape(&want.0), "push reply; {ctx}");
+            assert_eq!(escape(&have.1), escape(&want.1), "waiter's answer; {ctx}");
+            assert_eq!(
+                show(&have.2),
+                show(&want.2),
+                "events differ; {ctx}\n kevy:  {}\n redis: {}",
+                show(&have.2),
+                show(&want.2)
+            );
+        }
+    }
+}
+
+#[test]
+fn pops_served_later_notify_as_redis_does() {
+    compare_served(
+        "AKEn",
+        &[
+            ("BLPOP b1 0", "RPUSH b1 x"),
+            ("BRPOP b2 0", "RPUSH b2 x y"),
+            ("BLMOVE b3 d3 LEFT RIGHT 0", "RPUSH b3 x"),
+            ("BRPOPLPUSH b4 {b4}d 0", "RPUSH b4 x"),
+            ("BLMPOP 0 1 b5 LEFT COUNT 3", "RPUSH b5 x y"),
+            ("BZPOPMIN z1 0", "ZADD z1 1 a"),
+            ("BZPOPMAX z2 0", "ZADD z2 1 a 2 b"),
+            ("BZMPOP 0 1 z3 MIN COUNT 5", "ZADD z3 1 a 2 b"),
+            ("BLPOP b6 b7 b8 b9 0", "RPUSH b9 x"),
+            ("BZPOPMIN z4 z5 z6 z7 0", "ZADD z7 1 a"),
+        ],
+    );
+}
+
+/// Keys on every shard of `nshards`, `per` on each.
+fn keys_on_shards(tag: &str, nshards: usize, per: usize) -> Vec<String> {
+    let mut count = vec![0; nshards];
+    let mut keys = Vec::new();
+    for i in 0.. {
+        let k = format!("{tag}{i}");
+        let s = kevy_rt::shard_of(k.as_bytes(), nshards);
+        if count[s] < per {
+            count[s] += 1;
+            keys.push(k);
+        }
+        if count.iter().all(|&c| c == per) {
+            return keys;
+        }
+    }
+    unreachable!()
+}
+
+/// Keys whose time passes while nobody reads them are expired by the
+/// active cycle of the shard that owns them: one `expired` each.
+#[test]
+fn active_expiry_notifies_on_every_shard() {
+    let Some(redis) = redis() else { return };
+    for cores in [1, 2] {
+        let kevy = Server::kevy(&["--cores", &cores.to_string(), "--save", ""]);
+        let keys = keys_on_shards("act", cores, 4);
+        let mut seen = Vec::new();
+        for port in [redis.port, kevy.port] {
+            let mut side = Side::open(port, "KEx");
+            for k in &keys {
+                call(&mut side.cmd, &["SET", k, "v", "PX", "30"]);
+            }
+            let mut events = Vec::new();
+            while events.len() < 2 * keys.len() {
+                let (v, _) = side.sub.read().expect("an expired event");
+                let parts = v.items().expect("a pmessage");
+                let text = |i: usize| parts[i].bytes().expect("bulk").to_vec();
+                events.push((text(2), text(3)));
+            }
+            // Nothing else follows.
+            assert!(side.until_mark().is_empty());
+            events.sort();
+            seen.push(show(&events));
+        }
+        assert_eq!(seen[1], seen[0], "--cores {cores}");
+    }
+}
+
+/// A command that finds a key whose time passed expires it first: its
+/// `expired` comes before the command's own events. DBSIZE, sent in the
+/// same write as the command, still counts a key no lookup or active cycle
+/// has reclaimed, so when it says 1 the command itself found the key
+/// expired (one shard: nothing runs between two commands of one read).
+/// With two shards the active cycle may run between them, so there each
+/// key's `expired` must only come once, before its new value's events.
+#[test]
+fn lazy_expiry_notifies_before_the_command() {
+    let Some(redis) = redis() else { return };
+    for cores in [1, 2] {
+        let kevy = Server::kevy(&["--cores", &cores.to_string(), "--save", ""]);
+        for (name, port) in [("redis", redis.port), ("kevy", kevy.port)] {
+            let mut side = Side::open(port, "KEAn");
+            let mut lazy = false;
+            for attempt in 0..50 {
+                let keys = keys_on_shards(&format!("lazy{attempt}:"), cores, 1);
+                call(&mut side.cmd, &["FLUSHALL"]);
+                for k in &keys {
+                    call(&mut side.cmd, &["SET", k, "v", "PX", "5"]);
+                }
+                side.until_mark();
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                for k in &keys {
+                    let mut both = command(&["DBSIZE"]);
+                    both.extend(command(&["SET", k, "w"]));
+                    side.cmd.send(&both).expect("send");
+                    let (dbsize, _) = side.cmd.read().expect("DBSIZE");
+                    side.cmd.read().expect("SET");
+                    // Another key's active expiry may fall in between.
+                    let events: Vec<Event> = side
+                        .until_mark()
+                        .into_iter()
+                        .filter(|e| key_of(e) == k.as_bytes())
+                        .collect();
+                    let events = show(&events);
+                    let created = format!(
+                        "__keyspace@0__:{k} new ; __keyevent@0__:new {k} ; \
+                         __keyspace@0__:{k} set ; __keyevent@0__:set {k}"
+                    );
+                    let expired =
+                        format!("__keyspace@0__:{k} expired ; __keyevent@0__:expired {k}");
+                    let found = dbsize.int() == Some(keys.len() as i64) && cores == 1;
+                    if found || events.contains("expired") {
+                        assert_eq!(
+                            events,
+                            format!("{expired} ; {created}"),
+                            "{name} --cores {cores}"
+                        );
+                        lazy |= found;
+                    } else {
+                        assert_eq!(events, created, "{name} --cores {cores}");
+                    }
+                }
+                if lazy || cores > 1 {
+                    break;
+                }
+            }
+            assert!(
+                lazy || cores > 1,
+                "{name}: no command found its key expired"
+            );
+        }
+    }
+}
+
+#[test]
+fn config_reads_back_and_refuses_as_redis_does() {
+    let Some(redis) = redis() else { return };
+    let kevy = Server::kevy(&["--cores", "2", "--save", ""]);
+    let mut r = conn(redis.port);
+    let mut k = conn(kevy.port);
+    let values = [
+        "AKE",
+        "KEA",
+        "Elg",
+        "Kl",
+        "Ex",
+        "Eg$",
+        "A",
+        "gg",
+        "nKm",
+        "Am",
+        "KEAmn",
+        "d",
+        "xE",
+        "g$lshzxetd",
+        "g$lshzxet",
+        "tmE",
+        "",
+        "xyz",
+        "KEA ",
+        "a",
+        "AKEq",
+        "K E",
+    ];
+    for v in values {
+        let set = ["CONFIG", "SET", "notify-keyspace-events", v];
+        assert_eq!(
+            escape(&call(&mut k, &set)),
+            escape(&call(&mut r, &set)),
+            "CONFIG SET {v:?}"
+        );
+        for get in [
+            &["CONFIG", "GET", "notify-keyspace-events"][..],
+            &["CONFIG", "GET", "notify-*"],
+            &["CONFIG", "GET", "NOTIFY-KEYSPACE-EVENTS"],
+        ] {
+            assert_eq!(
+                escape(&call(&mut k, get)),
+                escape(&call(&mut r, get)),
+                "{get:?} after {v:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_flag_sets_the_classes_at_start() {
+    let kevy = Server::kevy(&["--cores", "2", "--notify-keyspace-events", "KEA"]);
+    let mut c = conn(kevy.port);
+    assert_eq!(
+        escape(&call(&mut c, &["CONFIG", "GET", "notify-keyspace-events"])),
+        escape(b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n")
+    );
+    let mut side = Side {
+        cmd: c,
+        sub: conn(kevy.port),
+    };
+    call(&mut side.sub, &["PSUBSCRIBE", "__key*__:*"]);
+    for k in keys_on_shards("flag", 2, 1) {
+        let (_, events) = side.run(&[b"SET", k.as_bytes(), b"v"], false);
+        assert_eq!(
+            show(&events),
+            format!("__keyspace@0__:{k} set ; __keyevent@0__:set {k}")
+        );
+    }
+    let bad = Server::try_kevy(&["--notify-keyspace-events", "KEq"]);
+    let err = bad.err().expect("an unknown class refuses to start");
+    assert!(err.contains("Invalid event class character"), "{err}");
+}
