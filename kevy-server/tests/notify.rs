@@ -436,7 +436,7 @@ fn sets_notify_as_redis_does() {
         SADD one x
         SPOP one
         SPOP nokey
-        SADD two x y
+        SADD two x
         SPOP two 0
         SPOP two 5
         SPOP nokey 2
