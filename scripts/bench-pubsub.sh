@@ -29,6 +29,10 @@
 #   tool%    the load tool's own CPU time over the run's wall time: near
 #            100 % the tool, on its one CPU, limits msg/s
 #
+# and how much CPU everything else on the machine took during the runs
+# (/proc/stat's busy time less the server's and the tool's): on a shared
+# box, runs beside a compiler are slower, and say so.
+#
 # and the ratios against the issue's targets: kevy --cores 1 over Redis
 # (fan-out: >= 1.5x the rate at <= 0.5x the CPU per message; blpop: >= 1.2x
 # the rate) and --cores 2 over --cores 1 (at least the rate). A run that
@@ -89,7 +93,7 @@ ps_describe() {
 
 # ps_run WORKLOAD SERVER ROUND: one measured run on a fresh server; appends
 # "workload server round rate delivered expected secs server_ticks
-# tool_ticks bad spread" to $OUT/pubsub.tsv.
+# tool_ticks other_ticks bad spread" to $OUT/pubsub.tsv.
 ps_run() {
     local wl=$1 server=$2 round=$3 log cmd=() rc=0 line
     log="$OUT/pubsub-$wl-${server/:/}-round$round"
@@ -120,13 +124,15 @@ ps_run() {
 }
 
 # pmed WORKLOAD SERVER WHAT: the median over the rounds of WHAT: rate
-# (msg/s), cpu (server us per message) or tool (the tool's CPU %).
+# (msg/s), cpu (server us per message), tool (the tool's CPU %) or other
+# (every other process's CPU %, of one CPU).
 pmed() {
     awk -F'\t' -v w="$1" -v s="$2" -v what="$3" -v hz="$CLK_TCK" '
         $1 == w && $2 == s && $8 != "-" {
             if (what == "rate") print $4
             else if (what == "cpu") print $8 * 1e6 / hz / ($5 > 0 ? $5 : 1)
-            else print $9 / hz / $7 * 100
+            else if (what == "tool") print $9 / hz / $7 * 100
+            else print $10 / hz / $7 * 100
         }' "$OUT/pubsub.tsv" | median
 }
 
@@ -194,20 +200,25 @@ ps_table() {
 
     echo
     local losses
-    losses=$(awk -F'\t' '$10 > 0' "$OUT/pubsub.tsv" | wc -l)
+    losses=$(awk -F'\t' '$11 > 0' "$OUT/pubsub.tsv" | wc -l)
     if ((losses == 0)); then
         echo "every run delivered each message (item) exactly as expected:" \
             "delivered = published x subscribers, in order; items consumed exactly once"
     else
         echo "runs with loss: $losses (see $OUT/pubsub-*.err):"
-        awk -F'\t' -v OFS='\t' '$10 > 0 {print "  " $1, $2, "round " $3, "delivered " $5 " of " $6}' \
+        awk -F'\t' -v OFS='\t' '$11 > 0 {print "  " $1, $2, "round " $3, "delivered " $5 " of " $6}' \
             "$OUT/pubsub.tsv"
     fi
+    # Other users of a shared machine take CPU from the runs; say how much.
+    awk -F'\t' -v hz="$CLK_TCK" '{o = $10 / hz / $7 * 100; if (o > max) max = o; if (o > 20) busy++}
+        END {printf "other processes during the runs: up to %.0f %% of a CPU; %d of %d runs above 20 %%%s\n",
+            max, busy, NR, busy ? " (their rates are lower; compare medians, and us/msg)" : ""}' \
+        "$OUT/pubsub.tsv"
     echo "connections per server epoll instance (kevy: per shard), round 1:"
     for wl in "${PS_WLS[@]}"; do
         printf '  %-20s' "$(ps_describe "$wl")"
         for s in kevy1 kevy2 redis; do
-            printf '  %s %s' "$s" "$(awk -F'\t' -v w="$wl" -v s="$s" '$1==w && $2==s && $3==1 {print $11}' \
+            printf '  %s %s' "$s" "$(awk -F'\t' -v w="$wl" -v s="$s" '$1==w && $2==s && $3==1 {print $12}' \
                 "$OUT/pubsub.tsv")"
         done
         echo
@@ -227,5 +238,5 @@ pubsub_main() {
     ps_table
     echo
     echo "raw results: $OUT (pubsub.tsv: workload server round msg/s delivered expected" \
-        "secs server_ticks tool_ticks bad spread)"
+        "secs server_ticks tool_ticks other_ticks bad spread)"
 }
