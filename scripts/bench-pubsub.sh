@@ -30,8 +30,12 @@
 #            100 % the tool, on its one CPU, limits msg/s
 #
 # and how much CPU everything else on the machine took during the runs
-# (/proc/stat's busy time less the server's and the tool's): on a shared
-# box, runs beside a compiler are slower, and say so.
+# (/proc/stat's busy time less the server's and the tool's). On a shared
+# box a run beside a compiler is slower: each run waits for a quiet second
+# first, a run that others took more than $PS_OTHER_MAX % of a CPU from
+# anyway counts as disturbed, and a cell's medians leave disturbed runs
+# out when it has undisturbed ones (the table says how many runs each
+# median stands on).
 #
 # and the ratios against the issue's targets: kevy --cores 1 over Redis
 # (fan-out: >= 1.5x the rate at <= 0.5x the CPU per message; blpop: >= 1.2x
@@ -59,6 +63,12 @@
 #   BENCH_BLPOP_ITEMS        items per blpop run                    [200000]
 #   BENCH_PUBSUB_WORKLOADS   fanout, blpop or both                  [fanout,blpop]
 #   BENCH_CLIENT_CPU         CPU of the load tool                   [1]
+#   BENCH_OTHER_MAX          a run during which other processes     [20]
+#                            took more than this % of a CPU is
+#                            "disturbed"
+#   BENCH_WAIT_QUIET         before each run, wait up to this many  [60]
+#                            seconds for a second in which other
+#                            processes stay under BENCH_OTHER_MAX
 
 PS_SUBS=${BENCH_PUBSUB_SUBS:-"50 500"}
 PS_DELIVERIES=${BENCH_PUBSUB_DELIVERIES:-5000000}
@@ -66,6 +76,8 @@ PS_WORKERS=${BENCH_BLPOP_WORKERS:-50}
 PS_ITEMS=${BENCH_BLPOP_ITEMS:-200000}
 PS_WORKLOADS=${BENCH_PUBSUB_WORKLOADS:-fanout,blpop}
 PS_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+PS_OTHER_MAX=${BENCH_OTHER_MAX:-20}
+PS_WAIT_QUIET=${BENCH_WAIT_QUIET:-60}
 PS_SERVERS=(kevy:1 kevy:2 redis)
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -91,6 +103,24 @@ ps_describe() {
     esac
 }
 
+# busy_ticks: the machine's busy CPU time so far, all CPUs, in clock ticks
+# (user nice system irq softirq steal of /proc/stat).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+
+# wait_quiet: waits, at most $PS_WAIT_QUIET s, for a second in which the
+# machine (no server runs now) stays under $PS_OTHER_MAX % of a CPU busy.
+wait_quiet() {
+    local b0 b1 waited=0
+    while ((waited < PS_WAIT_QUIET)); do
+        b0=$(busy_ticks)
+        sleep 1
+        b1=$(busy_ticks)
+        if (((b1 - b0) * 100 < PS_OTHER_MAX * CLK_TCK)); then return; fi
+        waited=$((waited + 1))
+    done
+    echo "  (the machine stayed busy for ${PS_WAIT_QUIET}s; running anyway)" >&2
+}
+
 # ps_run WORKLOAD SERVER ROUND: one measured run on a fresh server; appends
 # "workload server round rate delivered expected secs server_ticks
 # tool_ticks other_ticks bad spread" to $OUT/pubsub.tsv.
@@ -104,6 +134,7 @@ ps_run() {
         ;;
     blpop) cmd=("$BLPOPBENCH" -w "$PS_WORKERS" -n "$PS_ITEMS" -P 16) ;;
     esac
+    wait_quiet
     start "$server" ""
     pin_prefix "$PS_CLIENT_CPU"
     echo "  round $round/$ROUNDS  $server  $(ps_describe "$wl")" >&2
@@ -124,15 +155,28 @@ ps_run() {
 }
 
 # pmed WORKLOAD SERVER WHAT: the median over the rounds of WHAT: rate
-# (msg/s), cpu (server us per message), tool (the tool's CPU %) or other
-# (every other process's CPU %, of one CPU).
+# (msg/s), cpu (server us per message), tool (the tool's CPU %), other
+# (every other process's CPU %, of one CPU) or n (how many runs the
+# medians stand on). Disturbed runs are left out when there are others.
 pmed() {
-    awk -F'\t' -v w="$1" -v s="$2" -v what="$3" -v hz="$CLK_TCK" '
+    awk -F'\t' -v w="$1" -v s="$2" -v what="$3" -v hz="$CLK_TCK" -v max="$PS_OTHER_MAX" '
         $1 == w && $2 == s && $8 != "-" {
-            if (what == "rate") print $4
-            else if (what == "cpu") print $8 * 1e6 / hz / ($5 > 0 ? $5 : 1)
-            else if (what == "tool") print $9 / hz / $7 * 100
-            else print $10 / hz / $7 * 100
+            n++
+            row[n] = $0
+            calm[n] = $10 / hz / $7 * 100 <= max
+            ncalm += calm[n]
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                if (ncalm > 0 && !calm[i]) continue
+                split(row[i], f, "\t")
+                if (what == "rate") print f[4]
+                else if (what == "cpu") print f[8] * 1e6 / hz / (f[5] > 0 ? f[5] : 1)
+                else if (what == "tool") print f[9] / hz / f[7] * 100
+                else if (what == "other") print f[10] / hz / f[7] * 100
+                else kept++
+            }
+            if (what == "n") print kept + 0
         }' "$OUT/pubsub.tsv" | median
 }
 
@@ -153,22 +197,24 @@ ps_table() {
     local wl s r1 c1 r2 rr
     echo
     echo "pubsub mode: server unpinned (kevy pins its own threads), load tool on CPU $PS_CLIENT_CPU;" \
-        "median of $ROUNDS rounds"
+        "medians of the $ROUNDS rounds' undisturbed runs (n of them)"
     echo "fan-out: 1 publisher, PUBLISH of 16 bytes -P 16, $PS_DELIVERIES deliveries per run;" \
         "BLPOP: $PS_WORKERS workers, 1 producer LPUSH -P 16, $PS_ITEMS items per run"
     echo "msg/s: messages received by all subscribers (items consumed) per second;" \
-        "us/msg: server utime+stime / messages; tool%: load tool CPU / wall time"
+        "us/msg: server utime+stime / messages; tool%: load tool CPU / wall time;" \
+        "n: runs with other processes under $PS_OTHER_MAX % of a CPU (all runs when none was)"
     redis-server --version | head -n1
-    printf '%-20s | %-24s | %-24s | %-24s | %-13s | %s\n' "" "kevy --cores 1" "kevy --cores 2" \
+    printf '%-20s | %-27s | %-27s | %-27s | %-13s | %s\n' "" "kevy --cores 1" "kevy --cores 2" \
         "redis-server" "c1/redis" "c2/c1"
     printf '%-20s |' workload
-    for s in 1 2 3; do printf ' %10s %7s %5s |' msg/s us/msg tool%; done
+    for s in 1 2 3; do printf ' %10s %7s %5s %2s |' msg/s us/msg tool% n; done
     printf ' %6s %6s | %6s\n' rate CPU rate
     for wl in "${PS_WLS[@]}"; do
         printf '%-20s |' "$(ps_describe "$wl")"
         for s in kevy1 kevy2 redis; do
-            printf ' %s %s %s |' "$(fmt %10.0f "$(ps_rate "$wl" "$s")")" \
-                "$(fmt %7.3f "$(ps_cpu "$wl" "$s")")" "$(fmt %5.0f "$(ps_tool "$wl" "$s")")"
+            printf ' %s %s %s %2s |' "$(fmt %10.0f "$(ps_rate "$wl" "$s")")" \
+                "$(fmt %7.3f "$(ps_cpu "$wl" "$s")")" "$(fmt %5.0f "$(ps_tool "$wl" "$s")")" \
+                "$(pmed "$wl" "$s" n)"
         done
         printf ' %6s %6s | %6s\n' "$(ratio "$(ps_rate "$wl" kevy1)" "$(ps_rate "$wl" redis)")" \
             "$(ratio "$(ps_cpu "$wl" kevy1)" "$(ps_cpu "$wl" redis)")" \
@@ -210,10 +256,10 @@ ps_table() {
             "$OUT/pubsub.tsv"
     fi
     # Other users of a shared machine take CPU from the runs; say how much.
-    awk -F'\t' -v hz="$CLK_TCK" '{o = $10 / hz / $7 * 100; if (o > max) max = o; if (o > 20) busy++}
-        END {printf "other processes during the runs: up to %.0f %% of a CPU; %d of %d runs above 20 %%%s\n",
-            max, busy, NR, busy ? " (their rates are lower; compare medians, and us/msg)" : ""}' \
-        "$OUT/pubsub.tsv"
+    awk -F'\t' -v hz="$CLK_TCK" -v lim="$PS_OTHER_MAX" '
+        {o = $10 / hz / $7 * 100; if (o > max) max = o; if (o > lim) busy++}
+        END {printf "other processes during the runs: up to %.0f %% of a CPU; %d of %d runs" \
+            " disturbed (above %d %%)\n", max, busy, NR, lim}' "$OUT/pubsub.tsv"
     echo "connections per server epoll instance (kevy: per shard), round 1:"
     for wl in "${PS_WLS[@]}"; do
         printf '  %-20s' "$(ps_describe "$wl")"
