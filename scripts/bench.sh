@@ -46,6 +46,13 @@
 # bgsave` a snapshot of 1 M keys under load (p99 and memory growth with
 # BGSAVE running against without, and the load time of the dump.rdb); see
 # scripts/bench-persist.sh.
+#
+# `scripts/bench.sh pubsub` measures loads that push to many connections,
+# which redis-benchmark cannot make: pub/sub fan-out (one publisher, 50 and
+# 500 subscribers of one channel; pubsubbench) and a BLPOP worker pool (50
+# workers, one LPUSH producer; blpopbench), reporting messages delivered per
+# second and server CPU per message of kevy --cores 1, kevy --cores 2 and
+# redis-server, with every message counted; see scripts/bench-pubsub.sh.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -53,9 +60,9 @@ ROOT=$(pwd)
 
 MODE=${1:-${BENCH_MODE:-throughput}}
 case $MODE in
-throughput | cpu | aof | bgsave) ;;
+throughput | cpu | aof | bgsave | pubsub) ;;
 *)
-    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave]  (default: throughput)" >&2
+    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave | pubsub]  (default: throughput)" >&2
     exit 1
     ;;
 esac
@@ -99,6 +106,12 @@ if [[ $MODE == cpu || $MODE == bgsave ]]; then
     cargo build --release -p kevy-benches --bin mixload >&2
 fi
 MIXLOAD="$ROOT/target/release/mixload"
+if [[ $MODE == pubsub ]]; then
+    echo "==> cargo build --release -p kevy-benches --bin pubsubbench --bin blpopbench" >&2
+    cargo build --release -p kevy-benches --bin pubsubbench --bin blpopbench >&2
+fi
+PUBSUBBENCH="$ROOT/target/release/pubsubbench"
+BLPOPBENCH="$ROOT/target/release/blpopbench"
 
 OUT="$ROOT/target/bench/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -113,6 +126,11 @@ fi
 if [[ $MODE == cpu || $MODE == bgsave ]]; then
     cp "$MIXLOAD" "$OUT/mixload"
     MIXLOAD="$OUT/mixload"
+fi
+if [[ $MODE == pubsub ]]; then
+    cp "$PUBSUBBENCH" "$BLPOPBENCH" "$OUT/"
+    PUBSUBBENCH="$OUT/pubsubbench"
+    BLPOPBENCH="$OUT/blpopbench"
 fi
 if [[ -n $BASE ]]; then
     cp "$BASE" "$OUT/kevy-server-base"
@@ -315,6 +333,12 @@ if [[ $MODE == aof || $MODE == bgsave ]]; then
     # shellcheck source=scripts/bench-persist.sh
     source "$ROOT/scripts/bench-persist.sh"
     persist_main
+    exit 0
+fi
+if [[ $MODE == pubsub ]]; then
+    # shellcheck source=scripts/bench-pubsub.sh
+    source "$ROOT/scripts/bench-pubsub.sh"
+    pubsub_main
     exit 0
 fi
 

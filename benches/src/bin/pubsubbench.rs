@@ -1,0 +1,350 @@
+//! pubsubbench: pub/sub fan-out. S connections SUBSCRIBE to one channel,
+//! then one publisher pipelines N PUBLISH commands to it, P at a time (send
+//! P, read the P replies, as redis-benchmark -P does), and every subscriber
+//! reads and counts what it gets. Reports the messages delivered per second
+//! (received by all subscribers together over the time from the first
+//! PUBLISH to the last message read) and, given the server's pid, the
+//! server's CPU time per delivered message.
+//!
+//! Each message carries its sequence number (16 zero-padded digits, then
+//! padding to -d bytes), so a subscriber checks that it gets every message
+//! once and in publish order; every PUBLISH reply must count S receivers. A
+//! subscriber the server disconnects (an output buffer limit, say) counts
+//! as lost messages, and the run goes on without it. The exit status is 2
+//! when anything was lost, duplicated or out of order.
+//!
+//! The subscribers are spread over R reader threads (default 1), each one
+//! epoll loop over non-blocking sockets; the publisher is the main thread,
+//! blocking. With the tool pinned to one CPU, as the bench scripts run it,
+//! more readers only add context switches: one loop over 500 sockets reads
+//! as fast as two or four.
+//! Raw RESP over std::net::TcpStream; no client library.
+
+use kevy_benches::cli::{die, num};
+use kevy_benches::conn::{put_seq, receive, Blocking, Frame, SEQ_DIGITS};
+use kevy_benches::proc::{conns_per_epoll, cpu_ticks, machine_busy_ticks, CLK_TCK};
+use kevy_benches::resp::{command, Value};
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::exit;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: pubsubbench [options]
+  -h, --host HOST         server address                        [127.0.0.1]
+  -p, --port PORT         server port                           [6379]
+  -s, --subscribers S     subscriber connections                [50]
+  -n, --messages N        messages to publish                   [100000]
+  -P, --pipeline P        PUBLISH commands per batch            [16]
+  -d, --data-size D       message size in bytes, >= 16          [16]
+  -c, --channel NAME      the channel                           [bench:chan]
+  -r, --readers R         subscriber reader threads             [1]
+      --server-pid PID    the server's pid: report its CPU time per
+                          delivered message and how the connections
+                          spread over its epoll instances (kevy: shards)
+      --idle SECS         give up waiting for messages after this long
+                          without one                           [5]
+  -q, --quiet             print only, tab-separated: delivered/s delivered
+                          expected secs server_ticks client_ticks
+                          other_ticks bad spread
+      --help              this text";
+
+struct Opts {
+    host: String,
+    port: u16,
+    subscribers: usize,
+    messages: u64,
+    pipeline: usize,
+    data_size: usize,
+    channel: String,
+    readers: usize,
+    server_pid: Option<u32>,
+    idle: Duration,
+    quiet: bool,
+}
+
+fn parse_opts() -> Opts {
+    let mut o = Opts {
+        host: "127.0.0.1".into(),
+        port: 6379,
+        subscribers: 50,
+        messages: 100_000,
+        pipeline: 16,
+        data_size: SEQ_DIGITS,
+        channel: "bench:chan".into(),
+        readers: 1,
+        server_pid: None,
+        idle: Duration::from_secs(5),
+        quiet: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| die(format_args!("{name} needs a value\n{USAGE}")))
+        };
+        match a.as_str() {
+            "-h" | "--host" => o.host = value(&a),
+            "-p" | "--port" => o.port = num(&value(&a), &a, 1),
+            "-s" | "--subscribers" => o.subscribers = num(&value(&a), &a, 1),
+            "-n" | "--messages" => o.messages = num(&value(&a), &a, 1),
+            "-P" | "--pipeline" => o.pipeline = num(&value(&a), &a, 1),
+            "-d" | "--data-size" => o.data_size = num(&value(&a), &a, SEQ_DIGITS),
+            "-c" | "--channel" => o.channel = value(&a),
+            "-r" | "--readers" => o.readers = num(&value(&a), &a, 1),
+            "--server-pid" => o.server_pid = Some(num(&value(&a), &a, 1)),
+            "--idle" => o.idle = Duration::from_secs_f64(num(&value(&a), &a, 0.1)),
+            "-q" | "--quiet" => o.quiet = true,
+            "--help" => {
+                println!("{USAGE}");
+                exit(0);
+            }
+            _ => die(format_args!("unknown argument {a:?}\n{USAGE}")),
+        }
+    }
+    o
+}
+
+/// One subscriber's account of its messages.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    got: u64,
+    /// The sequence number it expects next.
+    next: u64,
+    /// Messages that were not the one expected (a gap, a repeat).
+    disorder: u64,
+}
+
+/// Connects and subscribes every subscriber: all SUBSCRIBEs first, then the
+/// confirmations.
+fn subscribe(o: &Opts) -> Vec<TcpStream> {
+    let mut cmd = Vec::new();
+    command(&mut cmd, &[b"SUBSCRIBE", o.channel.as_bytes()]);
+    let mut conns: Vec<Blocking> = (0..o.subscribers)
+        .map(|_| Blocking::connect(&o.host, o.port))
+        .collect();
+    for c in conns.iter_mut() {
+        c.send(&cmd);
+    }
+    for c in conns.iter_mut() {
+        let ok = c.reply(|v| match v {
+            Value::Array(Some(items)) => {
+                items.len() == 3
+                    && items[0] == Value::Bulk(Some(b"subscribe"))
+                    && items[1] == Value::Bulk(Some(o.channel.as_bytes()))
+                    && items[2] == Value::Int(1)
+            }
+            _ => false,
+        });
+        if !ok {
+            die("SUBSCRIBE was not confirmed");
+        }
+    }
+    conns.into_iter().map(|c| c.stream).collect()
+}
+
+/// Publishes N messages, P per batch; returns how many PUBLISH replies did
+/// not count every subscriber.
+fn publish(o: &Opts, p: &mut Blocking) -> u64 {
+    let data = vec![b'x'; o.data_size];
+    let mut one = Vec::new();
+    command(&mut one, &[b"PUBLISH", o.channel.as_bytes(), &data]);
+    // The digits are the data, which ends the command before its CRLF.
+    let digits_at = one.len() - 2 - o.data_size;
+    let cmd_len = one.len();
+    let mut batch = one.repeat(o.pipeline);
+    let want = o.subscribers as i64;
+    let mut bad = 0;
+    let mut seq = 0u64;
+    while seq < o.messages {
+        let k = (o.messages - seq).min(o.pipeline as u64) as usize;
+        for j in 0..k {
+            let at = j * cmd_len + digits_at;
+            put_seq(&mut batch[at..at + SEQ_DIGITS], seq + j as u64);
+        }
+        p.send(&batch[..k * cmd_len]);
+        for _ in 0..k {
+            let n = p.reply(|v| match v {
+                Value::Int(n) => n,
+                other => die(format_args!("PUBLISH answered {other}")),
+            });
+            if n != want {
+                bad += 1;
+            }
+        }
+        seq += k as u64;
+    }
+    bad
+}
+
+fn main() {
+    let o = parse_opts();
+    let readers = o.readers.min(o.subscribers);
+
+    let mut publisher = Blocking::connect(&o.host, o.port);
+    let subs = subscribe(&o);
+    let numsub = publisher.call(&[b"PUBSUB", b"NUMSUB", o.channel.as_bytes()], |v| match v {
+        Value::Array(Some(items)) if items.len() == 2 => match items[1] {
+            Value::Int(n) => n,
+            _ => -1,
+        },
+        _ => -1,
+    });
+    if numsub != o.subscribers as i64 {
+        die(format_args!(
+            "PUBSUB NUMSUB {} says {numsub}, not {}",
+            o.channel, o.subscribers
+        ));
+    }
+    // The publisher's connection is in there too.
+    let spread = o
+        .server_pid
+        .map(|pid| conns_per_epoll(pid).unwrap_or_else(|e| die(format_args!("/proc/{pid}: {e}"))));
+
+    let mut groups: Vec<Vec<TcpStream>> = (0..readers).map(|_| Vec::new()).collect();
+    for (i, s) in subs.into_iter().enumerate() {
+        groups[i % readers].push(s);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+    let target = o.messages;
+    let handles: Vec<_> = groups
+        .into_iter()
+        .map(|mut conns| {
+            let (stop, progress) = (stop.clone(), progress.clone());
+            let frame = Frame::new(&[b"message", o.channel.as_bytes()], o.data_size);
+            std::thread::spawn(move || {
+                let mut tally = vec![Tally::default(); conns.len()];
+                let r = receive(&mut conns, &frame, &stop, &progress, |i, seq, _| {
+                    let t = &mut tally[i];
+                    if seq != t.next {
+                        t.disorder += 1;
+                    }
+                    t.next = seq + 1;
+                    t.got += 1;
+                    t.got >= target
+                });
+                (tally, r)
+            })
+        })
+        .collect();
+
+    let server_ticks = || {
+        o.server_pid.map(|pid| {
+            cpu_ticks(&pid.to_string()).unwrap_or_else(|e| die(format_args!("/proc/{pid}: {e}")))
+        })
+    };
+    let self_ticks = || cpu_ticks("self").unwrap_or(0);
+    let busy_ticks = || machine_busy_ticks().unwrap_or(0);
+    let (s0, c0, m0) = (server_ticks(), self_ticks(), busy_ticks());
+    let t0 = Instant::now();
+    let bad_counts = publish(&o, &mut publisher);
+    let published = t0.elapsed();
+
+    // Wait for the subscribers to read everything, or to stop getting it.
+    let expected = o.messages * o.subscribers as u64;
+    let mut seen = progress.load(Ordering::Relaxed);
+    let mut since = Instant::now();
+    loop {
+        let now = progress.load(Ordering::Relaxed);
+        if now >= expected || handles.iter().all(|h| h.is_finished()) {
+            break;
+        }
+        if now != seen {
+            seen = now;
+            since = Instant::now();
+        } else if since.elapsed() >= o.idle {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let (s1, c1, m1) = (server_ticks(), self_ticks(), busy_ticks());
+    stop.store(true, Ordering::Relaxed);
+    let mut delivered = 0;
+    let mut disorder = 0;
+    let mut closed = 0;
+    let mut last = t0;
+    for h in handles {
+        let (tally, r) = h.join().unwrap_or_else(|_| die("a reader thread panicked"));
+        delivered += tally.iter().map(|t| t.got).sum::<u64>();
+        disorder += tally.iter().map(|t| t.disorder).sum::<u64>();
+        closed += r.closed.len();
+        if let Some(l) = r.last {
+            last = last.max(l);
+        }
+    }
+    let secs = last
+        .duration_since(t0)
+        .max(Duration::from_nanos(1))
+        .as_secs_f64();
+    let rate = delivered as f64 / secs;
+    let server = s1.zip(s0).map(|(a, b)| a - b);
+    let client = c1 - c0;
+    // Everything else the machine ran meanwhile (other users of a shared
+    // box); the per-process and per-CPU counts are sampled apart, hence
+    // the saturation.
+    let others = (m1 - m0).saturating_sub(client + server.unwrap_or(0));
+    let bad = (expected - delivered.min(expected)) + disorder + bad_counts;
+    let spread_text = spread.as_ref().map_or("-".to_string(), |v| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("+")
+    });
+
+    let mut out = std::io::stdout().lock();
+    if o.quiet {
+        let _ = writeln!(
+            out,
+            "{rate:.0}\t{delivered}\t{expected}\t{secs:.3}\t{}\t{client}\t{others}\t{bad}\t{spread_text}",
+            server.map_or("-".to_string(), |t| t.to_string()),
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pubsubbench: {} messages of {} bytes to {} subscribers of {:?}, pipeline {}, \
+             {readers} reader thread(s)",
+            o.messages, o.data_size, o.subscribers, o.channel, o.pipeline
+        );
+        if spread.is_some() {
+            let _ = writeln!(
+                out,
+                "  connections per epoll instance of the server (subscribers + publisher): \
+                 {spread_text}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  delivered {delivered} of {expected} in {secs:.3} s: {rate:.0} msg/s \
+             (published in {:.3} s)",
+            published.as_secs_f64()
+        );
+        if let Some(t) = server {
+            let _ = writeln!(
+                out,
+                "  server CPU {:.2} s: {:.3} us per delivered message",
+                t as f64 / CLK_TCK as f64,
+                t as f64 * 1e6 / CLK_TCK as f64 / delivered.max(1) as f64
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  this tool's CPU {:.2} s ({:.0} % of the run); other processes' {:.2} s",
+            client as f64 / CLK_TCK as f64,
+            client as f64 / CLK_TCK as f64 / secs * 100.0,
+            others as f64 / CLK_TCK as f64
+        );
+    }
+    if bad > 0 {
+        eprintln!(
+            "pubsubbench: LOSS: {} of {expected} messages not delivered, {disorder} out of \
+             order, {closed} subscriber(s) disconnected, {bad_counts} PUBLISH replies not \
+             counting {} receivers",
+            expected - delivered.min(expected),
+            o.subscribers
+        );
+        exit(2);
+    }
+}
