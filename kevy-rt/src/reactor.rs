@@ -211,6 +211,8 @@ struct Reactor<S: Service> {
     pubsub: pubsub::Registry,
     /// A message frame being delivered (kept for its capacity).
     pub_frame: Vec<u8>,
+    /// The shards a PUBLISH goes to, reused (publishing allocates nothing).
+    pub_peers: Vec<usize>,
     conns: Vec<Option<Conn<S>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
@@ -278,6 +280,7 @@ impl<S: Service> Reactor<S> {
             monitor_line: Vec::new(),
             pubsub: Default::default(),
             pub_frame: Vec::new(),
+            pub_peers: Vec::new(),
             conns: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),

@@ -274,21 +274,25 @@ impl<S: Service> Reactor<S> {
         } else {
             0
         };
-        let me = self.id;
-        let peers: Vec<usize> = (0..self.n)
-            .filter(|&s| s != me && self.mesh.has_subs(s))
-            .collect();
+        // Each shard's count is read once: it may change meanwhile, and
+        // the fan-out must expect exactly the parts it sends.
+        let mut peers = std::mem::take(&mut self.pub_peers);
+        peers.clear();
+        peers.extend((0..self.n).filter(|&s| s != self.id && self.mesh.has_subs(s)));
         if peers.is_empty() {
             let mut out = self.pool.get();
             Reply::new(&mut out, st.client.resp3).int(local as i64);
             st.push_ready(&out);
             self.pool.put(out);
+            self.pub_peers = peers;
             return;
         }
         let seq = st.next_seq();
         let mut fo = FanOut::new(Fold::Sum, peers.len() + 1);
-        fo.add_owned(0, format!(":{local}\r\n").into_bytes());
-        for (p, s) in peers.into_iter().enumerate() {
+        let mut count = self.pool.get();
+        Reply::new(&mut count, false).int(local as i64);
+        fo.add_owned(0, count);
+        for (p, &s) in peers.iter().enumerate() {
             let dest = Dest {
                 conn: idx,
                 gen,
@@ -304,6 +308,7 @@ impl<S: Service> Reactor<S> {
                 n,
             });
         }
+        self.pub_peers = peers;
         st.await_fan(Box::new(fo));
     }
 
