@@ -172,6 +172,12 @@ fn rings<S: Service>(
 /// Binds one `SO_REUSEPORT` listener per shard on `cfg.addr`.
 pub fn bind(cfg: Config) -> io::Result<Bound> {
     assert!(cfg.shards >= 1);
+    // SO_REUSEPORT would let this process share a port another server
+    // (say, a second kevy) is listening on, splitting its connections: a
+    // plain bind first fails as Redis's does when the port is taken.
+    if cfg.addr.port() != 0 {
+        drop(std::net::TcpListener::bind(cfg.addr)?);
+    }
     let first = TcpListener::bind_reuseport(cfg.addr, 511)?;
     // Port 0 asks the kernel for a port; every other listener joins it.
     let addr = first.local_addr()?;

@@ -845,3 +845,35 @@ fn redis_version(port: u16) -> String {
         .trim()
         .to_string()
 }
+
+/// A second server on a port that is taken exits as redis-server does
+/// ("Address already in use") instead of sharing the port's connections.
+#[test]
+fn a_taken_port_stops_a_second_server() {
+    let first = Server::kevy(&["--cores", "2"]);
+    for cores in ["1", "2"] {
+        let mut second = Command::new(kevy_bin())
+            .args(["--port", &first.port.to_string(), "--cores", cores])
+            .args(["--save", ""])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kevy-server");
+        let Some(status) = wait_timeout(&mut second, Duration::from_secs(10)) else {
+            let _ = second.kill();
+            panic!("a second server started on a taken port (cores {cores})");
+        };
+        assert_eq!(status.code(), Some(1), "cores {cores}");
+        let mut err = String::new();
+        second
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(err.contains("Address already in use"), "{err}");
+    }
+    let mut c = client(first.port);
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
