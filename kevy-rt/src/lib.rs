@@ -389,14 +389,16 @@
 //! **Nothing is lost.** The owner pops only for a client known to wait at
 //! that moment. A waiter of its own reactor is checked synchronously
 //! (closing removes it at once). For a waiter of another shard the owner
-//! first asks its home (`Wake`); the home answers yes only while the
+//! first asks its home (`Wake`); the home answers *serve* only while the
 //! connection still waits for that very command, and then marks it
 //! *claimed*: no timeout or unblock ends it any more, its reply is on
 //! the way. Until the answer the waiter keeps the head of its key's queue,
 //! so order holds. A client that hangs up before the claim never has
 //! anything taken; one that hangs up after it loses the element as a
 //! Redis client that closes right after being served does. If the element
-//! was taken meanwhile, the waiter waits on, in place.
+//! was taken meanwhile, or a transaction locked the key meanwhile (it may
+//! be working on a copy of it), the waiter waits on, in place, and the
+//! home lifts the claim.
 //!
 //! **Keys on several shards.** A blocking pop whose keys span shards
 //! (BLPOP, BZMPOP, …) runs as a transaction on copies of its keys. When it
@@ -408,15 +410,36 @@
 //! so no push can run between the look and the parking. The home keeps
 //! one wait, with one deadline, whose record names every owner. A shard
 //! with something for it asks the home as above; the home grants one
-//! shard only (claimed), holding its own waiter meanwhile, and lets it
-//! serve again when the granted shard found nothing after all. The
+//! shard only (claimed) and answers any other *hold*: that owner's waiter
+//! keeps its place, serving nobody (as does the home's own waiter). When
+//! the granted shard found nothing after all, the home lifts the claim
+//! and tells the held owners (`Unhold`) to look at their keys again. The
 //! serving shard runs the command with its own keys (the others' look
 //! empty there). Whenever the wait ends (served, timeout, CLIENT UNBLOCK,
 //! hang-up) the home withdraws the waiter from every owner, ahead of
 //! anything the connection sends next.
 //!
-//! **Limits.** BLMOVE and BRPOPLPUSH across shards, which also write a
-//! destination, move at once or answer nil, as in MULTI.
+//! **A move to another shard.** BLMOVE and BRPOPLPUSH whose destination
+//! lives on another shard than their source cannot be served by the
+//! source's shard alone. Finding the source empty, the command (a
+//! transaction on copies of both keys, like LMOVE across shards) parks the
+//! client on the source's shard only, the same way. When a write makes it
+//! the oldest servable waiter there, that shard does not run it: it sends
+//! it to the client's home (`Retry`; at once when the home is itself),
+//! and the waiter keeps the head of the queue. The home claims the wait
+//! (as for `Wake`) and runs the command again as a transaction over both
+//! keys: the pop and the push happen together while both are locked, and
+//! are logged as they are for LMOVE across shards (the write-backs, which
+//! for a list changed at one end are the pop and the push themselves).
+//! Before the transaction unlocks the source's shard it settles the
+//! waiter there, on the same ring: moved, the waiter leaves the queue
+//! (the next one is looked at); the source empty again (another client
+//! took the element between the push and the lock), it stays where it
+//! was, no longer woken, and the home lifts the claim. A client that
+//! hangs up while the transaction runs loses nothing: the element is in
+//! the destination, as if it had closed right after being served. The
+//! waiters of one source are thus served in their order, one transaction
+//! at a time.
 //!
 //! # Commands the server issues itself
 //!

@@ -98,10 +98,26 @@ pub(crate) enum Req<S: Service> {
         n: u32,
     },
     /// The sender's waiter for `client` (`dest` its blocked command) could
-    /// be served: answer `Woken`, with whether it still waits.
+    /// be served: answer `Woken`.
     Wake { client: u64, dest: Dest },
-    /// `client` no longer waits here (timed out, unblocked, gone).
+    /// `client` no longer waits here (timed out, unblocked, gone, or
+    /// served by a transaction of its home).
     Unpark { client: u64 },
+    /// The claim that held `client`'s waiter here ended without serving
+    /// it ([`Wakened::Hold`]): it looks at its keys again.
+    Unhold { client: u64 },
+    /// The sender's waiter for `client` (`dest` its blocked command `cmd`,
+    /// arguments `spans[first..first + n]`) could be served, but the
+    /// command also writes a key of another shard: run it as a
+    /// transaction from the client's home (which parks or unparks the
+    /// waiter before it unlocks), or answer `Woken` when it may not.
+    Retry {
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        first: u32,
+        n: u32,
+    },
     /// Park `client` (of the sender, `dest` its blocked command) on this
     /// shard's keys of blocking pop `cmd` (arguments `spans[first..first +
     /// n]`): its keys span shards, and the transaction that found them
@@ -142,8 +158,23 @@ pub(crate) enum Resp {
         client: u64,
         timeout: u64,
     },
-    /// Answers `Wake`: `go`, the client still waits and is served now.
-    Woken { client: u64, go: bool },
+    /// Answers `Wake` (or a refused `Retry`).
+    Woken { client: u64, answer: Wakened },
+}
+
+/// A home's answer to an owner that woke one of its blocked clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wakened {
+    /// The client still waits for that command: serve it now (it is
+    /// claimed for this owner).
+    Serve,
+    /// It no longer waits for it (served, timed out, unblocked, gone):
+    /// drop the waiter.
+    Drop,
+    /// It waits, but another owner serves it now: keep the waiter where
+    /// it is, held, until that ends (`Unpark` when served, `Unhold` when
+    /// not).
+    Hold,
 }
 
 pub(crate) struct Batch<S: Service> {

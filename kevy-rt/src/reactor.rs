@@ -1126,6 +1126,14 @@ impl<S: Service> Reactor<S> {
                 }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),
                 Req::Unpark { client } => self.ex.unpark(client),
+                Req::Unhold { client } => self.ex.hold(client, false),
+                Req::Retry {
+                    dest,
+                    cmd,
+                    client,
+                    first,
+                    n,
+                } => self.retry(peer, dest, client.id, cmd, b.args_at(first, n)),
                 Req::Park {
                     dest,
                     cmd,
@@ -1172,8 +1180,8 @@ impl<S: Service> Reactor<S> {
                     client,
                     timeout,
                 } => self.start_wait(dest.conn, dest.gen, client, dest.seq, peer, timeout),
-                Resp::Woken { client, go } => {
-                    self.ex.woken(&mut self.mesh, peer, client, go);
+                Resp::Woken { client, answer } => {
+                    self.ex.woken(&mut self.mesh, peer, client, answer);
                 }
             }
         }

@@ -125,6 +125,16 @@ pub(super) struct Plan<S: Service> {
     locks: Vec<(usize, Claim)>,
     watch: bool,
     early: bool,
+    woken: bool,
+}
+
+impl<S: Service> Plan<S> {
+    /// The plan serves a blocked client that an owner of its keys woke
+    /// (see [`Tx::woken`]).
+    pub fn serving_woken(mut self) -> Self {
+        self.woken = true;
+        self
+    }
 }
 
 /// A transaction this reactor coordinates.
@@ -171,9 +181,16 @@ struct Tx<S: Service> {
     discover: Option<Discover<S>>,
     /// Split plans of commands sent one shard at a time (early).
     splits: Vec<Split>,
-    /// A blocking pop on its own whose keys span shards: finding nothing,
-    /// it waits on every owner (crate doc, "Blocking").
+    /// A blocking command on its own whose keys span shards: finding
+    /// nothing, it waits on the owners of the keys it waits on (crate doc,
+    /// "Blocking").
     may_wait: bool,
+    /// The shards owning the keys it waits on, when `may_wait`.
+    owners: Vec<usize>,
+    /// It serves a waiter that an owner woke (a move whose destination is
+    /// on another shard): served, its owners drop the waiter; finding
+    /// nothing after all, they keep it where it waits.
+    woken: bool,
     /// It found nothing: its timeout. Its owners park it before they let
     /// go of its locks, and the connection waits instead of an answer.
     wait: Option<u64>,
@@ -253,7 +270,8 @@ impl<S: Service> Coordinator<S> {
 
     /// Plans `cmds` to run atomically: EXEC's queue (`exec`, checking the
     /// connection's `watched` keys) or one multi-key command whose keys span
-    /// shards.
+    /// shards. With `inline`, a plan whose keys are all on the home shard
+    /// and free is to run inline (the fast path).
     pub fn draft(
         &self,
         ex: &Executor<S>,
@@ -261,6 +279,7 @@ impl<S: Service> Coordinator<S> {
         watched: &[(u32, Vec<u8>)],
         cmds: Vec<(S::Cmd, OwnedArgs)>,
         exec: bool,
+        inline: bool,
     ) -> Draft<S> {
         let n = self.n;
         let steps: Vec<Step<S>> = cmds
@@ -341,7 +360,7 @@ impl<S: Service> Coordinator<S> {
             .iter()
             .enumerate()
             .all(|(s, &i)| !i || s == self.id);
-        if home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
+        if inline && home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
             // The fast path: nothing else can run on this reactor meanwhile.
             return Draft::Inline { steps, watch };
         }
@@ -357,6 +376,7 @@ impl<S: Service> Coordinator<S> {
             locks,
             watch,
             early,
+            woken: false,
         })
     }
 
@@ -404,9 +424,14 @@ impl<S: Service> Coordinator<S> {
             discover: None,
             splits: Vec::new(),
             may_wait: false,
+            owners: Vec::new(),
+            woken: plan.woken,
             wait: None,
         };
-        tx.may_wait = !tx.exec && tx.steps.len() == 1 && self.pops_only(&tx.steps[0]);
+        if !tx.exec && tx.steps.len() == 1 {
+            tx.owners = self.wait_owners(&tx.steps[0]);
+            tx.may_wait = !tx.owners.is_empty();
+        }
         if ex.effects.enabled()
             && tx.plan.len() > 1
             && tx.steps.iter().any(|s| !self.svc.reads_only(s.0))
@@ -426,23 +451,23 @@ impl<S: Service> Coordinator<S> {
         (op, blocks)
     }
 
-    /// Whether `step` is a blocking command that only pops from the keys
-    /// it waits on (BLPOP, BZMPOP, …; not BLMOVE, which writes elsewhere).
-    fn pops_only(&self, step: &Step<S>) -> bool {
+    /// The shards owning the keys `step` waits on when it is a blocking
+    /// command (BLPOP's keys, BLMOVE's source); none for any other.
+    fn wait_owners(&self, step: &Step<S>) -> Vec<usize> {
         let (cmd, args, route) = step;
-        if !self.svc.blocking(*cmd) {
-            return false;
+        if !self.svc.blocking(*cmd) || route.is_err() {
+            return Vec::new();
         }
-        let Ok(route) = route else {
-            return false;
-        };
         let args = args.args();
-        let range = self.svc.wait_keys(*cmd, args);
-        let wait: Vec<&[u8]> = range
+        let mut owners: Vec<usize> = self
+            .svc
+            .wait_keys(*cmd, args)
             .filter(|&i| i < args.len())
-            .map(|i| args.get(i))
+            .map(|i| shard_of(args.get(i), self.n))
             .collect();
-        !wait.is_empty() && route_keys(route, args).all(|k| wait.contains(&k))
+        owners.sort_unstable();
+        owners.dedup();
+        owners
     }
 
     // ---- the lock phase ----------------------------------------------------
@@ -651,9 +676,11 @@ impl<S: Service> Coordinator<S> {
 
     /// Sends the unlocks: after its last command on every shard (behind it
     /// on the same ring), the home shard's here.
-    /// A pop that found nothing is parked first, on each shard while its
-    /// locks are still held there: nothing can push to its keys between
-    /// the look and the parking (the unlock follows on the same ring).
+    /// A blocking command that found nothing is parked first, on each
+    /// owner of the keys it waits on while its locks are still held there:
+    /// nothing can push to those keys between the look and the parking
+    /// (the unlock follows on the same ring). A woken waiter that was
+    /// served leaves its owners' queues the same way, ahead of the unlock.
     fn release(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, tx: &mut Tx<S>) {
         tx.phase = Phase::Releasing;
         if tx.wait.is_some() && !tx.gone {
@@ -664,7 +691,7 @@ impl<S: Service> Coordinator<S> {
                 part: 0,
             };
             let (cmd, ref args, _) = tx.steps[0];
-            for &(s, _) in &tx.plan {
+            for &s in &tx.owners {
                 if s == self.id {
                     ex.park(self.id, dest, &tx.client, cmd, args.args());
                 } else {
@@ -676,6 +703,16 @@ impl<S: Service> Coordinator<S> {
                         client: tx.client,
                         first,
                         n,
+                    });
+                }
+            }
+        } else if tx.woken {
+            for &s in &tx.owners {
+                if s == self.id {
+                    ex.unpark(tx.client.id);
+                } else {
+                    wire.batch(s).reqs.push(Req::Unpark {
+                        client: tx.client.id,
                     });
                 }
             }
@@ -1156,7 +1193,7 @@ impl<S: Service> Coordinator<S> {
                 gen: tx.gen,
                 seq: tx.seq,
                 client: tx.client.id,
-                owners: tx.plan.iter().map(|&(s, _)| s).collect(),
+                owners: tx.owners,
                 timeout,
             });
             return;

@@ -260,7 +260,7 @@ impl<S: Service> Reactor<S> {
     ) {
         match self
             .coord
-            .draft(&self.ex, &st.client, &st.watched, cmds, exec)
+            .draft(&self.ex, &st.client, &st.watched, cmds, exec, true)
         {
             Draft::Inline { steps, watch } => self.run_inline(st, &steps, exec, watch),
             Draft::Plan(plan) => {
@@ -271,6 +271,34 @@ impl<S: Service> Reactor<S> {
                         .start(&mut self.ex, &mut self.mesh, plan, idx, gen, seq);
                 st.blocked = blocks;
             }
+        }
+    }
+
+    /// Serves connection `idx`'s blocked command `seq` (`cmd`, `args`),
+    /// which an owner of the key it waits on woke and which also writes a
+    /// key of another shard: it runs again as a transaction over all its
+    /// keys (crate doc, "Blocking"). The connection's wait is claimed.
+    pub(super) fn serve_woken(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        seq: u64,
+        cmd: S::Cmd,
+        args: OwnedArgs,
+    ) {
+        let draft = self
+            .coord
+            .draft(&self.ex, &st.client, &[], vec![(cmd, args)], false, false);
+        if let Draft::Plan(plan) = draft {
+            self.coord.start(
+                &mut self.ex,
+                &mut self.mesh,
+                plan.serving_woken(),
+                idx,
+                gen,
+                seq,
+            );
         }
     }
 
@@ -294,7 +322,7 @@ impl<S: Service> Reactor<S> {
         };
         match self
             .coord
-            .draft(&self.ex, &client, &[], vec![(cmd, args)], false)
+            .draft(&self.ex, &client, &[], vec![(cmd, args)], false, true)
         {
             Draft::Inline { steps, .. } => {
                 let mut out = Vec::new();
@@ -509,9 +537,14 @@ impl<S: Service> Reactor<S> {
             Vec::new()
         };
         let client = c.st.client.id;
+        let waited = c.st.waiting.is_some();
         if !c.in_ready {
             c.in_ready = true;
             self.ready.push(conn);
+        }
+        if waited {
+            // A woken waiter served by its transaction.
+            self.wait_answered(conn, seq);
         }
         self.mark_write(conn);
         self.unwatch_keys(client, watched);

@@ -78,9 +78,9 @@ impl H {
             .collect();
         let watched: Vec<(u32, Vec<u8>)> =
             watched.iter().map(|k| (0, k.as_bytes().to_vec())).collect();
-        let Draft::Plan(plan) = self
-            .coord
-            .draft(&self.ex, &self.client, &watched, cmds, exec)
+        let Draft::Plan(plan) =
+            self.coord
+                .draft(&self.ex, &self.client, &watched, cmds, exec, true)
         else {
             panic!("expected a coordinated transaction");
         };
