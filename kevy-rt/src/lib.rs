@@ -359,8 +359,21 @@
 //! (Redis's `client-output-buffer-limit pubsub`, 32 MB by default), or
 //! stays at or above the soft limit (8 MB) for longer than its seconds
 //! (60), is disconnected and its output dropped, so a subscriber that
-//! cannot keep up costs at most that much memory. Pub/sub commands are
-//! refused inside MULTI (Redis queues them).
+//! cannot keep up costs at most that much memory.
+//!
+//! **Inside MULTI.** PUBLISH, SPUBLISH and PUBSUB's questions are queued
+//! and run in their turn among the transaction's commands. When no other
+//! shard has subscribers the transaction may run inline on the home shard,
+//! PUBLISH delivering there and counting. Otherwise it is coordinated: at
+//! a PUBLISH every other shard gets the message (`TxPublish`) and answers
+//! its count as a part of that command, summed in EXEC's array, and the
+//! home's reactor delivers to its own subscribers before the coordinator
+//! sends the next command. Messages of the transaction are thus sent in
+//! its order, after one publisher's earlier messages on every ring, while
+//! the transaction holds its keys: a subscriber that reacts to one reads
+//! the keys only once the whole transaction is done, as in Redis. The
+//! subscription commands are refused inside MULTI (Redis 7.0 queues them,
+//! but EXEC's reply then holds more replies than its array counts).
 //!
 //! # Blocking
 //!

@@ -97,6 +97,19 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
+    /// PUBLISH (SPUBLISH when `sharded`) run by transaction `op` of the
+    /// sender, its command number `part`: deliver the message
+    /// `spans[first + 1]` of channel `spans[first]` to this shard's
+    /// subscribers, and answer how many received it as part `sub`
+    /// (`TxReply`).
+    TxPublish {
+        op: u32,
+        part: u32,
+        sub: u32,
+        sharded: bool,
+        first: u32,
+        n: u32,
+    },
     /// The sender's waiter for `client` (`dest` its blocked command) could
     /// be served: answer `Woken`.
     Wake { client: u64, dest: Dest },

@@ -1124,6 +1124,19 @@ impl<S: Service> Reactor<S> {
                         self.publish_for_peer(peer, dest, sharded, a.get(0), a.get(1));
                     }
                 }
+                Req::TxPublish {
+                    op,
+                    part,
+                    sub,
+                    sharded,
+                    first,
+                    n,
+                } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 2 {
+                        self.publish_for_tx(peer, op, part, sub, sharded, a.get(0), a.get(1));
+                    }
+                }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),
                 Req::Unpark { client } => self.ex.unpark(client),
                 Req::Unhold { client } => self.ex.hold(client, false),

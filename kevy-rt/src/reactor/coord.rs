@@ -17,16 +17,30 @@ use crate::exec::TxTag;
 use crate::fold::FanOut;
 use crate::lock::{key_id, tx_id, Claim, TxId};
 use crate::msg::Req;
-use crate::service::{ClientCtx, Fold, Route, Service};
+use crate::service::{ClientCtx, Fold, PubSubOp, Route, Service};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// What a pub/sub command answers inside a transaction (the service
+/// What a subscription command answers inside a transaction (the service
 /// refuses them at queue time, so only a table that says otherwise gets
 /// here).
 pub(super) const PUBSUB_IN_TX: &[u8] = b"-ERR Command not allowed inside a transaction\r\n";
+
+/// Whether a pub/sub command may run inside a transaction: PUBLISH,
+/// SPUBLISH and PUBSUB's questions (crate doc, "Pub/sub").
+pub(super) fn pubsub_in_tx(op: PubSubOp) -> bool {
+    !matches!(
+        op,
+        PubSubOp::Subscribe
+            | PubSubOp::Unsubscribe
+            | PubSubOp::PSubscribe
+            | PubSubOp::PUnsubscribe
+            | PubSubOp::SSubscribe
+            | PubSubOp::SUnsubscribe
+    )
+}
 
 #[cfg(test)]
 mod tests;
@@ -112,8 +126,14 @@ pub(super) type Step<S> = (<S as Service>::Cmd, OwnedArgs, Result<Route, Vec<u8>
 /// A transaction planned but not started: what `draft` found.
 pub(super) enum Draft<S: Service> {
     /// Every key is on the home shard and free: the reactor runs the steps
-    /// back to back (`watch`: check the WATCHes first).
-    Inline { steps: Vec<Step<S>>, watch: bool },
+    /// back to back (`watch`: check the WATCHes first). `publishes`: a
+    /// step is PUBLISH or SPUBLISH, which runs inline only while no other
+    /// shard has subscribers.
+    Inline {
+        steps: Vec<Step<S>>,
+        watch: bool,
+        publishes: bool,
+    },
     /// Locks to take: [`Coordinator::start`] runs it.
     Plan(Plan<S>),
 }
@@ -362,7 +382,14 @@ impl<S: Service> Coordinator<S> {
             .all(|(s, &i)| !i || s == self.id);
         if inline && home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
             // The fast path: nothing else can run on this reactor meanwhile.
-            return Draft::Inline { steps, watch };
+            let publishes = steps.iter().any(|(_, _, r)| {
+                matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
+            });
+            return Draft::Inline {
+                steps,
+                watch,
+                publishes,
+            };
         }
         let locks = claims
             .into_iter()
@@ -740,8 +767,25 @@ impl<S: Service> Coordinator<S> {
         Some((tx.conn, tx.gen, *cmd, args.args()))
     }
 
+    /// The pub/sub command transaction `op` stopped at, if that is what
+    /// it stopped at: the command, which one, its arguments, and whether the
+    /// connection speaks RESP3. The reactor delivers PUBLISH's message to
+    /// its own subscribers (or answers PUBSUB) and reports with
+    /// [`Self::conn_ran`], whether the connection is still there or not.
+    pub fn pubsub_step(&self, op: u32) -> Option<(S::Cmd, PubSubOp, Args<'_>, bool)> {
+        let tx = self.txs.get(op as usize)?.as_ref()?;
+        let Phase::AtConn { step } = tx.phase else {
+            return None;
+        };
+        match &tx.steps[step] {
+            (cmd, args, Ok(Route::PubSub(ps))) => Some((*cmd, *ps, args.args(), tx.client.resp3)),
+            _ => None,
+        }
+    }
+
     /// Event: the connection command ran: its `reply`, and the connection's
-    /// facts after it (`None`: the connection is gone).
+    /// facts after it (`None`: the connection is gone). For PUBLISH, the
+    /// reply is this shard's count, one part of the sum.
     pub fn conn_ran(
         &mut self,
         ex: &mut Executor<S>,
@@ -760,7 +804,10 @@ impl<S: Service> Coordinator<S> {
         if let Some(c) = client {
             tx.client = c;
         }
-        tx.parts[step] = Part::Ready(reply);
+        match &mut tx.parts[step] {
+            p @ Part::Fan(_) => add_reply(p, self.id as u32, reply),
+            p => *p = Part::Ready(reply),
+        }
         tx.phase = Phase::Running { pc: step + 1 };
         self.run_steps(ex, wire, op, tx);
     }
@@ -823,9 +870,42 @@ impl<S: Service> Coordinator<S> {
                 self.out.push(ToConn::ConnCmd { op });
             }
             Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
-            // The service refuses pub/sub commands in MULTI before they
-            // are queued.
-            Route::PubSub(_) => tx.parts[i] = Part::Ready(PUBSUB_IN_TX.to_vec()),
+            // The service refuses subscriptions in MULTI before they are
+            // queued.
+            Route::PubSub(ps) if !pubsub_in_tx(ps) => {
+                tx.parts[i] = Part::Ready(PUBSUB_IN_TX.to_vec())
+            }
+            Route::PubSub(ps @ (PubSubOp::Publish | PubSubOp::SPublish)) => {
+                // Every shard delivers to its subscribers and counts them,
+                // summed: the others on receipt, this one's reactor in the
+                // transaction's turn (below), so whatever the transaction
+                // does next goes after the message.
+                let mut fo = FanOut::new(Fold::Sum, self.n);
+                fo.seed = self.next_random();
+                tx.parts[i] = Part::Fan(Box::new(fo));
+                for s in (0..self.n).filter(|&s| s != self.id) {
+                    tx.pending += 1;
+                    let b = wire.batch(s);
+                    let (first, n) = b.push_args([args.get(1), args.get(2)].into_iter());
+                    b.reqs.push(Req::TxPublish {
+                        op,
+                        part: i as u32,
+                        sub: s as u32,
+                        sharded: ps == PubSubOp::SPublish,
+                        first,
+                        n,
+                    });
+                }
+                tx.phase = Phase::AtConn { step: i };
+                self.out.push(ToConn::ConnCmd { op });
+            }
+            // PUBSUB's questions, answered from the directory by the
+            // reactor, in their turn.
+            Route::PubSub(_) if tx.gone => tx.parts[i] = Part::Ready(Vec::new()),
+            Route::PubSub(_) => {
+                tx.phase = Phase::AtConn { step: i };
+                self.out.push(ToConn::ConnCmd { op });
+            }
             Route::Shard(s) => self.send_to(ex, wire, op, tx, i, 0, s % self.n, cmd, args, only),
             Route::All(Fold::One) => self.start_copy(ex, wire, op, tx, i, &route, args),
             Route::All(fold) => {

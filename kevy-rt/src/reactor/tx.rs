@@ -6,13 +6,15 @@
 //! side (locks, waiters) in `executor.rs`; the scheme and why it is atomic,
 //! deadlock-free and fair is in the crate doc ("Transactions").
 
-use super::coord::{Draft, Step, ToConn};
+use super::coord::{pubsub_in_tx, Draft, Step, ToConn};
 use super::executor::Local;
 use super::Reactor;
 use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
-use crate::msg::{Dest, Req};
-use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
+use crate::msg::{Dest, Req, Resp};
+use crate::service::{
+    ClientCtx, ConnAction, Fold, InMulti, PubSubOp, Refused, Route, Service, TxOp,
+};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
 use std::net::SocketAddr;
@@ -258,11 +260,27 @@ impl<S: Service> Reactor<S> {
         cmds: Vec<(S::Cmd, OwnedArgs)>,
         exec: bool,
     ) {
-        match self
+        let mut draft = self
             .coord
-            .draft(&self.ex, &st.client, &st.watched, cmds, exec, true)
+            .draft(&self.ex, &st.client, &st.watched, cmds, exec, true);
+        if let Draft::Inline {
+            publishes: true, ..
+        } = draft
         {
-            Draft::Inline { steps, watch } => self.run_inline(st, &steps, exec, watch),
+            if self.subscribers_elsewhere() {
+                // PUBLISH must reach other shards' subscribers and count
+                // them: a coordinated transaction (rare, so planned twice).
+                let Draft::Inline { steps, .. } = draft else {
+                    return;
+                };
+                let cmds = steps.into_iter().map(|(c, a, _)| (c, a)).collect();
+                draft = self
+                    .coord
+                    .draft(&self.ex, &st.client, &st.watched, cmds, exec, false);
+            }
+        }
+        match draft {
+            Draft::Inline { steps, watch, .. } => self.run_inline(idx, st, &steps, exec, watch),
             Draft::Plan(plan) => {
                 let seq = st.next_seq();
                 st.await_remote();
@@ -341,8 +359,21 @@ impl<S: Service> Reactor<S> {
         self.pump();
     }
 
-    /// Every key is on this shard and free: run the commands back to back.
-    fn run_inline(&mut self, st: &mut ConnState<S>, steps: &[Step<S>], exec: bool, watch: bool) {
+    /// Whether a shard other than this one has subscribers.
+    fn subscribers_elsewhere(&self) -> bool {
+        (0..self.n).any(|s| s != self.id && self.mesh.has_subs(s))
+    }
+
+    /// Every key is on this shard and free (and no other shard has
+    /// subscribers for a PUBLISH to reach): run the commands back to back.
+    fn run_inline(
+        &mut self,
+        idx: u32,
+        st: &mut ConnState<S>,
+        steps: &[Step<S>],
+        exec: bool,
+        watch: bool,
+    ) {
         let mut out = self.pool.get();
         if watch && self.svc.watch_changed(&mut self.ex.shard, st.client.id) {
             Reply::new(&mut out, st.client.resp3).null_array();
@@ -374,7 +405,21 @@ impl<S: Service> Reactor<S> {
                     }
                     // UNWATCH inside the transaction: EXEC unwatches anyway.
                     Ok(Route::Tx(_)) => out.extend_from_slice(b"+OK\r\n"),
-                    Ok(Route::PubSub(_)) => out.extend_from_slice(super::coord::PUBSUB_IN_TX),
+                    Ok(Route::PubSub(ps)) if !pubsub_in_tx(*ps) => {
+                        out.extend_from_slice(super::coord::PUBSUB_IN_TX)
+                    }
+                    Ok(Route::PubSub(ps @ (PubSubOp::Publish | PubSubOp::SPublish))) => {
+                        let a = args.args();
+                        let sharded = *ps == PubSubOp::SPublish;
+                        let count =
+                            self.deliver(Some((idx, &mut *st)), sharded, a.get(1), a.get(2));
+                        Reply::new(&mut out, st.client.resp3).int(count as i64);
+                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
+                    }
+                    Ok(Route::PubSub(ps)) => {
+                        self.introspect_into(st.client.resp3, *ps, args.args(), &mut out);
+                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
+                    }
                     Ok(_) => self.ex.run(&st.client, *cmd, args.args(), 0, &mut out),
                 }
             }
@@ -453,6 +498,7 @@ impl<S: Service> Reactor<S> {
                     }
                 }
             }
+            ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => self.tx_pubsub(op),
             ToConn::ConnCmd { op } => {
                 let mut v = Vec::new();
                 let mut client = None;
@@ -517,6 +563,56 @@ impl<S: Service> Reactor<S> {
                 self.coord.pool.put(reply);
             }
         }
+    }
+
+    /// A transaction's pub/sub command, in its turn: PUBLISH's delivery to
+    /// this shard's subscribers (whether its connection is still there or
+    /// not: the message goes out either way), or PUBSUB's answer.
+    fn tx_pubsub(&mut self, op: u32) {
+        let Some((cmd, ps, args, resp3)) = self.coord.pubsub_step(op) else {
+            return;
+        };
+        let args = args.to_owned_args();
+        let args = args.args();
+        let mut v = Vec::new();
+        match ps {
+            PubSubOp::Publish | PubSubOp::SPublish => {
+                let sharded = ps == PubSubOp::SPublish;
+                let count = self.deliver(None, sharded, args.get(1), args.get(2));
+                Reply::new(&mut v, resp3).int(count as i64);
+            }
+            _ => self.introspect_into(resp3, ps, args, &mut v),
+        }
+        self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None);
+        self.coord
+            .conn_ran(&mut self.ex, &mut self.mesh, op, None, v);
+    }
+
+    /// A peer's transaction publishes (`Req::TxPublish`): deliver here and
+    /// answer the count as that part of its command.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn publish_for_tx(
+        &mut self,
+        peer: usize,
+        op: u32,
+        part: u32,
+        sub: u32,
+        sharded: bool,
+        channel: &[u8],
+        message: &[u8],
+    ) {
+        let count = self.deliver(None, sharded, channel, message);
+        let b = self.batch(peer);
+        let start = b.rdata.len() as u32;
+        Reply::new(&mut b.rdata, false).int(count as i64);
+        let len = b.rdata.len() as u32 - start;
+        b.resps.push(Resp::TxReply {
+            op,
+            part,
+            sub,
+            start,
+            len,
+        });
     }
 
     /// Answers a transaction's connection and lets it read again.
