@@ -132,9 +132,10 @@ pub(crate) enum Req<S: Service> {
         n: u32,
     },
     /// Park `client` (of the sender, `dest` its blocked command) on this
-    /// shard's keys of blocking pop `cmd` (arguments `spans[first..first +
-    /// n]`): its keys span shards, and the transaction that found them
-    /// empty still holds their locks here.
+    /// shard's keys of blocking command `cmd` (its arguments are
+    /// `spans[first..first + n]`): its keys span shards, and the
+    /// transaction that found them empty still holds their locks here. A
+    /// waiter already here (woken, then found nothing) keeps its place.
     Park {
         dest: Dest,
         cmd: S::Cmd,

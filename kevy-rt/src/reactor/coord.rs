@@ -82,9 +82,10 @@ pub(super) enum ToConn {
     /// Run transaction `op`'s connection command ([`Coordinator::conn_cmd`])
     /// on the connection and report with [`Coordinator::conn_ran`].
     ConnCmd { op: u32 },
-    /// A pop whose keys span shards found nothing: the connection waits
-    /// for request `seq` on `owners` for up to `timeout` ms (it is parked
-    /// there), and reads nothing more meanwhile.
+    /// A blocking command whose keys span shards found nothing: the
+    /// connection waits for request `seq` on `owners` for up to `timeout`
+    /// ms (it is parked there), and reads nothing more meanwhile. For a
+    /// woken waiter served again, the wait it already has goes on.
     Wait {
         conn: u32,
         gen: u32,

@@ -15,7 +15,8 @@
 //!   `[k, v]`) and `BMOVE src dst timeout` (moves the first element of
 //!   `src` to the end of `dst`): blocking commands, waiting on their lists
 //!   (`src` only for BMOVE) when they find nothing; `timeout` in ms.
-//! - `PING`, `SELECT db`: connection commands.
+//! - `PING`, `SELECT db`: connection commands; `PUBLISH ch m`: pub/sub,
+//!   run by the runtime.
 //! - `MULTI`, `EXEC`, `DISCARD`, `WATCH k…`, `UNWATCH`: transaction control.
 //!
 //! Every write bumps the key's version (what WATCH compares), and a scratch
@@ -23,7 +24,7 @@
 
 use crate::exec::Sink;
 use crate::service::{
-    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp,
+    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, PubSubOp, Refused, Route, Service, TxOp,
 };
 use kevy_resp::{Args, Reply};
 use std::collections::HashMap;
@@ -112,6 +113,7 @@ pub(crate) enum Cmd {
     Pop,
     BPop,
     BMove,
+    Publish,
     Ping,
     Select,
     Tx(TxOp),
@@ -145,6 +147,7 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"POP" => (Cmd::Pop, 2, keys(1, 1, 1, Fold::One)),
         b"BPOP" => (Cmd::BPop, -3, keys(1, -2, 1, Fold::One)),
         b"BMOVE" => (Cmd::BMove, 4, keys(1, 2, 1, Fold::One)),
+        b"PUBLISH" => (Cmd::Publish, 3, Route::PubSub(PubSubOp::Publish)),
         b"PING" => (Cmd::Ping, -1, Route::Conn),
         b"SELECT" => (Cmd::Select, 2, Route::Conn),
         b"MULTI" => (Cmd::Tx(TxOp::Multi), 1, Route::Tx(TxOp::Multi)),
@@ -318,7 +321,9 @@ impl Service for Toy {
                 None if sink.may_block => sink.block = Some(timeout(args.get(3))),
                 None => r.null(),
             },
-            Cmd::Ping | Cmd::Select | Cmd::Tx(_) => r.error("ERR not a keyed command"),
+            Cmd::Ping | Cmd::Select | Cmd::Publish | Cmd::Tx(_) => {
+                r.error("ERR not a keyed command")
+            }
         }
     }
 
