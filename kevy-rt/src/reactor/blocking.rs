@@ -490,10 +490,11 @@ impl<S: Service> Reactor<S> {
         match &mut st.waiting {
             Some(w) if w.seq == seq => {
                 // The shard it was granted to found nothing after all: the
-                // other owners' waiters, held meanwhile, serve again.
+                // owners' waiters, held meanwhile, serve again (the one that
+                // found nothing only looks at its keys once more).
                 w.claimed = false;
                 let id = st.client.id;
-                for &s in w.owners.iter().filter(|s| !owners.contains(s)) {
+                for &s in w.owners.iter() {
                     if s == self.id {
                         self.ex.hold(id, false);
                     } else {
