@@ -881,8 +881,7 @@ impl<S: Service> Coordinator<S> {
                 // summed: the others on receipt, this one's reactor in the
                 // transaction's turn (below), so whatever the transaction
                 // does next goes after the message.
-                let mut fo = FanOut::new(Fold::Sum, self.n);
-                fo.seed = self.next_random();
+                let fo = FanOut::new(Fold::Sum, self.n);
                 tx.parts[i] = Part::Fan(Box::new(fo));
                 for s in (0..self.n).filter(|&s| s != self.id) {
                     tx.pending += 1;

@@ -305,6 +305,7 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         args: OwnedArgs,
     ) {
+        // Not inline: a draft then always plans.
         let draft = self
             .coord
             .draft(&self.ex, &st.client, &[], vec![(cmd, args)], false, false);
