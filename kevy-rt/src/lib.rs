@@ -182,8 +182,10 @@
 //!   After the last entry: *Running* from the first step, or past the last
 //!   when a WATCHed key changed or every command already went (early).
 //! - *Running* `{ pc }`: sends step `pc` and goes on; a command run by
-//!   copy moves to *Copying*, a connection command to *AtConn*; past the
-//!   last step the unlocks go out: *Releasing*.
+//!   copy moves to *Copying*, a connection command to *AtConn*; a PUBLISH
+//!   waits here until every earlier command answered (their keyspace
+//!   events go out first); past the last step the unlocks go out:
+//!   *Releasing*.
 //! - *Copying* `{ step, waiting }`: copies of the keys are coming; when
 //!   the last arrives the command runs on a scratch shard, the keys it
 //!   wrote are written back, and *Running* resumes after it.
@@ -359,8 +361,21 @@
 //! (Redis's `client-output-buffer-limit pubsub`, 32 MB by default), or
 //! stays at or above the soft limit (8 MB) for longer than its seconds
 //! (60), is disconnected and its output dropped, so a subscriber that
-//! cannot keep up costs at most that much memory. Pub/sub commands are
-//! refused inside MULTI (Redis queues them).
+//! cannot keep up costs at most that much memory.
+//!
+//! **Inside MULTI.** PUBLISH, SPUBLISH and PUBSUB's questions are queued
+//! and run in their turn among the transaction's commands. When no other
+//! shard has subscribers the transaction may run inline on the home shard,
+//! PUBLISH delivering there and counting. Otherwise it is coordinated: at
+//! a PUBLISH every other shard gets the message (`TxPublish`) and answers
+//! its count as a part of that command, summed in EXEC's array, and the
+//! home's reactor delivers to its own subscribers before the coordinator
+//! sends the next command. Messages of the transaction are thus sent in
+//! its order, after one publisher's earlier messages on every ring, while
+//! the transaction holds its keys: a subscriber that reacts to one reads
+//! the keys only once the whole transaction is done, as in Redis. The
+//! subscription commands are refused inside MULTI (Redis 7.0 queues them,
+//! but EXEC's reply then holds more replies than its array counts).
 //!
 //! # Blocking
 //!
@@ -389,14 +404,16 @@
 //! **Nothing is lost.** The owner pops only for a client known to wait at
 //! that moment. A waiter of its own reactor is checked synchronously
 //! (closing removes it at once). For a waiter of another shard the owner
-//! first asks its home (`Wake`); the home answers yes only while the
+//! first asks its home (`Wake`); the home answers *serve* only while the
 //! connection still waits for that very command, and then marks it
 //! *claimed*: no timeout or unblock ends it any more, its reply is on
 //! the way. Until the answer the waiter keeps the head of its key's queue,
 //! so order holds. A client that hangs up before the claim never has
 //! anything taken; one that hangs up after it loses the element as a
 //! Redis client that closes right after being served does. If the element
-//! was taken meanwhile, the waiter waits on, in place.
+//! was taken meanwhile, or a transaction locked the key meanwhile (it may
+//! be working on a copy of it), the waiter waits on, in place, and the
+//! home lifts the claim.
 //!
 //! **Keys on several shards.** A blocking pop whose keys span shards
 //! (BLPOP, BZMPOP, …) runs as a transaction on copies of its keys. When it
@@ -408,15 +425,36 @@
 //! so no push can run between the look and the parking. The home keeps
 //! one wait, with one deadline, whose record names every owner. A shard
 //! with something for it asks the home as above; the home grants one
-//! shard only (claimed), holding its own waiter meanwhile, and lets it
-//! serve again when the granted shard found nothing after all. The
+//! shard only (claimed) and answers any other *hold*: that owner's waiter
+//! keeps its place, serving nobody (as does the home's own waiter). When
+//! the granted shard found nothing after all, the home lifts the claim
+//! and tells the held owners (`Unhold`) to look at their keys again. The
 //! serving shard runs the command with its own keys (the others' look
 //! empty there). Whenever the wait ends (served, timeout, CLIENT UNBLOCK,
 //! hang-up) the home withdraws the waiter from every owner, ahead of
 //! anything the connection sends next.
 //!
-//! **Limits.** BLMOVE and BRPOPLPUSH across shards, which also write a
-//! destination, move at once or answer nil, as in MULTI.
+//! **A move to another shard.** BLMOVE and BRPOPLPUSH whose destination
+//! lives on another shard than their source cannot be served by the
+//! source's shard alone. Finding the source empty, the command (a
+//! transaction on copies of both keys, like LMOVE across shards) parks the
+//! client on the source's shard only, the same way. When a write makes it
+//! the oldest servable waiter there, that shard does not run it: it sends
+//! it to the client's home (`Retry`; at once when the home is itself),
+//! and the waiter keeps the head of the queue. The home claims the wait
+//! (as for `Wake`) and runs the command again as a transaction over both
+//! keys: the pop and the push happen together while both are locked, and
+//! are logged as they are for LMOVE across shards (the write-backs, which
+//! for a list changed at one end are the pop and the push themselves).
+//! Before the transaction unlocks the source's shard it settles the
+//! waiter there, on the same ring: moved, the waiter leaves the queue
+//! (the next one is looked at); the source empty again (another client
+//! took the element between the push and the lock), it stays where it
+//! was, no longer woken, and the home lifts the claim. A client that
+//! hangs up while the transaction runs loses nothing: the element is in
+//! the destination, as if it had closed right after being served. The
+//! waiters of one source are thus served in their order, one transaction
+//! at a time.
 //!
 //! # Scripts: atomic across shards, undeclared keys included
 //!

@@ -101,15 +101,45 @@ pub(crate) enum Req<S: Service> {
     /// shard's subscribers: `spans[first]` the channel, `spans[first + 1]`
     /// the message. Nothing is answered.
     Notify { first: u32, n: u32 },
+    /// PUBLISH (SPUBLISH when `sharded`) run by transaction `op` of the
+    /// sender, its command number `part`: deliver the message
+    /// `spans[first + 1]` of channel `spans[first]` to this shard's
+    /// subscribers, and answer how many received it as part `sub`
+    /// (`TxReply`).
+    TxPublish {
+        op: u32,
+        part: u32,
+        sub: u32,
+        sharded: bool,
+        first: u32,
+        n: u32,
+    },
     /// The sender's waiter for `client` (`dest` its blocked command) could
-    /// be served: answer `Woken`, with whether it still waits.
+    /// be served: answer `Woken`.
     Wake { client: u64, dest: Dest },
-    /// `client` no longer waits here (timed out, unblocked, gone).
+    /// `client` no longer waits here (timed out, unblocked, gone, or
+    /// served by a transaction of its home).
     Unpark { client: u64 },
+    /// The claim that held `client`'s waiter here ended without serving
+    /// it ([`Wakened::Hold`]): it looks at its keys again.
+    Unhold { client: u64 },
+    /// The sender's waiter for `client` (`dest` its blocked command `cmd`,
+    /// arguments `spans[first..first + n]`) could be served, but the
+    /// command also writes a key of another shard: run it as a
+    /// transaction from the client's home (which parks or unparks the
+    /// waiter before it unlocks), or answer `Woken` when it may not.
+    Retry {
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        first: u32,
+        n: u32,
+    },
     /// Park `client` (of the sender, `dest` its blocked command) on this
-    /// shard's keys of blocking pop `cmd` (arguments `spans[first..first +
-    /// n]`): its keys span shards, and the transaction that found them
-    /// empty still holds their locks here.
+    /// shard's keys of blocking command `cmd` (its arguments are
+    /// `spans[first..first + n]`): its keys span shards, and the
+    /// transaction that found them empty still holds their locks here. A
+    /// waiter already here (woken, then found nothing) keeps its place.
     Park {
         dest: Dest,
         cmd: S::Cmd,
@@ -146,8 +176,23 @@ pub(crate) enum Resp {
         client: u64,
         timeout: u64,
     },
-    /// Answers `Wake`: `go`, the client still waits and is served now.
-    Woken { client: u64, go: bool },
+    /// Answers `Wake` (or a refused `Retry`).
+    Woken { client: u64, answer: Wakened },
+}
+
+/// A home's answer to an owner that woke one of its blocked clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wakened {
+    /// The client still waits for that command: serve it now (it is
+    /// claimed for this owner).
+    Serve,
+    /// It no longer waits for it (served, timed out, unblocked, gone):
+    /// drop the waiter.
+    Drop,
+    /// It waits, but another owner serves it now: keep the waiter where
+    /// it is, held, until that ends (`Unpark` when served, `Unhold` when
+    /// not).
+    Hold,
 }
 
 pub(crate) struct Batch<S: Service> {

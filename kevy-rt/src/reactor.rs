@@ -1150,8 +1150,29 @@ impl<S: Service> Reactor<S> {
                         self.deliver_notice(a.get(0), a.get(1));
                     }
                 }
+                Req::TxPublish {
+                    op,
+                    part,
+                    sub,
+                    sharded,
+                    first,
+                    n,
+                } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 2 {
+                        self.publish_for_tx(peer, op, part, sub, sharded, a.get(0), a.get(1));
+                    }
+                }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),
                 Req::Unpark { client } => self.ex.unpark(client),
+                Req::Unhold { client } => self.ex.hold(client, false),
+                Req::Retry {
+                    dest,
+                    cmd,
+                    client,
+                    first,
+                    n,
+                } => self.retry(peer, dest, client.id, cmd, b.args_at(first, n)),
                 Req::Park {
                     dest,
                     cmd,
@@ -1198,8 +1219,8 @@ impl<S: Service> Reactor<S> {
                     client,
                     timeout,
                 } => self.start_wait(dest.conn, dest.gen, client, dest.seq, peer, timeout),
-                Resp::Woken { client, go } => {
-                    self.ex.woken(&mut self.mesh, peer, client, go);
+                Resp::Woken { client, answer } => {
+                    self.ex.woken(&mut self.mesh, peer, client, answer);
                 }
             }
         }

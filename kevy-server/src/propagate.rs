@@ -102,7 +102,10 @@ pub fn follow(store: &mut Store, attached: &mut bool) {
 
 /// The effects of replacing `key`'s state in every database with `snap`
 /// (the write-back of a command run by copy): per database, `RESTORE … ABSTTL
-/// REPLACE` of the new value, or `DEL` where the key goes.
+/// REPLACE` of the new value, or `DEL` where the key goes. A list that only
+/// lost or gained elements at one end (LMOVE, RPOPLPUSH, BLMOVE and LMPOP
+/// between shards) is the pop or the push instead (`list_change`), so that
+/// moving one element logs one element, not both lists.
 pub fn import_effects(
     shard: &mut crate::shard::Shard,
     effects: &mut Effects,
@@ -111,6 +114,26 @@ pub fn import_effects(
 ) {
     for db in 0..shard.store.ndbs() {
         let new = snap.entries.iter().find(|e| e.db as usize == db);
+        if let Some(e) = new {
+            let mut db_ref = shard.store.db(db);
+            let old = db_ref.peek(key);
+            let old_ttl = old.and_then(|o| o.expire_at());
+            if let (kevy_store::Value::List(l), true) = (&e.value, old_ttl == e.expire_at) {
+                let old_list = match old.map(|o| &o.value) {
+                    None => Some(None),
+                    Some(kevy_store::Value::List(o)) => Some(Some(&**o)),
+                    Some(_) => None,
+                };
+                if let Some(old_list) = old_list {
+                    if let Some(change) = list_change(key, old_list, l) {
+                        if !change.is_empty() {
+                            effects.emit(db as u32, change.iter().map(Vec::as_slice));
+                        }
+                        continue;
+                    }
+                }
+            }
+        }
         match new {
             Some(e) => {
                 let payload = crate::families::dump::payload(&e.value);
@@ -134,6 +157,55 @@ pub fn import_effects(
             None => {}
         }
     }
+}
+
+/// The command that turns list `old` (`None`: no key) into `new` when
+/// `new` is `old` with elements taken from one end (`LPOP`/`RPOP key n`)
+/// or added at one end (`LPUSH`/`RPUSH key v…`); empty when they are
+/// equal; `None` for any other change.
+fn list_change(
+    key: &[u8],
+    old: Option<&kevy_store::list::List>,
+    new: &kevy_store::list::List,
+) -> Option<Vec<Vec<u8>>> {
+    let (lo, ln) = (old.map_or(0, kevy_store::list::List::len), new.len());
+    let argv = |name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>| {
+        let mut v = vec![name.to_vec(), key.to_vec()];
+        v.extend(rest.map(<[u8]>::to_vec));
+        Some(v)
+    };
+    let Some(old) = old else {
+        return argv(b"RPUSH", &mut new.iter());
+    };
+    if ln < lo {
+        let k = (lo - ln).to_string();
+        if new.iter().eq(old.range((lo - ln) as i64, -1)) {
+            return argv(b"LPOP", &mut std::iter::once(k.as_bytes()));
+        }
+        if new.iter().eq(old.range(0, ln as i64 - 1)) {
+            return argv(b"RPOP", &mut std::iter::once(k.as_bytes()));
+        }
+        return None;
+    }
+    let k = ln - lo;
+    if k == 0 {
+        return new.iter().eq(old.iter()).then(Vec::new);
+    }
+    if new.range(k as i64, -1).eq(old.iter()) {
+        // LPUSH puts each argument at the head in turn: the new head last.
+        return argv(
+            b"LPUSH",
+            &mut new
+                .range(0, k as i64 - 1)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev(),
+        );
+    }
+    if new.range(0, lo as i64 - 1).eq(old.iter()) {
+        return argv(b"RPUSH", &mut new.range(lo as i64, -1));
+    }
+    None
 }
 
 impl Ctx<'_> {
@@ -600,6 +672,90 @@ mod tests {
         fn replaying_effects_rebuilds_the_store(steps in prop::collection::vec(step(), 1..60)) {
             let (replayed, live) = replay_matches(&steps);
             prop_assert_eq!(replayed, live);
+        }
+    }
+
+    /// A node holding list `a` with `elems` (none: no key), at `ttl`.
+    fn holding(elems: &Option<Vec<String>>, ttl: bool, record: bool) -> Node {
+        let mut n = Node::new(record);
+        n.shard.store.set_now(1_000_000);
+        if let Some(elems) = elems {
+            let mut push = line("RPUSH a");
+            push.extend(elems.iter().cloned());
+            n.run_str(&push);
+            if ttl {
+                n.run_str(&line("PEXPIREAT a 5000000"));
+            }
+        }
+        n.effects.take();
+        n
+    }
+
+    /// A list and what a command run by copy may turn it into.
+    fn list_change_case() -> impl Strategy<Value = (Option<Vec<String>>, Option<Vec<String>>, bool)>
+    {
+        let elems = || prop::collection::vec((0..6u8).prop_map(|i| format!("e{i}")), 0..8);
+        (
+            prop::option::of(elems()),
+            elems(),
+            0..6u8,
+            1..4usize,
+            any::<bool>(),
+        )
+            .prop_map(|(old, fresh, how, k, ttl)| {
+                let old = old.filter(|o| !o.is_empty());
+                let base = old.clone().unwrap_or_default();
+                let k = k.min(base.len().max(1));
+                let new: Vec<String> = match how {
+                    0 => base.iter().skip(k).cloned().collect(),
+                    1 => base
+                        .iter()
+                        .take(base.len().saturating_sub(k))
+                        .cloned()
+                        .collect(),
+                    2 => fresh.iter().take(k).chain(&base).cloned().collect(),
+                    3 => base.iter().chain(fresh.iter().take(k)).cloned().collect(),
+                    4 => base.clone(),
+                    _ => fresh,
+                };
+                (old, (!new.is_empty()).then_some(new), ttl)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// The write-back of a list logs what replays to the list written
+        /// back, and only the elements that moved when it changed at an end.
+        #[test]
+        fn a_written_back_list_replays_and_logs_only_what_moved(
+            (old, new, ttl) in list_change_case()
+        ) {
+            // The new state, exported from a node holding it with the same
+            // expiry as the old one.
+            let mut source = holding(&new, ttl && old.is_some(), false);
+            let snap = source.shard.store.export(b"a");
+            let mut live = holding(&old, ttl, true);
+            super::import_effects(&mut live.shard, &mut live.effects, b"a", &snap);
+            live.shard.store.import(b"a", snap);
+            let (stream, _) = live.effects.take();
+            let logged = parse(&stream);
+            let mut replay = holding(&old, ttl, false);
+            for argv in &logged {
+                replay.run(argv);
+            }
+            prop_assert_eq!(replay.dump(), live.dump());
+            let ends = match (&old, &new) {
+                (_, None) => false,
+                (None, Some(_)) => !ttl,
+                (Some(o), Some(n)) => n.ends_with(o) || n.starts_with(o) || o.ends_with(n) || o.starts_with(n),
+            };
+            if ends {
+                let moved = old.as_ref().map_or(0, Vec::len).abs_diff(new.as_ref().map_or(0, Vec::len));
+                for argv in &logged {
+                    prop_assert!(argv[0] != b"RESTORE", "{:?} -> {:?}", old, new);
+                    prop_assert!(argv.len() <= 2 + moved, "{:?} -> {:?}: {:?}", old, new, argv);
+                }
+            }
         }
     }
 }

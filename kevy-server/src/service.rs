@@ -10,7 +10,8 @@ use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind};
 
 use kevy_resp::{Args, OwnedArgs, Reply};
 use kevy_rt::{
-    ClientCtx, ClientInfo, ConnAction, Effects, InMulti, Refused, Route, Service, Sink, TxOp,
+    ClientCtx, ClientInfo, ConnAction, Effects, InMulti, PubSubOp, Refused, Route, Service, Sink,
+    TxOp,
 };
 use kevy_sys::clock::cycles;
 use std::sync::Arc;
@@ -306,9 +307,12 @@ impl Service for Kevy {
             RouteKind::Tx(TxOp::Unwatch) => InMulti::Queue,
             RouteKind::Tx(_) => InMulti::Run,
             _ if matches!(spec.name, "quit" | "reset") => InMulti::Run,
-            // The runtime runs pub/sub outside transactions only.
+            // PUBLISH, SPUBLISH and PUBSUB are queued as in Redis; the
+            // subscription commands are refused: Redis 7.0 queues them
+            // too, but EXEC's reply then holds more replies than its
+            // array counts.
+            RouteKind::PubSub(PubSubOp::Publish | PubSubOp::SPublish) => InMulti::Queue,
             RouteKind::PubSub(_) => InMulti::Reject,
-            _ if spec.name == "pubsub" => InMulti::Reject,
             _ if spec.flags & flag::NO_MULTI != 0 => InMulti::Reject,
             _ => InMulti::Queue,
         };

@@ -42,6 +42,15 @@ fn blocked_clients(c: &mut Conn) -> i64 {
         .expect("blocked_clients")
 }
 
+fn connected_clients(c: &mut Conn) -> i64 {
+    let v = call(c, &["INFO", "clients"]);
+    let text = String::from_utf8_lossy(v.bytes().expect("bulk")).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("connected_clients")
+}
+
 fn text(v: &Value) -> Vec<String> {
     v.items()
         .expect("array")
@@ -212,9 +221,12 @@ fn clients_that_hang_up_while_blocked_lose_nothing() {
                 live.push(w);
             }
         }
-        // Every waiter either blocked or is gone.
+        // Every waiter either blocked or is gone: a client that hung up
+        // counts as blocked until its connection is closed, and one served
+        // before that takes its element with it.
         eventually("waiters settle", || {
             blocked_clients(&mut admin) == live.len() as i64
+                && connected_clients(&mut admin) == live.len() as i64 + 1
         });
         for _ in 0..live.len() {
             call(&mut admin, &["LPUSH", "lost", &format!("e{n}")]);
@@ -314,6 +326,15 @@ fn apart(prefix: &str, n: usize) -> (String, String) {
         .find(|k| kevy_rt::shard_of(k.as_bytes(), n) != sa)
         .expect("a key of another shard");
     (a, b)
+}
+
+/// A key `prefix…` on another shard than `key`'s.
+fn elsewhere(key: &str, prefix: &str, n: usize) -> String {
+    let s = kevy_rt::shard_of(key.as_bytes(), n);
+    (0..)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| kevy_rt::shard_of(k.as_bytes(), n) != s)
+        .expect("a key of another shard")
 }
 
 /// `key` holds exactly `want`, and the waiter's connection `w` has no
@@ -481,4 +502,321 @@ fn waiters_on_several_shards_get_every_element_once() {
             assert_eq!(raw(w, &["PING"]), b"+PONG\r\n");
         }
     }
+}
+
+#[test]
+fn a_move_between_shards_blocks_until_its_source_is_pushed() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (src, dst) = apart("m", n);
+        for (move_cmd, want) in [
+            (vec!["BLMOVE", &src, &dst, "LEFT", "RIGHT", "0"], "x"),
+            (vec!["BRPOPLPUSH", &src, &dst, "0"], "y"),
+            (vec!["BLMOVE", &dst, &src, "RIGHT", "LEFT", "0"], "y"),
+        ] {
+            let (from, to) = (move_cmd[1], move_cmd[2]);
+            let mut w = conn(s.port);
+            w.send(&command(&move_cmd)).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+            call(&mut admin, &["RPUSH", from, "x", "y"]);
+            assert_eq!(
+                w.read().expect("served").0.bytes(),
+                Some(want.as_bytes()),
+                "{n} {move_cmd:?}"
+            );
+            eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+            let left = if want == "x" { "y" } else { "x" };
+            stays(&mut admin, &mut w, from, &[left]);
+            let to_list = text(&call(&mut admin, &["LRANGE", to, "0", "-1"]));
+            assert!(to_list.contains(&want.to_string()), "{n} {move_cmd:?}");
+            // Nothing stays parked: a later push stays in the source.
+            call(&mut admin, &["RPUSH", from, "later"]);
+            stays(&mut admin, &mut w, from, &[left, "later"]);
+            call(&mut admin, &["DEL", &src, &dst]);
+        }
+    }
+}
+
+#[test]
+fn moves_between_shards_are_served_first_come_first_served() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (src, d1) = apart("o", n);
+        let d2 = elsewhere(&src, "o-d", n);
+        // Four waiters in turn, moves to other shards and a plain pop.
+        let cmds: [Vec<&str>; 4] = [
+            vec!["BLMOVE", &src, &d1, "LEFT", "RIGHT", "0"],
+            vec!["BRPOPLPUSH", &src, &d2, "0"],
+            vec!["BLPOP", &src, "0"],
+            vec!["BLMOVE", &src, &d1, "LEFT", "LEFT", "0"],
+        ];
+        let mut ws = Vec::new();
+        for (i, c) in cmds.iter().enumerate() {
+            let mut w = conn(s.port);
+            w.send(&command(c)).unwrap();
+            eventually("the waiter blocks", || {
+                blocked_clients(&mut admin) == i as i64 + 1
+            });
+            ws.push(w);
+        }
+        // One element at a time for the first two, then two at once.
+        call(&mut admin, &["RPUSH", &src, "e0"]);
+        assert_eq!(ws[0].read().unwrap().0.bytes(), Some(&b"e0"[..]), "{n}");
+        call(&mut admin, &["RPUSH", &src, "e1"]);
+        assert_eq!(ws[1].read().unwrap().0.bytes(), Some(&b"e1"[..]), "{n}");
+        call(&mut admin, &["RPUSH", &src, "e2", "e3"]);
+        assert_eq!(text(&ws[2].read().unwrap().0), [src.as_str(), "e2"], "{n}");
+        assert_eq!(ws[3].read().unwrap().0.bytes(), Some(&b"e3"[..]), "{n}");
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        assert_eq!(
+            text(&call(&mut admin, &["LRANGE", &d1, "0", "-1"])),
+            ["e3", "e0"]
+        );
+        assert_eq!(text(&call(&mut admin, &["LRANGE", &d2, "0", "-1"])), ["e1"]);
+        assert_eq!(call(&mut admin, &["EXISTS", &src]).int(), Some(0));
+    }
+}
+
+#[test]
+fn a_move_between_shards_times_out_or_is_unblocked_leaving_nothing_parked() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (src, dst) = apart("t", n);
+        let mut w = conn(s.port);
+        let id = call(&mut w, &["CLIENT", "ID"])
+            .int()
+            .expect("id")
+            .to_string();
+        let t0 = Instant::now();
+        assert_eq!(
+            raw(&mut w, &["BLMOVE", &src, &dst, "LEFT", "RIGHT", "0.15"]),
+            b"*-1\r\n"
+        );
+        assert!(t0.elapsed() >= Duration::from_millis(150));
+        assert_eq!(raw(&mut w, &["BRPOPLPUSH", &src, &dst, "0.05"]), b"*-1\r\n");
+        for (reason, want) in [
+            (None, &b"*-1\r\n"[..]),
+            (Some("TIMEOUT"), b"*-1\r\n"),
+            (
+                Some("ERROR"),
+                b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
+            ),
+        ] {
+            w.send(&command(&["BLMOVE", &src, &dst, "RIGHT", "RIGHT", "0"]))
+                .unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+            let mut args = vec!["CLIENT", "UNBLOCK", &id];
+            args.extend(reason);
+            assert_eq!(raw(&mut admin, &args), b":1\r\n", "{n} {reason:?}");
+            assert_eq!(w.read().unwrap().1, want, "{n} {reason:?}");
+            eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        }
+        call(&mut admin, &["RPUSH", &src, "s"]);
+        stays(&mut admin, &mut w, &src, &["s"]);
+        assert_eq!(call(&mut admin, &["EXISTS", &dst]).int(), Some(0), "{n}");
+    }
+}
+
+/// Clients moving from one source to a destination on another shard, a
+/// third of them hanging up at random moments while another connection
+/// pushes: every element ends in the destination exactly once or is still
+/// in the source, and each client served finds its element there.
+#[test]
+fn clients_moving_between_shards_that_hang_up_lose_nothing() {
+    for n in [2, 3] {
+        let s = Server::kevy(&["--cores", &n.to_string()]);
+        let mut admin = conn(s.port);
+        let (src, dst) = apart("h", n);
+        let mut rng = 0x2545_f491_4f6c_dd1du64 ^ n as u64;
+        let mut next = move |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        const CLIENTS: usize = 24;
+        const PUSHES: usize = 36;
+        let mut ws: Vec<Option<Conn>> = Vec::new();
+        for i in 0..CLIENTS {
+            let mut w = conn(s.port);
+            let c: Vec<&str> = if i % 2 == 0 {
+                vec!["BLMOVE", &src, &dst, "LEFT", "RIGHT", "0"]
+            } else {
+                vec!["BRPOPLPUSH", &src, &dst, "0"]
+            };
+            w.send(&command(&c)).unwrap();
+            ws.push(Some(w));
+        }
+        eventually("all block", || {
+            blocked_clients(&mut admin) == CLIENTS as i64
+        });
+        let port = s.port;
+        let src2 = src.clone();
+        let pusher = std::thread::spawn(move || {
+            let mut p = conn(port);
+            for i in 0..PUSHES {
+                call(&mut p, &["RPUSH", &src2, &format!("e{i}")]);
+                std::thread::sleep(Duration::from_micros(300));
+            }
+        });
+        for _ in 0..CLIENTS / 3 {
+            std::thread::sleep(Duration::from_micros(next(3000)));
+            let i = next(CLIENTS as u64) as usize;
+            ws[i] = None;
+        }
+        pusher.join().expect("pusher");
+        // Every client still connected is served: there are more elements
+        // than clients.
+        let mut got = Vec::new();
+        for w in ws.iter_mut().flatten() {
+            let v = w.read().expect("served").0;
+            got.push(String::from_utf8_lossy(v.bytes().expect("element")).into_owned());
+        }
+        eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+        let in_dst = text(&call(&mut admin, &["LRANGE", &dst, "0", "-1"]));
+        for e in &got {
+            assert!(in_dst.contains(e), "{n}: {e} is in the destination");
+        }
+        let mut all = in_dst.clone();
+        all.extend(text(&call(&mut admin, &["LRANGE", &src, "0", "-1"])));
+        all.sort();
+        let mut want: Vec<String> = (0..PUSHES).map(|i| format!("e{i}")).collect();
+        want.sort();
+        assert_eq!(all, want, "{n}: every element once");
+        // Nothing is left parked for the clients that went.
+        let before = text(&call(&mut admin, &["LRANGE", &src, "0", "-1"]));
+        call(&mut admin, &["RPUSH", &src, "last"]);
+        let mut after = before.clone();
+        after.push("last".into());
+        assert_eq!(text(&call(&mut admin, &["LRANGE", &src, "0", "-1"])), after);
+    }
+}
+
+#[test]
+fn moves_between_shards_answer_as_redis_does() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let r = Server::redis("blocking-moves").expect("redis-server");
+    let s = Server::kevy(&["--cores", "3"]);
+    let (src, dst) = apart("r", 3);
+    for resp in ["2", "3"] {
+        let mut outs: Vec<Vec<String>> = Vec::new();
+        for port in [s.port, r.port] {
+            let mut admin = conn(port);
+            let mut w = conn(port);
+            call(&mut w, &["HELLO", resp]);
+            call(&mut admin, &["DEL", &src, &dst]);
+            let mut out = Vec::new();
+            let mut served = |w: &mut Conn, admin: &mut Conn, cmd: &[&str], push: &[&str]| {
+                w.send(&command(cmd)).unwrap();
+                eventually("the waiter blocks", || blocked_clients(admin) == 1);
+                raw(admin, push);
+                out.push(common::resp::escape(&w.read().expect("reply").1));
+            };
+            served(
+                &mut w,
+                &mut admin,
+                &["BLMOVE", &src, &dst, "RIGHT", "LEFT", "0"],
+                &["RPUSH", &src, "a", "b", "c"],
+            );
+            call(&mut admin, &["DEL", &src]);
+            served(
+                &mut w,
+                &mut admin,
+                &["BRPOPLPUSH", &src, &dst, "0"],
+                &["LPUSH", &src, "1", "2"],
+            );
+            call(&mut admin, &["DEL", &src]);
+            // A destination of the wrong type when served.
+            call(&mut admin, &["SET", &dst, "str"]);
+            served(
+                &mut w,
+                &mut admin,
+                &["BLMOVE", &src, &dst, "LEFT", "LEFT", "0"],
+                &["RPUSH", &src, "z"],
+            );
+            for args in [
+                &["BLMOVE", &src, &dst, "LEFT", "LEFT", "0.01"][..],
+                &["LRANGE", &src, "0", "-1"],
+                &["DEL", &dst, &src],
+                &["BLMOVE", &src, &dst, "LEFT", "LEFT", "0.01"],
+                &["BRPOPLPUSH", &src, &dst, "0.01"],
+            ] {
+                out.push(common::resp::escape(&raw(&mut w, args)));
+            }
+            outs.push(out);
+        }
+        assert_eq!(outs[0], outs[1], "RESP{resp}");
+    }
+}
+
+/// Moves between shards served while blocked survive a kill -9 with
+/// `appendfsync always`, and are logged as the pop and the push, not as
+/// copies of both lists.
+#[test]
+fn moves_between_shards_are_logged_as_pop_and_push() {
+    let dir = common::TempDir::new("blocking-aof");
+    let d = dir.path().to_str().expect("utf-8 dir");
+    let args = [
+        "--cores",
+        "3",
+        "--dir",
+        d,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let (src, dst) = apart("aof", 3);
+    let long: Vec<String> = (0..200).map(|i| format!("element-{i:04}")).collect();
+    {
+        let s = Server::kevy(&args);
+        let mut admin = conn(s.port);
+        // A long destination: copying it into the log would show.
+        let mut push = vec!["RPUSH", dst.as_str()];
+        push.extend(long.iter().map(String::as_str));
+        call(&mut admin, &push);
+        for (i, cmd) in [
+            vec!["BLMOVE", &src, &dst, "LEFT", "RIGHT", "0"],
+            vec!["BRPOPLPUSH", &src, &dst, "0"],
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut w = conn(s.port);
+            w.send(&command(cmd)).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+            call(&mut admin, &["RPUSH", &src, &format!("moved-{i}"), "kept"]);
+            w.read().expect("served");
+            call(&mut admin, &["DEL", &src]);
+        }
+        call(&mut admin, &["RPUSH", &src, "left"]);
+        // Dropping the server kills it (SIGKILL).
+    }
+    let mut log = Vec::new();
+    for e in std::fs::read_dir(dir.path().join("appendonlydir")).expect("appendonlydir") {
+        let p = e.expect("entry").path();
+        if p.to_string_lossy().contains(".incr.") {
+            log.extend(std::fs::read(&p).expect("log file"));
+        }
+    }
+    let has = |w: &[u8]| log.windows(w.len()).any(|x| x == w);
+    assert!(!has(b"RESTORE"), "the lists were copied into the log");
+    assert!(
+        has(b"LPOP") && has(b"RPOP") && has(b"LPUSH"),
+        "pops and pushes"
+    );
+    let s = Server::kevy(&args);
+    let mut c = conn(s.port);
+    let mut want = long.clone();
+    want.insert(0, "kept".into());
+    want.push("moved-0".into());
+    assert_eq!(text(&call(&mut c, &["LRANGE", &dst, "0", "-1"])), want);
+    assert_eq!(text(&call(&mut c, &["LRANGE", &src, "0", "-1"])), ["left"]);
 }

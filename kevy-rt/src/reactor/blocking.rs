@@ -7,7 +7,7 @@ use super::executor::{Executor, Local, Wire};
 use super::Reactor;
 use crate::conn::{ConnState, Waiting};
 use crate::exec;
-use crate::msg::{Dest, Req, Resp};
+use crate::msg::{Dest, Req, Resp, Wakened};
 use crate::service::{ClientCtx, Route, Service};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs};
@@ -28,9 +28,12 @@ struct Waiter<S: Service> {
     args: OwnedArgs,
     /// The keys it waits on, in its database.
     keys: Vec<Vec<u8>>,
-    /// Its home was asked whether it may be served (`Req::Wake`); it
-    /// keeps its place until the answer.
+    /// Its home was asked whether it may be served (`Req::Wake`), or to
+    /// serve it (`Req::Retry`); it keeps its place until the answer.
     woken: bool,
+    /// Its command also writes a key of another shard (BLMOVE's
+    /// destination): its home serves it, as a transaction.
+    via_home: bool,
 }
 
 /// A shard's waiters: one FIFO per key, waiters by client id (a client
@@ -40,6 +43,9 @@ pub(super) struct Waiters<S: Service> {
     queues: HashMap<(u32, Vec<u8>), VecDeque<u64>>,
     /// Keys with waiters that a write may have made servable.
     ready: Vec<(u32, Vec<u8>)>,
+    /// Waiters of this reactor's own to serve from here as a transaction
+    /// (`via_home`), by client id.
+    retry: Vec<u64>,
 }
 
 impl<S: Service> Default for Waiters<S> {
@@ -48,6 +54,7 @@ impl<S: Service> Default for Waiters<S> {
             by_client: HashMap::new(),
             queues: HashMap::new(),
             ready: Vec::new(),
+            retry: Vec::new(),
         }
     }
 }
@@ -57,6 +64,12 @@ impl<S: Service> Waiters<S> {
     #[inline]
     pub fn any(&self) -> bool {
         !self.queues.is_empty()
+    }
+
+    /// How many clients wait here.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.by_client.len()
     }
 
     pub fn has_ready(&self) -> bool {
@@ -189,14 +202,21 @@ impl<S: Service> Executor<S> {
         }
         let range = self.svc.wait_keys(cmd, args);
         let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut waits_on: Vec<&[u8]> = Vec::new();
         for i in range {
             if i < args.len() {
                 let k = args.get(i);
+                waits_on.push(k);
                 if shard_of(k, self.n) == self.id && !keys.iter().any(|x| x == k) {
                     keys.push(k.to_vec());
                 }
             }
         }
+        let via_home = match self.svc.route(args, client, self.n) {
+            Ok((_, route @ Route::Keys { .. })) => super::route_keys(&route, args)
+                .any(|k| shard_of(k, self.n) != self.id && !waits_on.contains(&k)),
+            _ => false,
+        };
         for k in &keys {
             self.waiters
                 .queues
@@ -214,6 +234,7 @@ impl<S: Service> Executor<S> {
                 args: args.to_owned_args(),
                 keys,
                 woken: false,
+                via_home,
             },
         );
     }
@@ -223,10 +244,10 @@ impl<S: Service> Executor<S> {
         self.waiters.remove(id);
     }
 
-    /// Client `id`, of this reactor and waiting on several shards, was
-    /// granted to another shard (`hold`): its waiter here serves nobody
-    /// and keeps its place until that shard has answered; or that shard
-    /// found nothing after all (`!hold`) and the waiter serves again.
+    /// Client `id`, waiting on several shards, was granted to another
+    /// shard (`hold`): its waiter here serves nobody and keeps its place
+    /// until that shard has answered; or that shard found nothing after
+    /// all (`!hold`) and the waiter serves again.
     pub fn hold(&mut self, id: u64, hold: bool) {
         let Some(w) = self.waiters.by_client.get_mut(&id) else {
             return;
@@ -267,6 +288,27 @@ impl<S: Service> Executor<S> {
                         later.push((db, key.clone()));
                         break;
                     }
+                }
+                if w.via_home {
+                    // Its home runs it as a transaction, which drops the
+                    // waiter when served, else lets it wait on in place.
+                    if w.home == self.id {
+                        self.waiters.retry.push(id);
+                    } else {
+                        let b = wire.batch(w.home);
+                        let (first, n) = b.push_args(w.args.args().iter());
+                        b.reqs.push(Req::Retry {
+                            dest: w.dest,
+                            cmd: w.cmd,
+                            client: w.client,
+                            first,
+                            n,
+                        });
+                    }
+                    if let Some(w) = self.waiters.by_client.get_mut(&id) {
+                        w.woken = true;
+                    }
+                    break;
                 }
                 if w.home != self.id {
                     let (home, dest) = (w.home, w.dest);
@@ -312,14 +354,42 @@ impl<S: Service> Executor<S> {
         self.waiters.ready = later;
     }
 
-    /// The home of client `id` answered a `Wake`: serve it now (`go`),
-    /// or drop it (it is gone, timed out or unblocked).
-    pub fn woken(&mut self, wire: &mut impl Wire<S>, peer: usize, id: u64, go: bool) {
+    /// The home of client `id` answered a `Wake` (or refused a `Retry`):
+    /// serve it now, drop it (it is gone, timed out or unblocked), or keep
+    /// it held where it is while another owner serves it.
+    pub fn woken(&mut self, wire: &mut impl Wire<S>, peer: usize, id: u64, answer: Wakened) {
         let Some(w) = self.waiters.by_client.get(&id) else {
             return;
         };
-        if !go || w.home != peer {
-            self.waiters.remove(id);
+        if w.home != peer {
+            return;
+        }
+        match answer {
+            Wakened::Serve => {}
+            Wakened::Drop => {
+                self.waiters.remove(id);
+                return;
+            }
+            // Still woken: it keeps its place, serving nobody, until the
+            // home says how the other owner's claim ended.
+            Wakened::Hold => return,
+        }
+        if self.locks.active() && !self.locks.may_go(&self.claim_for(&w.client, w.args.args())) {
+            // A transaction took the key since the Wake (it may hold a copy
+            // of it): the waiter waits on in place and is looked at again
+            // once the transaction lets go.
+            let (dest, keys, db) = (w.dest, w.keys.clone(), w.client.db);
+            if let Some(w) = self.waiters.by_client.get_mut(&id) {
+                w.woken = false;
+            }
+            for k in &keys {
+                self.waiters.mark_ready(db, k);
+            }
+            wire.batch(peer).resps.push(Resp::Blocked {
+                dest,
+                client: id,
+                timeout: AGAIN,
+            });
             return;
         }
         let Some(w) = self.waiters.by_client.remove(&id) else {
@@ -422,11 +492,17 @@ impl<S: Service> Reactor<S> {
     ) {
         match &mut st.waiting {
             Some(w) if w.seq == seq => {
+                // The shard it was granted to found nothing after all: the
+                // owners' waiters, held meanwhile, serve again (the one that
+                // found nothing only looks at its keys once more).
                 w.claimed = false;
-                if w.owners.len() > 1 {
-                    // The shard it was granted to found nothing: this
-                    // shard's own waiter serves again.
-                    self.ex.hold(st.client.id, false);
+                let id = st.client.id;
+                for &s in w.owners.iter() {
+                    if s == self.id {
+                        self.ex.hold(id, false);
+                    } else {
+                        self.mesh.batch(s).reqs.push(Req::Unhold { client: id });
+                    }
                 }
                 let d = w.deadline_us;
                 if d != u64::MAX {
@@ -493,27 +569,86 @@ impl<S: Service> Reactor<S> {
     }
 
     /// A peer asks whether its waiter for `dest` may be served: yes while
-    /// the connection still waits for that command; it is then *claimed*
-    /// (no timeout or unblock ends it: its reply is on the way).
+    /// the connection still waits for that command and no other owner
+    /// serves it; it is then *claimed* (no timeout or unblock ends it: its
+    /// reply is on the way). While claimed by another owner, the waiter is
+    /// held in place.
     pub(super) fn wake(&mut self, peer: usize, client: u64, dest: Dest) {
         let me = self.id;
         let mut hold = false;
-        let go = match self.conn_at(dest.conn, dest.gen) {
+        let answer = match self.conn_at(dest.conn, dest.gen) {
             Some(c) => match &mut c.st.waiting {
-                Some(w) if w.seq == dest.seq && w.owners.contains(&peer) && !w.claimed => {
-                    w.claimed = true;
-                    hold = w.owners.len() > 1 && w.owners.contains(&me);
-                    true
+                Some(w) if w.seq == dest.seq && w.owners.contains(&peer) => {
+                    if w.claimed {
+                        Wakened::Hold
+                    } else {
+                        w.claimed = true;
+                        hold = w.owners.len() > 1 && w.owners.contains(&me);
+                        Wakened::Serve
+                    }
                 }
-                _ => false,
+                _ => Wakened::Drop,
             },
-            None => false,
+            None => Wakened::Drop,
         };
         if hold {
             // This shard's own waiter must not serve it too.
             self.ex.hold(client, true);
         }
-        self.batch(peer).resps.push(Resp::Woken { client, go });
+        self.batch(peer).resps.push(Resp::Woken { client, answer });
+    }
+
+    /// An owner of the key a waiter of this reactor's waits on woke it,
+    /// and its command also writes a key of another shard (`Req::Retry`,
+    /// or this shard's own waiter: `peer` is then this shard): while the
+    /// connection still waits for that command it is claimed, and the
+    /// command runs again as a transaction over all its keys, which tells
+    /// the owner whether to drop the waiter or keep it waiting; else the
+    /// owner drops it now.
+    pub(super) fn retry(
+        &mut self,
+        peer: usize,
+        dest: Dest,
+        client: u64,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) {
+        let live = self.gens.get(dest.conn as usize) == Some(&dest.gen);
+        let taken = live
+            .then(|| {
+                self.conns
+                    .get_mut(dest.conn as usize)
+                    .and_then(Option::take)
+            })
+            .flatten();
+        let mut answer = Wakened::Drop;
+        if let Some(mut c) = taken {
+            if c.st.client.id == client {
+                if let Some(w) = &mut c.st.waiting {
+                    if w.seq == dest.seq && w.owners.contains(&peer) {
+                        answer = if w.claimed {
+                            Wakened::Hold
+                        } else {
+                            w.claimed = true;
+                            Wakened::Serve
+                        };
+                    }
+                }
+            }
+            if answer == Wakened::Serve {
+                let args = args.to_owned_args();
+                self.serve_woken(dest.conn, dest.gen, &mut c.st, dest.seq, cmd, args);
+            }
+            self.conns[dest.conn as usize] = Some(c);
+        }
+        if answer == Wakened::Serve {
+            return;
+        }
+        if peer == self.id {
+            self.ex.woken(&mut self.mesh, peer, client, answer);
+        } else {
+            self.batch(peer).resps.push(Resp::Woken { client, answer });
+        }
     }
 
     /// Ends connection `idx`'s wait with `reply` (a timeout's nil, CLIENT
@@ -598,6 +733,12 @@ impl<S: Service> Reactor<S> {
         while self.ex.waiters.has_ready() {
             let before = self.ex.waiters.ready.len();
             self.ex.serve(&mut self.mesh);
+            while let Some(id) = self.ex.waiters.retry.pop() {
+                if let Some(w) = self.ex.waiters.by_client.get(&id) {
+                    let (dest, cmd, args) = (w.dest, w.cmd, w.args.clone());
+                    self.retry(self.id, dest, id, cmd, args.args());
+                }
+            }
             self.pump();
             if self.ex.waiters.ready.len() >= before {
                 // Only keys held by transactions are left.

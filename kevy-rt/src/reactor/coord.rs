@@ -17,16 +17,30 @@ use crate::exec::TxTag;
 use crate::fold::FanOut;
 use crate::lock::{key_id, tx_id, Claim, TxId};
 use crate::msg::Req;
-use crate::service::{ClientCtx, Fold, Route, Service};
+use crate::service::{ClientCtx, Fold, PubSubOp, Route, Service};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// What a pub/sub command answers inside a transaction (the service
+/// What a subscription command answers inside a transaction (the service
 /// refuses them at queue time, so only a table that says otherwise gets
 /// here).
 pub(super) const PUBSUB_IN_TX: &[u8] = b"-ERR Command not allowed inside a transaction\r\n";
+
+/// Whether a pub/sub command may run inside a transaction: PUBLISH,
+/// SPUBLISH and PUBSUB's questions (crate doc, "Pub/sub").
+pub(super) fn pubsub_in_tx(op: PubSubOp) -> bool {
+    !matches!(
+        op,
+        PubSubOp::Subscribe
+            | PubSubOp::Unsubscribe
+            | PubSubOp::PSubscribe
+            | PubSubOp::PUnsubscribe
+            | PubSubOp::SSubscribe
+            | PubSubOp::SUnsubscribe
+    )
+}
 
 #[cfg(test)]
 mod tests;
@@ -68,9 +82,10 @@ pub(super) enum ToConn {
     /// Run transaction `op`'s connection command ([`Coordinator::conn_cmd`])
     /// on the connection and report with [`Coordinator::conn_ran`].
     ConnCmd { op: u32 },
-    /// A pop whose keys span shards found nothing: the connection waits
-    /// for request `seq` on `owners` for up to `timeout` ms (it is parked
-    /// there), and reads nothing more meanwhile.
+    /// A blocking command whose keys span shards found nothing: the
+    /// connection waits for request `seq` on `owners` for up to `timeout`
+    /// ms (it is parked there), and reads nothing more meanwhile. For a
+    /// woken waiter served again, the wait it already has goes on.
     Wait {
         conn: u32,
         gen: u32,
@@ -112,8 +127,14 @@ pub(super) type Step<S> = (<S as Service>::Cmd, OwnedArgs, Result<Route, Vec<u8>
 /// A transaction planned but not started: what `draft` found.
 pub(super) enum Draft<S: Service> {
     /// Every key is on the home shard and free: the reactor runs the steps
-    /// back to back (`watch`: check the WATCHes first).
-    Inline { steps: Vec<Step<S>>, watch: bool },
+    /// back to back (`watch`: check the WATCHes first). `publishes`: a
+    /// step is PUBLISH or SPUBLISH, which runs inline only while no other
+    /// shard has subscribers.
+    Inline {
+        steps: Vec<Step<S>>,
+        watch: bool,
+        publishes: bool,
+    },
     /// Locks to take: [`Coordinator::start`] runs it.
     Plan(Plan<S>),
 }
@@ -125,6 +146,16 @@ pub(super) struct Plan<S: Service> {
     locks: Vec<(usize, Claim)>,
     watch: bool,
     early: bool,
+    woken: bool,
+}
+
+impl<S: Service> Plan<S> {
+    /// The plan serves a blocked client that an owner of its keys woke
+    /// (see [`Tx::woken`]).
+    pub fn serving_woken(mut self) -> Self {
+        self.woken = true;
+        self
+    }
 }
 
 /// A transaction this reactor coordinates.
@@ -171,9 +202,16 @@ struct Tx<S: Service> {
     discover: Option<Discover<S>>,
     /// Split plans of commands sent one shard at a time (early).
     splits: Vec<Split>,
-    /// A blocking pop on its own whose keys span shards: finding nothing,
-    /// it waits on every owner (crate doc, "Blocking").
+    /// A blocking command on its own whose keys span shards: finding
+    /// nothing, it waits on the owners of the keys it waits on (crate doc,
+    /// "Blocking").
     may_wait: bool,
+    /// The shards owning the keys it waits on, when `may_wait`.
+    owners: Vec<usize>,
+    /// It serves a waiter that an owner woke (a move whose destination is
+    /// on another shard): served, its owners drop the waiter; finding
+    /// nothing after all, they keep it where it waits.
+    woken: bool,
     /// It found nothing: its timeout. Its owners park it before they let
     /// go of its locks, and the connection waits instead of an answer.
     wait: Option<u64>,
@@ -253,7 +291,8 @@ impl<S: Service> Coordinator<S> {
 
     /// Plans `cmds` to run atomically: EXEC's queue (`exec`, checking the
     /// connection's `watched` keys) or one multi-key command whose keys span
-    /// shards.
+    /// shards. With `inline`, a plan whose keys are all on the home shard
+    /// and free is to run inline (the fast path).
     pub fn draft(
         &self,
         ex: &Executor<S>,
@@ -261,6 +300,7 @@ impl<S: Service> Coordinator<S> {
         watched: &[(u32, Vec<u8>)],
         cmds: Vec<(S::Cmd, OwnedArgs)>,
         exec: bool,
+        inline: bool,
     ) -> Draft<S> {
         let n = self.n;
         let steps: Vec<Step<S>> = cmds
@@ -341,9 +381,16 @@ impl<S: Service> Coordinator<S> {
             .iter()
             .enumerate()
             .all(|(s, &i)| !i || s == self.id);
-        if home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
+        if inline && home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
             // The fast path: nothing else can run on this reactor meanwhile.
-            return Draft::Inline { steps, watch };
+            let publishes = steps.iter().any(|(_, _, r)| {
+                matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
+            });
+            return Draft::Inline {
+                steps,
+                watch,
+                publishes,
+            };
         }
         let locks = claims
             .into_iter()
@@ -357,6 +404,7 @@ impl<S: Service> Coordinator<S> {
             locks,
             watch,
             early,
+            woken: false,
         })
     }
 
@@ -404,9 +452,14 @@ impl<S: Service> Coordinator<S> {
             discover: None,
             splits: Vec::new(),
             may_wait: false,
+            owners: Vec::new(),
+            woken: plan.woken,
             wait: None,
         };
-        tx.may_wait = !tx.exec && tx.steps.len() == 1 && self.pops_only(&tx.steps[0]);
+        if !tx.exec && tx.steps.len() == 1 {
+            tx.owners = self.wait_owners(&tx.steps[0]);
+            tx.may_wait = !tx.owners.is_empty();
+        }
         if ex.effects.enabled()
             && tx.plan.len() > 1
             && tx.steps.iter().any(|s| !self.svc.reads_only(s.0))
@@ -426,23 +479,23 @@ impl<S: Service> Coordinator<S> {
         (op, blocks)
     }
 
-    /// Whether `step` is a blocking command that only pops from the keys
-    /// it waits on (BLPOP, BZMPOP, …; not BLMOVE, which writes elsewhere).
-    fn pops_only(&self, step: &Step<S>) -> bool {
+    /// The shards owning the keys `step` waits on when it is a blocking
+    /// command (BLPOP's keys, BLMOVE's source); none for any other.
+    fn wait_owners(&self, step: &Step<S>) -> Vec<usize> {
         let (cmd, args, route) = step;
-        if !self.svc.blocking(*cmd) {
-            return false;
+        if !self.svc.blocking(*cmd) || route.is_err() {
+            return Vec::new();
         }
-        let Ok(route) = route else {
-            return false;
-        };
         let args = args.args();
-        let range = self.svc.wait_keys(*cmd, args);
-        let wait: Vec<&[u8]> = range
+        let mut owners: Vec<usize> = self
+            .svc
+            .wait_keys(*cmd, args)
             .filter(|&i| i < args.len())
-            .map(|i| args.get(i))
+            .map(|i| shard_of(args.get(i), self.n))
             .collect();
-        !wait.is_empty() && route_keys(route, args).all(|k| wait.contains(&k))
+        owners.sort_unstable();
+        owners.dedup();
+        owners
     }
 
     // ---- the lock phase ----------------------------------------------------
@@ -631,6 +684,17 @@ impl<S: Service> Coordinator<S> {
                 }
                 break;
             }
+            // A PUBLISH waits for every command before it to have run, so
+            // that their keyspace events reach subscribers ahead of its
+            // message, as in Redis (`reply` resumes it).
+            if tx.pending > 0
+                && matches!(
+                    tx.steps[pc].2,
+                    Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish))
+                )
+            {
+                break;
+            }
             tx.phase = Phase::Running { pc: pc + 1 };
             self.send_step(ex, wire, op, &mut tx, pc, None);
         }
@@ -651,9 +715,11 @@ impl<S: Service> Coordinator<S> {
 
     /// Sends the unlocks: after its last command on every shard (behind it
     /// on the same ring), the home shard's here.
-    /// A pop that found nothing is parked first, on each shard while its
-    /// locks are still held there: nothing can push to its keys between
-    /// the look and the parking (the unlock follows on the same ring).
+    /// A blocking command that found nothing is parked first, on each
+    /// owner of the keys it waits on while its locks are still held there:
+    /// nothing can push to those keys between the look and the parking
+    /// (the unlock follows on the same ring). A woken waiter that was
+    /// served leaves its owners' queues the same way, ahead of the unlock.
     fn release(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, tx: &mut Tx<S>) {
         tx.phase = Phase::Releasing;
         if tx.wait.is_some() && !tx.gone {
@@ -664,7 +730,7 @@ impl<S: Service> Coordinator<S> {
                 part: 0,
             };
             let (cmd, ref args, _) = tx.steps[0];
-            for &(s, _) in &tx.plan {
+            for &s in &tx.owners {
                 if s == self.id {
                     ex.park(self.id, dest, &tx.client, cmd, args.args());
                 } else {
@@ -676,6 +742,16 @@ impl<S: Service> Coordinator<S> {
                         client: tx.client,
                         first,
                         n,
+                    });
+                }
+            }
+        } else if tx.woken {
+            for &s in &tx.owners {
+                if s == self.id {
+                    ex.unpark(tx.client.id);
+                } else {
+                    wire.batch(s).reqs.push(Req::Unpark {
+                        client: tx.client.id,
                     });
                 }
             }
@@ -703,8 +779,25 @@ impl<S: Service> Coordinator<S> {
         Some((tx.conn, tx.gen, *cmd, args.args()))
     }
 
+    /// The pub/sub command transaction `op` stopped at, if that is what
+    /// it stopped at: the command, which one, its arguments, and whether the
+    /// connection speaks RESP3. The reactor delivers PUBLISH's message to
+    /// its own subscribers (or answers PUBSUB) and reports with
+    /// [`Self::conn_ran`], whether the connection is still there or not.
+    pub fn pubsub_step(&self, op: u32) -> Option<(S::Cmd, PubSubOp, Args<'_>, bool)> {
+        let tx = self.txs.get(op as usize)?.as_ref()?;
+        let Phase::AtConn { step } = tx.phase else {
+            return None;
+        };
+        match &tx.steps[step] {
+            (cmd, args, Ok(Route::PubSub(ps))) => Some((*cmd, *ps, args.args(), tx.client.resp3)),
+            _ => None,
+        }
+    }
+
     /// Event: the connection command ran: its `reply`, and the connection's
-    /// facts after it (`None`: the connection is gone).
+    /// facts after it (`None`: the connection is gone). For PUBLISH, the
+    /// reply is this shard's count, one part of the sum.
     pub fn conn_ran(
         &mut self,
         ex: &mut Executor<S>,
@@ -723,7 +816,10 @@ impl<S: Service> Coordinator<S> {
         if let Some(c) = client {
             tx.client = c;
         }
-        tx.parts[step] = Part::Ready(reply);
+        match &mut tx.parts[step] {
+            p @ Part::Fan(_) => add_reply(p, self.id as u32, reply),
+            p => *p = Part::Ready(reply),
+        }
         tx.phase = Phase::Running { pc: step + 1 };
         self.run_steps(ex, wire, op, tx);
     }
@@ -786,9 +882,41 @@ impl<S: Service> Coordinator<S> {
                 self.out.push(ToConn::ConnCmd { op });
             }
             Route::Tx(_) => tx.parts[i] = Part::Ready(b"+OK\r\n".to_vec()),
-            // The service refuses pub/sub commands in MULTI before they
-            // are queued.
-            Route::PubSub(_) => tx.parts[i] = Part::Ready(PUBSUB_IN_TX.to_vec()),
+            // The service refuses subscriptions in MULTI before they are
+            // queued.
+            Route::PubSub(ps) if !pubsub_in_tx(ps) => {
+                tx.parts[i] = Part::Ready(PUBSUB_IN_TX.to_vec())
+            }
+            Route::PubSub(ps @ (PubSubOp::Publish | PubSubOp::SPublish)) => {
+                // Every shard delivers to its subscribers and counts them,
+                // summed: the others on receipt, this one's reactor in the
+                // transaction's turn (below), so whatever the transaction
+                // does next goes after the message.
+                let fo = FanOut::new(Fold::Sum, self.n);
+                tx.parts[i] = Part::Fan(Box::new(fo));
+                for s in (0..self.n).filter(|&s| s != self.id) {
+                    tx.pending += 1;
+                    let b = wire.batch(s);
+                    let (first, n) = b.push_args([args.get(1), args.get(2)].into_iter());
+                    b.reqs.push(Req::TxPublish {
+                        op,
+                        part: i as u32,
+                        sub: s as u32,
+                        sharded: ps == PubSubOp::SPublish,
+                        first,
+                        n,
+                    });
+                }
+                tx.phase = Phase::AtConn { step: i };
+                self.out.push(ToConn::ConnCmd { op });
+            }
+            // PUBSUB's questions, answered from the directory by the
+            // reactor, in their turn.
+            Route::PubSub(_) if tx.gone => tx.parts[i] = Part::Ready(Vec::new()),
+            Route::PubSub(_) => {
+                tx.phase = Phase::AtConn { step: i };
+                self.out.push(ToConn::ConnCmd { op });
+            }
             Route::Shard(s) => self.send_to(ex, wire, op, tx, i, 0, s % self.n, cmd, args, only),
             Route::All(Fold::One) => self.start_copy(ex, wire, op, tx, i, &route, args),
             Route::All(fold) => {
@@ -1139,7 +1267,10 @@ impl<S: Service> Coordinator<S> {
             add_reply(p, sub, bytes.to_vec());
         }
         tx.pending -= 1;
-        if tx.pending == 0 && tx.phase == Phase::Releasing {
+        if tx.pending == 0 && matches!(tx.phase, Phase::Running { .. }) {
+            // Held at a PUBLISH until now (`run_steps`).
+            self.runnable.push(op);
+        } else if tx.pending == 0 && tx.phase == Phase::Releasing {
             if tx.log.is_some() {
                 // The decision and the unlocks need the executor.
                 self.runnable.push(op);
@@ -1160,7 +1291,7 @@ impl<S: Service> Coordinator<S> {
                 gen: tx.gen,
                 seq: tx.seq,
                 client: tx.client.id,
-                owners: tx.plan.iter().map(|&(s, _)| s).collect(),
+                owners: tx.owners,
                 timeout,
             });
             return;

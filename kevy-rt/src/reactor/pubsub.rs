@@ -368,7 +368,7 @@ impl<S: Service> Reactor<S> {
     /// matches it; returns how many received it. `me` is the publishing
     /// connection when it is this shard's (taken out of the table while
     /// it runs).
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         mut me: Option<(u32, &mut ConnState<S>)>,
         sharded: bool,
@@ -436,9 +436,22 @@ impl<S: Service> Reactor<S> {
     /// answered from the directory.
     fn introspect(&mut self, st: &mut ConnState<S>, op: PubSubOp, args: Args<'_>) {
         let mut out = self.pool.get();
+        self.introspect_into(st.client.resp3, op, args, &mut out);
+        st.push_ready(&out);
+        self.pool.put(out);
+    }
+
+    /// [`Self::introspect`]'s answer, appended to `out`.
+    pub(super) fn introspect_into(
+        &self,
+        resp3: bool,
+        op: PubSubOp,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) {
         {
             let dir = self.mesh.directory();
-            let mut r = Reply::new(&mut out, st.client.resp3);
+            let mut r = Reply::new(out, resp3);
             match op {
                 PubSubOp::Channels | PubSubOp::ShardChannels => {
                     let kind = if op == PubSubOp::Channels {
@@ -473,8 +486,6 @@ impl<S: Service> Reactor<S> {
                 _ => r.int(dir.len(Kind::Pattern) as i64),
             }
         }
-        st.push_ready(&out);
-        self.pool.put(out);
     }
 }
 

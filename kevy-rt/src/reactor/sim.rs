@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 mod tests;
 pub(crate) mod toy;
+mod waits;
 
 /// Steps of one `settle` before a run counts as stuck (a deadlock, or work
 /// that never drains).
@@ -200,6 +201,9 @@ impl<S: Service> Sim<S> {
         r.now_us = self.now_us;
         r.now_ms = self.now_us / 1_000;
         r.svc.begin_iteration(&mut r.ex.shard);
+        if !r.timers.is_empty() {
+            r.expire_waits();
+        }
         r.turn();
         // Take the output the flush would write.
         for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
@@ -264,6 +268,11 @@ impl<S: Service> Sim<S> {
         }
         out.drain(..at);
         got
+    }
+
+    /// How many clients wait on keys of shard `s`.
+    pub fn waiters(&self, s: usize) -> usize {
+        self.shards[s].ex.waiters.len()
     }
 
     /// Whether every shard's lock table is empty and no transaction is in

@@ -6,13 +6,15 @@
 //! side (locks, waiters) in `executor.rs`; the scheme and why it is atomic,
 //! deadlock-free and fair is in the crate doc ("Transactions").
 
-use super::coord::{Draft, Step, ToConn};
+use super::coord::{pubsub_in_tx, Draft, Step, ToConn};
 use super::executor::Local;
 use super::Reactor;
 use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
-use crate::msg::{Dest, Req};
-use crate::service::{ClientCtx, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp};
+use crate::msg::{Dest, Req, Resp};
+use crate::service::{
+    ClientCtx, ConnAction, Fold, InMulti, PubSubOp, Refused, Route, Service, TxOp,
+};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
 use std::net::SocketAddr;
@@ -258,11 +260,27 @@ impl<S: Service> Reactor<S> {
         cmds: Vec<(S::Cmd, OwnedArgs)>,
         exec: bool,
     ) {
-        match self
+        let mut draft = self
             .coord
-            .draft(&self.ex, &st.client, &st.watched, cmds, exec)
+            .draft(&self.ex, &st.client, &st.watched, cmds, exec, true);
+        if let Draft::Inline {
+            publishes: true, ..
+        } = draft
         {
-            Draft::Inline { steps, watch } => self.run_inline(st, &steps, exec, watch),
+            if self.subscribers_elsewhere() {
+                // PUBLISH must reach other shards' subscribers and count
+                // them: a coordinated transaction (rare, so planned twice).
+                let Draft::Inline { steps, .. } = draft else {
+                    return;
+                };
+                let cmds = steps.into_iter().map(|(c, a, _)| (c, a)).collect();
+                draft = self
+                    .coord
+                    .draft(&self.ex, &st.client, &st.watched, cmds, exec, false);
+            }
+        }
+        match draft {
+            Draft::Inline { steps, watch, .. } => self.run_inline(idx, st, &steps, exec, watch),
             Draft::Plan(plan) => {
                 let seq = st.next_seq();
                 st.await_remote();
@@ -271,6 +289,35 @@ impl<S: Service> Reactor<S> {
                         .start(&mut self.ex, &mut self.mesh, plan, idx, gen, seq);
                 st.blocked = blocks;
             }
+        }
+    }
+
+    /// Serves connection `idx`'s blocked command `seq` (`cmd`, `args`),
+    /// which an owner of the key it waits on woke and which also writes a
+    /// key of another shard: it runs again as a transaction over all its
+    /// keys (crate doc, "Blocking"). The connection's wait is claimed.
+    pub(super) fn serve_woken(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        seq: u64,
+        cmd: S::Cmd,
+        args: OwnedArgs,
+    ) {
+        // Not inline: a draft then always plans.
+        let draft = self
+            .coord
+            .draft(&self.ex, &st.client, &[], vec![(cmd, args)], false, false);
+        if let Draft::Plan(plan) = draft {
+            self.coord.start(
+                &mut self.ex,
+                &mut self.mesh,
+                plan.serving_woken(),
+                idx,
+                gen,
+                seq,
+            );
         }
     }
 
@@ -294,7 +341,7 @@ impl<S: Service> Reactor<S> {
         };
         match self
             .coord
-            .draft(&self.ex, &client, &[], vec![(cmd, args)], false)
+            .draft(&self.ex, &client, &[], vec![(cmd, args)], false, true)
         {
             Draft::Inline { steps, .. } => {
                 let mut out = Vec::new();
@@ -313,8 +360,21 @@ impl<S: Service> Reactor<S> {
         self.pump();
     }
 
-    /// Every key is on this shard and free: run the commands back to back.
-    fn run_inline(&mut self, st: &mut ConnState<S>, steps: &[Step<S>], exec: bool, watch: bool) {
+    /// Whether a shard other than this one has subscribers.
+    fn subscribers_elsewhere(&self) -> bool {
+        (0..self.n).any(|s| s != self.id && self.mesh.has_subs(s))
+    }
+
+    /// Every key is on this shard and free (and no other shard has
+    /// subscribers for a PUBLISH to reach): run the commands back to back.
+    fn run_inline(
+        &mut self,
+        idx: u32,
+        st: &mut ConnState<S>,
+        steps: &[Step<S>],
+        exec: bool,
+        watch: bool,
+    ) {
         let mut out = self.pool.get();
         if watch && self.svc.watch_changed(&mut self.ex.shard, st.client.id) {
             Reply::new(&mut out, st.client.resp3).null_array();
@@ -346,7 +406,25 @@ impl<S: Service> Reactor<S> {
                     }
                     // UNWATCH inside the transaction: EXEC unwatches anyway.
                     Ok(Route::Tx(_)) => out.extend_from_slice(b"+OK\r\n"),
-                    Ok(Route::PubSub(_)) => out.extend_from_slice(super::coord::PUBSUB_IN_TX),
+                    Ok(Route::PubSub(ps)) if !pubsub_in_tx(*ps) => {
+                        out.extend_from_slice(super::coord::PUBSUB_IN_TX)
+                    }
+                    Ok(Route::PubSub(ps @ (PubSubOp::Publish | PubSubOp::SPublish))) => {
+                        let a = args.args();
+                        let sharded = *ps == PubSubOp::SPublish;
+                        // Keyspace events of the commands before it go first.
+                        if !self.ex.effects.pushes.is_empty() {
+                            self.deliver_pushes(Some((idx, &mut *st)));
+                        }
+                        let count =
+                            self.deliver(Some((idx, &mut *st)), sharded, a.get(1), a.get(2));
+                        Reply::new(&mut out, st.client.resp3).int(count as i64);
+                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
+                    }
+                    Ok(Route::PubSub(ps)) => {
+                        self.introspect_into(st.client.resp3, *ps, args.args(), &mut out);
+                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
+                    }
                     Ok(_) => self.ex.run(&st.client, *cmd, args.args(), 0, &mut out),
                 }
             }
@@ -425,6 +503,7 @@ impl<S: Service> Reactor<S> {
                     }
                 }
             }
+            ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => self.tx_pubsub(op),
             ToConn::ConnCmd { op } => {
                 let mut v = Vec::new();
                 let mut client = None;
@@ -491,6 +570,62 @@ impl<S: Service> Reactor<S> {
         }
     }
 
+    /// A transaction's pub/sub command, in its turn: PUBLISH's delivery to
+    /// this shard's subscribers (whether its connection is still there or
+    /// not: the message goes out either way), or PUBSUB's answer.
+    fn tx_pubsub(&mut self, op: u32) {
+        let Some((cmd, ps, args, resp3)) = self.coord.pubsub_step(op) else {
+            return;
+        };
+        let args = args.to_owned_args();
+        let args = args.args();
+        let mut v = Vec::new();
+        match ps {
+            PubSubOp::Publish | PubSubOp::SPublish => {
+                let sharded = ps == PubSubOp::SPublish;
+                if !self.ex.effects.pushes.is_empty() {
+                    self.deliver_pushes(None);
+                }
+                let count = self.deliver(None, sharded, args.get(1), args.get(2));
+                Reply::new(&mut v, resp3).int(count as i64);
+            }
+            _ => self.introspect_into(resp3, ps, args, &mut v),
+        }
+        self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None);
+        self.coord
+            .conn_ran(&mut self.ex, &mut self.mesh, op, None, v);
+    }
+
+    /// A peer's transaction publishes (`Req::TxPublish`): deliver here and
+    /// answer the count as that part of its command.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn publish_for_tx(
+        &mut self,
+        peer: usize,
+        op: u32,
+        part: u32,
+        sub: u32,
+        sharded: bool,
+        channel: &[u8],
+        message: &[u8],
+    ) {
+        if !self.ex.effects.pushes.is_empty() {
+            self.deliver_pushes(None);
+        }
+        let count = self.deliver(None, sharded, channel, message);
+        let b = self.batch(peer);
+        let start = b.rdata.len() as u32;
+        Reply::new(&mut b.rdata, false).int(count as i64);
+        let len = b.rdata.len() as u32 - start;
+        b.resps.push(Resp::TxReply {
+            op,
+            part,
+            sub,
+            start,
+            len,
+        });
+    }
+
     /// Answers a transaction's connection and lets it read again.
     fn tx_answer(&mut self, conn: u32, gen: u32, seq: u64, blocks: bool, exec: bool, reply: &[u8]) {
         if self.gens.get(conn as usize) != Some(&gen) {
@@ -509,9 +644,14 @@ impl<S: Service> Reactor<S> {
             Vec::new()
         };
         let client = c.st.client.id;
+        let waited = c.st.waiting.is_some();
         if !c.in_ready {
             c.in_ready = true;
             self.ready.push(conn);
+        }
+        if waited {
+            // A woken waiter served by its transaction.
+            self.wait_answered(conn, seq);
         }
         self.mark_write(conn);
         self.unwatch_keys(client, watched);

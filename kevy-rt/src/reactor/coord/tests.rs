@@ -32,6 +32,8 @@ struct H {
     /// The connection is closed: connection commands find nobody.
     closed: bool,
     seq: u64,
+    /// How many subscribers the home shard delivers a PUBLISH to.
+    home_subscribers: u32,
 }
 
 const CONN: u32 = 7;
@@ -59,7 +61,34 @@ impl H {
             conn: Vec::new(),
             closed: false,
             seq: 0,
+            home_subscribers: 0,
         }
+    }
+
+    /// Serves again a blocked command an owner woke (`Tx::woken`); returns
+    /// the transaction's slot.
+    fn start_woken(&mut self, words: &[&str]) -> u32 {
+        let mut a = OwnedArgs::default();
+        for w in words {
+            a.push(w.as_bytes());
+        }
+        let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
+        let Draft::Plan(plan) =
+            self.coord
+                .draft(&self.ex, &self.client, &[], vec![(cmd, a)], false, false)
+        else {
+            panic!("expected a coordinated transaction");
+        };
+        let (op, _) = self.coord.start(
+            &mut self.ex,
+            &mut self.rings,
+            plan.serving_woken(),
+            CONN,
+            GEN,
+            self.seq,
+        );
+        self.pump();
+        op
     }
 
     /// Starts a transaction of `cmds` (`exec`: an EXEC, with the
@@ -78,9 +107,9 @@ impl H {
             .collect();
         let watched: Vec<(u32, Vec<u8>)> =
             watched.iter().map(|k| (0, k.as_bytes().to_vec())).collect();
-        let Draft::Plan(plan) = self
-            .coord
-            .draft(&self.ex, &self.client, &watched, cmds, exec)
+        let Draft::Plan(plan) =
+            self.coord
+                .draft(&self.ex, &self.client, &watched, cmds, exec, true)
         else {
             panic!("expected a coordinated transaction");
         };
@@ -121,6 +150,17 @@ impl H {
                         assert_eq!((conn, gen), (CONN, GEN));
                         self.conn.push("reads on".into());
                     }
+                    ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => {
+                        // This shard's subscribers: `home_subscribers`.
+                        let (_, _, args, _) = self.coord.pubsub_step(op).expect("stopped");
+                        self.conn.push(format!(
+                            "publish here {}",
+                            String::from_utf8_lossy(args.get(2))
+                        ));
+                        let v = format!(":{}\r\n", self.home_subscribers).into_bytes();
+                        self.coord
+                            .conn_ran(&mut self.ex, &mut self.rings, op, None, v);
+                    }
                     ToConn::ConnCmd { op } => {
                         let (conn, gen, cmd, args) = self.coord.conn_cmd(op).expect("stopped");
                         assert_eq!((conn, gen), (CONN, GEN));
@@ -139,7 +179,12 @@ impl H {
                         self.coord
                             .conn_ran(&mut self.ex, &mut self.rings, op, client, v);
                     }
-                    ToConn::Wait { .. } => unreachable!("the toy service never blocks"),
+                    ToConn::Wait {
+                        conn, gen, owners, ..
+                    } => {
+                        assert_eq!((conn, gen), (CONN, GEN));
+                        self.conn.push(format!("waits on {owners:?}"));
+                    }
                     ToConn::Answer {
                         conn,
                         gen,
@@ -191,6 +236,15 @@ impl H {
                     ..
                 } => format!("run {part}.{sub} {}", words(first, n)),
                 Req::Unlock { .. } => "unlock".into(),
+                Req::Park { first, n, .. } => format!("park {}", words(first, n)),
+                Req::Unpark { .. } => "unpark".into(),
+                Req::TxPublish {
+                    part,
+                    sub,
+                    first,
+                    n,
+                    ..
+                } => format!("publish {part}.{sub} {}", words(first, n)),
                 Req::Export { first, n, .. } => format!("export {}", words(first, n)),
                 Req::Import { n, .. } => {
                     let (k, v) = snaps.next().expect("a snapshot per import");
@@ -593,4 +647,105 @@ fn a_read_only_transaction_is_not_logged() {
     let mut recs = Vec::new();
     h.ex.effects.take_records(|r| recs.push(format!("{r:?}")));
     assert!(recs.is_empty(), "{recs:?}");
+}
+
+#[test]
+fn a_woken_move_served_drops_its_waiter_before_the_unlock() {
+    let mut h = H::new(1, 3);
+    let (src, dst) = (key_on("s", 0, 3), key_on("d", 2, 3));
+    let op = h.start_woken(&["BMOVE", &src, &dst, "0"]);
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1")]));
+    h.locked(op, false);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(0, &format!("export {src}")), (2, &format!("export {dst}"))])
+    );
+    h.exported(op, &[(&src, Some("x,y"))]);
+    h.exported(op, &[(&dst, None)]);
+    // Moved: the write-backs, then on the source's shard the waiter leaves
+    // its queue ahead of the unlock.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, &format!("import {src}=y")),
+            (0, "unpark"),
+            (0, "unlock"),
+            (2, &format!("import {dst}=x")),
+            (2, "unlock"),
+        ])
+    );
+    assert_eq!(h.conn(), ["answer x"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_woken_move_that_finds_nothing_waits_on_in_place() {
+    let mut h = H::new(1, 3);
+    let (src, dst) = (key_on("s", 0, 3), key_on("d", 2, 3));
+    let op = h.start_woken(&["BMOVE", &src, &dst, "0"]);
+    h.all_sent();
+    h.locked(op, false);
+    h.all_sent();
+    h.locked(op, false);
+    h.all_sent();
+    h.exported(op, &[(&src, None)]);
+    h.exported(op, &[(&dst, None)]);
+    // Taken meanwhile: parked again on the source's shard only (where the
+    // waiter keeps its place), before that shard's unlock; no answer.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, &format!("park BMOVE {src} {dst} 0")),
+            (0, "unlock"),
+            (2, "unlock"),
+        ])
+    );
+    assert_eq!(h.conn(), ["waits on [0]"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn publish_in_a_transaction_reaches_every_shard_in_its_turn() {
+    let mut h = H::new(1, 3);
+    h.home_subscribers = 2;
+    let (a, b) = (key_on("a", 0, 3), key_on("b", 2, 3));
+    let op = h.start(
+        &[
+            &["SET", &a, "1"],
+            &["PUBLISH", "ch", "m"],
+            &["SET", &b, "2"],
+        ],
+        true,
+        &[],
+    );
+    // Not early: every lock first.
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1")]));
+    h.locked(op, false);
+    // The message waits for the commands before it to have run (their
+    // keyspace events go first); then it goes to the other shards, the
+    // home shard delivers in its turn, and only then goes the next command.
+    assert_eq!(h.all_sent(), strs(&[(0, &format!("run 0.0 SET {a} 1"))]));
+    assert!(h.conn().is_empty(), "nothing published before SET answered");
+    h.reply(op, 0, 0, "+OK\r\n");
+    assert_eq!(h.conn(), ["publish here m"]);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, "publish 1.0 ch m"),
+            (0, "unlock"),
+            (2, "publish 1.2 ch m"),
+            (2, &format!("run 2.0 SET {b} 2")),
+            (2, "unlock"),
+        ])
+    );
+    h.reply(op, 1, 2, ":3\r\n");
+    h.reply(op, 2, 0, "+OK\r\n");
+    assert!(h.conn().is_empty(), "shard 0's count is still to come");
+    h.reply(op, 1, 0, ":1\r\n");
+    assert_eq!(h.conn(), ["answer [OK,6,OK]"]);
+    assert!(h.idle());
 }

@@ -10,7 +10,13 @@
 //! - `COPYREF src dst`: copies the value of the key that `src`'s value
 //!   names into `dst` (deleting `dst` when there is none): keys known only
 //!   once read (`Route::All` with `Fold::One`), run by copy.
-//! - `PING`, `SELECT db`: connection commands.
+//! - `PUSH k v…`, `POP k`: a list, kept as its elements joined by commas.
+//! - `BPOP k… timeout` (the first element of the first non-empty list, as
+//!   `[k, v]`) and `BMOVE src dst timeout` (moves the first element of
+//!   `src` to the end of `dst`): blocking commands, waiting on their lists
+//!   (`src` only for BMOVE) when they find nothing; `timeout` in ms.
+//! - `PING`, `SELECT db`: connection commands; `PUBLISH ch m`: pub/sub,
+//!   run by the runtime.
 //! - `MULTI`, `EXEC`, `DISCARD`, `WATCH k…`, `UNWATCH`: transaction control.
 //!
 //! Every write bumps the key's version (what WATCH compares), and a scratch
@@ -18,7 +24,7 @@
 
 use crate::exec::Sink;
 use crate::service::{
-    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, Refused, Route, Service, TxOp,
+    ClientCtx, ClientInfo, ConnAction, Fold, InMulti, PubSubOp, Refused, Route, Service, TxOp,
 };
 use kevy_resp::{Args, Reply};
 use std::collections::HashMap;
@@ -58,6 +64,27 @@ impl ToyShard {
         }
     }
 
+    /// Takes the first element of list `key`, deleting an emptied list.
+    fn pop(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        let list = self.map.get(key)?.clone();
+        let (head, rest) = match list.iter().position(|&b| b == b',') {
+            Some(at) => (list[..at].to_vec(), Some(list[at + 1..].to_vec())),
+            None => (list, None),
+        };
+        self.set(key, rest);
+        Some(head)
+    }
+
+    /// Appends `elem` to list `key`.
+    fn push(&mut self, key: &[u8], elem: &[u8]) {
+        let mut list = self.map.get(key).cloned().unwrap_or_default();
+        if !list.is_empty() {
+            list.push(b',');
+        }
+        list.extend_from_slice(elem);
+        self.set(key, Some(list));
+    }
+
     fn set(&mut self, key: &[u8], value: Option<Vec<u8>>) {
         match value {
             Some(v) => {
@@ -82,6 +109,11 @@ pub(crate) enum Cmd {
     Rename,
     Dbsize,
     CopyRef,
+    Push,
+    Pop,
+    BPop,
+    BMove,
+    Publish,
     Ping,
     Select,
     Tx(TxOp),
@@ -111,6 +143,11 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"RENAME" => (Cmd::Rename, 3, keys(1, 2, 1, Fold::One)),
         b"DBSIZE" => (Cmd::Dbsize, 1, Route::All(Fold::Sum)),
         b"COPYREF" => (Cmd::CopyRef, 3, Route::All(Fold::One)),
+        b"PUSH" => (Cmd::Push, -3, keys(1, 1, 1, Fold::One)),
+        b"POP" => (Cmd::Pop, 2, keys(1, 1, 1, Fold::One)),
+        b"BPOP" => (Cmd::BPop, -3, keys(1, -2, 1, Fold::One)),
+        b"BMOVE" => (Cmd::BMove, 4, keys(1, 2, 1, Fold::One)),
+        b"PUBLISH" => (Cmd::Publish, 3, Route::PubSub(PubSubOp::Publish)),
         b"PING" => (Cmd::Ping, -1, Route::Conn),
         b"SELECT" => (Cmd::Select, 2, Route::Conn),
         b"MULTI" => (Cmd::Tx(TxOp::Multi), 1, Route::Tx(TxOp::Multi)),
@@ -251,7 +288,42 @@ impl Service for Toy {
                 r.int(i64::from(v.is_some()));
                 shard.set(args.get(2), v);
             }
-            Cmd::Ping | Cmd::Select | Cmd::Tx(_) => r.error("ERR not a keyed command"),
+            Cmd::Push => {
+                for v in args.iter().skip(2) {
+                    shard.push(args.get(1), v);
+                }
+                r.ok();
+            }
+            Cmd::Pop => match shard.pop(args.get(1)) {
+                Some(v) => r.bulk(&v),
+                None => r.null(),
+            },
+            Cmd::BPop => {
+                let n = args.len();
+                for k in args.iter().take(n - 1).skip(1) {
+                    if let Some(v) = shard.pop(k) {
+                        r.array(2);
+                        r.bulk(k);
+                        return r.bulk(&v);
+                    }
+                }
+                if sink.may_block {
+                    sink.block = Some(timeout(args.get(n - 1)));
+                } else {
+                    r.null_array();
+                }
+            }
+            Cmd::BMove => match shard.pop(args.get(1)) {
+                Some(v) => {
+                    shard.push(args.get(2), &v);
+                    r.bulk(&v);
+                }
+                None if sink.may_block => sink.block = Some(timeout(args.get(3))),
+                None => r.null(),
+            },
+            Cmd::Ping | Cmd::Select | Cmd::Publish | Cmd::Tx(_) => {
+                r.error("ERR not a keyed command")
+            }
         }
     }
 
@@ -370,6 +442,22 @@ impl Service for Toy {
         keys
     }
 
+    fn blocking(&self, cmd: Cmd) -> bool {
+        matches!(cmd, Cmd::BPop | Cmd::BMove)
+    }
+
+    fn wait_keys(&self, cmd: Cmd, args: Args<'_>) -> std::ops::Range<usize> {
+        match cmd {
+            Cmd::BPop => 1..args.len().saturating_sub(1),
+            Cmd::BMove => 1..2,
+            _ => 0..0,
+        }
+    }
+
+    fn wakes(&self, shard: &mut ToyShard, _db: u32, _cmd: Cmd, key: &[u8]) -> bool {
+        shard.map.contains_key(key)
+    }
+
     fn watch(&self, shard: &mut ToyShard, client: u64, _db: u32, key: &[u8]) {
         let v = shard.version(key);
         shard
@@ -389,4 +477,12 @@ impl Service for Toy {
             .get(&client)
             .is_some_and(|w| w.iter().any(|(k, v)| shard.version(k) != *v))
     }
+}
+
+/// A blocking command's timeout argument, in milliseconds (0: for ever).
+fn timeout(arg: &[u8]) -> u64 {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
 }

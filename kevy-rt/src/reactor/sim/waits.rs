@@ -1,0 +1,392 @@
+//! Blocking commands over many interleavings of the shards' steps, with
+//! the toy's `BMOVE src dst` (BLMOVE) whose destination lives on another
+//! shard than its source: it waits on the source's shard and, woken, is
+//! served by a transaction of its home. Served by a push, first come first
+//! served, timing out, and clients that go away at any step: every element
+//! ends in a destination exactly once or stays in the source.
+
+use super::toy::Toy;
+use super::{Rng, Sim};
+use crate::slot::shard_of;
+use std::sync::Arc;
+
+/// A key named after `tag` that lives on shard `s` of `n`.
+fn key_on(tag: &str, s: usize, n: usize) -> String {
+    (0..)
+        .map(|i| format!("{tag}:{i}"))
+        .find(|k| shard_of(k.as_bytes(), n) == s)
+        .expect("some key lands on every shard")
+}
+
+/// The elements of list `key`, read straight from its shard.
+fn list(sim: &Sim<Toy>, key: &str) -> Vec<String> {
+    sim.shards[shard_of(key.as_bytes(), sim.n())]
+        .ex
+        .shard
+        .get(key)
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn waiting(sim: &Sim<Toy>) -> usize {
+    (0..sim.n()).map(|s| sim.waiters(s)).sum()
+}
+
+fn settle(sim: &mut Sim<Toy>, rng: &mut Rng) {
+    sim.settle_with(|n| rng.below(n));
+    assert!(sim.locks_idle(), "locks or transactions left behind");
+}
+
+#[test]
+fn a_move_to_another_shard_waits_until_its_source_is_pushed() {
+    for n in [2, 3] {
+        let mut s = Sim::new(Arc::new(Toy), n);
+        let mut rng = Rng::new(n as u64);
+        let clients: Vec<usize> = (0..n).map(|h| s.connect(h)).collect();
+        for round in 0..150 {
+            let a = rng.below(n);
+            let src = key_on(&format!("s{round}"), a, n);
+            let dst = key_on(&format!("d{round}"), (a + 1 + rng.below(n - 1)) % n, n);
+            let w = clients[rng.below(n)];
+            let p = clients.iter().copied().find(|&c| c != w).expect("a pusher");
+            s.send(w, &[&["BMOVE", &src, &dst, "0"]]);
+            settle(&mut s, &mut rng);
+            assert!(s.replies(w).is_empty(), "round {round}: it waits");
+            assert_eq!(s.waiters(a), 1, "round {round}: on the source's shard");
+            assert_eq!(waiting(&s), 1, "round {round}: there only");
+            s.send(p, &[&["PUSH", &src, "x", "y"]]);
+            settle(&mut s, &mut rng);
+            assert_eq!(s.replies(p), ["OK"]);
+            assert_eq!(s.replies(w), ["x"], "round {round}");
+            assert_eq!(list(&s, &dst), ["x"], "round {round}");
+            assert_eq!(list(&s, &src), ["y"], "round {round}");
+            assert_eq!(waiting(&s), 0, "round {round}: nothing left parked");
+            // The connection runs on, and a later push stays put.
+            s.send(w, &[&["PING"]]);
+            s.send(p, &[&["PUSH", &src, "z"]]);
+            settle(&mut s, &mut rng);
+            assert_eq!(s.replies(w), ["PONG"]);
+            assert_eq!(list(&s, &src), ["y", "z"], "round {round}");
+            assert_eq!(s.replies(p), ["OK"]);
+        }
+    }
+}
+
+#[test]
+fn moves_to_other_shards_are_served_first_come_first_served() {
+    for n in [2, 3] {
+        let mut s = Sim::new(Arc::new(Toy), n);
+        let mut rng = Rng::new(10 + n as u64);
+        let clients: Vec<usize> = (0..3 * n).map(|i| s.connect(i % n)).collect();
+        let pusher = s.connect(0);
+        for round in 0..60 {
+            let a = rng.below(n);
+            let src = key_on(&format!("s{round}"), a, n);
+            // Three waiters in turn, each a move to another shard's key
+            // or, in the middle, a plain pop of the same source.
+            let mut ws = Vec::new();
+            for i in 0..3 {
+                let w = clients[rng.below(clients.len())];
+                if ws.iter().any(|&(c, _)| c == w) {
+                    continue;
+                }
+                let dst = key_on(&format!("d{round}.{i}"), (a + 1 + rng.below(n - 1)) % n, n);
+                if i == 1 && round % 2 == 0 {
+                    s.send(w, &[&["BPOP", &src, "0"]]);
+                } else {
+                    s.send(w, &[&["BMOVE", &src, &dst, "0"]]);
+                }
+                settle(&mut s, &mut rng);
+                ws.push((w, dst));
+            }
+            let elems: Vec<String> = (0..ws.len()).map(|i| format!("e{i}")).collect();
+            let mut push = vec!["PUSH", src.as_str()];
+            push.extend(elems.iter().map(String::as_str));
+            if round % 3 == 0 {
+                // One element at a time.
+                for e in &elems {
+                    s.send(pusher, &[&["PUSH", &src, e]]);
+                    settle(&mut s, &mut rng);
+                }
+            } else {
+                s.send(pusher, &[&push]);
+                settle(&mut s, &mut rng);
+            }
+            for (i, (w, dst)) in ws.iter().enumerate() {
+                let got = s.replies(*w);
+                let e = &elems[i];
+                if got.first().is_some_and(|r| r.starts_with('[')) {
+                    assert_eq!(got, [format!("[{src},{e}]")], "round {round}");
+                } else {
+                    assert_eq!(got, std::slice::from_ref(e), "round {round} waiter {i}");
+                    assert_eq!(list(&s, dst), std::slice::from_ref(e), "round {round}");
+                }
+            }
+            assert!(list(&s, &src).is_empty(), "round {round}");
+            assert_eq!(waiting(&s), 0, "round {round}");
+            s.replies(pusher);
+        }
+    }
+}
+
+#[test]
+fn a_move_to_another_shard_times_out_and_leaves_nothing_parked() {
+    for n in [2, 3] {
+        let mut s = Sim::new(Arc::new(Toy), n);
+        let mut rng = Rng::new(20 + n as u64);
+        let clients: Vec<usize> = (0..n).map(|h| s.connect(h)).collect();
+        for round in 0..40 {
+            let a = rng.below(n);
+            let src = key_on(&format!("s{round}"), a, n);
+            let dst = key_on(&format!("d{round}"), (a + 1) % n, n);
+            let w = clients[rng.below(n)];
+            s.send(w, &[&["BMOVE", &src, &dst, "5"]]);
+            // Each step is a millisecond: enough steps of every shard pass
+            // the deadline.
+            for _ in 0..40 * n {
+                let sh = rng.below(n);
+                s.step(sh);
+            }
+            settle(&mut s, &mut rng);
+            assert_eq!(s.replies(w), ["nil"], "round {round}");
+            assert_eq!(waiting(&s), 0, "round {round}");
+            let p = clients[(clients.iter().position(|&c| c == w).unwrap() + 1) % n];
+            s.send(p, &[&["PUSH", &src, "x"]]);
+            settle(&mut s, &mut rng);
+            assert_eq!(list(&s, &src), ["x"], "round {round}: nobody took it");
+            s.replies(p);
+        }
+    }
+}
+
+/// Waiters moving from one source to keys of every shard, a competitor
+/// popping the source, pushes, and clients killed or hanging up at random
+/// steps, in random interleavings: every element pushed ends exactly once
+/// in a destination, in the competitor's hands, or still in the source;
+/// a waiter that got an element finds it in its destination; and nothing
+/// stays parked for a client that is gone.
+#[test]
+fn clients_gone_at_any_step_lose_nothing_and_take_nothing_twice() {
+    for n in [2, 3] {
+        for round in 0..200u64 {
+            // A fresh server per round: clients come and go by the dozen.
+            let mut s = Sim::new(Arc::new(Toy), n);
+            let mut rng = Rng::new(1000 * n as u64 + round);
+            let a = rng.below(n);
+            let src = key_on(&format!("s{round}"), a, n);
+            // Waiters, each with its own destination on any shard.
+            let mut ws = Vec::new();
+            for i in 0..6 {
+                let c = s.connect(rng.below(n));
+                let dst = key_on(&format!("d{round}.{i}"), rng.below(n), n);
+                let timeout = if rng.below(4) == 0 { "20" } else { "0" };
+                s.send(c, &[&["BMOVE", &src, &dst, timeout]]);
+                ws.push((c, dst, false));
+                for _ in 0..rng.below(6) {
+                    let sh = rng.below(n);
+                    s.step(sh);
+                }
+            }
+            let pusher = s.connect(rng.below(n));
+            let rival = s.connect(rng.below(n));
+            let mut pushed = Vec::new();
+            let mut popped = Vec::new();
+            for step in 0..400 {
+                match rng.below(40) {
+                    0..=2 => {
+                        let e = format!("e{}", pushed.len());
+                        s.send(pusher, &[&["PUSH", &src, &e]]);
+                        pushed.push(e);
+                    }
+                    3 => s.send(rival, &[&["POP", &src]]),
+                    4 => {
+                        let (c, _, gone) = &mut ws[rng.below(6)];
+                        if !*gone {
+                            *gone = true;
+                            if step % 2 == 0 {
+                                s.kill(*c);
+                            } else {
+                                s.hang_up(*c);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                let sh = rng.below(n);
+                s.step(sh);
+            }
+            settle(&mut s, &mut rng);
+            popped.extend(s.replies(rival).into_iter().filter(|r| r != "nil"));
+            let mut held: Vec<String> = list(&s, &src);
+            held.extend(popped.iter().cloned());
+            for (c, dst, _) in &ws {
+                let got = s.replies(*c);
+                assert!(got.len() <= 1, "round {round}: one reply at most: {got:?}");
+                if let Some(e) = got.first().filter(|r| *r != "nil") {
+                    assert!(list(&s, dst).contains(e), "round {round}: {e} in {dst}");
+                }
+                held.extend(list(&s, dst));
+            }
+            held.sort();
+            let mut want = pushed.clone();
+            want.sort();
+            assert_eq!(held, want, "round {round}: every element once");
+            // Everyone goes: nothing may stay parked, nor take a later push.
+            for (c, _, gone) in &ws {
+                if !gone {
+                    s.kill(*c);
+                }
+            }
+            settle(&mut s, &mut rng);
+            assert_eq!(waiting(&s), 0, "round {round}: parked after all left");
+            s.send(pusher, &[&["PUSH", &src, "late"]]);
+            settle(&mut s, &mut rng);
+            assert_eq!(list(&s, &src).last().map(String::as_str), Some("late"));
+        }
+    }
+}
+
+/// Pops waiting on keys of two shards, pushes to both, a competitor
+/// popping both, and clients gone at random steps: every element is
+/// taken once or stays, and once all is quiet no client still waits while
+/// one of its keys holds an element (no wake-up is lost).
+#[test]
+fn pops_on_two_shards_lose_no_element_and_no_wake_up() {
+    for n in [2, 3] {
+        for round in 0..400u64 {
+            let mut s = Sim::new(Arc::new(Toy), n);
+            let mut rng = Rng::new(5000 * n as u64 + round);
+            let x = rng.below(n);
+            let a = key_on(&format!("a{round}"), x, n);
+            let b = key_on(&format!("b{round}"), (x + 1 + rng.below(n - 1)) % n, n);
+            let mut ws = Vec::new();
+            for _ in 0..5 {
+                let c = s.connect(rng.below(n));
+                s.send(c, &[&["BPOP", &a, &b, "0"]]);
+                ws.push((c, false));
+                for _ in 0..rng.below(6) {
+                    let sh = rng.below(n);
+                    s.step(sh);
+                }
+            }
+            let pusher = s.connect(rng.below(n));
+            let rival = s.connect(rng.below(n));
+            let mut pushed = Vec::new();
+            for step in 0..300 {
+                match rng.below(30) {
+                    0..=2 => {
+                        let key = if rng.below(2) == 0 { &a } else { &b };
+                        let e = format!("e{}", pushed.len());
+                        s.send(pusher, &[&["PUSH", key, &e]]);
+                        pushed.push(e);
+                    }
+                    3 => s.send(rival, &[&["POP", &a]]),
+                    4 => s.send(rival, &[&["POP", &b]]),
+                    5 if step % 3 == 0 => {
+                        let (c, gone) = &mut ws[rng.below(5)];
+                        if !*gone {
+                            *gone = true;
+                            s.kill(*c);
+                        }
+                    }
+                    _ => {}
+                }
+                let sh = rng.below(n);
+                s.step(sh);
+            }
+            settle(&mut s, &mut rng);
+            let mut held: Vec<String> = list(&s, &a);
+            held.extend(list(&s, &b));
+            held.extend(s.replies(rival).into_iter().filter(|r| r != "nil"));
+            let mut still = 0;
+            for (c, gone) in &ws {
+                let got = s.replies(*c);
+                assert!(got.len() <= 1, "round {round}: {got:?}");
+                match got.first() {
+                    Some(r) => {
+                        let inner = r.trim_start_matches('[').trim_end_matches(']');
+                        let (_, e) = inner.split_once(',').expect("[key,element]");
+                        held.push(e.to_string());
+                    }
+                    None if !gone => still += 1,
+                    None => {}
+                }
+            }
+            // A client that goes after its claim takes its element with it,
+            // as a Redis client closing right after being served does.
+            held.sort();
+            let taken = held.len();
+            held.dedup();
+            assert_eq!(held.len(), taken, "n {n} round {round}: taken twice");
+            assert!(held.iter().all(|e| pushed.contains(e)), "round {round}");
+            let gone = ws.iter().filter(|w| w.1).count();
+            assert!(pushed.len() - taken <= gone, "n {n} round {round}: lost");
+            if still > 0 {
+                assert!(
+                    list(&s, &a).is_empty() && list(&s, &b).is_empty(),
+                    "n {n} round {round}: {still} still wait beside {:?} {:?}",
+                    list(&s, &a),
+                    list(&s, &b)
+                );
+            }
+        }
+    }
+}
+
+/// A pop waiting on keys of shards 1 and 2, its home shard 0: both owners
+/// get an element and wake it at once; the home lets shard 1 serve it and
+/// holds shard 2's waiter; shard 1's element is taken by another client
+/// first, so shard 1 finds nothing after all; the held waiter on shard 2
+/// then serves it.
+#[test]
+fn a_pop_held_while_another_shard_tries_is_served_when_that_one_fails() {
+    let mut s = Sim::new(Arc::new(Toy), 3);
+    let (a, b) = (key_on("a", 1, 3), key_on("b", 2, 3));
+    let c = s.connect(0);
+    let (p1, p2) = (s.connect(1), s.connect(2));
+    s.send(c, &[&["BPOP", &a, &b, "0"]]);
+    s.settle();
+    assert_eq!((s.waiters(1), s.waiters(2)), (1, 1));
+    s.send(p1, &[&["PUSH", &a, "x"]]);
+    s.send(p2, &[&["PUSH", &b, "y"]]);
+    s.step(1); // pushes to a, wakes the home
+    s.step(2); // pushes to b, wakes the home
+    s.send(p1, &[&["POP", &a]]);
+    s.step(1); // takes x
+    s.step(0); // shard 1 may serve; shard 2's waiter is held
+    s.step(1); // finds nothing: waits again
+    s.step(2); // stays held
+    s.settle();
+    assert_eq!(s.replies(p1), ["OK", "x"]);
+    assert_eq!(s.replies(c), [format!("[{b},y]")]);
+    assert_eq!(waiting(&s), 0);
+}
+
+/// A pop on shard 1 for a client of shard 0 is woken by a push, and before
+/// its home's answer comes back a RENAME of the key to shard 2 (run by
+/// copy) locks it: the pop waits for the transaction rather than take the
+/// element from under its copy, so the element is moved once.
+#[test]
+fn a_woken_pop_waits_for_a_transaction_that_took_its_key_meanwhile() {
+    let mut s = Sim::new(Arc::new(Toy), 3);
+    let (a, z) = (key_on("a", 1, 3), key_on("z", 2, 3));
+    let c = s.connect(0);
+    let (p, t) = (s.connect(1), s.connect(2));
+    s.send(c, &[&["BPOP", &a, "0"]]);
+    s.settle();
+    s.send(p, &[&["PUSH", &a, "x"]]);
+    s.step(1); // pushes, wakes the home
+    s.send(t, &[&["RENAME", &a, &z]]);
+    s.step(2); // asks shard 1 for a's lock
+    s.step(1); // grants it
+    s.step(0); // the home says: serve
+    s.step(1); // the key is locked: the pop waits
+    s.settle();
+    assert_eq!(s.replies(t), ["OK"]);
+    assert!(s.replies(c).is_empty(), "the pop still waits");
+    assert_eq!(list(&s, &z), ["x"]);
+    assert!(list(&s, &a).is_empty());
+    s.send(p, &[&["PUSH", &a, "w"]]);
+    s.settle();
+    assert_eq!(s.replies(c), [format!("[{a},w]")]);
+}
