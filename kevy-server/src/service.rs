@@ -238,6 +238,7 @@ impl Service for Kevy {
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
         shard.loading = self.loads.take(id, self.aof);
+        shard.server = Some(self.server.clone());
         crate::loading::started(&mut shard);
         shard
     }
@@ -692,6 +693,8 @@ impl Service for Kevy {
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
         let mut s = Shard::new(home, nshards);
+        s.server = Some(self.server.clone());
+        s.scratch = true;
         // Records the keys its command writes (see `load` and `take_dirty`).
         s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());

@@ -43,6 +43,12 @@ pub struct Shard {
     pub block: Option<u64>,
     /// The data this shard is still loading at start-up (loading.rs).
     pub loading: Option<Box<crate::loading::ShardLoad>>,
+    /// The server, for what runs commands itself (a script's
+    /// `redis.call`); `None` for a shard made outside one (tests).
+    pub server: Option<Arc<crate::server::Server>>,
+    /// A scratch shard a command runs on by copy: it holds copies of the
+    /// command's keys only.
+    pub scratch: bool,
 }
 
 impl Shard {
@@ -65,6 +71,8 @@ impl Shard {
             may_block: false,
             block: None,
             loading: None,
+            server: None,
+            scratch: false,
         }
     }
 
