@@ -46,6 +46,17 @@ pub fn register(t: &mut Table) {
         conn_spec("script", -2, 0, &["@slow"], cmd_script),
         SCRIPT_SUBS,
     );
+    t.add(script("fcall", run, route_fcall, cmd_fcall));
+    t.add(script(
+        "fcall_ro",
+        run | READONLY,
+        route_fcall,
+        cmd_fcall_ro,
+    ));
+    t.add_container(
+        conn_spec("function", -2, 0, &["@slow"], cmd_function),
+        FUNCTION_SUBS,
+    );
 }
 
 /// The numkeys of `[cmd, script, numkeys, …]`, with EVAL's errors.
@@ -92,6 +103,20 @@ const NO_KEYS: Route = Route::Keys {
     extra: 0,
     fold: Fold::One,
 };
+
+/// FCALL looks the function up before numkeys: with a bad numkeys it runs
+/// where the connection is, and answers in Redis's order.
+fn route_fcall(args: Args<'_>, client: &ClientCtx, n: usize) -> Result<Route, String> {
+    Ok(route_eval(args, client, n).unwrap_or(NO_KEYS))
+}
+
+fn cmd_fcall(ctx: &mut Ctx<'_>) {
+    engine::fcall(ctx, false);
+}
+
+fn cmd_fcall_ro(ctx: &mut Ctx<'_>) {
+    engine::fcall(ctx, true);
+}
 
 fn cmd_eval(ctx: &mut Ctx<'_>) {
     let body = ctx.args.get(1);
@@ -238,6 +263,328 @@ fn script_exists(ctx: &mut ConnCtx<'_>) -> ConnAction {
 fn script_load(ctx: &mut ConnCtx<'_>) -> ConnAction {
     match engine::script_load(ctx.server, ctx.args.get(2)) {
         Ok(sha) => ctx.out.bulk(&sha),
+        Err(msg) => ctx.out.error(&msg),
+    }
+    ConnAction::Continue
+}
+
+// ---- FUNCTION -------------------------------------------------------------------
+
+/// In the order Redis 7.0's COMMAND INFO gives them.
+static FUNCTION_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "function|restore",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+        acl: FN_WRITE_ACL,
+        run: function_restore,
+    },
+    SubSpec {
+        name: "function|kill",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+        acl: SCRIPT_ACL,
+        run: function_kill,
+    },
+    SubSpec {
+        name: "function|delete",
+        arity: 3,
+        flags: flag::WRITE | flag::NOSCRIPT,
+        acl: FN_WRITE_ACL,
+        run: function_delete,
+    },
+    SubSpec {
+        name: "function|dump",
+        arity: 2,
+        flags: flag::NOSCRIPT,
+        acl: SCRIPT_ACL,
+        run: function_dump,
+    },
+    SubSpec {
+        name: "function|flush",
+        arity: -2,
+        flags: flag::WRITE | flag::NOSCRIPT,
+        acl: FN_WRITE_ACL,
+        run: function_flush,
+    },
+    SubSpec {
+        name: "function|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        acl: SCRIPT_ACL,
+        run: function_help,
+    },
+    SubSpec {
+        name: "function|load",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+        acl: FN_WRITE_ACL,
+        run: function_load,
+    },
+    SubSpec {
+        name: "function|list",
+        arity: -2,
+        flags: flag::NOSCRIPT,
+        acl: SCRIPT_ACL,
+        run: function_list,
+    },
+    SubSpec {
+        name: "function|stats",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+        acl: SCRIPT_ACL,
+        run: function_stats,
+    },
+];
+
+const FN_WRITE_ACL: &[&str] = &["@write", "@slow", "@scripting"];
+
+fn cmd_function(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    dispatch(ctx, FUNCTION_SUBS)
+}
+
+fn function_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    reply_help(
+        ctx,
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+        ],
+    );
+    ConnAction::Continue
+}
+
+/// FUNCTION LOAD [REPLACE] code.
+fn function_load(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    let mut replace = false;
+    let mut at = 2;
+    while at < args.len() - 1 {
+        let a = args.get(at);
+        at += 1;
+        if a.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+            continue;
+        }
+        ctx.out.error(&format!(
+            "ERR Unknown option given: {}",
+            super::common::c_str(a, usize::MAX)
+        ));
+        return ConnAction::Continue;
+    }
+    match engine::function_load(ctx.server, args.get(at), replace) {
+        Ok(name) => ctx.out.bulk(&name),
+        Err(msg) => ctx.out.error(&msg),
+    }
+    ConnAction::Continue
+}
+
+fn function_delete(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let name = ctx.args.get(2);
+    let scripts = &ctx.server.scripts;
+    let removed = {
+        let mut libs = scripts.lock_libraries();
+        match libs.libs.remove(name) {
+            Some(lib) => {
+                for f in &lib.functions {
+                    libs.funcs.remove(&f.name);
+                }
+                true
+            }
+            None => false,
+        }
+    };
+    if removed {
+        scripts.libraries_changed();
+        ctx.out.ok();
+    } else {
+        ctx.out.error("ERR Library not found");
+    }
+    ConnAction::Continue
+}
+
+fn function_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    let ok = args.len() == 2
+        || (args.len() == 3
+            && (args.get(2).eq_ignore_ascii_case(b"sync")
+                || args.get(2).eq_ignore_ascii_case(b"async")));
+    if !ok {
+        ctx.out
+            .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        return ConnAction::Continue;
+    }
+    *ctx.server.scripts.lock_libraries() = Default::default();
+    ctx.server.scripts.libraries_changed();
+    ctx.out.ok();
+    ConnAction::Continue
+}
+
+fn function_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.error("NOTBUSY No scripts in execution right now.");
+    ConnAction::Continue
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
+fn function_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    let (mut with_code, mut pattern) = (false, None);
+    let mut i = 2;
+    while i < args.len() {
+        let a = args.get(i);
+        if !with_code && a.eq_ignore_ascii_case(b"withcode") {
+            with_code = true;
+        } else if pattern.is_none() && a.eq_ignore_ascii_case(b"libraryname") {
+            if i + 1 >= args.len() {
+                ctx.out.error("ERR library name argument was not given");
+                return ConnAction::Continue;
+            }
+            i += 1;
+            pattern = Some(args.get(i));
+        } else {
+            ctx.out.error(&format!(
+                "ERR Unknown argument {}",
+                super::common::c_str(a, usize::MAX)
+            ));
+            return ConnAction::Continue;
+        }
+        i += 1;
+    }
+    let libs = ctx.server.scripts.lock_libraries();
+    let chosen: Vec<&engine::Library> = libs
+        .libs
+        .values()
+        .filter(|l| pattern.is_none_or(|p| kevy_store::glob::matches_with(p, &l.name, false)))
+        .collect();
+    let out = &mut ctx.out;
+    out.array(chosen.len());
+    for lib in chosen {
+        out.map(if with_code { 4 } else { 3 });
+        out.bulk(b"library_name");
+        out.bulk(&lib.name);
+        out.bulk(b"engine");
+        out.bulk(b"LUA");
+        out.bulk(b"functions");
+        out.array(lib.functions.len());
+        for f in &lib.functions {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(&f.name);
+            out.bulk(b"description");
+            match &f.description {
+                Some(d) => out.bulk(d),
+                None => out.null(),
+            }
+            out.bulk(b"flags");
+            let names: Vec<&str> = crate::scripting::flags::NAMES
+                .iter()
+                .filter(|(bit, _)| f.flags & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            out.set(names.len());
+            for n in names {
+                out.simple(n.as_bytes());
+            }
+        }
+        if with_code {
+            out.bulk(b"library_code");
+            out.bulk(&lib.code);
+        }
+    }
+    ConnAction::Continue
+}
+
+fn function_stats(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let (nlibs, nfuncs) = {
+        let libs = ctx.server.scripts.lock_libraries();
+        (libs.libs.len(), libs.funcs.len())
+    };
+    let out = &mut ctx.out;
+    out.map(2);
+    out.bulk(b"running_script");
+    out.null();
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.int(nlibs as i64);
+    out.bulk(b"functions_count");
+    out.int(nfuncs as i64);
+    ConnAction::Continue
+}
+
+fn function_dump(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let p = engine::function_dump(ctx.server);
+    ctx.out.bulk(&p);
+    ConnAction::Continue
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
+fn function_restore(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    let policy = match args.len() {
+        3 => engine::RestorePolicy::Append,
+        4 => {
+            let p = args.get(3);
+            if p.eq_ignore_ascii_case(b"flush") {
+                engine::RestorePolicy::Flush
+            } else if p.eq_ignore_ascii_case(b"append") {
+                engine::RestorePolicy::Append
+            } else if p.eq_ignore_ascii_case(b"replace") {
+                engine::RestorePolicy::Replace
+            } else {
+                ctx.out.error(
+                    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+                );
+                return ConnAction::Continue;
+            }
+        }
+        _ => {
+            ctx.out.error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                super::common::c_str(args.get(1), usize::MAX)
+            ));
+            return ConnAction::Continue;
+        }
+    };
+    match engine::function_restore(ctx.server, args.get(2), policy) {
+        Ok(()) => ctx.out.ok(),
         Err(msg) => ctx.out.error(&msg),
     }
     ConnAction::Continue

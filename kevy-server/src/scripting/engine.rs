@@ -42,13 +42,42 @@ struct Compiled {
     flags: u32,
 }
 
+/// The server's function libraries (FUNCTION LOAD), shared by every
+/// thread: each library's code, and what loading it registered.
+#[derive(Default)]
+pub struct Libraries {
+    pub libs: std::collections::BTreeMap<Vec<u8>, Library>,
+    /// Function name -> its library's name.
+    pub funcs: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// One library: its code (shebang included) and its functions.
+#[derive(Clone, Debug)]
+pub struct Library {
+    pub name: Vec<u8>,
+    pub code: Arc<[u8]>,
+    pub functions: Vec<FunctionInfo>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FunctionInfo {
+    pub name: Vec<u8>,
+    pub description: Option<Vec<u8>>,
+    pub flags: u32,
+}
+
 /// A thread's Lua state and caches.
 pub struct Engine {
     lua: Lua,
-    /// The table behind the read-only `_G` (KEYS and ARGV go here).
-    real: Table,
+    /// Where EVAL's KEYS and ARGV go (seen over the globals).
+    eval_layer: Table,
+    /// The functions' environment.
+    fn_env: Table,
     run_script: Function,
     run_function: Function,
+    load_library: Function,
+    functions: HashMap<Vec<u8>, Compiled, ahash::RandomState>,
+    fn_generation: u64,
     scripts: HashMap<[u8; 40], Compiled, ahash::RandomState>,
     generation: u64,
     run: Rc<RefCell<Run>>,
@@ -80,6 +109,8 @@ pub struct Run {
     wrote: bool,
     /// The declared keys (reachable on a scratch shard).
     keys: OwnedArgs,
+    /// FUNCTION LOAD runs a library's code: what it registered.
+    registering: Option<Vec<(FunctionInfo, Function)>>,
     /// Keys written so far with their state before the script, when an
     /// undeclared key could still stop the run (several shards).
     undo: Option<Vec<(Vec<u8>, kevy_store::Snapshot)>>,
@@ -108,6 +139,7 @@ impl Engine {
             read_only: false,
             wrote: false,
             keys: OwnedArgs::default(),
+            registering: None,
             undo: None,
             stop: None,
             prop_mark: None,
@@ -180,6 +212,14 @@ impl Engine {
             "unwrap",
             lua.create_function(|lua, (e, as_table): (Value, bool)| unwrap(lua, e, as_table))?,
         )?;
+        let r = run.clone();
+        rust.raw_set(
+            "register",
+            lua.create_function(move |lua, args: MultiValue| {
+                let mut run = r.borrow_mut();
+                register(lua, &mut run, args)
+            })?,
+        )?;
         rust.raw_set(
             "where",
             lua.create_function(|lua, ()| {
@@ -197,18 +237,24 @@ impl Engine {
             .load(include_str!("prelude.lua"))
             .set_name(INTERNAL)
             .into_function()?;
-        let (globals, run_script, run_function): (Table, Function, Function) = prelude.call((
-            real.clone(),
-            rust,
-            crate::families::common::REDIS_VERSION,
-            version_num(),
-        ))?;
+        type Made = (Table, Table, Table, Function, Function, Function);
+        let (globals, eval_layer, fn_env, run_script, run_function, load_library): Made =
+            prelude.call((
+                real.clone(),
+                rust,
+                crate::families::common::REDIS_VERSION,
+                version_num(),
+            ))?;
         lua.set_globals(globals)?;
         Ok(Engine {
             lua,
-            real,
+            eval_layer,
+            fn_env,
             run_script,
             run_function,
+            load_library,
+            functions: HashMap::default(),
+            fn_generation: u64::MAX,
             scripts: HashMap::default(),
             generation: u64::MAX,
             run,
@@ -404,7 +450,7 @@ fn eval_with(e: &mut Engine, ctx: &mut Ctx<'_>, server: &Arc<Server>, src: Sourc
     let Compiled { func, flags: f } = &e.scripts[&key];
     let (func, f) = (func.clone(), *f);
     let name = std::str::from_utf8(&key).unwrap_or_default().to_owned();
-    run(e, ctx, server, &func, f, ro, &name, None);
+    run(e, ctx, server, &func, f, ro, &name, false);
 }
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -439,8 +485,8 @@ pub fn script_load(server: &Server, body: &[u8]) -> Result<[u8; 40], String> {
 }
 
 /// Runs a compiled script or function on the shard of `ctx` and writes its
-/// reply. `args`: the function's keys and arguments tables (FCALL); EVAL
-/// sets the globals KEYS and ARGV instead.
+/// reply. A function (FCALL) gets the keys and arguments as its two
+/// arguments; an EVAL script sees them as KEYS and ARGV.
 #[allow(clippy::too_many_arguments)]
 fn run(
     e: &mut Engine,
@@ -450,7 +496,7 @@ fn run(
     script_flags: u32,
     ro: bool,
     name: &str,
-    function: Option<()>,
+    function: bool,
 ) {
     let compat = script_flags & flags::EVAL_COMPAT != 0;
     if !compat && script_flags & flags::NO_WRITES == 0 && ro {
@@ -478,11 +524,11 @@ fn run(
         Ok(t) => t,
         Err(err) => return ctx.out.error(&format!("ERR {err}")),
     };
-    if function.is_none() {
+    if !function {
         let set = e
-            .real
+            .eval_layer
             .raw_set("KEYS", ktab.clone())
-            .and_then(|_| e.real.raw_set("ARGV", atab.clone()));
+            .and_then(|_| e.eval_layer.raw_set("ARGV", atab.clone()));
         if let Err(err) = set {
             return ctx.out.error(&format!("ERR {err}"));
         }
@@ -513,9 +559,10 @@ fn run(
         });
         r.active = true;
     }
-    let result: mlua::Result<(bool, Value)> = match function {
-        None => e.run_script.call(func.clone()),
-        Some(()) => e.run_function.call((func.clone(), ktab, atab)),
+    let result: mlua::Result<(bool, Value)> = if function {
+        e.run_function.call((func.clone(), ktab, atab))
+    } else {
+        e.run_script.call(func.clone())
     };
     let (stop, resp3) = {
         let mut r = e.run.borrow_mut();
@@ -1257,4 +1304,506 @@ fn key_range(argc: usize, first: u32, last: i32, step: u32) -> (usize, usize, us
         last as usize
     };
     (first as usize, last, step.max(1) as usize)
+}
+
+// ---- functions ------------------------------------------------------------------
+
+/// redis.register_function, while FUNCTION LOAD runs a library's code:
+/// positional `(name, callback)` or named `{function_name=, callback=,
+/// flags=, description=}`, with Redis's errors.
+fn register(lua: &Lua, r: &mut Run, args: MultiValue) -> mlua::Result<()> {
+    let Some(registered) = r.registering.as_mut() else {
+        return raise_plain("redis.register_function can only be called on FUNCTION LOAD command");
+    };
+    let as_string = |v: &Value| -> mlua::Result<Option<Vec<u8>>> {
+        Ok(match v {
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::Integer(_) | Value::Number(_) => {
+                lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec())
+            }
+            _ => None,
+        })
+    };
+    let (name, callback, description, flags) = match args.len() {
+        2 => {
+            let Some(name) = as_string(&args[0])? else {
+                return raise_plain("first argument to redis.register_function must be a string");
+            };
+            let Value::Function(f) = &args[1] else {
+                return raise_plain(
+                    "second argument to redis.register_function must be a function",
+                );
+            };
+            (name, f.clone(), None, 0)
+        }
+        1 => {
+            let Value::Table(t) = &args[0] else {
+                return raise_plain(
+                    "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+                );
+            };
+            let (mut name, mut callback, mut description, mut flags) = (None, None, None, 0);
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let Some(key) = as_string(&k)? else {
+                    return raise_plain(
+                        "named argument key given to redis.register_function is not a string",
+                    );
+                };
+                if key.eq_ignore_ascii_case(b"function_name") {
+                    match as_string(&v)? {
+                        Some(n) => name = Some(n),
+                        None => return raise_plain(
+                            "function_name argument given to redis.register_function must be a string",
+                        ),
+                    }
+                } else if key.eq_ignore_ascii_case(b"description") {
+                    match as_string(&v)? {
+                        Some(d) => description = Some(d),
+                        None => return raise_plain(
+                            "description argument given to redis.register_function must be a string",
+                        ),
+                    }
+                } else if key.eq_ignore_ascii_case(b"callback") {
+                    match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => return raise_plain(
+                            "callback argument given to redis.register_function must be a function",
+                        ),
+                    }
+                } else if key.eq_ignore_ascii_case(b"flags") {
+                    let Value::Table(list) = v else {
+                        return raise_plain(
+                            "flags argument to redis.register_function must be a table representing function flags",
+                        );
+                    };
+                    flags = 0;
+                    for i in 1.. {
+                        let f = list.get::<Value>(i)?;
+                        if f.is_nil() {
+                            break;
+                        }
+                        let known = as_string(&f)?.and_then(|s| {
+                            super::flags::NAMES
+                                .iter()
+                                .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(&s))
+                                .map(|(bit, _)| *bit)
+                        });
+                        match known {
+                            Some(bit) => flags |= bit,
+                            None => return raise_plain("unknown flag given"),
+                        }
+                    }
+                } else {
+                    return raise_plain("unknown argument given to redis.register_function");
+                }
+            }
+            let Some(name) = name else {
+                return raise_plain("redis.register_function must get a function name argument");
+            };
+            let Some(callback) = callback else {
+                return raise_plain("redis.register_function must get a callback argument");
+            };
+            (name, callback, description, flags)
+        }
+        _ => return raise_plain("wrong number of arguments to redis.register_function"),
+    };
+    if !valid_name(&name) {
+        return raise_plain(NAME_RULE);
+    }
+    if registered.iter().any(|(f, _)| f.name == name) {
+        return raise_plain("Function already exists in the library");
+    }
+    registered.push((
+        FunctionInfo {
+            name,
+            description,
+            flags,
+        },
+        callback,
+    ));
+    Ok(())
+}
+
+const NAME_RULE: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// A library's metadata line (`#!lua name=<name>`): its name and where its
+/// code starts (at the line's newline, so line numbers stay).
+fn library_meta(code: &[u8]) -> Result<(Vec<u8>, usize), String> {
+    if !code.starts_with(b"#!") {
+        return Err("ERR Missing library metadata".into());
+    }
+    let Some(end) = code.iter().position(|&b| b == b'\n') else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    let line = &code[..end];
+    let parts: Vec<&[u8]> = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let Some(first) = parts.first() else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    let engine = &first[2..];
+    let mut name = None;
+    for p in &parts[1..] {
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
+            }
+            name = Some(p[5..].to_vec());
+            continue;
+        }
+        return Err(format!(
+            "ERR Invalid metadata value given: {}",
+            String::from_utf8_lossy(p)
+        ));
+    }
+    let Some(name) = name else {
+        return Err("ERR Library name was not given".into());
+    };
+    if !valid_name(&name) {
+        return Err(format!("ERR {NAME_RULE}"));
+    }
+    if !engine.eq_ignore_ascii_case(b"lua") {
+        return Err(format!(
+            "ERR Engine '{}' not found",
+            String::from_utf8_lossy(engine)
+        ));
+    }
+    Ok((name, end))
+}
+
+/// Runs a library's code in this thread's state: what it registered, or
+/// the error FUNCTION LOAD replies.
+fn run_library(
+    e: &mut Engine,
+    code: &[u8],
+    from: usize,
+) -> Result<Vec<(FunctionInfo, Function)>, String> {
+    let func = e
+        .lua
+        .load(&code[from..])
+        .set_name("@user_function")
+        .set_environment(e.fn_env.clone())
+        .into_function()
+        .map_err(|err| match err {
+            mlua::Error::SyntaxError { message, .. } => {
+                format!("ERR Error compiling function: {message}")
+            }
+            other => format!("ERR Error compiling function: {other}"),
+        })?;
+    e.run.borrow_mut().registering = Some(Vec::new());
+    let ran: mlua::Result<(bool, Value)> = e.load_library.call(func);
+    let registered = e.run.borrow_mut().registering.take().unwrap_or_default();
+    let err = match ran {
+        Ok((true, _)) => return Ok(registered),
+        Ok((false, Value::Table(t))) => match t.raw_get::<Value>("err") {
+            Ok(Value::String(s)) => s.to_string_lossy(),
+            _ => "ERR unknown error".into(),
+        },
+        Ok((false, Value::String(s))) => format!("ERR {}", s.to_string_lossy()),
+        Ok((false, v)) => format!("ERR {v:?}"),
+        Err(err) => format!("ERR {err}"),
+    };
+    Err(format!("Error registering functions: {err}"))
+}
+
+/// FUNCTION LOAD [REPLACE]: loads the library on this thread (its code
+/// runs here) and adds it to the server's: its name.
+pub fn function_load(server: &Server, code: &[u8], replace: bool) -> Result<Vec<u8>, String> {
+    let (name, from) = library_meta(code)?;
+    let exists = |libs: &Libraries| libs.libs.contains_key(&name);
+    if !replace && exists(&server.scripts.lock_libraries()) {
+        return Err(format!(
+            "ERR Library '{}' already exists",
+            String::from_utf8_lossy(&name)
+        ));
+    }
+    let registered = with_engine(|e| run_library(e, code, from))?.map_err(|m| {
+        if m.starts_with("ERR Error compiling") {
+            m
+        } else {
+            format!("ERR {m}")
+        }
+    })?;
+    if registered.is_empty() {
+        return Err("ERR No functions registered".into());
+    }
+    let lib = Library {
+        name: name.clone(),
+        code: code.into(),
+        functions: registered.into_iter().map(|(f, _)| f).collect(),
+    };
+    let mut libs = server.scripts.lock_libraries();
+    add_library(&mut libs, lib, replace)?;
+    drop(libs);
+    server.scripts.libraries_changed();
+    Ok(name)
+}
+
+/// Adds `lib` to `libs`, replacing a library of its name when `replace`;
+/// fails on a name taken by another library's function.
+fn add_library(libs: &mut Libraries, lib: Library, replace: bool) -> Result<(), String> {
+    if libs.libs.contains_key(&lib.name) && !replace {
+        // FUNCTION LOAD checks this first, with quotes; RESTORE lands here.
+        return Err(format!(
+            "ERR Library {} already exists",
+            String::from_utf8_lossy(&lib.name)
+        ));
+    }
+    for f in &lib.functions {
+        if let Some(owner) = libs.funcs.get(&f.name) {
+            if *owner != lib.name {
+                return Err(format!(
+                    "ERR Function {} already exists",
+                    String::from_utf8_lossy(&f.name)
+                ));
+            }
+        }
+    }
+    if let Some(old) = libs.libs.remove(&lib.name) {
+        for f in &old.functions {
+            libs.funcs.remove(&f.name);
+        }
+    }
+    for f in &lib.functions {
+        libs.funcs.insert(f.name.clone(), lib.name.clone());
+    }
+    libs.libs.insert(lib.name.clone(), lib);
+    Ok(())
+}
+
+/// Brings this thread's functions up to date with the server's libraries.
+fn sync_functions(e: &mut Engine, server: &Server) {
+    let gen = server.scripts.fn_generation();
+    if gen == e.fn_generation {
+        return;
+    }
+    let codes: Vec<Arc<[u8]>> = server
+        .scripts
+        .lock_libraries()
+        .libs
+        .values()
+        .map(|l| l.code.clone())
+        .collect();
+    e.functions.clear();
+    for code in codes {
+        let Ok((_, from)) = library_meta(&code) else {
+            continue;
+        };
+        if let Ok(registered) = run_library(e, &code, from) {
+            for (info, func) in registered {
+                e.functions.insert(
+                    info.name,
+                    Compiled {
+                        func,
+                        flags: info.flags,
+                    },
+                );
+            }
+        }
+    }
+    e.fn_generation = gen;
+}
+
+/// FCALL / FCALL_RO: `[cmd, function, numkeys, keys…, args…]`.
+pub fn fcall(ctx: &mut Ctx<'_>, ro: bool) {
+    let Some(server) = ctx.shard.server.clone() else {
+        return ctx.out.error("ERR scripting is not available here");
+    };
+    let outcome = with_engine(|e| {
+        sync_functions(e, &server);
+        let name = ctx.args.get(1);
+        let Some(c) = e.functions.get(name) else {
+            return ctx.out.error("ERR Function not found");
+        };
+        let (func, f) = (c.func.clone(), c.flags);
+        let args = ctx.args;
+        let Some(n) = kevy_store::num::parse_i64(args.get(2)) else {
+            return ctx.out.error("ERR Bad number of keys provided");
+        };
+        if n > args.len() as i64 - 3 {
+            return ctx
+                .out
+                .error("ERR Number of keys can't be greater than number of args");
+        }
+        if n < 0 {
+            return ctx.out.error("ERR Number of keys can't be negative");
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        run(e, ctx, &server, &func, f, ro, &name, true);
+    });
+    if let Err(msg) = outcome {
+        ctx.out.error(&msg);
+    }
+}
+
+/// RDB's opcode of a function library (RDB_OPCODE_FUNCTION2).
+const RDB_FUNCTION: u8 = 245;
+
+/// FUNCTION DUMP: every library as an RDB function record, then the RDB
+/// version and a CRC-64, as DUMP's payloads.
+pub fn function_dump(server: &Server) -> Vec<u8> {
+    let mut p = Vec::new();
+    for lib in server.scripts.lock_libraries().libs.values() {
+        p.push(RDB_FUNCTION);
+        rdb_string(&mut p, &lib.code);
+    }
+    p.extend_from_slice(&(kevy_persist::rdb::RDB_VERSION as u16).to_le_bytes());
+    let crc = kevy_persist::rdb::crc64::update(0, &p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+/// An RDB string, length-prefixed, uncompressed.
+fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n < 1 << 6 {
+        out.push(n as u8);
+    } else if n < 1 << 14 {
+        out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
+    } else if n <= u32::MAX as usize {
+        out.push(0x80);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(0x81);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(s);
+}
+
+/// The libraries' codes in a FUNCTION DUMP payload.
+fn parse_dump(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    const BAD: &str = "ERR DUMP payload version or checksum are wrong";
+    if p.len() < 10 {
+        return Err(BAD.into());
+    }
+    let (body, footer) = p.split_at(p.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
+    let mut crc = [0u8; 8];
+    crc.copy_from_slice(&footer[2..]);
+    let computed =
+        kevy_persist::rdb::crc64::update(kevy_persist::rdb::crc64::update(0, body), &footer[..2]);
+    if version > kevy_persist::rdb::MAX_READ_VERSION || u64::from_le_bytes(crc) != computed {
+        return Err(BAD.into());
+    }
+    let mut codes = Vec::new();
+    let mut at = 0;
+    while at < body.len() {
+        if body[at] != RDB_FUNCTION {
+            return Err("ERR given type is not a function".into());
+        }
+        at += 1;
+        let bad = || "ERR Bad data format".to_string();
+        let first = *body.get(at).ok_or_else(bad)?;
+        let (len, used) = match first >> 6 {
+            0 => ((first & 0x3f) as usize, 1),
+            1 => {
+                let b = *body.get(at + 1).ok_or_else(bad)?;
+                ((((first & 0x3f) as usize) << 8) | b as usize, 2)
+            }
+            _ if first == 0x80 => {
+                let b = body.get(at + 1..at + 5).ok_or_else(bad)?;
+                (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
+            }
+            _ if first == 0x81 => {
+                let b = body.get(at + 1..at + 9).ok_or_else(bad)?;
+                let mut x = [0u8; 8];
+                x.copy_from_slice(b);
+                (u64::from_be_bytes(x) as usize, 9)
+            }
+            // A compressed string (0xC3): Redis compresses long code.
+            _ if first == 0xC3 => {
+                let mut pos = at + 1;
+                let mut read_len = || -> Result<usize, String> {
+                    let f = *body.get(pos).ok_or_else(bad)?;
+                    let (l, u) = match f >> 6 {
+                        0 => ((f & 0x3f) as usize, 1),
+                        1 => {
+                            let b = *body.get(pos + 1).ok_or_else(bad)?;
+                            ((((f & 0x3f) as usize) << 8) | b as usize, 2)
+                        }
+                        _ if f == 0x80 => {
+                            let b = body.get(pos + 1..pos + 5).ok_or_else(bad)?;
+                            (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
+                        }
+                        _ => return Err(bad()),
+                    };
+                    pos += u;
+                    Ok(l)
+                };
+                let clen = read_len()?;
+                let ulen = read_len()?;
+                let data = body.get(pos..pos + clen).ok_or_else(bad)?;
+                let code = kevy_persist::rdb::lzf::decompress(data, ulen).ok_or_else(bad)?;
+                codes.push(code);
+                at = pos + clen;
+                continue;
+            }
+            _ => return Err(bad()),
+        };
+        let code = body.get(at + used..at + used + len).ok_or_else(bad)?;
+        codes.push(code.to_vec());
+        at += used + len;
+    }
+    Ok(codes)
+}
+
+/// How FUNCTION RESTORE treats libraries already there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    Flush,
+    Append,
+    Replace,
+}
+
+/// FUNCTION RESTORE: loads every library of the payload (each runs on this
+/// thread), then applies them all or none.
+pub fn function_restore(
+    server: &Server,
+    payload: &[u8],
+    policy: RestorePolicy,
+) -> Result<(), String> {
+    let codes = parse_dump(payload)?;
+    let mut loaded = Vec::new();
+    for code in codes {
+        let (name, from) = library_meta(&code)?;
+        let registered = with_engine(|e| run_library(e, &code, from))?.map_err(|m| {
+            if m.starts_with("ERR Error compiling") {
+                m
+            } else {
+                format!("ERR {m}")
+            }
+        })?;
+        if registered.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        loaded.push(Library {
+            name,
+            code: code.into(),
+            functions: registered.into_iter().map(|(f, _)| f).collect(),
+        });
+    }
+    let mut libs = server.scripts.lock_libraries();
+    let mut next = match policy {
+        RestorePolicy::Flush => Libraries::default(),
+        _ => Libraries {
+            libs: libs.libs.clone(),
+            funcs: libs.funcs.clone(),
+        },
+    };
+    for lib in loaded {
+        add_library(&mut next, lib, policy == RestorePolicy::Replace)?;
+    }
+    *libs = next;
+    drop(libs);
+    server.scripts.libraries_changed();
+    Ok(())
 }

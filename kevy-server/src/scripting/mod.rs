@@ -73,6 +73,9 @@ pub struct Scripts {
     /// Bumped by SCRIPT FLUSH (Release, paired with the Acquire load of a
     /// thread checking its cache).
     generation: AtomicU64,
+    libraries: Mutex<engine::Libraries>,
+    /// Bumped by every change of the libraries (same pairing).
+    fn_generation: AtomicU64,
 }
 
 impl Scripts {
@@ -109,6 +112,20 @@ impl Scripts {
     pub fn stats(&self) -> (usize, usize) {
         let b = self.lock_bodies();
         (b.len(), b.values().map(|v| v.len() + 40).sum())
+    }
+
+    pub(crate) fn fn_generation(&self) -> u64 {
+        self.fn_generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn libraries_changed(&self) {
+        self.fn_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The function libraries (FUNCTION LOAD, DELETE, FLUSH, RESTORE,
+    /// LIST, and a thread reloading its functions).
+    pub fn lock_libraries(&self) -> std::sync::MutexGuard<'_, engine::Libraries> {
+        self.libraries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_bodies(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 40], Arc<[u8]>>> {

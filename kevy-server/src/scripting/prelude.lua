@@ -15,7 +15,7 @@ local real, rust, version, version_num = ...
 local error, type, tostring, tonumber, select = error, type, tostring, tonumber, select
 local rawget, rawset, rawequal, next = rawget, rawset, rawequal, next
 local setmetatable, getmetatable = setmetatable, getmetatable
-local pcall, xpcall, pairs, setfenv = pcall, xpcall, pairs, setfenv
+local pcall, xpcall, pairs = pcall, xpcall, pairs
 local strsub, strfind, strbyte = string.sub, string.find, string.byte
 
 -- Read-only views: proxy -> the table it shows.
@@ -194,12 +194,12 @@ redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
 
--- What FUNCTION LOAD's library code sees as `redis`: registration and the
--- functions that need no running script.
+-- What FUNCTION LOAD's library code sees as `redis`: registration,
+-- logging and the version.
 local loading = {}
 for _, k in next, {
     "log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING", "REDIS_VERSION",
-    "REDIS_VERSION_NUM", "setresp", "sha1hex", "error_reply", "status_reply",
+    "REDIS_VERSION_NUM",
 } do
     loading[k] = redis[k]
 end
@@ -225,16 +225,30 @@ real.getmetatable = function(t)
     return getmetatable(t)
 end
 
-local globals = protect(real)
-real._G = globals
-setmetatable(real, {
+-- A missing name is an error (Redis's luaSetErrorMetatable).
+local missing = {
     __index = function(_, k)
         if type(k) ~= "string" and type(k) ~= "number" then
             error("Second argument to luaProtectedTableError must be a string or number", 2)
         end
         error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end,
-})
+}
+
+-- EVAL scripts see KEYS and ARGV (set per run in `eval_layer`) over the
+-- globals; functions see the globals alone.
+local eval_layer = setmetatable({}, { __index = real })
+local globals = protect(eval_layer)
+real._G = globals
+setmetatable(real, missing)
+
+-- Functions' environment: while FUNCTION LOAD runs a library's code it
+-- shows `load_api` (a `redis` with registration only, nothing else), and
+-- `real` when the functions run, as Redis switches its globals.
+local load_api = setmetatable({ redis = protect(setmetatable(loading, missing)) }, missing)
+local fn_meta = { __index = real, __newindex = readonly, __metatable = false }
+local fn_env = setmetatable({}, fn_meta)
+shown[fn_env] = real
 
 -- The error handler scripts run under (Redis's __redis__err__handler): an
 -- error table with the place the error was raised.
@@ -262,12 +276,16 @@ local function run_function(f, keys, args)
     end, handler)
 end
 
--- Runs FUNCTION LOAD's library code with `redis` as `loading`, in an
--- environment of its own whose writes fail like the globals'.
+-- Runs FUNCTION LOAD's library code (compiled with `fn_env`): its error,
+-- as Redis's plain pcall leaves it.
 local function load_library(f)
-    local env = setmetatable({ redis = protect(loading) }, { __index = globals, __newindex = readonly })
-    setfenv(f, env)
-    return xpcall(f, handler)
+    fn_meta.__index = load_api
+    local ok, err = pcall(f)
+    fn_meta.__index = real
+    if not ok then
+        return false, unwrap(err, true)
+    end
+    return true
 end
 
-return globals, run_script, run_function
+return globals, eval_layer, fn_env, run_script, run_function, load_library
