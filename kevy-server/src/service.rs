@@ -210,6 +210,35 @@ impl Kevy {
         }
     }
 
+    /// While a script runs past `busy-reply-threshold`, Redis runs only the
+    /// commands (or subcommands) flagged `allow-busy`, and SHUTDOWN NOSAVE.
+    #[cold]
+    #[inline(never)]
+    fn refuse_while_busy(
+        &self,
+        id: u16,
+        spec: &CommandSpec,
+        args: Args<'_>,
+    ) -> Result<(), Vec<u8>> {
+        let subs = self.server.table.subs(id);
+        let sub = (!subs.is_empty() && args.len() > 1)
+            .then(|| crate::families::common::find_sub(args, subs).ok())
+            .flatten();
+        let flags = sub.map_or(spec.flags, |s| s.flags);
+        let nosave = spec.name == "shutdown"
+            && args
+                .iter()
+                .skip(1)
+                .any(|a| a.eq_ignore_ascii_case(b"nosave"));
+        if flags & flag::ALLOW_BUSY != 0 && (spec.name != "shutdown" || nosave) {
+            return Ok(());
+        }
+        match self.server.scripts.busy_error() {
+            Some(e) => Err(e.as_bytes().to_vec()),
+            None => Ok(()),
+        }
+    }
+
     /// Looks the command up and checks its arity, with Redis's errors.
     #[inline(always)]
     fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
@@ -253,6 +282,9 @@ impl Service for Kevy {
         let (id, spec) = self.checked(args)?;
         if crate::loading::in_progress() {
             self.refuse_while_loading(id, spec, args)?;
+        }
+        if self.server.scripts.is_busy() {
+            self.refuse_while_busy(id, spec, args)?;
         }
         let route = match spec.route {
             RouteKind::Conn => Route::Conn,

@@ -336,3 +336,130 @@ fn script_writes_are_logged_as_commands(cores: &str) {
         assert_eq!(v, None, "a stopped script's write came back from the log");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Busy scripts. A script runs on its shard's thread, so only connections of
+// other shards' threads are answered while it runs: these tests use two
+// shards and ask from connections that get the BUSY reply.
+
+/// Connections until one is answered (BUSY) while a script is busy: one
+/// whose thread is not the busy one.
+fn answered_connection(port: u16) -> (TcpStreamConn, Vec<u8>) {
+    for _ in 0..64 {
+        let mut c = TcpStreamConn::new(port);
+        if let Some(reply) = c.call(&["PING"], Duration::from_millis(300)) {
+            return (c, reply);
+        }
+    }
+    panic!("no connection was answered while the script ran");
+}
+
+/// A raw RESP connection with a per-call timeout.
+struct TcpStreamConn(std::net::TcpStream);
+
+impl TcpStreamConn {
+    fn new(port: u16) -> Self {
+        TcpStreamConn(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+    }
+
+    fn send(&mut self, argv: &[&str]) {
+        use std::io::Write;
+        let mut b = format!("*{}\r\n", argv.len()).into_bytes();
+        for a in argv {
+            b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        self.0.write_all(&b).expect("write");
+    }
+
+    /// The first reply line, or `None` when nothing came in `wait`.
+    fn read(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        use std::io::Read;
+        self.0.set_read_timeout(Some(wait)).expect("timeout");
+        let mut buf = vec![0u8; 4096];
+        match self.0.read(&mut buf) {
+            Ok(n) if n > 0 => Some(buf[..n].to_vec()),
+            _ => None,
+        }
+    }
+
+    fn call(&mut self, argv: &[&str], wait: Duration) -> Option<Vec<u8>> {
+        self.send(argv);
+        self.read(wait)
+    }
+}
+
+#[test]
+fn busy_script_is_killed_and_others_get_busy() {
+    let srv = Server::kevy(&[
+        "--cores",
+        "2",
+        "--save",
+        "",
+        "--busy-reply-threshold",
+        "100",
+    ]);
+    let mut runner = TcpStreamConn::new(srv.port);
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    thread::sleep(Duration::from_millis(300));
+    let (mut other, reply) = answered_connection(srv.port);
+    assert_eq!(
+        reply,
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    let r = other
+        .call(&["FUNCTION", "KILL"], IO_TIMEOUT)
+        .expect("FUNCTION KILL");
+    assert!(r.starts_with(b"-BUSY"), "{}", String::from_utf8_lossy(&r));
+    let r = other.call(&["SCRIPT", "KILL"], IO_TIMEOUT).expect("KILL");
+    assert_eq!(r, b"+OK\r\n");
+    let r = runner.read(IO_TIMEOUT).expect("the killed script's reply");
+    let text = String::from_utf8_lossy(&r);
+    assert!(
+        text.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{text}"
+    );
+    assert_eq!(other.call(&["PING"], IO_TIMEOUT).unwrap(), b"+PONG\r\n");
+    let r = other.call(&["SCRIPT", "KILL"], IO_TIMEOUT).unwrap();
+    assert_eq!(r, b"-NOTBUSY No scripts in execution right now.\r\n");
+    assert_eq!(runner.call(&["PING"], IO_TIMEOUT).unwrap(), b"+PONG\r\n");
+}
+
+#[test]
+fn busy_function_that_wrote_is_unkillable_but_shutdown_nosave_works() {
+    let mut srv = Server::kevy(&[
+        "--cores",
+        "2",
+        "--save",
+        "",
+        "--busy-reply-threshold",
+        "100",
+    ]);
+    let mut c = client(srv.port);
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(
+            "#!lua name=spin\nredis.register_function('spin', function(k) \
+             redis.call('set', k[1], 'x') while true do end end)",
+        )
+        .query(&mut c)
+        .unwrap();
+    let mut runner = TcpStreamConn::new(srv.port);
+    runner.send(&["FCALL", "spin", "1", "k"]);
+    thread::sleep(Duration::from_millis(300));
+    let (mut other, reply) = answered_connection(srv.port);
+    assert_eq!(
+        reply,
+        b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    let r = other.call(&["FUNCTION", "KILL"], IO_TIMEOUT).unwrap();
+    assert!(
+        r.starts_with(b"-UNKILLABLE"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    let r = other.call(&["SHUTDOWN"], IO_TIMEOUT).unwrap();
+    assert!(r.starts_with(b"-BUSY"), "{}", String::from_utf8_lossy(&r));
+    other.send(&["SHUTDOWN", "NOSAVE"]);
+    let status = srv.wait_exit(IO_TIMEOUT).expect("the server exits");
+    assert!(status.success(), "{status:?}");
+}

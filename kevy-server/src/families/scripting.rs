@@ -246,7 +246,10 @@ fn script_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
 }
 
 fn script_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    ctx.out.error("NOTBUSY No scripts in execution right now.");
+    match ctx.server.scripts.kill(false) {
+        Some(e) => ctx.out.error(e),
+        None => ctx.out.ok(),
+    }
     ConnAction::Continue
 }
 
@@ -456,7 +459,10 @@ fn function_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
 }
 
 fn function_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    ctx.out.error("NOTBUSY No scripts in execution right now.");
+    match ctx.server.scripts.kill(true) {
+        Some(e) => ctx.out.error(e),
+        None => ctx.out.ok(),
+    }
     ConnAction::Continue
 }
 

@@ -17,10 +17,11 @@ use crate::shard::Shard;
 use crate::table::{arity_ok, flag, Handler, RouteKind};
 use kevy_resp::{Args, OwnedArgs, Reply};
 use kevy_rt::{ClientCtx, Route};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The chunk name Redis gives scripts: errors read `user_script:1: …`.
@@ -92,7 +93,16 @@ pub enum Stop {
         key: Vec<u8>,
         at: Option<(String, i64)>,
     },
+    /// SCRIPT KILL or FUNCTION KILL (or a shutdown) stopped it, there.
+    Killed { at: Option<(String, i64)> },
 }
+
+/// Lua instructions between two looks at the clock and at a kill request
+/// (Redis's count hook runs every 100000).
+const HOOK_EVERY: u32 = 100_000;
+
+/// The error a killed script's client gets.
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// The state of the run in progress, shared with the Lua callbacks.
 pub struct Run {
@@ -121,6 +131,12 @@ pub struct Run {
     argv: OwnedArgs,
     reply: Vec<u8>,
     active: bool,
+    /// The run is a function's (FCALL).
+    function: bool,
+    started: std::time::Instant,
+    /// The run passed `busy-reply-threshold`: `running` is registered.
+    busy: bool,
+    running: Arc<super::Running>,
 }
 
 impl Engine {
@@ -146,6 +162,10 @@ impl Engine {
             argv: OwnedArgs::default(),
             reply: Vec::with_capacity(256),
             active: false,
+            function: false,
+            started: std::time::Instant::now(),
+            busy: false,
+            running: Arc::default(),
         }));
         let rust = lua.create_table()?;
         let r = run.clone();
@@ -246,6 +266,7 @@ impl Engine {
                 version_num(),
             ))?;
         lua.set_globals(globals)?;
+        set_busy_hook(&lua, &run)?;
         Ok(Engine {
             lua,
             eval_layer,
@@ -553,6 +574,8 @@ fn run(
         let several = r.shard.nshards > 1 && !r.shard.scratch;
         r.undo = several.then(Vec::new);
         r.stop = None;
+        r.function = function;
+        r.started = std::time::Instant::now();
         r.prop_mark = r.shard.prop_attached.then(|| {
             let mark = r.shard.prop().mark();
             mark
@@ -567,6 +590,12 @@ fn run(
     let (stop, resp3) = {
         let mut r = e.run.borrow_mut();
         r.active = false;
+        if r.busy {
+            r.busy = false;
+            if let Some(s) = r.server.clone() {
+                s.scripts.not_busy(&r.running);
+            }
+        }
         let stop = r.stop.take();
         if stop.is_some() {
             undo(&mut r);
@@ -576,10 +605,20 @@ fn run(
         (stop, r.resp3)
     };
     if stop.is_some() {
-        // A stopped run's hook raised until the script unwound.
-        e.lua.remove_hook();
+        // A stopped run's hook raised on every instruction until the
+        // script unwound.
+        if let Err(err) = set_busy_hook(&e.lua, &e.run) {
+            eprintln!("kevy-server: Lua hook: {err}");
+        }
     }
     match stop {
+        Some(Stop::Killed { at }) => {
+            let mut msg = KILLED.to_string();
+            if let Some((source, line)) = at {
+                msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+            }
+            ctx.out.error(&msg);
+        }
         Some(Stop::NonLocal { at, .. }) => {
             let mut msg = NON_LOCAL.to_string();
             if let Some((source, line)) = at {
@@ -1130,6 +1169,16 @@ fn call_checked(
     }
     if cmd_flags & flag::WRITE != 0 {
         r.wrote = true;
+        if r.busy {
+            // SCRIPT KILL stores `kill` and then reads `wrote`; this
+            // stores `wrote` and then reads `kill` (SeqCst both): one of
+            // the two sees the other, so a killed script never writes.
+            r.running.wrote.store(true, Ordering::SeqCst);
+            if r.running.kill.load(Ordering::SeqCst) {
+                let at = location(lua, 1);
+                return stop(lua, r, Stop::Killed { at });
+            }
+        }
     }
     let mut client = r.client;
     client.db = r.db as u32;
@@ -1288,11 +1337,60 @@ fn call_checked(
 /// script going.
 fn stop_non_local(lua: &Lua, r: &mut Run, key: Vec<u8>) -> mlua::Result<Value> {
     let at = location(lua, 1);
-    r.stop = Some(Stop::NonLocal { key, at });
+    stop(lua, r, Stop::NonLocal { key, at })
+}
+
+/// Stops the run (see [`stop_non_local`]).
+fn stop<T>(lua: &Lua, r: &mut Run, why: Stop) -> mlua::Result<T> {
+    r.stop = Some(why);
     lua.set_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {
         raise(Raised::Stop)
     })?;
     raise(Raised::Stop)
+}
+
+/// The hook every [`HOOK_EVERY`] instructions: a run past
+/// `busy-reply-threshold` becomes busy (other connections get BUSY and may
+/// kill it), and a busy run asked to stop (SCRIPT KILL, FUNCTION KILL, a
+/// shutdown) stops.
+fn set_busy_hook(lua: &Lua, run: &Rc<RefCell<Run>>) -> mlua::Result<()> {
+    let run = run.clone();
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |lua, _| {
+            let Ok(mut r) = run.try_borrow_mut() else {
+                return Ok(VmState::Continue);
+            };
+            busy_check(lua, &mut r)?;
+            Ok(VmState::Continue)
+        },
+    )
+}
+
+fn busy_check(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
+    if !r.active || r.stop.is_some() {
+        return Ok(());
+    }
+    let Some(server) = r.server.clone() else {
+        return Ok(());
+    };
+    if !r.busy {
+        let ms = server.scripts.busy_threshold_ms();
+        if ms == 0 || r.started.elapsed() < std::time::Duration::from_millis(ms) {
+            return Ok(());
+        }
+        r.busy = true;
+        let run = &r.running;
+        run.wrote.store(r.wrote, Ordering::SeqCst);
+        run.function.store(r.function, Ordering::Relaxed);
+        run.kill.store(false, Ordering::SeqCst);
+        server.scripts.became_busy(r.running.clone());
+    }
+    if r.running.kill.load(Ordering::SeqCst) || kevy_sys::signal::shutdown_requested() {
+        let at = location(lua, 0);
+        return stop(lua, r, Stop::Killed { at });
+    }
+    Ok(())
 }
 
 /// kevy-rt's key positions: `first..=last` by `step`, `last` negative

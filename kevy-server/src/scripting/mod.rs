@@ -41,7 +41,7 @@ pub mod lualib;
 pub mod sha1;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Script flags (the shebang's `flags=` and `redis.register_function`'s
@@ -67,7 +67,6 @@ pub mod flags {
 
 /// The server's scripts: the source of every script by SHA-1 (as
 /// lowercase hex).
-#[derive(Default)]
 pub struct Scripts {
     bodies: Mutex<HashMap<[u8; 40], Arc<[u8]>>>,
     /// Bumped by SCRIPT FLUSH (Release, paired with the Acquire load of a
@@ -76,9 +75,119 @@ pub struct Scripts {
     libraries: Mutex<engine::Libraries>,
     /// Bumped by every change of the libraries (same pairing).
     fn_generation: AtomicU64,
+    /// `busy-reply-threshold` in milliseconds (0: never busy).
+    busy_threshold_ms: AtomicU64,
+    /// How many scripts run past the threshold: while any does, other
+    /// connections get `-BUSY` (one load per command while none does).
+    busy: AtomicUsize,
+    /// Those scripts, for SCRIPT KILL and FUNCTION KILL.
+    running: Mutex<Vec<Arc<Running>>>,
+}
+
+/// A script running past `busy-reply-threshold`, as SCRIPT KILL sees it.
+#[derive(Debug, Default)]
+pub struct Running {
+    /// It ran a write command: it cannot be killed.
+    pub wrote: AtomicBool,
+    /// It is a function (FCALL): FUNCTION KILL kills it, SCRIPT KILL not.
+    pub function: AtomicBool,
+    /// SCRIPT KILL or FUNCTION KILL asked it to stop.
+    pub kill: AtomicBool,
+}
+
+/// The BUSY errors, for an EVAL script and for a function.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts {
+            bodies: Default::default(),
+            generation: Default::default(),
+            libraries: Default::default(),
+            fn_generation: Default::default(),
+            busy_threshold_ms: AtomicU64::new(5000),
+            busy: AtomicUsize::new(0),
+            running: Default::default(),
+        }
+    }
 }
 
 impl Scripts {
+    /// `busy-reply-threshold` (`lua-time-limit`) changed.
+    pub fn set_busy_threshold(&self, ms: u64) {
+        self.busy_threshold_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn busy_threshold_ms(&self) -> u64 {
+        self.busy_threshold_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether a script runs past the threshold (Relaxed: a command that
+    /// arrives just as one passes it runs after it anyway, on its shard).
+    #[inline]
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed) != 0
+    }
+
+    /// The BUSY error for the running script, if one is busy.
+    pub fn busy_error(&self) -> Option<&'static str> {
+        let running = self.lock_running();
+        let r = running.first()?;
+        Some(if r.function.load(Ordering::Relaxed) {
+            BUSY_FUNCTION
+        } else {
+            BUSY_EVAL
+        })
+    }
+
+    /// A script passed the threshold.
+    pub(crate) fn became_busy(&self, r: Arc<Running>) {
+        self.lock_running().push(r);
+        self.busy.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A busy script ended.
+    pub(crate) fn not_busy(&self, r: &Arc<Running>) {
+        let mut running = self.lock_running();
+        if let Some(i) = running.iter().position(|x| Arc::ptr_eq(x, r)) {
+            running.swap_remove(i);
+            self.busy.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL: the reply's error,
+    /// or `None` when the script was asked to stop.
+    pub fn kill(&self, function: bool) -> Option<&'static str> {
+        let running = self.lock_running();
+        let Some(r) = running.first() else {
+            return Some("NOTBUSY No scripts in execution right now.");
+        };
+        match (function, r.function.load(Ordering::Relaxed)) {
+            (false, true) => return Some(BUSY_FUNCTION),
+            (true, false) => return Some(BUSY_EVAL),
+            _ => {}
+        }
+        // Stores `kill`, then reads `wrote`; the script stores `wrote`,
+        // then reads `kill` (engine.rs): one of the two sees the other.
+        r.kill.store(true, Ordering::SeqCst);
+        if r.wrote.load(Ordering::SeqCst) {
+            r.kill.store(false, Ordering::SeqCst);
+            return Some(
+                "UNKILLABLE Sorry the script already executed write commands against the \
+                 dataset. You can either wait the script termination or kill the server in a \
+                 hard way using the SHUTDOWN NOSAVE command.",
+            );
+        }
+        None
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Running>>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The source of script `sha`, if the server has it.
     pub fn body(&self, sha: &[u8; 40]) -> Option<Arc<[u8]>> {
         self.lock_bodies().get(sha).cloned()
