@@ -118,6 +118,20 @@ impl Observer for Prop {
     }
 }
 
+/// Records `argv` as an effect of `shard` in database `db`, outside any
+/// command's execution (a change of the server's function libraries), when
+/// its effects are collected; it goes out with the shard's next effects.
+pub fn record(shard: &mut crate::shard::Shard, db: u32, argv: &[&[u8]]) {
+    // The Prop attaches at the shard's first command once a log consumes
+    // effects; this may come first.
+    if !shard.prop_attached && (shard.aof.is_some() || shard.recording) {
+        follow(&mut shard.store, &mut shard.prop_attached);
+    }
+    if shard.prop_attached {
+        shard.prop().push(db, argv);
+    }
+}
+
 /// Attaches the shard's [`Prop`] when its effects stream gained a
 /// consumer, detaches it when the consumer left (the caller saw `attached`
 /// differ from the stream's state).

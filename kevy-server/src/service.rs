@@ -68,7 +68,11 @@ impl Kevy {
             .table
             .lookup(args.get(0))
             .ok_or_else(|| format!("unknown command '{}' in the log", name()))?;
-        let Handler::Shard(f) = self.server.table.get(id).run else {
+        let spec = self.server.table.get(id);
+        if spec.name == "function" {
+            return crate::scripting::engine::replay_function(&self.server, args);
+        }
+        let Handler::Shard(f) = spec.run else {
             return Err(format!("'{}' in the log is not a keyspace command", name()));
         };
         let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));

@@ -463,3 +463,133 @@ fn busy_function_that_wrote_is_unkillable_but_shutdown_nosave_works() {
     let status = srv.wait_exit(IO_TIMEOUT).expect("the server exits");
     assert!(status.success(), "{status:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Functions survive a restart: from dump.rdb, from the append-only log, and
+// from a log rewritten since.
+
+fn load_counter_library(c: &mut Connection, name: &str) {
+    let code = format!(
+        "#!lua name={name}\nredis.register_function('{name}_incr', function(k) \
+         return redis.call('incr', k[1]) end)\n\
+         redis.register_function{{function_name='{name}_get', callback=function(k) \
+         return redis.call('get', k[1]) end, flags={{'no-writes'}}, description='reads'}}"
+    );
+    let lib: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(code)
+        .query(c)
+        .unwrap();
+    assert_eq!(lib, name);
+}
+
+fn function_names(c: &mut Connection) -> Vec<String> {
+    let list: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(c).unwrap();
+    let mut names = Vec::new();
+    for lib in list {
+        let redis::Value::Array(fields) = lib else {
+            panic!("{lib:?}")
+        };
+        if let redis::Value::BulkString(n) = &fields[1] {
+            names.push(String::from_utf8_lossy(n).into_owned());
+        }
+    }
+    names.sort();
+    names
+}
+
+fn functions_survive(cores: &str, aof: bool, rewrite: bool) {
+    let dir = TempDir::new("kevy-functions");
+    let d = dir.path().to_str().expect("utf-8 dir");
+    let mut args = vec!["--cores", cores, "--dir", d, "--save", ""];
+    if aof {
+        args.extend_from_slice(&["--appendonly", "yes", "--appendfsync", "always"]);
+    }
+    {
+        let srv = Server::kevy(&args);
+        let mut c = client(srv.port);
+        load_counter_library(&mut c, "one");
+        load_counter_library(&mut c, "two");
+        load_counter_library(&mut c, "gone");
+        let _: () = redis::cmd("FUNCTION")
+            .arg("DELETE")
+            .arg("gone")
+            .query(&mut c)
+            .unwrap();
+        let n: i64 = redis::cmd("FCALL")
+            .arg("one_incr")
+            .arg(1)
+            .arg("k1")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(n, 1);
+        if rewrite {
+            let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+            for _ in 0..600 {
+                let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+                if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrites:1") {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            load_counter_library(&mut c, "three");
+        }
+        // Commands after the last change carry it to the log.
+        let _: i64 = redis::cmd("FCALL")
+            .arg("two_incr")
+            .arg(1)
+            .arg("k2")
+            .query(&mut c)
+            .unwrap();
+        if !aof {
+            let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+        }
+    }
+    let srv = Server::kevy(&args);
+    let mut c = client(srv.port);
+    let mut want = vec!["one", "two"];
+    if rewrite {
+        want.push("three");
+    }
+    want.sort();
+    assert_eq!(function_names(&mut c), want);
+    let v: String = redis::cmd("FCALL_RO")
+        .arg("one_get")
+        .arg(1)
+        .arg("k1")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, "1");
+    let n: i64 = redis::cmd("FCALL")
+        .arg("two_incr")
+        .arg(1)
+        .arg("k2")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 2);
+    let err = redis::cmd("FCALL")
+        .arg("gone_get")
+        .arg(1)
+        .arg("k1")
+        .query::<String>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("Function not found"), "{err}");
+}
+
+#[test]
+fn functions_survive_restart_from_dump_rdb() {
+    functions_survive("1", false, false);
+    functions_survive("2", false, false);
+}
+
+#[test]
+fn functions_survive_restart_from_the_log() {
+    functions_survive("1", true, false);
+    functions_survive("2", true, false);
+}
+
+#[test]
+fn functions_survive_restart_from_a_rewritten_log() {
+    functions_survive("1", true, true);
+    functions_survive("2", true, true);
+}

@@ -340,6 +340,12 @@ static FUNCTION_SUBS: &[SubSpec] = &[
     },
 ];
 
+/// Records a change of the libraries for the append-only log, on the
+/// connection's shard (the libraries' own state is the server's).
+fn record(ctx: &mut ConnCtx<'_>, argv: &[&[u8]]) {
+    crate::propagate::record(ctx.shard, 0, argv);
+}
+
 const FN_WRITE_ACL: &[&str] = &["@write", "@slow", "@scripting"];
 
 fn cmd_function(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -411,7 +417,10 @@ fn function_load(ctx: &mut ConnCtx<'_>) -> ConnAction {
         return ConnAction::Continue;
     }
     match engine::function_load(ctx.server, args.get(at), replace) {
-        Ok(name) => ctx.out.bulk(&name),
+        Ok(name) => {
+            record(ctx, &[b"FUNCTION", b"LOAD", b"REPLACE", args.get(at)]);
+            ctx.out.bulk(&name);
+        }
         Err(msg) => ctx.out.error(&msg),
     }
     ConnAction::Continue
@@ -433,7 +442,8 @@ fn function_delete(ctx: &mut ConnCtx<'_>) -> ConnAction {
         }
     };
     if removed {
-        scripts.libraries_changed();
+        scripts.libraries_changed(&ctx.server.persist);
+        record(ctx, &[b"FUNCTION", b"DELETE", name]);
         ctx.out.ok();
     } else {
         ctx.out.error("ERR Library not found");
@@ -453,7 +463,8 @@ fn function_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
         return ConnAction::Continue;
     }
     *ctx.server.scripts.lock_libraries() = Default::default();
-    ctx.server.scripts.libraries_changed();
+    ctx.server.scripts.libraries_changed(&ctx.server.persist);
+    record(ctx, &[b"FUNCTION", b"FLUSH"]);
     ctx.out.ok();
     ConnAction::Continue
 }
@@ -590,7 +601,11 @@ fn function_restore(ctx: &mut ConnCtx<'_>) -> ConnAction {
         }
     };
     match engine::function_restore(ctx.server, args.get(2), policy) {
-        Ok(()) => ctx.out.ok(),
+        Ok(()) => {
+            let all: Vec<&[u8]> = args.iter().collect();
+            record(ctx, &all);
+            ctx.out.ok();
+        }
         Err(msg) => ctx.out.error(&msg),
     }
     ConnAction::Continue

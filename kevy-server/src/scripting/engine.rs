@@ -470,8 +470,8 @@ fn eval_with(e: &mut Engine, ctx: &mut Ctx<'_>, server: &Arc<Server>, src: Sourc
     };
     let Compiled { func, flags: f } = &e.scripts[&key];
     let (func, f) = (func.clone(), *f);
-    let name = std::str::from_utf8(&key).unwrap_or_default().to_owned();
-    run(e, ctx, server, &func, f, ro, &name, false);
+    let name = std::str::from_utf8(&key).unwrap_or_default();
+    run(e, ctx, server, &func, f, ro, name, false);
 }
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -1642,7 +1642,7 @@ pub fn function_load(server: &Server, code: &[u8], replace: bool) -> Result<Vec<
     let mut libs = server.scripts.lock_libraries();
     add_library(&mut libs, lib, replace)?;
     drop(libs);
-    server.scripts.libraries_changed();
+    server.scripts.libraries_changed(&server.persist);
     Ok(name)
 }
 
@@ -1902,6 +1902,38 @@ pub fn function_restore(
     }
     *libs = next;
     drop(libs);
-    server.scripts.libraries_changed();
+    server.scripts.libraries_changed(&server.persist);
     Ok(())
+}
+
+/// Applies a change of the libraries read back from the log. The log and
+/// a base may both hold a change (a base taken after it was logged), so a
+/// change that finds the state already there is no error.
+pub fn replay_function(server: &Server, args: Args<'_>) -> Result<(), String> {
+    let sub = args.get(1);
+    if sub.eq_ignore_ascii_case(b"load") {
+        function_load(server, args.get(args.len() - 1), true).map(|_| ())
+    } else if sub.eq_ignore_ascii_case(b"delete") {
+        let mut libs = server.scripts.lock_libraries();
+        if let Some(lib) = libs.libs.remove(args.get(2)) {
+            for f in &lib.functions {
+                libs.funcs.remove(&f.name);
+            }
+        }
+        drop(libs);
+        server.scripts.libraries_changed(&server.persist);
+        Ok(())
+    } else if sub.eq_ignore_ascii_case(b"flush") {
+        *server.scripts.lock_libraries() = Libraries::default();
+        server.scripts.libraries_changed(&server.persist);
+        Ok(())
+    } else if sub.eq_ignore_ascii_case(b"restore") {
+        let policy = match args.len() > 3 {
+            true if args.get(3).eq_ignore_ascii_case(b"flush") => RestorePolicy::Flush,
+            _ => RestorePolicy::Replace,
+        };
+        function_restore(server, args.get(2), policy)
+    } else {
+        Err("an unknown FUNCTION change in the log".into())
+    }
 }

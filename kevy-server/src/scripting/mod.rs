@@ -227,7 +227,16 @@ impl Scripts {
         self.fn_generation.load(Ordering::Acquire)
     }
 
-    pub(crate) fn libraries_changed(&self) {
+    /// The libraries changed (their lock released): threads reload them,
+    /// and snapshots take the new code.
+    pub(crate) fn libraries_changed(&self, persist: &crate::persist::Persist) {
+        let codes = self
+            .lock_libraries()
+            .libs
+            .values()
+            .map(|l| l.code.to_vec())
+            .collect();
+        persist.set_libraries(codes);
         self.fn_generation.fetch_add(1, Ordering::Release);
     }
 
