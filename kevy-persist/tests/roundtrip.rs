@@ -450,7 +450,10 @@ fn function_libraries_round_trip_after_the_aux_fields() {
     let st = Store::new(16);
     let long = format!("#!lua name=long\n{}", "-- comment\n".repeat(2000));
     let mut a = aux();
-    a.functions = vec![b"#!lua name=a\nreturn 1".to_vec(), long.clone().into_bytes()];
+    a.functions = vec![
+        b"#!lua name=a\nreturn 1".to_vec(),
+        long.clone().into_bytes(),
+    ];
     let bytes = rdb::write_store(Vec::new(), &st, &a).unwrap();
     let (_, info) = load(&bytes, NOW).unwrap();
     assert_eq!(info.functions, 2);

@@ -72,6 +72,9 @@ pub struct Engine {
     lua: Lua,
     /// Where EVAL's KEYS and ARGV go (seen over the globals).
     eval_layer: Table,
+    /// The strings "KEYS" and "ARGV", made once.
+    keys_name: mlua::LuaString,
+    argv_name: mlua::LuaString,
     /// The functions' environment.
     fn_env: Table,
     run_script: Function,
@@ -133,7 +136,10 @@ pub struct Run {
     active: bool,
     /// The run is a function's (FCALL).
     function: bool,
-    started: std::time::Instant,
+    /// When the hook first ran during this run (the clock is read there,
+    /// not per call: the threshold counts from about the first 100000
+    /// instructions on).
+    started: Option<std::time::Instant>,
     /// The run passed `busy-reply-threshold`: `running` is registered.
     busy: bool,
     running: Arc<super::Running>,
@@ -163,7 +169,7 @@ impl Engine {
             reply: Vec::with_capacity(256),
             active: false,
             function: false,
-            started: std::time::Instant::now(),
+            started: None,
             busy: false,
             running: Arc::default(),
         }));
@@ -268,6 +274,8 @@ impl Engine {
         lua.set_globals(globals)?;
         set_busy_hook(&lua, &run)?;
         Ok(Engine {
+            keys_name: lua.create_string("KEYS")?,
+            argv_name: lua.create_string("ARGV")?,
             lua,
             eval_layer,
             fn_env,
@@ -545,15 +553,18 @@ fn run(
         Ok(t) => t,
         Err(err) => return ctx.out.error(&format!("ERR {err}")),
     };
-    if !function {
+    let fn_args = if function {
+        Some((ktab, atab))
+    } else {
         let set = e
             .eval_layer
-            .raw_set("KEYS", ktab.clone())
-            .and_then(|_| e.eval_layer.raw_set("ARGV", atab.clone()));
+            .raw_set(&e.keys_name, ktab)
+            .and_then(|_| e.eval_layer.raw_set(&e.argv_name, atab));
         if let Err(err) = set {
             return ctx.out.error(&format!("ERR {err}"));
         }
-    }
+        None
+    };
 
     // Move the shard into the run.
     {
@@ -575,17 +586,16 @@ fn run(
         r.undo = several.then(Vec::new);
         r.stop = None;
         r.function = function;
-        r.started = std::time::Instant::now();
+        r.started = None;
         r.prop_mark = r.shard.prop_attached.then(|| {
             let mark = r.shard.prop().mark();
             mark
         });
         r.active = true;
     }
-    let result: mlua::Result<(bool, Value)> = if function {
-        e.run_function.call((func.clone(), ktab, atab))
-    } else {
-        e.run_script.call(func.clone())
+    let result: mlua::Result<(bool, Value)> = match fn_args {
+        Some((k, a)) => e.run_function.call((func, k, a)),
+        None => e.run_script.call(func),
     };
     let (stop, resp3) = {
         let mut r = e.run.borrow_mut();
@@ -1106,8 +1116,14 @@ fn call(lua: &Lua, r: &mut Run, args: MultiValue, raising: bool) -> mlua::Result
     let mut argv = std::mem::take(&mut r.argv);
     let result = if lua_args(&args, &mut argv) {
         drop(args);
-        match r.server.clone() {
-            Some(server) => call_checked(lua, r, &server, argv.args(), raising),
+        // Taken out for the call rather than cloned: no reference count
+        // traffic per command.
+        match r.server.take() {
+            Some(server) => {
+                let result = call_checked(lua, r, &server, argv.args(), raising);
+                r.server = Some(server);
+                result
+            }
             None => fail(lua, "Unknown Redis command called from script", raising),
         }
     } else {
@@ -1376,7 +1392,8 @@ fn busy_check(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
     };
     if !r.busy {
         let ms = server.scripts.busy_threshold_ms();
-        if ms == 0 || r.started.elapsed() < std::time::Duration::from_millis(ms) {
+        let started = *r.started.get_or_insert_with(std::time::Instant::now);
+        if ms == 0 || started.elapsed() < std::time::Duration::from_millis(ms) {
             return Ok(());
         }
         r.busy = true;
