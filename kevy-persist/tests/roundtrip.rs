@@ -15,6 +15,7 @@ fn aux() -> Aux {
         redis_ver: rdb::REDIS_VER.to_string(),
         ctime: NOW / 1000,
         used_mem: 0,
+        functions: Vec::new(),
     }
 }
 
@@ -442,4 +443,22 @@ fn a_single_value_that_is_broken_is_an_error() {
     assert!(rdb::read_value(&[255, 0]).is_err());
     assert!(rdb::read_value(&[2, 0]).is_err());
     assert!(rdb::read_value(&[]).is_err());
+}
+
+#[test]
+fn function_libraries_round_trip_after_the_aux_fields() {
+    let st = Store::new(16);
+    let long = format!("#!lua name=long\n{}", "-- comment\n".repeat(2000));
+    let mut a = aux();
+    a.functions = vec![
+        b"#!lua name=a\nreturn 1".to_vec(),
+        long.clone().into_bytes(),
+    ];
+    let bytes = rdb::write_store(Vec::new(), &st, &a).unwrap();
+    let (_, info) = load(&bytes, NOW).unwrap();
+    assert_eq!(info.functions, 2);
+    assert_eq!(
+        info.libraries,
+        vec![b"#!lua name=a\nreturn 1".to_vec(), long.into_bytes()]
+    );
 }

@@ -220,6 +220,7 @@ fn aux() -> Aux {
         redis_ver: rdb::REDIS_VER.to_string(),
         ctime: NOW / 1000,
         used_mem: 0,
+        functions: Vec::new(),
     }
 }
 

@@ -810,7 +810,12 @@ pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
                 .dir
                 .join(format!("temp-{}.s{id}.rewrite.rdb", log.layout.name));
             let f = File::create(&temp).map_err(|e| format!("{}: {e}", temp.display()))?;
-            let aux = rdb::Aux::for_store(&shard.store);
+            let mut aux = rdb::Aux::for_store(&shard.store);
+            if id == 0 {
+                // The function libraries are the server's: shard 0's base
+                // holds them.
+                aux.functions = shard.persist.libraries();
+            }
             let mut out = rdb::CrcWriter::new(BufWriter::new(f));
             if let Err(e) = rdb::write_header(&mut out, &aux) {
                 let _ = std::fs::remove_file(&temp);
@@ -1327,6 +1332,7 @@ fn convert(kevy: &Kevy, layout: &Layout, rec: &Recovered, n: usize) -> Result<()
                 redis_ver: crate::families::common::REDIS_VERSION.to_string(),
                 ctime: kevy_sys::clock::unix_ms() / 1000,
                 used_mem: 0,
+                functions: Vec::new(),
             };
             let mut cw = rdb::CrcWriter::new(Vec::new());
             rdb::write_header(&mut cw, &aux)?;

@@ -10,6 +10,7 @@ pub mod loading;
 pub mod notify;
 pub mod persist;
 pub mod propagate;
+pub mod scripting;
 pub mod server;
 pub mod service;
 pub mod settings;

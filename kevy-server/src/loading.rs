@@ -58,6 +58,8 @@ pub enum Item {
     Apply(Vec<u8>),
     /// The shard's log, opened for appending once the files are read.
     Log(Box<crate::aof::OpenedLog>),
+    /// A function library's code (FUNCTION2 records of an RDB file).
+    Library(Vec<u8>),
 }
 
 /// The load in progress, as INFO reports it.
@@ -174,7 +176,7 @@ pub fn start_rdb(
             let now = kevy_sys::clock::unix_ms();
             let t0 = std::time::Instant::now();
             let mut read = 0u64;
-            let info = rdb::load(Counted(std::io::BufReader::new(f)), size, now, |k| {
+            let mut info = rdb::load(Counted(std::io::BufReader::new(f)), size, now, |k| {
                 read += 1;
                 if read.is_multiple_of(PROGRESS_EVERY) {
                     eprintln!(
@@ -197,6 +199,12 @@ pub fn start_rdb(
                     .map_err(|_| "a shard stopped loading".to_string())
             })
             .unwrap_or_else(|e| fatal("DB", format!("{}: {e}", path.display())));
+            // Function libraries are the server's: shard 0 installs them.
+            for code in std::mem::take(&mut info.libraries) {
+                if tx[0].send(Item::Library(code)).is_err() {
+                    break;
+                }
+            }
             let used = info
                 .aux
                 .iter()
@@ -283,11 +291,14 @@ fn read_log(rec: &Recovered, s: usize, tx: Sender<Item>) {
             Replay::RdbBase(path) => {
                 let f = std::fs::File::open(path)?;
                 let size = f.metadata()?.len();
-                rdb::load(Counted(std::io::BufReader::new(f)), size, 0, |k| {
+                let info = rdb::load(Counted(std::io::BufReader::new(f)), size, 0, |k| {
                     tx.send(Item::Key(k))
                         .map_err(|_| "the shard stopped loading".to_string())
                 })
                 .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+                for code in info.libraries {
+                    tx.send(Item::Library(code)).map_err(|_| gone())?;
+                }
             }
             Replay::Select(db) => tx.send(Item::Select(db)).map_err(|_| gone())?,
             Replay::Apply(resp) => {
@@ -392,6 +403,11 @@ fn apply(kevy: &Kevy, shard: &mut Shard, l: &mut ShardLoad, item: Item) {
         }
         Item::Select(db) => l.db = db,
         Item::Log(log) => shard.aof = Some(log.into_shard_log()),
+        Item::Library(code) => {
+            if let Err(e) = crate::scripting::engine::function_load(&kevy.server, &code, true) {
+                fatal("DB", format!("loading a function library: {e}"));
+            }
+        }
         Item::Apply(resp) => {
             let mut rest = &resp[..];
             while !rest.is_empty() {

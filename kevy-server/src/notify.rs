@@ -168,6 +168,18 @@ fn drain_notifier(shard: &mut Shard, pushes: &mut Pushes) {
     }
 }
 
+/// Forgets the events made since the execution point last handed them
+/// on: the command that made them was undone (a script stopped at a key
+/// it cannot reach).
+pub fn discard(shard: &mut Shard) {
+    if shard.notify != 0 {
+        if let Some(n) = shard.store.observer_mut::<Notifier>() {
+            n.items.clear();
+            n.data.clear();
+        }
+    }
+}
+
 /// Runs `f` (a write that is no command's: loading, replaying the log, a
 /// copy's write-back) without its events.
 pub fn quiet<R>(shard: &mut Shard, f: impl FnOnce(&mut Shard) -> R) -> R {

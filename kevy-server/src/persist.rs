@@ -97,6 +97,25 @@ pub struct Persist {
     /// What the start-up load found (`rdb_last_load_keys_*`).
     pub loaded_keys: AtomicU64,
     pub loaded_expired: AtomicU64,
+    /// The function libraries' code as of their last change: what a
+    /// snapshot and shard 0's log base hold (kept here by the scripting
+    /// commands, so a save needs no other state).
+    libraries: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Persist {
+    /// The function libraries a snapshot holds.
+    pub fn libraries(&self) -> Vec<Vec<u8>> {
+        self.libraries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The function libraries changed.
+    pub fn set_libraries(&self, codes: Vec<Vec<u8>>) {
+        *self.libraries.lock().unwrap_or_else(|e| e.into_inner()) = codes;
+    }
 }
 
 impl Default for Persist {
@@ -114,6 +133,7 @@ impl Default for Persist {
             saved_dirty: AtomicU64::new(0),
             loaded_keys: AtomicU64::new(0),
             loaded_expired: AtomicU64::new(0),
+            libraries: Mutex::default(),
         }
     }
 }
@@ -226,6 +246,7 @@ impl Persist {
                 redis_ver: crate::families::common::REDIS_VERSION.to_string(),
                 ctime: job.started_ms / 1000,
                 used_mem,
+                functions: self.libraries(),
             };
             let saved = rdb::save_file(&job.dir, &job.file, |w| {
                 let mut files = Vec::with_capacity(job.sections.len());

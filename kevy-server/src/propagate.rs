@@ -55,6 +55,38 @@ impl Prop {
         self.spans.push((db, self.buf.len()));
     }
 
+    /// Where the collected effects end now (see [`Prop::truncate`]).
+    pub fn mark(&self) -> (usize, usize) {
+        (self.buf.len(), self.spans.len())
+    }
+
+    /// Drops what was collected after `mark` (a script that stops undoes
+    /// its writes).
+    pub fn truncate(&mut self, mark: (usize, usize)) {
+        self.buf.truncate(mark.0);
+        self.spans.truncate(mark.1);
+    }
+
+    /// A command starts inside another (a script's `redis.call`).
+    pub fn begin_nested(&mut self) {
+        self.stated = false;
+    }
+
+    /// The nested command ended: unless it stated its own effect, its
+    /// effect is the command itself when it `changed` something. The
+    /// outer command's effect is then what its nested commands did.
+    pub fn end_nested(&mut self, db: u32, argv: kevy_resp::Args<'_>, changed: bool) {
+        if !self.stated && changed {
+            let mut r = Reply::new(&mut self.buf, false);
+            r.array(argv.len());
+            for a in argv.iter() {
+                r.bulk(a);
+            }
+            self.spans.push((db, self.buf.len()));
+        }
+        self.stated = true;
+    }
+
     /// Moves what was collected to `effects`; whether the command stated
     /// its own effect.
     pub fn drain_into(&mut self, effects: &mut Effects) -> bool {
@@ -83,6 +115,20 @@ impl Observer for Prop {
         if change == Change::Expired {
             self.push(db as u32, &[b"DEL", key]);
         }
+    }
+}
+
+/// Records `argv` as an effect of `shard` in database `db`, outside any
+/// command's execution (a change of the server's function libraries), when
+/// its effects are collected; it goes out with the shard's next effects.
+pub fn record(shard: &mut crate::shard::Shard, db: u32, argv: &[&[u8]]) {
+    // The Prop attaches at the shard's first command once a log consumes
+    // effects; this may come first.
+    if !shard.prop_attached && (shard.aof.is_some() || shard.recording) {
+        follow(&mut shard.store, &mut shard.prop_attached);
+    }
+    if shard.prop_attached {
+        shard.prop().push(db, argv);
     }
 }
 

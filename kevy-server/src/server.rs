@@ -69,6 +69,8 @@ pub struct Server {
     pub persist: Arc<crate::persist::Persist>,
     /// Append-only log rewrite state shared by the shards (aof.rs).
     pub rewrites: Arc<crate::aof::Rewrites>,
+    /// Lua scripts and function libraries (scripting/).
+    pub scripts: crate::scripting::Scripts,
 }
 
 /// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
@@ -136,6 +138,7 @@ impl Server {
             run_id,
             persist: crate::persist::shared(start_unix_ms / 1000),
             rewrites: Default::default(),
+            scripts: Default::default(),
         }
     }
 

@@ -69,7 +69,11 @@ impl Kevy {
             .table
             .lookup(args.get(0))
             .ok_or_else(|| format!("unknown command '{}' in the log", name()))?;
-        let Handler::Shard(f) = self.server.table.get(id).run else {
+        let spec = self.server.table.get(id);
+        if spec.name == "function" {
+            return crate::scripting::engine::replay_function(&self.server, args);
+        }
+        let Handler::Shard(f) = spec.run else {
             return Err(format!("'{}' in the log is not a keyspace command", name()));
         };
         let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
@@ -213,6 +217,35 @@ impl Kevy {
         }
     }
 
+    /// While a script runs past `busy-reply-threshold`, Redis runs only the
+    /// commands (or subcommands) flagged `allow-busy`, and SHUTDOWN NOSAVE.
+    #[cold]
+    #[inline(never)]
+    fn refuse_while_busy(
+        &self,
+        id: u16,
+        spec: &CommandSpec,
+        args: Args<'_>,
+    ) -> Result<(), Vec<u8>> {
+        let subs = self.server.table.subs(id);
+        let sub = (!subs.is_empty() && args.len() > 1)
+            .then(|| crate::families::common::find_sub(args, subs).ok())
+            .flatten();
+        let flags = sub.map_or(spec.flags, |s| s.flags);
+        let nosave = spec.name == "shutdown"
+            && args
+                .iter()
+                .skip(1)
+                .any(|a| a.eq_ignore_ascii_case(b"nosave"));
+        if flags & flag::ALLOW_BUSY != 0 && (spec.name != "shutdown" || nosave) {
+            return Ok(());
+        }
+        match self.server.scripts.busy_error() {
+            Some(e) => Err(e.as_bytes().to_vec()),
+            None => Ok(()),
+        }
+    }
+
     /// Looks the command up and checks its arity, with Redis's errors.
     #[inline(always)]
     fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
@@ -241,6 +274,7 @@ impl Service for Kevy {
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
         shard.loading = self.loads.take(id, self.aof);
+        shard.server = Some(self.server.clone());
         crate::loading::started(&mut shard);
         shard
     }
@@ -255,6 +289,9 @@ impl Service for Kevy {
         let (id, spec) = self.checked(args)?;
         if crate::loading::in_progress() {
             self.refuse_while_loading(id, spec, args)?;
+        }
+        if self.server.scripts.is_busy() {
+            self.refuse_while_busy(id, spec, args)?;
         }
         let route = match spec.route {
             RouteKind::Conn => Route::Conn,
@@ -711,6 +748,8 @@ impl Service for Kevy {
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
         let mut s = Shard::new(home, nshards);
+        s.server = Some(self.server.clone());
+        s.scratch = true;
         // Records the keys its command writes (see `load` and `take_dirty`).
         s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());

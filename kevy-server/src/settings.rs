@@ -205,7 +205,7 @@ pub static PARAMS: &[Param] = {
         p("latency-monitor-threshold", I64, "0", Tunable),
         p("latency-tracking", Bool, "yes", Tunable),
         p("latency-tracking-info-percentiles", Str, "50 99 99.9", Tunable),
-        pa("busy-reply-threshold", "lua-time-limit", I64, "5000", Tunable),
+        pa("busy-reply-threshold", "lua-time-limit", I64, "5000", Live),
         p("shutdown-timeout", I32, "10", Tunable),
         // Hidden: debugging and test knobs of loading, saving and crashing,
         // none of which kevy does.
@@ -286,6 +286,11 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         "appendfsync" => crate::aof::set_fsync(value),
         "notify-keyspace-events" => {
             crate::notify::configure(crate::notify::parse(value.as_bytes()).unwrap_or(0))
+        }
+        "busy-reply-threshold" => {
+            if let Ok(ms) = value.parse() {
+                server.scripts.set_busy_threshold(ms);
+            }
         }
         // The shards follow at the next switch (aof.rs).
         "appendonly" => server.rewrites.want(value == "yes"),

@@ -46,6 +46,12 @@ pub struct Shard {
     /// The keyspace notification classes in force here (notify.rs): 0
     /// while none are configured or nobody could receive one.
     pub notify: u32,
+    /// The server, for what runs commands itself (a script's
+    /// `redis.call`); `None` for a shard made outside one (tests).
+    pub server: Option<Arc<crate::server::Server>>,
+    /// A scratch shard a command runs on by copy: it holds copies of the
+    /// command's keys only.
+    pub scratch: bool,
 }
 
 impl Shard {
@@ -69,6 +75,8 @@ impl Shard {
             block: None,
             loading: None,
             notify: 0,
+            server: None,
+            scratch: false,
         }
     }
 

@@ -31,7 +31,8 @@
 //!
 //! Everything Redis 7.0 and 7.2 write, versions 1 to 11 ([`read`]): every
 //! opcode (AUX, SELECTDB, RESIZEDB, EXPIRETIME in seconds and in ms, FREQ
-//! and IDLE skipped, FUNCTION2 libraries skipped and counted); strings
+//! and IDLE skipped, FUNCTION2 libraries' code handed back in
+//! [`LoadInfo`]); strings
 //! plain, int-encoded (8, 16, 32 bits) and LZF-compressed ([`lzf`]); lists
 //! as a plain list, ziplist, quicklist of ziplists and quicklist of
 //! listpacks (plain nodes too); sets as a plain set, intset and listpack;

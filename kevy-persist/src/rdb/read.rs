@@ -90,8 +90,9 @@ pub struct LoadInfo {
     pub expired: u64,
     /// Collections stored empty, skipped as Redis skips them.
     pub empty: u64,
-    /// Function libraries (Redis 7 functions), skipped.
+    /// Function libraries (Redis 7 functions): how many, and their code.
     pub functions: u64,
+    pub libraries: Vec<Vec<u8>>,
     pub checksum: Checksum,
 }
 
@@ -167,6 +168,7 @@ pub fn load(
         expired: 0,
         empty: 0,
         functions: 0,
+        libraries: Vec::new(),
         checksum: Checksum::Absent,
     };
     let mut db = 0usize;
@@ -201,7 +203,7 @@ pub fn load(
                 info.aux.push((k, v));
             }
             OP_FUNCTION2 => {
-                s.string()?;
+                info.libraries.push(s.string()?);
                 info.functions += 1;
             }
             OP_FUNCTION_PRE_GA => {

@@ -32,6 +32,9 @@ pub struct Aux {
     pub ctime: u64,
     /// `used-mem`: the store's memory use when the snapshot began.
     pub used_mem: u64,
+    /// Function libraries' code, written after the AUX fields as Redis
+    /// writes them (FUNCTION2 records).
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl Aux {
@@ -41,6 +44,7 @@ impl Aux {
             redis_ver: REDIS_VER.to_string(),
             ctime: store.now() / 1000,
             used_mem: store.used_memory() as u64,
+            functions: Vec::new(),
         }
     }
 }
@@ -92,6 +96,10 @@ pub fn write_header(w: &mut impl Write, aux: &Aux) -> io::Result<()> {
         b.push(OP_AUX);
         put_str(&mut b, k);
         put_str(&mut b, &v);
+    }
+    for code in &aux.functions {
+        b.push(OP_FUNCTION2);
+        put_str(&mut b, code);
     }
     w.write_all(&b)
 }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -40,4 +41,5 @@ pub fn register_all(t: &mut Table) {
     transactions::register(t);
     dump::register(t);
     pubsub::register(t);
+    scripting::register(t);
 }
