@@ -8,7 +8,7 @@
 #
 #   fan-out  pubsubbench: S subscribers (one connection each, SUBSCRIBE to
 #            one channel) and one publisher pipelining PUBLISH of 16-byte
-#            messages to it, 16 per batch; for each S in $PS_SUBS. Every
+#            messages to it, $PS_PIPELINE per batch; for each S in $PS_SUBS. Every
 #            subscriber reads and counts its messages and checks their
 #            sequence numbers (each one once, in order), and every PUBLISH
 #            must count S receivers.
@@ -55,6 +55,7 @@
 #
 # Env (besides bench.sh's BENCH_ROUNDS):
 #   BENCH_PUBSUB_SUBS        subscriber counts of the fan-out runs  ["50 500"]
+#   BENCH_PUBSUB_PIPELINE    PUBLISH commands per publisher batch   [16]
 #   BENCH_PUBSUB_DELIVERIES  messages delivered per fan-out run:    [5000000]
 #                            it publishes this / S messages (CPU
 #                            time comes in 10 ms ticks, so runs
@@ -72,6 +73,7 @@
 
 PS_SUBS=${BENCH_PUBSUB_SUBS:-"50 500"}
 PS_DELIVERIES=${BENCH_PUBSUB_DELIVERIES:-5000000}
+PS_PIPELINE=${BENCH_PUBSUB_PIPELINE:-16}
 PS_WORKERS=${BENCH_BLPOP_WORKERS:-50}
 PS_ITEMS=${BENCH_BLPOP_ITEMS:-200000}
 PS_WORKLOADS=${BENCH_PUBSUB_WORKLOADS:-fanout,blpop}
@@ -130,7 +132,7 @@ ps_run() {
     case $wl in
     fanout*)
         local subs=${wl#fanout}
-        cmd=("$PUBSUBBENCH" -s "$subs" -n $((PS_DELIVERIES / subs)) -P 16 -d 16)
+        cmd=("$PUBSUBBENCH" -s "$subs" -n $((PS_DELIVERIES / subs)) -P "$PS_PIPELINE" -d 16)
         ;;
     blpop) cmd=("$BLPOPBENCH" -w "$PS_WORKERS" -n "$PS_ITEMS" -P 16) ;;
     esac
@@ -198,7 +200,7 @@ ps_table() {
     echo
     echo "pubsub mode: server unpinned (kevy pins its own threads), load tool on CPU $PS_CLIENT_CPU;" \
         "medians of the $ROUNDS rounds' undisturbed runs (n of them)"
-    echo "fan-out: 1 publisher, PUBLISH of 16 bytes -P 16, $PS_DELIVERIES deliveries per run;" \
+    echo "fan-out: 1 publisher, PUBLISH of 16 bytes -P $PS_PIPELINE, $PS_DELIVERIES deliveries per run;" \
         "BLPOP: $PS_WORKERS workers, 1 producer LPUSH -P 16, $PS_ITEMS items per run"
     echo "msg/s: messages received by all subscribers (items consumed) per second;" \
         "us/msg: server utime+stime / messages; tool%: load tool CPU / wall time;" \
