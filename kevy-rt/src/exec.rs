@@ -24,6 +24,10 @@ pub struct Sink<'a> {
     /// outside a transaction (crate doc, "Blocking"). A blocking command
     /// that may not answers as its non-blocking form would.
     pub may_block: bool,
+    /// Some transaction holds or waits for keys of this shard: a command
+    /// that reaches keys it did not declare (a script) may use only its
+    /// declared ones (crate doc, "Scripts").
+    pub locked: bool,
     /// Set by a blocking command that found nothing to serve and wants
     /// to wait: how long, in milliseconds (0: for ever). It then writes
     /// no reply; the runtime parks the client and runs the command again
@@ -360,6 +364,7 @@ pub(crate) fn run<S: Service>(
     cmd: S::Cmd,
     args: Args<'_>,
     part: u32,
+    locked: bool,
     out: &mut Vec<u8>,
 ) {
     let mut sink = Sink {
@@ -367,6 +372,7 @@ pub(crate) fn run<S: Service>(
         effects,
         part,
         may_block: false,
+        locked,
         block: None,
     };
     svc.exec(shard, client, cmd, args, &mut sink);
@@ -387,6 +393,7 @@ pub(crate) fn run_may_block<S: Service>(
     cmd: S::Cmd,
     args: Args<'_>,
     part: u32,
+    locked: bool,
     out: &mut Vec<u8>,
 ) -> Option<u64> {
     let mut sink = Sink {
@@ -394,6 +401,7 @@ pub(crate) fn run_may_block<S: Service>(
         effects,
         part,
         may_block: true,
+        locked,
         block: None,
     };
     svc.exec(shard, client, cmd, args, &mut sink);

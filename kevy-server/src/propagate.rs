@@ -358,6 +358,7 @@ mod tests {
                 effects: &mut self.effects,
                 part: 0,
                 may_block: false,
+                locked: false,
                 block: None,
             };
             self.kevy

@@ -382,6 +382,7 @@ impl Service for Kevy {
         if sink.may_block {
             shard.may_block = true;
         }
+        shard.locked = sink.locked;
         let notify = crate::notify::check_due(shard);
         if notify {
             crate::notify::prepare(shard, sink.effects.pushes.listening());

@@ -52,6 +52,10 @@ pub struct Shard {
     /// A scratch shard a command runs on by copy: it holds copies of the
     /// command's keys only.
     pub scratch: bool,
+    /// While a command runs: some transaction holds or waits for keys of
+    /// this shard (`Sink::locked`), so a script may reach only the keys it
+    /// declared.
+    pub locked: bool,
 }
 
 impl Shard {
@@ -77,6 +81,7 @@ impl Shard {
             notify: 0,
             server: None,
             scratch: false,
+            locked: false,
         }
     }
 

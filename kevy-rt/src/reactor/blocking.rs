@@ -136,6 +136,7 @@ impl<S: Service> Executor<S> {
             cmd,
             args,
             0,
+            self.locks.active(),
             out,
         );
         match block {
@@ -331,6 +332,7 @@ impl<S: Service> Executor<S> {
                     w.cmd,
                     w.args.args(),
                     1,
+                    self.locks.active(),
                     &mut out,
                 );
                 if block.is_some() {
@@ -405,6 +407,7 @@ impl<S: Service> Executor<S> {
             w.cmd,
             w.args.args(),
             1,
+            self.locks.active(),
             &mut out.rdata,
         );
         let (dest, client) = (w.dest, w.client);

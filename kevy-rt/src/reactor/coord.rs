@@ -1225,6 +1225,7 @@ impl<S: Service> Coordinator<S> {
                 cmd,
                 args.args(),
                 0,
+                false,
                 &mut reply,
             );
         } else {
@@ -1236,6 +1237,7 @@ impl<S: Service> Coordinator<S> {
                 cmd,
                 args.args(),
                 0,
+                false,
                 &mut reply,
             );
         }

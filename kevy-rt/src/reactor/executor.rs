@@ -147,6 +147,7 @@ impl<S: Service> Executor<S> {
             cmd,
             args,
             part,
+            self.locks.active(),
             out,
         );
         self.note(client, args);
@@ -226,6 +227,7 @@ impl<S: Service> Executor<S> {
             cmd,
             args,
             part,
+            self.locks.active(),
             &mut out.rdata,
         );
         let span = (start as u32, (out.rdata.len() - start) as u32);

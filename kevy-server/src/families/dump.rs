@@ -474,6 +474,7 @@ mod tests {
                 effects: &mut effects,
                 part: 0,
                 may_block: false,
+                locked: false,
                 block: None,
             };
             kevy.exec(&mut shard, &client, cmd, owned.args(), &mut sink);

@@ -1079,7 +1079,10 @@ fn lua_args(args: &MultiValue, argv: &mut OwnedArgs) -> bool {
 /// or on a scratch shard (which holds copies of the declared keys only) a
 /// declared key. Everything else stops the run.
 pub fn reachable(shard: &Shard, declared: Args<'_>, key: &[u8]) -> bool {
-    if shard.scratch {
+    // A scratch shard holds the declared keys only; while a transaction
+    // holds or waits for keys here, an undeclared key may be one of them,
+    // and reaching it would break that transaction's isolation.
+    if shard.scratch || shard.locked {
         return declared.iter().any(|k| k == key);
     }
     shard.nshards <= 1 || kevy_rt::shard_of(key, shard.nshards) == shard.id
@@ -1954,5 +1957,44 @@ pub fn replay_function(server: &Server, args: Args<'_>) -> Result<(), String> {
         function_restore(server, args.get(2), policy)
     } else {
         Err("an unknown FUNCTION change in the log".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+    use crate::shard::Shard;
+    use kevy_resp::OwnedArgs;
+
+    #[test]
+    fn reachable_keys_follow_the_shard_and_its_locks() {
+        let (a, b) = {
+            let a = "k0".to_string();
+            let home = kevy_rt::shard_of(a.as_bytes(), 2);
+            let b = (1..)
+                .map(|i| format!("k{i}"))
+                .find(|k| kevy_rt::shard_of(k.as_bytes(), 2) == home)
+                .unwrap();
+            (a, b)
+        };
+        let home = kevy_rt::shard_of(a.as_bytes(), 2);
+        let other = (0..)
+            .map(|i| format!("o{i}"))
+            .find(|k| kevy_rt::shard_of(k.as_bytes(), 2) != home)
+            .unwrap();
+        let mut shard = Shard::new(home, 2);
+        let declared = OwnedArgs::from_slices(&[a.as_bytes()]);
+        let d = declared.args();
+        assert!(reachable(&shard, d, a.as_bytes()));
+        assert!(reachable(&shard, d, b.as_bytes()), "undeclared, same shard");
+        assert!(!reachable(&shard, d, other.as_bytes()));
+        // A transaction holds or waits for keys here: undeclared keys may
+        // be among them.
+        shard.locked = true;
+        assert!(reachable(&shard, d, a.as_bytes()));
+        assert!(!reachable(&shard, d, b.as_bytes()));
+        shard.locked = false;
+        shard.scratch = true;
+        assert!(!reachable(&shard, d, b.as_bytes()));
     }
 }
