@@ -1983,7 +1983,7 @@ mod tests {
             .find(|k| kevy_rt::shard_of(k.as_bytes(), 2) != home)
             .unwrap();
         let mut shard = Shard::new(home, 2);
-        let declared = OwnedArgs::from_slices(&[a.as_bytes()]);
+        let declared = OwnedArgs::from_slices([a.as_bytes()]);
         let d = declared.args();
         assert!(reachable(&shard, d, a.as_bytes()));
         assert!(reachable(&shard, d, b.as_bytes()), "undeclared, same shard");
