@@ -83,6 +83,35 @@ pub struct Pushes {
     data: Vec<u8>,
     /// Channel and message lengths, in order.
     items: Vec<(u32, u32)>,
+    /// Invalidations for tracking clients (client-side caching), in the
+    /// order they were made; their payloads back to back in `inval_data`.
+    invals: Vec<Inval>,
+    inval_data: Vec<u8>,
+    /// Reads of tracking clients that the keys' owners record (a command
+    /// run by copy on a scratch shard made them); keys in `read_data`.
+    reads: Vec<(u64, u32, u32)>,
+    read_data: Vec<u8>,
+    /// The shard flushed a database: every tracking connection of this
+    /// shard gets a null invalidation (every shard runs its part of a
+    /// flush, so every connection gets one).
+    flushed: bool,
+    /// Any of the three above waits: one test for all.
+    tracking: bool,
+}
+
+/// An invalidation for one tracking client: `len` payload bytes (a RESP
+/// array of keys) in `Pushes::inval_data`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inval {
+    /// The tracking client's home shard, and its id.
+    pub home: u32,
+    pub client: u64,
+    /// The client whose write caused it (0: none, an expiry or an
+    /// eviction), for NOLOOP.
+    pub writer: u64,
+    /// A broadcasting-mode message (by prefix), else one of a read key.
+    pub bcast: bool,
+    pub len: u32,
 }
 
 impl Pushes {
@@ -109,9 +138,80 @@ impl Pushes {
             .push((channel.len() as u32, message.len() as u32));
     }
 
+    /// Invalidates, for tracking client `client` of shard `home`, the keys
+    /// in `payload` (a RESP array of bulk strings) because `writer` (0:
+    /// no client) wrote them; `bcast`: a broadcasting-mode message. The
+    /// client's home checks its state when it arrives, as Redis does when
+    /// it sends.
+    pub fn invalidate(&mut self, home: u32, client: u64, writer: u64, bcast: bool, payload: &[u8]) {
+        self.tracking = true;
+        self.inval_data.extend_from_slice(payload);
+        self.invals.push(Inval {
+            home,
+            client,
+            writer,
+            bcast,
+            len: payload.len() as u32,
+        });
+    }
+
+    /// Every tracking connection of this shard gets a null invalidation
+    /// (FLUSHALL, FLUSHDB: Redis invalidates everything).
+    pub fn flush_tracking(&mut self) {
+        self.tracking = true;
+        self.flushed = true;
+    }
+
+    /// Asks `key`'s owner to record that tracking client `client` (home
+    /// `home`) read it: a read made on a scratch shard.
+    pub fn track_read(&mut self, client: u64, home: u32, key: &[u8]) {
+        self.tracking = true;
+        self.read_data.extend_from_slice(key);
+        self.reads.push((client, home, key.len() as u32));
+    }
+
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && !self.tracking
+    }
+
+    /// Whether tracking messages or reads wait (as opposed to pub/sub
+    /// messages only).
+    #[inline]
+    pub(crate) fn has_tracking(&self) -> bool {
+        self.tracking
+    }
+
+    /// Hands out every invalidation with its payload, in order, whether a
+    /// flush happened, and clears them.
+    pub(crate) fn drain_invals(&mut self, mut f: impl FnMut(Inval, &[u8])) -> bool {
+        let mut at = 0;
+        for &i in &self.invals {
+            let len = i.len as usize;
+            f(i, &self.inval_data[at..at + len]);
+            at += len;
+        }
+        self.invals.clear();
+        self.inval_data.clear();
+        if self.inval_data.capacity() > 1 << 20 {
+            self.inval_data = Vec::new();
+        }
+        self.tracking = !self.reads.is_empty();
+        std::mem::take(&mut self.flushed)
+    }
+
+    /// Hands out every read to record as `(client, home, key)`, in order,
+    /// and clears them.
+    pub(crate) fn drain_reads(&mut self, mut f: impl FnMut(u64, u32, &[u8])) {
+        let mut at = 0;
+        for &(client, home, len) in &self.reads {
+            let len = len as usize;
+            f(client, home, &self.read_data[at..at + len]);
+            at += len;
+        }
+        self.reads.clear();
+        self.read_data.clear();
+        self.tracking = !self.invals.is_empty() || self.flushed;
     }
 
     /// Hands out every message as `(channel, message)`, in order, and

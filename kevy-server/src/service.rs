@@ -81,6 +81,7 @@ impl Kevy {
             local: unspecified,
             created_ms: 0,
             subscribed: false,
+            tracking: Default::default(),
         };
         let mut out = Vec::new();
         f(&mut Ctx {
@@ -339,6 +340,11 @@ impl Service for Kevy {
         if sink.may_block {
             shard.may_block = true;
         }
+        // Client-side caching: one branch while nobody tracks.
+        let tracking = shard.track_attached || self.server.tracking.in_use();
+        if tracking {
+            crate::tracking::before(shard, &self.server.tracking, client);
+        }
         let t0 = cycles();
         f(&mut Ctx {
             shard: &mut *shard,
@@ -348,6 +354,9 @@ impl Service for Kevy {
             out: Reply::new(&mut *sink.out, client.resp3),
         });
         let took = cycles().wrapping_sub(t0);
+        if tracking {
+            crate::tracking::after(self, shard, client, cmd, args, sink.effects);
+        }
         if sink.may_block {
             shard.may_block = false;
             sink.block = shard.block.take();
@@ -531,6 +540,7 @@ impl Service for Kevy {
         if let Some(cmd) = last {
             info.cmd = self.server.table.get(cmd).name.to_string();
         }
+        info.redirect = session.tracking_redirect.0;
     }
 
     fn reads_only(&self, cmd: u16) -> bool {
@@ -555,6 +565,28 @@ impl Service for Kevy {
     fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {
         if session.name.is_some() {
             self.server.set_client_name(client.id, None);
+        }
+        if session.tracked {
+            let mut c = *client;
+            crate::tracking::closed(&self.server, &mut c, session);
+        }
+    }
+
+    fn tracking_redirect(&self, session: &Session) -> (u64, u32) {
+        session.tracking_redirect
+    }
+
+    fn keeps_caching(&self, args: Args<'_>) -> bool {
+        !args.is_empty() && args.get(0).eq_ignore_ascii_case(b"client")
+    }
+
+    fn track_read(&self, shard: &mut Shard, client: u64, home: u32, key: &[u8]) {
+        crate::tracking::track_read(&self.server, shard, client, home, key);
+    }
+
+    fn flush_pushes(&self, shard: &mut Shard, effects: &mut Effects) {
+        if shard.track_attached {
+            crate::tracking::flush_pushes(&self.server, shard, effects);
         }
     }
 
@@ -612,10 +644,12 @@ impl Service for Kevy {
         }
         if shard.loading.is_none() {
             shard.store.set_now(kevy_sys::clock::unix_ms());
+            crate::tracking::no_writer(shard);
             shard
                 .store
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
         }
+        crate::tracking::tick(&self.server, shard, effects);
         crate::aof::follow_wanted(shard, effects);
         if shard.prop_attached {
             shard.prop().drain_into(effects);
@@ -692,6 +726,7 @@ impl Service for Kevy {
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
         let mut s = Shard::new(home, nshards);
+        s.scratch = true;
         // Records the keys its command writes (see `load` and `take_dirty`).
         s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());
@@ -726,7 +761,9 @@ impl Service for Kevy {
         if effects.enabled() {
             propagate::import_effects(shard, effects, key, &snap);
         }
+        crate::tracking::no_writer(shard);
         shard.store.import(key, snap);
+        crate::tracking::drain_into(shard, effects);
     }
 
     fn copy_keys(

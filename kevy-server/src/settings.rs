@@ -140,7 +140,7 @@ pub static PARAMS: &[Param] = {
         p("aclfile", Str, "", Immutable),
         p("acllog-max-len", I64, "128", Tunable),
         p("notify-keyspace-events", Str, "", Fixed),
-        p("tracking-table-max-keys", I64, "1000000", Tunable),
+        p("tracking-table-max-keys", I64, "1000000", Live),
         // Memory and eviction.
         p("maxmemory", Mem, "0", Fixed),
         p("maxmemory-policy", Enum(POLICIES), "noeviction", Fixed),
@@ -281,6 +281,11 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
             }
         }
         "appendfsync" => crate::aof::set_fsync(value),
+        "tracking-table-max-keys" => {
+            if let Ok(n) = value.parse() {
+                server.tracking.set_max_keys(n);
+            }
+        }
         // The shards follow at the next switch (aof.rs).
         "appendonly" => server.rewrites.want(value == "yes"),
         "slowlog-max-len" => {

@@ -43,6 +43,11 @@ pub struct Shard {
     pub block: Option<u64>,
     /// The data this shard is still loading at start-up (loading.rs).
     pub loading: Option<Box<crate::loading::ShardLoad>>,
+    /// A tracking table observes the store (tracking.rs).
+    pub track_attached: bool,
+    /// A scratch shard of a command run by copy: the reads it makes are
+    /// recorded by the keys' owners.
+    pub scratch: bool,
 }
 
 impl Shard {
@@ -65,6 +70,8 @@ impl Shard {
             may_block: false,
             block: None,
             loading: None,
+            track_attached: false,
+            scratch: false,
         }
     }
 

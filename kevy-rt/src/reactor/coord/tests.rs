@@ -55,6 +55,7 @@ impl H {
                 local: addr,
                 created_ms: 0,
                 subscribed: false,
+                tracking: Default::default(),
             },
             conn: Vec::new(),
             closed: false,
