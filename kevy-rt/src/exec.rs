@@ -495,6 +495,34 @@ mod tests {
     }
 
     #[test]
+    fn tracking_messages_are_handed_out_in_order_and_counted_as_pending() {
+        let mut p = Pushes::default();
+        assert!(p.is_empty() && !p.has_tracking());
+        p.invalidate(1, 7, 0, false, b"*1\r\n$1\r\na\r\n");
+        p.track_read(9, 2, b"k");
+        p.invalidate(0, 8, 7, true, b"*0\r\n");
+        p.flush_tracking();
+        assert!(!p.is_empty() && p.has_tracking());
+        let mut reads = Vec::new();
+        p.drain_reads(|c, h, k| reads.push((c, h, k.to_vec())));
+        assert_eq!(reads, [(9, 2, b"k".to_vec())]);
+        assert!(p.has_tracking(), "invalidations still wait");
+        let mut got = Vec::new();
+        let flushed = p.drain_invals(|i, payload| {
+            got.push((i.home, i.client, i.writer, i.bcast, payload.to_vec()))
+        });
+        assert!(flushed);
+        assert_eq!(
+            got,
+            [
+                (1, 7, 0, false, b"*1\r\n$1\r\na\r\n".to_vec()),
+                (0, 8, 7, true, b"*0\r\n".to_vec())
+            ]
+        );
+        assert!(p.is_empty() && !p.has_tracking());
+    }
+
+    #[test]
     fn effects_are_resp_with_select_on_database_change() {
         let mut e = Effects::default();
         e.emit(0, [&b"SET"[..], b"k", b"v"].into_iter());

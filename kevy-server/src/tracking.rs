@@ -199,16 +199,67 @@ struct Reader {
     home: u32,
 }
 
+/// The readers of one key: a short list (most keys have one), or a map
+/// once a key is read by many, so a read of a hot key stays cheap.
+enum Readers {
+    Few(Vec<Reader>),
+    Many(Map<u64, u32>),
+}
+
+impl Readers {
+    /// Readers a list holds before it becomes a map.
+    const FEW: usize = 16;
+
+    fn len(&self) -> usize {
+        match self {
+            Readers::Few(v) => v.len(),
+            Readers::Many(m) => m.len(),
+        }
+    }
+
+    /// Adds `r`; false when it was there.
+    fn insert(&mut self, r: Reader) -> bool {
+        match self {
+            Readers::Few(v) if v.contains(&r) => false,
+            Readers::Few(v) if v.len() < Self::FEW => {
+                v.push(r);
+                true
+            }
+            Readers::Few(v) => {
+                let mut m: Map<u64, u32> = v.iter().map(|r| (r.id, r.home)).collect();
+                m.insert(r.id, r.home);
+                *self = Readers::Many(m);
+                true
+            }
+            Readers::Many(m) => m.insert(r.id, r.home).is_none(),
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        match self {
+            Readers::Few(v) => v.retain(|r| keep(r.id)),
+            Readers::Many(m) => m.retain(|&id, _| keep(id)),
+        }
+    }
+
+    fn each(&self, mut f: impl FnMut(Reader)) {
+        match self {
+            Readers::Few(v) => v.iter().for_each(|&r| f(r)),
+            Readers::Many(m) => m.iter().for_each(|(&id, &home)| f(Reader { id, home })),
+        }
+    }
+}
+
 /// One shard's tracking state, observing its store: who read which key
 /// (keys of any database: Redis's table is by name), and what writes
 /// invalidated since the last drain.
 pub struct Table {
-    keys: Map<Vec<u8>, Vec<Reader>>,
+    keys: Map<Vec<u8>, Readers>,
     /// Readers over all keys (INFO `tracking_total_items`).
     items: usize,
     /// Keys written with the readers they had, and who wrote them (0: no
     /// client: an expiry, an eviction, a copy's write-back).
-    pending: Vec<(Vec<u8>, Vec<Reader>, u64)>,
+    pending: Vec<(Vec<u8>, Readers, u64)>,
     /// The client whose command runs now (0: none).
     writer: u64,
     /// A database was flushed.
@@ -251,17 +302,19 @@ impl Table {
     fn record(&mut self, g: &Global, key: &[u8], r: Reader) {
         let readers = match self.keys.get_mut(key) {
             Some(v) => v,
-            None => self.keys.entry(key.to_vec()).or_default(),
+            None => self
+                .keys
+                .entry(key.to_vec())
+                .or_insert_with(|| Readers::Few(Vec::new())),
         };
-        if readers.contains(&r) {
+        if !readers.insert(r) {
             return;
         }
-        readers.push(r);
         self.items += 1;
         let n = readers.len();
         if n >= 8 && n.is_power_of_two() {
             let live = lock(&g.live);
-            readers.retain(|r| live.contains(&r.id));
+            readers.retain(|id| live.contains(&id));
             self.items -= n - readers.len();
         }
     }
@@ -482,13 +535,15 @@ fn limit(t: &mut Table, g: &Global, published: &[ShardPublished], me: usize) {
         .filter(|&(i, _)| i != me)
         .map(|(_, p)| p.tracking_keys.load(Relaxed))
         .sum();
-    let mut effort = 100 * (t.rounds as u64 + 1);
-    while others + t.keys.len() as u64 > max && effort > 0 {
-        let Some(key) = t.keys.keys().next().cloned() else {
-            break;
-        };
-        t.invalidate(&key, 0);
-        effort -= 1;
+    let total = others + t.keys.len() as u64;
+    if total > max {
+        // The keys the table's order gives first, each found in one pass.
+        let effort = 100 * (t.rounds as u64 + 1);
+        let n = (total - max).min(effort) as usize;
+        let evicted: Vec<Vec<u8>> = t.keys.keys().take(n).cloned().collect();
+        for key in evicted {
+            t.invalidate(&key, 0);
+        }
     }
     if others + t.keys.len() as u64 > max && !t.keys.is_empty() {
         t.rounds = t.rounds.saturating_add(1);
@@ -512,11 +567,11 @@ fn drain(t: &mut Table, effects: &mut Effects) {
     for (key, readers, writer) in t.pending.drain(..) {
         payload.clear();
         push_keys(&mut payload, std::iter::once(key.as_slice()), 1);
-        for r in readers {
+        readers.each(|r| {
             effects
                 .pushes
-                .invalidate(r.home, r.id, writer, false, &payload);
-        }
+                .invalidate(r.home, r.id, writer, false, &payload)
+        });
     }
 }
 
@@ -619,5 +674,186 @@ pub fn no_writer(shard: &mut Shard) {
 pub fn drain_into(shard: &mut Shard, effects: &mut Effects) {
     if let Some(t) = table(shard) {
         drain(t, effects);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kevy_store::{SetTtl, Store, Value};
+
+    fn store_with_table() -> Store {
+        let mut st = Store::new(2);
+        st.set_now(1000);
+        st.observe(Table::new());
+        st
+    }
+
+    fn table(st: &mut Store) -> &mut Table {
+        st.observer_mut::<Table>().unwrap()
+    }
+
+    fn reader(id: u64) -> Reader {
+        Reader { id, home: 0 }
+    }
+
+    fn set(st: &mut Store, db: usize, key: &str) {
+        st.db(db)
+            .set(key.as_bytes(), Value::string(b"v"), SetTtl::Clear);
+    }
+
+    /// The pending invalidations as (key, sorted reader ids, writer).
+    fn pending(t: &mut Table) -> Vec<(String, Vec<u64>, u64)> {
+        t.pending
+            .drain(..)
+            .map(|(k, readers, w)| {
+                let mut ids = Vec::new();
+                readers.each(|r| ids.push(r.id));
+                ids.sort_unstable();
+                (String::from_utf8(k).unwrap(), ids, w)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_write_invalidates_the_readers_of_the_key_in_any_database_once() {
+        let g = Global::default();
+        let mut st = store_with_table();
+        let t = table(&mut st);
+        t.record(&g, b"k", reader(1));
+        t.record(&g, b"k", reader(2));
+        t.record(&g, b"k", reader(1));
+        t.record(&g, b"j", reader(1));
+        assert_eq!((t.keys.len(), t.items), (2, 3));
+        t.writer = 7;
+        set(&mut st, 1, "k");
+        let t = table(&mut st);
+        assert_eq!(pending(t), [("k".into(), vec![1, 2], 7)]);
+        assert_eq!((t.keys.len(), t.items), (1, 1));
+        // Forgotten: a second write tells nobody.
+        set(&mut st, 0, "k");
+        assert_eq!(pending(table(&mut st)), []);
+    }
+
+    #[test]
+    fn an_expiry_is_nobodys_write_and_a_flush_forgets_everything() {
+        let g = Global::default();
+        let mut st = store_with_table();
+        st.db(0).set(b"t", Value::string(b"v"), SetTtl::At(1500));
+        let t = table(&mut st);
+        t.record(&g, b"t", reader(1));
+        t.record(&g, b"u", reader(2));
+        t.writer = 9;
+        st.set_now(2000);
+        assert!(st.db(0).get(b"t").is_none());
+        assert_eq!(pending(table(&mut st)), [("t".into(), vec![1], 0)]);
+        st.db(1).flush();
+        let t = table(&mut st);
+        assert!(t.flushed);
+        assert_eq!((t.keys.len(), t.items), (0, 0));
+        // SWAPDB tells nobody.
+        t.flushed = false;
+        t.record(&g, b"s", reader(3));
+        set(&mut st, 0, "x");
+        st.swap_db(0, 1);
+        let t = table(&mut st);
+        assert!(!t.flushed);
+        assert_eq!(t.keys.len(), 1);
+    }
+
+    #[test]
+    fn readers_that_closed_are_pruned_as_an_entry_doubles() {
+        let g = Global::default();
+        lock(&g.live).extend([1, 40]);
+        let mut t = Table::new();
+        for id in 1..=7 {
+            t.record(&g, b"hot", reader(id));
+        }
+        assert_eq!(t.items, 7);
+        // The eighth makes it prune: only 1 and 40 track.
+        t.record(&g, b"hot", reader(40));
+        assert_eq!((t.keys[&b"hot"[..]].len(), t.items), (2, 2));
+        // Past a few readers the entry is a map, deduplicated as well.
+        lock(&g.live).extend(100..200);
+        for id in 100..140 {
+            t.record(&g, b"hot", reader(id));
+            t.record(&g, b"hot", reader(id));
+        }
+        assert!(matches!(t.keys[&b"hot"[..]], Readers::Many(_)));
+        assert_eq!(t.items, 42);
+    }
+
+    #[test]
+    fn the_limit_forgets_keys_and_their_readers_are_told() {
+        let g = Global::default();
+        g.set_max_keys(3);
+        let published: Vec<ShardPublished> = (0..2).map(|_| ShardPublished::default()).collect();
+        let mut t = Table::new();
+        for i in 0..10 {
+            t.record(&g, format!("k{i}").as_bytes(), reader(i));
+        }
+        limit(&mut t, &g, &published, 0);
+        assert_eq!(t.keys.len(), 3);
+        let told = pending(&mut t);
+        assert_eq!(told.len(), 7);
+        assert!(told.iter().all(|(_, ids, w)| ids.len() == 1 && *w == 0));
+        // Keys another shard remembers count too.
+        published[1].tracking_keys.store(2, Relaxed);
+        limit(&mut t, &g, &published, 0);
+        assert_eq!(t.keys.len(), 1);
+        // 0: no limit.
+        g.set_max_keys(0);
+        for i in 0..10 {
+            t.record(&g, format!("m{i}").as_bytes(), reader(i));
+        }
+        limit(&mut t, &g, &published, 0);
+        assert_eq!(t.keys.len(), 11);
+    }
+
+    #[test]
+    fn writes_under_followed_prefixes_are_gathered_with_their_last_writer() {
+        let g = Global::default();
+        g.follow(5, 0, false, &[b"user:".to_vec(), b"".to_vec()]);
+        g.follow(6, 1, true, &[b"user:".to_vec()]);
+        let mut st = store_with_table();
+        table(&mut st).refresh(&g);
+        table(&mut st).writer = 6;
+        set(&mut st, 0, "user:2");
+        set(&mut st, 1, "other");
+        table(&mut st).writer = 7;
+        set(&mut st, 0, "user:1");
+        let t = table(&mut st);
+        let gathered: Vec<(String, Vec<(String, u64)>)> = t
+            .bcast
+            .iter()
+            .map(|(p, keys)| {
+                let keys = keys
+                    .iter()
+                    .map(|(k, &w)| (String::from_utf8(k.clone()).unwrap(), w))
+                    .collect();
+                (String::from_utf8(p.clone()).unwrap(), keys)
+            })
+            .collect();
+        assert_eq!(
+            gathered,
+            [
+                (
+                    "".into(),
+                    vec![
+                        ("other".into(), 6),
+                        ("user:1".into(), 7),
+                        ("user:2".into(), 6)
+                    ]
+                ),
+                (
+                    "user:".into(),
+                    vec![("user:1".into(), 7), ("user:2".into(), 6)]
+                ),
+            ]
+        );
+        assert_eq!(g.prefix_count(), 2);
+        g.follow(5, 0, false, &[]);
+        g.follow(6, 1, true, &[]);
+        assert_eq!(g.prefix_count(), 0);
     }
 }
