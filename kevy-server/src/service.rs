@@ -340,23 +340,20 @@ impl Service for Kevy {
         if sink.may_block {
             shard.may_block = true;
         }
-        // Client-side caching: one branch while nobody tracks.
-        let tracking = shard.track_attached || self.server.tracking.in_use();
-        if tracking {
-            crate::tracking::before(shard, &self.server.tracking, client);
-        }
         let t0 = cycles();
-        f(&mut Ctx {
-            shard: &mut *shard,
-            db: client.db as usize,
-            client,
-            args,
-            out: Reply::new(&mut *sink.out, client.resp3),
-        });
-        let took = cycles().wrapping_sub(t0);
-        if tracking {
-            crate::tracking::after(self, shard, client, cmd, args, sink.effects);
+        // Client-side caching: one test while nobody tracks.
+        if shard.track_attached || self.server.tracking.in_use() {
+            crate::tracking::call(self, f, shard, client, cmd, args, sink);
+        } else {
+            f(&mut Ctx {
+                shard: &mut *shard,
+                db: client.db as usize,
+                client,
+                args,
+                out: Reply::new(&mut *sink.out, client.resp3),
+            });
         }
+        let took = cycles().wrapping_sub(t0);
         if sink.may_block {
             shard.may_block = false;
             sink.block = shard.block.take();

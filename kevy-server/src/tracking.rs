@@ -381,11 +381,33 @@ fn attach(shard: &mut Shard) -> &mut Table {
         .expect("track_attached says a Table observes the store")
 }
 
-/// Before a command runs while tracking is in use: the table listens, and
-/// knows who writes.
+/// Runs a command's handler while tracking is in use: the table listens
+/// to its writes, and remembers the keys it read for a tracking client.
 #[cold]
 #[inline(never)]
-pub fn before(shard: &mut Shard, g: &Global, client: &ClientCtx) {
+pub fn call(
+    kevy: &Kevy,
+    f: fn(&mut crate::ctx::Ctx<'_>),
+    shard: &mut Shard,
+    client: &ClientCtx,
+    cmd: u16,
+    args: Args<'_>,
+    sink: &mut kevy_rt::Sink<'_>,
+) {
+    before(shard, &kevy.server.tracking, client);
+    f(&mut crate::ctx::Ctx {
+        shard: &mut *shard,
+        db: client.db as usize,
+        client,
+        args,
+        out: kevy_resp::Reply::new(&mut *sink.out, client.resp3),
+    });
+    after(kevy, shard, client, cmd, args, sink.effects);
+}
+
+/// Before a command runs while tracking is in use: the table listens, and
+/// knows who writes.
+fn before(shard: &mut Shard, g: &Global, client: &ClientCtx) {
     if shard.scratch {
         // A scratch shard's writes reach the owners as imports.
         return;
@@ -399,9 +421,7 @@ pub fn before(shard: &mut Shard, g: &Global, client: &ClientCtx) {
 /// client read are remembered (by their owners, for a command run by copy
 /// on a scratch shard), and what the command invalidated goes to the
 /// runtime.
-#[cold]
-#[inline(never)]
-pub fn after(
+fn after(
     kevy: &Kevy,
     shard: &mut Shard,
     client: &ClientCtx,
