@@ -420,13 +420,14 @@
 //! invalidations made on different shards are in no set order.
 //!
 //! **Cost when unused.** While no connection tracks and a shard remembers
-//! no read, the execution point tests one counter (which CLIENT TRACKING
-//! raises before it answers, so any command sent after the answer sees
-//! it), and the store's update path only its observer branch. CLIENT
-//! CACHING's flag rides the connection's `gate` (the next command takes
-//! the slow path, which clears it), and the runtime tests one byte per
-//! command of a tracking connection, to deliver its own invalidation
-//! right after the command.
+//! no read, the execution point tests one counter around the handler
+//! (which CLIENT TRACKING raises before it answers, so any command sent
+//! after the answer sees it, whatever shard runs it), and the store's
+//! update path only its observer branch. CLIENT CACHING's flag rides the
+//! connection's `gate` (the next command takes the slow path, which
+//! clears it), and the runtime tests the connection's tracking byte after
+//! each command, to deliver a tracking connection's own invalidation
+//! right after the command's reply.
 //!
 //! **Limits.** The tables hold at most `tracking-table-max-keys` keys over
 //! all shards: a shard over the limit forgets keys of its own, telling

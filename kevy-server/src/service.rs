@@ -641,7 +641,6 @@ impl Service for Kevy {
         }
         if shard.loading.is_none() {
             shard.store.set_now(kevy_sys::clock::unix_ms());
-            crate::tracking::no_writer(shard);
             shard
                 .store
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
@@ -758,7 +757,6 @@ impl Service for Kevy {
         if effects.enabled() {
             propagate::import_effects(shard, effects, key, &snap);
         }
-        crate::tracking::no_writer(shard);
         shard.store.import(key, snap);
         crate::tracking::drain_into(shard, effects);
     }

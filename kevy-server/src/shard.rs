@@ -45,6 +45,8 @@ pub struct Shard {
     pub loading: Option<Box<crate::loading::ShardLoad>>,
     /// A tracking table observes the store (tracking.rs).
     pub track_attached: bool,
+    /// The table has something for the execution point (it raises it).
+    pub track_due: std::rc::Rc<std::cell::Cell<bool>>,
     /// A scratch shard of a command run by copy: the reads it makes are
     /// recorded by the keys' owners.
     pub scratch: bool,
@@ -71,6 +73,7 @@ impl Shard {
             block: None,
             loading: None,
             track_attached: false,
+            track_due: Default::default(),
             scratch: false,
         }
     }

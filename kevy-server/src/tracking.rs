@@ -8,7 +8,10 @@
 //!
 //! A server where nobody ever turned tracking on pays one branch per
 //! command: the table is attached to a shard's store only while some
-//! connection tracks or the shard still remembers reads.
+//! connection tracks or the shard still remembers reads. While it is, a
+//! command that neither reads for a tracking client nor writes what the
+//! table knows of pays a branch more: the table raises a flag the shard
+//! shares when it has something for the execution point.
 
 use crate::ctx::Session;
 use crate::server::{Server, ShardPublished};
@@ -18,8 +21,11 @@ use crate::table::flag;
 use kevy_resp::Args;
 use kevy_rt::{ClientCtx, Effects, Route, Tracking};
 use kevy_store::{Change, DbChange, Observer};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::Release};
+use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
@@ -37,12 +43,19 @@ pub struct Global {
     /// open: an entry of the table is pruned of other ids (closed
     /// connections, which Redis skips when it sends) as it grows.
     live: Mutex<HashSet<u64>>,
-    /// The broadcasting directory, replaced whole when it changes (shards
-    /// keep the copy they read), and its version.
-    bcast: Mutex<Arc<Prefixes>>,
-    bcast_gen: AtomicU64,
+    /// The broadcasting directory.
+    dir: Arc<Directory>,
     /// `tracking-table-max-keys` (0: no limit).
     max_keys: AtomicU64,
+}
+
+/// The prefixes broadcasting connections follow, replaced whole when they
+/// change, and a version every shard's table compares with its copy's on
+/// each write it hears of.
+#[derive(Default)]
+struct Directory {
+    prefixes: Mutex<Arc<Prefixes>>,
+    gen: AtomicU64,
 }
 
 /// The prefixes broadcasting connections follow, in byte order (Redis's
@@ -65,8 +78,7 @@ impl Default for Global {
         Global {
             clients: AtomicU64::new(0),
             live: Mutex::default(),
-            bcast: Mutex::default(),
-            bcast_gen: AtomicU64::new(0),
+            dir: Arc::default(),
             max_keys: AtomicU64::new(DEFAULT_MAX_KEYS),
         }
     }
@@ -91,22 +103,17 @@ impl Global {
 
     /// INFO's `tracking_total_prefixes`.
     pub fn prefix_count(&self) -> usize {
-        lock(&self.bcast).list.len()
+        lock(&self.dir.prefixes).list.len()
     }
 
     pub fn set_max_keys(&self, n: u64) {
         self.max_keys.store(n, Relaxed);
     }
 
-    fn prefixes(&self) -> (Arc<Prefixes>, u64) {
-        let p = lock(&self.bcast);
-        (p.clone(), self.bcast_gen.load(Relaxed))
-    }
-
     /// Replaces what connection `id` follows with `prefixes` (none: it
     /// follows nothing).
     fn follow(&self, id: u64, home: u32, noloop: bool, prefixes: &[Vec<u8>]) {
-        let mut dir = lock(&self.bcast);
+        let mut dir = lock(&self.dir.prefixes);
         let mut list: Vec<(Vec<u8>, Vec<Follower>)> = dir
             .list
             .iter()
@@ -126,9 +133,10 @@ impl Global {
         }
         list.retain(|(_, fs)| !fs.is_empty());
         *dir = Arc::new(Prefixes { list });
-        // Release pairs with the Relaxed read in `refresh`, which follows
-        // an acquire of the same lock.
-        self.bcast_gen.fetch_add(1, Release);
+        // Under the lock, so a copy and its version go together. Release
+        // pairs with the Acquire of a table that hears of a write: one
+        // that sees the new version reads the new prefixes.
+        self.dir.gen.fetch_add(1, Release);
     }
 }
 
@@ -250,6 +258,10 @@ impl Readers {
     }
 }
 
+/// The writer of an invalidation made by the command running now, filled
+/// in when it ends (nobody's, when no command made it).
+const NOW: u64 = u64::MAX;
+
 /// One shard's tracking state, observing its store: who read which key
 /// (keys of any database: Redis's table is by name), and what writes
 /// invalidated since the last drain.
@@ -258,42 +270,71 @@ pub struct Table {
     /// Readers over all keys (INFO `tracking_total_items`).
     items: usize,
     /// Keys written with the readers they had, and who wrote them (0: no
-    /// client: an expiry, an eviction, a copy's write-back).
+    /// client: an expiry, an eviction, a copy's write-back; [`NOW`]).
     pending: Vec<(Vec<u8>, Readers, u64)>,
-    /// The client whose command runs now (0: none).
-    writer: u64,
     /// A database was flushed.
     flushed: bool,
+    dir: Arc<Directory>,
     prefixes: Arc<Prefixes>,
     gen: u64,
     /// Keys written this iteration under each followed prefix, each with
     /// its last writer (for NOLOOP), in byte order as Redis lists them.
     bcast: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, u64>>,
+    /// The (prefix, key) entries of `bcast` the running command wrote.
+    fresh: Vec<(Vec<u8>, Vec<u8>)>,
     /// Eviction rounds in a row that left the table over its limit (the
     /// next round tries harder, as Redis's `trackingLimitUsedSlots`).
     rounds: u32,
+    /// Raised when a write gave the execution point something to do; the
+    /// shard holds it too, so it looks without finding the table.
+    due: Rc<Cell<bool>>,
+    /// The counts last published for INFO.
+    published: (usize, usize),
 }
 
 impl Table {
-    fn new() -> Table {
+    fn new(dir: Arc<Directory>, due: Rc<Cell<bool>>) -> Table {
         Table {
             keys: Map::default(),
             items: 0,
             pending: Vec::new(),
-            writer: 0,
             flushed: false,
+            dir,
             prefixes: Arc::default(),
             gen: u64::MAX,
             bcast: BTreeMap::new(),
+            fresh: Vec::new(),
             rounds: 0,
+            due,
+            published: (usize::MAX, usize::MAX),
         }
     }
 
     /// Reads the broadcasting directory again if it changed.
-    fn refresh(&mut self, g: &Global) {
-        if g.bcast_gen.load(Relaxed) != self.gen {
-            (self.prefixes, self.gen) = g.prefixes();
+    fn refresh(&mut self) {
+        if self.dir.gen.load(Acquire) != self.gen {
+            let p = lock(&self.dir.prefixes);
+            self.gen = self.dir.gen.load(Relaxed);
+            self.prefixes = p.clone();
         }
+    }
+
+    /// The writes of the command that just ended were `writer`'s (0:
+    /// nobody's).
+    fn settle(&mut self, writer: u64) {
+        for (_, _, w) in &mut self.pending {
+            if *w == NOW {
+                *w = writer;
+            }
+        }
+        for (p, k) in self.fresh.drain(..) {
+            if let Some(w) = self.bcast.get_mut(&p).and_then(|keys| keys.get_mut(&k)) {
+                if *w == NOW {
+                    *w = writer;
+                }
+            }
+        }
+        self.due.set(false);
     }
 
     /// Remembers that `r` read `key`. An entry that doubles past eight
@@ -324,6 +365,7 @@ impl Table {
         if let Some(readers) = self.keys.remove(key) {
             self.items -= readers.len();
             self.pending.push((key.to_vec(), readers, writer));
+            self.due.set(true);
         }
     }
 }
@@ -331,21 +373,27 @@ impl Table {
 impl Observer for Table {
     fn changed(&mut self, _db: usize, key: &[u8], change: Change) {
         // An expiry is nobody's write, so NOLOOP does not hide it.
-        let writer = if change == Change::Expired {
-            0
-        } else {
-            self.writer
-        };
+        let writer = if change == Change::Expired { 0 } else { NOW };
         if !self.keys.is_empty() {
             self.invalidate(key, writer);
         }
-        if !self.prefixes.list.is_empty() {
-            for (p, _) in &self.prefixes.list {
-                if key.starts_with(p) {
-                    self.bcast
-                        .entry(p.clone())
-                        .or_default()
-                        .insert(key.to_vec(), writer);
+        self.refresh();
+        let Table {
+            prefixes,
+            bcast,
+            fresh,
+            due,
+            ..
+        } = self;
+        for (p, _) in &prefixes.list {
+            if key.starts_with(p) {
+                bcast
+                    .entry(p.clone())
+                    .or_default()
+                    .insert(key.to_vec(), writer);
+                if writer == NOW {
+                    fresh.push((p.clone(), key.to_vec()));
+                    due.set(true);
                 }
             }
         }
@@ -358,6 +406,7 @@ impl Observer for Table {
             self.flushed = true;
             self.keys.clear();
             self.items = 0;
+            self.due.set(true);
         }
     }
 }
@@ -370,9 +419,10 @@ fn table(shard: &mut Shard) -> Option<&mut Table> {
 }
 
 /// Attaches the table to the shard's store, if it is not.
-fn attach(shard: &mut Shard) -> &mut Table {
+fn attach<'a>(shard: &'a mut Shard, g: &Global) -> &'a mut Table {
     if !shard.track_attached {
-        shard.store.observe(Table::new());
+        let due = shard.track_due.clone();
+        shard.store.observe(Table::new(g.dir.clone(), due));
         shard.track_attached = true;
     }
     shard
@@ -394,7 +444,10 @@ pub fn call(
     args: Args<'_>,
     sink: &mut kevy_rt::Sink<'_>,
 ) {
-    before(shard, &kevy.server.tracking, client);
+    // A scratch shard's writes reach the owners as imports.
+    if !shard.track_attached && !shard.scratch {
+        attach(shard, &kevy.server.tracking);
+    }
     f(&mut crate::ctx::Ctx {
         shard: &mut *shard,
         db: client.db as usize,
@@ -403,18 +456,6 @@ pub fn call(
         out: kevy_resp::Reply::new(&mut *sink.out, client.resp3),
     });
     after(kevy, shard, client, cmd, args, sink.effects);
-}
-
-/// Before a command runs while tracking is in use: the table listens, and
-/// knows who writes.
-fn before(shard: &mut Shard, g: &Global, client: &ClientCtx) {
-    if shard.scratch {
-        // A scratch shard's writes reach the owners as imports.
-        return;
-    }
-    let t = attach(shard);
-    t.writer = client.id;
-    t.refresh(g);
 }
 
 /// After a command ran while tracking is in use: the keys a tracking
@@ -443,7 +484,7 @@ fn after(
     let (id, n) = (shard.id, shard.nshards);
     if reads {
         let keys = read_keys(kevy, client, n, cmd, args);
-        let t = attach(shard);
+        let t = attach(shard, &server.tracking);
         let r = Reader {
             id: client.id,
             home: client.home,
@@ -451,14 +492,15 @@ fn after(
         for k in keys.filter(|k| kevy_rt::shard_of(k, n) == id) {
             t.record(&server.tracking, k, r);
         }
-    }
-    if let Some(t) = table(shard) {
-        t.writer = 0;
-        if reads {
-            limit(t, &server.tracking, &server.published, id);
-        }
-        drain(t, effects);
+        limit(t, &server.tracking, &server.published, id);
         publish(t, &server.published[id]);
+    }
+    if shard.track_due.get() {
+        if let Some(t) = table(shard) {
+            t.settle(client.id);
+            drain(t, effects);
+            publish(t, &server.published[id]);
+        }
     }
 }
 
@@ -533,8 +575,7 @@ fn read_keys<'a>(
 /// Reads a command run by copy made, recorded by the key's owner.
 pub fn track_read(server: &Server, shard: &mut Shard, client: u64, home: u32, key: &[u8]) {
     let id = shard.id;
-    let t = attach(shard);
-    t.refresh(&server.tracking);
+    let t = attach(shard, &server.tracking);
     t.record(&server.tracking, key, Reader { id: client, home });
     limit(t, &server.tracking, &server.published, id);
     publish(t, &server.published[id]);
@@ -606,9 +647,13 @@ fn push_keys<'a>(out: &mut Vec<u8>, keys: impl Iterator<Item = &'a [u8]>, n: usi
     }
 }
 
-fn publish(t: &Table, p: &ShardPublished) {
-    p.tracking_keys.store(t.keys.len() as u64, Relaxed);
-    p.tracking_items.store(t.items as u64, Relaxed);
+fn publish(t: &mut Table, p: &ShardPublished) {
+    let now = (t.keys.len(), t.items);
+    if now != t.published {
+        t.published = now;
+        p.tracking_keys.store(now.0 as u64, Relaxed);
+        p.tracking_items.store(now.1 as u64, Relaxed);
+    }
 }
 
 /// Once per loop iteration, before delivery: the broadcasting connections
@@ -620,8 +665,12 @@ pub fn flush_pushes(server: &Server, shard: &mut Shard, effects: &mut Effects) {
     let Some(t) = table(shard) else {
         return;
     };
+    // Writes no command made (a load, a key found expired as it was
+    // copied out) are nobody's.
+    t.settle(0);
     drain(t, effects);
     if !t.bcast.is_empty() {
+        t.refresh();
         broadcast(t, effects);
     }
     publish(t, &server.published[id]);
@@ -670,8 +719,6 @@ pub fn tick(server: &Server, shard: &mut Shard, effects: &mut Effects) {
     let g = &server.tracking;
     let id = shard.id;
     if let Some(t) = table(shard) {
-        t.writer = 0;
-        t.refresh(g);
         limit(t, g, &server.published, id);
     }
     flush_pushes(server, shard, effects);
@@ -682,18 +729,14 @@ pub fn tick(server: &Server, shard: &mut Shard, effects: &mut Effects) {
     }
 }
 
-/// A copy's write-back (a command run by copy on a scratch shard) is
-/// about to be applied: its writes have no writer here.
-pub fn no_writer(shard: &mut Shard) {
-    if let Some(t) = table(shard) {
-        t.writer = 0;
-    }
-}
-
-/// Hands over what a write-back invalidated.
+/// Hands over what a copy's write-back (a command run by copy on a
+/// scratch shard) invalidated: writes with no writer here.
 pub fn drain_into(shard: &mut Shard, effects: &mut Effects) {
-    if let Some(t) = table(shard) {
-        drain(t, effects);
+    if shard.track_due.get() {
+        if let Some(t) = table(shard) {
+            t.settle(0);
+            drain(t, effects);
+        }
     }
 }
 
@@ -702,10 +745,14 @@ mod tests {
     use super::*;
     use kevy_store::{SetTtl, Store, Value};
 
-    fn store_with_table() -> Store {
+    fn new_table(g: &Global) -> Table {
+        Table::new(g.dir.clone(), Rc::default())
+    }
+
+    fn store_with_table(g: &Global) -> Store {
         let mut st = Store::new(2);
         st.set_now(1000);
-        st.observe(Table::new());
+        st.observe(new_table(g));
         st
     }
 
@@ -738,16 +785,19 @@ mod tests {
     #[test]
     fn a_write_invalidates_the_readers_of_the_key_in_any_database_once() {
         let g = Global::default();
-        let mut st = store_with_table();
+        let mut st = store_with_table(&g);
         let t = table(&mut st);
         t.record(&g, b"k", reader(1));
         t.record(&g, b"k", reader(2));
         t.record(&g, b"k", reader(1));
         t.record(&g, b"j", reader(1));
         assert_eq!((t.keys.len(), t.items), (2, 3));
-        t.writer = 7;
+        assert!(!t.due.get());
         set(&mut st, 1, "k");
         let t = table(&mut st);
+        assert!(t.due.get());
+        t.settle(7);
+        assert!(!t.due.get());
         assert_eq!(pending(t), [("k".into(), vec![1, 2], 7)]);
         assert_eq!((t.keys.len(), t.items), (1, 1));
         // Forgotten: a second write tells nobody.
@@ -758,15 +808,16 @@ mod tests {
     #[test]
     fn an_expiry_is_nobodys_write_and_a_flush_forgets_everything() {
         let g = Global::default();
-        let mut st = store_with_table();
+        let mut st = store_with_table(&g);
         st.db(0).set(b"t", Value::string(b"v"), SetTtl::At(1500));
         let t = table(&mut st);
         t.record(&g, b"t", reader(1));
         t.record(&g, b"u", reader(2));
-        t.writer = 9;
         st.set_now(2000);
         assert!(st.db(0).get(b"t").is_none());
-        assert_eq!(pending(table(&mut st)), [("t".into(), vec![1], 0)]);
+        let t = table(&mut st);
+        t.settle(9);
+        assert_eq!(pending(t), [("t".into(), vec![1], 0)]);
         st.db(1).flush();
         let t = table(&mut st);
         assert!(t.flushed);
@@ -785,7 +836,7 @@ mod tests {
     fn readers_that_closed_are_pruned_as_an_entry_doubles() {
         let g = Global::default();
         lock(&g.live).extend([1, 40]);
-        let mut t = Table::new();
+        let mut t = new_table(&g);
         for id in 1..=7 {
             t.record(&g, b"hot", reader(id));
         }
@@ -808,7 +859,7 @@ mod tests {
         let g = Global::default();
         g.set_max_keys(3);
         let published: Vec<ShardPublished> = (0..2).map(|_| ShardPublished::default()).collect();
-        let mut t = Table::new();
+        let mut t = new_table(&g);
         for i in 0..10 {
             t.record(&g, format!("k{i}").as_bytes(), reader(i));
         }
@@ -835,14 +886,13 @@ mod tests {
         let g = Global::default();
         g.follow(5, 0, false, &[b"user:".to_vec(), b"".to_vec()]);
         g.follow(6, 1, true, &[b"user:".to_vec()]);
-        let mut st = store_with_table();
-        table(&mut st).refresh(&g);
-        table(&mut st).writer = 6;
+        let mut st = store_with_table(&g);
         set(&mut st, 0, "user:2");
         set(&mut st, 1, "other");
-        table(&mut st).writer = 7;
+        table(&mut st).settle(6);
         set(&mut st, 0, "user:1");
         let t = table(&mut st);
+        t.settle(7);
         let gathered: Vec<(String, Vec<(String, u64)>)> = t
             .bcast
             .iter()
