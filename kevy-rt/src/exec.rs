@@ -111,8 +111,14 @@ pub(crate) struct Inval {
     pub writer: u64,
     /// A broadcasting-mode message (by prefix), else one of a read key.
     pub bcast: bool,
+    /// The sequence number of the reply it follows: the tracking client's
+    /// own write, run for it on another shard ([`NO_SEQ`] for none).
+    pub after: u64,
     pub len: u32,
 }
+
+/// [`Inval::after`] when the invalidation follows no reply in particular.
+pub(crate) const NO_SEQ: u64 = u64::MAX;
 
 impl Pushes {
     /// Whether a published message could reach anyone.
@@ -151,6 +157,7 @@ impl Pushes {
             client,
             writer,
             bcast,
+            after: NO_SEQ,
             len: payload.len() as u32,
         });
     }
@@ -168,6 +175,23 @@ impl Pushes {
         self.tracking = true;
         self.read_data.extend_from_slice(key);
         self.reads.push((client, home, key.len() as u32));
+    }
+
+    /// How many invalidations wait: a mark for [`Self::follow_reply`].
+    #[inline]
+    pub(crate) fn inval_count(&self) -> usize {
+        self.invals.len()
+    }
+
+    /// The invalidations made since `mark` that `client` caused by writing
+    /// keys it read itself follow the reply numbered `seq`.
+    #[cold]
+    pub(crate) fn follow_reply(&mut self, mark: usize, client: u64, seq: u64) {
+        for i in &mut self.invals[mark..] {
+            if i.client == client && i.writer == client && !i.bcast {
+                i.after = seq;
+            }
+        }
     }
 
     #[inline]

@@ -410,9 +410,11 @@
 //! it never overtakes the reply of a read it invalidates (that reply
 //! leaves the key's shard first, and is still owed if it travels in the
 //! same batch). An invalidation a connection's own write caused follows
-//! that command's reply: on the connection's own shard right after it,
-//! ahead of the next command's reply, as in Redis; from another shard,
-//! behind the replies of commands pipelined after it too. A shard gathers
+//! that command's reply, ahead of the next command's, as in Redis: on the
+//! connection's own shard it is delivered right after the command; from
+//! another shard it carries the command's sequence number, and travels in
+//! the batch that carries the reply, which the home delivers with it. A
+//! shard gathers
 //! the keys written under each prefix over a loop iteration and sends one
 //! message per prefix and follower ([`Service::flush_pushes`]; without the
 //! follower's own writes under NOLOOP), as Redis does per event loop; keys

@@ -104,11 +104,13 @@ pub(crate) enum Req<S: Service> {
     /// An invalidation for this shard's tracking connection `client`
     /// (client-side caching): the payload, a RESP array of keys, at
     /// `spans[first]`; `writer` wrote them (0: none); `bcast`: a
-    /// broadcasting-mode message.
+    /// broadcasting-mode message; `after`: the sequence number of the
+    /// client's own command whose reply it follows (`exec::NO_SEQ`: none).
     Invalidate {
         client: u64,
         writer: u64,
         bcast: bool,
+        after: u64,
         first: u32,
         n: u32,
     },

@@ -218,6 +218,11 @@ struct Reactor<S: Service> {
     /// Slab index of each connection, by client id: messages addressed to
     /// a client (client-side caching's invalidations) find it here.
     ids: std::collections::HashMap<u64, u32, ahash::RandomState>,
+    /// Messages that go right after the reply of one command (slab index,
+    /// generation, sequence number), whose reply is still on its way: a
+    /// tracking connection's invalidation of its own write on another
+    /// shard, which arrives in the same batch as the reply.
+    follows: std::collections::HashMap<(u32, u32, u64), Vec<u8>, ahash::RandomState>,
     /// Connections with input to parse.
     ready: Vec<u32>,
     /// Connections with output to write or state to re-check.
@@ -286,6 +291,7 @@ impl<S: Service> Reactor<S> {
             gens: Vec::new(),
             free: Vec::new(),
             ids: Default::default(),
+            follows: Default::default(),
             ready: Vec::new(),
             writes: Vec::new(),
             held_writes: Vec::new(),
@@ -1179,12 +1185,14 @@ impl<S: Service> Reactor<S> {
                     client,
                     writer,
                     bcast,
+                    after,
                     first,
                     n,
                 } => {
                     let a = b.args_at(first, n);
                     if a.len() == 1 {
-                        self.invalidate_here(&mut None, client, writer, bcast, a.get(0));
+                        let inv = (client, writer, bcast, after);
+                        self.invalidate_here(&mut None, inv, a.get(0));
                     }
                 }
                 Req::Redirected {
@@ -1231,6 +1239,12 @@ impl<S: Service> Reactor<S> {
             match *resp {
                 Resp::Reply { dest, start, len } => {
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
+                    if !self.follows.is_empty() {
+                        if let Some(then) = self.follows.remove(&(dest.conn, dest.gen, dest.seq)) {
+                            self.deliver_followed(dest, bytes, &then);
+                            continue;
+                        }
+                    }
                     self.deliver_local(dest, bytes);
                 }
                 Resp::TxReply {

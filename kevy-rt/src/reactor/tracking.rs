@@ -8,7 +8,8 @@
 use super::executor::{Executor, Wire};
 use super::Reactor;
 use crate::conn::{Conn, ConnState};
-use crate::exec::Pushes;
+use crate::exec::{Pushes, NO_SEQ};
+use crate::msg::Dest;
 use crate::msg::Req;
 use crate::service::{Service, Tracking};
 use crate::slot::shard_of;
@@ -64,7 +65,8 @@ impl<S: Service> Reactor<S> {
         let flushed = pushes.drain_invals(|inv, payload| {
             let home = inv.home as usize;
             if home == self.id {
-                self.invalidate_here(me, inv.client, inv.writer, inv.bcast, payload);
+                let i = (inv.client, inv.writer, inv.bcast, inv.after);
+                self.invalidate_here(me, i, payload);
             } else if home < self.n {
                 let b = self.batch(home);
                 let (first, n) = b.push_args(std::iter::once(payload));
@@ -72,6 +74,7 @@ impl<S: Service> Reactor<S> {
                     client: inv.client,
                     writer: inv.writer,
                     bcast: inv.bcast,
+                    after: inv.after,
                     first,
                     n,
                 });
@@ -82,19 +85,19 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// An invalidation for `client`, a tracking connection of this shard.
-    /// Like Redis, it is dropped when tracking is off now, in the other
-    /// mode (keys read before a switch to broadcasting), or written by the
-    /// client itself under NOLOOP.
+    /// An invalidation `(client, writer, bcast, after)` for `client`, a
+    /// tracking connection of this shard (see `Req::Invalidate`). Like
+    /// Redis, it is dropped when tracking is off now, in the other mode
+    /// (keys read before a switch to broadcasting), or written by the
+    /// client itself under NOLOOP. One that follows the reply of the
+    /// client's own command, still on its way, waits to go right after it.
     pub(super) fn invalidate_here(
         &mut self,
         me: Me<'_, '_, S>,
-        client: u64,
-        writer: u64,
-        bcast: bool,
+        (client, writer, bcast, after): (u64, u64, bool, u64),
         payload: &[u8],
     ) {
-        let Some((_, st)) = conn_mut(&mut self.conns, &self.ids, me, client) else {
+        let Some((idx, st)) = conn_mut(&mut self.conns, &self.ids, me, client) else {
             return;
         };
         let (t, resp3) = (st.client.tracking, st.client.resp3);
@@ -105,7 +108,23 @@ impl<S: Service> Reactor<S> {
             return;
         }
         let redirect = self.svc.tracking_redirect(&st.session);
+        if after != NO_SEQ && redirect.0 == 0 && resp3 && after >= st.done_seq {
+            let gen = self.gens[idx as usize];
+            let then = self.follows.entry((idx, gen, after)).or_default();
+            then.extend_from_slice(PUSH);
+            then.extend_from_slice(payload);
+            return;
+        }
         self.send_tracking(me, client, redirect, resp3, Payload::Keys(payload));
+    }
+
+    /// A reply with the messages that follow it (`follows`).
+    pub(super) fn deliver_followed(&mut self, dest: Dest, reply: &[u8], then: &[u8]) {
+        let mut v = self.pool.get();
+        v.extend_from_slice(reply);
+        v.extend_from_slice(then);
+        self.deliver_local(dest, &v);
+        self.pool.put(v);
     }
 
     /// Sends tracking connection `client`'s message (its protocol `resp3`)
