@@ -414,12 +414,12 @@
 //! connection's own shard it is delivered right after the command; from
 //! another shard it carries the command's sequence number, and travels in
 //! the batch that carries the reply, which the home delivers with it. A
-//! shard gathers
-//! the keys written under each prefix over a loop iteration and sends one
-//! message per prefix and follower ([`Service::flush_pushes`]; without the
-//! follower's own writes under NOLOOP), as Redis does per event loop; keys
-//! written on different shards come in different messages, and
-//! invalidations made on different shards are in no set order.
+//! shard gathers the keys written under each prefix over a loop iteration
+//! and sends one message per prefix and follower
+//! ([`Service::flush_pushes`]; without the follower's own writes under
+//! NOLOOP), as Redis does per event loop; keys written on different
+//! shards come in different messages, and invalidations made on different
+//! shards are in no set order.
 //!
 //! **Cost when unused.** While no connection tracks and a shard remembers
 //! no read, the execution point tests one counter around the handler
@@ -427,9 +427,14 @@
 //! after the answer sees it, whatever shard runs it), and the store's
 //! update path only its observer branch. CLIENT CACHING's flag rides the
 //! connection's `gate` (the next command takes the slow path, which
-//! clears it), and the runtime tests the connection's tracking byte after
-//! each command, to deliver a tracking connection's own invalidation
-//! right after the command's reply.
+//! clears it); the runtime tests the connection's tracking byte after
+//! each command (to deliver a tracking connection's own invalidation
+//! right after the command's reply) and, for a peer's command, whether
+//! the command made an invalidation. While some connection tracks, a
+//! command that reads nothing for a tracking connection and writes
+//! nothing the table knows of pays the observer's calls on its writes
+//! and one more branch: the table raises a flag the shard shares when it
+//! has something for the execution point.
 //!
 //! **Limits.** The tables hold at most `tracking-table-max-keys` keys over
 //! all shards: a shard over the limit forgets keys of its own, telling
