@@ -813,8 +813,10 @@ impl<S: Service> Reactor<S> {
         let caching = st.client.tracking.has(crate::service::Tracking::CACHING);
         if caching && st.multi.is_none() && !self.svc.keeps_caching(args) {
             st.client.tracking.flags &= !crate::service::Tracking::CACHING;
-            st.sync_gate();
         }
+        // Whatever held the connection here may be gone (the flag, or
+        // tracking turned off with it).
+        st.sync_gate();
     }
 
     /// Runs a routed command: it becomes the connection's last command,
