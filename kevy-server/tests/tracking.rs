@@ -685,3 +685,80 @@ fn the_redis_crate_receives_invalidations_as_resp3_pushes() {
         )])]
     );
 }
+
+// ---- start-up -----------------------------------------------------------------
+
+/// Keys the load puts in at start-up: enough that a debug build takes a
+/// while to load them.
+const LOADED: usize = 1_000_000;
+
+#[test]
+fn keys_loaded_at_start_up_are_nobodys_writes() {
+    let dir = common::TempDir::new("tracking-load");
+    let path = dir.path().to_str().unwrap().to_string();
+    let spawn = |port: u16| {
+        std::process::Command::new(common::kevy_bin())
+            .args(["--port", &port.to_string(), "--cores", "2"])
+            .args(["--dir", &path, "--save", ""])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run kevy-server")
+    };
+    let connect = |port: u16| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match Conn::connect(port) {
+                Ok(c) => return c,
+                Err(e) => assert!(Instant::now() < deadline, "cannot connect: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let port = common::free_port();
+    let mut first = spawn(port);
+    let mut c = connect(port);
+    eventually("the first server up", || {
+        call(&mut c, &["PING"]).bytes() == Some(&b"PONG"[..])
+    });
+    for batch in (0..LOADED).step_by(10_000) {
+        let mut args = vec!["MSET".to_string()];
+        for k in batch..batch + 10_000 {
+            args.push(format!("key:{k}"));
+            args.push("v".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&mut c, &args);
+    }
+    ok(&mut c, &["SAVE"]);
+    let _ = first.kill();
+    let _ = first.wait();
+    // The second server loads them while a broadcasting connection that
+    // follows every key (allowed while loading, as in Redis) looks on.
+    let port = common::free_port();
+    let mut second = spawn(port);
+    let mut t = connect(port);
+    call(&mut t, &["HELLO", "3"]);
+    ok(&mut t, &["CLIENT", "TRACKING", "ON", "BCAST"]);
+    let persistence = call(&mut t, &["INFO", "persistence"]);
+    let text = String::from_utf8_lossy(persistence.bytes().unwrap()).into_owned();
+    assert!(
+        text.contains("loading:1"),
+        "loaded too fast to tell: {text}"
+    );
+    let mut w = connect(port);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while call(&mut w, &["PING"]).bytes() != Some(&b"PONG"[..]) {
+        assert!(Instant::now() < deadline, "still loading");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(call(&mut w, &["DBSIZE"]).int(), Some(LOADED as i64));
+    assert!(drain(&mut t, Duration::from_millis(300)).is_empty());
+    // Writes after the load are announced.
+    ok(&mut w, &["SET", "key:1", "x"]);
+    let got = collect(&mut t, 1);
+    assert_eq!(got.get("key:1"), Some(&1), "{got:?}");
+    let _ = second.kill();
+    let _ = second.wait();
+}
