@@ -137,8 +137,8 @@ pub(crate) struct ConnState<S: Service> {
     /// stays there (`OutputLimit`).
     pub soft_since: Option<u64>,
     /// Commands take the slow path in `dispatch`: between MULTI and EXEC,
-    /// or subscribed in RESP2. One flag, so the common path tests one
-    /// thing.
+    /// subscribed in RESP2, or right after CLIENT CACHING. One flag, so
+    /// the common path tests one thing.
     pub gate: bool,
     /// Blocked in a command that waits on keys.
     pub waiting: Option<Waiting>,
@@ -211,10 +211,12 @@ impl<S: Service> ConnState<S> {
         }
     }
 
-    /// Recomputes [`Self::gate`] after MULTI, a subscription or the
-    /// protocol changed.
+    /// Recomputes [`Self::gate`] after MULTI, a subscription, the
+    /// protocol or CLIENT CACHING's flag changed.
     pub fn sync_gate(&mut self) {
-        self.gate = self.multi.is_some() || (self.client.subscribed && !self.client.resp3);
+        self.gate = self.multi.is_some()
+            || (self.client.subscribed && !self.client.resp3)
+            || self.client.tracking.has(crate::service::Tracking::CACHING);
     }
 
     /// Starts or ends MULTI.
@@ -661,6 +663,7 @@ mod tests {
             local: unspecified,
             created_ms: 0,
             subscribed: true,
+            tracking: Default::default(),
         });
         let limit = OutputLimit {
             hard: 1000,

@@ -87,7 +87,42 @@ pub struct Pushes {
     data: Vec<u8>,
     /// Channel and message lengths, in order.
     items: Vec<(u32, u32)>,
+    /// Invalidations for tracking clients (client-side caching), in the
+    /// order they were made; their payloads back to back in `inval_data`.
+    invals: Vec<Inval>,
+    inval_data: Vec<u8>,
+    /// Reads of tracking clients that the keys' owners record (a command
+    /// run by copy on a scratch shard made them); keys in `read_data`.
+    reads: Vec<(u64, u32, u32)>,
+    read_data: Vec<u8>,
+    /// The shard flushed a database: every tracking connection of this
+    /// shard gets a null invalidation (every shard runs its part of a
+    /// flush, so every connection gets one).
+    flushed: bool,
+    /// Any of the three above waits: one test for all.
+    tracking: bool,
 }
+
+/// An invalidation for one tracking client: `len` payload bytes (a RESP
+/// array of keys) in `Pushes::inval_data`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inval {
+    /// The tracking client's home shard, and its id.
+    pub home: u32,
+    pub client: u64,
+    /// The client whose write caused it (0: none, an expiry or an
+    /// eviction), for NOLOOP.
+    pub writer: u64,
+    /// A broadcasting-mode message (by prefix), else one of a read key.
+    pub bcast: bool,
+    /// The sequence number of the reply it follows: the tracking client's
+    /// own write, run for it on another shard ([`NO_SEQ`] for none).
+    pub after: u64,
+    pub len: u32,
+}
+
+/// [`Inval::after`] when the invalidation follows no reply in particular.
+pub(crate) const NO_SEQ: u64 = u64::MAX;
 
 impl Pushes {
     /// Whether a published message could reach anyone.
@@ -113,9 +148,98 @@ impl Pushes {
             .push((channel.len() as u32, message.len() as u32));
     }
 
+    /// Invalidates, for tracking client `client` of shard `home`, the keys
+    /// in `payload` (a RESP array of bulk strings) because `writer` (0:
+    /// no client) wrote them; `bcast`: a broadcasting-mode message. The
+    /// client's home checks its state when it arrives, as Redis does when
+    /// it sends.
+    pub fn invalidate(&mut self, home: u32, client: u64, writer: u64, bcast: bool, payload: &[u8]) {
+        self.tracking = true;
+        self.inval_data.extend_from_slice(payload);
+        self.invals.push(Inval {
+            home,
+            client,
+            writer,
+            bcast,
+            after: NO_SEQ,
+            len: payload.len() as u32,
+        });
+    }
+
+    /// Every tracking connection of this shard gets a null invalidation
+    /// (FLUSHALL, FLUSHDB: Redis invalidates everything).
+    pub fn flush_tracking(&mut self) {
+        self.tracking = true;
+        self.flushed = true;
+    }
+
+    /// Asks `key`'s owner to record that tracking client `client` (home
+    /// `home`) read it: a read made on a scratch shard.
+    pub fn track_read(&mut self, client: u64, home: u32, key: &[u8]) {
+        self.tracking = true;
+        self.read_data.extend_from_slice(key);
+        self.reads.push((client, home, key.len() as u32));
+    }
+
+    /// How many invalidations wait: a mark for [`Self::follow_reply`].
+    #[inline]
+    pub(crate) fn inval_count(&self) -> usize {
+        self.invals.len()
+    }
+
+    /// The invalidations made since `mark` that `client` caused by writing
+    /// keys it read itself follow the reply numbered `seq`.
+    #[cold]
+    pub(crate) fn follow_reply(&mut self, mark: usize, client: u64, seq: u64) {
+        for i in &mut self.invals[mark..] {
+            if i.client == client && i.writer == client && !i.bcast {
+                i.after = seq;
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && !self.tracking
+    }
+
+    /// Whether tracking messages or reads wait (as opposed to pub/sub
+    /// messages only).
+    #[inline]
+    pub(crate) fn has_tracking(&self) -> bool {
+        self.tracking
+    }
+
+    /// Hands out every invalidation with its payload, in order, whether a
+    /// flush happened, and clears them.
+    pub(crate) fn drain_invals(&mut self, mut f: impl FnMut(Inval, &[u8])) -> bool {
+        let mut at = 0;
+        for &i in &self.invals {
+            let len = i.len as usize;
+            f(i, &self.inval_data[at..at + len]);
+            at += len;
+        }
+        self.invals.clear();
+        self.inval_data.clear();
+        if self.inval_data.capacity() > 1 << 20 {
+            self.inval_data = Vec::new();
+        }
+        self.tracking = !self.reads.is_empty();
+        std::mem::take(&mut self.flushed)
+    }
+
+    /// Hands out every read to record as `(client, home, key)`, in order,
+    /// and clears them.
+    pub(crate) fn drain_reads(&mut self, mut f: impl FnMut(u64, u32, &[u8])) {
+        let mut at = 0;
+        for &(client, home, len) in &self.reads {
+            let len = len as usize;
+            f(client, home, &self.read_data[at..at + len]);
+            at += len;
+        }
+        self.reads.clear();
+        self.read_data.clear();
+        self.tracking = !self.invals.is_empty() || self.flushed;
     }
 
     /// Moves `other`'s messages after these (a command run by copy hands
@@ -472,6 +596,34 @@ mod tests {
             stream,
             b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nc\r\n"
         );
+    }
+
+    #[test]
+    fn tracking_messages_are_handed_out_in_order_and_counted_as_pending() {
+        let mut p = Pushes::default();
+        assert!(p.is_empty() && !p.has_tracking());
+        p.invalidate(1, 7, 0, false, b"*1\r\n$1\r\na\r\n");
+        p.track_read(9, 2, b"k");
+        p.invalidate(0, 8, 7, true, b"*0\r\n");
+        p.flush_tracking();
+        assert!(!p.is_empty() && p.has_tracking());
+        let mut reads = Vec::new();
+        p.drain_reads(|c, h, k| reads.push((c, h, k.to_vec())));
+        assert_eq!(reads, [(9, 2, b"k".to_vec())]);
+        assert!(p.has_tracking(), "invalidations still wait");
+        let mut got = Vec::new();
+        let flushed = p.drain_invals(|i, payload| {
+            got.push((i.home, i.client, i.writer, i.bcast, payload.to_vec()))
+        });
+        assert!(flushed);
+        assert_eq!(
+            got,
+            [
+                (1, 7, 0, false, b"*1\r\n$1\r\na\r\n".to_vec()),
+                (0, 8, 7, true, b"*0\r\n".to_vec())
+            ]
+        );
+        assert!(p.is_empty() && !p.has_tracking());
     }
 
     #[test]

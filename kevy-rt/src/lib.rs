@@ -44,7 +44,8 @@
 //!   connection's side, and the glue to the coordinator;
 //!   `reactor/clients.rs`: what spans every shard's connections (CLIENT
 //!   LIST/KILL, MONITOR); `reactor/pubsub.rs`: subscriptions and message
-//!   delivery; `exec.rs`: the execution point.
+//!   delivery; `reactor/tracking.rs`: client-side caching's invalidations;
+//!   `exec.rs`: the execution point.
 //!
 //! `reactor/sim.rs` (tests only) runs several reactors on one thread with
 //! their real rings, stepping shards in chosen or random orders, so the
@@ -63,8 +64,9 @@
 //! latencystats, errorstats, the slow log). Commands the runtime answers
 //! itself (MULTI, EXEC, …) or refuses before they run are reported through
 //! [`Service::ran_in_runtime`] and [`Service::refused`]. Messages to other
-//! connections (MONITOR, pub/sub) and requests to block on keys
-//! ([`Sink::block`], "Blocking" below) hang off the same point.
+//! connections (MONITOR, pub/sub, client-side caching's invalidations)
+//! and requests to block on keys ([`Sink::block`], "Blocking" below) hang
+//! off the same point.
 //!
 //! # The request path
 //!
@@ -377,6 +379,85 @@
 //! subscription commands are refused inside MULTI (Redis 7.0 queues them,
 //! but EXEC's reply then holds more replies than its array counts).
 //!
+//! # Client-side caching
+//!
+//! CLIENT TRACKING, as Redis 7 has it: a tracking connection is told when
+//! a key it read may have changed (default mode), or when any key under
+//! prefixes it follows was written (broadcasting mode, BCAST).
+//!
+//! **Who owns what.** A connection's tracking mode (on, BCAST, OPTIN or
+//! OPTOUT, NOLOOP, CLIENT CACHING's one-command flag, a broken redirect)
+//! is one byte of its [`ClientCtx`] ([`Tracking`]), so it travels with
+//! every command to whatever shard runs it. Where its invalidations are
+//! redirected (the target's client id and home shard, learned when CLIENT
+//! TRACKING … REDIRECT gathers every shard's connections, as CLIENT LIST
+//! does) is the session's ([`Service::tracking_redirect`]), read only at
+//! home. The key's shard owns who read the key: the service keeps, beside
+//! the keyspace, a table from key to readers (client id and home shard),
+//! filled at the execution point when a tracking connection's read-only
+//! command runs there, and emptied for a key by the store's update path
+//! when the key is written, expires, is evicted from the table, or its
+//! database is flushed. Reads and writes of a key run on its shard, one
+//! at a time, so a write always finds every read that came before it. A
+//! command run by copy reads on a scratch shard: its reads go to the
+//! keys' owners (`Req::Track`) ahead of the transaction's unlock, so no
+//! write of those keys comes in between. The prefixes broadcasting
+//! connections follow are one directory every shard reads (replaced whole
+//! when it changes; a shard rereads it when its version moved).
+//!
+//! **What crosses cores.** An invalidation is made where the key lives, as
+//! a [`Pushes`] entry: the tracking connection's home and id, the writer's
+//! id, and the keys (a RESP array). The runtime hands it to the home
+//! (`Req::Invalidate` on the ring, or at once on the same shard), which
+//! finds the connection by id and checks its state there, as Redis checks
+//! it when it sends (still tracking, in the mode the message is for, not
+//! its own write under NOLOOP), then frames it for whoever receives it:
+//! a RESP3 `invalidate` push to the connection itself, or, when it
+//! redirects, a message to the target's home (`Req::Redirected`), framed
+//! there as a push (RESP3) or a `__redis__:invalidate` message (a RESP2
+//! subscriber). A target that is gone makes the redirect broken
+//! (`Req::RedirBroken`; a RESP3 tracker is told `tracking-redir-broken`).
+//! FLUSHALL and FLUSHDB run on every shard; each invalidates everything
+//! (a null) for the tracking connections it is home to.
+//!
+//! **What is ordered.** An invalidation reaches a connection behind the
+//! replies it is owed when it arrives, as every pushed message does, so
+//! it never overtakes the reply of a read it invalidates (that reply
+//! leaves the key's shard first, and is still owed if it travels in the
+//! same batch). An invalidation a connection's own write caused follows
+//! that command's reply, ahead of the next command's, as in Redis: on the
+//! connection's own shard it is delivered right after the command; from
+//! another shard it carries the command's sequence number, and travels in
+//! the batch that carries the reply, which the home delivers with it. A
+//! shard gathers the keys written under each prefix over a loop iteration
+//! and sends one message per prefix and follower
+//! ([`Service::flush_pushes`]; without the follower's own writes under
+//! NOLOOP), as Redis does per event loop; keys written on different
+//! shards come in different messages, and invalidations made on different
+//! shards are in no set order.
+//!
+//! **Cost when unused.** While no connection tracks and a shard remembers
+//! no read, the execution point tests one counter around the handler
+//! (which CLIENT TRACKING raises before it answers, so any command sent
+//! after the answer sees it, whatever shard runs it), and the store's
+//! update path only its observer branch. CLIENT CACHING's flag rides the
+//! connection's `gate` (the next command takes the slow path, which
+//! clears it); the runtime tests the connection's tracking byte after
+//! each command (to deliver a tracking connection's own invalidation
+//! right after the command's reply) and, for a peer's command, whether
+//! the command made an invalidation. While some connection tracks, a
+//! command that reads nothing for a tracking connection and writes
+//! nothing the table knows of pays the observer's calls on its writes
+//! and one more branch: the table raises a flag the shard shares when it
+//! has something for the execution point.
+//!
+//! **Limits.** The tables hold at most `tracking-table-max-keys` keys over
+//! all shards: a shard over the limit forgets keys of its own, telling
+//! their readers as if the keys changed. An entry that doubles past eight
+//! readers drops the ids of connections that closed, so connections that
+//! come and go leave a bounded number of stale ids behind. A connection's
+//! output counts its invalidations towards the subscriber output limit.
+//!
 //! # Blocking
 //!
 //! A blocking command (BLPOP, BLMOVE, BZPOPMIN, …) runs like any keyed
@@ -575,7 +656,7 @@ pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PubSubOp,
-    Refused, Route, Service, TxOp,
+    Refused, Route, Service, Tracking, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

@@ -114,6 +114,42 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
+    /// An invalidation for this shard's tracking connection `client`
+    /// (client-side caching): the payload, a RESP array of keys, at
+    /// `spans[first]`; `writer` wrote them (0: none); `bcast`: a
+    /// broadcasting-mode message; `after`: the sequence number of the
+    /// client's own command whose reply it follows (`exec::NO_SEQ`: none).
+    Invalidate {
+        client: u64,
+        writer: u64,
+        bcast: bool,
+        after: u64,
+        first: u32,
+        n: u32,
+    },
+    /// An invalidation for this shard's connection `target`, which the
+    /// sender's tracking connection `tracker` redirects to: the payload at
+    /// `spans[first]`, or null when `n` is 0 (framed as RESP3's null when
+    /// `resp3`, the tracker's protocol, as Redis frames it).
+    Redirected {
+        target: u64,
+        tracker: u64,
+        resp3: bool,
+        first: u32,
+        n: u32,
+    },
+    /// `redirect`, the connection this shard's `tracker` redirects its
+    /// invalidations to, is gone.
+    RedirBroken { tracker: u64, redirect: u64 },
+    /// Tracking client `client` of shard `home` read the key at
+    /// `spans[first]`, one of this shard's, in a command run by copy:
+    /// record it (ahead of the transaction's unlock).
+    Track {
+        client: u64,
+        home: u32,
+        first: u32,
+        n: u32,
+    },
     /// The sender's waiter for `client` (`dest` its blocked command) could
     /// be served: answer `Woken`.
     Wake { client: u64, dest: Dest },

@@ -45,6 +45,7 @@ mod mesh;
 mod pubsub;
 #[cfg(test)]
 pub(crate) mod sim;
+mod tracking;
 mod tx;
 
 pub(crate) use pubsub::Subs;
@@ -222,6 +223,14 @@ struct Reactor<S: Service> {
     conns: Vec<Option<Conn<S>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
+    /// Slab index of each connection, by client id: messages addressed to
+    /// a client (client-side caching's invalidations) find it here.
+    ids: std::collections::HashMap<u64, u32, ahash::RandomState>,
+    /// Messages that go right after the reply of one command (slab index,
+    /// generation, sequence number), whose reply is still on its way: a
+    /// tracking connection's invalidation of its own write on another
+    /// shard, which arrives in the same batch as the reply.
+    follows: std::collections::HashMap<(u32, u32, u64), Vec<u8>, ahash::RandomState>,
     /// Connections with input to parse.
     ready: Vec<u32>,
     /// Connections with output to write or state to re-check.
@@ -290,6 +299,8 @@ impl<S: Service> Reactor<S> {
             conns: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),
+            ids: Default::default(),
+            follows: Default::default(),
             ready: Vec::new(),
             writes: Vec::new(),
             held_writes: Vec::new(),
@@ -416,6 +427,8 @@ impl<S: Service> Reactor<S> {
         if self.ex.waiters.has_ready() {
             self.serve_waiters();
         }
+        self.svc
+            .flush_pushes(&mut self.ex.shard, &mut self.ex.effects);
         if !self.ex.effects.pushes.is_empty() {
             self.deliver_pushes(None);
         }
@@ -486,7 +499,9 @@ impl<S: Service> Reactor<S> {
                 local,
                 created_ms: clock::unix_ms(),
                 subscribed: false,
+                tracking: Default::default(),
             };
+            self.ids.insert(client.id, idx);
             self.conns[idx as usize] = Some(Conn {
                 io: ConnIo {
                     stream,
@@ -602,6 +617,12 @@ impl<S: Service> Reactor<S> {
                     if !args.is_empty() {
                         self.commands += 1;
                         self.dispatch(idx, gen, &mut c.st, args);
+                        // A tracking connection's invalidation of a key it
+                        // wrote itself follows that command's reply, ahead
+                        // of the next one's, as in Redis.
+                        if c.st.client.tracking.on() && !self.ex.effects.pushes.is_empty() {
+                            self.deliver_pushes(Some((idx, &mut c.st)));
+                        }
                     }
                     c.io.rpos += used;
                     budget -= 1;
@@ -734,6 +755,7 @@ impl<S: Service> Reactor<S> {
         self.closing_waiter(&mut c.st);
         self.svc
             .closed(&mut self.ex.shard, &c.st.client, &mut c.st.session);
+        self.ids.remove(&c.st.client.id);
         drop(c);
         self.coord.closed(idx, self.gens[idx as usize]);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
@@ -768,24 +790,42 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// A command of a connection in MULTI, or subscribed in RESP2, where
-    /// Redis allows only (P|S)(UN)SUBSCRIBE, PING, QUIT and RESET.
+    /// A command of a connection in MULTI, subscribed in RESP2 (where
+    /// Redis allows only (P|S)(UN)SUBSCRIBE, PING, QUIT and RESET), or
+    /// right after CLIENT CACHING.
     #[cold]
     #[inline(never)]
     fn dispatch_gated(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
         if st.multi.is_some() {
-            return self.dispatch_in_multi(idx, gen, st, args);
-        }
-        match self.svc.route(args, &st.client, self.n) {
-            Ok((cmd, route)) => match self.svc.subscribed_refusal(cmd, args) {
-                None => self.run_routed(idx, gen, st, cmd, route, args),
-                Some(msg) => {
-                    self.svc.refused(&mut self.ex.shard, args, &msg);
-                    self.push_error(st, &msg);
+            self.dispatch_in_multi(idx, gen, st, args);
+        } else {
+            match self.svc.route(args, &st.client, self.n) {
+                Ok((cmd, route)) => {
+                    let refusal = if st.client.subscribed && !st.client.resp3 {
+                        self.svc.subscribed_refusal(cmd, args)
+                    } else {
+                        None
+                    };
+                    match refusal {
+                        None => self.run_routed(idx, gen, st, cmd, route, args),
+                        Some(msg) => {
+                            self.svc.refused(&mut self.ex.shard, args, &msg);
+                            self.push_error(st, &msg);
+                        }
+                    }
                 }
-            },
-            Err(msg) => self.route_failed(st, args, &msg),
+                Err(msg) => self.route_failed(st, args, &msg),
+            }
         }
+        // CLIENT CACHING's flag covers one command, or the MULTI block
+        // that follows it (it travelled with the commands already sent).
+        let caching = st.client.tracking.has(crate::service::Tracking::CACHING);
+        if caching && st.multi.is_none() && !self.svc.keeps_caching(args) {
+            st.client.tracking.flags &= !crate::service::Tracking::CACHING;
+        }
+        // Whatever held the connection here may be gone (the flag, or
+        // tracking turned off with it).
+        st.sync_gate();
     }
 
     /// Runs a routed command: it becomes the connection's last command,
@@ -864,8 +904,10 @@ impl<S: Service> Reactor<S> {
                     }
                     ConnAction::Monitor => self.start_monitor(idx, gen, st),
                 }
-                // HELLO may switch a subscribed connection's protocol.
-                if st.client.subscribed {
+                // HELLO may switch a subscribed connection's protocol;
+                // CLIENT CACHING sends the next command the slow way.
+                if st.client.subscribed || st.client.tracking.has(crate::service::Tracking::CACHING)
+                {
                     st.sync_gate();
                 }
             }
@@ -1163,6 +1205,46 @@ impl<S: Service> Reactor<S> {
                         self.publish_for_tx(peer, op, part, sub, sharded, a.get(0), a.get(1));
                     }
                 }
+                Req::Invalidate {
+                    client,
+                    writer,
+                    bcast,
+                    after,
+                    first,
+                    n,
+                } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 1 {
+                        let inv = (client, writer, bcast, after);
+                        self.invalidate_here(&mut None, inv, a.get(0));
+                    }
+                }
+                Req::Redirected {
+                    target,
+                    tracker,
+                    resp3,
+                    first,
+                    n,
+                } => {
+                    let a = b.args_at(first, n);
+                    let payload = tracking::Payload::from_args(a, resp3);
+                    self.redirected_here(&mut None, target, tracker, peer, payload);
+                }
+                Req::RedirBroken { tracker, redirect } => {
+                    self.redir_broken_here(&mut None, tracker, redirect)
+                }
+                Req::Track {
+                    client,
+                    home,
+                    first,
+                    n,
+                } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 1 {
+                        self.svc
+                            .track_read(&mut self.ex.shard, client, home, a.get(0));
+                    }
+                }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),
                 Req::Unpark { client } => self.ex.unpark(client),
                 Req::Unhold { client } => self.ex.hold(client, false),
@@ -1189,6 +1271,12 @@ impl<S: Service> Reactor<S> {
             match *resp {
                 Resp::Reply { dest, start, len } => {
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
+                    if !self.follows.is_empty() {
+                        if let Some(then) = self.follows.remove(&(dest.conn, dest.gen, dest.seq)) {
+                            self.deliver_followed(dest, bytes, &then);
+                            continue;
+                        }
+                    }
                     self.deliver_local(dest, bytes);
                 }
                 Resp::TxReply {

@@ -140,6 +140,10 @@ pub struct ClientInfo {
     pub is_caller: bool,
     /// Blocked in a command that waits on keys (CLIENT LIST's `b` flag).
     pub blocked: bool,
+    /// Its client-side caching mode (CLIENT LIST's `t`, `R`, `B` flags),
+    /// and where its invalidations go (`redir`; from the session).
+    pub tracking: Tracking,
+    pub redirect: u64,
 }
 
 /// What CLIENT LIST/KILL/UNBLOCK chose to do to other connections
@@ -216,6 +220,72 @@ pub struct ClientCtx {
     /// The connection has a subscription (Redis's `CLIENT_PUBSUB`): in
     /// RESP2 it may run only the commands Redis allows in that context.
     pub subscribed: bool,
+    /// Client-side caching (CLIENT TRACKING): the key's shard decides from
+    /// it whether a read is recorded, the home whom an invalidation goes to.
+    pub tracking: Tracking,
+}
+
+// ClientCtx travels with every command sent to another shard and sits in
+// every connection's state: tracking's byte fits in what was padding.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+const _: () = assert!(std::mem::size_of::<ClientCtx>() == 96);
+
+/// A connection's client-side caching mode, as CLIENT TRACKING and
+/// CLIENT CACHING set it (crate doc, "Client-side caching"). Zero:
+/// tracking is off. One byte, which [`ClientCtx`] holds in what was
+/// padding; where invalidations are redirected to is the session's
+/// ([`Service::tracking_redirect`]), needed only at the connection's home.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tracking {
+    /// [`Tracking::ON`] and the other bits.
+    pub flags: u8,
+}
+
+impl Tracking {
+    /// Tracking is on.
+    pub const ON: u8 = 1;
+    /// Broadcasting mode: invalidations by prefix, no reads recorded.
+    pub const BCAST: u8 = 1 << 1;
+    /// Reads are recorded only right after CLIENT CACHING YES.
+    pub const OPTIN: u8 = 1 << 2;
+    /// Reads are recorded except right after CLIENT CACHING NO.
+    pub const OPTOUT: u8 = 1 << 3;
+    /// No invalidations for keys this connection writes itself.
+    pub const NOLOOP: u8 = 1 << 4;
+    /// CLIENT CACHING was given for the next command (or MULTI block).
+    pub const CACHING: u8 = 1 << 5;
+    /// The redirect target is gone.
+    pub const BROKEN: u8 = 1 << 6;
+
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.flags & Self::ON != 0
+    }
+
+    #[inline]
+    pub fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    /// Whether a read this connection makes now is remembered, so that a
+    /// later write of the key invalidates it: tracking in its default
+    /// mode, subject to OPTIN/OPTOUT and CLIENT CACHING (Redis's
+    /// `trackingRememberKeys`).
+    #[inline]
+    pub fn records_reads(&self) -> bool {
+        let f = self.flags;
+        if f & Self::ON == 0 || f & Self::BCAST != 0 {
+            return false;
+        }
+        let caching = f & Self::CACHING != 0;
+        if f & Self::OPTIN != 0 {
+            caching
+        } else if f & Self::OPTOUT != 0 {
+            !caching
+        } else {
+            true
+        }
+    }
 }
 
 /// Redis's `client-output-buffer-limit` for the pub/sub class: a
@@ -311,6 +381,33 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET). Asked only for such
     /// connections.
     fn subscribed_refusal(&self, cmd: Self::Cmd, args: Args<'_>) -> Option<Vec<u8>>;
+
+    /// Whether CLIENT CACHING's flag stays in force after command `args`
+    /// ran: Redis keeps it through CLIENT itself (and MULTI's queue), and
+    /// drops it after any other command. Asked only while it is set.
+    fn keeps_caching(&self, _args: Args<'_>) -> bool {
+        false
+    }
+
+    /// Where a tracking connection's invalidations go instead of to itself
+    /// (CLIENT TRACKING … REDIRECT): the client id, 0 for none, and that
+    /// client's home shard.
+    fn tracking_redirect(&self, _session: &Self::Session) -> (u64, u32) {
+        (0, 0)
+    }
+
+    /// Records that tracking client `client`, whose home is shard `home`,
+    /// read `key`, one of this shard's keys, in a command run by copy on
+    /// another shard (crate doc, "Client-side caching"). It arrives ahead
+    /// of the transaction's unlock, so no write can come in between.
+    fn track_read(&self, _shard: &mut Self::Shard, _client: u64, _home: u32, _key: &[u8]) {}
+
+    /// Called once per loop iteration, before the messages the shard's
+    /// commands made are delivered: the service adds what it gathers over
+    /// an iteration (client-side caching's broadcast invalidations, one
+    /// message per prefix and client, as Redis sends them before it
+    /// sleeps).
+    fn flush_pushes(&self, _shard: &mut Self::Shard, _effects: &mut Effects) {}
 
     /// The output limit of subscribers (asked once per loop iteration
     /// that delivers messages).

@@ -25,6 +25,15 @@ pub struct Session {
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
+    /// The prefixes it follows in broadcasting tracking mode, in byte
+    /// order (CLIENT TRACKINGINFO lists them so).
+    pub tracking_prefixes: Vec<Vec<u8>>,
+    /// The client its invalidations go to (CLIENT TRACKING … REDIRECT),
+    /// 0 for none, and that client's home shard.
+    pub tracking_redirect: (u64, u32),
+    /// Tracking was on at some point (tracking.rs keeps its id until it
+    /// closes).
+    pub tracked: bool,
 }
 
 /// A connection command running on the connection's home thread.

@@ -17,6 +17,7 @@ pub mod settings;
 pub mod shard;
 pub mod stats;
 pub mod table;
+pub mod tracking;
 
 pub use ctx::{ConnCtx, Ctx, Session};
 pub use server::{Config, Server};

@@ -339,6 +339,7 @@ mod tests {
                     local: addr,
                     created_ms: 0,
                     subscribed: false,
+                    tracking: Default::default(),
                 },
                 effects,
             }

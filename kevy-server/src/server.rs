@@ -43,6 +43,10 @@ pub struct ShardPublished {
     pub aof_pending_fsync: AtomicU64,
     pub aof_delayed_fsync: AtomicU64,
     pub aof_write_failed: AtomicU64,
+    /// Keys the shard remembers tracking clients read, and the readers
+    /// over all of them (tracking.rs).
+    pub tracking_keys: AtomicU64,
+    pub tracking_items: AtomicU64,
 }
 
 pub struct Server {
@@ -71,6 +75,8 @@ pub struct Server {
     pub rewrites: Arc<crate::aof::Rewrites>,
     /// Lua scripts and function libraries (scripting/).
     pub scripts: crate::scripting::Scripts,
+    /// Client-side caching state shared by the shards (tracking.rs).
+    pub tracking: crate::tracking::Global,
 }
 
 /// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
@@ -139,6 +145,7 @@ impl Server {
             persist: crate::persist::shared(start_unix_ms / 1000),
             rewrites: Default::default(),
             scripts: Default::default(),
+            tracking: Default::default(),
         }
     }
 

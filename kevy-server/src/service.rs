@@ -86,6 +86,7 @@ impl Kevy {
             local: unspecified,
             created_ms: 0,
             subscribed: false,
+            tracking: Default::default(),
         };
         let mut out = Vec::new();
         crate::notify::quiet(shard, |shard| {
@@ -388,13 +389,18 @@ impl Service for Kevy {
             crate::notify::prepare(shard, sink.effects.pushes.listening());
         }
         let t0 = cycles();
-        f(&mut Ctx {
-            shard: &mut *shard,
-            db: client.db as usize,
-            client,
-            args,
-            out: Reply::new(&mut *sink.out, client.resp3),
-        });
+        // Client-side caching: one test while nobody tracks.
+        if shard.track_attached || self.server.tracking.in_use() {
+            crate::tracking::call(self, f, shard, client, cmd, args, sink);
+        } else {
+            f(&mut Ctx {
+                shard: &mut *shard,
+                db: client.db as usize,
+                client,
+                args,
+                out: Reply::new(&mut *sink.out, client.resp3),
+            });
+        }
         let took = cycles().wrapping_sub(t0);
         if notify {
             crate::notify::drain(shard, &mut sink.effects.pushes);
@@ -582,6 +588,7 @@ impl Service for Kevy {
         if let Some(cmd) = last {
             info.cmd = self.server.table.get(cmd).name.to_string();
         }
+        info.redirect = session.tracking_redirect.0;
     }
 
     fn reads_only(&self, cmd: u16) -> bool {
@@ -606,6 +613,28 @@ impl Service for Kevy {
     fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {
         if session.name.is_some() {
             self.server.set_client_name(client.id, None);
+        }
+        if session.tracked {
+            let mut c = *client;
+            crate::tracking::closed(&self.server, &mut c, session);
+        }
+    }
+
+    fn tracking_redirect(&self, session: &Session) -> (u64, u32) {
+        session.tracking_redirect
+    }
+
+    fn keeps_caching(&self, args: Args<'_>) -> bool {
+        !args.is_empty() && args.get(0).eq_ignore_ascii_case(b"client")
+    }
+
+    fn track_read(&self, shard: &mut Shard, client: u64, home: u32, key: &[u8]) {
+        crate::tracking::track_read(&self.server, shard, client, home, key);
+    }
+
+    fn flush_pushes(&self, shard: &mut Shard, effects: &mut Effects) {
+        if shard.track_attached {
+            crate::tracking::flush_pushes(&self.server, shard, effects);
         }
     }
 
@@ -673,6 +702,7 @@ impl Service for Kevy {
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
             crate::notify::drain(shard, &mut effects.pushes);
         }
+        crate::tracking::tick(&self.server, shard, effects);
         crate::aof::follow_wanted(shard, effects);
         if shard.prop_attached {
             shard.prop().drain_into(effects);
@@ -788,6 +818,7 @@ impl Service for Kevy {
         // The command run by copy made the events of this write.
         crate::notify::drain(shard, &mut effects.pushes);
         crate::notify::quiet(shard, |s| s.store.import(key, snap));
+        crate::tracking::drain_into(shard, effects);
     }
 
     fn copy_keys(

@@ -143,7 +143,7 @@ pub static PARAMS: &[Param] = {
         p("aclfile", Str, "", Immutable),
         p("acllog-max-len", I64, "128", Tunable),
         p("notify-keyspace-events", Events, "", Live),
-        p("tracking-table-max-keys", I64, "1000000", Tunable),
+        p("tracking-table-max-keys", I64, "1000000", Live),
         // Memory and eviction.
         p("maxmemory", Mem, "0", Fixed),
         p("maxmemory-policy", Enum(POLICIES), "noeviction", Fixed),
@@ -290,6 +290,11 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         "busy-reply-threshold" => {
             if let Ok(ms) = value.parse() {
                 server.scripts.set_busy_threshold(ms);
+            }
+        }
+        "tracking-table-max-keys" => {
+            if let Ok(n) = value.parse() {
+                server.tracking.set_max_keys(n);
             }
         }
         // The shards follow at the next switch (aof.rs).

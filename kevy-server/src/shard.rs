@@ -50,12 +50,17 @@ pub struct Shard {
     /// `redis.call`); `None` for a shard made outside one (tests).
     pub server: Option<Arc<crate::server::Server>>,
     /// A scratch shard a command runs on by copy: it holds copies of the
-    /// command's keys only.
+    /// command's keys only (a script reaches no other; the reads it makes
+    /// are recorded by the keys' owners).
     pub scratch: bool,
     /// While a command runs: some transaction holds or waits for keys of
     /// this shard (`Sink::locked`), so a script may reach only the keys it
     /// declared.
     pub locked: bool,
+    /// A tracking table observes the store (tracking.rs).
+    pub track_attached: bool,
+    /// The table has something for the execution point (it raises it).
+    pub track_due: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl Shard {
@@ -82,6 +87,8 @@ impl Shard {
             server: None,
             scratch: false,
             locked: false,
+            track_attached: false,
+            track_due: Default::default(),
         }
     }
 

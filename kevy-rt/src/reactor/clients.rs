@@ -92,6 +92,8 @@ impl<S: Service> Reactor<S> {
             events,
             is_caller: false,
             blocked: st.waiting.is_some(),
+            tracking: st.client.tracking,
+            redirect: 0,
         };
         self.svc.describe(&st.session, st.last_cmd, &mut info);
         info
@@ -155,6 +157,9 @@ impl<S: Service> Reactor<S> {
             part: 0,
         };
         st.await_remote();
+        // Like Redis, which runs it at once, the connection's next command
+        // sees what it did (a kill, tracking turned on).
+        st.blocked = true;
         let op = self.new_clients_op(ClientsOp {
             dest,
             cmd,
@@ -297,9 +302,12 @@ impl<S: Service> Reactor<S> {
         self.free_cops.push(op);
         let reply = c.reply.unwrap_or_default();
         self.deliver_local(c.dest, &reply);
-        if c.kill_caller && self.gens.get(c.dest.conn as usize) == Some(&c.dest.gen) {
-            if let Some(conn) = self.conns[c.dest.conn as usize].as_mut() {
-                conn.st.closing = true;
+        if let Some(conn) = self.conn_at(c.dest.conn, c.dest.gen) {
+            conn.st.closing |= c.kill_caller;
+            conn.st.blocked = false;
+            if !conn.in_ready {
+                conn.in_ready = true;
+                self.ready.push(c.dest.conn);
             }
         }
     }
@@ -460,6 +468,7 @@ mod tests {
             local: "127.0.0.1:6379".parse().unwrap(),
             created_ms: 0,
             subscribed: false,
+            tracking: Default::default(),
         };
         let args = OwnedArgs::from_slices([&b"set"[..], b"k", b"a \"q\"\\\n\x01\xff"]);
         let mut out = Vec::new();

@@ -1242,6 +1242,8 @@ impl<S: Service> Coordinator<S> {
             );
         }
         tx.parts[step] = Part::Ready(reply);
+        // Reads of a tracking client go to their owners ahead of the unlock.
+        super::tracking::forward_reads(ex, wire, &mut effects.pushes);
         ex.effects.pushes.append(&mut effects.pushes);
         for (k, snap) in self.svc.take_dirty(&mut scratch) {
             let s = shard_of(&k, self.n);

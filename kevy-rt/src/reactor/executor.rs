@@ -476,7 +476,15 @@ impl<S: Service> Executor<S> {
     ) -> Resp {
         let mut out = std::mem::take(&mut wire.batch(peer).rdata);
         let start = out.len();
-        let r = match self.run_blocking(peer, dest, client, cmd, args, &mut out) {
+        let mark = self.effects.pushes.inval_count();
+        let block = self.run_blocking(peer, dest, client, cmd, args, &mut out);
+        if self.effects.pushes.inval_count() != mark {
+            // A tracking client's invalidation of its own write follows
+            // that write's reply, as in Redis (crate doc, "Client-side
+            // caching").
+            self.effects.pushes.follow_reply(mark, client.id, dest.seq);
+        }
+        let r = match block {
             None => Resp::Reply {
                 dest,
                 start: start as u32,

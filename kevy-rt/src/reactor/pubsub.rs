@@ -338,6 +338,9 @@ impl<S: Service> Reactor<S> {
                 }
             }
         });
+        if pushes.has_tracking() {
+            self.deliver_tracking(&mut me, &mut pushes);
+        }
         self.ex.effects.pushes = pushes;
     }
 

@@ -13,7 +13,7 @@ use crate::ctx::{ConnCtx, Session};
 use crate::server::DATABASES;
 use crate::table::{flag, RouteKind, SubSpec, Table};
 use kevy_resp::Args;
-use kevy_rt::{ClientCtx, ClientInfo, ClientsChosen, ConnAction, Route};
+use kevy_rt::{ClientCtx, ClientInfo, ClientsChosen, ConnAction, Route, Tracking};
 use kevy_store::num::parse_i64;
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -183,10 +183,12 @@ fn cmd_hello(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
-/// RESET: the connection becomes a new one (database 0, RESP2, no name, and
-/// whatever else the session holds, such as a transaction), except for the
-/// library name and version, which still describe the client.
+/// RESET: the connection becomes a new one (database 0, RESP2, no name,
+/// tracking off, and whatever else the session holds, such as a
+/// transaction), except for the library name and version, which still
+/// describe the client.
 fn cmd_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    crate::tracking::disable(ctx.server, ctx.client, ctx.session);
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     let lib_name = ctx.session.lib_name.take();
@@ -194,6 +196,8 @@ fn cmd_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
     *ctx.session = Session {
         lib_name,
         lib_ver,
+        // Its reads may still be remembered: closing it forgets them.
+        tracked: ctx.session.tracked,
         ..Session::default()
     };
     ctx.out.simple(b"RESET");
@@ -222,11 +226,9 @@ fn attr_value(v: &[u8]) -> Option<Vec<u8>> {
 const SUB: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const SUB_ACL: &[&str] = &["@slow", "@connection"];
 
-/// CLIENT's subcommands. PAUSE, UNPAUSE, REPLY, NO-EVICT and
-/// client-side caching (TRACKING) are not implemented, so they get Redis's
-/// unknown-subcommand error; tracking is therefore always
-/// off, which CACHING, GETREDIR and TRACKINGINFO report. Listed in the
-/// order Redis 7.0's COMMAND INFO gives them.
+/// CLIENT's subcommands. PAUSE, UNPAUSE, REPLY and NO-EVICT are not
+/// implemented, so they get Redis's unknown-subcommand error. Listed in
+/// the order Redis 7.0's COMMAND INFO gives them.
 pub(super) static CLIENT_SUBS: &[SubSpec] = &[
     SubSpec {
         name: "client|trackinginfo",
@@ -312,6 +314,13 @@ pub(super) static CLIENT_SUBS: &[SubSpec] = &[
         acl: SUB_ACL,
         run: client_help,
     },
+    SubSpec {
+        name: "client|tracking",
+        arity: -3,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_tracking_here,
+    },
 ];
 
 fn cmd_client(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -360,6 +369,9 @@ fn client_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
             "TRACKINGINFO",
             "    Report tracking status for the current connection.",
         ],
@@ -454,6 +466,8 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
         events: "r",
         is_caller: true,
         blocked: false,
+        tracking: c.tracking,
+        redirect: s.tracking_redirect.0,
     }
 }
 
@@ -476,6 +490,15 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     if i.blocked {
         flags.push('b');
     }
+    if i.tracking.on() {
+        flags.push('t');
+    }
+    if i.tracking.has(Tracking::BROKEN) {
+        flags.push('R');
+    }
+    if i.tracking.has(Tracking::BCAST) {
+        flags.push('B');
+    }
     if flags.is_empty() {
         flags.push('N');
     }
@@ -487,11 +510,16 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
         &i.cmd
     };
     let argv_mem = if i.is_caller { argv_mem } else { 0 };
+    let redir = if i.tracking.on() {
+        i.redirect as i64
+    } else {
+        -1
+    };
     let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} \
          ssub={} multi={} qbuf={} qbuf-free={} argv-mem={argv_mem} multi-mem={} rbs={} rbp=0 \
-         obl={} oll={} omem={} tot-mem={} events={} cmd={cmd} user={} redir=-1 resp={} \
+         obl={} oll={} omem={} tot-mem={} events={} cmd={cmd} user={} redir={redir} resp={} \
          lib-name={} lib-ver={}",
         i.id,
         i.peer,
@@ -585,6 +613,10 @@ pub fn clients_with(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> ClientsChose
         }
         "client|kill" => kill(kill_clients(ctx, infos)),
         "client|unblock" => unblock_clients(ctx, infos),
+        "client|tracking" => {
+            client_tracking(ctx, infos);
+            kill(Vec::new())
+        }
         _ => {
             (CLIENT_SUBS.iter().find(|s| s.name == sub).map(|s| s.run)).map(|run| run(ctx));
             kill(Vec::new())
@@ -791,14 +823,22 @@ fn client_kill(ctx: &mut ConnCtx<'_>) -> ConnAction {
     }
 }
 
-/// CLIENT's route: LIST and KILL see every connection on every shard, INFO
-/// the caller as the runtime describes it; the rest run on the connection.
+/// CLIENT's route: LIST and KILL see every connection on every shard, as
+/// does TRACKING … REDIRECT (the target must exist, and its home is where
+/// invalidations go); INFO the caller as the runtime describes it; the
+/// rest run on the connection.
 pub fn route_client(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
     let sub = if args.len() > 1 { args.get(1) } else { b"" };
+    let redirects = || {
+        args.iter()
+            .skip(3)
+            .any(|a| a.eq_ignore_ascii_case(b"redirect"))
+    };
     Ok(
         if sub.eq_ignore_ascii_case(b"list")
             || sub.eq_ignore_ascii_case(b"kill")
             || sub.eq_ignore_ascii_case(b"unblock")
+            || (sub.eq_ignore_ascii_case(b"tracking") && redirects())
         {
             Route::Clients { all: true }
         } else if sub.eq_ignore_ascii_case(b"info") {
@@ -809,29 +849,230 @@ pub fn route_client(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, St
     )
 }
 
+/// CLIENT TRACKING without REDIRECT, run on the connection: it needs no
+/// other connection.
+fn client_tracking_here(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let me = self_info(ctx);
+    client_tracking(ctx, &[me]);
+    ConnAction::Continue
+}
+
+const SWITCH_MODE: &str = "You can't switch BCAST mode on/off before disabling tracking for this \
+     client, and then re-enabling it with a different mode.";
+const SWITCH_OPT: &str = "You can't switch OPTIN/OPTOUT mode before disabling tracking for this \
+     client, and then re-enabling it with a different mode.";
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p …] [OPTIN]
+/// [OPTOUT] [NOLOOP], checked in Redis's order (`clientCommand`): the
+/// options, each as it comes (a redirect target must exist among
+/// `infos`), then ON or OFF, then whether the options agree with each
+/// other and with the mode tracking is already in.
+fn client_tracking(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) {
+    let args = ctx.args;
+    let mut redirect: Option<(u64, u32)> = None;
+    let mut options = 0u8;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let opt = args.get(j);
+        let more = j + 1 < args.len();
+        if opt.eq_ignore_ascii_case(b"redirect") && more {
+            j += 1;
+            if redirect.is_some() {
+                return ctx
+                    .out
+                    .error("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = parse_i64(args.get(j)) else {
+                return ctx.out.error("ERR value is not an integer or out of range");
+            };
+            match infos.iter().find(|i| i.id as i64 == id) {
+                Some(i) => redirect = Some((i.id, i.home)),
+                None => {
+                    return ctx
+                        .out
+                        .error("ERR The client ID you want redirect to does not exist")
+                }
+            }
+        } else if opt.eq_ignore_ascii_case(b"bcast") {
+            options |= Tracking::BCAST;
+        } else if opt.eq_ignore_ascii_case(b"optin") {
+            options |= Tracking::OPTIN;
+        } else if opt.eq_ignore_ascii_case(b"optout") {
+            options |= Tracking::OPTOUT;
+        } else if opt.eq_ignore_ascii_case(b"noloop") {
+            options |= Tracking::NOLOOP;
+        } else if opt.eq_ignore_ascii_case(b"prefix") && more {
+            j += 1;
+            prefixes.push(args.get(j));
+        } else {
+            return ctx.out.error("ERR syntax error");
+        }
+        j += 1;
+    }
+    let status = args.get(2);
+    if status.eq_ignore_ascii_case(b"on") {
+        let now = ctx.client.tracking;
+        let bcast = options & Tracking::BCAST != 0;
+        let (optin, optout) = (
+            options & Tracking::OPTIN != 0,
+            options & Tracking::OPTOUT != 0,
+        );
+        let err = if !bcast && !prefixes.is_empty() {
+            Some("PREFIX option requires BCAST mode to be enabled".to_string())
+        } else if now.on() && now.has(Tracking::BCAST) != bcast {
+            Some(SWITCH_MODE.to_string())
+        } else if bcast && (optin || optout) {
+            Some("OPTIN and OPTOUT are not compatible with BCAST".to_string())
+        } else if optin && optout {
+            Some("You can't specify both OPTIN mode and OPTOUT mode".to_string())
+        } else if (optin && now.has(Tracking::OPTOUT)) || (optout && now.has(Tracking::OPTIN)) {
+            Some(SWITCH_OPT.to_string())
+        } else if bcast {
+            prefix_collision(&ctx.session.tracking_prefixes, &prefixes)
+        } else {
+            None
+        };
+        if let Some(e) = err {
+            return ctx.out.error(&format!("ERR {e}"));
+        }
+        let redirect = redirect.unwrap_or((0, 0));
+        crate::tracking::enable(ctx.server, ctx.client, ctx.session, options, redirect);
+        if bcast {
+            let mine = &mut ctx.session.tracking_prefixes;
+            let given: Vec<&[u8]> = if prefixes.is_empty() {
+                vec![b""]
+            } else {
+                prefixes
+            };
+            for p in given {
+                if let Err(i) = mine.binary_search_by(|q| q.as_slice().cmp(p)) {
+                    mine.insert(i, p.to_vec());
+                }
+            }
+            crate::tracking::follow(ctx.server, ctx.client, mine);
+        }
+    } else if status.eq_ignore_ascii_case(b"off") {
+        crate::tracking::disable(ctx.server, ctx.client, ctx.session);
+    } else {
+        return ctx.out.error("ERR syntax error");
+    }
+    ctx.out.ok();
+}
+
+/// Redis's `checkPrefixCollisionsOrReply`: two prefixes overlap when one
+/// starts the other; none of `given` may overlap one the connection
+/// follows, or another of `given`. (Redis also enables tracking and
+/// answers `+OK` after this error when the overlap is between two given
+/// prefixes past the first; kevy answers the error only.)
+fn prefix_collision(existing: &[Vec<u8>], given: &[&[u8]]) -> Option<String> {
+    let overlap = |a: &[u8], b: &[u8]| {
+        let n = a.len().min(b.len());
+        a[..n] == b[..n]
+    };
+    let text = |b: &[u8]| c_str(b, usize::MAX);
+    for (i, p) in given.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+            return Some(format!(
+                "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client \
+                 must not overlap.",
+                text(p),
+                text(e)
+            ));
+        }
+        if let Some(q) = given[i + 1..].iter().find(|q| overlap(p, q)) {
+            return Some(format!(
+                "Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single \
+                 client must not overlap.",
+                text(p),
+                text(q)
+            ));
+        }
+    }
+    None
+}
+
+/// CLIENT CACHING YES|NO: the next command (or MULTI block) is tracked in
+/// OPTIN mode, or not tracked in OPTOUT mode.
 fn client_caching(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    ctx.out.error(
-        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or \
-         OPTOUT mode enabled",
-    );
+    let t = &mut ctx.client.tracking;
+    if !t.on() {
+        ctx.out.error(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with \
+             OPTIN or OPTOUT mode enabled",
+        );
+        return ConnAction::Continue;
+    }
+    let opt = ctx.args.get(2);
+    if opt.eq_ignore_ascii_case(b"yes") {
+        if !t.has(Tracking::OPTIN) {
+            ctx.out.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+            return ConnAction::Continue;
+        }
+    } else if opt.eq_ignore_ascii_case(b"no") {
+        if !t.has(Tracking::OPTOUT) {
+            ctx.out.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+            return ConnAction::Continue;
+        }
+    } else {
+        ctx.out.error("ERR syntax error");
+        return ConnAction::Continue;
+    }
+    t.flags |= Tracking::CACHING;
+    ctx.out.ok();
     ConnAction::Continue
 }
 
 fn client_getredir(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    ctx.out.int(-1);
+    let on = ctx.client.tracking.on();
+    let redirect = ctx.session.tracking_redirect.0;
+    ctx.out.int(if on { redirect as i64 } else { -1 });
     ConnAction::Continue
 }
 
 fn client_trackinginfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let t = ctx.client.tracking;
+    let mut flags: Vec<&[u8]> = vec![if t.on() { b"on" } else { b"off" }];
+    if t.has(Tracking::BCAST) {
+        flags.push(b"bcast");
+    }
+    if t.has(Tracking::OPTIN) {
+        flags.push(b"optin");
+        if t.has(Tracking::CACHING) {
+            flags.push(b"caching-yes");
+        }
+    }
+    if t.has(Tracking::OPTOUT) {
+        flags.push(b"optout");
+        if t.has(Tracking::CACHING) {
+            flags.push(b"caching-no");
+        }
+    }
+    if t.has(Tracking::NOLOOP) {
+        flags.push(b"noloop");
+    }
+    if t.has(Tracking::BROKEN) {
+        flags.push(b"broken_redirect");
+    }
     let out = &mut ctx.out;
     out.map(3);
     out.bulk(b"flags");
-    out.set(1);
-    out.bulk(b"off");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f);
+    }
     out.bulk(b"redirect");
-    out.int(-1);
+    let redirect = ctx.session.tracking_redirect.0;
+    out.int(if t.on() { redirect as i64 } else { -1 });
     out.bulk(b"prefixes");
-    out.array(0);
+    out.array(ctx.session.tracking_prefixes.len());
+    for p in &ctx.session.tracking_prefixes {
+        out.bulk(p);
+    }
     ConnAction::Continue
 }
 
@@ -1197,7 +1438,7 @@ mod tests {
         let mut h = harness();
         let help = h.run("client help");
         assert!(help.starts_with(
-            "*43\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
+            "*46\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
         ));
         assert!(help
             .contains("+SETINFO <option> <value>\r\n+    Set client meta attr. Options are:\r\n"));

@@ -195,7 +195,7 @@ fn info_clients(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
         "blocked_clients",
         server.rt_stats.sum(|s| &s.blocked_clients),
     );
-    f.put("tracking_clients", 0);
+    f.put("tracking_clients", server.tracking.clients());
     f.put("clients_in_timeout_table", 0);
 }
 
@@ -401,9 +401,15 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("latest_fork_usec", 0);
     f.put("total_forks", 0);
     f.put("migrate_cached_sockets", 0);
-    f.put("tracking_total_keys", 0);
-    f.put("tracking_total_items", 0);
-    f.put("tracking_total_prefixes", 0);
+    f.put(
+        "tracking_total_keys",
+        server.sum_published(|p| &p.tracking_keys),
+    );
+    f.put(
+        "tracking_total_items",
+        server.sum_published(|p| &p.tracking_items),
+    );
+    f.put("tracking_total_prefixes", server.tracking.prefix_count());
     f.put("unexpected_error_replies", 0);
     f.put("total_error_replies", server.cmdstats.error_replies());
     f.put("dump_payload_sanitizations", 0);

@@ -32,6 +32,7 @@ impl T {
                 local: addr,
                 created_ms: 0,
                 subscribed: false,
+                tracking: Default::default(),
             },
             table: Table::new(),
         }
@@ -143,6 +144,7 @@ pub mod harness {
                 local: "127.0.0.1:7777".parse().unwrap(),
                 created_ms: kevy_sys::clock::unix_ms(),
                 subscribed: false,
+                tracking: Default::default(),
             },
             session: Session::default(),
             action: ConnAction::Continue,

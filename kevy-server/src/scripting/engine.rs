@@ -324,6 +324,7 @@ fn placeholder_client() -> ClientCtx {
         local: unspecified,
         created_ms: 0,
         subscribed: false,
+        tracking: Default::default(),
     }
 }
 

@@ -1,0 +1,764 @@
+//! Client-side caching end to end over real sockets: invalidations as a
+//! real redis-server sends them to several connections (RESP3 pushes,
+//! redirects to a RESP2 subscriber or a RESP3 connection, a broken
+//! redirect, BCAST prefixes, OPTIN, NOLOOP, flushes, CLIENT INFO and INFO),
+//! byte for byte; on several shards, every invalidation reaching its
+//! connection exactly once whichever shards the reader, the key and the
+//! writer are on (reads by copy included); `tracking-table-max-keys`
+//! bounding what the shards remember; closed connections leaving a
+//! bounded trace; and the `redis` crate's RESP3 push support.
+
+mod common;
+
+use common::resp::{command, escape, parse, Conn, Value};
+use common::Server;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn kevy(cores: &str) -> Server {
+    Server::kevy(&["--cores", cores, "--save", ""])
+}
+
+fn conn(port: u16) -> Conn {
+    Conn::connect(port).expect("connect")
+}
+
+fn call(c: &mut Conn, args: &[&str]) -> Value {
+    c.call(args).expect("reply")
+}
+
+/// Sends a command on a tracking connection and reads its reply, keeping
+/// the pushes that come before it in `pushes`.
+fn call_keeping(c: &mut Conn, args: &[&str], pushes: &mut Vec<Value>) -> Value {
+    c.send(&command(args)).unwrap();
+    loop {
+        let (v, _) = c.read().expect("reply");
+        if v.kind() != b'>' {
+            return v;
+        }
+        pushes.push(v);
+    }
+}
+
+fn ok(c: &mut Conn, args: &[&str]) {
+    let v = call(c, args);
+    assert_eq!(v.bytes(), Some(&b"OK"[..]), "{args:?}: {v:?}");
+}
+
+fn client_id(c: &mut Conn) -> u64 {
+    call(c, &["CLIENT", "ID"]).int().expect("an id") as u64
+}
+
+/// A RESP3 connection with tracking on, as `options` say.
+fn tracker(port: u16, options: &[&str]) -> Conn {
+    let mut c = conn(port);
+    call(&mut c, &["HELLO", "3"]);
+    let mut args = vec!["CLIENT", "TRACKING", "ON"];
+    args.extend_from_slice(options);
+    ok(&mut c, &args);
+    c
+}
+
+/// Every value that arrives on `c` until it has been quiet for `quiet`.
+fn drain(c: &mut Conn, quiet: Duration) -> Vec<Value> {
+    let (bytes, _) = c.read_until_quiet(quiet);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let (v, used) = parse(&bytes[at..])
+            .expect("valid RESP")
+            .expect("a whole value");
+        out.push(v);
+        at += used;
+    }
+    out
+}
+
+/// The keys of an `invalidate` push (`None`: the null of a flush).
+fn invalidated(v: &Value) -> Option<Vec<String>> {
+    let items = v.items().expect("a push");
+    assert_eq!(v.kind(), b'>', "{v:?}");
+    assert_eq!(items[0].bytes(), Some(&b"invalidate"[..]), "{v:?}");
+    items[1].items().map(|keys| {
+        keys.iter()
+            .map(|k| String::from_utf8_lossy(k.bytes().expect("a key")).into_owned())
+            .collect()
+    })
+}
+
+fn info_field(c: &mut Conn, name: &str) -> u64 {
+    let v = call(c, &["INFO"]);
+    let text = String::from_utf8_lossy(v.bytes().expect("INFO text")).into_owned();
+    let prefix = format!("{name}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+/// Waits (polling) until `f` holds; panics with `what` if it never does.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---- byte for byte against redis-server, several connections ----------------
+
+/// One step of a scenario run on several connections.
+enum Step {
+    /// Connection `i` sends the command (`$ID<j>` stands for connection
+    /// `j`'s id).
+    Cmd(usize, &'static [&'static str]),
+    /// Connection `i`'s CLIENT INFO, its `flags` and `redir` only.
+    Info(usize),
+    /// INFO's tracking fields, asked on connection `i`.
+    Stats(usize),
+    /// Connection `i` closes.
+    Close(usize),
+}
+
+use Step::*;
+
+/// Connections the scenario uses.
+const CONNS: usize = 11;
+
+/// What every connection of `port` received at each step of `steps`,
+/// with connection ids written as `ID<j>`.
+fn transcript(port: u16, steps: &[Step]) -> String {
+    // Ids above anything else a reply holds, so they can be told apart.
+    for _ in 0..100 {
+        drop(conn(port));
+    }
+    let mut cs: Vec<Option<Conn>> = (0..CONNS).map(|_| Some(conn(port))).collect();
+    let ids: Vec<u64> = cs
+        .iter_mut()
+        .map(|c| client_id(c.as_mut().unwrap()))
+        .collect();
+    let named = |mut s: String| {
+        for (j, id) in ids.iter().enumerate().rev() {
+            for (from, to) in [
+                (format!(":{id}\\r\\n"), format!(":ID{j}\\r\\n")),
+                (format!("redir={id}"), format!("redir=ID{j}")),
+            ] {
+                s = s.replace(&from, &to);
+            }
+        }
+        s
+    };
+    let mut out = String::new();
+    for (n, step) in steps.iter().enumerate() {
+        match *step {
+            Cmd(i, template) => {
+                let args: Vec<String> = template
+                    .iter()
+                    .map(|a| match a.strip_prefix("$ID") {
+                        Some(j) => ids[j.parse::<usize>().unwrap()].to_string(),
+                        None => a.to_string(),
+                    })
+                    .collect();
+                let c = cs[i].as_mut().expect("open");
+                c.send(&command(&args)).unwrap();
+                let (_, raw) = c.read().expect("a reply");
+                out.push_str(&format!("{n} c{i} {template:?} -> {}\n", escape(&raw)));
+            }
+            Info(i) => {
+                let c = cs[i].as_mut().expect("open");
+                let v = call(c, &["CLIENT", "INFO"]);
+                let line = String::from_utf8_lossy(v.bytes().unwrap()).into_owned();
+                let keep: Vec<&str> = line
+                    .split_whitespace()
+                    .filter(|f| f.starts_with("flags=") || f.starts_with("redir="))
+                    .collect();
+                out.push_str(&format!("{n} c{i} CLIENT INFO: {}\n", keep.join(" ")));
+            }
+            Stats(i) => {
+                let c = cs[i].as_mut().expect("open");
+                let fields: Vec<String> = ["tracking_clients", "tracking_total_keys"]
+                    .iter()
+                    .chain(&["tracking_total_items", "tracking_total_prefixes"])
+                    .map(|f| format!("{f}={}", info_field(c, f)))
+                    .collect();
+                out.push_str(&format!("{n} INFO: {}\n", fields.join(" ")));
+            }
+            Close(i) => {
+                cs[i] = None;
+                // Let the server see it go before the next step.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        // Whatever the step made the others (or itself) receive: it is
+        // all there once the server had time to deliver it.
+        std::thread::sleep(Duration::from_millis(40));
+        for (j, c) in cs.iter_mut().enumerate() {
+            if let Some(c) = c {
+                let (bytes, _) = c.read_until_quiet(Duration::from_millis(3));
+                if !bytes.is_empty() {
+                    out.push_str(&format!("{n}   c{j} got {}\n", escape(&bytes)));
+                }
+            }
+        }
+    }
+    named(out)
+}
+
+/// Connections: 0 writes (RESP2); 1 tracks (RESP3); 2 subscribes to
+/// `__redis__:invalidate` (RESP2), where 3 (RESP2, then RESP3) redirects;
+/// 4 broadcasts; 6 redirects to 5 (RESP3, not subscribed); 7 opts in; 8
+/// has NOLOOP; 10 redirects to 9, which goes away.
+const SCENARIO: &[Step] = &[
+    Cmd(1, &["HELLO", "3"]),
+    Cmd(1, &["CLIENT", "TRACKING", "ON"]),
+    Cmd(2, &["SUBSCRIBE", "__redis__:invalidate"]),
+    Cmd(3, &["CLIENT", "TRACKING", "ON", "REDIRECT", "$ID2"]),
+    Cmd(3, &["CLIENT", "GETREDIR"]),
+    Cmd(3, &["CLIENT", "TRACKINGINFO"]),
+    Info(3),
+    Cmd(1, &["GET", "k1"]),
+    Cmd(3, &["GET", "k1"]),
+    Cmd(3, &["MGET", "k2", "k3"]),
+    Stats(0),
+    Cmd(0, &["SET", "k1", "v"]),
+    Cmd(0, &["SET", "k2", "v"]),
+    Cmd(0, &["SET", "k1", "v2"]),
+    Cmd(0, &["DEL", "k3"]),
+    Cmd(3, &["GET", "k3"]),
+    Cmd(0, &["SET", "k3", "x"]),
+    Cmd(4, &["HELLO", "3"]),
+    Cmd(
+        4,
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "PREFIX", "cart:",
+        ],
+    ),
+    Info(4),
+    Stats(0),
+    Cmd(0, &["SET", "user:1", "a"]),
+    Cmd(0, &["SET", "cart:9", "b"]),
+    Cmd(0, &["SET", "other", "x"]),
+    Cmd(0, &["DEL", "user:1"]),
+    Cmd(
+        0,
+        &["MSET", "user:{a}2", "1", "user:{a}1", "2", "nobody", "3"],
+    ),
+    Cmd(5, &["HELLO", "3"]),
+    Cmd(6, &["HELLO", "3"]),
+    Cmd(6, &["CLIENT", "TRACKING", "ON", "REDIRECT", "$ID5"]),
+    Cmd(6, &["GET", "r1"]),
+    Cmd(0, &["SET", "r1", "x"]),
+    Cmd(7, &["HELLO", "3"]),
+    Cmd(7, &["CLIENT", "TRACKING", "ON", "OPTIN"]),
+    Cmd(7, &["GET", "o1"]),
+    Cmd(7, &["CLIENT", "CACHING", "YES"]),
+    Cmd(7, &["GET", "o2"]),
+    Cmd(0, &["SET", "o1", "1"]),
+    Cmd(0, &["SET", "o2", "1"]),
+    Cmd(8, &["HELLO", "3"]),
+    Cmd(8, &["CLIENT", "TRACKING", "ON", "NOLOOP"]),
+    Cmd(8, &["GET", "n1"]),
+    Cmd(8, &["SET", "n1", "1"]),
+    Cmd(8, &["GET", "n1"]),
+    Cmd(0, &["SET", "n1", "2"]),
+    Cmd(10, &["HELLO", "3"]),
+    Cmd(10, &["CLIENT", "TRACKING", "ON", "REDIRECT", "$ID9"]),
+    Cmd(10, &["GET", "b1"]),
+    Close(9),
+    Cmd(0, &["SET", "b1", "1"]),
+    Cmd(10, &["CLIENT", "TRACKINGINFO"]),
+    Cmd(10, &["CLIENT", "GETREDIR"]),
+    Info(10),
+    Stats(0),
+    Cmd(0, &["FLUSHALL"]),
+    Cmd(3, &["HELLO", "3"]),
+    Cmd(3, &["GET", "k4"]),
+    Cmd(0, &["SET", "k4", "x"]),
+    Cmd(0, &["FLUSHDB"]),
+    Info(1),
+    Cmd(1, &["CLIENT", "TRACKING", "OFF"]),
+    Cmd(1, &["GET", "k5"]),
+    Cmd(0, &["SET", "k5", "x"]),
+    Cmd(4, &["RESET"]),
+    Cmd(0, &["SET", "user:7", "x"]),
+    Close(10),
+    Stats(0),
+];
+
+#[test]
+fn invalidations_to_several_connections_match_redis() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let redis = Server::redis("redis-server").unwrap_or_else(|e| panic!("{e}"));
+    let want = transcript(redis.port, SCENARIO);
+    // What the scenario is about shows in Redis's answers.
+    for seen in [
+        "c2 got *3\\r\\n$7\\r\\nmessage\\r\\n$20\\r\\n__redis__:invalidate\\r\\n*1\\r\\n$2\\r\\nk1",
+        "c4 got >2\\r\\n$10\\r\\ninvalidate\\r\\n*2\\r\\n$9\\r\\nuser:{a}1\\r\\n$9\\r\\nuser:{a}2",
+        "c5 got >2\\r\\n$10\\r\\ninvalidate\\r\\n*1\\r\\n$2\\r\\nr1",
+        "c10 got >2\\r\\n$21\\r\\ntracking-redir-broken\\r\\n:ID9",
+        "c2 got *3\\r\\n$7\\r\\nmessage\\r\\n$20\\r\\n__redis__:invalidate\\r\\n_",
+        "flags=tR redir=ID9",
+    ] {
+        assert!(want.contains(seen), "{seen}\n{want}");
+    }
+    for cores in ["1", "3"] {
+        let server = kevy(cores);
+        let got = transcript(server.port, SCENARIO);
+        if got != want {
+            let diff: Vec<String> = want
+                .lines()
+                .zip(got.lines())
+                .filter(|(w, g)| w != g)
+                .take(10)
+                .map(|(w, g)| format!("redis: {w}\nkevy:  {g}"))
+                .collect();
+            panic!(
+                "kevy --cores {cores} differs from redis-server:\n{}\n\nredis:\n{want}\nkevy:\n{got}",
+                diff.join("\n")
+            );
+        }
+    }
+}
+
+// ---- on several shards: exactly once ----------------------------------------
+
+/// Keys named so that every shard of `n` owns some of them.
+fn keys_over_shards(n: usize, count: usize) -> Vec<String> {
+    let keys: Vec<String> = (0..count).map(|i| format!("key:{i}")).collect();
+    let mut seen = vec![false; n];
+    for k in &keys {
+        seen[kevy_rt::shard_of(k.as_bytes(), n)] = true;
+    }
+    assert!(seen.iter().all(|&s| s), "some shard owns none of the keys");
+    keys
+}
+
+/// Collects the keys invalidated on `c` until `want` of them came (each
+/// counted), then waits for anything more.
+fn collect(c: &mut Conn, want: usize) -> HashMap<String, usize> {
+    let mut got: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.values().sum::<usize>() < want && Instant::now() < deadline {
+        for v in drain(c, Duration::from_millis(50)) {
+            for k in invalidated(&v).expect("keys, not a flush") {
+                *got.entry(k).or_default() += 1;
+            }
+        }
+    }
+    for v in drain(c, Duration::from_millis(200)) {
+        for k in invalidated(&v).expect("keys, not a flush") {
+            *got.entry(k).or_default() += 1;
+        }
+    }
+    got
+}
+
+#[test]
+fn every_invalidation_arrives_once_whichever_shards_read_and_write() {
+    for cores in [2, 3] {
+        let server = kevy(&cores.to_string());
+        let port = server.port;
+        let keys = keys_over_shards(cores, 48);
+        // Enough connections that SO_REUSEPORT puts readers and writers on
+        // every shard.
+        let mut readers: Vec<Conn> = (0..6).map(|_| tracker(port, &[])).collect();
+        let mut writers: Vec<Conn> = (0..6).map(|_| conn(port)).collect();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if i % 2 == 0 {
+                // One read over every shard (a fan-out).
+                let mut args = vec!["MGET"];
+                args.extend(keys.iter().map(String::as_str));
+                call(r, &args);
+            } else {
+                for k in &keys {
+                    call(r, &["GET", k]);
+                }
+            }
+        }
+        assert_eq!(
+            info_field(&mut writers[0], "tracking_total_keys"),
+            keys.len() as u64
+        );
+        assert_eq!(
+            info_field(&mut writers[0], "tracking_total_items"),
+            (keys.len() * readers.len()) as u64
+        );
+        // Each key written by one writer, several times over.
+        for round in 0..3 {
+            for (i, k) in keys.iter().enumerate() {
+                let w = &mut writers[(i + round) % 6];
+                ok(w, &["SET", k, "v"]);
+            }
+        }
+        for (i, r) in readers.iter_mut().enumerate() {
+            let got = collect(r, keys.len());
+            for k in &keys {
+                assert_eq!(
+                    got.get(k),
+                    Some(&1),
+                    "--cores {cores}: reader {i}, key {k}: {got:?}"
+                );
+            }
+            assert_eq!(got.len(), keys.len(), "--cores {cores}: reader {i}");
+        }
+        assert_eq!(info_field(&mut writers[0], "tracking_total_keys"), 0);
+    }
+}
+
+#[test]
+fn redirected_invalidations_reach_subscribers_on_any_shard() {
+    let server = kevy("3");
+    let port = server.port;
+    let keys = keys_over_shards(3, 24);
+    // RESP2 trackers, each redirecting to its own subscriber.
+    let mut pairs: Vec<(Conn, Conn)> = (0..6)
+        .map(|_| {
+            let mut sub = conn(port);
+            call(&mut sub, &["SUBSCRIBE", "__redis__:invalidate"]);
+            let id = client_id_of_subscriber(&mut sub);
+            let mut t = conn(port);
+            ok(
+                &mut t,
+                &["CLIENT", "TRACKING", "ON", "REDIRECT", &id.to_string()],
+            );
+            (t, sub)
+        })
+        .collect();
+    for (t, _) in &mut pairs {
+        for k in &keys {
+            call(t, &["GET", k]);
+        }
+    }
+    let mut w = conn(port);
+    let mut args = vec!["MSET"];
+    for k in &keys {
+        args.extend([k.as_str(), "1"]);
+    }
+    ok(&mut w, &args);
+    for (i, (_, sub)) in pairs.iter_mut().enumerate() {
+        let mut got: HashMap<String, usize> = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < keys.len() && Instant::now() < deadline {
+            for v in drain(sub, Duration::from_millis(50)) {
+                let items = v.items().expect("a message");
+                assert_eq!(items[0].bytes(), Some(&b"message"[..]));
+                assert_eq!(items[1].bytes(), Some(&b"__redis__:invalidate"[..]));
+                for k in items[2].items().expect("keys") {
+                    let k = String::from_utf8_lossy(k.bytes().unwrap()).into_owned();
+                    *got.entry(k).or_default() += 1;
+                }
+            }
+        }
+        assert!(drain(sub, Duration::from_millis(200)).is_empty());
+        assert_eq!(got.len(), keys.len(), "subscriber {i}: {got:?}");
+        assert!(got.values().all(|&n| n == 1), "subscriber {i}: {got:?}");
+    }
+}
+
+/// A subscribed RESP2 connection's id (CLIENT ID is not allowed there):
+/// from CLIENT LIST, the line with `sub=1`… of this connection, found by
+/// its address.
+fn client_id_of_subscriber(sub: &mut Conn) -> u64 {
+    let addr = sub.stream().local_addr().unwrap().to_string();
+    let mut other = conn(sub.stream().peer_addr().unwrap().port());
+    let v = call(&mut other, &["CLIENT", "LIST"]);
+    let text = String::from_utf8_lossy(v.bytes().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("addr={addr} ")))
+        .expect("the subscriber's line");
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("id="))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn reads_run_by_copy_are_remembered_by_the_keys_owners() {
+    let server = kevy("3");
+    let port = server.port;
+    // Two sets on different shards: SUNION and SINTERCARD run by copy.
+    let (a, b) = ("set:a", "set:b1");
+    assert_ne!(
+        kevy_rt::shard_of(a.as_bytes(), 3),
+        kevy_rt::shard_of(b.as_bytes(), 3)
+    );
+    let mut w = conn(port);
+    call(&mut w, &["SADD", a, "x"]);
+    call(&mut w, &["SADD", b, "y"]);
+    let mut t = tracker(port, &[]);
+    call(&mut t, &["SUNION", a, b]);
+    assert_eq!(info_field(&mut w, "tracking_total_keys"), 2);
+    call(&mut w, &["SADD", b, "z"]);
+    call(&mut w, &["SADD", a, "z"]);
+    let got = collect(&mut t, 2);
+    assert_eq!(got.get(a), Some(&1), "{got:?}");
+    assert_eq!(got.get(b), Some(&1), "{got:?}");
+    // In MULTI too, with OPTIN: the CACHING flag covers the block.
+    let mut o = tracker(port, &["OPTIN"]);
+    ok(&mut o, &["CLIENT", "CACHING", "YES"]);
+    ok(&mut o, &["MULTI"]);
+    call(&mut o, &["SINTERCARD", "2", a, b]);
+    call(&mut o, &["GET", "plain"]);
+    call(&mut o, &["EXEC"]);
+    call(&mut o, &["GET", "untracked"]);
+    for k in [a, b] {
+        call(&mut w, &["DEL", k]);
+    }
+    for k in ["plain", "untracked"] {
+        ok(&mut w, &["SET", k, "v"]);
+    }
+    let got = collect(&mut o, 3);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(!got.contains_key("untracked"), "{got:?}");
+}
+
+#[test]
+fn flushes_reach_every_tracking_connection_once() {
+    let server = kevy("3");
+    let port = server.port;
+    let mut ts: Vec<Conn> = (0..8)
+        .map(|i| tracker(port, if i % 2 == 0 { &[] } else { &["BCAST"] }))
+        .collect();
+    let mut plain = conn(port);
+    call(&mut plain, &["HELLO", "3"]);
+    for t in &mut ts {
+        call(t, &["GET", "k"]);
+    }
+    let mut w = conn(port);
+    ok(&mut w, &["FLUSHALL"]);
+    ok(&mut w, &["FLUSHDB"]);
+    for (i, t) in ts.iter_mut().enumerate() {
+        let mut nulls = 0;
+        eventually("two nulls", || {
+            for v in drain(t, Duration::from_millis(20)) {
+                assert_eq!(invalidated(&v), None, "tracker {i}: {v:?}");
+                nulls += 1;
+            }
+            nulls >= 2
+        });
+        assert!(drain(t, Duration::from_millis(150)).is_empty());
+    }
+    assert!(drain(&mut plain, Duration::from_millis(100)).is_empty());
+    assert_eq!(info_field(&mut w, "tracking_total_keys"), 0);
+}
+
+#[test]
+fn expired_keys_are_invalidated_on_every_shard() {
+    let server = kevy("3");
+    let port = server.port;
+    let keys = keys_over_shards(3, 12);
+    let mut w = conn(port);
+    let mut t = tracker(port, &[]);
+    let mut pushes = Vec::new();
+    for k in &keys {
+        ok(&mut w, &["SET", k, "v", "PX", "300"]);
+        let v = call_keeping(&mut t, &["GET", k], &mut pushes);
+        assert_eq!(v.bytes(), Some(&b"v"[..]), "{k} expired too soon");
+    }
+    // The active cycle expires them; nobody touches them.
+    let mut got = collect(&mut t, keys.len() - pushes.len());
+    for v in pushes {
+        for k in invalidated(&v).expect("keys") {
+            *got.entry(k).or_default() += 1;
+        }
+    }
+    assert_eq!(got.len(), keys.len(), "{got:?}");
+    assert!(got.values().all(|&n| n == 1), "{got:?}");
+}
+
+// ---- bounds ------------------------------------------------------------------
+
+#[test]
+fn the_shards_remember_at_most_tracking_table_max_keys() {
+    let server = kevy("3");
+    let port = server.port;
+    let mut admin = conn(port);
+    ok(
+        &mut admin,
+        &["CONFIG", "SET", "tracking-table-max-keys", "20"],
+    );
+    let keys = keys_over_shards(3, 100);
+    let mut t = tracker(port, &[]);
+    let mut pushes = Vec::new();
+    for k in &keys {
+        call_keeping(&mut t, &["GET", k], &mut pushes);
+    }
+    // Each shard keeps the total within the limit (a tick evens it out).
+    eventually("the table within its limit", || {
+        info_field(&mut admin, "tracking_total_keys") <= 20
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let remembered = info_field(&mut admin, "tracking_total_keys");
+    assert!(remembered <= 20 && remembered > 0, "{remembered}");
+    // Every key forgotten was invalidated, once; the rest still are.
+    let mut got: HashMap<String, usize> = HashMap::new();
+    pushes.extend(drain(&mut t, Duration::from_millis(200)));
+    for v in pushes {
+        for k in invalidated(&v).expect("keys") {
+            *got.entry(k).or_default() += 1;
+        }
+    }
+    assert!(got.values().all(|&n| n == 1), "{got:?}");
+    assert_eq!(got.len() as u64 + remembered, keys.len() as u64);
+    for k in &keys {
+        call(&mut admin, &["SET", k, "x"]);
+    }
+    let rest = collect(&mut t, remembered as usize);
+    assert_eq!(rest.len() as u64, remembered, "{rest:?}");
+    assert!(rest.keys().all(|k| !got.contains_key(k)), "{rest:?}");
+    // 0: no limit.
+    ok(
+        &mut admin,
+        &["CONFIG", "SET", "tracking-table-max-keys", "0"],
+    );
+    for k in &keys {
+        call_keeping(&mut t, &["GET", k], &mut Vec::new());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut admin, "tracking_total_keys"), 100);
+}
+
+#[test]
+fn connections_that_come_and_go_leave_a_bounded_trace() {
+    let server = kevy("2");
+    let port = server.port;
+    let mut w = conn(port);
+    for i in 0..200 {
+        let mut t = tracker(port, if i % 4 == 0 { &["BCAST"] } else { &[] });
+        call(&mut t, &["GET", "hot"]);
+    }
+    eventually("every tracker gone", || {
+        info_field(&mut w, "tracking_clients") == 0
+    });
+    // Readers that closed are pruned as the entry grows: Redis would keep
+    // all 150.
+    let items = info_field(&mut w, "tracking_total_items");
+    assert!(items <= 16, "{items} readers remembered");
+    assert_eq!(info_field(&mut w, "tracking_total_prefixes"), 0);
+    ok(&mut w, &["SET", "hot", "v"]);
+    eventually("the entry dropped", || {
+        info_field(&mut w, "tracking_total_keys") == 0
+    });
+    assert_eq!(info_field(&mut w, "tracking_total_items"), 0);
+}
+
+// ---- a client library --------------------------------------------------------
+
+#[test]
+fn the_redis_crate_receives_invalidations_as_resp3_pushes() {
+    let server = kevy("2");
+    let url = format!("redis://127.0.0.1:{}/?protocol=resp3", server.port);
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    c.set_push_sender(tx);
+    let _: () = redis::cmd("CLIENT")
+        .arg("TRACKING")
+        .arg("ON")
+        .query(&mut c)
+        .unwrap();
+    let v: Option<String> = redis::cmd("GET").arg("cached").query(&mut c).unwrap();
+    assert_eq!(v, None);
+    let mut w = conn(server.port);
+    ok(&mut w, &["SET", "cached", "1"]);
+    // A sync connection reads pushes while it waits for a reply.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let push = loop {
+        let _: String = redis::cmd("PING").query(&mut c).unwrap();
+        if let Ok(p) = rx.try_recv() {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no push");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(push.kind, redis::PushKind::Invalidate);
+    assert_eq!(
+        push.data,
+        vec![redis::Value::Array(vec![redis::Value::BulkString(
+            b"cached".to_vec()
+        )])]
+    );
+}
+
+// ---- start-up -----------------------------------------------------------------
+
+/// Keys the load puts in at start-up: enough that a debug build takes a
+/// while to load them.
+const LOADED: usize = 1_000_000;
+
+#[test]
+fn keys_loaded_at_start_up_are_nobodys_writes() {
+    let dir = common::TempDir::new("tracking-load");
+    let path = dir.path().to_str().unwrap().to_string();
+    let spawn = |port: u16| {
+        std::process::Command::new(common::kevy_bin())
+            .args(["--port", &port.to_string(), "--cores", "2"])
+            .args(["--dir", &path, "--save", ""])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run kevy-server")
+    };
+    let connect = |port: u16| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match Conn::connect(port) {
+                Ok(c) => return c,
+                Err(e) => assert!(Instant::now() < deadline, "cannot connect: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let port = common::free_port();
+    let mut first = spawn(port);
+    let mut c = connect(port);
+    eventually("the first server up", || {
+        call(&mut c, &["PING"]).bytes() == Some(&b"PONG"[..])
+    });
+    for batch in (0..LOADED).step_by(10_000) {
+        let mut args = vec!["MSET".to_string()];
+        for k in batch..batch + 10_000 {
+            args.push(format!("key:{k}"));
+            args.push("v".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&mut c, &args);
+    }
+    ok(&mut c, &["SAVE"]);
+    let _ = first.kill();
+    let _ = first.wait();
+    // The second server loads them while a broadcasting connection that
+    // follows every key (allowed while loading, as in Redis) looks on.
+    let port = common::free_port();
+    let mut second = spawn(port);
+    let mut t = connect(port);
+    call(&mut t, &["HELLO", "3"]);
+    ok(&mut t, &["CLIENT", "TRACKING", "ON", "BCAST"]);
+    let persistence = call(&mut t, &["INFO", "persistence"]);
+    let text = String::from_utf8_lossy(persistence.bytes().unwrap()).into_owned();
+    assert!(
+        text.contains("loading:1"),
+        "loaded too fast to tell: {text}"
+    );
+    let mut w = connect(port);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while call(&mut w, &["PING"]).bytes() != Some(&b"PONG"[..]) {
+        assert!(Instant::now() < deadline, "still loading");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(call(&mut w, &["DBSIZE"]).int(), Some(LOADED as i64));
+    assert!(drain(&mut t, Duration::from_millis(300)).is_empty());
+    // Writes after the load are announced.
+    ok(&mut w, &["SET", "key:1", "x"]);
+    let got = collect(&mut t, 1);
+    assert_eq!(got.get("key:1"), Some(&1), "{got:?}");
+    let _ = second.kill();
+    let _ = second.wait();
+}
