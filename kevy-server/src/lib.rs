@@ -9,6 +9,7 @@ pub mod families;
 pub mod loading;
 pub mod persist;
 pub mod propagate;
+pub mod scripting;
 pub mod server;
 pub mod service;
 pub mod settings;
