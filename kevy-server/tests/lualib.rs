@@ -16,6 +16,11 @@
 //! (serialised results of `pcall(f, ...)`) and `deep(n, leaf)` (n nested
 //! one-element arrays) are in scope.
 //!
+//! A line starting with `!differs ` is a case where kevy deliberately
+//! differs from Redis (listed in the README's "Differences from Redis"); the
+//! test checks that it still differs, so a fix shows up as a failure that
+//! asks for the line and the README entry to go.
+//!
 //! `KEVY_SKIP_DIFF=1` skips the test; otherwise a missing `redis-server`
 //! fails it.
 
@@ -57,6 +62,7 @@ struct Case {
     file: String,
     line: usize,
     expr: String,
+    differs: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -76,10 +82,15 @@ fn cases() -> Vec<Case> {
             if line_text.is_empty() || line_text.starts_with('#') {
                 continue;
             }
+            let (differs, expr) = match line_text.strip_prefix("!differs ") {
+                Some(expr) => (true, expr),
+                None => (false, line_text),
+            };
             out.push(Case {
                 file: file.clone(),
                 line: i + 1,
-                expr: line_text.to_string(),
+                expr: expr.to_string(),
+                differs,
             });
         }
     }
@@ -136,7 +147,15 @@ fn lualib_matches_redis() {
                 case.expr,
                 escape(&want)
             ));
-        } else if want != got {
+        } else if case.differs && want == got {
+            failures.push(format!(
+                "{}:{}: {}\n  now matches redis ({}): drop `!differs` and its README entry",
+                case.file,
+                case.line,
+                case.expr,
+                escape(&want)
+            ));
+        } else if !case.differs && want != got {
             failures.push(format!(
                 "{}:{}: {}\n  redis: {}\n  kevy:  {}",
                 case.file,

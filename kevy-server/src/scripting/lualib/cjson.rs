@@ -103,9 +103,9 @@ fn enum_option(
 ) -> LibResult<Value> {
     match args.get(i) {
         None | Some(Value::Nil) => {}
-        Some(Value::Boolean(b)) => *setting = *b as u8,
+        Some(Value::Boolean(b)) => *setting = b as u8,
         Some(v) => {
-            let s = check_string(lua, Some(v), i)?;
+            let s = check_string(lua, Some(&v), i)?;
             let s = s.as_bytes();
             // C compares NUL-terminated strings.
             let name = &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())];
@@ -234,7 +234,7 @@ fn encode(lua: &Lua, args: &Args, cfg: &mut Config) -> LibResult<Ret> {
     if args.len() != 1 {
         return Err(Fail::arg(1, "expected 1 argument"));
     }
-    let v = args.get(1).cloned().unwrap_or(Value::Nil);
+    let v = args.get(1).unwrap_or(Value::Nil);
     let out = Encoder {
         lua,
         cfg,

@@ -49,7 +49,7 @@ fn pack(lua: &Lua, args: &Args) -> LibResult<Ret> {
     let mut out = Vec::new();
     for i in 1..=nargs {
         check_stack(nargs + i - 1, 1, "in function mp_check")?;
-        let v = args.get(i).cloned().unwrap_or(Value::Nil);
+        let v = args.get(i).unwrap_or(Value::Nil);
         encode(&mut out, &v, 0, nargs + i)?;
     }
     Ok(Ret::one(Value::String(lua.create_string(&out)?)))

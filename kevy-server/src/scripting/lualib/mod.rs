@@ -45,7 +45,10 @@ const OUT_OF_MEMORY: &str = "not enough memory";
 
 /// Opens `cjson`, `cmsgpack`, `bit` and `struct` as globals of `lua`.
 pub fn open_all(lua: &Lua) -> mlua::Result<()> {
-    let wrap: Function = lua.load(WRAPPER).set_name(WRAPPER_CHUNK).eval()?;
+    let wrap: Function = lua
+        .load(WRAPPER)
+        .set_name(WRAPPER_CHUNK)
+        .call((packed_marker(), MAX_DIRECT_ARGS))?;
     let globals = lua.globals();
     globals.raw_set("cjson", cjson::open(lua, &wrap)?)?;
     globals.raw_set("cmsgpack", cmsgpack::open(lua, &wrap)?)?;
@@ -58,9 +61,13 @@ pub fn open_all(lua: &Lua) -> mlua::Result<()> {
 /// and its results, `false` and an error message, or a count `n` and a table
 /// holding `n` results (the C stack limit forbids returning thousands of
 /// values from a callback; Lua functions have no such limit, and `spread`
-/// returns them sixteen at a time).
+/// returns them sixteen at a time). Past [`MAX_DIRECT_ARGS`] arguments the
+/// wrapper passes them in a table, after a marker and their count: mlua
+/// holds each string or table argument in a slot of its reference stack,
+/// which has room for fewer than the 7999 arguments Lua can pass.
 const WRAPPER: &str = "\
-local error, unpack = error, unpack
+local marker, max_direct = ...
+local error, unpack, select = error, unpack, select
 local function spread(t, i, n)
   if n - i < 16 then return unpack(t, i, n) end
   return t[i], t[i+1], t[i+2], t[i+3], t[i+4], t[i+5], t[i+6], t[i+7], t[i+8], t[i+9],
@@ -72,8 +79,24 @@ local function finish(status, ...)
   return spread((...), 1, status)
 end
 return function(raw)
-  return function(...) return finish(raw(...)) end
+  return function(...)
+    local n = select('#', ...)
+    if n <= max_direct then return finish(raw(...)) end
+    return finish(raw(marker, n, {...}))
+  end
 end";
+
+/// The wrapper's argument count limit for a direct call.
+const MAX_DIRECT_ARGS: usize = 64;
+
+/// Marks arguments passed in a table: a light userdata whose address no
+/// script can produce.
+fn packed_marker() -> Value {
+    static MARKER: u8 = 0;
+    Value::LightUserData(mlua::LightUserData(
+        &MARKER as *const u8 as *mut std::ffi::c_void,
+    ))
+}
 
 /// How a library function fails, mirroring the ways Redis's C code raises.
 #[derive(Debug)]
@@ -127,7 +150,7 @@ where
     F: Fn(&Lua, &Args) -> LibResult<Ret> + 'static,
 {
     let raw = lua.create_function(move |lua, args: MultiValue| {
-        let args = Args(args);
+        let args = Args::new(args);
         let mut out = MultiValue::new();
         match f(lua, &args) {
             Ok(Ret::Values(vals)) => {
@@ -197,17 +220,39 @@ fn caller_position(lua: &Lua) -> String {
 }
 
 /// A C function's arguments, numbered from 1 as the C API numbers them.
-pub(crate) struct Args(MultiValue);
+pub(crate) enum Args {
+    Direct(MultiValue),
+    /// The wrapper's table of many arguments, and their count.
+    Packed(Table, usize),
+}
 
 impl Args {
+    fn new(args: MultiValue) -> Args {
+        if args.len() == 3 && args[0] == packed_marker() {
+            if let (Some(n), Value::Table(t)) = (as_number(&args[1]), &args[2]) {
+                return Args::Packed(t.clone(), n as usize);
+            }
+        }
+        Args::Direct(args)
+    }
+
     /// `lua_gettop`.
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        match self {
+            Args::Direct(v) => v.len(),
+            Args::Packed(_, n) => *n,
+        }
     }
 
     /// Argument `i` (from 1), `None` past the last ("no value").
-    pub(crate) fn get(&self, i: usize) -> Option<&Value> {
-        i.checked_sub(1).and_then(|i| self.0.get(i))
+    pub(crate) fn get(&self, i: usize) -> Option<Value> {
+        if i == 0 || i > self.len() {
+            return None;
+        }
+        match self {
+            Args::Direct(v) => v.get(i - 1).cloned(),
+            Args::Packed(t, _) => Some(t.raw_get(i).unwrap_or(Value::Nil)),
+        }
     }
 
     /// Whether argument `i` is absent or nil (`lua_isnoneornil`).
@@ -217,7 +262,7 @@ impl Args {
 
     /// `luaL_checknumber`.
     pub(crate) fn number(&self, lua: &Lua, i: usize) -> LibResult<f64> {
-        check_number(lua, self.get(i), i)
+        check_number(lua, self.get(i).as_ref(), i)
     }
 
     /// `luaL_checkinteger`: the number truncated as C truncates it.
@@ -236,7 +281,7 @@ impl Args {
 
     /// `luaL_checklstring`: strings, and numbers as Lua prints them.
     pub(crate) fn bytes(&self, lua: &Lua, i: usize) -> LibResult<mlua::LuaString> {
-        check_string(lua, self.get(i), i)
+        check_string(lua, self.get(i).as_ref(), i)
     }
 }
 

@@ -145,7 +145,7 @@ fn pack(lua: &Lua, args: &Args) -> LibResult<Ret> {
     // the last one is "got nil"; reading further always fails on that nil.
     let arg = |i: usize| -> Option<Value> {
         if i <= args.len() {
-            args.get(i).cloned()
+            args.get(i)
         } else if i == args.len() + 1 {
             Some(Value::Nil)
         } else {
