@@ -162,7 +162,7 @@ fn encode_sparse_array(lua: &Lua, args: &Args, cfg: &mut Config) -> LibResult<Re
     let convert = bool_option(lua, args, 1, &mut cfg.sparse_convert)?;
     let ratio = int_option(lua, args, 2, &mut cfg.sparse_ratio, 0, i32::MAX)?;
     let safe = int_option(lua, args, 3, &mut cfg.sparse_safe, 0, i32::MAX)?;
-    Ok(Ret::Values(vec![convert, ratio, safe]))
+    Ok(Ret::Many(vec![convert, ratio, safe]))
 }
 
 fn encode_max_depth(lua: &Lua, args: &Args, cfg: &mut Config) -> LibResult<Ret> {
@@ -786,11 +786,8 @@ impl Parser<'_> {
     }
 
     fn number_token(&mut self, tok: &mut Token) {
-        let end = self.s[self.pos..]
-            .iter()
-            .position(|&c| c == 0)
-            .map_or(self.s.len(), |n| self.pos + n);
-        match num::strtod(&self.s[self.pos..end]) {
+        // No number syntax includes a NUL, so strtod stops where C's would.
+        match num::strtod(&self.s[self.pos..]) {
             Some((n, len)) if len > 0 => {
                 tok.kind = TokenKind::Number;
                 tok.number = n;

@@ -48,7 +48,7 @@ pub fn open_all(lua: &Lua) -> mlua::Result<()> {
     let wrap: Function = lua
         .load(WRAPPER)
         .set_name(WRAPPER_CHUNK)
-        .call((packed_marker(), MAX_DIRECT_ARGS))?;
+        .call(MAX_DIRECT_ARGS)?;
     let globals = lua.globals();
     globals.raw_set("cjson", cjson::open(lua, &wrap)?)?;
     globals.raw_set("cmsgpack", cmsgpack::open(lua, &wrap)?)?;
@@ -57,16 +57,19 @@ pub fn open_all(lua: &Lua) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Returns the function that wraps a callback. A callback returns `true`
-/// and its results, `false` and an error message, or a count `n` and a table
-/// holding `n` results (the C stack limit forbids returning thousands of
-/// values from a callback; Lua functions have no such limit, and `spread`
-/// returns them sixteen at a time). Past [`MAX_DIRECT_ARGS`] arguments the
-/// wrapper passes them in a table, after a marker and their count: mlua
-/// holds each string or table argument in a slot of its reference stack,
-/// which has room for fewer than the 7999 arguments Lua can pass.
+/// Returns the function that wraps a callback. The wrapper passes the
+/// argument count first, so the callback tells a missing argument from a
+/// nil without collecting its arguments in a list; past [`MAX_DIRECT_ARGS`]
+/// it passes them in a table instead, because mlua holds each string or
+/// table argument in a slot of its reference stack, which has room for
+/// fewer than the 7999 arguments Lua can pass.
+///
+/// A callback returns `true` and its results, `false` and an error message,
+/// or a count `n` and a table holding `n` results: a callback cannot return
+/// thousands of values past the C stack limit, a Lua function can, and
+/// `spread` returns them sixteen at a time.
 const WRAPPER: &str = "\
-local marker, max_direct = ...
+local max_direct = ...
 local error, unpack, select = error, unpack, select
 local function spread(t, i, n)
   if n - i < 16 then return unpack(t, i, n) end
@@ -81,22 +84,13 @@ end
 return function(raw)
   return function(...)
     local n = select('#', ...)
-    if n <= max_direct then return finish(raw(...)) end
-    return finish(raw(marker, n, {...}))
+    if n <= max_direct then return finish(raw(n, ...)) end
+    return finish(raw(n, {...}))
   end
 end";
 
-/// The wrapper's argument count limit for a direct call.
+/// The most arguments the wrapper passes one by one.
 const MAX_DIRECT_ARGS: usize = 64;
-
-/// Marks arguments passed in a table: a light userdata whose address no
-/// script can produce.
-fn packed_marker() -> Value {
-    static MARKER: u8 = 0;
-    Value::LightUserData(mlua::LightUserData(
-        &MARKER as *const u8 as *mut std::ffi::c_void,
-    ))
-}
 
 /// How a library function fails, mirroring the ways Redis's C code raises.
 #[derive(Debug)]
@@ -133,42 +127,59 @@ pub(crate) type LibResult<T> = Result<T, Fail>;
 
 /// What a library function returns.
 pub(crate) enum Ret {
-    Values(Vec<Value>),
+    One(Value),
+    Many(Vec<Value>),
     /// Results stored at `1..=n` of a table.
     Table(Table, usize),
 }
 
 impl Ret {
     pub(crate) fn one(v: Value) -> Ret {
-        Ret::Values(vec![v])
+        Ret::One(v)
     }
 }
+
+/// What a callback receives: the count, up to three arguments, the rest
+/// (or, past [`MAX_DIRECT_ARGS`], the count and a table of them all).
+type RawArgs = (usize, Value, Value, Value, MultiValue);
+
+/// What a callback hands the wrapper: a status, a value, and more values.
+type RawRet = (Value, Value, MultiValue);
 
 /// Creates the Lua function for `f`: the callback and its wrapper.
 pub(crate) fn function<F>(lua: &Lua, wrap: &Function, f: F) -> mlua::Result<Function>
 where
     F: Fn(&Lua, &Args) -> LibResult<Ret> + 'static,
 {
-    let raw = lua.create_function(move |lua, args: MultiValue| {
-        let args = Args::new(args);
-        let mut out = MultiValue::new();
-        match f(lua, &args) {
-            Ok(Ret::Values(vals)) => {
-                out.push_back(Value::Boolean(true));
-                out.extend(vals);
-            }
-            Ok(Ret::Table(t, n)) => {
-                out.push_back(Value::Number(n as f64));
-                out.push_back(Value::Table(t));
-            }
-            Err(Fail::Lua(e)) => return Err(e),
-            Err(fail) => {
-                out.push_back(Value::Boolean(false));
-                out.push_back(Value::String(lua.create_string(render(lua, fail))?));
-            }
-        }
-        Ok(out)
-    })?;
+    let raw = lua.create_function(
+        move |lua, (n, a, b, c, rest): RawArgs| -> mlua::Result<RawRet> {
+            let args = if n > MAX_DIRECT_ARGS {
+                match a {
+                    Value::Table(t) => Args::Packed(t, n),
+                    _ => Args::Direct(0, [Value::Nil, Value::Nil, Value::Nil], rest),
+                }
+            } else {
+                Args::Direct(n, [a, b, c], rest)
+            };
+            Ok(match f(lua, &args) {
+                Ok(Ret::One(v)) => (Value::Boolean(true), v, MultiValue::new()),
+                Ok(Ret::Many(vals)) => {
+                    let mut rest: MultiValue = vals.into_iter().collect();
+                    let first = rest.pop_front().unwrap_or(Value::Nil);
+                    (Value::Boolean(true), first, rest)
+                }
+                Ok(Ret::Table(t, n)) => {
+                    (Value::Number(n as f64), Value::Table(t), MultiValue::new())
+                }
+                Err(Fail::Lua(e)) => return Err(e),
+                Err(fail) => (
+                    Value::Boolean(false),
+                    Value::String(lua.create_string(render(lua, fail))?),
+                    MultiValue::new(),
+                ),
+            })
+        },
+    )?;
     wrap.call(raw)
 }
 
@@ -221,26 +232,17 @@ fn caller_position(lua: &Lua) -> String {
 
 /// A C function's arguments, numbered from 1 as the C API numbers them.
 pub(crate) enum Args {
-    Direct(MultiValue),
+    /// The count, the first three (nil past the count), the rest.
+    Direct(usize, [Value; 3], MultiValue),
     /// The wrapper's table of many arguments, and their count.
     Packed(Table, usize),
 }
 
 impl Args {
-    fn new(args: MultiValue) -> Args {
-        if args.len() == 3 && args[0] == packed_marker() {
-            if let (Some(n), Value::Table(t)) = (as_number(&args[1]), &args[2]) {
-                return Args::Packed(t.clone(), n as usize);
-            }
-        }
-        Args::Direct(args)
-    }
-
     /// `lua_gettop`.
     pub(crate) fn len(&self) -> usize {
         match self {
-            Args::Direct(v) => v.len(),
-            Args::Packed(_, n) => *n,
+            Args::Direct(n, ..) | Args::Packed(_, n) => *n,
         }
     }
 
@@ -250,7 +252,8 @@ impl Args {
             return None;
         }
         match self {
-            Args::Direct(v) => v.get(i - 1).cloned(),
+            Args::Direct(_, first, _) if i <= 3 => Some(first[i - 1].clone()),
+            Args::Direct(_, _, rest) => Some(rest.get(i - 4).cloned().unwrap_or(Value::Nil)),
             Args::Packed(t, _) => Some(t.raw_get(i).unwrap_or(Value::Nil)),
         }
     }
