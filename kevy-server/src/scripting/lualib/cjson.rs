@@ -7,8 +7,8 @@
 //! makes another.
 
 use super::{
-    as_number, check_string, function, num, set_fields, stack_fits, type_name, Args, Fail,
-    LibResult, Ret, MAX_OUTPUT, OUT_OF_MEMORY,
+    as_number, check_string, each_pair, function, num, set_fields, stack_fits, type_name, Args,
+    Fail, LibResult, Ret, MAX_OUTPUT, OUT_OF_MEMORY,
 };
 use mlua::{Function, LightUserData, Lua, Table, Value};
 use std::cell::RefCell;
@@ -256,7 +256,19 @@ enum Key {
     Bad(&'static str),
 }
 
-/// A table being written: its handle is at `open[depth]` in Lua.
+/// A value as the object encoder lists it. Strings are copied and tables
+/// fetched again by key when their turn comes, so that a wide object holds
+/// no Lua references.
+enum Member {
+    /// nil, a boolean, a number or `cjson.null`.
+    Plain(Value),
+    Str(Vec<u8>),
+    Table,
+    /// Not serialisable: an error when its turn comes.
+    Unsupported(&'static str),
+}
+
+/// A table being written; its handle is at `open[depth]` in Lua.
 struct Frame {
     /// C stack slots up to and including the table.
     top: usize,
@@ -264,8 +276,14 @@ struct Frame {
 }
 
 enum FrameKind {
-    Array { next: usize, len: usize },
-    Object { keys: Vec<Key>, next: usize },
+    Array {
+        next: usize,
+        len: usize,
+    },
+    Object {
+        members: Vec<(Key, Member)>,
+        next: usize,
+    },
 }
 
 struct Encoder<'a> {
@@ -280,6 +298,8 @@ impl Encoder<'_> {
     fn run(mut self, v: Value) -> LibResult<Vec<u8>> {
         let open = self.lua.create_table()?;
         let mut frames: Vec<Frame> = Vec::new();
+        // The table of the innermost frame.
+        let mut current: Option<Table> = None;
         let mut value = v;
         // The argument is the only slot below the value.
         let mut top = 1;
@@ -304,48 +324,56 @@ impl Encoder<'_> {
                         _ => {
                             self.out.push(b'{');
                             FrameKind::Object {
-                                keys: object_keys(&t)?,
+                                members: object_members(&t)?,
                                 next: 0,
                             }
                         }
                     };
-                    open.raw_set(depth, t)?;
+                    open.raw_set(depth, &t)?;
+                    current = Some(t);
                     frames.push(Frame { top, kind });
                 }
                 scalar => self.scalar(&scalar)?,
             }
-            // Find the next value to write, closing finished tables.
+            // Find the next table to enter, writing scalars and closing
+            // finished tables on the way.
             loop {
+                if self.out.len() > MAX_OUTPUT {
+                    return Err(Fail::Plain(OUT_OF_MEMORY));
+                }
                 let depth = frames.len();
                 let Some(frame) = frames.last_mut() else {
                     return Ok(self.out);
                 };
+                let t = current.as_ref().expect("a frame has its table");
                 match &mut frame.kind {
                     FrameKind::Array { next, len } if *next <= *len => {
                         if *next > 1 {
                             self.out.push(b',');
                         }
-                        let t: Table = open.raw_get(depth)?;
-                        value = t.raw_get(*next)?;
+                        let v: Value = t.raw_get(*next)?;
                         *next += 1;
-                        top = frame.top + 1;
-                        break;
+                        if let Value::Table(_) = v {
+                            value = v;
+                            top = frame.top + 1;
+                            break;
+                        }
+                        self.scalar(&v)?;
+                        continue;
                     }
                     FrameKind::Array { .. } => self.out.push(b']'),
-                    FrameKind::Object { keys, next } if *next < keys.len() => {
+                    FrameKind::Object { members, next } if *next < members.len() => {
                         if *next > 0 {
                             self.out.push(b',');
                         }
-                        let key = match &keys[*next] {
-                            Key::Str(s) => {
-                                self.string(s);
-                                Value::String(self.lua.create_string(s)?)
-                            }
+                        let (key, member) = &members[*next];
+                        *next += 1;
+                        match key {
+                            Key::Str(s) => self.string(s),
                             Key::Num(n) => {
                                 self.out.push(b'"');
                                 self.number(*n)?;
                                 self.out.push(b'"');
-                                Value::Number(*n)
                             }
                             Key::Bad(type_name) => {
                                 return Err(encode_error(
@@ -353,19 +381,36 @@ impl Encoder<'_> {
                                     "table key must be a number or string",
                                 ))
                             }
-                        };
+                        }
                         self.out.push(b':');
-                        let t: Table = open.raw_get(depth)?;
-                        value = t.raw_get(key)?;
-                        *next += 1;
-                        // The table, `next`'s key and the value.
-                        top = frame.top + 2;
-                        break;
+                        match member {
+                            Member::Plain(v) => self.scalar(v)?,
+                            Member::Str(s) => self.string(s),
+                            Member::Unsupported(type_name) => {
+                                return Err(encode_error(type_name, "type not supported"))
+                            }
+                            Member::Table => {
+                                value = match key {
+                                    Key::Str(s) => t.raw_get(self.lua.create_string(s)?)?,
+                                    Key::Num(n) => t.raw_get(*n)?,
+                                    Key::Bad(_) => unreachable!("raised above"),
+                                };
+                                // The table, the key and the value.
+                                top = frame.top + 2;
+                                break;
+                            }
+                        }
+                        continue;
                     }
                     FrameKind::Object { .. } => self.out.push(b'}'),
                 }
                 frames.pop();
                 open.raw_set(depth, Value::Nil)?;
+                current = if depth > 1 {
+                    Some(open.raw_get(depth - 1)?)
+                } else {
+                    None
+                };
             }
         }
     }
@@ -377,17 +422,22 @@ impl Encoder<'_> {
     fn array_length(&self, t: &Table) -> LibResult<Option<usize>> {
         let mut max: i32 = 0;
         let mut items: i32 = 0;
-        for pair in t.pairs::<Value, Value>() {
-            let (k, _) = pair?;
-            match as_number(&k) {
-                Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
-                    if k > max as f64 {
-                        max = num::to_i32(k);
-                    }
-                    items = items.wrapping_add(1);
+        let mut array = true;
+        each_pair(t, |k, _| match as_number(&k) {
+            Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
+                if k > max as f64 {
+                    max = num::to_i32(k);
                 }
-                _ => return Ok(None),
+                items = items.wrapping_add(1);
+                Ok(true)
             }
+            _ => {
+                array = false;
+                Ok(false)
+            }
+        })?;
+        if !array {
+            return Ok(None);
         }
         let cfg = self.cfg;
         if cfg.sparse_ratio > 0
@@ -465,18 +515,28 @@ impl Encoder<'_> {
     }
 }
 
-/// The keys of `t` in `next` order.
-fn object_keys(t: &Table) -> LibResult<Vec<Key>> {
-    let mut keys = Vec::new();
-    for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        keys.push(match &k {
+/// The keys and values of `t` in `next` order.
+fn object_members(t: &Table) -> LibResult<Vec<(Key, Member)>> {
+    let mut members = Vec::new();
+    each_pair(t, |k, v| {
+        let key = match &k {
             Value::String(s) => Key::Str(s.as_bytes().to_vec()),
             Value::Integer(_) | Value::Number(_) => Key::Num(as_number(&k).unwrap_or(0.0)),
             other => Key::Bad(type_name(other)),
-        });
-    }
-    Ok(keys)
+        };
+        let member = match v {
+            Value::String(s) => Member::Str(s.as_bytes().to_vec()),
+            Value::Table(_) => Member::Table,
+            Value::LightUserData(p) if p.0.is_null() => Member::Plain(Value::LightUserData(p)),
+            v @ (Value::Nil | Value::Boolean(_) | Value::Integer(_) | Value::Number(_)) => {
+                Member::Plain(v)
+            }
+            other => Member::Unsupported(type_name(&other)),
+        };
+        members.push((key, member));
+        Ok(true)
+    })?;
+    Ok(members)
 }
 
 // ---- decoding ----
@@ -586,6 +646,8 @@ impl Parser<'_> {
     fn document(&mut self) -> LibResult<Value> {
         let open = self.lua.create_table()?;
         let mut stack: Vec<Open> = Vec::new();
+        // The innermost container's table; outer ones wait in `open`.
+        let mut current: Option<Table> = None;
         // C stack slots: the argument, then a table per array and a table
         // and a key per object.
         let mut slots = 1;
@@ -620,7 +682,8 @@ impl Parser<'_> {
                             stack.push(Open::Array { next: 1 });
                             slots += 1;
                         }
-                        open.raw_set(stack.len(), t)?;
+                        open.raw_set(stack.len(), &t)?;
+                        current = Some(t);
                         continue;
                     }
                 }
@@ -636,7 +699,7 @@ impl Parser<'_> {
                     }
                     return Ok(value);
                 };
-                let t: Table = open.raw_get(depth)?;
+                let t = current.as_ref().expect("an open container has its table");
                 let close = match top {
                     Open::Array { next } => {
                         t.raw_set(*next, value)?;
@@ -672,7 +735,11 @@ impl Parser<'_> {
                 open.raw_set(depth, Value::Nil)?;
                 slots -= close;
                 self.depth -= 1;
-                value = Value::Table(t);
+                let done = current.take().expect("an open container has its table");
+                if depth > 1 {
+                    current = Some(open.raw_get(depth - 1)?);
+                }
+                value = Value::Table(done);
             }
         }
     }

@@ -6,8 +6,8 @@
 //! does, so they iterate the same way.
 
 use super::{
-    as_number, check_stack, function, num, set_fields, stack_fits, Args, Fail, LibResult, Ret,
-    MAX_OUTPUT, OUT_OF_MEMORY,
+    as_number, check_stack, each_pair, function, num, set_fields, stack_fits, Args, Fail,
+    LibResult, Ret, MAX_OUTPUT, OUT_OF_MEMORY,
 };
 use mlua::{Function, Lua, Table, Value};
 
@@ -83,17 +83,17 @@ fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize, top: usize) -> LibRe
     } else {
         check_stack(top, 3, "in function mp_encode_lua_table_as_map")?;
         let mut len: u64 = 0;
-        t.for_each(|_: Value, _: Value| {
+        each_pair(t, |_, _| {
             len += 1;
-            Ok(())
+            Ok(true)
         })?;
         encode_header(out, len, 0x80, 0xde, 0xdf);
-        for pair in t.pairs::<Value, Value>() {
-            let (k, v) = pair?;
+        each_pair(t, |k, v| {
             // C encodes a copy of the key above the key and the value.
             encode(out, &k, level + 1, top + 3)?;
             encode(out, &v, level + 1, top + 2)?;
-        }
+            Ok(true)
+        })?;
     }
     Ok(())
 }
@@ -312,13 +312,17 @@ enum Kind {
     },
 }
 
-/// Decodes one value at a time without recursion: open containers live in
-/// the Lua tables `open` and `keys` so that deep input holds a fixed number
-/// of Rust handles.
+/// Decodes one value at a time without recursion. The innermost open
+/// container and its pending key are held here; outer ones wait in the Lua
+/// tables `open` and `keys`, so deep input holds a fixed number of Rust
+/// handles.
 struct Decoder {
     open: Table,
     keys: Table,
     frames: Vec<Frame>,
+    current: Option<Table>,
+    /// The innermost map's key whose value is being read.
+    key: Value,
 }
 
 impl Decoder {
@@ -327,6 +331,8 @@ impl Decoder {
             open: lua.create_table()?,
             keys: lua.create_table()?,
             frames: Vec::new(),
+            current: None,
+            key: Value::Nil,
         })
     }
 
@@ -345,12 +351,13 @@ impl Decoder {
                     if len == 0 {
                         Value::Table(t)
                     } else {
+                        let kind = Kind::Array { next: 1 };
                         self.push(
                             t,
                             Frame {
                                 top,
                                 remaining: len,
-                                kind: Kind::Array { next: 1 },
+                                kind,
                             },
                         )?;
                         // The table and the element's index.
@@ -363,12 +370,13 @@ impl Decoder {
                     if len == 0 {
                         Value::Table(t)
                     } else {
+                        let kind = Kind::Map { have_key: false };
                         self.push(
                             t,
                             Frame {
                                 top,
                                 remaining: len,
-                                kind: Kind::Map { have_key: false },
+                                kind,
                             },
                         )?;
                         top += 1;
@@ -378,13 +386,15 @@ impl Decoder {
             };
             // Attach the finished value to the containers it completes.
             loop {
-                let depth = self.frames.len();
                 let Some(frame) = self.frames.last_mut() else {
                     return Ok(v);
                 };
+                let t = self
+                    .current
+                    .as_ref()
+                    .expect("an open container has its table");
                 match &mut frame.kind {
                     Kind::Array { next } => {
-                        let t: Table = self.open.raw_get(depth)?;
                         t.raw_set(*next as f64, v)?;
                         *next += 1;
                         frame.remaining -= 1;
@@ -392,16 +402,15 @@ impl Decoder {
                             top = frame.top + 2;
                             break;
                         }
-                        v = Value::Table(t);
                     }
                     Kind::Map { have_key } if !*have_key => {
-                        self.keys.raw_set(depth, v)?;
+                        self.key = v;
                         *have_key = true;
                         top = frame.top + 2;
                         break;
                     }
                     Kind::Map { have_key } => {
-                        let key: Value = self.keys.raw_get(depth)?;
+                        let key = std::mem::replace(&mut self.key, Value::Nil);
                         match &key {
                             Value::Nil => return Err(Fail::Plain("table index is nil")),
                             Value::Number(n) if n.is_nan() => {
@@ -409,27 +418,62 @@ impl Decoder {
                             }
                             _ => {}
                         }
-                        let t: Table = self.open.raw_get(depth)?;
                         t.raw_set(key, v)?;
-                        self.keys.raw_set(depth, Value::Nil)?;
                         *have_key = false;
                         frame.remaining -= 1;
                         if frame.remaining > 0 {
                             top = frame.top + 1;
                             break;
                         }
-                        v = Value::Table(t);
                     }
                 }
-                self.frames.pop();
-                self.open.raw_set(depth, Value::Nil)?;
+                v = Value::Table(self.pop()?);
             }
         }
     }
 
+    /// Opens a container inside the current one, whose table and pending key
+    /// move to the Lua side.
     fn push(&mut self, t: Table, frame: Frame) -> mlua::Result<()> {
+        let depth = self.frames.len();
+        if matches!(
+            self.frames.last(),
+            Some(Frame {
+                kind: Kind::Map { have_key: true },
+                ..
+            })
+        ) {
+            self.keys
+                .raw_set(depth, std::mem::replace(&mut self.key, Value::Nil))?;
+        }
         self.frames.push(frame);
-        self.open.raw_set(self.frames.len(), t)
+        self.open.raw_set(depth + 1, &t)?;
+        self.current = Some(t);
+        Ok(())
+    }
+
+    /// Closes the current container and returns its table; its parent's
+    /// table and pending key come back from the Lua side.
+    fn pop(&mut self) -> mlua::Result<Table> {
+        let depth = self.frames.len();
+        self.frames.pop();
+        self.open.raw_set(depth, Value::Nil)?;
+        let done = self
+            .current
+            .take()
+            .expect("an open container has its table");
+        if depth > 1 {
+            self.current = Some(self.open.raw_get(depth - 1)?);
+            if let Some(Frame {
+                kind: Kind::Map { have_key: true },
+                ..
+            }) = self.frames.last()
+            {
+                self.key = self.keys.raw_get(depth - 1)?;
+                self.keys.raw_set(depth - 1, Value::Nil)?;
+            }
+        }
+        Ok(done)
     }
 }
 

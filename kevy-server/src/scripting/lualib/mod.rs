@@ -348,6 +348,35 @@ pub(crate) fn as_number(v: &Value) -> Option<f64> {
     }
 }
 
+/// Visits the pairs of `t` in `next` order until `f` returns `Ok(false)`.
+/// One protected Lua call covers the whole walk, where mlua's `pairs`
+/// iterator makes one per pair.
+pub(crate) fn each_pair(
+    t: &Table,
+    mut f: impl FnMut(Value, Value) -> LibResult<bool>,
+) -> LibResult<()> {
+    let mut failure = None;
+    let mut stopped = false;
+    let walked = t.for_each(|k: Value, v: Value| match f(k, v) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            stopped = true;
+            Err(mlua::Error::RuntimeError(String::new()))
+        }
+        Err(e) => {
+            failure = Some(e);
+            Err(mlua::Error::RuntimeError(String::new()))
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    match walked {
+        Err(_) if stopped => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// `lua_checkstack(L, n)` for a C frame holding `top` slots: false when the
 /// frame would pass [`MAX_C_STACK`].
 pub(crate) fn stack_fits(top: usize, n: usize) -> bool {

@@ -33,8 +33,9 @@ pub fn to_u64(x: f64) -> u64 {
 }
 
 /// `printf("%.*g", precision, x)` with glibc's output, `inf` and `-nan`
-/// included.
+/// included. `precision` is at most 17.
 pub fn fmt_g(out: &mut Vec<u8>, x: f64, precision: usize) {
+    use std::io::Write;
     if x.is_nan() {
         out.extend_from_slice(if x.is_sign_negative() {
             b"-nan"
@@ -47,9 +48,24 @@ pub fn fmt_g(out: &mut Vec<u8>, x: f64, precision: usize) {
         out.extend_from_slice(if x < 0.0 { b"-inf" } else { b"inf" });
         return;
     }
-    let p = precision.max(1);
+    let p = precision.clamp(1, 17);
+    // Integers with at most `p` digits print as themselves.
+    if x.fract() == 0.0 && x.abs() < 10f64.powi(p as i32) {
+        if x == 0.0 && x.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            let _ = write!(out, "{}", x as i64);
+        }
+        return;
+    }
     // The exponent %e would print decides between the two styles.
-    let sci = format!("{:.*e}", p - 1, x);
+    let mut buf = [0u8; 64];
+    let len = {
+        let mut cur = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cur, "{:.*e}", p - 1, x);
+        cur.position() as usize
+    };
+    let sci = std::str::from_utf8(&buf[..len]).expect("{:e} output is ASCII");
     let (mantissa, exp) = sci.split_once('e').expect("{:e} output has an exponent");
     let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
     if exp < -4 || exp >= p as i32 {
@@ -60,10 +76,17 @@ pub fn fmt_g(out: &mut Vec<u8>, x: f64, precision: usize) {
         if e < 10 {
             out.push(b'0');
         }
-        out.extend_from_slice(e.to_string().as_bytes());
+        let _ = write!(out, "{e}");
     } else {
         let decimals = (p as i32 - 1 - exp) as usize;
-        out.extend_from_slice(strip_zeros(&format!("{x:.decimals$}")).as_bytes());
+        let mut fixed = [0u8; 64];
+        let len = {
+            let mut cur = std::io::Cursor::new(&mut fixed[..]);
+            let _ = write!(cur, "{x:.decimals$}");
+            cur.position() as usize
+        };
+        let fixed = std::str::from_utf8(&fixed[..len]).expect("{:.N} output is ASCII");
+        out.extend_from_slice(strip_zeros(fixed).as_bytes());
     }
 }
 
