@@ -2,14 +2,16 @@
 //! and `struct` — written in Rust with the same results, the same error
 //! messages and the same limits as Redis 7.0's scripts see.
 //!
-//! Each library function is a Rust callback behind a two-line Lua wrapper.
+//! Each library function is a Rust callback behind a small Lua wrapper.
 //! The wrapper exists because an mlua callback can only raise a userdata
 //! error, while Redis's C functions raise plain strings that scripts match
 //! with `pcall`: the callback returns `false, message` and the wrapper raises
 //! the message. The callback builds the message as `luaL_error` would,
 //! prefixed with the position of the wrapper's caller (`user_script:1: `)
 //! and naming the function as that caller did (`bad argument #1 to
-//! 'decode'`).
+//! 'decode'`). What it cannot see is a caller that tail-called the wrapper:
+//! Lua 5.1 drops that caller's frame, so the message has no position and the
+//! name is `?` (a difference the README lists).
 //!
 //! Limits that Redis gets from the Lua C stack (`LUAI_MAXCSTACK`, 8000
 //! slots per C call) are counted here slot by slot, so deep nesting fails at
@@ -20,7 +22,7 @@
 mod bit;
 mod cjson;
 mod cmsgpack;
-pub mod num;
+mod num;
 mod structlib;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
@@ -43,7 +45,9 @@ const MAX_OUTPUT: usize = 512 * 1024 * 1024;
 /// Message for output past [`MAX_OUTPUT`], Lua's own out-of-memory text.
 const OUT_OF_MEMORY: &str = "not enough memory";
 
-/// Opens `cjson`, `cmsgpack`, `bit` and `struct` as globals of `lua`.
+/// Opens `cjson`, `cmsgpack`, `bit` and `struct` as globals of `lua`, which
+/// must have the base library (the wrappers keep its `error`, `select` and
+/// `unpack` from this moment on).
 pub fn open_all(lua: &Lua) -> mlua::Result<()> {
     let wrap: Function = lua
         .load(WRAPPER)
