@@ -369,7 +369,9 @@ fn location(lua: &Lua, level: usize) -> Option<(String, i64)> {
             )
         })?;
         let (source, what, line) = frame;
-        if source.as_deref() == Some(INTERNAL) || what == "tail" {
+        // The embedded libraries' Lua wrappers are no place of the script's.
+        let wrapper = source.as_deref() == Some(super::lualib::WRAPPER_CHUNK);
+        if source.as_deref() == Some(INTERNAL) || what == "tail" || wrapper {
             continue;
         }
         if what == "C" && !skipped_c {
