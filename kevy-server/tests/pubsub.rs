@@ -495,31 +495,51 @@ fn subscriptions_inside_multi_are_refused() {
 /// subscriber in that order, standalone and inside MULTI, as in Redis.
 #[test]
 fn keyspace_events_come_before_a_later_publish() {
+    // Keys on each shard of two, so the writer's own shard owns one of them.
+    let keys: Vec<String> = {
+        let mut by_shard: [Option<String>; 2] = [None, None];
+        for i in 0.. {
+            let k = format!("k{i}");
+            let s = kevy_rt::shard_of(k.as_bytes(), 2);
+            by_shard[s].get_or_insert(k);
+            if by_shard.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        by_shard.into_iter().flatten().collect()
+    };
     for cores in ["1", "2"] {
         let server = kevy(cores);
-        let mut sub = conn(server.port);
         let mut c = conn(server.port);
         call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "K$"]);
-        call(&mut sub, &["SUBSCRIBE", "__keyspace@0__:k", "ch"]);
-        read(&mut sub);
+        // Enough subscribers that some share the writer's shard and some
+        // do not.
+        let mut subs: Vec<Conn> = (0..6).map(|_| conn(server.port)).collect();
+        for sub in &mut subs {
+            call(sub, &["PSUBSCRIBE", "__keyspace@0__:*"]);
+            call(sub, &["SUBSCRIBE", "ch"]);
+        }
         let events = |sub: &mut Conn| -> Vec<String> {
             (0..2).map(|_| parts(&read(sub)).join(" ")).collect()
         };
-        call(&mut c, &["SET", "k", "1"]);
-        call(&mut c, &["PUBLISH", "ch", "after"]);
-        assert_eq!(
-            events(&mut sub),
-            ["message __keyspace@0__:k set", "message ch after"],
-            "cores {cores}"
-        );
-        call(&mut c, &["MULTI"]);
-        call(&mut c, &["SET", "k", "2"]);
-        call(&mut c, &["PUBLISH", "ch", "in-multi"]);
-        call(&mut c, &["EXEC"]);
-        assert_eq!(
-            events(&mut sub),
-            ["message __keyspace@0__:k set", "message ch in-multi"],
-            "cores {cores}"
-        );
+        for k in &keys {
+            let event = format!("pmessage __keyspace@0__:* __keyspace@0__:{k} set");
+            call(&mut c, &["SET", k, "1"]);
+            call(&mut c, &["PUBLISH", "ch", "after"]);
+            for sub in &mut subs {
+                assert_eq!(events(sub), [&*event, "message ch after"], "cores {cores}");
+            }
+            call(&mut c, &["MULTI"]);
+            call(&mut c, &["SET", k, "2"]);
+            call(&mut c, &["PUBLISH", "ch", "in-multi"]);
+            call(&mut c, &["EXEC"]);
+            for sub in &mut subs {
+                assert_eq!(
+                    events(sub),
+                    [&*event, "message ch in-multi"],
+                    "cores {cores}"
+                );
+            }
+        }
     }
 }

@@ -784,13 +784,18 @@ impl<S: Service> Coordinator<S> {
     /// connection speaks RESP3. The reactor delivers PUBLISH's message to
     /// its own subscribers (or answers PUBSUB) and reports with
     /// [`Self::conn_ran`], whether the connection is still there or not.
-    pub fn pubsub_step(&self, op: u32) -> Option<(S::Cmd, PubSubOp, Args<'_>, bool)> {
+    /// For PUBLISH the reactor also sends the message to the other shards
+    /// (`Req::TxPublish`, as part `step`), after the keyspace events made
+    /// before it, so every subscriber gets those first.
+    pub fn pubsub_step(&self, op: u32) -> Option<(S::Cmd, PubSubOp, Args<'_>, bool, u32)> {
         let tx = self.txs.get(op as usize)?.as_ref()?;
         let Phase::AtConn { step } = tx.phase else {
             return None;
         };
         match &tx.steps[step] {
-            (cmd, args, Ok(Route::PubSub(ps))) => Some((*cmd, *ps, args.args(), tx.client.resp3)),
+            (cmd, args, Ok(Route::PubSub(ps))) => {
+                Some((*cmd, *ps, args.args(), tx.client.resp3, step as u32))
+            }
             _ => None,
         }
     }
@@ -889,24 +894,14 @@ impl<S: Service> Coordinator<S> {
             }
             Route::PubSub(ps @ (PubSubOp::Publish | PubSubOp::SPublish)) => {
                 // Every shard delivers to its subscribers and counts them,
-                // summed: the others on receipt, this one's reactor in the
-                // transaction's turn (below), so whatever the transaction
-                // does next goes after the message.
+                // summed: this one's reactor in the transaction's turn
+                // (below), which also sends the message to the others
+                // (`pubsub_step`), so whatever the transaction does next
+                // goes after the message.
+                let _ = ps;
                 let fo = FanOut::new(Fold::Sum, self.n);
                 tx.parts[i] = Part::Fan(Box::new(fo));
-                for s in (0..self.n).filter(|&s| s != self.id) {
-                    tx.pending += 1;
-                    let b = wire.batch(s);
-                    let (first, n) = b.push_args([args.get(1), args.get(2)].into_iter());
-                    b.reqs.push(Req::TxPublish {
-                        op,
-                        part: i as u32,
-                        sub: s as u32,
-                        sharded: ps == PubSubOp::SPublish,
-                        first,
-                        n,
-                    });
-                }
+                tx.pending += self.n - 1;
                 tx.phase = Phase::AtConn { step: i };
                 self.out.push(ToConn::ConnCmd { op });
             }

@@ -575,7 +575,7 @@ impl<S: Service> Reactor<S> {
     /// this shard's subscribers (whether its connection is still there or
     /// not: the message goes out either way), or PUBSUB's answer.
     fn tx_pubsub(&mut self, op: u32) {
-        let Some((cmd, ps, args, resp3)) = self.coord.pubsub_step(op) else {
+        let Some((cmd, ps, args, resp3, part)) = self.coord.pubsub_step(op) else {
             return;
         };
         let args = args.to_owned_args();
@@ -584,8 +584,23 @@ impl<S: Service> Reactor<S> {
         match ps {
             PubSubOp::Publish | PubSubOp::SPublish => {
                 let sharded = ps == PubSubOp::SPublish;
+                // The keyspace events of the commands before it go first,
+                // here and on the rings to the other shards.
                 if !self.ex.effects.pushes.is_empty() {
                     self.deliver_pushes(None);
+                }
+                let me = self.id;
+                for s in (0..self.n).filter(move |&s| s != me) {
+                    let b = self.batch(s);
+                    let (first, n) = b.push_args([args.get(1), args.get(2)].into_iter());
+                    b.reqs.push(Req::TxPublish {
+                        op,
+                        part,
+                        sub: s as u32,
+                        sharded,
+                        first,
+                        n,
+                    });
                 }
                 let count = self.deliver(None, sharded, args.get(1), args.get(2));
                 Reply::new(&mut v, resp3).int(count as i64);

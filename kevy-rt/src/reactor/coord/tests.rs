@@ -152,8 +152,25 @@ impl H {
                         self.conn.push("reads on".into());
                     }
                     ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => {
-                        // This shard's subscribers: `home_subscribers`.
-                        let (_, _, args, _) = self.coord.pubsub_step(op).expect("stopped");
+                        // As the reactor does: the message to the other
+                        // shards, then this shard's subscribers
+                        // (`home_subscribers`).
+                        let (_, _, args, _, part) = self.coord.pubsub_step(op).expect("stopped");
+                        let args = args.to_owned_args();
+                        let args = args.args();
+                        let home = self.client.home as usize;
+                        for s in (0..self.n).filter(|&s| s != home) {
+                            let b = self.rings.batch(s);
+                            let (first, n) = b.push_args([args.get(1), args.get(2)].into_iter());
+                            b.reqs.push(Req::TxPublish {
+                                op,
+                                part,
+                                sub: s as u32,
+                                sharded: false,
+                                first,
+                                n,
+                            });
+                        }
                         self.conn.push(format!(
                             "publish here {}",
                             String::from_utf8_lossy(args.get(2))
