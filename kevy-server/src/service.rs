@@ -673,6 +673,12 @@ impl Service for Kevy {
     }
 
     fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
+        // Effects recorded by no keyed command (FUNCTION LOAD on the
+        // connection's thread) reach the log before this iteration's
+        // replies leave, like every other effect.
+        if shard.prop_attached {
+            shard.prop().drain_into(effects);
+        }
         // Events of no command's (a key found expired while copied out).
         crate::notify::drain(shard, &mut effects.pushes);
         if let Some(log) = shard.aof.as_mut() {
