@@ -446,7 +446,20 @@ fn function_delete(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
+/// Redis's `addReplySubcommandSyntaxError`, for a FUNCTION subcommand
+/// with more arguments than it takes.
+fn reply_syntax(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.error(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        super::common::c_str(ctx.args.get(1), usize::MAX)
+    ));
+    ConnAction::Continue
+}
+
 fn function_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    if ctx.args.len() > 3 {
+        return reply_syntax(ctx);
+    }
     if !flush_mode_ok(&ctx.args, 2) {
         ctx.out
             .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
@@ -582,13 +595,7 @@ fn function_restore(ctx: &mut ConnCtx<'_>) -> ConnAction {
                 return ConnAction::Continue;
             }
         }
-        _ => {
-            ctx.out.error(&format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-                super::common::c_str(args.get(1), usize::MAX)
-            ));
-            return ConnAction::Continue;
-        }
+        _ => return reply_syntax(ctx),
     };
     match engine::function_restore(ctx.server, args.get(2), policy) {
         Ok(()) => {
