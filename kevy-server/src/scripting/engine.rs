@@ -1238,39 +1238,17 @@ fn call_checked(
     };
     let declared = std::mem::take(&mut r.keys);
     let blocked = match route {
-        Route::Keys {
-            first,
-            last,
-            step,
-            extra,
-            ..
-        } => {
-            let (first, last, step) = key_range(args.len(), first, last, step);
-            let mut i = first;
-            let mut bad = None;
-            while i <= last && i < args.len() {
-                if !reachable(&r.shard, declared.args(), args.get(i)) {
-                    bad = Some(args.get(i));
-                    break;
-                }
-                i += step;
-            }
-            if bad.is_none() && extra != 0 && (extra as usize) < args.len() {
-                let k = args.get(extra as usize);
-                if !reachable(&r.shard, declared.args(), k) {
-                    bad = Some(k);
-                }
-            }
+        Route::Keys { .. } => {
+            let bad = route
+                .keys(args)
+                .find(|k| !reachable(&r.shard, declared.args(), k));
             if bad.is_none() && cmd_flags & flag::WRITE != 0 {
                 if let Some(saved) = r.undo.as_mut() {
-                    let mut i = first;
-                    while i <= last && i < args.len() {
-                        let k = args.get(i);
+                    for k in route.keys(args) {
                         if !saved.iter().any(|(s, _)| s == k) {
                             let snap = r.shard.store.export(k);
                             saved.push((k.to_vec(), snap));
                         }
-                        i += step;
                     }
                 }
             }
@@ -1416,17 +1394,6 @@ fn busy_check(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
         return stop(lua, r, Stop::Killed { at });
     }
     Ok(())
-}
-
-/// kevy-rt's key positions: `first..=last` by `step`, `last` negative
-/// counting from the end.
-fn key_range(argc: usize, first: u32, last: i32, step: u32) -> (usize, usize, usize) {
-    let last = if last < 0 {
-        (argc as i64 + last as i64).max(0) as usize
-    } else {
-        last as usize
-    };
-    (first as usize, last, step.max(1) as usize)
 }
 
 // ---- functions ------------------------------------------------------------------
