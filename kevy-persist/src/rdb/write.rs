@@ -447,13 +447,13 @@ pub fn seal_payload(p: &mut Vec<u8>) {
 }
 
 /// FUNCTION DUMP's payload: a FUNCTION2 record per library, its code
-/// uncompressed, then the footer.
+/// written as a file holds it (LZF-compressed under `rdbcompression`, as
+/// Redis's `rdbSaveFunctions`), then the footer.
 pub fn function_payload<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut p = Vec::new();
     for code in codes {
         p.push(OP_FUNCTION2);
-        put_len(&mut p, code.len() as u64);
-        p.extend_from_slice(code);
+        put_str(&mut p, code);
     }
     seal_payload(&mut p);
     p
