@@ -11,7 +11,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Bytes a read buffer starts with; it doubles when a reply needs more.
 const BUF: usize = 64 << 10;
@@ -243,6 +243,28 @@ pub struct Received {
     pub closed: Vec<usize>,
     /// When the last frame arrived.
     pub last: Option<Instant>,
+}
+
+/// Waits until `progress` reaches `target`, `done()` says every reader
+/// has returned, or `progress` has not moved for `idle`.
+pub fn wait_progress(progress: &AtomicU64, target: u64, idle: Duration, done: impl Fn() -> bool) {
+    // Relaxed: only a count to watch; the readers' results come with
+    // joining them.
+    let mut seen = progress.load(Ordering::Relaxed);
+    let mut since = Instant::now();
+    loop {
+        let now = progress.load(Ordering::Relaxed);
+        if now >= target || done() {
+            break;
+        }
+        if now != seen {
+            seen = now;
+            since = Instant::now();
+        } else if since.elapsed() >= idle {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Reads `frame`s from the non-blocking `conns` in one epoll loop and hands

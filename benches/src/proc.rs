@@ -188,3 +188,98 @@ mod tests {
         assert!(after.contains(&7), "before {before:?}, after {after:?}");
     }
 }
+
+/// CPU clock readings at one moment, in ticks: the server's (given its
+/// pid), this process's, and the whole machine's busy time.
+#[derive(Clone, Copy)]
+pub struct CpuSample {
+    server: Option<u64>,
+    client: u64,
+    machine: u64,
+}
+
+impl CpuSample {
+    /// Reads the clocks now; dies when the server's cannot be read.
+    pub fn take(server_pid: Option<u32>) -> CpuSample {
+        CpuSample {
+            server: server_pid.map(|pid| {
+                cpu_ticks(&pid.to_string())
+                    .unwrap_or_else(|e| crate::cli::die(format_args!("/proc/{pid}: {e}")))
+            }),
+            client: cpu_ticks("self").unwrap_or(0),
+            machine: machine_busy_ticks().unwrap_or(0),
+        }
+    }
+
+    /// The CPU time spent from `start` to this sample.
+    pub fn since(&self, start: &CpuSample) -> CpuUsage {
+        let server = self.server.zip(start.server).map(|(a, b)| a - b);
+        let client = self.client - start.client;
+        // Everything else the machine ran meanwhile (other users of a
+        // shared box); the per-process and per-CPU counts are sampled
+        // apart, hence the saturation.
+        let others = (self.machine - start.machine).saturating_sub(client + server.unwrap_or(0));
+        CpuUsage {
+            server,
+            client,
+            others,
+        }
+    }
+}
+
+/// CPU time over a run, in ticks.
+#[derive(Clone, Copy)]
+pub struct CpuUsage {
+    /// The server's, when its pid was given.
+    pub server: Option<u64>,
+    /// This process's.
+    pub client: u64,
+    /// The rest of the machine's.
+    pub others: u64,
+}
+
+impl CpuUsage {
+    /// The server's, this tool's and the others' ticks as fields of a
+    /// tab-separated line ("-" for the server's when unknown).
+    pub fn fields(&self) -> String {
+        let server = self.server.map_or("-".to_string(), |t| t.to_string());
+        format!("{server}\t{}\t{}", self.client, self.others)
+    }
+
+    /// The report's CPU lines: the server's time per `unit` (`n` of them),
+    /// and this tool's and the other processes' over a run of `secs`.
+    pub fn write_report(
+        &self,
+        out: &mut impl io::Write,
+        n: u64,
+        unit: &str,
+        secs: f64,
+    ) -> io::Result<()> {
+        let s = |t: u64| t as f64 / CLK_TCK as f64;
+        if let Some(t) = self.server {
+            writeln!(
+                out,
+                "  server CPU {:.2} s: {:.3} us per {unit}",
+                s(t),
+                s(t) * 1e6 / n.max(1) as f64
+            )?;
+        }
+        writeln!(
+            out,
+            "  this tool's CPU {:.2} s ({:.0} % of the run); other processes' {:.2} s",
+            s(self.client),
+            s(self.client) / secs * 100.0,
+            s(self.others)
+        )
+    }
+}
+
+/// `conns_per_epoll`'s counts as `a+b+…`, "-" when not read.
+pub fn spread_text(spread: Option<&[usize]>) -> String {
+    spread.map_or("-".to_string(), |v| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("+")
+    })
+}

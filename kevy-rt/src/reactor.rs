@@ -6,7 +6,7 @@ use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT,
 use crate::fold::FanOut;
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
-use crate::service::{ClientCtx, ConnAction, Refused, Route, Service, TxOp};
+use crate::service::{key_range, ClientCtx, ConnAction, Refused, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
 use coord::Coordinator;
@@ -928,7 +928,7 @@ impl<S: Service> Reactor<S> {
                 extra,
                 ..
             } => {
-                // The hot path: a plain loop (not `route_keys`), which the
+                // The hot path: a plain loop (not `Route::keys`), which the
                 // single-key case runs once.
                 let (first, last, step) = key_range(args.len(), first, last, step);
                 let mut target = None;
@@ -1349,42 +1349,4 @@ impl<S: Service> Wire<S> for Endpoint<S> {
     fn batch(&mut self, s: usize) -> &mut Batch<S> {
         Endpoint::batch(self, s)
     }
-}
-
-/// The key arguments of a routed command, in argument order.
-fn route_keys<'a>(route: &Route, args: Args<'a>) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let (first, last, step, extra) = match *route {
-        Route::Keys {
-            first,
-            last,
-            step,
-            extra,
-            ..
-        } => {
-            let (f, l, s) = key_range(args.len(), first, last, step);
-            (f, l, s, extra as usize)
-        }
-        _ => (1, 0, 1, 0),
-    };
-    let n = args.len();
-    let range = (first..=last.min(n.saturating_sub(1)))
-        .step_by(step)
-        .filter(move |&i| first <= last && i < n);
-    let extra = (extra != 0 && extra < n).then_some(extra);
-    range.chain(extra).map(move |i| args.get(i))
-}
-
-/// Resolves a key range against the argument count.
-fn key_range(argc: usize, first: u32, last: i32, step: u32) -> (usize, usize, usize) {
-    let last = if last < 0 {
-        (argc as i64 + last as i64).max(-1)
-    } else {
-        last as i64
-    };
-    let step = step.max(1) as usize;
-    if last < first as i64 {
-        // No keys: an empty range.
-        return (1, 0, step);
-    }
-    (first as usize, last as usize, step)
 }

@@ -70,6 +70,32 @@ pub enum Route {
     PubSub(PubSubOp),
 }
 
+impl Route {
+    /// The key arguments of a routed command, in argument order: those
+    /// of [`Route::Keys`], none for any other route.
+    pub fn keys<'a>(&self, args: Args<'a>) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let (first, last, step, extra) = match *self {
+            Route::Keys {
+                first,
+                last,
+                step,
+                extra,
+                ..
+            } => {
+                let (f, l, s) = key_range(args.len(), first, last, step);
+                (f, l, s, extra as usize)
+            }
+            _ => (1, 0, 1, 0),
+        };
+        let n = args.len();
+        let range = (first..=last.min(n.saturating_sub(1)))
+            .step_by(step)
+            .filter(move |&i| first <= last && i < n);
+        let extra = (extra != 0 && extra < n).then_some(extra);
+        range.chain(extra).map(move |i| args.get(i))
+    }
+}
+
 /// The pub/sub commands the runtime runs. The argument layout is Redis's:
 /// the (un)subscribe commands take channels or patterns from argument 1,
 /// PUBLISH and SPUBLISH take the channel and the message, and the PUBSUB
@@ -542,4 +568,19 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn unwatch(&self, shard: &mut Self::Shard, client: u64);
     /// Whether a key `client` watches on `shard` changed since its WATCH.
     fn watch_changed(&self, shard: &mut Self::Shard, client: u64) -> bool;
+}
+
+/// Resolves a key range against the argument count.
+pub(crate) fn key_range(argc: usize, first: u32, last: i32, step: u32) -> (usize, usize, usize) {
+    let last = if last < 0 {
+        (argc as i64 + last as i64).max(-1)
+    } else {
+        last as i64
+    };
+    let step = step.max(1) as usize;
+    if last < first as i64 {
+        // No keys: an empty range.
+        return (1, 0, step);
+    }
+    (first as usize, last as usize, step)
 }

@@ -197,6 +197,17 @@ impl Kevy {
         stats.log_slow(shard, took, args, client.peer.to_string(), &name);
     }
 
+    /// The flags of the subcommand `args` names, for a container whose
+    /// subcommands are in the table; else (and for an unknown subcommand)
+    /// the command's.
+    fn effective_flags(&self, id: u16, spec: &CommandSpec, args: Args<'_>) -> u32 {
+        let subs = self.server.table.subs(id);
+        let sub = (!subs.is_empty() && args.len() > 1)
+            .then(|| crate::families::common::find_sub(args, subs).ok())
+            .flatten();
+        sub.map_or(spec.flags, |s| s.flags)
+    }
+
     /// While the data loads, Redis runs only the commands (or
     /// subcommands) flagged `loading` (`processCommand`).
     #[cold]
@@ -207,11 +218,7 @@ impl Kevy {
         spec: &CommandSpec,
         args: Args<'_>,
     ) -> Result<(), Vec<u8>> {
-        let subs = self.server.table.subs(id);
-        let sub = (!subs.is_empty() && args.len() > 1)
-            .then(|| crate::families::common::find_sub(args, subs).ok())
-            .flatten();
-        let flags = sub.map_or(spec.flags, |s| s.flags);
+        let flags = self.effective_flags(id, spec, args);
         match flags & flag::LOADING {
             0 => Err(crate::loading::LOADING_ERR.as_bytes().to_vec()),
             _ => Ok(()),
@@ -228,11 +235,7 @@ impl Kevy {
         spec: &CommandSpec,
         args: Args<'_>,
     ) -> Result<(), Vec<u8>> {
-        let subs = self.server.table.subs(id);
-        let sub = (!subs.is_empty() && args.len() > 1)
-            .then(|| crate::families::common::find_sub(args, subs).ok())
-            .flatten();
-        let flags = sub.map_or(spec.flags, |s| s.flags);
+        let flags = self.effective_flags(id, spec, args);
         let nosave = spec.name == "shutdown"
             && args
                 .iter()

@@ -14,9 +14,9 @@
 //! non-blocking sockets; the producer is the main thread, blocking. Raw
 //! RESP over std::net::TcpStream; no client library.
 
-use kevy_benches::cli::{die, num};
-use kevy_benches::conn::{put_seq, receive, Blocking, Frame, SEQ_DIGITS};
-use kevy_benches::proc::{conns_per_epoll, cpu_ticks, machine_busy_ticks, CLK_TCK};
+use kevy_benches::cli::{die, Args};
+use kevy_benches::conn::{put_seq, receive, wait_progress, Blocking, Frame, SEQ_DIGITS};
+use kevy_benches::proc::{conns_per_epoll, spread_text, CpuSample};
 use kevy_benches::resp::{command, Value};
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
@@ -70,28 +70,20 @@ fn parse_opts() -> Opts {
         idle: Duration::from_secs(5),
         quiet: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .unwrap_or_else(|| die(format_args!("{name} needs a value\n{USAGE}")))
-        };
+    let mut args = Args::new(USAGE);
+    while let Some(a) = args.next_opt() {
         match a.as_str() {
-            "-h" | "--host" => o.host = value(&a),
-            "-p" | "--port" => o.port = num(&value(&a), &a, 1),
-            "-w" | "--workers" => o.workers = num(&value(&a), &a, 1),
-            "-n" | "--items" => o.items = num(&value(&a), &a, 1),
-            "-P" | "--pipeline" => o.pipeline = num(&value(&a), &a, 1),
-            "-k" | "--key" => o.key = value(&a),
-            "-r" | "--readers" => o.readers = num(&value(&a), &a, 1),
-            "--server-pid" => o.server_pid = Some(num(&value(&a), &a, 1)),
-            "--idle" => o.idle = Duration::from_secs_f64(num(&value(&a), &a, 0.1)),
+            "-h" | "--host" => o.host = args.value(&a),
+            "-p" | "--port" => o.port = args.num(&a, 1),
+            "-w" | "--workers" => o.workers = args.num(&a, 1),
+            "-n" | "--items" => o.items = args.num(&a, 1),
+            "-P" | "--pipeline" => o.pipeline = args.num(&a, 1),
+            "-k" | "--key" => o.key = args.value(&a),
+            "-r" | "--readers" => o.readers = args.num(&a, 1),
+            "--server-pid" => o.server_pid = Some(args.num(&a, 1)),
+            "--idle" => o.idle = Duration::from_secs_f64(args.num(&a, 0.1)),
             "-q" | "--quiet" => o.quiet = true,
-            "--help" => {
-                println!("{USAGE}");
-                exit(0);
-            }
-            _ => die(format_args!("unknown argument {a:?}\n{USAGE}")),
+            _ => args.unknown(&a),
         }
     }
     o.readers = o.readers.min(o.workers);
@@ -195,34 +187,15 @@ fn main() {
         })
         .collect();
 
-    let server_ticks = || {
-        o.server_pid.map(|pid| {
-            cpu_ticks(&pid.to_string()).unwrap_or_else(|e| die(format_args!("/proc/{pid}: {e}")))
-        })
-    };
-    let self_ticks = || cpu_ticks("self").unwrap_or(0);
-    let busy_ticks = || machine_busy_ticks().unwrap_or(0);
-    let (s0, c0, m0) = (server_ticks(), self_ticks(), busy_ticks());
+    let cpu0 = CpuSample::take(o.server_pid);
     let t0 = Instant::now();
     produce(&o, &mut producer);
     let produced = t0.elapsed();
 
-    let mut seen = progress.load(Ordering::Relaxed);
-    let mut since = Instant::now();
-    loop {
-        let now = progress.load(Ordering::Relaxed);
-        if now >= o.items || handles.iter().all(|h| h.is_finished()) {
-            break;
-        }
-        if now != seen {
-            seen = now;
-            since = Instant::now();
-        } else if since.elapsed() >= o.idle {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let (s1, c1, m1) = (server_ticks(), self_ticks(), busy_ticks());
+    wait_progress(&progress, o.items, o.idle, || {
+        handles.iter().all(|h| h.is_finished())
+    });
+    let cpu = CpuSample::take(o.server_pid).since(&cpu0);
     stop.store(true, Ordering::Relaxed);
 
     // Exactly once: every item 0..N seen, none twice, nothing else.
@@ -254,27 +227,16 @@ fn main() {
         .max(Duration::from_nanos(1))
         .as_secs_f64();
     let rate = consumed as f64 / secs;
-    let server = s1.zip(s0).map(|(a, b)| a - b);
-    let client = c1 - c0;
-    // Everything else the machine ran meanwhile (other users of a shared
-    // box); the per-process and per-CPU counts are sampled apart, hence
-    // the saturation.
-    let others = (m1 - m0).saturating_sub(client + server.unwrap_or(0));
     let bad = missing + dup + foreign + left.unsigned_abs();
-    let spread_text = spread.as_ref().map_or("-".to_string(), |v| {
-        v.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("+")
-    });
+    let spread_text = spread_text(spread.as_deref());
 
     let mut out = std::io::stdout().lock();
     if o.quiet {
         let _ = writeln!(
             out,
-            "{rate:.0}\t{consumed}\t{}\t{secs:.3}\t{}\t{client}\t{others}\t{bad}\t{spread_text}",
+            "{rate:.0}\t{consumed}\t{}\t{secs:.3}\t{}\t{bad}\t{spread_text}",
             o.items,
-            server.map_or("-".to_string(), |t| t.to_string()),
+            cpu.fields(),
         );
     } else {
         let _ = writeln!(
@@ -295,21 +257,7 @@ fn main() {
             o.items,
             produced.as_secs_f64()
         );
-        if let Some(t) = server {
-            let _ = writeln!(
-                out,
-                "  server CPU {:.2} s: {:.3} us per item",
-                t as f64 / CLK_TCK as f64,
-                t as f64 * 1e6 / CLK_TCK as f64 / consumed.max(1) as f64
-            );
-        }
-        let _ = writeln!(
-            out,
-            "  this tool's CPU {:.2} s ({:.0} % of the run); other processes' {:.2} s",
-            client as f64 / CLK_TCK as f64,
-            client as f64 / CLK_TCK as f64 / secs * 100.0,
-            others as f64 / CLK_TCK as f64
-        );
+        let _ = cpu.write_report(&mut out, consumed, "item", secs);
     }
     if bad > 0 {
         eprintln!(

@@ -3,7 +3,7 @@
 //! check that every acknowledged write is there; see kevy_benches::crash.
 //! Exits 0 on PASS, 1 on FAIL, 2 when it cannot run.
 
-use kevy_benches::cli::{die, num};
+use kevy_benches::cli::{die, num, Args};
 use kevy_benches::crash::{run, Config, During, Fsync};
 use std::process::exit;
 use std::time::Duration;
@@ -63,23 +63,19 @@ fn main() {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
     let mut kill_after_given = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .unwrap_or_else(|| die(format_args!("{name} needs a value\n{USAGE}")))
-        };
+    let mut args = Args::new(USAGE);
+    while let Some(a) = args.next_opt() {
         match a.as_str() {
-            "--server" => server = Some(value(&a)),
-            "--rounds" => c.rounds = num(&value(&a), &a, 1),
+            "--server" => server = Some(args.value(&a)),
+            "--rounds" => c.rounds = args.num(&a, 1),
             "--fsync" => {
-                let v = value(&a);
+                let v = args.value(&a);
                 c.fsync = Fsync::parse(&v).unwrap_or_else(|| {
                     die(format_args!("--fsync: always, everysec or no, not {v:?}"))
                 });
             }
             "--during" => {
-                let v = value(&a);
+                let v = args.value(&a);
                 c.during = During::parse(&v).unwrap_or_else(|| {
                     die(format_args!(
                         "--during: none, bgsave or bgrewriteaof, not {v:?}"
@@ -87,42 +83,39 @@ fn main() {
                 });
             }
             "--cores" => {
-                c.cores = value(&a)
+                c.cores = args
+                    .value(&a)
                     .split(',')
                     .filter(|s| !s.is_empty())
                     .map(|s| num(s, "--cores", 1))
                     .collect();
             }
-            "--writers" => c.writers = num(&value(&a), &a, 0),
-            "--keys" => c.keys = num(&value(&a), &a, 1),
-            "--batch" => c.batch = num(&value(&a), &a, 1),
-            "--value-size" => c.value_size = num(&value(&a), &a, 0),
-            "--tx-writers" => c.tx_writers = num(&value(&a), &a, 0),
-            "--group-keys" => c.group_keys = num(&value(&a), &a, 2),
-            "--tx-batch" => c.tx_batch = num(&value(&a), &a, 1),
-            "--rate" => c.rate = num(&value(&a), &a, 0),
+            "--writers" => c.writers = args.num(&a, 0),
+            "--keys" => c.keys = args.num(&a, 1),
+            "--batch" => c.batch = args.num(&a, 1),
+            "--value-size" => c.value_size = args.num(&a, 0),
+            "--tx-writers" => c.tx_writers = args.num(&a, 0),
+            "--group-keys" => c.group_keys = args.num(&a, 2),
+            "--tx-batch" => c.tx_batch = args.num(&a, 1),
+            "--rate" => c.rate = args.num(&a, 0),
             "--kill-after" => {
-                c.kill_after_ms = parse_range(&value(&a), &a);
+                c.kill_after_ms = parse_range(&args.value(&a), &a);
                 kill_after_given = true;
             }
-            "--during-window" => c.during_window_ms = num(&value(&a), &a, 0),
-            "--fill" => c.fill = num(&value(&a), &a, 0),
-            "--fill-size" => c.fill_size = num(&value(&a), &a, 1),
-            "--max-loss-ms" => c.max_loss_ms = num(&value(&a), &a, 0),
-            "--seed" => c.seed = num(&value(&a), &a, 0),
-            "--dir" => c.dir = Some(value(&a).into()),
+            "--during-window" => c.during_window_ms = args.num(&a, 0),
+            "--fill" => c.fill = args.num(&a, 0),
+            "--fill-size" => c.fill_size = args.num(&a, 1),
+            "--max-loss-ms" => c.max_loss_ms = args.num(&a, 0),
+            "--seed" => c.seed = args.num(&a, 0),
+            "--dir" => c.dir = Some(args.value(&a).into()),
             "--keep" => c.keep = true,
             "--ready-timeout" => {
-                c.ready_timeout = Duration::from_secs(num(&value(&a), &a, 1));
-            }
-            "--help" => {
-                println!("{USAGE}");
-                exit(0);
+                c.ready_timeout = Duration::from_secs(args.num(&a, 1));
             }
             "--" => {
-                c.server_args = args.by_ref().collect();
+                c.server_args = args.rest();
             }
-            _ => die(format_args!("unknown argument {a:?}\n{USAGE}")),
+            _ => args.unknown(&a),
         }
     }
     if !kill_after_given && c.fsync != Fsync::Always {

@@ -18,13 +18,12 @@
 //!
 //! Raw RESP over std::net::TcpStream; no client library.
 
-use kevy_benches::cli::{die, num};
+use kevy_benches::cli::{die, num, Args};
 use kevy_benches::resp::{command, parse, Value};
 use kevy_sys::{Events, Interest, Poller, Token};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::process::exit;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
@@ -178,37 +177,29 @@ fn parse_opts() -> Opts {
         quiet: false,
     };
     let (mut ratio, mut mix) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .unwrap_or_else(|| die(format_args!("{name} needs a value\n{USAGE}")))
-        };
+    let mut args = Args::new(USAGE);
+    while let Some(a) = args.next_opt() {
         match a.as_str() {
-            "-h" | "--host" => o.host = value(&a),
-            "-p" | "--port" => o.port = num(&value(&a), &a, 1),
-            "-c" | "--conns" => o.conns = num(&value(&a), &a, 1),
-            "-P" | "--pipeline" => o.pipeline = num(&value(&a), &a, 1),
-            "-k" | "--keys" => o.keys = num(&value(&a), &a, 1),
-            "-r" | "--ratio" => ratio = Some(value(&a)),
-            "--mix" => mix = Some(value(&a)),
-            "-m" | "--multi-keys" => o.multi_keys = num(&value(&a), &a, 1),
-            "-d" | "--value-size" => o.value_size = num(&value(&a), &a, 0),
+            "-h" | "--host" => o.host = args.value(&a),
+            "-p" | "--port" => o.port = args.num(&a, 1),
+            "-c" | "--conns" => o.conns = args.num(&a, 1),
+            "-P" | "--pipeline" => o.pipeline = args.num(&a, 1),
+            "-k" | "--keys" => o.keys = args.num(&a, 1),
+            "-r" | "--ratio" => ratio = Some(args.value(&a)),
+            "--mix" => mix = Some(args.value(&a)),
+            "-m" | "--multi-keys" => o.multi_keys = args.num(&a, 1),
+            "-d" | "--value-size" => o.value_size = args.num(&a, 0),
             "-t" | "--duration" => {
-                let secs: f64 = num(&value(&a), &a, 0.001);
+                let secs: f64 = args.num(&a, 0.001);
                 o.stop = Stop::Duration(Duration::from_secs_f64(secs));
             }
-            "-n" | "--requests" => o.stop = Stop::Requests(num(&value(&a), &a, 1)),
+            "-n" | "--requests" => o.stop = Stop::Requests(args.num(&a, 1)),
             "--no-prefill" => o.prefill = false,
             "--prefill-only" => o.prefill_only = true,
-            "-s" | "--shards" => o.shards = Some(num(&value(&a), &a, 1)),
-            "--seed" => o.seed = num(&value(&a), &a, 0),
+            "-s" | "--shards" => o.shards = Some(args.num(&a, 1)),
+            "--seed" => o.seed = args.num(&a, 0),
             "-q" | "--quiet" => o.quiet = true,
-            "--help" => {
-                println!("{USAGE}");
-                exit(0);
-            }
-            _ => die(format_args!("unknown argument {a:?}\n{USAGE}")),
+            _ => args.unknown(&a),
         }
     }
     match (ratio, mix) {

@@ -19,11 +19,10 @@
 //!
 //! Raw RESP over std::net::TcpStream; no client library.
 
-use kevy_benches::cli::{die, num};
+use kevy_benches::cli::{die, Args};
 use kevy_benches::resp::{command, parse, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::exit;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -86,29 +85,21 @@ fn parse_opts() -> Opts {
         shards: None,
         quiet: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .unwrap_or_else(|| die(format_args!("{name} needs a value\n{USAGE}")))
-        };
+    let mut args = Args::new(USAGE);
+    while let Some(a) = args.next_opt() {
         match a.as_str() {
             "--same-shard" => o.mode = Mode::SameShard,
             "--two-shards" => o.mode = Mode::TwoShards,
-            "-h" | "--host" => o.host = value(&a),
-            "-p" | "--port" => o.port = num(&value(&a), &a, 1),
-            "-c" | "--clients" => o.clients = num(&value(&a), &a, 1),
-            "-n" | "--requests" => o.requests = num(&value(&a), &a, 1),
-            "-P" | "--pipeline" => o.pipeline = num(&value(&a), &a, 1),
-            "-t" | "--threads" => o.threads = num(&value(&a), &a, 1),
-            "-d" | "--data-size" => o.data_size = num(&value(&a), &a, 0),
-            "-s" | "--shards" => o.shards = Some(num(&value(&a), &a, 1)),
+            "-h" | "--host" => o.host = args.value(&a),
+            "-p" | "--port" => o.port = args.num(&a, 1),
+            "-c" | "--clients" => o.clients = args.num(&a, 1),
+            "-n" | "--requests" => o.requests = args.num(&a, 1),
+            "-P" | "--pipeline" => o.pipeline = args.num(&a, 1),
+            "-t" | "--threads" => o.threads = args.num(&a, 1),
+            "-d" | "--data-size" => o.data_size = args.num(&a, 0),
+            "-s" | "--shards" => o.shards = Some(args.num(&a, 1)),
             "-q" | "--quiet" => o.quiet = true,
-            "--help" => {
-                println!("{USAGE}");
-                exit(0);
-            }
-            _ => die(format_args!("unknown argument {a:?}\n{USAGE}")),
+            _ => args.unknown(&a),
         }
     }
     o.threads = o.threads.min(o.clients);

@@ -50,7 +50,10 @@
 //! [`write_value`] writes a value's type byte and encoding alone, the
 //! bytes a key's record holds after its name, and [`read_value`] reads
 //! them back with the same checks as a file: Redis's DUMP payload is these
-//! bytes followed by the RDB version and a CRC-64.
+//! bytes followed by the RDB version and a CRC-64 ([`seal_payload`],
+//! checked by [`payload_body`]). FUNCTION DUMP's payload holds FUNCTION2
+//! records instead, with the same footer ([`function_payload`],
+//! [`read_function_payload`]).
 //!
 //! # N shards, one file
 //!
@@ -147,11 +150,15 @@ pub mod read;
 pub mod snapshot;
 pub mod write;
 
-pub use read::{load, load_file, load_into, read_value, Checksum, LoadError, LoadInfo, Loaded};
+pub use read::{
+    load, load_file, load_into, payload_body, read_function_payload, read_value, Checksum,
+    LoadError, LoadInfo, Loaded, PayloadError,
+};
 pub use snapshot::Snapshot;
 pub use write::{
-    combine, combine_with, save_file, set_compression, sync_dir, temp_file, write_header,
-    write_store, write_trailer, write_value, Aux, CrcWriter, SectionWriter,
+    combine, combine_with, function_payload, save_file, seal_payload, set_compression, sync_dir,
+    temp_file, write_header, write_store, write_trailer, write_value, Aux, CrcWriter,
+    SectionWriter,
 };
 
 /// The RDB version written: Redis 7.0's.
@@ -159,6 +166,8 @@ pub const RDB_VERSION: u32 = 10;
 /// The newest version read: Redis 7.2's (adds set listpacks and a stream
 /// format).
 pub const MAX_READ_VERSION: u32 = 11;
+/// A DUMP payload's footer: two bytes of RDB version, eight of CRC-64.
+pub const PAYLOAD_FOOTER: usize = 10;
 /// `redis-ver` in the header: the Redis whose format and semantics kevy
 /// follows.
 pub const REDIS_VER: &str = "7.0.15";

@@ -438,6 +438,27 @@ fn printf_g17(v: f64) -> String {
     }
 }
 
+/// Ends a DUMP payload: the RDB version, two bytes, and the CRC-64 of
+/// everything before it (Redis's `createDumpPayload`).
+pub fn seal_payload(p: &mut Vec<u8>) {
+    p.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64::update(0, p);
+    p.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// FUNCTION DUMP's payload: a FUNCTION2 record per library, its code
+/// written as a file holds it (LZF-compressed under `rdbcompression`, as
+/// Redis's `rdbSaveFunctions`), then the footer.
+pub fn function_payload<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut p = Vec::new();
+    for code in codes {
+        p.push(OP_FUNCTION2);
+        put_str(&mut p, code);
+    }
+    seal_payload(&mut p);
+    p
+}
+
 /// An RDB length: 6 bits, 14 bits, or a marker and 32 or 64 bits, big-endian.
 pub(crate) fn put_len(b: &mut Vec<u8>, n: u64) {
     if n < 1 << 6 {

@@ -161,7 +161,7 @@ impl<S: Service> Executor<S> {
             return;
         };
         if let Route::Keys { .. } = route {
-            for k in super::route_keys(&route, args) {
+            for k in route.keys(args) {
                 if shard_of(k, self.n) == self.id {
                     self.waiters.mark_ready(client.db, k);
                 }
@@ -214,7 +214,8 @@ impl<S: Service> Executor<S> {
             }
         }
         let via_home = match self.svc.route(args, client, self.n) {
-            Ok((_, route @ Route::Keys { .. })) => super::route_keys(&route, args)
+            Ok((_, route @ Route::Keys { .. })) => route
+                .keys(args)
                 .any(|k| shard_of(k, self.n) != self.id && !waits_on.contains(&k)),
             _ => false,
         };

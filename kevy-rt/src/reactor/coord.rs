@@ -11,7 +11,6 @@
 //! would by message.
 
 use super::executor::{Executor, Wire};
-use super::route_keys;
 use crate::conn::VecPool;
 use crate::exec::TxTag;
 use crate::fold::FanOut;
@@ -327,7 +326,7 @@ impl<S: Service> Coordinator<S> {
             match route {
                 Ok(r @ Route::Keys { .. }) => {
                     let read = self.svc.reads_only(*cmd);
-                    for k in route_keys(r, args.args()) {
+                    for k in r.keys(args.args()) {
                         let s = shard_of(k, n);
                         claims[s].keys.push(key_id(k));
                         claims[s].read &= read;
@@ -370,7 +369,7 @@ impl<S: Service> Coordinator<S> {
                 Ok(Route::All(fold)) => *fold != Fold::One,
                 Ok(Route::Conn) | Ok(Route::Clients { .. }) | Ok(Route::PubSub(_)) => false,
                 Ok(r @ Route::Keys { fold, .. }) => {
-                    let mut shards = route_keys(r, args.args()).map(|k| shard_of(k, n));
+                    let mut shards = r.keys(args.args()).map(|k| shard_of(k, n));
                     match shards.next() {
                         None => false,
                         Some(first) => *fold != Fold::One || shards.all(|s| s == first),
@@ -925,9 +924,8 @@ impl<S: Service> Coordinator<S> {
                 }
             }
             Route::Keys { fold, .. } => {
-                let mut shards: Vec<usize> = route_keys(&route, args)
-                    .map(|k| shard_of(k, self.n))
-                    .collect();
+                let mut shards: Vec<usize> =
+                    route.keys(args).map(|k| shard_of(k, self.n)).collect();
                 shards.sort_unstable();
                 shards.dedup();
                 match shards.len() {
@@ -1005,7 +1003,7 @@ impl<S: Service> Coordinator<S> {
         else {
             return;
         };
-        let (first, last, step) = super::key_range(args.len(), first, last, step);
+        let (first, last, step) = crate::service::key_range(args.len(), first, last, step);
         // The split is planned once per command and kept: an early
         // transaction sends it one shard at a time.
         let split = match tx.splits.iter().position(|p| p.step == i) {
@@ -1099,7 +1097,7 @@ impl<S: Service> Coordinator<S> {
         route: &Route,
         args: Args<'_>,
     ) {
-        let mut keys: Vec<&[u8]> = route_keys(route, args).collect();
+        let mut keys: Vec<&[u8]> = route.keys(args).collect();
         keys.sort_unstable();
         keys.dedup();
         tx.snaps = Vec::with_capacity(keys.len());

@@ -11,7 +11,6 @@
 //! the reactor drains after each call, so the executor never reaches into
 //! the connection table or the coordinator.
 
-use super::route_keys;
 use crate::exec::{self, Effects, TxTag};
 use crate::lock::{key_id, tx_id, Claim, Locks, TxId};
 use crate::msg::{Batch, Dest, Resp};
@@ -163,7 +162,8 @@ impl<S: Service> Executor<S> {
             claim.read = self.svc.reads_only(cmd);
             match route {
                 Route::Keys { .. } => {
-                    claim.keys = route_keys(&route, args)
+                    claim.keys = route
+                        .keys(args)
                         .filter(|k| shard_of(k, self.n) == self.id)
                         .map(key_id)
                         .collect();

@@ -98,6 +98,16 @@ pub fn last_save(server: &Server) -> u64 {
         .load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Whether the arguments end at `at` or hold one SYNC or ASYNC there:
+/// the flush mode FLUSHALL, FLUSHDB, SCRIPT FLUSH and FUNCTION FLUSH take
+/// (both free in place here).
+pub fn flush_mode_ok(args: &Args<'_>, at: usize) -> bool {
+    args.len() == at
+        || (args.len() == at + 1
+            && (args.get(at).eq_ignore_ascii_case(b"sync")
+                || args.get(at).eq_ignore_ascii_case(b"async")))
+}
+
 /// Changes the collection at `key` in place through the store's update
 /// path (which accounts memory, deletes it if left empty and reports the
 /// change when `f` says it changed something). `pick` selects the type;

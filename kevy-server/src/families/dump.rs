@@ -53,39 +53,21 @@ pub const INVALID_TTL: &str = "ERR Invalid TTL value, must be >= 0";
 pub const INVALID_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
 pub const INVALID_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
 
-/// The footer: two bytes of RDB version, eight of CRC-64.
-const FOOTER: usize = 10;
-
 /// `v` serialized as DUMP replies it (Redis's `createDumpPayload`).
 pub fn payload(v: &Value) -> Vec<u8> {
     let mut p = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = rdb::write_value(&mut p, v);
-    p.extend_from_slice(&(rdb::RDB_VERSION as u16).to_le_bytes());
-    let crc = rdb::crc64::update(0, &p);
-    p.extend_from_slice(&crc.to_le_bytes());
+    rdb::seal_payload(&mut p);
     p
 }
 
 /// The value a payload holds, or the error RESTORE replies with. The
-/// footer is checked first (Redis's `verifyDumpPayload`: a version kevy
-/// reads, and a CRC-64 that matches: Redis 7.0 accepts no zero "checksum
-/// off" here); the value is then read from the whole payload, footer
-/// included, as Redis's loader reads it: bytes after the value are not
-/// looked at.
+/// footer is checked first (`rdb::payload_body`); the value is then read
+/// from the whole payload, footer included, as Redis's loader reads it:
+/// bytes after the value are not looked at.
 pub fn parse_payload(p: &[u8]) -> OpResult<Value> {
-    if p.len() < FOOTER {
-        return Err(OpError::Family(BAD_PAYLOAD));
-    }
-    let (body, footer) = p.split_at(p.len() - FOOTER);
-    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
-    let mut crc = [0u8; 8];
-    crc.copy_from_slice(&footer[2..]);
-    let crc = u64::from_le_bytes(crc);
-    let computed = rdb::crc64::update(rdb::crc64::update(0, body), &footer[..2]);
-    if version > rdb::MAX_READ_VERSION || crc != computed {
-        return Err(OpError::Family(BAD_PAYLOAD));
-    }
+    rdb::payload_body(p).map_err(|_| OpError::Family(BAD_PAYLOAD))?;
     rdb::read_value(p).map_err(|_| OpError::Family(BAD_FORMAT))
 }
 

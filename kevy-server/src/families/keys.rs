@@ -610,16 +610,12 @@ fn cmd_dbsize(ctx: &mut Ctx<'_>) {
     ctx.out.int(n as i64);
 }
 
-/// FLUSHDB/FLUSHALL's optional SYNC or ASYNC (both free in place here).
+/// FLUSHDB/FLUSHALL's optional SYNC or ASYNC.
 fn parse_flush(args: &Args<'_>) -> OpResult<()> {
-    match args.len() {
-        1 => Ok(()),
-        2 if args.get(1).eq_ignore_ascii_case(b"sync")
-            || args.get(1).eq_ignore_ascii_case(b"async") =>
-        {
-            Ok(())
-        }
-        _ => Err(OpError::Syntax),
+    if super::common::flush_mode_ok(args, 1) {
+        Ok(())
+    } else {
+        Err(OpError::Syntax)
     }
 }
 

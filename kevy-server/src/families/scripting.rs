@@ -8,7 +8,7 @@
 //! those keys, so a script runs on the shard that owns them, or by copy on
 //! a scratch shard when they span shards.
 
-use super::common::{conn_spec, dispatch, reply_help};
+use super::common::{conn_spec, dispatch, flush_mode_ok, reply_help};
 use crate::ctx::{ConnCtx, Ctx};
 use crate::scripting::engine::{self, Source};
 use crate::table::{flag, CommandSpec, Handler, RouteKind, SubSpec, Table};
@@ -230,12 +230,7 @@ fn script_debug(ctx: &mut ConnCtx<'_>) -> ConnAction {
 }
 
 fn script_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let args = ctx.args;
-    let ok = args.len() == 2
-        || (args.len() == 3
-            && (args.get(2).eq_ignore_ascii_case(b"sync")
-                || args.get(2).eq_ignore_ascii_case(b"async")));
-    if !ok {
+    if !flush_mode_ok(&ctx.args, 2) {
         ctx.out
             .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
         return ConnAction::Continue;
@@ -451,13 +446,21 @@ fn function_delete(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
+/// Redis's `addReplySubcommandSyntaxError`, for a FUNCTION subcommand
+/// with more arguments than it takes.
+fn reply_syntax(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.error(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        super::common::c_str(ctx.args.get(1), usize::MAX)
+    ));
+    ConnAction::Continue
+}
+
 fn function_flush(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let args = ctx.args;
-    let ok = args.len() == 2
-        || (args.len() == 3
-            && (args.get(2).eq_ignore_ascii_case(b"sync")
-                || args.get(2).eq_ignore_ascii_case(b"async")));
-    if !ok {
+    if ctx.args.len() > 3 {
+        return reply_syntax(ctx);
+    }
+    if !flush_mode_ok(&ctx.args, 2) {
         ctx.out
             .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
         return ConnAction::Continue;
@@ -592,13 +595,7 @@ fn function_restore(ctx: &mut ConnCtx<'_>) -> ConnAction {
                 return ConnAction::Continue;
             }
         }
-        _ => {
-            ctx.out.error(&format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-                super::common::c_str(args.get(1), usize::MAX)
-            ));
-            return ConnAction::Continue;
-        }
+        _ => return reply_syntax(ctx),
     };
     match engine::function_restore(ctx.server, args.get(2), policy) {
         Ok(()) => {

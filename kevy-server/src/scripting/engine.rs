@@ -1238,39 +1238,17 @@ fn call_checked(
     };
     let declared = std::mem::take(&mut r.keys);
     let blocked = match route {
-        Route::Keys {
-            first,
-            last,
-            step,
-            extra,
-            ..
-        } => {
-            let (first, last, step) = key_range(args.len(), first, last, step);
-            let mut i = first;
-            let mut bad = None;
-            while i <= last && i < args.len() {
-                if !reachable(&r.shard, declared.args(), args.get(i)) {
-                    bad = Some(args.get(i));
-                    break;
-                }
-                i += step;
-            }
-            if bad.is_none() && extra != 0 && (extra as usize) < args.len() {
-                let k = args.get(extra as usize);
-                if !reachable(&r.shard, declared.args(), k) {
-                    bad = Some(k);
-                }
-            }
+        Route::Keys { .. } => {
+            let bad = route
+                .keys(args)
+                .find(|k| !reachable(&r.shard, declared.args(), k));
             if bad.is_none() && cmd_flags & flag::WRITE != 0 {
                 if let Some(saved) = r.undo.as_mut() {
-                    let mut i = first;
-                    while i <= last && i < args.len() {
-                        let k = args.get(i);
+                    for k in route.keys(args) {
                         if !saved.iter().any(|(s, _)| s == k) {
                             let snap = r.shard.store.export(k);
                             saved.push((k.to_vec(), snap));
                         }
-                        i += step;
                     }
                 }
             }
@@ -1416,17 +1394,6 @@ fn busy_check(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
         return stop(lua, r, Stop::Killed { at });
     }
     Ok(())
-}
-
-/// kevy-rt's key positions: `first..=last` by `step`, `last` negative
-/// counting from the end.
-fn key_range(argc: usize, first: u32, last: i32, step: u32) -> (usize, usize, usize) {
-    let last = if last < 0 {
-        (argc as i64 + last as i64).max(0) as usize
-    } else {
-        last as usize
-    };
-    (first as usize, last, step.max(1) as usize)
 }
 
 // ---- functions ------------------------------------------------------------------
@@ -1768,115 +1735,24 @@ pub fn fcall(ctx: &mut Ctx<'_>, ro: bool) {
     }
 }
 
-/// RDB's opcode of a function library (RDB_OPCODE_FUNCTION2).
-const RDB_FUNCTION: u8 = 245;
-
 /// FUNCTION DUMP: every library as an RDB function record, then the RDB
 /// version and a CRC-64, as DUMP's payloads.
 pub fn function_dump(server: &Server) -> Vec<u8> {
-    let mut p = Vec::new();
-    for lib in server.scripts.lock_libraries().libs.values() {
-        p.push(RDB_FUNCTION);
-        rdb_string(&mut p, &lib.code);
-    }
-    p.extend_from_slice(&(kevy_persist::rdb::RDB_VERSION as u16).to_le_bytes());
-    let crc = kevy_persist::rdb::crc64::update(0, &p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    p
-}
-
-/// An RDB string, length-prefixed, uncompressed.
-fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
-    let n = s.len();
-    if n < 1 << 6 {
-        out.push(n as u8);
-    } else if n < 1 << 14 {
-        out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
-    } else if n <= u32::MAX as usize {
-        out.push(0x80);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(0x81);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-    out.extend_from_slice(s);
+    let libs = server.scripts.lock_libraries();
+    kevy_persist::rdb::function_payload(libs.libs.values().map(|lib| &lib.code[..]))
 }
 
 /// The libraries' codes in a FUNCTION DUMP payload.
 fn parse_dump(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    const BAD: &str = "ERR DUMP payload version or checksum are wrong";
-    if p.len() < 10 {
-        return Err(BAD.into());
-    }
-    let (body, footer) = p.split_at(p.len() - 10);
-    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
-    let mut crc = [0u8; 8];
-    crc.copy_from_slice(&footer[2..]);
-    let computed =
-        kevy_persist::rdb::crc64::update(kevy_persist::rdb::crc64::update(0, body), &footer[..2]);
-    if version > kevy_persist::rdb::MAX_READ_VERSION || u64::from_le_bytes(crc) != computed {
-        return Err(BAD.into());
-    }
-    let mut codes = Vec::new();
-    let mut at = 0;
-    while at < body.len() {
-        if body[at] != RDB_FUNCTION {
-            return Err("ERR given type is not a function".into());
+    use kevy_persist::rdb::PayloadError;
+    kevy_persist::rdb::read_function_payload(p).map_err(|e| {
+        match e {
+            PayloadError::Footer => "ERR DUMP payload version or checksum are wrong",
+            PayloadError::NotAFunction => "ERR given type is not a function",
+            PayloadError::BadData => "ERR Bad data format",
         }
-        at += 1;
-        let bad = || "ERR Bad data format".to_string();
-        let first = *body.get(at).ok_or_else(bad)?;
-        let (len, used) = match first >> 6 {
-            0 => ((first & 0x3f) as usize, 1),
-            1 => {
-                let b = *body.get(at + 1).ok_or_else(bad)?;
-                ((((first & 0x3f) as usize) << 8) | b as usize, 2)
-            }
-            _ if first == 0x80 => {
-                let b = body.get(at + 1..at + 5).ok_or_else(bad)?;
-                (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
-            }
-            _ if first == 0x81 => {
-                let b = body.get(at + 1..at + 9).ok_or_else(bad)?;
-                let mut x = [0u8; 8];
-                x.copy_from_slice(b);
-                (u64::from_be_bytes(x) as usize, 9)
-            }
-            // A compressed string (0xC3): Redis compresses long code.
-            _ if first == 0xC3 => {
-                let mut pos = at + 1;
-                let mut read_len = || -> Result<usize, String> {
-                    let f = *body.get(pos).ok_or_else(bad)?;
-                    let (l, u) = match f >> 6 {
-                        0 => ((f & 0x3f) as usize, 1),
-                        1 => {
-                            let b = *body.get(pos + 1).ok_or_else(bad)?;
-                            ((((f & 0x3f) as usize) << 8) | b as usize, 2)
-                        }
-                        _ if f == 0x80 => {
-                            let b = body.get(pos + 1..pos + 5).ok_or_else(bad)?;
-                            (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
-                        }
-                        _ => return Err(bad()),
-                    };
-                    pos += u;
-                    Ok(l)
-                };
-                let clen = read_len()?;
-                let ulen = read_len()?;
-                let data = body.get(pos..pos + clen).ok_or_else(bad)?;
-                let code = kevy_persist::rdb::lzf::decompress(data, ulen).ok_or_else(bad)?;
-                codes.push(code);
-                at = pos + clen;
-                continue;
-            }
-            _ => return Err(bad()),
-        };
-        let code = body.get(at + used..at + used + len).ok_or_else(bad)?;
-        codes.push(code.to_vec());
-        at += used + len;
-    }
-    Ok(codes)
+        .to_string()
+    })
 }
 
 /// How FUNCTION RESTORE treats libraries already there.
