@@ -587,6 +587,14 @@
 //! may need more rounds; rounds are bounded, and a script that still
 //! reaches new keys past the bound is answered with an error.
 //!
+//! **What is built.** Ways 1 and 2, and the undoing of an attempt (the
+//! server keeps each written key's state before the script's first write
+//! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
+//! general forms for the runtime's use). Way 3 is not built yet: a script
+//! that reaches a key its run cannot is undone and answered with Redis
+//! Cluster's error. While some transaction holds or waits for keys of the
+//! shard ([`Sink::locked`]), a script reaches only its declared keys there.
+//!
 //! # Commands the server issues itself
 //!
 //! After each tick shard 0 asks [`Service::internal_command`] for a
