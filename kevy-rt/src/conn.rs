@@ -249,6 +249,23 @@ impl<S: Service> ConnState<S> {
         }
     }
 
+    /// Queues a pushed message (pub/sub, an invalidation) and, when the
+    /// output then breaks `limit`, disconnects the connection as Redis's
+    /// output-buffer limits do, dropping everything it is still owed.
+    pub fn push_limited(&mut self, first: u8, rest: &[u8], limit: OutputLimit, now_ms: u64) {
+        self.push_message(first, rest);
+        if self.over_limit(limit, now_ms) {
+            eprintln!(
+                "kevy: client id={} addr={} closed for overcoming of output buffer limits",
+                self.client.id, self.client.peer
+            );
+            self.closing = true;
+            self.wbuf = Vec::new();
+            self.wpos = 0;
+            self.pushes = Vec::new();
+        }
+    }
+
     /// Whether a subscriber's output broke `limit` (Redis's
     /// `checkClientOutputBufferLimits`): at or above the hard limit, or at
     /// or above the soft limit for longer than its seconds, continuously.

@@ -527,16 +527,11 @@ fn push_to<S: Service>(
         // closed: counted, as Redis counts a client it will free.
         return 1;
     }
-    st.push_message(if st.client.resp3 { b'>' } else { b'*' }, &frame[1..]);
-    if st.over_limit(limit, now_ms) {
-        eprintln!(
-            "kevy: client id={} addr={} closed for overcoming of output buffer limits",
-            st.client.id, st.client.peer
-        );
-        st.closing = true;
-        st.wbuf = Vec::new();
-        st.wpos = 0;
-        st.pushes = Vec::new();
-    }
+    st.push_limited(
+        if st.client.resp3 { b'>' } else { b'*' },
+        &frame[1..],
+        limit,
+        now_ms,
+    );
     1
 }

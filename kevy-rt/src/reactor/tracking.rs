@@ -256,17 +256,7 @@ impl<S: Service> Reactor<S> {
         for p in parts {
             frame.extend_from_slice(p);
         }
-        st.push_message(frame[0], &frame[1..]);
-        if st.over_limit(limit, now_ms) {
-            eprintln!(
-                "kevy: client id={} addr={} closed for overcoming of output buffer limits",
-                st.client.id, st.client.peer
-            );
-            st.closing = true;
-            st.wbuf = Vec::new();
-            st.wpos = 0;
-            st.pushes = Vec::new();
-        }
+        st.push_limited(frame[0], &frame[1..], limit, now_ms);
         if frame.capacity() > 1 << 20 {
             frame = Vec::new();
         }
