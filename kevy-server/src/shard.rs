@@ -57,6 +57,9 @@ pub struct Shard {
     /// this shard (`Sink::locked`), so a script may reach only the keys it
     /// declared.
     pub locked: bool,
+    /// Keys the running script read for a tracking caller, remembered
+    /// once the script ends (tracking.rs).
+    pub script_reads: Vec<Vec<u8>>,
     /// A tracking table observes the store (tracking.rs).
     pub track_attached: bool,
     /// The table has something for the execution point (it raises it).
@@ -87,6 +90,7 @@ impl Shard {
             server: None,
             scratch: false,
             locked: false,
+            script_reads: Vec::new(),
             track_attached: false,
             track_due: Default::default(),
         }

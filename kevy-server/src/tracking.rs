@@ -473,15 +473,36 @@ fn after(
     let server = &*kevy.server;
     let reads =
         client.tracking.records_reads() && command_flags(server, cmd, args) & flag::READONLY != 0;
+    // The keys a script's commands read (the script itself is no reading
+    // command).
+    let script_reads = std::mem::take(&mut shard.script_reads);
     if shard.scratch {
         if reads {
             for k in read_keys(kevy, client, shard.nshards, cmd, args) {
                 effects.pushes.track_read(client.id, client.home, k);
             }
         }
+        for k in &script_reads {
+            effects.pushes.track_read(client.id, client.home, k);
+        }
         return;
     }
     let (id, n) = (shard.id, shard.nshards);
+    if !script_reads.is_empty() {
+        let t = attach(shard, &server.tracking);
+        let r = Reader {
+            id: client.id,
+            home: client.home,
+        };
+        for k in script_reads
+            .iter()
+            .filter(|k| kevy_rt::shard_of(k, n) == id)
+        {
+            t.record(&server.tracking, k, r);
+        }
+        limit(t, &server.tracking, &server.published, id);
+        publish(t, &server.published[id]);
+    }
     if reads {
         let keys = read_keys(kevy, client, n, cmd, args);
         let t = attach(shard, &server.tracking);

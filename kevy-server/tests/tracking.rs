@@ -762,3 +762,37 @@ fn keys_loaded_at_start_up_are_nobodys_writes() {
     let _ = second.kill();
     let _ = second.wait();
 }
+
+/// What a Lua script reads is its caller's read, as in Redis: a write of
+/// the key invalidates it. With its keys on two shards the script runs by
+/// copy, and the keys' owners remember the reads.
+#[test]
+fn keys_a_script_reads_are_remembered_for_its_caller() {
+    for cores in ["1", "3"] {
+        let server = kevy(cores);
+        let port = server.port;
+        let (a, b) = ("set:a", "set:b1");
+        let mut w = conn(port);
+        call(&mut w, &["SET", a, "1"]);
+        call(&mut w, &["SET", b, "2"]);
+        let mut t = tracker(port, &[]);
+        // Reads one key, writes none: one key, on one shard.
+        call(
+            &mut t,
+            &["EVAL", "return redis.call('get', KEYS[1])", "1", a],
+        );
+        // Reads both keys, on two shards at --cores 3.
+        let both = "return {redis.call('get', KEYS[1]), redis.call('get', KEYS[2])}";
+        call(&mut t, &["EVAL", both, "2", a, b]);
+        assert_eq!(
+            info_field(&mut w, "tracking_total_keys"),
+            2,
+            "cores {cores}"
+        );
+        ok(&mut w, &["SET", a, "3"]);
+        ok(&mut w, &["SET", b, "4"]);
+        let got = collect(&mut t, 2);
+        assert_eq!(got.get(a), Some(&1), "cores {cores}: {got:?}");
+        assert_eq!(got.get(b), Some(&1), "cores {cores}: {got:?}");
+    }
+}

@@ -594,6 +594,9 @@ fn run(
             let mark = r.shard.prop().mark();
             mark
         });
+        // What an earlier script read is handed on after it, or dropped
+        // here: the list never outgrows one script's reads.
+        r.shard.script_reads.clear();
         r.active = true;
     }
     let result: mlua::Result<(bool, Value)> = match fn_args {
@@ -1309,6 +1312,15 @@ fn call_checked(
         }
     }
     let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+    // What a script reads is its caller's read for client-side caching,
+    // as in Redis: the keys go to the tracking table after the script.
+    if cmd_flags & flag::READONLY != 0 && client.tracking.records_reads() {
+        if let Route::Keys { .. } = route {
+            for k in route.keys(args) {
+                r.shard.script_reads.push(k.to_vec());
+            }
+        }
+    }
     if prop {
         let changed = r.shard.store.dirty != dirty;
         let db = r.db as u32;
