@@ -53,6 +53,11 @@
 # workers, one LPUSH producer; blpopbench), reporting messages delivered per
 # second and server CPU per message of kevy --cores 1, kevy --cores 2 and
 # redis-server, with every message counted; see scripts/bench-pubsub.sh.
+#
+# `scripts/bench.sh lua` measures EVALSHA of a small script (INCR one key,
+# GET another) at -P 16 and -P 1: kevy --cores 1 against redis-server with
+# both keys on one shard, and kevy --cores 2 with the keys on two shards;
+# see scripts/bench-lua.sh.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -60,9 +65,9 @@ ROOT=$(pwd)
 
 MODE=${1:-${BENCH_MODE:-throughput}}
 case $MODE in
-throughput | cpu | aof | bgsave | pubsub) ;;
+throughput | cpu | aof | bgsave | pubsub | lua) ;;
 *)
-    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave | pubsub]  (default: throughput)" >&2
+    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave | pubsub | lua]  (default: throughput)" >&2
     exit 1
     ;;
 esac
@@ -339,6 +344,12 @@ if [[ $MODE == pubsub ]]; then
     # shellcheck source=scripts/bench-pubsub.sh
     source "$ROOT/scripts/bench-pubsub.sh"
     pubsub_main
+    exit 0
+fi
+if [[ $MODE == lua ]]; then
+    # shellcheck source=scripts/bench-lua.sh
+    source "$ROOT/scripts/bench-lua.sh"
+    lua_main
     exit 0
 fi
 
