@@ -1062,6 +1062,28 @@ mod tests {
         Rehash(u8),
     }
 
+    /// Applies a step of a scan test's writes: inserts of keys apart from
+    /// the initial ones, removes of any but the `stable` ones, rehashing.
+    fn apply(d: &mut Dict<()>, ops: &[Op], stable: &HashSet<u32>) {
+        for o in ops {
+            match *o {
+                Op::Insert(i) => {
+                    d.insert(&key(i as u32 + 10_000), ());
+                }
+                Op::Remove(i) => {
+                    let i = i as u32;
+                    if !stable.contains(&i) {
+                        d.remove(&key(i));
+                    }
+                    d.remove(&key(i + 10_000));
+                }
+                Op::Rehash(n) => {
+                    d.rehash(n as usize);
+                }
+            }
+        }
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (0u16..2000).prop_map(Op::Insert),
@@ -1099,23 +1121,7 @@ mod tests {
                 if cur == 0 {
                     break;
                 }
-                for o in &ops[steps % ops.len()] {
-                    match *o {
-                        Op::Insert(i) => {
-                            d.insert(&key(i as u32 + 10_000), ());
-                        }
-                        Op::Remove(i) => {
-                            let i = i as u32;
-                            if !stable.contains(&i) {
-                                d.remove(&key(i));
-                            }
-                            d.remove(&key(i + 10_000));
-                        }
-                        Op::Rehash(n) => {
-                            d.rehash(n as usize);
-                        }
-                    }
-                }
+                apply(&mut d, &ops[steps % ops.len()], &stable);
                 steps += 1;
                 prop_assert!(steps < 1_000_000, "scan does not terminate");
             }
@@ -1172,23 +1178,7 @@ mod tests {
                         stable.contains(&n)
                     });
                 }
-                for o in &ops[steps % ops.len()] {
-                    match *o {
-                        Op::Insert(i) => {
-                            d.insert(&key(i as u32 + 10_000), ());
-                        }
-                        Op::Remove(i) => {
-                            let i = i as u32;
-                            if !stable.contains(&i) {
-                                d.remove(&key(i));
-                            }
-                            d.remove(&key(i + 10_000));
-                        }
-                        Op::Rehash(n) => {
-                            d.rehash(n as usize);
-                        }
-                    }
-                }
+                apply(&mut d, &ops[steps % ops.len()], &stable);
                 steps += 1;
                 prop_assert!(steps < 1_000_000, "scan does not terminate");
             }
