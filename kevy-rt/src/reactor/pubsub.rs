@@ -389,18 +389,16 @@ impl<S: Service> Reactor<S> {
             r.bulk(if sharded { b"smessage" } else { b"message" });
             r.bulk(channel);
             r.bulk(message);
-            for (&idx, &gen) in subs {
-                count += push_to(
-                    &mut self.conns,
-                    &self.gens,
-                    &mut self.writes,
-                    &mut me,
-                    (idx, gen),
-                    &frame,
-                    limit,
-                    self.now_ms,
-                );
-            }
+            count += push_to(
+                &mut self.conns,
+                &self.gens,
+                &mut self.writes,
+                &mut me,
+                subs,
+                &frame,
+                limit,
+                self.now_ms,
+            );
         }
         if !sharded {
             for (pattern, subs) in &self.pubsub.maps[Kind::Pattern as usize] {
@@ -414,18 +412,16 @@ impl<S: Service> Reactor<S> {
                 r.bulk(pattern);
                 r.bulk(channel);
                 r.bulk(message);
-                for (&idx, &gen) in subs {
-                    count += push_to(
-                        &mut self.conns,
-                        &self.gens,
-                        &mut self.writes,
-                        &mut me,
-                        (idx, gen),
-                        &frame,
-                        limit,
-                        self.now_ms,
-                    );
-                }
+                count += push_to(
+                    &mut self.conns,
+                    &self.gens,
+                    &mut self.writes,
+                    &mut me,
+                    subs,
+                    &frame,
+                    limit,
+                    self.now_ms,
+                );
             }
         }
         if frame.capacity() > 1 << 20 {
@@ -492,46 +488,45 @@ impl<S: Service> Reactor<S> {
     }
 }
 
-/// Pushes a message frame (framed for RESP2) to subscriber `(idx, gen)`,
-/// enforcing the subscriber output limit; returns 1 when the subscriber
-/// counts as a receiver.
+/// Pushes a message frame (framed for RESP2) to every subscriber
+/// `(idx, gen)` of `subs`, enforcing the subscriber output limit; returns
+/// how many count as receivers.
 #[allow(clippy::too_many_arguments)]
 fn push_to<S: Service>(
     conns: &mut [Option<crate::conn::Conn<S>>],
     gens: &[u32],
     writes: &mut Vec<u32>,
     me: &mut Option<(u32, &mut ConnState<S>)>,
-    (idx, gen): (u32, u32),
+    subs: &Map<u32, u32>,
     frame: &[u8],
     limit: OutputLimit,
     now_ms: u64,
 ) -> u64 {
-    let st: &mut ConnState<S> = match me {
-        Some((i, st)) if *i == idx => st,
-        _ => {
-            if gens.get(idx as usize) != Some(&gen) {
-                return 0;
+    let mut count = 0;
+    for (&idx, &gen) in subs {
+        let st: &mut ConnState<S> = match me {
+            Some((i, st)) if *i == idx => st,
+            _ => {
+                if gens.get(idx as usize) != Some(&gen) {
+                    continue;
+                }
+                let Some(c) = conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+                    continue;
+                };
+                if !c.in_write {
+                    c.in_write = true;
+                    writes.push(idx);
+                }
+                &mut c.st
             }
-            let Some(c) = conns.get_mut(idx as usize).and_then(Option::as_mut) else {
-                return 0;
-            };
-            if !c.in_write {
-                c.in_write = true;
-                writes.push(idx);
-            }
-            &mut c.st
+        };
+        count += 1;
+        // One disconnected by its output limit is still subscribed until it
+        // is closed: counted, as Redis counts a client it will free.
+        if !st.closing {
+            let first = if st.client.resp3 { b'>' } else { b'*' };
+            st.push_limited(first, &frame[1..], limit, now_ms);
         }
-    };
-    if st.closing {
-        // Disconnected by its output limit, still subscribed until it is
-        // closed: counted, as Redis counts a client it will free.
-        return 1;
     }
-    st.push_limited(
-        if st.client.resp3 { b'>' } else { b'*' },
-        &frame[1..],
-        limit,
-        now_ms,
-    );
-    1
+    count
 }
