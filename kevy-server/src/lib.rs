@@ -6,6 +6,7 @@ pub mod aof;
 pub mod ctx;
 pub mod errors;
 pub mod families;
+pub mod latency;
 pub mod loading;
 pub mod notify;
 pub mod persist;

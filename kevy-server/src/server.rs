@@ -77,6 +77,8 @@ pub struct Server {
     pub scripts: crate::scripting::Scripts,
     /// Client-side caching state shared by the shards (tracking.rs).
     pub tracking: crate::tracking::Global,
+    /// Latency spikes by event class (latency.rs).
+    pub latency: crate::latency::LatencyMonitor,
 }
 
 /// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
@@ -146,6 +148,7 @@ impl Server {
             rewrites: Default::default(),
             scripts: Default::default(),
             tracking: Default::default(),
+            latency: Default::default(),
         }
     }
 

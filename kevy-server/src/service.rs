@@ -160,8 +160,8 @@ impl Kevy {
         if reply.first() == Some(&b'-') {
             self.failed(shard, slot, &reply[1..]);
         }
-        if part == 0 && stats.is_slow(took) {
-            self.log_slow(shard, client, name, cmd, args, took);
+        if part == 0 && stats.needs_look(took) {
+            self.slow_or_spike(shard, client, name, cmd, args, took);
         }
     }
 
@@ -174,10 +174,11 @@ impl Kevy {
         stats.error_reply(shard, msg);
     }
 
-    /// A command that ran slower than `slowlog-log-slower-than`.
+    /// A command that ran slower than `slowlog-log-slower-than` or
+    /// `latency-monitor-threshold`.
     #[cold]
     #[inline(never)]
-    fn log_slow(
+    fn slow_or_spike(
         &self,
         shard: usize,
         client: &ClientCtx,
@@ -186,7 +187,18 @@ impl Kevy {
         args: Args<'_>,
         took: u64,
     ) {
-        if self.server.table.get(cmd).flags & flag::SKIP_SLOWLOG != 0 {
+        let stats = &self.server.cmdstats;
+        let flags = self.server.table.get(cmd).flags;
+        if stats.is_spike(took) {
+            let event = if flags & flag::FAST != 0 {
+                "fast-command"
+            } else {
+                "command"
+            };
+            let ms = kevy_sys::clock::cycles_to_ns(took) / 1_000_000;
+            self.server.latency.add_if_needed(event, ms);
+        }
+        if flags & flag::SKIP_SLOWLOG != 0 || !stats.is_slow(took) {
             return;
         }
         let name = match name {
@@ -706,9 +718,12 @@ impl Service for Kevy {
                 crate::notify::prepare(shard, effects.pushes.listening());
             }
             shard.store.set_now(kevy_sys::clock::unix_ms());
-            shard
-                .store
-                .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+            let t0 = std::time::Instant::now();
+            shard.store.active_expire_cycle(t0 + EXPIRE_CYCLE_BUDGET);
+            let ms = t0.elapsed().as_millis() as u64;
+            if ms > 0 {
+                self.server.latency.add_if_needed("expire-cycle", ms);
+            }
             crate::notify::drain(shard, &mut effects.pushes);
         }
         crate::tracking::tick(&self.server, shard, effects);

@@ -202,7 +202,7 @@ pub static PARAMS: &[Param] = {
         // Diagnostics and scripting.
         p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Live),
         p("slowlog-max-len", I64, "128", Live),
-        p("latency-monitor-threshold", I64, "0", Tunable),
+        p("latency-monitor-threshold", Int(0, i64::MAX), "0", Live),
         p("latency-tracking", Bool, "yes", Tunable),
         p("latency-tracking-info-percentiles", Str, "50 99 99.9", Tunable),
         pa("busy-reply-threshold", "lua-time-limit", I64, "5000", Live),
@@ -267,6 +267,12 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         "dir" => {
             if let Err(e) = std::env::set_current_dir(value) {
                 eprintln!("kevy-server: cannot change directory to {value}: {e}");
+            }
+        }
+        "latency-monitor-threshold" => {
+            if let Ok(ms) = value.parse() {
+                server.latency.set_threshold_ms(ms);
+                server.cmdstats.set_latency_threshold(ms);
             }
         }
         "slowlog-log-slower-than" => {

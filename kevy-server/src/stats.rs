@@ -136,6 +136,10 @@ pub struct CommandStats {
     /// `kevy_sys::clock::cycles` for the hot path's comparison.
     slower_than_us: AtomicI64,
     slower_than_cycles: AtomicU64,
+    /// `latency-monitor-threshold` in cycles (`u64::MAX`: off), and the
+    /// smaller of the two, the one comparison the hot path makes.
+    latency_cycles: AtomicU64,
+    alert_cycles: AtomicU64,
     pub slowlog_max_len: AtomicU64,
     next_slow_id: AtomicU64,
 }
@@ -164,6 +168,8 @@ impl CommandStats {
             baseline: Mutex::new(Baseline::default()),
             slower_than_us: AtomicI64::new(0),
             slower_than_cycles: AtomicU64::new(0),
+            latency_cycles: AtomicU64::new(u64::MAX),
+            alert_cycles: AtomicU64::new(0),
             slowlog_max_len: AtomicU64::new(128),
             next_slow_id: AtomicU64::new(0),
         };
@@ -180,6 +186,30 @@ impl CommandStats {
             cycles_for_ns(us as u64 * 1000)
         };
         self.slower_than_cycles.store(cycles, Relaxed);
+        self.update_alert();
+    }
+
+    /// Sets `latency-monitor-threshold` (ms; 0 turns the monitor off). A
+    /// run of at least that many whole milliseconds is a spike.
+    pub fn set_latency_threshold(&self, ms: u64) {
+        let cycles = if ms == 0 {
+            u64::MAX
+        } else {
+            cycles_for_ns(ms.saturating_mul(1_000_000)).saturating_sub(1)
+        };
+        self.latency_cycles.store(cycles, Relaxed);
+        self.update_alert();
+    }
+
+    fn update_alert(&self) {
+        let a = self.slower_than_cycles.load(Relaxed);
+        let b = self.latency_cycles.load(Relaxed);
+        self.alert_cycles.store(a.min(b), Relaxed);
+    }
+
+    /// Whether a run of `cycles` is a latency spike.
+    pub fn is_spike(&self, cycles: u64) -> bool {
+        cycles > self.latency_cycles.load(Relaxed)
     }
 
     pub fn slower_than(&self) -> i64 {
@@ -204,9 +234,15 @@ impl CommandStats {
     }
 
     /// Whether a run of `cycles` belongs in the slow log.
-    #[inline(always)]
     pub fn is_slow(&self, cycles: u64) -> bool {
         cycles > self.slower_than_cycles.load(Relaxed)
+    }
+
+    /// Whether a run of `cycles` belongs in the slow log or the latency
+    /// monitor: the one test every command pays.
+    #[inline(always)]
+    pub fn needs_look(&self, cycles: u64) -> bool {
+        cycles > self.alert_cycles.load(Relaxed)
     }
 
     /// A command refused before it ran; `cmd` when it is a known one.
@@ -325,26 +361,7 @@ impl CommandStats {
     /// Latency percentiles (µs) of one command since the last reset; `None`
     /// when it has no calls.
     pub fn percentiles(&self, cmd: u16, ps: &[f64]) -> Option<Vec<f64>> {
-        let b = self.baseline.lock().unwrap_or_else(|e| e.into_inner());
-        let i = cmd as usize;
-        let mut counts = vec![0u64; BUCKETS];
-        let mut any = false;
-        for s in &self.shards {
-            if let Some(h) = s.cmds[i].hist.get() {
-                any = true;
-                for (c, b) in counts.iter_mut().zip(h.buckets.iter()) {
-                    *c += b.get();
-                }
-            }
-        }
-        if !any {
-            return None;
-        }
-        if let Some(Some(base)) = b.hist.get(i) {
-            for (c, b) in counts.iter_mut().zip(base) {
-                *c = c.saturating_sub(*b);
-            }
-        }
+        let counts = self.histogram(cmd)?;
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return None;
@@ -366,6 +383,66 @@ impl CommandStats {
                 })
                 .collect(),
         )
+    }
+
+    /// Command `cmd`'s histogram summed over the shards since the last
+    /// reset; `None` when it has never run.
+    fn histogram(&self, cmd: u16) -> Option<Vec<u64>> {
+        let b = self.baseline.lock().unwrap_or_else(|e| e.into_inner());
+        let i = cmd as usize;
+        let mut counts = vec![0u64; BUCKETS];
+        let mut any = false;
+        for s in &self.shards {
+            if let Some(h) = s.cmds[i].hist.get() {
+                any = true;
+                for (c, b) in counts.iter_mut().zip(h.buckets.iter()) {
+                    *c += b.get();
+                }
+            }
+        }
+        if !any {
+            return None;
+        }
+        if let Some(Some(base)) = b.hist.get(i) {
+            for (c, b) in counts.iter_mut().zip(base) {
+                *c = c.saturating_sub(*b);
+            }
+        }
+        Some(counts)
+    }
+
+    /// LATENCY HISTOGRAM's figures for command `cmd`: calls, and the
+    /// cumulative count at each power-of-two bucket that adds calls, keyed
+    /// by the bucket's upper bound in µs as Redis's HdrHistogram log
+    /// iteration reports it (1, 2, 4, 8, 16, 33, 66, …: 2^k ns plus the
+    /// sub-bucket width of two significant figures, for k ≥ 10). `None`
+    /// when it has never run.
+    pub fn cumulative_usec(&self, cmd: u16) -> Option<(u64, Vec<(u64, u64)>)> {
+        let counts = self.histogram(cmd)?;
+        let calls: u64 = counts.iter().sum();
+        if calls == 0 {
+            return None;
+        }
+        let level_ns = |k: u32| (1u64 << k) + (1u64 << (k - 7)) - 1;
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut k = 10;
+        let mut seen = 0;
+        for (b, &c) in counts.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let ns = kevy_sys::clock::cycles_to_ns(bucket_high(b));
+            while level_ns(k) < ns && k < 62 {
+                k += 1;
+            }
+            seen += c;
+            let us = level_ns(k) / 1000;
+            match out.last_mut() {
+                Some(last) if last.0 == us => last.1 = seen,
+                _ => out.push((us, seen)),
+            }
+        }
+        Some((calls, out))
     }
 
     /// Error kinds and counts since the last reset, sorted by kind.

@@ -367,3 +367,58 @@ fn a_blocked_command_counts_as_one_call() {
         assert_eq!(calls(&mut c).as_deref(), Some("2"), "cores {cores}");
     }
 }
+
+/// LATENCY sees a spike whichever shard ran it: a script that runs for
+/// tens of milliseconds is a `command` spike at a 1 ms threshold, a fast
+/// command is not; LATENCY HISTOGRAM counts calls on every shard.
+#[test]
+fn latency_monitor_records_spikes_and_histograms_on_every_shard() {
+    let server = kevy("3");
+    let mut c = conn(server.port);
+    assert_eq!(
+        call(&mut c, &["LATENCY", "LATEST"]).items().unwrap().len(),
+        0
+    );
+    call(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+    let busy = "local i = 0 while i < 20000000 do i = i + 1 end return i";
+    for key in ["k1", "k2", "k3"] {
+        call(&mut c, &["EVAL", busy, "1", key]);
+    }
+    let latest = call(&mut c, &["LATENCY", "LATEST"]);
+    let events = latest.items().unwrap();
+    assert_eq!(events.len(), 1, "{latest:?}");
+    let ev = events[0].items().unwrap();
+    assert_eq!(ev[0].bytes(), Some(&b"command"[..]));
+    let (last, max) = (ev[2].int().unwrap(), ev[3].int().unwrap());
+    assert!(last >= 1 && max >= last, "{latest:?}");
+    let history = call(&mut c, &["LATENCY", "HISTORY", "command"]);
+    let samples = history.items().unwrap();
+    assert!(!samples.is_empty() && samples.len() <= 3, "{history:?}");
+    let graph = text(&call(&mut c, &["LATENCY", "GRAPH", "command"]));
+    assert!(graph.starts_with("command - high "), "{graph}");
+    let doctor = text(&call(&mut c, &["LATENCY", "DOCTOR"]));
+    assert!(doctor.contains("\n1. command: "), "{doctor}");
+
+    for i in 0..30 {
+        call(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let h = call(&mut c, &["LATENCY", "HISTOGRAM", "set", "nosuch"]);
+    let m = h.items().unwrap();
+    assert_eq!(m.len(), 2, "{h:?}");
+    assert_eq!(m[0].bytes(), Some(&b"set"[..]));
+    let body = m[1].items().unwrap();
+    assert_eq!(body[0].bytes(), Some(&b"calls"[..]));
+    assert_eq!(body[1].int(), Some(30));
+    let buckets = body[3].items().unwrap();
+    let counts: Vec<i64> = buckets
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|v| v.int().unwrap())
+        .collect();
+    assert_eq!(counts.last(), Some(&30), "{h:?}");
+    assert!(counts.windows(2).all(|w| w[0] < w[1]), "{h:?}");
+
+    assert_eq!(call(&mut c, &["LATENCY", "RESET"]).int(), Some(1));
+    assert!(call(&mut c, &["LATENCY", "GRAPH", "command"]).is_error());
+}

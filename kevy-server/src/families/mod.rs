@@ -10,6 +10,7 @@ pub mod generic;
 pub mod hashes;
 pub mod info;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
@@ -32,6 +33,7 @@ pub fn register_all(t: &mut Table) {
     command::register(t);
     config::register(t);
     info::register(t);
+    latency::register(t);
     server::register(t);
     hashes::register(t);
     sets::register(t);
