@@ -181,7 +181,7 @@ fn histogram(ctx: &mut ConnCtx<'_>) -> ConnAction {
             }));
         }
     }
-    let found: Vec<(u16, (u64, Vec<(u64, u64)>))> = slots
+    let found: Vec<_> = slots
         .into_iter()
         .filter_map(|s| Some((s, stats.cumulative_usec(s)?)))
         .collect();
