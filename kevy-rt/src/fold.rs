@@ -145,6 +145,10 @@ impl FanOut {
                     out.extend_from_slice(e);
                 }
             }
+            Fold::With(f) => {
+                let parts: Vec<&[u8]> = parts.collect();
+                f(&parts, out);
+            }
             Fold::Random => {
                 let found: Vec<&[u8]> = self
                     .parts

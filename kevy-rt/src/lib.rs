@@ -663,8 +663,8 @@ mod stats;
 pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
-    ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PubSubOp,
-    Refused, Route, Service, Tracking, TxOp,
+    ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PartsFold,
+    PubSubOp, Refused, Route, Service, Tracking, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

@@ -6,7 +6,7 @@ use kevy_resp::{Args, OwnedArgs};
 use std::net::SocketAddr;
 
 /// How the parts of a command that fans out to several shards combine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Fold {
     /// Not split: all keys must be served as one unit (one shard, or a
     /// coordinated execution over copies of the keys).
@@ -32,7 +32,26 @@ pub enum Fold {
     /// that one are dropped: the next call, resuming at its cursor, visits
     /// their shards again.
     Pages,
+    /// The command's own combination of the parts' replies, given in
+    /// shard order (DEBUG DIGEST mixes per-shard digests).
+    With(PartsFold),
 }
+
+/// A [`Fold::With`] function: the parts' replies in shard order, and the
+/// reply to append to.
+pub type PartsFold = fn(&[&[u8]], &mut Vec<u8>);
+
+impl PartialEq for Fold {
+    fn eq(&self, other: &Fold) -> bool {
+        match (self, other) {
+            // The same function is the same fold (compared by address).
+            (Fold::With(a), Fold::With(b)) => *a as usize == *b as usize,
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for Fold {}
 
 /// Where a command runs, decided by the command table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

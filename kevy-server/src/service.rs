@@ -718,11 +718,13 @@ impl Service for Kevy {
                 crate::notify::prepare(shard, effects.pushes.listening());
             }
             shard.store.set_now(kevy_sys::clock::unix_ms());
-            let t0 = std::time::Instant::now();
-            shard.store.active_expire_cycle(t0 + EXPIRE_CYCLE_BUDGET);
-            let ms = t0.elapsed().as_millis() as u64;
-            if ms > 0 {
-                self.server.latency.add_if_needed("expire-cycle", ms);
+            if shard.active_expire {
+                let t0 = std::time::Instant::now();
+                shard.store.active_expire_cycle(t0 + EXPIRE_CYCLE_BUDGET);
+                let ms = t0.elapsed().as_millis() as u64;
+                if ms > 0 {
+                    self.server.latency.add_if_needed("expire-cycle", ms);
+                }
             }
             crate::notify::drain(shard, &mut effects.pushes);
         }

@@ -202,6 +202,8 @@ pub static PARAMS: &[Param] = {
         // Diagnostics and scripting.
         p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Live),
         p("slowlog-max-len", I64, "128", Live),
+        p("enable-debug-command", Enum(&["no", "yes", "local"]), "no", Immutable),
+        p("enable-module-command", Enum(&["no", "yes", "local"]), "no", Fixed),
         p("latency-monitor-threshold", Int(0, i64::MAX), "0", Live),
         p("latency-tracking", Bool, "yes", Tunable),
         p("latency-tracking-info-percentiles", Str, "50 99 99.9", Tunable),

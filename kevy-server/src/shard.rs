@@ -57,6 +57,8 @@ pub struct Shard {
     /// this shard (`Sink::locked`), so a script may reach only the keys it
     /// declared.
     pub locked: bool,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the tick reclaims expired keys.
+    pub active_expire: bool,
     /// Keys the running script read for a tracking caller, remembered
     /// once the script ends (tracking.rs).
     pub script_reads: Vec<Vec<u8>>,
@@ -90,6 +92,7 @@ impl Shard {
             server: None,
             scratch: false,
             locked: false,
+            active_expire: true,
             script_reads: Vec::new(),
             track_attached: false,
             track_due: Default::default(),

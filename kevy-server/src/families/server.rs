@@ -1,5 +1,6 @@
-//! The server command family: TIME, LASTSAVE, SHUTDOWN, MONITOR and
-//! SLOWLOG. COMMAND, CONFIG and INFO have their own modules.
+//! The server command family: TIME, LASTSAVE, SHUTDOWN, MONITOR, SLOWLOG,
+//! ROLE and MODULE. COMMAND, CONFIG, INFO, LATENCY and DEBUG have their own
+//! modules.
 //!
 //! MONITOR makes the connection a monitor; the runtime feeds it every
 //! command dispatched on any shard. SLOWLOG reads the per-shard slow logs
@@ -53,6 +54,107 @@ pub fn register(t: &mut Table) {
         conn_spec("slowlog", -2, 0, &["@slow"], cmd_slowlog),
         SLOWLOG_SUBS,
     );
+    t.add(conn_spec(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        &["@admin", "@fast", "@dangerous"],
+        cmd_role,
+    ));
+    t.add_container(
+        conn_spec("module", -2, 0, &["@slow"], cmd_module),
+        MODULE_SUBS,
+    );
+}
+
+/// ROLE: kevy is always a primary with no replicas; its replication
+/// offset is INFO's `master_repl_offset`.
+fn cmd_role(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    ConnAction::Continue
+}
+
+const MODULE_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+const MODULE_LOAD: u32 = flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING;
+
+/// MODULE's subcommands, in the order Redis 7.0's COMMAND INFO gives them.
+static MODULE_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "module|loadex",
+        arity: -3,
+        flags: MODULE_LOAD,
+        acl: MODULE_ACL,
+        run: module_load,
+    },
+    SubSpec {
+        name: "module|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        acl: &["@slow"],
+        run: module_help,
+    },
+    SubSpec {
+        name: "module|load",
+        arity: -3,
+        flags: MODULE_LOAD,
+        acl: MODULE_ACL,
+        run: module_load,
+    },
+    SubSpec {
+        name: "module|unload",
+        arity: 3,
+        flags: MODULE_LOAD,
+        acl: MODULE_ACL,
+        run: module_load,
+    },
+    SubSpec {
+        name: "module|list",
+        arity: 2,
+        flags: flag::ADMIN | flag::NOSCRIPT,
+        acl: MODULE_ACL,
+        run: module_list,
+    },
+];
+
+fn cmd_module(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    dispatch(ctx, MODULE_SUBS)
+}
+
+fn module_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    reply_help(
+        ctx,
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
+    ConnAction::Continue
+}
+
+/// No module is ever loaded.
+fn module_list(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.array(0);
+    ConnAction::Continue
+}
+
+/// kevy loads no modules: LOAD, LOADEX and UNLOAD answer as Redis does
+/// with `enable-module-command no`, its default.
+fn module_load(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.error(
+        "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", \
+         you can run it from a local connection, otherwise you need to set this option in the \
+         configuration file, and then restart the server.",
+    );
+    ConnAction::Continue
 }
 
 fn cmd_monitor(ctx: &mut ConnCtx<'_>) -> ConnAction {

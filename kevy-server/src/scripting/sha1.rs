@@ -13,7 +13,7 @@ pub fn sha1_hex(data: &[u8]) -> [u8; 40] {
     out
 }
 
-fn sha1(data: &[u8]) -> [u8; 20] {
+pub fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [
         0x6745_2301,
         0xEFCD_AB89,
