@@ -142,6 +142,16 @@ pub(crate) struct ConnState<S: Service> {
     pub gate: bool,
     /// Blocked in a command that waits on keys.
     pub waiting: Option<Waiting>,
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    pub skip_next: bool,
+    /// Sequence numbers of dropped replies still on their way from other
+    /// shards (CLIENT REPLY); `None` while there are none.
+    #[allow(clippy::box_collection)]
+    muted: Option<Box<Vec<u64>>>,
+    /// Held by CLIENT PAUSE: its next command waits in the read buffer.
+    pub paused: bool,
 }
 
 /// A connection blocked in a command that waits on keys (crate doc,
@@ -208,6 +218,10 @@ impl<S: Service> ConnState<S> {
             soft_since: None,
             gate: false,
             waiting: None,
+            reply_off: false,
+            skip_next: false,
+            muted: None,
+            paused: false,
         }
     }
 
@@ -216,7 +230,9 @@ impl<S: Service> ConnState<S> {
     pub fn sync_gate(&mut self) {
         self.gate = self.multi.is_some()
             || (self.client.subscribed && !self.client.resp3)
-            || self.client.tracking.has(crate::service::Tracking::CACHING);
+            || self.client.tracking.has(crate::service::Tracking::CACHING)
+            || self.reply_off
+            || self.skip_next;
     }
 
     /// Starts or ends MULTI.
@@ -402,6 +418,27 @@ impl<S: Service> ConnState<S> {
         };
     }
 
+    /// Drops the reply of the command numbered `seq` (CLIENT REPLY OFF or
+    /// SKIP), dispatched when `unsent_before` bytes of output were unsent:
+    /// taken back from the output or its slot if it is there, else
+    /// dropped when it arrives.
+    pub fn mute(&mut self, seq: u64, unsent_before: usize) {
+        if seq < self.done_seq {
+            let added = self.unsent().saturating_sub(unsent_before);
+            let keep = self.wbuf.len() - added;
+            self.wbuf.truncate(keep);
+            return;
+        }
+        match self.slots.get_mut((seq - self.done_seq) as usize) {
+            Some(Pending::Ready { len, .. }) => {
+                self.held -= *len as usize;
+                *len = 0;
+            }
+            Some(_) => self.muted.get_or_insert_with(Default::default).push(seq),
+            None => {}
+        }
+    }
+
     /// Records the reply (or part) for `seq`, then drains complete slots.
     pub fn deliver(&mut self, seq: u64, part: u32, reply: &[u8], pool: &mut VecPool) {
         let Some(i) = seq.checked_sub(self.done_seq).map(|i| i as usize) else {
@@ -410,6 +447,11 @@ impl<S: Service> ConnState<S> {
         match self.slots.get_mut(i) {
             Some(slot @ Pending::Wait(_)) => {
                 let remote = matches!(slot, Pending::Wait(true));
+                let reply = if self.muted.is_some() && take_muted(&mut self.muted, seq) {
+                    &[][..]
+                } else {
+                    reply
+                };
                 if i == 0 {
                     self.slots.pop_front();
                     self.put_out(reply);
@@ -440,6 +482,9 @@ impl<S: Service> ConnState<S> {
                 let at = self.parked.len();
                 fo.finish(&mut self.parked);
                 fo.recycle_parts(pool);
+                if self.muted.is_some() && take_muted(&mut self.muted, seq) {
+                    self.parked.truncate(at);
+                }
                 let len = self.parked.len() - at;
                 self.held -= fo.copied;
                 self.held += len;
@@ -501,6 +546,23 @@ impl<S: Service> ConnState<S> {
         }
         self.parked = fresh;
     }
+}
+
+/// Whether `seq`'s reply is to be dropped (and forgets it).
+#[cold]
+#[allow(clippy::box_collection)]
+fn take_muted(muted: &mut Option<Box<Vec<u64>>>, seq: u64) -> bool {
+    let Some(m) = muted.as_mut() else {
+        return false;
+    };
+    let Some(i) = m.iter().position(|&s| s == seq) else {
+        return false;
+    };
+    m.swap_remove(i);
+    if m.is_empty() {
+        *muted = None;
+    }
+    true
 }
 
 /// Appends to an output buffer, after dropping what is already written

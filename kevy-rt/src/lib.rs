@@ -664,7 +664,7 @@ pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
 pub use reactor::{bind, run, Bound, Config};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PartsFold,
-    PubSubOp, Refused, Route, Service, Tracking, TxOp,
+    PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

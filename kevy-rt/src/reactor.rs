@@ -6,7 +6,7 @@ use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT,
 use crate::fold::FanOut;
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
-use crate::service::{key_range, ClientCtx, ConnAction, Refused, Route, Service, TxOp};
+use crate::service::{key_range, ClientCtx, ConnAction, Refused, ReplyMode, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
 use coord::Coordinator;
@@ -95,6 +95,8 @@ impl Bound {
             any_monitor: Padded(AtomicUsize::new(0)),
             subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
             directory: Default::default(),
+            pause_until: Padded(AtomicU64::new(0)),
+            pause_all: AtomicBool::new(false),
         });
         let next_client_id = Arc::new(AtomicU64::new(1));
         let mut handles = Vec::with_capacity(n);
@@ -233,6 +235,8 @@ struct Reactor<S: Service> {
     follows: std::collections::HashMap<(u32, u32, u64), Vec<u8>, ahash::RandomState>,
     /// Connections with input to parse.
     ready: Vec<u32>,
+    /// Connections whose next command a CLIENT PAUSE holds.
+    paused: Vec<u32>,
     /// Connections with output to write or state to re-check.
     writes: Vec<u32>,
     /// Connections whose output waits for a remote reply (`COALESCE_US`);
@@ -302,6 +306,7 @@ impl<S: Service> Reactor<S> {
             ids: Default::default(),
             follows: Default::default(),
             ready: Vec::new(),
+            paused: Vec::new(),
             writes: Vec::new(),
             held_writes: Vec::new(),
             timers: Default::default(),
@@ -354,6 +359,11 @@ impl<S: Service> Reactor<S> {
                 if let Some(d) = self.next_deadline_ms(clock::monotonic_us()) {
                     t = t.min(d);
                 }
+                // So does the end of a pause holding a client.
+                if !self.paused.is_empty() {
+                    let left = self.mesh.pause_until().saturating_sub(clock::unix_ms());
+                    t = t.min(left + 1);
+                }
                 t as i32
             };
             if timeout != 0 && self.mesh.going_to_sleep() {
@@ -385,6 +395,9 @@ impl<S: Service> Reactor<S> {
             }
             if !self.timers.is_empty() {
                 self.expire_waits();
+            }
+            if !self.paused.is_empty() {
+                self.release_paused();
             }
             self.turn();
             self.flush_writes();
@@ -614,6 +627,14 @@ impl<S: Service> Reactor<S> {
                 Ok(Parse::Partial) => break,
                 Ok(Parse::Complete(used)) => {
                     let args = c.io.parser.args(input);
+                    if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {
+                        // It stays in the buffer until the pause ends.
+                        if !c.st.paused {
+                            c.st.paused = true;
+                            self.paused.push(idx);
+                        }
+                        break;
+                    }
                     if !args.is_empty() {
                         self.commands += 1;
                         self.dispatch(idx, gen, &mut c.st, args);
@@ -637,6 +658,48 @@ impl<S: Service> Reactor<S> {
             }
         }
         false
+    }
+
+    /// Whether CLIENT PAUSE holds this command now: every command under
+    /// `ALL`, the writing ones (and an EXEC that queued one) under
+    /// `WRITE`. A pause that has run out is ended here.
+    #[cold]
+    #[inline(never)]
+    fn held_by_pause(&mut self, st: &ConnState<S>, args: Args<'_>) -> bool {
+        if args.is_empty() {
+            return false;
+        }
+        let Some(all) = self.mesh.paused_at(self.now_ms) else {
+            return false;
+        };
+        if all {
+            return true;
+        }
+        match self.svc.route(args, &st.client, self.n) {
+            Ok((_, Route::Tx(TxOp::Exec))) => st.multi.as_ref().is_some_and(|q| {
+                q.cmds
+                    .iter()
+                    .any(|(c, a)| self.svc.pause_holds(*c, a.args()))
+            }),
+            Ok((cmd, _)) => self.svc.pause_holds(cmd, args),
+            Err(_) => false,
+        }
+    }
+
+    /// Runs again the connections a pause held, once it is over.
+    fn release_paused(&mut self) {
+        if self.mesh.paused_at(self.now_ms).is_some() {
+            return;
+        }
+        for idx in std::mem::take(&mut self.paused) {
+            if let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) {
+                c.st.paused = false;
+                if !c.in_ready {
+                    c.in_ready = true;
+                    self.ready.push(idx);
+                }
+            }
+        }
     }
 
     fn mark_write(&mut self, idx: u32) {
@@ -796,6 +859,27 @@ impl<S: Service> Reactor<S> {
     #[cold]
     #[inline(never)]
     fn dispatch_gated(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        if st.reply_off || st.skip_next {
+            return self.dispatch_muted(idx, gen, st, args);
+        }
+        self.dispatch_gated_inner(idx, gen, st, args);
+    }
+
+    /// A command whose reply CLIENT REPLY OFF or SKIP drops: it runs as
+    /// any other, then its reply is taken back (or dropped when it
+    /// arrives). CLIENT REPLY ON's own `+OK` is kept.
+    fn dispatch_muted(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        let (was_off, was_skip) = (st.reply_off, st.skip_next);
+        let (seq, unsent) = (st.next_seq(), st.unsent());
+        st.skip_next = false;
+        self.dispatch_gated_inner(idx, gen, st, args);
+        if (was_off && st.reply_off) || was_skip {
+            st.mute(seq, unsent);
+        }
+        st.sync_gate();
+    }
+
+    fn dispatch_gated_inner(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
         if st.multi.is_some() {
             self.dispatch_in_multi(idx, gen, st, args);
         } else {
@@ -848,6 +932,20 @@ impl<S: Service> Reactor<S> {
         self.dispatch_routed(idx, gen, st, cmd, route, args)
     }
 
+    /// CLIENT REPLY, PAUSE and UNPAUSE: what they change in the runtime.
+    /// The connections an UNPAUSE frees run from the next iteration on.
+    fn conn_setting(mesh: &Endpoint<S>, st: &mut ConnState<S>, action: ConnAction) {
+        match action {
+            ConnAction::Reply(ReplyMode::On) => st.reply_off = false,
+            ConnAction::Reply(ReplyMode::Off) => st.reply_off = true,
+            ConnAction::Reply(ReplyMode::Skip) => st.skip_next = !st.reply_off,
+            ConnAction::Pause { until_ms, all } => mesh.pause(until_ms, all),
+            ConnAction::Unpause => mesh.unpause(),
+            _ => {}
+        }
+        st.sync_gate();
+    }
+
     /// Appends an error reply for the next sequence number.
     fn push_error(&mut self, st: &mut ConnState<S>, msg: &[u8]) {
         let mut reply = std::mem::take(&mut self.part_out);
@@ -898,11 +996,14 @@ impl<S: Service> Reactor<S> {
                     ConnAction::Continue => {}
                     ConnAction::Close => st.closing = true,
                     ConnAction::Reset => {
+                        st.reply_off = false;
+                        st.skip_next = false;
                         st.set_multi(None);
                         self.unwatch_all(st);
                         self.drop_subs(idx, st);
                     }
                     ConnAction::Monitor => self.start_monitor(idx, gen, st),
+                    other => Self::conn_setting(&self.mesh, st, other),
                 }
                 // HELLO may switch a subscribed connection's protocol;
                 // CLIENT CACHING sends the next command the slow way.

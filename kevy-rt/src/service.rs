@@ -146,6 +146,8 @@ pub enum PubSubOp {
 #[derive(Clone, Debug)]
 pub struct ClientInfo {
     pub id: u64,
+    /// CLIENT NO-EVICT ON (the `e` flag).
+    pub no_evict: bool,
     /// The shard whose reactor owns it.
     pub home: u32,
     pub peer: SocketAddr,
@@ -244,6 +246,26 @@ pub enum ConnAction {
     /// The connection becomes a monitor (MONITOR): it receives a line for
     /// every command any connection runs.
     Monitor,
+    /// CLIENT REPLY: whether the connection's replies are sent.
+    Reply(ReplyMode),
+    /// CLIENT PAUSE: hold every client's commands (`all`), or those that
+    /// write, on every shard until `until_ms` (unix ms).
+    Pause {
+        until_ms: u64,
+        all: bool,
+    },
+    /// CLIENT UNPAUSE.
+    Unpause,
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    /// No reply to anything until ON.
+    Off,
+    /// No reply to the next command.
+    Skip,
 }
 
 /// The per-connection facts a command needs wherever it runs. It is `Copy`
@@ -426,6 +448,12 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET). Asked only for such
     /// connections.
     fn subscribed_refusal(&self, cmd: Self::Cmd, args: Args<'_>) -> Option<Vec<u8>>;
+
+    /// Whether a CLIENT PAUSE WRITE holds `cmd` run with `args` (Redis
+    /// holds the commands that may write). Asked only during a pause.
+    fn pause_holds(&self, _cmd: Self::Cmd, _args: Args<'_>) -> bool {
+        false
+    }
 
     /// Whether CLIENT CACHING's flag stays in force after command `args`
     /// ran: Redis keeps it through CLIENT itself (and MULTI's queue), and

@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
 pub struct Session {
     /// CLIENT SETNAME.
     pub name: Option<Vec<u8>>,
+    /// CLIENT NO-EVICT ON (the `e` flag in CLIENT LIST).
+    pub no_evict: bool,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,

@@ -598,6 +598,7 @@ impl Service for Kevy {
     fn describe(&self, session: &Session, last: Option<u16>, info: &mut ClientInfo) {
         let attr = |v: &Option<Vec<u8>>| v.clone().unwrap_or_default();
         info.name = attr(&session.name);
+        info.no_evict = session.no_evict;
         info.lib_name = attr(&session.lib_name);
         info.lib_ver = attr(&session.lib_ver);
         if let Some(cmd) = last {
@@ -637,6 +638,42 @@ impl Service for Kevy {
 
     fn tracking_redirect(&self, session: &Session) -> (u64, u32) {
         session.tracking_redirect
+    }
+
+    /// Redis's `getCommandFlags`: a script may write unless its shebang
+    /// (or its function's flags) says `no-writes`.
+    fn pause_holds(&self, cmd: u16, args: Args<'_>) -> bool {
+        use crate::scripting::{engine, flags, sha_key};
+        let spec = self.server.table.get(cmd);
+        if spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {
+            return true;
+        }
+        let no_writes = |f: u32| f & flags::NO_WRITES != 0;
+        let scripts = &self.server.scripts;
+        match spec.name {
+            "eval" | "evalsha" if args.len() > 1 => {
+                let body = if spec.name == "eval" {
+                    Some(args.get(1).into())
+                } else {
+                    sha_key(args.get(1)).and_then(|k| scripts.body(&k))
+                };
+                !body.is_some_and(|b| matches!(engine::shebang(&b), Ok((f, _)) if no_writes(f)))
+            }
+            "fcall" if args.len() > 1 => {
+                let libs = scripts.lock_libraries();
+                let name = args.get(1);
+                let f = libs.funcs.get(name).and_then(|lib| {
+                    libs.libs
+                        .get(lib)?
+                        .functions
+                        .iter()
+                        .find(|f| f.name == name)
+                        .map(|f| f.flags)
+                });
+                !f.is_some_and(no_writes)
+            }
+            _ => false,
+        }
     }
 
     fn keeps_caching(&self, args: Args<'_>) -> bool {

@@ -63,6 +63,7 @@ impl<S: Service> Reactor<S> {
         };
         let omem = st.output_weight();
         let mut info = ClientInfo {
+            no_evict: false,
             id: st.client.id,
             home: self.id as u32,
             peer: st.client.peer,

@@ -14,7 +14,7 @@ pub(super) use crate::ring::Padded;
 use crate::ring::{Consumer, Full, Producer};
 use crate::service::Service;
 use kevy_sys::EventFd;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Batches taken from one ring per iteration: no peer can hold the reactor
@@ -38,6 +38,11 @@ pub(super) struct Shared {
     /// Every subscription's name with its subscriber count, for PUBSUB
     /// and INFO (`reactor/pubsub.rs`).
     pub directory: Mutex<Directory>,
+    /// CLIENT PAUSE: the unix ms it lasts until (0: no pause), and
+    /// whether it holds every command (else the writing ones). Read per
+    /// command, written by CLIENT PAUSE and UNPAUSE only.
+    pub pause_until: Padded<AtomicU64>,
+    pub pause_all: AtomicBool,
 }
 
 pub(super) struct Endpoint<S: Service> {
@@ -149,6 +154,41 @@ impl<S: Service> Endpoint<S> {
         self.shared.sleeping[self.id]
             .0
             .store(false, Ordering::Relaxed);
+    }
+
+    /// Starts (or replaces) a CLIENT PAUSE.
+    pub fn pause(&self, until_ms: u64, all: bool) {
+        self.shared.pause_all.store(all, Ordering::Relaxed);
+        self.shared.pause_until.0.store(until_ms, Ordering::SeqCst);
+    }
+
+    /// Ends a CLIENT PAUSE and wakes every shard, so the commands they
+    /// hold run at once.
+    pub fn unpause(&self) {
+        self.shared.pause_until.0.store(0, Ordering::SeqCst);
+        for (s, w) in self.shared.wakers.iter().enumerate() {
+            if s != self.id {
+                let _ = w.wake();
+            }
+        }
+    }
+
+    /// Whether a CLIENT PAUSE may be in force: the one load the command
+    /// path makes.
+    #[inline(always)]
+    pub fn maybe_paused(&self) -> bool {
+        self.shared.pause_until.0.load(Ordering::Relaxed) != 0
+    }
+
+    /// The pause in force at `now_ms`: `Some(all)`, or `None`.
+    pub fn paused_at(&self, now_ms: u64) -> Option<bool> {
+        let until = self.shared.pause_until.0.load(Ordering::Relaxed);
+        (now_ms < until).then(|| self.shared.pause_all.load(Ordering::Relaxed))
+    }
+
+    /// When the pause ends (unix ms), 0 with none.
+    pub fn pause_until(&self) -> u64 {
+        self.shared.pause_until.0.load(Ordering::Relaxed)
     }
 
     pub fn waker_fd(&self) -> std::os::fd::RawFd {

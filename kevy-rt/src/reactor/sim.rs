@@ -66,6 +66,8 @@ impl<S: Service> Sim<S> {
             any_monitor: Padded(AtomicUsize::new(0)),
             subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
             directory: Default::default(),
+            pause_until: Padded(AtomicU64::new(0)),
+            pause_all: AtomicBool::new(false),
         });
         let ids = Arc::new(AtomicU64::new(1));
         let shards = rings::<S>(n)

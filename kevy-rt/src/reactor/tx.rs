@@ -402,7 +402,7 @@ impl<S: Service> Reactor<S> {
                                 out.truncate(start);
                                 Reply::new(&mut out, st.client.resp3).error_bytes(MONITOR_IN_TX);
                             }
-                            _ => {}
+                            other => Self::conn_setting(&self.mesh, st, other),
                         }
                     }
                     // UNWATCH inside the transaction: EXEC unwatches anyway.
@@ -526,7 +526,7 @@ impl<S: Service> Reactor<S> {
                                     Reply::new(&mut v, c.st.client.resp3)
                                         .error_bytes(MONITOR_IN_TX);
                                 }
-                                _ => {}
+                                other => Self::conn_setting(&self.mesh, &mut c.st, other),
                             }
                             client = Some(c.st.client);
                         }

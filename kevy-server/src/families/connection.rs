@@ -226,10 +226,36 @@ fn attr_value(v: &[u8]) -> Option<Vec<u8>> {
 const SUB: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const SUB_ACL: &[&str] = &["@slow", "@connection"];
 
-/// CLIENT's subcommands. PAUSE, UNPAUSE, REPLY and NO-EVICT are not
-/// implemented, so they get Redis's unknown-subcommand error. Listed in
-/// the order Redis 7.0's COMMAND INFO gives them.
+/// CLIENT's subcommands, in the order Redis 7.0's COMMAND INFO gives them.
 pub(super) static CLIENT_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "client|pause",
+        arity: -3,
+        flags: flag::ADMIN | SUB,
+        acl: &["@admin", "@slow", "@dangerous", "@connection"],
+        run: client_pause,
+    },
+    SubSpec {
+        name: "client|no-evict",
+        arity: 3,
+        flags: flag::ADMIN | SUB,
+        acl: &["@admin", "@slow", "@dangerous", "@connection"],
+        run: client_no_evict,
+    },
+    SubSpec {
+        name: "client|unpause",
+        arity: 2,
+        flags: flag::ADMIN | SUB,
+        acl: &["@admin", "@slow", "@dangerous", "@connection"],
+        run: client_unpause,
+    },
+    SubSpec {
+        name: "client|reply",
+        arity: 3,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_reply,
+    },
     SubSpec {
         name: "client|trackinginfo",
         arity: 2,
@@ -363,6 +389,12 @@ fn client_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
@@ -374,6 +406,8 @@ fn client_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
             "    Control server assisted client side caching.",
             "TRACKINGINFO",
             "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
         ],
     );
     ConnAction::Continue
@@ -438,6 +472,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
     let age = (kevy_sys::clock::unix_ms() / 1000).saturating_sub(c.created_ms / 1000);
     ClientInfo {
         id: c.id,
+        no_evict: s.no_evict,
         home: c.home,
         peer: c.peer,
         local: c.local,
@@ -498,6 +533,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     }
     if i.tracking.has(Tracking::BCAST) {
         flags.push('B');
+    }
+    if i.no_evict {
+        flags.push('e');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -990,6 +1028,83 @@ fn prefix_collision(existing: &[Vec<u8>], given: &[&[u8]]) -> Option<String> {
         }
     }
     None
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: the runtime holds every client's
+/// commands (or the writing ones) on every shard for `timeout` ms.
+fn client_pause(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let args = ctx.args;
+    if args.len() > 4 {
+        let msg = format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            super::common::c_str(args.get(1), 128)
+        );
+        ctx.out.error(&msg);
+        return ConnAction::Continue;
+    }
+    let ms = match kevy_store::num::parse_i64(args.get(2)) {
+        Some(ms) if ms < 0 => {
+            ctx.out.error("ERR timeout is negative");
+            return ConnAction::Continue;
+        }
+        Some(ms) => ms as u64,
+        None => {
+            ctx.out
+                .error("ERR timeout is not an integer or out of range");
+            return ConnAction::Continue;
+        }
+    };
+    let all = if args.len() == 3 || args.get(3).eq_ignore_ascii_case(b"all") {
+        true
+    } else if args.get(3).eq_ignore_ascii_case(b"write") {
+        false
+    } else {
+        ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+        return ConnAction::Continue;
+    };
+    ctx.out.ok();
+    ConnAction::Pause {
+        until_ms: kevy_sys::clock::unix_ms().saturating_add(ms),
+        all,
+    }
+}
+
+fn client_unpause(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    ctx.out.ok();
+    ConnAction::Unpause
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: only ON answers; the runtime drops the
+/// replies OFF and SKIP ask it to.
+fn client_reply(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let mode = ctx.args.get(2);
+    if mode.eq_ignore_ascii_case(b"on") {
+        ctx.out.ok();
+        ConnAction::Reply(kevy_rt::ReplyMode::On)
+    } else if mode.eq_ignore_ascii_case(b"off") {
+        ConnAction::Reply(kevy_rt::ReplyMode::Off)
+    } else if mode.eq_ignore_ascii_case(b"skip") {
+        ConnAction::Reply(kevy_rt::ReplyMode::Skip)
+    } else {
+        ctx.out.error("ERR syntax error");
+        ConnAction::Continue
+    }
+}
+
+/// CLIENT NO-EVICT ON|OFF: kevy never evicts clients (it has no
+/// `maxmemory-clients`), so the flag only shows in CLIENT LIST.
+fn client_no_evict(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let v = ctx.args.get(2);
+    if v.eq_ignore_ascii_case(b"on") {
+        ctx.session.no_evict = true;
+    } else if v.eq_ignore_ascii_case(b"off") {
+        ctx.session.no_evict = false;
+    } else {
+        ctx.out.error("ERR syntax error");
+        return ConnAction::Continue;
+    }
+    ctx.out.ok();
+    ConnAction::Continue
 }
 
 /// CLIENT CACHING YES|NO: the next command (or MULTI block) is tracked in

@@ -1,0 +1,139 @@
+//! CLIENT PAUSE and UNPAUSE over real sockets on a server with several
+//! shards: WRITE holds writing commands (and an EXEC that queued one) of
+//! every connection on every shard while reads go on, ALL holds
+//! everything, and the held commands run, in order, when the pause times
+//! out or is lifted.
+
+mod common;
+
+use common::resp::Conn;
+use common::Server;
+use std::time::{Duration, Instant};
+
+fn conns(port: u16, n: usize) -> Vec<Conn> {
+    (0..n).map(|_| Conn::connect(port).unwrap()).collect()
+}
+
+/// Sends `args` without reading the reply.
+fn send(c: &mut Conn, args: &[&str]) {
+    c.send(&common::resp::command(args)).unwrap();
+}
+
+/// Whether a reply arrives within `within`.
+fn replied(c: &mut Conn, within: Duration) -> bool {
+    c.stream().set_read_timeout(Some(within)).unwrap();
+    let got = c.read().is_ok();
+    c.stream().set_read_timeout(None).unwrap();
+    got
+}
+
+#[test]
+fn write_pause_holds_writes_on_every_shard_until_unpause() {
+    let server = Server::kevy(&["--cores", "3"]);
+    let mut admin = Conn::connect(server.port).unwrap();
+    // Enough connections that every shard has some.
+    let mut cs = conns(server.port, 9);
+    for (i, c) in cs.iter_mut().enumerate() {
+        c.call(&["SET", &format!("k{i}"), "0"]).unwrap();
+    }
+    assert_eq!(
+        admin
+            .call(&["CLIENT", "PAUSE", "60000", "WRITE"])
+            .unwrap()
+            .bytes(),
+        Some(&b"OK"[..])
+    );
+    for (i, c) in cs.iter_mut().enumerate() {
+        // Reads go on; the write waits.
+        assert!(c
+            .call(&["GET", &format!("k{i}")])
+            .unwrap()
+            .bytes()
+            .is_some());
+        send(c, &["INCR", &format!("k{i}")]);
+    }
+    for c in cs.iter_mut() {
+        assert!(
+            !replied(c, Duration::from_millis(100)),
+            "a write ran paused"
+        );
+    }
+    // EVAL may write: held too; EVAL_RO is not.
+    let mut e = Conn::connect(server.port).unwrap();
+    assert_eq!(
+        e.call(&["EVAL_RO", "return 7", "0"]).unwrap().int(),
+        Some(7)
+    );
+    send(&mut e, &["EVAL", "return 8", "0"]);
+    assert!(!replied(&mut e, Duration::from_millis(100)));
+    // A MULTI block that writes: queued, then held at EXEC... Redis holds
+    // the writing command itself when it is sent, queued or not.
+    let mut m = Conn::connect(server.port).unwrap();
+    assert_eq!(m.call(&["MULTI"]).unwrap().bytes(), Some(&b"OK"[..]));
+    assert_eq!(
+        m.call(&["GET", "k1"]).unwrap().bytes(),
+        Some(&b"QUEUED"[..])
+    );
+    send(&mut m, &["SET", "k1", "x"]);
+    assert!(!replied(&mut m, Duration::from_millis(100)));
+
+    let t0 = Instant::now();
+    assert_eq!(
+        admin.call(&["CLIENT", "UNPAUSE"]).unwrap().bytes(),
+        Some(&b"OK"[..])
+    );
+    for (i, c) in cs.iter_mut().enumerate() {
+        assert_eq!(c.read().unwrap().0.int(), Some(1), "k{i}");
+    }
+    assert_eq!(e.read().unwrap().0.int(), Some(8));
+    assert_eq!(m.read().unwrap().0.bytes(), Some(&b"QUEUED"[..]));
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    let exec = m.call(&["EXEC"]).unwrap();
+    assert_eq!(exec.items().unwrap().len(), 2);
+}
+
+#[test]
+fn all_pause_holds_everything_until_it_times_out() {
+    let server = Server::kevy(&["--cores", "2"]);
+    let mut admin = Conn::connect(server.port).unwrap();
+    let mut cs = conns(server.port, 6);
+    let t0 = Instant::now();
+    admin.call(&["CLIENT", "PAUSE", "400"]).unwrap();
+    for c in cs.iter_mut() {
+        send(c, &["PING"]);
+        send(c, &["GET", "a"]);
+    }
+    // CLIENT UNPAUSE from a paused client waits too, as in Redis.
+    send(&mut admin, &["CLIENT", "UNPAUSE"]);
+    for c in cs.iter_mut() {
+        assert_eq!(c.read().unwrap().0.bytes(), Some(&b"PONG"[..]));
+        assert!(c.read().is_ok());
+    }
+    assert!(admin.read().is_ok());
+    let waited = t0.elapsed();
+    assert!(waited >= Duration::from_millis(390), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+/// CLIENT REPLY OFF/SKIP/ON and the replies of commands on other shards,
+/// in a pipeline.
+#[test]
+fn reply_off_drops_replies_from_every_shard() {
+    let server = Server::kevy(&["--cores", "3"]);
+    let mut c = Conn::connect(server.port).unwrap();
+    let mut pipeline = Vec::new();
+    pipeline.extend(common::resp::command(&["CLIENT", "REPLY", "OFF"]));
+    for i in 0..30 {
+        pipeline.extend(common::resp::command(&["SET", &format!("k{i}"), "v"]));
+        pipeline.extend(common::resp::command(&["MGET", "k1", "k2", "k3"]));
+    }
+    pipeline.extend(common::resp::command(&["CLIENT", "REPLY", "ON"]));
+    pipeline.extend(common::resp::command(&["CLIENT", "REPLY", "SKIP"]));
+    pipeline.extend(common::resp::command(&["DBSIZE"]));
+    pipeline.extend(common::resp::command(&["GET", "k7"]));
+    c.send(&pipeline).unwrap();
+    assert_eq!(c.read().unwrap().0.bytes(), Some(&b"OK"[..]));
+    assert_eq!(c.read().unwrap().0.bytes(), Some(&b"v"[..]));
+    let (rest, _) = c.read_until_quiet(Duration::from_millis(200));
+    assert!(rest.is_empty(), "{}", common::resp::escape(&rest));
+}
