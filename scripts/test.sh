@@ -4,7 +4,8 @@
 # a smoke run of redis-benchmark against a release build of kevy-server.
 #
 # Needs redis-server, redis-cli and redis-benchmark (Debian: redis-server and
-# redis-tools); installs them with apt when run as root.
+# redis-tools) and Python's prometheus_client (python3-prometheus-client);
+# installs them with apt when run as root.
 #
 # Env: SMOKE_N (requests per benchmark test, default 20000),
 #      SKIP_SMOKE=1 to stop after the test suite.
@@ -34,6 +35,21 @@ if ((${#missing[@]})); then
         echo "missing: ${missing[*]}" >&2
         echo "install them with: sudo apt-get install -y redis-server redis-tools" >&2
         exit 1
+    fi
+fi
+
+# The metrics test parses the Prometheus page with Python's prometheus_client.
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing python3-prometheus-client"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q python3-prometheus-client ||
+            { apt-get update -q && apt-get install -y -q python3-prometheus-client; }
+    fi
+    if ! python3 -c 'import prometheus_client' >/dev/null 2>&1 &&
+        ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+        python3 -m pip install -q prometheus_client ||
+            { echo "install prometheus_client: pip install prometheus_client" >&2; exit 1; }
     fi
 fi
 

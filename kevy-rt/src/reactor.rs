@@ -42,6 +42,7 @@ mod clients;
 mod coord;
 mod executor;
 mod mesh;
+mod metrics;
 mod pubsub;
 #[cfg(test)]
 pub(crate) mod sim;
@@ -69,11 +70,28 @@ pub struct Config {
 pub struct Bound {
     cfg: Config,
     listeners: Vec<TcpListener>,
+    /// The metrics endpoint's listener, served by shard 0.
+    metrics: Option<TcpListener>,
 }
 
 impl Bound {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listeners[0].local_addr()
+    }
+
+    /// Adds the HTTP metrics endpoint (`GET /metrics`, the text
+    /// [`Service::metrics`] composes) on `addr`; a taken port is an error.
+    pub fn with_metrics(mut self, addr: SocketAddr) -> io::Result<Self> {
+        if addr.port() != 0 {
+            drop(std::net::TcpListener::bind(addr)?);
+        }
+        self.metrics = Some(TcpListener::bind_reuseport(addr, 128)?);
+        Ok(self)
+    }
+
+    /// Where the metrics endpoint listens, if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Runs every reactor until SIGINT/SIGTERM (or
@@ -100,8 +118,10 @@ impl Bound {
         });
         let next_client_id = Arc::new(AtomicU64::new(1));
         let mut handles = Vec::with_capacity(n);
+        let mut metrics = self.metrics;
         let parts = self.listeners.into_iter().zip(rings::<S>(n));
         for (id, (listener, (prods, cons))) in parts.enumerate() {
+            let metrics = metrics.take();
             let svc = svc.clone();
             let stats = stats.clone();
             let mesh = mesh.clone();
@@ -123,6 +143,9 @@ impl Bound {
                         listener,
                         Endpoint::new(id, mesh, prods, cons),
                     )?;
+                    if let Some(l) = metrics {
+                        r.metrics = Some(metrics::Metrics::new(l, &r.poller)?);
+                    }
                     r.run();
                     Ok(())
                 })?;
@@ -188,7 +211,11 @@ pub fn bind(cfg: Config) -> io::Result<Bound> {
     for _ in 1..cfg.shards {
         listeners.push(TcpListener::bind_reuseport(addr, 511)?);
     }
-    Ok(Bound { cfg, listeners })
+    Ok(Bound {
+        cfg,
+        listeners,
+        metrics: None,
+    })
 }
 
 /// Binds and runs: the whole server in one call.
@@ -233,6 +260,8 @@ struct Reactor<S: Service> {
     /// tracking connection's invalidation of its own write on another
     /// shard, which arrives in the same batch as the reply.
     follows: std::collections::HashMap<(u32, u32, u64), Vec<u8>, ahash::RandomState>,
+    /// The metrics endpoint, on the shard that serves it.
+    metrics: Option<metrics::Metrics>,
     /// Connections with input to parse.
     ready: Vec<u32>,
     /// Connections whose next command a CLIENT PAUSE holds.
@@ -307,6 +336,7 @@ impl<S: Service> Reactor<S> {
             follows: Default::default(),
             ready: Vec::new(),
             paused: Vec::new(),
+            metrics: None,
             writes: Vec::new(),
             held_writes: Vec::new(),
             timers: Default::default(),
@@ -382,6 +412,16 @@ impl<S: Service> Reactor<S> {
                 match ev.token {
                     LISTENER => self.accept(),
                     WAKER => {}
+                    metrics::LISTENER => {
+                        if let Some(m) = &mut self.metrics {
+                            m.accept(&self.poller, self.now_ms);
+                        }
+                    }
+                    Token(t) if t >= metrics::BASE => {
+                        if let Some(m) = &mut self.metrics {
+                            m.event(ev.token, &self.poller, &*self.svc, &mut self.ex.shard);
+                        }
+                    }
                     Token(t) => {
                         let idx = (t - FIRST_CONN) as u32;
                         if ev.readable || ev.hup {
@@ -407,6 +447,9 @@ impl<S: Service> Reactor<S> {
                 self.mesh.drain_waker();
                 self.listen();
                 self.svc.tick(&mut self.ex.shard, &mut self.ex.effects);
+                if let Some(m) = &mut self.metrics {
+                    m.tick(&self.poller, self.now_ms);
+                }
                 // Expiry's events go out now, not after the next wake-up.
                 if !self.ex.effects.pushes.is_empty() {
                     self.deliver_pushes(None);

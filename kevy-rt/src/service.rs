@@ -449,6 +449,12 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// connections.
     fn subscribed_refusal(&self, cmd: Self::Cmd, args: Args<'_>) -> Option<Vec<u8>>;
 
+    /// The metrics endpoint's page (Prometheus text exposition format),
+    /// composed on the shard that serves the endpoint.
+    fn metrics(&self, _shard: &mut Self::Shard) -> Vec<u8> {
+        Vec::new()
+    }
+
     /// Whether a CLIENT PAUSE WRITE holds `cmd` run with `args` (Redis
     /// holds the commands that may write). Asked only during a pause.
     fn pause_holds(&self, _cmd: Self::Cmd, _args: Args<'_>) -> bool {

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod families;
 pub mod latency;
 pub mod loading;
+pub mod metrics;
 pub mod notify;
 pub mod persist;
 pub mod propagate;

@@ -21,6 +21,9 @@ Options:
   --cores <N>       cores to run on, one shard each (default: all available)
   --shards <N>      shards (reactor threads), when different from --cores;
                     shards beyond the core count share cores
+  --metrics-port <PORT>
+                    serve Prometheus metrics at http://<bind>:<PORT>/metrics
+                    (default: off)
   --<name> <value>  any configuration parameter CONFIG SET knows, as
                     redis-server takes it (--hz 20, --save '60 1')
   -h, --help        print this help
@@ -159,6 +162,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let metrics_port = kevy_server::settings::current("metrics-port")
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(0);
+    let bound = if metrics_port == 0 {
+        bound
+    } else {
+        let at = SocketAddr::new(ip, metrics_port);
+        match bound.with_metrics(at) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("kevy-server: could not serve metrics on {at}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
     // With appendonly the log alone holds the data, as in Redis. The
     // shards load it while they serve (kevy_server::loading).
     let kevy = if kevy_server::aof::layout().is_some() {

@@ -640,6 +640,10 @@ impl Service for Kevy {
         session.tracking_redirect
     }
 
+    fn metrics(&self, _shard: &mut Shard) -> Vec<u8> {
+        crate::metrics::render(&self.server)
+    }
+
     /// Redis's `getCommandFlags`: a script may write unless its shebang
     /// (or its function's flags) says `no-writes`.
     fn pause_holds(&self, cmd: u16, args: Args<'_>) -> bool {

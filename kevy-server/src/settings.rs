@@ -202,6 +202,8 @@ pub static PARAMS: &[Param] = {
         // Diagnostics and scripting.
         p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Live),
         p("slowlog-max-len", I64, "128", Live),
+        // kevy's own: the Prometheus endpoint's port (0: off).
+        p("metrics-port", Int(0, 65535), "0", Immutable),
         p("enable-debug-command", Enum(&["no", "yes", "local"]), "no", Immutable),
         p("enable-module-command", Enum(&["no", "yes", "local"]), "no", Fixed),
         p("latency-monitor-threshold", Int(0, i64::MAX), "0", Live),

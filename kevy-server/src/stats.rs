@@ -445,6 +445,32 @@ impl CommandStats {
         Some((calls, out))
     }
 
+    /// Command `cmd`'s calls at or under each of `bounds_ns` (ascending),
+    /// cumulative, and all its calls (a Prometheus histogram's buckets and
+    /// count); `None` when it has never run. A histogram bucket counts
+    /// under the first bound at or above its upper end.
+    pub fn cumulative_at(&self, cmd: u16, bounds_ns: &[u64]) -> Option<(Vec<u64>, u64)> {
+        let counts = self.histogram(cmd)?;
+        let mut per = vec![0u64; bounds_ns.len()];
+        let mut total = 0;
+        for (b, &c) in counts.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            total += c;
+            let ns = kevy_sys::clock::cycles_to_ns(bucket_high(b));
+            if let Some(i) = bounds_ns.iter().position(|&bound| ns <= bound) {
+                per[i] += c;
+            }
+        }
+        let mut run = 0;
+        for v in per.iter_mut() {
+            run += *v;
+            *v = run;
+        }
+        Some((per, total))
+    }
+
     /// Error kinds and counts since the last reset, sorted by kind.
     pub fn errors(&self) -> Vec<(String, u64)> {
         let b = self.baseline.lock().unwrap_or_else(|e| e.into_inner());
