@@ -432,6 +432,12 @@ fn busy_script_is_killed_and_others_get_busy() {
         .call(&["FUNCTION", "KILL"], IO_TIMEOUT)
         .expect("FUNCTION KILL");
     assert!(r.starts_with(b"-BUSY"), "{}", String::from_utf8_lossy(&r));
+    // FUNCTION STATS refuses while an EVAL script is busy, as Redis does.
+    let r = other.call(&["FUNCTION", "STATS"], IO_TIMEOUT).unwrap();
+    assert_eq!(
+        r,
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
     let r = other.call(&["SCRIPT", "KILL"], IO_TIMEOUT).expect("KILL");
     assert_eq!(r, b"+OK\r\n");
     let r = runner.read(IO_TIMEOUT).expect("the killed script's reply");
@@ -473,6 +479,28 @@ fn busy_function_that_wrote_is_unkillable_but_shutdown_nosave_works() {
         reply,
         b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
     );
+    // FUNCTION STATS names the running function, its command and how
+    // long it has run.
+    let r = other.call(&["FUNCTION", "STATS"], IO_TIMEOUT).unwrap();
+    let text = String::from_utf8_lossy(&r).into_owned();
+    assert!(
+        text.starts_with(
+            "*4\r\n$14\r\nrunning_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n\
+             $7\r\ncommand\r\n*4\r\n$5\r\nFCALL\r\n$4\r\nspin\r\n$1\r\n1\r\n$1\r\nk\r\n\
+             $11\r\nduration_ms\r\n:"
+        ),
+        "{text}"
+    );
+    let ms: u64 = text
+        .split("duration_ms\r\n:")
+        .nth(1)
+        .unwrap()
+        .split("\r\n")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms >= 100, "{text}");
     let r = other.call(&["FUNCTION", "KILL"], IO_TIMEOUT).unwrap();
     assert!(
         r.starts_with(b"-UNKILLABLE"),

@@ -554,10 +554,31 @@ fn function_stats(ctx: &mut ConnCtx<'_>) -> ConnAction {
         let libs = ctx.server.scripts.lock_libraries();
         (libs.libs.len(), libs.funcs.len())
     };
+    let running = match ctx.server.scripts.running_function() {
+        Ok(r) => r,
+        Err(busy) => {
+            ctx.out.error(busy);
+            return ConnAction::Continue;
+        }
+    };
     let out = &mut ctx.out;
     out.map(2);
     out.bulk(b"running_script");
-    out.null();
+    match running {
+        None => out.null(),
+        Some((name, command, ms)) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(&name);
+            out.bulk(b"command");
+            out.array(command.len());
+            for a in &command {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            out.int(ms as i64);
+        }
+    }
     out.bulk(b"engines");
     out.map(1);
     out.bulk(b"LUA");

@@ -143,6 +143,10 @@ pub struct Run {
     /// The run passed `busy-reply-threshold`: `running` is registered.
     busy: bool,
     running: Arc<super::Running>,
+    /// A function's name and FCALL command, kept for FUNCTION STATS (the
+    /// buffers are reused from run to run).
+    fn_name: Vec<u8>,
+    fn_command: OwnedArgs,
 }
 
 impl Engine {
@@ -172,6 +176,8 @@ impl Engine {
             started: None,
             busy: false,
             running: Arc::default(),
+            fn_name: Vec::new(),
+            fn_command: OwnedArgs::default(),
         }));
         let rust = lua.create_table()?;
         let r = run.clone();
@@ -589,6 +595,14 @@ fn run(
         r.undo = several.then(Vec::new);
         r.stop = None;
         r.function = function;
+        if function {
+            r.fn_name.clear();
+            r.fn_name.extend_from_slice(name.as_bytes());
+            r.fn_command.clear();
+            for a in args.iter() {
+                r.fn_command.push(a);
+            }
+        }
         r.started = None;
         r.prop_mark = r.shard.prop_attached.then(|| {
             let mark = r.shard.prop().mark();
@@ -1399,6 +1413,12 @@ fn busy_check(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
         run.wrote.store(r.wrote, Ordering::SeqCst);
         run.function.store(r.function, Ordering::Relaxed);
         run.kill.store(false, Ordering::SeqCst);
+        *run.call.lock().unwrap_or_else(|e| e.into_inner()) =
+            r.function.then(|| super::RunningCall {
+                name: r.fn_name.clone(),
+                command: r.fn_command.args().iter().map(<[u8]>::to_vec).collect(),
+                started,
+            });
         server.scripts.became_busy(r.running.clone());
     }
     if r.running.kill.load(Ordering::SeqCst) || kevy_sys::signal::shutdown_requested() {

@@ -93,6 +93,17 @@ pub struct Running {
     pub function: AtomicBool,
     /// SCRIPT KILL or FUNCTION KILL asked it to stop.
     pub kill: AtomicBool,
+    /// For a function: its name, the FCALL command, and when it started
+    /// (FUNCTION STATS's `running_script`).
+    pub call: Mutex<Option<RunningCall>>,
+}
+
+/// What FUNCTION STATS shows of a running function.
+#[derive(Debug)]
+pub struct RunningCall {
+    pub name: Vec<u8>,
+    pub command: Vec<Vec<u8>>,
+    pub started: std::time::Instant,
 }
 
 /// The BUSY errors, for an EVAL script and for a function.
@@ -156,6 +167,27 @@ impl Scripts {
             running.swap_remove(i);
             self.busy.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// The busy script FUNCTION STATS reports: `Err` with the BUSY error
+    /// while an EVAL script is busy (Redis refuses then), `Ok(None)` when
+    /// none is, else the function's name, command and milliseconds run.
+    pub fn running_function(&self) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>, u64)>, &'static str> {
+        let running = self.lock_running();
+        let Some(r) = running.first() else {
+            return Ok(None);
+        };
+        if !r.function.load(Ordering::Relaxed) {
+            return Err(BUSY_EVAL);
+        }
+        let call = r.call.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(call.as_ref().map(|c| {
+            (
+                c.name.clone(),
+                c.command.clone(),
+                c.started.elapsed().as_millis() as u64,
+            )
+        }))
     }
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL: the reply's error,
