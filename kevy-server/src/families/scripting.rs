@@ -566,17 +566,17 @@ fn function_stats(ctx: &mut ConnCtx<'_>) -> ConnAction {
     out.bulk(b"running_script");
     match running {
         None => out.null(),
-        Some((name, command, ms)) => {
+        Some(call) => {
             out.map(3);
             out.bulk(b"name");
-            out.bulk(&name);
+            out.bulk(&call.name);
             out.bulk(b"command");
-            out.array(command.len());
-            for a in &command {
+            out.array(call.command.len());
+            for a in &call.command {
                 out.bulk(a);
             }
             out.bulk(b"duration_ms");
-            out.int(ms as i64);
+            out.int(call.started.elapsed().as_millis() as i64);
         }
     }
     out.bulk(b"engines");

@@ -99,7 +99,7 @@ pub struct Running {
 }
 
 /// What FUNCTION STATS shows of a running function.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunningCall {
     pub name: Vec<u8>,
     pub command: Vec<Vec<u8>>,
@@ -171,8 +171,8 @@ impl Scripts {
 
     /// The busy script FUNCTION STATS reports: `Err` with the BUSY error
     /// while an EVAL script is busy (Redis refuses then), `Ok(None)` when
-    /// none is, else the function's name, command and milliseconds run.
-    pub fn running_function(&self) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>, u64)>, &'static str> {
+    /// none is, else the function's name, command and start.
+    pub fn running_function(&self) -> Result<Option<RunningCall>, &'static str> {
         let running = self.lock_running();
         let Some(r) = running.first() else {
             return Ok(None);
@@ -181,13 +181,7 @@ impl Scripts {
             return Err(BUSY_EVAL);
         }
         let call = r.call.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(call.as_ref().map(|c| {
-            (
-                c.name.clone(),
-                c.command.clone(),
-                c.started.elapsed().as_millis() as u64,
-            )
-        }))
+        Ok(call.clone())
     }
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL: the reply's error,
