@@ -13,24 +13,8 @@ fn servers() -> Option<(Server, Server)> {
     if common::skip_redis_tools() {
         return None;
     }
-    let redis = Server::spawn("redis", "redis-server", |port| {
-        [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    })
-    .expect("redis-server");
+    let redis = Server::redis_with("redis", None, &["--enable-debug-command", "yes"])
+        .expect("redis-server");
     let kevy = Server::kevy(&["--cores", "3", "--enable-debug-command", "yes"]);
     Some((redis, kevy))
 }

@@ -121,6 +121,12 @@ impl Server {
     /// Starts a reference redis-server with persistence off, its files
     /// (SAVE's `dump.rdb`, the one it loads at start-up) in `dir` when given.
     pub fn redis_in(name: &str, dir: Option<&Path>) -> Result<Server, String> {
+        Server::redis_with(name, dir, &[])
+    }
+
+    /// [`Server::redis_in`] with more redis-server arguments after the
+    /// defaults (`--enable-debug-command yes`).
+    pub fn redis_with(name: &str, dir: Option<&Path>, extra: &[&str]) -> Result<Server, String> {
         if !have_program("redis-server") {
             return Err(format!(
                 "redis-server is not on PATH. Install it with \
@@ -148,6 +154,7 @@ impl Server {
                 dir.into_iter()
                     .flat_map(|d| ["--dir".to_string(), d.display().to_string()]),
             )
+            .chain(extra.iter().map(|s| s.to_string()))
             .collect()
         })
     }
