@@ -49,7 +49,7 @@ pub(crate) mod sim;
 mod tracking;
 mod tx;
 
-pub(crate) use pubsub::Subs;
+pub(crate) use pubsub::{Directory, Subs};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -112,7 +112,7 @@ impl Bound {
             monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
             any_monitor: Padded(AtomicUsize::new(0)),
             subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            directory: Default::default(),
+            directory: stats.directory.clone(),
             pause_until: Padded(AtomicU64::new(0)),
             pause_all: AtomicBool::new(false),
         });

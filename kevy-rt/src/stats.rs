@@ -2,7 +2,9 @@
 //! thread (INFO). Each shard writes only its own cache-padded slot, so the
 //! counters never bounce between cores; readers sum the slots.
 
+use crate::reactor::Directory;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 /// One shard's counters. Relaxed everywhere: they are statistics, read
 /// without any ordering relation to other data.
@@ -29,6 +31,10 @@ pub struct Stats {
     /// `pubsub_patterns`, `pubsubshard_channels`), kept by the runtime's
     /// pub/sub directory.
     pub pubsub: [AtomicU64; 3],
+    /// Every subscription with its subscriber count (the reactors' pub/sub
+    /// directory, `reactor/pubsub.rs`), here so the service can count a
+    /// message's receivers (PUBLISH from a script).
+    pub(crate) directory: Arc<Mutex<Directory>>,
 }
 
 impl Stats {
@@ -36,7 +42,16 @@ impl Stats {
         Stats {
             shards: (0..nshards).map(|_| ShardStats::default()).collect(),
             pubsub: Default::default(),
+            directory: Default::default(),
         }
+    }
+
+    /// How many subscriptions a message on `channel` reaches: those to the
+    /// channel and to every pattern matching it, or with `sharded` those
+    /// to the shard channel (what PUBLISH and SPUBLISH answer).
+    pub fn receivers(&self, channel: &[u8], sharded: bool) -> u64 {
+        let dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        dir.receivers(channel, sharded)
     }
 
     /// Sum of one counter over every shard.

@@ -129,6 +129,15 @@ pub fn unknown_command(args: Args<'_>) -> Vec<u8> {
     msg
 }
 
+/// Hands the messages a script published to the runtime, in order.
+#[cold]
+#[inline(never)]
+fn script_publishes(shard: &mut Shard, pushes: &mut kevy_rt::Pushes) {
+    for (channel, message) in shard.script_pubs.drain(..) {
+        pushes.publish(&channel, &message);
+    }
+}
+
 fn truncate(s: &[u8], n: usize) -> &[u8] {
     let s = &s[..s.len().min(n)];
     // printf's %s stops at a NUL byte.
@@ -419,6 +428,9 @@ impl Service for Kevy {
         let took = cycles().wrapping_sub(t0);
         if notify {
             crate::notify::drain(shard, &mut sink.effects.pushes);
+        }
+        if !shard.script_pubs.is_empty() {
+            script_publishes(shard, &mut sink.effects.pushes);
         }
         if sink.may_block {
             shard.may_block = false;

@@ -62,6 +62,9 @@ pub struct Shard {
     /// Keys the running script read for a tracking caller, remembered
     /// once the script ends (tracking.rs).
     pub script_reads: Vec<Vec<u8>>,
+    /// Messages a script PUBLISHed (channel, message), handed to the
+    /// runtime when the command ends.
+    pub script_pubs: Vec<(Vec<u8>, Vec<u8>)>,
     /// A tracking table observes the store (tracking.rs).
     pub track_attached: bool,
     /// The table has something for the execution point (it raises it).
@@ -93,6 +96,7 @@ impl Shard {
             scratch: false,
             locked: false,
             active_expire: true,
+            script_pubs: Vec::new(),
             script_reads: Vec::new(),
             track_attached: false,
             track_due: Default::default(),

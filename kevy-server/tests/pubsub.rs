@@ -81,12 +81,27 @@ fn publish_counts_every_receiver_on_every_shard() {
     assert_eq!(int(&call(&mut p, &["PUBLISH", "news", "hello"])), 15);
     assert_eq!(int(&call(&mut p, &["PUBLISH", "nope", "x"])), 6);
     assert_eq!(int(&call(&mut p, &["PUBLISH", "other", "x"])), 0);
+    // A script publishes too, counting the same receivers; its messages
+    // go out in order when it ends.
+    let counts = call(
+        &mut p,
+        &[
+            "EVAL",
+            "return {redis.call('publish', 'news', 'from lua'), \
+             redis.pcall('publish', 'nope', 'y'), redis.call('publish', 'other', 'z')}",
+            "0",
+        ],
+    );
+    assert_eq!(parts(&counts), ["15", "6", "0"]);
     for c in &mut exact {
         assert_eq!(parts(&read(c)), ["message", "news", "hello"]);
+        assert_eq!(parts(&read(c)), ["message", "news", "from lua"]);
     }
     for c in &mut pattern {
         assert_eq!(parts(&read(c)), ["pmessage", "n*", "news", "hello"]);
         assert_eq!(parts(&read(c)), ["pmessage", "n*", "nope", "x"]);
+        assert_eq!(parts(&read(c)), ["pmessage", "n*", "news", "from lua"]);
+        assert_eq!(parts(&read(c)), ["pmessage", "n*", "nope", "y"]);
     }
     assert_eq!(numsub(&mut p, "news"), 9);
     assert_eq!(int(&call(&mut p, &["PUBSUB", "NUMPAT"])), 1);

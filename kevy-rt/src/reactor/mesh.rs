@@ -37,7 +37,7 @@ pub(super) struct Shared {
     pub subs: Vec<Padded<AtomicUsize>>,
     /// Every subscription's name with its subscriber count, for PUBSUB
     /// and INFO (`reactor/pubsub.rs`).
-    pub directory: Mutex<Directory>,
+    pub directory: Arc<Mutex<Directory>>,
     /// CLIENT PAUSE: the unix ms it lasts until (0: no pause), and
     /// whether it holds every command (else the writing ones). Read per
     /// command, written by CLIENT PAUSE and UNPAUSE only.

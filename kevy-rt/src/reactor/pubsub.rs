@@ -98,7 +98,7 @@ impl Registry {
 /// shard) hold it: what PUBSUB CHANNELS, NUMSUB, NUMPAT and INFO report.
 /// Shared by the shards behind a lock that subscribing, unsubscribing and
 /// PUBSUB take; PUBLISH never does.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub(crate) struct Directory {
     maps: [Map<Vec<u8>, u64>; 3],
 }
@@ -120,6 +120,27 @@ impl Directory {
 
     fn len(&self, kind: Kind) -> usize {
         self.maps[kind as usize].len()
+    }
+
+    /// Subscriptions a message on `channel` reaches (see
+    /// [`crate::Stats::receivers`]).
+    pub(crate) fn receivers(&self, channel: &[u8], sharded: bool) -> u64 {
+        if sharded {
+            return self.maps[Kind::Shard as usize]
+                .get(channel)
+                .copied()
+                .unwrap_or(0);
+        }
+        let direct = self.maps[Kind::Channel as usize]
+            .get(channel)
+            .copied()
+            .unwrap_or(0);
+        let by_pattern: u64 = self.maps[Kind::Pattern as usize]
+            .iter()
+            .filter(|(p, _)| kevy_store::glob::matches(p, channel))
+            .map(|(_, n)| *n)
+            .sum();
+        direct + by_pattern
     }
 }
 

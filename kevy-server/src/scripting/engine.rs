@@ -732,6 +732,7 @@ fn lua_number(n: f64) -> String {
 /// keyspace events it made.
 fn undo(r: &mut Run) {
     crate::notify::discard(&mut r.shard);
+    r.shard.script_pubs.clear();
     if r.shard.scratch {
         // Nothing is written back from a scratch shard whose record is
         // empty.
@@ -1201,7 +1202,13 @@ fn call_checked(
             raising,
         );
     }
-    if r.read_only && cmd_flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {
+    // Redis counts PUBLISH as a write here (it may replicate), though its
+    // flags do not say so.
+    let publish = matches!(
+        spec.route,
+        RouteKind::PubSub(kevy_rt::PubSubOp::Publish | kevy_rt::PubSubOp::SPublish)
+    );
+    if r.read_only && (cmd_flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 || publish) {
         return fail(
             lua,
             "Write commands are not allowed from read-only scripts.",
@@ -1276,6 +1283,16 @@ fn call_checked(
         Route::All(_) if r.shard.nshards > 1 || r.shard.scratch => Some(Vec::new()),
         Route::Shard(s) if s % r.shard.nshards.max(1) != r.shard.id || r.shard.scratch => {
             Some(Vec::new())
+        }
+        // PUBLISH answers the receivers it will reach; the message goes
+        // out when the script's command ends, as its keyspace events do.
+        Route::PubSub(kevy_rt::PubSubOp::Publish) if args.len() == 3 => {
+            r.keys = declared;
+            let n = server.rt_stats.receivers(args.get(1), false);
+            r.shard
+                .script_pubs
+                .push((args.get(1).to_vec(), args.get(2).to_vec()));
+            return Ok(Value::Integer(n as i64));
         }
         Route::PubSub(_) | Route::Clients { .. } | Route::Tx(_) => {
             r.keys = declared;
