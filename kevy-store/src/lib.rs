@@ -125,6 +125,7 @@ pub mod db;
 pub mod dict;
 pub mod error;
 pub mod expire;
+pub mod field_ttl;
 pub mod glob;
 pub mod hash;
 pub mod journal;
@@ -178,6 +179,9 @@ pub struct StoreStats {
     pub keyspace_misses: u64,
     /// Keys deleted because their TTL passed (lazily or actively).
     pub expired_keys: u64,
+    /// Hash fields deleted because their TTL passed (Redis's
+    /// `expired_subkeys`).
+    pub expired_fields: u64,
 }
 
 /// One shard's keyspace: `ndbs` databases, a cached clock, counters.
