@@ -13,11 +13,14 @@
 //! | GETEX EX/PX/EXAT/PXAT, GETEX PERSIST | `PEXPIREAT key ms` or `DEL key`, `PERSIST key` |
 //! | GETDEL | `DEL key` |
 //! | INCRBYFLOAT | `SET key result KEEPTTL` |
-//! | HINCRBYFLOAT | `HSET key field result` |
+//! | HINCRBYFLOAT | `HSETEX key KEEPTTL FIELDS 1 field result` (Redis 8's form: it keeps the field's TTL) |
+//! | HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT, HGETEX EX/PX/EXAT/PXAT | `HPEXPIREAT key ms FIELDS n field…` of the fields set, `HDEL key field` per field deleted because the time had passed |
+//! | HSETEX EX/PX/EXAT | `HSETEX key PXAT ms FIELDS …`, or `HDEL` of the fields when the time has passed |
+//! | HGETEX PERSIST, HGETDEL | `HPERSIST key FIELDS n field…`, `HDEL key field…` |
 //! | SPOP | `SREM key member…`, or `DEL key` when it took every member |
 //!
 //! A key deleted because its time passed, by a lookup or by the active
-//! cycle, is `DEL key`, recorded when it happens: before the effect of the
+//! cycle, is `DEL key` (hash fields: `HDEL key field…`), recorded when it happens: before the effect of the
 //! command whose lookup found it, so a replay sees the key gone when that
 //! command runs. Replay therefore never expires keys itself (Redis does not
 //! expire keys while loading either): every expiry it must apply is in the
@@ -115,6 +118,15 @@ impl Observer for Prop {
         if change == Change::Expired {
             self.push(db as u32, &[b"DEL", key]);
         }
+    }
+
+    /// Hash fields whose TTL passed are `HDEL key field…`, recorded when
+    /// they go, as an expired key is `DEL`.
+    fn fields_expired(&mut self, db: usize, key: &[u8], fields: &[Box<[u8]>], _deleted: bool) {
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(fields.len() + 2);
+        argv.extend([&b"HDEL"[..], key]);
+        argv.extend(fields.iter().map(|f| &f[..]));
+        self.push(db as u32, &argv);
     }
 }
 
@@ -669,7 +681,7 @@ mod tests {
                 "PEXPIREAT k 1003000",
                 "DEL k",
                 "SET f 1.5 KEEPTTL",
-                "HSET h x 0.5",
+                "HSETEX h KEEPTTL FIELDS 1 x 0.5",
                 "SADD s a",
                 "SREM s a",
                 "SADD s2 a b c",

@@ -327,6 +327,9 @@ impl<'a> Db<'a> {
     #[inline(never)]
     fn expire_fields(&mut self, key: &[u8], pos: Pos, max: usize) -> (Option<Pos>, usize) {
         let now = self.now;
+        // Not a command's write: like key expiry, it does not count in
+        // `dirty` (which decides whether a command wrote anything).
+        let dirty = *self.dirty;
         let mut k = KeyMut {
             db: self,
             key,
@@ -349,6 +352,7 @@ impl<'a> Db<'a> {
             db.obs.fields_expired(db.index, key, &gone, at.is_none());
         }
         drop(k);
+        *self.dirty = dirty;
         (at, gone.len())
     }
 
@@ -368,6 +372,21 @@ impl<'a> Db<'a> {
     #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
         self.get_entry(key).map(|e| &e.value)
+    }
+
+    /// Read lookup that leaves a hash's expired fields in place until
+    /// something else reclaims them (HLEN counts them, as Redis's does).
+    pub fn get_keep_fields(&mut self, key: &[u8]) -> Option<&Value> {
+        self.ks.keys.rehash_step();
+        let pos = self.ks.keys.find(key).filter(|&p| {
+            let e = self.ks.keys.at(p).1;
+            !e.is_expired(self.now)
+        });
+        if pos.is_none() && self.ks.keys.find(key).is_some() {
+            self.expire_key(key);
+        }
+        self.count(key, pos.is_some());
+        Some(&self.ks.keys.at(pos?).1.value)
     }
 
     /// Read lookup of the value with its TTL; counts a hit or miss.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection;
 pub mod dump;
 pub mod generic;
+pub mod hash_ttl;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -34,6 +35,7 @@ pub fn register_all(t: &mut Table) {
     info::register(t);
     server::register(t);
     hashes::register(t);
+    hash_ttl::register(t);
     sets::register(t);
     lists::register(t);
     zsets::register(t);
