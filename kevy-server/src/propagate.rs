@@ -413,14 +413,24 @@ mod tests {
                     let read: Vec<&str> = match &ty[..] {
                         b"+string\r\n" => vec!["GET"],
                         b"+set\r\n" => vec!["SORT", "ALPHA"],
-                        b"+hash\r\n" => vec!["HGETALL"],
+                        // A hashtable's order is its own: fields by name,
+                        // then how many there are.
+                        b"+hash\r\n" => vec!["HMGET", "m0", "m1", "m2", "m3", "m4"],
                         b"+list\r\n" => vec!["LRANGE", "0", "-1"],
                         b"+zset\r\n" => vec!["ZRANGE", "0", "-1", "WITHSCORES"],
                         _ => vec!["TYPE"],
                     };
                     let mut argv = vec![read[0].to_string(), k.clone()];
                     argv.extend(read[1..].iter().map(|a| a.to_string()));
-                    let v = self.run_str(&argv);
+                    let mut v = self.run_str(&argv);
+                    if ty == b"+hash\r\n" {
+                        v.extend(self.run_str(&["HLEN".into(), k.clone()]));
+                        // Every field's TTL too.
+                        let mut argv = vec!["HPEXPIRETIME".into(), k.clone(), "FIELDS".into()];
+                        argv.push("5".into());
+                        argv.extend((0..5).map(|n| format!("m{n}")));
+                        v.extend(self.run_str(&argv));
+                    }
                     let t = self.run_str(&["PEXPIRETIME".into(), k.clone()]);
                     s += &format!(
                         "db{db} {k} {} {} {}\n",
@@ -565,6 +575,84 @@ mod tests {
                 a
             }),
             (key(), small()).prop_map(|(k, f)| vec!["HSET".into(), k, f, "1".into()]),
+            // Hash field expiry: relative and absolute times around the
+            // test clock, conditions, reads that find fields expired.
+            (
+                key(),
+                prop::sample::select(vec!["HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT"]),
+                -1..4i64,
+                prop::sample::select(vec!["", "NX", "XX", "GT", "LT"]),
+                small(),
+                small()
+            )
+                .prop_map(|(k, c, n, cond, f, g)| {
+                    let t = match c {
+                        "HEXPIRE" => n.max(0).to_string(),
+                        "HPEXPIRE" => (n.max(0) * 800).to_string(),
+                        "HEXPIREAT" => (999 + n * 2).to_string(),
+                        _ => (999_000 + n * 1700).to_string(),
+                    };
+                    let mut a = vec![c.to_string(), k, t];
+                    if !cond.is_empty() {
+                        a.push(cond.into());
+                    }
+                    a.extend(["FIELDS".into(), "2".into(), f, g]);
+                    a
+                }),
+            (key(), small()).prop_map(|(k, f)| vec![
+                "HPERSIST".into(),
+                k,
+                "FIELDS".into(),
+                "1".into(),
+                f
+            ]),
+            (
+                key(),
+                small(),
+                prop::sample::select(vec!["", "PX", "PXAT", "PERSIST"]),
+                0..4i64
+            )
+                .prop_map(|(k, f, o, n)| {
+                    let mut a = vec!["HGETEX".into(), k];
+                    match o {
+                        "" => {}
+                        "PERSIST" => a.push(o.into()),
+                        "PX" => a.extend([o.into(), (n * 700).to_string()]),
+                        _ => a.extend([o.into(), (999_000 + n * 1500).to_string()]),
+                    }
+                    a.extend(["FIELDS".into(), "1".into(), f]);
+                    a
+                }),
+            (
+                key(),
+                small(),
+                prop::sample::select(vec!["", "FNX", "FXX"]),
+                prop::sample::select(vec!["", "EX", "PXAT", "KEEPTTL"]),
+                0..4i64
+            )
+                .prop_map(|(k, f, cond, o, n)| {
+                    let mut a = vec!["HSETEX".into(), k];
+                    if !cond.is_empty() {
+                        a.push(cond.into());
+                    }
+                    match o {
+                        "" => {}
+                        "KEEPTTL" => a.push(o.into()),
+                        "EX" => a.extend([o.into(), n.to_string()]),
+                        _ => a.extend([o.into(), (999_000 + n * 1500).to_string()]),
+                    }
+                    a.extend(["FIELDS".into(), "1".into(), f, "v".into()]);
+                    a
+                }),
+            (key(), small()).prop_map(|(k, f)| vec![
+                "HGETDEL".into(),
+                k,
+                "FIELDS".into(),
+                "1".into(),
+                f
+            ]),
+            (key(), small()).prop_map(|(k, f)| vec!["HGET".into(), k, f]),
+            (key(), small()).prop_map(|(k, f)| vec!["HINCRBY".into(), k, f, "1".into()]),
             (key(), small()).prop_map(|(k, f)| vec!["HINCRBYFLOAT".into(), k, f, "0.25".into()]),
             (key(), small()).prop_map(|(k, m)| vec!["RPUSH".into(), k, m]),
             key().prop_map(|k| vec!["LPOP".into(), k]),
