@@ -614,3 +614,34 @@ fn an_rdb_restart_keeps_field_ttls_and_redis_7_0_refuses_the_file() {
         "{text}"
     );
 }
+
+/// INFO's `field:value` lines.
+fn info(c: &mut Conn) -> String {
+    let r = qs(c, "INFO persistence");
+    r.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_rewritten_log_keeps_field_ttls() {
+    let dir = TempDir::new("hfe-rewrite");
+    let aof = ["--appendonly", "yes", "--save", ""];
+    let (mut s, mut c) = kevy_in(dir.path(), &aof);
+    populate(&mut c);
+    assert_eq!(
+        qs(&mut c, "BGREWRITEAOF"),
+        "+Background append only file rewriting started\r\n"
+    );
+    wait_for("the rewrite", || {
+        let i = info(&mut c);
+        i.contains("aof_rewrite_in_progress:0")
+            && i.contains("aof_rewrites:1")
+            && i.contains("aof_last_bgrewrite_status:ok")
+    });
+    // After the rewrite, one more change to the logged TTLs.
+    qs(&mut c, "HPERSIST s FIELDS 1 x");
+    let at = (FAR_MS + 7).to_string();
+    q(&mut c, &["HPEXPIREAT", "s", &at, "FIELDS", "1", "x"]);
+    s.terminate(Duration::from_secs(10)).expect("exits");
+    let (_t, mut c) = kevy_in(dir.path(), &aof);
+    check_restored(&mut c);
+}
