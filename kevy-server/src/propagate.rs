@@ -779,6 +779,42 @@ mod tests {
     }
 
     #[test]
+    fn hash_field_expiry_effects_are_absolute() {
+        assert_eq!(
+            effects_of(&[
+                "HSET h a 1 b 2 c 3",
+                "HEXPIRE h 10 FIELDS 3 a b zz",
+                "HEXPIRE h 10 NX FIELDS 1 a",
+                "HPEXPIRE h 0 FIELDS 2 b c",
+                "HGETEX h PX 500 FIELDS 2 a zz",
+                "HGETEX h PERSIST FIELDS 1 a",
+                "HGETEX h FIELDS 1 a",
+                "HSETEX h EX 5 FIELDS 1 d 4",
+                "HSETEX h FNX EX 5 FIELDS 1 d 4",
+                "HSETEX h KEEPTTL FIELDS 1 d 5",
+                "HSETEX h PXAT 1 FIELDS 1 e 5",
+                "HPERSIST h FIELDS 1 zz",
+                "+5001",
+                "HGETDEL h FIELDS 2 a d",
+            ]),
+            [
+                "SELECT 0",
+                "HSET h a 1 b 2 c 3",
+                "HPEXPIREAT h 1010000 FIELDS 2 a b",
+                "HDEL h b",
+                "HDEL h c",
+                "HPEXPIREAT h 1000500 FIELDS 1 a",
+                "HPERSIST h FIELDS 1 a",
+                "HSETEX h PXAT 1005000 FIELDS 1 d 4",
+                "HSETEX h KEEPTTL FIELDS 1 d 5",
+                "HDEL h e",
+                "HDEL h d",
+                "HDEL h a",
+            ]
+        );
+    }
+
+    #[test]
     fn an_expired_key_is_deleted_before_the_command_that_found_it() {
         assert_eq!(
             effects_of(&[

@@ -746,3 +746,109 @@ fn cmd_hgetdel(ctx: &mut Ctx<'_>) {
         ctx.propagate(&argv);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::families::testkit::*;
+
+    fn ints(v: &[i64]) -> String {
+        let mut s = format!("*{}\r\n", v.len());
+        for n in v {
+            s.push_str(&format!(":{n}\r\n"));
+        }
+        s
+    }
+
+    fn run(t: &mut T, line: &str) -> String {
+        let argv: Vec<&str> = line.split(' ').collect();
+        t.run(&argv)
+    }
+
+    /// The clock starts at 1,000,000 ms.
+    #[test]
+    fn a_field_lives_through_its_last_millisecond() {
+        let mut t = T::new();
+        run(&mut t, "HSET h a 1 b 2");
+        assert_eq!(run(&mut t, "HPEXPIRE h 100 FIELDS 1 a"), ints(&[1]));
+        assert_eq!(run(&mut t, "HPEXPIRETIME h FIELDS 1 a"), ints(&[1_000_100]));
+        t.advance(100);
+        assert_eq!(run(&mut t, "HPTTL h FIELDS 1 a"), ints(&[0]));
+        assert_eq!(run(&mut t, "HGET h a"), bulk("1"));
+        t.advance(1);
+        assert_eq!(run(&mut t, "HGET h a"), NULL);
+        assert_eq!(run(&mut t, "HPTTL h FIELDS 1 a"), ints(&[-2]));
+        // HPEXPIREAT at now deletes: a time not after the clock is past.
+        let now = t.shard.store.now().to_string();
+        assert_eq!(
+            t.run(&["HPEXPIREAT", "h", &now, "FIELDS", "1", "b"]),
+            ints(&[2])
+        );
+        assert_eq!(run(&mut t, "EXISTS h"), int(0));
+    }
+
+    #[test]
+    fn seconds_round_up_as_redis_does() {
+        let mut t = T::new();
+        run(&mut t, "HSET h a 1");
+        run(&mut t, "HPEXPIRE h 1500 FIELDS 1 a");
+        assert_eq!(run(&mut t, "HTTL h FIELDS 1 a"), ints(&[2]));
+        assert_eq!(run(&mut t, "HEXPIRETIME h FIELDS 1 a"), ints(&[1002]));
+        t.advance(1499);
+        assert_eq!(run(&mut t, "HTTL h FIELDS 1 a"), ints(&[1]));
+        assert_eq!(run(&mut t, "HPTTL h FIELDS 1 a"), ints(&[1]));
+    }
+
+    #[test]
+    fn hlen_counts_fields_not_yet_reclaimed_and_other_reads_do_not() {
+        let mut t = T::new();
+        run(&mut t, "HSET h a 1 b 2 c 3");
+        run(&mut t, "HPEXPIRE h 10 FIELDS 2 a b");
+        t.advance(11);
+        assert_eq!(
+            run(&mut t, "HLEN h"),
+            int(3),
+            "as Redis's hashTypeLength(o, 0)"
+        );
+        assert_eq!(run(&mut t, "HEXISTS h a"), int(0));
+        assert_eq!(run(&mut t, "HLEN h"), int(1), "the read reclaimed both");
+        assert_eq!(t.shard.store.stats.expired_fields, 2);
+    }
+
+    #[test]
+    fn the_active_cycle_deletes_a_hash_with_its_last_field() {
+        let mut t = T::new();
+        run(&mut t, "HSET h a 1");
+        run(&mut t, "HSET keep a 1");
+        run(&mut t, "HPEXPIRE h 10 FIELDS 1 a");
+        run(&mut t, "HPEXPIRE keep 10 FIELDS 1 a");
+        run(&mut t, "HPERSIST keep FIELDS 1 a");
+        t.advance(11);
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        t.shard.store.active_expire_cycle(far);
+        assert_eq!(t.shard.store.db_counts(0), (1, 0));
+        assert_eq!(t.shard.store.db(0).field_expires_len(), 0);
+        assert_eq!(run(&mut t, "HGET keep a"), bulk("1"));
+    }
+
+    #[test]
+    fn wrongtype_comes_before_every_argument_check() {
+        let mut t = T::new();
+        run(&mut t, "SET s v");
+        for line in [
+            "HEXPIRE s x FIELDS 0 a",
+            "HPEXPIRE s 1 BAD 1 a",
+            "HTTL s FIELDS 0 a",
+            "HPERSIST s BAD 1 a",
+            "HGETEX s EX -1 FIELDS 1 a",
+            "HGETDEL s BAD 1 a",
+            "HSETEX s FIELDS 1 a b",
+        ] {
+            assert_eq!(run(&mut t, line), WRONGTYPE, "{line}");
+        }
+        // HSETEX reads its options before the key.
+        assert_eq!(
+            run(&mut t, "HSETEX s FNX FXX FIELDS 1 a b"),
+            "-ERR Only one of FXX or FNX arguments can be specified\r\n"
+        );
+    }
+}
