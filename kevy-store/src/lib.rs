@@ -22,6 +22,14 @@
 //!   reactor iteration, which is also the tests' controllable clock. Every
 //!   lookup deletes a key whose time has passed (lazy expiry);
 //!   [`Store::active_expire_cycle`] reclaims the rest.
+//! - **Hash field expiry**: a hash keeps its fields' TTLs in a side table
+//!   ([`field_ttl::FieldTtls`]) only while some field has one; each
+//!   database indexes the hashes that do, so lookups test one empty index
+//!   while no field has a TTL. Any lookup of such a hash deletes its
+//!   expired fields, the active cycle samples the index, and both go
+//!   through the update path; observers hear
+//!   [`Observer::fields_expired`] (the server's `HDEL` effects and
+//!   `hexpired` notifications).
 //! - **Coordinated execution**: [`Store::export`] copies a key's state in
 //!   every database into a [`Snapshot`]; [`Store::import`] replaces it.
 //!
