@@ -716,6 +716,46 @@ mod tests {
         assert!(h.mem_usage() <= 24 + 256, "{}", h.mem_usage());
     }
 
+    #[test]
+    fn field_ttls_cost_nothing_once_gone() {
+        let mut h = Hash::new();
+        for i in 0..600 {
+            h.set(format!("f{i}").as_bytes(), b"v");
+        }
+        assert_eq!(h.encoding_name(), "hashtable");
+        let plain = h.mem_usage();
+        assert!(!h.has_field_ttls());
+        assert!(h.set_field_ttl(b"f1", 10));
+        assert!(h.set_field_ttl(b"f2", 20));
+        assert!(!h.set_field_ttl(b"nope", 20));
+        assert!(h.mem_usage() > plain);
+        assert_eq!(h.min_field_ttl(), Some(10));
+        assert!(h.persist_field(b"f1"));
+        assert!(!h.persist_field(b"f1"));
+        h.set(b"f2", b"w");
+        assert!(!h.has_field_ttls(), "HSET cleared the last TTL");
+        assert_eq!(h.mem_usage(), plain, "the side table is gone");
+        // Counters keep a TTL; expiry takes fields in time order.
+        h.set_field_ttl(b"f3", 30);
+        h.set_field_ttl(b"f4", 5);
+        h.set(b"n", b"1");
+        h.set_field_ttl(b"n", 40);
+        assert_eq!(h.incr_by(b"n", 2), Ok(3));
+        assert_eq!(h.field_ttl(b"n"), Some(40));
+        let mut gone = Vec::new();
+        assert_eq!(h.expire_fields(31, 10, |f| gone.push(f.to_vec())), 2);
+        assert_eq!(gone, [b"f4".to_vec(), b"f3".to_vec()]);
+        assert_eq!(h.len(), 599);
+        assert_eq!(h.expire_fields(41, 0, |_| {}), 0, "the bound holds");
+        assert_eq!(h.expire_fields(41, 1, |_| {}), 1);
+        assert!(!h.has_field_ttls());
+        // A listpack converts when a field first gets a TTL.
+        let mut small = Hash::new();
+        small.set(b"a", b"1");
+        assert!(small.set_field_ttl(b"a", 1));
+        assert_eq!(small.encoding_name(), "hashtable");
+    }
+
     fn scan_all(h: &Hash) -> HashMap<Vec<u8>, Vec<u8>> {
         let mut out = HashMap::new();
         let mut cursor = 0;
