@@ -165,6 +165,7 @@ struct Outcome {
     deleted: Vec<Vec<u8>>,
 }
 
+/// HEXPIRE's NX | XX | GT | LT (`Always` when none is given).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cond {
     Always,
