@@ -521,3 +521,17 @@ fn field_ttls_round_trip_as_hash_metadata() {
     rdb::write_value(&mut payload, &Value::Hash(h)).unwrap();
     assert_eq!(payload[0], 4, "a plain hash once no field has a TTL");
 }
+
+/// A field TTL beyond Redis's 48 bits is corrupt data, not a time.
+#[test]
+fn a_field_ttl_out_of_range_is_refused() {
+    let mut h = kevy_store::hash::Hash::new();
+    h.set(b"a", b"1");
+    h.set(b"b", b"2");
+    h.set_field_ttl(b"a", 5);
+    h.set_field_ttl(b"b", 1 << 48);
+    let mut payload = Vec::new();
+    rdb::write_value(&mut payload, &Value::Hash(h)).unwrap();
+    let e = rdb::read_value(&payload).err().expect("refused");
+    assert!(format!("{e}").contains("TTL out of range"), "{e}");
+}

@@ -556,8 +556,10 @@ impl<R: Read> Src<R> {
                         return Err(corrupt(p, "a hash field appears twice"));
                     }
                     if ttl != 0 {
+                        // Redis keeps field expiry times in 48 bits.
                         let at = (ttl - 1)
                             .checked_add(min)
+                            .filter(|&at| at < 1 << 48)
                             .ok_or_else(|| corrupt(p, "a hash field TTL out of range"))?;
                         h.set_field_ttl(&f, at);
                     }

@@ -333,7 +333,7 @@ fn httl_generic(ctx: &mut Ctx<'_>, seconds: bool, relative: bool) {
             Some(h) if h.contains(f) => match h.field_ttl(f) {
                 None => NO_TTL,
                 Some(at) if at < now => NO_FIELD,
-                Some(at) if seconds => ((at + 999 - base) / 1000) as i64,
+                Some(at) if seconds => ((at.saturating_add(999) - base) / 1000) as i64,
                 Some(at) => (at - base) as i64,
             },
             _ => NO_FIELD,
