@@ -532,6 +532,6 @@ fn a_field_ttl_out_of_range_is_refused() {
     h.set_field_ttl(b"b", 1 << 48);
     let mut payload = Vec::new();
     rdb::write_value(&mut payload, &Value::Hash(h)).unwrap();
-    let e = rdb::read_value(&payload).err().expect("refused");
+    let e = rdb::read_value(&payload).expect_err("refused");
     assert!(format!("{e}").contains("TTL out of range"), "{e}");
 }
