@@ -462,3 +462,76 @@ fn function_libraries_round_trip_after_the_aux_fields() {
         vec![b"#!lua name=a\nreturn 1".to_vec(), long.into_bytes()]
     );
 }
+
+/// A hash with field TTLs is written as Redis 7.4's HASH_METADATA (type
+/// 24) and reads back with every field's TTL, in a file and as a DUMP
+/// payload; a hash whose TTLs are gone is a plain hash again.
+#[test]
+fn field_ttls_round_trip_as_hash_metadata() {
+    let mut st = Store::new(1);
+    st.set_now(NOW);
+    let mut h = kevy_store::hash::Hash::new();
+    for i in 0..300 {
+        h.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes());
+    }
+    let mut small = kevy_store::hash::Hash::new();
+    small.set(b"a", b"1");
+    small.set(b"b", b"2");
+    for (x, at) in [(&mut h, NOW + 5_000), (&mut small, NOW + 7)] {
+        assert!(x.set_field_ttl(b"f7", at) | x.set_field_ttl(b"a", at));
+    }
+    h.set_field_ttl(b"f8", NOW + 1);
+    st.db(0).set(b"big", Value::Hash(h.clone()), SetTtl::Clear);
+    st.db(0)
+        .set(b"small", Value::Hash(small), SetTtl::At(NOW + 99_000));
+    let bytes = write(&st);
+    let at = bytes.windows(4).position(|w| w == b"\x03big").unwrap();
+    assert_eq!(bytes[at - 1], 24, "type byte before the key");
+    let (mut back, _) = load(&bytes, NOW).unwrap();
+    let mut db = back.db(0);
+    let Some(Value::Hash(b)) = db.get(b"big") else {
+        panic!()
+    };
+    assert_eq!(b.len(), 300);
+    assert_eq!(b.field_ttl(b"f7"), Some(NOW + 5_000));
+    assert_eq!(b.field_ttl(b"f8"), Some(NOW + 1));
+    assert_eq!(b.field_ttl(b"f9"), None);
+    assert_eq!(b.get(b"f9"), Some(&b"v9"[..]));
+    let Some(Value::Hash(s)) = db.get(b"small") else {
+        panic!()
+    };
+    assert_eq!(s.field_ttl(b"a"), Some(NOW + 7));
+    assert_eq!(s.field_ttl(b"b"), None);
+    assert_eq!(db.ttl(b"small"), kevy_store::KeyTtl::At(NOW + 99_000));
+
+    let mut payload = Vec::new();
+    rdb::write_value(&mut payload, &Value::Hash(h.clone())).unwrap();
+    assert_eq!(payload[0], 24);
+    let Value::Hash(r) = rdb::read_value(&payload).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        r.field_ttls().collect::<Vec<_>>(),
+        h.field_ttls().collect::<Vec<_>>()
+    );
+
+    h.persist_field(b"f7");
+    h.persist_field(b"f8");
+    payload.clear();
+    rdb::write_value(&mut payload, &Value::Hash(h)).unwrap();
+    assert_eq!(payload[0], 4, "a plain hash once no field has a TTL");
+}
+
+/// A field TTL beyond Redis's 48 bits is corrupt data, not a time.
+#[test]
+fn a_field_ttl_out_of_range_is_refused() {
+    let mut h = kevy_store::hash::Hash::new();
+    h.set(b"a", b"1");
+    h.set(b"b", b"2");
+    h.set_field_ttl(b"a", 5);
+    h.set_field_ttl(b"b", 1 << 48);
+    let mut payload = Vec::new();
+    rdb::write_value(&mut payload, &Value::Hash(h)).unwrap();
+    let e = rdb::read_value(&payload).expect_err("refused");
+    assert!(format!("{e}").contains("TTL out of range"), "{e}");
+}

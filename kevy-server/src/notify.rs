@@ -268,6 +268,14 @@ impl Observer for Notifier {
     fn missed(&mut self, db: usize, key: &[u8]) {
         self.emit(KEY_MISS, "keymiss", key, db);
     }
+
+    /// Redis's `hexpired`, then `del` when the fields were the hash's last.
+    fn fields_expired(&mut self, db: usize, key: &[u8], _fields: &[Box<[u8]>], deleted: bool) {
+        self.emit(HASH, "hexpired", key, db);
+        if deleted {
+            self.emit(GENERIC, "del", key, db);
+        }
+    }
 }
 
 /// A database index as decimal text, without allocating.

@@ -13,11 +13,14 @@
 //! | GETEX EX/PX/EXAT/PXAT, GETEX PERSIST | `PEXPIREAT key ms` or `DEL key`, `PERSIST key` |
 //! | GETDEL | `DEL key` |
 //! | INCRBYFLOAT | `SET key result KEEPTTL` |
-//! | HINCRBYFLOAT | `HSET key field result` |
+//! | HINCRBYFLOAT | `HSETEX key KEEPTTL FIELDS 1 field result` (Redis 8's form: it keeps the field's TTL) |
+//! | HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT, HGETEX EX/PX/EXAT/PXAT | `HPEXPIREAT key ms FIELDS n field…` of the fields set, `HDEL key field` per field deleted because the time had passed |
+//! | HSETEX EX/PX/EXAT | `HSETEX key PXAT ms FIELDS …`, or `HDEL` of the fields when the time has passed |
+//! | HGETEX PERSIST, HGETDEL | `HPERSIST key FIELDS n field…`, `HDEL key field…` |
 //! | SPOP | `SREM key member…`, or `DEL key` when it took every member |
 //!
 //! A key deleted because its time passed, by a lookup or by the active
-//! cycle, is `DEL key`, recorded when it happens: before the effect of the
+//! cycle, is `DEL key` (hash fields: `HDEL key field…`), recorded when it happens: before the effect of the
 //! command whose lookup found it, so a replay sees the key gone when that
 //! command runs. Replay therefore never expires keys itself (Redis does not
 //! expire keys while loading either): every expiry it must apply is in the
@@ -115,6 +118,15 @@ impl Observer for Prop {
         if change == Change::Expired {
             self.push(db as u32, &[b"DEL", key]);
         }
+    }
+
+    /// Hash fields whose TTL passed are `HDEL key field…`, recorded when
+    /// they go, as an expired key is `DEL`.
+    fn fields_expired(&mut self, db: usize, key: &[u8], fields: &[Box<[u8]>], _deleted: bool) {
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(fields.len() + 2);
+        argv.extend([&b"HDEL"[..], key]);
+        argv.extend(fields.iter().map(|f| &f[..]));
+        self.push(db as u32, &argv);
     }
 }
 
@@ -401,14 +413,24 @@ mod tests {
                     let read: Vec<&str> = match &ty[..] {
                         b"+string\r\n" => vec!["GET"],
                         b"+set\r\n" => vec!["SORT", "ALPHA"],
-                        b"+hash\r\n" => vec!["HGETALL"],
+                        // A hashtable's order is its own: fields by name,
+                        // then how many there are.
+                        b"+hash\r\n" => vec!["HMGET", "m0", "m1", "m2", "m3", "m4"],
                         b"+list\r\n" => vec!["LRANGE", "0", "-1"],
                         b"+zset\r\n" => vec!["ZRANGE", "0", "-1", "WITHSCORES"],
                         _ => vec!["TYPE"],
                     };
                     let mut argv = vec![read[0].to_string(), k.clone()];
                     argv.extend(read[1..].iter().map(|a| a.to_string()));
-                    let v = self.run_str(&argv);
+                    let mut v = self.run_str(&argv);
+                    if ty == b"+hash\r\n" {
+                        v.extend(self.run_str(&["HLEN".into(), k.clone()]));
+                        // Every field's TTL too.
+                        let mut argv = vec!["HPEXPIRETIME".into(), k.clone(), "FIELDS".into()];
+                        argv.push("5".into());
+                        argv.extend((0..5).map(|n| format!("m{n}")));
+                        v.extend(self.run_str(&argv));
+                    }
                     let t = self.run_str(&["PEXPIRETIME".into(), k.clone()]);
                     s += &format!(
                         "db{db} {k} {} {} {}\n",
@@ -553,6 +575,84 @@ mod tests {
                 a
             }),
             (key(), small()).prop_map(|(k, f)| vec!["HSET".into(), k, f, "1".into()]),
+            // Hash field expiry: relative and absolute times around the
+            // test clock, conditions, reads that find fields expired.
+            (
+                key(),
+                prop::sample::select(vec!["HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT"]),
+                -1..4i64,
+                prop::sample::select(vec!["", "NX", "XX", "GT", "LT"]),
+                small(),
+                small()
+            )
+                .prop_map(|(k, c, n, cond, f, g)| {
+                    let t = match c {
+                        "HEXPIRE" => n.max(0).to_string(),
+                        "HPEXPIRE" => (n.max(0) * 800).to_string(),
+                        "HEXPIREAT" => (999 + n * 2).to_string(),
+                        _ => (999_000 + n * 1700).to_string(),
+                    };
+                    let mut a = vec![c.to_string(), k, t];
+                    if !cond.is_empty() {
+                        a.push(cond.into());
+                    }
+                    a.extend(["FIELDS".into(), "2".into(), f, g]);
+                    a
+                }),
+            (key(), small()).prop_map(|(k, f)| vec![
+                "HPERSIST".into(),
+                k,
+                "FIELDS".into(),
+                "1".into(),
+                f
+            ]),
+            (
+                key(),
+                small(),
+                prop::sample::select(vec!["", "PX", "PXAT", "PERSIST"]),
+                0..4i64
+            )
+                .prop_map(|(k, f, o, n)| {
+                    let mut a = vec!["HGETEX".into(), k];
+                    match o {
+                        "" => {}
+                        "PERSIST" => a.push(o.into()),
+                        "PX" => a.extend([o.into(), (n * 700).to_string()]),
+                        _ => a.extend([o.into(), (999_000 + n * 1500).to_string()]),
+                    }
+                    a.extend(["FIELDS".into(), "1".into(), f]);
+                    a
+                }),
+            (
+                key(),
+                small(),
+                prop::sample::select(vec!["", "FNX", "FXX"]),
+                prop::sample::select(vec!["", "EX", "PXAT", "KEEPTTL"]),
+                0..4i64
+            )
+                .prop_map(|(k, f, cond, o, n)| {
+                    let mut a = vec!["HSETEX".into(), k];
+                    if !cond.is_empty() {
+                        a.push(cond.into());
+                    }
+                    match o {
+                        "" => {}
+                        "KEEPTTL" => a.push(o.into()),
+                        "EX" => a.extend([o.into(), n.to_string()]),
+                        _ => a.extend([o.into(), (999_000 + n * 1500).to_string()]),
+                    }
+                    a.extend(["FIELDS".into(), "1".into(), f, "v".into()]);
+                    a
+                }),
+            (key(), small()).prop_map(|(k, f)| vec![
+                "HGETDEL".into(),
+                k,
+                "FIELDS".into(),
+                "1".into(),
+                f
+            ]),
+            (key(), small()).prop_map(|(k, f)| vec!["HGET".into(), k, f]),
+            (key(), small()).prop_map(|(k, f)| vec!["HINCRBY".into(), k, f, "1".into()]),
             (key(), small()).prop_map(|(k, f)| vec!["HINCRBYFLOAT".into(), k, f, "0.25".into()]),
             (key(), small()).prop_map(|(k, m)| vec!["RPUSH".into(), k, m]),
             key().prop_map(|k| vec!["LPOP".into(), k]),
@@ -669,11 +769,47 @@ mod tests {
                 "PEXPIREAT k 1003000",
                 "DEL k",
                 "SET f 1.5 KEEPTTL",
-                "HSET h x 0.5",
+                "HSETEX h KEEPTTL FIELDS 1 x 0.5",
                 "SADD s a",
                 "SREM s a",
                 "SADD s2 a b c",
                 "DEL s2",
+            ]
+        );
+    }
+
+    #[test]
+    fn hash_field_expiry_effects_are_absolute() {
+        assert_eq!(
+            effects_of(&[
+                "HSET h a 1 b 2 c 3",
+                "HEXPIRE h 10 FIELDS 3 a b zz",
+                "HEXPIRE h 10 NX FIELDS 1 a",
+                "HPEXPIRE h 0 FIELDS 2 b c",
+                "HGETEX h PX 500 FIELDS 2 a zz",
+                "HGETEX h PERSIST FIELDS 1 a",
+                "HGETEX h FIELDS 1 a",
+                "HSETEX h EX 5 FIELDS 1 d 4",
+                "HSETEX h FNX EX 5 FIELDS 1 d 4",
+                "HSETEX h KEEPTTL FIELDS 1 d 5",
+                "HSETEX h PXAT 1 FIELDS 1 e 5",
+                "HPERSIST h FIELDS 1 zz",
+                "+5001",
+                "HGETDEL h FIELDS 2 a d",
+            ]),
+            [
+                "SELECT 0",
+                "HSET h a 1 b 2 c 3",
+                "HPEXPIREAT h 1010000 FIELDS 2 a b",
+                "HDEL h b",
+                "HDEL h c",
+                "HPEXPIREAT h 1000500 FIELDS 1 a",
+                "HPERSIST h FIELDS 1 a",
+                "HSETEX h PXAT 1005000 FIELDS 1 d 4",
+                "HSETEX h KEEPTTL FIELDS 1 d 5",
+                "HDEL h e",
+                "HDEL h d",
+                "HDEL h a",
             ]
         );
     }

@@ -103,11 +103,24 @@ pub(crate) struct Keyspace {
     value_heap: usize,
     /// Where the active expiry cycle continues its scan of `expires`.
     expire_cursor: u64,
+    /// Every hash that has a field with a TTL (and, until the active cycle
+    /// passes, hashes that had one), so the cycle can find them; empty
+    /// while no field has a TTL, which lookups test before anything else
+    /// about field expiry.
+    hfe: Dict<()>,
+    /// Where the active cycle continues its scan of `hfe`.
+    hfe_cursor: u64,
+}
+
+/// Whether `v` is a hash with some field TTL.
+#[inline(always)]
+fn has_field_ttls(v: &Value) -> bool {
+    matches!(v, Value::Hash(h) if h.has_field_ttls())
 }
 
 impl Keyspace {
     pub(crate) fn used_memory(&self) -> usize {
-        self.keys.heap_bytes() + self.expires.heap_bytes() + self.value_heap
+        self.keys.heap_bytes() + self.expires.heap_bytes() + self.hfe.heap_bytes() + self.value_heap
     }
 
     /// The keys, to read (SWAPDB's observers).
@@ -123,7 +136,7 @@ impl Keyspace {
     /// Moves up to `n` buckets of each dict's ongoing resize; true while
     /// some resize is still going.
     pub(crate) fn rehash(&mut self, n: usize) -> bool {
-        self.keys.rehash(n) || self.expires.rehash(n)
+        self.keys.rehash(n) || self.expires.rehash(n) || self.hfe.rehash(n)
     }
 
     /// Panics unless the invariants the update path keeps hold: the memory
@@ -140,6 +153,14 @@ impl Keyspace {
         }
         let ttls = self.keys.iter().filter(|(_, e)| e.expire_at != 0).count();
         assert_eq!(self.expires.len(), ttls, "TTL index size");
+        for (k, e) in self.keys.iter() {
+            if has_field_ttls(&e.value) {
+                assert!(self.hfe.contains_key(k), "field TTL index of {k:?}");
+            }
+        }
+        for k in self.hfe.keys() {
+            assert!(self.keys.contains_key(k), "field TTL index holds {k:?}");
+        }
     }
 }
 
@@ -196,6 +217,11 @@ impl<'a> Db<'a> {
         self.ks.expires.len()
     }
 
+    /// Hashes that have (or lately had) a field with a TTL.
+    pub fn field_expires_len(&self) -> usize {
+        self.ks.hfe.len()
+    }
+
     // ---- the raw mutators and the report (only the update path calls them) ----
 
     /// Adds an entry for a key known to be absent; returns where it sits.
@@ -204,6 +230,9 @@ impl<'a> Db<'a> {
         self.ks.value_heap += e.value.heap_bytes();
         if e.expire_at != 0 {
             self.ks.expires.insert(key, e.expire_at);
+        }
+        if has_field_ttls(&e.value) {
+            self.ks.hfe.insert(key, ());
         }
         self.ks.keys.insert_unique(key, e)
     }
@@ -215,6 +244,9 @@ impl<'a> Db<'a> {
         self.ks.value_heap = self.ks.value_heap.saturating_sub(e.value.heap_bytes());
         if e.expire_at != 0 {
             self.ks.expires.remove(key);
+        }
+        if !self.ks.hfe.is_empty() {
+            self.ks.hfe.remove(key);
         }
         Some(e)
     }
@@ -244,6 +276,9 @@ impl<'a> Db<'a> {
             self.unlink(key);
             return None;
         }
+        if has_field_ttls(v) {
+            self.ks.hfe.insert(key, ());
+        }
         Some(pos)
     }
 
@@ -263,15 +298,62 @@ impl<'a> Db<'a> {
     // ---- lookups ---------------------------------------------------------------
 
     /// Finds a live key, deleting it first if its TTL has passed.
+    /// Expired fields of a hash are deleted too (lazy field expiry); that
+    /// costs one test of an empty index while no field has a TTL.
     #[inline(always)]
     fn live(&mut self, key: &[u8]) -> Option<Pos> {
         self.ks.keys.rehash_step();
         let pos = self.ks.keys.find(key)?;
-        if self.ks.keys.at(pos).1.is_expired(self.now) {
+        let e = self.ks.keys.at(pos).1;
+        if e.is_expired(self.now) {
             self.expire_key(key);
             return None;
         }
+        if !self.ks.hfe.is_empty() {
+            if let Value::Hash(h) = &e.value {
+                if h.fields_due(self.now) {
+                    return self.expire_fields(key, pos, usize::MAX).0;
+                }
+            }
+        }
         Some(pos)
+    }
+
+    /// Deletes up to `max` expired fields of the hash at `pos` through the
+    /// update path: observers hear `fields_expired` (which fields, and
+    /// whether the key went with them), then the key's update or deletion.
+    /// Returns where the key is now and how many fields went.
+    #[cold]
+    #[inline(never)]
+    fn expire_fields(&mut self, key: &[u8], pos: Pos, max: usize) -> (Option<Pos>, usize) {
+        let now = self.now;
+        // Not a command's write: like key expiry, it does not count in
+        // `dirty` (which decides whether a command wrote anything).
+        let dirty = *self.dirty;
+        let mut k = KeyMut {
+            db: self,
+            key,
+            pos: Some(pos),
+            existed: true,
+            changed: false,
+            announced: false,
+            lent: None,
+        };
+        let mut gone: Vec<Box<[u8]>> = Vec::new();
+        if let Some(Value::Hash(h)) = k.value_mut() {
+            h.expire_fields(now, max, |f| gone.push(f.into()));
+        }
+        k.changed = !gone.is_empty();
+        k.settle();
+        let at = k.pos;
+        let db = &mut *k.db;
+        db.stats.expired_fields += gone.len() as u64;
+        if db.obs.active() && !gone.is_empty() {
+            db.obs.fields_expired(db.index, key, &gone, at.is_none());
+        }
+        drop(k);
+        *self.dirty = dirty;
+        (at, gone.len())
     }
 
     #[inline]
@@ -290,6 +372,21 @@ impl<'a> Db<'a> {
     #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
         self.get_entry(key).map(|e| &e.value)
+    }
+
+    /// Read lookup that leaves a hash's expired fields in place until
+    /// something else reclaims them (HLEN counts them, as Redis's does).
+    pub fn get_keep_fields(&mut self, key: &[u8]) -> Option<&Value> {
+        self.ks.keys.rehash_step();
+        let pos = self.ks.keys.find(key).filter(|&p| {
+            let e = self.ks.keys.at(p).1;
+            !e.is_expired(self.now)
+        });
+        if pos.is_none() && self.ks.keys.find(key).is_some() {
+            self.expire_key(key);
+        }
+        self.count(key, pos.is_some());
+        Some(&self.ks.keys.at(pos?).1.value)
     }
 
     /// Read lookup of the value with its TTL; counts a hit or miss.
@@ -543,6 +640,61 @@ impl<'a> Db<'a> {
         }
         (sampled, dead.len())
     }
+
+    /// Scans the index of hashes with field TTLs from where the last call
+    /// stopped until `want` hashes were looked at (or `20 * want`
+    /// buckets); deletes their expired fields, at most `max_fields` in
+    /// all, and drops from the index the keys that no longer have field
+    /// TTLs. Returns `(sampled, fields expired, the scan wrapped around)`.
+    pub(crate) fn field_expire_sample(
+        &mut self,
+        want: usize,
+        max_fields: usize,
+    ) -> (usize, usize, bool) {
+        let now = self.now;
+        let mut due: Vec<Vec<u8>> = Vec::new();
+        let mut stale: Vec<Vec<u8>> = Vec::new();
+        let mut buckets = 0;
+        let mut sampled = 0;
+        let mut cursor = self.ks.hfe_cursor;
+        let keys = &self.ks.keys;
+        while sampled < want && buckets < want * 20 {
+            cursor = self.ks.hfe.scan(cursor, |k, _| {
+                sampled += 1;
+                match keys.get(k).map(|e| &e.value) {
+                    Some(Value::Hash(h)) if h.has_field_ttls() => {
+                        if h.fields_due(now) {
+                            due.push(k.to_vec());
+                        }
+                    }
+                    _ => stale.push(k.to_vec()),
+                }
+            });
+            buckets += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        self.ks.hfe_cursor = cursor;
+        for k in &stale {
+            self.ks.hfe.remove(k);
+        }
+        let mut expired = 0;
+        for k in &due {
+            if expired >= max_fields {
+                break;
+            }
+            let Some(pos) = self.ks.keys.find(k) else {
+                continue;
+            };
+            if self.ks.keys.at(pos).1.is_expired(now) {
+                self.expire_key(k);
+                continue;
+            }
+            expired += self.expire_fields(k, pos, max_fields - expired).1;
+        }
+        (sampled, expired, cursor == 0)
+    }
 }
 
 /// A write to one key in progress: the update path (see the module doc).
@@ -630,6 +782,8 @@ impl KeyMut<'_, '_> {
         if empty {
             self.pos = None;
             self.db.unlink(self.key);
+        } else if has_field_ttls(v) {
+            ks.hfe.insert(self.key, ());
         }
         Some(r)
     }
@@ -688,6 +842,9 @@ impl KeyMut<'_, '_> {
             }
         }
         ks.value_heap = (ks.value_heap + new_heap).saturating_sub(old.heap_bytes());
+        if has_field_ttls(&e.value) {
+            ks.hfe.insert(self.key, ());
+        }
         Some(old)
     }
 

@@ -18,6 +18,10 @@ const KEYS_PER_LOOP: usize = 20;
 /// A database gets another round while more than this percentage of the
 /// last sample had expired (Redis's `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE`).
 const ACCEPTABLE_STALE_PERCENT: usize = 10;
+/// Hash fields one sampling round deletes at most, so that one hash with
+/// many fields expiring together cannot hold the cycle past its budget
+/// check for long.
+const FIELDS_PER_LOOP: usize = 1000;
 /// Buckets an incremental-rehash step moves between clock checks.
 const REHASH_BATCH: usize = 100;
 
@@ -103,6 +107,23 @@ impl Store {
                     return total;
                 }
                 if sampled == 0 || expired * 100 <= sampled * ACCEPTABLE_STALE_PERCENT {
+                    break;
+                }
+            }
+            // Hash fields: hashes with field TTLs, a sample at a time, while
+            // the last sample expired something and the scan has not come
+            // round (Redis's `hashTypeDbActiveExpire` within the cycle).
+            loop {
+                let mut db = self.db(i);
+                if db.field_expires_len() == 0 {
+                    break;
+                }
+                let (sampled, expired, wrapped) =
+                    db.field_expire_sample(KEYS_PER_LOOP, FIELDS_PER_LOOP);
+                if Instant::now() >= deadline {
+                    return total;
+                }
+                if sampled == 0 || expired == 0 || wrapped {
                     break;
                 }
             }

@@ -14,9 +14,18 @@
 //! inline when each is at most 23 bytes, plus 8-16 bytes of bucket: ~75
 //! bytes (Redis 7.0: 24-byte dictEntry + two sds + bucket, ~80 with
 //! jemalloc). Longer strings add one exact-size allocation each.
+//!
+//! Field TTLs (HEXPIRE and friends) live in a [`FieldTtls`] side table
+//! that only a hashtable carries, and only while some field has a TTL: a
+//! listpack hash converts to a hashtable when a field first gets one.
+//! Writing a field with [`Hash::set`] clears its TTL, as HSET does in
+//! Redis; the counters keep it. This type never looks at a clock: the
+//! keyspace decides when fields are expired and calls
+//! [`Hash::expire_fields`].
 
 use crate::bytes::SmallBytes;
 use crate::dict::{self, Dict};
+use crate::field_ttl::FieldTtls;
 use crate::listpack::{self, Listpack};
 use crate::num::{self, LongDouble};
 use crate::sample::{dict_random, dict_random_with_count, dict_scan, random_with_count, Rng};
@@ -58,7 +67,13 @@ struct Table {
     dict: Dict<SmallBytes>,
     /// Heap bytes owned by values longer than `SmallBytes` keeps inline.
     value_heap: usize,
+    /// The fields' TTLs; `None` while no field has one (never empty).
+    ttls: Option<Box<FieldTtls>>,
 }
+
+// The TTL slot keeps the box in the allocation class it has without it
+// (jemalloc serves 129..=160 bytes from one class).
+const _: () = assert!(std::mem::size_of::<Table>() > 128 && std::mem::size_of::<Table>() <= 160);
 
 const _: () = assert!(std::mem::size_of::<Hash>() == 24);
 /// Values move between shards and into snapshots.
@@ -103,6 +118,19 @@ impl Table {
             None => true,
         }
     }
+
+    /// Drops `field`'s TTL, and the side table once it is empty.
+    #[inline]
+    fn clear_ttl(&mut self, field: &[u8]) -> bool {
+        let Some(t) = &mut self.ttls else {
+            return false;
+        };
+        let had = t.remove(field).is_some();
+        if t.is_empty() {
+            self.ttls = None;
+        }
+        had
+    }
 }
 
 impl Hash {
@@ -144,6 +172,9 @@ impl Hash {
                     crate::malloc_size(std::mem::size_of::<Table>())
                         + t.dict.heap_bytes()
                         + t.value_heap
+                        + t.ttls.as_ref().map_or(0, |x| {
+                            crate::malloc_size(std::mem::size_of::<FieldTtls>()) + x.heap_bytes()
+                        })
                 }
             }
     }
@@ -168,8 +199,17 @@ impl Hash {
         self.get(field).map_or(0, <[u8]>::len)
     }
 
-    /// HSET of one pair: true when `field` is new.
+    /// HSET of one pair: true when `field` is new. Clears the field's TTL.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        if let Repr::Table(t) = &mut self.repr {
+            t.clear_ttl(field);
+        }
+        self.set_keep_ttl(field, value)
+    }
+
+    /// [`set`](Self::set) that keeps the field's TTL (HINCRBY, HSETEX
+    /// KEEPTTL).
+    pub fn set_keep_ttl(&mut self, field: &[u8], value: &[u8]) -> bool {
         match &mut self.repr {
             Repr::Pack(lp) => {
                 if fits_pack(field, value) {
@@ -184,7 +224,7 @@ impl Hash {
                     }
                 }
                 self.convert();
-                self.set(field, value)
+                self.set_keep_ttl(field, value)
             }
             Repr::Table(t) => t.insert(field, value),
         }
@@ -211,11 +251,98 @@ impl Hash {
             Repr::Table(t) => match t.dict.remove(field) {
                 Some(old) => {
                     t.value_heap -= old.heap_bytes();
+                    t.clear_ttl(field);
                     true
                 }
                 None => false,
             },
         }
+    }
+
+    // ---- field TTLs ------------------------------------------------------------
+
+    /// Whether some field has a TTL.
+    #[inline]
+    pub fn has_field_ttls(&self) -> bool {
+        matches!(&self.repr, Repr::Table(t) if t.ttls.is_some())
+    }
+
+    /// `field`'s expiry time (unix ms), if it has one.
+    pub fn field_ttl(&self, field: &[u8]) -> Option<u64> {
+        match &self.repr {
+            Repr::Table(t) => t.ttls.as_ref()?.get(field),
+            Repr::Pack(_) => None,
+        }
+    }
+
+    /// The earliest expiry time of any field.
+    #[inline]
+    pub fn min_field_ttl(&self) -> Option<u64> {
+        match &self.repr {
+            Repr::Table(t) => t.ttls.as_ref()?.min(),
+            Repr::Pack(_) => None,
+        }
+    }
+
+    /// Whether some field is expired at `now` (its time passed).
+    #[inline]
+    pub fn fields_due(&self, now: u64) -> bool {
+        self.min_field_ttl().is_some_and(|at| now > at)
+    }
+
+    /// Gives an existing `field` a TTL (absolute unix ms), converting a
+    /// listpack to a hashtable first. False when the field is missing.
+    pub fn set_field_ttl(&mut self, field: &[u8], at: u64) -> bool {
+        if !self.contains(field) {
+            return false;
+        }
+        self.convert();
+        let Repr::Table(t) = &mut self.repr else {
+            unreachable!("just converted")
+        };
+        t.ttls.get_or_insert_with(Default::default).set(field, at);
+        true
+    }
+
+    /// Removes `field`'s TTL; true when it had one.
+    pub fn persist_field(&mut self, field: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Table(t) => t.clear_ttl(field),
+            Repr::Pack(_) => false,
+        }
+    }
+
+    /// (field, expiry time) of every field with a TTL, earliest first.
+    pub fn field_ttls(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        let t = match &self.repr {
+            Repr::Table(t) => t.ttls.as_deref(),
+            Repr::Pack(_) => None,
+        };
+        t.into_iter().flat_map(FieldTtls::iter)
+    }
+
+    /// Deletes up to `max` fields expired at `now`, earliest first,
+    /// calling `gone` with each; returns how many went.
+    pub fn expire_fields(&mut self, now: u64, max: usize, mut gone: impl FnMut(&[u8])) -> usize {
+        let Repr::Table(t) = &mut self.repr else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < max {
+            let Some(x) = &mut t.ttls else { break };
+            let Some(field) = x.pop_expired(now) else {
+                break;
+            };
+            if x.is_empty() {
+                t.ttls = None;
+            }
+            if let Some(old) = t.dict.remove(&field) {
+                t.value_heap -= old.heap_bytes();
+            }
+            gone(&field);
+            n += 1;
+        }
+        n
     }
 
     /// Listpack -> hashtable.
@@ -224,6 +351,7 @@ impl Hash {
             let mut t = Table {
                 dict: Dict::with_capacity(lp.len() / 2 + 1),
                 value_heap: 0,
+                ttls: None,
             };
             let mut it = lp.iter();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
@@ -242,7 +370,7 @@ impl Hash {
         };
         let new = old.checked_add(delta).ok_or(HashError::Overflow)?;
         let mut buf = [0u8; num::MAX_I64_CHARS];
-        self.set(field, num::format_i64(&mut buf, new));
+        self.set_keep_ttl(field, num::format_i64(&mut buf, new));
         Ok(new)
     }
 
@@ -259,7 +387,7 @@ impl Hash {
             return Err(HashError::NanOrInfinity);
         }
         let text = new.to_human();
-        self.set(field, &text);
+        self.set_keep_ttl(field, &text);
         Ok(text)
     }
 
@@ -586,6 +714,46 @@ mod tests {
         let Repr::Pack(lp) = &h.repr else { panic!() };
         assert_eq!(lp.used_bytes(), 220);
         assert!(h.mem_usage() <= 24 + 256, "{}", h.mem_usage());
+    }
+
+    #[test]
+    fn field_ttls_cost_nothing_once_gone() {
+        let mut h = Hash::new();
+        for i in 0..600 {
+            h.set(format!("f{i}").as_bytes(), b"v");
+        }
+        assert_eq!(h.encoding_name(), "hashtable");
+        let plain = h.mem_usage();
+        assert!(!h.has_field_ttls());
+        assert!(h.set_field_ttl(b"f1", 10));
+        assert!(h.set_field_ttl(b"f2", 20));
+        assert!(!h.set_field_ttl(b"nope", 20));
+        assert!(h.mem_usage() > plain);
+        assert_eq!(h.min_field_ttl(), Some(10));
+        assert!(h.persist_field(b"f1"));
+        assert!(!h.persist_field(b"f1"));
+        h.set(b"f2", b"w");
+        assert!(!h.has_field_ttls(), "HSET cleared the last TTL");
+        assert_eq!(h.mem_usage(), plain, "the side table is gone");
+        // Counters keep a TTL; expiry takes fields in time order.
+        h.set_field_ttl(b"f3", 30);
+        h.set_field_ttl(b"f4", 5);
+        h.set(b"n", b"1");
+        h.set_field_ttl(b"n", 40);
+        assert_eq!(h.incr_by(b"n", 2), Ok(3));
+        assert_eq!(h.field_ttl(b"n"), Some(40));
+        let mut gone = Vec::new();
+        assert_eq!(h.expire_fields(31, 10, |f| gone.push(f.to_vec())), 2);
+        assert_eq!(gone, [b"f4".to_vec(), b"f3".to_vec()]);
+        assert_eq!(h.len(), 599);
+        assert_eq!(h.expire_fields(41, 0, |_| {}), 0, "the bound holds");
+        assert_eq!(h.expire_fields(41, 1, |_| {}), 1);
+        assert!(!h.has_field_ttls());
+        // A listpack converts when a field first gets a TTL.
+        let mut small = Hash::new();
+        small.set(b"a", b"1");
+        assert!(small.set_field_ttl(b"a", 1));
+        assert_eq!(small.encoding_name(), "hashtable");
     }
 
     fn scan_all(h: &Hash) -> HashMap<Vec<u8>, Vec<u8>> {

@@ -22,6 +22,14 @@
 //!   reactor iteration, which is also the tests' controllable clock. Every
 //!   lookup deletes a key whose time has passed (lazy expiry);
 //!   [`Store::active_expire_cycle`] reclaims the rest.
+//! - **Hash field expiry**: a hash keeps its fields' TTLs in a side table
+//!   ([`field_ttl::FieldTtls`]) only while some field has one; each
+//!   database indexes the hashes that do, so lookups test one empty index
+//!   while no field has a TTL. Any lookup of such a hash deletes its
+//!   expired fields, the active cycle samples the index, and both go
+//!   through the update path; observers hear
+//!   [`Observer::fields_expired`] (the server's `HDEL` effects and
+//!   `hexpired` notifications).
 //! - **Coordinated execution**: [`Store::export`] copies a key's state in
 //!   every database into a [`Snapshot`]; [`Store::import`] replaces it.
 //!
@@ -125,6 +133,7 @@ pub mod db;
 pub mod dict;
 pub mod error;
 pub mod expire;
+pub mod field_ttl;
 pub mod glob;
 pub mod hash;
 pub mod journal;
@@ -178,6 +187,9 @@ pub struct StoreStats {
     pub keyspace_misses: u64,
     /// Keys deleted because their TTL passed (lazily or actively).
     pub expired_keys: u64,
+    /// Hash fields deleted because their TTL passed (Redis's
+    /// `expired_subkeys`).
+    pub expired_fields: u64,
 }
 
 /// One shard's keyspace: `ndbs` databases, a cached clock, counters.

@@ -88,6 +88,14 @@ pub trait Observer: Any {
     fn missed(&mut self, db: usize, key: &[u8]) {
         let _ = (db, key);
     }
+
+    /// The hash at `key` in database `db` lost `fields` because their TTLs
+    /// passed (by a lookup or the active cycle); `key_deleted` when they
+    /// were its last. Called after `before_write` and before the key's
+    /// own `changed` (updated or deleted).
+    fn fields_expired(&mut self, db: usize, key: &[u8], fields: &[Box<[u8]>], key_deleted: bool) {
+        let _ = (db, key, fields, key_deleted);
+    }
 }
 
 /// What the store holds: an observer it can hand back by type.
@@ -214,6 +222,20 @@ impl Observers {
         }
         for o in &mut self.added {
             o.changed(db, key, change);
+        }
+    }
+
+    /// Callers test [`active`](Self::active) first.
+    #[inline(never)]
+    pub(crate) fn fields_expired(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        fields: &[Box<[u8]>],
+        deleted: bool,
+    ) {
+        for o in &mut self.added {
+            o.fields_expired(db, key, fields, deleted);
         }
     }
 

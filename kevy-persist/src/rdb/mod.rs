@@ -18,7 +18,9 @@
 //! - list: QUICKLIST_2 of listpack nodes of at most 8 KB;
 //! - set: INTSET when kevy holds it as an intset, else SET (Redis 7.0 has
 //!   no set listpack, so kevy's listpack sets are written as SET);
-//! - hash: HASH_LISTPACK when kevy holds it as a listpack, else HASH;
+//! - hash: HASH_LISTPACK when kevy holds it as a listpack, else HASH; a
+//!   hash with field TTLs as Redis 7.4's HASH_METADATA (type 24), which
+//!   Redis 7.0 refuses rather than loading the hash without its TTLs;
 //! - sorted set: ZSET_LISTPACK when a listpack (scores as integers where
 //!   they are, else the `%.17g` text Redis 7.0's `d2string` gives),
 //!   else ZSET_2 with binary doubles, so every score (±inf, -0, any
@@ -207,6 +209,11 @@ pub(crate) const TYPE_LIST_QUICKLIST_2: u8 = 18;
 pub(crate) const TYPE_STREAM_LISTPACKS_2: u8 = 19;
 pub(crate) const TYPE_SET_LISTPACK: u8 = 20;
 pub(crate) const TYPE_STREAM_LISTPACKS_3: u8 = 21;
+/// A hash with field TTLs (Redis 7.4's `RDB_TYPE_HASH_METADATA`): the
+/// earliest field expiry (8 bytes LE ms), the field count, then per field
+/// its TTL as a length (0: none, else `expiry - earliest + 1`), name and
+/// value. Redis 7.0 does not know the type and refuses the file.
+pub(crate) const TYPE_HASH_METADATA: u8 = 24;
 
 // Length encodings: the two top bits of the first byte; 0b10 with these
 // whole bytes for 32 and 64 bits, 0b11 for a special string encoding.

@@ -543,6 +543,29 @@ impl<R: Read> Src<R> {
                 }
                 zset(pairs).ok_or_else(|| corrupt(at, "a sorted-set member appears twice"))?
             }
+            TYPE_HASH_METADATA => {
+                let min = u64::from_le_bytes(self.array()?);
+                let n = self.count(3)?;
+                let mut h = Hash::new();
+                for _ in 0..n {
+                    let p = self.pos;
+                    let ttl = self.len()?;
+                    let f = self.string()?;
+                    let v = self.string()?;
+                    if !h.set(&f, &v) {
+                        return Err(corrupt(p, "a hash field appears twice"));
+                    }
+                    if ttl != 0 {
+                        // Redis keeps field expiry times in 48 bits.
+                        let at = (ttl - 1)
+                            .checked_add(min)
+                            .filter(|&at| at < 1 << 48)
+                            .ok_or_else(|| corrupt(p, "a hash field TTL out of range"))?;
+                        h.set_field_ttl(&f, at);
+                    }
+                }
+                Value::Hash(h)
+            }
             TYPE_HASH => {
                 let n = self.count(2)?;
                 let mut h = Hash::new();

@@ -328,6 +328,18 @@ impl<W: Write> SectionWriter<W> {
                 self.pack = lp.finish();
                 put_str(&mut self.buf, &self.pack);
             }
+            Value::Hash(h) if h.has_field_ttls() => {
+                let min = h.min_field_ttl().unwrap_or(0);
+                self.buf.extend_from_slice(&min.to_le_bytes());
+                put_len(&mut self.buf, h.len() as u64);
+                for (f, v) in h.iter() {
+                    let ttl = h.field_ttl(f).map_or(0, |at| at - min + 1);
+                    put_len(&mut self.buf, ttl);
+                    put_str(&mut self.buf, f);
+                    put_str(&mut self.buf, v);
+                    self.spill()?;
+                }
+            }
             Value::Hash(h) => {
                 put_len(&mut self.buf, h.len() as u64);
                 for (f, v) in h.iter() {
@@ -376,6 +388,7 @@ fn value_type(v: &Value) -> u8 {
         Value::Set(s) if s.encoding_name() == "intset" => TYPE_SET_INTSET,
         Value::Set(_) => TYPE_SET,
         Value::Hash(h) if h.encoding_name() == "listpack" => TYPE_HASH_LISTPACK,
+        Value::Hash(h) if h.has_field_ttls() => TYPE_HASH_METADATA,
         Value::Hash(_) => TYPE_HASH,
         Value::ZSet(z) if z.encoding_name() == "listpack" => TYPE_ZSET_LISTPACK,
         Value::ZSet(_) => TYPE_ZSET_2,

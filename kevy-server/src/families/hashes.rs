@@ -239,8 +239,15 @@ fn cmd_hexists(ctx: &mut Ctx<'_>) {
     int_read(ctx, |h| h.contains(field) as usize);
 }
 
+/// HLEN counts fields whose TTL passed but that are not reclaimed yet, as
+/// Redis's does (`hashTypeLength(o, 0)`).
 fn cmd_hlen(ctx: &mut Ctx<'_>) {
-    int_read(ctx, Hash::len);
+    let key = ctx.args.get(1);
+    match ctx.shard.store.db(ctx.db).get_keep_fields(key) {
+        None => ctx.out.int(0),
+        Some(Value::Hash(h)) => ctx.out.int(h.len() as i64),
+        Some(_) => reply_error(&mut ctx.out, OpError::WrongType),
+    }
 }
 
 fn cmd_hstrlen(ctx: &mut Ctx<'_>) {
@@ -333,7 +340,8 @@ fn cmd_hincrbyfloat(ctx: &mut Ctx<'_>) {
         .and_then(|incr| op_hincrbyfloat(&mut db(ctx), key, field, incr));
     match r {
         Ok(s) => {
-            ctx.propagate(&[b"HSET", key, field, &s]);
+            // Redis 8's form, which keeps the field's TTL on replay.
+            ctx.propagate(&[b"HSETEX", key, b"KEEPTTL", b"FIELDS", b"1", field, &s]);
             ctx.notify(HASH, "hincrbyfloat", key);
             ctx.out.bulk(&s)
         }

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod generic;
+pub mod hash_ttl;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -39,6 +40,7 @@ pub fn register_all(t: &mut Table) {
     server::register(t);
     debug::register(t);
     hashes::register(t);
+    hash_ttl::register(t);
     sets::register(t);
     lists::register(t);
     lolwut::register(t);

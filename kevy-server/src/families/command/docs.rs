@@ -1,7 +1,8 @@
 //! Command documentation: what `COMMAND DOCS` reports, plus what
 //! `COMMAND INFO` reports of every Redis command and subcommand (arity,
 //! flags, ACL categories, tips, key specs). The text is Redis 7.0.15's own
-//! (`CLIENT SETINFO`'s from Redis 7.2), so redis-cli's hints and clients' doc
+//! (`CLIENT SETINFO`'s from Redis 7.2, hash field expiry's from Redis 7.4
+//! and 8.0), so redis-cli's hints and clients' doc
 //! look-ups read what they read from Redis.
 //!
 //! This is documentation, not routing: a top-level command's arity, flags and
@@ -2340,6 +2341,74 @@ static DOCS: &[Doc] = &[
         ..D
     },
     Doc {
+        name: "hexpire",
+        summary: "Set expiry for hash field using relative time to expire (seconds)",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "seconds", kind: "integer", ..A },
+            Arg { name: "condition", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "nx", kind: "pure-token", token: Some("NX"), ..A },
+                Arg { name: "xx", kind: "pure-token", token: Some("XX"), ..A },
+                Arg { name: "gt", kind: "pure-token", token: Some("GT"), ..A },
+                Arg { name: "lt", kind: "pure-token", token: Some("LT"), ..A },
+            ], ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -6, flags: &["write", "denyoom", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hexpireat",
+        summary: "Set expiry for hash field using an absolute Unix timestamp (seconds)",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "unix-time-seconds", kind: "unix-time", ..A },
+            Arg { name: "condition", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "nx", kind: "pure-token", token: Some("NX"), ..A },
+                Arg { name: "xx", kind: "pure-token", token: Some("XX"), ..A },
+                Arg { name: "gt", kind: "pure-token", token: Some("GT"), ..A },
+                Arg { name: "lt", kind: "pure-token", token: Some("LT"), ..A },
+            ], ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -6, flags: &["write", "denyoom", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hexpiretime",
+        summary: "Returns the expiration time of a hash field as a Unix timestamp, in seconds.",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["readonly", "fast"], acl: &["@read", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
         name: "hget",
         summary: "Get the value of a hash field",
         since: "2.0.0",
@@ -2366,6 +2435,49 @@ static DOCS: &[Doc] = &[
         arity: 2, flags: &["readonly"], acl: &["@read", "@hash", "@slow"],
         tips: &["nondeterministic_output_order"],
         key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hgetdel",
+        summary: "Returns the value of a field and deletes it from the hash.",
+        since: "8.0.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["write", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "access", "delete"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hgetex",
+        summary: "Get the value of one or more fields of a given hash key, and optionally set their expiration.",
+        since: "8.0.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "expiration", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "seconds", kind: "integer", token: Some("EX"), ..A },
+                Arg { name: "milliseconds", kind: "integer", token: Some("PX"), ..A },
+                Arg { name: "unix-time-seconds", kind: "unix-time", token: Some("EXAT"), ..A },
+                Arg { name: "unix-time-milliseconds", kind: "unix-time", token: Some("PXAT"), ..A },
+                Arg { name: "persist", kind: "pure-token", token: Some("PERSIST"), ..A },
+            ], ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["write", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: Some("RW and UPDATE because it changes the TTL"), flags: &["RW", "access", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
         legacy: (1, 1, 1),
         ..D
     },
@@ -2467,6 +2579,111 @@ static DOCS: &[Doc] = &[
         ..D
     },
     Doc {
+        name: "hpersist",
+        summary: "Removes the expiration time for each specified field",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["write", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hpexpire",
+        summary: "Set expiry for hash field using relative time to expire (milliseconds)",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "milliseconds", kind: "integer", ..A },
+            Arg { name: "condition", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "nx", kind: "pure-token", token: Some("NX"), ..A },
+                Arg { name: "xx", kind: "pure-token", token: Some("XX"), ..A },
+                Arg { name: "gt", kind: "pure-token", token: Some("GT"), ..A },
+                Arg { name: "lt", kind: "pure-token", token: Some("LT"), ..A },
+            ], ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -6, flags: &["write", "denyoom", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hpexpireat",
+        summary: "Set expiry for hash field using an absolute Unix timestamp (milliseconds)",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "unix-time-milliseconds", kind: "unix-time", ..A },
+            Arg { name: "condition", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "nx", kind: "pure-token", token: Some("NX"), ..A },
+                Arg { name: "xx", kind: "pure-token", token: Some("XX"), ..A },
+                Arg { name: "gt", kind: "pure-token", token: Some("GT"), ..A },
+                Arg { name: "lt", kind: "pure-token", token: Some("LT"), ..A },
+            ], ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -6, flags: &["write", "denyoom", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hpexpiretime",
+        summary: "Returns the expiration time of a hash field as a Unix timestamp, in msec.",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["readonly", "fast"], acl: &["@read", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "hpttl",
+        summary: "Returns the TTL in milliseconds of a hash field.",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["readonly", "fast"], acl: &["@read", "@hash", "@fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
         name: "hrandfield",
         summary: "Get one or multiple random fields from a hash",
         since: "6.2.0",
@@ -2523,6 +2740,38 @@ static DOCS: &[Doc] = &[
         ..D
     },
     Doc {
+        name: "hsetex",
+        summary: "Set the value of one or more fields of a given hash key, and optionally set their expiration.",
+        since: "8.0.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of fields being set."),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "condition", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "fnx", kind: "pure-token", token: Some("FNX"), ..A },
+                Arg { name: "fxx", kind: "pure-token", token: Some("FXX"), ..A },
+            ], ..A },
+            Arg { name: "expiration", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "seconds", kind: "integer", token: Some("EX"), ..A },
+                Arg { name: "milliseconds", kind: "integer", token: Some("PX"), ..A },
+                Arg { name: "unix-time-seconds", kind: "unix-time", token: Some("EXAT"), ..A },
+                Arg { name: "unix-time-milliseconds", kind: "unix-time", token: Some("PXAT"), ..A },
+                Arg { name: "keepttl", kind: "pure-token", token: Some("KEEPTTL"), ..A },
+            ], ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "data", kind: "block", flags: &["multiple"], args: &[
+                    Arg { name: "field", kind: "string", ..A },
+                    Arg { name: "value", kind: "string", ..A },
+                ], ..A },
+            ], ..A },
+        ],
+        arity: -6, flags: &["write", "denyoom", "fast"], acl: &["@write", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
         name: "hsetnx",
         summary: "Set the value of a hash field, only if the field does not exist",
         since: "2.0.0",
@@ -2550,6 +2799,24 @@ static DOCS: &[Doc] = &[
         ],
         arity: 3, flags: &["readonly", "fast"], acl: &["@read", "@hash", "@fast"],
         key_specs: &[KeySpec { notes: None, flags: &["RO"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
+        legacy: (1, 1, 1),
+        ..D
+    },
+    Doc {
+        name: "httl",
+        summary: "Returns the TTL in seconds of a hash field.",
+        since: "7.4.0",
+        group: "hash",
+        complexity: Some("O(N) where N is the number of specified fields"),
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..A },
+            Arg { name: "fields", kind: "block", token: Some("FIELDS"), args: &[
+                Arg { name: "numfields", kind: "integer", ..A },
+                Arg { name: "field", kind: "string", flags: &["multiple"], ..A },
+            ], ..A },
+        ],
+        arity: -5, flags: &["readonly", "fast"], acl: &["@read", "@hash", "@fast"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range(0, 1, 0) }],
         legacy: (1, 1, 1),
         ..D
     },

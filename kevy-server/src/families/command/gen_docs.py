@@ -6,7 +6,8 @@ It connects with a plain socket, switches to RESP3 (HELLO 3), reads
 subcommand) and `COMMAND DOCS` (summaries, arguments, history), and writes
 the table sorted by name. `CLIENT SETINFO` is not in Redis 7.0; its entry
 (Redis 7.2's) is kept in EXTRA_SUBCOMMANDS below and added after Redis's own
-subcommands of CLIENT.
+subcommands of CLIENT; the hash field expiry commands (Redis 7.4 and 8.0's)
+are kept in EXTRA_COMMANDS and sorted in with the rest.
 
 Usage:
     redis-server --port 6399 --save '' --appendonly no &
@@ -56,6 +57,164 @@ EXTRA_SUBCOMMANDS = {
             },
         }
     ]
+}
+
+
+def _fields_block(values=False):
+    """`FIELDS numfields field [field ...]` (with values: `field value …`)."""
+    if values:
+        items = [
+            {"name": "numfields", "type": "integer"},
+            {"name": "data", "type": "block", "flags": ["multiple"], "arguments": [
+                {"name": "field", "type": "string"},
+                {"name": "value", "type": "string"},
+            ]},
+        ]
+    else:
+        items = [
+            {"name": "numfields", "type": "integer"},
+            {"name": "field", "type": "string", "flags": ["multiple"]},
+        ]
+    return {"name": "fields", "type": "block", "token": "FIELDS", "arguments": items}
+
+
+_KEY = {"name": "key", "type": "key", "key_spec_index": 0}
+_CONDITION = {"name": "condition", "type": "oneof", "flags": ["optional"], "arguments": [
+    {"name": n, "type": "pure-token", "token": n.upper()} for n in ("nx", "xx", "gt", "lt")
+]}
+_RANGE1 = (("Index", 1), ("Range", 0, 1, 0))
+
+
+def _spec(flags, notes=None):
+    return (notes, flags) + _RANGE1
+
+
+def _expire_cmd(name, time_arg, summary):
+    return {
+        "docs": {
+            "summary": summary, "since": "7.4.0", "group": "hash",
+            "complexity": "O(N) where N is the number of specified fields",
+            "arguments": [_KEY, time_arg, _CONDITION, _fields_block()],
+        },
+        "info": {
+            "arity": -6, "flags": ["write", "denyoom", "fast"],
+            "acl": ["@write", "@hash", "@fast"], "tips": [],
+            "key_specs": [_spec(["RW", "update"])], "legacy": (1, 1, 1),
+        },
+    }
+
+
+def _ttl_cmd(summary, tips=()):
+    return {
+        "docs": {
+            "summary": summary, "since": "7.4.0", "group": "hash",
+            "complexity": "O(N) where N is the number of specified fields",
+            "arguments": [_KEY, _fields_block()],
+        },
+        "info": {
+            "arity": -5, "flags": ["readonly", "fast"],
+            "acl": ["@read", "@hash", "@fast"], "tips": list(tips),
+            "key_specs": [_spec(["RO", "access"])], "legacy": (1, 1, 1),
+        },
+    }
+
+
+def _expiration(last):
+    """The EX | PX | EXAT | PXAT | `last` option of HGETEX and HSETEX."""
+    return {"name": "expiration", "type": "oneof", "flags": ["optional"], "arguments": [
+        {"name": "seconds", "type": "integer", "token": "EX"},
+        {"name": "milliseconds", "type": "integer", "token": "PX"},
+        {"name": "unix-time-seconds", "type": "unix-time", "token": "EXAT"},
+        {"name": "unix-time-milliseconds", "type": "unix-time", "token": "PXAT"},
+        {"name": last.lower(), "type": "pure-token", "token": last},
+    ]}
+
+
+# Commands kevy has that this Redis version lacks (hash field expiry, from
+# Redis 7.4 and 8.0), as COMMAND DOCS and COMMAND of the version that has
+# them report them.
+EXTRA_COMMANDS = {
+    "hexpire": _expire_cmd(
+        "hexpire", {"name": "seconds", "type": "integer"},
+        "Set expiry for hash field using relative time to expire (seconds)"),
+    "hpexpire": _expire_cmd(
+        "hpexpire", {"name": "milliseconds", "type": "integer"},
+        "Set expiry for hash field using relative time to expire (milliseconds)"),
+    "hexpireat": _expire_cmd(
+        "hexpireat", {"name": "unix-time-seconds", "type": "unix-time"},
+        "Set expiry for hash field using an absolute Unix timestamp (seconds)"),
+    "hpexpireat": _expire_cmd(
+        "hpexpireat", {"name": "unix-time-milliseconds", "type": "unix-time"},
+        "Set expiry for hash field using an absolute Unix timestamp (milliseconds)"),
+    "httl": _ttl_cmd("Returns the TTL in seconds of a hash field."),
+    "hpttl": _ttl_cmd("Returns the TTL in milliseconds of a hash field.",
+                      ["nondeterministic_output"]),
+    "hexpiretime": _ttl_cmd(
+        "Returns the expiration time of a hash field as a Unix timestamp, in seconds."),
+    "hpexpiretime": _ttl_cmd(
+        "Returns the expiration time of a hash field as a Unix timestamp, in msec."),
+    "hpersist": {
+        "docs": {
+            "summary": "Removes the expiration time for each specified field",
+            "since": "7.4.0", "group": "hash",
+            "complexity": "O(N) where N is the number of specified fields",
+            "arguments": [_KEY, _fields_block()],
+        },
+        "info": {
+            "arity": -5, "flags": ["write", "fast"], "acl": ["@write", "@hash", "@fast"],
+            "tips": [], "key_specs": [_spec(["RW", "update"])], "legacy": (1, 1, 1),
+        },
+    },
+    "hgetex": {
+        "docs": {
+            "summary": "Get the value of one or more fields of a given hash key, and "
+                       "optionally set their expiration.",
+            "since": "8.0.0", "group": "hash",
+            "complexity": "O(N) where N is the number of specified fields",
+            "arguments": [_KEY, _expiration("PERSIST"), _fields_block()],
+        },
+        "info": {
+            "arity": -5, "flags": ["write", "fast"], "acl": ["@write", "@hash", "@fast"],
+            "tips": [],
+            "key_specs": [_spec(["RW", "access", "update"],
+                                "RW and UPDATE because it changes the TTL")],
+            "legacy": (1, 1, 1),
+        },
+    },
+    "hsetex": {
+        "docs": {
+            "summary": "Set the value of one or more fields of a given hash key, and "
+                       "optionally set their expiration.",
+            "since": "8.0.0", "group": "hash",
+            "complexity": "O(N) where N is the number of fields being set.",
+            "arguments": [
+                _KEY,
+                {"name": "condition", "type": "oneof", "flags": ["optional"], "arguments": [
+                    {"name": "fnx", "type": "pure-token", "token": "FNX"},
+                    {"name": "fxx", "type": "pure-token", "token": "FXX"},
+                ]},
+                _expiration("KEEPTTL"),
+                _fields_block(values=True),
+            ],
+        },
+        "info": {
+            "arity": -6, "flags": ["write", "denyoom", "fast"],
+            "acl": ["@write", "@hash", "@fast"], "tips": [],
+            "key_specs": [_spec(["RW", "update"])], "legacy": (1, 1, 1),
+        },
+    },
+    "hgetdel": {
+        "docs": {
+            "summary": "Returns the value of a field and deletes it from the hash.",
+            "since": "8.0.0", "group": "hash",
+            "complexity": "O(N) where N is the number of specified fields",
+            "arguments": [_KEY, _fields_block()],
+        },
+        "info": {
+            "arity": -5, "flags": ["write", "fast"], "acl": ["@write", "@hash", "@fast"],
+            "tips": [], "key_specs": [_spec(["RW", "access", "delete"])], "legacy": (1, 1, 1),
+        },
+    },
 }
 
 
@@ -291,6 +450,10 @@ def doc_lines(name, doc, info, subs, indent):
 
 def table_lines(info, docs):
     out = []
+    for name, extra in EXTRA_COMMANDS.items():
+        if name not in docs:
+            docs = dict(docs, **{name: extra["docs"]})
+            info = dict(info, **{name: dict(extra["info"], subcommands={})})
     for name in sorted(docs):
         doc = docs[name]
         subs = []
@@ -312,7 +475,8 @@ HEAD = '''\
 //! Command documentation: what `COMMAND DOCS` reports, plus what
 //! `COMMAND INFO` reports of every Redis command and subcommand (arity,
 //! flags, ACL categories, tips, key specs). The text is Redis 7.0.15's own
-//! (`CLIENT SETINFO`'s from Redis 7.2), so redis-cli's hints and clients' doc
+//! (`CLIENT SETINFO`'s from Redis 7.2, hash field expiry's from Redis 7.4
+//! and 8.0), so redis-cli's hints and clients' doc
 //! look-ups read what they read from Redis.
 //!
 //! This is documentation, not routing: a top-level command's arity, flags and
