@@ -127,6 +127,7 @@ pub mod error;
 pub mod expire;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod journal;
 pub mod list;
 pub mod listpack;
