@@ -8,6 +8,7 @@ pub mod connection;
 pub mod dump;
 pub mod generic;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
@@ -42,4 +43,5 @@ pub fn register_all(t: &mut Table) {
     dump::register(t);
     pubsub::register(t);
     scripting::register(t);
+    hyperloglog::register(t);
 }
