@@ -532,7 +532,16 @@ pub fn estimate(h: &[u32; 64]) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(h[0] as f64 / m);
-    (ALPHA_INF * m * m / z).round() as u64
+    // Redis rounds with `llroundl`, whose result for a value past `long
+    // long` (infinity, when no register is below 51) is x86-64's
+    // "integer indefinite" 2^63; that is what it caches and replies (as
+    // -2^63), and its top bit leaves the cache stale.
+    let e = (ALPHA_INF * m * m / z).round();
+    if e < 9_223_372_036_854_775_808.0 {
+        e as u64
+    } else {
+        1 << 63
+    }
 }
 
 /// The estimate for the (valid) HLL `b`, ignoring its cache.
@@ -829,6 +838,22 @@ mod tests {
         }
         let c = count(&d).unwrap() as f64;
         assert!((c - 100_000.0).abs() < 100_000.0 * 0.03, "{c}");
+    }
+
+    #[test]
+    fn an_estimate_past_i64_is_redis_integer_indefinite() {
+        // Every register at 63 (dense bytes 0xff) or at 51: Redis 7.0
+        // answers PFCOUNT with -9223372036854775808 and keeps the cache
+        // stale.
+        let mut h = [0u32; 64];
+        h[63] = REGISTERS as u32;
+        assert_eq!(estimate(&h), 1 << 63);
+        let mut h = [0u32; 64];
+        h[51] = REGISTERS as u32;
+        assert_eq!(estimate(&h), 1 << 63);
+        let mut b = new_sparse();
+        set_cached(&mut b, 1 << 63);
+        assert_eq!(cached(&b), None);
     }
 
     #[test]
