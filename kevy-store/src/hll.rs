@@ -856,6 +856,36 @@ mod tests {
         assert_eq!(cached(&b), None);
     }
 
+    proptest::proptest! {
+        /// Any sparse body, however malformed: every operation answers
+        /// (an error at worst) without panicking, a successful write
+        /// leaves a valid HLL, and whatever counts also merges to the
+        /// same registers.
+        #[test]
+        fn malformed_sparse_bodies_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            index in 0..REGISTERS,
+            run in 1u8..=63,
+            max in 0usize..200,
+        ) {
+            let mut h = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+            h.extend_from_slice(&body);
+            let counted = count(&h);
+            let mut m = [0u8; REGISTERS];
+            proptest::prop_assert_eq!(counted.is_ok(), merge_into(&mut m, &h).is_ok());
+            let _ = decode(&h);
+            let mut w = h.clone();
+            if set(&mut w, index, run, max).is_ok() {
+                proptest::prop_assert!(is_valid(&w));
+            }
+            let mut d = h.clone();
+            proptest::prop_assert_eq!(to_dense(&mut d).is_ok(), counted.is_ok());
+            if counted.is_ok() {
+                proptest::prop_assert_eq!(count(&d), counted);
+            }
+        }
+    }
+
     #[test]
     fn selftest_passes_on_a_short_run() {
         let mut next = rng(3);
