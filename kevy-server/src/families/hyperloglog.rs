@@ -356,3 +356,60 @@ fn cmd_pfselftest(ctx: &mut ConnCtx<'_>) -> ConnAction {
     }
     ConnAction::Continue
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::families::testkit::{int, T};
+
+    /// Runs `argv` and says whether it counted as a write: what decides
+    /// that it is logged and propagated (as Redis's `server.dirty`).
+    fn wrote(t: &mut T, argv: &[&str]) -> (String, bool) {
+        let before = t.shard.store.dirty;
+        let reply = t.run(argv);
+        (reply, t.shard.store.dirty != before)
+    }
+
+    #[test]
+    fn writes_are_what_redis_propagates() {
+        let mut t = T::new();
+        assert_eq!(wrote(&mut t, &["PFADD", "h", "a", "b"]), (int(1), true));
+        assert_eq!(wrote(&mut t, &["PFADD", "h", "a"]), (int(0), false));
+        assert_eq!(wrote(&mut t, &["PFADD", "h"]), (int(0), false));
+        assert_eq!(wrote(&mut t, &["PFADD", "e"]), (int(1), true));
+        // The first count fills the cache: a write; the next reads it.
+        assert_eq!(wrote(&mut t, &["PFCOUNT", "h"]), (int(2), true));
+        assert_eq!(wrote(&mut t, &["PFCOUNT", "h"]), (int(2), false));
+        assert_eq!(wrote(&mut t, &["PFCOUNT", "h", "e"]), (int(2), false));
+        assert_eq!(wrote(&mut t, &["PFCOUNT", "nokey"]), (int(0), false));
+        // A merge always writes its destination.
+        assert!(wrote(&mut t, &["PFMERGE", "h"]).1);
+        assert!(wrote(&mut t, &["PFMERGE", "m", "h", "e"]).1);
+        assert!(!wrote(&mut t, &["PFDEBUG", "ENCODING", "h"]).1);
+        assert_eq!(wrote(&mut t, &["PFDEBUG", "TODENSE", "h"]), (int(1), true));
+        assert_eq!(wrote(&mut t, &["PFDEBUG", "TODENSE", "h"]), (int(0), false));
+        assert!(wrote(&mut t, &["PFDEBUG", "GETREG", "m"]).1);
+        assert!(!wrote(&mut t, &["PFDEBUG", "GETREG", "m"]).1);
+        // A failure writes nothing.
+        t.run(&["SET", "s", "HYLL"]);
+        assert!(wrote(&mut t, &["PFADD", "s", "a"])
+            .0
+            .starts_with("-WRONGTYPE"));
+        assert!(!wrote(&mut t, &["PFMERGE", "x", "s"]).1);
+        assert_eq!(t.run(&["EXISTS", "x"]), int(0));
+    }
+
+    #[test]
+    fn sparse_limit_follows_the_setting() {
+        let mut t = T::new();
+        let elements: Vec<String> = (0..200).map(|i| format!("e{i}")).collect();
+        let mut argv = vec!["PFADD", "h"];
+        argv.extend(elements.iter().map(String::as_str));
+        t.run(&argv);
+        assert_eq!(t.run(&["PFDEBUG", "ENCODING", "h"]), "+sparse\r\n");
+        super::set_sparse_max_bytes("100");
+        argv[1] = "h2";
+        t.run(&argv);
+        super::set_sparse_max_bytes("3000");
+        assert_eq!(t.run(&["PFDEBUG", "ENCODING", "h2"]), "+dense\r\n");
+    }
+}
