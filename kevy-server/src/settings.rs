@@ -172,7 +172,7 @@ pub static PARAMS: &[Param] = {
         pa("zset-max-listpack-value", "zset-max-ziplist-value", I64, "64", Tunable),
         p("stream-node-max-bytes", Mem, "4096", Tunable),
         p("stream-node-max-entries", I64, "100", Tunable),
-        p("hll-sparse-max-bytes", Mem, "3000", Tunable),
+        p("hll-sparse-max-bytes", Mem, "3000", Live),
         // Persistence.
         p("save", Save, "3600 1 300 100 60 10000", Live),
         p("appendonly", Bool, "no", Live),
@@ -302,6 +302,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
                 server.scripts.set_busy_threshold(ms);
             }
         }
+        "hll-sparse-max-bytes" => crate::families::hyperloglog::set_sparse_max_bytes(value),
         "tracking-table-max-keys" => {
             if let Ok(n) = value.parse() {
                 server.tracking.set_max_keys(n);

@@ -233,6 +233,14 @@ fn strings_notify_as_redis_does() {
         SETRANGE ap 0 H
         SETRANGE ap 0 \"\"
         SETRANGE sr 3 x
+        PFADD hl a b
+        PFADD hl a
+        PFADD hl
+        PFADD hl2
+        PFCOUNT hl
+        ~PFMERGE hm hl hl2
+        PFADD ap x
+        PFDEBUG TODENSE hl
         STRLEN ap
         GETRANGE ap 0 2
         ~MSET m1 1 m2 2 m3 3 a 1

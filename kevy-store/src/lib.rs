@@ -136,6 +136,7 @@ pub mod expire;
 pub mod field_ttl;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod journal;
 pub mod list;
 pub mod listpack;

@@ -10,6 +10,7 @@ pub mod dump;
 pub mod generic;
 pub mod hash_ttl;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod latency;
@@ -50,4 +51,5 @@ pub fn register_all(t: &mut Table) {
     dump::register(t);
     pubsub::register(t);
     scripting::register(t);
+    hyperloglog::register(t);
 }
