@@ -11,7 +11,9 @@
 
 use kevy_benches::cli::{die, Args};
 use kevy_benches::conn::Blocking;
-use kevy_benches::resp::{command, Value};
+use kevy_benches::resp::Value;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::Instant;
 
 const USAGE: &str = "\
@@ -63,7 +65,18 @@ fn main() {
         seed ^= seed >> 27;
         seed.wrapping_mul(0x2545_F491_4F6C_DD1D) % range
     };
+    // Each argument split at its first `__rand__` (None: no placeholder),
+    // so a command is written straight into the output without building
+    // strings.
+    let parts: Vec<(&str, Option<&str>)> = cmd
+        .iter()
+        .map(|a| match a.split_once("__rand__") {
+            Some((pre, post)) => (pre, Some(post)),
+            None => (a.as_str(), None),
+        })
+        .collect();
     let mut out = Vec::new();
+    let mut num = String::new();
     let mut sent = 0u64;
     let start = Instant::now();
     while sent < total {
@@ -71,12 +84,18 @@ fn main() {
         for (c, n) in cs.iter_mut().zip(in_flight.iter_mut()) {
             out.clear();
             while *n < pipeline && sent < total {
-                let argv: Vec<String> = cmd
-                    .iter()
-                    .map(|a| a.replace("__rand__", &rand().to_string()))
-                    .collect();
-                let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-                command(&mut out, &refs);
+                write!(out, "*{}\r\n", parts.len()).expect("write to a Vec");
+                for (pre, post) in &parts {
+                    match post {
+                        None => write!(out, "${}\r\n{pre}\r\n", pre.len()),
+                        Some(post) => {
+                            num.clear();
+                            write!(num, "{pre}{}{post}", rand()).expect("write to a String");
+                            write!(out, "${}\r\n{num}\r\n", num.len())
+                        }
+                    }
+                    .expect("write to a Vec");
+                }
                 *n += 1;
                 sent += 1;
             }
