@@ -953,3 +953,40 @@ fn the_flag_sets_the_classes_at_start() {
     let err = bad.err().expect("an unknown class refuses to start");
     assert!(err.contains("Invalid event class character"), "{err}");
 }
+
+#[test]
+fn bitmaps_notify_as_redis_does() {
+    // A bit write that changes nothing emits nothing; BITFIELD emits one
+    // `setbit` for all its changes; BITOP `set`, or `del` when the result
+    // is empty; FAIL on a missing key creates it without an event.
+    for flags in ["KEA", "KEAn"] {
+        compare(
+            flags,
+            "SETBIT b 3 1
+            SETBIT b 3 1
+            SETBIT b 3 0
+            SETBIT b 100 0
+            SETBIT z 15 0
+            GETBIT b 3
+            BITCOUNT b
+            BITPOS b 1
+            BITFIELD b GET u8 0
+            BITFIELD b SET u8 0 0
+            BITFIELD b SET u8 0 1 SET u8 8 1
+            BITFIELD b SET u8 0 1 INCRBY u8 8 0
+            BITFIELD b OVERFLOW FAIL INCRBY u2 0 5
+            BITFIELD nb OVERFLOW FAIL INCRBY u2 0 5
+            BITFIELD b INCRBY u2 1000 1
+            BITFIELD_RO b GET u8 0
+            SET {a}x foo
+            SET {a}y bar
+            BITOP AND {a}d {a}x {a}y
+            BITOP NOT {a}d {a}x
+            BITOP OR {a}d {a}none
+            BITOP OR {a}d {a}none
+            ~BITOP XOR d2 b {a}x z
+            ~BITOP AND d2 none1 none2
+            LCS {a}x {a}y",
+        );
+    }
+}

@@ -128,6 +128,7 @@
 //!   and within allocator rounding for values.
 #![forbid(unsafe_code)]
 
+pub mod bitops;
 pub mod bytes;
 pub mod db;
 pub mod dict;

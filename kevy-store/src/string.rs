@@ -202,6 +202,40 @@ impl Db<'_> {
     }
 }
 
+impl Db<'_> {
+    /// The write access of SETBIT and BITFIELD (Redis's
+    /// `lookupStringForBitCommand`): the string at `key` as raw bytes,
+    /// created or zero-padded to at least `len` bytes (the caller keeps
+    /// `len` within Redis's limit). `f` gets the bytes and whether they were
+    /// just created or grown, and returns its result and whether it changed
+    /// them; a creation or growth is a change too. WRONGTYPE for another
+    /// type, before `f` runs.
+    pub fn bits_mut<R>(
+        &mut self,
+        key: &[u8],
+        len: usize,
+        f: impl FnOnce(&mut [u8], bool) -> (R, bool),
+    ) -> OpResult<R> {
+        let mut k = self.update(key);
+        let Some(v) = k.value_mut() else {
+            let mut buf = vec![0u8; len];
+            let (r, _) = f(&mut buf, true);
+            k.insert(Value::Str(StrValue::Raw(Box::new(buf))), SetTtl::Keep);
+            return Ok(r);
+        };
+        let raw = v.as_str_mut().ok_or(OpError::WrongType)?.make_raw();
+        let grown = raw.len() < len;
+        if grown {
+            raw.resize(len, 0);
+        }
+        let (r, changed) = f(raw, grown);
+        if grown || changed {
+            k.changed();
+        }
+        Ok(r)
+    }
+}
+
 /// GETRANGE's index arithmetic: the inclusive byte range of a `len`-byte
 /// string, or `None` when empty.
 pub fn range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {

@@ -1,6 +1,7 @@
 //! One file per command family, each ending in a `register` function that
 //! adds its commands to the table.
 
+pub mod bitmaps;
 pub mod command;
 pub mod common;
 pub mod config;
@@ -52,4 +53,5 @@ pub fn register_all(t: &mut Table) {
     pubsub::register(t);
     scripting::register(t);
     hyperloglog::register(t);
+    bitmaps::register(t);
 }

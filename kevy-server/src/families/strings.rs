@@ -95,6 +95,11 @@ pub fn register(t: &mut Table) {
         step: 2,
         ..spec("msetnx", -3, WRITE | DENYOOM, W_SLOW, cmd_msetnx)
     });
+    // Both keys are served as one unit: across shards LCS runs over copies.
+    t.add(CommandSpec {
+        last: 2,
+        ..spec("lcs", -3, READONLY, R_SLOW, cmd_lcs)
+    });
 }
 
 // ---- shared helpers -------------------------------------------------------------
@@ -599,6 +604,197 @@ fn cmd_msetnx(ctx: &mut Ctx<'_>) {
     mset_generic(ctx, true, "msetnx");
 }
 
+// ---- LCS ------------------------------------------------------------------------
+
+const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
+const LCS_LEN_AND_IDX: &str = "ERR If you want both the length and indexes, please just use IDX.";
+const LCS_NO_MEMORY: &str = "ERR Insufficient memory, failed allocating transient memory for LCS";
+
+/// LCS's options.
+#[derive(Default)]
+struct LcsOpts {
+    len: bool,
+    idx: bool,
+    min_match: u64,
+    with_match_len: bool,
+}
+
+fn parse_lcs(args: &Args<'_>) -> OpResult<LcsOpts> {
+    let mut o = LcsOpts::default();
+    let mut j = 3;
+    while j < args.len() {
+        let opt = args.get(j);
+        let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
+        if is("idx") {
+            o.idx = true;
+        } else if is("len") {
+            o.len = true;
+        } else if is("withmatchlen") {
+            o.with_match_len = true;
+        } else if is("minmatchlen") && j + 1 < args.len() {
+            o.min_match = int_arg(args.get(j + 1))?.max(0) as u64;
+            j += 1;
+        } else {
+            return Err(OpError::Syntax);
+        }
+        j += 1;
+    }
+    if o.idx && o.len {
+        return Err(OpError::Family(LCS_LEN_AND_IDX));
+    }
+    Ok(o)
+}
+
+/// One common run LCS IDX reports: inclusive ranges in the first and the
+/// second string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LcsMatch {
+    pub a: (usize, usize),
+    pub b: (usize, usize),
+}
+
+/// The longest common subsequence of `a` and `b` and the runs it is made
+/// of, last first, with runs shorter than `min_match` left out (Redis's
+/// `lcsCommand`, whose walk back through the table decides which of
+/// several equally long subsequences is reported). `None` when the table
+/// cannot be allocated.
+pub fn lcs(a: &[u8], b: &[u8], min_match: u64) -> Option<(Vec<u8>, Vec<LcsMatch>)> {
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen + 1).checked_mul(blen + 1)?;
+    let mut dp: Vec<u32> = Vec::new();
+    dp.try_reserve_exact(cells).ok()?;
+    dp.resize(cells, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        for j in 1..=blen {
+            dp[i * w + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * w + j - 1] + 1
+            } else {
+                dp[(i - 1) * w + j].max(dp[i * w + j - 1])
+            };
+        }
+    }
+    let mut idx = dp[alen * w + blen] as usize;
+    let mut out = vec![0u8; idx];
+    let mut matches = Vec::new();
+    // The run being followed backwards: [a_start, a_end, b_start, b_end].
+    let mut run: Option<[usize; 4]> = None;
+    let (mut i, mut j) = (alen, blen);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            out[idx - 1] = a[i - 1];
+            match &mut run {
+                None => run = Some([i - 1, i - 1, j - 1, j - 1]),
+                Some(r) if r[0] == i && r[2] == j => {
+                    r[0] -= 1;
+                    r[2] -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            // A run that reached the start of either string ends here.
+            if run.is_some_and(|r| r[0] == 0 || r[2] == 0) {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = run.is_some();
+        }
+        if emit {
+            if let Some(r) = run.take() {
+                if (r[1] - r[0] + 1) as u64 >= min_match {
+                    matches.push(LcsMatch {
+                        a: (r[0], r[1]),
+                        b: (r[2], r[3]),
+                    });
+                }
+            }
+        }
+    }
+    Some((out, matches))
+}
+
+/// The length of the longest common subsequence, in two rows of the table
+/// (`None` when they cannot be allocated).
+pub fn lcs_len(a: &[u8], b: &[u8]) -> Option<usize> {
+    let mut prev: Vec<u32> = Vec::new();
+    prev.try_reserve_exact(b.len() + 1).ok()?;
+    prev.resize(b.len() + 1, 0);
+    let mut cur = prev.clone();
+    for &x in a {
+        for j in 1..=b.len() {
+            cur[j] = if x == b[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                prev[j].max(cur[j - 1])
+            };
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    Some(prev[b.len()] as usize)
+}
+
+/// The strings at both keys (read lookups, both made before either type is
+/// checked, as Redis does); a missing key is the empty string.
+fn lcs_inputs(db: &mut Db<'_>, k1: &[u8], k2: &[u8]) -> OpResult<(Vec<u8>, Vec<u8>)> {
+    let mut read = |k: &[u8]| match db.get(k) {
+        None => Some(Vec::new()),
+        Some(v) => v.as_str().map(StrValue::to_vec),
+    };
+    let (a, b) = (read(k1), read(k2));
+    match (a, b) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(OpError::Family(LCS_NOT_STRINGS)),
+    }
+}
+
+fn cmd_lcs(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let r = lcs_inputs(&mut db(ctx), args.get(1), args.get(2))
+        .and_then(|ab| Ok((ab, parse_lcs(&args)?)));
+    let ((a, b), o) = match r {
+        Ok(x) => x,
+        Err(e) => return reply_error(&mut ctx.out, e),
+    };
+    let out = &mut ctx.out;
+    if o.len && !o.idx {
+        return match lcs_len(&a, &b) {
+            Some(n) => out.int(n as i64),
+            None => out.error(LCS_NO_MEMORY),
+        };
+    }
+    let (s, matches) = match lcs(&a, &b, o.min_match) {
+        Some(x) => x,
+        None => return out.error(LCS_NO_MEMORY),
+    };
+    if !o.idx {
+        return out.bulk(&s);
+    }
+    out.map(2);
+    out.bulk(b"matches");
+    out.array(matches.len());
+    for m in &matches {
+        out.array(2 + o.with_match_len as usize);
+        for (from, to) in [m.a, m.b] {
+            out.array(2);
+            out.int(from as i64);
+            out.int(to as i64);
+        }
+        if o.with_match_len {
+            out.int((m.a.1 - m.a.0 + 1) as i64);
+        }
+    }
+    out.bulk(b"len");
+    out.int(s.len() as i64);
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use crate::families::testkit::*;
@@ -804,6 +1000,38 @@ pub(crate) mod tests {
             "-ERR wrong number of arguments for 'msetnx' command\r\n"
         );
         assert_eq!(t.run(&["EXISTS", "e"]), ":0\r\n");
+    }
+
+    #[test]
+    fn lcs_replies() {
+        let mut t = T::new();
+        assert_eq!(t.run(&["MSET", "a", "ohmytext", "b", "mynewtext"]), OK);
+        assert_eq!(t.run(&["LCS", "a", "b"]), bulk("mytext"));
+        assert_eq!(t.run(&["LCS", "a", "b", "LEN"]), ":6\r\n");
+        assert_eq!(
+            t.run(&["LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+            "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n"
+        );
+        assert_eq!(
+            t.run(&["LCS", "a", "b", "LEN", "IDX"]),
+            "-ERR If you want both the length and indexes, please just use IDX.\r\n"
+        );
+        assert_eq!(t.run(&["SADD", "s", "x"]), ":1\r\n");
+        assert_eq!(
+            t.run(&["LCS", "a", "s", "BAD"]),
+            "-ERR The specified keys must contain string values\r\n"
+        );
+    }
+
+    #[test]
+    fn lcs_len_agrees_with_the_table() {
+        let words: [&[u8]; 6] = [b"", b"a", b"abcbdab", b"bdcaba", b"xxxxyyyy", b"yxyxyxyx"];
+        for a in words {
+            for b in words {
+                let (s, _) = super::lcs(a, b, 0).unwrap();
+                assert_eq!(super::lcs_len(a, b).unwrap(), s.len(), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

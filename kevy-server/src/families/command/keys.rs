@@ -112,7 +112,7 @@ struct Numkeys {
 }
 
 fn has_parser(name: &str) -> bool {
-    matches!(name, "set" | "sort" | "sort_ro") || numkeys_layout(name).is_some()
+    matches!(name, "set" | "sort" | "sort_ro" | "bitfield") || numkeys_layout(name).is_some()
 }
 
 fn numkeys_layout(name: &str) -> Option<Numkeys> {
@@ -141,6 +141,7 @@ fn parse(name: &str, args: Args<'_>) -> Option<Vec<Key>> {
         "set" => Some(set(args)),
         "sort" => Some(sort(args)),
         "sort_ro" => Some(vec![(1, RO_ACCESS)]),
+        "bitfield" => Some(bitfield(args)),
         _ => None,
     }
 }
@@ -188,6 +189,25 @@ fn set(args: Args<'_>) -> Vec<Key> {
         a.eq_ignore_ascii_case(b"get")
     });
     vec![(1, if get { RW_ACCESS_UPDATE } else { OW_UPDATE })]
+}
+
+/// BITFIELD's key, read-only while its operations are GETs (and
+/// OVERFLOWs); from the first SET, INCRBY or malformed operation on it is
+/// written (Redis's `bitfieldGetKeys`).
+fn bitfield(args: Args<'_>) -> Vec<Key> {
+    let argc = args.len();
+    let mut i = 2;
+    while i < argc {
+        let (a, rem) = (args.get(i), argc - i - 1);
+        if a.eq_ignore_ascii_case(b"get") && rem >= 2 {
+            i += 3;
+        } else if a.eq_ignore_ascii_case(b"overflow") && rem >= 1 {
+            i += 2;
+        } else {
+            return vec![(1, RW_ACCESS_UPDATE)];
+        }
+    }
+    vec![(1, RO_ACCESS)]
 }
 
 /// SORT's key, then the last STORE destination, skipping the arguments of
