@@ -125,6 +125,7 @@ pub mod db;
 pub mod dict;
 pub mod error;
 pub mod expire;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod journal;
