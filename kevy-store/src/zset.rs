@@ -875,7 +875,7 @@ impl ZSet {
 
     /// Calls `f` on the members of ranks `[lo, hi)`, from `hi - 1` down when
     /// `rev`.
-    fn visit(&self, lo: usize, hi: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+    fn visit<'a>(&'a self, lo: usize, hi: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64)) {
         if lo >= hi {
             return;
         }
@@ -930,12 +930,13 @@ impl ZSet {
 
     /// ZRANGE BYSCORE (ZRANGEBYSCORE, and ZREVRANGEBYSCORE with `rev`): the
     /// members in `range`, highest first when `rev`, windowed by `limit`.
-    pub fn range_by_score(
-        &self,
+    /// The members handed to `f` are borrowed from the set.
+    pub fn range_by_score<'a>(
+        &'a self,
         range: &ScoreRange,
         rev: bool,
         limit: Option<Limit>,
-        f: impl FnMut(&[u8], f64),
+        f: impl FnMut(&'a [u8], f64),
     ) {
         let (lo, hi) = self.score_ranks(range);
         let (lo, hi) = window(lo, hi, rev, limit);

@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection;
 pub mod dump;
 pub mod generic;
+pub mod geo;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -37,6 +38,7 @@ pub fn register_all(t: &mut Table) {
     sets::register(t);
     lists::register(t);
     zsets::register(t);
+    geo::register(t);
     persistence::register(t);
     transactions::register(t);
     dump::register(t);
