@@ -757,7 +757,6 @@ fn pqsort_from<T>(
             pm = med3(v, pl, pm, pn, cmp);
         }
         v.swap(a, pm);
-        let mut swapped = false;
         let (mut pa, mut pb) = (a + 1, a + 1);
         let (mut pc, mut pd) = (a + n - 1, a + n - 1);
         loop {
@@ -767,7 +766,6 @@ fn pqsort_from<T>(
                     break;
                 }
                 if c == Ordering::Equal {
-                    swapped = true;
                     v.swap(pa, pb);
                     pa += 1;
                 }
@@ -779,7 +777,6 @@ fn pqsort_from<T>(
                     break;
                 }
                 if c == Ordering::Equal {
-                    swapped = true;
                     v.swap(pc, pd);
                     pd -= 1;
                 }
@@ -789,12 +786,8 @@ fn pqsort_from<T>(
                 break;
             }
             v.swap(pb, pc);
-            swapped = true;
             pb += 1;
             pc -= 1;
-        }
-        if !swapped {
-            return insertion_sort(v, a, n, cmp);
         }
         let pn = a + n;
         let r = (pa - a).min(pb - pa);
