@@ -954,3 +954,200 @@ fn cmd_geosearch(ctx: &mut Ctx<'_>) {
 fn cmd_geosearchstore(ctx: &mut Ctx<'_>) {
     search_generic(ctx, Variant::SearchStore);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::families::testkit::*;
+    use kevy_resp::OwnedArgs;
+
+    fn route(argv: &[&str]) -> Route {
+        let args = OwnedArgs::from_slices(argv);
+        let v = if argv[0].eq_ignore_ascii_case("georadius") {
+            Variant::Radius
+        } else {
+            Variant::ByMember
+        };
+        search_route(args.args(), v).unwrap()
+    }
+
+    fn keys(extra: u32) -> Route {
+        Route::Keys {
+            first: 1,
+            last: 1,
+            step: 1,
+            extra,
+            fold: Fold::One,
+        }
+    }
+
+    #[test]
+    fn routes_take_the_destination_the_command_writes() {
+        assert_eq!(route(&["GEORADIUS", "k", "1", "1", "1", "km"]), keys(0));
+        assert_eq!(
+            route(&["GEORADIUS", "k", "1", "1", "1", "km", "STORE", "d"]),
+            keys(7)
+        );
+        // The last of STORE and STOREDIST wins, as in the command.
+        assert_eq!(
+            route(&[
+                "GEORADIUS",
+                "k",
+                "1",
+                "1",
+                "1",
+                "km",
+                "STORE",
+                "a",
+                "storedist",
+                "b"
+            ]),
+            keys(9)
+        );
+        // COUNT takes the next argument: no destination, a syntax error.
+        assert_eq!(
+            route(&["GEORADIUS", "k", "1", "1", "1", "km", "COUNT", "STORE", "d"]),
+            keys(0)
+        );
+        // The member and radius are not checked without the key, so the
+        // destination is locked whatever they are.
+        assert_eq!(
+            route(&["GEORADIUSBYMEMBER", "k", "m", "x", "parsecs", "STORE", "d"]),
+            keys(6)
+        );
+        assert_eq!(
+            route(&[
+                "GEORADIUSBYMEMBER",
+                "k",
+                "m",
+                "1",
+                "km",
+                "STORE",
+                "d",
+                "WITHDIST"
+            ]),
+            keys(0)
+        );
+    }
+
+    fn dists(v: &[f64]) -> Vec<Point<'static>> {
+        v.iter()
+            .map(|&dist| Point {
+                member: b"",
+                score: 0.0,
+                dist,
+                lon: 0.0,
+                lat: 0.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sorts_order_by_distance_and_tolerate_nan() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for n in [0usize, 1, 6, 7, 8, 40, 41, 100, 500] {
+            let mut v: Vec<f64> = (0..n)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (rng % 50) as f64
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_by(f64::total_cmp);
+            let mut all = dists(&v);
+            merge_sort(&mut all, &mut Vec::new(), &cmp_asc);
+            assert_eq!(all.iter().map(|p| p.dist).collect::<Vec<_>>(), want);
+            for k in [1, 3, n / 2, n.saturating_sub(1)] {
+                if k == 0 || k > n {
+                    continue;
+                }
+                let mut part = dists(&v);
+                partial_sort(&mut part, 0, k - 1, &cmp_asc);
+                let got: Vec<f64> = part[..k].iter().map(|p| p.dist).collect();
+                assert_eq!(got, want[..k], "n {n} k {k}");
+            }
+            // A NaN distance (antipodes) must not make a sort panic.
+            v.push(f64::NAN);
+            let mut all = dists(&v);
+            merge_sort(&mut all, &mut Vec::new(), &cmp_asc);
+            let mut part = dists(&v);
+            partial_sort(&mut part, 0, 0, &cmp_asc);
+        }
+    }
+
+    #[test]
+    fn coordinates_and_distances_print_as_redis_does() {
+        let render = |resp3: bool, f: &dyn Fn(&mut Reply<'_>)| {
+            let mut buf = Vec::new();
+            f(&mut Reply::new(&mut buf, resp3));
+            String::from_utf8(buf).unwrap()
+        };
+        assert_eq!(render(false, &|o| reply_coord(o, 13.5)), "$4\r\n13.5\r\n");
+        assert_eq!(render(true, &|o| reply_coord(o, -0.0)), ",0\r\n");
+        assert_eq!(render(true, &|o| reply_coord(o, 180.0)), ",180\r\n");
+        assert_eq!(
+            render(false, &|o| reply_distance(o, 166274.15156960033)),
+            "$11\r\n166274.1516\r\n"
+        );
+        assert_eq!(
+            render(false, &|o| reply_distance(o, -f64::NAN)),
+            "$4\r\n-nan\r\n"
+        );
+        assert_eq!(
+            render(false, &|o| reply_distance(o, 1e300)),
+            format!("${}\r\n{:.4}\r\n", format!("{:.4}", 1e300).len(), 1e300)
+        );
+    }
+
+    #[test]
+    fn geoadd_then_search() {
+        let mut t = T::new();
+        assert_eq!(
+            t.run(&[
+                "GEOADD",
+                "g",
+                "13.361389",
+                "38.115556",
+                "Palermo",
+                "15.087269",
+                "37.502669",
+                "Catania"
+            ]),
+            int(2)
+        );
+        assert_eq!(
+            t.run(&[
+                "GEOSEARCH",
+                "g",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYRADIUS",
+                "100",
+                "km"
+            ]),
+            arr(&["Catania"])
+        );
+        assert_eq!(
+            t.run(&[
+                "GEORADIUS",
+                "g",
+                "15",
+                "37",
+                "200",
+                "km",
+                "ASC",
+                "STORE",
+                "d"
+            ]),
+            int(2)
+        );
+        assert_eq!(t.run(&["ZCARD", "d"]), int(2));
+        assert_eq!(
+            t.run(&["GEOSEARCH", "g", "FROMLONLAT", "15", "37"]),
+            "-ERR wrong number of arguments for 'geosearch' command\r\n"
+        );
+    }
+}
