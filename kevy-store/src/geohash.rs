@@ -311,14 +311,25 @@ fn rad_deg(a: f64) -> f64 {
     a / D_R
 }
 
-/// Great-circle distance in metres by the haversine formula.
+/// The distance in metres between two latitudes on one meridian: the
+/// haversine reduces to the angle itself.
+pub fn lat_distance(lat1d: f64, lat2d: f64) -> f64 {
+    EARTH_RADIUS_M * (deg_rad(lat2d) - deg_rad(lat1d)).abs()
+}
+
+/// Great-circle distance in metres by the haversine formula; on one
+/// meridian (the longitude term exactly 0), [`lat_distance`], as Redis
+/// computes it.
 pub fn distance(lon1d: f64, lat1d: f64, lon2d: f64, lat2d: f64) -> f64 {
-    let lat1r = deg_rad(lat1d);
     let lon1r = deg_rad(lon1d);
-    let lat2r = deg_rad(lat2d);
     let lon2r = deg_rad(lon2d);
-    let u = ((lat2r - lat1r) / 2.0).sin();
     let v = ((lon2r - lon1r) / 2.0).sin();
+    if v == 0.0 {
+        return lat_distance(lat1d, lat2d);
+    }
+    let lat1r = deg_rad(lat1d);
+    let lat2r = deg_rad(lat2d);
+    let u = ((lat2r - lat1r) / 2.0).sin();
     2.0 * EARTH_RADIUS_M * (u * u + lat1r.cos() * lat2r.cos() * v * v).sqrt().asin()
 }
 
@@ -421,31 +432,81 @@ impl Shape {
         [hash, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]]
     }
 
+    /// The area ready to test points against ([`Probe::contains`]).
+    pub fn probe(&self) -> Probe {
+        let lat1r = deg_rad(self.center[1]);
+        Probe {
+            shape: *self,
+            lon1r: deg_rad(self.center[0]),
+            lat1r,
+            cos_lat1: lat1r.cos(),
+        }
+    }
+
     /// The distance in metres from the centre to `[lon, lat]` when that
     /// point is inside the area. A box's edges run along a meridian and a
     /// parallel through the point.
     pub fn contains(&self, p: [f64; 2]) -> Option<f64> {
-        let [x1, y1] = self.center;
-        let [x2, y2] = p;
-        match self.kind {
+        self.probe().contains(p)
+    }
+}
+
+/// A [`Shape`] with what every point's test needs of the centre computed
+/// once. Its distances are [`distance`]'s, bit for bit: the same terms in
+/// the same order, with a cosine taken once where [`distance`] takes the
+/// same one again, and a term known to be zero (the latitude term along a
+/// parallel, for a box) left out.
+#[derive(Clone, Copy, Debug)]
+pub struct Probe {
+    shape: Shape,
+    lon1r: f64,
+    lat1r: f64,
+    cos_lat1: f64,
+}
+
+impl Probe {
+    pub fn contains(&self, p: [f64; 2]) -> Option<f64> {
+        let lon2r = deg_rad(p[0]);
+        let lat2r = deg_rad(p[1]);
+        // distance(centre, p).
+        let full = || {
+            let v = ((lon2r - self.lon1r) / 2.0).sin();
+            if v == 0.0 {
+                return lat_distance(self.shape.center[1], p[1]);
+            }
+            let u = ((lat2r - self.lat1r) / 2.0).sin();
+            2.0 * EARTH_RADIUS_M * (u * u + self.cos_lat1 * lat2r.cos() * v * v).sqrt().asin()
+        };
+        let conv = self.shape.conversion;
+        match self.shape.kind {
             ShapeKind::Radius(r) => {
-                let d = distance(x1, y1, x2, y2);
+                let d = full();
                 // NaN (antipodes) compares false and is kept, as in Redis.
-                if d > r * self.conversion {
+                if d > r * conv {
                     None
                 } else {
                     Some(d)
                 }
             }
             ShapeKind::Box { width, height } => {
-                let width_m = width * self.conversion;
-                let height_m = height * self.conversion;
-                let lon_d = distance(x2, y2, x1, y2);
-                let lat_d = distance(x2, y2, x2, y1);
-                if lon_d > width_m / 2.0 || lat_d > height_m / 2.0 {
+                let width_m = width * conv;
+                let height_m = height * conv;
+                // The cheap latitude test first, as Redis does.
+                if lat_distance(p[1], self.shape.center[1]) > height_m / 2.0 {
                     return None;
                 }
-                Some(distance(x1, y1, x2, y2))
+                // distance(p, (centre lon, p lat)): no latitude term.
+                let v = ((self.lon1r - lon2r) / 2.0).sin();
+                let lon_d = if v == 0.0 {
+                    0.0
+                } else {
+                    let c = lat2r.cos();
+                    2.0 * EARTH_RADIUS_M * (c * c * v * v).sqrt().asin()
+                };
+                if lon_d > width_m / 2.0 {
+                    return None;
+                }
+                Some(full())
             }
         }
     }
@@ -520,6 +581,45 @@ mod tests {
         assert_eq!(estimate_steps(1000.0, 70.0), 13);
         assert_eq!(estimate_steps(1000.0, -85.0), 12);
         assert_eq!(estimate_steps(1e9, 0.0), 1);
+    }
+
+    #[test]
+    fn probe_distances_equal_distance_bit_for_bit() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..20_000 {
+            let c = score_to_lonlat((next() % (1 << 52)) as f64);
+            let p = score_to_lonlat((next() % (1 << 52)) as f64);
+            let w = (next() % 40_000_000) as f64;
+            let h = (next() % 40_000_000) as f64;
+            let bx = Shape {
+                center: c,
+                kind: ShapeKind::Box {
+                    width: w,
+                    height: h,
+                },
+                conversion: 1.0,
+            };
+            let want = {
+                let lat_d = lat_distance(p[1], c[1]);
+                let lon_d = distance(p[0], p[1], c[0], p[1]);
+                (lat_d <= h / 2.0 && lon_d <= w / 2.0).then(|| distance(c[0], c[1], p[0], p[1]))
+            };
+            let got = bx.contains(p);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{c:?} {p:?}");
+            let r = Shape {
+                kind: ShapeKind::Radius(w),
+                ..bx
+            };
+            let d = distance(c[0], c[1], p[0], p[1]);
+            let want = (d <= w || d.is_nan()).then_some(d);
+            assert_eq!(r.contains(p).map(f64::to_bits), want.map(f64::to_bits));
+        }
     }
 
     #[test]

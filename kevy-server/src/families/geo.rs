@@ -20,7 +20,7 @@ use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::geohash::{self, Shape, ShapeKind};
 use kevy_store::num::{parse_f64, parse_i64};
-use kevy_store::zset::{AddFlags, AddOutcome, ScoreRange, ZSet};
+use kevy_store::zset::{AddFlags, AddOutcome, ZSet};
 use kevy_store::{Db, OpError, SetTtl, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -91,13 +91,12 @@ fn is(a: &[u8], name: &str) -> bool {
 
 /// Metres per unit (Redis's `extractUnitOrReply`).
 fn parse_unit(a: &[u8]) -> Res<f64> {
-    match c_arg(a).to_ascii_lowercase().as_slice() {
-        b"m" => Ok(1.0),
-        b"km" => Ok(1000.0),
-        b"ft" => Ok(0.3048),
-        b"mi" => Ok(1609.34),
-        _ => Err(ERR_UNIT.into()),
-    }
+    const UNITS: [(&str, f64); 4] = [("m", 1.0), ("km", 1000.0), ("ft", 0.3048), ("mi", 1609.34)];
+    UNITS
+        .iter()
+        .find(|(name, _)| is(a, name))
+        .map(|&(_, f)| f)
+        .ok_or(Cow::Borrowed(ERR_UNIT))
 }
 
 /// A double argument (Redis's `getDoubleFromObjectOrReply`), with `msg`
@@ -613,6 +612,7 @@ struct Point<'z> {
 /// most `limit` of them (0: all).
 fn collect<'z>(z: &'z ZSet, shape: &Shape, limit: usize, out: &mut Vec<Point<'z>>) {
     let cells = shape.cells();
+    let probe = shape.probe();
     let full = |out: &Vec<Point<'_>>| limit != 0 && out.len() >= limit;
     let mut last = 0;
     for (i, cell) in cells.iter().enumerate() {
@@ -628,18 +628,9 @@ fn collect<'z>(z: &'z ZSet, shape: &Shape, limit: usize, out: &mut Vec<Point<'z>
             break;
         }
         let (min, max) = cell.score_range();
-        let range = ScoreRange {
-            min: min as f64,
-            max: max as f64,
-            min_excl: false,
-            max_excl: true,
-        };
-        z.range_by_score(&range, false, None, |m, s| {
-            if full(out) {
-                return;
-            }
+        z.scan_scores(min as f64, max as f64, |m, s| {
             let p = geohash::score_to_lonlat(s);
-            if let Some(dist) = shape.contains(p) {
+            if let Some(dist) = probe.contains(p) {
                 out.push(Point {
                     member: m,
                     score: s,
@@ -648,6 +639,7 @@ fn collect<'z>(z: &'z ZSet, shape: &Shape, limit: usize, out: &mut Vec<Point<'z>
                     lat: p[1],
                 });
             }
+            !full(out)
         });
         last = i;
     }
@@ -853,7 +845,7 @@ fn search_generic(ctx: &mut Ctx<'_>, v: Variant) {
     } else {
         0
     };
-    let mut points = Vec::new();
+    let mut points = Vec::with_capacity(32);
     collect(z, &q.shape, limit, &mut points);
     if points.is_empty() && q.store.is_none() {
         return ctx.out.array(0);
@@ -899,12 +891,15 @@ fn search_generic(ctx: &mut Ctx<'_>, v: Variant) {
         }
         return;
     };
+    // A NaN distance (rounding at the antipodes) cannot be a score: Redis
+    // would fail an assertion inserting it; such a member is left out.
     let pairs: Vec<(Vec<u8>, f64)> = points[..returned]
         .iter()
         .map(|p| {
             let score = if q.storedist { p.dist / conv } else { p.score };
             (p.member.to_vec(), score)
         })
+        .filter(|(_, s)| !s.is_nan())
         .collect();
     drop(points);
     let dst = args.get(dst);
