@@ -435,11 +435,39 @@ impl Shape {
     /// The area ready to test points against ([`Probe::contains`]).
     pub fn probe(&self) -> Probe {
         let lat1r = deg_rad(self.center[1]);
+        let cos_lat1 = lat1r.cos();
+        // The reach (metres) beyond which a point is surely out, along a
+        // meridian (radius, or half the height) and along a parallel
+        // (radius, or half the width), with margins far above the
+        // rounding of Redis's formulas.
+        let widen = |m: f64| m * (1.0 + 1e-9) + 1e-6;
+        let (lat_reach, lon_reach) = match self.kind {
+            ShapeKind::Radius(r) => (widen(r * self.conversion), widen(r * self.conversion)),
+            ShapeKind::Box { width, height } => (
+                widen(height * self.conversion / 2.0),
+                widen(width * self.conversion / 2.0),
+            ),
+        };
+        // A point within `lat_reach` of the centre's latitude has a cosine
+        // of latitude at least this.
+        let far = lat1r.abs() + lat_reach / EARTH_RADIUS_M + 1e-9;
+        let cos_min = if far < std::f64::consts::FRAC_PI_2 {
+            far.cos() * (1.0 - 1e-9)
+        } else {
+            0.0
+        };
+        let lon_scale = match self.kind {
+            ShapeKind::Radius(_) => (cos_lat1 * cos_min).sqrt() * (1.0 - 1e-9),
+            ShapeKind::Box { .. } => cos_min,
+        };
         Probe {
             shape: *self,
             lon1r: deg_rad(self.center[0]),
             lat1r,
-            cos_lat1: lat1r.cos(),
+            cos_lat1,
+            lat_reach,
+            lon_reach,
+            lon_scale,
         }
     }
 
@@ -462,12 +490,39 @@ pub struct Probe {
     lon1r: f64,
     lat1r: f64,
     cos_lat1: f64,
+    lat_reach: f64,
+    lon_reach: f64,
+    /// What a longitude difference's half-angle is at least multiplied by
+    /// in the distance of a point within `lat_reach` (2R times it bounds
+    /// the distance from below).
+    lon_scale: f64,
 }
 
 impl Probe {
+    /// Whether `p` is surely outside, known without trigonometry from lower
+    /// bounds of Redis's distances: along a meridian the distance is at
+    /// least R·Δlat; along a parallel at least 2R·k·sin(Δlon/2) with
+    /// sin x ≥ x − x³/6. Only points less than 90° of longitude away are
+    /// judged, so none is near the antipodes, where Redis's haversine can
+    /// round to NaN (and NaN is kept).
+    #[inline]
+    fn surely_outside(&self, lon2r: f64, lat2r: f64, dlon_deg: f64) -> bool {
+        if dlon_deg.abs() > 90.0 {
+            return false;
+        }
+        if EARTH_RADIUS_M * (lat2r - self.lat1r).abs() > self.lat_reach {
+            return true;
+        }
+        let h = (lon2r - self.lon1r).abs() / 2.0;
+        2.0 * EARTH_RADIUS_M * self.lon_scale * (h - h * h * h / 6.0) > self.lon_reach
+    }
+
     pub fn contains(&self, p: [f64; 2]) -> Option<f64> {
         let lon2r = deg_rad(p[0]);
         let lat2r = deg_rad(p[1]);
+        if self.surely_outside(lon2r, lat2r, p[0] - self.shape.center[0]) {
+            return None;
+        }
         // distance(centre, p).
         let full = || {
             let v = ((lon2r - self.lon1r) / 2.0).sin();
@@ -620,6 +675,65 @@ mod tests {
             let want = (d <= w || d.is_nan()).then_some(d);
             assert_eq!(r.contains(p).map(f64::to_bits), want.map(f64::to_bits));
         }
+    }
+
+    #[test]
+    fn the_quick_rejection_never_drops_a_match() {
+        let mut rng = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut unit = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
+        let mut rejected = 0;
+        for i in 0..200_000 {
+            let c = [unit() * 360.0 - 180.0, unit() * 170.0 - 85.0];
+            // Points near the centre, at every scale, some far away.
+            let scale = 10f64.powf(unit() * 7.0 - 6.0);
+            let p = score_to_lonlat(lonlat_to_score(
+                (c[0] + (unit() - 0.5) * scale * 360.0).clamp(-180.0, 180.0),
+                (c[1] + (unit() - 0.5) * scale * 170.0).clamp(-85.0, 85.0),
+            ) as f64);
+            let size = 10f64.powf(unit() * 7.5) * if i % 2 == 0 { 1.0 } else { 0.001 };
+            let conversion = [1.0, 1000.0, 0.3048, 1609.34][i % 4];
+            let kind = if i % 3 == 0 {
+                ShapeKind::Box {
+                    width: size * unit() * 2.0,
+                    height: size * unit() * 2.0,
+                }
+            } else {
+                ShapeKind::Radius(size)
+            };
+            let shape = Shape {
+                center: c,
+                kind,
+                conversion,
+            };
+            let want = match kind {
+                ShapeKind::Radius(r) => {
+                    let d = distance(c[0], c[1], p[0], p[1]);
+                    (d <= r * conversion || d.is_nan()).then_some(d)
+                }
+                ShapeKind::Box { width, height } => {
+                    let lat_d = lat_distance(p[1], c[1]);
+                    let lon_d = distance(p[0], p[1], c[0], p[1]);
+                    (lat_d <= height * conversion / 2.0 && lon_d <= width * conversion / 2.0)
+                        .then(|| distance(c[0], c[1], p[0], p[1]))
+                }
+            };
+            let probe = shape.probe();
+            let got = probe.contains(p);
+            assert_eq!(
+                got.map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{shape:?} {p:?}"
+            );
+            rejected +=
+                usize::from(probe.surely_outside(deg_rad(p[0]), deg_rad(p[1]), p[0] - c[0]));
+        }
+        assert!(rejected > 10_000, "the quick test rejects ({rejected})");
     }
 
     #[test]
