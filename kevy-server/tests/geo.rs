@@ -287,3 +287,63 @@ fn random_points_and_searches_match_redis() {
     eprintln!("geo differential: seed {seed}, {rounds} rounds");
     run(seed, rounds);
 }
+
+/// A geo set (small and listpack-encoded, big and skiplist-encoded) moves
+/// between redis-server and kevy by DUMP / RESTORE both ways and answers
+/// the same afterwards.
+#[test]
+fn geo_sets_round_trip_through_dump_and_restore() {
+    let redis = match Server::redis("redis-server (geo dump)") {
+        Ok(s) => s,
+        Err(e) if common::skip_redis_tools() => return eprintln!("skipped: {e}"),
+        Err(e) => panic!("{e}"),
+    };
+    let kevy = Server::kevy(&["--cores", "3", "--save", ""]);
+    let mut r = Conn::connect(redis.port).unwrap();
+    let mut k = Conn::connect(kevy.port).unwrap();
+    let mut rng = Rng(0x5eed);
+    for (n, from_redis) in [(10, true), (500, true), (10, false), (500, false)] {
+        let (src, dst) = if from_redis {
+            (&mut r, &mut k)
+        } else {
+            (&mut k, &mut r)
+        };
+        src.call(&["FLUSHALL"]).unwrap();
+        dst.call(&["FLUSHALL"]).unwrap();
+        let mut add = vec!["GEOADD".to_string(), "g".into()];
+        for i in 0..n {
+            let (lon, lat) = coord(&mut rng, (2.35, 48.85), 0.5);
+            add.extend([format!("{lon}"), format!("{lat}"), format!("m{i}")]);
+        }
+        src.call(&add).unwrap();
+        let dump = src.call(&["DUMP", "g"]).unwrap();
+        let payload = dump.bytes().expect("a payload").to_vec();
+        let restored = dst.call(&[&b"RESTORE"[..], b"g", b"0", &payload]).unwrap();
+        assert_eq!(restored.bytes(), Some(&b"OK"[..]), "{restored:?}");
+        for cmd in [
+            vec![
+                "GEOSEARCH",
+                "g",
+                "FROMLONLAT",
+                "2.35",
+                "48.85",
+                "BYRADIUS",
+                "20",
+                "km",
+                "WITHDIST",
+                "WITHHASH",
+                "WITHCOORD",
+                "ASC",
+            ],
+            vec!["GEOPOS", "g", "m0", "m1", "m7"],
+            vec!["GEOHASH", "g", "m0", "m9"],
+            vec!["GEODIST", "g", "m0", "m9", "km"],
+            vec!["ZRANGE", "g", "0", "-1", "WITHSCORES"],
+            vec!["OBJECT", "ENCODING", "g"],
+        ] {
+            let a = src.call(&cmd).unwrap();
+            let b = dst.call(&cmd).unwrap();
+            assert_eq!(a.encode(), b.encode(), "{} after RESTORE", cmd.join(" "));
+        }
+    }
+}
