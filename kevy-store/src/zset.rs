@@ -944,8 +944,9 @@ impl ZSet {
     }
 
     /// The members with scores in `[min, max)`, in ascending order, handed
-    /// to `f` (borrowed from the set) until it returns false: one descent
-    /// to the first, then a walk (a geo search reads nine such windows).
+    /// to `f` (borrowed from the set) until it returns false: the first is
+    /// found by its rank, the rest by walking on, so the window's end is
+    /// never looked up (a geo search reads nine such windows).
     pub fn scan_scores<'a>(&'a self, min: f64, max: f64, mut f: impl FnMut(&'a [u8], f64) -> bool) {
         match &self.repr {
             Repr::Pack(lp) => {

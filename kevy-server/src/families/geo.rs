@@ -6,7 +6,9 @@
 //! [`search_generic`], as Redis's are `georadiusGeneric`.
 //!
 //! A search reads the score ranges of the nine geohash cells around the
-//! centre, keeps the members inside the shape, and sorts them by distance
+//! centre, keeps the members inside the shape (most of those outside are
+//! turned away by bounds that need no trigonometry, the rest by Redis's
+//! own distance test, so the same members match), and sorts them by distance
 //! exactly as Redis does: a stable merge sort (glibc's `qsort`) for a whole
 //! result, Redis's partial quicksort (`pqsort`) when COUNT keeps fewer, so
 //! members at equal distances come out in Redis's order too.
