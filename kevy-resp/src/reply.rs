@@ -239,7 +239,8 @@ fn fmt_g17(d: f64) -> String {
     let e = format!("{:.16e}", d); // 17 significant digits
     let (mant, exp) = e.split_once('e').expect("exp form");
     let exp: i32 = exp.parse().expect("exponent");
-    if !(-5..17).contains(&exp) {
+    // %g goes exponential below 1e-4 and from 1e17 (precision 17) up.
+    if !(-4..17).contains(&exp) {
         let mant = trim_zeros(mant);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", exp.abs())
@@ -295,5 +296,11 @@ mod tests {
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(-2.5), "-2.5");
         assert_eq!(format_double(123456.789), "123456.789");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(
+            format_double(6.592816949934037e-5),
+            "6.5928169499340368e-05"
+        );
+        assert_eq!(format_double(-1.5e-5), "-1.5e-05");
     }
 }

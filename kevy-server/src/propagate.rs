@@ -815,6 +815,30 @@ mod tests {
     }
 
     #[test]
+    fn geo_writes_take_redis_propagated_forms() {
+        // Checked against redis-server 7.0's AOF: GEOADD is the ZADD it
+        // runs (its options as written), the STORE forms are themselves,
+        // and a write that changes nothing is not logged.
+        assert_eq!(
+            effects_of(&[
+                "GEOADD g CH nx 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+                "GEOADD g 13.361389 38.115556 Palermo",
+                "GEOADD g XX 1 1 nomember",
+                "GEORADIUS g 15 37 200 km STORE d",
+                "GEORADIUS g 15 37 1 km STORE nokey",
+                "GEOSEARCHSTORE d g FROMLONLAT 15 37 BYRADIUS 1 km",
+                "GEOSEARCH g FROMLONLAT 15 37 BYRADIUS 1 km",
+            ]),
+            [
+                "SELECT 0",
+                "zadd g CH nx 3479099956230698 Palermo 3479447370796909 Catania",
+                "GEORADIUS g 15 37 200 km STORE d",
+                "GEOSEARCHSTORE d g FROMLONLAT 15 37 BYRADIUS 1 km",
+            ]
+        );
+    }
+
+    #[test]
     fn an_expired_key_is_deleted_before_the_command_that_found_it() {
         assert_eq!(
             effects_of(&[

@@ -550,6 +550,37 @@ fn zsets_notify_as_redis_does() {
 }
 
 #[test]
+fn geo_notifies_as_redis_does() {
+    compare(
+        "AKEn",
+        "
+        GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+        GEOADD g 13.361389 38.115556 Palermo
+        GEOADD g CH 13.4 38.1 Palermo
+        GEOADD g XX 1 1 nomember
+        GEOADD nokey XX 1 1 a
+        GEOADD g 1 100 a
+        GEORADIUS g 15 37 200 km STORE out
+        GEORADIUS g 15 37 200 km STOREDIST out
+        GEORADIUS g 15 37 1 km STORE out
+        GEORADIUS g 15 37 1 km STORE out
+        GEORADIUS nokey 15 37 1 km STORE g2
+        GEORADIUSBYMEMBER g Palermo 300 km STORE out2
+        GEOSEARCHSTORE out3 g FROMLONLAT 15 37 BYRADIUS 200 km
+        GEOSEARCHSTORE out3 g FROMLONLAT 15 37 BYRADIUS 200 km STOREDIST
+        GEOSEARCHSTORE out3 g FROMLONLAT 15 37 BYRADIUS 1 km
+        GEOSEARCHSTORE out3 nokey FROMLONLAT 15 37 BYRADIUS 1 km
+        GEOSEARCHSTORE {g}out g FROMLONLAT 15 37 BYRADIUS 1 km
+        GEOSEARCH g FROMLONLAT 15 37 BYRADIUS 200 km
+        GEOSEARCH nokey FROMLONLAT 15 37 BYRADIUS 200 km
+        GEOPOS nokey a
+        GEODIST nokey a b
+        GEOHASH nokey a
+        ",
+    );
+}
+
+#[test]
 fn restore_notifies_as_redis_does() {
     let Some(redis) = redis() else { return };
     let mut c = conn(redis.port);

@@ -110,6 +110,8 @@
 //!   `(score, id)` with 64-item leaves for O(log n) insert, remove, rank and
 //!   select. 68–76 bytes per 10-byte member (Redis's skiplist: ~115). Known
 //!   limit: the id table resizes at once (about 5 ms per million members).
+//! - **Geo sets** are sorted sets whose scores are 52-bit geohashes
+//!   ([`geohash`]: Redis's encoding, cells and distances, bit for bit).
 //! - Random choices (SPOP, HRANDFIELD, …) take an explicit
 //!   [`sample::Rng`], so tests are deterministic.
 //!
@@ -135,6 +137,7 @@ pub mod dict;
 pub mod error;
 pub mod expire;
 pub mod field_ttl;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod hll;

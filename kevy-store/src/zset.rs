@@ -875,7 +875,7 @@ impl ZSet {
 
     /// Calls `f` on the members of ranks `[lo, hi)`, from `hi - 1` down when
     /// `rev`.
-    fn visit(&self, lo: usize, hi: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+    fn visit<'a>(&'a self, lo: usize, hi: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64)) {
         if lo >= hi {
             return;
         }
@@ -930,16 +930,44 @@ impl ZSet {
 
     /// ZRANGE BYSCORE (ZRANGEBYSCORE, and ZREVRANGEBYSCORE with `rev`): the
     /// members in `range`, highest first when `rev`, windowed by `limit`.
-    pub fn range_by_score(
-        &self,
+    /// The members handed to `f` are borrowed from the set.
+    pub fn range_by_score<'a>(
+        &'a self,
         range: &ScoreRange,
         rev: bool,
         limit: Option<Limit>,
-        f: impl FnMut(&[u8], f64),
+        f: impl FnMut(&'a [u8], f64),
     ) {
         let (lo, hi) = self.score_ranks(range);
         let (lo, hi) = window(lo, hi, rev, limit);
         self.visit(lo, hi, rev, f);
+    }
+
+    /// The members with scores in `[min, max)`, in ascending order, handed
+    /// to `f` (borrowed from the set) until it returns false: the first is
+    /// found by its rank, the rest by walking on, so the window's end is
+    /// never looked up (a geo search reads nine such windows).
+    pub fn scan_scores<'a>(&'a self, min: f64, max: f64, mut f: impl FnMut(&'a [u8], f64) -> bool) {
+        match &self.repr {
+            Repr::Pack(lp) => {
+                for (m, s, ..) in pack_iter(lp).skip_while(|&(_, s, ..)| s < min) {
+                    if s >= max || !f(m, s) {
+                        return;
+                    }
+                }
+            }
+            Repr::Big(b) => {
+                let lo = b.tree.count_before(|s, _| s < min);
+                if lo >= b.tree.len() {
+                    return;
+                }
+                for it in b.tree.iter_from(lo) {
+                    if it.score >= max || !f(b.member(it.id), it.score) {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// ZRANGE BYLEX (ZRANGEBYLEX, and ZREVRANGEBYLEX with `rev`): with
@@ -1305,6 +1333,49 @@ impl<'a> Iterator for Iter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_scores_walks_the_window_and_stops_when_told() {
+        for n in [10usize, 1000] {
+            let mut z = ZSet::new();
+            for i in 0..n {
+                z.add(
+                    format!("m{i}").as_bytes(),
+                    (i % 97) as f64,
+                    AddFlags::default(),
+                )
+                .unwrap();
+            }
+            for (min, max) in [
+                (0.0, 1.0),
+                (3.0, 50.5),
+                (96.0, 200.0),
+                (-5.0, 0.0),
+                (10.0, 10.0),
+            ] {
+                let mut want = Vec::new();
+                let r = ScoreRange {
+                    min,
+                    max,
+                    min_excl: false,
+                    max_excl: true,
+                };
+                z.range_by_score(&r, false, None, |m, s| want.push((m.to_vec(), s)));
+                let mut got = Vec::new();
+                z.scan_scores(min, max, |m, s| {
+                    got.push((m.to_vec(), s));
+                    true
+                });
+                assert_eq!(got, want, "n {n} [{min}, {max})");
+                let mut first = 0;
+                z.scan_scores(min, max, |_, _| {
+                    first += 1;
+                    false
+                });
+                assert_eq!(first, want.len().min(1));
+            }
+        }
+    }
     use crate::sample::Rng;
     use proptest::prelude::*;
     use std::collections::{BTreeMap, HashMap, HashSet};

@@ -10,6 +10,7 @@ pub mod debug;
 pub mod dump;
 pub mod generic;
 pub mod hash_ttl;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -47,6 +48,7 @@ pub fn register_all(t: &mut Table) {
     lists::register(t);
     lolwut::register(t);
     zsets::register(t);
+    geo::register(t);
     persistence::register(t);
     transactions::register(t);
     dump::register(t);

@@ -967,7 +967,14 @@ mod tests {
                 } else {
                     BTreeSet::new()
                 };
-                assert_eq!(found, routed, "{argv:?}");
+                // Redis's specs for GEORADIUS(BYMEMBER) find every STORE
+                // and STOREDIST keyword; the command writes only the last
+                // one its parser accepts, and kevy routes on that one.
+                if matches!(spec.name, "georadius" | "georadiusbymember") {
+                    assert!(routed.is_subset(&found) && routed.contains(&1), "{argv:?}");
+                } else {
+                    assert_eq!(found, routed, "{argv:?}");
+                }
                 checked += 1;
             }
         }
