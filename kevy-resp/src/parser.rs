@@ -431,6 +431,19 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// Splits a line as Redis's `sdssplitargs` does (config and ACL files);
+/// `None` for unbalanced quotes.
+pub fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (mut out, mut spans) = (Vec::new(), Vec::new());
+    split_args(line, &mut out, &mut spans).ok()?;
+    Some(
+        spans
+            .iter()
+            .map(|s| out[s.start as usize..(s.start + s.len) as usize].to_vec())
+            .collect(),
+    )
+}
+
 /// Redis's `sdssplitargs`, appending the unescaped arguments to `out` and
 /// their spans to `spans`. It runs on a C string, so reading past the end
 /// yields NUL, and a NUL byte inside the line ends it just as the end does.

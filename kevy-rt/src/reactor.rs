@@ -475,6 +475,29 @@ impl<S: Service> Reactor<S> {
                     .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
+            let local = stream.local_addr().unwrap_or(peer);
+            let client = ClientCtx {
+                id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
+                db: 0,
+                resp3: false,
+                home: self.id as u32,
+                peer,
+                local,
+                created_ms: clock::unix_ms(),
+                subscribed: false,
+                tracking: Default::default(),
+                checked: false,
+            };
+            let mut st = ConnState::new(client);
+            if let Err(msg) = self.svc.opened(&mut st.client, &mut st.session) {
+                // Refused (protected mode): the reason, then the close.
+                let _ = stream.write(&msg);
+                self.my_stats()
+                    .rejected_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            st.sync_gate();
             let idx = match self.free.pop() {
                 Some(i) => i,
                 None => {
@@ -489,18 +512,6 @@ impl<S: Service> Reactor<S> {
                 self.free.push(idx);
                 continue;
             }
-            let local = stream.local_addr().unwrap_or(peer);
-            let client = ClientCtx {
-                id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
-                db: 0,
-                resp3: false,
-                home: self.id as u32,
-                peer,
-                local,
-                created_ms: clock::unix_ms(),
-                subscribed: false,
-                tracking: Default::default(),
-            };
             self.ids.insert(client.id, idx);
             self.conns[idx as usize] = Some(Conn {
                 io: ConnIo {
@@ -512,7 +523,7 @@ impl<S: Service> Reactor<S> {
                     interest: Some(Interest::READABLE),
                     eof: false,
                 },
-                st: ConnState::new(client),
+                st,
                 in_ready: false,
                 in_write: false,
             });
@@ -796,6 +807,10 @@ impl<S: Service> Reactor<S> {
     #[cold]
     #[inline(never)]
     fn dispatch_gated(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        if st.client.checked && !self.admitted(st, args) {
+            st.sync_gate();
+            return;
+        }
         if st.multi.is_some() {
             self.dispatch_in_multi(idx, gen, st, args);
         } else {
@@ -826,6 +841,39 @@ impl<S: Service> Reactor<S> {
         // Whatever held the connection here may be gone (the flag, or
         // tracking turned off with it).
         st.sync_gate();
+    }
+
+    /// Puts a command of a checked connection to the service's access
+    /// control, after the checks Redis makes first (unknown command, arity,
+    /// subcommand), whose errors the normal path then gives. A refusal is
+    /// answered here (and aborts a transaction being queued, as any
+    /// queue-time error does).
+    #[cold]
+    #[inline(never)]
+    fn admitted(&mut self, st: &mut ConnState<S>, args: Args<'_>) -> bool {
+        let Ok((cmd, _)) = self.svc.resolve(args) else {
+            return true;
+        };
+        match self.svc.admit(&mut st.client, &mut st.session, cmd, args) {
+            Ok(()) => true,
+            Err(msg) => {
+                self.svc.refused(&mut self.ex.shard, args, &msg);
+                if let Some(q) = st.multi.as_mut() {
+                    q.aborted = true;
+                }
+                self.push_error(st, &msg);
+                false
+            }
+        }
+    }
+
+    /// Marks every connection of this shard for the access check on its
+    /// next command (the rules changed).
+    pub(super) fn recheck_local(&mut self) {
+        for c in self.conns.iter_mut().flatten() {
+            c.st.client.checked = true;
+            c.st.sync_gate();
+        }
     }
 
     /// Runs a routed command: it becomes the connection's last command,
@@ -905,11 +953,9 @@ impl<S: Service> Reactor<S> {
                     ConnAction::Monitor => self.start_monitor(idx, gen, st),
                 }
                 // HELLO may switch a subscribed connection's protocol;
-                // CLIENT CACHING sends the next command the slow way.
-                if st.client.subscribed || st.client.tracking.has(crate::service::Tracking::CACHING)
-                {
-                    st.sync_gate();
-                }
+                // CLIENT CACHING sends the next command the slow way; AUTH
+                // and RESET change the access check.
+                st.sync_gate();
             }
             Route::Clients { all } => self.clients(idx, gen, st, cmd, args, all),
             Route::PubSub(op) => {
@@ -1161,6 +1207,10 @@ impl<S: Service> Reactor<S> {
                     for id in ids.by_ref().take(n as usize) {
                         self.kill_local(id);
                     }
+                    self.batch(peer).resps.push(Resp::Killed { op });
+                }
+                Req::Recheck { op } => {
+                    self.recheck_local();
                     self.batch(peer).resps.push(Resp::Killed { op });
                 }
                 Req::Unblock { op, n, error } => {

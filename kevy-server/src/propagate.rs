@@ -340,6 +340,7 @@ mod tests {
                     created_ms: 0,
                     subscribed: false,
                     tracking: Default::default(),
+                    checked: false,
                 },
                 effects,
             }

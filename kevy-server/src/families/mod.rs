@@ -1,6 +1,7 @@
 //! One file per command family, each ending in a `register` function that
 //! adds its commands to the table.
 
+pub mod acl;
 pub mod command;
 pub mod common;
 pub mod config;
@@ -42,4 +43,5 @@ pub fn register_all(t: &mut Table) {
     dump::register(t);
     pubsub::register(t);
     scripting::register(t);
+    acl::register(t);
 }
