@@ -240,7 +240,7 @@ fn reply_user(out: &mut Reply<'_>, u: &User) {
     out.map(6);
     out.bulk(b"flags");
     let flags = u.flags();
-    out.array(flags.len());
+    out.set(flags.len());
     for f in flags {
         out.bulk(f.as_bytes());
     }
@@ -312,7 +312,11 @@ fn acl_genpass(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let bits = if ctx.args.len() == 3 {
         match parse_i64(ctx.args.get(2)) {
             Some(b) if (1..=4096).contains(&b) => b as usize,
-            _ => {
+            None => {
+                ctx.out.error("ERR value is not an integer or out of range");
+                return ConnAction::Continue;
+            }
+            Some(_) => {
                 ctx.out.error(
                     "ERR ACL GENPASS argument must be the number of bits for the output \
                      password, a positive number up to 4096",

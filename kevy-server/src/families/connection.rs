@@ -193,7 +193,7 @@ fn cmd_hello(ctx: &mut ConnCtx<'_>) -> ConnAction {
     if !ctx.session.login.authenticated && crate::acl::auth_required() {
         ctx.out.error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and \
              select the RESP protocol version at the same time",
         );
         return ConnAction::Continue;
