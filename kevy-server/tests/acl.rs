@@ -429,7 +429,7 @@ impl Netns {
     /// it closed or went quiet for a second. A refused connection is read
     /// without sending: a close with unread input would be a reset, which
     /// may drop the reply before it is read.
-    fn from_inside(&self, port: u16, quiet: bool) -> String {
+    fn talk_from_inside(&self, port: u16, quiet: bool) -> String {
         let ping = if quiet {
             ""
         } else {
@@ -474,7 +474,7 @@ fn protected_mode_refuses_other_hosts_as_redis_does() {
     // Listening on every address, so the namespace reaches it; protected
     // mode is what keeps the other side out.
     let kevy = Server::kevy(&["--cores", "2", "--bind", "0.0.0.0"]);
-    let denied = ns.from_inside(kevy.port, true);
+    let denied = ns.talk_from_inside(kevy.port, true);
     assert!(
         denied.starts_with("-DENIED Redis is running in protected mode"),
         "{denied:?}"
@@ -494,18 +494,18 @@ fn protected_mode_refuses_other_hosts_as_redis_does() {
             .collect()
         })
         .expect("redis-server");
-        assert_eq!(denied, ns.from_inside(redis.port, true));
+        assert_eq!(denied, ns.talk_from_inside(redis.port, true));
     }
     // Loopback is let in, and may turn the mode off.
     let mut local = conn(kevy.port);
     assert_eq!(text(&call(&mut local, &["PING"])), "PONG");
     call(&mut local, &["CONFIG", "SET", "protected-mode", "no"]);
-    assert_eq!(ns.from_inside(kevy.port, false), "+PONG\r\n");
+    assert_eq!(ns.talk_from_inside(kevy.port, false), "+PONG\r\n");
     // With a password the mode lets the connection in to authenticate.
     call(&mut local, &["CONFIG", "SET", "protected-mode", "yes"]);
     call(&mut local, &["CONFIG", "SET", "requirepass", "pw"]);
     assert_eq!(
-        ns.from_inside(kevy.port, false),
+        ns.talk_from_inside(kevy.port, false),
         "-NOAUTH Authentication required.\r\n"
     );
 }
