@@ -621,6 +621,10 @@ impl<S: Service> Reactor<S> {
             if input.is_empty() {
                 break;
             }
+            // Redis's limits for a client yet to authenticate, decided
+            // before each command's header as Redis decides them.
+            let unauthenticated = c.st.client.checked && self.svc.unauthenticated(&c.st.session);
+            c.io.parser.set_auth_required(unauthenticated);
             match c.io.parser.parse(input) {
                 Ok(Parse::Partial) => break,
                 Ok(Parse::Complete(used)) => {

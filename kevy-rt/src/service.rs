@@ -471,6 +471,13 @@ pub trait Service: Send + Sync + Sized + 'static {
         Ok(())
     }
 
+    /// Whether a connection that [`Service::admit`] checks still has to
+    /// authenticate: its requests are then held to Redis's smaller limits
+    /// for unauthenticated clients.
+    fn unauthenticated(&self, _session: &Self::Session) -> bool {
+        false
+    }
+
     /// A connection closed (its session is dropped after this).
     fn closed(&self, shard: &mut Self::Shard, client: &ClientCtx, session: &mut Self::Session);
 

@@ -630,6 +630,10 @@ impl Service for Kevy {
         info.user = session.login.name().to_vec();
     }
 
+    fn unauthenticated(&self, session: &Session) -> bool {
+        !session.login.authenticated && crate::acl::auth_required()
+    }
+
     fn opened(&self, client: &mut ClientCtx, session: &mut Session) -> Result<(), Vec<u8>> {
         if crate::acl::protected_refuses(&client.peer) {
             return Err(crate::acl::DENIED.as_bytes().to_vec());
