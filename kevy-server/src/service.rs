@@ -386,6 +386,9 @@ impl Service for Kevy {
             RouteKind::PubSub(PubSubOp::Publish | PubSubOp::SPublish) => InMulti::Queue,
             RouteKind::PubSub(_) => InMulti::Reject,
             _ if spec.flags & flag::NO_MULTI != 0 => InMulti::Reject,
+            // A change of the rules must reach every shard's connections
+            // before its reply, which a transaction's turn cannot do.
+            _ if spec.name == "acl" && crate::families::acl::changes_rules(args) => InMulti::Reject,
             _ => InMulti::Queue,
         };
         Ok((id, role))

@@ -188,6 +188,12 @@ fn rule_changes_reach_every_shard_at_the_next_command() {
         assert!(r.is_error(), "{r:?}");
         assert!(!call(c, &["GET", "k"]).is_error());
     }
+    // Not inside a transaction: the change could not reach the other
+    // shards' connections before its reply.
+    call(&mut admin, &["MULTI"]);
+    let r = call(&mut admin, &["ACL", "SETUSER", "eve", "+get"]);
+    assert_eq!(text(&r), "ERR Command not allowed inside a transaction");
+    call(&mut admin, &["DISCARD"]);
     // And back: the default user with every right again.
     call(&mut admin, &["ACL", "SETUSER", "default", "+@all"]);
     for c in &mut plain {

@@ -66,13 +66,17 @@ fn cmd_acl(ctx: &mut ConnCtx<'_>) -> ConnAction {
     dispatch(ctx, ACL_SUBS)
 }
 
-/// The subcommands that change the rules run with every connection.
-fn route_acl(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
+/// Whether `args` is an ACL subcommand that changes the rules (SETUSER,
+/// DELUSER, LOAD): it runs with every connection, and not inside MULTI.
+pub fn changes_rules(args: Args<'_>) -> bool {
     let sub = if args.len() > 1 { args.get(1) } else { b"" };
-    let changes = [&b"setuser"[..], b"deluser", b"load"]
+    [&b"setuser"[..], b"deluser", b"load"]
         .iter()
-        .any(|s| sub.eq_ignore_ascii_case(s));
-    Ok(if changes {
+        .any(|s| sub.eq_ignore_ascii_case(s))
+}
+
+fn route_acl(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
+    Ok(if changes_rules(args) {
         Route::Clients { all: true }
     } else {
         Route::Conn
