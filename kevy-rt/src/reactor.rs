@@ -858,7 +858,11 @@ impl<S: Service> Reactor<S> {
         let Ok((cmd, _)) = self.svc.resolve(args) else {
             return true;
         };
-        match self.svc.admit(&mut st.client, &mut st.session, cmd, args) {
+        let in_multi = st.multi.is_some();
+        match self
+            .svc
+            .admit(&mut st.client, &mut st.session, cmd, args, in_multi)
+        {
             Ok(()) => true,
             Err(msg) => {
                 self.svc.refused(&mut self.ex.shard, args, &msg);

@@ -459,14 +459,16 @@ pub trait Service: Send + Sync + Sized + 'static {
     }
 
     /// Whether a connection with [`ClientCtx::checked`] set may run `cmd`
-    /// (already resolved: known, right arity); `Err` is the error reply.
-    /// It may clear `checked` when the connection needs no more checks.
+    /// (already resolved: known, right arity; `in_multi`: to be queued
+    /// between MULTI and EXEC); `Err` is the error reply. It may clear
+    /// `checked` when the connection needs no more checks.
     fn admit(
         &self,
         _client: &mut ClientCtx,
         _session: &mut Self::Session,
         _cmd: Self::Cmd,
         _args: Args<'_>,
+        _in_multi: bool,
     ) -> Result<(), Vec<u8>> {
         Ok(())
     }

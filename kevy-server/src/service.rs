@@ -253,6 +253,7 @@ impl Kevy {
 
     /// An ACL refusal, for ACL LOG.
     #[cold]
+    #[allow(clippy::too_many_arguments)]
     fn log_denial(
         &self,
         client: &ClientCtx,
@@ -261,6 +262,7 @@ impl Kevy {
         fullname: &str,
         denied: crate::acl::Denied,
         args: Args<'_>,
+        context: &'static str,
     ) {
         use crate::acl::Denied;
         let (reason, object) = match denied {
@@ -272,7 +274,7 @@ impl Kevy {
         crate::acl::log_denial(crate::acl::LogEntry {
             count: 1,
             reason,
-            context: "toplevel",
+            context,
             object,
             username: user.to_vec(),
             created_ms: now,
@@ -654,6 +656,7 @@ impl Service for Kevy {
         session: &mut Session,
         cmd: u16,
         args: Args<'_>,
+        in_multi: bool,
     ) -> Result<(), Vec<u8>> {
         let login = &mut session.login;
         login.refresh();
@@ -676,7 +679,8 @@ impl Service for Kevy {
             Ok(()) => Ok(()),
             Err(denied) => {
                 let fullname = table.slot_name(table.stat_slot(cmd, args));
-                self.log_denial(client, session, &user.name, fullname, denied, args);
+                let context = if in_multi { "multi" } else { "toplevel" };
+                self.log_denial(client, session, &user.name, fullname, denied, args, context);
                 Err(crate::acl::noperm(denied, fullname).into_bytes())
             }
         }

@@ -333,7 +333,8 @@ fn the_acl_log_records_refusals() {
     call(
         &mut admin,
         &[
-            "ACL", "SETUSER", "kim", "on", ">pw", "~k*", "&c*", "+get", "+publish",
+            "ACL", "SETUSER", "kim", "on", ">pw", "~k*", "&c*", "+get", "+publish", "+multi",
+            "+discard",
         ],
     );
     let mut k = conn(server.port);
@@ -343,9 +344,12 @@ fn the_acl_log_records_refusals() {
     call(&mut k, &["GET", "x"]);
     call(&mut k, &["SET", "k1", "v"]);
     call(&mut k, &["PUBLISH", "other", "m"]);
+    call(&mut k, &["MULTI"]);
+    call(&mut k, &["DEL", "k1"]);
+    call(&mut k, &["DISCARD"]);
     let log = call(&mut admin, &["ACL", "LOG"]);
     let entries = log.items().unwrap();
-    assert_eq!(entries.len(), 4, "{log:?}");
+    assert_eq!(entries.len(), 5, "{log:?}");
     let field = |e: &Value, name: &str| -> Value {
         let items = e.items().unwrap();
         let i = items
@@ -356,17 +360,18 @@ fn the_acl_log_records_refusals() {
     };
     // Newest first; the two GETs of the same key are one entry.
     let want = [
-        ("channel", "other", 1),
-        ("command", "set", 1),
-        ("key", "x", 2),
-        ("auth", "AUTH", 1),
+        ("command", "del", 1, "multi"),
+        ("channel", "other", 1, "toplevel"),
+        ("command", "set", 1, "toplevel"),
+        ("key", "x", 2, "toplevel"),
+        ("auth", "AUTH", 1, "toplevel"),
     ];
-    for (e, (reason, object, count)) in entries.iter().zip(want) {
+    for (e, (reason, object, count, context)) in entries.iter().zip(want) {
         assert_eq!(text(&field(e, "reason")), reason);
         assert_eq!(text(&field(e, "object")), object);
         assert_eq!(field(e, "count").int(), Some(count));
         assert_eq!(text(&field(e, "username")), "kim");
-        assert_eq!(text(&field(e, "context")), "toplevel");
+        assert_eq!(text(&field(e, "context")), context);
         assert!(text(&field(e, "client-info")).starts_with("id="));
     }
     assert_eq!(
