@@ -1252,6 +1252,26 @@ mod tests {
     }
 
     #[test]
+    fn config_user_lines_define_users_once() {
+        apply_user_line("user cfg-line-a on >pw ~a* +get").unwrap();
+        let u = get(b"cfg-line-a").unwrap();
+        assert!(u.password_ok(b"pw"));
+        assert_eq!(u.describe_keys(), "~a*");
+        assert_eq!(
+            apply_user_line("user cfg-line-a on").unwrap_err(),
+            "Duplicate user found. A user can only be defined once in config files"
+        );
+        // The `user` keyword is optional (a `--user` flag's value).
+        apply_user_line("cfg-line-b on nopass \"~with space\"").unwrap();
+        assert_eq!(get(b"cfg-line-b").unwrap().describe_keys(), "~with space");
+        let e = apply_user_line("cfg-line-c +nosuch").unwrap_err();
+        assert!(e.contains("'+nosuch'"), "{e}");
+        assert!(get(b"cfg-line-c").is_none());
+        assert!(apply_user_line("\"bad name\" on").is_err());
+        del_users(&[b"cfg-line-a", b"cfg-line-b"]);
+    }
+
+    #[test]
     fn loopback_peers_are_local() {
         let local = |s: &str| is_local(&s.parse().unwrap());
         assert!(local("127.0.0.1:5000"));
