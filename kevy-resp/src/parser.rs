@@ -160,6 +160,11 @@ impl Parser {
         self.auth_required = required;
     }
 
+    /// Whether the limits for unauthenticated clients are on.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required
+    }
+
     /// Forgets a frame in progress; for when buffered input is discarded.
     pub fn reset(&mut self) {
         self.stage = Stage::Idle;

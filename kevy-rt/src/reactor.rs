@@ -498,6 +498,7 @@ impl<S: Service> Reactor<S> {
                 continue;
             }
             st.sync_gate();
+            let unauthenticated = st.client.checked && self.svc.unauthenticated(&st.session);
             let idx = match self.free.pop() {
                 Some(i) => i,
                 None => {
@@ -519,7 +520,11 @@ impl<S: Service> Reactor<S> {
                     rbuf: Vec::new(),
                     rpos: 0,
                     rend: 0,
-                    parser: kevy_resp::Parser::new(),
+                    parser: {
+                        let mut p = kevy_resp::Parser::new();
+                        p.set_auth_required(unauthenticated);
+                        p
+                    },
                     interest: Some(Interest::READABLE),
                     eof: false,
                 },
@@ -621,10 +626,6 @@ impl<S: Service> Reactor<S> {
             if input.is_empty() {
                 break;
             }
-            // Redis's limits for a client yet to authenticate, decided
-            // before each command's header as Redis decides them.
-            let unauthenticated = c.st.client.checked && self.svc.unauthenticated(&c.st.session);
-            c.io.parser.set_auth_required(unauthenticated);
             match c.io.parser.parse(input) {
                 Ok(Parse::Partial) => break,
                 Ok(Parse::Complete(used)) => {
@@ -632,6 +633,15 @@ impl<S: Service> Reactor<S> {
                     if !args.is_empty() {
                         self.commands += 1;
                         self.dispatch(idx, gen, &mut c.st, args);
+                        // Redis's limits for a client yet to authenticate,
+                        // for the next command's header (only a checked
+                        // connection, which takes the gated path, can be
+                        // one; AUTH may leave it unchecked).
+                        if c.st.gate || c.io.parser.auth_required() {
+                            let unauthenticated =
+                                c.st.client.checked && self.svc.unauthenticated(&c.st.session);
+                            c.io.parser.set_auth_required(unauthenticated);
+                        }
                         // A tracking connection's invalidation of a key it
                         // wrote itself follows that command's reply, ahead
                         // of the next one's, as in Redis.
