@@ -455,6 +455,9 @@ impl<S: Service> Reactor<S> {
 
     // ---- connections -------------------------------------------------
 
+    // Out of line: new connections are rare next to commands, and the
+    // loop that runs commands stays smaller without it.
+    #[inline(never)]
     fn accept(&mut self) {
         for _ in 0..ACCEPT_BUDGET {
             let (stream, peer) = match self.listener.accept() {
@@ -618,6 +621,13 @@ impl<S: Service> Reactor<S> {
         let gen = self.gens[idx as usize];
         let mut budget = CMD_BUDGET;
         c.st.last_active_ms = self.now_ms;
+        // Redis's limits for a client yet to authenticate, decided per
+        // batch of input: only a checked connection (the gated path) can
+        // be one, and AUTH may leave it unchecked. A command that follows
+        // AUTH in the same read is still held to them.
+        if c.st.gate || c.io.parser.auth_required() {
+            self.sync_auth_limits(c);
+        }
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -633,15 +643,6 @@ impl<S: Service> Reactor<S> {
                     if !args.is_empty() {
                         self.commands += 1;
                         self.dispatch(idx, gen, &mut c.st, args);
-                        // Redis's limits for a client yet to authenticate,
-                        // for the next command's header (only a checked
-                        // connection, which takes the gated path, can be
-                        // one; AUTH may leave it unchecked).
-                        if c.st.gate || c.io.parser.auth_required() {
-                            let unauthenticated =
-                                c.st.client.checked && self.svc.unauthenticated(&c.st.session);
-                            c.io.parser.set_auth_required(unauthenticated);
-                        }
                         // A tracking connection's invalidation of a key it
                         // wrote itself follows that command's reply, ahead
                         // of the next one's, as in Redis.
@@ -662,6 +663,15 @@ impl<S: Service> Reactor<S> {
             }
         }
         false
+    }
+
+    /// Turns Redis's request limits for unauthenticated clients on or off
+    /// for the connection's next command.
+    #[cold]
+    #[inline(never)]
+    fn sync_auth_limits(&self, c: &mut Conn<S>) {
+        let unauthenticated = c.st.client.checked && self.svc.unauthenticated(&c.st.session);
+        c.io.parser.set_auth_required(unauthenticated);
     }
 
     fn mark_write(&mut self, idx: u32) {
