@@ -666,7 +666,7 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Turns Redis's request limits for unauthenticated clients on or off
-    /// for the connection's next command.
+    /// for the commands the connection's parser reads next.
     #[cold]
     #[inline(never)]
     fn sync_auth_limits(&self, c: &mut Conn<S>) {
