@@ -672,18 +672,17 @@ impl Service for Kevy {
             client.checked = false;
             return Ok(());
         }
-        let Some(user) = login.user.clone() else {
+        let Some(user) = login.user.as_deref() else {
             return Ok(());
         };
-        match crate::acl::check(&user, table, cmd, args) {
-            Ok(()) => Ok(()),
-            Err(denied) => {
-                let fullname = table.slot_name(table.stat_slot(cmd, args));
-                let context = if in_multi { "multi" } else { "toplevel" };
-                self.log_denial(client, session, &user.name, fullname, denied, args, context);
-                Err(crate::acl::noperm(denied, fullname).into_bytes())
-            }
-        }
+        let Err(denied) = crate::acl::check(user, table, cmd, args) else {
+            return Ok(());
+        };
+        let name = user.name.clone();
+        let fullname = table.slot_name(table.stat_slot(cmd, args));
+        let context = if in_multi { "multi" } else { "toplevel" };
+        self.log_denial(client, session, &name, fullname, denied, args, context);
+        Err(crate::acl::noperm(denied, fullname).into_bytes())
     }
 
     fn reads_only(&self, cmd: u16) -> bool {
