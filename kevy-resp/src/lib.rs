@@ -13,8 +13,8 @@ mod value;
 
 pub use args::{Args, OwnedArgs, Span};
 pub use parser::{
-    Parse, Parser, ProtoError, INLINE_MAX, MAX_BULK_LEN, MAX_MULTIBULK_LEN, UNAUTH_MAX_BULK_LEN,
-    UNAUTH_MAX_MULTIBULK_LEN,
+    split_line, Parse, Parser, ProtoError, INLINE_MAX, MAX_BULK_LEN, MAX_MULTIBULK_LEN,
+    UNAUTH_MAX_BULK_LEN, UNAUTH_MAX_MULTIBULK_LEN,
 };
 pub use reply::{format_double, Reply};
 pub use value::{skip_value, split_array};

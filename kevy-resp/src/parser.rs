@@ -160,6 +160,11 @@ impl Parser {
         self.auth_required = required;
     }
 
+    /// Whether the limits for unauthenticated clients are on.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required
+    }
+
     /// Forgets a frame in progress; for when buffered input is discarded.
     pub fn reset(&mut self) {
         self.stage = Stage::Idle;
@@ -429,6 +434,19 @@ fn hex_value(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
+}
+
+/// Splits a line as Redis's `sdssplitargs` does (config and ACL files);
+/// `None` for unbalanced quotes.
+pub fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (mut out, mut spans) = (Vec::new(), Vec::new());
+    split_args(line, &mut out, &mut spans).ok()?;
+    Some(
+        spans
+            .iter()
+            .map(|s| out[s.start as usize..(s.start + s.len) as usize].to_vec())
+            .collect(),
+    )
 }
 
 /// Redis's `sdssplitargs`, appending the unescaped arguments to `out` and

@@ -137,8 +137,9 @@ pub(crate) struct ConnState<S: Service> {
     /// stays there (`OutputLimit`).
     pub soft_since: Option<u64>,
     /// Commands take the slow path in `dispatch`: between MULTI and EXEC,
-    /// subscribed in RESP2, or right after CLIENT CACHING. One flag, so
-    /// the common path tests one thing.
+    /// subscribed in RESP2, right after CLIENT CACHING, or checked by the
+    /// service's access control. One flag, so the common path tests one
+    /// thing.
     pub gate: bool,
     /// Blocked in a command that waits on keys.
     pub waiting: Option<Waiting>,
@@ -226,9 +227,10 @@ impl<S: Service> ConnState<S> {
     }
 
     /// Recomputes [`Self::gate`] after MULTI, a subscription, the
-    /// protocol or CLIENT CACHING's flag changed.
+    /// protocol, CLIENT CACHING's flag or the access check changed.
     pub fn sync_gate(&mut self) {
-        self.gate = self.multi.is_some()
+        self.gate = self.client.checked
+            || self.multi.is_some()
             || (self.client.subscribed && !self.client.resp3)
             || self.client.tracking.has(crate::service::Tracking::CACHING)
             || self.reply_off
@@ -743,6 +745,7 @@ mod tests {
             created_ms: 0,
             subscribed: true,
             tracking: Default::default(),
+            checked: false,
         });
         let limit = OutputLimit {
             hard: 1000,

@@ -647,6 +647,19 @@
 //! the batches going there.
 //! - A query buffer larger than Redis's `client-query-buffer-limit` (1 GiB)
 //!   closes the connection, as Redis does.
+//!
+//! # Access control
+//!
+//! The runtime knows no users. A connection whose `ClientCtx::checked`
+//! is set takes the gated path, where [`Service::admit`] sees each command
+//! (after the unknown-command and arity checks) and may refuse it; the
+//! service sets the flag when a connection opens ([`Service::opened`],
+//! which may also refuse it outright) and clears it for a connection with
+//! every right, whose commands then cost nothing more. A change of the
+//! rules is a [`Route::Clients`] command whose [`ClientsChosen::recheck`]
+//! sets the flag on every connection of every shard before its reply
+//! leaves, as a kill is applied, so each connection's next command meets
+//! the new rules.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod conn;

@@ -81,6 +81,9 @@ pub(crate) enum Req<S: Service> {
     /// Close the connections whose ids are the next `n` entries of `ids`,
     /// then acknowledge CLIENT KILL `op`.
     Kill { op: u32, n: u32 },
+    /// Mark every connection for the access check on its next command
+    /// (CLIENT-style operation `op`; answered as a kill is).
+    Recheck { op: u32 },
     /// Release the blocked connections whose ids are the next `n` entries
     /// of `ids` (`error`: with `-UNBLOCKED`), then acknowledge CLIENT
     /// UNBLOCK `op` as a kill is.

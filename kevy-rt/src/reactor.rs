@@ -511,6 +511,9 @@ impl<S: Service> Reactor<S> {
 
     // ---- connections -------------------------------------------------
 
+    // Out of line: new connections are rare next to commands, and the
+    // loop that runs commands stays smaller without it.
+    #[inline(never)]
     fn accept(&mut self) {
         for _ in 0..ACCEPT_BUDGET {
             let (stream, peer) = match self.listener.accept() {
@@ -531,6 +534,30 @@ impl<S: Service> Reactor<S> {
                     .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
+            let local = stream.local_addr().unwrap_or(peer);
+            let client = ClientCtx {
+                id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
+                db: 0,
+                resp3: false,
+                home: self.id as u32,
+                peer,
+                local,
+                created_ms: clock::unix_ms(),
+                subscribed: false,
+                tracking: Default::default(),
+                checked: false,
+            };
+            let mut st = ConnState::new(client);
+            if let Err(msg) = self.svc.opened(&mut st.client, &mut st.session) {
+                // Refused (protected mode): the reason, then the close.
+                let _ = stream.write(&msg);
+                self.my_stats()
+                    .rejected_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            st.sync_gate();
+            let unauthenticated = st.client.checked && self.svc.unauthenticated(&st.session);
             let idx = match self.free.pop() {
                 Some(i) => i,
                 None => {
@@ -545,18 +572,6 @@ impl<S: Service> Reactor<S> {
                 self.free.push(idx);
                 continue;
             }
-            let local = stream.local_addr().unwrap_or(peer);
-            let client = ClientCtx {
-                id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
-                db: 0,
-                resp3: false,
-                home: self.id as u32,
-                peer,
-                local,
-                created_ms: clock::unix_ms(),
-                subscribed: false,
-                tracking: Default::default(),
-            };
             self.ids.insert(client.id, idx);
             self.conns[idx as usize] = Some(Conn {
                 io: ConnIo {
@@ -564,11 +579,15 @@ impl<S: Service> Reactor<S> {
                     rbuf: Vec::new(),
                     rpos: 0,
                     rend: 0,
-                    parser: kevy_resp::Parser::new(),
+                    parser: {
+                        let mut p = kevy_resp::Parser::new();
+                        p.set_auth_required(unauthenticated);
+                        p
+                    },
                     interest: Some(Interest::READABLE),
                     eof: false,
                 },
-                st: ConnState::new(client),
+                st,
                 in_ready: false,
                 in_write: false,
             });
@@ -658,6 +677,13 @@ impl<S: Service> Reactor<S> {
         let gen = self.gens[idx as usize];
         let mut budget = CMD_BUDGET;
         c.st.last_active_ms = self.now_ms;
+        // Redis's limits for a client yet to authenticate, decided per
+        // batch of input: only a checked connection (the gated path) can
+        // be one, and AUTH may leave it unchecked. A command that follows
+        // AUTH in the same read is still held to them.
+        if c.st.gate || c.io.parser.auth_required() {
+            self.sync_auth_limits(c);
+        }
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -743,6 +769,15 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
+    }
+
+    /// Turns Redis's request limits for unauthenticated clients on or off
+    /// for the commands the connection's parser reads next.
+    #[cold]
+    #[inline(never)]
+    fn sync_auth_limits(&self, c: &mut Conn<S>) {
+        let unauthenticated = c.st.client.checked && self.svc.unauthenticated(&c.st.session);
+        c.io.parser.set_auth_required(unauthenticated);
     }
 
     fn mark_write(&mut self, idx: u32) {
@@ -923,6 +958,10 @@ impl<S: Service> Reactor<S> {
     }
 
     fn dispatch_gated_inner(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
+        if st.client.checked && !self.admitted(st, args) {
+            st.sync_gate();
+            return;
+        }
         if st.multi.is_some() {
             self.dispatch_in_multi(idx, gen, st, args);
         } else {
@@ -953,6 +992,43 @@ impl<S: Service> Reactor<S> {
         // Whatever held the connection here may be gone (the flag, or
         // tracking turned off with it).
         st.sync_gate();
+    }
+
+    /// Puts a command of a checked connection to the service's access
+    /// control, after the checks Redis makes first (unknown command, arity,
+    /// subcommand), whose errors the normal path then gives. A refusal is
+    /// answered here (and aborts a transaction being queued, as any
+    /// queue-time error does).
+    #[cold]
+    #[inline(never)]
+    fn admitted(&mut self, st: &mut ConnState<S>, args: Args<'_>) -> bool {
+        let Ok((cmd, _)) = self.svc.resolve(args) else {
+            return true;
+        };
+        let in_multi = st.multi.is_some();
+        match self
+            .svc
+            .admit(&mut st.client, &mut st.session, cmd, args, in_multi)
+        {
+            Ok(()) => true,
+            Err(msg) => {
+                self.svc.refused(&mut self.ex.shard, args, &msg);
+                if let Some(q) = st.multi.as_mut() {
+                    q.aborted = true;
+                }
+                self.push_error(st, &msg);
+                false
+            }
+        }
+    }
+
+    /// Marks every connection of this shard for the access check on its
+    /// next command (the rules changed).
+    pub(super) fn recheck_local(&mut self) {
+        for c in self.conns.iter_mut().flatten() {
+            c.st.client.checked = true;
+            c.st.sync_gate();
+        }
     }
 
     /// Runs a routed command: it becomes the connection's last command,
@@ -1049,11 +1125,9 @@ impl<S: Service> Reactor<S> {
                     other => Self::conn_setting(&self.mesh, st, other),
                 }
                 // HELLO may switch a subscribed connection's protocol;
-                // CLIENT CACHING sends the next command the slow way.
-                if st.client.subscribed || st.client.tracking.has(crate::service::Tracking::CACHING)
-                {
-                    st.sync_gate();
-                }
+                // CLIENT CACHING sends the next command the slow way; AUTH
+                // and RESET change the access check.
+                st.sync_gate();
             }
             Route::Clients { all } => self.clients(idx, gen, st, cmd, args, all),
             Route::PubSub(op) => {
@@ -1305,6 +1379,10 @@ impl<S: Service> Reactor<S> {
                     for id in ids.by_ref().take(n as usize) {
                         self.kill_local(id);
                     }
+                    self.batch(peer).resps.push(Resp::Killed { op });
+                }
+                Req::Recheck { op } => {
+                    self.recheck_local();
                     self.batch(peer).resps.push(Resp::Killed { op });
                 }
                 Req::Unblock { op, n, error } => {

@@ -201,6 +201,10 @@ pub struct ClientsChosen {
     pub kill: Vec<u64>,
     /// Blocked connections to release (CLIENT UNBLOCK).
     pub unblock: Vec<u64>,
+    /// Every connection on every shard gets [`ClientCtx::checked`] set
+    /// before the reply leaves, so that its next command is put to
+    /// [`Service::admit`] (access rules changed).
+    pub recheck: bool,
     /// UNBLOCK … ERROR: they answer `-UNBLOCKED`; else as a timeout would.
     pub unblock_error: bool,
 }
@@ -290,10 +294,16 @@ pub struct ClientCtx {
     /// Client-side caching (CLIENT TRACKING): the key's shard decides from
     /// it whether a read is recorded, the home whom an invalidation goes to.
     pub tracking: Tracking,
+    /// Every command of the connection is put to [`Service::admit`] before
+    /// it runs (the service's access control: a client not yet
+    /// authenticated, or a user with limited rights). Cleared, the
+    /// connection's commands take the common path with no check at all.
+    pub checked: bool,
 }
 
 // ClientCtx travels with every command sent to another shard and sits in
-// every connection's state: tracking's byte fits in what was padding.
+// every connection's state: tracking's byte and `checked` fit in what was
+// padding.
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 const _: () = assert!(std::mem::size_of::<ClientCtx>() == 96);
 
@@ -492,6 +502,35 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// that delivers messages).
     fn pubsub_limit(&self) -> OutputLimit {
         OutputLimit::PUBSUB_DEFAULT
+    }
+
+    /// A connection was accepted: the service may set
+    /// [`ClientCtx::checked`] and its session's state, or refuse the
+    /// connection with an error line (written as is, then it is closed).
+    fn opened(&self, _client: &mut ClientCtx, _session: &mut Self::Session) -> Result<(), Vec<u8>> {
+        Ok(())
+    }
+
+    /// Whether a connection with [`ClientCtx::checked`] set may run `cmd`
+    /// (already resolved: known, right arity; `in_multi`: to be queued
+    /// between MULTI and EXEC); `Err` is the error reply. It may clear
+    /// `checked` when the connection needs no more checks.
+    fn admit(
+        &self,
+        _client: &mut ClientCtx,
+        _session: &mut Self::Session,
+        _cmd: Self::Cmd,
+        _args: Args<'_>,
+        _in_multi: bool,
+    ) -> Result<(), Vec<u8>> {
+        Ok(())
+    }
+
+    /// Whether a connection that [`Service::admit`] checks still has to
+    /// authenticate: its requests are then held to Redis's smaller limits
+    /// for unauthenticated clients.
+    fn unauthenticated(&self, _session: &Self::Session) -> bool {
+        false
     }
 
     /// A connection closed (its session is dropped after this).

@@ -36,6 +36,8 @@ pub struct Session {
     /// Tracking was on at some point (tracking.rs keeps its id until it
     /// closes).
     pub tracked: bool,
+    /// Its user, and whether it authenticated (acl.rs).
+    pub login: crate::acl::Login,
 }
 
 /// A connection command running on the connection's home thread.

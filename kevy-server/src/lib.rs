@@ -2,6 +2,7 @@
 //! runs them on kevy-rt's reactors.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod aof;
 pub mod ctx;
 pub mod errors;

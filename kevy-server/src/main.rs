@@ -177,6 +177,10 @@ fn main() -> ExitCode {
             }
         }
     };
+    if let Err(e) = kevy_server::acl::startup() {
+        eprintln!("kevy-server: {e}");
+        return ExitCode::from(1);
+    }
     // With appendonly the log alone holds the data, as in Redis. The
     // shards load it while they serve (kevy_server::loading).
     let kevy = if kevy_server::aof::layout().is_some() {

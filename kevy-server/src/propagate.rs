@@ -352,6 +352,7 @@ mod tests {
                     created_ms: 0,
                     subscribed: false,
                     tracking: Default::default(),
+                    checked: false,
                 },
                 effects,
             }

@@ -87,6 +87,7 @@ impl Kevy {
             created_ms: 0,
             subscribed: false,
             tracking: Default::default(),
+            checked: false,
         };
         let mut out = Vec::new();
         crate::notify::quiet(shard, |shard| {
@@ -221,7 +222,7 @@ impl Kevy {
     /// The flags of the subcommand `args` names, for a container whose
     /// subcommands are in the table; else (and for an unknown subcommand)
     /// the command's.
-    fn effective_flags(&self, id: u16, spec: &CommandSpec, args: Args<'_>) -> u32 {
+    pub fn effective_flags(&self, id: u16, spec: &CommandSpec, args: Args<'_>) -> u32 {
         let subs = self.server.table.subs(id);
         let sub = (!subs.is_empty() && args.len() > 1)
             .then(|| crate::families::common::find_sub(args, subs).ok())
@@ -269,6 +270,38 @@ impl Kevy {
             Some(e) => Err(e.as_bytes().to_vec()),
             None => Ok(()),
         }
+    }
+
+    /// An ACL refusal, for ACL LOG.
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn log_denial(
+        &self,
+        client: &ClientCtx,
+        session: &Session,
+        user: &[u8],
+        fullname: &str,
+        denied: crate::acl::Denied,
+        args: Args<'_>,
+        context: &'static str,
+    ) {
+        use crate::acl::Denied;
+        let (reason, object) = match denied {
+            Denied::Command => ("command", fullname.as_bytes().to_vec()),
+            Denied::Key(i) => ("key", args.get(i).to_vec()),
+            Denied::Channel(i) => ("channel", args.get(i).to_vec()),
+        };
+        let now = kevy_sys::clock::unix_ms();
+        crate::acl::log_denial(crate::acl::LogEntry {
+            count: 1,
+            reason,
+            context,
+            object,
+            username: user.to_vec(),
+            created_ms: now,
+            updated_ms: now,
+            client_info: crate::acl::client_info(client, session, fullname, now),
+        });
     }
 
     /// Looks the command up and checks its arity, with Redis's errors.
@@ -376,6 +409,9 @@ impl Service for Kevy {
             RouteKind::PubSub(PubSubOp::Publish | PubSubOp::SPublish) => InMulti::Queue,
             RouteKind::PubSub(_) => InMulti::Reject,
             _ if spec.flags & flag::NO_MULTI != 0 => InMulti::Reject,
+            // A change of the rules must reach every shard's connections
+            // before its reply, which a transaction's turn cannot do.
+            _ if spec.name == "acl" && crate::families::acl::changes_rules(args) => InMulti::Reject,
             _ => InMulti::Queue,
         };
         Ok((id, role))
@@ -591,7 +627,11 @@ impl Service for Kevy {
             args,
             out: Reply::new(&mut *out, resp3),
         };
-        let chosen = crate::families::connection::clients_with(&mut ctx, clients);
+        let chosen = if self.server.table.get(cmd).name == "acl" {
+            crate::families::acl::clients_with(&mut ctx, clients)
+        } else {
+            crate::families::connection::clients_with(&mut ctx, clients)
+        };
         let took = cycles().wrapping_sub(t0);
         let name = session.name.as_deref().unwrap_or_default();
         self.account(
@@ -617,6 +657,57 @@ impl Service for Kevy {
             info.cmd = self.server.table.get(cmd).name.to_string();
         }
         info.redirect = session.tracking_redirect.0;
+        info.user = session.login.name().to_vec();
+    }
+
+    fn unauthenticated(&self, session: &Session) -> bool {
+        !session.login.authenticated && crate::acl::auth_required()
+    }
+
+    fn opened(&self, client: &mut ClientCtx, session: &mut Session) -> Result<(), Vec<u8>> {
+        if crate::acl::protected_refuses(&client.peer) {
+            return Err(crate::acl::DENIED.as_bytes().to_vec());
+        }
+        session.login = crate::acl::Login::fresh();
+        client.checked = !session.login.unchecked();
+        Ok(())
+    }
+
+    /// The access check of a restricted connection (acl.rs): NOAUTH before
+    /// it authenticates, NOPERM for what its user may not do.
+    fn admit(
+        &self,
+        client: &mut ClientCtx,
+        session: &mut Session,
+        cmd: u16,
+        args: Args<'_>,
+        in_multi: bool,
+    ) -> Result<(), Vec<u8>> {
+        let login = &mut session.login;
+        login.refresh();
+        let table = &self.server.table;
+        let spec = table.get(cmd);
+        if !login.authenticated && crate::acl::auth_required() {
+            if self.effective_flags(cmd, spec, args) & flag::NO_AUTH != 0 {
+                return Ok(());
+            }
+            return Err(crate::acl::NOAUTH.as_bytes().to_vec());
+        }
+        if login.unchecked() {
+            client.checked = false;
+            return Ok(());
+        }
+        let Some(user) = login.user.as_deref() else {
+            return Ok(());
+        };
+        let Err(denied) = crate::acl::check(user, table, cmd, args) else {
+            return Ok(());
+        };
+        let name = user.name.clone();
+        let fullname = table.slot_name(table.stat_slot(cmd, args));
+        let context = if in_multi { "multi" } else { "toplevel" };
+        self.log_denial(client, session, &name, fullname, denied, args, context);
+        Err(crate::acl::noperm(denied, fullname).into_bytes())
     }
 
     fn reads_only(&self, cmd: u16) -> bool {

@@ -130,18 +130,19 @@ pub static PARAMS: &[Param] = {
         p("unixsocketperm", Int(0, 0o777), "0", Immutable),
         p("tcp-backlog", I32, "511", Immutable),
         p("tls-port", Int(0, 65535), "0", Fixed),
-        p("protected-mode", Bool, "no", Fixed),
+        p("protected-mode", Bool, "yes", Live),
         p("tcp-keepalive", I32, "300", Fixed),
         p("timeout", I32, "0", Fixed),
         p("maxclients", Int(1, u32::MAX as i64), "10000", Fixed),
         p("proto-max-bulk-len", Mem, "", Fixed),
         p("client-query-buffer-limit", Mem, "1073741824", Fixed),
         p("client-output-buffer-limit", Str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Live),
-        p("requirepass", Str, "", Fixed),
+        p("requirepass", Str, "", Live),
         p("masterauth", Str, "", Fixed),
         p("masteruser", Str, "", Fixed),
         p("aclfile", Str, "", Immutable),
-        p("acllog-max-len", I64, "128", Tunable),
+        p("acllog-max-len", I64, "128", Live),
+        p("acl-pubsub-default", Enum(&["allchannels", "resetchannels"]), "resetchannels", Live),
         p("notify-keyspace-events", Events, "", Live),
         p("tracking-table-max-keys", I64, "1000000", Live),
         // Memory and eviction.
@@ -294,6 +295,14 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
             }
         }
         "appendfsync" => crate::aof::set_fsync(value),
+        "requirepass" => crate::acl::set_requirepass(value),
+        "protected-mode" => crate::acl::set_protected_mode(value == "yes"),
+        "acl-pubsub-default" => crate::acl::set_pubsub_default(value == "allchannels"),
+        "acllog-max-len" => {
+            if let Ok(n) = value.parse() {
+                crate::acl::set_log_max(n);
+            }
+        }
         "notify-keyspace-events" => {
             crate::notify::configure(crate::notify::parse(value.as_bytes()).unwrap_or(0))
         }
@@ -385,6 +394,10 @@ pub fn parse_output_limits(v: &str) -> Result<Vec<(&'static str, kevy_rt::Output
 /// accepted. A parameter kevy does not implement is refused unless the
 /// value is the one kevy runs with.
 pub fn set_at_startup(server: &Server, name: &str, value: &str) -> Result<(), String> {
+    // `user` lines (and `--user` flags) may repeat: one user each.
+    if name.eq_ignore_ascii_case("user") {
+        return crate::acl::apply_user_line(value);
+    }
     let p = find_param(name.as_bytes()).ok_or_else(|| format!("unknown option '--{name}'"))?;
     let v = normalize(p.kind, value.as_bytes())
         .and_then(|v| check(p.name, &v).map(|()| v))

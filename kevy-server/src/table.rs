@@ -298,6 +298,12 @@ impl Table {
         }
     }
 
+    /// The statistics slot of subcommand `i` of command `cmd` (ACL rules
+    /// use the slots as command ids).
+    pub fn sub_slot(&self, cmd: u16, i: usize) -> u16 {
+        self.sub_slot[cmd as usize] + i as u16
+    }
+
     /// How many statistics slots there are.
     pub fn stat_slots(&self) -> usize {
         self.slot_names.len()

@@ -149,6 +149,11 @@ impl<S: Service> Reactor<S> {
                     self.kill_local(id);
                 }
             }
+            if chosen.recheck {
+                self.recheck_local();
+                st.client.checked = true;
+                st.sync_gate();
+            }
             return;
         }
         let dest = Dest {
@@ -261,6 +266,15 @@ impl<S: Service> Reactor<S> {
             }
         }
         c.left = 0;
+        if chosen.recheck {
+            // The caller is among this shard's connections.
+            self.recheck_local();
+            let me = self.id;
+            for s in (0..self.n).filter(|&s| s != me) {
+                self.batch(s).reqs.push(Req::Recheck { op });
+                c.left += 1;
+            }
+        }
         for (s, ids) in unblock.into_iter().enumerate() {
             if !ids.is_empty() {
                 let b = self.batch(s);
@@ -470,6 +484,7 @@ mod tests {
             created_ms: 0,
             subscribed: false,
             tracking: Default::default(),
+            checked: false,
         };
         let args = OwnedArgs::from_slices([&b"set"[..], b"k", b"a \"q\"\\\n\x01\xff"]);
         let mut out = Vec::new();

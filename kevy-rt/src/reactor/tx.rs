@@ -336,6 +336,7 @@ impl<S: Service> Reactor<S> {
             created_ms: self.now_ms,
             subscribed: false,
             tracking: Default::default(),
+            checked: false,
         };
         let Ok((cmd, _)) = self.svc.route(args.args(), &client, self.n) else {
             return;

@@ -4,9 +4,9 @@
 //! except CLIENT LIST and KILL, which the runtime hands every shard's
 //! connections ([`clients_with`]).
 //!
-//! kevy has no users or passwords. It answers as a Redis whose only user,
-//! `default`, is `nopass`: any password for `default` authenticates, any
-//! other user name is refused with WRONGPASS.
+//! AUTH, HELLO's AUTH and RESET change who the connection is (its
+//! [`crate::acl::Login`]), and with it whether the runtime puts its commands
+//! to the access check (`ClientCtx::checked`).
 
 use super::common::{c_str, conn_spec, dispatch, find_sub, reply_help, REDIS_VERSION};
 use crate::ctx::{ConnCtx, Session};
@@ -16,7 +16,7 @@ use kevy_resp::Args;
 use kevy_rt::{ClientCtx, ClientInfo, ClientsChosen, ConnAction, Route, Tracking};
 use kevy_store::num::parse_i64;
 
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+use crate::acl::WRONGPASS;
 const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 pub fn register(t: &mut Table) {
@@ -93,20 +93,50 @@ fn cmd_select(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
-/// Whether `user` may authenticate (with any password).
-fn user_ok(user: &[u8]) -> bool {
-    user == b"default"
+/// Authenticates the connection as `user`; a failure is logged as Redis
+/// logs it (reason `auth`).
+fn authenticate(ctx: &mut ConnCtx<'_>, user: &[u8], password: &[u8]) -> bool {
+    if ctx.session.login.authenticate(user, password) {
+        ctx.client.checked = !ctx.session.login.unchecked();
+        return true;
+    }
+    let now = kevy_sys::clock::unix_ms();
+    let name = String::from_utf8_lossy(ctx.args.get(0)).to_ascii_lowercase();
+    crate::acl::log_denial(crate::acl::LogEntry {
+        count: 1,
+        reason: "auth",
+        context: "toplevel",
+        object: b"AUTH".to_vec(),
+        username: user.to_vec(),
+        created_ms: now,
+        updated_ms: now,
+        client_info: crate::acl::client_info(ctx.client, ctx.session, &name, now),
+    });
+    false
 }
 
 fn cmd_auth(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    match ctx.args.len() {
-        2 => ctx.out.error(
-            "ERR AUTH <password> called without any password configured for the default user. \
-             Are you sure your configuration is correct?",
-        ),
-        3 if user_ok(ctx.args.get(1)) => ctx.out.ok(),
-        3 => ctx.out.error(WRONGPASS),
-        _ => ctx.out.error("ERR syntax error"),
+    let (user, password) = match ctx.args.len() {
+        2 => {
+            if crate::acl::default_user().nopass {
+                ctx.out.error(
+                    "ERR AUTH <password> called without any password configured for the \
+                     default user. Are you sure your configuration is correct?",
+                );
+                return ConnAction::Continue;
+            }
+            (&b"default"[..], ctx.args.get(1))
+        }
+        3 => (ctx.args.get(1), ctx.args.get(2)),
+        _ => {
+            ctx.out.error("ERR syntax error");
+            return ConnAction::Continue;
+        }
+    };
+    if authenticate(ctx, user, password) {
+        ctx.out.ok();
+    } else {
+        ctx.out.error(WRONGPASS);
     }
     ConnAction::Continue
 }
@@ -135,7 +165,7 @@ fn cmd_hello(ctx: &mut ConnCtx<'_>) -> ConnAction {
         let more = args.len() - 1 - j;
         let opt = args.get(j);
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            user = Some(args.get(j + 1));
+            user = Some((args.get(j + 1), args.get(j + 2)));
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             if !valid_attr(args.get(j + 1)) {
@@ -153,8 +183,19 @@ fn cmd_hello(ctx: &mut ConnCtx<'_>) -> ConnAction {
             return ConnAction::Continue;
         }
     }
-    if user.is_some_and(|u| !user_ok(u)) {
-        ctx.out.error(WRONGPASS);
+    if let Some((u, p)) = user {
+        if !authenticate(ctx, u, p) {
+            ctx.out.error(WRONGPASS);
+            return ConnAction::Continue;
+        }
+    }
+    ctx.session.login.refresh();
+    if !ctx.session.login.authenticated && crate::acl::auth_required() {
+        ctx.out.error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time",
+        );
         return ConnAction::Continue;
     }
     if let Some(n) = name {
@@ -198,8 +239,12 @@ fn cmd_reset(ctx: &mut ConnCtx<'_>) -> ConnAction {
         lib_ver,
         // Its reads may still be remembered: closing it forgets them.
         tracked: ctx.session.tracked,
+        // The default user again, authenticated only if it needs no
+        // password (Redis's `clientSetDefaultAuth`).
+        login: crate::acl::Login::fresh(),
         ..Session::default()
     };
+    ctx.client.checked = !ctx.session.login.unchecked();
     ctx.out.simple(b"RESET");
     // The runtime drops the MULTI queue and the WATCHes.
     ConnAction::Reset
@@ -742,7 +787,7 @@ fn kill_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
             } else if is(b"laddr") {
                 laddr = Some(val);
             } else if is(b"user") {
-                if val != b"default" {
+                if crate::acl::get(val).is_none() {
                     let msg = format!("ERR No such user '{}'", c_str(val, usize::MAX));
                     ctx.out.error(&msg);
                     return Vec::new();

@@ -1,6 +1,7 @@
 //! One file per command family, each ending in a `register` function that
 //! adds its commands to the table.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod command;
 pub mod common;
@@ -56,4 +57,5 @@ pub fn register_all(t: &mut Table) {
     scripting::register(t);
     hyperloglog::register(t);
     bitmaps::register(t);
+    acl::register(t);
 }

@@ -221,6 +221,7 @@ mod tests {
                 created_ms: 0,
                 subscribed: false,
                 tracking: Default::default(),
+                checked: false,
             };
             route_pubsub(owned.args(), &client, 2).unwrap()
         };

@@ -33,6 +33,7 @@ impl T {
                 created_ms: 0,
                 subscribed: false,
                 tracking: Default::default(),
+                checked: false,
             },
             table: Table::new(),
         }
@@ -145,6 +146,7 @@ pub mod harness {
                 created_ms: kevy_sys::clock::unix_ms(),
                 subscribed: false,
                 tracking: Default::default(),
+                checked: false,
             },
             session: Session::default(),
             action: ConnAction::Continue,

@@ -331,6 +331,7 @@ fn placeholder_client() -> ClientCtx {
         created_ms: 0,
         subscribed: false,
         tracking: Default::default(),
+        checked: false,
     }
 }
 

@@ -283,7 +283,8 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
-/// True when something on `port` answers a RESP PING with +PONG.
+/// True when something on `port` answers a RESP PING with +PONG (or asks
+/// for a password first: a server started with `requirepass`).
 pub fn ping(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -293,5 +294,5 @@ pub fn ping(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
 }

@@ -58,6 +58,7 @@ impl H {
                 created_ms: 0,
                 subscribed: false,
                 tracking: Default::default(),
+                checked: false,
             },
             conn: Vec::new(),
             closed: false,

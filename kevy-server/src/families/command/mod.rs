@@ -11,7 +11,7 @@ use super::common::{conn_spec, dispatch, reply_help};
 use crate::ctx::ConnCtx;
 use crate::table::{arity_ok, flag, CommandSpec, SubSpec, Table};
 use docs::{Begin, Doc, Find, KeySpec};
-use kevy_resp::{OwnedArgs, Reply};
+use kevy_resp::{Args, OwnedArgs, Reply};
 use kevy_rt::ConnAction;
 use kevy_store::glob::matches_with;
 
@@ -663,6 +663,32 @@ fn command_getkeys(ctx: &mut ConnCtx<'_>) -> ConnAction {
 
 fn command_getkeysandflags(ctx: &mut ConnCtx<'_>) -> ConnAction {
     getkeys(ctx, true)
+}
+
+/// The keys of command line `args` with their key-spec flags, found as
+/// COMMAND GETKEYSANDFLAGS finds them; none for an unknown command or
+/// subcommand. The ACL check reads them.
+pub fn key_args(table: &Table, args: Args<'_>) -> Vec<(usize, &'static [&'static str])> {
+    let Some(spec) = table.lookup(args.get(0)).map(|id| table.get(id)) else {
+        return Vec::new();
+    };
+    let subs = subs_of(table, spec.name);
+    let (name, specs) = if subs.is_empty() || args.len() == 1 {
+        let range = (spec.first, spec.last, spec.step);
+        (
+            spec.name,
+            key_specs_for(spec.flags, range, docs::find(spec.name)),
+        )
+    } else {
+        let Some(sub) = find_sub(&subs, args.get(1)) else {
+            return Vec::new();
+        };
+        (sub.name, sub.doc.map_or(&[][..], |d| d.key_specs).to_vec())
+    };
+    if !keys::has_keys(name, &specs) {
+        return Vec::new();
+    }
+    keys::find(name, &specs, args)
 }
 
 /// COMMAND GETKEYS / GETKEYSANDFLAGS, as Redis finds keys: by the key specs
