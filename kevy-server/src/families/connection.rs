@@ -1475,8 +1475,9 @@ mod tests {
         );
         assert_eq!(h.run("client KILL a b"), "-ERR syntax error\r\n");
         assert_eq!(
-            h.run("client PAUSE 10"),
-            "-ERR unknown subcommand 'PAUSE'. Try CLIENT HELP.\r\n"
+            h.run("client PAUSE 10 x y"),
+            "-ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT \
+             HELP.\r\n"
         );
         assert_eq!(
             h.run("CLIENT KILL ID 0"),
@@ -1598,12 +1599,13 @@ mod tests {
         let mut h = harness();
         let help = h.run("client help");
         assert!(help.starts_with(
-            "*46\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
+            "*54\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
         ));
         assert!(help
             .contains("+SETINFO <option> <value>\r\n+    Set client meta attr. Options are:\r\n"));
         assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
         assert!(help.contains("+KILL <ip:port>\r\n"));
-        assert!(!help.contains("PAUSE"));
+        assert!(help.contains("+PAUSE <timeout> [WRITE|ALL]\r\n"));
+        assert!(help.contains("+NO-EVICT (ON|OFF)\r\n"));
     }
 }
