@@ -680,6 +680,7 @@ mod tests {
             local: unspecified,
             created_ms: 0,
             subscribed: true,
+            unix: false,
             tracking: Default::default(),
         });
         let limit = OutputLimit {

@@ -652,6 +652,7 @@
 mod conn;
 mod exec;
 mod fold;
+mod limits;
 mod lock;
 mod msg;
 mod reactor;
@@ -661,7 +662,8 @@ pub mod slot;
 mod stats;
 
 pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
-pub use reactor::{bind, run, Bound, Config};
+pub use limits::{LimitValues, Limits};
+pub use reactor::{bind, run, Bound, Config, Listen, UNIX_PEER};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PubSubOp,
     Refused, Route, Service, Tracking, TxOp,

@@ -246,6 +246,9 @@ pub struct ClientCtx {
     /// The connection has a subscription (Redis's `CLIENT_PUBSUB`): in
     /// RESP2 it may run only the commands Redis allows in that context.
     pub subscribed: bool,
+    /// The connection came through the Unix socket (its `peer` and `local`
+    /// are [`crate::reactor::UNIX_PEER`]).
+    pub unix: bool,
     /// Client-side caching (CLIENT TRACKING): the key's shard decides from
     /// it whether a read is recorded, the home whom an invalidation goes to.
     pub tracking: Tracking,

@@ -3,10 +3,12 @@
 #![forbid(unsafe_code)]
 
 pub mod aof;
+pub mod conf;
 pub mod ctx;
 pub mod errors;
 pub mod families;
 pub mod loading;
+pub mod log;
 pub mod notify;
 pub mod persist;
 pub mod propagate;

@@ -339,6 +339,7 @@ mod tests {
                     local: addr,
                     created_ms: 0,
                     subscribed: false,
+                    unix: false,
                     tracking: Default::default(),
                 },
                 effects,

@@ -67,7 +67,7 @@ impl Kevy {
         let id = self
             .server
             .table
-            .lookup(args.get(0))
+            .lookup_builtin(args.get(0))
             .ok_or_else(|| format!("unknown command '{}' in the log", name()))?;
         let spec = self.server.table.get(id);
         if spec.name == "function" {
@@ -86,6 +86,7 @@ impl Kevy {
             local: unspecified,
             created_ms: 0,
             subscribed: false,
+            unix: false,
             tracking: Default::default(),
         };
         let mut out = Vec::new();
@@ -252,10 +253,10 @@ impl Kevy {
 
     /// Looks the command up and checks its arity, with Redis's errors.
     #[inline(always)]
-    fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
+    fn checked(&self, args: Args<'_>, internal: bool) -> Result<(u16, &CommandSpec), Vec<u8>> {
         let table = &self.server.table;
         let Some(id) = table.lookup(args.get(0)) else {
-            return Err(unknown_command(args));
+            return self.checked_builtin(args, internal);
         };
         let spec = table.get(id);
         if !arity_ok(spec.arity, args.len()) {
@@ -264,6 +265,21 @@ impl Kevy {
             );
         }
         Ok((id, spec))
+    }
+
+    /// A name clients cannot call: a command the server issues itself
+    /// (client id 0) still runs under its own name after `rename-command`.
+    #[cold]
+    fn checked_builtin(
+        &self,
+        args: Args<'_>,
+        internal: bool,
+    ) -> Result<(u16, &CommandSpec), Vec<u8>> {
+        let table = &self.server.table;
+        match table.lookup_builtin(args.get(0)) {
+            Some(id) if internal && table.has_renames() => Ok((id, table.get(id))),
+            _ => Err(unknown_command(args)),
+        }
     }
 }
 
@@ -290,7 +306,7 @@ impl Service for Kevy {
         client: &ClientCtx,
         nshards: usize,
     ) -> Result<(u16, Route), Vec<u8>> {
-        let (id, spec) = self.checked(args)?;
+        let (id, spec) = self.checked(args, client.id == 0)?;
         if crate::loading::in_progress() {
             self.refuse_while_loading(id, spec, args)?;
         }
@@ -324,7 +340,7 @@ impl Service for Kevy {
                 _ => None,
             }
         };
-        let (id, spec) = self.checked(args).map_err(|msg| Refused {
+        let (id, spec) = self.checked(args, false).map_err(|msg| Refused {
             tx: tx_op(args),
             msg,
         })?;
@@ -742,8 +758,9 @@ impl Service for Kevy {
             let changes =
                 dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
             if persist::save_point_due(p, &points, changes, now) {
-                eprintln!(
-                    "kevy-server: {changes} changes since the last save; saving (save point)"
+                crate::log!(
+                    Notice,
+                    "{changes} changes since the last save; saving (save point)"
                 );
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
@@ -760,8 +777,9 @@ impl Service for Kevy {
             let current = self.server.sum_published(|s| &s.aof_current_size);
             let base = self.server.sum_published(|s| &s.aof_base_size);
             if self.server.rewrites.auto_due(current, base, now) {
-                eprintln!(
-                    "kevy-server: starting automatic rewriting of AOF on {}% growth",
+                crate::log!(
+                    Notice,
+                    "starting automatic rewriting of AOF on {}% growth",
                     (current as u128 * 100 / base.max(1) as u128).saturating_sub(100)
                 );
                 return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
@@ -773,7 +791,7 @@ impl Service for Kevy {
     /// SIGINT and SIGTERM run SHUTDOWN, which saves first when save points
     /// are configured (as Redis does); without them the server stops at once.
     fn stop_command(&self, _shard: &mut Shard) -> Option<OwnedArgs> {
-        eprintln!("kevy-server: received SIGINT or SIGTERM, scheduling shutdown");
+        crate::log!(Warning, "Received SIGINT or SIGTERM scheduling shutdown...");
         // A partial dataset is never saved over the file being loaded.
         if crate::loading::in_progress() {
             return None;

@@ -69,7 +69,7 @@ pub struct Shard {
 impl Shard {
     pub fn new(id: usize, nshards: usize) -> Self {
         Shard {
-            store: Store::new(DATABASES),
+            store: Store::new(crate::server::databases()),
             id,
             nshards,
             published_dirty: u64::MAX,

@@ -638,11 +638,13 @@ fn a_torn_log_tail_is_cut_and_a_damaged_middle_stops_start_up() {
     bytes[40] ^= 0x55;
     std::fs::write(&log, &bytes).unwrap();
     let out = Command::new(common::kevy_bin())
-        .args(["--port", "0", "--dir", dir.path().to_str().unwrap()])
+        .args(["--port", &common::free_port().to_string()])
+        .args(["--dir", dir.path().to_str().unwrap()])
         .args(aof)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The log: standard output, as Redis's without a logfile.
+    let err = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("appendonly.aof.s0.1.incr.kevy") && err.contains("offset"),

@@ -468,6 +468,7 @@ mod tests {
             local: "127.0.0.1:6379".parse().unwrap(),
             created_ms: 0,
             subscribed: false,
+            unix: false,
             tracking: Default::default(),
         };
         let args = OwnedArgs::from_slices([&b"set"[..], b"k", b"a \"q\"\\\n\x01\xff"]);

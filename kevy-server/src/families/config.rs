@@ -155,7 +155,7 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
                 return ConnAction::Continue;
             }
         };
-        if p.policy == Policy::Fixed {
+        if matches!(p.policy, Policy::Fixed | Policy::Startup) {
             let current = param_value(ctx.server, p, &rt);
             if normalize(p.kind, current.as_bytes()).map_or(true, |c| c != v) {
                 ctx.out.error(&set_failed(name, "not supported by kevy"));
@@ -165,12 +165,16 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
         }
         updates.push((p.name, v));
     }
+    for (name, v) in &updates {
+        match rt.overrides.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v.clone(),
+            None => rt.overrides.push((name, v.clone())),
+        }
+    }
+    // Applied with the lock released: an effect may read other settings.
+    drop(rt);
     for (name, v) in updates {
         apply_live(ctx.server, name, &v);
-        match rt.overrides.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = v,
-            None => rt.overrides.push((name, v)),
-        }
     }
     ctx.out.ok();
     ConnAction::Continue

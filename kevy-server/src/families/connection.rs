@@ -10,7 +10,6 @@
 
 use super::common::{c_str, conn_spec, dispatch, find_sub, reply_help, REDIS_VERSION};
 use crate::ctx::{ConnCtx, Session};
-use crate::server::DATABASES;
 use crate::table::{flag, RouteKind, SubSpec, Table};
 use kevy_resp::Args;
 use kevy_rt::{ClientCtx, ClientInfo, ClientsChosen, ConnAction, Route, Tracking};
@@ -84,7 +83,7 @@ fn cmd_select(ctx: &mut ConnCtx<'_>) -> ConnAction {
     if i32::try_from(n).is_err() {
         ctx.out
             .error("ERR value is out of range, value must between -2147483648 and 2147483647");
-    } else if !(0..DATABASES as i64).contains(&n) {
+    } else if !(0..crate::server::databases() as i64).contains(&n) {
         ctx.out.error("ERR DB index is out of range");
     } else {
         ctx.client.db = n as u32;

@@ -248,22 +248,25 @@ fn cmd_shutdown(ctx: &mut Ctx<'_>) {
         return ctx.out.error("ERR No shutdown in progress.");
     }
     if !shutdown_saves(&o) {
-        eprintln!("kevy-server: user requested shutdown");
+        crate::log!(Warning, "User requested shutdown...");
         kevy_sys::signal::request_shutdown();
         return;
     }
     match persist::shutdown_part(ctx.shard) {
         Ok(false) => {}
         Ok(true) => {
-            eprintln!("kevy-server: saved the dataset; shutting down");
+            crate::log!(Notice, "saved the dataset; shutting down");
             kevy_sys::signal::request_shutdown();
         }
         Err(_) if o.force => {
-            eprintln!("kevy-server: error trying to save the dataset; exiting anyway (FORCE)");
+            crate::log!(
+                Warning,
+                "error trying to save the dataset; exiting anyway (FORCE)"
+            );
             kevy_sys::signal::request_shutdown();
         }
         Err(_) => {
-            eprintln!("kevy-server: error trying to save the dataset, can't exit");
+            crate::log!(Warning, "error trying to save the dataset, can't exit");
             ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         }
     }
