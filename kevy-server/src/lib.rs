@@ -12,6 +12,7 @@ pub mod log;
 pub mod notify;
 pub mod persist;
 pub mod propagate;
+pub mod rewrite;
 pub mod scripting;
 pub mod server;
 pub mod service;

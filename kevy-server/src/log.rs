@@ -80,18 +80,20 @@ pub fn log(level: Level, msg: std::fmt::Arguments<'_>) {
         return;
     }
     let msg = msg.to_string();
-    let line = format_line(std::process::id(), kevy_sys::clock::unix_ms(), level, &msg);
+    let mut line = format_line(std::process::id(), kevy_sys::clock::unix_ms(), level, &msg);
+    // One write per line, so lines of several threads never interleave.
+    line.push('\n');
     let file = FILE.lock().unwrap_or_else(|e| e.into_inner());
     if file.is_empty() {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let _ = out.write_all(line.as_bytes());
         let _ = out.flush();
     } else if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&*file)
     {
-        let _ = writeln!(f, "{line}");
+        let _ = f.write_all(line.as_bytes());
     }
     drop(file);
     if SYSLOG.load(Relaxed) {

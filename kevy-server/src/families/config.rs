@@ -196,8 +196,22 @@ fn config_resetstat(ctx: &mut ConnCtx<'_>) -> ConnAction {
 }
 
 fn config_rewrite(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    ctx.out
-        .error("ERR The server is running without a config file");
+    let Some(path) = crate::settings::config_file() else {
+        ctx.out
+            .error("ERR The server is running without a config file");
+        return ConnAction::Continue;
+    };
+    match crate::rewrite::rewrite(ctx.server, &path) {
+        Ok(()) => {
+            crate::log!(Warning, "CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+        }
+        Err(e) => {
+            let why = crate::conf::os_reason(&e);
+            crate::log!(Warning, "CONFIG REWRITE failed: {why}");
+            ctx.out.error(&format!("ERR Rewriting config file: {why}"));
+        }
+    }
     ConnAction::Continue
 }
 
