@@ -261,7 +261,7 @@ pub fn bind(cfg: Config) -> io::Result<Bound> {
             // Redis's `-` prefix: an address the machine lacks (or a
             // family it does not support) is not an error.
             Err(e) if l.optional && skippable(&e) => continue,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", l.addr))),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: bind: {e}", l.addr))),
         };
         // Port 0 asks the kernel for a port; every other listener joins it.
         let addr = first.local_addr()?;
@@ -276,7 +276,7 @@ pub fn bind(cfg: Config) -> io::Result<Bound> {
     }
     if let Some((path, perm)) = &cfg.unix {
         let u = UnixListener::bind(path, cfg.backlog, *perm)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: bind: {e}", path.display())))?;
         for ls in listeners.iter_mut().skip(1) {
             ls.push(Listener::Unix(u.try_clone()?));
         }

@@ -165,7 +165,7 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
         Err(e) => {
             log!(
                 Warning,
-                "Warning: Could not create server listening socket {}",
+                "Warning: Could not create server TCP listening socket {}",
                 conf::os_reason(&e)
             );
             log!(Warning, "Failed listening on port {port} (TCP), aborting.");

@@ -862,8 +862,8 @@ fn a_taken_port_stops_a_second_server() {
         let mut second = Command::new(kevy_bin())
             .args(["--port", &first.port.to_string(), "--cores", cores])
             .args(["--save", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("run kevy-server");
         let Some(status) = wait_timeout(&mut second, Duration::from_secs(10)) else {
@@ -871,9 +871,10 @@ fn a_taken_port_stops_a_second_server() {
             panic!("a second server started on a taken port (cores {cores})");
         };
         assert_eq!(status.code(), Some(1), "cores {cores}");
+        // The log, on standard output as Redis's without a logfile.
         let mut err = String::new();
         second
-            .stderr
+            .stdout
             .take()
             .unwrap()
             .read_to_string(&mut err)
