@@ -131,6 +131,8 @@ pub struct ClientInfo {
     pub home: u32,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// Connected through the Unix socket (`peer` and `local` say nothing).
+    pub unix: bool,
     pub fd: i32,
     /// From the session ([`Service::describe`]).
     pub name: Vec<u8>,

@@ -443,6 +443,14 @@ fn unix_socket_serves_redis_cli_and_port_0_listens_on_no_tcp() {
     }
     let r = raw_call(&mut s, b"*1\r\n$6\r\nDBSIZE\r\n");
     assert_eq!(r, b":8\r\n");
+    // CLIENT INFO names the socket and flags the client as Redis does.
+    let info = String::from_utf8_lossy(&raw_call(&mut s, b"*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n"))
+        .into_owned();
+    let path = sock.to_str().unwrap();
+    assert!(
+        info.contains(&format!(" addr={path}:0 laddr={path}:0 ")) && info.contains(" flags=U "),
+        "{info}"
+    );
     let r = raw_call(&mut s, b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$4\r\nport\r\n");
     assert_eq!(r, b"*2\r\n$4\r\nport\r\n$1\r\n0\r\n");
     if have_program("redis-cli") {

@@ -67,6 +67,7 @@ impl<S: Service> Reactor<S> {
             home: self.id as u32,
             peer: st.client.peer,
             local: st.client.local,
+            unix: st.client.unix,
             fd,
             name: Vec::new(),
             lib_name: Vec::new(),

@@ -440,6 +440,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
         home: c.home,
         peer: c.peer,
         local: c.local,
+        unix: c.unix,
         fd: -1,
         name: s.name.clone().unwrap_or_default(),
         lib_name: s.lib_name.clone().unwrap_or_default(),
@@ -498,6 +499,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     if i.tracking.has(Tracking::BCAST) {
         flags.push('B');
     }
+    if i.unix {
+        flags.push('U');
+    }
     if flags.is_empty() {
         flags.push('N');
     }
@@ -521,8 +525,8 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
          obl={} oll={} omem={} tot-mem={} events={} cmd={cmd} user={} redir={redir} resp={} \
          lib-name={} lib-ver={}",
         i.id,
-        i.peer,
-        i.local,
+        addr_text(i, i.peer),
+        addr_text(i, i.local),
         i.fd,
         attr(&i.name),
         i.age_secs,
@@ -735,8 +739,8 @@ fn kill_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
     }
     let kill: Vec<u64> = infos
         .iter()
-        .filter(|i| addr.is_none_or(|a| i.peer.to_string().as_bytes() == a))
-        .filter(|i| laddr.is_none_or(|a| i.local.to_string().as_bytes() == a))
+        .filter(|i| addr.is_none_or(|a| addr_text(i, i.peer).as_bytes() == a))
+        .filter(|i| laddr.is_none_or(|a| addr_text(i, i.local).as_bytes() == a))
         .filter(|i| kind.is_none_or(|k| k == type_of(i)))
         .filter(|i| id.is_none_or(|id| i.id == id))
         .filter(|i| user.is_none_or(|u| i.user == u))
@@ -1073,6 +1077,19 @@ fn client_trackinginfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
         out.bulk(p);
     }
     ConnAction::Continue
+}
+
+/// A client's address as CLIENT LIST shows it: `ip:port`, or for a Unix
+/// socket client the socket's path and `:0`, as Redis shows both.
+fn addr_text(i: &kevy_rt::ClientInfo, a: std::net::SocketAddr) -> String {
+    if i.unix {
+        format!(
+            "{}:0",
+            crate::settings::current("unixsocket").unwrap_or_default()
+        )
+    } else {
+        a.to_string()
+    }
 }
 
 #[cfg(test)]
