@@ -645,8 +645,25 @@
 //! connection's commands appear in the order it sent them (a transaction's
 //! at EXEC, then EXEC), and travel to the shards that have a monitor in
 //! the batches going there.
-//! - A query buffer larger than Redis's `client-query-buffer-limit` (1 GiB)
-//!   closes the connection, as Redis does.
+//! - A query buffer larger than `client-query-buffer-limit` (1 GiB by
+//!   default) closes the connection, as Redis does.
+//!
+//! # Limits an operator changes at run time
+//!
+//! `maxclients` (counted over every shard's connections), `timeout` (idle
+//! clients closed at a tick, except blocked ones, subscribers and
+//! monitors), `tcp-keepalive` (set on each accepted TCP socket),
+//! `client-query-buffer-limit` and `hz` (the tick rate) live in one shared
+//! [`Limits`]: CONFIG SET stores the values and bumps a version, and each
+//! reactor compares the version once per loop iteration and copies the
+//! values when it moved. The hot path reads only the reactor's own copy.
+//!
+//! # Listeners
+//!
+//! Each TCP address (`bind`, several allowed) gets one `SO_REUSEPORT`
+//! listener per shard; `port 0` means none. A Unix socket (`unixsocket`)
+//! is one socket whose fd every reactor watches: whichever accepts a
+//! connection serves it, like a TCP connection it accepted.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod conn;

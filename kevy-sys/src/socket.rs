@@ -453,6 +453,43 @@ pub fn raw_to_socket_addr(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_sets_idle_interval_and_count() {
+        let l = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = loop {
+            if let Some((s, _)) = l.accept().unwrap() {
+                break s;
+            }
+        };
+        assert_eq!(s.keepalive().unwrap(), None);
+        s.set_keepalive(300).unwrap();
+        assert_eq!(s.keepalive().unwrap(), Some(300));
+        assert_eq!(
+            getsockopt_int(s.fd(), libc::IPPROTO_TCP, libc::TCP_KEEPINTVL).unwrap(),
+            100
+        );
+        assert_eq!(
+            getsockopt_int(s.fd(), libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap(),
+            3
+        );
+    }
+
+    #[test]
+    fn probe_fails_on_a_port_a_reuseport_listener_holds() {
+        let l = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let err = TcpListener::probe(l.local_addr().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // IPv6-only: `::` on the same port does not collide with IPv4's.
+        let v4 = TcpListener::bind_reuseport("0.0.0.0:0".parse().unwrap(), 8).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let v6: SocketAddr = format!("[::]:{port}").parse().unwrap();
+        if let Ok(l6) = TcpListener::bind_reuseport(v6, 8) {
+            drop(l6);
+            TcpListener::probe(v6).unwrap();
+        }
+    }
     use crate::{Events, Interest, Poller, Token};
     use std::io::{Read, Write};
     use std::net::TcpStream as StdStream;
