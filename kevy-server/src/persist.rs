@@ -196,6 +196,9 @@ impl Persist {
                     ..Job::default()
                 };
                 self.in_progress.store(!foreground, Relaxed);
+                if !foreground {
+                    crate::log!(Notice, "{STARTED}");
+                }
             }
             Phase::Joining if job.foreground == foreground => {}
             _ => return Err(IN_PROGRESS),
@@ -276,8 +279,16 @@ impl Persist {
             self.saved_dirty.store(job.dirty_at_cut, Relaxed);
             self.saves.fetch_add(1, Relaxed);
             crate::log!(Notice, "DB saved on disk");
+            if !job.foreground {
+                crate::log!(Notice, "Background saving terminated with success");
+            }
         } else {
             self.last_try_ms.store(now, Relaxed);
+            if job.foreground {
+                crate::log!(Warning, "Failed saving the DB");
+            } else {
+                crate::log!(Warning, "Background saving error");
+            }
         }
         if !job.foreground {
             self.last_secs

@@ -252,21 +252,23 @@ fn cmd_shutdown(ctx: &mut Ctx<'_>) {
         kevy_sys::signal::request_shutdown();
         return;
     }
+    // Every shard runs its part; the log says it once.
+    if ctx.shard.id == 0 {
+        crate::log!(Warning, "User requested shutdown...");
+        crate::log!(Notice, "Saving the final RDB snapshot before exiting.");
+    }
     match persist::shutdown_part(ctx.shard) {
         Ok(false) => {}
-        Ok(true) => {
-            crate::log!(Notice, "saved the dataset; shutting down");
-            kevy_sys::signal::request_shutdown();
-        }
+        Ok(true) => kevy_sys::signal::request_shutdown(),
         Err(_) if o.force => {
             crate::log!(
                 Warning,
-                "error trying to save the dataset; exiting anyway (FORCE)"
+                "Error trying to save the DB, can't exit. Exiting anyway (FORCE)."
             );
             kevy_sys::signal::request_shutdown();
         }
         Err(_) => {
-            crate::log!(Warning, "error trying to save the dataset, can't exit");
+            crate::log!(Warning, "Error trying to save the DB, can't exit.");
             ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         }
     }
