@@ -232,8 +232,7 @@ fn adjust_open_files_limit(shards: usize) {
     else {
         return;
     };
-    // Listeners, eventfds and epoll instances per shard, files and logs.
-    let reserved = 32 + 4 * shards as u64;
+    let reserved = settings::reserved_fds(shards);
     let want = maxclients + reserved;
     let got = match kevy_sys::process::raise_open_files_limit(want) {
         Ok(n) => n,

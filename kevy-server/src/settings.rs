@@ -348,12 +348,54 @@ pub fn check(name: &str, value: &str) -> Result<(), String> {
             Err("dbfilename can't be a path, just a filename".into())
         }
         "client-output-buffer-limit" => parse_output_limits(value).map(|_| ()),
+        "client-query-buffer-limit" if value.parse::<u64>().is_ok_and(|n| n < 1 << 20) => {
+            Err("argument must be between 1048576 and 9223372036854775807 inclusive".into())
+        }
         "activedefrag" if value == "yes" => Err("Active defragmentation cannot be enabled: it \
              requires a Redis server compiled with a modified Jemalloc like the one shipped by \
              default with the Redis source distribution"
             .into()),
         _ => Ok(()),
     }
+}
+
+/// The value kept for a valid one, where Redis adjusts it: `hz` is
+/// brought within 1 to 500.
+pub fn settle(name: &str, v: String) -> String {
+    match name {
+        "hz" => v.parse::<i64>().map_or(v, |n| n.clamp(1, 500).to_string()),
+        _ => v,
+    }
+}
+
+/// What CONFIG SET checks beyond the value itself: a `maxclients` the
+/// process's open-files limit cannot hold is refused with the number it
+/// could, as Redis does (raising the limit first when it can).
+pub fn check_live(server: &Server, name: &str, value: &str) -> Result<(), String> {
+    if name != "maxclients" {
+        return Ok(());
+    }
+    let Ok(want) = value.parse::<u64>() else {
+        return Ok(());
+    };
+    let reserved = reserved_fds(server.config.shards);
+    let got = kevy_sys::process::raise_open_files_limit(want + reserved)
+        .or_else(|_| kevy_sys::process::open_files_limit().map(|(cur, _)| cur))
+        .unwrap_or(u64::MAX);
+    if got < want + reserved {
+        return Err(format!(
+            "The operating system is not able to handle the specified number of clients, try with {}",
+            got.saturating_sub(reserved)
+        ));
+    }
+    Ok(())
+}
+
+/// File descriptors the server keeps besides its clients' (Redis's
+/// `CONFIG_MIN_RESERVED_FDS`, plus each shard's listeners, epoll and
+/// eventfd).
+pub fn reserved_fds(shards: usize) -> u64 {
+    32 + 4 * shards as u64
 }
 
 /// Makes a [`Policy::Live`] parameter's new value take effect; shards read
@@ -554,6 +596,7 @@ pub fn load_directive(d: &crate::conf::Directive, loaded: &mut Loaded) -> Result
         return Ok(());
     }
     let v = normalize(p.kind, value.as_bytes()).and_then(|v| check(p.name, &v).map(|()| v))?;
+    let v = settle(p.name, v);
     let mut rt = runtime();
     if p.policy == Policy::Fixed {
         let current = default_value(p);

@@ -4,7 +4,8 @@
 use super::common::{c_str, dispatch, reply_help};
 use crate::ctx::ConnCtx;
 use crate::settings::{
-    apply_live, check, find_param, normalize, param_value, runtime, Counters, Param, Policy, PARAMS,
+    apply_live, check, check_live, find_param, normalize, param_value, runtime, Counters, Param,
+    Policy, PARAMS,
 };
 use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
@@ -148,8 +149,11 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let mut rt = runtime();
     let mut updates: Vec<(&'static str, String)> = Vec::new();
     for &(p, name, value) in &pairs {
-        let v = match normalize(p.kind, value).and_then(|v| check(p.name, &v).map(|()| v)) {
-            Ok(v) => v,
+        let checked = normalize(p.kind, value)
+            .and_then(|v| check(p.name, &v).map(|()| v))
+            .and_then(|v| check_live(ctx.server, p.name, &v).map(|()| v));
+        let v = match checked {
+            Ok(v) => crate::settings::settle(p.name, v),
             Err(why) => {
                 ctx.out.error(&set_failed(name, &why));
                 return ConnAction::Continue;
