@@ -119,7 +119,7 @@ impl Shard {
         p.dirty.store(self.store.dirty, Relaxed);
         p.used_memory
             .store(self.store.used_memory() as u64, Relaxed);
-        for db in 0..DATABASES {
+        for db in 0..self.store.ndbs().min(DATABASES) {
             let (keys, expires) = self.store.db_counts(db);
             p.keys[db].store(keys as u64, Relaxed);
             p.expires[db].store(expires as u64, Relaxed);

@@ -617,3 +617,143 @@ fn rename_command_renames_and_disables() {
         p.output()
     );
 }
+
+#[test]
+fn several_bind_addresses_with_optional_ones_and_databases() {
+    let dir = TempDir::new("conf-bind");
+    let port = free_port();
+    // 192.0.2.1 (TEST-NET-1) is on no interface: optional, it is skipped.
+    let bind = "127.0.0.1 -::1 -192.0.2.1";
+    let mut p = Proc::start(
+        dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--bind",
+            bind,
+            "--databases",
+            "4",
+            "--cores",
+            "2",
+        ],
+    );
+    p.wait_tcp(port);
+    let mut con = client(port);
+    assert_eq!(get1(&mut con, "bind"), bind);
+    assert_eq!(get1(&mut con, "databases"), "4");
+    let ok: String = redis::cmd("SELECT").arg(3).query(&mut con).unwrap();
+    assert_eq!(ok, "OK");
+    let err = redis::cmd("SELECT")
+        .arg(4)
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("DB index is out of range"),
+        "{err}"
+    );
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        let mut s = TcpStream::connect(("::1", port)).unwrap();
+        assert_eq!(raw_call(&mut s, b"*1\r\n$4\r\nPING\r\n"), b"+PONG\r\n");
+    }
+    // The same address without `-` is an error, as in Redis.
+    let out = Command::new(kevy_bin())
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--bind",
+            "127.0.0.1 192.0.2.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("192.0.2.1") && log.contains("aborting"),
+        "{log}"
+    );
+}
+
+/// The kernel's view of the server's side of a connection from
+/// `client_port`: its `/proc/net/tcp` timer field (`02`: keep-alive).
+fn server_side_timer(server_port: u16, client_port: u16) -> Option<String> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!(":{server_port:04X}");
+    let remote = format!(":{client_port:04X}");
+    tcp.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() > 5 && f[1].ends_with(&local) && f[2].ends_with(&remote))
+            .then(|| f[5].split(':').next().unwrap_or("").to_string())
+    })
+}
+
+#[test]
+fn tcp_keepalive_is_set_on_accepted_sockets_and_follows_config_set() {
+    let dir = TempDir::new("conf-keepalive");
+    let port = free_port();
+    let mut p = Proc::start(
+        dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--cores",
+            "1",
+            "--tcp-keepalive",
+            "100",
+        ],
+    );
+    p.wait_tcp(port);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(raw_call(&mut s, b"*1\r\n$4\r\nPING\r\n"), b"+PONG\r\n");
+    let me = s.local_addr().unwrap().port();
+    assert_eq!(server_side_timer(port, me).as_deref(), Some("02"));
+    let r = raw_call(
+        &mut s,
+        b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$13\r\ntcp-keepalive\r\n$1\r\n0\r\n",
+    );
+    assert_eq!(r, b"+OK\r\n");
+    let mut t = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(raw_call(&mut t, b"*1\r\n$4\r\nPING\r\n"), b"+PONG\r\n");
+    let me = t.local_addr().unwrap().port();
+    assert_eq!(server_side_timer(port, me).as_deref(), Some("00"));
+}
+
+#[test]
+fn loglevel_filters_the_log_and_changes_live() {
+    let dir = TempDir::new("conf-loglevel");
+    let port = free_port();
+    let logfile = dir.path().join("k.log");
+    let mut p = Proc::start(
+        dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--cores",
+            "1",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            logfile.to_str().unwrap(),
+        ],
+    );
+    p.wait_tcp(port);
+    let mut con = client(port);
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    let read = || std::fs::read_to_string(&logfile).unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(500));
+    let log = read();
+    assert!(log.contains("# Server initialized"), "{log}");
+    assert!(!log.contains(" * "), "no notice lines at warning:\n{log}");
+    let _: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("loglevel")
+        .arg("notice")
+        .query(&mut con)
+        .unwrap();
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !read().contains("* Background saving terminated with success") {
+        assert!(Instant::now() < deadline, "{}", read());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(read().contains("* Background saving started"));
+}
