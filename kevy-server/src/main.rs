@@ -163,12 +163,19 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
     }) {
         Ok(b) => b,
         Err(e) => {
-            log!(
-                Warning,
-                "Warning: Could not create server TCP listening socket {}",
-                conf::os_reason(&e)
-            );
-            log!(Warning, "Failed listening on port {port} (TCP), aborting.");
+            let why = conf::os_reason(&e);
+            match why.strip_prefix(&format!("{unixsocket}: ")) {
+                Some(rest) if !unixsocket.is_empty() => {
+                    log!(Warning, "Failed opening Unix socket: {rest}");
+                }
+                _ => {
+                    log!(
+                        Warning,
+                        "Warning: Could not create server TCP listening socket {why}"
+                    );
+                    log!(Warning, "Failed listening on port {port} (TCP), aborting.");
+                }
+            }
             return ExitCode::from(1);
         }
     };
