@@ -613,7 +613,8 @@ impl<S: Service> Reactor<S> {
 
     /// Closes the connections idle for longer than `timeout` seconds, as
     /// Redis's `clientsCronHandleTimeout`: not a blocked client (its own
-    /// timeout applies), a subscriber or a monitor. O(connections), once
+    /// timeout applies), a subscriber, a monitor, or one still owed a
+    /// reply. O(connections), once
     /// per tick, only while `timeout` is set.
     fn close_idle(&mut self) {
         let limit_ms = self.lim.v.timeout_secs.saturating_mul(1000);
@@ -622,8 +623,13 @@ impl<S: Service> Reactor<S> {
             let Some(c) = self.conns[idx as usize].as_ref() else {
                 continue;
             };
-            let exempt =
-                c.st.blocked || c.st.waiting.is_some() || c.st.client.subscribed || c.st.monitor;
+            // A connection still owed a reply is busy, not idle: its
+            // command waits on a lock or another shard.
+            let exempt = c.st.blocked
+                || c.st.waiting.is_some()
+                || c.st.client.subscribed
+                || c.st.monitor
+                || !c.st.nothing_pending();
             if !exempt && now.saturating_sub(c.st.last_active_ms) > limit_ms {
                 self.close(idx);
             }

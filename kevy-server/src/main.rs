@@ -220,6 +220,9 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
     if !get("unixsocket").is_empty() {
         log!(Notice, "Ready to accept connections unix");
     }
+    if matches!(get("supervised").as_str(), "systemd" | "auto") {
+        notify_systemd();
+    }
     match bound.run(Arc::new(kevy), stats) {
         Ok(()) => {
             log!(Warning, "kevy is now ready to exit, bye bye...");
@@ -262,6 +265,33 @@ fn adjust_open_files_limit(shards: usize) {
         "Current maximum open files is {got}. maxclients has been reduced to {allowed} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
     );
     let _ = settings::set_value("maxclients", &allowed.to_string());
+}
+
+/// `supervised systemd`: tells systemd the service is ready, as Redis's
+/// `redisCommunicateSystemd` does, through the datagram socket named in
+/// `NOTIFY_SOCKET` (a path, or an abstract name after `@`).
+fn notify_systemd() {
+    use std::os::linux::net::SocketAddrExt;
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let target = target.to_string_lossy().into_owned();
+    log!(Notice, "supervised by systemd, will signal readiness");
+    let addr = match target.strip_prefix('@') {
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()),
+        None => std::os::unix::net::SocketAddr::from_pathname(&target),
+    };
+    let sent = addr.and_then(|addr| {
+        let sock = std::os::unix::net::UnixDatagram::unbound()?;
+        sock.send_to_addr(b"STATUS=Ready to accept connections\nREADY=1\n", &addr)
+    });
+    if let Err(e) = sent {
+        log!(
+            Warning,
+            "systemd supervision error: {}",
+            conf::os_reason(&e)
+        );
+    }
 }
 
 /// The kernel settings Redis warns about at start-up.

@@ -527,6 +527,17 @@ const MULTI_ARG: &[&str] = &[
     "client-output-buffer-limit",
     "oom-score-adj-values",
     "latency-tracking-info-percentiles",
+    // `replicaof <host> <port>`: two words in the file, refused whole.
+    "replicaof",
+];
+
+/// Immutable parameters whose other values make the server something
+/// kevy is not (a cluster node, a replica, an upstart job): refused in
+/// the file and on the command line, with the values that are accepted.
+const REFUSED_AT_STARTUP: &[(&str, &[&str])] = &[
+    ("cluster-enabled", &["no"]),
+    ("replicaof", &[""]),
+    ("supervised", &["no", "auto", "systemd"]),
 ];
 
 /// Directives Redis 7 still accepts and ignores.
@@ -597,6 +608,12 @@ pub fn load_directive(d: &crate::conf::Directive, loaded: &mut Loaded) -> Result
     }
     let v = normalize(p.kind, value.as_bytes()).and_then(|v| check(p.name, &v).map(|()| v))?;
     let v = settle(p.name, v);
+    if REFUSED_AT_STARTUP
+        .iter()
+        .any(|&(n, ok)| n == p.name && !ok.contains(&v.as_str()))
+    {
+        return Err(format!("'{} {value}' is not supported by kevy", p.name));
+    }
     let mut rt = runtime();
     if p.policy == Policy::Fixed {
         let current = default_value(p);

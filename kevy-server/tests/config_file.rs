@@ -201,6 +201,21 @@ fn config_errors_are_reported_as_redis_reports_them() {
             &[],
             "No such command in rename-command",
         ),
+        (
+            "cluster-enabled yes\n",
+            &[],
+            "'cluster-enabled yes' is not supported by kevy",
+        ),
+        (
+            "replicaof 10.0.0.1 6379\n",
+            &[],
+            "'replicaof 10.0.0.1 6379' is not supported by kevy",
+        ),
+        (
+            "replicaof \"10.0.0.1 6379\"\n",
+            &[],
+            "is not supported by kevy",
+        ),
     ];
     for (text, flags, want) in cases {
         std::fs::write(&conf, text).unwrap();
@@ -756,4 +771,40 @@ fn loglevel_filters_the_log_and_changes_live() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(read().contains("* Background saving started"));
+}
+
+#[test]
+fn supervised_systemd_signals_readiness() {
+    let dir = TempDir::new("conf-systemd");
+    let notify = dir.path().join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = free_port();
+    let out = std::fs::File::create(dir.path().join("out")).unwrap();
+    let child = Command::new(kevy_bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--cores",
+            "1",
+            "--supervised",
+            "systemd",
+        ])
+        .env("NOTIFY_SOCKET", &notify)
+        .current_dir(dir.path())
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = Proc {
+        child,
+        dir: dir.path().to_path_buf(),
+    };
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("a readiness message");
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert!(msg.contains("READY=1"), "{msg}");
+    // Ready means ready: the port answers at once.
+    assert!(common::ping(port), "{}", p.output());
 }
