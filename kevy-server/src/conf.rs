@@ -173,7 +173,9 @@ pub fn options_from_args(args: &[String]) -> String {
     let mut j = 0;
     while j < args.len() {
         let a = &args[j];
-        if handled_last && a.starts_with("--") {
+        if a == "-" && (j == 0 || j + 1 == args.len()) {
+            // The configuration on standard input (see `load`).
+        } else if handled_last && a.starts_with("--") {
             if !options.is_empty() {
                 options.push('\n');
             }
@@ -200,12 +202,21 @@ pub fn options_from_args(args: &[String]) -> String {
     options
 }
 
-/// Reads `file` (if any) followed by `options`, expanding `include`
-/// lines, into directives in the order they apply.
-pub fn load(file: Option<&Path>, options: &str) -> Result<Vec<Directive>, Fatal> {
+/// Reads `file` (if any), then `stdin` (redis-server's `-` argument),
+/// then `options`, expanding `include` lines, into directives in the
+/// order they apply.
+pub fn load(
+    file: Option<&Path>,
+    stdin: Option<&str>,
+    options: &str,
+) -> Result<Vec<Directive>, Fatal> {
     let mut text = String::new();
     if let Some(path) = file {
         text = read(path)?;
+    }
+    if let Some(more) = stdin {
+        text.push('\n');
+        text.push_str(more);
     }
     text.push('\n');
     text.push_str(options);
@@ -359,6 +370,9 @@ mod tests {
         assert_eq!(opts(&["--save", ""]), "save \"\" ");
         assert_eq!(opts(&["--bind", "a", "b"]), "bind \"a\" \"b\" ");
         assert_eq!(opts(&["--port 7000"]), "port 7000 ");
+        // `-` first or last reads standard input; it is no option.
+        assert_eq!(opts(&["-", "--port", "1"]), "port \"1\" ");
+        assert_eq!(opts(&["--port", "1", "-"]), "port \"1\" ");
     }
 
     #[test]
@@ -376,7 +390,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let ds = load(Some(&main), "port \"2\" ").unwrap();
+        let ds = load(Some(&main), None, "port \"2\" ").unwrap();
         let got: Vec<(Vec<String>, usize)> =
             ds.iter().map(|d| (d.args.clone(), d.lineno)).collect();
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -390,20 +404,20 @@ mod tests {
             ]
         );
         std::fs::write(&main, "port \"1\nhz 1\n").unwrap();
-        let err = load(Some(&main), "").unwrap_err().message();
+        let err = load(Some(&main), None, "").unwrap_err().message();
         assert!(
             err.contains("at line 1\n>>> 'port \"1'\nUnbalanced quotes"),
             "{err}"
         );
         let missing = dir.join("nope.conf");
-        let err = load(Some(&missing), "").unwrap_err().message();
+        let err = load(Some(&missing), None, "").unwrap_err().message();
         assert!(
             err.starts_with("Fatal error, can't open config file"),
             "{err}"
         );
         assert!(err.ends_with("No such file or directory"), "{err}");
         std::fs::write(&main, format!("include {}\n", main.display())).unwrap();
-        assert!(load(Some(&main), "").is_err());
+        assert!(load(Some(&main), None, "").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

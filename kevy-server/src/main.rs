@@ -109,7 +109,22 @@ fn main() -> ExitCode {
 /// `loadServerConfig` does.
 fn read_config(file: Option<&Path>, rest: &[String], loaded: &mut Loaded) -> Result<(), Fatal> {
     let options = conf::options_from_args(rest);
-    let directives = conf::load(file, &options)?;
+    // `-` first or last: more configuration on standard input.
+    let from_stdin =
+        rest.first().is_some_and(|a| a == "-") || rest.last().is_some_and(|a| a == "-");
+    let stdin = if from_stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+            Fatal::Open {
+                path: "-".into(),
+                why: conf::os_reason(&e),
+            }
+        })?;
+        Some(text)
+    } else {
+        None
+    };
+    let directives = conf::load(file, stdin.as_deref(), &options)?;
     for d in &directives {
         settings::load_directive(d, loaded).map_err(|why| Fatal::at(d, why))?;
     }

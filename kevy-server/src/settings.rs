@@ -1,6 +1,17 @@
 //! The server's settings and statistics baseline: the parameters CONFIG
 //! knows, what CONFIG SET changed at run time, and the counter values at the
 //! last CONFIG RESETSTAT. CONFIG changes them; INFO reads them.
+//!
+//! Every parameter is one [`PARAMS`] entry: name, alias, type, default,
+//! and what CONFIG SET may do with it ([`Policy`]). The config file and
+//! the command line ([`load_directive`]) and CONFIG SET check a value the
+//! same way ([`normalize`], [`check`]) and keep it in one place
+//! ([`Runtime::overrides`]); what a value drives is applied in
+//! [`apply_live`]. Values the shards need on their hot path are never read
+//! from here: they are published typed, lock-free, where the shards look
+//! (the reactors' [`kevy_rt::Limits`], atomics of a feature's own), so a
+//! new parameter is an entry in the table and, if it acts, a line in
+//! `apply_live`.
 
 use crate::server::Server;
 use kevy_store::num::parse_i64;

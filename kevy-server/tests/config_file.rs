@@ -774,6 +774,31 @@ fn loglevel_filters_the_log_and_changes_live() {
 }
 
 #[test]
+fn configuration_on_standard_input() {
+    let dir = TempDir::new("conf-stdin");
+    let port = free_port();
+    let mut child = Command::new(kevy_bin())
+        .args(["-", "--cores", "1", "--save", ""])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(format!("port {port}\nhz 33\n").as_bytes())
+        .unwrap();
+    drop(input);
+    let mut p = Proc {
+        child,
+        dir: dir.path().to_path_buf(),
+    };
+    p.wait_tcp(port);
+    assert_eq!(get1(&mut client(port), "hz"), "33");
+}
+
+#[test]
 fn supervised_systemd_signals_readiness() {
     let dir = TempDir::new("conf-systemd");
     let notify = dir.path().join("notify");
