@@ -682,8 +682,8 @@ pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
 pub use limits::{LimitValues, Limits};
 pub use reactor::{bind, run, Bound, Config, Listen, UNIX_PEER};
 pub use service::{
-    ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PubSubOp,
-    Refused, Route, Service, Tracking, TxOp,
+    ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
+    PubSubOp, Refused, Route, Service, Tracking, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

@@ -631,6 +631,8 @@ impl<S: Service> Reactor<S> {
                 || c.st.monitor
                 || !c.st.nothing_pending();
             if !exempt && now.saturating_sub(c.st.last_active_ms) > limit_ms {
+                self.svc
+                    .connection_event(crate::service::ConnEvent::IdleTimeout, &c.st.client);
                 self.close(idx);
             }
         }
@@ -699,6 +701,8 @@ impl<S: Service> Reactor<S> {
                 unix,
                 tracking: Default::default(),
             };
+            self.svc
+                .connection_event(crate::service::ConnEvent::Accepted, &client);
             self.ids.insert(client.id, idx);
             self.conns[idx as usize] = Some(Conn {
                 io: ConnIo {

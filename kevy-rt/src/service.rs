@@ -229,6 +229,13 @@ pub enum ConnAction {
     Monitor,
 }
 
+/// What [`Service::connection_event`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEvent {
+    Accepted,
+    IdleTimeout,
+}
+
 /// The per-connection facts a command needs wherever it runs. It is `Copy`
 /// because a command that crosses cores carries it.
 #[derive(Clone, Copy, Debug)]
@@ -448,6 +455,11 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// A connection closed (its session is dropped after this).
     fn closed(&self, shard: &mut Self::Shard, client: &ClientCtx, session: &mut Self::Session);
+
+    /// A connection was accepted, or is about to be closed for being idle
+    /// (`timeout`): for the server's log. Called once per such event, off
+    /// the command path.
+    fn connection_event(&self, _event: ConnEvent, _client: &ClientCtx) {}
 
     /// A command refused before it ran (unknown, wrong arity, a bad
     /// subcommand, a queue-time error in MULTI), with its error text: for

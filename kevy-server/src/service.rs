@@ -629,7 +629,26 @@ impl Service for Kevy {
         crate::settings::pubsub_limit()
     }
 
+    fn connection_event(&self, event: kevy_rt::ConnEvent, client: &ClientCtx) {
+        if !crate::log::enabled(crate::log::Level::Verbose) {
+            return;
+        }
+        let addr = client_addr(client);
+        match event {
+            kevy_rt::ConnEvent::Accepted => crate::log!(Verbose, "Accepted {addr}"),
+            kevy_rt::ConnEvent::IdleTimeout => crate::log!(Verbose, "Closing idle client"),
+        }
+    }
+
     fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {
+        if crate::log::enabled(crate::log::Level::Verbose) {
+            crate::log!(
+                Verbose,
+                "Client closed connection id={} addr={}",
+                client.id,
+                client_addr(client)
+            );
+        }
         if session.name.is_some() {
             self.server.set_client_name(client.id, None);
         }
@@ -873,6 +892,18 @@ impl Service for Kevy {
 
     fn watch_changed(&self, shard: &mut Shard, client: u64) -> bool {
         shard.store.watch_changed(client)
+    }
+}
+
+/// A client's address as Redis's log and CLIENT LIST write it.
+fn client_addr(client: &ClientCtx) -> String {
+    if client.unix {
+        format!(
+            "{}:0",
+            crate::settings::current("unixsocket").unwrap_or_default()
+        )
+    } else {
+        client.peer.to_string()
     }
 }
 

@@ -339,6 +339,8 @@ fn idle_clients_are_closed_after_timeout_but_not_subscribers() {
             "2",
             "--timeout",
             "1",
+            "--loglevel",
+            "verbose",
         ],
     );
     p.wait_tcp(port);
@@ -354,6 +356,10 @@ fn idle_clients_are_closed_after_timeout_but_not_subscribers() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(closed_within(&mut idle, Duration::from_secs(3)));
+    let log = p.output();
+    assert!(log.contains(" - Closing idle client"), "{log}");
+    assert!(log.contains(" - Accepted 127.0.0.1:"), "{log}");
+    assert!(log.contains(" - Client closed connection id="), "{log}");
     assert_eq!(raw_call(&mut busy, b"*1\r\n$4\r\nPING\r\n"), b"+PONG\r\n");
     sub.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
