@@ -274,8 +274,10 @@ fn parse(text: &str, depth: usize, out: &mut Vec<Directive>) -> Result<(), Fatal
                     why: "Too many nested includes".into(),
                 });
             }
-            let inner = read(Path::new(&args[1]))?;
-            parse(&inner, depth + 1, out)?;
+            for path in include_paths(Path::new(&args[1])) {
+                let inner = read(&path)?;
+                parse(&inner, depth + 1, out)?;
+            }
             continue;
         }
         out.push(Directive {
@@ -285,6 +287,39 @@ fn parse(text: &str, depth: usize, out: &mut Vec<Directive>) -> Result<(), Fatal
         });
     }
     Ok(())
+}
+
+/// The files an `include` names: the path itself, or, when its file name
+/// is a glob pattern (`include /etc/kevy/conf.d/*.conf`), the matching
+/// files of that directory in name order (none is no error, as with
+/// Redis's `glob`).
+fn include_paths(path: &Path) -> Vec<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.contains(['*', '?', '[']) {
+        return vec![path.to_path_buf()];
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            kevy_store::glob::matches_with(
+                name.as_bytes(),
+                e.file_name().to_string_lossy().as_bytes(),
+                false,
+            )
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
 }
 
 /// The absolute form of the config file's path (CONFIG REWRITE writes it
@@ -416,6 +451,23 @@ mod tests {
             "{err}"
         );
         assert!(err.ends_with("No such file or directory"), "{err}");
+        // A glob includes the matching files in name order.
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        std::fs::write(dir.join("d/b.conf"), "hz 2\n").unwrap();
+        std::fs::write(dir.join("d/a.conf"), "hz 1\n").unwrap();
+        std::fs::write(dir.join("d/skip.txt"), "hz 3\n").unwrap();
+        std::fs::write(
+            &main,
+            format!(
+                "include {}/d/*.conf\ninclude {}/none/*.conf\n",
+                dir.display(),
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let ds = load(Some(&main), None, "").unwrap();
+        let hz: Vec<&str> = ds.iter().map(|d| d.args[1].as_str()).collect();
+        assert_eq!(hz, ["1", "2"]);
         std::fs::write(&main, format!("include {}\n", main.display())).unwrap();
         assert!(load(Some(&main), None, "").is_err());
         let _ = std::fs::remove_dir_all(&dir);
