@@ -30,6 +30,9 @@ pub fn daemonize() -> io::Result<()> {
         // SAFETY: fd was opened above and is closed once.
         syscall!(unsafe { libc::close(fd) })?;
     }
+    // jemalloc turns its purging thread off in a forked child; the
+    // daemon wants it as the foreground process has it.
+    let _ = tikv_jemalloc_ctl::background_thread::write(true);
     Ok(())
 }
 
