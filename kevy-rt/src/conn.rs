@@ -744,6 +744,7 @@ mod tests {
             local: unspecified,
             created_ms: 0,
             subscribed: true,
+            unix: false,
             tracking: Default::default(),
             checked: false,
         });

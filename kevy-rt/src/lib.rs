@@ -660,11 +660,31 @@
 //! sets the flag on every connection of every shard before its reply
 //! leaves, as a kill is applied, so each connection's next command meets
 //! the new rules.
+//! - A query buffer larger than `client-query-buffer-limit` (1 GiB by
+//!   default) closes the connection, as Redis does.
+//!
+//! # Limits an operator changes at run time
+//!
+//! `maxclients` (counted over every shard's connections), `timeout` (idle
+//! clients closed at a tick, except blocked ones, subscribers and
+//! monitors), `tcp-keepalive` (set on each accepted TCP socket),
+//! `client-query-buffer-limit` and `hz` (the tick rate) live in one shared
+//! [`Limits`]: CONFIG SET stores the values and bumps a version, and each
+//! reactor compares the version once per loop iteration and copies the
+//! values when it moved. The hot path reads only the reactor's own copy.
+//!
+//! # Listeners
+//!
+//! Each TCP address (`bind`, several allowed) gets one `SO_REUSEPORT`
+//! listener per shard; `port 0` means none. A Unix socket (`unixsocket`)
+//! is one socket whose fd every reactor watches: whichever accepts a
+//! connection serves it, like a TCP connection it accepted.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod conn;
 mod exec;
 mod fold;
+mod limits;
 mod lock;
 mod msg;
 mod reactor;
@@ -674,10 +694,11 @@ pub mod slot;
 mod stats;
 
 pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
-pub use reactor::{bind, run, Bound, Config};
+pub use limits::{LimitValues, Limits};
+pub use reactor::{bind, run, Bound, Config, Listen, UNIX_PEER};
 pub use service::{
-    ClientCtx, ClientInfo, ClientsChosen, ConnAction, Fold, InMulti, OutputLimit, PartsFold,
-    PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
+    ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
+    PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
 };
 pub use slot::{shard_of, slot};
 pub use stats::{ShardStats, Stats};

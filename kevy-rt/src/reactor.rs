@@ -2,8 +2,9 @@
 //! and runs commands, exchanges batches with the other shards over the ring
 //! mesh, and writes replies in order. See the crate doc for the design.
 
-use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, QUERY_BUF_LIMIT, READ_CHUNK};
+use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, READ_CHUNK};
 use crate::fold::FanOut;
+use crate::limits::{Limits, LimitsCopy};
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
 use crate::service::{key_range, ClientCtx, ConnAction, Refused, ReplyMode, Route, Service, TxOp};
@@ -12,22 +13,26 @@ use crate::stats::{ShardStats, Stats};
 use coord::Coordinator;
 use executor::{Executor, Wire};
 use kevy_resp::{Args, Parse};
-use kevy_sys::{clock, signal, EventFd, Events, Interest, Poller, TcpListener, Token};
+use kevy_sys::{
+    clock, signal, EventFd, Events, Interest, Poller, TcpListener, TcpStream, Token, UnixListener,
+};
 use mesh::{Endpoint, Padded, Shared, RING_BUDGET};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// The address a Unix socket client reports (it has none): CLIENT LIST
+/// shows the socket's path instead, as Redis does.
+pub const UNIX_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
 /// Connections accepted per listener wake-up.
 const ACCEPT_BUDGET: usize = 64;
-/// Redis's `maxclients` default.
-const MAX_CLIENTS: u64 = 10_000;
 /// Slots per ring. A shard pushes at most one batch per peer per iteration,
 /// so this only needs to cover a consumer that falls a few iterations behind.
 const RING_SLOTS: usize = 256;
-/// Active-expiry and other housekeeping period (Redis's `hz 10`).
-const TICK_MS: u64 = 100;
 /// How long a connection's ready replies may wait for a reply still coming
 /// from another shard, so that one `write` carries both (a pipeline split
 /// over two shards would otherwise cost two writes and two reads at the
@@ -51,32 +56,103 @@ mod tx;
 
 pub(crate) use pubsub::{Directory, Subs};
 
-const LISTENER: Token = Token(0);
-const WAKER: Token = Token(1);
-const FIRST_CONN: usize = 2;
+const WAKER: Token = Token(0);
+/// Listener tokens are `1..=MAX_LISTENERS`; connections come after.
+const MAX_LISTENERS: usize = 32;
+const FIRST_CONN: usize = 1 + MAX_LISTENERS;
+
+/// One TCP address to listen on (Redis's `bind`, one entry per address).
+#[derive(Clone, Debug)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    /// Redis's `-` prefix: an address this machine does not have is
+    /// skipped instead of failing the start.
+    pub optional: bool,
+}
 
 /// How to run the server.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub addr: SocketAddr,
+    /// TCP addresses, each served by one `SO_REUSEPORT` listener per
+    /// shard; empty: no TCP listener (Redis's `port 0`).
+    pub listen: Vec<Listen>,
+    /// A Unix socket path and the file mode to give it (0: leave the
+    /// umask's); every shard accepts on it.
+    pub unix: Option<(std::path::PathBuf, u32)>,
+    /// `listen(2)` backlog (`tcp-backlog`).
+    pub backlog: i32,
     /// Number of shards, one reactor thread each.
     pub shards: usize,
     /// Cores to pin shard `i` to (`cores[i % len]`); empty: no pinning.
     pub cores: Vec<usize>,
+    /// Limits CONFIG SET may change while the reactors run.
+    pub limits: Arc<Limits>,
+}
+
+impl Config {
+    /// One address, no Unix socket, Redis's default limits.
+    pub fn new(addr: SocketAddr, shards: usize, cores: Vec<usize>) -> Config {
+        Config {
+            listen: vec![Listen {
+                addr,
+                optional: false,
+            }],
+            unix: None,
+            backlog: 511,
+            shards,
+            cores,
+            limits: Default::default(),
+        }
+    }
+}
+
+/// A listening socket a reactor accepts on.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    fn fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Listener::Tcp(l) => l.fd(),
+            Listener::Unix(l) => l.fd(),
+        }
+    }
+
+    /// A connection and its peer's address (`None` for a Unix socket).
+    fn accept(&self) -> io::Result<Option<(TcpStream, Option<SocketAddr>)>> {
+        match self {
+            Listener::Tcp(l) => Ok(l.accept()?.map(|(s, a)| (s, Some(a)))),
+            Listener::Unix(l) => Ok(l.accept()?.map(|s| (s, None))),
+        }
+    }
 }
 
 /// Listeners bound and ready to serve: binding first reports a port in use
 /// before any thread starts.
 pub struct Bound {
     cfg: Config,
-    listeners: Vec<TcpListener>,
+    /// Each shard's listeners.
+    listeners: Vec<Vec<Listener>>,
+    /// The addresses bound (the kernel's port where 0 was asked).
+    addrs: Vec<SocketAddr>,
     /// The metrics endpoint's listener, served by shard 0.
     metrics: Option<TcpListener>,
 }
 
 impl Bound {
+    /// The first TCP address listened on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listeners[0].local_addr()
+        self.addrs
+            .first()
+            .copied()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no TCP listener"))
+    }
+
+    /// Every TCP address listened on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Adds the HTTP metrics endpoint (`GET /metrics`, the text
@@ -120,7 +196,8 @@ impl Bound {
         let mut handles = Vec::with_capacity(n);
         let mut metrics = self.metrics;
         let parts = self.listeners.into_iter().zip(rings::<S>(n));
-        for (id, (listener, (prods, cons))) in parts.enumerate() {
+        for (id, (listeners, (prods, cons))) in parts.enumerate() {
+            let limits = self.cfg.limits.clone();
             let metrics = metrics.take();
             let svc = svc.clone();
             let stats = stats.clone();
@@ -140,7 +217,8 @@ impl Bound {
                         svc,
                         stats,
                         ids,
-                        listener,
+                        listeners,
+                        limits,
                         Endpoint::new(id, mesh, prods, cons),
                     )?;
                     if let Some(l) = metrics {
@@ -195,27 +273,87 @@ fn rings<S: Service>(
     producers.into_iter().zip(consumers).collect()
 }
 
-/// Binds one `SO_REUSEPORT` listener per shard on `cfg.addr`.
+/// Binds one `SO_REUSEPORT` listener per shard on each of `cfg.listen`,
+/// and the Unix socket, shared by every shard.
 pub fn bind(cfg: Config) -> io::Result<Bound> {
     assert!(cfg.shards >= 1);
-    // SO_REUSEPORT would let this process share a port another server
-    // (say, a second kevy) is listening on, splitting its connections: a
-    // plain bind first fails as Redis's does when the port is taken.
-    if cfg.addr.port() != 0 {
-        drop(std::net::TcpListener::bind(cfg.addr)?);
+    let n = cfg.shards;
+    let mut listeners: Vec<Vec<Listener>> = (0..n).map(|_| Vec::new()).collect();
+    let mut addrs = Vec::new();
+    for l in &cfg.listen {
+        let first = match bind_one(l.addr, cfg.backlog) {
+            Ok(f) => f,
+            // Redis's `-` prefix: an address the machine lacks (or a
+            // family it does not support) is not an error.
+            Err(e) if l.optional && skippable(&e) => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: bind: {e}", l.addr))),
+        };
+        // Port 0 asks the kernel for a port; every other listener joins it.
+        let addr = first.local_addr()?;
+        addrs.push(addr);
+        listeners[0].push(Listener::Tcp(first));
+        for ls in listeners.iter_mut().skip(1) {
+            ls.push(Listener::Tcp(TcpListener::bind_reuseport(
+                addr,
+                cfg.backlog,
+            )?));
+        }
     }
-    let first = TcpListener::bind_reuseport(cfg.addr, 511)?;
-    // Port 0 asks the kernel for a port; every other listener joins it.
-    let addr = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..cfg.shards {
-        listeners.push(TcpListener::bind_reuseport(addr, 511)?);
+    if let Some((path, perm)) = &cfg.unix {
+        let u = UnixListener::bind(path, cfg.backlog, *perm)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: bind: {e}", path.display())))?;
+        for ls in listeners.iter_mut().skip(1) {
+            ls.push(Listener::Unix(u.try_clone()?));
+        }
+        listeners[0].push(Listener::Unix(u));
+    }
+    if listeners[0].len() > MAX_LISTENERS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("at most {MAX_LISTENERS} listening addresses"),
+        ));
     }
     Ok(Bound {
         cfg,
         listeners,
+        addrs,
         metrics: None,
     })
+}
+
+fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    // SO_REUSEPORT would let this process share a port another server
+    // (say, a second kevy) is listening on, splitting its connections: a
+    // plain bind first fails as Redis's does when the port is taken.
+    if addr.port() != 0 {
+        TcpListener::probe(addr)?;
+    }
+    TcpListener::bind_reuseport(addr, backlog)
+}
+
+fn skippable(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc_errno::EADDRNOTAVAIL
+                | libc_errno::EAFNOSUPPORT
+                | libc_errno::EPROTONOSUPPORT
+                | libc_errno::ENOPROTOOPT
+                | libc_errno::ESOCKTNOSUPPORT
+                | libc_errno::EPFNOSUPPORT
+        )
+    )
+}
+
+/// Linux's errno values for the errors [`skippable`] names (kevy-rt does
+/// not call libc).
+mod libc_errno {
+    pub const EADDRNOTAVAIL: i32 = 99;
+    pub const EAFNOSUPPORT: i32 = 97;
+    pub const EPROTONOSUPPORT: i32 = 93;
+    pub const ENOPROTOOPT: i32 = 92;
+    pub const ESOCKTNOSUPPORT: i32 = 94;
+    pub const EPFNOSUPPORT: i32 = 96;
 }
 
 /// Binds and runs: the whole server in one call.
@@ -230,7 +368,10 @@ struct Reactor<S: Service> {
     stats: Arc<Stats>,
     next_client_id: Arc<AtomicU64>,
     poller: Poller,
-    listener: TcpListener,
+    listeners: Vec<Listener>,
+    /// This reactor's copy of the run-time limits.
+    limits: Arc<Limits>,
+    lim: LimitsCopy,
     /// This shard's end of the ring mesh.
     mesh: Endpoint<S>,
     /// This shard's keyspace, lock table and waiters.
@@ -297,11 +438,14 @@ impl<S: Service> Reactor<S> {
         svc: Arc<S>,
         stats: Arc<Stats>,
         next_client_id: Arc<AtomicU64>,
-        listener: TcpListener,
+        listeners: Vec<Listener>,
+        limits: Arc<Limits>,
         mesh: Endpoint<S>,
     ) -> io::Result<Self> {
         let poller = Poller::new()?;
-        poller.add(listener.fd(), LISTENER, Interest::READABLE)?;
+        for (k, l) in listeners.iter().enumerate() {
+            poller.add(l.fd(), Token(1 + k), Interest::READABLE)?;
+        }
         // Edge-triggered, so a wake-up costs the waker's write and no read
         // here; the counter is reset once per tick (it would take 2^64
         // wake-ups to fill).
@@ -320,7 +464,9 @@ impl<S: Service> Reactor<S> {
             stats,
             next_client_id,
             poller,
-            listener,
+            listeners,
+            lim: LimitsCopy::new(&limits),
+            limits,
             mesh,
             cops: Vec::new(),
             free_cops: Vec::new(),
@@ -359,7 +505,7 @@ impl<S: Service> Reactor<S> {
 
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
-        let mut next_tick = clock::monotonic_ms() + TICK_MS;
+        let mut next_tick = clock::monotonic_ms() + self.lim.v.tick_ms();
         loop {
             if signal::shutdown_requested() {
                 break;
@@ -407,10 +553,13 @@ impl<S: Service> Reactor<S> {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
                 break;
             }
+            // One load per iteration: CONFIG SET's changes arrive here.
+            if self.lim.refresh(&self.limits) {
+                next_tick = next_tick.min(clock::monotonic_ms() + self.lim.v.tick_ms());
+            }
             self.svc.begin_iteration(&mut self.ex.shard);
             for ev in events.iter() {
                 match ev.token {
-                    LISTENER => self.accept(),
                     WAKER => {}
                     metrics::LISTENER => {
                         if let Some(m) = &mut self.metrics {
@@ -422,6 +571,7 @@ impl<S: Service> Reactor<S> {
                             m.event(ev.token, &self.poller, &*self.svc, &mut self.ex.shard);
                         }
                     }
+                    Token(t) if t < FIRST_CONN => self.accept(t - 1),
                     Token(t) => {
                         let idx = (t - FIRST_CONN) as u32;
                         if ev.readable || ev.hup {
@@ -459,7 +609,10 @@ impl<S: Service> Reactor<S> {
                 if let Some(args) = self.svc.internal_command(&mut self.ex.shard) {
                     self.run_internal(args);
                 }
-                next_tick = clock::monotonic_ms().max(now) + TICK_MS;
+                if self.lim.v.timeout_secs != 0 {
+                    self.close_idle();
+                }
+                next_tick = clock::monotonic_ms().max(now) + self.lim.v.tick_ms();
             }
         }
         self.svc.stopping(&mut self.ex.shard, &mut self.ex.effects);
@@ -511,12 +664,44 @@ impl<S: Service> Reactor<S> {
 
     // ---- connections -------------------------------------------------
 
+    /// Closes the connections idle for longer than `timeout` seconds, as
+    /// Redis's `clientsCronHandleTimeout`: not a blocked client (its own
+    /// timeout applies), a subscriber, a monitor, or one still owed a
+    /// reply. O(connections), once
+    /// per tick, only while `timeout` is set.
+    fn close_idle(&mut self) {
+        let limit_ms = self.lim.v.timeout_secs.saturating_mul(1000);
+        let now = clock::unix_ms();
+        for idx in 0..self.conns.len() as u32 {
+            let Some(c) = self.conns[idx as usize].as_ref() else {
+                continue;
+            };
+            // A connection still owed a reply is busy, not idle: its
+            // command waits on a lock or another shard.
+            let exempt = c.st.blocked
+                || c.st.waiting.is_some()
+                || c.st.client.subscribed
+                || c.st.monitor
+                || !c.st.nothing_pending();
+            if !exempt && now.saturating_sub(c.st.last_active_ms) > limit_ms {
+                self.svc
+                    .connection_event(crate::service::ConnEvent::IdleTimeout, &c.st.client);
+                self.close(idx);
+            }
+        }
+    }
+
     // Out of line: new connections are rare next to commands, and the
     // loop that runs commands stays smaller without it.
     #[inline(never)]
-    fn accept(&mut self) {
+    fn accept(&mut self, which: usize) {
+        let Some(listener) = self.listeners.get(which) else {
+            return;
+        };
+        let keepalive = self.lim.v.keepalive_secs;
+        let maxclients = self.lim.v.maxclients;
         for _ in 0..ACCEPT_BUDGET {
-            let (stream, peer) = match self.listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(Some(x)) => x,
                 Ok(None) => return,
                 Err(e) => {
@@ -526,15 +711,26 @@ impl<S: Service> Reactor<S> {
                     return;
                 }
             };
+            if keepalive != 0 && peer.is_some() {
+                // Best effort, as Redis: a socket that refuses keep-alive
+                // still serves.
+                let _ = stream.set_keepalive(keepalive);
+            }
             let connected = self.stats.sum(|s| &s.connected_clients);
-            if connected >= MAX_CLIENTS {
+            if connected >= maxclients {
                 let _ = stream.write(b"-ERR max number of clients reached\r\n");
                 self.my_stats()
                     .rejected_connections
                     .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let local = stream.local_addr().unwrap_or(peer);
+            let unix = peer.is_none();
+            let peer = peer.unwrap_or(UNIX_PEER);
+            let local = if unix {
+                UNIX_PEER
+            } else {
+                stream.local_addr().unwrap_or(peer)
+            };
             let client = ClientCtx {
                 id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
                 db: 0,
@@ -544,6 +740,7 @@ impl<S: Service> Reactor<S> {
                 local,
                 created_ms: clock::unix_ms(),
                 subscribed: false,
+                unix,
                 tracking: Default::default(),
                 checked: false,
             };
@@ -572,6 +769,8 @@ impl<S: Service> Reactor<S> {
                 self.free.push(idx);
                 continue;
             }
+            self.svc
+                .connection_event(crate::service::ConnEvent::Accepted, &client);
             self.ids.insert(client.id, idx);
             self.conns[idx as usize] = Some(Conn {
                 io: ConnIo {
@@ -632,7 +831,8 @@ impl<S: Service> Reactor<S> {
             }
         }
         self.net_in += total as u64;
-        if c.io.rend - c.io.rpos > QUERY_BUF_LIMIT {
+        c.st.last_active_ms = self.now_ms;
+        if c.io.rend - c.io.rpos > self.lim.v.query_buf {
             // Redis closes a client whose query buffer exceeds the limit.
             c.io.eof = true;
             c.io.rbuf = Vec::new();

@@ -152,6 +152,8 @@ pub struct ClientInfo {
     pub home: u32,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// Connected through the Unix socket (`peer` and `local` say nothing).
+    pub unix: bool,
     pub fd: i32,
     /// From the session ([`Service::describe`]).
     pub name: Vec<u8>,
@@ -272,6 +274,13 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// What [`Service::connection_event`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEvent {
+    Accepted,
+    IdleTimeout,
+}
+
 /// The per-connection facts a command needs wherever it runs. It is `Copy`
 /// because a command that crosses cores carries it.
 #[derive(Clone, Copy, Debug)]
@@ -291,6 +300,9 @@ pub struct ClientCtx {
     /// The connection has a subscription (Redis's `CLIENT_PUBSUB`): in
     /// RESP2 it may run only the commands Redis allows in that context.
     pub subscribed: bool,
+    /// The connection came through the Unix socket (its `peer` and `local`
+    /// are [`crate::reactor::UNIX_PEER`]).
+    pub unix: bool,
     /// Client-side caching (CLIENT TRACKING): the key's shard decides from
     /// it whether a read is recorded, the home whom an invalidation goes to.
     pub tracking: Tracking,
@@ -535,6 +547,11 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// A connection closed (its session is dropped after this).
     fn closed(&self, shard: &mut Self::Shard, client: &ClientCtx, session: &mut Self::Session);
+
+    /// A connection was accepted, or is about to be closed for being idle
+    /// (`timeout`): for the server's log. Called once per such event, off
+    /// the command path.
+    fn connection_event(&self, _event: ConnEvent, _client: &ClientCtx) {}
 
     /// A command refused before it ran (unknown, wrong arity, a bad
     /// subcommand, a queue-time error in MULTI), with its error text: for

@@ -233,7 +233,7 @@ impl ShardLog {
         });
         if let Err(e) = done {
             if self.ok {
-                eprintln!("kevy-server: writing the append-only log failed: {e}");
+                crate::log!(Warning, "writing the append-only log failed: {e}");
             }
             self.ok = false;
         }
@@ -285,7 +285,7 @@ impl ShardLog {
     pub fn close(&mut self, effects: &mut Effects) {
         self.persist(effects);
         if let Err(e) = self.log.sync_now() {
-            eprintln!("kevy-server: fsync of the append-only log failed: {e}");
+            crate::log!(Warning, "fsync of the append-only log failed: {e}");
         }
     }
 
@@ -343,7 +343,7 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
         recovered = load(&layout)?;
     }
     for note in &recovered.notes {
-        eprintln!("kevy-server: append-only log: {note}");
+        crate::log!(Notice, "append-only log: {note}");
     }
     recovered
         .truncate()
@@ -676,12 +676,12 @@ impl Rewrites {
         if failed {
             self.consecutive_failures.fetch_add(1, Relaxed);
             self.last_try_ms.store(now, Relaxed);
-            eprintln!("kevy-server: background AOF rewrite failed");
+            crate::log!(Warning, "background AOF rewrite failed");
         } else {
             self.all_installed.store(gen, Relaxed);
             self.consecutive_failures.store(0, Relaxed);
             self.count.fetch_add(1, Relaxed);
-            eprintln!("kevy-server: background AOF rewrite finished successfully");
+            crate::log!(Notice, "background AOF rewrite finished successfully");
         }
         self.in_progress.store(false, Relaxed);
     }
@@ -754,8 +754,9 @@ pub fn rewrite_part(shard: &mut Shard, issuer: Option<usize>) -> Result<(), &'st
     }
     let Some(log) = shard.aof.as_mut() else {
         if shard.id == 0 {
-            eprintln!(
-                "kevy-server: BGREWRITEAOF needs appendonly yes (there is no log to rewrite)"
+            crate::log!(
+                Notice,
+                "BGREWRITEAOF needs appendonly yes (there is no log to rewrite)"
             );
         }
         return Err(RW_CANNOT);
@@ -833,7 +834,7 @@ pub fn take_cut(shard: &mut Shard, effects: &mut Effects) {
             })
         });
     let part = started.unwrap_or_else(|e| {
-        eprintln!("kevy-server: shard {id}: cannot start the AOF rewrite: {e}");
+        crate::log!(Warning, "shard {id}: cannot start the AOF rewrite: {e}");
         ShardRewrite {
             gen,
             rw: None,
@@ -923,17 +924,17 @@ impl Rewrites {
                         sw.action = SwitchAction::Open;
                         sw.fenced.iter_mut().for_each(|f| *f = false);
                         self.enabled.store(true, Relaxed);
-                        eprintln!("kevy-server: append-only log turned on; rewriting it");
+                        crate::log!(Notice, "append-only log turned on; rewriting it");
                     }
                     Err(e) => {
                         self.last_ok.store(false, Relaxed);
                         self.last_try_ms.store(kevy_sys::clock::unix_ms(), Relaxed);
-                        eprintln!("kevy-server: cannot turn the append-only log on: {e}");
+                        crate::log!(Warning, "cannot turn the append-only log on: {e}");
                     }
                 }
             } else if !want && on && !self.job().active {
                 sw.action = SwitchAction::Close;
-                eprintln!("kevy-server: append-only log turned off");
+                crate::log!(Notice, "append-only log turned off");
             }
             if sw.action != SwitchAction::Stay {
                 sw.applied.iter_mut().for_each(|a| *a = false);
@@ -1151,7 +1152,10 @@ pub fn step_rewrite(shard: &mut Shard, budget: usize) {
             Err(e) => Some(Err(e)),
         };
         if let Some(Err(e)) = done {
-            eprintln!("kevy-server: shard {id}: writing the AOF rewrite's snapshot: {e}");
+            crate::log!(
+                Notice,
+                "shard {id}: writing the AOF rewrite's snapshot: {e}"
+            );
             if let Some(s) = part.snap.take() {
                 s.cancel(&mut shard.store);
             }
@@ -1164,7 +1168,10 @@ pub fn step_rewrite(shard: &mut Shard, budget: usize) {
         // Every decision recorded before any shard's cut is in this
         // shard's log by now: make it durable before any base installs.
         if let Err(e) = log.log.sync_now() {
-            eprintln!("kevy-server: shard {id}: fsync of the append-only log failed: {e}");
+            crate::log!(
+                Warning,
+                "shard {id}: fsync of the append-only log failed: {e}"
+            );
             log.ok = false;
             part.rw = None;
         }
@@ -1195,7 +1202,7 @@ pub fn step_rewrite(shard: &mut Shard, budget: usize) {
         match spawned {
             Ok(_) => part.install = Some(rx),
             Err(e) => {
-                eprintln!("kevy-server: cannot start the AOF rewrite thread: {e}");
+                crate::log!(Warning, "cannot start the AOF rewrite thread: {e}");
                 let _ = std::fs::remove_file(&part.temp);
                 log.rewriting = None;
                 r.finished(gen, n, false);
@@ -1223,7 +1230,10 @@ pub fn step_rewrite(shard: &mut Shard, budget: usize) {
             r.finished(gen, n, true);
         }
         Err(e) => {
-            eprintln!("kevy-server: shard {id}: installing the rewritten AOF base: {e}");
+            crate::log!(
+                Warning,
+                "shard {id}: installing the rewritten AOF base: {e}"
+            );
             r.finished(gen, n, false);
         }
     }
@@ -1310,7 +1320,10 @@ fn finish_conversion(dir: &Path) -> std::io::Result<()> {
 /// directory renamed over the old one.
 fn convert(kevy: &Kevy, layout: &Layout, rec: &Recovered, n: usize) -> Result<(), String> {
     let old_n = rec.shards();
-    eprintln!("kevy-server: the append-only log has {old_n} shard(s); rewriting it for {n}");
+    crate::log!(
+        Notice,
+        "the append-only log has {old_n} shard(s); rewriting it for {n}"
+    );
     let mut old = Vec::with_capacity(old_n);
     for s in 0..old_n {
         let mut shard = Shard::new(s, old_n);

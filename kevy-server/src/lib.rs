@@ -4,15 +4,18 @@
 
 pub mod acl;
 pub mod aof;
+pub mod conf;
 pub mod ctx;
 pub mod errors;
 pub mod families;
 pub mod latency;
 pub mod loading;
+pub mod log;
 pub mod metrics;
 pub mod notify;
 pub mod persist;
 pub mod propagate;
+pub mod rewrite;
 pub mod scripting;
 pub mod server;
 pub mod service;

@@ -140,7 +140,7 @@ fn begin(n: usize, total_bytes: u64) {
 }
 
 fn fatal(what: &str, e: impl std::fmt::Display) -> ! {
-    eprintln!("kevy-server: fatal error loading the {what}: {e}. Exiting.");
+    crate::log!(Warning, "fatal error loading the {what}: {e}. Exiting.");
     std::process::exit(1);
 }
 
@@ -179,18 +179,19 @@ pub fn start_rdb(
             let mut info = rdb::load(Counted(std::io::BufReader::new(f)), size, now, |k| {
                 read += 1;
                 if read.is_multiple_of(PROGRESS_EVERY) {
-                    eprintln!(
-                        "kevy-server: loading {}: {read} keys read in {:.1} s ({} of {size} bytes)",
+                    crate::log!(
+                        Notice,
+                        "loading {}: {read} keys read in {:.1} s ({} of {size} bytes)",
                         path.display(),
                         t0.elapsed().as_secs_f64(),
                         PROGRESS.loaded_bytes.load(Relaxed)
                     );
                 }
-                if k.db >= crate::server::DATABASES {
+                if k.db >= crate::server::databases() {
                     return Err(format!(
                         "database {} out of range (0..{})",
                         k.db,
-                        crate::server::DATABASES
+                        crate::server::databases()
                     ));
                 }
                 let s = kevy_rt::shard_of(&k.key, n);
@@ -351,8 +352,9 @@ pub fn step(kevy: &Kevy, shard: &mut Shard) {
         let before = PROGRESS.applied.fetch_add(applied, Relaxed);
         let after = before + applied;
         if before / PROGRESS_EVERY != after / PROGRESS_EVERY {
-            eprintln!(
-                "kevy-server: loading: {} keys or records applied in {:.1} s ({} of {} bytes read)",
+            crate::log!(
+                Notice,
+                "loading: {} keys or records applied in {:.1} s ({} of {} bytes read)",
                 after / PROGRESS_EVERY * PROGRESS_EVERY,
                 elapsed(),
                 PROGRESS.loaded_bytes.load(Relaxed),
@@ -369,13 +371,15 @@ pub fn step(kevy: &Kevy, shard: &mut Shard) {
     if SHARDS_LOADING.fetch_sub(1, Relaxed) == 1 {
         let p = &*PROGRESS;
         if l.aof {
-            eprintln!(
-                "kevy-server: DB loaded from append only file: {:.3} seconds",
+            crate::log!(
+                Notice,
+                "DB loaded from append only file: {:.3} seconds",
                 elapsed()
             );
         } else {
-            eprintln!(
-                "kevy-server: DB loaded from disk: {} keys in {:.3} seconds ({} expired skipped)",
+            crate::log!(
+                Notice,
+                "DB loaded from disk: {} keys in {:.3} seconds ({} expired skipped)",
                 p.keys.load(Relaxed),
                 elapsed(),
                 p.expired.load(Relaxed)

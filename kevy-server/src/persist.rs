@@ -196,6 +196,9 @@ impl Persist {
                     ..Job::default()
                 };
                 self.in_progress.store(!foreground, Relaxed);
+                if !foreground {
+                    crate::log!(Notice, "{STARTED}");
+                }
             }
             Phase::Joining if job.foreground == foreground => {}
             _ => return Err(IN_PROGRESS),
@@ -260,10 +263,7 @@ impl Persist {
             match saved {
                 Ok(()) => *written = job.gen,
                 Err(e) => {
-                    eprintln!(
-                        "kevy-server: saving {}: {e}",
-                        job.dir.join(&job.file).display()
-                    );
+                    crate::log!(Warning, "saving {}: {e}", job.dir.join(&job.file).display());
                     ok = false;
                 }
             }
@@ -278,9 +278,17 @@ impl Persist {
             self.lastsave.store(now / 1000, Relaxed);
             self.saved_dirty.store(job.dirty_at_cut, Relaxed);
             self.saves.fetch_add(1, Relaxed);
-            eprintln!("kevy-server: DB saved on disk");
+            crate::log!(Notice, "DB saved on disk");
+            if !job.foreground {
+                crate::log!(Notice, "Background saving terminated with success");
+            }
         } else {
             self.last_try_ms.store(now, Relaxed);
+            if job.foreground {
+                crate::log!(Warning, "Failed saving the DB");
+            } else {
+                crate::log!(Warning, "Background saving error");
+            }
         }
         if !job.foreground {
             self.last_secs
@@ -320,7 +328,7 @@ pub fn save_part(shard: &mut crate::shard::Shard) -> Result<bool, String> {
         .map_err(str::to_string)?;
     let dir = p.job().dir.clone();
     let path = write_section(&dir, &shard.store)
-        .map_err(|e| eprintln!("kevy-server: writing a snapshot section: {e}"))
+        .map_err(|e| crate::log!(Warning, "writing a snapshot section: {e}"))
         .ok();
     match p.section_done(gen, shard.id, path) {
         Some(job) => match p.complete(job, kevy_sys::alloc::stats().allocated) {
@@ -362,8 +370,9 @@ pub fn bgsave_part(shard: &mut crate::shard::Shard) -> Result<(), &'static str> 
             shard.snapshot = Some(ShardSnapshot { snap, path, gen });
         }
         Err(e) => {
-            eprintln!(
-                "kevy-server: cannot create a snapshot file in {}: {e}",
+            crate::log!(
+                Warning,
+                "cannot create a snapshot file in {}: {e}",
                 dir.display()
             );
             let _ = p.section_done(gen, shard.id, None);
@@ -391,7 +400,7 @@ pub fn step_snapshot(shard: &mut crate::shard::Shard, budget: usize) {
         Ok(false) => return,
         Ok(true) => true,
         Err(e) => {
-            eprintln!("kevy-server: writing a snapshot section: {e}");
+            crate::log!(Warning, "writing a snapshot section: {e}");
             false
         }
     };
@@ -403,13 +412,13 @@ pub fn step_snapshot(shard: &mut crate::shard::Shard, budget: usize) {
             Ok(w) => match w.into_inner().map_err(|e| e.into_error()) {
                 Ok(_) => Some(s.path),
                 Err(e) => {
-                    eprintln!("kevy-server: writing a snapshot section: {e}");
+                    crate::log!(Warning, "writing a snapshot section: {e}");
                     let _ = std::fs::remove_file(&s.path);
                     None
                 }
             },
             Err(e) => {
-                eprintln!("kevy-server: writing a snapshot section: {e}");
+                crate::log!(Warning, "writing a snapshot section: {e}");
                 let _ = std::fs::remove_file(&s.path);
                 None
             }
@@ -428,7 +437,7 @@ pub fn step_snapshot(shard: &mut crate::shard::Shard, budget: usize) {
                 p.complete(job, mem);
             });
         if let Err(e) = spawned {
-            eprintln!("kevy-server: cannot start the save thread: {e}");
+            crate::log!(Warning, "cannot start the save thread: {e}");
             shard.persist.in_progress.store(false, Relaxed);
         }
     }

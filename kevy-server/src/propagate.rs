@@ -351,6 +351,7 @@ mod tests {
                     local: addr,
                     created_ms: 0,
                     subscribed: false,
+                    unix: false,
                     tracking: Default::default(),
                     checked: false,
                 },

@@ -7,8 +7,21 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-/// Number of logical databases (Redis's `databases` default).
+/// The most logical databases (`databases`, Redis's default): INFO's
+/// per-shard counters are sized for it.
 pub const DATABASES: usize = 16;
+
+static DB_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(DATABASES);
+
+/// The databases in use (`databases`, fixed at start-up).
+pub fn databases() -> usize {
+    DB_COUNT.load(Relaxed)
+}
+
+/// Sets `databases` before the shards start.
+pub fn set_databases(n: usize) {
+    DB_COUNT.store(n.clamp(1, DATABASES), Relaxed);
+}
 
 /// Settings fixed at start-up.
 #[derive(Clone, Debug)]
@@ -79,6 +92,9 @@ pub struct Server {
     pub tracking: crate::tracking::Global,
     /// Latency spikes by event class (latency.rs).
     pub latency: crate::latency::LatencyMonitor,
+    /// The connection limits the reactors follow (`maxclients`,
+    /// `timeout`, …); CONFIG SET publishes new values here.
+    pub limits: Arc<kevy_rt::Limits>,
 }
 
 /// Redis's instantaneous metrics: a rate per 100 ms tick, averaged over
@@ -149,6 +165,7 @@ impl Server {
             scripts: Default::default(),
             tracking: Default::default(),
             latency: Default::default(),
+            limits: Default::default(),
         }
     }
 

@@ -67,7 +67,7 @@ impl Kevy {
         let id = self
             .server
             .table
-            .lookup(args.get(0))
+            .lookup_builtin(args.get(0))
             .ok_or_else(|| format!("unknown command '{}' in the log", name()))?;
         let spec = self.server.table.get(id);
         if spec.name == "function" {
@@ -86,6 +86,7 @@ impl Kevy {
             local: unspecified,
             created_ms: 0,
             subscribed: false,
+            unix: false,
             tracking: Default::default(),
             checked: false,
         };
@@ -306,10 +307,10 @@ impl Kevy {
 
     /// Looks the command up and checks its arity, with Redis's errors.
     #[inline(always)]
-    fn checked(&self, args: Args<'_>) -> Result<(u16, &CommandSpec), Vec<u8>> {
+    fn checked(&self, args: Args<'_>, internal: bool) -> Result<(u16, &CommandSpec), Vec<u8>> {
         let table = &self.server.table;
         let Some(id) = table.lookup(args.get(0)) else {
-            return Err(unknown_command(args));
+            return self.checked_builtin(args, internal);
         };
         let spec = table.get(id);
         if !arity_ok(spec.arity, args.len()) {
@@ -318,6 +319,21 @@ impl Kevy {
             );
         }
         Ok((id, spec))
+    }
+
+    /// A name clients cannot call: a command the server issues itself
+    /// (client id 0) still runs under its own name after `rename-command`.
+    #[cold]
+    fn checked_builtin(
+        &self,
+        args: Args<'_>,
+        internal: bool,
+    ) -> Result<(u16, &CommandSpec), Vec<u8>> {
+        let table = &self.server.table;
+        match table.lookup_builtin(args.get(0)) {
+            Some(id) if internal && table.has_renames() => Ok((id, table.get(id))),
+            _ => Err(unknown_command(args)),
+        }
     }
 }
 
@@ -344,7 +360,7 @@ impl Service for Kevy {
         client: &ClientCtx,
         nshards: usize,
     ) -> Result<(u16, Route), Vec<u8>> {
-        let (id, spec) = self.checked(args)?;
+        let (id, spec) = self.checked(args, client.id == 0)?;
         if crate::loading::in_progress() {
             self.refuse_while_loading(id, spec, args)?;
         }
@@ -378,7 +394,7 @@ impl Service for Kevy {
                 _ => None,
             }
         };
-        let (id, spec) = self.checked(args).map_err(|msg| Refused {
+        let (id, spec) = self.checked(args, false).map_err(|msg| Refused {
             tx: tx_op(args),
             msg,
         })?;
@@ -729,7 +745,26 @@ impl Service for Kevy {
         crate::settings::pubsub_limit()
     }
 
+    fn connection_event(&self, event: kevy_rt::ConnEvent, client: &ClientCtx) {
+        if !crate::log::enabled(crate::log::Level::Verbose) {
+            return;
+        }
+        let addr = client_addr(client);
+        match event {
+            kevy_rt::ConnEvent::Accepted => crate::log!(Verbose, "Accepted {addr}"),
+            kevy_rt::ConnEvent::IdleTimeout => crate::log!(Verbose, "Closing idle client"),
+        }
+    }
+
     fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {
+        if crate::log::enabled(crate::log::Level::Verbose) {
+            crate::log!(
+                Verbose,
+                "Client closed connection id={} addr={}",
+                client.id,
+                client_addr(client)
+            );
+        }
         if session.name.is_some() {
             self.server.set_client_name(client.id, None);
         }
@@ -903,8 +938,9 @@ impl Service for Kevy {
             let changes =
                 dirty.saturating_sub(p.saved_dirty.load(std::sync::atomic::Ordering::Relaxed));
             if persist::save_point_due(p, &points, changes, now) {
-                eprintln!(
-                    "kevy-server: {changes} changes since the last save; saving (save point)"
+                crate::log!(
+                    Notice,
+                    "{changes} changes since the last save; saving (save point)"
                 );
                 return Some(OwnedArgs::from_slices([b"BGSAVE"]));
             }
@@ -921,8 +957,9 @@ impl Service for Kevy {
             let current = self.server.sum_published(|s| &s.aof_current_size);
             let base = self.server.sum_published(|s| &s.aof_base_size);
             if self.server.rewrites.auto_due(current, base, now) {
-                eprintln!(
-                    "kevy-server: starting automatic rewriting of AOF on {}% growth",
+                crate::log!(
+                    Notice,
+                    "starting automatic rewriting of AOF on {}% growth",
                     (current as u128 * 100 / base.max(1) as u128).saturating_sub(100)
                 );
                 return Some(OwnedArgs::from_slices([b"BGREWRITEAOF"]));
@@ -934,7 +971,7 @@ impl Service for Kevy {
     /// SIGINT and SIGTERM run SHUTDOWN, which saves first when save points
     /// are configured (as Redis does); without them the server stops at once.
     fn stop_command(&self, _shard: &mut Shard) -> Option<OwnedArgs> {
-        eprintln!("kevy-server: received SIGINT or SIGTERM, scheduling shutdown");
+        crate::log!(Warning, "Received SIGINT or SIGTERM scheduling shutdown...");
         // A partial dataset is never saved over the file being loaded.
         if crate::loading::in_progress() {
             return None;
@@ -1016,6 +1053,18 @@ impl Service for Kevy {
 
     fn watch_changed(&self, shard: &mut Shard, client: u64) -> bool {
         shard.store.watch_changed(client)
+    }
+}
+
+/// A client's address as Redis's log and CLIENT LIST write it.
+fn client_addr(client: &ClientCtx) -> String {
+    if client.unix {
+        format!(
+            "{}:0",
+            crate::settings::current("unixsocket").unwrap_or_default()
+        )
+    } else {
+        client.peer.to_string()
     }
 }
 

@@ -1,6 +1,17 @@
 //! The server's settings and statistics baseline: the parameters CONFIG
 //! knows, what CONFIG SET changed at run time, and the counter values at the
 //! last CONFIG RESETSTAT. CONFIG changes them; INFO reads them.
+//!
+//! Every parameter is one [`PARAMS`] entry: name, alias, type, default,
+//! and what CONFIG SET may do with it ([`Policy`]). The config file and
+//! the command line ([`load_directive`]) and CONFIG SET check a value the
+//! same way ([`normalize`], [`check`]) and keep it in one place
+//! ([`Runtime::overrides`]); what a value drives is applied in
+//! [`apply_live`]. Values the shards need on their hot path are never read
+//! from here: they are published typed, lock-free, where the shards look
+//! (the reactors' [`kevy_rt::Limits`], atomics of a feature's own), so a
+//! new parameter is an entry in the table and, if it acts, a line in
+//! `apply_live`.
 
 use crate::server::Server;
 use kevy_store::num::parse_i64;
@@ -22,13 +33,21 @@ pub enum Kind {
     /// `notify-keyspace-events`: class letters, kept as given and shown as
     /// Redis shows them.
     Events,
+    /// A file mode in octal (`unixsocketperm`), up to the bound.
+    Octal(i64),
+    /// `bind`: addresses, each `*`, `::*` or an IP, `-` in front when
+    /// optional.
+    Bind,
 }
 
 /// What CONFIG SET may do with a parameter.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
-    /// Redis refuses it at run time too.
+    /// Applied at start-up; Redis refuses it at run time too.
     Immutable,
+    /// Applied at start-up; CONFIG SET accepts only the value in force
+    /// (Redis would re-bind or restart something kevy does not).
+    Startup,
     /// Accepted and reported back by CONFIG GET, with no effect on kevy: an
     /// encoding threshold, a log or sampling knob. Ignoring it cannot make a
     /// reply wrong.
@@ -110,32 +129,52 @@ pub static PARAMS: &[Param] = {
     &[
         // General.
         p("daemonize", Bool, "no", Immutable),
-        p("databases", Int(1, i32::MAX as i64), "16", Immutable),
+        p("databases", Int(1, crate::server::DATABASES as i64), "16", Immutable),
         p("io-threads", Int(1, 128), "1", Immutable),
         p("io-threads-do-reads", Bool, "no", Immutable),
         p("pidfile", Str, "", Immutable),
         p("logfile", Str, "", Immutable),
-        p("loglevel", Enum(&["debug", "verbose", "notice", "warning"]), "notice", Tunable),
+        p("loglevel", Enum(&["debug", "verbose", "notice", "warning"]), "notice", Live),
         p("supervised", Enum(&["upstart", "systemd", "auto", "no"]), "no", Immutable),
         p("always-show-logo", Bool, "no", Immutable),
         p("syslog-enabled", Bool, "no", Immutable),
+        p("syslog-ident", Str, "redis", Immutable),
+        p("syslog-facility", Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", Immutable),
+        p("crash-log-enabled", Bool, "yes", Tunable),
+        p("crash-memcheck-enabled", Bool, "yes", Tunable),
+        p("ignore-warnings", Str, "", Tunable),
+        p("proc-title-template", Str, "{title} {listen-addr} {server-mode}", Tunable),
+        p("disable-thp", Bool, "yes", Immutable),
+        p("enable-debug-command", Enum(&["no", "yes", "local"]), "no", Immutable),
+        p("enable-module-command", Enum(&["no", "yes", "local"]), "no", Immutable),
+        p("enable-protected-configs", Enum(&["no", "yes", "local"]), "no", Immutable),
+        p("server_cpulist", Str, "", Immutable),
+        p("bio_cpulist", Str, "", Immutable),
+        p("aof_rewrite_cpulist", Str, "", Immutable),
+        p("bgsave_cpulist", Str, "", Immutable),
+        p("shutdown-on-sigint", Str, "default", Fixed),
+        p("shutdown-on-sigterm", Str, "default", Fixed),
+        p("sanitize-dump-payload", Enum(&["no", "yes", "clients"]), "no", Tunable),
+        p("propagation-error-behavior", Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", Tunable),
         p("set-proc-title", Bool, "yes", Immutable),
         p("cluster-enabled", Bool, "no", Immutable),
-        p("hz", I32, "10", Tunable),
+        p("hz", I32, "10", Live),
         p("dynamic-hz", Bool, "yes", Tunable),
         // Network and clients.
-        p("port", Int(0, 65535), "", Fixed),
-        p("bind", Str, "", Fixed),
+        p("port", Int(0, 65535), "6379", Startup),
+        p("bind", Bind, "127.0.0.1", Startup),
+        p("bind-source-addr", Str, "", Tunable),
         p("unixsocket", Str, "", Immutable),
-        p("unixsocketperm", Int(0, 0o777), "0", Immutable),
+        p("unixsocketperm", Octal(0o777), "0", Immutable),
         p("tcp-backlog", I32, "511", Immutable),
+        p("socket-mark-id", I32, "0", Tunable),
         p("tls-port", Int(0, 65535), "0", Fixed),
         p("protected-mode", Bool, "yes", Live),
-        p("tcp-keepalive", I32, "300", Fixed),
-        p("timeout", I32, "0", Fixed),
-        p("maxclients", Int(1, u32::MAX as i64), "10000", Fixed),
+        p("tcp-keepalive", I32, "300", Live),
+        p("timeout", I32, "0", Live),
+        p("maxclients", Int(1, u32::MAX as i64), "10000", Live),
         p("proto-max-bulk-len", Mem, "", Fixed),
-        p("client-query-buffer-limit", Mem, "1073741824", Fixed),
+        p("client-query-buffer-limit", Mem, "1073741824", Live),
         p("client-output-buffer-limit", Str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Live),
         p("requirepass", Str, "", Live),
         p("masterauth", Str, "", Fixed),
@@ -155,7 +194,13 @@ pub static PARAMS: &[Param] = {
         p("lfu-decay-time", I32, "1", Tunable),
         p("active-expire-effort", Int(1, 10), "1", Tunable),
         p("activerehashing", Bool, "yes", Tunable),
-        p("activedefrag", Bool, "no", Tunable),
+        p("activedefrag", Bool, "no", Fixed),
+        p("active-defrag-cycle-max", Int(1, 99), "25", Tunable),
+        p("active-defrag-cycle-min", Int(1, 99), "1", Tunable),
+        p("active-defrag-ignore-bytes", Mem, "104857600", Tunable),
+        p("active-defrag-max-scan-fields", I64, "1000", Tunable),
+        p("active-defrag-threshold-lower", Int(0, 1000), "10", Tunable),
+        p("active-defrag-threshold-upper", Int(0, 1000), "100", Tunable),
         p("jemalloc-bg-thread", Bool, "yes", Tunable),
         p("lazyfree-lazy-eviction", Bool, "no", Tunable),
         p("lazyfree-lazy-expire", Bool, "no", Tunable),
@@ -163,6 +208,7 @@ pub static PARAMS: &[Param] = {
         p("lazyfree-lazy-user-del", Bool, "no", Tunable),
         p("lazyfree-lazy-user-flush", Bool, "no", Tunable),
         p("oom-score-adj", Enum(&["no", "yes", "relative", "absolute"]), "no", Fixed),
+        p("oom-score-adj-values", Str, "0 200 800", Tunable),
         // Encodings.
         pa("hash-max-listpack-entries", "hash-max-ziplist-entries", I64, "512", Tunable),
         pa("hash-max-listpack-value", "hash-max-ziplist-value", I64, "64", Tunable),
@@ -190,6 +236,11 @@ pub static PARAMS: &[Param] = {
         p("auto-aof-rewrite-min-size", Mem, "67108864", Live),
         p("aof-use-rdb-preamble", Bool, "yes", Tunable),
         p("aof-load-truncated", Bool, "yes", Tunable),
+        p("aof-disable-auto-gc", Bool, "no", Tunable),
+        p("aof-rewrite-incremental-fsync", Bool, "yes", Tunable),
+        p("rdb-save-incremental-fsync", Bool, "yes", Tunable),
+        p("aof-timestamp-enabled", Bool, "no", Fixed),
+        p("rdb-del-sync-files", Bool, "no", Tunable),
         // Replication (kevy is always a master without replicas).
         pa("replicaof", "slaveof", Str, "", Immutable),
         pa("replica-read-only", "slave-read-only", Bool, "yes", Tunable),
@@ -200,6 +251,58 @@ pub static PARAMS: &[Param] = {
         pa("min-replicas-max-lag", "min-slaves-max-lag", I32, "10", Tunable),
         p("repl-backlog-size", Mem, "1048576", Tunable),
         p("repl-timeout", Int(1, i32::MAX as i64), "60", Tunable),
+        p("repl-backlog-ttl", I64, "3600", Tunable),
+        p("repl-disable-tcp-nodelay", Bool, "no", Tunable),
+        p("repl-diskless-load", Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", Tunable),
+        p("repl-diskless-sync", Bool, "yes", Tunable),
+        p("repl-diskless-sync-delay", I32, "5", Tunable),
+        p("repl-diskless-sync-max-replicas", I32, "0", Tunable),
+        pa("repl-ping-replica-period", "repl-ping-slave-period", Int(1, i32::MAX as i64), "10", Tunable),
+        pa("replica-announce-ip", "slave-announce-ip", Str, "", Tunable),
+        pa("replica-announce-port", "slave-announce-port", Int(0, 65535), "0", Tunable),
+        p("replica-announced", Bool, "yes", Tunable),
+        p("replica-ignore-disk-write-errors", Bool, "no", Tunable),
+        pa("replica-ignore-maxmemory", "slave-ignore-maxmemory", Bool, "yes", Tunable),
+        // Cluster mode is off (`cluster-enabled no`): these shape a mode
+        // kevy does not run in.
+        p("cluster-config-file", Str, "nodes.conf", Immutable),
+        p("cluster-port", Int(0, 65535), "0", Immutable),
+        p("cluster-node-timeout", I64, "15000", Tunable),
+        p("cluster-migration-barrier", I32, "1", Tunable),
+        p("cluster-require-full-coverage", Bool, "yes", Tunable),
+        pa("cluster-replica-no-failover", "cluster-slave-no-failover", Bool, "no", Tunable),
+        pa("cluster-replica-validity-factor", "cluster-slave-validity-factor", I32, "10", Tunable),
+        p("cluster-allow-reads-when-down", Bool, "no", Tunable),
+        p("cluster-allow-pubsubshard-when-down", Bool, "yes", Tunable),
+        p("cluster-allow-replica-migration", Bool, "yes", Tunable),
+        p("cluster-announce-hostname", Str, "", Tunable),
+        p("cluster-announce-ip", Str, "", Tunable),
+        p("cluster-announce-port", Int(0, 65535), "0", Tunable),
+        p("cluster-announce-bus-port", Int(0, 65535), "0", Tunable),
+        p("cluster-announce-tls-port", Int(0, 65535), "0", Tunable),
+        p("cluster-preferred-endpoint-type", Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", Tunable),
+        p("cluster-link-sendbuf-limit", Mem, "0", Tunable),
+        // TLS is not built in (`tls-port 0`): the files and ciphers of a
+        // listener that does not exist.
+        p("tls-cert-file", Str, "", Tunable),
+        p("tls-key-file", Str, "", Tunable),
+        p("tls-key-file-pass", Str, "", Tunable),
+        p("tls-client-cert-file", Str, "", Tunable),
+        p("tls-client-key-file", Str, "", Tunable),
+        p("tls-client-key-file-pass", Str, "", Tunable),
+        p("tls-dh-params-file", Str, "", Tunable),
+        p("tls-ca-cert-file", Str, "", Tunable),
+        p("tls-ca-cert-dir", Str, "", Tunable),
+        p("tls-protocols", Str, "", Tunable),
+        p("tls-ciphers", Str, "", Tunable),
+        p("tls-ciphersuites", Str, "", Tunable),
+        p("tls-prefer-server-ciphers", Bool, "no", Tunable),
+        p("tls-session-caching", Bool, "yes", Tunable),
+        p("tls-session-cache-size", I32, "20480", Tunable),
+        p("tls-session-cache-timeout", I32, "300", Tunable),
+        p("tls-cluster", Bool, "no", Tunable),
+        p("tls-replication", Bool, "no", Tunable),
+        p("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes", Tunable),
         // Diagnostics and scripting.
         p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000", Live),
         p("slowlog-max-len", I64, "128", Live),
@@ -224,6 +327,10 @@ pub static PARAMS: &[Param] = {
         ph("aof-load-corrupt", Bool, "no", Tunable),
         ph("watchdog-period", I32, "0", Fixed),
         ph("lua-enable-deprecated-api", Bool, "no", Immutable),
+        // kevy's own: reactor threads and the cores they are pinned to
+        // (`--cores`, `--shards`; 0: one per available core).
+        ph("cores", Int(0, 1024), "0", Immutable),
+        ph("shards", Int(0, 1024), "0", Immutable),
     ]
 };
 
@@ -257,8 +364,54 @@ pub fn check(name: &str, value: &str) -> Result<(), String> {
             Err("dbfilename can't be a path, just a filename".into())
         }
         "client-output-buffer-limit" => parse_output_limits(value).map(|_| ()),
+        "client-query-buffer-limit" if value.parse::<u64>().is_ok_and(|n| n < 1 << 20) => {
+            Err("argument must be between 1048576 and 9223372036854775807 inclusive".into())
+        }
+        "activedefrag" if value == "yes" => Err("Active defragmentation cannot be enabled: it \
+             requires a Redis server compiled with a modified Jemalloc like the one shipped by \
+             default with the Redis source distribution"
+            .into()),
         _ => Ok(()),
     }
+}
+
+/// The value kept for a valid one, where Redis adjusts it: `hz` is
+/// brought within 1 to 500.
+pub fn settle(name: &str, v: String) -> String {
+    match name {
+        "hz" => v.parse::<i64>().map_or(v, |n| n.clamp(1, 500).to_string()),
+        _ => v,
+    }
+}
+
+/// What CONFIG SET checks beyond the value itself: a `maxclients` the
+/// process's open-files limit cannot hold is refused with the number it
+/// could, as Redis does (raising the limit first when it can).
+pub fn check_live(server: &Server, name: &str, value: &str) -> Result<(), String> {
+    if name != "maxclients" {
+        return Ok(());
+    }
+    let Ok(want) = value.parse::<u64>() else {
+        return Ok(());
+    };
+    let reserved = reserved_fds(server.config.shards);
+    let got = kevy_sys::process::raise_open_files_limit(want + reserved)
+        .or_else(|_| kevy_sys::process::open_files_limit().map(|(cur, _)| cur))
+        .unwrap_or(u64::MAX);
+    if got < want + reserved {
+        return Err(format!(
+            "The operating system is not able to handle the specified number of clients, try with {}",
+            got.saturating_sub(reserved)
+        ));
+    }
+    Ok(())
+}
+
+/// File descriptors the server keeps besides its clients' (Redis's
+/// `CONFIG_MIN_RESERVED_FDS`, plus each shard's listeners, epoll and
+/// eventfd).
+pub fn reserved_fds(shards: usize) -> u64 {
+    32 + 4 * shards as u64
 }
 
 /// Makes a [`Policy::Live`] parameter's new value take effect; shards read
@@ -271,7 +424,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         "rdbcompression" => kevy_persist::rdb::set_compression(value == "yes"),
         "dir" => {
             if let Err(e) = std::env::set_current_dir(value) {
-                eprintln!("kevy-server: cannot change directory to {value}: {e}");
+                crate::log!(Warning, "cannot change directory to {value}: {e}");
             }
         }
         "latency-monitor-threshold" => {
@@ -301,6 +454,14 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         "acllog-max-len" => {
             if let Ok(n) = value.parse() {
                 crate::acl::set_log_max(n);
+            }
+        }
+        "timeout" | "tcp-keepalive" | "maxclients" | "client-query-buffer-limit" | "hz" => {
+            server.limits.set(limit_values())
+        }
+        "loglevel" => {
+            if let Some(l) = crate::log::Level::parse(value) {
+                crate::log::set_level(l);
             }
         }
         "notify-keyspace-events" => {
@@ -389,33 +550,224 @@ pub fn parse_output_limits(v: &str) -> Result<Vec<(&'static str, kevy_rt::Output
     Ok(out)
 }
 
-/// Sets a parameter from the command line (`--name value`), before the
-/// shards start: as CONFIG SET does, except that immutable parameters are
-/// accepted. A parameter kevy does not implement is refused unless the
-/// value is the one kevy runs with.
-pub fn set_at_startup(server: &Server, name: &str, value: &str) -> Result<(), String> {
-    // `user` lines (and `--user` flags) may repeat: one user each.
-    if name.eq_ignore_ascii_case("user") {
-        return crate::acl::apply_user_line(value);
+/// Parameters that take several words (`bind 127.0.0.1 ::1`): one
+/// argument in the file or on the command line is split as a line would be.
+const MULTI_ARG: &[&str] = &[
+    "save",
+    "bind",
+    "client-output-buffer-limit",
+    "oom-score-adj-values",
+    "latency-tracking-info-percentiles",
+    // `replicaof <host> <port>`: two words in the file, refused whole.
+    "replicaof",
+];
+
+/// Immutable parameters whose other values make the server something
+/// kevy is not (a cluster node, a replica, an upstart job): refused in
+/// the file and on the command line, with the values that are accepted.
+const REFUSED_AT_STARTUP: &[(&str, &[&str])] = &[
+    ("cluster-enabled", &["no"]),
+    ("replicaof", &[""]),
+    ("supervised", &["no", "auto", "systemd"]),
+];
+
+/// Directives Redis 7 still accepts and ignores.
+const DEPRECATED: &[&str] = &[
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
+
+/// What reading the configuration gathers besides parameter values.
+#[derive(Default, Debug)]
+pub struct Loaded {
+    /// `rename-command` lines (the command, its new name; empty:
+    /// removed), applied once the command table exists.
+    pub renames: Vec<crate::conf::Directive>,
+    /// A `save` line was read: the next ones add save points.
+    save_seen: bool,
+}
+
+/// Applies one configuration line (from the file or a `--flag`) as Redis's
+/// `loadServerConfigFromString` does, before the server starts: the
+/// value is checked and kept; what it drives is applied by
+/// [`apply_startup`] and [`apply_all`]. The error is Redis's wording.
+pub fn load_directive(d: &crate::conf::Directive, loaded: &mut Loaded) -> Result<(), String> {
+    let args = &d.args;
+    let name = args[0].as_str();
+    if DEPRECATED.contains(&name) {
+        return Ok(());
     }
-    let p = find_param(name.as_bytes()).ok_or_else(|| format!("unknown option '--{name}'"))?;
-    let v = normalize(p.kind, value.as_bytes())
-        .and_then(|v| check(p.name, &v).map(|()| v))
-        .map_err(|why| format!("invalid value '{value}' for '--{name}': {why}"))?;
+    if name == "rename-command" && args.len() == 3 {
+        loaded.renames.push(d.clone());
+        return Ok(());
+    }
+    // `user` lines (and `--user` flags) may repeat: one user each. One
+    // argument (`--user "alice on >pw"`) is a whole rule line; several
+    // go back quoted, so a password with spaces stays one word.
+    if name.eq_ignore_ascii_case("user") {
+        if args.len() == 2 {
+            return crate::acl::apply_user_line(&args[1]);
+        }
+        let line: Vec<String> = args[1..]
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
+        return crate::acl::apply_user_line(&line.join(" "));
+    }
+    let Some(p) = find_param(name.as_bytes()) else {
+        return Err("Bad directive or wrong number of arguments".into());
+    };
+    let multi = MULTI_ARG.contains(&p.name);
+    if !multi && args.len() != 2 {
+        return Err("wrong number of arguments".into());
+    }
+    let words: Vec<String> = if multi && args.len() == 2 && !args[1].is_empty() {
+        crate::conf::split_args(args[1].as_bytes())
+            .unwrap_or_default()
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect()
+    } else {
+        args[1..].to_vec()
+    };
+    let mut value = words.join(" ");
+    if p.name == "save" {
+        if words.len() == 1 && words[0].is_empty() {
+            value.clear();
+        }
+        // Save points accumulate over lines; the first line replaces the
+        // defaults.
+        let v = normalize(p.kind, value.as_bytes())?;
+        let mut rt = runtime();
+        let value = match rt.overrides.iter().find(|(n, _)| *n == "save") {
+            Some((_, old)) if loaded.save_seen && !old.is_empty() && !v.is_empty() => {
+                format!("{old} {v}")
+            }
+            _ => v,
+        };
+        loaded.save_seen = true;
+        set_override(&mut rt, "save", value);
+        return Ok(());
+    }
+    let v = normalize(p.kind, value.as_bytes()).and_then(|v| check(p.name, &v).map(|()| v))?;
+    let v = settle(p.name, v);
+    if REFUSED_AT_STARTUP
+        .iter()
+        .any(|&(n, ok)| n == p.name && !ok.contains(&v.as_str()))
+    {
+        return Err(format!("'{} {value}' is not supported by kevy", p.name));
+    }
     let mut rt = runtime();
     if p.policy == Policy::Fixed {
-        let current = param_value(server, p, &rt);
+        let current = default_value(p);
         if normalize(p.kind, current.as_bytes()).map_or(true, |c| c != v) {
-            return Err(format!("'--{name} {value}' is not supported by kevy"));
+            return Err(format!("'{} {value}' is not supported by kevy", p.name));
         }
         return Ok(());
     }
-    apply_live(server, p.name, &v);
-    match rt.overrides.iter_mut().find(|(n, _)| *n == p.name) {
-        Some(slot) => slot.1 = v,
-        None => rt.overrides.push((p.name, v)),
+    if p.name == "dir" {
+        // As Redis: the working directory changes while the file is read,
+        // so later relative paths are relative to it.
+        std::env::set_current_dir(&v).map_err(|e| crate::conf::os_reason(&e))?;
     }
+    set_override(&mut rt, p.name, v);
     Ok(())
+}
+
+/// The absolute path of the config file the server started with.
+static CONFIG_FILE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+pub fn set_config_file(path: Option<std::path::PathBuf>) {
+    *CONFIG_FILE.lock().unwrap_or_else(|e| e.into_inner()) = path;
+}
+
+/// The config file CONFIG REWRITE writes, if the server was given one.
+pub fn config_file() -> Option<std::path::PathBuf> {
+    CONFIG_FILE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Sets a parameter's value as the server decides it (a limit the system
+/// lowered), checked like a CONFIG SET value but with no effect applied.
+pub fn set_value(name: &str, value: &str) -> Result<(), String> {
+    let p = find_param(name.as_bytes()).ok_or("no such parameter")?;
+    let v = normalize(p.kind, value.as_bytes())?;
+    set_override(&mut runtime(), p.name, v);
+    Ok(())
+}
+
+fn set_override(rt: &mut Runtime, name: &'static str, v: String) {
+    match rt.overrides.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = v,
+        None => rt.overrides.push((name, v)),
+    }
+}
+
+/// Applies what the process itself needs before the server exists: the
+/// log's level, file and syslog.
+pub fn apply_startup() {
+    let get = |n: &str| current(n).unwrap_or_default();
+    if let Some(l) = crate::log::Level::parse(&get("loglevel")) {
+        crate::log::set_level(l);
+    }
+    crate::log::set_file(&get("logfile"));
+    if get("syslog-enabled") == "yes" {
+        crate::log::enable_syslog(&get("syslog-ident"), &get("syslog-facility"));
+    }
+}
+
+/// Applies every value read at start-up that has a live effect.
+pub fn apply_all(server: &Server) {
+    let values: Vec<(&'static str, String)> = runtime().overrides.clone();
+    for (name, v) in values {
+        if name != "dir" {
+            apply_live(server, name, &v);
+        }
+    }
+}
+
+/// The run-time limits as the settings give them.
+pub fn limit_values() -> kevy_rt::LimitValues {
+    let num = |n: &str| current(n).and_then(|v| v.parse::<u64>().ok());
+    let d = kevy_rt::LimitValues::default();
+    kevy_rt::LimitValues {
+        maxclients: num("maxclients").unwrap_or(d.maxclients),
+        timeout_secs: num("timeout").unwrap_or(d.timeout_secs),
+        keepalive_secs: num("tcp-keepalive")
+            .map_or(d.keepalive_secs, |v| v.min(u32::MAX as u64) as u32),
+        query_buf: num("client-query-buffer-limit").map_or(d.query_buf, |v| v as usize),
+        hz: num("hz").map_or(d.hz, |v| v.clamp(1, 500) as u32),
+    }
+}
+
+/// `bind`'s addresses for the listeners: `*` is every IPv4 address, `::*`
+/// every IPv6 one, a `-` in front makes an address optional.
+pub fn parse_bind(v: &str, port: u16) -> Result<Vec<kevy_rt::Listen>, String> {
+    let mut out = Vec::new();
+    for w in v.split_ascii_whitespace() {
+        let (optional, a) = match w.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, w),
+        };
+        let ip: std::net::IpAddr = match a {
+            "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            "::*" => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            _ => a
+                .parse()
+                .map_err(|_| format!("Invalid bind address '{a}'"))?,
+        };
+        out.push(kevy_rt::Listen {
+            addr: std::net::SocketAddr::new(ip, port),
+            optional,
+        });
+    }
+    if out.len() > 16 {
+        return Err("Too many bind addresses specified.".into());
+    }
+    Ok(out)
 }
 
 pub fn find_param(name: &[u8]) -> Option<&'static Param> {
@@ -449,6 +801,14 @@ pub fn param_value(server: &Server, p: &Param, rt: &Runtime) -> String {
     match p.name {
         "port" => server.config.port.to_string(),
         "bind" => server.config.bind.clone(),
+        _ => default_value(p),
+    }
+}
+
+/// The value of a parameter nothing has set: its default, or the
+/// process's own fact for `dir` and `proto-max-bulk-len`.
+pub fn default_value(p: &Param) -> String {
+    match p.name {
         "dir" => std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
@@ -491,6 +851,21 @@ pub fn normalize(kind: Kind, v: &[u8]) -> Result<String, String> {
                 )
             }),
         Kind::Str => Ok(text.into_owned()),
+        Kind::Octal(hi) => {
+            let n = std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| i64::from_str_radix(t, 8).ok())
+                .ok_or("argument couldn't be parsed into an integer")?;
+            if !(0..=hi).contains(&n) {
+                return Err(format!("argument must be between 0 and {hi} inclusive"));
+            }
+            Ok(format!("{n:o}"))
+        }
+        Kind::Bind => {
+            let words: Vec<&str> = text.split_ascii_whitespace().collect();
+            parse_bind(&text, 0)?;
+            Ok(words.join(" "))
+        }
         // Kept as given: the form shown (`param_value`) can lose classes
         // (`AKEn` shows as `AKE`, as in Redis).
         Kind::Events => crate::notify::parse(v)

@@ -74,7 +74,7 @@ pub struct Shard {
 impl Shard {
     pub fn new(id: usize, nshards: usize) -> Self {
         Shard {
-            store: Store::new(DATABASES),
+            store: Store::new(crate::server::databases()),
             id,
             nshards,
             published_dirty: u64::MAX,
@@ -126,7 +126,7 @@ impl Shard {
         p.dirty.store(self.store.dirty, Relaxed);
         p.used_memory
             .store(self.store.used_memory() as u64, Relaxed);
-        for db in 0..DATABASES {
+        for db in 0..self.store.ndbs().min(DATABASES) {
             let (keys, expires) = self.store.db_counts(db);
             p.keys[db].store(keys as u64, Relaxed);
             p.expires[db].store(expires as u64, Relaxed);

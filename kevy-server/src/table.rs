@@ -179,8 +179,18 @@ pub struct Table {
     sub_slot: Vec<u16>,
     /// Names by statistics slot.
     slot_names: Vec<&'static str>,
-    /// Power-of-two sized, at most a quarter full.
+    /// Power-of-two sized, at most a quarter full: the names clients use
+    /// (after `rename-command`).
     slots: Vec<IndexSlot>,
+    /// Renamed names longer than a [`NameKey`] holds, lowercased: looked
+    /// at only for a name too long for `slots`.
+    long_names: Vec<(Vec<u8>, u16)>,
+    /// The index by the commands' own names, kept once a command is
+    /// renamed: the server's own commands (a save point's BGSAVE, the
+    /// SHUTDOWN of a SIGTERM, the log's replay) still find them.
+    builtin: Option<Vec<IndexSlot>>,
+    /// `rename-command`s applied: command id, new name (`None`: removed).
+    renamed: Vec<(u16, Option<Vec<u8>>)>,
 }
 
 /// Longest command name: what a [`NameKey`] holds.
@@ -270,6 +280,9 @@ impl Table {
             sub_slot: Vec::new(),
             slot_names: Vec::new(),
             slots: vec![IndexSlot::default(); 64],
+            long_names: Vec::new(),
+            builtin: None,
+            renamed: Vec::new(),
         };
         crate::families::register_all(&mut t);
         t.slot_names = t.cmds.iter().map(|c| c.name).collect();
@@ -352,14 +365,78 @@ impl Table {
         }
     }
 
-    /// Finds a command by name, ignoring ASCII case, without allocating.
+    /// Finds a command by the name clients call it, ignoring ASCII case,
+    /// without allocating.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<u16> {
-        let key = NameKey::new(name)?;
-        let mask = self.slots.len() - 1;
+        let Some(key) = NameKey::new(name) else {
+            return self.lookup_long(name);
+        };
+        Self::find(&self.slots, key)
+    }
+
+    #[cold]
+    fn lookup_long(&self, name: &[u8]) -> Option<u16> {
+        self.long_names
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, id)| id)
+    }
+
+    /// Finds a command by its own name, whatever `rename-command` did: for
+    /// the commands the server issues itself.
+    pub fn lookup_builtin(&self, name: &[u8]) -> Option<u16> {
+        match &self.builtin {
+            Some(b) => Self::find(b, NameKey::new(name)?),
+            None => self.lookup(name),
+        }
+    }
+
+    /// Whether `rename-command` changed any name.
+    pub fn has_renames(&self) -> bool {
+        !self.renamed.is_empty()
+    }
+
+    /// Redis's `rename-command`: the command answers to `to` from now on,
+    /// or to no name when `to` is empty. Errors as Redis words them.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        let id = self
+            .lookup(from.as_bytes())
+            .ok_or("No such command in rename-command")?;
+        if !to.is_empty() && self.lookup(to.as_bytes()).is_some() {
+            return Err("Target command name already exists".into());
+        }
+        if self.builtin.is_none() {
+            self.builtin = Some(self.slots.clone());
+        }
+        let to = (!to.is_empty()).then(|| to.to_ascii_lowercase().into_bytes());
+        match self.renamed.iter_mut().find(|(i, _)| *i == id) {
+            Some(slot) => slot.1 = to,
+            None => self.renamed.push((id, to)),
+        }
+        let mut slots = vec![IndexSlot::default(); self.slots.len()];
+        self.long_names.clear();
+        for (i, spec) in self.cmds.iter().enumerate() {
+            let name: &[u8] = match self.renamed.iter().find(|(r, _)| *r as usize == i) {
+                Some((_, Some(n))) => n,
+                Some((_, None)) => continue,
+                None => spec.name.as_bytes(),
+            };
+            match NameKey::new(name) {
+                Some(key) => Self::insert_index(&mut slots, key, i as u16),
+                None => self.long_names.push((name.to_vec(), i as u16)),
+            }
+        }
+        self.slots = slots;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn find(slots: &[IndexSlot], key: NameKey) -> Option<u16> {
+        let mask = slots.len() - 1;
         let mut i = key.hash() & mask;
         loop {
-            let slot = &self.slots[i];
+            let slot = &slots[i];
             if slot.id == 0 {
                 return None;
             }
@@ -436,6 +513,36 @@ mod tests {
         assert_eq!(t.lookup(b"get\0"), None);
         assert_eq!(t.lookup(b"georadius\x7fro"), None);
         assert_eq!(t.lookup(b"g\xc5t"), None);
+    }
+
+    #[test]
+    fn rename_command_moves_or_removes_a_name() {
+        let mut t = Table::new();
+        let get = t.lookup(b"get").unwrap();
+        let flushall = t.lookup(b"flushall").unwrap();
+        let long = "b840fc02d524045429941cc15f59e41cb7be6c52";
+        t.rename("GET", "fetch").unwrap();
+        t.rename("flushall", "").unwrap();
+        t.rename("config", long).unwrap();
+        assert_eq!(t.lookup(b"get"), None);
+        assert_eq!(t.lookup(b"FETCH"), Some(get));
+        assert_eq!(t.lookup(b"flushall"), None);
+        assert_eq!(t.lookup_builtin(b"flushall"), Some(flushall));
+        assert_eq!(t.lookup(b"config"), None);
+        assert_eq!(
+            t.lookup(long.to_ascii_uppercase().as_bytes()),
+            t.lookup_builtin(b"config")
+        );
+        assert!(t.lookup(b"set").is_some());
+        assert_eq!(
+            t.rename("nosuch", "x").unwrap_err(),
+            "No such command in rename-command"
+        );
+        assert_eq!(
+            t.rename("set", "fetch").unwrap_err(),
+            "Target command name already exists"
+        );
+        assert!(t.has_renames());
     }
 
     #[test]

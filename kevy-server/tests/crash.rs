@@ -35,7 +35,8 @@ fn kevy_has_appendonly() -> bool {
     let log = dir.path().join("out");
     let out = std::fs::File::create(&log).expect("create log");
     let mut child = Command::new(kevy_bin())
-        .args(["--port", "0", "--bind", "127.0.0.1", "--appendonly", "yes"])
+        .args(["--port", &common::free_port().to_string()])
+        .args(["--bind", "127.0.0.1", "--appendonly", "yes"])
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(out.try_clone().expect("dup log"))

@@ -634,7 +634,13 @@ fn unknown_flag_fails_with_a_message() {
     let out = Command::new(kevy_bin()).arg("--bogus").output().unwrap();
     assert!(!out.status.success(), "--bogus exited {:?}", out.status);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--bogus"), "stderr: {err}");
+    // As redis-server words it: the option is a line of configuration.
+    assert!(
+        err.contains("*** FATAL CONFIG FILE ERROR")
+            && err.contains(">>> 'bogus'")
+            && err.contains("Bad directive or wrong number of arguments"),
+        "stderr: {err}"
+    );
     let out = Command::new(kevy_bin())
         .args(["--port", "notaport"])
         .output()
@@ -658,8 +664,8 @@ fn port_in_use_is_a_clear_error() {
             "1",
         ])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let status = wait_timeout(&mut child, Duration::from_secs(10));
@@ -670,8 +676,9 @@ fn port_in_use_is_a_clear_error() {
     }
     let status = status.unwrap();
     let mut err = String::new();
+    // The log (standard output, as Redis's without a logfile).
     child
-        .stderr
+        .stdout
         .take()
         .unwrap()
         .read_to_string(&mut err)
@@ -679,7 +686,7 @@ fn port_in_use_is_a_clear_error() {
     assert!(!status.success(), "exited {status:?}");
     assert!(
         err.contains(&port.to_string()),
-        "stderr should name port {port}: {err}"
+        "the log should name port {port}: {err}"
     );
     drop(taken);
 }
@@ -855,8 +862,8 @@ fn a_taken_port_stops_a_second_server() {
         let mut second = Command::new(kevy_bin())
             .args(["--port", &first.port.to_string(), "--cores", cores])
             .args(["--save", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("run kevy-server");
         let Some(status) = wait_timeout(&mut second, Duration::from_secs(10)) else {
@@ -864,9 +871,10 @@ fn a_taken_port_stops_a_second_server() {
             panic!("a second server started on a taken port (cores {cores})");
         };
         assert_eq!(status.code(), Some(1), "cores {cores}");
+        // The log, on standard output as Redis's without a logfile.
         let mut err = String::new();
         second
-            .stderr
+            .stdout
             .take()
             .unwrap()
             .read_to_string(&mut err)

@@ -44,12 +44,15 @@ pub mod alloc;
 pub mod clock;
 pub mod epoll;
 pub mod eventfd;
+pub mod process;
 pub mod signal;
 pub mod socket;
+pub mod unix;
 
 pub use epoll::{Event, Events, Interest, Poller, Token};
 pub use eventfd::EventFd;
 pub use socket::{TcpListener, TcpStream};
+pub use unix::UnixListener;
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,11 @@ impl TcpListener {
         let listener = TcpListener { fd };
         setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        // An IPv6 listener takes only IPv6, as Redis's `anetV6Only`, so
+        // `bind * ::*` can hold both wildcards on one port.
+        if addr.is_ipv6() {
+            setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        }
         let (storage, len) = socket_addr_to_raw(&addr);
         // SAFETY: `storage` holds a valid sockaddr of `len` bytes for this address family and
         // outlives the call; fd is owned by `listener`.
@@ -42,6 +47,32 @@ impl TcpListener {
         // SAFETY: listen takes only integer arguments; fd is owned by `listener`.
         syscall!(unsafe { libc::listen(fd, backlog) })?;
         Ok(listener)
+    }
+
+    /// Binds `addr` without `SO_REUSEPORT` and lets it go: fails with
+    /// `EADDRINUSE` when anyone listens there, even with `SO_REUSEPORT`.
+    /// IPv6 is bound IPv6-only, as the listeners are.
+    pub fn probe(addr: SocketAddr) -> io::Result<()> {
+        let domain = match addr {
+            SocketAddr::V4(_) => libc::AF_INET,
+            SocketAddr::V6(_) => libc::AF_INET6,
+        };
+        let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+        // SAFETY: socket takes only integer arguments and touches no caller memory.
+        let fd = syscall!(unsafe { libc::socket(domain, ty, 0) })?;
+        let owned = TcpListener { fd };
+        setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        if addr.is_ipv6() {
+            setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        }
+        let (storage, len) = socket_addr_to_raw(&addr);
+        // SAFETY: `storage` holds a valid sockaddr of `len` bytes for this address family and
+        // outlives the call; fd is owned by `owned`.
+        syscall!(unsafe {
+            libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len)
+        })?;
+        drop(owned);
+        Ok(())
     }
 
     /// Accepts one pending connection as a non-blocking, close-on-exec stream with
@@ -110,6 +141,12 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
+    /// Takes ownership of a connected stream socket's fd (a Unix socket
+    /// accepted by `UnixListener` reads and writes the same way).
+    pub(crate) fn from_owned_fd(fd: RawFd) -> TcpStream {
+        TcpStream { fd }
+    }
+
     /// Reads into `buf`. `Ok(0)` is EOF (or an empty `buf`); no data yet is `Err` of kind
     /// `WouldBlock`. `EINTR` is retried.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -181,6 +218,33 @@ impl TcpStream {
             libc::TCP_NODELAY,
             on as libc::c_int,
         )
+    }
+
+    /// `SO_KEEPALIVE` with the first probe after `secs` idle seconds, then
+    /// probes every `secs / 3` seconds, three of them, as Redis's
+    /// `anetKeepAlive` sets them: a dead peer is noticed after about twice
+    /// `secs`.
+    pub fn set_keepalive(&self, secs: u32) -> io::Result<()> {
+        let secs = secs.clamp(1, i32::MAX as u32) as libc::c_int;
+        setsockopt_int(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+        setsockopt_int(self.fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs)?;
+        setsockopt_int(
+            self.fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            (secs / 3).max(1),
+        )?;
+        setsockopt_int(self.fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)
+    }
+
+    /// The keep-alive idle time in seconds, `None` when keep-alive is off.
+    pub fn keepalive(&self) -> io::Result<Option<u32>> {
+        if getsockopt_int(self.fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(
+            getsockopt_int(self.fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)? as u32,
+        ))
     }
 
     pub fn nodelay(&self) -> io::Result<bool> {
@@ -389,6 +453,43 @@ pub fn raw_to_socket_addr(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_sets_idle_interval_and_count() {
+        let l = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = loop {
+            if let Some((s, _)) = l.accept().unwrap() {
+                break s;
+            }
+        };
+        assert_eq!(s.keepalive().unwrap(), None);
+        s.set_keepalive(300).unwrap();
+        assert_eq!(s.keepalive().unwrap(), Some(300));
+        assert_eq!(
+            getsockopt_int(s.fd(), libc::IPPROTO_TCP, libc::TCP_KEEPINTVL).unwrap(),
+            100
+        );
+        assert_eq!(
+            getsockopt_int(s.fd(), libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap(),
+            3
+        );
+    }
+
+    #[test]
+    fn probe_fails_on_a_port_a_reuseport_listener_holds() {
+        let l = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let err = TcpListener::probe(l.local_addr().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // IPv6-only: `::` on the same port does not collide with IPv4's.
+        let v4 = TcpListener::bind_reuseport("0.0.0.0:0".parse().unwrap(), 8).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let v6: SocketAddr = format!("[::]:{port}").parse().unwrap();
+        if let Ok(l6) = TcpListener::bind_reuseport(v6, 8) {
+            drop(l6);
+            TcpListener::probe(v6).unwrap();
+        }
+    }
     use crate::{Events, Interest, Poller, Token};
     use std::io::{Read, Write};
     use std::net::TcpStream as StdStream;

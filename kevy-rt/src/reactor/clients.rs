@@ -68,6 +68,7 @@ impl<S: Service> Reactor<S> {
             home: self.id as u32,
             peer: st.client.peer,
             local: st.client.local,
+            unix: st.client.unix,
             fd,
             name: Vec::new(),
             lib_name: Vec::new(),
@@ -483,6 +484,7 @@ mod tests {
             local: "127.0.0.1:6379".parse().unwrap(),
             created_ms: 0,
             subscribed: false,
+            unix: false,
             tracking: Default::default(),
             checked: false,
         };

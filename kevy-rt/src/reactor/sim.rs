@@ -77,6 +77,7 @@ impl<S: Service> Sim<S> {
                 // Each shard its own port, so a client picks its home.
                 let addr = "127.0.0.1:0".parse().expect("address");
                 let listener = TcpListener::bind_reuseport(addr, 64).expect("listener");
+                let listeners = vec![super::Listener::Tcp(listener)];
                 let mesh = Endpoint::new(id, shared.clone(), prods, cons);
                 Reactor::new(
                     id,
@@ -84,7 +85,8 @@ impl<S: Service> Sim<S> {
                     svc.clone(),
                     stats.clone(),
                     ids.clone(),
-                    listener,
+                    listeners,
+                    Default::default(),
                     mesh,
                 )
                 .expect("reactor")
@@ -105,13 +107,16 @@ impl<S: Service> Sim<S> {
     /// Connects a client whose home is shard `home`; returns its number.
     pub fn connect(&mut self, home: usize) -> usize {
         let r = &mut self.shards[home];
-        let addr = r.listener.local_addr().expect("listener address");
+        let super::Listener::Tcp(l) = &r.listeners[0] else {
+            unreachable!("the simulation listens on TCP");
+        };
+        let addr = l.local_addr().expect("listener address");
         let peer = std::net::TcpStream::connect(addr).expect("connect");
         let me = peer.local_addr().expect("client address");
         // The kernel queues the connection for accept by the time connect
         // returns on loopback; retrying only covers a slow softirq.
         for _ in 0..10_000 {
-            r.accept();
+            r.accept(0);
             let found = r.conns.iter().position(|c| {
                 c.as_ref()
                     .is_some_and(|c| c.st.client.peer == me && c.st.client.home == home as u32)

@@ -335,6 +335,7 @@ impl<S: Service> Reactor<S> {
             local: unspecified,
             created_ms: self.now_ms,
             subscribed: false,
+            unix: false,
             tracking: Default::default(),
             checked: false,
         };

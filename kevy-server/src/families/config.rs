@@ -4,7 +4,8 @@
 use super::common::{c_str, dispatch, reply_help};
 use crate::ctx::ConnCtx;
 use crate::settings::{
-    apply_live, check, find_param, normalize, param_value, runtime, Counters, Param, Policy, PARAMS,
+    apply_live, check, check_live, find_param, normalize, param_value, runtime, Counters, Param,
+    Policy, PARAMS,
 };
 use crate::table::{flag, SubSpec, Table};
 use kevy_rt::ConnAction;
@@ -148,14 +149,17 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let mut rt = runtime();
     let mut updates: Vec<(&'static str, String)> = Vec::new();
     for &(p, name, value) in &pairs {
-        let v = match normalize(p.kind, value).and_then(|v| check(p.name, &v).map(|()| v)) {
-            Ok(v) => v,
+        let checked = normalize(p.kind, value)
+            .and_then(|v| check(p.name, &v).map(|()| v))
+            .and_then(|v| check_live(ctx.server, p.name, &v).map(|()| v));
+        let v = match checked {
+            Ok(v) => crate::settings::settle(p.name, v),
             Err(why) => {
                 ctx.out.error(&set_failed(name, &why));
                 return ConnAction::Continue;
             }
         };
-        if p.policy == Policy::Fixed {
+        if matches!(p.policy, Policy::Fixed | Policy::Startup) {
             let current = param_value(ctx.server, p, &rt);
             if normalize(p.kind, current.as_bytes()).map_or(true, |c| c != v) {
                 ctx.out.error(&set_failed(name, "not supported by kevy"));
@@ -165,12 +169,16 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
         }
         updates.push((p.name, v));
     }
+    for (name, v) in &updates {
+        match rt.overrides.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v.clone(),
+            None => rt.overrides.push((name, v.clone())),
+        }
+    }
+    // Applied with the lock released: an effect may read other settings.
+    drop(rt);
     for (name, v) in updates {
         apply_live(ctx.server, name, &v);
-        match rt.overrides.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = v,
-            None => rt.overrides.push((name, v)),
-        }
     }
     ctx.out.ok();
     ConnAction::Continue
@@ -192,8 +200,22 @@ fn config_resetstat(ctx: &mut ConnCtx<'_>) -> ConnAction {
 }
 
 fn config_rewrite(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    ctx.out
-        .error("ERR The server is running without a config file");
+    let Some(path) = crate::settings::config_file() else {
+        ctx.out
+            .error("ERR The server is running without a config file");
+        return ConnAction::Continue;
+    };
+    match crate::rewrite::rewrite(ctx.server, &path) {
+        Ok(()) => {
+            crate::log!(Warning, "CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+        }
+        Err(e) => {
+            let why = crate::conf::os_reason(&e);
+            crate::log!(Warning, "CONFIG REWRITE failed: {why}");
+            ctx.out.error(&format!("ERR Rewriting config file: {why}"));
+        }
+    }
     ConnAction::Continue
 }
 

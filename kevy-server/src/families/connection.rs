@@ -10,7 +10,6 @@
 
 use super::common::{c_str, conn_spec, dispatch, find_sub, reply_help, REDIS_VERSION};
 use crate::ctx::{ConnCtx, Session};
-use crate::server::DATABASES;
 use crate::table::{flag, RouteKind, SubSpec, Table};
 use kevy_resp::Args;
 use kevy_rt::{ClientCtx, ClientInfo, ClientsChosen, ConnAction, Route, Tracking};
@@ -84,7 +83,7 @@ fn cmd_select(ctx: &mut ConnCtx<'_>) -> ConnAction {
     if i32::try_from(n).is_err() {
         ctx.out
             .error("ERR value is out of range, value must between -2147483648 and 2147483647");
-    } else if !(0..DATABASES as i64).contains(&n) {
+    } else if !(0..crate::server::databases() as i64).contains(&n) {
         ctx.out.error("ERR DB index is out of range");
     } else {
         ctx.client.db = n as u32;
@@ -521,6 +520,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
         home: c.home,
         peer: c.peer,
         local: c.local,
+        unix: c.unix,
         fd: -1,
         name: s.name.clone().unwrap_or_default(),
         lib_name: s.lib_name.clone().unwrap_or_default(),
@@ -579,6 +579,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     if i.tracking.has(Tracking::BCAST) {
         flags.push('B');
     }
+    if i.unix {
+        flags.push('U');
+    }
     if i.no_evict {
         flags.push('e');
     }
@@ -605,8 +608,8 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
          obl={} oll={} omem={} tot-mem={} events={} cmd={cmd} user={} redir={redir} resp={} \
          lib-name={} lib-ver={}",
         i.id,
-        i.peer,
-        i.local,
+        addr_text(i, i.peer),
+        addr_text(i, i.local),
         i.fd,
         attr(&i.name),
         i.age_secs,
@@ -819,8 +822,8 @@ fn kill_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> Vec<u64> {
     }
     let kill: Vec<u64> = infos
         .iter()
-        .filter(|i| addr.is_none_or(|a| i.peer.to_string().as_bytes() == a))
-        .filter(|i| laddr.is_none_or(|a| i.local.to_string().as_bytes() == a))
+        .filter(|i| addr.is_none_or(|a| addr_text(i, i.peer).as_bytes() == a))
+        .filter(|i| laddr.is_none_or(|a| addr_text(i, i.local).as_bytes() == a))
         .filter(|i| kind.is_none_or(|k| k == type_of(i)))
         .filter(|i| id.is_none_or(|id| i.id == id))
         .filter(|i| user.is_none_or(|u| i.user == u))
@@ -1234,6 +1237,19 @@ fn client_trackinginfo(ctx: &mut ConnCtx<'_>) -> ConnAction {
         out.bulk(p);
     }
     ConnAction::Continue
+}
+
+/// A client's address as CLIENT LIST shows it: `ip:port`, or for a Unix
+/// socket client the socket's path and `:0`, as Redis shows both.
+fn addr_text(i: &kevy_rt::ClientInfo, a: std::net::SocketAddr) -> String {
+    if i.unix {
+        format!(
+            "{}:0",
+            crate::settings::current("unixsocket").unwrap_or_default()
+        )
+    } else {
+        a.to_string()
+    }
 }
 
 #[cfg(test)]

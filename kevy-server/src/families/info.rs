@@ -176,7 +176,10 @@ fn info_server(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
     f.put("configured_hz", config_i64(server, rt, "hz"));
     f.put("lru_clock", (unix_us / 1_000_000) & ((1 << 24) - 1));
     f.put("executable", &h.executable);
-    f.put("config_file", "");
+    let config_file = crate::settings::config_file()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    f.put("config_file", &config_file);
     f.put("io_threads_active", 0);
     f.put("kevy_version", env!("CARGO_PKG_VERSION"));
     f.put("kevy_shards", server.config.shards);

@@ -220,6 +220,7 @@ mod tests {
                 local: unspecified,
                 created_ms: 0,
                 subscribed: false,
+                unix: false,
                 tracking: Default::default(),
                 checked: false,
             };

@@ -350,22 +350,27 @@ fn cmd_shutdown(ctx: &mut Ctx<'_>) {
         return ctx.out.error("ERR No shutdown in progress.");
     }
     if !shutdown_saves(&o) {
-        eprintln!("kevy-server: user requested shutdown");
+        crate::log!(Warning, "User requested shutdown...");
         kevy_sys::signal::request_shutdown();
         return;
     }
+    // Every shard runs its part; the log says it once.
+    if ctx.shard.id == 0 {
+        crate::log!(Warning, "User requested shutdown...");
+        crate::log!(Notice, "Saving the final RDB snapshot before exiting.");
+    }
     match persist::shutdown_part(ctx.shard) {
         Ok(false) => {}
-        Ok(true) => {
-            eprintln!("kevy-server: saved the dataset; shutting down");
-            kevy_sys::signal::request_shutdown();
-        }
+        Ok(true) => kevy_sys::signal::request_shutdown(),
         Err(_) if o.force => {
-            eprintln!("kevy-server: error trying to save the dataset; exiting anyway (FORCE)");
+            crate::log!(
+                Warning,
+                "Error trying to save the DB, can't exit. Exiting anyway (FORCE)."
+            );
             kevy_sys::signal::request_shutdown();
         }
         Err(_) => {
-            eprintln!("kevy-server: error trying to save the dataset, can't exit");
+            crate::log!(Warning, "Error trying to save the DB, can't exit.");
             ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         }
     }

@@ -330,6 +330,7 @@ fn placeholder_client() -> ClientCtx {
         local: unspecified,
         created_ms: 0,
         subscribed: false,
+        unix: false,
         tracking: Default::default(),
         checked: false,
     }
@@ -639,7 +640,7 @@ fn run(
         // A stopped run's hook raised on every instruction until the
         // script unwound.
         if let Err(err) = set_busy_hook(&e.lua, &e.run) {
-            eprintln!("kevy-server: Lua hook: {err}");
+            crate::log!(Notice, "Lua hook: {err}");
         }
     }
     match stop {
@@ -1014,8 +1015,13 @@ fn api_log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
     if !(0..=3).contains(&level) {
         return raise_plain("Invalid debug level.");
     }
-    // Redis logs at `notice` and above by default.
-    if level < 2 {
+    let level = match level {
+        0 => crate::log::Level::Debug,
+        1 => crate::log::Level::Verbose,
+        2 => crate::log::Level::Notice,
+        _ => crate::log::Level::Warning,
+    };
+    if !crate::log::enabled(level) {
         return Ok(());
     }
     let mut line = Vec::new();
@@ -1033,7 +1039,7 @@ fn api_log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
         }
         line.extend_from_slice(&s);
     }
-    eprintln!("kevy-server: {}", String::from_utf8_lossy(&line));
+    crate::log::log(level, format_args!("{}", String::from_utf8_lossy(&line)));
     Ok(())
 }
 

@@ -57,6 +57,7 @@ impl H {
                 local: addr,
                 created_ms: 0,
                 subscribed: false,
+                unix: false,
                 tracking: Default::default(),
                 checked: false,
             },
