@@ -681,7 +681,8 @@ impl Service for Kevy {
     }
 
     fn opened(&self, client: &mut ClientCtx, session: &mut Session) -> Result<(), Vec<u8>> {
-        if crate::acl::protected_refuses(&client.peer) {
+        // Protected mode refuses remote TCP peers; a Unix socket is local.
+        if !client.unix && crate::acl::protected_refuses(&client.peer) {
             return Err(crate::acl::DENIED.as_bytes().to_vec());
         }
         session.login = crate::acl::Login::fresh();
