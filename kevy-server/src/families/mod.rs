@@ -16,6 +16,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -42,4 +43,5 @@ pub fn register_all(t: &mut Table) {
     dump::register(t);
     pubsub::register(t);
     scripting::register(t);
+    streams::register(t);
 }
