@@ -1699,8 +1699,13 @@ fn cmd_xclaim(ctx: &mut Ctx<'_>) {
             }
             j += 1;
         }
+        // A time in the future is taken as now (clients compute IDLE
+        // and TIME from their own clocks). The bound is the wall clock:
+        // a log replayed while the shard's clock stands still keeps the
+        // times it recorded.
+        let wall = (kevy_sys::clock::unix_ms() as i64).max(now);
         let time = match time {
-            Some(t) if t >= 0 && t <= now => t,
+            Some(t) if t >= 0 && t <= wall => t,
             _ => now,
         };
         Ok((minidle, ids, force, justid, retry, time, lastid))
