@@ -359,9 +359,23 @@ pub mod lp {
     pub fn append_raw(b: &mut Vec<u8>, elems: &[u8], count: usize) {
         b.pop();
         b.extend_from_slice(elems);
+        seal(b, count);
+    }
+
+    /// Ends a listpack whose end marker was popped and `count` elements
+    /// encoded in its place: the marker and the header again.
+    pub fn seal(b: &mut Vec<u8>, count: usize) {
         b.push(EOF);
         set_total(b);
         add_count(b, count);
+    }
+
+    /// An empty listpack with room for `n` bytes.
+    pub fn with_capacity(n: usize) -> Vec<u8> {
+        let mut b = Vec::with_capacity(n.max(HEADER + 1));
+        b.extend_from_slice(&[0, 0, 0, 0, 0, 0, EOF]);
+        set_total(&mut b);
+        b
     }
 
     /// Checks that `b` is a well-formed listpack (sizes, encodings,
@@ -828,16 +842,28 @@ impl Stream {
         pairs: &[&[u8]],
         limits: NodeLimits,
     ) -> Result<(), AddError> {
+        self.append_with(id, pairs.len(), |i| pairs[i], limits)
+    }
+
+    /// [`append`](Self::append) with the `n` fields and values handed out
+    /// by `pair(i)`: XADD passes its arguments without gathering them.
+    /// The entry is encoded straight into the node.
+    pub fn append_with<'p>(
+        &mut self,
+        id: StreamId,
+        n: usize,
+        pair: impl Fn(usize) -> &'p [u8],
+        limits: NodeLimits,
+    ) -> Result<(), AddError> {
         if id <= self.last_id {
             return Err(AddError::NotGreater);
         }
-        let nfields = pairs.len() / 2;
+        let nfields = n / 2;
         let max_bytes = match limits.max_bytes {
             0 => LISTPACK_MAX_SIZE,
-            n => n.min(LISTPACK_MAX_SIZE),
+            m => m.min(LISTPACK_MAX_SIZE),
         };
-        let max_entries = limits.max_entries;
-        let totelelen: usize = pairs.iter().map(|p| p.len()).sum();
+        let totelelen: usize = (0..n).map(|i| pair(i).len()).sum();
         // The last node takes the entry unless it is full (Redis's
         // `streamAppendItem`: bytes before the entry plus the raw length
         // of its fields and values, live and deleted entries counted).
@@ -845,7 +871,7 @@ impl Stream {
         if let Some((&mid, node)) = self.nodes.iter().next_back() {
             let m = master(node);
             let full = node.len() + totelelen >= max_bytes
-                || (max_entries != 0 && m.count + m.deleted >= max_entries);
+                || (limits.max_entries != 0 && m.count + m.deleted >= limits.max_entries);
             if !full {
                 target = Some((mid, m));
             } else {
@@ -865,53 +891,56 @@ impl Stream {
                     (0..nfields).all(|i| {
                         let (f, next) = lp::get(node, at);
                         at = next;
-                        f.eq_bytes(pairs[2 * i])
+                        f.eq_bytes(pair(2 * i))
                     })
                 };
-                let mut e = Vec::with_capacity(16 + totelelen + 4 * pairs.len());
+                let before = node.capacity();
+                node.pop();
                 let flags = if same { FLAG_SAMEFIELDS } else { 0 };
-                lp::encode_int(&mut e, flags);
-                lp::encode_int(&mut e, id.ms.wrapping_sub(mid.ms) as i64);
-                lp::encode_int(&mut e, id.seq.wrapping_sub(mid.seq) as i64);
+                lp::encode_int(node, flags);
+                lp::encode_int(node, id.ms.wrapping_sub(mid.ms) as i64);
+                lp::encode_int(node, id.seq.wrapping_sub(mid.seq) as i64);
                 let elems;
                 if same {
-                    for v in pairs.iter().skip(1).step_by(2) {
-                        lp::encode(&mut e, v);
+                    for i in 0..nfields {
+                        lp::encode(node, pair(2 * i + 1));
                     }
                     elems = 4 + nfields;
-                    lp::encode_int(&mut e, (nfields + 3) as i64);
+                    lp::encode_int(node, (nfields + 3) as i64);
                 } else {
-                    lp::encode_int(&mut e, nfields as i64);
-                    for p in pairs {
-                        lp::encode(&mut e, p);
+                    lp::encode_int(node, nfields as i64);
+                    for i in 0..2 * nfields {
+                        lp::encode(node, pair(i));
                     }
                     elems = 5 + 2 * nfields;
-                    lp::encode_int(&mut e, (2 * nfields + 4) as i64);
+                    lp::encode_int(node, (2 * nfields + 4) as i64);
                 }
-                let before = node.capacity();
-                lp::append_raw(node, &e, elems);
+                lp::seal(node, elems);
                 lp::replace_int(node, lp::HEADER, m.count + 1);
                 let after = node.capacity();
                 self.account(before, after);
             }
             None => {
-                let mut node = lp::new();
-                let mut e = Vec::with_capacity(16 + 2 * totelelen + 4 * pairs.len());
-                lp::encode_int(&mut e, 1);
-                lp::encode_int(&mut e, 0);
-                lp::encode_int(&mut e, nfields as i64);
-                for f in pairs.iter().step_by(2) {
-                    lp::encode(&mut e, f);
+                // Room for a full node up front, as Redis preallocates
+                // (and gives back what is left when the node closes).
+                let mut node =
+                    lp::with_capacity((16 + 2 * totelelen + 8 * n).max(max_bytes.min(4096)));
+                node.pop();
+                lp::encode_int(&mut node, 1);
+                lp::encode_int(&mut node, 0);
+                lp::encode_int(&mut node, nfields as i64);
+                for i in 0..nfields {
+                    lp::encode(&mut node, pair(2 * i));
                 }
-                lp::encode_int(&mut e, 0);
-                lp::encode_int(&mut e, FLAG_SAMEFIELDS);
-                lp::encode_int(&mut e, 0);
-                lp::encode_int(&mut e, 0);
-                for v in pairs.iter().skip(1).step_by(2) {
-                    lp::encode(&mut e, v);
+                lp::encode_int(&mut node, 0);
+                lp::encode_int(&mut node, FLAG_SAMEFIELDS);
+                lp::encode_int(&mut node, 0);
+                lp::encode_int(&mut node, 0);
+                for i in 0..nfields {
+                    lp::encode(&mut node, pair(2 * i + 1));
                 }
-                lp::encode_int(&mut e, (nfields + 3) as i64);
-                lp::append_raw(&mut node, &e, 4 + nfields + 4 + nfields);
+                lp::encode_int(&mut node, (nfields + 3) as i64);
+                lp::seal(&mut node, 4 + nfields + 4 + nfields);
                 self.account(0, node.capacity());
                 self.nodes.insert(id, node);
             }

@@ -415,7 +415,7 @@ fn cmd_xadd(ctx: &mut Ctx<'_>) {
     if !exists && a.nomkstream {
         return ctx.out.null();
     }
-    let pairs: Vec<&[u8]> = (a.fields_at..argc).map(|i| args.get(i)).collect();
+    let fields_at = a.fields_at;
     let now = db.now();
     let mut k = db.update(key);
     if !exists {
@@ -441,7 +441,8 @@ fn cmd_xadd(ctx: &mut Ctx<'_>) {
             Some(id) if id > s.last_id => id,
             _ => return Err(XADD_SMALLER),
         };
-        s.append(id, &pairs, limits()).map_err(|_| XADD_SMALLER)?;
+        s.append_with(id, argc - fields_at, |i| args.get(fields_at + i), limits())
+            .map_err(|_| XADD_SMALLER)?;
         let trimmed = match a.trim {
             Some(t) => s.trim(t, a.approx, a.limit),
             None => 0,
@@ -464,7 +465,7 @@ fn cmd_xadd(ctx: &mut Ctx<'_>) {
     if ctx.propagating() {
         let idt = id_text(id);
         let mut argv: Vec<&[u8]> = vec![b"XADD", key, &idt];
-        argv.extend_from_slice(&pairs);
+        argv.extend((fields_at..argc).map(|i| args.get(i)));
         ctx.propagate(&argv);
     }
     ctx.notify(STREAM, "xadd", key);
@@ -1335,19 +1336,16 @@ fn group_read(
     let mut created = false;
     let _ = modify(&mut ctx.shard.store.db(ctx.db), key, |s| {
         let mut r = Reply::new(&mut out, resp3);
-        let (c, made) = {
-            let g = s.groups.get_mut(group).expect("checked by the caller");
-            let (c, made) = g.consumer(consumer, now);
-            c.seen_time = now;
-            (c.pel.iter().copied().collect::<Vec<_>>(), made)
-        };
+        let g = s.groups.get_mut(group).expect("checked by the caller");
+        let (c, made) = g.consumer(consumer, now);
+        c.seen_time = now;
         created = made;
         if history {
             let Want::After(after) = want else {
                 unreachable!()
             };
             let ids: Vec<StreamId> = match after.next() {
-                Some(lo) => c.into_iter().filter(|&id| id >= lo).take(count).collect(),
+                Some(lo) => c.pel.range(lo..).take(count).copied().collect(),
                 None => Vec::new(),
             };
             r.array(ids.len());
