@@ -87,6 +87,29 @@ fn xread_block_is_woken_by_xadd_on_any_shard() {
     assert_eq!(read_ids(&v), vec![("k2".to_string(), id.clone())]);
     let p = call(&mut w, &["XPENDING", "k2", "g"]);
     assert_eq!(s(&p.items().unwrap()[1]), id);
+    // Waiting on streams of two shards, woken by either.
+    call(&mut w, &["XGROUP", "CREATE", "k1", "g", "$"]);
+    for target in ["k1", "k2"] {
+        reader
+            .send(&common::resp::command(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "5000",
+                "STREAMS",
+                "k1",
+                "k2",
+                ">",
+                ">",
+            ]))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let id = s(&call(&mut w, &["XADD", target, "*", "f", "v"]));
+        let (v, _) = reader.read().expect("reply");
+        assert_eq!(read_ids(&v), vec![(target.to_string(), id)]);
+    }
 }
 
 #[test]
@@ -178,6 +201,7 @@ fn consumer_groups_deliver_every_entry_to_exactly_one_consumer() {
                             ">",
                         ])
                         .expect("reply");
+                    assert!(!v.is_error(), "{}", common::resp::escape(&v.encode()));
                     let ids = read_ids(&v);
                     if ids.is_empty() {
                         idle += 1;

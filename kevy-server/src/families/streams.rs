@@ -1206,16 +1206,26 @@ fn read_generic(ctx: &mut Ctx<'_>, xreadgroup: bool) {
     };
     let n = o.nkeys;
     let mut wants = Vec::with_capacity(n);
+    // A blocked read served by one of its shards runs there with only
+    // that shard's keys (kevy-rt's crate doc, "Blocking").
+    let (scratch, nshards, id) = (ctx.shard.scratch, ctx.shard.nshards, ctx.shard.id);
     {
         let mut db = ctx.shard.store.db(ctx.db);
         for i in 0..n {
             let key = args.get(o.streams_at + i);
             let idarg = args.get(o.streams_at + n + i);
+            let elsewhere = !scratch && nshards > 1 && kevy_rt::shard_of(key, nshards) != id;
             let s = match read(&mut db, key) {
                 Ok(s) => s,
                 Err(e) => return reply_error(&mut ctx.out, e),
             };
             if let Some((group, _)) = o.group {
+                if s.is_none() && elsewhere {
+                    // A key of another shard, seen by a wait served here:
+                    // its own shard serves it.
+                    wants.push(Want::New);
+                    continue;
+                }
                 if !s.is_some_and(|s| s.groups.contains_key(group)) {
                     return ctx.out.error(&format!(
                         "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
