@@ -15,7 +15,7 @@
 //! last live entry goes is dropped.
 
 use crate::num;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A stream entry id: milliseconds and a sequence number.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
@@ -548,7 +548,10 @@ impl Group {
 /// docs.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
-    nodes: BTreeMap<StreamId, Vec<u8>>,
+    /// Nodes in id order, by master id. A deque rather than a tree:
+    /// appends go to the back and trims take from the front, lookups
+    /// bisect, and a node costs 40 bytes here, about half a B-tree's.
+    nodes: VecDeque<(StreamId, Vec<u8>)>,
     /// Live entries.
     length: u64,
     pub last_id: StreamId,
@@ -733,6 +736,12 @@ impl Stream {
         Stream::default()
     }
 
+    /// How many nodes start at or before `id`: the node that may hold
+    /// `id` is the one before that position.
+    fn upto(&self, id: StreamId) -> usize {
+        self.nodes.partition_point(|(k, _)| *k <= id)
+    }
+
     /// Live entries.
     pub fn len(&self) -> u64 {
         self.length
@@ -751,7 +760,7 @@ impl Stream {
     /// `radix-tree-nodes`): the nodes of a compressed trie of the 16-byte
     /// keys, as Redis's rax builds it.
     pub fn rax_nodes(&self) -> usize {
-        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.to_be_bytes()).collect();
+        let keys: Vec<[u8; 16]> = self.nodes.iter().map(|(k, _)| k.to_be_bytes()).collect();
         fn count(keys: &[[u8; 16]], depth: usize) -> usize {
             // `keys` share their first `depth` bytes: one rax node here.
             if keys.len() <= 1 || depth == 16 {
@@ -789,9 +798,8 @@ impl Stream {
     /// Heap bytes held (nodes, the tree, groups), estimated as the
     /// allocator sees them.
     pub fn mem_usage(&self) -> usize {
-        // A B-tree leaf holds up to 11 pairs of 40 bytes (~480 bytes);
-        // reckon it two thirds full.
-        let tree = self.nodes.len() * 64;
+        let tree =
+            crate::malloc_size(self.nodes.capacity() * std::mem::size_of::<(StreamId, Vec<u8>)>());
         let groups = self
             .groups
             .iter()
@@ -867,7 +875,8 @@ impl Stream {
         // `streamAppendItem`: bytes before the entry plus the raw length
         // of its fields and values, live and deleted entries counted).
         let mut target = None;
-        if let Some((&mid, node)) = self.nodes.iter().next_back() {
+        if let Some((mid, node)) = self.nodes.back() {
+            let mid = *mid;
             let m = master(node);
             let full = node.len() + totelelen >= max_bytes
                 || (limits.max_entries != 0 && m.count + m.deleted >= limits.max_entries);
@@ -875,7 +884,7 @@ impl Stream {
                 target = Some((mid, m));
             } else {
                 // The node is closed: give back its spare capacity.
-                let node = self.nodes.get_mut(&mid).expect("last node");
+                let node = &mut self.nodes.back_mut().expect("last node").1;
                 let before = node.capacity();
                 node.shrink_to_fit();
                 let after = node.capacity();
@@ -884,7 +893,7 @@ impl Stream {
         }
         match target {
             Some((mid, m)) => {
-                let node = self.nodes.get_mut(&mid).expect("last node");
+                let node = &mut self.nodes.back_mut().expect("last node").1;
                 let same = m.nfields == nfields && {
                     let mut at = m.fields_at;
                     (0..nfields).all(|i| {
@@ -941,7 +950,7 @@ impl Stream {
                 lp::encode_int(&mut node, (nfields + 3) as i64);
                 lp::seal(&mut node, 4 + nfields + 4 + nfields);
                 self.account(0, node.capacity());
-                self.nodes.insert(id, node);
+                self.nodes.push_back((id, node));
             }
         }
         if self.length == 0 {
@@ -968,8 +977,14 @@ impl Stream {
         if !rev {
             // The node that may hold `lo`: the last one starting at or
             // before it.
-            let start = self.nodes.range(..=lo).next_back().map_or(lo, |(&k, _)| k);
-            for (&mid, node) in self.nodes.range(start..=hi) {
+            // The node that may hold `lo`: the last one starting at or
+            // before it.
+            let start = self.upto(lo).saturating_sub(1);
+            for (mid, node) in self.nodes.range(start..) {
+                let mid = *mid;
+                if mid > hi {
+                    return;
+                }
                 for r in node_entries(node, mid) {
                     if r.id > hi {
                         return;
@@ -981,7 +996,8 @@ impl Stream {
             }
         } else {
             let mut offsets: Vec<Raw<'a>> = Vec::new();
-            for (&mid, node) in self.nodes.range(..=hi).rev() {
+            for (mid, node) in self.nodes.range(..self.upto(hi)).rev() {
+                let mid = *mid;
                 offsets.clear();
                 offsets.extend(node_entries(node, mid));
                 for r in offsets.drain(..).rev() {
@@ -1019,9 +1035,11 @@ impl Stream {
     /// Deletes entry `id`; whether it was there. Keeps `first_id` and
     /// `max_deleted` as XDEL does.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some((&mid, node)) = self.nodes.range(..=id).next_back() else {
+        let Some(idx) = self.upto(id).checked_sub(1) else {
             return false;
         };
+        let (mid, node) = &self.nodes[idx];
+        let mid = *mid;
         let Some(r) = node_entries(node, mid).find(|r| r.id == id) else {
             return false;
         };
@@ -1032,10 +1050,10 @@ impl Stream {
         let flags = r.flags;
         let m = master(node);
         if m.count == 1 {
-            let node = self.nodes.remove(&mid).expect("node");
+            let (_, node) = self.nodes.remove(idx).expect("node");
             self.account(node.capacity(), 0);
         } else {
-            let node = self.nodes.get_mut(&mid).expect("node");
+            let node = &mut self.nodes[idx].1;
             let before = node.capacity();
             // Flags fit one byte either way.
             lp::replace_int(node, flags_at, flags | FLAG_DELETED);
@@ -1069,9 +1087,10 @@ impl Stream {
                     break;
                 }
             }
-            let Some((&mid, node)) = self.nodes.iter().next() else {
+            let Some((mid, node)) = self.nodes.front() else {
                 break;
             };
+            let mid = *mid;
             let m = master(node);
             let entries = m.count as u64;
             if limit != 0 && deleted + entries > limit {
@@ -1082,7 +1101,7 @@ impl Stream {
                 Trim::MinId(min) => node_last_id(node, mid) < min,
             };
             if remove {
-                let node = self.nodes.remove(&mid).expect("node");
+                let (_, node) = self.nodes.pop_front().expect("node");
                 self.account(node.capacity(), 0);
                 self.length -= entries;
                 deleted += entries;
@@ -1108,7 +1127,7 @@ impl Stream {
                 }
             }
             let n = marks.len() as u64;
-            let node = self.nodes.get_mut(&mid).expect("node");
+            let node = &mut self.nodes.front_mut().expect("node").1;
             let before = node.capacity();
             for (at, flags) in marks {
                 lp::replace_int(node, at, flags);
@@ -1198,13 +1217,14 @@ impl Stream {
     pub fn load_node(&mut self, mid: StreamId, node: Vec<u8>) -> Option<u64> {
         lp::validate(&node)?;
         let live = check_node(&node, mid)?;
-        if let Some((&prev_mid, prev)) = self.nodes.iter().next_back() {
+        if let Some((prev_mid, prev)) = self.nodes.back() {
+            let prev_mid = *prev_mid;
             if mid <= prev_mid || mid <= node_last_id(prev, prev_mid) {
                 return None;
             }
         }
         self.account(0, node.capacity());
-        self.nodes.insert(mid, node);
+        self.nodes.push_back((mid, node));
         self.length += live;
         Some(live)
     }
