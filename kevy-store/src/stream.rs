@@ -550,8 +550,10 @@ impl Group {
 pub struct Stream {
     /// Nodes in id order, by master id. A deque rather than a tree:
     /// appends go to the back and trims take from the front, lookups
-    /// bisect, and a node costs 40 bytes here, about half a B-tree's.
-    nodes: VecDeque<(StreamId, Vec<u8>)>,
+    /// bisect, and a node costs 32 bytes here, less than half a B-tree's.
+    /// Each listpack is an exact-size buffer that grows by reallocation
+    /// (as Redis's do), so no node carries spare capacity.
+    nodes: VecDeque<(StreamId, Box<[u8]>)>,
     /// Live entries.
     length: u64,
     pub last_id: StreamId,
@@ -637,6 +639,17 @@ struct Master {
     fields_at: usize,
     /// Offset of the first entry.
     first: usize,
+}
+
+/// Changes a node's listpack in place; its byte sizes before and after.
+/// The buffer leaves exact-size, as Redis's `lpInsert` reallocates.
+fn edit(node: &mut Box<[u8]>, f: impl FnOnce(&mut Vec<u8>)) -> (usize, usize) {
+    let mut v = std::mem::take(node).into_vec();
+    let before = v.len();
+    f(&mut v);
+    let after = v.len();
+    *node = v.into_boxed_slice();
+    (before, after)
 }
 
 fn master(node: &[u8]) -> Master {
@@ -798,8 +811,9 @@ impl Stream {
     /// Heap bytes held (nodes, the tree, groups), estimated as the
     /// allocator sees them.
     pub fn mem_usage(&self) -> usize {
-        let tree =
-            crate::malloc_size(self.nodes.capacity() * std::mem::size_of::<(StreamId, Vec<u8>)>());
+        let tree = crate::malloc_size(
+            self.nodes.capacity() * std::mem::size_of::<(StreamId, Box<[u8]>)>(),
+        );
         let groups = self
             .groups
             .iter()
@@ -882,19 +896,13 @@ impl Stream {
                 || (limits.max_entries != 0 && m.count + m.deleted >= limits.max_entries);
             if !full {
                 target = Some((mid, m));
-            } else {
-                // The node is closed: give back its spare capacity.
-                let node = &mut self.nodes.back_mut().expect("last node").1;
-                let before = node.capacity();
-                node.shrink_to_fit();
-                let after = node.capacity();
-                self.account(before, after);
             }
         }
         match target {
             Some((mid, m)) => {
-                let node = &mut self.nodes.back_mut().expect("last node").1;
+                let slot = &mut self.nodes.back_mut().expect("last node").1;
                 let same = m.nfields == nfields && {
+                    let node: &[u8] = slot;
                     let mut at = m.fields_at;
                     (0..nfields).all(|i| {
                         let (f, next) = lp::get(node, at);
@@ -902,37 +910,35 @@ impl Stream {
                         f.eq_bytes(pair(2 * i))
                     })
                 };
-                let before = node.capacity();
-                node.pop();
-                let flags = if same { FLAG_SAMEFIELDS } else { 0 };
-                lp::encode_int(node, flags);
-                lp::encode_int(node, id.ms.wrapping_sub(mid.ms) as i64);
-                lp::encode_int(node, id.seq.wrapping_sub(mid.seq) as i64);
-                let elems;
-                if same {
-                    for i in 0..nfields {
-                        lp::encode(node, pair(2 * i + 1));
+                let (before, after) = edit(slot, |node| {
+                    node.reserve_exact(16 + totelelen + 4 * n);
+                    node.pop();
+                    let flags = if same { FLAG_SAMEFIELDS } else { 0 };
+                    lp::encode_int(node, flags);
+                    lp::encode_int(node, id.ms.wrapping_sub(mid.ms) as i64);
+                    lp::encode_int(node, id.seq.wrapping_sub(mid.seq) as i64);
+                    let elems;
+                    if same {
+                        for i in 0..nfields {
+                            lp::encode(node, pair(2 * i + 1));
+                        }
+                        elems = 4 + nfields;
+                        lp::encode_int(node, (nfields + 3) as i64);
+                    } else {
+                        lp::encode_int(node, nfields as i64);
+                        for i in 0..2 * nfields {
+                            lp::encode(node, pair(i));
+                        }
+                        elems = 5 + 2 * nfields;
+                        lp::encode_int(node, (2 * nfields + 4) as i64);
                     }
-                    elems = 4 + nfields;
-                    lp::encode_int(node, (nfields + 3) as i64);
-                } else {
-                    lp::encode_int(node, nfields as i64);
-                    for i in 0..2 * nfields {
-                        lp::encode(node, pair(i));
-                    }
-                    elems = 5 + 2 * nfields;
-                    lp::encode_int(node, (2 * nfields + 4) as i64);
-                }
-                lp::seal(node, elems);
-                lp::replace_int(node, lp::HEADER, m.count + 1);
-                let after = node.capacity();
+                    lp::seal(node, elems);
+                    lp::replace_int(node, lp::HEADER, m.count + 1);
+                });
                 self.account(before, after);
             }
             None => {
-                // Room for a full node up front, as Redis preallocates
-                // (and gives back what is left when the node closes).
-                let mut node =
-                    lp::with_capacity((16 + 2 * totelelen + 8 * n).max(max_bytes.min(4096)));
+                let mut node = lp::with_capacity(16 + 2 * totelelen + 8 * n);
                 node.pop();
                 lp::encode_int(&mut node, 1);
                 lp::encode_int(&mut node, 0);
@@ -949,7 +955,8 @@ impl Stream {
                 }
                 lp::encode_int(&mut node, (nfields + 3) as i64);
                 lp::seal(&mut node, 4 + nfields + 4 + nfields);
-                self.account(0, node.capacity());
+                let node = node.into_boxed_slice();
+                self.account(0, node.len());
                 self.nodes.push_back((id, node));
             }
         }
@@ -1051,16 +1058,15 @@ impl Stream {
         let m = master(node);
         if m.count == 1 {
             let (_, node) = self.nodes.remove(idx).expect("node");
-            self.account(node.capacity(), 0);
+            self.account(node.len(), 0);
         } else {
-            let node = &mut self.nodes[idx].1;
-            let before = node.capacity();
-            // Flags fit one byte either way.
-            lp::replace_int(node, flags_at, flags | FLAG_DELETED);
-            lp::replace_int(node, lp::HEADER, m.count - 1);
-            let at = lp::skip(node, lp::HEADER);
-            lp::replace_int(node, at, m.deleted + 1);
-            let after = node.capacity();
+            let (before, after) = edit(&mut self.nodes[idx].1, |node| {
+                // Flags fit one byte either way.
+                lp::replace_int(node, flags_at, flags | FLAG_DELETED);
+                lp::replace_int(node, lp::HEADER, m.count - 1);
+                let at = lp::skip(node, lp::HEADER);
+                lp::replace_int(node, at, m.deleted + 1);
+            });
             self.account(before, after);
         }
         self.length -= 1;
@@ -1102,7 +1108,7 @@ impl Stream {
             };
             if remove {
                 let (_, node) = self.nodes.pop_front().expect("node");
-                self.account(node.capacity(), 0);
+                self.account(node.len(), 0);
                 self.length -= entries;
                 deleted += entries;
                 continue;
@@ -1127,15 +1133,14 @@ impl Stream {
                 }
             }
             let n = marks.len() as u64;
-            let node = &mut self.nodes.front_mut().expect("node").1;
-            let before = node.capacity();
-            for (at, flags) in marks {
-                lp::replace_int(node, at, flags);
-            }
-            lp::replace_int(node, lp::HEADER, m.count - n as i64);
-            let at = lp::skip(node, lp::HEADER);
-            lp::replace_int(node, at, m.deleted + n as i64);
-            let after = node.capacity();
+            let (before, after) = edit(&mut self.nodes.front_mut().expect("node").1, |node| {
+                for (at, flags) in marks {
+                    lp::replace_int(node, at, flags);
+                }
+                lp::replace_int(node, lp::HEADER, m.count - n as i64);
+                let at = lp::skip(node, lp::HEADER);
+                lp::replace_int(node, at, m.deleted + n as i64);
+            });
             self.account(before, after);
             self.length -= n;
             deleted += n;
@@ -1208,7 +1213,7 @@ impl Stream {
 
     /// The nodes, master id and listpack (RDB, DUMP).
     pub fn nodes(&self) -> impl Iterator<Item = (StreamId, &[u8])> {
-        self.nodes.iter().map(|(k, v)| (*k, v.as_slice()))
+        self.nodes.iter().map(|(k, v)| (*k, &v[..]))
     }
 
     /// Adds a node as loaded from a snapshot, after checking that it is a
@@ -1223,7 +1228,8 @@ impl Stream {
                 return None;
             }
         }
-        self.account(0, node.capacity());
+        let node = node.into_boxed_slice();
+        self.account(0, node.len());
         self.nodes.push_back((mid, node));
         self.length += live;
         Some(live)
