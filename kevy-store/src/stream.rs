@@ -1,8 +1,9 @@
 //! Streams (Redis's `t_stream.c`): an append-only log of entries, each an
 //! id and field-value pairs, plus consumer groups.
 //!
-//! Entries live in nodes keyed by their first ("master") id, in a
-//! `BTreeMap` standing in for Redis's radix tree. Each node is a Redis
+//! Entries live in nodes keyed by their first ("master") id, in a sorted
+//! deque standing in for Redis's radix tree (a stream grows at the back
+//! and is trimmed at the front; lookups bisect). Each node is a Redis
 //! listpack in Redis's own stream node layout, byte for byte: a master
 //! entry (live count, deleted count, the master fields, a 0 terminator),
 //! then entries of `flags, ms-delta, seq-delta, [num-fields, field,] value
