@@ -660,6 +660,19 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn wait_keys(&self, _cmd: Self::Cmd, _args: Args<'_>) -> std::ops::Range<usize> {
         0..0
     }
+    /// The arguments a blocked command runs with when it is served, when
+    /// they differ from those it was sent with: XREAD's `$` stands for the
+    /// stream's last id at the moment it blocked, so the wait keeps that
+    /// id. Asked once, when it parks on this shard.
+    fn park_args(
+        &self,
+        _shard: &mut Self::Shard,
+        _db: u32,
+        _cmd: Self::Cmd,
+        _args: Args<'_>,
+    ) -> Option<OwnedArgs> {
+        None
+    }
     /// Whether `key` in database `db` now holds what blocked command `cmd`
     /// waits for (a list for BLPOP, a sorted set for BZPOPMIN).
     fn wakes(&self, _shard: &mut Self::Shard, _db: u32, _cmd: Self::Cmd, _key: &[u8]) -> bool {

@@ -524,14 +524,35 @@ impl Service for Kevy {
                 let k = kevy_store::num::parse_i64(args.get(2)).unwrap_or(0).max(0) as usize;
                 3..3usize.saturating_add(k).min(n)
             }
+            "xread" => crate::families::streams::wait_keys(args, false),
+            "xreadgroup" => crate::families::streams::wait_keys(args, true),
             _ => 0..0,
         }
     }
 
+    fn park_args(
+        &self,
+        shard: &mut Shard,
+        db: u32,
+        cmd: u16,
+        args: Args<'_>,
+    ) -> Option<kevy_resp::OwnedArgs> {
+        if self.server.table.get(cmd).name != "xread" {
+            return None;
+        }
+        crate::families::streams::park_args(&mut shard.store.db(db as usize), args)
+    }
+
     fn wakes(&self, shard: &mut Shard, db: u32, cmd: u16, key: &[u8]) -> bool {
-        let zset = self.server.table.get(cmd).name.starts_with("bz");
+        let name = self.server.table.get(cmd).name;
+        let zset = name.starts_with("bz");
+        let stream = name.starts_with('x');
         match shard.store.db(db as usize).peek(key).map(|e| &e.value) {
-            Some(kevy_store::Value::List(l)) => !zset && !l.is_empty(),
+            // Any write to a stream may serve a reader (new entries, a
+            // group's position moved back, a group destroyed): the reader
+            // runs again and waits on, in place, when it finds nothing.
+            Some(kevy_store::Value::Stream(_)) => stream,
+            Some(kevy_store::Value::List(l)) => !zset && !stream && !l.is_empty(),
             Some(kevy_store::Value::ZSet(z)) => zset && !z.is_empty(),
             _ => false,
         }

@@ -217,8 +217,8 @@ pub static PARAMS: &[Param] = {
         p("set-max-intset-entries", I64, "512", Tunable),
         pa("zset-max-listpack-entries", "zset-max-ziplist-entries", I64, "128", Tunable),
         pa("zset-max-listpack-value", "zset-max-ziplist-value", I64, "64", Tunable),
-        p("stream-node-max-bytes", Mem, "4096", Tunable),
-        p("stream-node-max-entries", I64, "100", Tunable),
+        p("stream-node-max-bytes", Mem, "4096", Live),
+        p("stream-node-max-entries", I64, "100", Live),
         p("hll-sparse-max-bytes", Mem, "3000", Live),
         // Persistence.
         p("save", Save, "3600 1 300 100 60 10000", Live),
@@ -473,6 +473,9 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
             }
         }
         "hll-sparse-max-bytes" => crate::families::hyperloglog::set_sparse_max_bytes(value),
+        "stream-node-max-bytes" | "stream-node-max-entries" => {
+            crate::families::streams::apply_setting(name, value)
+        }
         "tracking-table-max-keys" => {
             if let Ok(n) = value.parse() {
                 server.tracking.set_max_keys(n);

@@ -149,6 +149,7 @@ pub mod observe;
 pub mod rng;
 pub mod sample;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod value;
 mod watch;

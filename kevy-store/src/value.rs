@@ -14,6 +14,7 @@ use crate::hash::Hash;
 use crate::list::List;
 use crate::num;
 use crate::set::Set;
+use crate::stream::Stream;
 use crate::zset::ZSet;
 
 /// Largest string Redis accepts by default (`proto-max-bulk-len`, 512 MB).
@@ -32,6 +33,7 @@ pub enum Value {
     List(Box<List>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 32);
@@ -52,6 +54,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -63,6 +66,7 @@ impl Value {
             Value::List(l) => l.encoding_name(),
             Value::Set(x) => x.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -86,6 +90,7 @@ impl Value {
             Value::List(l) => crate::malloc_size(std::mem::size_of::<List>()) + l.mem_usage(),
             Value::Set(x) => crate::malloc_size(std::mem::size_of::<Set>()) + x.mem_usage(),
             Value::ZSet(z) => crate::malloc_size(std::mem::size_of::<ZSet>()) + z.mem_usage(),
+            Value::Stream(x) => crate::malloc_size(std::mem::size_of::<Stream>()) + x.mem_usage(),
         }
     }
 
@@ -100,6 +105,9 @@ impl Value {
             Value::List(l) => l.is_empty(),
             Value::Set(x) => x.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // An empty stream stays (Redis keeps it: its ids and groups
+            // outlive its entries).
+            Value::Stream(_) => false,
         }
     }
 

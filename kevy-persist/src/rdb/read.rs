@@ -13,6 +13,7 @@ use super::*;
 use kevy_store::hash::Hash;
 use kevy_store::list::List;
 use kevy_store::set::Set;
+use kevy_store::stream::{Consumer, Group, Nack, Stream, StreamId};
 use kevy_store::zset::ZSet;
 use kevy_store::{SetTtl, Store, Value};
 use std::fmt;
@@ -716,11 +717,110 @@ impl<R: Read> Src<R> {
                 return Err(unsupported(at, &format!("a module value (RDB type {t})")));
             }
             TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
-                return Err(unsupported(at, &format!("a stream (RDB type {t})")));
+                return self.stream(t, at).map(|x| Some(Value::Stream(Box::new(x))));
             }
             _ => return Err(corrupt(at, &format!("unknown value type {t}"))),
         };
         Ok((!v.is_empty_collection()).then_some(v))
+    }
+
+    /// A stream of RDB type 15 (Redis 5), 19 (7.0) or 21 (7.2): nodes,
+    /// counters (7.0 on), consumer groups with their pending lists and
+    /// consumers (7.2 adds each consumer's active time, dropped here).
+    fn stream(&mut self, t: u8, at: u64) -> Result<Stream, LoadError> {
+        let mut x = Stream::new();
+        let nodes = self.count(2)?;
+        for _ in 0..nodes {
+            let kat = self.pos;
+            let key = self.string()?;
+            let key: [u8; 16] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt(kat, "stream node key is not 16 bytes"))?;
+            let (base, lp) = self.blob()?;
+            x.load_node(StreamId::from_be_bytes(&key), lp)
+                .ok_or_else(|| corrupt(base, "malformed stream node"))?;
+        }
+        let lat = self.pos;
+        let length = self.len()?;
+        if length != x.len() {
+            return Err(corrupt(lat, "stream length does not match its nodes"));
+        }
+        x.last_id = StreamId::new(self.len()?, self.len()?);
+        if t >= TYPE_STREAM_LISTPACKS_2 {
+            x.first_id = StreamId::new(self.len()?, self.len()?);
+            x.max_deleted = StreamId::new(self.len()?, self.len()?);
+            x.entries_added = self.len()?;
+        } else {
+            x.first_id = x.edge_id(false).unwrap_or(StreamId::MIN);
+            x.entries_added = x.len();
+        }
+        if x.edge_id(true).is_some_and(|l| l > x.last_id) {
+            return Err(corrupt(at, "stream entry past the stream's last id"));
+        }
+        let groups = self.count(3)?;
+        for _ in 0..groups {
+            let gat = self.pos;
+            let name = self.string()?;
+            let last = StreamId::new(self.len()?, self.len()?);
+            let entries_read = if t >= TYPE_STREAM_LISTPACKS_2 {
+                self.len()? as i64
+            } else {
+                x.estimate_entries_read(last)
+            };
+            let mut g = Group::new(last, entries_read);
+            let pel = self.count(16 + 8 + 1)?;
+            for _ in 0..pel {
+                let id = StreamId::from_be_bytes(&self.array::<16>()?);
+                let delivery_time = i64::from_le_bytes(self.array()?);
+                let delivery_count = self.len()?;
+                g.pel.insert(
+                    id,
+                    Nack {
+                        delivery_time,
+                        delivery_count,
+                        consumer: Vec::new(),
+                    },
+                );
+            }
+            let consumers = self.count(1 + 8 + 1)?;
+            for _ in 0..consumers {
+                let cat = self.pos;
+                let cname = self.string()?;
+                let seen_time = i64::from_le_bytes(self.array()?);
+                if t >= TYPE_STREAM_LISTPACKS_3 {
+                    let _active_time: [u8; 8] = self.array()?;
+                }
+                let mut c = Consumer {
+                    seen_time,
+                    ..Default::default()
+                };
+                let n = self.count(16)?;
+                for _ in 0..n {
+                    let id = StreamId::from_be_bytes(&self.array::<16>()?);
+                    match g.pel.get_mut(&id) {
+                        Some(nack) if nack.consumer.is_empty() => nack.consumer = cname.clone(),
+                        _ => {
+                            return Err(corrupt(
+                                cat,
+                                "consumer's pending entry missing from its group's list",
+                            ))
+                        }
+                    }
+                    c.pel.insert(id);
+                }
+                if g.consumers.insert(cname, c).is_some() {
+                    return Err(corrupt(cat, "duplicate stream consumer"));
+                }
+            }
+            if g.pel.values().any(|n| n.consumer.is_empty()) {
+                return Err(corrupt(gat, "group's pending entry owned by no consumer"));
+            }
+            if x.groups.insert(name, g).is_some() {
+                return Err(corrupt(gat, "duplicate stream consumer group"));
+            }
+        }
+        Ok(x)
     }
 
     /// A string holding a packed encoding, and the file offset where its

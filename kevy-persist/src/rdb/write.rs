@@ -367,6 +367,51 @@ impl<W: Write> SectionWriter<W> {
                     self.spill()?;
                 }
             }
+            Value::Stream(x) => self.stream(x)?,
+        }
+        Ok(())
+    }
+
+    /// A stream as Redis 7.0 writes it (`RDB_TYPE_STREAM_LISTPACKS_2`):
+    /// its nodes (master id, listpack) as they are, the counters, then
+    /// each consumer group with its pending list and consumers.
+    fn stream(&mut self, x: &kevy_store::stream::Stream) -> io::Result<()> {
+        put_len(&mut self.buf, x.node_count() as u64);
+        for (mid, node) in x.nodes() {
+            put_str(&mut self.buf, &mid.to_be_bytes());
+            put_str(&mut self.buf, node);
+            self.spill()?;
+        }
+        put_len(&mut self.buf, x.len());
+        for id in [x.last_id, x.first_id, x.max_deleted] {
+            put_len(&mut self.buf, id.ms);
+            put_len(&mut self.buf, id.seq);
+        }
+        put_len(&mut self.buf, x.entries_added);
+        put_len(&mut self.buf, x.groups.len() as u64);
+        for (name, g) in &x.groups {
+            put_str(&mut self.buf, name);
+            put_len(&mut self.buf, g.last_id.ms);
+            put_len(&mut self.buf, g.last_id.seq);
+            // -1 (not known) goes as the 64-bit length Redis's cast gives.
+            put_len(&mut self.buf, g.entries_read as u64);
+            put_len(&mut self.buf, g.pel.len() as u64);
+            for (id, n) in &g.pel {
+                self.buf.extend_from_slice(&id.to_be_bytes());
+                self.buf.extend_from_slice(&n.delivery_time.to_le_bytes());
+                put_len(&mut self.buf, n.delivery_count);
+                self.spill()?;
+            }
+            put_len(&mut self.buf, g.consumers.len() as u64);
+            for (cname, c) in &g.consumers {
+                put_str(&mut self.buf, cname);
+                self.buf.extend_from_slice(&c.seen_time.to_le_bytes());
+                put_len(&mut self.buf, c.pel.len() as u64);
+                for id in &c.pel {
+                    self.buf.extend_from_slice(&id.to_be_bytes());
+                    self.spill()?;
+                }
+            }
         }
         Ok(())
     }
@@ -392,6 +437,7 @@ fn value_type(v: &Value) -> u8 {
         Value::Hash(_) => TYPE_HASH,
         Value::ZSet(z) if z.encoding_name() == "listpack" => TYPE_ZSET_LISTPACK,
         Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
     }
 }
 

@@ -20,7 +20,12 @@ pub enum V {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     /// In rank order, scores as bits so -0 and 0 differ.
     ZSet(Vec<(Vec<u8>, u64)>),
+    /// Entries in order, then the counters and groups as debug text.
+    Stream(Vec<(String, Pairs)>, String),
 }
+
+/// Field-value pairs.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// `(db, key)` to the value and absolute expiry (ms).
 pub type Model = BTreeMap<(usize, Vec<u8>), (V, Option<u64>)>;
@@ -40,6 +45,31 @@ pub fn view(v: &Value) -> V {
             V::Hash(p)
         }
         Value::ZSet(z) => V::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect()),
+        Value::Stream(x) => {
+            let mut entries = Vec::new();
+            x.for_each(
+                kevy_store::stream::StreamId::MIN,
+                kevy_store::stream::StreamId::MAX,
+                false,
+                |id, f| {
+                    entries.push((
+                        id.to_string(),
+                        f.map(|(a, b)| (a.to_vec(), b.to_vec())).collect(),
+                    ));
+                    true
+                },
+            );
+            let meta = format!(
+                "{} {} {} {} {} {:?}",
+                x.len(),
+                x.last_id,
+                x.first_id,
+                x.max_deleted,
+                x.entries_added,
+                x.groups
+            );
+            V::Stream(entries, meta)
+        }
     }
 }
 

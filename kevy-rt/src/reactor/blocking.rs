@@ -233,7 +233,10 @@ impl<S: Service> Executor<S> {
                 dest,
                 client: *client,
                 cmd,
-                args: args.to_owned_args(),
+                args: self
+                    .svc
+                    .park_args(&mut self.shard, client.db, cmd, args)
+                    .unwrap_or_else(|| args.to_owned_args()),
                 keys,
                 woken: false,
                 via_home,

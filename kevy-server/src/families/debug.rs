@@ -240,6 +240,7 @@ fn object_digest(d: &mut [u8; 20], e: &Entry) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix_digest(d, &type_code.to_be_bytes());
     let mut num = [0u8; kevy_store::num::MAX_I64_CHARS];
@@ -273,6 +274,20 @@ fn object_digest(d: &mut [u8; 20], e: &Entry) {
                 mix_digest(&mut ele, val);
                 xor_digest(d, &ele);
             }
+        }
+        // Entries in order, each its id (`ms.seq`) and its fields; groups
+        // are not part of it, as in Redis.
+        Value::Stream(st) => {
+            use kevy_store::stream::StreamId;
+            let mut buf = [0u8; kevy_store::num::MAX_I64_CHARS];
+            st.for_each(StreamId::MIN, StreamId::MAX, false, |id, fields| {
+                mix_digest(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for (f, v) in fields {
+                    mix_digest(d, f.bytes(&mut buf));
+                    mix_digest(d, v.bytes(&mut buf));
+                }
+                true
+            });
         }
     }
     if e.expire_at().is_some() {

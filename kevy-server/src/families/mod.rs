@@ -24,6 +24,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -58,4 +59,5 @@ pub fn register_all(t: &mut Table) {
     hyperloglog::register(t);
     bitmaps::register(t);
     acl::register(t);
+    streams::register(t);
 }
