@@ -59,6 +59,9 @@ const KEVY_CORES: &[usize] = &[1, 3];
 
 /// How long a `!raw` line waits for the server to go quiet.
 const RAW_QUIET: Duration = Duration::from_millis(100);
+/// How much longer a `!raw` line waits for a server that has sent less
+/// than Redis did.
+const RAW_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A SCAN that has not reached cursor 0 after this many calls is a bug.
 const SCAN_MAX_CALLS: usize = 100_000;
@@ -653,6 +656,11 @@ fn run_case(case: &Case, targets: &mut [Target], out: &mut Vec<Mismatch>) {
                 let sent: Vec<Option<Outcome>> =
                     live.iter().map(|&i| targets[i].send(bytes)).collect();
                 std::thread::sleep(RAW_QUIET);
+                // Redis's reply (the reference, read first) says how much
+                // to expect: a server that has sent less is given up to
+                // RAW_PATIENCE more, so a slow moment on a loaded machine
+                // is not a difference.
+                let mut want = 0;
                 let outcomes = live
                     .iter()
                     .zip(sent)
@@ -660,7 +668,21 @@ fn run_case(case: &Case, targets: &mut [Target], out: &mut Vec<Mismatch>) {
                         s.unwrap_or_else(|| {
                             let t = &mut targets[i];
                             let conn = t.conn.as_mut().expect("sent on it");
-                            let (got, closed) = conn.read_until_quiet(Duration::from_millis(20));
+                            let (mut got, mut closed) =
+                                conn.read_until_quiet(Duration::from_millis(20));
+                            let until = std::time::Instant::now() + RAW_PATIENCE;
+                            while i != 0
+                                && !closed
+                                && got.len() < want
+                                && std::time::Instant::now() < until
+                            {
+                                let (more, c) = conn.read_until_quiet(Duration::from_millis(20));
+                                got.extend_from_slice(&more);
+                                closed = c;
+                            }
+                            if i == 0 {
+                                want = got.len();
+                            }
                             if closed {
                                 t.conn = None;
                             }
