@@ -12,8 +12,8 @@
 //! bytes per bucket); the second is non-empty only while a resize is in
 //! progress. Each entry is one heap node `{ key: SmallBytes, value: V, next }`:
 //! `32 + size_of::<V>()` bytes, the key inline when it has at most 23 bytes
-//! (one more allocation for longer keys). For the keyspace (`V = Entry`, 32
-//! bytes) a node is 64 bytes; plus one 8-byte bucket per entry at full load.
+//! (one more allocation for longer keys). For the keyspace (`V = Entry`, 48
+//! bytes) a node is 80 bytes; plus one 8-byte bucket per entry at full load.
 //!
 //! - Lookup, insert, remove: O(1) expected; each mutating call also moves
 //!   one bucket of an ongoing resize (visiting at most 10 empty buckets).
