@@ -5,6 +5,7 @@
 pub mod aof;
 pub mod ctx;
 pub mod errors;
+pub mod evict;
 pub mod families;
 pub mod loading;
 pub mod notify;

@@ -30,6 +30,7 @@ pub struct ShardPublished {
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
     pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
     /// The shard's count of changes (`Store::dirty`).
     pub dirty: AtomicU64,
     /// Bytes of memory the shard's keyspace accounts for.

@@ -316,6 +316,35 @@ impl Service for Kevy {
         Ok((id, route))
     }
 
+    #[inline(always)]
+    fn admit(&self, shard: &mut Shard, cmd: u16, in_multi: bool) -> Option<&'static [u8]> {
+        if crate::evict::maxmemory() == 0 {
+            return None;
+        }
+        let denyoom = self.server.table.get(cmd).flags & flag::DENYOOM != 0;
+        if !(denyoom || in_multi) || !crate::evict::due(shard) {
+            return None;
+        }
+        crate::evict::admit(shard).err().map(str::as_bytes)
+    }
+
+    fn admit_exec(
+        &self,
+        shard: &mut Shard,
+        queued: &mut dyn Iterator<Item = u16>,
+    ) -> Option<&'static [u8]> {
+        if crate::evict::maxmemory() == 0 {
+            return None;
+        }
+        let table = &self.server.table;
+        for c in queued {
+            if table.get(c).flags & flag::DENYOOM != 0 {
+                return crate::evict::admit(shard).err().map(str::as_bytes);
+            }
+        }
+        None
+    }
+
     fn resolve(&self, args: Args<'_>) -> Result<(u16, InMulti), Refused> {
         let tx_op = |args: Args<'_>| {
             let id = self.server.table.lookup(args.get(0))?;
@@ -390,6 +419,14 @@ impl Service for Kevy {
         let notify = crate::notify::check_due(shard);
         if notify {
             crate::notify::prepare(shard, sink.effects.pushes.listening());
+        }
+        // `maxmemory`: the owner of a write's keys evicts its share first
+        // (its events and DELs go out ahead of the write's).
+        if spec.flags & flag::DENYOOM != 0
+            && crate::evict::maxmemory() != 0
+            && crate::evict::due(shard)
+        {
+            crate::evict::before_write(shard);
         }
         let t0 = cycles();
         // Client-side caching: one test while nobody tracks.
@@ -650,6 +687,7 @@ impl Service for Kevy {
             }
         }
         shard.store.set_now(kevy_sys::clock::unix_ms());
+        crate::evict::follow_policy(shard);
     }
 
     #[inline(always)]
@@ -709,6 +747,7 @@ impl Service for Kevy {
             shard
                 .store
                 .active_expire_cycle(std::time::Instant::now() + EXPIRE_CYCLE_BUDGET);
+            crate::evict::tick(shard);
             crate::notify::drain(shard, &mut effects.pushes);
         }
         crate::tracking::tick(&self.server, shard, effects);

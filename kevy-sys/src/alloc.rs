@@ -108,6 +108,54 @@ fn mallctl_void(name: &[u8]) {
     debug_assert_eq!(rc, 0, "mallctl failed");
 }
 
+/// Bytes the calling thread has allocated, less the bytes it has freed
+/// (wrapping: memory one thread allocates and another frees makes one
+/// count run ahead and the other behind). Two loads through pointers
+/// jemalloc gives each thread, looked up once per thread: cheap enough to
+/// read before every write command, which is what `maxmemory` needs
+/// between refreshes of the process-wide [`stats`].
+#[inline]
+pub fn thread_net() -> u64 {
+    use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp, ThreadLocal};
+    thread_local! {
+        static COUNTERS: Option<(ThreadLocal<u64>, ThreadLocal<u64>)> =
+            allocatedp::read().ok().zip(deallocatedp::read().ok());
+    }
+    COUNTERS.with(|c| match c {
+        Some((a, d)) => a.get().wrapping_sub(d.get()),
+        None => 0,
+    })
+}
+
+/// jemalloc's statistics report (`malloc_stats_print`), the text Redis's
+/// MEMORY MALLOC-STATS returns.
+pub fn stats_text() -> String {
+    extern "C" fn write(opaque: *mut std::ffi::c_void, text: *const std::ffi::c_char) {
+        // SAFETY: `opaque` is the `String` passed below, alive and not
+        // otherwise borrowed during the call; jemalloc hands `text` as a
+        // NUL-terminated string valid for this call.
+        let (out, text) = unsafe {
+            (
+                &mut *opaque.cast::<String>(),
+                std::ffi::CStr::from_ptr(text),
+            )
+        };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback matches jemalloc's `write_cb` type, `opaque`
+    // points to `out` for the whole call, and a null options pointer asks
+    // for the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(write),
+            (&mut out as *mut String).cast(),
+            std::ptr::null(),
+        );
+    }
+    out
+}
+
 /// The allocator's name as Redis's INFO writes it: `jemalloc-5.3.0`.
 pub fn name() -> String {
     let version = tikv_jemalloc_ctl::version::read().unwrap_or("unknown");
@@ -199,6 +247,18 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn thread_net_follows_this_threads_allocations() {
+        let before = super::thread_net();
+        let big = vec![1u8; 8 << 20];
+        let during = super::thread_net();
+        assert!(during.wrapping_sub(before) >= 8 << 20);
+        drop(big);
+        assert!(super::thread_net().wrapping_sub(before) < 1 << 20);
+        let text = super::stats_text();
+        assert!(text.contains("jemalloc statistics"), "{text}");
     }
 
     #[test]

@@ -390,7 +390,7 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("expired_keys", c.expired);
     f.put("expired_stale_perc", "0.00");
     f.put("expired_time_cap_reached_count", 0);
-    f.put("evicted_keys", 0);
+    f.put("evicted_keys", c.evicted);
     f.put("evicted_clients", 0);
     f.put("keyspace_hits", c.hits);
     f.put("keyspace_misses", c.misses);

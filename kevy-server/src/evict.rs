@@ -1,0 +1,294 @@
+//! `maxmemory`: keeping the whole server's allocated memory under one
+//! limit while every shard evicts only its own keys.
+//!
+//! # What is measured
+//!
+//! Used memory is the allocator's: jemalloc's `stats.allocated` over every
+//! thread, which INFO reports as `used_memory` (Redis's is its own
+//! allocator counter too). Reading it costs microseconds (jemalloc merges
+//! its arenas' counters), too much for every write, so a shard reads it at
+//! most once per reactor iteration (the store's millisecond clock) and
+//! between reads follows its own thread's allocations, which jemalloc
+//! keeps per thread and which cost two loads to read
+//! ([`kevy_sys::alloc::thread_net`]): the estimate is the last process-wide
+//! figure plus what this thread allocated since.
+//!
+//! # How the budget is shared
+//!
+//! A shard looks closer only once its own thread has grown by its share of
+//! the headroom left at its last look (the headroom divided by the number
+//! of shards, and at most 1/128 of the limit), so the shards together
+//! cannot pass the limit by more than what they allocate within one
+//! iteration before one of them looks. When a shard finds the server over
+//! the limit it evicts, from its own keys, its proportional share of the
+//! excess: the excess times its keyspace's share of all keyspaces' memory
+//! (each shard publishes what its keyspace accounts for). The other shards
+//! do the same when they next run a write or their 100 ms tick, so the
+//! excess is paid for in proportion to where the data is, and a key is
+//! never evicted by a shard that does not own it. A shard with no keys
+//! evicts nothing; it refuses writes only if no shard has anything it may
+//! evict.
+//!
+//! Writes are refused (`-OOM …`) where Redis refuses them, before they are
+//! routed: at the connection's home shard, for commands flagged `denyoom`,
+//! for every command queued in MULTI, and for EXEC with a `denyoom`
+//! command queued, when the server is over the limit after that shard
+//! evicted its share and the policy is `noeviction` or nothing anywhere can
+//! be evicted. The owning shard of a write also evicts before running it
+//! (never refusing it: the home shard decided), so the shards holding the
+//! data keep pace with the writes that reach them.
+//!
+//! # What is not guaranteed
+//!
+//! The limit can be passed by what the shards allocate between two looks
+//! (one iteration's pipeline per shard, bounded by the share above), and
+//! memory freed on one thread for an allocation made on another is seen
+//! only at the next process-wide read. Redis likewise lets one command's
+//! allocation go over.
+
+use crate::shard::Shard;
+use kevy_store::evict::Policy;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+
+/// Redis's reply to a `denyoom` command over the limit.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// The settings, as CONFIG SET and the start-up flags leave them; every
+/// shard reads them (Relaxed: each value stands alone, and a shard that
+/// sees a change one command late is as right as any).
+static MAXMEMORY: AtomicU64 = AtomicU64::new(0);
+static POLICY: AtomicU8 = AtomicU8::new(0);
+static SAMPLES: AtomicU32 = AtomicU32::new(5);
+static TENACITY: AtomicU32 = AtomicU32::new(10);
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+
+const POLICIES: [Policy; 8] = [
+    Policy::NoEviction,
+    Policy::AllKeysLru,
+    Policy::AllKeysLfu,
+    Policy::AllKeysRandom,
+    Policy::VolatileLru,
+    Policy::VolatileLfu,
+    Policy::VolatileRandom,
+    Policy::VolatileTtl,
+];
+
+/// Applies a parameter of this module's; false for any other name.
+pub fn configure(name: &str, value: &str) -> bool {
+    let n = || value.parse::<u64>().unwrap_or(0);
+    match name {
+        "maxmemory" => MAXMEMORY.store(n(), Relaxed),
+        "maxmemory-policy" => {
+            if let Some(p) = Policy::from_name(value) {
+                let i = POLICIES.iter().position(|&q| q == p).unwrap_or(0);
+                POLICY.store(i as u8, Relaxed);
+            }
+        }
+        "maxmemory-samples" => SAMPLES.store(n().clamp(1, 64) as u32, Relaxed),
+        "maxmemory-eviction-tenacity" => TENACITY.store(n().min(100) as u32, Relaxed),
+        "lfu-log-factor" => LFU_LOG_FACTOR.store(n().min(u32::MAX as u64) as u32, Relaxed),
+        "lfu-decay-time" => LFU_DECAY_TIME.store(n().min(u32::MAX as u64) as u32, Relaxed),
+        _ => return false,
+    }
+    true
+}
+
+/// `maxmemory`, 0 for none.
+#[inline(always)]
+pub fn maxmemory() -> u64 {
+    MAXMEMORY.load(Relaxed)
+}
+
+pub fn policy() -> Policy {
+    POLICIES[POLICY.load(Relaxed) as usize % POLICIES.len()]
+}
+
+/// Makes the shard's store stamp access clocks as the policy in force
+/// says (called once per reactor iteration).
+#[inline]
+pub fn follow_policy(shard: &mut Shard) {
+    let a = &mut shard.store.access;
+    a.lfu = policy().is_lfu();
+    a.lfu_log_factor = LFU_LOG_FACTOR.load(Relaxed);
+    a.lfu_decay_time = LFU_DECAY_TIME.load(Relaxed);
+}
+
+/// A shard's view of the server's memory between process-wide reads.
+#[derive(Debug, Default)]
+pub struct ShardMem {
+    /// The process-wide figure at the last read, and this thread's count
+    /// then.
+    used: u64,
+    net: u64,
+    /// The store's clock at the last read: at most one per iteration.
+    read_at: u64,
+    /// This thread's count at which the shard looks again.
+    trigger: u64,
+}
+
+/// Whether the shard should look at the server's memory before a write:
+/// its thread grew past its share of the headroom. The hot path's whole
+/// cost while `maxmemory` is set.
+#[inline(always)]
+pub fn due(shard: &Shard) -> bool {
+    kevy_sys::alloc::thread_net().wrapping_sub(shard.mem.trigger) as i64 >= 0
+}
+
+/// Bytes the server is over the limit (≤ 0: under), refreshing the
+/// process-wide figure when this iteration has not, and setting when to
+/// look next.
+fn over(shard: &mut Shard, limit: u64) -> i64 {
+    let now = shard.store.now();
+    let net = kevy_sys::alloc::thread_net();
+    let m = &mut shard.mem;
+    if m.read_at != now {
+        m.used = kevy_sys::alloc::stats().allocated;
+        m.net = net;
+        m.read_at = now;
+    }
+    let used = m.used as i64 + net.wrapping_sub(m.net) as i64;
+    let over = used - limit as i64;
+    let share = (-over).max(0) as u64 / shard.nshards.max(1) as u64;
+    m.trigger = net.wrapping_add(share.min(limit / 128));
+    over
+}
+
+/// Redis's `evictionTimeLimitUs`: how long one call may evict, from
+/// `maxmemory-eviction-tenacity` (10: 500 µs; each step above 10 adds
+/// 15%; 100: no limit).
+fn time_limit() -> Option<std::time::Duration> {
+    let t = TENACITY.load(Relaxed);
+    if t >= 100 {
+        return None;
+    }
+    let us = if t <= 10 {
+        50.0 * f64::from(t)
+    } else {
+        500.0 * 1.15f64.powi(t as i32 - 10)
+    };
+    Some(std::time::Duration::from_micros(us as u64))
+}
+
+/// Evicts this shard's share of `over` bytes; how many keys it evicted.
+fn evict_share(shard: &mut Shard, over: i64, policy: Policy) -> u64 {
+    let mine = shard.store.used_memory() as u64;
+    let total = match &shard.server {
+        Some(s) => {
+            let others: u64 = (0..s.published.len())
+                .filter(|&i| i != shard.id)
+                .map(|i| s.published[i].used_memory.load(Relaxed))
+                .sum();
+            others + mine
+        }
+        None => mine,
+    };
+    let share = if total == 0 {
+        over
+    } else {
+        (over as u128 * mine as u128 / total as u128) as i64
+    };
+    if share <= 0 {
+        return 0;
+    }
+    let samples = SAMPLES.load(Relaxed) as usize;
+    let limit = time_limit();
+    let start = std::time::Instant::now();
+    let before = kevy_sys::alloc::thread_net();
+    let mut evicted = 0;
+    while (before.wrapping_sub(kevy_sys::alloc::thread_net()) as i64) < share {
+        if !shard.store.evict_one(policy, samples) {
+            break;
+        }
+        evicted += 1;
+        if evicted % 16 == 0 && limit.is_some_and(|l| start.elapsed() > l) {
+            break;
+        }
+    }
+    evicted
+}
+
+/// Before a write runs on the shard that owns its keys: evicts the
+/// shard's share when the server is over the limit. Never refuses.
+#[cold]
+#[inline(never)]
+pub fn before_write(shard: &mut Shard) {
+    let limit = maxmemory();
+    if limit == 0 {
+        return;
+    }
+    let over = over(shard, limit);
+    let policy = policy();
+    if over > 0 && policy != Policy::NoEviction && evict_share(shard, over, policy) > 0 {
+        // Look again at once: what was freed shows in this thread's count.
+        shard.mem.trigger = kevy_sys::alloc::thread_net();
+    }
+}
+
+/// At the connection's home shard, before a command that needs memory is
+/// routed (Redis's `processCommand` check): evicts the shard's share, then
+/// refuses with [`OOM`] when still over the limit and nothing may be
+/// evicted.
+#[cold]
+#[inline(never)]
+pub fn admit(shard: &mut Shard) -> Result<(), &'static str> {
+    let limit = maxmemory();
+    if limit == 0 {
+        return Ok(());
+    }
+    let policy = policy();
+    let mut over = over(shard, limit);
+    if over > 0 && policy != Policy::NoEviction && evict_share(shard, over, policy) > 0 {
+        over = self::over(shard, limit);
+    }
+    if over <= 0 {
+        return Ok(());
+    }
+    if policy == Policy::NoEviction || !evictable_anywhere(shard, policy) {
+        // Each refused write looks again, so the refusal lifts as soon as
+        // memory is freed.
+        shard.mem.trigger = kevy_sys::alloc::thread_net();
+        return Err(OOM);
+    }
+    Ok(())
+}
+
+/// Some shard holds a key the policy may evict (as last published).
+fn evictable_anywhere(shard: &Shard, policy: Policy) -> bool {
+    let Some(server) = &shard.server else {
+        return false;
+    };
+    server.published.iter().any(|p| {
+        let counts = if policy.volatile() {
+            &p.expires
+        } else {
+            &p.keys
+        };
+        counts.iter().any(|c| c.load(Relaxed) > 0)
+    })
+}
+
+/// The shard's tick: evicts its share if the server is over the limit
+/// (writes on other shards, or memory not freed by them, keep every shard
+/// paying its part).
+pub fn tick(shard: &mut Shard) {
+    if maxmemory() != 0 {
+        before_write(shard);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenacity_gives_redis_time_limits() {
+        TENACITY.store(10, Relaxed);
+        assert_eq!(time_limit(), Some(std::time::Duration::from_micros(500)));
+        TENACITY.store(1, Relaxed);
+        assert_eq!(time_limit(), Some(std::time::Duration::from_micros(50)));
+        TENACITY.store(100, Relaxed);
+        assert_eq!(time_limit(), None);
+        TENACITY.store(10, Relaxed);
+    }
+}
