@@ -114,6 +114,40 @@ pub fn follow_policy(shard: &mut Shard) {
     a.lfu_decay_time = LFU_DECAY_TIME.load(Relaxed);
 }
 
+/// The highest allocated figure seen (INFO's `used_memory_peak`, MEMORY
+/// STATS' `peak.allocated`), raised by every process-wide read.
+static PEAK: AtomicU64 = AtomicU64::new(0);
+/// Allocated bytes when the first shard started (`startup.allocated`).
+static STARTUP: AtomicU64 = AtomicU64::new(0);
+
+/// Raises the peak to `used`; the peak.
+pub fn peak(used: u64) -> u64 {
+    PEAK.fetch_max(used, Relaxed).max(used)
+}
+
+/// Notes the allocated figure at start-up, once.
+pub fn note_startup() {
+    let used = kevy_sys::alloc::stats().allocated;
+    let _ = STARTUP.compare_exchange(0, used, Relaxed, Relaxed);
+}
+
+pub fn startup_allocated() -> u64 {
+    STARTUP.load(Relaxed)
+}
+
+/// The process's resident set size in bytes (VmRSS).
+pub fn rss_bytes() -> u64 {
+    let kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    kb * 1024
+}
+
 /// A shard's view of the server's memory between process-wide reads.
 #[derive(Debug, Default)]
 pub struct ShardMem {
@@ -125,14 +159,21 @@ pub struct ShardMem {
     read_at: u64,
     /// This thread's count at which the shard looks again.
     trigger: u64,
+    /// The limit the trigger was set for, and whether the server was over
+    /// it at the last look: then every write looks (frees alone would not
+    /// bring the count back to the trigger).
+    limit: u64,
+    over: bool,
 }
 
-/// Whether the shard should look at the server's memory before a write:
-/// its thread grew past its share of the headroom. The hot path's whole
+/// Whether the shard should look at the server's memory before a write
+/// under `limit`: its thread grew past its share of the headroom, or it
+/// was over at its last look, or the limit changed. The hot path's whole
 /// cost while `maxmemory` is set.
 #[inline(always)]
-pub fn due(shard: &Shard) -> bool {
-    kevy_sys::alloc::thread_net().wrapping_sub(shard.mem.trigger) as i64 >= 0
+pub fn due(shard: &Shard, limit: u64) -> bool {
+    let m = &shard.mem;
+    m.over || m.limit != limit || kevy_sys::alloc::thread_net().wrapping_sub(m.trigger) as i64 >= 0
 }
 
 /// Bytes the server is over the limit (≤ 0: under), refreshing the
@@ -144,6 +185,7 @@ fn over(shard: &mut Shard, limit: u64) -> i64 {
     let m = &mut shard.mem;
     if m.read_at != now {
         m.used = kevy_sys::alloc::stats().allocated;
+        peak(m.used);
         m.net = net;
         m.read_at = now;
     }
@@ -151,6 +193,8 @@ fn over(shard: &mut Shard, limit: u64) -> i64 {
     let over = used - limit as i64;
     let share = (-over).max(0) as u64 / shard.nshards.max(1) as u64;
     m.trigger = net.wrapping_add(share.min(limit / 128));
+    m.limit = limit;
+    m.over = over > 0;
     over
 }
 
@@ -220,8 +264,8 @@ pub fn before_write(shard: &mut Shard) {
     let over = over(shard, limit);
     let policy = policy();
     if over > 0 && policy != Policy::NoEviction && evict_share(shard, over, policy) > 0 {
-        // Look again at once: what was freed shows in this thread's count.
-        shard.mem.trigger = kevy_sys::alloc::thread_net();
+        // What was freed shows in this thread's count: look again.
+        self::over(shard, limit);
     }
 }
 
@@ -245,9 +289,6 @@ pub fn admit(shard: &mut Shard) -> Result<(), &'static str> {
         return Ok(());
     }
     if policy == Policy::NoEviction || !evictable_anywhere(shard, policy) {
-        // Each refused write looks again, so the refusal lifts as soon as
-        // memory is freed.
-        shard.mem.trigger = kevy_sys::alloc::thread_net();
         return Err(OOM);
     }
     Ok(())

@@ -274,6 +274,7 @@ impl Service for Kevy {
     type Snapshot = kevy_store::Snapshot;
 
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
+        crate::evict::note_startup();
         let mut shard = Shard::new(id, nshards);
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
@@ -318,11 +319,12 @@ impl Service for Kevy {
 
     #[inline(always)]
     fn admit(&self, shard: &mut Shard, cmd: u16, in_multi: bool) -> Option<&'static [u8]> {
-        if crate::evict::maxmemory() == 0 {
+        let limit = crate::evict::maxmemory();
+        if limit == 0 {
             return None;
         }
         let denyoom = self.server.table.get(cmd).flags & flag::DENYOOM != 0;
-        if !(denyoom || in_multi) || !crate::evict::due(shard) {
+        if !(denyoom || in_multi) || !crate::evict::due(shard, limit) {
             return None;
         }
         crate::evict::admit(shard).err().map(str::as_bytes)
@@ -422,11 +424,11 @@ impl Service for Kevy {
         }
         // `maxmemory`: the owner of a write's keys evicts its share first
         // (its events and DELs go out ahead of the write's).
-        if spec.flags & flag::DENYOOM != 0
-            && crate::evict::maxmemory() != 0
-            && crate::evict::due(shard)
-        {
-            crate::evict::before_write(shard);
+        if spec.flags & flag::DENYOOM != 0 {
+            let limit = crate::evict::maxmemory();
+            if limit != 0 && crate::evict::due(shard, limit) {
+                crate::evict::before_write(shard);
+            }
         }
         let t0 = cycles();
         // Client-side caching: one test while nobody tracks.

@@ -192,6 +192,11 @@ impl<'a> Db<'a> {
         self.index
     }
 
+    /// How access clocks are stamped and read here.
+    pub fn access_clock(&self) -> &AccessClock {
+        self.clock
+    }
+
     /// The cached clock (unix ms) all TTL decisions use.
     pub fn now(&self) -> u64 {
         self.now
@@ -385,6 +390,13 @@ impl<'a> Db<'a> {
         };
         self.ks.keys.at_mut(pos).1.access = field & crate::access::LRU_CLOCK_MAX;
         true
+    }
+
+    /// Lookup without statistics or access stamp (MEMORY USAGE).
+    #[inline]
+    pub fn peek_notouch(&mut self, key: &[u8]) -> Option<&Entry> {
+        let pos = self.live_touch(key, false)?;
+        Some(self.ks.keys.at(pos).1)
     }
 
     /// Lookup without statistics (Redis's `lookupKeyWrite` for reading).

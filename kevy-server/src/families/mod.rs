@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -42,4 +43,5 @@ pub fn register_all(t: &mut Table) {
     dump::register(t);
     pubsub::register(t);
     scripting::register(t);
+    memory::register(t);
 }
