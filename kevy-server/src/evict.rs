@@ -22,12 +22,15 @@
 //! iteration before one of them looks. When a shard finds the server over
 //! the limit it evicts, from its own keys, its proportional share of the
 //! excess: the excess times its keyspace's share of all keyspaces' memory
-//! (each shard publishes what its keyspace accounts for). The other shards
-//! do the same when they next run a write or their 100 ms tick, so the
-//! excess is paid for in proportion to where the data is, and a key is
-//! never evicted by a shard that does not own it. A shard with no keys
-//! evicts nothing; it refuses writes only if no shard has anything it may
-//! evict.
+//! (each shard publishes what its keyspace accounts for), and adds each
+//! other shard's share to that shard's debt, which it pays (evicting from
+//! its own keys) at the end of its current iteration; debts not yet paid
+//! are not split again. So the excess is paid for in proportion to where the data
+//! is, whichever shard sees it first, and a key is never evicted by a
+//! shard that does not own it. Without the debts, the shard that applies
+//! the writes would see every excess first and empty itself while the
+//! others kept their old keys. A shard with no keys evicts nothing; it
+//! refuses writes only if no shard has anything it may evict.
 //!
 //! Writes are refused (`-OOM …`) where Redis refuses them, before they are
 //! routed: at the connection's home shard, for commands flagged `denyoom`,
@@ -127,7 +130,7 @@ pub fn peak(used: u64) -> u64 {
 
 /// Notes the allocated figure at start-up, once.
 pub fn note_startup() {
-    let used = kevy_sys::alloc::stats().allocated;
+    let used = kevy_sys::alloc::allocated();
     let _ = STARTUP.compare_exchange(0, used, Relaxed, Relaxed);
 }
 
@@ -164,6 +167,8 @@ pub struct ShardMem {
     /// bring the count back to the trigger).
     limit: u64,
     over: bool,
+    /// Bytes freed beyond the shares asked so far ([`evict_bytes`]).
+    credit: i64,
 }
 
 /// Whether the shard should look at the server's memory before a write
@@ -176,15 +181,28 @@ pub fn due(shard: &Shard, limit: u64) -> bool {
     m.over || m.limit != limit || kevy_sys::alloc::thread_net().wrapping_sub(m.trigger) as i64 >= 0
 }
 
-/// Bytes the server is over the limit (≤ 0: under), refreshing the
-/// process-wide figure when this iteration has not, and setting when to
-/// look next.
+/// Bytes the server is over the limit (≤ 0: under), and when to look
+/// next. The estimate from this thread's growth decides "under"; "over"
+/// is confirmed by a process-wide read, because the thread's count also
+/// grows with buffers it hands to other shards, which free them (a shard
+/// trusting it alone would evict its own keys for memory that is gone).
 fn over(shard: &mut Shard, limit: u64) -> i64 {
+    let (over, read) = measure(shard, limit, false);
+    if over > 0 && !read {
+        return measure(shard, limit, true).0;
+    }
+    over
+}
+
+/// [`over`]'s estimate, reading the process-wide figure when `fresh` or
+/// when this iteration has not; also whether it read it.
+fn measure(shard: &mut Shard, limit: u64, fresh: bool) -> (i64, bool) {
     let now = shard.store.now();
     let net = kevy_sys::alloc::thread_net();
     let m = &mut shard.mem;
-    if m.read_at != now {
-        m.used = kevy_sys::alloc::stats().allocated;
+    let read = fresh || m.read_at != now;
+    if read {
+        m.used = kevy_sys::alloc::allocated();
         peak(m.used);
         m.net = net;
         m.read_at = now;
@@ -195,7 +213,7 @@ fn over(shard: &mut Shard, limit: u64) -> i64 {
     m.trigger = net.wrapping_add(share.min(limit / 128));
     m.limit = limit;
     m.over = over > 0;
-    over
+    (over, read)
 }
 
 /// Redis's `evictionTimeLimitUs`: how long one call may evict, from
@@ -214,41 +232,106 @@ fn time_limit() -> Option<std::time::Duration> {
     Some(std::time::Duration::from_micros(us as u64))
 }
 
-/// Evicts this shard's share of `over` bytes; how many keys it evicted.
+/// Splits `over` bytes between the shards in proportion to their
+/// keyspaces: each other shard's share is added to its debt, which it pays
+/// at the end of its iteration, and this shard evicts its own share now.
+/// Debts still unpaid are excess already being dealt with, so only the
+/// rest is split: a shard that looks more often than the others (the home
+/// of the writing connections) does not pay more. How many keys it
+/// evicted.
 fn evict_share(shard: &mut Shard, over: i64, policy: Policy) -> u64 {
     let mine = shard.store.used_memory() as u64;
-    let total = match &shard.server {
-        Some(s) => {
-            let others: u64 = (0..s.published.len())
-                .filter(|&i| i != shard.id)
-                .map(|i| s.published[i].used_memory.load(Relaxed))
-                .sum();
-            others + mine
+    let Some(server) = shard.server.clone() else {
+        return evict_bytes(shard, over, policy);
+    };
+    let others = || (0..server.published.len()).filter(|&i| i != shard.id);
+    let owed: u64 = others()
+        .map(|i| server.published[i].evict_debt.load(Relaxed))
+        .sum();
+    let over = over - owed as i64;
+    if over <= 0 {
+        return 0;
+    }
+    let used = |i: usize| {
+        if i == shard.id {
+            mine
+        } else {
+            server.published[i].used_memory.load(Relaxed)
         }
-        None => mine,
     };
-    let share = if total == 0 {
-        over
-    } else {
-        (over as u128 * mine as u128 / total as u128) as i64
+    let total: u64 = (0..server.published.len()).map(used).sum();
+    if total == 0 {
+        return evict_bytes(shard, over, policy);
+    }
+    let share = |i: usize| (over as u128 * used(i) as u128 / total as u128) as u64;
+    for i in others() {
+        server.published[i].evict_debt.fetch_add(share(i), Relaxed);
+    }
+    evict_bytes(shard, share(shard.id) as i64, policy)
+}
+
+/// Whether another shard asked this one to evict.
+#[inline]
+pub fn in_debt(shard: &Shard) -> bool {
+    shard
+        .server
+        .as_ref()
+        .is_some_and(|s| s.published[shard.id].evict_debt.load(Relaxed) != 0)
+}
+
+/// Evicts what other shards asked of this one (its share of an excess
+/// they saw).
+#[cold]
+#[inline(never)]
+pub fn pay_debt(shard: &mut Shard) {
+    let Some(server) = shard.server.clone() else {
+        return;
     };
+    let debt = server.published[shard.id].evict_debt.swap(0, Relaxed);
+    let limit = maxmemory();
+    let policy = policy();
+    // The excess the debt was asked for may be gone by now because the
+    // shard that saw it paid its own share, or because it was the peak of
+    // a pipeline in flight: still paid, or that shard would pay for every
+    // excess alone. A debt is dropped when memory has since gone well under.
+    if limit == 0 || policy == Policy::NoEviction || over(shard, limit) <= -(debt as i64) {
+        return;
+    }
+    evict_bytes(shard, debt as i64, policy);
+    over(shard, limit);
+}
+
+/// Evicts keys until `share` bytes are freed on this thread, within
+/// `maxmemory-eviction-tenacity`'s time; how many it evicted. Keys come
+/// whole, so a share is mostly overpaid: the surplus is kept as credit
+/// against the next shares, or the shard asked most often (the one
+/// applying the writes) would lose a key per small share and empty
+/// itself while the others kept their keys.
+fn evict_bytes(shard: &mut Shard, share: i64, policy: Policy) -> u64 {
     if share <= 0 {
         return 0;
     }
+    let credit = shard.mem.credit.max(0);
+    if credit >= share {
+        shard.mem.credit = credit - share;
+        return 0;
+    }
+    let share = share - credit;
     let samples = SAMPLES.load(Relaxed) as usize;
     let limit = time_limit();
     let start = std::time::Instant::now();
     let before = kevy_sys::alloc::thread_net();
-    let mut evicted = 0;
+    let mut evicted: u64 = 0;
     while (before.wrapping_sub(kevy_sys::alloc::thread_net()) as i64) < share {
         if !shard.store.evict_one(policy, samples) {
             break;
         }
         evicted += 1;
-        if evicted % 16 == 0 && limit.is_some_and(|l| start.elapsed() > l) {
+        if evicted.is_multiple_of(16) && limit.is_some_and(|l| start.elapsed() > l) {
             break;
         }
     }
+    shard.mem.credit = before.wrapping_sub(kevy_sys::alloc::thread_net()) as i64 - share;
     evicted
 }
 

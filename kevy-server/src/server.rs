@@ -48,6 +48,9 @@ pub struct ShardPublished {
     /// over all of them (tracking.rs).
     pub tracking_keys: AtomicU64,
     pub tracking_items: AtomicU64,
+    /// Bytes another shard found this one owes to bring memory under
+    /// `maxmemory`: its share of an excess (evict.rs).
+    pub evict_debt: AtomicU64,
 }
 
 pub struct Server {

@@ -108,6 +108,26 @@ fn mallctl_void(name: &[u8]) {
     debug_assert_eq!(rc, 0, "mallctl failed");
 }
 
+/// [`Stats::allocated`] alone, fresh: for a decision that needs the
+/// process-wide figure now (`maxmemory`), at the cost of one epoch
+/// advance and one read through controls looked up once per thread.
+pub fn allocated() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, epoch_mib, stats};
+    thread_local! {
+        static MIBS: Option<(epoch_mib, stats::allocated_mib)> =
+            epoch::mib().ok().zip(stats::allocated::mib().ok());
+    }
+    MIBS.with(|m| match m {
+        Some((e, a)) => {
+            if e.advance().is_err() {
+                return 0;
+            }
+            a.read().unwrap_or(0) as u64
+        }
+        None => stats().allocated,
+    })
+}
+
 /// Bytes the calling thread has allocated, less the bytes it has freed
 /// (wrapping: memory one thread allocates and another frees makes one
 /// count run ahead and the other behind). Two loads through pointers
@@ -255,6 +275,7 @@ mod tests {
         let big = vec![1u8; 8 << 20];
         let during = super::thread_net();
         assert!(during.wrapping_sub(before) >= 8 << 20);
+        assert!(super::allocated() >= 8 << 20);
         drop(big);
         assert!(super::thread_net().wrapping_sub(before) < 1 << 20);
         let text = super::stats_text();
