@@ -160,25 +160,24 @@ pub struct ShardMem {
     net: u64,
     /// The store's clock at the last read: at most one per iteration.
     read_at: u64,
-    /// This thread's count at which the shard looks again.
+    /// This thread's count at which the shard looks again; far below the
+    /// count while the server was over at the last look, so that every
+    /// write looks (frees alone would not bring the count back up).
     trigger: u64,
-    /// The limit the trigger was set for, and whether the server was over
-    /// it at the last look: then every write looks (frees alone would not
-    /// bring the count back to the trigger).
+    /// The limit the trigger was set for.
     limit: u64,
-    over: bool,
     /// Bytes freed beyond the shares asked so far ([`evict_bytes`]).
     credit: i64,
 }
 
 /// Whether the shard should look at the server's memory before a write
-/// under `limit`: its thread grew past its share of the headroom, or it
-/// was over at its last look, or the limit changed. The hot path's whole
+/// under `limit`: its thread grew past its share of the headroom (or it
+/// was over at its last look), or the limit changed. The hot path's whole
 /// cost while `maxmemory` is set.
 #[inline(always)]
 pub fn due(shard: &Shard, limit: u64) -> bool {
     let m = &shard.mem;
-    m.over || m.limit != limit || kevy_sys::alloc::thread_net().wrapping_sub(m.trigger) as i64 >= 0
+    m.limit != limit || kevy_sys::alloc::thread_net().wrapping_sub(m.trigger) as i64 >= 0
 }
 
 /// Bytes the server is over the limit (≤ 0: under), and when to look
@@ -209,10 +208,13 @@ fn measure(shard: &mut Shard, limit: u64, fresh: bool) -> (i64, bool) {
     }
     let used = m.used as i64 + net.wrapping_sub(m.net) as i64;
     let over = used - limit as i64;
-    let share = (-over).max(0) as u64 / shard.nshards.max(1) as u64;
-    m.trigger = net.wrapping_add(share.min(limit / 128));
+    m.trigger = if over > 0 {
+        net.wrapping_sub(1 << 62)
+    } else {
+        let share = (-over) as u64 / shard.nshards.max(1) as u64;
+        net.wrapping_add(share.min(limit / 128))
+    };
     m.limit = limit;
-    m.over = over > 0;
     (over, read)
 }
 

@@ -10,8 +10,7 @@
 //! 255 after about a million accesses.
 //!
 //! Lookups stamp the clock (reads and writes alike); lookups Redis makes
-//! with `LOOKUP_NOTOUCH` (TTL, TYPE, EXISTS, OBJECT) and every lookup of
-//! a client in CLIENT NO-TOUCH mode leave it alone.
+//! with `LOOKUP_NOTOUCH` (TTL, TYPE, EXISTS, OBJECT) leave it alone.
 
 /// The largest value of the 24-bit seconds clock (Redis's `LRU_CLOCK_MAX`).
 pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
@@ -26,9 +25,6 @@ pub const LFU_INIT_VAL: u8 = 5;
 pub struct AccessClock {
     /// The policy is an LFU one: the field holds minutes and a counter.
     pub lfu: bool,
-    /// Lookups stamp the clock (false while a CLIENT NO-TOUCH client's
-    /// command runs).
-    pub touch: bool,
     pub lfu_log_factor: u32,
     /// Minutes per decrement of the counter; 0: the counter never decays.
     pub lfu_decay_time: u32,
@@ -42,7 +38,6 @@ impl Default for AccessClock {
     fn default() -> Self {
         AccessClock {
             lfu: false,
-            touch: true,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             secs: 0,

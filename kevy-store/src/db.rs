@@ -341,7 +341,7 @@ impl<'a> Db<'a> {
             self.expire_key(key);
             return None;
         }
-        if touch && self.clock.touch {
+        if touch {
             self.clock.stamp(&mut e.access);
         }
         Some(pos)
