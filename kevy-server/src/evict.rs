@@ -37,9 +37,12 @@
 //! for every command queued in MULTI, and for EXEC with a `denyoom`
 //! command queued, when the server is over the limit after that shard
 //! evicted its share and the policy is `noeviction` or nothing anywhere can
-//! be evicted. The owning shard of a write also evicts before running it
-//! (never refusing it: the home shard decided), so the shards holding the
-//! data keep pace with the writes that reach them.
+//! be evicted. The home shard looks only while the last look of any shard
+//! found the server over (one flag, so admitting a write costs one load):
+//! the shard that runs a write looks before it (evicting its share, never
+//! refusing: the home shard decided), so the writes admitted before the
+//! flag goes up are at most those in flight then. A change of `maxmemory`
+//! raises the flag.
 //!
 //! # What is not guaranteed
 //!
@@ -51,7 +54,7 @@
 
 use crate::shard::Shard;
 use kevy_store::evict::Policy;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 /// Redis's reply to a `denyoom` command over the limit.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -65,6 +68,20 @@ static SAMPLES: AtomicU32 = AtomicU32::new(5);
 static TENACITY: AtomicU32 = AtomicU32::new(10);
 static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
 static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+
+/// Some shard found the server over the limit at its last look: the home
+/// shards then check each write they admit (Relaxed: a hint, confirmed by
+/// a fresh look before anything is refused).
+static OVER: AtomicBool = AtomicBool::new(false);
+
+/// Whether a write should be checked before it is admitted: the server
+/// was over the limit at some shard's last look. The admission's whole
+/// cost while `maxmemory` is set; the shard that runs the write looks
+/// itself ([`due`]).
+#[inline(always)]
+pub fn maybe_over() -> bool {
+    OVER.load(Relaxed)
+}
 
 const POLICIES: [Policy; 8] = [
     Policy::NoEviction,
@@ -81,7 +98,11 @@ const POLICIES: [Policy; 8] = [
 pub fn configure(name: &str, value: &str) -> bool {
     let n = || value.parse::<u64>().unwrap_or(0);
     match name {
-        "maxmemory" => MAXMEMORY.store(n(), Relaxed),
+        "maxmemory" => {
+            MAXMEMORY.store(n(), Relaxed);
+            // The next writes look at once, whatever the last look saw.
+            OVER.store(true, Relaxed);
+        }
         "maxmemory-policy" => {
             if let Some(p) = Policy::from_name(value) {
                 let i = POLICIES.iter().position(|&q| q == p).unwrap_or(0);
@@ -166,6 +187,9 @@ pub struct ShardMem {
     trigger: u64,
     /// The limit the trigger was set for.
     limit: u64,
+    /// This thread's allocation counters, when the shard was made on the
+    /// thread that runs it (a reactor's shard always is).
+    counters: Option<kevy_sys::alloc::ThreadCounters>,
     /// Bytes freed beyond the shares asked so far ([`evict_bytes`]).
     credit: i64,
 }
@@ -177,7 +201,25 @@ pub struct ShardMem {
 #[inline(always)]
 pub fn due(shard: &Shard, limit: u64) -> bool {
     let m = &shard.mem;
-    m.limit != limit || kevy_sys::alloc::thread_net().wrapping_sub(m.trigger) as i64 >= 0
+    m.limit != limit || m.net_now().wrapping_sub(m.trigger) as i64 >= 0
+}
+
+impl ShardMem {
+    /// For a shard made on the thread that runs it.
+    pub fn on_this_thread() -> ShardMem {
+        ShardMem {
+            counters: kevy_sys::alloc::ThreadCounters::of_this_thread(),
+            ..Default::default()
+        }
+    }
+
+    #[inline(always)]
+    fn net_now(&self) -> u64 {
+        match self.counters {
+            Some(c) => c.net(),
+            None => kevy_sys::alloc::thread_net(),
+        }
+    }
 }
 
 /// Bytes the server is over the limit (≤ 0: under), and when to look
@@ -215,6 +257,9 @@ fn measure(shard: &mut Shard, limit: u64, fresh: bool) -> (i64, bool) {
         net.wrapping_add(share.min(limit / 128))
     };
     m.limit = limit;
+    if (over > 0) != OVER.load(Relaxed) {
+        OVER.store(over > 0, Relaxed);
+    }
     (over, read)
 }
 
@@ -394,11 +439,12 @@ fn evictable_anywhere(shard: &Shard, policy: Policy) -> bool {
     })
 }
 
-/// The shard's tick: evicts its share if the server is over the limit
-/// (writes on other shards, or memory not freed by them, keep every shard
-/// paying its part).
+/// The shard's tick: evicts its share if its thread grew past its share
+/// of the headroom without a write to look (other shards' excess reaches
+/// it as debts).
 pub fn tick(shard: &mut Shard) {
-    if maxmemory() != 0 {
+    let limit = maxmemory();
+    if limit != 0 && due(shard, limit) {
         before_write(shard);
     }
 }

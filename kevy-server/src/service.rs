@@ -276,6 +276,7 @@ impl Service for Kevy {
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         crate::evict::note_startup();
         let mut shard = Shard::new(id, nshards);
+        shard.mem = crate::evict::ShardMem::on_this_thread();
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
         shard.loading = self.loads.take(id, self.aof);
@@ -324,7 +325,7 @@ impl Service for Kevy {
             return None;
         }
         let denyoom = self.server.table.get(cmd).flags & flag::DENYOOM != 0;
-        if !(denyoom || in_multi) || !crate::evict::due(shard, limit) {
+        if !(denyoom || in_multi) || !crate::evict::maybe_over() {
             return None;
         }
         crate::evict::admit(shard).err().map(str::as_bytes)

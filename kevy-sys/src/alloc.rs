@@ -136,15 +136,41 @@ pub fn allocated() -> u64 {
 /// between refreshes of the process-wide [`stats`].
 #[inline]
 pub fn thread_net() -> u64 {
-    use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp, ThreadLocal};
     thread_local! {
-        static COUNTERS: Option<(ThreadLocal<u64>, ThreadLocal<u64>)> =
-            allocatedp::read().ok().zip(deallocatedp::read().ok());
+        static COUNTERS: Option<ThreadCounters> = ThreadCounters::of_this_thread();
     }
-    COUNTERS.with(|c| match c {
-        Some((a, d)) => a.get().wrapping_sub(d.get()),
-        None => 0,
-    })
+    COUNTERS.with(|c| c.map_or(0, ThreadCounters::net))
+}
+
+/// The calling thread's allocation counters ([`thread_net`]), to keep
+/// where the thread's own state is and read without a thread-local
+/// lookup. Neither `Send` nor `Sync`: the pointers are the thread's own.
+#[derive(Clone, Copy)]
+pub struct ThreadCounters {
+    allocated: tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+    deallocated: tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+}
+
+impl ThreadCounters {
+    pub fn of_this_thread() -> Option<ThreadCounters> {
+        use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp};
+        Some(ThreadCounters {
+            allocated: allocatedp::read().ok()?,
+            deallocated: deallocatedp::read().ok()?,
+        })
+    }
+
+    /// [`thread_net`] of the thread these are of; called only there.
+    #[inline(always)]
+    pub fn net(self) -> u64 {
+        self.allocated.get().wrapping_sub(self.deallocated.get())
+    }
+}
+
+impl std::fmt::Debug for ThreadCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadCounters")
+    }
 }
 
 /// jemalloc's statistics report (`malloc_stats_print`), the text Redis's
