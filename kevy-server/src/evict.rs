@@ -128,10 +128,21 @@ pub fn policy() -> Policy {
     POLICIES[POLICY.load(Relaxed) as usize % POLICIES.len()]
 }
 
+/// How far a trigger is set from the thread's count to mean "at once"
+/// (below it) or "never" (above it): more than any thread allocates.
+const NEVER: u64 = 1 << 62;
+
 /// Makes the shard's store stamp access clocks as the policy in force
-/// says (called once per reactor iteration).
+/// says, and its writes look at memory after a change of `maxmemory`
+/// (called once per reactor iteration).
 #[inline]
 pub fn follow_policy(shard: &mut Shard) {
+    // A new `maxmemory`: look at the next write.
+    let limit = maxmemory();
+    if shard.mem.limit != limit {
+        shard.mem.limit = limit;
+        shard.mem.trigger = shard.mem.net_now().wrapping_sub(NEVER);
+    }
     let a = &mut shard.store.access;
     a.lfu = policy().is_lfu();
     a.lfu_log_factor = LFU_LOG_FACTOR.load(Relaxed);
@@ -194,23 +205,26 @@ pub struct ShardMem {
     credit: i64,
 }
 
-/// Whether the shard should look at the server's memory before a write
-/// under `limit`: its thread grew past its share of the headroom (or it
-/// was over at its last look), or the limit changed. The hot path's whole
-/// cost while `maxmemory` is set.
+/// Whether the shard should look at the server's memory before a write:
+/// its thread grew past its share of the headroom, it was over at its
+/// last look, or `maxmemory` changed since (never while there is no
+/// limit). The hot path's whole cost.
 #[inline(always)]
-pub fn due(shard: &Shard, limit: u64) -> bool {
+pub fn due(shard: &Shard) -> bool {
     let m = &shard.mem;
-    m.limit != limit || m.net_now().wrapping_sub(m.trigger) as i64 >= 0
+    m.net_now().wrapping_sub(m.trigger) as i64 >= 0
 }
 
 impl ShardMem {
     /// For a shard made on the thread that runs it.
     pub fn on_this_thread() -> ShardMem {
-        ShardMem {
-            counters: kevy_sys::alloc::ThreadCounters::of_this_thread(),
+        let counters = kevy_sys::alloc::ThreadCounters::of_this_thread();
+        let mut m = ShardMem {
+            counters,
             ..Default::default()
-        }
+        };
+        m.trigger = m.net_now().wrapping_add(NEVER);
+        m
     }
 
     #[inline(always)]
@@ -251,7 +265,7 @@ fn measure(shard: &mut Shard, limit: u64, fresh: bool) -> (i64, bool) {
     let used = m.used as i64 + net.wrapping_sub(m.net) as i64;
     let over = used - limit as i64;
     m.trigger = if over > 0 {
-        net.wrapping_sub(1 << 62)
+        net.wrapping_sub(NEVER)
     } else {
         let share = (-over) as u64 / shard.nshards.max(1) as u64;
         net.wrapping_add(share.min(limit / 128))
@@ -389,6 +403,7 @@ fn evict_bytes(shard: &mut Shard, share: i64, policy: Policy) -> u64 {
 pub fn before_write(shard: &mut Shard) {
     let limit = maxmemory();
     if limit == 0 {
+        shard.mem.trigger = shard.mem.net_now().wrapping_add(NEVER);
         return;
     }
     let over = over(shard, limit);
@@ -408,6 +423,7 @@ pub fn before_write(shard: &mut Shard) {
 pub fn admit(shard: &mut Shard) -> Result<(), &'static str> {
     let limit = maxmemory();
     if limit == 0 {
+        OVER.store(false, Relaxed);
         return Ok(());
     }
     let policy = policy();
@@ -443,8 +459,7 @@ fn evictable_anywhere(shard: &Shard, policy: Policy) -> bool {
 /// of the headroom without a write to look (other shards' excess reaches
 /// it as debts).
 pub fn tick(shard: &mut Shard) {
-    let limit = maxmemory();
-    if limit != 0 && due(shard, limit) {
+    if due(shard) {
         before_write(shard);
     }
 }

@@ -320,12 +320,13 @@ impl Service for Kevy {
 
     #[inline(always)]
     fn admit(&self, shard: &mut Shard, cmd: u16, in_multi: bool) -> Option<&'static [u8]> {
-        let limit = crate::evict::maxmemory();
-        if limit == 0 {
+        // Raised only while some shard saw the server over `maxmemory`,
+        // and by a change of it.
+        if !crate::evict::maybe_over() {
             return None;
         }
         let denyoom = self.server.table.get(cmd).flags & flag::DENYOOM != 0;
-        if !(denyoom || in_multi) || !crate::evict::maybe_over() {
+        if !(denyoom || in_multi) {
             return None;
         }
         crate::evict::admit(shard).err().map(str::as_bytes)
@@ -425,11 +426,8 @@ impl Service for Kevy {
         }
         // `maxmemory`: the owner of a write's keys evicts its share first
         // (its events and DELs go out ahead of the write's).
-        if spec.flags & flag::DENYOOM != 0 {
-            let limit = crate::evict::maxmemory();
-            if limit != 0 && crate::evict::due(shard, limit) {
-                crate::evict::before_write(shard);
-            }
+        if spec.flags & flag::DENYOOM != 0 && crate::evict::due(shard) {
+            crate::evict::before_write(shard);
         }
         let t0 = cycles();
         // Client-side caching: one test while nobody tracks.
