@@ -5,13 +5,15 @@
 //!
 //! Used memory is the allocator's: jemalloc's `stats.allocated` over every
 //! thread, which INFO reports as `used_memory` (Redis's is its own
-//! allocator counter too). Reading it costs microseconds (jemalloc merges
-//! its arenas' counters), too much for every write, so a shard reads it at
-//! most once per reactor iteration (the store's millisecond clock) and
-//! between reads follows its own thread's allocations, which jemalloc
-//! keeps per thread and which cost two loads to read
-//! ([`kevy_sys::alloc::thread_net`]): the estimate is the last process-wide
-//! figure plus what this thread allocated since.
+//! allocator counter too). Reading it costs tens of microseconds (jemalloc
+//! merges every arena's counters), far too much for every write, so it is
+//! read every 100 ms, and in between each shard follows its thread's
+//! allocations, which jemalloc keeps per thread and which cost two loads
+//! to read ([`kevy_sys::alloc::thread_net`]). Each shard publishes its
+//! count at the end of every iteration; the estimate is the last
+//! process-wide figure plus every shard's growth since, so memory one
+//! shard allocates and another frees (a batch of arguments, a reply)
+//! cancels out.
 //!
 //! # How the budget is shared
 //!
@@ -186,12 +188,6 @@ pub fn rss_bytes() -> u64 {
 /// A shard's view of the server's memory between process-wide reads.
 #[derive(Debug, Default)]
 pub struct ShardMem {
-    /// The process-wide figure at the last read, and this thread's count
-    /// then.
-    used: u64,
-    net: u64,
-    /// The store's clock at the last read: at most one per iteration.
-    read_at: u64,
     /// This thread's count at which the shard looks again; far below the
     /// count while the server was over at the last look, so that every
     /// write looks (frees alone would not bring the count back up).
@@ -236,34 +232,79 @@ impl ShardMem {
     }
 }
 
-/// Bytes the server is over the limit (≤ 0: under), and when to look
-/// next. The estimate from this thread's growth decides "under"; "over"
-/// is confirmed by a process-wide read, because the thread's count also
-/// grows with buffers it hands to other shards, which free them (a shard
-/// trusting it alone would evict its own keys for memory that is gone).
-fn over(shard: &mut Shard, limit: u64) -> i64 {
-    let (over, read) = measure(shard, limit, false);
-    if over > 0 && !read {
-        return measure(shard, limit, true).0;
+/// How often the process-wide figure is read again (ms): what threads
+/// other than the shards allocate is seen this late.
+const REBASE_MS: u64 = 100;
+
+/// The process-wide figure at the last read, and when it was taken (the
+/// store clock, unix ms). Each shard's thread count at that moment is in
+/// its `ShardPublished::net_at_base`.
+static BASE_USED: AtomicU64 = AtomicU64::new(0);
+static BASE_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Reads the process-wide figure again, if the last read is older than
+/// [`REBASE_MS`] (one shard does, the others go on with the old one).
+fn rebase(shard: &Shard, server: &crate::server::Server, now: u64) {
+    let at = BASE_AT.load(Relaxed);
+    if now < at + REBASE_MS && BASE_USED.load(Relaxed) != 0 {
+        return;
     }
-    over
+    if BASE_AT
+        .compare_exchange(at, now.max(at + 1), Relaxed, Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    server.published[shard.id]
+        .thread_net
+        .store(shard.mem.net_now(), Relaxed);
+    let used = kevy_sys::alloc::allocated();
+    for p in &server.published {
+        p.net_at_base.store(p.thread_net.load(Relaxed), Relaxed);
+    }
+    BASE_USED.store(used, Relaxed);
+    peak(used);
 }
 
-/// [`over`]'s estimate, reading the process-wide figure when `fresh` or
-/// when this iteration has not; also whether it read it.
-fn measure(shard: &mut Shard, limit: u64, fresh: bool) -> (i64, bool) {
-    let now = shard.store.now();
-    let net = kevy_sys::alloc::thread_net();
-    let m = &mut shard.mem;
-    let read = fresh || m.read_at != now;
-    if read {
-        m.used = kevy_sys::alloc::allocated();
-        peak(m.used);
-        m.net = net;
-        m.read_at = now;
+/// The server's allocated bytes now: the last process-wide read plus what
+/// each shard's thread allocated (less what it freed) since, this one's
+/// counted now and the others' as they published it at the end of their
+/// last iteration. Memory one shard hands to another and that one frees
+/// cancels out in the sum.
+fn estimate(shard: &Shard) -> i64 {
+    let Some(server) = &shard.server else {
+        return kevy_sys::alloc::allocated() as i64;
+    };
+    rebase(shard, server, shard.store.now());
+    let mut used = BASE_USED.load(Relaxed) as i64;
+    for (i, p) in server.published.iter().enumerate() {
+        let net = if i == shard.id {
+            shard.mem.net_now()
+        } else {
+            p.thread_net.load(Relaxed)
+        };
+        used += net.wrapping_sub(p.net_at_base.load(Relaxed)) as i64;
     }
-    let used = m.used as i64 + net.wrapping_sub(m.net) as i64;
-    let over = used - limit as i64;
+    used
+}
+
+/// Publishes the shard's thread count for the others' estimates (at the
+/// end of each iteration while `maxmemory` is set).
+#[inline]
+pub fn publish(shard: &Shard) {
+    if let Some(server) = &shard.server {
+        server.published[shard.id]
+            .thread_net
+            .store(shard.mem.net_now(), Relaxed);
+    }
+}
+
+/// Bytes the server is over the limit (≤ 0: under), setting when to look
+/// next.
+fn over(shard: &mut Shard, limit: u64) -> i64 {
+    let over = estimate(shard) - limit as i64;
+    let net = shard.mem.net_now();
+    let m = &mut shard.mem;
     m.trigger = if over > 0 {
         net.wrapping_sub(NEVER)
     } else {
@@ -274,7 +315,7 @@ fn measure(shard: &mut Shard, limit: u64, fresh: bool) -> (i64, bool) {
     if (over > 0) != OVER.load(Relaxed) {
         OVER.store(over > 0, Relaxed);
     }
-    (over, read)
+    over
 }
 
 /// Redis's `evictionTimeLimitUs`: how long one call may evict, from

@@ -51,6 +51,10 @@ pub struct ShardPublished {
     /// Bytes another shard found this one owes to bring memory under
     /// `maxmemory`: its share of an excess (evict.rs).
     pub evict_debt: AtomicU64,
+    /// The shard's thread allocation count as of its last iteration, and
+    /// as of the last process-wide read (evict.rs).
+    pub thread_net: AtomicU64,
+    pub net_at_base: AtomicU64,
 }
 
 pub struct Server {

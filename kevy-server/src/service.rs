@@ -715,11 +715,14 @@ impl Service for Kevy {
     }
 
     fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
-        if crate::evict::maxmemory() != 0 && crate::evict::in_debt(shard) {
-            if crate::notify::check_due(shard) {
-                crate::notify::prepare(shard, effects.pushes.listening());
+        if crate::evict::maxmemory() != 0 {
+            if crate::evict::in_debt(shard) {
+                if crate::notify::check_due(shard) {
+                    crate::notify::prepare(shard, effects.pushes.listening());
+                }
+                crate::evict::pay_debt(shard);
             }
-            crate::evict::pay_debt(shard);
+            crate::evict::publish(shard);
         }
         // Effects recorded by no keyed command (FUNCTION LOAD on the
         // connection's thread) reach the log before this iteration's
