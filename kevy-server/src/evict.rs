@@ -342,10 +342,11 @@ fn time_limit() -> Option<std::time::Duration> {
 /// of the writing connections) does not pay more. How many keys it
 /// evicted.
 fn evict_share(shard: &mut Shard, over: i64, policy: Policy) -> u64 {
-    let mine = shard.store.used_memory() as u64;
     let Some(server) = shard.server.clone() else {
         return evict_bytes(shard, over, policy);
     };
+    // As published at the end of the last iteration, like the others'.
+    let mine = server.published[shard.id].used_memory.load(Relaxed);
     let others = || (0..server.published.len()).filter(|&i| i != shard.id);
     let owed: u64 = others()
         .map(|i| server.published[i].evict_debt.load(Relaxed))
@@ -422,9 +423,9 @@ fn evict_bytes(shard: &mut Shard, share: i64, policy: Policy) -> u64 {
     let samples = SAMPLES.load(Relaxed) as usize;
     let limit = time_limit();
     let start = std::time::Instant::now();
-    let before = kevy_sys::alloc::thread_net();
+    let before = shard.mem.net_now();
     let mut evicted: u64 = 0;
-    while (before.wrapping_sub(kevy_sys::alloc::thread_net()) as i64) < share {
+    while (before.wrapping_sub(shard.mem.net_now()) as i64) < share {
         if !shard.store.evict_one(policy, samples) {
             break;
         }
@@ -433,7 +434,7 @@ fn evict_bytes(shard: &mut Shard, share: i64, policy: Policy) -> u64 {
             break;
         }
     }
-    shard.mem.credit = before.wrapping_sub(kevy_sys::alloc::thread_net()) as i64 - share;
+    shard.mem.credit = before.wrapping_sub(shard.mem.net_now()) as i64 - share;
     evicted
 }
 

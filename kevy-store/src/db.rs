@@ -298,26 +298,32 @@ impl<'a> Db<'a> {
         false
     }
 
-    /// Up to `n` random entries for the eviction pool: keys (all, or those
-    /// with a TTL when `volatile`) with their access clock and expiry time,
-    /// passed to `f`. Draws stop early on an empty dict.
+    /// Up to `n` entries for the eviction pool, from a run of buckets at a
+    /// random place ([`Dict::sample_some`]): keys (all, or those with a TTL
+    /// when `volatile`) with their access clock and expiry time, passed to
+    /// `f`.
     pub(crate) fn sample(&self, n: usize, volatile: bool, mut f: impl FnMut(&[u8], &Entry)) {
-        for _ in 0..n {
-            if volatile {
-                let Some(pos) = self.ks.expires.random_pos() else {
-                    return;
-                };
-                let key = self.ks.expires.at(pos).0;
-                if let Some(e) = self.ks.keys.get(key) {
+        if volatile {
+            let keys = &self.ks.keys;
+            self.ks.expires.sample_some(n, |key, _| {
+                if let Some(e) = keys.get(key) {
                     f(key, e);
                 }
-            } else {
-                let Some(pos) = self.ks.keys.random_pos() else {
-                    return;
-                };
-                let (key, e) = self.ks.keys.at(pos);
-                f(key, e);
-            }
+            });
+        } else {
+            self.ks.keys.sample_some(n, f);
+        }
+    }
+
+    /// A uniformly random key (with a TTL when `volatile`), for the random
+    /// policies; `None` when there is none.
+    pub(crate) fn random_victim(&self, volatile: bool) -> Option<&[u8]> {
+        if volatile {
+            let pos = self.ks.expires.random_pos()?;
+            Some(self.ks.expires.at(pos).0)
+        } else {
+            let pos = self.ks.keys.random_pos()?;
+            Some(self.ks.keys.at(pos).0)
         }
     }
 

@@ -179,10 +179,10 @@ impl Store {
             let mut key = pool.spare.pop().unwrap_or_default();
             key.clear();
             let mut found = false;
-            self.db(i).sample(1, volatile, |k, _| {
+            if let Some(k) = self.db(i).random_victim(volatile) {
                 key.extend_from_slice(k);
                 found = true;
-            });
+            }
             let gone = found && self.db(i).evict_key(&key);
             pool.spare.push(key);
             if gone {
