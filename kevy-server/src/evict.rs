@@ -27,8 +27,8 @@
 //! (each shard publishes what its keyspace accounts for), and adds each
 //! other shard's share to that shard's debt, which it pays (evicting from
 //! its own keys) at the end of its current iteration; debts not yet paid
-//! are not split again. So the excess is paid for in proportion to where the data
-//! is, whichever shard sees it first, and a key is never evicted by a
+//! are not split again. So the excess is paid for in proportion to where
+//! the data is, whichever shard sees it first, and a key is never evicted by a
 //! shard that does not own it. Without the debts, the shard that applies
 //! the writes would see every excess first and empty itself while the
 //! others kept their old keys. A shard with no keys evicts nothing; it
@@ -49,10 +49,15 @@
 //! # What is not guaranteed
 //!
 //! The limit can be passed by what the shards allocate between two looks
-//! (one iteration's pipeline per shard, bounded by the share above), and
-//! memory freed on one thread for an allocation made on another is seen
+//! (one iteration's pipeline per shard, bounded by the share above); other
+//! shards' growth is seen as of their last iteration, and what threads
+//! other than the shards allocate (loading, the append-only log's writer)
 //! only at the next process-wide read. Redis likewise lets one command's
-//! allocation go over.
+//! allocation go over. The client buffers and the batches between shards
+//! count, as Redis's query buffers do: a workload whose buffers alone pass
+//! the limit gets the OOM error once nothing is left to evict. The LRU
+//! clock counts seconds, as Redis's: keys touched in the same second are
+//! equals to eviction.
 
 use crate::shard::Shard;
 use kevy_store::evict::Policy;
