@@ -1113,9 +1113,20 @@ impl<S: Service> Reactor<S> {
             return self.dispatch_gated(idx, gen, st, args);
         }
         match self.svc.route(args, &st.client, self.n) {
-            Ok((cmd, route)) => self.run_routed(idx, gen, st, cmd, route, args),
+            Ok((cmd, route)) => match self.svc.admit_memory(&mut self.ex.shard, cmd, false) {
+                None => self.run_routed(idx, gen, st, cmd, route, args),
+                Some(msg) => self.refuse(st, args, msg),
+            },
             Err(msg) => self.route_failed(st, args, &msg),
         }
+    }
+
+    /// A command refused at admission (`Service::admit_memory`).
+    #[cold]
+    #[inline(never)]
+    fn refuse(&mut self, st: &mut ConnState<S>, args: Args<'_>, msg: &[u8]) {
+        self.svc.refused(&mut self.ex.shard, args, msg);
+        self.push_error(st, msg);
     }
 
     /// A command refused by routing (unknown, wrong arity, a bad key
@@ -1170,7 +1181,9 @@ impl<S: Service> Reactor<S> {
                     let refusal = if st.client.subscribed && !st.client.resp3 {
                         self.svc.subscribed_refusal(cmd, args)
                     } else {
-                        None
+                        self.svc
+                            .admit_memory(&mut self.ex.shard, cmd, false)
+                            .map(<[u8]>::to_vec)
                     };
                     match refusal {
                         None => self.run_routed(idx, gen, st, cmd, route, args),

@@ -422,6 +422,31 @@ pub trait Service: Send + Sync + Sized + 'static {
         nshards: usize,
     ) -> Result<(Self::Cmd, Route), Vec<u8>>;
 
+    /// Admission at the connection's home shard, once a command is
+    /// resolved and before it is routed or queued (`in_multi`): an error
+    /// refuses it, as Redis's `processCommand` refuses a write over
+    /// `maxmemory`. The default admits everything.
+    #[inline(always)]
+    fn admit_memory(
+        &self,
+        _shard: &mut Self::Shard,
+        _cmd: Self::Cmd,
+        _in_multi: bool,
+    ) -> Option<&'static [u8]> {
+        None
+    }
+
+    /// Admission of EXEC with its queued commands, checked as
+    /// [`admit_memory`](Self::admit_memory) is; a refusal aborts the
+    /// transaction.
+    fn admit_exec(
+        &self,
+        _shard: &mut Self::Shard,
+        _queued: &mut dyn Iterator<Item = Self::Cmd>,
+    ) -> Option<&'static [u8]> {
+        None
+    }
+
     /// Resolves a command without routing it: the name, subcommand and
     /// arity only, as Redis checks a command it queues between MULTI and
     /// EXEC (a bad key argument is reported by EXEC, in place).

@@ -1,5 +1,17 @@
 //! kevy-server: the command table, the command families, and the glue that
 //! runs them on kevy-rt's reactors.
+//!
+//! # Memory limit
+//!
+//! `maxmemory` holds for the whole process: used memory is jemalloc's
+//! allocated figure (INFO's `used_memory`), which every shard reads at most
+//! once per iteration and follows in between through its own thread's
+//! allocation counters. A shard that finds the server over the limit
+//! evicts its share of the excess from its own keys, in proportion to its
+//! keyspace's size, and leaves each other shard its share as a debt paid
+//! at the end of that shard's iteration; writes are refused with Redis's
+//! OOM error at the connection's home shard, before they are routed. The
+//! argument and what it does not guarantee are in [`evict`].
 #![forbid(unsafe_code)]
 
 pub mod acl;
@@ -7,6 +19,7 @@ pub mod aof;
 pub mod conf;
 pub mod ctx;
 pub mod errors;
+pub mod evict;
 pub mod families;
 pub mod latency;
 pub mod loading;

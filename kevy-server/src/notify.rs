@@ -261,6 +261,7 @@ impl Observer for Notifier {
         match change {
             Change::Created => self.emit(NEW, "new", key, db),
             Change::Expired => self.emit(EXPIRED, "expired", key, db),
+            Change::Evicted => self.emit(EVICTED, "evicted", key, db),
             Change::Updated | Change::Deleted => {}
         }
     }

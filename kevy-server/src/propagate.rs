@@ -115,7 +115,7 @@ impl Prop {
 
 impl Observer for Prop {
     fn changed(&mut self, db: usize, key: &[u8], change: Change) {
-        if change == Change::Expired {
+        if matches!(change, Change::Expired | Change::Evicted) {
             self.push(db as u32, &[b"DEL", key]);
         }
     }

@@ -43,6 +43,7 @@ pub struct ShardPublished {
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
     pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
     /// The shard's count of changes (`Store::dirty`).
     pub dirty: AtomicU64,
     /// Bytes of memory the shard's keyspace accounts for.
@@ -60,6 +61,13 @@ pub struct ShardPublished {
     /// over all of them (tracking.rs).
     pub tracking_keys: AtomicU64,
     pub tracking_items: AtomicU64,
+    /// Bytes another shard found this one owes to bring memory under
+    /// `maxmemory`: its share of an excess (evict.rs).
+    pub evict_debt: AtomicU64,
+    /// The shard's thread allocation count as of its last iteration, and
+    /// as of the last process-wide read (evict.rs).
+    pub thread_net: AtomicU64,
+    pub net_at_base: AtomicU64,
 }
 
 pub struct Server {

@@ -344,7 +344,9 @@ impl Service for Kevy {
     type Snapshot = kevy_store::Snapshot;
 
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
+        crate::evict::note_startup();
         let mut shard = Shard::new(id, nshards);
+        shard.mem = crate::evict::ShardMem::on_this_thread();
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
         shard.loading = self.loads.take(id, self.aof);
@@ -384,6 +386,37 @@ impl Service for Kevy {
             RouteKind::PubSub(op) => Route::PubSub(op),
         };
         Ok((id, route))
+    }
+
+    #[inline(always)]
+    fn admit_memory(&self, shard: &mut Shard, cmd: u16, in_multi: bool) -> Option<&'static [u8]> {
+        // Raised only while some shard saw the server over `maxmemory`,
+        // and by a change of it.
+        if !crate::evict::maybe_over() {
+            return None;
+        }
+        let denyoom = self.server.table.get(cmd).flags & flag::DENYOOM != 0;
+        if !(denyoom || in_multi) {
+            return None;
+        }
+        crate::evict::admit(shard).err().map(str::as_bytes)
+    }
+
+    fn admit_exec(
+        &self,
+        shard: &mut Shard,
+        queued: &mut dyn Iterator<Item = u16>,
+    ) -> Option<&'static [u8]> {
+        if crate::evict::maxmemory() == 0 {
+            return None;
+        }
+        let table = &self.server.table;
+        for c in queued {
+            if table.get(c).flags & flag::DENYOOM != 0 {
+                return crate::evict::admit(shard).err().map(str::as_bytes);
+            }
+        }
+        None
     }
 
     fn resolve(&self, args: Args<'_>) -> Result<(u16, InMulti), Refused> {
@@ -463,6 +496,11 @@ impl Service for Kevy {
         let notify = crate::notify::check_due(shard);
         if notify {
             crate::notify::prepare(shard, sink.effects.pushes.listening());
+        }
+        // `maxmemory`: the owner of a write's keys evicts its share first
+        // (its events and DELs go out ahead of the write's).
+        if spec.flags & flag::DENYOOM != 0 && crate::evict::due(shard) {
+            crate::evict::before_write(shard);
         }
         let t0 = cycles();
         // Client-side caching: one test while nobody tracks.
@@ -863,6 +901,7 @@ impl Service for Kevy {
             }
         }
         shard.store.set_now(kevy_sys::clock::unix_ms());
+        crate::evict::follow_policy(shard);
     }
 
     #[inline(always)]
@@ -889,6 +928,15 @@ impl Service for Kevy {
     }
 
     fn end_iteration(&self, shard: &mut Shard, effects: &mut Effects) {
+        if crate::evict::maxmemory() != 0 {
+            if crate::evict::in_debt(shard) {
+                if crate::notify::check_due(shard) {
+                    crate::notify::prepare(shard, effects.pushes.listening());
+                }
+                crate::evict::pay_debt(shard);
+            }
+            crate::evict::publish(shard);
+        }
         // Effects recorded by no keyed command (FUNCTION LOAD on the
         // connection's thread) reach the log before this iteration's
         // replies leave, like every other effect.
@@ -927,6 +975,7 @@ impl Service for Kevy {
                     self.server.latency.add_if_needed("expire-cycle", ms);
                 }
             }
+            crate::evict::tick(shard);
             crate::notify::drain(shard, &mut effects.pushes);
         }
         crate::tracking::tick(&self.server, shard, effects);

@@ -185,13 +185,13 @@ pub static PARAMS: &[Param] = {
         p("notify-keyspace-events", Events, "", Live),
         p("tracking-table-max-keys", I64, "1000000", Live),
         // Memory and eviction.
-        p("maxmemory", Mem, "0", Fixed),
-        p("maxmemory-policy", Enum(POLICIES), "noeviction", Fixed),
-        p("maxmemory-samples", Int(1, i32::MAX as i64), "5", Tunable),
-        p("maxmemory-eviction-tenacity", Int(0, 100), "10", Tunable),
+        p("maxmemory", Mem, "0", Live),
+        p("maxmemory-policy", Enum(POLICIES), "noeviction", Live),
+        p("maxmemory-samples", Int(1, i32::MAX as i64), "5", Live),
+        p("maxmemory-eviction-tenacity", Int(0, 100), "10", Live),
         p("maxmemory-clients", Str, "0", Fixed),
-        p("lfu-log-factor", I32, "10", Tunable),
-        p("lfu-decay-time", I32, "1", Tunable),
+        p("lfu-log-factor", I32, "10", Live),
+        p("lfu-decay-time", I32, "1", Live),
         p("active-expire-effort", Int(1, 10), "1", Tunable),
         p("activerehashing", Bool, "yes", Tunable),
         p("activedefrag", Bool, "no", Fixed),
@@ -483,6 +483,14 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         }
         // The shards follow at the next switch (aof.rs).
         "appendonly" => server.rewrites.want(value == "yes"),
+        "maxmemory"
+        | "maxmemory-policy"
+        | "maxmemory-samples"
+        | "maxmemory-eviction-tenacity"
+        | "lfu-log-factor"
+        | "lfu-decay-time" => {
+            crate::evict::configure(name, value);
+        }
         "slowlog-max-len" => {
             if let Ok(n) = value.parse() {
                 server
@@ -930,6 +938,7 @@ pub struct Counters {
     pub net_out: u64,
     pub rejected: u64,
     pub expired: u64,
+    pub evicted: u64,
     pub hits: u64,
     pub misses: u64,
 }
@@ -942,6 +951,7 @@ impl Counters {
         net_out: 0,
         rejected: 0,
         expired: 0,
+        evicted: 0,
         hits: 0,
         misses: 0,
     };
@@ -955,6 +965,7 @@ impl Counters {
             net_out: rt.sum(|s| &s.net_output_bytes),
             rejected: rt.sum(|s| &s.rejected_connections),
             expired: server.sum_published(|p| &p.expired_keys),
+            evicted: server.sum_published(|p| &p.evicted_keys),
             hits: server.sum_published(|p| &p.keyspace_hits),
             misses: server.sum_published(|p| &p.keyspace_misses),
         }
@@ -969,6 +980,7 @@ impl Counters {
             net_out: self.net_out.saturating_sub(base.net_out),
             rejected: self.rejected.saturating_sub(base.rejected),
             expired: self.expired.saturating_sub(base.expired),
+            evicted: self.evicted.saturating_sub(base.evicted),
             hits: self.hits.saturating_sub(base.hits),
             misses: self.misses.saturating_sub(base.misses),
         }

@@ -14,6 +14,9 @@ pub struct Shard {
     /// `store.dirty` at the last publish, to skip publishing when idle.
     published_dirty: u64,
     published_expired: u64,
+    published_evicted: u64,
+    /// What the shard knows of the server's memory (evict.rs).
+    pub mem: crate::evict::ShardMem,
     /// A [`Prop`] observes the store: the shard's effects stream has a
     /// consumer.
     pub prop_attached: bool,
@@ -79,6 +82,8 @@ impl Shard {
             nshards,
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
+            published_evicted: u64::MAX,
+            mem: Default::default(),
             prop_attached: false,
             persist: crate::persist::shared(kevy_sys::clock::unix_ms() / 1000),
             snapshot: None,
@@ -117,12 +122,17 @@ impl Shard {
         let st = &self.store.stats;
         p.keyspace_hits.store(st.keyspace_hits, Relaxed);
         p.keyspace_misses.store(st.keyspace_misses, Relaxed);
-        if self.store.dirty == self.published_dirty && st.expired_keys == self.published_expired {
+        if self.store.dirty == self.published_dirty
+            && st.expired_keys == self.published_expired
+            && st.evicted_keys == self.published_evicted
+        {
             return;
         }
         self.published_dirty = self.store.dirty;
         self.published_expired = st.expired_keys;
+        self.published_evicted = st.evicted_keys;
         p.expired_keys.store(st.expired_keys, Relaxed);
+        p.evicted_keys.store(st.evicted_keys, Relaxed);
         p.dirty.store(self.store.dirty, Relaxed);
         p.used_memory
             .store(self.store.used_memory() as u64, Relaxed);

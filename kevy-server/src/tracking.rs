@@ -372,8 +372,13 @@ impl Table {
 
 impl Observer for Table {
     fn changed(&mut self, _db: usize, key: &[u8], change: Change) {
-        // An expiry is nobody's write, so NOLOOP does not hide it.
-        let writer = if change == Change::Expired { 0 } else { NOW };
+        // An expiry or eviction is nobody's write, so NOLOOP does not
+        // hide it.
+        let writer = if matches!(change, Change::Expired | Change::Evicted) {
+            0
+        } else {
+            NOW
+        };
         if !self.keys.is_empty() {
             self.invalidate(key, writer);
         }

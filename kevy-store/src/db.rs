@@ -29,31 +29,43 @@
 //! explicitly instead (`update_manual`): without drop glue the guard stays
 //! in registers, which keeps SET as cheap as a bare insert.
 
+use crate::access::AccessClock;
 use crate::dict::{Dict, Pos};
 use crate::error::{OpError, OpResult};
 use crate::observe::{Change, DbChange, Observers};
 use crate::value::Value;
 use crate::StoreStats;
 
-/// A key's value and absolute expiry time.
+/// A key's value, absolute expiry time and access clock.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
     /// Unix time in ms after which the key is gone; 0 when it has no TTL.
     expire_at: u64,
+    /// The access clock (`access.rs`): Redis's 24-bit `lru` field.
+    access: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() == 40);
-// 24 bytes of inline key, the entry, the chain link: 72 bytes, which glibc
-// serves from the same 80-byte chunk as 64 (one allocation per key).
-const _: () = assert!(Dict::<Entry>::NODE_SIZE == 72);
+const _: () = assert!(std::mem::size_of::<Entry>() == 48);
+// 24 bytes of inline key, the entry, the chain link: 80 bytes, jemalloc's
+// 80-byte class, which also served the node before the access clock took
+// 4 of its bytes (one allocation per key).
+const _: () = assert!(Dict::<Entry>::NODE_SIZE == 80);
 
 impl Entry {
     pub fn new(value: Value, expire_at: Option<u64>) -> Entry {
         Entry {
             value,
             expire_at: expire_at.map_or(0, |t| t.max(1)),
+            access: 0,
         }
+    }
+
+    /// The access clock's raw 24 bits (read with the store's
+    /// [`AccessClock`]).
+    #[inline]
+    pub fn access(&self) -> u32 {
+        self.access
     }
 
     /// The absolute expiry time (unix ms), if the key has a TTL.
@@ -172,6 +184,7 @@ pub struct Db<'a> {
     dirty: &'a mut u64,
     stats: &'a mut StoreStats,
     obs: &'a mut Observers,
+    clock: &'a AccessClock,
 }
 
 impl<'a> Db<'a> {
@@ -182,6 +195,7 @@ impl<'a> Db<'a> {
         dirty: &'a mut u64,
         stats: &'a mut StoreStats,
         obs: &'a mut Observers,
+        clock: &'a AccessClock,
     ) -> Db<'a> {
         Db {
             ks,
@@ -190,12 +204,18 @@ impl<'a> Db<'a> {
             dirty,
             stats,
             obs,
+            clock,
         }
     }
 
     /// This database's index.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// How access clocks are stamped and read here.
+    pub fn access_clock(&self) -> &AccessClock {
+        self.clock
     }
 
     /// The cached clock (unix ms) all TTL decisions use.
@@ -224,9 +244,11 @@ impl<'a> Db<'a> {
 
     // ---- the raw mutators and the report (only the update path calls them) ----
 
-    /// Adds an entry for a key known to be absent; returns where it sits.
+    /// Adds an entry for a key known to be absent, its access clock
+    /// stamped now; returns where it sits.
     #[inline(always)]
-    fn link(&mut self, key: &[u8], e: Entry) -> Pos {
+    fn link(&mut self, key: &[u8], mut e: Entry) -> Pos {
+        e.access = self.clock.fresh();
         self.ks.value_heap += e.value.heap_bytes();
         if e.expire_at != 0 {
             self.ks.expires.insert(key, e.expire_at);
@@ -256,6 +278,8 @@ impl<'a> Db<'a> {
     fn report(&mut self, key: &[u8], change: Change) {
         if change == Change::Expired {
             self.stats.expired_keys += 1;
+        } else if change == Change::Evicted {
+            self.stats.evicted_keys += 1;
         } else {
             *self.dirty += 1;
         }
@@ -295,19 +319,73 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Deletes `key` to free memory (the caller chose it): reported as
+    /// [`Change::Evicted`]. False when it is not there.
+    pub(crate) fn evict_key(&mut self, key: &[u8]) -> bool {
+        if self.obs.active() {
+            let old = self.ks.keys.get(key);
+            self.obs.before_write(self.index, key, old);
+        }
+        if self.unlink(key).is_some() {
+            self.report(key, Change::Evicted);
+            return true;
+        }
+        false
+    }
+
+    /// Up to `n` entries for the eviction pool, from a run of buckets at a
+    /// random place ([`Dict::sample_some`]): keys (all, or those with a TTL
+    /// when `volatile`) with their access clock and expiry time, passed to
+    /// `f`.
+    pub(crate) fn sample(&self, n: usize, volatile: bool, mut f: impl FnMut(&[u8], &Entry)) {
+        if volatile {
+            let keys = &self.ks.keys;
+            self.ks.expires.sample_some(n, |key, _| {
+                if let Some(e) = keys.get(key) {
+                    f(key, e);
+                }
+            });
+        } else {
+            self.ks.keys.sample_some(n, f);
+        }
+    }
+
+    /// A uniformly random key (with a TTL when `volatile`), for the random
+    /// policies; `None` when there is none.
+    pub(crate) fn random_victim(&self, volatile: bool) -> Option<&[u8]> {
+        if volatile {
+            let pos = self.ks.expires.random_pos()?;
+            Some(self.ks.expires.at(pos).0)
+        } else {
+            let pos = self.ks.keys.random_pos()?;
+            Some(self.ks.keys.at(pos).0)
+        }
+    }
+
     // ---- lookups ---------------------------------------------------------------
 
-    /// Finds a live key, deleting it first if its TTL has passed.
-    /// Expired fields of a hash are deleted too (lazy field expiry); that
-    /// costs one test of an empty index while no field has a TTL.
+    /// Finds a live key, deleting it first if its TTL has passed, and
+    /// stamps its access clock. Expired fields of a hash are deleted too
+    /// (lazy field expiry); that costs one test of an empty index while no
+    /// field has a TTL.
     #[inline(always)]
     fn live(&mut self, key: &[u8]) -> Option<Pos> {
+        self.live_touch(key, true)
+    }
+
+    /// [`live`](Self::live), stamping the access clock only when `touch`
+    /// (Redis's `LOOKUP_NOTOUCH` is `touch == false`).
+    #[inline(always)]
+    fn live_touch(&mut self, key: &[u8], touch: bool) -> Option<Pos> {
         self.ks.keys.rehash_step();
         let pos = self.ks.keys.find(key)?;
-        let e = self.ks.keys.at(pos).1;
+        let e = self.ks.keys.at_mut(pos).1;
         if e.is_expired(self.now) {
             self.expire_key(key);
             return None;
+        }
+        if touch {
+            self.clock.stamp(&mut e.access);
         }
         if !self.ks.hfe.is_empty() {
             if let Value::Hash(h) = &e.value {
@@ -397,6 +475,32 @@ impl<'a> Db<'a> {
         Some(self.ks.keys.at(pos?).1)
     }
 
+    /// Read lookup that leaves the access clock alone (Redis's
+    /// `LOOKUP_NOTOUCH`: TYPE, OBJECT, TTL); counts a hit or miss.
+    #[inline]
+    pub fn get_notouch(&mut self, key: &[u8]) -> Option<&Entry> {
+        let pos = self.live_touch(key, false);
+        self.count(key, pos.is_some());
+        Some(self.ks.keys.at(pos?).1)
+    }
+
+    /// Sets a live key's raw access clock (RESTORE's IDLETIME and FREQ);
+    /// false when the key is missing.
+    pub fn set_access(&mut self, key: &[u8], field: u32) -> bool {
+        let Some(pos) = self.live_touch(key, false) else {
+            return false;
+        };
+        self.ks.keys.at_mut(pos).1.access = field & crate::access::LRU_CLOCK_MAX;
+        true
+    }
+
+    /// Lookup without statistics or access stamp (MEMORY USAGE).
+    #[inline]
+    pub fn peek_notouch(&mut self, key: &[u8]) -> Option<&Entry> {
+        let pos = self.live_touch(key, false)?;
+        Some(self.ks.keys.at(pos).1)
+    }
+
     /// Lookup without statistics (Redis's `lookupKeyWrite` for reading).
     #[inline]
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
@@ -418,15 +522,16 @@ impl<'a> Db<'a> {
             .collect()
     }
 
-    /// Whether the key exists (no statistics).
+    /// Whether the key exists (no statistics, no access stamp).
     #[inline]
     pub fn contains(&mut self, key: &[u8]) -> bool {
-        self.live(key).is_some()
+        self.live_touch(key, false).is_some()
     }
 
-    /// The key's TTL state (a read lookup: counts a hit or miss).
+    /// The key's TTL state (a read lookup: counts a hit or miss; no access
+    /// stamp).
     pub fn ttl(&mut self, key: &[u8]) -> KeyTtl {
-        match self.get_entry(key) {
+        match self.get_notouch(key) {
             None => KeyTtl::Missing,
             Some(e) => e.expire_at().map_or(KeyTtl::Persistent, KeyTtl::At),
         }
@@ -820,7 +925,12 @@ impl KeyMut<'_, '_> {
                 SetTtl::At(t) => t.max(1),
                 SetTtl::Clear | SetTtl::Keep => 0,
             };
-            self.pos = Some(self.db.link(self.key, Entry { value, expire_at }));
+            let e = Entry {
+                value,
+                expire_at,
+                access: 0,
+            };
+            self.pos = Some(self.db.link(self.key, e));
             return None;
         };
         let new_heap = value.heap_bytes();

@@ -12,8 +12,8 @@
 //! bytes per bucket); the second is non-empty only while a resize is in
 //! progress. Each entry is one heap node `{ key: SmallBytes, value: V, next }`:
 //! `32 + size_of::<V>()` bytes, the key inline when it has at most 23 bytes
-//! (one more allocation for longer keys). For the keyspace (`V = Entry`, 32
-//! bytes) a node is 64 bytes; plus one 8-byte bucket per entry at full load.
+//! (one more allocation for longer keys). For the keyspace (`V = Entry`, 48
+//! bytes) a node is 80 bytes; plus one 8-byte bucket per entry at full load.
 //!
 //! - Lookup, insert, remove: O(1) expected; each mutating call also moves
 //!   one bucket of an ongoing resize (visiting at most 10 empty buckets).
@@ -617,6 +617,50 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Up to `n` entries from a run of buckets starting at a random one
+    /// (Redis's `dictGetSomeKeys`): cheaper than `n` uniform draws, and
+    /// less uniform (neighbours come together), which eviction sampling
+    /// accepts. Stops early after visiting `10 * n` empty buckets in a
+    /// row... or every bucket.
+    pub fn sample_some(&self, n: usize, mut f: impl FnMut(&[u8], &V)) {
+        if self.is_empty() || n == 0 {
+            return;
+        }
+        let tables: &[usize] = if self.is_rehashing() { &[0, 1] } else { &[0] };
+        let biggest = tables
+            .iter()
+            .map(|&t| self.ht[t].buckets.len())
+            .max()
+            .unwrap_or(0);
+        let mut i = crate::rng::below(biggest as u64) as usize;
+        let (mut got, mut empty) = (0, 0);
+        for _ in 0..biggest {
+            let mut any = false;
+            for &t in tables {
+                let buckets = &self.ht[t].buckets;
+                // Buckets of ht[0] below rehash_idx are empty by now.
+                if i >= buckets.len() || (t == 0 && self.is_rehashing() && i < self.rehash_idx) {
+                    continue;
+                }
+                let mut cur = buckets[i].as_deref();
+                while let Some(node) = cur {
+                    any = true;
+                    f(&node.key, &node.value);
+                    got += 1;
+                    if got >= n {
+                        return;
+                    }
+                    cur = node.next.as_deref();
+                }
+            }
+            empty = if any { 0 } else { empty + 1 };
+            if empty >= 10 * n {
+                return;
+            }
+            i = (i + 1) % biggest;
+        }
+    }
+
     /// A uniformly random entry drawn with the per-thread generator, or
     /// `None` when empty.
     pub fn random_entry(&self) -> Option<(&[u8], &V)> {
@@ -832,6 +876,33 @@ impl<V> IntoIterator for Dict<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_some_gives_present_entries_and_reaches_them_all() {
+        let mut d: Dict<u32> = Dict::new();
+        d.sample_some(5, |_, _| panic!("empty"));
+        for i in 0..1000u32 {
+            d.insert(format!("k{i}").as_bytes(), i);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let mut got = 0;
+            d.sample_some(5, |k, &v| {
+                assert_eq!(k, format!("k{v}").as_bytes());
+                seen.insert(v);
+                got += 1;
+            });
+            assert_eq!(got, 5);
+        }
+        assert!(seen.len() > 950, "{} of 1000 reached", seen.len());
+        // While rehashing, from both tables.
+        for i in 1000..1100u32 {
+            d.insert(format!("k{i}").as_bytes(), i);
+        }
+        let mut got = 0;
+        d.sample_some(2000, |_, _| got += 1);
+        assert_eq!(got, 1100);
+    }
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
 

@@ -10,8 +10,10 @@
 //!
 //! - **Keyspace**: a [`Dict`] (chained hash table with Redis's incremental
 //!   rehashing and reverse-binary SCAN cursor) from key to [`db::Entry`]
-//!   `{ value, expire_at }`. A key of up to 23 bytes and a string value of
-//!   up to 23 bytes live inside one 72-byte node: one allocation per key.
+//!   `{ value, expire_at, access }`. A key of up to 23 bytes and a string
+//!   value of up to 23 bytes live inside one 80-byte node: one allocation
+//!   per key. `access` is the 24-bit LRU/LFU clock (`access.rs`) that
+//!   eviction (`evict.rs`) and OBJECT IDLETIME/FREQ read.
 //! - **Values**: [`Value`] has one variant per Redis type, 32 bytes. Strings
 //!   ([`StrValue`]) are integer-encoded when they are a canonical `i64`,
 //!   inline up to 23 bytes, else one exact-size heap buffer; APPEND and
@@ -120,7 +122,7 @@
 //! - GET/SET/DEL/INCR: O(1) expected: one hash and one probe, plus at most
 //!   one bucket of an ongoing resize; keys with a TTL also touch the
 //!   `expires` dict when their TTL changes.
-//! - Memory per key: a 72-byte node (an 80-byte malloc chunk) plus one
+//! - Memory per key: an 80-byte node (jemalloc's 80-byte class) plus one
 //!   8-byte bucket at full load (up to 16 right after doubling), plus heap
 //!   for keys and string values longer than 23 bytes; keys with a TTL add a
 //!   40-byte node in `expires` and a bucket there.
@@ -130,11 +132,13 @@
 //!   and within allocator rounding for values.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod bitops;
 pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod error;
+pub mod evict;
 pub mod expire;
 pub mod field_ttl;
 pub mod geohash;
@@ -156,6 +160,7 @@ mod watch;
 pub mod zset;
 pub mod zset_index;
 
+pub use access::AccessClock;
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry, KeyMut, KeyTtl, SetTtl};
 pub use dict::{Dict, ScanOrder};
@@ -196,6 +201,8 @@ pub struct StoreStats {
     /// Hash fields deleted because their TTL passed (Redis's
     /// `expired_subkeys`).
     pub expired_fields: u64,
+    /// Keys deleted to bring memory under `maxmemory` (`evict.rs`).
+    pub evicted_keys: u64,
 }
 
 /// One shard's keyspace: `ndbs` databases, a cached clock, counters.
@@ -208,6 +215,10 @@ pub struct Store {
     obs: Observers,
     /// The database the next active expiry cycle starts with.
     expire_db: usize,
+    /// How lookups stamp access clocks, and the clock they stamp.
+    pub access: AccessClock,
+    /// Eviction candidates carried from one eviction to the next.
+    pool: evict::Pool,
 }
 
 /// One key's full state in every database, for coordinated execution:
@@ -244,6 +255,8 @@ impl Store {
             stats: StoreStats::default(),
             obs: Observers::default(),
             expire_db: 0,
+            access: AccessClock::default(),
+            pool: evict::Pool::default(),
         }
     }
 
@@ -252,6 +265,7 @@ impl Store {
     #[inline]
     pub fn set_now(&mut self, unix_ms: u64) {
         self.now = unix_ms;
+        self.access.set_now(unix_ms);
     }
 
     #[inline]
@@ -275,6 +289,7 @@ impl Store {
             &mut self.dirty,
             &mut self.stats,
             &mut self.obs,
+            &self.access,
         )
     }
 

@@ -27,6 +27,9 @@ pub enum Change {
     /// the active cycle. Not a command's write: it counts in
     /// `expired_keys`, not in `dirty`.
     Expired,
+    /// The key was deleted to bring memory under `maxmemory`. Not a
+    /// command's write either: it counts in `evicted_keys`.
+    Evicted,
 }
 
 /// A change to a whole database. The dicts are the contents as they are

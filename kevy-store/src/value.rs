@@ -28,7 +28,7 @@ const EMBSTR_LIMIT: usize = 44;
 pub enum Value {
     Str(StrValue),
     /// Inline: the common small hash then costs no allocation beyond its
-    /// listpack (the node grows to 72 bytes, the same malloc chunk as 64).
+    /// listpack (inside the 80-byte key node).
     Hash(Hash),
     List(Box<List>),
     Set(Box<Set>),

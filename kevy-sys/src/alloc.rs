@@ -108,6 +108,100 @@ fn mallctl_void(name: &[u8]) {
     debug_assert_eq!(rc, 0, "mallctl failed");
 }
 
+/// [`Stats::allocated`] alone, fresh: for a decision that needs the
+/// process-wide figure now (`maxmemory`), at the cost of one epoch
+/// advance and one read through controls looked up once per thread.
+pub fn allocated() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, epoch_mib, stats};
+    thread_local! {
+        static MIBS: Option<(epoch_mib, stats::allocated_mib)> =
+            epoch::mib().ok().zip(stats::allocated::mib().ok());
+    }
+    MIBS.with(|m| match m {
+        Some((e, a)) => {
+            if e.advance().is_err() {
+                return 0;
+            }
+            a.read().unwrap_or(0) as u64
+        }
+        None => stats().allocated,
+    })
+}
+
+/// Bytes the calling thread has allocated, less the bytes it has freed
+/// (wrapping: memory one thread allocates and another frees makes one
+/// count run ahead and the other behind). Two loads through pointers
+/// jemalloc gives each thread, looked up once per thread: cheap enough to
+/// read before every write command, which is what `maxmemory` needs
+/// between refreshes of the process-wide [`stats`].
+#[inline]
+pub fn thread_net() -> u64 {
+    thread_local! {
+        static COUNTERS: Option<ThreadCounters> = ThreadCounters::of_this_thread();
+    }
+    COUNTERS.with(|c| c.map_or(0, ThreadCounters::net))
+}
+
+/// The calling thread's allocation counters ([`thread_net`]), to keep
+/// where the thread's own state is and read without a thread-local
+/// lookup. Neither `Send` nor `Sync`: the pointers are the thread's own.
+#[derive(Clone, Copy)]
+pub struct ThreadCounters {
+    allocated: tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+    deallocated: tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+}
+
+impl ThreadCounters {
+    pub fn of_this_thread() -> Option<ThreadCounters> {
+        use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp};
+        Some(ThreadCounters {
+            allocated: allocatedp::read().ok()?,
+            deallocated: deallocatedp::read().ok()?,
+        })
+    }
+
+    /// [`thread_net`] of the thread these are of; called only there.
+    #[inline(always)]
+    pub fn net(self) -> u64 {
+        self.allocated.get().wrapping_sub(self.deallocated.get())
+    }
+}
+
+impl std::fmt::Debug for ThreadCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadCounters")
+    }
+}
+
+/// jemalloc's statistics report (`malloc_stats_print`), the text Redis's
+/// MEMORY MALLOC-STATS returns.
+pub fn stats_text() -> String {
+    extern "C" fn write(opaque: *mut std::ffi::c_void, text: *const std::ffi::c_char) {
+        // SAFETY: `opaque` is the `String` passed below, alive and not
+        // otherwise borrowed during the call; jemalloc hands `text` as a
+        // NUL-terminated string valid for this call.
+        let (out, text) = unsafe {
+            (
+                &mut *opaque.cast::<String>(),
+                std::ffi::CStr::from_ptr(text),
+            )
+        };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback matches jemalloc's `write_cb` type, `opaque`
+    // points to `out` for the whole call, and a null options pointer asks
+    // for the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(write),
+            (&mut out as *mut String).cast(),
+            std::ptr::null(),
+        );
+    }
+    out
+}
+
 /// The allocator's name as Redis's INFO writes it: `jemalloc-5.3.0`.
 pub fn name() -> String {
     let version = tikv_jemalloc_ctl::version::read().unwrap_or("unknown");
@@ -199,6 +293,19 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn thread_net_follows_this_threads_allocations() {
+        let before = super::thread_net();
+        let big = vec![1u8; 8 << 20];
+        let during = super::thread_net();
+        assert!(during.wrapping_sub(before) >= 8 << 20);
+        assert!(super::allocated() >= 8 << 20);
+        drop(big);
+        assert!(super::thread_net().wrapping_sub(before) < 1 << 20);
+        let text = super::stats_text();
+        assert!(text.contains("jemalloc statistics"), "{text}");
     }
 
     #[test]

@@ -58,6 +58,11 @@ impl<S: Service> Reactor<S> {
                 self.push_error(st, NOT_IN_MULTI);
             }
             Ok((cmd, InMulti::Queue)) => {
+                if let Some(msg) = self.svc.admit_memory(&mut self.ex.shard, cmd, true) {
+                    self.svc.refused(&mut self.ex.shard, args, msg);
+                    abort_multi(st);
+                    return self.push_error(st, msg);
+                }
                 st.last_cmd = Some(cmd);
                 let Some(q) = st.multi.as_mut() else {
                     return;
@@ -145,6 +150,11 @@ impl<S: Service> Reactor<S> {
                         fail(self, st, EXECABORT)
                     }
                     Some(q) => {
+                        let mut queued = q.cmds.iter().map(|c| c.0);
+                        if let Some(msg) = self.svc.admit_exec(&mut self.ex.shard, &mut queued) {
+                            self.exec_abort(st, msg);
+                            return Some(msg);
+                        }
                         self.start_tx(idx, gen, st, q.cmds, true);
                         None
                     }

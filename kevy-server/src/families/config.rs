@@ -343,10 +343,13 @@ mod tests {
             "+OK\r\n"
         );
         // Settings kevy does not implement accept only their current value.
-        assert_eq!(h.run("CONFIG SET appendonly NO maxmemory 0kb"), "+OK\r\n");
         assert_eq!(
-            h.run("CONFIG SET maxmemory 1gb"),
-            "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - not supported by kevy\r\n"
+            h.run("CONFIG SET appendonly NO maxmemory-clients 0"),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            h.run("CONFIG SET maxmemory-clients 1gb"),
+            "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - not supported by kevy\r\n"
         );
         assert_eq!(
             h.run("CONFIG REWRITE"),
@@ -359,7 +362,7 @@ mod tests {
         let mut h = harness();
         // A failing pair leaves the whole command without effect.
         assert!(h
-            .run("CONFIG SET hash-max-listpack-value 99 maxmemory 1gb")
+            .run("CONFIG SET hash-max-listpack-value 99 maxmemory-clients 1gb")
             .starts_with("-ERR"));
         assert_eq!(
             h.run("CONFIG GET hash-max-listpack-value"),

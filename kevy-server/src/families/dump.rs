@@ -13,9 +13,8 @@
 //!
 //! RESTORE with a relative TTL propagates as Redis does: the TTL argument
 //! replaced by the absolute expiry and `ABSTTL` appended, so a replay sets
-//! the same expiry whenever it runs. IDLETIME and FREQ are checked and
-//! ignored: kevy keeps no access clock (OBJECT IDLETIME is always 0, OBJECT
-//! FREQ refuses as with a non-LFU policy).
+//! the same expiry whenever it runs. IDLETIME and FREQ set the restored
+//! key's access clock, whichever fits `maxmemory-policy`, as in Redis.
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;
@@ -88,11 +87,13 @@ fn cmd_dump(ctx: &mut Ctx<'_>) {
 pub struct RestoreOpts {
     pub replace: bool,
     pub absttl: bool,
+    /// IDLETIME in seconds, FREQ: the restored key's access clock.
+    pub idle: Option<u64>,
+    pub freq: Option<u8>,
 }
 
 /// Parses `args[4..]` as Redis does: IDLETIME and FREQ each take a value
-/// and exclude each other (the second one named is a syntax error); their
-/// values are checked, then ignored.
+/// and exclude each other (the second one named is a syntax error).
 fn parse_restore_opts(args: &Args<'_>) -> OpResult<RestoreOpts> {
     let mut o = RestoreOpts::default();
     let (mut idle, mut freq) = (false, false);
@@ -111,6 +112,7 @@ fn parse_restore_opts(args: &Args<'_>) -> OpResult<RestoreOpts> {
                 return Err(OpError::Family(INVALID_IDLETIME));
             }
             idle = true;
+            o.idle = Some(n as u64);
         } else if opt.eq_ignore_ascii_case(b"freq") && has_value && !idle {
             j += 1;
             let n = parse_i64(args.get(j)).ok_or(OpError::NotInteger)?;
@@ -118,6 +120,7 @@ fn parse_restore_opts(args: &Args<'_>) -> OpResult<RestoreOpts> {
                 return Err(OpError::Family(INVALID_FREQ));
             }
             freq = true;
+            o.freq = Some(n as u8);
         } else {
             return Err(OpError::Syntax);
         }
@@ -168,6 +171,18 @@ pub fn op_restore(
     let expiry = (at != 0).then_some(at);
     let set_ttl = expiry.map_or(SetTtl::Clear, |t| SetTtl::At(t as u64));
     db.set(key, value, set_ttl);
+    // As Redis's `objectSetLRUOrLFU`: the option that fits the policy in
+    // force sets the access clock, the other is ignored.
+    let clock = *db.access_clock();
+    match (clock.lfu, o.freq, o.idle) {
+        (true, Some(f), _) => {
+            db.set_access(key, clock.freq_field(f));
+        }
+        (false, _, Some(secs)) => {
+            db.set_access(key, clock.idle_field(secs));
+        }
+        _ => {}
+    }
     Ok(Restored::Created(expiry))
 }
 

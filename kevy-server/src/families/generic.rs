@@ -21,6 +21,7 @@ use crate::families::common::c_str;
 use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
 use kevy_resp::{Args, Reply};
 use kevy_rt::{ClientCtx, Fold, Route};
+use kevy_store::evict::Policy;
 use kevy_store::list::List;
 use kevy_store::num::{parse_f64, parse_i64};
 use kevy_store::{Db, OpError, OpResult, SetTtl, StrValue, Value};
@@ -103,15 +104,18 @@ fn c_prefix(b: &[u8]) -> &[u8] {
 
 // ---- OBJECT ---------------------------------------------------------------------
 
-/// OBJECT FREQ's error while `maxmemory-policy` is not an LFU policy (kevy's
-/// is always `noeviction`).
+/// OBJECT IDLETIME's error under an LFU policy.
+pub const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+/// OBJECT FREQ's error while `maxmemory-policy` is not an LFU policy.
 pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 /// Redis's `OBJ_SHARED_REFCOUNT`: the refcount of a shared object.
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 /// Redis shares the integer objects `0..OBJ_SHARED_INTEGERS` between every
-/// key that holds them (while `maxmemory` is 0, as kevy's always is).
+/// key that holds them, unless `maxmemory` is set with an LRU or LFU
+/// policy (each key then needs its own access clock).
 const SHARED_INTEGERS: i64 = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,8 +192,19 @@ pub fn route_object(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, St
 /// every other value 1. Where Redis copies a shared integer into a private
 /// object (COPY) it reports 1 and kevy still reports the shared count.
 pub fn refcount(v: &Value) -> i64 {
+    let policy = crate::evict::policy();
+    let unshared = crate::evict::maxmemory() != 0
+        && !matches!(
+            policy,
+            Policy::NoEviction
+                | Policy::AllKeysRandom
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        );
     match v {
-        Value::Str(StrValue::Int(n)) if (0..SHARED_INTEGERS).contains(n) => SHARED_REFCOUNT,
+        Value::Str(StrValue::Int(n)) if !unshared && (0..SHARED_INTEGERS).contains(n) => {
+            SHARED_REFCOUNT
+        }
         _ => 1,
     }
 }
@@ -202,17 +217,23 @@ pub enum ObjectInfo {
 }
 
 /// OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ on `key`: `None` when it
-/// does not exist. The lookup counts as a keyspace hit or miss, as Redis's.
-/// IDLETIME is always 0: kevy does not track access times.
+/// does not exist. The lookup counts as a keyspace hit or miss, as Redis's,
+/// and leaves the access clock alone. IDLETIME reads the clock as LRU
+/// seconds, FREQ as an LFU counter (decayed to now), each refusing under
+/// the other kind of policy.
 pub fn op_object(db: &mut Db<'_>, key: &[u8], sub: ObjectSub) -> OpResult<Option<ObjectInfo>> {
-    let Some(v) = db.get(key) else {
+    let clock = *db.access_clock();
+    let Some(e) = db.get_notouch(key) else {
         return Ok(None);
     };
+    let v = &e.value;
     Ok(Some(match sub {
         ObjectSub::Encoding => ObjectInfo::Encoding(v.encoding_name()),
         ObjectSub::RefCount => ObjectInfo::Int(refcount(v)),
-        ObjectSub::IdleTime => ObjectInfo::Int(0),
-        ObjectSub::Freq => return Err(OpError::Family(LFU_NOT_SELECTED)),
+        ObjectSub::IdleTime if clock.lfu => return Err(OpError::Family(LFU_SELECTED)),
+        ObjectSub::IdleTime => ObjectInfo::Int((clock.idle_ms(e.access()) / 1000) as i64),
+        ObjectSub::Freq if !clock.lfu => return Err(OpError::Family(LFU_NOT_SELECTED)),
+        ObjectSub::Freq => ObjectInfo::Int(i64::from(clock.lfu_counter(e.access()))),
         ObjectSub::Help => return Err(OpError::Syntax),
     }))
 }

@@ -8,7 +8,6 @@ use crate::settings::{find_param, param_value, runtime, Counters, Runtime};
 use crate::table::{flag, Table};
 use kevy_rt::ConnAction;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 pub fn register(t: &mut Table) {
@@ -202,16 +201,13 @@ fn info_clients(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
     f.put("clients_in_timeout_table", 0);
 }
 
-/// The highest `used_memory` any INFO has seen.
-static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
-
 fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
     // Redis's used_memory is what its allocator says is allocated; so is
     // kevy's, over every thread (not only what the keyspaces account for).
     let alloc = kevy_sys::alloc::stats();
     let used = alloc.allocated;
     let dataset = server.sum_published(|p| &p.used_memory);
-    let peak = PEAK_MEMORY.fetch_max(used, Relaxed).max(used);
+    let peak = crate::evict::peak(used);
     let rss = proc_kb("/proc/self/status", "VmRSS:") * 1024;
     let total = host().total_memory;
     let maxmemory = config_i64(server, rt, "maxmemory").max(0) as u64;
@@ -393,7 +389,7 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("expired_keys", c.expired);
     f.put("expired_stale_perc", "0.00");
     f.put("expired_time_cap_reached_count", 0);
-    f.put("evicted_keys", 0);
+    f.put("evicted_keys", c.evicted);
     f.put("evicted_clients", 0);
     f.put("keyspace_hits", c.hits);
     f.put("keyspace_misses", c.misses);
@@ -552,6 +548,7 @@ fn info_keyspace(server: &Server, f: &mut Fields<'_>) {
 mod tests {
     use super::*;
     use crate::families::testkit::harness::harness;
+    use std::sync::atomic::Ordering::Relaxed;
 
     #[test]
     fn bytes_to_human_rounds_like_redis() {

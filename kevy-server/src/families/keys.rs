@@ -13,7 +13,7 @@ use kevy_resp::Args;
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::expire::{expire_command_at, ms_to_s_rounded, remaining_ms, Unit};
 use kevy_store::num::parse_i64;
-use kevy_store::{Db, KeyTtl, OpError, OpResult, Value};
+use kevy_store::{Db, KeyTtl, OpError, OpResult};
 
 /// Registers the family. Fields as documented in `table.rs`; every entry's
 /// arity, flags, key range and ACL categories are Redis 7.0's.
@@ -45,7 +45,7 @@ pub fn register(t: &mut Table) {
     t.add(all_keys("del", -2, WRITE, W_SLOW, cmd_del));
     t.add(all_keys("unlink", -2, WRITE | FAST, W_FAST, cmd_del));
     t.add(all_keys("exists", -2, READONLY | FAST, R_FAST, cmd_exists));
-    t.add(all_keys("touch", -2, READONLY | FAST, R_FAST, cmd_exists));
+    t.add(all_keys("touch", -2, READONLY | FAST, R_FAST, cmd_touch));
     t.add(key1("type", 2, READONLY | FAST, R_FAST, cmd_type));
     t.add(two("rename", 3, WRITE, W_SLOW, cmd_rename));
     t.add(two("renamenx", 3, WRITE | FAST, W_FAST, cmd_renamenx));
@@ -168,8 +168,15 @@ fn cmd_del(ctx: &mut Ctx<'_>) {
     ctx.out.int(n);
 }
 
-/// EXISTS and TOUCH: live keys among the arguments, repeats counted.
+/// EXISTS: live keys among the arguments, repeats counted; read lookups
+/// that leave the access clock alone.
 pub fn op_exists(db: &mut Db<'_>, keys: impl Iterator<Item = impl AsRef<[u8]>>) -> i64 {
+    keys.filter(|k| db.get_notouch(k.as_ref()).is_some())
+        .count() as i64
+}
+
+/// TOUCH: as EXISTS, stamping each key's access clock.
+pub fn op_touch(db: &mut Db<'_>, keys: impl Iterator<Item = impl AsRef<[u8]>>) -> i64 {
     keys.filter(|k| db.get(k.as_ref()).is_some()).count() as i64
 }
 
@@ -179,8 +186,14 @@ fn cmd_exists(ctx: &mut Ctx<'_>) {
     ctx.out.int(n);
 }
 
+fn cmd_touch(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let n = op_touch(&mut db(ctx), args.iter().skip(1));
+    ctx.out.int(n);
+}
+
 pub fn op_type(db: &mut Db<'_>, key: &[u8]) -> &'static str {
-    db.get(key).map_or("none", Value::type_name)
+    db.get_notouch(key).map_or("none", |e| e.value.type_name())
 }
 
 fn cmd_type(ctx: &mut Ctx<'_>) {

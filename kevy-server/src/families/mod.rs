@@ -19,6 +19,7 @@ pub mod keys;
 pub mod latency;
 pub mod lists;
 pub mod lolwut;
+pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -60,4 +61,5 @@ pub fn register_all(t: &mut Table) {
     bitmaps::register(t);
     acl::register(t);
     streams::register(t);
+    memory::register(t);
 }

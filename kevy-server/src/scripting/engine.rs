@@ -120,6 +120,10 @@ pub struct Run {
     read_only: bool,
     /// The script ran a write command.
     wrote: bool,
+    /// The server was out of memory when an EVAL script without a shebang
+    /// started: its `denyoom` calls fail until it has written something
+    /// (Redis's `scriptVerifyOOM`).
+    oom: bool,
     /// The declared keys (reachable on a scratch shard).
     keys: OwnedArgs,
     /// FUNCTION LOAD runs a library's code: what it registered.
@@ -164,6 +168,7 @@ impl Engine {
             resp3: false,
             read_only: false,
             wrote: false,
+            oom: false,
             keys: OwnedArgs::default(),
             registering: None,
             undo: None,
@@ -544,6 +549,12 @@ fn run(
             .out
             .error("ERR Can not execute a script with write flag using *_ro command.");
     }
+    // Redis's `pre_command_oom_state`: a script with a shebang is refused
+    // at once unless it may not write or is `allow-oom`.
+    let oom = crate::evict::maxmemory() != 0 && crate::evict::admit(ctx.shard).is_err();
+    if oom && !compat && script_flags & (flags::ALLOW_OOM | flags::NO_WRITES) == 0 {
+        return ctx.out.error(crate::evict::OOM);
+    }
     let args = ctx.args;
     let numkeys = kevy_store::num::parse_i64(args.get(2)).unwrap_or(0).max(0) as usize;
     let keys = (3..3 + numkeys).map(|i| args.get(i));
@@ -589,6 +600,7 @@ fn run(
         r.resp3 = false;
         r.read_only = ro || (!compat && script_flags & flags::NO_WRITES != 0);
         r.wrote = false;
+        r.oom = oom && compat;
         r.keys.clear();
         for k in keys {
             r.keys.push(k);
@@ -1221,6 +1233,15 @@ fn call_checked(
             "Write commands are not allowed from read-only scripts.",
             raising,
         );
+    }
+    if r.oom && !r.wrote && cmd_flags & flag::DENYOOM != 0 {
+        let text = super::convert::error_text(crate::evict::OOM.as_bytes());
+        if raising {
+            return raise(Raised::Table(text));
+        }
+        let t = lua.create_table()?;
+        t.raw_set("err", lua.create_string(text)?)?;
+        return Ok(Value::Table(t));
     }
     if cmd_flags & flag::WRITE != 0 {
         r.wrote = true;
