@@ -164,14 +164,23 @@ fn info_server(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
     f.put("atomicvar_api", "c11-builtin");
     f.put("gcc_version", "0.0.0");
     f.put("process_id", std::process::id());
-    f.put("process_supervised", "no");
+    // `rt` is the settings' lock, held: read through it.
+    let supervised = crate::settings::find_param(b"supervised")
+        .map(|p| crate::settings::param_value(server, p, rt))
+        .unwrap_or_default();
+    let by_systemd = matches!(supervised.as_str(), "systemd" | "auto")
+        && std::env::var_os("NOTIFY_SOCKET").is_some();
+    f.put(
+        "process_supervised",
+        if by_systemd { "systemd" } else { "no" },
+    );
     f.put("run_id", &server.run_id);
     f.put("tcp_port", server.config.port);
     f.put("server_time_usec", unix_us);
     f.put("uptime_in_seconds", up);
     f.put("uptime_in_days", up / 86400);
-    // The reactors tick at a fixed 10 Hz whatever CONFIG SET hz says.
-    f.put("hz", 10);
+    // The rate the reactors tick at (`hz`, kept within 1..500).
+    f.put("hz", server.limits.get().hz);
     f.put("configured_hz", config_i64(server, rt, "hz"));
     f.put("lru_clock", (unix_us / 1_000_000) & ((1 << 24) - 1));
     f.put("executable", &h.executable);
