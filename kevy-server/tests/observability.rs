@@ -422,3 +422,41 @@ fn latency_monitor_records_spikes_and_histograms_on_every_shard() {
     assert_eq!(call(&mut c, &["LATENCY", "RESET"]).int(), Some(1));
     assert!(call(&mut c, &["LATENCY", "GRAPH", "command"]).is_error());
 }
+
+/// INFO has Redis 7.0's fields, in Redis's order, in every section but
+/// `server` (where kevy adds `kevy_version` and `kevy_shards` at the end)
+/// and the per-item sections that depend on what ran.
+#[test]
+fn info_fields_are_redis_fields_in_redis_order() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    let redis = Server::redis("redis").expect("redis-server");
+    let server = kevy("2");
+    let names = |port: u16, section: &str| -> Vec<String> {
+        let mut c = conn(port);
+        let v = call(&mut c, &["INFO", section]);
+        String::from_utf8_lossy(v.bytes().unwrap())
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .filter(|k| !k.starts_with("kevy_"))
+            .collect()
+    };
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "cluster",
+    ] {
+        assert_eq!(
+            names(server.port, section),
+            names(redis.port, section),
+            "INFO {section}"
+        );
+    }
+}

@@ -232,6 +232,9 @@ fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
         "used_memory_peak_perc",
         format!("{:.2}%", ratio(used, peak) * 100.0),
     );
+    let startup = crate::evict::startup_allocated();
+    f.put("used_memory_overhead", used.saturating_sub(dataset));
+    f.put("used_memory_startup", startup);
     f.put("used_memory_dataset", dataset);
     f.put(
         "used_memory_dataset_perc",
@@ -240,25 +243,73 @@ fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
     f.put("allocator_allocated", alloc.allocated);
     f.put("allocator_active", alloc.active);
     f.put("allocator_resident", alloc.resident);
+    f.put("total_system_memory", total);
+    f.put("total_system_memory_human", bytes_to_human(total));
+    // One Lua state per shard thread runs both scripts and functions.
+    let lua = crate::scripting::engine::LUA_MEMORY.load(std::sync::atomic::Ordering::Relaxed);
+    let (nscripts, script_bytes) = server.scripts.stats();
+    let (nlibs, nfuncs, fn_bytes) = {
+        let libs = server.scripts.lock_libraries();
+        let code: usize = libs.libs.values().map(|l| l.code.len()).sum();
+        (libs.libs.len(), libs.funcs.len(), code)
+    };
+    f.put("used_memory_lua", lua);
+    f.put("used_memory_vm_eval", lua);
+    f.put("used_memory_lua_human", bytes_to_human(lua));
+    f.put("used_memory_scripts_eval", script_bytes);
+    f.put("number_of_cached_scripts", nscripts);
+    f.put("number_of_functions", nfuncs);
+    f.put("number_of_libraries", nlibs);
+    f.put("used_memory_vm_functions", 0);
+    f.put("used_memory_vm_total", lua);
+    f.put("used_memory_vm_total_human", bytes_to_human(lua));
+    f.put("used_memory_functions", fn_bytes);
+    let scripts = script_bytes + fn_bytes;
+    f.put("used_memory_scripts", scripts);
+    f.put("used_memory_scripts_human", bytes_to_human(scripts as u64));
+    f.put("maxmemory", maxmemory);
+    f.put("maxmemory_human", bytes_to_human(maxmemory));
+    f.put("maxmemory_policy", policy);
+    let diff = |a: u64, b: u64| a as i64 - b as i64;
     f.put(
         "allocator_frag_ratio",
         format!("{:.2}", ratio(alloc.active, alloc.allocated)),
     );
+    f.put("allocator_frag_bytes", diff(alloc.active, alloc.allocated));
     f.put(
         "allocator_rss_ratio",
         format!("{:.2}", ratio(alloc.resident, alloc.active)),
     );
-    f.put("total_system_memory", total);
-    f.put("total_system_memory_human", bytes_to_human(total));
-    f.put("maxmemory", maxmemory);
-    f.put("maxmemory_human", bytes_to_human(maxmemory));
-    f.put("maxmemory_policy", policy);
+    f.put("allocator_rss_bytes", diff(alloc.resident, alloc.active));
+    f.put(
+        "rss_overhead_ratio",
+        format!("{:.2}", ratio(rss, alloc.resident)),
+    );
+    f.put("rss_overhead_bytes", diff(rss, alloc.resident));
     f.put(
         "mem_fragmentation_ratio",
         format!("{:.2}", ratio(rss, used)),
     );
+    f.put("mem_fragmentation_bytes", diff(rss, used));
+    // maxmemory counts everything allocated, so nothing is left out of it.
+    f.put("mem_not_counted_for_evict", 0);
+    f.put("mem_replication_backlog", 0);
+    f.put("mem_total_replication_buffers", 0);
+    f.put("mem_clients_slaves", 0);
+    f.put(
+        "mem_clients_normal",
+        used.saturating_sub(startup).saturating_sub(dataset),
+    );
+    f.put("mem_cluster_links", 0);
+    f.put(
+        "mem_aof_buffer",
+        server.sum_published(|s| &s.aof_buffer_length),
+    );
     f.put("mem_allocator", kevy_sys::alloc::name());
+    f.put("active_defrag_running", 0);
     f.put("lazyfree_pending_objects", 0);
+    // FLUSHALL ASYNC and UNLINK free at once: nothing is freed lazily.
+    f.put("lazyfreed_objects", 0);
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -398,8 +449,14 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("expired_keys", c.expired);
     f.put("expired_stale_perc", "0.00");
     f.put("expired_time_cap_reached_count", 0);
+    f.put(
+        "expire_cycle_cpu_milliseconds",
+        crate::service::EXPIRE_CYCLE_US.load(std::sync::atomic::Ordering::Relaxed) / 1000,
+    );
     f.put("evicted_keys", c.evicted);
     f.put("evicted_clients", 0);
+    f.put("total_eviction_exceeded_time", 0);
+    f.put("current_eviction_exceeded_time", 0);
     f.put("keyspace_hits", c.hits);
     f.put("keyspace_misses", c.misses);
     let pubsub = |i: usize| server.rt_stats.pubsub[i].load(std::sync::atomic::Ordering::Relaxed);
@@ -409,6 +466,14 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("latest_fork_usec", 0);
     f.put("total_forks", 0);
     f.put("migrate_cached_sockets", 0);
+    // No replicas, no defragmentation.
+    f.put("slave_expires_tracked_keys", 0);
+    f.put("active_defrag_hits", 0);
+    f.put("active_defrag_misses", 0);
+    f.put("active_defrag_key_hits", 0);
+    f.put("active_defrag_key_misses", 0);
+    f.put("total_active_defrag_time", 0);
+    f.put("current_active_defrag_time", 0);
     f.put(
         "tracking_total_keys",
         server.sum_published(|p| &p.tracking_keys),
@@ -425,6 +490,8 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("total_writes_processed", c.commands);
     f.put("io_threaded_reads_processed", 0);
     f.put("io_threaded_writes_processed", 0);
+    f.put("reply_buffer_shrinks", 0);
+    f.put("reply_buffer_expands", 0);
 }
 
 /// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,

@@ -85,6 +85,8 @@ pub struct Engine {
     scripts: HashMap<[u8; 40], Compiled, ahash::RandomState>,
     generation: u64,
     run: Rc<RefCell<Run>>,
+    /// What this state last added to [`LUA_MEMORY`].
+    lua_memory: u64,
 }
 
 /// Why a run stopped before its script finished.
@@ -153,7 +155,21 @@ pub struct Run {
     fn_command: OwnedArgs,
 }
 
+/// Bytes every thread's Lua state holds (INFO's `used_memory_lua`),
+/// kept by each engine adding what its state grew or shrank by.
+pub static LUA_MEMORY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Engine {
+    /// Adds this state's change in size since it last did to
+    /// [`LUA_MEMORY`].
+    fn publish_memory(&mut self) {
+        let now = self.lua.used_memory() as u64;
+        if now != self.lua_memory {
+            LUA_MEMORY.fetch_add(now.wrapping_sub(self.lua_memory), Ordering::Relaxed);
+            self.lua_memory = now;
+        }
+    }
+
     fn new() -> mlua::Result<Engine> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
@@ -285,6 +301,7 @@ impl Engine {
         lua.set_globals(globals)?;
         set_busy_hook(&lua, &run)?;
         Ok(Engine {
+            lua_memory: 0,
             keys_name: lua.create_string("KEYS")?,
             argv_name: lua.create_string("ARGV")?,
             lua,
@@ -631,6 +648,7 @@ fn run(
         Some((k, a)) => e.run_function.call((func, k, a)),
         None => e.run_script.call(func),
     };
+    e.publish_memory();
     let (stop, resp3) = {
         let mut r = e.run.borrow_mut();
         r.active = false;
