@@ -594,6 +594,10 @@
 //! that reaches a key its run cannot is undone and answered with Redis
 //! Cluster's error. While some transaction holds or waits for keys of the
 //! shard ([`Sink::locked`]), a script reaches only its declared keys there.
+//! A script's PUBLISH answers the receivers the server-wide pub/sub
+//! directory counts ([`Stats::receivers`]); the message waits in the shard
+//! and goes out through [`Pushes::publish`] when the command ends, as the
+//! script's keyspace events do.
 //!
 //! # Commands the server issues itself
 //!
@@ -678,7 +682,32 @@
 //! Each TCP address (`bind`, several allowed) gets one `SO_REUSEPORT`
 //! listener per shard; `port 0` means none. A Unix socket (`unixsocket`)
 //! is one socket whose fd every reactor watches: whichever accepts a
-//! connection serves it, like a TCP connection it accepted.
+//! connection serves it, like a TCP connection it accepted. The metrics
+//! endpoint (`Bound::with_metrics`) is one more listener, on shard 0
+//! only: plain HTTP, each request answered with [`Service::metrics`]'s page
+//! and the connection closed, its connections bounded in number, request
+//! size and idle time (`reactor/metrics.rs`).
+//!
+//! # Pausing clients (CLIENT PAUSE)
+//!
+//! A pause is one word in the mesh, its end (unix ms) and whether it holds
+//! everything or only writes ([`Service::pause_holds`]); CLIENT PAUSE and
+//! UNPAUSE are [`ConnAction`]s that set it. Every command pays one relaxed
+//! load of it before it is dispatched. While it is set, a command it holds
+//! stays unparsed in its connection's read buffer and the connection waits
+//! in its reactor's paused list; each reactor lets its list go when the
+//! pause has ended (its epoll timeout is bounded by the end) or when
+//! UNPAUSE wakes every shard. Nothing already dispatched is held, so a
+//! transaction in flight completes.
+//!
+//! # Dropped replies (CLIENT REPLY OFF / SKIP)
+//!
+//! The mode sends the connection's commands through the gated path, which
+//! records the sequence number and output length before dispatching and
+//! takes the reply back afterwards: from the output buffer, from its slot
+//! when it waits behind others, or, when it is still on its way from
+//! another shard, by number when it arrives (`ConnState::mute`). Replies
+//! keep their order and every other command's reply is untouched.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod conn;
