@@ -55,7 +55,7 @@ pick_port() {
 kevy_has_appendonly() {
     local dir pid
     dir=$(mktemp -d)
-    (cd "$dir" && exec "$1" --port 0 --bind 127.0.0.1 --appendonly yes) >"$dir/out" 2>&1 &
+    (cd "$dir" && exec "$1" --port "$(pick_port)" --bind 127.0.0.1 --appendonly yes) >"$dir/out" 2>&1 &
     pid=$!
     for _ in $(seq 40); do
         if ! kill -0 "$pid" 2>/dev/null; then
