@@ -5,7 +5,7 @@
 use crate::ctx::{ConnCtx, Ctx};
 use crate::server::Server;
 use crate::table::{arity_ok, CommandSpec, Handler, RouteKind, SubSpec};
-use kevy_resp::Args;
+use kevy_resp::{Args, Reply};
 use kevy_rt::ConnAction;
 use kevy_store::{Db, OpError, OpResult, Value};
 
@@ -50,15 +50,21 @@ pub fn find_sub<'s>(args: Args<'_>, subs: &'s [SubSpec]) -> Result<&'s SubSpec, 
 /// Redis's HELP reply: a title naming the container as the client typed it,
 /// the lines, and the HELP entry every container has.
 pub fn reply_help(ctx: &mut ConnCtx<'_>, lines: &[&str]) {
-    let name = c_str(ctx.args.get(0), usize::MAX).to_ascii_uppercase();
-    ctx.out.array(lines.len() + 3);
+    help_reply(&mut ctx.out, ctx.args.get(0), lines);
+}
+
+/// [`reply_help`] for a command that runs on a shard: `cmd` is the name
+/// as the client typed it.
+pub fn help_reply(out: &mut Reply<'_>, cmd: &[u8], lines: &[&str]) {
+    let name = c_str(cmd, usize::MAX).to_ascii_uppercase();
+    out.array(lines.len() + 3);
     let title = format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    ctx.out.simple(title.as_bytes());
+    out.simple(title.as_bytes());
     for l in lines {
-        ctx.out.simple(l.as_bytes());
+        out.simple(l.as_bytes());
     }
-    ctx.out.simple(b"HELP");
-    ctx.out.simple(b"    Prints this help.");
+    out.simple(b"HELP");
+    out.simple(b"    Prints this help.");
 }
 
 /// Bytes as C's `%.Ns` prints them: stopping at NUL, at most `max` bytes.

@@ -186,14 +186,7 @@ fn help(ctx: &mut Ctx<'_>) {
         "SLEEP <seconds>",
         "    Stop the server for <seconds>. Decimals allowed.",
     ];
-    let out = &mut ctx.out;
-    out.array(LINES.len() + 3);
-    out.simple(b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    for l in LINES {
-        out.simple(l.as_bytes());
-    }
-    out.simple(b"HELP");
-    out.simple(b"    Prints this help.");
+    super::common::help_reply(&mut ctx.out, ctx.args.get(0), LINES);
 }
 
 /// DEBUG OBJECT key: Redis's line, with the value's address in kevy's

@@ -19,7 +19,7 @@ use crate::ctx::Ctx;
 use crate::errors::reply_error;
 use crate::families::common::c_str;
 use crate::table::{flag, CommandSpec, Handler, RouteKind, Table};
-use kevy_resp::{Args, Reply};
+use kevy_resp::Args;
 use kevy_rt::{ClientCtx, Fold, Route};
 use kevy_store::evict::Policy;
 use kevy_store::list::List;
@@ -238,20 +238,6 @@ pub fn op_object(db: &mut Db<'_>, key: &[u8], sub: ObjectSub) -> OpResult<Option
     }))
 }
 
-/// Redis's `addReplyHelp`: a title naming the command as the client typed
-/// it, the lines, and the HELP entry.
-fn reply_help(out: &mut Reply<'_>, cmd: &[u8], lines: &[&str]) {
-    let name = c_str(cmd, usize::MAX).to_ascii_uppercase();
-    out.array(lines.len() + 3);
-    let title = format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    out.simple(title.as_bytes());
-    for l in lines {
-        out.simple(l.as_bytes());
-    }
-    out.simple(b"HELP");
-    out.simple(b"    Prints this help.");
-}
-
 fn cmd_object(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     let sub = match parse_object(&args) {
@@ -259,7 +245,7 @@ fn cmd_object(ctx: &mut Ctx<'_>) {
         Err(e) => return ctx.out.error(&e),
     };
     if sub == ObjectSub::Help {
-        return reply_help(&mut ctx.out, args.get(0), OBJECT_HELP);
+        return super::common::help_reply(&mut ctx.out, args.get(0), OBJECT_HELP);
     }
     match op_object(&mut db(ctx), args.get(2), sub) {
         Ok(None) => ctx.out.null(),

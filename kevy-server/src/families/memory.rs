@@ -126,7 +126,7 @@ fn cmd_memory(ctx: &mut Ctx<'_>) {
         Err(e) => return ctx.out.error(&e),
     };
     match sub {
-        Sub::Help => help(&mut ctx.out, args.get(0)),
+        Sub::Help => super::common::help_reply(&mut ctx.out, args.get(0), HELP),
         Sub::Usage => match usage_samples(&args).and_then(|_| {
             let mut db = ctx.shard.store.db(ctx.db);
             op_usage(&mut db, args.get(2))
@@ -148,18 +148,6 @@ fn cmd_memory(ctx: &mut Ctx<'_>) {
             ctx.out.verbatim(b"txt", report.as_bytes());
         }
     }
-}
-
-fn help(out: &mut Reply<'_>, cmd: &[u8]) {
-    let name = c_str(cmd, usize::MAX).to_ascii_uppercase();
-    out.array(HELP.len() + 3);
-    let title = format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    out.simple(title.as_bytes());
-    for l in HELP {
-        out.simple(l.as_bytes());
-    }
-    out.simple(b"HELP");
-    out.simple(b"    Prints this help.");
 }
 
 /// USAGE's options: `SAMPLES <count>` any number of times, the count a

@@ -835,18 +835,6 @@ fn route_xinfo(
     route_container(args, XINFO_SUBS)
 }
 
-fn reply_help(out: &mut Reply<'_>, cmd: &[u8], lines: &[&str]) {
-    let name = super::common::c_str(cmd, usize::MAX).to_ascii_uppercase();
-    out.array(lines.len() + 3);
-    let title = format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    out.simple(title.as_bytes());
-    for l in lines {
-        out.simple(l.as_bytes());
-    }
-    out.simple(b"HELP");
-    out.simple(b"    Prints this help.");
-}
-
 const XGROUP_HELP: &[&str] = &[
     "CREATE <key> <groupname> <id|$> [option]",
     "    Create a new consumer group. Options are:",
@@ -889,7 +877,7 @@ fn cmd_xgroup(ctx: &mut Ctx<'_>) {
         Err(e) => return ctx.out.error(&e),
     };
     if sub == "help" {
-        return reply_help(&mut ctx.out, args.get(0), XGROUP_HELP);
+        return super::common::help_reply(&mut ctx.out, args.get(0), XGROUP_HELP);
     }
     if let Err(e) = xgroup(ctx, sub) {
         ctx.out.error(&e);
@@ -2018,7 +2006,7 @@ fn cmd_xinfo(ctx: &mut Ctx<'_>) {
         Err(e) => return ctx.out.error(&e),
     };
     if sub == "help" {
-        return reply_help(&mut ctx.out, args.get(0), XINFO_HELP);
+        return super::common::help_reply(&mut ctx.out, args.get(0), XINFO_HELP);
     }
     let key = args.get(2);
     let now = ctx.shard.store.now() as i64;
