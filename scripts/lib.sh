@@ -24,7 +24,9 @@ trap 'stop_server; on_exit' EXIT
 # the working directory, and load that file on the next start); empty for
 # a build that predates them.
 nosave_args() {
-    if "$1" --save '' --help >/dev/null 2>&1; then
+    # A build that takes any parameter as a flag says so in its --help
+    # (given alone: a later --help is a config directive, as in Redis).
+    if "$1" --help 2>/dev/null | grep -q -- '--<name> <value>'; then
         NOSAVE=(--save '')
     else
         NOSAVE=()
