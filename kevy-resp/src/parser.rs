@@ -131,7 +131,6 @@ enum Stage {
 /// [`Parse::Partial`] says. An input shorter than what was already parsed,
 /// or starting with a different kind of frame, makes it start over; call
 /// [`Parser::reset`] when dropping buffered input any other way.
-#[derive(Default)]
 pub struct Parser {
     spans: Vec<Span>,
     /// Unescaped inline arguments (inline commands are rare; multibulk
@@ -146,6 +145,27 @@ pub struct Parser {
     scan: usize,
     /// The client still owes `AUTH`: Redis then limits command size.
     auth_required: bool,
+    /// The largest argument count and bulk length accepted now: Redis's
+    /// limits, or its smaller ones while `auth_required` (one compare per
+    /// header either way).
+    max_mbulk: i64,
+    max_bulk: i64,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            spans: Vec::new(),
+            inline: Vec::new(),
+            is_inline: false,
+            stage: Stage::default(),
+            pos: 0,
+            scan: 0,
+            auth_required: false,
+            max_mbulk: MAX_MULTIBULK_LEN as i64,
+            max_bulk: MAX_BULK_LEN as i64,
+        }
+    }
 }
 
 impl Parser {
@@ -158,6 +178,12 @@ impl Parser {
     /// bytes. Like Redis, the limits apply to headers read after the call.
     pub fn set_auth_required(&mut self, required: bool) {
         self.auth_required = required;
+        let (mbulk, bulk) = match required {
+            true => (UNAUTH_MAX_MULTIBULK_LEN, UNAUTH_MAX_BULK_LEN),
+            false => (MAX_MULTIBULK_LEN, MAX_BULK_LEN),
+        };
+        self.max_mbulk = mbulk as i64;
+        self.max_bulk = bulk as i64;
     }
 
     /// Whether the limits for unauthenticated clients are on.
@@ -315,12 +341,12 @@ impl Parser {
             };
             // input[0] is '*', so the count is input[1..cr].
             let n = match string2ll(&input[1..cr]) {
-                Some(n) if n <= MAX_MULTIBULK_LEN as i64 => n,
+                Some(n) if n <= self.max_mbulk => n,
+                Some(n) if n <= MAX_MULTIBULK_LEN as i64 => {
+                    return Err(ProtoError::UnauthenticatedMultibulkLength)
+                }
                 _ => return Err(ProtoError::InvalidMultibulkLength),
             };
-            if self.auth_required && n > UNAUTH_MAX_MULTIBULK_LEN as i64 {
-                return Err(ProtoError::UnauthenticatedMultibulkLength);
-            }
             self.pos = cr + 2;
             self.scan = self.pos;
             if n <= 0 {
@@ -350,12 +376,12 @@ impl Parser {
                     }
                     // input[pos] is '$' and input[cr] is '\r', so pos < cr.
                     let len = match string2ll(&input[self.pos + 1..cr]) {
-                        Some(l) if (0..=MAX_BULK_LEN as i64).contains(&l) => l as usize,
+                        Some(l) if (0..=self.max_bulk).contains(&l) => l as usize,
+                        Some(l) if (0..=MAX_BULK_LEN as i64).contains(&l) => {
+                            return Err(ProtoError::UnauthenticatedBulkLength)
+                        }
                         _ => return Err(ProtoError::InvalidBulkLength),
                     };
-                    if self.auth_required && len > UNAUTH_MAX_BULK_LEN {
-                        return Err(ProtoError::UnauthenticatedBulkLength);
-                    }
                     self.pos = cr + 2;
                     self.scan = self.pos;
                     self.stage = Stage::Bulks {
