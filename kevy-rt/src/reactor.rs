@@ -1108,6 +1108,7 @@ impl<S: Service> Reactor<S> {
 
     // ---- routing -----------------------------------------------------
 
+    #[inline(always)]
     fn dispatch(&mut self, idx: u32, gen: u32, st: &mut ConnState<S>, args: Args<'_>) {
         if st.gate {
             return self.dispatch_gated(idx, gen, st, args);
@@ -1396,8 +1397,53 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Runs a command whose keys all live on shard `s`.
+    /// Runs a command whose keys all live on shard `s`: inlined into the
+    /// connection's loop, so the hot path (a local key) pays no call.
+    #[inline(always)]
     fn single(
+        &mut self,
+        s: usize,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        args: Args<'_>,
+    ) {
+        if s != self.id {
+            return self.single_remote(s, idx, gen, st, cmd, args);
+        }
+        let dest = Dest {
+            conn: idx,
+            gen,
+            seq: st.next_seq(),
+            part: 0,
+        };
+        if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
+            st.await_local();
+            return;
+        }
+        // Straight to the output when nothing is outstanding (the hot
+        // path), else parked behind the outstanding replies.
+        let direct = st.nothing_pending();
+        if !direct {
+            st.reserve_parked(4096);
+        }
+        let start = st.parked.len();
+        let out = if direct { &mut st.wbuf } else { &mut st.parked };
+        let home = self.id;
+        match self.ex.run_blocking(home, dest, &st.client, cmd, args, out) {
+            None if direct => st.done_seq += 1,
+            None => st.park_since(start),
+            Some(timeout) => {
+                st.await_local();
+                self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
+            }
+        }
+    }
+
+    /// Sends a command whose keys all live on another shard `s`.
+    #[inline(never)]
+    fn single_remote(
         &mut self,
         s: usize,
         idx: u32,
@@ -1412,30 +1458,6 @@ impl<S: Service> Reactor<S> {
             seq: st.next_seq(),
             part: 0,
         };
-        if s == self.id {
-            if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
-                st.await_local();
-                return;
-            }
-            // Straight to the output when nothing is outstanding (the hot
-            // path), else parked behind the outstanding replies.
-            let direct = st.nothing_pending();
-            if !direct {
-                st.reserve_parked(4096);
-            }
-            let start = st.parked.len();
-            let out = if direct { &mut st.wbuf } else { &mut st.parked };
-            let home = self.id;
-            match self.ex.run_blocking(home, dest, &st.client, cmd, args, out) {
-                None if direct => st.done_seq += 1,
-                None => st.park_since(start),
-                Some(timeout) => {
-                    st.await_local();
-                    self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
-                }
-            }
-            return;
-        }
         st.await_remote();
         let client = st.client;
         let b = self.batch(s);
