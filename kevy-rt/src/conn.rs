@@ -747,6 +747,7 @@ mod tests {
             unix: false,
             tracking: Default::default(),
             checked: false,
+            no_touch: false,
         });
         let limit = OutputLimit {
             hard: 1000,

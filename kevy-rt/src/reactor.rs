@@ -743,6 +743,7 @@ impl<S: Service> Reactor<S> {
                 unix,
                 tracking: Default::default(),
                 checked: false,
+                no_touch: false,
             };
             let mut st = ConnState::new(client);
             if let Err(msg) = self.svc.opened(&mut st.client, &mut st.session) {

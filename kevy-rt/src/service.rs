@@ -148,6 +148,8 @@ pub struct ClientInfo {
     pub id: u64,
     /// CLIENT NO-EVICT ON (the `e` flag).
     pub no_evict: bool,
+    /// CLIENT NO-TOUCH ON (the `T` flag).
+    pub no_touch: bool,
     /// The shard whose reactor owns it.
     pub home: u32,
     pub peer: SocketAddr,
@@ -311,11 +313,14 @@ pub struct ClientCtx {
     /// authenticated, or a user with limited rights). Cleared, the
     /// connection's commands take the common path with no check at all.
     pub checked: bool,
+    /// CLIENT NO-TOUCH ON: the connection's commands, TOUCH excepted,
+    /// leave the keys' access clocks alone.
+    pub no_touch: bool,
 }
 
 // ClientCtx travels with every command sent to another shard and sits in
-// every connection's state: tracking's byte and `checked` fit in what was
-// padding.
+// every connection's state: tracking's byte, `checked` and `no_touch` fit in
+// what was padding.
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 const _: () = assert!(std::mem::size_of::<ClientCtx>() == 96);
 

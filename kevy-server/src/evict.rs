@@ -151,7 +151,7 @@ pub fn follow_policy(shard: &mut Shard) {
         shard.mem.trigger = shard.mem.net_now().wrapping_sub(NEVER);
     }
     let a = &mut shard.store.access;
-    a.lfu = policy().is_lfu();
+    a.set_lfu(policy().is_lfu());
     a.lfu_log_factor = LFU_LOG_FACTOR.load(Relaxed);
     a.lfu_decay_time = LFU_DECAY_TIME.load(Relaxed);
 }

@@ -354,6 +354,7 @@ mod tests {
                     unix: false,
                     tracking: Default::default(),
                     checked: false,
+                    no_touch: false,
                 },
                 effects,
             }

@@ -89,6 +89,7 @@ impl Kevy {
             unix: false,
             tracking: Default::default(),
             checked: false,
+            no_touch: false,
         };
         let mut out = Vec::new();
         crate::notify::quiet(shard, |shard| {
@@ -341,6 +342,45 @@ impl Kevy {
     }
 }
 
+impl Kevy {
+    /// Runs a command of a tracking server or a CLIENT NO-TOUCH client:
+    /// the access clocks stay as they are while it runs (TOUCH excepted,
+    /// unless a script of such a client runs it, as Redis judges by the
+    /// calling command).
+    #[cold]
+    #[inline(never)]
+    fn call_special(
+        &self,
+        f: fn(&mut Ctx<'_>),
+        shard: &mut Shard,
+        client: &ClientCtx,
+        cmd: u16,
+        args: Args<'_>,
+        sink: &mut Sink<'_>,
+    ) {
+        let thaw = client.no_touch.then(|| {
+            let touch = self.server.table.get(cmd).name == "touch";
+            let was = shard.store.access.frozen();
+            shard.store.access.freeze(was || !touch);
+            was
+        });
+        if shard.track_attached || self.server.tracking.in_use() {
+            crate::tracking::call(self, f, shard, client, cmd, args, sink);
+        } else {
+            f(&mut Ctx {
+                shard: &mut *shard,
+                db: client.db as usize,
+                client,
+                args,
+                out: Reply::new(&mut *sink.out, client.resp3),
+            });
+        }
+        if let Some(was) = thaw {
+            shard.store.access.freeze(was);
+        }
+    }
+}
+
 impl Service for Kevy {
     type Shard = Shard;
     type Session = Session;
@@ -507,9 +547,10 @@ impl Service for Kevy {
             crate::evict::before_write(shard);
         }
         let t0 = cycles();
-        // Client-side caching: one test while nobody tracks.
-        if shard.track_attached || self.server.tracking.in_use() {
-            crate::tracking::call(self, f, shard, client, cmd, args, sink);
+        // Client-side caching and CLIENT NO-TOUCH: one test while nobody
+        // tracks.
+        if shard.track_attached || client.no_touch || self.server.tracking.in_use() {
+            self.call_special(f, shard, client, cmd, args, sink);
         } else {
             f(&mut Ctx {
                 shard: &mut *shard,

@@ -442,3 +442,97 @@ fn evictions_are_events_and_dels_in_the_log() {
     }
     assert_eq!(call(&mut c, &["DBSIZE"]).int(), Some(keys));
 }
+
+/// CLIENT NO-TOUCH (Redis 7.2): the connection's reads, writes, scripts
+/// and transactions leave the access clocks alone on every shard, TOUCH
+/// still counts, and other connections touch as before.
+#[test]
+fn client_no_touch_leaves_access_clocks_on_every_shard() {
+    for cores in ["1", "2"] {
+        let server = Server::kevy(&[
+            "--cores",
+            cores,
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "allkeys-lfu",
+            "--lfu-log-factor",
+            "0",
+        ]);
+        let mut c = conn(server.port);
+        let mut other = conn(server.port);
+        let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+        let freq = |c: &mut Conn, k: &str| call(c, &["OBJECT", "FREQ", k]).int().unwrap();
+        for k in &keys {
+            call(&mut c, &["SET", k, "v"]);
+            assert_eq!(freq(&mut c, k), 5, "a new key starts at LFU_INIT_VAL");
+        }
+        assert_eq!(
+            call(&mut c, &["CLIENT", "NO-TOUCH", "ON"]).bytes(),
+            Some(&b"OK"[..])
+        );
+        let info = String::from_utf8(call(&mut c, &["CLIENT", "INFO"]).bytes().unwrap().to_vec());
+        assert!(
+            info.unwrap().contains(" flags=T "),
+            "CLIENT INFO shows the T flag"
+        );
+        let mut mget = vec!["MGET"];
+        mget.extend(keys.iter().map(String::as_str));
+        for k in &keys {
+            call(&mut c, &["GET", k]);
+            call(&mut c, &["STRLEN", k]);
+            call(&mut c, &["APPEND", k, "w"]);
+            call(
+                &mut c,
+                &["EVAL", "return redis.call('GET', KEYS[1])", "1", k],
+            );
+            call(&mut c, &["MULTI"]);
+            call(&mut c, &["GET", k]);
+            call(&mut c, &["EXEC"]);
+        }
+        call(&mut c, &mget);
+        for k in &keys {
+            assert_eq!(freq(&mut c, k), 5, "{k} at --cores {cores}");
+        }
+        // TOUCH counts; other connections count; OFF counts again.
+        call(&mut c, &["TOUCH", "k0"]);
+        assert_eq!(freq(&mut c, "k0"), 6);
+        call(&mut other, &["GET", "k1"]);
+        assert_eq!(freq(&mut c, "k1"), 6);
+        assert_eq!(
+            call(&mut c, &["CLIENT", "NO-TOUCH", "OFF"]).bytes(),
+            Some(&b"OK"[..])
+        );
+        call(&mut c, &["GET", "k2"]);
+        assert_eq!(freq(&mut c, "k2"), 6);
+        let info = String::from_utf8(call(&mut c, &["CLIENT", "INFO"]).bytes().unwrap().to_vec());
+        assert!(info.unwrap().contains(" flags=N "));
+        // Redis's errors.
+        let err = |v: Value| {
+            assert!(v.is_error(), "expected an error, got {v:?}");
+            String::from_utf8(v.bytes().unwrap().to_vec()).unwrap()
+        };
+        assert_eq!(
+            err(call(&mut c, &["CLIENT", "NO-TOUCH", "maybe"])),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            err(call(&mut c, &["CLIENT", "NO-TOUCH"])),
+            "ERR wrong number of arguments for 'client|no-touch' command"
+        );
+    }
+    // Under an LRU policy the idle time keeps growing under NO-TOUCH.
+    let server = Server::kevy(&["--cores", "2", "--save", ""]);
+    let mut c = conn(server.port);
+    call(&mut c, &["SET", "a", "v"]);
+    call(&mut c, &["SET", "b", "v"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    call(&mut c, &["CLIENT", "NO-TOUCH", "ON"]);
+    call(&mut c, &["MGET", "a", "b"]);
+    for k in ["a", "b"] {
+        assert!(call(&mut c, &["OBJECT", "IDLETIME", k]).int().unwrap() >= 1);
+    }
+    call(&mut c, &["TOUCH", "a"]);
+    assert_eq!(call(&mut c, &["OBJECT", "IDLETIME", "a"]).int(), Some(0));
+    assert!(call(&mut c, &["OBJECT", "IDLETIME", "b"]).int().unwrap() >= 1);
+}

@@ -24,7 +24,12 @@ pub const LFU_INIT_VAL: u8 = 5;
 #[derive(Clone, Copy, Debug)]
 pub struct AccessClock {
     /// The policy is an LFU one: the field holds minutes and a counter.
-    pub lfu: bool,
+    lfu: bool,
+    /// Lookups leave fields alone (CLIENT NO-TOUCH's commands).
+    frozen: bool,
+    /// A stamp takes the cold path: `lfu` or `frozen`, so the common case
+    /// (LRU, touching) pays one test.
+    slow: bool,
     pub lfu_log_factor: u32,
     /// Minutes per decrement of the counter; 0: the counter never decays.
     pub lfu_decay_time: u32,
@@ -38,6 +43,8 @@ impl Default for AccessClock {
     fn default() -> Self {
         AccessClock {
             lfu: false,
+            frozen: false,
+            slow: false,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             secs: 0,
@@ -47,6 +54,29 @@ impl Default for AccessClock {
 }
 
 impl AccessClock {
+    /// Whether the fields hold LFU counters (an LFU `maxmemory-policy`).
+    #[inline]
+    pub fn lfu(&self) -> bool {
+        self.lfu
+    }
+
+    /// Follows `maxmemory-policy`: LFU counters or LRU seconds.
+    pub fn set_lfu(&mut self, lfu: bool) {
+        self.lfu = lfu;
+        self.slow = self.lfu || self.frozen;
+    }
+
+    /// Whether lookups leave fields alone now.
+    pub fn frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Freezes or thaws the fields for the lookups that follow.
+    pub fn freeze(&mut self, frozen: bool) {
+        self.frozen = frozen;
+        self.slow = self.lfu || self.frozen;
+    }
+
     /// Follows the store's clock (unix ms).
     #[inline]
     pub fn set_now(&mut self, unix_ms: u64) {
@@ -68,17 +98,26 @@ impl AccessClock {
     /// Stamps an access on `field` (Redis's `lookupKey` touch).
     #[inline(always)]
     pub fn stamp(&self, field: &mut u32) {
-        if self.lfu {
-            *field = self.lfu_accessed(*field);
+        if self.slow {
+            *field = self.stamp_slow(*field);
         } else {
             *field = self.secs;
         }
     }
 
-    /// `field` after one more access under LFU: decayed, then maybe
-    /// incremented, with the minutes clock of now.
+    /// A stamp while frozen (the field as it is) or under LFU.
     #[cold]
     #[inline(never)]
+    fn stamp_slow(&self, field: u32) -> u32 {
+        match (self.frozen, self.lfu) {
+            (true, _) => field,
+            (false, true) => self.lfu_accessed(field),
+            (false, false) => self.secs,
+        }
+    }
+
+    /// `field` after one more access under LFU: decayed, then maybe
+    /// incremented, with the minutes clock of now.
     fn lfu_accessed(&self, field: u32) -> u32 {
         let counter = self.lfu_log_incr(self.lfu_counter(field));
         (u32::from(self.mins) << 8) | u32::from(counter)
@@ -168,11 +207,39 @@ mod tests {
     }
 
     #[test]
+    fn a_frozen_clock_stamps_nothing_and_thaws_to_its_policy() {
+        let mut c = AccessClock::default();
+        for lfu in [false, true] {
+            c.set_lfu(lfu);
+            c.set_now(1_000_000);
+            let mut f = c.fresh();
+            let created = f;
+            c.set_now(5_000_000);
+            c.freeze(true);
+            assert!(c.frozen());
+            for _ in 0..10 {
+                c.stamp(&mut f);
+            }
+            assert_eq!(f, created, "lfu {lfu}");
+            // A key made while frozen still gets its creation stamp.
+            assert_eq!(
+                c.fresh() & 0xff,
+                if lfu {
+                    u32::from(LFU_INIT_VAL)
+                } else {
+                    5000 & 0xff
+                }
+            );
+            c.freeze(false);
+            c.stamp(&mut f);
+            assert_ne!(f, created, "lfu {lfu}");
+        }
+    }
+
+    #[test]
     fn lfu_counter_starts_at_five_grows_logarithmically_and_decays() {
-        let mut c = AccessClock {
-            lfu: true,
-            ..Default::default()
-        };
+        let mut c = AccessClock::default();
+        c.set_lfu(true);
         c.set_now(60_000 * 10);
         let mut f = c.fresh();
         assert_eq!(c.lfu_counter(f), LFU_INIT_VAL);

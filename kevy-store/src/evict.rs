@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn lfu_keeps_the_frequently_read_keys() {
         let mut st = Store::new(1);
-        st.access.lfu = true;
+        st.access.set_lfu(true);
         st.set_now(60_000);
         for i in 0..500 {
             st.db(0).set(

@@ -64,6 +64,7 @@ impl<S: Service> Reactor<S> {
         let omem = st.output_weight();
         let mut info = ClientInfo {
             no_evict: false,
+            no_touch: st.client.no_touch,
             id: st.client.id,
             home: self.id as u32,
             peer: st.client.peer,
@@ -487,6 +488,7 @@ mod tests {
             unix: false,
             tracking: Default::default(),
             checked: false,
+            no_touch: false,
         };
         let args = OwnedArgs::from_slices([&b"set"[..], b"k", b"a \"q\"\\\n\x01\xff"]);
         let mut out = Vec::new();

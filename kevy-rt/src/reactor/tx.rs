@@ -348,6 +348,7 @@ impl<S: Service> Reactor<S> {
             unix: false,
             tracking: Default::default(),
             checked: false,
+            no_touch: false,
         };
         let Ok((cmd, _)) = self.svc.route(args.args(), &client, self.n) else {
             return;

@@ -287,6 +287,13 @@ pub(super) static CLIENT_SUBS: &[SubSpec] = &[
         run: client_no_evict,
     },
     SubSpec {
+        name: "client|no-touch",
+        arity: 3,
+        flags: SUB,
+        acl: SUB_ACL,
+        run: client_no_touch,
+    },
+    SubSpec {
         name: "client|unpause",
         arity: 2,
         flags: flag::ADMIN | SUB,
@@ -452,6 +459,8 @@ fn client_help(ctx: &mut ConnCtx<'_>) -> ConnAction {
             "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
         ],
     );
     ConnAction::Continue
@@ -517,6 +526,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
     ClientInfo {
         id: c.id,
         no_evict: s.no_evict,
+        no_touch: c.no_touch,
         home: c.home,
         peer: c.peer,
         local: c.local,
@@ -584,6 +594,9 @@ fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usi
     }
     if i.no_evict {
         flags.push('e');
+    }
+    if i.no_touch {
+        flags.push('T');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -1155,6 +1168,24 @@ fn client_no_evict(ctx: &mut ConnCtx<'_>) -> ConnAction {
     ConnAction::Continue
 }
 
+/// CLIENT NO-TOUCH ON|OFF (Redis 7.2): while on, the connection's
+/// commands leave the access clocks of the keys they reach as they were,
+/// except TOUCH's; the flag travels with every command, to whichever
+/// shard runs it.
+fn client_no_touch(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    let v = ctx.args.get(2);
+    if v.eq_ignore_ascii_case(b"on") {
+        ctx.client.no_touch = true;
+    } else if v.eq_ignore_ascii_case(b"off") {
+        ctx.client.no_touch = false;
+    } else {
+        ctx.out.error("ERR syntax error");
+        return ConnAction::Continue;
+    }
+    ctx.out.ok();
+    ConnAction::Continue
+}
+
 /// CLIENT CACHING YES|NO: the next command (or MULTI block) is tracked in
 /// OPTIN mode, or not tracked in OPTOUT mode.
 fn client_caching(ctx: &mut ConnCtx<'_>) -> ConnAction {
@@ -1615,7 +1646,7 @@ mod tests {
         let mut h = harness();
         let help = h.run("client help");
         assert!(help.starts_with(
-            "*54\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
+            "*56\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CACHING (YES|NO)\r\n"
         ));
         assert!(help
             .contains("+SETINFO <option> <value>\r\n+    Set client meta attr. Options are:\r\n"));
@@ -1623,5 +1654,6 @@ mod tests {
         assert!(help.contains("+KILL <ip:port>\r\n"));
         assert!(help.contains("+PAUSE <timeout> [WRITE|ALL]\r\n"));
         assert!(help.contains("+NO-EVICT (ON|OFF)\r\n"));
+        assert!(help.contains("+NO-TOUCH (ON|OFF)\r\n"));
     }
 }

@@ -174,7 +174,7 @@ pub fn op_restore(
     // As Redis's `objectSetLRUOrLFU`: the option that fits the policy in
     // force sets the access clock, the other is ignored.
     let clock = *db.access_clock();
-    match (clock.lfu, o.freq, o.idle) {
+    match (clock.lfu(), o.freq, o.idle) {
         (true, Some(f), _) => {
             db.set_access(key, clock.freq_field(f));
         }

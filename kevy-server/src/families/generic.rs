@@ -230,9 +230,9 @@ pub fn op_object(db: &mut Db<'_>, key: &[u8], sub: ObjectSub) -> OpResult<Option
     Ok(Some(match sub {
         ObjectSub::Encoding => ObjectInfo::Encoding(v.encoding_name()),
         ObjectSub::RefCount => ObjectInfo::Int(refcount(v)),
-        ObjectSub::IdleTime if clock.lfu => return Err(OpError::Family(LFU_SELECTED)),
+        ObjectSub::IdleTime if clock.lfu() => return Err(OpError::Family(LFU_SELECTED)),
         ObjectSub::IdleTime => ObjectInfo::Int((clock.idle_ms(e.access()) / 1000) as i64),
-        ObjectSub::Freq if !clock.lfu => return Err(OpError::Family(LFU_NOT_SELECTED)),
+        ObjectSub::Freq if !clock.lfu() => return Err(OpError::Family(LFU_NOT_SELECTED)),
         ObjectSub::Freq => ObjectInfo::Int(i64::from(clock.lfu_counter(e.access()))),
         ObjectSub::Help => return Err(OpError::Syntax),
     }))

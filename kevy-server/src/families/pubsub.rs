@@ -223,6 +223,7 @@ mod tests {
                 unix: false,
                 tracking: Default::default(),
                 checked: false,
+                no_touch: false,
             };
             route_pubsub(owned.args(), &client, 2).unwrap()
         };

@@ -35,6 +35,7 @@ impl T {
                 unix: false,
                 tracking: Default::default(),
                 checked: false,
+                no_touch: false,
             },
             table: Table::new(),
         }
@@ -149,6 +150,7 @@ pub mod harness {
                 unix: false,
                 tracking: Default::default(),
                 checked: false,
+                no_touch: false,
             },
             session: Session::default(),
             action: ConnAction::Continue,

@@ -355,6 +355,7 @@ fn placeholder_client() -> ClientCtx {
         unix: false,
         tracking: Default::default(),
         checked: false,
+        no_touch: false,
     }
 }
 

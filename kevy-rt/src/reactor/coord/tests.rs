@@ -60,6 +60,7 @@ impl H {
                 unix: false,
                 tracking: Default::default(),
                 checked: false,
+                no_touch: false,
             },
             conn: Vec::new(),
             closed: false,

@@ -1,8 +1,8 @@
 //! Command documentation: what `COMMAND DOCS` reports, plus what
 //! `COMMAND INFO` reports of every Redis command and subcommand (arity,
 //! flags, ACL categories, tips, key specs). The text is Redis 7.0.15's own
-//! (`CLIENT SETINFO`'s from Redis 7.2, hash field expiry's from Redis 7.4
-//! and 8.0), so redis-cli's hints and clients' doc
+//! (`CLIENT SETINFO`'s and `CLIENT NO-TOUCH`'s from Redis 7.2, hash field
+//! expiry's from Redis 7.4 and 8.0), so redis-cli's hints and clients' doc
 //! look-ups read what they read from Redis.
 //!
 //! This is documentation, not routing: a top-level command's arity, flags and
@@ -871,6 +871,21 @@ static DOCS: &[Doc] = &[
                     ], ..A },
                 ],
                 arity: 4, flags: &["noscript", "loading", "stale"], acl: &["@slow", "@connection"],
+                ..D
+            },
+            Doc {
+                name: "client|no-touch",
+                summary: "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+                since: "7.2.0",
+                group: "connection",
+                complexity: Some("O(1)"),
+                args: &[
+                    Arg { name: "enabled", kind: "oneof", args: &[
+                        Arg { name: "on", kind: "pure-token", token: Some("ON"), ..A },
+                        Arg { name: "off", kind: "pure-token", token: Some("OFF"), ..A },
+                    ], ..A },
+                ],
+                arity: 3, flags: &["noscript", "loading", "stale"], acl: &["@slow", "@connection"],
                 ..D
             },
         ],

@@ -4,9 +4,9 @@
 It connects with a plain socket, switches to RESP3 (HELLO 3), reads
 `COMMAND` (tips, key specs and the legacy key range of every command and
 subcommand) and `COMMAND DOCS` (summaries, arguments, history), and writes
-the table sorted by name. `CLIENT SETINFO` is not in Redis 7.0; its entry
-(Redis 7.2's) is kept in EXTRA_SUBCOMMANDS below and added after Redis's own
-subcommands of CLIENT; the hash field expiry commands (Redis 7.4 and 8.0's)
+the table sorted by name. `CLIENT SETINFO` and `CLIENT NO-TOUCH` are not in
+Redis 7.0; their entries (Redis 7.2's) are kept in EXTRA_SUBCOMMANDS below
+and added after Redis's own subcommands of CLIENT; the hash field expiry commands (Redis 7.4 and 8.0's)
 are kept in EXTRA_COMMANDS and sorted in with the rest.
 
 Usage:
@@ -55,7 +55,34 @@ EXTRA_SUBCOMMANDS = {
                 "key_specs": [],
                 "legacy": (0, 0, 0),
             },
-        }
+        },
+        {
+            "name": "client|no-touch",
+            "docs": {
+                "summary": "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+                "since": "7.2.0",
+                "group": "connection",
+                "complexity": "O(1)",
+                "arguments": [
+                    {
+                        "name": "enabled",
+                        "type": "oneof",
+                        "arguments": [
+                            {"name": "on", "type": "pure-token", "token": "ON"},
+                            {"name": "off", "type": "pure-token", "token": "OFF"},
+                        ],
+                    }
+                ],
+            },
+            "info": {
+                "arity": 3,
+                "flags": ["noscript", "loading", "stale"],
+                "acl": ["@slow", "@connection"],
+                "tips": [],
+                "key_specs": [],
+                "legacy": (0, 0, 0),
+            },
+        },
     ]
 }
 
@@ -475,8 +502,8 @@ HEAD = '''\
 //! Command documentation: what `COMMAND DOCS` reports, plus what
 //! `COMMAND INFO` reports of every Redis command and subcommand (arity,
 //! flags, ACL categories, tips, key specs). The text is Redis 7.0.15's own
-//! (`CLIENT SETINFO`'s from Redis 7.2, hash field expiry's from Redis 7.4
-//! and 8.0), so redis-cli's hints and clients' doc
+//! (`CLIENT SETINFO`'s and `CLIENT NO-TOUCH`'s from Redis 7.2, hash field
+//! expiry's from Redis 7.4 and 8.0), so redis-cli's hints and clients' doc
 //! look-ups read what they read from Redis.
 //!
 //! This is documentation, not routing: a top-level command's arity, flags and

@@ -813,11 +813,12 @@ mod tests {
             ),
             subs
         );
-        // Redis's subcommands, whether kevy runs them or not, then the one
-        // kevy adds.
+        // Redis's subcommands, whether kevy runs them or not, then the two
+        // kevy adds (Redis 7.2's).
         let client = h.run("COMMAND INFO client");
-        assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*17\r\n"));
+        assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*18\r\n"));
         assert!(client.contains("$14\r\nclient|setinfo\r\n:4\r\n"));
+        assert!(client.contains("$15\r\nclient|no-touch\r\n:3\r\n"));
         assert!(client.contains("$11\r\nclient|kill\r\n:-3\r\n"));
         // OBJECT's subcommands carry their key positions and specs.
         let object = h.run("COMMAND INFO object|encoding");
@@ -1183,7 +1184,7 @@ mod tests {
             )
         );
         let client = h.run("COMMAND DOCS client");
-        assert!(client.contains("$11\r\nsubcommands\r\n*34\r\n$14\r\nclient|caching\r\n"));
+        assert!(client.contains("$11\r\nsubcommands\r\n*36\r\n$14\r\nclient|caching\r\n"));
         assert!(client.contains("$14\r\nclient|setinfo\r\n*10\r\n$7\r\nsummary\r\n"));
     }
 
