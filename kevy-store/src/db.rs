@@ -321,7 +321,13 @@ impl<'a> Db<'a> {
 
     /// Deletes `key` to free memory (the caller chose it): reported as
     /// [`Change::Evicted`]. False when it is not there.
-    pub(crate) fn evict_key(&mut self, key: &[u8]) -> bool {
+    pub(crate) fn evict_key(&mut self, key: &[u8], volatile: bool) -> bool {
+        // A candidate drawn earlier may be gone, or back without a TTL:
+        // a volatile policy evicts only keys that have one now, as Redis
+        // looks the pool's key up in the expires table.
+        if volatile && self.ks.keys.get(key).is_none_or(|e| e.expire_at == 0) {
+            return false;
+        }
         if self.obs.active() {
             let old = self.ks.keys.get(key);
             self.obs.before_write(self.index, key, old);

@@ -162,7 +162,7 @@ impl Store {
                 return false;
             }
             while let Some(c) = pool.slots.pop() {
-                let gone = self.db(c.db).evict_key(&c.key);
+                let gone = self.db(c.db).evict_key(&c.key, volatile);
                 pool.spare.push(c.key);
                 if gone {
                     return true;
@@ -183,7 +183,7 @@ impl Store {
                 key.extend_from_slice(k);
                 found = true;
             }
-            let gone = found && self.db(i).evict_key(&key);
+            let gone = found && self.db(i).evict_key(&key, volatile);
             pool.spare.push(key);
             if gone {
                 return true;
@@ -253,6 +253,33 @@ mod tests {
         assert!(!st.evict_one(Policy::NoEviction, 5));
         assert!(st.evict_one(Policy::AllKeysRandom, 5));
         assert!(!st.evict_one(Policy::AllKeysLfu, 5));
+    }
+
+    #[test]
+    fn a_pooled_candidate_without_a_ttl_now_is_not_evicted_by_a_volatile_policy() {
+        // The pool keeps the best candidates between evictions; one of
+        // them is written again without a TTL (after a FLUSHALL, a PERSIST
+        // or a SET), and must then be spared.
+        let mut st = store_with(100, true);
+        assert!(st.evict_one(Policy::VolatileLru, 5));
+        let pooled: Vec<Vec<u8>> = st.pool.slots.iter().map(|c| c.key.clone()).collect();
+        assert!(!pooled.is_empty());
+        for k in &pooled {
+            st.db(0).set(k, Value::string(b"v"), SetTtl::Clear);
+        }
+        for _ in 0..99 - pooled.len() {
+            assert!(st.evict_one(Policy::VolatileLru, 5));
+        }
+        for k in &pooled {
+            assert!(
+                st.db(0).contains(k),
+                "{} evicted",
+                String::from_utf8_lossy(k)
+            );
+        }
+        // Only persistent keys are left.
+        assert!(!st.evict_one(Policy::VolatileLru, 5));
+        assert!(!st.evict_one(Policy::VolatileTtl, 5));
     }
 
     #[test]
