@@ -38,6 +38,12 @@ pub enum Value {
 
 const _: () = assert!(std::mem::size_of::<Value>() == 32);
 
+/// A boxed `T` whose `mem_usage` (the struct and what it owns) is `usage`:
+/// the box's allocation in place of the struct's size.
+fn boxed<T>(usage: usize) -> usize {
+    crate::malloc_size(std::mem::size_of::<T>()) + usage - std::mem::size_of::<T>()
+}
+
 impl Value {
     /// A string value from command input, integer-encoded when `b` is the
     /// canonical form of an `i64` (Redis's `tryObjectEncoding`).
@@ -85,11 +91,13 @@ impl Value {
     fn heap_bytes_owned(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
-            // A boxed collection: its box plus what it owns.
+            // The hash sits in the entry: what it owns. A boxed collection:
+            // its box plus what it owns (its `mem_usage` counts the struct
+            // itself, which the box holds).
             Value::Hash(h) => h.mem_usage() - std::mem::size_of::<Hash>(),
-            Value::List(l) => crate::malloc_size(std::mem::size_of::<List>()) + l.mem_usage(),
-            Value::Set(x) => crate::malloc_size(std::mem::size_of::<Set>()) + x.mem_usage(),
-            Value::ZSet(z) => crate::malloc_size(std::mem::size_of::<ZSet>()) + z.mem_usage(),
+            Value::List(l) => boxed::<List>(l.mem_usage()),
+            Value::Set(x) => boxed::<Set>(x.mem_usage()),
+            Value::ZSet(z) => boxed::<ZSet>(z.mem_usage()),
             Value::Stream(x) => crate::malloc_size(std::mem::size_of::<Stream>()) + x.mem_usage(),
         }
     }
