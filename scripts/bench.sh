@@ -74,7 +74,7 @@ esac
 
 N=${BENCH_N:-100000}
 ROUNDS=${BENCH_ROUNDS:-3}
-# redis-benchmark's default suite minus inline PING and XADD. The lists,
+# redis-benchmark 7.0's default suite minus inline PING. The lists,
 # sets and sorted sets are single keys (mylist, myset, ...), so with
 # --cores > 1 each of those tests runs on one shard. Selecting an lrange_*
 # test makes redis-benchmark fill mylist with an extra LPUSH run first.
