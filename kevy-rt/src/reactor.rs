@@ -1410,15 +1410,15 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         args: Args<'_>,
     ) {
-        if s != self.id {
-            return self.single_remote(s, idx, gen, st, cmd, args);
-        }
         let dest = Dest {
             conn: idx,
             gen,
             seq: st.next_seq(),
             part: 0,
         };
+        if s != self.id {
+            return self.single_remote(s, dest, st, cmd, args);
+        }
         if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
             st.await_local();
             return;
@@ -1447,18 +1447,11 @@ impl<S: Service> Reactor<S> {
     fn single_remote(
         &mut self,
         s: usize,
-        idx: u32,
-        gen: u32,
+        dest: Dest,
         st: &mut ConnState<S>,
         cmd: S::Cmd,
         args: Args<'_>,
     ) {
-        let dest = Dest {
-            conn: idx,
-            gen,
-            seq: st.next_seq(),
-            part: 0,
-        };
         st.await_remote();
         let client = st.client;
         let b = self.batch(s);

@@ -145,6 +145,24 @@ fn script_publishes(shard: &mut Shard, pushes: &mut kevy_rt::Pushes) {
     }
 }
 
+/// Runs a shard handler on the client's database, its reply to the sink.
+#[inline(always)]
+fn run_handler(
+    f: fn(&mut Ctx<'_>),
+    shard: &mut Shard,
+    client: &ClientCtx,
+    args: Args<'_>,
+    sink: &mut Sink<'_>,
+) {
+    f(&mut Ctx {
+        shard,
+        db: client.db as usize,
+        client,
+        args,
+        out: Reply::new(&mut *sink.out, client.resp3),
+    });
+}
+
 fn truncate(s: &[u8], n: usize) -> &[u8] {
     let s = &s[..s.len().min(n)];
     // printf's %s stops at a NUL byte.
@@ -367,13 +385,7 @@ impl Kevy {
         if shard.track_attached || self.server.tracking.in_use() {
             crate::tracking::call(self, f, shard, client, cmd, args, sink);
         } else {
-            f(&mut Ctx {
-                shard: &mut *shard,
-                db: client.db as usize,
-                client,
-                args,
-                out: Reply::new(&mut *sink.out, client.resp3),
-            });
+            run_handler(f, shard, client, args, sink);
         }
         if let Some(was) = thaw {
             shard.store.access.freeze(was);
@@ -552,13 +564,7 @@ impl Service for Kevy {
         if shard.track_attached || client.no_touch || self.server.tracking.in_use() {
             self.call_special(f, shard, client, cmd, args, sink);
         } else {
-            f(&mut Ctx {
-                shard: &mut *shard,
-                db: client.db as usize,
-                client,
-                args,
-                out: Reply::new(&mut *sink.out, client.resp3),
-            });
+            run_handler(f, shard, client, args, sink);
         }
         let took = cycles().wrapping_sub(t0);
         if notify {

@@ -1155,17 +1155,25 @@ fn client_reply(ctx: &mut ConnCtx<'_>) -> ConnAction {
 /// CLIENT NO-EVICT ON|OFF: kevy never evicts clients (it has no
 /// `maxmemory-clients`), so the flag only shows in CLIENT LIST.
 fn client_no_evict(ctx: &mut ConnCtx<'_>) -> ConnAction {
+    if let Some(on) = on_off(ctx) {
+        ctx.session.no_evict = on;
+        ctx.out.ok();
+    }
+    ConnAction::Continue
+}
+
+/// The ON or OFF of CLIENT NO-EVICT and NO-TOUCH; Redis's syntax error
+/// (answered here) for anything else.
+fn on_off(ctx: &mut ConnCtx<'_>) -> Option<bool> {
     let v = ctx.args.get(2);
     if v.eq_ignore_ascii_case(b"on") {
-        ctx.session.no_evict = true;
+        Some(true)
     } else if v.eq_ignore_ascii_case(b"off") {
-        ctx.session.no_evict = false;
+        Some(false)
     } else {
         ctx.out.error("ERR syntax error");
-        return ConnAction::Continue;
+        None
     }
-    ctx.out.ok();
-    ConnAction::Continue
 }
 
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2): while on, the connection's
@@ -1173,16 +1181,10 @@ fn client_no_evict(ctx: &mut ConnCtx<'_>) -> ConnAction {
 /// except TOUCH's; the flag travels with every command, to whichever
 /// shard runs it.
 fn client_no_touch(ctx: &mut ConnCtx<'_>) -> ConnAction {
-    let v = ctx.args.get(2);
-    if v.eq_ignore_ascii_case(b"on") {
-        ctx.client.no_touch = true;
-    } else if v.eq_ignore_ascii_case(b"off") {
-        ctx.client.no_touch = false;
-    } else {
-        ctx.out.error("ERR syntax error");
-        return ConnAction::Continue;
+    if let Some(on) = on_off(ctx) {
+        ctx.client.no_touch = on;
+        ctx.out.ok();
     }
-    ctx.out.ok();
     ConnAction::Continue
 }
 
