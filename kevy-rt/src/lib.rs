@@ -9,7 +9,7 @@
 //!   address (the kernel spreads new connections over the listeners), and
 //!   every connection it accepted — the connection's *home*;
 //! - its part of the keyspace (`Service::Shard`): the keys whose Redis
-//!   Cluster hash slot maps to it (`slot % N`, see [`slot`]);
+//!   Cluster hash slot maps to it (`slot % N`, see [`slot`](fn@slot));
 //! - one producer end of each ring it sends on and one consumer end of each
 //!   ring it receives on.
 //!
@@ -624,11 +624,11 @@
 //!
 //! # Limits and fairness
 //!
-//! - No connection runs more than [`conn::CMD_BUDGET`] commands per
+//! - No connection runs more than `conn::CMD_BUDGET` commands per
 //!   iteration, and no ring delivers more than `mesh::RING_BUDGET`
 //!   batches per iteration, so no source can hold a reactor.
-//! - A connection whose output exceeds [`conn::OUTPUT_SOFT_LIMIT`] or
-//!   whose outstanding replies exceed [`conn::MAX_PENDING`] is not read or
+//! - A connection whose output exceeds `conn::OUTPUT_SOFT_LIMIT` or
+//!   whose outstanding replies exceed `conn::MAX_PENDING` is not read or
 //!   parsed until it drains: a client that never reads cannot grow the
 //!   server's memory without bound. The output counted is the unsent
 //!   bytes, complete replies held behind earlier ones, and an estimate of

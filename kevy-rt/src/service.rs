@@ -129,13 +129,13 @@ pub enum PubSubOp {
     SUnsubscribe,
     Publish,
     SPublish,
-    /// PUBSUB CHANNELS [pattern].
+    /// PUBSUB CHANNELS \[pattern\].
     Channels,
     /// PUBSUB NUMSUB [channel …].
     NumSub,
     /// PUBSUB NUMPAT.
     NumPat,
-    /// PUBSUB SHARDCHANNELS [pattern].
+    /// PUBSUB SHARDCHANNELS \[pattern\].
     ShardChannels,
     /// PUBSUB SHARDNUMSUB [channel …].
     ShardNumSub,

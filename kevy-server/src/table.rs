@@ -165,7 +165,7 @@ impl SubSpec {
 /// Every command kevy knows, looked up by case-insensitive name.
 ///
 /// A name is folded to lowercase eight bytes at a time into a fixed-size
-/// key ([`NameKey`]); the index is open-addressed over a hash of that key
+/// key (`NameKey`); the index is open-addressed over a hash of that key
 /// and each slot keeps the key itself, so a lookup is a handful of word
 /// operations and one or two whole-key comparisons, with no call to
 /// `memcmp`: it runs for every command, ahead of everything else.

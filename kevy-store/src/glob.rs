@@ -16,7 +16,7 @@ pub fn matches(pattern: &[u8], s: &[u8]) -> bool {
     matches_with(pattern, s, false)
 }
 
-/// As [`matches`], optionally ignoring ASCII case.
+/// As [`matches`](fn@matches), optionally ignoring ASCII case.
 pub fn matches_with(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     let mut skip_longer = false;
     match_impl(pattern, s, nocase, &mut skip_longer, 0)

@@ -533,7 +533,7 @@ impl List {
         self.push(Side::Front, v);
     }
 
-    /// See [`List::set_nodes`]; recounts the node heap afterwards (an
+    /// See `List::set_nodes`; recounts the node heap afterwards (an
     /// O(n) operation anyway).
     pub fn set(&mut self, index: i64, v: &[u8]) -> bool {
         let r = self.set_nodes(index, v);
@@ -541,7 +541,7 @@ impl List {
         r
     }
 
-    /// See [`List::insert_nodes`]; recounts the node heap afterwards (an
+    /// See `List::insert_nodes`; recounts the node heap afterwards (an
     /// O(n) operation anyway).
     pub fn insert(&mut self, place: Where, pivot: &[u8], v: &[u8]) -> Option<usize> {
         let r = self.insert_nodes(place, pivot, v);
@@ -549,7 +549,7 @@ impl List {
         r
     }
 
-    /// See [`List::remove_nodes`]; recounts the node heap afterwards (an
+    /// See `List::remove_nodes`; recounts the node heap afterwards (an
     /// O(n) operation anyway).
     pub fn remove(&mut self, count: i64, v: &[u8]) -> usize {
         let r = self.remove_nodes(count, v);
@@ -557,7 +557,7 @@ impl List {
         r
     }
 
-    /// See [`List::trim_nodes`]; recounts the node heap afterwards (an
+    /// See `List::trim_nodes`; recounts the node heap afterwards (an
     /// O(n) operation anyway).
     pub fn trim(&mut self, start: i64, stop: i64) {
         self.trim_nodes(start, stop);

@@ -8,8 +8,8 @@
 //!   while there are at most [`ZSET_MAX_LISTPACK_ENTRIES`] members of at
 //!   most [`ZSET_MAX_LISTPACK_VALUE`] bytes.
 //! - `skiplist` (Redis's name; the structure is a B+tree): members and scores
-//!   in an arena of `u32` ids, an [`IdTable`] from member to id (O(1) ZSCORE,
-//!   ZSCAN) and an [`OsTree`] ordered by (score, member) with subtree counts
+//!   in an arena of `u32` ids, an `IdTable` from member to id (O(1) ZSCORE,
+//!   ZSCAN) and an `OsTree` ordered by (score, member) with subtree counts
 //!   (O(log n) insert, remove, rank, select). See `zset_index.rs`.
 //!   Conversion is one-way except for the results of union/inter/diff,
 //!   which come out compact when small, as Redis's `*STORE` results do.
@@ -857,7 +857,7 @@ impl ZSet {
     /// ZLEXCOUNT. A listpack counts the walk's members; a skiplist, as in
     /// Redis, subtracts the ranks of the two ends, which with different
     /// scores can cross and give a negative count (see the notes above
-    /// [`lex_reachable`](Self::lex_reachable)).
+    /// `lex_reachable`).
     pub fn count_in_lex(&self, range: &LexRange<'_>) -> i64 {
         let Some(first) = self.lex_first(range) else {
             return 0;
@@ -973,7 +973,7 @@ impl ZSet {
     /// ZRANGE BYLEX (ZRANGEBYLEX, and ZREVRANGEBYLEX with `rev`): with
     /// equal scores the members in `range`, highest first when `rev`,
     /// windowed by `limit`; with different scores what Redis's walk gives
-    /// (see the notes above [`lex_reachable`](Self::lex_reachable)).
+    /// (see the notes above `lex_reachable`).
     pub fn range_by_lex(
         &self,
         range: &LexRange<'_>,
@@ -1058,7 +1058,7 @@ impl ZSet {
     }
 
     /// ZREMRANGEBYLEX: removes the members of a forward walk (see the notes
-    /// above [`lex_reachable`](Self::lex_reachable)). Redis's skiplist
+    /// above `lex_reachable`). Redis's skiplist
     /// version starts where its descent stops without first checking the
     /// first and last members, and so does the tree.
     pub fn remove_range_by_lex(&mut self, range: &LexRange<'_>) -> usize {

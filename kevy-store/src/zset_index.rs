@@ -1,8 +1,8 @@
 //! The index structures of a big sorted set (`skiplist` encoding): members
 //! and scores live in an arena of `u32` ids, found by member through an
-//! [`IdTable`] and kept in (score, member) order by an [`OsTree`].
+//! `IdTable` and kept in (score, member) order by an `OsTree`.
 //!
-//! [`IdTable`] is an open-addressing table of ids (linear probing,
+//! `IdTable` is an open-addressing table of ids (linear probing,
 //! backward-shift deletion, no tombstones), so every id sits between its
 //! home slot `hash & mask` and the first empty slot after it. That invariant
 //! lets ZSCAN walk *home buckets* with Redis's reverse-binary cursor exactly
@@ -11,7 +11,7 @@
 //! is 8 bytes (id + 32 bits of hash, so probes rarely touch the arena), at a
 //! load between 3/8 and 3/4: 11-21 bytes per member.
 //!
-//! [`OsTree`] is an order-statistic B+tree (a B+tree whose inner nodes also
+//! `OsTree` is an order-statistic B+tree (a B+tree whose inner nodes also
 //! count the items below each child, so rank and select are O(log n)) in
 //! the spirit of Bayer & McCreight's B-trees with Knuth's subtree counts.
 //! Nodes live in two arenas and link by `u32`; leaves hold up to 64 (score,

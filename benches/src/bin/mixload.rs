@@ -314,7 +314,7 @@ struct Conn {
     out: Vec<u8>,
     written: usize,
     /// The replies the pipeline in flight must get, in order; the next
-    /// is expect[answered].
+    /// is expect\[answered\].
     expect: Vec<Expect>,
     answered: usize,
     sent_at: Instant,
@@ -420,7 +420,7 @@ impl Conn {
 /// Makes the commands: the key names, the value, the mix.
 struct Workload {
     keys: Vec<Vec<u8>>,
-    /// keys[i]'s shard, for choosing MULTI blocks' keys.
+    /// keys\[i\]'s shard, for choosing MULTI blocks' keys.
     shard: Vec<u16>,
     value: Vec<u8>,
     mix: Vec<(Kind, u32)>,

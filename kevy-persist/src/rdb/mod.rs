@@ -5,7 +5,7 @@
 //!
 //! # What is written
 //!
-//! RDB version 10, as Redis 7.0 writes it ([`write`]): the `REDIS0010`
+//! RDB version 10, as Redis 7.0 writes it ([`write`](mod@write)): the `REDIS0010`
 //! magic; AUX fields `redis-ver`, `redis-bits`, `ctime`, `used-mem`,
 //! `aof-base`; per non-empty database SELECTDB and a RESIZEDB hint; per key
 //! EXPIRETIME_MS when it has a TTL, then its type, name and value; EOF and

@@ -259,7 +259,7 @@ pub fn load(
 }
 
 /// One value as a DUMP payload holds it: the RDB type byte and the value's
-/// encoding ([`write_value`](super::write_value)'s bytes). Offsets in an
+/// encoding ([`write_value`]'s bytes). Offsets in an
 /// error count from the type byte. Bytes after the value are not looked
 /// at, as Redis's RESTORE does not look at them; an empty collection is
 /// an error, as Redis's loader refuses one there.
@@ -301,7 +301,7 @@ pub fn payload_body(p: &[u8]) -> Result<&[u8], PayloadError> {
 }
 
 /// The libraries' codes in a FUNCTION DUMP payload: FUNCTION2 records
-/// ([`function_payload`](super::function_payload)'s bytes), the footer
+/// ([`function_payload`]'s bytes), the footer
 /// checked first.
 pub fn read_function_payload(p: &[u8]) -> Result<Vec<Vec<u8>>, PayloadError> {
     let body = payload_body(p)?;

@@ -1,7 +1,7 @@
 //! Writing RDB: the header, one shard's section of keys, and the trailer,
 //! each to any `Write`, so that shards write their sections side by side
 //! and [`combine`] joins them into one file with one checksum. Values are
-//! streamed: a value's bytes go out in pieces of at most [`SPILL`] bytes
+//! streamed: a value's bytes go out in pieces of at most `SPILL` bytes
 //! (plus one element), so writing never holds more than that, whatever the
 //! store's size.
 

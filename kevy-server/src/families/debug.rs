@@ -7,7 +7,7 @@
 //! is Redis's dataset digest: per database, a SHA1 mix of the database
 //! number, then the XOR of each key's digest. The XOR is computed on each
 //! shard and the parts are mixed in database order by the fold
-//! ([`fold_digest`]), so the result equals Redis's for the same data on
+//! (`fold_digest`), so the result equals Redis's for the same data on
 //! any shard layout.
 
 use super::common::c_str;

@@ -3,7 +3,7 @@
 //! the searches over them. GEOADD is ZADD of the encoded scores (and is
 //! logged as that ZADD, as Redis propagates it); every search (GEORADIUS,
 //! GEORADIUSBYMEMBER, their `_RO` forms, GEOSEARCH, GEOSEARCHSTORE) is
-//! [`search_generic`], as Redis's are `georadiusGeneric`.
+//! `search_generic`, as Redis's are `georadiusGeneric`.
 //!
 //! A search reads the score ranges of the nine geohash cells around the
 //! centre, keeps the members inside the shape (most of those outside are

@@ -1,7 +1,7 @@
 //! The hashes command family (Redis's `t_hash.c`): field/value maps stored
 //! as [`kevy_store::hash::Hash`], a listpack while small, a dict beyond.
 //!
-//! Every write goes through [`write_hash`], which holds the rules Redis
+//! Every write goes through `write_hash`, which holds the rules Redis
 //! spreads over `hashTypeLookupWriteOrCreate` and its callers in one place:
 //! WRONGTYPE on another type, an empty hash created only when something is
 //! written into it; kevy-store's update path then deletes a hash left

@@ -5,7 +5,7 @@
 //! Elements leave the store through a [`Sink`], which the reply encoder
 //! implements, so LRANGE and the pops encode each element straight from the
 //! list's nodes without copying it. Every in-place change goes through
-//! [`update`], on kevy-store's update path, which does the bookkeeping
+//! `update`, on kevy-store's update path, which does the bookkeeping
 //! once: memory accounting, the report to WATCH and the other observers,
 //! and deleting a list that became empty (Redis never keeps an empty
 //! list).

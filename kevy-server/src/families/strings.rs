@@ -4,8 +4,8 @@
 //! Each command is a `cmd_*` that parses its arguments and encodes the
 //! reply around an `op_*` that runs on the shard's store and returns a
 //! typed result. Variants share one generic function, as in Redis: SET,
-//! SETNX, SETEX and PSETEX are [`set_generic`]; INCR, DECR, INCRBY and
-//! DECRBY are [`incr_generic`].
+//! SETNX, SETEX and PSETEX are `set_generic`; INCR, DECR, INCRBY and
+//! DECRBY are `incr_generic`.
 
 use crate::ctx::Ctx;
 use crate::errors::reply_error;

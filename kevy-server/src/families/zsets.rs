@@ -4,8 +4,8 @@
 //! forms) and ZINTERCARD.
 //!
 //! Variants share one generic function, as in Redis: every range command is
-//! [`range_generic`] (ZRANGE's options with the type or direction fixed by
-//! the legacy names), every algebra command is [`algebra_generic`]. Range
+//! `range_generic` (ZRANGE's options with the type or direction fixed by
+//! the legacy names), every algebra command is `algebra_generic`. Range
 //! replies are written straight from the stored set: the reply's length is
 //! counted first (O(log n) on a big set), then the members are visited in
 //! order, so a range never copies members.

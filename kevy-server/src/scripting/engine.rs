@@ -1701,7 +1701,7 @@ fn run_library(
     Err(format!("Error registering functions: {err}"))
 }
 
-/// FUNCTION LOAD [REPLACE]: loads the library on this thread (its code
+/// FUNCTION LOAD \[REPLACE\]: loads the library on this thread (its code
 /// runs here) and adds it to the server's: its name.
 pub fn function_load(server: &Server, code: &[u8], replace: bool) -> Result<Vec<u8>, String> {
     let (name, from) = library_meta(code)?;
