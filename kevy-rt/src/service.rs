@@ -607,6 +607,13 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// says before anything that depends on them is sent (and stats that
     /// INFO reads from other threads are published).
     fn end_iteration(&self, shard: &mut Self::Shard, effects: &mut Effects);
+    /// Whether `cmd` may ask to run again over the whole keyspace
+    /// ([`Sink::escalate`]: a script). Asked only when it cannot run
+    /// inline: its connection then reads nothing more until it answered
+    /// (crate doc, "Scripts").
+    fn escalates(&self, _cmd: Self::Cmd) -> bool {
+        false
+    }
     /// Whether `cmd` is a blocking command (BLPOP, …): only those run with
     /// [`Sink::may_block`] (crate doc, "Blocking").
     fn blocking(&self, _cmd: Self::Cmd) -> bool {

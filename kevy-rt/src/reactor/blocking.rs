@@ -19,6 +19,11 @@ use std::sync::atomic::Ordering;
 /// and waits again: the home keeps the deadline it has.
 pub(crate) const AGAIN: u64 = u64::MAX;
 
+/// What [`Executor::run_blocking`] returns for a command that asks to run
+/// again as a whole-keyspace transaction (`Sink::escalate`): it wrote no
+/// reply, and the client's home starts that transaction.
+pub(crate) const ESCALATE: u64 = u64::MAX - 1;
+
 /// A client waiting on keys of this shard, whichever shard it lives on.
 struct Waiter<S: Service> {
     home: usize,
@@ -124,7 +129,20 @@ impl<S: Service> Executor<S> {
         if !self.svc.blocking(cmd) {
             // Every other command: the plain execution point, and a look
             // at whether it fed a waiter (one branch while nobody waits).
-            self.run(client, cmd, args, 0, out);
+            let escalate = exec::run_escalable(
+                &*self.svc,
+                &mut self.shard,
+                &mut self.effects,
+                client,
+                cmd,
+                args,
+                0,
+                self.locks.active(),
+                out,
+            );
+            if escalate {
+                return Some(ESCALATE);
+            }
             self.note(client, args);
             return None;
         }
