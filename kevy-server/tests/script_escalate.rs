@@ -50,7 +50,7 @@ macro_rules! paste_test {
 
 layouts!(
     undeclared_keys_on_every_shard: [1, 2, 3],
-    movers_between_undeclared_keys_keep_the_total: [1, 2],
+    movers_between_undeclared_keys_keep_the_total: [1, 2, 3],
     queue_script_builds_key_names_from_a_prefix: [1, 2, 3],
     escalated_writes_are_replayed_after_restart: [1, 2],
     error_midway_keeps_earlier_writes: [1, 2, 3],

@@ -2039,5 +2039,12 @@ mod tests {
         shard.locked = false;
         shard.scratch = true;
         assert!(!reachable(&shard, d, b.as_bytes()));
+        // Run over the whole keyspace: the keys copied so far, declared
+        // or not.
+        let mut e = crate::scripting::Escalation::default();
+        e.copied.insert(other.clone().into_bytes());
+        shard.escalation = Some(Box::new(e));
+        assert!(reachable(&shard, d, other.as_bytes()));
+        assert!(!reachable(&shard, d, a.as_bytes()), "declared, not copied");
     }
 }
