@@ -59,6 +59,7 @@ layouts!(
     keyspace_events_come_from_the_final_run_only: [1, 2],
     declared_keys_across_shards_then_undeclared: [2, 3],
     inside_multi_undeclared_keys_stay_an_error: [2],
+    clients_hanging_up_leave_no_lock_and_no_half_write: [2, 3],
 );
 
 fn client(port: u16) -> Connection {
@@ -589,4 +590,40 @@ fn inside_multi_undeclared_keys_stay_an_error(cores: usize) {
     assert!(text.contains("non local key"), "{text}");
     let v: String = c.get(&a).unwrap();
     assert_eq!(v, "before");
+}
+
+/// Clients that send a script reaching every shard and hang up at once:
+/// each script runs whole or not at all, and no shard stays held.
+fn clients_hanging_up_leave_no_lock_and_no_half_write(cores: usize) {
+    use std::io::Write;
+    let srv = kevy(cores);
+    let keys = keys_on_every_shard("hup:", cores, 1);
+    let mut script = String::new();
+    for i in 1..=keys.len() {
+        script.push_str(&format!("redis.call('incr', ARGV[{i}]) "));
+    }
+    let mut req = format!(
+        "*{}\r\n$4\r\nEVAL\r\n${}\r\n{script}\r\n$1\r\n0\r\n",
+        3 + keys.len(),
+        script.len()
+    );
+    for k in &keys {
+        req.push_str(&format!("${}\r\n{k}\r\n", k.len()));
+    }
+    for _ in 0..40 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+        s.write_all(req.as_bytes()).expect("write");
+        drop(s);
+    }
+    let mut c = client(srv.port);
+    // Every shard answers (nothing is held) and the counters agree.
+    let mut p = redis::pipe();
+    p.atomic();
+    for k in &keys {
+        p.cmd("INCRBY").arg(k).arg(0);
+    }
+    let vals: Vec<Option<i64>> = p.query(&mut c).unwrap();
+    let first = vals[0];
+    assert!(vals.iter().all(|v| *v == first), "{vals:?}");
+    let _: () = c.set(&keys[0], "free").unwrap();
 }

@@ -434,6 +434,52 @@ fn busy_script_is_killed_and_others_get_busy() {
     assert_eq!(runner.call(&["PING"], IO_TIMEOUT).unwrap(), b"+PONG\r\n");
 }
 
+/// A script run again over every shard, busy while it finds its keys:
+/// SCRIPT KILL stops it, and every shard it held is free again.
+#[test]
+fn busy_script_over_every_shard_is_killed_and_lets_go() {
+    let srv = Server::kevy(&[
+        "--cores",
+        "2",
+        "--save",
+        "",
+        "--busy-reply-threshold",
+        "100",
+    ]);
+    let (a, b) = keys_on_two_shards("kill:");
+    let mut runner = TcpStreamConn::new(srv.port);
+    // Both keys are read before the loop, so the first attempt always
+    // stops at the other shard's key and the script runs again.
+    let script = "redis.call('get', ARGV[1]) redis.call('get', ARGV[2]) \
+                  local i = 0 while true do i = i + 1 end";
+    runner.send(&["EVAL", script, "0", &a, &b]);
+    thread::sleep(Duration::from_millis(300));
+    let (mut other, reply) = answered_connection(srv.port);
+    assert_eq!(
+        reply,
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    let r = other.call(&["SCRIPT", "KILL"], IO_TIMEOUT).expect("KILL");
+    assert_eq!(r, b"+OK\r\n");
+    let r = runner.read(IO_TIMEOUT).expect("the killed script's reply");
+    let text = String::from_utf8_lossy(&r);
+    assert!(
+        text.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{text}"
+    );
+    // Neither shard is held any more.
+    for k in [&a, &b] {
+        assert_eq!(
+            other.call(&["SET", k, "v"], IO_TIMEOUT).unwrap(),
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            runner.call(&["GET", k], IO_TIMEOUT).unwrap(),
+            b"$1\r\nv\r\n"
+        );
+    }
+}
+
 #[test]
 fn busy_function_that_wrote_is_unkillable_but_shutdown_nosave_works() {
     let mut srv = Server::kevy(&[
