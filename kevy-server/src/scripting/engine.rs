@@ -715,7 +715,9 @@ fn run(
         }
         // The final run over the whole keyspace reached a key no round
         // did (derived from the clock, say).
-        Some(Stop::NonLocal { .. }) if ctx.shard.escalation.is_some() => {
+        Some(Stop::NonLocal { ref key, .. })
+            if !key.is_empty() && ctx.shard.escalation.is_some() =>
+        {
             ctx.out.error(super::TOO_MANY_ROUNDS);
         }
         Some(Stop::NonLocal { at, .. }) => {
