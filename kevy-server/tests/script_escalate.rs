@@ -60,6 +60,7 @@ layouts!(
     declared_keys_across_shards_then_undeclared: [2, 3],
     multi_and_whole_keyspace_commands_stay_an_error: [2],
     clients_hanging_up_leave_no_lock_and_no_half_write: [2, 3],
+    blocked_clients_are_served_by_the_script_push: [2, 3],
 );
 
 fn client(port: u16) -> Connection {
@@ -636,4 +637,41 @@ fn clients_hanging_up_leave_no_lock_and_no_half_write(cores: usize) {
     let first = vals[0];
     assert!(vals.iter().all(|v| *v == first), "{vals:?}");
     let _: () = c.set(&keys[0], "free").unwrap();
+}
+
+/// A client blocked on a list is served by a script that pushes to it and
+/// runs over every shard (it reaches a key of each), whichever shard the
+/// list and the script's connection are on.
+fn blocked_clients_are_served_by_the_script_push(cores: usize) {
+    let srv = kevy(cores);
+    let lists = keys_on_every_shard("bl:", cores, 1);
+    let others = keys_on_every_shard("blo:", cores.max(2), 1);
+    for round in 0..3 {
+        for l in &lists {
+            let port = srv.port;
+            let key = l.clone();
+            let waiter = thread::spawn(move || {
+                let mut w = client(port);
+                let got: Option<(String, String)> =
+                    redis::cmd("BLPOP").arg(&key).arg(10).query(&mut w).unwrap();
+                got
+            });
+            // Long enough for the waiter to block, usually; served either
+            // way, so nothing depends on it.
+            thread::sleep(Duration::from_millis(50));
+            let mut c = client(srv.port);
+            let mut args: Vec<&str> = others.iter().map(String::as_str).collect();
+            args.push(l);
+            let _: i64 = eval(
+                &mut c,
+                "for i = 1, #ARGV - 1 do redis.call('incr', ARGV[i]) end \
+                 return redis.call('rpush', ARGV[#ARGV], 'job')",
+                &[],
+                &args,
+            )
+            .unwrap();
+            let got = waiter.join().unwrap();
+            assert_eq!(got, Some((l.clone(), "job".to_string())), "round {round}");
+        }
+    }
 }

@@ -1329,6 +1329,9 @@ impl<S: Service> Coordinator<S> {
                 ex.effects.set_tx(tx.log);
                 self.svc.import(&mut ex.shard, &mut ex.effects, &k, snap);
                 ex.effects.set_tx(None);
+                // A client waiting on the key may be served now, as when
+                // a peer's write-back lands.
+                ex.note_import(&k);
             } else {
                 let b = wire.batch(s);
                 b.req_snaps.push((k, snap));
