@@ -590,8 +590,11 @@
 //! the shard that ran it for the home, from the executor's queue when it
 //! ran behind a lock, and when the transaction of way 2 has released its
 //! locks (`ToConn::Rerun`). A script that does not run inline
-//! ([`Service::escalates`]) holds its connection's reading until it
+//! ([`Service::reaches_undeclared`]) holds its connection's reading until it
 //! answers, so a command sent after it never runs before its second run.
+//! A script that ran on a shard where clients wait on keys may have
+//! written keys it did not declare: every key waited on there is looked
+//! at again, as a write-back's key is.
 //! A logged transaction's write-backs are acknowledged before its decision
 //! is recorded, so a crash never leaves a decision whose parts were not
 //! all logged.

@@ -1424,7 +1424,7 @@ impl<S: Service> Reactor<S> {
         if s == self.id {
             if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
                 st.await_local();
-                self.hold_if_escalates(st, dest, cmd);
+                self.hold_if_reaching(st, dest, cmd);
                 return;
             }
             // Straight to the output when nothing is outstanding (the hot
@@ -1463,21 +1463,21 @@ impl<S: Service> Reactor<S> {
             first,
             n,
         });
-        self.hold_if_escalates(st, dest, cmd);
+        self.hold_if_reaching(st, dest, cmd);
     }
 
     /// A command that may ask to run again over the whole keyspace went to
     /// another shard or behind a lock: its connection reads nothing more
     /// until it answers (`held`), since a command sent after it could
     /// otherwise run before its second run.
-    fn hold_if_escalates(&mut self, st: &mut ConnState<S>, dest: Dest, cmd: S::Cmd) {
-        if self.svc.escalates(cmd) {
+    fn hold_if_reaching(&mut self, st: &mut ConnState<S>, dest: Dest, cmd: S::Cmd) {
+        if self.svc.reaches_undeclared(cmd) {
             st.blocked = true;
             self.held.push((dest.conn, dest.gen, dest.seq));
         }
     }
 
-    /// Whether `dest` is a held command ([`Self::hold_if_escalates`]); it
+    /// Whether `dest` is a held command ([`Self::hold_if_reaching`]); it
     /// no longer is.
     fn unhold(&mut self, dest: Dest) -> bool {
         let Some(i) = self

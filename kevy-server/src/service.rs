@@ -916,7 +916,7 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
-    fn escalates(&self, cmd: u16) -> bool {
+    fn reaches_undeclared(&self, cmd: u16) -> bool {
         crate::scripting::is_script(self.server.table.get(cmd))
     }
 

@@ -60,7 +60,7 @@ layouts!(
     declared_keys_across_shards_then_undeclared: [2, 3],
     multi_and_whole_keyspace_commands_stay_an_error: [2],
     clients_hanging_up_leave_no_lock_and_no_half_write: [2, 3],
-    blocked_clients_are_served_by_the_script_push: [2, 3],
+    blocked_clients_are_served_by_the_script_push: [1, 2, 3],
 );
 
 fn client(port: u16) -> Connection {
@@ -639,9 +639,10 @@ fn clients_hanging_up_leave_no_lock_and_no_half_write(cores: usize) {
     let _: () = c.set(&keys[0], "free").unwrap();
 }
 
-/// A client blocked on a list is served by a script that pushes to it and
-/// runs over every shard (it reaches a key of each), whichever shard the
-/// list and the script's connection are on.
+/// A client blocked on a list is served by a script that pushes to it
+/// without declaring it, run over every shard (it reaches a key of each)
+/// or, with one shard, inline, whichever shard the list and the script's
+/// connection are on.
 fn blocked_clients_are_served_by_the_script_push(cores: usize) {
     let srv = kevy(cores);
     let lists = keys_on_every_shard("bl:", cores, 1);
