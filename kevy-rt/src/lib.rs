@@ -565,7 +565,8 @@
 //!    2 releases its locks with nothing written back. The script then
 //!    runs again as a whole-keyspace transaction by copy ([`Route::All`]
 //!    with [`Fold::One`], the path of SORT's BY patterns): every shard
-//!    locked whole in shard order, the script run on a scratch shard in
+//!    locked whole in shard order (shared for EVAL_RO and FCALL_RO, whose
+//!    runs only read), the script run on a scratch shard in
 //!    rounds, each round copying the keys the last one reached
 //!    ([`Service::copy_keys`]), until a run reaches no key that is not
 //!    there; that run's writes go back to their shards.
@@ -594,8 +595,7 @@
 //! answers, so a command sent after it never runs before its second run.
 //! A script that ran on a shard where clients wait on keys may have
 //! written keys it did not declare: every key waited on there is looked
-//! at again, as a write-back's key is.
-//! A logged transaction's write-backs are acknowledged before its decision
+//! at again, as a write-back's key is. A logged transaction's write-backs are acknowledged before its decision
 //! is recorded, so a crash never leaves a decision whose parts were not
 //! all logged.
 //!
