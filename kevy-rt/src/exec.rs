@@ -33,6 +33,13 @@ pub struct Sink<'a> {
     /// no reply; the runtime parks the client and runs the command again
     /// when one of its keys is written.
     pub block: Option<u64>,
+    /// The runtime can run the command again over the whole keyspace when
+    /// it reaches keys its run cannot (a script: crate doc, "Scripts").
+    pub may_escalate: bool,
+    /// Set by a command (with `may_escalate`) that reached a key its run
+    /// cannot and undid what it did: it wrote no reply, and the runtime
+    /// runs it again as a whole-keyspace transaction by copy.
+    pub escalate: bool,
 }
 
 /// One shard's effects stream: the writes a log or a replica must replay,
@@ -498,8 +505,40 @@ pub(crate) fn run<S: Service>(
         may_block: false,
         locked,
         block: None,
+        may_escalate: false,
+        escalate: false,
     };
     svc.exec(shard, client, cmd, args, &mut sink);
+}
+
+/// Runs a command as [`run`] does, where the runtime can escalate it
+/// ([`Sink::may_escalate`]); true when it asks to (and then it wrote no
+/// reply).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_escalable<S: Service>(
+    svc: &S,
+    shard: &mut S::Shard,
+    effects: &mut Effects,
+    client: &ClientCtx,
+    cmd: S::Cmd,
+    args: Args<'_>,
+    part: u32,
+    locked: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut sink = Sink {
+        out,
+        effects,
+        part,
+        may_block: false,
+        locked,
+        block: None,
+        may_escalate: true,
+        escalate: false,
+    };
+    svc.exec(shard, client, cmd, args, &mut sink);
+    sink.escalate
 }
 
 /// Runs a command that may block ([`Sink::may_block`]); returns its
@@ -527,6 +566,8 @@ pub(crate) fn run_may_block<S: Service>(
         may_block: true,
         locked,
         block: None,
+        may_escalate: false,
+        escalate: false,
     };
     svc.exec(shard, client, cmd, args, &mut sink);
     sink.block

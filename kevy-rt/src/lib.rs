@@ -565,7 +565,8 @@
 //!    2 releases its locks with nothing written back. The script then
 //!    runs again as a whole-keyspace transaction by copy ([`Route::All`]
 //!    with [`Fold::One`], the path of SORT's BY patterns): every shard
-//!    locked whole in shard order, the script run on a scratch shard in
+//!    locked whole in shard order (shared for EVAL_RO and FCALL_RO, whose
+//!    runs only read), the script run on a scratch shard in
 //!    rounds, each round copying the keys the last one reached
 //!    ([`Service::copy_keys`]), until a run reaches no key that is not
 //!    there; that run's writes go back to their shards.
@@ -581,23 +582,47 @@
 //! starts holding nothing (the attempt before it gave everything back) and
 //! takes whole-shard locks in the global order, like every other one.
 //!
-//! **Cost.** The fast path pays, per undeclared key, a shard check and one
-//! lock-table lookup, and the journal of pre-images while the script
-//! writes. A script whose keys change from run to run (derived from TIME)
-//! may need more rounds; rounds are bounded, and a script that still
-//! reaches new keys past the bound is answered with an error.
+//! **Who starts the second run.** The command that stopped sets
+//! [`Sink::escalate`] (the runtime says where it may, with
+//! [`Sink::may_escalate`]: not inside MULTI, whose transaction cannot
+//! start again on its own, and not in a run of way 3 itself) and writes no
+//! reply. Its connection's home starts the transaction for the same
+//! request number: at once when it ran inline, on a `Req::Escalate` from
+//! the shard that ran it for the home, from the executor's queue when it
+//! ran behind a lock, and when the transaction of way 2 has released its
+//! locks (`ToConn::Rerun`). A script that does not run inline
+//! ([`Service::reaches_undeclared`]) holds its connection's reading until it
+//! answers, so a command sent after it never runs before its second run.
+//! A script that ran on a shard where clients wait on keys may have
+//! written keys it did not declare: every key waited on there is looked
+//! at again, as a write-back's key is. A logged transaction's write-backs are acknowledged before its decision
+//! is recorded, so a crash never leaves a decision whose parts were not
+//! all logged.
 //!
-//! **What is built.** Ways 1 and 2, and the undoing of an attempt (the
+//! **Cost.** The fast path pays one branch per command (the execution
+//! point reports whether it escalated), and per undeclared key a shard
+//! check and one lock-table lookup, and the journal of pre-images while a
+//! script writes with more than one shard. A script whose keys are not
+//! found in one round costs a round trip to every shard per round; rounds
+//! are bounded (kevy-server's `scripting::MAX_ROUNDS`), and a script that
+//! still reaches new keys past the bound (its key names derive from the
+//! clock, or it follows a long chain of keys read from keys) is answered
+//! with an error. A round runs on as if the keys it reaches that are not
+//! copied yet did not exist, so most scripts settle in two rounds.
+//!
+//! **What is built.** All three ways, and the undoing of an attempt (the
 //! server keeps each written key's state before the script's first write
 //! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
-//! general forms for the runtime's use). Way 3 is not built yet: a script
-//! that reaches a key its run cannot is undone and answered with Redis
-//! Cluster's error. While some transaction holds or waits for keys of the
-//! shard ([`Sink::locked`]), a script reaches only its declared keys there.
-//! A script's PUBLISH answers the receivers the server-wide pub/sub
-//! directory counts ([`Stats::receivers`]); the message waits in the shard
-//! and goes out through [`Pushes::publish`] when the command ends, as the
-//! script's keyspace events do.
+//! general forms for the runtime's use). Inside MULTI a script that
+//! reaches a key its run cannot is undone and answered with Redis
+//! Cluster's error, as is a script's command over the whole keyspace
+//! (KEYS, SCAN, FLUSHALL, …) with more than one shard, which no copy can
+//! serve. A script's writes in ways 2 and 3 are logged as the write-backs
+//! of the keys it wrote, not as the commands it ran. A script's PUBLISH
+//! answers the receivers the server-wide pub/sub directory counts
+//! ([`Stats::receivers`]); the message waits in the shard and goes out
+//! through [`Pushes::publish`] when the command ends, as the script's
+//! keyspace events do (in way 3 from the final run only).
 //!
 //! # Commands the server issues itself
 //!

@@ -174,6 +174,17 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
+    /// The sender ran `client`'s command `cmd` for `dest` (arguments
+    /// `spans[first..first + n]`), and it asks to run again over the
+    /// whole keyspace (`Sink::escalate`): start that transaction, which
+    /// answers `dest`.
+    Escalate {
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        first: u32,
+        n: u32,
+    },
     /// Park `client` (of the sender, `dest` its blocked command) on this
     /// shard's keys of blocking command `cmd` (its arguments are
     /// `spans[first..first + n]`): its keys span shards, and the

@@ -401,6 +401,11 @@ struct Reactor<S: Service> {
     /// tracking connection's invalidation of its own write on another
     /// shard, which arrives in the same batch as the reply.
     follows: std::collections::HashMap<(u32, u32, u64), Vec<u8>, ahash::RandomState>,
+    /// Commands of this reactor's connections that may ask to run again
+    /// over the whole keyspace (scripts) and did not run inline, as
+    /// `(conn, gen, seq)`: their connection reads nothing more until they
+    /// answer, so a command sent after one never runs before it. Few.
+    held: Vec<(u32, u32, u64)>,
     /// The metrics endpoint, on the shard that serves it.
     metrics: Option<metrics::Metrics>,
     /// Connections with input to parse.
@@ -480,6 +485,7 @@ impl<S: Service> Reactor<S> {
             free: Vec::new(),
             ids: Default::default(),
             follows: Default::default(),
+            held: Vec::new(),
             ready: Vec::new(),
             paused: Vec::new(),
             metrics: None,
@@ -1099,6 +1105,9 @@ impl<S: Service> Reactor<S> {
             .closed(&mut self.ex.shard, &c.st.client, &mut c.st.session);
         self.ids.remove(&c.st.client.id);
         drop(c);
+        if !self.held.is_empty() {
+            self.held.retain(|h| h.0 != idx);
+        }
         self.coord.closed(idx, self.gens[idx as usize]);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
         self.free.push(idx);
@@ -1421,6 +1430,7 @@ impl<S: Service> Reactor<S> {
         }
         if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
             st.await_local();
+            self.hold_if_reaching(st, dest, cmd);
             return;
         }
         // Straight to the output when nothing is outstanding (the hot
@@ -1435,6 +1445,12 @@ impl<S: Service> Reactor<S> {
         match self.ex.run_blocking(home, dest, &st.client, cmd, args, out) {
             None if direct => st.done_seq += 1,
             None => st.park_since(start),
+            Some(blocking::ESCALATE) => {
+                st.await_remote();
+                let client = st.client;
+                st.blocked =
+                    self.escalate(idx, gen, dest.seq, client, cmd, args.to_owned_args(), true);
+            }
             Some(timeout) => {
                 st.await_local();
                 self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
@@ -1463,6 +1479,32 @@ impl<S: Service> Reactor<S> {
             first,
             n,
         });
+        self.hold_if_reaching(st, dest, cmd);
+    }
+
+    /// A command that may ask to run again over the whole keyspace went to
+    /// another shard or behind a lock: its connection reads nothing more
+    /// until it answers (`held`), since a command sent after it could
+    /// otherwise run before its second run.
+    fn hold_if_reaching(&mut self, st: &mut ConnState<S>, dest: Dest, cmd: S::Cmd) {
+        if self.svc.reaches_undeclared(cmd) {
+            st.blocked = true;
+            self.held.push((dest.conn, dest.gen, dest.seq));
+        }
+    }
+
+    /// Whether `dest` is a held command ([`Self::hold_if_reaching`]); it
+    /// no longer is.
+    fn unhold(&mut self, dest: Dest) -> bool {
+        let Some(i) = self
+            .held
+            .iter()
+            .position(|h| *h == (dest.conn, dest.gen, dest.seq))
+        else {
+            return false;
+        };
+        self.held.swap_remove(i);
+        true
     }
 
     fn push_fan(&mut self, st: &mut ConnState<S>, fo: FanOut) {
@@ -1516,10 +1558,12 @@ impl<S: Service> Reactor<S> {
                     {
                         continue;
                     }
-                    let resp = self
-                        .ex
-                        .run_peer_cmd(&mut self.mesh, peer, dest, &client, cmd, args);
-                    self.batch(peer).resps.push(resp);
+                    if let Some(resp) =
+                        self.ex
+                            .run_peer_cmd(&mut self.mesh, peer, dest, &client, cmd, args)
+                    {
+                        self.batch(peer).resps.push(resp);
+                    }
                 }
                 Req::TxExec {
                     op,
@@ -1585,6 +1629,21 @@ impl<S: Service> Reactor<S> {
                         self.ex.note_import(&k);
                     }
                     self.ex.effects.set_tx(None);
+                    if tag.is_some() {
+                        // A logged transaction decides only once every
+                        // part is logged: the write-back is acknowledged
+                        // as a reply to no command, which leaves after
+                        // this shard's log.
+                        let b = self.batch(peer);
+                        let start = b.rdata.len() as u32;
+                        b.resps.push(Resp::TxReply {
+                            op,
+                            part: u32::MAX,
+                            sub: 0,
+                            start,
+                            len: 0,
+                        });
+                    }
                 }
                 Req::Watch {
                     dest,
@@ -1713,6 +1772,17 @@ impl<S: Service> Reactor<S> {
                     first,
                     n,
                 } => self.ex.park(peer, dest, &client, cmd, b.args_at(first, n)),
+                Req::Escalate {
+                    dest,
+                    cmd,
+                    client,
+                    first,
+                    n,
+                } => {
+                    let args = b.args_at(first, n).to_owned_args();
+                    let holds = self.unhold(dest);
+                    self.escalate(dest.conn, dest.gen, dest.seq, client, cmd, args, holds);
+                }
             }
         }
         drop(req_snaps);
@@ -1775,8 +1845,22 @@ impl<S: Service> Reactor<S> {
 
     /// Hands a reply to one of this reactor's connections.
     fn deliver_local(&mut self, dest: Dest, bytes: &[u8]) {
+        let held = !self.held.is_empty() && self.unhold(dest);
         if self.gens.get(dest.conn as usize) != Some(&dest.gen) {
             return;
+        }
+        if held {
+            if let Some(c) = self
+                .conns
+                .get_mut(dest.conn as usize)
+                .and_then(Option::as_mut)
+            {
+                c.st.blocked = false;
+                if !c.in_ready {
+                    c.in_ready = true;
+                    self.ready.push(dest.conn);
+                }
+            }
         }
         if let Some(c) = self
             .conns

@@ -612,6 +612,15 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// says before anything that depends on them is sent (and stats that
     /// INFO reads from other threads are published).
     fn end_iteration(&self, shard: &mut Self::Shard, effects: &mut Effects);
+    /// Whether `cmd` may reach keys its route does not name (a script):
+    /// it may write them, and may ask to run again over the whole keyspace
+    /// ([`Sink::escalate`]). Asked only off the fast path: when it cannot
+    /// run inline (its connection then reads nothing more until it
+    /// answered) and when it ran while clients wait on keys of the shard
+    /// (every waited key is looked at again); crate doc, "Scripts".
+    fn reaches_undeclared(&self, _cmd: Self::Cmd) -> bool {
+        false
+    }
     /// Whether `cmd` is a blocking command (BLPOP, …): only those run with
     /// [`Sink::may_block`] (crate doc, "Blocking").
     fn blocking(&self, _cmd: Self::Cmd) -> bool {

@@ -376,6 +376,8 @@ mod tests {
                 may_block: false,
                 locked: false,
                 block: None,
+                may_escalate: false,
+                escalate: false,
             };
             self.kevy
                 .exec(&mut self.shard, &self.client, cmd, args, &mut sink);

@@ -549,6 +549,7 @@ impl Service for Kevy {
             shard.may_block = true;
         }
         shard.locked = sink.locked;
+        shard.may_escalate = sink.may_escalate;
         let notify = crate::notify::check_due(shard);
         if notify {
             crate::notify::prepare(shard, sink.effects.pushes.listening());
@@ -576,6 +577,12 @@ impl Service for Kevy {
         if sink.may_block {
             shard.may_block = false;
             sink.block = shard.block.take();
+        }
+        // A script's attempt that is undone and runs again is no call: the
+        // run that answers counts.
+        sink.escalate = std::mem::take(&mut shard.escalate);
+        if sink.escalate {
+            return;
         }
         self.account(
             shard.id,
@@ -956,6 +963,10 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
+    fn reaches_undeclared(&self, cmd: u16) -> bool {
+        crate::scripting::is_script(self.server.table.get(cmd))
+    }
+
     fn blocking(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & flag::BLOCKING != 0
     }
@@ -1127,6 +1138,9 @@ impl Service for Kevy {
         scratch.store.track_dirty(false);
         crate::notify::quiet(scratch, |s| s.store.import(key, snap));
         scratch.store.track_dirty(true);
+        if let Some(e) = scratch.escalation.as_mut() {
+            e.copied.insert(key.to_vec());
+        }
     }
 
     fn take_dirty(&self, scratch: &mut Shard) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
@@ -1162,9 +1176,15 @@ impl Service for Kevy {
         cmd: u16,
         args: Args<'_>,
     ) -> Vec<Vec<u8>> {
-        match self.server.table.get(cmd).route {
+        let spec = self.server.table.get(cmd);
+        match spec.route {
             RouteKind::Reading { keys, .. } => {
                 keys(&mut scratch.store.db(client.db as usize), args)
+            }
+            // A script run again over the whole keyspace: its keys are
+            // those a run on the copies so far reaches.
+            _ if crate::scripting::is_script(spec) => {
+                crate::scripting::discover(scratch, client, spec, args)
             }
             _ => Vec::new(),
         }

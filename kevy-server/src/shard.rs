@@ -60,6 +60,16 @@ pub struct Shard {
     /// this shard (`Sink::locked`), so a script may reach only the keys it
     /// declared.
     pub locked: bool,
+    /// While a command runs: the runtime can run it again over the whole
+    /// keyspace (kevy-rt's `Sink::may_escalate`).
+    pub may_escalate: bool,
+    /// A script reached a key its run cannot and undid its run: it asks
+    /// the runtime to run it again over the whole keyspace
+    /// (`Sink::escalate`).
+    pub escalate: bool,
+    /// A scratch shard a script runs on over the whole keyspace, in rounds
+    /// (scripting/mod.rs, "Keys a script did not declare").
+    pub escalation: Option<Box<crate::scripting::Escalation>>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the tick reclaims expired keys.
     pub active_expire: bool,
     /// Keys the running script read for a tracking caller, remembered
@@ -100,6 +110,9 @@ impl Shard {
             server: None,
             scratch: false,
             locked: false,
+            may_escalate: false,
+            escalate: false,
+            escalation: None,
             active_expire: true,
             script_pubs: Vec::new(),
             script_reads: Vec::new(),

@@ -1,8 +1,8 @@
 //! Lua scripts over real sockets with the `redis` crate: its `Script` type
 //! (EVALSHA, falling back to EVAL on NOSCRIPT), a Lua lock under
 //! contention, scripts whose keys span shards, a script that reaches a key
-//! of another shard, and what a script leaves in the append-only log. Each
-//! scenario runs with `--cores 1` and `--cores 2`.
+//! of another shard it did not declare, and what a script leaves in the
+//! append-only log. Each scenario runs with `--cores 1` and `--cores 2`.
 //!
 //! Bounded by iteration counts, never by time; no timing is asserted.
 
@@ -37,7 +37,7 @@ both_layouts!(
     script_type_loads_once_and_runs_everywhere,
     lua_lock_never_has_two_holders,
     transfers_across_shards_keep_the_total,
-    undeclared_key_of_another_shard_stops_and_undoes,
+    undeclared_key_of_another_shard_runs_again_over_every_shard,
     script_writes_are_logged_as_commands,
 );
 
@@ -224,37 +224,18 @@ fn transfers_across_shards_keep_the_total(cores: &str) {
 /// A script that writes its declared key and then reaches a key it did not
 /// declare on another shard stops (even under pcall) and leaves nothing
 /// written; with one shard every key is reachable.
-fn undeclared_key_of_another_shard_stops_and_undoes(cores: &str) {
+fn undeclared_key_of_another_shard_runs_again_over_every_shard(cores: &str) {
     let srv = kevy(cores);
     let mut c = client(srv.port);
     let (a, b) = keys_on_two_shards("u:");
     let _: () = c.set(&a, "before").unwrap();
     let _: () = c.set(&b, "other").unwrap();
     let script = "redis.call('set', KEYS[1], 'after'); \
-                  local ok = pcall(redis.call, 'get', ARGV[1]); \
-                  redis.call('set', KEYS[1], 'later'); return 'done'";
-    let r: redis::RedisResult<String> = redis::cmd("EVAL")
-        .arg(script)
-        .arg(1)
-        .arg(&a)
-        .arg(&b)
-        .query(&mut c);
-    if cores == "1" {
-        assert_eq!(r.unwrap(), "done");
-        let v: String = c.get(&a).unwrap();
-        assert_eq!(v, "later");
-        return;
-    }
-    let err = r.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("Script attempted to access a non local key in a cluster node"),
-        "{err}"
-    );
-    let v: String = c.get(&a).unwrap();
-    assert_eq!(v, "before", "the stopped script's write was kept");
-    // An undone write announces nothing: a subscriber's first event after
-    // the stopped script is the next command's.
+                  local ok, v = pcall(redis.call, 'get', ARGV[1]); \
+                  redis.call('set', KEYS[1], 'later'); return v";
+    // With two shards the first attempt stops at `b` and is undone; the
+    // script runs again holding every shard, and `pcall` never sees the
+    // stop.
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("notify-keyspace-events")
@@ -264,26 +245,25 @@ fn undeclared_key_of_another_shard_stops_and_undoes(cores: &str) {
     let mut s = client(srv.port);
     let mut sub = s.as_pubsub();
     sub.subscribe("__keyevent@0__:set").unwrap();
-    let r: redis::RedisResult<String> = redis::cmd("EVAL")
+    let r: String = redis::cmd("EVAL")
         .arg(script)
         .arg(1)
-        .arg(&a)
-        .arg(&b)
-        .query(&mut c);
-    assert!(r.is_err());
-    let _: () = c.set("marker", "1").unwrap();
-    let first: String = sub.get_message().unwrap().get_payload().unwrap();
-    assert_eq!(first, "marker", "an undone write was announced");
-    drop(sub);
-    // The same key declared: the script runs by copy and sees it.
-    let r: String = redis::cmd("EVAL")
-        .arg("return redis.call('get', KEYS[2])")
-        .arg(2)
         .arg(&a)
         .arg(&b)
         .query(&mut c)
         .unwrap();
     assert_eq!(r, "other");
+    let v: String = c.get(&a).unwrap();
+    assert_eq!(v, "later");
+    // The undone attempt announced nothing: two events, then the next
+    // command's.
+    let _: () = c.set("marker", "1").unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let p: String = sub.get_message().unwrap().get_payload().unwrap();
+        got.push(p);
+    }
+    assert_eq!(got, [a.as_str(), a.as_str(), "marker"]);
 }
 
 /// What a script wrote survives a restart from the append-only log, which
@@ -324,14 +304,16 @@ fn script_writes_are_logged_as_commands(cores: &str) {
             .arg("{s}str")
             .query(&mut c)
             .unwrap();
-        // A stopped script leaves nothing (with several shards).
+        // A script reaching a key of another shard it did not declare
+        // runs again over every shard: only that run's writes are logged.
         let (a, b) = keys_on_two_shards("aof:");
-        let _: redis::RedisResult<()> = redis::cmd("EVAL")
-            .arg("redis.call('set', KEYS[1], 'x'); redis.call('get', ARGV[1])")
+        let _: () = redis::cmd("EVAL")
+            .arg("redis.call('incr', KEYS[1]); redis.call('set', ARGV[1], 'y')")
             .arg(1)
             .arg(&a)
             .arg(&b)
-            .query(&mut c);
+            .query(&mut c)
+            .unwrap();
     }
     let mut logged = Vec::new();
     for entry in std::fs::read_dir(dir.path().join("appendonlydir")).expect("appendonlydir") {
@@ -352,11 +334,11 @@ fn script_writes_are_logged_as_commands(cores: &str) {
     let v: String = c.get("{s}str").unwrap();
     assert_eq!(v, "db3");
     let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();
-    if cores != "1" {
-        let (a, _) = keys_on_two_shards("aof:");
-        let v: Option<String> = c.get(&a).unwrap();
-        assert_eq!(v, None, "a stopped script's write came back from the log");
-    }
+    let (a, b) = keys_on_two_shards("aof:");
+    let v: i64 = c.get(&a).unwrap();
+    assert_eq!(v, 1, "the undone attempt's write came back from the log");
+    let v: String = c.get(&b).unwrap();
+    assert_eq!(v, "y");
 }
 
 // ---------------------------------------------------------------------------
@@ -450,6 +432,52 @@ fn busy_script_is_killed_and_others_get_busy() {
     let r = other.call(&["SCRIPT", "KILL"], IO_TIMEOUT).unwrap();
     assert_eq!(r, b"-NOTBUSY No scripts in execution right now.\r\n");
     assert_eq!(runner.call(&["PING"], IO_TIMEOUT).unwrap(), b"+PONG\r\n");
+}
+
+/// A script run again over every shard, busy while it finds its keys:
+/// SCRIPT KILL stops it, and every shard it held is free again.
+#[test]
+fn busy_script_over_every_shard_is_killed_and_lets_go() {
+    let srv = Server::kevy(&[
+        "--cores",
+        "2",
+        "--save",
+        "",
+        "--busy-reply-threshold",
+        "100",
+    ]);
+    let (a, b) = keys_on_two_shards("kill:");
+    let mut runner = TcpStreamConn::new(srv.port);
+    // Both keys are read before the loop, so the first attempt always
+    // stops at the other shard's key and the script runs again.
+    let script = "redis.call('get', ARGV[1]) redis.call('get', ARGV[2]) \
+                  local i = 0 while true do i = i + 1 end";
+    runner.send(&["EVAL", script, "0", &a, &b]);
+    thread::sleep(Duration::from_millis(300));
+    let (mut other, reply) = answered_connection(srv.port);
+    assert_eq!(
+        reply,
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    let r = other.call(&["SCRIPT", "KILL"], IO_TIMEOUT).expect("KILL");
+    assert_eq!(r, b"+OK\r\n");
+    let r = runner.read(IO_TIMEOUT).expect("the killed script's reply");
+    let text = String::from_utf8_lossy(&r);
+    assert!(
+        text.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{text}"
+    );
+    // Neither shard is held any more.
+    for k in [&a, &b] {
+        assert_eq!(
+            other.call(&["SET", k, "v"], IO_TIMEOUT).unwrap(),
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            runner.call(&["GET", k], IO_TIMEOUT).unwrap(),
+            b"$1\r\nv\r\n"
+        );
+    }
 }
 
 #[test]

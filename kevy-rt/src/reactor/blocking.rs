@@ -19,6 +19,11 @@ use std::sync::atomic::Ordering;
 /// and waits again: the home keeps the deadline it has.
 pub(crate) const AGAIN: u64 = u64::MAX;
 
+/// What [`Executor::run_blocking`] returns for a command that asks to run
+/// again as a whole-keyspace transaction (`Sink::escalate`): it wrote no
+/// reply, and the client's home starts that transaction.
+pub(crate) const ESCALATE: u64 = u64::MAX - 1;
+
 /// A client waiting on keys of this shard, whichever shard it lives on.
 struct Waiter<S: Service> {
     home: usize,
@@ -76,6 +81,19 @@ impl<S: Service> Waiters<S> {
         !self.ready.is_empty()
     }
 
+    /// Every key waited on is to be looked at (those already ready keep
+    /// their place).
+    fn mark_all_ready(&mut self) {
+        let already: std::collections::HashSet<&(u32, Vec<u8>)> = self.ready.iter().collect();
+        let more: Vec<(u32, Vec<u8>)> = self
+            .queues
+            .keys()
+            .filter(|k| !already.contains(k))
+            .cloned()
+            .collect();
+        self.ready.extend(more);
+    }
+
     fn mark_ready(&mut self, db: u32, key: &[u8]) {
         let k = (db, key.to_vec());
         if self.queues.contains_key(&k) && !self.ready.contains(&k) {
@@ -124,7 +142,20 @@ impl<S: Service> Executor<S> {
         if !self.svc.blocking(cmd) {
             // Every other command: the plain execution point, and a look
             // at whether it fed a waiter (one branch while nobody waits).
-            self.run(client, cmd, args, 0, out);
+            let escalate = exec::run_escalable(
+                &*self.svc,
+                &mut self.shard,
+                &mut self.effects,
+                client,
+                cmd,
+                args,
+                0,
+                self.locks.active(),
+                out,
+            );
+            if escalate {
+                return Some(ESCALATE);
+            }
             self.note(client, args);
             return None;
         }
@@ -157,7 +188,7 @@ impl<S: Service> Executor<S> {
 
     #[cold]
     fn note_keys(&mut self, client: &ClientCtx, args: Args<'_>) {
-        let Ok((_, route)) = self.svc.route(args, client, self.n) else {
+        let Ok((cmd, route)) = self.svc.route(args, client, self.n) else {
             return;
         };
         if let Route::Keys { .. } = route {
@@ -166,6 +197,12 @@ impl<S: Service> Executor<S> {
                     self.waiters.mark_ready(client.db, k);
                 }
             }
+        }
+        if self.svc.reaches_undeclared(cmd) {
+            // A script may have written keys it did not declare, in any
+            // database: every key waited on here is looked at again (one
+            // look at each that holds nothing for its waiters).
+            self.waiters.mark_all_ready();
         }
     }
 

@@ -93,6 +93,10 @@ pub(super) enum ToConn {
         owners: Vec<usize>,
         timeout: u64,
     },
+    /// The command run by copy asked to run again over the whole keyspace
+    /// (`Sink::escalate`): its locks are released, and the reactor starts
+    /// the next of [`Coordinator::reruns`] as a new transaction.
+    Rerun,
     /// The transaction is done: `reply` answers request `seq`. `blocks`:
     /// the connection waits for it to read on; `exec`: EXEC's WATCHes go.
     Answer {
@@ -146,6 +150,21 @@ pub(super) struct Plan<S: Service> {
     watch: bool,
     early: bool,
     woken: bool,
+    /// The connection reads nothing more until the answer (false for a
+    /// command run again after the connection read on).
+    holds: bool,
+}
+
+/// A command to run again as a whole-keyspace transaction (`ToConn::Rerun`).
+pub(super) struct Rerun<S: Service> {
+    pub conn: u32,
+    pub gen: u32,
+    pub seq: u64,
+    pub client: ClientCtx,
+    pub cmd: S::Cmd,
+    pub args: OwnedArgs,
+    /// The connection waits for the answer before reading on.
+    pub holds: bool,
 }
 
 impl<S: Service> Plan<S> {
@@ -201,6 +220,10 @@ struct Tx<S: Service> {
     discover: Option<Discover<S>>,
     /// Split plans of commands sent one shard at a time (early).
     splits: Vec<Split>,
+    /// Its one command run by copy asked to run again over the whole
+    /// keyspace: nothing was written back, and the answer is a
+    /// [`ToConn::Rerun`].
+    rerun: bool,
     /// A blocking command on its own whose keys span shards: finding
     /// nothing, it waits on the owners of the keys it waits on (crate doc,
     /// "Blocking").
@@ -242,6 +265,8 @@ pub(super) struct Coordinator<S: Service> {
     seed: u64,
     /// Transactions whose effects were tagged so far (the tags' `seq`).
     logged: u64,
+    /// Commands to run again, in the order of their `ToConn::Rerun`.
+    pub reruns: std::collections::VecDeque<Rerun<S>>,
 }
 
 impl<S: Service> Coordinator<S> {
@@ -258,6 +283,7 @@ impl<S: Service> Coordinator<S> {
             part_args: OwnedArgs::default(),
             seed,
             logged: 0,
+            reruns: Default::default(),
         }
     }
 
@@ -404,7 +430,44 @@ impl<S: Service> Coordinator<S> {
             watch,
             early,
             woken: false,
+            holds: true,
         })
+    }
+
+    /// Plans `cmd` as a whole-keyspace transaction by copy ([`Route::All`]
+    /// with [`Fold::One`]): every shard locked whole, shared when it only
+    /// reads. A command that reached keys its first run could not runs so
+    /// (`Sink::escalate`; crate doc, "Scripts"). `holds`: the connection
+    /// reads nothing more until the answer.
+    pub fn escalated(
+        &self,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: OwnedArgs,
+        holds: bool,
+    ) -> Plan<S> {
+        let read = self.svc.reads_only(cmd);
+        let locks = (0..self.n)
+            .map(|s| {
+                let claim = Claim {
+                    client: client.id,
+                    whole: true,
+                    read,
+                    ..Claim::default()
+                };
+                (s, claim)
+            })
+            .collect();
+        Plan {
+            client: *client,
+            exec: false,
+            steps: vec![(cmd, args, Ok(Route::All(Fold::One)))],
+            locks,
+            watch: false,
+            early: false,
+            woken: false,
+            holds,
+        }
     }
 
     /// Starts a planned transaction for request `seq` of connection
@@ -450,6 +513,7 @@ impl<S: Service> Coordinator<S> {
             log: None,
             discover: None,
             splits: Vec::new(),
+            rerun: false,
             may_wait: false,
             owners: Vec::new(),
             woken: plan.woken,
@@ -470,7 +534,7 @@ impl<S: Service> Coordinator<S> {
             });
         }
         self.lock_next(ex, wire, op, &mut tx);
-        if all_sent(&tx, self.id) {
+        if !plan.holds || all_sent(&tx, self.id) {
             tx.blocks = false;
         }
         let blocks = tx.blocks;
@@ -1176,6 +1240,7 @@ impl<S: Service> Coordinator<S> {
         tx: &mut Tx<S>,
         step: usize,
     ) -> bool {
+        let escalating = tx.discover.is_some();
         let mut scratch = match tx.discover.take() {
             Some(mut d) => {
                 for (k, snap) in std::mem::take(&mut tx.snaps) {
@@ -1203,13 +1268,33 @@ impl<S: Service> Coordinator<S> {
                 scratch
             }
         };
+        let escalable = !tx.exec && tx.steps.len() == 1 && !tx.may_wait && !escalating;
         let (cmd, ref args, _) = tx.steps[step];
         let mut reply = Vec::new();
         // A scratch shard's effects are the keys it writes back (Import);
         // its messages (keyspace events) are the home shard's to deliver.
         let mut effects = crate::exec::Effects::default();
         effects.pushes.set_listening(ex.effects.pushes.listening());
-        if tx.may_wait {
+        if escalable {
+            // A script that reaches keys it did not declare: nothing of its
+            // run is kept, and it runs again over the whole keyspace once
+            // these locks are released (crate doc, "Scripts").
+            tx.rerun = crate::exec::run_escalable(
+                &*self.svc,
+                &mut scratch,
+                &mut effects,
+                &tx.client,
+                cmd,
+                args.args(),
+                0,
+                false,
+                &mut reply,
+            );
+            if tx.rerun {
+                tx.parts[step] = Part::Ready(reply);
+                return true;
+            }
+        } else if tx.may_wait {
             tx.wait = crate::exec::run_may_block(
                 &*self.svc,
                 &mut scratch,
@@ -1244,10 +1329,17 @@ impl<S: Service> Coordinator<S> {
                 ex.effects.set_tx(tx.log);
                 self.svc.import(&mut ex.shard, &mut ex.effects, &k, snap);
                 ex.effects.set_tx(None);
+                // A client waiting on the key may be served now, as when
+                // a peer's write-back lands.
+                ex.note_import(&k);
             } else {
                 let b = wire.batch(s);
                 b.req_snaps.push((k, snap));
                 b.reqs.push(Req::Import { op, n: 1 });
+                if tx.log.is_some() {
+                    // Acknowledged once logged there (the decision waits).
+                    tx.pending += 1;
+                }
             }
         }
         true
@@ -1278,7 +1370,7 @@ impl<S: Service> Coordinator<S> {
     }
 
     /// Folds the replies into the answer for the reactor.
-    fn finish(&mut self, op: u32, tx: Tx<S>) {
+    fn finish(&mut self, op: u32, mut tx: Tx<S>) {
         self.free.push(op);
         if let Some(timeout) = tx.wait {
             // Even for a connection gone meanwhile: the reactor then
@@ -1294,6 +1386,22 @@ impl<S: Service> Coordinator<S> {
             return;
         }
         if tx.gone {
+            return;
+        }
+        if tx.rerun {
+            let Some((cmd, args, _)) = tx.steps.pop() else {
+                return;
+            };
+            self.reruns.push_back(Rerun {
+                conn: tx.conn,
+                gen: tx.gen,
+                seq: tx.seq,
+                client: tx.client,
+                cmd,
+                args,
+                holds: tx.blocks,
+            });
+            self.out.push(ToConn::Rerun);
             return;
         }
         let mut out = self.pool.get();

@@ -13,7 +13,7 @@
 
 use crate::exec::{self, Effects, TxTag};
 use crate::lock::{key_id, tx_id, Claim, Locks, TxId};
-use crate::msg::{Batch, Dest, Resp};
+use crate::msg::{Batch, Dest, Req, Resp};
 use crate::service::{ClientCtx, Route, Service};
 use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs};
@@ -66,8 +66,7 @@ pub(super) struct Attached<S: Service> {
 }
 
 /// What the executor owes its own reactor.
-#[derive(Debug)]
-pub(super) enum Local {
+pub(super) enum Local<S: Service> {
     /// A reply for one of this reactor's connections:
     /// `local_data[start..start + len]`.
     Reply { dest: Dest, start: u32, len: u32 },
@@ -79,6 +78,14 @@ pub(super) enum Local {
         dest: Dest,
         client: u64,
         timeout: u64,
+    },
+    /// A command of one of this reactor's connections that ran behind a
+    /// lock asks to run again over the whole keyspace (`Sink::escalate`).
+    Escalate {
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: OwnedArgs,
     },
 }
 
@@ -92,7 +99,7 @@ pub(super) struct Executor<S: Service> {
     /// This shard's key locks and what waits for them.
     pub locks: Locks<Wait<S>>,
     /// What this reactor must do with the executor's results, in order.
-    pub local: Vec<Local>,
+    pub local: Vec<Local<S>>,
     pub local_data: Vec<u8>,
     /// Peer transactions whose effects here are tagged, while they hold
     /// locks here (few at a time).
@@ -439,8 +446,9 @@ impl<S: Service> Executor<S> {
     ) {
         match to {
             Some(peer) => {
-                let resp = self.run_peer_cmd(wire, peer, dest, &client, cmd, args.args());
-                wire.batch(peer).resps.push(resp);
+                if let Some(resp) = self.run_peer_cmd(wire, peer, dest, &client, cmd, args.args()) {
+                    wire.batch(peer).resps.push(resp);
+                }
             }
             None => {
                 let mut out = std::mem::take(&mut self.local_data);
@@ -451,6 +459,12 @@ impl<S: Service> Executor<S> {
                         dest,
                         start: start as u32,
                         len: (out.len() - start) as u32,
+                    }),
+                    Some(super::blocking::ESCALATE) => self.local.push(Local::Escalate {
+                        dest,
+                        cmd,
+                        client,
+                        args: args.clone(),
                     }),
                     Some(timeout) => self.local.push(Local::Blocked {
                         dest,
@@ -464,7 +478,9 @@ impl<S: Service> Executor<S> {
     }
 
     /// Runs a peer's command (one that may block), its reply appended to
-    /// the batch going back; returns the answer to push with it.
+    /// the batch going back; returns the answer to push with it. A command
+    /// that asks to run again over the whole keyspace goes back to its
+    /// client's home instead (`Req::Escalate`), and nothing is answered.
     pub fn run_peer_cmd(
         &mut self,
         wire: &mut impl Wire<S>,
@@ -473,7 +489,7 @@ impl<S: Service> Executor<S> {
         client: &ClientCtx,
         cmd: S::Cmd,
         args: Args<'_>,
-    ) -> Resp {
+    ) -> Option<Resp> {
         let mut out = std::mem::take(&mut wire.batch(peer).rdata);
         let start = out.len();
         let mark = self.effects.pushes.inval_count();
@@ -490,6 +506,19 @@ impl<S: Service> Executor<S> {
                 start: start as u32,
                 len: (out.len() - start) as u32,
             },
+            Some(super::blocking::ESCALATE) => {
+                let b = wire.batch(peer);
+                b.rdata = out;
+                let (first, n) = b.push_args(args.iter());
+                b.reqs.push(Req::Escalate {
+                    dest,
+                    cmd,
+                    client: *client,
+                    first,
+                    n,
+                });
+                return None;
+            }
             Some(timeout) => Resp::Blocked {
                 dest,
                 client: client.id,
@@ -497,7 +526,7 @@ impl<S: Service> Executor<S> {
             },
         };
         wire.batch(peer).rdata = out;
-        r
+        Some(r)
     }
 
     // ---- WATCH registrations ---------------------------------------------

@@ -302,6 +302,33 @@ impl<S: Service> Reactor<S> {
         }
     }
 
+    /// Runs connection `conn`'s command `cmd` (its request `seq`) again as
+    /// a whole-keyspace transaction by copy: its first run reached keys it
+    /// could not and asked to (`Sink::escalate`; crate doc, "Scripts").
+    /// `holds`: the connection reads nothing more until the answer (it
+    /// did not while the first run was on its way). Whether it then waits.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn escalate(
+        &mut self,
+        conn: u32,
+        gen: u32,
+        seq: u64,
+        client: ClientCtx,
+        cmd: S::Cmd,
+        args: OwnedArgs,
+        holds: bool,
+    ) -> bool {
+        if self.gens.get(conn as usize) != Some(&gen) {
+            // Gone: nobody to answer, and nothing was written.
+            return false;
+        }
+        let plan = self.coord.escalated(&client, cmd, args, holds);
+        let (_, blocks) = self
+            .coord
+            .start(&mut self.ex, &mut self.mesh, plan, conn, gen, seq);
+        blocks
+    }
+
     /// Serves connection `idx`'s blocked command `seq` (`cmd`, `args`),
     /// which an owner of the key it waits on woke and which also writes a
     /// key of another shard: it runs again as a transaction over all its
@@ -484,6 +511,15 @@ impl<S: Service> Reactor<S> {
                             let me = self.id;
                             self.start_wait(dest.conn, dest.gen, client, dest.seq, me, timeout)
                         }
+                        Local::Escalate {
+                            dest,
+                            cmd,
+                            client,
+                            args,
+                        } => {
+                            let holds = self.unhold(dest);
+                            self.escalate(dest.conn, dest.gen, dest.seq, client, cmd, args, holds);
+                        }
                     }
                 }
                 data.clear();
@@ -569,6 +605,11 @@ impl<S: Service> Reactor<S> {
                 self.start_wait_on(conn, gen, &mut c.st, seq, owners, timeout);
                 self.conns[conn as usize] = Some(c);
                 self.mark_write(conn);
+            }
+            ToConn::Rerun => {
+                if let Some(r) = self.coord.reruns.pop_front() {
+                    self.escalate(r.conn, r.gen, r.seq, r.client, r.cmd, r.args, r.holds);
+                }
             }
             ToConn::Answer {
                 conn,

@@ -473,6 +473,8 @@ mod tests {
                 may_block: false,
                 locked: false,
                 block: None,
+                may_escalate: false,
+                escalate: false,
             };
             kevy.exec(&mut shard, &client, cmd, owned.args(), &mut sink);
             assert_eq!(out, OK.as_bytes(), "{argv:?}");

@@ -85,6 +85,9 @@ pub struct Engine {
     scripts: HashMap<[u8; 40], Compiled, ahash::RandomState>,
     generation: u64,
     run: Rc<RefCell<Run>>,
+    /// math.random's state: a round that finds a script's keys puts it
+    /// back, so the run that follows draws the same numbers.
+    rand: Rc<std::cell::Cell<u64>>,
     /// What this state last added to [`LUA_MEMORY`].
     lua_memory: u64,
 }
@@ -131,7 +134,8 @@ pub struct Run {
     /// FUNCTION LOAD runs a library's code: what it registered.
     registering: Option<Vec<(FunctionInfo, Function)>>,
     /// Keys written so far with their state before the script, when an
-    /// undeclared key could still stop the run (several shards).
+    /// undeclared key could still stop the run (several shards, or a
+    /// transaction holding keys here), or in a round that finds keys.
     undo: Option<Vec<(Vec<u8>, kevy_store::Snapshot)>>,
     stop: Option<Stop>,
     /// The effects recorded before the script, to drop what it recorded
@@ -238,6 +242,7 @@ impl Engine {
             })?,
         )?;
         let state = Rc::new(std::cell::Cell::new(RAND48_INIT));
+        let rand = state.clone();
         let st = state.clone();
         rust.raw_set(
             "random",
@@ -315,6 +320,7 @@ impl Engine {
             scripts: HashMap::default(),
             generation: u64::MAX,
             run,
+            rand,
         })
     }
 
@@ -561,6 +567,15 @@ fn run(
     name: &str,
     function: bool,
 ) {
+    // Run over the whole keyspace: a round that finds its keys, or the
+    // final run (whose answer may already be known).
+    let mut discovering = false;
+    if let Some(esc) = ctx.shard.escalation.as_ref() {
+        if let Some(v) = &esc.verdict {
+            return ctx.out.error(v);
+        }
+        discovering = esc.discovering;
+    }
     let compat = script_flags & flags::EVAL_COMPAT != 0;
     if !compat && script_flags & flags::NO_WRITES == 0 && ro {
         return ctx
@@ -623,8 +638,10 @@ fn run(
         for k in keys {
             r.keys.push(k);
         }
-        let several = r.shard.nshards > 1 && !r.shard.scratch;
-        r.undo = several.then(Vec::new);
+        // An undeclared key may stop the run: several shards, or a
+        // transaction holding or waiting for keys here.
+        let several = (r.shard.nshards > 1 || r.shard.locked) && !r.shard.scratch;
+        r.undo = (several || discovering).then(Vec::new);
         r.stop = None;
         r.function = function;
         if function {
@@ -645,10 +662,14 @@ fn run(
         r.shard.script_reads.clear();
         r.active = true;
     }
+    let rand = e.rand.get();
     let result: mlua::Result<(bool, Value)> = match fn_args {
         Some((k, a)) => e.run_function.call((func, k, a)),
         None => e.run_script.call(func),
     };
+    if discovering {
+        e.rand.set(rand);
+    }
     e.publish_memory();
     let (stop, resp3) = {
         let mut r = e.run.borrow_mut();
@@ -660,7 +681,7 @@ fn run(
             }
         }
         let stop = r.stop.take();
-        if stop.is_some() {
+        if stop.is_some() || discovering {
             undo(&mut r);
         }
         r.undo = None;
@@ -674,13 +695,31 @@ fn run(
             crate::log!(Notice, "Lua hook: {err}");
         }
     }
+    if discovering {
+        // A round's run is undone and answers nothing; killed, the script
+        // is not run again.
+        if let Some(Stop::Killed { at }) = stop {
+            if let Some(esc) = ctx.shard.escalation.as_mut() {
+                esc.verdict = Some(killed_error(name, at));
+            }
+        }
+        return;
+    }
     match stop {
         Some(Stop::Killed { at }) => {
-            let mut msg = KILLED.to_string();
-            if let Some((source, line)) = at {
-                msg.push_str(&format!(" script: {name}, on {source}:{line}."));
-            }
-            ctx.out.error(&msg);
+            ctx.out.error(&killed_error(name, at));
+        }
+        // Another shard's key, or one a transaction may hold: run again
+        // over the whole keyspace, where the runtime can.
+        Some(Stop::NonLocal { ref key, .. }) if !key.is_empty() && ctx.shard.may_escalate => {
+            ctx.shard.escalate = true;
+        }
+        // The final run over the whole keyspace reached a key no round
+        // did (derived from the clock, say).
+        Some(Stop::NonLocal { ref key, .. })
+            if !key.is_empty() && ctx.shard.escalation.is_some() =>
+        {
+            ctx.out.error(super::TOO_MANY_ROUNDS);
         }
         Some(Stop::NonLocal { at, .. }) => {
             let mut msg = NON_LOCAL.to_string();
@@ -697,6 +736,15 @@ fn run(
                 .error(&format!("ERR Error running script {name}, {err}")),
         },
     }
+}
+
+/// The error a killed script's client gets, with where it stopped.
+fn killed_error(name: &str, at: Option<(String, i64)>) -> String {
+    let mut msg = KILLED.to_string();
+    if let Some((source, line)) = at {
+        msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+    }
+    msg
 }
 
 /// A script's error as Redis replies it: the error table's `err`, then
@@ -767,6 +815,13 @@ fn undo(r: &mut Run) {
     crate::notify::discard(&mut r.shard);
     r.shard.script_pubs.clear();
     if r.shard.scratch {
+        // A round that finds a script's keys puts the copies back as they
+        // were (`undo` is kept for it alone on a scratch shard).
+        if let Some(saved) = r.undo.take() {
+            for (key, snap) in saved.into_iter().rev() {
+                crate::notify::quiet(&mut r.shard, |s| s.store.import(&key, snap));
+            }
+        }
         // Nothing is written back from a scratch shard whose record is
         // empty.
         r.shard.store.track_dirty(false);
@@ -1142,6 +1197,10 @@ pub fn reachable(shard: &Shard, declared: Args<'_>, key: &[u8]) -> bool {
     // holds or waits for keys here, an undeclared key may be one of them,
     // and reaching it would break that transaction's isolation.
     if shard.scratch || shard.locked {
+        // Run over the whole keyspace: the keys copied so far.
+        if let Some(e) = shard.escalation.as_ref() {
+            return e.copied.contains(key);
+        }
         return declared.iter().any(|k| k == key);
     }
     shard.nshards <= 1 || kevy_rt::shard_of(key, shard.nshards) == shard.id
@@ -1310,9 +1369,21 @@ fn call_checked(
     let declared = std::mem::take(&mut r.keys);
     let blocked = match route {
         Route::Keys { .. } => {
-            let bad = route
+            let mut bad = route
                 .keys(args)
                 .find(|k| !reachable(&r.shard, declared.args(), k));
+            if bad.is_some() {
+                if let Some(e) = r.shard.escalation.as_mut().filter(|e| e.discovering) {
+                    // A round that finds keys: note those not copied yet,
+                    // and run on as if they did not exist.
+                    for k in route.keys(args) {
+                        if !e.copied.contains(k) && !e.missing.contains(k) {
+                            e.missing.insert(k.to_vec());
+                        }
+                    }
+                    bad = None;
+                }
+            }
             if bad.is_none() && cmd_flags & flag::WRITE != 0 {
                 if let Some(saved) = r.undo.as_mut() {
                     for k in route.keys(args) {
@@ -1971,5 +2042,12 @@ mod tests {
         shard.locked = false;
         shard.scratch = true;
         assert!(!reachable(&shard, d, b.as_bytes()));
+        // Run over the whole keyspace: the keys copied so far, declared
+        // or not.
+        let mut e = crate::scripting::Escalation::default();
+        e.copied.insert(other.clone().into_bytes());
+        shard.escalation = Some(Box::new(e));
+        assert!(reachable(&shard, d, other.as_bytes()));
+        assert!(!reachable(&shard, d, a.as_bytes()), "declared, not copied");
     }
 }

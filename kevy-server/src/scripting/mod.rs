@@ -29,11 +29,24 @@
 //! # Keys a script did not declare
 //!
 //! A key a script reaches without declaring it is usable when it lives on
-//! the shard the script runs on (never on a scratch shard, which holds the
-//! declared keys only): [`engine::reachable`] decides. Any other key stops
-//! the script at that `redis.call`, whatever `pcall` around it says, and
-//! undoes what the script wrote (see `engine.rs`); the client gets the
-//! error Redis Cluster gives for a key of another node.
+//! the shard the script runs on and no transaction holds or waits for keys
+//! there (never on a scratch shard of declared keys): [`engine::reachable`]
+//! decides. Any other key stops the script at that `redis.call`, whatever
+//! `pcall` around it says, and undoes what the script wrote (see
+//! `engine.rs`). The script then asks the runtime to run it again over the
+//! whole keyspace (kevy-rt's `Sink::escalate`): a transaction holding every
+//! shard whole, by copy on a scratch shard that carries an [`Escalation`].
+//! There it runs in rounds ([`discover`], the runtime's `copy_keys`): each
+//! run reaches the keys copied so far, notes the ones not copied yet (run
+//! on as if they did not exist) and is undone; the runtime copies those
+//! keys in, and the next round runs. The first run that reaches only
+//! copied keys ends the rounds; the script then runs once more for real,
+//! and what it wrote goes back to the shards. Rounds are bounded
+//! ([`MAX_ROUNDS`]); a script that still reaches new keys then (or whose
+//! final run reaches a key no round did: keys derived from the clock) is
+//! answered with [`TOO_MANY_ROUNDS`]. Where the runtime cannot run a
+//! command again (inside MULTI), the client gets the error Redis Cluster
+//! gives for a key of another node.
 
 mod convert;
 pub mod engine;
@@ -43,6 +56,81 @@ pub mod sha1;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// How many rounds a script run over the whole keyspace may take to find
+/// its keys: each round is a run on the copies and a trip to the shards
+/// for the keys it reached that were not copied. A script's key names
+/// usually come from its arguments and from values it reads, so the
+/// rounds are the depth of that chain plus one (two for most); 16 leaves
+/// room for scripts that follow pointers, and bounds the work of one that
+/// reaches new keys on every run.
+pub const MAX_ROUNDS: u32 = 16;
+
+/// The error a script gets when its rounds do not settle.
+pub const TOO_MANY_ROUNDS: &str = "ERR Script kept reaching new keys on other shards: each run \
+     reached keys the previous one did not (kevy gives up after 16 runs)";
+
+/// A script running over the whole keyspace, on a scratch shard (see
+/// "Keys a script did not declare" above).
+#[derive(Default, Debug)]
+pub struct Escalation {
+    /// The keys copied in so far (whether they exist or not).
+    pub copied: std::collections::HashSet<Vec<u8>, ahash::RandomState>,
+    /// The keys the run in progress reached that are not copied.
+    pub missing: std::collections::HashSet<Vec<u8>, ahash::RandomState>,
+    /// The run in progress is a round that finds keys (undone at its end).
+    pub discovering: bool,
+    pub rounds: u32,
+    /// The answer, when the script is not to run again (too many rounds,
+    /// killed while finding its keys).
+    pub verdict: Option<String>,
+}
+
+/// Whether `spec` runs a script (EVAL, EVALSHA, FCALL and their `_RO`
+/// forms): the only commands flagged `no_mandatory_keys`, as in Redis.
+#[inline]
+pub fn is_script(spec: &crate::table::CommandSpec) -> bool {
+    spec.flags & crate::table::flag::NO_MANDATORY_KEYS != 0
+}
+
+/// One round of a script run over the whole keyspace (the runtime's
+/// `copy_keys`): runs it on `scratch` as far as the keys copied so far
+/// take it, undoes the run, and returns the keys it reached that are not
+/// copied (none when the rounds are over).
+pub fn discover(
+    scratch: &mut crate::shard::Shard,
+    client: &kevy_rt::ClientCtx,
+    spec: &crate::table::CommandSpec,
+    args: kevy_resp::Args<'_>,
+) -> Vec<Vec<u8>> {
+    let crate::table::Handler::Shard(f) = spec.run else {
+        return Vec::new();
+    };
+    let e = scratch.escalation.get_or_insert_with(Default::default);
+    if e.verdict.is_some() {
+        return Vec::new();
+    }
+    e.rounds += 1;
+    if e.rounds > MAX_ROUNDS {
+        e.verdict = Some(TOO_MANY_ROUNDS.into());
+        return Vec::new();
+    }
+    e.discovering = true;
+    e.missing.clear();
+    let mut out = Vec::new();
+    f(&mut crate::ctx::Ctx {
+        shard: &mut *scratch,
+        db: client.db as usize,
+        client,
+        args,
+        out: kevy_resp::Reply::new(&mut out, client.resp3),
+    });
+    let Some(e) = scratch.escalation.as_mut() else {
+        return Vec::new();
+    };
+    e.discovering = false;
+    std::mem::take(&mut e.missing).into_iter().collect()
+}
 
 /// Script flags (the shebang's `flags=` and `redis.register_function`'s
 /// `flags`), as Redis names them.

@@ -154,6 +154,10 @@ impl H {
                         assert_eq!((conn, gen), (CONN, GEN));
                         self.conn.push("reads on".into());
                     }
+                    ToConn::Rerun => {
+                        self.coord.reruns.pop_front();
+                        self.conn.push("runs again".into());
+                    }
                     ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => {
                         // As the reactor does: the message to the other
                         // shards, then this shard's subscribers
