@@ -749,7 +749,7 @@ mod stats;
 
 pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
 pub use limits::{LimitValues, Limits};
-pub use reactor::{bind, run, Bound, Config, Listen, UNIX_PEER};
+pub use reactor::{bind, run, serve_while_busy, Bound, Config, Listen, UNIX_PEER};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
     PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,

@@ -2,14 +2,15 @@
 //! and runs commands, exchanges batches with the other shards over the ring
 //! mesh, and writes replies in order. See the crate doc for the design.
 
-use crate::conn::{Conn, ConnIo, ConnState, VecPool, CMD_BUDGET, READ_CHUNK};
+use crate::conn::{Conn, ConnState, VecPool, CMD_BUDGET, READ_CHUNK};
 use crate::fold::FanOut;
 use crate::limits::{Limits, LimitsCopy};
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
-use crate::service::{key_range, ClientCtx, ConnAction, Refused, ReplyMode, Route, Service, TxOp};
+use crate::service::{key_range, ConnAction, Refused, ReplyMode, Route, Service, TxOp};
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
+use accept::Admit;
 use coord::Coordinator;
 use executor::{Executor, Wire};
 use kevy_resp::{Args, Parse};
@@ -19,6 +20,7 @@ use kevy_sys::{
 use mesh::{Endpoint, Padded, Shared, RING_BUDGET};
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -42,7 +44,9 @@ const COALESCE_US: u64 = 500;
 /// Unsent bytes above which a connection is written without waiting.
 const COALESCE_BYTES: usize = 64 * 1024;
 
+mod accept;
 mod blocking;
+mod busy;
 mod clients;
 mod coord;
 mod executor;
@@ -54,6 +58,7 @@ pub(crate) mod sim;
 mod tracking;
 mod tx;
 
+pub use busy::serve_while_busy;
 pub(crate) use pubsub::{Directory, Subs};
 
 const WAKER: Token = Token(0);
@@ -367,7 +372,8 @@ struct Reactor<S: Service> {
     svc: Arc<S>,
     stats: Arc<Stats>,
     next_client_id: Arc<AtomicU64>,
-    poller: Poller,
+    /// Shared with the busy desk, which waits on it while a script runs.
+    poller: Rc<Poller>,
     listeners: Vec<Listener>,
     /// This reactor's copy of the run-time limits.
     limits: Arc<Limits>,
@@ -408,6 +414,9 @@ struct Reactor<S: Service> {
     held: Vec<(u32, u32, u64)>,
     /// The metrics endpoint, on the shard that serves it.
     metrics: Option<metrics::Metrics>,
+    /// What serves the other connections while a script runs long
+    /// (`reactor/busy.rs`), kept between scripts; made by the first.
+    desk: Option<Box<busy::Desk<S>>>,
     /// Connections with input to parse.
     ready: Vec<u32>,
     /// Connections whose next command a CLIENT PAUSE holds.
@@ -468,7 +477,7 @@ impl<S: Service> Reactor<S> {
             svc,
             stats,
             next_client_id,
-            poller,
+            poller: Rc::new(poller),
             listeners,
             lim: LimitsCopy::new(&limits),
             limits,
@@ -489,6 +498,7 @@ impl<S: Service> Reactor<S> {
             ready: Vec::new(),
             paused: Vec::new(),
             metrics: None,
+            desk: None,
             writes: Vec::new(),
             held_writes: Vec::new(),
             timers: Default::default(),
@@ -704,103 +714,19 @@ impl<S: Service> Reactor<S> {
         let Some(listener) = self.listeners.get(which) else {
             return;
         };
-        let keepalive = self.lim.v.keepalive_secs;
-        let maxclients = self.lim.v.maxclients;
-        for _ in 0..ACCEPT_BUDGET {
-            let (stream, peer) = match listener.accept() {
-                Ok(Some(x)) => x,
-                Ok(None) => return,
-                Err(e) => {
-                    // EMFILE and friends: leave the backlog for later rather
-                    // than spin; the listener stays registered.
-                    eprintln!("kevy: accept failed on shard {}: {e}", self.id);
-                    return;
-                }
-            };
-            if keepalive != 0 && peer.is_some() {
-                // Best effort, as Redis: a socket that refuses keep-alive
-                // still serves.
-                let _ = stream.set_keepalive(keepalive);
-            }
-            let connected = self.stats.sum(|s| &s.connected_clients);
-            if connected >= maxclients {
-                let _ = stream.write(b"-ERR max number of clients reached\r\n");
-                self.my_stats()
-                    .rejected_connections
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let unix = peer.is_none();
-            let peer = peer.unwrap_or(UNIX_PEER);
-            let local = if unix {
-                UNIX_PEER
-            } else {
-                stream.local_addr().unwrap_or(peer)
-            };
-            let client = ClientCtx {
-                id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
-                db: 0,
-                resp3: false,
-                home: self.id as u32,
-                peer,
-                local,
-                created_ms: clock::unix_ms(),
-                subscribed: false,
-                unix,
-                tracking: Default::default(),
-                checked: false,
-                no_touch: false,
-            };
-            let mut st = ConnState::new(client);
-            if let Err(msg) = self.svc.opened(&mut st.client, &mut st.session) {
-                // Refused (protected mode): the reason, then the close.
-                let _ = stream.write(&msg);
-                self.my_stats()
-                    .rejected_connections
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            st.sync_gate();
-            let unauthenticated = st.client.checked && self.svc.unauthenticated(&st.session);
-            let idx = match self.free.pop() {
-                Some(i) => i,
-                None => {
-                    self.conns.push(None);
-                    self.gens.push(0);
-                    (self.conns.len() - 1) as u32
-                }
-            };
-            let token = Token(idx as usize + FIRST_CONN);
-            if let Err(e) = self.poller.add(stream.fd(), token, Interest::READABLE) {
-                eprintln!("kevy: cannot watch a new connection: {e}");
-                self.free.push(idx);
-                continue;
-            }
-            self.svc
-                .connection_event(crate::service::ConnEvent::Accepted, &client);
-            self.ids.insert(client.id, idx);
-            self.conns[idx as usize] = Some(Conn {
-                io: ConnIo {
-                    stream,
-                    rbuf: Vec::new(),
-                    rpos: 0,
-                    rend: 0,
-                    parser: {
-                        let mut p = kevy_resp::Parser::new();
-                        p.set_auth_required(unauthenticated);
-                        p
-                    },
-                    interest: Some(Interest::READABLE),
-                    eof: false,
-                },
-                st,
-                in_ready: false,
-                in_write: false,
-            });
-            let s = self.my_stats();
-            s.connected_clients.fetch_add(1, Ordering::Relaxed);
-            s.total_connections.fetch_add(1, Ordering::Relaxed);
-        }
+        let mut admit = Admit {
+            id: self.id,
+            svc: &*self.svc,
+            stats: &self.stats,
+            next_client_id: &self.next_client_id,
+            poller: &self.poller,
+            lim: &self.lim.v,
+            conns: &mut self.conns,
+            gens: &mut self.gens,
+            free: &mut self.free,
+            ids: &mut self.ids,
+        };
+        admit.accept(listener, None);
     }
 
     fn read(&mut self, idx: u32) {
@@ -1442,7 +1368,12 @@ impl<S: Service> Reactor<S> {
         let start = st.parked.len();
         let out = if direct { &mut st.wbuf } else { &mut st.parked };
         let home = self.id;
-        match self.ex.run_blocking(home, dest, &st.client, cmd, args, out) {
+        let block = if self.svc.runs_long(cmd) {
+            self.run_long(home, dest, &st.client, cmd, args, out)
+        } else {
+            self.ex.run_blocking(home, dest, &st.client, cmd, args, out)
+        };
+        match block {
             None if direct => st.done_seq += 1,
             None => st.park_since(start),
             Some(blocking::ESCALATE) => {
@@ -1558,10 +1489,15 @@ impl<S: Service> Reactor<S> {
                     {
                         continue;
                     }
-                    if let Some(resp) =
+                    let resp = if self.svc.runs_long(cmd) {
+                        self.lending(|ex, mesh| {
+                            ex.run_peer_cmd(mesh, peer, dest, &client, cmd, args)
+                        })
+                    } else {
                         self.ex
                             .run_peer_cmd(&mut self.mesh, peer, dest, &client, cmd, args)
-                    {
+                    };
+                    if let Some(resp) = resp {
                         self.batch(peer).resps.push(resp);
                     }
                 }

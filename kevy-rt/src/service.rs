@@ -626,6 +626,34 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn blocking(&self, _cmd: Self::Cmd) -> bool {
         false
     }
+    /// Whether `cmd` may run long (a script): while it runs on its shard,
+    /// the reactor's other connections are lent to [`serve_while_busy`]
+    /// (crate doc, "Busy scripts"). Asked for each command run on its
+    /// shard: keep it to a load and a test.
+    ///
+    /// [`serve_while_busy`]: crate::serve_while_busy
+    #[inline(always)]
+    fn runs_long(&self, _cmd: Self::Cmd) -> bool {
+        false
+    }
+    /// A command of another connection, which [`Service::route`] let
+    /// through ([`Route::Conn`]) while a script runs long on this thread:
+    /// run it now with its reply in `out`, or answer `None` (writing
+    /// nothing) to leave it, and the connection's later commands, until
+    /// the script ends. `shard` is the one the script runs on. Only
+    /// [`ConnAction::Continue`] and [`ConnAction::Close`] may be
+    /// answered.
+    fn exec_while_busy(
+        &self,
+        _shard: &mut Self::Shard,
+        _client: &mut ClientCtx,
+        _session: &mut Self::Session,
+        _cmd: Self::Cmd,
+        _args: Args<'_>,
+        _out: &mut Vec<u8>,
+    ) -> Option<ConnAction> {
+        None
+    }
     /// Whether the shard has work it does a bit per iteration (a
     /// snapshot being written): an idle shard then wakes every millisecond
     /// instead of sleeping until the next tick.

@@ -971,6 +971,37 @@ impl Service for Kevy {
         self.server.table.get(cmd).flags & flag::BLOCKING != 0
     }
 
+    #[inline(always)]
+    fn runs_long(&self, cmd: u16) -> bool {
+        self.server.table.get(cmd).flags & flag::RUNS_SCRIPT != 0
+    }
+
+    /// While a script is busy, `route` lets through only what Redis runs
+    /// then (`refuse_while_busy`). Of that, what touches nothing but the
+    /// server's script state and the connection runs now, as in Redis:
+    /// SCRIPT KILL, FUNCTION KILL and STATS, SHUTDOWN NOSAVE, AUTH, HELLO
+    /// and QUIT. RESET, MULTI, DISCARD, WATCH and UNWATCH change what the
+    /// runtime keeps for the connection (its queue, its watches on every
+    /// shard), so they wait for the script to end.
+    fn exec_while_busy(
+        &self,
+        shard: &mut Shard,
+        client: &mut ClientCtx,
+        session: &mut Session,
+        cmd: u16,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<ConnAction> {
+        let spec = self.server.table.get(cmd);
+        if !matches!(
+            spec.name,
+            "script" | "function" | "shutdown" | "auth" | "hello" | "quit"
+        ) {
+            return None;
+        }
+        Some(self.exec_conn(shard, client, session, cmd, args, out))
+    }
+
     fn background(&self, shard: &Shard) -> bool {
         shard.snapshot.is_some() || shard.aof.as_ref().is_some_and(|l| l.rewriting())
     }

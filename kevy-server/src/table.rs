@@ -43,6 +43,10 @@ pub mod flag {
     pub const MOVABLEKEYS: u32 = 1 << 16;
     pub const ALLOW_BUSY: u32 = 1 << 17;
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    /// kevy's own, not a Redis flag (COMMAND does not show it): the
+    /// command runs a script, which may run long enough for the runtime
+    /// to serve other connections while it runs (`Service::runs_long`).
+    pub const RUNS_SCRIPT: u32 = 1 << 24;
 
     /// Names in the order Redis prints them in COMMAND INFO.
     pub const NAMES: &[(u32, &str)] = &[

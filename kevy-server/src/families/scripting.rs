@@ -21,7 +21,7 @@ use kevy_rt::{ClientCtx, ConnAction, Fold, Route};
 pub fn register(t: &mut Table) {
     use flag::*;
     const ACL: &[&str] = &["@slow", "@scripting"];
-    let run = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLEKEYS;
+    let run = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLEKEYS | RUNS_SCRIPT;
     let script = |name, flags, route, f| CommandSpec {
         name,
         arity: -3,

@@ -1556,6 +1556,9 @@ fn busy_check(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
             });
         server.scripts.became_busy(r.running.clone());
     }
+    // The thread's other connections get their answers (BUSY, or a
+    // SCRIPT KILL that is seen just below).
+    kevy_rt::serve_while_busy::<crate::service::Kevy>(&mut r.shard);
     if r.running.kill.load(Ordering::SeqCst) || kevy_sys::signal::shutdown_requested() {
         let at = location(lua, 0);
         return stop(lua, r, Stop::Killed { at });

@@ -1,0 +1,260 @@
+//! Busy scripts answered on the script's own thread: with `--cores 1`
+//! every other connection (open before the script or accepted while it
+//! runs) gets `-BUSY`, and SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE
+//! reach the script; at `--cores 2` so does every connection, whichever
+//! thread it lives on. Each transcript is compared with a real
+//! redis-server's (unless `KEVY_SKIP_DIFF=1`).
+//!
+//! Every read has a timeout: a connection that is not answered while the
+//! script runs fails the test instead of hanging it.
+
+mod common;
+
+use common::Server;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any one reply may take.
+const WAIT: Duration = Duration::from_secs(5);
+/// Long enough for a script to pass a 100 ms `busy-reply-threshold`.
+const PAST_THRESHOLD: Duration = Duration::from_millis(400);
+
+const BUSY_EVAL: &str =
+    "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const BUSY_FUNCTION: &str =
+    "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// A raw RESP connection whose replies here are all one line.
+struct Raw(TcpStream, Vec<u8>);
+
+impl Raw {
+    fn new(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Raw(s, Vec::new())
+    }
+
+    fn send(&mut self, argv: &[&str]) {
+        let mut b = format!("*{}\r\n", argv.len()).into_bytes();
+        for a in argv {
+            b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        self.0.write_all(&b).expect("write");
+    }
+
+    /// The next reply line (without CRLF), or why there is none.
+    fn line(&mut self) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(at) = self.1.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.1[..at]).into_owned();
+                self.1.drain(..at + 2);
+                return line;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return "(no reply)".into();
+            }
+            self.0.set_read_timeout(Some(left)).expect("timeout");
+            let mut buf = [0u8; 4096];
+            match self.0.read(&mut buf) {
+                Ok(0) => return "(closed)".into(),
+                Ok(n) => self.1.extend_from_slice(&buf[..n]),
+                Err(_) => return "(no reply)".into(),
+            }
+        }
+    }
+
+    fn call(&mut self, argv: &[&str]) -> String {
+        self.send(argv);
+        self.line()
+    }
+}
+
+fn kevy(cores: &str) -> Server {
+    Server::kevy(&[
+        "--cores",
+        cores,
+        "--save",
+        "",
+        "--busy-reply-threshold",
+        "100",
+    ])
+}
+
+/// A redis-server to compare with, or `None` when told to skip.
+fn redis(name: &str) -> Option<Server> {
+    if common::skip_redis_tools() {
+        return None;
+    }
+    common::require_program("redis-server");
+    Some(Server::redis_with(name, None, &["--busy-reply-threshold", "100"]).expect("redis-server"))
+}
+
+/// An EVAL script that never ends: its own connection, others' answers
+/// while it runs, SCRIPT KILL, and the killed script's reply.
+fn eval_killed(port: u16) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut before = Raw::new(port);
+    t.push(before.call(&["PING"]));
+    let mut runner = Raw::new(port);
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    thread::sleep(PAST_THRESHOLD);
+    // A connection open before the script, one accepted while it runs,
+    // and two commands in one write: each answered, in order.
+    t.push(before.call(&["GET", "k"]));
+    let mut other = Raw::new(port);
+    other
+        .0
+        .write_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+        .unwrap();
+    t.push(other.line());
+    t.push(other.line());
+    t.push(other.call(&["FUNCTION", "KILL"]));
+    t.push(other.call(&["SCRIPT", "KILL"]));
+    t.push(runner.line());
+    t.push(other.call(&["PING"]));
+    t.push(runner.call(&["PING"]));
+    t.push(before.call(&["SCRIPT", "KILL"]));
+    t
+}
+
+/// A function that never ends: BUSY names FUNCTION KILL, SCRIPT KILL may
+/// not stop it, FUNCTION KILL does.
+fn function_killed(port: u16) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut loader = Raw::new(port);
+    let len = loader.call(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=busylib\nredis.register_function('spin', function() while true do end end)",
+    ]);
+    t.push(format!("{len} {}", loader.line()));
+    let mut runner = Raw::new(port);
+    runner.send(&["FCALL", "spin", "0"]);
+    thread::sleep(PAST_THRESHOLD);
+    t.push(loader.call(&["PING"]));
+    t.push(loader.call(&["SCRIPT", "KILL"]));
+    t.push(loader.call(&["FUNCTION", "KILL"]));
+    t.push(runner.line());
+    t.push(runner.call(&["PING"]));
+    t
+}
+
+/// A script that wrote cannot be killed; SHUTDOWN without NOSAVE is
+/// refused; SHUTDOWN NOSAVE stops the server. Returns the transcript and
+/// whether the server exited.
+fn unkillable_then_shutdown(srv: &mut Server) -> (Vec<String>, bool) {
+    let mut t = Vec::new();
+    let mut runner = Raw::new(srv.port);
+    runner.send(&["EVAL", "redis.call('set', 'k', 'v') while true do end", "0"]);
+    thread::sleep(PAST_THRESHOLD);
+    let mut other = Raw::new(srv.port);
+    t.push(other.call(&["SCRIPT", "KILL"]));
+    t.push(other.call(&["SHUTDOWN"]));
+    other.send(&["SHUTDOWN", "NOSAVE"]);
+    let exited = srv.wait_exit(WAIT).is_some();
+    (t, exited)
+}
+
+fn check_eval_killed(t: &[String]) {
+    assert_eq!(t[0], "+PONG", "{t:#?}");
+    assert_eq!(t[1], BUSY_EVAL, "{t:#?}");
+    assert_eq!(t[2], BUSY_EVAL, "{t:#?}");
+    assert_eq!(t[3], BUSY_EVAL, "{t:#?}");
+    assert_eq!(t[5], "+OK", "{t:#?}");
+    assert!(
+        t[6].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{t:#?}"
+    );
+    assert_eq!(
+        t[7..],
+        [
+            "+PONG",
+            "+PONG",
+            "-NOTBUSY No scripts in execution right now."
+        ]
+    );
+}
+
+#[test]
+fn others_on_the_scripts_thread_get_busy_and_script_kill_stops_it() {
+    let srv = kevy("1");
+    let got = eval_killed(srv.port);
+    check_eval_killed(&got);
+    if let Some(r) = redis("busy-eval") {
+        assert_eq!(got, eval_killed(r.port));
+    }
+}
+
+#[test]
+fn function_kill_stops_a_function_on_its_own_thread() {
+    let srv = kevy("1");
+    let got = function_killed(srv.port);
+    assert_eq!(got[1], BUSY_FUNCTION, "{got:#?}");
+    assert_eq!(got[2], BUSY_FUNCTION, "{got:#?}");
+    assert_eq!(got[3], "+OK", "{got:#?}");
+    assert!(
+        got[4].starts_with("-ERR Script killed by user with "),
+        "{got:#?}"
+    );
+    assert_eq!(got[5], "+PONG", "{got:#?}");
+    if let Some(r) = redis("busy-function") {
+        assert_eq!(got, function_killed(r.port));
+    }
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
+    let mut srv = kevy("1");
+    let (got, exited) = unkillable_then_shutdown(&mut srv);
+    assert!(got[0].starts_with("-UNKILLABLE "), "{got:#?}");
+    assert_eq!(got[1], BUSY_EVAL, "{got:#?}");
+    assert!(exited, "SHUTDOWN NOSAVE did not stop kevy: {got:#?}");
+    if let Some(mut r) = redis("busy-unkillable") {
+        let (want, exited) = unkillable_then_shutdown(&mut r);
+        assert!(exited, "redis-server did not stop");
+        assert_eq!(got, want);
+    }
+}
+
+/// Two keys owned by shards 0 and 1 of a two-shard server.
+fn key_of_shard(shard: usize) -> String {
+    (0..)
+        .map(|i| format!("busy:{i}"))
+        .find(|k| kevy_rt::shard_of(k.as_bytes(), 2) == shard)
+        .unwrap()
+}
+
+#[test]
+fn every_connection_gets_busy_whichever_thread_it_lives_on() {
+    let srv = kevy("2");
+    // Eight connections spread by the kernel over the two threads: each
+    // thread has some but with a chance of 1 in 128.
+    let mut others: Vec<Raw> = (0..8).map(|_| Raw::new(srv.port)).collect();
+    for o in &mut others {
+        assert_eq!(o.call(&["PING"]), "+PONG");
+    }
+    // One script on each shard: at least one of them runs on a shard that
+    // is not the runner's own (it came through the ring).
+    for shard in 0..2 {
+        let key = key_of_shard(shard);
+        let mut runner = Raw::new(srv.port);
+        runner.send(&["EVAL", "while true do end", "1", &key]);
+        thread::sleep(PAST_THRESHOLD);
+        for (i, o) in others.iter_mut().enumerate() {
+            assert_eq!(
+                o.call(&["PING"]),
+                BUSY_EVAL,
+                "connection {i}, shard {shard}"
+            );
+        }
+        assert_eq!(others[0].call(&["SCRIPT", "KILL"]), "+OK");
+        let r = runner.line();
+        assert!(r.starts_with("-ERR Script killed by user"), "{r}");
+        for o in &mut others {
+            assert_eq!(o.call(&["PING"]), "+PONG");
+        }
+    }
+}
