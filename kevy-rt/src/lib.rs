@@ -45,7 +45,8 @@
 //!   `reactor/clients.rs`: what spans every shard's connections (CLIENT
 //!   LIST/KILL, MONITOR); `reactor/pubsub.rs`: subscriptions and message
 //!   delivery; `reactor/tracking.rs`: client-side caching's invalidations;
-//!   `exec.rs`: the execution point.
+//!   `exec.rs`: the execution point; `reactor/busy.rs`: serving the
+//!   other connections while a script runs long ("Busy scripts").
 //!
 //! `reactor/sim.rs` (tests only) runs several reactors on one thread with
 //! their real rings, stepping shards in chosen or random orders, so the
@@ -623,6 +624,60 @@
 //! ([`Stats::receivers`]); the message waits in the shard and goes out
 //! through [`Pushes::publish`] when the command ends, as the script's
 //! keyspace events do (in way 3 from the final run only).
+//!
+//! # Busy scripts
+//!
+//! A script runs on one reactor with no yield. Past `busy-reply-threshold`
+//! Redis answers every other client from the script's hook
+//! (`processEventsWhileBlocked`); kevy's other reactors answer theirs on
+//! their own (the service's `route` refuses with `-BUSY` while a script
+//! is busy), and the script's reactor does it from the hook too:
+//!
+//! - A command the service says may run long ([`Service::runs_long`]: a
+//!   script) that runs inline on its home shard or from a peer's ring
+//!   runs with the reactor's connection table, listeners and a handle on
+//!   its poller *lent* to a desk: moved into it, by value, for the
+//!   command's time, and back after. The desk sits in a thread-local
+//!   slot, and the script's hook, every so often once the script is
+//!   busy, calls [`serve_while_busy`] with the shard the script runs on.
+//! - The desk polls the reactor's epoll without waiting and accepts new
+//!   connections. A connection that runs commands the plain way (not in
+//!   MULTI, not blocked, paused, closing or gated) has its socket read
+//!   and its complete commands answered in order: the refusal `route`
+//!   gives (`-BUSY`), or [`Service::exec_while_busy`]'s reply for what
+//!   may run then (SCRIPT KILL, SHUTDOWN NOSAVE, …). The first command it
+//!   cannot answer so, and everything after it on that connection, stays
+//!   in the buffer. Replies take their slots as any reply does, so they
+//!   leave in order behind anything the connection is still owed, and
+//!   are written at once. When the command ends, the reactor looks at
+//!   every connection the desk touched: its output is flushed, what was
+//!   left in its buffer runs, a connection that closed is closed.
+//! - Nothing else runs: no ring is drained (a batch from another shard
+//!   waits in its ring until the script ends: Redis has no such thing,
+//!   and the other shards' clients already get `-BUSY` on their own), no
+//!   transaction advances, no connection closes, no timer fires. The
+//!   running connection is out of the table while its command runs, so
+//!   the desk never sees it, and a command of the peer path belongs to
+//!   another reactor's connection.
+//!
+//! **Why it is safe.** The running command holds the executor (the shard,
+//! its effects, its locks) and, inline, its own connection; the desk
+//! owns, for that time, exactly what the command never touches. Nothing
+//! is aliased and no unsafe code is involved: the desk is a value moved
+//! out of the reactor and back, and the slot is taken out while the desk
+//! serves, so a call from inside it finds nothing. Epoll events the desk
+//! reads and does not act on are level-triggered and come back; the
+//! waker's edge is not needed, because a reactor looks at its rings
+//! again before it sleeps.
+//!
+//! **Cost.** One flag test per command on the inline and ring paths; a
+//! script moves a few vectors in and out; epoll is polled only once a
+//! script is past its threshold, every 100000 Lua instructions.
+//!
+//! **Not covered.** A script inside MULTI/EXEC, or run by copy on a
+//! scratch shard (declared keys spanning shards), lends nothing: the
+//! clients of its thread wait until it ends, as do the other shards'
+//! transactions and messages on its rings.
 //!
 //! # Commands the server issues itself
 //!

@@ -342,12 +342,10 @@ fn script_writes_are_logged_as_commands(cores: &str) {
 }
 
 // ---------------------------------------------------------------------------
-// Busy scripts. A script runs on its shard's thread, so only connections of
-// other shards' threads are answered while it runs: these tests use two
-// shards and ask from connections that get the BUSY reply.
+// Busy scripts, asked from connections of any thread of a two-shard
+// server (tests/busy.rs asks from the script's own thread).
 
-/// Connections until one is answered (BUSY) while a script is busy: one
-/// whose thread is not the busy one.
+/// Connections until one is answered (BUSY) while a script is busy.
 fn answered_connection(port: u16) -> (TcpStreamConn, Vec<u8>) {
     for _ in 0..64 {
         let mut c = TcpStreamConn::new(port);
