@@ -634,8 +634,8 @@
 //! is busy), and the script's reactor does it from the hook too:
 //!
 //! - A command the service says may run long ([`Service::runs_long`]: a
-//!   script) that runs inline on its home shard or from a peer's ring
-//!   runs with the reactor's connection table, listeners and a handle on
+//!   script) that runs inline on its home shard (alone, or in a
+//!   transaction's fast path) or from a peer's ring runs with the reactor's connection table, listeners and a handle on
 //!   its poller *lent* to a desk: moved into it, by value, for the
 //!   command's time, and back after. The desk sits in a thread-local
 //!   slot, and the script's hook, every so often once the script is
@@ -674,10 +674,11 @@
 //! script moves a few vectors in and out; epoll is polled only once a
 //! script is past its threshold, every 100000 Lua instructions.
 //!
-//! **Not covered.** A script inside MULTI/EXEC, or run by copy on a
-//! scratch shard (declared keys spanning shards), lends nothing: the
-//! clients of its thread wait until it ends, as do the other shards'
-//! transactions and messages on its rings.
+//! **Not covered.** A script that runs as part of a coordinated
+//! transaction (by copy on a scratch shard when its declared keys span
+//! shards, or in a MULTI/EXEC block whose keys do) lends nothing: its
+//! connection is in the table while the coordinator runs it. The other
+//! clients of its thread wait until it ends.
 //!
 //! # Commands the server issues itself
 //!

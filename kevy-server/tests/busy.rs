@@ -120,6 +120,23 @@ fn eval_killed(port: u16) -> Vec<String> {
     t
 }
 
+/// An EVAL script that never ends inside MULTI/EXEC.
+fn exec_killed(port: u16) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut runner = Raw::new(port);
+    t.push(runner.call(&["MULTI"]));
+    t.push(runner.call(&["EVAL", "while true do end", "0"]));
+    runner.send(&["EXEC"]);
+    thread::sleep(PAST_THRESHOLD);
+    let mut other = Raw::new(port);
+    t.push(other.call(&["PING"]));
+    t.push(other.call(&["SCRIPT", "KILL"]));
+    t.push(runner.line());
+    t.push(runner.line());
+    t.push(runner.call(&["PING"]));
+    t
+}
+
 /// A function that never ends: BUSY names FUNCTION KILL, SCRIPT KILL may
 /// not stop it, FUNCTION KILL does.
 fn function_killed(port: u16) -> Vec<String> {
@@ -185,6 +202,22 @@ fn others_on_the_scripts_thread_get_busy_and_script_kill_stops_it() {
     check_eval_killed(&got);
     if let Some(r) = redis("busy-eval") {
         assert_eq!(got, eval_killed(r.port));
+    }
+}
+
+#[test]
+fn a_script_inside_exec_is_killed_from_its_own_thread() {
+    let srv = kevy("1");
+    let got = exec_killed(srv.port);
+    assert_eq!(got[..4], ["+OK", "+QUEUED", BUSY_EVAL, "+OK"], "{got:#?}");
+    assert_eq!(got[4], "*1", "{got:#?}");
+    assert!(
+        got[5].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{got:#?}"
+    );
+    assert_eq!(got[6], "+PONG", "{got:#?}");
+    if let Some(r) = redis("busy-exec") {
+        assert_eq!(got, exec_killed(r.port));
     }
 }
 

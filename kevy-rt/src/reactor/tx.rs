@@ -466,6 +466,11 @@ impl<S: Service> Reactor<S> {
                         self.introspect_into(st.client.resp3, *ps, args.args(), &mut out);
                         self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
                     }
+                    Ok(_) if self.svc.runs_long(*cmd) => {
+                        let client = st.client;
+                        let out = &mut out;
+                        self.lending(|ex, _| ex.run(&client, *cmd, args.args(), 0, out));
+                    }
                     Ok(_) => self.ex.run(&st.client, *cmd, args.args(), 0, &mut out),
                 }
             }
