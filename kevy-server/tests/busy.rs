@@ -120,6 +120,29 @@ fn eval_killed(port: u16) -> Vec<String> {
     t
 }
 
+/// A long pipeline sent while a script is busy: every command answered
+/// though it spans several reads and command budgets.
+fn pipeline_answered(port: u16) -> Vec<String> {
+    const N: usize = 3000;
+    let mut runner = Raw::new(port);
+    runner.send(&["EVAL", "while true do end", "0"]);
+    thread::sleep(PAST_THRESHOLD);
+    let mut other = Raw::new(port);
+    let mut burst = Vec::new();
+    for i in 0..N {
+        let arg = i.to_string();
+        burst.extend_from_slice(
+            format!("*2\r\n$4\r\nECHO\r\n${}\r\n{arg}\r\n", arg.len()).as_bytes(),
+        );
+    }
+    other.0.write_all(&burst).unwrap();
+    let mut t: Vec<String> = (0..N).map(|_| other.line()).collect();
+    t.dedup();
+    t.push(other.call(&["SCRIPT", "KILL"]));
+    t.push(runner.line().split(" script:").next().unwrap().to_string());
+    t
+}
+
 /// An EVAL script that never ends inside MULTI/EXEC.
 fn exec_killed(port: u16) -> Vec<String> {
     let mut t = Vec::new();
@@ -202,6 +225,23 @@ fn others_on_the_scripts_thread_get_busy_and_script_kill_stops_it() {
     check_eval_killed(&got);
     if let Some(r) = redis("busy-eval") {
         assert_eq!(got, eval_killed(r.port));
+    }
+}
+
+#[test]
+fn a_long_pipeline_gets_busy_for_every_command() {
+    let srv = kevy("1");
+    let got = pipeline_answered(srv.port);
+    assert_eq!(
+        got,
+        [
+            BUSY_EVAL,
+            "+OK",
+            "-ERR Script killed by user with SCRIPT KILL..."
+        ]
+    );
+    if let Some(r) = redis("busy-pipeline") {
+        assert_eq!(got, pipeline_answered(r.port));
     }
 }
 

@@ -8,7 +8,7 @@
 use super::executor::Executor;
 use super::mesh::Endpoint;
 use super::{metrics, Admit, Listener, Reactor, FIRST_CONN, WAKER};
-use crate::conn::{Conn, ConnState, CMD_BUDGET};
+use crate::conn::{Conn, ConnState, CMD_BUDGET, READ_CHUNK};
 use crate::limits::LimitValues;
 use crate::msg::Dest;
 use crate::service::{ClientCtx, ConnAction, Refused, Route, Service, TxOp};
@@ -214,6 +214,12 @@ impl<S: Service> Desk<S> {
         if !servable(&c.st) || c.io.eof {
             // Left in the socket: its event comes back after the command.
             return false;
+        }
+        if c.io.rend - c.io.rpos >= READ_CHUNK {
+            // What is buffered is answered first (a command that must
+            // wait stops the rest): the socket keeps the rest, so a
+            // client cannot grow its buffer while the command runs.
+            return true;
         }
         let io = &mut c.io;
         for _ in 0..4 {
