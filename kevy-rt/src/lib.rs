@@ -46,7 +46,8 @@
 //!   LIST/KILL, MONITOR); `reactor/pubsub.rs`: subscriptions and message
 //!   delivery; `reactor/tracking.rs`: client-side caching's invalidations;
 //!   `exec.rs`: the execution point; `reactor/busy.rs`: serving the
-//!   other connections while a script runs long ("Busy scripts").
+//!   other connections while a script runs long ("Busy scripts"), with
+//!   the reactor's own accepting (`reactor/accept.rs`).
 //!
 //! `reactor/sim.rs` (tests only) runs several reactors on one thread with
 //! their real rings, stepping shards in chosen or random orders, so the

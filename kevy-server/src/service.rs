@@ -993,10 +993,13 @@ impl Service for Kevy {
         out: &mut Vec<u8>,
     ) -> Option<ConnAction> {
         let spec = self.server.table.get(cmd);
-        if !matches!(
+        let now = matches!(
             spec.name,
             "script" | "function" | "shutdown" | "auth" | "hello" | "quit"
-        ) {
+        );
+        // Checked again here: no other SCRIPT or FUNCTION subcommand may
+        // run while the script's engine is in use.
+        if !now || self.effective_flags(cmd, spec, args) & flag::ALLOW_BUSY == 0 {
             return None;
         }
         Some(self.exec_conn(shard, client, session, cmd, args, out))
