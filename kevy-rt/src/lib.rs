@@ -636,8 +636,9 @@
 //!
 //! - A command the service says may run long ([`Service::runs_long`]: a
 //!   script) that runs inline on its home shard (alone, or in a
-//!   transaction's fast path) or from a peer's ring runs with the reactor's connection table, listeners and a handle on
-//!   its poller *lent* to a desk: moved into it, by value, for the
+//!   transaction's fast path) or from a peer's ring runs with the
+//!   reactor's connection table and listeners *lent* to a desk, which
+//!   shares the reactor's poller: moved into it, by value, for the
 //!   command's time, and back after. The desk sits in a thread-local
 //!   slot, and the script's hook, every so often once the script is
 //!   busy, calls [`serve_while_busy`] with the shard the script runs on.

@@ -1,9 +1,10 @@
 //! Serving a reactor's other connections while a script runs long on it
 //! (Redis's `processEventsWhileBlocked`). The script's command holds the
-//! shard's executor; the connection table, the listeners and the poller
-//! are moved into a *desk* for as long as it runs, and the script's hook
-//! reaches the desk through a thread-local slot: the desk owns what it
-//! touches, so nothing is reached through the borrowed reactor.
+//! shard's executor; the connection table and the listeners are moved
+//! into a *desk*, which shares the poller, for as long as it runs, and the
+//! script's hook reaches the desk through a thread-local slot: the desk
+//! owns what it touches, so nothing is reached through the borrowed
+//! reactor.
 
 use super::executor::Executor;
 use super::mesh::Endpoint;
@@ -38,7 +39,8 @@ thread_local! {
 /// it from a script running past `busy-reply-threshold`, every so often,
 /// with the shard the script runs on; replies are written at once. False
 /// when nothing is lent: the command runs where the runtime lends nothing
-/// (by copy, inside a transaction), or `S` is not the thread's service.
+/// (by copy, in a coordinated transaction), or `S` is not the thread's
+/// service.
 pub fn serve_while_busy<S: Service>(shard: &mut S::Shard) -> bool {
     let Some(mut lent) = LENT.with(Cell::take) else {
         return false;
@@ -55,7 +57,7 @@ pub fn serve_while_busy<S: Service>(shard: &mut S::Shard) -> bool {
 }
 
 /// What serves the other connections while a command runs long: the
-/// reactor's table, listeners and poller, lent for that time.
+/// reactor's table and listeners, lent for that time, and its poller.
 pub(super) struct Desk<S: Service> {
     id: usize,
     n: usize,
