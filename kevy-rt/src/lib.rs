@@ -678,7 +678,8 @@
 //!
 //! **Not covered.** A script that runs as part of a coordinated
 //! transaction (by copy on a scratch shard when its declared keys span
-//! shards, or in a MULTI/EXEC block whose keys do) lends nothing: its
+//! shards, escalated over the whole keyspace, or in a MULTI/EXEC block
+//! whose keys span shards) lends nothing: its
 //! connection is in the table while the coordinator runs it. The other
 //! clients of its thread wait until it ends.
 //!
