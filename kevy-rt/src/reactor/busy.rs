@@ -117,7 +117,7 @@ impl<S: Service> Desk<S> {
         }
     }
 
-    /// Moves the reactor's connections, listeners and limits in, or back.
+    /// Moves the reactor's connection table and listeners in, or back.
     fn swap_with(&mut self, r: &mut Reactor<S>) {
         std::mem::swap(&mut self.listeners, &mut r.listeners);
         std::mem::swap(&mut self.conns, &mut r.conns);
