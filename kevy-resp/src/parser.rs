@@ -205,7 +205,9 @@ impl Parser {
         self.stage != Stage::Idle
     }
 
-    /// Parses one command from the front of `input`.
+    /// Parses one command from the front of `input`. Inlined, as the
+    /// first step of every command in the connection loop.
+    #[inline(always)]
     pub fn parse(&mut self, input: &[u8]) -> Result<Parse, ProtoError> {
         let input = &input[..input.len().min(MAX_INPUT)];
         if self.stage != Stage::Idle && !self.same_frame(input) {
@@ -334,6 +336,7 @@ impl Parser {
     }
 
     /// `processMultibulkBuffer`: `*<n>\r\n` then n × `$<len>\r\n<bytes>\r\n`.
+    #[inline(always)]
     fn parse_multibulk(&mut self, input: &[u8]) -> Result<Parse, ProtoError> {
         if self.stage == Stage::Count {
             let Some(cr) = self.header_line(input, ProtoError::TooBigMbulkCountString)? else {

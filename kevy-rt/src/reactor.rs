@@ -1368,10 +1368,10 @@ impl<S: Service> Reactor<S> {
         let start = st.parked.len();
         let out = if direct { &mut st.wbuf } else { &mut st.parked };
         let home = self.id;
-        let block = if self.svc.runs_long(cmd) {
-            self.run_long(home, dest, &st.client, cmd, args, out)
+        let block = if self.svc.runs_apart(cmd) {
+            self.run_apart(home, dest, &st.client, cmd, args, out)
         } else {
-            self.ex.run_blocking(home, dest, &st.client, cmd, args, out)
+            self.ex.run_plain(&st.client, cmd, args, out)
         };
         match block {
             None if direct => st.done_seq += 1,

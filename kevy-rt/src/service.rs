@@ -636,6 +636,14 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn runs_long(&self, _cmd: Self::Cmd) -> bool {
         false
     }
+    /// Whether `cmd` is [`blocking`](Service::blocking) or
+    /// [`runs_long`](Service::runs_long): the one test the hot path makes
+    /// before running a command on its shard, so keep it to a load and a
+    /// test (both flags at once).
+    #[inline(always)]
+    fn runs_apart(&self, cmd: Self::Cmd) -> bool {
+        self.blocking(cmd) || self.runs_long(cmd)
+    }
     /// A command of another connection, which [`Service::route`] let
     /// through ([`Route::Conn`]) while a script runs long on this thread:
     /// run it now with its reply in `out`, or answer `None` (writing

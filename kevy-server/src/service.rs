@@ -332,7 +332,7 @@ impl Kevy {
     #[inline(always)]
     fn checked(&self, args: Args<'_>, internal: bool) -> Result<(u16, &CommandSpec), Vec<u8>> {
         let table = &self.server.table;
-        let Some(id) = table.lookup(args.get(0)) else {
+        let Some(id) = table.lookup_inline(args.get(0)) else {
             return self.checked_builtin(args, internal);
         };
         let spec = table.get(id);
@@ -974,6 +974,11 @@ impl Service for Kevy {
     #[inline(always)]
     fn runs_long(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & flag::RUNS_SCRIPT != 0
+    }
+
+    #[inline(always)]
+    fn runs_apart(&self, cmd: u16) -> bool {
+        self.server.table.get(cmd).flags & (flag::RUNS_SCRIPT | flag::BLOCKING) != 0
     }
 
     /// While a script is busy, `route` lets through only what Redis runs

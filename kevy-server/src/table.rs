@@ -373,6 +373,13 @@ impl Table {
     /// without allocating.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<u16> {
+        self.lookup_inline(name)
+    }
+
+    /// [`lookup`](Self::lookup) inlined, for the execution point's
+    /// routing (every command).
+    #[inline(always)]
+    pub fn lookup_inline(&self, name: &[u8]) -> Option<u16> {
         let Some(key) = NameKey::new(name) else {
             return self.lookup_long(name);
         };

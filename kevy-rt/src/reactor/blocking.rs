@@ -124,12 +124,40 @@ impl<S: Service> Waiters<S> {
 }
 
 impl<S: Service> Executor<S> {
+    /// Runs a command that does not block: the plain execution point, and
+    /// a look at whether it fed a waiter (one branch while nobody waits);
+    /// [`ESCALATE`] when a script asks to run again over every shard.
+    #[inline(always)]
+    pub fn run_plain(
+        &mut self,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<u64> {
+        let escalate = exec::run_escalable(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            client,
+            cmd,
+            args,
+            0,
+            self.locks.active(),
+            out,
+        );
+        if escalate {
+            return Some(ESCALATE);
+        }
+        self.note(client, args);
+        None
+    }
+
     /// Runs a command that may block, for a client living on `home`. When
     /// it asks to block, the client is parked in its keys' queues and the
     /// request's timeout is returned (no reply was written).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     pub fn run_blocking(
         &mut self,
         home: usize,
@@ -140,24 +168,7 @@ impl<S: Service> Executor<S> {
         out: &mut Vec<u8>,
     ) -> Option<u64> {
         if !self.svc.blocking(cmd) {
-            // Every other command: the plain execution point, and a look
-            // at whether it fed a waiter (one branch while nobody waits).
-            let escalate = exec::run_escalable(
-                &*self.svc,
-                &mut self.shard,
-                &mut self.effects,
-                client,
-                cmd,
-                args,
-                0,
-                self.locks.active(),
-                out,
-            );
-            if escalate {
-                return Some(ESCALATE);
-            }
-            self.note(client, args);
-            return None;
+            return self.run_plain(client, cmd, args, out);
         }
         let block = exec::run_may_block(
             &*self.svc,

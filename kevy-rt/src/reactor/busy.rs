@@ -412,11 +412,30 @@ impl<S: Service> Reactor<S> {
     }
 
     /// `single`'s inline run of a command that may run long, as
-    /// `Executor::run_blocking` (out of line: `single` is inlined into the
-    /// connection's loop).
+    /// A blocking command or a script, run on this shard out of line
+    /// (`single` is inlined into the connection's loop, and keeps only the
+    /// plain path there).
     #[cold]
     #[inline(never)]
-    pub(super) fn run_long(
+    pub(super) fn run_apart(
+        &mut self,
+        home: usize,
+        dest: Dest,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        args: Args<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<u64> {
+        if self.svc.runs_long(cmd) {
+            self.run_long(home, dest, client, cmd, args, out)
+        } else {
+            self.ex.run_blocking(home, dest, client, cmd, args, out)
+        }
+    }
+
+    /// `Executor::run_blocking` with the other connections lent to the
+    /// busy desk.
+    fn run_long(
         &mut self,
         home: usize,
         dest: Dest,
