@@ -68,8 +68,9 @@ TYPES_MEM_ENTRIES=${BENCH_TYPES_MEM_ENTRIES:-1000000}
 TYPES_MEM_SETTLE=${BENCH_TYPES_MEM_SETTLE:-3}
 CLK_TCK=$(getconf CLK_TCK)
 
-# The prefill, as RESP on stdout for redis-cli --pipe. Deterministic, so
-# both servers hold the same data.
+# The prefill, as RESP on stdout for redis-cli --pipe: `bench PARTS` (a
+# comma-separated list of xr, hll, big, geo) or `mem ENTRIES`.
+# Deterministic, so both servers hold the same data.
 TYPES_PREFILL_PY='
 import random, sys
 out = sys.stdout.buffer
@@ -79,7 +80,6 @@ def cmd(*args):
         a = a if isinstance(a, bytes) else str(a).encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(parts)
-rng = random.Random(13)
 what = sys.argv[1]
 buf = []
 def flush(force=False):
@@ -87,22 +87,29 @@ def flush(force=False):
     if force or len(buf) >= 1000:
         out.write(b"".join(buf))
         buf = []
-if what == "bench":
+parts = sys.argv[2].split(",") if what == "bench" else []
+if "xr" in parts:
     for i in range(1, 100001):
         buf.append(cmd("XADD", "xr", "%d-1" % i, "f", "v"))
         flush()
+if "hll" in parts:
     for key in ("hll1", "hll2"):
         for i in range(0, 100000, 100):
             buf.append(cmd("PFADD", key, *("%s:%d" % (key, j) for j in range(i, i + 100))))
             flush()
+if "big" in parts:
+    rng = random.Random(13)
     buf.append(cmd("SET", "big", rng.randbytes(1 << 20)))
+if "geo" in parts:
+    rng = random.Random(14)
     for i in range(0, 100000, 100):
         args = []
         for j in range(i, i + 100):
             args += ["%.6f" % rng.uniform(12, 14), "%.6f" % rng.uniform(51, 53), "m:%d" % j]
         buf.append(cmd("GEOADD", "geo", *args))
         flush()
-elif what == "mem":
+if what == "mem":
+    rng = random.Random(15)
     for i in range(int(sys.argv[2])):
         buf.append(cmd("XADD", "mem", "*", "name", "event-%d" % (i % 100),
                        "user", "%d" % rng.randrange(10000), "ts", "%d" % (1733380000000 + i),
@@ -181,17 +188,34 @@ types_pipe() {
     fi
 }
 
+# types_parts WORKLOADS...: the prefill parts they read.
+types_parts() {
+    local wl parts=()
+    for wl in "$@"; do
+        case $wl in
+        xrange10) parts+=(xr) ;;
+        pfcount | pfcount2) parts+=(hll) ;;
+        bitcount) parts+=(big) ;;
+        geosearch) parts+=(geo) ;;
+        esac
+    done
+    local IFS=,
+    echo "${parts[*]}"
+}
+
 # types_check SERVER: the prefill is what the workloads expect.
 types_check() {
     local xlen card n
     xlen=$(redis-cli -p "$PORT" XLEN xr)
     card=$(redis-cli -p "$PORT" ZCARD geo)
-    n=$(redis-cli -p "$PORT" GEOSEARCH geo FROMLONLAT 13.5 52.5 BYRADIUS 1 km | grep -c .)
-    if [[ $xlen != 100000 || $card != 100000 ]]; then
+    # grep -c exits 1 when it counts none (no geo prefill).
+    n=$(redis-cli -p "$PORT" GEOSEARCH geo FROMLONLAT 13.5 52.5 BYRADIUS 1 km | grep -c . || true)
+    if [[ ,$TYPES_PARTS, == *,xr,* && $xlen != 100000 ]] ||
+        [[ ,$TYPES_PARTS, == *,geo,* && $card != 100000 ]]; then
         echo "$1: prefill holds XLEN xr $xlen, ZCARD geo $card (want 100000 each)" >&2
         exit 1
     fi
-    echo "  $1: prefilled; PFCOUNT hll1 $(redis-cli -p "$PORT" PFCOUNT hll1)," \
+    echo "  $1: prefilled $TYPES_PARTS; PFCOUNT hll1 $(redis-cli -p "$PORT" PFCOUNT hll1)," \
         "GEOSEARCH 1 km at 13.5 52.5: $n members" >&2
 }
 
@@ -256,6 +280,7 @@ types_main() {
         exit 1
     fi
     IFS=',' read -r -a wls <<<"$TYPES_WORKLOADS"
+    TYPES_PARTS=$(types_parts "${wls[@]}")
     : >"$OUT/types.tsv"
     : >"$OUT/types-mem.tsv"
     local round server wl load
@@ -263,7 +288,7 @@ types_main() {
     for round in $(seq "$ROUNDS"); do
         for server in redis kevy:1; do
             start "$server" 0
-            types_pipe bench
+            types_pipe bench "$TYPES_PARTS"
             types_check "$server"
             for wl in "${wls[@]}"; do
                 types_run "$wl" "$server" "$round"
