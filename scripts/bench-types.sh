@@ -60,12 +60,19 @@
 #   BENCH_TYPES_MEM       1 to run the memory check, 0 to skip      [1]
 #   BENCH_TYPES_MEM_ENTRIES  stream entries of the memory check     [1000000]
 #   BENCH_TYPES_MEM_SETTLE   seconds before reading VmRSS           [3]
+#   BENCH_TYPES_CALLGRIND 1 to add a pass under callgrind (valgrind):
+#                         server instructions per request of each
+#                         workload, which the machine's noise leaves
+#                         alone; see types_cg                       [0]
+#   BENCH_TYPES_CG_DIV    its runs are N/this and 3x that            [50]
 
 TYPES_N=${BENCH_N:-500000}
 TYPES_WORKLOADS=${BENCH_TYPES_WORKLOADS:-xadd,xrange10,pfadd,pfcount,pfcount2,setbit,bitcount,geoadd,geosearch}
 TYPES_MEM=${BENCH_TYPES_MEM:-1}
 TYPES_MEM_ENTRIES=${BENCH_TYPES_MEM_ENTRIES:-1000000}
 TYPES_MEM_SETTLE=${BENCH_TYPES_MEM_SETTLE:-3}
+TYPES_CG=${BENCH_TYPES_CALLGRIND:-0}
+TYPES_CG_DIV=${BENCH_TYPES_CG_DIV:-50}
 CLK_TCK=$(getconf CLK_TCK)
 
 # The prefill, as RESP on stdout for redis-cli --pipe: `bench PARTS` (a
@@ -194,7 +201,7 @@ types_parts() {
     for wl in "$@"; do
         case $wl in
         xrange10) parts+=(xr) ;;
-        pfcount | pfcount2) parts+=(hll) ;;
+        pfcount | pfcount2) [[ " ${parts[*]} " == *" hll "* ]] || parts+=(hll) ;;
         bitcount) parts+=(big) ;;
         geosearch) parts+=(geo) ;;
         esac
@@ -274,6 +281,60 @@ types_mem() {
     stop_server
 }
 
+# types_cg SERVER: the callgrind pass on a fresh SERVER under valgrind
+# (pinned to CPU 0): for each workload, an unmeasured run of N1 = N/$TYPES_CG_DIV
+# requests, then runs of N1 and 3 x N1 with the counters zeroed before and
+# dumped after each; appends "workload server instructions/request" (the
+# difference of the two runs over 2 x N1 requests, which cancels connection
+# setup) to $OUT/types-cg.tsv. The measured runs draw their random numbers
+# from other ranges than the first run (RANGE-7, RANGE-13), so that PFADD
+# and GEOADD add new elements rather than repeat the first run's.
+types_cg() {
+    local server=$1 wl n1 f i1 i2 cg_out="$OUT/cg-${1%%:*}"
+    mkdir -p "$cg_out"
+    PORT=$(pick_port)
+    local vg=(taskset -c 0 valgrind --tool=callgrind --dump-instr=no
+        "--callgrind-out-file=$cg_out/callgrind.out.%p")
+    case $server in
+    redis)
+        "${vg[@]}" redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+            --daemonize no --dir "$OUT" --logfile "$OUT/redis-cg.log" 2>"$cg_out/valgrind.log" &
+        ;;
+    kevy:*)
+        nosave_args "$KEVY"
+        "${vg[@]}" "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores 1 "${NOSAVE[@]}" \
+            >>"$OUT/kevy-cg.log" 2>"$cg_out/valgrind.log" &
+        ;;
+    esac
+    SERVER_PID=$!
+    for _ in $(seq 600); do
+        if [[ $(redis-cli -p "$PORT" PING 2>/dev/null) == PONG ]]; then break; fi
+        sleep 0.1
+    done
+    echo "  callgrind  $server" >&2
+    types_pipe bench "$TYPES_PARTS"
+    # cg_run N RANGE: one cmdbench run, counters zeroed before and dumped
+    # after; prints the dump's instruction total.
+    cg_run() {
+        callgrind_control -z "$SERVER_PID" >/dev/null
+        "${PIN[@]}" "$CMDBENCH" -p "$PORT" -c "$CLIENTS" -P 16 -n "$1" -r "$2" "${LOAD[@]}" >/dev/null
+        callgrind_control -d "$SERVER_PID" >/dev/null
+        f=$(find "$cg_out" -name "callgrind.out.$SERVER_PID.*" -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2)
+        awk '/^summary:/ {print $2; exit}' "$f"
+    }
+    for wl in "${wls[@]}"; do
+        types_load "$wl"
+        n1=$((N_REQ / TYPES_CG_DIV))
+        echo "  callgrind  $server  $wl ($n1 and $((3 * n1)) requests)" >&2
+        pin_prefix 1
+        "${PIN[@]}" "$CMDBENCH" -p "$PORT" -c "$CLIENTS" -P 16 -n "$n1" -r "$RANGE" "${LOAD[@]}" >/dev/null
+        i1=$(cg_run "$n1" $((RANGE - 7)))
+        i2=$(cg_run $((3 * n1)) $((RANGE - 13)))
+        printf '%s\t%s\t%s\n' "$wl" "${server%%:*}" $(((i2 - i1) / (2 * n1))) >>"$OUT/types-cg.tsv"
+    done
+    stop_server
+}
+
 types_main() {
     if ! command -v python3 >/dev/null 2>&1; then
         echo "python3 not found (needed to prefill)" >&2
@@ -296,6 +357,12 @@ types_main() {
             stop_server
         done
     done
+    if ((TYPES_CG)); then
+        : >"$OUT/types-cg.tsv"
+        for server in redis kevy:1; do
+            types_cg "$server"
+        done
+    fi
     if ((TYPES_MEM)); then
         for server in redis kevy:1; do
             types_mem "$server"
@@ -332,7 +399,20 @@ types_main() {
                 printf "%-8s %16.3f %16.3f\n", "k/r", u["kevy"] / u["redis"], r["kevy"] / r["redis"]
             }' "$OUT/types-mem.tsv"
     fi
+    if ((TYPES_CG)); then
+        echo
+        echo "callgrind: server instructions per request (user space only), runs of N/$TYPES_CG_DIV" \
+            "and 3x that; (I2 - I1) / (N2 - N1)"
+        printf '%-24s %12s %12s %10s\n' workload kevy redis "redis/kevy"
+        local ki ri
+        for wl in "${wls[@]}"; do
+            ki=$(awk -F'\t' -v w="$wl" '$1==w && $2=="kevy" {print $3}' "$OUT/types-cg.tsv")
+            ri=$(awk -F'\t' -v w="$wl" '$1==w && $2=="redis" {print $3}' "$OUT/types-cg.tsv")
+            printf '%-24s %12s %12s %10s\n' "$(types_describe "$wl")" "$ki" "$ri" "$(ratio "$ri" "$ki")"
+        done
+    fi
     echo "targets (issue 13): req/s and CPU >= 1.5x Redis on each, memory <= 1.0x"
     echo "raw results: $OUT (types.tsv: workload server round requests req/s us/req;" \
-        "types-mem.tsv: server used_before used_after rss_before rss_after)"
+        "types-mem.tsv: server used_before used_after rss_before rss_after;" \
+        "types-cg.tsv: workload server instructions/request)"
 }
