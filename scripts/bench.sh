@@ -58,6 +58,12 @@
 # GET another) at -P 16 and -P 1: kevy --cores 1 against redis-server with
 # both keys on one shard, and kevy --cores 2 with the keys on two shards;
 # see scripts/bench-lua.sh.
+#
+# `scripts/bench.sh types` measures streams, HyperLogLog, bitmaps and geo
+# (XADD, XRANGE of 10, PFADD, PFCOUNT, SETBIT, BITCOUNT of 1 MB, GEOADD,
+# GEOSEARCH of 1 km in 100k members) at -P 16 with cmdbench, kevy --cores 1
+# against redis-server: req/s and server CPU per request; and the memory of
+# 1 M stream entries of 5 fields; see scripts/bench-types.sh.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -65,9 +71,9 @@ ROOT=$(pwd)
 
 MODE=${1:-${BENCH_MODE:-throughput}}
 case $MODE in
-throughput | cpu | aof | bgsave | pubsub | lua) ;;
+throughput | cpu | aof | bgsave | pubsub | lua | types) ;;
 *)
-    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave | pubsub | lua]  (default: throughput)" >&2
+    echo "usage: scripts/bench.sh [throughput | cpu | aof | bgsave | pubsub | lua | types]  (default: throughput)" >&2
     exit 1
     ;;
 esac
@@ -117,6 +123,11 @@ if [[ $MODE == pubsub ]]; then
 fi
 PUBSUBBENCH="$ROOT/target/release/pubsubbench"
 BLPOPBENCH="$ROOT/target/release/blpopbench"
+if [[ $MODE == types ]]; then
+    echo "==> cargo build --release -p kevy-benches --bin cmdbench" >&2
+    cargo build --release -p kevy-benches --bin cmdbench >&2
+fi
+CMDBENCH="$ROOT/target/release/cmdbench"
 
 OUT="$ROOT/target/bench/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -136,6 +147,10 @@ if [[ $MODE == pubsub ]]; then
     cp "$PUBSUBBENCH" "$BLPOPBENCH" "$OUT/"
     PUBSUBBENCH="$OUT/pubsubbench"
     BLPOPBENCH="$OUT/blpopbench"
+fi
+if [[ $MODE == types ]]; then
+    cp "$CMDBENCH" "$OUT/cmdbench"
+    CMDBENCH="$OUT/cmdbench"
 fi
 if [[ -n $BASE ]]; then
     cp "$BASE" "$OUT/kevy-server-base"
@@ -350,6 +365,12 @@ if [[ $MODE == lua ]]; then
     # shellcheck source=scripts/bench-lua.sh
     source "$ROOT/scripts/bench-lua.sh"
     lua_main
+    exit 0
+fi
+if [[ $MODE == types ]]; then
+    # shellcheck source=scripts/bench-types.sh
+    source "$ROOT/scripts/bench-types.sh"
+    types_main
     exit 0
 fi
 

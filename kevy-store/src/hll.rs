@@ -554,11 +554,12 @@ pub fn count(b: &[u8]) -> Result<u64, Corrupt> {
 /// registers is `Corrupt`, and `max` is then partly updated.
 pub fn merge_into(max: &mut [u8; REGISTERS], b: &[u8]) -> Result<(), Corrupt> {
     if is_dense(b) {
-        let r = &b[HDR..];
-        for (i, m) in max.iter_mut().enumerate() {
-            let v = dense_get(r, i);
-            if v > *m {
-                *m = v;
+        // Four registers in every three bytes, as in `histogram`: one load
+        // per four registers instead of two per register.
+        for (c, m) in b[HDR..].chunks_exact(3).zip(max.chunks_exact_mut(4)) {
+            let w = c[0] as u32 | (c[1] as u32) << 8 | (c[2] as u32) << 16;
+            for (k, m) in m.iter_mut().enumerate() {
+                *m = (*m).max((w >> (6 * k)) as u8 & 63);
             }
         }
         return Ok(());
