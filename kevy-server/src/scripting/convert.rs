@@ -4,11 +4,22 @@
 //! what `redis.call` returns.
 
 use kevy_resp::Reply;
-use mlua::{Lua, Table, Value};
+use mlua::{Either, Lua, LuaString, Table, Value};
 
 /// Nesting at which a reply stops with Redis's stack-limit error (Redis
 /// stops where Lua's C stack does; a table that contains itself ends here).
 const MAX_DEPTH: usize = 1000;
+
+/// A Lua array of `items` (KEYS, ARGV, a function's arguments). Each item
+/// goes straight onto Lua's stack and into the table: mlua pushes a `&str`
+/// without taking a reference to it, so only bytes that are not UTF-8 take
+/// the slower way through a `LuaString`.
+pub fn lua_array<'a>(lua: &Lua, items: impl Iterator<Item = &'a [u8]>) -> mlua::Result<Table> {
+    lua.create_sequence_from(items.map(|b| match std::str::from_utf8(b) {
+        Ok(s) => Either::Left(s),
+        Err(_) => Either::Right(LuaString::wrap(b)),
+    }))
+}
 
 /// Writes `v` as the script's reply. `script_resp3`: the script called
 /// `redis.setresp(3)` (booleans are then RESP3 booleans).
