@@ -144,11 +144,13 @@ fn table_to_reply(t: &Table, out: &mut Reply<'_>, script_resp3: bool, depth: usi
 /// `redis.call` returns it; the bytes it took. An error reply is an error
 /// table (`{err=…}`), as `luaPushErrorBuff` builds it.
 pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
+    // A header line holds no CR of its own: its first CR ends it.
     let line_end = |from: usize| -> mlua::Result<usize> {
         buf[from..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
+            .iter()
+            .position(|&b| b == b'\r')
             .map(|p| from + p)
+            .filter(|&e| buf.get(e + 1) == Some(&b'\n'))
             .ok_or_else(|| mlua::Error::runtime("malformed reply"))
     };
     let kind = *buf
@@ -157,12 +159,7 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
     let end = line_end(1)?;
     let line = &buf[1..end];
     let next = end + 2;
-    let int = |l: &[u8]| -> i64 {
-        std::str::from_utf8(l)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    };
+    let int = |l: &[u8]| -> i64 { kevy_store::num::parse_i64(l).unwrap_or(0) };
     Ok(match kind {
         b'+' => {
             let t = lua.create_table()?;

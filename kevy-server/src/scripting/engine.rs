@@ -469,44 +469,50 @@ fn eval_with(e: &mut Engine, ctx: &mut Ctx<'_>, server: &Arc<Server>, src: Sourc
         e.generation = gen;
     }
     let key = match src {
-        Source::Body(body) => {
-            let sha = sha1_hex(body);
-            if !e.scripts.contains_key(&sha) {
-                match compile_script(e, body) {
-                    Ok(c) => {
-                        server.scripts.add(sha, body);
-                        e.scripts.insert(sha, c);
-                    }
-                    Err(msg) => return ctx.out.error(&msg),
-                }
-            }
-            sha
-        }
-        Source::Sha(sha) => {
-            let Some(sha) = super::sha_key(sha) else {
-                return ctx.out.error(NOSCRIPT);
-            };
-            if !e.scripts.contains_key(&sha) {
-                let Some(body) = server.scripts.body(&sha) else {
-                    return ctx.out.error(NOSCRIPT);
-                };
-                match compile_script(e, &body) {
-                    Ok(c) => {
-                        e.scripts.insert(sha, c);
-                    }
-                    Err(msg) => return ctx.out.error(&msg),
-                }
-            }
-            sha
-        }
+        Source::Body(body) => sha1_hex(body),
+        Source::Sha(sha) => match super::sha_key(sha) {
+            Some(sha) => sha,
+            None => return ctx.out.error(NOSCRIPT),
+        },
     };
-    let Compiled { func, flags: f } = &e.scripts[&key];
-    let (func, f) = (func.clone(), *f);
+    // One hash lookup on the hot path (a cached script).
+    let (func, f) = match e.scripts.get(&key) {
+        Some(c) => (c.func.clone(), c.flags),
+        None => match compile_missing(e, server, key, src) {
+            Ok(c) => c,
+            Err(msg) => return ctx.out.error(&msg),
+        },
+    };
     let name = std::str::from_utf8(&key).unwrap_or_default();
     run(e, ctx, server, &func, f, ro, name, false);
 }
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// A script this thread has not compiled: compiles it (EVAL's body, or
+/// the server's source of an EVALSHA), adds it to the caches, and returns
+/// its function and flags; the error reply otherwise.
+fn compile_missing(
+    e: &mut Engine,
+    server: &Server,
+    sha: [u8; 40],
+    src: Source<'_>,
+) -> Result<(Function, u32), String> {
+    let c = match src {
+        Source::Body(body) => {
+            let c = compile_script(e, body)?;
+            server.scripts.add(sha, body);
+            c
+        }
+        Source::Sha(_) => {
+            let body = server.scripts.body(&sha).ok_or(NOSCRIPT)?;
+            compile_script(e, &body)?
+        }
+    };
+    let made = (c.func.clone(), c.flags);
+    e.scripts.insert(sha, c);
+    Ok(made)
+}
 
 /// Compiles an EVAL script: its shebang flags and its function, or the
 /// reply's error.
