@@ -144,14 +144,15 @@ fn table_to_reply(t: &Table, out: &mut Reply<'_>, script_resp3: bool, depth: usi
 /// `redis.call` returns it; the bytes it took. An error reply is an error
 /// table (`{err=…}`), as `luaPushErrorBuff` builds it.
 pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
-    // A header line holds no CR of its own: its first CR ends it.
     let line_end = |from: usize| -> mlua::Result<usize> {
-        buf[from..]
-            .iter()
-            .position(|&b| b == b'\r')
-            .map(|p| from + p)
-            .filter(|&e| buf.get(e + 1) == Some(&b'\n'))
-            .ok_or_else(|| mlua::Error::runtime("malformed reply"))
+        let mut at = from;
+        while let Some(p) = buf[at..].iter().position(|&b| b == b'\r') {
+            if buf.get(at + p + 1) == Some(&b'\n') {
+                return Ok(at + p);
+            }
+            at += p + 1;
+        }
+        Err(mlua::Error::runtime("malformed reply"))
     };
     let kind = *buf
         .first()
