@@ -10,15 +10,23 @@ use mlua::{Either, Lua, LuaString, Table, Value};
 /// stops where Lua's C stack does; a table that contains itself ends here).
 const MAX_DEPTH: usize = 1000;
 
-/// A Lua array of `items` (KEYS, ARGV, a function's arguments). Each item
-/// goes straight onto Lua's stack and into the table: mlua pushes a `&str`
-/// without taking a reference to it, so only bytes that are not UTF-8 take
-/// the slower way through a `LuaString`.
-pub fn lua_array<'a>(lua: &Lua, items: impl Iterator<Item = &'a [u8]>) -> mlua::Result<Table> {
+/// A Lua array of `items` (KEYS, ARGV, a function's arguments), or `None`
+/// for none (the prelude makes an empty table, cheaper from Lua's side).
+/// Each item goes straight onto Lua's stack and into the table: mlua
+/// pushes a `&str` without taking a reference to it, so only bytes that
+/// are not UTF-8 take the slower way through a `LuaString`.
+pub fn lua_array<'a>(
+    lua: &Lua,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> mlua::Result<Option<Table>> {
+    if items.len() == 0 {
+        return Ok(None);
+    }
     lua.create_sequence_from(items.map(|b| match std::str::from_utf8(b) {
         Ok(s) => Either::Left(s),
         Err(_) => Either::Right(LuaString::wrap(b)),
     }))
+    .map(Some)
 }
 
 /// Writes `v` as the script's reply. `script_resp3`: the script called

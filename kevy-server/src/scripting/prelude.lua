@@ -267,12 +267,13 @@ local function handler(err)
 end
 
 -- Runs an EVAL script, or a function, with its keys and arguments (fresh
--- tables each run, as Redis makes them).
+-- tables each run, as Redis makes them; nil stands for an empty one).
 local function run_script(f, keys, argv)
-    eval_layer.KEYS, eval_layer.ARGV = keys, argv
+    eval_layer.KEYS, eval_layer.ARGV = keys or {}, argv or {}
     return xpcall(f, handler)
 end
 local function run_function(f, keys, args)
+    keys, args = keys or {}, args or {}
     return xpcall(function()
         return f(keys, args)
     end, handler)
