@@ -4,11 +4,30 @@
 //! what `redis.call` returns.
 
 use kevy_resp::Reply;
-use mlua::{Lua, Table, Value};
+use mlua::{Either, Lua, LuaString, Table, Value};
 
 /// Nesting at which a reply stops with Redis's stack-limit error (Redis
 /// stops where Lua's C stack does; a table that contains itself ends here).
 const MAX_DEPTH: usize = 1000;
+
+/// A Lua array of `items` (KEYS, ARGV, a function's arguments), or `None`
+/// for none (the prelude makes an empty table, cheaper from Lua's side).
+/// Each item goes straight onto Lua's stack and into the table: mlua
+/// pushes a `&str` without taking a reference to it, so only bytes that
+/// are not UTF-8 take the slower way through a `LuaString`.
+pub fn lua_array<'a>(
+    lua: &Lua,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> mlua::Result<Option<Table>> {
+    if items.len() == 0 {
+        return Ok(None);
+    }
+    lua.create_sequence_from(items.map(|b| match std::str::from_utf8(b) {
+        Ok(s) => Either::Left(s),
+        Err(_) => Either::Right(LuaString::wrap(b)),
+    }))
+    .map(Some)
+}
 
 /// Writes `v` as the script's reply. `script_resp3`: the script called
 /// `redis.setresp(3)` (booleans are then RESP3 booleans).
@@ -134,11 +153,14 @@ fn table_to_reply(t: &Table, out: &mut Reply<'_>, script_resp3: bool, depth: usi
 /// table (`{err=…}`), as `luaPushErrorBuff` builds it.
 pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
     let line_end = |from: usize| -> mlua::Result<usize> {
-        buf[from..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map(|p| from + p)
-            .ok_or_else(|| mlua::Error::runtime("malformed reply"))
+        let mut at = from;
+        while let Some(p) = buf[at..].iter().position(|&b| b == b'\r') {
+            if buf.get(at + p + 1) == Some(&b'\n') {
+                return Ok(at + p);
+            }
+            at += p + 1;
+        }
+        Err(mlua::Error::runtime("malformed reply"))
     };
     let kind = *buf
         .first()
@@ -146,12 +168,7 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
     let end = line_end(1)?;
     let line = &buf[1..end];
     let next = end + 2;
-    let int = |l: &[u8]| -> i64 {
-        std::str::from_utf8(l)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    };
+    let int = |l: &[u8]| -> i64 { kevy_store::num::parse_i64(l).unwrap_or(0) };
     Ok(match kind {
         b'+' => {
             let t = lua.create_table()?;

@@ -8,7 +8,7 @@
 //! kept between runs (argument buffer, reply buffer), so a cached script
 //! costs no allocation on the Rust side beyond Lua's own.
 
-use super::convert::{lua_to_reply, reply_to_lua};
+use super::convert::{lua_array, lua_to_reply, reply_to_lua};
 use super::flags;
 use super::sha1::sha1_hex;
 use crate::ctx::{ConnCtx, Ctx, Session};
@@ -70,11 +70,6 @@ pub struct FunctionInfo {
 /// A thread's Lua state and caches.
 pub struct Engine {
     lua: Lua,
-    /// Where EVAL's KEYS and ARGV go (seen over the globals).
-    eval_layer: Table,
-    /// The strings "KEYS" and "ARGV", made once.
-    keys_name: mlua::LuaString,
-    argv_name: mlua::LuaString,
     /// The functions' environment.
     fn_env: Table,
     run_script: Function,
@@ -295,22 +290,18 @@ impl Engine {
             .load(include_str!("prelude.lua"))
             .set_name(INTERNAL)
             .into_function()?;
-        type Made = (Table, Table, Table, Function, Function, Function);
-        let (globals, eval_layer, fn_env, run_script, run_function, load_library): Made =
-            prelude.call((
-                real.clone(),
-                rust,
-                crate::families::common::REDIS_VERSION,
-                version_num(),
-            ))?;
+        type Made = (Table, Table, Function, Function, Function);
+        let (globals, fn_env, run_script, run_function, load_library): Made = prelude.call((
+            real.clone(),
+            rust,
+            crate::families::common::REDIS_VERSION,
+            version_num(),
+        ))?;
         lua.set_globals(globals)?;
         set_busy_hook(&lua, &run)?;
         Ok(Engine {
             lua_memory: 0,
-            keys_name: lua.create_string("KEYS")?,
-            argv_name: lua.create_string("ARGV")?,
             lua,
-            eval_layer,
             fn_env,
             run_script,
             run_function,
@@ -485,44 +476,50 @@ fn eval_with(e: &mut Engine, ctx: &mut Ctx<'_>, server: &Arc<Server>, src: Sourc
         e.generation = gen;
     }
     let key = match src {
-        Source::Body(body) => {
-            let sha = sha1_hex(body);
-            if !e.scripts.contains_key(&sha) {
-                match compile_script(e, body) {
-                    Ok(c) => {
-                        server.scripts.add(sha, body);
-                        e.scripts.insert(sha, c);
-                    }
-                    Err(msg) => return ctx.out.error(&msg),
-                }
-            }
-            sha
-        }
-        Source::Sha(sha) => {
-            let Some(sha) = super::sha_key(sha) else {
-                return ctx.out.error(NOSCRIPT);
-            };
-            if !e.scripts.contains_key(&sha) {
-                let Some(body) = server.scripts.body(&sha) else {
-                    return ctx.out.error(NOSCRIPT);
-                };
-                match compile_script(e, &body) {
-                    Ok(c) => {
-                        e.scripts.insert(sha, c);
-                    }
-                    Err(msg) => return ctx.out.error(&msg),
-                }
-            }
-            sha
-        }
+        Source::Body(body) => sha1_hex(body),
+        Source::Sha(sha) => match super::sha_key(sha) {
+            Some(sha) => sha,
+            None => return ctx.out.error(NOSCRIPT),
+        },
     };
-    let Compiled { func, flags: f } = &e.scripts[&key];
-    let (func, f) = (func.clone(), *f);
+    // One hash lookup on the hot path (a cached script).
+    let (func, f) = match e.scripts.get(&key) {
+        Some(c) => (c.func.clone(), c.flags),
+        None => match compile_missing(e, server, key, src) {
+            Ok(c) => c,
+            Err(msg) => return ctx.out.error(&msg),
+        },
+    };
     let name = std::str::from_utf8(&key).unwrap_or_default();
     run(e, ctx, server, &func, f, ro, name, false);
 }
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// A script this thread has not compiled: compiles it (EVAL's body, or
+/// the server's source of an EVALSHA), adds it to the caches, and returns
+/// its function and flags; the error reply otherwise.
+fn compile_missing(
+    e: &mut Engine,
+    server: &Server,
+    sha: [u8; 40],
+    src: Source<'_>,
+) -> Result<(Function, u32), String> {
+    let c = match src {
+        Source::Body(body) => {
+            let c = compile_script(e, body)?;
+            server.scripts.add(sha, body);
+            c
+        }
+        Source::Sha(_) => {
+            let body = server.scripts.body(&sha).ok_or(NOSCRIPT)?;
+            compile_script(e, &body)?
+        }
+    };
+    let made = (c.func.clone(), c.flags);
+    e.scripts.insert(sha, c);
+    Ok(made)
+}
 
 /// Compiles an EVAL script: its shebang flags and its function, or the
 /// reply's error.
@@ -592,33 +589,10 @@ fn run(
     let numkeys = kevy_store::num::parse_i64(args.get(2)).unwrap_or(0).max(0) as usize;
     let keys = (3..3 + numkeys).map(|i| args.get(i));
     let argv = (3 + numkeys..args.len()).map(|i| args.get(i));
-    let lua = &e.lua;
-    let made = (|| -> mlua::Result<(Table, Table)> {
-        let k = lua.create_table_with_capacity(numkeys, 0)?;
-        for (i, a) in keys.clone().enumerate() {
-            k.raw_set(i + 1, lua.create_string(a)?)?;
-        }
-        let a = lua.create_table_with_capacity(args.len() - 3 - numkeys, 0)?;
-        for (i, x) in argv.enumerate() {
-            a.raw_set(i + 1, lua.create_string(x)?)?;
-        }
-        Ok((k, a))
-    })();
+    let made = lua_array(&e.lua, keys.clone()).and_then(|k| Ok((k, lua_array(&e.lua, argv)?)));
     let (ktab, atab) = match made {
         Ok(t) => t,
         Err(err) => return ctx.out.error(&format!("ERR {err}")),
-    };
-    let fn_args = if function {
-        Some((ktab, atab))
-    } else {
-        let set = e
-            .eval_layer
-            .raw_set(&e.keys_name, ktab)
-            .and_then(|_| e.eval_layer.raw_set(&e.argv_name, atab));
-        if let Err(err) = set {
-            return ctx.out.error(&format!("ERR {err}"));
-        }
-        None
     };
 
     // Move the shard into the run.
@@ -663,10 +637,12 @@ fn run(
         r.active = true;
     }
     let rand = e.rand.get();
-    let result: mlua::Result<(bool, Value)> = match fn_args {
-        Some((k, a)) => e.run_function.call((func, k, a)),
-        None => e.run_script.call(func),
+    let entry = if function {
+        &e.run_function
+    } else {
+        &e.run_script
     };
+    let result: mlua::Result<(bool, Value)> = entry.call((func, ktab, atab));
     if discovering {
         e.rand.set(rand);
     }

@@ -235,7 +235,7 @@ local missing = {
     end,
 }
 
--- EVAL scripts see KEYS and ARGV (set per run in `eval_layer`) over the
+-- EVAL scripts see KEYS and ARGV (set by `run_script` in `eval_layer`) over the
 -- globals; functions see the globals alone.
 local eval_layer = setmetatable({}, { __index = real })
 local globals = protect(eval_layer)
@@ -266,11 +266,14 @@ local function handler(err)
     return err
 end
 
--- Runs an EVAL script, or a function with its keys and arguments.
-local function run_script(f)
+-- Runs an EVAL script, or a function, with its keys and arguments (fresh
+-- tables each run, as Redis makes them; nil stands for an empty one).
+local function run_script(f, keys, argv)
+    eval_layer.KEYS, eval_layer.ARGV = keys or {}, argv or {}
     return xpcall(f, handler)
 end
 local function run_function(f, keys, args)
+    keys, args = keys or {}, args or {}
     return xpcall(function()
         return f(keys, args)
     end, handler)
@@ -288,4 +291,4 @@ local function load_library(f)
     return true
 end
 
-return globals, eval_layer, fn_env, run_script, run_function, load_library
+return globals, fn_env, run_script, run_function, load_library
