@@ -1697,6 +1697,17 @@ impl<S: Service> Reactor<S> {
                     first,
                     n,
                 } => self.ex.park(peer, dest, &client, cmd, b.args_at(first, n)),
+                Req::PutBack {
+                    client,
+                    db,
+                    first,
+                    n,
+                } if n > 0 => {
+                    let reply = b.args_at(first, 1).get(0);
+                    let args = b.args_at(first + 1, n - 1);
+                    self.ex.put_back(peer, client, db, reply, args);
+                }
+                Req::PutBack { .. } => {}
             }
         }
         drop(req_snaps);
@@ -1704,6 +1715,21 @@ impl<S: Service> Reactor<S> {
         let mut infos = std::mem::take(&mut b.infos).into_iter();
         for resp in &b.resps {
             match *resp {
+                Resp::Served {
+                    dest,
+                    client,
+                    db,
+                    start,
+                    len,
+                    first,
+                    n,
+                } => {
+                    let bytes = &b.rdata[start as usize..(start + len) as usize];
+                    let args = b.args_at(first, n);
+                    if self.served(peer, dest, client, db, bytes, args) {
+                        self.deliver_local(dest, bytes);
+                    }
+                }
                 Resp::Reply { dest, start, len } => {
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
                     if !self.follows.is_empty() {

@@ -19,6 +19,15 @@ use std::sync::atomic::Ordering;
 /// and waits again: the home keeps the deadline it has.
 pub(crate) const AGAIN: u64 = u64::MAX;
 
+/// Where the reply of a put-back goes: no connection has index `u32::MAX`,
+/// so nobody is answered.
+const NOWHERE: Dest = Dest {
+    conn: u32::MAX,
+    gen: 0,
+    seq: 0,
+    part: 0,
+};
+
 /// A client waiting on keys of this shard, whichever shard it lives on.
 struct Waiter<S: Service> {
     home: usize,
@@ -34,6 +43,9 @@ struct Waiter<S: Service> {
     /// Its command also writes a key of another shard (BLMOVE's
     /// destination): its home serves it, as a transaction.
     via_home: bool,
+    /// Every key it waits on is on this shard: no other shard may serve
+    /// it meanwhile.
+    alone: bool,
 }
 
 /// A shard's waiters: one FIFO per key, waiters by client id (a client
@@ -213,6 +225,7 @@ impl<S: Service> Executor<S> {
                 }
             }
         }
+        let alone = waits_on.iter().all(|k| shard_of(k, self.n) == self.id);
         let via_home = match self.svc.route(args, client, self.n) {
             Ok((_, route @ Route::Keys { .. })) => route
                 .keys(args)
@@ -240,6 +253,7 @@ impl<S: Service> Executor<S> {
                 keys,
                 woken: false,
                 via_home,
+                alone,
             },
         );
     }
@@ -316,6 +330,12 @@ impl<S: Service> Executor<S> {
                     break;
                 }
                 if w.home != self.id {
+                    if w.alone && self.svc.serves_ahead(w.cmd) {
+                        if self.serve_ahead(wire, id) {
+                            continue;
+                        }
+                        break;
+                    }
                     let (home, dest) = (w.home, w.dest);
                     if let Some(w) = self.waiters.by_client.get_mut(&id) {
                         w.woken = true;
@@ -358,6 +378,93 @@ impl<S: Service> Executor<S> {
             }
         }
         self.waiters.ready = later;
+    }
+
+    /// Serves waiter `id` of another shard at once, in one message to its
+    /// home (`Resp::Served`), which puts back what it took when the client
+    /// no longer waits (`Req::PutBack`); false when it found nothing after
+    /// all (it waits on, in place).
+    fn serve_ahead(&mut self, wire: &mut impl Wire<S>, id: u64) -> bool {
+        let Some(w) = self.waiters.by_client.remove(&id) else {
+            return false;
+        };
+        let b = wire.batch(w.home);
+        let mut out = std::mem::take(&mut b.rdata);
+        let start = out.len();
+        let block = exec::run_may_block(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            &w.client,
+            w.cmd,
+            w.args.args(),
+            1,
+            self.locks.active(),
+            &mut out,
+        );
+        let len = out.len() - start;
+        let b = wire.batch(w.home);
+        if block.is_some() {
+            out.truncate(start);
+            b.rdata = out;
+            self.waiters.by_client.insert(id, w);
+            return false;
+        }
+        b.rdata = out;
+        let (first, n) = b.push_args(w.args.args().iter());
+        b.resps.push(Resp::Served {
+            dest: w.dest,
+            client: id,
+            db: w.client.db,
+            start: start as u32,
+            len: len as u32,
+            first,
+            n,
+        });
+        self.waiters.by_client.insert(id, w);
+        if let Some(w) = self.waiters.remove(id) {
+            self.note(&w.client, w.args.args());
+        }
+        true
+    }
+
+    /// Puts back what a waiter of `home` was served ahead (`Resp::Served`)
+    /// after it stopped waiting: the service's command that returns each
+    /// element where it came from, run as a write of that client's with
+    /// its reply dropped, so the log, WATCH, tracking, keyspace events and
+    /// the key's next waiter see it as any push.
+    pub fn put_back(&mut self, home: usize, client: u64, db: u32, reply: &[u8], args: Args<'_>) {
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let ctx = ClientCtx {
+            id: client,
+            db,
+            resp3: false,
+            home: home as u32,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: 0,
+            subscribed: false,
+            unix: false,
+            tracking: Default::default(),
+            checked: false,
+        };
+        let Ok((cmd, _)) = self.svc.route(args, &ctx, self.n) else {
+            return;
+        };
+        let Some(undo) = self.svc.put_back(cmd, args, reply) else {
+            return;
+        };
+        let Ok((cmd, _)) = self.svc.route(undo.args(), &ctx, self.n) else {
+            return;
+        };
+        if self.locks.active() && self.defer_if_locked(None, NOWHERE, cmd, ctx, undo.args()) {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.local_data);
+        let start = out.len();
+        self.run(&ctx, cmd, undo.args(), 1, &mut out);
+        out.truncate(start);
+        self.local_data = out;
     }
 
     /// The home of client `id` answered a `Wake` (or refused a `Retry`):
@@ -656,6 +763,40 @@ impl<S: Service> Reactor<S> {
         } else {
             self.batch(peer).resps.push(Resp::Woken { client, answer });
         }
+    }
+
+    /// Owner `peer` served this reactor's waiter `client` ahead
+    /// (`Resp::Served`): the reply goes to the connection while it still
+    /// waits for that command and no other owner serves it; else what it
+    /// took goes back to the owner (`Req::PutBack`), so it is not lost.
+    pub(super) fn served(
+        &mut self,
+        peer: usize,
+        dest: Dest,
+        client: u64,
+        db: u32,
+        reply: &[u8],
+        args: Args<'_>,
+    ) -> bool {
+        let waits = self.conn_at(dest.conn, dest.gen).is_some_and(|c| {
+            c.st.client.id == client
+                && c.st
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|w| w.seq == dest.seq && !w.claimed && w.owners.contains(&peer))
+        });
+        if waits {
+            return true;
+        }
+        let b = self.batch(peer);
+        let (first, n) = b.push_args(std::iter::once(reply).chain(args.iter()));
+        b.reqs.push(Req::PutBack {
+            client,
+            db,
+            first,
+            n,
+        });
+        false
     }
 
     /// Ends connection `idx`'s wait with `reply` (a timeout's nil, CLIENT
