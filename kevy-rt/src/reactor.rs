@@ -1773,6 +1773,7 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
+        self.send_put_backs();
     }
 
     /// Connection `conn` if it is still the one of generation `gen`.

@@ -2,8 +2,9 @@
 //! every shard: a waiter on another shard than its connection's is served
 //! in one message, and what reaches a client that stopped waiting in the
 //! meantime (it hung up, timed out) goes back to its key. Every pushed
-//! item ends up read by exactly one worker or still in its key, and the
-//! append-only log replays to what the server holds.
+//! item ends up read by exactly one worker or still in its key, elements
+//! put back keep their order, and the append-only log replays to what the
+//! server holds.
 
 mod common;
 
@@ -287,4 +288,122 @@ fn the_log_replays_to_the_state_workers_left() {
     let s = Server::kevy(&args);
     let mut c = conn(s.port);
     assert_eq!(dump(&mut c), live, "replayed log");
+}
+
+#[test]
+fn elements_served_to_clients_that_timed_out_meanwhile_go_back_in_order() {
+    let s = Server::kevy(&["--cores", "2", "--enable-debug-command", "yes"]);
+    let mut admin = conn(s.port);
+    let (left_key, right_key, _) = keys(2);
+    // Keyspace events count the pushes: the two RPUSH, and the put-backs.
+    call(
+        &mut admin,
+        &["CONFIG", "SET", "notify-keyspace-events", "El"],
+    );
+    let mut sub = conn(s.port);
+    for ev in ["lpush", "rpush"] {
+        call(&mut sub, &["SUBSCRIBE", &format!("__keyevent@0__:{ev}")]);
+    }
+    let blocked = |c: &mut Conn| {
+        let v = call(c, &["INFO", "clients"]);
+        let text = String::from_utf8_lossy(v.bytes().unwrap()).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap()
+    };
+    // Waiters on both keys, in a known order, half of them in RESP3.
+    let mut waiters = Vec::new();
+    for i in 0..16 {
+        let mut w = conn(s.port);
+        if i % 4 < 2 {
+            call(&mut w, &["HELLO", "3"]);
+        }
+        let cmd = if i % 2 == 0 {
+            ["BLPOP", left_key.as_str(), "2"]
+        } else {
+            ["BRPOP", right_key.as_str(), "2"]
+        };
+        w.send(&command(&cmd)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while blocked(&mut admin) != i + 1 {
+            assert!(Instant::now() < deadline, "waiter {i} never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        waiters.push(w);
+    }
+    // One shard stops for longer than the waiters' timeout: its waiters
+    // time out there before the elements served to them arrive. The push
+    // comes from a connection of the other shard (one that answers PING
+    // while the first sleeps), so the elements are served meanwhile.
+    let mut pushers: Vec<Conn> = (0..6).map(|_| conn(s.port)).collect();
+    let mut sleeper = conn(s.port);
+    sleeper.send(&command(&["DEBUG", "SLEEP", "2.5"])).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    for p in pushers.iter_mut() {
+        p.send(&command(&["PING"])).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let awake = pushers.iter_mut().position(|p| {
+        p.stream()
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        p.read().is_ok()
+    });
+    let pusher = match awake {
+        Some(i) => &mut pushers[i],
+        None => &mut admin,
+    };
+    pusher
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let items: Vec<String> = (0..8).map(|i| format!("e{i}")).collect();
+    for k in [&left_key, &right_key] {
+        let mut push = vec!["RPUSH", k.as_str()];
+        push.extend(items.iter().map(String::as_str));
+        call(pusher, &push);
+    }
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut timed_out = 0;
+    for w in waiters.iter_mut() {
+        let v = w.read().expect("reply").0;
+        match v.items() {
+            Some([k, e]) => got
+                .entry(String::from_utf8_lossy(k.bytes().unwrap()).into_owned())
+                .or_default()
+                .push(String::from_utf8_lossy(e.bytes().unwrap()).into_owned()),
+            _ => timed_out += 1,
+        }
+    }
+    sleeper.read().expect("DEBUG SLEEP");
+    std::thread::sleep(Duration::from_millis(100));
+    for k in [&left_key, &right_key] {
+        let left = strings(&call(&mut admin, &["LRANGE", k, "0", "-1"]));
+        // What is left reads in the pushed order: elements put back went
+        // to the end they came from, in their order.
+        let mut sorted = left.clone();
+        sorted.sort();
+        assert_eq!(left, sorted, "{k}: order");
+        let mut all = got.get(k.as_str()).cloned().unwrap_or_default();
+        all.extend(left);
+        all.sort();
+        assert_eq!(all, items, "{k}: each element once");
+    }
+    call(&mut admin, &["PUBLISH", "__keyevent@0__:lpush", "end"]);
+    let mut pushes = 0;
+    while sub
+        .read()
+        .expect("event")
+        .0
+        .items()
+        .and_then(|m| m.last()?.bytes())
+        != Some(b"end")
+    {
+        pushes += 1;
+    }
+    eprintln!(
+        "{timed_out} of 16 waiters timed out, {} put back",
+        pushes - 2
+    );
 }

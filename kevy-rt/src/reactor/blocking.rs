@@ -58,6 +58,11 @@ pub(super) struct Waiters<S: Service> {
     /// Waiters of this reactor's own to serve from here as a transaction
     /// (`via_home`), by client id.
     retry: Vec<u64>,
+    /// What owners served ahead to clients of this reactor that had
+    /// stopped waiting, from the batch being read: owner, client, database,
+    /// and the reply then the command's arguments. Sent back last popped
+    /// first, so that elements of one key return in their order.
+    put_backs: Vec<(usize, u64, u32, OwnedArgs)>,
 }
 
 impl<S: Service> Default for Waiters<S> {
@@ -67,6 +72,7 @@ impl<S: Service> Default for Waiters<S> {
             queues: HashMap::new(),
             ready: Vec::new(),
             retry: Vec::new(),
+            put_backs: Vec::new(),
         }
     }
 }
@@ -785,18 +791,27 @@ impl<S: Service> Reactor<S> {
                     .as_ref()
                     .is_some_and(|w| w.seq == dest.seq && !w.claimed && w.owners.contains(&peer))
         });
-        if waits {
-            return true;
+        if !waits {
+            let what = OwnedArgs::from_slices(std::iter::once(reply).chain(args.iter()));
+            self.ex.waiters.put_backs.push((peer, client, db, what));
         }
-        let b = self.batch(peer);
-        let (first, n) = b.push_args(std::iter::once(reply).chain(args.iter()));
-        b.reqs.push(Req::PutBack {
-            client,
-            db,
-            first,
-            n,
-        });
-        false
+        waits
+    }
+
+    /// Sends back what [`Self::served`] could not hand over, in reverse:
+    /// the elements popped last go back first, so each key's come back in
+    /// the order they had.
+    pub(super) fn send_put_backs(&mut self) {
+        while let Some((peer, client, db, what)) = self.ex.waiters.put_backs.pop() {
+            let b = self.batch(peer);
+            let (first, n) = b.push_args(what.args().iter());
+            b.reqs.push(Req::PutBack {
+                client,
+                db,
+                first,
+                n,
+            });
+        }
     }
 
     /// Ends connection `idx`'s wait with `reply` (a timeout's nil, CLIENT
