@@ -773,8 +773,10 @@ impl<S: Service> Reactor<S> {
 
     /// Owner `peer` served this reactor's waiter `client` ahead
     /// (`Resp::Served`): the reply goes to the connection while it still
-    /// waits for that command and no other owner serves it; else what it
-    /// took goes back to the owner (`Req::PutBack`), so it is not lost.
+    /// waits for that command and no other owner serves it; else (and
+    /// when the client has hung up, which ends its wait at this
+    /// iteration's flush) what it took goes back to the owner
+    /// (`Req::PutBack`), so it is not lost.
     pub(super) fn served(
         &mut self,
         peer: usize,
@@ -786,6 +788,7 @@ impl<S: Service> Reactor<S> {
     ) -> bool {
         let waits = self.conn_at(dest.conn, dest.gen).is_some_and(|c| {
             c.st.client.id == client
+                && !c.io.eof
                 && c.st
                     .waiting
                     .as_ref()
