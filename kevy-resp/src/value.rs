@@ -49,6 +49,23 @@ pub fn split_array(buf: &[u8]) -> Option<(usize, Vec<Range<usize>>)> {
     Some((count, ranges))
 }
 
+/// The content of the simple value that is all of `buf`: a bulk string's
+/// bytes, or the text of a simple string, integer or double (`+ : ,`).
+/// `None` for anything else: an aggregate, a null, an error, a value that
+/// does not fill `buf` exactly.
+pub fn scalar(buf: &[u8]) -> Option<&[u8]> {
+    let (kind, line, pos) = line_at(buf, 0)?;
+    match kind {
+        b'+' | b':' | b',' if pos == buf.len() => Some(line),
+        b'$' => {
+            let len = usize::try_from(string2ll(line)?).ok()?;
+            let end = pos.checked_add(len)?.checked_add(2)?;
+            (end == buf.len() && buf.get(end - 2..end)? == b"\r\n").then(|| &buf[pos..end - 2])
+        }
+        _ => None,
+    }
+}
+
 /// Skips `owed` consecutive values starting at `pos`; the offset after them.
 fn skip_values(buf: &[u8], mut pos: usize, mut owed: usize) -> Option<usize> {
     while owed > 0 {
@@ -113,6 +130,26 @@ fn line_at(buf: &[u8], pos: usize) -> Option<(u8, &[u8], usize)> {
 mod tests {
     use super::*;
     use crate::Reply;
+
+    #[test]
+    fn scalars_give_their_content_and_nothing_else_does() {
+        assert_eq!(scalar(b"$5\r\nhe\r\no\r\n"), Some(&b"he\r\no"[..]));
+        assert_eq!(scalar(b"$0\r\n\r\n"), Some(&b""[..]));
+        assert_eq!(scalar(b"+OK\r\n"), Some(&b"OK"[..]));
+        assert_eq!(scalar(b":-42\r\n"), Some(&b"-42"[..]));
+        assert_eq!(scalar(b",1.5\r\n"), Some(&b"1.5"[..]));
+        for bad in [
+            &b"$-1\r\n"[..],
+            b"*1\r\n$1\r\na\r\n",
+            b"-ERR x\r\n",
+            b"$3\r\nab\r\n",
+            b"$1\r\nab\r\n",
+            b"+OK\r\n+OK\r\n",
+            b"_\r\n",
+        ] {
+            assert_eq!(scalar(bad), None, "{bad:?}");
+        }
+    }
 
     /// Values that must be skipped whole; each is checked at every prefix
     /// (never complete early) and with trailing bytes (never overrun).

@@ -484,10 +484,24 @@
 //! as the non-blocking command (LPOP, LMOVE, ZPOPMIN, …). A waiter on
 //! several keys is served once and leaves every queue.
 //!
-//! **Nothing is lost.** The owner pops only for a client known to wait at
-//! that moment. A waiter of its own reactor is checked synchronously
-//! (closing removes it at once). For a waiter of another shard the owner
-//! first asks its home (`Wake`); the home answers *serve* only while the
+//! **Nothing is lost.** A waiter of the owner's own reactor is checked
+//! synchronously (closing removes it at once). A waiter of another shard
+//! whose keys are all on the owner and whose command only pops (BLPOP,
+//! BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP: [`Service::serves_ahead`])
+//! is served *ahead*: the owner pops for it, records the pop, drops the
+//! waiter and sends the reply to its home in one message (`Served`), so
+//! the element travels with the news that it is there. The home hands it
+//! to the connection while the connection still waits for that command
+//! (and no other owner claimed it); else (closed, timed out, unblocked in
+//! the meantime) it sends it back (`PutBack`) and the owner runs the
+//! service's inverse of the pop ([`Service::put_back`]: LPUSH or RPUSH at
+//! the end it came from, ZADD NX with its score) as a write of that
+//! client's: logged, WATCH and tracking told, keyspace events made, the
+//! key's next waiter served. The log thus replays the pop and the push,
+//! and the element is never served twice nor lost; what differs from
+//! Redis is a moment in which the key lacks it (README). Any other
+//! waiter of another shard is confirmed first: the owner
+//! asks its home (`Wake`); the home answers *serve* only while the
 //! connection still waits for that very command, and then marks it
 //! *claimed*: no timeout or unblock ends it any more, its reply is on
 //! the way. Until the answer the waiter keeps the head of its key's queue,

@@ -185,6 +185,16 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
+    /// What the sender's waiter `client` was served ([`Resp::Served`])
+    /// reached its home after it stopped waiting: put it back. The reply
+    /// is `spans[first]`, the blocked command's arguments the next
+    /// `n - 1` spans; it ran in database `db`.
+    PutBack {
+        client: u64,
+        db: u32,
+        first: u32,
+        n: u32,
+    },
     /// Park `client` (of the sender, `dest` its blocked command) on this
     /// shard's keys of blocking command `cmd` (its arguments are
     /// `spans[first..first + n]`): its keys span shards, and the
@@ -228,6 +238,20 @@ pub(crate) enum Resp {
     },
     /// Answers `Wake` (or a refused `Retry`).
     Woken { client: u64, answer: Wakened },
+    /// A waiter of the receiver was served here without asking first
+    /// ([`crate::Service::serves_ahead`]): the reply for `dest` is
+    /// `rdata[start..start + len]`, the blocked command's arguments
+    /// `spans[first..first + n]` (with `db`, what a [`Req::PutBack`]
+    /// needs when the client no longer waits).
+    Served {
+        dest: Dest,
+        client: u64,
+        db: u32,
+        start: u32,
+        len: u32,
+        first: u32,
+        n: u32,
+    },
 }
 
 /// A home's answer to an owner that woke one of its blocked clients.

@@ -1719,6 +1719,17 @@ impl<S: Service> Reactor<S> {
                     let holds = self.unhold(dest);
                     self.escalate(dest.conn, dest.gen, dest.seq, client, cmd, args, holds);
                 }
+                Req::PutBack {
+                    client,
+                    db,
+                    first,
+                    n,
+                } if n > 0 => {
+                    let reply = b.args_at(first, 1).get(0);
+                    let args = b.args_at(first + 1, n - 1);
+                    self.ex.put_back(peer, client, db, reply, args);
+                }
+                Req::PutBack { .. } => {}
             }
         }
         drop(req_snaps);
@@ -1726,6 +1737,21 @@ impl<S: Service> Reactor<S> {
         let mut infos = std::mem::take(&mut b.infos).into_iter();
         for resp in &b.resps {
             match *resp {
+                Resp::Served {
+                    dest,
+                    client,
+                    db,
+                    start,
+                    len,
+                    first,
+                    n,
+                } => {
+                    let bytes = &b.rdata[start as usize..(start + len) as usize];
+                    let args = b.args_at(first, n);
+                    if self.served(peer, dest, client, db, bytes, args) {
+                        self.deliver_local(dest, bytes);
+                    }
+                }
                 Resp::Reply { dest, start, len } => {
                     let bytes = &b.rdata[start as usize..(start + len) as usize];
                     if !self.follows.is_empty() {
@@ -1769,6 +1795,7 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
+        self.send_put_backs();
     }
 
     /// Connection `conn` if it is still the one of generation `gen`.

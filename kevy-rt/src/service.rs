@@ -753,6 +753,22 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn wakes(&self, _shard: &mut Self::Shard, _db: u32, _cmd: Self::Cmd, _key: &[u8]) -> bool {
         false
     }
+    /// Whether blocked command `cmd` may be served on its keys' shard for
+    /// a client of another shard before that client's home has confirmed
+    /// it still waits: what it takes can be put back from its reply
+    /// ([`Self::put_back`]) when the client turns out to be gone. True for
+    /// plain pops (BLPOP, BZPOPMIN, …); a move (BLMOVE) also writes its
+    /// destination and is confirmed first (crate doc, "Blocking").
+    fn serves_ahead(&self, _cmd: Self::Cmd) -> bool {
+        false
+    }
+    /// The command that puts back what blocked command `cmd`, sent with
+    /// `args`, took, given the `reply` it made (in either protocol): each
+    /// element at the end it came from, in its order (LPUSH or RPUSH,
+    /// ZADD NX). `None` when nothing needs putting back.
+    fn put_back(&self, _cmd: Self::Cmd, _args: Args<'_>, _reply: &[u8]) -> Option<OwnedArgs> {
+        None
+    }
     /// What blocked command `cmd` answers when its wait ends with nothing
     /// (a timeout).
     fn timeout_reply(&self, _cmd: Self::Cmd, resp3: bool, out: &mut Vec<u8>) {

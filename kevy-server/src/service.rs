@@ -654,6 +654,23 @@ impl Service for Kevy {
         }
     }
 
+    fn serves_ahead(&self, cmd: u16) -> bool {
+        matches!(
+            self.server.table.get(cmd).name,
+            "blpop" | "brpop" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop"
+        )
+    }
+
+    fn put_back(&self, cmd: u16, args: Args<'_>, reply: &[u8]) -> Option<kevy_resp::OwnedArgs> {
+        match self.server.table.get(cmd).name {
+            name @ ("blpop" | "brpop" | "blmpop") => {
+                crate::families::lists::put_back(name, args, reply)
+            }
+            "bzpopmin" | "bzpopmax" | "bzmpop" => crate::families::zsets::put_back(reply),
+            _ => None,
+        }
+    }
+
     fn timeout_reply(&self, cmd: u16, resp3: bool, out: &mut Vec<u8>) {
         // Redis answers every timed-out blocking command with a null
         // array, BLMOVE's included.

@@ -23,6 +23,14 @@ pub(crate) const AGAIN: u64 = u64::MAX;
 /// again as a whole-keyspace transaction (`Sink::escalate`): it wrote no
 /// reply, and the client's home starts that transaction.
 pub(crate) const ESCALATE: u64 = u64::MAX - 1;
+/// Where the reply of a put-back goes: no connection has index `u32::MAX`,
+/// so nobody is answered.
+const NOWHERE: Dest = Dest {
+    conn: u32::MAX,
+    gen: 0,
+    seq: 0,
+    part: 0,
+};
 
 /// A client waiting on keys of this shard, whichever shard it lives on.
 struct Waiter<S: Service> {
@@ -39,6 +47,9 @@ struct Waiter<S: Service> {
     /// Its command also writes a key of another shard (BLMOVE's
     /// destination): its home serves it, as a transaction.
     via_home: bool,
+    /// Every key it waits on is on this shard: no other shard may serve
+    /// it meanwhile.
+    alone: bool,
 }
 
 /// A shard's waiters: one FIFO per key, waiters by client id (a client
@@ -51,6 +62,11 @@ pub(super) struct Waiters<S: Service> {
     /// Waiters of this reactor's own to serve from here as a transaction
     /// (`via_home`), by client id.
     retry: Vec<u64>,
+    /// What owners served ahead to clients of this reactor that had
+    /// stopped waiting, from the batch being read: owner, client, database,
+    /// and the reply then the command's arguments. Sent back last popped
+    /// first, so that elements of one key return in their order.
+    put_backs: Vec<(usize, u64, u32, OwnedArgs)>,
 }
 
 impl<S: Service> Default for Waiters<S> {
@@ -60,6 +76,7 @@ impl<S: Service> Default for Waiters<S> {
             queues: HashMap::new(),
             ready: Vec::new(),
             retry: Vec::new(),
+            put_backs: Vec::new(),
         }
     }
 }
@@ -261,6 +278,7 @@ impl<S: Service> Executor<S> {
                 }
             }
         }
+        let alone = waits_on.iter().all(|k| shard_of(k, self.n) == self.id);
         let via_home = match self.svc.route(args, client, self.n) {
             Ok((_, route @ Route::Keys { .. })) => route
                 .keys(args)
@@ -288,6 +306,7 @@ impl<S: Service> Executor<S> {
                 keys,
                 woken: false,
                 via_home,
+                alone,
             },
         );
     }
@@ -364,6 +383,12 @@ impl<S: Service> Executor<S> {
                     break;
                 }
                 if w.home != self.id {
+                    if w.alone && self.svc.serves_ahead(w.cmd) {
+                        if self.serve_ahead(wire, id) {
+                            continue;
+                        }
+                        break;
+                    }
                     let (home, dest) = (w.home, w.dest);
                     if let Some(w) = self.waiters.by_client.get_mut(&id) {
                         w.woken = true;
@@ -406,6 +431,94 @@ impl<S: Service> Executor<S> {
             }
         }
         self.waiters.ready = later;
+    }
+
+    /// Serves waiter `id` of another shard at once, in one message to its
+    /// home (`Resp::Served`), which puts back what it took when the client
+    /// no longer waits (`Req::PutBack`); false when it found nothing after
+    /// all (it waits on, in place).
+    fn serve_ahead(&mut self, wire: &mut impl Wire<S>, id: u64) -> bool {
+        let Some(w) = self.waiters.by_client.remove(&id) else {
+            return false;
+        };
+        let b = wire.batch(w.home);
+        let mut out = std::mem::take(&mut b.rdata);
+        let start = out.len();
+        let block = exec::run_may_block(
+            &*self.svc,
+            &mut self.shard,
+            &mut self.effects,
+            &w.client,
+            w.cmd,
+            w.args.args(),
+            1,
+            self.locks.active(),
+            &mut out,
+        );
+        let len = out.len() - start;
+        let b = wire.batch(w.home);
+        if block.is_some() {
+            out.truncate(start);
+            b.rdata = out;
+            self.waiters.by_client.insert(id, w);
+            return false;
+        }
+        b.rdata = out;
+        let (first, n) = b.push_args(w.args.args().iter());
+        b.resps.push(Resp::Served {
+            dest: w.dest,
+            client: id,
+            db: w.client.db,
+            start: start as u32,
+            len: len as u32,
+            first,
+            n,
+        });
+        self.waiters.by_client.insert(id, w);
+        if let Some(w) = self.waiters.remove(id) {
+            self.note(&w.client, w.args.args());
+        }
+        true
+    }
+
+    /// Puts back what a waiter of `home` was served ahead (`Resp::Served`)
+    /// after it stopped waiting: the service's command that returns each
+    /// element where it came from, run as a write of that client's with
+    /// its reply dropped, so the log, WATCH, tracking, keyspace events and
+    /// the key's next waiter see it as any push.
+    pub fn put_back(&mut self, home: usize, client: u64, db: u32, reply: &[u8], args: Args<'_>) {
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let ctx = ClientCtx {
+            id: client,
+            db,
+            resp3: false,
+            home: home as u32,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: 0,
+            subscribed: false,
+            unix: false,
+            tracking: Default::default(),
+            checked: false,
+            no_touch: false,
+        };
+        let Ok((cmd, _)) = self.svc.route(args, &ctx, self.n) else {
+            return;
+        };
+        let Some(undo) = self.svc.put_back(cmd, args, reply) else {
+            return;
+        };
+        let Ok((cmd, _)) = self.svc.route(undo.args(), &ctx, self.n) else {
+            return;
+        };
+        if self.locks.active() && self.defer_if_locked(None, NOWHERE, cmd, ctx, undo.args()) {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.local_data);
+        let start = out.len();
+        self.run(&ctx, cmd, undo.args(), 1, &mut out);
+        out.truncate(start);
+        self.local_data = out;
     }
 
     /// The home of client `id` answered a `Wake` (or refused a `Retry`):
@@ -703,6 +816,52 @@ impl<S: Service> Reactor<S> {
             self.ex.woken(&mut self.mesh, peer, client, answer);
         } else {
             self.batch(peer).resps.push(Resp::Woken { client, answer });
+        }
+    }
+
+    /// Owner `peer` served this reactor's waiter `client` ahead
+    /// (`Resp::Served`): the reply goes to the connection while it still
+    /// waits for that command and no other owner serves it; else (and
+    /// when the client has hung up, which ends its wait at this
+    /// iteration's flush) what it took goes back to the owner
+    /// (`Req::PutBack`), so it is not lost.
+    pub(super) fn served(
+        &mut self,
+        peer: usize,
+        dest: Dest,
+        client: u64,
+        db: u32,
+        reply: &[u8],
+        args: Args<'_>,
+    ) -> bool {
+        let waits = self.conn_at(dest.conn, dest.gen).is_some_and(|c| {
+            c.st.client.id == client
+                && !c.io.eof
+                && c.st
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|w| w.seq == dest.seq && !w.claimed && w.owners.contains(&peer))
+        });
+        if !waits {
+            let what = OwnedArgs::from_slices(std::iter::once(reply).chain(args.iter()));
+            self.ex.waiters.put_backs.push((peer, client, db, what));
+        }
+        waits
+    }
+
+    /// Sends back what [`Self::served`] could not hand over, in reverse:
+    /// the elements popped last go back first, so each key's come back in
+    /// the order they had.
+    pub(super) fn send_put_backs(&mut self) {
+        while let Some((peer, client, db, what)) = self.ex.waiters.put_backs.pop() {
+            let b = self.batch(peer);
+            let (first, n) = b.push_args(what.args().iter());
+            b.reqs.push(Req::PutBack {
+                client,
+                db,
+                first,
+                n,
+            });
         }
     }
 

@@ -225,6 +225,40 @@ fn cmd_blmpop(ctx: &mut Ctx<'_>) {
     block_or_nil(ctx, timeout, false);
 }
 
+/// What puts back the elements BLPOP, BRPOP or BLMPOP (`name`, sent with
+/// `args`) took for a client that had stopped waiting, from its reply
+/// (`[key, element]` or `[key, [element…]]`): LPUSH or RPUSH to the end
+/// they came from, last popped first, so the list reads as before.
+pub fn put_back(name: &str, args: Args<'_>, reply: &[u8]) -> Option<kevy_resp::OwnedArgs> {
+    let end = match name {
+        "blpop" => End::Left,
+        "brpop" => End::Right,
+        "blmpop" => parse_lmpop_at(&args, 1).ok()?.end,
+        _ => return None,
+    };
+    let (_, parts) = kevy_resp::split_array(reply)?;
+    let [key, popped] = parts.as_slice() else {
+        return None;
+    };
+    let key = kevy_resp::scalar(&reply[key.clone()])?;
+    let popped = &reply[popped.clone()];
+    let mut elems: Vec<&[u8]> = match kevy_resp::scalar(popped) {
+        Some(e) => vec![e],
+        None => {
+            let (_, items) = kevy_resp::split_array(popped)?;
+            items
+                .into_iter()
+                .map(|r| kevy_resp::scalar(&popped[r]))
+                .collect::<Option<_>>()?
+        }
+    };
+    elems.reverse();
+    let push: &[u8] = if end == End::Left { b"LPUSH" } else { b"RPUSH" };
+    Some(kevy_resp::OwnedArgs::from_slices(
+        [push, key].into_iter().chain(elems),
+    ))
+}
+
 /// LPOP/RPOP count below zero or not an integer
 /// (`getPositiveLongFromObjectOrReply` without a message).
 const COUNT_NOT_POSITIVE: &str = "ERR value is out of range, must be positive";

@@ -1246,6 +1246,35 @@ fn cmd_bzmpop(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// What puts back the members BZPOPMIN, BZPOPMAX or BZMPOP took for a
+/// client that had stopped waiting, from its reply (`[key, member,
+/// score]` or `[key, [[member, score]…]]`): ZADD NX of them with their
+/// scores, so a member added again meanwhile keeps its new score.
+pub fn put_back(reply: &[u8]) -> Option<kevy_resp::OwnedArgs> {
+    let (n, parts) = kevy_resp::split_array(reply)?;
+    let at = |r: &std::ops::Range<usize>| kevy_resp::scalar(&reply[r.clone()]);
+    let key = at(parts.first()?)?;
+    let mut out: Vec<&[u8]> = vec![b"ZADD", key, b"NX"];
+    match n {
+        3 => out.extend([at(&parts[2])?, at(&parts[1])?]),
+        2 => {
+            let list = &reply[parts[1].clone()];
+            let (_, items) = kevy_resp::split_array(list)?;
+            for r in items {
+                let item = &list[r];
+                let (_, ms) = kevy_resp::split_array(item)?;
+                let [m, sc] = ms.as_slice() else {
+                    return None;
+                };
+                out.push(kevy_resp::scalar(&item[sc.clone()])?);
+                out.push(kevy_resp::scalar(&item[m.clone()])?);
+            }
+        }
+        _ => return None,
+    }
+    (out.len() > 3).then(|| kevy_resp::OwnedArgs::from_slices(out))
+}
+
 // ---- ZRANDMEMBER ----------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]] (Redis's `zrandmemberCommand`).
