@@ -227,7 +227,8 @@ fn each_policy_holds_the_limit_and_keeps_what_it_should() {
             "volatile-lru" => {}
             "volatile-ttl" => {
                 // Ranks of the kept keys' TTLs, longest first: most are
-                // among the longest.
+                // among the longest (sampling keeps about 80 %; evicting at
+                // random would keep about 20 % there).
                 let longest: HashSet<usize> = (0..n)
                     .filter(|&i| ttl_of(i, n) >= 10_000 + n - 2 * keys.len())
                     .collect();
@@ -236,7 +237,7 @@ fn each_policy_holds_the_limit_and_keeps_what_it_should() {
                     .filter(|k| longest.contains(&k[2..].parse::<usize>().unwrap()))
                     .count();
                 assert!(
-                    good * 10 >= keys.len() * 8,
+                    good * 10 >= keys.len() * 7,
                     "{policy}: {good} of {} kept keys among the longest TTLs",
                     keys.len()
                 );
