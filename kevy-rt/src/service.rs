@@ -318,6 +318,29 @@ pub struct ClientCtx {
     pub no_touch: bool,
 }
 
+impl ClientCtx {
+    /// A client of no connection, with no address: the server's own
+    /// commands, a put-back, a script's placeholder. `id` 0 is the server
+    /// itself (`Service::internal_command`).
+    pub fn internal(id: u64, db: u32, home: u32) -> ClientCtx {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        ClientCtx {
+            id,
+            db,
+            resp3: false,
+            home,
+            peer: unspecified,
+            local: unspecified,
+            created_ms: 0,
+            subscribed: false,
+            unix: false,
+            tracking: Tracking::default(),
+            checked: false,
+            no_touch: false,
+        }
+    }
+}
+
 // ClientCtx travels with every command sent to another shard and sits in
 // every connection's state: tracking's byte, `checked` and `no_touch` fit in
 // what was padding.

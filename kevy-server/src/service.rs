@@ -76,21 +76,7 @@ impl Kevy {
         let Handler::Shard(f) = spec.run else {
             return Err(format!("'{}' in the log is not a keyspace command", name()));
         };
-        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-        let client = ClientCtx {
-            id: 0,
-            db,
-            resp3: false,
-            home: shard.id as u32,
-            peer: unspecified,
-            local: unspecified,
-            created_ms: 0,
-            subscribed: false,
-            unix: false,
-            tracking: Default::default(),
-            checked: false,
-            no_touch: false,
-        };
+        let client = ClientCtx::internal(0, db, shard.id as u32);
         let mut out = Vec::new();
         crate::notify::quiet(shard, |shard| {
             f(&mut Ctx {

@@ -487,21 +487,7 @@ impl<S: Service> Executor<S> {
     /// its reply dropped, so the log, WATCH, tracking, keyspace events and
     /// the key's next waiter see it as any push.
     pub fn put_back(&mut self, home: usize, client: u64, db: u32, reply: &[u8], args: Args<'_>) {
-        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-        let ctx = ClientCtx {
-            id: client,
-            db,
-            resp3: false,
-            home: home as u32,
-            peer: unspecified,
-            local: unspecified,
-            created_ms: 0,
-            subscribed: false,
-            unix: false,
-            tracking: Default::default(),
-            checked: false,
-            no_touch: false,
-        };
+        let ctx = ClientCtx::internal(client, db, home as u32);
         let Ok((cmd, _)) = self.svc.route(args, &ctx, self.n) else {
             return;
         };

@@ -339,21 +339,7 @@ impl Engine {
 }
 
 fn placeholder_client() -> ClientCtx {
-    let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-    ClientCtx {
-        id: 0,
-        db: 0,
-        resp3: false,
-        home: 0,
-        peer: unspecified,
-        local: unspecified,
-        created_ms: 0,
-        subscribed: false,
-        unix: false,
-        tracking: Default::default(),
-        checked: false,
-        no_touch: false,
-    }
+    ClientCtx::internal(0, 0, 0)
 }
 
 /// `REDIS_VERSION_NUM`: 0x00MMmmpp.
