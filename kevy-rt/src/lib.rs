@@ -679,7 +679,7 @@
 //! **Why it is safe.** The running command holds the executor (the shard,
 //! its effects, its locks) and, inline, its own connection; the desk
 //! owns, for that time, exactly what the command never touches. Nothing
-//! is aliased and no unsafe code is involved: the desk is a value moved
+//! is aliased and the borrow checker sees it all: the desk is a value moved
 //! out of the reactor and back, and the slot is taken out while the desk
 //! serves, so a call from inside it finds nothing. Epoll events the desk
 //! reads and does not act on are level-triggered and come back; the

@@ -4,6 +4,7 @@
 //! every offset checked, and reports where a malformed blob went wrong.
 
 use kevy_store::num;
+use kevy_store::stream::lp;
 
 /// One element of a packed encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,86 +93,14 @@ impl LpWriter {
 
     /// Bytes [`push`](Self::push) adds for `s`, back-length included.
     pub fn entry_size(s: &[u8]) -> usize {
-        let enc = match num::parse_i64(s) {
-            Some(v) if (0..=127).contains(&v) => 1,
-            Some(v) if (-4096..=4095).contains(&v) => 2,
-            Some(v) if (i16::MIN as i64..=i16::MAX as i64).contains(&v) => 3,
-            Some(v) if (-(1 << 23)..(1 << 23)).contains(&v) => 4,
-            Some(v) if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => 5,
-            Some(_) => 9,
-            None if s.len() < 64 => 1 + s.len(),
-            None if s.len() < 4096 => 2 + s.len(),
-            None => 5 + s.len(),
-        };
-        enc + backlen_size(enc)
+        lp::encoded_size(s)
     }
 
     /// Appends an element; a canonical integer is stored as one, as
-    /// Redis's `lpAppend` does.
+    /// Redis's `lpAppend` does (the store's listpack encoder: the file
+    /// holds the bytes a stream node holds).
     pub fn push(&mut self, s: &[u8]) {
-        match num::parse_i64(s) {
-            Some(v) => self.push_int(v),
-            None => self.push_str(s),
-        }
-    }
-
-    pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        let b = &mut self.buf;
-        if (0..=127).contains(&v) {
-            b.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u64) & 0x1fff;
-            b.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
-        } else if (i16::MIN as i64..=i16::MAX as i64).contains(&v) {
-            b.push(0xf1);
-            b.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-            b.push(0xf2);
-            b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-            b.push(0xf3);
-            b.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            b.push(0xf4);
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        self.finish_entry(start);
-    }
-
-    pub fn push_str(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        let n = s.len();
-        if n < 64 {
-            self.buf.push(0x80 | n as u8);
-        } else if n < 4096 {
-            self.buf
-                .extend_from_slice(&[0xe0 | (n >> 8) as u8, n as u8]);
-        } else {
-            self.buf.push(0xf0);
-            self.buf.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        self.buf.extend_from_slice(s);
-        self.finish_entry(start);
-    }
-
-    /// Appends the back-length of the entry that began at `start`: its
-    /// size in 7-bit groups, most significant first, every byte but the
-    /// first flagged with the top bit, so it reads backwards.
-    fn finish_entry(&mut self, start: usize) {
-        let l = (self.buf.len() - start) as u64;
-        let groups = match l {
-            0..=127 => 1,
-            128..=16382 => 2,
-            16383..=2097150 => 3,
-            2097151..=268435454 => 4,
-            _ => 5,
-        };
-        for g in (0..groups).rev() {
-            let bits = ((l >> (7 * g)) & 127) as u8;
-            self.buf
-                .push(if g == groups - 1 { bits } else { bits | 128 });
-        }
+        lp::encode(&mut self.buf, s);
         self.count += 1;
     }
 
