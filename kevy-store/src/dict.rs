@@ -935,7 +935,15 @@ mod tests {
         assert_eq!(d.remove(&key(3)), None);
         assert_eq!(d.len(), 10);
         while d.rehash(100) {}
-        assert!(d.buckets() <= 32, "shrunk: {}", d.buckets());
+        // A shrink sizes the table for the entries present when it starts,
+        // and removals during it only shrink further once the table is under
+        // MIN_FILL_PERCENT full, so 10 entries may end in 16, 32 or 64
+        // buckets depending on how the steps fell (the hash seed is random).
+        assert!(
+            d.buckets() * MIN_FILL_PERCENT <= 100 * d.len().max(INITIAL_BUCKETS),
+            "shrunk: {}",
+            d.buckets()
+        );
         let mut rest: Vec<u32> = d.iter().map(|(_, v)| *v).collect();
         rest.sort();
         assert_eq!(rest, (9_990..10_000).collect::<Vec<_>>());
