@@ -340,6 +340,23 @@ impl<S: Service> Batch<S> {
         cap(&mut self.lock_keys, Self::KEEP_BYTES);
     }
 
+    /// The bytes its buffers hold (their capacity, not what is in use).
+    pub fn capacity_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        bytes(&self.reqs)
+            + bytes(&self.args)
+            + bytes(&self.spans)
+            + bytes(&self.req_snaps)
+            + bytes(&self.resps)
+            + bytes(&self.rdata)
+            + bytes(&self.resp_snaps)
+            + bytes(&self.infos)
+            + bytes(&self.ids)
+            + bytes(&self.lock_keys)
+    }
+
     /// Capacity a recycled batch keeps per buffer.
     pub const KEEP_BYTES: usize = 256 * 1024;
 
