@@ -587,6 +587,33 @@
 //!    ([`Service::copy_keys`]), until a run reaches no key that is not
 //!    there; that run's writes go back to their shards.
 //!
+//! **Commands over the whole keyspace.** A script's KEYS, SCAN, DBSIZE,
+//! RANDOMKEY, FLUSHDB, FLUSHALL or SWAPDB needs every key of every shard.
+//! In ways 1 and 2 it stops the run as an unreachable key does (with one
+//! shard it just runs); in way 3 a round that reaches one asks for every
+//! shard's key names ([`Service::copy_names`]): each shard answers with
+//! [`Service::export_names`], a stand-in per key (its name, its type as
+//! the smallest value of that type, its TTL, in every database), loaded
+//! into the scratch shard beside the copies. From the next round on the
+//! command runs on the scratch shard as on a real one. A stand-in is no
+//! copy: a command that reaches its key by name (GET of a name KEYS gave)
+//! has the key copied in the next round, as any undeclared key; a round
+//! after which a stand-in the script wrote still exists (SWAPDB moved it)
+//! asks for its copy too, so no stand-in is ever written back. Deleting
+//! one (FLUSHALL) writes back its deletion. Rounds are taken back whole by
+//! a journal of the scratch shard (`kevy-store`'s `Journal`), FLUSHALL and
+//! SWAPDB included, and every run starts from the same state of the
+//! thread's random generator, so RANDOMKEY, SPOP and SRANDMEMBER pick the
+//! same in every round and in the final run. It stays atomic and free of
+//! deadlock for the reasons below: the names are read while every shard
+//! is locked whole, in the same transaction, after the locks and before
+//! the unlocks, like the copies. *Cost:* a KEYS * (or DBSIZE) from a
+//! script over N keys copies N names and N small stand-ins (about 100
+//! bytes each beyond the name) to the coordinating shard and holds them
+//! until the script ends, about what Redis itself holds for the Lua table
+//! of KEYS's answer; values are copied only for keys the script reaches;
+//! FLUSHALL's write-back deletes each key on its shard.
+//!
 //! **Why it is atomic.** Way 1 is one reactor's uninterrupted work on free
 //! keys. In ways 2 and 3 every key the final run reads or writes is locked
 //! from before its copy is taken until after its write-back, so the
@@ -630,15 +657,15 @@
 //! server keeps each written key's state before the script's first write
 //! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
 //! general forms for the runtime's use). Inside MULTI a script that
-//! reaches a key its run cannot is undone and answered with Redis
-//! Cluster's error, as is a script's command over the whole keyspace
-//! (KEYS, SCAN, FLUSHALL, …) with more than one shard, which no copy can
-//! serve. A script's writes in ways 2 and 3 are logged as the write-backs
-//! of the keys it wrote, not as the commands it ran. A script's PUBLISH
-//! answers the receivers the server-wide pub/sub directory counts
-//! ([`Stats::receivers`]); the message waits in the shard and goes out
-//! through [`Pushes::publish`] when the command ends, as the script's
-//! keyspace events do (in way 3 from the final run only).
+//! reaches a key its run cannot (or the whole keyspace) is undone and
+//! answered with Redis Cluster's error. A script's writes in ways 2 and 3
+//! are logged as the write-backs of the keys it wrote, not as the
+//! commands it ran. A script's PUBLISH and SPUBLISH answer the receivers
+//! the server-wide pub/sub directory counts ([`Stats::receivers`]); the
+//! message waits in the shard and goes out through [`Pushes::publish`]
+//! or [`Pushes::spublish`] when the command ends, to the subscribers of
+//! every shard, as the script's keyspace events do (in way 3 from the
+//! final run only).
 //!
 //! # Busy scripts
 //!

@@ -244,6 +244,8 @@ struct Tx<S: Service> {
 struct Discover<S: Service> {
     scratch: S::Shard,
     asked: HashSet<Vec<u8>, ahash::RandomState>,
+    /// Every shard's key names were asked for ([`Service::copy_names`]).
+    names: bool,
 }
 
 pub(super) struct Coordinator<S: Service> {
@@ -1168,6 +1170,7 @@ impl<S: Service> Coordinator<S> {
         tx.discover = matches!(route, Route::All(_)).then(|| Discover {
             scratch: self.svc.scratch(self.id, self.n),
             asked: HashSet::default(),
+            names: false,
         });
         let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
         tx.phase = Phase::Copying { step: i, waiting };
@@ -1251,9 +1254,23 @@ impl<S: Service> Coordinator<S> {
                     .svc
                     .copy_keys(&mut d.scratch, &tx.client, cmd, args.args());
                 named.retain(|k| d.asked.insert(k.clone()));
-                if !named.is_empty() {
+                let names = !d.names && self.svc.copy_names(&mut d.scratch);
+                if !named.is_empty() || names {
                     let keys: Vec<&[u8]> = named.iter().map(Vec::as_slice).collect();
-                    let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
+                    let mut waiting = self.fetch_copies(ex, wire, op, tx, &keys);
+                    if names {
+                        // Every shard is locked whole: the names are one
+                        // moment's, like the copies.
+                        d.names = true;
+                        for s in 0..self.n {
+                            if s == self.id {
+                                tx.snaps.extend(self.svc.export_names(&mut ex.shard));
+                            } else {
+                                waiting += 1;
+                                wire.batch(s).reqs.push(Req::ExportNames { op });
+                            }
+                        }
+                    }
                     tx.phase = Phase::Copying { step, waiting };
                     tx.discover = Some(d);
                     return false;

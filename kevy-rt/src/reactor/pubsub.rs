@@ -346,16 +346,16 @@ impl<S: Service> Reactor<S> {
     /// connection of this shard taken out of the table while it runs.
     pub(super) fn deliver_pushes(&mut self, mut me: Option<(u32, &mut ConnState<S>)>) {
         let mut pushes = std::mem::take(&mut self.ex.effects.pushes);
-        pushes.drain(|channel, message| {
+        pushes.drain(|channel, message, sharded| {
             let me_now = me.as_mut().map(|(i, st)| (*i, &mut **st));
             if self.mesh.has_subs(self.id) {
-                self.deliver(me_now, false, channel, message);
+                self.deliver(me_now, sharded, channel, message);
             }
             for s in 0..self.n {
                 if s != self.id && self.mesh.has_subs(s) {
                     let b = self.batch(s);
                     let (first, n) = b.push_args([channel, message].into_iter());
-                    b.reqs.push(Req::Notify { first, n });
+                    b.reqs.push(Req::Notify { first, n, sharded });
                 }
             }
         });
@@ -365,9 +365,9 @@ impl<S: Service> Reactor<S> {
         self.ex.effects.pushes = pushes;
     }
 
-    /// A peer's keyspace event: deliver it here.
-    pub(super) fn deliver_notice(&mut self, channel: &[u8], message: &[u8]) {
-        self.deliver(None, false, channel, message);
+    /// A peer's keyspace event or script's message: deliver it here.
+    pub(super) fn deliver_notice(&mut self, sharded: bool, channel: &[u8], message: &[u8]) {
+        self.deliver(None, sharded, channel, message);
     }
 
     /// A peer's PUBLISH: deliver here and answer the count.

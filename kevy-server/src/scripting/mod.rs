@@ -84,6 +84,32 @@ pub struct Escalation {
     /// The answer, when the script is not to run again (too many rounds,
     /// killed while finding its keys).
     pub verdict: Option<String>,
+    /// A run reached a command over the whole keyspace (KEYS, SCAN,
+    /// DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB): it needs every
+    /// shard's key names.
+    pub wants_names: bool,
+    /// Every shard's key names are in the scratch shard (or on their way,
+    /// ahead of the next round): stand-ins of each key's type, replaced
+    /// by a copy once a command reaches the key itself.
+    pub has_names: bool,
+    /// The thread's random generator as the first run found it: every
+    /// run starts from it, so RANDOMKEY, SPOP, SRANDMEMBER pick the same
+    /// in each round and in the final run.
+    pub rng: Option<u64>,
+}
+
+/// Whether a script run over the whole keyspace on `scratch` needs every
+/// shard's key names now (the runtime's `copy_names`): once, after a
+/// round that reached a command over the whole keyspace.
+pub fn wants_names(scratch: &mut crate::shard::Shard) -> bool {
+    let Some(e) = scratch.escalation.as_mut() else {
+        return false;
+    };
+    if !e.wants_names || e.has_names || e.verdict.is_some() {
+        return false;
+    }
+    e.has_names = true;
+    true
 }
 
 /// Whether `spec` runs a script (EVAL, EVALSHA, FCALL and their `_RO`
