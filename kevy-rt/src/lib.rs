@@ -627,9 +627,8 @@
 //!
 //! **Who starts the second run.** The command that stopped sets
 //! [`Sink::escalate`] (the runtime says where it may, with
-//! [`Sink::may_escalate`]: not inside MULTI, whose transaction cannot
-//! start again on its own, and not in a run of way 3 itself) and writes no
-//! reply. Its connection's home starts the transaction for the same
+//! [`Sink::may_escalate`]: not in a run of way 3 itself, and inside MULTI
+//! only in an attempt, below) and writes no reply. Its connection's home starts the transaction for the same
 //! request number: at once when it ran inline, on a `Req::Escalate` from
 //! the shard that ran it for the home, from the executor's queue when it
 //! ran behind a lock, and when the transaction of way 2 has released its
@@ -641,6 +640,44 @@
 //! at again, as a write-back's key is. A logged transaction's write-backs are acknowledged before its decision
 //! is recorded, so a crash never leaves a decision whose parts were not
 //! all logged.
+//!
+//! **Scripts inside MULTI.** A script's transaction cannot start again
+//! on its own inside EXEC: the commands before it already ran. With more
+//! than one shard, an EXEC block with a script (one command for which
+//! [`Service::reaches_undeclared`] is true) runs one of two ways.
+//!
+//! - *An attempt.* When the block could take the fast path (every key on
+//!   the home shard and free), changes nothing but keys (no connection
+//!   command such as SELECT, no PUBLISH) and WATCHes nothing, it runs
+//!   inline as an attempt: [`Service::begin_attempt`] journals every
+//!   write of the home shard and the effects are checkpointed, and its
+//!   scripts run where they may escalate. When none asks, the block is
+//!   done as on the fast path. When one does (it reached another shard's
+//!   key or the whole keyspace), its own writes are undone as in way 1,
+//!   [`Service::end_attempt`] takes back every earlier command's writes
+//!   from the journal, the effects and messages are cut back to the
+//!   checkpoint, nothing is answered, and the block runs the other way,
+//!   for the same request. The attempt was one reactor's uninterrupted
+//!   work and left nothing behind, so what runs next is the block's only
+//!   run. Tracking invalidations the attempt made stay (a spurious
+//!   invalidation is harmless; a lost one would not be).
+//! - *Over the whole keyspace* (`coord.rs`, `whole_exec`): otherwise,
+//!   or after an attempt, the block is a transaction that locks every
+//!   shard whole in shard order (shared when every command only reads),
+//!   sends its commands in their turn as any EXEC does, and runs each
+//!   script by copy over the whole keyspace in rounds, as way 3 does: its
+//!   copies are taken after the commands before it ran (they travel
+//!   behind them on the same rings) and written back before the commands
+//!   after it are sent. A WATCH is checked as the locks are granted.
+//!
+//! It is atomic and cannot deadlock by the transaction argument above:
+//! one transaction, every shard's locks taken in the global order before
+//! anything is released, every key it reads or writes (the scripts'
+//! copies included) covered by a whole-shard lock from before it is read
+//! until after it is written back. What it costs: a block with a script
+//! whose keys span shards holds every shard, as a script that escalated
+//! does; a block on the home shard's keys pays the journal of the keys it
+//! writes (one copy of each key's state before its first change).
 //!
 //! **Cost.** The fast path pays one branch per command (the execution
 //! point reports whether it escalated), and per undeclared key a shard
@@ -656,9 +693,8 @@
 //! **What is built.** All three ways, and the undoing of an attempt (the
 //! server keeps each written key's state before the script's first write
 //! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
-//! general forms for the runtime's use). Inside MULTI a script that
-//! reaches a key its run cannot (or the whole keyspace) is undone and
-//! answered with Redis Cluster's error. A script's writes in ways 2 and 3
+//! general forms for the runtime's use), and scripts inside MULTI. A
+//! script's writes in ways 2 and 3
 //! are logged as the write-backs of the keys it wrote, not as the
 //! commands it ran. A script's PUBLISH and SPUBLISH answer the receivers
 //! the server-wide pub/sub directory counts ([`Stats::receivers`]); the

@@ -752,6 +752,16 @@ pub trait Service: Send + Sync + Sized + 'static {
     ) -> Vec<Vec<u8>> {
         Vec::new()
     }
+    /// Starts an attempt on `shard` that [`Self::end_attempt`] may take
+    /// back: a MULTI/EXEC block with a script, run inline while a script
+    /// may still reach another shard's key (crate doc, "Scripts inside
+    /// MULTI"). Only asked when [`Self::reaches_undeclared`] is true for
+    /// some command of the block.
+    fn begin_attempt(&self, _shard: &mut Self::Shard) {}
+    /// Ends the attempt [`Self::begin_attempt`] started; with `undo`,
+    /// takes back every change it made to the keyspace (the runtime cuts
+    /// the effects and messages back itself).
+    fn end_attempt(&self, _shard: &mut Self::Shard, _undo: bool) {}
     /// Whether the command run by copy needs the name of every key of
     /// every shard as well (a script that reached KEYS, SCAN, DBSIZE,
     /// FLUSHALL, …), asked after each [`Self::copy_keys`]. True at most

@@ -1200,6 +1200,22 @@ impl Service for Kevy {
         }
     }
 
+    fn begin_attempt(&self, shard: &mut Shard) {
+        shard.store.observe(kevy_store::journal::Journal::default());
+    }
+
+    fn end_attempt(&self, shard: &mut Shard, undo: bool) {
+        let Some(journal) = shard.store.unobserve::<kevy_store::journal::Journal>() else {
+            return;
+        };
+        if undo {
+            // The attempt's keyspace events are cut back with its effects;
+            // taking it back makes none.
+            crate::notify::discard(shard);
+            crate::notify::quiet(shard, |s| s.store.roll_back(journal));
+        }
+    }
+
     fn copy_names(&self, scratch: &mut Shard) -> bool {
         crate::scripting::wants_names(scratch)
     }

@@ -44,6 +44,8 @@ layouts!(
     counts_stay_consistent_while_movers_shift_keys,
     flushall_from_a_script_is_atomic_and_survives_restart,
     spublish_reaches_shard_subscribers_on_every_shard,
+    scripts_in_multi_reach_every_shard_atomically,
+    multi_attempts_taken_back_leave_nothing_in_the_log,
 );
 
 fn client(port: u16) -> Connection {
@@ -358,5 +360,121 @@ fn spublish_reaches_shard_subscribers_on_every_shard(cores: usize) {
     for k in &keys {
         let v: i64 = c.get(k).unwrap();
         assert_eq!(v, 1, "the script's writes happened once");
+    }
+}
+
+/// MULTI blocks whose scripts move value between accounts they did not
+/// declare, on every shard, and sum them all, while movers transfer
+/// between the same accounts with cross-shard transactions: every sum in
+/// every block sees the invariant, before and after its own move.
+fn scripts_in_multi_reach_every_shard_atomically(cores: usize) {
+    let srv = kevy(cores, &[]);
+    let accounts = keys_on_every_shard("ma:", cores, 3);
+    let mut c = client(srv.port);
+    for a in &accounts {
+        let _: () = c.set(a, 50).unwrap();
+    }
+    let total = 50 * accounts.len() as i64;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = {
+        let (stop, accounts, port) = (stop.clone(), accounts.clone(), srv.port);
+        thread::spawn(move || {
+            let mut c = client(port);
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let a = &accounts[i % accounts.len()];
+                let b = &accounts[(i * 5 + 2) % accounts.len()];
+                i += 1;
+                let _: () = redis::pipe()
+                    .atomic()
+                    .cmd("DECRBY")
+                    .arg(a)
+                    .arg(2)
+                    .ignore()
+                    .cmd("INCRBY")
+                    .arg(b)
+                    .arg(2)
+                    .ignore()
+                    .query(&mut c)
+                    .unwrap();
+            }
+        })
+    };
+    let sum = "local n = 0 for _, k in ipairs(ARGV) do n = n + tonumber(redis.call('get', k)) end \
+               return n";
+    let mv = "redis.call('decr', ARGV[1]) return redis.call('incr', ARGV[2])";
+    let all: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    let mut conns: Vec<Connection> = (0..2 * cores).map(|_| client(srv.port)).collect();
+    for round in 0..30 {
+        let c = &mut conns[round % (2 * cores)];
+        let (a, b) = (
+            &accounts[round % accounts.len()],
+            &accounts[(round * 7 + 1) % accounts.len()],
+        );
+        let mut p = redis::pipe();
+        p.atomic();
+        p.cmd("EVAL").arg(sum).arg(0).arg(&all);
+        p.cmd("EVAL").arg(mv).arg(0).arg(a).arg(b);
+        p.cmd("GET").arg(a).ignore();
+        p.cmd("EVAL_RO").arg(sum).arg(0).arg(&all);
+        let got: (i64, i64, i64) = p.query(c).unwrap();
+        assert_eq!(
+            (got.0, got.2),
+            (total, total),
+            "round {round}: sums in one block"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    mover.join().unwrap();
+    let vals: Vec<i64> = c.mget(&accounts).unwrap();
+    assert_eq!(vals.iter().sum::<i64>(), total);
+}
+
+/// A MULTI block runs inline on its connection's shard as an attempt that
+/// is taken back when a script in it reaches another shard; the block
+/// then runs over the whole keyspace. Blocks sent from connections of
+/// every shard, each with a key of every shard first: each counter moves
+/// once per block, also after a restart from the log.
+fn multi_attempts_taken_back_leave_nothing_in_the_log(cores: usize) {
+    let dir = common::TempDir::new("script-multi-log");
+    let d = dir.path().display().to_string();
+    let args = [
+        "--dir",
+        &d,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let homes = keys_on_every_shard("mh:", cores, 1);
+    let reached = keys_on_every_shard("mr:", cores, 1);
+    let reached_args: Vec<&str> = reached.iter().map(String::as_str).collect();
+    let script = "for _, k in ipairs(ARGV) do redis.call('incr', k) end \
+                  redis.call('set', 'last', KEYS[1]) return redis.call('get', KEYS[1])";
+    let blocks = 3 * cores;
+    {
+        let srv = kevy(cores, &args);
+        let mut conns: Vec<Connection> = (0..blocks).map(|_| client(srv.port)).collect();
+        for (i, c) in conns.iter_mut().enumerate() {
+            for h in &homes {
+                let mut p = redis::pipe();
+                p.atomic();
+                p.cmd("INCR").arg(h).ignore();
+                p.cmd("EVAL").arg(script).arg(1).arg(h).arg(&reached_args);
+                p.cmd("INCR").arg(h);
+                let (seen, after): (i64, i64) = p.query(c).unwrap();
+                assert_eq!(after, seen + 1, "block {i} on {h}");
+            }
+        }
+    }
+    let srv = kevy(cores, &args);
+    let mut c = client(srv.port);
+    for h in &homes {
+        let v: i64 = c.get(h).unwrap();
+        assert_eq!(v, 2 * blocks as i64, "{h} after restart");
+    }
+    for r in &reached {
+        let v: i64 = c.get(r).unwrap();
+        assert_eq!(v, (blocks * homes.len()) as i64, "{r} after restart");
     }
 }

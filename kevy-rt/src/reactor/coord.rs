@@ -132,11 +132,15 @@ pub(super) enum Draft<S: Service> {
     /// Every key is on the home shard and free: the reactor runs the steps
     /// back to back (`watch`: check the WATCHes first). `publishes`: a
     /// step is PUBLISH or SPUBLISH, which runs inline only while no other
-    /// shard has subscribers.
+    /// shard has subscribers. `guarded`: a step is a script and there are
+    /// several shards; the run is an attempt that is taken back whole when
+    /// a script reaches another shard's key, and the block then runs as
+    /// [`Coordinator::whole_exec`] plans it.
     Inline {
         steps: Vec<Step<S>>,
         watch: bool,
         publishes: bool,
+        guarded: bool,
     },
     /// Locks to take: [`Coordinator::start`] runs it.
     Plan(Plan<S>),
@@ -408,16 +412,39 @@ impl<S: Service> Coordinator<S> {
             .iter()
             .enumerate()
             .all(|(s, &i)| !i || s == self.id);
+        // A script in EXEC may reach any key of any shard (crate doc,
+        // "Scripts inside MULTI").
+        let scripts = exec
+            && n > 1
+            && steps
+                .iter()
+                .any(|(cmd, _, r)| r.is_ok() && self.svc.reaches_undeclared(*cmd));
         if inline && home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
-            // The fast path: nothing else can run on this reactor meanwhile.
-            let publishes = steps.iter().any(|(_, _, r)| {
-                matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
+            // An attempt can be taken back only while the block changes
+            // nothing but keys, and is worth trying only when no WATCH
+            // must be checked again after it.
+            let undoable = steps.iter().all(|(_, _, r)| {
+                matches!(
+                    r,
+                    Err(_) | Ok(Route::Keys { .. } | Route::Tx(_) | Route::Shard(_))
+                )
             });
-            return Draft::Inline {
-                steps,
-                watch,
-                publishes,
-            };
+            if !scripts || (undoable && !watch) {
+                // The fast path: nothing else can run on this reactor
+                // meanwhile.
+                let publishes = steps.iter().any(|(_, _, r)| {
+                    matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
+                });
+                return Draft::Inline {
+                    steps,
+                    watch,
+                    publishes,
+                    guarded: scripts,
+                };
+            }
+        }
+        if scripts {
+            return Draft::Plan(self.whole_exec(client, steps, watch));
         }
         let locks = claims
             .into_iter()
@@ -469,6 +496,42 @@ impl<S: Service> Coordinator<S> {
             early: false,
             woken: false,
             holds,
+        }
+    }
+
+    /// Plans an EXEC block with a script as a whole-keyspace transaction:
+    /// every shard locked whole in shard order (shared when every command
+    /// only reads), the commands sent in their turn as usual, and each
+    /// script run by copy over the whole keyspace in rounds
+    /// ([`Route::All`] with [`Fold::One`], as a script that escalated), so
+    /// that it may reach any key and the block stays one atomic step.
+    pub fn whole_exec(&self, client: &ClientCtx, mut steps: Vec<Step<S>>, watch: bool) -> Plan<S> {
+        let read = steps.iter().all(|(cmd, _, _)| self.svc.reads_only(*cmd));
+        for (cmd, _, route) in &mut steps {
+            if route.is_ok() && self.svc.reaches_undeclared(*cmd) {
+                *route = Ok(Route::All(Fold::One));
+            }
+        }
+        let locks = (0..self.n)
+            .map(|s| {
+                let claim = Claim {
+                    client: client.id,
+                    whole: true,
+                    read,
+                    ..Claim::default()
+                };
+                (s, claim)
+            })
+            .collect();
+        Plan {
+            client: *client,
+            exec: true,
+            steps,
+            locks,
+            watch,
+            early: false,
+            woken: false,
+            holds: true,
         }
     }
 

@@ -44,9 +44,13 @@
 //! and what it wrote goes back to the shards. Rounds are bounded
 //! ([`MAX_ROUNDS`]); a script that still reaches new keys then (or whose
 //! final run reaches a key no round did: keys derived from the clock) is
-//! answered with [`TOO_MANY_ROUNDS`]. Where the runtime cannot run a
-//! command again (inside MULTI), the client gets the error Redis Cluster
-//! gives for a key of another node.
+//! answered with [`TOO_MANY_ROUNDS`]. A command over the whole keyspace
+//! (KEYS, SCAN, DBSIZE, FLUSHALL, …) stops a run the same way; in the
+//! rounds it has every shard's key names copied in ([`wants_names`]).
+//! Inside MULTI the runtime takes the whole block back and runs it over
+//! the whole keyspace (kevy-rt's crate doc, "Scripts inside MULTI").
+//! What no copy serves (SORT's BY and GET patterns) gets the error Redis
+//! Cluster gives for a key of another node.
 
 mod convert;
 pub mod engine;
