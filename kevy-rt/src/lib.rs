@@ -600,7 +600,9 @@
 //! has the key copied in the next round, as any undeclared key; a round
 //! after which a stand-in the script wrote still exists (SWAPDB moved it)
 //! asks for its copy too, so no stand-in is ever written back. Deleting
-//! one (FLUSHALL) writes back its deletion. Rounds are taken back whole by
+//! one (FLUSHALL) writes back its deletion. A script's SORT with BY or
+//! GET patterns escalates the same way, and in the rounds reaches the
+//! keys its patterns name from the copies so far, as a keyed command. Rounds are taken back whole by
 //! a journal of the scratch shard (`kevy-store`'s `Journal`), FLUSHALL and
 //! SWAPDB included, and every run starts from the same state of the
 //! thread's random generator, so RANDOMKEY, SPOP and SRANDMEMBER pick the

@@ -1428,10 +1428,35 @@ fn call_checked(
             None
         }
         // A command that finds its keys by reading values (SORT's BY and
-        // GET patterns) sees every shard only when there is one; a scratch
-        // shard holds the declared keys only.
+        // GET patterns): over the whole keyspace, the keys it names from
+        // the copies so far, as a keyed command's; elsewhere (one shard
+        // aside) it makes the script run over the whole keyspace.
         Route::All(kevy_rt::Fold::One) if r.shard.nshards > 1 || r.shard.scratch => {
-            Some(Vec::new())
+            match spec.route {
+                RouteKind::Reading { keys, .. } if r.shard.escalation.is_some() => {
+                    let named = keys(&mut r.shard.store.db(r.db), args);
+                    let mut bad = None;
+                    if let Some(e) = r.shard.escalation.as_mut() {
+                        for k in named {
+                            if e.copied.contains(&k) {
+                                continue;
+                            }
+                            if e.discovering {
+                                e.missing.insert(k);
+                            } else if bad.is_none() {
+                                bad = Some(k);
+                            }
+                        }
+                    }
+                    bad
+                }
+                RouteKind::Reading { .. } => {
+                    r.keys = declared;
+                    let at = location(lua, 1);
+                    return stop(lua, r, Stop::Whole { at });
+                }
+                _ => Some(Vec::new()),
+            }
         }
         Route::Shard(s) if s % r.shard.nshards.max(1) != r.shard.id || r.shard.scratch => {
             Some(Vec::new())

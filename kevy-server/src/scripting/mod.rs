@@ -47,10 +47,10 @@
 //! answered with [`TOO_MANY_ROUNDS`]. A command over the whole keyspace
 //! (KEYS, SCAN, DBSIZE, FLUSHALL, …) stops a run the same way; in the
 //! rounds it has every shard's key names copied in ([`wants_names`]).
-//! Inside MULTI the runtime takes the whole block back and runs it over
-//! the whole keyspace (kevy-rt's crate doc, "Scripts inside MULTI").
-//! What no copy serves (SORT's BY and GET patterns) gets the error Redis
-//! Cluster gives for a key of another node.
+//! So does SORT with BY or GET patterns, whose keys, in the rounds, are
+//! those its patterns name from the copies so far. Inside MULTI the
+//! runtime takes the whole block back and runs it over the whole keyspace
+//! (kevy-rt's crate doc, "Scripts inside MULTI").
 
 mod convert;
 pub mod engine;
