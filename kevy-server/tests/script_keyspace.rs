@@ -327,6 +327,16 @@ fn spublish_reaches_shard_subscribers_on_every_shard(cores: usize) {
     plain.call(&["SUBSCRIBE", "orders"]).expect("subscribe");
     let keys = keys_on_every_shard("sp:", cores, 1);
     let mut c = client(srv.port);
+    // PUBSUB's questions from a script count every shard's subscribers.
+    let counts: (String, i64, String, i64) = eval(
+        &mut c,
+        "local s = redis.call('pubsub', 'shardnumsub', 'orders') \
+         local p = redis.call('pubsub', 'numsub', 'orders') return {s[1], s[2], p[1], p[2]}",
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(counts, ("orders".into(), nsubs as i64, "orders".into(), 1));
     let args: Vec<&str> = keys.iter().map(String::as_str).collect();
     let n: i64 = eval(
         &mut c,

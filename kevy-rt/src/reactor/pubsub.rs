@@ -469,42 +469,47 @@ impl<S: Service> Reactor<S> {
         args: Args<'_>,
         out: &mut Vec<u8>,
     ) {
-        {
-            let dir = self.mesh.directory();
-            let mut r = Reply::new(out, resp3);
-            match op {
-                PubSubOp::Channels | PubSubOp::ShardChannels => {
-                    let kind = if op == PubSubOp::Channels {
-                        Kind::Channel
-                    } else {
-                        Kind::Shard
-                    };
-                    let pattern = (args.len() > 2).then(|| args.get(2));
-                    let names: Vec<&Vec<u8>> = dir.maps[kind as usize]
-                        .keys()
-                        .filter(|n| pattern.is_none_or(|p| kevy_store::glob::matches(p, n)))
-                        .collect();
-                    r.array(names.len());
-                    for n in names {
-                        r.bulk(n);
-                    }
+        self.mesh.directory().introspect(resp3, op, args, out);
+    }
+}
+
+impl Directory {
+    /// PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS or SHARDNUMSUB
+    /// (`op`, its arguments from argument 2 on), answered into `out`.
+    pub(crate) fn introspect(&self, resp3: bool, op: PubSubOp, args: Args<'_>, out: &mut Vec<u8>) {
+        let mut r = Reply::new(out, resp3);
+        match op {
+            PubSubOp::Channels | PubSubOp::ShardChannels => {
+                let kind = if op == PubSubOp::Channels {
+                    Kind::Channel
+                } else {
+                    Kind::Shard
+                };
+                let pattern = (args.len() > 2).then(|| args.get(2));
+                let names: Vec<&Vec<u8>> = self.maps[kind as usize]
+                    .keys()
+                    .filter(|n| pattern.is_none_or(|p| kevy_store::glob::matches(p, n)))
+                    .collect();
+                r.array(names.len());
+                for n in names {
+                    r.bulk(n);
                 }
-                PubSubOp::NumSub | PubSubOp::ShardNumSub => {
-                    let kind = if op == PubSubOp::NumSub {
-                        Kind::Channel
-                    } else {
-                        Kind::Shard
-                    };
-                    let names = args.len().saturating_sub(2);
-                    r.array(names * 2);
-                    for name in args.iter().skip(2) {
-                        r.bulk(name);
-                        let n = dir.maps[kind as usize].get(name).copied().unwrap_or(0);
-                        r.int(n as i64);
-                    }
-                }
-                _ => r.int(dir.len(Kind::Pattern) as i64),
             }
+            PubSubOp::NumSub | PubSubOp::ShardNumSub => {
+                let kind = if op == PubSubOp::NumSub {
+                    Kind::Channel
+                } else {
+                    Kind::Shard
+                };
+                let names = args.len().saturating_sub(2);
+                r.array(names * 2);
+                for name in args.iter().skip(2) {
+                    r.bulk(name);
+                    let n = self.maps[kind as usize].get(name).copied().unwrap_or(0);
+                    r.int(n as i64);
+                }
+            }
+            _ => r.int(self.len(Kind::Pattern) as i64),
         }
     }
 }

@@ -1475,6 +1475,24 @@ fn call_checked(
                 .push((args.get(1).to_vec(), args.get(2).to_vec(), sharded));
             return Ok(Value::Integer(n as i64));
         }
+        // PUBSUB's questions, answered from the server-wide directory.
+        Route::PubSub(
+            op @ (kevy_rt::PubSubOp::Channels
+            | kevy_rt::PubSubOp::NumSub
+            | kevy_rt::PubSubOp::NumPat
+            | kevy_rt::PubSubOp::ShardChannels
+            | kevy_rt::PubSubOp::ShardNumSub),
+        ) => {
+            r.keys = declared;
+            let mut out = std::mem::take(&mut r.reply);
+            out.clear();
+            server
+                .rt_stats
+                .pubsub_introspect(r.resp3, op, args, &mut out);
+            let converted = reply_to_lua(lua, &out);
+            r.reply = out;
+            return Ok(converted?.0);
+        }
         Route::PubSub(_) | Route::Clients { .. } | Route::Tx(_) => {
             r.keys = declared;
             return fail(
