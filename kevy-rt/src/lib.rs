@@ -605,8 +605,11 @@
 //! keys its patterns name from the copies so far, as a keyed command. Rounds are taken back whole by
 //! a journal of the scratch shard (`kevy-store`'s `Journal`), FLUSHALL and
 //! SWAPDB included, and every run starts from the same state of the
-//! thread's random generator, so RANDOMKEY, SPOP and SRANDMEMBER pick the
-//! same in every round and in the final run. It stays atomic and free of
+//! thread's random generator, so SPOP and SRANDMEMBER pick the same in
+//! every round and in the final run; RANDOMKEY, whose pick also depends
+//! on the scratch table's layout (which changes as copies come in),
+//! answers what it picked in the run before as long as that key is still
+//! there. It stays atomic and free of
 //! deadlock for the reasons below: the names are read while every shard
 //! is locked whole, in the same transaction, after the locks and before
 //! the unlocks, like the copies. *Cost:* a KEYS * (or DBSIZE) from a

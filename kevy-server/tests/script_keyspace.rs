@@ -46,6 +46,7 @@ layouts!(
     spublish_reaches_shard_subscribers_on_every_shard,
     scripts_in_multi_reach_every_shard_atomically,
     multi_attempts_taken_back_leave_nothing_in_the_log,
+    random_picks_reach_the_keys_they_name,
 );
 
 fn client(port: u16) -> Connection {
@@ -487,4 +488,34 @@ fn multi_attempts_taken_back_leave_nothing_in_the_log(cores: usize) {
         let v: i64 = c.get(r).unwrap();
         assert_eq!(v, (blocks * homes.len()) as i64, "{r} after restart");
     }
+}
+
+/// RANDOMKEY, SRANDMEMBER and SPOP pick the same in every run of a script
+/// over the whole keyspace, so a script that reads the key it picked
+/// settles (no "kept reaching new keys" error) and reads its value.
+fn random_picks_reach_the_keys_they_name(cores: usize) {
+    let srv = kevy(cores, &[]);
+    let mut c = client(srv.port);
+    let names = keys_on_every_shard("rk:", cores, 150);
+    for chunk in names.chunks(50) {
+        let mut p = redis::pipe();
+        for k in chunk {
+            p.cmd("SET").arg(k).arg(k).ignore();
+            p.cmd("SADD").arg("{pool}").arg(k).ignore();
+        }
+        let _: () = p.query(&mut c).unwrap();
+    }
+    let pick = "local k = redis.call('randomkey') if k == '{pool}' then return {k, k} end \
+                return {k, redis.call('get', k)}";
+    let member = "local k = redis.call('srandmember', KEYS[1]) return {k, redis.call('get', k)}";
+    let pop = "local k = redis.call('spop', KEYS[1]) return {k, redis.call('get', k)}";
+    for round in 0..20 {
+        for script in [pick, member, pop] {
+            let (k, v): (String, String) = eval(&mut c, script, &["{pool}"], &[])
+                .unwrap_or_else(|e| panic!("round {round}: {script}: {e}"));
+            assert_eq!(k, v, "round {round}: {script}");
+        }
+    }
+    let left: i64 = c.scard("{pool}").unwrap();
+    assert_eq!(left, names.len() as i64 - 20, "each SPOP popped once");
 }

@@ -567,6 +567,7 @@ fn run(
             Some(state) => kevy_store::rng::set_state(state),
             None => esc.rng = Some(kevy_store::rng::state()),
         }
+        esc.pick_at = 0;
     }
     let compat = script_flags & flags::EVAL_COMPAT != 0;
     if !compat && script_flags & flags::NO_WRITES == 0 && ro {
@@ -1227,6 +1228,47 @@ pub fn whole_keyspace(shard: &mut Shard) -> bool {
     !shard.scratch && shard.nshards <= 1
 }
 
+/// What a random pick over the whole keyspace (RANDOMKEY) does in a run
+/// over the whole keyspace.
+enum Pick {
+    /// Answer what an earlier run picked at this point: its key is still
+    /// there (or the database is still empty).
+    Again(Option<Vec<u8>>),
+    /// Pick, and remember the pick as the run's `i`-th.
+    Record(usize),
+}
+
+/// Runs over the whole keyspace repeat the random picks of the run before
+/// them: the random generator starts each run alike, but the scratch
+/// shard's table is laid out anew as copies come in, so the same numbers
+/// would pick other keys, and a script that reads the key it picked would
+/// reach a new key in every round. `None` outside such a run.
+fn random_pick(shard: &mut Shard, db: usize) -> Option<Pick> {
+    let e = shard.escalation.as_mut().filter(|e| e.has_names)?;
+    let i = e.pick_at;
+    e.pick_at += 1;
+    let again = match e.picks.get(i) {
+        Some((d, Some(k))) if *d == db => {
+            let k = k.clone();
+            shard.store.db(db).contains(&k).then_some(Some(k))
+        }
+        Some((d, None)) if *d == db => (shard.store.db_counts(db).0 == 0).then_some(None),
+        _ => None,
+    };
+    Some(match again {
+        Some(k) => Pick::Again(k),
+        None => Pick::Record(i),
+    })
+}
+
+/// The string of a bulk reply, `None` for any other.
+fn bulk_of(reply: &[u8]) -> Option<Vec<u8>> {
+    let rest = reply.strip_prefix(b"$")?;
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    rest.get(nl + 2..nl + 2 + len).map(<[u8]>::to_vec)
+}
+
 /// A failed check: raised by redis.call, returned as an error table by
 /// redis.pcall.
 fn fail(lua: &Lua, msg: &str, raising: bool) -> mlua::Result<Value> {
@@ -1507,6 +1549,22 @@ fn call_checked(
     if let Some(key) = blocked {
         return stop_non_local(lua, r, key);
     }
+    let pick = match route {
+        Route::All(kevy_rt::Fold::Random) => random_pick(&mut r.shard, r.db),
+        _ => None,
+    };
+    if let Some(Pick::Again(key)) = pick {
+        let mut out = std::mem::take(&mut r.reply);
+        out.clear();
+        let mut reply = Reply::new(&mut out, r.resp3);
+        match key {
+            Some(k) => reply.bulk(&k),
+            None => reply.null(),
+        }
+        let converted = reply_to_lua(lua, &out);
+        r.reply = out;
+        return Ok(converted?.0);
+    }
 
     // Run it, as the service's execution point would, its effect recorded
     // as a nested command's.
@@ -1542,6 +1600,10 @@ fn call_checked(
         }
     }
     let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+    if let (Some(Pick::Record(i)), Some(e)) = (pick, r.shard.escalation.as_mut()) {
+        e.picks.truncate(i);
+        e.picks.push((r.db, bulk_of(&out)));
+    }
     // What a script reads is its caller's read for client-side caching,
     // as in Redis: the keys go to the tracking table after the script.
     if cmd_flags & flag::READONLY != 0 && client.tracking.records_reads() {

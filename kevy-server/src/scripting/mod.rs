@@ -100,6 +100,10 @@ pub struct Escalation {
     /// run starts from it, so RANDOMKEY, SPOP, SRANDMEMBER pick the same
     /// in each round and in the final run.
     pub rng: Option<u64>,
+    /// RANDOMKEY's picks in the last run, in order, with their database
+    /// (engine.rs, `random_pick`), and how many the run in progress made.
+    pub picks: Vec<(usize, Option<Vec<u8>>)>,
+    pub pick_at: usize,
 }
 
 /// Whether a script run over the whole keyspace on `scratch` needs every
