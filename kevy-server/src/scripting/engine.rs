@@ -733,14 +733,18 @@ fn moved_names(shard: &mut Shard) {
     let Some(e) = shard.escalation.as_mut() else {
         return;
     };
-    if !e.has_names {
+    if !e.has_names || written.is_empty() {
         return;
     }
+    // After FLUSHALL every database is empty: nothing to look up.
+    let live: Vec<usize> = (0..shard.store.ndbs())
+        .filter(|&i| shard.store.db_counts(i).0 != 0)
+        .collect();
     for k in written {
         if e.copied.contains(&k) || e.missing.contains(&k) {
             continue;
         }
-        if (0..shard.store.ndbs()).any(|i| shard.store.db(i).contains(&k)) {
+        if live.iter().any(|&i| shard.store.db(i).contains(&k)) {
             e.missing.insert(k);
         }
     }
