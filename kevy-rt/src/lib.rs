@@ -588,39 +588,44 @@
 //!    there; that run's writes go back to their shards.
 //!
 //! **Commands over the whole keyspace.** A script's KEYS, SCAN, DBSIZE,
-//! RANDOMKEY, FLUSHDB, FLUSHALL or SWAPDB needs every key of every shard.
-//! In ways 1 and 2 it stops the run as an unreachable key does (with one
-//! shard it just runs); in way 3 a round that reaches one asks for every
-//! shard's key names ([`Service::copy_names`]): each shard answers with
-//! [`Service::export_names`], a stand-in per key (its name, its type as
-//! the smallest value of that type, its TTL, in every database), loaded
-//! into the scratch shard beside the copies. From the next round on the
-//! command runs on the scratch shard as on a real one. A stand-in is no
-//! copy: a command that reaches its key by name (GET of a name KEYS gave)
-//! has the key copied in the next round, as any undeclared key; a round
-//! after which a stand-in the script wrote still exists (SWAPDB moved it)
-//! asks for its copy too, so no stand-in is ever written back. Deleting
-//! one (FLUSHALL) writes back its deletion. A script's SORT with BY or
-//! GET patterns escalates the same way, and in the rounds reaches the
-//! keys its patterns name from the copies so far, as a keyed command. Rounds are taken back whole by
-//! a journal of the scratch shard (`kevy-store`'s `Journal`), FLUSHALL and
-//! SWAPDB included, and every run starts from the same state of the
-//! thread's random generator, so SPOP and SRANDMEMBER pick the same in
-//! every round and in the final run; RANDOMKEY, whose pick also depends
-//! on the scratch table's layout (which changes as copies come in),
-//! answers what it picked in the run before as long as that key is still
-//! there. It stays atomic and free of
-//! deadlock for the reasons below: the names are read while every shard
-//! is locked whole, in the same transaction, after the locks and before
-//! the unlocks, like the copies. *Cost:* a KEYS * (or DBSIZE) from a
-//! script over N keys copies N names and N small stand-ins to the
-//! coordinating shard and holds them until the script ends, given back
-//! then: about 300 bytes per key at the peak beyond the name (200 000
-//! keys: 65 MB over the keyspace's own 20 MB; Redis's own KEYS * from a
-//! script holds about 125 bytes per key for the Lua table of its answer),
-//! and a pass over every key on every shard. Values are copied only for
-//! the keys the script reaches; FLUSHALL's write-back deletes each key
-//! on its shard.
+//! RANDOMKEY, FLUSHDB, FLUSHALL or SWAPDB needs every key of every shard
+//! (with one shard it just runs).
+//!
+//! - In ways 1 and 2 it stops the run as an unreachable key does, and the
+//!   script escalates. In way 3 a round that reaches one asks for every
+//!   shard's key names ([`Service::copy_names`]): each shard answers with
+//!   [`Service::export_names`], a stand-in per key (its name, its type as
+//!   the smallest value of that type, its TTL, in every database), loaded
+//!   into the scratch shard beside the copies. From the next round on the
+//!   command runs on the scratch shard as on a real one.
+//! - A stand-in is no copy: a command that reaches its key by name (a GET
+//!   of a name KEYS gave) has the key copied in the next round, as any
+//!   undeclared key, and a round after which a stand-in the script wrote
+//!   still exists (SWAPDB moved it) asks for its copy too, so a stand-in
+//!   is never written back. Deleting one (FLUSHALL) writes back its
+//!   deletion.
+//! - Rounds are taken back whole by a journal of the scratch shard
+//!   (`kevy-store`'s `Journal`), FLUSHALL and SWAPDB included. Every run
+//!   starts from the same state of the thread's random generator, so SPOP
+//!   and SRANDMEMBER pick the same in every round and in the final run;
+//!   RANDOMKEY, whose pick also depends on the scratch table's layout
+//!   (which changes as copies come in), answers what it picked in the run
+//!   before, as long as that key is still there.
+//! - SORT with BY or GET patterns escalates the same way, and in the
+//!   rounds reaches the keys its patterns name from the copies so far, as
+//!   a keyed command reaches its keys.
+//!
+//! The names are read while every shard is locked whole, in the same
+//! transaction, after the locks and before the unlocks, like the copies:
+//! the arguments below hold unchanged. *Cost:* a KEYS * (or DBSIZE) from
+//! a script over N keys is a pass over every key on every shard, and N
+//! names and stand-ins held on the coordinating shard until the script
+//! ends: about 300 bytes per key at the peak beyond the name (200 000
+//! keys: 65 MB over the keyspace's own 20 MB, all given back after; for
+//! comparison, Redis's own KEYS * from a script holds about 125 bytes per
+//! key for the Lua table of its answer). Values are copied only for the
+//! keys the script reaches; FLUSHALL's write-back deletes each key on its
+//! shard, and SWAPDB copies every key of the two databases.
 //!
 //! **Why it is atomic.** Way 1 is one reactor's uninterrupted work on free
 //! keys. In ways 2 and 3 every key the final run reads or writes is locked
@@ -636,8 +641,8 @@
 //! **Who starts the second run.** The command that stopped sets
 //! [`Sink::escalate`] (the runtime says where it may, with
 //! [`Sink::may_escalate`]: not in a run of way 3 itself, and inside MULTI
-//! only in an attempt, below) and writes no reply. Its connection's home starts the transaction for the same
-//! request number: at once when it ran inline, on a `Req::Escalate` from
+//! only in an attempt, below) and writes no reply. Its connection's home
+//! starts the transaction for the same request number: at once when it ran inline, on a `Req::Escalate` from
 //! the shard that ran it for the home, from the executor's queue when it
 //! ran behind a lock, and when the transaction of way 2 has released its
 //! locks (`ToConn::Rerun`). A script that does not run inline
@@ -702,9 +707,8 @@
 //! server keeps each written key's state before the script's first write
 //! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
 //! general forms for the runtime's use), and scripts inside MULTI. A
-//! script's writes in ways 2 and 3
-//! are logged as the write-backs of the keys it wrote, not as the
-//! commands it ran. A script's PUBLISH and SPUBLISH answer the receivers
+//! script's writes in ways 2 and 3 are logged as the write-backs of the
+//! keys it wrote, not as the commands it ran. A script's PUBLISH and SPUBLISH answer the receivers
 //! the server-wide pub/sub directory counts ([`Stats::receivers`]); the
 //! message waits in the shard and goes out through [`Pushes::publish`]
 //! or [`Pushes::spublish`] when the command ends, to the subscribers of
