@@ -47,6 +47,7 @@ layouts!(
     scripts_in_multi_reach_every_shard_atomically,
     multi_attempts_taken_back_leave_nothing_in_the_log,
     random_picks_reach_the_keys_they_name,
+    multi_blocks_of_clients_hanging_up_run_whole_or_not_at_all,
 );
 
 fn client(port: u16) -> Connection {
@@ -518,4 +519,54 @@ fn random_picks_reach_the_keys_they_name(cores: usize) {
     }
     let left: i64 = c.scard("{pool}").unwrap();
     assert_eq!(left, names.len() as i64 - 20, "each SPOP popped once");
+}
+
+/// Clients that send a MULTI block whose script reaches every shard, and
+/// a KEYS, and hang up at once: each block runs whole or not at all, and
+/// no shard stays held.
+fn multi_blocks_of_clients_hanging_up_run_whole_or_not_at_all(cores: usize) {
+    use std::io::Write;
+    let srv = kevy(cores, &[]);
+    let keys = keys_on_every_shard("hb:", cores, 1);
+    let mut script = String::from("redis.call('keys', '*') ");
+    for i in 1..=keys.len() {
+        script.push_str(&format!("redis.call('incr', ARGV[{i}]) "));
+    }
+    let mut eval = format!(
+        "*{}\r\n$4\r\nEVAL\r\n${}\r\n{script}\r\n$1\r\n0\r\n",
+        3 + keys.len(),
+        script.len()
+    );
+    for k in &keys {
+        eval.push_str(&format!("${}\r\n{k}\r\n", k.len()));
+    }
+    let first = &keys[0];
+    let block = format!(
+        "*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n${}\r\n{first}\r\n{eval}*1\r\n$4\r\nEXEC\r\n",
+        first.len()
+    );
+    for _ in 0..30 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+        s.write_all(block.as_bytes()).expect("write");
+        drop(s);
+    }
+    let mut c = client(srv.port);
+    let mut p = redis::pipe();
+    p.atomic();
+    for k in &keys {
+        p.cmd("INCRBY").arg(k).arg(0);
+    }
+    let vals: Vec<Option<i64>> = p.query(&mut c).unwrap();
+    let vals: Vec<i64> = vals.into_iter().map(Option::unwrap_or_default).collect();
+    // The first key got the block's INCR too: twice per block.
+    assert_eq!(vals[0] % 2, 0, "{vals:?}");
+    for v in &vals[1..] {
+        assert_eq!(vals[0], 2 * v, "each block whole or not at all: {vals:?}");
+    }
+    let n: i64 = eval_dbsize(&mut c);
+    assert_eq!(n, keys.len() as i64 * i64::from(vals[0] > 0));
+}
+
+fn eval_dbsize(c: &mut Connection) -> i64 {
+    eval(c, "return redis.call('dbsize')", &[], &[]).unwrap()
 }
