@@ -61,6 +61,10 @@ pub(crate) enum Req<S: Service> {
     Unlock { op: u32 },
     /// Copy out the keys at `spans[first..first + n]` for transaction `op`.
     Export { op: u32, first: u32, n: u32 },
+    /// Copy out the name of every key here, with a stand-in of its state
+    /// (`Service::export_names`), for transaction `op`; answered as an
+    /// `Export`.
+    ExportNames { op: u32 },
     /// Replace `n` keys with the next `n` entries of `req_snaps`.
     Import { op: u32, n: u32 },
     /// Register WATCHes of `client` on the keys at `spans[first..first + n]`
@@ -100,10 +104,11 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
-    /// Deliver a message its commands made (a keyspace event) to this
-    /// shard's subscribers: `spans[first]` the channel, `spans[first + 1]`
-    /// the message. Nothing is answered.
-    Notify { first: u32, n: u32 },
+    /// Deliver a message its commands made (a keyspace event, a script's
+    /// PUBLISH or, `sharded`, SPUBLISH) to this shard's subscribers:
+    /// `spans[first]` the channel, `spans[first + 1]` the message. Nothing
+    /// is answered.
+    Notify { first: u32, n: u32, sharded: bool },
     /// PUBLISH (SPUBLISH when `sharded`) run by transaction `op` of the
     /// sender, its command number `part`: deliver the message
     /// `spans[first + 1]` of channel `spans[first]` to this shard's
