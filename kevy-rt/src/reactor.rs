@@ -90,6 +90,9 @@ pub struct Config {
     pub shards: usize,
     /// Cores to pin shard `i` to (`cores[i % len]`); empty: no pinning.
     pub cores: Vec<usize>,
+    /// CPUs every shard thread may run on (Redis's `server_cpulist`, a
+    /// mask rather than one core each); when set, it replaces `cores`.
+    pub cpu_mask: Vec<usize>,
     /// Limits CONFIG SET may change while the reactors run.
     pub limits: Arc<Limits>,
 }
@@ -106,6 +109,7 @@ impl Config {
             backlog: 511,
             shards,
             cores,
+            cpu_mask: Vec::new(),
             limits: Default::default(),
         }
     }
@@ -208,13 +212,16 @@ impl Bound {
             let stats = stats.clone();
             let mesh = mesh.clone();
             let ids = next_client_id.clone();
-            let core =
-                (!self.cfg.cores.is_empty()).then(|| self.cfg.cores[id % self.cfg.cores.len()]);
+            let core = (self.cfg.cpu_mask.is_empty() && !self.cfg.cores.is_empty())
+                .then(|| self.cfg.cores[id % self.cfg.cores.len()]);
+            let mask = self.cfg.cpu_mask.clone();
             let h = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
                 .spawn(move || -> io::Result<()> {
                     if let Some(core) = core {
                         kevy_sys::affinity::pin_current_thread(core);
+                    } else if !mask.is_empty() {
+                        kevy_sys::affinity::restrict_current_thread(&mask);
                     }
                     let mut r = Reactor::new(
                         id,

@@ -153,6 +153,16 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
     } else {
         Vec::new()
     };
+    // Redis's `server_cpulist`: every shard thread may run on these CPUs.
+    // Malformed, it leaves the threads as they are, as Redis does.
+    let cpulist = get("server_cpulist");
+    let cpu_mask = settings::parse_cpulist(&cpulist).unwrap_or_default();
+    if !cpulist.is_empty() && cpu_mask.is_empty() {
+        log!(
+            Warning,
+            "Invalid server_cpulist '{cpulist}': shard threads are not pinned"
+        );
+    }
     adjust_open_files_limit(shards);
     let limits = Arc::new(kevy_rt::Limits::new(settings::limit_values()));
     let port = num("port") as u16;
@@ -177,7 +187,12 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
         unix,
         backlog,
         shards,
-        cores,
+        cores: if cpu_mask.is_empty() {
+            cores
+        } else {
+            Vec::new()
+        },
+        cpu_mask,
         limits: limits.clone(),
     }) {
         Ok(b) => b,

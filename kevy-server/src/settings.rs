@@ -334,6 +334,36 @@ pub static PARAMS: &[Param] = {
     ]
 };
 
+/// Redis's cpulist syntax (`server_cpulist`, `bio_cpulist`, …): CPUs and
+/// ranges separated by commas, a range with an optional step, as in
+/// `0-7:2,9` (0, 2, 4, 6 and 9). `None` when empty or malformed.
+pub fn parse_cpulist(list: &str) -> Option<Vec<usize>> {
+    fn num(s: &str) -> Option<usize> {
+        if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    }
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (range, step) = match part.split_once(':') {
+            Some((range, step)) => (range, num(step).filter(|&n| n > 0)?),
+            None => (part, 1),
+        };
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(range)?, num(range)?),
+        };
+        if first > last {
+            return None;
+        }
+        cpus.extend((first..=last).step_by(step));
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    Some(cpus)
+}
+
 /// State CONFIG SET and CONFIG RESETSTAT change at run time. It is
 /// process-wide: kevy runs one server per process, and the reactors never
 /// touch it (they publish counters; INFO subtracts the baseline), so it needs
@@ -983,6 +1013,24 @@ impl Counters {
             evicted: self.evicted.saturating_sub(base.evicted),
             hits: self.hits.saturating_sub(base.hits),
             misses: self.misses.saturating_sub(base.misses),
+        }
+    }
+}
+
+#[cfg(test)]
+mod cpulist_tests {
+    use super::parse_cpulist;
+
+    #[test]
+    fn cpulists_read_as_redis_reads_them() {
+        assert_eq!(parse_cpulist("3"), Some(vec![3]));
+        assert_eq!(parse_cpulist("0-3"), Some(vec![0, 1, 2, 3]));
+        assert_eq!(parse_cpulist("0-7:2,9"), Some(vec![0, 2, 4, 6, 9]));
+        assert_eq!(parse_cpulist("4,1-2,2"), Some(vec![1, 2, 4]));
+        for bad in [
+            "", "a", "3-1", "1-", "-1", "1:0", "1-3:", "+1", "1,,2", "1 ", "99999",
+        ] {
+            assert_eq!(parse_cpulist(bad), None, "{bad:?}");
         }
     }
 }

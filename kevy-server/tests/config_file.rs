@@ -839,3 +839,92 @@ fn supervised_systemd_signals_readiness() {
     // Ready means ready: the port answers at once.
     assert!(common::ping(port), "{}", p.output());
 }
+
+/// The CPUs thread `tid` of process `pid` may run on, from /proc.
+fn allowed_cpus(pid: u32, tid: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// The allowed-CPU lists of the shard threads (`kevy-shard-N`) of `pid`.
+fn shard_cpus(pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let tid = e.unwrap().file_name().into_string().unwrap();
+        let comm =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+        if comm.trim().starts_with("kevy-shard-") {
+            out.push(allowed_cpus(pid, &tid));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn server_cpulist_sets_every_shard_threads_cpus() {
+    let cpus = kevy_sys::affinity::available_cores();
+    let last = *cpus.last().unwrap();
+    let dir = TempDir::new("kevy-cpulist");
+    // One CPU named: both shards may run only there (Redis's mask, not
+    // one core each).
+    let port = free_port();
+    let list = last.to_string();
+    let mut p = Proc::start(
+        dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--cores",
+            "2",
+            "--save",
+            "",
+            "--server_cpulist",
+            &list,
+        ],
+    );
+    p.wait_tcp(port);
+    assert_eq!(shard_cpus(p.child.id()), vec![list.clone(), list.clone()]);
+    let mut con = client(port);
+    assert_eq!(get1(&mut con, "server_cpulist"), list);
+    drop(p);
+    // Without it, on a machine with a core per shard, each shard is pinned
+    // to a core of its own.
+    if cpus.len() >= 2 {
+        let port = free_port();
+        let mut p = Proc::start(
+            dir.path(),
+            &["--port", &port.to_string(), "--cores", "2", "--save", ""],
+        );
+        p.wait_tcp(port);
+        let mut want = vec![cpus[0].to_string(), cpus[1].to_string()];
+        want.sort();
+        assert_eq!(shard_cpus(p.child.id()), want);
+    }
+    // Malformed: left alone, with a warning, as Redis leaves it.
+    let port = free_port();
+    let mut p = Proc::start(
+        dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--cores",
+            "1",
+            "--save",
+            "",
+            "--server_cpulist",
+            "3-1",
+        ],
+    );
+    p.wait_tcp(port);
+    assert!(
+        p.output().contains("Invalid server_cpulist"),
+        "{}",
+        p.output()
+    );
+}
