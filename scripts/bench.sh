@@ -105,6 +105,8 @@ done
 
 echo "==> cargo build --release -p kevy-server" >&2
 cargo build --release -p kevy-server >&2
+# BENCH_KEVY_ARGS: more kevy-server options, e.g. "--server_cpulist 0-1"
+# to let the kernel place the shards instead of pinning one per core.
 # BENCH_KEVY: run another kevy-server binary (an earlier build, say).
 KEVY=${BENCH_KEVY:-$ROOT/target/release/kevy-server}
 if ((TX)); then
@@ -188,8 +190,9 @@ start() {
         ;;
     kevy:*)
         nosave_args "$KEVY"
+        # shellcheck disable=SC2086 # BENCH_KEVY_ARGS is a list of words
         "${PIN[@]}" "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "${name#kevy:}" \
-            "${NOSAVE[@]}" >>"$OUT/kevy.log" 2>&1 &
+            "${NOSAVE[@]}" ${BENCH_KEVY_ARGS:-} >>"$OUT/kevy.log" 2>&1 &
         ;;
     base:*)
         nosave_args "$BASE"
