@@ -1529,7 +1529,8 @@ impl<S: Service> Reactor<S> {
                     first,
                     n,
                 } => {
-                    let keys = b.lock_keys[first as usize..(first + n) as usize].to_vec();
+                    let mut keys = self.ex.locks.keys_vec();
+                    keys.extend_from_slice(&b.lock_keys[first as usize..(first + n) as usize]);
                     let claim = crate::lock::Claim {
                         keys,
                         whole,

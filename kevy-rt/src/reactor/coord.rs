@@ -216,8 +216,9 @@ struct Tx<S: Service> {
     /// "Durability").
     log: Option<TxTag>,
     /// A whole-keyspace command run by copy that names its keys as it
-    /// reads them ([`Service::copy_keys`]).
-    discover: Option<Discover<S>>,
+    /// reads them ([`Service::copy_keys`]). Boxed: a shard is large, and a
+    /// transaction moves in and out of its slot at every event.
+    discover: Option<Box<Discover<S>>>,
     /// Split plans of commands sent one shard at a time (early).
     splits: Vec<Split>,
     /// Its one command run by copy asked to run again over the whole
@@ -242,7 +243,7 @@ struct Tx<S: Service> {
 /// The rounds of a command that names its keys as it reads them: the
 /// scratch shard holding the copies loaded so far, and every key asked for.
 struct Discover<S: Service> {
-    scratch: S::Shard,
+    scratch: Box<S::Shard>,
     asked: HashSet<Vec<u8>, ahash::RandomState>,
 }
 
@@ -267,6 +268,9 @@ pub(super) struct Coordinator<S: Service> {
     logged: u64,
     /// Commands to run again, in the order of their `ToConn::Rerun`.
     pub reruns: std::collections::VecDeque<Rerun<S>>,
+    /// The scratch shard of the last command run by copy, emptied for the
+    /// next ([`Service::reset_scratch`]).
+    spare_scratch: Option<Box<S::Shard>>,
 }
 
 impl<S: Service> Coordinator<S> {
@@ -284,6 +288,7 @@ impl<S: Service> Coordinator<S> {
             seed,
             logged: 0,
             reruns: Default::default(),
+            spare_scratch: None,
         }
     }
 
@@ -320,7 +325,7 @@ impl<S: Service> Coordinator<S> {
     /// and free is to run inline (the fast path).
     pub fn draft(
         &self,
-        ex: &Executor<S>,
+        ex: &mut Executor<S>,
         client: &ClientCtx,
         watched: &[(u32, Vec<u8>)],
         cmds: Vec<(S::Cmd, OwnedArgs)>,
@@ -344,6 +349,7 @@ impl<S: Service> Coordinator<S> {
             .map(|_| Claim {
                 client: client.id,
                 read: true,
+                keys: ex.locks.keys_vec(),
                 ..Claim::default()
             })
             .collect();
@@ -411,17 +417,23 @@ impl<S: Service> Coordinator<S> {
             let publishes = steps.iter().any(|(_, _, r)| {
                 matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
             });
+            for c in claims {
+                ex.locks.recycle(c.keys);
+            }
             return Draft::Inline {
                 steps,
                 watch,
                 publishes,
             };
         }
-        let locks = claims
-            .into_iter()
-            .enumerate()
-            .filter(|(s, _)| involved[*s])
-            .collect();
+        let mut locks = Vec::with_capacity(n);
+        for (s, c) in claims.into_iter().enumerate() {
+            if involved[s] {
+                locks.push((s, c));
+            } else {
+                ex.locks.recycle(c.keys);
+            }
+        }
         Draft::Plan(Plan {
             client: *client,
             exec,
@@ -612,11 +624,14 @@ impl<S: Service> Coordinator<S> {
             let first = b.lock_keys.len() as u32;
             b.lock_keys.extend_from_slice(&claim.keys);
             let n = claim.keys.len() as u32;
+            let (client, whole, read) = (claim.client, claim.whole, claim.read);
+            ex.locks.recycle(claim.keys);
+            let b = wire.batch(s);
             b.reqs.push(Req::Lock {
                 op,
-                client: claim.client,
-                whole: claim.whole,
-                read: claim.read,
+                client,
+                whole,
+                read,
                 watch: tx.watch,
                 last: tx.early && last && tx.log.is_none(),
                 log: tx.log.map_or(0, |t| t.seq),
@@ -885,7 +900,7 @@ impl<S: Service> Coordinator<S> {
             tx.client = c;
         }
         match &mut tx.parts[step] {
-            p @ Part::Fan(_) => add_reply(p, self.id as u32, reply),
+            p @ Part::Fan(_) => add_reply(p, self.id as u32, reply, &mut self.pool),
             p => *p = Part::Ready(reply),
         }
         tx.phase = Phase::Running { pc: step + 1 };
@@ -1023,11 +1038,11 @@ impl<S: Service> Coordinator<S> {
             return;
         }
         if s == self.id {
-            let mut v = Vec::new();
+            let mut v = self.pool.get();
             ex.effects.set_tx(tx.log);
             ex.run(&tx.client, cmd, args, sub, &mut v);
             ex.effects.set_tx(None);
-            add_reply(&mut tx.parts[i], sub, v);
+            add_reply(&mut tx.parts[i], sub, v, &mut self.pool);
             return;
         }
         tx.pending += 1;
@@ -1165,9 +1180,11 @@ impl<S: Service> Coordinator<S> {
         keys.sort_unstable();
         keys.dedup();
         tx.snaps = Vec::with_capacity(keys.len());
-        tx.discover = matches!(route, Route::All(_)).then(|| Discover {
-            scratch: self.svc.scratch(self.id, self.n),
-            asked: HashSet::default(),
+        tx.discover = matches!(route, Route::All(_)).then(|| {
+            Box::new(Discover {
+                scratch: self.take_scratch(),
+                asked: HashSet::default(),
+            })
         });
         let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
         tx.phase = Phase::Copying { step: i, waiting };
@@ -1224,6 +1241,22 @@ impl<S: Service> Coordinator<S> {
         }
     }
 
+    /// A scratch shard: the one kept from the last command run by copy, or
+    /// a new one.
+    fn take_scratch(&mut self) -> Box<S::Shard> {
+        self.spare_scratch
+            .take()
+            .unwrap_or_else(|| Box::new(self.svc.scratch(self.id, self.n)))
+    }
+
+    /// Keeps a scratch shard for the next command run by copy, emptied
+    /// (one at most, so what is kept stays bounded).
+    fn put_scratch(&mut self, mut scratch: Box<S::Shard>) {
+        if self.svc.reset_scratch(&mut scratch) {
+            self.spare_scratch = Some(scratch);
+        }
+    }
+
     /// Every copy is in: run the command on a scratch shard and send the
     /// keys it wrote back to their owners (ahead of anything sent later);
     /// true. A whole-keyspace command that names keys not yet copied asks
@@ -1261,7 +1294,7 @@ impl<S: Service> Coordinator<S> {
                 d.scratch
             }
             None => {
-                let mut scratch = self.svc.scratch(self.id, self.n);
+                let mut scratch = self.take_scratch();
                 for (k, snap) in std::mem::take(&mut tx.snaps) {
                     self.svc.load(&mut scratch, &k, snap);
                 }
@@ -1292,6 +1325,7 @@ impl<S: Service> Coordinator<S> {
             );
             if tx.rerun {
                 tx.parts[step] = Part::Ready(reply);
+                self.put_scratch(scratch);
                 return true;
             }
         } else if tx.may_wait {
@@ -1323,7 +1357,9 @@ impl<S: Service> Coordinator<S> {
         // Reads of a tracking client go to their owners ahead of the unlock.
         super::tracking::forward_reads(ex, wire, &mut effects.pushes);
         ex.effects.pushes.append(&mut effects.pushes);
-        for (k, snap) in self.svc.take_dirty(&mut scratch) {
+        let dirty = self.svc.take_dirty(&mut scratch);
+        self.put_scratch(scratch);
+        for (k, snap) in dirty {
             let s = shard_of(&k, self.n);
             if s == self.id {
                 ex.effects.set_tx(tx.log);
@@ -1353,7 +1389,9 @@ impl<S: Service> Coordinator<S> {
             return;
         };
         if let Some(p) = tx.parts.get_mut(part as usize) {
-            add_reply(p, sub, bytes.to_vec());
+            let mut v = self.pool.get();
+            v.extend_from_slice(bytes);
+            add_reply(p, sub, v, &mut self.pool);
         }
         tx.pending -= 1;
         if tx.pending == 0 && matches!(tx.phase, Phase::Running { .. }) {
@@ -1418,6 +1456,11 @@ impl<S: Service> Coordinator<S> {
                 }
             }
         }
+        for p in tx.parts.drain(..) {
+            if let Part::Ready(v) = p {
+                self.pool.put(v);
+            }
+        }
         self.out.push(ToConn::Answer {
             conn: tx.conn,
             gen: tx.gen,
@@ -1445,12 +1488,13 @@ fn all_sent<S: Service>(tx: &Tx<S>, home: usize) -> bool {
 }
 
 /// Records reply `v` of part `sub` into a transaction command's slot.
-fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>) {
+fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>, pool: &mut VecPool) {
     match p {
         Part::Fan(fo) => {
             if fo.add_owned(sub as usize, v) {
-                let mut out = Vec::new();
+                let mut out = pool.get();
                 fo.finish(&mut out);
+                fo.recycle_parts(pool);
                 *p = Part::Ready(out);
             }
         }

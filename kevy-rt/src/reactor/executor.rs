@@ -161,19 +161,27 @@ impl<S: Service> Executor<S> {
 
     /// What a command touches on this shard, from the command table.
     pub fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
+        self.claim_with(Vec::new(), client, args)
+    }
+
+    /// [`Self::claim_for`], its key list in `keys` (empty; a recycled one
+    /// spares an allocation).
+    fn claim_with(&self, keys: Vec<u64>, client: &ClientCtx, args: Args<'_>) -> Claim {
         let mut claim = Claim {
             client: client.id,
+            keys,
             ..Claim::default()
         };
         if let Ok((cmd, route)) = self.svc.route(args, client, self.n) {
             claim.read = self.svc.reads_only(cmd);
             match route {
                 Route::Keys { .. } => {
-                    claim.keys = route
-                        .keys(args)
-                        .filter(|k| shard_of(k, self.n) == self.id)
-                        .map(key_id)
-                        .collect();
+                    claim.keys.extend(
+                        route
+                            .keys(args)
+                            .filter(|k| shard_of(k, self.n) == self.id)
+                            .map(key_id),
+                    );
                 }
                 Route::All(_) | Route::Shard(_) => claim.whole = true,
                 Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
@@ -193,8 +201,10 @@ impl<S: Service> Executor<S> {
         client: ClientCtx,
         args: Args<'_>,
     ) -> bool {
-        let claim = self.claim_for(&client, args);
+        let keys = self.locks.keys_vec();
+        let claim = self.claim_with(keys, &client, args);
         if self.locks.may_go(&claim) {
+            self.locks.recycle(claim.keys);
             return false;
         }
         self.locks.enqueue(
@@ -274,6 +284,7 @@ impl<S: Service> Executor<S> {
                 wire.batch(from)
                     .resps
                     .push(Resp::Locked { op, changed: false });
+                self.locks.recycle(claim.keys);
             } else {
                 self.grant_lock(wire, from, op, claim, watch);
             }
@@ -315,6 +326,8 @@ impl<S: Service> Executor<S> {
         let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
         if hold {
             self.locks.hold(tx_id(self.id, op), claim);
+        } else {
+            self.locks.recycle(claim.keys);
         }
         Some(changed)
     }

@@ -272,7 +272,7 @@ impl<S: Service> Reactor<S> {
     ) {
         let mut draft = self
             .coord
-            .draft(&self.ex, &st.client, &st.watched, cmds, exec, true);
+            .draft(&mut self.ex, &st.client, &st.watched, cmds, exec, true);
         if let Draft::Inline {
             publishes: true, ..
         } = draft
@@ -286,7 +286,7 @@ impl<S: Service> Reactor<S> {
                 let cmds = steps.into_iter().map(|(c, a, _)| (c, a)).collect();
                 draft = self
                     .coord
-                    .draft(&self.ex, &st.client, &st.watched, cmds, exec, false);
+                    .draft(&mut self.ex, &st.client, &st.watched, cmds, exec, false);
             }
         }
         match draft {
@@ -343,9 +343,14 @@ impl<S: Service> Reactor<S> {
         args: OwnedArgs,
     ) {
         // Not inline: a draft then always plans.
-        let draft = self
-            .coord
-            .draft(&self.ex, &st.client, &[], vec![(cmd, args)], false, false);
+        let draft = self.coord.draft(
+            &mut self.ex,
+            &st.client,
+            &[],
+            vec![(cmd, args)],
+            false,
+            false,
+        );
         if let Draft::Plan(plan) = draft {
             self.coord.start(
                 &mut self.ex,
@@ -382,7 +387,7 @@ impl<S: Service> Reactor<S> {
         };
         match self
             .coord
-            .draft(&self.ex, &client, &[], vec![(cmd, args)], false, true)
+            .draft(&mut self.ex, &client, &[], vec![(cmd, args)], false, true)
         {
             Draft::Inline { steps, .. } => {
                 let mut out = Vec::new();

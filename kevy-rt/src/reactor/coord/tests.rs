@@ -77,10 +77,14 @@ impl H {
             a.push(w.as_bytes());
         }
         let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
-        let Draft::Plan(plan) =
-            self.coord
-                .draft(&self.ex, &self.client, &[], vec![(cmd, a)], false, false)
-        else {
+        let Draft::Plan(plan) = self.coord.draft(
+            &mut self.ex,
+            &self.client,
+            &[],
+            vec![(cmd, a)],
+            false,
+            false,
+        ) else {
             panic!("expected a coordinated transaction");
         };
         let (op, _) = self.coord.start(
@@ -113,7 +117,7 @@ impl H {
             watched.iter().map(|k| (0, k.as_bytes().to_vec())).collect();
         let Draft::Plan(plan) =
             self.coord
-                .draft(&self.ex, &self.client, &watched, cmds, exec, true)
+                .draft(&mut self.ex, &self.client, &watched, cmds, exec, true)
         else {
             panic!("expected a coordinated transaction");
         };
