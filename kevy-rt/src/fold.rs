@@ -34,6 +34,18 @@ impl FanOut {
         }
     }
 
+    /// Empties a used fan-out for another command of `nparts` parts,
+    /// keeping its buffers (`map`'s lists too, for the caller to refill).
+    pub fn reset(&mut self, fold: Fold, nparts: usize) {
+        self.fold = fold;
+        self.parts.clear();
+        self.parts.resize_with(nparts, || None);
+        self.left = nparts;
+        self.total = 0;
+        self.seed = 0;
+        self.copied = 0;
+    }
+
     /// Records part `i` (copied into a pooled buffer); true when it was
     /// the last.
     pub fn add(&mut self, i: usize, reply: &[u8], pool: &mut VecPool) -> bool {

@@ -165,7 +165,7 @@ impl KeyHold {
 
 /// How many released claims' key lists the table keeps, and how long
 /// each may be: enough for the transactions in flight on a shard at once.
-const FREE_KEYS: usize = 64;
+const FREE_KEYS: usize = 256;
 const FREE_KEY_CAP: usize = 64;
 /// The longest spare queue buffer kept between grant passes.
 const SPARE_QUEUE: usize = 1024;
@@ -189,6 +189,8 @@ pub(crate) struct Locks<W> {
     /// a waiter go, and `grantable` is then skipped.
     queued_keys: Map<u64, u32>,
     queued_whole: u32,
+    /// Queued claims that name nothing (WATCH registrations).
+    queued_empty: u32,
     /// A release or grant since the last pass may have freed a waiter.
     dirty: bool,
     /// Scratch sets of `grantable`, kept so a pass allocates nothing once
@@ -242,6 +244,7 @@ impl<W> Default for Locks<W> {
             free_keys: Vec::new(),
             queued_keys: Map::default(),
             queued_whole: 0,
+            queued_empty: 0,
             dirty: false,
             scratch: Scratch::default(),
         }
@@ -266,6 +269,7 @@ impl<W> Locks<W> {
             && self.whole.is_none()
             && self.queued_keys.is_empty()
             && self.queued_whole == 0
+            && self.queued_empty == 0
     }
 
     /// How many transactions hold locks here, and how many entries wait.
@@ -330,6 +334,7 @@ impl<W> Locks<W> {
             *self.queued_keys.entry(*k).or_insert(0) += 1;
         }
         self.queued_whole += u32::from(claim.whole);
+        self.queued_empty += u32::from(claim.is_empty());
         self.queue.push_back(Waiting { claim, what });
     }
 
@@ -461,6 +466,18 @@ impl<W> Locks<W> {
                 kept_clients.insert(c.client);
                 if !c.read && !c.whole && !c.keys.is_empty() {
                     last_writer = Some(c);
+                    // Every queued claim names only keys this kept writer
+                    // holds back (nothing else is queued: no other key, no
+                    // whole shard, no WATCH registration), so nothing
+                    // behind it can go: the pass ends here.
+                    if self.queued_whole == 0
+                        && self.queued_empty == 0
+                        && self.queued_keys.len() <= c.keys.len()
+                        && self.queued_keys.keys().all(|k| c.keys.contains(k))
+                    {
+                        keep[i..].fill(true);
+                        break;
+                    }
                 }
                 if !c.is_empty() {
                     kept_named = true;
@@ -503,6 +520,7 @@ impl<W> Locks<W> {
                     }
                 }
                 self.queued_whole -= u32::from(w.claim.whole);
+                self.queued_empty -= u32::from(w.claim.is_empty());
                 go.push(w);
             }
         }
@@ -683,6 +701,39 @@ mod tests {
         }
         assert!(l.grantable().is_empty());
         assert!(l.is_idle());
+    }
+
+    #[test]
+    fn a_pass_behind_a_kept_writer_still_finds_other_waiters() {
+        // The pass may end at a kept writer only when nothing queued names
+        // anything else: here a key, a whole-shard claim and a WATCH
+        // registration (no key) behind it each still go in their turn.
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a"]));
+        l.enqueue(claim(200, &["a", "a"]), 1);
+        l.enqueue(claim(201, &["a"]), 2);
+        l.enqueue(claim(202, &["b"]), 3);
+        l.enqueue(claim(203, &[]), 4);
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![1, 3, 4]);
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a"]));
+        l.hold(2, claim(100, &["z"]));
+        l.enqueue(claim(200, &["a"]), 1);
+        l.enqueue(claim(201, &["a"]), 2);
+        l.enqueue(
+            Claim {
+                whole: true,
+                ..claim(300, &[])
+            },
+            3,
+        );
+        l.release(2);
+        assert!(l.grantable().is_empty(), "a is still held");
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![1]);
     }
 
     #[test]

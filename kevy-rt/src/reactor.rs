@@ -1319,16 +1319,14 @@ impl<S: Service> Reactor<S> {
                 }
                 if spans {
                     // Keys on several shards: atomic as a transaction.
-                    self.start_tx(idx, gen, st, vec![(cmd, args.to_owned_args())], false);
+                    self.start_tx_routed(idx, gen, st, cmd, route, args);
                 } else {
                     self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
                 }
             }
             // The whole keyspace (KEYS, DBSIZE, FLUSHALL, RANDOMKEY, …): one
             // moment across every shard, so a transaction over all of them.
-            Route::All(_) if self.n > 1 => {
-                self.start_tx(idx, gen, st, vec![(cmd, args.to_owned_args())], false)
-            }
+            Route::All(_) if self.n > 1 => self.start_tx_routed(idx, gen, st, cmd, route, args),
             Route::All(_) => self.single(self.id, idx, gen, st, cmd, args),
         }
     }
@@ -1474,6 +1472,9 @@ impl<S: Service> Reactor<S> {
         // A transaction whose lock request had to wait: its commands and
         // unlock behind it in this batch wait with it.
         let mut waiting_tx: Option<u32> = None;
+        // A transaction whose lock request was refused: what followed it
+        // here is dropped (its coordinator sends it again in order).
+        let mut refused_tx: Option<u32> = None;
         for req in &b.reqs {
             match *req {
                 Req::Exec {
@@ -1511,6 +1512,9 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
+                    if refused_tx == Some(op) {
+                        continue;
+                    }
                     if waiting_tx == Some(op) {
                         self.ex.attach(part, sub, cmd, client, args);
                     } else {
@@ -1525,6 +1529,7 @@ impl<S: Service> Reactor<S> {
                     read,
                     watch,
                     last,
+                    no_wait,
                     log,
                     first,
                     n,
@@ -1537,11 +1542,20 @@ impl<S: Service> Reactor<S> {
                         client,
                         read,
                     };
-                    let goes =
-                        self.ex
-                            .lock_request(&mut self.mesh, peer, op, claim, watch, last, log);
-                    waiting_tx = (!goes).then_some(op);
+                    let goes = self.ex.lock_request(
+                        &mut self.mesh,
+                        peer,
+                        op,
+                        claim,
+                        watch,
+                        last,
+                        no_wait,
+                        log,
+                    );
+                    waiting_tx = (!goes && !no_wait).then_some(op);
+                    refused_tx = (!goes && no_wait).then_some(op);
                 }
+                Req::Unlock { op } if refused_tx == Some(op) => {}
                 Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
                 Req::Unlock { op } => {
                     self.ex.unlock(&mut self.mesh, crate::lock::tx_id(peer, op));
@@ -1776,6 +1790,10 @@ impl<S: Service> Reactor<S> {
                 }
                 Resp::Locked { op, changed } => {
                     self.coord.locked(&mut self.ex, &mut self.mesh, op, changed);
+                    self.pump();
+                }
+                Resp::Refused { op } => {
+                    self.coord.refused(&mut self.ex, &mut self.mesh, op);
                     self.pump();
                 }
                 Resp::Exported { op, n } => {

@@ -261,6 +261,8 @@ impl<S: Service> Executor<S> {
     /// once it runs them back to back without entering the lock table
     /// (nothing else runs on this reactor in between). `log`: the
     /// coordinator's number for the transaction's effects, 0 for none.
+    /// `no_wait`: a request that may not wait is refused (`Refused`, and
+    /// false) instead of queued; the caller drops what follows it.
     #[allow(clippy::too_many_arguments)]
     pub fn lock_request(
         &mut self,
@@ -270,6 +272,7 @@ impl<S: Service> Executor<S> {
         claim: Claim,
         watch: bool,
         last: bool,
+        no_wait: bool,
         log: u64,
     ) -> bool {
         if log != 0 {
@@ -289,6 +292,10 @@ impl<S: Service> Executor<S> {
                 self.grant_lock(wire, from, op, claim, watch);
             }
             true
+        } else if no_wait {
+            wire.batch(from).resps.push(Resp::Refused { op });
+            self.locks.recycle(claim.keys);
+            false
         } else {
             self.locks.enqueue(
                 claim,

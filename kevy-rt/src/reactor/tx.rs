@@ -260,6 +260,23 @@ impl<S: Service> Reactor<S> {
 
     // ---- the coordinator's side of the reactor ---------------------------
 
+    /// Runs one command atomically whose keys span shards (or that reaches
+    /// every shard), routed already as `route`.
+    pub(super) fn start_tx_routed(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) {
+        let draft =
+            self.coord
+                .draft_routed(&mut self.ex, &st.client, cmd, route, args.to_owned_args());
+        self.start_draft(idx, gen, st, draft, false);
+    }
+
     /// Runs `cmds` atomically: EXEC's queue (`exec`) or one multi-key
     /// command whose keys span shards.
     pub(super) fn start_tx(
@@ -289,6 +306,17 @@ impl<S: Service> Reactor<S> {
                     .draft(&mut self.ex, &st.client, &st.watched, cmds, exec, false);
             }
         }
+        self.start_draft(idx, gen, st, draft, exec);
+    }
+
+    fn start_draft(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        draft: Draft<S>,
+        exec: bool,
+    ) {
         match draft {
             Draft::Inline { steps, watch, .. } => self.run_inline(idx, st, &steps, exec, watch),
             Draft::Plan(plan) => {
@@ -544,9 +572,14 @@ impl<S: Service> Reactor<S> {
             if self.coord.out.is_empty() {
                 return;
             }
-            let out = std::mem::take(&mut self.coord.out);
-            for o in out {
+            // Drained in place of a new list: the buffer goes back for the
+            // next round (unless the round left more, or it grew large).
+            let mut out = std::mem::take(&mut self.coord.out);
+            for o in out.drain(..) {
                 self.for_conn(o);
+            }
+            if self.coord.out.is_empty() && out.capacity() <= 1024 {
+                self.coord.out = out;
             }
         }
     }
