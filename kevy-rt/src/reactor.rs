@@ -1563,13 +1563,16 @@ impl<S: Service> Reactor<S> {
                 }
                 Req::Export { op, first, n } => {
                     let args = b.args_at(first, n);
-                    let mut snaps = Vec::with_capacity(n as usize);
-                    for k in args.iter() {
-                        snaps.push((k.to_vec(), self.svc.export(&mut self.ex.shard, k)));
+                    if refused_tx == Some(op) {
+                        continue;
                     }
-                    let out = self.batch(peer);
-                    out.resp_snaps.extend(snaps);
-                    out.resps.push(Resp::Exported { op, n });
+                    if waiting_tx == Some(op) {
+                        // Asked right behind a lock request that waits:
+                        // copied once the locks are held.
+                        self.ex.attach_export(args);
+                    } else {
+                        self.ex.export_to(&mut self.mesh, peer, op, args);
+                    }
                 }
                 Req::Import { op, n } => {
                     let tag = self.ex.tag_of(crate::lock::tx_id(peer, op));

@@ -241,6 +241,14 @@ struct Tx<S: Service> {
     trying: bool,
     /// It tried that and was refused: it locks in shard order.
     tried: bool,
+    /// Its one command runs by copy on keys it names (a script whose keys
+    /// span shards): each other shard is asked for the copies right
+    /// behind its lock request, instead of in a round trip of their own
+    /// once every lock is held.
+    copy_ahead: bool,
+    /// Shards asked for copies so far that way, and copies arrived.
+    copies_asked: usize,
+    copies_in: usize,
     /// The connection reads nothing more until this transaction has sent
     /// everything (see the crate doc).
     blocks: bool,
@@ -300,6 +308,9 @@ impl<S: Service> Tx<S> {
             self_unlocked: None,
             trying: false,
             tried: false,
+            copy_ahead: false,
+            copies_asked: 0,
+            copies_in: 0,
             blocks: false,
             gone: false,
             parts: Vec::new(),
@@ -652,6 +663,9 @@ impl<S: Service> Coordinator<S> {
             self_unlocked: None,
             trying: false,
             tried: false,
+            copy_ahead: false,
+            copies_asked: 0,
+            copies_in: 0,
             blocks: true,
             gone: false,
             parts,
@@ -669,6 +683,16 @@ impl<S: Service> Coordinator<S> {
         if !tx.exec && tx.steps.len() == 1 {
             tx.owners = self.wait_owners(&tx.steps[0]);
             tx.may_wait = !tx.owners.is_empty();
+            // Keys on several shards, run by copy: its plan names them.
+            tx.copy_ahead = !tx.watch
+                && tx.plan.len() > 1
+                && matches!(
+                    tx.steps[0].2,
+                    Ok(Route::Keys {
+                        fold: Fold::One,
+                        ..
+                    })
+                );
         }
         if ex.effects.enabled()
             && tx.plan.len() > 1
@@ -777,6 +801,22 @@ impl<S: Service> Coordinator<S> {
                 first,
                 n,
             });
+            if tx.copy_ahead {
+                let (_, ref args, ref route) = tx.steps[0];
+                if let Ok(route) = route {
+                    let n = self.n;
+                    let mut keys: Vec<&[u8]> = route
+                        .keys(args.args())
+                        .filter(|k| shard_of(k, n) == s)
+                        .collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    let b = wire.batch(s);
+                    let (first, n) = b.push_args(keys.into_iter());
+                    b.reqs.push(Req::Export { op, first, n });
+                    tx.copies_asked += 1;
+                }
+            }
             if tx.early {
                 self.send_steps_on(ex, wire, op, tx, s);
                 if last && tx.log.is_none() {
@@ -1492,6 +1532,19 @@ impl<S: Service> Coordinator<S> {
         let mut keys: Vec<&[u8]> = route.keys(args).collect();
         keys.sort_unstable();
         keys.dedup();
+        if tx.copy_ahead {
+            // The other shards' copies were asked with their lock requests
+            // (some may be in); this shard's are taken now.
+            let me = self.id;
+            keys.retain(|k| shard_of(k, self.n) == me);
+            self.fetch_copies(ex, wire, op, tx, &keys);
+            let waiting = tx.copies_asked - tx.copies_in;
+            tx.phase = Phase::Copying { step: i, waiting };
+            if waiting == 0 {
+                self.runnable.push(op);
+            }
+            return;
+        }
         tx.snaps = Vec::with_capacity(keys.len());
         tx.discover = matches!(route, Route::All(_)).then(|| {
             Box::new(Discover {
@@ -1544,6 +1597,11 @@ impl<S: Service> Coordinator<S> {
             return;
         };
         let Phase::Copying { step, waiting } = tx.phase else {
+            if tx.copy_ahead {
+                // Asked with a lock request: kept for the copy step.
+                tx.snaps.extend(snaps);
+                tx.copies_in += 1;
+            }
             return;
         };
         tx.snaps.extend(snaps);

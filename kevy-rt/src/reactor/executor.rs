@@ -53,6 +53,9 @@ pub(super) enum Wait<S: Service> {
         watch: bool,
         then: Vec<Attached<S>>,
         unlock: bool,
+        /// Keys to copy out for the transaction's command run by copy,
+        /// asked right behind the request (`Req::Export`).
+        export: Option<OwnedArgs>,
     },
 }
 
@@ -305,6 +308,7 @@ impl<S: Service> Executor<S> {
                     watch,
                     then: Vec::new(),
                     unlock: false,
+                    export: None,
                 },
             );
             false
@@ -326,6 +330,7 @@ impl<S: Service> Executor<S> {
                     watch,
                     then: Vec::new(),
                     unlock: false,
+                    export: None,
                 },
             );
             return None;
@@ -350,6 +355,27 @@ impl<S: Service> Executor<S> {
                 args: args.to_owned_args(),
             });
         }
+    }
+
+    /// Attaches a request to copy keys out to the lock request queued last.
+    pub fn attach_export(&mut self, keys: Args<'_>) {
+        if let Some(Wait::Lock { export, .. }) = self.locks.last_queued_mut() {
+            *export = Some(keys.to_owned_args());
+        }
+    }
+
+    /// Copies out `keys` for transaction `op` of shard `from` (its locks
+    /// are held), answered in the batch going back.
+    pub fn export_to(&mut self, wire: &mut impl Wire<S>, from: usize, op: u32, keys: Args<'_>) {
+        let b = wire.batch(from);
+        for k in keys.iter() {
+            let snap = self.svc.export(&mut self.shard, k);
+            b.resp_snaps.push((k.to_vec(), snap));
+        }
+        b.resps.push(Resp::Exported {
+            op,
+            n: keys.len() as u32,
+        });
     }
 
     /// Marks the lock request queued last to release after its commands.
@@ -431,8 +457,12 @@ impl<S: Service> Executor<S> {
                         watch,
                         then,
                         unlock,
+                        export,
                     } => {
                         self.grant_lock(wire, from, op, w.claim, watch);
+                        if let Some(keys) = export {
+                            self.export_to(wire, from, op, keys.args());
+                        }
                         for a in then {
                             self.run_tx_cmd(
                                 wire,

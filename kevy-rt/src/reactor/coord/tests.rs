@@ -693,15 +693,20 @@ fn a_woken_move_served_drops_its_waiter_before_the_unlock() {
     let mut h = H::new(1, 3);
     let (src, dst) = (key_on("s", 0, 3), key_on("d", 2, 3));
     let op = h.start_woken(&["BMOVE", &src, &dst, "0"]);
-    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
-    h.locked(op, false);
-    assert_eq!(h.all_sent(), strs(&[(2, "lock 1")]));
+    // Each shard is asked for its copies right behind its lock request.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(0, "lock 1"), (0, &format!("export {src}"))])
+    );
     h.locked(op, false);
     assert_eq!(
         h.all_sent(),
-        strs(&[(0, &format!("export {src}")), (2, &format!("export {dst}"))])
+        strs(&[(2, "lock 1"), (2, &format!("export {dst}"))])
     );
+    // A copy that comes in while locks are still being taken is kept.
     h.exported(op, &[(&src, Some("x,y"))]);
+    h.locked(op, false);
+    assert!(h.all_sent().is_empty(), "every copy is asked already");
     h.exported(op, &[(&dst, None)]);
     // Moved: the write-backs, then on the source's shard the waiter leaves
     // its queue ahead of the unlock.
