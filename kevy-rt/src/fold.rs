@@ -90,11 +90,20 @@ impl FanOut {
         {
             return false;
         }
-        let mut cur: [(kevy_resp::Elems<'_>, usize); MERGE] = Default::default();
+        // Per part: its elements, how many were taken, and the one
+        // element of a part that holds one (`*1` and the element: no walk).
+        type Cursor<'a> = (kevy_resp::Elems<'a>, usize, Option<&'a [u8]>);
+        let mut cur: [Cursor<'_>; MERGE] = Default::default();
         let mut bytes = 16;
-        for (c, p) in cur.iter_mut().zip(&self.parts) {
-            if let Some((_, it)) = p.as_deref().and_then(kevy_resp::array_elems) {
-                c.0 = it;
+        for ((c, p), m) in cur.iter_mut().zip(&self.parts).zip(&self.map) {
+            match p.as_deref() {
+                Some(p) if m.len() == 1 && p.starts_with(b"*1\r\n") => c.2 = Some(&p[4..]),
+                Some(p) => {
+                    if let Some((_, it)) = kevy_resp::array_elems(p) {
+                        c.0 = it;
+                    }
+                }
+                None => {}
             }
             bytes += p.as_ref().map_or(0, Vec::len);
         }
@@ -105,7 +114,7 @@ impl FanOut {
             for (c, m) in cur.iter_mut().zip(&self.map) {
                 if m.get(c.1) == Some(&o) {
                     c.1 += 1;
-                    if let Some(x) = c.0.next() {
+                    if let Some(x) = c.2.take().or_else(|| c.0.next()) {
                         e = x;
                     }
                     break;

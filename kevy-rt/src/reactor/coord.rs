@@ -144,6 +144,8 @@ const SPARE_TXS: usize = 256;
 /// stays bounded (about a megabyte per shard at most) whatever the
 /// transactions were.
 const SPARE_LEN: usize = 32;
+/// The largest argument buffer kept for reuse.
+const SPARE_ARGS: usize = 4096;
 
 /// Keeps a fan-out whose reply is folded for the next split command.
 // Spares stay boxed: a fan-out lives boxed in its part, and a kept one is
@@ -351,6 +353,11 @@ pub(super) struct Coordinator<S: Service> {
     #[allow(clippy::vec_box)]
     spare_fans: Vec<Box<FanOut>>,
     spare_splits: Vec<Split>,
+    /// Emptied step lists and argument buffers of finished transactions,
+    /// for the next multi-key commands (at most [`SPARE_TXS`] each, each
+    /// buffer at most [`SPARE_ARGS`] bytes).
+    spare_steps: Vec<Vec<Step<S>>>,
+    spare_args: Vec<OwnedArgs>,
     free: Vec<u32>,
     /// Transactions whose next phase can run (all locks held, or the copies
     /// for a command run by copy arrived).
@@ -391,6 +398,8 @@ impl<S: Service> Coordinator<S> {
             spare_txs: Vec::new(),
             spare_fans: Vec::new(),
             spare_splits: Vec::new(),
+            spare_steps: Vec::new(),
+            spare_args: Vec::new(),
             free: Vec::new(),
             runnable: Vec::new(),
             out: Vec::new(),
@@ -464,14 +473,22 @@ impl<S: Service> Coordinator<S> {
     /// multi-key or whole-keyspace command on its own): its route is not
     /// looked up again.
     pub fn draft_routed(
-        &self,
+        &mut self,
         ex: &mut Executor<S>,
         client: &ClientCtx,
         cmd: S::Cmd,
         route: Route,
-        args: OwnedArgs,
+        args: Args<'_>,
     ) -> Draft<S> {
-        self.draft_steps(ex, client, &[], vec![(cmd, args, Ok(route))], false, true)
+        // Buffers of a finished transaction, when there is one.
+        let mut owned = self.spare_args.pop().unwrap_or_default();
+        owned.clear();
+        for a in args.iter() {
+            owned.push(a);
+        }
+        let mut steps = self.spare_steps.pop().unwrap_or_default();
+        steps.push((cmd, owned, Ok(route)));
+        self.draft_steps(ex, client, &[], steps, false, true)
     }
 
     fn draft_steps(
@@ -1804,7 +1821,18 @@ impl<S: Service> Coordinator<S> {
                 self.spare_splits.push(sp);
             }
         }
-        tx.steps = Vec::new();
+        let mut steps = std::mem::take(&mut tx.steps);
+        for (_, args, _) in steps.drain(..) {
+            if self.spare_args.len() < SPARE_TXS
+                && args.buf.capacity() <= SPARE_ARGS
+                && args.spans.capacity() <= SPARE_LEN
+            {
+                self.spare_args.push(args);
+            }
+        }
+        if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
+            self.spare_steps.push(steps);
+        }
         tx.plan = Vec::new();
         tx.snaps.clear();
         tx.owners = Vec::new();

@@ -271,9 +271,9 @@ impl<S: Service> Reactor<S> {
         route: Route,
         args: Args<'_>,
     ) {
-        let draft =
-            self.coord
-                .draft_routed(&mut self.ex, &st.client, cmd, route, args.to_owned_args());
+        let draft = self
+            .coord
+            .draft_routed(&mut self.ex, &st.client, cmd, route, args);
         self.start_draft(idx, gen, st, draft, false);
     }
 
