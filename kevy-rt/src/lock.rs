@@ -165,7 +165,7 @@ impl KeyHold {
 
 /// How many released claims' key lists the table keeps, and how long
 /// each may be: enough for the transactions in flight on a shard at once.
-const FREE_KEYS: usize = 256;
+const FREE_KEYS: usize = 512;
 const FREE_KEY_CAP: usize = 64;
 /// The longest spare queue buffer kept between grant passes.
 const SPARE_QUEUE: usize = 1024;

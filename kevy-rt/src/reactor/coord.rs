@@ -134,18 +134,20 @@ impl Split {
     }
 }
 
-/// How many finished transactions (and fan-outs, and split plans) the
-/// coordinator keeps for reuse: about as many as its connections keep in
-/// flight when they pipeline (a burst of answers fills the spares, the
-/// next burst of requests empties them).
-const SPARE_TXS: usize = 256;
-/// The longest list a kept transaction, fan-out or split plan keeps (the
-/// parts or keys of one command, the commands of one MULTI): what is kept
-/// stays bounded (about a megabyte per shard at most) whatever the
+/// How many finished transactions (and fan-outs, split plans, step lists
+/// and argument buffers) the coordinator keeps for reuse: about as many as
+/// its connections keep in flight when they pipeline (a burst of answers
+/// fills the spares, the next burst of requests empties them).
+const SPARE_TXS: usize = 512;
+/// The longest list a kept transaction or fan-out keeps (parts, steps,
+/// copies: one command's, or a short MULTI's), the most keys a kept split
+/// plan or fan-out map holds, and the largest argument buffer kept. With
+/// the counts above, what is kept stays bounded (a few megabytes per shard
+/// at the very most, far less for the commands that fill it) whatever the
 /// transactions were.
-const SPARE_LEN: usize = 32;
-/// The largest argument buffer kept for reuse.
-const SPARE_ARGS: usize = 4096;
+const SPARE_LEN: usize = 8;
+const SPARE_KEYS: usize = 32;
+const SPARE_ARGS: usize = 1024;
 
 /// Keeps a fan-out whose reply is folded for the next split command.
 // Spares stay boxed: a fan-out lives boxed in its part, and a kept one is
@@ -155,7 +157,7 @@ fn recycle_fan(spare: &mut Vec<Box<FanOut>>, pool: &mut VecPool, mut fo: Box<Fan
     fo.recycle_parts(pool);
     if spare.len() < SPARE_TXS
         && fo.parts.capacity() <= SPARE_LEN
-        && fo.map.iter().map(Vec::capacity).sum::<usize>() <= SPARE_LEN
+        && fo.map.iter().map(Vec::capacity).sum::<usize>() <= SPARE_KEYS
     {
         spare.push(fo);
     }
@@ -358,6 +360,10 @@ pub(super) struct Coordinator<S: Service> {
     /// buffer at most [`SPARE_ARGS`] bytes).
     spare_steps: Vec<Vec<Step<S>>>,
     spare_args: Vec<OwnedArgs>,
+    /// Emptied lock plans of finished transactions (as many, as short),
+    /// and the one per-shard claim list a draft fills.
+    spare_plans: Vec<Vec<(usize, Claim)>>,
+    spare_claims: Vec<Claim>,
     free: Vec<u32>,
     /// Transactions whose next phase can run (all locks held, or the copies
     /// for a command run by copy arrived).
@@ -400,6 +406,8 @@ impl<S: Service> Coordinator<S> {
             spare_splits: Vec::new(),
             spare_steps: Vec::new(),
             spare_args: Vec::new(),
+            spare_plans: Vec::new(),
+            spare_claims: Vec::new(),
             free: Vec::new(),
             runnable: Vec::new(),
             out: Vec::new(),
@@ -445,7 +453,7 @@ impl<S: Service> Coordinator<S> {
     /// shards. With `inline`, a plan whose keys are all on the home shard
     /// and free is to run inline (the fast path).
     pub fn draft(
-        &self,
+        &mut self,
         ex: &mut Executor<S>,
         client: &ClientCtx,
         watched: &[(u32, Vec<u8>)],
@@ -492,7 +500,7 @@ impl<S: Service> Coordinator<S> {
     }
 
     fn draft_steps(
-        &self,
+        &mut self,
         ex: &mut Executor<S>,
         client: &ClientCtx,
         watched: &[(u32, Vec<u8>)],
@@ -501,14 +509,13 @@ impl<S: Service> Coordinator<S> {
         inline: bool,
     ) -> Draft<S> {
         let n = self.n;
-        let mut claims: Vec<Claim> = (0..n)
-            .map(|_| Claim {
-                client: client.id,
-                read: true,
-                keys: ex.locks.keys_vec(),
-                ..Claim::default()
-            })
-            .collect();
+        let mut claims = std::mem::take(&mut self.spare_claims);
+        claims.extend((0..n).map(|_| Claim {
+            client: client.id,
+            read: true,
+            keys: ex.locks.keys_vec(),
+            ..Claim::default()
+        }));
         for (cmd, args, route) in &steps {
             match route {
                 Ok(r @ Route::Keys { .. }) => {
@@ -568,23 +575,25 @@ impl<S: Service> Coordinator<S> {
             let publishes = steps.iter().any(|(_, _, r)| {
                 matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
             });
-            for c in claims {
+            for c in claims.drain(..) {
                 ex.locks.recycle(c.keys);
             }
+            self.spare_claims = claims;
             return Draft::Inline {
                 steps,
                 watch,
                 publishes,
             };
         }
-        let mut locks = Vec::with_capacity(n);
-        for (s, c) in claims.into_iter().enumerate() {
+        let mut locks = self.spare_plans.pop().unwrap_or_default();
+        for (s, c) in claims.drain(..).enumerate() {
             if involved(&c) {
                 locks.push((s, c));
             } else {
                 ex.locks.recycle(c.keys);
             }
         }
+        self.spare_claims = claims;
         Draft::Plan(Plan {
             client: *client,
             exec,
@@ -1814,8 +1823,8 @@ impl<S: Service> Coordinator<S> {
         }
         for mut sp in tx.splits.drain(..) {
             if self.spare_splits.len() < SPARE_TXS
-                && sp.keys_at.capacity() <= SPARE_LEN
-                && sp.groups.iter().map(|g| g.1.capacity()).sum::<usize>() <= SPARE_LEN
+                && sp.keys_at.capacity() <= SPARE_KEYS
+                && sp.groups.iter().map(|g| g.1.capacity()).sum::<usize>() <= SPARE_KEYS
             {
                 sp.clear();
                 self.spare_splits.push(sp);
@@ -1825,7 +1834,7 @@ impl<S: Service> Coordinator<S> {
         for (_, args, _) in steps.drain(..) {
             if self.spare_args.len() < SPARE_TXS
                 && args.buf.capacity() <= SPARE_ARGS
-                && args.spans.capacity() <= SPARE_LEN
+                && args.spans.capacity() <= SPARE_KEYS
             {
                 self.spare_args.push(args);
             }
@@ -1833,7 +1842,11 @@ impl<S: Service> Coordinator<S> {
         if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
             self.spare_steps.push(steps);
         }
-        tx.plan = Vec::new();
+        let mut plan = std::mem::take(&mut tx.plan);
+        plan.clear();
+        if self.spare_plans.len() < SPARE_TXS && plan.capacity() <= SPARE_LEN {
+            self.spare_plans.push(plan);
+        }
         tx.snaps.clear();
         tx.owners = Vec::new();
         tx.discover = None;
