@@ -218,6 +218,15 @@ impl Parser {
                 return Ok(Parse::Partial);
             };
             self.start_frame(first != b'*');
+            if first == b'*' {
+                if let Some(end) = self.parse_whole(input) {
+                    self.reset();
+                    return Ok(Parse::Complete(end));
+                }
+                // Anything unusual (a partial frame, an error, leading
+                // zeros) goes the general way, from the frame's start.
+                self.spans.clear();
+            }
         }
         let r = if self.is_inline {
             self.parse_inline(input)
@@ -335,6 +344,36 @@ impl Parser {
         Ok(Some(cr))
     }
 
+    /// The common frame in one pass: a whole multibulk command whose
+    /// count and lengths are plain decimals within the limits, each header
+    /// ending in CRLF. It accepts exactly what the general path accepts
+    /// and gives the same spans; `None` for everything else, errors and
+    /// partial frames included, which the general path then reads as
+    /// Redis does.
+    #[inline(always)]
+    fn parse_whole(&mut self, input: &[u8]) -> Option<usize> {
+        let (n, mut pos) = plain_decimal(input, 1)?;
+        if n == 0 || n > self.max_mbulk as u64 {
+            return None;
+        }
+        self.spans.reserve((n as usize).min(SPANS_PREALLOC));
+        for _ in 0..n {
+            if *input.get(pos)? != b'$' {
+                return None;
+            }
+            let (len, at) = plain_decimal(input, pos + 1)?;
+            if len > self.max_bulk as u64 || input.len() - at < len as usize + 2 {
+                return None;
+            }
+            self.spans.push(Span {
+                start: at as u32,
+                len: len as u32,
+            });
+            pos = at + len as usize + 2;
+        }
+        Some(pos)
+    }
+
     /// `processMultibulkBuffer`: `*<n>\r\n` then n × `$<len>\r\n<bytes>\r\n`.
     #[inline(always)]
     fn parse_multibulk(&mut self, input: &[u8]) -> Result<Parse, ProtoError> {
@@ -413,6 +452,35 @@ impl Parser {
         // Unreachable: the loop only leaves through a return.
         Ok(Parse::Partial)
     }
+}
+
+/// The decimal at `input[at..]` and the index after the CRLF that ends
+/// it, when it is a plain one: `0`, or 1 to 18 digits without a leading
+/// zero, then `\r\n`. Anything else (a sign, more digits, no CRLF yet) is
+/// `None`, for [`string2ll`]'s general reading.
+#[inline(always)]
+fn plain_decimal(input: &[u8], at: usize) -> Option<(u64, usize)> {
+    let first = input.get(at)?.wrapping_sub(b'0');
+    if first > 9 {
+        return None;
+    }
+    let mut v = u64::from(first);
+    let mut i = at + 1;
+    loop {
+        let d = input.get(i)?.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if first == 0 || i - at >= 18 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+        i += 1;
+    }
+    if input[i] != b'\r' || *input.get(i + 1)? != b'\n' {
+        return None;
+    }
+    Some((v, i + 2))
 }
 
 /// Redis's `string2ll`: a strict decimal `i64`: optional `-`, no `+`, no
@@ -1262,6 +1330,35 @@ mod tests {
             let mut p = Parser::new();
             prop_assert_eq!(p.parse(&line), Ok(Parse::Complete(line.len())));
             prop_assert_eq!(argv(&p, &line), args);
+        }
+
+        /// The one-pass reading of a whole frame agrees with the general
+        /// path (which a frame takes once it was seen partial) on every
+        /// input: the same result, the same arguments.
+        #[test]
+        fn whole_frame_reading_agrees_with_the_general_path(
+            soup in token_soup(),
+            args in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 1..6),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut frame = encode(&args);
+            for (i, b) in &flips {
+                let i = i.index(frame.len());
+                frame[i] = *b;
+            }
+            let frame = frame[..cut.index(frame.len() + 1).max(1)].to_vec();
+            for input in [[b"*".as_slice(), &soup].concat(), frame] {
+                let mut whole = Parser::new();
+                let got = whole.parse(&input);
+                let mut general = Parser::new();
+                prop_assert_eq!(general.parse(&input[..1]), Ok(Parse::Partial));
+                let want = general.parse(&input);
+                prop_assert_eq!(&got, &want, "{:?}", String::from_utf8_lossy(&input));
+                if let Ok(Parse::Complete(_)) = got {
+                    prop_assert_eq!(argv(&whole, &input), argv(&general, &input));
+                }
+            }
         }
 
         #[test]

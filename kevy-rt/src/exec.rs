@@ -92,8 +92,9 @@ pub struct Pushes {
     listening: bool,
     /// Channel then message bytes of each message, back to back.
     data: Vec<u8>,
-    /// Channel and message lengths, in order.
-    items: Vec<(u32, u32)>,
+    /// Channel and message lengths, in order, and whether the message is
+    /// for shard-channel subscribers (SPUBLISH).
+    items: Vec<(u32, u32, bool)>,
     /// Invalidations for tracking clients (client-side caching), in the
     /// order they were made; their payloads back to back in `inval_data`.
     invals: Vec<Inval>,
@@ -146,13 +147,23 @@ impl Pushes {
     /// counting no receivers. A message made while nobody listens is
     /// dropped.
     pub fn publish(&mut self, channel: &[u8], message: &[u8]) {
+        self.push_message(channel, message, false);
+    }
+
+    /// Publishes `message` on shard channel `channel` (SPUBLISH) to the
+    /// shard-channel subscribers of every shard, as [`Self::publish`].
+    pub fn spublish(&mut self, channel: &[u8], message: &[u8]) {
+        self.push_message(channel, message, true);
+    }
+
+    fn push_message(&mut self, channel: &[u8], message: &[u8], sharded: bool) {
         if !self.listening {
             return;
         }
         self.data.extend_from_slice(channel);
         self.data.extend_from_slice(message);
         self.items
-            .push((channel.len() as u32, message.len() as u32));
+            .push((channel.len() as u32, message.len() as u32, sharded));
     }
 
     /// Invalidates, for tracking client `client` of shard `home`, the keys
@@ -256,13 +267,17 @@ impl Pushes {
         self.items.append(&mut other.items);
     }
 
-    /// Hands out every message as `(channel, message)`, in order, and
-    /// clears them.
-    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8], &[u8])) {
+    /// Hands out every message as `(channel, message, sharded)`, in
+    /// order, and clears them.
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8], &[u8], bool)) {
         let mut at = 0;
-        for &(c, m) in &self.items {
+        for &(c, m, sharded) in &self.items {
             let (c, m) = (c as usize, m as usize);
-            f(&self.data[at..at + c], &self.data[at + c..at + c + m]);
+            f(
+                &self.data[at..at + c],
+                &self.data[at + c..at + c + m],
+                sharded,
+            );
             at += c + m;
         }
         self.items.clear();
@@ -621,6 +636,7 @@ mod tests {
         e.pushes.set_listening(true);
         e.emit(0, [&b"SET"[..], b"a", b"1"].into_iter());
         e.pushes.publish(b"ch", b"one");
+        e.pushes.spublish(b"sch", b"s");
         let c = e.checkpoint();
         e.emit(3, [&b"SET"[..], b"b", b"2"].into_iter());
         e.set_tx(Some(TxTag { coord: 0, seq: 1 }));
@@ -628,8 +644,15 @@ mod tests {
         e.cut_back(c);
         e.emit(0, [&b"DEL"[..], b"c"].into_iter());
         let mut got = Vec::new();
-        e.pushes.drain(|c, m| got.push((c.to_vec(), m.to_vec())));
-        assert_eq!(got, vec![(b"ch".to_vec(), b"one".to_vec())]);
+        e.pushes
+            .drain(|c, m, sharded| got.push((c.to_vec(), m.to_vec(), sharded)));
+        assert_eq!(
+            got,
+            vec![
+                (b"ch".to_vec(), b"one".to_vec(), false),
+                (b"sch".to_vec(), b"s".to_vec(), true)
+            ]
+        );
         let (stream, n) = e.take();
         assert_eq!(n, 2);
         // Database 0 is still selected: no SELECT before the DEL.

@@ -606,6 +606,46 @@
 //!    ([`Service::copy_keys`]), until a run reaches no key that is not
 //!    there; that run's writes go back to their shards.
 //!
+//! **Commands over the whole keyspace.** A script's KEYS, SCAN, DBSIZE,
+//! RANDOMKEY, FLUSHDB, FLUSHALL or SWAPDB needs every key of every shard
+//! (with one shard it just runs).
+//!
+//! - In ways 1 and 2 it stops the run as an unreachable key does, and the
+//!   script escalates. In way 3 a round that reaches one asks for every
+//!   shard's key names ([`Service::copy_names`]): each shard answers with
+//!   [`Service::export_names`], a stand-in per key (its name, its type as
+//!   the smallest value of that type, its TTL, in every database), loaded
+//!   into the scratch shard beside the copies. From the next round on the
+//!   command runs on the scratch shard as on a real one.
+//! - A stand-in is no copy: a command that reaches its key by name (a GET
+//!   of a name KEYS gave) has the key copied in the next round, as any
+//!   undeclared key, and a round after which a stand-in the script wrote
+//!   still exists (SWAPDB moved it) asks for its copy too, so a stand-in
+//!   is never written back. Deleting one (FLUSHALL) writes back its
+//!   deletion.
+//! - Rounds are taken back whole by a journal of the scratch shard
+//!   (`kevy-store`'s `Journal`), FLUSHALL and SWAPDB included. Every run
+//!   starts from the same state of the thread's random generator, so SPOP
+//!   and SRANDMEMBER pick the same in every round and in the final run;
+//!   RANDOMKEY, whose pick also depends on the scratch table's layout
+//!   (which changes as copies come in), answers what it picked in the run
+//!   before, as long as that key is still there.
+//! - SORT with BY or GET patterns escalates the same way, and in the
+//!   rounds reaches the keys its patterns name from the copies so far, as
+//!   a keyed command reaches its keys.
+//!
+//! The names are read while every shard is locked whole, in the same
+//! transaction, after the locks and before the unlocks, like the copies:
+//! the arguments below hold unchanged. *Cost:* a KEYS * (or DBSIZE) from
+//! a script over N keys is a pass over every key on every shard, and N
+//! names and stand-ins held on the coordinating shard until the script
+//! ends: about 300 bytes per key at the peak beyond the name (200 000
+//! keys: 65 MB over the keyspace's own 20 MB, all given back after; for
+//! comparison, Redis's own KEYS * from a script holds about 125 bytes per
+//! key for the Lua table of its answer). Values are copied only for the
+//! keys the script reaches; FLUSHALL's write-back deletes each key on its
+//! shard, and SWAPDB copies every key of the two databases.
+//!
 //! **Why it is atomic.** Way 1 is one reactor's uninterrupted work on free
 //! keys. In ways 2 and 3 every key the final run reads or writes is locked
 //! from before its copy is taken until after its write-back, so the
@@ -619,10 +659,9 @@
 //!
 //! **Who starts the second run.** The command that stopped sets
 //! [`Sink::escalate`] (the runtime says where it may, with
-//! [`Sink::may_escalate`]: not inside MULTI, whose transaction cannot
-//! start again on its own, and not in a run of way 3 itself) and writes no
-//! reply. Its connection's home starts the transaction for the same
-//! request number: at once when it ran inline, on a `Req::Escalate` from
+//! [`Sink::may_escalate`]: not in a run of way 3 itself, and inside MULTI
+//! only in an attempt, below) and writes no reply. Its connection's home
+//! starts the transaction for the same request number: at once when it ran inline, on a `Req::Escalate` from
 //! the shard that ran it for the home, from the executor's queue when it
 //! ran behind a lock, and when the transaction of way 2 has released its
 //! locks (`ToConn::Rerun`). A script that does not run inline
@@ -633,6 +672,44 @@
 //! at again, as a write-back's key is. A logged transaction's write-backs are acknowledged before its decision
 //! is recorded, so a crash never leaves a decision whose parts were not
 //! all logged.
+//!
+//! **Scripts inside MULTI.** A script's transaction cannot start again
+//! on its own inside EXEC: the commands before it already ran. With more
+//! than one shard, an EXEC block with a script (one command for which
+//! [`Service::reaches_undeclared`] is true) runs one of two ways.
+//!
+//! - *An attempt.* When the block could take the fast path (every key on
+//!   the home shard and free), changes nothing but keys (no connection
+//!   command such as SELECT, no PUBLISH) and WATCHes nothing, it runs
+//!   inline as an attempt: [`Service::begin_attempt`] journals every
+//!   write of the home shard and the effects are checkpointed, and its
+//!   scripts run where they may escalate. When none asks, the block is
+//!   done as on the fast path. When one does (it reached another shard's
+//!   key or the whole keyspace), its own writes are undone as in way 1,
+//!   [`Service::end_attempt`] takes back every earlier command's writes
+//!   from the journal, the effects and messages are cut back to the
+//!   checkpoint, nothing is answered, and the block runs the other way,
+//!   for the same request. The attempt was one reactor's uninterrupted
+//!   work and left nothing behind, so what runs next is the block's only
+//!   run. Tracking invalidations the attempt made stay (a spurious
+//!   invalidation is harmless; a lost one would not be).
+//! - *Over the whole keyspace* (`coord.rs`, `whole_exec`): otherwise,
+//!   or after an attempt, the block is a transaction that locks every
+//!   shard whole in shard order (shared when every command only reads),
+//!   sends its commands in their turn as any EXEC does, and runs each
+//!   script by copy over the whole keyspace in rounds, as way 3 does: its
+//!   copies are taken after the commands before it ran (they travel
+//!   behind them on the same rings) and written back before the commands
+//!   after it are sent. A WATCH is checked as the locks are granted.
+//!
+//! It is atomic and cannot deadlock by the transaction argument above:
+//! one transaction, every shard's locks taken in the global order before
+//! anything is released, every key it reads or writes (the scripts'
+//! copies included) covered by a whole-shard lock from before it is read
+//! until after it is written back. What it costs: a block with a script
+//! whose keys span shards holds every shard, as a script that escalated
+//! does; a block on the home shard's keys pays the journal of the keys it
+//! writes (one copy of each key's state before its first change).
 //!
 //! **Cost.** The fast path pays one branch per command (the execution
 //! point reports whether it escalated), and per undeclared key a shard
@@ -648,16 +725,14 @@
 //! **What is built.** All three ways, and the undoing of an attempt (the
 //! server keeps each written key's state before the script's first write
 //! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
-//! general forms for the runtime's use). Inside MULTI a script that
-//! reaches a key its run cannot is undone and answered with Redis
-//! Cluster's error, as is a script's command over the whole keyspace
-//! (KEYS, SCAN, FLUSHALL, …) with more than one shard, which no copy can
-//! serve. A script's writes in ways 2 and 3 are logged as the write-backs
-//! of the keys it wrote, not as the commands it ran. A script's PUBLISH
-//! answers the receivers the server-wide pub/sub directory counts
-//! ([`Stats::receivers`]); the message waits in the shard and goes out
-//! through [`Pushes::publish`] when the command ends, as the script's
-//! keyspace events do (in way 3 from the final run only).
+//! general forms for the runtime's use), and scripts inside MULTI. A
+//! script's writes in ways 2 and 3 are logged as the write-backs of the
+//! keys it wrote, not as the commands it ran. A script's PUBLISH and SPUBLISH answer the receivers
+//! the server-wide pub/sub directory counts ([`Stats::receivers`]); the
+//! message waits in the shard and goes out through [`Pushes::publish`]
+//! or [`Pushes::spublish`] when the command ends, to the subscribers of
+//! every shard, as the script's keyspace events do (in way 3 from the
+//! final run only).
 //!
 //! # Busy scripts
 //!

@@ -66,6 +66,10 @@ pub(crate) enum Req<S: Service> {
     Unlock { op: u32 },
     /// Copy out the keys at `spans[first..first + n]` for transaction `op`.
     Export { op: u32, first: u32, n: u32 },
+    /// Copy out the name of every key here, with a stand-in of its state
+    /// (`Service::export_names`), for transaction `op`; answered as an
+    /// `Export`.
+    ExportNames { op: u32 },
     /// Replace `n` keys with the next `n` entries of `req_snaps`.
     Import { op: u32, n: u32 },
     /// Register WATCHes of `client` on the keys at `spans[first..first + n]`
@@ -105,10 +109,11 @@ pub(crate) enum Req<S: Service> {
         first: u32,
         n: u32,
     },
-    /// Deliver a message its commands made (a keyspace event) to this
-    /// shard's subscribers: `spans[first]` the channel, `spans[first + 1]`
-    /// the message. Nothing is answered.
-    Notify { first: u32, n: u32 },
+    /// Deliver a message its commands made (a keyspace event, a script's
+    /// PUBLISH or, `sharded`, SPUBLISH) to this shard's subscribers:
+    /// `spans[first]` the channel, `spans[first + 1]` the message. Nothing
+    /// is answered.
+    Notify { first: u32, n: u32, sharded: bool },
     /// PUBLISH (SPUBLISH when `sharded`) run by transaction `op` of the
     /// sender, its command number `part`: deliver the message
     /// `spans[first + 1]` of channel `spans[first]` to this shard's
@@ -346,6 +351,23 @@ impl<S: Service> Batch<S> {
         cap(&mut self.infos, 0);
         cap(&mut self.ids, Self::KEEP_BYTES);
         cap(&mut self.lock_keys, Self::KEEP_BYTES);
+    }
+
+    /// The bytes its buffers hold (their capacity, not what is in use).
+    pub fn capacity_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        bytes(&self.reqs)
+            + bytes(&self.args)
+            + bytes(&self.spans)
+            + bytes(&self.req_snaps)
+            + bytes(&self.resps)
+            + bytes(&self.rdata)
+            + bytes(&self.resp_snaps)
+            + bytes(&self.infos)
+            + bytes(&self.ids)
+            + bytes(&self.lock_keys)
     }
 
     /// Capacity a recycled batch keeps per buffer.

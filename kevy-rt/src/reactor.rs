@@ -1574,6 +1574,13 @@ impl<S: Service> Reactor<S> {
                         self.ex.export_to(&mut self.mesh, peer, op, args);
                     }
                 }
+                Req::ExportNames { op } => {
+                    let snaps = self.svc.export_names(&mut self.ex.shard);
+                    let n = snaps.len() as u32;
+                    let out = self.batch(peer);
+                    out.resp_snaps.extend(snaps);
+                    out.resps.push(Resp::Exported { op, n });
+                }
                 Req::Import { op, n } => {
                     let tag = self.ex.tag_of(crate::lock::tx_id(peer, op));
                     self.ex.effects.set_tx(tag);
@@ -1650,10 +1657,10 @@ impl<S: Service> Reactor<S> {
                         self.publish_for_peer(peer, dest, sharded, a.get(0), a.get(1));
                     }
                 }
-                Req::Notify { first, n } => {
+                Req::Notify { first, n, sharded } => {
                     let a = b.args_at(first, n);
                     if a.len() == 2 {
-                        self.deliver_notice(a.get(0), a.get(1));
+                        self.deliver_notice(sharded, a.get(0), a.get(1));
                     }
                 }
                 Req::TxPublish {

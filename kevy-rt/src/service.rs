@@ -759,6 +759,30 @@ pub trait Service: Send + Sync + Sized + 'static {
     ) -> Vec<Vec<u8>> {
         Vec::new()
     }
+    /// Starts an attempt on `shard` that [`Self::end_attempt`] may take
+    /// back: a MULTI/EXEC block with a script, run inline while a script
+    /// may still reach another shard's key (crate doc, "Scripts inside
+    /// MULTI"). Only asked when [`Self::reaches_undeclared`] is true for
+    /// some command of the block.
+    fn begin_attempt(&self, _shard: &mut Self::Shard) {}
+    /// Ends the attempt [`Self::begin_attempt`] started; with `undo`,
+    /// takes back every change it made to the keyspace (the runtime cuts
+    /// the effects and messages back itself).
+    fn end_attempt(&self, _shard: &mut Self::Shard, _undo: bool) {}
+    /// Whether the command run by copy needs the name of every key of
+    /// every shard as well (a script that reached KEYS, SCAN, DBSIZE,
+    /// FLUSHALL, …), asked after each [`Self::copy_keys`]. True at most
+    /// once per command: the runtime then loads every shard's
+    /// [`Self::export_names`] into the scratch shard, with the next
+    /// copies, before the next round.
+    fn copy_names(&self, _scratch: &mut Self::Shard) -> bool {
+        false
+    }
+    /// The name of every key of the shard with a stand-in of its state,
+    /// for [`Self::load`] into a scratch shard (see [`Self::copy_names`]).
+    fn export_names(&self, _shard: &mut Self::Shard) -> Vec<(Vec<u8>, Self::Snapshot)> {
+        Vec::new()
+    }
 
     /// The argument positions of the keys a blocking command waits on
     /// (BLPOP's keys, BLMOVE's source); asked when it blocks.

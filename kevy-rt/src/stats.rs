@@ -54,6 +54,20 @@ impl Stats {
         dir.receivers(channel, sharded)
     }
 
+    /// PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS or SHARDNUMSUB
+    /// (`op`; its arguments from argument 2 of `args`), answered into
+    /// `out` as the runtime answers it (from a script).
+    pub fn pubsub_introspect(
+        &self,
+        resp3: bool,
+        op: crate::PubSubOp,
+        args: kevy_resp::Args<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        dir.introspect(resp3, op, args, out);
+    }
+
     /// Sum of one counter over every shard.
     pub fn sum(&self, f: impl Fn(&ShardStats) -> &AtomicU64) -> u64 {
         self.shards.iter().map(|s| f(s).load(Relaxed)).sum()

@@ -126,8 +126,12 @@ pub static EXPIRE_CYCLE_US: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 #[cold]
 #[inline(never)]
 fn script_publishes(shard: &mut Shard, pushes: &mut kevy_rt::Pushes) {
-    for (channel, message) in shard.script_pubs.drain(..) {
-        pushes.publish(&channel, &message);
+    for (channel, message, sharded) in shard.script_pubs.drain(..) {
+        if sharded {
+            pushes.spublish(&channel, &message);
+        } else {
+            pushes.publish(&channel, &message);
+        }
     }
 }
 
@@ -1198,14 +1202,49 @@ impl Service for Kevy {
     }
 
     fn load(&self, scratch: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
+        // A name's stand-in never replaces a copy, and is no copy: a
+        // command that reaches its key has it copied first.
+        let stub = snap.names_only;
+        if stub
+            && scratch
+                .escalation
+                .as_ref()
+                .is_some_and(|e| e.copied.contains(key))
+        {
+            return;
+        }
         // Loading is not a write of the command's: pause the record, and
         // restart it empty (track_dirty(true) clears it).
         scratch.store.track_dirty(false);
         crate::notify::quiet(scratch, |s| s.store.import(key, snap));
         scratch.store.track_dirty(true);
-        if let Some(e) = scratch.escalation.as_mut() {
+        if let Some(e) = scratch.escalation.as_mut().filter(|_| !stub) {
             e.copied.insert(key.to_vec());
         }
+    }
+
+    fn begin_attempt(&self, shard: &mut Shard) {
+        shard.store.observe(kevy_store::journal::Journal::default());
+    }
+
+    fn end_attempt(&self, shard: &mut Shard, undo: bool) {
+        let Some(journal) = shard.store.unobserve::<kevy_store::journal::Journal>() else {
+            return;
+        };
+        if undo {
+            // The attempt's keyspace events are cut back with its effects;
+            // taking it back makes none.
+            crate::notify::discard(shard);
+            crate::notify::quiet(shard, |s| s.store.roll_back(journal));
+        }
+    }
+
+    fn copy_names(&self, scratch: &mut Shard) -> bool {
+        crate::scripting::wants_names(scratch)
+    }
+
+    fn export_names(&self, shard: &mut Shard) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
+        shard.store.export_names()
     }
 
     fn take_dirty(&self, scratch: &mut Shard) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {

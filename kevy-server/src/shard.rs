@@ -75,9 +75,10 @@ pub struct Shard {
     /// Keys the running script read for a tracking caller, remembered
     /// once the script ends (tracking.rs).
     pub script_reads: Vec<Vec<u8>>,
-    /// Messages a script PUBLISHed (channel, message), handed to the
-    /// runtime when the command ends.
-    pub script_pubs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Messages a script PUBLISHed or SPUBLISHed (channel, message,
+    /// whether to shard-channel subscribers), handed to the runtime when
+    /// the command ends.
+    pub script_pubs: Vec<(Vec<u8>, Vec<u8>, bool)>,
     /// A tracking table observes the store (tracking.rs).
     pub track_attached: bool,
     /// The table has something for the execution point (it raises it).

@@ -26,6 +26,19 @@ const BUSY_EVAL: &str =
 const BUSY_FUNCTION: &str =
     "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
+/// Waits until a new connection is answered with BUSY: on a loaded machine
+/// a script may start, or pass the threshold, later than any fixed sleep.
+fn wait_busy(port: u16) {
+    thread::sleep(PAST_THRESHOLD);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if Raw::new(port).call(&["PING"]).starts_with("-BUSY") {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A raw RESP connection whose replies here are all one line.
 struct Raw(TcpStream, Vec<u8>);
 
@@ -100,7 +113,7 @@ fn eval_killed(port: u16) -> Vec<String> {
     t.push(before.call(&["PING"]));
     let mut runner = Raw::new(port);
     runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
-    thread::sleep(PAST_THRESHOLD);
+    wait_busy(port);
     // A connection open before the script, one accepted while it runs,
     // and two commands in one write: each answered, in order.
     t.push(before.call(&["GET", "k"]));
@@ -126,7 +139,7 @@ fn pipeline_answered(port: u16) -> Vec<String> {
     const N: usize = 3000;
     let mut runner = Raw::new(port);
     runner.send(&["EVAL", "while true do end", "0"]);
-    thread::sleep(PAST_THRESHOLD);
+    wait_busy(port);
     let mut other = Raw::new(port);
     let mut burst = Vec::new();
     for i in 0..N {
@@ -160,7 +173,7 @@ fn exec_killed(port: u16) -> Vec<String> {
     t.push(runner.call(&["MULTI"]));
     t.push(runner.call(&["EVAL", "while true do end", "0"]));
     runner.send(&["EXEC"]);
-    thread::sleep(PAST_THRESHOLD);
+    wait_busy(port);
     let mut other = Raw::new(port);
     t.push(other.call(&["PING"]));
     t.push(other.call(&["SCRIPT", "KILL"]));
@@ -183,7 +196,7 @@ fn function_killed(port: u16) -> Vec<String> {
     t.push(format!("{len} {}", loader.line()));
     let mut runner = Raw::new(port);
     runner.send(&["FCALL", "spin", "0"]);
-    thread::sleep(PAST_THRESHOLD);
+    wait_busy(port);
     t.push(loader.call(&["PING"]));
     t.push(loader.call(&["SCRIPT", "KILL"]));
     t.push(loader.call(&["FUNCTION", "KILL"]));
@@ -199,7 +212,7 @@ fn unkillable_then_shutdown(srv: &mut Server) -> (Vec<String>, bool) {
     let mut t = Vec::new();
     let mut runner = Raw::new(srv.port);
     runner.send(&["EVAL", "redis.call('set', 'k', 'v') while true do end", "0"]);
-    thread::sleep(PAST_THRESHOLD);
+    wait_busy(srv.port);
     let mut other = Raw::new(srv.port);
     t.push(other.call(&["SCRIPT", "KILL"]));
     t.push(other.call(&["SHUTDOWN"]));
@@ -325,7 +338,7 @@ fn every_connection_gets_busy_whichever_thread_it_lives_on() {
         let key = key_of_shard(shard);
         let mut runner = Raw::new(srv.port);
         runner.send(&["EVAL", "while true do end", "1", &key]);
-        thread::sleep(PAST_THRESHOLD);
+        wait_busy(srv.port);
         for (i, o) in others.iter_mut().enumerate() {
             assert_eq!(
                 o.call(&["PING"]),

@@ -356,6 +356,20 @@ fn answered_connection(port: u16) -> (TcpStreamConn, Vec<u8>) {
     panic!("no connection was answered while the script ran");
 }
 
+/// Like [`answered_connection`], once the running script has been seen
+/// busy: a loaded machine may start it, or pass the busy threshold, well
+/// after the test sent it.
+fn busy_connection(port: u16) -> (TcpStreamConn, Vec<u8>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (c, reply) = answered_connection(port);
+        if reply.starts_with(b"-BUSY") || std::time::Instant::now() > deadline {
+            return (c, reply);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A raw RESP connection with a per-call timeout.
 struct TcpStreamConn(std::net::TcpStream);
 
@@ -402,8 +416,7 @@ fn busy_script_is_killed_and_others_get_busy() {
     ]);
     let mut runner = TcpStreamConn::new(srv.port);
     runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
-    thread::sleep(Duration::from_millis(300));
-    let (mut other, reply) = answered_connection(srv.port);
+    let (mut other, reply) = busy_connection(srv.port);
     assert_eq!(
         reply,
         b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
@@ -451,8 +464,7 @@ fn busy_script_over_every_shard_is_killed_and_lets_go() {
     let script = "redis.call('get', ARGV[1]) redis.call('get', ARGV[2]) \
                   local i = 0 while true do i = i + 1 end";
     runner.send(&["EVAL", script, "0", &a, &b]);
-    thread::sleep(Duration::from_millis(300));
-    let (mut other, reply) = answered_connection(srv.port);
+    let (mut other, reply) = busy_connection(srv.port);
     assert_eq!(
         reply,
         b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
@@ -499,8 +511,7 @@ fn busy_function_that_wrote_is_unkillable_but_shutdown_nosave_works() {
         .unwrap();
     let mut runner = TcpStreamConn::new(srv.port);
     runner.send(&["FCALL", "spin", "1", "k"]);
-    thread::sleep(Duration::from_millis(300));
-    let (mut other, reply) = answered_connection(srv.port);
+    let (mut other, reply) = busy_connection(srv.port);
     assert_eq!(
         reply,
         b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"

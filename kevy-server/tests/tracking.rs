@@ -493,7 +493,10 @@ fn reads_run_by_copy_are_remembered_by_the_keys_owners() {
     call(&mut w, &["SADD", b, "y"]);
     let mut t = tracker(port, &[]);
     call(&mut t, &["SUNION", a, b]);
-    assert_eq!(info_field(&mut w, "tracking_total_keys"), 2);
+    // Each shard publishes its count after its iteration: wait for both.
+    eventually("both owners remember the read", || {
+        info_field(&mut w, "tracking_total_keys") == 2
+    });
     call(&mut w, &["SADD", b, "z"]);
     call(&mut w, &["SADD", a, "z"]);
     let got = collect(&mut t, 2);
@@ -620,8 +623,9 @@ fn the_shards_remember_at_most_tracking_table_max_keys() {
     for k in &keys {
         call_keeping(&mut t, &["GET", k], &mut Vec::new());
     }
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(info_field(&mut admin, "tracking_total_keys"), 100);
+    eventually("every read remembered", || {
+        info_field(&mut admin, "tracking_total_keys") == 100
+    });
 }
 
 #[test]

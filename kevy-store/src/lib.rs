@@ -226,6 +226,9 @@ pub struct Store {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub entries: Vec<SnapshotEntry>,
+    /// The entries stand in for the key ([`Store::export_names`]): each
+    /// value is an empty one of the key's type.
+    pub names_only: bool,
 }
 
 /// A key's value and expiry in one database.
@@ -424,6 +427,45 @@ impl Store {
         snap
     }
 
+    /// Every live key's name, in every database, with a stand-in of its
+    /// state: per database it lives in, an empty value of its type and its
+    /// expiry ([`Snapshot::names_only`]). What a copy of the whole
+    /// keyspace needs when only names and types matter; it costs the
+    /// names, not the values.
+    pub fn export_names(&mut self) -> Vec<(Vec<u8>, Snapshot)> {
+        let now = self.now;
+        let mut out: Vec<(Vec<u8>, Snapshot)> = Vec::new();
+        let several = self.dbs.iter().filter(|ks| !ks.keys().is_empty()).count() > 1;
+        let mut at: std::collections::HashMap<Vec<u8>, usize, ahash::RandomState> =
+            Default::default();
+        for (i, ks) in self.dbs.iter().enumerate() {
+            for (k, e) in ks.keys().iter() {
+                if e.expire_at().is_some_and(|t| now > t) {
+                    continue;
+                }
+                let entry = SnapshotEntry {
+                    db: i as u32,
+                    value: e.value.stub(),
+                    expire_at: e.expire_at(),
+                };
+                // A key that lives in several databases is one snapshot.
+                if several {
+                    if let Some(&j) = at.get(k) {
+                        out[j].1.entries.push(entry);
+                        continue;
+                    }
+                    at.insert(k.to_vec(), out.len());
+                }
+                let snap = Snapshot {
+                    entries: vec![entry],
+                    names_only: true,
+                };
+                out.push((k.to_vec(), snap));
+            }
+        }
+        out
+    }
+
     /// Replaces `key`'s state in every database with `snap` (deleting it
     /// where the snapshot has no entry). Each change is a write.
     pub fn import(&mut self, key: &[u8], snap: Snapshot) {
@@ -563,6 +605,35 @@ mod tests {
 
         b.import(b"k", Snapshot::default());
         assert_eq!(b.db_sizes().iter().map(|s| s.0).sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn export_names_keeps_names_types_and_ttls_of_live_keys() {
+        let mut a = Store::new(3);
+        a.set_now(1000);
+        a.db(0).set(b"s", sv(b"a long value"), SetTtl::At(9000));
+        a.db(2).set(b"s", sv(b"x"), SetTtl::Clear);
+        a.db(0).set(b"gone", sv(b"x"), SetTtl::At(1500));
+        let mut l = crate::list::List::new();
+        l.push_back(b"e");
+        a.db(1).set(b"l", Value::List(Box::new(l)), SetTtl::Clear);
+        a.set_now(2000);
+        let mut names = a.export_names();
+        names.sort_by(|x, y| x.0.cmp(&y.0));
+        let keys: Vec<&[u8]> = names.iter().map(|(k, _)| &k[..]).collect();
+        assert_eq!(keys, [&b"l"[..], b"s"]);
+        assert!(names.iter().all(|(_, s)| s.names_only));
+
+        let mut b = Store::new(3);
+        for (k, snap) in names {
+            b.import(&k, snap);
+        }
+        assert_eq!(b.db_counts(0), (1, 1));
+        assert_eq!(b.db(0).ttl(b"s"), KeyTtl::At(9000));
+        assert_eq!(get(&mut b, 0, b"s"), Some(Vec::new()));
+        assert_eq!(get(&mut b, 2, b"s"), Some(Vec::new()));
+        let t = b.db(1).get(b"l").map(Value::type_name);
+        assert_eq!(t, Some("list"));
     }
 
     #[test]

@@ -23,6 +23,18 @@ pub fn next_u64() -> u64 {
     })
 }
 
+/// The generator's state, to draw the same numbers again later
+/// ([`set_state`]): runs of one script over copies of the keyspace must
+/// pick the same random keys and members.
+pub fn state() -> u64 {
+    STATE.with(Cell::get)
+}
+
+/// Puts the generator back to a state [`state`] returned.
+pub fn set_state(s: u64) {
+    STATE.with(|c| c.set(s));
+}
+
 /// A uniform value in `0..n` (Lemire's multiply-shift; the bias is below
 /// 2^-32 for any `n` a keyspace can have). `n` must be non-zero.
 #[inline]
@@ -44,5 +56,14 @@ mod tests {
         }
         assert!(seen.iter().all(|&s| s));
         assert_eq!(below(1), 0);
+    }
+
+    #[test]
+    fn a_saved_state_draws_the_same_numbers_again() {
+        let s = state();
+        let a: Vec<u64> = (0..4).map(|_| next_u64()).collect();
+        set_state(s);
+        let b: Vec<u64> = (0..4).map(|_| next_u64()).collect();
+        assert_eq!(a, b);
     }
 }

@@ -64,6 +64,36 @@ impl Value {
         }
     }
 
+    /// The smallest value of the same type: a key's stand-in where only
+    /// its name and type matter (a copy of a keyspace's names). A
+    /// collection holds one empty element, since an empty one is deleted.
+    pub fn stub(&self) -> Value {
+        match self {
+            Value::Str(_) => Value::string(b""),
+            Value::Hash(_) => {
+                let mut h = crate::hash::Hash::new();
+                h.set(b"", b"");
+                Value::Hash(h)
+            }
+            Value::List(_) => {
+                let mut l = crate::list::List::new();
+                l.push_back(b"");
+                Value::List(Box::new(l))
+            }
+            Value::Set(_) => {
+                let mut s = crate::set::Set::new();
+                s.insert(b"");
+                Value::Set(Box::new(s))
+            }
+            Value::ZSet(_) => {
+                let mut z = crate::zset::ZSet::new();
+                let _ = z.add(b"", 0.0, Default::default());
+                Value::ZSet(Box::new(z))
+            }
+            Value::Stream(_) => Value::Stream(Box::default()),
+        }
+    }
+
     /// OBJECT ENCODING's answer.
     pub fn encoding_name(&self) -> &'static str {
         match self {

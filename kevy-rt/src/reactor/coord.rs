@@ -171,11 +171,15 @@ pub(super) enum Draft<S: Service> {
     /// Every key is on the home shard and free: the reactor runs the steps
     /// back to back (`watch`: check the WATCHes first). `publishes`: a
     /// step is PUBLISH or SPUBLISH, which runs inline only while no other
-    /// shard has subscribers.
+    /// shard has subscribers. `guarded`: a step is a script and there are
+    /// several shards; the run is an attempt that is taken back whole when
+    /// a script reaches another shard's key, and the block then runs as
+    /// [`Coordinator::whole_exec`] plans it.
     Inline {
         steps: Vec<Step<S>>,
         watch: bool,
         publishes: bool,
+        guarded: bool,
     },
     /// Locks to take: [`Coordinator::start`] runs it.
     Plan(Plan<S>),
@@ -337,6 +341,8 @@ impl<S: Service> Tx<S> {
 struct Discover<S: Service> {
     scratch: Box<S::Shard>,
     asked: HashSet<Vec<u8>, ahash::RandomState>,
+    /// Every shard's key names were asked for ([`Service::copy_names`]).
+    names: bool,
 }
 
 pub(super) struct Coordinator<S: Service> {
@@ -570,20 +576,47 @@ impl<S: Service> Coordinator<S> {
             .iter()
             .enumerate()
             .all(|(s, c)| !involved(c) || s == self.id);
+        // A script in EXEC may reach any key of any shard (crate doc,
+        // "Scripts inside MULTI").
+        let scripts = exec
+            && n > 1
+            && steps
+                .iter()
+                .any(|(cmd, _, r)| r.is_ok() && self.svc.reaches_undeclared(*cmd));
         if inline && home_only && (!ex.locks.active() || ex.locks.may_go(&claims[self.id])) {
-            // The fast path: nothing else can run on this reactor meanwhile.
-            let publishes = steps.iter().any(|(_, _, r)| {
-                matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
+            // An attempt can be taken back only while the block changes
+            // nothing but keys, and is worth trying only when no WATCH
+            // must be checked again after it.
+            let undoable = steps.iter().all(|(_, _, r)| {
+                matches!(
+                    r,
+                    Err(_) | Ok(Route::Keys { .. } | Route::Tx(_) | Route::Shard(_))
+                )
             });
+            if !scripts || (undoable && !watch) {
+                // The fast path: nothing else can run on this reactor
+                // meanwhile.
+                let publishes = steps.iter().any(|(_, _, r)| {
+                    matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
+                });
+                for c in claims.drain(..) {
+                    ex.locks.recycle(c.keys);
+                }
+                self.spare_claims = claims;
+                return Draft::Inline {
+                    steps,
+                    watch,
+                    publishes,
+                    guarded: scripts,
+                };
+            }
+        }
+        if scripts {
             for c in claims.drain(..) {
                 ex.locks.recycle(c.keys);
             }
             self.spare_claims = claims;
-            return Draft::Inline {
-                steps,
-                watch,
-                publishes,
-            };
+            return Draft::Plan(self.whole_exec(client, steps, watch));
         }
         let mut locks = self.spare_plans.pop().unwrap_or_default();
         for (s, c) in claims.drain(..).enumerate() {
@@ -639,6 +672,42 @@ impl<S: Service> Coordinator<S> {
             early: false,
             woken: false,
             holds,
+        }
+    }
+
+    /// Plans an EXEC block with a script as a whole-keyspace transaction:
+    /// every shard locked whole in shard order (shared when every command
+    /// only reads), the commands sent in their turn as usual, and each
+    /// script run by copy over the whole keyspace in rounds
+    /// ([`Route::All`] with [`Fold::One`], as a script that escalated), so
+    /// that it may reach any key and the block stays one atomic step.
+    pub fn whole_exec(&self, client: &ClientCtx, mut steps: Vec<Step<S>>, watch: bool) -> Plan<S> {
+        let read = steps.iter().all(|(cmd, _, _)| self.svc.reads_only(*cmd));
+        for (cmd, _, route) in &mut steps {
+            if route.is_ok() && self.svc.reaches_undeclared(*cmd) {
+                *route = Ok(Route::All(Fold::One));
+            }
+        }
+        let locks = (0..self.n)
+            .map(|s| {
+                let claim = Claim {
+                    client: client.id,
+                    whole: true,
+                    read,
+                    ..Claim::default()
+                };
+                (s, claim)
+            })
+            .collect();
+        Plan {
+            client: *client,
+            exec: true,
+            steps,
+            locks,
+            watch,
+            early: false,
+            woken: false,
+            holds: true,
         }
     }
 
@@ -1576,6 +1645,7 @@ impl<S: Service> Coordinator<S> {
             Box::new(Discover {
                 scratch: self.take_scratch(),
                 asked: HashSet::default(),
+                names: false,
             })
         });
         let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
@@ -1681,9 +1751,23 @@ impl<S: Service> Coordinator<S> {
                     .svc
                     .copy_keys(&mut d.scratch, &tx.client, cmd, args.args());
                 named.retain(|k| d.asked.insert(k.clone()));
-                if !named.is_empty() {
+                let names = !d.names && self.svc.copy_names(&mut d.scratch);
+                if !named.is_empty() || names {
                     let keys: Vec<&[u8]> = named.iter().map(Vec::as_slice).collect();
-                    let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
+                    let mut waiting = self.fetch_copies(ex, wire, op, tx, &keys);
+                    if names {
+                        // Every shard is locked whole: the names are one
+                        // moment's, like the copies.
+                        d.names = true;
+                        for s in 0..self.n {
+                            if s == self.id {
+                                tx.snaps.extend(self.svc.export_names(&mut ex.shard));
+                            } else {
+                                waiting += 1;
+                                wire.batch(s).reqs.push(Req::ExportNames { op });
+                            }
+                        }
+                    }
                     tx.phase = Phase::Copying { step, waiting };
                     tx.discover = Some(d);
                     return false;

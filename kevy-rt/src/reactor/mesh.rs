@@ -20,8 +20,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Batches taken from one ring per iteration: no peer can hold the reactor
 /// for more than this many batches before connections get their turn.
 pub const RING_BUDGET: usize = 64;
-/// Spare batches kept per shard; beyond this, drained batches are freed.
-const SPARE_CAP: usize = 8;
+/// Spare batches kept per shard, and the buffer bytes they may hold
+/// together; beyond either, drained batches are freed. A peer that was
+/// descheduled for a while answers many batches at once, and dropping them
+/// here would make the next iterations allocate and regrow them all.
+const SPARE_CAP: usize = 64;
+const SPARE_BYTES: usize = 4 << 20;
 
 /// What every reactor can see of every other.
 pub(super) struct Shared {
@@ -53,6 +57,8 @@ pub(super) struct Endpoint<S: Service> {
     /// The batch being filled for each peer.
     out: Vec<Option<Batch<S>>>,
     spare: Vec<Batch<S>>,
+    /// What the spare batches hold, in bytes (`SPARE_BYTES`).
+    spare_bytes: usize,
 }
 
 impl<S: Service> Endpoint<S> {
@@ -70,6 +76,7 @@ impl<S: Service> Endpoint<S> {
             consumers,
             out: (0..n).map(|_| None).collect(),
             spare: Vec::new(),
+            spare_bytes: 0,
         }
     }
 
@@ -77,7 +84,14 @@ impl<S: Service> Endpoint<S> {
     #[inline]
     pub fn batch(&mut self, s: usize) -> &mut Batch<S> {
         let spare = &mut self.spare;
-        self.out[s].get_or_insert_with(|| spare.pop().unwrap_or_default())
+        let spare_bytes = &mut self.spare_bytes;
+        self.out[s].get_or_insert_with(|| match spare.pop() {
+            Some(b) => {
+                *spare_bytes -= b.capacity_bytes();
+                b
+            }
+            None => Batch::default(),
+        })
     }
 
     /// Whether a batch waits to be pushed (the loop must not block).
@@ -133,7 +147,11 @@ impl<S: Service> Endpoint<S> {
         if self.spare.len() < SPARE_CAP {
             b.clear();
             b.trim();
-            self.spare.push(b);
+            let bytes = b.capacity_bytes();
+            if self.spare_bytes + bytes <= SPARE_BYTES {
+                self.spare_bytes += bytes;
+                self.spare.push(b);
+            }
         }
     }
 

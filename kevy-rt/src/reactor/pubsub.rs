@@ -346,16 +346,16 @@ impl<S: Service> Reactor<S> {
     /// connection of this shard taken out of the table while it runs.
     pub(super) fn deliver_pushes(&mut self, mut me: Option<(u32, &mut ConnState<S>)>) {
         let mut pushes = std::mem::take(&mut self.ex.effects.pushes);
-        pushes.drain(|channel, message| {
+        pushes.drain(|channel, message, sharded| {
             let me_now = me.as_mut().map(|(i, st)| (*i, &mut **st));
             if self.mesh.has_subs(self.id) {
-                self.deliver(me_now, false, channel, message);
+                self.deliver(me_now, sharded, channel, message);
             }
             for s in 0..self.n {
                 if s != self.id && self.mesh.has_subs(s) {
                     let b = self.batch(s);
                     let (first, n) = b.push_args([channel, message].into_iter());
-                    b.reqs.push(Req::Notify { first, n });
+                    b.reqs.push(Req::Notify { first, n, sharded });
                 }
             }
         });
@@ -365,9 +365,9 @@ impl<S: Service> Reactor<S> {
         self.ex.effects.pushes = pushes;
     }
 
-    /// A peer's keyspace event: deliver it here.
-    pub(super) fn deliver_notice(&mut self, channel: &[u8], message: &[u8]) {
-        self.deliver(None, false, channel, message);
+    /// A peer's keyspace event or script's message: deliver it here.
+    pub(super) fn deliver_notice(&mut self, sharded: bool, channel: &[u8], message: &[u8]) {
+        self.deliver(None, sharded, channel, message);
     }
 
     /// A peer's PUBLISH: deliver here and answer the count.
@@ -469,42 +469,47 @@ impl<S: Service> Reactor<S> {
         args: Args<'_>,
         out: &mut Vec<u8>,
     ) {
-        {
-            let dir = self.mesh.directory();
-            let mut r = Reply::new(out, resp3);
-            match op {
-                PubSubOp::Channels | PubSubOp::ShardChannels => {
-                    let kind = if op == PubSubOp::Channels {
-                        Kind::Channel
-                    } else {
-                        Kind::Shard
-                    };
-                    let pattern = (args.len() > 2).then(|| args.get(2));
-                    let names: Vec<&Vec<u8>> = dir.maps[kind as usize]
-                        .keys()
-                        .filter(|n| pattern.is_none_or(|p| kevy_store::glob::matches(p, n)))
-                        .collect();
-                    r.array(names.len());
-                    for n in names {
-                        r.bulk(n);
-                    }
+        self.mesh.directory().introspect(resp3, op, args, out);
+    }
+}
+
+impl Directory {
+    /// PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS or SHARDNUMSUB
+    /// (`op`, its arguments from argument 2 on), answered into `out`.
+    pub(crate) fn introspect(&self, resp3: bool, op: PubSubOp, args: Args<'_>, out: &mut Vec<u8>) {
+        let mut r = Reply::new(out, resp3);
+        match op {
+            PubSubOp::Channels | PubSubOp::ShardChannels => {
+                let kind = if op == PubSubOp::Channels {
+                    Kind::Channel
+                } else {
+                    Kind::Shard
+                };
+                let pattern = (args.len() > 2).then(|| args.get(2));
+                let names: Vec<&Vec<u8>> = self.maps[kind as usize]
+                    .keys()
+                    .filter(|n| pattern.is_none_or(|p| kevy_store::glob::matches(p, n)))
+                    .collect();
+                r.array(names.len());
+                for n in names {
+                    r.bulk(n);
                 }
-                PubSubOp::NumSub | PubSubOp::ShardNumSub => {
-                    let kind = if op == PubSubOp::NumSub {
-                        Kind::Channel
-                    } else {
-                        Kind::Shard
-                    };
-                    let names = args.len().saturating_sub(2);
-                    r.array(names * 2);
-                    for name in args.iter().skip(2) {
-                        r.bulk(name);
-                        let n = dir.maps[kind as usize].get(name).copied().unwrap_or(0);
-                        r.int(n as i64);
-                    }
-                }
-                _ => r.int(dir.len(Kind::Pattern) as i64),
             }
+            PubSubOp::NumSub | PubSubOp::ShardNumSub => {
+                let kind = if op == PubSubOp::NumSub {
+                    Kind::Channel
+                } else {
+                    Kind::Shard
+                };
+                let names = args.len().saturating_sub(2);
+                r.array(names * 2);
+                for name in args.iter().skip(2) {
+                    r.bulk(name);
+                    let n = self.maps[kind as usize].get(name).copied().unwrap_or(0);
+                    r.int(n as i64);
+                }
+            }
+            _ => r.int(self.len(Kind::Pattern) as i64),
         }
     }
 }

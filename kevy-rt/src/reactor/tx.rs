@@ -317,17 +317,28 @@ impl<S: Service> Reactor<S> {
         draft: Draft<S>,
         exec: bool,
     ) {
-        match draft {
-            Draft::Inline { steps, watch, .. } => self.run_inline(idx, st, &steps, exec, watch),
-            Draft::Plan(plan) => {
-                let seq = st.next_seq();
-                st.await_remote();
-                let (_, blocks) =
-                    self.coord
-                        .start(&mut self.ex, &mut self.mesh, plan, idx, gen, seq);
-                st.blocked = blocks;
+        let plan = match draft {
+            Draft::Inline {
+                steps,
+                watch,
+                guarded,
+                ..
+            } => {
+                if self.run_inline(idx, st, &steps, exec, watch, guarded) {
+                    return;
+                }
+                // A script reached another shard: the attempt is taken
+                // back, and the block runs over the whole keyspace.
+                self.coord.whole_exec(&st.client, steps, watch)
             }
-        }
+            Draft::Plan(plan) => plan,
+        };
+        let seq = st.next_seq();
+        st.await_remote();
+        let (_, blocks) = self
+            .coord
+            .start(&mut self.ex, &mut self.mesh, plan, idx, gen, seq);
+        st.blocked = blocks;
     }
 
     /// Runs connection `conn`'s command `cmd` (its request `seq`) again as
@@ -441,6 +452,10 @@ impl<S: Service> Reactor<S> {
 
     /// Every key is on this shard and free (and no other shard has
     /// subscribers for a PUBLISH to reach): run the commands back to back.
+    /// With `guarded`, the run is an attempt (see [`Draft::Inline`]):
+    /// false when a script asked to run again over the whole keyspace,
+    /// and then everything the block did is taken back and nothing is
+    /// answered.
     fn run_inline(
         &mut self,
         idx: u32,
@@ -448,7 +463,12 @@ impl<S: Service> Reactor<S> {
         steps: &[Step<S>],
         exec: bool,
         watch: bool,
-    ) {
+        guarded: bool,
+    ) -> bool {
+        let attempt = guarded.then(|| {
+            self.svc.begin_attempt(&mut self.ex.shard);
+            self.ex.effects.checkpoint()
+        });
         let mut out = self.pool.get();
         if watch && self.svc.watch_changed(&mut self.ex.shard, st.client.id) {
             Reply::new(&mut out, st.client.resp3).null_array();
@@ -499,6 +519,25 @@ impl<S: Service> Reactor<S> {
                         self.introspect_into(st.client.resp3, *ps, args.args(), &mut out);
                         self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
                     }
+                    Ok(_) if attempt.is_some() && self.svc.reaches_undeclared(*cmd) => {
+                        let client = st.client;
+                        let o = &mut out;
+                        let a = args.args();
+                        let mut run = move |ex: &mut super::executor::Executor<S>| {
+                            ex.run_plain(&client, *cmd, a, o) == Some(super::blocking::ESCALATE)
+                        };
+                        let again = if self.svc.runs_long(*cmd) {
+                            self.lending(|ex, _| run(ex))
+                        } else {
+                            run(&mut self.ex)
+                        };
+                        if let (true, Some(c)) = (again, attempt) {
+                            self.svc.end_attempt(&mut self.ex.shard, true);
+                            self.ex.effects.cut_back(c);
+                            self.pool.put(out);
+                            return false;
+                        }
+                    }
                     Ok(_) if self.svc.runs_long(*cmd) => {
                         let client = st.client;
                         let out = &mut out;
@@ -508,11 +547,15 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
+        if attempt.is_some() {
+            self.svc.end_attempt(&mut self.ex.shard, false);
+        }
         if exec {
             self.unwatch_all(st);
         }
         st.push_ready(&out);
         self.pool.put(out);
+        true
     }
 
     /// Advances every transaction that can make progress.

@@ -98,6 +98,9 @@ pub enum Stop {
     },
     /// SCRIPT KILL or FUNCTION KILL (or a shutdown) stopped it, there.
     Killed { at: Option<(String, i64)> },
+    /// It reached a command over the whole keyspace (KEYS, FLUSHALL, …)
+    /// that its run cannot serve ([`whole_keyspace`]), there.
+    Whole { at: Option<(String, i64)> },
 }
 
 /// Lua instructions between two looks at the clock and at a kill request
@@ -553,11 +556,18 @@ fn run(
     // Run over the whole keyspace: a round that finds its keys, or the
     // final run (whose answer may already be known).
     let mut discovering = false;
-    if let Some(esc) = ctx.shard.escalation.as_ref() {
+    if let Some(esc) = ctx.shard.escalation.as_mut() {
         if let Some(v) = &esc.verdict {
             return ctx.out.error(v);
         }
         discovering = esc.discovering;
+        // Every run draws the same random numbers, so each reaches the
+        // keys the last one did.
+        match esc.rng {
+            Some(state) => kevy_store::rng::set_state(state),
+            None => esc.rng = Some(kevy_store::rng::state()),
+        }
+        esc.pick_at = 0;
     }
     let compat = script_flags & flags::EVAL_COMPAT != 0;
     if !compat && script_flags & flags::NO_WRITES == 0 && ro {
@@ -601,7 +611,14 @@ fn run(
         // An undeclared key may stop the run: several shards, or a
         // transaction holding or waiting for keys here.
         let several = (r.shard.nshards > 1 || r.shard.locked) && !r.shard.scratch;
-        r.undo = (several || discovering).then(Vec::new);
+        r.undo = several.then(Vec::new);
+        if discovering {
+            // A round that finds keys is taken back whole, whatever it
+            // wrote (FLUSHALL and SWAPDB included).
+            r.shard
+                .store
+                .observe(kevy_store::journal::Journal::default());
+        }
         r.stop = None;
         r.function = function;
         if function {
@@ -643,6 +660,9 @@ fn run(
             }
         }
         let stop = r.stop.take();
+        if discovering {
+            moved_names(&mut r.shard);
+        }
         if stop.is_some() || discovering {
             undo(&mut r);
         }
@@ -667,23 +687,27 @@ fn run(
         }
         return;
     }
+    // Another shard's key, one a transaction may hold, or the whole
+    // keyspace: a run over the whole keyspace can reach it.
+    let escalable = match &stop {
+        Some(Stop::NonLocal { key, .. }) => !key.is_empty(),
+        Some(Stop::Whole { .. }) => true,
+        _ => false,
+    };
     match stop {
         Some(Stop::Killed { at }) => {
             ctx.out.error(&killed_error(name, at));
         }
-        // Another shard's key, or one a transaction may hold: run again
-        // over the whole keyspace, where the runtime can.
-        Some(Stop::NonLocal { ref key, .. }) if !key.is_empty() && ctx.shard.may_escalate => {
+        // Run again over the whole keyspace, where the runtime can.
+        Some(_) if escalable && ctx.shard.may_escalate => {
             ctx.shard.escalate = true;
         }
         // The final run over the whole keyspace reached a key no round
         // did (derived from the clock, say).
-        Some(Stop::NonLocal { ref key, .. })
-            if !key.is_empty() && ctx.shard.escalation.is_some() =>
-        {
+        Some(_) if escalable && ctx.shard.escalation.is_some() => {
             ctx.out.error(super::TOO_MANY_ROUNDS);
         }
-        Some(Stop::NonLocal { at, .. }) => {
+        Some(Stop::NonLocal { at, .. } | Stop::Whole { at }) => {
             let mut msg = NON_LOCAL.to_string();
             if let Some((source, line)) = at {
                 msg.push_str(&format!(" script: {name}, on {source}:{line}."));
@@ -697,6 +721,32 @@ fn run(
                 .out
                 .error(&format!("ERR Error running script {name}, {err}")),
         },
+    }
+}
+
+/// After a round that finds keys: a key the round wrote that is only a
+/// name's stand-in and still exists somewhere (SWAPDB moved it) needs its
+/// copy, or the final run would write the stand-in back. Deleted ones
+/// (FLUSHDB, FLUSHALL) need none.
+fn moved_names(shard: &mut Shard) {
+    let written = shard.store.take_dirty();
+    let Some(e) = shard.escalation.as_mut() else {
+        return;
+    };
+    if !e.has_names || written.is_empty() {
+        return;
+    }
+    // After FLUSHALL every database is empty: nothing to look up.
+    let live: Vec<usize> = (0..shard.store.ndbs())
+        .filter(|&i| shard.store.db_counts(i).0 != 0)
+        .collect();
+    for k in written {
+        if e.copied.contains(&k) || e.missing.contains(&k) {
+            continue;
+        }
+        if live.iter().any(|&i| shard.store.db(i).contains(&k)) {
+            e.missing.insert(k);
+        }
     }
 }
 
@@ -778,11 +828,9 @@ fn undo(r: &mut Run) {
     r.shard.script_pubs.clear();
     if r.shard.scratch {
         // A round that finds a script's keys puts the copies back as they
-        // were (`undo` is kept for it alone on a scratch shard).
-        if let Some(saved) = r.undo.take() {
-            for (key, snap) in saved.into_iter().rev() {
-                crate::notify::quiet(&mut r.shard, |s| s.store.import(&key, snap));
-            }
+        // were (its journal).
+        if let Some(j) = r.shard.store.unobserve::<kevy_store::journal::Journal>() {
+            crate::notify::quiet(&mut r.shard, |s| s.store.roll_back(j));
         }
         // Nothing is written back from a scratch shard whose record is
         // empty.
@@ -1168,6 +1216,63 @@ pub fn reachable(shard: &Shard, declared: Args<'_>, key: &[u8]) -> bool {
     shard.nshards <= 1 || kevy_rt::shard_of(key, shard.nshards) == shard.id
 }
 
+/// Whether a script running on `shard` may run a command over every key
+/// (KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB): on a server
+/// of one shard, or in a run over the whole keyspace once every shard's
+/// key names are in the scratch shard. A round that finds keys and has no
+/// names yet asks for them and runs on (it is undone anyway).
+pub fn whole_keyspace(shard: &mut Shard) -> bool {
+    if let Some(e) = shard.escalation.as_mut() {
+        if e.discovering && !e.has_names {
+            e.wants_names = true;
+            return true;
+        }
+        return e.has_names;
+    }
+    !shard.scratch && shard.nshards <= 1
+}
+
+/// What a random pick over the whole keyspace (RANDOMKEY) does in a run
+/// over the whole keyspace.
+enum Pick {
+    /// Answer what an earlier run picked at this point: its key is still
+    /// there (or the database is still empty).
+    Again(Option<Vec<u8>>),
+    /// Pick, and remember the pick as the run's `i`-th.
+    Record(usize),
+}
+
+/// Runs over the whole keyspace repeat the random picks of the run before
+/// them: the random generator starts each run alike, but the scratch
+/// shard's table is laid out anew as copies come in, so the same numbers
+/// would pick other keys, and a script that reads the key it picked would
+/// reach a new key in every round. `None` outside such a run.
+fn random_pick(shard: &mut Shard, db: usize) -> Option<Pick> {
+    let e = shard.escalation.as_mut().filter(|e| e.has_names)?;
+    let i = e.pick_at;
+    e.pick_at += 1;
+    let again = match e.picks.get(i) {
+        Some((d, Some(k))) if *d == db => {
+            let k = k.clone();
+            shard.store.db(db).contains(&k).then_some(Some(k))
+        }
+        Some((d, None)) if *d == db => (shard.store.db_counts(db).0 == 0).then_some(None),
+        _ => None,
+    };
+    Some(match again {
+        Some(k) => Pick::Again(k),
+        None => Pick::Record(i),
+    })
+}
+
+/// The string of a bulk reply, `None` for any other.
+fn bulk_of(reply: &[u8]) -> Option<Vec<u8>> {
+    let rest = reply.strip_prefix(b"$")?;
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    rest.get(nl + 2..nl + 2 + len).map(<[u8]>::to_vec)
+}
+
 /// A failed check: raised by redis.call, returned as an error table by
 /// redis.pcall.
 fn fail(lua: &Lua, msg: &str, raising: bool) -> mlua::Result<Value> {
@@ -1358,21 +1463,81 @@ fn call_checked(
             }
             bad.map(<[u8]>::to_vec)
         }
-        // A command over the whole keyspace sees every shard only when
-        // there is one; a scratch shard holds the declared keys only.
-        Route::All(_) if r.shard.nshards > 1 || r.shard.scratch => Some(Vec::new()),
+        // A command over every key (its ACL category says so: MEMORY
+        // PURGE is none) sees them all only where `whole_keyspace` says.
+        Route::All(fold) if fold != kevy_rt::Fold::One && spec.acl.contains(&"@keyspace") => {
+            if !whole_keyspace(&mut r.shard) {
+                r.keys = declared;
+                let at = location(lua, 1);
+                return stop(lua, r, Stop::Whole { at });
+            }
+            None
+        }
+        // A command that finds its keys by reading values (SORT's BY and
+        // GET patterns): over the whole keyspace, the keys it names from
+        // the copies so far, as a keyed command's; elsewhere (one shard
+        // aside) it makes the script run over the whole keyspace.
+        Route::All(kevy_rt::Fold::One) if r.shard.nshards > 1 || r.shard.scratch => {
+            match spec.route {
+                RouteKind::Reading { keys, .. } if r.shard.escalation.is_some() => {
+                    let named = keys(&mut r.shard.store.db(r.db), args);
+                    let mut bad = None;
+                    if let Some(e) = r.shard.escalation.as_mut() {
+                        for k in named {
+                            if e.copied.contains(&k) {
+                                continue;
+                            }
+                            if e.discovering {
+                                e.missing.insert(k);
+                            } else if bad.is_none() {
+                                bad = Some(k);
+                            }
+                        }
+                    }
+                    bad
+                }
+                RouteKind::Reading { .. } => {
+                    r.keys = declared;
+                    let at = location(lua, 1);
+                    return stop(lua, r, Stop::Whole { at });
+                }
+                _ => Some(Vec::new()),
+            }
+        }
         Route::Shard(s) if s % r.shard.nshards.max(1) != r.shard.id || r.shard.scratch => {
             Some(Vec::new())
         }
-        // PUBLISH answers the receivers it will reach; the message goes
-        // out when the script's command ends, as its keyspace events do.
-        Route::PubSub(kevy_rt::PubSubOp::Publish) if args.len() == 3 => {
+        // PUBLISH and SPUBLISH answer the receivers they will reach; the
+        // message goes out when the script's command ends, as its keyspace
+        // events do.
+        Route::PubSub(op @ (kevy_rt::PubSubOp::Publish | kevy_rt::PubSubOp::SPublish))
+            if args.len() == 3 =>
+        {
             r.keys = declared;
-            let n = server.rt_stats.receivers(args.get(1), false);
+            let sharded = op == kevy_rt::PubSubOp::SPublish;
+            let n = server.rt_stats.receivers(args.get(1), sharded);
             r.shard
                 .script_pubs
-                .push((args.get(1).to_vec(), args.get(2).to_vec()));
+                .push((args.get(1).to_vec(), args.get(2).to_vec(), sharded));
             return Ok(Value::Integer(n as i64));
+        }
+        // PUBSUB's questions, answered from the server-wide directory.
+        Route::PubSub(
+            op @ (kevy_rt::PubSubOp::Channels
+            | kevy_rt::PubSubOp::NumSub
+            | kevy_rt::PubSubOp::NumPat
+            | kevy_rt::PubSubOp::ShardChannels
+            | kevy_rt::PubSubOp::ShardNumSub),
+        ) => {
+            r.keys = declared;
+            let mut out = std::mem::take(&mut r.reply);
+            out.clear();
+            server
+                .rt_stats
+                .pubsub_introspect(r.resp3, op, args, &mut out);
+            let converted = reply_to_lua(lua, &out);
+            r.reply = out;
+            return Ok(converted?.0);
         }
         Route::PubSub(_) | Route::Clients { .. } | Route::Tx(_) => {
             r.keys = declared;
@@ -1387,6 +1552,22 @@ fn call_checked(
     r.keys = declared;
     if let Some(key) = blocked {
         return stop_non_local(lua, r, key);
+    }
+    let pick = match route {
+        Route::All(kevy_rt::Fold::Random) => random_pick(&mut r.shard, r.db),
+        _ => None,
+    };
+    if let Some(Pick::Again(key)) = pick {
+        let mut out = std::mem::take(&mut r.reply);
+        out.clear();
+        let mut reply = Reply::new(&mut out, r.resp3);
+        match key {
+            Some(k) => reply.bulk(&k),
+            None => reply.null(),
+        }
+        let converted = reply_to_lua(lua, &out);
+        r.reply = out;
+        return Ok(converted?.0);
     }
 
     // Run it, as the service's execution point would, its effect recorded
@@ -1423,6 +1604,10 @@ fn call_checked(
         }
     }
     let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+    if let (Some(Pick::Record(i)), Some(e)) = (pick, r.shard.escalation.as_mut()) {
+        e.picks.truncate(i);
+        e.picks.push((r.db, bulk_of(&out)));
+    }
     // What a script reads is its caller's read for client-side caching,
     // as in Redis: the keys go to the tracking table after the script.
     if cmd_flags & flag::READONLY != 0 && client.tracking.records_reads() {

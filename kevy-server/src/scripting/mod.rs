@@ -44,9 +44,13 @@
 //! and what it wrote goes back to the shards. Rounds are bounded
 //! ([`MAX_ROUNDS`]); a script that still reaches new keys then (or whose
 //! final run reaches a key no round did: keys derived from the clock) is
-//! answered with [`TOO_MANY_ROUNDS`]. Where the runtime cannot run a
-//! command again (inside MULTI), the client gets the error Redis Cluster
-//! gives for a key of another node.
+//! answered with [`TOO_MANY_ROUNDS`]. A command over the whole keyspace
+//! (KEYS, SCAN, DBSIZE, FLUSHALL, …) stops a run the same way; in the
+//! rounds it has every shard's key names copied in ([`wants_names`]).
+//! So does SORT with BY or GET patterns, whose keys, in the rounds, are
+//! those its patterns name from the copies so far. Inside MULTI the
+//! runtime takes the whole block back and runs it over the whole keyspace
+//! (kevy-rt's crate doc, "Scripts inside MULTI").
 
 mod convert;
 pub mod engine;
@@ -84,6 +88,36 @@ pub struct Escalation {
     /// The answer, when the script is not to run again (too many rounds,
     /// killed while finding its keys).
     pub verdict: Option<String>,
+    /// A run reached a command over the whole keyspace (KEYS, SCAN,
+    /// DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB): it needs every
+    /// shard's key names.
+    pub wants_names: bool,
+    /// Every shard's key names are in the scratch shard (or on their way,
+    /// ahead of the next round): stand-ins of each key's type, replaced
+    /// by a copy once a command reaches the key itself.
+    pub has_names: bool,
+    /// The thread's random generator as the first run found it: every
+    /// run starts from it, so RANDOMKEY, SPOP, SRANDMEMBER pick the same
+    /// in each round and in the final run.
+    pub rng: Option<u64>,
+    /// RANDOMKEY's picks in the last run, in order, with their database
+    /// (engine.rs, `random_pick`), and how many the run in progress made.
+    pub picks: Vec<(usize, Option<Vec<u8>>)>,
+    pub pick_at: usize,
+}
+
+/// Whether a script run over the whole keyspace on `scratch` needs every
+/// shard's key names now (the runtime's `copy_names`): once, after a
+/// round that reached a command over the whole keyspace.
+pub fn wants_names(scratch: &mut crate::shard::Shard) -> bool {
+    let Some(e) = scratch.escalation.as_mut() else {
+        return false;
+    };
+    if !e.wants_names || e.has_names || e.verdict.is_some() {
+        return false;
+    }
+    e.has_names = true;
+    true
 }
 
 /// Whether `spec` runs a script (EVAL, EVALSHA, FCALL and their `_RO`

@@ -259,7 +259,9 @@ impl Conn {
     pub fn connect(port: u16) -> io::Result<Conn> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_nodelay(true)?;
-        let timeout = Duration::from_secs(10);
+        // Generous: a debug build on a loaded 2-core CI machine takes
+        // seconds for the slowest commands (PFSELFTEST's ten million adds).
+        let timeout = Duration::from_secs(30);
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         Ok(Conn {

@@ -285,6 +285,7 @@ impl H {
                     ..
                 } => format!("publish {part}.{sub} {}", words(first, n)),
                 Req::Export { first, n, .. } => format!("export {}", words(first, n)),
+                Req::ExportNames { .. } => "export names".into(),
                 Req::Import { n, .. } => {
                     let (k, v) = snaps.next().expect("a snapshot per import");
                     assert_eq!(n, 1);
@@ -497,6 +498,53 @@ fn run_by_copy_writes_back_before_any_later_command() {
     h.reply(op, 2, 0, "$1\r\nv\r\n");
     h.reply(op, 1, 0, "+OK\r\n");
     assert_eq!(h.conn(), ["answer [OK,OK,v]"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn every_shards_names_are_copied_behind_the_commands_before_them() {
+    let mut h = H::new(1, 3);
+    let (k0, k1, k2) = (key_on("k", 0, 3), key_on("k", 1, 3), key_on("k", 2, 3));
+    h.ex.shard
+        .map
+        .insert(k1.clone().into_bytes(), b"v".to_vec());
+    let op = h.start(
+        &[&["SET", &k0, "x"], &["KEYCOUNT"], &["GET", &k2]],
+        true,
+        &[],
+    );
+    // A command over every key locks every shard whole, in order.
+    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(2, "lock 1 read")]));
+    h.locked(op, false);
+    // The first round asks for no key but for every shard's names: on
+    // each ring behind the commands sent before it; the home's are taken
+    // at once. Nothing later goes meanwhile.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, &format!("run 0.0 SET {k0} x")),
+            (0, "export names"),
+            (2, "export names"),
+        ])
+    );
+    h.exported(op, &[(&k0, Some(""))]);
+    assert!(h.all_sent().is_empty());
+    h.exported(op, &[(&k2, Some(""))]);
+    // The names are asked for once: the next round runs the command, which
+    // writes nothing back.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, "unlock"),
+            (2, &format!("run 2.0 GET {k2}")),
+            (2, "unlock"),
+        ])
+    );
+    h.reply(op, 0, 0, "+OK\r\n");
+    h.reply(op, 2, 0, "$1\r\nw\r\n");
+    assert_eq!(h.conn(), ["answer [OK,3,w]"]);
     assert!(h.idle());
 }
 

@@ -10,6 +10,8 @@
 //! - `COPYREF src dst`: copies the value of the key that `src`'s value
 //!   names into `dst` (deleting `dst` when there is none): keys known only
 //!   once read (`Route::All` with `Fold::One`), run by copy.
+//! - `KEYCOUNT`: how many keys every shard holds, counted on a copy of
+//!   their names (`Route::All` with `Fold::One`, `copy_names`).
 //! - `PUSH k v…`, `POP k`: a list, kept as its elements joined by commas.
 //! - `BPOP k… timeout` (the first element of the first non-empty list, as
 //!   `[k, v]`) and `BMOVE src dst timeout` (moves the first element of
@@ -42,6 +44,10 @@ pub(crate) struct ToyShard {
     /// A scratch shard for a command run by copy.
     scratch: bool,
     dirty: Vec<Vec<u8>>,
+    /// A scratch shard's command asked for every shard's key names, and
+    /// whether they were asked for.
+    wants_names: bool,
+    names: bool,
 }
 
 impl ToyShard {
@@ -109,6 +115,7 @@ pub(crate) enum Cmd {
     Rename,
     Dbsize,
     CopyRef,
+    KeyCount,
     Push,
     Pop,
     BPop,
@@ -143,6 +150,7 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"RENAME" => (Cmd::Rename, 3, keys(1, 2, 1, Fold::One)),
         b"DBSIZE" => (Cmd::Dbsize, 1, Route::All(Fold::Sum)),
         b"COPYREF" => (Cmd::CopyRef, 3, Route::All(Fold::One)),
+        b"KEYCOUNT" => (Cmd::KeyCount, 1, Route::All(Fold::One)),
         b"PUSH" => (Cmd::Push, -3, keys(1, 1, 1, Fold::One)),
         b"POP" => (Cmd::Pop, 2, keys(1, 1, 1, Fold::One)),
         b"BPOP" => (Cmd::BPop, -3, keys(1, -2, 1, Fold::One)),
@@ -278,7 +286,7 @@ impl Service for Toy {
                     }
                 }
             }
-            Cmd::Dbsize => r.int(shard.map.len() as i64),
+            Cmd::Dbsize | Cmd::KeyCount => r.int(shard.map.len() as i64),
             Cmd::CopyRef => {
                 let v = shard
                     .map
@@ -434,12 +442,28 @@ impl Service for Toy {
         &self,
         scratch: &mut ToyShard,
         _client: &ClientCtx,
-        _cmd: Cmd,
+        cmd: Cmd,
         args: Args<'_>,
     ) -> Vec<Vec<u8>> {
+        if cmd == Cmd::KeyCount {
+            scratch.wants_names = true;
+            return Vec::new();
+        }
         let mut keys = vec![args.get(1).to_vec(), args.get(2).to_vec()];
         keys.extend(scratch.map.get(args.get(1)).cloned());
         keys
+    }
+
+    fn copy_names(&self, scratch: &mut ToyShard) -> bool {
+        let ask = scratch.wants_names && !scratch.names;
+        scratch.names |= ask;
+        ask
+    }
+
+    fn export_names(&self, shard: &mut ToyShard) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let mut names: Vec<Vec<u8>> = shard.map.keys().cloned().collect();
+        names.sort_unstable();
+        names.into_iter().map(|k| (k, Some(Vec::new()))).collect()
     }
 
     fn blocking(&self, cmd: Cmd) -> bool {
