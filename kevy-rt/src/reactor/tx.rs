@@ -261,7 +261,10 @@ impl<S: Service> Reactor<S> {
     // ---- the coordinator's side of the reactor ---------------------------
 
     /// Runs one command atomically whose keys span shards (or that reaches
-    /// every shard), routed already as `route`.
+    /// every shard), routed already as `route`. Out of line: the inline
+    /// path of a single-key command pays nothing for it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn start_tx_routed(
         &mut self,
         idx: u32,
