@@ -17,4 +17,4 @@ pub use parser::{
     UNAUTH_MAX_BULK_LEN, UNAUTH_MAX_MULTIBULK_LEN,
 };
 pub use reply::{format_double, Reply};
-pub use value::{scalar, skip_value, split_array};
+pub use value::{array_elems, scalar, skip_value, split_array, Elems};

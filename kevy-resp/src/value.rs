@@ -49,6 +49,53 @@ pub fn split_array(buf: &[u8]) -> Option<(usize, Vec<Range<usize>>)> {
     Some((count, ranges))
 }
 
+/// The elements of the array (`*`), set (`~`) or map (`%`, keys and
+/// values) at the start of `buf`, one at a time and without allocating:
+/// the aggregate's type byte and its iterator. `None` when `buf` starts
+/// with another type or a null; the iterator ends early at a malformed or
+/// incomplete element.
+pub fn array_elems(buf: &[u8]) -> Option<(u8, Elems<'_>)> {
+    let (kind, line, pos) = line_at(buf, 0)?;
+    let per_entry = match kind {
+        b'*' | b'~' => 1,
+        b'%' => 2,
+        _ => return None,
+    };
+    let n = usize::try_from(string2ll(line)?).ok()?;
+    let left = n.checked_mul(per_entry)?;
+    Some((kind, Elems { buf, pos, left }))
+}
+
+/// The elements of an aggregate reply ([`array_elems`]).
+#[derive(Clone, Debug, Default)]
+pub struct Elems<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Elems<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match skip_values(self.buf, self.pos, 1) {
+            Some(end) => {
+                let e = &self.buf[self.pos..end];
+                self.pos = end;
+                Some(e)
+            }
+            None => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+}
+
 /// The content of the simple value that is all of `buf`: a bulk string's
 /// bytes, or the text of a simple string, integer or double (`+ : ,`).
 /// `None` for anything else: an aggregate, a null, an error, a value that

@@ -34,6 +34,18 @@ impl FanOut {
         }
     }
 
+    /// Empties a used fan-out for another command of `nparts` parts,
+    /// keeping its buffers (`map`'s lists too, for the caller to refill).
+    pub fn reset(&mut self, fold: Fold, nparts: usize) {
+        self.fold = fold;
+        self.parts.clear();
+        self.parts.resize_with(nparts, || None);
+        self.left = nparts;
+        self.total = 0;
+        self.seed = 0;
+        self.copied = 0;
+    }
+
     /// Records part `i` (copied into a pooled buffer); true when it was
     /// the last.
     pub fn add(&mut self, i: usize, reply: &[u8], pool: &mut VecPool) -> bool {
@@ -64,6 +76,55 @@ impl FanOut {
         }
     }
 
+    /// [`Fold::Gather`] without allocating: each part holds its keys'
+    /// elements in increasing ordinal order (a part's command lists them
+    /// so), so the reply is a merge of the parts, walked once. False (and
+    /// nothing written) when there are too many parts for it or a map is
+    /// not increasing; the general fold then runs.
+    fn merge_gather(&self, out: &mut Vec<u8>) -> bool {
+        const MERGE: usize = 8;
+        let n = self.parts.len();
+        if n > MERGE
+            || self.map.len() != n
+            || !self.map.iter().all(|m| m.windows(2).all(|w| w[0] < w[1]))
+        {
+            return false;
+        }
+        // Per part: its elements, how many were taken, and the one
+        // element of a part that holds one (`*1` and the element: no walk).
+        type Cursor<'a> = (kevy_resp::Elems<'a>, usize, Option<&'a [u8]>);
+        let mut cur: [Cursor<'_>; MERGE] = Default::default();
+        let mut bytes = 16;
+        for ((c, p), m) in cur.iter_mut().zip(&self.parts).zip(&self.map) {
+            match p.as_deref() {
+                Some(p) if m.len() == 1 && p.starts_with(b"*1\r\n") => c.2 = Some(&p[4..]),
+                Some(p) => {
+                    if let Some((_, it)) = kevy_resp::array_elems(p) {
+                        c.0 = it;
+                    }
+                }
+                None => {}
+            }
+            bytes += p.as_ref().map_or(0, Vec::len);
+        }
+        out.reserve(bytes);
+        header(out, b'*', self.total);
+        for o in 0..self.total as u32 {
+            let mut e: &[u8] = b"$-1\r\n";
+            for (c, m) in cur.iter_mut().zip(&self.map) {
+                if m.get(c.1) == Some(&o) {
+                    c.1 += 1;
+                    if let Some(x) = c.2.take().or_else(|| c.0.next()) {
+                        e = x;
+                    }
+                    break;
+                }
+            }
+            out.extend_from_slice(e);
+        }
+        true
+    }
+
     /// The folded reply, appended to `out`.
     pub fn finish(&self, out: &mut Vec<u8>) {
         let parts = self.parts.iter().map(|p| p.as_deref().unwrap_or(b"_\r\n"));
@@ -91,6 +152,7 @@ impl FanOut {
             }
             Fold::AllOk => out.extend_from_slice(b"+OK\r\n"),
             Fold::Agree => out.extend_from_slice(self.parts[0].as_deref().unwrap_or(b"_\r\n")),
+            Fold::Gather if self.merge_gather(out) => {}
             Fold::Gather => {
                 let mut elems: Vec<&[u8]> = vec![b"$-1\r\n"; self.total];
                 for (p, bytes) in parts.enumerate() {
@@ -193,7 +255,18 @@ fn page(bytes: &[u8]) -> Option<(&[u8], u8, impl Iterator<Item = &[u8]>)> {
 
 fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
     out.push(kind);
-    out.extend_from_slice(n.to_string().as_bytes());
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -234,6 +307,37 @@ mod tests {
         let mut out = Vec::new();
         fo.finish(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn gather_merges_parts_in_key_order() {
+        // Keys 0..5 over three parts, interleaved; part 2 misses key 4's
+        // element (a short reply), which reads as a null.
+        let parts = [
+            "*2\r\n$1\r\na\r\n$-1\r\n",
+            "*2\r\n$1\r\nb\r\n$1\r\nd\r\n",
+            "*1\r\n:7\r\n",
+        ];
+        let map = vec![vec![0, 2], vec![1, 3], vec![4, 5]];
+        assert_eq!(
+            fold(Fold::Gather, &parts, map.clone(), 6),
+            "*6\r\n$1\r\na\r\n$1\r\nb\r\n$-1\r\n$1\r\nd\r\n:7\r\n$-1\r\n"
+        );
+        // A map out of order takes the general fold, with the same answer
+        // for the same placement.
+        let parts = ["*2\r\n$1\r\nx\r\n$1\r\ny\r\n", "*1\r\n$1\r\nz\r\n"];
+        assert_eq!(
+            fold(Fold::Gather, &parts, vec![vec![2, 0], vec![1]], 3),
+            "*3\r\n$1\r\ny\r\n$1\r\nz\r\n$1\r\nx\r\n"
+        );
+        // More parts than the merge takes: the general fold.
+        let parts: Vec<String> = (0..10).map(|i| format!("*1\r\n:{i}\r\n")).collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let map = (0..10).rev().map(|i| vec![i]).collect();
+        let want: String = std::iter::once("*10\r\n".to_string())
+            .chain((0..10).rev().map(|i| format!(":{i}\r\n")))
+            .collect();
+        assert_eq!(fold(Fold::Gather, &parts, map, 10), want);
     }
 
     #[test]

@@ -153,10 +153,14 @@
 //!    them in ring order, bypassing the locks the transaction holds). A
 //!    command that needs keys of several shards in one place (RENAME,
 //!    SMOVE, SUNIONSTORE, …) is run by copy: the coordinator fetches the
-//!    keys (`Service::export`), runs the command on a scratch shard, and
+//!    keys (`Service::export`), runs the command on a scratch shard (one
+//!    kept and emptied between commands, [`Service::reset_scratch`]), and
 //!    sends the keys it wrote back (`Service::import`), all while they stay
 //!    locked; later commands are sent only after the write-back, so they
-//!    see it. A command that finds its keys only by reading (SORT's BY and
+//!    see it. When that command is the whole transaction (a script whose
+//!    keys span shards), each shard is asked for its copies right behind
+//!    its lock request, and answers once the locks are held: the copies
+//!    cost no round trip of their own. A command that finds its keys only by reading (SORT's BY and
 //!    GET patterns: [`Route::All`] with [`Fold::One`]) locks every shard
 //!    whole and runs by copy in rounds: it names the keys it needs
 //!    ([`Service::copy_keys`]) from those copied so far, until a round
@@ -177,6 +181,20 @@
 //! the transaction holds its keys, and nothing can make such a transaction
 //! back out, so the argument below is unchanged; it costs one round trip
 //! per remote shard, and a transaction on one remote shard is one message.
+//!
+//! *Home first.* An early transaction on its home shard and one shard
+//! below it, whose home keys are free, takes its home locks first, out of
+//! shard order, and sends the lower shard its lock request marked not to
+//! wait, with its commands and its unlock behind it: one message, like a
+//! transaction whose home is the lower shard. Free there, the keys are
+//! held only while the commands run (no lock-table entry), `Locked` comes
+//! back, and the home part runs under the home locks. Taken there, the
+//! shard answers `Refused` and drops what came with the request: nothing
+//! ran anywhere, the home locks go, and the transaction starts over in
+//! shard order (the next few to that shard lock in order too: keys busy
+//! now are likely busy for a while). Every lock is still taken before any
+//! is released, and the one request made out of order never waits, so it
+//! is never part of a cycle of waits (below).
 //!
 //! **Phases.** A coordinated transaction is in one phase, and only the
 //! coordinator's event handlers move it:
@@ -229,7 +247,8 @@
 //!
 //! **Why it cannot deadlock.** A transaction asks for shard `s`'s locks only
 //! once it holds all it needs below `s`, and never asks for a lower shard
-//! again. Something waiting in `s`'s queue waits only for holders of locks
+//! again (the home-first request is the exception, and it never waits:
+//! it is granted or refused at once, so nothing waits on its behalf). Something waiting in `s`'s queue waits only for holders of locks
 //! on `s` and for entries ahead of it in that same queue. A holder on `s`
 //! is either finishing (it needs no more locks) or waiting on a shard above
 //! `s`; an entry ahead is older in the FIFO. Follow any chain of waits:

@@ -18,6 +18,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+type Set<K> = HashSet<K, ahash::RandomState>;
 
 /// A transaction's identity: its home shard and its slot there.
 pub(crate) type TxId = u64;
@@ -92,22 +93,82 @@ struct Holder {
 }
 
 /// The holders of one key: one connection's transactions, which may read
-/// or write it, or any number of connections' readers.
-#[derive(Debug, Default)]
+/// or write it, or any number of connections' readers. The first holder
+/// is kept inline: a key held by one connection (nearly every key) costs
+/// no allocation.
+#[derive(Debug)]
 struct KeyHold {
-    /// Connections holding the key, with how many of their claims do.
-    holders: Vec<Holder>,
+    /// The first connection holding the key, with how many of its claims
+    /// do.
+    first: Holder,
+    /// Further connections holding it (readers only).
+    more: Vec<Holder>,
     /// How many of the claims write it (all of one connection's).
     writes: u32,
 }
 
 impl KeyHold {
+    fn new(client: u64) -> Self {
+        KeyHold {
+            first: Holder { client, count: 0 },
+            more: Vec::new(),
+            writes: 0,
+        }
+    }
+
+    fn holders(&self) -> impl Iterator<Item = &Holder> {
+        std::iter::once(&self.first).chain(self.more.iter())
+    }
+
     /// Whether a claim of `client` (reading only, or not) must wait.
     fn blocks(&self, client: u64, read: bool) -> bool {
-        let other = self.holders.iter().any(|h| h.client != client);
+        let other = self.holders().any(|h| h.client != client);
         other && (!read || self.writes > 0)
     }
+
+    /// Counts one more claim of `client`.
+    fn add(&mut self, client: u64) {
+        if self.first.client == client {
+            self.first.count += 1;
+        } else {
+            match self.more.iter_mut().find(|h| h.client == client) {
+                Some(me) => me.count += 1,
+                None => self.more.push(Holder { client, count: 1 }),
+            }
+        }
+    }
+
+    /// Counts one claim of `client` less; false when nobody holds the key
+    /// any more.
+    fn remove(&mut self, client: u64) -> bool {
+        if self.first.client == client {
+            self.first.count -= 1;
+            if self.first.count == 0 {
+                match self.more.pop() {
+                    Some(h) => self.first = h,
+                    None => return false,
+                }
+            }
+        } else if let Some(i) = self.more.iter().position(|h| h.client == client) {
+            self.more[i].count -= 1;
+            if self.more[i].count == 0 {
+                self.more.swap_remove(i);
+            }
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        1 + self.more.len()
+    }
 }
+
+/// How many released claims' key lists the table keeps, and how long
+/// each may be: enough for the transactions in flight on a shard at once.
+const FREE_KEYS: usize = 512;
+const FREE_KEY_CAP: usize = 64;
+/// The longest spare queue buffer kept between grant passes.
+const SPARE_QUEUE: usize = 1024;
 
 pub(crate) struct Locks<W> {
     /// Key id -> who holds it.
@@ -117,11 +178,23 @@ pub(crate) struct Locks<W> {
     /// The connection whose transactions hold the whole shard.
     whole: Option<Holder>,
     queue: VecDeque<Waiting<W>>,
+    /// An empty queue kept for `grantable`'s next rebuild, so a pass moves
+    /// waiters between two buffers instead of allocating one.
+    spare: VecDeque<Waiting<W>>,
+    /// Key lists of released claims, kept for the next claims
+    /// ([`Self::keys_vec`]): few, and small, so what is kept stays bounded.
+    free_keys: Vec<Vec<u64>>,
     /// Key ids named by queued claims (with counts), and queued
     /// whole-shard claims: a release that touches none of them cannot let
     /// a waiter go, and `grantable` is then skipped.
     queued_keys: Map<u64, u32>,
+    /// Connections with queued claims (with counts): with the two above,
+    /// what lets `may_go` answer without walking the queue when a claim
+    /// shares nothing with it.
+    queued_clients: Map<u64, u32>,
     queued_whole: u32,
+    /// Queued claims that name nothing (WATCH registrations).
+    queued_empty: u32,
     /// A release or grant since the last pass may have freed a waiter.
     dirty: bool,
     /// Scratch sets of `grantable`, kept so a pass allocates nothing once
@@ -140,10 +213,10 @@ struct Granted {
 
 #[derive(Default)]
 struct Scratch {
-    kept_clients: HashSet<u64>,
+    kept_clients: Set<u64>,
     kept_keys: Map<u64, bool>,
     granted_keys: Map<u64, Granted>,
-    granted_named: HashSet<u64>,
+    granted_named: Set<u64>,
     keep: Vec<bool>,
 }
 
@@ -171,8 +244,12 @@ impl<W> Default for Locks<W> {
             owners: Map::default(),
             whole: None,
             queue: VecDeque::new(),
+            spare: VecDeque::new(),
+            free_keys: Vec::new(),
             queued_keys: Map::default(),
+            queued_clients: Map::default(),
             queued_whole: 0,
+            queued_empty: 0,
             dirty: false,
             scratch: Scratch::default(),
         }
@@ -196,7 +273,9 @@ impl<W> Locks<W> {
             && self.held.is_empty()
             && self.whole.is_none()
             && self.queued_keys.is_empty()
+            && self.queued_clients.is_empty()
             && self.queued_whole == 0
+            && self.queued_empty == 0
     }
 
     /// How many transactions hold locks here, and how many entries wait.
@@ -208,7 +287,7 @@ impl<W> Locks<W> {
     /// How many connections hold `key` (shared readers count each).
     #[cfg(test)]
     pub fn holders_of(&self, key: &[u8]) -> usize {
-        self.held.get(&key_id(key)).map_or(0, |h| h.holders.len())
+        self.held.get(&key_id(key)).map_or(0, KeyHold::len)
     }
 
     /// Whether `claim` conflicts with a lock held by another connection. A
@@ -233,7 +312,44 @@ impl<W> Locks<W> {
     /// Whether a newcomer with `claim` may go now: nothing held or queued
     /// ahead conflicts with it.
     pub fn may_go(&self, claim: &Claim) -> bool {
-        !self.blocked_by_held(claim) && !self.queue.iter().any(|w| w.claim.conflicts(claim))
+        !self.blocked_by_held(claim) && !self.conflicts_queued(claim)
+    }
+
+    /// Whether `claim` conflicts with a queued one. A queued claim
+    /// conflicts only through its connection, a whole shard or a key it
+    /// names: when none of the three is shared, nothing is walked.
+    fn conflicts_queued(&self, claim: &Claim) -> bool {
+        if self.queue.is_empty() {
+            return false;
+        }
+        if !claim.whole
+            && self.queued_whole == 0
+            && !self.queued_clients.contains_key(&claim.client)
+            && !claim.keys.iter().any(|k| self.queued_keys.contains_key(k))
+        {
+            return false;
+        }
+        self.queue.iter().any(|w| w.claim.conflicts(claim))
+    }
+
+    /// An empty key list for a new claim, recycled from a released one
+    /// when there is one.
+    #[inline]
+    pub fn keys_vec(&mut self) -> Vec<u64> {
+        self.free_keys.pop().unwrap_or_default()
+    }
+
+    /// Gives a claim's key list back for [`Self::keys_vec`]. At most
+    /// [`FREE_KEYS`] lists of at most [`FREE_KEY_CAP`] keys are kept.
+    #[inline]
+    pub fn recycle(&mut self, mut keys: Vec<u64>) {
+        if self.free_keys.len() < FREE_KEYS
+            && keys.capacity() != 0
+            && keys.capacity() <= FREE_KEY_CAP
+        {
+            keys.clear();
+            self.free_keys.push(keys);
+        }
     }
 
     pub fn enqueue(&mut self, claim: Claim, what: W) {
@@ -241,6 +357,8 @@ impl<W> Locks<W> {
             *self.queued_keys.entry(*k).or_insert(0) += 1;
         }
         self.queued_whole += u32::from(claim.whole);
+        self.queued_empty += u32::from(claim.is_empty());
+        *self.queued_clients.entry(claim.client).or_insert(0) += 1;
         self.queue.push_back(Waiting { claim, what });
     }
 
@@ -254,16 +372,10 @@ impl<W> Locks<W> {
     pub fn hold(&mut self, owner: TxId, claim: Claim) {
         let client = claim.client;
         for k in &claim.keys {
-            let h = self.held.entry(*k).or_default();
-            match h.holders.iter_mut().find(|h| h.client == client) {
-                Some(me) => me.count += 1,
-                None => h.holders.push(Holder { client, count: 1 }),
-            }
+            let h = self.held.entry(*k).or_insert_with(|| KeyHold::new(client));
+            h.add(client);
             if !claim.read {
-                debug_assert!(
-                    h.holders.len() == 1,
-                    "a written key has one holding connection"
-                );
+                debug_assert!(h.len() == 1, "a written key has one holding connection");
                 h.writes += 1;
             }
         }
@@ -282,7 +394,7 @@ impl<W> Locks<W> {
     /// Releases every lock of `owner`. The caller then runs
     /// [`grantable`](Self::grantable) to let waiters go.
     pub fn release(&mut self, owner: TxId) {
-        let Some(claim) = self.owners.remove(&owner) else {
+        let Some(mut claim) = self.owners.remove(&owner) else {
             return;
         };
         if !self.queue.is_empty()
@@ -297,13 +409,7 @@ impl<W> Locks<W> {
                 if !claim.read {
                     h.writes -= 1;
                 }
-                if let Some(i) = h.holders.iter().position(|h| h.client == claim.client) {
-                    h.holders[i].count -= 1;
-                    if h.holders[i].count == 0 {
-                        h.holders.swap_remove(i);
-                    }
-                }
-                if h.holders.is_empty() {
+                if !h.remove(claim.client) {
                     self.held.remove(k);
                 }
             }
@@ -316,6 +422,7 @@ impl<W> Locks<W> {
                 }
             }
         }
+        self.recycle(std::mem::take(&mut claim.keys));
     }
 
     /// Removes and returns, in queue order, waiters that conflict neither
@@ -350,8 +457,17 @@ impl<W> Locks<W> {
         let mut kept_named = false;
         let mut granted_whole: Option<u64> = None;
         keep.resize(self.queue.len(), false);
+        // The last claim kept that writes keys: a writer on the same keys
+        // right behind it (a queue of transactions on one hot key) is held
+        // back by it, and adds nothing to what is kept but its connection.
+        let mut last_writer: Option<&Claim> = None;
         for (i, w) in self.queue.iter().enumerate() {
             let c = &w.claim;
+            if !c.read && !c.whole && last_writer.is_some_and(|l| l.keys == c.keys) {
+                keep[i] = true;
+                kept_clients.insert(c.client);
+                continue;
+            }
             let other_granted = |client: u64| granted_named.iter().any(|&g| g != client);
             let blocked = kept_clients.contains(&c.client)
                 || (!c.is_empty()
@@ -372,6 +488,21 @@ impl<W> Locks<W> {
             if blocked {
                 keep[i] = true;
                 kept_clients.insert(c.client);
+                if !c.read && !c.whole && !c.keys.is_empty() {
+                    last_writer = Some(c);
+                    // Every queued claim names only keys this kept writer
+                    // holds back (nothing else is queued: no other key, no
+                    // whole shard, no WATCH registration), so nothing
+                    // behind it can go: the pass ends here.
+                    if self.queued_whole == 0
+                        && self.queued_empty == 0
+                        && self.queued_keys.len() <= c.keys.len()
+                        && self.queued_keys.keys().all(|k| c.keys.contains(k))
+                    {
+                        keep[i..].fill(true);
+                        break;
+                    }
+                }
                 if !c.is_empty() {
                     kept_named = true;
                     kept_whole |= c.whole;
@@ -396,8 +527,10 @@ impl<W> Locks<W> {
                 }
             }
         }
-        let mut old = std::mem::take(&mut self.queue);
-        self.queue = VecDeque::with_capacity(old.len());
+        // The waiters that stay move to the spare buffer, which becomes the
+        // queue; the old one, drained, is the next spare (dropped when one
+        // unusually long queue made it big).
+        let mut old = std::mem::replace(&mut self.queue, std::mem::take(&mut self.spare));
         for (i, w) in old.drain(..).enumerate() {
             if keep[i] {
                 self.queue.push_back(w);
@@ -411,8 +544,18 @@ impl<W> Locks<W> {
                     }
                 }
                 self.queued_whole -= u32::from(w.claim.whole);
+                self.queued_empty -= u32::from(w.claim.is_empty());
+                if let Some(n) = self.queued_clients.get_mut(&w.claim.client) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.queued_clients.remove(&w.claim.client);
+                    }
+                }
                 go.push(w);
             }
+        }
+        if old.capacity() <= SPARE_QUEUE {
+            self.spare = old;
         }
         self.scratch = scratch;
         // What was granted runs (or holds) before the next pass, which may
@@ -561,6 +704,126 @@ mod tests {
         assert_eq!(go, (0..10_000).collect::<Vec<u32>>());
         let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
         assert_eq!(go, vec![10_000], "another client's waiter goes after");
+    }
+
+    #[test]
+    fn a_convoy_of_writers_on_hot_keys_goes_one_at_a_time() {
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a", "b"]));
+        for i in 0..100 {
+            l.enqueue(claim(200 + u64::from(i), &["a", "b"]), i);
+        }
+        l.enqueue(claim(999, &["c"]), 1000);
+        l.enqueue(read(998, &["b"]), 1001);
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![0, 1000], "the first writer and the other key");
+        l.hold(2, claim(999, &["c"]));
+        l.release(2);
+        for i in 0..100 {
+            let owner = 10 + u64::from(i);
+            l.hold(owner, claim(200 + u64::from(i), &["a", "b"]));
+            assert!(l.grantable().is_empty(), "held: nobody behind goes");
+            l.release(owner);
+            let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+            let want = if i < 99 { vec![i + 1] } else { vec![1001] };
+            assert_eq!(go, want, "FIFO, one writer at a time");
+        }
+        assert!(l.grantable().is_empty());
+        assert!(l.is_idle());
+    }
+
+    #[test]
+    fn a_pass_behind_a_kept_writer_still_finds_other_waiters() {
+        // The pass may end at a kept writer only when nothing queued names
+        // anything else: here a key, a whole-shard claim and a WATCH
+        // registration (no key) behind it each still go in their turn.
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a"]));
+        l.enqueue(claim(200, &["a", "a"]), 1);
+        l.enqueue(claim(201, &["a"]), 2);
+        l.enqueue(claim(202, &["b"]), 3);
+        l.enqueue(claim(203, &[]), 4);
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![1, 3, 4]);
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a"]));
+        l.hold(2, claim(100, &["z"]));
+        l.enqueue(claim(200, &["a"]), 1);
+        l.enqueue(claim(201, &["a"]), 2);
+        l.enqueue(
+            Claim {
+                whole: true,
+                ..claim(300, &[])
+            },
+            3,
+        );
+        l.release(2);
+        assert!(l.grantable().is_empty(), "a is still held");
+        l.release(1);
+        let go: Vec<u32> = l.grantable().into_iter().map(|w| w.what).collect();
+        assert_eq!(go, vec![1]);
+    }
+
+    #[test]
+    fn may_go_without_walking_agrees_with_the_walk() {
+        // Random queues and newcomers: the indexed answer is the walk's.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let random_claim = |next: &mut dyn FnMut(u64) -> u64| {
+            let n = next(3) as usize;
+            let keys: Vec<&str> = (0..n).map(|_| names[next(6) as usize]).collect();
+            let mut c = if next(2) == 0 {
+                read(next(4), &keys)
+            } else {
+                claim(next(4), &keys)
+            };
+            c.whole = next(10) == 0;
+            c
+        };
+        for _ in 0..2000 {
+            let mut l: Locks<u32> = Locks::default();
+            l.hold(1, claim(99, &["z"]));
+            for i in 0..next(5) {
+                let c = random_claim(&mut next);
+                l.enqueue(c, i as u32);
+            }
+            let c = random_claim(&mut next);
+            let walk = l.queue.iter().any(|w| w.claim.conflicts(&c));
+            assert_eq!(l.conflicts_queued(&c), walk);
+        }
+    }
+
+    #[test]
+    fn recycled_buffers_stay_bounded() {
+        let mut l: Locks<u32> = Locks::default();
+        for i in 0..1000u64 {
+            // One connection's transactions: they may share keys.
+            let mut c = claim(5, &[]);
+            c.keys = (0..(i % 200)).collect();
+            l.hold(i, c);
+        }
+        for i in 0..1000u64 {
+            l.release(i);
+        }
+        assert!(l.free_keys.len() <= FREE_KEYS);
+        assert!(l.free_keys.iter().all(|v| v.capacity() <= FREE_KEY_CAP));
+        // A long queue, drained in one pass, does not leave its buffer.
+        l.hold(1, claim(1, &["k"]));
+        for i in 0..5000 {
+            l.enqueue(claim(7, &["k"]), i);
+        }
+        l.release(1);
+        assert_eq!(l.grantable().len(), 5000);
+        assert!(l.spare.capacity() <= SPARE_QUEUE && l.queue.capacity() <= SPARE_QUEUE);
+        assert!(l.is_idle());
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub(crate) enum Req<S: Service> {
         /// The transaction's commands here and its unlock follow in this
         /// batch (the last shard of an early transaction).
         last: bool,
+        /// Not to wait: when the locks are not free now, answer `Refused`
+        /// and drop the commands and the unlock behind it (a transaction
+        /// that holds its home shard's locks out of shard order tries
+        /// this; crate doc, "Transactions").
+        no_wait: bool,
         /// The coordinator's number for the transaction's effects
         /// ([`crate::TxTag`]`::seq`), 0 when they are not tagged.
         log: u64,
@@ -228,6 +233,9 @@ pub(crate) enum Resp {
     /// The locks of transaction `op` are held; `changed`: a watched key
     /// changed since WATCH.
     Locked { op: u32, changed: bool },
+    /// A `no_wait` lock request of transaction `op` found its keys taken:
+    /// nothing of it ran here.
+    Refused { op: u32 },
     /// The next `n` entries of `resp_snaps` answer an `Export`.
     Exported { op: u32, n: u32 },
     /// The next `n` entries of `infos` answer `Clients`.

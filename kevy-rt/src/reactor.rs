@@ -1326,16 +1326,14 @@ impl<S: Service> Reactor<S> {
                 }
                 if spans {
                     // Keys on several shards: atomic as a transaction.
-                    self.start_tx(idx, gen, st, vec![(cmd, args.to_owned_args())], false);
+                    self.start_tx_routed(idx, gen, st, cmd, route, args);
                 } else {
                     self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
                 }
             }
             // The whole keyspace (KEYS, DBSIZE, FLUSHALL, RANDOMKEY, …): one
             // moment across every shard, so a transaction over all of them.
-            Route::All(_) if self.n > 1 => {
-                self.start_tx(idx, gen, st, vec![(cmd, args.to_owned_args())], false)
-            }
+            Route::All(_) if self.n > 1 => self.start_tx_routed(idx, gen, st, cmd, route, args),
             Route::All(_) => self.single(self.id, idx, gen, st, cmd, args),
         }
     }
@@ -1481,6 +1479,9 @@ impl<S: Service> Reactor<S> {
         // A transaction whose lock request had to wait: its commands and
         // unlock behind it in this batch wait with it.
         let mut waiting_tx: Option<u32> = None;
+        // A transaction whose lock request was refused: what followed it
+        // here is dropped (its coordinator sends it again in order).
+        let mut refused_tx: Option<u32> = None;
         for req in &b.reqs {
             match *req {
                 Req::Exec {
@@ -1518,6 +1519,9 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let args = b.args_at(first, n);
+                    if refused_tx == Some(op) {
+                        continue;
+                    }
                     if waiting_tx == Some(op) {
                         self.ex.attach(part, sub, cmd, client, args);
                     } else {
@@ -1532,22 +1536,33 @@ impl<S: Service> Reactor<S> {
                     read,
                     watch,
                     last,
+                    no_wait,
                     log,
                     first,
                     n,
                 } => {
-                    let keys = b.lock_keys[first as usize..(first + n) as usize].to_vec();
+                    let mut keys = self.ex.locks.keys_vec();
+                    keys.extend_from_slice(&b.lock_keys[first as usize..(first + n) as usize]);
                     let claim = crate::lock::Claim {
                         keys,
                         whole,
                         client,
                         read,
                     };
-                    let goes =
-                        self.ex
-                            .lock_request(&mut self.mesh, peer, op, claim, watch, last, log);
-                    waiting_tx = (!goes).then_some(op);
+                    let goes = self.ex.lock_request(
+                        &mut self.mesh,
+                        peer,
+                        op,
+                        claim,
+                        watch,
+                        last,
+                        no_wait,
+                        log,
+                    );
+                    waiting_tx = (!goes && !no_wait).then_some(op);
+                    refused_tx = (!goes && no_wait).then_some(op);
                 }
+                Req::Unlock { op } if refused_tx == Some(op) => {}
                 Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
                 Req::Unlock { op } => {
                     self.ex.unlock(&mut self.mesh, crate::lock::tx_id(peer, op));
@@ -1555,13 +1570,16 @@ impl<S: Service> Reactor<S> {
                 }
                 Req::Export { op, first, n } => {
                     let args = b.args_at(first, n);
-                    let mut snaps = Vec::with_capacity(n as usize);
-                    for k in args.iter() {
-                        snaps.push((k.to_vec(), self.svc.export(&mut self.ex.shard, k)));
+                    if refused_tx == Some(op) {
+                        continue;
                     }
-                    let out = self.batch(peer);
-                    out.resp_snaps.extend(snaps);
-                    out.resps.push(Resp::Exported { op, n });
+                    if waiting_tx == Some(op) {
+                        // Asked right behind a lock request that waits:
+                        // copied once the locks are held.
+                        self.ex.attach_export(args);
+                    } else {
+                        self.ex.export_to(&mut self.mesh, peer, op, args);
+                    }
                 }
                 Req::ExportNames { op } => {
                     let snaps = self.svc.export_names(&mut self.ex.shard);
@@ -1789,6 +1807,10 @@ impl<S: Service> Reactor<S> {
                 }
                 Resp::Locked { op, changed } => {
                     self.coord.locked(&mut self.ex, &mut self.mesh, op, changed);
+                    self.pump();
+                }
+                Resp::Refused { op } => {
+                    self.coord.refused(&mut self.ex, &mut self.mesh, op);
                     self.pump();
                 }
                 Resp::Exported { op, n } => {

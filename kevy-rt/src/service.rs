@@ -725,6 +725,13 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn export(&self, shard: &mut Self::Shard, key: &[u8]) -> Self::Snapshot;
     /// An empty shard that coordinated execution runs on.
     fn scratch(&self, home: usize, nshards: usize) -> Self::Shard;
+    /// Empties a scratch shard a command ran on, so the next command run
+    /// by copy reuses it instead of building one: it must then be as
+    /// [`Self::scratch`] made it. False when it cannot be (it is dropped);
+    /// the default never reuses.
+    fn reset_scratch(&self, _scratch: &mut Self::Shard) -> bool {
+        false
+    }
     /// Puts an exported key into a scratch shard.
     fn load(&self, scratch: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
     /// The keys a scratch shard's commands wrote, with their final state.

@@ -1178,6 +1178,29 @@ impl Service for Kevy {
         s
     }
 
+    fn reset_scratch(&self, s: &mut Shard) -> bool {
+        // Only what a command run by copy changes: its keys (dropped, so
+        // nothing large is kept), the written-key record and the flags of
+        // a run; the rest is as `scratch` made it.
+        s.store.track_dirty(false);
+        for db in 0..s.store.ndbs() {
+            if s.store.db_counts(db).0 > 0 {
+                crate::notify::quiet(s, |s| s.store.db(db).flush());
+            }
+        }
+        s.store.track_dirty(true);
+        s.store.set_now(kevy_sys::clock::unix_ms());
+        s.escalation = None;
+        s.script_reads.clear();
+        s.script_pubs.clear();
+        s.may_block = false;
+        s.block = None;
+        s.locked = false;
+        s.may_escalate = false;
+        s.escalate = false;
+        true
+    }
+
     fn load(&self, scratch: &mut Shard, key: &[u8], snap: kevy_store::Snapshot) {
         // A name's stand-in never replaces a copy, and is no copy: a
         // command that reaches its key has it copied first.

@@ -124,6 +124,45 @@ struct Split {
     keys_at: Vec<usize>,
 }
 
+impl Split {
+    /// Empties it for another command, keeping its buffers.
+    fn clear(&mut self) {
+        for g in &mut self.groups {
+            g.1.clear();
+        }
+        self.keys_at.clear();
+    }
+}
+
+/// How many finished transactions (and fan-outs, split plans, step lists
+/// and argument buffers) the coordinator keeps for reuse: about as many as
+/// its connections keep in flight when they pipeline (a burst of answers
+/// fills the spares, the next burst of requests empties them).
+const SPARE_TXS: usize = 512;
+/// The longest list a kept transaction or fan-out keeps (parts, steps,
+/// copies: one command's, or a short MULTI's), the most keys a kept split
+/// plan or fan-out map holds, and the largest argument buffer kept. With
+/// the counts above, what is kept stays bounded (a few megabytes per shard
+/// at the very most, far less for the commands that fill it) whatever the
+/// transactions were.
+const SPARE_LEN: usize = 8;
+const SPARE_KEYS: usize = 32;
+const SPARE_ARGS: usize = 1024;
+
+/// Keeps a fan-out whose reply is folded for the next split command.
+// Spares stay boxed: a fan-out lives boxed in its part, and a kept one is
+// reused box and all.
+#[allow(clippy::vec_box)]
+fn recycle_fan(spare: &mut Vec<Box<FanOut>>, pool: &mut VecPool, mut fo: Box<FanOut>) {
+    fo.recycle_parts(pool);
+    if spare.len() < SPARE_TXS
+        && fo.parts.capacity() <= SPARE_LEN
+        && fo.map.iter().map(Vec::capacity).sum::<usize>() <= SPARE_KEYS
+    {
+        spare.push(fo);
+    }
+}
+
 /// One queued command with its route (or the error that replaces it).
 pub(super) type Step<S> = (<S as Service>::Cmd, OwnedArgs, Result<Route, Vec<u8>>);
 
@@ -204,6 +243,20 @@ struct Tx<S: Service> {
     early: bool,
     /// The plan entry whose shard unlocks by itself after its commands.
     self_unlocked: Option<usize>,
+    /// Its home shard's locks are held out of shard order and the other
+    /// shard was asked not to wait (`try_first`); its `Locked` or
+    /// `Refused` is awaited.
+    trying: bool,
+    /// It tried that and was refused: it locks in shard order.
+    tried: bool,
+    /// Its one command runs by copy on keys it names (a script whose keys
+    /// span shards): each other shard is asked for the copies right
+    /// behind its lock request, instead of in a round trip of their own
+    /// once every lock is held.
+    copy_ahead: bool,
+    /// Shards asked for copies so far that way, and copies arrived.
+    copies_asked: usize,
+    copies_in: usize,
     /// The connection reads nothing more until this transaction has sent
     /// everything (see the crate doc).
     blocks: bool,
@@ -220,8 +273,9 @@ struct Tx<S: Service> {
     /// "Durability").
     log: Option<TxTag>,
     /// A whole-keyspace command run by copy that names its keys as it
-    /// reads them ([`Service::copy_keys`]).
-    discover: Option<Discover<S>>,
+    /// reads them ([`Service::copy_keys`]). Boxed: a shard is large, and a
+    /// transaction moves in and out of its slot at every event.
+    discover: Option<Box<Discover<S>>>,
     /// Split plans of commands sent one shard at a time (early).
     splits: Vec<Split>,
     /// Its one command run by copy asked to run again over the whole
@@ -243,10 +297,49 @@ struct Tx<S: Service> {
     wait: Option<u64>,
 }
 
+impl<S: Service> Tx<S> {
+    /// An empty transaction, to be filled by `start`.
+    fn blank(client: ClientCtx) -> Self {
+        Tx {
+            id: 0,
+            conn: 0,
+            gen: 0,
+            seq: 0,
+            client,
+            exec: false,
+            steps: Vec::new(),
+            plan: Vec::new(),
+            phase: Phase::Releasing,
+            watch: false,
+            changed: false,
+            early: false,
+            self_unlocked: None,
+            trying: false,
+            tried: false,
+            copy_ahead: false,
+            copies_asked: 0,
+            copies_in: 0,
+            blocks: false,
+            gone: false,
+            parts: Vec::new(),
+            pending: 0,
+            snaps: Vec::new(),
+            log: None,
+            discover: None,
+            splits: Vec::new(),
+            rerun: false,
+            may_wait: false,
+            owners: Vec::new(),
+            woken: false,
+            wait: None,
+        }
+    }
+}
+
 /// The rounds of a command that names its keys as it reads them: the
 /// scratch shard holding the copies loaded so far, and every key asked for.
 struct Discover<S: Service> {
-    scratch: S::Shard,
+    scratch: Box<S::Shard>,
     asked: HashSet<Vec<u8>, ahash::RandomState>,
     /// Every shard's key names were asked for ([`Service::copy_names`]).
     names: bool,
@@ -256,8 +349,27 @@ pub(super) struct Coordinator<S: Service> {
     id: usize,
     n: usize,
     svc: Arc<S>,
-    /// Transactions by slot (`op`).
-    txs: Vec<Option<Tx<S>>>,
+    /// Transactions by slot (`op`), boxed: a transaction moves in and out
+    /// of its slot at every event.
+    txs: Vec<Option<Box<Tx<S>>>>,
+    /// Finished transactions, emptied, whose boxes and buffers the next
+    /// ones reuse (at most [`SPARE_TXS`]).
+    #[allow(clippy::vec_box)] // reused box and all, as they live
+    spare_txs: Vec<Box<Tx<S>>>,
+    /// Emptied fan-outs and split plans for the next split commands (at
+    /// most [`SPARE_TXS`] each).
+    #[allow(clippy::vec_box)]
+    spare_fans: Vec<Box<FanOut>>,
+    spare_splits: Vec<Split>,
+    /// Emptied step lists and argument buffers of finished transactions,
+    /// for the next multi-key commands (at most [`SPARE_TXS`] each, each
+    /// buffer at most [`SPARE_ARGS`] bytes).
+    spare_steps: Vec<Vec<Step<S>>>,
+    spare_args: Vec<OwnedArgs>,
+    /// Emptied lock plans of finished transactions (as many, as short),
+    /// and the one per-shard claim list a draft fills.
+    spare_plans: Vec<Vec<(usize, Claim)>>,
+    spare_claims: Vec<Claim>,
     free: Vec<u32>,
     /// Transactions whose next phase can run (all locks held, or the copies
     /// for a command run by copy arrived).
@@ -273,7 +385,20 @@ pub(super) struct Coordinator<S: Service> {
     logged: u64,
     /// Commands to run again, in the order of their `ToConn::Rerun`.
     pub reruns: std::collections::VecDeque<Rerun<S>>,
+    /// The scratch shard of the last command run by copy, emptied for the
+    /// next ([`Service::reset_scratch`]).
+    spare_scratch: Option<Box<S::Shard>>,
+    /// Per peer shard: how many transactions still lock in shard order
+    /// before one tries out of order again, after a refusal there
+    /// ([`TRY_BACKOFF`]).
+    try_off: Vec<u32>,
 }
+
+/// After a peer refused a transaction that tried its locks out of order
+/// (its keys were taken), this many transactions lock in shard order
+/// before the next tries: keys that are busy now are likely busy for a
+/// while, and a refusal costs a round trip.
+const TRY_BACKOFF: u32 = 64;
 
 impl<S: Service> Coordinator<S> {
     pub fn new(id: usize, n: usize, svc: Arc<S>, seed: u64) -> Self {
@@ -282,6 +407,13 @@ impl<S: Service> Coordinator<S> {
             n,
             svc,
             txs: Vec::new(),
+            spare_txs: Vec::new(),
+            spare_fans: Vec::new(),
+            spare_splits: Vec::new(),
+            spare_steps: Vec::new(),
+            spare_args: Vec::new(),
+            spare_plans: Vec::new(),
+            spare_claims: Vec::new(),
             free: Vec::new(),
             runnable: Vec::new(),
             out: Vec::new(),
@@ -290,6 +422,8 @@ impl<S: Service> Coordinator<S> {
             seed,
             logged: 0,
             reruns: Default::default(),
+            spare_scratch: None,
+            try_off: vec![0; n],
         }
     }
 
@@ -325,8 +459,8 @@ impl<S: Service> Coordinator<S> {
     /// shards. With `inline`, a plan whose keys are all on the home shard
     /// and free is to run inline (the fast path).
     pub fn draft(
-        &self,
-        ex: &Executor<S>,
+        &mut self,
+        ex: &mut Executor<S>,
         client: &ClientCtx,
         watched: &[(u32, Vec<u8>)],
         cmds: Vec<(S::Cmd, OwnedArgs)>,
@@ -346,14 +480,48 @@ impl<S: Service> Coordinator<S> {
                 (cmd, args, route)
             })
             .collect();
-        let mut claims: Vec<Claim> = (0..n)
-            .map(|_| Claim {
-                client: client.id,
-                read: true,
-                ..Claim::default()
-            })
-            .collect();
-        let mut involved = vec![false; n];
+        self.draft_steps(ex, client, watched, steps, exec, inline)
+    }
+
+    /// [`Self::draft`] of one command the reactor routed already (a
+    /// multi-key or whole-keyspace command on its own): its route is not
+    /// looked up again.
+    pub fn draft_routed(
+        &mut self,
+        ex: &mut Executor<S>,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) -> Draft<S> {
+        // Buffers of a finished transaction, when there is one.
+        let mut owned = self.spare_args.pop().unwrap_or_default();
+        owned.clear();
+        for a in args.iter() {
+            owned.push(a);
+        }
+        let mut steps = self.spare_steps.pop().unwrap_or_default();
+        steps.push((cmd, owned, Ok(route)));
+        self.draft_steps(ex, client, &[], steps, false, true)
+    }
+
+    fn draft_steps(
+        &mut self,
+        ex: &mut Executor<S>,
+        client: &ClientCtx,
+        watched: &[(u32, Vec<u8>)],
+        steps: Vec<Step<S>>,
+        exec: bool,
+        inline: bool,
+    ) -> Draft<S> {
+        let n = self.n;
+        let mut claims = std::mem::take(&mut self.spare_claims);
+        claims.extend((0..n).map(|_| Claim {
+            client: client.id,
+            read: true,
+            keys: ex.locks.keys_vec(),
+            ..Claim::default()
+        }));
         for (cmd, args, route) in &steps {
             match route {
                 Ok(r @ Route::Keys { .. }) => {
@@ -362,18 +530,15 @@ impl<S: Service> Coordinator<S> {
                         let s = shard_of(k, n);
                         claims[s].keys.push(key_id(k));
                         claims[s].read &= read;
-                        involved[s] = true;
                     }
                 }
                 Ok(Route::All(_)) => {
-                    for s in 0..n {
-                        claims[s].whole = true;
-                        involved[s] = true;
+                    for c in &mut claims {
+                        c.whole = true;
                     }
                 }
                 Ok(Route::Shard(s)) => {
                     claims[s % n].whole = true;
-                    involved[s % n] = true;
                 }
                 _ => {}
             }
@@ -383,7 +548,6 @@ impl<S: Service> Coordinator<S> {
             for (_, k) in watched {
                 let s = shard_of(k, n);
                 claims[s].keys.push(key_id(k));
-                involved[s] = true;
             }
         }
         for c in &mut claims {
@@ -395,7 +559,7 @@ impl<S: Service> Coordinator<S> {
         // another shard's result: no WATCH, no connection command (SELECT
         // changes later commands' database), no command run by copy.
         let early = !watch
-            && involved.contains(&true)
+            && claims.iter().any(involved)
             && steps.iter().all(|(_, args, route)| match route {
                 Err(_) | Ok(Route::Tx(_)) | Ok(Route::Shard(_)) => true,
                 Ok(Route::All(fold)) => *fold != Fold::One,
@@ -408,10 +572,10 @@ impl<S: Service> Coordinator<S> {
                     }
                 }
             });
-        let home_only = involved
+        let home_only = claims
             .iter()
             .enumerate()
-            .all(|(s, &i)| !i || s == self.id);
+            .all(|(s, c)| !involved(c) || s == self.id);
         // A script in EXEC may reach any key of any shard (crate doc,
         // "Scripts inside MULTI").
         let scripts = exec
@@ -435,6 +599,10 @@ impl<S: Service> Coordinator<S> {
                 let publishes = steps.iter().any(|(_, _, r)| {
                     matches!(r, Ok(Route::PubSub(PubSubOp::Publish | PubSubOp::SPublish)))
                 });
+                for c in claims.drain(..) {
+                    ex.locks.recycle(c.keys);
+                }
+                self.spare_claims = claims;
                 return Draft::Inline {
                     steps,
                     watch,
@@ -444,13 +612,21 @@ impl<S: Service> Coordinator<S> {
             }
         }
         if scripts {
+            for c in claims.drain(..) {
+                ex.locks.recycle(c.keys);
+            }
+            self.spare_claims = claims;
             return Draft::Plan(self.whole_exec(client, steps, watch));
         }
-        let locks = claims
-            .into_iter()
-            .enumerate()
-            .filter(|(s, _)| involved[*s])
-            .collect();
+        let mut locks = self.spare_plans.pop().unwrap_or_default();
+        for (s, c) in claims.drain(..).enumerate() {
+            if involved(&c) {
+                locks.push((s, c));
+            } else {
+                ex.locks.recycle(c.keys);
+            }
+        }
+        self.spare_claims = claims;
         Draft::Plan(Plan {
             client: *client,
             exec,
@@ -556,7 +732,17 @@ impl<S: Service> Coordinator<S> {
             }
         };
         let nsteps = plan.steps.len();
-        let mut tx = Tx {
+        let (mut tx, mut parts) = match self.spare_txs.pop() {
+            Some(mut old) => {
+                let parts = std::mem::take(&mut old.parts);
+                (old, parts)
+            }
+            None => (Box::new(Tx::blank(plan.client)), Vec::new()),
+        };
+        parts.resize_with(nsteps, || Part::Wait);
+        let snaps = std::mem::take(&mut tx.snaps);
+        let splits = std::mem::take(&mut tx.splits);
+        *tx = Tx {
             id: tx_id(self.id, op),
             conn,
             gen,
@@ -570,14 +756,19 @@ impl<S: Service> Coordinator<S> {
             changed: false,
             early: plan.early,
             self_unlocked: None,
+            trying: false,
+            tried: false,
+            copy_ahead: false,
+            copies_asked: 0,
+            copies_in: 0,
             blocks: true,
             gone: false,
-            parts: (0..nsteps).map(|_| Part::Wait).collect(),
+            parts,
             pending: 0,
-            snaps: Vec::new(),
+            snaps,
             log: None,
             discover: None,
-            splits: Vec::new(),
+            splits,
             rerun: false,
             may_wait: false,
             owners: Vec::new(),
@@ -587,6 +778,16 @@ impl<S: Service> Coordinator<S> {
         if !tx.exec && tx.steps.len() == 1 {
             tx.owners = self.wait_owners(&tx.steps[0]);
             tx.may_wait = !tx.owners.is_empty();
+            // Keys on several shards, run by copy: its plan names them.
+            tx.copy_ahead = !tx.watch
+                && tx.plan.len() > 1
+                && matches!(
+                    tx.steps[0].2,
+                    Ok(Route::Keys {
+                        fold: Fold::One,
+                        ..
+                    })
+                );
         }
         if ex.effects.enabled()
             && tx.plan.len() > 1
@@ -639,6 +840,9 @@ impl<S: Service> Coordinator<S> {
         op: u32,
         tx: &mut Tx<S>,
     ) {
+        if tx.phase == (Phase::Locking { next: 0 }) && self.try_first(ex, wire, op, tx) {
+            return;
+        }
         loop {
             let Phase::Locking { next } = tx.phase else {
                 return;
@@ -677,17 +881,37 @@ impl<S: Service> Coordinator<S> {
             let first = b.lock_keys.len() as u32;
             b.lock_keys.extend_from_slice(&claim.keys);
             let n = claim.keys.len() as u32;
+            let (client, whole, read) = (claim.client, claim.whole, claim.read);
+            ex.locks.recycle(claim.keys);
+            let b = wire.batch(s);
             b.reqs.push(Req::Lock {
                 op,
-                client: claim.client,
-                whole: claim.whole,
-                read: claim.read,
+                client,
+                whole,
+                read,
                 watch: tx.watch,
                 last: tx.early && last && tx.log.is_none(),
+                no_wait: false,
                 log: tx.log.map_or(0, |t| t.seq),
                 first,
                 n,
             });
+            if tx.copy_ahead {
+                let (_, ref args, ref route) = tx.steps[0];
+                if let Ok(route) = route {
+                    let n = self.n;
+                    let mut keys: Vec<&[u8]> = route
+                        .keys(args.args())
+                        .filter(|k| shard_of(k, n) == s)
+                        .collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    let b = wire.batch(s);
+                    let (first, n) = b.push_args(keys.into_iter());
+                    b.reqs.push(Req::Export { op, first, n });
+                    tx.copies_asked += 1;
+                }
+            }
             if tx.early {
                 self.send_steps_on(ex, wire, op, tx, s);
                 if last && tx.log.is_none() {
@@ -696,6 +920,119 @@ impl<S: Service> Coordinator<S> {
                 }
             }
             return;
+        }
+    }
+
+    /// An early transaction on the home shard and one shard below it,
+    /// whose home keys are free: instead of a round trip for the lower
+    /// shard's locks and an unlock after, it takes the home shard's locks
+    /// first and sends the other shard its lock request with its commands
+    /// and its unlock, as the last shard of the plan, marked not to wait.
+    /// Granted, that shard runs them at once and lets go, and the home
+    /// shard's commands run when its `Locked` arrives; refused (its keys
+    /// are taken), nothing ran anywhere, the home locks are let go and
+    /// the transaction locks in shard order (`refused`). Holding the home
+    /// locks out of order cannot deadlock, since the request that could
+    /// close a cycle does not wait (crate doc, "Transactions"). True when
+    /// it tried.
+    fn try_first(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+    ) -> bool {
+        if !tx.early
+            || tx.tried
+            || tx.watch
+            || tx.log.is_some()
+            || tx.plan.len() != 2
+            || tx.plan[1].0 != self.id
+        {
+            return false;
+        }
+        let s = tx.plan[0].0;
+        if self.try_off[s] > 0 {
+            self.try_off[s] -= 1;
+            return false;
+        }
+        let home = &tx.plan[1].1;
+        if ex.locks.active() && !ex.locks.may_go(home) {
+            return false;
+        }
+        let mut keys = ex.locks.keys_vec();
+        keys.extend_from_slice(&home.keys);
+        let claim = Claim {
+            keys,
+            whole: home.whole,
+            client: home.client,
+            read: home.read,
+        };
+        // Free, so taken at once.
+        let _ = ex.lock_home(op, claim, false, true);
+        let c = &tx.plan[0].1;
+        let b = wire.batch(s);
+        let first = b.lock_keys.len() as u32;
+        b.lock_keys.extend_from_slice(&c.keys);
+        b.reqs.push(Req::Lock {
+            op,
+            client: c.client,
+            whole: c.whole,
+            read: c.read,
+            watch: false,
+            last: true,
+            no_wait: true,
+            log: 0,
+            first,
+            n: c.keys.len() as u32,
+        });
+        tx.trying = true;
+        self.send_steps_on(ex, wire, op, tx, s);
+        wire.batch(s).reqs.push(Req::Unlock { op });
+        tx.self_unlocked = Some(0);
+        true
+    }
+
+    /// Event: a peer refused transaction `op`'s request not to wait
+    /// (`try_first`): nothing of it ran. Its home locks go, and it starts
+    /// over, locking in shard order.
+    pub fn refused(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32) {
+        let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
+            return;
+        };
+        if tx.trying {
+            tx.trying = false;
+            tx.tried = true;
+            self.try_off[tx.plan[0].0] = TRY_BACKOFF;
+            ex.unlock(wire, tx.id);
+            tx.self_unlocked = None;
+            // The only replies it waited for were the refused shard's.
+            tx.pending = 0;
+            for p in tx.parts.iter_mut() {
+                match std::mem::replace(p, Part::Wait) {
+                    Part::Ready(v) => self.pool.put(v),
+                    Part::Fan(fo) => recycle_fan(&mut self.spare_fans, &mut self.pool, fo),
+                    Part::Wait => {}
+                }
+            }
+            tx.phase = Phase::Locking { next: 0 };
+            self.lock_next(ex, wire, op, &mut tx);
+            self.unblock_if_sent(&mut tx);
+        }
+        self.txs[op as usize] = Some(tx);
+    }
+
+    /// Lets the connection read on once everything the transaction sends
+    /// is on its way ([`all_sent`]).
+    fn unblock_if_sent(&mut self, tx: &mut Tx<S>) {
+        if tx.blocks && all_sent(tx, self.id) {
+            tx.blocks = false;
+            if !tx.gone {
+                self.out.push(ToConn::Unblock {
+                    conn: tx.conn,
+                    gen: tx.gen,
+                });
+            }
         }
     }
 
@@ -745,17 +1082,19 @@ impl<S: Service> Coordinator<S> {
             return;
         };
         tx.changed |= changed;
-        self.locks_held(ex, wire, op, &mut tx);
-        self.lock_next(ex, wire, op, &mut tx);
-        if tx.blocks && all_sent(&tx, self.id) {
-            tx.blocks = false;
-            if !tx.gone {
-                self.out.push(ToConn::Unblock {
-                    conn: tx.conn,
-                    gen: tx.gen,
-                });
-            }
+        if tx.trying {
+            // The other shard ran its part and let go: the home shard's
+            // part runs now, under the home locks held since the try.
+            tx.trying = false;
+            self.send_steps_on(ex, wire, op, &mut tx, self.id);
+            tx.phase = Phase::Locking {
+                next: tx.plan.len(),
+            };
+        } else {
+            self.locks_held(ex, wire, op, &mut tx);
         }
+        self.lock_next(ex, wire, op, &mut tx);
+        self.unblock_if_sent(&mut tx);
         self.txs[op as usize] = Some(tx);
     }
 
@@ -801,7 +1140,13 @@ impl<S: Service> Coordinator<S> {
         self.run_steps(ex, wire, op, tx);
     }
 
-    fn run_steps(&mut self, ex: &mut Executor<S>, wire: &mut impl Wire<S>, op: u32, mut tx: Tx<S>) {
+    fn run_steps(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        mut tx: Box<Tx<S>>,
+    ) {
         while let Phase::Running { pc } = tx.phase {
             if pc == tx.steps.len() {
                 if tx.log.is_some() {
@@ -950,7 +1295,13 @@ impl<S: Service> Coordinator<S> {
             tx.client = c;
         }
         match &mut tx.parts[step] {
-            p @ Part::Fan(_) => add_reply(p, self.id as u32, reply),
+            p @ Part::Fan(_) => add_reply(
+                p,
+                self.id as u32,
+                reply,
+                &mut self.pool,
+                &mut self.spare_fans,
+            ),
             p => *p = Part::Ready(reply),
         }
         tx.phase = Phase::Running { pc: step + 1 };
@@ -1053,15 +1404,33 @@ impl<S: Service> Coordinator<S> {
                 }
             }
             Route::Keys { fold, .. } => {
-                let mut shards: Vec<usize> =
-                    route.keys(args).map(|k| shard_of(k, self.n)).collect();
-                shards.sort_unstable();
-                shards.dedup();
-                match shards.len() {
-                    0 => self.send_to(ex, wire, op, tx, i, 0, self.id, cmd, args, only),
-                    1 => self.send_to(ex, wire, op, tx, i, 0, shards[0], cmd, args, only),
-                    _ if fold == Fold::One => self.start_copy(ex, wire, op, tx, i, &route, args),
-                    _ => self.send_split(ex, wire, op, tx, i, cmd, args, &route, fold, only),
+                // A command planned before (early: one call per shard)
+                // spans shards; otherwise whether it does, without a list.
+                let planned = tx.splits.iter().any(|p| p.step == i);
+                let mut target = None;
+                let mut spans = planned;
+                if !planned {
+                    for k in route.keys(args) {
+                        let s = shard_of(k, self.n);
+                        match target {
+                            None => target = Some(s),
+                            Some(t) if t != s => {
+                                spans = true;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                match target {
+                    _ if spans && fold == Fold::One => {
+                        self.start_copy(ex, wire, op, tx, i, &route, args)
+                    }
+                    _ if spans => {
+                        self.send_split(ex, wire, op, tx, i, cmd, args, &route, fold, only)
+                    }
+                    None => self.send_to(ex, wire, op, tx, i, 0, self.id, cmd, args, only),
+                    Some(s) => self.send_to(ex, wire, op, tx, i, 0, s, cmd, args, only),
                 }
             }
         }
@@ -1088,11 +1457,17 @@ impl<S: Service> Coordinator<S> {
             return;
         }
         if s == self.id {
-            let mut v = Vec::new();
+            let mut v = self.pool.get();
             ex.effects.set_tx(tx.log);
             ex.run(&tx.client, cmd, args, sub, &mut v);
             ex.effects.set_tx(None);
-            add_reply(&mut tx.parts[i], sub, v);
+            add_reply(
+                &mut tx.parts[i],
+                sub,
+                v,
+                &mut self.pool,
+                &mut self.spare_fans,
+            );
             return;
         }
         tx.pending += 1;
@@ -1143,26 +1518,36 @@ impl<S: Service> Coordinator<S> {
                 } else {
                     0
                 };
-                let mut split = Split {
+                // A kept plan's buffers, emptied: its groups keep their
+                // ordinal lists (with their shards overwritten below).
+                let mut split = self.spare_splits.pop().unwrap_or_else(|| Split {
                     step: i,
                     groups: Vec::with_capacity(2),
                     keys_at: Vec::with_capacity(nkeys),
-                };
+                });
+                split.step = i;
+                let mut used = 0;
                 let mut k = first;
                 while k <= last && k < args.len() {
                     let s = shard_of(args.get(k), self.n);
                     let ordinal = split.keys_at.len() as u32;
-                    match split.groups.iter_mut().find(|g| g.0 == s) {
+                    match split.groups[..used].iter_mut().find(|g| g.0 == s) {
                         Some(g) => g.1.push(ordinal),
                         None => {
-                            let mut ords = Vec::with_capacity(nkeys);
-                            ords.push(ordinal);
-                            split.groups.push((s, ords));
+                            if used == split.groups.len() {
+                                split.groups.push((s, Vec::with_capacity(nkeys)));
+                            }
+                            let g = &mut split.groups[used];
+                            g.0 = s;
+                            g.1.clear();
+                            g.1.push(ordinal);
+                            used += 1;
                         }
                     }
                     split.keys_at.push(k);
                     k += step;
                 }
+                split.groups.truncate(used);
                 split
             }
         };
@@ -1175,10 +1560,23 @@ impl<S: Service> Coordinator<S> {
             .last()
             .map_or(args.len(), |&k| (k + step).min(args.len()));
         if matches!(tx.parts[i], Part::Wait) {
-            let mut fo = FanOut::new(fold, groups.len());
+            let mut fo = match self.spare_fans.pop() {
+                Some(mut fo) => {
+                    fo.reset(fold, groups.len());
+                    fo
+                }
+                None => Box::new(FanOut::new(fold, groups.len())),
+            };
             fo.total = keys_at.len();
-            fo.map = groups.iter().map(|g| g.1.clone()).collect();
-            tx.parts[i] = Part::Fan(Box::new(fo));
+            fo.map.truncate(groups.len());
+            for (m, g) in fo.map.iter_mut().zip(groups) {
+                m.clear();
+                m.extend_from_slice(&g.1);
+            }
+            for g in &groups[fo.map.len()..] {
+                fo.map.push(g.1.clone());
+            }
+            tx.parts[i] = Part::Fan(fo);
         }
         // A kept scratch buffer: no allocation per part once warm.
         let mut part = std::mem::take(&mut self.part_args);
@@ -1229,11 +1627,26 @@ impl<S: Service> Coordinator<S> {
         let mut keys: Vec<&[u8]> = route.keys(args).collect();
         keys.sort_unstable();
         keys.dedup();
+        if tx.copy_ahead {
+            // The other shards' copies were asked with their lock requests
+            // (some may be in); this shard's are taken now.
+            let me = self.id;
+            keys.retain(|k| shard_of(k, self.n) == me);
+            self.fetch_copies(ex, wire, op, tx, &keys);
+            let waiting = tx.copies_asked - tx.copies_in;
+            tx.phase = Phase::Copying { step: i, waiting };
+            if waiting == 0 {
+                self.runnable.push(op);
+            }
+            return;
+        }
         tx.snaps = Vec::with_capacity(keys.len());
-        tx.discover = matches!(route, Route::All(_)).then(|| Discover {
-            scratch: self.svc.scratch(self.id, self.n),
-            asked: HashSet::default(),
-            names: false,
+        tx.discover = matches!(route, Route::All(_)).then(|| {
+            Box::new(Discover {
+                scratch: self.take_scratch(),
+                asked: HashSet::default(),
+                names: false,
+            })
         });
         let waiting = self.fetch_copies(ex, wire, op, tx, &keys);
         tx.phase = Phase::Copying { step: i, waiting };
@@ -1280,6 +1693,11 @@ impl<S: Service> Coordinator<S> {
             return;
         };
         let Phase::Copying { step, waiting } = tx.phase else {
+            if tx.copy_ahead {
+                // Asked with a lock request: kept for the copy step.
+                tx.snaps.extend(snaps);
+                tx.copies_in += 1;
+            }
             return;
         };
         tx.snaps.extend(snaps);
@@ -1287,6 +1705,22 @@ impl<S: Service> Coordinator<S> {
         tx.phase = Phase::Copying { step, waiting };
         if waiting == 0 {
             self.runnable.push(op);
+        }
+    }
+
+    /// A scratch shard: the one kept from the last command run by copy, or
+    /// a new one.
+    fn take_scratch(&mut self) -> Box<S::Shard> {
+        self.spare_scratch
+            .take()
+            .unwrap_or_else(|| Box::new(self.svc.scratch(self.id, self.n)))
+    }
+
+    /// Keeps a scratch shard for the next command run by copy, emptied
+    /// (one at most, so what is kept stays bounded).
+    fn put_scratch(&mut self, mut scratch: Box<S::Shard>) {
+        if self.svc.reset_scratch(&mut scratch) {
+            self.spare_scratch = Some(scratch);
         }
     }
 
@@ -1341,7 +1775,7 @@ impl<S: Service> Coordinator<S> {
                 d.scratch
             }
             None => {
-                let mut scratch = self.svc.scratch(self.id, self.n);
+                let mut scratch = self.take_scratch();
                 for (k, snap) in std::mem::take(&mut tx.snaps) {
                     self.svc.load(&mut scratch, &k, snap);
                 }
@@ -1372,6 +1806,7 @@ impl<S: Service> Coordinator<S> {
             );
             if tx.rerun {
                 tx.parts[step] = Part::Ready(reply);
+                self.put_scratch(scratch);
                 return true;
             }
         } else if tx.may_wait {
@@ -1403,7 +1838,9 @@ impl<S: Service> Coordinator<S> {
         // Reads of a tracking client go to their owners ahead of the unlock.
         super::tracking::forward_reads(ex, wire, &mut effects.pushes);
         ex.effects.pushes.append(&mut effects.pushes);
-        for (k, snap) in self.svc.take_dirty(&mut scratch) {
+        let dirty = self.svc.take_dirty(&mut scratch);
+        self.put_scratch(scratch);
+        for (k, snap) in dirty {
             let s = shard_of(&k, self.n);
             if s == self.id {
                 ex.effects.set_tx(tx.log);
@@ -1433,7 +1870,9 @@ impl<S: Service> Coordinator<S> {
             return;
         };
         if let Some(p) = tx.parts.get_mut(part as usize) {
-            add_reply(p, sub, bytes.to_vec());
+            let mut v = self.pool.get();
+            v.extend_from_slice(bytes);
+            add_reply(p, sub, v, &mut self.pool, &mut self.spare_fans);
         }
         tx.pending -= 1;
         if tx.pending == 0 && matches!(tx.phase, Phase::Running { .. }) {
@@ -1449,9 +1888,63 @@ impl<S: Service> Coordinator<S> {
         }
     }
 
-    /// Folds the replies into the answer for the reactor.
-    fn finish(&mut self, op: u32, mut tx: Tx<S>) {
+    /// Folds the replies into the answer for the reactor, and keeps the
+    /// transaction's box and buffers for the next one.
+    fn finish(&mut self, op: u32, mut tx: Box<Tx<S>>) {
         self.free.push(op);
+        self.answer(&mut tx);
+        self.recycle(tx);
+    }
+
+    /// Empties a finished transaction into the spares, within their caps.
+    fn recycle(&mut self, mut tx: Box<Tx<S>>) {
+        for p in tx.parts.drain(..) {
+            match p {
+                Part::Ready(v) => self.pool.put(v),
+                Part::Fan(fo) => recycle_fan(&mut self.spare_fans, &mut self.pool, fo),
+                Part::Wait => {}
+            }
+        }
+        for mut sp in tx.splits.drain(..) {
+            if self.spare_splits.len() < SPARE_TXS
+                && sp.keys_at.capacity() <= SPARE_KEYS
+                && sp.groups.iter().map(|g| g.1.capacity()).sum::<usize>() <= SPARE_KEYS
+            {
+                sp.clear();
+                self.spare_splits.push(sp);
+            }
+        }
+        let mut steps = std::mem::take(&mut tx.steps);
+        for (_, args, _) in steps.drain(..) {
+            if self.spare_args.len() < SPARE_TXS
+                && args.buf.capacity() <= SPARE_ARGS
+                && args.spans.capacity() <= SPARE_KEYS
+            {
+                self.spare_args.push(args);
+            }
+        }
+        if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
+            self.spare_steps.push(steps);
+        }
+        let mut plan = std::mem::take(&mut tx.plan);
+        plan.clear();
+        if self.spare_plans.len() < SPARE_TXS && plan.capacity() <= SPARE_LEN {
+            self.spare_plans.push(plan);
+        }
+        tx.snaps.clear();
+        tx.owners = Vec::new();
+        tx.discover = None;
+        if self.spare_txs.len() < SPARE_TXS
+            && tx.parts.capacity() <= SPARE_LEN
+            && tx.splits.capacity() <= SPARE_LEN
+            && tx.snaps.capacity() <= SPARE_LEN
+        {
+            self.spare_txs.push(tx);
+        }
+    }
+
+    /// The answer of a finished transaction, for the reactor.
+    fn answer(&mut self, tx: &mut Tx<S>) {
         if let Some(timeout) = tx.wait {
             // Even for a connection gone meanwhile: the reactor then
             // withdraws it from the owners that parked it.
@@ -1460,7 +1953,7 @@ impl<S: Service> Coordinator<S> {
                 gen: tx.gen,
                 seq: tx.seq,
                 client: tx.client.id,
-                owners: tx.owners,
+                owners: std::mem::take(&mut tx.owners),
                 timeout,
             });
             return;
@@ -1484,9 +1977,17 @@ impl<S: Service> Coordinator<S> {
             self.out.push(ToConn::Rerun);
             return;
         }
-        let mut out = self.pool.get();
         let resp3 = tx.client.resp3;
-        if tx.changed {
+        let mut out = self.pool.get();
+        if let [Part::Ready(v)] = &mut tx.parts[..] {
+            if !tx.exec && !tx.changed {
+                // One command's reply is the answer as it is.
+                std::mem::swap(&mut out, v);
+            }
+        }
+        if !out.is_empty() {
+            // Taken whole above.
+        } else if tx.changed {
             Reply::new(&mut out, resp3).null_array();
         } else {
             if tx.exec {
@@ -1521,17 +2022,27 @@ fn all_sent<S: Service>(tx: &Tx<S>, home: usize) -> bool {
         Phase::Locking { next } => next,
         _ => len,
     };
-    tx.early && (next == len || (next + 1 == len && tx.plan[next].0 != home))
+    !tx.trying && tx.early && (next == len || (next + 1 == len && tx.plan[next].0 != home))
 }
 
-/// Records reply `v` of part `sub` into a transaction command's slot.
-fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>) {
+/// Whether a transaction takes locks on a shard: it names keys there or
+/// the whole shard.
+fn involved(c: &Claim) -> bool {
+    c.whole || !c.keys.is_empty()
+}
+
+/// Records reply `v` of part `sub` into a transaction command's slot; a
+/// fan-out folded is kept in `fans`.
+#[allow(clippy::vec_box)]
+fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>, pool: &mut VecPool, fans: &mut Vec<Box<FanOut>>) {
     match p {
         Part::Fan(fo) => {
             if fo.add_owned(sub as usize, v) {
-                let mut out = Vec::new();
+                let mut out = pool.get();
                 fo.finish(&mut out);
-                *p = Part::Ready(out);
+                if let Part::Fan(fo) = std::mem::replace(p, Part::Ready(out)) {
+                    recycle_fan(fans, pool, fo);
+                }
             }
         }
         _ => *p = Part::Ready(v),

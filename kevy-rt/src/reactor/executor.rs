@@ -53,6 +53,9 @@ pub(super) enum Wait<S: Service> {
         watch: bool,
         then: Vec<Attached<S>>,
         unlock: bool,
+        /// Keys to copy out for the transaction's command run by copy,
+        /// asked right behind the request (`Req::Export`).
+        export: Option<OwnedArgs>,
     },
 }
 
@@ -161,19 +164,27 @@ impl<S: Service> Executor<S> {
 
     /// What a command touches on this shard, from the command table.
     pub fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
+        self.claim_with(Vec::new(), client, args)
+    }
+
+    /// [`Self::claim_for`], its key list in `keys` (empty; a recycled one
+    /// spares an allocation).
+    fn claim_with(&self, keys: Vec<u64>, client: &ClientCtx, args: Args<'_>) -> Claim {
         let mut claim = Claim {
             client: client.id,
+            keys,
             ..Claim::default()
         };
         if let Ok((cmd, route)) = self.svc.route(args, client, self.n) {
             claim.read = self.svc.reads_only(cmd);
             match route {
                 Route::Keys { .. } => {
-                    claim.keys = route
-                        .keys(args)
-                        .filter(|k| shard_of(k, self.n) == self.id)
-                        .map(key_id)
-                        .collect();
+                    claim.keys.extend(
+                        route
+                            .keys(args)
+                            .filter(|k| shard_of(k, self.n) == self.id)
+                            .map(key_id),
+                    );
                 }
                 Route::All(_) | Route::Shard(_) => claim.whole = true,
                 Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
@@ -193,8 +204,10 @@ impl<S: Service> Executor<S> {
         client: ClientCtx,
         args: Args<'_>,
     ) -> bool {
-        let claim = self.claim_for(&client, args);
+        let keys = self.locks.keys_vec();
+        let claim = self.claim_with(keys, &client, args);
         if self.locks.may_go(&claim) {
+            self.locks.recycle(claim.keys);
             return false;
         }
         self.locks.enqueue(
@@ -251,6 +264,8 @@ impl<S: Service> Executor<S> {
     /// once it runs them back to back without entering the lock table
     /// (nothing else runs on this reactor in between). `log`: the
     /// coordinator's number for the transaction's effects, 0 for none.
+    /// `no_wait`: a request that may not wait is refused (`Refused`, and
+    /// false) instead of queued; the caller drops what follows it.
     #[allow(clippy::too_many_arguments)]
     pub fn lock_request(
         &mut self,
@@ -260,6 +275,7 @@ impl<S: Service> Executor<S> {
         claim: Claim,
         watch: bool,
         last: bool,
+        no_wait: bool,
         log: u64,
     ) -> bool {
         if log != 0 {
@@ -274,10 +290,15 @@ impl<S: Service> Executor<S> {
                 wire.batch(from)
                     .resps
                     .push(Resp::Locked { op, changed: false });
+                self.locks.recycle(claim.keys);
             } else {
                 self.grant_lock(wire, from, op, claim, watch);
             }
             true
+        } else if no_wait {
+            wire.batch(from).resps.push(Resp::Refused { op });
+            self.locks.recycle(claim.keys);
+            false
         } else {
             self.locks.enqueue(
                 claim,
@@ -287,6 +308,7 @@ impl<S: Service> Executor<S> {
                     watch,
                     then: Vec::new(),
                     unlock: false,
+                    export: None,
                 },
             );
             false
@@ -308,6 +330,7 @@ impl<S: Service> Executor<S> {
                     watch,
                     then: Vec::new(),
                     unlock: false,
+                    export: None,
                 },
             );
             return None;
@@ -315,6 +338,8 @@ impl<S: Service> Executor<S> {
         let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
         if hold {
             self.locks.hold(tx_id(self.id, op), claim);
+        } else {
+            self.locks.recycle(claim.keys);
         }
         Some(changed)
     }
@@ -330,6 +355,27 @@ impl<S: Service> Executor<S> {
                 args: args.to_owned_args(),
             });
         }
+    }
+
+    /// Attaches a request to copy keys out to the lock request queued last.
+    pub fn attach_export(&mut self, keys: Args<'_>) {
+        if let Some(Wait::Lock { export, .. }) = self.locks.last_queued_mut() {
+            *export = Some(keys.to_owned_args());
+        }
+    }
+
+    /// Copies out `keys` for transaction `op` of shard `from` (its locks
+    /// are held), answered in the batch going back.
+    pub fn export_to(&mut self, wire: &mut impl Wire<S>, from: usize, op: u32, keys: Args<'_>) {
+        let b = wire.batch(from);
+        for k in keys.iter() {
+            let snap = self.svc.export(&mut self.shard, k);
+            b.resp_snaps.push((k.to_vec(), snap));
+        }
+        b.resps.push(Resp::Exported {
+            op,
+            n: keys.len() as u32,
+        });
     }
 
     /// Marks the lock request queued last to release after its commands.
@@ -411,8 +457,12 @@ impl<S: Service> Executor<S> {
                         watch,
                         then,
                         unlock,
+                        export,
                     } => {
                         self.grant_lock(wire, from, op, w.claim, watch);
+                        if let Some(keys) = export {
+                            self.export_to(wire, from, op, keys.args());
+                        }
                         for a in then {
                             self.run_tx_cmd(
                                 wire,

@@ -260,6 +260,26 @@ impl<S: Service> Reactor<S> {
 
     // ---- the coordinator's side of the reactor ---------------------------
 
+    /// Runs one command atomically whose keys span shards (or that reaches
+    /// every shard), routed already as `route`. Out of line: the inline
+    /// path of a single-key command pays nothing for it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn start_tx_routed(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) {
+        let draft = self
+            .coord
+            .draft_routed(&mut self.ex, &st.client, cmd, route, args);
+        self.start_draft(idx, gen, st, draft, false);
+    }
+
     /// Runs `cmds` atomically: EXEC's queue (`exec`) or one multi-key
     /// command whose keys span shards.
     pub(super) fn start_tx(
@@ -272,7 +292,7 @@ impl<S: Service> Reactor<S> {
     ) {
         let mut draft = self
             .coord
-            .draft(&self.ex, &st.client, &st.watched, cmds, exec, true);
+            .draft(&mut self.ex, &st.client, &st.watched, cmds, exec, true);
         if let Draft::Inline {
             publishes: true, ..
         } = draft
@@ -286,9 +306,20 @@ impl<S: Service> Reactor<S> {
                 let cmds = steps.into_iter().map(|(c, a, _)| (c, a)).collect();
                 draft = self
                     .coord
-                    .draft(&self.ex, &st.client, &st.watched, cmds, exec, false);
+                    .draft(&mut self.ex, &st.client, &st.watched, cmds, exec, false);
             }
         }
+        self.start_draft(idx, gen, st, draft, exec);
+    }
+
+    fn start_draft(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        draft: Draft<S>,
+        exec: bool,
+    ) {
         let plan = match draft {
             Draft::Inline {
                 steps,
@@ -354,9 +385,14 @@ impl<S: Service> Reactor<S> {
         args: OwnedArgs,
     ) {
         // Not inline: a draft then always plans.
-        let draft = self
-            .coord
-            .draft(&self.ex, &st.client, &[], vec![(cmd, args)], false, false);
+        let draft = self.coord.draft(
+            &mut self.ex,
+            &st.client,
+            &[],
+            vec![(cmd, args)],
+            false,
+            false,
+        );
         if let Draft::Plan(plan) = draft {
             self.coord.start(
                 &mut self.ex,
@@ -393,7 +429,7 @@ impl<S: Service> Reactor<S> {
         };
         match self
             .coord
-            .draft(&self.ex, &client, &[], vec![(cmd, args)], false, true)
+            .draft(&mut self.ex, &client, &[], vec![(cmd, args)], false, true)
         {
             Draft::Inline { steps, .. } => {
                 let mut out = Vec::new();
@@ -582,9 +618,14 @@ impl<S: Service> Reactor<S> {
             if self.coord.out.is_empty() {
                 return;
             }
-            let out = std::mem::take(&mut self.coord.out);
-            for o in out {
+            // Drained in place of a new list: the buffer goes back for the
+            // next round (unless the round left more, or it grew large).
+            let mut out = std::mem::take(&mut self.coord.out);
+            for o in out.drain(..) {
                 self.for_conn(o);
+            }
+            if self.coord.out.is_empty() && out.capacity() <= 1024 {
+                self.coord.out = out;
             }
         }
     }

@@ -34,6 +34,9 @@ struct H {
     seq: u64,
     /// How many subscribers the home shard delivers a PUBLISH to.
     home_subscribers: u32,
+    /// Transactions are answered in any order (several in flight), not
+    /// only the last one started.
+    any_seq: bool,
 }
 
 const CONN: u32 = 7;
@@ -66,6 +69,7 @@ impl H {
             closed: false,
             seq: 0,
             home_subscribers: 0,
+            any_seq: false,
         }
     }
 
@@ -77,10 +81,14 @@ impl H {
             a.push(w.as_bytes());
         }
         let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
-        let Draft::Plan(plan) =
-            self.coord
-                .draft(&self.ex, &self.client, &[], vec![(cmd, a)], false, false)
-        else {
+        let Draft::Plan(plan) = self.coord.draft(
+            &mut self.ex,
+            &self.client,
+            &[],
+            vec![(cmd, a)],
+            false,
+            false,
+        ) else {
             panic!("expected a coordinated transaction");
         };
         let (op, _) = self.coord.start(
@@ -113,7 +121,7 @@ impl H {
             watched.iter().map(|k| (0, k.as_bytes().to_vec())).collect();
         let Draft::Plan(plan) =
             self.coord
-                .draft(&self.ex, &self.client, &watched, cmds, exec, true)
+                .draft(&mut self.ex, &self.client, &watched, cmds, exec, true)
         else {
             panic!("expected a coordinated transaction");
         };
@@ -217,7 +225,11 @@ impl H {
                         reply,
                         ..
                     } => {
-                        assert_eq!((conn, gen, seq), (CONN, GEN, self.seq));
+                        if self.any_seq {
+                            assert!((conn, gen) == (CONN, GEN) && seq <= self.seq);
+                        } else {
+                            assert_eq!((conn, gen, seq), (CONN, GEN, self.seq));
+                        }
                         let (text, used) = render(&reply).expect("a whole reply");
                         assert_eq!(used, reply.len());
                         self.conn.push(format!("answer {text}"));
@@ -246,12 +258,14 @@ impl H {
                     read,
                     watch,
                     last,
+                    no_wait,
                     ..
                 } => format!(
-                    "lock {n}{}{}{}",
+                    "lock {n}{}{}{}{}",
                     if read { " read" } else { "" },
                     if watch { " watch" } else { "" },
-                    if last { " last" } else { "" }
+                    if last { " last" } else { "" },
+                    if no_wait { " no-wait" } else { "" }
                 ),
                 Req::TxExec {
                     part,
@@ -638,7 +652,7 @@ fn a_home_lock_that_waits_is_granted_through_the_executor() {
     };
     assert!(h
         .ex
-        .lock_request(&mut h.rings, 1, 0, other, false, false, 0));
+        .lock_request(&mut h.rings, 1, 0, other, false, false, false, 0));
     let answer = std::mem::take(&mut h.rings.0[1]);
     assert!(matches!(
         answer.resps[..],
@@ -727,15 +741,20 @@ fn a_woken_move_served_drops_its_waiter_before_the_unlock() {
     let mut h = H::new(1, 3);
     let (src, dst) = (key_on("s", 0, 3), key_on("d", 2, 3));
     let op = h.start_woken(&["BMOVE", &src, &dst, "0"]);
-    assert_eq!(h.all_sent(), strs(&[(0, "lock 1")]));
-    h.locked(op, false);
-    assert_eq!(h.all_sent(), strs(&[(2, "lock 1")]));
+    // Each shard is asked for its copies right behind its lock request.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(0, "lock 1"), (0, &format!("export {src}"))])
+    );
     h.locked(op, false);
     assert_eq!(
         h.all_sent(),
-        strs(&[(0, &format!("export {src}")), (2, &format!("export {dst}"))])
+        strs(&[(2, "lock 1"), (2, &format!("export {dst}"))])
     );
+    // A copy that comes in while locks are still being taken is kept.
     h.exported(op, &[(&src, Some("x,y"))]);
+    h.locked(op, false);
+    assert!(h.all_sent().is_empty(), "every copy is asked already");
     h.exported(op, &[(&dst, None)]);
     // Moved: the write-backs, then on the source's shard the waiter leaves
     // its queue ahead of the unlock.
@@ -821,4 +840,172 @@ fn publish_in_a_transaction_reaches_every_shard_in_its_turn() {
     h.reply(op, 1, 0, ":1\r\n");
     assert_eq!(h.conn(), ["answer [OK,6,OK]"]);
     assert!(h.idle());
+}
+
+#[test]
+fn finished_transactions_lend_their_buffers_to_the_next_ones_within_bounds() {
+    // Home shard 0 of 2: each MGET runs its home part inline and sends the
+    // rest with the lock request. Transactions one after the other, and
+    // then many at once, each answered right: a reused transaction, split
+    // plan or fan-out carries nothing over.
+    let mut h = H::new(0, 2);
+    for i in 0..3 {
+        let (a, b) = (
+            key_on(&format!("a{i}x"), 0, 2),
+            key_on(&format!("b{i}x"), 1, 2),
+        );
+        let op = h.start(&[&["MGET", &b, &a, &b]], false, &[]);
+        assert_eq!(
+            h.all_sent(),
+            strs(&[
+                (1, "lock 1 read last"),
+                (1, &format!("run 0.0 MGET {b} {b}")),
+                (1, "unlock"),
+            ])
+        );
+        h.locked(op, false);
+        h.reply(op, 0, 0, &format!("*2\r\n$2\r\nb{i}\r\n$2\r\nb{i}\r\n"));
+        assert_eq!(
+            h.conn(),
+            ["reads on".to_string(), format!("answer [b{i},nil,b{i}]")]
+        );
+        assert!(h.idle());
+    }
+    // One at a time, one of each is kept and reused.
+    assert_eq!(h.coord.spare_txs.len(), 1);
+    assert_eq!(h.coord.spare_fans.len(), 1);
+    assert_eq!(h.coord.spare_splits.len(), 1);
+    // Many in flight, answered out of order.
+    h.any_seq = true;
+    let mut ops = Vec::new();
+    for i in 0..100 {
+        let (a, b) = (
+            key_on(&format!("m{i}x"), 0, 2),
+            key_on(&format!("n{i}x"), 1, 2),
+        );
+        ops.push(h.start(&[&["MGET", &a, &b]], false, &[]));
+    }
+    h.all_sent();
+    h.conn();
+    for &op in ops.iter().rev() {
+        h.locked(op, false);
+        h.reply(op, 0, 1, "*1\r\n$1\r\nz\r\n");
+    }
+    assert_eq!(h.conn().len(), 100);
+    assert!(h.idle());
+    assert!(h.coord.spare_txs.len() <= SPARE_TXS);
+    assert!(h.coord.spare_fans.len() <= SPARE_TXS);
+    assert!(h.coord.spare_splits.len() <= SPARE_TXS);
+}
+
+#[test]
+fn a_home_above_the_other_shard_takes_its_locks_first_and_asks_not_to_wait() {
+    let mut h = H::new(1, 2);
+    let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
+    let op = h.start(&[&["MSET", &a, "1", &b, "2"]], false, &[]);
+    // The home keys are held out of order; shard 0 gets one message: its
+    // lock request (not to wait), its part and its unlock.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, "lock 1 last no-wait"),
+            (0, &format!("run 0.0 MSET {a} 1")),
+            (0, "unlock"),
+        ])
+    );
+    assert_eq!(h.ex.locks.holders_of(b.as_bytes()), 1);
+    assert_eq!(
+        h.ex.shard.get(&b),
+        None,
+        "the home part waits for the grant"
+    );
+    assert!(h.conn().is_empty(), "a refusal would send it again");
+    // Granted: the home part runs, the home locks go, and nothing more
+    // goes to shard 0 (it let go by itself).
+    h.locked(op, false);
+    assert_eq!(h.ex.shard.get(&b).as_deref(), Some("2"));
+    assert!(h.ex.locks.is_idle());
+    assert!(h.all_sent().is_empty());
+    assert_eq!(h.conn(), ["reads on"]);
+    h.reply(op, 0, 0, "+OK\r\n");
+    assert_eq!(h.conn(), ["answer OK"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_refused_try_starts_over_in_shard_order_and_later_ones_do_not_try() {
+    let mut h = H::new(1, 2);
+    let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
+    let op = h.start(&[&["MGET", &a, &b]], false, &[]);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (0, "lock 1 read last no-wait"),
+            (0, &format!("run 0.0 MGET {a}")),
+            (0, "unlock"),
+        ])
+    );
+    // Shard 0's keys are taken: nothing ran there. The home locks go and
+    // the transaction asks shard 0 first, waiting there this time.
+    h.coord.refused(&mut h.ex, &mut h.rings, op);
+    h.pump();
+    assert!(h.ex.locks.is_idle(), "the home locks went");
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(0, "lock 1 read"), (0, &format!("run 0.0 MGET {a}"))])
+    );
+    assert!(h.conn().is_empty());
+    h.locked(op, false);
+    assert_eq!(h.all_sent(), strs(&[(0, "unlock")]));
+    assert_eq!(h.conn(), ["reads on"]);
+    h.reply(op, 0, 0, "*1\r\n$1\r\nx\r\n");
+    assert_eq!(h.conn(), ["answer [x,nil]"]);
+    assert!(h.idle());
+    // The next transactions on shard 0 lock in order for a while.
+    for _ in 0..TRY_BACKOFF {
+        let op = h.start(&[&["MGET", &a, &b]], false, &[]);
+        assert_eq!(h.all_sent()[0], (0, "lock 1 read".to_string()));
+        h.locked(op, false);
+        h.all_sent();
+        h.reply(op, 0, 0, "*1\r\n$1\r\nx\r\n");
+        h.conn();
+        assert!(h.idle());
+    }
+    h.start(&[&["MGET", &a, &b]], false, &[]);
+    assert_eq!(
+        h.all_sent()[0],
+        (0, "lock 1 read last no-wait".to_string()),
+        "then it tries again"
+    );
+}
+
+#[test]
+fn a_request_not_to_wait_is_refused_when_its_keys_are_taken() {
+    let mut h = H::new(0, 2);
+    let a = key_on("a", 0, 2);
+    let held = Claim {
+        keys: vec![key_id(a.as_bytes())],
+        client: 9,
+        ..Claim::default()
+    };
+    assert!(h
+        .ex
+        .lock_request(&mut h.rings, 1, 0, held, false, false, false, 0));
+    std::mem::take(&mut h.rings.0[1]);
+    let writer = Claim {
+        keys: vec![key_id(a.as_bytes())],
+        client: 10,
+        ..Claim::default()
+    };
+    assert!(!h
+        .ex
+        .lock_request(&mut h.rings, 1, 1, writer, false, true, true, 0));
+    let answer = std::mem::take(&mut h.rings.0[1]);
+    assert!(matches!(
+        answer.resps[..],
+        [crate::msg::Resp::Refused { op: 1 }]
+    ));
+    assert_eq!(h.ex.locks.counts(), (1, 0), "nothing queued");
+    h.ex.unlock(&mut h.rings, tx_id(1, 0));
+    assert!(h.ex.locks.is_idle());
 }
