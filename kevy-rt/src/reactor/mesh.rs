@@ -25,7 +25,7 @@ pub const RING_BUDGET: usize = 64;
 /// descheduled for a while answers many batches at once, and dropping them
 /// here would make the next iterations allocate and regrow them all.
 const SPARE_CAP: usize = 64;
-const SPARE_BYTES: usize = 4 << 20;
+const SPARE_BYTES: usize = 1 << 20;
 
 /// What every reactor can see of every other.
 pub(super) struct Shared {
