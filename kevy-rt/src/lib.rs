@@ -350,9 +350,10 @@
 //! shard thus writes every subscriber at once; a busy one reads its
 //! pending input first, and the messages it delivers leave with those
 //! still queued, in one write per subscriber for several publisher
-//! batches. A message waits at most about a millisecond, or until 64 KB
-//! are queued for the subscriber (`reactor/pubsub.rs`); the output limits
-//! count queued bytes as any other output.
+//! batches. A queued subscriber is written once its first queued message
+//! has waited a millisecond (at the end of the iteration under way), or at
+//! once when 64 KB are queued for it (`reactor/pubsub.rs`); the output
+//! limits count queued bytes as any other output.
 //!
 //! **Encoding.** A shard frames each message once (per pattern for
 //! `pmessage`) and gives every local subscriber that frame, its first byte

@@ -15,9 +15,9 @@
 //! and rings between rounds; a shard with input pending reads it first,
 //! and the messages it delivers join the output of the subscribers still
 //! queued, which then leave in one write instead of one per publisher
-//! batch. Coalescing thus happens only while input is pending, and no
-//! message waits more than [`PUSH_MAX_DELAY_US`] or behind more than
-//! [`PUSH_FLUSH_BYTES`].
+//! batch. Coalescing thus happens only while input is pending; a queued
+//! subscriber is written once it has waited [`PUSH_MAX_DELAY_US`] (at the
+//! end of the iteration under way) or holds [`PUSH_FLUSH_BYTES`].
 
 use super::Reactor;
 use crate::conn::ConnState;
@@ -31,9 +31,10 @@ use std::io::Write;
 /// The longest one iteration spends writing queued subscribers before it
 /// looks at its sockets and rings again: a few writes of a few µs each.
 pub(super) const PUSH_ROUND_US: u64 = 25;
-/// A subscriber queued this long is written in the iteration that finds it
-/// so, whatever the round has spent: the most a message waits in a
-/// subscriber's output beyond the iteration that delivered it.
+/// A subscriber queued this long ago is written by the next flush,
+/// whatever the round has spent. With the work of the iteration under way
+/// (bounded by the command and ring budgets) this bounds how long a queued
+/// message waits.
 pub(super) const PUSH_MAX_DELAY_US: u64 = 1000;
 /// Unsent output at which a subscriber is written in the iteration that
 /// delivered to it, without queueing.
