@@ -28,6 +28,9 @@
 #            PUBLISH / LPUSH until all was read, / delivered
 #   tool%    the load tool's own CPU time over the run's wall time: near
 #            100 % the tool, on its one CPU, limits msg/s
+#   latency  fan-out only: p50 and p99 of each message's delivery, from
+#            the publisher's send of its batch to the return of the
+#            subscriber's read that brought it
 #
 # and how much CPU everything else on the machine took during the runs
 # (/proc/stat's busy time less the server's and the tool's). On a shared
@@ -176,6 +179,8 @@ pmed() {
                 else if (what == "cpu") print f[8] * 1e6 / hz / (f[5] > 0 ? f[5] : 1)
                 else if (what == "tool") print f[9] / hz / f[7] * 100
                 else if (what == "other") print f[10] / hz / f[7] * 100
+                else if (what == "p50") { if (f[13] != "") print f[13] }
+                else if (what == "p99") { if (f[14] != "") print f[14] }
                 else kept++
             }
             if (what == "n") print kept + 0
@@ -221,6 +226,21 @@ ps_table() {
         printf ' %6s %6s | %6s\n' "$(ratio "$(ps_rate "$wl" kevy1)" "$(ps_rate "$wl" redis)")" \
             "$(ratio "$(ps_cpu "$wl" kevy1)" "$(ps_cpu "$wl" redis)")" \
             "$(ratio "$(ps_rate "$wl" kevy2)" "$(ps_rate "$wl" kevy1)")"
+    done
+
+    echo
+    echo "fan-out delivery latency (us, from the publisher's send of a batch to the subscriber's read;" \
+        "medians of the runs' p50 and p99):"
+    printf '%-20s |' ""
+    for s in kevy1 kevy2 redis; do printf ' %8s %8s |' "$s p50" p99; done
+    echo
+    for wl in "${PS_WLS[@]}"; do
+        [[ $wl == fanout* ]] || continue
+        printf '%-20s |' "$(ps_describe "$wl")"
+        for s in kevy1 kevy2 redis; do
+            printf ' %s %s |' "$(fmt %8.0f "$(pmed "$wl" "$s" p50)")" "$(fmt %8.0f "$(pmed "$wl" "$s" p99)")"
+        done
+        echo
     done
 
     echo

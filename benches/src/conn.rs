@@ -268,8 +268,10 @@ pub fn wait_progress(progress: &AtomicU64, target: u64, idle: Duration, done: im
 }
 
 /// Reads `frame`s from the non-blocking `conns` in one epoll loop and hands
-/// each one's sequence number to `on_frame(conn index, seq, stream)`, which
-/// returns whether that connection expects nothing more. Adds the frames
+/// each one's sequence number to `on_frame(conn index, seq, stream, read
+/// at)`, which returns whether that connection expects nothing more; `read
+/// at` is when the read that brought the frame returned (one clock read
+/// per read, not per frame, so timing costs the reader next to nothing). Adds the frames
 /// taken to `progress` once per wake-up (the caller watches it) and returns
 /// when every connection expects nothing more or was closed, or once `stop`
 /// is set. Anything but `frame` from the server is fatal.
@@ -278,7 +280,7 @@ pub fn receive(
     frame: &Frame,
     stop: &AtomicBool,
     progress: &AtomicU64,
-    mut on_frame: impl FnMut(usize, u64, &mut TcpStream) -> bool,
+    mut on_frame: impl FnMut(usize, u64, &mut TcpStream, Instant) -> bool,
 ) -> Received {
     let poller = Poller::new().unwrap_or_else(|e| die(format_args!("epoll: {e}")));
     for (i, s) in conns.iter().enumerate() {
@@ -316,11 +318,12 @@ pub fn receive(
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
                 Err(e) => die(format_args!("read: {e}")),
             };
+            let at = Instant::now();
             let mut finished = false;
             while let Next::Seq(seq) = frame.next(rb.data()) {
                 rb.consume(frame.size());
                 taken += 1;
-                if on_frame(i, seq, s) {
+                if on_frame(i, seq, s, at) {
                     finished = true;
                     break;
                 }
@@ -403,7 +406,7 @@ mod tests {
         let stop = AtomicBool::new(false);
         let progress = AtomicU64::new(0);
         let mut next = [0u64; 3];
-        let r = receive(&mut conns, &f, &stop, &progress, |i, seq, _| {
+        let r = receive(&mut conns, &f, &stop, &progress, |i, seq, _, _| {
             assert_eq!(seq, next[i], "connection {i}");
             next[i] += 1;
             next[i] == 1000

@@ -191,6 +191,9 @@ pub(crate) struct Conn<S: Service> {
     pub in_ready: bool,
     /// Listed in the reactor's write list.
     pub in_write: bool,
+    /// Listed in the reactor's push queue (output that holds only pushed
+    /// messages, written after the replies).
+    pub in_push: bool,
 }
 
 impl<S: Service> ConnState<S> {

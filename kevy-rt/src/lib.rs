@@ -362,6 +362,18 @@
 //! overtakes the confirmation of its SUBSCRIBE); otherwise it goes to the
 //! output at once.
 //!
+//! **Writing.** Replies are written first; a subscriber whose output holds
+//! only messages waits in a push queue that the shard writes oldest first,
+//! a round of a few writes at a time, looking at its sockets and rings
+//! between rounds and never sleeping while the queue is not empty. An idle
+//! shard thus writes every subscriber at once; a busy one reads its
+//! pending input first, and the messages it delivers leave with those
+//! still queued, in one write per subscriber for several publisher
+//! batches. A queued subscriber is written once its first queued message
+//! has waited a millisecond (at the end of the iteration under way), or at
+//! once when 64 KB are queued for it (`reactor/pubsub.rs`); the output
+//! limits count queued bytes as any other output.
+//!
 //! **Encoding.** A shard frames each message once (per pattern for
 //! `pmessage`) and gives every local subscriber that frame, its first byte
 //! `*` for RESP2 or `>` for a RESP3 push: the frames differ in nothing

@@ -433,6 +433,10 @@ struct Reactor<S: Service> {
     /// Connections whose output waits for a remote reply (`COALESCE_US`);
     /// they stay marked `in_write` and are looked at every iteration.
     held_writes: Vec<u32>,
+    /// Subscribers with pushed messages to write, oldest first: slab
+    /// index, generation, and the `monotonic_us` at which each was queued
+    /// (`reactor/pubsub.rs`, "Writing pushes").
+    pushq: std::collections::VecDeque<(u32, u32, u64)>,
     /// Deadlines of blocked connections: (`monotonic_us`, slab index,
     /// generation, the blocked command's sequence number); stale entries
     /// are skipped when they come up.
@@ -508,6 +512,7 @@ impl<S: Service> Reactor<S> {
             desk: None,
             writes: Vec::new(),
             held_writes: Vec::new(),
+            pushq: Default::default(),
             timers: Default::default(),
             now_us: 0,
             now_ms: 0,
@@ -542,8 +547,10 @@ impl<S: Service> Reactor<S> {
                 }
                 continue;
             }
-            let busy =
-                !self.ready.is_empty() || self.mesh.has_outgoing() || self.svc.busy(&self.ex.shard);
+            let busy = !self.ready.is_empty()
+                || self.mesh.has_outgoing()
+                || !self.pushq.is_empty()
+                || self.svc.busy(&self.ex.shard);
             let mut timeout = if busy {
                 0
             } else if !self.held_writes.is_empty() || self.svc.background(&self.ex.shard) {
@@ -940,6 +947,9 @@ impl<S: Service> Reactor<S> {
         }
         writes.clear();
         self.scratch_writes = writes;
+        if !self.pushq.is_empty() {
+            self.flush_pushes();
+        }
     }
 
     /// Writes a connection's output and updates its epoll interest; false

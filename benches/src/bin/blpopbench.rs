@@ -170,7 +170,7 @@ fn main() {
             let blpop = blpop.clone();
             std::thread::spawn(move || {
                 let mut ids = Vec::new();
-                let r = receive(&mut conns, &frame, &stop, &progress, |_, seq, s| {
+                let r = receive(&mut conns, &frame, &stop, &progress, |_, seq, s, _| {
                     ids.push(seq);
                     // One small command on an otherwise idle socket: its
                     // send buffer has room.

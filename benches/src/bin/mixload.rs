@@ -19,6 +19,7 @@
 //! Raw RESP over std::net::TcpStream; no client library.
 
 use kevy_benches::cli::{die, num, Args};
+use kevy_benches::hist::Histogram;
 use kevy_benches::resp::{command, parse, Value};
 use kevy_sys::{Events, Interest, Poller, Token};
 use std::io::{ErrorKind, Read, Write};
@@ -241,68 +242,6 @@ impl Rng {
     /// Uniform enough in 0..n, for n below 2^32.
     fn below(&mut self, n: usize) -> usize {
         (((self.next() >> 32) * n as u64) >> 32) as usize
-    }
-}
-
-// ---------------------------------------------------------- histogram
-
-/// Latencies in nanoseconds, log-linear: 64 linear sub-buckets per power of
-/// two, so a reported percentile is within 1.6 % of the true value, in a
-/// fixed few KB however long the run.
-struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-    max: u64,
-}
-
-const SUB_BITS: u32 = 6;
-const SUB: u64 = 1 << SUB_BITS;
-
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            counts: vec![0; Self::index(u64::MAX) + 1],
-            total: 0,
-            max: 0,
-        }
-    }
-
-    fn index(v: u64) -> usize {
-        if v < 2 * SUB {
-            return v as usize;
-        }
-        let shift = 63 - v.leading_zeros() - SUB_BITS;
-        (shift as u64 * SUB + (v >> shift)) as usize
-    }
-
-    /// The middle of bucket `i`'s range.
-    fn value(i: usize) -> u64 {
-        let i = i as u64;
-        if i < 2 * SUB {
-            return i;
-        }
-        let shift = i / SUB - 1;
-        let low = (i % SUB + SUB) << shift;
-        low + ((1u64 << shift) >> 1)
-    }
-
-    fn record(&mut self, ns: u64, n: u64) {
-        self.counts[Self::index(ns)] += n;
-        self.total += n;
-        self.max = self.max.max(ns);
-    }
-
-    /// The latency at or below which a fraction `q` of the requests lie.
-    fn quantile(&self, q: f64) -> u64 {
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total.max(1));
-        let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Self::value(i).min(self.max);
-            }
-        }
-        self.max
     }
 }
 
@@ -776,33 +715,6 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn histogram_buckets_are_tight_and_ordered() {
-        let mut last = 0;
-        for v in (0..200_000u64).chain([1 << 20, 123_456_789, u64::MAX / 3]) {
-            let i = Histogram::index(v);
-            assert!(i >= last, "index goes back at {v}");
-            last = i;
-            let mid = Histogram::value(i);
-            let err = mid.abs_diff(v) as f64 / v.max(1) as f64;
-            assert!(err <= 1.0 / SUB as f64, "{v} -> bucket {i} -> {mid}");
-        }
-        assert!(Histogram::index(u64::MAX) < Histogram::new().counts.len());
-    }
-
-    #[test]
-    fn quantiles() {
-        let mut h = Histogram::new();
-        for v in 1..=1000u64 {
-            h.record(v * 1000, 1);
-        }
-        let near = |a: u64, b: u64| a.abs_diff(b) as f64 / b as f64 <= 1.0 / SUB as f64;
-        assert!(near(h.quantile(0.5), 500_000), "{}", h.quantile(0.5));
-        assert!(near(h.quantile(0.99), 990_000), "{}", h.quantile(0.99));
-        assert!(near(h.quantile(0.999), 999_000), "{}", h.quantile(0.999));
-        assert_eq!(h.quantile(1.0), 1_000_000);
-    }
 
     #[test]
     fn mix_weights() {

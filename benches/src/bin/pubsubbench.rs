@@ -13,6 +13,12 @@
 //! as lost messages, and the run goes on without it. The exit status is 2
 //! when anything was lost, duplicated or out of order.
 //!
+//! Delivery latency: the publisher notes when it sends each batch, and a
+//! subscriber's message counts from then to the return of the read that
+//! brought it (p50, p99, p99.9, max). With --rate the publisher sends its
+//! batches at that many messages per second instead of as fast as the
+//! replies come: latency when the server is not saturated.
+//!
 //! The subscribers are spread over R reader threads (default 1), each one
 //! epoll loop over non-blocking sockets; the publisher is the main thread,
 //! blocking. With the tool pinned to one CPU, as the bench scripts run it,
@@ -22,6 +28,7 @@
 
 use kevy_benches::cli::{die, Args};
 use kevy_benches::conn::{put_seq, receive, wait_progress, Blocking, Frame, SEQ_DIGITS};
+use kevy_benches::hist::Histogram;
 use kevy_benches::proc::{conns_per_epoll, spread_text, CpuSample};
 use kevy_benches::resp::{command, Value};
 use std::io::Write;
@@ -41,6 +48,8 @@ usage: pubsubbench [options]
   -d, --data-size D       message size in bytes, >= 16          [16]
   -c, --channel NAME      the channel                           [bench:chan]
   -r, --readers R         subscriber reader threads             [1]
+      --rate R            publish R messages per second, in batches of P
+                          evenly spaced (0: as fast as replies come)  [0]
       --server-pid PID    the server's pid: report its CPU time per
                           delivered message and how the connections
                           spread over its epoll instances (kevy: shards)
@@ -48,7 +57,8 @@ usage: pubsubbench [options]
                           without one                           [5]
   -q, --quiet             print only, tab-separated: delivered/s delivered
                           expected secs server_ticks client_ticks
-                          other_ticks bad spread
+                          other_ticks bad spread p50_us p99_us p999_us
+                          max_us
       --help              this text";
 
 struct Opts {
@@ -63,6 +73,7 @@ struct Opts {
     server_pid: Option<u32>,
     idle: Duration,
     quiet: bool,
+    rate: f64,
 }
 
 fn parse_opts() -> Opts {
@@ -78,6 +89,7 @@ fn parse_opts() -> Opts {
         server_pid: None,
         idle: Duration::from_secs(5),
         quiet: false,
+        rate: 0.0,
     };
     let mut args = Args::new(USAGE);
     while let Some(a) = args.next_opt() {
@@ -93,6 +105,7 @@ fn parse_opts() -> Opts {
             "--server-pid" => o.server_pid = Some(args.num(&a, 1)),
             "--idle" => o.idle = Duration::from_secs_f64(args.num(&a, 0.1)),
             "-q" | "--quiet" => o.quiet = true,
+            "--rate" => o.rate = args.num(&a, 0.0),
             _ => args.unknown(&a),
         }
     }
@@ -137,9 +150,10 @@ fn subscribe(o: &Opts) -> Vec<TcpStream> {
     conns.into_iter().map(|c| c.stream).collect()
 }
 
-/// Publishes N messages, P per batch; returns how many PUBLISH replies did
-/// not count every subscriber.
-fn publish(o: &Opts, p: &mut Blocking) -> u64 {
+/// Publishes N messages, P per batch, noting in `sent[seq]` when each
+/// went out (ns since `base`); returns how many PUBLISH replies did not
+/// count every subscriber.
+fn publish(o: &Opts, p: &mut Blocking, sent: &[AtomicU64], base: Instant) -> u64 {
     let data = vec![b'x'; o.data_size];
     let mut one = Vec::new();
     command(&mut one, &[b"PUBLISH", o.channel.as_bytes(), &data]);
@@ -150,11 +164,26 @@ fn publish(o: &Opts, p: &mut Blocking) -> u64 {
     let want = o.subscribers as i64;
     let mut bad = 0;
     let mut seq = 0u64;
+    let start = Instant::now();
     while seq < o.messages {
         let k = (o.messages - seq).min(o.pipeline as u64) as usize;
         for j in 0..k {
             let at = j * cmd_len + digits_at;
             put_seq(&mut batch[at..at + SEQ_DIGITS], seq + j as u64);
+        }
+        if o.rate > 0.0 {
+            let due = start + Duration::from_secs_f64(seq as f64 / o.rate);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        let now = base.elapsed().as_nanos() as u64;
+        for t in &sent[seq as usize..seq as usize + k] {
+            // Relaxed: the send below, a syscall, comes before the
+            // subscriber's read of the message in real time; a reader that
+            // could see 0 here skips the sample.
+            t.store(now, Ordering::Relaxed);
         }
         p.send(&batch[..k * cmd_len]);
         for _ in 0..k {
@@ -202,30 +231,40 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
     let target = o.messages;
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..o.messages).map(|_| AtomicU64::new(0)).collect());
+    let base = Instant::now();
     let handles: Vec<_> = groups
         .into_iter()
         .map(|mut conns| {
-            let (stop, progress) = (stop.clone(), progress.clone());
+            let (stop, progress, sent) = (stop.clone(), progress.clone(), sent.clone());
             let frame = Frame::new(&[b"message", o.channel.as_bytes()], o.data_size);
             std::thread::spawn(move || {
                 let mut tally = vec![Tally::default(); conns.len()];
-                let r = receive(&mut conns, &frame, &stop, &progress, |i, seq, _| {
+                let mut lat = Histogram::new();
+                let r = receive(&mut conns, &frame, &stop, &progress, |i, seq, _, at| {
                     let t = &mut tally[i];
                     if seq != t.next {
                         t.disorder += 1;
                     }
                     t.next = seq + 1;
                     t.got += 1;
+                    let sent_ns = sent
+                        .get(seq as usize)
+                        .map_or(0, |s| s.load(Ordering::Relaxed));
+                    if sent_ns != 0 {
+                        let read_ns = at.duration_since(base).as_nanos() as u64;
+                        lat.record(read_ns.saturating_sub(sent_ns), 1);
+                    }
                     t.got >= target
                 });
-                (tally, r)
+                (tally, r, lat)
             })
         })
         .collect();
 
     let cpu0 = CpuSample::take(o.server_pid);
     let t0 = Instant::now();
-    let bad_counts = publish(&o, &mut publisher);
+    let bad_counts = publish(&o, &mut publisher, &sent, base);
     let published = t0.elapsed();
 
     // Wait for the subscribers to read everything, or to stop getting it.
@@ -239,8 +278,10 @@ fn main() {
     let mut disorder = 0;
     let mut closed = 0;
     let mut last = t0;
+    let mut lat = Histogram::new();
     for h in handles {
-        let (tally, r) = h.join().unwrap_or_else(|_| die("a reader thread panicked"));
+        let (tally, r, l) = h.join().unwrap_or_else(|_| die("a reader thread panicked"));
+        lat.merge(&l);
         delivered += tally.iter().map(|t| t.got).sum::<u64>();
         disorder += tally.iter().map(|t| t.disorder).sum::<u64>();
         closed += r.closed.len();
@@ -255,12 +296,15 @@ fn main() {
     let rate = delivered as f64 / secs;
     let bad = (expected - delivered.min(expected)) + disorder + bad_counts;
     let spread_text = spread_text(spread.as_deref());
+    let us = |q: f64| lat.quantile(q) as f64 / 1000.0;
+    let (p50, p99, p999, max) = (us(0.5), us(0.99), us(0.999), lat.max as f64 / 1000.0);
 
     let mut out = std::io::stdout().lock();
     if o.quiet {
         let _ = writeln!(
             out,
-            "{rate:.0}\t{delivered}\t{expected}\t{secs:.3}\t{}\t{bad}\t{spread_text}",
+            "{rate:.0}\t{delivered}\t{expected}\t{secs:.3}\t{}\t{bad}\t{spread_text}\t\
+             {p50:.1}\t{p99:.1}\t{p999:.1}\t{max:.1}",
             cpu.fields(),
         );
     } else {
@@ -282,6 +326,11 @@ fn main() {
             "  delivered {delivered} of {expected} in {secs:.3} s: {rate:.0} msg/s \
              (published in {:.3} s)",
             published.as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "  delivery latency: p50 {p50:.1} µs, p99 {p99:.1} µs, p99.9 {p999:.1} µs, \
+             max {max:.1} µs"
         );
         let _ = cpu.write_report(&mut out, delivered, "delivered message", secs);
     }

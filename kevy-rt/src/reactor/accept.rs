@@ -123,6 +123,7 @@ impl<S: Service> Admit<'_, S> {
                 st,
                 in_ready: false,
                 in_write: false,
+                in_push: false,
             });
             let s = &self.stats.shards[self.id];
             s.connected_clients.fetch_add(1, Ordering::Relaxed);

@@ -6,6 +6,18 @@
 //! then gets that frame, its first byte set for its protocol (`*` in
 //! RESP2, `>` in RESP3: the rest of a message frame is the same in both).
 //! The crate doc ("Pub/sub") has the argument for exact counts and order.
+//!
+//! Writing pushes: a subscriber whose output holds only pushed messages
+//! waits in the push queue, written after the replies of the iteration and
+//! for at most [`PUSH_ROUND_US`] per iteration, oldest first. The loop
+//! does not sleep while the queue holds anyone, so an idle shard writes
+//! every subscriber at once, a round at a time with a look at its sockets
+//! and rings between rounds; a shard with input pending reads it first,
+//! and the messages it delivers join the output of the subscribers still
+//! queued, which then leave in one write instead of one per publisher
+//! batch. Coalescing thus happens only while input is pending; a queued
+//! subscriber is written once it has waited [`PUSH_MAX_DELAY_US`] (at the
+//! end of the iteration under way) or holds [`PUSH_FLUSH_BYTES`].
 
 use super::Reactor;
 use crate::conn::ConnState;
@@ -13,8 +25,20 @@ use crate::fold::FanOut;
 use crate::msg::{Dest, Req, Resp};
 use crate::service::{Fold, OutputLimit, PubSubOp, Service};
 use kevy_resp::{Args, Reply};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
+
+/// The longest one iteration spends writing queued subscribers before it
+/// looks at its sockets and rings again: a few writes of a few µs each.
+pub(super) const PUSH_ROUND_US: u64 = 25;
+/// A subscriber queued this long ago is written by the next flush,
+/// whatever the round has spent. With the work of the iteration under way
+/// (bounded by the command and ring budgets) this bounds how long a queued
+/// message waits.
+pub(super) const PUSH_MAX_DELAY_US: u64 = 1000;
+/// Unsent output at which a subscriber is written in the iteration that
+/// delivered to it, without queueing.
+const PUSH_FLUSH_BYTES: usize = 64 * 1024;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 type Set<K> = HashSet<K, ahash::RandomState>;
@@ -414,11 +438,12 @@ impl<S: Service> Reactor<S> {
                 &mut self.conns,
                 &self.gens,
                 &mut self.writes,
+                &mut self.pushq,
                 &mut me,
                 subs,
                 &frame,
                 limit,
-                self.now_ms,
+                (self.now_ms, self.now_us),
             );
         }
         if !sharded {
@@ -437,11 +462,12 @@ impl<S: Service> Reactor<S> {
                     &mut self.conns,
                     &self.gens,
                     &mut self.writes,
+                    &mut self.pushq,
                     &mut me,
                     subs,
                     &frame,
                     limit,
-                    self.now_ms,
+                    (self.now_ms, self.now_us),
                 );
             }
         }
@@ -516,43 +542,94 @@ impl Directory {
 
 /// Pushes a message frame (framed for RESP2) to every subscriber
 /// `(idx, gen)` of `subs`, enforcing the subscriber output limit; returns
-/// how many count as receivers.
+/// how many count as receivers. A subscriber not otherwise due for a write
+/// joins the push queue; one disconnected by its limit, or holding
+/// [`PUSH_FLUSH_BYTES`], is written in this iteration. `now` is
+/// `(unix_ms, monotonic_us)`.
 #[allow(clippy::too_many_arguments)]
 fn push_to<S: Service>(
     conns: &mut [Option<crate::conn::Conn<S>>],
     gens: &[u32],
     writes: &mut Vec<u32>,
+    pushq: &mut VecDeque<(u32, u32, u64)>,
     me: &mut Option<(u32, &mut ConnState<S>)>,
     subs: &Map<u32, u32>,
     frame: &[u8],
     limit: OutputLimit,
-    now_ms: u64,
+    (now_ms, now_us): (u64, u64),
 ) -> u64 {
     let mut count = 0;
     for (&idx, &gen) in subs {
-        let st: &mut ConnState<S> = match me {
-            Some((i, st)) if *i == idx => st,
-            _ => {
-                if gens.get(idx as usize) != Some(&gen) {
-                    continue;
+        if let Some((i, st)) = me {
+            if *i == idx {
+                // The publisher, running: written after its commands.
+                count += 1;
+                if !st.closing {
+                    let first = if st.client.resp3 { b'>' } else { b'*' };
+                    st.push_limited(first, &frame[1..], limit, now_ms);
                 }
-                let Some(c) = conns.get_mut(idx as usize).and_then(Option::as_mut) else {
-                    continue;
-                };
-                if !c.in_write {
-                    c.in_write = true;
-                    writes.push(idx);
-                }
-                &mut c.st
+                continue;
             }
+        }
+        if gens.get(idx as usize) != Some(&gen) {
+            continue;
+        }
+        let Some(c) = conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            continue;
         };
-        count += 1;
         // One disconnected by its output limit is still subscribed until it
         // is closed: counted, as Redis counts a client it will free.
-        if !st.closing {
-            let first = if st.client.resp3 { b'>' } else { b'*' };
-            st.push_limited(first, &frame[1..], limit, now_ms);
+        count += 1;
+        if !c.st.closing {
+            let first = if c.st.client.resp3 { b'>' } else { b'*' };
+            c.st.push_limited(first, &frame[1..], limit, now_ms);
+        }
+        if c.in_write {
+            continue;
+        }
+        if c.st.closing || c.st.unsent() >= PUSH_FLUSH_BYTES {
+            c.in_write = true;
+            writes.push(idx);
+        } else if !c.in_push {
+            c.in_push = true;
+            pushq.push_back((idx, gen, now_us));
         }
     }
     count
+}
+
+impl<S: Service> Reactor<S> {
+    /// Writes queued subscribers, oldest first, for one round of
+    /// [`PUSH_ROUND_US`] (at least one write), and every one queued
+    /// [`PUSH_MAX_DELAY_US`] ago or more; the rest wait for the next
+    /// iteration, which comes without sleeping.
+    pub(super) fn flush_pushes(&mut self) {
+        let t0 = kevy_sys::clock::monotonic_us();
+        let mut now = t0;
+        while let Some(&(idx, gen, since)) = self.pushq.front() {
+            if now.saturating_sub(t0) >= PUSH_ROUND_US
+                && now.saturating_sub(since) < PUSH_MAX_DELAY_US
+            {
+                break;
+            }
+            self.pushq.pop_front();
+            if self.gens.get(idx as usize) != Some(&gen) {
+                continue;
+            }
+            let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+                continue;
+            };
+            c.in_push = false;
+            // Written with the replies this iteration (or held with them
+            // for a remote reply), or written since it was queued.
+            if c.in_write || c.st.unsent() == 0 {
+                continue;
+            }
+            c.in_write = true;
+            if !self.flush_conn(idx) {
+                self.close(idx);
+            }
+            now = kevy_sys::clock::monotonic_us();
+        }
+    }
 }

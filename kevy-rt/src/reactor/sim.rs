@@ -232,6 +232,7 @@ impl<S: Service> Sim<S> {
         r.ready.is_empty()
             && r.writes.is_empty()
             && r.held_writes.is_empty()
+            && r.pushq.is_empty()
             && !r.coord.has_runnable()
             && !r.mesh.has_outgoing()
             && !r.mesh.has_incoming()
