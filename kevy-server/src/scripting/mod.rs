@@ -50,6 +50,7 @@
 
 mod convert;
 pub mod engine;
+mod ffi;
 pub mod lualib;
 pub mod sha1;
 
