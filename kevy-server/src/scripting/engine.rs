@@ -1184,6 +1184,12 @@ pub fn reachable(shard: &Shard, declared: Args<'_>, key: &[u8]) -> bool {
     shard.nshards <= 1 || kevy_rt::shard_of(key, shard.nshards) == shard.id
 }
 
+/// Whether [`reachable`] holds for every key on `shard`.
+#[inline]
+fn everything_reachable(shard: &Shard) -> bool {
+    !shard.scratch && !shard.locked && shard.nshards <= 1
+}
+
 /// What a `redis.call` comes to, before Lua sees it.
 enum Outcome {
     /// The command ran: its reply is in [`Run::reply`].
@@ -1400,6 +1406,9 @@ fn call_checked(r: &mut Run, server: &Arc<Server>, args: Args<'_>) -> Outcome {
     };
     let declared = std::mem::take(&mut r.keys);
     let blocked = match route {
+        // One shard that no transaction holds, and no write to undo:
+        // every key is reachable and nothing is kept (see `reachable`).
+        Route::Keys { .. } if r.undo.is_none() && everything_reachable(&r.shard) => None,
         Route::Keys { .. } => {
             let mut bad = route
                 .keys(args)
