@@ -59,6 +59,7 @@ layouts!(
     keyspace_events_come_from_the_final_run_only: [1, 2],
     declared_keys_across_shards_then_undeclared: [2, 3],
     multi_and_whole_keyspace_commands_stay_an_error: [2],
+    non_local_error_names_the_script_line: [2, 3],
     clients_hanging_up_leave_no_lock_and_no_half_write: [2, 3],
     blocked_clients_are_served_by_the_script_push: [1, 2, 3],
 );
@@ -600,6 +601,30 @@ fn multi_and_whole_keyspace_commands_stay_an_error(cores: usize) {
         let r: redis::RedisResult<()> = eval(&mut c, script, &[], &[&a, &b]);
         let err = r.unwrap_err().to_string();
         assert!(err.contains("non local key"), "{err}");
+    }
+}
+
+/// Inside MULTI, the error of a key of another shard names the line of
+/// the script's `redis.call` that reached it, whether the call is made
+/// directly, from a nested function, or through `pcall` (which does not
+/// keep the script going).
+fn non_local_error_names_the_script_line(cores: usize) {
+    let srv = kevy(cores);
+    let mut c = client(srv.port);
+    let a = key_on("line:", 0, cores);
+    let b = key_on("line:", 1, cores);
+    for (script, line) in [
+        ("local x = 1\nreturn redis.call('get', ARGV[1])", 2),
+        ("local function f(k)\n  return redis.call('get', k)\nend\n\nreturn f(ARGV[1])", 2),
+        ("redis.call('get', KEYS[1])\n\nlocal ok, e = pcall(redis.call, 'get', ARGV[1])\nreturn 1", 3),
+    ] {
+        let mut p = redis::pipe();
+        p.atomic();
+        p.cmd("EVAL").arg(script).arg(1).arg(&a).arg(&b);
+        let r: redis::RedisResult<Vec<redis::Value>> = p.query(&mut c);
+        let text = format!("{r:?}");
+        assert!(text.contains("non local key"), "{text}");
+        assert!(text.contains(&format!("on @user_script:{line}.")), "{script}: {text}");
     }
 }
 

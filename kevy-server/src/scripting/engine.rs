@@ -376,12 +376,7 @@ fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Result<R, String> {
 /// first frame from `level` on that is not internal, past at most one C
 /// function (the one that raised it). `(source, line)`.
 fn location(lua: &Lua, level: usize) -> Option<(String, i64)> {
-    location_from(lua, level, false)
-}
-
-/// [`location`], with the one C function to skip already skipped when
-/// `skipped_c`.
-fn location_from(lua: &Lua, level: usize, mut skipped_c: bool) -> Option<(String, i64)> {
+    let mut skipped_c = false;
     for l in level..level + 16 {
         let frame = lua.inspect_stack(l, |d| {
             let s = d.source();
@@ -1281,16 +1276,17 @@ pub(super) fn script_args(f: impl FnOnce(Args<'_>, Args<'_>)) {
 }
 
 /// Records why `redis.call` stopped the run and raises (the upvalue of
-/// the `redis.call` C functions, called by them): the place is that of
-/// the script's call, past the C function.
+/// the `redis.call` C functions, called by them): the place is found from
+/// the frame above that `redis.call` (level 1 is the C function, level 0
+/// this one), as an error raised by `redis.call` itself is placed.
 fn halt(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
     match r.halting.take() {
         Some(Halt::NonLocal(key)) => {
-            let at = location_from(lua, 2, true);
+            let at = location(lua, 2);
             stop(lua, r, Stop::NonLocal { key, at })
         }
         Some(Halt::Killed) => {
-            let at = location_from(lua, 2, true);
+            let at = location(lua, 2);
             stop(lua, r, Stop::Killed { at })
         }
         Some(Halt::Stopped) | None => raise(Raised::Stop),
