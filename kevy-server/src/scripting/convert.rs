@@ -1,33 +1,14 @@
 //! Conversions between Lua values and RESP, exactly as Redis's
 //! `luaReplyToRedisReply` and `redisProtocolToLuaType` make them: a script's
-//! return value becomes the client's reply, and a command's reply becomes
-//! what `redis.call` returns.
+//! return value becomes the client's reply here; a command's reply becomes
+//! what `redis.call` returns in `ffi.rs`, straight onto Lua's stack.
 
 use kevy_resp::Reply;
-use mlua::{Either, Lua, LuaString, Table, Value};
+use mlua::{Table, Value};
 
 /// Nesting at which a reply stops with Redis's stack-limit error (Redis
 /// stops where Lua's C stack does; a table that contains itself ends here).
 const MAX_DEPTH: usize = 1000;
-
-/// A Lua array of `items` (KEYS, ARGV, a function's arguments), or `None`
-/// for none (the prelude makes an empty table, cheaper from Lua's side).
-/// Each item goes straight onto Lua's stack and into the table: mlua
-/// pushes a `&str` without taking a reference to it, so only bytes that
-/// are not UTF-8 take the slower way through a `LuaString`.
-pub fn lua_array<'a>(
-    lua: &Lua,
-    items: impl ExactSizeIterator<Item = &'a [u8]>,
-) -> mlua::Result<Option<Table>> {
-    if items.len() == 0 {
-        return Ok(None);
-    }
-    lua.create_sequence_from(items.map(|b| match std::str::from_utf8(b) {
-        Ok(s) => Either::Left(s),
-        Err(_) => Either::Right(LuaString::wrap(b)),
-    }))
-    .map(Some)
-}
 
 /// Writes `v` as the script's reply. `script_resp3`: the script called
 /// `redis.setresp(3)` (booleans are then RESP3 booleans).
@@ -148,137 +129,10 @@ fn table_to_reply(t: &Table, out: &mut Reply<'_>, script_resp3: bool, depth: usi
     }
 }
 
-/// Converts one complete reply at the start of `buf` into a Lua value, as
-/// `redis.call` returns it; the bytes it took. An error reply is an error
-/// table (`{err=…}`), as `luaPushErrorBuff` builds it.
-pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
-    let line_end = |from: usize| -> mlua::Result<usize> {
-        let mut at = from;
-        while let Some(p) = buf[at..].iter().position(|&b| b == b'\r') {
-            if buf.get(at + p + 1) == Some(&b'\n') {
-                return Ok(at + p);
-            }
-            at += p + 1;
-        }
-        Err(mlua::Error::runtime("malformed reply"))
-    };
-    let kind = *buf
-        .first()
-        .ok_or_else(|| mlua::Error::runtime("empty reply"))?;
-    let end = line_end(1)?;
-    let line = &buf[1..end];
-    let next = end + 2;
-    let int = |l: &[u8]| -> i64 { kevy_store::num::parse_i64(l).unwrap_or(0) };
-    Ok(match kind {
-        b'+' => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(line)?)?;
-            (Value::Table(t), next)
-        }
-        b'-' => (Value::Table(error_table(lua, line)?), next),
-        b':' => (Value::Number(int(line) as f64), next),
-        b'$' => {
-            let n = int(line);
-            if n < 0 {
-                (Value::Boolean(false), next)
-            } else {
-                let n = n as usize;
-                let s = buf
-                    .get(next..next + n)
-                    .ok_or_else(|| mlua::Error::runtime("malformed reply"))?;
-                (Value::String(lua.create_string(s)?), next + n + 2)
-            }
-        }
-        b'*' | b'>' | b'~' | b'%' => {
-            let n = int(line);
-            if n < 0 {
-                return Ok((Value::Boolean(false), next));
-            }
-            let n = n as usize;
-            let mut at = next;
-            let t = lua.create_table_with_capacity(if kind == b'%' { 0 } else { n }, 0)?;
-            match kind {
-                b'%' => {
-                    let m = lua.create_table()?;
-                    for _ in 0..n {
-                        let (k, used) = reply_to_lua(lua, &buf[at..])?;
-                        at += used;
-                        let (v, used) = reply_to_lua(lua, &buf[at..])?;
-                        at += used;
-                        if !k.is_nil() {
-                            m.raw_set(k, v)?;
-                        }
-                    }
-                    t.raw_set("map", m)?;
-                }
-                b'~' => {
-                    let s = lua.create_table()?;
-                    for _ in 0..n {
-                        let (k, used) = reply_to_lua(lua, &buf[at..])?;
-                        at += used;
-                        if !k.is_nil() {
-                            s.raw_set(k, true)?;
-                        }
-                    }
-                    t.raw_set("set", s)?;
-                }
-                _ => {
-                    for i in 1..=n {
-                        let (v, used) = reply_to_lua(lua, &buf[at..])?;
-                        at += used;
-                        t.raw_set(i, v)?;
-                    }
-                }
-            }
-            (Value::Table(t), at)
-        }
-        b'_' => (Value::Nil, next),
-        b'#' => (Value::Boolean(line == b"t"), next),
-        b',' => {
-            let d = std::str::from_utf8(line)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                .unwrap_or(0.0);
-            let t = lua.create_table()?;
-            t.raw_set("double", d)?;
-            (Value::Table(t), next)
-        }
-        b'(' => {
-            let t = lua.create_table()?;
-            t.raw_set("big_number", lua.create_string(line)?)?;
-            (Value::Table(t), next)
-        }
-        b'=' => {
-            let n = int(line).max(0) as usize;
-            let s = buf
-                .get(next..next + n)
-                .ok_or_else(|| mlua::Error::runtime("malformed reply"))?;
-            let (format, text) = if s.len() >= 4 {
-                (&s[..3], &s[4..])
-            } else {
-                (s, &b""[..])
-            };
-            let v = lua.create_table()?;
-            v.raw_set("format", lua.create_string(format)?)?;
-            v.raw_set("string", lua.create_string(text)?)?;
-            let t = lua.create_table()?;
-            t.raw_set("verbatim_string", v)?;
-            (Value::Table(t), next + n + 2)
-        }
-        _ => return Err(mlua::Error::runtime("unknown reply type")),
-    })
-}
-
-/// `luaPushErrorBuff` of a reply's error text (without its `-`): the code
-/// before the first space, the message after it (a text without a space is
-/// all message, code ERR), CR and LF trimmed from both ends of the message.
-pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.raw_set("err", lua.create_string(error_text(text))?)?;
-    Ok(t)
-}
-
-/// The `err` text of [`error_table`].
+/// The `err` text of an error table for a reply's error text (without
+/// its `-`), as `luaPushErrorBuff` builds it: the code before the first
+/// space, the message after it (a text without a space is all message,
+/// code ERR), CR and LF trimmed from both ends of the message.
 pub fn error_text(text: &[u8]) -> Vec<u8> {
     let (code, msg): (&[u8], &[u8]) = match text.iter().position(|&b| b == b' ') {
         Some(sp) => (&text[..sp], &text[sp + 1..]),

@@ -8,7 +8,7 @@
 //! kept between runs (argument buffer, reply buffer), so a cached script
 //! costs no allocation on the Rust side beyond Lua's own.
 
-use super::convert::{lua_array, lua_to_reply, reply_to_lua};
+use super::convert::lua_to_reply;
 use super::flags;
 use super::sha1::sha1_hex;
 use crate::ctx::{ConnCtx, Ctx, Session};
@@ -35,6 +35,8 @@ pub const NON_LOCAL: &str = "ERR Script attempted to access a non local key in a
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// The thread's run, for `redis.call` (a C function: `ffi.rs`).
+    static RUN: RefCell<Option<Rc<RefCell<Run>>>> = const { RefCell::new(None) };
 }
 
 /// A compiled script or function and its flags.
@@ -136,10 +138,16 @@ pub struct Run {
     /// transaction holding keys here), or in a round that finds keys.
     undo: Option<Vec<(Vec<u8>, kevy_store::Snapshot)>>,
     stop: Option<Stop>,
+    /// Why `redis.call` is stopping the run, for the function that records
+    /// the stop ([`halt`]).
+    halting: Option<Halt>,
     /// The effects recorded before the script, to drop what it recorded
     /// when it stops.
     prop_mark: Option<(usize, usize)>,
     argv: OwnedArgs,
+    /// The run's arguments after its keys (ARGV, a function's second
+    /// table).
+    script_argv: OwnedArgs,
     reply: Vec<u8>,
     active: bool,
     /// The run is a function's (FCALL).
@@ -191,8 +199,10 @@ impl Engine {
             registering: None,
             undo: None,
             stop: None,
+            halting: None,
             prop_mark: None,
             argv: OwnedArgs::default(),
+            script_argv: OwnedArgs::default(),
             reply: Vec::with_capacity(256),
             active: false,
             function: false,
@@ -203,22 +213,16 @@ impl Engine {
             fn_command: OwnedArgs::default(),
         }));
         let rust = lua.create_table()?;
+        RUN.with(|slot| *slot.borrow_mut() = Some(run.clone()));
         let r = run.clone();
-        rust.raw_set(
-            "call",
-            lua.create_function(move |lua, args: MultiValue| {
-                let mut run = r.borrow_mut();
-                call(lua, &mut run, args, true)
-            })?,
-        )?;
-        let r = run.clone();
-        rust.raw_set(
-            "pcall",
-            lua.create_function(move |lua, args: MultiValue| {
-                let mut run = r.borrow_mut();
-                call(lua, &mut run, args, false)
-            })?,
-        )?;
+        let halt = lua.create_function(move |lua, ()| -> mlua::Result<()> {
+            let mut run = r.borrow_mut();
+            halt(lua, &mut run)
+        })?;
+        let (call, pcall) = super::ffi::functions(&lua, halt)?;
+        rust.raw_set("call", call)?;
+        rust.raw_set("pcall", pcall)?;
+        rust.raw_set("args", super::ffi::args_function(&lua)?)?;
         rust.raw_set("sha1hex", lua.create_function(api_sha1hex)?)?;
         rust.raw_set("log", lua.create_function(api_log)?)?;
         let r = run.clone();
@@ -585,11 +589,6 @@ fn run(
     let numkeys = kevy_store::num::parse_i64(args.get(2)).unwrap_or(0).max(0) as usize;
     let keys = (3..3 + numkeys).map(|i| args.get(i));
     let argv = (3 + numkeys..args.len()).map(|i| args.get(i));
-    let made = lua_array(&e.lua, keys.clone()).and_then(|k| Ok((k, lua_array(&e.lua, argv)?)));
-    let (ktab, atab) = match made {
-        Ok(t) => t,
-        Err(err) => return ctx.out.error(&format!("ERR {err}")),
-    };
 
     // Move the shard into the run.
     {
@@ -607,6 +606,12 @@ fn run(
         r.keys.clear();
         for k in keys {
             r.keys.push(k);
+        }
+        // The prelude's runner makes KEYS and ARGV from these
+        // (`ffi::args_function`).
+        r.script_argv.clear();
+        for a in argv {
+            r.script_argv.push(a);
         }
         // An undeclared key may stop the run: several shards, or a
         // transaction holding or waiting for keys here.
@@ -645,7 +650,7 @@ fn run(
     } else {
         &e.run_script
     };
-    let result: mlua::Result<(bool, Value)> = entry.call((func, ktab, atab));
+    let result: mlua::Result<(bool, Value)> = entry.call(func);
     if discovering {
         e.rand.set(rand);
     }
@@ -653,6 +658,7 @@ fn run(
     let (stop, resp3) = {
         let mut r = e.run.borrow_mut();
         r.active = false;
+        r.halting = None;
         if r.busy {
             r.busy = false;
             if let Some(s) = r.server.clone() {
@@ -670,6 +676,11 @@ fn run(
         std::mem::swap(&mut r.shard, ctx.shard);
         (stop, r.resp3)
     };
+    // A command that panicked under `redis.call` panics here, its shard
+    // back in place.
+    if let Some(payload) = super::ffi::take_panic() {
+        std::panic::resume_unwind(payload);
+    }
     if stop.is_some() {
         // A stopped run's hook raised on every instruction until the
         // script unwound.
@@ -1273,70 +1284,162 @@ fn bulk_of(reply: &[u8]) -> Option<Vec<u8>> {
     rest.get(nl + 2..nl + 2 + len).map(<[u8]>::to_vec)
 }
 
-/// A failed check: raised by redis.call, returned as an error table by
-/// redis.pcall.
-fn fail(lua: &Lua, msg: &str, raising: bool) -> mlua::Result<Value> {
-    if raising {
-        return raise_plain(msg);
-    }
-    let t = lua.create_table()?;
-    t.raw_set(
-        "err",
-        lua.create_string(super::convert::error_text(format!("ERR {msg}").as_bytes()))?,
-    )?;
-    Ok(Value::Table(t))
+/// Whether [`reachable`] holds for every key on `shard`.
+#[inline]
+fn everything_reachable(shard: &Shard) -> bool {
+    !shard.scratch && !shard.locked && shard.nshards <= 1
 }
 
-/// redis.call (`raising`) and redis.pcall: checks the command as Redis's
-/// `scriptCall` does, runs it on the run's shard, and converts its reply.
-fn call(lua: &Lua, r: &mut Run, args: MultiValue, raising: bool) -> mlua::Result<Value> {
+/// What a `redis.call` comes to, before Lua sees it.
+enum Outcome {
+    /// The command ran: its reply is in [`Run::reply`].
+    Reply,
+    /// PUBLISH's receivers.
+    Int(i64),
+    /// An error table's text: raised by redis.call, returned by
+    /// redis.pcall.
+    Fail(Vec<u8>),
+    /// An error table's text, raised by both.
+    Raise(Vec<u8>),
+    /// The run stops here.
+    Halt(Halt),
+}
+
+/// Why a `redis.call` stops the run.
+#[derive(Debug)]
+enum Halt {
+    /// A key it cannot reach.
+    NonLocal(Vec<u8>),
+    /// A command over every key, which this run cannot see.
+    Whole,
+    /// SCRIPT KILL or FUNCTION KILL asked it to stop.
+    Killed,
+    /// The run was stopped already (a `pcall` caught the first stop).
+    Stopped,
+}
+
+/// A failed check's error text (`luaPushError`: code ERR).
+fn failed(msg: &str) -> Outcome {
+    Outcome::Fail(super::convert::error_text(format!("ERR {msg}").as_bytes()))
+}
+
+/// redis.call (`raising`) and redis.pcall, called from Lua (`ffi.rs`):
+/// checks the command as Redis's `scriptCall` does, runs it on the run's
+/// shard, and pushes its reply onto the call's stack.
+pub(super) fn redis_call(frame: &super::ffi::Frame, raising: bool) -> super::ffi::Done {
+    use super::ffi::Done;
+    let run = RUN.with(|slot| slot.borrow().clone());
+    let outcome = match run.as_ref().map(|r| r.try_borrow_mut()) {
+        Some(Ok(mut r)) => {
+            let outcome = call(&mut r, frame);
+            if let Outcome::Reply = outcome {
+                let out = &r.reply;
+                if raising && out.first() == Some(&b'-') {
+                    let end = out.len().saturating_sub(2).max(1);
+                    frame.push_error(&super::convert::error_text(&out[1..end]));
+                    return Done::Raise;
+                }
+                if frame.push_reply(out) {
+                    return Done::Return;
+                }
+                frame.push_error(b"ERR malformed reply");
+                return Done::Raise;
+            }
+            if let Outcome::Halt(h) = outcome {
+                r.halting = Some(h);
+                return Done::Stop;
+            }
+            outcome
+        }
+        _ => Outcome::Raise(super::convert::error_text(
+            b"ERR redis.call/pcall can only be called inside a script invocation",
+        )),
+    };
+    match outcome {
+        Outcome::Int(n) => {
+            frame.push_int(n);
+            Done::Return
+        }
+        Outcome::Fail(text) if !raising => {
+            frame.push_error(&text);
+            Done::Return
+        }
+        Outcome::Fail(text) | Outcome::Raise(text) => {
+            frame.push_error(&text);
+            Done::Raise
+        }
+        Outcome::Reply | Outcome::Halt(_) => unreachable!("handled above"),
+    }
+}
+
+/// Hands the run's keys and arguments to `f` (none outside a run).
+pub(super) fn script_args(f: impl FnOnce(Args<'_>, Args<'_>)) {
+    let run = RUN.with(|slot| slot.borrow().clone());
+    let r = run.as_ref().and_then(|r| r.try_borrow().ok());
+    match r {
+        Some(r) if r.active => f(r.keys.args(), r.script_argv.args()),
+        _ => f(Args::new(&[], &[]), Args::new(&[], &[])),
+    }
+}
+
+/// Records why `redis.call` stopped the run and raises (the upvalue of
+/// the `redis.call` C functions, called by them): the place is found from
+/// the frame above that `redis.call` (level 1 is the C function, level 0
+/// this one), as an error raised by `redis.call` itself is placed.
+fn halt(lua: &Lua, r: &mut Run) -> mlua::Result<()> {
+    match r.halting.take() {
+        Some(Halt::NonLocal(key)) => {
+            let at = location(lua, 2);
+            stop(lua, r, Stop::NonLocal { key, at })
+        }
+        Some(Halt::Killed) => {
+            let at = location(lua, 2);
+            stop(lua, r, Stop::Killed { at })
+        }
+        Some(Halt::Whole) => {
+            let at = location(lua, 2);
+            stop(lua, r, Stop::Whole { at })
+        }
+        Some(Halt::Stopped) | None => raise(Raised::Stop),
+    }
+}
+
+fn call(r: &mut Run, frame: &super::ffi::Frame) -> Outcome {
     if !r.active {
-        return raise_plain("redis.call/pcall can only be called inside a script invocation");
+        return Outcome::Raise(super::convert::error_text(
+            b"ERR redis.call/pcall can only be called inside a script invocation",
+        ));
     }
     if r.stop.is_some() {
-        return raise(Raised::Stop);
+        return Outcome::Halt(Halt::Stopped);
     }
-    if args.is_empty() {
-        return fail(
-            lua,
-            "Please specify at least one argument for this redis lib call",
-            raising,
-        );
+    if frame.len() == 0 {
+        return failed("Please specify at least one argument for this redis lib call");
     }
     let mut argv = std::mem::take(&mut r.argv);
-    let result = if lua_args(&args, &mut argv) {
-        drop(args);
+    argv.clear();
+    let outcome = if frame.read_args(&mut argv) {
         // Taken out for the call rather than cloned: no reference count
         // traffic per command.
         match r.server.take() {
             Some(server) => {
-                let result = call_checked(lua, r, &server, argv.args(), raising);
+                let outcome = call_checked(r, &server, argv.args());
                 r.server = Some(server);
-                result
+                outcome
             }
-            None => fail(lua, "Unknown Redis command called from script", raising),
+            None => failed("Unknown Redis command called from script"),
         }
     } else {
-        fail(
-            lua,
-            "Lua redis lib command arguments must be strings or integers",
-            raising,
-        )
+        failed("Lua redis lib command arguments must be strings or integers")
     };
     r.argv = argv;
-    result
+    outcome
 }
 
-fn call_checked(
-    lua: &Lua,
-    r: &mut Run,
-    server: &Arc<Server>,
-    args: Args<'_>,
-    raising: bool,
-) -> mlua::Result<Value> {
+fn call_checked(r: &mut Run, server: &Arc<Server>, args: Args<'_>) -> Outcome {
     let table = &server.table;
     let Some(cmd) = table.lookup(args.get(0)) else {
-        return fail(lua, "Unknown Redis command called from script", raising);
+        return failed("Unknown Redis command called from script");
     };
     let spec = table.get(cmd);
     let subs = table.subs(cmd);
@@ -1349,22 +1452,14 @@ fn call_checked(
             .find(|s| s.short().as_bytes().eq_ignore_ascii_case(sub))
         {
             Some(s) => (s.arity, s.flags),
-            None => return fail(lua, "Unknown Redis command called from script", raising),
+            None => return failed("Unknown Redis command called from script"),
         }
     };
     if !arity_ok(arity, args.len()) {
-        return fail(
-            lua,
-            "Wrong number of args calling Redis command from script",
-            raising,
-        );
+        return failed("Wrong number of args calling Redis command from script");
     }
     if cmd_flags & flag::NOSCRIPT != 0 {
-        return fail(
-            lua,
-            "This Redis command is not allowed from script",
-            raising,
-        );
+        return failed("This Redis command is not allowed from script");
     }
     // Redis counts PUBLISH as a write here (it may replicate), though its
     // flags do not say so.
@@ -1373,20 +1468,10 @@ fn call_checked(
         RouteKind::PubSub(kevy_rt::PubSubOp::Publish | kevy_rt::PubSubOp::SPublish)
     );
     if r.read_only && (cmd_flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 || publish) {
-        return fail(
-            lua,
-            "Write commands are not allowed from read-only scripts.",
-            raising,
-        );
+        return failed("Write commands are not allowed from read-only scripts.");
     }
     if r.oom && !r.wrote && cmd_flags & flag::DENYOOM != 0 {
-        let text = super::convert::error_text(crate::evict::OOM.as_bytes());
-        if raising {
-            return raise(Raised::Table(text));
-        }
-        let t = lua.create_table()?;
-        t.raw_set("err", lua.create_string(text)?)?;
-        return Ok(Value::Table(t));
+        return Outcome::Fail(super::convert::error_text(crate::evict::OOM.as_bytes()));
     }
     if cmd_flags & flag::WRITE != 0 {
         r.wrote = true;
@@ -1396,8 +1481,7 @@ fn call_checked(
             // the two sees the other, so a killed script never writes.
             r.running.wrote.store(true, Ordering::SeqCst);
             if r.running.kill.load(Ordering::SeqCst) {
-                let at = location(lua, 1);
-                return stop(lua, r, Stop::Killed { at });
+                return Outcome::Halt(Halt::Killed);
             }
         }
     }
@@ -1424,17 +1508,14 @@ fn call_checked(
         Ok(route) => route,
         Err(msg) => {
             // The command's own argument error, as its reply.
-            let text = super::convert::error_text(msg.as_bytes());
-            if raising {
-                return raise(Raised::Table(text));
-            }
-            let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(&text)?)?;
-            return Ok(Value::Table(t));
+            return Outcome::Fail(super::convert::error_text(msg.as_bytes()));
         }
     };
     let declared = std::mem::take(&mut r.keys);
     let blocked = match route {
+        // One shard that no transaction holds, and no write to undo:
+        // every key is reachable and nothing is kept (see `reachable`).
+        Route::Keys { .. } if r.undo.is_none() && everything_reachable(&r.shard) => None,
         Route::Keys { .. } => {
             let mut bad = route
                 .keys(args)
@@ -1468,8 +1549,7 @@ fn call_checked(
         Route::All(fold) if fold != kevy_rt::Fold::One && spec.acl.contains(&"@keyspace") => {
             if !whole_keyspace(&mut r.shard) {
                 r.keys = declared;
-                let at = location(lua, 1);
-                return stop(lua, r, Stop::Whole { at });
+                return Outcome::Halt(Halt::Whole);
             }
             None
         }
@@ -1498,8 +1578,7 @@ fn call_checked(
                 }
                 RouteKind::Reading { .. } => {
                     r.keys = declared;
-                    let at = location(lua, 1);
-                    return stop(lua, r, Stop::Whole { at });
+                    return Outcome::Halt(Halt::Whole);
                 }
                 _ => Some(Vec::new()),
             }
@@ -1519,7 +1598,7 @@ fn call_checked(
             r.shard
                 .script_pubs
                 .push((args.get(1).to_vec(), args.get(2).to_vec(), sharded));
-            return Ok(Value::Integer(n as i64));
+            return Outcome::Int(n as i64);
         }
         // PUBSUB's questions, answered from the server-wide directory.
         Route::PubSub(
@@ -1535,23 +1614,18 @@ fn call_checked(
             server
                 .rt_stats
                 .pubsub_introspect(r.resp3, op, args, &mut out);
-            let converted = reply_to_lua(lua, &out);
             r.reply = out;
-            return Ok(converted?.0);
+            return Outcome::Reply;
         }
         Route::PubSub(_) | Route::Clients { .. } | Route::Tx(_) => {
             r.keys = declared;
-            return fail(
-                lua,
-                "This Redis command is not allowed from script",
-                raising,
-            );
+            return failed("This Redis command is not allowed from script");
         }
         _ => None,
     };
     r.keys = declared;
     if let Some(key) = blocked {
-        return stop_non_local(lua, r, key);
+        return Outcome::Halt(Halt::NonLocal(key));
     }
     let pick = match route {
         Route::All(kevy_rt::Fold::Random) => random_pick(&mut r.shard, r.db),
@@ -1565,9 +1639,8 @@ fn call_checked(
             Some(k) => reply.bulk(&k),
             None => reply.null(),
         }
-        let converted = reply_to_lua(lua, &out);
         r.reply = out;
-        return Ok(converted?.0);
+        return Outcome::Reply;
     }
 
     // Run it, as the service's execution point would, its effect recorded
@@ -1630,27 +1703,12 @@ fn call_checked(
         stats.failed(r.shard.id, slot);
         stats.error_reply(r.shard.id, &out[1..]);
     }
-    let converted = if failed && raising {
-        let end = out.len().saturating_sub(2).max(1);
-        let text = super::convert::error_text(&out[1..end]);
-        r.reply = out;
-        return raise(Raised::Table(text));
-    } else {
-        reply_to_lua(lua, &out)
-    };
     r.reply = out;
-    Ok(converted?.0)
+    Outcome::Reply
 }
 
-/// Stops the run at a key it cannot reach: every later `redis.call` and a
-/// hook on every instruction raise the same error, so no `pcall` keeps the
-/// script going.
-fn stop_non_local(lua: &Lua, r: &mut Run, key: Vec<u8>) -> mlua::Result<Value> {
-    let at = location(lua, 1);
-    stop(lua, r, Stop::NonLocal { key, at })
-}
-
-/// Stops the run (see [`stop_non_local`]).
+/// Stops the run: every later `redis.call` and a hook on every
+/// instruction raise the same error, so no `pcall` keeps the script going.
 fn stop<T>(lua: &Lua, r: &mut Run, why: Stop) -> mlua::Result<T> {
     r.stop = Some(why);
     lua.set_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {

@@ -54,6 +54,7 @@
 
 mod convert;
 pub mod engine;
+mod ffi;
 pub mod lualib;
 pub mod sha1;
 

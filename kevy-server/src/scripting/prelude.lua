@@ -8,8 +8,9 @@
 -- C are raised here with `error`, at the level Redis reports.
 --
 -- `rust` holds the functions implemented in Rust: `call` (redis.call and
--- redis.pcall), `sha1hex`, `log`, `setresp`, `acl_check`, `register`
--- (redis.register_function) and `where` (the error handler's location).
+-- redis.pcall), `args` (a run's keys and arguments), `sha1hex`, `log`,
+-- `setresp`, `acl_check`, `register` (redis.register_function) and `where`
+-- (the error handler's location).
 local real, rust, version, version_num = ...
 
 local error, type, tostring, tonumber, select = error, type, tostring, tonumber, select
@@ -267,13 +268,14 @@ local function handler(err)
 end
 
 -- Runs an EVAL script, or a function, with its keys and arguments (fresh
--- tables each run, as Redis makes them; nil stands for an empty one).
-local function run_script(f, keys, argv)
-    eval_layer.KEYS, eval_layer.ARGV = keys or {}, argv or {}
+-- tables each run, as Redis makes them, from `rust.args`).
+local script_args = rust.args
+local function run_script(f)
+    eval_layer.KEYS, eval_layer.ARGV = script_args()
     return xpcall(f, handler)
 end
-local function run_function(f, keys, args)
-    keys, args = keys or {}, args or {}
+local function run_function(f)
+    local keys, args = script_args()
     return xpcall(function()
         return f(keys, args)
     end, handler)
