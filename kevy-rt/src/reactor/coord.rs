@@ -651,18 +651,7 @@ impl<S: Service> Coordinator<S> {
         args: OwnedArgs,
         holds: bool,
     ) -> Plan<S> {
-        let read = self.svc.reads_only(cmd);
-        let locks = (0..self.n)
-            .map(|s| {
-                let claim = Claim {
-                    client: client.id,
-                    whole: true,
-                    read,
-                    ..Claim::default()
-                };
-                (s, claim)
-            })
-            .collect();
+        let locks = self.whole_locks(client, self.svc.reads_only(cmd));
         Plan {
             client: *client,
             exec: false,
@@ -673,6 +662,21 @@ impl<S: Service> Coordinator<S> {
             woken: false,
             holds,
         }
+    }
+
+    /// Every shard locked whole for `client`, shared when it only reads.
+    fn whole_locks(&self, client: &ClientCtx, read: bool) -> Vec<(usize, Claim)> {
+        (0..self.n)
+            .map(|s| {
+                let claim = Claim {
+                    client: client.id,
+                    whole: true,
+                    read,
+                    ..Claim::default()
+                };
+                (s, claim)
+            })
+            .collect()
     }
 
     /// Plans an EXEC block with a script as a whole-keyspace transaction:
@@ -688,17 +692,7 @@ impl<S: Service> Coordinator<S> {
                 *route = Ok(Route::All(Fold::One));
             }
         }
-        let locks = (0..self.n)
-            .map(|s| {
-                let claim = Claim {
-                    client: client.id,
-                    whole: true,
-                    read,
-                    ..Claim::default()
-                };
-                (s, claim)
-            })
-            .collect();
+        let locks = self.whole_locks(client, read);
         Plan {
             client: *client,
             exec: true,
