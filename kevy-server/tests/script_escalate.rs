@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Server, TempDir};
+use common::{eval, Server, TempDir};
 use redis::{Commands, Connection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -97,23 +97,6 @@ fn key_on(prefix: &str, s: usize, n: usize) -> String {
         .map(|i| format!("{prefix}{i}"))
         .find(|k| kevy_rt::shard_of(k.as_bytes(), n) == s)
         .expect("a key")
-}
-
-fn eval<T: redis::FromRedisValue>(
-    c: &mut Connection,
-    script: &str,
-    keys: &[&str],
-    args: &[&str],
-) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(script).arg(keys.len());
-    for k in keys {
-        cmd.arg(*k);
-    }
-    for a in args {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
 }
 
 /// Adds `i` to the i-th key named in ARGV and returns every key's value.

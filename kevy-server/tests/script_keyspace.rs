@@ -11,7 +11,7 @@
 mod common;
 
 use common::resp::{Conn, Value};
-use common::Server;
+use common::{eval, Server};
 use redis::{Commands, Connection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,23 +78,6 @@ fn keys_on_every_shard(prefix: &str, n: usize, per: usize) -> Vec<String> {
         }
     }
     found.into_iter().flatten().collect()
-}
-
-fn eval<T: redis::FromRedisValue>(
-    c: &mut Connection,
-    script: &str,
-    keys: &[&str],
-    args: &[&str],
-) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(script).arg(keys.len());
-    for k in keys {
-        cmd.arg(*k);
-    }
-    for a in args {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
 }
 
 /// The same scripts on kevy and on redis-server give the same replies

@@ -296,3 +296,21 @@ pub fn ping(port: u16) -> bool {
     let mut buf = [0u8; 7];
     s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
 }
+
+/// EVAL of `script` with `keys` and `args`, through the `redis` crate.
+pub fn eval<T: redis::FromRedisValue>(
+    c: &mut redis::Connection,
+    script: &str,
+    keys: &[&str],
+    args: &[&str],
+) -> redis::RedisResult<T> {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(keys.len());
+    for k in keys {
+        cmd.arg(*k);
+    }
+    for a in args {
+        cmd.arg(*a);
+    }
+    cmd.query(c)
+}
