@@ -165,6 +165,17 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
     }
     adjust_open_files_limit(shards);
     let limits = Arc::new(kevy_rt::Limits::new(settings::limit_values()));
+    // rename-command is part of reading the configuration, as in Redis: a
+    // bad one is reported before anything listens (and whatever holds the
+    // port cannot hide it behind a bind error).
+    let mut renamed = kevy_server::table::Table::new();
+    for d in &loaded.renames {
+        if let Err(why) = renamed.rename(&d.args[1], &d.args[2]) {
+            eprint!("{}", Fatal::at(d, why).message());
+            return ExitCode::from(1);
+        }
+    }
+    drop(renamed);
     let port = num("port") as u16;
     let bind = get("bind");
     let listen = if port == 0 {
@@ -221,10 +232,8 @@ fn run(loaded: &Loaded, get: &dyn Fn(&str) -> String, num: &dyn Fn(&str) -> u64)
     });
     server.limits = limits;
     for d in &loaded.renames {
-        if let Err(why) = server.table.rename(&d.args[1], &d.args[2]) {
-            eprint!("{}", Fatal::at(d, why).message());
-            return ExitCode::from(1);
-        }
+        // Checked above on a table of the same commands.
+        let _ = server.table.rename(&d.args[1], &d.args[2]);
     }
     let server = Arc::new(server);
     settings::apply_all(&server);
