@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{eval, Server, TempDir};
+use common::{eval, keys_on_every_shard, Server, TempDir};
 use redis::{Commands, Connection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -73,22 +73,6 @@ fn client(port: u16) -> Connection {
 fn kevy(cores: usize) -> Server {
     let cores = cores.to_string();
     Server::kevy(&["--cores", &cores, "--save", ""])
-}
-
-/// `per` keys owned by each of `n` shards, named `{prefix}{i}`.
-fn keys_on_every_shard(prefix: &str, n: usize, per: usize) -> Vec<String> {
-    let mut found = vec![Vec::new(); n];
-    for i in 0.. {
-        let k = format!("{prefix}{i}");
-        let s = kevy_rt::shard_of(k.as_bytes(), n);
-        if found[s].len() < per {
-            found[s].push(k);
-        }
-        if found.iter().all(|f| f.len() == per) {
-            break;
-        }
-    }
-    found.into_iter().flatten().collect()
 }
 
 /// A key of shard `s` of `n`.

@@ -11,7 +11,7 @@
 mod common;
 
 use common::resp::{Conn, Value};
-use common::{eval, Server};
+use common::{eval, keys_on_every_shard, Server};
 use redis::{Commands, Connection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,22 +62,6 @@ fn kevy(cores: usize, extra: &[&str]) -> Server {
     let mut args = vec!["--cores", &cores, "--save", ""];
     args.extend_from_slice(extra);
     Server::kevy(&args)
-}
-
-/// `per` keys owned by each of `n` shards, named `{prefix}{i}`.
-fn keys_on_every_shard(prefix: &str, n: usize, per: usize) -> Vec<String> {
-    let mut found = vec![Vec::new(); n];
-    for i in 0.. {
-        let k = format!("{prefix}{i}");
-        let s = kevy_rt::shard_of(k.as_bytes(), n);
-        if found[s].len() < per {
-            found[s].push(k);
-        }
-        if found.iter().all(|f| f.len() == per) {
-            break;
-        }
-    }
-    found.into_iter().flatten().collect()
 }
 
 /// The same scripts on kevy and on redis-server give the same replies

@@ -314,3 +314,19 @@ pub fn eval<T: redis::FromRedisValue>(
     }
     cmd.query(c)
 }
+
+/// `per` keys owned by each of `n` shards, named `{prefix}{i}`.
+pub fn keys_on_every_shard(prefix: &str, n: usize, per: usize) -> Vec<String> {
+    let mut found = vec![Vec::new(); n];
+    for i in 0.. {
+        let k = format!("{prefix}{i}");
+        let s = kevy_rt::shard_of(k.as_bytes(), n);
+        if found[s].len() < per {
+            found[s].push(k);
+        }
+        if found.iter().all(|f| f.len() == per) {
+            break;
+        }
+    }
+    found.into_iter().flatten().collect()
+}
