@@ -169,7 +169,7 @@ impl Kevy {
     #[allow(clippy::too_many_arguments)]
     fn account(
         &self,
-        shard: usize,
+        shard: &mut Shard,
         client: &ClientCtx,
         name: Option<&[u8]>,
         cmd: u16,
@@ -180,12 +180,15 @@ impl Kevy {
     ) {
         let stats = &self.server.cmdstats;
         let slot = self.server.table.stat_slot(cmd, args);
-        stats.record(shard, slot, part, took);
+        stats.record(shard.id, slot, part, took);
         if reply.first() == Some(&b'-') {
-            self.failed(shard, slot, &reply[1..]);
+            self.failed(shard.id, slot, &reply[1..]);
+        }
+        if let Some(runs) = shard.attempt_stats.as_mut() {
+            runs.push(crate::stats::Recorded::new(slot, part, took, reply));
         }
         if part == 0 && stats.needs_look(took) {
-            self.slow_or_spike(shard, client, name, cmd, args, took);
+            self.slow_or_spike(shard.id, client, name, cmd, args, took);
         }
     }
 
@@ -575,7 +578,7 @@ impl Service for Kevy {
             return;
         }
         self.account(
-            shard.id,
+            shard,
             client,
             None,
             cmd,
@@ -685,6 +688,10 @@ impl Service for Kevy {
         if let Some(msg) = error {
             self.failed(shard.id, cmd, msg);
         }
+        if let Some(runs) = shard.attempt_stats.as_mut() {
+            let reply = error.map(|m| [b"-", m].concat()).unwrap_or_default();
+            runs.push(crate::stats::Recorded::new(cmd, 0, 0, &reply));
+        }
     }
 
     fn exec_conn(
@@ -733,16 +740,7 @@ impl Service for Kevy {
                 .set_client_name(client.id, session.name.as_deref());
         }
         let name = session.name.as_deref().unwrap_or_default();
-        self.account(
-            shard.id,
-            client,
-            Some(name),
-            cmd,
-            args,
-            0,
-            took,
-            &out[start..],
-        );
+        self.account(shard, client, Some(name), cmd, args, 0, took, &out[start..]);
         action
     }
 
@@ -774,16 +772,7 @@ impl Service for Kevy {
         };
         let took = cycles().wrapping_sub(t0);
         let name = session.name.as_deref().unwrap_or_default();
-        self.account(
-            shard.id,
-            client,
-            Some(name),
-            cmd,
-            args,
-            0,
-            took,
-            &out[start..],
-        );
+        self.account(shard, client, Some(name), cmd, args, 0, took, &out[start..]);
         chosen
     }
 
@@ -1225,9 +1214,17 @@ impl Service for Kevy {
 
     fn begin_attempt(&self, shard: &mut Shard) {
         shard.store.observe(kevy_store::journal::Journal::default());
+        shard.attempt_stats = Some(Vec::new());
     }
 
     fn end_attempt(&self, shard: &mut Shard, undo: bool) {
+        let runs = shard.attempt_stats.take();
+        if let (true, Some(runs)) = (undo, runs) {
+            // The block runs again; that run is the one commandstats counts.
+            for r in &runs {
+                self.server.cmdstats.unrecord(shard.id, r);
+            }
+        }
         let Some(journal) = shard.store.unobserve::<kevy_store::journal::Journal>() else {
             return;
         };

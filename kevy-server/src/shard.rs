@@ -70,6 +70,9 @@ pub struct Shard {
     /// A scratch shard a script runs on over the whole keyspace, in rounds
     /// (scripting/mod.rs, "Keys a script did not declare").
     pub escalation: Option<Box<crate::scripting::Escalation>>,
+    /// While a MULTI block runs as an attempt that may be taken back: the
+    /// runs INFO commandstats counted, to take back with it.
+    pub attempt_stats: Option<Vec<crate::stats::Recorded>>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the tick reclaims expired keys.
     pub active_expire: bool,
     /// Keys the running script read for a tracking caller, remembered
@@ -114,6 +117,7 @@ impl Shard {
             may_escalate: false,
             escalate: false,
             escalation: None,
+            attempt_stats: None,
             active_expire: true,
             script_pubs: Vec::new(),
             script_reads: Vec::new(),

@@ -68,6 +68,38 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
+
+    /// Takes back what an `add` of `n` counted.
+    pub fn sub(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_sub(n), Relaxed);
+    }
+}
+
+/// One run recorded while a MULTI block's attempt may still be taken back
+/// (kevy-rt's crate doc, "Scripts inside MULTI"): a block that is undone
+/// runs again, and only the run that answers counts, as in Redis.
+#[derive(Clone)]
+pub struct Recorded {
+    slot: u16,
+    part: u32,
+    cycles: u64,
+    /// The error's text (no `-`) when the run answered one.
+    error: Option<Box<[u8]>>,
+}
+
+impl Recorded {
+    pub fn new(slot: u16, part: u32, cycles: u64, reply: &[u8]) -> Self {
+        let error = match reply.first() {
+            Some(b'-') => Some(reply[1..].into()),
+            _ => None,
+        };
+        Recorded {
+            slot,
+            part,
+            cycles,
+            error,
+        }
+    }
 }
 
 /// One command's latency histogram on one shard.
@@ -228,6 +260,47 @@ impl CommandStats {
         }
     }
 
+    /// Counts a run `record`ed earlier into `r` on `shard` (a script's
+    /// `redis.call` once its run is known to count), and keeps it in
+    /// `attempt` when the block it ran in may be taken back.
+    pub fn note(&self, attempt: &mut Option<Vec<Recorded>>, shard: usize, r: &Recorded) {
+        self.record(shard, r.slot, r.part, r.cycles);
+        if let Some(msg) = &r.error {
+            self.failed(shard, r.slot);
+            self.error_reply(shard, msg);
+        }
+        if let Some(runs) = attempt {
+            runs.push(r.clone());
+        }
+    }
+
+    /// Takes back a run counted by `record` (and `failed` and
+    /// `error_reply`) on `shard`.
+    pub fn unrecord(&self, shard: usize, r: &Recorded) {
+        let s = &self.shards[shard];
+        let c = &s.cmds[r.slot as usize];
+        c.cycles.sub(r.cycles);
+        if r.part == 0 {
+            c.calls.sub(1);
+            if let Some(h) = c.hist.get() {
+                h.buckets[bucket(r.cycles)].sub(1);
+            }
+        }
+        let Some(msg) = &r.error else {
+            return;
+        };
+        c.failed.sub(1);
+        s.error_replies.sub(1);
+        let kind = error_kind(msg);
+        let mut errors = s.errors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = errors.iter().position(|e| e.0 == kind) {
+            errors[i].1 -= 1;
+            if errors[i].1 == 0 {
+                errors.remove(i);
+            }
+        }
+    }
+
     /// A command that ran answered an error.
     pub fn failed(&self, shard: usize, cmd: u16) {
         self.shards[shard].cmds[cmd as usize].failed.add(1);
@@ -257,12 +330,7 @@ impl CommandStats {
     pub fn error_reply(&self, shard: usize, msg: &[u8]) {
         let s = &self.shards[shard];
         s.error_replies.add(1);
-        let body = msg;
-        let end = body
-            .iter()
-            .position(|&b| b == b' ' || b == b'\r')
-            .unwrap_or(body.len());
-        let kind = String::from_utf8_lossy(&body[..end]);
+        let kind = error_kind(msg);
         let mut errors = s.errors.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = errors.iter_mut().find(|e| e.0 == kind) {
             e.1 += 1;
@@ -539,6 +607,15 @@ impl CommandStats {
         }
         b.errors = errors;
     }
+}
+
+/// An error's kind: the first word of its text.
+fn error_kind(msg: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = msg
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r')
+        .unwrap_or(msg.len());
+    String::from_utf8_lossy(&msg[..end])
 }
 
 fn usec(cycles: u64) -> f64 {

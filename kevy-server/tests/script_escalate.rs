@@ -61,6 +61,7 @@ layouts!(
     multi_and_whole_keyspace_commands_reach_every_shard: [2],
     clients_hanging_up_leave_no_lock_and_no_half_write: [2, 3],
     blocked_clients_are_served_by_the_script_push: [1, 2, 3],
+    commandstats_count_each_command_once: [1, 2, 3],
 );
 
 fn client(port: u16) -> Connection {
@@ -638,4 +639,84 @@ fn blocked_clients_are_served_by_the_script_push(cores: usize) {
             assert_eq!(got, Some((l.clone(), "job".to_string())), "round {round}");
         }
     }
+}
+
+/// Runs that are undone (a round that finds keys, a script's attempt, a
+/// MULTI block's attempt) count nothing in INFO commandstats and
+/// errorstats: the counts are redis-server's for the same commands.
+fn commandstats_count_each_command_once(cores: usize) {
+    if common::skip_redis_tools() {
+        return;
+    }
+    common::require_program("redis-server");
+    let redis = Server::redis("escalate-stats").expect("redis-server");
+    let kevy = kevy(cores);
+    let n = cores.max(2);
+    let (a, b, c, d) = (
+        key_on("s", 0, n),
+        key_on("s", 1, n),
+        key_on("t", 0, n),
+        key_on("t", 1, n),
+    );
+    let stats = |port: u16| -> Vec<String> {
+        let mut con = client(port);
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut con)
+            .unwrap();
+        let _: () = con.set(&d, "text").unwrap();
+        // A MULTI block whose script reaches another shard's key.
+        let block: redis::Value = redis::pipe()
+            .atomic()
+            .set(&a, 1)
+            .cmd("EVAL")
+            .arg("redis.call('incr', ARGV[1]); redis.pcall('lpush', ARGV[2], 'x'); return redis.call('get', KEYS[1])")
+            .arg(1)
+            .arg(&a)
+            .arg(&b)
+            .arg(&d)
+            .incr(&a, 1)
+            .query(&mut con)
+            .unwrap();
+        assert!(matches!(block, redis::Value::Array(_)), "{block:?}");
+        // A script that escalates, and one that reaches the whole keyspace.
+        let _: redis::Value = eval(
+            &mut con,
+            "redis.call('set', KEYS[1], 'x'); redis.pcall('incr', ARGV[1]); return redis.call('get', ARGV[2])",
+            &[&c],
+            &[&d, &b],
+        )
+        .unwrap();
+        let _: redis::Value = eval(
+            &mut con,
+            "redis.call('set', KEYS[1], 'y'); return #redis.call('keys', '*')",
+            &[&c],
+            &[],
+        )
+        .unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut con)
+            .unwrap();
+        let errors: String = redis::cmd("INFO")
+            .arg("errorstats")
+            .query(&mut con)
+            .unwrap();
+        let mut lines: Vec<String> = info
+            .lines()
+            .chain(errors.lines())
+            .filter(|l| l.starts_with("cmdstat_") || l.starts_with("errorstat_"))
+            .filter(|l| !l.starts_with("cmdstat_info") && !l.starts_with("cmdstat_config"))
+            .map(|l| {
+                // Times differ; calls and failures must not.
+                l.split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(stats(kevy.port), stats(redis.port), "cores {cores}");
 }

@@ -163,6 +163,10 @@ pub struct Run {
     /// buffers are reused from run to run).
     fn_name: Vec<u8>,
     fn_command: OwnedArgs,
+    /// The `redis.call`s this run made, for INFO commandstats once it is
+    /// known to count: a run that is undone (a round that finds keys, an
+    /// attempt that runs again over the whole keyspace) counts nothing.
+    calls: Vec<crate::stats::Recorded>,
 }
 
 /// Bytes every thread's Lua state holds (INFO's `used_memory_lua`),
@@ -211,6 +215,7 @@ impl Engine {
             running: Arc::default(),
             fn_name: Vec::new(),
             fn_command: OwnedArgs::default(),
+            calls: Vec::new(),
         }));
         let rust = lua.create_table()?;
         RUN.with(|slot| *slot.borrow_mut() = Some(run.clone()));
@@ -673,6 +678,20 @@ fn run(
             undo(&mut r);
         }
         r.undo = None;
+        let counts =
+            !discovering && !matches!(stop, Some(Stop::NonLocal { .. } | Stop::Whole { .. }));
+        let calls = std::mem::take(&mut r.calls);
+        if counts {
+            let r = &mut *r;
+            if let Some(server) = r.server.as_deref() {
+                let id = r.shard.id;
+                for c in &calls {
+                    server.cmdstats.note(&mut r.shard.attempt_stats, id, c);
+                }
+            }
+        }
+        r.calls = calls;
+        r.calls.clear();
         std::mem::swap(&mut r.shard, ctx.shard);
         (stop, r.resp3)
     };
@@ -1695,14 +1714,9 @@ fn call_checked(r: &mut Run, server: &Arc<Server>, args: Args<'_>) -> Outcome {
         let db = r.db as u32;
         r.shard.prop().end_nested(db, args, changed);
     }
-    let stats = &server.cmdstats;
     let slot = table.stat_slot(cmd, args);
-    stats.record(r.shard.id, slot, 0, took);
-    let failed = out.first() == Some(&b'-');
-    if failed {
-        stats.failed(r.shard.id, slot);
-        stats.error_reply(r.shard.id, &out[1..]);
-    }
+    r.calls
+        .push(crate::stats::Recorded::new(slot, 0, took, &out));
     r.reply = out;
     Outcome::Reply
 }
