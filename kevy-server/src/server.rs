@@ -187,6 +187,12 @@ impl Server {
         })
     }
 
+    /// Shard `shard`'s published keys and keys-with-expiry in `db`.
+    pub fn shard_db_counts(&self, shard: usize, db: usize) -> (u64, u64) {
+        let p = &self.published[shard];
+        (p.keys[db].load(Relaxed), p.expires[db].load(Relaxed))
+    }
+
     /// Samples the instantaneous rates (shard 0, every tick).
     pub fn sample_rates(&self) {
         let rt = &self.rt_stats;

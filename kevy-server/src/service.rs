@@ -1161,6 +1161,7 @@ impl Service for Kevy {
         let mut s = Shard::new(home, nshards);
         s.server = Some(self.server.clone());
         s.scratch = true;
+        s.loaded_counts = vec![(0, 0); s.store.ndbs()];
         // Records the keys its command writes (see `load` and `take_dirty`).
         s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());
@@ -1179,6 +1180,7 @@ impl Service for Kevy {
         }
         s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());
+        s.loaded_counts.fill((0, 0));
         s.escalation = None;
         s.script_reads.clear();
         s.script_pubs.clear();
@@ -1205,7 +1207,18 @@ impl Service for Kevy {
         // Loading is not a write of the command's: pause the record, and
         // restart it empty (track_dirty(true) clears it).
         scratch.store.track_dirty(false);
+        let before: Vec<_> = (0..scratch.store.ndbs())
+            .map(|db| scratch.store.db_counts(db))
+            .collect();
         crate::notify::quiet(scratch, |s| s.store.import(key, snap));
+        for (db, (k, e)) in before.into_iter().enumerate() {
+            // What the copies hold, apart from what the command does to
+            // them (INFO keyspace from a script).
+            let (k2, e2) = scratch.store.db_counts(db);
+            let c = &mut scratch.loaded_counts[db];
+            c.0 = (c.0 + k2).wrapping_sub(k);
+            c.1 = (c.1 + e2).wrapping_sub(e);
+        }
         scratch.store.track_dirty(true);
         if let Some(e) = scratch.escalation.as_mut().filter(|_| !stub) {
             e.copied.insert(key.to_vec());

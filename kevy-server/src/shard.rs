@@ -73,6 +73,10 @@ pub struct Shard {
     /// While a MULTI block runs as an attempt that may be taken back: the
     /// runs INFO commandstats counted, to take back with it.
     pub attempt_stats: Option<Vec<crate::stats::Recorded>>,
+    /// On a scratch shard: per database, the keys and keys with an expiry
+    /// the copies loaded into it hold, so that INFO keyspace from a script
+    /// run by copy adds only what the script changed.
+    pub loaded_counts: Vec<(usize, usize)>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the tick reclaims expired keys.
     pub active_expire: bool,
     /// Keys the running script read for a tracking caller, remembered
@@ -118,6 +122,7 @@ impl Shard {
             escalate: false,
             escalation: None,
             attempt_stats: None,
+            loaded_counts: Vec::new(),
             active_expire: true,
             script_pubs: Vec::new(),
             script_reads: Vec::new(),

@@ -62,6 +62,7 @@ layouts!(
     clients_hanging_up_leave_no_lock_and_no_half_write: [2, 3],
     blocked_clients_are_served_by_the_script_push: [1, 2, 3],
     commandstats_count_each_command_once: [1, 2, 3],
+    info_keyspace_in_a_script_counts_its_writes: [1, 2, 3],
 );
 
 fn client(port: u16) -> Connection {
@@ -719,4 +720,54 @@ fn commandstats_count_each_command_once(cores: usize) {
         lines
     };
     assert_eq!(stats(kevy.port), stats(redis.port), "cores {cores}");
+}
+
+/// INFO keyspace from a script counts the script's own writes so far,
+/// whichever way it runs (inline, by copy, over the whole keyspace): the
+/// counts are redis-server's (avg_ttl aside, which kevy does not keep).
+fn info_keyspace_in_a_script_counts_its_writes(cores: usize) {
+    if common::skip_redis_tools() {
+        return;
+    }
+    common::require_program("redis-server");
+    let redis = Server::redis("escalate-keyspace").expect("redis-server");
+    let kevy = kevy(cores);
+    let n = cores.max(2);
+    let (a, b, c) = (key_on("k", 0, n), key_on("k", 1, n), key_on("m", 1, n));
+    let info = "local r = {} \
+         for i, k in ipairs(ARGV) do \
+           if i % 2 == 1 then redis.call('del', k) else redis.call('set', k, 'v', 'px', 100000) end \
+           r[i] = redis.call('info', 'keyspace') \
+         end \
+         if #KEYS > 0 then redis.call('set', KEYS[1], 'w') end \
+         r[#r + 1] = redis.call('info', 'keyspace') \
+         return r";
+    let run = |port: u16| -> Vec<String> {
+        let mut con = client(port);
+        let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+        for k in [&a, &b, &c] {
+            let _: () = con.set(k, "x").unwrap();
+        }
+        let mut out = Vec::new();
+        // Inline (keys of one shard), by copy (declared keys on two
+        // shards), and over the whole keyspace (undeclared keys).
+        let cases: [(&[&str], &[&str]); 3] = [
+            (&[&a], &[&a, "new1"]),
+            (&[&a, &b], &[&b, "new2", &c, "new3"]),
+            (&[], &[&a, "new4", &c, "new5"]),
+        ];
+        for (keys, args) in cases {
+            let r: Vec<String> = eval(&mut con, info, keys, args).unwrap();
+            for text in r {
+                let lines: Vec<String> = text
+                    .lines()
+                    .filter(|l| l.starts_with("db"))
+                    .map(|l| l.split(",avg_ttl").next().unwrap().to_string())
+                    .collect();
+                out.push(lines.join(" "));
+            }
+        }
+        out
+    };
+    assert_eq!(run(kevy.port), run(redis.port), "cores {cores}");
 }

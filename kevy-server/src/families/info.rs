@@ -53,14 +53,16 @@ fn cmd_info(ctx: &mut ConnCtx<'_>) -> ConnAction {
             *w |= all || (default && *is_default) || name.as_bytes().eq_ignore_ascii_case(arg);
         }
     }
-    let text = info_text(ctx.server, &want);
+    // The shard INFO runs on counts its keys as they are now, so a
+    // script's own writes show.
+    let text = info_text(ctx.server, &want, ctx.shard);
     ctx.out.verbatim(b"txt", text.as_bytes());
     ConnAction::Continue
 }
 
 /// The INFO text for the selected sections, `\r\n`-separated as Redis
 /// writes it.
-fn info_text(server: &Server, want: &[bool]) -> String {
+fn info_text(server: &Server, want: &[bool], live: &crate::shard::Shard) -> String {
     let mut s = String::new();
     let rt = runtime();
     let counters = Counters::read(server).since(rt.baseline);
@@ -79,7 +81,7 @@ fn info_text(server: &Server, want: &[bool]) -> String {
             "replication" => info_replication(server, &mut f),
             "cpu" => info_cpu(&mut f),
             "cluster" => f.put("cluster_enabled", 0),
-            "keyspace" => info_keyspace(server, &mut f),
+            "keyspace" => info_keyspace(server, live, &mut f),
             "commandstats" => info_commandstats(server, &mut f),
             "errorstats" => info_errorstats(server, &mut f),
             "latencystats" => info_latencystats(server, &rt, &mut f),
@@ -607,9 +609,23 @@ fn info_cpu(f: &mut Fields<'_>) {
     f.put("used_cpu_user_main_thread", secs(mu));
 }
 
-fn info_keyspace(server: &Server, f: &mut Fields<'_>) {
+fn info_keyspace(server: &Server, s: &crate::shard::Shard, f: &mut Fields<'_>) {
     for db in 0..DATABASES {
-        let (keys, expires) = server.db_counts(db);
+        let (mut keys, mut expires) = server.db_counts(db);
+        if s.scratch {
+            // A scratch shard: what a script run by copy changed in the
+            // copies it holds.
+            let (k, e) = s.store.db_counts(db);
+            let (lk, le) = s.loaded_counts.get(db).copied().unwrap_or_default();
+            keys = (keys + k as u64).saturating_sub(lk as u64);
+            expires = (expires + e as u64).saturating_sub(le as u64);
+        } else {
+            // This shard's published counts may be older than its keys.
+            let (k, e) = server.shard_db_counts(s.id, db);
+            let (lk, le) = s.store.db_counts(db);
+            keys = keys.saturating_sub(k) + lk as u64;
+            expires = expires.saturating_sub(e) + le as u64;
+        }
         if keys > 0 {
             // The average TTL is not tracked by the shards.
             f.put(
