@@ -69,6 +69,15 @@ lmed() {
         "$OUT/lua.tsv" | median
 }
 
+# lratio CASE PIPELINE COLUMN: the median over the rounds of kevy's figure
+# over Redis's in the same round (each round runs both back to back, so a
+# load swing on the machine moves both sides of a ratio alike).
+lratio() {
+    awk -F'\t' -v c="$1" -v p="$2" -v k="$3" '$1==c && $3==p {v[$2, $4] = $k; r[$4] = 1}
+        END {for (i in r) if (v["redis", i] > 0) print v["kevy", i] / v["redis", i]}' \
+        "$OUT/lua.tsv" | median
+}
+
 lua_main() {
     : >"$OUT/lua.tsv"
     local a b round
@@ -81,7 +90,7 @@ lua_main() {
     done
     echo
     echo "EVALSHA of INCR KEYS[1] + GET KEYS[2], $CLIENTS clients, median of $ROUNDS rounds;"
-    echo "us/req: server utime+stime / requests"
+    echo "us/req: server utime+stime / requests; ratios: the median of each round's ratio"
     printf '%-22s | %-22s | %-22s | %s\n' "case" "kevy req/s  us/req" "redis req/s  us/req" "kevy/redis req/s  CPU"
     local c p kr ku rr ru
     for c in same two; do
@@ -94,8 +103,7 @@ lua_main() {
             local label="$c shard -P $p"
             [[ $c == same ]] && label="same shard, c1 -P $p" || label="two shards, c2 -P $p"
             printf '%-22s | %10.0f  %8.2f | %10.0f  %8.2f | %8.2f  %8.2f\n' "$label" "$kr" "$ku" "$rr" "$ru" \
-                "$(awk -v a="$kr" -v b="$rr" 'BEGIN {print a / b}')" \
-                "$(awk -v a="$ku" -v b="$ru" 'BEGIN {print a / b}')"
+                "$(lratio "$c" "$p" 5)" "$(lratio "$c" "$p" 6)"
         done
     done
     echo "target (issue 11): same shard, kevy --cores 1 >= 1.2x Redis's req/s; two shards: reported"
