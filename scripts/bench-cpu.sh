@@ -223,6 +223,16 @@ cmed() {
         "$OUT/cpu.tsv" | median
 }
 
+# cratio WORKLOAD SERVER_A SERVER_B COLUMN: the median over the rounds of
+# A's COLUMN over B's in the same round. A round runs the three servers
+# back to back, so a load swing on the machine moves both sides of a
+# round's ratio alike; a ratio of medians would mix rounds.
+cratio() {
+    awk -F'\t' -v w="$1" -v a="$2" -v b="$3" -v c="$4" '$1==w && $c != "-" {v[$2, $3] = $c; r[$3] = 1}
+        END {for (i in r) if ((a, i) in v && (b, i) in v && v[b, i] > 0) print v[a, i] / v[b, i]}' \
+        "$OUT/cpu.tsv" | median | awk '{if ($1 == "-") print "-"; else printf "%.2f\n", $1}'
+}
+
 # fmt FORMAT VALUE: VALUE in FORMAT, or "-" (right-aligned alike).
 fmt() {
     awk -v f="$1" -v v="$2" 'BEGIN {
@@ -232,7 +242,7 @@ fmt() {
 }
 
 cpu_table() {
-    local wl s c1 c2 r
+    local wl s
     local sys_label="all syscalls, perf raw_syscalls:sys_enter" sys_col=7
     if [[ $SYSCOUNT == proc ]]; then
         sys_label="/proc/PID/io syscr+syscw: read/write-family calls only, not recv/send"
@@ -241,7 +251,7 @@ cpu_table() {
     echo
     echo "CPU mode: server unpinned (kevy pins its own threads), load generator on CPU $CPU_CLIENT_CPU;"
     echo "$CLIENTS clients (mixload: 25), -P 16; requests per run: $CPU_N, mget_hot $HOT_N, mixed $MIX_N;" \
-        "median of $ROUNDS rounds"
+        "median of $ROUNDS rounds (ratios: median of each round's ratio)"
     echo "us/req: server utime+stime / requests; sys/req: server syscalls / requests ($sys_label)"
     redis-server --version | head -n1
     printf '%-22s | %-26s | %-26s | %-26s | %6s %8s\n' "" "kevy --cores 1" "kevy --cores 2" \
@@ -256,12 +266,8 @@ cpu_table() {
             printf ' %s %s %s |' "$(fmt %7.2f "$(cmed "$wl" "$s" 6)")" \
                 "$(fmt %7.3f "$(cmed "$wl" "$s" "$sys_col")")" "$(fmt %10.0f "$(cmed "$wl" "$s" 5)")"
         done
-        c1=$(cmed "$wl" kevy1 6)
-        c2=$(cmed "$wl" kevy2 6)
-        printf ' %6s' "$(ratio "$c2" "$c1")"
-        c2=$(cmed "$wl" kevy2 5)
-        r=$(cmed "$wl" redis 5)
-        printf ' %8s\n' "$(ratio "$c2" "$r")"
+        printf ' %6s' "$(cratio "$wl" kevy2 kevy1 6)"
+        printf ' %8s\n' "$(cratio "$wl" kevy2 redis 5)"
     done
     if [[ ,$CPU_WORKLOADS, == *,mixed,* ]]; then
         echo
@@ -269,9 +275,6 @@ cpu_table() {
         echo "latency = pipeline sent to reply read, in us; median of $ROUNDS rounds"
         printf '%-16s %10s %9s %9s %9s %10s %10s\n' server req/s p50 p99 p99.9 \
             "req/s/redis" "p99/redis"
-        local rr rp
-        rr=$(cmed mixed redis 5)
-        rp=$(cmed mixed redis 11)
         for s in kevy1 kevy2 redis; do
             local label=$s
             case $s in
@@ -282,7 +285,7 @@ cpu_table() {
             printf '%-16s %s %s %s %s %10s %10s\n' "$label" \
                 "$(fmt %10.0f "$(cmed mixed "$s" 5)")" "$(fmt %9.1f "$(cmed mixed "$s" 10)")" \
                 "$(fmt %9.1f "$(cmed mixed "$s" 11)")" "$(fmt %9.1f "$(cmed mixed "$s" 12)")" \
-                "$(ratio "$(cmed mixed "$s" 5)" "$rr")" "$(ratio "$(cmed mixed "$s" 11)" "$rp")"
+                "$(cratio mixed "$s" redis 5)" "$(cratio mixed "$s" redis 11)"
         done
     fi
 }
