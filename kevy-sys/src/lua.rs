@@ -18,7 +18,9 @@
 //! arguments, and a push past the room reserved (`LUA_MINSTACK`, or what
 //! [`Stack::reserve`] obtained) panics instead of writing past the stack.
 //! Each table operation checks that the slot it writes is a table pushed by
-//! the hook, and a raw set skips a nil or NaN key (which would raise).
+//! the hook, and a raw set skips a nil or NaN key (which would raise). Lua
+//! code that a hook runs through mlua leaves the stack below it as it was
+//! (mlua's stack guards), so what [`Stack`] knows stays true.
 //!
 //! # Nothing raises between entry and return
 //!
@@ -110,6 +112,11 @@ pub struct Stack {
     top: c_int,
     /// The top up to which pushes have room.
     room: c_int,
+    /// The height of the newest table [`Stack::new_table`] pushed, while
+    /// it is still on the stack (0 otherwise: 0 is never a pushed slot).
+    /// A table write to it needs no `lua_type`, which keeps flat arrays
+    /// (KEYS, ARGV, most replies) and error tables at one compare.
+    table: c_int,
 }
 
 impl Stack {
@@ -223,6 +230,7 @@ impl Stack {
     pub fn new_table(&mut self, narr: usize, nrec: usize) {
         const CAP: usize = 1 << 24;
         self.grow();
+        self.table = self.top;
         // SAFETY: a slot of room; the allocation does not raise (module
         // doc); the hints are within `c_int`.
         unsafe { ffi::lua_createtable(self.l, narr.min(CAP) as c_int, nrec.min(CAP) as c_int) }
@@ -232,9 +240,20 @@ impl Stack {
     /// pushed by the hook and is a table.
     #[inline]
     fn pushed_table(&self, depth: c_int) -> bool {
-        self.top - depth > self.args
-            // SAFETY: a slot between the arguments and the top: valid.
-            && unsafe { ffi::lua_type(self.l, -1 - depth) } == ffi::LUA_TTABLE
+        let at = self.top - depth;
+        at > self.args
+            && (at == self.table
+                // SAFETY: a slot between the arguments and the top: valid.
+                || unsafe { ffi::lua_type(self.l, -1 - depth) } == ffi::LUA_TTABLE)
+    }
+
+    /// The top went down to `top`: the newest table may be gone.
+    #[inline]
+    fn popped_to(&mut self, top: c_int) {
+        self.top = top;
+        if self.table > top {
+            self.table = 0;
+        }
     }
 
     /// `t[n] = v` for `v` on top and the table `t` below it; pops `v`.
@@ -246,7 +265,7 @@ impl Stack {
         // SAFETY: a table at -2 and a value above it; `lua_rawseti` takes
         // no metamethod and does not raise for an integer key.
         unsafe { ffi::lua_rawseti_(self.l, -2, n) };
-        self.top -= 1;
+        self.popped_to(self.top - 1);
     }
 
     /// `t[k] = v` for `t`, `k`, `v` pushed in that order; pops `k` and
@@ -273,7 +292,7 @@ impl Stack {
                 ffi::lua_settop(self.l, -3);
             }
         }
-        self.top -= 2;
+        self.popped_to(self.top - 2);
         usable
     }
 
@@ -290,7 +309,7 @@ impl Stack {
             ffi::lua_insert(self.l, -2);
             ffi::lua_rawset(self.l, -3);
         }
-        self.top -= 2;
+        self.popped_to(self.top - 2);
     }
 
     /// The current height, to pop back to.
@@ -307,7 +326,7 @@ impl Stack {
         if to < self.top {
             // SAFETY: `to` is between the arguments and the top.
             unsafe { ffi::lua_settop(self.l, to) };
-            self.top = to;
+            self.popped_to(to);
         }
     }
 }
@@ -345,6 +364,7 @@ unsafe extern "C-unwind" fn trampoline<H: Hook>(l: *mut ffi::lua_State) -> c_int
         args,
         top: args,
         room: args + ffi::LUA_MINSTACK,
+        table: 0,
     };
     let done = match catch_unwind(AssertUnwindSafe(|| H::call(&mut stack))) {
         Ok(done) => done,
@@ -666,6 +686,52 @@ mod tests {
             s.set_field(b"x");
             Done::Return
         }
+    }
+
+    /// Pops a table and pushes a number where it was, then writes to
+    /// "the table" (the number).
+    struct TableGone;
+    impl Hook for TableGone {
+        fn call(s: &mut Stack) -> Done {
+            s.push_bool(true);
+            let mark = s.mark();
+            s.new_table(0, 0);
+            s.pop_to(mark);
+            s.push_number(1.0);
+            s.push_number(2.0);
+            s.raw_seti(1);
+            Done::Return
+        }
+    }
+
+    /// Sets a new table into an older one, then writes to the slot the
+    /// new table had.
+    struct NestedGone;
+    impl Hook for NestedGone {
+        fn call(s: &mut Stack) -> Done {
+            s.new_table(1, 0);
+            s.new_table(0, 0);
+            s.raw_seti(1);
+            // The outer table is on top; push a number where the inner
+            // table was and write "into" it.
+            s.push_number(5.0);
+            s.push_number(6.0);
+            s.raw_seti(1);
+            Done::Return
+        }
+    }
+
+    #[test]
+    fn a_table_popped_is_never_written_to() {
+        let lua = Lua::new();
+        let g = lua.globals();
+        g.set("gone", function::<TableGone>(&lua).unwrap()).unwrap();
+        g.set("nested", function::<NestedGone>(&lua).unwrap())
+            .unwrap();
+        assert_eq!(eval(&lua, "return pcall(gone)")[0], Value::Boolean(false));
+        assert!(take_message().contains("raw_seti needs a table"));
+        assert_eq!(eval(&lua, "return pcall(nested)")[0], Value::Boolean(false));
+        assert!(take_message().contains("raw_seti needs a table"));
     }
 
     #[test]
