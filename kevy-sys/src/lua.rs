@@ -355,6 +355,12 @@ pub fn closure<H: Hook>(lua: &Lua, upvalue: Function) -> mlua::Result<Function> 
     }
 }
 
+/// The C function of hook `H`.
+///
+/// # Safety
+/// Called by Lua only, as a C function: `l` is the state of the call in
+/// progress, with the call's arguments on its stack and `LUA_MINSTACK`
+/// free slots above them.
 unsafe extern "C-unwind" fn trampoline<H: Hook>(l: *mut ffi::lua_State) -> c_int {
     // SAFETY: Lua calls this as a C function: `l` is the state of the
     // call, with its arguments on the stack.
