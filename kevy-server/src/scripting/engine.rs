@@ -1326,7 +1326,9 @@ fn failed(msg: &str) -> Outcome {
 
 /// redis.call (`raising`) and redis.pcall, called from Lua (`hooks.rs`):
 /// checks the command as Redis's `scriptCall` does, runs it on the run's
-/// shard, and pushes its reply onto the call's stack.
+/// shard, and pushes its reply onto the call's stack. Inlined into the
+/// two C functions (a copy of about 1 KB): one call less per `redis.call`.
+#[inline(always)]
 pub(super) fn redis_call(stack: &mut Stack, raising: bool) -> Done {
     use super::hooks::push_error;
     let run = RUN.with(|slot| slot.borrow().clone());
