@@ -1,6 +1,7 @@
 //! The `kevy-server` binary: reads the configuration (a redis.conf-style
 //! file and `--name value` options, as redis-server takes them), binds,
 //! runs the reactors until SIGINT or SIGTERM.
+#![forbid(unsafe_code)]
 
 use kevy_server::conf::{self, Fatal};
 use kevy_server::settings::{self, Loaded};

@@ -1,9 +1,13 @@
-//! kevy's OS boundary: epoll, sockets, eventfd, signals, clocks and CPU affinity.
+//! kevy's OS boundary: epoll, sockets, eventfd, signals, clocks and CPU
+//! affinity; and its one other C boundary, Lua's C API for the functions
+//! scripts call ([`lua`]).
 //!
-//! This is the only crate in kevy that calls libc. Every call goes through the
-//! `syscall!` macro, which turns the C `-1`-and-`errno` convention into
-//! `io::Result`, and every `unsafe` block carries a `// SAFETY:` line saying why
-//! it holds (enforced by `clippy::undocumented_unsafe_blocks`).
+//! This is the only crate in kevy that calls libc or Lua's C API, and the
+//! only one with `unsafe` code besides kevy-rt's ring. Every libc call goes
+//! through the `syscall!` macro, which turns the C `-1`-and-`errno`
+//! convention into `io::Result`, and every `unsafe` block carries a
+//! `// SAFETY:` line saying why it holds (enforced by
+//! `clippy::undocumented_unsafe_blocks`). What is exported is safe to call.
 //!
 //! The [`Poller`] is level-triggered for connections (an eventfd waker may
 //! ask for [`Interest::EDGE`]), not edge-triggered. A reactor gives each
@@ -44,6 +48,7 @@ pub mod alloc;
 pub mod clock;
 pub mod epoll;
 pub mod eventfd;
+pub mod lua;
 pub mod process;
 pub mod signal;
 pub mod socket;

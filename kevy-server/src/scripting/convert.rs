@@ -1,9 +1,11 @@
 //! Conversions between Lua values and RESP, exactly as Redis's
 //! `luaReplyToRedisReply` and `redisProtocolToLuaType` make them: a script's
-//! return value becomes the client's reply here; a command's reply becomes
-//! what `redis.call` returns in `ffi.rs`, straight onto Lua's stack.
+//! return value becomes the client's reply; `redis.call`'s arguments become
+//! a command's, and the command's reply becomes what `redis.call` returns,
+//! read from and pushed onto Lua's stack (`hooks.rs`).
 
 use kevy_resp::Reply;
+use kevy_sys::lua::{Arg, Stack};
 use mlua::{Table, Value};
 
 /// Nesting at which a reply stops with Redis's stack-limit error (Redis
@@ -146,4 +148,161 @@ pub fn error_text(text: &[u8]) -> Vec<u8> {
     full.push(b' ');
     full.extend_from_slice(&msg[start..end]);
     full
+}
+
+/// Appends `redis.call`'s arguments to `argv` as Redis reads them:
+/// strings as they are, numbers as `%.17g`. False (and `argv` partly
+/// filled) when one is of another type.
+pub fn read_args(stack: &Stack, argv: &mut kevy_resp::OwnedArgs) -> bool {
+    for i in 1..=stack.len() {
+        match stack.arg(i) {
+            Arg::Str(bytes) => argv.push(bytes),
+            Arg::Number(n) => argv.push(kevy_resp::format_double(n).as_bytes()),
+            Arg::Other => return false,
+        }
+    }
+    true
+}
+
+/// Pushes the one complete reply at the start of `buf` as Redis's
+/// `redisProtocolToLuaType` makes it; false (nothing pushed) when it is
+/// malformed or nested too deep.
+pub fn push_reply(stack: &mut Stack, buf: &[u8]) -> bool {
+    let mark = stack.mark();
+    if push_value(stack, buf, 0).is_some() {
+        return true;
+    }
+    stack.pop_to(mark);
+    false
+}
+
+/// The reply at the start of `buf`, pushed: the bytes it took, or `None`
+/// (malformed, or deeper than [`MAX_DEPTH`]; the stack is then left for
+/// the caller to reset).
+fn push_value(stack: &mut Stack, buf: &[u8], depth: usize) -> Option<usize> {
+    // A level holds at most four slots at once: a table, a nested table,
+    // a key and a value.
+    if depth >= MAX_DEPTH || !stack.reserve(4) {
+        return None;
+    }
+    let kind = *buf.first()?;
+    let end = line_end(buf, 1)?;
+    let line = &buf[1..end];
+    let next = end + 2;
+    let int = |l: &[u8]| -> i64 { kevy_store::num::parse_i64(l).unwrap_or(0) };
+    Some(match kind {
+        b'+' => {
+            stack.new_table(0, 1);
+            stack.push_bytes(line);
+            stack.set_field(b"ok");
+            next
+        }
+        b'-' => {
+            super::hooks::push_error(stack, &error_text(line));
+            next
+        }
+        b':' => {
+            stack.push_number(int(line) as f64);
+            next
+        }
+        b'$' => {
+            let n = int(line);
+            if n < 0 {
+                stack.push_bool(false);
+                next
+            } else {
+                let n = n as usize;
+                let s = buf.get(next..next.checked_add(n)?)?;
+                stack.push_bytes(s);
+                next + n + 2
+            }
+        }
+        b'*' | b'>' | b'~' | b'%' => {
+            let n = int(line);
+            if n < 0 {
+                stack.push_bool(false);
+                return Some(next);
+            }
+            let n = n as usize;
+            let mut at = next;
+            stack.new_table(if kind == b'%' { 0 } else { n }, 0);
+            match kind {
+                b'%' | b'~' => {
+                    stack.new_table(0, 0);
+                    for _ in 0..n {
+                        at += push_value(stack, buf.get(at..)?, depth + 1)?;
+                        if kind == b'%' {
+                            at += push_value(stack, buf.get(at..)?, depth + 1)?;
+                        } else {
+                            stack.push_bool(true);
+                        }
+                        // A nil key (a null in a map or set) is dropped.
+                        stack.raw_set();
+                    }
+                    stack.set_field(if kind == b'%' { b"map" } else { b"set" });
+                }
+                _ => {
+                    for i in 1..=n {
+                        at += push_value(stack, buf.get(at..)?, depth + 1)?;
+                        stack.raw_seti(i);
+                    }
+                }
+            }
+            at
+        }
+        b'_' => {
+            stack.push_nil();
+            next
+        }
+        b'#' => {
+            stack.push_bool(line == b"t");
+            next
+        }
+        b',' => {
+            let d = std::str::from_utf8(line)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            stack.new_table(0, 1);
+            stack.push_number(d);
+            stack.set_field(b"double");
+            next
+        }
+        b'(' => {
+            stack.new_table(0, 1);
+            stack.push_bytes(line);
+            stack.set_field(b"big_number");
+            next
+        }
+        b'=' => {
+            let n = int(line).max(0) as usize;
+            let s = buf.get(next..next.checked_add(n)?)?;
+            let (format, text) = if s.len() >= 4 {
+                (&s[..3], &s[4..])
+            } else {
+                (s, &b""[..])
+            };
+            stack.new_table(0, 1);
+            stack.new_table(0, 2);
+            stack.push_bytes(format);
+            stack.set_field(b"format");
+            stack.push_bytes(text);
+            stack.set_field(b"string");
+            stack.set_field(b"verbatim_string");
+            next + n + 2
+        }
+        _ => return None,
+    })
+}
+
+/// Where the line starting at `from` ends (its CR).
+fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(p) = buf.get(at..)?.iter().position(|&b| b == b'\r') {
+        if buf.get(at + p + 1) == Some(&b'\n') {
+            return Some(at + p);
+        }
+        at += p + 1;
+    }
+    None
 }

@@ -54,7 +54,7 @@
 
 mod convert;
 pub mod engine;
-mod ffi;
+mod hooks;
 pub mod lualib;
 pub mod sha1;
 
