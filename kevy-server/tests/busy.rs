@@ -354,3 +354,229 @@ fn every_connection_gets_busy_whichever_thread_it_lives_on() {
         }
     }
 }
+
+// ---- scripts run by a coordinated transaction -----------------------------
+//
+// A script whose declared keys span shards runs by copy in a transaction
+// its connection's thread coordinates; one that reaches another shard's
+// key runs again over the whole keyspace; a MULTI/EXEC block with a
+// script whose keys span shards locks every shard. In each, the script's
+// thread answers its other connections with -BUSY and runs SCRIPT KILL
+// and SHUTDOWN NOSAVE, as Redis does. Which thread the kernel gives a
+// connection is not known: `PROBES` connections open before the script
+// make it all but certain (1 in 2^16 at two threads, 1 in 650 at three)
+// that some share the script's thread; without the busy desk there, each
+// of those would get no answer at all.
+
+/// Connections open before the script, spread over the threads.
+const PROBES: usize = 16;
+
+fn probes(port: u16) -> Vec<Raw> {
+    let mut v: Vec<Raw> = (0..PROBES).map(|_| Raw::new(port)).collect();
+    for p in &mut v {
+        // Answered: accepted by some thread before the script starts.
+        assert_eq!(p.call(&["PING"]), "+PONG");
+    }
+    v
+}
+
+/// One key owned by each of the server's `cores` shards (any names do for
+/// a redis-server).
+fn shard_keys(cores: usize) -> Vec<String> {
+    common::keys_on_every_shard("busytx:", cores, 1)
+}
+
+/// Every probe asks `argv` while the script is busy; the distinct answers.
+fn all_answer(probes: &mut [Raw], argv: &[&str]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for p in probes.iter_mut() {
+        let line = p.call(argv);
+        if !seen.contains(&line) {
+            seen.push(line);
+        }
+    }
+    seen
+}
+
+/// `runner` sent a script that never ends; every probe gets BUSY for PING
+/// and for a GET of each key, one probe's SCRIPT KILL ends it (`killer`
+/// picks which), the runner gets the killed script's error (or EXEC's
+/// array of `exec_len` and then it), and every key is free after.
+fn busy_then_killed(
+    port: u16,
+    mut runner: Raw,
+    probes: &mut [Raw],
+    keys: &[String],
+    killer: usize,
+    exec_len: Option<usize>,
+) -> Vec<String> {
+    let mut t = Vec::new();
+    wait_busy(port);
+    t.extend(all_answer(probes, &["PING"]));
+    for k in keys {
+        t.extend(all_answer(probes, &["GET", k]));
+    }
+    t.push(probes[killer % probes.len()].call(&["SCRIPT", "KILL"]));
+    if let Some(n) = exec_len {
+        t.push(runner.line());
+        for _ in 1..n {
+            t.push(runner.line());
+        }
+    }
+    t.push(runner.line());
+    // The transaction let go of every lock: each key is read and written.
+    for k in keys {
+        t.extend(all_answer(probes, &["SET", k, "after"]));
+        t.extend(all_answer(probes, &["STRLEN", k]));
+    }
+    t.push(runner.call(&["PING"]));
+    t
+}
+
+/// A script whose declared keys span shards (run by copy).
+fn by_copy_killed(port: u16, keys: &[String], killer: usize) -> Vec<String> {
+    let mut probes = probes(port);
+    let mut runner = Raw::new(port);
+    let mut argv = vec!["EVAL", "while true do end", "2"];
+    argv.extend(keys.iter().take(2).map(String::as_str));
+    runner.send(&argv);
+    busy_then_killed(port, runner, &mut probes, keys, killer, None)
+}
+
+/// A script with one declared key that reaches another shard's key and
+/// then never ends (run again over the whole keyspace).
+fn escalated_killed(port: u16, keys: &[String], killer: usize) -> Vec<String> {
+    let mut probes = probes(port);
+    let mut runner = Raw::new(port);
+    runner.send(&[
+        "EVAL",
+        "redis.call('get', ARGV[1]) while true do end",
+        "1",
+        &keys[0],
+        &keys[1],
+    ]);
+    busy_then_killed(port, runner, &mut probes, keys, killer, None)
+}
+
+/// A MULTI/EXEC block with a write, then a script whose keys span shards.
+fn exec_block_killed(port: u16, keys: &[String], killer: usize) -> Vec<String> {
+    let mut probes = probes(port);
+    let mut runner = Raw::new(port);
+    let mut t = vec![
+        runner.call(&["MULTI"]),
+        runner.call(&["SET", &keys[0], "before"]),
+        runner.call(&["EVAL", "while true do end", "2", &keys[0], &keys[1]]),
+    ];
+    runner.send(&["EXEC"]);
+    t.extend(busy_then_killed(
+        port,
+        runner,
+        &mut probes,
+        keys,
+        killer,
+        Some(2),
+    ));
+    t
+}
+
+fn check_killed(t: &[String], keys: usize) {
+    // PING and each GET: BUSY for every probe, whatever its thread.
+    assert_eq!(
+        t[..1 + keys],
+        vec![BUSY_EVAL.to_string(); 1 + keys][..],
+        "{t:#?}"
+    );
+    assert_eq!(t[1 + keys], "+OK", "{t:#?}");
+    assert!(
+        t[2 + keys].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{t:#?}"
+    );
+    let mut after = Vec::new();
+    for _ in 0..keys {
+        after.extend(["+OK", ":5"]);
+    }
+    after.push("+PONG");
+    assert_eq!(t[3 + keys..], after, "{t:#?}");
+}
+
+/// Compares with a redis-server (one thread: the script's own) running
+/// the same transcript, unless told to skip.
+fn same_as_redis(name: &str, got: &[String], run: impl Fn(u16) -> Vec<String>) {
+    if let Some(r) = redis(name) {
+        assert_eq!(got, run(r.port));
+    }
+}
+
+#[test]
+fn a_script_run_by_copy_is_busy_on_its_own_thread_and_killed_from_there() {
+    for cores in [2, 3] {
+        let srv = kevy(&cores.to_string());
+        let keys = shard_keys(cores);
+        let got = by_copy_killed(srv.port, &keys, cores);
+        check_killed(&got, keys.len());
+        same_as_redis("busy-copy", &got, |p| by_copy_killed(p, &keys, cores));
+    }
+}
+
+#[test]
+fn an_escalated_script_is_busy_on_its_own_thread_and_killed_from_there() {
+    let srv = kevy("2");
+    let keys = shard_keys(2);
+    let got = escalated_killed(srv.port, &keys, 1);
+    check_killed(&got, keys.len());
+    same_as_redis("busy-escalated", &got, |p| escalated_killed(p, &keys, 1));
+}
+
+#[test]
+fn a_script_in_an_exec_block_over_shards_is_busy_and_killed() {
+    let srv = kevy("2");
+    let keys = shard_keys(2);
+    let got = exec_block_killed(srv.port, &keys, 3);
+    assert_eq!(got[..3], ["+OK", "+QUEUED", "+QUEUED"], "{got:#?}");
+    // EXEC's array: the SET's +OK, then the killed script's error.
+    let t = &got[3..];
+    assert_eq!(t[..3], vec![BUSY_EVAL.to_string(); 3][..], "{got:#?}");
+    assert_eq!(t[3], "+OK", "{got:#?}");
+    assert_eq!(t[4..6], ["*2", "+OK"], "{got:#?}");
+    assert!(
+        t[6].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{got:#?}"
+    );
+    same_as_redis("busy-exec-block", &got, |p| exec_block_killed(p, &keys, 3));
+}
+
+/// A script run by copy that wrote: SCRIPT KILL is refused from every
+/// connection, whatever its thread, and SHUTDOWN NOSAVE stops the server.
+fn by_copy_unkillable(srv: &mut Server, keys: &[String]) -> (Vec<String>, bool) {
+    let mut probes = probes(srv.port);
+    let mut runner = Raw::new(srv.port);
+    runner.send(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'v') while true do end",
+        "2",
+        &keys[0],
+        &keys[1],
+    ]);
+    wait_busy(srv.port);
+    let mut t = all_answer(&mut probes, &["SCRIPT", "KILL"]);
+    t.extend(all_answer(&mut probes, &["SHUTDOWN"]));
+    probes[PROBES - 1].send(&["SHUTDOWN", "NOSAVE"]);
+    let exited = srv.wait_exit(WAIT).is_some();
+    (t, exited)
+}
+
+#[test]
+fn a_script_run_by_copy_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
+    let mut srv = kevy("2");
+    let keys = shard_keys(2);
+    let (got, exited) = by_copy_unkillable(&mut srv, &keys);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with("-UNKILLABLE "), "{got:#?}");
+    assert_eq!(got[1], BUSY_EVAL, "{got:#?}");
+    assert!(exited, "SHUTDOWN NOSAVE did not stop kevy: {got:#?}");
+    if let Some(mut r) = redis("busy-copy-unkillable") {
+        let (want, exited) = by_copy_unkillable(&mut r, &keys);
+        assert!(exited, "redis-server did not stop");
+        assert_eq!(got, want);
+    }
+}
