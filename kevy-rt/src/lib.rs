@@ -779,7 +779,12 @@
 //!   cannot answer so, and everything after it on that connection, stays
 //!   in the buffer. Replies take their slots as any reply does, so they
 //!   leave in order behind anything the connection is still owed, and
-//!   are written at once. When the command ends, the reactor looks at
+//!   are written at once. Its first look also writes what the other
+//!   connections are owed from before the command (the reactor writes
+//!   output at the end of its iteration, which waits for the command),
+//!   as Redis's `beforeSleep` does while a script is busy; a connection
+//!   waiting for the command keeps its output, as Redis's protected
+//!   client does. When the command ends, the reactor looks at
 //!   every connection the desk touched: its output is flushed, what was
 //!   left in its buffer runs, a connection that closed is closed.
 //! - Nothing else runs: no ring is drained (a batch from another shard

@@ -78,7 +78,12 @@ pub(super) struct Desk<S: Service> {
     /// reactor looks at each again once the command ends.
     touched: Vec<u32>,
     /// No look yet since the lend: input already buffered (read in the
-    /// same iteration as the command's) is served too.
+    /// same iteration as the command's) is served too, and output owed
+    /// from before the command (the reactor writes it at the end of the
+    /// iteration, which waits for the command) is written, as Redis's
+    /// `beforeSleep` does while a script is busy. A connection that waits
+    /// for the command (its own, when in the table) keeps its output, as
+    /// Redis's protected client does.
     first: bool,
     events: Events,
     /// The events of one look: token, readable or hung up, writable.
@@ -132,9 +137,14 @@ impl<S: Service> Desk<S> {
         self.now_ms = clock::unix_ms();
         if std::mem::take(&mut self.first) {
             for idx in 0..self.conns.len() as u32 {
-                let buffered = self.conns[idx as usize]
-                    .as_ref()
-                    .is_some_and(|c| c.io.rpos < c.io.rend);
+                let Some(c) = self.conns[idx as usize].as_ref() else {
+                    continue;
+                };
+                let owed = !c.st.blocked && c.st.wpos < c.st.wbuf.len();
+                let buffered = c.io.rpos < c.io.rend;
+                if owed {
+                    self.write(idx);
+                }
                 if buffered {
                     self.serve_conn(idx, shard);
                 }
