@@ -755,13 +755,21 @@
 //! is busy), and the script's reactor does it from the hook too:
 //!
 //! - A command the service says may run long ([`Service::runs_long`]: a
-//!   script) that runs inline on its home shard (alone, or in a
-//!   transaction's fast path) or from a peer's ring runs with the
-//!   reactor's connection table and listeners *lent* to a desk, which
-//!   shares the reactor's poller: moved into it, by value, for the
-//!   command's time, and back after. The desk sits in a thread-local
-//!   slot, and the script's hook, every so often once the script is
-//!   busy, calls [`serve_while_busy`] with the shard the script runs on.
+//!   script) runs with the reactor's connection table and listeners
+//!   *lent* to a desk, which shares the reactor's poller: moved into it,
+//!   by value, for the command's time, and back after. That is so
+//!   wherever a script runs: inline on its home shard (alone, or in a
+//!   transaction's fast path or attempt), from a peer's ring, from the
+//!   lock queue when the lock it waited for is released (the reactor
+//!   lends around every step that may release one while a script waits
+//!   there: `Executor::long_queued`), and by copy on a scratch shard in a
+//!   coordinated transaction (declared keys on several shards, each
+//!   round and the final run of a script over the whole keyspace, a
+//!   script inside an EXEC block over every shard): the coordinator
+//!   advances such a transaction with the table lent. The desk sits in a
+//!   thread-local slot, and the script's hook, every so often once the
+//!   script is busy, calls [`serve_while_busy`] with the shard the script
+//!   runs on (a scratch shard, by copy).
 //! - The desk polls the reactor's epoll without waiting and accepts new
 //!   connections. A connection that runs commands the plain way (not in
 //!   MULTI, not blocked, paused, closing or gated) has its socket read
@@ -771,37 +779,65 @@
 //!   cannot answer so, and everything after it on that connection, stays
 //!   in the buffer. Replies take their slots as any reply does, so they
 //!   leave in order behind anything the connection is still owed, and
-//!   are written at once. When the command ends, the reactor looks at
+//!   are written at once. Its first look also writes what the other
+//!   connections are owed from before the command (the reactor writes
+//!   output at the end of its iteration, which waits for the command),
+//!   as Redis's `beforeSleep` does while a script is busy; a connection
+//!   waiting for the command keeps its output, as Redis's protected
+//!   client does. When the command ends, the reactor looks at
 //!   every connection the desk touched: its output is flushed, what was
 //!   left in its buffer runs, a connection that closed is closed.
 //! - Nothing else runs: no ring is drained (a batch from another shard
 //!   waits in its ring until the script ends: Redis has no such thing,
 //!   and the other shards' clients already get `-BUSY` on their own), no
-//!   transaction advances, no connection closes, no timer fires. The
-//!   running connection is out of the table while its command runs, so
-//!   the desk never sees it, and a command of the peer path belongs to
-//!   another reactor's connection.
+//!   other transaction advances, no connection closes, no timer fires.
+//! - The script's own connection is never served by the desk. Inline it
+//!   is out of the table while its command runs. Anywhere else it waits
+//!   for its script, and a connection that waits reads no command
+//!   (`blocked`, which the desk's test for a plain connection includes):
+//!   a script that does not run inline holds its connection until it
+//!   answers (see "Scripts", *Who starts the second run*), and a
+//!   coordinated transaction that runs a command by copy holds its
+//!   connection until its answer. A script from a peer's ring, or queued
+//!   for a peer, belongs to another reactor's connection.
 //!
 //! **Why it is safe.** The running command holds the executor (the shard,
-//! its effects, its locks) and, inline, its own connection; the desk
-//! owns, for that time, exactly what the command never touches. Nothing
-//! is aliased and the borrow checker sees it all: the desk is a value moved
-//! out of the reactor and back, and the slot is taken out while the desk
-//! serves, so a call from inside it finds nothing. Epoll events the desk
-//! reads and does not act on are level-triggered and come back; the
-//! waker's edge is not needed, because a reactor looks at its rings
-//! again before it sleeps.
+//! its effects, its locks), the mesh and, in a coordinated transaction,
+//! the coordinator (the transaction itself is out of the coordinator's
+//! table while it advances); the desk owns, for that time, exactly what
+//! the command never touches. Neither the executor nor the coordinator
+//! ever touches a connection: they name connections by slab index and
+//! generation and leave what a connection needs in their outboxes, which
+//! the reactor drains once the table is back. So a script's connection
+//! may sit in the lent table (by copy, from the lock queue) without being
+//! aliased: the desk owns it and leaves it alone (above). Nothing is
+//! aliased and the borrow checker sees it all: the desk is a value moved
+//! out of the reactor and back, what the command may use is handed to it
+//! as separate borrows, and the slot is taken out while the desk serves,
+//! so a call from inside it finds nothing. Epoll events the desk reads and
+//! does not act on are level-triggered and come back; the waker's edge is
+//! not needed, because a reactor looks at its rings again before it
+//! sleeps.
 //!
-//! **Cost.** One flag test per command on the inline and ring paths; a
-//! script moves a few vectors in and out; epoll is polled only once a
-//! script is past its threshold, every 100000 Lua instructions.
+//! **Why it cannot hang a transaction.** While the desk serves, the
+//! script's reactor drains no ring, so other shards' batches to it wait
+//! (a full ring makes the sender keep its batch and retry; nothing
+//! blocks). The script needs nothing from them: by copy it runs only once
+//! every copy is in, on the scratch shard, and every other step runs from
+//! what its shard holds. What the other shards wait for (the write-backs,
+//! the unlocks, a lock grant) goes out when the script ends, killed or
+//! not: SCRIPT KILL stops a script that has not written (`-UNKILLABLE`
+//! otherwise), which answers Redis's error, and its transaction goes on
+//! to its end as after any error (a killed round of a script over the
+//! whole keyspace is its answer; nothing is written back), releasing
+//! every lock. SHUTDOWN NOSAVE stops the script and every reactor stops
+//! at the top of its loop.
 //!
-//! **Not covered.** A script that runs as part of a coordinated
-//! transaction (by copy on a scratch shard when its declared keys span
-//! shards, escalated over the whole keyspace, or in a MULTI/EXEC block
-//! whose keys span shards) lends nothing: its
-//! connection is in the table while the coordinator runs it. The other
-//! clients of its thread wait until it ends.
+//! **Cost.** One flag test per command on the inline and ring paths; one
+//! test per transaction step run by copy, and one of a counter per unlock
+//! and per transaction step; a script moves a few vectors in and out;
+//! epoll is polled only once a script is past its threshold, every 100000
+//! Lua instructions.
 //!
 //! # Commands the server issues itself
 //!

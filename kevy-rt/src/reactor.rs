@@ -1508,7 +1508,7 @@ impl<S: Service> Reactor<S> {
                         continue;
                     }
                     let resp = if self.svc.runs_long(cmd) {
-                        self.lending(|ex, mesh| {
+                        self.lending(|ex, mesh, _| {
                             ex.run_peer_cmd(mesh, peer, dest, &client, cmd, args)
                         })
                     } else {
@@ -1575,7 +1575,8 @@ impl<S: Service> Reactor<S> {
                 Req::Unlock { op } if refused_tx == Some(op) => {}
                 Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
                 Req::Unlock { op } => {
-                    self.ex.unlock(&mut self.mesh, crate::lock::tx_id(peer, op));
+                    let owner = crate::lock::tx_id(peer, op);
+                    self.releasing(|ex, mesh, _| ex.unlock(mesh, owner));
                     self.pump();
                 }
                 Req::Export { op, first, n } => {
@@ -1820,7 +1821,7 @@ impl<S: Service> Reactor<S> {
                     self.pump();
                 }
                 Resp::Refused { op } => {
-                    self.coord.refused(&mut self.ex, &mut self.mesh, op);
+                    self.releasing(|ex, mesh, coord| coord.refused(ex, mesh, op));
                     self.pump();
                 }
                 Resp::Exported { op, n } => {

@@ -649,8 +649,8 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn blocking(&self, _cmd: Self::Cmd) -> bool {
         false
     }
-    /// Whether `cmd` may run long (a script): while it runs on its shard,
-    /// the reactor's other connections are lent to [`serve_while_busy`]
+    /// Whether `cmd` may run long (a script): while it runs, on its shard
+    /// or by copy on a scratch shard, the reactor's other connections are lent to [`serve_while_busy`]
     /// (crate doc, "Busy scripts"). Asked for each command run on its
     /// shard: keep it to a load and a test.
     ///
@@ -671,7 +671,8 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// through ([`Route::Conn`]) while a script runs long on this thread:
     /// run it now with its reply in `out`, or answer `None` (writing
     /// nothing) to leave it, and the connection's later commands, until
-    /// the script ends. `shard` is the one the script runs on. Only
+    /// the script ends. `shard` is the one the script runs on (a scratch
+    /// shard for a script run by copy). Only
     /// [`ConnAction::Continue`] and [`ConnAction::Close`] may be
     /// answered.
     fn exec_while_busy(

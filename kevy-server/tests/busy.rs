@@ -354,3 +354,368 @@ fn every_connection_gets_busy_whichever_thread_it_lives_on() {
         }
     }
 }
+
+// ---- scripts run by a coordinated transaction -----------------------------
+//
+// A script whose declared keys span shards runs by copy in a transaction
+// its connection's thread coordinates; one that reaches another shard's
+// key runs again over the whole keyspace; a MULTI/EXEC block with a
+// script whose keys span shards locks every shard. In each, the script's
+// thread answers its other connections with -BUSY and runs SCRIPT KILL
+// and SHUTDOWN NOSAVE, as Redis does. At `--cores 2` the runner and the
+// probes are all on one thread, found by `one_thread`; at `--cores 3`
+// sixteen probes open before the script make it all but certain (1 in
+// 650) that some share the script's thread. Without the busy desk there,
+// a probe on the script's thread would get no answer at all.
+
+/// Connections opened while looking for ones on a known thread.
+const CANDIDATES: usize = 32;
+/// Connections a test needs on the runner's thread: the runner and three.
+const ON_ONE_THREAD: usize = 4;
+
+/// Connections that all live on the thread of shard 0 of a two-shard
+/// server (`k1` is a key of shard 1), or on a redis-server's one thread.
+/// A script that never ends runs on shard 1 past its threshold; MULTI is
+/// answered then by every other thread, while the busy thread leaves it
+/// until the script ends. So a connection answered before the script is
+/// killed is on shard 0's thread: no timing decides it.
+fn one_thread(port: u16, k1: &str) -> Vec<Raw> {
+    let mut stuck = Raw::new(port);
+    stuck.send(&["EVAL", "while true do end", "1", k1]);
+    wait_busy(port);
+    // Busy from here until the kill below: a MULTI answered meanwhile was
+    // answered by another thread than the script's.
+    assert_eq!(Raw::new(port).call(&["PING"]), BUSY_EVAL);
+    let mut all: Vec<Raw> = (0..CANDIDATES).map(|_| Raw::new(port)).collect();
+    for c in &mut all {
+        c.send(&["MULTI"]);
+    }
+    let mut answered = vec![false; all.len()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered.iter().filter(|a| **a).count() < ON_ONE_THREAD && Instant::now() < deadline {
+        for (i, c) in all.iter_mut().enumerate() {
+            if !answered[i] && c.try_line(Duration::from_millis(20)).as_deref() == Some("+OK") {
+                answered[i] = true;
+            }
+        }
+    }
+    let mut known = Vec::new();
+    for (c, a) in all.into_iter().zip(answered) {
+        if a {
+            known.push(c);
+        }
+    }
+    assert!(
+        known.len() >= ON_ONE_THREAD,
+        "too few of {CANDIDATES} connections on shard 0's thread"
+    );
+    for c in &mut known {
+        assert_eq!(c.call(&["DISCARD"]), "+OK");
+    }
+    assert_eq!(known[0].call(&["SCRIPT", "KILL"]), "+OK");
+    let r = stuck.line();
+    assert!(r.starts_with("-ERR Script killed by user"), "{r}");
+    known
+}
+
+impl Raw {
+    /// The next reply line if one comes within `wait`.
+    fn try_line(&mut self, wait: Duration) -> Option<String> {
+        if let Some(at) = self.1.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&self.1[..at]).into_owned();
+            self.1.drain(..at + 2);
+            return Some(line);
+        }
+        self.0.set_read_timeout(Some(wait)).expect("timeout");
+        let mut buf = [0u8; 4096];
+        match self.0.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                self.1.extend_from_slice(&buf[..n]);
+                self.try_line(Duration::from_millis(1))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Connections open before the script, spread over the threads.
+const PROBES: usize = 16;
+
+fn probes(port: u16) -> Vec<Raw> {
+    let mut v: Vec<Raw> = (0..PROBES).map(|_| Raw::new(port)).collect();
+    for p in &mut v {
+        // Answered: accepted by some thread before the script starts.
+        assert_eq!(p.call(&["PING"]), "+PONG");
+    }
+    v
+}
+
+/// One key owned by each of the server's `cores` shards (any names do for
+/// a redis-server).
+fn shard_keys(cores: usize) -> Vec<String> {
+    common::keys_on_every_shard("busytx:", cores, 1)
+}
+
+/// The runner and the probes of a test: at two cores all on one thread.
+fn runner_and_probes(port: u16, keys: &[String]) -> (Raw, Vec<Raw>) {
+    if keys.len() == 2 {
+        let mut known = one_thread(port, &keys[1]);
+        let runner = known.pop().unwrap();
+        (runner, known)
+    } else {
+        (Raw::new(port), probes(port))
+    }
+}
+
+/// Every probe asks `argv`; the distinct answers.
+fn all_answer(probes: &mut [Raw], argv: &[&str]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for p in probes.iter_mut() {
+        let line = p.call(argv);
+        if !seen.contains(&line) {
+            seen.push(line);
+        }
+    }
+    seen
+}
+
+/// `runner` sent a script that never ends; every probe gets BUSY for PING
+/// and for a GET of each key, the first probe's SCRIPT KILL ends it, the
+/// runner gets the killed script's error (after `before` lines of EXEC's
+/// reply), and every key is free after.
+fn busy_then_killed(
+    port: u16,
+    mut runner: Raw,
+    probes: &mut [Raw],
+    keys: &[String],
+    before: usize,
+) -> Vec<String> {
+    let mut t = Vec::new();
+    wait_busy(port);
+    t.extend(all_answer(probes, &["PING"]));
+    for k in keys {
+        t.extend(all_answer(probes, &["GET", k]));
+    }
+    t.push(probes[0].call(&["SCRIPT", "KILL"]));
+    for _ in 0..before {
+        t.push(runner.line());
+    }
+    t.push(runner.line());
+    // The transaction let go of every lock: each key is written and read.
+    for k in keys {
+        t.extend(all_answer(probes, &["SET", k, "after"]));
+        t.extend(all_answer(probes, &["STRLEN", k]));
+    }
+    t.push(runner.call(&["PING"]));
+    t
+}
+
+/// A script whose declared keys span shards (run by copy).
+fn by_copy_killed(port: u16, keys: &[String]) -> Vec<String> {
+    let (mut runner, mut probes) = runner_and_probes(port, keys);
+    let mut argv = vec!["EVAL", "while true do end", "2"];
+    argv.extend(keys.iter().take(2).map(String::as_str));
+    runner.send(&argv);
+    busy_then_killed(port, runner, &mut probes, keys, 0)
+}
+
+/// A script with one declared key that reaches another shard's key and
+/// then never ends (run again over the whole keyspace).
+fn escalated_killed(port: u16, keys: &[String]) -> Vec<String> {
+    let (mut runner, mut probes) = runner_and_probes(port, keys);
+    runner.send(&[
+        "EVAL",
+        "redis.call('get', ARGV[1]) while true do end",
+        "1",
+        &keys[0],
+        &keys[1],
+    ]);
+    busy_then_killed(port, runner, &mut probes, keys, 0)
+}
+
+/// A MULTI/EXEC block with a write, then a script whose keys span shards.
+fn exec_block_killed(port: u16, keys: &[String]) -> Vec<String> {
+    let (mut runner, mut probes) = runner_and_probes(port, keys);
+    let mut t = vec![
+        runner.call(&["MULTI"]),
+        runner.call(&["SET", &keys[0], "before"]),
+        runner.call(&["EVAL", "while true do end", "2", &keys[0], &keys[1]]),
+    ];
+    runner.send(&["EXEC"]);
+    t.extend(busy_then_killed(port, runner, &mut probes, keys, 2));
+    t
+}
+
+fn check_killed(t: &[String], keys: usize) {
+    // PING and each GET: BUSY for every probe.
+    assert_eq!(
+        t[..1 + keys],
+        vec![BUSY_EVAL.to_string(); 1 + keys][..],
+        "{t:#?}"
+    );
+    assert_eq!(t[1 + keys], "+OK", "{t:#?}");
+    assert!(
+        t[2 + keys].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{t:#?}"
+    );
+    let mut after = Vec::new();
+    for _ in 0..keys {
+        after.extend(["+OK", ":5"]);
+    }
+    after.push("+PONG");
+    assert_eq!(t[3 + keys..], after, "{t:#?}");
+}
+
+/// Compares with a redis-server (one thread: the script's own) running
+/// the same transcript, unless told to skip.
+fn same_as_redis(name: &str, got: &[String], run: impl Fn(u16) -> Vec<String>) {
+    if let Some(r) = redis(name) {
+        assert_eq!(got, run(r.port));
+    }
+}
+
+#[test]
+fn a_script_run_by_copy_is_busy_on_its_own_thread_and_killed_from_there() {
+    for cores in [2, 3] {
+        let srv = kevy(&cores.to_string());
+        let keys = shard_keys(cores);
+        let got = by_copy_killed(srv.port, &keys);
+        check_killed(&got, keys.len());
+        same_as_redis("busy-copy", &got, |p| by_copy_killed(p, &keys));
+    }
+}
+
+#[test]
+fn an_escalated_script_is_busy_on_its_own_thread_and_killed_from_there() {
+    let srv = kevy("2");
+    let keys = shard_keys(2);
+    let got = escalated_killed(srv.port, &keys);
+    check_killed(&got, keys.len());
+    same_as_redis("busy-escalated", &got, |p| escalated_killed(p, &keys));
+}
+
+#[test]
+fn a_script_in_an_exec_block_over_shards_is_busy_and_killed_from_its_own_thread() {
+    let srv = kevy("2");
+    let keys = shard_keys(2);
+    let got = exec_block_killed(srv.port, &keys);
+    assert_eq!(got[..3], ["+OK", "+QUEUED", "+QUEUED"], "{got:#?}");
+    // EXEC's array: the SET's +OK, then the killed script's error.
+    let t = &got[3..];
+    assert_eq!(t[..3], vec![BUSY_EVAL.to_string(); 3][..], "{got:#?}");
+    assert_eq!(t[3], "+OK", "{got:#?}");
+    assert_eq!(t[4..6], ["*2", "+OK"], "{got:#?}");
+    assert!(
+        t[6].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{got:#?}"
+    );
+    same_as_redis("busy-exec-block", &got, |p| exec_block_killed(p, &keys));
+}
+
+/// A script run by copy that wrote: SCRIPT KILL is refused, SHUTDOWN
+/// without NOSAVE too, and SHUTDOWN NOSAVE stops the server, all sent from
+/// the script's thread.
+fn by_copy_unkillable(srv: &mut Server, keys: &[String]) -> (Vec<String>, bool) {
+    let (mut runner, mut probes) = runner_and_probes(srv.port, keys);
+    runner.send(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'v') while true do end",
+        "2",
+        &keys[0],
+        &keys[1],
+    ]);
+    wait_busy(srv.port);
+    let mut t = all_answer(&mut probes, &["SCRIPT", "KILL"]);
+    t.extend(all_answer(&mut probes, &["SHUTDOWN"]));
+    probes[0].send(&["SHUTDOWN", "NOSAVE"]);
+    let exited = srv.wait_exit(WAIT).is_some();
+    (t, exited)
+}
+
+#[test]
+fn a_script_run_by_copy_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
+    let mut srv = kevy("2");
+    let keys = shard_keys(2);
+    let (got, exited) = by_copy_unkillable(&mut srv, &keys);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with("-UNKILLABLE "), "{got:#?}");
+    assert_eq!(got[1], BUSY_EVAL, "{got:#?}");
+    assert!(exited, "SHUTDOWN NOSAVE did not stop kevy: {got:#?}");
+    if let Some(mut r) = redis("busy-copy-unkillable") {
+        let (want, exited) = by_copy_unkillable(&mut r, &keys);
+        assert!(exited, "redis-server did not stop");
+        assert_eq!(got, want);
+    }
+}
+
+/// A script that waited in the lock queue and runs when the lock is let
+/// go: its thread answers BUSY too. At two shards, all connections on
+/// shard 0's thread: `x` stalls shard 1 with a script (its threshold out
+/// of reach for now) sent right behind a write the others can see, so it
+/// is in shard 1's ring ahead of anything sent after that write shows;
+/// `b`'s MSET then holds its shard-0 key while its shard-1 part waits
+/// behind the script, and a write of `b` sent behind the MSET shows it
+/// was dispatched; `c`'s script on that key then waits in the lock queue.
+/// Once the stalling script is made busy and killed, the MSET completes,
+/// the unlock runs `c`'s script, and it loops in turn.
+#[test]
+fn a_script_run_from_the_lock_queue_is_busy_on_its_thread() {
+    let srv = kevy("2");
+    let keys = common::keys_on_every_shard("busyq:", 2, 3);
+    let (k0, w1, w2, k1) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+    let mut known = one_thread(srv.port, k1);
+    let mut c = known.pop().unwrap();
+    let mut b = known.pop().unwrap();
+    let mut x = known.pop().unwrap();
+    let probes = &mut known;
+    assert_eq!(
+        probes[0].call(&["CONFIG", "SET", "busy-reply-threshold", "3600000"]),
+        "+OK"
+    );
+    let mut pipe = Vec::new();
+    for argv in [
+        &["SET", w1.as_str(), "1"][..],
+        &["EVAL", "while true do end", "1", k1.as_str()][..],
+    ] {
+        pipe.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+        for a in argv {
+            pipe.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    x.0.write_all(&pipe).unwrap();
+    assert_eq!(x.line(), "+OK");
+    b.send(&["MSET", k0, "a", k1, "b"]);
+    b.send(&["SET", w2, "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = c.call(&["EXISTS", w2]);
+        if got == ":1" {
+            break;
+        }
+        assert_eq!(got, ":0");
+        assert!(Instant::now() < deadline, "the write behind MSET never ran");
+    }
+    c.send(&["EVAL", "while true do end", "1", k0]);
+    // The stalling script becomes busy and is killed; its thread is the
+    // other one, so these are answered by shard 0's thread as usual.
+    assert_eq!(
+        probes[0].call(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        "+OK"
+    );
+    wait_busy(srv.port);
+    assert_eq!(probes[0].call(&["SCRIPT", "KILL"]), "+OK");
+    let r = x.line();
+    assert!(r.starts_with("-ERR Script killed by user"), "{r}");
+    // Now `c`'s script runs on shard 0's thread, from the lock queue (the
+    // MSET's unlock runs it, before the MSET's answer goes out).
+    wait_busy(srv.port);
+    assert_eq!(all_answer(probes, &["PING"]), [BUSY_EVAL]);
+    assert_eq!(all_answer(probes, &["GET", k0]), [BUSY_EVAL]);
+    assert_eq!(probes[0].call(&["SCRIPT", "KILL"]), "+OK");
+    let r = c.line();
+    assert!(r.starts_with("-ERR Script killed by user"), "{r}");
+    assert_eq!(b.line(), "+OK", "MSET");
+    assert_eq!(b.line(), "+OK", "the write behind MSET");
+    assert_eq!(all_answer(probes, &["STRLEN", k0]), [":1"]);
+    assert_eq!(all_answer(probes, &["STRLEN", k1]), [":1"]);
+}

@@ -1,11 +1,14 @@
 //! Serving a reactor's other connections while a script runs long on it
 //! (Redis's `processEventsWhileBlocked`). The script's command holds the
-//! shard's executor; the connection table and the listeners are moved
-//! into a *desk*, which shares the poller, for as long as it runs, and the
-//! script's hook reaches the desk through a thread-local slot: the desk
-//! owns what it touches, so nothing is reached through the borrowed
-//! reactor.
+//! shard's executor, the mesh and the coordinator; the connection table
+//! and the listeners are moved into a *desk*, which shares the poller, for
+//! as long as it runs, and the script's hook reaches the desk through a
+//! thread-local slot: the desk owns what it touches, so nothing is reached
+//! through the borrowed reactor. The script's own connection, when it is
+//! in the table (by copy, from the lock queue), waits for its answer and
+//! reads nothing, so the desk leaves it alone.
 
+use super::coord::Coordinator;
 use super::executor::Executor;
 use super::mesh::Endpoint;
 use super::{metrics, Admit, Listener, Reactor, FIRST_CONN, WAKER};
@@ -37,10 +40,9 @@ thread_local! {
 /// busy), or run by [`Service::exec_while_busy`], or left, with what
 /// follows it on its connection, until the command ends. A service calls
 /// it from a script running past `busy-reply-threshold`, every so often,
-/// with the shard the script runs on; replies are written at once. False
-/// when nothing is lent: the command runs where the runtime lends nothing
-/// (by copy, in a coordinated transaction), or `S` is not the thread's
-/// service.
+/// with the shard the script runs on (a scratch shard when it runs by
+/// copy); replies are written at once. False when nothing is lent: the
+/// command runs outside a reactor, or `S` is not the thread's service.
 pub fn serve_while_busy<S: Service>(shard: &mut S::Shard) -> bool {
     let Some(mut lent) = LENT.with(Cell::take) else {
         return false;
@@ -76,7 +78,12 @@ pub(super) struct Desk<S: Service> {
     /// reactor looks at each again once the command ends.
     touched: Vec<u32>,
     /// No look yet since the lend: input already buffered (read in the
-    /// same iteration as the command's) is served too.
+    /// same iteration as the command's) is served too, and output owed
+    /// from before the command (the reactor writes it at the end of the
+    /// iteration, which waits for the command) is written, as Redis's
+    /// `beforeSleep` does while a script is busy. A connection that waits
+    /// for the command (its own, when in the table) keeps its output, as
+    /// Redis's protected client does.
     first: bool,
     events: Events,
     /// The events of one look: token, readable or hung up, writable.
@@ -130,9 +137,14 @@ impl<S: Service> Desk<S> {
         self.now_ms = clock::unix_ms();
         if std::mem::take(&mut self.first) {
             for idx in 0..self.conns.len() as u32 {
-                let buffered = self.conns[idx as usize]
-                    .as_ref()
-                    .is_some_and(|c| c.io.rpos < c.io.rend);
+                let Some(c) = self.conns[idx as usize].as_ref() else {
+                    continue;
+                };
+                let owed = !c.st.blocked && c.st.wpos < c.st.wbuf.len();
+                let buffered = c.io.rpos < c.io.rend;
+                if owed {
+                    self.write(idx);
+                }
                 if buffered {
                     self.serve_conn(idx, shard);
                 }
@@ -377,7 +389,7 @@ impl<S: Service> Reactor<S> {
     #[inline(never)]
     pub(super) fn lending<R>(
         &mut self,
-        f: impl FnOnce(&mut Executor<S>, &mut Endpoint<S>) -> R,
+        f: impl FnOnce(&mut Executor<S>, &mut Endpoint<S>, &mut Coordinator<S>) -> R,
     ) -> R {
         let mut desk = match self.desk.take() {
             Some(d) => d,
@@ -387,7 +399,7 @@ impl<S: Service> Reactor<S> {
         desk.first = true;
         desk.swap_with(self);
         LENT.with(|l| l.set(Some(desk)));
-        let r = f(&mut self.ex, &mut self.mesh);
+        let r = f(&mut self.ex, &mut self.mesh, &mut self.coord);
         let lent = LENT
             .with(Cell::take)
             .and_then(|d| d.downcast::<Desk<S>>().ok());
@@ -409,6 +421,44 @@ impl<S: Service> Reactor<S> {
         }
         self.desk = Some(desk);
         r
+    }
+
+    /// Advances transaction `op`, whose next step runs a command that may
+    /// run long (a script run by copy), with the other connections lent
+    /// to the desk. `conn` (slab index, generation) is the connection the
+    /// transaction answers: it is in the table, and the desk leaves it
+    /// alone because it waits for its transaction (`blocked`: a
+    /// transaction that runs a command by copy holds its connection's
+    /// commands until it answers, see `Coordinator::start`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn advance_lending(&mut self, op: u32, conn: (u32, u32)) {
+        debug_assert!(
+            self.gens.get(conn.0 as usize) != Some(&conn.1)
+                || self.conns[conn.0 as usize]
+                    .as_ref()
+                    .is_none_or(|c| !servable(&c.st)),
+            "the desk would serve the connection of the running transaction"
+        );
+        self.lending(|ex, mesh, coord| coord.advance(ex, mesh, op));
+    }
+
+    /// Runs `f`, a step of the coordinator or the executor that may
+    /// release locks here (an unlock, a transaction's end), with the other
+    /// connections lent while a script waits in this shard's lock queue:
+    /// the release may run it. The connection of a script queued here is
+    /// held (`hold_if_reaching`) or another shard's, so the desk never
+    /// serves it.
+    #[inline]
+    pub(super) fn releasing<R>(
+        &mut self,
+        f: impl FnOnce(&mut Executor<S>, &mut Endpoint<S>, &mut Coordinator<S>) -> R,
+    ) -> R {
+        if self.ex.long_queued > 0 {
+            self.lending(f)
+        } else {
+            f(&mut self.ex, &mut self.mesh, &mut self.coord)
+        }
     }
 
     /// `single`'s inline run of a command that may run long, as
@@ -444,6 +494,6 @@ impl<S: Service> Reactor<S> {
         args: Args<'_>,
         out: &mut Vec<u8>,
     ) -> Option<u64> {
-        self.lending(|ex, _| ex.run_blocking(home, dest, client, cmd, args, out))
+        self.lending(|ex, _, _| ex.run_blocking(home, dest, client, cmd, args, out))
     }
 }

@@ -1111,6 +1111,20 @@ impl<S: Service> Coordinator<S> {
         self.runnable.pop()
     }
 
+    /// Whether advancing transaction `op` now runs a command that may run
+    /// long ([`Service::runs_long`]: a script run by copy, or a round of
+    /// one over the whole keyspace), and the connection it answers: the
+    /// reactor lends its other connections to the busy desk for that time.
+    pub fn runs_long(&self, op: u32) -> Option<(u32, u32)> {
+        let tx = self.txs.get(op as usize)?.as_ref()?;
+        match tx.phase {
+            Phase::Copying { step, waiting: 0 } if self.svc.runs_long(tx.steps[step].0) => {
+                Some((tx.conn, tx.gen))
+            }
+            _ => None,
+        }
+    }
+
     /// Event: transaction `op` may advance (from [`Self::next_runnable`]).
     /// With every lock held it sends the commands in order, stopping at a
     /// command run by copy until its copies arrive and at a connection

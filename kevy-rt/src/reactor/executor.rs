@@ -109,6 +109,11 @@ pub(super) struct Executor<S: Service> {
     tags: Vec<(TxId, TxTag)>,
     /// The clients waiting on this shard's keys (blocking.rs).
     pub waiters: super::blocking::Waiters<S>,
+    /// How many commands that may run long ([`Service::runs_long`]:
+    /// scripts) wait in the lock queue: an unlock may run them, and the
+    /// reactor lends its other connections for it while there are any
+    /// (`reactor/busy.rs`).
+    pub long_queued: usize,
 }
 
 impl<S: Service> Executor<S> {
@@ -127,6 +132,7 @@ impl<S: Service> Executor<S> {
             local_data: Vec::new(),
             tags: Vec::new(),
             waiters: Default::default(),
+            long_queued: 0,
         }
     }
 
@@ -209,6 +215,9 @@ impl<S: Service> Executor<S> {
         if self.locks.may_go(&claim) {
             self.locks.recycle(claim.keys);
             return false;
+        }
+        if self.svc.runs_long(cmd) {
+            self.long_queued += 1;
         }
         self.locks.enqueue(
             claim,
@@ -447,7 +456,12 @@ impl<S: Service> Executor<S> {
                         cmd,
                         client,
                         args,
-                    } => self.run_deferred(wire, to, dest, cmd, client, &args),
+                    } => {
+                        if self.long_queued > 0 && self.svc.runs_long(cmd) {
+                            self.long_queued -= 1;
+                        }
+                        self.run_deferred(wire, to, dest, cmd, client, &args)
+                    }
                     Wait::Watch { to, dest, db, keys } => {
                         self.register_watch(wire, to, dest, w.claim.client, db, keys.args())
                     }

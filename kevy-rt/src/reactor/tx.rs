@@ -530,7 +530,7 @@ impl<S: Service> Reactor<S> {
                             ex.run_plain(&client, *cmd, a, o) == Some(super::blocking::ESCALATE)
                         };
                         let again = if self.svc.runs_long(*cmd) {
-                            self.lending(|ex, _| run(ex))
+                            self.lending(|ex, _, _| run(ex))
                         } else {
                             run(&mut self.ex)
                         };
@@ -544,7 +544,7 @@ impl<S: Service> Reactor<S> {
                     Ok(_) if self.svc.runs_long(*cmd) => {
                         let client = st.client;
                         let out = &mut out;
-                        self.lending(|ex, _| ex.run(&client, *cmd, args.args(), 0, out));
+                        self.lending(|ex, _, _| ex.run(&client, *cmd, args.args(), 0, out));
                     }
                     Ok(_) => self.ex.run(&st.client, *cmd, args.args(), 0, &mut out),
                 }
@@ -564,7 +564,10 @@ impl<S: Service> Reactor<S> {
     /// Advances every transaction that can make progress.
     pub(super) fn run_txs(&mut self) {
         while let Some(op) = self.coord.next_runnable() {
-            self.coord.advance(&mut self.ex, &mut self.mesh, op);
+            match self.coord.runs_long(op) {
+                Some(conn) => self.advance_lending(op, conn),
+                None => self.releasing(|ex, mesh, coord| coord.advance(ex, mesh, op)),
+            }
             self.pump();
         }
     }
@@ -670,8 +673,7 @@ impl<S: Service> Reactor<S> {
                         }
                     }
                 }
-                self.coord
-                    .conn_ran(&mut self.ex, &mut self.mesh, op, client, v);
+                self.releasing(|ex, mesh, coord| coord.conn_ran(ex, mesh, op, client, v));
             }
             ToConn::Wait {
                 conn,
@@ -751,8 +753,7 @@ impl<S: Service> Reactor<S> {
             _ => self.introspect_into(resp3, ps, args, &mut v),
         }
         self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None);
-        self.coord
-            .conn_ran(&mut self.ex, &mut self.mesh, op, None, v);
+        self.releasing(|ex, mesh, coord| coord.conn_ran(ex, mesh, op, None, v));
     }
 
     /// A peer's transaction publishes (`Req::TxPublish`): deliver here and
