@@ -488,7 +488,8 @@ impl Service for Kevy {
                 })?;
         }
         let subs = self.server.table.subs(id);
-        if !subs.is_empty() {
+        // A container that runs alone (COMMAND) names no subcommand.
+        if !subs.is_empty() && args.len() > 1 {
             crate::families::common::find_sub(args, subs).map_err(|e| Refused {
                 tx: None,
                 msg: e.into_bytes(),
