@@ -55,7 +55,8 @@ mod tests;
 ///   → `Copying`, a connection command → `AtConn`; past the last step the
 ///   unlocks go out → `Releasing`.
 /// - `Copying { step, waiting }` → `Running { step + 1 }` once every copy
-///   arrived, the command ran on a scratch shard and the keys it wrote went
+///   arrived, the command ran on a scratch shard (with its group's members
+///   after it, crate doc "Groups") and the keys it wrote went
 ///   back to their owners (write-back), ahead of every later command. A
 ///   whole-keyspace command run by copy (SORT with BY/GET patterns) may
 ///   instead name keys not copied yet: `Copying` again, waiting for them.
