@@ -424,6 +424,9 @@ pub(super) struct Coordinator<S: Service> {
     /// Transactions whose group other commands may join (`Tx::open`), in
     /// start order.
     open: Vec<u32>,
+    /// Commands that joined a group so far (tests look at it).
+    #[cfg(test)]
+    pub joined: usize,
     /// Per peer shard: how many transactions still lock in shard order
     /// before one tries out of order again, after a refusal there
     /// ([`TRY_BACKOFF`]).
@@ -461,6 +464,8 @@ impl<S: Service> Coordinator<S> {
             spare_scratch: None,
             try_off: vec![0; n],
             open: Vec::new(),
+            #[cfg(test)]
+            joined: 0,
         }
     }
 
@@ -925,6 +930,10 @@ impl<S: Service> Coordinator<S> {
             self.spare_steps.push(steps);
         }
         let reply = self.pool.get();
+        #[cfg(test)]
+        {
+            self.joined += 1;
+        }
         if let Some(tx) = self.txs[op as usize].as_deref_mut() {
             tx.members.push(Member {
                 conn,
