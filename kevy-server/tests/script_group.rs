@@ -8,8 +8,9 @@
 
 mod common;
 
-use common::{eval, keys_on_every_shard, Server};
+use common::{eval, keys_on_every_shard, Server, TempDir};
 use redis::{Commands, Connection};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -38,6 +39,7 @@ layouts!(
     a_lua_lock_never_has_two_holders,
     transfers_keep_the_sum_every_reader_sees,
     a_member_that_reaches_an_undeclared_key_runs_again_and_answers_right,
+    groups_killed_midway_recover_whole_and_keep_every_answered_script,
 );
 
 fn client(port: u16) -> Connection {
@@ -226,4 +228,59 @@ fn a_member_that_reaches_an_undeclared_key_runs_again_and_answers_right(cores: u
     let gb: i64 = c.get(&b).expect("GET");
     let gu: i64 = c.get(&undeclared).expect("GET");
     assert_eq!((ga, gb, gu), (want, want, reaching));
+}
+
+/// Appendonly with a fsync per batch: the server is killed (SIGKILL)
+/// while forty connections run scripts on the two keys, and restarted on
+/// its log. Each group is one logged transaction: after recovery both
+/// counters are equal (no group half applied), and no lower than the
+/// count any script was answered with (nothing answered is lost).
+fn groups_killed_midway_recover_whole_and_keep_every_answered_script(cores: usize) {
+    let dir = TempDir::new("kevy-group-aof");
+    let d = dir.path().to_str().expect("utf-8 dir").to_string();
+    let cores_s = cores.to_string();
+    let args = [
+        "--cores",
+        &cores_s,
+        "--dir",
+        &d,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let (a, b) = two_keys("logged", cores);
+    let server = Server::kevy(&args);
+    let port = server.port;
+    let answered = Arc::new(AtomicI64::new(0));
+    let highest = Arc::new(AtomicI64::new(0));
+    let (ka, kb) = (a.clone(), b.clone());
+    let (done, top) = (answered.clone(), highest.clone());
+    let clients = thread::spawn(move || {
+        together(port, move |c, _| {
+            // Until the server is gone.
+            while let Ok(v) = eval::<i64>(c, INCR_BOTH, &[&ka, &kb], &[]) {
+                top.fetch_max(v, Ordering::SeqCst);
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    });
+    let enough = (CLIENTS * ROUNDS / 2) as i64;
+    let mut spins = 0;
+    while answered.load(Ordering::SeqCst) < enough {
+        spins += 1;
+        assert!(spins < 60_000, "the scripts made no progress");
+        thread::sleep(Duration::from_millis(5));
+    }
+    drop(server);
+    clients.join().expect("clients");
+    let server = Server::kevy(&args);
+    let mut c = client(server.port);
+    let ga: i64 = c.get(&a).expect("GET");
+    let gb: i64 = c.get(&b).expect("GET");
+    assert_eq!(ga, gb, "a group half applied after recovery");
+    let top = highest.load(Ordering::SeqCst);
+    assert!(ga >= top, "answered {top}, recovered {ga}");
 }
