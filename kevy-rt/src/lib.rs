@@ -766,8 +766,9 @@
 //! are on their way. A new such command of the same coordinator *joins*
 //! an open transaction, as a *member* of its *group*, instead of starting
 //! a transaction of its own, when:
-//! - every key it names is one of the open transaction's keys, and it
-//!   only reads or the open one may write: its locks are among the ones
+//! - it names the same keys per shard as the open transaction (a digest
+//!   of the lock plan finds the candidates, then the names are compared),
+//!   and it only reads or the open one may write: its locks are the ones
 //!   the group takes, as strong;
 //! - it comes from another connection, and that connection is owed no
 //!   earlier reply (below);
@@ -845,8 +846,8 @@
 //! be, and the argument above is unchanged.
 //!
 //! **Cost.** A command that could join looks at the coordinator's open
-//! groups (a short list, empty unless a transaction by copy is in
-//! flight) and compares key names; any other transaction pays one test
+//! groups (a list of plan digests, empty unless a transaction by copy is
+//! in flight) and compares key names with a group of the same digest; any other transaction pays one test
 //! of that list, a single-key command nothing. A
 //! group of `m` commands costs one round of locks, one copy and one
 //! write-back of each key, and `m` runs; a member that is a script also

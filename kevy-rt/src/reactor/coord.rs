@@ -422,8 +422,8 @@ pub(super) struct Coordinator<S: Service> {
     /// next ([`Service::reset_scratch`]).
     spare_scratch: Option<Box<S::Shard>>,
     /// Transactions whose group other commands may join (`Tx::open`), in
-    /// start order.
-    open: Vec<u32>,
+    /// start order, each with the digest of its lock plan ([`plan_digest`]).
+    open: Vec<(u64, u32)>,
     /// Commands that joined a group so far (tests look at it).
     #[cfg(test)]
     pub joined: usize,
@@ -830,7 +830,7 @@ impl<S: Service> Coordinator<S> {
             // Commands on the same keys may join it until it runs.
             if tx.copy_ahead && !tx.may_wait && !tx.woken {
                 tx.open = true;
-                self.open.push(op);
+                self.open.push((plan_digest(&tx.plan), op));
             }
         }
         if ex.effects.enabled()
@@ -855,9 +855,8 @@ impl<S: Service> Coordinator<S> {
     /// Joins `plan`, request `seq` of connection `conn`/`gen`, to the
     /// group of an open transaction of this coordinator instead of
     /// starting one (crate doc, "Groups"): the plan is one command run by
-    /// copy, every key of it is among the open transaction's keys, which
-    /// that transaction locks at least as strongly, and it is another
-    /// connection's. The caller makes sure the connection is owed no
+    /// copy on the same keys per shard as the open transaction, which
+    /// locks them at least as strongly, and it is another connection's. The caller makes sure the connection is owed no
     /// earlier reply. Returns the group's slot; the connection waits for
     /// the answer before it reads on. The plan back when it cannot join.
     // The plan goes back by value, as it came: no allocation on either way.
@@ -891,7 +890,13 @@ impl<S: Service> Coordinator<S> {
         };
         let read = self.svc.reads_only(cmd);
         let client = plan.client.id;
-        let found = self.open.iter().copied().find(|&op| {
+        // The same keys per shard make the same digest: only those are
+        // compared key by key.
+        let digest = plan_digest(&plan.locks);
+        let joinable = |&(d, op): &(u64, u32)| {
+            if d != digest {
+                return false;
+            }
             let Some(tx) = self.txs.get(op as usize).and_then(Option::as_deref) else {
                 return false;
             };
@@ -906,7 +911,8 @@ impl<S: Service> Coordinator<S> {
                 && route
                     .keys(args.args())
                     .all(|k| lroute.keys(largs.args()).any(|l| l == k))
-        });
+        };
+        let found = self.open.iter().find(|e| joinable(e)).map(|&(_, op)| op);
         let Some(op) = found else {
             return Err(plan);
         };
@@ -955,7 +961,7 @@ impl<S: Service> Coordinator<S> {
     fn close_group(&mut self, op: u32, tx: &mut Tx<S>) {
         if tx.open {
             tx.open = false;
-            if let Some(i) = self.open.iter().position(|&o| o == op) {
+            if let Some(i) = self.open.iter().position(|&(_, o)| o == op) {
                 self.open.remove(i);
             }
         }
@@ -2245,6 +2251,19 @@ impl<S: Service> Coordinator<S> {
             reply: out,
         });
     }
+}
+
+/// A digest of a lock plan's keys per shard (the claims' key ids are
+/// sorted and without repeats): two plans on the same keys have the same.
+fn plan_digest(plan: &[(usize, Claim)]) -> u64 {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for (s, c) in plan {
+        h = (h.rotate_left(7) ^ *s as u64).wrapping_mul(0x100_0000_01b3);
+        for &k in &c.keys {
+            h = (h.rotate_left(7) ^ k).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// Keeps a finished command's argument buffer for the next multi-key

@@ -1078,8 +1078,8 @@ fn commands_on_the_same_keys_join_a_group_and_run_in_order_on_one_copy() {
         h.all_sent(),
         strs(&[(1, "lock 1"), (1, &format!("export {b}"))])
     );
-    // Other connections' commands on the same keys (in either order, or
-    // a subset) join it while it waits: nothing more is sent.
+    // Other connections' commands on the same keys (in either order)
+    // join it while it waits: nothing more is sent.
     assert_eq!(h.offer(8, &["XFER", &a, &b], true), (op, true));
     assert_eq!(h.offer(9, &["XFER", &b, &a], true), (op, true));
     assert!(h.all_sent().is_empty());
