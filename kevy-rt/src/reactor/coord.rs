@@ -856,9 +856,10 @@ impl<S: Service> Coordinator<S> {
     /// group of an open transaction of this coordinator instead of
     /// starting one (crate doc, "Groups"): the plan is one command run by
     /// copy on the same keys per shard as the open transaction, which
-    /// locks them at least as strongly, and it is another connection's. The caller makes sure the connection is owed no
-    /// earlier reply. Returns the group's slot; the connection waits for
-    /// the answer before it reads on. The plan back when it cannot join.
+    /// locks them at least as strongly, and it is another connection's.
+    /// The caller makes sure the connection is owed no earlier reply.
+    /// Returns the group's slot; the connection waits for the answer
+    /// before it reads on. The plan back when it cannot join.
     // The plan goes back by value, as it came: no allocation on either way.
     #[allow(clippy::result_large_err)]
     pub fn join(
