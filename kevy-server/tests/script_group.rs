@@ -40,6 +40,7 @@ layouts!(
     transfers_keep_the_sum_every_reader_sees,
     a_member_that_reaches_an_undeclared_key_runs_again_and_answers_right,
     groups_killed_midway_recover_whole_and_keep_every_answered_script,
+    members_are_counted_and_notify_as_if_each_ran_alone,
 );
 
 fn client(port: u16) -> Connection {
@@ -283,4 +284,64 @@ fn groups_killed_midway_recover_whole_and_keep_every_answered_script(cores: usiz
     assert_eq!(ga, gb, "a group half applied after recovery");
     let top = highest.load(Ordering::SeqCst);
     assert!(ga >= top, "answered {top}, recovered {ga}");
+}
+
+/// Each script of a group is one call in INFO commandstats and makes its
+/// own keyspace events, as when it runs alone; an attempt taken back to
+/// run again is no call and makes none.
+fn members_are_counted_and_notify_as_if_each_ran_alone(cores: usize) {
+    let server = kevy(cores);
+    let port = server.port;
+    let (a, b) = two_keys("stats", cores);
+    let undeclared = keys_on_every_shard("stats-undeclared", cores, 1)[cores - 1].clone();
+    let mut c = client(port);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("E$")
+        .query(&mut c)
+        .expect("CONFIG SET");
+    let mut sub = client(port);
+    let _: () = redis::cmd("SUBSCRIBE")
+        .arg("__keyevent@0__:incrby")
+        .query(&mut sub)
+        .expect("SUBSCRIBE");
+    let (ka, kb, ku) = (a.clone(), b.clone(), undeclared.clone());
+    together(port, move |c, i| {
+        for _ in 0..ROUNDS {
+            if i % 10 == 0 {
+                let _: i64 = eval(c, REACHING, &[&ka, &kb], &[&ku]).expect("reaching");
+            } else {
+                let _: i64 = eval(c, INCR_BOTH, &[&ka, &kb], &[]).expect("script");
+            }
+        }
+    });
+    let calls = (CLIENTS * ROUNDS) as i64;
+    let reaching = (CLIENTS / 10 * ROUNDS) as i64;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("INFO");
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_eval:"))
+        .unwrap_or_else(|| panic!("no EVAL in {info}"));
+    assert!(
+        line.starts_with(&format!("cmdstat_eval:calls={calls},")),
+        "{line}"
+    );
+    // Two INCRs per script, three for those that reach the third key.
+    let events = 2 * calls + reaching;
+    let mut keys = std::collections::HashMap::new();
+    for _ in 0..events {
+        let msg = sub.recv_response().expect("an event");
+        let redis::Value::Array(parts) = msg else {
+            panic!("not a message: {msg:?}");
+        };
+        let key: String = redis::from_redis_value(&parts[2]).expect("a key");
+        *keys.entry(key).or_insert(0i64) += 1;
+    }
+    assert_eq!(keys.get(&a), Some(&calls));
+    assert_eq!(keys.get(&b), Some(&calls));
+    assert_eq!(keys.get(&undeclared), Some(&reaching));
 }
