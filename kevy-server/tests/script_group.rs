@@ -41,6 +41,7 @@ layouts!(
     a_member_that_reaches_an_undeclared_key_runs_again_and_answers_right,
     groups_killed_midway_recover_whole_and_keep_every_answered_script,
     members_are_counted_and_notify_as_if_each_ran_alone,
+    a_script_sees_the_write_its_connection_pipelined_before_it,
 );
 
 fn client(port: u16) -> Connection {
@@ -344,4 +345,43 @@ fn members_are_counted_and_notify_as_if_each_ran_alone(cores: usize) {
     assert_eq!(keys.get(&a), Some(&calls));
     assert_eq!(keys.get(&b), Some(&calls));
     assert_eq!(keys.get(&undeclared), Some(&reaching));
+}
+
+/// Each connection pipelines a write of its own field of the second key
+/// and a script that reads it back, while the others' scripts form
+/// groups on the same keys: the script always sees its connection's
+/// write (a command owed an earlier reply never joins a group whose copy
+/// could predate that reply).
+fn a_script_sees_the_write_its_connection_pipelined_before_it(cores: usize) {
+    let server = kevy(cores);
+    let port = server.port;
+    let (a, b) = two_keys("pipe", cores);
+    let (ka, kb) = (a.clone(), b.clone());
+    let script = "redis.call('HINCRBY', KEYS[1], 'n', 1); \
+        return redis.call('HGET', KEYS[2], ARGV[1])";
+    together(port, move |c, i| {
+        let field = format!("f{i}");
+        for r in 0..ROUNDS {
+            let value = format!("{i}-{r}");
+            // The HSET's reply is ignored: the pipeline answers the EVAL's.
+            let (seen,): (String,) = redis::pipe()
+                .cmd("HSET")
+                .arg(&kb)
+                .arg(&field)
+                .arg(&value)
+                .ignore()
+                .cmd("EVAL")
+                .arg(script)
+                .arg(2)
+                .arg(&ka)
+                .arg(&kb)
+                .arg(&field)
+                .query(c)
+                .expect("pipeline");
+            assert_eq!(seen, value, "the script missed its connection's write");
+        }
+    });
+    let mut c = client(port);
+    let n: i64 = c.hget(&a, "n").expect("HGET");
+    assert_eq!(n, (CLIENTS * ROUNDS) as i64);
 }
