@@ -260,7 +260,9 @@
 //! **Why single-key commands cannot starve a transaction.** The queue is
 //! FIFO per shard: a command may run only if it conflicts with nothing
 //! held *and nothing queued ahead of it*. Once a transaction's lock request
-//! is queued, later commands on those keys queue behind it.
+//! is queued, later commands on those keys queue behind it. (The one
+//! place a command goes ahead of the queue is a group, below in "Groups";
+//! it is bounded.)
 //!
 //! **A connection's own locks.** Locks held by a connection's transactions
 //! do not stop that connection's next command or transaction (its commands
@@ -602,6 +604,8 @@
 //!    transaction run by copy (phase 3 above): its declared keys locked,
 //!    copied to a scratch shard, the script run there, what it wrote
 //!    written back. Every key it reaches must be among the copies.
+//!    Scripts of many clients on the same keys share one such
+//!    transaction ("Groups" below).
 //! 3. *Escalated.* A script that reaches a key its run cannot (another
 //!    shard's, one a transaction holds, one not copied) stops at that
 //!    `redis.call`, and the attempt is undone: the store rolls its writes
@@ -745,6 +749,110 @@
 //! or [`Pushes::spublish`] when the command ends, to the subscribers of
 //! every shard, as the script's keyspace events do (in way 3 from the
 //! final run only).
+//!
+//! # Groups: commands run by copy on the same keys
+//!
+//! Many clients running scripts on the same keys of different shards (a
+//! job queue's keys that every worker's scripts name, a global rate
+//! limiter) would each take those keys' locks for a round trip of its
+//! own, one after another. Instead they share one transaction
+//! (`coord.rs`: `join`, `run_copy`).
+//!
+//! **What joins.** A transaction that is one command run by copy on its
+//! own keys (`Route::Keys` with `Fold::One` whose keys span shards: a
+//! script of way 2 above, RENAME, SMOVE, LMOVE, …; not EXEC, not a
+//! blocking command, not a whole-keyspace one) is *open* from its start
+//! until its command runs: while it takes its locks, and while its copies
+//! are on their way. A new such command of the same coordinator *joins*
+//! an open transaction, as a *member* of its *group*, instead of starting
+//! a transaction of its own, when:
+//! - it names the same keys per shard as the open transaction (a digest
+//!   of the lock plan finds the candidates, then the names are compared),
+//!   and it only reads or the open one may write: its locks are the ones
+//!   the group takes, as strong;
+//! - it comes from another connection, and that connection is owed no
+//!   earlier reply (below);
+//! - the group has fewer than 64 members (`GROUP_CAP`).
+//!
+//! Otherwise it starts its own transaction as before (which is open in
+//! its turn). The open transaction, the *leader*, goes on unchanged.
+//!
+//! **How a group runs.** When the leader's copies are in, the group
+//! closes and runs on one scratch shard: the leader's command, then each
+//! member's in arrival order, each with its own connection's facts and
+//! seeing the writes of those before it. Every key any of them wrote is
+//! written back once, in its state after the last, and the locks are
+//! released once. The answers leave in order: the leader's, then each
+//! member's to its own connection, for its own request. Each command
+//! runs through the execution point as when alone: it is counted and
+//! timed there, and its keyspace events and tracking reads are made
+//! there, in the group's order.
+//!
+//! **Why it is atomic.** A group is one transaction: every key a member
+//! can reach is one of its declared keys (a scratch shard reaches no
+//! other, and a command that tries escalates, below), so one of the
+//! leader's keys, locked from before its copy is taken until after its
+//! write-back. Running the commands back to back on the copy is running
+//! them one after another at the moment the group holds its locks, with
+//! nothing in between: nobody can read or write those keys from that
+//! moment until the release, so nobody can tell that a member ran
+//! "before" it was sent.
+//!
+//! **Per-connection order.** A member's own earlier commands must take
+//! effect before it. One that was answered ran on its shard: if it
+//! wrote one of the group's keys, it did so before the group took that
+//! key's lock (a held lock keeps every other client's command out), so
+//! the group's copy has its write. One not answered yet might be queued
+//! behind the group's lock, or travelling to a shard whose copy the group
+//! already took, and would then take effect after the member: so a
+//! command whose connection is owed any earlier reply does not join, and
+//! runs on its own, behind it, as before.
+//!
+//! **Asking to run again.** Any command of the group, the leader
+//! included, may reach a key its run cannot and ask to run again over
+//! the whole keyspace ([`Sink::escalate`]). In a group, each command that
+//! may ([`Service::reaches_undeclared`]: a script) runs as an attempt on
+//! the scratch shard ([`Service::begin_attempt`]: a journal of the
+//! pre-image of each key before its first write): asking, its writes are
+//! taken back alone, its messages cut back ([`Effects::checkpoint`]), and
+//! the writes of the commands before it stay; those after it run on as
+//! if it had not run. It is then started again over the whole keyspace
+//! once the group released its locks (`ToConn::Rerun`), as way 2 does
+//! for a script alone; its connection reads nothing meanwhile.
+//!
+//! **Durability.** A group is one logged transaction: one [`TxTag`] on
+//! every write-back, one decision recorded once every write-back is
+//! acknowledged, and every answer, the leader's and each member's,
+//! leaves after it.
+//!
+//! **A member whose connection closes** before the group runs still runs
+//! (its answer is dropped), as the transaction of a closing connection
+//! does: the group's copies were taken for it, and taking a member out
+//! would need a second way of running a group.
+//!
+//! **Fairness.** This is the only place a command goes ahead of the FIFO
+//! lock queues. A member that joins while the group still waits for its
+//! locks waits in the group's place; one that joins while the group holds
+//! them (its copies on their way) runs ahead of whatever queued for those
+//! keys meanwhile. A waiter is thus passed over by at most 64 commands'
+//! runs on one copy, once per group ahead of it in the queue: a group
+//! closes when its copies are in and runs at once, and a command that
+//! comes after that starts a transaction of its own, queued behind the
+//! waiter. The starvation argument above holds, with "a bounded amount of
+//! work" in place of "one transaction".
+//!
+//! **Why it cannot deadlock.** A member takes no lock and queues for
+//! none: the group's locks are taken exactly as the leader's alone would
+//! be, and the argument above is unchanged.
+//!
+//! **Cost.** A command that could join looks at the coordinator's open
+//! groups (a list of plan digests, empty unless a transaction by copy is
+//! in flight) and compares key names with a group of the same digest; any other transaction pays one test
+//! of that list, a single-key command nothing. A
+//! group of `m` commands costs one round of locks, one copy and one
+//! write-back of each key, and `m` runs; a member that is a script also
+//! pays its journal (a copy of each key it writes, before its first
+//! write).
 //!
 //! # Busy scripts
 //!

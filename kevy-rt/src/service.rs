@@ -737,6 +737,16 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn load(&self, scratch: &mut Self::Shard, key: &[u8], snap: Self::Snapshot);
     /// The keys a scratch shard's commands wrote, with their final state.
     fn take_dirty(&self, scratch: &mut Self::Shard) -> Vec<(Vec<u8>, Self::Snapshot)>;
+    /// The names of the keys a scratch shard's commands wrote since the
+    /// last take, clearing the record: [`Self::take_dirty`] without the
+    /// states, for a group that runs several commands on one scratch shard
+    /// and exports each key once, after the last (crate doc, "Groups").
+    fn take_written(&self, scratch: &mut Self::Shard) -> Vec<Vec<u8>> {
+        self.take_dirty(scratch)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
     /// Replaces `key`'s state in every database with `snap`, recording
     /// the change in `effects` (the write-back of a command run by copy).
     fn import(

@@ -1268,6 +1268,10 @@ impl Service for Kevy {
             .collect()
     }
 
+    fn take_written(&self, scratch: &mut Shard) -> Vec<Vec<u8>> {
+        scratch.store.take_dirty()
+    }
+
     fn import(
         &self,
         shard: &mut Shard,

@@ -55,7 +55,8 @@ mod tests;
 ///   → `Copying`, a connection command → `AtConn`; past the last step the
 ///   unlocks go out → `Releasing`.
 /// - `Copying { step, waiting }` → `Running { step + 1 }` once every copy
-///   arrived, the command ran on a scratch shard and the keys it wrote went
+///   arrived, the command ran on a scratch shard (with its group's members
+///   after it, crate doc "Groups") and the keys it wrote went
 ///   back to their owners (write-back), ahead of every later command. A
 ///   whole-keyspace command run by copy (SORT with BY/GET patterns) may
 ///   instead name keys not copied yet: `Copying` again, waiting for them.
@@ -210,6 +211,30 @@ pub(super) struct Rerun<S: Service> {
     pub holds: bool,
 }
 
+/// A command that joined another transaction's group (crate doc,
+/// "Groups"): it runs on the group's scratch shard after the leader and
+/// the members before it, and is answered on its own connection.
+struct Member<S: Service> {
+    conn: u32,
+    gen: u32,
+    seq: u64,
+    client: ClientCtx,
+    cmd: S::Cmd,
+    args: OwnedArgs,
+    /// Its connection closed: it still runs, nobody is answered.
+    gone: bool,
+    /// It asked to run again over the whole keyspace: its writes were
+    /// taken back, and it is started again once the group released.
+    rerun: bool,
+    reply: Vec<u8>,
+}
+
+/// The most members a group takes. A group that holds its locks while
+/// members join runs them ahead of whatever waits for those locks: this
+/// bounds how much work anything queued behind a group waits for (crate
+/// doc, "Groups").
+pub(super) const GROUP_CAP: usize = 64;
+
 impl<S: Service> Plan<S> {
     /// The plan serves a blocked client that an owner of its keys woke
     /// (see [`Tx::woken`]).
@@ -295,6 +320,12 @@ struct Tx<S: Service> {
     /// It found nothing: its timeout. Its owners park it before they let
     /// go of its locks, and the connection waits instead of an answer.
     wait: Option<u64>,
+    /// Other connections' commands may still join its group: it is run by
+    /// copy alone, on its own keys, and has not run yet (it is in
+    /// [`Coordinator::open`]).
+    open: bool,
+    /// The commands that joined its group, in arrival order.
+    members: Vec<Member<S>>,
 }
 
 impl<S: Service> Tx<S> {
@@ -332,6 +363,8 @@ impl<S: Service> Tx<S> {
             owners: Vec::new(),
             woken: false,
             wait: None,
+            open: false,
+            members: Vec::new(),
         }
     }
 }
@@ -388,6 +421,12 @@ pub(super) struct Coordinator<S: Service> {
     /// The scratch shard of the last command run by copy, emptied for the
     /// next ([`Service::reset_scratch`]).
     spare_scratch: Option<Box<S::Shard>>,
+    /// Transactions whose group other commands may join (`Tx::open`), in
+    /// start order, each with the digest of its lock plan ([`plan_digest`]).
+    open: Vec<(u64, u32)>,
+    /// Commands that joined a group so far (tests look at it).
+    #[cfg(test)]
+    pub joined: usize,
     /// Per peer shard: how many transactions still lock in shard order
     /// before one tries out of order again, after a refusal there
     /// ([`TRY_BACKOFF`]).
@@ -424,6 +463,9 @@ impl<S: Service> Coordinator<S> {
             reruns: Default::default(),
             spare_scratch: None,
             try_off: vec![0; n],
+            open: Vec::new(),
+            #[cfg(test)]
+            joined: 0,
         }
     }
 
@@ -736,6 +778,7 @@ impl<S: Service> Coordinator<S> {
         parts.resize_with(nsteps, || Part::Wait);
         let snaps = std::mem::take(&mut tx.snaps);
         let splits = std::mem::take(&mut tx.splits);
+        let members = std::mem::take(&mut tx.members);
         *tx = Tx {
             id: tx_id(self.id, op),
             conn,
@@ -768,6 +811,8 @@ impl<S: Service> Coordinator<S> {
             owners: Vec::new(),
             woken: plan.woken,
             wait: None,
+            open: false,
+            members,
         };
         if !tx.exec && tx.steps.len() == 1 {
             tx.owners = self.wait_owners(&tx.steps[0]);
@@ -782,6 +827,11 @@ impl<S: Service> Coordinator<S> {
                         ..
                     })
                 );
+            // Commands on the same keys may join it until it runs.
+            if tx.copy_ahead && !tx.may_wait && !tx.woken {
+                tx.open = true;
+                self.open.push((plan_digest(&tx.plan), op));
+            }
         }
         if ex.effects.enabled()
             && tx.plan.len() > 1
@@ -800,6 +850,122 @@ impl<S: Service> Coordinator<S> {
         let blocks = tx.blocks;
         self.txs[op as usize] = Some(tx);
         (op, blocks)
+    }
+
+    /// Joins `plan`, request `seq` of connection `conn`/`gen`, to the
+    /// group of an open transaction of this coordinator instead of
+    /// starting one (crate doc, "Groups"): the plan is one command run by
+    /// copy on the same keys per shard as the open transaction, which
+    /// locks them at least as strongly, and it is another connection's.
+    /// The caller makes sure the connection is owed no earlier reply.
+    /// Returns the group's slot; the connection waits for the answer
+    /// before it reads on. The plan back when it cannot join.
+    // The plan goes back by value, as it came: no allocation on either way.
+    #[allow(clippy::result_large_err)]
+    pub fn join(
+        &mut self,
+        ex: &mut Executor<S>,
+        plan: Plan<S>,
+        conn: u32,
+        gen: u32,
+        seq: u64,
+    ) -> Result<u32, Plan<S>> {
+        if self.open.is_empty()
+            || plan.exec
+            || plan.watch
+            || plan.woken
+            || !plan.holds
+            || plan.steps.len() != 1
+            || plan.locks.len() < 2
+        {
+            return Err(plan);
+        }
+        let (cmd, ref args, ref route) = plan.steps[0];
+        let route = match route {
+            Ok(
+                r @ Route::Keys {
+                    fold: Fold::One, ..
+                },
+            ) if !self.svc.blocking(cmd) => *r,
+            _ => return Err(plan),
+        };
+        let read = self.svc.reads_only(cmd);
+        let client = plan.client.id;
+        // The same keys per shard make the same digest: only those are
+        // compared key by key.
+        let digest = plan_digest(&plan.locks);
+        let joinable = |&(d, op): &(u64, u32)| {
+            if d != digest {
+                return false;
+            }
+            let Some(tx) = self.txs.get(op as usize).and_then(Option::as_deref) else {
+                return false;
+            };
+            let (lcmd, ref largs, ref lroute) = tx.steps[0];
+            let Ok(lroute) = lroute else {
+                return false;
+            };
+            tx.members.len() < GROUP_CAP
+                && (tx.conn, tx.gen) != (conn, gen)
+                && tx.client.id != client
+                && (read || !self.svc.reads_only(lcmd))
+                && route
+                    .keys(args.args())
+                    .all(|k| lroute.keys(largs.args()).any(|l| l == k))
+        };
+        let found = self.open.iter().find(|e| joinable(e)).map(|&(_, op)| op);
+        let Some(op) = found else {
+            return Err(plan);
+        };
+        let mut plan = plan;
+        let Some((cmd, args, _)) = plan.steps.pop() else {
+            return Err(plan);
+        };
+        let Plan {
+            client,
+            steps,
+            mut locks,
+            ..
+        } = plan;
+        for (_, c) in locks.drain(..) {
+            ex.locks.recycle(c.keys);
+        }
+        if self.spare_plans.len() < SPARE_TXS && locks.capacity() <= SPARE_LEN {
+            self.spare_plans.push(locks);
+        }
+        if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
+            self.spare_steps.push(steps);
+        }
+        let reply = self.pool.get();
+        #[cfg(test)]
+        {
+            self.joined += 1;
+        }
+        if let Some(tx) = self.txs[op as usize].as_deref_mut() {
+            tx.members.push(Member {
+                conn,
+                gen,
+                seq,
+                client,
+                cmd,
+                args,
+                gone: false,
+                rerun: false,
+                reply,
+            });
+        }
+        Ok(op)
+    }
+
+    /// The group of transaction `op` takes no more members: it is about
+    /// to run.
+    fn close_group(&mut self, op: u32, tx: &mut Tx<S>) {
+        if tx.open {
+            tx.open = false;
+            if let Some(i) = self.open.iter().position(|&(_, o)| o == op) {
+                self.open.remove(i);
+            }
+        }
     }
 
     /// The shards owning the keys `step` waits on when it is a blocking
@@ -1100,6 +1266,11 @@ impl<S: Service> Coordinator<S> {
         for tx in self.txs.iter_mut().flatten() {
             if tx.conn == conn && tx.gen == gen {
                 tx.gone = true;
+            }
+            for m in &mut tx.members {
+                if m.conn == conn && m.gen == gen {
+                    m.gone = true;
+                }
             }
         }
     }
@@ -1748,6 +1919,7 @@ impl<S: Service> Coordinator<S> {
         tx: &mut Tx<S>,
         step: usize,
     ) -> bool {
+        self.close_group(op, tx);
         let escalating = tx.discover.is_some();
         let mut scratch = match tx.discover.take() {
             Some(mut d) => {
@@ -1797,7 +1969,34 @@ impl<S: Service> Coordinator<S> {
         // its messages (keyspace events) are the home shard's to deliver.
         let mut effects = crate::exec::Effects::default();
         effects.pushes.set_listening(ex.effects.pushes.listening());
-        if escalable {
+        // A group: the leader, then each member in arrival order, on the
+        // one scratch shard, each seeing the writes of those before it.
+        let mut written = Vec::new();
+        let group = !tx.members.is_empty();
+        if group {
+            tx.rerun = run_grouped(
+                &*self.svc,
+                &mut scratch,
+                &mut effects,
+                &tx.client,
+                cmd,
+                args.args(),
+                &mut reply,
+                &mut written,
+            );
+            for m in &mut tx.members {
+                m.rerun = run_grouped(
+                    &*self.svc,
+                    &mut scratch,
+                    &mut effects,
+                    &m.client,
+                    m.cmd,
+                    m.args.args(),
+                    &mut m.reply,
+                    &mut written,
+                );
+            }
+        } else if escalable {
             // A script that reaches keys it did not declare: nothing of its
             // run is kept, and it runs again over the whole keyspace once
             // these locks are released (crate doc, "Scripts").
@@ -1846,7 +2045,21 @@ impl<S: Service> Coordinator<S> {
         // Reads of a tracking client go to their owners ahead of the unlock.
         super::tracking::forward_reads(ex, wire, &mut effects.pushes);
         ex.effects.pushes.append(&mut effects.pushes);
-        let dirty = self.svc.take_dirty(&mut scratch);
+        let dirty = if group {
+            // Each key once, in its state after the last member.
+            written.sort_unstable();
+            written.dedup();
+            let svc = &*self.svc;
+            written
+                .into_iter()
+                .map(|k| {
+                    let snap = svc.export(&mut scratch, &k);
+                    (k, snap)
+                })
+                .collect()
+        } else {
+            self.svc.take_dirty(&mut scratch)
+        };
         self.put_scratch(scratch);
         for (k, snap) in dirty {
             let s = shard_of(&k, self.n);
@@ -1899,6 +2112,7 @@ impl<S: Service> Coordinator<S> {
     /// Folds the replies into the answer for the reactor, and keeps the
     /// transaction's box and buffers for the next one.
     fn finish(&mut self, op: u32, mut tx: Box<Tx<S>>) {
+        self.close_group(op, &mut tx);
         self.free.push(op);
         self.answer(&mut tx);
         self.recycle(tx);
@@ -1924,12 +2138,7 @@ impl<S: Service> Coordinator<S> {
         }
         let mut steps = std::mem::take(&mut tx.steps);
         for (_, args, _) in steps.drain(..) {
-            if self.spare_args.len() < SPARE_TXS
-                && args.buf.capacity() <= SPARE_ARGS
-                && args.spans.capacity() <= SPARE_KEYS
-            {
-                self.spare_args.push(args);
-            }
+            keep_args(&mut self.spare_args, args);
         }
         if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
             self.spare_steps.push(steps);
@@ -1939,6 +2148,10 @@ impl<S: Service> Coordinator<S> {
         if self.spare_plans.len() < SPARE_TXS && plan.capacity() <= SPARE_LEN {
             self.spare_plans.push(plan);
         }
+        for m in tx.members.drain(..) {
+            self.pool.put(m.reply);
+            keep_args(&mut self.spare_args, m.args);
+        }
         tx.snaps.clear();
         tx.owners = Vec::new();
         tx.discover = None;
@@ -1946,13 +2159,50 @@ impl<S: Service> Coordinator<S> {
             && tx.parts.capacity() <= SPARE_LEN
             && tx.splits.capacity() <= SPARE_LEN
             && tx.snaps.capacity() <= SPARE_LEN
+            && tx.members.capacity() <= GROUP_CAP
         {
             self.spare_txs.push(tx);
         }
     }
 
-    /// The answer of a finished transaction, for the reactor.
+    /// The answers of a finished transaction, for the reactor: its own,
+    /// then each member's of its group, in order.
     fn answer(&mut self, tx: &mut Tx<S>) {
+        self.answer_leader(tx);
+        for m in tx.members.drain(..) {
+            if m.gone {
+                self.pool.put(m.reply);
+                keep_args(&mut self.spare_args, m.args);
+                continue;
+            }
+            if m.rerun {
+                self.pool.put(m.reply);
+                self.reruns.push_back(Rerun {
+                    conn: m.conn,
+                    gen: m.gen,
+                    seq: m.seq,
+                    client: m.client,
+                    cmd: m.cmd,
+                    args: m.args,
+                    holds: true,
+                });
+                self.out.push(ToConn::Rerun);
+                continue;
+            }
+            self.out.push(ToConn::Answer {
+                conn: m.conn,
+                gen: m.gen,
+                seq: m.seq,
+                blocks: true,
+                exec: false,
+                reply: m.reply,
+            });
+            keep_args(&mut self.spare_args, m.args);
+        }
+    }
+
+    /// The answer of a finished transaction's own command.
+    fn answer_leader(&mut self, tx: &mut Tx<S>) {
         if let Some(timeout) = tx.wait {
             // Even for a connection gone meanwhile: the reactor then
             // withdraws it from the owners that parked it.
@@ -2016,6 +2266,66 @@ impl<S: Service> Coordinator<S> {
             reply: out,
         });
     }
+}
+
+/// A digest of a lock plan's keys per shard (the claims' key ids are
+/// sorted and without repeats): two plans on the same keys have the same.
+fn plan_digest(plan: &[(usize, Claim)]) -> u64 {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for (s, c) in plan {
+        h = (h.rotate_left(7) ^ *s as u64).wrapping_mul(0x100_0000_01b3);
+        for &k in &c.keys {
+            h = (h.rotate_left(7) ^ k).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Keeps a finished command's argument buffer for the next multi-key
+/// command, within the spares' caps.
+fn keep_args(spare: &mut Vec<OwnedArgs>, args: OwnedArgs) {
+    if spare.len() < SPARE_TXS
+        && args.buf.capacity() <= SPARE_ARGS
+        && args.spans.capacity() <= SPARE_KEYS
+    {
+        spare.push(args);
+    }
+}
+
+/// Runs one command of a group on the group's scratch shard, where the
+/// commands before it left their writes, and adds the keys it wrote to
+/// `written`. A command that asks to run again over the whole keyspace
+/// (`Sink::escalate`) is taken back alone: its writes through the journal
+/// of an attempt around it ([`Service::begin_attempt`]), its messages by
+/// cutting `effects` back; the others' writes stay. True then.
+#[allow(clippy::too_many_arguments)]
+fn run_grouped<S: Service>(
+    svc: &S,
+    scratch: &mut S::Shard,
+    effects: &mut crate::exec::Effects,
+    client: &ClientCtx,
+    cmd: S::Cmd,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+    written: &mut Vec<Vec<u8>>,
+) -> bool {
+    let undoable = svc.reaches_undeclared(cmd);
+    let mark = effects.checkpoint();
+    if undoable {
+        svc.begin_attempt(scratch);
+    }
+    let again = crate::exec::run_escalable(svc, scratch, effects, client, cmd, args, 0, false, out);
+    if undoable {
+        svc.end_attempt(scratch, again);
+    }
+    let keys = svc.take_written(scratch);
+    if again {
+        effects.cut_back(mark);
+        out.clear();
+    } else {
+        written.extend(keys);
+    }
+    again
 }
 
 /// Whether everything `tx` sends is on its way: the connection may read

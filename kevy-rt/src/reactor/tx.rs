@@ -337,7 +337,22 @@ impl<S: Service> Reactor<S> {
             Draft::Plan(plan) => plan,
         };
         let seq = st.next_seq();
+        // Owed no earlier reply, the connection has nothing on its way
+        // that the command must come after: it may join an open group
+        // (crate doc, "Groups").
+        let idle = st.nothing_pending();
         st.await_remote();
+        let plan = if idle {
+            match self.coord.join(&mut self.ex, plan, idx, gen, seq) {
+                Ok(_) => {
+                    st.blocked = true;
+                    return;
+                }
+                Err(plan) => plan,
+            }
+        } else {
+            plan
+        };
         let (_, blocks) = self
             .coord
             .start(&mut self.ex, &mut self.mesh, plan, idx, gen, seq);

@@ -136,6 +136,43 @@ impl H {
         op
     }
 
+    /// Sends `words` from connection `conn` (another connection than
+    /// [`CONN`], its own client, its request number `conn`). `idle`: the
+    /// connection is owed no earlier reply, so the command may join an
+    /// open group; otherwise, or when it cannot, it starts a transaction
+    /// of its own. The slot, and whether it joined.
+    fn offer(&mut self, conn: u32, words: &[&str], idle: bool) -> (u32, bool) {
+        let mut a = OwnedArgs::default();
+        for w in words {
+            a.push(w.as_bytes());
+        }
+        let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
+        let client = ClientCtx {
+            id: 1000 + u64::from(conn),
+            ..self.client
+        };
+        let Draft::Plan(plan) =
+            self.coord
+                .draft(&mut self.ex, &client, &[], vec![(cmd, a)], false, true)
+        else {
+            panic!("expected a coordinated transaction");
+        };
+        let seq = u64::from(conn);
+        let plan = if idle {
+            match self.coord.join(&mut self.ex, plan, conn, GEN, seq) {
+                Ok(op) => return (op, true),
+                Err(plan) => plan,
+            }
+        } else {
+            plan
+        };
+        let (op, _) = self
+            .coord
+            .start(&mut self.ex, &mut self.rings, plan, conn, GEN, seq);
+        self.pump();
+        (op, false)
+    }
+
     /// The reactor's part: advance what can, do what the coordinator and
     /// the home executor ask, until neither asks anything.
     fn pump(&mut self) {
@@ -163,8 +200,12 @@ impl H {
                         self.conn.push("reads on".into());
                     }
                     ToConn::Rerun => {
-                        self.coord.reruns.pop_front();
-                        self.conn.push("runs again".into());
+                        let r = self.coord.reruns.pop_front().expect("a rerun");
+                        if r.conn == CONN {
+                            self.conn.push("runs again".into());
+                        } else {
+                            self.conn.push(format!("runs again@{}", r.conn));
+                        }
                     }
                     ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => {
                         // As the reactor does: the message to the other
@@ -225,13 +266,20 @@ impl H {
                         reply,
                         ..
                     } => {
+                        let (text, used) = render(&reply).expect("a whole reply");
+                        assert_eq!(used, reply.len());
+                        if conn != CONN {
+                            // Another connection's command (a group's
+                            // member): its request number is its `conn`.
+                            assert_eq!((gen, seq), (GEN, u64::from(conn)));
+                            self.conn.push(format!("answer@{conn} {text}"));
+                            continue;
+                        }
                         if self.any_seq {
                             assert!((conn, gen) == (CONN, GEN) && seq <= self.seq);
                         } else {
                             assert_eq!((conn, gen, seq), (CONN, GEN, self.seq));
                         }
-                        let (text, used) = render(&reply).expect("a whole reply");
-                        assert_eq!(used, reply.len());
                         self.conn.push(format!("answer {text}"));
                     }
                 }
@@ -1008,4 +1056,205 @@ fn a_request_not_to_wait_is_refused_when_its_keys_are_taken() {
     assert_eq!(h.ex.locks.counts(), (1, 0), "nothing queued");
     h.ex.unlock(&mut h.rings, tx_id(1, 0));
     assert!(h.ex.locks.is_idle());
+}
+
+/// Two-shard keys for the group tests: `a` on the home shard 0, `b` on
+/// shard 1, `a` holding 10 and `b` (sent as a copy) 10.
+fn group_setup() -> (H, String, String) {
+    let mut h = H::new(0, 2);
+    let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
+    h.ex.shard
+        .map
+        .insert(a.clone().into_bytes(), b"10".to_vec());
+    (h, a, b)
+}
+
+#[test]
+fn commands_on_the_same_keys_join_a_group_and_run_in_order_on_one_copy() {
+    let (mut h, a, b) = group_setup();
+    let op = h.start(&[&["XFER", &a, &b]], false, &[]);
+    // Its home lock taken inline; shard 1's lock with the copy behind it.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(1, "lock 1"), (1, &format!("export {b}"))])
+    );
+    // Other connections' commands on the same keys (in either order)
+    // join it while it waits: nothing more is sent.
+    assert_eq!(h.offer(8, &["XFER", &a, &b], true), (op, true));
+    assert_eq!(h.offer(9, &["XFER", &b, &a], true), (op, true));
+    assert!(h.all_sent().is_empty());
+    // The copy and the lock: the leader, then each member, on one copy;
+    // one write-back per key, one unlock.
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(1, &format!("import {b}=11")), (1, "unlock")])
+    );
+    assert_eq!(h.ex.shard.get(&a).as_deref(), Some("9"));
+    // Answers in order: the leader's, then its members'.
+    assert_eq!(h.conn(), ["answer 11", "answer@8 12", "answer@9 9"]);
+    assert!(h.idle());
+    // The group is gone: a later command starts its own transaction.
+    let (op2, joined) = h.offer(10, &["XFER", &a, &b], true);
+    assert!(!joined);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(1, "lock 1"), (1, &format!("export {b}"))])
+    );
+    h.exported(op2, &[(&b, Some("11"))]);
+    h.locked(op2, false);
+    assert_eq!(h.conn(), ["answer@10 12"]);
+}
+
+#[test]
+fn a_command_whose_connection_is_owed_a_reply_does_not_join() {
+    let (mut h, a, b) = group_setup();
+    let op = h.start(&[&["XFER", &a, &b]], false, &[]);
+    h.all_sent();
+    // Owed an earlier reply: that command may still be on its way to a
+    // shard whose copy the group took, so it runs on its own, behind.
+    let (op2, joined) = h.offer(8, &["XFER", &a, &b], false);
+    assert!(!joined);
+    assert_ne!(op, op2);
+    // Queued behind the group's home lock: nothing sent yet.
+    assert!(h.all_sent().is_empty());
+    // Other keys, or the group's own connection, do not join either.
+    let c = key_on("c", 1, 2);
+    assert!(!h.offer(9, &["XFER", &a, &c], true).1);
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    assert_eq!(h.conn(), ["answer 11"]);
+}
+
+#[test]
+fn a_member_that_asks_to_run_again_is_taken_back_alone() {
+    let (mut h, a, b) = group_setup();
+    let c = key_on("c", 1, 2);
+    let op = h.start(&[&["XFER", &a, &b]], false, &[]);
+    h.all_sent();
+    assert!(h.offer(8, &["ESC", &a, &b, &c], true).1);
+    assert!(h.offer(9, &["XFER", &a, &b], true).1);
+    assert!(h.offer(11, &["ESC", &a, &b, "-"], true).1);
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    // Member 8 added to a and b, then reached c: its writes are taken back
+    // and the members after it see the leader's and member 9's only.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(1, &format!("import {b}=13")), (1, "unlock")])
+    );
+    assert_eq!(h.ex.shard.get(&a).as_deref(), Some("9"));
+    assert_eq!(
+        h.conn(),
+        ["answer 11", "runs again@8", "answer@9 12", "answer@11 22"]
+    );
+    assert!(h.idle());
+}
+
+#[test]
+fn a_leader_that_asks_to_run_again_leaves_its_members_running() {
+    let (mut h, a, b) = group_setup();
+    let c = key_on("c", 1, 2);
+    let op = h.start(&[&["ESC", &a, &b, &c]], false, &[]);
+    h.all_sent();
+    assert!(h.offer(8, &["XFER", &a, &b], true).1);
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(1, &format!("import {b}=11")), (1, "unlock")])
+    );
+    assert_eq!(h.ex.shard.get(&a).as_deref(), Some("9"));
+    assert_eq!(h.conn(), ["runs again", "answer@8 11"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_closed_members_command_still_runs_and_only_its_answer_is_dropped() {
+    let (mut h, a, b) = group_setup();
+    let op = h.start(&[&["XFER", &a, &b]], false, &[]);
+    h.all_sent();
+    assert!(h.offer(8, &["XFER", &a, &b], true).1);
+    assert!(h.offer(9, &["XFER", &a, &b], true).1);
+    h.coord.closed(8, GEN);
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    assert_eq!(
+        h.all_sent(),
+        strs(&[(1, &format!("import {b}=13")), (1, "unlock")])
+    );
+    assert_eq!(h.conn(), ["answer 11", "answer@9 13"]);
+}
+
+#[test]
+fn a_logged_group_answers_every_member_after_its_decision() {
+    let (mut h, a, b) = group_setup();
+    h.ex.effects.set_enabled(true);
+    let op = h.start(&[&["XFER", &a, &b]], false, &[]);
+    h.all_sent();
+    assert!(h.offer(8, &["XFER", &a, &b], true).1);
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    // The write-back, and no unlock before the decision.
+    assert_eq!(h.all_sent(), strs(&[(1, &format!("import {b}=12"))]));
+    assert!(h.conn().is_empty());
+    // The write-back is acknowledged (logged there): one decision for the
+    // group, then the unlock and every answer.
+    h.reply(op, u32::MAX, 0, "+OK\r\n");
+    let mut decided = Vec::new();
+    h.ex.effects.take_records(|r| {
+        if let crate::exec::Record::Commit(t) = r {
+            decided.push(t)
+        }
+    });
+    assert_eq!(decided, [TxTag { coord: 0, seq: 1 }]);
+    assert_eq!(h.all_sent(), strs(&[(1, "unlock")]));
+    assert_eq!(h.conn(), ["answer 11", "answer@8 12"]);
+    assert!(h.idle());
+}
+
+#[test]
+fn a_group_takes_at_most_its_cap_and_the_rest_queue_behind_it() {
+    let (mut h, a, b) = group_setup();
+    let op = h.start(&[&["XFER", &a, &b]], false, &[]);
+    h.all_sent();
+    for i in 0..GROUP_CAP as u32 {
+        assert_eq!(h.offer(100 + i, &["XFER", &a, &b], true), (op, true));
+    }
+    // Full: the next starts its own transaction, which waits for the
+    // home lock behind the group and becomes the next group's leader.
+    let late = 100 + GROUP_CAP as u32;
+    let (op2, joined) = h.offer(late, &["XFER", &a, &b], true);
+    assert!(!joined);
+    assert!(h.all_sent().is_empty());
+    assert_eq!(h.offer(500, &["XFER", &a, &b], true), (op2, true));
+    h.exported(op, &[(&b, Some("10"))]);
+    h.locked(op, false);
+    let answers = h.conn();
+    assert_eq!(answers.len(), 1 + GROUP_CAP);
+    assert_eq!(
+        answers[GROUP_CAP],
+        format!("answer@{} {}", late - 1, 11 + GROUP_CAP)
+    );
+    // The group let go: the next one takes the home lock and asks shard 1.
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (1, &format!("import {b}={}", 11 + GROUP_CAP)),
+            (1, "unlock"),
+            (1, "lock 1"),
+            (1, &format!("export {b}")),
+        ])
+    );
+    h.exported(op2, &[(&b, Some(&(11 + GROUP_CAP).to_string()))]);
+    h.locked(op2, false);
+    assert_eq!(
+        h.conn(),
+        [
+            format!("answer@{late} {}", 12 + GROUP_CAP),
+            format!("answer@500 {}", 13 + GROUP_CAP)
+        ]
+    );
+    assert!(h.idle());
 }

@@ -726,3 +726,66 @@ fn pipelined_transactions_of_one_connection_keep_order() {
         assert!(ok.contains(&seen.as_str()), "a reader saw {seen}");
     }
 }
+
+/// Many connections of every shard run commands by copy on the same two
+/// keys, so that they join groups, among readers of both keys, connections
+/// with an earlier command still owed (which may not join) and commands
+/// that reach a third key and run again over the whole keyspace (ESC):
+/// every reader sees a whole number of them, and the totals count each
+/// command once.
+#[test]
+fn groups_of_commands_by_copy_stay_atomic_in_random_interleavings() {
+    for n in [2, 3] {
+        let mut s = sim(n);
+        let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
+        for round in 0..40u64 {
+            let mut rng = Rng::new(round * 7 + n as u64);
+            let a = key_on(&format!("ga{round}"), 0, n);
+            let b = key_on(&format!("gb{round}"), n - 1, n);
+            let c = key_on(&format!("gc{round}"), 1, n);
+            let other = key_on(&format!("go{round}"), rng.below(n), n);
+            let mut esc = 0;
+            let mut sent = vec![0; clients.len()];
+            for (i, &cl) in clients.iter().enumerate() {
+                match rng.below(5) {
+                    0 => s.send(cl, &[&["XFER", &a, &b]]),
+                    1 => s.send(cl, &[&["XFER", &b, &a]]),
+                    2 => {
+                        s.send(cl, &[&["SET", &other, "1"], &["XFER", &a, &b]]);
+                        sent[i] += 1;
+                    }
+                    3 => {
+                        s.send(cl, &[&["ESC", &a, &b, &c]]);
+                        esc += 1;
+                    }
+                    _ => s.send(cl, &[&["MGET", &a, &b]]),
+                }
+                sent[i] += 1;
+                for _ in 0..rng.below(3) {
+                    s.step(rng.below(n));
+                }
+            }
+            settle_within(&mut s, &mut rng, 2000);
+            for (i, &cl) in clients.iter().enumerate() {
+                let replies = s.replies(cl);
+                assert_eq!(replies.len(), sent[i], "{replies:?}");
+                for r in replies {
+                    if let Some(pair) = r.strip_prefix('[') {
+                        // Each XFER keeps the sum, each ESC adds 2.
+                        let sum: i64 = pair
+                            .trim_end_matches(']')
+                            .split(',')
+                            .map(|v| v.parse::<i64>().unwrap_or(0))
+                            .sum();
+                        assert_eq!(sum % 2, 0, "a reader saw half of a command: {r}");
+                    }
+                }
+            }
+            let num = |k: &str| value(&s, k).map_or(0, |v| v.parse::<i64>().expect("a number"));
+            assert_eq!(num(&a) + num(&b), 2 * esc);
+            assert_eq!(num(&c), esc);
+        }
+        let joined: usize = s.shards.iter().map(|r| r.coord.joined).sum();
+        assert!(joined > 40, "commands joined groups: {joined}");
+    }
+}

@@ -6,6 +6,13 @@
 //!   split per shard.
 //! - `RENAME src dst`: keys that must be served together (`Fold::One`),
 //!   run by copy when they live on different shards.
+//! - `XFER src dst`: moves 1 from the number at `src` to the one at
+//!   `dst` (`Fold::One`: by copy across shards).
+//! - `ESC a b c`: a script's stand-in; declares `a` and `b` and adds 1 to
+//!   each, then to `c` too, which it did not declare: run by copy, where
+//!   `c` is not reachable (any `c` but `-`), it asks to run again over the
+//!   whole keyspace (`Sink::escalate`) and leaves its writes to be taken
+//!   back, as a script on a scratch shard does.
 //! - `DBSIZE`: the whole keyspace (`Route::All`, summed).
 //! - `COPYREF src dst`: copies the value of the key that `src`'s value
 //!   names into `dst` (deleting `dst` when there is none): keys known only
@@ -33,6 +40,9 @@ use std::collections::HashMap;
 
 pub(crate) struct Toy;
 
+/// Keys with their states before an attempt's first write to each.
+type PreImages = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 #[derive(Default)]
 pub(crate) struct ToyShard {
     pub map: HashMap<Vec<u8>, Vec<u8>>,
@@ -48,6 +58,9 @@ pub(crate) struct ToyShard {
     /// whether they were asked for.
     wants_names: bool,
     names: bool,
+    /// During an attempt (`begin_attempt`): each written key's state
+    /// before its first write.
+    journal: Option<PreImages>,
 }
 
 impl ToyShard {
@@ -92,6 +105,11 @@ impl ToyShard {
     }
 
     fn set(&mut self, key: &[u8], value: Option<Vec<u8>>) {
+        if let Some(j) = self.journal.as_mut() {
+            if !j.iter().any(|(k, _)| k == key) {
+                j.push((key.to_vec(), self.map.get(key).cloned()));
+            }
+        }
         match value {
             Some(v) => {
                 self.map.insert(key.to_vec(), v);
@@ -113,6 +131,8 @@ pub(crate) enum Cmd {
     Mset,
     Del,
     Rename,
+    Xfer,
+    Esc,
     Dbsize,
     CopyRef,
     KeyCount,
@@ -148,6 +168,8 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"MSET" => (Cmd::Mset, -3, keys(1, -1, 2, Fold::AllOk)),
         b"DEL" => (Cmd::Del, -2, keys(1, -1, 1, Fold::Sum)),
         b"RENAME" => (Cmd::Rename, 3, keys(1, 2, 1, Fold::One)),
+        b"XFER" => (Cmd::Xfer, 3, keys(1, 2, 1, Fold::One)),
+        b"ESC" => (Cmd::Esc, 4, keys(1, 2, 1, Fold::One)),
         b"DBSIZE" => (Cmd::Dbsize, 1, Route::All(Fold::Sum)),
         b"COPYREF" => (Cmd::CopyRef, 3, Route::All(Fold::One)),
         b"KEYCOUNT" => (Cmd::KeyCount, 1, Route::All(Fold::One)),
@@ -285,6 +307,41 @@ impl Service for Toy {
                         r.ok();
                     }
                 }
+            }
+            Cmd::Xfer => {
+                let num = |v: Option<&Vec<u8>>| {
+                    v.and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
+                        .unwrap_or(0)
+                };
+                let (src, dst) = (args.get(1), args.get(2));
+                let (a, b) = (num(shard.map.get(src)), num(shard.map.get(dst)));
+                shard.set(src, Some((a - 1).to_string().into_bytes()));
+                shard.set(dst, Some((b + 1).to_string().into_bytes()));
+                r.int(b + 1);
+            }
+            Cmd::Esc => {
+                let mut total = 0;
+                for i in 1..=3 {
+                    let k = args.get(i);
+                    if i == 3 && k == b"-" {
+                        break;
+                    }
+                    if i == 3 && shard.scratch && sink.may_escalate {
+                        // Stops here; its writes stay for the runtime to
+                        // take back, and nothing is recorded as written.
+                        shard.dirty.clear();
+                        sink.escalate = true;
+                        return;
+                    }
+                    let n = shard
+                        .map
+                        .get(k)
+                        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
+                        .unwrap_or(0);
+                    shard.set(k, Some((n + 1).to_string().into_bytes()));
+                    total += n + 1;
+                }
+                r.int(total);
             }
             Cmd::Dbsize | Cmd::KeyCount => r.int(shard.map.len() as i64),
             Cmd::CopyRef => {
@@ -450,6 +507,10 @@ impl Service for Toy {
             return Vec::new();
         }
         let mut keys = vec![args.get(1).to_vec(), args.get(2).to_vec()];
+        if cmd == Cmd::Esc {
+            keys.push(args.get(3).to_vec());
+            return keys;
+        }
         keys.extend(scratch.map.get(args.get(1)).cloned());
         keys
     }
@@ -464,6 +525,28 @@ impl Service for Toy {
         let mut names: Vec<Vec<u8>> = shard.map.keys().cloned().collect();
         names.sort_unstable();
         names.into_iter().map(|k| (k, Some(Vec::new()))).collect()
+    }
+
+    fn reaches_undeclared(&self, cmd: Cmd) -> bool {
+        cmd == Cmd::Esc
+    }
+
+    fn begin_attempt(&self, shard: &mut ToyShard) {
+        shard.journal = Some(Vec::new());
+    }
+
+    fn end_attempt(&self, shard: &mut ToyShard, undo: bool) {
+        let Some(j) = shard.journal.take() else {
+            return;
+        };
+        if undo {
+            for (k, v) in j.into_iter().rev() {
+                match v {
+                    Some(v) => shard.map.insert(k, v),
+                    None => shard.map.remove(&k),
+                };
+            }
+        }
     }
 
     fn blocking(&self, cmd: Cmd) -> bool {
