@@ -89,11 +89,7 @@ impl Layout {
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn client(port: u16) -> Connection {
-    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
-    let con = c.get_connection_with_timeout(IO_TIMEOUT).expect("connect");
-    con.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    con.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    con
+    common::connect(port, IO_TIMEOUT)
 }
 
 /// The Redis Cluster hash slot of a key (CRC16/XMODEM mod 16384, honouring

@@ -45,15 +45,11 @@ layouts!(
 );
 
 fn client(port: u16) -> Connection {
-    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
-    let con = c.get_connection_with_timeout(IO_TIMEOUT).expect("connect");
-    con.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    con
+    common::connect(port, IO_TIMEOUT)
 }
 
 fn kevy(cores: usize) -> Server {
-    let cores = cores.to_string();
-    Server::kevy(&["--cores", &cores, "--save", ""])
+    common::kevy_cores(cores)
 }
 
 /// A key of the first shard and one of the last, of `n`.

@@ -42,10 +42,7 @@ both_layouts!(
 );
 
 fn client(port: u16) -> Connection {
-    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
-    let con = c.get_connection_with_timeout(IO_TIMEOUT).expect("connect");
-    con.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    con
+    common::connect(port, IO_TIMEOUT)
 }
 
 fn kevy(cores: &str) -> Server {

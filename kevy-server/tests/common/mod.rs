@@ -297,6 +297,22 @@ pub fn ping(port: u16) -> bool {
     s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
 }
 
+/// A `redis` crate connection to `port`; `timeout` bounds connecting,
+/// each read and each write.
+pub fn connect(port: u16, timeout: Duration) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    let con = c.get_connection_with_timeout(timeout).expect("connect");
+    con.set_read_timeout(Some(timeout)).expect("read timeout");
+    con.set_write_timeout(Some(timeout)).expect("write timeout");
+    con
+}
+
+/// kevy-server with `cores` shards and no save points.
+pub fn kevy_cores(cores: usize) -> Server {
+    let cores = cores.to_string();
+    Server::kevy(&["--cores", &cores, "--save", ""])
+}
+
 /// EVAL of `script` with `keys` and `args`, through the `redis` crate.
 pub fn eval<T: redis::FromRedisValue>(
     c: &mut redis::Connection,
