@@ -70,6 +70,10 @@
 #   BENCH_OTHER_MAX          a run during which other processes     [20]
 #                            took more than this % of a CPU is
 #                            "disturbed"
+#   BENCH_BASE               (bench.sh's) another kevy-server: it   [unset]
+#                            runs too, --cores 1 and 2, each right
+#                            after kevy's run of the same core
+#                            count, in a table of its own
 #   BENCH_WAIT_QUIET         before each run, wait up to this many  [60]
 #                            seconds for a second in which other
 #                            processes stay under BENCH_OTHER_MAX
