@@ -70,6 +70,10 @@
 #   BENCH_OTHER_MAX          a run during which other processes     [20]
 #                            took more than this % of a CPU is
 #                            "disturbed"
+#   BENCH_BASE               (bench.sh's) another kevy-server: it   [unset]
+#                            runs too, --cores 1 and 2, each right
+#                            after kevy's run of the same core
+#                            count, in a table of its own
 #   BENCH_WAIT_QUIET         before each run, wait up to this many  [60]
 #                            seconds for a second in which other
 #                            processes stay under BENCH_OTHER_MAX
@@ -84,6 +88,9 @@ PS_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 PS_OTHER_MAX=${BENCH_OTHER_MAX:-20}
 PS_WAIT_QUIET=${BENCH_WAIT_QUIET:-60}
 PS_SERVERS=(kevy:1 kevy:2 redis)
+# With BENCH_BASE, that build runs too (--cores 1 and 2), in the same
+# rounds, right after kevy of the same core count.
+if [[ -n $BASE ]]; then PS_SERVERS=(kevy:1 base:1 kevy:2 base:2 redis); fi
 CLK_TCK=$(getconf CLK_TCK)
 
 # The runs of one server, by name: fanout<S>..., blpop.
@@ -228,6 +235,24 @@ ps_table() {
             "$(ratio "$(ps_rate "$wl" kevy2)" "$(ps_rate "$wl" kevy1)")"
     done
 
+    if [[ -n $BASE ]]; then
+        echo
+        echo "BENCH_BASE ($BASE), same rounds:"
+        printf '%-20s | %-27s | %-27s | %-13s\n' "" "base --cores 1" "base --cores 2" "kevy/base rate"
+        for wl in "${PS_WLS[@]}"; do
+            printf '%-20s |' "$(ps_describe "$wl")"
+            for s in base1 base2; do
+                printf ' %s %s %s %2s |' "$(fmt %10.0f "$(ps_rate "$wl" "$s")")" \
+                    "$(fmt %7.3f "$(ps_cpu "$wl" "$s")")" "$(fmt %5.0f "$(ps_tool "$wl" "$s")")" \
+                    "$(pmed "$wl" "$s" n)"
+            done
+            printf ' c1 %5s c2 %5s   base c2/redis %5s\n' \
+                "$(ratio "$(ps_rate "$wl" kevy1)" "$(ps_rate "$wl" base1)")" \
+                "$(ratio "$(ps_rate "$wl" kevy2)" "$(ps_rate "$wl" base2)")" \
+                "$(ratio "$(ps_rate "$wl" base2)" "$(ps_rate "$wl" redis)")"
+        done
+    fi
+
     echo
     echo "fan-out delivery latency (us, from the publisher's send of a batch to the subscriber's read;" \
         "medians of the runs' p50 and p99):"
@@ -285,7 +310,8 @@ ps_table() {
     echo "connections per server epoll instance (kevy: per shard), round 1:"
     for wl in "${PS_WLS[@]}"; do
         printf '  %-20s' "$(ps_describe "$wl")"
-        for s in kevy1 kevy2 redis; do
+        for s in "${PS_SERVERS[@]}"; do
+            s=${s/:/}
             printf '  %s %s' "$s" "$(awk -F'\t' -v w="$wl" -v s="$s" '$1==w && $2==s && $3==1 {print $12}' \
                 "$OUT/pubsub.tsv")"
         done

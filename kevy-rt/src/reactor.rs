@@ -43,6 +43,13 @@ const RING_SLOTS: usize = 256;
 const COALESCE_US: u64 = 500;
 /// Unsent bytes above which a connection is written without waiting.
 const COALESCE_BYTES: usize = 64 * 1024;
+/// How long after sending requests to other shards a reactor with nothing
+/// else to do polls for their answers before it sleeps. A peer answers a
+/// plain command within one of its iterations (tens of µs), while waking a
+/// sleeping thread through its eventfd costs the sender a syscall and the
+/// sleeper a context switch plus, on an idle core, the core's way out of
+/// idle, which on virtual machines alone can take longer than the answer.
+const ANSWER_SPIN_US: u64 = 100;
 
 mod accept;
 mod blocking;
@@ -443,6 +450,9 @@ struct Reactor<S: Service> {
     timers: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32, u32, u64)>>,
     /// `monotonic_us` and `unix_ms` at the start of this iteration.
     now_us: u64,
+    /// When this reactor last sent requests to another shard
+    /// (`ANSWER_SPIN_US`).
+    asked_us: u64,
     now_ms: u64,
     /// Spare lists swapped with `ready` and `writes` each iteration.
     scratch_ready: Vec<u32>,
@@ -515,6 +525,7 @@ impl<S: Service> Reactor<S> {
             pushq: Default::default(),
             timers: Default::default(),
             now_us: 0,
+            asked_us: 0,
             now_ms: 0,
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
@@ -572,12 +583,17 @@ impl<S: Service> Reactor<S> {
                 }
                 t as i32
             };
-            if timeout != 0 && self.mesh.going_to_sleep() {
-                timeout = 0;
-            }
-            let waited = self.poller.wait(&mut events, timeout);
+            let waited = if timeout != 0 && self.await_answers(&mut events) {
+                Ok(events.len())
+            } else {
+                if timeout != 0 && self.mesh.going_to_sleep() {
+                    timeout = 0;
+                }
+                self.poller.wait(&mut events, timeout)
+            };
             self.mesh.awake();
             self.now_us = clock::monotonic_us();
+            self.mesh.set_now(self.now_us);
             self.now_ms = clock::unix_ms();
             if let Err(e) = waited {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
@@ -654,6 +670,30 @@ impl<S: Service> Reactor<S> {
         }
     }
 
+    /// Polls the rings and the connections, yielding the core to any
+    /// other thread that wants it between looks, while answers to this
+    /// reactor's requests are due (`ANSWER_SPIN_US`); true when something
+    /// arrived (the connections' events are in `events`).
+    fn await_answers(&mut self, events: &mut Events) -> bool {
+        let until = self.asked_us + ANSWER_SPIN_US;
+        if self.asked_us == 0 || clock::monotonic_us() >= until {
+            return false;
+        }
+        loop {
+            if self.mesh.has_incoming() {
+                events.clear();
+                return true;
+            }
+            if matches!(self.poller.wait(events, 0), Ok(n) if n > 0) {
+                return true;
+            }
+            if clock::monotonic_us() >= until {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// An iteration's work once its events are handled: what arrived on
     /// the rings, the connections with input, the transactions that can
     /// advance, then the batches for the other shards. Nothing here blocks
@@ -674,6 +714,9 @@ impl<S: Service> Reactor<S> {
         self.svc
             .end_iteration(&mut self.ex.shard, &mut self.ex.effects);
         self.mesh.flush();
+        if self.mesh.take_asked() {
+            self.asked_us = self.now_us;
+        }
     }
 
     fn publish_stats(&mut self) {

@@ -26,6 +26,13 @@ pub const RING_BUDGET: usize = 64;
 /// here would make the next iterations allocate and regrow them all.
 const SPARE_CAP: usize = 64;
 const SPARE_BYTES: usize = 1 << 20;
+/// The least time between two wake-ups of one peer by this shard. A peer
+/// that keeps falling asleep between the messages of a steady stream costs
+/// its core two context switches per wake-up (a core it may share with
+/// other threads); a batch for it that comes within the gap of the last
+/// wake-up waits out the gap, gathering what follows, so a lone message
+/// never waits and a stream wakes the peer at most once per gap.
+const WAKE_GAP_US: u64 = 20;
 
 /// What every reactor can see of every other.
 pub(super) struct Shared {
@@ -59,6 +66,14 @@ pub(super) struct Endpoint<S: Service> {
     spare: Vec<Batch<S>>,
     /// What the spare batches hold, in bytes (`SPARE_BYTES`).
     spare_bytes: usize,
+    /// A batch carrying requests went out since `take_asked` last looked:
+    /// answers are on their way.
+    asked: bool,
+    /// The reactor's clock (µs) while it runs its loop (`set_now`), and
+    /// when this shard last woke each peer: a peer is woken at most once
+    /// per `WAKE_GAP_US` (`flush`).
+    now_us: Option<u64>,
+    woke_us: Vec<u64>,
 }
 
 impl<S: Service> Endpoint<S> {
@@ -77,6 +92,9 @@ impl<S: Service> Endpoint<S> {
             out: (0..n).map(|_| None).collect(),
             spare: Vec::new(),
             spare_bytes: 0,
+            asked: false,
+            now_us: None,
+            woke_us: vec![0; n],
         }
     }
 
@@ -110,15 +128,29 @@ impl<S: Service> Endpoint<S> {
                 self.recycle(b);
                 continue;
             }
+            if let Some(now) = self.now_us {
+                if now.saturating_sub(self.woke_us[s]) < WAKE_GAP_US
+                    && self.shared.sleeping[s].0.load(Ordering::Relaxed)
+                {
+                    // Woken a moment ago and asleep again: this batch
+                    // waits out the gap and takes whatever follows along.
+                    self.out[s] = Some(b);
+                    continue;
+                }
+            }
             let Some(p) = self.producers[s].as_mut() else {
                 continue;
             };
+            self.asked |= !b.reqs.is_empty();
             match p.push(b) {
                 Ok(()) => {
                     // SeqCst fence pairs with the consumer's fence before it
                     // re-checks its rings (crate doc: sleeping and waking).
                     fence(Ordering::SeqCst);
                     if self.shared.sleeping[s].0.load(Ordering::Relaxed) {
+                        if let Some(now) = self.now_us {
+                            self.woke_us[s] = now;
+                        }
                         let _ = self.shared.wakers[s].wake();
                     }
                 }
@@ -135,9 +167,18 @@ impl<S: Service> Endpoint<S> {
         self.consumers[peer].as_mut()?.pop()
     }
 
-    /// Whether a batch waits on an inbound ring (the simulation's test for
-    /// a quiet shard; the loop itself asks `going_to_sleep`).
-    #[cfg(test)]
+    /// The reactor's clock for this iteration.
+    pub fn set_now(&mut self, now_us: u64) {
+        self.now_us = Some(now_us);
+    }
+
+    /// Whether requests went out since the last call (their answers are
+    /// coming).
+    pub fn take_asked(&mut self) -> bool {
+        std::mem::take(&mut self.asked)
+    }
+
+    /// Whether a batch waits on an inbound ring.
     pub fn has_incoming(&self) -> bool {
         self.consumers.iter().flatten().any(|c| !c.is_empty())
     }
@@ -270,5 +311,99 @@ impl<S: Service> Endpoint<S> {
     /// Resets this shard's eventfd after a wake-up.
     pub fn drain_waker(&self) {
         let _ = self.shared.wakers[self.id].drain();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::Req;
+    use crate::reactor::rings;
+    use crate::reactor::sim::toy::Toy;
+    use kevy_sys::{Events, Interest, Poller, Token};
+
+    fn two() -> (Endpoint<Toy>, Endpoint<Toy>, Arc<Shared>) {
+        let shared = Arc::new(Shared {
+            sleeping: (0..2).map(|_| Padded(AtomicBool::new(false))).collect(),
+            wakers: (0..2).map(|_| EventFd::new().expect("eventfd")).collect(),
+            monitors: (0..2).map(|_| Padded(AtomicUsize::new(0))).collect(),
+            any_monitor: Padded(AtomicUsize::new(0)),
+            subs: (0..2).map(|_| Padded(AtomicUsize::new(0))).collect(),
+            directory: Default::default(),
+            pause_until: Padded(AtomicU64::new(0)),
+            pause_all: AtomicBool::new(false),
+        });
+        let mut ends = rings::<Toy>(2).into_iter();
+        let (p0, c0) = ends.next().unwrap();
+        let (p1, c1) = ends.next().unwrap();
+        (
+            Endpoint::new(0, shared.clone(), p0, c0),
+            Endpoint::new(1, shared.clone(), p1, c1),
+            shared,
+        )
+    }
+
+    /// Whether shard 1's eventfd was written since the last look.
+    fn woken(shared: &Shared, poller: &Poller) -> bool {
+        let mut ev = Events::with_capacity(4);
+        let n = poller.wait(&mut ev, 0).expect("epoll_wait");
+        let _ = shared.wakers[1].drain();
+        n > 0
+    }
+
+    #[test]
+    fn a_sleeping_peer_is_woken_at_once_then_at_most_once_per_gap() {
+        let (mut a, mut b, shared) = two();
+        let poller = Poller::new().expect("epoll");
+        poller
+            .add(shared.wakers[1].fd(), Token(0), Interest::READABLE)
+            .expect("watch the waker");
+        shared.sleeping[1].0.store(true, Ordering::Relaxed);
+        let send = |a: &mut Endpoint<Toy>, now: u64| {
+            a.set_now(now);
+            a.batch(1).reqs.push(Req::Unpark { client: 7 });
+            a.flush();
+        };
+
+        // A lone message goes, and wakes the peer, at once.
+        send(&mut a, 1_000);
+        assert!(b.pop(0).is_some());
+        assert!(woken(&shared, &poller));
+        assert!(a.take_asked(), "a request went out");
+        assert!(!a.take_asked());
+
+        // Within the gap, the peer asleep again: the batch waits, and
+        // gathers what follows.
+        send(&mut a, 1_000 + WAKE_GAP_US / 2);
+        send(&mut a, 1_000 + WAKE_GAP_US - 1);
+        assert!(a.has_outgoing());
+        assert!(b.pop(0).is_none());
+        assert!(!woken(&shared, &poller));
+
+        // Past the gap it goes, both messages in one batch, one wake-up.
+        a.set_now(1_000 + WAKE_GAP_US);
+        a.flush();
+        assert!(!a.has_outgoing());
+        assert_eq!(b.pop(0).expect("the held batch").reqs.len(), 2);
+        assert!(woken(&shared, &poller));
+
+        // A peer that is awake is never made to wait.
+        shared.sleeping[1].0.store(false, Ordering::Relaxed);
+        send(&mut a, 1_000 + WAKE_GAP_US + 1);
+        assert!(b.pop(0).is_some());
+        assert!(!woken(&shared, &poller));
+    }
+
+    #[test]
+    fn without_the_loop_clock_nothing_is_held() {
+        // The simulation steps reactors without a clock: every flush
+        // pushes.
+        let (mut a, mut b, shared) = two();
+        shared.sleeping[1].0.store(true, Ordering::Relaxed);
+        for _ in 0..3 {
+            a.batch(1).reqs.push(Req::Unpark { client: 7 });
+            a.flush();
+            assert!(b.pop(0).is_some());
+        }
     }
 }
