@@ -143,18 +143,7 @@ fn pool(cores: usize, items: usize) {
         .map(|v| String::from_utf8_lossy(v.bytes().expect("bulk")).into_owned())
         .collect();
     let seen = seen.lock().unwrap();
-    let twice: Vec<_> = seen.iter().filter(|(_, &c)| c > 1).collect();
-    assert!(twice.is_empty(), "read twice (seed {seed0}): {twice:?}");
-    let mut all: Vec<String> = seen.keys().cloned().collect();
-    all.extend(left.iter().cloned());
-    all.sort();
-    let want: Vec<String> = (0..items).map(|i| format!("i{i:06}")).collect();
-    let lost: Vec<_> = want
-        .iter()
-        .filter(|i| all.binary_search(i).is_err())
-        .collect();
-    assert!(lost.is_empty(), "lost (seed {seed0}): {lost:?}");
-    assert_eq!(all, want, "read or left, each once (seed {seed0})");
+    common::assert_each_item_once(&seen, &left, items, seed0);
     eprintln!(
         "cores {cores}: {} read, {} left in the queue",
         seen.len(),

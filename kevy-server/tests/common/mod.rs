@@ -313,6 +313,28 @@ pub fn kevy_cores(cores: usize) -> Server {
     Server::kevy(&["--cores", &cores, "--save", ""])
 }
 
+/// Checks that items `i000000`.. of `items` were each read once (`seen`:
+/// item → times read) or left in place (`left`), none twice, none lost.
+pub fn assert_each_item_once(
+    seen: &std::collections::BTreeMap<String, u32>,
+    left: &[String],
+    items: usize,
+    seed: u64,
+) {
+    let twice: Vec<_> = seen.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(twice.is_empty(), "read twice (seed {seed}): {twice:?}");
+    let mut all: Vec<String> = seen.keys().cloned().collect();
+    all.extend(left.iter().cloned());
+    all.sort();
+    let want: Vec<String> = (0..items).map(|i| format!("i{i:06}")).collect();
+    let lost: Vec<_> = want
+        .iter()
+        .filter(|i| all.binary_search(i).is_err())
+        .collect();
+    assert!(lost.is_empty(), "lost (seed {seed}): {lost:?}");
+    assert_eq!(all, want, "read or left, each once (seed {seed})");
+}
+
 /// EVAL of `script` with `keys` and `args`, through the `redis` crate.
 pub fn eval<T: redis::FromRedisValue>(
     c: &mut redis::Connection,
