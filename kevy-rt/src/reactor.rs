@@ -1428,12 +1428,14 @@ impl<S: Service> Reactor<S> {
         self.hold_if_reaching(st, dest, cmd);
     }
 
-    /// A command that may ask to run again over the whole keyspace went to
-    /// another shard or behind a lock: its connection reads nothing more
-    /// until it answers (`held`), since a command sent after it could
-    /// otherwise run before its second run.
+    /// A command that may ask to run again over the whole keyspace, or a
+    /// blocking one, went to another shard or behind a lock: its
+    /// connection runs nothing more until it answers or blocks (`held`).
+    /// A command sent after it could otherwise run before its second run;
+    /// or, after a blocking command, run while the client is blocked (and a
+    /// second blocking command would find the client already parked).
     fn hold_if_reaching(&mut self, st: &mut ConnState<S>, dest: Dest, cmd: S::Cmd) {
-        if self.svc.reaches_undeclared(cmd) {
+        if self.svc.reaches_undeclared(cmd) || self.svc.blocking(cmd) {
             st.blocked = true;
             self.held.push((dest.conn, dest.gen, dest.seq));
         }
