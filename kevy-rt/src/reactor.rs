@@ -779,6 +779,8 @@ impl<S: Service> Reactor<S> {
         }
         self.net_in += total as u64;
         c.st.last_active_ms = self.now_ms;
+        // What arrived may complete the command left incomplete.
+        c.io.partial = false;
         if c.io.rend - c.io.rpos > self.lim.v.query_buf {
             // Redis closes a client whose query buffer exceeds the limit.
             c.io.eof = true;
@@ -831,6 +833,7 @@ impl<S: Service> Reactor<S> {
         if c.st.gate || c.io.parser.auth_required() {
             self.sync_auth_limits(c);
         }
+        c.io.partial = false;
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -840,7 +843,10 @@ impl<S: Service> Reactor<S> {
                 break;
             }
             match c.io.parser.parse(input) {
-                Ok(Parse::Partial) => break,
+                Ok(Parse::Partial) => {
+                    c.io.partial = true;
+                    break;
+                }
                 Ok(Parse::Complete(used)) => {
                     let args = c.io.parser.args(input);
                     if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {
@@ -1023,8 +1029,10 @@ impl<S: Service> Reactor<S> {
             }
             c.io.interest = want;
         }
-        // Input parked while the connection was paused gets its turn.
-        if c.st.can_run() && c.io.rpos < c.io.rend && !c.in_ready {
+        // Input parked while the connection was paused gets its turn. An
+        // incomplete command waits for its bytes: readying it here would
+        // spin the loop without sleeping until they come.
+        if c.st.can_run() && c.io.rpos < c.io.rend && !c.io.partial && !c.in_ready {
             c.in_ready = true;
             self.ready.push(idx);
         }
