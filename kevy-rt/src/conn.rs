@@ -55,6 +55,10 @@ pub(crate) struct ConnIo {
     pub interest: Option<Interest>,
     /// The peer closed its side.
     pub eof: bool,
+    /// The input left in `rbuf` is an incomplete command: nothing runs
+    /// until more arrives (whose read clears it and hands the connection
+    /// to the ready list).
+    pub partial: bool,
 }
 
 impl ConnIo {
@@ -680,6 +684,7 @@ mod tests {
             parser: kevy_resp::Parser::new(),
             interest: None,
             eof: false,
+            partial: false,
         };
         (io, client)
     }

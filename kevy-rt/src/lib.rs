@@ -506,7 +506,10 @@
 //! shard. The client's home reactor keeps the rest: the reply slot stays
 //! reserved, the connection runs nothing more, and its deadline sits in a
 //! heap that bounds the reactor's `epoll_wait`, so timeouts keep
-//! millisecond precision. Timeouts, hang-ups and closing end the wait at
+//! millisecond precision. A blocking command sent to another shard, or
+//! waiting behind a lock, holds its connection until it answers or blocks
+//! (the home cannot know before), so what the client pipelined behind it
+//! runs after it, as in Redis, and a client is never parked twice. Timeouts, hang-ups and closing end the wait at
 //! the home, which tells the owner to drop the waiter.
 //!
 //! **Serving.** Every command that runs on a shard while it has waiters

@@ -822,6 +822,8 @@ impl<S: Service> Reactor<S> {
         }
         self.net_in += total as u64;
         c.st.last_active_ms = self.now_ms;
+        // What arrived may complete the command left incomplete.
+        c.io.partial = false;
         if c.io.rend - c.io.rpos > self.lim.v.query_buf {
             // Redis closes a client whose query buffer exceeds the limit.
             c.io.eof = true;
@@ -874,6 +876,7 @@ impl<S: Service> Reactor<S> {
         if c.st.gate || c.io.parser.auth_required() {
             self.sync_auth_limits(c);
         }
+        c.io.partial = false;
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -883,7 +886,10 @@ impl<S: Service> Reactor<S> {
                 break;
             }
             match c.io.parser.parse(input) {
-                Ok(Parse::Partial) => break,
+                Ok(Parse::Partial) => {
+                    c.io.partial = true;
+                    break;
+                }
                 Ok(Parse::Complete(used)) => {
                     let args = c.io.parser.args(input);
                     if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {
@@ -1066,8 +1072,10 @@ impl<S: Service> Reactor<S> {
             }
             c.io.interest = want;
         }
-        // Input parked while the connection was paused gets its turn.
-        if c.st.can_run() && c.io.rpos < c.io.rend && !c.in_ready {
+        // Input parked while the connection was paused gets its turn. An
+        // incomplete command waits for its bytes: readying it here would
+        // spin the loop without sleeping until they come.
+        if c.st.can_run() && c.io.rpos < c.io.rend && !c.io.partial && !c.in_ready {
             c.in_ready = true;
             self.ready.push(idx);
         }
@@ -1471,12 +1479,14 @@ impl<S: Service> Reactor<S> {
         self.hold_if_reaching(st, dest, cmd);
     }
 
-    /// A command that may ask to run again over the whole keyspace went to
-    /// another shard or behind a lock: its connection reads nothing more
-    /// until it answers (`held`), since a command sent after it could
-    /// otherwise run before its second run.
+    /// A command that may ask to run again over the whole keyspace, or a
+    /// blocking one, went to another shard or behind a lock: its
+    /// connection runs nothing more until it answers or blocks (`held`).
+    /// A command sent after it could otherwise run before its second run;
+    /// or, after a blocking command, run while the client is blocked (and a
+    /// second blocking command would find the client already parked).
     fn hold_if_reaching(&mut self, st: &mut ConnState<S>, dest: Dest, cmd: S::Cmd) {
-        if self.svc.reaches_undeclared(cmd) {
+        if self.svc.reaches_undeclared(cmd) || self.svc.blocking(cmd) {
             st.blocked = true;
             self.held.push((dest.conn, dest.gen, dest.seq));
         }

@@ -119,6 +119,7 @@ impl<S: Service> Admit<'_, S> {
                     },
                     interest: Some(Interest::READABLE),
                     eof: false,
+                    partial: false,
                 },
                 st,
                 in_ready: false,

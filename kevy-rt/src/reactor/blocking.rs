@@ -615,6 +615,17 @@ impl<S: Service> Reactor<S> {
             self.stop_waiter(owner, client);
             return;
         };
+        // Held until the command answered or blocked: the wait holds the
+        // connection from now on.
+        let dest = Dest {
+            conn: idx,
+            gen,
+            seq,
+            part: 0,
+        };
+        if !self.held.is_empty() && self.unhold(dest) {
+            c.st.blocked = false;
+        }
         self.start_wait_st(idx, gen, &mut c.st, seq, owner, timeout);
         self.conns[idx as usize] = Some(c);
         // A client that hung up meanwhile is closed now.

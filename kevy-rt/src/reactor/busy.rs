@@ -259,6 +259,8 @@ impl<S: Service> Desk<S> {
             }
         }
         c.st.last_active_ms = self.now_ms;
+        // What arrived may complete the command left incomplete.
+        c.io.partial = false;
         if c.io.rend - c.io.rpos > self.lim.query_buf {
             c.io.eof = true;
             c.io.rbuf = Vec::new();
