@@ -233,6 +233,30 @@ impl<S: Service> ConnState<S> {
         }
     }
 
+    /// Nothing in flight and no state another shard addresses by this
+    /// connection's home: it may move to another shard (crate doc, "Moving
+    /// connections to the cores that have time").
+    pub fn movable(&self) -> bool {
+        self.slots.is_empty()
+            && self.wpos >= self.wbuf.len()
+            && self.parked.is_empty()
+            && self.remote == 0
+            && self.held_since.is_none()
+            && self.pushes.is_empty()
+            && self.muted.is_none()
+            && self.soft_since.is_none()
+            && self.multi.is_none()
+            && self.watched.is_empty()
+            && self.subs.is_none()
+            && self.waiting.is_none()
+            && !(self.blocked
+                || self.monitor
+                || self.closing
+                || self.paused
+                || self.client.subscribed
+                || self.client.tracking.on())
+    }
+
     /// Recomputes [`Self::gate`] after MULTI, a subscription, the
     /// protocol, CLIENT CACHING's flag or the access check changed.
     pub fn sync_gate(&mut self) {

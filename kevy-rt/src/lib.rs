@@ -994,6 +994,65 @@
 //!
 //! Neither changes what the handshake guarantees: a batch pushed is seen.
 //!
+//! # Moving connections to the cores that have time
+//!
+//! A connection's home is the shard whose listener the kernel handed it
+//! to (`SO_REUSEPORT` spreads them evenly), and most of what it costs is
+//! its home's: reading, parsing, writing, the fold. When other processes
+//! compete with one shard for its core (the application, a load tool, a
+//! noisy neighbour), that shard gets a fraction of the core while the
+//! others have time to spare, and every connection whose home it is
+//! waits for it. So a shard that does not get its core hands some of
+//! its connections to a shard that does (`reactor/balance.rs`).
+//!
+//! **What a shard measures.** Every 10 ms of its loop, a reactor reads its
+//! own thread's `schedstat` (`/proc/thread-self/schedstat`: time run and
+//! time spent runnable but waiting for the core, in ns, kept open and
+//! read with one `pread`) and publishes, per mille of the elapsed time,
+//! what it ran and what it waited ([`stats::ShardStats`]'s `cpu_run` and
+//! `cpu_wait`). Waiting is the signal: a shard whose own work saturates
+//! its core waits little (nothing else wants it), one that shares its core
+//! with a busy thread waits about as long as it runs.
+//!
+//! **When it moves connections.** A shard that waited at least 25 % of the
+//! last sample is *starved*. It then moves half of its movable
+//! connections to the peer that waited least, provided that peer waited
+//! under 10 % and ran under 90 % (it has time), and for the next second
+//! hands every connection it accepts to that peer too. Only starvation
+//! moves connections, never mere load, so on an idle machine nothing
+//! moves, and a connection moved to a shard with spare time is not moved
+//! back unless that shard becomes starved in turn. Balancing runs only
+//! with several shards pinned to distinct CPUs (`shard-balance yes`, the
+//! default; `no` turns it off; `churn` moves half of the movable
+//! connections to the next shard every sample whatever the load, a mode
+//! for tests that makes every path run on moving connections). A starved
+//! shard also skips the poll before sleep ("Sleeping and waking"): the
+//! CPU time it would spin is the competing thread's.
+//!
+//! **Which connections move.** Only one with nothing in flight and no
+//! state that other shards address by its home: no reply owed (no slot,
+//! nothing unwritten, nothing parked), no input left to parse, not in
+//! MULTI, not in or waiting for a transaction, no WATCH, not subscribed,
+//! not blocked, not a monitor, not tracking, not paused, not closing, and
+//! no script running long on its home. Such a connection's whole state is
+//! its socket and its [`ClientCtx`] and session: its client id, name,
+//! database, protocol, user and flags go with it, so CLIENT LIST, CLIENT
+//! KILL and every reply look the same after the move. Keys stay where
+//! they are: moving a connection changes which of its commands run inline
+//! and which cross a ring, not what they do.
+//!
+//! **How it moves.** The old home removes the socket from its epoll set,
+//! takes the connection out of its table (its slot's generation moves on,
+//! as when it closes) and puts it in its batch for the new home, which
+//! travels the ring like any other message. The new home adds the socket
+//! to its own epoll set (level-triggered, so bytes that arrived on the way
+//! are reported at once), enters it in its table under the same client id
+//! with `home` set to itself, and reads on. Nothing was owed to or by the
+//! connection, so no reply or message can be on its way to the old home;
+//! a command the client sends meanwhile waits in the socket. CLIENT LIST
+//! or CLIENT KILL that asks every shard while a connection is in a ring
+//! does not see it: a window of one ring hop.
+//!
 //! # Limits and fairness
 //!
 //! - No connection runs more than `conn::CMD_BUDGET` commands per
@@ -1095,8 +1154,8 @@ pub mod slot;
 mod stats;
 
 pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
-pub use limits::{LimitValues, Limits};
-pub use reactor::{bind, run, serve_while_busy, Bound, Config, Listen, UNIX_PEER};
+pub use limits::{Balance, LimitValues, Limits};
+pub use reactor::{bind, note_redirect, run, serve_while_busy, Bound, Config, Listen, UNIX_PEER};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
     PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,

@@ -22,6 +22,40 @@ pub struct LimitValues {
     pub query_buf: usize,
     /// Housekeeping ticks per second (`hz`, 1 to 500).
     pub hz: u32,
+    /// Moving connections between shards (`shard-balance`; crate doc,
+    /// "Moving connections to the cores that have time").
+    pub balance: Balance,
+}
+
+/// `shard-balance`: whether a shard that does not get its core hands
+/// connections to one that does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Balance {
+    /// Never.
+    No,
+    /// When it is starved (the default).
+    #[default]
+    Yes,
+    /// Every sample, whatever the load: a mode for tests.
+    Churn,
+}
+
+impl Balance {
+    fn code(self) -> u64 {
+        match self {
+            Balance::No => 0,
+            Balance::Yes => 1,
+            Balance::Churn => 2,
+        }
+    }
+
+    fn from_code(c: u64) -> Self {
+        match c {
+            0 => Balance::No,
+            2 => Balance::Churn,
+            _ => Balance::Yes,
+        }
+    }
 }
 
 impl Default for LimitValues {
@@ -33,6 +67,7 @@ impl Default for LimitValues {
             keepalive_secs: 300,
             query_buf: 1 << 30,
             hz: 10,
+            balance: Balance::Yes,
         }
     }
 }
@@ -54,6 +89,7 @@ pub struct Limits {
     keepalive_secs: AtomicU64,
     query_buf: AtomicU64,
     hz: AtomicU64,
+    balance: AtomicU64,
 }
 
 impl Default for Limits {
@@ -71,6 +107,7 @@ impl Limits {
             keepalive_secs: AtomicU64::new(0),
             query_buf: AtomicU64::new(0),
             hz: AtomicU64::new(0),
+            balance: AtomicU64::new(0),
         };
         l.set(v);
         l
@@ -87,6 +124,7 @@ impl Limits {
             .store(u64::from(v.keepalive_secs), Ordering::Relaxed);
         self.query_buf.store(v.query_buf as u64, Ordering::Relaxed);
         self.hz.store(u64::from(v.hz), Ordering::Relaxed);
+        self.balance.store(v.balance.code(), Ordering::Relaxed);
         // Release pairs with the Acquire in `version`: a reader that sees
         // the new version sees the fields stored before it.
         self.version.fetch_add(1, Ordering::Release);
@@ -111,6 +149,7 @@ impl Limits {
             keepalive_secs: self.keepalive_secs.load(Ordering::Relaxed) as u32,
             query_buf: self.query_buf.load(Ordering::Relaxed) as usize,
             hz: self.hz.load(Ordering::Relaxed) as u32,
+            balance: Balance::from_code(self.balance.load(Ordering::Relaxed)),
         }
     }
 }

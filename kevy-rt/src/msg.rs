@@ -294,6 +294,9 @@ pub(crate) struct Batch<S: Service> {
     pub ids: Vec<u64>,
     /// Key ids of `Lock` requests (`lock::key_id`).
     pub lock_keys: Vec<u64>,
+    /// Connections moving to the receiving shard (crate doc, "Moving
+    /// connections to the cores that have time").
+    pub conns: Vec<Box<crate::conn::Conn<S>>>,
 }
 
 impl<S: Service> Default for Batch<S> {
@@ -309,13 +312,14 @@ impl<S: Service> Default for Batch<S> {
             infos: Vec::new(),
             ids: Vec::new(),
             lock_keys: Vec::new(),
+            conns: Vec::new(),
         }
     }
 }
 
 impl<S: Service> Batch<S> {
     pub fn is_empty(&self) -> bool {
-        self.reqs.is_empty() && self.resps.is_empty()
+        self.reqs.is_empty() && self.resps.is_empty() && self.conns.is_empty()
     }
 
     /// Empties the batch, keeping its buffers' capacity.
@@ -330,6 +334,7 @@ impl<S: Service> Batch<S> {
         self.infos.clear();
         self.ids.clear();
         self.lock_keys.clear();
+        self.conns.clear();
     }
 
     /// Gives back what one unusually large batch grew, so a recycled batch
@@ -351,6 +356,7 @@ impl<S: Service> Batch<S> {
         cap(&mut self.infos, 0);
         cap(&mut self.ids, Self::KEEP_BYTES);
         cap(&mut self.lock_keys, Self::KEEP_BYTES);
+        cap(&mut self.conns, 0);
     }
 
     /// The bytes its buffers hold (their capacity, not what is in use).

@@ -11,6 +11,7 @@ use crate::service::{key_range, ConnAction, Refused, ReplyMode, Route, Service, 
 use crate::slot::shard_of;
 use crate::stats::{ShardStats, Stats};
 use accept::Admit;
+pub use balance::note_redirect;
 use coord::Coordinator;
 use executor::{Executor, Wire};
 use kevy_resp::{Args, Parse};
@@ -52,6 +53,7 @@ const COALESCE_BYTES: usize = 64 * 1024;
 const ANSWER_SPIN_US: u64 = 100;
 
 mod accept;
+mod balance;
 mod blocking;
 mod busy;
 mod clients;
@@ -222,6 +224,9 @@ impl Bound {
             let core = (self.cfg.cpu_mask.is_empty() && !self.cfg.cores.is_empty())
                 .then(|| self.cfg.cores[id % self.cfg.cores.len()]);
             let mask = self.cfg.cpu_mask.clone();
+            // One core each: a shard's waiting for its core is then
+            // another process's doing, which balancing answers.
+            let pinned = core.is_some() && self.cfg.cores.len() >= n;
             let h = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
                 .spawn(move || -> io::Result<()> {
@@ -243,6 +248,7 @@ impl Bound {
                     if let Some(l) = metrics {
                         r.metrics = Some(metrics::Metrics::new(l, &r.poller)?);
                     }
+                    r.bal.pinned = pinned;
                     r.run();
                     Ok(())
                 })?;
@@ -394,6 +400,9 @@ struct Reactor<S: Service> {
     lim: LimitsCopy,
     /// This shard's end of the ring mesh.
     mesh: Endpoint<S>,
+    /// Its scheduling samples and whether it hands connections away
+    /// (`reactor/balance.rs`).
+    bal: balance::Balancer,
     /// This shard's keyspace, lock table and waiters.
     ex: Executor<S>,
     /// The transactions of this shard's connections.
@@ -503,6 +512,7 @@ impl<S: Service> Reactor<S> {
             lim: LimitsCopy::new(&limits),
             limits,
             mesh,
+            bal: Default::default(),
             cops: Vec::new(),
             free_cops: Vec::new(),
             monitors: Vec::new(),
@@ -635,6 +645,7 @@ impl<S: Service> Reactor<S> {
             if !self.paused.is_empty() {
                 self.release_paused();
             }
+            self.balance();
             self.turn();
             self.flush_writes();
             self.publish_stats();
@@ -676,7 +687,7 @@ impl<S: Service> Reactor<S> {
     /// arrived (the connections' events are in `events`).
     fn await_answers(&mut self, events: &mut Events) -> bool {
         let until = self.asked_us + ANSWER_SPIN_US;
-        if self.asked_us == 0 || clock::monotonic_us() >= until {
+        if self.asked_us == 0 || self.bal.starved || clock::monotonic_us() >= until {
             return false;
         }
         loop {
@@ -771,6 +782,7 @@ impl<S: Service> Reactor<S> {
         let Some(listener) = self.listeners.get(which) else {
             return;
         };
+        let shed = self.shedding();
         let mut admit = Admit {
             id: self.id,
             svc: &*self.svc,
@@ -783,7 +795,17 @@ impl<S: Service> Reactor<S> {
             free: &mut self.free,
             ids: &mut self.ids,
         };
-        admit.accept(listener, None);
+        match shed {
+            None => admit.accept(listener, None),
+            Some(to) => {
+                // Starved: what it accepts goes to a shard with time.
+                let mut fresh = Vec::new();
+                admit.accept(listener, Some(&mut fresh));
+                for idx in fresh {
+                    self.move_if_movable(idx, to);
+                }
+            }
+        }
     }
 
     fn read(&mut self, idx: u32) {
@@ -1537,6 +1559,9 @@ impl<S: Service> Reactor<S> {
     }
 
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
+        for c in b.conns.drain(..) {
+            self.adopt(*c);
+        }
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
         let mut ids = std::mem::take(&mut b.ids).into_iter();
         // A transaction whose lock request had to wait: its commands and

@@ -432,7 +432,7 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// One shard's state (its keyspace), created on its own thread.
     type Shard: 'static;
     /// Per-connection state beyond [`ClientCtx`] (name, MULTI queue, …).
-    type Session: Default + 'static;
+    type Session: Default + Send + 'static;
     /// A resolved command, so routing looks the name up only once.
     type Cmd: Copy + Send + 'static;
     /// One key's full state in every database, for coordinated execution.

@@ -20,6 +20,13 @@ pub struct ShardStats {
     /// Connections waiting in a blocking command (INFO's
     /// `blocked_clients`).
     pub blocked_clients: AtomicU64,
+    /// Connections this shard handed to another (crate doc, "Moving
+    /// connections to the cores that have time").
+    pub moved_out: AtomicU64,
+    /// Per mille of the last sample that this shard's thread ran, and
+    /// that it was runnable but waited for its core.
+    pub cpu_run: AtomicU64,
+    pub cpu_wait: AtomicU64,
 }
 
 /// All shards' counters.

@@ -331,6 +331,10 @@ pub static PARAMS: &[Param] = {
         // (`--cores`, `--shards`; 0: one per available core).
         ph("cores", Int(0, 1024), "0", Immutable),
         ph("shards", Int(0, 1024), "0", Immutable),
+        // kevy's own: a shard that does not get its core hands connections
+        // to one that does (`churn`: every 10 ms whatever the load, for
+        // tests). kevy-rt's crate doc has the rule.
+        ph("shard-balance", Enum(&["yes", "no", "churn"]), "yes", Live),
     ]
 };
 
@@ -486,9 +490,12 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
                 crate::acl::set_log_max(n);
             }
         }
-        "timeout" | "tcp-keepalive" | "maxclients" | "client-query-buffer-limit" | "hz" => {
-            server.limits.set(limit_values())
-        }
+        "timeout"
+        | "tcp-keepalive"
+        | "maxclients"
+        | "client-query-buffer-limit"
+        | "hz"
+        | "shard-balance" => server.limits.set(limit_values()),
         "loglevel" => {
             if let Some(l) = crate::log::Level::parse(value) {
                 crate::log::set_level(l);
@@ -781,6 +788,11 @@ pub fn limit_values() -> kevy_rt::LimitValues {
             .map_or(d.keepalive_secs, |v| v.min(u32::MAX as u64) as u32),
         query_buf: num("client-query-buffer-limit").map_or(d.query_buf, |v| v as usize),
         hz: num("hz").map_or(d.hz, |v| v.clamp(1, 500) as u32),
+        balance: match current("shard-balance").as_deref() {
+            Some("no") => kevy_rt::Balance::No,
+            Some("churn") => kevy_rt::Balance::Churn,
+            _ => kevy_rt::Balance::Yes,
+        },
     }
 }
 

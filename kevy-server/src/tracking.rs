@@ -163,6 +163,11 @@ pub fn enable(
     // rest.
     t.flags = Tracking::ON | (t.flags & Tracking::CACHING) | options;
     session.tracking_redirect = redirect;
+    if redirect.0 != 0 {
+        // The target may be a RESP3 connection found at its home: such
+        // connections stay on their shard from now on.
+        kevy_rt::note_redirect();
+    }
 }
 
 /// Publishes the prefixes a broadcasting connection follows.

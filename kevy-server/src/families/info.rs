@@ -494,6 +494,9 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("io_threaded_writes_processed", 0);
     f.put("reply_buffer_shrinks", 0);
     f.put("reply_buffer_expands", 0);
+    // kevy's own: connections a shard handed to another (kevy-rt's crate
+    // doc, "Moving connections to the cores that have time").
+    f.put("moved_connections", server.rt_stats.sum(|s| &s.moved_out));
 }
 
 /// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,

@@ -1,0 +1,276 @@
+//! Moving connections to the shards whose cores have time (crate doc,
+//! "Moving connections to the cores that have time"): the reactor samples
+//! its thread's scheduler statistics, and a starved shard hands movable
+//! connections to a peer that is not.
+
+use super::{Reactor, FIRST_CONN};
+use crate::conn::Conn;
+use crate::limits::Balance;
+use crate::service::Service;
+use kevy_sys::{Interest, Token};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Time between two samples of a reactor's scheduler statistics.
+const SAMPLE_US: u64 = 10_000;
+/// Waiting for the core this share (per mille) of a sample makes a shard
+/// starved.
+const STARVED: u64 = 250;
+/// A peer takes connections only while it waits less than this, and runs
+/// less than `ROOM`, per mille.
+const CALM: u64 = 100;
+const ROOM: u64 = 900;
+/// How long a starved shard keeps handing new connections to its peer.
+const SHED_US: u64 = 1_000_000;
+
+/// Some connection's client-side caching invalidations are redirected to
+/// another connection. A RESP3 connection that is not subscribed may be
+/// such a target, found by its home, so once any redirect exists RESP3
+/// connections stay where they are.
+static REDIRECTS: AtomicBool = AtomicBool::new(false);
+
+/// Marks that a tracking connection redirects its invalidations (CLIENT
+/// TRACKING … REDIRECT): RESP3 connections stop moving between shards.
+pub fn note_redirect() {
+    REDIRECTS.store(true, Ordering::Relaxed);
+}
+
+/// One reactor's view of its own scheduling.
+#[derive(Default)]
+pub(super) struct Balancer {
+    /// `/proc/thread-self/schedstat`, opened on the reactor's thread at
+    /// its first sample; `None` where it cannot be read (balancing off).
+    file: Option<std::fs::File>,
+    opened: bool,
+    /// Run and wait time (ns) at the last sample, and when it was taken.
+    last: (u64, u64),
+    last_us: u64,
+    /// Handing new connections to this shard until `shed_until_us`.
+    shed_to: usize,
+    shed_until_us: u64,
+    /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
+    pub(super) pinned: bool,
+    /// The last sample found this shard starved: it does not poll before
+    /// sleeping, leaving its core to whoever competes for it.
+    pub(super) starved: bool,
+}
+
+impl Balancer {
+    /// Reads run and wait time (ns) of the calling thread.
+    fn read(&mut self) -> Option<(u64, u64)> {
+        if !self.opened {
+            self.opened = true;
+            self.file = std::fs::File::open("/proc/thread-self/schedstat").ok();
+        }
+        let mut buf = [0u8; 96];
+        let n = self.file.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        let mut it = text.split_ascii_whitespace().map(|w| w.parse::<u64>().ok());
+        Some((it.next()??, it.next()??))
+    }
+}
+
+/// Where a shard that waited `wait` per mille of its last sample hands
+/// connections, given its peers' `(shard, run, wait)`: nowhere unless it
+/// is starved; else to the peer that waited least, if that one has time.
+fn pick(wait: u64, peers: impl Iterator<Item = (usize, u64, u64)>) -> Option<usize> {
+    if wait < STARVED {
+        return None;
+    }
+    let (w, r, j) = peers.map(|(j, r, w)| (w, r, j)).min()?;
+    (w < CALM && r < ROOM).then_some(j)
+}
+
+impl<S: Service> Reactor<S> {
+    /// Samples this shard's scheduling every `SAMPLE_US` and moves
+    /// connections when the rule says so. Called once per iteration.
+    #[inline]
+    pub(super) fn balance(&mut self) {
+        if self.n == 1 || self.now_us < self.bal.last_us + SAMPLE_US {
+            return;
+        }
+        self.sample();
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sample(&mut self) {
+        let now = self.now_us;
+        let elapsed = now.saturating_sub(self.bal.last_us).max(1);
+        let first = self.bal.last_us == 0;
+        self.bal.last_us = now;
+        let mode = self.lim.v.balance;
+        if mode == Balance::Churn {
+            let to = (self.id + 1) % self.n;
+            self.move_some(to);
+            return;
+        }
+        if mode == Balance::No || !self.bal.pinned {
+            return;
+        }
+        let Some((run, wait)) = self.bal.read() else {
+            return;
+        };
+        let (run0, wait0) = std::mem::replace(&mut self.bal.last, (run, wait));
+        if first {
+            return;
+        }
+        // ns over µs: per mille is ns * 1000 / (µs * 1000).
+        let per_mille = |d: u64| (d / elapsed).min(1000);
+        let (r, w) = (per_mille(run - run0), per_mille(wait - wait0));
+        let me = &self.stats.shards[self.id];
+        me.cpu_run.store(r, Ordering::Relaxed);
+        me.cpu_wait.store(w, Ordering::Relaxed);
+        self.bal.starved = w >= STARVED;
+        let peers = (0..self.n).filter(|&j| j != self.id).map(|j| {
+            let s = &self.stats.shards[j];
+            (
+                j,
+                s.cpu_run.load(Ordering::Relaxed),
+                s.cpu_wait.load(Ordering::Relaxed),
+            )
+        });
+        if let Some(j) = pick(w, peers) {
+            self.bal.shed_to = j;
+            self.bal.shed_until_us = now + SHED_US;
+            self.move_some(j);
+        }
+    }
+
+    /// Whether connections accepted now go to another shard, and which.
+    pub(super) fn shedding(&self) -> Option<usize> {
+        (self.now_us < self.bal.shed_until_us && self.lim.v.balance == Balance::Yes)
+            .then_some(self.bal.shed_to)
+    }
+
+    /// Moves half of the movable connections (at least one) to shard `to`.
+    fn move_some(&mut self, to: usize) {
+        let pin_resp3 = REDIRECTS.load(Ordering::Relaxed);
+        let mut movable: Vec<u32> = Vec::new();
+        for (idx, c) in self.conns.iter().enumerate() {
+            if let Some(c) = c {
+                if Self::can_move(c, pin_resp3) {
+                    movable.push(idx as u32);
+                }
+            }
+        }
+        let k = movable.len().div_ceil(2);
+        for idx in movable.into_iter().take(k) {
+            self.move_out(idx, to);
+        }
+    }
+
+    fn can_move(c: &Conn<S>, pin_resp3: bool) -> bool {
+        let busy = c.in_ready
+            || c.in_write
+            || c.in_push
+            || c.io.rpos != c.io.rend
+            || c.io.partial
+            || c.io.eof
+            || c.io.parser.in_frame()
+            || c.io.interest != Some(Interest::READABLE)
+            || (pin_resp3 && c.st.client.resp3);
+        !busy && c.st.movable()
+    }
+
+    /// Moves connection `idx`, if it is movable, to shard `to`.
+    pub(super) fn move_if_movable(&mut self, idx: u32, to: usize) {
+        let pin_resp3 = REDIRECTS.load(Ordering::Relaxed);
+        if let Some(Some(c)) = self.conns.get(idx as usize) {
+            if Self::can_move(c, pin_resp3) {
+                self.move_out(idx, to);
+            }
+        }
+    }
+
+    /// Takes connection `idx` out of this shard and sends it to `to`.
+    fn move_out(&mut self, idx: u32, to: usize) {
+        let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poller.delete(c.io.stream.fd());
+        c.io.interest = None;
+        self.ids.remove(&c.st.client.id);
+        self.coord.closed(idx, self.gens[idx as usize]);
+        self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
+        self.free.push(idx);
+        c.st.client.home = to as u32;
+        let s = self.my_stats();
+        s.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        s.moved_out.fetch_add(1, Ordering::Relaxed);
+        // Counted on arrival: the new home adds it to its clients.
+        self.mesh.batch(to).conns.push(Box::new(c));
+    }
+
+    /// Enters a connection another shard moved here into the table.
+    pub(super) fn adopt(&mut self, mut c: Conn<S>) {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.gens.push(0);
+                (self.conns.len() - 1) as u32
+            }
+        };
+        let token = Token(idx as usize + FIRST_CONN);
+        if let Err(e) = self.poller.add(c.io.stream.fd(), token, Interest::READABLE) {
+            // The socket cannot be watched here: close it, as an accept
+            // that cannot watch its socket does.
+            eprintln!("kevy: cannot watch a moved connection: {e}");
+            self.free.push(idx);
+            let mut st = c.st;
+            self.svc
+                .closed(&mut self.ex.shard, &st.client, &mut st.session);
+            return;
+        }
+        c.io.interest = Some(Interest::READABLE);
+        c.st.client.home = self.id as u32;
+        self.ids.insert(c.st.client.id, idx);
+        self.conns[idx as usize] = Some(c);
+        self.my_stats()
+            .connected_clients
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_starved_shard_hands_connections_to_a_peer_with_time() {
+        fn peers(v: &[(usize, u64, u64)]) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
+            v.iter().copied()
+        }
+        // Not starved: nothing moves, however idle the peers.
+        assert_eq!(pick(STARVED - 1, peers(&[(1, 0, 0)])), None);
+        // Starved, and the peer has time.
+        assert_eq!(pick(STARVED, peers(&[(1, 500, 0)])), Some(1));
+        // The peer is busy with its own work, or waits itself.
+        assert_eq!(pick(600, peers(&[(1, ROOM, 0)])), None);
+        assert_eq!(pick(600, peers(&[(1, 100, CALM)])), None);
+        // The calmest of several.
+        assert_eq!(
+            pick(600, peers(&[(0, 300, 90), (2, 800, 10), (3, 100, 50)])),
+            Some(2)
+        );
+        // No peer.
+        assert_eq!(pick(900, peers(&[])), None);
+    }
+
+    #[test]
+    fn a_thread_reads_its_own_run_time() {
+        let mut b = Balancer::default();
+        let Some((run0, _)) = b.read() else {
+            // No scheduler statistics on this kernel: balancing stays off.
+            return;
+        };
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < std::time::Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let (run1, _) = b.read().expect("read again");
+        assert!(run1 > run0 + 5_000_000, "{run0} -> {run1}");
+    }
+}
