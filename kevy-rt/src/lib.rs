@@ -1094,7 +1094,7 @@ mod service;
 pub mod slot;
 mod stats;
 
-pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
+pub use exec::{Checkpoint, Effects, Pushes, Record, Share, Sink, TxTag};
 pub use limits::{LimitValues, Limits};
 pub use reactor::{bind, run, serve_while_busy, Bound, Config, Listen, UNIX_PEER};
 pub use service::{

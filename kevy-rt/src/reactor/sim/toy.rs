@@ -491,6 +491,7 @@ impl Service for Toy {
         _effects: &mut crate::Effects,
         key: &[u8],
         snap: Option<Vec<u8>>,
+        _log: bool,
     ) {
         shard.set(key, snap);
     }
