@@ -44,6 +44,7 @@ layouts!(
     a_command_spanning_shards_logs_key_state_on_its_shards_only,
     a_script_in_a_multi_over_every_shard_logs_commands,
     a_key_expired_when_copied_is_deleted_before_the_commands,
+    a_script_over_the_whole_keyspace_logs_key_state,
 );
 
 /// A server logging every write with a fsync per batch, in `dir`.
@@ -335,12 +336,17 @@ fn grouped_scripts_log_each_members_commands(cores: usize) {
                 start.wait();
                 for r in 0..GROUP_ROUNDS {
                     let member = format!("c{i}r{r}");
+                    // Every fifth reaches a key it did not declare: its
+                    // attempt in the group is taken back, and it runs
+                    // again over the whole keyspace.
+                    let undeclared = if (i + r) % 5 == 0 { "grp:u" } else { "" };
                     let _: i64 = eval(
                         &mut c,
                         "redis.call('INCR', KEYS[1]); \
+                         if ARGV[2] ~= '' then redis.call('INCR', ARGV[2]) end; \
                          return redis.call('RPUSH', KEYS[2], ARGV[1])",
                         &[&a, &b],
-                        &[&member],
+                        &[&member, undeclared],
                     )
                     .unwrap();
                 }
@@ -357,6 +363,18 @@ fn grouped_scripts_log_each_members_commands(cores: usize) {
         .filter(|l| l.name() == "INCR" && l.argv[1] == a)
         .count();
     assert_eq!(incrs, total, "one INCR logged per script");
+    let reached = (0..GROUP_CLIENTS)
+        .flat_map(|i| (0..GROUP_ROUNDS).map(move |r| (i + r) % 5 == 0))
+        .filter(|&u| u)
+        .count();
+    let undeclared = log
+        .iter()
+        .filter(|l| l.name() == "INCR" && l.argv[1] == "grp:u")
+        .count();
+    assert_eq!(
+        undeclared, reached,
+        "one INCR of the undeclared key per run"
+    );
     let pushed: Vec<&str> = log
         .iter()
         .filter(|l| l.name() == "RPUSH" && l.argv[1] == b)
@@ -371,7 +389,7 @@ fn grouped_scripts_log_each_members_commands(cores: usize) {
         .unwrap();
     assert_eq!(list.len(), total);
     assert_eq!(pushed, list, "pushes logged in the order they ran");
-    assert_commands_on_owners(&log, &[&a, &b], cores);
+    assert_commands_on_owners(&log, &[&a, &b, "grp:u"], cores);
     s.restart_keeps_state();
 }
 
@@ -537,5 +555,38 @@ fn a_key_expired_when_copied_is_deleted_before_the_commands(cores: usize) {
     }
     let v: i64 = redis::cmd("GET").arg(a).query(&mut c).unwrap();
     assert_eq!(v, 1);
+    s.restart_keeps_state();
+}
+
+/// A script's FLUSHDB reaches every key of every shard: no command of
+/// the run can be replayed on one shard alone, so every shard logs the
+/// states of the keys written back (DEL of each key flushed, RESTORE of
+/// each key written after).
+fn a_script_over_the_whole_keyspace_logs_key_state(cores: usize) {
+    let mut s = Logged::start("kevy-eff-flush", cores);
+    let mut c = s.client();
+    let keys = keys_on_every_shard("fl", cores, 2);
+    for k in &keys {
+        let _: () = redis::cmd("SET").arg(k).arg("v").query(&mut c).unwrap();
+    }
+    let (a, b) = (&keys[0], &keys[2 * cores - 1]);
+    let _: i64 = eval(
+        &mut c,
+        "redis.call('FLUSHDB'); redis.call('INCR', KEYS[1]); \
+         redis.call('HSET', KEYS[2], 'f', 'v'); return 1",
+        &[a, b],
+        &[],
+    )
+    .unwrap();
+    let log = s.logged();
+    for k in &keys {
+        let in_tx: Vec<String> = log
+            .iter()
+            .filter(|l| l.tx && l.argv.get(1) == Some(k))
+            .map(Logged1::name)
+            .collect();
+        let want = if k == a || k == b { "RESTORE" } else { "DEL" };
+        assert_eq!(in_tx, [want], "{k}: {log:#?}");
+    }
     s.restart_keeps_state();
 }

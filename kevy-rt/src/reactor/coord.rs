@@ -2047,44 +2047,12 @@ impl<S: Service> Coordinator<S> {
             self.svc.take_dirty(&mut scratch)
         };
         self.put_scratch(scratch);
-        let mut shares = if tx.log.is_some() {
-            split_effects(&*self.svc, &effects, &dirty, self.n)
+        let dirty = if tx.log.is_some() {
+            self.write_back_shares(ex, wire, op, tx, &effects, dirty)
         } else {
-            Vec::new()
+            dirty
         };
-        // An owner whose commands are logged: its share, then its
-        // write-backs unlogged.
-        let mut dirty: Vec<_> = dirty.into_iter().map(Some).collect();
-        for (s, share) in shares.iter_mut().enumerate() {
-            let Some(share) = share.take() else {
-                continue;
-            };
-            let mine = dirty
-                .iter_mut()
-                .filter(|d| d.as_ref().is_some_and(|(k, _)| shard_of(k, self.n) == s));
-            if s == self.id {
-                ex.effects.set_tx(tx.log);
-                self.svc.log_share(&mut ex.shard, &mut ex.effects, &share);
-                for (k, snap) in mine.filter_map(Option::take) {
-                    self.svc
-                        .import(&mut ex.shard, &mut ex.effects, &k, snap, false);
-                    ex.note_import(&k);
-                }
-                ex.effects.set_tx(None);
-            } else {
-                let b = wire.batch(s);
-                let start = b.req_snaps.len();
-                b.req_snaps.extend(mine.filter_map(Option::take));
-                let n = (b.req_snaps.len() - start) as u32;
-                if share.is_empty() && n == 0 {
-                    continue;
-                }
-                b.req_shares.push(share);
-                b.reqs.push(Req::Import { op, n, share: true });
-                tx.pending += 1;
-            }
-        }
-        for (k, snap) in dirty.into_iter().flatten() {
+        for (k, snap) in dirty {
             let s = shard_of(&k, self.n);
             if s == self.id {
                 ex.effects.set_tx(tx.log);
@@ -2109,6 +2077,64 @@ impl<S: Service> Coordinator<S> {
             }
         }
         true
+    }
+
+    /// The write-back of a logged command run by copy, for the owners
+    /// whose share of its `effects` is logged (`split_effects`): each
+    /// logs its share, then imports its keys unlogged. The keys of the
+    /// owners that fall back are handed back, to be written back with
+    /// their states logged.
+    fn write_back_shares(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        effects: &crate::exec::Effects,
+        dirty: Vec<(Vec<u8>, S::Snapshot)>,
+    ) -> Vec<(Vec<u8>, S::Snapshot)> {
+        let n = self.n;
+        let shares = split_effects(&*self.svc, effects, &dirty, n);
+        let (logged, rest): (Vec<_>, Vec<_>) = dirty
+            .into_iter()
+            .partition(|(k, _)| shares[shard_of(k, n)].is_some());
+        let mut logged: Vec<_> = logged.into_iter().map(Some).collect();
+        for (s, share) in shares.into_iter().enumerate() {
+            let Some(share) = share else {
+                continue;
+            };
+            let mine = logged
+                .iter_mut()
+                .filter(|d| d.as_ref().is_some_and(|(k, _)| shard_of(k, n) == s))
+                .filter_map(Option::take);
+            if s == self.id {
+                ex.effects.set_tx(tx.log);
+                self.svc.log_share(&mut ex.shard, &mut ex.effects, &share);
+                for (k, snap) in mine {
+                    self.svc
+                        .import(&mut ex.shard, &mut ex.effects, &k, snap, false);
+                    ex.note_import(&k);
+                }
+                ex.effects.set_tx(None);
+            } else {
+                let b = wire.batch(s);
+                let start = b.req_snaps.len();
+                b.req_snaps.extend(mine);
+                let keys = (b.req_snaps.len() - start) as u32;
+                if share.is_empty() && keys == 0 {
+                    continue;
+                }
+                b.req_shares.push(share);
+                b.reqs.push(Req::Import {
+                    op,
+                    n: keys,
+                    share: true,
+                });
+                // Acknowledged once logged there (the decision waits).
+                tx.pending += 1;
+            }
+        }
+        rest
     }
 
     // ---- replies and the answer --------------------------------------------
