@@ -523,15 +523,20 @@ fn a_script_in_a_multi_over_every_shard_logs_commands(cores: usize) {
 fn a_key_expired_when_copied_is_deleted_before_the_commands(cores: usize) {
     let mut s = Logged::start("kevy-eff-exp", cores);
     let mut c = s.client();
-    let keys = keys_on_every_shard("exp", cores, 1);
-    let (a, b) = (&keys[0], &keys[cores - 1]);
+    // Three keys of shard 0, then three of each other shard.
+    let keys = keys_on_every_shard("exp", cores, 3);
+    let (a, b) = (&keys[0], &keys[3 * cores - 1]);
+    // A RENAME between shards makes theirs log key states: an expired
+    // key's DEL still comes before its RESTORE.
+    let (x, z, y) = (&keys[1], &keys[2], &keys[3 * cores - 2]);
+    let _: () = redis::cmd("SET").arg(y).arg("live").query(&mut c).unwrap();
     // Found expired only when copied, not by the active cycle.
     let _: () = redis::cmd("DEBUG")
         .arg("SET-ACTIVE-EXPIRE")
         .arg(0)
         .query(&mut c)
         .unwrap();
-    for k in [a, b] {
+    for k in [a, b, x] {
         let _: () = redis::cmd("SET")
             .arg(k)
             .arg("41")
@@ -563,6 +568,21 @@ fn a_key_expired_when_copied_is_deleted_before_the_commands(cores: usize) {
     }
     let v: i64 = redis::cmd("GET").arg(a).query(&mut c).unwrap();
     assert_eq!(v, 1);
+    let _: i64 = eval(
+        &mut c,
+        "redis.call('INCR', KEYS[1]); redis.call('RENAME', KEYS[2], KEYS[3]); return 1",
+        &[x, y, z],
+        &[],
+    )
+    .unwrap();
+    let log = s.logged();
+    let after_set: Vec<String> = log
+        .iter()
+        .filter(|l| l.argv.get(1) == Some(x))
+        .map(Logged1::name)
+        .skip(1)
+        .collect();
+    assert_eq!(after_set, ["DEL", "RESTORE"], "{x}: {log:#?}");
     s.restart_keeps_state();
 }
 
