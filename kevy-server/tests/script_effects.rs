@@ -16,6 +16,7 @@ use kevy_persist::aof::record::{Reader, Record};
 use redis::Connection;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -45,6 +46,7 @@ layouts!(
     a_script_in_a_multi_over_every_shard_logs_commands,
     a_key_expired_when_copied_is_deleted_before_the_commands,
     a_script_over_the_whole_keyspace_logs_key_state,
+    scripts_killed_midway_recover_whole_from_their_commands,
 );
 
 /// A server logging every write with a fsync per batch, in `dir`.
@@ -616,5 +618,62 @@ fn a_script_over_the_whole_keyspace_logs_key_state(cores: usize) {
         let want = if k == a || k == b { "RESTORE" } else { "DEL" };
         assert_eq!(in_tx, [want], "{k}: {log:#?}");
     }
+    s.restart_keeps_state();
+}
+
+/// The server is killed (SIGKILL) while many connections run a script
+/// over keys of two shards (logged as its commands, each shard its
+/// share): after recovery every script is there whole or not at all (the
+/// counter on one shard equals the list's length on the other), and
+/// every answered one is there.
+fn scripts_killed_midway_recover_whole_from_their_commands(cores: usize) {
+    let mut s = Logged::start("kevy-eff-kill", cores);
+    let keys = keys_on_every_shard("kill", cores, 1);
+    let (a, b) = (keys[0].clone(), keys[cores - 1].clone());
+    let port = s.server.as_ref().expect("running").port;
+    let answered = Arc::new(AtomicI64::new(0));
+    let highest = Arc::new(AtomicI64::new(0));
+    let start = Arc::new(Barrier::new(GROUP_CLIENTS));
+    let threads: Vec<_> = (0..GROUP_CLIENTS)
+        .map(|_| {
+            let (start, a, b) = (start.clone(), a.clone(), b.clone());
+            let (done, top) = (answered.clone(), highest.clone());
+            thread::spawn(move || {
+                let mut c = common::connect(port, IO_TIMEOUT);
+                start.wait();
+                // Until the server is gone.
+                while let Ok(n) = eval::<i64>(
+                    &mut c,
+                    "redis.call('RPUSH', KEYS[2], 'x'); \
+                     return redis.call('INCR', KEYS[1])",
+                    &[&a, &b],
+                    &[],
+                ) {
+                    top.fetch_max(n, Ordering::SeqCst);
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let enough = (GROUP_CLIENTS * GROUP_ROUNDS / 2) as i64;
+    let mut spins = 0;
+    while answered.load(Ordering::SeqCst) < enough {
+        spins += 1;
+        assert!(spins < 60_000, "the scripts made no progress");
+        thread::sleep(Duration::from_millis(5));
+    }
+    s.restart();
+    for t in threads {
+        t.join().expect("client");
+    }
+    let mut c = s.client();
+    let n: i64 = redis::cmd("GET").arg(&a).query(&mut c).unwrap();
+    let len: i64 = redis::cmd("LLEN").arg(&b).query(&mut c).unwrap();
+    assert_eq!(n, len, "a script half applied after recovery");
+    let top = highest.load(Ordering::SeqCst);
+    assert!(n >= top, "answered {top}, recovered {n}");
+    let log = s.logged();
+    assert!(log.iter().any(|l| l.name() == "INCR" && l.argv[1] == a));
+    assert_commands_on_owners(&log, &[&a, &b], cores);
     s.restart_keeps_state();
 }
