@@ -95,7 +95,7 @@ impl Logged {
 
     /// Every logged command in shard order, then log order: the shard
     /// whose log holds it, whether it is a transaction's, its arguments.
-    fn logged(&self) -> Vec<Logged1> {
+    fn logged(&self) -> Vec<Entry> {
         logged(&self.dir.path().join("appendonlydir"), self.cores)
     }
 
@@ -112,19 +112,19 @@ impl Logged {
 
 /// One logged command.
 #[derive(Debug, Clone)]
-struct Logged1 {
+struct Entry {
     shard: usize,
     tx: bool,
     argv: Vec<String>,
 }
 
-impl Logged1 {
+impl Entry {
     fn name(&self) -> String {
         self.argv[0].to_ascii_uppercase()
     }
 }
 
-fn logged(dir: &Path, cores: usize) -> Vec<Logged1> {
+fn logged(dir: &Path, cores: usize) -> Vec<Entry> {
     let mut out = Vec::new();
     for shard in 0..cores {
         let mut files: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(dir)
@@ -150,7 +150,7 @@ fn logged(dir: &Path, cores: usize) -> Vec<Logged1> {
                     if argv[0].eq_ignore_ascii_case("SELECT") {
                         continue;
                     }
-                    out.push(Logged1 { shard, tx, argv });
+                    out.push(Entry { shard, tx, argv });
                 }
             }
         }
@@ -229,7 +229,7 @@ fn state(c: &mut Connection) -> BTreeMap<String, String> {
 /// The commands of `log` that name `key` (as an argument after the
 /// name), with `key` written as `as_name` and the arguments no two runs
 /// share (SPOP's pick, an absolute expiry time) as `*`.
-fn naming(log: &[Logged1], key: &str, as_name: &str) -> Vec<String> {
+fn naming(log: &[Entry], key: &str, as_name: &str) -> Vec<String> {
     log.iter()
         .filter(|l| l.argv[1..].iter().any(|a| a == key))
         .map(|l| {
@@ -252,7 +252,7 @@ fn naming(log: &[Logged1], key: &str, as_name: &str) -> Vec<String> {
 
 /// Asserts that every command of `log` naming one of `keys` is in the
 /// log of the keys' owner, is a transaction's, and is no key state.
-fn assert_commands_on_owners(log: &[Logged1], keys: &[&str], cores: usize) {
+fn assert_commands_on_owners(log: &[Entry], keys: &[&str], cores: usize) {
     for l in log {
         let Some(k) = keys.iter().find(|k| l.argv[1..].iter().any(|a| a == *k)) else {
             continue;
@@ -420,7 +420,7 @@ fn an_escalated_script_logs_its_final_run_as_commands(cores: usize) {
     let names = |k: &str| -> Vec<String> {
         log.iter()
             .filter(|x| x.argv.get(1).map(String::as_str) == Some(k))
-            .map(Logged1::name)
+            .map(Entry::name)
             .collect()
     };
     assert_eq!(names(a), ["INCR"; 4], "{log:#?}");
@@ -460,7 +460,7 @@ fn a_command_spanning_shards_logs_key_state_on_its_shards_only(cores: usize) {
     )
     .unwrap();
     let log = s.logged();
-    let in_tx: Vec<&Logged1> = log.iter().filter(|l| l.tx).collect();
+    let in_tx: Vec<&Entry> = log.iter().filter(|l| l.tx).collect();
     let named = |k: &str| -> Vec<String> {
         in_tx
             .iter()
@@ -506,13 +506,13 @@ fn a_script_in_a_multi_over_every_shard_logs_commands(cores: usize) {
     let on_a: Vec<String> = log
         .iter()
         .filter(|l| l.argv.get(1) == Some(a))
-        .map(Logged1::name)
+        .map(Entry::name)
         .collect();
     assert_eq!(on_a, ["SET", "INCRBY", "INCR"], "{log:#?}");
     let on_b: Vec<String> = log
         .iter()
         .filter(|l| l.argv.get(1) == Some(b))
-        .map(Logged1::name)
+        .map(Entry::name)
         .collect();
     assert_eq!(on_b, ["HINCRBY"], "{log:#?}");
     assert_commands_on_owners(&log, &[a, b], cores);
@@ -561,7 +561,7 @@ fn a_key_expired_when_copied_is_deleted_before_the_commands(cores: usize) {
         let after_set: Vec<String> = log
             .iter()
             .filter(|l| l.argv.get(1) == Some(k))
-            .map(Logged1::name)
+            .map(Entry::name)
             .skip(1)
             .collect();
         // The DEL of the expired copy may be logged with the script's
@@ -581,7 +581,7 @@ fn a_key_expired_when_copied_is_deleted_before_the_commands(cores: usize) {
     let after_set: Vec<String> = log
         .iter()
         .filter(|l| l.argv.get(1) == Some(x))
-        .map(Logged1::name)
+        .map(Entry::name)
         .skip(1)
         .collect();
     assert_eq!(after_set, ["DEL", "RESTORE"], "{x}: {log:#?}");
@@ -613,7 +613,7 @@ fn a_script_over_the_whole_keyspace_logs_key_state(cores: usize) {
         let in_tx: Vec<String> = log
             .iter()
             .filter(|l| l.tx && l.argv.get(1) == Some(k))
-            .map(Logged1::name)
+            .map(Entry::name)
             .collect();
         let want = if k == a || k == b { "RESTORE" } else { "DEL" };
         assert_eq!(in_tx, [want], "{k}: {log:#?}");
