@@ -463,6 +463,90 @@ impl Effects {
     }
 }
 
+impl Effects {
+    /// Hands out each recorded effect in order (taken since the last
+    /// take): its database, its RESP array and its arguments. A
+    /// `SELECT` only sets the database of the effects after it.
+    pub(crate) fn each(&self, mut f: impl FnMut(u32, &[u8], Args<'_>)) {
+        let mut db = 0;
+        let mut at = 0;
+        let mut spans = Vec::new();
+        while at < self.buf.len() {
+            let start = at;
+            spans.clear();
+            let (n, next) = read_header(&self.buf, at);
+            at = next;
+            for _ in 0..n {
+                let (len, next) = read_header(&self.buf, at);
+                spans.push(kevy_resp::Span {
+                    start: next as u32,
+                    len: len as u32,
+                });
+                at = next + len + 2;
+            }
+            let args = Args::new(&self.buf, &spans);
+            if args.len() == 2 && args.get(0) == b"SELECT" {
+                db = std::str::from_utf8(args.get(1))
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0);
+                continue;
+            }
+            f(db, &self.buf[start..at], args);
+        }
+    }
+
+    /// Records the effects of `share` (see [`Share`]), in order.
+    pub fn emit_share(&mut self, share: &Share) {
+        let mut start = 0;
+        for &(db, end, count) in &share.runs {
+            self.emit_resp(db, &share.buf[start..end], count);
+            start = end;
+        }
+    }
+}
+
+/// The header `<kind><n>\r\n` at `at` of a buffer this module wrote:
+/// `n` and where the header ends.
+fn read_header(buf: &[u8], at: usize) -> (usize, usize) {
+    let mut n = 0;
+    let mut i = at + 1;
+    while buf[i] != b'\r' {
+        n = n * 10 + (buf[i] - b'0') as usize;
+        i += 1;
+    }
+    (n, i + 2)
+}
+
+/// The effects of a command run by copy that one shard's log records
+/// (crate doc, "Durability"): the commands whose keys are all that
+/// shard's, in the order they ran, each with its database.
+#[derive(Default, Debug)]
+pub struct Share {
+    buf: Vec<u8>,
+    /// Per run of effects on one database: the database, where the run
+    /// ends in `buf`, and how many effects it holds.
+    runs: Vec<(u32, usize, u64)>,
+}
+
+impl Share {
+    /// Adds one effect, `resp` (a RESP array), applied to database `db`.
+    pub fn push(&mut self, db: u32, resp: &[u8]) {
+        self.buf.extend_from_slice(resp);
+        match self.runs.last_mut() {
+            Some(r) if r.0 == db => {
+                r.1 = self.buf.len();
+                r.2 += 1;
+            }
+            _ => self.runs.push((db, self.buf.len(), 1)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+}
+
 fn piece(tag: Option<TxTag>, resp: &[u8]) -> Record<'_> {
     match tag {
         Some(t) => Record::TxEffects(t, resp),

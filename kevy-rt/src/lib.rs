@@ -330,6 +330,29 @@
 //! follow the transaction's, which waits for the decision: nothing
 //! acknowledged depends on an undecided transaction.)
 //!
+//! *Commands run by copy.* The scratch shard of a logged transaction
+//! records its effects as any shard does (only then: an unlogged one
+//! records nothing), those of the final run only (an attempt or a round
+//! taken back cuts its effects back with its writes), every member of a
+//! group in the order they ran. The coordinator splits them per owner
+//! (`coord.rs`, `split_effects`): an effect whose keys
+//! ([`Service::effect_route`]) are all one shard's goes to that shard's
+//! *share*, in order, with its database. An owner logs its share, under
+//! the transaction's tag, instead of the states its write-backs bring,
+//! and imports those unlogged ([`Service::log_share`], `Req::Import` with
+//! a share): the share replays to the state written back, because each
+//! of its commands reads and writes only that shard's keys, and every
+//! change to them is in it. Where that fails the owner logs the key
+//! states, as for any write-back: a shard whose keys an effect names
+//! together with another shard's (RENAME, SMOVE, SUNIONSTORE across
+//! shards), a shard with a key written back that no effect names, and
+//! every shard when an effect has no route of named keys (FLUSHALL,
+//! SWAPDB, SORT with BY patterns). A shard that falls back changes
+//! nothing for the others: their shares never read its keys. A key found
+//! expired when it is copied out is deleted on its owner then; that
+//! `DEL` is logged ahead of what the write-back logs, so a replay starts
+//! the share, as the scratch shard started, without the key.
+//!
 //! # Pub/sub
 //!
 //! **Who owns what.** A subscription belongs to a connection, so each
@@ -745,8 +768,10 @@
 //! server keeps each written key's state before the script's first write
 //! to it; `kevy-store`'s `Journal` and [`Effects::checkpoint`] are the
 //! general forms for the runtime's use), and scripts inside MULTI. A
-//! script's writes in ways 2 and 3 are logged as the write-backs of the
-//! keys it wrote, not as the commands it ran. A script's PUBLISH and SPUBLISH answer the receivers
+//! script's writes in ways 2 and 3 are logged as the commands it ran,
+//! on their keys' owners, where they can be replayed shard by shard, and
+//! as the write-backs of the keys it wrote where they cannot ("Durability",
+//! *Commands run by copy*). A script's PUBLISH and SPUBLISH answer the receivers
 //! the server-wide pub/sub directory counts ([`Stats::receivers`]); the
 //! message waits in the shard and goes out through [`Pushes::publish`]
 //! or [`Pushes::spublish`] when the command ends, to the subscribers of
@@ -826,7 +851,8 @@
 //! **Durability.** A group is one logged transaction: one [`TxTag`] on
 //! every write-back, one decision recorded once every write-back is
 //! acknowledged, and every answer, the leader's and each member's,
-//! leaves after it.
+//! leaves after it. Each owner logs the members' commands on its keys
+//! in the order they ran (or the keys' states: "Durability").
 //!
 //! **A member whose connection closes** before the group runs still runs
 //! (its answer is dropped), as the transaction of a closing connection
@@ -1153,7 +1179,7 @@ mod service;
 pub mod slot;
 mod stats;
 
-pub use exec::{Checkpoint, Effects, Pushes, Record, Sink, TxTag};
+pub use exec::{Checkpoint, Effects, Pushes, Record, Share, Sink, TxTag};
 pub use limits::{Balance, LimitValues, Limits};
 pub use reactor::{bind, note_redirect, run, serve_while_busy, Bound, Config, Listen, UNIX_PEER};
 pub use service::{

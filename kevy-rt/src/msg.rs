@@ -70,8 +70,10 @@ pub(crate) enum Req<S: Service> {
     /// (`Service::export_names`), for transaction `op`; answered as an
     /// `Export`.
     ExportNames { op: u32 },
-    /// Replace `n` keys with the next `n` entries of `req_snaps`.
-    Import { op: u32, n: u32 },
+    /// Replace `n` keys with the next `n` entries of `req_snaps`; with
+    /// `share`, log the next entry of `req_shares` (the commands that made
+    /// them) instead of their new states.
+    Import { op: u32, n: u32, share: bool },
     /// Register WATCHes of `client` on the keys at `spans[first..first + n]`
     /// in database `db`, then answer `+OK` to `dest` (WATCH replies only
     /// once every shard registered, so a write the client causes after the
@@ -287,6 +289,8 @@ pub(crate) struct Batch<S: Service> {
     pub args: Vec<u8>,
     pub spans: Vec<Span>,
     pub req_snaps: Vec<(Vec<u8>, S::Snapshot)>,
+    /// What `Import` requests with `share` log, in order.
+    pub req_shares: Vec<crate::exec::Share>,
     pub resps: Vec<Resp>,
     pub rdata: Vec<u8>,
     pub resp_snaps: Vec<(Vec<u8>, S::Snapshot)>,
@@ -306,6 +310,7 @@ impl<S: Service> Default for Batch<S> {
             args: Vec::new(),
             spans: Vec::new(),
             req_snaps: Vec::new(),
+            req_shares: Vec::new(),
             resps: Vec::new(),
             rdata: Vec::new(),
             resp_snaps: Vec::new(),
@@ -328,6 +333,7 @@ impl<S: Service> Batch<S> {
         self.args.clear();
         self.spans.clear();
         self.req_snaps.clear();
+        self.req_shares.clear();
         self.resps.clear();
         self.rdata.clear();
         self.resp_snaps.clear();
@@ -350,6 +356,7 @@ impl<S: Service> Batch<S> {
         cap(&mut self.args, Self::KEEP_BYTES);
         cap(&mut self.spans, Self::KEEP_BYTES);
         cap(&mut self.req_snaps, 0);
+        cap(&mut self.req_shares, 0);
         cap(&mut self.resps, Self::KEEP_BYTES);
         cap(&mut self.rdata, Self::KEEP_BYTES);
         cap(&mut self.resp_snaps, 0);
@@ -368,6 +375,7 @@ impl<S: Service> Batch<S> {
             + bytes(&self.args)
             + bytes(&self.spans)
             + bytes(&self.req_snaps)
+            + bytes(&self.req_shares)
             + bytes(&self.resps)
             + bytes(&self.rdata)
             + bytes(&self.resp_snaps)

@@ -1563,6 +1563,7 @@ impl<S: Service> Reactor<S> {
             self.adopt(*c);
         }
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
+        let mut req_shares = std::mem::take(&mut b.req_shares).into_iter();
         let mut ids = std::mem::take(&mut b.ids).into_iter();
         // A transaction whose lock request had to wait: its commands and
         // unlock behind it in this batch wait with it.
@@ -1677,12 +1678,18 @@ impl<S: Service> Reactor<S> {
                     out.resp_snaps.extend(snaps);
                     out.resps.push(Resp::Exported { op, n });
                 }
-                Req::Import { op, n } => {
+                Req::Import { op, n, share } => {
                     let tag = self.ex.tag_of(crate::lock::tx_id(peer, op));
                     self.ex.effects.set_tx(tag);
+                    if share {
+                        if let Some(share) = req_shares.next() {
+                            self.svc
+                                .log_share(&mut self.ex.shard, &mut self.ex.effects, &share);
+                        }
+                    }
                     for (k, snap) in req_snaps.by_ref().take(n as usize) {
                         self.svc
-                            .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap);
+                            .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap, !share);
                         self.ex.note_import(&k);
                     }
                     self.ex.effects.set_tx(None);

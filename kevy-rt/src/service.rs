@@ -1,7 +1,7 @@
 //! The seam between the runtime and the commands: kevy-rt knows routing
 //! facts (which arguments are keys, how fan-out parts fold), never commands.
 
-use crate::exec::{Effects, Sink};
+use crate::exec::{Effects, Share, Sink};
 use kevy_resp::{Args, OwnedArgs};
 use std::net::SocketAddr;
 
@@ -747,15 +747,34 @@ pub trait Service: Send + Sync + Sized + 'static {
             .map(|(k, _)| k)
             .collect()
     }
-    /// Replaces `key`'s state in every database with `snap`, recording
-    /// the change in `effects` (the write-back of a command run by copy).
+    /// Replaces `key`'s state in every database with `snap` (the
+    /// write-back of a command run by copy), recording the change in
+    /// `effects` as the key's new state when `log` (otherwise the
+    /// commands that made it are logged: [`Self::log_share`]).
     fn import(
         &self,
         shard: &mut Self::Shard,
         effects: &mut Effects,
         key: &[u8],
         snap: Self::Snapshot,
+        log: bool,
     );
+    /// Records `share` in `effects`: the commands a command run by copy
+    /// ran on this shard's keys, logged instead of the key states its
+    /// write-backs (which follow, unlogged) bring (crate doc,
+    /// "Durability").
+    fn log_share(&self, _shard: &mut Self::Shard, effects: &mut Effects, share: &Share) {
+        effects.emit_share(share);
+    }
+    /// Where an effect recorded on a scratch shard (`args`, a command as
+    /// a log replays it) can be replayed on its own: the route whose keys
+    /// are everything its replay reads and writes. `None` when its replay
+    /// reaches more than named keys (the whole keyspace, keys found by
+    /// reading) or the command is unknown; the runtime then logs the
+    /// key states written back instead. The default says `None`.
+    fn effect_route(&self, _args: Args<'_>) -> Option<Route> {
+        None
+    }
     /// The keys a [`Route::All`] command with [`Fold::One`] reads or
     /// writes, as far as the keys already loaded into `scratch` tell.
     /// Asked before the command runs by copy and again after each round

@@ -30,6 +30,19 @@
 //! happen) and a buffer for stated effects, in the order they occur. It is
 //! attached only while the shard's effects stream has a consumer, so a
 //! server without persistence or replicas pays nothing for it.
+//!
+//! A command run by copy on a scratch shard (a script whose keys span
+//! shards, one run again over the whole keyspace, a group of them,
+//! RENAME across shards, …) records its effects there by the same rules
+//! when its transaction is logged. The runtime splits them per owner
+//! shard by their key positions (`Kevy::effect_route`, from the command
+//! table) and each owner logs its share: the commands the script ran on
+//! its keys, as when the script runs on one shard. A shard whose keys an
+//! effect names with another shard's (RENAME, SMOVE, LMOVE, SUNIONSTORE
+//! between shards), and every shard after an effect over the whole
+//! keyspace (FLUSHALL, FLUSHDB, SWAPDB, SORT with BY patterns), logs the
+//! state of each key written back instead ([`import_effects`]); kevy-rt's
+//! crate doc ("Durability") has the argument.
 
 use crate::ctx::Ctx;
 use kevy_resp::Reply;
@@ -159,7 +172,8 @@ pub fn follow(store: &mut Store, attached: &mut bool) {
 }
 
 /// The effects of replacing `key`'s state in every database with `snap`
-/// (the write-back of a command run by copy): per database, `RESTORE … ABSTTL
+/// (the write-back of a command run by copy, on a shard that cannot log
+/// the commands that made it): per database, `RESTORE … ABSTTL
 /// REPLACE` of the new value, or `DEL` where the key goes. A list that only
 /// lost or gained elements at one end (LMOVE, RPOPLPUSH, BLMOVE and LMPOP
 /// between shards) is the pop or the push instead (`list_change`), so that

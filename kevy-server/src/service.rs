@@ -1181,6 +1181,9 @@ impl Service for Kevy {
         }
         s.store.track_dirty(true);
         s.store.set_now(kevy_sys::clock::unix_ms());
+        if s.prop_attached {
+            s.prop().truncate((0, 0));
+        }
         s.loaded_counts.fill((0, 0));
         s.escalation = None;
         s.script_reads.clear();
@@ -1278,14 +1281,53 @@ impl Service for Kevy {
         effects: &mut Effects,
         key: &[u8],
         snap: kevy_store::Snapshot,
+        log: bool,
     ) {
         if effects.enabled() {
-            propagate::import_effects(shard, effects, key, &snap);
+            // A key found expired when copied out was deleted then: its
+            // DEL goes first.
+            if shard.prop_attached {
+                shard.prop().drain_into(effects);
+            }
+            if log {
+                propagate::import_effects(shard, effects, key, &snap);
+            }
         }
         // The command run by copy made the events of this write.
         crate::notify::drain(shard, &mut effects.pushes);
         crate::notify::quiet(shard, |s| s.store.import(key, snap));
         crate::tracking::drain_into(shard, effects);
+    }
+
+    fn log_share(&self, shard: &mut Shard, effects: &mut Effects, share: &kevy_rt::Share) {
+        if effects.enabled() && shard.prop_attached {
+            shard.prop().drain_into(effects);
+        }
+        effects.emit_share(share);
+    }
+
+    fn effect_route(&self, args: Args<'_>) -> Option<Route> {
+        // Effects name commands as the log replays them (`Kevy::replay`).
+        let id = self.server.table.lookup_builtin(args.get(0))?;
+        let spec = self.server.table.get(id);
+        if !arity_ok(spec.arity, args.len()) || crate::scripting::is_script(spec) {
+            return None;
+        }
+        match spec.route {
+            RouteKind::Keys(fold) => Some(Route::Keys {
+                first: spec.first.max(0) as u32,
+                last: spec.last,
+                step: spec.step.max(1) as u32,
+                extra: 0,
+                fold,
+            }),
+            // Routed as among several shards, where SORT's BY and GET
+            // patterns route over the whole keyspace.
+            RouteKind::Custom(f) | RouteKind::Reading { route: f, .. } => {
+                f(args, &ClientCtx::internal(0, 0, 0), 2).ok()
+            }
+            _ => None,
+        }
     }
 
     fn copy_keys(

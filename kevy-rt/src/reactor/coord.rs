@@ -1949,9 +1949,11 @@ impl<S: Service> Coordinator<S> {
         let escalable = !tx.exec && tx.steps.len() == 1 && !tx.may_wait && !escalating;
         let (cmd, ref args, _) = tx.steps[step];
         let mut reply = Vec::new();
-        // A scratch shard's effects are the keys it writes back (Import);
-        // its messages (keyspace events) are the home shard's to deliver.
+        // A logged transaction records the commands the copy runs, for
+        // the keys' owners to log (`split_effects`); its messages
+        // (keyspace events) are the home shard's to deliver.
         let mut effects = crate::exec::Effects::default();
+        effects.set_enabled(tx.log.is_some());
         effects.pushes.set_listening(ex.effects.pushes.listening());
         // A group: the leader, then each member in arrival order, on the
         // one scratch shard, each seeing the writes of those before it.
@@ -2045,11 +2047,17 @@ impl<S: Service> Coordinator<S> {
             self.svc.take_dirty(&mut scratch)
         };
         self.put_scratch(scratch);
+        let dirty = if tx.log.is_some() {
+            self.write_back_shares(ex, wire, op, tx, &effects, dirty)
+        } else {
+            dirty
+        };
         for (k, snap) in dirty {
             let s = shard_of(&k, self.n);
             if s == self.id {
                 ex.effects.set_tx(tx.log);
-                self.svc.import(&mut ex.shard, &mut ex.effects, &k, snap);
+                self.svc
+                    .import(&mut ex.shard, &mut ex.effects, &k, snap, true);
                 ex.effects.set_tx(None);
                 // A client waiting on the key may be served now, as when
                 // a peer's write-back lands.
@@ -2057,7 +2065,11 @@ impl<S: Service> Coordinator<S> {
             } else {
                 let b = wire.batch(s);
                 b.req_snaps.push((k, snap));
-                b.reqs.push(Req::Import { op, n: 1 });
+                b.reqs.push(Req::Import {
+                    op,
+                    n: 1,
+                    share: false,
+                });
                 if tx.log.is_some() {
                     // Acknowledged once logged there (the decision waits).
                     tx.pending += 1;
@@ -2065,6 +2077,64 @@ impl<S: Service> Coordinator<S> {
             }
         }
         true
+    }
+
+    /// The write-back of a logged command run by copy, for the owners
+    /// whose share of its `effects` is logged (`split_effects`): each
+    /// logs its share, then imports its keys unlogged. The keys of the
+    /// owners that fall back are handed back, to be written back with
+    /// their states logged.
+    fn write_back_shares(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        op: u32,
+        tx: &mut Tx<S>,
+        effects: &crate::exec::Effects,
+        dirty: Vec<(Vec<u8>, S::Snapshot)>,
+    ) -> Vec<(Vec<u8>, S::Snapshot)> {
+        let n = self.n;
+        let shares = split_effects(&*self.svc, effects, &dirty, n);
+        let (logged, rest): (Vec<_>, Vec<_>) = dirty
+            .into_iter()
+            .partition(|(k, _)| shares[shard_of(k, n)].is_some());
+        let mut logged: Vec<_> = logged.into_iter().map(Some).collect();
+        for (s, share) in shares.into_iter().enumerate() {
+            let Some(share) = share else {
+                continue;
+            };
+            let mine = logged
+                .iter_mut()
+                .filter(|d| d.as_ref().is_some_and(|(k, _)| shard_of(k, n) == s))
+                .filter_map(Option::take);
+            if s == self.id {
+                ex.effects.set_tx(tx.log);
+                self.svc.log_share(&mut ex.shard, &mut ex.effects, &share);
+                for (k, snap) in mine {
+                    self.svc
+                        .import(&mut ex.shard, &mut ex.effects, &k, snap, false);
+                    ex.note_import(&k);
+                }
+                ex.effects.set_tx(None);
+            } else {
+                let b = wire.batch(s);
+                let start = b.req_snaps.len();
+                b.req_snaps.extend(mine);
+                let keys = (b.req_snaps.len() - start) as u32;
+                if share.is_empty() && keys == 0 {
+                    continue;
+                }
+                b.req_shares.push(share);
+                b.reqs.push(Req::Import {
+                    op,
+                    n: keys,
+                    share: true,
+                });
+                // Acknowledged once logged there (the decision waits).
+                tx.pending += 1;
+            }
+        }
+        rest
     }
 
     // ---- replies and the answer --------------------------------------------
@@ -2310,6 +2380,85 @@ fn run_grouped<S: Service>(
         written.extend(keys);
     }
     again
+}
+
+/// How the effects of a command run by copy (`effects`: what the
+/// scratch shard recorded, in order, each with its database) are logged,
+/// per shard: `Some(share)`, the commands whose keys are all that shard's,
+/// which it logs instead of the states of its keys in `dirty` (the
+/// write-backs); `None`, those states (the shard *falls back*).
+///
+/// A shard's share replays to the state written back when every change
+/// to its keys is in it and each of its commands reads and writes only
+/// that shard's keys. So a shard falls back when a command names keys of
+/// it and of another shard (RENAME, SMOVE, SUNIONSTORE across shards:
+/// each shard it names), when it wrote back a key no command of its share
+/// names (a change with no command to show for it), and every shard falls
+/// back when a command's keys are not all named (FLUSHALL, SWAPDB, SORT
+/// with BY patterns: [`Service::effect_route`] has no route) or it names
+/// none. Per shard, not per transaction: a shard that falls back logs
+/// what every shard logged before, and one whose commands never touch
+/// another shard's keys is unaffected by what those do, since its share
+/// reads only its own keys, whose every change it holds. Per key would
+/// not do: a command reads keys it does not write (SUNIONSTORE's sources),
+/// so one shard's keys replay only together.
+///
+/// The recorded effects are those of the final run only: an attempt
+/// taken back (a member of a group that runs again over the whole
+/// keyspace, a round that looks for keys) cut its effects back with its
+/// writes.
+fn split_effects<S: Service>(
+    svc: &S,
+    effects: &crate::exec::Effects,
+    dirty: &[(Vec<u8>, S::Snapshot)],
+    n: usize,
+) -> Vec<Option<crate::exec::Share>> {
+    let mut shares: Vec<Option<crate::exec::Share>> =
+        (0..n).map(|_| Some(Default::default())).collect();
+    let mut named: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); n];
+    let mut whole = false;
+    let mut owners = Vec::new();
+    effects.each(|db, resp, args| {
+        let Some(route @ Route::Keys { .. }) = svc.effect_route(args) else {
+            whole = true;
+            return;
+        };
+        owners.clear();
+        for k in route.keys(args) {
+            let s = shard_of(k, n);
+            owners.push(s);
+            if !named[s].contains(k) {
+                named[s].insert(k.to_vec());
+            }
+        }
+        owners.sort_unstable();
+        owners.dedup();
+        match owners[..] {
+            [] => whole = true,
+            [s] => {
+                if let Some(share) = &mut shares[s] {
+                    share.push(db, resp);
+                }
+            }
+            _ => {
+                for &s in &owners {
+                    shares[s] = None;
+                }
+            }
+        }
+    });
+    if whole {
+        return (0..n).map(|_| None).collect();
+    }
+    // A key written back that no command names changed with nothing in
+    // the log to show for it.
+    for (k, _) in dirty {
+        let s = shard_of(k, n);
+        if !named[s].contains(k) {
+            shares[s] = None;
+        }
+    }
+    shares
 }
 
 /// Whether everything `tx` sends is on its way: the connection may read

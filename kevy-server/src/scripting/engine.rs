@@ -867,6 +867,7 @@ fn undo(r: &mut Run) {
         // empty.
         r.shard.store.track_dirty(false);
         r.shard.store.track_dirty(true);
+        truncate_prop(r);
         return;
     }
     if let Some(saved) = r.undo.take() {
@@ -874,6 +875,11 @@ fn undo(r: &mut Run) {
             r.shard.store.import(&key, snap);
         }
     }
+    truncate_prop(r);
+}
+
+/// Drops the effects a stopped run recorded.
+fn truncate_prop(r: &mut Run) {
     if let Some(mark) = r.prop_mark {
         if r.shard.prop_attached {
             r.shard.prop().truncate(mark);

@@ -1258,3 +1258,101 @@ fn a_group_takes_at_most_its_cap_and_the_rest_queue_behind_it() {
     );
     assert!(h.idle());
 }
+
+/// Keys named `{prefix}{i}` until one is found on each of `n` shards.
+fn key_per_shard(prefix: &str, n: usize) -> Vec<String> {
+    let mut found = vec![String::new(); n];
+    for i in 0.. {
+        let k = format!("{prefix}{i}");
+        let s = shard_of(k.as_bytes(), n);
+        if found[s].is_empty() {
+            found[s] = k;
+        }
+        if found.iter().all(|f| !f.is_empty()) {
+            return found;
+        }
+    }
+    unreachable!()
+}
+
+/// What `split_effects` gives each of three shards for `effects` (one
+/// command per line, `db:` before it) and the keys written back:
+/// `None` for a shard that falls back, else its share as lines.
+fn split(effects: &[&str], dirty: &[&str]) -> Vec<Option<Vec<String>>> {
+    let mut e = crate::exec::Effects::default();
+    e.set_enabled(true);
+    for line in effects {
+        let (db, cmd) = line.split_once(':').expect("db:command");
+        let words: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
+        e.emit(db.parse().unwrap(), words.into_iter());
+    }
+    let dirty: Vec<(Vec<u8>, Option<Vec<u8>>)> = dirty
+        .iter()
+        .map(|k| (k.as_bytes().to_vec(), None))
+        .collect();
+    split_effects(&Toy, &e, &dirty, 3)
+        .into_iter()
+        .map(|share| {
+            share.map(|share| {
+                let mut out = crate::exec::Effects::default();
+                out.set_enabled(true);
+                out.emit_share(&share);
+                let mut lines = Vec::new();
+                out.each(|db, _, args| {
+                    let words: Vec<_> = args.iter().map(String::from_utf8_lossy).collect();
+                    lines.push(format!("{db}:{}", words.join(" ")));
+                });
+                lines
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn effects_run_by_copy_split_per_owner_or_fall_back() {
+    let k = key_per_shard("k", 3);
+    let (a, b, c) = (&k[0][..], &k[1][..], &k[2][..]);
+    let same = |x: &str| format!("{{{x}}}same");
+    // Each command on its key's owner, in order, with its database.
+    let got = split(
+        &[
+            &format!("0:INCR {a}"),
+            &format!("0:SET {b} 1"),
+            &format!("3:INCR {a}"),
+            &format!("0:RENAME {a} {}", same(a)),
+        ],
+        &[a, b, &same(a)],
+    );
+    assert_eq!(
+        got,
+        [
+            Some(vec![
+                format!("0:INCR {a}"),
+                format!("3:INCR {a}"),
+                format!("0:RENAME {a} {}", same(a)),
+            ]),
+            Some(vec![format!("0:SET {b} 1")]),
+            Some(vec![]),
+        ]
+    );
+    // A command naming keys of two shards: those two fall back, the
+    // third keeps its commands.
+    let got = split(
+        &[
+            &format!("0:SET {a} 1"),
+            &format!("0:RENAME {a} {b}"),
+            &format!("0:INCR {c}"),
+        ],
+        &[a, b, c],
+    );
+    assert_eq!(got, [None, None, Some(vec![format!("0:INCR {c}")])]);
+    // A key written back that no command names: its shard falls back.
+    let got = split(&[&format!("0:INCR {a}")], &[a, b]);
+    assert_eq!(got, [Some(vec![format!("0:INCR {a}")]), None, Some(vec![])]);
+    // A command over the whole keyspace, or one the service cannot
+    // route: every shard falls back.
+    for whole in ["0:DBSIZE", "0:NOSUCH x"] {
+        let got = split(&[&format!("0:INCR {a}"), whole], &[a]);
+        assert_eq!(got, [None, None, None], "{whole}");
+    }
+}

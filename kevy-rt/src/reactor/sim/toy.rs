@@ -226,6 +226,10 @@ impl Service for Toy {
         checked(args).map_err(|r| r.msg)
     }
 
+    fn effect_route(&self, args: Args<'_>) -> Option<Route> {
+        checked(args).ok().map(|(_, route)| route)
+    }
+
     fn resolve(&self, args: Args<'_>) -> Result<(Cmd, InMulti), Refused> {
         let (cmd, _) = checked(args)?;
         let in_multi = match cmd {
@@ -491,6 +495,7 @@ impl Service for Toy {
         _effects: &mut crate::Effects,
         key: &[u8],
         snap: Option<Vec<u8>>,
+        _log: bool,
     ) {
         shard.set(key, snap);
     }
