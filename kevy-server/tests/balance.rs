@@ -22,8 +22,8 @@ fn churning(cores: usize) -> Server {
 fn moved(c: &mut redis::Connection) -> u64 {
     let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
     info.lines()
-        .find_map(|l| l.strip_prefix("moved_connections:"))
-        .expect("moved_connections in INFO stats")
+        .find_map(|l| l.strip_prefix("kevy_moved_connections:"))
+        .expect("kevy_moved_connections in INFO stats")
         .trim()
         .parse()
         .unwrap()

@@ -23,22 +23,8 @@ use std::time::Duration;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-macro_rules! layouts {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn cores_2() {
-                super::$name(2);
-            }
-            #[test]
-            fn cores_3() {
-                super::$name(3);
-            }
-        }
-    )*};
-}
-
 layouts!(
+    [2, 3]:
     spanning_scripts_log_the_commands_an_inline_run_logs,
     grouped_scripts_log_each_members_commands,
     an_escalated_script_logs_its_final_run_as_commands,
@@ -160,23 +146,16 @@ fn logged(dir: &Path, cores: usize) -> Vec<Entry> {
 
 /// A run of RESP arrays of bulk strings, as text.
 fn parse_cmds(mut p: &[u8]) -> Vec<Vec<String>> {
-    fn line(p: &[u8]) -> (usize, &[u8]) {
-        let end = p.iter().position(|&b| b == b'\r').expect("CR");
-        let n = std::str::from_utf8(&p[1..end]).unwrap().parse().unwrap();
-        (n, &p[end + 2..])
-    }
     let mut out = Vec::new();
-    while !p.is_empty() {
-        let (n, rest) = line(p);
-        p = rest;
-        let mut argv = Vec::new();
-        for _ in 0..n {
-            let (len, rest) = line(p);
-            argv.push(String::from_utf8_lossy(&rest[..len]).into_owned());
-            p = &rest[len + 2..];
-        }
-        out.push(argv);
+    while let Some((v, used)) = common::resp::parse(p).expect("RESP") {
+        let argv = v.items().expect("an array").iter();
+        out.push(
+            argv.map(|a| String::from_utf8_lossy(a.bytes().expect("a bulk string")).into_owned())
+                .collect(),
+        );
+        p = &p[used..];
     }
+    assert!(p.is_empty(), "a command cut short");
     out
 }
 

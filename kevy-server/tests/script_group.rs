@@ -19,22 +19,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 const CLIENTS: usize = 40;
 const ROUNDS: usize = 100;
 
-macro_rules! layouts {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn cores_2() {
-                super::$name(2);
-            }
-            #[test]
-            fn cores_3() {
-                super::$name(3);
-            }
-        }
-    )*};
-}
-
 layouts!(
+    [2, 3]:
     counters_on_two_shards_count_every_script,
     a_lua_lock_never_has_two_holders,
     transfers_keep_the_sum_every_reader_sees,

@@ -20,26 +20,8 @@ use std::time::Duration;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-macro_rules! layouts {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn cores_1() {
-                super::$name(1);
-            }
-            #[test]
-            fn cores_2() {
-                super::$name(2);
-            }
-            #[test]
-            fn cores_3() {
-                super::$name(3);
-            }
-        }
-    )*};
-}
-
 layouts!(
+    [1, 2, 3]:
     whole_keyspace_replies_match_redis,
     counts_stay_consistent_while_movers_shift_keys,
     flushall_from_a_script_is_atomic_and_survives_restart,

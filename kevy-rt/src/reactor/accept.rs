@@ -86,14 +86,7 @@ impl<S: Service> Admit<'_, S> {
             }
             st.sync_gate();
             let unauthenticated = st.client.checked && self.svc.unauthenticated(&st.session);
-            let idx = match self.free.pop() {
-                Some(i) => i,
-                None => {
-                    self.conns.push(None);
-                    self.gens.push(0);
-                    (self.conns.len() - 1) as u32
-                }
-            };
+            let idx = free_slot(self.conns, self.gens, self.free);
             let token = Token(idx as usize + FIRST_CONN);
             if let Err(e) = self.poller.add(stream.fd(), token, Interest::READABLE) {
                 eprintln!("kevy: cannot watch a new connection: {e}");
@@ -129,6 +122,22 @@ impl<S: Service> Admit<'_, S> {
             let s = &self.stats.shards[self.id];
             s.connected_clients.fetch_add(1, Ordering::Relaxed);
             s.total_connections.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A free index of the connection table, growing it when none is free.
+pub(super) fn free_slot<C>(
+    conns: &mut Vec<Option<C>>,
+    gens: &mut Vec<u32>,
+    free: &mut Vec<u32>,
+) -> u32 {
+    match free.pop() {
+        Some(i) => i,
+        None => {
+            conns.push(None);
+            gens.push(0);
+            (conns.len() - 1) as u32
         }
     }
 }

@@ -204,14 +204,7 @@ impl<S: Service> Reactor<S> {
 
     /// Enters a connection another shard moved here into the table.
     pub(super) fn adopt(&mut self, mut c: Conn<S>) {
-        let idx = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.conns.push(None);
-                self.gens.push(0);
-                (self.conns.len() - 1) as u32
-            }
-        };
+        let idx = super::accept::free_slot(&mut self.conns, &mut self.gens, &mut self.free);
         let token = Token(idx as usize + FIRST_CONN);
         if let Err(e) = self.poller.add(c.io.stream.fd(), token, Interest::READABLE) {
             // The socket cannot be watched here: close it, as an accept

@@ -496,7 +496,10 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
     f.put("reply_buffer_expands", 0);
     // kevy's own: connections a shard handed to another (kevy-rt's crate
     // doc, "Moving connections to the cores that have time").
-    f.put("moved_connections", server.rt_stats.sum(|s| &s.moved_out));
+    f.put(
+        "kevy_moved_connections",
+        server.rt_stats.sum(|s| &s.moved_out),
+    );
 }
 
 /// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,

@@ -368,3 +368,46 @@ pub fn keys_on_every_shard(prefix: &str, n: usize, per: usize) -> Vec<String> {
     }
     found.into_iter().flatten().collect()
 }
+
+/// A module per scenario function with a test per shard count:
+/// `layouts!([2, 3]: counters, locks)` makes `counters::cores_2`, which
+/// calls `counters(2)`, and so on.
+#[macro_export]
+macro_rules! layouts {
+    ($cores:tt: $($name:ident),* $(,)?) => {$(
+        $crate::layout_mod!($name, $cores);
+    )*};
+}
+
+/// The module of one scenario of [`layouts!`].
+#[macro_export]
+macro_rules! layout_mod {
+    ($name:ident, [$($cores:tt),*]) => {
+        mod $name {
+            $( $crate::layout_test!($name, $cores); )*
+        }
+    };
+}
+
+/// One test of [`layouts!`].
+#[macro_export]
+macro_rules! layout_test {
+    ($name:ident, 1) => {
+        #[test]
+        fn cores_1() {
+            super::$name(1);
+        }
+    };
+    ($name:ident, 2) => {
+        #[test]
+        fn cores_2() {
+            super::$name(2);
+        }
+    };
+    ($name:ident, 3) => {
+        #[test]
+        fn cores_3() {
+            super::$name(3);
+        }
+    };
+}
