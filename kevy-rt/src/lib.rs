@@ -1035,25 +1035,31 @@
 //! own thread's `schedstat` (`/proc/thread-self/schedstat`: time run and
 //! time spent runnable but waiting for the core, in ns, kept open and
 //! read with one `pread`) and publishes, per mille of the elapsed time,
-//! what it ran and what it waited ([`stats::ShardStats`]'s `cpu_run` and
-//! `cpu_wait`). Waiting is the signal: a shard whose own work saturates
+//! what it ran and what it waited ([`ShardStats`]'s `cpu_run` and
+//! `cpu_wait`, with `shedding` while it hands connections away). Waiting is the signal: a shard whose own work saturates
 //! its core waits little (nothing else wants it), one that shares its core
 //! with a busy thread waits about as long as it runs.
 //!
 //! **When it moves connections.** A shard that waited at least 25 % of the
-//! last sample is *starved*. It then moves half of its movable
-//! connections to the peer that waited least, provided that peer waited
-//! under 10 % and ran under 90 % (it has time), and for the next second
-//! hands every connection it accepts to that peer too. Only starvation
-//! moves connections, never mere load, so on an idle machine nothing
-//! moves, and a connection moved to a shard with spare time is not moved
-//! back unless that shard becomes starved in turn. Balancing runs only
+//! last sample is *starved*. It then hands connections to the peer that
+//! waited least, provided that peer waited under 10 %, ran under 90 % (it
+//! has time) and is not handing connections away itself (two shards that
+//! each saw the other calm for a moment would pass them back and forth):
+//! half of its movable connections at once, then, until a sample finds it
+//! no longer starved, every connection it accepts and every connection
+//! the moment its replies are written (the one moment a worker that
+//! spends its life blocked in BLPOP is movable). Only starvation moves
+//! connections, never mere load, so on an idle or evenly loaded machine
+//! nothing moves, and a connection moved to a shard with spare time stays
+//! there unless that shard becomes starved in turn. Balancing runs only
 //! with several shards pinned to distinct CPUs (`shard-balance yes`, the
 //! default; `no` turns it off; `churn` moves half of the movable
 //! connections to the next shard every sample whatever the load, a mode
-//! for tests that makes every path run on moving connections). A starved
-//! shard also skips the poll before sleep ("Sleeping and waking"): the
-//! CPU time it would spin is the competing thread's.
+//! for tests that makes every path run on moving connections). While it
+//! or a peer is starved, a shard also skips the poll before sleep
+//! ("Sleeping and waking"): its own poll's CPU time is the competing
+//! thread's, and a starved peer answers when it gets its core, mostly
+//! after the poll gave up.
 //!
 //! **Which connections move.** Only one with nothing in flight and no
 //! state that other shards address by its home: no reply owed (no slot,

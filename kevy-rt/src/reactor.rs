@@ -605,6 +605,9 @@ impl<S: Service> Reactor<S> {
             self.now_us = clock::monotonic_us();
             self.mesh.set_now(self.now_us);
             self.now_ms = clock::unix_ms();
+            // Before the events: a connection accepted now goes where the
+            // latest sample says.
+            self.balance();
             if let Err(e) = waited {
                 eprintln!("kevy: epoll_wait failed on shard {}: {e}", self.id);
                 break;
@@ -645,7 +648,6 @@ impl<S: Service> Reactor<S> {
             if !self.paused.is_empty() {
                 self.release_paused();
             }
-            self.balance();
             self.turn();
             self.flush_writes();
             self.publish_stats();
@@ -687,7 +689,7 @@ impl<S: Service> Reactor<S> {
     /// arrived (the connections' events are in `events`).
     fn await_answers(&mut self, events: &mut Events) -> bool {
         let until = self.asked_us + ANSWER_SPIN_US;
-        if self.asked_us == 0 || self.bal.starved || clock::monotonic_us() >= until {
+        if self.asked_us == 0 || self.bal.no_poll || clock::monotonic_us() >= until {
             return false;
         }
         loop {
@@ -1014,6 +1016,13 @@ impl<S: Service> Reactor<S> {
         for &idx in &writes {
             if !self.flush_conn(idx) {
                 self.close(idx);
+            }
+        }
+        if let Some(to) = self.shedding() {
+            // A connection that was just answered is at its most movable:
+            // a worker blocked most of the time moves now or never.
+            for &idx in &writes {
+                self.move_if_movable(idx, to);
             }
         }
         writes.clear();

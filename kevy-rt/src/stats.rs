@@ -27,6 +27,8 @@ pub struct ShardStats {
     /// that it was runnable but waited for its core.
     pub cpu_run: AtomicU64,
     pub cpu_wait: AtomicU64,
+    /// 1 while this shard hands connections to another (it takes none).
+    pub shedding: AtomicU64,
 }
 
 /// All shards' counters.

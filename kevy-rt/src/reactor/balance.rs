@@ -20,8 +20,6 @@ const STARVED: u64 = 250;
 /// less than `ROOM`, per mille.
 const CALM: u64 = 100;
 const ROOM: u64 = 900;
-/// How long a starved shard keeps handing new connections to its peer.
-const SHED_US: u64 = 1_000_000;
 
 /// Some connection's client-side caching invalidations are redirected to
 /// another connection. A RESP3 connection that is not subscribed may be
@@ -45,14 +43,17 @@ pub(super) struct Balancer {
     /// Run and wait time (ns) at the last sample, and when it was taken.
     last: (u64, u64),
     last_us: u64,
-    /// Handing new connections to this shard until `shed_until_us`.
-    shed_to: usize,
-    shed_until_us: u64,
+    /// The shard this one hands connections to until the next sample:
+    /// those it accepts, and those it has just answered.
+    shed_to: Option<usize>,
     /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
     pub(super) pinned: bool,
-    /// The last sample found this shard starved: it does not poll before
-    /// sleeping, leaving its core to whoever competes for it.
-    pub(super) starved: bool,
+    /// The last sample found this shard or a peer starved: it does not
+    /// poll before sleeping. Its own poll would take time from whoever
+    /// competes for its core; a starved peer answers when it gets its
+    /// core, often after the poll gave up, so polling for it burns CPU
+    /// for nothing.
+    pub(super) no_poll: bool,
 }
 
 impl Balancer {
@@ -71,13 +72,15 @@ impl Balancer {
 }
 
 /// Where a shard that waited `wait` per mille of its last sample hands
-/// connections, given its peers' `(shard, run, wait)`: nowhere unless it
-/// is starved; else to the peer that waited least, if that one has time.
-fn pick(wait: u64, peers: impl Iterator<Item = (usize, u64, u64)>) -> Option<usize> {
+/// connections, given its peers' `(shard, run, wait, shedding)`: nowhere
+/// unless it is starved; else to the peer that waited least, if that one
+/// has time and is not handing connections away itself (two shards that
+/// each think the other has time would pass them back and forth).
+fn pick(wait: u64, peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
     if wait < STARVED {
         return None;
     }
-    let (w, r, j) = peers.map(|(j, r, w)| (w, r, j)).min()?;
+    let (w, r, j) = peers.filter(|p| !p.3).map(|(j, r, w, _)| (w, r, j)).min()?;
     (w < CALM && r < ROOM).then_some(j)
 }
 
@@ -99,16 +102,21 @@ impl<S: Service> Reactor<S> {
         let elapsed = now.saturating_sub(self.bal.last_us).max(1);
         let first = self.bal.last_us == 0;
         self.bal.last_us = now;
+        let stats = self.stats.clone();
+        let me = &stats.shards[self.id];
         let mode = self.lim.v.balance;
-        if mode == Balance::Churn {
-            let to = (self.id + 1) % self.n;
-            self.move_some(to);
-            return;
-        }
-        if mode == Balance::No || !self.bal.pinned {
-            return;
-        }
-        let Some((run, wait)) = self.bal.read() else {
+        let sample = match mode {
+            Balance::Yes if self.bal.pinned => self.bal.read(),
+            _ => None,
+        };
+        let Some((run, wait)) = sample else {
+            self.bal.no_poll = false;
+            if self.bal.shed_to.take().is_some() {
+                me.shedding.store(0, Ordering::Relaxed);
+            }
+            if mode == Balance::Churn {
+                self.move_some((self.id + 1) % self.n);
+            }
             return;
         };
         let (run0, wait0) = std::mem::replace(&mut self.bal.last, (run, wait));
@@ -117,30 +125,42 @@ impl<S: Service> Reactor<S> {
         }
         // ns over µs: per mille is ns * 1000 / (µs * 1000).
         let per_mille = |d: u64| (d / elapsed).min(1000);
-        let (r, w) = (per_mille(run - run0), per_mille(wait - wait0));
-        let me = &self.stats.shards[self.id];
+        let (r, w) = (
+            per_mille(run.saturating_sub(run0)),
+            per_mille(wait.saturating_sub(wait0)),
+        );
         me.cpu_run.store(r, Ordering::Relaxed);
         me.cpu_wait.store(w, Ordering::Relaxed);
-        self.bal.starved = w >= STARVED;
         let peers = (0..self.n).filter(|&j| j != self.id).map(|j| {
-            let s = &self.stats.shards[j];
+            let s = &stats.shards[j];
             (
                 j,
                 s.cpu_run.load(Ordering::Relaxed),
                 s.cpu_wait.load(Ordering::Relaxed),
+                s.shedding.load(Ordering::Relaxed) != 0,
             )
         });
-        if let Some(j) = pick(w, peers) {
-            self.bal.shed_to = j;
-            self.bal.shed_until_us = now + SHED_US;
-            self.move_some(j);
+        let peer_starved = peers.clone().any(|(_, _, w, _)| w >= STARVED);
+        self.bal.no_poll = w >= STARVED || peer_starved;
+        match pick(w, peers) {
+            Some(j) => {
+                self.bal.shed_to = Some(j);
+                me.shedding.store(1, Ordering::Relaxed);
+                self.move_some(j);
+            }
+            None => {
+                if self.bal.shed_to.take().is_some() {
+                    me.shedding.store(0, Ordering::Relaxed);
+                }
+            }
         }
     }
 
-    /// Whether connections accepted now go to another shard, and which.
+    /// Whether connections accepted or answered now go to another shard,
+    /// and which.
+    #[inline]
     pub(super) fn shedding(&self) -> Option<usize> {
-        (self.now_us < self.bal.shed_until_us && self.lim.v.balance == Balance::Yes)
-            .then_some(self.bal.shed_to)
+        self.bal.shed_to
     }
 
     /// Moves half of the movable connections (at least one) to shard `to`.
@@ -232,8 +252,8 @@ mod tests {
 
     #[test]
     fn only_a_starved_shard_hands_connections_to_a_peer_with_time() {
-        fn peers(v: &[(usize, u64, u64)]) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
-            v.iter().copied()
+        fn peers(v: &[(usize, u64, u64)]) -> impl Iterator<Item = (usize, u64, u64, bool)> + '_ {
+            v.iter().map(|&(j, r, w)| (j, r, w, false))
         }
         // Not starved: nothing moves, however idle the peers.
         assert_eq!(pick(STARVED - 1, peers(&[(1, 0, 0)])), None);
@@ -249,6 +269,10 @@ mod tests {
         );
         // No peer.
         assert_eq!(pick(900, peers(&[])), None);
+        // A peer handing connections away takes none, however calm.
+        let shedding = [(1, 100, 0, true), (2, 100, 50, false)];
+        assert_eq!(pick(600, shedding.into_iter()), Some(2));
+        assert_eq!(pick(600, shedding[..1].iter().copied()), None);
     }
 
     #[test]
