@@ -1040,8 +1040,9 @@
 //! its core waits little (nothing else wants it), one that shares its core
 //! with a busy thread waits about as long as it runs.
 //!
-//! **When it moves connections.** A shard that waited at least 25 % of the
-//! last sample is *starved*. It then hands connections to the peer that
+//! **When it moves connections.** A shard that waited at least 25 % of
+//! each of its last three samples is *starved* (one sample can catch a
+//! burst: 500 connections arriving at once). It then hands connections to the peer that
 //! waited least, provided that peer waited under 10 %, ran under 90 % (it
 //! has time) and is not handing connections away itself (two shards that
 //! each saw the other calm for a moment would pass them back and forth):

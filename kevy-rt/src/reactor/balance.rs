@@ -16,6 +16,8 @@ const SAMPLE_US: u64 = 10_000;
 /// Waiting for the core this share (per mille) of a sample makes a shard
 /// starved.
 const STARVED: u64 = 250;
+/// Samples in a row a shard must be starved before it moves connections.
+const STREAK: u32 = 3;
 /// A peer takes connections only while it waits less than this, and runs
 /// less than `ROOM`, per mille.
 const CALM: u64 = 100;
@@ -46,6 +48,8 @@ pub(super) struct Balancer {
     /// The shard this one hands connections to until the next sample:
     /// those it accepts, and those it has just answered.
     shed_to: Option<usize>,
+    /// Samples in a row that found this shard starved.
+    streak: u32,
     /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
     pub(super) pinned: bool,
     /// The last sample found this shard or a peer starved: it does not
@@ -142,7 +146,11 @@ impl<S: Service> Reactor<S> {
         });
         let peer_starved = peers.clone().any(|(_, _, w, _)| w >= STARVED);
         self.bal.no_poll = w >= STARVED || peer_starved;
-        match pick(w, peers) {
+        self.bal.streak = if w >= STARVED { self.bal.streak + 1 } else { 0 };
+        // A burst (500 connections arriving at once, a wake-up storm) can
+        // starve a shard for one sample; only a streak moves connections.
+        let starved = if self.bal.streak >= STREAK { w } else { 0 };
+        match pick(starved, peers) {
             Some(j) => {
                 self.bal.shed_to = Some(j);
                 me.shedding.store(1, Ordering::Relaxed);
