@@ -200,6 +200,23 @@ pub(crate) struct Conn<S: Service> {
     pub in_push: bool,
 }
 
+impl<S: Service> Conn<S> {
+    /// Idle: no input to parse or being read, no output to write, and
+    /// nothing in flight ([`ConnState::movable`]), so it may move to
+    /// another shard.
+    pub fn movable(&self) -> bool {
+        let busy = self.in_ready
+            || self.in_write
+            || self.in_push
+            || self.io.rpos != self.io.rend
+            || self.io.partial
+            || self.io.eof
+            || self.io.parser.in_frame()
+            || self.io.interest != Some(Interest::READABLE);
+        !busy && self.st.movable()
+    }
+}
+
 impl<S: Service> ConnState<S> {
     pub fn new(client: ClientCtx) -> Self {
         ConnState {

@@ -17,35 +17,11 @@ use std::time::Duration;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One module per scenario, each with its own shard counts.
 macro_rules! layouts {
-    ($($name:ident: [$($cores:tt),*]),* $(,)?) => {$(
-        mod $name {
-            $(
-                paste_test!($name, $cores);
-            )*
-        }
+    ($($name:ident: $cores:tt),* $(,)?) => {$(
+        $crate::layout_mod!($name, $cores);
     )*};
-}
-
-macro_rules! paste_test {
-    ($name:ident, 1) => {
-        #[test]
-        fn cores_1() {
-            super::$name(1);
-        }
-    };
-    ($name:ident, 2) => {
-        #[test]
-        fn cores_2() {
-            super::$name(2);
-        }
-    };
-    ($name:ident, 3) => {
-        #[test]
-        fn cores_3() {
-            super::$name(3);
-        }
-    };
 }
 
 layouts!(

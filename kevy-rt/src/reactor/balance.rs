@@ -189,16 +189,7 @@ impl<S: Service> Reactor<S> {
     }
 
     fn can_move(c: &Conn<S>, pin_resp3: bool) -> bool {
-        let busy = c.in_ready
-            || c.in_write
-            || c.in_push
-            || c.io.rpos != c.io.rend
-            || c.io.partial
-            || c.io.eof
-            || c.io.parser.in_frame()
-            || c.io.interest != Some(Interest::READABLE)
-            || (pin_resp3 && c.st.client.resp3);
-        !busy && c.st.movable()
+        c.movable() && !(pin_resp3 && c.st.client.resp3)
     }
 
     /// Moves connection `idx`, if it is movable, to shard `to`.
@@ -218,8 +209,9 @@ impl<S: Service> Reactor<S> {
         };
         let _ = self.poller.delete(c.io.stream.fd());
         c.io.interest = None;
+        // A movable connection is in no transaction or group: the
+        // coordinator holds nothing of it.
         self.ids.remove(&c.st.client.id);
-        self.coord.closed(idx, self.gens[idx as usize]);
         self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
         self.free.push(idx);
         c.st.client.home = to as u32;
