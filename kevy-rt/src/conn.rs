@@ -157,6 +157,9 @@ pub(crate) struct ConnState<S: Service> {
     muted: Option<Box<Vec<u64>>>,
     /// Held by CLIENT PAUSE: its next command waits in the read buffer.
     pub paused: bool,
+    /// A subscriber that moved here while its handoff's cut is under way
+    /// (`reactor/handoff.rs`): its commands wait.
+    pub migrating: Option<Box<crate::reactor::Migrating>>,
 }
 
 /// A connection blocked in a command that waits on keys (crate doc,
@@ -247,6 +250,7 @@ impl<S: Service> ConnState<S> {
             skip_next: false,
             muted: None,
             paused: false,
+            migrating: None,
         }
     }
 
@@ -264,13 +268,12 @@ impl<S: Service> ConnState<S> {
             && self.soft_since.is_none()
             && self.multi.is_none()
             && self.watched.is_empty()
-            && self.subs.is_none()
             && self.waiting.is_none()
+            && self.migrating.is_none()
             && !(self.blocked
                 || self.monitor
                 || self.closing
                 || self.paused
-                || self.client.subscribed
                 || self.client.tracking.on())
     }
 
@@ -362,7 +365,7 @@ impl<S: Service> ConnState<S> {
     /// Whether more commands may be parsed and run now.
     #[inline]
     pub fn can_run(&self) -> bool {
-        !self.blocked && self.waiting.is_none() && self.can_read()
+        !self.blocked && self.waiting.is_none() && self.migrating.is_none() && self.can_read()
     }
 
     /// Whether the socket may be read. A connection waiting for its

@@ -1065,9 +1065,12 @@
 //! **Which connections move.** Only one with nothing in flight and no
 //! state that other shards address by its home: no reply owed (no slot,
 //! nothing unwritten, nothing parked), no input left to parse, not in
-//! MULTI, not in or waiting for a transaction, no WATCH, not subscribed,
-//! not blocked, not a monitor, not tracking, not paused, not closing, and
-//! no script running long on its home. Such a connection's whole state is
+//! MULTI, not in or waiting for a transaction, no WATCH, not blocked,
+//! not a monitor, not tracking, not paused, not closing, not still
+//! arriving from an earlier move, and no script running long on its home.
+//! A subscribed connection moves too (below), unless some connection has
+//! used CLIENT TRACKING … REDIRECT (its target may be a subscriber that
+//! is addressed at its home). Such a connection's whole state is
 //! its socket and its [`ClientCtx`] and session: its client id, name,
 //! database, protocol, user and flags go with it, so CLIENT LIST, CLIENT
 //! KILL and every reply look the same after the move. Keys stay where
@@ -1085,6 +1088,44 @@
 //! a command the client sends meanwhile waits in the socket. CLIENT LIST
 //! or CLIENT KILL that asks every shard while a connection is in a ring
 //! does not see it: a window of one ring hop.
+//!
+//! **Moving a subscriber** (`reactor/handoff.rs`). A subscriber's
+//! subscriptions are entries in its home's registry, and publishers on
+//! every shard send a message to each shard with subscriptions: moving
+//! the entries with the socket would lose a message already on its way
+//! to the old home, or let one a publisher sends later directly to the
+//! new home overtake one it sent earlier by way of the old. So the
+//! subscriptions change shards by a cut, one per move (a set of
+//! subscribers moved from shard A to shard B together):
+//!
+//! - A keeps each moved subscriber's registry entries, under its old
+//!   slot (reserved, same generation) as a *proxy*: a message that
+//!   reaches it is counted and forwarded to B (`Forward`, the frame and
+//!   the client ids), on the A→B ring behind the connections themselves.
+//! - B enters the subscriptions in its own registry on arrival, but a
+//!   message from shard X reaches a moved subscriber at B only once X's
+//!   cut has passed both ways: B asks every shard X for a cut (`CutAsk`);
+//!   X sends `Cut` to A and `CutDirect` to B, one behind the other in its
+//!   own order. At A, X's `Cut` ends forwarding of X's messages (later
+//!   ones are not counted there) and is passed on to B (`CutFwd`) behind
+//!   every message of X that A forwarded. At B, a message of X before
+//!   `CutDirect` is not counted (A forwards it); after `CutDirect` and
+//!   before `CutFwd` it is counted and held for the subscriber; after
+//!   both it is delivered as to any subscriber, and `CutFwd` releases
+//!   what was held, in order. B's own messages and A's own take the same
+//!   path (B's `Cut` to A leaves when the connections arrive).
+//! - Every message of each publisher thus reaches the subscriber once,
+//!   counted once, in the order it was published. When every shard's
+//!   `Cut` has reached A it drops the proxies (and their slots); when
+//!   every `CutDirect` and `CutFwd` has reached B the subscribers are
+//!   ordinary subscribers of B. Until then a moved subscriber's commands
+//!   wait in its socket (a window of a few ring hops), so no
+//!   (un)subscription races the cut, and it cannot move again.
+//! - What B holds is counted against the pub/sub output limit: a
+//!   subscriber whose held messages reach the hard limit is closed.
+//! - A client killed or closing meanwhile is dropped at B as any other;
+//!   A forwards to it until the cut ends, and B drops what comes for a
+//!   client id it no longer has.
 //!
 //! # Limits and fairness
 //!

@@ -116,6 +116,23 @@ pub(crate) enum Req<S: Service> {
     /// `spans[first]` the channel, `spans[first + 1]` the message. Nothing
     /// is answered.
     Notify { first: u32, n: u32, sharded: bool },
+    /// Moving subscribers (`reactor/handoff.rs`): the sender, which took
+    /// in subscribers of session `e` of shard `from`, asks this shard for
+    /// its cut: `Cut` to `from`, then `CutDirect` back.
+    CutAsk { from: u32, e: u32 },
+    /// The sender's cut for this shard's session `e`: forward none of its
+    /// later messages, and pass the cut on (`CutFwd`).
+    Cut { e: u32 },
+    /// The sender's cut for session `e` of shard `from`: its messages
+    /// count here from now on.
+    CutDirect { from: u32, e: u32 },
+    /// Shard `x`'s cut passed the sender (session `e`): every message of
+    /// `x` it forwarded has arrived; release what is held of `x`'s.
+    CutFwd { x: u32, e: u32 },
+    /// A message for subscribers that moved here from the sender:
+    /// `spans[first]` the frame (RESP2), `spans[first + 1]` their client
+    /// ids, 8 bytes each, little-endian.
+    Forward { first: u32, n: u32 },
     /// PUBLISH (SPUBLISH when `sharded`) run by transaction `op` of the
     /// sender, its command number `part`: deliver the message
     /// `spans[first + 1]` of channel `spans[first]` to this shard's

@@ -59,6 +59,7 @@ mod busy;
 mod clients;
 mod coord;
 mod executor;
+mod handoff;
 mod mesh;
 mod metrics;
 mod pubsub;
@@ -68,6 +69,7 @@ mod tracking;
 mod tx;
 
 pub use busy::serve_while_busy;
+pub(crate) use handoff::Migrating;
 pub(crate) use pubsub::{Directory, Subs};
 
 const WAKER: Token = Token(0);
@@ -415,6 +417,8 @@ struct Reactor<S: Service> {
     monitor_line: Vec<u8>,
     /// The subscriptions of this shard's connections.
     pubsub: pubsub::Registry,
+    /// Subscribers moving in or out (`reactor/handoff.rs`).
+    handoff: handoff::Handoff,
     /// A message frame being delivered (kept for its capacity).
     pub_frame: Vec<u8>,
     /// The shards a PUBLISH goes to, reused (publishing allocates nothing).
@@ -518,6 +522,7 @@ impl<S: Service> Reactor<S> {
             monitors: Vec::new(),
             monitor_line: Vec::new(),
             pubsub: Default::default(),
+            handoff: Default::default(),
             pub_frame: Vec::new(),
             pub_peers: Vec::new(),
             conns: Vec::new(),
@@ -1571,6 +1576,9 @@ impl<S: Service> Reactor<S> {
         for c in b.conns.drain(..) {
             self.adopt(*c);
         }
+        if !self.handoff.starting_empty() {
+            self.start_cuts();
+        }
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
         let mut req_shares = std::mem::take(&mut b.req_shares).into_iter();
         let mut ids = std::mem::take(&mut b.ids).into_iter();
@@ -1772,7 +1780,17 @@ impl<S: Service> Reactor<S> {
                 Req::Notify { first, n, sharded } => {
                     let a = b.args_at(first, n);
                     if a.len() == 2 {
-                        self.deliver_notice(sharded, a.get(0), a.get(1));
+                        self.deliver_notice(peer, sharded, a.get(0), a.get(1));
+                    }
+                }
+                Req::CutAsk { from, e } => self.cut_ask(peer, from as usize, e),
+                Req::Cut { e } => self.cut_at_source(peer, e),
+                Req::CutDirect { from, e } => self.cut_direct(from as usize, e, peer),
+                Req::CutFwd { x, e } => self.cut_fwd(peer, x as usize, e),
+                Req::Forward { first, n } => {
+                    let a = b.args_at(first, n);
+                    if a.len() == 2 {
+                        self.forwarded(a.get(0), a.get(1));
                     }
                 }
                 Req::TxPublish {

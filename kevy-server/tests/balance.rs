@@ -142,10 +142,10 @@ fn workers_keep_replies_and_state_while_their_connections_move_three_shards() {
     workers_on_moving_connections(3);
 }
 
-/// A subscriber, a blocked client and a WATCH stay with their shard while
-/// the connections around them move: the subscriber gets every message in
-/// order from a publisher that moves, the blocked client is served, and
-/// EXEC sees a write to its watched key.
+/// A subscriber, a blocked client and a WATCH, with the connections around
+/// them moving: the subscriber gets every message in order from a
+/// publisher that moves, the blocked client is served, and EXEC sees a
+/// write to its watched key.
 #[test]
 fn subscribers_blocked_clients_and_watches_are_not_disturbed() {
     let srv = churning(2);
@@ -192,6 +192,117 @@ fn subscribers_blocked_clients_and_watches_are_not_disturbed() {
         Some(("queue".to_string(), "item".to_string()))
     );
     assert!(moved(&mut p) > 0, "connections moved");
+}
+
+/// Subscribers that keep moving between shards while publishers on every
+/// shard publish: every PUBLISH counts each subscription exactly once,
+/// every subscriber gets each publisher's messages exactly once and in
+/// order (as `message` and, through its pattern, `pmessage`), PUBSUB
+/// NUMSUB stays exact, and once they leave nothing is counted.
+fn subscribers_on_moving_connections(cores: usize) {
+    const SUBS: usize = 10;
+    const PUBS: usize = 4;
+    const MSGS: usize = 600;
+    let srv = churning(cores);
+    let port = srv.port;
+    let mut ready = Vec::new();
+    let mut subs = Vec::new();
+    for s in 0..SUBS {
+        let (tx, rx) = std::sync::mpsc::channel();
+        ready.push(rx);
+        subs.push(thread::spawn(move || {
+            let mut c = connect(port, T);
+            let mut ps = c.as_pubsub();
+            for p in 0..PUBS {
+                ps.subscribe(format!("ch{p}")).unwrap();
+            }
+            let pattern = s % 2 == 0;
+            if pattern {
+                ps.psubscribe("ch*").unwrap();
+            }
+            tx.send(()).unwrap();
+            let want = PUBS * MSGS * if pattern { 2 } else { 1 };
+            // next[(publisher, by pattern)]: the next message expected.
+            let mut next = vec![[0usize; 2]; PUBS];
+            for _ in 0..want {
+                let m = ps.get_message().unwrap();
+                let body: String = m.get_payload().unwrap();
+                let (p, i) = body.split_once(':').unwrap();
+                let (p, i): (usize, usize) = (p.parse().unwrap(), i.parse().unwrap());
+                assert_eq!(m.get_channel_name(), format!("ch{p}"));
+                let by_pattern = m.from_pattern() as usize;
+                assert_eq!(i, next[p][by_pattern], "subscriber {s}: order of {p}");
+                next[p][by_pattern] += 1;
+            }
+            // Unsubscribing after all those moves reaches its registry.
+            ps.unsubscribe("ch0").unwrap();
+            if pattern {
+                ps.punsubscribe("ch*").unwrap();
+            }
+            next
+        }));
+    }
+    for r in &ready {
+        r.recv_timeout(T).unwrap();
+    }
+    let mut admin = connect(port, T);
+    // The subscribers idle through samples (an idle shard samples at its
+    // tick): they move too.
+    let before = moved(&mut admin);
+    let deadline = Instant::now() + T;
+    while moved(&mut admin) < before + SUBS as u64 {
+        assert!(Instant::now() < deadline, "subscribers did not move");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let pubs: Vec<_> = (0..PUBS)
+        .map(|p| {
+            thread::spawn(move || {
+                let mut c = connect(port, T);
+                for i in 0..MSGS {
+                    let n: usize = c.publish(format!("ch{p}"), format!("{p}:{i}")).unwrap();
+                    assert_eq!(n, SUBS + SUBS / 2, "receivers of {p}:{i}");
+                    if i % 50 == 0 {
+                        thread::sleep(Duration::from_millis(12));
+                    }
+                }
+            })
+        })
+        .collect();
+    // While they move (and before any has its last message).
+    let numsub: (String, usize) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("ch1")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(numsub.1, SUBS);
+    for p in pubs {
+        p.join().unwrap();
+    }
+    for s in subs {
+        let next = s.join().unwrap();
+        assert!(next.iter().all(|n| n[0] == MSGS));
+    }
+    // The subscribers are gone: nothing on any shard counts them.
+    let deadline = Instant::now() + T;
+    loop {
+        let n: usize = admin.publish("ch1", "x").unwrap();
+        let m: usize = admin.publish("ch0", "x").unwrap();
+        if n == 0 && m == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still counted: {n} {m}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn subscribers_get_every_message_once_in_order_while_they_move_two_shards() {
+    subscribers_on_moving_connections(2);
+}
+
+#[test]
+fn subscribers_get_every_message_once_in_order_while_they_move_three_shards() {
+    subscribers_on_moving_connections(3);
 }
 
 /// CLIENT LIST shows every connection once, with its own id and name,

@@ -173,37 +173,44 @@ impl<S: Service> Reactor<S> {
 
     /// Moves half of the movable connections (at least one) to shard `to`.
     fn move_some(&mut self, to: usize) {
-        let pin_resp3 = REDIRECTS.load(Ordering::Relaxed);
+        let pin = REDIRECTS.load(Ordering::Relaxed);
         let mut movable: Vec<u32> = Vec::new();
         for (idx, c) in self.conns.iter().enumerate() {
             if let Some(c) = c {
-                if Self::can_move(c, pin_resp3) {
+                if Self::can_move(c, pin) {
                     movable.push(idx as u32);
                 }
             }
         }
         let k = movable.len().div_ceil(2);
+        let mut session = None;
         for idx in movable.into_iter().take(k) {
-            self.move_out(idx, to);
+            self.move_out(idx, to, &mut session);
         }
     }
 
-    fn can_move(c: &Conn<S>, pin_resp3: bool) -> bool {
-        c.movable() && !(pin_resp3 && c.st.client.resp3)
+    /// Whether connection `c` may move now. Once a connection has used
+    /// CLIENT TRACKING … REDIRECT, its target (a RESP3 connection, or a
+    /// RESP2 subscriber) may be any of them, addressed at its home: those
+    /// stay.
+    fn can_move(c: &Conn<S>, pin: bool) -> bool {
+        c.movable() && !(pin && (c.st.client.resp3 || c.st.client.subscribed))
     }
 
     /// Moves connection `idx`, if it is movable, to shard `to`.
     pub(super) fn move_if_movable(&mut self, idx: u32, to: usize) {
-        let pin_resp3 = REDIRECTS.load(Ordering::Relaxed);
+        let pin = REDIRECTS.load(Ordering::Relaxed);
         if let Some(Some(c)) = self.conns.get(idx as usize) {
-            if Self::can_move(c, pin_resp3) {
-                self.move_out(idx, to);
+            if Self::can_move(c, pin) {
+                self.move_out(idx, to, &mut None);
             }
         }
     }
 
-    /// Takes connection `idx` out of this shard and sends it to `to`.
-    fn move_out(&mut self, idx: u32, to: usize) {
+    /// Takes connection `idx` out of this shard and sends it to `to`. A
+    /// subscriber leaves a proxy behind, in handoff `session` (opened by
+    /// the first subscriber a call moves).
+    fn move_out(&mut self, idx: u32, to: usize, session: &mut Option<u32>) {
         let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
             return;
         };
@@ -212,8 +219,16 @@ impl<S: Service> Reactor<S> {
         // A movable connection is in no transaction or group: the
         // coordinator holds nothing of it.
         self.ids.remove(&c.st.client.id);
-        self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
-        self.free.push(idx);
+        if c.st.subs.is_some() {
+            let e = match *session {
+                Some(e) => e,
+                None => *session.insert(self.open_handoff(to)),
+            };
+            self.leave_proxy(idx, e, &mut c);
+        } else {
+            self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
+            self.free.push(idx);
+        }
         c.st.client.home = to as u32;
         let s = self.my_stats();
         s.connected_clients.fetch_sub(1, Ordering::Relaxed);
@@ -226,19 +241,23 @@ impl<S: Service> Reactor<S> {
     pub(super) fn adopt(&mut self, mut c: Conn<S>) {
         let idx = super::accept::free_slot(&mut self.conns, &mut self.gens, &mut self.free);
         let token = Token(idx as usize + FIRST_CONN);
-        if let Err(e) = self.poller.add(c.io.stream.fd(), token, Interest::READABLE) {
-            // The socket cannot be watched here: close it, as an accept
-            // that cannot watch its socket does.
-            eprintln!("kevy: cannot watch a moved connection: {e}");
-            self.free.push(idx);
-            let mut st = c.st;
-            self.svc
-                .closed(&mut self.ex.shard, &st.client, &mut st.session);
-            return;
-        }
-        c.io.interest = Some(Interest::READABLE);
         c.st.client.home = self.id as u32;
         self.ids.insert(c.st.client.id, idx);
+        if c.st.migrating.is_some() {
+            self.arrive(idx, self.gens[idx as usize], &c);
+        }
+        match self.poller.add(c.io.stream.fd(), token, Interest::READABLE) {
+            Ok(()) => c.io.interest = Some(Interest::READABLE),
+            Err(e) => {
+                // The socket cannot be watched here: it closes, as an
+                // accept that cannot watch its socket does, through the
+                // table (a moving subscriber's cut still runs).
+                eprintln!("kevy: cannot watch a moved connection: {e}");
+                c.st.closing = true;
+                c.in_write = true;
+                self.writes.push(idx);
+            }
+        }
         self.conns[idx as usize] = Some(c);
         self.my_stats()
             .connected_clients

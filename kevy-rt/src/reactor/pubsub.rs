@@ -19,6 +19,7 @@
 //! subscriber is written once it has waited [`PUSH_MAX_DELAY_US`] (at the
 //! end of the iteration under way) or holds [`PUSH_FLUSH_BYTES`].
 
+use super::handoff::{queue_push, Gets, Handoff};
 use super::Reactor;
 use crate::conn::ConnState;
 use crate::fold::FanOut;
@@ -38,7 +39,7 @@ pub(super) const PUSH_ROUND_US: u64 = 25;
 pub(super) const PUSH_MAX_DELAY_US: u64 = 1000;
 /// Unsent output at which a subscriber is written in the iteration that
 /// delivered to it, without queueing.
-const PUSH_FLUSH_BYTES: usize = 64 * 1024;
+pub(super) const PUSH_FLUSH_BYTES: usize = 64 * 1024;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 type Set<K> = HashSet<K, ahash::RandomState>;
@@ -71,7 +72,7 @@ impl Kind {
 }
 
 /// One connection's subscriptions, by kind.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Subs {
     pub sets: [Set<Vec<u8>>; 3],
 }
@@ -100,14 +101,14 @@ pub(super) struct Registry {
 }
 
 impl Registry {
-    fn add(&mut self, kind: Kind, name: &[u8], idx: u32, gen: u32) {
+    pub(super) fn add(&mut self, kind: Kind, name: &[u8], idx: u32, gen: u32) {
         self.maps[kind as usize]
             .entry(name.to_vec())
             .or_default()
             .insert(idx, gen);
     }
 
-    fn remove(&mut self, kind: Kind, name: &[u8], idx: u32) {
+    pub(super) fn remove(&mut self, kind: Kind, name: &[u8], idx: u32) {
         let map = &mut self.maps[kind as usize];
         if let Some(subs) = map.get_mut(name) {
             subs.remove(&idx);
@@ -315,7 +316,7 @@ impl<S: Service> Reactor<S> {
         // also a subscriber sees the message ahead of the count, as in
         // Redis.
         let local = if self.mesh.has_subs(self.id) {
-            self.deliver(Some((idx, &mut *st)), sharded, channel, message)
+            self.deliver(self.id, Some((idx, &mut *st)), sharded, channel, message)
         } else {
             0
         };
@@ -373,7 +374,7 @@ impl<S: Service> Reactor<S> {
         pushes.drain(|channel, message, sharded| {
             let me_now = me.as_mut().map(|(i, st)| (*i, &mut **st));
             if self.mesh.has_subs(self.id) {
-                self.deliver(me_now, sharded, channel, message);
+                self.deliver(self.id, me_now, sharded, channel, message);
             }
             for s in 0..self.n {
                 if s != self.id && self.mesh.has_subs(s) {
@@ -390,8 +391,14 @@ impl<S: Service> Reactor<S> {
     }
 
     /// A peer's keyspace event or script's message: deliver it here.
-    pub(super) fn deliver_notice(&mut self, sharded: bool, channel: &[u8], message: &[u8]) {
-        self.deliver(None, sharded, channel, message);
+    pub(super) fn deliver_notice(
+        &mut self,
+        peer: usize,
+        sharded: bool,
+        channel: &[u8],
+        message: &[u8],
+    ) {
+        self.deliver(peer, None, sharded, channel, message);
     }
 
     /// A peer's PUBLISH: deliver here and answer the count.
@@ -403,7 +410,7 @@ impl<S: Service> Reactor<S> {
         channel: &[u8],
         message: &[u8],
     ) {
-        let count = self.deliver(None, sharded, channel, message);
+        let count = self.deliver(peer, None, sharded, channel, message);
         let b = self.batch(peer);
         let start = b.rdata.len() as u32;
         let _ = write!(b.rdata, ":{count}\r\n");
@@ -418,6 +425,7 @@ impl<S: Service> Reactor<S> {
     /// it runs).
     pub(super) fn deliver(
         &mut self,
+        src: usize,
         mut me: Option<(u32, &mut ConnState<S>)>,
         sharded: bool,
         channel: &[u8],
@@ -439,12 +447,15 @@ impl<S: Service> Reactor<S> {
                 &self.gens,
                 &mut self.writes,
                 &mut self.pushq,
+                &mut self.handoff,
+                src,
                 &mut me,
                 subs,
                 &frame,
                 limit,
                 (self.now_ms, self.now_us),
             );
+            self.handoff.stage(&frame);
         }
         if !sharded {
             for (pattern, subs) in &self.pubsub.maps[Kind::Pattern as usize] {
@@ -463,14 +474,18 @@ impl<S: Service> Reactor<S> {
                     &self.gens,
                     &mut self.writes,
                     &mut self.pushq,
+                    &mut self.handoff,
+                    src,
                     &mut me,
                     subs,
                     &frame,
                     limit,
                     (self.now_ms, self.now_us),
                 );
+                self.handoff.stage(&frame);
             }
         }
+        self.send_forwards();
         if frame.capacity() > 1 << 20 {
             frame = Vec::new();
         }
@@ -540,23 +555,27 @@ impl Directory {
     }
 }
 
-/// Pushes a message frame (framed for RESP2) to every subscriber
-/// `(idx, gen)` of `subs`, enforcing the subscriber output limit; returns
-/// how many count as receivers. A subscriber not otherwise due for a write
-/// joins the push queue; one disconnected by its limit, or holding
-/// [`PUSH_FLUSH_BYTES`], is written in this iteration. `now` is
-/// `(unix_ms, monotonic_us)`.
+/// Pushes a message frame (framed for RESP2) from shard `src` to every
+/// subscriber `(idx, gen)` of `subs`, enforcing the subscriber output
+/// limit; returns how many count as receivers. A subscriber not otherwise
+/// due for a write joins the push queue; one disconnected by its limit, or
+/// holding [`PUSH_FLUSH_BYTES`], is written in this iteration. A
+/// subscriber that moved away or is arriving from another shard gets what
+/// its handoff says (`reactor/handoff.rs`). `now` is `(unix_ms,
+/// monotonic_us)`.
 #[allow(clippy::too_many_arguments)]
 fn push_to<S: Service>(
     conns: &mut [Option<crate::conn::Conn<S>>],
     gens: &[u32],
     writes: &mut Vec<u32>,
     pushq: &mut VecDeque<(u32, u32, u64)>,
+    handoff: &mut Handoff,
+    src: usize,
     me: &mut Option<(u32, &mut ConnState<S>)>,
     subs: &Map<u32, u32>,
     frame: &[u8],
     limit: OutputLimit,
-    (now_ms, now_us): (u64, u64),
+    now: (u64, u64),
 ) -> u64 {
     let mut count = 0;
     for (&idx, &gen) in subs {
@@ -566,7 +585,7 @@ fn push_to<S: Service>(
                 count += 1;
                 if !st.closing {
                     let first = if st.client.resp3 { b'>' } else { b'*' };
-                    st.push_limited(first, &frame[1..], limit, now_ms);
+                    st.push_limited(first, &frame[1..], limit, now.0);
                 }
                 continue;
             }
@@ -575,25 +594,34 @@ fn push_to<S: Service>(
             continue;
         }
         let Some(c) = conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            count += handoff.forward(idx, src);
             continue;
         };
+        if let Some(m) = c.st.migrating.as_deref_mut() {
+            match handoff.gets(m, src) {
+                Gets::Nothing => continue,
+                Gets::Now => {}
+                Gets::Held => {
+                    count += 1;
+                    if !m.hold(src, frame, limit) && !c.st.closing {
+                        eprintln!(
+                            "kevy: client id={} addr={} closed for overcoming of output buffer limits",
+                            c.st.client.id, c.st.client.peer
+                        );
+                        c.st.closing = true;
+                        if !c.in_write {
+                            c.in_write = true;
+                            writes.push(idx);
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
         // One disconnected by its output limit is still subscribed until it
         // is closed: counted, as Redis counts a client it will free.
         count += 1;
-        if !c.st.closing {
-            let first = if c.st.client.resp3 { b'>' } else { b'*' };
-            c.st.push_limited(first, &frame[1..], limit, now_ms);
-        }
-        if c.in_write {
-            continue;
-        }
-        if c.st.closing || c.st.unsent() >= PUSH_FLUSH_BYTES {
-            c.in_write = true;
-            writes.push(idx);
-        } else if !c.in_push {
-            c.in_push = true;
-            pushq.push_back((idx, gen, now_us));
-        }
+        queue_push(c, idx, gen, frame, limit, now, writes, pushq);
     }
     count
 }

@@ -528,8 +528,13 @@ impl<S: Service> Reactor<S> {
                         if !self.ex.effects.pushes.is_empty() {
                             self.deliver_pushes(Some((idx, &mut *st)));
                         }
-                        let count =
-                            self.deliver(Some((idx, &mut *st)), sharded, a.get(1), a.get(2));
+                        let count = self.deliver(
+                            self.id,
+                            Some((idx, &mut *st)),
+                            sharded,
+                            a.get(1),
+                            a.get(2),
+                        );
                         Reply::new(&mut out, st.client.resp3).int(count as i64);
                         self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
                     }
@@ -762,7 +767,7 @@ impl<S: Service> Reactor<S> {
                         n,
                     });
                 }
-                let count = self.deliver(None, sharded, args.get(1), args.get(2));
+                let count = self.deliver(self.id, None, sharded, args.get(1), args.get(2));
                 Reply::new(&mut v, resp3).int(count as i64);
             }
             _ => self.introspect_into(resp3, ps, args, &mut v),
@@ -787,7 +792,7 @@ impl<S: Service> Reactor<S> {
         if !self.ex.effects.pushes.is_empty() {
             self.deliver_pushes(None);
         }
-        let count = self.deliver(None, sharded, channel, message);
+        let count = self.deliver(peer, None, sharded, channel, message);
         let b = self.batch(peer);
         let start = b.rdata.len() as u32;
         Reply::new(&mut b.rdata, false).int(count as i64);
