@@ -204,18 +204,17 @@ pub(crate) struct Conn<S: Service> {
 }
 
 impl<S: Service> Conn<S> {
-    /// Idle: no input to parse or being read, no output to write, and
-    /// nothing in flight ([`ConnState::movable`]), so it may move to
-    /// another shard.
+    /// Idle: no input to parse or being read and nothing in flight
+    /// ([`ConnState::movable`]), so it may move to another shard. Output
+    /// not yet written goes with it (a subscriber under a flood of
+    /// messages always has some), written first at its new home.
     pub fn movable(&self) -> bool {
         let busy = self.in_ready
-            || self.in_write
-            || self.in_push
             || self.io.rpos != self.io.rend
             || self.io.partial
             || self.io.eof
             || self.io.parser.in_frame()
-            || self.io.interest != Some(Interest::READABLE);
+            || self.io.interest.is_none();
         !busy && self.st.movable()
     }
 }
@@ -259,7 +258,6 @@ impl<S: Service> ConnState<S> {
     /// connections to the cores that have time").
     pub fn movable(&self) -> bool {
         self.slots.is_empty()
-            && self.wpos >= self.wbuf.len()
             && self.parked.is_empty()
             && self.remote == 0
             && self.held_since.is_none()

@@ -1040,16 +1040,22 @@
 //! its core waits little (nothing else wants it), one that shares its core
 //! with a busy thread waits about as long as it runs.
 //!
-//! **When it moves connections.** A shard that waited at least 25 % of
-//! each of its last three samples is *starved* (one sample can catch a
-//! burst: 500 connections arriving at once). It then hands connections to the peer that
-//! waited least, provided that peer waited under 10 %, ran under 90 % (it
-//! has time) and is not handing connections away itself (two shards that
-//! each saw the other calm for a moment would pass them back and forth):
-//! half of its movable connections at once, then, until a sample finds it
-//! no longer starved, every connection it accepts and every connection
-//! the moment its replies are written (the one moment a worker that
-//! spends its life blocked in BLPOP is movable). Only starvation moves
+//! **When it moves connections.** A sample is starved when the shard
+//! waited at least 25 % of it, or at least 10 % and as long as it ran (a
+//! shard with little work left waits at each wake-up, and every message
+//! through it waits with it). A shard counts starved samples up and other
+//! samples down (to at most five); at three it is *starved* (one sample
+//! can catch a burst: 500 connections arriving at once), and one starved
+//! for a while stays so through a calmer sample or two. It then hands
+//! connections to the peer that waited least, provided that peer waited
+//! under 10 % (it gets its core: however busy its own work keeps it, it
+//! serves a connection faster than a shard that has part of a core) and
+//! is not handing connections away itself (two shards that each saw the
+//! other calm for a moment would pass them back and forth): half of its
+//! movable connections at once, then, until it is no longer starved,
+//! every connection it accepts and every connection the moment its
+//! replies are written (the one moment a worker that spends its life
+//! blocked in BLPOP is movable). Only starvation moves
 //! connections, never mere load, so on an idle or evenly loaded machine
 //! nothing moves, and a connection moved to a shard with spare time stays
 //! there unless that shard becomes starved in turn. Balancing runs only
@@ -1064,7 +1070,7 @@
 //!
 //! **Which connections move.** Only one with nothing in flight and no
 //! state that other shards address by its home: no reply owed (no slot,
-//! nothing unwritten, nothing parked), no input left to parse, not in
+//! nothing parked), no input left to parse, not in
 //! MULTI, not in or waiting for a transaction, no WATCH, not blocked,
 //! not a monitor, not tracking, not paused, not closing, not still
 //! arriving from an earlier move, and no script running long on its home.
@@ -1083,8 +1089,10 @@
 //! travels the ring like any other message. The new home adds the socket
 //! to its own epoll set (level-triggered, so bytes that arrived on the way
 //! are reported at once), enters it in its table under the same client id
-//! with `home` set to itself, and reads on. Nothing was owed to or by the
-//! connection, so no reply or message can be on its way to the old home;
+//! with `home` set to itself, writes what output it brought (a
+//! subscriber under a flood always has some) and reads on. Nothing was
+//! owed to or by the connection, so no reply can be on its way to the
+//! old home (a subscriber's messages are handed over below);
 //! a command the client sends meanwhile waits in the socket. CLIENT LIST
 //! or CLIENT KILL that asks every shard while a connection is in a ring
 //! does not see it: a window of one ring hop.

@@ -14,14 +14,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Time between two samples of a reactor's scheduler statistics.
 const SAMPLE_US: u64 = 10_000;
 /// Waiting for the core this share (per mille) of a sample makes a shard
-/// starved.
+/// starved; so does waiting at least [`CALM`] and as long as it ran.
 const STARVED: u64 = 250;
-/// Samples in a row a shard must be starved before it moves connections.
+/// Starved samples a shard must count before it moves connections: one
+/// more for each starved sample, one less for each other, at most
+/// `STREAK + 2`. A shard thus starts after three in a row, and one that
+/// has been starved for a while goes on through a calmer sample or two.
 const STREAK: u32 = 3;
-/// A peer takes connections only while it waits less than this, and runs
-/// less than `ROOM`, per mille.
+/// A peer takes connections only while it waits less than this, per
+/// mille.
 const CALM: u64 = 100;
-const ROOM: u64 = 900;
+
+/// Whether a shard that ran `run` and waited `wait` per mille of a sample
+/// was starved: it waited a quarter of the time, or, with less work, at
+/// least as long as it ran (each of its wake-ups waited for the core).
+fn starved(run: u64, wait: u64) -> bool {
+    wait >= STARVED || (wait >= CALM && wait >= run)
+}
 
 /// Some connection's client-side caching invalidations are redirected to
 /// another connection. A RESP3 connection that is not subscribed may be
@@ -30,7 +39,8 @@ const ROOM: u64 = 900;
 static REDIRECTS: AtomicBool = AtomicBool::new(false);
 
 /// Marks that a tracking connection redirects its invalidations (CLIENT
-/// TRACKING … REDIRECT): RESP3 connections stop moving between shards.
+/// TRACKING … REDIRECT): RESP3 connections and subscribers stop moving
+/// between shards.
 pub fn note_redirect() {
     REDIRECTS.store(true, Ordering::Relaxed);
 }
@@ -75,17 +85,14 @@ impl Balancer {
     }
 }
 
-/// Where a shard that waited `wait` per mille of its last sample hands
-/// connections, given its peers' `(shard, run, wait, shedding)`: nowhere
-/// unless it is starved; else to the peer that waited least, if that one
-/// has time and is not handing connections away itself (two shards that
-/// each think the other has time would pass them back and forth).
-fn pick(wait: u64, peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
-    if wait < STARVED {
-        return None;
-    }
-    let (w, r, j) = peers.filter(|p| !p.3).map(|(j, r, w, _)| (w, r, j)).min()?;
-    (w < CALM && r < ROOM).then_some(j)
+/// Where a starved shard hands connections, given its peers' `(shard,
+/// run, wait, shedding)`: to the peer that waited least, if that one gets
+/// its core (however busy its own work keeps it: a starved shard has only
+/// part of one) and is not handing connections away itself (two shards
+/// that each think the other has time would pass them back and forth).
+fn pick(peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
+    let (w, j) = peers.filter(|p| !p.3).map(|(j, _, w, _)| (w, j)).min()?;
+    (w < CALM).then_some(j)
 }
 
 impl<S: Service> Reactor<S> {
@@ -144,13 +151,22 @@ impl<S: Service> Reactor<S> {
                 s.shedding.load(Ordering::Relaxed) != 0,
             )
         });
-        let peer_starved = peers.clone().any(|(_, _, w, _)| w >= STARVED);
-        self.bal.no_poll = w >= STARVED || peer_starved;
-        self.bal.streak = if w >= STARVED { self.bal.streak + 1 } else { 0 };
+        let peer_starved = peers.clone().any(|(_, r, w, _)| starved(r, w));
+        let me_starved = starved(r, w);
+        self.bal.no_poll = me_starved || peer_starved;
+        self.bal.streak = if me_starved {
+            (self.bal.streak + 1).min(STREAK + 2)
+        } else {
+            self.bal.streak.saturating_sub(1)
+        };
         // A burst (500 connections arriving at once, a wake-up storm) can
         // starve a shard for one sample; only a streak moves connections.
-        let starved = if self.bal.streak >= STREAK { w } else { 0 };
-        match pick(starved, peers) {
+        let chosen = if self.bal.streak >= STREAK {
+            pick(peers)
+        } else {
+            None
+        };
+        match chosen {
             Some(j) => {
                 self.bal.shed_to = Some(j);
                 me.shedding.store(1, Ordering::Relaxed);
@@ -243,6 +259,13 @@ impl<S: Service> Reactor<S> {
         let token = Token(idx as usize + FIRST_CONN);
         c.st.client.home = self.id as u32;
         self.ids.insert(c.st.client.id, idx);
+        // Listed nowhere here yet; output it brought goes out first.
+        c.in_ready = false;
+        c.in_push = false;
+        c.in_write = c.st.unsent() > 0;
+        if c.in_write {
+            self.writes.push(idx);
+        }
         if c.st.migrating.is_some() {
             self.arrive(idx, self.gens[idx as usize], &c);
         }
@@ -254,8 +277,10 @@ impl<S: Service> Reactor<S> {
                 // table (a moving subscriber's cut still runs).
                 eprintln!("kevy: cannot watch a moved connection: {e}");
                 c.st.closing = true;
-                c.in_write = true;
-                self.writes.push(idx);
+                if !c.in_write {
+                    c.in_write = true;
+                    self.writes.push(idx);
+                }
             }
         }
         self.conns[idx as usize] = Some(c);
@@ -270,28 +295,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_starved_shard_hands_connections_to_a_peer_with_time() {
+    fn only_a_starved_shard_hands_connections_to_a_peer_that_gets_its_core() {
         fn peers(v: &[(usize, u64, u64)]) -> impl Iterator<Item = (usize, u64, u64, bool)> + '_ {
             v.iter().map(|&(j, r, w)| (j, r, w, false))
         }
-        // Not starved: nothing moves, however idle the peers.
-        assert_eq!(pick(STARVED - 1, peers(&[(1, 0, 0)])), None);
-        // Starved, and the peer has time.
-        assert_eq!(pick(STARVED, peers(&[(1, 500, 0)])), Some(1));
-        // The peer is busy with its own work, or waits itself.
-        assert_eq!(pick(600, peers(&[(1, ROOM, 0)])), None);
-        assert_eq!(pick(600, peers(&[(1, 100, CALM)])), None);
+        // Starved: a quarter of the time waiting, or with little work as
+        // long waiting as running.
+        assert!(!starved(900, STARVED - 1));
+        assert!(starved(900, STARVED));
+        assert!(starved(170, 200));
+        assert!(!starved(300, 200));
+        assert!(!starved(20, CALM - 1));
+        // The peer gets its core, however busy it is.
+        assert_eq!(pick(peers(&[(1, 500, 0)])), Some(1));
+        assert_eq!(pick(peers(&[(1, 1000, 0)])), Some(1));
+        // It waits itself.
+        assert_eq!(pick(peers(&[(1, 100, CALM)])), None);
         // The calmest of several.
         assert_eq!(
-            pick(600, peers(&[(0, 300, 90), (2, 800, 10), (3, 100, 50)])),
+            pick(peers(&[(0, 300, 90), (2, 800, 10), (3, 100, 50)])),
             Some(2)
         );
         // No peer.
-        assert_eq!(pick(900, peers(&[])), None);
+        assert_eq!(pick(peers(&[])), None);
         // A peer handing connections away takes none, however calm.
         let shedding = [(1, 100, 0, true), (2, 100, 50, false)];
-        assert_eq!(pick(600, shedding.into_iter()), Some(2));
-        assert_eq!(pick(600, shedding[..1].iter().copied()), None);
+        assert_eq!(pick(shedding.into_iter()), Some(2));
+        assert_eq!(pick(shedding[..1].iter().copied()), None);
     }
 
     #[test]
