@@ -656,6 +656,10 @@ impl<S: Service> Reactor<S> {
             c.in_write = true;
             if !self.flush_conn(idx) {
                 self.close(idx);
+            } else if let Some(to) = self.shedding() {
+                // As replies do for a worker: a subscriber moves as it is
+                // written, not only when a sample finds it idle.
+                self.move_if_movable(idx, to);
             }
             now = kevy_sys::clock::monotonic_us();
         }
