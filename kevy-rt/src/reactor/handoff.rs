@@ -314,40 +314,30 @@ impl<S: Service> Reactor<S> {
             s.left -= 1;
         }
         let guests = std::mem::take(&mut s.guests);
-        let limit = self.svc.pubsub_limit();
         for &(idx, gen) in &guests {
             if self.gens.get(idx as usize) != Some(&gen) {
                 continue;
             }
-            let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            let Some(mut m) = self
+                .conns
+                .get_mut(idx as usize)
+                .and_then(Option::as_mut)
+                .and_then(|c| c.st.migrating.take())
+            else {
                 continue;
             };
-            let Some(mut m) = c.st.migrating.take() else {
-                continue;
-            };
-            let mut rest = Vec::with_capacity(m.held.len());
-            for &(src, start, len) in &m.held {
-                if src as usize == x {
-                    let frame = &m.bytes[start as usize..(start + len) as usize];
-                    queue_push(
-                        c,
-                        idx,
-                        gen,
-                        frame,
-                        limit,
-                        (self.now_ms, self.now_us),
-                        &mut self.writes,
-                        &mut self.pushq,
-                    );
-                } else {
-                    rest.push((src, start, len));
-                }
+            let (out, rest): (Vec<_>, Vec<_>) =
+                m.held.iter().partition(|&&(src, _, _)| src as usize == x);
+            for (_, start, len) in out {
+                self.push_message(idx, gen, &m.bytes[start as usize..(start + len) as usize]);
             }
             m.held = rest;
             if m.held.is_empty() {
                 m.bytes.clear();
             }
-            c.st.migrating = Some(m);
+            if let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) {
+                c.st.migrating = Some(m);
+            }
         }
         if let Some(s) = self.handoff.incoming.get_mut(&key) {
             s.guests = guests;
@@ -406,16 +396,19 @@ impl<S: Service> Reactor<S> {
     /// `Forward` at B: a message A delivered to subscribers that moved
     /// here, by client id.
     pub(super) fn forwarded(&mut self, frame: &[u8], ids: &[u8]) {
-        let limit = self.svc.pubsub_limit();
         for id in ids.chunks_exact(8) {
             let id = u64::from_le_bytes(id.try_into().expect("8 bytes"));
-            let Some(&idx) = self.ids.get(&id) else {
-                continue;
-            };
-            let gen = self.gens[idx as usize];
-            let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
-                continue;
-            };
+            if let Some(&idx) = self.ids.get(&id) {
+                self.push_message(idx, self.gens[idx as usize], frame);
+            }
+        }
+    }
+
+    /// Pushes a message frame to this shard's connection `idx` (see
+    /// [`queue_push`]).
+    fn push_message(&mut self, idx: u32, gen: u32, frame: &[u8]) {
+        let limit = self.svc.pubsub_limit();
+        if let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) {
             queue_push(
                 c,
                 idx,
