@@ -252,3 +252,57 @@ fn hll_writes_replay_from_the_append_only_log() {
         assert_eq!(&call(&mut k, &[b"GET", key]), v, "{}", escape(key));
     }
 }
+
+/// Malformed sparse HLLs, written with SET: PFCOUNT (cache stale), PFADD
+/// and PFMERGE answer as Redis does (INVALIDOBJ or a count), and what an
+/// accepted write leaves is Redis's. The bodies are random opcodes and
+/// one proptest found: runs that end past register 16384 and then go on.
+#[test]
+fn malformed_sparse_hlls_answer_as_redis_does() {
+    let Some(redis) = redis_in(None) else { return };
+    let kevy = Server::kevy(&["--cores", "3", "--save", ""]);
+    let conns = std::cell::RefCell::new((conn(redis.port), conn(kevy.port)));
+    // A stale cache (top bit of the last header byte): PFCOUNT parses.
+    let header = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80".to_vec();
+    let found: Vec<u8> = vec![127, 220, 25, 140, 3, 143, 128];
+    // A body mostly of one big run, so that its end lands near 16384.
+    let near_end = (
+        0u8..64,
+        0u8..=255,
+        proptest::collection::vec(any::<u8>(), 0..12),
+    )
+        .prop_map(|(hi, lo, rest)| {
+            let mut b = vec![0x40 | hi, lo];
+            b.extend(rest);
+            b
+        });
+    let bodies = prop_oneof![
+        Just(found),
+        near_end,
+        proptest::collection::vec(any::<u8>(), 0..40)
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        ..Config::default()
+    });
+    runner
+        .run(&(bodies, any::<u16>()), |(body, elem)| {
+            let mut lent = conns.borrow_mut();
+            let (r, k) = &mut *lent;
+            let mut v = header.clone();
+            v.extend_from_slice(&body);
+            let e = elem.to_string();
+            for (key, other) in [(b"k1", b"k2"), (b"k3", b"k4")] {
+                both(r, k, &[b"SET", key, &v])?;
+                both(r, k, &[b"SET", other, &v])?;
+                both(r, k, &[b"PFCOUNT", key])?;
+                both(r, k, &[b"PFMERGE", b"dst", key])?;
+                both(r, k, &[b"PFADD", other, e.as_bytes()])?;
+                both(r, k, &[b"GET", other])?;
+                both(r, k, &[b"GET", b"dst"])?;
+                both(r, k, &[b"DEL", b"dst"])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}

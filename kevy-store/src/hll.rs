@@ -427,8 +427,10 @@ pub fn to_dense(b: &mut Vec<u8>) -> Result<bool, Corrupt> {
     while p < b.len() {
         let (oplen, runlen, value) = opcode(b, p);
         if value > 0 {
+            // As Redis's hllSparseToDense: a run past the last register
+            // is corruption, whatever follows.
             if runlen + idx > REGISTERS {
-                break;
+                return Err(Corrupt);
             }
             for i in idx..idx + runlen {
                 dense_put(regs, i, value);
@@ -569,8 +571,10 @@ pub fn merge_into(max: &mut [u8; REGISTERS], b: &[u8]) -> Result<(), Corrupt> {
     while p < b.len() {
         let (oplen, runlen, value) = opcode(b, p);
         if value > 0 {
+            // A run past the last register: Redis 7.0 answers PFMERGE
+            // with INVALIDOBJ here, whatever follows.
             if runlen + i > REGISTERS {
-                break;
+                return Err(Corrupt);
             }
             for m in &mut max[i..i + runlen] {
                 if value > *m {
