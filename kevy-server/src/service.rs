@@ -420,13 +420,7 @@ impl Service for Kevy {
         }
         let route = match spec.route {
             RouteKind::Conn => Route::Conn,
-            RouteKind::Keys(fold) => Route::Keys {
-                first: spec.first.max(0) as u32,
-                last: spec.last,
-                step: spec.step.max(1) as u32,
-                extra: 0,
-                fold,
-            },
+            RouteKind::Keys(fold) => spec.keys_route(fold),
             RouteKind::All(fold) => Route::All(fold),
             RouteKind::Custom(f) | RouteKind::Reading { route: f, .. } => {
                 f(args, client, nshards).map_err(String::into_bytes)?
@@ -1314,13 +1308,7 @@ impl Service for Kevy {
             return None;
         }
         match spec.route {
-            RouteKind::Keys(fold) => Some(Route::Keys {
-                first: spec.first.max(0) as u32,
-                last: spec.last,
-                step: spec.step.max(1) as u32,
-                extra: 0,
-                fold,
-            }),
+            RouteKind::Keys(fold) => Some(spec.keys_route(fold)),
             // Routed as among several shards, where SORT's BY and GET
             // patterns route over the whole keyspace.
             RouteKind::Custom(f) | RouteKind::Reading { route: f, .. } => {

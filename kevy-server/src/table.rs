@@ -124,6 +124,19 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// The route of a command whose keys are where its key spec says
+    /// (`RouteKind::Keys`), its replies folded with `fold`.
+    #[inline]
+    pub fn keys_route(&self, fold: Fold) -> Route {
+        Route::Keys {
+            first: self.first.max(0) as u32,
+            last: self.last,
+            step: self.step.max(1) as u32,
+            extra: 0,
+            fold,
+        }
+    }
+
     /// The common shape: one key at argument 1, run on the shard that owns
     /// it.
     pub const fn single_key(

@@ -10,29 +10,12 @@ mod common;
 
 use common::resp::{command, escape, Conn};
 use common::{Server, TempDir};
-use std::path::Path;
 
 fn client(port: u16) -> redis::Connection {
     redis::Client::open(format!("redis://127.0.0.1:{port}/"))
         .expect("client")
         .get_connection()
         .expect("connect")
-}
-
-fn kevy_aof(dir: &Path, cores: &str) -> Server {
-    let d = dir.to_str().expect("utf-8 dir");
-    Server::kevy(&[
-        "--cores",
-        cores,
-        "--dir",
-        d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ])
 }
 
 fn run(c: &mut redis::Connection, line: &str) -> redis::Value {
@@ -91,7 +74,7 @@ fn bit_writes_replay_from_the_log_after_a_kill() {
         "BITOP OR {a}x {a}x {a}d",
     ];
     let want = {
-        let kevy = kevy_aof(dir.path(), "2");
+        let kevy = common::kevy_logged(dir.path(), 2, &[]);
         let mut c = client(kevy.port);
         for line in script {
             run(&mut c, line);
@@ -109,7 +92,7 @@ fn bit_writes_replay_from_the_log_after_a_kill() {
     };
     assert_eq!(want[11].0.as_deref().map(<[u8]>::len), Some(13), "nf");
     assert_eq!(want[1].1, 0, "k2 keeps its TTL");
-    let kevy = kevy_aof(dir.path(), "3");
+    let kevy = common::kevy_logged(dir.path(), 3, &[]);
     let mut c = client(kevy.port);
     assert_eq!(state(&mut c, &keys), want);
 }

@@ -760,23 +760,10 @@ fn moves_between_shards_answer_as_redis_does() {
 #[test]
 fn moves_between_shards_are_logged_as_pop_and_push() {
     let dir = common::TempDir::new("blocking-aof");
-    let d = dir.path().to_str().expect("utf-8 dir");
-    let args = [
-        "--cores",
-        "3",
-        "--dir",
-        d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
     let (src, dst) = apart("aof", 3);
     let long: Vec<String> = (0..200).map(|i| format!("element-{i:04}")).collect();
     {
-        let s = Server::kevy(&args);
+        let s = common::kevy_logged(dir.path(), "3", &[]);
         let mut admin = conn(s.port);
         // A long destination: copying it into the log would show.
         let mut push = vec!["RPUSH", dst.as_str()];
@@ -812,7 +799,7 @@ fn moves_between_shards_are_logged_as_pop_and_push() {
         has(b"LPOP") && has(b"RPOP") && has(b"LPUSH"),
         "pops and pushes"
     );
-    let s = Server::kevy(&args);
+    let s = common::kevy_logged(dir.path(), "3", &[]);
     let mut c = conn(s.port);
     let mut want = long.clone();
     want.insert(0, "kept".into());

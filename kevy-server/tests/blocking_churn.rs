@@ -235,19 +235,6 @@ fn workers_that_come_and_go_read_every_item_once_or_leave_it() {
 #[test]
 fn the_log_replays_to_the_state_workers_left() {
     let dir = common::TempDir::new("blocking-churn-aof");
-    let d = dir.path().to_str().expect("utf-8 dir");
-    let args = [
-        "--cores",
-        "2",
-        "--dir",
-        d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
     let ks = keys(2);
     let dump = |c: &mut Conn| {
         [
@@ -257,7 +244,7 @@ fn the_log_replays_to_the_state_workers_left() {
         ]
     };
     let live = {
-        let s = Server::kevy(&args);
+        let s = common::kevy_logged(dir.path(), "2", &[]);
         churn(&s, 2, 1500, false);
         // Something to compare besides empty keys: what a late producer
         // leaves, through the same waiters' paths.
@@ -274,7 +261,7 @@ fn the_log_replays_to_the_state_workers_left() {
         // Dropping the server kills it (SIGKILL).
         live
     };
-    let s = Server::kevy(&args);
+    let s = common::kevy_logged(dir.path(), "2", &[]);
     let mut c = conn(s.port);
     assert_eq!(dump(&mut c), live, "replayed log");
 }

@@ -215,20 +215,7 @@ fn hlls_cross_between_redis_and_kevy_in_dump_rdb() {
 #[test]
 fn hll_writes_replay_from_the_append_only_log() {
     let dir = TempDir::new("hll-aof");
-    let d = dir.path().to_str().expect("utf-8 dir");
-    let args = [
-        "--cores",
-        "3",
-        "--dir",
-        d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let mut kevy = Server::kevy(&args);
+    let mut kevy = common::kevy_logged(dir.path(), "3", &[]);
     let mut k = conn(kevy.port);
     let written = fill(&mut k);
     // A PFCOUNT that refreshes the cache is a write; a merge across
@@ -246,7 +233,7 @@ fn hll_writes_replay_from_the_append_only_log() {
     drop(k);
     kevy.terminate(Duration::from_secs(10));
     drop(kevy);
-    let kevy = Server::kevy(&args);
+    let kevy = common::kevy_logged(dir.path(), "3", &[]);
     let mut k = conn(kevy.port);
     for (key, v) in keys.iter().zip(&before) {
         assert_eq!(&call(&mut k, &[b"GET", key]), v, "{}", escape(key));

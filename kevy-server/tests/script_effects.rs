@@ -56,22 +56,11 @@ impl Logged {
     /// Kills the server (SIGKILL) if it runs, and starts it on its log.
     fn restart(&mut self) {
         drop(self.server.take());
-        let d = self.dir.path().to_str().expect("utf-8 dir").to_string();
-        let cores = self.cores.to_string();
-        self.server = Some(Server::kevy(&[
-            "--cores",
-            &cores,
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--enable-debug-command",
-            "local",
-        ]));
+        self.server = Some(common::kevy_logged(
+            self.dir.path(),
+            self.cores,
+            &["--enable-debug-command", "local"],
+        ));
     }
 
     fn client(&self) -> Connection {

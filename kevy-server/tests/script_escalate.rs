@@ -247,24 +247,10 @@ fn queue_script_builds_key_names_from_a_prefix(cores: usize) {
 
 fn escalated_writes_are_replayed_after_restart(cores: usize) {
     let dir = TempDir::new("kevy-escalate-aof");
-    let d = dir.path().to_str().expect("utf-8 dir");
-    let cores_s = cores.to_string();
-    let args = [
-        "--cores",
-        &cores_s,
-        "--dir",
-        d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
     let keys = keys_on_every_shard("aof:", cores, 2);
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     {
-        let srv = Server::kevy(&args);
+        let srv = common::kevy_logged(dir.path(), cores, &[]);
         let mut c = client(srv.port);
         let _: Vec<i64> = eval(&mut c, ADD_ALL, &[], &refs).unwrap();
         let _: Vec<i64> = eval(&mut c, ADD_ALL, &[], &refs).unwrap();
@@ -286,7 +272,7 @@ fn escalated_writes_are_replayed_after_restart(cores: usize) {
         );
         assert!(r.is_err());
     }
-    let srv = Server::kevy(&args);
+    let srv = common::kevy_logged(dir.path(), cores, &[]);
     let mut c = client(srv.port);
     for (i, k) in keys.iter().enumerate() {
         let v: i64 = c.get(k).unwrap();

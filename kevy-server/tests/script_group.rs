@@ -221,22 +221,8 @@ fn a_member_that_reaches_an_undeclared_key_runs_again_and_answers_right(cores: u
 /// count any script was answered with (nothing answered is lost).
 fn groups_killed_midway_recover_whole_and_keep_every_answered_script(cores: usize) {
     let dir = TempDir::new("kevy-group-aof");
-    let d = dir.path().to_str().expect("utf-8 dir").to_string();
-    let cores_s = cores.to_string();
-    let args = [
-        "--cores",
-        &cores_s,
-        "--dir",
-        &d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
     let (a, b) = two_keys("logged", cores);
-    let server = Server::kevy(&args);
+    let server = common::kevy_logged(dir.path(), cores, &[]);
     let port = server.port;
     let answered = Arc::new(AtomicI64::new(0));
     let highest = Arc::new(AtomicI64::new(0));
@@ -260,7 +246,7 @@ fn groups_killed_midway_recover_whole_and_keep_every_answered_script(cores: usiz
     }
     drop(server);
     clients.join().expect("clients");
-    let server = Server::kevy(&args);
+    let server = common::kevy_logged(dir.path(), cores, &[]);
     let mut c = client(server.port);
     let ga: i64 = c.get(&a).expect("GET");
     let gb: i64 = c.get(&b).expect("GET");

@@ -267,21 +267,8 @@ fn undeclared_key_of_another_shard_runs_again_over_every_shard(cores: &str) {
 /// holds the commands the script ran, not the script.
 fn script_writes_are_logged_as_commands(cores: &str) {
     let dir = TempDir::new("kevy-scripting-aof");
-    let d = dir.path().to_str().expect("utf-8 dir");
-    let args = [
-        "--cores",
-        cores,
-        "--dir",
-        d,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
     {
-        let srv = Server::kevy(&args);
+        let srv = common::kevy_logged(dir.path(), cores, &[]);
         let mut c = client(srv.port);
         let _: () = redis::cmd("EVAL")
             .arg(
@@ -319,7 +306,7 @@ fn script_writes_are_logged_as_commands(cores: &str) {
     let has = |s: &[u8]| logged.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s));
     assert!(has(b"rpush"), "the script's commands are in the log");
     assert!(!has(b"EVAL"), "the script itself is not in the log");
-    let srv = Server::kevy(&args);
+    let srv = common::kevy_logged(dir.path(), cores, &[]);
     let mut c = client(srv.port);
     let v: String = c.get("{s}str").unwrap();
     assert_eq!(v, "value");

@@ -1518,13 +1518,7 @@ fn call_checked(r: &mut Run, server: &Arc<Server>, args: Args<'_>) -> Outcome {
     client.db = r.db as u32;
     client.resp3 = r.resp3;
     let route = match spec.route {
-        RouteKind::Keys(fold) => Ok(Route::Keys {
-            first: spec.first.max(0) as u32,
-            last: spec.last,
-            step: spec.step.max(1) as u32,
-            extra: 0,
-            fold,
-        }),
+        RouteKind::Keys(fold) => Ok(spec.keys_route(fold)),
         RouteKind::All(fold) => Ok(Route::All(fold)),
         RouteKind::Custom(f) | RouteKind::Reading { route: f, .. } => {
             f(args, &client, r.shard.nshards)

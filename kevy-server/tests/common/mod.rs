@@ -307,6 +307,28 @@ pub fn connect(port: u16, timeout: Duration) -> redis::Connection {
     con
 }
 
+/// kevy-server with `cores` shards in `dir`, no save points, and every
+/// write in the append-only log before it is answered (`appendfsync
+/// always`); `extra` are more options.
+pub fn kevy_logged(dir: &Path, cores: impl std::fmt::Display, extra: &[&str]) -> Server {
+    let d = dir.to_str().expect("utf-8 dir");
+    let cores = cores.to_string();
+    let mut args = vec![
+        "--cores",
+        &cores,
+        "--dir",
+        d,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    args.extend_from_slice(extra);
+    Server::kevy(&args)
+}
+
 /// kevy-server with `cores` shards and no save points.
 pub fn kevy_cores(cores: usize) -> Server {
     let cores = cores.to_string();
