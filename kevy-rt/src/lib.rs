@@ -1051,7 +1051,11 @@
 //! under 10 % (it gets its core: however busy its own work keeps it, it
 //! serves a connection faster than a shard that has part of a core) and
 //! is not handing connections away itself (two shards that each saw the
-//! other calm for a moment would pass them back and forth): half of its
+//! other calm for a moment would pass them back and forth) nor running a
+//! command that may run long (`running_long`, set around every script:
+//! its loop does not turn, so a connection handed to it would wait
+//! unanswered for the command's end, where its home's desk answers it,
+//! BUSY past the threshold, "Busy scripts"): half of its
 //! movable connections at once, then, until it is no longer starved,
 //! every connection it accepts and every connection the moment its
 //! replies are written (the one moment a worker that spends its life
@@ -1061,8 +1065,9 @@
 //! there unless that shard becomes starved in turn. Balancing runs only
 //! with several shards pinned to distinct CPUs (`shard-balance yes`, the
 //! default; `no` turns it off; `churn` moves half of the movable
-//! connections to the next shard every sample whatever the load, a mode
-//! for tests that makes every path run on moving connections). While it
+//! connections to the next shard every sample whatever the load, unless
+//! that shard runs a long command, a mode for tests that makes every path
+//! run on moving connections). While it
 //! or a peer is starved, a shard also skips the poll before sleep
 //! ("Sleeping and waking"): its own poll's CPU time is the competing
 //! thread's, and a starved peer answers when it gets its core, mostly

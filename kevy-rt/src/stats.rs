@@ -29,6 +29,10 @@ pub struct ShardStats {
     pub cpu_wait: AtomicU64,
     /// 1 while this shard hands connections to another (it takes none).
     pub shedding: AtomicU64,
+    /// 1 while this shard runs a command that may run long (a script):
+    /// its loop does not turn, so it adopts no connection until the
+    /// command ends, and none is handed to it.
+    pub running_long: AtomicU64,
 }
 
 /// All shards' counters.

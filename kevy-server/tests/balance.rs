@@ -409,3 +409,74 @@ fn balancing_can_be_turned_off_and_on_at_run_time() {
         .unwrap();
     assert_eq!(mode, ["shard-balance", "churn"]);
 }
+
+/// A shard that runs a script takes no connections while it runs: its
+/// loop does not turn, so a connection handed to it would wait unanswered
+/// for the script's end. With churn moving connections every 10 ms and a
+/// script looping on shard 1 past its threshold, every connection gets
+/// its BUSY answer, whichever shard it started on, until SCRIPT KILL.
+#[test]
+fn no_connection_moves_to_a_shard_running_a_script() {
+    let srv = Server::kevy(&[
+        "--cores",
+        "2",
+        "--save",
+        "",
+        "--shard-balance",
+        "churn",
+        "--busy-reply-threshold",
+        "100",
+    ]);
+    let k1 = common::keys_on_every_shard("bs", 2, 1).swap_remove(1);
+    let mut conns: Vec<_> = (0..12).map(|_| connect(srv.port, T)).collect();
+    let mut stuck = connect(srv.port, T);
+    let spin = thread::spawn(move || {
+        redis::cmd("EVAL")
+            .arg("while true do end")
+            .arg(1)
+            .arg(k1)
+            .query::<()>(&mut stuck)
+            .unwrap_err()
+            .to_string()
+    });
+    let busy = |c: &mut redis::Connection| {
+        redis::cmd("PING")
+            .query::<String>(c)
+            .err()
+            .is_some_and(|e| e.code() == Some("BUSY"))
+    };
+    let deadline = Instant::now() + T;
+    while !busy(&mut conns[0]) {
+        assert!(Instant::now() < deadline, "the script never became busy");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Long enough for shard 0 to try to move each connection many times;
+    // a reply that waits past the read timeout fails the query.
+    let mut short: Vec<_> = conns
+        .drain(..)
+        .map(|c| {
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            c
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < until {
+        for (i, c) in short.iter_mut().enumerate() {
+            assert!(busy(c), "connection {i} was not answered BUSY");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let mut killer = connect(srv.port, T);
+    let _: () = redis::cmd("SCRIPT").arg("KILL").query(&mut killer).unwrap();
+    let err = spin.join().unwrap();
+    assert!(err.contains("Script killed by user"), "{err}");
+    for (i, c) in short.iter_mut().enumerate() {
+        let pong: String = redis::cmd("PING").query(c).unwrap();
+        assert_eq!(pong, "PONG", "connection {i}");
+    }
+    let deadline = Instant::now() + T;
+    while moved(&mut killer) == 0 {
+        assert!(Instant::now() < deadline, "churn moved nothing");
+        thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -7,6 +7,7 @@ use super::{Reactor, FIRST_CONN};
 use crate::conn::Conn;
 use crate::limits::Balance;
 use crate::service::Service;
+use crate::stats::ShardStats;
 use kevy_sys::{Interest, Token};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,13 +87,21 @@ impl Balancer {
 }
 
 /// Where a starved shard hands connections, given its peers' `(shard,
-/// run, wait, shedding)`: to the peer that waited least, if that one gets
+/// run, wait, closed)`: to the peer that waited least, if that one gets
 /// its core (however busy its own work keeps it: a starved shard has only
-/// part of one) and is not handing connections away itself (two shards
-/// that each think the other has time would pass them back and forth).
+/// part of one) and is not closed to them. A peer is closed while it
+/// hands connections away itself (two shards that each think the other
+/// has time would pass them back and forth) and while it runs a command
+/// that may run long (its last sample is from before the command, and a
+/// connection handed to it would wait, unanswered, for the command's end).
 fn pick(peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
     let (w, j) = peers.filter(|p| !p.3).map(|(j, _, w, _)| (w, j)).min()?;
     (w < CALM).then_some(j)
+}
+
+/// Whether a peer takes no connections now (see [`pick`]).
+fn closed(s: &ShardStats) -> bool {
+    s.shedding.load(Ordering::Relaxed) != 0 || s.running_long.load(Ordering::Relaxed) != 0
 }
 
 impl<S: Service> Reactor<S> {
@@ -125,8 +134,11 @@ impl<S: Service> Reactor<S> {
             if self.bal.shed_to.take().is_some() {
                 me.shedding.store(0, Ordering::Relaxed);
             }
-            if mode == Balance::Churn {
-                self.move_some((self.id + 1) % self.n);
+            let next = (self.id + 1) % self.n;
+            if mode == Balance::Churn
+                && stats.shards[next].running_long.load(Ordering::Relaxed) == 0
+            {
+                self.move_some(next);
             }
             return;
         };
@@ -148,7 +160,7 @@ impl<S: Service> Reactor<S> {
                 j,
                 s.cpu_run.load(Ordering::Relaxed),
                 s.cpu_wait.load(Ordering::Relaxed),
-                s.shedding.load(Ordering::Relaxed) != 0,
+                closed(s),
             )
         });
         let peer_starved = peers.clone().any(|(_, r, w, _)| starved(r, w));
@@ -181,10 +193,12 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Whether connections accepted or answered now go to another shard,
-    /// and which.
+    /// and which: the one the last sample chose, unless it has started a
+    /// command that may run long since.
     #[inline]
     pub(super) fn shedding(&self) -> Option<usize> {
-        self.bal.shed_to
+        let to = self.bal.shed_to?;
+        (self.stats.shards[to].running_long.load(Ordering::Relaxed) == 0).then_some(to)
     }
 
     /// Moves half of the movable connections (at least one) to shard `to`.
@@ -318,10 +332,21 @@ mod tests {
         );
         // No peer.
         assert_eq!(pick(peers(&[])), None);
-        // A peer handing connections away takes none, however calm.
+        // A peer closed to connections takes none, however calm.
         let shedding = [(1, 100, 0, true), (2, 100, 50, false)];
         assert_eq!(pick(shedding.into_iter()), Some(2));
         assert_eq!(pick(shedding[..1].iter().copied()), None);
+    }
+
+    #[test]
+    fn a_peer_is_closed_while_it_sheds_or_runs_a_long_command() {
+        let s = ShardStats::default();
+        assert!(!closed(&s));
+        s.running_long.store(1, Ordering::Relaxed);
+        assert!(closed(&s));
+        s.running_long.store(0, Ordering::Relaxed);
+        s.shedding.store(1, Ordering::Relaxed);
+        assert!(closed(&s));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 thread_local! {
@@ -401,7 +401,10 @@ impl<S: Service> Reactor<S> {
         desk.first = true;
         desk.swap_with(self);
         LENT.with(|l| l.set(Some(desk)));
+        let long = &self.stats.shards[self.id].running_long;
+        long.store(1, Ordering::Relaxed);
         let r = f(&mut self.ex, &mut self.mesh, &mut self.coord);
+        long.store(0, Ordering::Relaxed);
         let lent = LENT
             .with(Cell::take)
             .and_then(|d| d.downcast::<Desk<S>>().ok());
