@@ -452,13 +452,10 @@ fn no_connection_moves_to_a_shard_running_a_script() {
     }
     // Long enough for shard 0 to try to move each connection many times;
     // a reply that waits past the read timeout fails the query.
-    let mut short: Vec<_> = conns
-        .drain(..)
-        .map(|c| {
-            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-            c
-        })
-        .collect();
+    for c in &conns {
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    let mut short = conns;
     let until = Instant::now() + Duration::from_millis(600);
     while Instant::now() < until {
         for (i, c) in short.iter_mut().enumerate() {
