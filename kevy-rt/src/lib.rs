@@ -1098,7 +1098,15 @@
 //! subscriber under a flood always has some) and reads on. Nothing was
 //! owed to or by the connection, so no reply can be on its way to the
 //! old home (a subscriber's messages are handed over below);
-//! a command the client sends meanwhile waits in the socket. CLIENT LIST
+//! a command the client sends meanwhile waits in the socket. What the old
+//! home may still have on its rings for the connection is the tail of
+//! its last transaction, already answered: the write-backs and unlocks
+//! of a command run by copy or of an EXEC. A connection's own locks let
+//! its commands through (they come after them on the same ring), but
+//! only from the shard that took them: in the lock table a claim is the
+//! connection *through a shard* (`lock::owner`), so a command sent from
+//! the new home waits for the old home's unlock and sees the write-back,
+//! as another connection's would. CLIENT LIST
 //! or CLIENT KILL that asks every shard while a connection is in a ring
 //! does not see it: a window of one ring hop.
 //!

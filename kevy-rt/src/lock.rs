@@ -5,7 +5,10 @@
 //! conflicts with nothing held *and* nothing queued ahead of it, so a
 //! stream of commands on a key cannot overtake a transaction waiting for it.
 //! A command also waits behind anything its own connection has queued on
-//! this shard, which keeps one connection's commands in order.
+//! this shard, which keeps one connection's commands in order. "Its own"
+//! means the same connection through the same shard ([`owner`]): a
+//! connection that moved to another shard waits for what it left locked
+//! as any other connection does.
 //!
 //! Locks are shared or exclusive: a claim that only reads its keys (MGET,
 //! EXISTS, a MULTI of reads) shares them with other readers, so many
@@ -52,16 +55,37 @@ pub(crate) struct Claim {
     pub client: u64,
     /// It only reads its keys: shared with other readers.
     pub read: bool,
+    /// The shard the request came through: the connection's home when it
+    /// was sent (the shard coordinating its transaction, or sending its
+    /// command).
+    pub via: u32,
+}
+
+/// Who a claim belongs to in the lock table: its connection, through the
+/// shard it came from. A connection's own locks do not stop its commands
+/// (below) because those travel one path, in order, from its home; a
+/// connection that moved to another shard sends from there, and its new
+/// commands could overtake what its old home still has on the way (the
+/// write-back and unlock of its last transaction, already answered), so
+/// they wait for those locks like anyone else's.
+pub(crate) fn owner(client: u64, via: u32) -> u64 {
+    debug_assert!(client < 1 << 56, "client ids stay below 2^56");
+    (u64::from(via) << 56) | client
 }
 
 impl Claim {
+    /// The claim's identity in the lock table ([`owner`]).
+    pub fn owner(&self) -> u64 {
+        owner(self.client, self.via)
+    }
+
     /// Whether it names nothing (a WATCH registration).
     fn is_empty(&self) -> bool {
         !self.whole && self.keys.is_empty()
     }
 
     fn conflicts(&self, other: &Claim) -> bool {
-        if self.client == other.client {
+        if self.owner() == other.owner() {
             return true;
         }
         if self.whole || other.whole {
@@ -88,7 +112,8 @@ pub(crate) struct Waiting<W> {
 /// Who holds a lock: one connection's transactions, counted.
 #[derive(Clone, Copy, Debug)]
 struct Holder {
-    client: u64,
+    /// The connection through the shard it came from ([`owner`]).
+    owner: u64,
     count: u32,
 }
 
@@ -110,7 +135,10 @@ struct KeyHold {
 impl KeyHold {
     fn new(client: u64) -> Self {
         KeyHold {
-            first: Holder { client, count: 0 },
+            first: Holder {
+                owner: client,
+                count: 0,
+            },
             more: Vec::new(),
             writes: 0,
         }
@@ -122,18 +150,21 @@ impl KeyHold {
 
     /// Whether a claim of `client` (reading only, or not) must wait.
     fn blocks(&self, client: u64, read: bool) -> bool {
-        let other = self.holders().any(|h| h.client != client);
+        let other = self.holders().any(|h| h.owner != client);
         other && (!read || self.writes > 0)
     }
 
     /// Counts one more claim of `client`.
     fn add(&mut self, client: u64) {
-        if self.first.client == client {
+        if self.first.owner == client {
             self.first.count += 1;
         } else {
-            match self.more.iter_mut().find(|h| h.client == client) {
+            match self.more.iter_mut().find(|h| h.owner == client) {
                 Some(me) => me.count += 1,
-                None => self.more.push(Holder { client, count: 1 }),
+                None => self.more.push(Holder {
+                    owner: client,
+                    count: 1,
+                }),
             }
         }
     }
@@ -141,7 +172,7 @@ impl KeyHold {
     /// Counts one claim of `client` less; false when nobody holds the key
     /// any more.
     fn remove(&mut self, client: u64) -> bool {
-        if self.first.client == client {
+        if self.first.owner == client {
             self.first.count -= 1;
             if self.first.count == 0 {
                 match self.more.pop() {
@@ -149,7 +180,7 @@ impl KeyHold {
                     None => return false,
                 }
             }
-        } else if let Some(i) = self.more.iter().position(|h| h.client == client) {
+        } else if let Some(i) = self.more.iter().position(|h| h.owner == client) {
             self.more[i].count -= 1;
             if self.more[i].count == 0 {
                 self.more.swap_remove(i);
@@ -295,17 +326,17 @@ impl<W> Locks<W> {
     /// it sent them anyway, and letting its next transaction take keys its
     /// previous one still holds is what lets pipelined transactions overlap.
     fn blocked_by_held(&self, claim: &Claim) -> bool {
-        let other = |h: &Holder| h.client != claim.client;
+        let other = |h: &Holder| h.owner != claim.owner();
         if self.whole.as_ref().is_some_and(other) {
             return true;
         }
         if claim.whole {
-            return self.owners.values().any(|c| c.client != claim.client);
+            return self.owners.values().any(|c| c.owner() != claim.owner());
         }
         claim.keys.iter().any(|k| {
             self.held
                 .get(k)
-                .is_some_and(|h| h.blocks(claim.client, claim.read))
+                .is_some_and(|h| h.blocks(claim.owner(), claim.read))
         })
     }
 
@@ -324,7 +355,7 @@ impl<W> Locks<W> {
         }
         if !claim.whole
             && self.queued_whole == 0
-            && !self.queued_clients.contains_key(&claim.client)
+            && !self.queued_clients.contains_key(&claim.owner())
             && !claim.keys.iter().any(|k| self.queued_keys.contains_key(k))
         {
             return false;
@@ -358,7 +389,7 @@ impl<W> Locks<W> {
         }
         self.queued_whole += u32::from(claim.whole);
         self.queued_empty += u32::from(claim.is_empty());
-        *self.queued_clients.entry(claim.client).or_insert(0) += 1;
+        *self.queued_clients.entry(claim.owner()).or_insert(0) += 1;
         self.queue.push_back(Waiting { claim, what });
     }
 
@@ -370,7 +401,7 @@ impl<W> Locks<W> {
     /// Takes the locks of `claim` for `owner` (the caller checked
     /// [`may_go`](Self::may_go) or is granting from the queue).
     pub fn hold(&mut self, owner: TxId, claim: Claim) {
-        let client = claim.client;
+        let client = claim.owner();
         for k in &claim.keys {
             let h = self.held.entry(*k).or_insert_with(|| KeyHold::new(client));
             h.add(client);
@@ -382,10 +413,15 @@ impl<W> Locks<W> {
         if claim.whole {
             match self.whole.as_mut() {
                 Some(h) => {
-                    debug_assert_eq!(h.client, client, "one connection holds a shard");
+                    debug_assert_eq!(h.owner, client, "one connection holds a shard");
                     h.count += 1;
                 }
-                None => self.whole = Some(Holder { client, count: 1 }),
+                None => {
+                    self.whole = Some(Holder {
+                        owner: client,
+                        count: 1,
+                    })
+                }
             }
         }
         self.owners.insert(owner, claim);
@@ -409,7 +445,7 @@ impl<W> Locks<W> {
                 if !claim.read {
                     h.writes -= 1;
                 }
-                if !h.remove(claim.client) {
+                if !h.remove(claim.owner()) {
                     self.held.remove(k);
                 }
             }
@@ -465,29 +501,29 @@ impl<W> Locks<W> {
             let c = &w.claim;
             if !c.read && !c.whole && last_writer.is_some_and(|l| l.keys == c.keys) {
                 keep[i] = true;
-                kept_clients.insert(c.client);
+                kept_clients.insert(c.owner());
                 continue;
             }
             let other_granted = |client: u64| granted_named.iter().any(|&g| g != client);
-            let blocked = kept_clients.contains(&c.client)
+            let blocked = kept_clients.contains(&c.owner())
                 || (!c.is_empty()
                     && (kept_whole
                         || (c.whole && kept_named)
-                        || granted_whole.is_some_and(|g| g != c.client)
-                        || (c.whole && other_granted(c.client))
+                        || granted_whole.is_some_and(|g| g != c.owner())
+                        || (c.whole && other_granted(c.owner()))
                         || c.keys.iter().any(|k| {
                             kept_keys.get(k).is_some_and(|&w| w || !c.read)
                                 || granted_keys.get(k).is_some_and(|g| {
-                                    g.writer.is_some_and(|w| w != c.client)
+                                    g.writer.is_some_and(|w| w != c.owner())
                                         || (!c.read
                                             && (g.readers
-                                                || g.reader.is_some_and(|r| r != c.client)))
+                                                || g.reader.is_some_and(|r| r != c.owner())))
                                 })
                         })))
                 || self.blocked_by_held(c);
             if blocked {
                 keep[i] = true;
-                kept_clients.insert(c.client);
+                kept_clients.insert(c.owner());
                 if !c.read && !c.whole && !c.keys.is_empty() {
                     last_writer = Some(c);
                     // Every queued claim names only keys this kept writer
@@ -511,16 +547,16 @@ impl<W> Locks<W> {
                     }
                 }
             } else if !c.is_empty() {
-                granted_named.insert(c.client);
+                granted_named.insert(c.owner());
                 if c.whole {
-                    granted_whole = Some(c.client);
+                    granted_whole = Some(c.owner());
                 }
                 for k in &c.keys {
                     let g = granted_keys.entry(*k).or_default();
                     if !c.read {
-                        g.writer = Some(c.client);
-                    } else if g.reader.is_none_or(|r| r == c.client) {
-                        g.reader = Some(c.client);
+                        g.writer = Some(c.owner());
+                    } else if g.reader.is_none_or(|r| r == c.owner()) {
+                        g.reader = Some(c.owner());
                     } else {
                         g.readers = true;
                     }
@@ -545,10 +581,10 @@ impl<W> Locks<W> {
                 }
                 self.queued_whole -= u32::from(w.claim.whole);
                 self.queued_empty -= u32::from(w.claim.is_empty());
-                if let Some(n) = self.queued_clients.get_mut(&w.claim.client) {
+                if let Some(n) = self.queued_clients.get_mut(&w.claim.owner()) {
                     *n -= 1;
                     if *n == 0 {
-                        self.queued_clients.remove(&w.claim.client);
+                        self.queued_clients.remove(&w.claim.owner());
                     }
                 }
                 go.push(w);
@@ -575,6 +611,7 @@ mod tests {
             whole: false,
             client,
             read: false,
+            via: 0,
         }
     }
 
@@ -583,6 +620,21 @@ mod tests {
             read: true,
             ..claim(client, keys)
         }
+    }
+
+    #[test]
+    fn a_connections_own_locks_let_it_through_only_from_the_same_shard() {
+        let mut l: Locks<u32> = Locks::default();
+        l.hold(1, claim(100, &["a"]));
+        assert!(l.may_go(&claim(100, &["a"])), "its own, from its home");
+        let moved = Claim {
+            via: 2,
+            ..claim(100, &["a"])
+        };
+        assert!(!l.may_go(&moved), "its own, from a shard it moved to");
+        assert!(!l.may_go(&claim(200, &["a"])), "another connection's");
+        l.release(1);
+        assert!(l.may_go(&moved));
     }
 
     #[test]

@@ -1654,6 +1654,7 @@ impl<S: Service> Reactor<S> {
                         whole,
                         client,
                         read,
+                        via: peer as u32,
                     };
                     let goes = self.ex.lock_request(
                         &mut self.mesh,
@@ -1734,7 +1735,7 @@ impl<S: Service> Reactor<S> {
                     n,
                 } => {
                     let keys = b.args_at(first, n);
-                    if !self.ex.may_watch(client) {
+                    if !self.ex.may_watch(client, peer) {
                         self.ex
                             .defer_watch(Some(peer), dest, client, db, keys.to_owned_args());
                     } else {

@@ -558,8 +558,10 @@ impl<S: Service> Coordinator<S> {
     ) -> Draft<S> {
         let n = self.n;
         let mut claims = std::mem::take(&mut self.spare_claims);
+        let via = self.id as u32;
         claims.extend((0..n).map(|_| Claim {
             client: client.id,
+            via,
             read: true,
             keys: ex.locks.keys_vec(),
             ..Claim::default()
@@ -712,6 +714,7 @@ impl<S: Service> Coordinator<S> {
             .map(|s| {
                 let claim = Claim {
                     client: client.id,
+                    via: self.id as u32,
                     whole: true,
                     read,
                     ..Claim::default()
@@ -1111,6 +1114,7 @@ impl<S: Service> Coordinator<S> {
             whole: home.whole,
             client: home.client,
             read: home.read,
+            via: home.via,
         };
         // Free, so taken at once.
         let _ = ex.lock_home(op, claim, false, true);

@@ -178,6 +178,7 @@ impl<S: Service> Executor<S> {
     fn claim_with(&self, keys: Vec<u64>, client: &ClientCtx, args: Args<'_>) -> Claim {
         let mut claim = Claim {
             client: client.id,
+            via: client.home,
             keys,
             ..Claim::default()
         };
@@ -598,10 +599,11 @@ impl<S: Service> Executor<S> {
     /// Whether a WATCH of `client` may register now: nothing the client
     /// sent earlier waits in this shard's queue (it would run after, and a
     /// write of its own before WATCH must not count as a change).
-    pub fn may_watch(&self, client: u64) -> bool {
+    pub fn may_watch(&self, client: u64, via: usize) -> bool {
         !self.locks.active()
             || self.locks.may_go(&Claim {
                 client,
+                via: via as u32,
                 ..Claim::default()
             })
     }
@@ -617,6 +619,7 @@ impl<S: Service> Executor<S> {
     ) {
         let claim = Claim {
             client,
+            via: to.unwrap_or(self.id) as u32,
             ..Claim::default()
         };
         self.locks

@@ -46,6 +46,9 @@ pub(super) struct Client {
     _peer: std::net::TcpStream,
     /// Output taken from the connection, not yet split into replies.
     out: Vec<u8>,
+    /// The connection's id while it travels to `home` (`move_conn`):
+    /// found there by id once that shard has taken it in.
+    moving: Option<u64>,
 }
 
 pub(super) struct Sim<S: Service> {
@@ -129,6 +132,7 @@ impl<S: Service> Sim<S> {
                     gen: r.gens[idx as usize],
                     _peer: peer,
                     out: Vec::new(),
+                    moving: None,
                 });
                 return self.clients.len() - 1;
             }
@@ -139,6 +143,9 @@ impl<S: Service> Sim<S> {
 
     fn conn_mut(&mut self, c: usize) -> Option<&mut Conn<S>> {
         let cl = &self.clients[c];
+        if cl.moving.is_some() {
+            return None;
+        }
         let r = &mut self.shards[cl.home];
         if r.gens.get(cl.idx as usize) != Some(&cl.gen) {
             return None;
@@ -178,6 +185,25 @@ impl<S: Service> Sim<S> {
         }
     }
 
+    /// Hands client `c`'s connection to shard `to`, as a starved shard
+    /// does (`Reactor::move_if_movable`): it leaves with its home's next
+    /// step and arrives at `to`'s step after that. False when it may not
+    /// move now.
+    pub fn move_conn(&mut self, c: usize, to: usize) -> bool {
+        let (home, idx) = (self.clients[c].home, self.clients[c].idx);
+        let Some(id) = self.conn_mut(c).map(|conn| conn.st.client.id) else {
+            return false;
+        };
+        self.shards[home].move_if_movable(idx, to);
+        if self.conn_mut(c).is_some() {
+            return false;
+        }
+        let cl = &mut self.clients[c];
+        cl.home = to;
+        cl.moving = Some(id);
+        true
+    }
+
     /// Closes client `c`'s connection at its home shard right now, as
     /// CLIENT KILL does, whatever it has in flight.
     pub fn kill(&mut self, c: usize) {
@@ -212,6 +238,16 @@ impl<S: Service> Sim<S> {
             r.expire_waits();
         }
         r.turn();
+        for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
+            let Some(id) = cl.moving else {
+                continue;
+            };
+            if let Some(&idx) = r.ids.get(&id) {
+                cl.idx = idx;
+                cl.gen = r.gens[idx as usize];
+                cl.moving = None;
+            }
+        }
         // Take the output the flush would write.
         for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
             if r.gens.get(cl.idx as usize) != Some(&cl.gen) {

@@ -194,7 +194,7 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
-        let local_now = |r: &Self| r.ex.may_watch(client);
+        let local_now = |r: &Self| r.ex.may_watch(client, r.id);
         if groups.iter().all(|g| g.0 == self.id) && local_now(self) {
             for (_, keys) in &groups {
                 for k in keys.args().iter() {

@@ -789,3 +789,52 @@ fn groups_of_commands_by_copy_stay_atomic_in_random_interleavings() {
         assert!(joined > 40, "commands joined groups: {joined}");
     }
 }
+
+/// A connection answered a command run by copy moves to another shard
+/// while that command's write-back and unlock are still on their way to
+/// a key's owner; its next command reaches the owner first, from the new
+/// home, on another ring. It must wait for those locks as another
+/// connection's command would (its own, from its old home, are let
+/// through because they come in order on one ring): it then sees the
+/// write. The owner here drains the new home's ring first.
+#[test]
+fn a_moved_connection_waits_for_its_last_transactions_write_back() {
+    let n = 3;
+    let mut s = sim(n);
+    let (owner, old_home, new_home) = (1, 2, 0);
+    let c = s.connect(old_home);
+    let a = key_on("a", owner, n);
+    let b = key_on("b", old_home, n);
+    s.send(c, &[&["SET", &a, "10"], &["SET", &b, "5"]]);
+    s.settle();
+    assert_eq!(s.replies(c), ["OK", "OK"]);
+    // XFER b a runs by copy, coordinated by the old home: step it and the
+    // owner until it answers, the owner not stepped after that.
+    s.send(c, &[&["XFER", &b, &a]]);
+    let mut answered = Vec::new();
+    for _ in 0..50 {
+        s.step(old_home);
+        answered = s.replies(c);
+        if !answered.is_empty() {
+            break;
+        }
+        s.step(owner);
+    }
+    assert_eq!(answered, ["11"]);
+    // The old home looks at the connection once more (it reads nothing).
+    s.step(old_home);
+    assert!(
+        s.shards[owner].mesh.has_incoming(),
+        "the write-back is still on its way"
+    );
+    assert!(s.move_conn(c, new_home), "an answered connection moves");
+    s.step(old_home);
+    s.step(new_home);
+    s.send(c, &[&["GET", &a]]);
+    s.step(new_home);
+    s.settle();
+    assert_eq!(s.replies(c), ["11"]);
+    assert_eq!(value(&s, &a).as_deref(), Some("11"));
+    assert_eq!(value(&s, &b).as_deref(), Some("4"));
+    assert!(s.locks_idle());
+}
