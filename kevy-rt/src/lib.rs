@@ -1106,7 +1106,11 @@
 //! only from the shard that took them: in the lock table a claim is the
 //! connection *through a shard* (`lock::owner`), so a command sent from
 //! the new home waits for the old home's unlock and sees the write-back,
-//! as another connection's would. CLIENT LIST
+//! as another connection's would. The other tail is the withdrawal of a
+//! wait that ended (`Unpark`, after a timeout or CLIENT UNBLOCK): a key's
+//! owner withdraws a waiter only for the home that parked it, and a wait
+//! parked from the new home replaces one the old home left, so a client
+//! that blocks again from its new home keeps its place. CLIENT LIST
 //! or CLIENT KILL that asks every shard while a connection is in a ring
 //! does not see it: a window of one ring hop.
 //!

@@ -1848,8 +1848,8 @@ impl<S: Service> Reactor<S> {
                     }
                 }
                 Req::Wake { client, dest } => self.wake(peer, client, dest),
-                Req::Unpark { client } => self.ex.unpark(client),
-                Req::Unhold { client } => self.ex.hold(client, false),
+                Req::Unpark { client } => self.ex.unpark(client, peer),
+                Req::Unhold { client } => self.ex.hold(client, false, peer),
                 Req::Retry {
                     dest,
                     cmd,

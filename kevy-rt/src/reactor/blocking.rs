@@ -55,8 +55,8 @@ struct Waiter<S: Service> {
 /// A shard's waiters: one FIFO per key, waiters by client id (a client
 /// waits for one command at a time: it runs nothing else meanwhile).
 pub(super) struct Waiters<S: Service> {
-    by_client: HashMap<u64, Waiter<S>>,
-    queues: HashMap<(u32, Vec<u8>), VecDeque<u64>>,
+    by_client: HashMap<u64, Waiter<S>, ahash::RandomState>,
+    queues: HashMap<(u32, Vec<u8>), VecDeque<u64>, ahash::RandomState>,
     /// Keys with waiters that a write may have made servable.
     ready: Vec<(u32, Vec<u8>)>,
     /// Waiters of this reactor's own to serve from here as a transaction
@@ -72,8 +72,8 @@ pub(super) struct Waiters<S: Service> {
 impl<S: Service> Default for Waiters<S> {
     fn default() -> Self {
         Waiters {
-            by_client: HashMap::new(),
-            queues: HashMap::new(),
+            by_client: HashMap::default(),
+            queues: HashMap::default(),
             ready: Vec::new(),
             retry: Vec::new(),
             put_backs: Vec::new(),
@@ -261,10 +261,19 @@ impl<S: Service> Executor<S> {
         cmd: S::Cmd,
         args: Args<'_>,
     ) {
-        if let Some(w) = self.waiters.by_client.get_mut(&client.id) {
-            // Woken, found nothing after all: it keeps its place.
-            w.woken = false;
-            return;
+        match self.waiters.by_client.get_mut(&client.id) {
+            Some(w) if w.home == home => {
+                // Woken, found nothing after all: it keeps its place.
+                w.woken = false;
+                return;
+            }
+            Some(_) => {
+                // Left by a wait the client ended at a home it has since
+                // moved from, whose withdrawal is still on its way (and
+                // is ignored when it lands: `unpark`).
+                self.waiters.remove(client.id);
+            }
+            None => {}
         }
         let range = self.svc.wait_keys(cmd, args);
         let mut keys: Vec<Vec<u8>> = Vec::new();
@@ -311,17 +320,31 @@ impl<S: Service> Executor<S> {
         );
     }
 
-    /// Client `id` stops waiting (timed out, unblocked, disconnected).
-    pub fn unpark(&mut self, id: u64) {
-        self.waiters.remove(id);
+    /// Client `id` stops waiting (timed out, unblocked, disconnected), as
+    /// its home `from` says. A waiter parked for another home is a newer
+    /// wait of a client that moved since: it stays.
+    pub fn unpark(&mut self, id: u64, from: usize) {
+        if self
+            .waiters
+            .by_client
+            .get(&id)
+            .is_some_and(|w| w.home == from)
+        {
+            self.waiters.remove(id);
+        }
     }
 
     /// Client `id`, waiting on several shards, was granted to another
     /// shard (`hold`): its waiter here serves nobody and keeps its place
     /// until that shard has answered; or that shard found nothing after
     /// all (`!hold`) and the waiter serves again.
-    pub fn hold(&mut self, id: u64, hold: bool) {
-        let Some(w) = self.waiters.by_client.get_mut(&id) else {
+    pub fn hold(&mut self, id: u64, hold: bool, from: usize) {
+        let Some(w) = self
+            .waiters
+            .by_client
+            .get_mut(&id)
+            .filter(|w| w.home == from)
+        else {
             return;
         };
         w.woken = hold;
@@ -339,17 +362,13 @@ impl<S: Service> Executor<S> {
     /// key's head until the answer.
     pub fn serve(&mut self, wire: &mut impl Wire<S>) {
         let mut later = Vec::new();
-        while let Some((db, key)) = self.waiters.ready.pop() {
-            while let Some(&id) = self
-                .waiters
-                .queues
-                .get(&(db, key.clone()))
-                .and_then(|q| q.front())
-            {
+        while let Some(qk) = self.waiters.ready.pop() {
+            let (db, ref key) = qk;
+            while let Some(&id) = self.waiters.queues.get(&qk).and_then(|q| q.front()) {
                 let Some(w) = self.waiters.by_client.get(&id) else {
                     break;
                 };
-                if w.woken || !self.svc.wakes(&mut self.shard, db, w.cmd, &key) {
+                if w.woken || !self.svc.wakes(&mut self.shard, db, w.cmd, key) {
                     break;
                 }
                 if self.locks.active() {
@@ -664,7 +683,7 @@ impl<S: Service> Reactor<S> {
                 let id = st.client.id;
                 for &s in w.owners.iter() {
                     if s == self.id {
-                        self.ex.hold(id, false);
+                        self.ex.hold(id, false, self.id);
                     } else {
                         self.mesh.batch(s).reqs.push(Req::Unhold { client: id });
                     }
@@ -697,7 +716,7 @@ impl<S: Service> Reactor<S> {
 
     pub(super) fn stop_waiter(&mut self, owner: usize, client: u64) {
         if owner == self.id {
-            self.ex.unpark(client);
+            self.ex.unpark(client, self.id);
         } else {
             self.batch(owner).reqs.push(Req::Unpark { client });
         }
@@ -758,7 +777,7 @@ impl<S: Service> Reactor<S> {
         };
         if hold {
             // This shard's own waiter must not serve it too.
-            self.ex.hold(client, true);
+            self.ex.hold(client, true, self.id);
         }
         self.batch(peer).resps.push(Resp::Woken { client, answer });
     }

@@ -1388,7 +1388,7 @@ impl<S: Service> Coordinator<S> {
         } else if tx.woken {
             for &s in &tx.owners {
                 if s == self.id {
-                    ex.unpark(tx.client.id);
+                    ex.unpark(tx.client.id, self.id);
                 } else {
                     wire.batch(s).reqs.push(Req::Unpark {
                         client: tx.client.id,

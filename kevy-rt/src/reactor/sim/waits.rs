@@ -390,3 +390,51 @@ fn a_woken_pop_waits_for_a_transaction_that_took_its_key_meanwhile() {
     s.settle();
     assert_eq!(s.replies(c), [format!("[{a},w]")]);
 }
+
+/// A client whose wait ended (here, timed out) moves to another shard
+/// while its old home's withdrawal (`Unpark`) is still on its way to the
+/// key's owner, and blocks again from its new home. The owner, draining
+/// the new home's ring first, must keep the new wait: the stale
+/// withdrawal is the old home's, and the waiter it named is gone. A push
+/// then serves the client.
+#[test]
+fn a_wait_from_a_new_home_outlives_the_old_homes_withdrawal() {
+    let n = 3;
+    let mut s = Sim::new(Arc::new(Toy), n);
+    let (owner, old_home, new_home) = (1, 2, 0);
+    let w = s.connect(old_home);
+    let p = s.connect(owner);
+    let k = key_on("q", owner, n);
+    s.send(w, &[&["BPOP", &k, "5"]]);
+    // Waits on the owner, then times out at its home; the owner is not
+    // stepped after the timeout.
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        s.step(old_home);
+        got = s.replies(w);
+        if !got.is_empty() {
+            break;
+        }
+        s.step(owner);
+    }
+    assert_eq!(got, ["nil"]);
+    s.step(old_home);
+    assert!(
+        s.shards[owner].mesh.has_incoming(),
+        "the withdrawal travels"
+    );
+    assert!(s.move_conn(w, new_home), "a client that timed out moves");
+    s.step(old_home);
+    s.step(new_home);
+    s.send(w, &[&["BPOP", &k, "0"]]);
+    s.step(new_home);
+    s.step(owner);
+    s.settle();
+    assert!(s.replies(w).is_empty(), "it waits again");
+    assert_eq!(s.waiters(owner), 1, "parked on the owner");
+    s.send(p, &[&["PUSH", &k, "x"]]);
+    s.settle();
+    assert_eq!(s.replies(p), ["OK"]);
+    assert_eq!(s.replies(w), [format!("[{k},x]")]);
+    assert_eq!(s.waiters(owner), 0);
+}
