@@ -156,6 +156,13 @@ mod tests {
 /// x86-64, to its most negative value, so Redis calls it negative.
 pub fn parse_timeout(a: &[u8]) -> Result<u64, &'static str> {
     const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    // Whole seconds, as clients mostly send them (and a waiter's command
+    // runs again each time it is served): exact without the long double,
+    // and at most 10^12 s, far inside the range checks below.
+    if !a.is_empty() && a.len() <= 12 && a.iter().all(u8::is_ascii_digit) {
+        let secs = a.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        return Ok(secs * 1000);
+    }
     let ld = kevy_store::num::LongDouble::parse(a).ok_or(NOT_FLOAT)?;
     let f = ld.to_f64();
     let mut ms = (f * 1000.0).ceil();
@@ -217,5 +224,17 @@ mod timeout_tests {
             );
         }
         assert!(parse_timeout(b"9.2e15").is_ok());
+        // Whole seconds (the short path) and the same values in the long
+        // double's syntax agree.
+        for (whole, float) in [
+            (&b"7"[..], &b"7.0"[..]),
+            (b"0007", b"7e0"),
+            (b"999999999999", b"999999999999.0"),
+            (b"1000000000000", b"1e12"),
+        ] {
+            assert_eq!(parse_timeout(whole), parse_timeout(float), "{whole:?}");
+            assert!(parse_timeout(whole).is_ok());
+        }
+        assert_eq!(parse_timeout(b"0007"), Ok(7000));
     }
 }
