@@ -1743,7 +1743,10 @@ impl<S: Service> Reactor<S> {
                             .register_watch(&mut self.mesh, Some(peer), dest, client, db, keys);
                     }
                 }
-                Req::Unwatch { client } => self.svc.unwatch(&mut self.ex.shard, client),
+                Req::Unwatch { client } => {
+                    let watcher = crate::lock::owner(client, peer as u32);
+                    self.svc.unwatch(&mut self.ex.shard, watcher);
+                }
                 Req::Clients { op } => self.send_infos(peer, op),
                 Req::Kill { op, n } => {
                     for id in ids.by_ref().take(n as usize) {

@@ -859,11 +859,16 @@ pub trait Service: Send + Sync + Sized + 'static {
         out.extend_from_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" });
     }
 
-    /// Registers `client`'s WATCH of `key` in database `db`.
+    /// Registers `client`'s WATCH of `key` in database `db`. `client`
+    /// names a watcher, not only a connection: the runtime passes the
+    /// connection through the shard it sent from (`lock::owner`), so a
+    /// connection that moved keeps its new watches apart from what its
+    /// old home still drops.
     fn watch(&self, shard: &mut Self::Shard, client: u64, db: u32, key: &[u8]);
-    /// Drops every WATCH of `client` on `shard`.
+    /// Drops every WATCH of watcher `client` on `shard`.
     fn unwatch(&self, shard: &mut Self::Shard, client: u64);
-    /// Whether a key `client` watches on `shard` changed since its WATCH.
+    /// Whether a key watcher `client` watches on `shard` changed since
+    /// its WATCH.
     fn watch_changed(&self, shard: &mut Self::Shard, client: u64) -> bool;
 }
 

@@ -345,7 +345,7 @@ impl<S: Service> Executor<S> {
             );
             return None;
         }
-        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
+        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.owner());
         if hold {
             self.locks.hold(tx_id(self.id, op), claim);
         } else {
@@ -429,7 +429,7 @@ impl<S: Service> Executor<S> {
         claim: Claim,
         watch: bool,
     ) {
-        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.client);
+        let changed = watch && self.svc.watch_changed(&mut self.shard, claim.owner());
         self.locks.hold(tx_id(from, op), claim);
         if from == self.id {
             self.local.push(Local::Locked { op, changed });
@@ -636,8 +636,9 @@ impl<S: Service> Executor<S> {
         db: u32,
         keys: Args<'_>,
     ) {
+        let watcher = crate::lock::owner(client, to.unwrap_or(self.id) as u32);
         for k in keys.iter() {
-            self.svc.watch(&mut self.shard, client, db, k);
+            self.svc.watch(&mut self.shard, watcher, db, k);
         }
         match to {
             Some(peer) => {

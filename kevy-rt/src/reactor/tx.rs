@@ -194,11 +194,15 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
+        // Watches are the connection's through its home, as locks are
+        // (`lock::owner`): an UNWATCH still on its way from a home it has
+        // left drops none of the watches it sets from here.
+        let watcher = crate::lock::owner(client, self.id as u32);
         let local_now = |r: &Self| r.ex.may_watch(client, r.id);
         if groups.iter().all(|g| g.0 == self.id) && local_now(self) {
             for (_, keys) in &groups {
                 for k in keys.args().iter() {
-                    self.svc.watch(&mut self.ex.shard, client, db, k);
+                    self.svc.watch(&mut self.ex.shard, watcher, db, k);
                 }
             }
             return st.push_ready(b"+OK\r\n");
@@ -215,7 +219,7 @@ impl<S: Service> Reactor<S> {
             if s == self.id {
                 if local_now(self) {
                     for k in keys.args().iter() {
-                        self.svc.watch(&mut self.ex.shard, client, db, k);
+                        self.svc.watch(&mut self.ex.shard, watcher, db, k);
                     }
                     fo.add_owned(p, b"+OK\r\n".to_vec());
                 } else {
@@ -251,7 +255,8 @@ impl<S: Service> Reactor<S> {
             }
             done.push(s);
             if s == self.id {
-                self.svc.unwatch(&mut self.ex.shard, client);
+                let watcher = crate::lock::owner(client, self.id as u32);
+                self.svc.unwatch(&mut self.ex.shard, watcher);
             } else {
                 self.batch(s).reqs.push(Req::Unwatch { client });
             }
@@ -488,7 +493,8 @@ impl<S: Service> Reactor<S> {
             self.ex.effects.checkpoint()
         });
         let mut out = self.pool.get();
-        if watch && self.svc.watch_changed(&mut self.ex.shard, st.client.id) {
+        let watcher = crate::lock::owner(st.client.id, self.id as u32);
+        if watch && self.svc.watch_changed(&mut self.ex.shard, watcher) {
             Reply::new(&mut out, st.client.resp3).null_array();
         } else {
             if exec {

@@ -838,3 +838,41 @@ fn a_moved_connection_waits_for_its_last_transactions_write_back() {
     assert_eq!(value(&s, &b).as_deref(), Some("4"));
     assert!(s.locks_idle());
 }
+
+/// A connection's UNWATCH is answered while its old home's message that
+/// drops the watch is still on its way to the key's owner; it moves and
+/// WATCHes the key again from its new home, which the owner hears first.
+/// The late drop is the old home's and leaves the new watch: another
+/// client's write then fails the EXEC.
+#[test]
+fn a_watch_from_a_new_home_outlives_the_old_homes_unwatch() {
+    let n = 3;
+    let mut s = sim(n);
+    let (owner, old_home, new_home) = (1, 2, 0);
+    let c = s.connect(old_home);
+    let p = s.connect(owner);
+    let k = key_on("w", owner, n);
+    s.send(c, &[&["WATCH", &k]]);
+    s.settle();
+    assert_eq!(s.replies(c), ["OK"]);
+    s.send(c, &[&["UNWATCH"]]);
+    s.step(old_home);
+    assert_eq!(s.replies(c), ["OK"]);
+    s.step(old_home);
+    assert!(s.shards[owner].mesh.has_incoming(), "the drop travels");
+    assert!(s.move_conn(c, new_home), "an unwatched connection moves");
+    s.step(old_home);
+    s.step(new_home);
+    s.send(c, &[&["WATCH", &k]]);
+    s.step(new_home);
+    s.step(owner);
+    s.settle();
+    assert_eq!(s.replies(c), ["OK"]);
+    s.send(p, &[&["SET", &k, "changed"]]);
+    s.settle();
+    assert_eq!(s.replies(p), ["OK"]);
+    s.send(c, &[&["MULTI"], &["SET", &k, "mine"], &["EXEC"]]);
+    s.settle();
+    assert_eq!(s.replies(c), ["OK", "QUEUED", "nil"]);
+    assert_eq!(value(&s, &k).as_deref(), Some("changed"));
+}
