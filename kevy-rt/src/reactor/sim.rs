@@ -204,6 +204,35 @@ impl<S: Service> Sim<S> {
         true
     }
 
+    /// Steps shard `home` and shard `owner` in turn until client `c` has
+    /// replies, which it returns: `owner` is not stepped after the step
+    /// that answered, so what `home` sent it on that step waits on its
+    /// ring.
+    pub fn answer_ahead_of(&mut self, c: usize, home: usize, owner: usize) -> Vec<String> {
+        for _ in 0..50 {
+            self.step(home);
+            let got = self.replies(c);
+            if !got.is_empty() {
+                return got;
+            }
+            self.step(owner);
+        }
+        panic!("no answer in 50 steps of shards {home} and {owner}");
+    }
+
+    /// Moves answered client `c` to shard `to` while shard `owner` has yet
+    /// to read what its home sent it last (the tail of that answer): the
+    /// home looks at the connection once more (it reads nothing), hands
+    /// it over, and `to` takes it in. Then `c` sends from `to`.
+    pub fn move_ahead_of_tail(&mut self, c: usize, to: usize, owner: usize) {
+        let home = self.clients[c].home;
+        self.step(home);
+        assert!(self.shards[owner].mesh.has_incoming(), "the tail travels");
+        assert!(self.move_conn(c, to), "an answered connection moves");
+        self.step(home);
+        self.step(to);
+    }
+
     /// Closes client `c`'s connection at its home shard right now, as
     /// CLIENT KILL does, whatever it has in flight.
     pub fn kill(&mut self, c: usize) {

@@ -811,25 +811,8 @@ fn a_moved_connection_waits_for_its_last_transactions_write_back() {
     // XFER b a runs by copy, coordinated by the old home: step it and the
     // owner until it answers, the owner not stepped after that.
     s.send(c, &[&["XFER", &b, &a]]);
-    let mut answered = Vec::new();
-    for _ in 0..50 {
-        s.step(old_home);
-        answered = s.replies(c);
-        if !answered.is_empty() {
-            break;
-        }
-        s.step(owner);
-    }
-    assert_eq!(answered, ["11"]);
-    // The old home looks at the connection once more (it reads nothing).
-    s.step(old_home);
-    assert!(
-        s.shards[owner].mesh.has_incoming(),
-        "the write-back is still on its way"
-    );
-    assert!(s.move_conn(c, new_home), "an answered connection moves");
-    s.step(old_home);
-    s.step(new_home);
+    assert_eq!(s.answer_ahead_of(c, old_home, owner), ["11"]);
+    s.move_ahead_of_tail(c, new_home, owner);
     s.send(c, &[&["GET", &a]]);
     s.step(new_home);
     s.settle();
@@ -856,13 +839,8 @@ fn a_watch_from_a_new_home_outlives_the_old_homes_unwatch() {
     s.settle();
     assert_eq!(s.replies(c), ["OK"]);
     s.send(c, &[&["UNWATCH"]]);
-    s.step(old_home);
-    assert_eq!(s.replies(c), ["OK"]);
-    s.step(old_home);
-    assert!(s.shards[owner].mesh.has_incoming(), "the drop travels");
-    assert!(s.move_conn(c, new_home), "an unwatched connection moves");
-    s.step(old_home);
-    s.step(new_home);
+    assert_eq!(s.answer_ahead_of(c, old_home, owner), ["OK"]);
+    s.move_ahead_of_tail(c, new_home, owner);
     s.send(c, &[&["WATCH", &k]]);
     s.step(new_home);
     s.step(owner);

@@ -405,27 +405,10 @@ fn a_wait_from_a_new_home_outlives_the_old_homes_withdrawal() {
     let w = s.connect(old_home);
     let p = s.connect(owner);
     let k = key_on("q", owner, n);
+    // Waits on the owner, then times out at its home.
     s.send(w, &[&["BPOP", &k, "5"]]);
-    // Waits on the owner, then times out at its home; the owner is not
-    // stepped after the timeout.
-    let mut got = Vec::new();
-    for _ in 0..50 {
-        s.step(old_home);
-        got = s.replies(w);
-        if !got.is_empty() {
-            break;
-        }
-        s.step(owner);
-    }
-    assert_eq!(got, ["nil"]);
-    s.step(old_home);
-    assert!(
-        s.shards[owner].mesh.has_incoming(),
-        "the withdrawal travels"
-    );
-    assert!(s.move_conn(w, new_home), "a client that timed out moves");
-    s.step(old_home);
-    s.step(new_home);
+    assert_eq!(s.answer_ahead_of(w, old_home, owner), ["nil"]);
+    s.move_ahead_of_tail(w, new_home, owner);
     s.send(w, &[&["BPOP", &k, "0"]]);
     s.step(new_home);
     s.step(owner);
