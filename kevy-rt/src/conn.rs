@@ -322,15 +322,21 @@ impl<S: Service> ConnState<S> {
     pub fn push_limited(&mut self, first: u8, rest: &[u8], limit: OutputLimit, now_ms: u64) {
         self.push_message(first, rest);
         if self.over_limit(limit, now_ms) {
-            eprintln!(
-                "kevy: client id={} addr={} closed for overcoming of output buffer limits",
-                self.client.id, self.client.peer
-            );
-            self.closing = true;
-            self.wbuf = Vec::new();
-            self.wpos = 0;
-            self.pushes = Vec::new();
+            self.close_over_limit();
         }
+    }
+
+    /// Closes a subscriber whose output broke its limit, as Redis does:
+    /// logged, and what it still had to write dropped.
+    pub fn close_over_limit(&mut self) {
+        eprintln!(
+            "kevy: client id={} addr={} closed for overcoming of output buffer limits",
+            self.client.id, self.client.peer
+        );
+        self.closing = true;
+        self.wbuf = Vec::new();
+        self.wpos = 0;
+        self.pushes = Vec::new();
     }
 
     /// Whether a subscriber's output broke `limit` (Redis's

@@ -604,11 +604,7 @@ fn push_to<S: Service>(
                 Gets::Held => {
                     count += 1;
                     if !m.hold(src, frame, limit) && !c.st.closing {
-                        eprintln!(
-                            "kevy: client id={} addr={} closed for overcoming of output buffer limits",
-                            c.st.client.id, c.st.client.peer
-                        );
-                        c.st.closing = true;
+                        c.st.close_over_limit();
                         if !c.in_write {
                             c.in_write = true;
                             writes.push(idx);

@@ -159,9 +159,10 @@ pub fn parse_timeout(a: &[u8]) -> Result<u64, &'static str> {
     // Whole seconds, as clients mostly send them (and a waiter's command
     // runs again each time it is served): exact without the long double,
     // and at most 10^12 s, far inside the range checks below.
-    if !a.is_empty() && a.len() <= 12 && a.iter().all(u8::is_ascii_digit) {
-        let secs = a.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-        return Ok(secs * 1000);
+    if let Some(secs) =
+        kevy_store::num::parse_i64(a).filter(|s| (0..=1_000_000_000_000).contains(s))
+    {
+        return Ok(secs as u64 * 1000);
     }
     let ld = kevy_store::num::LongDouble::parse(a).ok_or(NOT_FLOAT)?;
     let f = ld.to_f64();
