@@ -8,6 +8,7 @@
 
 mod args;
 mod parser;
+mod peek;
 mod reply;
 mod value;
 
@@ -16,5 +17,6 @@ pub use parser::{
     split_line, Parse, Parser, ProtoError, INLINE_MAX, MAX_BULK_LEN, MAX_MULTIBULK_LEN,
     UNAUTH_MAX_BULK_LEN, UNAUTH_MAX_MULTIBULK_LEN,
 };
+pub use peek::peek_frame;
 pub use reply::{format_double, Reply};
 pub use value::{array_elems, scalar, skip_value, split_array, Elems};

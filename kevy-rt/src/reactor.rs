@@ -51,6 +51,11 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// sleeper a context switch plus, on an idle core, the core's way out of
 /// idle, which on virtual machines alone can take longer than the answer.
 const ANSWER_SPIN_US: u64 = 100;
+/// Commands whose keys are hinted to the cache ahead of running them, in
+/// a pipeline or a batch from a peer ([`Service::prefetch`]): enough to
+/// overlap the loads of a 16-deep pipeline, few enough that the lines
+/// they bring in are still in L1 when their commands run.
+const PREFETCH_AHEAD: usize = 16;
 
 mod accept;
 mod balance;
@@ -906,6 +911,9 @@ impl<S: Service> Reactor<S> {
             self.sync_auth_limits(c);
         }
         c.io.partial = false;
+        // Commands already hinted, after the one running, before the next
+        // look ahead at the pipeline.
+        let mut hinted = 0usize;
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -920,6 +928,13 @@ impl<S: Service> Reactor<S> {
                     break;
                 }
                 Ok(Parse::Complete(used)) => {
+                    // More commands behind this one: hint their keys now,
+                    // so their loads overlap while this one runs.
+                    hinted = hinted.saturating_sub(1);
+                    if hinted == 0 && used < input.len() {
+                        let db = c.st.client.db as usize;
+                        hinted = self.prefetch_pipeline(db, &input[used..]);
+                    }
                     let args = c.io.parser.args(input);
                     if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {
                         // It stays in the buffer until the pause ends.
@@ -952,6 +967,36 @@ impl<S: Service> Reactor<S> {
             }
         }
         false
+    }
+
+    /// Hints the keys of the next commands in a connection's buffer
+    /// (up to [`PREFETCH_AHEAD`] frames) that live here to the cache
+    /// ([`Service::prefetch`]): in a keyspace bigger than the caches each
+    /// lookup otherwise waits for two loads in turn, and that wait is most
+    /// of what a pipelined GET costs. Returns how many commands the look
+    /// covered, so the next look comes after they ran.
+    #[inline]
+    fn prefetch_pipeline(&self, db: usize, input: &[u8]) -> usize {
+        let mut hashes = [0u64; PREFETCH_AHEAD];
+        let (mut k, mut frames, mut at) = (0, 0, 0);
+        while frames < PREFETCH_AHEAD {
+            let Some((len, key)) = kevy_resp::peek_frame(&input[at..]) else {
+                break;
+            };
+            if let Some(r) = key {
+                let key = &input[at + r.start..at + r.end];
+                if self.n == 1 || shard_of(key, self.n) == self.id {
+                    hashes[k] = self.svc.prefetch(&self.ex.shard, db, key);
+                    k += 1;
+                }
+            }
+            frames += 1;
+            at += len;
+        }
+        for &h in &hashes[..k] {
+            self.svc.prefetch_chain(&self.ex.shard, db, h);
+        }
+        frames
     }
 
     /// Whether CLIENT PAUSE holds this command now: every command under
@@ -1572,6 +1617,34 @@ impl<S: Service> Reactor<S> {
         }
     }
 
+    /// Hints the keys of the commands `reqs[from..]` of a peer's batch
+    /// (up to [`PREFETCH_AHEAD`]), as `prefetch_pipeline` does for a
+    /// connection's: the key of most commands is their first argument.
+    #[inline]
+    fn prefetch_batch(&self, b: &Batch<S>, from: usize) {
+        let mut hashes = [(0u64, 0usize); PREFETCH_AHEAD];
+        let mut k = 0;
+        for req in &b.reqs[from..b.reqs.len().min(from + PREFETCH_AHEAD)] {
+            let (Req::Exec {
+                client, first, n, ..
+            }
+            | Req::TxExec {
+                client, first, n, ..
+            }) = req
+            else {
+                continue;
+            };
+            if *n > 1 {
+                let (db, key) = (client.db as usize, b.args_at(*first, *n).get(1));
+                hashes[k] = (self.svc.prefetch(&self.ex.shard, db, key), db);
+                k += 1;
+            }
+        }
+        for &(h, db) in &hashes[..k] {
+            self.svc.prefetch_chain(&self.ex.shard, db, h);
+        }
+    }
+
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
         for c in b.conns.drain(..) {
             self.adopt(*c);
@@ -1588,7 +1661,10 @@ impl<S: Service> Reactor<S> {
         // A transaction whose lock request was refused: what followed it
         // here is dropped (its coordinator sends it again in order).
         let mut refused_tx: Option<u32> = None;
-        for req in &b.reqs {
+        for (i, req) in b.reqs.iter().enumerate() {
+            if i % PREFETCH_AHEAD == 0 && b.reqs.len() > 1 {
+                self.prefetch_batch(b, i);
+            }
             match *req {
                 Req::Exec {
                     dest,

@@ -968,6 +968,16 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
+    fn prefetch(&self, shard: &Shard, db: usize, key: &[u8]) -> u64 {
+        shard.store.prefetch(db, key)
+    }
+
+    #[inline(always)]
+    fn prefetch_chain(&self, shard: &Shard, db: usize, token: u64) {
+        shard.store.prefetch_chain(db, token);
+    }
+
+    #[inline(always)]
     fn runs_apart(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & (flag::RUNS_SCRIPT | flag::BLOCKING) != 0
     }

@@ -130,7 +130,10 @@
 //! - [`Store::used_memory`] is an estimate from these structure sizes with
 //!   glibc malloc's per-allocation overhead; it is exact for the structure
 //!   and within allocator rounding for values.
-#![forbid(unsafe_code)]
+//!
+//! The crate has no `unsafe` code but one line: the cache prefetch hint
+//! (`dict::prefetch_line`), which cannot fault whatever address it gets.
+#![deny(unsafe_code)]
 
 pub mod access;
 pub mod bitops;
@@ -294,6 +297,23 @@ impl Store {
             &mut self.obs,
             &self.access,
         )
+    }
+
+    /// A hint that `key` of database `db` is about to be looked up: see
+    /// [`dict::Dict::prefetch`]. Returns the hash that
+    /// [`prefetch_chain`](Self::prefetch_chain) takes.
+    #[inline]
+    pub fn prefetch(&self, db: usize, key: &[u8]) -> u64 {
+        self.dbs.get(db).map_or(0, |ks| ks.keys().prefetch(key))
+    }
+
+    /// The second step of [`prefetch`](Self::prefetch), for the same
+    /// database.
+    #[inline]
+    pub fn prefetch_chain(&self, db: usize, hash: u64) {
+        if let Some(ks) = self.dbs.get(db) {
+            ks.keys().prefetch_chain(hash);
+        }
     }
 
     /// SWAPDB: exchanges two databases' contents. Observers hear of it

@@ -3,7 +3,8 @@
 //! scripts call ([`lua`]).
 //!
 //! This is the only crate in kevy that calls libc or Lua's C API, and the
-//! only one with `unsafe` code besides kevy-rt's ring. Every libc call goes
+//! only one with `unsafe` code besides kevy-rt's ring and kevy-store's cache
+//! prefetch hint. Every libc call goes
 //! through the `syscall!` macro, which turns the C `-1`-and-`errno`
 //! convention into `io::Result`, and every `unsafe` block carries a
 //! `// SAFETY:` line saying why it holds (enforced by
