@@ -307,6 +307,24 @@ impl Store {
         self.dbs.get(db).map_or(0, |ks| ks.keys().prefetch(key))
     }
 
+    /// Hints the first 16 of `keys` (a command's several keys, about to
+    /// be looked up one after another) in both steps, so their loads
+    /// overlap: see [`dict::Dict::prefetch`].
+    pub fn prefetch_keys<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let Some(ks) = self.dbs.get(db) else {
+            return;
+        };
+        let mut hashes = [0u64; 16];
+        let mut n = 0;
+        for key in keys.into_iter().take(hashes.len()) {
+            hashes[n] = ks.keys().prefetch(key);
+            n += 1;
+        }
+        for &h in &hashes[..n] {
+            ks.keys().prefetch_chain(h);
+        }
+    }
+
     /// The second step of [`prefetch`](Self::prefetch), for the same
     /// database.
     #[inline]

@@ -541,6 +541,10 @@ fn cmd_setrange(ctx: &mut Ctx<'_>) {
 fn cmd_mget(ctx: &mut Ctx<'_>) {
     let n = ctx.args.len() - 1;
     ctx.out.array(n);
+    if n > 1 {
+        let keys = (1..=n).map(|i| ctx.args.get(i));
+        ctx.shard.store.prefetch_keys(ctx.db, keys);
+    }
     let mut db = ctx.shard.store.db(ctx.db);
     for i in 1..=n {
         match db.get(ctx.args.get(i)).and_then(Value::as_str) {
@@ -588,6 +592,10 @@ fn mset_generic(ctx: &mut Ctx<'_>, nx: bool, name: &'static str) {
         .step_by(2)
         .map(|i| (ctx.args.get(i), ctx.args.get(i + 1)))
         .collect();
+    if pairs.len() > 1 {
+        let keys = pairs.iter().map(|p| p.0);
+        ctx.shard.store.prefetch_keys(ctx.db, keys);
+    }
     let done = op_mset(ctx, &pairs, nx);
     if nx {
         ctx.out.int(done as i64);
