@@ -2,6 +2,9 @@
 //! INCR, on a store of 100k keys shaped like redis-benchmark's
 //! (`key:000000012345`, 3-byte values). The reference point is a std
 //! `HashMap<Vec<u8>, Vec<u8>>` doing the same lookups and overwrites.
+//! `kevy_get_pipeline_16` parses, looks up and answers GETs sixteen frames
+//! at a time, as the reactor runs a pipeline, and `…_prefetched` hints the
+//! sixteen keys to the cache first, as the reactor does.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kevy_store::{SetCond, SetTtl, Store, StrValue};
@@ -59,6 +62,62 @@ fn store_ops(c: &mut Criterion) {
             }
         })
     });
+    // GET as a server runs a 16-deep pipeline of them: parse each frame,
+    // look the key up, write the reply; without and with the keys of the
+    // sixteen hinted to the cache first (what the reactor does). Between
+    // two lookups there is more work than the CPU looks ahead over, so
+    // without the hints each lookup's cache misses come one after another.
+    let frames: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| {
+            let mut f = format!("*2\r\n$3\r\nGET\r\n${}\r\n", k.len()).into_bytes();
+            f.extend_from_slice(k);
+            f.extend_from_slice(b"\r\n");
+            f
+        })
+        .collect();
+    let mut pipeline = Vec::new();
+    let mut parser = kevy_resp::Parser::new();
+    let mut out = Vec::new();
+    for prefetch in [false, true] {
+        let name = if prefetch {
+            "kevy_get_pipeline_16_prefetched"
+        } else {
+            "kevy_get_pipeline_16"
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for _ in 0..BATCH / 16 {
+                    pipeline.clear();
+                    for i in 0..16 {
+                        pipeline.extend_from_slice(&frames[(at + i) % KEYS]);
+                    }
+                    if prefetch {
+                        let mut rest = &pipeline[..];
+                        let mut group = Vec::with_capacity(16);
+                        while let Some((len, key)) = kevy_resp::peek_frame(rest) {
+                            group.push(&rest[key.unwrap()]);
+                            rest = &rest[len..];
+                        }
+                        st.prefetch_keys(0, group);
+                    }
+                    out.clear();
+                    let mut input = &pipeline[..];
+                    let mut db = st.db(0);
+                    while let Ok(kevy_resp::Parse::Complete(used)) = parser.parse(input) {
+                        let args = parser.args(input);
+                        let v = db.get_str(args.get(1)).unwrap();
+                        let mut digits = [0u8; 20];
+                        let v = v.unwrap().as_bytes(&mut digits);
+                        kevy_resp::Reply::new(&mut out, false).bulk(v);
+                        input = &input[used..];
+                    }
+                    black_box(out.len());
+                    at = (at + 16) % KEYS;
+                }
+            })
+        });
+    }
     g.bench_function("kevy_set_overwrite", |b| {
         b.iter(|| {
             let mut db = st.db(0);
