@@ -77,12 +77,12 @@
 //!    When more commands wait behind the one it parsed (a pipeline), it
 //!    first looks ahead at the next 16 frames (`kevy_resp::peek_frame`)
 //!    and hints the keys that live here to the cache
-//!    ([`Service::prefetch`]): in a keyspace bigger than the caches, a
+//!    ([`Service::prefetch_keys`]): in a keyspace bigger than the caches, a
 //!    lookup otherwise waits for two memory loads in turn, and that wait
 //!    is most of what a pipelined GET costs; hinted together, the loads of
 //!    sixteen commands overlap. A shard does the same for every sixteen
-//!    commands of a batch from a peer. A lone command is not looked ahead
-//!    of.
+//!    commands of a batch from a peer, and for a MULTI block it runs
+//!    inline. A lone command is not looked ahead of.
 //! 2. Each command gets the connection's next sequence number.
 //! 3. `Service::route` resolves it once (the command table knows the key
 //!    positions). A command whose keys all live on the home shard runs inline

@@ -971,31 +971,30 @@ impl<S: Service> Reactor<S> {
 
     /// Hints the keys of the next commands in a connection's buffer
     /// (up to [`PREFETCH_AHEAD`] frames) that live here to the cache
-    /// ([`Service::prefetch`]): in a keyspace bigger than the caches each
-    /// lookup otherwise waits for two loads in turn, and that wait is most
-    /// of what a pipelined GET costs. Returns how many commands the look
-    /// covered, so the next look comes after they ran.
+    /// ([`Service::prefetch_keys`]): in a keyspace bigger than the caches
+    /// each lookup otherwise waits for two loads in turn, and that wait is
+    /// most of what a pipelined GET costs. Returns how many commands the
+    /// look covered, so the next look comes after they ran.
     #[inline]
     fn prefetch_pipeline(&self, db: usize, input: &[u8]) -> usize {
-        let mut hashes = [0u64; PREFETCH_AHEAD];
+        let mut keys = [(0u32, 0u32); PREFETCH_AHEAD];
         let (mut k, mut frames, mut at) = (0, 0, 0);
         while frames < PREFETCH_AHEAD {
             let Some((len, key)) = kevy_resp::peek_frame(&input[at..]) else {
                 break;
             };
             if let Some(r) = key {
-                let key = &input[at + r.start..at + r.end];
-                if self.n == 1 || shard_of(key, self.n) == self.id {
-                    hashes[k] = self.svc.prefetch(&self.ex.shard, db, key);
+                if self.n == 1 || shard_of(&input[at + r.start..at + r.end], self.n) == self.id {
+                    keys[k] = ((at + r.start) as u32, r.len() as u32);
                     k += 1;
                 }
             }
             frames += 1;
             at += len;
         }
-        for &h in &hashes[..k] {
-            self.svc.prefetch_chain(&self.ex.shard, db, h);
-        }
+        let keys = keys[..k].iter();
+        let keys = keys.map(|&(s, l)| &input[s as usize..(s + l) as usize]);
+        self.svc.prefetch_keys(&self.ex.shard, db, keys);
         frames
     }
 
@@ -1618,31 +1617,27 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Hints the keys of the commands `reqs[from..]` of a peer's batch
-    /// (up to [`PREFETCH_AHEAD`]), as `prefetch_pipeline` does for a
-    /// connection's: the key of most commands is their first argument.
+    /// (up to [`PREFETCH_AHEAD`]) in the database of the first, as
+    /// `prefetch_pipeline` does for a connection's: the key of most
+    /// commands is their first argument.
     #[inline]
     fn prefetch_batch(&self, b: &Batch<S>, from: usize) {
-        let mut hashes = [(0u64, 0usize); PREFETCH_AHEAD];
-        let mut k = 0;
-        for req in &b.reqs[from..b.reqs.len().min(from + PREFETCH_AHEAD)] {
-            let (Req::Exec {
+        let reqs = &b.reqs[from..b.reqs.len().min(from + PREFETCH_AHEAD)];
+        let cmd = |req: &Req<S>| match *req {
+            Req::Exec {
                 client, first, n, ..
             }
             | Req::TxExec {
                 client, first, n, ..
-            }) = req
-            else {
-                continue;
-            };
-            if *n > 1 {
-                let (db, key) = (client.db as usize, b.args_at(*first, *n).get(1));
-                hashes[k] = (self.svc.prefetch(&self.ex.shard, db, key), db);
-                k += 1;
-            }
-        }
-        for &(h, db) in &hashes[..k] {
-            self.svc.prefetch_chain(&self.ex.shard, db, h);
-        }
+            } if n > 1 => Some((client.db, b.args_at(first, n).get(1))),
+            _ => None,
+        };
+        let Some((db, _)) = reqs.iter().find_map(cmd) else {
+            return;
+        };
+        let keys = reqs.iter().filter_map(cmd).filter(|c| c.0 == db);
+        self.svc
+            .prefetch_keys(&self.ex.shard, db as usize, keys.map(|c| c.1));
     }
 
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {

@@ -659,21 +659,19 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn runs_long(&self, _cmd: Self::Cmd) -> bool {
         false
     }
-    /// A hint that `key` of database `db` is about to be looked up on
-    /// `shard`: start loading what the lookup reads first, and return a
-    /// token (the key's hash) for [`prefetch_chain`](Self::prefetch_chain),
-    /// which starts loading what it reads next once the first is likely
-    /// in cache. The runtime calls both for the keys of several commands
-    /// it is about to run (a pipeline, a batch from a peer), the first for
-    /// all, then the second for all, so their cache misses overlap instead
-    /// of coming one after another. Neither may change anything.
+    /// A hint that `keys` of database `db` are about to be looked up on
+    /// `shard`, one after another (a pipeline, a batch from a peer, a
+    /// MULTI block): start loading what their lookups read, so that
+    /// their cache misses overlap instead of coming one after another. At
+    /// most the first 16 are worth hinting. It must change nothing.
     #[inline(always)]
-    fn prefetch(&self, _shard: &Self::Shard, _db: usize, _key: &[u8]) -> u64 {
-        0
+    fn prefetch_keys<'k>(
+        &self,
+        _shard: &Self::Shard,
+        _db: usize,
+        _keys: impl Iterator<Item = &'k [u8]>,
+    ) {
     }
-    /// The second step of [`prefetch`](Self::prefetch).
-    #[inline(always)]
-    fn prefetch_chain(&self, _shard: &Self::Shard, _db: usize, _token: u64) {}
     /// Whether `cmd` is [`blocking`](Service::blocking) or
     /// [`runs_long`](Service::runs_long): the one test the hot path makes
     /// before running a command on its shard, so keep it to a load and a

@@ -968,13 +968,8 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
-    fn prefetch(&self, shard: &Shard, db: usize, key: &[u8]) -> u64 {
-        shard.store.prefetch(db, key)
-    }
-
-    #[inline(always)]
-    fn prefetch_chain(&self, shard: &Shard, db: usize, token: u64) {
-        shard.store.prefetch_chain(db, token);
+    fn prefetch_keys<'k>(&self, shard: &Shard, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
+        shard.store.prefetch_keys(db, keys);
     }
 
     #[inline(always)]

@@ -299,17 +299,11 @@ impl Store {
         )
     }
 
-    /// A hint that `key` of database `db` is about to be looked up: see
-    /// [`dict::Dict::prefetch`]. Returns the hash that
-    /// [`prefetch_chain`](Self::prefetch_chain) takes.
-    #[inline]
-    pub fn prefetch(&self, db: usize, key: &[u8]) -> u64 {
-        self.dbs.get(db).map_or(0, |ks| ks.keys().prefetch(key))
-    }
-
-    /// Hints the first 16 of `keys` (a command's several keys, about to
-    /// be looked up one after another) in both steps, so their loads
-    /// overlap: see [`dict::Dict::prefetch`].
+    /// Hints the first 16 of `keys` of database `db`, about to be looked
+    /// up one after another, to the cache: every key's bucket slot first,
+    /// then every chain's first node, so their loads overlap (see
+    /// [`dict::Dict::prefetch`]). A lone key is not worth the second step:
+    /// its slot has not arrived yet.
     pub fn prefetch_keys<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
         let Some(ks) = self.dbs.get(db) else {
             return;
@@ -320,17 +314,10 @@ impl Store {
             hashes[n] = ks.keys().prefetch(key);
             n += 1;
         }
-        for &h in &hashes[..n] {
-            ks.keys().prefetch_chain(h);
-        }
-    }
-
-    /// The second step of [`prefetch`](Self::prefetch), for the same
-    /// database.
-    #[inline]
-    pub fn prefetch_chain(&self, db: usize, hash: u64) {
-        if let Some(ks) = self.dbs.get(db) {
-            ks.keys().prefetch_chain(hash);
+        if n > 1 {
+            for &h in &hashes[..n] {
+                ks.keys().prefetch_chain(h);
+            }
         }
     }
 
