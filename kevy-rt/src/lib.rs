@@ -81,8 +81,9 @@
 //!    lookup otherwise waits for two memory loads in turn, and that wait
 //!    is most of what a pipelined GET costs; hinted together, the loads of
 //!    sixteen commands overlap. A shard does the same for every sixteen
-//!    commands of a batch from a peer, and for a MULTI block it runs
-//!    inline. A lone command is not looked ahead of.
+//!    commands of a batch from a peer. A MULTI block's commands were
+//!    hinted as they arrived, queued, so EXEC hints nothing again. A lone
+//!    command is not looked ahead of.
 //! 2. Each command gets the connection's next sequence number.
 //! 3. `Service::route` resolves it once (the command table knows the key
 //!    positions). A command whose keys all live on the home shard runs inline

@@ -661,7 +661,7 @@ pub trait Service: Send + Sync + Sized + 'static {
     }
     /// A hint that `keys` of database `db` are about to be looked up on
     /// `shard`, one after another (a pipeline, a batch from a peer, a
-    /// MULTI block): start loading what their lookups read, so that
+    /// command's several keys): start loading what their lookups read, so that
     /// their cache misses overlap instead of coming one after another. At
     /// most the first 16 are worth hinting. It must change nothing.
     #[inline(always)]

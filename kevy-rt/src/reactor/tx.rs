@@ -500,15 +500,6 @@ impl<S: Service> Reactor<S> {
             if exec {
                 Reply::new(&mut out, st.client.resp3).array(steps.len());
             }
-            // The block's keys are all here: their loads may overlap.
-            if steps.len() > 1 {
-                let keys = steps.iter().flat_map(|(_, args, route)| match route {
-                    Ok(r @ Route::Keys { .. }) => Some(r.keys(args.args())),
-                    _ => None,
-                });
-                let db = st.client.db as usize;
-                self.svc.prefetch_keys(&self.ex.shard, db, keys.flatten());
-            }
             for (cmd, args, route) in steps {
                 match route {
                     Err(msg) => Reply::new(&mut out, st.client.resp3).error_bytes(msg),
