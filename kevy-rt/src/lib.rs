@@ -74,8 +74,10 @@
 //!
 //! 1. The reactor reads a connection's bytes and parses every complete
 //!    command in the buffer (a bounded number per connection per iteration).
-//!    When more commands wait behind the one it parsed (a pipeline), it
-//!    first looks ahead at the next 16 frames (`kevy_resp::peek_frame`)
+//!    When more commands wait behind the one it parsed (a pipeline) and
+//!    the database is big enough for its lookups to miss the caches
+//!    ([`Service::worth_prefetching`]), it first looks ahead at the next
+//!    16 frames (`kevy_resp::peek_frame`)
 //!    and hints the keys that live here to the cache
 //!    ([`Service::prefetch_keys`]): in a keyspace bigger than the caches, a
 //!    lookup otherwise waits for two memory loads in turn, and that wait

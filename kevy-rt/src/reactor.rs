@@ -931,8 +931,11 @@ impl<S: Service> Reactor<S> {
                     // More commands behind this one: hint their keys now,
                     // so their loads overlap while this one runs.
                     hinted = hinted.saturating_sub(1);
-                    if hinted == 0 && used < input.len() {
-                        let db = c.st.client.db as usize;
+                    let db = c.st.client.db as usize;
+                    if hinted == 0
+                        && used < input.len()
+                        && self.svc.worth_prefetching(&self.ex.shard, db)
+                    {
                         hinted = self.prefetch_pipeline(db, &input[used..]);
                     }
                     let args = c.io.parser.args(input);
@@ -1635,6 +1638,9 @@ impl<S: Service> Reactor<S> {
         let Some((db, _)) = reqs.iter().find_map(cmd) else {
             return;
         };
+        if !self.svc.worth_prefetching(&self.ex.shard, db as usize) {
+            return;
+        }
         let keys = reqs.iter().filter_map(cmd).filter(|c| c.0 == db);
         self.svc
             .prefetch_keys(&self.ex.shard, db as usize, keys.map(|c| c.1));

@@ -664,6 +664,13 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// command's several keys): start loading what their lookups read, so that
     /// their cache misses overlap instead of coming one after another. At
     /// most the first 16 are worth hinting. It must change nothing.
+    /// Whether hinting the lookups of database `db` on `shard` pays (its
+    /// keyspace is bigger than the caches): the runtime looks ahead for
+    /// keys to hint only then.
+    #[inline(always)]
+    fn worth_prefetching(&self, _shard: &Self::Shard, _db: usize) -> bool {
+        false
+    }
     #[inline(always)]
     fn prefetch_keys<'k>(
         &self,

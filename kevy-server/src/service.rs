@@ -968,6 +968,11 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
+    fn worth_prefetching(&self, shard: &Shard, db: usize) -> bool {
+        shard.store.worth_prefetching(db)
+    }
+
+    #[inline(always)]
     fn prefetch_keys<'k>(&self, shard: &Shard, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
         shard.store.prefetch_keys(db, keys);
     }

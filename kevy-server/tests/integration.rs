@@ -885,3 +885,104 @@ fn a_taken_port_stops_a_second_server() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// Over a keyspace big enough that the reactor hints a pipeline's keys to
+/// the cache before running it (kevy-store's `PREFETCH_MIN_KEYS`), one
+/// pipeline in one write mixing reads, writes, multi-key commands, a
+/// SELECT in its middle (the look ahead hints in the database it started
+/// in), commands without a key and inline commands answers exactly what
+/// the same commands answer one at a time.
+#[test]
+fn pipelines_over_a_large_keyspace_answer_as_one_at_a_time() {
+    for cores in ["1", "2"] {
+        let s = Server::kevy(&["--cores", cores]);
+        let mut con = client(s.port);
+        const N: usize = 70_000;
+        for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
+            let mut mset = redis::cmd("MSET");
+            for &i in chunk {
+                mset.arg(format!("key:{i:06}")).arg(i);
+            }
+            let () = mset.query(&mut con).unwrap();
+        }
+        let () = redis::cmd("SELECT").arg(3).query(&mut con).unwrap();
+        let () = redis::cmd("SET")
+            .arg("key:000007")
+            .arg("in-db-3")
+            .query(&mut con)
+            .unwrap();
+        let () = redis::cmd("SELECT").arg(0).query(&mut con).unwrap();
+
+        let k = |i: usize| format!("key:{:06}", (i * 7919) % N);
+        let mut batch = Vec::new();
+        let mut want: Vec<Value> = Vec::new();
+        let bulk = |v: &str| Value::Bulk(b'$', Some(v.as_bytes().to_vec()));
+        for i in 0..400 {
+            match i % 8 {
+                0 => {
+                    batch.extend(common::resp::command(&["GET", &k(i)]));
+                    want.push(bulk(&((i * 7919) % N).to_string()));
+                }
+                1 => {
+                    batch.extend(common::resp::command(&["SET", &k(i), "new"]));
+                    want.push(Value::Line(b'+', b"OK".to_vec()));
+                }
+                2 => {
+                    batch.extend(common::resp::command(&["INCR", &k(i)]));
+                    want.push(Value::Line(
+                        b':',
+                        ((i * 7919) % N + 1).to_string().into_bytes(),
+                    ));
+                }
+                3 => {
+                    batch.extend(b"PING\r\n");
+                    want.push(Value::Line(b'+', b"PONG".to_vec()));
+                }
+                4 => {
+                    batch.extend(common::resp::command(&["SELECT", "3"]));
+                    batch.extend(common::resp::command(&["GET", "key:000007"]));
+                    batch.extend(common::resp::command(&["SELECT", "0"]));
+                    want.push(Value::Line(b'+', b"OK".to_vec()));
+                    want.push(bulk("in-db-3"));
+                    want.push(Value::Line(b'+', b"OK".to_vec()));
+                }
+                5 => {
+                    batch.extend(common::resp::command(&[
+                        "MGET",
+                        &k(i),
+                        "missing",
+                        &k(i + 1),
+                    ]));
+                    let v = |j: usize| bulk(&((j * 7919) % N).to_string());
+                    want.push(Value::Agg(
+                        b'*',
+                        Some(vec![v(i), Value::Bulk(b'$', None), v(i + 1)]),
+                    ));
+                }
+                6 => {
+                    batch.extend(common::resp::command(&["MSET", &k(i), "a", &k(i + 1), "b"]));
+                    batch.extend(common::resp::command(&["MGET", &k(i), &k(i + 1)]));
+                    want.push(Value::Line(b'+', b"OK".to_vec()));
+                    want.push(Value::Agg(b'*', Some(vec![bulk("a"), bulk("b")])));
+                }
+                _ => {
+                    batch.extend(common::resp::command(&["EXISTS", &k(i), "nope", &k(i)]));
+                    want.push(Value::Line(b':', b"2".to_vec()));
+                }
+            }
+        }
+        // Keys written above are read back in the same pipeline.
+        for i in (0..400).filter(|i| i % 8 == 1) {
+            batch.extend(common::resp::command(&["GET", &k(i)]));
+            want.push(bulk("new"));
+        }
+        let mut c = Conn::connect(s.port).unwrap();
+        c.stream().write_all(&batch).unwrap();
+        for (n, w) in want.iter().enumerate() {
+            let (got, _) = c.read().unwrap();
+            assert_eq!(&got, w, "reply #{n} with --cores {cores}");
+        }
+        let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size as usize, N, "--cores {cores}");
+    }
+}
