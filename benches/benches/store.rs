@@ -99,7 +99,7 @@ fn store_ops(c: &mut Criterion) {
                             group.push(&rest[key.unwrap()]);
                             rest = &rest[len..];
                         }
-                        st.prefetch_keys(0, group);
+                        st.prefetch_keys(0, group, kevy_sys::hint::prefetch);
                     }
                     out.clear();
                     let mut input = &pipeline[..];

@@ -130,10 +130,7 @@
 //! - [`Store::used_memory`] is an estimate from these structure sizes with
 //!   glibc malloc's per-allocation overhead; it is exact for the structure
 //!   and within allocator rounding for values.
-//!
-//! The crate has no `unsafe` code but one line: the cache prefetch hint
-//! (`dict::prefetch_line`), which cannot fault whatever address it gets.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod access;
 pub mod bitops;
@@ -320,8 +317,15 @@ impl Store {
     /// then every chain's first node, so their loads overlap (see
     /// [`dict::Dict::prefetch`]). Nothing for a database not
     /// [worth it](Self::worth_prefetching). A lone key is not worth the
-    /// second step: its slot has not arrived yet.
-    pub fn prefetch_keys<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
+    /// second step: its slot has not arrived yet. `hint` issues the CPU's
+    /// prefetch for an address (the caller's: this crate has no `unsafe`
+    /// code).
+    pub fn prefetch_keys<'k>(
+        &self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        hint: impl Fn(*const u8) + Copy,
+    ) {
         let Some(ks) = self.dbs.get(db) else {
             return;
         };
@@ -331,12 +335,12 @@ impl Store {
         let mut hashes = [0u64; 16];
         let mut n = 0;
         for key in keys.into_iter().take(hashes.len()) {
-            hashes[n] = ks.keys().prefetch(key);
+            hashes[n] = ks.keys().prefetch(key, hint);
             n += 1;
         }
         if n > 1 {
             for &h in &hashes[..n] {
-                ks.keys().prefetch_chain(h);
+                ks.keys().prefetch_chain(h, hint);
             }
         }
     }

@@ -1,10 +1,9 @@
-//! kevy's OS boundary: epoll, sockets, eventfd, signals, clocks and CPU
-//! affinity; and its one other C boundary, Lua's C API for the functions
+//! kevy's OS boundary: epoll, sockets, eventfd, signals, clocks, CPU
+//! affinity and cache hints ([`hint`]); and its one other C boundary, Lua's C API for the functions
 //! scripts call ([`lua`]).
 //!
 //! This is the only crate in kevy that calls libc or Lua's C API, and the
-//! only one with `unsafe` code besides kevy-rt's ring and kevy-store's cache
-//! prefetch hint. Every libc call goes
+//! only one with `unsafe` code besides kevy-rt's ring. Every libc call goes
 //! through the `syscall!` macro, which turns the C `-1`-and-`errno`
 //! convention into `io::Result`, and every `unsafe` block carries a
 //! `// SAFETY:` line saying why it holds (enforced by
@@ -49,6 +48,7 @@ pub mod alloc;
 pub mod clock;
 pub mod epoll;
 pub mod eventfd;
+pub mod hint;
 pub mod lua;
 pub mod process;
 pub mod signal;

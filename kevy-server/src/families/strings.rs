@@ -543,7 +543,9 @@ fn cmd_mget(ctx: &mut Ctx<'_>) {
     ctx.out.array(n);
     if n > 1 {
         let keys = (1..=n).map(|i| ctx.args.get(i));
-        ctx.shard.store.prefetch_keys(ctx.db, keys);
+        ctx.shard
+            .store
+            .prefetch_keys(ctx.db, keys, kevy_sys::hint::prefetch);
     }
     let mut db = ctx.shard.store.db(ctx.db);
     for i in 1..=n {
@@ -594,7 +596,9 @@ fn mset_generic(ctx: &mut Ctx<'_>, nx: bool, name: &'static str) {
         .collect();
     if pairs.len() > 1 {
         let keys = pairs.iter().map(|p| p.0);
-        ctx.shard.store.prefetch_keys(ctx.db, keys);
+        ctx.shard
+            .store
+            .prefetch_keys(ctx.db, keys, kevy_sys::hint::prefetch);
     }
     let done = op_mset(ctx, &pairs, nx);
     if nx {
