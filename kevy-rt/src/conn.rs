@@ -59,6 +59,11 @@ pub(crate) struct ConnIo {
     /// until more arrives (whose read clears it and hands the connection
     /// to the ready list).
     pub partial: bool,
+    /// Commands in the buffer, after the one parsed last, whose keys were
+    /// hinted to the cache already (the pipeline look-ahead): the next
+    /// look comes after they ran. Kept across calls, since a connection
+    /// whose transaction holds it back runs one command per call.
+    pub hinted: usize,
 }
 
 impl ConnIo {
@@ -733,6 +738,7 @@ mod tests {
             interest: None,
             eof: false,
             partial: false,
+            hinted: 0,
         };
         (io, client)
     }

@@ -911,9 +911,6 @@ impl<S: Service> Reactor<S> {
             self.sync_auth_limits(c);
         }
         c.io.partial = false;
-        // Commands already hinted, after the one running, before the next
-        // look ahead at the pipeline.
-        let mut hinted = 0usize;
         while c.st.can_run() {
             if budget == 0 {
                 return true;
@@ -930,13 +927,13 @@ impl<S: Service> Reactor<S> {
                 Ok(Parse::Complete(used)) => {
                     // More commands behind this one: hint their keys now,
                     // so their loads overlap while this one runs.
-                    hinted = hinted.saturating_sub(1);
+                    c.io.hinted = c.io.hinted.saturating_sub(1);
                     let db = c.st.client.db as usize;
-                    if hinted == 0
+                    if c.io.hinted == 0
                         && used < input.len()
                         && self.svc.worth_prefetching(&self.ex.shard, db)
                     {
-                        hinted = self.prefetch_pipeline(db, &input[used..]);
+                        c.io.hinted = self.prefetch_pipeline(db, &input[used..]);
                     }
                     let args = c.io.parser.args(input);
                     if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {

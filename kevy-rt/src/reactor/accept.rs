@@ -113,6 +113,7 @@ impl<S: Service> Admit<'_, S> {
                     interest: Some(Interest::READABLE),
                     eof: false,
                     partial: false,
+                    hinted: 0,
                 },
                 st,
                 in_ready: false,
