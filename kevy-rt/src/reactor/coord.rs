@@ -197,6 +197,9 @@ pub(super) struct Plan<S: Service> {
     /// The connection reads nothing more until the answer (false for a
     /// command run again after the connection read on).
     holds: bool,
+    /// The split of its one command, planned with its locks
+    /// ([`Coordinator::draft_split`]): `send_split` uses it as planned.
+    split: Option<Split>,
 }
 
 /// A command to run again as a whole-keyspace transaction (`ToConn::Rerun`).
@@ -543,8 +546,118 @@ impl<S: Service> Coordinator<S> {
             owned.push(a);
         }
         let mut steps = self.spare_steps.pop().unwrap_or_default();
+        if let Route::Keys {
+            fold,
+            first,
+            last,
+            step,
+            extra: 0,
+        } = route
+        {
+            if fold != Fold::One {
+                return self.draft_split(ex, client, cmd, owned, steps, (first, last, step), route);
+            }
+        }
         steps.push((cmd, owned, Ok(route)));
         self.draft_steps(ex, client, &[], steps, false, true)
+    }
+
+    /// [`Self::draft_routed`] of a splittable multi-key command (MGET,
+    /// MSET, DEL, EXISTS, …: a fold other than [`Fold::One`]) whose keys
+    /// span shards, as the reactor found: an early transaction (its parts
+    /// travel with their lock requests). One pass over its keys finds
+    /// each key's shard once, for its lock claim and for the split that
+    /// `send_split` uses as planned; `draft_steps` would find the same
+    /// plan (it finds each key's shard again for the split, and once more
+    /// to see that the transaction is early).
+    #[allow(clippy::too_many_arguments)]
+    fn draft_split(
+        &mut self,
+        ex: &mut Executor<S>,
+        client: &ClientCtx,
+        cmd: S::Cmd,
+        owned: OwnedArgs,
+        mut steps: Vec<Step<S>>,
+        (first, last, step): (u32, i32, u32),
+        route: Route,
+    ) -> Draft<S> {
+        let n = self.n;
+        let read = self.svc.reads_only(cmd);
+        let args = owned.args();
+        let (first, last, step) = crate::service::key_range(args.len(), first, last, step);
+        let mut claims = std::mem::take(&mut self.spare_claims);
+        let via = self.id as u32;
+        claims.extend((0..n).map(|_| Claim {
+            client: client.id,
+            via,
+            read,
+            keys: ex.locks.keys_vec(),
+            ..Claim::default()
+        }));
+        let mut split = self.spare_splits.pop().unwrap_or_else(|| Split {
+            step: 0,
+            groups: Vec::with_capacity(2),
+            keys_at: Vec::new(),
+        });
+        split.step = 0;
+        let mut used = 0;
+        let mut k = first;
+        while k <= last && k < args.len() {
+            let key = args.get(k);
+            let s = shard_of(key, n);
+            claims[s].keys.push(key_id(key));
+            let ordinal = split.keys_at.len() as u32;
+            match split.groups[..used].iter_mut().find(|g| g.0 == s) {
+                Some(g) => g.1.push(ordinal),
+                None => {
+                    if used == split.groups.len() {
+                        split.groups.push((s, Vec::new()));
+                    }
+                    let g = &mut split.groups[used];
+                    g.0 = s;
+                    g.1.clear();
+                    g.1.push(ordinal);
+                    used += 1;
+                }
+            }
+            split.keys_at.push(k);
+            k += step;
+        }
+        split.groups.truncate(used);
+        if used < 2 {
+            // One shard after all (the reactor sends only keys that span
+            // here): the general plan, which may run it inline.
+            for c in claims.drain(..) {
+                ex.locks.recycle(c.keys);
+            }
+            self.spare_claims = claims;
+            self.keep_split(split);
+            steps.push((cmd, owned, Ok(route)));
+            return self.draft_steps(ex, client, &[], steps, false, true);
+        }
+        let mut locks = self.spare_plans.pop().unwrap_or_default();
+        for (s, mut c) in claims.drain(..).enumerate() {
+            if involved(&c) {
+                c.keys.sort_unstable();
+                c.keys.dedup();
+                locks.push((s, c));
+            } else {
+                ex.locks.recycle(c.keys);
+            }
+        }
+        self.spare_claims = claims;
+        steps.push((cmd, owned, Ok(route)));
+        Draft::Plan(Plan {
+            client: *client,
+            exec: false,
+            steps,
+            locks,
+            watch: false,
+            early: true,
+            woken: false,
+            holds: true,
+            split: Some(split),
+        })
     }
 
     fn draft_steps(
@@ -680,6 +793,7 @@ impl<S: Service> Coordinator<S> {
             early,
             woken: false,
             holds: true,
+            split: None,
         })
     }
 
@@ -705,6 +819,7 @@ impl<S: Service> Coordinator<S> {
             early: false,
             woken: false,
             holds,
+            split: None,
         }
     }
 
@@ -747,6 +862,7 @@ impl<S: Service> Coordinator<S> {
             early: false,
             woken: false,
             holds: true,
+            split: None,
         }
     }
 
@@ -780,7 +896,10 @@ impl<S: Service> Coordinator<S> {
         };
         parts.resize_with(nsteps, || Part::Wait);
         let snaps = std::mem::take(&mut tx.snaps);
-        let splits = std::mem::take(&mut tx.splits);
+        let mut splits = std::mem::take(&mut tx.splits);
+        if let Some(split) = plan.split {
+            splits.push(split);
+        }
         let members = std::mem::take(&mut tx.members);
         *tx = Tx {
             id: tx_id(self.id, op),
@@ -1771,6 +1890,8 @@ impl<S: Service> Coordinator<S> {
         }
         if only.is_some() {
             tx.splits.push(split);
+        } else {
+            self.keep_split(split);
         }
     }
 
@@ -2176,6 +2297,18 @@ impl<S: Service> Coordinator<S> {
         self.recycle(tx);
     }
 
+    /// Keeps a split plan's buffers for the next split command, within
+    /// the spares' caps.
+    fn keep_split(&mut self, mut sp: Split) {
+        if self.spare_splits.len() < SPARE_TXS
+            && sp.keys_at.capacity() <= SPARE_KEYS
+            && sp.groups.iter().map(|g| g.1.capacity()).sum::<usize>() <= SPARE_KEYS
+        {
+            sp.clear();
+            self.spare_splits.push(sp);
+        }
+    }
+
     /// Empties a finished transaction into the spares, within their caps.
     fn recycle(&mut self, mut tx: Box<Tx<S>>) {
         for p in tx.parts.drain(..) {
@@ -2185,15 +2318,11 @@ impl<S: Service> Coordinator<S> {
                 Part::Wait => {}
             }
         }
-        for mut sp in tx.splits.drain(..) {
-            if self.spare_splits.len() < SPARE_TXS
-                && sp.keys_at.capacity() <= SPARE_KEYS
-                && sp.groups.iter().map(|g| g.1.capacity()).sum::<usize>() <= SPARE_KEYS
-            {
-                sp.clear();
-                self.spare_splits.push(sp);
-            }
+        let mut splits = std::mem::take(&mut tx.splits);
+        for sp in splits.drain(..) {
+            self.keep_split(sp);
         }
+        tx.splits = splits;
         let mut steps = std::mem::take(&mut tx.steps);
         for (_, args, _) in steps.drain(..) {
             keep_args(&mut self.spare_args, args);

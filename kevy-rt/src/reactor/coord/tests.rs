@@ -136,6 +136,33 @@ impl H {
         op
     }
 
+    /// Starts `words` as the reactor starts a multi-key command it routed
+    /// ([`Coordinator::draft_routed`]); returns its slot.
+    fn start_routed(&mut self, words: &[&str]) -> u32 {
+        let mut a = OwnedArgs::default();
+        for w in words {
+            a.push(w.as_bytes());
+        }
+        let (cmd, route) = Toy
+            .route(a.args(), &self.client, self.n)
+            .expect("a toy command");
+        let Draft::Plan(plan) =
+            self.coord
+                .draft_routed(&mut self.ex, &self.client, cmd, route, a.args())
+        else {
+            panic!("expected a coordinated transaction");
+        };
+        self.seq += 1;
+        let (op, blocks) =
+            self.coord
+                .start(&mut self.ex, &mut self.rings, plan, CONN, GEN, self.seq);
+        if !blocks {
+            self.conn.push("reads on".into());
+        }
+        self.pump();
+        op
+    }
+
     /// Sends `words` from connection `conn` (another connection than
     /// [`CONN`], its own client, its request number `conn`). `idle`: the
     /// connection is owed no earlier reply, so the command may join an
@@ -1354,5 +1381,81 @@ fn effects_run_by_copy_split_per_owner_or_fall_back() {
     for whole in ["0:DBSIZE", "0:NOSUCH x"] {
         let got = split(&[&format!("0:INCR {a}"), whole], &[a]);
         assert_eq!(got, [None, None, None], "{whole}");
+    }
+}
+
+#[test]
+fn a_routed_split_command_is_planned_as_the_general_draft_plans_it() {
+    // The routed draft finds each key's shard once, for its locks and its
+    // split; the general one finds them again. Both must send the same
+    // messages at every event and answer the same, on every home shard,
+    // with keys repeated and out of shard order.
+    for n in [2, 3] {
+        for home in 0..n {
+            let (a, b, c) = (key_on("a", 0, n), key_on("b", n - 1, n), key_on("c", 1, n));
+            let cases: Vec<Vec<String>> = vec![
+                vec!["MGET".into(), b.clone(), a.clone(), c.clone(), b.clone()],
+                vec![
+                    "MSET".into(),
+                    a.clone(),
+                    "1".into(),
+                    b.clone(),
+                    "2".into(),
+                    c.clone(),
+                    "3".into(),
+                ],
+                vec!["DEL".into(), c.clone(), b.clone(), a.clone(), a.clone()],
+            ];
+            for words in &cases {
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                let mut general = H::new(home, n);
+                let mut routed = H::new(home, n);
+                let op_g = general.start(&[&words], false, &[]);
+                let op_r = routed.start_routed(&words);
+                let mut guard = 0;
+                loop {
+                    let (sent_g, sent_r) = (general.all_sent(), routed.all_sent());
+                    assert_eq!(sent_g, sent_r, "{words:?} n={n} home={home}");
+                    assert_eq!(general.conn(), routed.conn(), "{words:?}");
+                    if sent_g.is_empty() {
+                        break;
+                    }
+                    // Play every peer: grant what was asked, answer each
+                    // part as the toy shard would (it holds nothing).
+                    for (s, m) in sent_g {
+                        let fields: Vec<&str> = m.split(' ').collect();
+                        match fields[0] {
+                            "lock" => {
+                                general.locked(op_g, false);
+                                routed.locked(op_r, false);
+                            }
+                            "run" => {
+                                let (part, sub) = fields[1].split_once('.').expect("part.sub");
+                                let (part, sub) = (part.parse().unwrap(), sub.parse().unwrap());
+                                let reply = match fields[2] {
+                                    "MGET" => {
+                                        let nkeys = fields.len() - 3;
+                                        let mut r = format!("*{nkeys}\r\n");
+                                        for _ in 0..nkeys {
+                                            r.push_str("$-1\r\n");
+                                        }
+                                        r
+                                    }
+                                    "DEL" => ":0\r\n".to_string(),
+                                    _ => "+OK\r\n".to_string(),
+                                };
+                                let _ = s;
+                                general.reply(op_g, part, sub, &reply);
+                                routed.reply(op_r, part, sub, &reply);
+                            }
+                            _ => {}
+                        }
+                    }
+                    guard += 1;
+                    assert!(guard < 10, "{words:?}: no end");
+                }
+                assert!(general.idle() && routed.idle(), "{words:?}");
+            }
+        }
     }
 }
