@@ -972,9 +972,9 @@ impl<S: Service> Reactor<S> {
     /// Hints the keys of the next commands in a connection's buffer
     /// (up to [`PREFETCH_AHEAD`] frames) that live here to the cache
     /// ([`Service::prefetch_keys`]): in a keyspace bigger than the caches
-    /// each lookup otherwise waits for two loads in turn, and that wait is
-    /// most of what a pipelined GET costs. Returns how many commands the
-    /// look covered, so the next look comes after they ran.
+    /// each lookup otherwise waits for two or three loads in turn, and
+    /// that wait is most of what a pipelined GET costs. Returns how many
+    /// commands the look covered, so the next look comes after they ran.
     #[inline]
     fn prefetch_pipeline(&self, db: usize, input: &[u8]) -> usize {
         let mut keys = [(0u32, 0u32); PREFETCH_AHEAD];

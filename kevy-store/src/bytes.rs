@@ -97,6 +97,16 @@ impl SmallBytes {
         matches!(self.0, Repr::Inline { .. })
     }
 
+    /// The bytes when they live on the heap (a string longer than
+    /// [`INLINE_CAP`]), for a cache hint; `None` when inline.
+    #[inline]
+    pub fn heap_bytes_at(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Repr::Inline { .. } => None,
+            Repr::Heap(b) => Some(b),
+        }
+    }
+
     /// Bytes this string holds on the heap, allocator overhead included.
     #[inline]
     pub fn heap_bytes(&self) -> usize {

@@ -238,6 +238,30 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Asks the CPU to start loading what the first node of `hash`'s chain
+    /// keeps outside itself (`outside`: the value's bytes on the heap, if
+    /// any): call it once that node is likely in cache, after
+    /// [`prefetch_chain`](Self::prefetch_chain). Up to the first two
+    /// lines of the bytes: a lookup that copies more is bound by the copy.
+    #[inline]
+    pub fn prefetch_outside(
+        &self,
+        hash: u64,
+        hint: impl Fn(*const u8),
+        outside: impl Fn(&V) -> Option<&[u8]>,
+    ) {
+        for t in 0..=(self.is_rehashing() as usize) {
+            let tb = &self.ht[t];
+            if let Some(Some(n)) = tb.buckets.get((hash & tb.mask()) as usize) {
+                if let Some(b) = outside(&n.value) {
+                    let p = b.as_ptr();
+                    hint(p);
+                    hint(p.wrapping_add(b.len().min(128) - 1));
+                }
+            }
+        }
+    }
+
     // ---- lookups -----------------------------------------------------------
 
     /// Finds `key`, returning where it sits.
@@ -1051,6 +1075,52 @@ mod tests {
             }
             d.rehash(1000);
             assert!(!d.is_rehashing());
+        }
+    }
+
+    #[test]
+    fn outside_hints_fall_inside_the_values_bytes() {
+        let hinted = std::cell::RefCell::new(Vec::new());
+        let hint = |p: *const u8| hinted.borrow_mut().push(p as usize);
+        #[allow(clippy::ptr_arg)] // the signature `prefetch_outside` takes
+        fn outside(v: &Vec<u8>) -> Option<&[u8]> {
+            (v.len() > 23).then_some(&v[..])
+        }
+        let mut d: Dict<Vec<u8>> = Dict::new();
+        d.prefetch_outside(d.hash(b"nothing"), hint, outside);
+        assert!(hinted.borrow().is_empty(), "no table, no hint");
+        // Values of every length up to 300 bytes, inserted across a resize.
+        for i in 0..300u32 {
+            d.insert(&key(i), vec![i as u8; i as usize]);
+        }
+        for round in 0..2 {
+            hinted.borrow_mut().clear();
+            for i in 0..400u32 {
+                d.prefetch_outside(d.hash(&key(i)), hint, outside);
+            }
+            // Where the hints may point: into the bytes of a value kept
+            // out of line, at most its first 128.
+            let ranges: Vec<(usize, usize)> = d
+                .iter()
+                .filter_map(|(_, v)| outside(v))
+                .map(|b| (b.as_ptr() as usize, b.as_ptr() as usize + b.len().min(128)))
+                .collect();
+            let hints = hinted.borrow();
+            assert!(
+                hints.len() >= 2 * 100,
+                "round {round}: {} hints",
+                hints.len()
+            );
+            for &p in hints.iter() {
+                assert!(
+                    ranges.iter().any(|&(a, z)| a <= p && p < z),
+                    "round {round}: a hint outside every value"
+                );
+            }
+            for i in 0..300u32 {
+                assert_eq!(d.get(&key(i)).map(Vec::len), Some(i as usize));
+            }
+            d.rehash(1000);
         }
     }
 

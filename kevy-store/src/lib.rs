@@ -314,10 +314,12 @@ impl Store {
 
     /// Hints the first 16 of `keys` of database `db`, about to be looked
     /// up one after another, to the cache: every key's bucket slot first,
-    /// then every chain's first node, so their loads overlap (see
-    /// [`dict::Dict::prefetch`]). Nothing for a database not
+    /// then every chain's first node, then the bytes of every such node's
+    /// string value kept outside it (longer than 23 bytes), so their loads
+    /// overlap (see [`dict::Dict::prefetch`]); a lookup otherwise waits
+    /// for each in turn. Nothing for a database not
     /// [worth it](Self::worth_prefetching). A lone key is not worth the
-    /// second step: its slot has not arrived yet. `hint` issues the CPU's
+    /// later steps: its slot has not arrived yet. `hint` issues the CPU's
     /// prefetch for an address (the caller's: this crate has no `unsafe`
     /// code).
     pub fn prefetch_keys<'k>(
@@ -341,6 +343,12 @@ impl Store {
         if n > 1 {
             for &h in &hashes[..n] {
                 ks.keys().prefetch_chain(h, hint);
+            }
+            // A third step for string values stored outside their nodes:
+            // it reads the nodes just hinted, whose loads overlap.
+            for &h in &hashes[..n] {
+                ks.keys()
+                    .prefetch_outside(h, hint, |e: &Entry| e.value.str_out_of_line());
             }
         }
     }

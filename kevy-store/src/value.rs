@@ -45,6 +45,18 @@ fn boxed<T>(usage: usize) -> usize {
 }
 
 impl Value {
+    /// A string value's bytes when they live outside the key's node (a
+    /// string longer than 23 bytes): where a lookup that found the node
+    /// misses the cache once more. For [`crate::Store::prefetch_keys`].
+    #[inline]
+    pub(crate) fn str_out_of_line(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(StrValue::Bytes(b)) => b.heap_bytes_at(),
+            Value::Str(StrValue::Raw(v)) => Some(v),
+            _ => None,
+        }
+    }
+
     /// A string value from command input, integer-encoded when `b` is the
     /// canonical form of an `i64` (Redis's `tryObjectEncoding`).
     #[inline]
