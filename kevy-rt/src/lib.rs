@@ -80,8 +80,9 @@
 //!    16 frames (`kevy_resp::peek_frame`)
 //!    and hints the keys that live here to the cache
 //!    ([`Service::prefetch_keys`]): in a keyspace bigger than the caches, a
-//!    lookup otherwise waits for two memory loads in turn (three for a string
-//!    value longer than 23 bytes, kept outside its node), and that wait
+//!    lookup otherwise waits for two memory loads in turn (three for a value
+//!    kept outside its node: a string longer than 23 bytes, a small
+//!    hash's listpack), and that wait
 //!    is most of what a pipelined GET costs; hinted together, the loads of
 //!    sixteen commands overlap. A shard does the same for every sixteen
 //!    commands of a batch from a peer. A MULTI block's commands were

@@ -134,6 +134,16 @@ impl Table {
 }
 
 impl Hash {
+    /// A small hash's listpack bytes, kept outside the key's node: where
+    /// a lookup that found the node misses the cache once more.
+    #[inline]
+    pub(crate) fn pack_bytes(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Pack(lp) => Some(lp.entry_bytes()),
+            Repr::Table(_) => None,
+        }
+    }
+
     /// An empty hash (a listpack that allocates nothing yet).
     pub fn new() -> Self {
         Hash {

@@ -314,8 +314,9 @@ impl Store {
 
     /// Hints the first 16 of `keys` of database `db`, about to be looked
     /// up one after another, to the cache: every key's bucket slot first,
-    /// then every chain's first node, then the bytes of every such node's
-    /// string value kept outside it (longer than 23 bytes), so their loads
+    /// then every chain's first node, then the bytes every such node's
+    /// value keeps outside it (a string longer than 23 bytes, a small
+    /// hash's listpack), so their loads
     /// overlap (see [`dict::Dict::prefetch`]); a lookup otherwise waits
     /// for each in turn. Nothing for a database not
     /// [worth it](Self::worth_prefetching). A lone key is not worth the
@@ -344,11 +345,12 @@ impl Store {
             for &h in &hashes[..n] {
                 ks.keys().prefetch_chain(h, hint);
             }
-            // A third step for string values stored outside their nodes:
-            // it reads the nodes just hinted, whose loads overlap.
+            // A third step for values stored outside their nodes (long
+            // strings, small hashes' listpacks): it reads the nodes just
+            // hinted, whose loads overlap.
             for &h in &hashes[..n] {
                 ks.keys()
-                    .prefetch_outside(h, hint, |e: &Entry| e.value.str_out_of_line());
+                    .prefetch_outside(h, hint, |e: &Entry| e.value.out_of_line());
             }
         }
     }

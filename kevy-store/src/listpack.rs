@@ -43,6 +43,12 @@ impl Listpack {
         self.count == 0
     }
 
+    /// The bytes holding the entries, for a cache hint.
+    #[inline]
+    pub(crate) fn entry_bytes(&self) -> &[u8] {
+        &self.buf[..self.used as usize]
+    }
+
     /// Bytes of encoded entries (without slack).
     #[inline]
     pub fn used_bytes(&self) -> usize {

@@ -45,14 +45,16 @@ fn boxed<T>(usage: usize) -> usize {
 }
 
 impl Value {
-    /// A string value's bytes when they live outside the key's node (a
-    /// string longer than 23 bytes): where a lookup that found the node
-    /// misses the cache once more. For [`crate::Store::prefetch_keys`].
+    /// The bytes a lookup reads next, when they live outside the key's
+    /// node (a string longer than 23 bytes, a small hash's listpack):
+    /// where a lookup that found the node misses the cache once more. For
+    /// [`crate::Store::prefetch_keys`].
     #[inline]
-    pub(crate) fn str_out_of_line(&self) -> Option<&[u8]> {
+    pub(crate) fn out_of_line(&self) -> Option<&[u8]> {
         match self {
             Value::Str(StrValue::Bytes(b)) => b.heap_bytes_at(),
             Value::Str(StrValue::Raw(v)) => Some(v),
+            Value::Hash(h) => h.pack_bytes(),
             _ => None,
         }
     }
@@ -317,6 +319,37 @@ pub const STR_INLINE_CAP: usize = INLINE_CAP;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_line_bytes_are_the_ones_a_lookup_reads_next() {
+        // Strings: inline up to 23 bytes (and integers), else on the heap.
+        for len in [0usize, 1, 23, 24, 44, 45, 1000] {
+            let b = vec![b'x'; len];
+            let v = Value::string(&b);
+            match v.out_of_line() {
+                None => assert!(len <= 23, "{len}"),
+                Some(at) => {
+                    assert!(len > 23, "{len}");
+                    assert_eq!(at, &b[..]);
+                }
+            }
+        }
+        assert!(Value::string(b"12345678901234567890")
+            .out_of_line()
+            .is_none());
+        // A small hash: its listpack, holding its fields and values; a big
+        // one: nothing (its table's chains are not one buffer).
+        let mut h = Hash::new();
+        h.set(b"field", b"value");
+        let v = Value::Hash(h);
+        let at = v.out_of_line().expect("a listpack");
+        assert!(at.windows(5).any(|w| w == b"field") && at.windows(5).any(|w| w == b"value"));
+        let mut big = Hash::new();
+        for i in 0..1000 {
+            big.set(format!("f{i}").as_bytes(), b"v");
+        }
+        assert!(Value::Hash(big).out_of_line().is_none());
+    }
 
     #[test]
     fn encodings_follow_redis() {
