@@ -372,6 +372,88 @@ impl<S: Service> Tx<S> {
     }
 }
 
+impl<S: Service> Tx<S> {
+    /// Makes a finished transaction, emptied by `recycle`, the start of
+    /// `plan` as transaction `id` (request `seq` of connection
+    /// `conn`/`gen`), in place: its buffers are kept, and every other
+    /// field is set as [`Tx::blank`] has it (the pattern names every
+    /// field, so a new one cannot be forgotten here).
+    fn reset(&mut self, id: TxId, conn: u32, gen: u32, seq: u64, plan: Plan<S>) {
+        let Tx {
+            id: t_id,
+            conn: t_conn,
+            gen: t_gen,
+            seq: t_seq,
+            client,
+            exec,
+            steps,
+            plan: t_plan,
+            phase,
+            watch,
+            changed,
+            early,
+            self_unlocked,
+            trying,
+            tried,
+            copy_ahead,
+            copies_asked,
+            copies_in,
+            blocks,
+            gone,
+            parts,
+            pending,
+            snaps,
+            log,
+            discover,
+            splits,
+            rerun,
+            may_wait,
+            owners,
+            woken,
+            wait,
+            open,
+            members,
+        } = self;
+        *t_id = id;
+        *t_conn = conn;
+        *t_gen = gen;
+        *t_seq = seq;
+        *client = plan.client;
+        *exec = plan.exec;
+        *steps = plan.steps;
+        *t_plan = plan.locks;
+        *phase = Phase::Locking { next: 0 };
+        *watch = plan.watch;
+        *changed = false;
+        *early = plan.early;
+        *self_unlocked = None;
+        *trying = false;
+        *tried = false;
+        *copy_ahead = false;
+        *copies_asked = 0;
+        *copies_in = 0;
+        *blocks = true;
+        *gone = false;
+        parts.clear();
+        parts.resize_with(steps.len(), || Part::Wait);
+        *pending = 0;
+        snaps.clear();
+        *log = None;
+        *discover = None;
+        splits.clear();
+        if let Some(split) = plan.split {
+            splits.push(split);
+        }
+        *rerun = false;
+        *may_wait = false;
+        owners.clear();
+        *woken = plan.woken;
+        *wait = None;
+        *open = false;
+        members.clear();
+    }
+}
+
 /// The rounds of a command that names its keys as it reads them: the
 /// scratch shard holding the copies loaded so far, and every key asked for.
 struct Discover<S: Service> {
@@ -470,6 +552,13 @@ impl<S: Service> Coordinator<S> {
             #[cfg(test)]
             joined: 0,
         }
+    }
+
+    /// Whether some transaction's group may be joined now ([`Self::join`]
+    /// finds none otherwise, and the plan need not go there and back).
+    #[inline]
+    pub fn has_open(&self) -> bool {
+        !self.open.is_empty()
     }
 
     /// Whether a transaction can advance ([`Self::next_runnable`]).
@@ -886,40 +975,12 @@ impl<S: Service> Coordinator<S> {
                 (self.txs.len() - 1) as u32
             }
         };
-        let nsteps = plan.steps.len();
-        let (mut tx, mut parts) = match self.spare_txs.pop() {
-            Some(mut old) => {
-                let parts = std::mem::take(&mut old.parts);
-                (old, parts)
-            }
-            None => (Box::new(Tx::blank(plan.client)), Vec::new()),
-        };
-        parts.resize_with(nsteps, || Part::Wait);
-        let snaps = std::mem::take(&mut tx.snaps);
-        let mut splits = std::mem::take(&mut tx.splits);
-        if let Some(split) = plan.split {
-            splits.push(split);
-        }
-        let members = std::mem::take(&mut tx.members);
-        *tx = Tx {
-            id: tx_id(self.id, op),
-            conn,
-            gen,
-            seq,
-            exec: plan.exec,
-            steps: plan.steps,
-            plan: plan.locks,
-            phase: Phase::Locking { next: 0 },
-            watch: plan.watch,
-            early: plan.early,
-            blocks: true,
-            parts,
-            snaps,
-            splits,
-            woken: plan.woken,
-            members,
-            ..Tx::blank(plan.client)
-        };
+        let mut tx = self
+            .spare_txs
+            .pop()
+            .unwrap_or_else(|| Box::new(Tx::blank(plan.client)));
+        let holds = plan.holds;
+        tx.reset(tx_id(self.id, op), conn, gen, seq, plan);
         if !tx.exec && tx.steps.len() == 1 {
             tx.owners = self.wait_owners(&tx.steps[0]);
             tx.may_wait = !tx.owners.is_empty();
@@ -950,7 +1011,7 @@ impl<S: Service> Coordinator<S> {
             });
         }
         self.lock_next(ex, wire, op, &mut tx);
-        if !plan.holds || all_sent(&tx, self.id) {
+        if !holds || all_sent(&tx, self.id) {
             tx.blocks = false;
         }
         let blocks = tx.blocks;
@@ -2318,11 +2379,13 @@ impl<S: Service> Coordinator<S> {
                 Part::Wait => {}
             }
         }
-        let mut splits = std::mem::take(&mut tx.splits);
-        for sp in splits.drain(..) {
-            self.keep_split(sp);
+        if !tx.splits.is_empty() {
+            let mut splits = std::mem::take(&mut tx.splits);
+            for sp in splits.drain(..) {
+                self.keep_split(sp);
+            }
+            tx.splits = splits;
         }
-        tx.splits = splits;
         let mut steps = std::mem::take(&mut tx.steps);
         for (_, args, _) in steps.drain(..) {
             keep_args(&mut self.spare_args, args);
@@ -2335,9 +2398,11 @@ impl<S: Service> Coordinator<S> {
         if self.spare_plans.len() < SPARE_TXS && plan.capacity() <= SPARE_LEN {
             self.spare_plans.push(plan);
         }
-        for m in tx.members.drain(..) {
-            self.pool.put(m.reply);
-            keep_args(&mut self.spare_args, m.args);
+        if !tx.members.is_empty() {
+            for m in tx.members.drain(..) {
+                self.pool.put(m.reply);
+                keep_args(&mut self.spare_args, m.args);
+            }
         }
         tx.snaps.clear();
         tx.owners = Vec::new();
@@ -2356,6 +2421,9 @@ impl<S: Service> Coordinator<S> {
     /// then each member's of its group, in order.
     fn answer(&mut self, tx: &mut Tx<S>) {
         self.answer_leader(tx);
+        if tx.members.is_empty() {
+            return;
+        }
         for m in tx.members.drain(..) {
             if m.gone {
                 self.pool.put(m.reply);

@@ -347,7 +347,7 @@ impl<S: Service> Reactor<S> {
         // (crate doc, "Groups").
         let idle = st.nothing_pending();
         st.await_remote();
-        let plan = if idle {
+        let plan = if idle && self.coord.has_open() {
             match self.coord.join(&mut self.ex, plan, idx, gen, seq) {
                 Ok(_) => {
                     st.blocked = true;
