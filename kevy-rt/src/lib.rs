@@ -108,7 +108,11 @@
 //!    per iteration), runs the commands, and answers in a batch on the
 //!    reverse ring; the same batch value carries requests one way and replies
 //!    the other, and drained batches are reused, so the steady state
-//!    allocates nothing per command on this path either.
+//!    allocates nothing per command on this path either. A shard that
+//!    answers several of a peer's batches with one of its own drains more
+//!    than it fills: what it has no room to keep goes back to the peer,
+//!    empty, on the same ring, instead of being freed on this core while
+//!    the peer allocates new ones (`reactor/mesh.rs`, `recycle_from`).
 //! 8. Replies are placed into the connection's slot for their sequence
 //!    number. Slots drain to the output buffer strictly in sequence order, so
 //!    a fast local reply never overtakes a slow remote one.

@@ -1610,8 +1610,13 @@ impl<S: Service> Reactor<S> {
                 let Some(mut b) = self.mesh.pop(peer) else {
                     break;
                 };
-                self.handle_batch(peer, &mut b);
-                self.mesh.recycle(b);
+                // An empty one is a batch of this shard's that the peer
+                // had no room to keep (`recycle_from`): nothing to run.
+                let returned = b.is_empty();
+                if !returned {
+                    self.handle_batch(peer, &mut b);
+                }
+                self.mesh.recycle_from(peer, b, returned);
             }
         }
     }

@@ -184,15 +184,46 @@ impl<S: Service> Endpoint<S> {
     }
 
     /// Keeps a drained batch for reuse, within the cap.
-    pub fn recycle(&mut self, mut b: Batch<S>) {
-        if self.spare.len() < SPARE_CAP {
+    pub fn recycle(&mut self, b: Batch<S>) {
+        let _ = self.keep(b);
+    }
+
+    /// Keeps a drained batch for reuse, within the cap; hands it back,
+    /// emptied, beyond.
+    fn keep(&mut self, mut b: Batch<S>) -> Option<Batch<S>> {
+        if self.spare.len() >= SPARE_CAP {
+            return Some(b);
+        }
+        b.clear();
+        b.trim();
+        let bytes = b.capacity_bytes();
+        if self.spare_bytes + bytes > SPARE_BYTES {
+            return Some(b);
+        }
+        self.spare_bytes += bytes;
+        self.spare.push(b);
+        None
+    }
+
+    /// Keeps a batch drained from `peer`'s ring for reuse. One this shard
+    /// has no room for goes back to `peer`, empty: a shard that answers
+    /// several of a peer's batches with one of its own would otherwise
+    /// free them while the peer allocates and regrows new ones, and the
+    /// batches' buffers would cross cores to be freed. A batch that came
+    /// back empty (`returned`) is freed instead, so none goes back and
+    /// forth; so is one the ring has no room for. It goes without a
+    /// wake-up: the peer finds it when it next drains its rings.
+    pub fn recycle_from(&mut self, peer: usize, b: Batch<S>, returned: bool) {
+        let Some(mut b) = self.keep(b) else {
+            return;
+        };
+        if returned {
+            return;
+        }
+        if let Some(p) = self.producers[peer].as_mut() {
             b.clear();
             b.trim();
-            let bytes = b.capacity_bytes();
-            if self.spare_bytes + bytes <= SPARE_BYTES {
-                self.spare_bytes += bytes;
-                self.spare.push(b);
-            }
+            let _ = p.push(b);
         }
     }
 
@@ -392,6 +423,35 @@ mod tests {
         send(&mut a, 1_000 + WAKE_GAP_US + 1);
         assert!(b.pop(0).is_some());
         assert!(!woken(&shared, &poller));
+    }
+
+    #[test]
+    fn batches_a_peer_has_no_room_for_come_back_empty_and_are_reused() {
+        let (mut a, mut b, _shared) = two();
+        // The peer already keeps as many spare batches as it may.
+        for _ in 0..SPARE_CAP {
+            b.recycle(Batch::default());
+        }
+        // Shard 0 sends a batch; the peer drains it and has no room.
+        a.batch(1).reqs.push(Req::Unpark { client: 7 });
+        a.batch(1).args.extend_from_slice(&[b'x'; 1000]);
+        a.flush();
+        let got = b.pop(0).expect("the batch");
+        b.recycle_from(0, got, false);
+        // It comes back, empty but with its buffers, without a wake-up.
+        let back = a.pop(1).expect("returned to its sender");
+        assert!(back.is_empty() && back.args.is_empty());
+        assert!(back.args.capacity() >= 1000, "its buffers come back too");
+        // Kept by the sender: its next batch to the peer reuses it.
+        a.recycle_from(1, back, true);
+        assert!(a.batch(1).args.capacity() >= 1000);
+        // A batch that came back empty is never sent back again: with no
+        // room, it is freed.
+        for _ in 0..SPARE_CAP {
+            a.recycle(Batch::default());
+        }
+        a.recycle_from(1, Batch::default(), true);
+        assert!(b.pop(0).is_none(), "nothing goes back and forth");
     }
 
     #[test]
