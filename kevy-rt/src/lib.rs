@@ -79,7 +79,9 @@
 //!    ([`Service::worth_prefetching`]), it first looks ahead at the next
 //!    16 frames (`kevy_resp::peek_frame`)
 //!    and hints the keys that live here to the cache
-//!    ([`Service::prefetch_keys`]): in a keyspace bigger than the caches, a
+//!    ([`Service::prefetch_nodes`], then [`Service::prefetch_values`] at
+//!    the next command, once what the first hints brought has arrived):
+//!    in a keyspace bigger than the caches, a
 //!    lookup otherwise waits for two memory loads in turn (three for a value
 //!    kept outside its node: a string longer than 23 bytes, a small
 //!    hash's listpack), and that wait

@@ -472,6 +472,9 @@ struct Reactor<S: Service> {
     /// (`ANSWER_SPIN_US`).
     asked_us: u64,
     now_ms: u64,
+    /// The pipeline look-ahead's second half, due at the next command
+    /// ([`Service::prefetch_values`]): its database and marks.
+    look: (usize, usize, [u64; PREFETCH_AHEAD]),
     /// Spare lists swapped with `ready` and `writes` each iteration.
     scratch_ready: Vec<u32>,
     scratch_again: Vec<u32>,
@@ -547,6 +550,7 @@ impl<S: Service> Reactor<S> {
             now_us: 0,
             asked_us: 0,
             now_ms: 0,
+            look: (0, 0, [0; PREFETCH_AHEAD]),
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
             scratch_writes: Vec::new(),
@@ -925,6 +929,13 @@ impl<S: Service> Reactor<S> {
                     break;
                 }
                 Ok(Parse::Complete(used)) => {
+                    // The look-ahead's second half, now that a command
+                    // ran since its first: what it needs has arrived.
+                    if self.look.1 > 0 {
+                        let (db, n, marks) = &mut self.look;
+                        self.svc.prefetch_values(&self.ex.shard, *db, &marks[..*n]);
+                        *n = 0;
+                    }
                     // More commands behind this one: hint their keys now,
                     // so their loads overlap while this one runs.
                     c.io.hinted = c.io.hinted.saturating_sub(1);
@@ -971,12 +982,16 @@ impl<S: Service> Reactor<S> {
 
     /// Hints the keys of the next commands in a connection's buffer
     /// (up to [`PREFETCH_AHEAD`] frames) that live here to the cache
-    /// ([`Service::prefetch_keys`]): in a keyspace bigger than the caches
+    /// ([`Service::prefetch_nodes`]): in a keyspace bigger than the caches
     /// each lookup otherwise waits for two or three loads in turn, and
-    /// that wait is most of what a pipelined GET costs. Returns how many
-    /// commands the look covered, so the next look comes after they ran.
+    /// that wait is most of what a pipelined GET costs. The third load's
+    /// hint ([`Service::prefetch_values`]) reads what the first two
+    /// brought, so it waits for the next command (`look`), by when they
+    /// have arrived: done at once, it would stall this one. Returns how
+    /// many commands the look covered, so the next look comes after they
+    /// ran.
     #[inline]
-    fn prefetch_pipeline(&self, db: usize, input: &[u8]) -> usize {
+    fn prefetch_pipeline(&mut self, db: usize, input: &[u8]) -> usize {
         let mut keys = [(0u32, 0u32); PREFETCH_AHEAD];
         let (mut k, mut frames, mut at) = (0, 0, 0);
         while frames < PREFETCH_AHEAD {
@@ -994,7 +1009,9 @@ impl<S: Service> Reactor<S> {
         }
         let keys = keys[..k].iter();
         let keys = keys.map(|&(s, l)| &input[s as usize..(s + l) as usize]);
-        self.svc.prefetch_keys(&self.ex.shard, db, keys);
+        let marks = &mut self.look.2;
+        self.look.1 = self.svc.prefetch_nodes(&self.ex.shard, db, keys, marks);
+        self.look.0 = db;
         frames
     }
 

@@ -659,11 +659,6 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn runs_long(&self, _cmd: Self::Cmd) -> bool {
         false
     }
-    /// A hint that `keys` of database `db` are about to be looked up on
-    /// `shard`, one after another (a pipeline, a batch from a peer, a
-    /// command's several keys): start loading what their lookups read, so that
-    /// their cache misses overlap instead of coming one after another. At
-    /// most the first 16 are worth hinting. It must change nothing.
     /// Whether hinting the lookups of database `db` on `shard` pays (its
     /// keyspace is bigger than the caches): the runtime looks ahead for
     /// keys to hint only then.
@@ -671,6 +666,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn worth_prefetching(&self, _shard: &Self::Shard, _db: usize) -> bool {
         false
     }
+    /// A hint that `keys` of database `db` are about to be looked up on
+    /// `shard`, one after another (a pipeline, a batch from a peer, a
+    /// command's several keys): start loading what their lookups read, so that
+    /// their cache misses overlap instead of coming one after another. At
+    /// most the first 16 are worth hinting. It must change nothing.
     #[inline(always)]
     fn prefetch_keys<'k>(
         &self,
@@ -679,6 +679,26 @@ pub trait Service: Send + Sync + Sized + 'static {
         _keys: impl Iterator<Item = &'k [u8]>,
     ) {
     }
+    /// [`Service::prefetch_keys`] in two halves, for a caller that can
+    /// wait between them (the pipeline look-ahead: until the next
+    /// command): this one starts the loads a lookup needs first and
+    /// leaves `marks` (at most 16; returns how many), which
+    /// [`Service::prefetch_values`] then takes to start the rest, reading
+    /// what the first loads brought. It must change nothing.
+    #[inline(always)]
+    fn prefetch_nodes<'k>(
+        &self,
+        shard: &Self::Shard,
+        db: usize,
+        keys: impl Iterator<Item = &'k [u8]>,
+        _marks: &mut [u64; 16],
+    ) -> usize {
+        self.prefetch_keys(shard, db, keys);
+        0
+    }
+    /// The second half of [`Service::prefetch_nodes`].
+    #[inline(always)]
+    fn prefetch_values(&self, _shard: &Self::Shard, _db: usize, _marks: &[u64]) {}
     /// Whether `cmd` is [`blocking`](Service::blocking) or
     /// [`runs_long`](Service::runs_long): the one test the hot path makes
     /// before running a command on its shard, so keep it to a load and a

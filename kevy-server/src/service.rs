@@ -980,6 +980,26 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
+    fn prefetch_nodes<'k>(
+        &self,
+        shard: &Shard,
+        db: usize,
+        keys: impl Iterator<Item = &'k [u8]>,
+        marks: &mut [u64; 16],
+    ) -> usize {
+        shard
+            .store
+            .prefetch_nodes(db, keys, kevy_sys::hint::prefetch, marks)
+    }
+
+    #[inline(always)]
+    fn prefetch_values(&self, shard: &Shard, db: usize, marks: &[u64]) {
+        shard
+            .store
+            .prefetch_values(db, marks, kevy_sys::hint::prefetch);
+    }
+
+    #[inline(always)]
     fn runs_apart(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & (flag::RUNS_SCRIPT | flag::BLOCKING) != 0
     }

@@ -316,42 +316,93 @@ impl Store {
     /// up one after another, to the cache: every key's bucket slot first,
     /// then every chain's first node, then the bytes every such node's
     /// value keeps outside it (a string longer than 23 bytes, a small
-    /// hash's listpack), so their loads
-    /// overlap (see [`dict::Dict::prefetch`]); a lookup otherwise waits
-    /// for each in turn. Nothing for a database not
-    /// [worth it](Self::worth_prefetching). A lone key is not worth the
-    /// later steps: its slot has not arrived yet. `hint` issues the CPU's
-    /// prefetch for an address (the caller's: this crate has no `unsafe`
-    /// code).
+    /// hash's listpack), so their loads overlap (see
+    /// [`dict::Dict::prefetch`]); a lookup otherwise waits for each in
+    /// turn. Nothing for a database not [worth it](Self::worth_prefetching).
+    /// A lone key is not worth the later steps: its slot has not arrived
+    /// yet. `hint` issues the CPU's prefetch for an address (the caller's:
+    /// this crate has no `unsafe` code).
     pub fn prefetch_keys<'k>(
         &self,
         db: usize,
         keys: impl IntoIterator<Item = &'k [u8]>,
         hint: impl Fn(*const u8) + Copy,
     ) {
+        self.prefetch(db, keys, hint, true);
+    }
+
+    /// [`prefetch_keys`](Self::prefetch_keys) for keys whose values are
+    /// about to be replaced (MSET): the slots and nodes only. The third
+    /// step reads the nodes to find the values, which waits for them,
+    /// and a write never reads the old value.
+    pub fn prefetch_keys_to_write<'k>(
+        &self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        hint: impl Fn(*const u8) + Copy,
+    ) {
+        self.prefetch(db, keys, hint, false);
+    }
+
+    fn prefetch<'k>(
+        &self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        hint: impl Fn(*const u8) + Copy,
+        values: bool,
+    ) {
+        let mut marks = [0u64; 16];
+        let n = self.prefetch_nodes(db, keys, hint, &mut marks);
+        if values {
+            // This reads the nodes just hinted, whose loads overlap.
+            self.prefetch_values(db, &marks[..n], hint);
+        }
+    }
+
+    /// The first two steps of [`prefetch_keys`](Self::prefetch_keys) (the
+    /// slots, then the nodes), leaving in `marks` what the third step,
+    /// [`prefetch_values`](Self::prefetch_values), takes: the caller runs
+    /// it later, once the nodes have arrived, so it does not wait for
+    /// them. Returns how many marks it left (0 when it hinted nothing).
+    pub fn prefetch_nodes<'k>(
+        &self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        hint: impl Fn(*const u8) + Copy,
+        marks: &mut [u64; 16],
+    ) -> usize {
+        let Some(ks) = self.dbs.get(db) else {
+            return 0;
+        };
+        if ks.keys().len() < Self::PREFETCH_MIN_KEYS {
+            return 0;
+        }
+        let mut n = 0;
+        for key in keys.into_iter().take(marks.len()) {
+            marks[n] = ks.keys().prefetch(key, hint);
+            n += 1;
+        }
+        if n < 2 {
+            return 0;
+        }
+        for &h in &marks[..n] {
+            ks.keys().prefetch_chain(h, hint);
+        }
+        n
+    }
+
+    /// The third step of [`prefetch_keys`](Self::prefetch_keys), for the
+    /// `marks` [`prefetch_nodes`](Self::prefetch_nodes) left: hints the
+    /// bytes the values of those keys keep outside their nodes. It reads
+    /// the nodes. Marks from before writes are still safe: they are hashes,
+    /// and the table is walked as it is now.
+    pub fn prefetch_values(&self, db: usize, marks: &[u64], hint: impl Fn(*const u8) + Copy) {
         let Some(ks) = self.dbs.get(db) else {
             return;
         };
-        if ks.keys().len() < Self::PREFETCH_MIN_KEYS {
-            return;
-        }
-        let mut hashes = [0u64; 16];
-        let mut n = 0;
-        for key in keys.into_iter().take(hashes.len()) {
-            hashes[n] = ks.keys().prefetch(key, hint);
-            n += 1;
-        }
-        if n > 1 {
-            for &h in &hashes[..n] {
-                ks.keys().prefetch_chain(h, hint);
-            }
-            // A third step for values stored outside their nodes (long
-            // strings, small hashes' listpacks): it reads the nodes just
-            // hinted, whose loads overlap.
-            for &h in &hashes[..n] {
-                ks.keys()
-                    .prefetch_outside(h, hint, |e: &Entry| e.value.out_of_line());
-            }
+        for &h in marks {
+            ks.keys()
+                .prefetch_outside(h, hint, |e: &Entry| e.value.out_of_line());
         }
     }
 
@@ -639,6 +690,62 @@ mod tests {
 
     fn get(st: &mut Store, db: usize, k: &[u8]) -> Option<Vec<u8>> {
         st.db(db).get_str(k).unwrap().map(StrValue::to_vec)
+    }
+
+    #[test]
+    fn the_look_ahead_in_two_halves_hints_only_what_it_should() {
+        let hinted = std::cell::RefCell::new(Vec::new());
+        let hint = |p: *const u8| hinted.borrow_mut().push(p as usize);
+        let mut st = Store::new(2);
+        let key = |i: usize| format!("key:{i}").into_bytes();
+        // Long values (kept outside their nodes) on even keys, short ones
+        // (inline) on odd keys.
+        let value =
+            |i: usize| vec![b'a' + (i % 26) as u8; if i.is_multiple_of(2) { 100 } else { 5 }];
+        let total = Store::PREFETCH_MIN_KEYS + 10;
+        for i in 0..total {
+            st.db(0).set(&key(i), sv(&value(i)), SetTtl::Clear);
+        }
+        let mut marks = [0u64; 16];
+        // Not worth it: a small database, or one key.
+        st.db(1).set(b"x", sv(b"y"), SetTtl::Clear);
+        let one = [b"x".as_slice(), b"x"];
+        assert_eq!(st.prefetch_nodes(1, one, hint, &mut marks), 0);
+        assert_eq!(
+            st.prefetch_nodes(0, [key(1).as_slice()], hint, &mut marks),
+            0
+        );
+        assert_eq!(st.prefetch_nodes(7, one, hint, &mut marks), 0, "no such db");
+        // Twenty keys: the first sixteen are marked.
+        let keys: Vec<Vec<u8>> = (0..20).map(key).collect();
+        let n = st.prefetch_nodes(0, keys.iter().map(Vec::as_slice), hint, &mut marks);
+        assert_eq!(n, 16);
+        // Writes in between (a delete, new keys growing the table) leave
+        // the marks safe to use.
+        st.db(0).remove(&key(0));
+        for i in total..total + 5_000 {
+            st.db(0).set(&key(i), sv(b"v"), SetTtl::Clear);
+        }
+        hinted.borrow_mut().clear();
+        st.prefetch_values(0, &marks[..n], hint);
+        // The second half hints inside values kept outside their nodes
+        // (those of the chains' first nodes: the marked keys', or a key
+        // sharing a chain with one), and nowhere else.
+        for i in (2..16).step_by(2) {
+            assert_eq!(get(&mut st, 0, &key(i)), Some(value(i)));
+        }
+        let ranges: Vec<(usize, usize)> = st.dbs[0]
+            .keys()
+            .iter()
+            .filter_map(|(_, e)| e.value.out_of_line())
+            .map(|b| (b.as_ptr() as usize, b.as_ptr() as usize + b.len().min(128)))
+            .collect();
+        let hints = hinted.borrow();
+        // (A chain whose first node holds a short value gives none.)
+        assert!(hints.len() >= 2, "the long values of the marked keys");
+        for &p in hints.iter() {
+            assert!(ranges.iter().any(|&(a, z)| a <= p && p < z), "a stray hint");
+        }
     }
 
     #[test]

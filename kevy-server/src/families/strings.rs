@@ -598,7 +598,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, nx: bool, name: &'static str) {
         let keys = pairs.iter().map(|p| p.0);
         ctx.shard
             .store
-            .prefetch_keys(ctx.db, keys, kevy_sys::hint::prefetch);
+            .prefetch_keys_to_write(ctx.db, keys, kevy_sys::hint::prefetch);
     }
     let done = op_mset(ctx, &pairs, nx);
     if nx {
