@@ -931,11 +931,7 @@ impl<S: Service> Reactor<S> {
                 Ok(Parse::Complete(used)) => {
                     // The look-ahead's second half, now that a command
                     // ran since its first: what it needs has arrived.
-                    if self.look.1 > 0 {
-                        let (db, n, marks) = &mut self.look;
-                        self.svc.prefetch_values(&self.ex.shard, *db, &marks[..*n]);
-                        *n = 0;
-                    }
+                    self.look_values();
                     // More commands behind this one: hint their keys now,
                     // so their loads overlap while this one runs.
                     c.io.hinted = c.io.hinted.saturating_sub(1);
@@ -1013,6 +1009,17 @@ impl<S: Service> Reactor<S> {
         self.look.1 = self.svc.prefetch_nodes(&self.ex.shard, db, keys, marks);
         self.look.0 = db;
         frames
+    }
+
+    /// The second half of the last look ahead, if it is due
+    /// ([`Service::prefetch_values`]; see `prefetch_pipeline`).
+    #[inline]
+    fn look_values(&mut self) {
+        if self.look.1 > 0 {
+            let (db, n, marks) = &mut self.look;
+            self.svc.prefetch_values(&self.ex.shard, *db, &marks[..*n]);
+            *n = 0;
+        }
     }
 
     /// Whether CLIENT PAUSE holds this command now: every command under
@@ -1643,7 +1650,7 @@ impl<S: Service> Reactor<S> {
     /// `prefetch_pipeline` does for a connection's: the key of most
     /// commands is their first argument.
     #[inline]
-    fn prefetch_batch(&self, b: &Batch<S>, from: usize) {
+    fn prefetch_batch(&mut self, b: &Batch<S>, from: usize) {
         let reqs = &b.reqs[from..b.reqs.len().min(from + PREFETCH_AHEAD)];
         let cmd = |req: &Req<S>| match *req {
             Req::Exec {
@@ -1661,8 +1668,11 @@ impl<S: Service> Reactor<S> {
             return;
         }
         let keys = reqs.iter().filter_map(cmd).filter(|c| c.0 == db);
-        self.svc
-            .prefetch_keys(&self.ex.shard, db as usize, keys.map(|c| c.1));
+        let marks = &mut self.look.2;
+        self.look.1 =
+            self.svc
+                .prefetch_nodes(&self.ex.shard, db as usize, keys.map(|c| c.1), marks);
+        self.look.0 = db as usize;
     }
 
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
@@ -1684,6 +1694,9 @@ impl<S: Service> Reactor<S> {
         for (i, req) in b.reqs.iter().enumerate() {
             if i % PREFETCH_AHEAD == 0 && b.reqs.len() > 1 {
                 self.prefetch_batch(b, i);
+            } else {
+                // The hints' second half, one command later.
+                self.look_values();
             }
             match *req {
                 Req::Exec {
