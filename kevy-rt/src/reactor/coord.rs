@@ -126,6 +126,27 @@ struct Split {
 }
 
 impl Split {
+    /// Adds the key at argument `k`, on shard `s`, to the group of its
+    /// shard (a new one after the `used` groups so far, reusing a kept
+    /// group's list when there is one).
+    fn push_key(&mut self, used: &mut usize, s: usize, k: usize) {
+        let ordinal = self.keys_at.len() as u32;
+        match self.groups[..*used].iter_mut().find(|g| g.0 == s) {
+            Some(g) => g.1.push(ordinal),
+            None => {
+                if *used == self.groups.len() {
+                    self.groups.push((s, Vec::new()));
+                }
+                let g = &mut self.groups[*used];
+                g.0 = s;
+                g.1.clear();
+                g.1.push(ordinal);
+                *used += 1;
+            }
+        }
+        self.keys_at.push(k);
+    }
+
     /// Empties it for another command, keeping its buffers.
     fn clear(&mut self) {
         for g in &mut self.groups {
@@ -695,21 +716,7 @@ impl<S: Service> Coordinator<S> {
             let key = args.get(k);
             let s = shard_of(key, n);
             claims[s].keys.push(key_id(key));
-            let ordinal = split.keys_at.len() as u32;
-            match split.groups[..used].iter_mut().find(|g| g.0 == s) {
-                Some(g) => g.1.push(ordinal),
-                None => {
-                    if used == split.groups.len() {
-                        split.groups.push((s, Vec::new()));
-                    }
-                    let g = &mut split.groups[used];
-                    g.0 = s;
-                    g.1.clear();
-                    g.1.push(ordinal);
-                    used += 1;
-                }
-            }
-            split.keys_at.push(k);
+            split.push_key(&mut used, s, k);
             k += step;
         }
         split.groups.truncate(used);
@@ -1876,22 +1883,7 @@ impl<S: Service> Coordinator<S> {
                 let mut used = 0;
                 let mut k = first;
                 while k <= last && k < args.len() {
-                    let s = shard_of(args.get(k), self.n);
-                    let ordinal = split.keys_at.len() as u32;
-                    match split.groups[..used].iter_mut().find(|g| g.0 == s) {
-                        Some(g) => g.1.push(ordinal),
-                        None => {
-                            if used == split.groups.len() {
-                                split.groups.push((s, Vec::with_capacity(nkeys)));
-                            }
-                            let g = &mut split.groups[used];
-                            g.0 = s;
-                            g.1.clear();
-                            g.1.push(ordinal);
-                            used += 1;
-                        }
-                    }
-                    split.keys_at.push(k);
+                    split.push_key(&mut used, shard_of(args.get(k), self.n), k);
                     k += step;
                 }
                 split.groups.truncate(used);

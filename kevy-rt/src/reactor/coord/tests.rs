@@ -125,6 +125,11 @@ impl H {
         else {
             panic!("expected a coordinated transaction");
         };
+        self.run(plan)
+    }
+
+    /// Starts `plan` as the connection's next request; returns its slot.
+    fn run(&mut self, plan: Plan<Toy>) -> u32 {
         self.seq += 1;
         let (op, blocks) =
             self.coord
@@ -152,15 +157,7 @@ impl H {
         else {
             panic!("expected a coordinated transaction");
         };
-        self.seq += 1;
-        let (op, blocks) =
-            self.coord
-                .start(&mut self.ex, &mut self.rings, plan, CONN, GEN, self.seq);
-        if !blocks {
-            self.conn.push("reads on".into());
-        }
-        self.pump();
-        op
+        self.run(plan)
     }
 
     /// Sends `words` from connection `conn` (another connection than
