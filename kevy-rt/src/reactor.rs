@@ -52,7 +52,7 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// idle, which on virtual machines alone can take longer than the answer.
 const ANSWER_SPIN_US: u64 = 100;
 /// Commands whose keys are hinted to the cache ahead of running them, in
-/// a pipeline or a batch from a peer ([`Service::prefetch_keys`]): enough to
+/// a pipeline or a batch from a peer ([`Service::prefetch_nodes`]): enough to
 /// overlap the loads of a 16-deep pipeline, few enough that the lines
 /// they bring in are still in L1 when their commands run.
 const PREFETCH_AHEAD: usize = 16;

@@ -667,33 +667,21 @@ pub trait Service: Send + Sync + Sized + 'static {
         false
     }
     /// A hint that `keys` of database `db` are about to be looked up on
-    /// `shard`, one after another (a pipeline, a batch from a peer, a
-    /// command's several keys): start loading what their lookups read, so that
-    /// their cache misses overlap instead of coming one after another. At
-    /// most the first 16 are worth hinting. It must change nothing.
+    /// `shard`, one after another (a pipeline, a batch from a peer): start
+    /// loading what their lookups read first, so that their cache misses
+    /// overlap instead of coming one after another. At most the first 16
+    /// are worth hinting. It leaves `marks` (returns how many), which
+    /// [`Service::prefetch_values`] takes later, once those loads have
+    /// arrived, to start the loads that read through them. It must change
+    /// nothing.
     #[inline(always)]
-    fn prefetch_keys<'k>(
+    fn prefetch_nodes<'k>(
         &self,
         _shard: &Self::Shard,
         _db: usize,
         _keys: impl Iterator<Item = &'k [u8]>,
-    ) {
-    }
-    /// [`Service::prefetch_keys`] in two halves, for a caller that can
-    /// wait between them (the pipeline look-ahead: until the next
-    /// command): this one starts the loads a lookup needs first and
-    /// leaves `marks` (at most 16; returns how many), which
-    /// [`Service::prefetch_values`] then takes to start the rest, reading
-    /// what the first loads brought. It must change nothing.
-    #[inline(always)]
-    fn prefetch_nodes<'k>(
-        &self,
-        shard: &Self::Shard,
-        db: usize,
-        keys: impl Iterator<Item = &'k [u8]>,
         _marks: &mut [u64; 16],
     ) -> usize {
-        self.prefetch_keys(shard, db, keys);
         0
     }
     /// The second half of [`Service::prefetch_nodes`].

@@ -973,13 +973,6 @@ impl Service for Kevy {
     }
 
     #[inline(always)]
-    fn prefetch_keys<'k>(&self, shard: &Shard, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
-        shard
-            .store
-            .prefetch_keys(db, keys, kevy_sys::hint::prefetch);
-    }
-
-    #[inline(always)]
     fn prefetch_nodes<'k>(
         &self,
         shard: &Shard,

@@ -320,8 +320,8 @@ impl Store {
     /// [`dict::Dict::prefetch`]); a lookup otherwise waits for each in
     /// turn. Nothing for a database not [worth it](Self::worth_prefetching).
     /// A lone key is not worth the later steps: its slot has not arrived
-    /// yet. `hint` issues the CPU's prefetch for an address (the caller's:
-    /// this crate has no `unsafe` code).
+    /// yet. `hint` issues the CPU's prefetch for an address: the caller
+    /// passes kevy-sys's, since this crate forbids the code that issues it.
     pub fn prefetch_keys<'k>(
         &self,
         db: usize,
