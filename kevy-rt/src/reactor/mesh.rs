@@ -26,6 +26,12 @@ pub const RING_BUDGET: usize = 64;
 /// here would make the next iterations allocate and regrow them all.
 const SPARE_CAP: usize = 64;
 const SPARE_BYTES: usize = 1 << 20;
+/// The largest batch (its buffers' capacity) a shard with no room for it
+/// sends back to its peer rather than freeing (`recycle_from`): the
+/// batches of small commands that would otherwise be freed here and
+/// allocated again there (32 to 127 KB, measured), not one that carried
+/// big values, which is rare and would hold its memory on the ring.
+const RETURN_BYTES: usize = 128 * 1024;
 /// The least time between two wake-ups of one peer by this shard. A peer
 /// that keeps falling asleep between the messages of a steady stream costs
 /// its core two context switches per wake-up (a core it may share with
@@ -211,7 +217,8 @@ impl<S: Service> Endpoint<S> {
     /// free them while the peer allocates and regrows new ones, and the
     /// batches' buffers would cross cores to be freed. A batch that came
     /// back empty (`returned`) is freed instead, so none goes back and
-    /// forth; so is one the ring has no room for. It goes without a
+    /// forth; so is one bigger than `RETURN_BYTES`, and one the ring has
+    /// no room for. It goes without a
     /// wake-up: the peer finds it when it next drains its rings.
     pub fn recycle_from(&mut self, peer: usize, b: Batch<S>, returned: bool) {
         let Some(mut b) = self.keep(b) else {
@@ -220,9 +227,12 @@ impl<S: Service> Endpoint<S> {
         if returned {
             return;
         }
+        b.clear();
+        b.trim();
+        if b.capacity_bytes() > RETURN_BYTES {
+            return;
+        }
         if let Some(p) = self.producers[peer].as_mut() {
-            b.clear();
-            b.trim();
             let _ = p.push(b);
         }
     }
@@ -452,6 +462,16 @@ mod tests {
         }
         a.recycle_from(1, Batch::default(), true);
         assert!(b.pop(0).is_none(), "nothing goes back and forth");
+        // Nor does one whose buffers are bigger than a small command's
+        // batch: it carried big values, and is freed.
+        a.batch(1).reqs.push(Req::Unpark { client: 7 });
+        a.batch(1)
+            .args
+            .extend_from_slice(&vec![b'x'; RETURN_BYTES + 1]);
+        a.flush();
+        let got = b.pop(0).expect("the big batch");
+        b.recycle_from(0, got, false);
+        assert!(a.pop(1).is_none(), "a big batch is freed, not sent back");
     }
 
     #[test]
