@@ -241,15 +241,27 @@ mod tests {
         let mut c = AccessClock::default();
         c.set_lfu(true);
         c.set_now(60_000 * 10);
-        let mut f = c.fresh();
-        assert_eq!(c.lfu_counter(f), LFU_INIT_VAL);
-        for _ in 0..1000 {
-            c.stamp(&mut f);
+        assert_eq!(c.lfu_counter(c.fresh()), LFU_INIT_VAL);
+        // With factor 10, a thousand hits give a counter around 18-20
+        // (Redis's table: 100 hits -> 10, 1000 -> 18, 100K -> 142). One
+        // counter is a random walk that lands anywhere from about 14 to
+        // 26, so the test bounds the mean of many: its spread is a tenth
+        // of a level (19.1-19.5 over twenty runs).
+        let keys = 400;
+        let mut fields = vec![c.fresh(); keys];
+        for f in &mut fields {
+            for _ in 0..1000 {
+                c.stamp(f);
+            }
         }
-        // With factor 10, a thousand hits give a counter around 18
-        // (Redis's table: 100 hits -> 10, 1000 -> 18, 100K -> 142).
+        let mean = fields
+            .iter()
+            .map(|&f| f64::from(c.lfu_counter(f)))
+            .sum::<f64>()
+            / keys as f64;
+        assert!((18.0..=20.5).contains(&mean), "{mean}");
+        let f = fields[0];
         let n = c.lfu_counter(f);
-        assert!((12..=24).contains(&n), "{n}");
         // Three minutes later, three decrements.
         c.set_now(60_000 * 13);
         assert_eq!(c.lfu_counter(f), n - 3);
