@@ -92,25 +92,32 @@ fn store_ops(c: &mut Criterion) {
                     for i in 0..16 {
                         pipeline.extend_from_slice(&frames[(at + i) % KEYS]);
                     }
-                    if prefetch {
-                        let mut rest = &pipeline[..];
-                        let mut group = Vec::with_capacity(16);
-                        while let Some((len, key)) = kevy_resp::peek_frame(rest) {
-                            group.push(&rest[key.unwrap()]);
-                            rest = &rest[len..];
-                        }
-                        st.prefetch_keys(0, group, kevy_sys::hint::prefetch);
-                    }
                     out.clear();
                     let mut input = &pipeline[..];
+                    let Ok(kevy_resp::Parse::Complete(mut used)) = parser.parse(input) else {
+                        unreachable!("a whole frame");
+                    };
+                    if prefetch {
+                        // As the reactor does: the frames behind the first
+                        // are parsed ahead, once, and their keys hinted.
+                        let mut group = Vec::with_capacity(16);
+                        parser.parse_ahead(&input[used..], 16, |frame, spans| {
+                            group.push(&frame[spans[1].range()]);
+                        });
+                        st.prefetch_keys(0, group, kevy_sys::hint::prefetch);
+                    }
                     let mut db = st.db(0);
-                    while let Ok(kevy_resp::Parse::Complete(used)) = parser.parse(input) {
+                    loop {
                         let args = parser.args(input);
                         let v = db.get_str(args.get(1)).unwrap();
                         let mut digits = [0u8; 20];
                         let v = v.unwrap().as_bytes(&mut digits);
                         kevy_resp::Reply::new(&mut out, false).bulk(v);
                         input = &input[used..];
+                        match parser.parse(input) {
+                            Ok(kevy_resp::Parse::Complete(n)) => used = n,
+                            _ => break,
+                        }
                     }
                     black_box(out.len());
                     at = (at + 16) % KEYS;

@@ -8,15 +8,13 @@
 
 mod args;
 mod parser;
-mod peek;
 mod reply;
 mod value;
 
 pub use args::{Args, OwnedArgs, Span};
 pub use parser::{
-    split_line, Parse, Parser, ProtoError, INLINE_MAX, MAX_BULK_LEN, MAX_MULTIBULK_LEN,
+    split_line, Parse, Parser, ProtoError, AHEAD_MAX, INLINE_MAX, MAX_BULK_LEN, MAX_MULTIBULK_LEN,
     UNAUTH_MAX_BULK_LEN, UNAUTH_MAX_MULTIBULK_LEN,
 };
-pub use peek::peek_frame;
 pub use reply::{format_double, Reply};
 pub use value::{array_elems, scalar, skip_value, split_array, Elems};

@@ -150,7 +150,23 @@ pub struct Parser {
     /// header either way).
     max_mbulk: i64,
     max_bulk: i64,
+    /// Whole frames parsed ahead of the one `parse` last returned
+    /// ([`Parser::parse_ahead`]), from `ahead_head` on: each one's length
+    /// and its spans' end in `ahead_spans`, where they are kept relative
+    /// to the frame's start. `parse` hands them out in order without
+    /// reading their bytes again.
+    ahead: [(u32, u32); AHEAD_MAX],
+    ahead_head: usize,
+    ahead_len: usize,
+    ahead_spans: Vec<Span>,
 }
+
+/// The most frames [`Parser::parse_ahead`] reads ahead.
+pub const AHEAD_MAX: usize = 16;
+/// Arguments of a frame at which the look ahead stops: a command that long
+/// costs far more than the loads a hint would overlap, and is parsed when
+/// its turn comes.
+const AHEAD_MAX_ARGS: u64 = 64;
 
 impl Default for Parser {
     fn default() -> Self {
@@ -164,6 +180,10 @@ impl Default for Parser {
             auth_required: false,
             max_mbulk: MAX_MULTIBULK_LEN as i64,
             max_bulk: MAX_BULK_LEN as i64,
+            ahead: [(0, 0); AHEAD_MAX],
+            ahead_head: 0,
+            ahead_len: 0,
+            ahead_spans: Vec::new(),
         }
     }
 }
@@ -184,6 +204,9 @@ impl Parser {
         };
         self.max_mbulk = mbulk as i64;
         self.max_bulk = bulk as i64;
+        // Frames read ahead were held to the limits of before, as Redis
+        // holds each command to those in force when it reads it.
+        self.ahead_len = 0;
     }
 
     /// Whether the limits for unauthenticated clients are on.
@@ -191,11 +214,87 @@ impl Parser {
         self.auth_required
     }
 
-    /// Forgets a frame in progress; for when buffered input is discarded.
+    /// Forgets a frame in progress and the frames parsed ahead; for when
+    /// buffered input is discarded.
     pub fn reset(&mut self) {
         self.stage = Stage::Idle;
         self.pos = 0;
         self.scan = 0;
+        self.ahead_len = 0;
+    }
+
+    /// The caller leaves the frame `parse` last returned in its buffer, to
+    /// run later: the next `parse` starts from it again, so the frames
+    /// parsed ahead of it (which follow it) are dropped.
+    pub fn put_back(&mut self) {
+        self.ahead_len = 0;
+    }
+
+    /// Parses up to `max` (at most [`AHEAD_MAX`]) whole frames at the
+    /// front of `input`, which is what follows the frame `parse` last
+    /// returned, and keeps them for the next calls of `parse`, which
+    /// return them in turn without reading their bytes again; `each` sees
+    /// every frame (its bytes, and its arguments' spans within them) as it
+    /// is read, for the runtime's look ahead at a pipeline. It stops at
+    /// the first frame that is not a whole, plain multibulk of at most 64
+    /// arguments within the limits (a partial frame, an inline command,
+    /// anything `parse` would refuse), which `parse` then reads as usual.
+    /// Returns how many frames it kept. The caller either consumes each
+    /// frame `parse` returns before the next call or calls
+    /// [`Self::put_back`].
+    pub fn parse_ahead<'a>(
+        &mut self,
+        input: &'a [u8],
+        max: usize,
+        mut each: impl FnMut(&'a [u8], &[Span]),
+    ) -> usize {
+        if self.stage != Stage::Idle || self.ahead_len != 0 {
+            return 0;
+        }
+        self.ahead_head = 0;
+        self.ahead_spans.clear();
+        let input = &input[..input.len().min(MAX_INPUT)];
+        let mut at = 0;
+        while self.ahead_len < max.min(AHEAD_MAX) {
+            let frame = &input[at..];
+            let first = self.ahead_spans.len();
+            let Some(len) = whole_frame(
+                frame,
+                AHEAD_MAX_ARGS.min(self.max_mbulk as u64),
+                self.max_bulk as u64,
+                &mut self.ahead_spans,
+            ) else {
+                self.ahead_spans.truncate(first);
+                break;
+            };
+            let end = self.ahead_spans.len();
+            each(&frame[..len], &self.ahead_spans[first..end]);
+            self.ahead[self.ahead_len] = (len as u32, end as u32);
+            self.ahead_len += 1;
+            at += len;
+        }
+        self.ahead_len
+    }
+
+    /// The next frame parsed ahead, as `parse` returns it.
+    #[inline(always)]
+    fn next_ahead(&mut self, input: &[u8]) -> Parse {
+        let (len, end) = self.ahead[self.ahead_head];
+        let start = match self.ahead_head {
+            0 => 0,
+            h => self.ahead[h - 1].1 as usize,
+        };
+        self.ahead_head += 1;
+        self.ahead_len -= 1;
+        debug_assert!(
+            input.len() >= len as usize,
+            "a frame parsed ahead is in the input"
+        );
+        self.is_inline = false;
+        self.spans.clear();
+        self.spans
+            .extend_from_slice(&self.ahead_spans[start..end as usize]);
+        Parse::Complete(len as usize)
     }
 
     /// Whether the last `parse` stopped inside a frame (returned `Partial`
@@ -209,6 +308,9 @@ impl Parser {
     /// first step of every command in the connection loop.
     #[inline(always)]
     pub fn parse(&mut self, input: &[u8]) -> Result<Parse, ProtoError> {
+        if self.ahead_len != 0 {
+            return Ok(self.next_ahead(input));
+        }
         let input = &input[..input.len().min(MAX_INPUT)];
         if self.stage != Stage::Idle && !self.same_frame(input) {
             self.reset();
@@ -352,26 +454,12 @@ impl Parser {
     /// Redis does.
     #[inline(always)]
     fn parse_whole(&mut self, input: &[u8]) -> Option<usize> {
-        let (n, mut pos) = plain_decimal(input, 1)?;
-        if n == 0 || n > self.max_mbulk as u64 {
-            return None;
-        }
-        self.spans.reserve((n as usize).min(SPANS_PREALLOC));
-        for _ in 0..n {
-            if *input.get(pos)? != b'$' {
-                return None;
-            }
-            let (len, at) = plain_decimal(input, pos + 1)?;
-            if len > self.max_bulk as u64 || input.len() - at < len as usize + 2 {
-                return None;
-            }
-            self.spans.push(Span {
-                start: at as u32,
-                len: len as u32,
-            });
-            pos = at + len as usize + 2;
-        }
-        Some(pos)
+        whole_frame(
+            input,
+            self.max_mbulk as u64,
+            self.max_bulk as u64,
+            &mut self.spans,
+        )
     }
 
     /// `processMultibulkBuffer`: `*<n>\r\n` then n × `$<len>\r\n<bytes>\r\n`.
@@ -452,6 +540,42 @@ impl Parser {
         // Unreachable: the loop only leaves through a return.
         Ok(Parse::Partial)
     }
+}
+
+/// [`Parser::parse_whole`] with the limits given, appending the frame's
+/// spans to `spans`: the frame's length, or `None` (with some spans
+/// perhaps appended) for anything but a whole, plain multibulk frame of
+/// at most `max_mbulk` arguments of at most `max_bulk` bytes.
+#[inline(always)]
+fn whole_frame(
+    input: &[u8],
+    max_mbulk: u64,
+    max_bulk: u64,
+    spans: &mut Vec<Span>,
+) -> Option<usize> {
+    if input.first() != Some(&b'*') {
+        return None;
+    }
+    let (n, mut pos) = plain_decimal(input, 1)?;
+    if n == 0 || n > max_mbulk {
+        return None;
+    }
+    spans.reserve((n as usize).min(SPANS_PREALLOC));
+    for _ in 0..n {
+        if *input.get(pos)? != b'$' {
+            return None;
+        }
+        let (len, at) = plain_decimal(input, pos + 1)?;
+        if len > max_bulk || input.len() - at < len as usize + 2 {
+            return None;
+        }
+        spans.push(Span {
+            start: at as u32,
+            len: len as u32,
+        });
+        pos = at + len as usize + 2;
+    }
+    Some(pos)
 }
 
 /// The decimal at `input[at..]` and the index after the CRLF that ends
@@ -1402,6 +1526,76 @@ mod tests {
                         break;
                     }
                 }
+            }
+        }
+
+        /// Parsing ahead changes nothing the parser returns: a stream of
+        /// commands (plain multibulk, inline, longer than the look ahead
+        /// takes, with a leading zero, then bytes at random) read with
+        /// looks ahead of every length after any command, some frames put
+        /// back and read again, gives what it gives without, and each
+        /// frame a look sees is the one `parse` returns there.
+        #[test]
+        fn parsing_ahead_changes_nothing(
+            cmds in prop::collection::vec(
+                (0u8..4, prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 1..4)),
+                0..24),
+            tail in token_soup(),
+            plan in prop::collection::vec((0usize..20, any::<bool>(), any::<bool>()), 1..40),
+            unauth in any::<bool>(),
+        ) {
+            let mut stream = Vec::new();
+            for (kind, args) in &cmds {
+                match kind {
+                    0 => stream.extend_from_slice(&encode(args)),
+                    1 => stream.extend_from_slice(b"PING  x\r\n"),
+                    2 => stream.extend_from_slice(&encode(&vec![b"a".to_vec(); 70])),
+                    _ => stream.extend_from_slice(b"*02\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
+                }
+            }
+            stream.extend_from_slice(&tail);
+            let parse_all = |plan: &[(usize, bool, bool)]| {
+                let mut p = Parser::new();
+                p.set_auth_required(unauth);
+                let (mut at, mut out, mut seen) = (0, Vec::new(), Vec::new());
+                let mut step = 0;
+                loop {
+                    let input = &stream[at..];
+                    let r = p.parse(input);
+                    let Ok(Parse::Complete(n)) = r else {
+                        out.push((at, r.map(|_| Vec::new())));
+                        return (out, seen);
+                    };
+                    let (ahead, back, unlock) = plan.get(step).copied().unwrap_or((0, false, false));
+                    step += 1;
+                    if back {
+                        // Left in the buffer, as a paused command is.
+                        p.put_back();
+                        continue;
+                    }
+                    out.push((at, Ok(argv(&p, input))));
+                    at += n;
+                    if unlock && unauth {
+                        p.set_auth_required(false);
+                    }
+                    let mut off = at;
+                    let k = p.parse_ahead(&stream[at..], ahead, |frame, spans| {
+                        let args: Argv = spans.iter().map(|s| frame[s.range()].to_vec()).collect();
+                        seen.push((off, args));
+                        off += frame.len();
+                    });
+                    assert!(k <= ahead.min(AHEAD_MAX));
+                }
+            };
+            let (want, none) = parse_all(&[]);
+            prop_assert!(none.is_empty());
+            let (got, seen) = parse_all(&plan);
+            if plan.iter().all(|&(_, _, unlock)| !unlock) || !unauth {
+                prop_assert_eq!(&got, &want);
+            }
+            for (off, args) in seen {
+                let at = got.iter().find(|(at, _)| *at == off);
+                prop_assert_eq!(at.map(|(_, r)| r.clone()), Some(Ok(args)));
             }
         }
     }

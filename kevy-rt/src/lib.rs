@@ -76,8 +76,9 @@
 //!    command in the buffer (a bounded number per connection per iteration).
 //!    When more commands wait behind the one it parsed (a pipeline) and
 //!    the database is big enough for its lookups to miss the caches
-//!    ([`Service::worth_prefetching`]), it first looks ahead at the next
-//!    16 frames (`kevy_resp::peek_frame`)
+//!    ([`Service::worth_prefetching`]), it first parses the next 16
+//!    frames ahead (`kevy_resp::Parser::parse_ahead`, which keeps them
+//!    for their turn, so no frame is read twice)
 //!    and hints the keys that live here to the cache
 //!    ([`Service::prefetch_nodes`], then [`Service::prefetch_values`] at
 //!    the next command, once what the first hints brought has arrived):

@@ -14,7 +14,7 @@ use accept::Admit;
 pub use balance::note_redirect;
 use coord::Coordinator;
 use executor::{Executor, Wire};
-use kevy_resp::{Args, Parse};
+use kevy_resp::{Args, Parse, Parser};
 use kevy_sys::{
     clock, signal, EventFd, Events, Interest, Poller, TcpListener, TcpStream, Token, UnixListener,
 };
@@ -56,6 +56,7 @@ const ANSWER_SPIN_US: u64 = 100;
 /// overlap the loads of a 16-deep pipeline, few enough that the lines
 /// they bring in are still in L1 when their commands run.
 const PREFETCH_AHEAD: usize = 16;
+const _: () = assert!(PREFETCH_AHEAD <= kevy_resp::AHEAD_MAX);
 
 mod accept;
 mod balance;
@@ -940,11 +941,12 @@ impl<S: Service> Reactor<S> {
                         && used < input.len()
                         && self.svc.worth_prefetching(&self.ex.shard, db)
                     {
-                        c.io.hinted = self.prefetch_pipeline(db, &input[used..]);
+                        c.io.hinted = self.prefetch_pipeline(db, &mut c.io.parser, &input[used..]);
                     }
                     let args = c.io.parser.args(input);
                     if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {
                         // It stays in the buffer until the pause ends.
+                        c.io.parser.put_back();
                         if !c.st.paused {
                             c.st.paused = true;
                             self.paused.push(idx);
@@ -983,28 +985,25 @@ impl<S: Service> Reactor<S> {
     /// that wait is most of what a pipelined GET costs. The third load's
     /// hint ([`Service::prefetch_values`]) reads what the first two
     /// brought, so it waits for the next command (`look`), by when they
-    /// have arrived: done at once, it would stall this one. Returns how
-    /// many commands the look covered, so the next look comes after they
-    /// ran.
+    /// have arrived: done at once, it would stall this one. The frames
+    /// are parsed once, here: the parser keeps them for the commands that
+    /// follow ([`kevy_resp::Parser::parse_ahead`]). Returns how many
+    /// commands the look covered, so the next look comes after they ran.
     #[inline]
-    fn prefetch_pipeline(&mut self, db: usize, input: &[u8]) -> usize {
-        let mut keys = [(0u32, 0u32); PREFETCH_AHEAD];
-        let (mut k, mut frames, mut at) = (0, 0, 0);
-        while frames < PREFETCH_AHEAD {
-            let Some((len, key)) = kevy_resp::peek_frame(&input[at..]) else {
-                break;
-            };
-            if let Some(r) = key {
-                if self.n == 1 || shard_of(&input[at + r.start..at + r.end], self.n) == self.id {
-                    keys[k] = ((at + r.start) as u32, r.len() as u32);
+    fn prefetch_pipeline(&mut self, db: usize, parser: &mut Parser, input: &[u8]) -> usize {
+        let mut keys: [&[u8]; PREFETCH_AHEAD] = [&[]; PREFETCH_AHEAD];
+        let mut k = 0;
+        let (n, id) = (self.n, self.id);
+        let frames = parser.parse_ahead(input, PREFETCH_AHEAD, |frame, spans| {
+            // The second argument: the key of most keyed commands.
+            if let Some(key) = spans.get(1).map(|s| &frame[s.range()]) {
+                if n == 1 || shard_of(key, n) == id {
+                    keys[k] = key;
                     k += 1;
                 }
             }
-            frames += 1;
-            at += len;
-        }
-        let keys = keys[..k].iter();
-        let keys = keys.map(|&(s, l)| &input[s as usize..(s + l) as usize]);
+        });
+        let keys = keys[..k].iter().copied();
         let marks = &mut self.look.2;
         self.look.1 = self.svc.prefetch_nodes(&self.ex.shard, db, keys, marks);
         self.look.0 = db;

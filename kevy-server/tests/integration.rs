@@ -1005,6 +1005,30 @@ fn pipelines_over_a_large_keyspace_answer_as_one_at_a_time() {
             let (got, _) = c.read().unwrap();
             assert_eq!(&got, w, "reply #{n} with --cores {cores}");
         }
+        // A write held by CLIENT PAUSE in the middle of a pipeline the
+        // look ahead has already read: it stays in the buffer, and it and
+        // the commands behind it run in order once the pause ends.
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(300)
+            .arg("WRITE")
+            .query(&mut con)
+            .unwrap();
+        let mut batch = Vec::new();
+        let mut want = Vec::new();
+        for i in 500..540 {
+            batch.extend(common::resp::command(&["GET", &k(i)]));
+            batch.extend(common::resp::command(&["SET", &k(i), &format!("p{i}")]));
+            batch.extend(common::resp::command(&["GET", &k(i)]));
+            want.push(bulk(&((i * 7919) % N).to_string()));
+            want.push(Value::Line(b'+', b"OK".to_vec()));
+            want.push(bulk(&format!("p{i}")));
+        }
+        c.stream().write_all(&batch).unwrap();
+        for (n, w) in want.iter().enumerate() {
+            let (got, _) = c.read().unwrap();
+            assert_eq!(&got, w, "paused reply #{n} with --cores {cores}");
+        }
         let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
         assert_eq!(size as usize, N + 80, "--cores {cores}: the 80 hashes");
     }

@@ -295,6 +295,7 @@ impl<S: Service> Desk<S> {
             if !args.is_empty() {
                 self.reply.clear();
                 if !answer(svc, shard, self.n, &mut c.st, args, &mut self.reply) {
+                    c.io.parser.put_back();
                     break;
                 }
                 c.st.push_ready(&self.reply);
