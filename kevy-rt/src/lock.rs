@@ -120,17 +120,26 @@ struct Holder {
 /// The holders of one key: one connection's transactions, which may read
 /// or write it, or any number of connections' readers. The first holder
 /// is kept inline: a key held by one connection (nearly every key) costs
-/// no allocation.
+/// no allocation. A key read by many connections at once (a hot key under
+/// MGET from every client) finds each of them through an index once they
+/// are more than [`SCAN_MAX`], so holding and releasing it stays O(1)
+/// however many read it.
 #[derive(Debug)]
 struct KeyHold {
     /// The first connection holding the key, with how many of its claims
     /// do.
     first: Holder,
-    /// Further connections holding it (readers only).
+    /// Further connections holding it (readers only), each once.
     more: Vec<Holder>,
+    /// Where each connection of `more` is in it, while `more` is longer
+    /// than [`SCAN_MAX`].
+    at: Option<Box<Map<u64, u32>>>,
     /// How many of the claims write it (all of one connection's).
     writes: u32,
 }
+
+/// The longest holder list searched by a scan; a longer one is indexed.
+const SCAN_MAX: usize = 8;
 
 impl KeyHold {
     fn new(client: u64) -> Self {
@@ -140,32 +149,50 @@ impl KeyHold {
                 count: 0,
             },
             more: Vec::new(),
+            at: None,
             writes: 0,
         }
     }
 
-    fn holders(&self) -> impl Iterator<Item = &Holder> {
-        std::iter::once(&self.first).chain(self.more.iter())
-    }
-
     /// Whether a claim of `client` (reading only, or not) must wait.
     fn blocks(&self, client: u64, read: bool) -> bool {
-        let other = self.holders().any(|h| h.owner != client);
+        // Holders are distinct connections: another one holds the key
+        // when the first is not `client` or there is a second.
+        let other = self.first.owner != client || !self.more.is_empty();
         other && (!read || self.writes > 0)
+    }
+
+    /// Where `client` is in `more`.
+    fn find(&self, client: u64) -> Option<usize> {
+        match &self.at {
+            Some(at) => at.get(&client).map(|&i| i as usize),
+            None => self.more.iter().position(|h| h.owner == client),
+        }
     }
 
     /// Counts one more claim of `client`.
     fn add(&mut self, client: u64) {
         if self.first.owner == client {
             self.first.count += 1;
-        } else {
-            match self.more.iter_mut().find(|h| h.owner == client) {
-                Some(me) => me.count += 1,
-                None => self.more.push(Holder {
-                    owner: client,
-                    count: 1,
-                }),
+            return;
+        }
+        if let Some(i) = self.find(client) {
+            self.more[i].count += 1;
+            return;
+        }
+        self.more.push(Holder {
+            owner: client,
+            count: 1,
+        });
+        match &mut self.at {
+            Some(at) => {
+                at.insert(client, (self.more.len() - 1) as u32);
             }
+            None if self.more.len() > SCAN_MAX => {
+                let at = self.more.iter().enumerate();
+                self.at = Some(Box::new(at.map(|(i, h)| (h.owner, i as u32)).collect()));
+            }
+            None => {}
         }
     }
 
@@ -175,16 +202,31 @@ impl KeyHold {
         if self.first.owner == client {
             self.first.count -= 1;
             if self.first.count == 0 {
-                match self.more.pop() {
-                    Some(h) => self.first = h,
-                    None => return false,
+                let Some(h) = self.more.pop() else {
+                    return false;
+                };
+                if let Some(at) = &mut self.at {
+                    at.remove(&h.owner);
                 }
+                self.first = h;
             }
-        } else if let Some(i) = self.more.iter().position(|h| h.owner == client) {
+        } else if let Some(i) = self.find(client) {
             self.more[i].count -= 1;
             if self.more[i].count == 0 {
                 self.more.swap_remove(i);
+                if let Some(at) = &mut self.at {
+                    at.remove(&client);
+                    if let Some(moved) = self.more.get(i) {
+                        at.insert(moved.owner, i as u32);
+                    }
+                }
             }
+        }
+        // Few readers left: a scan is cheaper than the index again (half
+        // the threshold, so a count around it does not build and drop it
+        // by turns).
+        if self.at.is_some() && self.more.len() <= SCAN_MAX / 2 {
+            self.at = None;
         }
         true
     }
@@ -851,6 +893,68 @@ mod tests {
             let walk = l.queue.iter().any(|w| w.claim.conflicts(&c));
             assert_eq!(l.conflicts_queued(&c), walk);
         }
+    }
+
+    /// A key's holders under random holds and releases of up to forty
+    /// connections (through the scan and the index, built and dropped as
+    /// their number crosses the thresholds) agree with a plain count per
+    /// connection: who holds it, how often, and whom it blocks.
+    #[test]
+    fn a_keys_holders_agree_with_a_count_per_connection() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let mut indexed = 0;
+        for round in 0..200 {
+            let clients = 1 + next(40);
+            let mut model: HashMap<u64, u32> = HashMap::new();
+            let mut h: Option<KeyHold> = None;
+            for _ in 0..400 {
+                let c = next(clients);
+                // More holds than releases early, so the list grows.
+                if next(10) < if round % 2 == 0 { 6 } else { 4 } {
+                    h.get_or_insert_with(|| KeyHold::new(c)).add(c);
+                    *model.entry(c).or_default() += 1;
+                } else if model.contains_key(&c) {
+                    let n = model.get_mut(&c).unwrap();
+                    *n -= 1;
+                    if *n == 0 {
+                        model.remove(&c);
+                    }
+                    let left = h.as_mut().unwrap().remove(c);
+                    assert_eq!(left, !model.is_empty());
+                    if !left {
+                        h = None;
+                    }
+                }
+                let Some(k) = &h else {
+                    assert!(model.is_empty());
+                    continue;
+                };
+                indexed += usize::from(k.at.is_some());
+                assert_eq!(k.len(), model.len());
+                let mut seen: HashMap<u64, u32> = HashMap::new();
+                seen.insert(k.first.owner, k.first.count);
+                for (i, m) in k.more.iter().enumerate() {
+                    assert!(seen.insert(m.owner, m.count).is_none(), "one entry each");
+                    assert_eq!(k.find(m.owner), Some(i));
+                }
+                assert_eq!(seen, model);
+                if let Some(at) = &k.at {
+                    assert_eq!(at.len(), k.more.len());
+                }
+                for c in 0..clients {
+                    let other = model.keys().any(|&o| o != c);
+                    assert!(!k.blocks(c, true), "readers only");
+                    assert_eq!(k.blocks(c, false), other);
+                }
+            }
+        }
+        assert!(indexed > 1000, "the index was used: {indexed}");
     }
 
     #[test]
