@@ -671,6 +671,7 @@ impl<S: Service> Reactor<S> {
                 self.mesh.drain_waker();
                 self.listen();
                 self.svc.tick(&mut self.ex.shard, &mut self.ex.effects);
+                self.coord.tick();
                 if let Some(m) = &mut self.metrics {
                     m.tick(&self.poller, self.now_ms);
                 }

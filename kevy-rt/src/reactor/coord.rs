@@ -157,9 +157,12 @@ impl Split {
 }
 
 /// How many finished transactions (and fan-outs, split plans, step lists
-/// and argument buffers) the coordinator keeps for reuse: about as many as
-/// its connections keep in flight when they pipeline (a burst of answers
-/// fills the spares, the next burst of requests empties them).
+/// and argument buffers) the coordinator keeps for reuse at least. It
+/// keeps up to as many as were in flight at once lately
+/// ([`Coordinator::spare_cap`]): a burst of answers fills the spares, the
+/// next burst of requests empties them, and with hundreds of pipelining
+/// connections a fixed cap would free most of one burst and allocate the
+/// next again.
 const SPARE_TXS: usize = 512;
 /// The longest list a kept transaction or fan-out keeps (parts, steps,
 /// copies: one command's, or a short MULTI's), the most keys a kept split
@@ -175,9 +178,9 @@ const SPARE_ARGS: usize = 1024;
 // Spares stay boxed: a fan-out lives boxed in its part, and a kept one is
 // reused box and all.
 #[allow(clippy::vec_box)]
-fn recycle_fan(spare: &mut Vec<Box<FanOut>>, pool: &mut VecPool, mut fo: Box<FanOut>) {
+fn recycle_fan(spare: &mut Vec<Box<FanOut>>, cap: usize, pool: &mut VecPool, mut fo: Box<FanOut>) {
     fo.recycle_parts(pool);
-    if spare.len() < SPARE_TXS
+    if spare.len() < cap
         && fo.parts.capacity() <= SPARE_LEN
         && fo.map.iter().map(Vec::capacity).sum::<usize>() <= SPARE_KEYS
     {
@@ -537,6 +540,13 @@ pub(super) struct Coordinator<S: Service> {
     /// before one tries out of order again, after a refusal there
     /// ([`TRY_BACKOFF`]).
     try_off: Vec<u32>,
+    /// The most transactions in flight at once lately; [`Self::tick`]
+    /// lets it fall back to what is in flight now.
+    peak: usize,
+    /// How many of each spare the coordinator keeps: `peak`, at least
+    /// [`SPARE_TXS`]. What it keeps is thus never more than the workload
+    /// itself held at its peak a moment ago.
+    spare_cap: usize,
 }
 
 /// After a peer refused a transaction that tried its locks out of order
@@ -572,7 +582,26 @@ impl<S: Service> Coordinator<S> {
             open: Vec::new(),
             #[cfg(test)]
             joined: 0,
+            peak: 0,
+            spare_cap: SPARE_TXS,
         }
+    }
+
+    /// Called on the reactor's tick: the peak falls by a quarter towards
+    /// what is in flight now, and the spares beyond the new cap are freed,
+    /// so what one burst of connections left is given back within a
+    /// second or two of its end.
+    pub fn tick(&mut self) {
+        let live = self.txs.len() - self.free.len();
+        self.peak = live.max(self.peak - self.peak / 4);
+        self.spare_cap = self.peak.max(SPARE_TXS);
+        let cap = self.spare_cap;
+        self.spare_txs.truncate(cap);
+        self.spare_fans.truncate(cap);
+        self.spare_splits.truncate(cap);
+        self.spare_steps.truncate(cap);
+        self.spare_args.truncate(cap);
+        self.spare_plans.truncate(cap);
     }
 
     /// Whether some transaction's group may be joined now ([`Self::join`]
@@ -982,6 +1011,11 @@ impl<S: Service> Coordinator<S> {
                 (self.txs.len() - 1) as u32
             }
         };
+        let live = self.txs.len() - self.free.len();
+        if live > self.peak {
+            self.peak = live;
+            self.spare_cap = live.max(SPARE_TXS);
+        }
         let mut tx = self
             .spare_txs
             .pop()
@@ -1104,10 +1138,10 @@ impl<S: Service> Coordinator<S> {
         for (_, c) in locks.drain(..) {
             ex.locks.recycle(c.keys);
         }
-        if self.spare_plans.len() < SPARE_TXS && locks.capacity() <= SPARE_LEN {
+        if self.spare_plans.len() < self.spare_cap && locks.capacity() <= SPARE_LEN {
             self.spare_plans.push(locks);
         }
-        if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
+        if self.spare_steps.len() < self.spare_cap && steps.capacity() <= SPARE_LEN {
             self.spare_steps.push(steps);
         }
         let reply = self.pool.get();
@@ -1346,7 +1380,9 @@ impl<S: Service> Coordinator<S> {
             for p in tx.parts.iter_mut() {
                 match std::mem::replace(p, Part::Wait) {
                     Part::Ready(v) => self.pool.put(v),
-                    Part::Fan(fo) => recycle_fan(&mut self.spare_fans, &mut self.pool, fo),
+                    Part::Fan(fo) => {
+                        recycle_fan(&mut self.spare_fans, self.spare_cap, &mut self.pool, fo)
+                    }
                     Part::Wait => {}
                 }
             }
@@ -1654,7 +1690,7 @@ impl<S: Service> Coordinator<S> {
                 self.id as u32,
                 reply,
                 &mut self.pool,
-                &mut self.spare_fans,
+                (&mut self.spare_fans, self.spare_cap),
             ),
             p => *p = Part::Ready(reply),
         }
@@ -1820,7 +1856,7 @@ impl<S: Service> Coordinator<S> {
                 sub,
                 v,
                 &mut self.pool,
-                &mut self.spare_fans,
+                (&mut self.spare_fans, self.spare_cap),
             );
             return;
         }
@@ -2325,7 +2361,13 @@ impl<S: Service> Coordinator<S> {
         if let Some(p) = tx.parts.get_mut(part as usize) {
             let mut v = self.pool.get();
             v.extend_from_slice(bytes);
-            add_reply(p, sub, v, &mut self.pool, &mut self.spare_fans);
+            add_reply(
+                p,
+                sub,
+                v,
+                &mut self.pool,
+                (&mut self.spare_fans, self.spare_cap),
+            );
         }
         tx.pending -= 1;
         if tx.pending == 0 && matches!(tx.phase, Phase::Running { .. }) {
@@ -2353,7 +2395,7 @@ impl<S: Service> Coordinator<S> {
     /// Keeps a split plan's buffers for the next split command, within
     /// the spares' caps.
     fn keep_split(&mut self, mut sp: Split) {
-        if self.spare_splits.len() < SPARE_TXS
+        if self.spare_splits.len() < self.spare_cap
             && sp.keys_at.capacity() <= SPARE_KEYS
             && sp.groups.iter().map(|g| g.1.capacity()).sum::<usize>() <= SPARE_KEYS
         {
@@ -2367,7 +2409,9 @@ impl<S: Service> Coordinator<S> {
         for p in tx.parts.drain(..) {
             match p {
                 Part::Ready(v) => self.pool.put(v),
-                Part::Fan(fo) => recycle_fan(&mut self.spare_fans, &mut self.pool, fo),
+                Part::Fan(fo) => {
+                    recycle_fan(&mut self.spare_fans, self.spare_cap, &mut self.pool, fo)
+                }
                 Part::Wait => {}
             }
         }
@@ -2380,26 +2424,26 @@ impl<S: Service> Coordinator<S> {
         }
         let mut steps = std::mem::take(&mut tx.steps);
         for (_, args, _) in steps.drain(..) {
-            keep_args(&mut self.spare_args, args);
+            keep_args(&mut self.spare_args, self.spare_cap, args);
         }
-        if self.spare_steps.len() < SPARE_TXS && steps.capacity() <= SPARE_LEN {
+        if self.spare_steps.len() < self.spare_cap && steps.capacity() <= SPARE_LEN {
             self.spare_steps.push(steps);
         }
         let mut plan = std::mem::take(&mut tx.plan);
         plan.clear();
-        if self.spare_plans.len() < SPARE_TXS && plan.capacity() <= SPARE_LEN {
+        if self.spare_plans.len() < self.spare_cap && plan.capacity() <= SPARE_LEN {
             self.spare_plans.push(plan);
         }
         if !tx.members.is_empty() {
             for m in tx.members.drain(..) {
                 self.pool.put(m.reply);
-                keep_args(&mut self.spare_args, m.args);
+                keep_args(&mut self.spare_args, self.spare_cap, m.args);
             }
         }
         tx.snaps.clear();
         tx.owners = Vec::new();
         tx.discover = None;
-        if self.spare_txs.len() < SPARE_TXS
+        if self.spare_txs.len() < self.spare_cap
             && tx.parts.capacity() <= SPARE_LEN
             && tx.splits.capacity() <= SPARE_LEN
             && tx.snaps.capacity() <= SPARE_LEN
@@ -2419,7 +2463,7 @@ impl<S: Service> Coordinator<S> {
         for m in tx.members.drain(..) {
             if m.gone {
                 self.pool.put(m.reply);
-                keep_args(&mut self.spare_args, m.args);
+                keep_args(&mut self.spare_args, self.spare_cap, m.args);
                 continue;
             }
             if m.rerun {
@@ -2444,7 +2488,7 @@ impl<S: Service> Coordinator<S> {
                 exec: false,
                 reply: m.reply,
             });
-            keep_args(&mut self.spare_args, m.args);
+            keep_args(&mut self.spare_args, self.spare_cap, m.args);
         }
     }
 
@@ -2530,10 +2574,8 @@ fn plan_digest(plan: &[(usize, Claim)]) -> u64 {
 
 /// Keeps a finished command's argument buffer for the next multi-key
 /// command, within the spares' caps.
-fn keep_args(spare: &mut Vec<OwnedArgs>, args: OwnedArgs) {
-    if spare.len() < SPARE_TXS
-        && args.buf.capacity() <= SPARE_ARGS
-        && args.spans.capacity() <= SPARE_KEYS
+fn keep_args(spare: &mut Vec<OwnedArgs>, cap: usize, args: OwnedArgs) {
+    if spare.len() < cap && args.buf.capacity() <= SPARE_ARGS && args.spans.capacity() <= SPARE_KEYS
     {
         spare.push(args);
     }
@@ -2676,16 +2718,22 @@ fn involved(c: &Claim) -> bool {
 }
 
 /// Records reply `v` of part `sub` into a transaction command's slot; a
-/// fan-out folded is kept in `fans`.
+/// fan-out folded is kept in `fans` (up to `cap` of them).
 #[allow(clippy::vec_box)]
-fn add_reply(p: &mut Part, sub: u32, v: Vec<u8>, pool: &mut VecPool, fans: &mut Vec<Box<FanOut>>) {
+fn add_reply(
+    p: &mut Part,
+    sub: u32,
+    v: Vec<u8>,
+    pool: &mut VecPool,
+    (fans, cap): (&mut Vec<Box<FanOut>>, usize),
+) {
     match p {
         Part::Fan(fo) => {
             if fo.add_owned(sub as usize, v) {
                 let mut out = pool.get();
                 fo.finish(&mut out);
                 if let Part::Fan(fo) = std::mem::replace(p, Part::Ready(out)) {
-                    recycle_fan(fans, pool, fo);
+                    recycle_fan(fans, cap, pool, fo);
                 }
             }
         }

@@ -1456,3 +1456,47 @@ fn a_routed_split_command_is_planned_as_the_general_draft_plans_it() {
         }
     }
 }
+
+#[test]
+fn spares_follow_the_transactions_in_flight_and_fall_back_when_they_end() {
+    // Home shard 0 of 2, MGETs over both shards: more in flight at once
+    // than the least number of spares kept.
+    let mut h = H::new(0, 2);
+    h.any_seq = true;
+    let many = SPARE_TXS * 3;
+    let burst = |h: &mut H, round: usize| {
+        let mut ops = Vec::new();
+        for i in 0..many {
+            let (a, b) = (
+                key_on(&format!("m{round}.{i}x"), 0, 2),
+                key_on(&format!("n{round}.{i}x"), 1, 2),
+            );
+            ops.push(h.start(&[&["MGET", &a, &b]], false, &[]));
+        }
+        h.all_sent();
+        h.conn();
+        for &op in &ops {
+            h.locked(op, false);
+            h.reply(op, 0, 1, "*1\r\n$1\r\nz\r\n");
+        }
+        assert_eq!(h.conn().len(), many);
+        assert!(h.idle());
+    };
+    burst(&mut h, 0);
+    // Every finished transaction was kept for the next burst ...
+    assert_eq!(h.coord.spare_txs.len(), many);
+    assert_eq!(h.coord.spare_fans.len(), many);
+    assert_eq!(h.coord.spare_splits.len(), many);
+    // ... which takes them all, and gives them all back.
+    burst(&mut h, 1);
+    assert_eq!(h.coord.spare_txs.len(), many);
+    // Once nothing is in flight, ticks give back what is beyond the least
+    // number kept.
+    for _ in 0..20 {
+        h.coord.tick();
+    }
+    assert_eq!(h.coord.spare_txs.len(), SPARE_TXS);
+    assert_eq!(h.coord.spare_fans.len(), SPARE_TXS);
+    assert_eq!(h.coord.spare_splits.len(), SPARE_TXS);
+    assert!(h.coord.spare_args.len() <= SPARE_TXS);
+}
