@@ -57,6 +57,10 @@ const ANSWER_SPIN_US: u64 = 100;
 /// they bring in are still in L1 when their commands run.
 const PREFETCH_AHEAD: usize = 16;
 const _: () = assert!(PREFETCH_AHEAD <= kevy_resp::AHEAD_MAX);
+/// Keys of a command whose shards routing records for its transaction's
+/// plan (`Coordinator::draft_routed`); a command with more has them found
+/// again there.
+const ROUTED_SHARDS: usize = 32;
 
 mod accept;
 mod balance;
@@ -1473,8 +1477,16 @@ impl<S: Service> Reactor<S> {
                 let (first, last, step) = key_range(args.len(), first, last, step);
                 let mut target = None;
                 let mut spans = false;
+                // Each key's shard, in order, for the transaction's plan
+                // when they span shards (it need not hash them again).
+                let mut shards = [0u16; ROUTED_SHARDS];
+                let mut seen = 0;
                 let mut see = |k: &[u8]| {
                     let s = shard_of(k, self.n);
+                    if seen < ROUTED_SHARDS {
+                        shards[seen] = s as u16;
+                    }
+                    seen += 1;
                     match target {
                         None => target = Some(s),
                         Some(t) if t != s => spans = true,
@@ -1491,14 +1503,17 @@ impl<S: Service> Reactor<S> {
                 }
                 if spans {
                     // Keys on several shards: atomic as a transaction.
-                    self.start_tx_routed(idx, gen, st, cmd, route, args);
+                    let shards = (seen <= ROUTED_SHARDS).then_some(&shards[..seen]);
+                    self.start_tx_routed(idx, gen, st, cmd, route, args, shards);
                 } else {
                     self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
                 }
             }
             // The whole keyspace (KEYS, DBSIZE, FLUSHALL, RANDOMKEY, …): one
             // moment across every shard, so a transaction over all of them.
-            Route::All(_) if self.n > 1 => self.start_tx_routed(idx, gen, st, cmd, route, args),
+            Route::All(_) if self.n > 1 => {
+                self.start_tx_routed(idx, gen, st, cmd, route, args, None)
+            }
             Route::All(_) => self.single(self.id, idx, gen, st, cmd, args),
         }
     }

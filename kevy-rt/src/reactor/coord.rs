@@ -669,7 +669,8 @@ impl<S: Service> Coordinator<S> {
 
     /// [`Self::draft`] of one command the reactor routed already (a
     /// multi-key or whole-keyspace command on its own): its route is not
-    /// looked up again.
+    /// looked up again, nor its keys' shards when routing kept them
+    /// (`shards`: the shard of each key in `route`'s order).
     pub fn draft_routed(
         &mut self,
         ex: &mut Executor<S>,
@@ -677,6 +678,7 @@ impl<S: Service> Coordinator<S> {
         cmd: S::Cmd,
         route: Route,
         args: Args<'_>,
+        shards: Option<&[u16]>,
     ) -> Draft<S> {
         // Buffers of a finished transaction, when there is one.
         let mut owned = self.spare_args.pop().unwrap_or_default();
@@ -694,7 +696,8 @@ impl<S: Service> Coordinator<S> {
         } = route
         {
             if fold != Fold::One {
-                return self.draft_split(ex, client, cmd, owned, steps, (first, last, step), route);
+                let range = (first, last, step);
+                return self.draft_split(ex, client, cmd, owned, steps, range, route, shards);
             }
         }
         steps.push((cmd, owned, Ok(route)));
@@ -719,6 +722,7 @@ impl<S: Service> Coordinator<S> {
         mut steps: Vec<Step<S>>,
         (first, last, step): (u32, i32, u32),
         route: Route,
+        shards: Option<&[u16]>,
     ) -> Draft<S> {
         let n = self.n;
         let read = self.svc.reads_only(cmd);
@@ -741,9 +745,15 @@ impl<S: Service> Coordinator<S> {
         split.step = 0;
         let mut used = 0;
         let mut k = first;
+        let mut j = 0;
         while k <= last && k < args.len() {
             let key = args.get(k);
-            let s = shard_of(key, n);
+            let s = match shards {
+                Some(sh) => usize::from(sh[j]),
+                None => shard_of(key, n),
+            };
+            debug_assert_eq!(s, shard_of(key, n), "routing's shard of key {j}");
+            j += 1;
             claims[s].keys.push(key_id(key));
             split.push_key(&mut used, s, k);
             k += step;

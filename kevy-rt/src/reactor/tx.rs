@@ -266,10 +266,12 @@ impl<S: Service> Reactor<S> {
     // ---- the coordinator's side of the reactor ---------------------------
 
     /// Runs one command atomically whose keys span shards (or that reaches
-    /// every shard), routed already as `route`. Out of line: the inline
-    /// path of a single-key command pays nothing for it.
+    /// every shard), routed already as `route`, with its keys' shards as
+    /// routing found them when it kept them (`shards`). Out of line: the
+    /// inline path of a single-key command pays nothing for it.
     #[cold]
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn start_tx_routed(
         &mut self,
         idx: u32,
@@ -278,10 +280,11 @@ impl<S: Service> Reactor<S> {
         cmd: S::Cmd,
         route: Route,
         args: Args<'_>,
+        shards: Option<&[u16]>,
     ) {
         let draft = self
             .coord
-            .draft_routed(&mut self.ex, &st.client, cmd, route, args);
+            .draft_routed(&mut self.ex, &st.client, cmd, route, args, shards);
         self.start_draft(idx, gen, st, draft, false);
     }
 

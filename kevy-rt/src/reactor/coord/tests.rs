@@ -142,8 +142,9 @@ impl H {
     }
 
     /// Starts `words` as the reactor starts a multi-key command it routed
-    /// ([`Coordinator::draft_routed`]); returns its slot.
-    fn start_routed(&mut self, words: &[&str]) -> u32 {
+    /// ([`Coordinator::draft_routed`]), with its keys' shards as routing
+    /// finds them (`with_shards`) or without; returns its slot.
+    fn start_routed(&mut self, words: &[&str], with_shards: bool) -> u32 {
         let mut a = OwnedArgs::default();
         for w in words {
             a.push(w.as_bytes());
@@ -151,9 +152,14 @@ impl H {
         let (cmd, route) = Toy
             .route(a.args(), &self.client, self.n)
             .expect("a toy command");
+        let shards: Vec<u16> = route
+            .keys(a.args())
+            .map(|k| crate::slot::shard_of(k, self.n) as u16)
+            .collect();
+        let shards = with_shards.then_some(&shards[..]);
         let Draft::Plan(plan) =
             self.coord
-                .draft_routed(&mut self.ex, &self.client, cmd, route, a.args())
+                .draft_routed(&mut self.ex, &self.client, cmd, route, a.args(), shards)
         else {
             panic!("expected a coordinated transaction");
         };
@@ -1408,7 +1414,8 @@ fn a_routed_split_command_is_planned_as_the_general_draft_plans_it() {
                 let mut general = H::new(home, n);
                 let mut routed = H::new(home, n);
                 let op_g = general.start(&[&words], false, &[]);
-                let op_r = routed.start_routed(&words);
+                // Both ways of finding the keys' shards, by turns.
+                let op_r = routed.start_routed(&words, (home + words.len()).is_multiple_of(2));
                 let mut guard = 0;
                 loop {
                     let (sent_g, sent_r) = (general.all_sent(), routed.all_sent());
