@@ -1356,10 +1356,29 @@ fn disconnects_mid_transaction_harm_nobody(layout: &Layout) {
         "WATCHes and queued blocks of dropped clients made another client's EXEC fail"
     );
 
-    // Let the server finish what the dropped connections sent: a round trip
-    // of our own, then a short pause (not asserted on).
+    // Let the server finish what the dropped connections sent: until it has
+    // closed them all (however long a loaded machine takes), then a short
+    // pause for a block already on its way (not asserted on). The blocks
+    // checked below must not run after they are read.
     let mut con = client(port);
-    let _: String = redis::cmd("PING").query(&mut con).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+        let open: usize = info
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("connected_clients");
+        // This connection and the first one.
+        if open <= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} connections still open"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
     thread::sleep(Duration::from_millis(200));
     let mut applied = 0;
     for d in 0..2 {

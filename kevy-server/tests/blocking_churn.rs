@@ -195,11 +195,13 @@ fn churn(s: &Server, cores: usize, items: usize, drain: bool) {
     for w in workers {
         w.join().expect("worker");
     }
-    // Put-backs travel one hop after the last reply: wait for quiet.
-    std::thread::sleep(Duration::from_millis(100));
-    let mut left = strings(&call(&mut p, &["LRANGE", &ks.0, "0", "-1"]));
-    left.extend(strings(&call(&mut p, &["LRANGE", &ks.1, "0", "-1"])));
-    left.extend(strings(&call(&mut p, &["ZRANGE", &ks.2, "0", "-1"])));
+    // Put-backs travel one hop after the last reply.
+    let left = common::left_once_settled(&seen, items, || {
+        let mut left = strings(&call(&mut p, &["LRANGE", &ks.0, "0", "-1"]));
+        left.extend(strings(&call(&mut p, &["LRANGE", &ks.1, "0", "-1"])));
+        left.extend(strings(&call(&mut p, &["ZRANGE", &ks.2, "0", "-1"])));
+        left
+    });
     call(&mut p, &["PUBLISH", "__keyevent@0__:lpush", "end"]);
     let mut pushes = 0;
     loop {
@@ -353,6 +355,21 @@ fn elements_served_to_clients_that_timed_out_meanwhile_go_back_in_order() {
         }
     }
     sleeper.read().expect("DEBUG SLEEP");
+    // Elements go back one hop after the sleeping shard wakes: wait until
+    // every one is read or back (up to 10 s, for a loaded machine), then
+    // 100 ms more for anything else on its way.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let complete = |admin: &mut Conn| {
+        [&left_key, &right_key].iter().all(|k| {
+            let mut all = got.get(k.as_str()).cloned().unwrap_or_default();
+            all.extend(strings(&call(admin, &["LRANGE", k, "0", "-1"])));
+            all.sort();
+            all == items
+        })
+    };
+    while !complete(&mut admin) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::sleep(Duration::from_millis(100));
     for k in [&left_key, &right_key] {
         let left = strings(&call(&mut admin, &["LRANGE", k, "0", "-1"]));

@@ -124,24 +124,15 @@ fn pool(cores: usize, items: usize) {
         w.join().expect("worker");
     }
     // An item served to a worker that hung up travels back to the queue
-    // one hop after the last reply: wait until nobody is blocked and the
-    // queue holds still.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last = -1;
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let len = call(&mut p, &["LLEN", QUEUE]).int().unwrap();
-        if len == last || Instant::now() > deadline {
-            break;
-        }
-        last = len;
-    }
-    let left: Vec<String> = call(&mut p, &["LRANGE", QUEUE, "0", "-1"])
-        .items()
-        .expect("array")
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.bytes().expect("bulk")).into_owned())
-        .collect();
+    // one hop after the last reply.
+    let left = common::left_once_settled(&seen, items, || {
+        call(&mut p, &["LRANGE", QUEUE, "0", "-1"])
+            .items()
+            .expect("array")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.bytes().expect("bulk")).into_owned())
+            .collect()
+    });
     let seen = seen.lock().unwrap();
     common::assert_each_item_once(&seen, &left, items, seed0);
     eprintln!(

@@ -169,6 +169,16 @@ impl Writers {
         }
     }
 
+    /// Waits until every writer has had a write acknowledged: a loaded
+    /// machine may start a thread, or answer it, late.
+    fn wait_all_wrote(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.acked.iter().any(|a| a.load(SeqCst) == 0) {
+            assert!(Instant::now() < deadline, "a writer never wrote");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn stop(self) -> Vec<u64> {
         self.stop.store(true, SeqCst);
         for t in self.threads {
@@ -212,7 +222,7 @@ fn turning_the_log_on_keeps_what_was_there_and_what_follows() {
     assert_eq!(count(s.port, "stale", 50), 0, "started without the log");
     set_many(s.port, "pre", 3000);
     let writers = Writers::start(s.port);
-    thread::sleep(Duration::from_millis(50));
+    writers.wait_all_wrote();
     let mut c = client(s.port);
     assert_eq!(info(&mut c)["aof_enabled"], "0");
     turn_on(&s, &mut c);

@@ -384,20 +384,50 @@ fn latency_monitor_records_spikes_and_histograms_on_every_shard() {
     for key in ["k1", "k2", "k3"] {
         call(&mut c, &["EVAL", busy, "1", key]);
     }
+    // The scripts' spikes are `command` events. On a loaded machine a
+    // millisecond's preemption may add others (an active expiry cycle, a
+    // fast command, this connection's own CONFIG SET), so the test looks
+    // for the scripts' among them.
     let latest = call(&mut c, &["LATENCY", "LATEST"]);
     let events = latest.items().unwrap();
-    assert_eq!(events.len(), 1, "{latest:?}");
-    let ev = events[0].items().unwrap();
-    assert_eq!(ev[0].bytes(), Some(&b"command"[..]));
+    let names: Vec<&[u8]> = events
+        .iter()
+        .map(|e| e.items().unwrap()[0].bytes().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| [&b"command"[..], b"fast-command", b"expire-cycle"].contains(n)),
+        "{latest:?}"
+    );
+    let ev = events
+        .iter()
+        .map(|e| e.items().unwrap())
+        .find(|e| e[0].bytes() == Some(&b"command"[..]))
+        .unwrap_or_else(|| panic!("no command event: {latest:?}"));
     let (last, max) = (ev[2].int().unwrap(), ev[3].int().unwrap());
     assert!(last >= 1 && max >= last, "{latest:?}");
+    // At most one sample a second: oldest first, each in a later second.
     let history = call(&mut c, &["LATENCY", "HISTORY", "command"]);
-    let samples = history.items().unwrap();
-    assert!(!samples.is_empty() && samples.len() <= 3, "{history:?}");
+    let times: Vec<i64> = history
+        .items()
+        .unwrap()
+        .iter()
+        .map(|s| s.items().unwrap()[0].int().unwrap())
+        .collect();
+    assert!(
+        !times.is_empty() && times.windows(2).all(|w| w[0] < w[1]),
+        "{history:?}"
+    );
     let graph = text(&call(&mut c, &["LATENCY", "GRAPH", "command"]));
     assert!(graph.starts_with("command - high "), "{graph}");
     let doctor = text(&call(&mut c, &["LATENCY", "DOCTOR"]));
-    assert!(doctor.contains("\n1. command: "), "{doctor}");
+    assert!(
+        doctor.lines().any(|l| l
+            .split_once(". command: ")
+            .is_some_and(|(n, _)| n.parse::<u32>().is_ok())),
+        "{doctor}"
+    );
 
     for i in 0..30 {
         call(&mut c, &["SET", &format!("k{i}"), "v"]);
@@ -419,7 +449,11 @@ fn latency_monitor_records_spikes_and_histograms_on_every_shard() {
     assert_eq!(counts.last(), Some(&30), "{h:?}");
     assert!(counts.windows(2).all(|w| w[0] < w[1]), "{h:?}");
 
-    assert_eq!(call(&mut c, &["LATENCY", "RESET"]).int(), Some(1));
+    // RESET drops every event there is: the scripts' and any other (one
+    // more may come between the two calls).
+    let there = call(&mut c, &["LATENCY", "LATEST"]).items().unwrap().len() as i64;
+    let reset = call(&mut c, &["LATENCY", "RESET"]).int().unwrap();
+    assert!(there >= 1 && reset >= there, "{reset} of {there}");
     assert!(call(&mut c, &["LATENCY", "GRAPH", "command"]).is_error());
 }
 

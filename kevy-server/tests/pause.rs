@@ -87,7 +87,9 @@ fn write_pause_holds_writes_on_every_shard_until_unpause() {
     }
     assert_eq!(e.read().unwrap().0.int(), Some(8));
     assert_eq!(m.read().unwrap().0.bytes(), Some(&b"QUEUED"[..]));
-    assert!(t0.elapsed() < Duration::from_secs(2));
+    // Released by the UNPAUSE, not by the pause's end a minute later: the
+    // bound is far from both, for a loaded machine's slow replies.
+    assert!(t0.elapsed() < Duration::from_secs(20));
     let exec = m.call(&["EXEC"]).unwrap();
     assert_eq!(exec.items().unwrap().len(), 2);
 }
@@ -112,7 +114,9 @@ fn all_pause_holds_everything_until_it_times_out() {
     assert!(admin.read().is_ok());
     let waited = t0.elapsed();
     assert!(waited >= Duration::from_millis(390), "{waited:?}");
-    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // Released when the pause times out, with room for a loaded machine's
+    // slow replies (a pause that never ended would fail the reads).
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
 }
 
 /// CLIENT REPLY OFF/SKIP/ON and the replies of commands on other shards,

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::resp::{command, Conn, Value};
+use common::resp::{command, parse, Conn, Value};
 use common::Server;
 use std::time::{Duration, Instant};
 
@@ -194,12 +194,23 @@ fn shard_channels_are_apart_from_channels() {
     );
 }
 
+/// The whole RESP values at the start of `bytes`.
+fn values_in(bytes: &[u8]) -> usize {
+    let (mut n, mut at) = (0, 0);
+    while let Ok(Some((_, used))) = parse(&bytes[at..]) {
+        n += 1;
+        at += used;
+    }
+    n
+}
+
 /// What a test script's replies look like from `server`: every byte the
 /// connection received, with HELLO's connection id blanked; and how many
-/// bytes each step received. With `expect` (another server's counts), a
-/// step that has received nothing where that server answered keeps
-/// reading for up to 2 s more, so a loaded machine's slow reply is not
-/// taken for a missing one.
+/// values each step received. With `expect` (another server's counts), a
+/// step that has received fewer values than that server's keeps reading
+/// for up to 2 s more, so a loaded machine's slow reply (or the second
+/// half of one, a message from another shard) is not taken for a missing
+/// one.
 fn run_script(port: u16, script: &[&[&str]], expect: Option<&[usize]>) -> (String, Vec<usize>) {
     let mut c = conn(port);
     let mut out = String::new();
@@ -209,14 +220,14 @@ fn run_script(port: u16, script: &[&[&str]], expect: Option<&[usize]>) -> (Strin
         let (mut bytes, _) = c.read_until_quiet(Duration::from_millis(150));
         let want = expect.map_or(0, |e| e[i]);
         let patience = Instant::now() + Duration::from_secs(2);
-        while bytes.is_empty() && want > 0 && Instant::now() < patience {
+        while values_in(&bytes) < want && Instant::now() < patience {
             let (more, closed) = c.read_until_quiet(Duration::from_millis(100));
             bytes.extend(more);
             if closed {
                 break;
             }
         }
-        counts.push(bytes.len());
+        counts.push(values_in(&bytes));
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let text = match text.find("$2\r\nid\r\n:") {
             Some(at) => {

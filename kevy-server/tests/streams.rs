@@ -47,6 +47,24 @@ fn read_ids(v: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// Waits until INFO's `blocked_clients` is `n`.
+fn until_blocked(c: &mut Conn, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = s(&call(c, &["INFO", "clients"]));
+        let now: i64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("blocked_clients");
+        if now == n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never {n} blocked: {now}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn xread_block_is_woken_by_xadd_on_any_shard() {
     let srv = Server::kevy(&["--cores", "3", "--save", ""]);
@@ -59,7 +77,9 @@ fn xread_block_is_woken_by_xadd_on_any_shard() {
         args.extend_from_slice(keys);
         args.extend(keys.iter().map(|_| "$"));
         reader.send(&common::resp::command(&args)).unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        // `$` is the last ID when the server runs the XREAD: the XADD
+        // must come after it, whenever a loaded machine gets to it.
+        until_blocked(&mut w, 1);
         let target = keys[keys.len() - 1];
         let id = s(&call(&mut w, &["XADD", target, "*", "f", "v"]));
         let (v, _) = reader.read().expect("reply");
@@ -154,16 +174,19 @@ fn xread_block_times_out_with_a_null_array() {
     // A write that brings nothing new leaves the reader waiting.
     let mut r = conn(srv.port);
     call(&mut c, &["XADD", "k1", "5-1", "a", "1"]);
+    let t0 = Instant::now();
     r.send(&common::resp::command(&[
         "XREAD", "BLOCK", "300", "STREAMS", "k1", "$",
     ]))
     .unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    until_blocked(&mut c, 1);
     call(&mut c, &["XDEL", "k1", "5-1"]);
-    let t0 = Instant::now();
     let (_, bytes) = r.read().expect("reply");
     assert_eq!(bytes, b"*-1\r\n");
-    assert!(t0.elapsed() >= Duration::from_millis(150));
+    // The whole timeout, counted from before the XREAD was sent: a slow
+    // moment anywhere only adds to it, and a reader woken by the XDEL
+    // would answer well before.
+    assert!(t0.elapsed() >= Duration::from_millis(300));
 }
 
 #[test]

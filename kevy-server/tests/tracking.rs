@@ -127,9 +127,30 @@ use Step::*;
 /// Connections the scenario uses.
 const CONNS: usize = 11;
 
+/// How many RESP values each connection received at each step: (step,
+/// connection) → values, for the steps where it received any.
+type Received = HashMap<(usize, usize), usize>;
+
+/// The whole RESP values at the start of `bytes`.
+fn values_in(bytes: &[u8]) -> usize {
+    let (mut n, mut at) = (0, 0);
+    while let Ok(Some((_, used))) = parse(&bytes[at..]) {
+        n += 1;
+        at += used;
+    }
+    n
+}
+
 /// What every connection of `port` received at each step of `steps`,
-/// with connection ids written as `ID<j>`.
-fn transcript(port: u16, steps: &[Step]) -> String {
+/// with connection ids written as `ID<j>`, and how many values. With
+/// `expect` (another server's counts), a connection that has received
+/// fewer than that server's at a step keeps reading for up to 2 s more: a
+/// push that crosses shards on a loaded machine may come after the 40 ms
+/// every step waits.
+fn transcript(port: u16, steps: &[Step], expect: Option<&Received>) -> (String, Received) {
+    // Outside the scenario (its id below the scenario's): sees closed
+    // connections go.
+    let mut admin = conn(port);
     // Ids above anything else a reply holds, so they can be told apart.
     for _ in 0..100 {
         drop(conn(port));
@@ -151,6 +172,7 @@ fn transcript(port: u16, steps: &[Step]) -> String {
         s
     };
     let mut out = String::new();
+    let mut received = Received::new();
     for (n, step) in steps.iter().enumerate() {
         match *step {
             Cmd(i, template) => {
@@ -187,7 +209,13 @@ fn transcript(port: u16, steps: &[Step]) -> String {
             }
             Close(i) => {
                 cs[i] = None;
-                // Let the server see it go before the next step.
+                // Let the server see it go before the next step: gone from
+                // CLIENT LIST, then a moment more.
+                let gone = format!("id={} ", ids[i]);
+                eventually("the closed connection gone", || {
+                    let v = call(&mut admin, &["CLIENT", "LIST"]);
+                    !String::from_utf8_lossy(v.bytes().unwrap()).contains(&gone)
+                });
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -196,14 +224,24 @@ fn transcript(port: u16, steps: &[Step]) -> String {
         std::thread::sleep(Duration::from_millis(40));
         for (j, c) in cs.iter_mut().enumerate() {
             if let Some(c) = c {
-                let (bytes, _) = c.read_until_quiet(Duration::from_millis(3));
+                let (mut bytes, _) = c.read_until_quiet(Duration::from_millis(3));
+                let want = expect.and_then(|e| e.get(&(n, j))).copied().unwrap_or(0);
+                let until = Instant::now() + Duration::from_secs(2);
+                while values_in(&bytes) < want && Instant::now() < until {
+                    let (more, closed) = c.read_until_quiet(Duration::from_millis(20));
+                    bytes.extend(more);
+                    if closed {
+                        break;
+                    }
+                }
                 if !bytes.is_empty() {
+                    received.insert((n, j), values_in(&bytes));
                     out.push_str(&format!("{n}   c{j} got {}\n", escape(&bytes)));
                 }
             }
         }
     }
-    named(out)
+    (named(out), received)
 }
 
 /// Connections: 0 writes (RESP2); 1 tracks (RESP3); 2 subscribes to
@@ -293,7 +331,7 @@ fn invalidations_to_several_connections_match_redis() {
         return;
     }
     let redis = Server::redis("redis-server").unwrap_or_else(|e| panic!("{e}"));
-    let want = transcript(redis.port, SCENARIO);
+    let (want, received) = transcript(redis.port, SCENARIO, None);
     // What the scenario is about shows in Redis's answers.
     for seen in [
         "c2 got *3\\r\\n$7\\r\\nmessage\\r\\n$20\\r\\n__redis__:invalidate\\r\\n*1\\r\\n$2\\r\\nk1",
@@ -307,7 +345,7 @@ fn invalidations_to_several_connections_match_redis() {
     }
     for cores in ["1", "3"] {
         let server = kevy(cores);
-        let got = transcript(server.port, SCENARIO);
+        let (got, _) = transcript(server.port, SCENARIO, Some(&received));
         if got != want {
             let diff: Vec<String> = want
                 .lines()

@@ -213,40 +213,62 @@ mod tests {
         st
     }
 
+    /// The middle one of five runs of `run`, each with its own dicts (so
+    /// its own hashing) and its own draws. A sampled policy, drawing a few
+    /// keys at a time, loses a burst of the keys it should keep in a few
+    /// runs out of 100,000; three such runs out of five come far less than
+    /// once in 10^9, while a policy that evicts at random, or the wrong
+    /// keys, fails every run.
+    fn median_of_five(mut run: impl FnMut() -> usize) -> usize {
+        let mut got: Vec<usize> = (0..5).map(|_| run()).collect();
+        got.sort_unstable();
+        got[2]
+    }
+
     #[test]
     fn lru_evicts_the_idle_keys_and_keeps_the_hot_ones() {
-        let mut st = store_with(1000, false);
-        // Later on, a hot set of 100 keys is read.
-        st.set_now(2_000_000);
-        for i in 0..100 {
-            st.db(0).get(format!("k{i}").as_bytes());
-        }
-        for _ in 0..800 {
-            assert!(st.evict_one(Policy::AllKeysLru, 5));
-        }
-        let hot = (0..100)
-            .filter(|i| st.db(0).contains(format!("k{i}").as_bytes()))
-            .count();
+        let hot = median_of_five(|| {
+            let mut st = store_with(1000, false);
+            // Later on, a hot set of 100 keys is read.
+            st.set_now(2_000_000);
+            for i in 0..100 {
+                st.db(0).get(format!("k{i}").as_bytes());
+            }
+            for _ in 0..800 {
+                assert!(st.evict_one(Policy::AllKeysLru, 5));
+            }
+            assert_eq!(st.stats.evicted_keys, 800);
+            assert_eq!(st.dirty, 1000, "evictions are not writes");
+            (0..100)
+                .filter(|i| st.db(0).contains(format!("k{i}").as_bytes()))
+                .count()
+        });
+        // One run keeps all 100 but about once in 400 runs, and fewer than
+        // 95 about once in 15,000.
         assert!(hot >= 95, "{hot} of the hot keys kept");
-        assert_eq!(st.stats.evicted_keys, 800);
-        assert_eq!(st.dirty, 1000, "evictions are not writes");
     }
 
     #[test]
     fn volatile_ttl_keeps_the_longest_ttls_and_volatile_spares_persistent_keys() {
-        let mut st = store_with(1000, true);
-        st.db(1)
-            .set(b"persistent", Value::string(b"v"), SetTtl::Clear);
-        for _ in 0..900 {
-            assert!(st.evict_one(Policy::VolatileTtl, 5));
-        }
-        let long = (900..1000)
-            .filter(|i| st.db(0).contains(format!("k{i}").as_bytes()))
-            .count();
-        // Sampled, as Redis's: most of the longest TTLs stay (about 85 on
-        // average, rarely under 75), where evicting at random would keep
-        // about 10.
+        let mut last = None;
+        let long = median_of_five(|| {
+            let mut st = store_with(1000, true);
+            st.db(1)
+                .set(b"persistent", Value::string(b"v"), SetTtl::Clear);
+            for _ in 0..900 {
+                assert!(st.evict_one(Policy::VolatileTtl, 5));
+            }
+            let long = (900..1000)
+                .filter(|i| st.db(0).contains(format!("k{i}").as_bytes()))
+                .count();
+            last = Some(st);
+            long
+        });
+        // Sampled, as Redis's: most of the longest TTLs stay (about 87 on
+        // average, under 75 in one run of 150, under 60 in about one of
+        // 200,000), where evicting at random would keep about 10.
         assert!(long >= 60, "{long} of the 100 longest TTLs kept");
+        let mut st = last.unwrap();
         for _ in 0..100 {
             assert!(st.evict_one(Policy::VolatileRandom, 5));
         }
@@ -287,27 +309,31 @@ mod tests {
 
     #[test]
     fn lfu_keeps_the_frequently_read_keys() {
-        let mut st = Store::new(1);
-        st.access.set_lfu(true);
-        st.set_now(60_000);
-        for i in 0..500 {
-            st.db(0).set(
-                format!("k{i}").as_bytes(),
-                Value::string(b"v"),
-                SetTtl::Clear,
-            );
-        }
-        for _ in 0..50 {
-            for i in 0..50 {
-                st.db(0).get(format!("k{i}").as_bytes());
+        let kept = median_of_five(|| {
+            let mut st = Store::new(1);
+            st.access.set_lfu(true);
+            st.set_now(60_000);
+            for i in 0..500 {
+                st.db(0).set(
+                    format!("k{i}").as_bytes(),
+                    Value::string(b"v"),
+                    SetTtl::Clear,
+                );
             }
-        }
-        for _ in 0..400 {
-            assert!(st.evict_one(Policy::AllKeysLfu, 5));
-        }
-        let kept = (0..50)
-            .filter(|i| st.db(0).contains(format!("k{i}").as_bytes()))
-            .count();
+            for _ in 0..50 {
+                for i in 0..50 {
+                    st.db(0).get(format!("k{i}").as_bytes());
+                }
+            }
+            for _ in 0..400 {
+                assert!(st.evict_one(Policy::AllKeysLfu, 5));
+            }
+            (0..50)
+                .filter(|i| st.db(0).contains(format!("k{i}").as_bytes()))
+                .count()
+        });
+        // One run keeps all 50 but about once in 200 runs, and fewer than
+        // 45 about once in 10,000.
         assert!(kept >= 45, "{kept}");
     }
 

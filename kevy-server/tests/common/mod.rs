@@ -335,6 +335,40 @@ pub fn kevy_cores(cores: usize) -> Server {
     Server::kevy(&["--cores", &cores, "--save", ""])
 }
 
+/// Items `i000000`.. of `items` that are neither read (`seen`) nor in
+/// place (`left`): on their way back to their key, or lost.
+pub fn items_missing(
+    seen: &std::collections::BTreeMap<String, u32>,
+    left: &[String],
+    items: usize,
+) -> usize {
+    let left: std::collections::HashSet<&str> = left.iter().map(String::as_str).collect();
+    (0..items)
+        .map(|i| format!("i{i:06}"))
+        .filter(|i| !seen.contains_key(i) && !left.contains(i.as_str()))
+        .count()
+}
+
+/// What `read_left` reads of the keys once every item is read (`seen`) or
+/// back in place, waiting up to 10 s for that, then 100 ms more for
+/// anything else on its way: an item served to a client that hung up goes
+/// back to its key one hop after the last reply, and a loaded machine may
+/// take its time over the hop. A lost item is still missing after the
+/// wait, for [`assert_each_item_once`] to report.
+pub fn left_once_settled(
+    seen: &std::sync::Mutex<std::collections::BTreeMap<String, u32>>,
+    items: usize,
+    mut read_left: impl FnMut() -> Vec<String>,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while items_missing(&seen.lock().unwrap(), &read_left(), items) > 0 && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    read_left()
+}
+
 /// Checks that items `i000000`.. of `items` were each read once (`seen`:
 /// item → times read) or left in place (`left`), none twice, none lost.
 pub fn assert_each_item_once(
