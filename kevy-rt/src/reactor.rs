@@ -480,6 +480,9 @@ struct Reactor<S: Service> {
     /// The pipeline look-ahead's second half, due at the next command
     /// ([`Service::prefetch_values`]): its database and marks.
     look: (usize, usize, [u64; PREFETCH_AHEAD]),
+    /// Per peer, batches a desk took off the ring while a command ran
+    /// long, in order: drained ahead of the ring (`reactor/busy.rs`).
+    arrived: Vec<std::collections::VecDeque<Batch<S>>>,
     /// Spare lists swapped with `ready` and `writes` each iteration.
     scratch_ready: Vec<u32>,
     scratch_again: Vec<u32>,
@@ -556,6 +559,7 @@ impl<S: Service> Reactor<S> {
             asked_us: 0,
             now_ms: 0,
             look: (0, 0, [0; PREFETCH_AHEAD]),
+            arrived: (0..n).map(|_| Default::default()).collect(),
             scratch_ready: Vec::new(),
             scratch_again: Vec::new(),
             scratch_writes: Vec::new(),
@@ -589,6 +593,7 @@ impl<S: Service> Reactor<S> {
             }
             let busy = !self.ready.is_empty()
                 || self.mesh.has_outgoing()
+                || self.arrived.iter().any(|a| !a.is_empty())
                 || !self.pushq.is_empty()
                 || self.svc.busy(&self.ex.shard);
             let mut timeout = if busy {
@@ -1646,7 +1651,11 @@ impl<S: Service> Reactor<S> {
     fn drain_rings(&mut self) {
         for peer in 0..self.n {
             for _ in 0..RING_BUDGET {
-                let Some(mut b) = self.mesh.pop(peer) else {
+                // What a desk took off the ring comes first (busy.rs).
+                let Some(mut b) = self.arrived[peer]
+                    .pop_front()
+                    .or_else(|| self.mesh.pop(peer))
+                else {
                     break;
                 };
                 // An empty one is a batch of this shard's that the peer

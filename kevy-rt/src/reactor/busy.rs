@@ -7,25 +7,43 @@
 //! through the borrowed reactor. The script's own connection, when it is
 //! in the table (by copy, from the lock queue), waits for its answer and
 //! reads nothing, so the desk leaves it alone.
+//!
+//! Connections move between shards in batches (`reactor/balance.rs`), and
+//! a command that may run long holds its shard's iteration, so both ends
+//! of a move that overlaps one are seen to here. What the iteration was
+//! sending goes out before the command starts: a connection handed to a
+//! peer in it reaches its new home at once. And the shard's inbound rings
+//! are lent to the desk: a peer hands this shard no connection while it
+//! runs long (`running_long`), but one it decided to hand over just before
+//! may arrive after the command began; the desk takes it in and serves it
+//! as the others, and keeps the batches it took off the rings (at most
+//! [`ARRIVALS_MAX`] per peer) for the reactor, which runs the rest of
+//! them, each peer's in order, ahead of anything newer once the command
+//! ends.
 
 use super::coord::Coordinator;
 use super::executor::Executor;
-use super::mesh::Endpoint;
+use super::mesh::{Consumer, Endpoint};
 use super::{metrics, Admit, Listener, Reactor, FIRST_CONN, WAKER};
 use crate::conn::{Conn, ConnState, CMD_BUDGET, READ_CHUNK};
 use crate::limits::LimitValues;
-use crate::msg::Dest;
+use crate::msg::{Batch, Dest};
 use crate::service::{ClientCtx, ConnAction, Refused, Route, Service, TxOp};
 use crate::stats::Stats;
 use kevy_resp::{Args, Parse};
-use kevy_sys::{clock, Events, Poller};
+use kevy_sys::{clock, Events, Interest, Poller, Token};
 use std::any::Any;
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Batches the desk takes off one peer's ring while a command runs long;
+/// beyond, the ring fills and the peer waits, as it would for a shard that
+/// does not drain it.
+const ARRIVALS_MAX: usize = super::RING_SLOTS;
 
 thread_local! {
     /// The desk of the command that may run long on this thread, while
@@ -88,6 +106,10 @@ pub(super) struct Desk<S: Service> {
     events: Events,
     /// The events of one look: token, readable or hung up, writable.
     todo: Vec<(usize, bool, bool)>,
+    /// The shard's inbound rings, lent for the command's time, and the
+    /// batches taken off them meanwhile, per peer, in order.
+    rings: Vec<Option<Consumer<Batch<S>>>>,
+    pub(super) arrived: Vec<VecDeque<Batch<S>>>,
     fresh: Vec<u32>,
     reply: Vec<u8>,
     now_ms: u64,
@@ -115,6 +137,8 @@ impl<S: Service> Desk<S> {
             first: true,
             events: Events::with_capacity(256),
             todo: Vec::new(),
+            rings: Vec::new(),
+            arrived: (0..r.n).map(|_| VecDeque::new()).collect(),
             fresh: Vec::new(),
             reply: Vec::new(),
             now_ms: 0,
@@ -135,6 +159,7 @@ impl<S: Service> Desk<S> {
 
     fn serve(&mut self, shard: &mut S::Shard) {
         self.now_ms = clock::unix_ms();
+        self.take_arrivals();
         if std::mem::take(&mut self.first) {
             for idx in 0..self.conns.len() as u32 {
                 let Some(c) = self.conns[idx as usize].as_ref() else {
@@ -180,6 +205,62 @@ impl<S: Service> Desk<S> {
             }
         }
         self.todo = todo;
+    }
+
+    /// Takes the batches peers sent meanwhile off the lent rings (up to
+    /// [`ARRIVALS_MAX`] per peer, so what waits stays bounded) and adopts
+    /// the connections they carry; the rest waits in `arrived` for the
+    /// reactor. A subscriber on its way (its home leaves a proxy that
+    /// hands it its messages) stays in its batch: the reactor adopts it,
+    /// as it needs.
+    fn take_arrivals(&mut self) {
+        for peer in 0..self.rings.len() {
+            while self.arrived[peer].len() < ARRIVALS_MAX {
+                let Some(ring) = self.rings[peer].as_mut() else {
+                    break;
+                };
+                let Some(mut b) = ring.pop() else {
+                    break;
+                };
+                if !b.conns.is_empty() {
+                    let conns = std::mem::take(&mut b.conns);
+                    for c in conns {
+                        if c.st.migrating.is_some() {
+                            b.conns.push(c);
+                        } else {
+                            self.adopt(*c);
+                        }
+                    }
+                }
+                self.arrived[peer].push_back(b);
+            }
+        }
+    }
+
+    /// Enters a connection a peer moved here into the lent table, as the
+    /// reactor's `adopt` does, and writes what output it brought.
+    fn adopt(&mut self, mut c: Conn<S>) {
+        let idx = super::accept::free_slot(&mut self.conns, &mut self.gens, &mut self.free);
+        c.st.client.home = self.id as u32;
+        self.ids.insert(c.st.client.id, idx);
+        c.in_ready = false;
+        c.in_push = false;
+        c.in_write = false;
+        let token = Token(idx as usize + FIRST_CONN);
+        match self.poller.add(c.io.stream.fd(), token, Interest::READABLE) {
+            Ok(()) => c.io.interest = Some(Interest::READABLE),
+            Err(e) => {
+                // Closed by the reactor once the command ends, as its own
+                // adopt closes a socket it cannot watch.
+                eprintln!("kevy: cannot watch a moved connection: {e}");
+                c.st.closing = true;
+            }
+        }
+        self.conns[idx as usize] = Some(c);
+        self.stats.shards[self.id]
+            .connected_clients
+            .fetch_add(1, Ordering::Relaxed);
+        self.write(idx);
     }
 
     fn accept(&mut self, which: usize, shard: &mut S::Shard) {
@@ -400,7 +481,11 @@ impl<S: Service> Reactor<S> {
         };
         desk.lim = self.lim.v;
         desk.first = true;
+        // Connections this iteration handed to a peer (and everything else
+        // on its way) go now, not once the command ends.
+        self.mesh.flush_now();
         desk.swap_with(self);
+        desk.rings = self.mesh.lend_rings();
         LENT.with(|l| l.set(Some(desk)));
         let long = &self.stats.shards[self.id].running_long;
         long.store(1, Ordering::Relaxed);
@@ -411,6 +496,11 @@ impl<S: Service> Reactor<S> {
             .and_then(|d| d.downcast::<Desk<S>>().ok());
         let mut desk = lent.expect("the desk lent to this command");
         desk.swap_with(self);
+        self.mesh.return_rings(std::mem::take(&mut desk.rings));
+        for (peer, arrived) in desk.arrived.iter_mut().enumerate() {
+            // Newer than anything waiting there already.
+            self.arrived[peer].extend(arrived.drain(..));
+        }
         self.commands += std::mem::take(&mut desk.commands);
         self.net_in += std::mem::take(&mut desk.net_in);
         self.net_out += std::mem::take(&mut desk.net_out);

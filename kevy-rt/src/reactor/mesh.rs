@@ -10,8 +10,9 @@
 
 use super::pubsub::Directory;
 use crate::msg::Batch;
+pub(super) use crate::ring::Consumer;
 pub(super) use crate::ring::Padded;
-use crate::ring::{Consumer, Full, Producer};
+use crate::ring::{Full, Producer};
 use crate::service::Service;
 use kevy_sys::EventFd;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -126,6 +127,19 @@ impl<S: Service> Endpoint<S> {
     /// Pushes every non-empty batch to its ring, waking a peer that
     /// announced it is going to sleep.
     pub fn flush(&mut self) {
+        self.flush_batches(true);
+    }
+
+    /// [`Self::flush`] without waiting out any peer's wake-up gap: before
+    /// a command that may run long, whose iteration flushes nothing until
+    /// it ends, what is on its way goes now (a connection handed to a
+    /// peer above all, which would otherwise wait, unanswered, for the
+    /// command's end).
+    pub fn flush_now(&mut self) {
+        self.flush_batches(false);
+    }
+
+    fn flush_batches(&mut self, gap: bool) {
         for s in 0..self.out.len() {
             let Some(b) = self.out[s].take() else {
                 continue;
@@ -134,7 +148,7 @@ impl<S: Service> Endpoint<S> {
                 self.recycle(b);
                 continue;
             }
-            if let Some(now) = self.now_us {
+            if let Some(now) = self.now_us.filter(|_| gap) {
                 if now.saturating_sub(self.woke_us[s]) < WAKE_GAP_US
                     && self.shared.sleeping[s].0.load(Ordering::Relaxed)
                 {
@@ -171,6 +185,19 @@ impl<S: Service> Endpoint<S> {
     #[inline]
     pub fn pop(&mut self, peer: usize) -> Option<Batch<S>> {
         self.consumers[peer].as_mut()?.pop()
+    }
+
+    /// The inbound rings, lent to the desk while a command runs long
+    /// (`reactor/busy.rs`), which takes in the connections peers hand this
+    /// shard meanwhile; nothing here pops them until they are given back
+    /// ([`Self::return_rings`]).
+    pub fn lend_rings(&mut self) -> Vec<Option<Consumer<Batch<S>>>> {
+        std::mem::take(&mut self.consumers)
+    }
+
+    pub fn return_rings(&mut self, rings: Vec<Option<Consumer<Batch<S>>>>) {
+        debug_assert!(self.consumers.is_empty(), "rings lent once");
+        self.consumers = rings;
     }
 
     /// The reactor's clock for this iteration.
