@@ -1508,7 +1508,7 @@ impl<S: Service> Reactor<S> {
                 }
                 if spans {
                     // Keys on several shards: atomic as a transaction.
-                    let shards = (seen <= ROUTED_SHARDS).then_some(&shards[..seen]);
+                    let shards = (seen <= ROUTED_SHARDS).then(|| &shards[..seen]);
                     self.start_tx_routed(idx, gen, st, cmd, route, args, shards);
                 } else {
                     self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);

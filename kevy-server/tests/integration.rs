@@ -1033,3 +1033,30 @@ fn pipelines_over_a_large_keyspace_answer_as_one_at_a_time() {
         assert_eq!(size as usize, N + 80, "--cores {cores}: the 80 hashes");
     }
 }
+
+/// Multi-key commands with more keys than routing keeps the shards of
+/// (its plan finds them again) and with fewer, over every shard layout.
+#[test]
+fn multi_key_commands_of_any_length_span_shards() {
+    for cores in ["2", "3"] {
+        let s = Server::kevy(&["--cores", cores]);
+        let mut con = client(s.port);
+        for n in [2usize, 31, 32, 33, 100] {
+            let keys: Vec<String> = (0..n).map(|i| format!("mk:{n}:{i}")).collect();
+            let mut mset = redis::cmd("MSET");
+            for (i, k) in keys.iter().enumerate() {
+                mset.arg(k).arg(i);
+            }
+            let () = mset.query(&mut con).unwrap();
+            let got: Vec<Option<usize>> = redis::cmd("MGET").arg(&keys).query(&mut con).unwrap();
+            let want: Vec<Option<usize>> = (0..n).map(Some).collect();
+            assert_eq!(got, want, "--cores {cores}, {n} keys");
+            let exists: usize = redis::cmd("EXISTS").arg(&keys).query(&mut con).unwrap();
+            assert_eq!(exists, n, "--cores {cores}, {n} keys");
+            let deleted: usize = redis::cmd("DEL").arg(&keys).query(&mut con).unwrap();
+            assert_eq!(deleted, n, "--cores {cores}, {n} keys");
+        }
+        let size: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size, 0, "--cores {cores}");
+    }
+}
