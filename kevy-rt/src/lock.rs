@@ -860,16 +860,20 @@ mod tests {
         assert_eq!(go, vec![1]);
     }
 
-    #[test]
-    fn may_go_without_walking_agrees_with_the_walk() {
-        // Random queues and newcomers: the indexed answer is the walk's.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |m: u64| {
+    /// Numbers below `m` drawn from `seed` (xorshift), the same every run.
+    fn draws(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |m| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed % m
-        };
+        }
+    }
+
+    #[test]
+    fn may_go_without_walking_agrees_with_the_walk() {
+        // Random queues and newcomers: the indexed answer is the walk's.
+        let mut next = draws(0x9e37_79b9_7f4a_7c15u64);
         let names = ["a", "b", "c", "d", "e", "f"];
         let random_claim = |next: &mut dyn FnMut(u64) -> u64| {
             let n = next(3) as usize;
@@ -901,13 +905,7 @@ mod tests {
     /// connection: who holds it, how often, and whom it blocks.
     #[test]
     fn a_keys_holders_agree_with_a_count_per_connection() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut next = draws(0x2545_f491_4f6c_dd1du64);
         let mut indexed = 0;
         for round in 0..200 {
             let clients = 1 + next(40);

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::resp::{command, parse, Conn, Value};
+use common::resp::{command, values_in, Conn, Value};
 use common::Server;
 use std::time::{Duration, Instant};
 
@@ -194,16 +194,6 @@ fn shard_channels_are_apart_from_channels() {
     );
 }
 
-/// The whole RESP values at the start of `bytes`.
-fn values_in(bytes: &[u8]) -> usize {
-    let (mut n, mut at) = (0, 0);
-    while let Ok(Some((_, used))) = parse(&bytes[at..]) {
-        n += 1;
-        at += used;
-    }
-    n
-}
-
 /// What a test script's replies look like from `server`: every byte the
 /// connection received, with HELLO's connection id blanked; and how many
 /// values each step received. With `expect` (another server's counts), a
@@ -217,16 +207,13 @@ fn run_script(port: u16, script: &[&[&str]], expect: Option<&[usize]>) -> (Strin
     let mut counts = Vec::new();
     for (i, cmd) in script.iter().enumerate() {
         c.send(&command(cmd)).unwrap();
-        let (mut bytes, _) = c.read_until_quiet(Duration::from_millis(150));
         let want = expect.map_or(0, |e| e[i]);
-        let patience = Instant::now() + Duration::from_secs(2);
-        while values_in(&bytes) < want && Instant::now() < patience {
-            let (more, closed) = c.read_until_quiet(Duration::from_millis(100));
-            bytes.extend(more);
-            if closed {
-                break;
-            }
-        }
+        let (bytes, _) = c.read_values(
+            want,
+            Duration::from_millis(150),
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        );
         counts.push(values_in(&bytes));
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let text = match text.find("$2\r\nid\r\n:") {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::resp::{command, escape, parse, Conn, Value};
+use common::resp::{command, escape, parse, values_in, Conn, Value};
 use common::Server;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -131,16 +131,6 @@ const CONNS: usize = 11;
 /// connection) → values, for the steps where it received any.
 type Received = HashMap<(usize, usize), usize>;
 
-/// The whole RESP values at the start of `bytes`.
-fn values_in(bytes: &[u8]) -> usize {
-    let (mut n, mut at) = (0, 0);
-    while let Ok(Some((_, used))) = parse(&bytes[at..]) {
-        n += 1;
-        at += used;
-    }
-    n
-}
-
 /// What every connection of `port` received at each step of `steps`,
 /// with connection ids written as `ID<j>`, and how many values. With
 /// `expect` (another server's counts), a connection that has received
@@ -224,16 +214,13 @@ fn transcript(port: u16, steps: &[Step], expect: Option<&Received>) -> (String, 
         std::thread::sleep(Duration::from_millis(40));
         for (j, c) in cs.iter_mut().enumerate() {
             if let Some(c) = c {
-                let (mut bytes, _) = c.read_until_quiet(Duration::from_millis(3));
                 let want = expect.and_then(|e| e.get(&(n, j))).copied().unwrap_or(0);
-                let until = Instant::now() + Duration::from_secs(2);
-                while values_in(&bytes) < want && Instant::now() < until {
-                    let (more, closed) = c.read_until_quiet(Duration::from_millis(20));
-                    bytes.extend(more);
-                    if closed {
-                        break;
-                    }
-                }
+                let (bytes, _) = c.read_values(
+                    want,
+                    Duration::from_millis(3),
+                    Duration::from_millis(20),
+                    Duration::from_secs(2),
+                );
                 if !bytes.is_empty() {
                     received.insert((n, j), values_in(&bytes));
                     out.push_str(&format!("{n}   c{j} got {}\n", escape(&bytes)));

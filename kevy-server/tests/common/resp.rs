@@ -314,6 +314,28 @@ impl Conn {
         }
     }
 
+    /// [`Self::read_until_quiet`] with `first`, then again with `quiet`
+    /// while the bytes hold fewer than `want` whole values and `patience`
+    /// has not passed: a reply or push that crosses shards may come late
+    /// on a loaded machine. Returns the bytes and whether the server
+    /// closed the connection.
+    pub fn read_values(
+        &mut self,
+        want: usize,
+        first: Duration,
+        quiet: Duration,
+        patience: Duration,
+    ) -> (Vec<u8>, bool) {
+        let (mut bytes, mut closed) = self.read_until_quiet(first);
+        let until = Instant::now() + patience;
+        while !closed && values_in(&bytes) < want && Instant::now() < until {
+            let (more, c) = self.read_until_quiet(quiet);
+            bytes.extend(more);
+            closed = c;
+        }
+        (bytes, closed)
+    }
+
     /// Reads whatever arrives until the connection has been quiet for
     /// `quiet` (or is closed). If what arrived ends in the middle of a
     /// reply, keeps waiting up to the normal timeout for the rest. Returns
@@ -345,6 +367,16 @@ impl Conn {
 }
 
 /// True when `buf` holds some whole replies followed by part of another.
+/// The whole RESP values at the start of `bytes`.
+pub fn values_in(bytes: &[u8]) -> usize {
+    let (mut n, mut at) = (0, 0);
+    while let Ok(Some((_, used))) = parse(&bytes[at..]) {
+        n += 1;
+        at += used;
+    }
+    n
+}
+
 fn ends_mid_reply(buf: &[u8]) -> bool {
     let mut pos = 0;
     while pos < buf.len() {
