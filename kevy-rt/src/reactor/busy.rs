@@ -10,9 +10,9 @@
 //!
 //! Connections move between shards in batches (`reactor/balance.rs`), and
 //! a command that may run long holds its shard's iteration, so both ends
-//! of a move that overlaps one are seen to here. What the iteration was
-//! sending goes out before the command starts: a connection handed to a
-//! peer in it reaches its new home at once. And the shard's inbound rings
+//! of a move that overlaps one are seen to here. A batch carrying a
+//! connection this iteration handed to a peer goes out before the command
+//! starts: the connection reaches its new home at once. And the shard's inbound rings
 //! are lent to the desk: a peer hands this shard no connection while it
 //! runs long (`running_long`), but one it decided to hand over just before
 //! may arrive after the command began; the desk takes it in and serves it
@@ -481,9 +481,9 @@ impl<S: Service> Reactor<S> {
         };
         desk.lim = self.lim.v;
         desk.first = true;
-        // Connections this iteration handed to a peer (and everything else
-        // on its way) go now, not once the command ends.
-        self.mesh.flush_now();
+        // Connections this iteration handed to a peer go now, not once
+        // the command ends.
+        self.mesh.flush_moves();
         desk.swap_with(self);
         desk.rings = self.mesh.lend_rings();
         LENT.with(|l| l.set(Some(desk)));

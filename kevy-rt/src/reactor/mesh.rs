@@ -130,17 +130,24 @@ impl<S: Service> Endpoint<S> {
         self.flush_batches(true);
     }
 
-    /// [`Self::flush`] without waiting out any peer's wake-up gap: before
-    /// a command that may run long, whose iteration flushes nothing until
-    /// it ends, what is on its way goes now (a connection handed to a
-    /// peer above all, which would otherwise wait, unanswered, for the
-    /// command's end).
-    pub fn flush_now(&mut self) {
-        self.flush_batches(false);
+    /// Pushes the batches that carry connections handed to a peer, without
+    /// waiting out its wake-up gap: before a command that may run long,
+    /// whose iteration flushes nothing until it ends, so a connection on
+    /// its way does not wait, unanswered, for the command's end. The
+    /// other batches go as usual, once the iteration ends.
+    pub fn flush_moves(&mut self) {
+        if self.out.iter().flatten().any(|b| !b.conns.is_empty()) {
+            self.flush_batches(false);
+        }
     }
 
+    /// [`Self::flush`], waiting out wake-up gaps (`gap`) or not, for every
+    /// batch or (without `gap`) only those that carry connections.
     fn flush_batches(&mut self, gap: bool) {
         for s in 0..self.out.len() {
+            if !gap && self.out[s].as_ref().is_none_or(|b| b.conns.is_empty()) {
+                continue;
+            }
             let Some(b) = self.out[s].take() else {
                 continue;
             };
