@@ -109,7 +109,7 @@ pub(super) struct Desk<S: Service> {
     /// The shard's inbound rings, lent for the command's time, and the
     /// batches taken off them meanwhile, per peer, in order.
     rings: Vec<Option<Consumer<Batch<S>>>>,
-    pub(super) arrived: Vec<VecDeque<Batch<S>>>,
+    arrived: Vec<VecDeque<Batch<S>>>,
     fresh: Vec<u32>,
     reply: Vec<u8>,
     now_ms: u64,

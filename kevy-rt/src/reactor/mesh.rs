@@ -127,7 +127,7 @@ impl<S: Service> Endpoint<S> {
     /// Pushes every non-empty batch to its ring, waking a peer that
     /// announced it is going to sleep.
     pub fn flush(&mut self) {
-        self.flush_batches(true);
+        self.flush_batches(false);
     }
 
     /// Pushes the batches that carry connections handed to a peer, without
@@ -136,16 +136,13 @@ impl<S: Service> Endpoint<S> {
     /// its way does not wait, unanswered, for the command's end. The
     /// other batches go as usual, once the iteration ends.
     pub fn flush_moves(&mut self) {
-        if self.out.iter().flatten().any(|b| !b.conns.is_empty()) {
-            self.flush_batches(false);
-        }
+        self.flush_batches(true);
     }
 
-    /// [`Self::flush`], waiting out wake-up gaps (`gap`) or not, for every
-    /// batch or (without `gap`) only those that carry connections.
-    fn flush_batches(&mut self, gap: bool) {
+    /// [`Self::flush`], or with `moves_only` [`Self::flush_moves`].
+    fn flush_batches(&mut self, moves_only: bool) {
         for s in 0..self.out.len() {
-            if !gap && self.out[s].as_ref().is_none_or(|b| b.conns.is_empty()) {
+            if moves_only && self.out[s].as_ref().is_none_or(|b| b.conns.is_empty()) {
                 continue;
             }
             let Some(b) = self.out[s].take() else {
@@ -155,7 +152,7 @@ impl<S: Service> Endpoint<S> {
                 self.recycle(b);
                 continue;
             }
-            if let Some(now) = self.now_us.filter(|_| gap) {
+            if let Some(now) = self.now_us.filter(|_| !moves_only) {
                 if now.saturating_sub(self.woke_us[s]) < WAKE_GAP_US
                     && self.shared.sleeping[s].0.load(Ordering::Relaxed)
                 {
