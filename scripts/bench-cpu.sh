@@ -31,6 +31,8 @@
 #   mset10    MSET of 10 random keys (redis-benchmark -t mset)
 #   mget_hot  MGET of the same 2 keys, from every client; the keys lie on
 #             different shards of a 2-shard kevy
+#   mset_hot  MSET of those 2 keys, from every client: writers of the same
+#             keys on two shards, which take their locks one after another
 #   mixed     mixload (benches/src/bin/mixload.rs): one thread, 25
 #             connections, pipelines of 16, GET:SET 10:1 over 100k keys of
 #             32 bytes; adds a latency table (p50/p99/p99.9)
@@ -42,10 +44,11 @@
 #                                                           ticks, so runs
 #                                                           must be long]
 #   BENCH_MIX_N          requests per mixload run          [$BENCH_N]
-#   BENCH_HOT_N          requests per mget_hot run         [$BENCH_N / 10:
+#   BENCH_HOT_N          requests per mget_hot and mset_hot
+#                        run                               [$BENCH_N / 10:
 #                                                           kevy --cores 2
-#                                                           serves it at
-#                                                           ~10k req/s today]
+#                                                           serves mset_hot
+#                                                           at ~35k req/s]
 #   BENCH_CPU_WORKLOADS  comma-separated subset of the above, in this order
 #                                                          [all]
 #   BENCH_CLIENT_CPU     CPU of the load generator         [1]
@@ -54,7 +57,7 @@
 CPU_N=${BENCH_N:-1000000}
 MIX_N=${BENCH_MIX_N:-$CPU_N}
 HOT_N=${BENCH_HOT_N:-$((CPU_N / 10))}
-CPU_WORKLOADS=${BENCH_CPU_WORKLOADS:-get,set,incr,mget2,mset10,mget_hot,mixed}
+CPU_WORKLOADS=${BENCH_CPU_WORKLOADS:-get,set,incr,mget2,mset10,mget_hot,mset_hot,mixed}
 CPU_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 CPU_SERVERS=(kevy:1 kevy:2 redis)
 CLK_TCK=$(getconf CLK_TCK)
@@ -67,6 +70,7 @@ describe_workload() {
     mget2) echo "MGET 2 random -P16" ;;
     mset10) echo "MSET 10 random -P16" ;;
     mget_hot) echo "MGET 2 hot keys -P16" ;;
+    mset_hot) echo "MSET 2 hot keys -P16" ;;
     mixed) echo "mixed GET:SET 10:1" ;;
     *) echo "$1" ;;
     esac
@@ -161,6 +165,10 @@ cpu_run() {
         load=(MGET "$HOT_A" "$HOT_B")
         n=$HOT_N
         ;;
+    mset_hot)
+        load=(MSET "$HOT_A" xxx "$HOT_B" xxx)
+        n=$HOT_N
+        ;;
     mixed) n=$MIX_N ;;
     *)
         echo "unknown workload $wl (BENCH_CPU_WORKLOADS)" >&2
@@ -250,7 +258,7 @@ cpu_table() {
     fi
     echo
     echo "CPU mode: server unpinned (kevy pins its own threads), load generator on CPU $CPU_CLIENT_CPU;"
-    echo "$CLIENTS clients (mixload: 25), -P 16; requests per run: $CPU_N, mget_hot $HOT_N, mixed $MIX_N;" \
+    echo "$CLIENTS clients (mixload: 25), -P 16; requests per run: $CPU_N, mget_hot and mset_hot $HOT_N, mixed $MIX_N;" \
         "median of $ROUNDS rounds (ratios: median of each round's ratio)"
     echo "us/req: server utime+stime / requests; sys/req: server syscalls / requests ($sys_label)"
     redis-server --version | head -n1
