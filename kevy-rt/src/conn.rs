@@ -128,6 +128,9 @@ pub(crate) struct ConnState<S: Service> {
     pub monitor: bool,
     /// When its output started waiting for a remote reply (coalescing).
     pub held_since: Option<u64>,
+    /// Its latest requests, when they are split commands on one key plan
+    /// (crate doc, "Riders"): what lets its next one ride.
+    pub chain: Option<Chain>,
     /// Flush, then close (QUIT, protocol error).
     pub closing: bool,
     /// A transaction is in flight; read nothing more until it ends.
@@ -224,6 +227,49 @@ impl<S: Service> Conn<S> {
     }
 }
 
+/// A run of a connection's latest requests that are split commands on one
+/// key plan, each a transaction of coordinator `home` or a rider of one
+/// (crate doc, "Riders").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub home: u32,
+    /// The key plan's digest.
+    pub digest: u64,
+    /// Sequence numbers of the run: `from..next`.
+    pub from: u64,
+    pub next: u64,
+}
+
+impl Chain {
+    /// Request `seq`, a split command on plan `digest` of coordinator
+    /// `home`, extends `chain` when it follows its run on the same plan,
+    /// and starts a new run otherwise.
+    pub fn extend(chain: &mut Option<Chain>, home: u32, digest: u64, seq: u64) {
+        match chain {
+            Some(c) if c.home == home && c.digest == digest && c.next == seq => c.next = seq + 1,
+            _ => {
+                *chain = Some(Chain {
+                    home,
+                    digest,
+                    from: seq,
+                    next: seq + 1,
+                })
+            }
+        }
+    }
+
+    /// Whether request `seq`, whose connection owes replies from `done`
+    /// on, may ride a transaction of coordinator `home` on plan `digest`:
+    /// it owes nothing earlier, or every reply it owes is of its run on
+    /// that plan.
+    pub fn lets_ride(chain: &Option<Chain>, home: u32, digest: u64, seq: u64, done: u64) -> bool {
+        done == seq
+            || chain.is_some_and(|c| {
+                c.home == home && c.digest == digest && c.next == seq && done >= c.from
+            })
+    }
+}
+
 impl<S: Service> ConnState<S> {
     pub fn new(client: ClientCtx) -> Self {
         ConnState {
@@ -255,6 +301,7 @@ impl<S: Service> ConnState<S> {
             muted: None,
             paused: false,
             migrating: None,
+            chain: None,
         }
     }
 

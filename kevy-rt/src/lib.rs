@@ -904,6 +904,81 @@
 //! pays its journal (a copy of each key it writes, before its first
 //! write).
 //!
+//! ## Riders: split commands on busy keys
+//!
+//! Many clients sending MSET (or DEL, MGET behind a writer, …) of the same
+//! keys on two shards would each hold the home shard's locks for a round
+//! trip to the other shard, one after another: a convoy of one round trip
+//! per command, whatever the pipelines hold. A split command (a fold
+//! other than [`Fold::One`]: its parts run on their own shards, no copy)
+//! instead *rides* a transaction of the same coordinator that waits for
+//! its locks (`coord.rs`: `ride`).
+//!
+//! **Who can be ridden.** An early transaction that is one split command
+//! over shards, while it waits for the locks of its first plan entry: in
+//! the home lock table when that entry is the home shard, else until that
+//! shard's `Locked` comes back (not while it tries its home locks first).
+//! It has asked no other shard yet. From the moment those locks are
+//! granted it takes no rider.
+//!
+//! **What rides.** A split command of this coordinator's connections whose
+//! plan has the same keys per shard (a digest, then the key names), whose
+//! locks are no stronger (a read rides a reader or a writer, a write only
+//! a writer), up to 256 riders, and whose connection's earlier commands
+//! still unanswered (if any) are all split commands on that same key plan
+//! (below). Each rider becomes one more command of the transaction, with
+//! its own connection's facts; the transaction's locks cover it.
+//!
+//! **How it runs.** A rider's part for the first shard, when that is not
+//! the home, goes there at once, marked `late`: that shard attaches it to
+//! the transaction's lock request while the request waits (other requests
+//! may have queued behind it meanwhile), and runs it at once when the
+//! locks are held. Every other part goes as the transaction's own do,
+//! behind them in arrival order: the home parts when the home locks are
+//! held, each later shard's behind its lock request, then its unlock.
+//! However many ride, the transaction costs the round trips it costs
+//! alone. Each part runs through the execution point with its own client
+//! (counted, timed, logged under the transaction's one tag, its events
+//! and tracking made as when alone). Each connection gets its own
+//! command's reply. A rider's connection reads nothing more until the
+//! transaction's requests are all on their way (the transaction's own
+//! connection waits the same): its next command, whatever shard it goes
+//! to, then comes behind its ridden one on every shard.
+//!
+//! **Why it is atomic.** A transaction with riders is one transaction:
+//! its locks are the leader's, taken as the leader's alone would be,
+//! before any of its commands runs and released after all ran; the
+//! riders' commands run back to back with the leader's at each shard,
+//! under those locks. So every rider is atomic, and the riders and the
+//! leader serialize in arrival order at the moment the transaction holds
+//! its locks. Deadlock freedom is unchanged: a rider takes no lock.
+//!
+//! **Per-connection order.** A rider runs when the ridden transaction
+//! does, possibly before commands that were queued ahead of it. That is
+//! only allowed when the rider's own earlier commands cannot be among
+//! them. `Chain` (`conn.rs`) records, per connection, the run of its
+//! latest requests that were split commands on one key plan (their
+//! digest, the first and one-past-last sequence numbers). A command may
+//! ride transaction `T` when the connection owes no earlier reply, or its
+//! chain covers every reply it owes (nothing else was sent since) and is
+//! on `T`'s key plan. Each such earlier command `E` is a transaction of
+//! this coordinator on `T`'s keys, or a rider of one; the connection read
+//! on after it only once that transaction had sent everything, which an
+//! early transaction does only once its first shard's locks are held. `T`
+//! still waits for those same locks, so it is behind `E` there: if either
+//! writes, `T` runs only after `E` let go of them, which `E` does only
+//! once every part of it ran everywhere; if both only read, their order
+//! does not matter.
+//!
+//! **Fairness.** Riders join only while the ridden transaction waits in
+//! the home queue, where they wait in its place: a command queued behind
+//! it is passed over by at most 256 commands' parts once.
+//!
+//! **Cost.** A split command whose plan's first entry is its home looks
+//! at the coordinator's ridable transactions (empty unless one waits for
+//! its home locks); a ridden transaction's commands cost their parts and
+//! their replies, and none of them a round trip of its own.
+//!
 //! # Busy scripts
 //!
 //! A script runs on one reactor with no yield. Past `busy-reply-threshold`

@@ -435,6 +435,15 @@ impl<W> Locks<W> {
         self.queue.push_back(Waiting { claim, what });
     }
 
+    /// The latest queued waiter that `which` picks.
+    pub fn queued_mut(&mut self, which: impl Fn(&W) -> bool) -> Option<&mut W> {
+        self.queue
+            .iter_mut()
+            .rev()
+            .map(|w| &mut w.what)
+            .find(|w| which(w))
+    }
+
     /// The waiter queued last, to attach what arrived right behind it.
     pub fn last_queued_mut(&mut self) -> Option<&mut W> {
         self.queue.back_mut().map(|w| &mut w.what)

@@ -28,7 +28,10 @@ pub(crate) enum Req<S: Service> {
         n: u32,
     },
     /// Transaction `op` of the sender holds this shard's locks: run its
-    /// command number `part` (fan-out part `sub`) now.
+    /// command number `part` (fan-out part `sub`) now. `late`: a rider's
+    /// part sent after the transaction's lock request in an earlier batch
+    /// (crate doc, "Riders"), which may still wait here: it then runs on
+    /// the grant, behind what came with the request.
     TxExec {
         op: u32,
         part: u32,
@@ -37,6 +40,7 @@ pub(crate) enum Req<S: Service> {
         client: ClientCtx,
         first: u32,
         n: u32,
+        late: bool,
     },
     /// Lock the keys `lock_keys[first..first + n]` (or the whole shard) for
     /// transaction `op` of the sender; answer `Locked` once held. With

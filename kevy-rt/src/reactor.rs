@@ -1756,14 +1756,18 @@ impl<S: Service> Reactor<S> {
                     client,
                     first,
                     n,
+                    late,
                 } => {
                     let args = b.args_at(first, n);
                     if refused_tx == Some(op) {
                         continue;
                     }
-                    if waiting_tx == Some(op) {
-                        self.ex.attach(part, sub, cmd, client, args);
-                    } else {
+                    // Behind its lock request if that waits here: right
+                    // behind it in this batch, or (a rider's part, `late`)
+                    // with other requests queued in between since.
+                    let queued = (late || waiting_tx == Some(op))
+                        && self.ex.attach_to(peer, op, part, sub, cmd, client, args);
+                    if !queued {
                         self.ex
                             .run_tx_cmd(&mut self.mesh, peer, op, part, sub, cmd, &client, args);
                     }

@@ -54,6 +54,7 @@ both_layouts!(
     watch_sees_other_clients_writes,
     keyspace_reads_are_snapshots,
     pipelined_transactions_keep_connection_order,
+    hot_keys_pipelined_by_many_clients_stay_atomic_and_ordered,
 );
 
 // ---------------------------------------------------------------------------
@@ -1490,5 +1491,98 @@ fn pipelined_transactions_keep_connection_order(layout: &Layout) {
         })
         .collect::<Vec<_>>();
     join_all(handles);
+    assert_server_alive(&mut server);
+}
+
+// ---------------------------------------------------------------------------
+// Many connections pipeline MSETs, MGETs and DELs of the same two keys on two
+// shards, and GETs of one of them, so that split commands ride transactions
+// waiting for those keys (kevy-rt's crate doc, "Riders"). Every MGET sees
+// one MSET (or DEL) whole; a read that sees a value written by its own
+// connection sees the last one that connection wrote before it (never an
+// older one, never one it sent later); every reply comes, in order.
+
+const HOT_CLIENTS: usize = 12;
+const HOT_PIPELINES: usize = 60;
+
+fn hot_keys_pipelined_by_many_clients_stay_atomic_and_ordered(layout: &Layout) {
+    let mut server = layout.start();
+    let port = server.port;
+    let a = "hotpair:a".to_string();
+    let b = key_off_shard("hotpair:b", &a, layout);
+    let start = Arc::new(Barrier::new(HOT_CLIENTS));
+    let handles = (0..HOT_CLIENTS)
+        .map(|c| {
+            let (a, b, start) = (a.clone(), b.clone(), start.clone());
+            thread::spawn(move || {
+                let mut con = client(port);
+                let mut rng = Rng::new(c as u64 + 1);
+                // The value this connection wrote last: None before its
+                // first MSET or after its DEL.
+                let mut last: Option<String> = None;
+                let mut written = 0;
+                start.wait();
+                for round in 0..HOT_PIPELINES {
+                    let mut p = redis::pipe();
+                    // Per command: the connection's own last value as of
+                    // it, for the reads.
+                    let mut expect: Vec<Option<Option<String>>> = Vec::new();
+                    for _ in 0..1 + rng.below(16) {
+                        match rng.below(8) {
+                            0..=3 => {
+                                let v = format!("c{c}.{written}");
+                                written += 1;
+                                p.cmd("MSET").arg(&a).arg(&v).arg(&b).arg(&v);
+                                last = Some(v);
+                                expect.push(None);
+                            }
+                            4 | 5 => {
+                                p.cmd("MGET").arg(&a).arg(&b);
+                                expect.push(Some(last.clone()));
+                            }
+                            6 => {
+                                p.cmd("GET").arg(&a);
+                                expect.push(Some(last.clone()));
+                            }
+                            _ => {
+                                p.cmd("DEL").arg(&a).arg(&b);
+                                last = None;
+                                expect.push(None);
+                            }
+                        }
+                    }
+                    let got: Vec<redis::Value> = p.query(&mut con).unwrap();
+                    assert_eq!(got.len(), expect.len(), "client {c} round {round}");
+                    let own = format!("c{c}.");
+                    for (r, want) in got.iter().zip(&expect) {
+                        let Some(own_last) = want else {
+                            continue;
+                        };
+                        let seen: Option<String> = match r {
+                            redis::Value::Array(pair) => {
+                                let pair: Vec<Option<String>> =
+                                    redis::from_redis_value(&redis::Value::Array(pair.clone()))
+                                        .unwrap();
+                                assert_eq!(pair[0], pair[1], "client {c}: MGET saw {pair:?}");
+                                pair[0].clone()
+                            }
+                            v => redis::from_redis_value(v).unwrap(),
+                        };
+                        if let Some(v) = seen.as_deref().filter(|v| v.starts_with(&own)) {
+                            assert_eq!(
+                                Some(v),
+                                own_last.as_deref(),
+                                "client {c} round {round}: a read saw its own {v}"
+                            );
+                        }
+                    }
+                }
+            })
+        })
+        .collect::<Vec<_>>();
+    join_all(handles);
+    let mut con = client(port);
+    let values: Vec<Option<String>> = con.mget(&[&a, &b]).unwrap();
+    assert_eq!(values[0], values[1], "final {values:?}");
     assert_server_alive(&mut server);
 }

@@ -226,6 +226,14 @@ pub(super) struct Plan<S: Service> {
     split: Option<Split>,
 }
 
+impl<S: Service> Plan<S> {
+    /// Whether it is one split command planned with its locks (what may
+    /// ride, crate doc "Riders").
+    pub fn is_split(&self) -> bool {
+        self.split.is_some()
+    }
+}
+
 /// A command to run again as a whole-keyspace transaction (`ToConn::Rerun`).
 pub(super) struct Rerun<S: Service> {
     pub conn: u32,
@@ -255,6 +263,20 @@ struct Member<S: Service> {
     rerun: bool,
     reply: Vec<u8>,
 }
+
+/// A command riding a transaction (crate doc, "Riders"): command `i + 1`
+/// of its transaction is `riders[i]`'s, answered to its own connection.
+struct Rider {
+    conn: u32,
+    gen: u32,
+    seq: u64,
+    client: ClientCtx,
+    /// Its connection closed: it still runs, nobody is answered.
+    gone: bool,
+}
+
+/// The most riders a transaction takes.
+const RIDERS_CAP: usize = 256;
 
 /// The most members a group takes. A group that holds its locks while
 /// members join runs them ahead of whatever waits for those locks: this
@@ -353,6 +375,15 @@ struct Tx<S: Service> {
     open: bool,
     /// The commands that joined its group, in arrival order.
     members: Vec<Member<S>>,
+    /// The digest of its lock plan when it is one split command over
+    /// shards (what riders must match), else 0.
+    digest: u64,
+    /// It waits for its first shard's locks and takes riders (it is in
+    /// [`Coordinator::riding`]).
+    ridable: bool,
+    /// Commands riding it, in arrival order: command `i + 1` is
+    /// `riders[i]`'s.
+    riders: Vec<Rider>,
 }
 
 impl<S: Service> Tx<S> {
@@ -392,6 +423,9 @@ impl<S: Service> Tx<S> {
             wait: None,
             open: false,
             members: Vec::new(),
+            digest: 0,
+            ridable: false,
+            riders: Vec::new(),
         }
     }
 }
@@ -437,6 +471,9 @@ impl<S: Service> Tx<S> {
             wait,
             open,
             members,
+            digest,
+            ridable,
+            riders,
         } = self;
         *t_id = id;
         *t_conn = conn;
@@ -475,6 +512,9 @@ impl<S: Service> Tx<S> {
         *wait = None;
         *open = false;
         members.clear();
+        *digest = 0;
+        *ridable = false;
+        riders.clear();
     }
 }
 
@@ -536,6 +576,12 @@ pub(super) struct Coordinator<S: Service> {
     /// Commands that joined a group so far (tests look at it).
     #[cfg(test)]
     pub joined: usize,
+    /// Transactions that take riders while they wait for their first
+    /// shard's locks (`Tx::ridable`), each with its plan's digest.
+    riding: Vec<(u64, u32)>,
+    /// Commands that rode a transaction so far (tests look at it).
+    #[cfg(test)]
+    pub rode: usize,
     /// Per peer shard: how many transactions still lock in shard order
     /// before one tries out of order again, after a refusal there
     /// ([`TRY_BACKOFF`]).
@@ -582,6 +628,9 @@ impl<S: Service> Coordinator<S> {
             open: Vec::new(),
             #[cfg(test)]
             joined: 0,
+            riding: Vec::new(),
+            #[cfg(test)]
+            rode: 0,
             peak: 0,
             spare_cap: SPARE_TXS,
         }
@@ -1032,6 +1081,9 @@ impl<S: Service> Coordinator<S> {
             .unwrap_or_else(|| Box::new(Tx::blank(plan.client)));
         let holds = plan.holds;
         tx.reset(tx_id(self.id, op), conn, gen, seq, plan);
+        if ridable_plan(&tx) {
+            tx.digest = plan_digest(&tx.plan);
+        }
         if !tx.exec && tx.steps.len() == 1 {
             tx.owners = self.wait_owners(&tx.steps[0]);
             tx.may_wait = !tx.owners.is_empty();
@@ -1068,6 +1120,137 @@ impl<S: Service> Coordinator<S> {
         let blocks = tx.blocks;
         self.txs[op as usize] = Some(tx);
         (op, blocks)
+    }
+
+    /// Whether some transaction takes riders now.
+    pub fn can_ride(&self) -> bool {
+        !self.riding.is_empty()
+    }
+
+    /// The digest of transaction `op`'s key plan, when it is one split
+    /// command over shards: what a connection's
+    /// [`Chain`](crate::conn::Chain) records.
+    pub fn chain_entry(&self, op: u32) -> Option<u64> {
+        let tx = self.txs.get(op as usize)?.as_deref()?;
+        (tx.digest != 0).then_some(tx.digest)
+    }
+
+    /// Rides `plan`, request `seq` of connection `conn`/`gen` (owed
+    /// replies from `done` on, `chain` its run of split commands), on a
+    /// transaction of this coordinator that waits for its first shard's
+    /// locks (crate doc, "Riders"): the plan is one split command on the same
+    /// keys per shard, locking them no more strongly, and the connection
+    /// owes no reply the ridden transaction may overtake. Returns the
+    /// ridden transaction's slot; the connection reads nothing more until
+    /// that transaction's requests are on their way. The plan back when it
+    /// cannot ride.
+    #[allow(clippy::result_large_err, clippy::too_many_arguments)]
+    pub fn ride(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        plan: Plan<S>,
+        conn: u32,
+        gen: u32,
+        seq: u64,
+        done: u64,
+        chain: &mut Option<crate::conn::Chain>,
+    ) -> Result<u32, Plan<S>> {
+        if self.riding.is_empty()
+            || plan.split.is_none()
+            || !plan.early
+            || plan.exec
+            || plan.watch
+            || plan.woken
+            || !plan.holds
+            || plan.steps.len() != 1
+            || plan.locks.len() < 2
+        {
+            return Err(plan);
+        }
+        let digest = plan_digest(&plan.locks);
+        let (cmd, ref args, ref route) = plan.steps[0];
+        let Ok(route) = route else {
+            return Err(plan);
+        };
+        let read = self.svc.reads_only(cmd);
+        let home = self.id as u32;
+        let rides = |&(d, op): &(u64, u32)| {
+            if d != digest {
+                return false;
+            }
+            let Some(tx) = self.txs.get(op as usize).and_then(Option::as_deref) else {
+                return false;
+            };
+            let (lcmd, ref largs, ref lroute) = tx.steps[0];
+            let Ok(lroute) = lroute else {
+                return false;
+            };
+            tx.ridable
+                && tx.riders.len() < RIDERS_CAP
+                && (read || !self.svc.reads_only(lcmd))
+                && crate::conn::Chain::lets_ride(chain, home, digest, seq, done)
+                && route
+                    .keys(args.args())
+                    .all(|k| lroute.keys(largs.args()).any(|l| l == k))
+        };
+        let Some(op) = self.riding.iter().find(|e| rides(e)).map(|&(_, op)| op) else {
+            return Err(plan);
+        };
+        let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
+            return Err(plan);
+        };
+        let Plan {
+            client,
+            mut steps,
+            mut locks,
+            split,
+            ..
+        } = plan;
+        for (_, c) in locks.drain(..) {
+            ex.locks.recycle(c.keys);
+        }
+        if self.spare_plans.len() < self.spare_cap && locks.capacity() <= SPARE_LEN {
+            self.spare_plans.push(locks);
+        }
+        if let Some(sp) = split {
+            self.keep_split(sp);
+        }
+        #[cfg(test)]
+        {
+            self.rode += 1;
+        }
+        tx.steps.append(&mut steps);
+        tx.parts.push(Part::Wait);
+        tx.riders.push(Rider {
+            conn,
+            gen,
+            seq,
+            client,
+            gone: false,
+        });
+        let first = tx.plan[0].0;
+        if first != self.id {
+            // Its first shard has the commands so far: this one's part
+            // there goes behind them now.
+            let i = tx.steps.len() - 1;
+            self.send_step(ex, wire, op, &mut tx, i, Some(first));
+        }
+        crate::conn::Chain::extend(chain, home, digest, seq);
+        self.txs[op as usize] = Some(tx);
+        if self.spare_steps.len() < self.spare_cap && steps.capacity() <= SPARE_LEN {
+            self.spare_steps.push(steps);
+        }
+        Ok(op)
+    }
+
+    /// Takes transaction `op` out of the ridable ones: its first shard's
+    /// locks are held (or it ended), and it runs with the riders it has.
+    fn stop_riding(&mut self, op: u32, tx: &mut Tx<S>) {
+        tx.ridable = false;
+        if let Some(at) = self.riding.iter().position(|&(_, o)| o == op) {
+            self.riding.swap_remove(at);
+        }
     }
 
     /// Joins `plan`, request `seq` of connection `conn`/`gen`, to the
@@ -1249,6 +1432,11 @@ impl<S: Service> Coordinator<S> {
                 // between, so it needs no entry in the lock table.
                 let hold = !(tx.early && last) || tx.log.is_some();
                 let Some(changed) = ex.lock_home(op, claim, tx.watch, hold) else {
+                    if next == 0 && tx.digest != 0 {
+                        // Waiting, it has sent nothing: it takes riders.
+                        tx.ridable = true;
+                        self.riding.push((tx.digest, op));
+                    }
                     return;
                 };
                 tx.changed |= changed;
@@ -1296,6 +1484,13 @@ impl<S: Service> Coordinator<S> {
                     wire.batch(s).reqs.push(Req::Unlock { op });
                     tx.self_unlocked = Some(next);
                 }
+            }
+            if next == 0 && !last && tx.digest != 0 {
+                // Its first shard holds its commands until its locks are
+                // granted, and then until its unlock: commands that ride
+                // it meanwhile go there behind it.
+                tx.ridable = true;
+                self.riding.push((tx.digest, op));
             }
             return;
         }
@@ -1414,6 +1609,12 @@ impl<S: Service> Coordinator<S> {
                     gen: tx.gen,
                 });
             }
+            for r in tx.riders.iter().filter(|r| !r.gone) {
+                self.out.push(ToConn::Unblock {
+                    conn: r.conn,
+                    gen: r.gen,
+                });
+            }
         }
     }
 
@@ -1429,6 +1630,9 @@ impl<S: Service> Coordinator<S> {
         let Phase::Locking { next } = tx.phase else {
             return;
         };
+        if tx.ridable {
+            self.stop_riding(op, tx);
+        }
         let s = tx.plan[next].0;
         if tx.early && s == self.id {
             self.send_steps_on(ex, wire, op, tx, s);
@@ -1491,6 +1695,11 @@ impl<S: Service> Coordinator<S> {
             for m in &mut tx.members {
                 if m.conn == conn && m.gen == gen {
                     m.gone = true;
+                }
+            }
+            for r in &mut tx.riders {
+                if r.conn == conn && r.gen == gen {
+                    r.gone = true;
                 }
             }
         }
@@ -1856,10 +2065,14 @@ impl<S: Service> Coordinator<S> {
         if only.is_some_and(|o| o != s) {
             return;
         }
+        let client = match i.checked_sub(1) {
+            Some(r) if !tx.riders.is_empty() => tx.riders[r].client,
+            _ => tx.client,
+        };
         if s == self.id {
             let mut v = self.pool.get();
             ex.effects.set_tx(tx.log);
-            ex.run(&tx.client, cmd, args, sub, &mut v);
+            ex.run(&client, cmd, args, sub, &mut v);
             ex.effects.set_tx(None);
             add_reply(
                 &mut tx.parts[i],
@@ -1871,10 +2084,13 @@ impl<S: Service> Coordinator<S> {
             return;
         }
         tx.pending += 1;
-        let client = tx.client;
+        // While it takes riders, its first shard may still hold its lock
+        // request in the queue.
+        let late = tx.ridable;
         let b = wire.batch(s);
         let (first, n) = b.push_args(args.iter());
         b.reqs.push(Req::TxExec {
+            late,
             op,
             part: i as u32,
             sub,
@@ -2397,6 +2613,9 @@ impl<S: Service> Coordinator<S> {
     /// transaction's box and buffers for the next one.
     fn finish(&mut self, op: u32, mut tx: Box<Tx<S>>) {
         self.close_group(op, &mut tx);
+        if tx.ridable {
+            self.stop_riding(op, &mut tx);
+        }
         self.free.push(op);
         self.answer(&mut tx);
         self.recycle(tx);
@@ -2458,6 +2677,7 @@ impl<S: Service> Coordinator<S> {
             && tx.splits.capacity() <= SPARE_LEN
             && tx.snaps.capacity() <= SPARE_LEN
             && tx.members.capacity() <= GROUP_CAP
+            && tx.riders.capacity() <= RIDERS_CAP
         {
             self.spare_txs.push(tx);
         }
@@ -2466,6 +2686,9 @@ impl<S: Service> Coordinator<S> {
     /// The answers of a finished transaction, for the reactor: its own,
     /// then each member's of its group, in order.
     fn answer(&mut self, tx: &mut Tx<S>) {
+        if !tx.riders.is_empty() {
+            self.answer_riders(tx);
+        }
         self.answer_leader(tx);
         if tx.members.is_empty() {
             return;
@@ -2500,6 +2723,33 @@ impl<S: Service> Coordinator<S> {
             });
             keep_args(&mut self.spare_args, self.spare_cap, m.args);
         }
+    }
+
+    /// The answers of a finished transaction's riders, each to its own
+    /// connection; its own command's part is left alone.
+    fn answer_riders(&mut self, tx: &mut Tx<S>) {
+        for (i, r) in tx.riders.iter().enumerate() {
+            let Some(p) = tx.parts.get_mut(i + 1) else {
+                break;
+            };
+            match std::mem::replace(p, Part::Wait) {
+                Part::Ready(reply) if !r.gone => self.out.push(ToConn::Answer {
+                    conn: r.conn,
+                    gen: r.gen,
+                    seq: r.seq,
+                    blocks: false,
+                    exec: false,
+                    reply,
+                }),
+                Part::Ready(v) => self.pool.put(v),
+                Part::Fan(fo) => {
+                    recycle_fan(&mut self.spare_fans, self.spare_cap, &mut self.pool, fo)
+                }
+                Part::Wait => {}
+            }
+        }
+        tx.parts.truncate(1);
+        tx.riders.clear();
     }
 
     /// The answer of a finished transaction's own command.
@@ -2571,6 +2821,20 @@ impl<S: Service> Coordinator<S> {
 
 /// A digest of a lock plan's keys per shard (the claims' key ids are
 /// sorted and without repeats): two plans on the same keys have the same.
+/// Whether a transaction may take riders while it waits for its first
+/// shard's locks (crate doc, "Riders"): one split command over shards,
+/// early.
+fn ridable_plan<S: Service>(tx: &Tx<S>) -> bool {
+    !tx.exec
+        && tx.early
+        && !tx.watch
+        && !tx.woken
+        && !tx.copy_ahead
+        && tx.steps.len() == 1
+        && tx.plan.len() >= 2
+        && !tx.splits.is_empty()
+}
+
 fn plan_digest(plan: &[(usize, Claim)]) -> u64 {
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
     for (s, c) in plan {

@@ -354,17 +354,36 @@ impl<S: Service> Executor<S> {
         Some(changed)
     }
 
-    /// Attaches a transaction command to its lock request, queued last.
-    pub fn attach(&mut self, part: u32, sub: u32, cmd: S::Cmd, client: ClientCtx, args: Args<'_>) {
-        if let Some(Wait::Lock { then, .. }) = self.locks.last_queued_mut() {
-            then.push(Attached {
-                part,
-                sub,
-                cmd,
-                client,
-                args: args.to_owned_args(),
-            });
-        }
+    /// Attaches a command of transaction `op` of shard `from` to its lock
+    /// request when that waits here (it runs on the grant); false when the
+    /// transaction holds its locks (the command runs now). A rider's part
+    /// (crate doc, "Riders") may come with other requests queued in
+    /// between, so the request is looked up, from the latest.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attach_to(
+        &mut self,
+        from: usize,
+        op: u32,
+        part: u32,
+        sub: u32,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: Args<'_>,
+    ) -> bool {
+        let queued = self.locks.queued_mut(
+            |w| matches!(w, Wait::Lock { from: f, op: o, .. } if (*f, *o) == (from, op)),
+        );
+        let Some(Wait::Lock { then, .. }) = queued else {
+            return false;
+        };
+        then.push(Attached {
+            part,
+            sub,
+            cmd,
+            client,
+            args: args.to_owned_args(),
+        });
+        true
     }
 
     /// Attaches a request to copy keys out to the lock request queued last.

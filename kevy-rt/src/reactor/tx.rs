@@ -9,7 +9,7 @@
 use super::coord::{pubsub_in_tx, Draft, Step, ToConn};
 use super::executor::Local;
 use super::Reactor;
-use crate::conn::{ConnState, MultiQueue, QUERY_BUF_LIMIT};
+use crate::conn::{Chain, ConnState, MultiQueue, QUERY_BUF_LIMIT};
 use crate::fold::FanOut;
 use crate::msg::{Dest, Req, Resp};
 use crate::service::{
@@ -349,6 +349,7 @@ impl<S: Service> Reactor<S> {
         // that the command must come after: it may join an open group
         // (crate doc, "Groups").
         let idle = st.nothing_pending();
+        let done = seq - st.pending_count() as u64;
         st.await_remote();
         let plan = if idle && self.coord.has_open() {
             match self.coord.join(&mut self.ex, plan, idx, gen, seq) {
@@ -361,9 +362,38 @@ impl<S: Service> Reactor<S> {
         } else {
             plan
         };
-        let (_, blocks) = self
+        // A split command on keys a transaction waits for rides it (crate
+        // doc, "Riders").
+        let plan = if plan.is_split() && self.coord.can_ride() {
+            match self.coord.ride(
+                &mut self.ex,
+                &mut self.mesh,
+                plan,
+                idx,
+                gen,
+                seq,
+                done,
+                &mut st.chain,
+            ) {
+                Ok(_) => {
+                    st.blocked = true;
+                    return;
+                }
+                Err(plan) => plan,
+            }
+        } else {
+            plan
+        };
+        let split = plan.is_split();
+        let (op, blocks) = self
             .coord
             .start(&mut self.ex, &mut self.mesh, plan, idx, gen, seq);
+        if split {
+            match self.coord.chain_entry(op) {
+                Some(digest) => Chain::extend(&mut st.chain, self.id as u32, digest, seq),
+                None => st.chain = None,
+            }
+        }
         st.blocked = blocks;
     }
 

@@ -854,3 +854,89 @@ fn a_watch_from_a_new_home_outlives_the_old_homes_unwatch() {
     assert_eq!(s.replies(c), ["OK", "QUEUED", "nil"]);
     assert_eq!(value(&s, &k).as_deref(), Some("changed"));
 }
+
+/// Connections of every shard pipeline MSETs and MGETs of the same keys on
+/// the first and last shard, and GETs of the first (which wait behind the
+/// transactions holding it, and after which the connection may not ride
+/// until they are answered), so that split commands ride transactions
+/// waiting for their first shard's locks (crate doc, "Riders"): every
+/// MGET sees one MSET whole, a read never sees a value of its own
+/// connection other than its last MSET before the read, every command is
+/// answered once in order, and both keys end with one MSET's value.
+#[test]
+fn riders_stay_atomic_and_keep_each_connections_order() {
+    for n in [2, 3] {
+        let mut s = sim(n);
+        let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
+        for round in 0..40u64 {
+            let mut rng = Rng::new(round * 11 + n as u64);
+            let a = key_on(&format!("ra{round}"), 0, n);
+            let b = key_on(&format!("rb{round}"), n - 1, n);
+            // Per client: what it expects, in order (None: an MGET, with
+            // the index of its last own MSET value then).
+            let mut sent: Vec<Vec<Option<Option<usize>>>> = vec![Vec::new(); clients.len()];
+            let mut last: Vec<Option<usize>> = vec![None; clients.len()];
+            let mut next_value = vec![0usize; clients.len()];
+            for _ in 0..3 {
+                for (i, &cl) in clients.iter().enumerate() {
+                    let mut owned: Vec<Vec<String>> = Vec::new();
+                    for _ in 0..1 + rng.below(5) {
+                        match rng.below(6) {
+                            0..=2 => {
+                                let v = format!("c{i}.{}", next_value[i]);
+                                last[i] = Some(next_value[i]);
+                                next_value[i] += 1;
+                                owned.push(cmd(&["MSET", &a, &v, &b, &v]));
+                                sent[i].push(None);
+                            }
+                            3 | 4 => {
+                                owned.push(cmd(&["MGET", &a, &b]));
+                                sent[i].push(Some(last[i]));
+                            }
+                            _ => {
+                                owned.push(cmd(&["GET", &a]));
+                                sent[i].push(Some(last[i]));
+                            }
+                        }
+                    }
+                    send_owned(&mut s, cl, &owned);
+                    for _ in 0..rng.below(3) {
+                        s.step(rng.below(n));
+                    }
+                }
+            }
+            settle_within(&mut s, &mut rng, 3000);
+            for (i, &cl) in clients.iter().enumerate() {
+                let replies = s.replies(cl);
+                assert_eq!(replies.len(), sent[i].len(), "client {i}: {replies:?}");
+                for (r, want) in replies.iter().zip(&sent[i]) {
+                    let Some(own_last) = want else {
+                        assert_eq!(r, "OK", "client {i}");
+                        continue;
+                    };
+                    let x = match r.strip_prefix('[') {
+                        Some(pair) => {
+                            let pair = pair.trim_end_matches(']');
+                            let (x, y) = pair.split_once(',').expect("two values");
+                            assert_eq!(x, y, "client {i}: an MGET saw half of an MSET: {r}");
+                            x
+                        }
+                        None => r.as_str(),
+                    };
+                    let mine = format!("c{i}.");
+                    if let Some(j) = x.strip_prefix(&mine) {
+                        let j: usize = j.parse().expect("a value index");
+                        assert_eq!(
+                            Some(j),
+                            *own_last,
+                            "client {i}: a read saw another than its last own value: {x}"
+                        );
+                    }
+                }
+            }
+            assert_eq!(value(&s, &a), value(&s, &b));
+        }
+        let rode: usize = s.shards.iter().map(|r| r.coord.rode).sum();
+        assert!(rode > 100, "commands rode transactions: {rode}");
+    }
+}
