@@ -131,6 +131,14 @@ pub(crate) struct ConnState<S: Service> {
     /// Its latest requests, when they are split commands on one key plan
     /// (crate doc, "Riders"): what lets its next one ride.
     pub chain: Option<Chain>,
+    /// A command of it rides transaction `ride` (its slot), which has not
+    /// sent everything yet: only the same command on the same keys
+    /// (`ride_key`) may run meanwhile.
+    pub ride: Option<u32>,
+    pub ride_key: Vec<u8>,
+    /// Its next command is another: it waits until `ride` has sent
+    /// everything.
+    pub ride_held: bool,
     /// Flush, then close (QUIT, protocol error).
     pub closing: bool,
     /// A transaction is in flight; read nothing more until it ends.
@@ -302,6 +310,9 @@ impl<S: Service> ConnState<S> {
             paused: false,
             migrating: None,
             chain: None,
+            ride: None,
+            ride_key: Vec::new(),
+            ride_held: false,
         }
     }
 
@@ -421,7 +432,11 @@ impl<S: Service> ConnState<S> {
     /// Whether more commands may be parsed and run now.
     #[inline]
     pub fn can_run(&self) -> bool {
-        !self.blocked && self.waiting.is_none() && self.migrating.is_none() && self.can_read()
+        !self.blocked
+            && !self.ride_held
+            && self.waiting.is_none()
+            && self.migrating.is_none()
+            && self.can_read()
     }
 
     /// Whether the socket may be read. A connection waiting for its

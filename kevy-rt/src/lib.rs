@@ -940,10 +940,14 @@
 //! alone. Each part runs through the execution point with its own client
 //! (counted, timed, logged under the transaction's one tag, its events
 //! and tracking made as when alone). Each connection gets its own
-//! command's reply. A rider's connection reads nothing more until the
-//! transaction's requests are all on their way (the transaction's own
-//! connection waits the same): its next command, whatever shard it goes
-//! to, then comes behind its ridden one on every shard.
+//! command's reply. A rider's connection reads on, so that a pipeline of
+//! the same command rides together; but until the ridden transaction's
+//! requests are all on their way, only the same command on the same keys
+//! runs (it rides too, or, the transaction full, queues behind it on
+//! those keys). Any other command stays in the buffer until then
+//! (`ride_held`), so that it comes behind the ridden one on every shard.
+//! The transaction's own connection reads nothing meanwhile, as for any
+//! transaction.
 //!
 //! **Why it is atomic.** A transaction with riders is one transaction:
 //! its locks are the leader's, taken as the leader's alone would be,

@@ -489,6 +489,8 @@ struct Reactor<S: Service> {
     scratch_writes: Vec<u32>,
     pool: VecPool,
     part_out: Vec<u8>,
+    /// The ride key of a connection's next command (`rides_along`).
+    ride_scratch: Vec<u8>,
     commands: u64,
     net_in: u64,
     net_out: u64,
@@ -565,6 +567,7 @@ impl<S: Service> Reactor<S> {
             scratch_writes: Vec::new(),
             pool: VecPool::default(),
             part_out: Vec::new(),
+            ride_scratch: Vec::new(),
             commands: 0,
             net_in: 0,
             net_out: 0,
@@ -963,6 +966,14 @@ impl<S: Service> Reactor<S> {
                         }
                         break;
                     }
+                    if c.st.ride.is_some() && !self.rides_along(&c.st, args) {
+                        // Another command than the one riding a
+                        // transaction: it runs once that transaction sent
+                        // everything (crate doc, "Riders").
+                        c.io.parser.put_back();
+                        c.st.ride_held = true;
+                        break;
+                    }
                     if !args.is_empty() {
                         self.commands += 1;
                         self.dispatch(idx, gen, &mut c.st, args);
@@ -986,6 +997,23 @@ impl<S: Service> Reactor<S> {
             }
         }
         false
+    }
+
+    /// Whether `args` is the command that rides a transaction for the
+    /// connection, on the same keys: it may ride along (or queue behind
+    /// that transaction, on the same keys).
+    fn rides_along(&mut self, st: &ConnState<S>, args: Args<'_>) -> bool {
+        if args.is_empty() || st.multi.is_some() {
+            return false;
+        }
+        let Ok((_, route)) = self.svc.route(args, &st.client, self.n) else {
+            return false;
+        };
+        let mut key = std::mem::take(&mut self.ride_scratch);
+        coord::ride_key(args, &route, &mut key);
+        let same = key == st.ride_key;
+        self.ride_scratch = key;
+        same
     }
 
     /// Hints the keys of the next commands in a connection's buffer

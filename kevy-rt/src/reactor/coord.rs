@@ -79,6 +79,10 @@ pub(super) enum ToConn {
     /// Everything the transaction sends is on its way: the connection may
     /// read its next commands.
     Unblock { conn: u32, gen: u32 },
+    /// Everything transaction `op`, which a command of the connection
+    /// rides, sends is on its way: the connection's next command that
+    /// could not ride it may run (crate doc, "Riders").
+    RideSent { conn: u32, gen: u32, op: u32 },
     /// Run transaction `op`'s connection command ([`Coordinator::conn_cmd`])
     /// on the connection and report with [`Coordinator::conn_ran`].
     ConnCmd { op: u32 },
@@ -231,6 +235,16 @@ impl<S: Service> Plan<S> {
     /// ride, crate doc "Riders").
     pub fn is_split(&self) -> bool {
         self.split.is_some()
+    }
+
+    /// Writes what a connection's next command must match to ride along
+    /// with this one ([`ride_key`]); false when it is not one command.
+    pub fn ride_key(&self, out: &mut Vec<u8>) -> bool {
+        let [(_, args, Ok(route))] = &self.steps[..] else {
+            return false;
+        };
+        ride_key(args.args(), route, out);
+        true
     }
 }
 
@@ -1609,10 +1623,12 @@ impl<S: Service> Coordinator<S> {
                     gen: tx.gen,
                 });
             }
+            let op = tx.id as u32;
             for r in tx.riders.iter().filter(|r| !r.gone) {
-                self.out.push(ToConn::Unblock {
+                self.out.push(ToConn::RideSent {
                     conn: r.conn,
                     gen: r.gen,
+                    op,
                 });
             }
         }
@@ -2821,6 +2837,20 @@ impl<S: Service> Coordinator<S> {
 
 /// A digest of a lock plan's keys per shard (the claims' key ids are
 /// sorted and without repeats): two plans on the same keys have the same.
+/// A split command's name (lowercase) and keys, each after its length:
+/// two commands with the same ride key are the same command on the same
+/// keys.
+pub(super) fn ride_key(args: Args<'_>, route: &Route, out: &mut Vec<u8>) {
+    out.clear();
+    let name = args.get(0);
+    out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    out.extend(name.iter().map(u8::to_ascii_lowercase));
+    for k in route.keys(args) {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(k);
+    }
+}
+
 /// Whether a transaction may take riders while it waits for its first
 /// shard's locks (crate doc, "Riders"): one split command over shards,
 /// early.

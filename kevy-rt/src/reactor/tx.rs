@@ -363,8 +363,9 @@ impl<S: Service> Reactor<S> {
             plan
         };
         // A split command on keys a transaction waits for rides it (crate
-        // doc, "Riders").
-        let plan = if plan.is_split() && self.coord.can_ride() {
+        // doc, "Riders"). The connection reads on: until that transaction
+        // sent everything, only the same command on the same keys runs.
+        let plan = if plan.is_split() && self.coord.can_ride() && plan.ride_key(&mut st.ride_key) {
             match self.coord.ride(
                 &mut self.ex,
                 &mut self.mesh,
@@ -375,8 +376,8 @@ impl<S: Service> Reactor<S> {
                 done,
                 &mut st.chain,
             ) {
-                Ok(_) => {
-                    st.blocked = true;
+                Ok(op) => {
+                    st.ride = Some(op);
                     return;
                 }
                 Err(plan) => plan,
@@ -701,6 +702,18 @@ impl<S: Service> Reactor<S> {
                     if !c.in_ready {
                         c.in_ready = true;
                         self.ready.push(conn);
+                    }
+                }
+            }
+            ToConn::RideSent { conn, gen, op } => {
+                if let Some(c) = self.conn_at(conn, gen) {
+                    if c.st.ride == Some(op) {
+                        c.st.ride = None;
+                        c.st.ride_held = false;
+                        if !c.in_ready {
+                            c.in_ready = true;
+                            self.ready.push(conn);
+                        }
                     }
                 }
             }

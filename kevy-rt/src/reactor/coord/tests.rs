@@ -229,6 +229,9 @@ impl H {
                         assert_eq!((conn, gen), (CONN, GEN));
                         self.conn.push("reads on".into());
                     }
+                    ToConn::RideSent { conn, .. } => {
+                        self.conn.push(format!("ride sent@{conn}"));
+                    }
                     ToConn::Rerun => {
                         let r = self.coord.reruns.pop_front().expect("a rerun");
                         if r.conn == CONN {
