@@ -870,8 +870,14 @@ fn riders_stay_atomic_and_keep_each_connections_order() {
         let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
         for round in 0..40u64 {
             let mut rng = Rng::new(round * 11 + n as u64);
-            let a = key_on(&format!("ra{round}"), 0, n);
-            let b = key_on(&format!("rb{round}"), n - 1, n);
+            // On the first and last shard; with three shards, every other
+            // round also on the middle one (a plan of three entries).
+            let mut keys = vec![key_on(&format!("ra{round}"), 0, n)];
+            if n == 3 && round % 2 == 1 {
+                keys.push(key_on(&format!("rc{round}"), 1, n));
+            }
+            keys.push(key_on(&format!("rb{round}"), n - 1, n));
+            let a = keys[0].clone();
             // Per client: what it expects, in order (None: an MGET, with
             // the index of its last own MSET value then).
             let mut sent: Vec<Vec<Option<Option<usize>>>> = vec![Vec::new(); clients.len()];
@@ -886,11 +892,18 @@ fn riders_stay_atomic_and_keep_each_connections_order() {
                                 let v = format!("c{i}.{}", next_value[i]);
                                 last[i] = Some(next_value[i]);
                                 next_value[i] += 1;
-                                owned.push(cmd(&["MSET", &a, &v, &b, &v]));
+                                let mut m = vec!["MSET".to_string()];
+                                for k in &keys {
+                                    m.push(k.clone());
+                                    m.push(v.clone());
+                                }
+                                owned.push(m);
                                 sent[i].push(None);
                             }
                             3 | 4 => {
-                                owned.push(cmd(&["MGET", &a, &b]));
+                                let mut m = vec!["MGET".to_string()];
+                                m.extend(keys.iter().cloned());
+                                owned.push(m);
                                 sent[i].push(Some(last[i]));
                             }
                             _ => {
@@ -915,10 +928,13 @@ fn riders_stay_atomic_and_keep_each_connections_order() {
                         continue;
                     };
                     let x = match r.strip_prefix('[') {
-                        Some(pair) => {
-                            let pair = pair.trim_end_matches(']');
-                            let (x, y) = pair.split_once(',').expect("two values");
-                            assert_eq!(x, y, "client {i}: an MGET saw half of an MSET: {r}");
+                        Some(all) => {
+                            let mut vs = all.trim_end_matches(']').split(',');
+                            let x = vs.next().expect("values");
+                            assert!(
+                                vs.all(|y| y == x),
+                                "client {i}: an MGET saw part of an MSET: {r}"
+                            );
                             x
                         }
                         None => r.as_str(),
@@ -934,7 +950,9 @@ fn riders_stay_atomic_and_keep_each_connections_order() {
                     }
                 }
             }
-            assert_eq!(value(&s, &a), value(&s, &b));
+            for k in &keys {
+                assert_eq!(value(&s, k), value(&s, &a));
+            }
         }
         let rode: usize = s.shards.iter().map(|r| r.coord.rode).sum();
         assert!(rode > 100, "commands rode transactions: {rode}");
