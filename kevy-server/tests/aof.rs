@@ -452,3 +452,82 @@ fn bgrewriteaof_without_appendonly_is_refused() {
     assert_eq!(i["aof_enabled"], "0");
     assert!(!i.contains_key("aof_current_size"));
 }
+
+/// Clients pipelining MSETs of the same two keys on two shards ride one
+/// another's transactions (kevy-rt's crate doc, "Riders"), each logged
+/// under the ridden transaction's tag: killed mid-stream, the restarted
+/// server has both keys at one value some client sent; killed once every
+/// write was acknowledged, it has exactly the last value.
+#[test]
+fn riders_on_hot_keys_recover_whole_after_a_kill() {
+    // "foo" and "bar" lie on different shards of two (slots 12182, 5061).
+    let (a, b) = ("foo", "bar");
+    for mid_stream in [true, false] {
+        let dir = TempDir::new("aof-riders");
+        let s = kevy_aof(dir.path(), "2", &["--appendfsync", "always"]);
+        let port = s.port;
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles: Vec<_> = (0..8)
+            .map(|c| {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    let mut con = client(port);
+                    let mut n = 0u64;
+                    for _ in 0..40 {
+                        if stop.load(SeqCst) {
+                            break;
+                        }
+                        let mut p = redis::pipe();
+                        for _ in 0..16 {
+                            let v = format!("c{c}.{n}");
+                            n += 1;
+                            p.cmd("MSET").arg(a).arg(&v).arg(b).arg(&v).ignore();
+                        }
+                        // A kill mid-stream cuts the connection.
+                        if p.query::<()>(&mut con).is_err() {
+                            break;
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        let sent = if mid_stream {
+            thread::sleep(Duration::from_millis(30));
+            drop(s); // SIGKILL while they write
+            stop.store(true, SeqCst);
+            let sent: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let s = kevy_aof(dir.path(), "2", &["--appendfsync", "always"]);
+            let got: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(a)
+                .arg(b)
+                .query(&mut client(s.port))
+                .unwrap();
+            assert_eq!(got[0], got[1], "not whole after the restart: {got:?}");
+            if let Some(v) = &got[0] {
+                let (c, k) = v[1..].split_once('.').expect("a client's value");
+                let (c, k): (usize, u64) = (c.parse().unwrap(), k.parse().unwrap());
+                assert!(k < sent[c], "{v}: never sent");
+            }
+            sent
+        } else {
+            let sent: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let before: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(a)
+                .arg(b)
+                .query(&mut client(port))
+                .unwrap();
+            assert_eq!(before[0], before[1]);
+            drop(s);
+            let s = kevy_aof(dir.path(), "2", &["--appendfsync", "always"]);
+            let after: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(a)
+                .arg(b)
+                .query(&mut client(s.port))
+                .unwrap();
+            assert_eq!(after, before, "every write was acknowledged");
+            sent
+        };
+        assert!(sent.iter().sum::<u64>() > 0, "the clients wrote");
+    }
+}
