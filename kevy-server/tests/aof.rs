@@ -498,11 +498,7 @@ fn riders_on_hot_keys_recover_whole_after_a_kill() {
             stop.store(true, SeqCst);
             let sent: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
             let s = kevy_aof(dir.path(), "2", &["--appendfsync", "always"]);
-            let got: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(a)
-                .arg(b)
-                .query(&mut client(s.port))
-                .unwrap();
+            let got = mget(s.port, &[a, b]);
             assert_eq!(got[0], got[1], "not whole after the restart: {got:?}");
             if let Some(v) = &got[0] {
                 let (c, k) = v[1..].split_once('.').expect("a client's value");
@@ -512,22 +508,24 @@ fn riders_on_hot_keys_recover_whole_after_a_kill() {
             sent
         } else {
             let sent: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-            let before: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(a)
-                .arg(b)
-                .query(&mut client(port))
-                .unwrap();
+            let before = mget(port, &[a, b]);
             assert_eq!(before[0], before[1]);
             drop(s);
             let s = kevy_aof(dir.path(), "2", &["--appendfsync", "always"]);
-            let after: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(a)
-                .arg(b)
-                .query(&mut client(s.port))
-                .unwrap();
-            assert_eq!(after, before, "every write was acknowledged");
+            assert_eq!(
+                mget(s.port, &[a, b]),
+                before,
+                "every write was acknowledged"
+            );
             sent
         };
         assert!(sent.iter().sum::<u64>() > 0, "the clients wrote");
     }
+}
+
+fn mget(port: u16, keys: &[&str]) -> Vec<Option<String>> {
+    redis::cmd("MGET")
+        .arg(keys)
+        .query(&mut client(port))
+        .unwrap()
 }

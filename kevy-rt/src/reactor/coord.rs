@@ -1155,9 +1155,9 @@ impl<S: Service> Coordinator<S> {
     /// locks (crate doc, "Riders"): the plan is one split command on the same
     /// keys per shard, locking them no more strongly, and the connection
     /// owes no reply the ridden transaction may overtake. Returns the
-    /// ridden transaction's slot; the connection reads nothing more until
-    /// that transaction's requests are on their way. The plan back when it
-    /// cannot ride.
+    /// ridden transaction's slot (until that transaction's requests are on
+    /// their way, the connection runs only the same command on the same
+    /// keys: `ToConn::RideSent`). The plan back when it cannot ride.
     #[allow(clippy::result_large_err, clippy::too_many_arguments)]
     pub fn ride(
         &mut self,
@@ -1190,23 +1190,12 @@ impl<S: Service> Coordinator<S> {
         let read = self.svc.reads_only(cmd);
         let home = self.id as u32;
         let rides = |&(d, op): &(u64, u32)| {
-            if d != digest {
-                return false;
-            }
-            let Some(tx) = self.txs.get(op as usize).and_then(Option::as_deref) else {
-                return false;
-            };
-            let (lcmd, ref largs, ref lroute) = tx.steps[0];
-            let Ok(lroute) = lroute else {
-                return false;
-            };
-            tx.ridable
-                && tx.riders.len() < RIDERS_CAP
-                && (read || !self.svc.reads_only(lcmd))
-                && crate::conn::Chain::lets_ride(chain, home, digest, seq, done)
-                && route
-                    .keys(args.args())
-                    .all(|k| lroute.keys(largs.args()).any(|l| l == k))
+            self.covers(op, (d, digest), read, route, args.args())
+                .is_some_and(|tx| {
+                    tx.ridable
+                        && tx.riders.len() < RIDERS_CAP
+                        && crate::conn::Chain::lets_ride(chain, home, digest, seq, done)
+                })
         };
         let Some(op) = self.riding.iter().find(|e| rides(e)).map(|&(_, op)| op) else {
             return Err(plan);
@@ -1217,16 +1206,11 @@ impl<S: Service> Coordinator<S> {
         let Plan {
             client,
             mut steps,
-            mut locks,
+            locks,
             split,
             ..
         } = plan;
-        for (_, c) in locks.drain(..) {
-            ex.locks.recycle(c.keys);
-        }
-        if self.spare_plans.len() < self.spare_cap && locks.capacity() <= SPARE_LEN {
-            self.spare_plans.push(locks);
-        }
+        self.drop_locks(ex, locks);
         if let Some(sp) = split {
             self.keep_split(sp);
         }
@@ -1256,6 +1240,42 @@ impl<S: Service> Coordinator<S> {
             self.spare_steps.push(steps);
         }
         Ok(op)
+    }
+
+    /// Transaction `op`, when its lock plan's digest (`digests.0`) is the
+    /// newcomer's (`digests.1`), every key of the newcomer (`route` of
+    /// `args`) is one of its command's, and it locks them at least as
+    /// strongly (`read`: the newcomer only reads): what joining its group
+    /// or riding it needs.
+    fn covers(
+        &self,
+        op: u32,
+        (d, digest): (u64, u64),
+        read: bool,
+        route: &Route,
+        args: Args<'_>,
+    ) -> Option<&Tx<S>> {
+        if d != digest {
+            return None;
+        }
+        let tx = self.txs.get(op as usize).and_then(Option::as_deref)?;
+        let (lcmd, ref largs, ref lroute) = tx.steps[0];
+        let lroute = lroute.as_ref().ok()?;
+        let covered = (read || !self.svc.reads_only(lcmd))
+            && route
+                .keys(args)
+                .all(|k| lroute.keys(largs.args()).any(|l| l == k));
+        covered.then_some(tx)
+    }
+
+    /// Gives back the locks of a plan that will not be started.
+    fn drop_locks(&mut self, ex: &mut Executor<S>, mut locks: Vec<(usize, Claim)>) {
+        for (_, c) in locks.drain(..) {
+            ex.locks.recycle(c.keys);
+        }
+        if self.spare_plans.len() < self.spare_cap && locks.capacity() <= SPARE_LEN {
+            self.spare_plans.push(locks);
+        }
     }
 
     /// Takes transaction `op` out of the ridable ones: its first shard's
@@ -1310,23 +1330,12 @@ impl<S: Service> Coordinator<S> {
         // compared key by key.
         let digest = plan_digest(&plan.locks);
         let joinable = |&(d, op): &(u64, u32)| {
-            if d != digest {
-                return false;
-            }
-            let Some(tx) = self.txs.get(op as usize).and_then(Option::as_deref) else {
-                return false;
-            };
-            let (lcmd, ref largs, ref lroute) = tx.steps[0];
-            let Ok(lroute) = lroute else {
-                return false;
-            };
-            tx.members.len() < GROUP_CAP
-                && (tx.conn, tx.gen) != (conn, gen)
-                && tx.client.id != client
-                && (read || !self.svc.reads_only(lcmd))
-                && route
-                    .keys(args.args())
-                    .all(|k| lroute.keys(largs.args()).any(|l| l == k))
+            self.covers(op, (d, digest), read, &route, args.args())
+                .is_some_and(|tx| {
+                    tx.members.len() < GROUP_CAP
+                        && (tx.conn, tx.gen) != (conn, gen)
+                        && tx.client.id != client
+                })
         };
         let found = self.open.iter().find(|e| joinable(e)).map(|&(_, op)| op);
         let Some(op) = found else {
@@ -1339,15 +1348,10 @@ impl<S: Service> Coordinator<S> {
         let Plan {
             client,
             steps,
-            mut locks,
+            locks,
             ..
         } = plan;
-        for (_, c) in locks.drain(..) {
-            ex.locks.recycle(c.keys);
-        }
-        if self.spare_plans.len() < self.spare_cap && locks.capacity() <= SPARE_LEN {
-            self.spare_plans.push(locks);
-        }
+        self.drop_locks(ex, locks);
         if self.spare_steps.len() < self.spare_cap && steps.capacity() <= SPARE_LEN {
             self.spare_steps.push(steps);
         }
