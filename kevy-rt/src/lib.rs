@@ -907,7 +907,7 @@
 //! ## Riders: split commands on busy keys
 //!
 //! Many clients sending MSET (or DEL, MGET behind a writer, …) of the same
-//! keys on two shards would each hold the home shard's locks for a round
+//! keys on two shards would each hold the first shard's locks for a round
 //! trip to the other shard, one after another: a convoy of one round trip
 //! per command, whatever the pipelines hold. A split command (a fold
 //! other than [`Fold::One`]: its parts run on their own shards, no copy)
@@ -974,14 +974,17 @@
 //! once every part of it ran everywhere; if both only read, their order
 //! does not matter.
 //!
-//! **Fairness.** Riders join only while the ridden transaction waits in
-//! the home queue, where they wait in its place: a command queued behind
-//! it is passed over by at most 256 commands' parts once.
+//! **Fairness.** Riders join only while the ridden transaction waits for
+//! its first shard's locks, and wait in its place: a command queued
+//! behind it is passed over by at most 256 commands' parts once.
 //!
-//! **Cost.** A split command whose plan's first entry is its home looks
-//! at the coordinator's ridable transactions (empty unless one waits for
-//! its home locks); a ridden transaction's commands cost their parts and
-//! their replies, and none of them a round trip of its own.
+//! **Cost.** A split command over shards looks at the coordinator's
+//! ridable transactions (a list of plan digests, empty unless one waits
+//! for its first shard's locks) and compares key names with one of the
+//! same digest; while a command of a connection rides, each next command
+//! of that connection is routed once more to compare its name and keys.
+//! A ridden transaction's commands cost their parts and their replies,
+//! and none of them a round trip of its own.
 //!
 //! # Busy scripts
 //!
