@@ -124,7 +124,6 @@ enum Part {
 /// How a multi-key command splits over shards: per shard, the ordinals of
 /// its keys, and each key's argument position.
 struct Split {
-    step: usize,
     groups: Vec<(usize, Vec<u32>)>,
     keys_at: Vec<usize>,
 }
@@ -364,8 +363,9 @@ struct Tx<S: Service> {
     /// reads them ([`Service::copy_keys`]). Boxed: a shard is large, and a
     /// transaction moves in and out of its slot at every event.
     discover: Option<Box<Discover<S>>>,
-    /// Split plans of commands sent one shard at a time (early).
-    splits: Vec<Split>,
+    /// Split plans of commands sent one shard at a time (early), by
+    /// command: a transaction with riders has hundreds.
+    splits: Vec<Option<Split>>,
     /// Its one command run by copy asked to run again over the whole
     /// keyspace: nothing was written back, and the answer is a
     /// [`ToConn::Rerun`].
@@ -517,7 +517,7 @@ impl<S: Service> Tx<S> {
         *discover = None;
         splits.clear();
         if let Some(split) = plan.split {
-            splits.push(split);
+            splits.push(Some(split));
         }
         *rerun = false;
         *may_wait = false;
@@ -801,11 +801,9 @@ impl<S: Service> Coordinator<S> {
             ..Claim::default()
         }));
         let mut split = self.spare_splits.pop().unwrap_or_else(|| Split {
-            step: 0,
             groups: Vec::with_capacity(2),
             keys_at: Vec::new(),
         });
-        split.step = 0;
         let mut used = 0;
         let mut k = first;
         let mut j = 0;
@@ -2035,7 +2033,7 @@ impl<S: Service> Coordinator<S> {
             Route::Keys { fold, .. } => {
                 // A command planned before (early: one call per shard)
                 // spans shards; otherwise whether it does, without a list.
-                let planned = tx.splits.iter().any(|p| p.step == i);
+                let planned = tx.splits.get(i).is_some_and(Option::is_some);
                 let mut target = None;
                 let mut spans = planned;
                 if !planned {
@@ -2146,8 +2144,8 @@ impl<S: Service> Coordinator<S> {
         let (first, last, step) = crate::service::key_range(args.len(), first, last, step);
         // The split is planned once per command and kept: an early
         // transaction sends it one shard at a time.
-        let split = match tx.splits.iter().position(|p| p.step == i) {
-            Some(at) => tx.splits.swap_remove(at),
+        let split = match tx.splits.get_mut(i).and_then(Option::take) {
+            Some(split) => split,
             None => {
                 let nkeys = if last >= first {
                     (last.min(args.len().saturating_sub(1)) - first) / step + 1
@@ -2157,11 +2155,9 @@ impl<S: Service> Coordinator<S> {
                 // A kept plan's buffers, emptied: its groups keep their
                 // ordinal lists (with their shards overwritten below).
                 let mut split = self.spare_splits.pop().unwrap_or_else(|| Split {
-                    step: i,
                     groups: Vec::with_capacity(2),
                     keys_at: Vec::with_capacity(nkeys),
                 });
-                split.step = i;
                 let mut used = 0;
                 let mut k = first;
                 while k <= last && k < args.len() {
@@ -2224,7 +2220,10 @@ impl<S: Service> Coordinator<S> {
             self.part_args = part;
         }
         if only.is_some() {
-            tx.splits.push(split);
+            if tx.splits.len() <= i {
+                tx.splits.resize_with(i + 1, || None);
+            }
+            tx.splits[i] = Some(split);
         } else {
             self.keep_split(split);
         }
@@ -2666,7 +2665,7 @@ impl<S: Service> Coordinator<S> {
         }
         if !tx.splits.is_empty() {
             let mut splits = std::mem::take(&mut tx.splits);
-            for sp in splits.drain(..) {
+            for sp in splits.drain(..).flatten() {
                 self.keep_split(sp);
             }
             tx.splits = splits;
@@ -2866,7 +2865,7 @@ fn ridable_plan<S: Service>(tx: &Tx<S>) -> bool {
         && !tx.copy_ahead
         && tx.steps.len() == 1
         && tx.plan.len() >= 2
-        && !tx.splits.is_empty()
+        && tx.splits.first().is_some_and(Option::is_some)
 }
 
 fn plan_digest(plan: &[(usize, Claim)]) -> u64 {
