@@ -203,6 +203,56 @@ impl H {
         (op, false)
     }
 
+    /// Routes `words` from connection `conn` (its own client, its request
+    /// number `seq`; `done`: the first it still owes a reply for, `chain`
+    /// its run of split commands) and offers it as a rider
+    /// ([`Coordinator::ride`]); when it cannot ride it starts a
+    /// transaction of its own. The slot, and whether it rode.
+    fn ride(
+        &mut self,
+        conn: u32,
+        words: &[&str],
+        (seq, done): (u64, u64),
+        chain: &mut Option<crate::conn::Chain>,
+    ) -> (u32, bool) {
+        let mut a = OwnedArgs::default();
+        for w in words {
+            a.push(w.as_bytes());
+        }
+        let client = ClientCtx {
+            id: 1000 + u64::from(conn),
+            ..self.client
+        };
+        let (cmd, route) = Toy.route(a.args(), &client, self.n).expect("a toy command");
+        let Draft::Plan(plan) =
+            self.coord
+                .draft_routed(&mut self.ex, &client, cmd, route, a.args(), None)
+        else {
+            panic!("expected a coordinated transaction");
+        };
+        let plan = match self.coord.ride(
+            &mut self.ex,
+            &mut self.rings,
+            plan,
+            conn,
+            GEN,
+            seq,
+            done,
+            chain,
+        ) {
+            Ok(op) => return (op, true),
+            Err(plan) => plan,
+        };
+        let (op, _) = self
+            .coord
+            .start(&mut self.ex, &mut self.rings, plan, conn, GEN, seq);
+        if let Some(d) = self.coord.chain_entry(op) {
+            crate::conn::Chain::extend(chain, self.client.home, d, seq);
+        }
+        self.pump();
+        (op, false)
+    }
+
     /// The reactor's part: advance what can, do what the coordinator and
     /// the home executor ask, until neither asks anything.
     fn pump(&mut self) {
@@ -226,8 +276,12 @@ impl H {
             for o in std::mem::take(&mut self.coord.out) {
                 match o {
                     ToConn::Unblock { conn, gen } => {
-                        assert_eq!((conn, gen), (CONN, GEN));
-                        self.conn.push("reads on".into());
+                        assert_eq!(gen, GEN);
+                        if conn == CONN {
+                            self.conn.push("reads on".into());
+                        } else {
+                            self.conn.push(format!("reads on@{conn}"));
+                        }
                     }
                     ToConn::RideSent { conn, .. } => {
                         self.conn.push(format!("ride sent@{conn}"));
@@ -1509,4 +1563,75 @@ fn spares_follow_the_transactions_in_flight_and_fall_back_when_they_end() {
     assert_eq!(h.coord.spare_fans.len(), SPARE_TXS);
     assert_eq!(h.coord.spare_splits.len(), SPARE_TXS);
     assert!(h.coord.spare_args.len() <= SPARE_TXS);
+}
+
+/// Split commands of other connections on the keys of a transaction that
+/// waits for its home locks ride it (crate doc, "Riders"): their parts run
+/// behind its own on each shard, under its locks, with one lock request
+/// and one unlock; each connection gets its own answer. A command on other
+/// keys, and one whose connection owes the reply of another command, do
+/// not ride.
+#[test]
+fn split_commands_ride_a_transaction_that_waits_for_its_home_locks() {
+    let mut h = H::new(0, 2);
+    let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
+    // A transaction of shard 1 holds `a` here.
+    let other = Claim {
+        keys: vec![key_id(a.as_bytes())],
+        client: 9,
+        ..Claim::default()
+    };
+    assert!(h
+        .ex
+        .lock_request(&mut h.rings, 1, 0, other, false, false, false, 0));
+    h.rings.0[1] = Default::default();
+    let op = h.start_routed(&["MSET", &a, "1", &b, "1"], true);
+    assert!(h.all_sent().is_empty(), "waits for the home shard's locks");
+    let mut none = None;
+    // Owing nothing: rides, and so does a read of the same keys.
+    assert_eq!(
+        h.ride(8, &["MSET", &b, "2", &a, "2"], (8, 8), &mut none.clone()),
+        (op, true)
+    );
+    assert_eq!(
+        h.ride(11, &["MGET", &a, &b], (11, 11), &mut none.clone()),
+        (op, true)
+    );
+    // Other keys, or owing a reply of another command: a transaction of
+    // its own (queued behind, on `a`).
+    let c = key_on("c", 1, 2);
+    let (op9, rode9) = h.ride(9, &["MSET", &a, "3", &c, "3"], (9, 9), &mut none.clone());
+    assert!(!rode9);
+    let (op10, rode10) = h.ride(10, &["MSET", &a, "4", &b, "4"], (10, 9), &mut none);
+    assert!(!rode10);
+    assert!(h.all_sent().is_empty());
+    assert_eq!(h.coord.rode, 2);
+    // The holder lets go: every home part runs in arrival order, then
+    // shard 1 gets one lock request with every part behind it, and one
+    // unlock.
+    h.ex.unlock(&mut h.rings, tx_id(1, 0));
+    h.pump();
+    assert_eq!(h.ex.shard.get(&a).as_deref(), Some("2"));
+    assert_eq!(
+        h.all_sent(),
+        strs(&[
+            (1, "lock 1 last"),
+            (1, &format!("run 0.1 MSET {b} 1")),
+            // This one named `b` first: its part for shard 1 is part 0.
+            (1, &format!("run 1.0 MSET {b} 2")),
+            (1, &format!("run 2.1 MGET {b}")),
+            (1, "unlock"),
+        ])
+    );
+    h.locked(op, false);
+    h.reply(op, 0, 1, "+OK\r\n");
+    h.reply(op, 1, 0, "+OK\r\n");
+    h.reply(op, 2, 1, "*1\r\n$1\r\n2\r\n");
+    let conn = h.conn();
+    assert!(conn.contains(&"answer OK".to_string()), "{conn:?}");
+    assert!(conn.contains(&"answer@8 OK".to_string()), "{conn:?}");
+    assert!(conn.contains(&"answer@11 [2,2]".to_string()), "{conn:?}");
+    // The two that did not ride run on their own, behind it.
+    assert_ne!(op9, op);
+    assert_ne!(op10, op);
 }
