@@ -76,10 +76,7 @@ impl H {
     /// Serves again a blocked command an owner woke (`Tx::woken`); returns
     /// the transaction's slot.
     fn start_woken(&mut self, words: &[&str]) -> u32 {
-        let mut a = OwnedArgs::default();
-        for w in words {
-            a.push(w.as_bytes());
-        }
+        let a = owned(words);
         let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
         let Draft::Plan(plan) = self.coord.draft(
             &mut self.ex,
@@ -109,10 +106,7 @@ impl H {
         let cmds = cmds
             .iter()
             .map(|c| {
-                let mut a = OwnedArgs::default();
-                for w in *c {
-                    a.push(w.as_bytes());
-                }
+                let a = owned(c);
                 let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
                 (cmd, a)
             })
@@ -145,10 +139,7 @@ impl H {
     /// ([`Coordinator::draft_routed`]), with its keys' shards as routing
     /// finds them (`with_shards`) or without; returns its slot.
     fn start_routed(&mut self, words: &[&str], with_shards: bool) -> u32 {
-        let mut a = OwnedArgs::default();
-        for w in words {
-            a.push(w.as_bytes());
-        }
+        let a = owned(words);
         let (cmd, route) = Toy
             .route(a.args(), &self.client, self.n)
             .expect("a toy command");
@@ -166,21 +157,23 @@ impl H {
         self.run(plan)
     }
 
+    /// The client of connection `conn`, another than [`CONN`].
+    fn other_client(&self, conn: u32) -> ClientCtx {
+        ClientCtx {
+            id: 1000 + u64::from(conn),
+            ..self.client
+        }
+    }
+
     /// Sends `words` from connection `conn` (another connection than
     /// [`CONN`], its own client, its request number `conn`). `idle`: the
     /// connection is owed no earlier reply, so the command may join an
     /// open group; otherwise, or when it cannot, it starts a transaction
     /// of its own. The slot, and whether it joined.
     fn offer(&mut self, conn: u32, words: &[&str], idle: bool) -> (u32, bool) {
-        let mut a = OwnedArgs::default();
-        for w in words {
-            a.push(w.as_bytes());
-        }
+        let a = owned(words);
         let (cmd, _) = Toy.resolve(a.args()).expect("a toy command");
-        let client = ClientCtx {
-            id: 1000 + u64::from(conn),
-            ..self.client
-        };
+        let client = self.other_client(conn);
         let Draft::Plan(plan) =
             self.coord
                 .draft(&mut self.ex, &client, &[], vec![(cmd, a)], false, true)
@@ -215,14 +208,8 @@ impl H {
         (seq, done): (u64, u64),
         chain: &mut Option<crate::conn::Chain>,
     ) -> (u32, bool) {
-        let mut a = OwnedArgs::default();
-        for w in words {
-            a.push(w.as_bytes());
-        }
-        let client = ClientCtx {
-            id: 1000 + u64::from(conn),
-            ..self.client
-        };
+        let a = owned(words);
+        let client = self.other_client(conn);
         let (cmd, route) = Toy.route(a.args(), &client, self.n).expect("a toy command");
         let Draft::Plan(plan) =
             self.coord
@@ -472,6 +459,28 @@ impl H {
 }
 
 /// A key named after `tag` that lives on shard `s` of `n`.
+/// `words` as a command's arguments.
+fn owned(words: &[&str]) -> OwnedArgs {
+    let mut a = OwnedArgs::default();
+    for w in words {
+        a.push(w.as_bytes());
+    }
+    a
+}
+
+/// Locks `key` on the home shard for transaction 0 of shard 1, granted
+/// at once (its `Locked` is in the batch for shard 1).
+fn hold_for_shard_1(h: &mut H, key: &str) {
+    let other = Claim {
+        keys: vec![key_id(key.as_bytes())],
+        client: 9,
+        ..Claim::default()
+    };
+    assert!(h
+        .ex
+        .lock_request(&mut h.rings, 1, 0, other, false, false, false, 0));
+}
+
 fn key_on(tag: &str, s: usize, n: usize) -> String {
     (0..)
         .map(|i| format!("{tag}{i}"))
@@ -780,14 +789,7 @@ fn a_home_lock_that_waits_is_granted_through_the_executor() {
     let mut h = H::new(0, 2);
     let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
     // A transaction of shard 1 holds `a` here.
-    let other = Claim {
-        keys: vec![key_id(a.as_bytes())],
-        client: 9,
-        ..Claim::default()
-    };
-    assert!(h
-        .ex
-        .lock_request(&mut h.rings, 1, 0, other, false, false, false, 0));
+    hold_for_shard_1(&mut h, &a);
     let answer = std::mem::take(&mut h.rings.0[1]);
     assert!(matches!(
         answer.resps[..],
@@ -1576,14 +1578,7 @@ fn split_commands_ride_a_transaction_that_waits_for_its_home_locks() {
     let mut h = H::new(0, 2);
     let (a, b) = (key_on("a", 0, 2), key_on("b", 1, 2));
     // A transaction of shard 1 holds `a` here.
-    let other = Claim {
-        keys: vec![key_id(a.as_bytes())],
-        client: 9,
-        ..Claim::default()
-    };
-    assert!(h
-        .ex
-        .lock_request(&mut h.rings, 1, 0, other, false, false, false, 0));
+    hold_for_shard_1(&mut h, &a);
     h.rings.0[1] = Default::default();
     let op = h.start_routed(&["MSET", &a, "1", &b, "1"], true);
     assert!(h.all_sent().is_empty(), "waits for the home shard's locks");
