@@ -433,7 +433,12 @@ struct Reactor<S: Service> {
     pub_frame: Vec<u8>,
     /// The shards a PUBLISH goes to, reused (publishing allocates nothing).
     pub_peers: Vec<usize>,
-    conns: Vec<Option<Conn<S>>>,
+    /// The connection table. Boxed: a connection leaves the table while
+    /// its commands run and comes back after, often for one or two
+    /// commands when they wait on other shards, and moving a pointer
+    /// costs nothing next to copying the whole connection each way (a
+    /// move to another shard sends the same box).
+    conns: Vec<Option<Box<Conn<S>>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
     /// Slab index of each connection, by client id: messages addressed to
@@ -1729,7 +1734,7 @@ impl<S: Service> Reactor<S> {
 
     fn handle_batch(&mut self, peer: usize, b: &mut Batch<S>) {
         for c in b.conns.drain(..) {
-            self.adopt(*c);
+            self.adopt(c);
         }
         if !self.handoff.starting_empty() {
             self.start_cuts();
@@ -2131,7 +2136,9 @@ impl<S: Service> Reactor<S> {
         if self.gens.get(conn as usize) != Some(&gen) {
             return None;
         }
-        self.conns.get_mut(conn as usize).and_then(Option::as_mut)
+        self.conns
+            .get_mut(conn as usize)
+            .and_then(Option::as_deref_mut)
     }
 
     /// Hands a reply to one of this reactor's connections.

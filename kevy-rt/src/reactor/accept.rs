@@ -18,7 +18,7 @@ pub(super) struct Admit<'a, S: Service> {
     pub(super) next_client_id: &'a AtomicU64,
     pub(super) poller: &'a Poller,
     pub(super) lim: &'a crate::limits::LimitValues,
-    pub(super) conns: &'a mut Vec<Option<Conn<S>>>,
+    pub(super) conns: &'a mut Vec<Option<Box<Conn<S>>>>,
     pub(super) gens: &'a mut Vec<u32>,
     pub(super) free: &'a mut Vec<u32>,
     pub(super) ids: &'a mut std::collections::HashMap<u64, u32, ahash::RandomState>,
@@ -99,7 +99,7 @@ impl<S: Service> Admit<'_, S> {
             if let Some(f) = fresh.as_deref_mut() {
                 f.push(idx);
             }
-            self.conns[idx as usize] = Some(Conn {
+            self.conns[idx as usize] = Some(Box::new(Conn {
                 io: ConnIo {
                     stream,
                     rbuf: Vec::new(),
@@ -119,7 +119,7 @@ impl<S: Service> Admit<'_, S> {
                 in_ready: false,
                 in_write: false,
                 in_push: false,
-            });
+            }));
             let s = &self.stats.shards[self.id];
             s.connected_clients.fetch_add(1, Ordering::Relaxed);
             s.total_connections.fetch_add(1, Ordering::Relaxed);

@@ -264,11 +264,11 @@ impl<S: Service> Reactor<S> {
         s.connected_clients.fetch_sub(1, Ordering::Relaxed);
         s.moved_out.fetch_add(1, Ordering::Relaxed);
         // Counted on arrival: the new home adds it to its clients.
-        self.mesh.batch(to).conns.push(Box::new(c));
+        self.mesh.batch(to).conns.push(c);
     }
 
     /// Enters a connection another shard moved here into the table.
-    pub(super) fn adopt(&mut self, mut c: Conn<S>) {
+    pub(super) fn adopt(&mut self, mut c: Box<Conn<S>>) {
         let idx = super::accept::free_slot(&mut self.conns, &mut self.gens, &mut self.free);
         let token = Token(idx as usize + FIRST_CONN);
         c.st.client.home = self.id as u32;

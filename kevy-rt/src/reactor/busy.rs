@@ -88,7 +88,7 @@ pub(super) struct Desk<S: Service> {
     lim: LimitValues,
     // Lent by the reactor for the command's time (empty between).
     listeners: Vec<Listener>,
-    conns: Vec<Option<Conn<S>>>,
+    conns: Vec<Option<Box<Conn<S>>>>,
     gens: Vec<u32>,
     free: Vec<u32>,
     ids: HashMap<u64, u32, ahash::RandomState>,
@@ -228,7 +228,7 @@ impl<S: Service> Desk<S> {
                         if c.st.migrating.is_some() {
                             b.conns.push(c);
                         } else {
-                            self.adopt(*c);
+                            self.adopt(c);
                         }
                     }
                 }
@@ -239,7 +239,7 @@ impl<S: Service> Desk<S> {
 
     /// Enters a connection a peer moved here into the lent table, as the
     /// reactor's `adopt` does, and writes what output it brought.
-    fn adopt(&mut self, mut c: Conn<S>) {
+    fn adopt(&mut self, mut c: Box<Conn<S>>) {
         let idx = super::accept::free_slot(&mut self.conns, &mut self.gens, &mut self.free);
         c.st.client.home = self.id as u32;
         self.ids.insert(c.st.client.id, idx);

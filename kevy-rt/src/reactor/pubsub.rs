@@ -565,7 +565,7 @@ impl Directory {
 /// monotonic_us)`.
 #[allow(clippy::too_many_arguments)]
 fn push_to<S: Service>(
-    conns: &mut [Option<crate::conn::Conn<S>>],
+    conns: &mut [Option<Box<crate::conn::Conn<S>>>],
     gens: &[u32],
     writes: &mut Vec<u32>,
     pushq: &mut VecDeque<(u32, u32, u64)>,

@@ -150,7 +150,9 @@ impl<S: Service> Sim<S> {
         if r.gens.get(cl.idx as usize) != Some(&cl.gen) {
             return None;
         }
-        r.conns.get_mut(cl.idx as usize).and_then(Option::as_mut)
+        r.conns
+            .get_mut(cl.idx as usize)
+            .and_then(Option::as_deref_mut)
     }
 
     /// Whether client `c`'s connection is still open.

@@ -268,7 +268,7 @@ impl<S: Service> Reactor<S> {
 /// Connection `id` of this shard, whether in the table or the one taken
 /// out of it (`me`), with its slab index.
 fn conn_mut<'a, S: Service>(
-    conns: &'a mut [Option<Conn<S>>],
+    conns: &'a mut [Option<Box<Conn<S>>>],
     ids: &Ids,
     me: &'a mut Option<(u32, &mut ConnState<S>)>,
     id: u64,
