@@ -35,7 +35,7 @@ use crate::exec::Sink;
 use crate::service::{
     ClientCtx, ClientInfo, ConnAction, Fold, InMulti, PubSubOp, Refused, Route, Service, TxOp,
 };
-use kevy_resp::{Args, Reply};
+use kevy_resp::{Args, OwnedArgs, Reply};
 use std::collections::HashMap;
 
 pub(crate) struct Toy;
@@ -94,6 +94,16 @@ impl ToyShard {
         Some(head)
     }
 
+    /// Puts `elem` back at the head of list `key`, where `pop` takes.
+    fn unpop(&mut self, key: &[u8], elem: &[u8]) {
+        let mut list = elem.to_vec();
+        if let Some(rest) = self.map.get(key) {
+            list.push(b',');
+            list.extend_from_slice(rest);
+        }
+        self.set(key, Some(list));
+    }
+
     /// Appends `elem` to list `key`.
     fn push(&mut self, key: &[u8], elem: &[u8]) {
         let mut list = self.map.get(key).cloned().unwrap_or_default();
@@ -137,8 +147,12 @@ pub(crate) enum Cmd {
     CopyRef,
     KeyCount,
     Push,
+    Unpop,
     Pop,
     BPop,
+    /// BPOP served ahead: an owner pops for a waiter of another shard at
+    /// once, and its home puts the element back when the waiter is gone.
+    QPop,
     BMove,
     Publish,
     Ping,
@@ -174,8 +188,10 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"COPYREF" => (Cmd::CopyRef, 3, Route::All(Fold::One)),
         b"KEYCOUNT" => (Cmd::KeyCount, 1, Route::All(Fold::One)),
         b"PUSH" => (Cmd::Push, -3, keys(1, 1, 1, Fold::One)),
+        b"UNPOP" => (Cmd::Unpop, -3, keys(1, 1, 1, Fold::One)),
         b"POP" => (Cmd::Pop, 2, keys(1, 1, 1, Fold::One)),
         b"BPOP" => (Cmd::BPop, -3, keys(1, -2, 1, Fold::One)),
+        b"QPOP" => (Cmd::QPop, -3, keys(1, -2, 1, Fold::One)),
         b"BMOVE" => (Cmd::BMove, 4, keys(1, 2, 1, Fold::One)),
         b"PUBLISH" => (Cmd::Publish, 3, Route::PubSub(PubSubOp::Publish)),
         b"PING" => (Cmd::Ping, -1, Route::Conn),
@@ -363,11 +379,17 @@ impl Service for Toy {
                 }
                 r.ok();
             }
+            Cmd::Unpop => {
+                for v in args.iter().skip(2) {
+                    shard.unpop(args.get(1), v);
+                }
+                r.ok();
+            }
             Cmd::Pop => match shard.pop(args.get(1)) {
                 Some(v) => r.bulk(&v),
                 None => r.null(),
             },
-            Cmd::BPop => {
+            Cmd::BPop | Cmd::QPop => {
                 let n = args.len();
                 for k in args.iter().take(n - 1).skip(1) {
                     if let Some(v) = shard.pop(k) {
@@ -554,13 +576,31 @@ impl Service for Toy {
         }
     }
 
+    fn serves_ahead(&self, cmd: Cmd) -> bool {
+        cmd == Cmd::QPop
+    }
+
+    /// QPOP's `[key, element]` goes back to the head of its key.
+    fn put_back(&self, cmd: Cmd, _args: Args<'_>, reply: &[u8]) -> Option<OwnedArgs> {
+        if cmd != Cmd::QPop {
+            return None;
+        }
+        let (_, parts) = kevy_resp::split_array(reply)?;
+        let [key, elem] = parts.as_slice() else {
+            return None;
+        };
+        let key = kevy_resp::scalar(&reply[key.clone()])?;
+        let elem = kevy_resp::scalar(&reply[elem.clone()])?;
+        Some(OwnedArgs::from_slices([&b"UNPOP"[..], key, elem]))
+    }
+
     fn blocking(&self, cmd: Cmd) -> bool {
-        matches!(cmd, Cmd::BPop | Cmd::BMove)
+        matches!(cmd, Cmd::BPop | Cmd::QPop | Cmd::BMove)
     }
 
     fn wait_keys(&self, cmd: Cmd, args: Args<'_>) -> std::ops::Range<usize> {
         match cmd {
-            Cmd::BPop => 1..args.len().saturating_sub(1),
+            Cmd::BPop | Cmd::QPop => 1..args.len().saturating_sub(1),
             Cmd::BMove => 1..2,
             _ => 0..0,
         }

@@ -421,3 +421,113 @@ fn a_wait_from_a_new_home_outlives_the_old_homes_withdrawal() {
     assert_eq!(s.replies(w), [format!("[{k},x]")]);
     assert_eq!(s.waiters(owner), 0);
 }
+
+/// Workers that come and go on two keys of two shards, as the churn test
+/// over real sockets runs them, in every interleaving a seed picks: pops
+/// served ahead (QPOP, one key or both) and confirmed first (BPOP), short
+/// timeouts that expire while an element is on its way, and workers that
+/// hang up while they wait (they read what is still sent to them). Every
+/// pushed element is read once or stays in its key.
+#[test]
+fn workers_that_time_out_or_hang_up_lose_no_element() {
+    for n in [2, 3] {
+        for round in 0..300u64 {
+            let mut s = Sim::new(Arc::new(Toy), n);
+            let mut rng = Rng::new(9000 * n as u64 + round);
+            let x = rng.below(n);
+            let a = key_on(&format!("a{round}"), x, n);
+            let b = key_on(&format!("b{round}"), (x + 1 + rng.below(n - 1)) % n, n);
+            let pusher = s.connect(rng.below(n));
+            // (client, waiting for a reply, hung up)
+            let mut ws: Vec<(usize, bool, bool)> = (0..5)
+                .map(|_| (s.connect(rng.below(n)), false, false))
+                .collect();
+            let mut pushed = Vec::new();
+            let mut read: Vec<String> = Vec::new();
+            let collect =
+                |s: &mut Sim<Toy>, ws: &mut Vec<(usize, bool, bool)>, read: &mut Vec<String>| {
+                    for (c, waits, _) in ws.iter_mut() {
+                        for r in s.replies(*c) {
+                            *waits = false;
+                            if r != "nil" {
+                                let inner = r.trim_start_matches('[').trim_end_matches(']');
+                                let (_, e) = inner.split_once(',').expect("[key,element]");
+                                read.push(e.to_string());
+                            }
+                        }
+                    }
+                };
+            for _ in 0..500 {
+                match rng.below(24) {
+                    0..=3 => {
+                        let key = if rng.below(2) == 0 { &a } else { &b };
+                        let e = format!("e{}", pushed.len());
+                        s.send(pusher, &[&["PUSH", key, &e]]);
+                        pushed.push(e);
+                    }
+                    4..=11 => {
+                        let i = rng.below(ws.len());
+                        let (c, waits, gone) = ws[i];
+                        if !waits && !gone && s.is_open(c) {
+                            let t = ["1", "2", "4", "9", "0"][rng.below(5)];
+                            let cmd: Vec<&str> = match rng.below(5) {
+                                0 => vec!["QPOP", &a, t],
+                                1 => vec!["QPOP", &b, t],
+                                2 => vec!["QPOP", &a, &b, t],
+                                3 => vec!["BPOP", &a, t],
+                                _ => vec!["BPOP", &b, &a, t],
+                            };
+                            s.send(c, &[&cmd]);
+                            ws[i].1 = true;
+                        }
+                    }
+                    13 => {
+                        // A worker between pops moves to another shard, as
+                        // the balancer moves idle connections.
+                        let i = rng.below(ws.len());
+                        let c = ws[i].0;
+                        if !ws[i].1 && !ws[i].2 && s.is_open(c) {
+                            let to = (s.clients[c].home + 1 + rng.below(n - 1)) % n;
+                            s.move_conn(c, to);
+                        }
+                    }
+                    12 => {
+                        let i = rng.below(ws.len());
+                        if !ws[i].2 && s.is_open(ws[i].0) {
+                            s.hang_up(ws[i].0);
+                            ws[i].2 = true;
+                            let c = s.connect(rng.below(n));
+                            ws.push((c, false, false));
+                        }
+                    }
+                    _ => {}
+                }
+                let sh = rng.below(n);
+                s.step(sh);
+                collect(&mut s, &mut ws, &mut read);
+            }
+            // The waits left end by their timeouts or a push.
+            settle(&mut s, &mut rng);
+            for (c, waits, gone) in ws.iter_mut() {
+                if !*gone {
+                    s.hang_up(*c);
+                    *gone = true;
+                }
+                let _ = waits;
+            }
+            settle(&mut s, &mut rng);
+            collect(&mut s, &mut ws, &mut read);
+            let mut held = read.clone();
+            held.extend(list(&s, &a));
+            held.extend(list(&s, &b));
+            held.sort();
+            let mut want = pushed.clone();
+            want.sort();
+            assert_eq!(
+                held, want,
+                "n {n} round {round}: every element read once or left"
+            );
+            assert_eq!(waiting(&s), 0, "n {n} round {round}: parked after all left");
+        }
+    }
+}
