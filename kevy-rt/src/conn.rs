@@ -136,6 +136,9 @@ pub(crate) struct ConnState<S: Service> {
     /// (`ride_key`) may run meanwhile.
     pub ride: Option<u32>,
     pub ride_key: Vec<u8>,
+    /// Its latest requests, from sequence number `.1` on, are one shared
+    /// read (group `.0`) and its sharers (crate doc, "Shared reads").
+    pub share: Option<(u64, u64)>,
     /// Its next command is another: it waits until `ride` has sent
     /// everything.
     pub ride_held: bool,
@@ -312,6 +315,7 @@ impl<S: Service> ConnState<S> {
             chain: None,
             ride: None,
             ride_key: Vec::new(),
+            share: None,
             ride_held: false,
         }
     }

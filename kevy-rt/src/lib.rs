@@ -986,6 +986,53 @@
 //! A ridden transaction's commands cost their parts and their replies,
 //! and none of them a round trip of its own.
 //!
+//! ## Shared reads: the same read from many connections
+//!
+//! Many clients reading the same keys on several shards at once (a hot
+//! MGET) would each pay a transaction: a lock round, a part on every
+//! shard, a fold. Reads take no exclusive lock, so nothing makes them
+//! wait and nothing lets them ride. Instead, requests that read the same
+//! thing in the same iteration *share* one read (`tx.rs`: `share`).
+//!
+//! **What shares.** A command whose keys span shards and that the service
+//! says may share ([`Service::shares`]: MGET, while no `keymiss` event is
+//! configured), sent by a connection not in MULTI, not tracking keys, not
+//! riding a transaction, while no client is a MONITOR. In an iteration,
+//! the first such request with given arguments, database and protocol
+//! *leads* a group; later ones with the same (byte for byte) join it as
+//! *sharers*, up to 4,096 per group and 16 groups per iteration, if their
+//! connection owes no earlier reply or only replies of that group. A
+//! sharer takes a reply slot and nothing else.
+//!
+//! **How it runs.** Once the iteration's connections have run, each group
+//! starts as its leader's transaction (`start_shares`), exactly as the
+//! leader alone would have; when it is done, its reply answers the leader
+//! and every sharer, and the service counts each sharer's call as running
+//! it would have ([`Service::shared`]: command statistics, keyspace hits
+//! and misses). Until its group starts, a connection in one runs only the
+//! same command again (it shares too); any other command stays in its
+//! buffer (`ride_held`, as for riders) and runs in the next iteration.
+//!
+//! **Why every sharer reads one moment of its own.** A sharer's request
+//! was read from its socket before this iteration began, and every part
+//! of the group's transaction runs after the iteration's connections ran:
+//! the transaction reads one moment (it is atomic, above) that lies after
+//! every sharer was sent and before any is answered, so each sharer may
+//! take it as its own. Per connection: everything a sharer's connection
+//! sent before it was answered, or is in the group (conservative: the
+//! group's lock requests queue behind anything the connection still has
+//! in flight on those keys anyway); nothing it sends after it runs before
+//! the group's transaction is on its way.
+//!
+//! **What differs.** A shared call runs no command of its own: its time in
+//! `INFO commandstats` and `latencystats` is zero, and the keys' LFU
+//! counters see one access for the group (README).
+//!
+//! **Cost.** A command whose keys span shards asks the service whether it
+//! may share; one that may compares its arguments with this iteration's
+//! groups. A sharer then costs its parsing, that comparison, its slot and
+//! a copy of the reply.
+//!
 //! # Busy scripts
 //!
 //! A script runs on one reactor with no yield. Past `busy-reply-threshold`

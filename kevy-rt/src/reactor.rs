@@ -496,6 +496,11 @@ struct Reactor<S: Service> {
     part_out: Vec<u8>,
     /// The ride key of a connection's next command (`rides_along`).
     ride_scratch: Vec<u8>,
+    /// Shared reads gathered in this iteration, started once its
+    /// connections have run (crate doc, "Shared reads").
+    shares: Vec<tx::ShareGroup<S>>,
+    /// The last shared read's number.
+    share_ids: u64,
     commands: u64,
     net_in: u64,
     net_out: u64,
@@ -573,6 +578,8 @@ impl<S: Service> Reactor<S> {
             pool: VecPool::default(),
             part_out: Vec::new(),
             ride_scratch: Vec::new(),
+            shares: Vec::new(),
+            share_ids: 0,
             commands: 0,
             net_in: 0,
             net_out: 0,
@@ -748,6 +755,9 @@ impl<S: Service> Reactor<S> {
         self.listen();
         self.drain_rings();
         self.run_ready();
+        if !self.shares.is_empty() {
+            self.start_shares();
+        }
         self.run_txs();
         if self.ex.waiters.has_ready() {
             self.serve_waiters();

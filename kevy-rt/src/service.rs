@@ -514,6 +514,21 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// with other readers while a transaction holds them).
     fn reads_only(&self, cmd: Self::Cmd) -> bool;
 
+    /// Whether a client's `cmd` over keys of several shards may take, as
+    /// its own reply, the reply of the same command with the same
+    /// arguments that another client sent in the same moment (crate doc,
+    /// "Shared reads"): a read whose reply is a function of its keys and
+    /// the protocol alone (MGET), while nothing a read does besides
+    /// answering (a keyspace event on a miss) is in force. Asked only of
+    /// commands whose keys span shards.
+    fn shares(&self, _shard: &Self::Shard, _cmd: Self::Cmd) -> bool {
+        false
+    }
+    /// Counts `calls` calls of `cmd` answered with a shared `reply` (their
+    /// command statistics, keyspace hits and misses), as running each
+    /// would have.
+    fn shared(&self, _shard: &mut Self::Shard, _cmd: Self::Cmd, _reply: &[u8], _calls: u64) {}
+
     /// Whether MONITOR shows this command (Redis hides admin commands and
     /// those flagged `skip_monitor`).
     fn monitor_shows(&self, cmd: Self::Cmd) -> bool;

@@ -117,6 +117,12 @@ pub fn configure(flags: u32) {
     CONFIGURED.store(flags, Relaxed);
 }
 
+/// Whether `keymiss` events may be configured: a read that finds nothing
+/// then has more to do than answer.
+pub fn reports_misses() -> bool {
+    CONFIGURED.load(Relaxed) & KEY_MISS != 0
+}
+
 /// Whether the shard must look at its classes before running a command:
 /// some are in force, or some are configured. The one branch a command
 /// pays while notifications are off.

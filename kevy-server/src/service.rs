@@ -840,6 +840,29 @@ impl Service for Kevy {
         flags & flag::READONLY != 0 && flags & flag::WRITE == 0
     }
 
+    /// MGET: its reply is its keys' values in order, whoever asks.
+    fn shares(&self, _shard: &Shard, cmd: u16) -> bool {
+        self.server.table.get(cmd).name == "mget" && !crate::notify::reports_misses()
+    }
+
+    /// MGET's calls, and a hit or a miss for each key of each, as its
+    /// reply says (a null is a miss).
+    fn shared(&self, shard: &mut Shard, cmd: u16, reply: &[u8], calls: u64) {
+        for _ in 0..calls {
+            self.server.cmdstats.record(shard.id, cmd, 0, 0);
+        }
+        let Some((_, items)) = kevy_resp::split_array(reply) else {
+            return;
+        };
+        let misses = items
+            .iter()
+            .filter(|r| matches!(&reply[(*r).clone()], b"$-1\r\n" | b"_\r\n"))
+            .count() as u64;
+        let stats = &mut shard.store.stats;
+        stats.keyspace_misses += misses * calls;
+        stats.keyspace_hits += (items.len() as u64 - misses) * calls;
+    }
+
     fn monitor_shows(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0
     }

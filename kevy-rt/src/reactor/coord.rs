@@ -75,7 +75,7 @@ pub(super) enum Phase {
 
 /// What the reactor must do for a transaction's connection, in order.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum ToConn {
+pub(super) enum ToConn<S: Service> {
     /// Everything the transaction sends is on its way: the connection may
     /// read its next commands.
     Unblock { conn: u32, gen: u32 },
@@ -110,6 +110,14 @@ pub(super) enum ToConn {
         seq: u64,
         blocks: bool,
         exec: bool,
+        reply: Vec<u8>,
+    },
+    /// A shared read's transaction is done: `reply` (its own) answers
+    /// each of `sharers`, whose calls of `cmd` the service counts
+    /// ([`Service::shared`]).
+    Shared {
+        sharers: Vec<Sharer>,
+        cmd: S::Cmd,
         reply: Vec<u8>,
     },
 }
@@ -286,6 +294,15 @@ struct Rider {
     client: ClientCtx,
     /// Its connection closed: it still runs, nobody is answered.
     gone: bool,
+}
+
+/// A request that takes a shared read's reply as its own (crate doc,
+/// "Shared reads").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Sharer {
+    pub conn: u32,
+    pub gen: u32,
+    pub seq: u64,
 }
 
 /// The most riders a transaction takes.
@@ -571,7 +588,7 @@ pub(super) struct Coordinator<S: Service> {
     /// for a command run by copy arrived).
     runnable: Vec<u32>,
     /// What the reactor must do for connections, in order.
-    pub out: Vec<ToConn>,
+    pub out: Vec<ToConn<S>>,
     /// Buffers of answers, given back by the reactor.
     pub pool: VecPool,
     /// Scratch arguments of one part of a split command.
@@ -593,6 +610,11 @@ pub(super) struct Coordinator<S: Service> {
     /// Transactions that take riders while they wait for their first
     /// shard's locks (`Tx::ridable`), each with its plan's digest.
     riding: Vec<(u64, u32)>,
+    /// Shared reads in flight: each transaction with the requests that
+    /// take its reply.
+    shared: Vec<(u32, Vec<Sharer>)>,
+    /// The sharers of the transaction [`Self::start`] starts next.
+    next_sharers: Vec<Sharer>,
     /// Commands that rode a transaction so far (tests look at it).
     #[cfg(test)]
     pub rode: usize,
@@ -643,6 +665,8 @@ impl<S: Service> Coordinator<S> {
             #[cfg(test)]
             joined: 0,
             riding: Vec::new(),
+            shared: Vec::new(),
+            next_sharers: Vec::new(),
             #[cfg(test)]
             rode: 0,
             peak: 0,
@@ -1082,6 +1106,10 @@ impl<S: Service> Coordinator<S> {
                 (self.txs.len() - 1) as u32
             }
         };
+        if !self.next_sharers.is_empty() {
+            self.shared
+                .push((op, std::mem::take(&mut self.next_sharers)));
+        }
         let live = self.txs.len() - self.free.len();
         if live > self.peak {
             self.peak = live;
@@ -1132,6 +1160,22 @@ impl<S: Service> Coordinator<S> {
         let blocks = tx.blocks;
         self.txs[op as usize] = Some(tx);
         (op, blocks)
+    }
+
+    /// [`Self::start`] of a shared read: `sharers` take its reply too.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_shared(
+        &mut self,
+        ex: &mut Executor<S>,
+        wire: &mut impl Wire<S>,
+        plan: Plan<S>,
+        conn: u32,
+        gen: u32,
+        seq: u64,
+        sharers: Vec<Sharer>,
+    ) -> (u32, bool) {
+        self.next_sharers = sharers;
+        self.start(ex, wire, plan, conn, gen, seq)
     }
 
     /// Whether some transaction takes riders now.
@@ -2636,7 +2680,14 @@ impl<S: Service> Coordinator<S> {
             self.stop_riding(op, &mut tx);
         }
         self.free.push(op);
-        self.answer(&mut tx);
+        let shared = match self.shared.iter().position(|(o, _)| *o == op) {
+            Some(i) => Some(self.shared.swap_remove(i).1),
+            None => None,
+        };
+        match shared {
+            Some(sharers) => self.answer_shared(&mut tx, sharers),
+            None => self.answer(&mut tx),
+        }
         self.recycle(tx);
     }
 
@@ -2771,6 +2822,36 @@ impl<S: Service> Coordinator<S> {
         tx.riders.clear();
     }
 
+    /// The answers of a shared read (one split command that only reads):
+    /// its riders', then its own reply to each request that shares it,
+    /// then to its own connection (if still there).
+    fn answer_shared(&mut self, tx: &mut Tx<S>, sharers: Vec<Sharer>) {
+        if !tx.riders.is_empty() {
+            self.answer_riders(tx);
+        }
+        debug_assert!(tx.wait.is_none() && !tx.rerun && tx.members.is_empty());
+        let reply = self.leader_reply(tx);
+        let mut v = self.pool.get();
+        v.extend_from_slice(&reply);
+        self.out.push(ToConn::Shared {
+            sharers,
+            cmd: tx.steps[0].0,
+            reply: v,
+        });
+        if tx.gone {
+            self.pool.put(reply);
+            return;
+        }
+        self.out.push(ToConn::Answer {
+            conn: tx.conn,
+            gen: tx.gen,
+            seq: tx.seq,
+            blocks: tx.blocks,
+            exec: tx.exec,
+            reply,
+        });
+    }
+
     /// The answer of a finished transaction's own command.
     fn answer_leader(&mut self, tx: &mut Tx<S>) {
         if let Some(timeout) = tx.wait {
@@ -2805,6 +2886,19 @@ impl<S: Service> Coordinator<S> {
             self.out.push(ToConn::Rerun);
             return;
         }
+        let reply = self.leader_reply(tx);
+        self.out.push(ToConn::Answer {
+            conn: tx.conn,
+            gen: tx.gen,
+            seq: tx.seq,
+            blocks: tx.blocks,
+            exec: tx.exec,
+            reply,
+        });
+    }
+
+    /// The reply of a finished transaction's own command (or EXEC's).
+    fn leader_reply(&mut self, tx: &mut Tx<S>) -> Vec<u8> {
         let resp3 = tx.client.resp3;
         let mut out = self.pool.get();
         if let [Part::Ready(v)] = &mut tx.parts[..] {
@@ -2827,14 +2921,7 @@ impl<S: Service> Coordinator<S> {
                 }
             }
         }
-        self.out.push(ToConn::Answer {
-            conn: tx.conn,
-            gen: tx.gen,
-            seq: tx.seq,
-            blocks: tx.blocks,
-            exec: tx.exec,
-            reply: out,
-        });
+        out
     }
 }
 

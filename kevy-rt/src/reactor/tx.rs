@@ -6,7 +6,7 @@
 //! side (locks, waiters) in `executor.rs`; the scheme and why it is atomic,
 //! deadlock-free and fair is in the crate doc ("Transactions").
 
-use super::coord::{pubsub_in_tx, Draft, Step, ToConn};
+use super::coord::{pubsub_in_tx, Draft, Sharer, Step, ToConn};
 use super::executor::Local;
 use super::Reactor;
 use crate::conn::{Chain, ConnState, MultiQueue, QUERY_BUF_LIMIT};
@@ -282,10 +282,159 @@ impl<S: Service> Reactor<S> {
         args: Args<'_>,
         shards: Option<&[u16]>,
     ) {
+        if self.share(idx, gen, st, cmd, route, args) {
+            return;
+        }
         let draft = self
             .coord
             .draft_routed(&mut self.ex, &st.client, cmd, route, args, shards);
         self.start_draft(idx, gen, st, draft, false);
+    }
+
+    /// A read over shards that other connections may be sending too (crate
+    /// doc, "Shared reads"): it takes the reply of this iteration's read
+    /// of the same command, or leads a new one, which starts once the
+    /// iteration's connections have run ([`Self::start_shares`]). Until
+    /// then the connection runs only the same command again. False when
+    /// it runs on its own.
+    fn share(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        st: &mut ConnState<S>,
+        cmd: S::Cmd,
+        route: Route,
+        args: Args<'_>,
+    ) -> bool {
+        let split = matches!(route, Route::Keys { fold, extra: 0, .. } if fold != Fold::One);
+        // A connection riding a transaction waits for that one instead.
+        let riding = st.ride.is_some_and(|r| r != SHARING);
+        if !split
+            || riding
+            || st.multi.is_some()
+            || st.client.tracking.on()
+            || self.mesh.any_monitor()
+            || !self.svc.shares(&self.ex.shard, cmd)
+        {
+            return false;
+        }
+        let (db, resp3) = (st.client.db, st.client.resp3);
+        let found = self.shares.iter().position(|g| {
+            g.client.db == db && g.client.resp3 == resp3 && same_args(g.args.args(), args)
+        });
+        // Requests this connection is still owed, all of them of that group.
+        let owed_in = |gid: u64| {
+            let done = st.next_seq() - st.pending_count() as u64;
+            st.share.is_some_and(|(g, from)| g == gid && done >= from)
+        };
+        let seq = st.next_seq();
+        let gid = match found {
+            Some(i) => {
+                let g = &self.shares[i];
+                // Its own earlier commands must all have taken effect
+                // before the group reads: answered, or in the group.
+                if !(st.nothing_pending() || owed_in(g.id)) || g.sharers.len() >= SHARERS_CAP {
+                    return false;
+                }
+                let gid = g.id;
+                self.shares[i].sharers.push(Sharer {
+                    conn: idx,
+                    gen,
+                    seq,
+                });
+                gid
+            }
+            None => {
+                if self.shares.len() >= SHARE_GROUPS {
+                    return false;
+                }
+                self.share_ids += 1;
+                self.shares.push(ShareGroup {
+                    id: self.share_ids,
+                    cmd,
+                    route,
+                    args: args.to_owned_args(),
+                    client: st.client,
+                    conn: idx,
+                    gen,
+                    seq,
+                    sharers: Vec::new(),
+                });
+                self.share_ids
+            }
+        };
+        if !owed_in(gid) {
+            st.share = Some((gid, seq));
+        }
+        st.await_remote();
+        st.chain = None;
+        st.ride = Some(SHARING);
+        super::coord::ride_key(args, &route, &mut st.ride_key);
+        true
+    }
+
+    /// Starts this iteration's shared reads, each as its leader's
+    /// transaction whose reply its sharers take too, and lets their
+    /// connections run their other commands.
+    pub(super) fn start_shares(&mut self) {
+        let mut groups = std::mem::take(&mut self.shares);
+        for g in groups.drain(..) {
+            self.release_share(g.conn, g.gen);
+            for s in &g.sharers {
+                self.release_share(s.conn, s.gen);
+            }
+            let draft = self.coord.draft_routed(
+                &mut self.ex,
+                &g.client,
+                g.cmd,
+                g.route,
+                g.args.args(),
+                None,
+            );
+            let plan = match draft {
+                Draft::Plan(plan) => plan,
+                // Keys on one shard after all (the reactor sends only keys
+                // that span): over the whole keyspace, which is correct.
+                Draft::Inline { steps, .. } => self.coord.whole_exec(&g.client, steps, false),
+            };
+            let (_, blocks) = self.coord.start_shared(
+                &mut self.ex,
+                &mut self.mesh,
+                plan,
+                g.conn,
+                g.gen,
+                g.seq,
+                g.sharers,
+            );
+            if blocks {
+                if let Some(c) = self.conn_at(g.conn, g.gen) {
+                    c.st.blocked = true;
+                }
+            }
+        }
+        if self.shares.is_empty() {
+            self.shares = groups;
+        }
+        self.pump();
+    }
+
+    /// A connection of a shared read that started may run its other
+    /// commands.
+    fn release_share(&mut self, conn: u32, gen: u32) {
+        let Some(c) = self.conn_at(conn, gen) else {
+            return;
+        };
+        if c.st.ride != Some(SHARING) {
+            return;
+        }
+        c.st.ride = None;
+        if c.st.ride_held {
+            c.st.ride_held = false;
+            if !c.in_ready {
+                c.in_ready = true;
+                self.ready.push(conn);
+            }
+        }
     }
 
     /// Runs `cmds` atomically: EXEC's queue (`exec`) or one multi-key
@@ -694,7 +843,7 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Does one thing a transaction asks for its connection.
-    fn for_conn(&mut self, o: ToConn) {
+    fn for_conn(&mut self, o: ToConn<S>) {
         match o {
             ToConn::Unblock { conn, gen } => {
                 if let Some(c) = self.conn_at(conn, gen) {
@@ -783,6 +932,18 @@ impl<S: Service> Reactor<S> {
                 reply,
             } => {
                 self.tx_answer(conn, gen, seq, blocks, exec, &reply);
+                self.coord.pool.put(reply);
+            }
+            ToConn::Shared {
+                sharers,
+                cmd,
+                reply,
+            } => {
+                for s in &sharers {
+                    self.tx_answer(s.conn, s.gen, s.seq, false, false, &reply);
+                }
+                self.svc
+                    .shared(&mut self.ex.shard, cmd, &reply, sharers.len() as u64);
                 self.coord.pool.put(reply);
             }
         }
@@ -894,4 +1055,30 @@ fn abort_multi<S: Service>(st: &mut ConnState<S>) {
     if let Some(q) = st.multi.as_mut() {
         q.aborted = true;
     }
+}
+
+/// A shared read gathered in the current iteration (crate doc, "Shared
+/// reads"): its leader's command and request, and the requests that take
+/// its reply.
+pub(super) struct ShareGroup<S: Service> {
+    id: u64,
+    cmd: S::Cmd,
+    route: Route,
+    args: OwnedArgs,
+    client: ClientCtx,
+    conn: u32,
+    gen: u32,
+    seq: u64,
+    sharers: Vec<Sharer>,
+}
+
+/// `ConnState::ride` of a connection in a shared read not yet started.
+const SHARING: u32 = u32::MAX;
+/// The most requests that share one read.
+const SHARERS_CAP: usize = 4096;
+/// The most shared reads one iteration gathers.
+const SHARE_GROUPS: usize = 16;
+
+fn same_args(a: Args<'_>, b: Args<'_>) -> bool {
+    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x == y)
 }

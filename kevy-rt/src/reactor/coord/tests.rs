@@ -356,6 +356,12 @@ impl H {
                         }
                         self.conn.push(format!("answer {text}"));
                     }
+                    ToConn::Shared { sharers, reply, .. } => {
+                        let (text, _) = render(&reply).expect("a whole reply");
+                        for s in sharers {
+                            self.conn.push(format!("shared@{} {text}", s.conn));
+                        }
+                    }
                 }
             }
         }
