@@ -494,3 +494,58 @@ fn info_fields_are_redis_fields_in_redis_order() {
         );
     }
 }
+
+/// Many clients pipelining the same MGET over keys of two shards, at the
+/// same moment: kevy answers most of them from one read (crate doc of
+/// kevy-rt, "Shared reads"), and still counts each call and each key's hit
+/// or miss, as redis-server does for the same workload.
+#[test]
+fn the_same_read_from_many_clients_counts_every_call_hit_and_miss() {
+    let a = "shared-a".to_string();
+    let b = (0..)
+        .map(|i| format!("shared-b{i}"))
+        .find(|k| kevy_rt::shard_of(k.as_bytes(), 2) != kevy_rt::shard_of(a.as_bytes(), 2))
+        .expect("a key of the other shard");
+    let (clients, pipeline) = (16, 64);
+    let run = |port: u16| {
+        let mut c = conn(port);
+        call(&mut c, &["MSET", &a, "1", &b, "2"]);
+        assert_eq!(text(&call(&mut c, &["CONFIG", "RESETSTAT"])), "OK");
+        let mget = common::resp::command(&["MGET", &a, &b, "shared-none"]);
+        let threads: Vec<_> = (0..clients)
+            .map(|_| {
+                let batch = mget.repeat(pipeline);
+                std::thread::spawn(move || {
+                    let mut c = conn(port);
+                    c.send(&batch).expect("send");
+                    for _ in 0..pipeline {
+                        let v = c.read().expect("reply").0;
+                        let items = v.items().expect("array");
+                        assert_eq!(items.len(), 3);
+                        assert_eq!(items[0].bytes(), Some(&b"1"[..]));
+                        assert_eq!(items[1].bytes(), Some(&b"2"[..]));
+                        assert!(items[2].bytes().is_none(), "{v:?}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("client");
+        }
+        let calls = fields(&info(&mut c, "commandstats")["cmdstat_mget"])["calls"].clone();
+        let st = info(&mut c, "stats");
+        (
+            calls,
+            st["keyspace_hits"].clone(),
+            st["keyspace_misses"].clone(),
+        )
+    };
+    let n = clients * pipeline;
+    let want = (n.to_string(), (2 * n).to_string(), n.to_string());
+    let server = kevy("2");
+    assert_eq!(run(server.port), want, "kevy");
+    if !common::skip_redis_tools() {
+        let redis = Server::redis("redis").expect("redis-server");
+        assert_eq!(run(redis.port), want, "redis-server");
+    }
+}

@@ -866,6 +866,28 @@ fn a_watch_from_a_new_home_outlives_the_old_homes_unwatch() {
 #[test]
 fn riders_stay_atomic_and_keep_each_connections_order() {
     for n in [2, 3] {
+        let (rode, _) = pipelines_of_one_plan(n, false);
+        assert!(rode > 100, "commands rode transactions: {rode}");
+    }
+}
+
+/// The same pipelines, every connection's sent before the shards step, so
+/// that many MGETs of the same keys meet in one iteration and share one
+/// read (crate doc, "Shared reads"): the same checks hold.
+#[test]
+fn shared_reads_stay_atomic_and_keep_each_connections_order() {
+    for n in [2, 3] {
+        let (_, shared) = pipelines_of_one_plan(n, true);
+        assert!(shared > 50, "MGETs shared reads: {shared}");
+    }
+}
+
+/// Connections pipeline MSET, MGET and GET of keys on several shards (each
+/// connection's whole pipeline at once when `burst`, else a step or two
+/// between connections), and the replies are checked as above. Returns how
+/// many commands rode transactions and how many MGETs shared a read.
+fn pipelines_of_one_plan(n: usize, burst: bool) -> (usize, u64) {
+    {
         let mut s = sim(n);
         let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
         for round in 0..40u64 {
@@ -913,7 +935,7 @@ fn riders_stay_atomic_and_keep_each_connections_order() {
                         }
                     }
                     send_owned(&mut s, cl, &owned);
-                    for _ in 0..rng.below(3) {
+                    for _ in 0..if burst { 0 } else { rng.below(3) } {
                         s.step(rng.below(n));
                     }
                 }
@@ -955,6 +977,7 @@ fn riders_stay_atomic_and_keep_each_connections_order() {
             }
         }
         let rode: usize = s.shards.iter().map(|r| r.coord.rode).sum();
-        assert!(rode > 100, "commands rode transactions: {rode}");
+        let shared: u64 = s.shards.iter().map(|r| r.ex.shard.shared).sum();
+        (rode, shared)
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct ToyShard {
     /// During an attempt (`begin_attempt`): each written key's state
     /// before its first write.
     journal: Option<PreImages>,
+    /// MGET calls answered with another's reply (shared reads).
+    pub shared: u64,
 }
 
 impl ToyShard {
@@ -574,6 +576,14 @@ impl Service for Toy {
                 };
             }
         }
+    }
+
+    fn shares(&self, _shard: &ToyShard, cmd: Cmd) -> bool {
+        cmd == Cmd::Mget
+    }
+
+    fn shared(&self, shard: &mut ToyShard, _cmd: Cmd, _reply: &[u8], calls: u64) {
+        shard.shared += calls;
     }
 
     fn serves_ahead(&self, cmd: Cmd) -> bool {
