@@ -1009,9 +1009,15 @@
 //! leader alone would have; when it is done, its reply answers the leader
 //! and every sharer, and the service counts each sharer's call as running
 //! it would have ([`Service::shared`]: command statistics, keyspace hits
-//! and misses). Until its group starts, a connection in one runs only the
-//! same command again (it shares too); any other command stays in its
-//! buffer (`ride_held`, as for riders) and runs in the next iteration.
+//! and misses). Until its group starts, a connection in one runs only a
+//! request that shares that group too; anything else, even the same
+//! command when it may not share (its connection owes a reply from
+//! before the group), stays in its buffer (`ride_held`, as for riders)
+//! and runs in a later iteration: run on its own, it could go ahead of
+//! the group's read, or make the connection wait for two transactions
+//! at once. When the leader's transaction keeps its connection from
+//! reading on until it has sent everything (`all_sent`), every sharer's
+//! connection waits with it, and is let go with it.
 //!
 //! **Why every sharer reads one moment of its own.** A sharer's request
 //! was read from its socket before this iteration began, and every part

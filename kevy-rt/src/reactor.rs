@@ -499,7 +499,7 @@ struct Reactor<S: Service> {
     /// Shared reads gathered in this iteration, started once its
     /// connections have run (crate doc, "Shared reads").
     shares: Vec<tx::ShareGroup<S>>,
-    /// The last shared read's number.
+    /// Shared reads gathered so far here (a group's id adds the shard).
     share_ids: u64,
     commands: u64,
     net_in: u64,
@@ -1020,6 +1020,9 @@ impl<S: Service> Reactor<S> {
     fn rides_along(&mut self, st: &ConnState<S>, args: Args<'_>) -> bool {
         if args.is_empty() || st.multi.is_some() {
             return false;
+        }
+        if st.ride == Some(tx::SHARING) {
+            return self.shares_along(st, args);
         }
         let Ok((_, route)) = self.svc.route(args, &st.client, self.n) else {
             return false;

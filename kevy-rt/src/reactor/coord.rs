@@ -114,9 +114,11 @@ pub(super) enum ToConn<S: Service> {
     },
     /// A shared read's transaction is done: `reply` (its own) answers
     /// each of `sharers`, whose calls of `cmd` the service counts
-    /// ([`Service::shared`]).
+    /// ([`Service::shared`]). `blocks`: they wait for it to read on, as
+    /// its own connection does.
     Shared {
         sharers: Vec<Sharer>,
+        blocks: bool,
         cmd: S::Cmd,
         reply: Vec<u8>,
     },
@@ -1670,6 +1672,15 @@ impl<S: Service> Coordinator<S> {
                 });
             }
             let op = tx.id as u32;
+            // A shared read's sharers wait as its own connection does.
+            if let Some((_, sharers)) = self.shared.iter().find(|(o, _)| *o == op) {
+                for s in sharers {
+                    self.out.push(ToConn::Unblock {
+                        conn: s.conn,
+                        gen: s.gen,
+                    });
+                }
+            }
             for r in tx.riders.iter().filter(|r| !r.gone) {
                 self.out.push(ToConn::RideSent {
                     conn: r.conn,
@@ -2835,6 +2846,7 @@ impl<S: Service> Coordinator<S> {
         v.extend_from_slice(&reply);
         self.out.push(ToConn::Shared {
             sharers,
+            blocks: tx.blocks,
             cmd: tx.steps[0].0,
             reply: v,
         });

@@ -318,25 +318,12 @@ impl<S: Service> Reactor<S> {
         {
             return false;
         }
-        let (db, resp3) = (st.client.db, st.client.resp3);
-        let found = self.shares.iter().position(|g| {
-            g.client.db == db && g.client.resp3 == resp3 && same_args(g.args.args(), args)
-        });
-        // Requests this connection is still owed, all of them of that group.
-        let owed_in = |gid: u64| {
-            let done = st.next_seq() - st.pending_count() as u64;
-            st.share.is_some_and(|(g, from)| g == gid && done >= from)
-        };
+        let found = self.share_group(st, args);
         let seq = st.next_seq();
         let gid = match found {
-            Some(i) => {
-                let g = &self.shares[i];
-                // Its own earlier commands must all have taken effect
-                // before the group reads: answered, or in the group.
-                if !(st.nothing_pending() || owed_in(g.id)) || g.sharers.len() >= SHARERS_CAP {
-                    return false;
-                }
-                let gid = g.id;
+            Some(Err(())) => return false,
+            Some(Ok(i)) => {
+                let gid = self.shares[i].id;
                 self.shares[i].sharers.push(Sharer {
                     conn: idx,
                     gen,
@@ -348,9 +335,12 @@ impl<S: Service> Reactor<S> {
                 if self.shares.len() >= SHARE_GROUPS {
                     return false;
                 }
+                // Unique across shards: a connection that moved here
+                // keeps the number of a group of its old home.
                 self.share_ids += 1;
+                let id = (self.share_ids << 16) | self.id as u64;
                 self.shares.push(ShareGroup {
-                    id: self.share_ids,
+                    id,
                     cmd,
                     route,
                     args: args.to_owned_args(),
@@ -360,10 +350,10 @@ impl<S: Service> Reactor<S> {
                     seq,
                     sharers: Vec::new(),
                 });
-                self.share_ids
+                id
             }
         };
-        if !owed_in(gid) {
+        if !owed_in(st, gid) {
             st.share = Some((gid, seq));
         }
         st.await_remote();
@@ -371,6 +361,30 @@ impl<S: Service> Reactor<S> {
         st.ride = Some(SHARING);
         super::coord::ride_key(args, &route, &mut st.ride_key);
         true
+    }
+
+    /// This iteration's group of the same read as `args` (same command,
+    /// arguments, database and protocol), if there is one: `Ok` with its
+    /// index when the connection may share it, `Err` when it may not (its
+    /// own earlier commands must all have taken effect before the group
+    /// reads: answered, or in the group; and the group has room).
+    fn share_group(&self, st: &ConnState<S>, args: Args<'_>) -> Option<Result<usize, ()>> {
+        let (db, resp3) = (st.client.db, st.client.resp3);
+        let i = self.shares.iter().position(|g| {
+            g.client.db == db && g.client.resp3 == resp3 && same_args(g.args.args(), args)
+        })?;
+        let g = &self.shares[i];
+        let may = (st.nothing_pending() || owed_in(st, g.id)) && g.sharers.len() < SHARERS_CAP;
+        Some(if may { Ok(i) } else { Err(()) })
+    }
+
+    /// Whether a connection whose request is in a shared read not yet
+    /// started may run `args` now: only when it shares that read too.
+    /// Anything else, even the same command run on its own, waits for the
+    /// read to start (it could otherwise go ahead of the read, or make the
+    /// connection wait for two transactions at once).
+    pub(super) fn shares_along(&self, st: &ConnState<S>, args: Args<'_>) -> bool {
+        matches!(self.share_group(st, args), Some(Ok(_)))
     }
 
     /// Starts this iteration's shared reads, each as its leader's
@@ -397,6 +411,9 @@ impl<S: Service> Reactor<S> {
                 // that span): over the whole keyspace, which is correct.
                 Draft::Inline { steps, .. } => self.coord.whole_exec(&g.client, steps, false),
             };
+            let conns: Vec<(u32, u32)> = std::iter::once((g.conn, g.gen))
+                .chain(g.sharers.iter().map(|s| (s.conn, s.gen)))
+                .collect();
             let (_, blocks) = self.coord.start_shared(
                 &mut self.ex,
                 &mut self.mesh,
@@ -406,9 +423,14 @@ impl<S: Service> Reactor<S> {
                 g.seq,
                 g.sharers,
             );
+            // Until it has sent everything, its connection reads nothing
+            // more (`all_sent`), and neither do its sharers': their next
+            // commands must not run before its parts.
             if blocks {
-                if let Some(c) = self.conn_at(g.conn, g.gen) {
-                    c.st.blocked = true;
+                for (conn, gen) in conns {
+                    if let Some(c) = self.conn_at(conn, gen) {
+                        c.st.blocked = true;
+                    }
                 }
             }
         }
@@ -936,11 +958,12 @@ impl<S: Service> Reactor<S> {
             }
             ToConn::Shared {
                 sharers,
+                blocks,
                 cmd,
                 reply,
             } => {
                 for s in &sharers {
-                    self.tx_answer(s.conn, s.gen, s.seq, false, false, &reply);
+                    self.tx_answer(s.conn, s.gen, s.seq, blocks, false, &reply);
                 }
                 self.svc
                     .shared(&mut self.ex.shard, cmd, &reply, sharers.len() as u64);
@@ -1073,11 +1096,18 @@ pub(super) struct ShareGroup<S: Service> {
 }
 
 /// `ConnState::ride` of a connection in a shared read not yet started.
-const SHARING: u32 = u32::MAX;
+pub(super) const SHARING: u32 = u32::MAX;
 /// The most requests that share one read.
 const SHARERS_CAP: usize = 4096;
 /// The most shared reads one iteration gathers.
 const SHARE_GROUPS: usize = 16;
+
+/// Whether every reply connection `st` is still owed is of shared read
+/// `gid`.
+fn owed_in<S: Service>(st: &ConnState<S>, gid: u64) -> bool {
+    let done = st.next_seq() - st.pending_count() as u64;
+    st.share.is_some_and(|(g, from)| g == gid && done >= from)
+}
 
 fn same_args(a: Args<'_>, b: Args<'_>) -> bool {
     a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x == y)

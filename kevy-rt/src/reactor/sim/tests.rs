@@ -890,7 +890,7 @@ fn pipelines_of_one_plan(n: usize, burst: bool) -> (usize, u64) {
     {
         let mut s = sim(n);
         let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
-        for round in 0..40u64 {
+        for round in 0..(if burst { 1000 } else { 40 }) {
             let mut rng = Rng::new(round * 11 + n as u64);
             // On the first and last shard; with three shards, every other
             // round also on the middle one (a plan of three entries).
@@ -967,7 +967,8 @@ fn pipelines_of_one_plan(n: usize, burst: bool) -> (usize, u64) {
                         assert_eq!(
                             Some(j),
                             *own_last,
-                            "client {i}: a read saw another than its last own value: {x}"
+                            "client {i} round {round}: a read saw another than its last own \
+                             value: {x}; replies {replies:?}"
                         );
                     }
                 }
