@@ -998,8 +998,10 @@
 //! says may share ([`Service::shares`]: MGET, while no `keymiss` event is
 //! configured), sent by a connection not in MULTI, not tracking keys, not
 //! riding a transaction, while no client is a MONITOR. In an iteration,
-//! the first such request with given arguments, database and protocol
-//! *leads* a group; later ones with the same (byte for byte) join it as
+//! such a request *leads* a group when the same read (arguments,
+//! database and protocol: a digest) is among the shard's last eight that
+//! could have (a read that does not repeat runs at once, as without
+//! groups); later ones with the same arguments, byte for byte, join it as
 //! *sharers*, up to 4,096 per group and 16 groups per iteration, if their
 //! connection owes no earlier reply or only replies of that group. A
 //! sharer takes a reply slot and nothing else.

@@ -501,6 +501,10 @@ struct Reactor<S: Service> {
     shares: Vec<tx::ShareGroup<S>>,
     /// Shared reads gathered so far here (a group's id adds the shard).
     share_ids: u64,
+    /// Digests of the latest reads that could have led a group: a read
+    /// leads one only when it repeats one of them.
+    recent_reads: [u64; tx::RECENT_READS],
+    recent_at: usize,
     commands: u64,
     net_in: u64,
     net_out: u64,
@@ -580,6 +584,8 @@ impl<S: Service> Reactor<S> {
             ride_scratch: Vec::new(),
             shares: Vec::new(),
             share_ids: 0,
+            recent_reads: [0; tx::RECENT_READS],
+            recent_at: 0,
             commands: 0,
             net_in: 0,
             net_out: 0,

@@ -332,7 +332,13 @@ impl<S: Service> Reactor<S> {
                 gid
             }
             None => {
-                if self.shares.len() >= SHARE_GROUPS {
+                // Only a read seen a moment ago leads a group: one that is
+                // not repeated (MGET of other keys each time) runs at once,
+                // as if there were no groups, and its connection reads on.
+                let h = read_digest(st, args);
+                if self.shares.len() >= SHARE_GROUPS || !self.recent_reads.contains(&h) {
+                    self.recent_reads[self.recent_at % RECENT_READS] = h;
+                    self.recent_at = self.recent_at.wrapping_add(1);
                     return false;
                 }
                 // Unique across shards: a connection that moved here
@@ -1101,6 +1107,22 @@ pub(super) const SHARING: u32 = u32::MAX;
 const SHARERS_CAP: usize = 4096;
 /// The most shared reads one iteration gathers.
 const SHARE_GROUPS: usize = 16;
+/// How many recent reads' digests a shard keeps to tell a repeated read.
+pub(super) const RECENT_READS: usize = 8;
+
+/// A digest of a read's arguments, database and protocol (FNV-1a): what
+/// a repeated read has in common with its earlier self.
+fn read_digest<S: Service>(st: &ConnState<S>, args: Args<'_>) -> u64 {
+    let mut h: u64 =
+        0xcbf2_9ce4_8422_2325 ^ (u64::from(st.client.db) << 1) ^ u64::from(st.client.resp3);
+    for a in args.iter() {
+        for &b in a {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
 
 /// Whether every reply connection `st` is still owed is of shared read
 /// `gid`.
