@@ -293,10 +293,11 @@ impl<S: Service> Reactor<S> {
 
     /// A read over shards that other connections may be sending too (crate
     /// doc, "Shared reads"): it takes the reply of this iteration's read
-    /// of the same command, or leads a new one, which starts once the
-    /// iteration's connections have run ([`Self::start_shares`]). Until
-    /// then the connection runs only the same command again. False when
-    /// it runs on its own.
+    /// of the same command, or leads a new one when it repeats a recent
+    /// read, which starts once the iteration's connections have run
+    /// ([`Self::start_shares`]). Until then the connection runs only
+    /// requests that share it too ([`Self::shares_along`]). False when it
+    /// runs on its own.
     fn share(
         &mut self,
         idx: u32,
