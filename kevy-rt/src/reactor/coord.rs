@@ -615,8 +615,6 @@ pub(super) struct Coordinator<S: Service> {
     /// Shared reads in flight: each transaction with the requests that
     /// take its reply.
     shared: Vec<(u32, Vec<Sharer>)>,
-    /// The sharers of the transaction [`Self::start`] starts next.
-    next_sharers: Vec<Sharer>,
     /// Commands that rode a transaction so far (tests look at it).
     #[cfg(test)]
     pub rode: usize,
@@ -668,7 +666,6 @@ impl<S: Service> Coordinator<S> {
             joined: 0,
             riding: Vec::new(),
             shared: Vec::new(),
-            next_sharers: Vec::new(),
             #[cfg(test)]
             rode: 0,
             peak: 0,
@@ -1108,10 +1105,6 @@ impl<S: Service> Coordinator<S> {
                 (self.txs.len() - 1) as u32
             }
         };
-        if !self.next_sharers.is_empty() {
-            self.shared
-                .push((op, std::mem::take(&mut self.next_sharers)));
-        }
         let live = self.txs.len() - self.free.len();
         if live > self.peak {
             self.peak = live;
@@ -1164,20 +1157,12 @@ impl<S: Service> Coordinator<S> {
         (op, blocks)
     }
 
-    /// [`Self::start`] of a shared read: `sharers` take its reply too.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_shared(
-        &mut self,
-        ex: &mut Executor<S>,
-        wire: &mut impl Wire<S>,
-        plan: Plan<S>,
-        conn: u32,
-        gen: u32,
-        seq: u64,
-        sharers: Vec<Sharer>,
-    ) -> (u32, bool) {
-        self.next_sharers = sharers;
-        self.start(ex, wire, plan, conn, gen, seq)
+    /// `sharers` take the reply of shared read `op`, just started. Its
+    /// keys span shards, so it waits for another shard's answer: it
+    /// cannot have finished inside [`Self::start`].
+    pub fn add_sharers(&mut self, op: u32, sharers: Vec<Sharer>) {
+        debug_assert!(self.txs.get(op as usize).is_some_and(Option::is_some));
+        self.shared.push((op, sharers));
     }
 
     /// Whether some transaction takes riders now.

@@ -400,9 +400,9 @@ impl<S: Service> Reactor<S> {
     pub(super) fn start_shares(&mut self) {
         let mut groups = std::mem::take(&mut self.shares);
         for g in groups.drain(..) {
-            self.release_share(g.conn, g.gen);
+            self.end_ride(g.conn, g.gen, SHARING);
             for s in &g.sharers {
-                self.release_share(s.conn, s.gen);
+                self.end_ride(s.conn, s.gen, SHARING);
             }
             let draft = self.coord.draft_routed(
                 &mut self.ex,
@@ -418,28 +418,21 @@ impl<S: Service> Reactor<S> {
                 // that span): over the whole keyspace, which is correct.
                 Draft::Inline { steps, .. } => self.coord.whole_exec(&g.client, steps, false),
             };
-            let conns: Vec<(u32, u32)> = std::iter::once((g.conn, g.gen))
-                .chain(g.sharers.iter().map(|s| (s.conn, s.gen)))
-                .collect();
-            let (_, blocks) = self.coord.start_shared(
-                &mut self.ex,
-                &mut self.mesh,
-                plan,
-                g.conn,
-                g.gen,
-                g.seq,
-                g.sharers,
-            );
+            let (op, blocks) =
+                self.coord
+                    .start(&mut self.ex, &mut self.mesh, plan, g.conn, g.gen, g.seq);
             // Until it has sent everything, its connection reads nothing
             // more (`all_sent`), and neither do its sharers': their next
             // commands must not run before its parts.
             if blocks {
-                for (conn, gen) in conns {
+                let conns = std::iter::once((g.conn, g.gen));
+                for (conn, gen) in conns.chain(g.sharers.iter().map(|s| (s.conn, s.gen))) {
                     if let Some(c) = self.conn_at(conn, gen) {
                         c.st.blocked = true;
                     }
                 }
             }
+            self.coord.add_sharers(op, g.sharers);
         }
         if self.shares.is_empty() {
             self.shares = groups;
@@ -447,22 +440,21 @@ impl<S: Service> Reactor<S> {
         self.pump();
     }
 
-    /// A connection of a shared read that started may run its other
-    /// commands.
-    fn release_share(&mut self, conn: u32, gen: u32) {
+    /// What a connection's request rides (transaction `ride`, or
+    /// [`SHARING`] a shared read) has started or sent everything: the
+    /// connection may run its other commands.
+    fn end_ride(&mut self, conn: u32, gen: u32, ride: u32) {
         let Some(c) = self.conn_at(conn, gen) else {
             return;
         };
-        if c.st.ride != Some(SHARING) {
+        if c.st.ride != Some(ride) {
             return;
         }
         c.st.ride = None;
-        if c.st.ride_held {
-            c.st.ride_held = false;
-            if !c.in_ready {
-                c.in_ready = true;
-                self.ready.push(conn);
-            }
+        c.st.ride_held = false;
+        if !c.in_ready {
+            c.in_ready = true;
+            self.ready.push(conn);
         }
     }
 
@@ -883,18 +875,7 @@ impl<S: Service> Reactor<S> {
                     }
                 }
             }
-            ToConn::RideSent { conn, gen, op } => {
-                if let Some(c) = self.conn_at(conn, gen) {
-                    if c.st.ride == Some(op) {
-                        c.st.ride = None;
-                        c.st.ride_held = false;
-                        if !c.in_ready {
-                            c.in_ready = true;
-                            self.ready.push(conn);
-                        }
-                    }
-                }
-            }
+            ToConn::RideSent { conn, gen, op } => self.end_ride(conn, gen, op),
             ToConn::ConnCmd { op } if self.coord.pubsub_step(op).is_some() => self.tx_pubsub(op),
             ToConn::ConnCmd { op } => {
                 let mut v = Vec::new();
