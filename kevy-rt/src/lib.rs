@@ -577,7 +577,12 @@
 //! service's inverse of the pop ([`Service::put_back`]: LPUSH or RPUSH at
 //! the end it came from, ZADD NX with its score) as a write of that
 //! client's: logged, WATCH and tracking told, keyspace events made, the
-//! key's next waiter served. The log thus replays the pop and the push,
+//! key's next waiter served. In the lock table it is the server's write,
+//! not one of the client's commands, so it waits for every transaction
+//! that holds the key, the client's own too: the client's next pop may be
+//! a transaction over keys of several shards working on a copy of the
+//! key, whose write-back replaces the key the element would have gone
+//! back into. The log thus replays the pop and the push,
 //! and the element is never served twice nor lost; what differs from
 //! Redis is a moment in which the key lacks it (README). Any other
 //! waiter of another shard is confirmed first: the owner

@@ -61,6 +61,12 @@ pub(crate) struct Claim {
     pub via: u32,
 }
 
+/// The client a put-back claims as (`Executor::put_back`): the element a
+/// shard served ahead to a client that no longer waits goes back as the
+/// server's write, which no connection's locks let through. No
+/// connection has this id (they count up from 1).
+pub(crate) const PUT_BACK: u64 = (1 << 56) - 1;
+
 /// Who a claim belongs to in the lock table: its connection, through the
 /// shard it came from. A connection's own locks do not stop its commands
 /// (below) because those travel one path, in order, from its home; a

@@ -7,6 +7,7 @@ use super::executor::{Executor, Local, Wire};
 use super::Reactor;
 use crate::conn::{ConnState, Waiting};
 use crate::exec;
+use crate::lock::PUT_BACK;
 use crate::msg::{Dest, Req, Resp, Wakened};
 use crate::service::{ClientCtx, Route, Service};
 use crate::slot::shard_of;
@@ -516,8 +517,17 @@ impl<S: Service> Executor<S> {
         let Ok((cmd, _)) = self.svc.route(undo.args(), &ctx, self.n) else {
             return;
         };
-        if self.locks.active() && self.defer_if_locked(None, NOWHERE, cmd, ctx, undo.args()) {
-            return;
+        if self.locks.active() {
+            // The server's write, not one of the client's commands: it
+            // waits for every transaction holding the key, the client's
+            // own included. That one may be working on a copy of the key
+            // (the client's next pop, over keys of several shards), and
+            // its write-back would replace a key the element went into.
+            let mut claim = self.claim_for(&ctx, undo.args());
+            claim.client = PUT_BACK;
+            if self.defer_claim(claim, None, NOWHERE, cmd, ctx, undo.args()) {
+                return;
+            }
         }
         let mut out = std::mem::take(&mut self.local_data);
         let start = out.len();

@@ -213,6 +213,20 @@ impl<S: Service> Executor<S> {
     ) -> bool {
         let keys = self.locks.keys_vec();
         let claim = self.claim_with(keys, &client, args);
+        self.defer_claim(claim, to, dest, cmd, client, args)
+    }
+
+    /// [`Self::defer_if_locked`] with the claim made: what a command
+    /// touches, under the lock-table identity it waits as.
+    pub(super) fn defer_claim(
+        &mut self,
+        claim: Claim,
+        to: Option<usize>,
+        dest: Dest,
+        cmd: S::Cmd,
+        client: ClientCtx,
+        args: Args<'_>,
+    ) -> bool {
         if self.locks.may_go(&claim) {
             self.locks.recycle(claim.keys);
             return false;

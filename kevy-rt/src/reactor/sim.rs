@@ -293,6 +293,21 @@ impl<S: Service> Sim<S> {
         r.publish_stats();
     }
 
+    /// One iteration of shard `s` whose messages stay with it, as when
+    /// its thread loses its core between running its commands and pushing
+    /// what they send: they leave at [`Self::release`], ahead of what its
+    /// next step sends.
+    pub fn step_holding(&mut self, s: usize) {
+        self.shards[s].mesh.hold = true;
+        self.step(s);
+    }
+
+    /// Pushes what shard `s` held since [`Self::step_holding`].
+    pub fn release(&mut self, s: usize) {
+        self.shards[s].mesh.hold = false;
+        self.shards[s].mesh.flush();
+    }
+
     /// Whether shard `s` has nothing to do until something arrives.
     pub fn quiet(&self, s: usize) -> bool {
         let r = &self.shards[s];

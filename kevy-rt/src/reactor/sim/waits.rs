@@ -457,6 +457,7 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                         }
                     }
                 };
+            let mut held: Option<usize> = None;
             for _ in 0..500 {
                 match rng.below(24) {
                     0..=3 => {
@@ -502,9 +503,23 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                     }
                     _ => {}
                 }
+                // Now and then a shard loses its core between running its
+                // commands and sending what they send: that goes out when
+                // it runs again.
                 let sh = rng.below(n);
-                s.step(sh);
+                if held.take_if(|h| *h == sh).is_some() {
+                    s.release(sh);
+                }
+                if held.is_none() && rng.below(8) == 0 {
+                    s.step_holding(sh);
+                    held = Some(sh);
+                } else {
+                    s.step(sh);
+                }
                 collect(&mut s, &mut ws, &mut read);
+            }
+            if let Some(h) = held {
+                s.release(h);
             }
             // The waits left end by their timeouts or a push.
             settle(&mut s, &mut rng);
@@ -530,4 +545,52 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
             assert_eq!(waiting(&s), 0, "n {n} round {round}: parked after all left");
         }
     }
+}
+
+/// An element served ahead to a client that timed out meanwhile goes back
+/// to its key (`PutBack`) while that client's next pop, over both shards,
+/// holds the key and works on a copy of it: the element must go back
+/// after the copy's write-back, not into the key the write-back then
+/// replaces. (The key's shard loses its core between serving the element
+/// and sending it, long enough for the client to read its timeout and pop
+/// again; the churn test over real sockets lost an element this way.)
+#[test]
+fn an_element_put_back_under_its_clients_own_copy_is_not_overwritten() {
+    let n = 2;
+    let (a, b) = (key_on("a", 1, n), key_on("b", 0, n));
+    let mut s = Sim::new(Arc::new(Toy), n);
+    let (w, p) = (s.connect(0), s.connect(1));
+    s.send(w, &[&["QPOP", &a, "3"]]);
+    s.step(0); // to a's shard
+    s.step(1); // parked there
+               // A push serves the first element ahead to the parked wait; what a's
+               // shard sends stays with it for now.
+    s.send(p, &[&["PUSH", &a, "e0", "e1"]]);
+    s.step_holding(1);
+    // The wait times out at its home, which withdraws it.
+    let mut waited = 0;
+    while s.replies(w) != ["nil"] {
+        s.step(0);
+        waited += 1;
+        assert!(waited < 10, "the wait times out");
+    }
+    // The client pops again, over both keys: a transaction by copy.
+    s.send(w, &[&["QPOP", &a, &b, "0"]]);
+    s.step(0); // locks b, asks a's shard for a's lock and a copy
+    s.release(1); // the served element reaches the home
+    s.step(1); // the withdrawal; a's lock, and the copy
+    s.step(0); // the element goes back; the copy's pop is written back
+    s.settle();
+    let mut held: Vec<String> = s
+        .replies(w)
+        .iter()
+        .map(|r| {
+            let inner = r.trim_start_matches('[').trim_end_matches(']');
+            inner.split_once(',').expect("[key,element]").1.to_string()
+        })
+        .collect();
+    held.extend(list(&s, &a));
+    held.sort();
+    assert_eq!(held, ["e0", "e1"], "each element read once or left");
+    assert!(s.locks_idle());
 }
