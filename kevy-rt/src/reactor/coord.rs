@@ -245,16 +245,6 @@ impl<S: Service> Plan<S> {
     pub fn is_split(&self) -> bool {
         self.split.is_some()
     }
-
-    /// Writes what a connection's next command must match to ride along
-    /// with this one ([`ride_key`]); false when it is not one command.
-    pub fn ride_key(&self, out: &mut Vec<u8>) -> bool {
-        let [(_, args, Ok(route))] = &self.steps[..] else {
-            return false;
-        };
-        ride_key(args.args(), route, out);
-        true
-    }
 }
 
 /// A command to run again as a whole-keyspace transaction (`ToConn::Rerun`).
@@ -1186,18 +1176,20 @@ impl<S: Service> Coordinator<S> {
     /// owes no reply the ridden transaction may overtake. Returns the
     /// ridden transaction's slot (until that transaction's requests are on
     /// their way, the connection runs only the same command on the same
-    /// keys: `ToConn::RideSent`). The plan back when it cannot ride.
+    /// keys: `ToConn::RideSent`, and `ride_key` is what they must match).
+    /// The plan back when it cannot ride; the ride key is written only
+    /// when it does, so a split command that finds nothing to ride pays
+    /// nothing for it.
     #[allow(clippy::result_large_err, clippy::too_many_arguments)]
     pub fn ride(
         &mut self,
         ex: &mut Executor<S>,
         wire: &mut impl Wire<S>,
         plan: Plan<S>,
-        conn: u32,
-        gen: u32,
-        seq: u64,
+        (conn, gen, seq): (u32, u32, u64),
         done: u64,
         chain: &mut Option<crate::conn::Chain>,
+        ride_key_out: &mut Vec<u8>,
     ) -> Result<u32, Plan<S>> {
         if self.riding.is_empty()
             || plan.split.is_none()
@@ -1232,6 +1224,7 @@ impl<S: Service> Coordinator<S> {
         let Some(mut tx) = self.txs.get_mut(op as usize).and_then(Option::take) else {
             return Err(plan);
         };
+        ride_key(args.args(), route, ride_key_out);
         let Plan {
             client,
             mut steps,

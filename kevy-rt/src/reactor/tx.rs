@@ -535,16 +535,15 @@ impl<S: Service> Reactor<S> {
         // A split command on keys a transaction waits for rides it (crate
         // doc, "Riders"). The connection reads on: until that transaction
         // sent everything, only the same command on the same keys runs.
-        let plan = if plan.is_split() && self.coord.can_ride() && plan.ride_key(&mut st.ride_key) {
+        let plan = if plan.is_split() && self.coord.can_ride() {
             match self.coord.ride(
                 &mut self.ex,
                 &mut self.mesh,
                 plan,
-                idx,
-                gen,
-                seq,
+                (idx, gen, seq),
                 done,
                 &mut st.chain,
+                &mut st.ride_key,
             ) {
                 Ok(op) => {
                     st.ride = Some(op);

@@ -221,11 +221,10 @@ impl H {
             &mut self.ex,
             &mut self.rings,
             plan,
-            conn,
-            GEN,
-            seq,
+            (conn, GEN, seq),
             done,
             chain,
+            &mut Vec::new(),
         ) {
             Ok(op) => return (op, true),
             Err(plan) => plan,
