@@ -7,7 +7,12 @@
 //! iteration (`step`), so each interleaving of the shards' iterations is
 //! one choice of steps, replayed exactly. A shard's iteration is the loop's
 //! own non-blocking part (`Reactor::turn`, then the output flush), so the
-//! order of work inside it is the production order.
+//! order of work inside it is the production order. A step may also keep
+//! the messages it sends until its shard's next step (`step_holding`, or
+//! at random with `hold_now_and_then`): a thread that loses its core
+//! between running its commands and pushing their messages lets its peers
+//! run several iterations meanwhile, and what it sent reaches them behind
+//! what they did then.
 //!
 //! Connections are accepted for real (a loopback `TcpStream` per client,
 //! since a connection owns a socket), but their bytes bypass the socket:
@@ -57,6 +62,10 @@ pub(super) struct Sim<S: Service> {
     now_us: u64,
     /// Steps taken so far.
     pub steps: usize,
+    /// When set, a step now and then keeps its messages until the shard's
+    /// next step ([`Self::step_holding`]), drawn from this generator.
+    holds: Option<Rng>,
+    held: Vec<bool>,
 }
 
 impl<S: Service> Sim<S> {
@@ -100,6 +109,8 @@ impl<S: Service> Sim<S> {
             clients: Vec::new(),
             now_us: 1_000_000,
             steps: 0,
+            holds: None,
+            held: vec![false; n],
         }
     }
 
@@ -257,8 +268,30 @@ impl<S: Service> Sim<S> {
         }
     }
 
-    /// One iteration of shard `s`, without waiting for events.
+    /// Makes one step in `one_in` keep its messages until its shard's next
+    /// step, at random from `seed`: shards that lose their core between
+    /// running commands and sending what they send, in every test that
+    /// steps shards at random.
+    pub fn hold_now_and_then(&mut self, seed: u64) {
+        self.holds = Some(Rng::new(seed));
+    }
+
+    /// One iteration of shard `s`, without waiting for events. What the
+    /// shard held from its last step leaves first.
     pub fn step(&mut self, s: usize) {
+        if std::mem::take(&mut self.held[s]) {
+            self.release(s);
+        }
+        if let Some(rng) = self.holds.as_mut() {
+            if rng.below(8) == 0 {
+                self.shards[s].mesh.hold = true;
+                self.held[s] = true;
+            }
+        }
+        self.step_inner(s);
+    }
+
+    fn step_inner(&mut self, s: usize) {
         self.steps += 1;
         self.now_us += 1_000;
         let r = &mut self.shards[s];
@@ -298,12 +331,17 @@ impl<S: Service> Sim<S> {
     /// what they send: they leave at [`Self::release`], ahead of what its
     /// next step sends.
     pub fn step_holding(&mut self, s: usize) {
+        if std::mem::take(&mut self.held[s]) {
+            self.release(s);
+        }
         self.shards[s].mesh.hold = true;
-        self.step(s);
+        self.held[s] = true;
+        self.step_inner(s);
     }
 
     /// Pushes what shard `s` held since [`Self::step_holding`].
     pub fn release(&mut self, s: usize) {
+        self.held[s] = false;
         self.shards[s].mesh.hold = false;
         self.shards[s].mesh.flush();
     }

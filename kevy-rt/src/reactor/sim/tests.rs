@@ -109,6 +109,7 @@ fn mset_mget_round(
         i += 1;
     }
     let mut rng = Rng::new(round as u64);
+    s.hold_now_and_then(round as u64);
     settle_within(s, &mut rng, 200);
     assert_eq!(s.replies(w), ["OK"]);
     let got = s.replies(r);
@@ -168,6 +169,7 @@ fn mget_sees_all_or_none_of_a_cross_shard_mset_three_shards_random() {
     let (mut saw_all, mut saw_none) = (0, 0);
     for seed in 0..3000u64 {
         let mut rng = Rng::new(seed);
+        s.hold_now_and_then(seed);
         let w = clients[rng.below(3)];
         let r = clients[(w + 1 + rng.below(2)) % 3];
         let reader_at = rng.below(8);
@@ -198,6 +200,7 @@ fn dbsize_sees_all_or_none_of_a_cross_shard_mset() {
     let mut before = 0;
     for seed in 0..1000u64 {
         let mut rng = Rng::new(seed);
+        s.hold_now_and_then(seed);
         let keys: Vec<String> = (0..3)
             .map(|sh| key_on(&format!("d{seed}"), sh, 3))
             .collect();
@@ -318,6 +321,7 @@ fn watch_sees_a_write_from_another_shard() {
     let cb = [s.connect(0), s.connect(1)];
     for seed in 0..600u64 {
         let mut rng = Rng::new(seed);
+        s.hold_now_and_then(seed);
         let a = ca[rng.below(2)];
         let b = cb[rng.below(2)];
         let tag = format!("w{seed}");
@@ -400,6 +404,7 @@ fn rename_by_copy_moves_atomically_and_the_connection_sees_it() {
                 for seed in 0..40u64 {
                     count += 1;
                     let mut rng = Rng::new(seed * 31 + count);
+                    s.hold_now_and_then(seed * 31 + count);
                     let r = cr[rng.below(n)];
                     let src = key_on(&format!("src{count}"), src_shard, n);
                     let dst = key_on(&format!("dst{count}"), dst_shard, n);
@@ -453,6 +458,7 @@ fn keys_found_while_reading_are_read_atomically_across_rounds() {
         for seed in 0..12u64 {
             round += 1;
             let mut rng = Rng::new(round);
+            s.hold_now_and_then(round);
             let (c, w) = (conns[rng.below(2 * n)], conns[rng.below(2 * n)]);
             let w = if w == c { s.connect(rng.below(n)) } else { w };
             let p = key_on(&format!("p{round}"), ps, n);
@@ -550,6 +556,7 @@ fn readers_and_a_writer_interleave_serializably() {
     let c: Vec<usize> = (0..6).map(|i| s.connect(i % 2)).collect();
     for seed in 0..1500u64 {
         let mut rng = Rng::new(seed);
+        s.hold_now_and_then(seed);
         let r1 = c[rng.below(2)];
         let r2 = c[2 + rng.below(2)];
         let w = c[4 + rng.below(2)];
@@ -599,6 +606,7 @@ fn a_connection_closed_mid_transaction_leaves_no_locks() {
         let mut rng = Rng::new(seed);
         let which = rng.below(2);
         let s = &mut sims[which];
+        s.hold_now_and_then(seed);
         let n = s.n();
         // A new connection each round: this one does not survive it.
         let a = s.connect(rng.below(n));
@@ -673,6 +681,7 @@ fn pipelined_transactions_of_one_connection_keep_order() {
         let mut rng = Rng::new(seed);
         let which = rng.below(2);
         let s = &mut sims[which];
+        s.hold_now_and_then(seed);
         let n = s.n();
         let a = clients[which][2 * rng.below(n)];
         let r = clients[which][2 * rng.below(n) + 1];
@@ -740,6 +749,7 @@ fn groups_of_commands_by_copy_stay_atomic_in_random_interleavings() {
         let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
         for round in 0..40u64 {
             let mut rng = Rng::new(round * 7 + n as u64);
+            s.hold_now_and_then(round * 7 + n as u64);
             let a = key_on(&format!("ga{round}"), 0, n);
             let b = key_on(&format!("gb{round}"), n - 1, n);
             let c = key_on(&format!("gc{round}"), 1, n);
@@ -892,6 +902,7 @@ fn pipelines_of_one_plan(n: usize, burst: bool) -> (usize, u64) {
         let clients: Vec<usize> = (0..4 * n).map(|i| s.connect(i % n)).collect();
         for round in 0..(if burst { 1000 } else { 40 }) {
             let mut rng = Rng::new(round * 11 + n as u64);
+            s.hold_now_and_then(round * 11 + n as u64);
             // On the first and last shard; with three shards, every other
             // round also on the middle one (a plan of three entries).
             let mut keys = vec![key_on(&format!("ra{round}"), 0, n)];

@@ -172,6 +172,7 @@ fn clients_gone_at_any_step_lose_nothing_and_take_nothing_twice() {
             // A fresh server per round: clients come and go by the dozen.
             let mut s = Sim::new(Arc::new(Toy), n);
             let mut rng = Rng::new(1000 * n as u64 + round);
+            s.hold_now_and_then(1000 * n as u64 + round);
             let a = rng.below(n);
             let src = key_on(&format!("s{round}"), a, n);
             // Waiters, each with its own destination on any shard.
@@ -256,6 +257,7 @@ fn pops_on_two_shards_lose_no_element_and_no_wake_up() {
         for round in 0..400u64 {
             let mut s = Sim::new(Arc::new(Toy), n);
             let mut rng = Rng::new(5000 * n as u64 + round);
+            s.hold_now_and_then(5000 * n as u64 + round);
             let x = rng.below(n);
             let a = key_on(&format!("a{round}"), x, n);
             let b = key_on(&format!("b{round}"), (x + 1 + rng.below(n - 1)) % n, n);
@@ -457,7 +459,10 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                         }
                     }
                 };
-            let mut held: Option<usize> = None;
+            // Now and then a shard loses its core between running its
+            // commands and sending what they send: that goes out when it
+            // runs again.
+            s.hold_now_and_then(round);
             for _ in 0..500 {
                 match rng.below(24) {
                     0..=3 => {
@@ -503,23 +508,9 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                     }
                     _ => {}
                 }
-                // Now and then a shard loses its core between running its
-                // commands and sending what they send: that goes out when
-                // it runs again.
                 let sh = rng.below(n);
-                if held.take_if(|h| *h == sh).is_some() {
-                    s.release(sh);
-                }
-                if held.is_none() && rng.below(8) == 0 {
-                    s.step_holding(sh);
-                    held = Some(sh);
-                } else {
-                    s.step(sh);
-                }
+                s.step(sh);
                 collect(&mut s, &mut ws, &mut read);
-            }
-            if let Some(h) = held {
-                s.release(h);
             }
             // The waits left end by their timeouts or a push.
             settle(&mut s, &mut rng);
