@@ -1521,7 +1521,7 @@ impl<S: Service> Reactor<S> {
                 let error = self.tx_control(idx, gen, st, op, args);
                 self.svc.ran_in_runtime(&mut self.ex.shard, cmd, error);
             }
-            Route::Shard(s) => self.single(s % self.n, idx, gen, st, cmd, args),
+            Route::Shard(s) => self.single(s % self.n, idx, gen, st, (cmd, route), args),
             Route::Keys {
                 first,
                 last,
@@ -1563,7 +1563,7 @@ impl<S: Service> Reactor<S> {
                     let shards = (seen <= ROUTED_SHARDS).then(|| &shards[..seen]);
                     self.start_tx_routed(idx, gen, st, cmd, route, args, shards);
                 } else {
-                    self.single(target.unwrap_or(self.id), idx, gen, st, cmd, args);
+                    self.single(target.unwrap_or(self.id), idx, gen, st, (cmd, route), args);
                 }
             }
             // The whole keyspace (KEYS, DBSIZE, FLUSHALL, RANDOMKEY, …): one
@@ -1571,7 +1571,7 @@ impl<S: Service> Reactor<S> {
             Route::All(_) if self.n > 1 => {
                 self.start_tx_routed(idx, gen, st, cmd, route, args, None)
             }
-            Route::All(_) => self.single(self.id, idx, gen, st, cmd, args),
+            Route::All(_) => self.single(self.id, idx, gen, st, (cmd, route), args),
         }
     }
 
@@ -1584,7 +1584,7 @@ impl<S: Service> Reactor<S> {
         idx: u32,
         gen: u32,
         st: &mut ConnState<S>,
-        cmd: S::Cmd,
+        (cmd, route): (S::Cmd, Route),
         args: Args<'_>,
     ) {
         let dest = Dest {
@@ -1596,7 +1596,11 @@ impl<S: Service> Reactor<S> {
         if s != self.id {
             return self.single_remote(s, dest, st, cmd, args);
         }
-        if self.ex.locks.active() && self.ex.defer_if_locked(None, dest, cmd, st.client, args) {
+        if self.ex.locks.active()
+            && self
+                .ex
+                .defer_if_locked(None, dest, (cmd, Some(route)), st.client, args)
+        {
             st.await_local();
             self.hold_if_reaching(st, dest, cmd);
             return;
@@ -1784,7 +1788,9 @@ impl<S: Service> Reactor<S> {
                 } => {
                     let args = b.args_at(first, n);
                     if self.ex.locks.active()
-                        && self.ex.defer_if_locked(Some(peer), dest, cmd, client, args)
+                        && self
+                            .ex
+                            .defer_if_locked(Some(peer), dest, (cmd, None), client, args)
                     {
                         continue;
                     }

@@ -202,17 +202,39 @@ impl<S: Service> Executor<S> {
 
     /// Queues a command whose keys are held or waited for, to run once they
     /// are free; false (and nothing queued) when it may run now. Only asked
-    /// while the lock table is active.
+    /// while the lock table is active, and only of a command that routing
+    /// sent here whole: every key it names lives on this shard. `route` is
+    /// its route when the caller has it (else it is found again).
     pub fn defer_if_locked(
         &mut self,
         to: Option<usize>,
         dest: Dest,
-        cmd: S::Cmd,
+        (cmd, route): (S::Cmd, Option<Route>),
         client: ClientCtx,
         args: Args<'_>,
     ) -> bool {
-        let keys = self.locks.keys_vec();
-        let claim = self.claim_with(keys, &client, args);
+        let route = match route {
+            Some(r) => r,
+            None => match self.svc.route(args, &client, self.n) {
+                Ok((_, r)) => r,
+                Err(_) => Route::Conn,
+            },
+        };
+        let mut claim = Claim {
+            client: client.id,
+            via: client.home,
+            keys: self.locks.keys_vec(),
+            read: self.svc.reads_only(cmd),
+            ..Claim::default()
+        };
+        match route {
+            Route::Keys { .. } => claim.keys.extend(route.keys(args).map(|k| {
+                debug_assert_eq!(shard_of(k, self.n), self.id, "a key of another shard");
+                key_id(k)
+            })),
+            Route::All(_) | Route::Shard(_) => claim.whole = true,
+            Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
+        }
         self.defer_claim(claim, to, dest, cmd, client, args)
     }
 
