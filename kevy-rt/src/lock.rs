@@ -65,7 +65,13 @@ pub(crate) struct Claim {
 /// shard served ahead to a client that no longer waits goes back as the
 /// server's write, which no connection's locks let through. No
 /// connection has this id (they count up from 1).
-pub(crate) const PUT_BACK: u64 = (1 << 56) - 1;
+pub(crate) const PUT_BACK: u64 = CLIENT_LIMIT - 1;
+
+/// Client ids stay below this in the lock table, which keeps the shard
+/// an owner came through in the bits above ([`owner`]): 2^48 ids leave 16
+/// bits, room for every shard count `--shards` accepts (up to 1024). No
+/// server opens 2^48 connections in its life.
+const CLIENT_LIMIT: u64 = 1 << 48;
 
 /// Who a claim belongs to in the lock table: its connection, through the
 /// shard it came from. A connection's own locks do not stop its commands
@@ -75,8 +81,9 @@ pub(crate) const PUT_BACK: u64 = (1 << 56) - 1;
 /// write-back and unlock of its last transaction, already answered), so
 /// they wait for those locks like anyone else's.
 pub(crate) fn owner(client: u64, via: u32) -> u64 {
-    debug_assert!(client < 1 << 56, "client ids stay below 2^56");
-    (u64::from(via) << 56) | client
+    debug_assert!(client < CLIENT_LIMIT, "client ids stay below 2^48");
+    debug_assert!(via < 1 << 16, "shards stay below 2^16");
+    (u64::from(via) << 48) | client
 }
 
 impl Claim {
@@ -690,6 +697,12 @@ mod tests {
         };
         assert!(!l.may_go(&moved), "its own, from a shard it moved to");
         assert!(!l.may_go(&claim(200, &["a"])), "another connection's");
+        // Past the 256th shard too (`--shards` goes up to 1024).
+        let far = Claim {
+            via: 256,
+            ..claim(100, &["a"])
+        };
+        assert!(!l.may_go(&far), "its own, from shard 256");
         l.release(1);
         assert!(l.may_go(&moved));
     }
