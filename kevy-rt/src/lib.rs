@@ -9,9 +9,17 @@
 //!   address (the kernel spreads new connections over the listeners), and
 //!   every connection it accepted — the connection's *home*;
 //! - its part of the keyspace (`Service::Shard`): the keys whose Redis
-//!   Cluster hash slot maps to it (`slot % N`, see [`slot`](fn@slot));
+//!   Cluster hash slot ([`slot`](fn@slot)) the slot map gives it;
 //! - one producer end of each ring it sends on and one consumer end of each
 //!   ring it receives on.
+//!
+//! The slot map ([`SlotMap`]) says which shard owns each of the 16,384
+//! hash slots. It is data, one map every shard reads, not a formula: the
+//! service provides it ([`Service::slots`]), because its files on disk hold
+//! each shard's keys in that layout and its loaders place keys by it, and
+//! the Cluster protocol will report it and moving slots between shards
+//! will change it. Today slot `s` lives on shard `s % N`, and the map does
+//! not change while the server runs.
 //!
 //! What is shared: the [`Service`] (read-only: the command table), the
 //! [`Stats`] counters (each shard writes only its own padded slot), and the
@@ -1422,5 +1430,5 @@ pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
     PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
 };
-pub use slot::{shard_of, slot};
+pub use slot::{shard_of, slot, SlotMap};
 pub use stats::{ShardStats, Stats};

@@ -8,7 +8,7 @@ use crate::limits::{Limits, LimitsCopy};
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
 use crate::service::{key_range, ConnAction, Refused, ReplyMode, Route, Service, TxOp};
-use crate::slot::shard_of;
+use crate::slot::SlotMap;
 use crate::stats::{ShardStats, Stats};
 use accept::Admit;
 pub use balance::note_redirect;
@@ -223,6 +223,8 @@ impl Bound {
             pause_all: AtomicBool::new(false),
         });
         let next_client_id = Arc::new(AtomicU64::new(1));
+        let slots = svc.slots(n);
+        assert_eq!(slots.shards(), n, "a slot map of the shard count");
         let mut handles = Vec::with_capacity(n);
         let mut metrics = self.metrics;
         let parts = self.listeners.into_iter().zip(rings::<S>(n));
@@ -233,6 +235,7 @@ impl Bound {
             let stats = stats.clone();
             let mesh = mesh.clone();
             let ids = next_client_id.clone();
+            let slots = slots.clone();
             let core = (self.cfg.cpu_mask.is_empty() && !self.cfg.cores.is_empty())
                 .then(|| self.cfg.cores[id % self.cfg.cores.len()]);
             let mask = self.cfg.cpu_mask.clone();
@@ -249,7 +252,7 @@ impl Bound {
                     }
                     let mut r = Reactor::new(
                         id,
-                        n,
+                        slots,
                         svc,
                         stats,
                         ids,
@@ -401,6 +404,8 @@ pub fn run<S: Service>(cfg: Config, svc: Arc<S>, stats: Arc<Stats>) -> io::Resul
 struct Reactor<S: Service> {
     id: usize,
     n: usize,
+    /// Which shard owns each hash slot (every shard reads the one map).
+    slots: Arc<SlotMap>,
     svc: Arc<S>,
     stats: Arc<Stats>,
     next_client_id: Arc<AtomicU64>,
@@ -514,7 +519,7 @@ impl<S: Service> Reactor<S> {
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: usize,
-        n: usize,
+        slots: Arc<SlotMap>,
         svc: Arc<S>,
         stats: Arc<Stats>,
         next_client_id: Arc<AtomicU64>,
@@ -535,11 +540,13 @@ impl<S: Service> Reactor<S> {
             Interest::READABLE.add(Interest::EDGE),
         )?;
         let seed = clock::unix_us() ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let n = slots.shards();
         Ok(Reactor {
             id,
             n,
-            ex: Executor::new(id, n, svc.clone()),
-            coord: Coordinator::new(id, n, svc.clone(), seed),
+            ex: Executor::new(id, slots.clone(), svc.clone()),
+            coord: Coordinator::new(id, slots.clone(), svc.clone(), seed),
+            slots,
             svc,
             stats,
             next_client_id,
@@ -1055,11 +1062,11 @@ impl<S: Service> Reactor<S> {
     fn prefetch_pipeline(&mut self, db: usize, parser: &mut Parser, input: &[u8]) -> usize {
         let mut keys: [&[u8]; PREFETCH_AHEAD] = [&[]; PREFETCH_AHEAD];
         let mut k = 0;
-        let (n, id) = (self.n, self.id);
+        let (slots, id) = (&*self.slots, self.id);
         let frames = parser.parse_ahead(input, PREFETCH_AHEAD, |frame, spans| {
             // The second argument: the key of most keyed commands.
             if let Some(key) = spans.get(1).map(|s| &frame[s.range()]) {
-                if n == 1 || shard_of(key, n) == id {
+                if slots.shard_of(key) == id {
                     keys[k] = key;
                     k += 1;
                 }
@@ -1539,7 +1546,7 @@ impl<S: Service> Reactor<S> {
                 let mut shards = [0u16; ROUTED_SHARDS];
                 let mut seen = 0;
                 let mut see = |k: &[u8]| {
-                    let s = shard_of(k, self.n);
+                    let s = self.slots.shard_of(k);
                     if seen < ROUTED_SHARDS {
                         shards[seen] = s as u16;
                     }

@@ -2,8 +2,10 @@
 //! facts (which arguments are keys, how fan-out parts fold), never commands.
 
 use crate::exec::{Effects, Share, Sink};
+use crate::slot::SlotMap;
 use kevy_resp::{Args, OwnedArgs};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// How the parts of a command that fans out to several shards combine.
 #[derive(Clone, Copy, Debug)]
@@ -439,6 +441,13 @@ pub trait Service: Send + Sync + Sized + 'static {
     type Snapshot: Send + 'static;
 
     fn new_shard(&self, id: usize, nshards: usize) -> Self::Shard;
+
+    /// Which shard owns each hash slot, for a server of `nshards` shards:
+    /// the service decides, since its files on disk hold each shard's keys
+    /// in that layout. The runtime routes by this one map.
+    fn slots(&self, nshards: usize) -> Arc<SlotMap> {
+        SlotMap::new(nshards)
+    }
 
     /// Resolves the command and where it runs. `Err` is the error reply's
     /// text, as bytes because Redis echoes argument bytes verbatim in some

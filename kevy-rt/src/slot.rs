@@ -1,6 +1,8 @@
 //! Key → hash slot → shard, exactly as Redis Cluster hashes keys: CRC16
 //! (XMODEM) of the key, or of its first non-empty `{hash tag}`, mod 16384.
 
+use std::sync::Arc;
+
 pub const SLOTS: usize = 16384;
 
 /// CRC16-CCITT (XMODEM): poly 0x1021, init 0, as Redis's `crc16.c`.
@@ -100,7 +102,58 @@ pub fn slot(key: &[u8]) -> u16 {
     crc16(hash_tag(key)) & (SLOTS as u16 - 1)
 }
 
-/// The shard owning `key`: slot mod shard count.
+/// Which shard owns each hash slot. It is data that every shard reads, not
+/// a formula: the Cluster protocol reports it (CLUSTER SLOTS, SHARDS), and
+/// a shard that hands slots to another changes it. Today it is made once,
+/// at start, and never changes while the server runs.
+pub struct SlotMap {
+    n: usize,
+    owner: [u16; SLOTS],
+}
+
+impl SlotMap {
+    /// `n` shards in kevy's layout: slot `s` on shard `s % n`. Each
+    /// shard's append-only log and snapshot hold that shard's keys, so the
+    /// files on disk are in this layout.
+    pub fn new(n: usize) -> Arc<SlotMap> {
+        assert!((1..=u16::MAX as usize).contains(&n), "1 to 65535 shards");
+        let mut map = Arc::new(SlotMap {
+            n,
+            owner: [0; SLOTS],
+        });
+        let m = Arc::get_mut(&mut map).expect("just made");
+        for (s, o) in m.owner.iter_mut().enumerate() {
+            *o = (s % n) as u16;
+        }
+        map
+    }
+
+    /// How many shards the slots are spread over.
+    #[inline]
+    pub fn shards(&self) -> usize {
+        self.n
+    }
+
+    /// The shard owning hash slot `slot`.
+    #[inline]
+    pub fn owner(&self, slot: u16) -> usize {
+        usize::from(self.owner[usize::from(slot) & (SLOTS - 1)])
+    }
+
+    /// The shard owning `key` (one shard: no hashing).
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        if self.n == 1 {
+            0
+        } else {
+            self.owner(slot(key))
+        }
+    }
+}
+
+/// The shard owning `key` among `nshards` in the layout a server starts
+/// with ([`SlotMap::new`]): for tools and tests that pick keys by shard.
+/// The server itself reads its [`SlotMap`].
 #[inline]
 pub fn shard_of(key: &[u8], nshards: usize) -> usize {
     if nshards == 1 {
@@ -113,6 +166,22 @@ pub fn shard_of(key: &[u8], nshards: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_map_a_server_starts_with_places_keys_as_shard_of_does() {
+        for n in [1, 2, 3, 7] {
+            let map = SlotMap::new(n);
+            assert_eq!(map.shards(), n);
+            for i in 0..2000 {
+                let k = format!("key:{i}");
+                assert_eq!(
+                    map.shard_of(k.as_bytes()),
+                    shard_of(k.as_bytes(), n),
+                    "{k} of {n}"
+                );
+            }
+        }
+    }
 
     /// The byte-at-a-time definition the sliced tables must agree with.
     fn crc16_bytewise(data: &[u8]) -> u16 {

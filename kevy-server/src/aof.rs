@@ -474,10 +474,10 @@ pub fn replay_shard(
 }
 
 fn load_base(path: &Path, shard: &mut Shard) -> std::io::Result<()> {
-    let (id, n) = (shard.id, shard.nshards);
+    let (id, slots) = (shard.id, shard.slots.clone());
     let store = &mut shard.store;
     rdb::load_file(path, 0, |k| {
-        if kevy_rt::shard_of(&k.key, n) != id {
+        if slots.shard_of(&k.key) != id {
             return Err(format!("a key of another shard in {}", path.display()));
         }
         let ttl = k
@@ -1324,6 +1324,9 @@ fn convert(kevy: &Kevy, layout: &Layout, rec: &Recovered, n: usize) -> Result<()
         Notice,
         "the append-only log has {old_n} shard(s); rewriting it for {n}"
     );
+    // The old logs are in the layout of their shard count; the new ones
+    // take the server's.
+    let slots = kevy_rt::Service::slots(kevy, n);
     let mut old = Vec::with_capacity(old_n);
     for s in 0..old_n {
         let mut shard = Shard::new(s, old_n);
@@ -1353,7 +1356,7 @@ fn convert(kevy: &Kevy, layout: &Layout, rec: &Recovered, n: usize) -> Result<()
             for o in &old {
                 for db in 0..o.store.ndbs() {
                     for (k, e) in o.store.entries(db) {
-                        if kevy_rt::shard_of(k, n) == s {
+                        if slots.shard_of(k) == s {
                             w.key(db, k, e)?;
                         }
                     }

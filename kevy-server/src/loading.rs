@@ -155,12 +155,14 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Starts loading the `dump.rdb` into `n` shards; `None` when there is
-/// no file (an empty keyspace).
+/// Starts loading the `dump.rdb` into the shards of `slots`, each key to
+/// the shard that owns it; `None` when there is no file (an empty
+/// keyspace).
 pub fn start_rdb(
-    n: usize,
+    slots: Arc<kevy_rt::SlotMap>,
     persist: Arc<crate::persist::Persist>,
 ) -> Result<Option<Channels>, String> {
+    let n = slots.shards();
     let (dir, file) = crate::persist::target();
     let path = dir.join(&file);
     if !path.exists() {
@@ -194,7 +196,7 @@ pub fn start_rdb(
                         crate::server::databases()
                     ));
                 }
-                let s = kevy_rt::shard_of(&k.key, n);
+                let s = slots.shard_of(&k.key);
                 tx[s]
                     .send(Item::Key(k))
                     .map_err(|_| "a shard stopped loading".to_string())

@@ -73,6 +73,9 @@ pub struct ShardPublished {
 pub struct Server {
     pub table: Table,
     pub config: Config,
+    /// Which shard owns each hash slot: the one map the runtime routes by,
+    /// the loaders place keys by and every shard checks its keys against.
+    pub slots: Arc<kevy_rt::SlotMap>,
     /// Connection counters kept by the runtime.
     pub rt_stats: Arc<kevy_rt::Stats>,
     pub published: Vec<ShardPublished>,
@@ -158,6 +161,7 @@ impl Server {
         kevy_persist::rdb::set_compression(true);
         let cmdstats = CommandStats::new(n, table.stat_slots());
         Server {
+            slots: kevy_rt::SlotMap::new(n),
             table,
             cmdstats,
             client_names: Mutex::new(HashMap::new()),

@@ -50,8 +50,8 @@ impl Kevy {
     /// Starts the shards from the `dump.rdb`, if there is one, which they
     /// load while serving.
     pub fn with_rdb(mut self) -> Result<Self, String> {
-        let n = self.server.config.shards;
-        if let Some(loads) = crate::loading::start_rdb(n, self.server.persist.clone())? {
+        let slots = self.server.slots.clone();
+        if let Some(loads) = crate::loading::start_rdb(slots, self.server.persist.clone())? {
             self.loads = loads;
         }
         Ok(self)
@@ -392,9 +392,19 @@ impl Service for Kevy {
     type Cmd = u16;
     type Snapshot = kevy_store::Snapshot;
 
+    fn slots(&self, nshards: usize) -> Arc<kevy_rt::SlotMap> {
+        assert_eq!(
+            self.server.slots.shards(),
+            nshards,
+            "the server's shard count"
+        );
+        self.server.slots.clone()
+    }
+
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         crate::evict::note_startup();
         let mut shard = Shard::new(id, nshards);
+        shard.slots = self.slots(nshards);
         shard.mem = crate::evict::ShardMem::on_this_thread();
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
@@ -1202,6 +1212,7 @@ impl Service for Kevy {
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
         let mut s = Shard::new(home, nshards);
+        s.slots = self.server.slots.clone();
         s.server = Some(self.server.clone());
         s.scratch = true;
         s.loaded_counts = vec![(0, 0); s.store.ndbs()];

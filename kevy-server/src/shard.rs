@@ -11,6 +11,8 @@ pub struct Shard {
     pub store: Store,
     pub id: usize,
     pub nshards: usize,
+    /// Which shard owns each hash slot: the server's map, on its shards.
+    pub slots: Arc<kevy_rt::SlotMap>,
     /// `store.dirty` at the last publish, to skip publishing when idle.
     published_dirty: u64,
     published_expired: u64,
@@ -93,11 +95,14 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Shard `id` of a server of `nshards` in the layout a server starts
+    /// with; the server's own shards take its map (`Kevy::new_shard`).
     pub fn new(id: usize, nshards: usize) -> Self {
         Shard {
             store: Store::new(crate::server::databases()),
             id,
             nshards,
+            slots: kevy_rt::SlotMap::new(nshards),
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
             published_evicted: u64::MAX,

@@ -497,17 +497,14 @@ fn after(
         }
         return;
     }
-    let (id, n) = (shard.id, shard.nshards);
+    let (id, n, slots) = (shard.id, shard.nshards, shard.slots.clone());
     if !script_reads.is_empty() {
         let t = attach(shard, &server.tracking);
         let r = Reader {
             id: client.id,
             home: client.home,
         };
-        for k in script_reads
-            .iter()
-            .filter(|k| kevy_rt::shard_of(k, n) == id)
-        {
+        for k in script_reads.iter().filter(|k| slots.shard_of(k) == id) {
             t.record(&server.tracking, k, r);
         }
         limit(t, &server.tracking, &server.published, id);
@@ -520,7 +517,7 @@ fn after(
             id: client.id,
             home: client.home,
         };
-        for k in keys.filter(|k| kevy_rt::shard_of(k, n) == id) {
+        for k in keys.filter(|k| slots.shard_of(k) == id) {
             t.record(&server.tracking, k, r);
         }
         limit(t, &server.tracking, &server.published, id);

@@ -10,7 +10,6 @@ use crate::exec;
 use crate::lock::PUT_BACK;
 use crate::msg::{Dest, Req, Resp, Wakened};
 use crate::service::{ClientCtx, Route, Service};
-use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs};
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
@@ -222,7 +221,7 @@ impl<S: Service> Executor<S> {
         };
         if let Route::Keys { .. } = route {
             for k in route.keys(args) {
-                if shard_of(k, self.n) == self.id {
+                if self.slots.shard_of(k) == self.id {
                     self.waiters.mark_ready(client.db, k);
                 }
             }
@@ -283,16 +282,16 @@ impl<S: Service> Executor<S> {
             if i < args.len() {
                 let k = args.get(i);
                 waits_on.push(k);
-                if shard_of(k, self.n) == self.id && !keys.iter().any(|x| x == k) {
+                if self.slots.shard_of(k) == self.id && !keys.iter().any(|x| x == k) {
                     keys.push(k.to_vec());
                 }
             }
         }
-        let alone = waits_on.iter().all(|k| shard_of(k, self.n) == self.id);
+        let alone = waits_on.iter().all(|k| self.slots.shard_of(k) == self.id);
         let via_home = match self.svc.route(args, client, self.n) {
             Ok((_, route @ Route::Keys { .. })) => route
                 .keys(args)
-                .any(|k| shard_of(k, self.n) != self.id && !waits_on.contains(&k)),
+                .any(|k| self.slots.shard_of(k) != self.id && !waits_on.contains(&k)),
             _ => false,
         };
         for k in &keys {

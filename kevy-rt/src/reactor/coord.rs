@@ -17,7 +17,7 @@ use crate::fold::FanOut;
 use crate::lock::{key_id, tx_id, Claim, TxId};
 use crate::msg::Req;
 use crate::service::{ClientCtx, Fold, PubSubOp, Route, Service};
-use crate::slot::shard_of;
+use crate::slot::SlotMap;
 use kevy_resp::{Args, OwnedArgs, Reply};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -553,6 +553,8 @@ struct Discover<S: Service> {
 pub(super) struct Coordinator<S: Service> {
     id: usize,
     n: usize,
+    /// Which shard owns each hash slot.
+    slots: Arc<SlotMap>,
     svc: Arc<S>,
     /// Transactions by slot (`op`), boxed: a transaction moves in and out
     /// of its slot at every event.
@@ -628,10 +630,12 @@ pub(super) struct Coordinator<S: Service> {
 const TRY_BACKOFF: u32 = 64;
 
 impl<S: Service> Coordinator<S> {
-    pub fn new(id: usize, n: usize, svc: Arc<S>, seed: u64) -> Self {
+    pub fn new(id: usize, slots: Arc<SlotMap>, svc: Arc<S>, seed: u64) -> Self {
+        let n = slots.shards();
         Coordinator {
             id,
             n,
+            slots,
             svc,
             txs: Vec::new(),
             spare_txs: Vec::new(),
@@ -824,9 +828,9 @@ impl<S: Service> Coordinator<S> {
             let key = args.get(k);
             let s = match shards {
                 Some(sh) => usize::from(sh[j]),
-                None => shard_of(key, n),
+                None => self.slots.shard_of(key),
             };
-            debug_assert_eq!(s, shard_of(key, n), "routing's shard of key {j}");
+            debug_assert_eq!(s, self.slots.shard_of(key), "routing's shard of key {j}");
             j += 1;
             claims[s].keys.push(key_id(key));
             split.push_key(&mut used, s, k);
@@ -893,7 +897,7 @@ impl<S: Service> Coordinator<S> {
                 Ok(r @ Route::Keys { .. }) => {
                     let read = self.svc.reads_only(*cmd);
                     for k in r.keys(args.args()) {
-                        let s = shard_of(k, n);
+                        let s = self.slots.shard_of(k);
                         claims[s].keys.push(key_id(k));
                         claims[s].read &= read;
                     }
@@ -912,7 +916,7 @@ impl<S: Service> Coordinator<S> {
         let watch = exec && !watched.is_empty();
         if watch {
             for (_, k) in watched {
-                let s = shard_of(k, n);
+                let s = self.slots.shard_of(k);
                 claims[s].keys.push(key_id(k));
             }
         }
@@ -931,7 +935,7 @@ impl<S: Service> Coordinator<S> {
                 Ok(Route::All(fold)) => *fold != Fold::One,
                 Ok(Route::Conn) | Ok(Route::Clients { .. }) | Ok(Route::PubSub(_)) => false,
                 Ok(r @ Route::Keys { fold, .. }) => {
-                    let mut shards = r.keys(args.args()).map(|k| shard_of(k, n));
+                    let mut shards = r.keys(args.args()).map(|k| self.slots.shard_of(k));
                     match shards.next() {
                         None => false,
                         Some(first) => *fold != Fold::One || shards.all(|s| s == first),
@@ -1421,7 +1425,7 @@ impl<S: Service> Coordinator<S> {
             .svc
             .wait_keys(*cmd, args)
             .filter(|&i| i < args.len())
-            .map(|i| shard_of(args.get(i), self.n))
+            .map(|i| self.slots.shard_of(args.get(i)))
             .collect();
         owners.sort_unstable();
         owners.dedup();
@@ -1505,10 +1509,9 @@ impl<S: Service> Coordinator<S> {
             if tx.copy_ahead {
                 let (_, ref args, ref route) = tx.steps[0];
                 if let Ok(route) = route {
-                    let n = self.n;
                     let mut keys: Vec<&[u8]> = route
                         .keys(args.args())
-                        .filter(|k| shard_of(k, n) == s)
+                        .filter(|k| self.slots.shard_of(k) == s)
                         .collect();
                     keys.sort_unstable();
                     keys.dedup();
@@ -2071,7 +2074,7 @@ impl<S: Service> Coordinator<S> {
                 let mut spans = planned;
                 if !planned {
                     for k in route.keys(args) {
-                        let s = shard_of(k, self.n);
+                        let s = self.slots.shard_of(k);
                         match target {
                             None => target = Some(s),
                             Some(t) if t != s => {
@@ -2194,7 +2197,7 @@ impl<S: Service> Coordinator<S> {
                 let mut used = 0;
                 let mut k = first;
                 while k <= last && k < args.len() {
-                    split.push_key(&mut used, shard_of(args.get(k), self.n), k);
+                    split.push_key(&mut used, self.slots.shard_of(args.get(k)), k);
                     k += step;
                 }
                 split.groups.truncate(used);
@@ -2286,7 +2289,7 @@ impl<S: Service> Coordinator<S> {
             // The other shards' copies were asked with their lock requests
             // (some may be in); this shard's are taken now.
             let me = self.id;
-            keys.retain(|k| shard_of(k, self.n) == me);
+            keys.retain(|k| self.slots.shard_of(k) == me);
             self.fetch_copies(ex, wire, op, tx, &keys);
             let waiting = tx.copies_asked - tx.copies_in;
             tx.phase = Phase::Copying { step: i, waiting };
@@ -2321,12 +2324,12 @@ impl<S: Service> Coordinator<S> {
         keys: &[&[u8]],
     ) -> usize {
         let mut waiting = 0;
-        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, self.n)).collect();
+        let mut shards: Vec<usize> = keys.iter().map(|k| self.slots.shard_of(k)).collect();
         shards.sort_unstable();
         shards.dedup();
+        let slots = self.slots.clone();
         for s in shards {
-            let n = self.n;
-            let mine = keys.iter().copied().filter(move |k| shard_of(k, n) == s);
+            let mine = keys.iter().copied().filter(|k| slots.shard_of(k) == s);
             if s == self.id {
                 for k in mine {
                     let snap = self.svc.export(&mut ex.shard, k);
@@ -2545,7 +2548,7 @@ impl<S: Service> Coordinator<S> {
             dirty
         };
         for (k, snap) in dirty {
-            let s = shard_of(&k, self.n);
+            let s = self.slots.shard_of(&k);
             if s == self.id {
                 ex.effects.set_tx(tx.log);
                 self.svc
@@ -2585,11 +2588,10 @@ impl<S: Service> Coordinator<S> {
         effects: &crate::exec::Effects,
         dirty: Vec<(Vec<u8>, S::Snapshot)>,
     ) -> Vec<(Vec<u8>, S::Snapshot)> {
-        let n = self.n;
-        let shares = split_effects(&*self.svc, effects, &dirty, n);
+        let shares = split_effects(&*self.svc, effects, &dirty, &self.slots);
         let (logged, rest): (Vec<_>, Vec<_>) = dirty
             .into_iter()
-            .partition(|(k, _)| shares[shard_of(k, n)].is_some());
+            .partition(|(k, _)| shares[self.slots.shard_of(k)].is_some());
         let mut logged: Vec<_> = logged.into_iter().map(Some).collect();
         for (s, share) in shares.into_iter().enumerate() {
             let Some(share) = share else {
@@ -2597,7 +2599,7 @@ impl<S: Service> Coordinator<S> {
             };
             let mine = logged
                 .iter_mut()
-                .filter(|d| d.as_ref().is_some_and(|(k, _)| shard_of(k, n) == s))
+                .filter(|d| d.as_ref().is_some_and(|(k, _)| self.slots.shard_of(k) == s))
                 .filter_map(Option::take);
             if s == self.id {
                 ex.effects.set_tx(tx.log);
@@ -3030,8 +3032,9 @@ fn split_effects<S: Service>(
     svc: &S,
     effects: &crate::exec::Effects,
     dirty: &[(Vec<u8>, S::Snapshot)],
-    n: usize,
+    slots: &SlotMap,
 ) -> Vec<Option<crate::exec::Share>> {
+    let n = slots.shards();
     let mut shares: Vec<Option<crate::exec::Share>> =
         (0..n).map(|_| Some(Default::default())).collect();
     let mut named: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); n];
@@ -3044,7 +3047,7 @@ fn split_effects<S: Service>(
         };
         owners.clear();
         for k in route.keys(args) {
-            let s = shard_of(k, n);
+            let s = slots.shard_of(k);
             owners.push(s);
             if !named[s].contains(k) {
                 named[s].insert(k.to_vec());
@@ -3072,7 +3075,7 @@ fn split_effects<S: Service>(
     // A key written back that no command names changed with nothing in
     // the log to show for it.
     for (k, _) in dirty {
-        let s = shard_of(k, n);
+        let s = slots.shard_of(k);
         if !named[s].contains(k) {
             shares[s] = None;
         }

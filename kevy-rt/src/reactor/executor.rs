@@ -15,7 +15,7 @@ use crate::exec::{self, Effects, TxTag};
 use crate::lock::{key_id, tx_id, Claim, Locks, TxId};
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::service::{ClientCtx, Route, Service};
-use crate::slot::shard_of;
+use crate::slot::SlotMap;
 use kevy_resp::{Args, OwnedArgs};
 use std::sync::Arc;
 
@@ -95,6 +95,8 @@ pub(super) enum Local<S: Service> {
 pub(super) struct Executor<S: Service> {
     pub id: usize,
     pub n: usize,
+    /// Which shard owns each hash slot.
+    pub slots: Arc<SlotMap>,
     pub svc: Arc<S>,
     pub shard: S::Shard,
     /// This shard's effects stream (exec.rs).
@@ -117,13 +119,15 @@ pub(super) struct Executor<S: Service> {
 }
 
 impl<S: Service> Executor<S> {
-    pub fn new(id: usize, n: usize, svc: Arc<S>) -> Self {
+    pub fn new(id: usize, slots: Arc<SlotMap>, svc: Arc<S>) -> Self {
+        let n = slots.shards();
         let shard = svc.new_shard(id, n);
         let mut effects = Effects::default();
         effects.set_enabled(svc.wants_effects());
         Executor {
             id,
             n,
+            slots,
             svc,
             shard,
             effects,
@@ -189,7 +193,7 @@ impl<S: Service> Executor<S> {
                     claim.keys.extend(
                         route
                             .keys(args)
-                            .filter(|k| shard_of(k, self.n) == self.id)
+                            .filter(|k| self.slots.shard_of(k) == self.id)
                             .map(key_id),
                     );
                 }
@@ -229,7 +233,7 @@ impl<S: Service> Executor<S> {
         };
         match route {
             Route::Keys { .. } => claim.keys.extend(route.keys(args).map(|k| {
-                debug_assert_eq!(shard_of(k, self.n), self.id, "a key of another shard");
+                debug_assert_eq!(self.slots.shard_of(k), self.id, "a key of another shard");
                 key_id(k)
             })),
             Route::All(_) | Route::Shard(_) => claim.whole = true,

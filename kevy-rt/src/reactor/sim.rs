@@ -82,6 +82,7 @@ impl<S: Service> Sim<S> {
             pause_all: AtomicBool::new(false),
         });
         let ids = Arc::new(AtomicU64::new(1));
+        let slots = svc.slots(n);
         let shards = rings::<S>(n)
             .into_iter()
             .enumerate()
@@ -93,7 +94,7 @@ impl<S: Service> Sim<S> {
                 let mesh = Endpoint::new(id, shared.clone(), prods, cons);
                 Reactor::new(
                     id,
-                    n,
+                    slots.clone(),
                     svc.clone(),
                     stats.clone(),
                     ids.clone(),

@@ -12,7 +12,6 @@ use crate::exec::{Pushes, NO_SEQ};
 use crate::msg::Dest;
 use crate::msg::Req;
 use crate::service::{Service, Tracking};
-use crate::slot::shard_of;
 use kevy_resp::Args;
 use std::collections::HashMap;
 
@@ -292,9 +291,9 @@ pub(super) fn forward_reads<S: Service>(
     wire: &mut impl Wire<S>,
     pushes: &mut Pushes,
 ) {
-    let (id, n) = (ex.id, ex.n);
+    let (id, slots) = (ex.id, ex.slots.clone());
     pushes.drain_reads(|client, home, key| {
-        let s = shard_of(key, n);
+        let s = slots.shard_of(key);
         if s == id {
             ex.svc.track_read(&mut ex.shard, client, home, key);
         } else {

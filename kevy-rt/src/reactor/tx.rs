@@ -15,7 +15,6 @@ use crate::msg::{Dest, Req, Resp};
 use crate::service::{
     ClientCtx, ConnAction, Fold, InMulti, PubSubOp, Refused, Route, Service, TxOp,
 };
-use crate::slot::shard_of;
 use kevy_resp::{Args, OwnedArgs, Reply};
 use std::net::SocketAddr;
 
@@ -184,7 +183,7 @@ impl<S: Service> Reactor<S> {
                 continue;
             }
             st.watched.push((db, k.to_vec()));
-            let s = shard_of(k, self.n);
+            let s = self.slots.shard_of(k);
             match groups.iter_mut().find(|g| g.0 == s) {
                 Some(g) => g.1.push(k),
                 None => {
@@ -249,7 +248,7 @@ impl<S: Service> Reactor<S> {
     fn unwatch_keys(&mut self, client: u64, watched: Vec<(u32, Vec<u8>)>) {
         let mut done: Vec<usize> = Vec::new();
         for (_, k) in watched {
-            let s = shard_of(&k, self.n);
+            let s = self.slots.shard_of(&k);
             if done.contains(&s) {
                 continue;
             }

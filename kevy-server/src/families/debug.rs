@@ -390,7 +390,7 @@ fn populate(ctx: &mut Ctx<'_>) {
     } else {
         None
     };
-    let (me, n) = (ctx.shard.id, ctx.shard.nshards);
+    let (me, slots) = (ctx.shard.id, ctx.shard.slots.clone());
     let scratch = ctx.shard.scratch;
     let mut db = ctx.shard.store.db(ctx.db);
     let mut key = Vec::new();
@@ -399,7 +399,7 @@ fn populate(ctx: &mut Ctx<'_>) {
         key.extend_from_slice(prefix);
         key.push(b':');
         key.extend_from_slice(i.to_string().as_bytes());
-        if !scratch && kevy_rt::shard_of(&key, n) != me {
+        if !scratch && slots.shard_of(&key) != me {
             continue;
         }
         if db.contains(&key) {

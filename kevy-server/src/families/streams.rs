@@ -1202,7 +1202,7 @@ fn read_generic(ctx: &mut Ctx<'_>, xreadgroup: bool) {
         for i in 0..n {
             let key = args.get(o.streams_at + i);
             let idarg = args.get(o.streams_at + n + i);
-            let elsewhere = !scratch && nshards > 1 && kevy_rt::shard_of(key, nshards) != id;
+            let elsewhere = !scratch && nshards > 1 && ctx.shard.slots.shard_of(key) != id;
             let s = match read(&mut db, key) {
                 Ok(s) => s,
                 Err(e) => return reply_error(&mut ctx.out, e),

@@ -1250,7 +1250,7 @@ pub fn reachable(shard: &Shard, declared: Args<'_>, key: &[u8]) -> bool {
         }
         return declared.iter().any(|k| k == key);
     }
-    shard.nshards <= 1 || kevy_rt::shard_of(key, shard.nshards) == shard.id
+    shard.slots.shard_of(key) == shard.id
 }
 
 /// Whether a script running on `shard` may run a command over every key

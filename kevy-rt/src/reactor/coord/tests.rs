@@ -48,8 +48,8 @@ impl H {
         let addr = "127.0.0.1:1".parse().expect("address");
         H {
             n,
-            coord: Coordinator::new(home, n, svc.clone(), 1),
-            ex: Executor::new(home, n, svc),
+            coord: Coordinator::new(home, crate::SlotMap::new(n), svc.clone(), 1),
+            ex: Executor::new(home, crate::SlotMap::new(n), svc),
             rings: Rings((0..n).map(|_| Default::default()).collect()),
             client: ClientCtx {
                 id: 42,
@@ -1384,7 +1384,7 @@ fn split(effects: &[&str], dirty: &[&str]) -> Vec<Option<Vec<String>>> {
         .iter()
         .map(|k| (k.as_bytes().to_vec(), None))
         .collect();
-    split_effects(&Toy, &e, &dirty, 3)
+    split_effects(&Toy, &e, &dirty, &crate::SlotMap::new(3))
         .into_iter()
         .map(|share| {
             share.map(|share| {
