@@ -343,7 +343,77 @@ impl<S: Service> Default for Batch<S> {
     }
 }
 
+/// Capacity a recycled batch keeps per buffer ([`Batch::KEEP_BYTES`]).
+const KEEP_BYTES: usize = 256 * 1024;
+
+/// How full the batches were, buffer by buffer ([`Batch::fill`]): a batch
+/// taken for a peer starts with room for what the recent ones sent there
+/// held ([`Batch::make_room`]), instead of growing from empty by
+/// doubling, each step a reallocation that copies what it holds (a few
+/// hundred pipelined commands are tens of kilobytes of requests).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Fill {
+    reqs: usize,
+    args: usize,
+    spans: usize,
+    resps: usize,
+    rdata: usize,
+    ids: usize,
+    lock_keys: usize,
+}
+
+impl Fill {
+    /// `self` (the sizes kept so far) after one more batch that was
+    /// `last` full: the bigger of the two, what was kept shrinking by an
+    /// eighth per batch, so one burst does not size batches for long.
+    pub fn after(self, last: Fill) -> Fill {
+        let f = |kept: usize, now: usize| now.max(kept - kept / 8);
+        Fill {
+            reqs: f(self.reqs, last.reqs),
+            args: f(self.args, last.args),
+            spans: f(self.spans, last.spans),
+            resps: f(self.resps, last.resps),
+            rdata: f(self.rdata, last.rdata),
+            ids: f(self.ids, last.ids),
+            lock_keys: f(self.lock_keys, last.lock_keys),
+        }
+    }
+}
+
 impl<S: Service> Batch<S> {
+    /// How full this batch is.
+    pub fn fill(&self) -> Fill {
+        Fill {
+            reqs: self.reqs.len(),
+            args: self.args.len(),
+            spans: self.spans.len(),
+            resps: self.resps.len(),
+            rdata: self.rdata.len(),
+            ids: self.ids.len(),
+            lock_keys: self.lock_keys.len(),
+        }
+    }
+
+    /// Gives this batch, empty, room for `f` in every buffer, at most
+    /// [`Self::KEEP_BYTES`] per buffer (what a recycled batch keeps): a
+    /// buffer with less is replaced by a new one of that size, which
+    /// copies nothing.
+    pub fn make_room(&mut self, f: Fill) {
+        fn room<T>(v: &mut Vec<T>, n: usize) {
+            let n = n.min(KEEP_BYTES / std::mem::size_of::<T>().max(1));
+            if v.capacity() < n && v.is_empty() {
+                *v = Vec::with_capacity(n);
+            }
+        }
+        room(&mut self.reqs, f.reqs);
+        room(&mut self.args, f.args);
+        room(&mut self.spans, f.spans);
+        room(&mut self.resps, f.resps);
+        room(&mut self.rdata, f.rdata);
+        room(&mut self.ids, f.ids);
+        room(&mut self.lock_keys, f.lock_keys);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty() && self.resps.is_empty() && self.conns.is_empty()
     }
@@ -406,7 +476,7 @@ impl<S: Service> Batch<S> {
     }
 
     /// Capacity a recycled batch keeps per buffer.
-    pub const KEEP_BYTES: usize = 256 * 1024;
+    pub const KEEP_BYTES: usize = KEEP_BYTES;
 
     /// Appends arguments; returns the index of the first span.
     pub fn push_args<'a>(&mut self, args: impl Iterator<Item = &'a [u8]>) -> (u32, u32) {

@@ -9,7 +9,7 @@
 //! grew, so what the mesh keeps is bounded whatever the traffic was.
 
 use super::pubsub::Directory;
-use crate::msg::Batch;
+use crate::msg::{Batch, Fill};
 pub(super) use crate::ring::Consumer;
 pub(super) use crate::ring::Padded;
 use crate::ring::{Full, Producer};
@@ -81,6 +81,9 @@ pub(super) struct Endpoint<S: Service> {
     /// per `WAKE_GAP_US` (`flush`).
     now_us: Option<u64>,
     woke_us: Vec<u64>,
+    /// How full the recent batches pushed to each peer were: a batch
+    /// taken for it starts with room for that much.
+    fill: Vec<Fill>,
     /// The simulation holds a shard's batches past the end of its
     /// iteration, as a shard descheduled between running its commands and
     /// pushing their messages does.
@@ -107,6 +110,7 @@ impl<S: Service> Endpoint<S> {
             asked: false,
             now_us: None,
             woke_us: vec![0; n],
+            fill: vec![Fill::default(); n],
             #[cfg(test)]
             hold: false,
         }
@@ -115,15 +119,27 @@ impl<S: Service> Endpoint<S> {
     /// The batch going to shard `s` at the end of this iteration.
     #[inline]
     pub fn batch(&mut self, s: usize) -> &mut Batch<S> {
-        let spare = &mut self.spare;
-        let spare_bytes = &mut self.spare_bytes;
-        self.out[s].get_or_insert_with(|| match spare.pop() {
+        if self.out[s].is_none() {
+            self.start_batch(s);
+        }
+        self.out[s].as_mut().expect("a batch for the peer")
+    }
+
+    /// Takes a batch for peer `s` (a spare one, else a new one), with room
+    /// for what the recent batches to `s` held. Once per peer per
+    /// iteration, out of the per-command path.
+    #[cold]
+    #[inline(never)]
+    fn start_batch(&mut self, s: usize) {
+        let mut b = match self.spare.pop() {
             Some(b) => {
-                *spare_bytes -= b.capacity_bytes();
+                self.spare_bytes -= b.capacity_bytes();
                 b
             }
             None => Batch::default(),
-        })
+        };
+        b.make_room(self.fill[s]);
+        self.out[s] = Some(b);
     }
 
     /// Whether a batch waits to be pushed (the loop must not block).
@@ -177,8 +193,10 @@ impl<S: Service> Endpoint<S> {
                 continue;
             };
             self.asked |= !b.reqs.is_empty();
+            let fill = b.fill();
             match p.push(b) {
                 Ok(()) => {
+                    self.fill[s] = self.fill[s].after(fill);
                     // SeqCst fence pairs with the consumer's fence before it
                     // re-checks its rings (crate doc: sleeping and waking).
                     fence(Ordering::SeqCst);
