@@ -123,7 +123,7 @@ impl SlotMap {
         });
         let m = Arc::get_mut(&mut map).expect("just made");
         for (s, o) in m.owner.iter_mut().enumerate() {
-            *o = (s % n) as u16;
+            *o = starting_owner(s, n) as u16;
         }
         map
     }
@@ -159,8 +159,14 @@ pub fn shard_of(key: &[u8], nshards: usize) -> usize {
     if nshards == 1 {
         0
     } else {
-        slot(key) as usize % nshards
+        starting_owner(slot(key) as usize, nshards)
     }
+}
+
+/// Where slot `slot` lives among `n` shards when a server starts.
+#[inline]
+fn starting_owner(slot: usize, n: usize) -> usize {
+    slot % n
 }
 
 #[cfg(test)]
