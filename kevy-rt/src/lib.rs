@@ -58,9 +58,11 @@
 //!   the reactor's own accepting (`reactor/accept.rs`).
 //!
 //! `reactor/sim.rs` (tests only) runs several reactors on one thread with
-//! their real rings, stepping shards in chosen or random orders, so the
+//! their real rings, stepping shards in chosen or random orders (and now
+//! and then holding what a shard sends past its step), so the
 //! coordinator's properties (all-or-nothing, no deadlock, WATCH, locks
-//! released on disconnect) are checked over thousands of interleavings.
+//! released on disconnect), blocking pops and moving subscribers' messages
+//! are checked over thousands of interleavings.
 //!
 //! # The execution point
 //!

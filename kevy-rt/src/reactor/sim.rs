@@ -33,6 +33,7 @@ use kevy_sys::{EventFd, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
+mod pubsub;
 mod tests;
 pub(crate) mod toy;
 mod waits;
@@ -313,9 +314,11 @@ impl<S: Service> Sim<S> {
                 cl.moving = None;
             }
         }
-        // Take the output the flush would write.
+        // Take the output the flush would write. A client still on its
+        // way here has no slot here yet: the one its old slot number names
+        // (same generation, by chance) is another client's.
         for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
-            if r.gens.get(cl.idx as usize) != Some(&cl.gen) {
+            if cl.moving.is_some() || r.gens.get(cl.idx as usize) != Some(&cl.gen) {
                 continue;
             }
             if let Some(conn) = r.conns.get_mut(cl.idx as usize).and_then(Option::as_mut) {

@@ -1,0 +1,98 @@
+//! Pub/sub over many interleavings of the shards' steps: subscribers move
+//! between shards while publishers on every shard publish, so their
+//! subscriptions change shards by a cut (crate doc, "Moving a
+//! subscriber"), and shards now and then hold what they send past their
+//! step. Every subscriber gets every message once, each publisher's in
+//! the order it published, and PUBLISH counts every subscriber.
+
+use super::toy::Toy;
+use super::{Rng, Sim};
+use std::sync::Arc;
+
+#[test]
+fn moving_subscribers_get_each_message_once_in_each_publishers_order() {
+    let mut moves = 0;
+    for n in [2, 3] {
+        for round in 0..150u64 {
+            let mut s = Sim::new(Arc::new(Toy), n);
+            let mut rng = Rng::new(7000 * n as u64 + round);
+            s.hold_now_and_then(round);
+            let subs: Vec<usize> = (0..4).map(|_| s.connect(rng.below(n))).collect();
+            for &c in &subs {
+                s.send(c, &[&["SUBSCRIBE", "ch"]]);
+            }
+            s.settle();
+            for &c in &subs {
+                assert_eq!(s.replies(c), ["[subscribe,ch,1]"], "n {n} round {round}");
+            }
+            let pubs: Vec<usize> = (0..3).map(|_| s.connect(rng.below(n))).collect();
+            let mut sent = vec![0usize; pubs.len()];
+            let mut got: Vec<Vec<String>> = vec![Vec::new(); subs.len()];
+            let mut counted = Vec::new();
+            let collect =
+                |s: &mut Sim<Toy>, got: &mut Vec<Vec<String>>, counted: &mut Vec<String>| {
+                    for (i, &c) in subs.iter().enumerate() {
+                        got[i].extend(s.replies(c));
+                    }
+                    for &p in &pubs {
+                        counted.extend(s.replies(p));
+                    }
+                };
+            for _ in 0..300 {
+                match rng.below(10) {
+                    0..=4 => {
+                        let p = rng.below(pubs.len());
+                        let m = format!("{p}:{}", sent[p]);
+                        sent[p] += 1;
+                        s.send(pubs[p], &[&["PUBLISH", "ch", &m]]);
+                    }
+                    5 => {
+                        // A subscriber moves, as a starved shard hands its
+                        // connections away (not while its last move's cut
+                        // is still running: then it stays).
+                        let c = subs[rng.below(subs.len())];
+                        let to = (s.clients[c].home + 1 + rng.below(n - 1)) % n;
+                        moves += usize::from(s.move_conn(c, to));
+                    }
+                    _ => {}
+                }
+                s.step(rng.below(n));
+                collect(&mut s, &mut got, &mut counted);
+            }
+            s.settle();
+            collect(&mut s, &mut got, &mut counted);
+            let total: usize = sent.iter().sum();
+            assert_eq!(
+                counted.len(),
+                total,
+                "n {n} round {round}: every PUBLISH answered"
+            );
+            assert!(
+                counted.iter().all(|c| c == "4"),
+                "n {n} round {round}: PUBLISH counts every subscriber: {counted:?}"
+            );
+            for (i, msgs) in got.iter().enumerate() {
+                let mut next = vec![0usize; pubs.len()];
+                for m in msgs {
+                    let body = m
+                        .strip_prefix("[message,ch,")
+                        .and_then(|b| b.strip_suffix(']'))
+                        .unwrap_or_else(|| panic!("n {n} round {round}: not a message: {m}"));
+                    let (p, k) = body.split_once(':').expect("p:k");
+                    let (p, k): (usize, usize) = (p.parse().unwrap(), k.parse().unwrap());
+                    assert_eq!(
+                        k, next[p],
+                        "n {n} round {round}: subscriber {i} got {p}:{k} when {p}:{} was next",
+                        next[p]
+                    );
+                    next[p] += 1;
+                }
+                assert_eq!(
+                    next, sent,
+                    "n {n} round {round}: subscriber {i} got them all"
+                );
+            }
+        }
+    }
+    assert!(moves > 1000, "subscribers moved {moves} times");
+}
