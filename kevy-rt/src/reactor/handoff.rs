@@ -85,6 +85,17 @@ pub(super) struct Handoff {
 }
 
 impl Handoff {
+    /// No session, proxy or forward is left (the simulation checks it
+    /// once everything settled).
+    #[cfg(test)]
+    pub fn is_idle(&self) -> bool {
+        self.out.is_empty()
+            && self.proxies.is_empty()
+            && self.incoming.is_empty()
+            && self.starting.is_empty()
+            && self.staged.is_empty()
+    }
+
     pub fn starting_empty(&self) -> bool {
         self.starting.is_empty()
     }

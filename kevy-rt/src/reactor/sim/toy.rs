@@ -24,8 +24,9 @@
 //!   `[k, v]`) and `BMOVE src dst timeout` (moves the first element of
 //!   `src` to the end of `dst`): blocking commands, waiting on their lists
 //!   (`src` only for BMOVE) when they find nothing; `timeout` in ms.
-//! - `PING`, `SELECT db`: connection commands; `PUBLISH ch m` and
-//!   `SUBSCRIBE ch…`: pub/sub, run by the runtime.
+//! - `PING`, `SELECT db`: connection commands; `PUBLISH ch m`,
+//!   `SUBSCRIBE ch…` and `PSUBSCRIBE pattern…`: pub/sub, run by the
+//!   runtime.
 //! - `MULTI`, `EXEC`, `DISCARD`, `WATCH k…`, `UNWATCH`: transaction control.
 //!
 //! Every write bumps the key's version (what WATCH compares), and a scratch
@@ -198,6 +199,7 @@ fn lookup(name: &[u8]) -> Option<(Cmd, i32, Route)> {
         b"BMOVE" => (Cmd::BMove, 4, keys(1, 2, 1, Fold::One)),
         b"PUBLISH" => (Cmd::Publish, 3, Route::PubSub(PubSubOp::Publish)),
         b"SUBSCRIBE" => (Cmd::Subscribe, -2, Route::PubSub(PubSubOp::Subscribe)),
+        b"PSUBSCRIBE" => (Cmd::Subscribe, -2, Route::PubSub(PubSubOp::PSubscribe)),
         b"PING" => (Cmd::Ping, -1, Route::Conn),
         b"SELECT" => (Cmd::Select, 2, Route::Conn),
         b"MULTI" => (Cmd::Tx(TxOp::Multi), 1, Route::Tx(TxOp::Multi)),
