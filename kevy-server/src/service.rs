@@ -403,8 +403,7 @@ impl Service for Kevy {
 
     fn new_shard(&self, id: usize, nshards: usize) -> Shard {
         crate::evict::note_startup();
-        let mut shard = Shard::new(id, nshards);
-        shard.slots = self.slots(nshards);
+        let mut shard = Shard::with_slots(id, self.slots(nshards));
         shard.mem = crate::evict::ShardMem::on_this_thread();
         shard.persist = self.server.persist.clone();
         shard.rewrites = self.server.rewrites.clone();
@@ -1211,8 +1210,7 @@ impl Service for Kevy {
     }
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
-        let mut s = Shard::new(home, nshards);
-        s.slots = self.server.slots.clone();
+        let mut s = Shard::with_slots(home, self.slots(nshards));
         s.server = Some(self.server.clone());
         s.scratch = true;
         s.loaded_counts = vec![(0, 0); s.store.ndbs()];

@@ -96,13 +96,18 @@ pub struct Shard {
 
 impl Shard {
     /// Shard `id` of a server of `nshards` in the layout a server starts
-    /// with; the server's own shards take its map (`Kevy::new_shard`).
+    /// with; the server's own shards take its map ([`Self::with_slots`]).
     pub fn new(id: usize, nshards: usize) -> Self {
+        Self::with_slots(id, kevy_rt::SlotMap::new(nshards))
+    }
+
+    /// Shard `id` of the server whose slot map is `slots`.
+    pub fn with_slots(id: usize, slots: Arc<kevy_rt::SlotMap>) -> Self {
         Shard {
             store: Store::new(crate::server::databases()),
             id,
-            nshards,
-            slots: kevy_rt::SlotMap::new(nshards),
+            nshards: slots.shards(),
+            slots,
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
             published_evicted: u64::MAX,

@@ -497,7 +497,8 @@ fn after(
         }
         return;
     }
-    let (id, n, slots) = (shard.id, shard.nshards, shard.slots.clone());
+    // Not a scratch shard: its slot map is the server's.
+    let (id, n, slots) = (shard.id, shard.nshards, &*server.slots);
     if !script_reads.is_empty() {
         let t = attach(shard, &server.tracking);
         let r = Reader {

@@ -2327,9 +2327,8 @@ impl<S: Service> Coordinator<S> {
         let mut shards: Vec<usize> = keys.iter().map(|k| self.slots.shard_of(k)).collect();
         shards.sort_unstable();
         shards.dedup();
-        let slots = self.slots.clone();
         for s in shards {
-            let mine = keys.iter().copied().filter(|k| slots.shard_of(k) == s);
+            let mine = keys.iter().copied().filter(|k| self.slots.shard_of(k) == s);
             if s == self.id {
                 for k in mine {
                     let snap = self.svc.export(&mut ex.shard, k);
@@ -2834,6 +2833,11 @@ impl<S: Service> Coordinator<S> {
             self.pool.put(reply);
             return;
         }
+        self.answer_own(tx, reply);
+    }
+
+    /// Answers a transaction's own connection with `reply`.
+    fn answer_own(&mut self, tx: &Tx<S>, reply: Vec<u8>) {
         self.out.push(ToConn::Answer {
             conn: tx.conn,
             gen: tx.gen,
@@ -2879,14 +2883,7 @@ impl<S: Service> Coordinator<S> {
             return;
         }
         let reply = self.leader_reply(tx);
-        self.out.push(ToConn::Answer {
-            conn: tx.conn,
-            gen: tx.gen,
-            seq: tx.seq,
-            blocks: tx.blocks,
-            exec: tx.exec,
-            reply,
-        });
+        self.answer_own(tx, reply);
     }
 
     /// The reply of a finished transaction's own command (or EXEC's).

@@ -172,34 +172,52 @@ impl<S: Service> Executor<S> {
         self.note(client, args);
     }
 
-    /// What a command touches on this shard, from the command table.
+    /// What a command touches on this shard, from the command table: the
+    /// keys of its route that live here.
     pub fn claim_for(&self, client: &ClientCtx, args: Args<'_>) -> Claim {
-        self.claim_with(Vec::new(), client, args)
+        match self.svc.route(args, client, self.n) {
+            Ok((cmd, route)) => self.claim_of(Vec::new(), client, (cmd, route), args, false),
+            Err(_) => Claim {
+                client: client.id,
+                via: client.home,
+                ..Claim::default()
+            },
+        }
     }
 
-    /// [`Self::claim_for`], its key list in `keys` (empty; a recycled one
-    /// spares an allocation).
-    fn claim_with(&self, keys: Vec<u64>, client: &ClientCtx, args: Args<'_>) -> Claim {
+    /// The claim of `cmd` routed as `route`, its key list in `keys` (empty;
+    /// a recycled one spares an allocation). `sent_here`: routing sent the
+    /// command to this shard whole, so every key it names lives here and
+    /// none is hashed again to ask.
+    fn claim_of(
+        &self,
+        keys: Vec<u64>,
+        client: &ClientCtx,
+        (cmd, route): (S::Cmd, Route),
+        args: Args<'_>,
+        sent_here: bool,
+    ) -> Claim {
         let mut claim = Claim {
             client: client.id,
             via: client.home,
             keys,
+            read: self.svc.reads_only(cmd),
             ..Claim::default()
         };
-        if let Ok((cmd, route)) = self.svc.route(args, client, self.n) {
-            claim.read = self.svc.reads_only(cmd);
-            match route {
-                Route::Keys { .. } => {
-                    claim.keys.extend(
-                        route
-                            .keys(args)
-                            .filter(|k| self.slots.shard_of(k) == self.id)
-                            .map(key_id),
-                    );
-                }
-                Route::All(_) | Route::Shard(_) => claim.whole = true,
-                Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
+        match route {
+            Route::Keys { .. } => {
+                let here = |k: &&[u8]| {
+                    if sent_here {
+                        debug_assert_eq!(self.slots.shard_of(k), self.id, "a key of another shard");
+                        true
+                    } else {
+                        self.slots.shard_of(k) == self.id
+                    }
+                };
+                claim.keys.extend(route.keys(args).filter(here).map(key_id));
             }
+            Route::All(_) | Route::Shard(_) => claim.whole = true,
+            Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
         }
         claim
     }
@@ -224,21 +242,8 @@ impl<S: Service> Executor<S> {
                 Err(_) => Route::Conn,
             },
         };
-        let mut claim = Claim {
-            client: client.id,
-            via: client.home,
-            keys: self.locks.keys_vec(),
-            read: self.svc.reads_only(cmd),
-            ..Claim::default()
-        };
-        match route {
-            Route::Keys { .. } => claim.keys.extend(route.keys(args).map(|k| {
-                debug_assert_eq!(self.slots.shard_of(k), self.id, "a key of another shard");
-                key_id(k)
-            })),
-            Route::All(_) | Route::Shard(_) => claim.whole = true,
-            Route::Conn | Route::Tx(_) | Route::Clients { .. } | Route::PubSub(_) => {}
-        }
+        let keys = self.locks.keys_vec();
+        let claim = self.claim_of(keys, &client, (cmd, route), args, true);
         self.defer_claim(claim, to, dest, cmd, client, args)
     }
 

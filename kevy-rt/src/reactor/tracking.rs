@@ -291,7 +291,7 @@ pub(super) fn forward_reads<S: Service>(
     wire: &mut impl Wire<S>,
     pushes: &mut Pushes,
 ) {
-    let (id, slots) = (ex.id, ex.slots.clone());
+    let (id, slots) = (ex.id, &ex.slots);
     pushes.drain_reads(|client, home, key| {
         let s = slots.shard_of(key);
         if s == id {

@@ -365,7 +365,6 @@ impl<S: Service> Reactor<S> {
         st.await_remote();
         st.chain = None;
         st.ride = Some(SHARING);
-        super::coord::ride_key(args, &route, &mut st.ride_key);
         true
     }
 

@@ -390,7 +390,7 @@ fn populate(ctx: &mut Ctx<'_>) {
     } else {
         None
     };
-    let (me, slots) = (ctx.shard.id, ctx.shard.slots.clone());
+    let (me, slots) = (ctx.shard.id, &ctx.shard.slots);
     let scratch = ctx.shard.scratch;
     let mut db = ctx.shard.store.db(ctx.db);
     let mut key = Vec::new();
