@@ -18,8 +18,9 @@
 //! service provides it ([`Service::slots`]), because its files on disk hold
 //! each shard's keys in that layout and its loaders place keys by it, and
 //! the Cluster protocol will report it and moving slots between shards
-//! will change it. Today slot `s` lives on shard `s % N`, and the map does
-//! not change while the server runs.
+//! changes it. A server starts with slot `s` on shard `s % N`; a starved
+//! shard hands a hot slot to a peer while it runs ("Moving slots to the
+//! cores that have time").
 //!
 //! What is shared: the [`Service`] (read-only: the command table), the
 //! [`Stats`] counters (each shard writes only its own padded slot), and the
@@ -1324,6 +1325,83 @@
 //! - A client killed or closing meanwhile is dropped at B as any other;
 //!   A forwards to it until the cut ends, and B drops what comes for a
 //!   client id it no longer has.
+//!
+//! # Moving slots to the cores that have time
+//!
+//! Moving connections (above) puts a starved shard's *parsing and
+//! writing* on a shard with time, but its keys stay: every command on
+//! them still crosses to the starved shard and waits for it, and a
+//! command whose keys span both shards (a hot `MGET a b`, a hot `MSET`)
+//! pays a transaction's round trips each time. So a starved shard also
+//! hands its hottest hash slot to the calm peer: the slot's keys go to
+//! the peer and the slot map says so (`reactor/migrate.rs`).
+//!
+//! **Which slot.** While some shard is starved, every reactor counts, for
+//! one routed key in eight, the key's slot in the map's heat counters
+//! ([`SlotMap::heat`]; each count is a plain load and store, so two
+//! reactors counting one slot may lose a count, which a sample can
+//! afford). At each sample a starved shard with a calm peer (the rule
+//! that moves connections) looks at the slots it owns and moves the
+//! hottest, if it took at least 1/64 of every count since the last
+//! sample: a hot key's slot, never a slot of a spread-out workload
+//! (each of 16,384 slots then takes about 1/16,384). Shard 0 halves the
+//! counters at each of its samples. A slot that moved stays put for a
+//! second, so two starved shards do not pass it back and forth.
+//!
+//! **How it moves: the world stops for a moment.** A move must never let
+//! a command run on a shard that does not hold its keys, nor let two
+//! commands of one connection run out of order. Rather than forward
+//! commands that were routed under the old map, kevy moves a slot only
+//! when nothing is in flight anywhere:
+//!
+//! 1. *Freeze.* The moving shard (the slot's owner) sets the mesh's
+//!    freeze word (one move at a time, server-wide) and wakes every
+//!    shard. While it is set, no reactor routes a keyed message: every
+//!    connection's next command stays in its buffer, held as CLIENT
+//!    PAUSE ALL holds it, and the commands the server issues itself
+//!    wait. What is already under way goes on: commands in the rings
+//!    run, transactions finish and release their locks, replies travel
+//!    home.
+//! 2. *Quiescence.* At the end of each iteration a frozen reactor
+//!    publishes that it is idle when its coordinator has no transaction,
+//!    its lock table holds and queues nothing, no batch waits to be
+//!    pushed, nothing a desk took off a ring waits to run, and no script
+//!    runs; it withdraws that at the start of its next iteration, before
+//!    it pops anything. The mover reads every shard's flag and the
+//!    push and pop counts of every ring twice in a row
+//!    ([`crate::ring::Probe`]): when both readings agree, every flag is
+//!    up and every ring is empty, nothing is on its way and nobody is
+//!    working on anything, and nothing can start: the only messages a
+//!    frozen shard sends unprompted (a blocked client's timeout
+//!    withdrawing its waiter) name a waiter, never route a key.
+//! 3. *Hand-over.* The mover checks that nothing on the slot's keys
+//!    outlives the move in its own state: no client WATCHes one and none
+//!    waits on one ([`crate::Service::may_move_slots`] adds the
+//!    service's conditions: kevy-server refuses while its append-only
+//!    log is on or a snapshot is being written). If so it takes every key of the
+//!    slot out of its store ([`crate::Service::take_slot`], through the
+//!    store's update path, so client-side caching invalidates readers of
+//!    them) and sends them to the peer (`SlotIn`), which puts them in its
+//!    own store and answers (`SlotTaken`). Otherwise the move is called
+//!    off.
+//! 4. *Thaw.* On the answer the mover changes the slot's owner in the
+//!    map, then clears the freeze word (release; a reactor reads it with
+//!    acquire before it routes, so any command routed after the thaw
+//!    sees the new owner) and wakes every shard, whose held connections
+//!    run on.
+//!
+//! A move costs every shard a few wake-ups and holds every client for
+//! that long (a few hundred microseconds with idle peers; longer behind
+//! a transaction or a script that must finish first). It happens only
+//! while a shard is starved and a slot is hot, at most once per sample
+//! per shard. It crashes nothing that survives a crash: with no
+//! append-only log, what is on disk is a snapshot, which places keys by
+//! the map a server starts with.
+//!
+//! What does not move (and so keeps a slot where it is): WATCHed keys
+//! and keys blocked clients wait on. A SCAN that runs across a move may
+//! miss keys of the moved slot when it had not reached the slot's old
+//! shard and had passed its new one (README, "Differences").
 //!
 //! # Limits and fairness
 //!

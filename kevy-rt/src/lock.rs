@@ -351,8 +351,8 @@ impl<W> Locks<W> {
     }
 
     /// Whether nothing is held, queued or counted as queued: what every
-    /// table must come back to once its transactions are done.
-    #[cfg(test)]
+    /// table must come back to once its transactions are done (and what a
+    /// slot move waits for).
     pub fn is_idle(&self) -> bool {
         self.owners.is_empty()
             && self.queue.is_empty()

@@ -68,6 +68,10 @@ pub(crate) enum Req<S: Service> {
     },
     /// Transaction `op` of the sender is done here: release its locks.
     Unlock { op: u32 },
+    /// Hash slot `slot` moves here: its keys are the next `n` entries of
+    /// `req_snaps`; answer `SlotTaken` once they are in (crate doc,
+    /// "Moving slots to the cores that have time").
+    SlotIn { slot: u16, n: u32 },
     /// Copy out the keys at `spans[first..first + n]` for transaction `op`.
     Export { op: u32, first: u32, n: u32 },
     /// Copy out the name of every key here, with a stand-in of its state
@@ -272,6 +276,8 @@ pub(crate) enum Resp {
         client: u64,
         timeout: u64,
     },
+    /// The keys of hash slot `slot` are in the receiver's store.
+    SlotTaken { slot: u16 },
     /// Answers `Wake` (or a refused `Retry`).
     Woken { client: u64, answer: Wakened },
     /// A waiter of the receiver was served here without asking first

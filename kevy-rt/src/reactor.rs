@@ -18,11 +18,11 @@ use kevy_resp::{Args, Parse, Parser};
 use kevy_sys::{
     clock, signal, EventFd, Events, Interest, Poller, TcpListener, TcpStream, Token, UnixListener,
 };
-use mesh::{Endpoint, Padded, Shared, RING_BUDGET};
+use mesh::{Endpoint, Shared, RING_BUDGET};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The address a Unix socket client reports (it has none): CLIENT LIST
@@ -72,6 +72,7 @@ mod executor;
 mod handoff;
 mod mesh;
 mod metrics;
+mod migrate;
 mod pubsub;
 #[cfg(test)]
 pub(crate) mod sim;
@@ -212,22 +213,21 @@ impl Bound {
             signal::register_wakeup(w.fd());
             wakers.push(w);
         }
-        let mesh = Arc::new(Shared {
-            sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
+        let ends = rings::<S>(n);
+        let probes = ends
+            .iter()
+            .flat_map(|(_, c)| c.iter().flatten().map(|c| c.probe()));
+        let mesh = Arc::new(Shared::new(
             wakers,
-            monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            any_monitor: Padded(AtomicUsize::new(0)),
-            subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            directory: stats.directory.clone(),
-            pause_until: Padded(AtomicU64::new(0)),
-            pause_all: AtomicBool::new(false),
-        });
+            stats.directory.clone(),
+            probes.collect(),
+        ));
         let next_client_id = Arc::new(AtomicU64::new(1));
         let slots = svc.slots(n);
         assert_eq!(slots.shards(), n, "a slot map of the shard count");
         let mut handles = Vec::with_capacity(n);
         let mut metrics = self.metrics;
-        let parts = self.listeners.into_iter().zip(rings::<S>(n));
+        let parts = self.listeners.into_iter().zip(ends);
         for (id, (listeners, (prods, cons))) in parts.enumerate() {
             let limits = self.cfg.limits.clone();
             let metrics = metrics.take();
@@ -420,6 +420,8 @@ struct Reactor<S: Service> {
     /// Its scheduling samples and whether it hands connections away
     /// (`reactor/balance.rs`).
     bal: balance::Balancer,
+    /// Its part in moving slots between shards (`reactor/migrate.rs`).
+    mig: migrate::Migrator,
     /// This shard's keyspace, lock table and waiters.
     ex: Executor<S>,
     /// The transactions of this shard's connections.
@@ -556,6 +558,7 @@ impl<S: Service> Reactor<S> {
             limits,
             mesh,
             bal: Default::default(),
+            mig: Default::default(),
             cops: Vec::new(),
             free_cops: Vec::new(),
             monitors: Vec::new(),
@@ -626,7 +629,10 @@ impl<S: Service> Reactor<S> {
                 || self.svc.busy(&self.ex.shard);
             let mut timeout = if busy {
                 0
-            } else if !self.held_writes.is_empty() || self.svc.background(&self.ex.shard) {
+            } else if !self.held_writes.is_empty()
+                || self.svc.background(&self.ex.shard)
+                || self.leads_freeze()
+            {
                 // Held output must go out within COALESCE_US even if the
                 // reply it waits for never comes (epoll counts in ms); work
                 // the service does a bit per iteration (a snapshot) goes on
@@ -718,8 +724,12 @@ impl<S: Service> Reactor<S> {
                     self.mesh.flush();
                     self.flush_writes();
                 }
-                if let Some(args) = self.svc.internal_command(&mut self.ex.shard) {
-                    self.run_internal(args);
+                // What the server issues itself waits out a slot move, as
+                // its clients' commands do.
+                if self.mesh.freeze() == 0 {
+                    if let Some(args) = self.svc.internal_command(&mut self.ex.shard) {
+                        self.run_internal(args);
+                    }
                 }
                 if self.lim.v.timeout_secs != 0 {
                     self.close_idle();
@@ -765,6 +775,7 @@ impl<S: Service> Reactor<S> {
     /// advance, then the batches for the other shards. Nothing here blocks
     /// (the simulation in `sim.rs` drives it without `epoll_wait`).
     fn turn(&mut self) {
+        self.migrate_begin();
         self.listen();
         self.drain_rings();
         self.run_ready();
@@ -786,6 +797,7 @@ impl<S: Service> Reactor<S> {
         if self.mesh.take_asked() {
             self.asked_us = self.now_us;
         }
+        self.migrate_end();
     }
 
     fn publish_stats(&mut self) {
@@ -1099,6 +1111,11 @@ impl<S: Service> Reactor<S> {
         if args.is_empty() {
             return false;
         }
+        // A slot move holds every command (crate doc, "Moving slots to
+        // the cores that have time").
+        if self.mesh.freeze() != 0 {
+            return true;
+        }
         let Some(all) = self.mesh.paused_at(self.now_ms) else {
             return false;
         };
@@ -1118,7 +1135,7 @@ impl<S: Service> Reactor<S> {
 
     /// Runs again the connections a pause held, once it is over.
     fn release_paused(&mut self) {
-        if self.mesh.paused_at(self.now_ms).is_some() {
+        if self.mesh.paused_at(self.now_ms).is_some() || self.mesh.freeze() != 0 {
             return;
         }
         for idx in std::mem::take(&mut self.paused) {
@@ -1545,8 +1562,19 @@ impl<S: Service> Reactor<S> {
                 // when they span shards (it need not hash them again).
                 let mut shards = [0u16; ROUTED_SHARDS];
                 let mut seen = 0;
+                let (slots, mig) = (&*self.slots, &mut self.mig);
                 let mut see = |k: &[u8]| {
-                    let s = self.slots.shard_of(k);
+                    // While a shard is starved, one key in eight counts
+                    // towards its slot's heat (crate doc, "Which slot").
+                    let s = if mig.warming {
+                        let slot = crate::slot::slot(k);
+                        if mig.counts() {
+                            slots.warm(slot);
+                        }
+                        slots.owner(slot)
+                    } else {
+                        slots.shard_of(k)
+                    };
                     if seen < ROUTED_SHARDS {
                         shards[seen] = s as u16;
                     }
@@ -1871,6 +1899,9 @@ impl<S: Service> Reactor<S> {
                     waiting_tx = (!goes && !no_wait).then_some(op);
                     refused_tx = (!goes && no_wait).then_some(op);
                 }
+                Req::SlotIn { slot, n } => {
+                    self.slot_in(peer, slot, req_snaps.by_ref().take(n as usize));
+                }
                 Req::Unlock { op } if refused_tx == Some(op) => {}
                 Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
                 Req::Unlock { op } => {
@@ -2158,6 +2189,7 @@ impl<S: Service> Reactor<S> {
                 Resp::Woken { client, answer } => {
                     self.ex.woken(&mut self.mesh, peer, client, answer);
                 }
+                Resp::SlotTaken { slot } => self.slot_taken(slot),
             }
         }
         self.send_put_backs();

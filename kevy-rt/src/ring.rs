@@ -117,6 +117,37 @@ pub struct Consumer<T> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full<T>(pub T);
 
+/// A third thread's view of one ring's counts: how many values were
+/// pushed and how many popped, ever (wrapping). The mover of a slot reads
+/// every ring's to see that nothing is on its way (crate doc, "Moving
+/// slots to the cores that have time").
+#[cfg(not(loom))]
+pub struct Probe(Arc<dyn Counts + Send + Sync>);
+
+#[cfg(not(loom))]
+trait Counts {
+    fn counts(&self) -> (usize, usize);
+}
+
+#[cfg(not(loom))]
+impl<T> Counts for Ring<T> {
+    fn counts(&self) -> (usize, usize) {
+        // Acquire pairs with each side's Release store of its index.
+        (
+            self.tail.0.load(Ordering::Acquire),
+            self.head.0.load(Ordering::Acquire),
+        )
+    }
+}
+
+#[cfg(not(loom))]
+impl Probe {
+    /// `(pushed, popped)` so far.
+    pub fn counts(&self) -> (usize, usize) {
+        self.0.counts()
+    }
+}
+
 /// A ring of `capacity` (rounded up to a power of two, at least 2) slots.
 pub fn ring<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let cap = capacity.max(2).next_power_of_two();
@@ -168,6 +199,14 @@ impl<T> Producer<T> {
         // write above becomes visible before the new tail does.
         self.ring.tail.0.store(self.tail, Ordering::Release);
         Ok(())
+    }
+}
+
+#[cfg(not(loom))]
+impl<T: Send + 'static> Consumer<T> {
+    /// A view of this ring's counts for a third thread.
+    pub fn probe(&self) -> Probe {
+        Probe(self.ring.clone())
     }
 }
 

@@ -774,6 +774,28 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
 
+    /// Whether hash slot `slot` of this shard may move to another shard
+    /// now (crate doc, "Moving slots to the cores that have time"): the
+    /// service's conditions, on top of the runtime's (no client waits on
+    /// one of its keys). False when no client WATCHes one of its keys,
+    /// and whatever else the service keeps per key or in files would not
+    /// follow the keys. The default never moves a slot.
+    fn may_move_slot(&self, _shard: &Self::Shard, _slot: u16) -> bool {
+        false
+    }
+    /// Takes every key of hash slot `slot` out of the shard, in every
+    /// database, with its state: a slot moving to another shard, which
+    /// [`Self::import`]s them. Asked only where [`Self::may_move_slot`]
+    /// said yes. What readers of the keys are owed (client-side caching's
+    /// invalidations) goes to `effects`.
+    fn take_slot(
+        &self,
+        _shard: &mut Self::Shard,
+        _effects: &mut Effects,
+        _slot: u16,
+    ) -> Vec<(Vec<u8>, Self::Snapshot)> {
+        Vec::new()
+    }
     /// Copies out `key`'s state in every database.
     fn export(&self, shard: &mut Self::Shard, key: &[u8]) -> Self::Snapshot;
     /// An empty shard that coordinated execution runs on.

@@ -1,6 +1,7 @@
 //! Key → hash slot → shard, exactly as Redis Cluster hashes keys: CRC16
 //! (XMODEM) of the key, or of its first non-empty `{hash tag}`, mod 16384.
 
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub const SLOTS: usize = 16384;
@@ -104,11 +105,19 @@ pub fn slot(key: &[u8]) -> u16 {
 
 /// Which shard owns each hash slot. It is data that every shard reads, not
 /// a formula: the Cluster protocol reports it (CLUSTER SLOTS, SHARDS), and
-/// a shard that hands slots to another changes it. Today it is made once,
-/// at start, and never changes while the server runs.
+/// a shard that hands a slot to another changes it (crate doc, "Moving
+/// slots to the cores that have time"). An owner changes only while every
+/// reactor is frozen with nothing in flight, and the thaw that follows
+/// publishes it (release, then acquire before routing), so plain loads
+/// read it.
 pub struct SlotMap {
     n: usize,
-    owner: [u16; SLOTS],
+    owner: [AtomicU16; SLOTS],
+    /// How often each slot was routed to lately, counted while some shard
+    /// is starved (one key in eight), for the choice of a slot to move.
+    heat: [AtomicU32; SLOTS],
+    /// Slots whose owner is not the one a server starts with.
+    moved: AtomicUsize,
 }
 
 impl SlotMap {
@@ -117,15 +126,12 @@ impl SlotMap {
     /// files on disk are in this layout.
     pub fn new(n: usize) -> Arc<SlotMap> {
         assert!((1..=u16::MAX as usize).contains(&n), "1 to 65535 shards");
-        let mut map = Arc::new(SlotMap {
+        Arc::new(SlotMap {
             n,
-            owner: [0; SLOTS],
-        });
-        let m = Arc::get_mut(&mut map).expect("just made");
-        for (s, o) in m.owner.iter_mut().enumerate() {
-            *o = starting_owner(s, n) as u16;
-        }
-        map
+            owner: std::array::from_fn(|s| AtomicU16::new(starting_owner(s, n) as u16)),
+            heat: std::array::from_fn(|_| AtomicU32::new(0)),
+            moved: AtomicUsize::new(0),
+        })
     }
 
     /// How many shards the slots are spread over.
@@ -137,7 +143,7 @@ impl SlotMap {
     /// The shard owning hash slot `slot`.
     #[inline]
     pub fn owner(&self, slot: u16) -> usize {
-        usize::from(self.owner[usize::from(slot) & (SLOTS - 1)])
+        usize::from(self.owner[usize::from(slot) & (SLOTS - 1)].load(Ordering::Relaxed))
     }
 
     /// The shard owning `key` (one shard: no hashing).
@@ -147,6 +153,53 @@ impl SlotMap {
             0
         } else {
             self.owner(slot(key))
+        }
+    }
+
+    /// Gives `slot` to shard `to`. Only the mover of a frozen server calls
+    /// it (`reactor/migrate.rs`); the thaw publishes it.
+    pub(crate) fn set_owner(&self, slot: u16, to: usize) {
+        let s = usize::from(slot) & (SLOTS - 1);
+        let was = self.owner[s].swap(to as u16, Ordering::Relaxed) as usize;
+        let home = starting_owner(s, self.n);
+        if was == home && to != home {
+            self.moved.fetch_add(1, Ordering::Relaxed);
+        } else if was != home && to == home {
+            self.moved.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many slots live elsewhere than where a server starts them.
+    pub fn moved(&self) -> usize {
+        self.moved.load(Ordering::Relaxed)
+    }
+
+    /// Every slot with its owner, in slot order.
+    pub fn owners(&self) -> impl Iterator<Item = (u16, usize)> + '_ {
+        (0..SLOTS as u16).map(|s| (s, self.owner(s)))
+    }
+
+    /// Counts one routing to `slot`: a plain load and store, so reactors
+    /// counting the same slot at once may lose a count.
+    #[inline]
+    pub(crate) fn warm(&self, slot: u16) {
+        let h = &self.heat[usize::from(slot) & (SLOTS - 1)];
+        h.store(h.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// The heat counters of every slot (crate doc, "Which slot").
+    pub fn heat(&self, slot: u16) -> u32 {
+        self.heat[usize::from(slot) & (SLOTS - 1)].load(Ordering::Relaxed)
+    }
+
+    /// Halves every heat counter: what a slot took lately weighs more than
+    /// what it took long ago.
+    pub(crate) fn cool(&self) {
+        for h in self.heat.iter() {
+            let v = h.load(Ordering::Relaxed);
+            if v != 0 {
+                h.store(v / 2, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -187,6 +240,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_moved_slot_routes_to_its_new_owner_and_is_counted_until_it_returns() {
+        let map = SlotMap::new(3);
+        let k = b"foo";
+        let s = slot(k);
+        let home = map.shard_of(k);
+        let to = (home + 1) % 3;
+        map.set_owner(s, to);
+        assert_eq!(map.shard_of(k), to);
+        assert_eq!(map.owner(s), to);
+        assert_eq!(map.moved(), 1);
+        // Moving it on does not count it twice; home again, it is not moved.
+        map.set_owner(s, (home + 2) % 3);
+        assert_eq!(map.moved(), 1);
+        map.set_owner(s, home);
+        assert_eq!(map.moved(), 0);
+        assert_eq!(map.shard_of(k), shard_of(k, 3));
+    }
+
+    #[test]
+    fn heat_counts_and_halves() {
+        let map = SlotMap::new(2);
+        for _ in 0..5 {
+            map.warm(7);
+        }
+        assert_eq!(map.heat(7), 5);
+        map.cool();
+        assert_eq!(map.heat(7), 2);
+        assert_eq!(map.heat(8), 0);
     }
 
     /// The byte-at-a-time definition the sliced tables must agree with.

@@ -23,6 +23,10 @@ pub struct ShardStats {
     /// Connections this shard handed to another (crate doc, "Moving
     /// connections to the cores that have time").
     pub moved_out: AtomicU64,
+    /// Hash slots this shard handed to another, and moves it started and
+    /// called off (crate doc, "Moving slots to the cores that have time").
+    pub slots_out: AtomicU64,
+    pub slot_moves_called_off: AtomicU64,
     /// Per mille of the last sample that this shard's thread ran, and
     /// that it was runnable but waited for its core.
     pub cpu_run: AtomicU64,

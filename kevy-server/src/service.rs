@@ -1209,6 +1209,40 @@ impl Service for Kevy {
         shard.store.export(key)
     }
 
+    fn may_move_slot(&self, shard: &Shard, slot: u16) -> bool {
+        // The append-only log holds each shard's keys in the layout the
+        // server starts with, and a snapshot being written reads each
+        // shard's keys as they were when it began: a slot moves only
+        // while neither is there. Nor while a snapshot loads, nor with a
+        // WATCHed key (its registration stays here).
+        !self.aof
+            && shard.aof.is_none()
+            && shard.snapshot.is_none()
+            && shard.loading.is_none()
+            && !shard.store.watches_any(|k| kevy_rt::slot(k) == slot)
+    }
+
+    fn take_slot(
+        &self,
+        shard: &mut Shard,
+        effects: &mut Effects,
+        slot: u16,
+    ) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
+        let names = shard.store.names_where(|k| kevy_rt::slot(k) == slot);
+        let keys = names
+            .into_iter()
+            .map(|k| {
+                // Not an event: the key lives on, on another shard.
+                let snap = crate::notify::quiet(shard, |s| s.store.take(&k));
+                (k, snap)
+            })
+            .collect();
+        // Clients that track the keys hear they changed: their next
+        // reads go to the new owner, which tracks them there.
+        crate::tracking::drain_into(shard, effects);
+        keys
+    }
+
     fn scratch(&self, home: usize, nshards: usize) -> Shard {
         let mut s = Shard::with_slots(home, self.slots(nshards));
         s.server = Some(self.server.clone());

@@ -537,6 +537,42 @@ impl Store {
         snap
     }
 
+    /// Takes `key` out of every database, through the update path, with
+    /// its state there: what [`Self::import`] puts back elsewhere (a key
+    /// whose hash slot moves to another shard). Nothing is copied.
+    pub fn take(&mut self, key: &[u8]) -> Snapshot {
+        let mut snap = Snapshot::default();
+        for i in 0..self.dbs.len() {
+            if let Some(e) = self.db(i).remove_entry(key) {
+                let expire_at = e.expire_at();
+                snap.entries.push(SnapshotEntry {
+                    db: i as u32,
+                    value: e.value,
+                    expire_at,
+                });
+            }
+        }
+        snap
+    }
+
+    /// The distinct names of the keys, in every database, that `of` says
+    /// yes to (expired ones included).
+    pub fn names_where(&self, of: impl Fn(&[u8]) -> bool) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for ks in &self.dbs {
+            for (k, _) in ks.keys().iter() {
+                if of(k) {
+                    out.push(k.to_vec());
+                }
+            }
+        }
+        if self.dbs.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+
     /// Every live key's name, in every database, with a stand-in of its
     /// state: per database it lives in, an empty value of its type and its
     /// expiry ([`Snapshot::names_only`]). What a copy of the whole
@@ -606,6 +642,11 @@ impl Store {
         let existed = self.db(db).contains(key);
         self.obs.watch.add(client, db, key, existed);
         self.obs.refresh();
+    }
+
+    /// Whether some client WATCHes a key `of` says yes to.
+    pub fn watches_any(&self, of: impl Fn(&[u8]) -> bool) -> bool {
+        self.obs.watch.count != 0 && self.obs.watch.any(of)
     }
 
     /// Drops every WATCH of `client` on this shard.

@@ -63,6 +63,12 @@ impl Watches {
         }
     }
 
+    /// Whether some client watches a key `of` says yes to, in any
+    /// database.
+    pub(crate) fn any(&self, of: impl Fn(&[u8]) -> bool) -> bool {
+        self.keys.iter().any(|m| m.keys().any(|k| of(k)))
+    }
+
     pub(crate) fn watched_in(&self, db: usize) -> bool {
         self.keys.get(db).is_some_and(|m| !m.is_empty())
     }

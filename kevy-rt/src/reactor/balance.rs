@@ -129,16 +129,22 @@ impl<S: Service> Reactor<S> {
             Balance::Yes if self.bal.pinned => self.bal.read(),
             _ => None,
         };
+        if self.id == 0 {
+            // What slots took lately weighs more than long ago.
+            self.slots.cool();
+        }
         let Some((run, wait)) = sample else {
             self.bal.no_poll = false;
             if self.bal.shed_to.take().is_some() {
                 me.shedding.store(0, Ordering::Relaxed);
             }
             let next = (self.id + 1) % self.n;
+            self.mig.warming = mode == Balance::Churn;
             if mode == Balance::Churn
                 && stats.shards[next].running_long.load(Ordering::Relaxed) == 0
             {
                 self.move_some(next);
+                self.move_hot_slot(next, true);
             }
             return;
         };
@@ -166,6 +172,7 @@ impl<S: Service> Reactor<S> {
         let peer_starved = peers.clone().any(|(_, r, w, _)| starved(r, w));
         let me_starved = starved(r, w);
         self.bal.no_poll = me_starved || peer_starved;
+        self.mig.warming = self.bal.no_poll;
         self.bal.streak = if me_starved {
             (self.bal.streak + 1).min(STREAK + 2)
         } else {
@@ -183,6 +190,7 @@ impl<S: Service> Reactor<S> {
                 self.bal.shed_to = Some(j);
                 me.shedding.store(1, Ordering::Relaxed);
                 self.move_some(j);
+                self.move_hot_slot(j, false);
             }
             None => {
                 if self.bal.shed_to.take().is_some() {

@@ -82,6 +82,11 @@ impl<S: Service> Default for Waiters<S> {
 }
 
 impl<S: Service> Waiters<S> {
+    /// Whether a client waits here on a key `of` says yes to.
+    pub fn waits_in(&self, of: impl Fn(&[u8]) -> bool) -> bool {
+        self.queues.keys().any(|(_, k)| of(k))
+    }
+
     /// Whether any client waits here (one branch per command otherwise).
     #[inline]
     pub fn any(&self) -> bool {

@@ -698,7 +698,6 @@ impl<S: Service> Coordinator<S> {
     }
 
     /// Whether no transaction is in flight.
-    #[cfg(test)]
     pub fn is_idle(&self) -> bool {
         self.txs.iter().all(Option::is_none)
     }

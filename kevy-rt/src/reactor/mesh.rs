@@ -56,11 +56,53 @@ pub(super) struct Shared {
     /// Every subscription's name with its subscriber count, for PUBSUB
     /// and INFO (`reactor/pubsub.rs`).
     pub directory: Arc<Mutex<Directory>>,
-    /// CLIENT PAUSE: the unix ms it lasts until (0: no pause), and
-    /// whether it holds every command (else the writing ones). Read per
-    /// command, written by CLIENT PAUSE and UNPAUSE only.
-    pub pause_until: Padded<AtomicU64>,
+    /// What holds connections' commands, read per command: CLIENT PAUSE
+    /// and a slot move's freeze.
+    pub holds: Padded<Holds>,
+    /// Whether a CLIENT PAUSE holds every command (else the writing ones).
     pub pause_all: AtomicBool,
+    /// `quiet[j]`: the freeze word shard `j` last found itself idle under
+    /// (0: working, or not frozen) (crate doc, "Moving slots to the cores
+    /// that have time").
+    pub quiet: Vec<Padded<AtomicU64>>,
+    /// Every ring's counts, for the mover.
+    pub probes: Vec<crate::ring::Probe>,
+}
+
+/// The words every command looks at before it runs, on one cache line.
+#[derive(Default)]
+pub(super) struct Holds {
+    /// CLIENT PAUSE: the unix ms it lasts until (0: no pause). Written by
+    /// CLIENT PAUSE and UNPAUSE only.
+    pub pause_until: AtomicU64,
+    /// A slot move's freeze (`reactor/migrate.rs`): 0, or the move's
+    /// number (above 16 bits) and its mover's shard (below). Written by
+    /// the mover only.
+    pub freeze: AtomicU64,
+}
+
+impl Shared {
+    /// The mesh of `wakers.len()` shards whose rings `probes` watch.
+    pub fn new(
+        wakers: Vec<EventFd>,
+        directory: Arc<Mutex<Directory>>,
+        probes: Vec<crate::ring::Probe>,
+    ) -> Shared {
+        let n = wakers.len();
+        let padded = |_| Padded(AtomicUsize::new(0));
+        Shared {
+            sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
+            wakers,
+            monitors: (0..n).map(padded).collect(),
+            any_monitor: Padded(AtomicUsize::new(0)),
+            subs: (0..n).map(padded).collect(),
+            directory,
+            holds: Padded(Holds::default()),
+            pause_all: AtomicBool::new(false),
+            quiet: (0..n).map(|_| Padded(AtomicU64::new(0))).collect(),
+            probes,
+        }
+    }
 }
 
 pub(super) struct Endpoint<S: Service> {
@@ -319,13 +361,60 @@ impl<S: Service> Endpoint<S> {
     /// Starts (or replaces) a CLIENT PAUSE.
     pub fn pause(&self, until_ms: u64, all: bool) {
         self.shared.pause_all.store(all, Ordering::Relaxed);
-        self.shared.pause_until.0.store(until_ms, Ordering::SeqCst);
+        self.shared
+            .holds
+            .0
+            .pause_until
+            .store(until_ms, Ordering::SeqCst);
     }
 
     /// Ends a CLIENT PAUSE and wakes every shard, so the commands they
     /// hold run at once.
     pub fn unpause(&self) {
-        self.shared.pause_until.0.store(0, Ordering::SeqCst);
+        self.shared.holds.0.pause_until.store(0, Ordering::SeqCst);
+        self.wake_peers();
+    }
+
+    /// Whether a CLIENT PAUSE may be in force or a slot move holds
+    /// commands: the loads (of one cache line) the command path makes.
+    /// Acquire on the freeze pairs with the thaw's release: a command
+    /// routed after it sees the slot map the move changed.
+    #[inline(always)]
+    pub fn maybe_paused(&self) -> bool {
+        let h = &self.shared.holds.0;
+        h.pause_until.load(Ordering::Relaxed) != 0 || h.freeze.load(Ordering::Acquire) != 0
+    }
+
+    /// The freeze word: 0 when no slot is moving.
+    #[inline]
+    pub fn freeze(&self) -> u64 {
+        self.shared.holds.0.freeze.load(Ordering::Acquire)
+    }
+
+    /// Freezes every shard under `word` (a slot move led here); false
+    /// when another move holds the freeze. Every peer is woken, so each
+    /// holds its connections and says when it is idle.
+    pub fn try_freeze(&self, word: u64) -> bool {
+        let won = self.shared.holds.0.freeze.compare_exchange(
+            0,
+            word,
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        );
+        if won.is_ok() {
+            self.wake_peers();
+        }
+        won.is_ok()
+    }
+
+    /// Ends the freeze this shard leads, releasing what the move changed
+    /// to every shard that reads the word (acquire), and wakes them.
+    pub fn thaw(&self) {
+        self.shared.holds.0.freeze.store(0, Ordering::SeqCst);
+        self.wake_peers();
+    }
+
+    fn wake_peers(&self) {
         for (s, w) in self.shared.wakers.iter().enumerate() {
             if s != self.id {
                 let _ = w.wake();
@@ -333,22 +422,51 @@ impl<S: Service> Endpoint<S> {
         }
     }
 
-    /// Whether a CLIENT PAUSE may be in force: the one load the command
-    /// path makes.
-    #[inline(always)]
-    pub fn maybe_paused(&self) -> bool {
-        self.shared.pause_until.0.load(Ordering::Relaxed) != 0
+    /// Says whether this shard is idle under freeze `word` (0: it works,
+    /// or nothing is frozen).
+    pub fn set_quiet(&self, word: u64) {
+        self.shared.quiet[self.id].0.store(word, Ordering::SeqCst);
+    }
+
+    /// Wakes shard `s`.
+    pub fn wake(&self, s: usize) {
+        let _ = self.shared.wakers[s].wake();
+    }
+
+    /// One reading of the mesh under freeze `word` into `out`: whether
+    /// every shard says it is idle and every ring is empty, with the
+    /// rings' counts. Two equal readings in a row mean nothing is on its
+    /// way and nobody works (crate doc, "Moving slots to the cores that
+    /// have time").
+    pub fn read_quiet(&self, word: u64, out: &mut Vec<usize>) -> bool {
+        out.clear();
+        if self
+            .shared
+            .quiet
+            .iter()
+            .any(|q| q.0.load(Ordering::SeqCst) != word)
+        {
+            return false;
+        }
+        for p in &self.shared.probes {
+            let (pushed, popped) = p.counts();
+            if pushed != popped {
+                return false;
+            }
+            out.push(pushed);
+        }
+        true
     }
 
     /// The pause in force at `now_ms`: `Some(all)`, or `None`.
     pub fn paused_at(&self, now_ms: u64) -> Option<bool> {
-        let until = self.shared.pause_until.0.load(Ordering::Relaxed);
+        let until = self.shared.holds.0.pause_until.load(Ordering::Relaxed);
         (now_ms < until).then(|| self.shared.pause_all.load(Ordering::Relaxed))
     }
 
     /// When the pause ends (unix ms), 0 with none.
     pub fn pause_until(&self) -> u64 {
-        self.shared.pause_until.0.load(Ordering::Relaxed)
+        self.shared.holds.0.pause_until.load(Ordering::Relaxed)
     }
 
     pub fn waker_fd(&self) -> std::os::fd::RawFd {
@@ -424,17 +542,13 @@ mod tests {
     use kevy_sys::{Events, Interest, Poller, Token};
 
     fn two() -> (Endpoint<Toy>, Endpoint<Toy>, Arc<Shared>) {
-        let shared = Arc::new(Shared {
-            sleeping: (0..2).map(|_| Padded(AtomicBool::new(false))).collect(),
-            wakers: (0..2).map(|_| EventFd::new().expect("eventfd")).collect(),
-            monitors: (0..2).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            any_monitor: Padded(AtomicUsize::new(0)),
-            subs: (0..2).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            directory: Default::default(),
-            pause_until: Padded(AtomicU64::new(0)),
-            pause_all: AtomicBool::new(false),
-        });
-        let mut ends = rings::<Toy>(2).into_iter();
+        let ends = rings::<Toy>(2);
+        let probes = ends
+            .iter()
+            .flat_map(|(_, c)| c.iter().flatten().map(|c| c.probe()));
+        let wakers = (0..2).map(|_| EventFd::new().expect("eventfd")).collect();
+        let shared = Arc::new(Shared::new(wakers, Default::default(), probes.collect()));
+        let mut ends = ends.into_iter();
         let (p0, c0) = ends.next().unwrap();
         let (p1, c1) = ends.next().unwrap();
         (

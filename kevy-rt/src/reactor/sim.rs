@@ -24,15 +24,16 @@
 //! The clock is fake too: each step advances it by a millisecond, so output
 //! held back to coalesce with a remote reply always leaves on the next step.
 
-use super::mesh::{Endpoint, Padded, Shared};
+use super::mesh::{Endpoint, Shared};
 use super::{rings, Reactor};
 use crate::conn::Conn;
 use crate::service::Service;
 use crate::stats::Stats;
 use kevy_sys::{EventFd, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+mod moves;
 mod pubsub;
 mod tests;
 pub(crate) mod toy;
@@ -72,19 +73,15 @@ pub(super) struct Sim<S: Service> {
 impl<S: Service> Sim<S> {
     pub fn new(svc: Arc<S>, n: usize) -> Self {
         let stats = Arc::new(Stats::new(n));
-        let shared = Arc::new(Shared {
-            sleeping: (0..n).map(|_| Padded(AtomicBool::new(false))).collect(),
-            wakers: (0..n).map(|_| EventFd::new().expect("eventfd")).collect(),
-            monitors: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            any_monitor: Padded(AtomicUsize::new(0)),
-            subs: (0..n).map(|_| Padded(AtomicUsize::new(0))).collect(),
-            directory: Default::default(),
-            pause_until: Padded(AtomicU64::new(0)),
-            pause_all: AtomicBool::new(false),
-        });
+        let ends = rings::<S>(n);
+        let probes = ends
+            .iter()
+            .flat_map(|(_, c)| c.iter().flatten().map(|c| c.probe()));
+        let wakers = (0..n).map(|_| EventFd::new().expect("eventfd")).collect();
+        let shared = Arc::new(Shared::new(wakers, Default::default(), probes.collect()));
         let ids = Arc::new(AtomicU64::new(1));
         let slots = svc.slots(n);
-        let shards = rings::<S>(n)
+        let shards = ends
             .into_iter()
             .enumerate()
             .map(|(id, (prods, cons))| {
@@ -303,6 +300,9 @@ impl<S: Service> Sim<S> {
         if !r.timers.is_empty() {
             r.expire_waits();
         }
+        if !r.paused.is_empty() {
+            r.release_paused();
+        }
         r.turn();
         for cl in self.clients.iter_mut().filter(|cl| cl.home == s) {
             let Some(id) = cl.moving else {
@@ -360,6 +360,8 @@ impl<S: Service> Sim<S> {
             && !r.coord.has_runnable()
             && !r.mesh.has_outgoing()
             && !r.mesh.has_incoming()
+            && !r.mig.is_moving()
+            && r.paused.is_empty()
     }
 
     pub fn all_quiet(&self) -> bool {

@@ -500,6 +500,15 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
         "kevy_moved_connections",
         server.rt_stats.sum(|s| &s.moved_out),
     );
+    // Hash slots a shard handed to another ("Moving slots to the cores
+    // that have time"), moves called off, and the slots away from where
+    // the server started them now.
+    f.put("kevy_moved_slots", server.rt_stats.sum(|s| &s.slots_out));
+    f.put(
+        "kevy_slot_moves_called_off",
+        server.rt_stats.sum(|s| &s.slot_moves_called_off),
+    );
+    f.put("kevy_slots_away", server.slots.moved() as u64);
 }
 
 /// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,

@@ -492,6 +492,37 @@ impl Service for Toy {
         shard.map.get(key).cloned()
     }
 
+    fn may_move_slot(&self, shard: &ToyShard, slot: u16) -> bool {
+        !shard
+            .watches
+            .values()
+            .flatten()
+            .any(|(k, _)| crate::slot::slot(k) == slot)
+    }
+
+    fn take_slot(
+        &self,
+        shard: &mut ToyShard,
+        _effects: &mut crate::Effects,
+        slot: u16,
+    ) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let mut names: Vec<Vec<u8>> = shard
+            .map
+            .keys()
+            .filter(|k| crate::slot::slot(k) == slot)
+            .cloned()
+            .collect();
+        names.sort_unstable();
+        names
+            .into_iter()
+            .map(|k| {
+                let v = shard.map.get(&k).cloned();
+                shard.set(&k, None);
+                (k, v)
+            })
+            .collect()
+    }
+
     fn scratch(&self, _home: usize, _nshards: usize) -> ToyShard {
         ToyShard {
             scratch: true,

@@ -1,0 +1,325 @@
+//! Moving a hash slot to another shard while the server runs (crate doc,
+//! "Moving slots to the cores that have time"): which slot a starved shard
+//! hands over, the freeze that stops every shard until nothing is in
+//! flight, and the hand-over of the slot's keys.
+
+use super::Reactor;
+use crate::msg::{Req, Resp};
+use crate::service::Service;
+use crate::slot::SLOTS;
+use std::sync::atomic::Ordering;
+
+/// A slot that arrived at a shard stays there at least this long (µs):
+/// two starved shards do not pass a hot slot back and forth.
+const SETTLE_US: u64 = 1_000_000;
+/// A slot moves only when it took at least this share (1 in `HOT_SHARE`)
+/// of every count since the last sample: a hot key's slot, never one of
+/// a spread-out workload's 16,384.
+const HOT_SHARE: u64 = 64;
+/// Nor with fewer counts than this (a handful of routings is no load).
+const MIN_HEAT: u64 = 64;
+/// A freeze that finds no quiet moment in this long (µs) is called off: a
+/// transaction or a script keeps a shard busy, and every client waits
+/// while the freeze lasts.
+const FREEZE_LIMIT_US: u64 = 50_000;
+/// One routed key in `1 << WARM_SHIFT` is counted.
+const WARM_SHIFT: u32 = 3;
+
+/// One reactor's part in slot moves.
+#[derive(Default)]
+pub(super) struct Migrator {
+    /// The move this shard leads, if any.
+    moving: Option<Move>,
+    /// Moves this shard has led: the high bits of its freeze words.
+    led: u64,
+    /// Slots that arrived here lately, with when (µs).
+    settled: Vec<(u16, u64)>,
+    /// Whether this shard said it is idle under the current freeze.
+    quiet: bool,
+    /// Two readings of the mesh (`Endpoint::read_quiet`).
+    first: Vec<usize>,
+    second: Vec<usize>,
+    /// Routed keys, of which one in `1 << WARM_SHIFT` is counted.
+    tick: u32,
+    /// Routed keys count towards their slot's heat: some shard is
+    /// starved, or slots move for tests (`shard-balance churn`).
+    pub warming: bool,
+}
+
+struct Move {
+    slot: u16,
+    to: usize,
+    word: u64,
+    since_us: u64,
+    /// The keys are on their way to `to`.
+    sent: bool,
+}
+
+impl Migrator {
+    /// Whether a move this shard leads is under way.
+    #[cfg(test)]
+    pub fn is_moving(&self) -> bool {
+        self.moving.is_some()
+    }
+
+    /// Whether the keys of the move this shard leads are on their way.
+    #[cfg(test)]
+    pub fn handed_over(&self) -> bool {
+        self.moving.as_ref().is_some_and(|m| m.sent)
+    }
+
+    /// Whether this routing of a key counts towards its slot's heat.
+    #[inline]
+    pub fn counts(&mut self) -> bool {
+        self.tick = self.tick.wrapping_add(1);
+        self.tick & ((1 << WARM_SHIFT) - 1) == 0
+    }
+}
+
+/// The hottest slot `me` owns in `map`, if it is hot enough to move: at
+/// least 1 in [`HOT_SHARE`] of all heat and [`MIN_HEAT`] (`any`: the
+/// hottest with any heat at all, for `shard-balance churn`), and not one
+/// of the `settled` slots.
+fn pick_slot(map: &crate::SlotMap, me: usize, settled: &[(u16, u64)], any: bool) -> Option<u16> {
+    let mut total = 0u64;
+    let mut best: Option<(u32, u16)> = None;
+    for s in 0..SLOTS as u16 {
+        let h = map.heat(s);
+        if h == 0 {
+            continue;
+        }
+        total += u64::from(h);
+        if map.owner(s) != me || settled.iter().any(|&(x, _)| x == s) {
+            continue;
+        }
+        if best.is_none_or(|(bh, _)| h > bh) {
+            best = Some((h, s));
+        }
+    }
+    let (h, s) = best?;
+    let h = u64::from(h);
+    (any || (h >= MIN_HEAT && h * HOT_SHARE >= total)).then_some(s)
+}
+
+impl<S: Service> Reactor<S> {
+    /// At a sample of a starved shard with a calm peer `to` (or every
+    /// sample under `shard-balance churn`): moves its hottest slot there,
+    /// if one is hot enough.
+    pub(super) fn move_hot_slot(&mut self, to: usize, any: bool) {
+        let now = self.now_us;
+        self.mig
+            .settled
+            .retain(|&(_, at)| now.saturating_sub(at) < SETTLE_US);
+        if self.mig.moving.is_some() {
+            return;
+        }
+        if let Some(slot) = pick_slot(&self.slots, self.id, &self.mig.settled, any) {
+            self.start_move(slot, to);
+        }
+    }
+
+    /// Starts moving `slot`, which this shard owns, to shard `to`: freezes
+    /// every shard. False when a move (this shard's or another's) is
+    /// under way.
+    pub(super) fn start_move(&mut self, slot: u16, to: usize) -> bool {
+        if self.mig.moving.is_some() || to == self.id || self.slots.owner(slot) != self.id {
+            return false;
+        }
+        self.mig.led += 1;
+        let word = (self.mig.led << 16) | self.id as u64;
+        if !self.mesh.try_freeze(word) {
+            return false;
+        }
+        self.mig.moving = Some(Move {
+            slot,
+            to,
+            word,
+            since_us: self.now_us,
+            sent: false,
+        });
+        true
+    }
+
+    /// At the start of an iteration, before anything is popped: a shard
+    /// that said it is idle takes that back.
+    #[inline]
+    pub(super) fn migrate_begin(&mut self) {
+        if self.mig.quiet {
+            self.mig.quiet = false;
+            self.mesh.set_quiet(0);
+        }
+    }
+
+    /// At the end of an iteration, when a move holds every shard.
+    #[inline]
+    pub(super) fn migrate_end(&mut self) {
+        let word = self.mesh.freeze();
+        if word != 0 {
+            self.frozen(word);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn frozen(&mut self, word: u64) {
+        if self.idle() {
+            self.mig.quiet = true;
+            self.mesh.set_quiet(word);
+            let mover = (word & 0xffff) as usize;
+            if mover != self.id {
+                self.mesh.wake(mover);
+            }
+        }
+        let Some(m) = &self.mig.moving else {
+            return;
+        };
+        if m.word != word || m.sent {
+            return;
+        }
+        if self.now_us.saturating_sub(m.since_us) > FREEZE_LIMIT_US {
+            self.called_off();
+            return;
+        }
+        if self.mig.quiet && self.quiescent(word) {
+            self.hand_over();
+        }
+    }
+
+    /// Whether this shard has nothing under way that could send a
+    /// message: no transaction, nothing held or queued in its lock table,
+    /// nothing owed to its reactor or waiting to be pushed or run.
+    fn idle(&self) -> bool {
+        self.coord.is_idle()
+            && self.ex.locks.is_idle()
+            && self.ex.local.is_empty()
+            && self.shares.is_empty()
+            && !self.mesh.has_outgoing()
+            && self
+                .arrived
+                .iter()
+                .all(std::collections::VecDeque::is_empty)
+    }
+
+    /// Two readings in a row agree that every shard is idle and every
+    /// ring empty.
+    fn quiescent(&mut self, word: u64) -> bool {
+        let (mut a, mut b) = (
+            std::mem::take(&mut self.mig.first),
+            std::mem::take(&mut self.mig.second),
+        );
+        let yes =
+            self.mesh.read_quiet(word, &mut a) && self.mesh.read_quiet(word, &mut b) && a == b;
+        self.mig.first = a;
+        self.mig.second = b;
+        yes
+    }
+
+    /// Nothing is in flight: the slot's keys go to their new owner, unless
+    /// something about them must stay (a client waits on one, or the
+    /// service says no), which calls the move off.
+    fn hand_over(&mut self) {
+        let Some(m) = self.mig.moving.as_mut() else {
+            return;
+        };
+        let (slot, to) = (m.slot, m.to);
+        let waited_on = self.ex.waiters.waits_in(|k| crate::slot::slot(k) == slot);
+        if waited_on || !self.svc.may_move_slot(&self.ex.shard, slot) {
+            self.called_off();
+            return;
+        }
+        m.sent = true;
+        let keys = self
+            .svc
+            .take_slot(&mut self.ex.shard, &mut self.ex.effects, slot);
+        if !self.ex.effects.pushes.is_empty() {
+            // Readers of the keys that track them hear they changed.
+            self.deliver_pushes(None);
+        }
+        let b = self.mesh.batch(to);
+        let n = keys.len() as u32;
+        b.req_snaps.extend(keys);
+        b.reqs.push(Req::SlotIn { slot, n });
+        self.mesh.flush();
+    }
+
+    /// A peer sends hash slot `slot`'s keys here (`Req::SlotIn`): they go
+    /// into the store, and the mover hears so.
+    pub(super) fn slot_in(
+        &mut self,
+        peer: usize,
+        slot: u16,
+        keys: impl Iterator<Item = (Vec<u8>, S::Snapshot)>,
+    ) {
+        for (k, snap) in keys {
+            self.svc
+                .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap, false);
+        }
+        self.mig.settled.push((slot, self.now_us));
+        self.batch(peer).resps.push(Resp::SlotTaken { slot });
+    }
+
+    /// The new owner has the keys (`Resp::SlotTaken`): the map says so,
+    /// and every shard goes on.
+    pub(super) fn slot_taken(&mut self, slot: u16) {
+        let Some(m) = &self.mig.moving else {
+            return;
+        };
+        debug_assert!(m.sent && m.slot == slot, "the slot this shard sent");
+        self.slots.set_owner(slot, m.to);
+        self.my_stats().slots_out.fetch_add(1, Ordering::Relaxed);
+        self.end_move();
+    }
+
+    fn called_off(&mut self) {
+        self.my_stats()
+            .slot_moves_called_off
+            .fetch_add(1, Ordering::Relaxed);
+        self.end_move();
+    }
+
+    /// Ends the move this shard leads, moved or not: every shard goes on.
+    fn end_move(&mut self) {
+        self.mig.moving = None;
+        self.mesh.thaw();
+        if !self.paused.is_empty() {
+            self.release_paused();
+        }
+    }
+
+    /// Whether a move this shard leads waits for the mesh to quiet down
+    /// (its loop must look again soon).
+    pub(super) fn leads_freeze(&self) -> bool {
+        self.mig.moving.as_ref().is_some_and(|m| !m.sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SlotMap;
+
+    #[test]
+    fn only_a_hot_slot_of_ones_own_moves() {
+        let map = SlotMap::new(2);
+        // Spread out: every slot a little.
+        for s in 0..SLOTS as u16 {
+            map.warm(s);
+        }
+        assert_eq!(pick_slot(&map, 1, &[], false), None);
+        // One slot of shard 1's takes a fair share.
+        let hot = 13_011u16;
+        assert_eq!(map.owner(hot), 1);
+        for _ in 0..1_000 {
+            map.warm(hot);
+        }
+        assert_eq!(pick_slot(&map, 1, &[], false), Some(hot));
+        // Not shard 0's to give, and not while it settles.
+        assert_ne!(pick_slot(&map, 0, &[], false), Some(hot));
+        assert_ne!(pick_slot(&map, 1, &[(hot, 0)], false), Some(hot));
+        // Churn takes the hottest of its own, however little.
+        let cold = SlotMap::new(2);
+        cold.warm(5);
+        assert_eq!(pick_slot(&cold, 1, &[], true), Some(5));
+        assert_eq!(pick_slot(&cold, 1, &[], false), None);
+    }
+}

@@ -1,0 +1,221 @@
+//! Hash slots moving between shards while clients run (crate doc, "Moving
+//! slots to the cores that have time"): a moved slot's keys answer from
+//! their new owner, a slot with a WATCHed or waited-on key stays, and
+//! every connection's pipelines and transactions keep their order and
+//! atomicity whenever the moves come.
+
+use super::toy::Toy;
+use super::{Rng, Sim};
+use crate::slot::{shard_of, slot};
+use std::sync::Arc;
+
+fn sim(n: usize) -> Sim<Toy> {
+    Sim::new(Arc::new(Toy), n)
+}
+
+fn key_on(tag: &str, s: usize, n: usize) -> String {
+    (0..)
+        .map(|i| format!("{tag}:{i}"))
+        .find(|k| shard_of(k.as_bytes(), n) == s)
+        .expect("some key lands on every shard")
+}
+
+/// The shard that owns `key` now.
+fn owner(s: &Sim<Toy>, key: &str) -> usize {
+    s.shards[0].slots.shard_of(key.as_bytes())
+}
+
+/// The value of `key` in shard `sh`'s own store.
+fn stored(s: &Sim<Toy>, sh: usize, key: &str) -> Option<String> {
+    s.shards[sh].ex.shard.get(key)
+}
+
+fn moves(s: &Sim<Toy>) -> (u64, u64) {
+    let st = &s.shards[0].stats;
+    (
+        st.sum(|x| &x.slots_out),
+        st.sum(|x| &x.slot_moves_called_off),
+    )
+}
+
+#[test]
+fn a_moved_slots_keys_answer_from_their_new_owner() {
+    let mut s = sim(2);
+    let (c0, c1) = (s.connect(0), s.connect(1));
+    let (a, k) = (key_on("a", 0, 2), key_on("k", 1, 2));
+    s.send(
+        c1,
+        &[&["SET", &k, "v"], &["PUSH", &format!("{k}{{x}}"), "e"]],
+    );
+    s.send(c0, &[&["SET", &a, "1"]]);
+    s.settle();
+    assert_eq!(s.replies(c1), ["OK", "OK"]);
+    assert_eq!(s.replies(c0), ["OK"]);
+    assert!(s.shards[1].start_move(slot(k.as_bytes()), 0));
+    // Frozen: a command sent now waits for the move, then runs; one sent
+    // once the keys left but before the map says so waits too (it would
+    // find nothing at the old owner).
+    s.send(c1, &[&["GET", &k]]);
+    for _ in 0..10 {
+        if s.shards[1].mig.handed_over() {
+            break;
+        }
+        s.step(0);
+        s.step(1);
+    }
+    assert!(s.shards[1].mig.handed_over());
+    s.send(c1, &[&["GET", &k]]);
+    s.step(1);
+    s.settle();
+    assert_eq!(s.replies(c1), ["v", "v"]);
+    assert_eq!(owner(&s, &k), 0);
+    assert_eq!(stored(&s, 0, &k).as_deref(), Some("v"));
+    assert_eq!(stored(&s, 1, &k), None);
+    assert_eq!(moves(&s), (1, 0));
+    assert_eq!(s.shards[0].slots.moved(), 1);
+    // Both homes reach it there, alone and with a key of shard 0 (now
+    // one shard's command), and a write lands there.
+    s.send(c0, &[&["GET", &k], &["MGET", &a, &k], &["INCR", &a]]);
+    s.settle();
+    assert_eq!(s.replies(c0), ["v", "[1,v]", "2"]);
+    s.send(c1, &[&["SET", &k, "w"], &["MGET", &k, &a], &["DBSIZE"]]);
+    s.settle();
+    assert_eq!(s.replies(c1), ["OK", "[w,2]", "3"]);
+    assert_eq!(stored(&s, 0, &k).as_deref(), Some("w"));
+    assert!(s.locks_idle());
+    // And back again.
+    assert!(s.shards[0].start_move(slot(k.as_bytes()), 1));
+    s.settle();
+    assert_eq!(owner(&s, &k), 1);
+    assert_eq!(stored(&s, 1, &k).as_deref(), Some("w"));
+    assert_eq!(s.shards[0].slots.moved(), 0);
+}
+
+#[test]
+fn a_slot_with_a_watched_or_waited_on_key_stays() {
+    let mut s = sim(2);
+    let (c0, c1, w) = (s.connect(0), s.connect(1), s.connect(0));
+    let k = key_on("w", 1, 2);
+    let list = key_on("l", 1, 2);
+    s.send(c0, &[&["WATCH", &k]]);
+    s.settle();
+    assert_eq!(s.replies(c0), ["OK"]);
+    assert!(s.shards[1].start_move(slot(k.as_bytes()), 0));
+    s.settle();
+    assert_eq!(owner(&s, &k), 1, "a WATCHed key's slot stays");
+    assert_eq!(moves(&s), (0, 1));
+    // The WATCH still sees a write.
+    s.send(c1, &[&["SET", &k, "x"]]);
+    s.settle();
+    s.send(c0, &[&["MULTI"], &["GET", &k], &["EXEC"]]);
+    s.settle();
+    assert_eq!(s.replies(c0), ["OK", "QUEUED", "nil"]);
+    // A client waiting on a list keeps its slot where it is.
+    s.send(w, &[&["BPOP", &list, "0"]]);
+    s.settle();
+    assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
+    s.settle();
+    assert_eq!(owner(&s, &list), 1);
+    assert_eq!(moves(&s), (0, 2));
+    s.send(c1, &[&["PUSH", &list, "e"]]);
+    s.settle();
+    assert_eq!(s.replies(w), [format!("[{list},e]")]);
+    // With neither, it moves.
+    assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
+    s.settle();
+    assert_eq!(owner(&s, &list), 0);
+    assert!(s.locks_idle());
+}
+
+/// One connection pipelines transactions, MSETs, MGETs and single-key
+/// writes over keys of the first and last shard while another reads, and
+/// the keys' slots move between shards at random moments (with shards
+/// that now and then hold their messages past their step): every reply is
+/// what it is when nothing moves, and the reader sees whole transactions.
+#[test]
+fn pipelines_and_transactions_keep_order_and_atomicity_while_slots_move() {
+    let mut sims = [sim(2), sim(3)];
+    let clients: Vec<Vec<usize>> = sims
+        .iter_mut()
+        .map(|s| (0..2 * s.n()).map(|i| s.connect(i / 2)).collect())
+        .collect();
+    let mut started = 0;
+    for seed in 0..600u64 {
+        let mut rng = Rng::new(seed);
+        let which = rng.below(2);
+        let s = &mut sims[which];
+        s.hold_now_and_then(seed);
+        let n = s.n();
+        let a = clients[which][2 * rng.below(n)];
+        let r = clients[which][2 * rng.below(n) + 1];
+        let tag = format!("mv{seed}");
+        let (ka, kb) = (key_on(&tag, 0, n), key_on(&tag, n - 1, n));
+        let cmd = |w: &[&str]| w.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let mut cmds: Vec<Vec<String>> = Vec::new();
+        for _ in 0..3 {
+            cmds.push(cmd(&["MULTI"]));
+            cmds.push(cmd(&["INCR", &ka]));
+            cmds.push(cmd(&["INCR", &kb]));
+            cmds.push(cmd(&["EXEC"]));
+        }
+        cmds.push(cmd(&["MSET", &ka, "10", &kb, "10"]));
+        cmds.push(cmd(&["INCR", &ka]));
+        cmds.push(cmd(&["INCR", &kb]));
+        cmds.push(cmd(&["MGET", &ka, &kb]));
+        cmds.push(cmd(&["DEL", &ka, &kb]));
+        let owned: Vec<Vec<&str>> = cmds
+            .iter()
+            .map(|c| c.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<&[&str]> = owned.iter().map(Vec::as_slice).collect();
+        s.send(a, &refs);
+        let reader_at = rng.below(12);
+        let moves_at = [rng.below(16), rng.below(16)];
+        for i in 0..16 {
+            if i == reader_at {
+                s.send(r, &[&["MGET", &ka, &kb]]);
+            }
+            if moves_at.contains(&i) {
+                let k = if rng.below(2) == 0 { &ka } else { &kb };
+                let from = owner(s, k);
+                let to = (from + 1 + rng.below(n - 1)) % n;
+                started += usize::from(s.shards[from].start_move(slot(k.as_bytes()), to));
+            }
+            s.step(rng.below(n));
+        }
+        let taken = s.settle_with(|n| rng.below(n));
+        assert!(taken <= 600, "took {taken} steps to settle");
+        assert!(s.locks_idle(), "seed {seed}: locks left behind");
+        assert_eq!(s.shards[0].mesh.freeze(), 0, "seed {seed}: still frozen");
+        let mut want: Vec<String> = Vec::new();
+        for i in 1..=3 {
+            want.extend(["OK", "QUEUED", "QUEUED"].map(String::from));
+            want.push(format!("[{i},{i}]"));
+        }
+        want.extend(["OK", "11", "11", "[11,11]", "2"].map(String::from));
+        assert_eq!(s.replies(a), want, "seed {seed}");
+        let seen = s.replies(r).pop().unwrap();
+        let ok = [
+            "[nil,nil]",
+            "[1,1]",
+            "[2,2]",
+            "[3,3]",
+            "[10,10]",
+            "[11,10]",
+            "[10,11]",
+            "[11,11]",
+        ];
+        assert!(
+            ok.contains(&seen.as_str()),
+            "seed {seed}: a reader saw {seen}"
+        );
+        // Nothing is left on any shard, wherever the keys went.
+        for sh in 0..n {
+            assert_eq!(stored(s, sh, &ka), None, "seed {seed}");
+            assert_eq!(stored(s, sh, &kb), None, "seed {seed}");
+        }
+    }
+    let done: u64 = sims.iter().map(|s| moves(s).0).sum();
+    assert!(started > 300, "moves started: {started}");
+    assert!(done > 100, "moves done: {done} of {started}");
+}
