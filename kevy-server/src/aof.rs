@@ -304,6 +304,13 @@ pub struct Boot {
     rewrites: Arc<Rewrites>,
 }
 
+/// A file in the log's directory that says its shards' files hold keys
+/// in another layout than the one a server starts with: hash slots had
+/// moved between shards when the log was turned on (kevy-rt's crate doc,
+/// "Moving slots to the cores that have time"). Slots do not move while
+/// the log is on, so one layout holds for every file of the directory.
+const MOVED_SLOTS: &str = "kevy-moved-slots";
+
 /// The log's settings, when `appendonly` is on.
 pub fn layout() -> Option<(Layout, Fsync)> {
     let on = crate::settings::current("appendonly")?;
@@ -338,7 +345,12 @@ pub fn boot(kevy: &Kevy, n: usize) -> Result<Option<Boot>, String> {
         aof::recover(l, opts).map_err(|e| format!("{}: {e}", l.dir.display()))
     };
     let mut recovered = load(&layout)?;
-    if recovered.shards() != 0 && recovered.shards() != n {
+    // Files whose shards hold keys of slots that had moved (the log was
+    // turned on while they were away) are converted like files of
+    // another shard count: every key goes where this server starts its
+    // slot.
+    let moved = layout.dir.join(MOVED_SLOTS).exists();
+    if recovered.shards() != 0 && (recovered.shards() != n || moved) {
         convert(kevy, &layout, &recovered, n)?;
         recovered = load(&layout)?;
     }
@@ -474,12 +486,11 @@ pub fn replay_shard(
 }
 
 fn load_base(path: &Path, shard: &mut Shard) -> std::io::Result<()> {
-    let (id, slots) = (shard.id, shard.slots.clone());
     let store = &mut shard.store;
     rdb::load_file(path, 0, |k| {
-        if slots.shard_of(&k.key) != id {
-            return Err(format!("a key of another shard in {}", path.display()));
-        }
+        // Conversion replays each old shard on its own and places every
+        // key by its slot afterwards: a base may hold keys of slots that
+        // had moved to its shard.
         let ttl = k
             .expire_at
             .map_or(kevy_store::SetTtl::Clear, kevy_store::SetTtl::At);
@@ -734,7 +745,8 @@ struct ShardRewrite {
 /// the effects this iteration recorded before it can go to the log first.
 pub fn rewrite_part(shard: &mut Shard, issuer: Option<usize>) -> Result<(), &'static str> {
     let rewrites = shard.rewrites.clone();
-    match rewrites.switch_part(shard.id, shard.nshards, issuer) {
+    let moved = shard.slots.moved() > 0;
+    match rewrites.switch_part(shard.id, shard.nshards, issuer, moved) {
         SwitchPart::Stay => {}
         // Only the server's own commands carry a fence or a switch off,
         // and their replies go nowhere: no error to count.
@@ -897,7 +909,14 @@ impl Rewrites {
     /// A switch on waits for every shard's fence, opens every shard's log
     /// in a fresh directory (or nothing, when that fails); a switch off
     /// waits until no rewrite runs.
-    fn switch_part(self: &Arc<Self>, id: usize, n: usize, issuer: Option<usize>) -> SwitchPart {
+    /// `moved`: some hash slot is away from where a server starts it.
+    fn switch_part(
+        self: &Arc<Self>,
+        id: usize,
+        n: usize,
+        issuer: Option<usize>,
+        moved: bool,
+    ) -> SwitchPart {
         let mut sw = self.switch.lock().unwrap_or_else(|e| e.into_inner());
         if sw.fenced.len() != n {
             sw.fenced = vec![false; n];
@@ -918,7 +937,7 @@ impl Rewrites {
         }
         if sw.action == SwitchAction::Stay && id == 0 && issuer == Some(0) {
             if want && !on && sw.fenced.iter().all(|&f| f) {
-                match open_fresh(n, self) {
+                match open_fresh(n, self, moved) {
                     Ok(logs) => {
                         sw.logs = logs.into_iter().map(Some).collect();
                         sw.action = SwitchAction::Open;
@@ -1060,7 +1079,7 @@ pub fn drop_unlogged(shard: &Shard, effects: &mut Effects) {
 /// them with the new files would replay that history under the new one.
 /// The directory is renamed aside before it is removed, so a crash
 /// leaves it whole or gone (start-up removes what is left aside).
-fn open_fresh(n: usize, rewrites: &Arc<Rewrites>) -> Result<Vec<OpenedLog>, String> {
+fn open_fresh(n: usize, rewrites: &Arc<Rewrites>, moved: bool) -> Result<Vec<OpenedLog>, String> {
     let Some((layout, policy)) = layout() else {
         return Err("appendonly is off".into());
     };
@@ -1087,6 +1106,19 @@ fn open_fresh(n: usize, rewrites: &Arc<Rewrites>) -> Result<Vec<OpenedLog>, Stri
             rewrites: rewrites.clone(),
             size: 0,
         });
+    }
+    if moved {
+        // Before any shard writes a base: a crash after it leaves files
+        // that load by conversion, whatever they hold.
+        let path = layout.dir.join(MOVED_SLOTS);
+        let mut f = std::fs::File::create(&path).map_err(io)?;
+        use std::io::Write;
+        f.write_all(
+            b"kevy: the shards' files hold keys of moved hash slots; loading converts them\n",
+        )
+        .and_then(|()| f.sync_all())
+        .and_then(|()| rdb::sync_dir(&layout.dir))
+        .map_err(io)?;
     }
     Ok(logs)
 }

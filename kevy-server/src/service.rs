@@ -1215,7 +1215,10 @@ impl Service for Kevy {
         // shard's keys as they were when it began: a slot moves only
         // while neither is there. Nor while a snapshot loads, nor with a
         // WATCHed key (its registration stays here).
+        let rewrites = &self.server.rewrites;
         !self.aof
+            && !rewrites.wanted.load(std::sync::atomic::Ordering::Relaxed)
+            && !rewrites.enabled.load(std::sync::atomic::Ordering::Relaxed)
             && shard.aof.is_none()
             && shard.snapshot.is_none()
             && shard.loading.is_none()
