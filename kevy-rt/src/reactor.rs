@@ -1594,7 +1594,13 @@ impl<S: Service> Reactor<S> {
                     see(args.get(extra as usize));
                 }
                 if spans {
-                    // Keys on several shards: atomic as a transaction.
+                    // Keys on several shards: atomic as a transaction. Its
+                    // keys' slots warm (one such command in eight): slots
+                    // used together across shards move to one (crate doc,
+                    // "Which slot").
+                    if !self.mig.warming && self.mig.counts() {
+                        self.warm_keys(route, args);
+                    }
                     let shards = (seen <= ROUTED_SHARDS).then(|| &shards[..seen]);
                     self.start_tx_routed(idx, gen, st, cmd, route, args, shards);
                 } else {

@@ -192,6 +192,13 @@ impl SlotMap {
         self.heat[usize::from(slot) & (SLOTS - 1)].load(Ordering::Relaxed)
     }
 
+    /// Sets every heat counter to 0.
+    pub(crate) fn clear_heat(&self) {
+        for h in self.heat.iter() {
+            h.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Halves every heat counter: what a slot took lately weighs more than
     /// what it took long ago.
     pub(crate) fn cool(&self) {

@@ -27,6 +27,8 @@ pub struct ShardStats {
     /// called off (crate doc, "Moving slots to the cores that have time").
     pub slots_out: AtomicU64,
     pub slot_moves_called_off: AtomicU64,
+    /// Microseconds the moves this shard led held every shard frozen.
+    pub slot_move_us: AtomicU64,
     /// Per mille of the last sample that this shard's thread ran, and
     /// that it was runnable but waited for its core.
     pub cpu_run: AtomicU64,

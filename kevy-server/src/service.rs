@@ -1211,15 +1211,20 @@ impl Service for Kevy {
 
     fn may_move_slot(&self, shard: &Shard, slot: u16) -> bool {
         // The append-only log holds each shard's keys in the layout the
-        // server starts with, and a snapshot being written reads each
-        // shard's keys as they were when it began: a slot moves only
-        // while neither is there. Nor while a snapshot loads, nor with a
+        // server starts with, and a snapshot being written (on any shard)
+        // reads each shard's keys as they were when it began: a slot
+        // moves only while neither is there. Nor while a snapshot loads, nor with a
         // WATCHed key (its registration stays here).
         let rewrites = &self.server.rewrites;
         !self.aof
             && !rewrites.wanted.load(std::sync::atomic::Ordering::Relaxed)
             && !rewrites.enabled.load(std::sync::atomic::Ordering::Relaxed)
             && shard.aof.is_none()
+            && !self
+                .server
+                .persist
+                .in_progress
+                .load(std::sync::atomic::Ordering::Relaxed)
             && shard.snapshot.is_none()
             && shard.loading.is_none()
             && !shard.store.watches_any(|k| kevy_rt::slot(k) == slot)

@@ -196,6 +196,17 @@ impl<S: Service> Reactor<S> {
                 if self.bal.shed_to.take().is_some() {
                     me.shedding.store(0, Ordering::Relaxed);
                 }
+                // Not starved: hot slots that commands use together
+                // across shards go to the calmest shard.
+                let all = (0..self.n).map(|j| {
+                    let s = &stats.shards[j];
+                    (s.cpu_wait.load(Ordering::Relaxed), j)
+                });
+                if let Some((w, j)) = all.min() {
+                    if j != self.id && w < CALM {
+                        self.gather_hot_slot(j);
+                    }
+                }
             }
         }
     }

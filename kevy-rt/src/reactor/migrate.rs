@@ -110,12 +110,33 @@ impl<S: Service> Reactor<S> {
         self.mig
             .settled
             .retain(|&(_, at)| now.saturating_sub(at) < SETTLE_US);
-        if self.mig.moving.is_some() {
+        // A shard running a script would keep the freeze (and every
+        // client) waiting until the move is called off.
+        let long = |s: &crate::stats::ShardStats| s.running_long.load(Ordering::Relaxed) != 0;
+        if self.mig.moving.is_some() || self.stats.shards.iter().any(long) {
             return;
         }
         if let Some(slot) = pick_slot(&self.slots, self.id, &self.mig.settled, any) {
             self.start_move(slot, to);
         }
+    }
+
+    /// Counts the keys of a command whose keys span shards towards their
+    /// slots' heat.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn warm_keys(&self, route: crate::service::Route, args: kevy_resp::Args<'_>) {
+        for k in route.keys(args) {
+            self.slots.warm(crate::slot::slot(k));
+        }
+    }
+
+    /// At a sample of a shard that is not starved: slots used together
+    /// across shards go to the calmest shard, `to` (lowest number among
+    /// equals), so their commands run on one shard; it moves this shard's
+    /// hottest slot there, if one is hot enough.
+    pub(super) fn gather_hot_slot(&mut self, to: usize) {
+        self.move_hot_slot(to, false);
     }
 
     /// Starts moving `slot`, which this shard owns, to shard `to`: freezes
@@ -266,6 +287,9 @@ impl<S: Service> Reactor<S> {
         };
         debug_assert!(m.sent && m.slot == slot, "the slot this shard sent");
         self.slots.set_owner(slot, m.to);
+        // What the slots took was measured with this one elsewhere: the
+        // next move is chosen on what they take from now on.
+        self.slots.clear_heat();
         self.my_stats().slots_out.fetch_add(1, Ordering::Relaxed);
         self.end_move();
     }
@@ -279,7 +303,12 @@ impl<S: Service> Reactor<S> {
 
     /// Ends the move this shard leads, moved or not: every shard goes on.
     fn end_move(&mut self) {
-        self.mig.moving = None;
+        if let Some(m) = self.mig.moving.take() {
+            let took = kevy_sys::clock::monotonic_us().saturating_sub(m.since_us);
+            self.my_stats()
+                .slot_move_us
+                .fetch_add(took, Ordering::Relaxed);
+        }
         self.mesh.thaw();
         if !self.paused.is_empty() {
             self.release_paused();

@@ -509,6 +509,10 @@ fn info_stats(server: &Server, c: &Counters, f: &mut Fields<'_>) {
         server.rt_stats.sum(|s| &s.slot_moves_called_off),
     );
     f.put("kevy_slots_away", server.slots.moved() as u64);
+    f.put(
+        "kevy_slot_moves_usec",
+        server.rt_stats.sum(|s| &s.slot_move_us),
+    );
 }
 
 /// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,
