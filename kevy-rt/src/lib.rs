@@ -1336,17 +1336,28 @@
 //! hands its hottest hash slot to the calm peer: the slot's keys go to
 //! the peer and the slot map says so (`reactor/migrate.rs`).
 //!
-//! **Which slot.** While some shard is starved, every reactor counts, for
-//! one routed key in eight, the key's slot in the map's heat counters
+//! **Which slot.** The map keeps a heat counter per slot
 //! ([`SlotMap::heat`]; each count is a plain load and store, so two
 //! reactors counting one slot may lose a count, which a sample can
-//! afford). At each sample a starved shard with a calm peer (the rule
-//! that moves connections) looks at the slots it owns and moves the
-//! hottest, if it took at least 1/64 of every count since the last
-//! sample: a hot key's slot, never a slot of a spread-out workload
-//! (each of 16,384 slots then takes about 1/16,384). Shard 0 halves the
-//! counters at each of its samples. A slot that moved stays put for a
-//! second, so two starved shards do not pass it back and forth.
+//! afford). One key in eight that a reactor routes counts while some
+//! shard is starved; the keys of one command in eight whose keys span
+//! shards count always. Shard 0 halves the counters at each of its
+//! samples, and a move clears them (the next move is chosen on what
+//! follows it). At each sample:
+//! - a starved shard with a calm peer (the rule that moves connections)
+//!   moves its hottest slot to that peer;
+//! - a shard that is not starved moves its hottest slot to the shard that
+//!   waits least for its core (the lowest number among equals), when that
+//!   is another one under 10 %: slots that commands use together across
+//!   shards (a hot `MGET a b`, a hot `MSET`) end up on one shard, and
+//!   their commands run there as one shard's.
+//!
+//! Either way only a slot that took at least 1/64 of every count since
+//! the last sample (and 64 counts) moves: a hot key's slot, never a slot
+//! of a spread-out workload (each of 16,384 slots then takes about
+//! 1/16,384). A slot that arrived stays put for a second, at most one
+//! move runs at a time in the server, and none starts while a shard runs
+//! a script (its freeze would wait for the script).
 //!
 //! **How it moves: the world stops for a moment.** A move must never let
 //! a command run on a shard that does not hold its keys, nor let two
@@ -1376,7 +1387,7 @@
 //!    withdrawing its waiter) name a waiter, never route a key.
 //! 3. *Hand-over.* The mover checks that nothing on the slot's keys
 //!    outlives the move in its own state: no client WATCHes one and none
-//!    waits on one ([`crate::Service::may_move_slots`] adds the
+//!    waits on one ([`crate::Service::may_move_slot`] adds the
 //!    service's conditions: kevy-server refuses while its append-only
 //!    log is on or a snapshot is being written). If so it takes every key of the
 //!    slot out of its store ([`crate::Service::take_slot`], through the
