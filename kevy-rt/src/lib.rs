@@ -1385,15 +1385,23 @@
 //!    working on anything, and nothing can start: the only messages a
 //!    frozen shard sends unprompted (a blocked client's timeout
 //!    withdrawing its waiter) name a waiter, never route a key.
-//! 3. *Hand-over.* The mover checks that nothing on the slot's keys
-//!    outlives the move in its own state: no client WATCHes one and none
-//!    waits on one ([`crate::Service::may_move_slot`] adds the
+//! 3. *Hand-over.* The mover checks that what it keeps about the slot's
+//!    keys can go with them: no client WATCHes one (its registration
+//!    stays with its version), and every client waiting on one waits on
+//!    keys of this slot only ([`crate::Service::may_move_slot`] adds the
 //!    service's conditions: kevy-server refuses while its append-only
-//!    log is on or a snapshot is being written). If so it takes every key of the
-//!    slot out of its store ([`crate::Service::take_slot`], through the
-//!    store's update path, so client-side caching invalidates readers of
-//!    them) and sends them to the peer (`SlotIn`), which puts them in its
-//!    own store and answers (`SlotTaken`). Otherwise the move is called
+//!    log is on or a snapshot is being written or loaded). If so it takes
+//!    every key of the slot out of its store ([`crate::Service::take_slot`],
+//!    through the store's update path, so client-side caching invalidates
+//!    readers of them) and the waiters out of its queues (in their
+//!    order), and sends both to the peer (`SlotIn`). The peer puts the
+//!    keys in its store and the waiters in its queues, and tells each
+//!    waiter's home that it serves that client now (`Rehome`: the home
+//!    replaces the old owner in the client's wait; a client whose wait
+//!    ended meanwhile, by a timeout whose withdrawal went to the old
+//!    owner, answers `gone`, and its waiter goes). Once every home
+//!    answered, it answers the mover (`SlotTaken`): no home can then
+//!    refuse a wake-up from the new owner. Otherwise the move is called
 //!    off.
 //! 4. *Thaw.* On the answer the mover changes the slot's owner in the
 //!    map, then clears the freeze word (release; a reactor reads it with
@@ -1409,8 +1417,9 @@
 //! append-only log, what is on disk is a snapshot, which places keys by
 //! the map a server starts with.
 //!
-//! What does not move (and so keeps a slot where it is): WATCHed keys
-//! and keys blocked clients wait on. A SCAN that runs across a move may
+//! What does not move (and so keeps a slot where it is): WATCHed keys,
+//! and keys a client waits on together with keys of other slots. A SCAN
+//! that runs across a move may
 //! miss keys of the moved slot when it had not reached the slot's old
 //! shard and had passed its new one (README, "Differences").
 //!

@@ -72,6 +72,10 @@ pub(crate) enum Req<S: Service> {
     /// `req_snaps`; answer `SlotTaken` once they are in (crate doc,
     /// "Moving slots to the cores that have time").
     SlotIn { slot: u16, n: u32 },
+    /// Client `client` of the receiver waits on keys whose slot moved from
+    /// shard `from` to the sender: the sender serves it now. Answer
+    /// `Rehomed`.
+    Rehome { client: u64, from: u32 },
     /// Copy out the keys at `spans[first..first + n]` for transaction `op`.
     Export { op: u32, first: u32, n: u32 },
     /// Copy out the name of every key here, with a stand-in of its state
@@ -278,6 +282,9 @@ pub(crate) enum Resp {
     },
     /// The keys of hash slot `slot` are in the receiver's store.
     SlotTaken { slot: u16 },
+    /// Answers `Rehome`; `gone`: the client no longer waits there (its
+    /// wait ended meanwhile), so its waiter goes.
+    Rehomed { client: u64, gone: bool },
     /// Answers `Wake` (or a refused `Retry`).
     Woken { client: u64, answer: Wakened },
     /// A waiter of the receiver was served here without asking first
@@ -328,6 +335,9 @@ pub(crate) struct Batch<S: Service> {
     /// Connections moving to the receiving shard (crate doc, "Moving
     /// connections to the cores that have time").
     pub conns: Vec<Box<crate::conn::Conn<S>>>,
+    /// The waiters of a slot moving to the receiving shard, one per
+    /// `SlotIn` (crate doc, "Moving slots to the cores that have time").
+    pub waiters: Vec<crate::reactor::MovedWaiters<S>>,
 }
 
 impl<S: Service> Default for Batch<S> {
@@ -345,6 +355,7 @@ impl<S: Service> Default for Batch<S> {
             ids: Vec::new(),
             lock_keys: Vec::new(),
             conns: Vec::new(),
+            waiters: Vec::new(),
         }
     }
 }
@@ -438,6 +449,7 @@ impl<S: Service> Batch<S> {
         self.ids.clear();
         self.lock_keys.clear();
         self.conns.clear();
+        self.waiters.clear();
     }
 
     /// Gives back what one unusually large batch grew, so a recycled batch
@@ -461,6 +473,7 @@ impl<S: Service> Batch<S> {
         cap(&mut self.ids, Self::KEEP_BYTES);
         cap(&mut self.lock_keys, Self::KEEP_BYTES);
         cap(&mut self.conns, 0);
+        cap(&mut self.waiters, 0);
     }
 
     /// The bytes its buffers hold (their capacity, not what is in use).

@@ -65,6 +65,7 @@ const ROUTED_SHARDS: usize = 32;
 mod accept;
 mod balance;
 mod blocking;
+pub(crate) use blocking::MovedWaiters;
 mod busy;
 mod clients;
 mod coord;
@@ -1804,6 +1805,7 @@ impl<S: Service> Reactor<S> {
             self.start_cuts();
         }
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
+        let mut moved_waiters = std::mem::take(&mut b.waiters).into_iter();
         let mut req_shares = std::mem::take(&mut b.req_shares).into_iter();
         let mut ids = std::mem::take(&mut b.ids).into_iter();
         // A transaction whose lock request had to wait: its commands and
@@ -1906,8 +1908,10 @@ impl<S: Service> Reactor<S> {
                     refused_tx = (!goes && no_wait).then_some(op);
                 }
                 Req::SlotIn { slot, n } => {
-                    self.slot_in(peer, slot, req_snaps.by_ref().take(n as usize));
+                    let waiters = moved_waiters.next().unwrap_or_default();
+                    self.slot_in(peer, slot, req_snaps.by_ref().take(n as usize), waiters);
                 }
+                Req::Rehome { client, from } => self.rehome(peer, client, from as usize),
                 Req::Unlock { op } if refused_tx == Some(op) => {}
                 Req::Unlock { op } if waiting_tx == Some(op) => self.ex.attach_unlock(),
                 Req::Unlock { op } => {
@@ -2196,6 +2200,7 @@ impl<S: Service> Reactor<S> {
                     self.ex.woken(&mut self.mesh, peer, client, answer);
                 }
                 Resp::SlotTaken { slot } => self.slot_taken(slot),
+                Resp::Rehomed { client, gone } => self.rehomed(peer, client, gone),
             }
         }
         self.send_put_backs();

@@ -81,11 +81,85 @@ impl<S: Service> Default for Waiters<S> {
     }
 }
 
-impl<S: Service> Waiters<S> {
-    /// Whether a client waits here on a key `of` says yes to.
-    pub fn waits_in(&self, of: impl Fn(&[u8]) -> bool) -> bool {
-        self.queues.keys().any(|(_, k)| of(k))
+/// A key's FIFO of waiting clients, by (database, key).
+type Queue = ((u32, Vec<u8>), VecDeque<u64>);
+
+/// The waiters on the keys of a hash slot that moves to another shard
+/// (crate doc, "Moving slots to the cores that have time"): each key's
+/// queue as it stands, and the waiters in them.
+pub(crate) struct MovedWaiters<S: Service> {
+    queues: Vec<Queue>,
+    waiters: Vec<(u64, Waiter<S>)>,
+}
+
+impl<S: Service> Default for MovedWaiters<S> {
+    fn default() -> Self {
+        MovedWaiters {
+            queues: Vec::new(),
+            waiters: Vec::new(),
+        }
     }
+}
+
+impl<S: Service> MovedWaiters<S> {
+    /// The clients and their homes, for the new owner to tell.
+    pub fn clients(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+        self.waiters.iter().map(|(id, w)| (*id, w.home))
+    }
+}
+
+impl<S: Service> Waiters<S> {
+    /// Whether the waiters on keys `of` says yes to can go with those keys
+    /// to another shard: each waits on such keys only (its command names
+    /// no other: `only`), nothing but this shard could serve it, and none
+    /// is being woken or held.
+    pub fn movable(
+        &self,
+        of: impl Fn(&[u8]) -> bool,
+        only: impl Fn(&ClientCtx, S::Cmd, Args<'_>) -> bool,
+    ) -> bool {
+        self.queues
+            .iter()
+            .filter(|((_, k), _)| of(k))
+            .all(|(_, q)| {
+                q.iter().all(|id| {
+                    self.by_client.get(id).is_some_and(|w| {
+                        w.alone && !w.via_home && !w.woken && only(&w.client, w.cmd, w.args.args())
+                    })
+                })
+            })
+    }
+
+    /// Takes out the waiters on keys `of` says yes to (see
+    /// [`Self::movable`]), queues in their order.
+    pub fn take(&mut self, of: impl Fn(&[u8]) -> bool) -> MovedWaiters<S> {
+        let mut out = MovedWaiters::default();
+        let keys: Vec<(u32, Vec<u8>)> =
+            self.queues.keys().filter(|(_, k)| of(k)).cloned().collect();
+        for qk in keys {
+            if let Some(q) = self.queues.remove(&qk) {
+                for id in &q {
+                    if let Some(w) = self.by_client.remove(id) {
+                        out.waiters.push((*id, w));
+                    }
+                }
+                out.queues.push((qk, q));
+            }
+        }
+        self.ready.retain(|(_, k)| !of(k));
+        out
+    }
+
+    /// Puts waiters another shard took out ([`Self::take`]) here.
+    pub fn put(&mut self, moved: MovedWaiters<S>) {
+        for (qk, q) in moved.queues {
+            self.queues.entry(qk).or_default().extend(q);
+        }
+        for (id, w) in moved.waiters {
+            self.by_client.insert(id, w);
+        }
+    }
+
 
     /// Whether any client waits here (one branch per command otherwise).
     #[inline]

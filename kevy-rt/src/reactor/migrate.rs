@@ -30,6 +30,9 @@ const WARM_SHIFT: u32 = 3;
 pub(super) struct Migrator {
     /// The move this shard leads, if any.
     moving: Option<Move>,
+    /// A slot arriving here: its mover, the slot, and how many homes of
+    /// its waiters have yet to answer `Rehome`.
+    arriving: Option<(usize, u16, usize)>,
     /// Moves this shard has led: the high bits of its freeze words.
     led: u64,
     /// Slots that arrived here lately, with when (µs).
@@ -243,12 +246,21 @@ impl<S: Service> Reactor<S> {
             return;
         };
         let (slot, to) = (m.slot, m.to);
-        let waited_on = self.ex.waiters.waits_in(|k| crate::slot::slot(k) == slot);
-        if waited_on || !self.svc.may_move_slot(&self.ex.shard, slot) {
+        let in_slot = |k: &[u8]| crate::slot::slot(k) == slot;
+        // A waiter goes with the keys when every key its command names is
+        // in the slot: it then waits on one shard, before and after.
+        let (svc, n) = (&self.svc, self.n);
+        let only = |client: &crate::service::ClientCtx, _cmd, args: kevy_resp::Args<'_>| {
+            matches!(svc.route(args, client, n), Ok((_, r @ crate::service::Route::Keys { .. }))
+                if r.keys(args).all(in_slot))
+        };
+        if !self.ex.waiters.movable(in_slot, only) || !self.svc.may_move_slot(&self.ex.shard, slot)
+        {
             self.called_off();
             return;
         }
         m.sent = true;
+        let waiters = self.ex.waiters.take(in_slot);
         let keys = self
             .svc
             .take_slot(&mut self.ex.shard, &mut self.ex.effects, slot);
@@ -259,24 +271,95 @@ impl<S: Service> Reactor<S> {
         let b = self.mesh.batch(to);
         let n = keys.len() as u32;
         b.req_snaps.extend(keys);
+        b.waiters.push(waiters);
         b.reqs.push(Req::SlotIn { slot, n });
         self.mesh.flush();
     }
 
-    /// A peer sends hash slot `slot`'s keys here (`Req::SlotIn`): they go
-    /// into the store, and the mover hears so.
+    /// A peer sends hash slot `slot`'s keys here (`Req::SlotIn`), with the
+    /// clients that wait on them: the keys go into the store, the waiters
+    /// into this shard's queues, and each waiter's home hears that this
+    /// shard serves it now (`Rehome`); once every home answered, the mover
+    /// hears the slot is here.
     pub(super) fn slot_in(
         &mut self,
         peer: usize,
         slot: u16,
         keys: impl Iterator<Item = (Vec<u8>, S::Snapshot)>,
+        waiters: crate::reactor::MovedWaiters<S>,
     ) {
         for (k, snap) in keys {
             self.svc
                 .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap, false);
         }
         self.mig.settled.push((slot, self.now_us));
-        self.batch(peer).resps.push(Resp::SlotTaken { slot });
+        let clients: Vec<(u64, usize)> = waiters.clients().collect();
+        self.ex.waiters.put(waiters);
+        let mut asked = 0;
+        for (client, home) in clients {
+            if home == self.id {
+                if !self.rehome_conn(client, peer, self.id) {
+                    self.ex.unpark(client, home);
+                }
+            } else {
+                self.batch(home).reqs.push(Req::Rehome {
+                    client,
+                    from: peer as u32,
+                });
+                asked += 1;
+            }
+        }
+        if asked == 0 {
+            self.batch(peer).resps.push(Resp::SlotTaken { slot });
+        } else {
+            self.mig.arriving = Some((peer, slot, asked));
+        }
+    }
+
+    /// Shard `peer` serves this reactor's client `client` now, instead of
+    /// shard `from` (`Req::Rehome`).
+    pub(super) fn rehome(&mut self, peer: usize, client: u64, from: usize) {
+        let gone = !self.rehome_conn(client, from, peer);
+        self.batch(peer).resps.push(Resp::Rehomed { client, gone });
+    }
+
+    /// Points this reactor's blocked client `client` from owner `from` to
+    /// owner `to`; false when it no longer waits on `from`.
+    fn rehome_conn(&mut self, client: u64, from: usize, to: usize) -> bool {
+        let Some(&idx) = self.ids.get(&client) else {
+            return false;
+        };
+        let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return false;
+        };
+        match c.st.waiting.as_mut() {
+            Some(w) if w.owners.contains(&from) => {
+                for o in w.owners.iter_mut() {
+                    if *o == from {
+                        *o = to;
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A home answered `Rehome` (`Resp::Rehomed`): a waiter whose client
+    /// no longer waits goes; the last answer tells the mover.
+    pub(super) fn rehomed(&mut self, peer: usize, client: u64, gone: bool) {
+        if gone {
+            self.ex.unpark(client, peer);
+        }
+        let Some((mover, slot, left)) = self.mig.arriving.as_mut() else {
+            return;
+        };
+        *left -= 1;
+        if *left == 0 {
+            let (mover, slot) = (*mover, *slot);
+            self.mig.arriving = None;
+            self.batch(mover).resps.push(Resp::SlotTaken { slot });
+        }
     }
 
     /// The new owner has the keys (`Resp::SlotTaken`): the map says so,

@@ -1,6 +1,7 @@
 //! Hash slots moving between shards while clients run (crate doc, "Moving
 //! slots to the cores that have time"): a moved slot's keys answer from
-//! their new owner, a slot with a WATCHed or waited-on key stays, and
+//! their new owner, a slot with a WATCHed key stays, one waited on moves
+//! with its waiters, and
 //! every connection's pipelines and transactions keep their order and
 //! atomicity whenever the moves come.
 
@@ -92,11 +93,10 @@ fn a_moved_slots_keys_answer_from_their_new_owner() {
 }
 
 #[test]
-fn a_slot_with_a_watched_or_waited_on_key_stays() {
+fn a_watched_slot_stays_and_a_waited_on_one_moves_with_its_waiters() {
     let mut s = sim(2);
-    let (c0, c1, w) = (s.connect(0), s.connect(1), s.connect(0));
+    let (c0, c1, w0, w1) = (s.connect(0), s.connect(1), s.connect(0), s.connect(1));
     let k = key_on("w", 1, 2);
-    let list = key_on("l", 1, 2);
     s.send(c0, &[&["WATCH", &k]]);
     s.settle();
     assert_eq!(s.replies(c0), ["OK"]);
@@ -110,21 +110,75 @@ fn a_slot_with_a_watched_or_waited_on_key_stays() {
     s.send(c0, &[&["MULTI"], &["GET", &k], &["EXEC"]]);
     s.settle();
     assert_eq!(s.replies(c0), ["OK", "QUEUED", "nil"]);
-    // A client waiting on a list keeps its slot where it is.
-    s.send(w, &[&["BPOP", &list, "0"]]);
+    // Clients of both homes wait on a list of shard 1: they go with it to
+    // shard 0 and are served there, first come first served.
+    let list = key_on("l", 1, 2);
+    s.send(w0, &[&["BPOP", &list, "0"]]);
     s.settle();
-    assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
+    s.send(w1, &[&["BPOP", &list, "0"]]);
     s.settle();
-    assert_eq!(owner(&s, &list), 1);
-    assert_eq!(moves(&s), (0, 2));
-    s.send(c1, &[&["PUSH", &list, "e"]]);
-    s.settle();
-    assert_eq!(s.replies(w), [format!("[{list},e]")]);
-    // With neither, it moves.
     assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
     s.settle();
     assert_eq!(owner(&s, &list), 0);
+    assert_eq!((s.waiters(0), s.waiters(1)), (2, 0));
+    s.send(c1, &[&["PUSH", &list, "e1"]]);
+    s.settle();
+    assert_eq!(s.replies(w0), [format!("[{list},e1]")]);
+    s.send(c0, &[&["PUSH", &list, "e2"]]);
+    s.settle();
+    assert_eq!(s.replies(w1), [format!("[{list},e2]")]);
+    // A client that waits on keys of two slots keeps both where they are.
+    let other = key_on("o", 0, 2);
+    s.send(w1, &[&["BPOP", &list, &other, "0"]]);
+    s.settle();
+    assert!(s.shards[0].start_move(slot(list.as_bytes()), 1));
+    s.settle();
+    assert_eq!(owner(&s, &list), 0);
+    assert_eq!(moves(&s), (1, 2));
+    s.send(c1, &[&["PUSH", &other, "e3"]]);
+    s.settle();
+    assert_eq!(s.replies(w1), [format!("[{other},e3]")]);
     assert!(s.locks_idle());
+    assert_eq!((s.waiters(0), s.waiters(1)), (0, 0));
+}
+
+#[test]
+fn a_waiter_whose_wait_ends_while_its_slot_moves_is_not_left_behind() {
+    // The waiter's home is the new owner (told in place), or a third
+    // shard (told by `Rehome`, which finds the wait over).
+    for (n, home) in [(2, 0), (3, 2)] {
+        let mut s = sim(n);
+        let (w, c1) = (s.connect(home), s.connect(1));
+        let list = key_on("t", 1, n);
+        // Times out in 20 ms (20 steps of the simulation).
+        s.send(w, &[&["BPOP", &list, "20"]]);
+        s.settle();
+        assert_eq!(s.waiters(1), 1);
+        assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
+        // The move hands the waiter over; the wait ends before its home
+        // hears.
+        for _ in 0..10 {
+            if s.shards[1].mig.handed_over() {
+                break;
+            }
+            for sh in 0..n {
+                s.step(sh);
+            }
+        }
+        assert!(s.shards[1].mig.handed_over());
+        for _ in 0..30 {
+            s.step(1);
+        }
+        s.step(home);
+        s.settle();
+        assert_eq!(s.replies(w), ["nil"], "n {n}");
+        assert_eq!(owner(&s, &list), 0);
+        let left: usize = (0..n).map(|sh| s.waiters(sh)).sum();
+        assert_eq!(left, 0, "n {n}: no waiter left");
+        s.send(c1, &[&["PUSH", &list, "e"]]);
+        s.settle();
+        assert_eq!(s.shards[0].ex.shard.get(&list).as_deref(), Some("e"));
+    }
 }
 
 /// One connection pipelines transactions, MSETs, MGETs and single-key

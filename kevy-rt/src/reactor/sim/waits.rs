@@ -18,9 +18,10 @@ fn key_on(tag: &str, s: usize, n: usize) -> String {
         .expect("some key lands on every shard")
 }
 
-/// The elements of list `key`, read straight from its shard.
+/// The elements of list `key`, read straight from the shard that owns it
+/// now.
 fn list(sim: &Sim<Toy>, key: &str) -> Vec<String> {
-    sim.shards[shard_of(key.as_bytes(), sim.n())]
+    sim.shards[sim.shards[0].slots.shard_of(key.as_bytes())]
         .ex
         .shard
         .get(key)
@@ -428,10 +429,13 @@ fn a_wait_from_a_new_home_outlives_the_old_homes_withdrawal() {
 /// over real sockets runs them, in every interleaving a seed picks: pops
 /// served ahead (QPOP, one key or both) and confirmed first (BPOP), short
 /// timeouts that expire while an element is on its way, and workers that
-/// hang up while they wait (they read what is still sent to them). Every
-/// pushed element is read once or stays in its key.
+/// hang up while they wait (they read what is still sent to them), and
+/// the keys' slots moving between shards with their waiters (crate doc,
+/// "Moving slots to the cores that have time"). Every pushed element is
+/// read once or stays in its key.
 #[test]
 fn workers_that_time_out_or_hang_up_lose_no_element() {
+    let mut slot_moves = 0;
     for n in [2, 3] {
         for round in 0..300u64 {
             let mut s = Sim::new(Arc::new(Toy), n);
@@ -497,6 +501,14 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                             s.move_conn(c, to);
                         }
                     }
+                    14 | 15 => {
+                        // A key's slot moves, with the clients waiting on
+                        // it when nothing else holds it.
+                        let key = if rng.below(2) == 0 { &a } else { &b };
+                        let from = s.shards[0].slots.shard_of(key.as_bytes());
+                        let to = (from + 1 + rng.below(n - 1)) % n;
+                        s.shards[from].start_move(crate::slot::slot(key.as_bytes()), to);
+                    }
                     12 => {
                         let i = rng.below(ws.len());
                         if !ws[i].2 && s.is_open(ws[i].0) {
@@ -534,8 +546,11 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                 "n {n} round {round}: every element read once or left"
             );
             assert_eq!(waiting(&s), 0, "n {n} round {round}: parked after all left");
+            let st = &s.shards[0].stats;
+            slot_moves += st.sum(|x| &x.slots_out);
         }
     }
+    assert!(slot_moves > 100, "slots moved {slot_moves} times");
 }
 
 /// An element served ahead to a client that timed out meanwhile goes back
