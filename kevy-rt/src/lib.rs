@@ -1346,11 +1346,12 @@
 //! follows it). At each sample:
 //! - a starved shard with a calm peer (the rule that moves connections)
 //!   moves its hottest slot to that peer;
-//! - a shard that is not starved moves its hottest slot to the shard that
-//!   waits least for its core (the lowest number among equals), when that
-//!   is another one under 10 %: slots that commands use together across
-//!   shards (a hot `MGET a b`, a hot `MSET`) end up on one shard, and
-//!   their commands run there as one shard's.
+//! - while no shard is starved (the heat then counts only keys of
+//!   commands that span shards), a shard moves its hottest slot to the
+//!   shard that waits least for its core (the lowest number among
+//!   equals), when that is another one under 10 %: slots that commands
+//!   use together across shards (a hot `MGET a b`, a hot `MSET`) end up
+//!   on one shard, and their commands run there as one shard's.
 //!
 //! Either way only a slot that took at least 1/64 of every count since
 //! the last sample (and 64 counts) moves: a hot key's slot, never a slot

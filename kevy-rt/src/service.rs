@@ -774,6 +774,18 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
 
+    /// Gets ready to move hash slot `slot` of this shard (crate doc,
+    /// "Moving slots to the cores that have time"): one step of work,
+    /// looking at about `budget` keys, while the shard serves as usual;
+    /// true once [`Self::take_slot`] can take the slot's keys without
+    /// looking further. Asked at each iteration of a move's shard until
+    /// then, before the move freezes every shard. The default is ready at
+    /// once.
+    fn prepare_slot(&self, _shard: &mut Self::Shard, _slot: u16, _budget: usize) -> bool {
+        true
+    }
+    /// The move [`Self::prepare_slot`] got ready for is called off.
+    fn abandon_slot(&self, _shard: &mut Self::Shard) {}
     /// Whether hash slot `slot` of this shard may move to another shard
     /// now (crate doc, "Moving slots to the cores that have time"): the
     /// service's conditions, on top of the runtime's (no client waits on

@@ -40,6 +40,7 @@ pub mod server;
 pub mod service;
 pub mod settings;
 pub mod shard;
+pub mod slot_scan;
 pub mod stats;
 pub mod table;
 pub mod tracking;

@@ -1209,6 +1209,14 @@ impl Service for Kevy {
         shard.store.export(key)
     }
 
+    fn prepare_slot(&self, shard: &mut Shard, slot: u16, budget: usize) -> bool {
+        crate::slot_scan::prepare(shard, slot, budget)
+    }
+
+    fn abandon_slot(&self, shard: &mut Shard) {
+        crate::slot_scan::abandon(shard);
+    }
+
     fn may_move_slot(&self, shard: &Shard, slot: u16) -> bool {
         // The append-only log holds each shard's keys in the layout the
         // server starts with, and a snapshot being written (on any shard)
@@ -1236,13 +1244,13 @@ impl Service for Kevy {
         effects: &mut Effects,
         slot: u16,
     ) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
-        let names = shard.store.names_where(|k| kevy_rt::slot(k) == slot);
+        let names = crate::slot_scan::take_names(shard, slot);
         let keys = names
             .into_iter()
-            .map(|k| {
+            .filter_map(|k| {
                 // Not an event: the key lives on, on another shard.
                 let snap = crate::notify::quiet(shard, |s| s.store.take(&k));
-                (k, snap)
+                (!snap.is_empty()).then_some((k, snap))
             })
             .collect();
         // Clients that track the keys hear they changed: their next

@@ -48,6 +48,8 @@ pub struct Shard {
     pub block: Option<u64>,
     /// The data this shard is still loading at start-up (loading.rs).
     pub loading: Option<Box<crate::loading::ShardLoad>>,
+    /// The walk for the keys of a slot about to move (slot_scan.rs).
+    pub slot_scan: Option<crate::slot_scan::SlotScan>,
     /// The keyspace notification classes in force here (notify.rs): 0
     /// while none are configured or nobody could receive one.
     pub notify: u32,
@@ -124,6 +126,7 @@ impl Shard {
             may_block: false,
             block: None,
             loading: None,
+            slot_scan: None,
             notify: 0,
             server: None,
             scratch: false,

@@ -196,8 +196,13 @@ impl<S: Service> Reactor<S> {
                 if self.bal.shed_to.take().is_some() {
                     me.shedding.store(0, Ordering::Relaxed);
                 }
-                // Not starved: hot slots that commands use together
-                // across shards go to the calmest shard.
+                // Nobody starved: hot slots that commands use together
+                // across shards (what the heat counts then) go to the
+                // calmest shard. While a shard is starved, the heat counts
+                // every routed key, and only the starved shard moves.
+                if self.mig.warming {
+                    return;
+                }
                 let all = (0..self.n).map(|j| {
                     let s = &stats.shards[j];
                     (s.cpu_wait.load(Ordering::Relaxed), j)

@@ -160,7 +160,6 @@ impl<S: Service> Waiters<S> {
         }
     }
 
-
     /// Whether any client waits here (one branch per command otherwise).
     #[inline]
     pub fn any(&self) -> bool {

@@ -24,6 +24,9 @@ const MIN_HEAT: u64 = 64;
 const FREEZE_LIMIT_US: u64 = 50_000;
 /// One routed key in `1 << WARM_SHIFT` is counted.
 const WARM_SHIFT: u32 = 3;
+/// Keys a shard getting ready to move a slot looks at per iteration
+/// ([`Service::prepare_slot`]).
+const PREPARE_BUDGET: usize = 16_384;
 
 /// One reactor's part in slot moves.
 #[derive(Default)]
@@ -52,6 +55,8 @@ pub(super) struct Migrator {
 struct Move {
     slot: u16,
     to: usize,
+    /// Its freeze word; 0 while the shard gets ready
+    /// ([`Service::prepare_slot`]).
     word: u64,
     since_us: u64,
     /// The keys are on their way to `to`.
@@ -142,26 +147,49 @@ impl<S: Service> Reactor<S> {
         self.move_hot_slot(to, false);
     }
 
-    /// Starts moving `slot`, which this shard owns, to shard `to`: freezes
-    /// every shard. False when a move (this shard's or another's) is
-    /// under way.
+    /// Starts moving `slot`, which this shard owns, to shard `to`: the
+    /// service gets ready, then every shard freezes. False when this
+    /// shard has a move under way.
     pub(super) fn start_move(&mut self, slot: u16, to: usize) -> bool {
         if self.mig.moving.is_some() || to == self.id || self.slots.owner(slot) != self.id {
-            return false;
-        }
-        self.mig.led += 1;
-        let word = (self.mig.led << 16) | self.id as u64;
-        if !self.mesh.try_freeze(word) {
             return false;
         }
         self.mig.moving = Some(Move {
             slot,
             to,
-            word,
+            word: 0,
             since_us: self.now_us,
             sent: false,
         });
+        self.prepare_move();
         true
+    }
+
+    /// A step of getting ready for the move this shard leads; once ready,
+    /// the freeze (unless another shard's move holds it: this one is then
+    /// called off).
+    fn prepare_move(&mut self) {
+        let Some(m) = self.mig.moving.as_ref() else {
+            return;
+        };
+        let slot = m.slot;
+        if !self
+            .svc
+            .prepare_slot(&mut self.ex.shard, slot, PREPARE_BUDGET)
+        {
+            return;
+        }
+        self.mig.led += 1;
+        let word = (self.mig.led << 16) | self.id as u64;
+        if !self.mesh.try_freeze(word) {
+            self.svc.abandon_slot(&mut self.ex.shard);
+            self.mig.moving = None;
+            return;
+        }
+        if let Some(m) = self.mig.moving.as_mut() {
+            m.word = word;
+            m.since_us = self.now_us;
+        }
     }
 
     /// At the start of an iteration, before anything is popped: a shard
@@ -174,9 +202,13 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// At the end of an iteration, when a move holds every shard.
+    /// At the end of an iteration: a step of getting ready for a move
+    /// this shard leads, and what a frozen shard does.
     #[inline]
     pub(super) fn migrate_end(&mut self) {
+        if self.mig.moving.as_ref().is_some_and(|m| m.word == 0) {
+            self.prepare_move();
+        }
         let word = self.mesh.freeze();
         if word != 0 {
             self.frozen(word);
@@ -378,6 +410,7 @@ impl<S: Service> Reactor<S> {
     }
 
     fn called_off(&mut self) {
+        self.svc.abandon_slot(&mut self.ex.shard);
         self.my_stats()
             .slot_moves_called_off
             .fetch_add(1, Ordering::Relaxed);
@@ -398,8 +431,8 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Whether a move this shard leads waits for the mesh to quiet down
-    /// (its loop must look again soon).
+    /// Whether a move this shard leads gets ready or waits for the mesh
+    /// to quiet down (its loop must look again soon).
     pub(super) fn leads_freeze(&self) -> bool {
         self.mig.moving.as_ref().is_some_and(|m| !m.sent)
     }

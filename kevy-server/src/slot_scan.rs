@@ -1,0 +1,195 @@
+//! Finding a hash slot's keys before the slot moves to another shard
+//! (kevy-rt's crate doc, "Moving slots to the cores that have time"). The
+//! store keeps no index of keys by slot, so the shard walks its databases
+//! a step per iteration while it serves as usual, and notes the names of
+//! the slot's keys written meanwhile; once the walk is done, the move
+//! freezes every shard and takes exactly those keys, without walking the
+//! store while every client waits.
+
+use crate::shard::Shard;
+use kevy_store::{DbChange, Entry, Observer};
+use std::collections::HashSet;
+
+/// A walk of one shard's databases for the keys of one slot.
+pub struct SlotScan {
+    slot: u16,
+    db: usize,
+    cursor: u64,
+    names: HashSet<Vec<u8>>,
+    done: bool,
+}
+
+/// Notes the names of the slot's keys written while its walk runs; a
+/// FLUSHDB, FLUSHALL or SWAPDB (a database replaced at once) starts the
+/// walk again.
+struct SlotWrites {
+    slot: u16,
+    names: Vec<Vec<u8>>,
+    restart: bool,
+}
+
+impl Observer for SlotWrites {
+    fn before_write(&mut self, _db: usize, key: &[u8], _old: Option<&Entry>) {
+        if kevy_rt::slot(key) == self.slot {
+            self.names.push(key.to_vec());
+        }
+    }
+
+    fn db_changed(&mut self, _db: usize, _change: DbChange<'_>) {
+        self.restart = true;
+    }
+}
+
+/// One step of the walk for `slot`'s keys (about `budget` keys looked
+/// at), starting it if it is not under way; true once it is done.
+pub fn prepare(shard: &mut Shard, slot: u16, budget: usize) -> bool {
+    if shard.slot_scan.as_ref().map(|s| s.slot) != Some(slot) {
+        abandon(shard);
+        shard.slot_scan = Some(SlotScan {
+            slot,
+            db: 0,
+            cursor: 0,
+            names: HashSet::new(),
+            done: false,
+        });
+        shard.store.observe(SlotWrites {
+            slot,
+            names: Vec::new(),
+            restart: false,
+        });
+    }
+    if let Some(w) = shard.store.observer_mut::<SlotWrites>() {
+        if std::mem::take(&mut w.restart) {
+            w.names.clear();
+            if let Some(s) = shard.slot_scan.as_mut() {
+                (s.db, s.cursor, s.done) = (0, 0, false);
+                s.names.clear();
+            }
+        }
+    }
+    let Shard {
+        store, slot_scan, ..
+    } = shard;
+    let Some(scan) = slot_scan.as_mut() else {
+        return false;
+    };
+    let (mut seen, mut steps) = (0, 0);
+    while !scan.done && seen < budget && steps < budget {
+        if scan.db >= store.ndbs() {
+            scan.done = true;
+            break;
+        }
+        let names = &mut scan.names;
+        scan.cursor = store.scan_entries(scan.db, scan.cursor, |k, _| {
+            seen += 1;
+            if kevy_rt::slot(k) == slot {
+                names.insert(k.to_vec());
+            }
+        });
+        steps += 1;
+        if scan.cursor == 0 {
+            scan.db += 1;
+        }
+    }
+    scan.done
+}
+
+/// The names of `slot`'s keys: what a finished walk found and what was
+/// written since it started (some may be gone), or, with no finished
+/// walk for it, what a walk of the whole store finds now. Ends the walk.
+pub fn take_names(shard: &mut Shard, slot: u16) -> Vec<Vec<u8>> {
+    let ready = shard
+        .slot_scan
+        .as_ref()
+        .is_some_and(|s| s.slot == slot && s.done);
+    let written = shard.store.unobserve::<SlotWrites>();
+    let scan = shard.slot_scan.take();
+    match (ready, scan, written) {
+        (true, Some(mut scan), Some(w)) if !w.restart => {
+            scan.names.extend(w.names);
+            scan.names.into_iter().collect()
+        }
+        _ => shard.store.names_where(|k| kevy_rt::slot(k) == slot),
+    }
+}
+
+/// Drops a walk whose move was called off.
+pub fn abandon(shard: &mut Shard) {
+    if shard.slot_scan.take().is_some() {
+        shard.store.unobserve::<SlotWrites>();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kevy_store::{SetTtl, Value};
+
+    fn set(shard: &mut Shard, db: usize, k: &str) {
+        shard
+            .store
+            .db(db)
+            .set(k.as_bytes(), Value::string(b"v"), SetTtl::Clear);
+    }
+
+    /// Keys named `{t}<i>` share tag `t`'s slot.
+    fn tagged(i: usize) -> String {
+        format!("{{t}}{i}")
+    }
+
+    #[test]
+    fn a_walk_in_steps_finds_the_slot_keys_and_those_written_meanwhile() {
+        let mut shard = Shard::new(0, 1);
+        let slot = kevy_rt::slot(b"t");
+        for i in 0..300 {
+            set(&mut shard, i % 2, &tagged(i));
+            set(&mut shard, 0, &format!("other{i}"));
+        }
+        // A small budget: the walk takes many steps, with writes between.
+        let mut steps = 0;
+        while !prepare(&mut shard, slot, 16) {
+            steps += 1;
+            if steps == 5 {
+                set(&mut shard, 1, &tagged(1000));
+                shard.store.db(0).remove(tagged(0).as_bytes());
+            }
+        }
+        assert!(steps > 10, "{steps} steps");
+        set(&mut shard, 0, &tagged(1001));
+        let mut names = take_names(&mut shard, slot);
+        names.sort();
+        let mut want: Vec<Vec<u8>> = (1..300)
+            .chain([1000, 1001])
+            .map(|i| tagged(i).into_bytes())
+            .collect();
+        want.sort();
+        // The removed key may be named (it was there when walked): taking
+        // it finds nothing. Every live key of the slot is named.
+        names.retain(|k| k != tagged(0).as_bytes());
+        assert_eq!(names, want);
+        assert!(shard.slot_scan.is_none());
+        assert!(shard.store.observer_mut::<SlotWrites>().is_none());
+    }
+
+    #[test]
+    fn a_database_replaced_at_once_restarts_the_walk_and_no_walk_walks_all() {
+        let mut shard = Shard::new(0, 1);
+        let slot = kevy_rt::slot(b"t");
+        for i in 0..100 {
+            set(&mut shard, 0, &tagged(i));
+        }
+        assert!(!prepare(&mut shard, slot, 8));
+        shard.store.flush_all();
+        set(&mut shard, 0, &tagged(7));
+        while !prepare(&mut shard, slot, 8) {}
+        assert_eq!(take_names(&mut shard, slot), [tagged(7).into_bytes()]);
+        // No walk (or one for another slot): the whole store is looked at.
+        set(&mut shard, 0, &tagged(8));
+        let _ = prepare(&mut shard, kevy_rt::slot(b"u"), 1);
+        let mut names = take_names(&mut shard, slot);
+        names.sort();
+        assert_eq!(names, [tagged(7).into_bytes(), tagged(8).into_bytes()]);
+        abandon(&mut shard);
+        assert!(shard.store.observer_mut::<SlotWrites>().is_none());
+    }
+}
