@@ -1341,9 +1341,9 @@
 //! reactors counting one slot may lose a count, which a sample can
 //! afford). One key in eight that a reactor routes counts while some
 //! shard is starved; the keys of one command in eight whose keys span
-//! shards count always. Shard 0 halves the counters at each of its
-//! samples, and a move clears them (the next move is chosen on what
-//! follows it). At each sample:
+//! shards count always. Every fifth sample (50 ms) a shard looks at the
+//! counters and shard 0 then halves them; a move clears them (the next
+//! move is chosen on what follows it). At such a sample:
 //! - a starved shard with a calm peer (the rule that moves connections)
 //!   moves its hottest slot to that peer;
 //! - while no shard is starved (the heat then counts only keys of

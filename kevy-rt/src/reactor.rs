@@ -616,7 +616,9 @@ impl<S: Service> Reactor<S> {
             }
             // Shard 0 answers a SIGINT or SIGTERM for the server: the
             // service says how to stop (a final save first, or at once).
-            if self.id == 0 && signal::take_signal() {
+            // Not while a slot moves: a save then would miss the keys on
+            // their way.
+            if self.id == 0 && self.mesh.freeze() == 0 && signal::take_signal() {
                 match self.svc.stop_command(&mut self.ex.shard) {
                     Some(args) => self.run_internal(args),
                     None => signal::request_shutdown(),

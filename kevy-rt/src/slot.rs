@@ -1,7 +1,7 @@
 //! Key → hash slot → shard, exactly as Redis Cluster hashes keys: CRC16
 //! (XMODEM) of the key, or of its first non-empty `{hash tag}`, mod 16384.
 
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub const SLOTS: usize = 16384;
@@ -116,6 +116,9 @@ pub struct SlotMap {
     /// How often each slot was routed to lately, counted while some shard
     /// is starved (one key in eight), for the choice of a slot to move.
     heat: [AtomicU32; SLOTS],
+    /// Some heat counter is not 0: the samples that read or halve them
+    /// skip the 16,384 counters otherwise.
+    warm: AtomicBool,
     /// Slots whose owner is not the one a server starts with.
     moved: AtomicUsize,
 }
@@ -130,6 +133,7 @@ impl SlotMap {
             n,
             owner: std::array::from_fn(|s| AtomicU16::new(starting_owner(s, n) as u16)),
             heat: std::array::from_fn(|_| AtomicU32::new(0)),
+            warm: AtomicBool::new(false),
             moved: AtomicUsize::new(0),
         })
     }
@@ -185,6 +189,15 @@ impl SlotMap {
     pub(crate) fn warm(&self, slot: u16) {
         let h = &self.heat[usize::from(slot) & (SLOTS - 1)];
         h.store(h.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        if !self.warm.load(Ordering::Relaxed) {
+            self.warm.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether some slot has heat.
+    #[inline]
+    pub fn is_warm(&self) -> bool {
+        self.warm.load(Ordering::Relaxed)
     }
 
     /// The heat counters of every slot (crate doc, "Which slot").
@@ -194,6 +207,7 @@ impl SlotMap {
 
     /// Sets every heat counter to 0.
     pub(crate) fn clear_heat(&self) {
+        self.warm.store(false, Ordering::Relaxed);
         for h in self.heat.iter() {
             h.store(0, Ordering::Relaxed);
         }
@@ -202,11 +216,21 @@ impl SlotMap {
     /// Halves every heat counter: what a slot took lately weighs more than
     /// what it took long ago.
     pub(crate) fn cool(&self) {
+        if !self.is_warm() {
+            return;
+        }
+        // Cleared first: a count that lands meanwhile sets it again.
+        self.warm.store(false, Ordering::Relaxed);
+        let mut left = false;
         for h in self.heat.iter() {
             let v = h.load(Ordering::Relaxed);
             if v != 0 {
                 h.store(v / 2, Ordering::Relaxed);
+                left |= v > 1;
             }
+        }
+        if left {
+            self.warm.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -278,6 +302,13 @@ mod tests {
         map.cool();
         assert_eq!(map.heat(7), 2);
         assert_eq!(map.heat(8), 0);
+        assert!(map.is_warm());
+        map.cool();
+        map.cool();
+        assert_eq!(map.heat(7), 0);
+        assert!(!map.is_warm(), "nothing left to cool");
+        map.warm(9);
+        assert!(map.is_warm());
     }
 
     /// The byte-at-a-time definition the sliced tables must agree with.

@@ -118,6 +118,12 @@ impl<S: Service> Reactor<S> {
     #[cold]
     #[inline(never)]
     fn sample(&mut self) {
+        self.heat_due();
+        self.sample_inner();
+        self.heat_looked();
+    }
+
+    fn sample_inner(&mut self) {
         let now = self.now_us;
         let elapsed = now.saturating_sub(self.bal.last_us).max(1);
         let first = self.bal.last_us == 0;
@@ -129,10 +135,6 @@ impl<S: Service> Reactor<S> {
             Balance::Yes if self.bal.pinned => self.bal.read(),
             _ => None,
         };
-        if self.id == 0 {
-            // What slots took lately weighs more than long ago.
-            self.slots.cool();
-        }
         let Some((run, wait)) = sample else {
             self.bal.no_poll = false;
             if self.bal.shed_to.take().is_some() {

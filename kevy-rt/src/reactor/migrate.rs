@@ -22,6 +22,9 @@ const MIN_HEAT: u64 = 64;
 /// transaction or a script keeps a shard busy, and every client waits
 /// while the freeze lasts.
 const FREEZE_LIMIT_US: u64 = 50_000;
+/// Samples (10 ms each) between two looks at the heat counters: a look
+/// reads all 16,384 of them.
+const LOOK_EVERY: u32 = 5;
 /// One routed key in `1 << WARM_SHIFT` is counted.
 const WARM_SHIFT: u32 = 3;
 /// Keys a shard getting ready to move a slot looks at per iteration
@@ -47,6 +50,10 @@ pub(super) struct Migrator {
     second: Vec<usize>,
     /// Routed keys, of which one in `1 << WARM_SHIFT` is counted.
     tick: u32,
+    /// Samples since the last look at the heat counters, and whether this
+    /// sample looks.
+    samples: u32,
+    look: bool,
     /// Routed keys count towards their slot's heat: some shard is
     /// starved, or slots move for tests (`shard-balance churn`).
     pub warming: bool,
@@ -89,6 +96,9 @@ impl Migrator {
 /// hottest with any heat at all, for `shard-balance churn`), and not one
 /// of the `settled` slots.
 fn pick_slot(map: &crate::SlotMap, me: usize, settled: &[(u16, u64)], any: bool) -> Option<u16> {
+    if !map.is_warm() {
+        return None;
+    }
     let mut total = 0u64;
     let mut best: Option<(u32, u16)> = None;
     for s in 0..SLOTS as u16 {
@@ -114,6 +124,9 @@ impl<S: Service> Reactor<S> {
     /// sample under `shard-balance churn`): moves its hottest slot there,
     /// if one is hot enough.
     pub(super) fn move_hot_slot(&mut self, to: usize, any: bool) {
+        if !any && !self.mig.look {
+            return;
+        }
         let now = self.now_us;
         self.mig
             .settled
@@ -126,6 +139,24 @@ impl<S: Service> Reactor<S> {
         }
         if let Some(slot) = pick_slot(&self.slots, self.id, &self.mig.settled, any) {
             self.start_move(slot, to);
+        }
+    }
+
+    /// Called at each sample: whether this one looks at the heat counters
+    /// (one in [`LOOK_EVERY`]); shard 0 then halves them, after its look.
+    pub(super) fn heat_due(&mut self) {
+        self.mig.samples += 1;
+        self.mig.look = self.mig.samples >= LOOK_EVERY;
+        if self.mig.look {
+            self.mig.samples = 0;
+        }
+    }
+
+    /// At the end of a sample that looked at the heat counters: shard 0
+    /// halves them (what slots took lately weighs more than long ago).
+    pub(super) fn heat_looked(&mut self) {
+        if self.mig.look && self.id == 0 {
+            self.slots.cool();
         }
     }
 
