@@ -1,25 +1,13 @@
 //! Hash slots moving between shards while clients run (crate doc, "Moving
 //! slots to the cores that have time"): a moved slot's keys answer from
 //! their new owner, a slot with a WATCHed key stays, one waited on moves
-//! with its waiters, and
-//! every connection's pipelines and transactions keep their order and
-//! atomicity whenever the moves come.
+//! with its waiters, and every connection's pipelines and transactions
+//! keep their order and atomicity whenever the moves come.
 
+use super::tests::{key_on, sim};
 use super::toy::Toy;
-use super::{Rng, Sim};
-use crate::slot::{shard_of, slot};
-use std::sync::Arc;
-
-fn sim(n: usize) -> Sim<Toy> {
-    Sim::new(Arc::new(Toy), n)
-}
-
-fn key_on(tag: &str, s: usize, n: usize) -> String {
-    (0..)
-        .map(|i| format!("{tag}:{i}"))
-        .find(|k| shard_of(k.as_bytes(), n) == s)
-        .expect("some key lands on every shard")
-}
+use super::Sim;
+use crate::slot::slot;
 
 /// The shard that owns `key` now.
 fn owner(s: &Sim<Toy>, key: &str) -> usize {
@@ -181,94 +169,23 @@ fn a_waiter_whose_wait_ends_while_its_slot_moves_is_not_left_behind() {
     }
 }
 
-/// One connection pipelines transactions, MSETs, MGETs and single-key
-/// writes over keys of the first and last shard while another reads, and
-/// the keys' slots move between shards at random moments (with shards
-/// that now and then hold their messages past their step): every reply is
-/// what it is when nothing moves, and the reader sees whole transactions.
+/// The coordinator's pipelined rounds (`tests.rs`), with the keys' slots
+/// moving between shards at random moments (and shards that now and then
+/// hold their messages past their step): every reply is what it is when
+/// nothing moves, and the reader sees whole transactions.
 #[test]
 fn pipelines_and_transactions_keep_order_and_atomicity_while_slots_move() {
-    let mut sims = [sim(2), sim(3)];
-    let clients: Vec<Vec<usize>> = sims
-        .iter_mut()
-        .map(|s| (0..2 * s.n()).map(|i| s.connect(i / 2)).collect())
-        .collect();
     let mut started = 0;
-    for seed in 0..600u64 {
-        let mut rng = Rng::new(seed);
-        let which = rng.below(2);
-        let s = &mut sims[which];
-        s.hold_now_and_then(seed);
+    let sims = super::tests::pipelined_rounds(600, "mv", |s, rng, keys| {
+        if rng.below(8) != 0 {
+            return;
+        }
         let n = s.n();
-        let a = clients[which][2 * rng.below(n)];
-        let r = clients[which][2 * rng.below(n) + 1];
-        let tag = format!("mv{seed}");
-        let (ka, kb) = (key_on(&tag, 0, n), key_on(&tag, n - 1, n));
-        let cmd = |w: &[&str]| w.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let mut cmds: Vec<Vec<String>> = Vec::new();
-        for _ in 0..3 {
-            cmds.push(cmd(&["MULTI"]));
-            cmds.push(cmd(&["INCR", &ka]));
-            cmds.push(cmd(&["INCR", &kb]));
-            cmds.push(cmd(&["EXEC"]));
-        }
-        cmds.push(cmd(&["MSET", &ka, "10", &kb, "10"]));
-        cmds.push(cmd(&["INCR", &ka]));
-        cmds.push(cmd(&["INCR", &kb]));
-        cmds.push(cmd(&["MGET", &ka, &kb]));
-        cmds.push(cmd(&["DEL", &ka, &kb]));
-        let owned: Vec<Vec<&str>> = cmds
-            .iter()
-            .map(|c| c.iter().map(String::as_str).collect())
-            .collect();
-        let refs: Vec<&[&str]> = owned.iter().map(Vec::as_slice).collect();
-        s.send(a, &refs);
-        let reader_at = rng.below(12);
-        let moves_at = [rng.below(16), rng.below(16)];
-        for i in 0..16 {
-            if i == reader_at {
-                s.send(r, &[&["MGET", &ka, &kb]]);
-            }
-            if moves_at.contains(&i) {
-                let k = if rng.below(2) == 0 { &ka } else { &kb };
-                let from = owner(s, k);
-                let to = (from + 1 + rng.below(n - 1)) % n;
-                started += usize::from(s.shards[from].start_move(slot(k.as_bytes()), to));
-            }
-            s.step(rng.below(n));
-        }
-        let taken = s.settle_with(|n| rng.below(n));
-        assert!(taken <= 600, "took {taken} steps to settle");
-        assert!(s.locks_idle(), "seed {seed}: locks left behind");
-        assert_eq!(s.shards[0].mesh.freeze(), 0, "seed {seed}: still frozen");
-        let mut want: Vec<String> = Vec::new();
-        for i in 1..=3 {
-            want.extend(["OK", "QUEUED", "QUEUED"].map(String::from));
-            want.push(format!("[{i},{i}]"));
-        }
-        want.extend(["OK", "11", "11", "[11,11]", "2"].map(String::from));
-        assert_eq!(s.replies(a), want, "seed {seed}");
-        let seen = s.replies(r).pop().unwrap();
-        let ok = [
-            "[nil,nil]",
-            "[1,1]",
-            "[2,2]",
-            "[3,3]",
-            "[10,10]",
-            "[11,10]",
-            "[10,11]",
-            "[11,11]",
-        ];
-        assert!(
-            ok.contains(&seen.as_str()),
-            "seed {seed}: a reader saw {seen}"
-        );
-        // Nothing is left on any shard, wherever the keys went.
-        for sh in 0..n {
-            assert_eq!(stored(s, sh, &ka), None, "seed {seed}");
-            assert_eq!(stored(s, sh, &kb), None, "seed {seed}");
-        }
-    }
+        let k = keys[rng.below(2)];
+        let from = owner(s, k);
+        let to = (from + 1 + rng.below(n - 1)) % n;
+        started += usize::from(s.shards[from].start_move(slot(k.as_bytes()), to));
+    });
     let done: u64 = sims.iter().map(|s| moves(s).0).sum();
     assert!(started > 300, "moves started: {started}");
     assert!(done > 100, "moves done: {done} of {started}");

@@ -8,12 +8,12 @@ use super::{Rng, Sim};
 use crate::slot::shard_of;
 use std::sync::Arc;
 
-fn sim(n: usize) -> Sim<Toy> {
+pub(super) fn sim(n: usize) -> Sim<Toy> {
     Sim::new(Arc::new(Toy), n)
 }
 
 /// A key named after `tag` that lives on shard `s` of `n`.
-fn key_on(tag: &str, s: usize, n: usize) -> String {
+pub(super) fn key_on(tag: &str, s: usize, n: usize) -> String {
     (0..)
         .map(|i| format!("{tag}:{i}"))
         .find(|k| shard_of(k.as_bytes(), n) == s)
@@ -672,12 +672,27 @@ fn a_connection_closed_mid_transaction_leaves_no_locks() {
 
 #[test]
 fn pipelined_transactions_of_one_connection_keep_order() {
+    pipelined_rounds(1000, "p", |_, _, _| {});
+}
+
+/// Rounds (`seeds` of them, at 2 and 3 shards) in which one connection
+/// pipelines transactions, MSET, MGET, a MULTI with a connection command
+/// and DEL over keys of the first and last shard while another reads:
+/// every reply is what it is alone, and the reader sees whole
+/// transactions. `between(sim, rng, keys)` runs before each of a round's
+/// first 16 steps (what else happens meanwhile). Returns the two
+/// simulations.
+pub(super) fn pipelined_rounds(
+    seeds: u64,
+    tag: &str,
+    mut between: impl FnMut(&mut Sim<Toy>, &mut Rng, [&str; 2]),
+) -> [Sim<Toy>; 2] {
     let mut sims = [sim(2), sim(3)];
     let clients: Vec<Vec<usize>> = sims
         .iter_mut()
         .map(|s| (0..2 * s.n()).map(|i| s.connect(i / 2)).collect())
         .collect();
-    for seed in 0..1000u64 {
+    for seed in 0..seeds {
         let mut rng = Rng::new(seed);
         let which = rng.below(2);
         let s = &mut sims[which];
@@ -685,7 +700,7 @@ fn pipelined_transactions_of_one_connection_keep_order() {
         let n = s.n();
         let a = clients[which][2 * rng.below(n)];
         let r = clients[which][2 * rng.below(n) + 1];
-        let tag = format!("p{seed}");
+        let tag = format!("{tag}{seed}");
         let (ka, kb) = (key_on(&tag, 0, n), key_on(&tag, n - 1, n));
         let mut cmds: Vec<Vec<String>> = Vec::new();
         for _ in 0..3 {
@@ -708,9 +723,11 @@ fn pipelined_transactions_of_one_connection_keep_order() {
             if i == at {
                 s.send(r, &[&["MGET", &ka, &kb]]);
             }
+            between(s, &mut rng, [&ka, &kb]);
             s.step(rng.below(n));
         }
         settle_within(s, &mut rng, 300);
+        assert_eq!(s.shards[0].mesh.freeze(), 0, "seed {seed}: still frozen");
         let mut want: Vec<String> = Vec::new();
         for i in 1..=3 {
             want.extend(["OK", "QUEUED", "QUEUED"].map(String::from));
@@ -732,8 +749,17 @@ fn pipelined_transactions_of_one_connection_keep_order() {
         assert_eq!(s.replies(a), want, "seed {seed}");
         let seen = s.replies(r).pop().unwrap();
         let ok = ["[nil,nil]", "[1,1]", "[2,2]", "[3,3]", "[10,10]", "[11,11]"];
-        assert!(ok.contains(&seen.as_str()), "a reader saw {seen}");
+        assert!(
+            ok.contains(&seen.as_str()),
+            "seed {seed}: a reader saw {seen}"
+        );
+        // Nothing is left on any shard, wherever the keys are.
+        for sh in &s.shards {
+            assert_eq!(sh.ex.shard.get(&ka), None, "seed {seed}");
+            assert_eq!(sh.ex.shard.get(&kb), None, "seed {seed}");
+        }
     }
+    sims
 }
 
 /// Many connections of every shard run commands by copy on the same two
