@@ -1336,22 +1336,22 @@
 //! hands its hottest hash slot to the calm peer: the slot's keys go to
 //! the peer and the slot map says so (`reactor/migrate.rs`).
 //!
-//! **Which slot.** The map keeps a heat counter per slot
+//! **Which slot.** The map keeps two heat counters per slot
 //! ([`SlotMap::heat`]; each count is a plain load and store, so two
 //! reactors counting one slot may lose a count, which a sample can
-//! afford). One key in eight that a reactor routes counts while some
-//! shard is starved; the keys of one command in eight whose keys span
-//! shards count always. Every fifth sample (50 ms) a shard looks at the
-//! counters and shard 0 then halves them; a move clears them (the next
-//! move is chosen on what follows it). At such a sample:
+//! afford): *routed* counts one key in eight that a reactor routes while
+//! some shard is starved, *spanning* the keys of one command in eight
+//! whose keys span shards. Every fifth sample (50 ms) a shard looks at
+//! them, and shard 0 then halves them; a move clears them (the next move
+//! is chosen on what follows it). At such a sample:
 //! - a starved shard with a calm peer (the rule that moves connections)
-//!   moves its hottest slot to that peer;
-//! - while no shard is starved (the heat then counts only keys of
-//!   commands that span shards), a shard moves its hottest slot to the
+//!   moves its hottest slot by routed heat to that peer;
+//! - any other shard moves its hottest slot by spanning heat to the
 //!   shard that waits least for its core (the lowest number among
 //!   equals), when that is another one under 10 %: slots that commands
 //!   use together across shards (a hot `MGET a b`, a hot `MSET`) end up
-//!   on one shard, and their commands run there as one shard's.
+//!   on one shard, and their commands run there as one shard's, and
+//!   stay there: once together, they take no spanning heat.
 //!
 //! Either way only a slot that took at least 1/64 of every count since
 //! the last sample (and 64 counts) moves: a hot key's slot, never a slot
@@ -1531,5 +1531,5 @@ pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
     PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
 };
-pub use slot::{shard_of, slot, SlotMap};
+pub use slot::{shard_of, slot, Heat, SlotMap};
 pub use stats::{ShardStats, Stats};

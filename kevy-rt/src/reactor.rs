@@ -1572,7 +1572,7 @@ impl<S: Service> Reactor<S> {
                     let s = if mig.warming {
                         let slot = crate::slot::slot(k);
                         if mig.counts() {
-                            slots.warm(slot);
+                            slots.warm(crate::slot::Heat::Routed, slot);
                         }
                         slots.owner(slot)
                     } else {
@@ -1601,7 +1601,7 @@ impl<S: Service> Reactor<S> {
                     // keys' slots warm (one such command in eight): slots
                     // used together across shards move to one (crate doc,
                     // "Which slot").
-                    if !self.mig.warming && self.mig.counts() {
+                    if self.mig.counts() {
                         self.warm_keys(route, args);
                     }
                     let shards = (seen <= ROUTED_SHARDS).then(|| &shards[..seen]);

@@ -113,12 +113,14 @@ pub fn slot(key: &[u8]) -> u16 {
 pub struct SlotMap {
     n: usize,
     owner: [AtomicU16; SLOTS],
-    /// How often each slot was routed to lately, counted while some shard
-    /// is starved (one key in eight), for the choice of a slot to move.
-    heat: [AtomicU32; SLOTS],
-    /// Some heat counter is not 0: the samples that read or halve them
-    /// skip the 16,384 counters otherwise.
-    warm: AtomicBool,
+    /// How often each slot was routed to lately, for the choice of a slot
+    /// to move: [`Heat::Routed`] counts keys routed while some shard is
+    /// starved (one in eight), [`Heat::Spanning`] the keys of commands
+    /// whose keys span shards (one such command in eight).
+    heat: [[AtomicU32; SLOTS]; 2],
+    /// Some counter of each kind is not 0: the samples that read or halve
+    /// them skip the 16,384 counters otherwise.
+    warm: [AtomicBool; 2],
     /// Slots whose owner is not the one a server starts with.
     moved: AtomicUsize,
 }
@@ -132,8 +134,8 @@ impl SlotMap {
         Arc::new(SlotMap {
             n,
             owner: std::array::from_fn(|s| AtomicU16::new(starting_owner(s, n) as u16)),
-            heat: std::array::from_fn(|_| AtomicU32::new(0)),
-            warm: AtomicBool::new(false),
+            heat: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU32::new(0))),
+            warm: std::array::from_fn(|_| AtomicBool::new(false)),
             moved: AtomicUsize::new(0),
         })
     }
@@ -183,56 +185,70 @@ impl SlotMap {
         (0..SLOTS as u16).map(|s| (s, self.owner(s)))
     }
 
-    /// Counts one routing to `slot`: a plain load and store, so reactors
-    /// counting the same slot at once may lose a count.
+    /// Counts one `kind` of use of `slot`: a plain load and store, so
+    /// reactors counting the same slot at once may lose a count.
     #[inline]
-    pub(crate) fn warm(&self, slot: u16) {
-        let h = &self.heat[usize::from(slot) & (SLOTS - 1)];
+    pub(crate) fn warm(&self, kind: Heat, slot: u16) {
+        let h = &self.heat[kind as usize][usize::from(slot) & (SLOTS - 1)];
         h.store(h.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        if !self.warm.load(Ordering::Relaxed) {
-            self.warm.store(true, Ordering::Relaxed);
+        let w = &self.warm[kind as usize];
+        if !w.load(Ordering::Relaxed) {
+            w.store(true, Ordering::Relaxed);
         }
     }
 
-    /// Whether some slot has heat.
+    /// Whether some slot has heat of `kind`.
     #[inline]
-    pub fn is_warm(&self) -> bool {
-        self.warm.load(Ordering::Relaxed)
+    pub fn is_warm(&self, kind: Heat) -> bool {
+        self.warm[kind as usize].load(Ordering::Relaxed)
     }
 
-    /// The heat counters of every slot (crate doc, "Which slot").
-    pub fn heat(&self, slot: u16) -> u32 {
-        self.heat[usize::from(slot) & (SLOTS - 1)].load(Ordering::Relaxed)
+    /// A slot's heat of `kind` (crate doc, "Which slot").
+    pub fn heat(&self, kind: Heat, slot: u16) -> u32 {
+        self.heat[kind as usize][usize::from(slot) & (SLOTS - 1)].load(Ordering::Relaxed)
     }
 
     /// Sets every heat counter to 0.
     pub(crate) fn clear_heat(&self) {
-        self.warm.store(false, Ordering::Relaxed);
-        for h in self.heat.iter() {
-            h.store(0, Ordering::Relaxed);
+        for (w, heat) in self.warm.iter().zip(&self.heat) {
+            w.store(false, Ordering::Relaxed);
+            for h in heat {
+                h.store(0, Ordering::Relaxed);
+            }
         }
     }
 
     /// Halves every heat counter: what a slot took lately weighs more than
     /// what it took long ago.
     pub(crate) fn cool(&self) {
-        if !self.is_warm() {
-            return;
-        }
-        // Cleared first: a count that lands meanwhile sets it again.
-        self.warm.store(false, Ordering::Relaxed);
-        let mut left = false;
-        for h in self.heat.iter() {
-            let v = h.load(Ordering::Relaxed);
-            if v != 0 {
-                h.store(v / 2, Ordering::Relaxed);
-                left |= v > 1;
+        for (w, heat) in self.warm.iter().zip(&self.heat) {
+            if !w.load(Ordering::Relaxed) {
+                continue;
+            }
+            // Cleared first: a count that lands meanwhile sets it again.
+            w.store(false, Ordering::Relaxed);
+            let mut left = false;
+            for h in heat {
+                let v = h.load(Ordering::Relaxed);
+                if v != 0 {
+                    h.store(v / 2, Ordering::Relaxed);
+                    left |= v > 1;
+                }
+            }
+            if left {
+                w.store(true, Ordering::Relaxed);
             }
         }
-        if left {
-            self.warm.store(true, Ordering::Relaxed);
-        }
     }
+}
+
+/// What a slot's heat counts (see [`SlotMap::heat`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heat {
+    /// Keys routed while some shard is starved.
+    Routed = 0,
+    /// Keys of commands whose keys span shards.
+    Spanning = 1,
 }
 
 /// The shard owning `key` among `nshards` in the layout a server starts
@@ -296,19 +312,23 @@ mod tests {
     fn heat_counts_and_halves() {
         let map = SlotMap::new(2);
         for _ in 0..5 {
-            map.warm(7);
+            map.warm(Heat::Routed, 7);
         }
-        assert_eq!(map.heat(7), 5);
+        assert_eq!(map.heat(Heat::Routed, 7), 5);
+        assert_eq!(map.heat(Heat::Spanning, 7), 0);
+        assert!(!map.is_warm(Heat::Spanning));
         map.cool();
-        assert_eq!(map.heat(7), 2);
-        assert_eq!(map.heat(8), 0);
-        assert!(map.is_warm());
+        assert_eq!(map.heat(Heat::Routed, 7), 2);
+        assert_eq!(map.heat(Heat::Routed, 8), 0);
+        assert!(map.is_warm(Heat::Routed));
         map.cool();
         map.cool();
-        assert_eq!(map.heat(7), 0);
-        assert!(!map.is_warm(), "nothing left to cool");
-        map.warm(9);
-        assert!(map.is_warm());
+        assert_eq!(map.heat(Heat::Routed, 7), 0);
+        assert!(!map.is_warm(Heat::Routed), "nothing left to cool");
+        map.warm(Heat::Spanning, 9);
+        assert!(map.is_warm(Heat::Spanning));
+        map.clear_heat();
+        assert_eq!(map.heat(Heat::Spanning, 9), 0);
     }
 
     /// The byte-at-a-time definition the sliced tables must agree with.

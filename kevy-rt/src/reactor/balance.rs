@@ -7,6 +7,7 @@ use super::{Reactor, FIRST_CONN};
 use crate::conn::Conn;
 use crate::limits::Balance;
 use crate::service::Service;
+use crate::slot::Heat;
 use crate::stats::ShardStats;
 use kevy_sys::{Interest, Token};
 use std::os::unix::fs::FileExt;
@@ -146,7 +147,7 @@ impl<S: Service> Reactor<S> {
                 && stats.shards[next].running_long.load(Ordering::Relaxed) == 0
             {
                 self.move_some(next);
-                self.move_hot_slot(next, true);
+                self.move_hot_slot(next, Heat::Routed, true);
             }
             return;
         };
@@ -192,19 +193,14 @@ impl<S: Service> Reactor<S> {
                 self.bal.shed_to = Some(j);
                 me.shedding.store(1, Ordering::Relaxed);
                 self.move_some(j);
-                self.move_hot_slot(j, false);
+                self.move_hot_slot(j, Heat::Routed, false);
             }
             None => {
                 if self.bal.shed_to.take().is_some() {
                     me.shedding.store(0, Ordering::Relaxed);
                 }
-                // Nobody starved: hot slots that commands use together
-                // across shards (what the heat counts then) go to the
-                // calmest shard. While a shard is starved, the heat counts
-                // every routed key, and only the starved shard moves.
-                if self.mig.warming {
-                    return;
-                }
+                // Hot slots that commands use together across shards go
+                // to the calmest shard.
                 let all = (0..self.n).map(|j| {
                     let s = &stats.shards[j];
                     (s.cpu_wait.load(Ordering::Relaxed), j)

@@ -6,7 +6,7 @@
 use super::Reactor;
 use crate::msg::{Req, Resp};
 use crate::service::Service;
-use crate::slot::SLOTS;
+use crate::slot::{Heat, SLOTS};
 use std::sync::atomic::Ordering;
 
 /// A slot that arrived at a shard stays there at least this long (µs):
@@ -95,14 +95,20 @@ impl Migrator {
 /// least 1 in [`HOT_SHARE`] of all heat and [`MIN_HEAT`] (`any`: the
 /// hottest with any heat at all, for `shard-balance churn`), and not one
 /// of the `settled` slots.
-fn pick_slot(map: &crate::SlotMap, me: usize, settled: &[(u16, u64)], any: bool) -> Option<u16> {
-    if !map.is_warm() {
+fn pick_slot(
+    map: &crate::SlotMap,
+    kind: Heat,
+    me: usize,
+    settled: &[(u16, u64)],
+    any: bool,
+) -> Option<u16> {
+    if !map.is_warm(kind) {
         return None;
     }
     let mut total = 0u64;
     let mut best: Option<(u32, u16)> = None;
     for s in 0..SLOTS as u16 {
-        let h = map.heat(s);
+        let h = map.heat(kind, s);
         if h == 0 {
             continue;
         }
@@ -123,7 +129,7 @@ impl<S: Service> Reactor<S> {
     /// At a sample of a starved shard with a calm peer `to` (or every
     /// sample under `shard-balance churn`): moves its hottest slot there,
     /// if one is hot enough.
-    pub(super) fn move_hot_slot(&mut self, to: usize, any: bool) {
+    pub(super) fn move_hot_slot(&mut self, to: usize, kind: Heat, any: bool) {
         if !any && !self.mig.look {
             return;
         }
@@ -137,7 +143,7 @@ impl<S: Service> Reactor<S> {
         if self.mig.moving.is_some() || self.stats.shards.iter().any(long) {
             return;
         }
-        if let Some(slot) = pick_slot(&self.slots, self.id, &self.mig.settled, any) {
+        if let Some(slot) = pick_slot(&self.slots, kind, self.id, &self.mig.settled, any) {
             self.start_move(slot, to);
         }
     }
@@ -166,7 +172,7 @@ impl<S: Service> Reactor<S> {
     #[inline(never)]
     pub(super) fn warm_keys(&self, route: crate::service::Route, args: kevy_resp::Args<'_>) {
         for k in route.keys(args) {
-            self.slots.warm(crate::slot::slot(k));
+            self.slots.warm(Heat::Spanning, crate::slot::slot(k));
         }
     }
 
@@ -175,7 +181,7 @@ impl<S: Service> Reactor<S> {
     /// equals), so their commands run on one shard; it moves this shard's
     /// hottest slot there, if one is hot enough.
     pub(super) fn gather_hot_slot(&mut self, to: usize) {
-        self.move_hot_slot(to, false);
+        self.move_hot_slot(to, Heat::Spanning, false);
     }
 
     /// Starts moving `slot`, which this shard owns, to shard `to`: the
@@ -479,23 +485,28 @@ mod tests {
         let map = SlotMap::new(2);
         // Spread out: every slot a little.
         for s in 0..SLOTS as u16 {
-            map.warm(s);
+            map.warm(Heat::Routed, s);
         }
-        assert_eq!(pick_slot(&map, 1, &[], false), None);
+        assert_eq!(pick_slot(&map, Heat::Routed, 1, &[], false), None);
         // One slot of shard 1's takes a fair share.
         let hot = 13_011u16;
         assert_eq!(map.owner(hot), 1);
         for _ in 0..1_000 {
-            map.warm(hot);
+            map.warm(Heat::Routed, hot);
         }
-        assert_eq!(pick_slot(&map, 1, &[], false), Some(hot));
+        assert_eq!(pick_slot(&map, Heat::Routed, 1, &[], false), Some(hot));
+        // Only by the heat asked for.
+        assert_eq!(pick_slot(&map, Heat::Spanning, 1, &[], false), None);
         // Not shard 0's to give, and not while it settles.
-        assert_ne!(pick_slot(&map, 0, &[], false), Some(hot));
-        assert_ne!(pick_slot(&map, 1, &[(hot, 0)], false), Some(hot));
+        assert_ne!(pick_slot(&map, Heat::Routed, 0, &[], false), Some(hot));
+        assert_ne!(
+            pick_slot(&map, Heat::Routed, 1, &[(hot, 0)], false),
+            Some(hot)
+        );
         // Churn takes the hottest of its own, however little.
         let cold = SlotMap::new(2);
-        cold.warm(5);
-        assert_eq!(pick_slot(&cold, 1, &[], true), Some(5));
-        assert_eq!(pick_slot(&cold, 1, &[], false), None);
+        cold.warm(Heat::Routed, 5);
+        assert_eq!(pick_slot(&cold, Heat::Routed, 1, &[], true), Some(5));
+        assert_eq!(pick_slot(&cold, Heat::Routed, 1, &[], false), None);
     }
 }
