@@ -238,6 +238,10 @@ pub struct SnapshotEntry {
     pub value: Value,
     /// Absolute unix ms.
     pub expire_at: Option<u64>,
+    /// The key's access clock (OBJECT IDLETIME or FREQ, what eviction
+    /// reads), kept by a key that changes shards ([`Store::take`]); a
+    /// copy for a command run elsewhere carries none.
+    pub access: Option<u32>,
 }
 
 impl Snapshot {
@@ -531,6 +535,7 @@ impl Store {
                     db: i as u32,
                     value: e.value.clone(),
                     expire_at: e.expire_at(),
+                    access: None,
                 });
             }
         }
@@ -543,12 +548,15 @@ impl Store {
     pub fn take(&mut self, key: &[u8]) -> Snapshot {
         let mut snap = Snapshot::default();
         for i in 0..self.dbs.len() {
+            // Read before the removal, whose lookup stamps the clock.
+            let access = self.db(i).peek_notouch(key).map(Entry::access);
             if let Some(e) = self.db(i).remove_entry(key) {
                 let expire_at = e.expire_at();
                 snap.entries.push(SnapshotEntry {
                     db: i as u32,
                     value: e.value,
                     expire_at,
+                    access,
                 });
             }
         }
@@ -593,6 +601,7 @@ impl Store {
                     db: i as u32,
                     value: e.value.stub(),
                     expire_at: e.expire_at(),
+                    access: None,
                 };
                 // A key that lives in several databases is one snapshot.
                 if several {
@@ -624,7 +633,12 @@ impl Store {
         for (i, want) in wanted.into_iter().enumerate() {
             let mut db = self.db(i);
             match want {
-                Some(e) => db.put_entry(key, Entry::new(e.value, e.expire_at)),
+                Some(e) => {
+                    db.put_entry(key, Entry::new(e.value, e.expire_at));
+                    if let Some(a) = e.access {
+                        db.set_access(key, a);
+                    }
+                }
                 None => {
                     db.remove(key);
                 }
@@ -731,6 +745,28 @@ mod tests {
 
     fn get(st: &mut Store, db: usize, k: &[u8]) -> Option<Vec<u8>> {
         st.db(db).get_str(k).unwrap().map(StrValue::to_vec)
+    }
+
+    #[test]
+    fn a_key_taken_to_another_store_keeps_its_value_ttl_and_access_clock() {
+        let mut a = Store::new(2);
+        let mut b = Store::new(2);
+        a.db(0).set(b"k", sv(b"v"), SetTtl::At(u64::MAX / 2));
+        a.db(1).set(b"k", sv(b"w"), SetTtl::Clear);
+        assert!(a.db(0).set_access(b"k", 12_345));
+        let snap = a.take(b"k");
+        assert!(!a.db(0).contains(b"k") && !a.db(1).contains(b"k"));
+        b.import(b"k", snap);
+        {
+            let mut db = b.db(0);
+            let e = db.peek_notouch(b"k").expect("moved");
+            assert_eq!((e.expire_at(), e.access()), (Some(u64::MAX / 2), 12_345));
+        }
+        // (Reads stamp the clock: after the look at it.)
+        assert_eq!(get(&mut b, 0, b"k").as_deref(), Some(&b"v"[..]));
+        assert_eq!(get(&mut b, 1, b"k").as_deref(), Some(&b"w"[..]));
+        // A copy for a command run elsewhere carries no clock.
+        assert_eq!(b.export(b"k").entries[0].access, None);
     }
 
     #[test]
