@@ -180,11 +180,6 @@ impl SlotMap {
         self.moved.load(Ordering::Relaxed)
     }
 
-    /// Every slot with its owner, in slot order.
-    pub fn owners(&self) -> impl Iterator<Item = (u16, usize)> + '_ {
-        (0..SLOTS as u16).map(|s| (s, self.owner(s)))
-    }
-
     /// Counts one `kind` of use of `slot`: a plain load and store, so
     /// reactors counting the same slot at once may lose a count.
     #[inline]

@@ -1219,20 +1219,17 @@ impl Service for Kevy {
 
     fn may_move_slot(&self, shard: &Shard, slot: u16) -> bool {
         // The append-only log holds each shard's keys in the layout the
-        // server starts with, and a snapshot being written (on any shard)
-        // reads each shard's keys as they were when it began: a slot
-        // moves only while neither is there. Nor while a snapshot loads, nor with a
-        // WATCHed key (its registration stays here).
-        let rewrites = &self.server.rewrites;
-        !self.aof
-            && !rewrites.wanted.load(std::sync::atomic::Ordering::Relaxed)
-            && !rewrites.enabled.load(std::sync::atomic::Ordering::Relaxed)
-            && shard.aof.is_none()
-            && !self
-                .server
-                .persist
-                .in_progress
-                .load(std::sync::atomic::Ordering::Relaxed)
+        // server starts with (wanted from CONFIG SET or the start,
+        // enabled until every shard closed it), and a snapshot being
+        // written (on any shard) reads each shard's keys as they were
+        // when it began: a slot moves while neither is there, no snapshot
+        // loads, and no client WATCHes one of its keys (its registration
+        // stays here).
+        use std::sync::atomic::Ordering::Relaxed;
+        let (rewrites, persist) = (&self.server.rewrites, &self.server.persist);
+        !rewrites.wanted.load(Relaxed)
+            && !rewrites.enabled.load(Relaxed)
+            && !persist.in_progress.load(Relaxed)
             && shard.snapshot.is_none()
             && shard.loading.is_none()
             && !shard.store.watches_any(|k| kevy_rt::slot(k) == slot)

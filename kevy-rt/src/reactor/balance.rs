@@ -207,7 +207,7 @@ impl<S: Service> Reactor<S> {
                 });
                 if let Some((w, j)) = all.min() {
                     if j != self.id && w < CALM {
-                        self.gather_hot_slot(j);
+                        self.move_hot_slot(j, Heat::Spanning, false);
                     }
                 }
             }

@@ -116,7 +116,7 @@ impl<S: Service> Waiters<S> {
     pub fn movable(
         &self,
         of: impl Fn(&[u8]) -> bool,
-        only: impl Fn(&ClientCtx, S::Cmd, Args<'_>) -> bool,
+        only: impl Fn(&ClientCtx, Args<'_>) -> bool,
     ) -> bool {
         self.queues
             .iter()
@@ -124,7 +124,7 @@ impl<S: Service> Waiters<S> {
             .all(|(_, q)| {
                 q.iter().all(|id| {
                     self.by_client.get(id).is_some_and(|w| {
-                        w.alone && !w.via_home && !w.woken && only(&w.client, w.cmd, w.args.args())
+                        w.alone && !w.via_home && !w.woken && only(&w.client, w.args.args())
                     })
                 })
             })

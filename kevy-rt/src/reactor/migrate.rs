@@ -126,9 +126,11 @@ fn pick_slot(
 }
 
 impl<S: Service> Reactor<S> {
-    /// At a sample of a starved shard with a calm peer `to` (or every
-    /// sample under `shard-balance churn`): moves its hottest slot there,
-    /// if one is hot enough.
+    /// At a sample that looks at the heat: moves this shard's hottest slot
+    /// by heat `kind` to shard `to`, if one is hot enough (`any`: the
+    /// hottest with any heat, under `shard-balance churn`). A starved
+    /// shard gives its routed heat to a calm peer; any other shard gives
+    /// its spanning heat to the calmest shard.
     pub(super) fn move_hot_slot(&mut self, to: usize, kind: Heat, any: bool) {
         if !any && !self.mig.look {
             return;
@@ -174,14 +176,6 @@ impl<S: Service> Reactor<S> {
         for k in route.keys(args) {
             self.slots.warm(Heat::Spanning, crate::slot::slot(k));
         }
-    }
-
-    /// At a sample of a shard that is not starved: slots used together
-    /// across shards go to the calmest shard, `to` (lowest number among
-    /// equals), so their commands run on one shard; it moves this shard's
-    /// hottest slot there, if one is hot enough.
-    pub(super) fn gather_hot_slot(&mut self, to: usize) {
-        self.move_hot_slot(to, Heat::Spanning, false);
     }
 
     /// Starts moving `slot`, which this shard owns, to shard `to`: the
@@ -319,7 +313,7 @@ impl<S: Service> Reactor<S> {
         // A waiter goes with the keys when every key its command names is
         // in the slot: it then waits on one shard, before and after.
         let (svc, n) = (&self.svc, self.n);
-        let only = |client: &crate::service::ClientCtx, _cmd, args: kevy_resp::Args<'_>| {
+        let only = |client: &crate::service::ClientCtx, args: kevy_resp::Args<'_>| {
             matches!(svc.route(args, client, n), Ok((_, r @ crate::service::Route::Keys { .. }))
                 if r.keys(args).all(in_slot))
         };
