@@ -1333,8 +1333,13 @@
 //! them still crosses to the starved shard and waits for it, and a
 //! command whose keys span both shards (a hot `MGET a b`, a hot `MSET`)
 //! pays a transaction's round trips each time. So a starved shard also
-//! hands its hottest hash slot to the calm peer: the slot's keys go to
-//! the peer and the slot map says so (`reactor/migrate.rs`).
+//! hands its hash slots to the calm peer: the slots' keys go to the peer
+//! and the slot map says so (`reactor/migrate.rs`). A command on a key
+//! of a shard that lost its core waits for that core; run where the
+//! connection is, it costs a third of a remote one (no batch, no ring,
+//! no wake-up, no reply folding). So once another process takes a
+//! shard's core, the server behaves as one with a shard fewer, and it
+//! spreads out again when the core is free.
 //!
 //! **Which slot.** The map keeps two heat counters per slot
 //! ([`SlotMap::heat`]; each count is a plain load and store, so two
@@ -1354,13 +1359,39 @@
 //!   stay there: once together, they take no spanning heat.
 //!
 //! Either way only a slot that took at least 1/64 of every count since
-//! the last sample (and 64 counts) moves: a hot key's slot, never a slot
-//! of a spread-out workload (each of 16,384 slots then takes about
-//! 1/16,384). A slot that arrived stays put for a second, at most one
-//! move runs at a time in the server, and none starts while a shard runs
-//! a script (its freeze would wait for the script).
+//! the last sample (and 64 counts) moves that way: a hot key's slot,
+//! never a slot of a spread-out workload (each of 16,384 slots then
+//! takes about 1/16,384).
 //!
-//! **How it moves: the world stops for a moment.** A move must never let
+//! **All of a starved shard's slots.** At every sample with no move
+//! under way (after its hottest slot, when one is hot), a starved shard
+//! with a calm peer also hands the peer its slots in bulk, lowest first:
+//! as many as hold about 8,192 keys (estimated from its key count over
+//! the slots it owns), or a sixteenth of its keys if that is more, so
+//! that a move holds clients for a few milliseconds and a large store is
+//! walked at most sixteen times. It goes on for as long as it is
+//! starved: a shard whose core another process takes ends with no slot
+//! and no connection, and the peer serves every command as one shard's.
+//!
+//! **Going home.** While slots are away from their *home* (the shard
+//! that owns them when a server starts), each shard measures its core's
+//! *room* over windows of 200 ms: the share of the core that was idle
+//! or its own (`/proc/stat`'s ticks for the CPU it is pinned to, and
+//! its thread's run time). A shard that is not starved and ran 70 % or
+//! more of the last sample gives slots back, in bulk as above, to a home
+//! whose core had 75 % room or more, that waits less than 10 % and is
+//! not shedding or running a script. A light load stays where it is:
+//! one core serves it at less cost per command. Whatever took the home's
+//! core (a load generator, a neighbour) keeps the room under 75 % while
+//! it runs, so the slots stay away until it is gone.
+//!
+//! A slot that arrived stays put for a second, at most one move runs at
+//! a time in the server, and none starts while a shard runs a script
+//! (its freeze would wait for the script).
+//!
+//! **How it moves: the world stops for a moment.** A move carries one
+//! slot or a set of them ([`SlotSet`]); "the slot" below stands for all
+//! of a move's slots. A move must never let
 //! a command run on a shard that does not hold its keys, nor let two
 //! commands of one connection run out of order. Rather than forward
 //! commands that were routed under the old map, kevy moves a slot only
@@ -1389,10 +1420,10 @@
 //! 3. *Hand-over.* The mover checks that what it keeps about the slot's
 //!    keys can go with them: no client WATCHes one (its registration
 //!    stays with its version), and every client waiting on one waits on
-//!    keys of this slot only ([`crate::Service::may_move_slot`] adds the
+//!    keys of this slot only ([`crate::Service::may_move_slots`] adds the
 //!    service's conditions: kevy-server refuses while its append-only
 //!    log is on or a snapshot is being written or loaded). If so it takes
-//!    every key of the slot out of its store ([`crate::Service::take_slot`],
+//!    every key of the slot out of its store ([`crate::Service::take_slots`],
 //!    through the store's update path, so client-side caching invalidates
 //!    readers of them) and the waiters out of its queues (in their
 //!    order), and sends both to the peer (`SlotIn`). The peer puts the
@@ -1411,10 +1442,12 @@
 //!    run on.
 //!
 //! A move costs every shard a few wake-ups and holds every client for
-//! that long (a few hundred microseconds with idle peers; longer behind
+//! that long (a few hundred microseconds for one slot with idle peers,
+//! a few milliseconds for a bulk move of about 8,192 keys; longer behind
 //! a transaction or a script that must finish first). It happens only
-//! while a shard is starved and a slot is hot, at most once per sample
-//! per shard. It crashes nothing that survives a crash: with no
+//! while a shard is starved, when a hot slot gathers with its partner,
+//! or when slots go home, at most one move per shard at a time. It
+//! crashes nothing that survives a crash: with no
 //! append-only log, what is on disk is a snapshot, which places keys by
 //! the map a server starts with.
 //!
@@ -1531,5 +1564,5 @@ pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
     PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
 };
-pub use slot::{shard_of, slot, Heat, SlotMap};
+pub use slot::{shard_of, slot, Heat, SlotMap, SlotSet};
 pub use stats::{ShardStats, Stats};

@@ -68,10 +68,11 @@ pub(crate) enum Req<S: Service> {
     },
     /// Transaction `op` of the sender is done here: release its locks.
     Unlock { op: u32 },
-    /// Hash slot `slot` moves here: its keys are the next `n` entries of
-    /// `req_snaps`; answer `SlotTaken` once they are in (crate doc,
-    /// "Moving slots to the cores that have time").
-    SlotIn { slot: u16, n: u32 },
+    /// Hash slots move here: the set and the clients waiting on their
+    /// keys are the next entry of the batch's `slot_moves`, their keys
+    /// the next `n` entries of `req_snaps`; answer `SlotTaken` once they
+    /// are in (crate doc, "Moving slots to the cores that have time").
+    SlotIn { n: u32 },
     /// Client `client` of the receiver waits on keys whose slot moved from
     /// shard `from` to the sender: the sender serves it now. Answer
     /// `Rehomed`.
@@ -280,8 +281,9 @@ pub(crate) enum Resp {
         client: u64,
         timeout: u64,
     },
-    /// The keys of hash slot `slot` are in the receiver's store.
-    SlotTaken { slot: u16 },
+    /// The keys of the hash slots the receiver moved are in the sender's
+    /// store.
+    SlotTaken,
     /// Answers `Rehome`; `gone`: the client no longer waits there (its
     /// wait ended meanwhile), so its waiter goes.
     Rehomed { client: u64, gone: bool },
@@ -335,9 +337,10 @@ pub(crate) struct Batch<S: Service> {
     /// Connections moving to the receiving shard (crate doc, "Moving
     /// connections to the cores that have time").
     pub conns: Vec<Box<crate::conn::Conn<S>>>,
-    /// The waiters of a slot moving to the receiving shard, one per
-    /// `SlotIn` (crate doc, "Moving slots to the cores that have time").
-    pub waiters: Vec<crate::reactor::MovedWaiters<S>>,
+    /// Slots moving to the receiving shard with the clients waiting on
+    /// their keys, one per `SlotIn` (crate doc, "Moving slots to the
+    /// cores that have time").
+    pub slot_moves: Vec<(crate::slot::SlotSet, crate::reactor::MovedWaiters<S>)>,
 }
 
 impl<S: Service> Default for Batch<S> {
@@ -355,7 +358,7 @@ impl<S: Service> Default for Batch<S> {
             ids: Vec::new(),
             lock_keys: Vec::new(),
             conns: Vec::new(),
-            waiters: Vec::new(),
+            slot_moves: Vec::new(),
         }
     }
 }
@@ -449,7 +452,7 @@ impl<S: Service> Batch<S> {
         self.ids.clear();
         self.lock_keys.clear();
         self.conns.clear();
-        self.waiters.clear();
+        self.slot_moves.clear();
     }
 
     /// Gives back what one unusually large batch grew, so a recycled batch
@@ -473,7 +476,7 @@ impl<S: Service> Batch<S> {
         cap(&mut self.ids, Self::KEEP_BYTES);
         cap(&mut self.lock_keys, Self::KEEP_BYTES);
         cap(&mut self.conns, 0);
-        cap(&mut self.waiters, 0);
+        cap(&mut self.slot_moves, 0);
     }
 
     /// The bytes its buffers hold (their capacity, not what is in use).

@@ -265,6 +265,7 @@ impl Bound {
                         r.metrics = Some(metrics::Metrics::new(l, &r.poller)?);
                     }
                     r.bal.pinned = pinned;
+                    r.bal.cpu = core.filter(|_| pinned);
                     r.run();
                     Ok(())
                 })?;
@@ -1807,7 +1808,7 @@ impl<S: Service> Reactor<S> {
             self.start_cuts();
         }
         let mut req_snaps = std::mem::take(&mut b.req_snaps).into_iter();
-        let mut moved_waiters = std::mem::take(&mut b.waiters).into_iter();
+        let mut slot_moves = std::mem::take(&mut b.slot_moves).into_iter();
         let mut req_shares = std::mem::take(&mut b.req_shares).into_iter();
         let mut ids = std::mem::take(&mut b.ids).into_iter();
         // A transaction whose lock request had to wait: its commands and
@@ -1909,9 +1910,9 @@ impl<S: Service> Reactor<S> {
                     waiting_tx = (!goes && !no_wait).then_some(op);
                     refused_tx = (!goes && no_wait).then_some(op);
                 }
-                Req::SlotIn { slot, n } => {
-                    let waiters = moved_waiters.next().unwrap_or_default();
-                    self.slot_in(peer, slot, req_snaps.by_ref().take(n as usize), waiters);
+                Req::SlotIn { n } => {
+                    let (slots, waiters) = slot_moves.next().unwrap_or_default();
+                    self.slot_in(peer, slots, req_snaps.by_ref().take(n as usize), waiters);
                 }
                 Req::Rehome { client, from } => self.rehome(peer, client, from as usize),
                 Req::Unlock { op } if refused_tx == Some(op) => {}
@@ -2201,7 +2202,7 @@ impl<S: Service> Reactor<S> {
                 Resp::Woken { client, answer } => {
                     self.ex.woken(&mut self.mesh, peer, client, answer);
                 }
-                Resp::SlotTaken { slot } => self.slot_taken(slot),
+                Resp::SlotTaken => self.slot_taken(),
                 Resp::Rehomed { client, gone } => self.rehomed(peer, client, gone),
             }
         }

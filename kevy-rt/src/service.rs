@@ -2,7 +2,7 @@
 //! facts (which arguments are keys, how fan-out parts fold), never commands.
 
 use crate::exec::{Effects, Share, Sink};
-use crate::slot::SlotMap;
+use crate::slot::{SlotMap, SlotSet};
 use kevy_resp::{Args, OwnedArgs};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -774,39 +774,46 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
 
-    /// Gets ready to move hash slot `slot` of this shard (crate doc,
+    /// Gets ready to move the hash slots `slots` of this shard (crate doc,
     /// "Moving slots to the cores that have time"): one step of work,
     /// looking at about `budget` keys, while the shard serves as usual;
-    /// true once [`Self::take_slot`] can take the slot's keys without
+    /// true once [`Self::take_slots`] can take the slots' keys without
     /// looking further. Asked at each iteration of a move's shard until
     /// then, before the move freezes every shard. The default is ready at
     /// once.
-    fn prepare_slot(&self, _shard: &mut Self::Shard, _slot: u16, _budget: usize) -> bool {
+    fn prepare_slots(&self, _shard: &mut Self::Shard, _slots: &SlotSet, _budget: usize) -> bool {
         true
     }
-    /// The move [`Self::prepare_slot`] got ready for is called off.
-    fn abandon_slot(&self, _shard: &mut Self::Shard) {}
-    /// Whether hash slot `slot` of this shard may move to another shard
-    /// now (crate doc, "Moving slots to the cores that have time"): the
-    /// service's conditions, on top of the runtime's (no client waits on
-    /// one of its keys). False when no client WATCHes one of its keys,
-    /// and whatever else the service keeps per key or in files would not
-    /// follow the keys. The default never moves a slot.
-    fn may_move_slot(&self, _shard: &Self::Shard, _slot: u16) -> bool {
+    /// The move [`Self::prepare_slots`] got ready for is called off.
+    fn abandon_slots(&self, _shard: &mut Self::Shard) {}
+    /// Whether the hash slots `slots` of this shard may move to another
+    /// shard now (crate doc, "Moving slots to the cores that have time"):
+    /// the service's conditions, on top of the runtime's (no client waits
+    /// on one of their keys together with keys of other slots). False
+    /// when a client WATCHes one of their keys, and whatever else the
+    /// service keeps per key or in files would not follow the keys. The
+    /// default never moves a slot.
+    fn may_move_slots(&self, _shard: &Self::Shard, _slots: &SlotSet) -> bool {
         false
     }
-    /// Takes every key of hash slot `slot` out of the shard, in every
-    /// database, with its state: a slot moving to another shard, which
-    /// [`Self::import`]s them. Asked only where [`Self::may_move_slot`]
-    /// said yes. What readers of the keys are owed (client-side caching's
-    /// invalidations) goes to `effects`.
-    fn take_slot(
+    /// Takes every key of the hash slots `slots` out of the shard, in
+    /// every database, with its state: slots moving to another shard,
+    /// which [`Self::import`]s them. Asked only where
+    /// [`Self::may_move_slots`] said yes. What readers of the keys are
+    /// owed (client-side caching's invalidations) goes to `effects`.
+    fn take_slots(
         &self,
         _shard: &mut Self::Shard,
         _effects: &mut Effects,
-        _slot: u16,
+        _slots: &SlotSet,
     ) -> Vec<(Vec<u8>, Self::Snapshot)> {
         Vec::new()
+    }
+    /// How many keys the shard holds, in every database: what sizes a
+    /// move of many slots at once (about as many keys in each slot). The
+    /// default is 0 (slots then move a few at a time).
+    fn key_count(&self, _shard: &Self::Shard) -> usize {
+        0
     }
     /// Copies out `key`'s state in every database.
     fn export(&self, shard: &mut Self::Shard, key: &[u8]) -> Self::Snapshot;

@@ -175,6 +175,13 @@ impl SlotMap {
         }
     }
 
+    /// The shard that owns `slot` when a server starts: its *home*, where
+    /// a slot a starved shard handed over goes back to.
+    #[inline]
+    pub fn home(&self, slot: u16) -> usize {
+        starting_owner(usize::from(slot) & (SLOTS - 1), self.n)
+    }
+
     /// How many slots live elsewhere than where a server starts them.
     pub fn moved(&self) -> usize {
         self.moved.load(Ordering::Relaxed)
@@ -234,6 +241,67 @@ impl SlotMap {
                 w.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// A set of hash slots: what one move hands over (a hot slot alone, or a
+/// starved shard's slots in bulk; crate doc, "Moving slots to the cores
+/// that have time").
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlotSet(Box<[u64; SLOTS / 64]>);
+
+impl Default for SlotSet {
+    fn default() -> Self {
+        SlotSet(Box::new([0; SLOTS / 64]))
+    }
+}
+
+impl std::fmt::Debug for SlotSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl SlotSet {
+    /// The set of `slot` alone.
+    pub fn one(slot: u16) -> SlotSet {
+        let mut s = SlotSet::default();
+        s.insert(slot);
+        s
+    }
+
+    pub fn insert(&mut self, slot: u16) {
+        let s = usize::from(slot) & (SLOTS - 1);
+        self.0[s / 64] |= 1 << (s % 64);
+    }
+
+    #[inline]
+    pub fn contains(&self, slot: u16) -> bool {
+        let s = usize::from(slot) & (SLOTS - 1);
+        self.0[s / 64] & (1 << (s % 64)) != 0
+    }
+
+    /// Whether `key`'s slot is in the set.
+    #[inline]
+    pub fn holds_key(&self, key: &[u8]) -> bool {
+        self.contains(slot(key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+
+    /// The slots, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            (0..64)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| (i * 64 + b) as u16)
+        })
     }
 }
 

@@ -33,6 +33,11 @@ pub struct ShardStats {
     /// that it was runnable but waited for its core.
     pub cpu_run: AtomicU64,
     pub cpu_wait: AtomicU64,
+    /// Per mille of its core this shard could have had lately: the
+    /// core's idle time and the shard's own run time, over the last
+    /// window of samples (kept only while slots are away from their
+    /// homes, for the rule that gives them back); 0 until measured.
+    pub core_room: AtomicU64,
     /// 1 while this shard hands connections to another (it takes none).
     pub shedding: AtomicU64,
     /// 1 while this shard runs a command that may run long (a script):

@@ -1209,22 +1209,22 @@ impl Service for Kevy {
         shard.store.export(key)
     }
 
-    fn prepare_slot(&self, shard: &mut Shard, slot: u16, budget: usize) -> bool {
-        crate::slot_scan::prepare(shard, slot, budget)
+    fn prepare_slots(&self, shard: &mut Shard, slots: &kevy_rt::SlotSet, budget: usize) -> bool {
+        crate::slot_scan::prepare(shard, slots, budget)
     }
 
-    fn abandon_slot(&self, shard: &mut Shard) {
+    fn abandon_slots(&self, shard: &mut Shard) {
         crate::slot_scan::abandon(shard);
     }
 
-    fn may_move_slot(&self, shard: &Shard, slot: u16) -> bool {
+    fn may_move_slots(&self, shard: &Shard, slots: &kevy_rt::SlotSet) -> bool {
         // The append-only log holds each shard's keys in the layout the
         // server starts with (wanted from CONFIG SET or the start,
         // enabled until every shard closed it), and a snapshot being
         // written (on any shard) reads each shard's keys as they were
-        // when it began: a slot moves while neither is there, no snapshot
-        // loads, and no client WATCHes one of its keys (its registration
-        // stays here).
+        // when it began: slots move while neither is there, no snapshot
+        // loads, and no client WATCHes one of their keys (its
+        // registration stays here).
         use std::sync::atomic::Ordering::Relaxed;
         let (rewrites, persist) = (&self.server.rewrites, &self.server.persist);
         !rewrites.wanted.load(Relaxed)
@@ -1232,16 +1232,16 @@ impl Service for Kevy {
             && !persist.in_progress.load(Relaxed)
             && shard.snapshot.is_none()
             && shard.loading.is_none()
-            && !shard.store.watches_any(|k| kevy_rt::slot(k) == slot)
+            && !shard.store.watches_any(|k| slots.holds_key(k))
     }
 
-    fn take_slot(
+    fn take_slots(
         &self,
         shard: &mut Shard,
         effects: &mut Effects,
-        slot: u16,
+        slots: &kevy_rt::SlotSet,
     ) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
-        let names = crate::slot_scan::take_names(shard, slot);
+        let names = crate::slot_scan::take_names(shard, slots);
         let keys = names
             .into_iter()
             .filter_map(|k| {
@@ -1254,6 +1254,10 @@ impl Service for Kevy {
         // reads go to the new owner, which tracks them there.
         crate::tracking::drain_into(shard, effects);
         keys
+    }
+
+    fn key_count(&self, shard: &Shard) -> usize {
+        shard.store.key_count()
     }
 
     fn scratch(&self, home: usize, nshards: usize) -> Shard {

@@ -1,36 +1,37 @@
-//! Finding a hash slot's keys before the slot moves to another shard
+//! Finding the keys of hash slots before the slots move to another shard
 //! (kevy-rt's crate doc, "Moving slots to the cores that have time"). The
 //! store keeps no index of keys by slot, so the shard walks its databases
 //! a step per iteration while it serves as usual, and notes the names of
-//! the slot's keys written meanwhile; once the walk is done, the move
+//! the slots' keys written meanwhile; once the walk is done, the move
 //! freezes every shard and takes exactly those keys, without walking the
 //! store while every client waits.
 
 use crate::shard::Shard;
+use kevy_rt::SlotSet;
 use kevy_store::{DbChange, Entry, Observer};
 use std::collections::HashSet;
 
-/// A walk of one shard's databases for the keys of one slot.
+/// A walk of one shard's databases for the keys of a set of slots.
 pub struct SlotScan {
-    slot: u16,
+    slots: SlotSet,
     db: usize,
     cursor: u64,
     names: HashSet<Vec<u8>>,
     done: bool,
 }
 
-/// Notes the names of the slot's keys written while its walk runs; a
+/// Notes the names of the slots' keys written while their walk runs; a
 /// FLUSHDB, FLUSHALL or SWAPDB (a database replaced at once) starts the
 /// walk again.
 struct SlotWrites {
-    slot: u16,
+    slots: SlotSet,
     names: Vec<Vec<u8>>,
     restart: bool,
 }
 
 impl Observer for SlotWrites {
     fn before_write(&mut self, _db: usize, key: &[u8], _old: Option<&Entry>) {
-        if kevy_rt::slot(key) == self.slot {
+        if self.slots.holds_key(key) {
             self.names.push(key.to_vec());
         }
     }
@@ -40,20 +41,20 @@ impl Observer for SlotWrites {
     }
 }
 
-/// One step of the walk for `slot`'s keys (about `budget` keys looked
-/// at), starting it if it is not under way; true once it is done.
-pub fn prepare(shard: &mut Shard, slot: u16, budget: usize) -> bool {
-    if shard.slot_scan.as_ref().map(|s| s.slot) != Some(slot) {
+/// One step of the walk for the keys of `slots` (about `budget` keys
+/// looked at), starting it if it is not under way; true once it is done.
+pub fn prepare(shard: &mut Shard, slots: &SlotSet, budget: usize) -> bool {
+    if shard.slot_scan.as_ref().map(|s| &s.slots) != Some(slots) {
         abandon(shard);
         shard.slot_scan = Some(SlotScan {
-            slot,
+            slots: slots.clone(),
             db: 0,
             cursor: 0,
             names: HashSet::new(),
             done: false,
         });
         shard.store.observe(SlotWrites {
-            slot,
+            slots: slots.clone(),
             names: Vec::new(),
             restart: false,
         });
@@ -82,7 +83,7 @@ pub fn prepare(shard: &mut Shard, slot: u16, budget: usize) -> bool {
         let names = &mut scan.names;
         scan.cursor = store.scan_entries(scan.db, scan.cursor, |k, _| {
             seen += 1;
-            if kevy_rt::slot(k) == slot {
+            if slots.holds_key(k) {
                 names.insert(k.to_vec());
             }
         });
@@ -94,14 +95,15 @@ pub fn prepare(shard: &mut Shard, slot: u16, budget: usize) -> bool {
     scan.done
 }
 
-/// The names of `slot`'s keys: what a finished walk found and what was
-/// written since it started (some may be gone), or, with no finished
-/// walk for it, what a walk of the whole store finds now. Ends the walk.
-pub fn take_names(shard: &mut Shard, slot: u16) -> Vec<Vec<u8>> {
+/// The names of the keys of `slots`: what a finished walk found and what
+/// was written since it started (some may be gone), or, with no finished
+/// walk for them, what a walk of the whole store finds now. Ends the
+/// walk.
+pub fn take_names(shard: &mut Shard, slots: &SlotSet) -> Vec<Vec<u8>> {
     let ready = shard
         .slot_scan
         .as_ref()
-        .is_some_and(|s| s.slot == slot && s.done);
+        .is_some_and(|s| &s.slots == slots && s.done);
     let written = shard.store.unobserve::<SlotWrites>();
     let scan = shard.slot_scan.take();
     match (ready, scan, written) {
@@ -109,7 +111,7 @@ pub fn take_names(shard: &mut Shard, slot: u16) -> Vec<Vec<u8>> {
             scan.names.extend(w.names);
             scan.names.into_iter().collect()
         }
-        _ => shard.store.names_where(|k| kevy_rt::slot(k) == slot),
+        _ => shard.store.names_where(|k| slots.holds_key(k)),
     }
 }
 
@@ -140,14 +142,14 @@ mod tests {
     #[test]
     fn a_walk_in_steps_finds_the_slot_keys_and_those_written_meanwhile() {
         let mut shard = Shard::new(0, 1);
-        let slot = kevy_rt::slot(b"t");
+        let slot = SlotSet::one(kevy_rt::slot(b"t"));
         for i in 0..300 {
             set(&mut shard, i % 2, &tagged(i));
             set(&mut shard, 0, &format!("other{i}"));
         }
         // A small budget: the walk takes many steps, with writes between.
         let mut steps = 0;
-        while !prepare(&mut shard, slot, 16) {
+        while !prepare(&mut shard, &slot, 16) {
             steps += 1;
             if steps == 5 {
                 set(&mut shard, 1, &tagged(1000));
@@ -156,7 +158,7 @@ mod tests {
         }
         assert!(steps > 10, "{steps} steps");
         set(&mut shard, 0, &tagged(1001));
-        let mut names = take_names(&mut shard, slot);
+        let mut names = take_names(&mut shard, &slot);
         names.sort();
         let mut want: Vec<Vec<u8>> = (1..300)
             .chain([1000, 1001])
@@ -174,19 +176,19 @@ mod tests {
     #[test]
     fn a_database_replaced_at_once_restarts_the_walk_and_no_walk_walks_all() {
         let mut shard = Shard::new(0, 1);
-        let slot = kevy_rt::slot(b"t");
+        let slot = SlotSet::one(kevy_rt::slot(b"t"));
         for i in 0..100 {
             set(&mut shard, 0, &tagged(i));
         }
-        assert!(!prepare(&mut shard, slot, 8));
+        assert!(!prepare(&mut shard, &slot, 8));
         shard.store.flush_all();
         set(&mut shard, 0, &tagged(7));
-        while !prepare(&mut shard, slot, 8) {}
-        assert_eq!(take_names(&mut shard, slot), [tagged(7).into_bytes()]);
+        while !prepare(&mut shard, &slot, 8) {}
+        assert_eq!(take_names(&mut shard, &slot), [tagged(7).into_bytes()]);
         // No walk (or one for another slot): the whole store is looked at.
         set(&mut shard, 0, &tagged(8));
-        let _ = prepare(&mut shard, kevy_rt::slot(b"u"), 1);
-        let mut names = take_names(&mut shard, slot);
+        let _ = prepare(&mut shard, &SlotSet::one(kevy_rt::slot(b"u")), 1);
+        let mut names = take_names(&mut shard, &slot);
         names.sort();
         assert_eq!(names, [tagged(7).into_bytes(), tagged(8).into_bytes()]);
         abandon(&mut shard);

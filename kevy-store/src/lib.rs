@@ -285,6 +285,12 @@ impl Store {
         self.dbs.len()
     }
 
+    /// Keys in every database, expired ones not yet reclaimed included
+    /// (the sum of their DBSIZEs), without touching any.
+    pub fn key_count(&self) -> usize {
+        self.dbs.iter().map(|d| d.counts().0).sum()
+    }
+
     /// A view of database `i` (panics when `i >= ndbs`; callers validate
     /// SELECT-style indexes first).
     #[inline]

@@ -23,6 +23,18 @@ pub fn unix_us() -> u64 {
     to_us(now(libc::CLOCK_REALTIME))
 }
 
+/// Clock ticks per second (`_SC_CLK_TCK`): the unit of the CPU times in
+/// `/proc/stat` and `/proc/PID/stat`; 100 where the system does not say.
+pub fn ticks_per_sec() -> u64 {
+    // SAFETY: sysconf reads a constant of the system; no memory is passed.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
 /// A cycle counter for timing one command: the CPU's time-stamp counter,
 /// which costs one instruction (no vDSO call), so every command can be
 /// timed for INFO commandstats and latencystats. Convert differences with

@@ -1,7 +1,9 @@
-//! Moving connections to the shards whose cores have time (crate doc,
-//! "Moving connections to the cores that have time"): the reactor samples
-//! its thread's scheduler statistics, and a starved shard hands movable
-//! connections to a peer that is not.
+//! Moving connections and slots to the shards whose cores have time (crate
+//! doc, "Moving connections to the cores that have time" and "Moving
+//! slots to the cores that have time"): the reactor samples its thread's
+//! scheduler statistics, a starved shard hands movable connections and
+//! its slots to a peer that is not, and slots go home once their home's
+//! core has room again.
 
 use super::{Reactor, FIRST_CONN};
 use crate::conn::Conn;
@@ -26,6 +28,23 @@ const STREAK: u32 = 3;
 /// A peer takes connections only while it waits less than this, per
 /// mille.
 const CALM: u64 = 100;
+/// Samples in one window of a core's room ([`ShardStats::core_room`]):
+/// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
+const ROOM_SAMPLES: u32 = 20;
+/// Slots go home when their home's core had this much room (per mille)
+/// over the last window: whatever took it from the home shard is gone.
+const ROOM: u64 = 750;
+/// ... and the shard holding them ran at least this much of the last
+/// sample (per mille): one core serves a light load at less cost per
+/// command than two that pass commands between them.
+const GIVE_BUSY: u64 = 700;
+
+/// Whether a shard that ran `run` per mille of the last sample, and is
+/// not starved, gives slots back to their home, a peer whose core had
+/// `room` per mille, that waited `wait` and is `closed` or not.
+fn gives_back(run: u64, room: u64, wait: u64, closed: bool) -> bool {
+    run >= GIVE_BUSY && room >= ROOM && wait < CALM && !closed
+}
 
 /// Whether a shard that ran `run` and waited `wait` per mille of a sample
 /// was starved: it waited a quarter of the time, or, with less work, at
@@ -64,6 +83,16 @@ pub(super) struct Balancer {
     streak: u32,
     /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
     pub(super) pinned: bool,
+    /// The CPU this shard is pinned to, if pinned.
+    pub(super) cpu: Option<usize>,
+    /// `/proc/stat`, opened at the first window of room.
+    stat: Option<std::fs::File>,
+    /// The core's idle and total ticks and this thread's run time (ns) at
+    /// the start of the window, and samples since.
+    room_from: Option<(u64, u64, u64)>,
+    room_samples: u32,
+    /// Samples under `shard-balance churn`.
+    churns: u32,
     /// The last sample found this shard or a peer starved: it does not
     /// poll before sleeping. Its own poll would take time from whoever
     /// competes for its core; a starved peer answers when it gets its
@@ -85,6 +114,58 @@ impl Balancer {
         let mut it = text.split_ascii_whitespace().map(|w| w.parse::<u64>().ok());
         Some((it.next()??, it.next()??))
     }
+
+    /// The idle and total ticks of CPU `cpu` in `/proc/stat`.
+    fn read_cpu(&mut self, cpu: usize) -> Option<(u64, u64)> {
+        if self.stat.is_none() {
+            self.stat = std::fs::File::open("/proc/stat").ok();
+        }
+        // The per-CPU lines follow the total one; a large machine's file
+        // runs long, so it is read up to them only.
+        let mut buf = vec![0u8; 192 * (cpu + 2)];
+        let n = self.stat.as_ref()?.read_at(&mut buf, 0).ok()?;
+        cpu_ticks(&buf[..n], cpu)
+    }
+
+    /// At each sample (run time `run`, ns): once a window closes, the
+    /// per mille of CPU `cpu` that was idle or this thread's.
+    fn room(&mut self, cpu: usize, run: u64) -> Option<u64> {
+        self.room_samples += 1;
+        if self.room_from.is_some() && self.room_samples < ROOM_SAMPLES {
+            return None;
+        }
+        self.room_samples = 0;
+        let (idle, total) = self.read_cpu(cpu)?;
+        let (idle0, total0, run0) = self.room_from.replace((idle, total, run))?;
+        let ticks = total.saturating_sub(total0);
+        if ticks == 0 {
+            return None;
+        }
+        let tick_ns = 1_000_000_000 / kevy_sys::clock::ticks_per_sec().max(1);
+        let mine = run.saturating_sub(run0) / tick_ns.max(1);
+        Some(((idle.saturating_sub(idle0) + mine) * 1000 / ticks).min(1000))
+    }
+}
+
+/// Idle (idle and iowait) and total ticks of CPU `cpu` in the text of
+/// `/proc/stat` (`cpuN user nice system idle iowait irq softirq steal
+/// ...`).
+fn cpu_ticks(text: &[u8], cpu: usize) -> Option<(u64, u64)> {
+    let text = std::str::from_utf8(text).ok()?;
+    let name = format!("cpu{cpu}");
+    let line = text
+        .lines()
+        .find(|l| l.split_ascii_whitespace().next() == Some(name.as_str()))?;
+    let v: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|w| w.parse().unwrap_or(0))
+        .collect();
+    if v.len() < 5 {
+        return None;
+    }
+    Some((v[3] + v[4], v.iter().sum()))
 }
 
 /// Where a starved shard hands connections, given its peers' `(shard,
@@ -148,6 +229,11 @@ impl<S: Service> Reactor<S> {
             {
                 self.move_some(next);
                 self.move_hot_slot(next, Heat::Routed, true);
+                // And now and then in bulk, as a starved shard hands over.
+                self.bal.churns = self.bal.churns.wrapping_add(1);
+                if self.bal.churns.is_multiple_of(4) {
+                    self.move_slots_where(next, |_| true);
+                }
             }
             return;
         };
@@ -163,6 +249,11 @@ impl<S: Service> Reactor<S> {
         );
         me.cpu_run.store(r, Ordering::Relaxed);
         me.cpu_wait.store(w, Ordering::Relaxed);
+        if let Some(cpu) = self.bal.cpu.filter(|_| self.slots.moved() > 0) {
+            if let Some(room) = self.bal.room(cpu, run) {
+                me.core_room.store(room, Ordering::Relaxed);
+            }
+        }
         let peers = (0..self.n).filter(|&j| j != self.id).map(|j| {
             let s = &stats.shards[j];
             (
@@ -193,7 +284,10 @@ impl<S: Service> Reactor<S> {
                 self.bal.shed_to = Some(j);
                 me.shedding.store(1, Ordering::Relaxed);
                 self.move_some(j);
+                // Its hottest slot first, then the others in bulk: its
+                // core is someone else's now.
                 self.move_hot_slot(j, Heat::Routed, false);
+                self.move_slots_where(j, |_| true);
             }
             None => {
                 if self.bal.shed_to.take().is_some() {
@@ -210,6 +304,30 @@ impl<S: Service> Reactor<S> {
                         self.move_hot_slot(j, Heat::Spanning, false);
                     }
                 }
+                if !me_starved && self.slots.moved() > 0 {
+                    self.give_back(r);
+                }
+            }
+        }
+    }
+
+    /// Gives slots this shard holds back to a home whose core has room
+    /// again ([`gives_back`]), as many as one move of many takes.
+    fn give_back(&mut self, run: u64) {
+        let stats = self.stats.clone();
+        let me = self.id;
+        for i in (0..self.n).filter(|&i| i != me) {
+            let s = &stats.shards[i];
+            let (room, wait) = (
+                s.core_room.load(Ordering::Relaxed),
+                s.cpu_wait.load(Ordering::Relaxed),
+            );
+            if !gives_back(run, room, wait, closed(s)) {
+                continue;
+            }
+            let map = self.slots.clone();
+            if self.move_slots_where(i, |slot| map.home(slot) == i) {
+                return;
             }
         }
     }
@@ -358,6 +476,34 @@ mod tests {
         let shedding = [(1, 100, 0, true), (2, 100, 50, false)];
         assert_eq!(pick(shedding.into_iter()), Some(2));
         assert_eq!(pick(shedding[..1].iter().copied()), None);
+    }
+
+    #[test]
+    fn slots_go_home_from_a_busy_shard_to_a_core_with_room() {
+        assert!(gives_back(GIVE_BUSY, ROOM, 0, false));
+        // A light load stays on one core.
+        assert!(!gives_back(GIVE_BUSY - 1, 1000, 0, false));
+        // The home's core is still someone else's, or its shard waits.
+        assert!(!gives_back(1000, ROOM - 1, 0, false));
+        assert!(!gives_back(1000, 1000, CALM, false));
+        // Nor to a home that sheds or runs a script.
+        assert!(!gives_back(1000, 1000, 0, true));
+    }
+
+    #[test]
+    fn a_cores_ticks_are_read_from_its_line() {
+        let text = b"cpu  10 0 5 100 3 0 2 0 0 0\ncpu0 4 0 2 60 1 0 1 0 0 0\ncpu1 6 0 3 40 2 0 1 0 0 0\nintr 1 2 3\n";
+        assert_eq!(cpu_ticks(text, 0), Some((61, 68)));
+        assert_eq!(cpu_ticks(text, 1), Some((42, 52)));
+        assert_eq!(cpu_ticks(text, 2), None);
+        // cpu1 is not cpu10.
+        let ten = b"cpu10 1 0 1 5 0 0 0 0\ncpu1 2 0 2 6 1 0 0 0\n";
+        assert_eq!(cpu_ticks(ten, 1), Some((7, 11)));
+        let mut b = Balancer::default();
+        if b.read_cpu(0).is_some() {
+            let (idle, total) = b.read_cpu(0).unwrap();
+            assert!(idle <= total && total > 0);
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! Moving a hash slot to another shard while the server runs (crate doc,
-//! "Moving slots to the cores that have time"): which slot a starved shard
-//! hands over, the freeze that stops every shard until nothing is in
-//! flight, and the hand-over of the slot's keys.
+//! Moving hash slots to another shard while the server runs (crate doc,
+//! "Moving slots to the cores that have time"): which slots a starved
+//! shard hands over and when they go back, the freeze that stops every
+//! shard until nothing is in flight, and the hand-over of the slots' keys.
 
 use super::Reactor;
 use crate::msg::{Req, Resp};
 use crate::service::Service;
-use crate::slot::{Heat, SLOTS};
+use crate::slot::{Heat, SlotSet, SLOTS};
 use std::sync::atomic::Ordering;
 
 /// A slot that arrived at a shard stays there at least this long (µs):
@@ -27,22 +27,30 @@ const FREEZE_LIMIT_US: u64 = 50_000;
 const LOOK_EVERY: u32 = 5;
 /// One routed key in `1 << WARM_SHIFT` is counted.
 const WARM_SHIFT: u32 = 3;
-/// Keys a shard getting ready to move a slot looks at per iteration
-/// ([`Service::prepare_slot`]).
+/// Keys a shard getting ready to move slots looks at per iteration
+/// ([`Service::prepare_slots`]).
 const PREPARE_BUDGET: usize = 16_384;
+/// Keys one move of many slots carries, about (a starved shard's
+/// slots, or slots going home): each move holds every client while its
+/// keys change stores, so many slots go in several moves.
+const BULK_KEYS: usize = 8_192;
+/// Moves a shard's slots take at most, however many keys it holds: each
+/// walks the shard's whole store to find its keys (the store keeps no
+/// index by slot), so a large store moves more keys per move instead.
+const BULK_MOVES: usize = 16;
 
 /// One reactor's part in slot moves.
 #[derive(Default)]
 pub(super) struct Migrator {
     /// The move this shard leads, if any.
     moving: Option<Move>,
-    /// A slot arriving here: its mover, the slot, and how many homes of
-    /// its waiters have yet to answer `Rehome`.
-    arriving: Option<(usize, u16, usize)>,
+    /// Slots arriving here: their mover, and how many homes of their
+    /// waiters have yet to answer `Rehome`.
+    arriving: Option<(usize, usize)>,
     /// Moves this shard has led: the high bits of its freeze words.
     led: u64,
     /// Slots that arrived here lately, with when (µs).
-    settled: Vec<(u16, u64)>,
+    settled: Vec<(SlotSet, u64)>,
     /// Whether this shard said it is idle under the current freeze.
     quiet: bool,
     /// Two readings of the mesh (`Endpoint::read_quiet`).
@@ -60,10 +68,10 @@ pub(super) struct Migrator {
 }
 
 struct Move {
-    slot: u16,
+    slots: SlotSet,
     to: usize,
     /// Its freeze word; 0 while the shard gets ready
-    /// ([`Service::prepare_slot`]).
+    /// ([`Service::prepare_slots`]).
     word: u64,
     since_us: u64,
     /// The keys are on their way to `to`.
@@ -71,6 +79,12 @@ struct Move {
 }
 
 impl Migrator {
+    /// Lets slots that arrived lately move again.
+    #[cfg(test)]
+    pub fn forget_settled(&mut self) {
+        self.settled.clear();
+    }
+
     /// Whether a move this shard leads is under way.
     #[cfg(test)]
     pub fn is_moving(&self) -> bool {
@@ -89,6 +103,34 @@ impl Migrator {
         self.tick = self.tick.wrapping_add(1);
         self.tick & ((1 << WARM_SHIFT) - 1) == 0
     }
+
+    /// Whether `slot` arrived here too lately to move again.
+    fn settling(&self, slot: u16) -> bool {
+        self.settled.iter().any(|(set, _)| set.contains(slot))
+    }
+}
+
+/// How many slots one move of many takes, of the `owned` slots of a
+/// shard holding `keys` keys (about as many in each slot): as many as
+/// hold [`BULK_KEYS`] keys, or a [`BULK_MOVES`]th of the store if that is
+/// more; all of them when the shard holds no key.
+fn bulk_count(keys: usize, owned: usize) -> usize {
+    if keys == 0 {
+        return owned;
+    }
+    let per_move = BULK_KEYS.max(keys.div_ceil(BULK_MOVES));
+    (per_move.saturating_mul(owned) / keys).clamp(1, owned.max(1))
+}
+
+/// Up to `count` of the slots shard `me` owns in `map` that `want`
+/// accepts, lowest first.
+fn pick_bulk(map: &crate::SlotMap, me: usize, count: usize, want: impl Fn(u16) -> bool) -> SlotSet {
+    let mut set = SlotSet::default();
+    let mine = (0..SLOTS as u16).filter(|&s| map.owner(s) == me && want(s));
+    for s in mine.take(count) {
+        set.insert(s);
+    }
+    set
 }
 
 /// The hottest slot `me` owns in `map`, if it is hot enough to move: at
@@ -99,7 +141,7 @@ fn pick_slot(
     map: &crate::SlotMap,
     kind: Heat,
     me: usize,
-    settled: &[(u16, u64)],
+    settling: impl Fn(u16) -> bool,
     any: bool,
 ) -> Option<u16> {
     if !map.is_warm(kind) {
@@ -113,7 +155,7 @@ fn pick_slot(
             continue;
         }
         total += u64::from(h);
-        if map.owner(s) != me || settled.iter().any(|&(x, _)| x == s) {
+        if map.owner(s) != me || settling(s) {
             continue;
         }
         if best.is_none_or(|(bh, _)| h > bh) {
@@ -135,19 +177,45 @@ impl<S: Service> Reactor<S> {
         if !any && !self.mig.look {
             return;
         }
+        if !self.may_start_move() {
+            return;
+        }
+        let mig = &self.mig;
+        if let Some(slot) = pick_slot(&self.slots, kind, self.id, |s| mig.settling(s), any) {
+            self.start_move(SlotSet::one(slot), to);
+        }
+    }
+
+    /// Whether this shard may start a move now: it leads none, and no
+    /// shard runs a script, which would keep the freeze (and every
+    /// client) waiting until the move is called off. Forgets slots that
+    /// have settled.
+    fn may_start_move(&mut self) -> bool {
         let now = self.now_us;
         self.mig
             .settled
             .retain(|&(_, at)| now.saturating_sub(at) < SETTLE_US);
-        // A shard running a script would keep the freeze (and every
-        // client) waiting until the move is called off.
         let long = |s: &crate::stats::ShardStats| s.running_long.load(Ordering::Relaxed) != 0;
-        if self.mig.moving.is_some() || self.stats.shards.iter().any(long) {
-            return;
+        self.mig.moving.is_none() && !self.stats.shards.iter().any(long)
+    }
+
+    /// Moves some of this shard's slots (those `want` accepts and that
+    /// have not just arrived) to shard `to`, as many as one move of many
+    /// takes ([`bulk_count`]), lowest first; false when it moves none.
+    pub(super) fn move_slots_where(&mut self, to: usize, want: impl Fn(u16) -> bool) -> bool {
+        if !self.may_start_move() {
+            return false;
         }
-        if let Some(slot) = pick_slot(&self.slots, kind, self.id, &self.mig.settled, any) {
-            self.start_move(slot, to);
+        let owned = (0..SLOTS as u16)
+            .filter(|&s| self.slots.owner(s) == self.id)
+            .count();
+        if owned == 0 {
+            return false;
         }
+        let count = bulk_count(self.svc.key_count(&self.ex.shard), owned);
+        let mig = &self.mig;
+        let set = pick_bulk(&self.slots, self.id, count, |s| want(s) && !mig.settling(s));
+        !set.is_empty() && self.start_move(set, to)
     }
 
     /// Called at each sample: whether this one looks at the heat counters
@@ -178,15 +246,20 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Starts moving `slot`, which this shard owns, to shard `to`: the
+    /// Starts moving `slots`, which this shard owns, to shard `to`: the
     /// service gets ready, then every shard freezes. False when this
-    /// shard has a move under way.
-    pub(super) fn start_move(&mut self, slot: u16, to: usize) -> bool {
-        if self.mig.moving.is_some() || to == self.id || self.slots.owner(slot) != self.id {
+    /// shard has a move under way or does not own them all.
+    pub(super) fn start_move(&mut self, slots: SlotSet, to: usize) -> bool {
+        if self.mig.moving.is_some()
+            || to == self.id
+            || to >= self.n
+            || slots.is_empty()
+            || slots.iter().any(|s| self.slots.owner(s) != self.id)
+        {
             return false;
         }
         self.mig.moving = Some(Move {
-            slot,
+            slots,
             to,
             word: 0,
             since_us: self.now_us,
@@ -203,17 +276,16 @@ impl<S: Service> Reactor<S> {
         let Some(m) = self.mig.moving.as_ref() else {
             return;
         };
-        let slot = m.slot;
         if !self
             .svc
-            .prepare_slot(&mut self.ex.shard, slot, PREPARE_BUDGET)
+            .prepare_slots(&mut self.ex.shard, &m.slots, PREPARE_BUDGET)
         {
             return;
         }
         self.mig.led += 1;
         let word = (self.mig.led << 16) | self.id as u64;
         if !self.mesh.try_freeze(word) {
-            self.svc.abandon_slot(&mut self.ex.shard);
+            self.svc.abandon_slots(&mut self.ex.shard);
             self.mig.moving = None;
             return;
         }
@@ -301,23 +373,24 @@ impl<S: Service> Reactor<S> {
         yes
     }
 
-    /// Nothing is in flight: the slot's keys go to their new owner, unless
+    /// Nothing is in flight: the slots' keys go to their new owner, unless
     /// something about them must stay (a client waits on one, or the
     /// service says no), which calls the move off.
     fn hand_over(&mut self) {
         let Some(m) = self.mig.moving.as_mut() else {
             return;
         };
-        let (slot, to) = (m.slot, m.to);
-        let in_slot = |k: &[u8]| crate::slot::slot(k) == slot;
+        let (slots, to) = (&m.slots, m.to);
+        let in_slot = |k: &[u8]| slots.holds_key(k);
         // A waiter goes with the keys when every key its command names is
-        // in the slot: it then waits on one shard, before and after.
+        // in the slots: it then waits on one shard, before and after.
         let (svc, n) = (&self.svc, self.n);
         let only = |client: &crate::service::ClientCtx, args: kevy_resp::Args<'_>| {
             matches!(svc.route(args, client, n), Ok((_, r @ crate::service::Route::Keys { .. }))
                 if r.keys(args).all(in_slot))
         };
-        if !self.ex.waiters.movable(in_slot, only) || !self.svc.may_move_slot(&self.ex.shard, slot)
+        if !self.ex.waiters.movable(in_slot, only)
+            || !self.svc.may_move_slots(&self.ex.shard, slots)
         {
             self.called_off();
             return;
@@ -326,7 +399,8 @@ impl<S: Service> Reactor<S> {
         let waiters = self.ex.waiters.take(in_slot);
         let keys = self
             .svc
-            .take_slot(&mut self.ex.shard, &mut self.ex.effects, slot);
+            .take_slots(&mut self.ex.shard, &mut self.ex.effects, slots);
+        let slots = slots.clone();
         if !self.ex.effects.pushes.is_empty() {
             // Readers of the keys that track them hear they changed.
             self.deliver_pushes(None);
@@ -334,20 +408,20 @@ impl<S: Service> Reactor<S> {
         let b = self.mesh.batch(to);
         let n = keys.len() as u32;
         b.req_snaps.extend(keys);
-        b.waiters.push(waiters);
-        b.reqs.push(Req::SlotIn { slot, n });
+        b.slot_moves.push((slots, waiters));
+        b.reqs.push(Req::SlotIn { n });
         self.mesh.flush();
     }
 
-    /// A peer sends hash slot `slot`'s keys here (`Req::SlotIn`), with the
-    /// clients that wait on them: the keys go into the store, the waiters
-    /// into this shard's queues, and each waiter's home hears that this
-    /// shard serves it now (`Rehome`); once every home answered, the mover
-    /// hears the slot is here.
+    /// A peer sends the keys of hash slots `slots` here (`Req::SlotIn`),
+    /// with the clients that wait on them: the keys go into the store, the
+    /// waiters into this shard's queues, and each waiter's home hears that
+    /// this shard serves it now (`Rehome`); once every home answered, the
+    /// mover hears the slots are here.
     pub(super) fn slot_in(
         &mut self,
         peer: usize,
-        slot: u16,
+        slots: SlotSet,
         keys: impl Iterator<Item = (Vec<u8>, S::Snapshot)>,
         waiters: crate::reactor::MovedWaiters<S>,
     ) {
@@ -355,7 +429,7 @@ impl<S: Service> Reactor<S> {
             self.svc
                 .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap, false);
         }
-        self.mig.settled.push((slot, self.now_us));
+        self.mig.settled.push((slots, self.now_us));
         let clients: Vec<(u64, usize)> = waiters.clients().collect();
         self.ex.waiters.put(waiters);
         let mut asked = 0;
@@ -373,9 +447,9 @@ impl<S: Service> Reactor<S> {
             }
         }
         if asked == 0 {
-            self.batch(peer).resps.push(Resp::SlotTaken { slot });
+            self.batch(peer).resps.push(Resp::SlotTaken);
         } else {
-            self.mig.arriving = Some((peer, slot, asked));
+            self.mig.arriving = Some((peer, asked));
         }
     }
 
@@ -414,34 +488,37 @@ impl<S: Service> Reactor<S> {
         if gone {
             self.ex.unpark(client, peer);
         }
-        let Some((mover, slot, left)) = self.mig.arriving.as_mut() else {
+        let Some((mover, left)) = self.mig.arriving.as_mut() else {
             return;
         };
         *left -= 1;
         if *left == 0 {
-            let (mover, slot) = (*mover, *slot);
+            let mover = *mover;
             self.mig.arriving = None;
-            self.batch(mover).resps.push(Resp::SlotTaken { slot });
+            self.batch(mover).resps.push(Resp::SlotTaken);
         }
     }
 
     /// The new owner has the keys (`Resp::SlotTaken`): the map says so,
     /// and every shard goes on.
-    pub(super) fn slot_taken(&mut self, slot: u16) {
+    pub(super) fn slot_taken(&mut self) {
         let Some(m) = &self.mig.moving else {
             return;
         };
-        debug_assert!(m.sent && m.slot == slot, "the slot this shard sent");
-        self.slots.set_owner(slot, m.to);
-        // What the slots took was measured with this one elsewhere: the
+        debug_assert!(m.sent, "the slots this shard sent");
+        for s in m.slots.iter() {
+            self.slots.set_owner(s, m.to);
+        }
+        // What the slots took was measured with these elsewhere: the
         // next move is chosen on what they take from now on.
         self.slots.clear_heat();
-        self.my_stats().slots_out.fetch_add(1, Ordering::Relaxed);
+        let n = m.slots.len() as u64;
+        self.my_stats().slots_out.fetch_add(n, Ordering::Relaxed);
         self.end_move();
     }
 
     fn called_off(&mut self) {
-        self.svc.abandon_slot(&mut self.ex.shard);
+        self.svc.abandon_slots(&mut self.ex.shard);
         self.my_stats()
             .slot_moves_called_off
             .fetch_add(1, Ordering::Relaxed);
@@ -481,26 +558,52 @@ mod tests {
         for s in 0..SLOTS as u16 {
             map.warm(Heat::Routed, s);
         }
-        assert_eq!(pick_slot(&map, Heat::Routed, 1, &[], false), None);
+        assert_eq!(pick_slot(&map, Heat::Routed, 1, |_| false, false), None);
         // One slot of shard 1's takes a fair share.
         let hot = 13_011u16;
         assert_eq!(map.owner(hot), 1);
         for _ in 0..1_000 {
             map.warm(Heat::Routed, hot);
         }
-        assert_eq!(pick_slot(&map, Heat::Routed, 1, &[], false), Some(hot));
+        assert_eq!(
+            pick_slot(&map, Heat::Routed, 1, |_| false, false),
+            Some(hot)
+        );
         // Only by the heat asked for.
-        assert_eq!(pick_slot(&map, Heat::Spanning, 1, &[], false), None);
+        assert_eq!(pick_slot(&map, Heat::Spanning, 1, |_| false, false), None);
         // Not shard 0's to give, and not while it settles.
-        assert_ne!(pick_slot(&map, Heat::Routed, 0, &[], false), Some(hot));
         assert_ne!(
-            pick_slot(&map, Heat::Routed, 1, &[(hot, 0)], false),
+            pick_slot(&map, Heat::Routed, 0, |_| false, false),
+            Some(hot)
+        );
+        assert_ne!(
+            pick_slot(&map, Heat::Routed, 1, |s| s == hot, false),
             Some(hot)
         );
         // Churn takes the hottest of its own, however little.
         let cold = SlotMap::new(2);
         cold.warm(Heat::Routed, 5);
-        assert_eq!(pick_slot(&cold, Heat::Routed, 1, &[], true), Some(5));
-        assert_eq!(pick_slot(&cold, Heat::Routed, 1, &[], false), None);
+        assert_eq!(pick_slot(&cold, Heat::Routed, 1, |_| false, true), Some(5));
+        assert_eq!(pick_slot(&cold, Heat::Routed, 1, |_| false, false), None);
+    }
+
+    #[test]
+    fn many_slots_move_a_bounded_number_of_keys_or_times() {
+        // No keys: every slot in one move.
+        assert_eq!(bulk_count(0, 8_192), 8_192);
+        // 50k keys over 8,192 slots (6 each): 8,192 keys' worth, 1,342
+        // slots.
+        assert_eq!(bulk_count(50_000, 8_192), 1_342);
+        // 800k keys: a 16th of the store per move, not 98 moves.
+        assert_eq!(bulk_count(800_000, 8_192), 512);
+        // Never none, never more than there are.
+        assert_eq!(bulk_count(10_000_000, 1), 1);
+        assert_eq!(bulk_count(10, 3), 3);
+        let map = SlotMap::new(2);
+        let set = pick_bulk(&map, 1, 3, |s| s != 3);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [1, 5, 7]);
+        assert_eq!(set.len(), 3);
+        assert!(set.contains(5) && !set.contains(3) && !set.contains(0));
+        assert!(pick_bulk(&map, 1, 3, |_| false).is_empty());
     }
 }

@@ -7,7 +7,7 @@
 use super::tests::{key_on, sim};
 use super::toy::Toy;
 use super::Sim;
-use crate::slot::slot;
+use crate::slot::{slot, SlotSet};
 
 /// The shard that owns `key` now.
 fn owner(s: &Sim<Toy>, key: &str) -> usize {
@@ -40,7 +40,7 @@ fn a_moved_slots_keys_answer_from_their_new_owner() {
     s.settle();
     assert_eq!(s.replies(c1), ["OK", "OK"]);
     assert_eq!(s.replies(c0), ["OK"]);
-    assert!(s.shards[1].start_move(slot(k.as_bytes()), 0));
+    assert!(s.shards[1].start_move(SlotSet::one(slot(k.as_bytes())), 0));
     // Frozen: a command sent now waits for the move, then runs; one sent
     // once the keys left but before the map says so waits too (it would
     // find nothing at the old owner).
@@ -73,7 +73,7 @@ fn a_moved_slots_keys_answer_from_their_new_owner() {
     assert_eq!(stored(&s, 0, &k).as_deref(), Some("w"));
     assert!(s.locks_idle());
     // And back again.
-    assert!(s.shards[0].start_move(slot(k.as_bytes()), 1));
+    assert!(s.shards[0].start_move(SlotSet::one(slot(k.as_bytes())), 1));
     s.settle();
     assert_eq!(owner(&s, &k), 1);
     assert_eq!(stored(&s, 1, &k).as_deref(), Some("w"));
@@ -88,7 +88,7 @@ fn a_watched_slot_stays_and_a_waited_on_one_moves_with_its_waiters() {
     s.send(c0, &[&["WATCH", &k]]);
     s.settle();
     assert_eq!(s.replies(c0), ["OK"]);
-    assert!(s.shards[1].start_move(slot(k.as_bytes()), 0));
+    assert!(s.shards[1].start_move(SlotSet::one(slot(k.as_bytes())), 0));
     s.settle();
     assert_eq!(owner(&s, &k), 1, "a WATCHed key's slot stays");
     assert_eq!(moves(&s), (0, 1));
@@ -105,7 +105,7 @@ fn a_watched_slot_stays_and_a_waited_on_one_moves_with_its_waiters() {
     s.settle();
     s.send(w1, &[&["BPOP", &list, "0"]]);
     s.settle();
-    assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
+    assert!(s.shards[1].start_move(SlotSet::one(slot(list.as_bytes())), 0));
     s.settle();
     assert_eq!(owner(&s, &list), 0);
     assert_eq!((s.waiters(0), s.waiters(1)), (2, 0));
@@ -119,7 +119,7 @@ fn a_watched_slot_stays_and_a_waited_on_one_moves_with_its_waiters() {
     let other = key_on("o", 0, 2);
     s.send(w1, &[&["BPOP", &list, &other, "0"]]);
     s.settle();
-    assert!(s.shards[0].start_move(slot(list.as_bytes()), 1));
+    assert!(s.shards[0].start_move(SlotSet::one(slot(list.as_bytes())), 1));
     s.settle();
     assert_eq!(owner(&s, &list), 0);
     assert_eq!(moves(&s), (1, 2));
@@ -128,6 +128,61 @@ fn a_watched_slot_stays_and_a_waited_on_one_moves_with_its_waiters() {
     assert_eq!(s.replies(w1), [format!("[{other},e3]")]);
     assert!(s.locks_idle());
     assert_eq!((s.waiters(0), s.waiters(1)), (0, 0));
+}
+
+#[test]
+fn a_shards_slots_move_in_bulk_with_their_keys_and_waiters_and_go_home() {
+    for n in [2, 3] {
+        let mut s = sim(n);
+        let (c0, w) = (s.connect(0), s.connect(n - 1));
+        let keys: Vec<String> = (0..40).map(|i| key_on(&format!("b{i}"), 1, n)).collect();
+        for k in &keys {
+            s.send(c0, &[&["SET", k, k]]);
+        }
+        s.settle();
+        assert_eq!(s.replies(c0).len(), keys.len());
+        // A client waits on two lists of shard 1 in two slots: it moves
+        // with them, as both go in one move.
+        let (l1, l2) = (key_on("l1", 1, n), key_on("l2", 1, n));
+        assert_ne!(slot(l1.as_bytes()), slot(l2.as_bytes()));
+        s.send(w, &[&["BPOP", &l1, &l2, "0"]]);
+        s.settle();
+        let owned = |s: &Sim<Toy>, j: usize| {
+            (0..crate::slot::SLOTS as u16)
+                .filter(|&x| s.shards[0].slots.owner(x) == j)
+                .count()
+        };
+        let ones = owned(&s, 1);
+        // A few keys: every slot of shard 1 goes in one move.
+        assert!(s.shards[1].move_slots_where(0, |_| true));
+        s.settle();
+        assert_eq!(owned(&s, 1), 0, "n = {n}");
+        assert_eq!(moves(&s), (ones as u64, 0));
+        assert_eq!(s.shards[0].slots.moved(), ones);
+        for k in &keys {
+            assert_eq!(owner(&s, k), 0);
+            assert_eq!(stored(&s, 0, k).as_deref(), Some(k.as_str()));
+            assert_eq!(stored(&s, 1, k), None);
+        }
+        assert_eq!((s.waiters(0), s.waiters(1)), (1, 0));
+        s.send(c0, &[&["PUSH", &l2, "e"], &["GET", &keys[3]], &["DBSIZE"]]);
+        s.settle();
+        assert_eq!(s.replies(w), [format!("[{l2},e]")]);
+        assert_eq!(s.replies(c0)[1..], [keys[3].clone(), "41".into()]);
+        // Home again: shard 0 gives back only what was shard 1's (once
+        // the slots settled), and shard 0's own stay.
+        let map = s.shards[0].slots.clone();
+        assert!(!s.shards[0].move_slots_where(1, |x| map.home(x) == 1));
+        s.shards[0].mig.forget_settled();
+        assert!(s.shards[0].move_slots_where(1, |x| map.home(x) == 1));
+        s.settle();
+        assert_eq!(owned(&s, 1), ones);
+        assert_eq!(s.shards[0].slots.moved(), 0);
+        for k in &keys {
+            assert_eq!(stored(&s, 1, k).as_deref(), Some(k.as_str()));
+        }
+        assert!(s.locks_idle());
+    }
 }
 
 #[test]
@@ -142,7 +197,7 @@ fn a_waiter_whose_wait_ends_while_its_slot_moves_is_not_left_behind() {
         s.send(w, &[&["BPOP", &list, "20"]]);
         s.settle();
         assert_eq!(s.waiters(1), 1);
-        assert!(s.shards[1].start_move(slot(list.as_bytes()), 0));
+        assert!(s.shards[1].start_move(SlotSet::one(slot(list.as_bytes())), 0));
         // The move hands the waiter over; the wait ends before its home
         // hears.
         for _ in 0..10 {
@@ -184,7 +239,13 @@ fn pipelines_and_transactions_keep_order_and_atomicity_while_slots_move() {
         let k = keys[rng.below(2)];
         let from = owner(s, k);
         let to = (from + 1 + rng.below(n - 1)) % n;
-        started += usize::from(s.shards[from].start_move(slot(k.as_bytes()), to));
+        // One slot, or all of the shard's at once (a starved shard's
+        // hand-over).
+        started += usize::from(if rng.below(4) == 0 {
+            s.shards[from].move_slots_where(to, |_| true)
+        } else {
+            s.shards[from].start_move(SlotSet::one(slot(k.as_bytes())), to)
+        });
     });
     let done: u64 = sims.iter().map(|s| moves(s).0).sum();
     assert!(started > 300, "moves started: {started}");

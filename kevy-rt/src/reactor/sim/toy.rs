@@ -492,24 +492,24 @@ impl Service for Toy {
         shard.map.get(key).cloned()
     }
 
-    fn may_move_slot(&self, shard: &ToyShard, slot: u16) -> bool {
+    fn may_move_slots(&self, shard: &ToyShard, slots: &crate::SlotSet) -> bool {
         !shard
             .watches
             .values()
             .flatten()
-            .any(|(k, _)| crate::slot::slot(k) == slot)
+            .any(|(k, _)| slots.holds_key(k))
     }
 
-    fn take_slot(
+    fn take_slots(
         &self,
         shard: &mut ToyShard,
         _effects: &mut crate::Effects,
-        slot: u16,
+        slots: &crate::SlotSet,
     ) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let mut names: Vec<Vec<u8>> = shard
             .map
             .keys()
-            .filter(|k| crate::slot::slot(k) == slot)
+            .filter(|k| slots.holds_key(k))
             .cloned()
             .collect();
         names.sort_unstable();
@@ -521,6 +521,10 @@ impl Service for Toy {
                 (k, v)
             })
             .collect()
+    }
+
+    fn key_count(&self, shard: &ToyShard) -> usize {
+        shard.map.len()
     }
 
     fn scratch(&self, _home: usize, _nshards: usize) -> ToyShard {

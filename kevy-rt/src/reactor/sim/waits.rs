@@ -507,7 +507,8 @@ fn workers_that_time_out_or_hang_up_lose_no_element() {
                         let key = if rng.below(2) == 0 { &a } else { &b };
                         let from = s.shards[0].slots.shard_of(key.as_bytes());
                         let to = (from + 1 + rng.below(n - 1)) % n;
-                        s.shards[from].start_move(crate::slot::slot(key.as_bytes()), to);
+                        s.shards[from]
+                            .start_move(crate::SlotSet::one(crate::slot::slot(key.as_bytes())), to);
                     }
                     12 => {
                         let i = rng.below(ws.len());
