@@ -33,6 +33,7 @@
 #             different shards of a 2-shard kevy
 #   mset_hot  MSET of those 2 keys, from every client: writers of the same
 #             keys on two shards, which take their locks one after another
+#   (each server first serves an unmeasured warm-up, cpu_warm_up below)
 #   mixed     mixload (benches/src/bin/mixload.rs): one thread, 25
 #             connections, pipelines of 16, GET:SET 10:1 over 100k keys of
 #             32 bytes; adds a latency table (p50/p99/p99.9)
@@ -46,6 +47,8 @@
 #   BENCH_MIX_N          requests per mixload run          [$BENCH_N]
 #   BENCH_HOT_N          requests per mget_hot and mset_hot
 #                        run                               [$BENCH_N]
+#   BENCH_WARM_N         GETs of an unmeasured warm-up before the
+#                        workloads of each server, 0 for none  [500000]
 #   BENCH_CPU_WORKLOADS  comma-separated subset of the above, in this order
 #                                                          [all]
 #   BENCH_CLIENT_CPU     CPU of the load generator         [1]
@@ -58,6 +61,7 @@ MIX_N=${BENCH_MIX_N:-$CPU_N}
 # (kevy-rt's crate doc, "Moving slots to the cores that have time"), and
 # the run measures what follows, not mostly the hand-over.
 HOT_N=${BENCH_HOT_N:-$CPU_N}
+WARM_N=${BENCH_WARM_N:-500000}
 CPU_WORKLOADS=${BENCH_CPU_WORKLOADS:-get,set,incr,mget2,mset10,mget_hot,mset_hot,mixed}
 CPU_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 CPU_SERVERS=(kevy:1 kevy:2 redis)
@@ -131,6 +135,22 @@ cpu_prefill() {
         ! "$MIXLOAD" -p "$PORT" --prefill-only --keys 100000 --value-size 32 -q \
             >>"$log" 2>&1; then
         echo "mixload prefill failed; see $log" >&2
+        exit 1
+    fi
+}
+
+# cpu_warm_up: $WARM_N GETs of the load's shape, not measured, so the runs
+# measure the server as it serves a lasting load: kevy --cores 2 spends
+# the first few hundred milliseconds of a load that starves its second
+# shard (the load generator shares that core) moving connections and
+# slots to the first (kevy-rt's crate doc, "Moving slots to the cores that
+# have time"), which the first workload would otherwise mostly measure.
+cpu_warm_up() {
+    ((WARM_N > 0)) || return 0
+    pin_prefix "$CPU_CLIENT_CPU"
+    if ! "${PIN[@]}" timeout 600 redis-benchmark -p "$PORT" -c "$CLIENTS" \
+        -r "$KEYSPACE" -n "$WARM_N" -P 16 -q -t get >/dev/null 2>"$OUT/warm-up.err"; then
+        echo "warm-up failed; see $OUT/warm-up.err" >&2
         exit 1
     fi
 }
@@ -315,6 +335,7 @@ cpu_main() {
         for server in "${CPU_SERVERS[@]}"; do
             start "$server" ""
             cpu_prefill
+            cpu_warm_up
             for wl in "${wls[@]}"; do
                 cpu_run "$wl" "$server" "$round"
             done
