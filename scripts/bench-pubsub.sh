@@ -59,10 +59,17 @@
 # Env (besides bench.sh's BENCH_ROUNDS):
 #   BENCH_PUBSUB_SUBS        subscriber counts of the fan-out runs  ["50 500"]
 #   BENCH_PUBSUB_PIPELINE    PUBLISH commands per publisher batch   [16]
-#   BENCH_PUBSUB_DELIVERIES  messages delivered per fan-out run:    [5000000]
+#   BENCH_PUBSUB_DELIVERIES  messages delivered per fan-out run:    [20000000]
 #                            it publishes this / S messages (CPU
 #                            time comes in 10 ms ticks, so runs
 #                            must last a second or more)
+#   BENCH_PUBSUB_WARM_UP     deliveries published first in each     [2000000]
+#                            fan-out run and read before the clock
+#                            and CPU time start (pubsubbench
+#                            --warm-up): kevy --cores 2 moves the
+#                            subscribers off the core the tool takes
+#                            in its first tenth of a second, which a
+#                            run should not mostly measure
 #   BENCH_BLPOP_WORKERS      BLPOP workers                          [50]
 #   BENCH_BLPOP_ITEMS        items per blpop run                    [200000]
 #   BENCH_PUBSUB_WORKLOADS   fanout, blpop or both                  [fanout,blpop]
@@ -79,7 +86,8 @@
 #                            processes stay under BENCH_OTHER_MAX
 
 PS_SUBS=${BENCH_PUBSUB_SUBS:-"50 500"}
-PS_DELIVERIES=${BENCH_PUBSUB_DELIVERIES:-5000000}
+PS_DELIVERIES=${BENCH_PUBSUB_DELIVERIES:-20000000}
+PS_WARM_UP=${BENCH_PUBSUB_WARM_UP:-2000000}
 PS_PIPELINE=${BENCH_PUBSUB_PIPELINE:-16}
 PS_WORKERS=${BENCH_BLPOP_WORKERS:-50}
 PS_ITEMS=${BENCH_BLPOP_ITEMS:-200000}
@@ -142,7 +150,8 @@ ps_run() {
     case $wl in
     fanout*)
         local subs=${wl#fanout}
-        cmd=("$PUBSUBBENCH" -s "$subs" -n $((PS_DELIVERIES / subs)) -P "$PS_PIPELINE" -d 16)
+        cmd=("$PUBSUBBENCH" -s "$subs" -n $((PS_DELIVERIES / subs)) -P "$PS_PIPELINE" -d 16
+            --warm-up $((PS_WARM_UP / subs)))
         ;;
     blpop) cmd=("$BLPOPBENCH" -w "$PS_WORKERS" -n "$PS_ITEMS" -P 16) ;;
     esac
@@ -212,7 +221,8 @@ ps_table() {
     echo
     echo "pubsub mode: server unpinned (kevy pins its own threads), load tool on CPU $PS_CLIENT_CPU;" \
         "medians of the $ROUNDS rounds' undisturbed runs (n of them)"
-    echo "fan-out: 1 publisher, PUBLISH of 16 bytes -P $PS_PIPELINE, $PS_DELIVERIES deliveries per run;" \
+    echo "fan-out: 1 publisher, PUBLISH of 16 bytes -P $PS_PIPELINE, $PS_DELIVERIES deliveries per run" \
+        "after $PS_WARM_UP unmeasured;" \
         "BLPOP: $PS_WORKERS workers, 1 producer LPUSH -P 16, $PS_ITEMS items per run"
     echo "msg/s: messages received by all subscribers (items consumed) per second;" \
         "us/msg: server utime+stime / messages; tool%: load tool CPU / wall time;" \

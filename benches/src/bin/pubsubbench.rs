@@ -13,6 +13,13 @@
 //! as lost messages, and the run goes on without it. The exit status is 2
 //! when anything was lost, duplicated or out of order.
 //!
+//! With --warm-up W the publisher first publishes W messages and waits
+//! until every subscriber has read them before the clock, the server's CPU
+//! time and the latencies start: the figures are then those of a lasting
+//! load, not of the server's first moments under it (a kevy server with
+//! several shards moves connections to the shards whose cores have time
+//! in its first tenth of a second or so).
+//!
 //! Delivery latency: the publisher notes when it sends each batch, and a
 //! subscriber's message counts from then to the return of the read that
 //! brought it (p50, p99, p99.9, max). With --rate the publisher sends its
@@ -50,6 +57,8 @@ usage: pubsubbench [options]
   -r, --readers R         subscriber reader threads             [1]
       --rate R            publish R messages per second, in batches of P
                           evenly spaced (0: as fast as replies come)  [0]
+      --warm-up W         publish W messages first, not measured, and
+                          wait until all are read                [0]
       --server-pid PID    the server's pid: report its CPU time per
                           delivered message and how the connections
                           spread over its epoll instances (kevy: shards)
@@ -74,6 +83,7 @@ struct Opts {
     idle: Duration,
     quiet: bool,
     rate: f64,
+    warm_up: u64,
 }
 
 fn parse_opts() -> Opts {
@@ -90,6 +100,7 @@ fn parse_opts() -> Opts {
         idle: Duration::from_secs(5),
         quiet: false,
         rate: 0.0,
+        warm_up: 0,
     };
     let mut args = Args::new(USAGE);
     while let Some(a) = args.next_opt() {
@@ -106,6 +117,7 @@ fn parse_opts() -> Opts {
             "--idle" => o.idle = Duration::from_secs_f64(args.num(&a, 0.1)),
             "-q" | "--quiet" => o.quiet = true,
             "--rate" => o.rate = args.num(&a, 0.0),
+            "--warm-up" => o.warm_up = args.num(&a, 0),
             _ => args.unknown(&a),
         }
     }
@@ -150,10 +162,16 @@ fn subscribe(o: &Opts) -> Vec<TcpStream> {
     conns.into_iter().map(|c| c.stream).collect()
 }
 
-/// Publishes N messages, P per batch, noting in `sent[seq]` when each
-/// went out (ns since `base`); returns how many PUBLISH replies did not
-/// count every subscriber.
-fn publish(o: &Opts, p: &mut Blocking, sent: &[AtomicU64], base: Instant) -> u64 {
+/// Publishes messages `seqs`, P per batch, noting in `sent[seq]` when
+/// each went out (ns since `base`); returns how many PUBLISH replies did
+/// not count every subscriber.
+fn publish(
+    o: &Opts,
+    p: &mut Blocking,
+    sent: &[AtomicU64],
+    base: Instant,
+    seqs: std::ops::Range<u64>,
+) -> u64 {
     let data = vec![b'x'; o.data_size];
     let mut one = Vec::new();
     command(&mut one, &[b"PUBLISH", o.channel.as_bytes(), &data]);
@@ -163,16 +181,16 @@ fn publish(o: &Opts, p: &mut Blocking, sent: &[AtomicU64], base: Instant) -> u64
     let mut batch = one.repeat(o.pipeline);
     let want = o.subscribers as i64;
     let mut bad = 0;
-    let mut seq = 0u64;
+    let mut seq = seqs.start;
     let start = Instant::now();
-    while seq < o.messages {
-        let k = (o.messages - seq).min(o.pipeline as u64) as usize;
+    while seq < seqs.end {
+        let k = (seqs.end - seq).min(o.pipeline as u64) as usize;
         for j in 0..k {
             let at = j * cmd_len + digits_at;
             put_seq(&mut batch[at..at + SEQ_DIGITS], seq + j as u64);
         }
         if o.rate > 0.0 {
-            let due = start + Duration::from_secs_f64(seq as f64 / o.rate);
+            let due = start + Duration::from_secs_f64((seq - seqs.start) as f64 / o.rate);
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
@@ -230,8 +248,9 @@ fn main() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
-    let target = o.messages;
-    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..o.messages).map(|_| AtomicU64::new(0)).collect());
+    let warm = o.warm_up;
+    let target = warm + o.messages;
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..target).map(|_| AtomicU64::new(0)).collect());
     let base = Instant::now();
     let handles: Vec<_> = groups
         .into_iter()
@@ -251,7 +270,7 @@ fn main() {
                     let sent_ns = sent
                         .get(seq as usize)
                         .map_or(0, |s| s.load(Ordering::Relaxed));
-                    if sent_ns != 0 {
+                    if sent_ns != 0 && seq >= warm {
                         let read_ns = at.duration_since(base).as_nanos() as u64;
                         lat.record(read_ns.saturating_sub(sent_ns), 1);
                     }
@@ -262,14 +281,22 @@ fn main() {
         })
         .collect();
 
+    let subs = o.subscribers as u64;
+    let mut bad_counts = 0;
+    if warm > 0 {
+        bad_counts += publish(&o, &mut publisher, &sent, base, 0..warm);
+        wait_progress(&progress, warm * subs, o.idle, || {
+            handles.iter().all(|h| h.is_finished())
+        });
+    }
     let cpu0 = CpuSample::take(o.server_pid);
     let t0 = Instant::now();
-    let bad_counts = publish(&o, &mut publisher, &sent, base);
+    bad_counts += publish(&o, &mut publisher, &sent, base, warm..target);
     let published = t0.elapsed();
 
     // Wait for the subscribers to read everything, or to stop getting it.
-    let expected = o.messages * o.subscribers as u64;
-    wait_progress(&progress, expected, o.idle, || {
+    let expected = o.messages * subs;
+    wait_progress(&progress, target * subs, o.idle, || {
         handles.iter().all(|h| h.is_finished())
     });
     let cpu = CpuSample::take(o.server_pid).since(&cpu0);
@@ -293,6 +320,8 @@ fn main() {
         .duration_since(t0)
         .max(Duration::from_nanos(1))
         .as_secs_f64();
+    // What the subscribers read during the warm-up is not measured.
+    let delivered = delivered.saturating_sub(warm * subs);
     let rate = delivered as f64 / secs;
     let bad = (expected - delivered.min(expected)) + disorder + bad_counts;
     let spread_text = spread_text(spread.as_deref());
