@@ -48,7 +48,7 @@
 #   BENCH_HOT_N          requests per mget_hot and mset_hot
 #                        run                               [$BENCH_N]
 #   BENCH_WARM_N         GETs of an unmeasured warm-up before the
-#                        workloads of each server, 0 for none  [500000]
+#                        workloads of each server, 0 for none  [2000000]
 #   BENCH_CPU_WORKLOADS  comma-separated subset of the above, in this order
 #                                                          [all]
 #   BENCH_CLIENT_CPU     CPU of the load generator         [1]
@@ -61,7 +61,7 @@ MIX_N=${BENCH_MIX_N:-$CPU_N}
 # (kevy-rt's crate doc, "Moving slots to the cores that have time"), and
 # the run measures what follows, not mostly the hand-over.
 HOT_N=${BENCH_HOT_N:-$CPU_N}
-WARM_N=${BENCH_WARM_N:-500000}
+WARM_N=${BENCH_WARM_N:-2000000}
 CPU_WORKLOADS=${BENCH_CPU_WORKLOADS:-get,set,incr,mget2,mset10,mget_hot,mset_hot,mixed}
 CPU_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 CPU_SERVERS=(kevy:1 kevy:2 redis)
@@ -141,7 +141,7 @@ cpu_prefill() {
 
 # cpu_warm_up: $WARM_N GETs of the load's shape, not measured, so the runs
 # measure the server as it serves a lasting load: kevy --cores 2 spends
-# the first few hundred milliseconds of a load that starves its second
+# the first second or so of a load that starves its second
 # shard (the load generator shares that core) moving connections and
 # slots to the first (kevy-rt's crate doc, "Moving slots to the cores that
 # have time"), which the first workload would otherwise mostly measure.

@@ -28,6 +28,17 @@ const STREAK: u32 = 3;
 /// A peer takes connections only while it waits less than this, per
 /// mille.
 const CALM: u64 = 100;
+/// A starved shard hands its slots over in bulk only once it waited for
+/// its core this share (per mille) of its recent time on average
+/// ([`Balancer::pressure`]): a load that hops between cores (a process
+/// the scheduler moves every few hundred milliseconds) starves each shard
+/// part of the time, and the keys would follow it, each time.
+const BULK_PRESSURE: u64 = 200;
+/// The weight of the newest sample in [`Balancer::pressure`] is
+/// `1 / PRESSURE_SPAN`: an average over about 32 samples (320 ms); a
+/// shard that waits 28 % of each sample (its core shared with a load
+/// generator, as measured here) reaches [`BULK_PRESSURE`] after about 40.
+const PRESSURE_SPAN: u64 = 32;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -81,6 +92,9 @@ pub(super) struct Balancer {
     shed_to: Option<usize>,
     /// Samples in a row that found this shard starved.
     streak: u32,
+    /// How long this shard waited for its core lately: per mille of each
+    /// sample, a moving average.
+    pressure: u64,
     /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
     pub(super) pinned: bool,
     /// The CPU this shard is pinned to, if pinned.
@@ -267,6 +281,7 @@ impl<S: Service> Reactor<S> {
         let me_starved = starved(r, w);
         self.bal.no_poll = me_starved || peer_starved;
         self.mig.warming = self.bal.no_poll;
+        self.bal.pressure = (self.bal.pressure * (PRESSURE_SPAN - 1) + w) / PRESSURE_SPAN;
         self.bal.streak = if me_starved {
             (self.bal.streak + 1).min(STREAK + 2)
         } else {
@@ -287,7 +302,9 @@ impl<S: Service> Reactor<S> {
                 // Its hottest slot first, then the others in bulk: its
                 // core is someone else's now.
                 self.move_hot_slot(j, Heat::Routed, false);
-                self.move_slots_where(j, |_| true);
+                if self.bal.pressure >= BULK_PRESSURE && self.may_shed_slots() {
+                    self.move_slots_where(j, |_| true);
+                }
             }
             None => {
                 if self.bal.shed_to.take().is_some() {

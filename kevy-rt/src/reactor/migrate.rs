@@ -34,6 +34,13 @@ const PREPARE_BUDGET: usize = 16_384;
 /// slots, or slots going home): each move holds every client while its
 /// keys change stores, so many slots go in several moves.
 const BULK_KEYS: usize = 8_192;
+/// A shard that took slots in bulk keeps them at least this long (µs)
+/// before it hands slots over in bulk itself ...
+const BACKOFF_MIN_US: u64 = 1_000_000;
+/// ... twice as long each time it does so within four of those periods
+/// (a load that hops between cores would otherwise have every key follow
+/// it, each time), up to this; eight quiet periods bring it back down.
+const BACKOFF_MAX_US: u64 = 32_000_000;
 /// Moves a shard's slots take at most, however many keys it holds: each
 /// walks the shard's whole store to find its keys (the store keeps no
 /// index by slot), so a large store moves more keys per move instead.
@@ -56,6 +63,9 @@ pub(super) struct Migrator {
     /// Two readings of the mesh (`Endpoint::read_quiet`).
     first: Vec<usize>,
     second: Vec<usize>,
+    /// The take of slots in bulk (its time) that this shard doubled the
+    /// backoff for, shedding soon after it.
+    backed_off: u64,
     /// Routed keys, of which one in `1 << WARM_SHIFT` is counted.
     tick: u32,
     /// Samples since the last look at the heat counters, and whether this
@@ -184,6 +194,34 @@ impl<S: Service> Reactor<S> {
         if let Some(slot) = pick_slot(&self.slots, kind, self.id, |s| mig.settling(s), any) {
             self.start_move(SlotSet::one(slot), to);
         }
+    }
+
+    /// Whether a starved shard hands its slots over in bulk now: not
+    /// within the backoff ([`BACKOFF_MIN_US`]) of taking slots in bulk
+    /// itself. A shard that sheds soon after it took slots doubles the
+    /// backoff (once for each take): the load that starves it has
+    /// followed the keys.
+    pub(super) fn may_shed_slots(&mut self) -> bool {
+        let took = self.stats.shards[self.id]
+            .bulk_in_us
+            .load(Ordering::Relaxed);
+        let backoff = &self.stats.bulk_backoff_us;
+        let (b, since) = (
+            backoff.load(Ordering::Relaxed).max(BACKOFF_MIN_US),
+            self.now_us.saturating_sub(took),
+        );
+        if took != 0 && since < b {
+            return false;
+        }
+        if took != 0 && since < 4 * b {
+            if self.mig.backed_off != took {
+                self.mig.backed_off = took;
+                backoff.store((2 * b).min(BACKOFF_MAX_US), Ordering::Relaxed);
+            }
+        } else if since >= 8 * b {
+            backoff.store(BACKOFF_MIN_US, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Whether this shard may start a move now: it leads none, and no
@@ -428,6 +466,11 @@ impl<S: Service> Reactor<S> {
         for (k, snap) in keys {
             self.svc
                 .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap, false);
+        }
+        if slots.len() > 1 {
+            self.my_stats()
+                .bulk_in_us
+                .store(self.now_us.max(1), Ordering::Relaxed);
         }
         self.mig.settled.push((slots, self.now_us));
         let clients: Vec<(u64, usize)> = waiters.clients().collect();
