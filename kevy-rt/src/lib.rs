@@ -1372,6 +1372,19 @@
 //! walked at most sixteen times. It goes on for as long as it is
 //! starved: a shard whose core another process takes ends with no slot
 //! and no connection, and the peer serves every command as one shard's.
+//! Two guards keep the keys from chasing a load that moves:
+//! - *Lasting starvation.* Slots go in bulk only once the shard waited
+//!   for its core 20 % of its time on average over about 320 ms (a
+//!   moving average of its samples). A process that the scheduler moves
+//!   between cores every few hundred milliseconds starves each shard
+//!   part of the time and stays under it; a load generator that keeps a
+//!   core (here: about 28 % waiting, every sample) passes it after about
+//!   400 ms.
+//! - *Backoff.* A shard that took slots in bulk (any move of more than
+//!   one slot) hands none over in bulk for a backoff, 1 s at first. A
+//!   shard that does so within four backoffs of its take doubles it (up
+//!   to 32 s): the load followed the keys, so they wait longer each
+//!   time; eight quiet backoffs bring it back to 1 s.
 //!
 //! **Going home.** While slots are away from their *home* (the shard
 //! that owns them when a server starts), each shard measures its core's

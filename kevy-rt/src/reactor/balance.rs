@@ -136,7 +136,7 @@ impl Balancer {
         }
         // The per-CPU lines follow the total one; a large machine's file
         // runs long, so it is read up to them only.
-        let mut buf = vec![0u8; 192 * (cpu + 2)];
+        let mut buf = vec![0u8; 256 * (cpu + 2)];
         let n = self.stat.as_ref()?.read_at(&mut buf, 0).ok()?;
         cpu_ticks(&buf[..n], cpu)
     }
@@ -263,7 +263,12 @@ impl<S: Service> Reactor<S> {
         );
         me.cpu_run.store(r, Ordering::Relaxed);
         me.cpu_wait.store(w, Ordering::Relaxed);
-        if let Some(cpu) = self.bal.cpu.filter(|_| self.slots.moved() > 0) {
+        if self.slots.moved() == 0 {
+            // Nothing to give back: the next window starts when slots
+            // are away again, and no old room stands for it meanwhile.
+            self.bal.room_from = None;
+            me.core_room.store(0, Ordering::Relaxed);
+        } else if let Some(cpu) = self.bal.cpu {
             if let Some(room) = self.bal.room(cpu, run) {
                 me.core_room.store(room, Ordering::Relaxed);
             }
