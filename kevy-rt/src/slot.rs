@@ -275,6 +275,18 @@ impl SlotSet {
         self.0[s / 64] |= 1 << (s % 64);
     }
 
+    /// Takes every slot of `other` out of the set.
+    pub fn remove_all(&mut self, other: &SlotSet) {
+        for (w, o) in self.0.iter_mut().zip(other.0.iter()) {
+            *w &= !o;
+        }
+    }
+
+    /// Whether every slot of `other` is in the set.
+    pub fn covers(&self, other: &SlotSet) -> bool {
+        self.0.iter().zip(other.0.iter()).all(|(w, o)| o & !w == 0)
+    }
+
     #[inline]
     pub fn contains(&self, slot: u16) -> bool {
         let s = usize::from(slot) & (SLOTS - 1);

@@ -9,14 +9,18 @@
 use crate::shard::Shard;
 use kevy_rt::SlotSet;
 use kevy_store::{DbChange, Entry, Observer};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
-/// A walk of one shard's databases for the keys of a set of slots.
+/// A walk of one shard's databases for the keys of a set of slots: those
+/// of the move under way and, for a move of many slots, of the next few
+/// (kevy-rt takes them a part at a time; what a move takes leaves the
+/// walk, the rest waits for the next move).
 pub struct SlotScan {
     slots: SlotSet,
     db: usize,
     cursor: u64,
-    names: HashSet<Vec<u8>>,
+    /// The names found, by slot.
+    names: HashMap<u16, Vec<Vec<u8>>>,
     done: bool,
 }
 
@@ -25,14 +29,15 @@ pub struct SlotScan {
 /// walk again.
 struct SlotWrites {
     slots: SlotSet,
-    names: Vec<Vec<u8>>,
+    names: Vec<(u16, Vec<u8>)>,
     restart: bool,
 }
 
 impl Observer for SlotWrites {
     fn before_write(&mut self, _db: usize, key: &[u8], _old: Option<&Entry>) {
-        if self.slots.holds_key(key) {
-            self.names.push(key.to_vec());
+        let slot = kevy_rt::slot(key);
+        if self.slots.contains(slot) {
+            self.names.push((slot, key.to_vec()));
         }
     }
 
@@ -42,15 +47,20 @@ impl Observer for SlotWrites {
 }
 
 /// One step of the walk for the keys of `slots` (about `budget` keys
-/// looked at), starting it if it is not under way; true once it is done.
+/// looked at), starting it unless the walk under way covers them; true
+/// once it is done.
 pub fn prepare(shard: &mut Shard, slots: &SlotSet, budget: usize) -> bool {
-    if shard.slot_scan.as_ref().map(|s| &s.slots) != Some(slots) {
+    if !shard
+        .slot_scan
+        .as_ref()
+        .is_some_and(|s| s.slots.covers(slots))
+    {
         abandon(shard);
         shard.slot_scan = Some(SlotScan {
             slots: slots.clone(),
             db: 0,
             cursor: 0,
-            names: HashSet::new(),
+            names: HashMap::new(),
             done: false,
         });
         shard.store.observe(SlotWrites {
@@ -80,11 +90,12 @@ pub fn prepare(shard: &mut Shard, slots: &SlotSet, budget: usize) -> bool {
             scan.done = true;
             break;
         }
-        let names = &mut scan.names;
+        let (names, slots) = (&mut scan.names, &scan.slots);
         scan.cursor = store.scan_entries(scan.db, scan.cursor, |k, _| {
             seen += 1;
-            if slots.holds_key(k) {
-                names.insert(k.to_vec());
+            let slot = kevy_rt::slot(k);
+            if slots.contains(slot) {
+                names.entry(slot).or_default().push(k.to_vec());
             }
         });
         steps += 1;
@@ -95,27 +106,50 @@ pub fn prepare(shard: &mut Shard, slots: &SlotSet, budget: usize) -> bool {
     scan.done
 }
 
-/// The names of the keys of `slots`: what a finished walk found and what
-/// was written since it started (some may be gone), or, with no finished
-/// walk for them, what a walk of the whole store finds now. Ends the
-/// walk.
+/// The names of the keys of `slots`, once: what a finished walk covering
+/// them found and what was written since it started (some may be gone),
+/// or, with no such walk, what a walk of the whole store finds now. They
+/// leave the walk, which ends once no slot of it is left.
 pub fn take_names(shard: &mut Shard, slots: &SlotSet) -> Vec<Vec<u8>> {
     let ready = shard
         .slot_scan
         .as_ref()
-        .is_some_and(|s| &s.slots == slots && s.done);
-    let written = shard.store.unobserve::<SlotWrites>();
-    let scan = shard.slot_scan.take();
-    match (ready, scan, written) {
-        (true, Some(mut scan), Some(w)) if !w.restart => {
-            scan.names.extend(w.names);
-            scan.names.into_iter().collect()
-        }
-        _ => shard.store.names_where(|k| slots.holds_key(k)),
+        .is_some_and(|s| s.done && s.slots.covers(slots));
+    let clean = shard
+        .store
+        .observer_mut::<SlotWrites>()
+        .is_some_and(|w| !w.restart);
+    if !(ready && clean) {
+        abandon(shard);
+        return shard.store.names_where(|k| slots.holds_key(k));
     }
+    let mut out = Vec::new();
+    if let Some(scan) = shard.slot_scan.as_mut() {
+        for s in slots.iter() {
+            if let Some(v) = scan.names.remove(&s) {
+                out.extend(v);
+            }
+        }
+        scan.slots.remove_all(slots);
+    }
+    if let Some(w) = shard.store.observer_mut::<SlotWrites>() {
+        let (taken, kept) = std::mem::take(&mut w.names)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(s, _)| slots.contains(*s));
+        w.names = kept;
+        w.slots.remove_all(slots);
+        out.extend(taken.into_iter().map(|(_, k)| k));
+    }
+    if shard.slot_scan.as_ref().is_some_and(|s| s.slots.is_empty()) {
+        abandon(shard);
+    }
+    // A key written during the walk may be named twice.
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
-/// Drops a walk whose move was called off.
+/// Drops the walk (a move called off, or no move left for it).
 pub fn abandon(shard: &mut Shard) {
     if shard.slot_scan.take().is_some() {
         shard.store.unobserve::<SlotWrites>();
@@ -192,6 +226,37 @@ mod tests {
         names.sort();
         assert_eq!(names, [tagged(7).into_bytes(), tagged(8).into_bytes()]);
         abandon(&mut shard);
+        assert!(shard.store.observer_mut::<SlotWrites>().is_none());
+    }
+
+    #[test]
+    fn one_walk_serves_several_moves_and_notes_writes_between_them() {
+        let mut shard = Shard::new(0, 1);
+        let (t, u) = (kevy_rt::slot(b"t"), kevy_rt::slot(b"u"));
+        let both = {
+            let mut s = SlotSet::one(t);
+            s.insert(u);
+            s
+        };
+        for i in 0..50 {
+            set(&mut shard, 0, &tagged(i));
+            set(&mut shard, 0, &format!("{{u}}{i}"));
+        }
+        while !prepare(&mut shard, &both, 8) {}
+        let mut first = take_names(&mut shard, &SlotSet::one(t));
+        first.sort();
+        let mut want: Vec<Vec<u8>> = (0..50).map(|i| tagged(i).into_bytes()).collect();
+        want.sort();
+        assert_eq!(first, want);
+        // The rest of the walk waits for the next move: a key written
+        // meanwhile is named, and preparing needs no step.
+        set(&mut shard, 0, "{u}late");
+        assert!(prepare(&mut shard, &SlotSet::one(u), 0));
+        let second = take_names(&mut shard, &SlotSet::one(u));
+        assert_eq!(second.len(), 51);
+        assert!(second.contains(&b"{u}late".to_vec()));
+        // Nothing of the walk is left.
+        assert!(shard.slot_scan.is_none());
         assert!(shard.store.observer_mut::<SlotWrites>().is_none());
     }
 }

@@ -214,6 +214,7 @@ impl<S: Service> Reactor<S> {
     #[cold]
     #[inline(never)]
     fn sample(&mut self) {
+        self.drop_idle_walk();
         self.heat_due();
         self.sample_inner();
         self.heat_looked();

@@ -32,8 +32,17 @@ const WARM_SHIFT: u32 = 3;
 const PREPARE_BUDGET: usize = 16_384;
 /// Keys one move of many slots carries, about (a starved shard's
 /// slots, or slots going home): each move holds every client while its
-/// keys change stores, so many slots go in several moves.
-const BULK_KEYS: usize = 8_192;
+/// keys change stores (about a microsecond and a half per key on a
+/// starved shard), so many slots go in several moves.
+const BULK_KEYS: usize = 4_096;
+/// The walk for a move of many slots finds the keys of this many moves
+/// at once (the store keeps no index by slot, so each walk reads all of
+/// it): the next moves then freeze without walking again, and a walk's
+/// names of keys stay bounded.
+const AHEAD: usize = 32;
+/// A walk whose slots no move took for this long (µs) is dropped: the
+/// shard stopped handing slots over.
+const AHEAD_IDLE_US: u64 = 1_000_000;
 /// A shard that took slots in bulk keeps them at least this long (µs)
 /// before it hands slots over in bulk itself ...
 const BACKOFF_MIN_US: u64 = 1_000_000;
@@ -41,10 +50,6 @@ const BACKOFF_MIN_US: u64 = 1_000_000;
 /// (a load that hops between cores would otherwise have every key follow
 /// it, each time), up to this; eight quiet periods bring it back down.
 const BACKOFF_MAX_US: u64 = 32_000_000;
-/// Moves a shard's slots take at most, however many keys it holds: each
-/// walks the shard's whole store to find its keys (the store keeps no
-/// index by slot), so a large store moves more keys per move instead.
-const BULK_MOVES: usize = 16;
 
 /// One reactor's part in slot moves.
 #[derive(Default)]
@@ -58,6 +63,10 @@ pub(super) struct Migrator {
     led: u64,
     /// Slots that arrived here lately, with when (µs).
     settled: Vec<(SlotSet, u64)>,
+    /// The slots whose keys the service's last walk found and no move has
+    /// taken yet ([`AHEAD`]), and when a move last took some (µs).
+    ahead: SlotSet,
+    ahead_used_us: u64,
     /// Whether this shard said it is idle under the current freeze.
     quiet: bool,
     /// Two readings of the mesh (`Endpoint::read_quiet`).
@@ -79,6 +88,9 @@ pub(super) struct Migrator {
 
 struct Move {
     slots: SlotSet,
+    /// The slots the service walks for: `slots` and those of the next
+    /// moves of many.
+    scan: SlotSet,
     to: usize,
     /// Its freeze word; 0 while the shard gets ready
     /// ([`Service::prepare_slots`]).
@@ -122,13 +134,11 @@ impl Migrator {
 
 /// How many slots one move of many takes, of the `owned` slots of a
 /// shard holding `keys` keys (about as many in each slot): as many as
-/// hold [`BULK_KEYS`] keys, or a [`BULK_MOVES`]th of the store if that is
-/// more; all of them when the shard holds no key.
-fn bulk_count(keys: usize, owned: usize) -> usize {
+/// hold `per_move` keys; all of them when the shard holds no key.
+fn bulk_count(per_move: usize, keys: usize, owned: usize) -> usize {
     if keys == 0 {
         return owned;
     }
-    let per_move = BULK_KEYS.max(keys.div_ceil(BULK_MOVES));
     (per_move.saturating_mul(owned) / keys).clamp(1, owned.max(1))
 }
 
@@ -238,8 +248,10 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Moves some of this shard's slots (those `want` accepts and that
-    /// have not just arrived) to shard `to`, as many as one move of many
-    /// takes ([`bulk_count`]), lowest first; false when it moves none.
+    /// have not just arrived) to shard `to`, as many as hold about
+    /// [`BULK_KEYS`] keys ([`bulk_count`]), lowest first; false when it
+    /// moves none. The walk that finds their keys finds those of the
+    /// next [`AHEAD`] such moves too, unless the last walk already did.
     pub(super) fn move_slots_where(&mut self, to: usize, want: impl Fn(u16) -> bool) -> bool {
         if !self.may_start_move() {
             return false;
@@ -250,10 +262,44 @@ impl<S: Service> Reactor<S> {
         if owned == 0 {
             return false;
         }
-        let count = bulk_count(self.svc.key_count(&self.ex.shard), owned);
+        let keys = self.svc.key_count(&self.ex.shard);
         let mig = &self.mig;
-        let set = pick_bulk(&self.slots, self.id, count, |s| want(s) && !mig.settling(s));
-        !set.is_empty() && self.start_move(set, to)
+        let eligible = |s: u16| want(s) && !mig.settling(s);
+        let set = pick_bulk(
+            &self.slots,
+            self.id,
+            bulk_count(BULK_KEYS, keys, owned),
+            eligible,
+        );
+        if set.is_empty() {
+            return false;
+        }
+        let scan = if mig.ahead.covers(&set) {
+            mig.ahead.clone()
+        } else {
+            let per_walk = BULK_KEYS.saturating_mul(AHEAD);
+            pick_bulk(
+                &self.slots,
+                self.id,
+                bulk_count(per_walk, keys, owned),
+                eligible,
+            )
+        };
+        self.start_move_scanning(set, scan, to)
+    }
+
+    /// At each sample: drops the walk for moves of many slots that no move
+    /// has used for [`AHEAD_IDLE_US`] (its names, and the notes of every
+    /// write of its slots' keys, cost memory and time).
+    pub(super) fn drop_idle_walk(&mut self) {
+        if self.mig.ahead.is_empty()
+            || self.mig.moving.is_some()
+            || self.now_us.saturating_sub(self.mig.ahead_used_us) < AHEAD_IDLE_US
+        {
+            return;
+        }
+        self.mig.ahead = SlotSet::default();
+        self.svc.abandon_slots(&mut self.ex.shard);
     }
 
     /// Called at each sample: whether this one looks at the heat counters
@@ -288,15 +334,23 @@ impl<S: Service> Reactor<S> {
     /// service gets ready, then every shard freezes. False when this
     /// shard has a move under way or does not own them all.
     pub(super) fn start_move(&mut self, slots: SlotSet, to: usize) -> bool {
+        self.start_move_scanning(slots.clone(), slots, to)
+    }
+
+    /// Starts moving `slots` as [`Self::start_move`] does, the service
+    /// walking for the keys of `scan` (which holds `slots`).
+    fn start_move_scanning(&mut self, slots: SlotSet, scan: SlotSet, to: usize) -> bool {
         if self.mig.moving.is_some()
             || to == self.id
             || to >= self.n
             || slots.is_empty()
+            || !scan.covers(&slots)
             || slots.iter().any(|s| self.slots.owner(s) != self.id)
         {
             return false;
         }
         self.mig.moving = Some(Move {
+            scan,
             slots,
             to,
             word: 0,
@@ -316,7 +370,7 @@ impl<S: Service> Reactor<S> {
         };
         if !self
             .svc
-            .prepare_slots(&mut self.ex.shard, &m.slots, PREPARE_BUDGET)
+            .prepare_slots(&mut self.ex.shard, &m.scan, PREPARE_BUDGET)
         {
             return;
         }
@@ -324,6 +378,7 @@ impl<S: Service> Reactor<S> {
         let word = (self.mig.led << 16) | self.id as u64;
         if !self.mesh.try_freeze(word) {
             self.svc.abandon_slots(&mut self.ex.shard);
+            self.mig.ahead = SlotSet::default();
             self.mig.moving = None;
             return;
         }
@@ -438,7 +493,12 @@ impl<S: Service> Reactor<S> {
         let keys = self
             .svc
             .take_slots(&mut self.ex.shard, &mut self.ex.effects, slots);
+        // What the walk found for the next moves waits for them.
+        let mut ahead = m.scan.clone();
+        ahead.remove_all(slots);
         let slots = slots.clone();
+        self.mig.ahead = ahead;
+        self.mig.ahead_used_us = self.now_us;
         if !self.ex.effects.pushes.is_empty() {
             // Readers of the keys that track them hear they changed.
             self.deliver_pushes(None);
@@ -562,6 +622,7 @@ impl<S: Service> Reactor<S> {
 
     fn called_off(&mut self) {
         self.svc.abandon_slots(&mut self.ex.shard);
+        self.mig.ahead = SlotSet::default();
         self.my_stats()
             .slot_moves_called_off
             .fetch_add(1, Ordering::Relaxed);
@@ -633,15 +694,13 @@ mod tests {
     #[test]
     fn many_slots_move_a_bounded_number_of_keys_or_times() {
         // No keys: every slot in one move.
-        assert_eq!(bulk_count(0, 8_192), 8_192);
+        assert_eq!(bulk_count(BULK_KEYS, 0, 8_192), 8_192);
         // 50k keys over 8,192 slots (6 each): 8,192 keys' worth, 1,342
         // slots.
-        assert_eq!(bulk_count(50_000, 8_192), 1_342);
-        // 800k keys: a 16th of the store per move, not 98 moves.
-        assert_eq!(bulk_count(800_000, 8_192), 512);
+        assert_eq!(bulk_count(8_192, 50_000, 8_192), 1_342);
         // Never none, never more than there are.
-        assert_eq!(bulk_count(10_000_000, 1), 1);
-        assert_eq!(bulk_count(10, 3), 3);
+        assert_eq!(bulk_count(BULK_KEYS, 10_000_000, 1), 1);
+        assert_eq!(bulk_count(BULK_KEYS, 10, 3), 3);
         let map = SlotMap::new(2);
         let set = pick_bulk(&map, 1, 3, |s| s != 3);
         assert_eq!(set.iter().collect::<Vec<_>>(), [1, 5, 7]);
