@@ -1366,10 +1366,13 @@
 //! **All of a starved shard's slots.** At every sample with no move
 //! under way (after its hottest slot, when one is hot), a starved shard
 //! with a calm peer also hands the peer its slots in bulk, lowest first:
-//! as many as hold about 8,192 keys (estimated from its key count over
-//! the slots it owns), or a sixteenth of its keys if that is more, so
-//! that a move holds clients for a few milliseconds and a large store is
-//! walked at most sixteen times. It goes on for as long as it is
+//! as many as hold about 4,096 keys (estimated from its key count over
+//! the slots it owns), so that a move holds clients for a few
+//! milliseconds whatever the store's size. The walk that finds a move's
+//! keys (the store has no index by slot) finds those of the next 32 such
+//! moves too, by slot, and notes their keys written meanwhile; each move
+//! takes its part, and the next ones freeze without walking again (a
+//! walk that no move used for a second is dropped). It goes on for as long as it is
 //! starved: a shard whose core another process takes ends with no slot
 //! and no connection, and the peer serves every command as one shard's.
 //! Two guards keep the keys from chasing a load that moves:
@@ -1456,7 +1459,8 @@
 //!
 //! A move costs every shard a few wake-ups and holds every client for
 //! that long (a few hundred microseconds for one slot with idle peers,
-//! a few milliseconds for a bulk move of about 8,192 keys; longer behind
+//! about 5 ms for a bulk move of 4,096 keys led by a starved shard;
+//! longer behind
 //! a transaction or a script that must finish first). It happens only
 //! while a shard is starved, when a hot slot gathers with its partner,
 //! or when slots go home, at most one move per shard at a time. It
