@@ -852,6 +852,20 @@ pub trait Service: Send + Sync + Sized + 'static {
         snap: Self::Snapshot,
         log: bool,
     );
+    /// Puts `key`, whose hash slot moved here, in the store with the
+    /// state `snap` it had at its old owner (crate doc, "Moving slots to
+    /// the cores that have time"): not a write (no event, nothing to
+    /// log, nothing for connections that follow key prefixes). The
+    /// default imports it as a write-back.
+    fn import_moved(
+        &self,
+        shard: &mut Self::Shard,
+        effects: &mut Effects,
+        key: &[u8],
+        snap: Self::Snapshot,
+    ) {
+        self.import(shard, effects, key, snap, false);
+    }
     /// Records `share` in `effects`: the commands a command run by copy
     /// ran on this shard's keys, logged instead of the key states its
     /// write-backs (which follow, unlogged) bring (crate doc,

@@ -1245,8 +1245,11 @@ impl Service for Kevy {
         let keys = names
             .into_iter()
             .filter_map(|k| {
-                // Not an event: the key lives on, on another shard.
-                let snap = crate::notify::quiet(shard, |s| s.store.take(&k));
+                // Not an event, nor a write for prefix followers: the key
+                // lives on, on another shard.
+                let snap = crate::notify::quiet(shard, |s| {
+                    crate::tracking::moving(s, |s| s.store.take(&k))
+                });
                 (!snap.is_empty()).then_some((k, snap))
             })
             .collect();
@@ -1398,6 +1401,19 @@ impl Service for Kevy {
         // The command run by copy made the events of this write.
         crate::notify::drain(shard, &mut effects.pushes);
         crate::notify::quiet(shard, |s| s.store.import(key, snap));
+        crate::tracking::drain_into(shard, effects);
+    }
+
+    fn import_moved(
+        &self,
+        shard: &mut Shard,
+        effects: &mut Effects,
+        key: &[u8],
+        snap: kevy_store::Snapshot,
+    ) {
+        crate::notify::quiet(shard, |s| {
+            crate::tracking::moving(s, |s| s.store.import(key, snap))
+        });
         crate::tracking::drain_into(shard, effects);
     }
 

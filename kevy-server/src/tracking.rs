@@ -295,6 +295,9 @@ pub struct Table {
     due: Rc<Cell<bool>>,
     /// The counts last published for INFO.
     published: (usize, usize),
+    /// Keys change stores because their slot moves ([`moving`]), not
+    /// because anyone wrote them.
+    moving: bool,
 }
 
 impl Table {
@@ -312,6 +315,7 @@ impl Table {
             rounds: 0,
             due,
             published: (usize::MAX, usize::MAX),
+            moving: false,
         }
     }
 
@@ -386,6 +390,9 @@ impl Observer for Table {
         };
         if !self.keys.is_empty() {
             self.invalidate(key, writer);
+        }
+        if self.moving {
+            return;
         }
         self.refresh();
         let Table {
@@ -756,6 +763,24 @@ pub fn tick(server: &Server, shard: &mut Shard, effects: &mut Effects) {
         shard.store.unobserve::<Table>();
         shard.track_attached = false;
     }
+}
+
+/// Runs `f`, in which keys leave or enter the store because their hash
+/// slot moves (kevy-rt's crate doc, "Moving slots to the cores that have
+/// time"): the readers of a key that leaves are invalidated, as their
+/// reads are remembered here and not where the key goes (their next read
+/// is tracked there), but connections that follow key prefixes (BCAST)
+/// hear nothing: nobody wrote the key, and its new owner broadcasts its
+/// writes as this shard did.
+pub fn moving<R>(shard: &mut Shard, f: impl FnOnce(&mut Shard) -> R) -> R {
+    if let Some(t) = table(shard) {
+        t.moving = true;
+    }
+    let r = f(shard);
+    if let Some(t) = table(shard) {
+        t.moving = false;
+    }
+    r
 }
 
 /// Hands over what a copy's write-back (a command run by copy on a

@@ -825,3 +825,49 @@ fn keys_a_script_reads_are_remembered_for_its_caller() {
         assert_eq!(got.get(b), Some(&1), "cores {cores}: {got:?}");
     }
 }
+
+/// A key whose hash slot moves to another shard is nobody's write: a
+/// connection following every key (BCAST) hears nothing of the moves,
+/// while one that read a key that moved is told to read it again (its
+/// read was remembered where the key was), and a real write after the
+/// moves is announced as ever. `shard-balance churn` moves slots, in
+/// bulk too, every few samples.
+#[test]
+fn slots_that_move_are_nobodys_writes() {
+    let srv = Server::kevy(&["--cores", "2", "--save", "", "--shard-balance", "churn"]);
+    let port = srv.port;
+    let keys = keys_over_shards(2, 200);
+    let mut w = conn(port);
+    for k in &keys {
+        ok(&mut w, &["SET", k, "v"]);
+    }
+    let mut bcast = tracker(port, &["BCAST"]);
+    let mut reader = tracker(port, &[]);
+    // Slots move while it reads: invalidations may come between replies.
+    let mut early = Vec::new();
+    for k in &keys {
+        let v = call_keeping(&mut reader, &["GET", k], &mut early);
+        assert_eq!(v.bytes(), Some(&b"v"[..]), "{k}");
+    }
+    let moved = info_field(&mut w, "kevy_moved_slots");
+    // As many slots as there are moved since, in bulk and one by one.
+    eventually("slots moved", || {
+        info_field(&mut w, "kevy_moved_slots") > moved + 16_384
+    });
+    let heard = drain(&mut bcast, Duration::from_millis(300));
+    assert!(heard.is_empty(), "the BCAST follower heard {heard:?}");
+    // The reader was told of keys it read, and of nothing else.
+    let mut told = std::collections::HashSet::new();
+    for v in early
+        .iter()
+        .chain(&drain(&mut reader, Duration::from_millis(300)))
+    {
+        told.extend(invalidated(v).expect("keys, not a flush"));
+    }
+    assert!(!told.is_empty(), "the reader was told nothing");
+    assert!(told.iter().all(|k| keys.contains(k)), "{told:?}");
+    // A real write still reaches the follower.
+    ok(&mut w, &["SET", &keys[0], "x"]);
+    let got = collect(&mut bcast, 1);
+    assert_eq!(got.get(&keys[0]), Some(&1), "{got:?}");
+}

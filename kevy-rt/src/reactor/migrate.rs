@@ -493,10 +493,14 @@ impl<S: Service> Reactor<S> {
         let keys = self
             .svc
             .take_slots(&mut self.ex.shard, &mut self.ex.effects, slots);
-        // What the walk found for the next moves waits for them.
+        // What the walk found for the next moves waits for them; a walk
+        // with nothing left for this shard's next moves ends here.
         let mut ahead = m.scan.clone();
         ahead.remove_all(slots);
         let slots = slots.clone();
+        if ahead.is_empty() {
+            self.svc.abandon_slots(&mut self.ex.shard);
+        }
         self.mig.ahead = ahead;
         self.mig.ahead_used_us = self.now_us;
         if !self.ex.effects.pushes.is_empty() {
@@ -525,7 +529,7 @@ impl<S: Service> Reactor<S> {
     ) {
         for (k, snap) in keys {
             self.svc
-                .import(&mut self.ex.shard, &mut self.ex.effects, &k, snap, false);
+                .import_moved(&mut self.ex.shard, &mut self.ex.effects, &k, snap);
         }
         if slots.len() > 1 {
             self.my_stats()
