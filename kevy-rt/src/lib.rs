@@ -1375,6 +1375,9 @@
 //! walk that no move used for a second is dropped). It goes on for as long as it is
 //! starved: a shard whose core another process takes ends with no slot
 //! and no connection, and the peer serves every command as one shard's.
+//! The service may refuse a bulk move (kevy-server does under
+//! `maxmemory`, whose accounting follows memory by the thread that
+//! allocated it); it is asked before the walk, and again at the hand-over.
 //! Two guards keep the keys from chasing a load that moves:
 //! - *Lasting starvation.* Slots go in bulk only once the shard waited
 //!   for its core 20 % of its time on average over about 320 ms (a

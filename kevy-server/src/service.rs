@@ -1227,7 +1227,14 @@ impl Service for Kevy {
         // registration stays here).
         use std::sync::atomic::Ordering::Relaxed;
         let (rewrites, persist) = (&self.server.rewrites, &self.server.persist);
-        !rewrites.wanted.load(Relaxed)
+        // Under `maxmemory`, only a hot slot moves, not a shard's slots
+        // in bulk: eviction's accounting follows memory by the thread
+        // that allocated it, and a bulk hand-over moves a shard's memory
+        // to another faster than that follows (the server went 30-60 MB
+        // over a 64 MB limit while a starved shard handed its keys over).
+        let bulk_ok = slots.len() == 1 || crate::evict::maxmemory() == 0;
+        bulk_ok
+            && !rewrites.wanted.load(Relaxed)
             && !rewrites.enabled.load(Relaxed)
             && !persist.in_progress.load(Relaxed)
             && shard.snapshot.is_none()

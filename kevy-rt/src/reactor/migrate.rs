@@ -271,9 +271,12 @@ impl<S: Service> Reactor<S> {
             bulk_count(BULK_KEYS, keys, owned),
             eligible,
         );
-        if set.is_empty() {
+        // What the service refuses now (asked again at the hand-over) is
+        // not worth a walk and a freeze.
+        if set.is_empty() || !self.svc.may_move_slots(&self.ex.shard, &set) {
             return false;
         }
+        let mig = &self.mig;
         let scan = if mig.ahead.covers(&set) {
             mig.ahead.clone()
         } else {
