@@ -1220,7 +1220,10 @@
 //! through it waits with it). A shard counts starved samples up and other
 //! samples down (to at most five); at three it is *starved* (one sample
 //! can catch a burst: 500 connections arriving at once), and one starved
-//! for a while stays so through a calmer sample or two. It then hands
+//! for a while stays so through a calmer sample or two. Once its
+//! starvation lasts, and not soon after it took connections or slots
+//! itself (the two guards of "Moving slots to the cores that have
+//! time"), it hands
 //! connections to the peer that waited least, provided that peer waited
 //! under 10 % (it gets its core: however busy its own work keeps it, it
 //! serves a connection faster than a shard that has part of a core) and
@@ -1378,25 +1381,41 @@
 //! The service may refuse a bulk move (kevy-server does under
 //! `maxmemory`, whose accounting follows memory by the thread that
 //! allocated it); it is asked before the walk, and again at the hand-over.
-//! Two guards keep the keys from chasing a load that moves:
-//! - *Lasting starvation.* Slots go in bulk only once the shard waited
-//!   for its core 20 % of its time on average over about 320 ms (a
-//!   moving average of its samples). A process that the scheduler moves
-//!   between cores every few hundred milliseconds starves each shard
-//!   part of the time and stays under it; a load generator that keeps a
-//!   core (here: about 28 % waiting, every sample) passes it after about
-//!   400 ms.
-//! - *Backoff.* A shard that took slots in bulk (any move of more than
-//!   one slot) hands none over in bulk for a backoff, 1 s at first. A
-//!   shard that does so within four backoffs of its take doubles it (up
-//!   to 32 s): the load followed the keys, so they wait longer each
-//!   time; eight quiet backoffs bring it back to 1 s.
+//! Two guards keep connections and keys from chasing a load that moves
+//! (a client the scheduler moves between cores every few hundred
+//! milliseconds, as an unpinned `redis-benchmark` on a 2-core machine:
+//! each shard in turn shares a core with it; with both guards off the
+//! connections of such a run moved 3,000-8,000 times in 16 s, and every
+//! move left a while in which connections and keys were on different
+//! shards):
+//! - *Lasting starvation.* A starved shard hands connections and slots
+//!   over only once it waited for its core 20 % of its time on average
+//!   over about 80 ms (a moving average of its samples). A load
+//!   generator that keeps a core (here: about 28 % waiting, every
+//!   sample) passes it after about 100 ms; a burst does not.
+//! - *Backoff.* A shard that took connections from a peer, or slots in
+//!   bulk (any move of more than one slot), hands neither over, nor
+//!   gives slots home, for a backoff, 1 s at first. A shard that does so
+//!   within four backoffs of its take doubles it (up to 32 s): the load
+//!   followed them, so they wait longer each time; eight quiet backoffs
+//!   bring it back to 1 s. Meanwhile a load that sits on its core is the
+//!   scheduler's to move: the other core is idle.
+//!
+//! **Connections go where the keys are.** A shard that owns no slot
+//! (it handed them all over) hands every movable connection to the
+//! calmest peer that owns slots and is not shedding, at each sample, as
+//! it accepts them and as it answers them, backoff permitting: every
+//! command such a connection sends would cross to another shard. So a
+//! client that connects after the hand-over (a benchmark's next test,
+//! a pool that reconnects) lands where the keys are, whichever
+//! listener the kernel gave it to.
 //!
 //! **Going home.** While slots are away from their *home* (the shard
 //! that owns them when a server starts), each shard measures its core's
 //! *room* over windows of 200 ms: the share of the core that was idle
 //! or its own (`/proc/stat`'s ticks for the CPU it is pinned to, and
-//! its thread's run time). A shard that is not starved and ran 70 % or
+//! its thread's run time). A shard that is not starved, not within its
+//! backoff, and ran 70 % or
 //! more of the last sample gives slots back, in bulk as above, to a home
 //! whose core had 75 % room or more, that waits less than 10 % and is
 //! not shedding or running a script. A light load stays where it is:

@@ -123,6 +123,8 @@ pub struct SlotMap {
     warm: [AtomicBool; 2],
     /// Slots whose owner is not the one a server starts with.
     moved: AtomicUsize,
+    /// How many slots each shard owns.
+    owned: Box<[AtomicUsize]>,
 }
 
 impl SlotMap {
@@ -137,6 +139,9 @@ impl SlotMap {
             heat: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU32::new(0))),
             warm: std::array::from_fn(|_| AtomicBool::new(false)),
             moved: AtomicUsize::new(0),
+            owned: (0..n)
+                .map(|i| AtomicUsize::new(SLOTS / n + usize::from(i < SLOTS % n)))
+                .collect(),
         })
     }
 
@@ -167,6 +172,8 @@ impl SlotMap {
     pub(crate) fn set_owner(&self, slot: u16, to: usize) {
         let s = usize::from(slot) & (SLOTS - 1);
         let was = self.owner[s].swap(to as u16, Ordering::Relaxed) as usize;
+        self.owned[was].fetch_sub(1, Ordering::Relaxed);
+        self.owned[to].fetch_add(1, Ordering::Relaxed);
         let home = starting_owner(s, self.n);
         if was == home && to != home {
             self.moved.fetch_add(1, Ordering::Relaxed);
@@ -180,6 +187,11 @@ impl SlotMap {
     #[inline]
     pub fn home(&self, slot: u16) -> usize {
         starting_owner(usize::from(slot) & (SLOTS - 1), self.n)
+    }
+
+    /// How many slots shard `shard` owns.
+    pub fn owned(&self, shard: usize) -> usize {
+        self.owned[shard].load(Ordering::Relaxed)
     }
 
     /// How many slots live elsewhere than where a server starts them.
@@ -371,15 +383,21 @@ mod tests {
         let s = slot(k);
         let home = map.shard_of(k);
         let to = (home + 1) % 3;
+        // 16,384 slots over 3 shards: 5,462, 5,461, 5,461.
+        let owned = |m: &SlotMap| [m.owned(0), m.owned(1), m.owned(2)];
+        assert_eq!(owned(&map), [5462, 5461, 5461]);
         map.set_owner(s, to);
         assert_eq!(map.shard_of(k), to);
         assert_eq!(map.owner(s), to);
         assert_eq!(map.moved(), 1);
+        assert_eq!(map.owned(home), (SLOTS + 2 - home) / 3 - 1);
+        assert_eq!(map.owned(to), (SLOTS + 2 - to) / 3 + 1);
         // Moving it on does not count it twice; home again, it is not moved.
         map.set_owner(s, (home + 2) % 3);
         assert_eq!(map.moved(), 1);
         map.set_owner(s, home);
         assert_eq!(map.moved(), 0);
+        assert_eq!(owned(&map), [5462, 5461, 5461]);
         assert_eq!(map.shard_of(k), shard_of(k, 3));
     }
 

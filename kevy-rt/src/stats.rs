@@ -38,9 +38,10 @@ pub struct ShardStats {
     /// window of samples (kept only while slots are away from their
     /// homes, for the rule that gives them back); 0 until measured.
     pub core_room: AtomicU64,
-    /// When (monotonic µs) this shard last took many slots in one move:
-    /// a starved shard's, or slots going home (0: never).
-    pub bulk_in_us: AtomicU64,
+    /// When (monotonic µs) this shard last took connections from a peer
+    /// or many slots in one move (a starved shard's, or slots going
+    /// home); 0: never.
+    pub took_us: AtomicU64,
     /// 1 while this shard hands connections to another (it takes none).
     pub shedding: AtomicU64,
     /// 1 while this shard runs a command that may run long (a script):
@@ -62,8 +63,8 @@ pub struct Stats {
     /// directory, `reactor/pubsub.rs`), here so the service can count a
     /// message's receivers (PUBLISH from a script).
     pub(crate) directory: Arc<Mutex<Directory>>,
-    /// How long (µs) a shard that took slots in bulk keeps them before it
-    /// may hand slots over in bulk itself; doubled each time it does so
+    /// How long (µs) a shard that took connections or slots in bulk keeps
+    /// them before it may hand either over itself; doubled each time it does so
     /// soon after (crate doc, "Moving slots to the cores that have
     /// time"). 0 is the least.
     pub bulk_backoff_us: AtomicU64,

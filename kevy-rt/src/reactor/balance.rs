@@ -28,17 +28,21 @@ const STREAK: u32 = 3;
 /// A peer takes connections only while it waits less than this, per
 /// mille.
 const CALM: u64 = 100;
-/// A starved shard hands its slots over in bulk only once it waited for
-/// its core this share (per mille) of its recent time on average
-/// ([`Balancer::pressure`]): a load that hops between cores (a process
-/// the scheduler moves every few hundred milliseconds) starves each shard
-/// part of the time, and the keys would follow it, each time.
+/// A starved shard hands its connections and slots over only once it
+/// waited for its core this share (per mille) of its recent time on
+/// average ([`Balancer::pressure`]): a load that hops between cores (a
+/// process the scheduler moves every few hundred milliseconds) starves
+/// each shard part of the time, and the connections and keys would
+/// follow it, each time.
 const BULK_PRESSURE: u64 = 200;
 /// The weight of the newest sample in [`Balancer::pressure`] is
-/// `1 / PRESSURE_SPAN`: an average over about 32 samples (320 ms); a
+/// `1 / PRESSURE_SPAN`: an average over about 8 samples (80 ms); a
 /// shard that waits 28 % of each sample (its core shared with a load
-/// generator, as measured here) reaches [`BULK_PRESSURE`] after about 40.
-const PRESSURE_SPAN: u64 = 32;
+/// generator, as measured here) reaches [`BULK_PRESSURE`] after about 10.
+/// Short, so that a load of short runs on fresh connections finds its
+/// keys together soon; a load that hops between cores is held back by the
+/// backoff after each move instead ([`Self::may_shed`]).
+const PRESSURE_SPAN: u64 = 8;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -90,6 +94,10 @@ pub(super) struct Balancer {
     /// The shard this one hands connections to until the next sample:
     /// those it accepts, and those it has just answered.
     shed_to: Option<usize>,
+    /// The shard this one, owning no slot, hands connections to until the
+    /// next sample, as it does with `shed_to` (without closing itself to
+    /// connections: it takes them when a starved peer sheds).
+    hand_to: Option<usize>,
     /// Samples in a row that found this shard starved.
     streak: u32,
     /// How long this shard waited for its core lately: per mille of each
@@ -195,6 +203,18 @@ fn pick(peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
     (w < CALM).then_some(j)
 }
 
+/// Where a shard that owns no slot hands its connections, given its
+/// peers' `(shard, slots owned, wait, closed)`: to the calmest peer that
+/// owns slots and is not closed. Every command such a connection sends
+/// would cross to another shard; at the owner of the keys it runs inline.
+fn owner_for(peers: impl Iterator<Item = (usize, usize, u64, bool)>) -> Option<usize> {
+    peers
+        .filter(|p| p.1 > 0 && !p.3)
+        .map(|(j, _, w, _)| (w, j))
+        .min()
+        .map(|(_, j)| j)
+}
+
 /// Whether a peer takes no connections now (see [`pick`]).
 fn closed(s: &ShardStats) -> bool {
     s.shedding.load(Ordering::Relaxed) != 0 || s.running_long.load(Ordering::Relaxed) != 0
@@ -234,6 +254,7 @@ impl<S: Service> Reactor<S> {
         };
         let Some((run, wait)) = sample else {
             self.bal.no_poll = false;
+            self.bal.hand_to = None;
             if self.bal.shed_to.take().is_some() {
                 me.shedding.store(0, Ordering::Relaxed);
             }
@@ -242,7 +263,7 @@ impl<S: Service> Reactor<S> {
             if mode == Balance::Churn
                 && stats.shards[next].running_long.load(Ordering::Relaxed) == 0
             {
-                self.move_some(next);
+                self.move_some(next, false);
                 self.move_hot_slot(next, Heat::Routed, true);
                 // And now and then in bulk, as a starved shard hands over.
                 self.bal.churns = self.bal.churns.wrapping_add(1);
@@ -274,7 +295,8 @@ impl<S: Service> Reactor<S> {
                 me.core_room.store(room, Ordering::Relaxed);
             }
         }
-        let peers = (0..self.n).filter(|&j| j != self.id).map(|j| {
+        let id = self.id;
+        let peers = (0..self.n).filter(move |&j| j != id).map(|j| {
             let s = &stats.shards[j];
             (
                 j,
@@ -294,27 +316,38 @@ impl<S: Service> Reactor<S> {
             self.bal.streak.saturating_sub(1)
         };
         // A burst (500 connections arriving at once, a wake-up storm) can
-        // starve a shard for one sample; only a streak moves connections.
-        let chosen = if self.bal.streak >= STREAK {
-            pick(peers)
+        // starve a shard for one sample, and a load the scheduler moves
+        // between cores starves each shard for a while: only a streak
+        // within lasting starvation moves connections, and not soon
+        // after this shard took some ([`Self::may_shed`]).
+        let chosen = if self.bal.streak >= STREAK && self.bal.pressure >= BULK_PRESSURE {
+            pick(peers.clone()).filter(|_| self.may_shed())
         } else {
             None
         };
+        self.bal.hand_to = None;
         match chosen {
             Some(j) => {
                 self.bal.shed_to = Some(j);
                 me.shedding.store(1, Ordering::Relaxed);
-                self.move_some(j);
+                self.move_some(j, false);
                 // Its hottest slot first, then the others in bulk: its
                 // core is someone else's now.
                 self.move_hot_slot(j, Heat::Routed, false);
-                if self.bal.pressure >= BULK_PRESSURE && self.may_shed_slots() {
-                    self.move_slots_where(j, |_| true);
-                }
+                self.move_slots_where(j, |_| true);
             }
             None => {
                 if self.bal.shed_to.take().is_some() {
                     me.shedding.store(0, Ordering::Relaxed);
+                }
+                // All of its slots are elsewhere: so go its connections.
+                if self.slots.owned(self.id) == 0 {
+                    let slots = self.slots.clone();
+                    let owners = peers.map(|(j, _, w, c)| (j, slots.owned(j), w, c));
+                    self.bal.hand_to = owner_for(owners).filter(|_| self.may_shed());
+                    if let Some(j) = self.bal.hand_to {
+                        self.move_some(j, true);
+                    }
                 }
                 // Hot slots that commands use together across shards go
                 // to the calmest shard.
@@ -335,9 +368,25 @@ impl<S: Service> Reactor<S> {
     }
 
     /// Gives slots this shard holds back to a home whose core has room
-    /// again ([`gives_back`]), as many as one move of many takes.
+    /// again ([`gives_back`]), as many as one move of many takes; not
+    /// within the backoff of taking connections or slots
+    /// ([`Self::may_shed`]): a load that the scheduler moved onto this
+    /// core for a moment leaves the other one idle for as long.
     fn give_back(&mut self, run: u64) {
         let stats = self.stats.clone();
+        let willing = (0..self.n).any(|i| {
+            let s = &stats.shards[i];
+            i != self.id
+                && gives_back(
+                    run,
+                    s.core_room.load(Ordering::Relaxed),
+                    s.cpu_wait.load(Ordering::Relaxed),
+                    closed(s),
+                )
+        });
+        if !willing || !self.may_shed() {
+            return;
+        }
         let me = self.id;
         for i in (0..self.n).filter(|&i| i != me) {
             let s = &stats.shards[i];
@@ -360,12 +409,13 @@ impl<S: Service> Reactor<S> {
     /// command that may run long since.
     #[inline]
     pub(super) fn shedding(&self) -> Option<usize> {
-        let to = self.bal.shed_to?;
+        let to = self.bal.shed_to.or(self.bal.hand_to)?;
         (self.stats.shards[to].running_long.load(Ordering::Relaxed) == 0).then_some(to)
     }
 
-    /// Moves half of the movable connections (at least one) to shard `to`.
-    fn move_some(&mut self, to: usize) {
+    /// Moves half of the movable connections (at least one), or `all` of
+    /// them, to shard `to`.
+    fn move_some(&mut self, to: usize, all: bool) {
         let pin = REDIRECTS.load(Ordering::Relaxed);
         let mut movable: Vec<u32> = Vec::new();
         for (idx, c) in self.conns.iter().enumerate() {
@@ -375,7 +425,11 @@ impl<S: Service> Reactor<S> {
                 }
             }
         }
-        let k = movable.len().div_ceil(2);
+        let k = if all {
+            movable.len()
+        } else {
+            movable.len().div_ceil(2)
+        };
         let mut session = None;
         for idx in movable.into_iter().take(k) {
             self.move_out(idx, to, &mut session);
@@ -435,6 +489,10 @@ impl<S: Service> Reactor<S> {
         let idx = super::accept::free_slot(&mut self.conns, &mut self.gens, &mut self.free);
         let token = Token(idx as usize + FIRST_CONN);
         c.st.client.home = self.id as u32;
+        // It hands none of them on within the backoff (`may_shed`).
+        self.my_stats()
+            .took_us
+            .store(self.now_us.max(1), Ordering::Relaxed);
         self.ids.insert(c.st.client.id, idx);
         // Listed nowhere here yet; output it brought goes out first.
         c.in_ready = false;
@@ -499,6 +557,20 @@ mod tests {
         let shedding = [(1, 100, 0, true), (2, 100, 50, false)];
         assert_eq!(pick(shedding.into_iter()), Some(2));
         assert_eq!(pick(shedding[..1].iter().copied()), None);
+    }
+
+    #[test]
+    fn a_shard_without_slots_hands_connections_to_the_calmest_owner() {
+        // (shard, slots owned, wait, closed)
+        assert_eq!(owner_for([(1, 16384, 300, false)].into_iter()), Some(1));
+        // The calmest of those that own slots; one without takes none.
+        let peers = [(0, 0, 0, false), (2, 100, 80, false), (3, 9000, 20, false)];
+        assert_eq!(owner_for(peers.into_iter()), Some(3));
+        // Nor one that sheds itself or runs a script.
+        let closed = [(1, 100, 0, true), (2, 50, 400, false)];
+        assert_eq!(owner_for(closed.into_iter()), Some(2));
+        assert_eq!(owner_for(closed[..1].iter().copied()), None);
+        assert_eq!(owner_for(std::iter::empty()), None);
     }
 
     #[test]

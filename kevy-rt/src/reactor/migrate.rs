@@ -43,8 +43,8 @@ const AHEAD: usize = 32;
 /// A walk whose slots no move took for this long (µs) is dropped: the
 /// shard stopped handing slots over.
 const AHEAD_IDLE_US: u64 = 1_000_000;
-/// A shard that took slots in bulk keeps them at least this long (µs)
-/// before it hands slots over in bulk itself ...
+/// A shard that took connections or slots in bulk keeps them at least
+/// this long (µs) before it hands either over itself ...
 const BACKOFF_MIN_US: u64 = 1_000_000;
 /// ... twice as long each time it does so within four of those periods
 /// (a load that hops between cores would otherwise have every key follow
@@ -206,15 +206,13 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// Whether a starved shard hands its slots over in bulk now: not
-    /// within the backoff ([`BACKOFF_MIN_US`]) of taking slots in bulk
-    /// itself. A shard that sheds soon after it took slots doubles the
-    /// backoff (once for each take): the load that starves it has
-    /// followed the keys.
-    pub(super) fn may_shed_slots(&mut self) -> bool {
-        let took = self.stats.shards[self.id]
-            .bulk_in_us
-            .load(Ordering::Relaxed);
+    /// Whether this shard may hand its connections and slots over now:
+    /// not within the backoff ([`BACKOFF_MIN_US`]) of taking connections
+    /// or slots in bulk itself. A shard that sheds soon after it took
+    /// them doubles the backoff (once for each take): the load that
+    /// starves it has followed them.
+    pub(super) fn may_shed(&mut self) -> bool {
+        let took = self.stats.shards[self.id].took_us.load(Ordering::Relaxed);
         let backoff = &self.stats.bulk_backoff_us;
         let (b, since) = (
             backoff.load(Ordering::Relaxed).max(BACKOFF_MIN_US),
@@ -536,7 +534,7 @@ impl<S: Service> Reactor<S> {
         }
         if slots.len() > 1 {
             self.my_stats()
-                .bulk_in_us
+                .took_us
                 .store(self.now_us.max(1), Ordering::Relaxed);
         }
         self.mig.settled.push((slots, self.now_us));
