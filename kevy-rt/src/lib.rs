@@ -1375,9 +1375,13 @@
 //! keys (the store has no index by slot) finds those of the next 32 such
 //! moves too, by slot, and notes their keys written meanwhile; each move
 //! takes its part, and the next ones freeze without walking again (a
-//! walk that no move used for a second is dropped). It goes on for as long as it is
-//! starved: a shard whose core another process takes ends with no slot
-//! and no connection, and the peer serves every command as one shard's.
+//! walk that no move used for a second is dropped). Once begun, the
+//! hand-over goes on until the shard has no slot left, starved or not
+//! (unless the peer starts handing its own over): one cut short by a
+//! load that moved away would leave keys on both shards and connections
+//! on both, each sending half its commands across. A shard whose core
+//! another process takes thus ends with no slot and no connection, and
+//! the peer serves every command as one shard's.
 //! The service may refuse a bulk move (kevy-server does under
 //! `maxmemory`, whose accounting follows memory by the thread that
 //! allocated it); it is asked before the walk, and again at the hand-over.

@@ -98,6 +98,12 @@ pub(super) struct Balancer {
     /// next sample, as it does with `shed_to` (without closing itself to
     /// connections: it takes them when a starved peer sheds).
     hand_to: Option<usize>,
+    /// The shard a bulk hand-over of all this shard's slots goes to: once
+    /// begun, it goes on until no slot is left, starved or not (a
+    /// hand-over cut short by a load that moved away leaves some keys on
+    /// each shard, and connections on both, each sending half its
+    /// commands across).
+    handing: Option<usize>,
     /// Samples in a row that found this shard starved.
     streak: u32,
     /// How long this shard waited for its core lately: per mille of each
@@ -255,6 +261,7 @@ impl<S: Service> Reactor<S> {
         let Some((run, wait)) = sample else {
             self.bal.no_poll = false;
             self.bal.hand_to = None;
+            self.bal.handing = None;
             if self.bal.shed_to.take().is_some() {
                 me.shedding.store(0, Ordering::Relaxed);
             }
@@ -334,11 +341,20 @@ impl<S: Service> Reactor<S> {
                 // Its hottest slot first, then the others in bulk: its
                 // core is someone else's now.
                 self.move_hot_slot(j, Heat::Routed, false);
+                self.bal.handing = Some(j);
                 self.move_slots_where(j, |_| true);
             }
             None => {
                 if self.bal.shed_to.take().is_some() {
                     me.shedding.store(0, Ordering::Relaxed);
+                }
+                if let Some(j) = self.bal.handing {
+                    // Unless the peer hands its own over now (to here).
+                    if self.slots.owned(self.id) == 0 || closed(&stats.shards[j]) {
+                        self.bal.handing = None;
+                    } else {
+                        self.move_slots_where(j, |_| true);
+                    }
                 }
                 // All of its slots are elsewhere: so go its connections.
                 if self.slots.owned(self.id) == 0 {
@@ -360,7 +376,7 @@ impl<S: Service> Reactor<S> {
                         self.move_hot_slot(j, Heat::Spanning, false);
                     }
                 }
-                if !me_starved && self.slots.moved() > 0 {
+                if !me_starved && self.slots.moved() > 0 && self.bal.handing.is_none() {
                     self.give_back(r);
                 }
             }

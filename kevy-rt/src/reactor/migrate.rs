@@ -254,9 +254,7 @@ impl<S: Service> Reactor<S> {
         if !self.may_start_move() {
             return false;
         }
-        let owned = (0..SLOTS as u16)
-            .filter(|&s| self.slots.owner(s) == self.id)
-            .count();
+        let owned = self.slots.owned(self.id);
         if owned == 0 {
             return false;
         }
