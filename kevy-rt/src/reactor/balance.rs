@@ -103,7 +103,7 @@ pub(super) struct Balancer {
     /// hand-over cut short by a load that moved away leaves some keys on
     /// each shard, and connections on both, each sending half its
     /// commands across).
-    handing: Option<usize>,
+    pub(super) handing: Option<usize>,
     /// Samples in a row that found this shard starved.
     streak: u32,
     /// How long this shard waited for its core lately: per mille of each

@@ -267,9 +267,15 @@ impl<S: Service> Reactor<S> {
             bulk_count(BULK_KEYS, keys, owned),
             eligible,
         );
+        if set.is_empty() {
+            return false;
+        }
         // What the service refuses now (asked again at the hand-over) is
-        // not worth a walk and a freeze.
-        if set.is_empty() || !self.svc.may_move_slots(&self.ex.shard, &set) {
+        // not worth a walk and a freeze; a hand-over of every slot that
+        // it refuses ends here (under `maxmemory`, kevy-server's refusal
+        // lasts).
+        if !self.svc.may_move_slots(&self.ex.shard, &set) {
+            self.bal.handing = None;
             return false;
         }
         let mig = &self.mig;
