@@ -1249,17 +1249,19 @@ impl Service for Kevy {
         slots: &kevy_rt::SlotSet,
     ) -> Vec<(Vec<u8>, kevy_store::Snapshot)> {
         let names = crate::slot_scan::take_names(shard, slots);
-        let keys = names
-            .into_iter()
-            .filter_map(|k| {
-                // Not an event, nor a write for prefix followers: the key
-                // lives on, on another shard.
-                let snap = crate::notify::quiet(shard, |s| {
-                    crate::tracking::moving(s, |s| s.store.take(&k))
-                });
-                (!snap.is_empty()).then_some((k, snap))
+        // Not events, nor writes for prefix followers: the keys live on,
+        // on another shard.
+        let keys = crate::notify::quiet(shard, |s| {
+            crate::tracking::moving(s, |s| {
+                names
+                    .into_iter()
+                    .filter_map(|k| {
+                        let snap = s.store.take(&k);
+                        (!snap.is_empty()).then_some((k, snap))
+                    })
+                    .collect()
             })
-            .collect();
+        });
         // Clients that track the keys hear they changed: their next
         // reads go to the new owner, which tracks them there.
         crate::tracking::drain_into(shard, effects);

@@ -390,30 +390,25 @@ impl<S: Service> Reactor<S> {
     /// core for a moment leaves the other one idle for as long.
     fn give_back(&mut self, run: u64) {
         let stats = self.stats.clone();
-        let willing = (0..self.n).any(|i| {
-            let s = &stats.shards[i];
-            i != self.id
-                && gives_back(
-                    run,
-                    s.core_room.load(Ordering::Relaxed),
-                    s.cpu_wait.load(Ordering::Relaxed),
-                    closed(s),
-                )
-        });
-        if !willing || !self.may_shed() {
+        let me = self.id;
+        let homes: Vec<usize> = (0..self.n)
+            .filter(|&i| {
+                let s = &stats.shards[i];
+                i != me
+                    && gives_back(
+                        run,
+                        s.core_room.load(Ordering::Relaxed),
+                        s.cpu_wait.load(Ordering::Relaxed),
+                        closed(s),
+                    )
+            })
+            .collect();
+        // Asked only when some home qualifies: asking may double it.
+        if homes.is_empty() || !self.may_shed() {
             return;
         }
-        let me = self.id;
-        for i in (0..self.n).filter(|&i| i != me) {
-            let s = &stats.shards[i];
-            let (room, wait) = (
-                s.core_room.load(Ordering::Relaxed),
-                s.cpu_wait.load(Ordering::Relaxed),
-            );
-            if !gives_back(run, room, wait, closed(s)) {
-                continue;
-            }
-            let map = self.slots.clone();
+        let map = self.slots.clone();
+        for i in homes {
             if self.move_slots_where(i, |slot| map.home(slot) == i) {
                 return;
             }
