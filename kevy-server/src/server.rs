@@ -183,10 +183,12 @@ impl Server {
 
     /// Keys and keys-with-expiry in `db`, summed over shards.
     pub fn db_counts(&self, db: usize) -> (u64, u64) {
-        self.published.iter().fold((0, 0), |(k, e), p| {
+        // Wrapping: a shard's published count is a share of the sum
+        // (`Shard::counted`), which may be below zero on its own.
+        self.published.iter().fold((0u64, 0u64), |(k, e), p| {
             (
-                k + p.keys[db].load(Relaxed),
-                e + p.expires[db].load(Relaxed),
+                k.wrapping_add(p.keys[db].load(Relaxed)),
+                e.wrapping_add(p.expires[db].load(Relaxed)),
             )
         })
     }
@@ -225,6 +227,8 @@ impl Server {
     }
 
     pub fn sum_published(&self, f: impl Fn(&ShardPublished) -> &AtomicU64) -> u64 {
-        self.published.iter().map(|p| f(p).load(Relaxed)).sum()
+        self.published
+            .iter()
+            .fold(0u64, |n, p| n.wrapping_add(f(p).load(Relaxed)))
     }
 }

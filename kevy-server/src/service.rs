@@ -1251,12 +1251,13 @@ impl Service for Kevy {
         let names = crate::slot_scan::take_names(shard, slots);
         // Not events, nor writes for prefix followers: the keys live on,
         // on another shard.
-        let keys = crate::notify::quiet(shard, |s| {
+        let keys: Vec<(Vec<u8>, kevy_store::Snapshot)> = crate::notify::quiet(shard, |s| {
             crate::tracking::moving(s, |s| {
                 names
                     .into_iter()
                     .filter_map(|k| {
                         let snap = s.store.take(&k);
+                        s.count_moved(&snap, true);
                         (!snap.is_empty()).then_some((k, snap))
                     })
                     .collect()
@@ -1420,6 +1421,7 @@ impl Service for Kevy {
         key: &[u8],
         snap: kevy_store::Snapshot,
     ) {
+        shard.count_moved(&snap, false);
         crate::notify::quiet(shard, |s| {
             crate::tracking::moving(s, |s| s.store.import(key, snap))
         });

@@ -17,6 +17,18 @@ pub struct Shard {
     published_dirty: u64,
     published_expired: u64,
     published_evicted: u64,
+    /// Keys this shard gave to or took from a peer with their slots: a
+    /// move changes its memory without being a write (`store.dirty`
+    /// stays), so publishing watches it too.
+    pub moved_keys: u64,
+    published_moved: u64,
+    /// Per database, the keys and keys-with-expiry this shard gave to
+    /// peers less those it took from them (wrapping). Published counts
+    /// are the store's plus this, so a move changes no shard's published
+    /// count: the sum over shards stays exact while the keys are on the
+    /// ring between two shards, each of which publishes on its own (the
+    /// giver's drop and the taker's rise would otherwise be seen apart).
+    pub moved_net: Vec<(u64, u64)>,
     /// What the shard knows of the server's memory (evict.rs).
     pub mem: crate::evict::ShardMem,
     /// A [`Prop`] observes the store: the shard's effects stream has a
@@ -113,6 +125,9 @@ impl Shard {
             published_dirty: u64::MAX,
             published_expired: u64::MAX,
             published_evicted: u64::MAX,
+            moved_keys: 0,
+            published_moved: u64::MAX,
+            moved_net: vec![(0, 0); DATABASES],
             mem: Default::default(),
             prop_attached: false,
             persist: crate::persist::shared(kevy_sys::clock::unix_ms() / 1000),
@@ -161,21 +176,110 @@ impl Shard {
         if self.store.dirty == self.published_dirty
             && st.expired_keys == self.published_expired
             && st.evicted_keys == self.published_evicted
+            && self.moved_keys == self.published_moved
         {
             return;
         }
         self.published_dirty = self.store.dirty;
         self.published_expired = st.expired_keys;
         self.published_evicted = st.evicted_keys;
+        self.published_moved = self.moved_keys;
         p.expired_keys.store(st.expired_keys, Relaxed);
         p.evicted_keys.store(st.evicted_keys, Relaxed);
         p.dirty.store(self.store.dirty, Relaxed);
         p.used_memory
             .store(self.store.used_memory() as u64, Relaxed);
         for db in 0..self.store.ndbs().min(DATABASES) {
-            let (keys, expires) = self.store.db_counts(db);
-            p.keys[db].store(keys as u64, Relaxed);
-            p.expires[db].store(expires as u64, Relaxed);
+            let (keys, expires) = self.counted(db);
+            p.keys[db].store(keys, Relaxed);
+            p.expires[db].store(expires, Relaxed);
         }
+    }
+
+    /// Database `db`'s keys and keys-with-expiry as this shard publishes
+    /// them: the store's, with the keys moved away counted here and those
+    /// moved in not (wrapping; only the sum over shards is a count).
+    pub fn counted(&self, db: usize) -> (u64, u64) {
+        let (keys, expires) = self.store.db_counts(db);
+        let (k, e) = self.moved_net.get(db).copied().unwrap_or_default();
+        (
+            (keys as u64).wrapping_add(k),
+            (expires as u64).wrapping_add(e),
+        )
+    }
+
+    /// Counts `snap`'s keys as moved away (`out`) or in.
+    pub fn count_moved(&mut self, snap: &kevy_store::Snapshot, out: bool) {
+        self.moved_keys += 1;
+        for e in &snap.entries {
+            let Some(net) = self.moved_net.get_mut(e.db as usize) else {
+                continue;
+            };
+            let d = |v: u64, n: u64| {
+                if out {
+                    v.wrapping_add(n)
+                } else {
+                    v.wrapping_sub(n)
+                }
+            };
+            net.0 = d(net.0, 1);
+            net.1 = d(net.1, e.expire_at.is_some() as u64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kevy_store::{SetTtl, StrValue, Value};
+
+    fn sum(ps: &[ShardPublished], db: usize) -> (u64, u64) {
+        ps.iter().fold((0u64, 0u64), |(k, e), p| {
+            (
+                k.wrapping_add(p.keys[db].load(Relaxed)),
+                e.wrapping_add(p.expires[db].load(Relaxed)),
+            )
+        })
+    }
+
+    #[test]
+    fn published_counts_sum_to_the_keys_while_they_move() {
+        let (mut a, mut b) = (Shard::new(0, 2), Shard::new(1, 2));
+        let ps = [ShardPublished::default(), ShardPublished::default()];
+        let v = || Value::Str(StrValue::from_input(b"v"));
+        let far = kevy_sys::clock::unix_ms() + 3_600_000;
+        a.store.db(0).set(b"k1", v(), SetTtl::Clear);
+        a.store.db(0).set(b"k2", v(), SetTtl::At(far));
+        a.store.db(2).set(b"k1", v(), SetTtl::Clear);
+        b.store.db(0).set(b"k3", v(), SetTtl::Clear);
+        a.publish(&ps[0]);
+        b.publish(&ps[1]);
+        assert_eq!((sum(&ps, 0), sum(&ps, 2)), ((3, 1), (1, 0)));
+        // The giver publishes after taking, before the taker has the keys.
+        let moved: Vec<_> = [&b"k1"[..], b"k2"]
+            .iter()
+            .map(|k| {
+                let snap = a.store.take(k);
+                a.count_moved(&snap, true);
+                (k.to_vec(), snap)
+            })
+            .collect();
+        a.publish(&ps[0]);
+        assert_eq!(a.store.db_counts(0), (0, 0));
+        assert_eq!((sum(&ps, 0), sum(&ps, 2)), ((3, 1), (1, 0)));
+        for (k, snap) in moved {
+            b.count_moved(&snap, false);
+            b.store.import(&k, snap);
+        }
+        b.publish(&ps[1]);
+        assert_eq!(b.store.db_counts(0), (3, 1));
+        assert_eq!((sum(&ps, 0), sum(&ps, 2)), ((3, 1), (1, 0)));
+        // Writes after the move count as ever, on either side.
+        b.store.db(0).remove(b"k3");
+        a.store.db(0).set(b"k4", v(), SetTtl::Clear);
+        a.publish(&ps[0]);
+        b.publish(&ps[1]);
+        assert_eq!(sum(&ps, 0), (3, 1));
+        assert_eq!(a.counted(0).0.wrapping_add(b.counted(0).0), 3);
     }
 }

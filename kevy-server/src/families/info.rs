@@ -639,11 +639,12 @@ fn info_keyspace(server: &Server, s: &crate::shard::Shard, f: &mut Fields<'_>) {
             keys = (keys + k as u64).saturating_sub(lk as u64);
             expires = (expires + e as u64).saturating_sub(le as u64);
         } else {
-            // This shard's published counts may be older than its keys.
+            // This shard's published counts may be older than its keys
+            // (both are shares of the sum, `Shard::counted`).
             let (k, e) = server.shard_db_counts(s.id, db);
-            let (lk, le) = s.store.db_counts(db);
-            keys = keys.saturating_sub(k) + lk as u64;
-            expires = expires.saturating_sub(e) + le as u64;
+            let (lk, le) = s.counted(db);
+            keys = keys.wrapping_sub(k).wrapping_add(lk);
+            expires = expires.wrapping_sub(e).wrapping_add(le);
         }
         if keys > 0 {
             // The average TTL is not tracked by the shards.
