@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use kevy_persist::aof::{Recovered, Replay};
 use kevy_persist::rdb;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Shards still loading. Non-zero only during start-up.
@@ -34,6 +34,36 @@ pub static SHARDS_LOADING: AtomicUsize = AtomicUsize::new(0);
 #[inline(always)]
 pub fn in_progress() -> bool {
     SHARDS_LOADING.load(Relaxed) != 0
+}
+
+/// `key-load-delay`: µs each key (or command of the log) waits after it
+/// is applied, as Redis's `debugDelay`; below zero, 1 µs once every
+/// `-delay` of them. A knob for tests that must see a load in progress.
+/// Each shard waits for its own keys (shards load in parallel), and the
+/// waits add up before the thread sleeps, at least 1 ms at a time, so a
+/// load takes the time the setting says whatever the timer's grain.
+static KEY_DELAY: AtomicI64 = AtomicI64::new(0);
+
+pub fn set_key_delay(us: i64) {
+    KEY_DELAY.store(us, Relaxed);
+}
+
+/// What `key-load-delay` makes a shard wait after one applied key.
+fn key_delay(l: &mut ShardLoad) {
+    let d = KEY_DELAY.load(Relaxed);
+    if d == 0 {
+        return;
+    }
+    l.delayed_keys += 1;
+    l.owed_us += match d {
+        1.. => d,
+        _ => (l.delayed_keys % d.unsigned_abs() == 0) as i64,
+    };
+    if l.owed_us >= 1000 {
+        let t0 = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_micros(l.owed_us as u64));
+        l.owed_us -= t0.elapsed().as_micros() as i64;
+    }
 }
 
 /// Redis's answer to a command it does not run while loading.
@@ -104,6 +134,8 @@ impl Channels {
             db: 0,
             aof,
             now: 0,
+            delayed_keys: 0,
+            owed_us: 0,
         }))
     }
 }
@@ -119,6 +151,9 @@ pub struct ShardLoad {
     aof: bool,
     /// The clock the shard had when loading started.
     now: u64,
+    /// Keys applied under `key-load-delay`, and the µs it owes them.
+    delayed_keys: u64,
+    owed_us: i64,
 }
 
 /// A bounded channel per shard.
@@ -406,6 +441,7 @@ fn apply(kevy: &Kevy, shard: &mut Shard, l: &mut ShardLoad, item: Item) {
             if replaced.is_some() && !l.aof {
                 fatal("DB", format!("shard {id}: the key appears twice"));
             }
+            key_delay(l);
         }
         Item::Select(db) => l.db = db,
         Item::Log(log) => shard.aof = Some(log.into_shard_log()),
@@ -437,6 +473,7 @@ fn apply(kevy: &Kevy, shard: &mut Shard, l: &mut ShardLoad, item: Item) {
                         format!("replaying the append-only log of shard {}: {e}", shard.id),
                     );
                 }
+                key_delay(l);
             }
         }
     }

@@ -117,6 +117,32 @@ fn fill(c: &mut redis::Connection) {
     }
 }
 
+/// `key-load-delay` (µs per key, as Redis's) for a restart whose load the
+/// test must see in progress: a million keys take seconds on any build,
+/// so a client starved of its core still finds the server loading.
+const SLOW_LOAD: [&str; 2] = ["--key-load-delay", "4"];
+
+/// Makes every acknowledged write of the log durable before a kill -9:
+/// under `everysec` a write that waits behind a running fsync stays in
+/// memory (as in Redis), and the kill is a crash. A write acknowledged
+/// under `always` is on disk with everything before it in its shard's
+/// log; rewriting 64 of the keys reaches every shard's.
+fn durable(c: &mut redis::Connection) {
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("always")
+        .query(c)
+        .unwrap();
+    for k in 0..64 {
+        let () = redis::cmd("SET")
+            .arg(format!("key:{k}"))
+            .arg(format!("v{k}"))
+            .query(c)
+            .unwrap();
+    }
+}
+
 fn info(c: &mut redis::Connection) -> std::collections::HashMap<String, String> {
     let text: String = redis::cmd("INFO")
         .arg("persistence")
@@ -205,7 +231,7 @@ fn serves_while_loading_the_rdb() {
         fill(&mut c);
         let () = redis::cmd("SAVE").query(&mut c).unwrap();
     }
-    let p = start(dir.path(), &[]);
+    let p = start(dir.path(), &SLOW_LOAD);
     let mut c = connect(p.port);
     check_load(&mut c, KEYS);
     let i = info(&mut c);
@@ -219,9 +245,11 @@ fn serves_while_loading_the_log() {
         let p = start(dir.path(), &["--appendonly", "yes"]);
         let mut c = connect(p.port);
         fill(&mut c);
+        durable(&mut c);
         // kill -9 when `p` drops: the log alone holds the data.
     }
-    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let slow_log = [&SLOW_LOAD[..], &["--appendonly", "yes"]].concat();
+    let p = start(dir.path(), &slow_log);
     let mut c = connect(p.port);
     check_load(&mut c, KEYS);
     // Writes after the load go to the log.
@@ -230,9 +258,10 @@ fn serves_while_loading_the_log() {
         .arg("1")
         .query(&mut c)
         .unwrap();
+    durable(&mut c);
     drop(c);
     drop(p);
-    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let p = start(dir.path(), &slow_log);
     let mut c = connect(p.port);
     check_load(&mut c, KEYS + 1);
     let v: String = redis::cmd("GET").arg("after").query(&mut c).unwrap();
