@@ -57,7 +57,7 @@ fn key_delay(l: &mut ShardLoad) {
     l.delayed_keys += 1;
     l.owed_us += match d {
         1.. => d,
-        _ => (l.delayed_keys % d.unsigned_abs() == 0) as i64,
+        _ => l.delayed_keys.is_multiple_of(d.unsigned_abs()) as i64,
     };
     if l.owed_us >= 1000 {
         let t0 = std::time::Instant::now();
