@@ -51,6 +51,21 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// sleeper a context switch plus, on an idle core, the core's way out of
 /// idle, which on virtual machines alone can take longer than the answer.
 const ANSWER_SPIN_US: u64 = 100;
+/// How long a reactor that serves a stream of lone requests polls for the
+/// next before it sleeps. Clients that wait for each reply (no
+/// pipelining) send their next request microseconds after it leaves; a
+/// sleeping shard makes each such request wake it, which costs the
+/// client's send the wake-up (and an idle virtual core its way out of
+/// idle): a load generator bound by its own core ran 10-20 % slower for
+/// it. The poll is for lone requests only, where a wake-up serves one or
+/// two commands (`CLIENT_SPIN_CMDS`) arriving within `CLIENT_GAP_US`: a
+/// pipelining client's wake-up serves many, and polling for it would
+/// only turn idle time into CPU time.
+const CLIENT_SPIN_US: u64 = 20;
+/// The average idle gap (µs) under which the reactor polls.
+const CLIENT_GAP_US: u64 = 15;
+/// The average commands per wake-up under which the reactor polls.
+const CLIENT_SPIN_CMDS: u64 = 8;
 /// Commands whose keys are hinted to the cache ahead of running them, in
 /// a pipeline or a batch from a peer ([`Service::prefetch_nodes`]): enough to
 /// overlap the loads of a 16-deep pipeline, few enough that the lines
@@ -490,6 +505,13 @@ struct Reactor<S: Service> {
     /// When this reactor last sent requests to another shard
     /// (`ANSWER_SPIN_US`).
     asked_us: u64,
+    /// Moving averages of how long the reactor stayed idle before its
+    /// next event, in µs, each gap capped at 1 ms, and of the commands it
+    /// ran between two idle moments (`CLIENT_SPIN_US`); and those it ran
+    /// since the last.
+    idle_gap_us: u64,
+    wake_cmds: u64,
+    since_idle: u64,
     now_ms: u64,
     /// The pipeline look-ahead's second half, due at the next command
     /// ([`Service::prefetch_values`]): its database and marks.
@@ -585,6 +607,9 @@ impl<S: Service> Reactor<S> {
             timers: Default::default(),
             now_us: 0,
             asked_us: 0,
+            idle_gap_us: 1000,
+            wake_cmds: 1000,
+            since_idle: 0,
             now_ms: 0,
             look: (0, 0, [0; PREFETCH_AHEAD]),
             arrived: (0..n).map(|_| Default::default()).collect(),
@@ -655,7 +680,14 @@ impl<S: Service> Reactor<S> {
                 }
                 t as i32
             };
-            let waited = if timeout != 0 && self.await_answers(&mut events) {
+            let idle_from = if timeout != 0 {
+                let n = std::mem::take(&mut self.since_idle).min(1000);
+                self.wake_cmds = (self.wake_cmds * 7 + n) / 8;
+                clock::monotonic_us()
+            } else {
+                0
+            };
+            let waited = if timeout != 0 && self.await_answers(&mut events, idle_from) {
                 Ok(events.len())
             } else {
                 if timeout != 0 && self.mesh.going_to_sleep() {
@@ -665,6 +697,10 @@ impl<S: Service> Reactor<S> {
             };
             self.mesh.awake();
             self.now_us = clock::monotonic_us();
+            if idle_from != 0 {
+                let gap = self.now_us.saturating_sub(idle_from).min(1000);
+                self.idle_gap_us = (self.idle_gap_us * 7 + gap) / 8;
+            }
             self.mesh.set_now(self.now_us);
             self.now_ms = clock::unix_ms();
             // Before the events: a connection accepted now goes where the
@@ -752,11 +788,23 @@ impl<S: Service> Reactor<S> {
 
     /// Polls the rings and the connections, yielding the core to any
     /// other thread that wants it between looks, while answers to this
-    /// reactor's requests are due (`ANSWER_SPIN_US`); true when something
-    /// arrived (the connections' events are in `events`).
-    fn await_answers(&mut self, events: &mut Events) -> bool {
-        let until = self.asked_us + ANSWER_SPIN_US;
-        if self.asked_us == 0 || self.bal.no_poll || clock::monotonic_us() >= until {
+    /// reactor's requests are due (`ANSWER_SPIN_US`) or its clients'
+    /// requests are likely to come soon (`CLIENT_SPIN_US`, from `idle`,
+    /// when the reactor went idle); true when something arrived (the
+    /// connections' events are in `events`).
+    fn await_answers(&mut self, events: &mut Events, idle: u64) -> bool {
+        let answers = if self.asked_us == 0 {
+            0
+        } else {
+            self.asked_us + ANSWER_SPIN_US
+        };
+        let clients = if self.idle_gap_us < CLIENT_GAP_US && self.wake_cmds < CLIENT_SPIN_CMDS {
+            idle + CLIENT_SPIN_US
+        } else {
+            0
+        };
+        let until = answers.max(clients);
+        if self.bal.no_poll || idle >= until {
             return false;
         }
         loop {
@@ -806,6 +854,7 @@ impl<S: Service> Reactor<S> {
 
     fn publish_stats(&mut self) {
         let s = &self.stats.shards[self.id];
+        self.since_idle += self.commands;
         if self.commands != 0 {
             s.total_commands
                 .fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
