@@ -1194,16 +1194,20 @@
 //!
 //! - A reactor serving a stream of lone requests (clients that wait for
 //!   each reply: on average under 8 commands between two idle moments,
-//!   and the next event under 15 µs after it went idle) polls its
-//!   connections and rings for up to 20 µs (`CLIENT_SPIN_US`) before it
+//!   and the next event under 40 µs after it went idle) polls its
+//!   connections and rings for up to 50 µs (`CLIENT_SPIN_US`) before it
 //!   sleeps, the same way. Each such request would otherwise wake it,
 //!   and the wake-up is the client's cost: its send does the wake-up
 //!   and, on a virtual machine, the idle core's way out of idle. A load
 //!   generator bound by its own core (`redis-benchmark -P 1`) served
 //!   large replies (LRANGE of 100 or 300 elements) 10-20 % slower than
 //!   Redis for it, whose longer iterations find the next request
-//!   already there. A pipelining client's wake-up serves many commands,
-//!   so polling for it would only turn idle time into CPU time, and a
+//!   already there. The poll spends CPU time the core would spend idle:
+//!   under `-P 1` kevy's server CPU rises to about Redis's (it was 15 %
+//!   under it) for 5-10 % more requests than Redis serves. A pipelining
+//!   client's wake-up serves many commands, so polling for it would
+//!   only turn idle time into CPU time (`-P 16` server CPU per request
+//!   rose 16 % on one workload when every idle gap was polled), and a
 //!   light load's gaps are too long to wait out.
 //!
 //! None changes what the handshake guarantees: a batch pushed is seen.

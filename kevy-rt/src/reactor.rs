@@ -61,9 +61,9 @@ const ANSWER_SPIN_US: u64 = 100;
 /// two commands (`CLIENT_SPIN_CMDS`) arriving within `CLIENT_GAP_US`: a
 /// pipelining client's wake-up serves many, and polling for it would
 /// only turn idle time into CPU time.
-const CLIENT_SPIN_US: u64 = 20;
+const CLIENT_SPIN_US: u64 = 50;
 /// The average idle gap (µs) under which the reactor polls.
-const CLIENT_GAP_US: u64 = 15;
+const CLIENT_GAP_US: u64 = 40;
 /// The average commands per wake-up under which the reactor polls.
 const CLIENT_SPIN_CMDS: u64 = 8;
 /// Commands whose keys are hinted to the cache ahead of running them, in
