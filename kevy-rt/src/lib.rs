@@ -1203,8 +1203,8 @@
 //!   large replies (LRANGE of 100 or 300 elements) 10-20 % slower than
 //!   Redis for it, whose longer iterations find the next request
 //!   already there. The poll spends CPU time the core would spend idle:
-//!   under `-P 1` kevy's server CPU rose from 15 % under Redis's to 5-16 %
-//!   over it, for 5-12 % more requests than Redis serves. A pipelining
+//!   under `-P 1` kevy's server CPU rose from 15 % under Redis's to 3-17 %
+//!   over it, for 2-12 % more requests than Redis serves. A pipelining
 //!   client's wake-up serves many commands, so polling for it would
 //!   only turn idle time into CPU time (`-P 16` server CPU per request
 //!   rose 16 % on one workload when every idle gap was polled), and a
