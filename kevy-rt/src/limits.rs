@@ -25,6 +25,10 @@ pub struct LimitValues {
     /// Moving connections between shards (`shard-balance`; crate doc,
     /// "Moving connections to the cores that have time").
     pub balance: Balance,
+    /// µs a shard serving lone requests polls for the next before it
+    /// sleeps; 0: never (`idle-poll-us`; crate doc, "Sleeping and
+    /// waking").
+    pub idle_poll_us: u32,
 }
 
 /// `shard-balance`: whether a shard that does not get its core hands
@@ -68,6 +72,7 @@ impl Default for LimitValues {
             query_buf: 1 << 30,
             hz: 10,
             balance: Balance::Yes,
+            idle_poll_us: 50,
         }
     }
 }
@@ -90,6 +95,7 @@ pub struct Limits {
     query_buf: AtomicU64,
     hz: AtomicU64,
     balance: AtomicU64,
+    idle_poll_us: AtomicU64,
 }
 
 impl Default for Limits {
@@ -108,6 +114,7 @@ impl Limits {
             query_buf: AtomicU64::new(0),
             hz: AtomicU64::new(0),
             balance: AtomicU64::new(0),
+            idle_poll_us: AtomicU64::new(0),
         };
         l.set(v);
         l
@@ -125,6 +132,8 @@ impl Limits {
         self.query_buf.store(v.query_buf as u64, Ordering::Relaxed);
         self.hz.store(u64::from(v.hz), Ordering::Relaxed);
         self.balance.store(v.balance.code(), Ordering::Relaxed);
+        self.idle_poll_us
+            .store(u64::from(v.idle_poll_us), Ordering::Relaxed);
         // Release pairs with the Acquire in `version`: a reader that sees
         // the new version sees the fields stored before it.
         self.version.fetch_add(1, Ordering::Release);
@@ -150,6 +159,7 @@ impl Limits {
             query_buf: self.query_buf.load(Ordering::Relaxed) as usize,
             hz: self.hz.load(Ordering::Relaxed) as u32,
             balance: Balance::from_code(self.balance.load(Ordering::Relaxed)),
+            idle_poll_us: self.idle_poll_us.load(Ordering::Relaxed) as u32,
         }
     }
 }

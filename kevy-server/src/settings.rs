@@ -336,6 +336,10 @@ pub static PARAMS: &[Param] = {
         // to one that does (`churn`: every 10 ms whatever the load, for
         // tests). kevy-rt's crate doc has the rule.
         ph("shard-balance", Enum(&["yes", "no", "churn"]), "yes", Live),
+        // kevy's own: µs a shard serving lone requests polls for the next
+        // before it sleeps (0: never). kevy-rt's crate doc, "Sleeping and
+        // waking".
+        ph("idle-poll-us", Int(0, 1000), "50", Live),
     ]
 };
 
@@ -501,7 +505,8 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
         | "maxclients"
         | "client-query-buffer-limit"
         | "hz"
-        | "shard-balance" => server.limits.set(limit_values()),
+        | "shard-balance"
+        | "idle-poll-us" => server.limits.set(limit_values()),
         "loglevel" => {
             if let Some(l) = crate::log::Level::parse(value) {
                 crate::log::set_level(l);
@@ -799,6 +804,7 @@ pub fn limit_values() -> kevy_rt::LimitValues {
             Some("churn") => kevy_rt::Balance::Churn,
             _ => kevy_rt::Balance::Yes,
         },
+        idle_poll_us: num("idle-poll-us").map_or(d.idle_poll_us, |v| v.min(1000) as u32),
     }
 }
 

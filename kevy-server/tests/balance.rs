@@ -480,3 +480,51 @@ fn no_connection_moves_to_a_shard_running_a_script() {
         thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `idle-poll-us` (how long a shard serving lone requests polls before it
+/// sleeps) is read at start-up, changed by CONFIG SET on every shard, and
+/// refused out of its range as Redis refuses an integer; clients sending
+/// one command at a time get every answer with the poll off, short or
+/// long.
+#[test]
+fn idle_poll_is_set_at_start_and_at_run_time() {
+    let srv = Server::kevy(&["--cores", "2", "--save", "", "--idle-poll-us", "0"]);
+    let mut c = connect(srv.port, T);
+    let get = |c: &mut redis::Connection| -> Vec<String> {
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("idle-poll-us")
+            .query(c)
+            .unwrap()
+    };
+    assert_eq!(get(&mut c), ["idle-poll-us", "0"]);
+    for (round, poll) in ["0", "1000", "7"].iter().enumerate() {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("idle-poll-us")
+            .arg(poll)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(get(&mut c), ["idle-poll-us", *poll]);
+        let mut others: Vec<_> = (0..4).map(|_| connect(srv.port, T)).collect();
+        for i in 0..200 {
+            let o = &mut others[i % 4];
+            let k = format!("k{round}:{i}");
+            let _: () = o.set(&k, i).unwrap();
+            let v: usize = o.get(&k).unwrap();
+            assert_eq!(v, i);
+        }
+    }
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("idle-poll-us")
+        .arg("1001")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("argument must be between 0 and 1000 inclusive"),
+        "{err}"
+    );
+    assert_eq!(get(&mut c), ["idle-poll-us", "7"]);
+}
