@@ -471,7 +471,15 @@ fn riders_on_hot_keys_recover_whole_after_a_kill() {
             .map(|c| {
                 let stop = stop.clone();
                 thread::spawn(move || {
-                    let mut con = client(port);
+                    let con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                        .and_then(|c| c.get_connection());
+                    let mut con = match con {
+                        Ok(con) => con,
+                        // The kill may come before a client on a busy
+                        // machine has connected: it sent nothing.
+                        Err(_) if mid_stream => return 0,
+                        Err(e) => panic!("connect: {e}"),
+                    };
                     let mut n = 0u64;
                     for _ in 0..40 {
                         if stop.load(SeqCst) {
@@ -493,6 +501,12 @@ fn riders_on_hot_keys_recover_whole_after_a_kill() {
             })
             .collect();
         let sent = if mid_stream {
+            // Mid-stream: once the clients' writes have begun.
+            let deadline = Instant::now() + PATIENCE;
+            while mget(port, &[a])[0].is_none() {
+                assert!(Instant::now() < deadline, "no client wrote");
+                thread::sleep(Duration::from_millis(1));
+            }
             thread::sleep(Duration::from_millis(30));
             drop(s); // SIGKILL while they write
             stop.store(true, SeqCst);
