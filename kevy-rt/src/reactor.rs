@@ -685,7 +685,7 @@ impl<S: Service> Reactor<S> {
             } else {
                 0
             };
-            let waited = if timeout != 0 && self.await_answers(&mut events, idle_from) {
+            let waited = if timeout != 0 && self.poll_before_sleep(&mut events, idle_from) {
                 Ok(events.len())
             } else {
                 if timeout != 0 && self.mesh.going_to_sleep() {
@@ -790,7 +790,7 @@ impl<S: Service> Reactor<S> {
     /// requests are likely to come soon (`CLIENT_SPIN_CMDS`, from `idle`,
     /// when the reactor went idle); true when something arrived (the
     /// connections' events are in `events`).
-    fn await_answers(&mut self, events: &mut Events, idle: u64) -> bool {
+    fn poll_before_sleep(&mut self, events: &mut Events, idle: u64) -> bool {
         let answers = if self.asked_us == 0 {
             0
         } else {

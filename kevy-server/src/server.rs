@@ -183,14 +183,10 @@ impl Server {
 
     /// Keys and keys-with-expiry in `db`, summed over shards.
     pub fn db_counts(&self, db: usize) -> (u64, u64) {
-        // Wrapping: a shard's published count is a share of the sum
-        // (`Shard::counted`), which may be below zero on its own.
-        self.published.iter().fold((0u64, 0u64), |(k, e), p| {
-            (
-                k.wrapping_add(p.keys[db].load(Relaxed)),
-                e.wrapping_add(p.expires[db].load(Relaxed)),
-            )
-        })
+        (
+            self.sum_published(|p| &p.keys[db]),
+            self.sum_published(|p| &p.expires[db]),
+        )
     }
 
     /// Shard `shard`'s published keys and keys-with-expiry in `db`.
@@ -226,6 +222,9 @@ impl Server {
         };
     }
 
+    /// A published value summed over shards. Wrapping: a shard's key
+    /// counts are shares of the sum (`Shard::counted`), which may be below
+    /// zero on their own.
     pub fn sum_published(&self, f: impl Fn(&ShardPublished) -> &AtomicU64) -> u64 {
         self.published
             .iter()
