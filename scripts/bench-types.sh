@@ -301,7 +301,7 @@ types_cg() {
             --daemonize no --dir "$OUT" --logfile "$OUT/redis-cg.log" 2>"$cg_out/valgrind.log" &
         ;;
     kevy:*)
-        nosave_args "$KEVY"
+        nosave_args "$KEVY" "$OUT"
         "${vg[@]}" "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores 1 "${NOSAVE[@]}" \
             >>"$OUT/kevy-cg.log" 2>"$cg_out/valgrind.log" &
         ;;

@@ -189,13 +189,13 @@ start() {
             --appendonly no --daemonize no --dir "$OUT" --logfile "$OUT/redis.log" &
         ;;
     kevy:*)
-        nosave_args "$KEVY"
+        nosave_args "$KEVY" "$OUT"
         # shellcheck disable=SC2086 # BENCH_KEVY_ARGS is a list of words
         "${PIN[@]}" "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "${name#kevy:}" \
             "${NOSAVE[@]}" ${BENCH_KEVY_ARGS:-} >>"$OUT/kevy.log" 2>&1 &
         ;;
     base:*)
-        nosave_args "$BASE"
+        nosave_args "$BASE" "$OUT"
         "${PIN[@]}" "$BASE" --port "$PORT" --bind 127.0.0.1 --cores "${name#base:}" \
             "${NOSAVE[@]}" >>"$OUT/kevy-base.log" 2>&1 &
         ;;

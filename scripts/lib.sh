@@ -19,15 +19,17 @@ stop_server() {
 on_exit() { :; }
 trap 'stop_server; on_exit' EXIT
 
-# nosave_args BIN: sets NOSAVE to the flags that keep kevy-server BIN from
-# saving on exit (Redis's default save points make it save on SIGTERM, into
-# the working directory, and load that file on the next start); empty for
-# a build that predates them.
+# nosave_args BIN DIR: sets NOSAVE to the flags that keep kevy-server BIN
+# from saving on exit (Redis's default save points make it save on SIGTERM,
+# into the working directory, and load that file on the next start) and
+# that give it DIR as its working directory, so that it does not load a
+# dump.rdb some other run left in this one's; empty for a build that
+# predates them.
 nosave_args() {
     # A build that takes any parameter as a flag says so in its --help
     # (given alone: a later --help is a config directive, as in Redis).
     if "$1" --help 2>/dev/null | grep -q -- '--<name> <value>'; then
-        NOSAVE=(--save '')
+        NOSAVE=(--save '' --dir "$2")
     else
         NOSAVE=()
     fi

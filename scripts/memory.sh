@@ -60,7 +60,7 @@ start() {
             --daemonize no --dir "$OUT" --logfile "$OUT/redis.log" &
         ;;
     kevy)
-        nosave_args "$KEVY"
+        nosave_args "$KEVY" "$OUT"
         "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores 1 "${NOSAVE[@]}" >>"$OUT/kevy.log" 2>&1 &
         ;;
     esac

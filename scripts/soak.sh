@@ -135,7 +135,7 @@ start() {
         redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
             --daemonize no --dir "$OUT" --logfile "$OUT/redis.log" &
     else
-        nosave_args "$KEVY"
+        nosave_args "$KEVY" "$OUT"
         "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" "${NOSAVE[@]}" >>"$OUT/kevy.log" 2>&1 &
     fi
     SERVER_PID=$!

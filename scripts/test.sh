@@ -102,7 +102,7 @@ WORK=$(mktemp -d)
 # start_kevy CORES: starts kevy on a free port, sets SERVER_PID and PORT.
 start_kevy() {
     PORT=$(pick_port)
-    nosave_args "$KEVY"
+    nosave_args "$KEVY" "$WORK"
     "$KEVY" --port "$PORT" --bind 127.0.0.1 --cores "$1" "${NOSAVE[@]}" >"$WORK/kevy.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 200); do
