@@ -1419,9 +1419,20 @@
 //! shards):
 //! - *Lasting starvation.* A starved shard hands connections and slots
 //!   over only once it waited for its core 20 % of its time on average
-//!   over about 80 ms (a moving average of its samples). A load
-//!   generator that keeps a core (here: about 28 % waiting, every
-//!   sample) passes it after about 100 ms; a burst does not.
+//!   over about 80 ms (a moving average of its busy samples). A load
+//!   generator that joins a busy shard's core (here: about 28 % waiting,
+//!   every sample) passes it after about 100 ms; a burst does not.
+//!   A load that starts on an idle shard (none of the last 80 ms busy)
+//!   is judged by its own samples instead: its first two or more that
+//!   waited 20 % of their time on average hand it over, after about
+//!   20 ms, to a calm peer, or, when both cores wait now and then (a
+//!   client the scheduler moves between them at each wake-up, as an
+//!   unpinned `redis-benchmark` beside two busy shards), to the peer
+//!   that waited under half as long on average. Such a load was not
+//!   moved here by the scheduler from a busy peer; waiting 100-400 ms
+//!   for it made the first tests of an unpinned `redis-benchmark` run
+//!   (50-70 ms each at `-P 16`) serve half their connections on the core
+//!   the benchmark took.
 //! - *Backoff.* A shard that took connections from a peer, or slots in
 //!   bulk (any move of more than one slot), hands neither over, nor
 //!   gives slots home, for a backoff, 1 s at first. A shard that does so

@@ -33,6 +33,9 @@ pub struct ShardStats {
     /// that it was runnable but waited for its core.
     pub cpu_run: AtomicU64,
     pub cpu_wait: AtomicU64,
+    /// Per mille of its busy time that this shard waited for its core
+    /// lately (a moving average of its samples').
+    pub cpu_pressure: AtomicU64,
     /// Per mille of its core this shard could have had lately: the
     /// core's idle time and the shard's own run time, over the last
     /// window of samples (kept only while slots are away from their

@@ -36,13 +36,23 @@ const CALM: u64 = 100;
 /// follow it, each time.
 const BULK_PRESSURE: u64 = 200;
 /// The weight of the newest sample in [`Balancer::pressure`] is
-/// `1 / PRESSURE_SPAN`: an average over about 8 samples (80 ms); a
-/// shard that waits 28 % of each sample (its core shared with a load
-/// generator, as measured here) reaches [`BULK_PRESSURE`] after about 10.
-/// Short, so that a load of short runs on fresh connections finds its
-/// keys together soon; a load that hops between cores is held back by the
-/// backoff after each move instead ([`Self::may_shed`]).
+/// `1 / PRESSURE_SPAN` (once the shard has been busy that long): an
+/// average over about 8 samples (80 ms). A shard that was busy and calm
+/// and then waits 28 % of each sample (its core shared with a load
+/// generator, as measured here) reaches [`BULK_PRESSURE`] after about 10;
+/// a load that hops between cores is held back further by the backoff
+/// after each move ([`Self::may_shed`]).
 const PRESSURE_SPAN: u64 = 8;
+/// A sample in which the shard ran and waited less than this (per mille)
+/// says nothing of its core: it had almost nothing to do. Such samples
+/// leave [`Balancer::pressure`] as it is, and after [`PRESSURE_SPAN`] of
+/// them in a row the average starts afresh with the next busy sample. A
+/// load that starts on an idle shard whose core another process takes
+/// is thus judged by its own samples: the average of the first busy
+/// ones, not one dragged towards zero by the idle time before them
+/// (which made the first 100 ms of every load, the whole of a short
+/// benchmark test, run with half its connections on the shared core).
+const IDLE: u64 = 50;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -107,8 +117,13 @@ pub(super) struct Balancer {
     /// Samples in a row that found this shard starved.
     streak: u32,
     /// How long this shard waited for its core lately: per mille of each
-    /// sample, a moving average.
+    /// busy sample, a moving average (the mean of the busy samples while
+    /// there are fewer than [`PRESSURE_SPAN`]).
     pressure: u64,
+    /// Busy samples in the average, at most [`PRESSURE_SPAN`], and idle
+    /// samples in a row since the last busy one.
+    busy: u64,
+    idle: u64,
     /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
     pub(super) pinned: bool,
     /// The CPU this shard is pinned to, if pinned.
@@ -130,6 +145,40 @@ pub(super) struct Balancer {
 }
 
 impl Balancer {
+    /// Whether this shard has been starved long enough to hand its
+    /// connections and slots over: it waited [`BULK_PRESSURE`] of its
+    /// busy time on average, and either counts a streak of starved
+    /// samples or its load is [`Self::fresh`], judged by its first busy
+    /// samples alone: a load that started on an idle shard is not one
+    /// the scheduler moved here from a busy peer, and its first 20 ms
+    /// say where it runs.
+    fn lasting(&self) -> bool {
+        (self.streak >= STREAK || self.fresh()) && self.pressure >= BULK_PRESSURE
+    }
+
+    /// Whether this shard's load started on an idle shard, and has been
+    /// judged by two samples at least and by fewer than
+    /// [`PRESSURE_SPAN`].
+    fn fresh(&self) -> bool {
+        self.busy >= 2 && self.busy < PRESSURE_SPAN
+    }
+
+    /// Adds a sample in which the shard ran `run` and waited `wait` per
+    /// mille to [`Self::pressure`] ([`IDLE`]).
+    fn weigh(&mut self, run: u64, wait: u64) {
+        if run + wait < IDLE {
+            self.idle += 1;
+            if self.idle >= PRESSURE_SPAN {
+                self.busy = 0;
+                self.pressure = 0;
+            }
+            return;
+        }
+        self.idle = 0;
+        self.busy = (self.busy + 1).min(PRESSURE_SPAN);
+        self.pressure = (self.pressure * (self.busy - 1) + wait) / self.busy;
+    }
+
     /// Reads run and wait time (ns) of the calling thread.
     fn read(&mut self) -> Option<(u64, u64)> {
         if !self.opened {
@@ -207,6 +256,21 @@ fn cpu_ticks(text: &[u8], cpu: usize) -> Option<(u64, u64)> {
 fn pick(peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
     let (w, j) = peers.filter(|p| !p.3).map(|(j, _, w, _)| (w, j)).min()?;
     (w < CALM).then_some(j)
+}
+
+/// Where a shard whose load has just started hands it when no peer is
+/// calm, given its own [`Balancer::pressure`] and its peers' `(shard,
+/// pressure, closed)`: to the peer that waited least on average, if that
+/// is under half of what this shard waited. Both cores wait now and
+/// then while a client the scheduler moves between them at each wake-up
+/// (an unpinned `redis-benchmark` whose two cores each run a busy shard)
+/// shares each in turn; it stops once one shard serves every
+/// connection and the other core is the client's. Two shards never
+/// choose each other: each would have to have waited under half of
+/// what the other did.
+fn pick_fresh(mine: u64, peers: impl Iterator<Item = (usize, u64, bool)>) -> Option<usize> {
+    let (p, j) = peers.filter(|p| !p.2).map(|(j, p, _)| (p, j)).min()?;
+    (p * 2 < mine).then_some(j)
 }
 
 /// Where a shard that owns no slot hands its connections, given its
@@ -316,7 +380,8 @@ impl<S: Service> Reactor<S> {
         let me_starved = starved(r, w);
         self.bal.no_poll = me_starved || peer_starved;
         self.mig.warming = self.bal.no_poll;
-        self.bal.pressure = (self.bal.pressure * (PRESSURE_SPAN - 1) + w) / PRESSURE_SPAN;
+        self.bal.weigh(r, w);
+        me.cpu_pressure.store(self.bal.pressure, Ordering::Relaxed);
         self.bal.streak = if me_starved {
             (self.bal.streak + 1).min(STREAK + 2)
         } else {
@@ -326,9 +391,19 @@ impl<S: Service> Reactor<S> {
         // starve a shard for one sample, and a load the scheduler moves
         // between cores starves each shard for a while: only a streak
         // within lasting starvation moves connections, and not soon
-        // after this shard took some ([`Self::may_shed`]).
-        let chosen = if self.bal.streak >= STREAK && self.bal.pressure >= BULK_PRESSURE {
-            pick(peers.clone()).filter(|_| self.may_shed())
+        // after this shard took some ([`Self::may_shed`]). A load that
+        // starts on an idle shard is judged sooner ([`Balancer::lasting`]).
+        let chosen = if self.bal.lasting() {
+            let fresh = || {
+                let pressures = (0..self.n).filter(|&j| j != id).map(|j| {
+                    let s = &stats.shards[j];
+                    (j, s.cpu_pressure.load(Ordering::Relaxed), closed(s))
+                });
+                pick_fresh(self.bal.pressure, pressures).filter(|_| self.bal.fresh())
+            };
+            pick(peers.clone())
+                .or_else(fresh)
+                .filter(|_| self.may_shed())
         } else {
             None
         };
@@ -539,6 +614,69 @@ impl<S: Service> Reactor<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_load_goes_to_the_peer_that_waited_under_half_as_long() {
+        assert_eq!(pick_fresh(240, [(1, 119, false)].into_iter()), Some(1));
+        assert_eq!(pick_fresh(240, [(1, 120, false)].into_iter()), None);
+        assert_eq!(pick_fresh(240, [(1, 10, true)].into_iter()), None);
+        let peers = [(1, 100, false), (2, 30, false), (3, 0, true)];
+        assert_eq!(pick_fresh(240, peers.into_iter()), Some(2));
+        // Never both ways.
+        for (a, b) in [(200, 100), (300, 140), (0, 0), (400, 400)] {
+            let ab = pick_fresh(a, [(1, b, false)].into_iter()).is_some();
+            let ba = pick_fresh(b, [(0, a, false)].into_iter()).is_some();
+            assert!(!(ab && ba), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn a_load_on_an_idle_shard_is_judged_by_its_own_samples() {
+        // How many samples of 70 % run and 28 % wait it takes to reach
+        // the bulk threshold, after `before`.
+        fn samples_to_shed(b: &mut Balancer, before: &[(u64, u64)]) -> usize {
+            for &(r, w) in before {
+                b.weigh(r, w);
+            }
+            (1..100)
+                .find(|_| {
+                    b.weigh(700, 280);
+                    b.pressure >= BULK_PRESSURE
+                })
+                .unwrap()
+        }
+        // A fresh shard, and one idle for a while: the load's first
+        // samples decide, within the streak's three.
+        assert_eq!(samples_to_shed(&mut Balancer::default(), &[]), 1);
+        // Fresh for its 2nd to 7th busy sample.
+        let mut b = Balancer::default();
+        b.weigh(700, 280);
+        assert!(!b.fresh() && !b.lasting());
+        b.weigh(700, 280);
+        assert!(b.fresh() && b.lasting());
+        for _ in 0..6 {
+            b.weigh(700, 280);
+        }
+        assert!(!b.fresh() && !b.lasting());
+        // A shard that was busy and calm until now (a load the scheduler
+        // moved onto its core) waits for the average; once it has been
+        // idle a while, the next load is judged afresh.
+        let mut b = Balancer::default();
+        assert_eq!(samples_to_shed(&mut b, &[(900, 20); 20]), 10);
+        let idle = [(0, 0); PRESSURE_SPAN as usize];
+        assert_eq!(samples_to_shed(&mut b, &idle), 1);
+        // A short lull keeps the history; a starved sample with little
+        // work still counts.
+        let mut b = Balancer::default();
+        let lull = [(10, 0); PRESSURE_SPAN as usize - 1];
+        b.weigh(900, 20);
+        for &(r, w) in &lull {
+            b.weigh(r, w);
+        }
+        assert_eq!(b.pressure, 20);
+        b.weigh(40, 40);
+        assert_eq!(b.pressure, 30);
+    }
 
     #[test]
     fn only_a_starved_shard_hands_connections_to_a_peer_that_gets_its_core() {
