@@ -1265,6 +1265,7 @@ impl Service for Kevy {
         });
         // Clients that track the keys hear they changed: their next
         // reads go to the new owner, which tracks them there.
+        crate::tracking::slots_leave(shard, slots);
         crate::tracking::drain_into(shard, effects);
         keys
     }

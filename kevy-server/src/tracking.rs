@@ -783,6 +783,27 @@ pub fn moving<R>(shard: &mut Shard, f: impl FnOnce(&mut Shard) -> R) -> R {
     r
 }
 
+/// Slots leave this shard: the readers of every key in them that it
+/// tracks are told, whether or not the key exists. A read of a missing
+/// key is tracked too, and the take ([`moving`]) invalidates only the
+/// keys it moves; the key's next write happens at the new owner, which
+/// does not know the reader, so unless told now the reader would keep
+/// its cached answer for good.
+pub fn slots_leave(shard: &mut Shard, slots: &kevy_rt::SlotSet) {
+    let Some(t) = table(shard) else {
+        return;
+    };
+    let gone: Vec<Vec<u8>> = t
+        .keys
+        .keys()
+        .filter(|k| slots.holds_key(k))
+        .cloned()
+        .collect();
+    for k in gone {
+        t.invalidate(&k, 0);
+    }
+}
+
 /// Hands over what a copy's write-back (a command run by copy on a
 /// scratch shard) invalidated: writes with no writer here.
 pub fn drain_into(shard: &mut Shard, effects: &mut Effects) {

@@ -385,7 +385,13 @@ fn collect(c: &mut Conn, want: usize) -> HashMap<String, usize> {
 #[test]
 fn every_invalidation_arrives_once_whichever_shards_read_and_write() {
     for cores in [2, 3] {
-        let server = kevy(&cores.to_string());
+        // Slots stay where they start: a slot that moved would tell its
+        // keys' readers at once (slots_that_move_are_nobodys_writes, and
+        // a_read_of_a_missing_key_is_forgotten_when_its_slot_moves),
+        // and the counts below are those of reads that stay.
+        let cores = cores.to_string();
+        let server = Server::kevy(&["--cores", &cores, "--save", "", "--shard-balance", "no"]);
+        let cores: usize = cores.parse().unwrap();
         let port = server.port;
         let keys = keys_over_shards(cores, 48);
         // Enough connections that SO_REUSEPORT puts readers and writers on
@@ -832,6 +838,54 @@ fn keys_a_script_reads_are_remembered_for_its_caller() {
 /// read was remembered where the key was), and a real write after the
 /// moves is announced as ever. `shard-balance churn` moves slots, in
 /// bulk too, every few samples.
+/// A read of a key that does not exist is tracked too. When the key's
+/// slot moves, the shard it leaves forgets the read and tells the reader,
+/// as it does for a key that moves: the key's next write happens where
+/// the slot went, which does not know the reader.
+#[test]
+fn a_read_of_a_missing_key_is_forgotten_when_its_slot_moves() {
+    let srv = Server::kevy(&["--cores", "2", "--save", "", "--shard-balance", "churn"]);
+    let port = srv.port;
+    let keys = keys_over_shards(2, 200);
+    let mut w = conn(port);
+    let mut reader = tracker(port, &[]);
+    let mut early = Vec::new();
+    for k in &keys {
+        let v = call_keeping(&mut reader, &["GET", k], &mut early);
+        assert_eq!(v.kind(), b'_', "{k}: {v:?}");
+    }
+    // Whole shards' slots move at a time: by then every slot has.
+    let moved = info_field(&mut w, "kevy_moved_slots");
+    eventually("every slot moved", || {
+        info_field(&mut w, "kevy_moved_slots") > moved + 3 * 16_384
+    });
+    ok(&mut w, &["CONFIG", "SET", "shard-balance", "no"]);
+    eventually("reads forgotten", || {
+        info_field(&mut w, "tracking_total_keys") == 0
+    });
+    // Told of each key once, before anything was written.
+    let mut told: HashMap<String, usize> = HashMap::new();
+    for v in &early {
+        for k in invalidated(v).expect("keys, not a flush") {
+            *told.entry(k).or_default() += 1;
+        }
+    }
+    let rest = keys.len() - told.values().sum::<usize>();
+    for (k, n) in collect(&mut reader, rest) {
+        *told.entry(k).or_default() += n;
+    }
+    for k in &keys {
+        assert_eq!(told.get(k), Some(&1), "{k}: {told:?}");
+    }
+    assert_eq!(told.len(), keys.len());
+    // The writes find no reader: it has not read the keys again.
+    for k in &keys {
+        ok(&mut w, &["SET", k, "v"]);
+    }
+    let heard = drain(&mut reader, Duration::from_millis(300));
+    assert!(heard.is_empty(), "told again: {heard:?}");
+}
+
 #[test]
 fn slots_that_move_are_nobodys_writes() {
     let srv = Server::kevy(&["--cores", "2", "--save", "", "--shard-balance", "churn"]);
