@@ -394,12 +394,16 @@ impl<S: Service> Reactor<S> {
         // after this shard took some ([`Self::may_shed`]). A load that
         // starts on an idle shard is judged sooner ([`Balancer::lasting`]).
         let chosen = if self.bal.lasting() {
+            // Peers' averages are read only for a fresh load.
             let fresh = || {
                 let pressures = (0..self.n).filter(|&j| j != id).map(|j| {
                     let s = &stats.shards[j];
                     (j, s.cpu_pressure.load(Ordering::Relaxed), closed(s))
                 });
-                pick_fresh(self.bal.pressure, pressures).filter(|_| self.bal.fresh())
+                self.bal
+                    .fresh()
+                    .then(|| pick_fresh(self.bal.pressure, pressures))
+                    .flatten()
             };
             pick(peers.clone())
                 .or_else(fresh)
