@@ -1643,5 +1643,5 @@ pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
     PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
 };
-pub use slot::{shard_of, slot, Heat, SlotMap, SlotSet};
+pub use slot::{shard_of, slot, Heat, SlotMap, SlotSet, SLOTS};
 pub use stats::{ShardStats, Stats};

@@ -212,11 +212,13 @@ struct Reader {
     home: u32,
 }
 
-/// The readers of one key: a short list (most keys have one), or a map
-/// once a key is read by many, so a read of a hot key stays cheap.
+/// The readers of one key: one held in place (most keys have one), a
+/// short list, or a map once a key is read by many, so a read of a hot
+/// key stays cheap.
 enum Readers {
+    One(Reader),
     Few(Vec<Reader>),
-    Many(Map<u64, u32>),
+    Many(Box<Map<u64, u32>>),
 }
 
 impl Readers {
@@ -225,6 +227,7 @@ impl Readers {
 
     fn len(&self) -> usize {
         match self {
+            Readers::One(_) => 1,
             Readers::Few(v) => v.len(),
             Readers::Many(m) => m.len(),
         }
@@ -233,6 +236,11 @@ impl Readers {
     /// Adds `r`; false when it was there.
     fn insert(&mut self, r: Reader) -> bool {
         match self {
+            Readers::One(x) if *x == r => false,
+            Readers::One(x) => {
+                *self = Readers::Few(vec![*x, r]);
+                true
+            }
             Readers::Few(v) if v.contains(&r) => false,
             Readers::Few(v) if v.len() < Self::FEW => {
                 v.push(r);
@@ -241,7 +249,7 @@ impl Readers {
             Readers::Few(v) => {
                 let mut m: Map<u64, u32> = v.iter().map(|r| (r.id, r.home)).collect();
                 m.insert(r.id, r.home);
-                *self = Readers::Many(m);
+                *self = Readers::Many(Box::new(m));
                 true
             }
             Readers::Many(m) => m.insert(r.id, r.home).is_none(),
@@ -250,6 +258,11 @@ impl Readers {
 
     fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
         match self {
+            Readers::One(x) => {
+                if !keep(x.id) {
+                    *self = Readers::Few(Vec::new());
+                }
+            }
             Readers::Few(v) => v.retain(|r| keep(r.id)),
             Readers::Many(m) => m.retain(|&id, _| keep(id)),
         }
@@ -257,6 +270,7 @@ impl Readers {
 
     fn each(&self, mut f: impl FnMut(Reader)) {
         match self {
+            Readers::One(r) => f(*r),
             Readers::Few(v) => v.iter().for_each(|&r| f(r)),
             Readers::Many(m) => m.iter().for_each(|(&id, &home)| f(Reader { id, home })),
         }
@@ -267,11 +281,121 @@ impl Readers {
 /// in when it ends (nobody's, when no command made it).
 const NOW: u64 = u64::MAX;
 
+/// The keys a table remembers, with their readers, grouped by hash slot:
+/// the keys of the slots that leave the shard are found without a walk
+/// over the rest ([`slots_leave`]), so a move holds clients for as long
+/// with a table of a million keys as with none.
+#[derive(Default)]
+struct Keys {
+    /// One map per slot, in place (no pointer to follow on a lookup),
+    /// all 16,384 made when the first key arrives.
+    slots: Vec<HashMap<Vec<u8>, Readers, Seeded>>,
+    len: usize,
+    /// The slot the limit's next eviction starts from.
+    next: usize,
+}
+
+/// The hasher of every slot's map: one random seed per process, kept
+/// once rather than in each of the 16,384 maps. Keys are the clients',
+/// so the seed is random (no chosen collisions).
+#[derive(Default, Clone, Copy)]
+struct Seeded;
+
+impl std::hash::BuildHasher for Seeded {
+    type Hasher = ahash::AHasher;
+
+    fn build_hasher(&self) -> ahash::AHasher {
+        static SEED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        SEED.get_or_init(ahash::RandomState::new).build_hasher()
+    }
+}
+
+impl Keys {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[cfg(test)]
+    fn get(&self, key: &[u8]) -> Option<&Readers> {
+        self.slots.get(kevy_rt::slot(key) as usize)?.get(key)
+    }
+
+    /// Remembers that `r` read `key`: false when it was known to.
+    fn insert(&mut self, key: &[u8], r: Reader) -> bool {
+        if self.slots.is_empty() {
+            self.slots.resize_with(kevy_rt::SLOTS, HashMap::default);
+        }
+        let m = &mut self.slots[kevy_rt::slot(key) as usize];
+        // One lookup for a key read before, the common case.
+        match m.get_mut(key) {
+            Some(readers) => readers.insert(r),
+            None => {
+                m.insert(key.to_vec(), Readers::One(r));
+                self.len += 1;
+                true
+            }
+        }
+    }
+
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Readers> {
+        self.slots
+            .get_mut(kevy_rt::slot(key) as usize)?
+            .get_mut(key)
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Readers> {
+        let r = self
+            .slots
+            .get_mut(kevy_rt::slot(key) as usize)?
+            .remove(key)?;
+        self.len -= 1;
+        Some(r)
+    }
+
+    fn clear(&mut self) {
+        self.slots = Vec::new();
+        self.len = 0;
+    }
+
+    /// Takes the keys of `slots`, with their readers.
+    fn take_slots(&mut self, slots: &kevy_rt::SlotSet) -> Vec<(Vec<u8>, Readers)> {
+        let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
+        for s in slots.iter() {
+            let m = std::mem::take(&mut self.slots[s as usize]);
+            self.len -= m.len();
+            out.extend(m);
+        }
+        out
+    }
+
+    /// Up to `n` keys, slot after slot from where the last call stopped,
+    /// so that evictions spread over the slots.
+    fn some(&mut self, n: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let total = self.slots.len();
+        for _ in 0..total {
+            if out.len() >= n {
+                break;
+            }
+            out.extend(self.slots[self.next].keys().take(n - out.len()).cloned());
+            self.next = (self.next + 1) % total;
+        }
+        out
+    }
+}
+
 /// One shard's tracking state, observing its store: who read which key
 /// (keys of any database: Redis's table is by name), and what writes
 /// invalidated since the last drain.
 pub struct Table {
-    keys: Map<Vec<u8>, Readers>,
+    keys: Keys,
     /// Readers over all keys (INFO `tracking_total_items`).
     items: usize,
     /// Keys written with the readers they had, and who wrote them (0: no
@@ -303,7 +427,7 @@ pub struct Table {
 impl Table {
     fn new(dir: Arc<Directory>, due: Rc<Cell<bool>>) -> Table {
         Table {
-            keys: Map::default(),
+            keys: Keys::default(),
             items: 0,
             pending: Vec::new(),
             flushed: false,
@@ -350,17 +474,14 @@ impl Table {
     /// readers drops those no longer tracking, so connections that come
     /// and go leave at most as many stale ids as live ones.
     fn record(&mut self, g: &Global, key: &[u8], r: Reader) {
-        let readers = match self.keys.get_mut(key) {
-            Some(v) => v,
-            None => self
-                .keys
-                .entry(key.to_vec())
-                .or_insert_with(|| Readers::Few(Vec::new())),
-        };
-        if !readers.insert(r) {
+        if !self.keys.insert(key, r) {
             return;
         }
         self.items += 1;
+        // Found again in cache: it prunes at 8, 16, 32, … readers.
+        let Some(readers) = self.keys.get_mut(key) else {
+            return;
+        };
         let n = readers.len();
         if n >= 8 && n.is_power_of_two() {
             let live = lock(&g.live);
@@ -637,7 +758,7 @@ fn limit(t: &mut Table, g: &Global, published: &[ShardPublished], me: usize) {
         // The keys the table's order gives first, each found in one pass.
         let effort = 100 * (t.rounds as u64 + 1);
         let n = (total - max).min(effort) as usize;
-        let evicted: Vec<Vec<u8>> = t.keys.keys().take(n).cloned().collect();
+        let evicted = t.keys.some(n);
         for key in evicted {
             t.invalidate(&key, 0);
         }
@@ -793,15 +914,15 @@ pub fn slots_leave(shard: &mut Shard, slots: &kevy_rt::SlotSet) {
     let Some(t) = table(shard) else {
         return;
     };
-    let gone: Vec<Vec<u8>> = t
-        .keys
-        .keys()
-        .filter(|k| slots.holds_key(k))
-        .cloned()
-        .collect();
-    for k in gone {
-        t.invalidate(&k, 0);
+    let gone = t.keys.take_slots(slots);
+    if gone.is_empty() {
+        return;
     }
+    for (key, readers) in gone {
+        t.items -= readers.len();
+        t.pending.push((key, readers, 0));
+    }
+    t.due.set(true);
 }
 
 /// Hands over what a copy's write-back (a command run by copy on a
@@ -918,14 +1039,14 @@ mod tests {
         assert_eq!(t.items, 7);
         // The eighth makes it prune: only 1 and 40 track.
         t.record(&g, b"hot", reader(40));
-        assert_eq!((t.keys[&b"hot"[..]].len(), t.items), (2, 2));
+        assert_eq!((t.keys.get(b"hot").unwrap().len(), t.items), (2, 2));
         // Past a few readers the entry is a map, deduplicated as well.
         lock(&g.live).extend(100..200);
         for id in 100..140 {
             t.record(&g, b"hot", reader(id));
             t.record(&g, b"hot", reader(id));
         }
-        assert!(matches!(t.keys[&b"hot"[..]], Readers::Many(_)));
+        assert!(matches!(t.keys.get(b"hot"), Some(Readers::Many(_))));
         assert_eq!(t.items, 42);
     }
 
@@ -954,6 +1075,53 @@ mod tests {
         }
         limit(&mut t, &g, &published, 0);
         assert_eq!(t.keys.len(), 11);
+    }
+
+    #[test]
+    fn the_keys_of_leaving_slots_are_taken_and_the_others_stay() {
+        let g = Global::default();
+        let mut t = new_table(&g);
+        // `{a}x` and `{a}y` share a slot; `b` is elsewhere.
+        t.record(&g, b"{a}x", reader(1));
+        t.record(&g, b"{a}x", reader(2));
+        t.record(&g, b"{a}y", reader(1));
+        t.record(&g, b"b", reader(3));
+        assert_ne!(kevy_rt::slot(b"{a}x"), kevy_rt::slot(b"b"));
+        let leaving = kevy_rt::SlotSet::one(kevy_rt::slot(b"{a}x"));
+        let mut taken: Vec<(Vec<u8>, usize)> = t
+            .keys
+            .take_slots(&leaving)
+            .into_iter()
+            .map(|(k, r)| (k, r.len()))
+            .collect();
+        taken.sort();
+        assert_eq!(taken, [(b"{a}x".to_vec(), 2), (b"{a}y".to_vec(), 1)]);
+        assert_eq!(t.keys.len(), 1);
+        assert!(t.keys.get(b"{a}x").is_none());
+        assert_eq!(t.keys.get(b"b").map(Readers::len), Some(1));
+        // A slot that left once leaves nothing the second time.
+        assert!(t.keys.take_slots(&leaving).is_empty());
+        assert!(t.keys.remove(b"b").is_some());
+        assert!(t.keys.is_empty());
+    }
+
+    #[test]
+    fn evictions_walk_the_slots_in_turn() {
+        let g = Global::default();
+        let mut t = new_table(&g);
+        for i in 0..100 {
+            t.record(&g, format!("k{i}").as_bytes(), reader(1));
+        }
+        let first = t.keys.some(30);
+        assert_eq!(first.len(), 30);
+        for k in &first {
+            assert!(t.keys.remove(k).is_some());
+        }
+        // The next call starts past the slots the first one drew from,
+        // and finds the rest however they are spread.
+        let rest = t.keys.some(1000);
+        assert_eq!(rest.len(), 70);
+        assert!(rest.iter().all(|k| !first.contains(k)));
     }
 
     #[test]
