@@ -609,8 +609,7 @@ fn after(
     effects: &mut Effects,
 ) {
     let server = &*kevy.server;
-    let reads =
-        client.tracking.records_reads() && command_flags(server, cmd, args) & flag::READONLY != 0;
+    let reads = client.tracking.records_reads() && reads(server, cmd, args);
     // The keys a script's commands read (the script itself is no reading
     // command).
     let script_reads = std::mem::take(&mut shard.script_reads);
@@ -661,29 +660,48 @@ fn after(
     }
 }
 
-/// The flags of the command, or of its subcommand for a container
-/// (OBJECT ENCODING reads; OBJECT itself has no flags, as in Redis).
-fn command_flags(server: &Server, cmd: u16, args: Args<'_>) -> u32 {
-    use crate::families::command::docs;
+/// Whether the command reads, for tracking: it is read-only, or, for a
+/// container, its subcommand is (OBJECT ENCODING reads; OBJECT itself has
+/// no flags, as in Redis).
+fn reads(server: &Server, cmd: u16, args: Args<'_>) -> bool {
     let spec = server.table.get(cmd);
     if args.len() < 2 {
-        return spec.flags;
+        return spec.flags & flag::READONLY != 0;
     }
     let subs = server.table.subs(cmd);
     if !subs.is_empty() {
-        return crate::families::common::find_sub(args, subs).map_or(0, |s| s.flags);
+        return crate::families::common::find_sub(args, subs)
+            .is_ok_and(|s| s.flags & flag::READONLY != 0);
+    }
+    if spec.flags & flag::READONLY != 0 {
+        return true;
     }
     // A container whose subcommands one handler runs: Redis's word for
     // the subcommand.
-    let Some(doc) = docs::find(spec.name).filter(|d| !d.subcommands.is_empty()) else {
-        return spec.flags;
+    let Some(doc) = doc_container(cmd) else {
+        return false;
     };
     let sub = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
     let full = format!("{}|{sub}", spec.name);
-    match docs::find_sub(doc, &full) {
-        Some(d) if d.flags.contains(&"readonly") => flag::READONLY,
-        _ => spec.flags,
-    }
+    crate::families::command::docs::find_sub(doc, &full)
+        .is_some_and(|d| d.flags.contains(&"readonly"))
+}
+
+/// The documentation of command `cmd` if it is a container whose
+/// subcommands one handler runs, found once per command id for the
+/// process (ids are the built-in table's, as the ACL index's), not by
+/// name at each command a tracking client sends.
+fn doc_container(cmd: u16) -> Option<&'static crate::families::command::docs::Doc> {
+    use crate::families::command::docs;
+    static CONTAINERS: std::sync::OnceLock<Vec<Option<&'static docs::Doc>>> =
+        std::sync::OnceLock::new();
+    let all = CONTAINERS.get_or_init(|| {
+        crate::table::Table::new()
+            .iter()
+            .map(|spec| docs::find(spec.name).filter(|d| !d.subcommands.is_empty()))
+            .collect()
+    });
+    all.get(cmd as usize).copied().flatten()
 }
 
 /// The keys of a command a tracking client read: those routing finds, or
