@@ -283,8 +283,8 @@ const NOW: u64 = u64::MAX;
 
 /// The keys a table remembers, with their readers, grouped by hash slot:
 /// the keys of the slots that leave the shard are found without a walk
-/// over the rest ([`slots_leave`]), so a move holds clients for as long
-/// with a table of a million keys as with none.
+/// over the rest ([`slots_leave`]), so what a move adds to its freeze
+/// grows with the tracked keys it takes, not with the whole table.
 #[derive(Default)]
 struct Keys {
     /// One map per slot, in place (no pointer to follow on a lookup),
