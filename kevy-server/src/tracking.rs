@@ -324,19 +324,20 @@ impl Keys {
         self.slots.get(kevy_rt::slot(key) as usize)?.get(key)
     }
 
-    /// Remembers that `r` read `key`: false when it was known to.
-    fn insert(&mut self, key: &[u8], r: Reader) -> bool {
+    /// Remembers that `r` read `key`: how many readers the key has now,
+    /// or `None` when `r` was one already.
+    fn insert(&mut self, key: &[u8], r: Reader) -> Option<usize> {
         if self.slots.is_empty() {
             self.slots.resize_with(kevy_rt::SLOTS, HashMap::default);
         }
         let m = &mut self.slots[kevy_rt::slot(key) as usize];
         // One lookup for a key read before, the common case.
         match m.get_mut(key) {
-            Some(readers) => readers.insert(r),
+            Some(readers) => readers.insert(r).then(|| readers.len()),
             None => {
                 m.insert(key.to_vec(), Readers::One(r));
                 self.len += 1;
-                true
+                Some(1)
             }
         }
     }
@@ -474,16 +475,13 @@ impl Table {
     /// readers drops those no longer tracking, so connections that come
     /// and go leave at most as many stale ids as live ones.
     fn record(&mut self, g: &Global, key: &[u8], r: Reader) {
-        if !self.keys.insert(key, r) {
-            return;
-        }
-        self.items += 1;
-        // Found again in cache: it prunes at 8, 16, 32, … readers.
-        let Some(readers) = self.keys.get_mut(key) else {
+        let Some(n) = self.keys.insert(key, r) else {
             return;
         };
-        let n = readers.len();
+        self.items += 1;
+        // Found again, in cache, only when it prunes.
         if n >= 8 && n.is_power_of_two() {
+            let readers = self.keys.get_mut(key).expect("inserted above");
             let live = lock(&g.live);
             readers.retain(|id| live.contains(&id));
             self.items -= n - readers.len();

@@ -389,9 +389,8 @@ fn every_invalidation_arrives_once_whichever_shards_read_and_write() {
         // keys' readers at once (slots_that_move_are_nobodys_writes, and
         // a_read_of_a_missing_key_is_forgotten_when_its_slot_moves),
         // and the counts below are those of reads that stay.
-        let cores = cores.to_string();
-        let server = Server::kevy(&["--cores", &cores, "--save", "", "--shard-balance", "no"]);
-        let cores: usize = cores.parse().unwrap();
+        let n = cores.to_string();
+        let server = Server::kevy(&["--cores", &n, "--save", "", "--shard-balance", "no"]);
         let port = server.port;
         let keys = keys_over_shards(cores, 48);
         // Enough connections that SO_REUSEPORT puts readers and writers on
@@ -832,12 +831,6 @@ fn keys_a_script_reads_are_remembered_for_its_caller() {
     }
 }
 
-/// A key whose hash slot moves to another shard is nobody's write: a
-/// connection following every key (BCAST) hears nothing of the moves,
-/// while one that read a key that moved is told to read it again (its
-/// read was remembered where the key was), and a real write after the
-/// moves is announced as ever. `shard-balance churn` moves slots, in
-/// bulk too, every few samples.
 /// A read of a key that does not exist is tracked too. When the key's
 /// slot moves, the shard it leaves forgets the read and tells the reader,
 /// as it does for a key that moves: the key's next write happens where
@@ -886,6 +879,12 @@ fn a_read_of_a_missing_key_is_forgotten_when_its_slot_moves() {
     assert!(heard.is_empty(), "told again: {heard:?}");
 }
 
+/// A key whose hash slot moves to another shard is nobody's write: a
+/// connection following every key (BCAST) hears nothing of the moves,
+/// while one that read a key that moved is told to read it again (its
+/// read was remembered where the key was), and a real write after the
+/// moves is announced as ever. `shard-balance churn` moves slots, in
+/// bulk too, every few samples.
 #[test]
 fn slots_that_move_are_nobodys_writes() {
     let srv = Server::kevy(&["--cores", "2", "--save", "", "--shard-balance", "churn"]);
