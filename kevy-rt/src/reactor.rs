@@ -279,6 +279,11 @@ impl Bound {
                     }
                     r.bal.pinned = pinned;
                     r.bal.cpu = core.filter(|_| pinned);
+                    if let Some(cpu) = r.bal.cpu {
+                        r.stats.shards[id]
+                            .cpu
+                            .store(cpu as u64 + 1, Ordering::Relaxed);
+                    }
                     r.run();
                     Ok(())
                 })?;

@@ -41,6 +41,10 @@ pub struct ShardStats {
     /// window of samples (kept only while slots are away from their
     /// homes, for the rule that gives them back); 0 until measured.
     pub core_room: AtomicU64,
+    /// The CPU this shard's thread is pinned to, plus one (0: not
+    /// pinned): where a starved peer looks to see whether that core has
+    /// room for more than this shard's own work.
+    pub cpu: AtomicU64,
     /// When (monotonic µs) this shard last took connections from a peer
     /// or many slots in one move (a starved shard's, or slots going
     /// home); 0: never.

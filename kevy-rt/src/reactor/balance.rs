@@ -53,6 +53,18 @@ const PRESSURE_SPAN: u64 = 8;
 /// (which made the first 100 ms of every load, the whole of a short
 /// benchmark test, run with half its connections on the shared core).
 const IDLE: u64 = 50;
+/// A starved shard judges an idle peer's core over windows of at least
+/// this many ticks of `/proc/stat` on that core (10 ms each): a peer
+/// with nothing to do waits for its core no longer than it runs, however
+/// busy another process keeps that core, so its own samples cannot say
+/// whether it would get it ([`Balancer::peek`]). Five ticks tell a core
+/// with three quarters free from one a load generator takes.
+const PEEK_TICKS: u64 = 5;
+/// A peer that ran less than this (per mille) of its last sample is
+/// light: it wakes now and then and runs briefly, and a scheduler lets
+/// such a thread run at once even on a core another process keeps busy,
+/// so its waiting says nothing of the core ([`Balancer::has_room`]).
+const LIGHT: u64 = 250;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -134,6 +146,16 @@ pub(super) struct Balancer {
     /// the start of the window, and samples since.
     room_from: Option<(u64, u64, u64)>,
     room_samples: u32,
+    /// While this shard is starved: each CPU's idle and total ticks at
+    /// the start of the current window on its peers' cores, and per mille
+    /// of each CPU that the last closed window found busy (indexed by
+    /// CPU; `None`: no window closed yet). See [`Self::peek`].
+    peek_from: Option<Vec<Option<(u64, u64)>>>,
+    core_busy: Vec<Option<u64>>,
+    /// `/proc/stat` could not be read: idle peers are judged by their
+    /// samples alone.
+    peek_blind: bool,
+    stat_buf: Vec<u8>,
     /// Samples under `shard-balance churn`.
     churns: u32,
     /// The last sample found this shard or a peer starved: it does not
@@ -194,14 +216,92 @@ impl Balancer {
 
     /// The idle and total ticks of CPU `cpu` in `/proc/stat`.
     fn read_cpu(&mut self, cpu: usize) -> Option<(u64, u64)> {
+        self.read_cpus(cpu)?.get(cpu).copied().flatten()
+    }
+
+    /// The idle and total ticks of CPUs 0 to `upto` in `/proc/stat`,
+    /// indexed by CPU (`None` for one it does not list).
+    fn read_cpus(&mut self, upto: usize) -> Option<Vec<Option<(u64, u64)>>> {
         if self.stat.is_none() {
             self.stat = std::fs::File::open("/proc/stat").ok();
         }
         // The per-CPU lines follow the total one; a large machine's file
         // runs long, so it is read up to them only.
-        let mut buf = vec![0u8; 256 * (cpu + 2)];
-        let n = self.stat.as_ref()?.read_at(&mut buf, 0).ok()?;
-        cpu_ticks(&buf[..n], cpu)
+        self.stat_buf.resize(256 * (upto + 2), 0);
+        let n = self.stat.as_ref()?.read_at(&mut self.stat_buf, 0).ok()?;
+        Some(cpus_ticks(&self.stat_buf[..n], upto))
+    }
+
+    /// Watches the cores `cpus` (its peers') while this shard is starved:
+    /// each call reads `/proc/stat`, and once every one of them has
+    /// counted [`PEEK_TICKS`] since the window began, notes what share
+    /// of each was busy and begins the next window. `/proc/stat` counts
+    /// in 10 ms ticks, but it counts a core's current idle spell too (a
+    /// core's cpuidle times grow only when a spell ends, and an idle
+    /// core's spells last tens of ms).
+    fn peek(&mut self, cpus: &[usize]) {
+        let Some(&upto) = cpus.iter().max() else {
+            return;
+        };
+        match self.read_cpus(upto) {
+            Some(now) => self.peek_at(now, cpus),
+            None => self.peek_blind = true,
+        }
+    }
+
+    /// [`Self::peek`] given the ticks `/proc/stat` has now (CPUs 0 to
+    /// the highest of `cpus`).
+    fn peek_at(&mut self, now: Vec<Option<(u64, u64)>>, cpus: &[usize]) {
+        let Some(from) = &self.peek_from else {
+            self.peek_from = Some(now);
+            return;
+        };
+        let delta = |c: usize| {
+            let (i0, t0) = from.get(c).copied().flatten()?;
+            let (i1, t1) = now.get(c).copied().flatten()?;
+            Some((i1.saturating_sub(i0), t1.saturating_sub(t0)))
+        };
+        if !cpus
+            .iter()
+            .all(|&c| delta(c).is_none_or(|(_, t)| t >= PEEK_TICKS))
+        {
+            return;
+        }
+        let busy: Vec<Option<u64>> = (0..now.len())
+            .map(|c| {
+                let (idle, total) = delta(c)?;
+                (total >= PEEK_TICKS).then(|| (total - idle.min(total)) * 1000 / total)
+            })
+            .collect();
+        self.core_busy = busy;
+        self.peek_from = Some(now);
+    }
+
+    /// Forgets the watch of [`Self::peek`]: the next starvation starts
+    /// afresh, judged by what the cores do then.
+    fn unpeek(&mut self) {
+        self.peek_from = None;
+        self.core_busy.clear();
+    }
+
+    /// Whether a peer on CPU `cpu` (if pinned) that ran `run` per mille
+    /// of its last sample has room for connections, as far as this
+    /// starved shard can tell. A busy peer says so by its waiting (in
+    /// [`pick`]). A [`LIGHT`] one gets its core at once whenever it
+    /// wakes, however busy another process keeps it, so it must have
+    /// had [`ROOM`] of its core, idle or its own, over the last window
+    /// of [`Self::peek`]; until a window has closed it takes none.
+    fn has_room(&self, cpu: Option<usize>, run: u64) -> bool {
+        if run >= LIGHT || self.peek_blind {
+            return true;
+        }
+        let Some(cpu) = cpu else {
+            return true;
+        };
+        match self.core_busy.get(cpu) {
+            Some(Some(busy)) => 1000 - busy + run >= ROOM,
+            _ => false,
+        }
     }
 
     /// At each sample (run time `run`, ns): once a window closes, the
@@ -227,22 +327,34 @@ impl Balancer {
 /// Idle (idle and iowait) and total ticks of CPU `cpu` in the text of
 /// `/proc/stat` (`cpuN user nice system idle iowait irq softirq steal
 /// ...`).
+#[cfg(test)]
 fn cpu_ticks(text: &[u8], cpu: usize) -> Option<(u64, u64)> {
-    let text = std::str::from_utf8(text).ok()?;
-    let name = format!("cpu{cpu}");
-    let line = text
-        .lines()
-        .find(|l| l.split_ascii_whitespace().next() == Some(name.as_str()))?;
-    let v: Vec<u64> = line
-        .split_ascii_whitespace()
-        .skip(1)
-        .take(8)
-        .map(|w| w.parse().unwrap_or(0))
-        .collect();
-    if v.len() < 5 {
-        return None;
+    cpus_ticks(text, cpu).get(cpu).copied().flatten()
+}
+
+/// [`cpu_ticks`] of CPUs 0 to `upto`, indexed by CPU.
+fn cpus_ticks(text: &[u8], upto: usize) -> Vec<Option<(u64, u64)>> {
+    let mut out = vec![None; upto + 1];
+    let Ok(text) = std::str::from_utf8(text) else {
+        return out;
+    };
+    for line in text.lines() {
+        let mut words = line.split_ascii_whitespace();
+        let Some(cpu) = words
+            .next()
+            .and_then(|w| w.strip_prefix("cpu"))
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let v: Vec<u64> = words.take(8).map(|w| w.parse().unwrap_or(0)).collect();
+        if let Some(slot) = out.get_mut(cpu) {
+            if v.len() >= 5 {
+                *slot = Some((v[3] + v[4], v.iter().sum()));
+            }
+        }
     }
-    Some((v[3] + v[4], v.iter().sum()))
+    out
 }
 
 /// Where a starved shard hands connections, given its peers' `(shard,
@@ -283,6 +395,11 @@ fn owner_for(peers: impl Iterator<Item = (usize, usize, u64, bool)>) -> Option<u
         .map(|(j, _, w, _)| (w, j))
         .min()
         .map(|(_, j)| j)
+}
+
+/// The CPU shard `s` is pinned to, if it is.
+fn cpu_of(s: &ShardStats) -> Option<usize> {
+    (s.cpu.load(Ordering::Relaxed) as usize).checked_sub(1)
 }
 
 /// Whether a peer takes no connections now (see [`pick`]).
@@ -387,6 +504,17 @@ impl<S: Service> Reactor<S> {
         } else {
             self.bal.streak.saturating_sub(1)
         };
+        // While starved, it watches its peers' cores: an idle peer's own
+        // samples cannot say whether its core is free.
+        if me_starved || self.bal.streak > 0 {
+            let cpus: Vec<usize> = (0..self.n)
+                .filter(|&j| j != id)
+                .filter_map(|j| cpu_of(&stats.shards[j]))
+                .collect();
+            self.bal.peek(&cpus);
+        } else {
+            self.bal.unpeek();
+        }
         // A burst (500 connections arriving at once, a wake-up storm) can
         // starve a shard for one sample, and a load the scheduler moves
         // between cores starves each shard for a while: only a streak
@@ -394,20 +522,32 @@ impl<S: Service> Reactor<S> {
         // after this shard took some ([`Self::may_shed`]). A load that
         // starts on an idle shard is judged sooner ([`Balancer::lasting`]).
         let chosen = if self.bal.lasting() {
+            // A peer takes none unless it has room ([`Balancer::has_room`]).
+            let full: Vec<bool> = (0..self.n)
+                .map(|j| {
+                    let s = &stats.shards[j];
+                    !self
+                        .bal
+                        .has_room(cpu_of(s), s.cpu_run.load(Ordering::Relaxed))
+                })
+                .collect();
+            let takers = peers.clone().map(|(j, r, w, c)| (j, r, w, c || full[j]));
             // Peers' averages are read only for a fresh load.
             let fresh = || {
                 let pressures = (0..self.n).filter(|&j| j != id).map(|j| {
                     let s = &stats.shards[j];
-                    (j, s.cpu_pressure.load(Ordering::Relaxed), closed(s))
+                    (
+                        j,
+                        s.cpu_pressure.load(Ordering::Relaxed),
+                        closed(s) || full[j],
+                    )
                 });
                 self.bal
                     .fresh()
                     .then(|| pick_fresh(self.bal.pressure, pressures))
                     .flatten()
             };
-            pick(peers.clone())
-                .or_else(fresh)
-                .filter(|_| self.may_shed())
+            pick(takers).or_else(fresh).filter(|_| self.may_shed())
         } else {
             None
         };
@@ -747,11 +887,59 @@ mod tests {
         // cpu1 is not cpu10.
         let ten = b"cpu10 1 0 1 5 0 0 0 0\ncpu1 2 0 2 6 1 0 0 0\n";
         assert_eq!(cpu_ticks(ten, 1), Some((7, 11)));
+        assert_eq!(
+            cpus_ticks(text, 2),
+            vec![Some((61, 68)), Some((42, 52)), None]
+        );
         let mut b = Balancer::default();
         if b.read_cpu(0).is_some() {
             let (idle, total) = b.read_cpu(0).unwrap();
             assert!(idle <= total && total > 0);
         }
+    }
+
+    #[test]
+    fn an_idle_peer_takes_connections_only_where_its_core_has_room() {
+        // (idle, total) ticks of CPUs 0, 1 and 2.
+        fn at(v: [(u64, u64); 3]) -> Vec<Option<(u64, u64)>> {
+            v.into_iter().map(Some).collect()
+        }
+        let idle_peer = |b: &Balancer, cpu| b.has_room(Some(cpu), 0);
+        let mut b = Balancer::default();
+        let cpus = [1, 2];
+        b.peek_at(at([(0, 0), (100, 100), (100, 100)]), &cpus);
+        // No window has closed: an idle or light peer takes none yet; a
+        // busy one is judged by its waiting, in `pick`.
+        assert!(!idle_peer(&b, 1) && !idle_peer(&b, 2));
+        assert!(!b.has_room(Some(1), LIGHT - 1));
+        assert!(b.has_room(Some(1), LIGHT) && b.has_room(Some(2), 900));
+        // CPU 2 has counted only 4 ticks since: the window stays open.
+        b.peek_at(at([(0, 0), (105, 106), (103, 104)]), &cpus);
+        assert!(!idle_peer(&b, 1) && !idle_peer(&b, 2));
+        // Both have counted 5 or more: CPU 1 was idle 5 of 6 ticks, CPU 2
+        // (a load generator's core) 1 of 6.
+        b.peek_at(at([(0, 0), (105, 106), (101, 106)]), &cpus);
+        assert_eq!(b.core_busy, vec![None, Some(166), Some(833)]);
+        assert!(idle_peer(&b, 1) && !idle_peer(&b, 2));
+        // A light peer needs the room as an idle one does (its own run
+        // counts as room, being its).
+        assert!(!b.has_room(Some(2), 200) && b.has_room(Some(1), 200));
+        // The next window starts there and judges afresh.
+        b.peek_at(at([(0, 0), (106, 112), (106, 112)]), &cpus);
+        assert_eq!(b.core_busy, vec![None, Some(833), Some(166)]);
+        assert!(!idle_peer(&b, 1) && idle_peer(&b, 2));
+        // A quarter busy is room enough; more is not.
+        b.peek_at(at([(0, 0), (112, 120), (110, 120)]), &cpus);
+        assert_eq!(b.core_busy, vec![None, Some(250), Some(500)]);
+        assert!(idle_peer(&b, 1) && !idle_peer(&b, 2));
+        // Once no longer starved, the watch is forgotten.
+        b.unpeek();
+        assert!(!idle_peer(&b, 1));
+        // A peer that is not pinned, or a shard that cannot read
+        // `/proc/stat`, goes by the peer's samples alone.
+        assert!(b.has_room(None, 0));
+        b.peek_blind = true;
+        assert!(idle_peer(&b, 2));
     }
 
     #[test]
