@@ -84,6 +84,16 @@
 #   BENCH_WAIT_QUIET         before each run, wait up to this many  [60]
 #                            seconds for a second in which other
 #                            processes stay under BENCH_OTHER_MAX
+#   BENCH_PUBSUB_NEIGHBOUR   per cent of CPU BENCH_NEIGHBOUR_CPU    [0]
+#                            that another process (benches' neighbour:
+#                            busy that share of every 10 ms) takes
+#                            during every run, of every server: a
+#                            tenant of a shared machine beside the
+#                            server's first core (kevy --cores 1's
+#                            only one), while the tool takes
+#                            BENCH_CLIENT_CPU. A run is then disturbed
+#                            past BENCH_OTHER_MAX plus this share
+#   BENCH_NEIGHBOUR_CPU      the neighbour's CPU                    [0]
 
 PS_SUBS=${BENCH_PUBSUB_SUBS:-"50 500"}
 PS_DELIVERIES=${BENCH_PUBSUB_DELIVERIES:-20000000}
@@ -95,6 +105,11 @@ PS_WORKLOADS=${BENCH_PUBSUB_WORKLOADS:-fanout,blpop}
 PS_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 PS_OTHER_MAX=${BENCH_OTHER_MAX:-20}
 PS_WAIT_QUIET=${BENCH_WAIT_QUIET:-60}
+PS_NEIGHBOUR=${BENCH_PUBSUB_NEIGHBOUR:-0}
+PS_NEIGHBOUR_CPU=${BENCH_NEIGHBOUR_CPU:-0}
+# Other processes' CPU above which a run counts as disturbed: the
+# neighbour's share is expected.
+PS_RUN_OTHER_MAX=$((PS_OTHER_MAX + PS_NEIGHBOUR))
 PS_SERVERS=(kevy:1 kevy:2 redis)
 # With BENCH_BASE, that build runs too (--cores 1 and 2), in the same
 # rounds, right after kevy of the same core count.
@@ -157,10 +172,20 @@ ps_run() {
     esac
     wait_quiet
     start "$server" ""
+    local neighbour=""
+    if ((PS_NEIGHBOUR > 0)); then
+        pin_prefix "$PS_NEIGHBOUR_CPU"
+        "${PIN[@]}" "$NEIGHBOUR" --share "$PS_NEIGHBOUR" &
+        neighbour=$!
+    fi
     pin_prefix "$PS_CLIENT_CPU"
     echo "  round $round/$ROUNDS  $server  $(ps_describe "$wl")" >&2
     "${PIN[@]}" timeout 600 "${cmd[@]}" -p "$PORT" --server-pid "$SERVER_PID" -q \
         >"$log.txt" 2>"$log.err" || rc=$?
+    if [[ -n $neighbour ]]; then
+        kill "$neighbour"
+        wait "$neighbour" 2>/dev/null || true
+    fi
     stop_server
     # Status 2: the run finished but lost something; it says what in .err.
     if ((rc != 0 && rc != 2)); then
@@ -180,7 +205,7 @@ ps_run() {
 # (every other process's CPU %, of one CPU) or n (how many runs the
 # medians stand on). Disturbed runs are left out when there are others.
 pmed() {
-    awk -F'\t' -v w="$1" -v s="$2" -v what="$3" -v hz="$CLK_TCK" -v max="$PS_OTHER_MAX" '
+    awk -F'\t' -v w="$1" -v s="$2" -v what="$3" -v hz="$CLK_TCK" -v max="$PS_RUN_OTHER_MAX" '
         $1 == w && $2 == s && $8 != "-" {
             n++
             row[n] = $0
@@ -226,7 +251,11 @@ ps_table() {
         "BLPOP: $PS_WORKERS workers, 1 producer LPUSH -P 16, $PS_ITEMS items per run"
     echo "msg/s: messages received by all subscribers (items consumed) per second;" \
         "us/msg: server utime+stime / messages; tool%: load tool CPU / wall time;" \
-        "n: runs with other processes under $PS_OTHER_MAX % of a CPU (all runs when none was)"
+        "n: runs with other processes under $PS_RUN_OTHER_MAX % of a CPU (all runs when none was)"
+    if ((PS_NEIGHBOUR > 0)); then
+        echo "a neighbour process took $PS_NEIGHBOUR % of CPU $PS_NEIGHBOUR_CPU during every run" \
+            "(counted among the other processes)"
+    fi
     redis-server --version | head -n1
     printf '%-20s | %-27s | %-27s | %-27s | %-13s | %s\n' "" "kevy --cores 1" "kevy --cores 2" \
         "redis-server" "c1/redis" "c2/c1"
@@ -313,7 +342,7 @@ ps_table() {
             "$OUT/pubsub.tsv"
     fi
     # Other users of a shared machine take CPU from the runs; say how much.
-    awk -F'\t' -v hz="$CLK_TCK" -v lim="$PS_OTHER_MAX" '
+    awk -F'\t' -v hz="$CLK_TCK" -v lim="$PS_RUN_OTHER_MAX" '
         {o = $10 / hz / $7 * 100; if (o > max) max = o; if (o > lim) busy++}
         END {printf "other processes during the runs: up to %.0f %% of a CPU; %d of %d runs" \
             " disturbed (above %d %%)\n", max, busy, NR, lim}' "$OUT/pubsub.tsv"

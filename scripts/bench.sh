@@ -120,11 +120,12 @@ if [[ $MODE == cpu || $MODE == bgsave ]]; then
 fi
 MIXLOAD="$ROOT/target/release/mixload"
 if [[ $MODE == pubsub ]]; then
-    echo "==> cargo build --release -p kevy-benches --bin pubsubbench --bin blpopbench" >&2
-    cargo build --release -p kevy-benches --bin pubsubbench --bin blpopbench >&2
+    echo "==> cargo build --release -p kevy-benches --bin pubsubbench --bin blpopbench --bin neighbour" >&2
+    cargo build --release -p kevy-benches --bin pubsubbench --bin blpopbench --bin neighbour >&2
 fi
 PUBSUBBENCH="$ROOT/target/release/pubsubbench"
 BLPOPBENCH="$ROOT/target/release/blpopbench"
+NEIGHBOUR="$ROOT/target/release/neighbour"
 if [[ $MODE == types ]]; then
     echo "==> cargo build --release -p kevy-benches --bin cmdbench" >&2
     cargo build --release -p kevy-benches --bin cmdbench >&2
@@ -146,9 +147,10 @@ if [[ $MODE == cpu || $MODE == bgsave ]]; then
     MIXLOAD="$OUT/mixload"
 fi
 if [[ $MODE == pubsub ]]; then
-    cp "$PUBSUBBENCH" "$BLPOPBENCH" "$OUT/"
+    cp "$PUBSUBBENCH" "$BLPOPBENCH" "$NEIGHBOUR" "$OUT/"
     PUBSUBBENCH="$OUT/pubsubbench"
     BLPOPBENCH="$OUT/blpopbench"
+    NEIGHBOUR="$OUT/neighbour"
 fi
 if [[ $MODE == types ]]; then
     cp "$CMDBENCH" "$OUT/cmdbench"

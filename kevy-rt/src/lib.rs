@@ -1252,7 +1252,8 @@
 //! connections to the peer that waited least, provided that peer waited
 //! under 10 % (it gets its core: however busy its own work keeps it, it
 //! serves a connection faster than a shard that has part of a core) and
-//! has room on its core (below), and
+//! is not an idle or light peer on a core with no more room than its own
+//! (below), and
 //! is not handing connections away itself (two shards that each saw the
 //! other calm for a moment would pass them back and forth) nor running a
 //! command that may run long (`running_long`, set around every script:
@@ -1276,27 +1277,33 @@
 //! thread's, and a starved peer answers when it gets its core, mostly
 //! after the poll gave up.
 //!
-//! **Room on the peer's core.** Waiting speaks for a busy peer only. A
-//! peer that is idle or light (it ran under a quarter of its last
-//! sample) wakes now and then and runs briefly, and the scheduler lets
-//! such a thread run at once even on a core another process keeps busy:
-//! it looks calm whatever else its core runs, and a starved shard that
-//! handed it the connections would find it starved in turn, on a core no
-//! better than its own, and the connections and slots would go back and
-//! forth (a pub/sub fan-out whose load generator took one core, with a
-//! process taking a third of the other, ran at two thirds of the one-core
-//! rate so). So while it is starved a shard also watches its peers' cores
-//! in `/proc/stat` (per-CPU idle and total ticks; one read of the file's
-//! head covers them all), in windows that close once each core has
-//! counted five ticks (50 ms), and hands nothing to an idle or light
-//! peer until a window has closed and found that peer's core free, or
-//! running that peer, at least three quarters of it. A shard that is no
-//! longer starved drops the watch; the next starvation is judged by what
-//! the cores do then. (`/proc/stat` counts a core's current idle spell
-//! too; the cpuidle state times in sysfs grow only when a spell ends,
-//! and an idle core's spells last tens of ms, longer than a window.)
-//! Where `/proc/stat` cannot be read, peers are judged by their waiting
-//! alone.
+//! **Room on the cores.** Waiting speaks for a busy peer only. One that
+//! is idle or light (it ran under a quarter of its last sample) wakes
+//! now and then and runs briefly, and the scheduler lets such a thread
+//! run at once even on a core another process keeps busy: it looks calm
+//! whatever else its core runs. A starved shard that handed it the load
+//! would find it starved in turn, on a core no better than its own, and
+//! connections and slots would go back and forth (a pub/sub fan-out
+//! whose load generator took one core, with a tenant taking a third of
+//! the other, ran so at two thirds of its one-core rate, and a shard
+//! kept busy beside a busy thread handed its slots to an idle peer
+//! beside another, and got them back, three times a second). And when
+//! both cores are shared, both shards are starved and neither is calm:
+//! a load split over them stayed split, each half starved and sending
+//! the other its commands and messages. So while it is starved a shard
+//! watches every shard's core (`reactor/room.rs`): in `/proc/stat`'s
+//! per-CPU idle and total ticks (one read of the file's head covers
+//! them all; it counts a core's current idle spell too, where the
+//! cpuidle times in sysfs grow only when a spell ends), in windows that
+//! close once each core has counted ten ticks (100 ms). A shard's *room*
+//! over a window is its core's idle time plus its own run time. An idle
+//! or light peer takes connections only once a window has found its
+//! room at least 15 % of a core more than the starved shard's own; and
+//! when no peer is calm, the starved shard hands its load to the
+//! roomiest peer with that margin (two shards never find each other
+//! roomier by it). A shard that is no longer starved drops the watch:
+//! the next starvation is judged by what the cores do then. Where
+//! `/proc/stat` cannot be read, peers are judged by their waiting alone.
 //!
 //! **Which connections move.** Only one with nothing in flight and no
 //! state that other shards address by its home: no reply owed (no slot,

@@ -88,6 +88,7 @@ mod mesh;
 mod metrics;
 mod migrate;
 mod pubsub;
+mod room;
 #[cfg(test)]
 pub(crate) mod sim;
 mod tracking;

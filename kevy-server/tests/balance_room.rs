@@ -1,13 +1,16 @@
 //! A starved shard hands connections and slots only to a peer whose core
-//! has room (kevy-rt's crate doc, "Moving connections to the cores that
-//! have time"). A peer with nothing to do waits for its core no longer
-//! than it runs, however busy another process keeps that core, so its
-//! own samples call it calm. Here a busy thread takes each CPU the shards
-//! are pinned to, and one connection keeps one shard busy: that shard is
-//! starved, and the idle one must take nothing, since on its core the
-//! connection would get no more time than where it is (a pub/sub fan-out
-//! with a load generator on one core and a noisy neighbour on the other
-//! passed its subscribers back and forth, at a third of its rate).
+//! has room (kevy-rt's crate doc, "Room on the cores"). A peer with
+//! little to do gets its core at once whenever it wakes, however busy
+//! another process keeps that core, so its own samples call it calm.
+//! Here a busy thread takes each CPU the shards are pinned to, and one
+//! connection keeps one shard busy: that shard is starved, and the other,
+//! idle or only passing the connection's commands on, must not take its
+//! keys, since on its core they would get no more time than where they
+//! are, and would come back (a pub/sub fan-out with a load generator on
+//! one core and a tenant on the other passed its subscribers back and
+//! forth so, at two thirds of its rate). What may move is the other way:
+//! a connection whose home passes its commands on goes, with its home's
+//! slots, to the shard that runs them, once.
 //!
 //! A binary of its own: the busy threads would starve the servers of any
 //! test running beside it, and their load would blur the cores' business
@@ -27,6 +30,9 @@ const MEMBERS: usize = 2000;
 /// How long each round keeps its shard busy: long enough for a starved
 /// shard to have handed its connection over several times.
 const ROUND: Duration = Duration::from_millis(1200);
+const ROUNDS: usize = 4;
+/// Hash slots, half of them on each shard at the start.
+const SLOTS: u64 = 16_384;
 
 fn moved(c: &mut redis::Connection) -> (u64, u64) {
     let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
@@ -42,7 +48,7 @@ fn moved(c: &mut redis::Connection) -> (u64, u64) {
 }
 
 #[test]
-fn a_starved_shard_hands_nothing_to_an_idle_peer_whose_core_is_busy() {
+fn a_load_does_not_go_back_and_forth_between_two_busy_cores() {
     let cpus = kevy_sys::affinity::available_cores();
     if cpus.len() < 2 {
         eprintln!("skipped: two CPUs are needed, this process may use {cpus:?}");
@@ -86,9 +92,12 @@ fn a_starved_shard_hands_nothing_to_an_idle_peer_whose_core_is_busy() {
         .collect();
 
     // Each round a new connection (its shard is the kernel's choice),
-    // working on the keys of either shard in turn.
+    // working on the keys of either shard in turn. The slots of one
+    // shard (half of them) may move once, to the shard that runs the
+    // commands, and each connection once with them; more is the load
+    // going back and forth.
     let mut result = Ok(());
-    for round in 0..4 {
+    for round in 0..ROUNDS {
         let k = &keys[round % 2];
         let mut c = connect(port, T);
         let (a, b) = (format!("{{{k}}}a"), format!("{{{k}}}b"));
@@ -103,12 +112,11 @@ fn a_starved_shard_hands_nothing_to_an_idle_peer_whose_core_is_busy() {
             assert!(counts.iter().all(|&n| n == MEMBERS / 2), "{counts:?}");
             commands += counts.len();
         }
-        let got = moved(&mut c);
-        if got != (0, 0) {
+        let (conns, slots) = moved(&mut c);
+        if conns > round as u64 + 1 || slots > SLOTS / 2 {
             result = Err(format!(
-                "round {round} ({commands} SINTERCARD on {k}'s shard): \
-                 {} connections and {} slots moved to a shard whose core was busy",
-                got.0, got.1
+                "after round {round} ({commands} SINTERCARD on {k}'s shard): {conns} \
+                 connections and {slots} slots moved, back and forth between busy cores"
             ));
             break;
         }

@@ -5,6 +5,7 @@
 //! its slots to a peer that is not, and slots go home once their home's
 //! core has room again.
 
+use super::room::{cpu_ticks, Watch};
 use super::{Reactor, FIRST_CONN};
 use crate::conn::Conn;
 use crate::limits::Balance;
@@ -53,18 +54,17 @@ const PRESSURE_SPAN: u64 = 8;
 /// (which made the first 100 ms of every load, the whole of a short
 /// benchmark test, run with half its connections on the shared core).
 const IDLE: u64 = 50;
-/// A starved shard judges an idle peer's core over windows of at least
-/// this many ticks of `/proc/stat` on that core (10 ms each): a peer
-/// with nothing to do waits for its core no longer than it runs, however
-/// busy another process keeps that core, so its own samples cannot say
-/// whether it would get it ([`Balancer::peek`]). Five ticks tell a core
-/// with three quarters free from one a load generator takes.
-const PEEK_TICKS: u64 = 5;
 /// A peer that ran less than this (per mille) of its last sample is
 /// light: it wakes now and then and runs briefly, and a scheduler lets
 /// such a thread run at once even on a core another process keeps busy,
-/// so its waiting says nothing of the core ([`Balancer::has_room`]).
+/// so its waiting says nothing of its core: it takes connections only
+/// where its core is [`roomier`] (crate doc, "Room on the cores").
 const LIGHT: u64 = 250;
+/// How much more room (per mille of a core) a peer's core must have
+/// than a starved shard's own for the shard to hand it connections on
+/// room alone: more than a window's tick or so of error on each side
+/// ([`super::room::WINDOW_TICKS`]).
+const MARGIN: u64 = 150;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -146,16 +146,8 @@ pub(super) struct Balancer {
     /// the start of the window, and samples since.
     room_from: Option<(u64, u64, u64)>,
     room_samples: u32,
-    /// While this shard is starved: each CPU's idle and total ticks at
-    /// the start of the current window on its peers' cores, and per mille
-    /// of each CPU that the last closed window found busy (indexed by
-    /// CPU; `None`: no window closed yet). See [`Self::peek`].
-    peek_from: Option<Vec<Option<(u64, u64)>>>,
-    core_busy: Vec<Option<u64>>,
-    /// `/proc/stat` could not be read: idle peers are judged by their
-    /// samples alone.
-    peek_blind: bool,
-    stat_buf: Vec<u8>,
+    /// While this shard is starved: every shard's room on its core.
+    watch: Watch,
     /// Samples under `shard-balance churn`.
     churns: u32,
     /// The last sample found this shard or a peer starved: it does not
@@ -216,92 +208,12 @@ impl Balancer {
 
     /// The idle and total ticks of CPU `cpu` in `/proc/stat`.
     fn read_cpu(&mut self, cpu: usize) -> Option<(u64, u64)> {
-        self.read_cpus(cpu)?.get(cpu).copied().flatten()
-    }
-
-    /// The idle and total ticks of CPUs 0 to `upto` in `/proc/stat`,
-    /// indexed by CPU (`None` for one it does not list).
-    fn read_cpus(&mut self, upto: usize) -> Option<Vec<Option<(u64, u64)>>> {
         if self.stat.is_none() {
             self.stat = std::fs::File::open("/proc/stat").ok();
         }
-        // The per-CPU lines follow the total one; a large machine's file
-        // runs long, so it is read up to them only.
-        self.stat_buf.resize(256 * (upto + 2), 0);
-        let n = self.stat.as_ref()?.read_at(&mut self.stat_buf, 0).ok()?;
-        Some(cpus_ticks(&self.stat_buf[..n], upto))
-    }
-
-    /// Watches the cores `cpus` (its peers') while this shard is starved:
-    /// each call reads `/proc/stat`, and once every one of them has
-    /// counted [`PEEK_TICKS`] since the window began, notes what share
-    /// of each was busy and begins the next window. `/proc/stat` counts
-    /// in 10 ms ticks, but it counts a core's current idle spell too (a
-    /// core's cpuidle times grow only when a spell ends, and an idle
-    /// core's spells last tens of ms).
-    fn peek(&mut self, cpus: &[usize]) {
-        let Some(&upto) = cpus.iter().max() else {
-            return;
-        };
-        match self.read_cpus(upto) {
-            Some(now) => self.peek_at(now, cpus),
-            None => self.peek_blind = true,
-        }
-    }
-
-    /// [`Self::peek`] given the ticks `/proc/stat` has now (CPUs 0 to
-    /// the highest of `cpus`).
-    fn peek_at(&mut self, now: Vec<Option<(u64, u64)>>, cpus: &[usize]) {
-        let Some(from) = &self.peek_from else {
-            self.peek_from = Some(now);
-            return;
-        };
-        let delta = |c: usize| {
-            let (i0, t0) = from.get(c).copied().flatten()?;
-            let (i1, t1) = now.get(c).copied().flatten()?;
-            Some((i1.saturating_sub(i0), t1.saturating_sub(t0)))
-        };
-        if !cpus
-            .iter()
-            .all(|&c| delta(c).is_none_or(|(_, t)| t >= PEEK_TICKS))
-        {
-            return;
-        }
-        let busy: Vec<Option<u64>> = (0..now.len())
-            .map(|c| {
-                let (idle, total) = delta(c)?;
-                (total >= PEEK_TICKS).then(|| (total - idle.min(total)) * 1000 / total)
-            })
-            .collect();
-        self.core_busy = busy;
-        self.peek_from = Some(now);
-    }
-
-    /// Forgets the watch of [`Self::peek`]: the next starvation starts
-    /// afresh, judged by what the cores do then.
-    fn unpeek(&mut self) {
-        self.peek_from = None;
-        self.core_busy.clear();
-    }
-
-    /// Whether a peer on CPU `cpu` (if pinned) that ran `run` per mille
-    /// of its last sample has room for connections, as far as this
-    /// starved shard can tell. A busy peer says so by its waiting (in
-    /// [`pick`]). A [`LIGHT`] one gets its core at once whenever it
-    /// wakes, however busy another process keeps it, so it must have
-    /// had [`ROOM`] of its core, idle or its own, over the last window
-    /// of [`Self::peek`]; until a window has closed it takes none.
-    fn has_room(&self, cpu: Option<usize>, run: u64) -> bool {
-        if run >= LIGHT || self.peek_blind {
-            return true;
-        }
-        let Some(cpu) = cpu else {
-            return true;
-        };
-        match self.core_busy.get(cpu) {
-            Some(Some(busy)) => 1000 - busy + run >= ROOM,
-            _ => false,
-        }
+        let mut buf = vec![0u8; 256 * (cpu + 2)];
+        let n = self.stat.as_ref()?.read_at(&mut buf, 0).ok()?;
+        cpu_ticks(&buf[..n], cpu).get(cpu).copied().flatten()
     }
 
     /// At each sample (run time `run`, ns): once a window closes, the
@@ -322,39 +234,6 @@ impl Balancer {
         let mine = run.saturating_sub(run0) / tick_ns.max(1);
         Some(((idle.saturating_sub(idle0) + mine) * 1000 / ticks).min(1000))
     }
-}
-
-/// Idle (idle and iowait) and total ticks of CPU `cpu` in the text of
-/// `/proc/stat` (`cpuN user nice system idle iowait irq softirq steal
-/// ...`).
-#[cfg(test)]
-fn cpu_ticks(text: &[u8], cpu: usize) -> Option<(u64, u64)> {
-    cpus_ticks(text, cpu).get(cpu).copied().flatten()
-}
-
-/// [`cpu_ticks`] of CPUs 0 to `upto`, indexed by CPU.
-fn cpus_ticks(text: &[u8], upto: usize) -> Vec<Option<(u64, u64)>> {
-    let mut out = vec![None; upto + 1];
-    let Ok(text) = std::str::from_utf8(text) else {
-        return out;
-    };
-    for line in text.lines() {
-        let mut words = line.split_ascii_whitespace();
-        let Some(cpu) = words
-            .next()
-            .and_then(|w| w.strip_prefix("cpu"))
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        let v: Vec<u64> = words.take(8).map(|w| w.parse().unwrap_or(0)).collect();
-        if let Some(slot) = out.get_mut(cpu) {
-            if v.len() >= 5 {
-                *slot = Some((v[3] + v[4], v.iter().sum()));
-            }
-        }
-    }
-    out
 }
 
 /// Where a starved shard hands connections, given its peers' `(shard,
@@ -383,6 +262,30 @@ fn pick(peers: impl Iterator<Item = (usize, u64, u64, bool)>) -> Option<usize> {
 fn pick_fresh(mine: u64, peers: impl Iterator<Item = (usize, u64, bool)>) -> Option<usize> {
     let (p, j) = peers.filter(|p| !p.2).map(|(j, p, _)| (p, j)).min()?;
     (p * 2 < mine).then_some(j)
+}
+
+/// Whether a peer whose core offered `peer` per mille over the last
+/// window of the watch has clearly more room than this shard's, `mine`:
+/// [`MARGIN`] more. Two shards never find each other roomier.
+fn roomier(mine: Option<u64>, peer: Option<u64>) -> bool {
+    matches!((mine, peer), (Some(m), Some(p)) if p >= m + MARGIN)
+}
+
+/// Where a starved shard hands connections when no peer is calm, given
+/// its own room and its peers' `(shard, room, closed)`: to the roomiest
+/// peer, if that one is [`roomier`]. Both cores may be shared with other
+/// processes (a load generator on one, a tenant on the other): the load
+/// then goes to the core that has more to give, instead of staying split
+/// over both, each shard starved and sending the other half its work.
+fn pick_roomy(
+    mine: Option<u64>,
+    peers: impl Iterator<Item = (usize, Option<u64>, bool)>,
+) -> Option<usize> {
+    let (room, j) = peers
+        .filter(|p| !p.2)
+        .filter_map(|(j, r, _)| Some((r?, j)))
+        .max_by_key(|&(r, j)| (r, std::cmp::Reverse(j)))?;
+    roomier(mine, Some(room)).then_some(j)
 }
 
 /// Where a shard that owns no slot hands its connections, given its
@@ -504,16 +407,19 @@ impl<S: Service> Reactor<S> {
         } else {
             self.bal.streak.saturating_sub(1)
         };
-        // While starved, it watches its peers' cores: an idle peer's own
-        // samples cannot say whether its core is free.
+        // While starved, it watches every shard's core: a light peer's
+        // own samples cannot say whether its core is free.
         if me_starved || self.bal.streak > 0 {
-            let cpus: Vec<usize> = (0..self.n)
-                .filter(|&j| j != id)
-                .filter_map(|j| cpu_of(&stats.shards[j]))
+            let cpus: Vec<Option<usize>> = stats.shards.iter().map(cpu_of).collect();
+            let runs: Vec<u64> = (0..self.n)
+                .map(|j| match j == id {
+                    true => r,
+                    false => stats.shards[j].cpu_run.load(Ordering::Relaxed),
+                })
                 .collect();
-            self.bal.peek(&cpus);
+            self.bal.watch.sample(&cpus, &runs);
         } else {
-            self.bal.unpeek();
+            self.bal.watch.reset();
         }
         // A burst (500 connections arriving at once, a wake-up storm) can
         // starve a shard for one sample, and a load the scheduler moves
@@ -522,13 +428,14 @@ impl<S: Service> Reactor<S> {
         // after this shard took some ([`Self::may_shed`]). A load that
         // starts on an idle shard is judged sooner ([`Balancer::lasting`]).
         let chosen = if self.bal.lasting() {
-            // A peer takes none unless it has room ([`Balancer::has_room`]).
+            // A light peer takes none unless its core is roomier than this
+            // shard's (crate doc, "Room on the cores").
+            let watch = &self.bal.watch;
+            let mine = watch.room(id);
             let full: Vec<bool> = (0..self.n)
                 .map(|j| {
-                    let s = &stats.shards[j];
-                    !self
-                        .bal
-                        .has_room(cpu_of(s), s.cpu_run.load(Ordering::Relaxed))
+                    let light = stats.shards[j].cpu_run.load(Ordering::Relaxed) < LIGHT;
+                    light && !watch.blind && !roomier(mine, watch.room(j))
                 })
                 .collect();
             let takers = peers.clone().map(|(j, r, w, c)| (j, r, w, c || full[j]));
@@ -547,7 +454,12 @@ impl<S: Service> Reactor<S> {
                     .then(|| pick_fresh(self.bal.pressure, pressures))
                     .flatten()
             };
-            pick(takers).or_else(fresh).filter(|_| self.may_shed())
+            let roomy = || {
+                let rooms = peers.clone().map(|(j, _, _, c)| (j, watch.room(j), c));
+                pick_roomy(mine, rooms)
+            };
+            let chosen = pick(takers).or_else(fresh).or_else(roomy);
+            chosen.filter(|_| self.may_shed())
         } else {
             None
         };
@@ -879,67 +791,37 @@ mod tests {
     }
 
     #[test]
-    fn a_cores_ticks_are_read_from_its_line() {
-        let text = b"cpu  10 0 5 100 3 0 2 0 0 0\ncpu0 4 0 2 60 1 0 1 0 0 0\ncpu1 6 0 3 40 2 0 1 0 0 0\nintr 1 2 3\n";
-        assert_eq!(cpu_ticks(text, 0), Some((61, 68)));
-        assert_eq!(cpu_ticks(text, 1), Some((42, 52)));
-        assert_eq!(cpu_ticks(text, 2), None);
-        // cpu1 is not cpu10.
-        let ten = b"cpu10 1 0 1 5 0 0 0 0\ncpu1 2 0 2 6 1 0 0 0\n";
-        assert_eq!(cpu_ticks(ten, 1), Some((7, 11)));
-        assert_eq!(
-            cpus_ticks(text, 2),
-            vec![Some((61, 68)), Some((42, 52)), None]
-        );
+    fn a_cores_ticks_are_read() {
         let mut b = Balancer::default();
-        if b.read_cpu(0).is_some() {
-            let (idle, total) = b.read_cpu(0).unwrap();
+        if let Some((idle, total)) = b.read_cpu(0) {
             assert!(idle <= total && total > 0);
         }
     }
 
     #[test]
-    fn an_idle_peer_takes_connections_only_where_its_core_has_room() {
-        // (idle, total) ticks of CPUs 0, 1 and 2.
-        fn at(v: [(u64, u64); 3]) -> Vec<Option<(u64, u64)>> {
-            v.into_iter().map(Some).collect()
+    fn with_no_calm_peer_the_load_goes_to_a_clearly_roomier_core() {
+        assert!(roomier(Some(600), Some(600 + MARGIN)));
+        assert!(!roomier(Some(600), Some(600 + MARGIN - 1)));
+        // Unknown on either side: no.
+        assert!(!roomier(None, Some(1000)) && !roomier(Some(0), None));
+        // Never both ways.
+        for (a, b) in [(0, 0), (500, 650), (1000, 1000), (300, 440)] {
+            assert!(!(roomier(Some(a), Some(b)) && roomier(Some(b), Some(a))));
         }
-        let idle_peer = |b: &Balancer, cpu| b.has_room(Some(cpu), 0);
-        let mut b = Balancer::default();
-        let cpus = [1, 2];
-        b.peek_at(at([(0, 0), (100, 100), (100, 100)]), &cpus);
-        // No window has closed: an idle or light peer takes none yet; a
-        // busy one is judged by its waiting, in `pick`.
-        assert!(!idle_peer(&b, 1) && !idle_peer(&b, 2));
-        assert!(!b.has_room(Some(1), LIGHT - 1));
-        assert!(b.has_room(Some(1), LIGHT) && b.has_room(Some(2), 900));
-        // CPU 2 has counted only 4 ticks since: the window stays open.
-        b.peek_at(at([(0, 0), (105, 106), (103, 104)]), &cpus);
-        assert!(!idle_peer(&b, 1) && !idle_peer(&b, 2));
-        // Both have counted 5 or more: CPU 1 was idle 5 of 6 ticks, CPU 2
-        // (a load generator's core) 1 of 6.
-        b.peek_at(at([(0, 0), (105, 106), (101, 106)]), &cpus);
-        assert_eq!(b.core_busy, vec![None, Some(166), Some(833)]);
-        assert!(idle_peer(&b, 1) && !idle_peer(&b, 2));
-        // A light peer needs the room as an idle one does (its own run
-        // counts as room, being its).
-        assert!(!b.has_room(Some(2), 200) && b.has_room(Some(1), 200));
-        // The next window starts there and judges afresh.
-        b.peek_at(at([(0, 0), (106, 112), (106, 112)]), &cpus);
-        assert_eq!(b.core_busy, vec![None, Some(833), Some(166)]);
-        assert!(!idle_peer(&b, 1) && idle_peer(&b, 2));
-        // A quarter busy is room enough; more is not.
-        b.peek_at(at([(0, 0), (112, 120), (110, 120)]), &cpus);
-        assert_eq!(b.core_busy, vec![None, Some(250), Some(500)]);
-        assert!(idle_peer(&b, 1) && !idle_peer(&b, 2));
-        // Once no longer starved, the watch is forgotten.
-        b.unpeek();
-        assert!(!idle_peer(&b, 1));
-        // A peer that is not pinned, or a shard that cannot read
-        // `/proc/stat`, goes by the peer's samples alone.
-        assert!(b.has_room(None, 0));
-        b.peek_blind = true;
-        assert!(idle_peer(&b, 2));
+        // (shard, room, closed): the roomiest open one, if roomier.
+        let peers = [
+            (1, Some(700), false),
+            (2, Some(950), true),
+            (3, Some(900), false),
+        ];
+        assert_eq!(pick_roomy(Some(600), peers.into_iter()), Some(3));
+        assert_eq!(pick_roomy(Some(760), peers.into_iter()), None);
+        assert_eq!(pick_roomy(None, peers.into_iter()), None);
+        let unknown = [(1, None, false), (2, Some(900), false)];
+        assert_eq!(pick_roomy(Some(100), unknown.into_iter()), Some(2));
+        // Equal rooms: the lowest shard.
+        let tie = [(2, Some(900), false), (1, Some(900), false)];
+        assert_eq!(pick_roomy(Some(100), tie.into_iter()), Some(1));
     }
 
     #[test]
