@@ -5,7 +5,7 @@
 //! its slots to a peer that is not, and slots go home once their home's
 //! core has room again.
 
-use super::room::{cpu_ticks, Watch};
+use super::room::{Stat, Watch};
 use super::{Reactor, FIRST_CONN};
 use crate::conn::Conn;
 use crate::limits::Balance;
@@ -141,7 +141,7 @@ pub(super) struct Balancer {
     /// The CPU this shard is pinned to, if pinned.
     pub(super) cpu: Option<usize>,
     /// `/proc/stat`, opened at the first window of room.
-    stat: Option<std::fs::File>,
+    stat: Stat,
     /// The core's idle and total ticks and this thread's run time (ns) at
     /// the start of the window, and samples since.
     room_from: Option<(u64, u64, u64)>,
@@ -208,12 +208,7 @@ impl Balancer {
 
     /// The idle and total ticks of CPU `cpu` in `/proc/stat`.
     fn read_cpu(&mut self, cpu: usize) -> Option<(u64, u64)> {
-        if self.stat.is_none() {
-            self.stat = std::fs::File::open("/proc/stat").ok();
-        }
-        let mut buf = vec![0u8; 256 * (cpu + 2)];
-        let n = self.stat.as_ref()?.read_at(&mut buf, 0).ok()?;
-        cpu_ticks(&buf[..n], cpu).get(cpu).copied().flatten()
+        self.stat.ticks(cpu)?.get(cpu).copied().flatten()
     }
 
     /// At each sample (run time `run`, ns): once a window closes, the
@@ -417,7 +412,7 @@ impl<S: Service> Reactor<S> {
                     false => stats.shards[j].cpu_run.load(Ordering::Relaxed),
                 })
                 .collect();
-            self.bal.watch.sample(&cpus, &runs);
+            self.bal.watch.sample(now, &cpus, &runs);
         } else {
             self.bal.watch.reset();
         }

@@ -16,16 +16,45 @@ use std::os::unix::fs::FileExt;
 /// Ticks every watched core counts before a window closes: at 10 ms a
 /// tick, room is known to about a tenth.
 pub(super) const WINDOW_TICKS: u64 = 10;
+/// A tick of `/proc/stat`, in µs (`USER_HZ` is 100 on Linux).
+const TICK_US: u64 = 10_000;
 
 /// Idle and total ticks of each CPU, indexed by CPU.
 pub(super) type Ticks = Vec<Option<(u64, u64)>>;
 
+/// `/proc/stat`, kept open and read from its head: the kernel writes the
+/// whole file for each read (every CPU's line and every interrupt's
+/// count), which costs more the larger the machine, so a watch reads it
+/// once a window, not once a sample.
+#[derive(Default)]
+pub(super) struct Stat {
+    file: Option<std::fs::File>,
+    opened: bool,
+    buf: Vec<u8>,
+}
+
+impl Stat {
+    /// The idle and total ticks of CPUs 0 to `upto`; `None` where the
+    /// file cannot be read.
+    pub fn ticks(&mut self, upto: usize) -> Option<Ticks> {
+        if !self.opened {
+            self.opened = true;
+            self.file = std::fs::File::open("/proc/stat").ok();
+        }
+        // The per-CPU lines follow the total one.
+        self.buf.resize(256 * (upto + 2), 0);
+        let n = self.file.as_ref()?.read_at(&mut self.buf, 0).ok()?;
+        Some(cpu_ticks(&self.buf[..n], upto))
+    }
+}
+
 /// One shard's watch of the shards' cores.
 #[derive(Default)]
 pub(super) struct Watch {
-    /// At the window's start: each CPU's ticks; and since then, the sum
-    /// of each shard's published run and the samples that added to it.
-    from: Option<Ticks>,
+    /// At the window's start: each CPU's ticks, and when it began (µs);
+    /// and since then, the sum of each shard's published run and the
+    /// samples that added to it.
+    from: Option<(Ticks, u64)>,
     runs: Vec<u64>,
     samples: u64,
     /// Each shard's room over the last closed window; `None` until one
@@ -33,19 +62,26 @@ pub(super) struct Watch {
     room: Vec<Option<u64>>,
     /// `/proc/stat` could not be read: rooms stay unknown.
     pub blind: bool,
-    stat: Option<std::fs::File>,
-    buf: Vec<u8>,
+    stat: Stat,
 }
 
 impl Watch {
-    /// One sample of the watch: shard `j` is pinned to `cpus[j]` and ran
-    /// `runs[j]` per mille of its last sample.
-    pub fn sample(&mut self, cpus: &[Option<usize>], runs: &[u64]) {
+    /// One sample of the watch, at `now_us`: shard `j` is pinned to
+    /// `cpus[j]` and ran `runs[j]` per mille of its last sample.
+    /// `/proc/stat` is read when a window starts and once it may have
+    /// counted [`WINDOW_TICKS`].
+    pub fn sample(&mut self, now_us: u64, cpus: &[Option<usize>], runs: &[u64]) {
         let Some(upto) = cpus.iter().flatten().copied().max() else {
             return;
         };
-        match self.read(upto) {
-            Some(now) => self.step(now, cpus, runs),
+        if let Some((_, since)) = &self.from {
+            if now_us.saturating_sub(*since) < WINDOW_TICKS * TICK_US {
+                self.add(runs);
+                return;
+            }
+        }
+        match self.stat.ticks(upto) {
+            Some(ticks) => self.step(ticks, now_us, cpus, runs),
             None => self.blind = true,
         }
     }
@@ -62,19 +98,29 @@ impl Watch {
         self.room.get(j).copied().flatten()
     }
 
-    /// [`Self::sample`] given the ticks `/proc/stat` shows now.
-    pub(super) fn step(&mut self, now: Ticks, cpus: &[Option<usize>], runs: &[u64]) {
-        let Some(from) = &self.from else {
-            self.from = Some(now);
-            self.runs = vec![0; cpus.len()];
-            self.samples = 0;
-            return;
-        };
-        self.runs.resize(cpus.len(), 0);
+    /// Adds a sample's runs to the window's.
+    fn add(&mut self, runs: &[u64]) {
+        self.runs.resize(runs.len(), 0);
         for (sum, r) in self.runs.iter_mut().zip(runs) {
             *sum += r;
         }
         self.samples += 1;
+    }
+
+    /// [`Self::sample`] given the ticks `/proc/stat` shows at `now_us`:
+    /// closes the window once every watched core has counted
+    /// [`WINDOW_TICKS`].
+    pub(super) fn step(&mut self, now: Ticks, now_us: u64, cpus: &[Option<usize>], runs: &[u64]) {
+        if self.from.is_none() {
+            self.from = Some((now, now_us));
+            self.runs = vec![0; cpus.len()];
+            self.samples = 0;
+            return;
+        }
+        self.add(runs);
+        let Some((from, _)) = &self.from else {
+            return;
+        };
         let delta = |c: usize| {
             let (i0, t0) = from.get(c).copied().flatten()?;
             let (i1, t1) = now.get(c).copied().flatten()?;
@@ -94,19 +140,9 @@ impl Watch {
                 Some((idle + run / samples).min(1000))
             })
             .collect();
-        self.from = Some(now);
+        self.from = Some((now, now_us));
         self.runs.fill(0);
         self.samples = 0;
-    }
-
-    /// The idle and total ticks of CPUs 0 to `upto`.
-    fn read(&mut self, upto: usize) -> Option<Ticks> {
-        if self.stat.is_none() {
-            self.stat = std::fs::File::open("/proc/stat").ok();
-        }
-        self.buf.resize(256 * (upto + 2), 0);
-        let n = self.stat.as_ref()?.read_at(&mut self.buf, 0).ok()?;
-        Some(cpu_ticks(&self.buf[..n], upto))
     }
 }
 
@@ -156,8 +192,7 @@ mod tests {
         // cpu1 is not cpu10; a CPU past `upto` is left out.
         let ten = b"cpu10 1 0 1 5 0 0 0 0\ncpu1 2 0 2 6 1 0 0 0\n";
         assert_eq!(cpu_ticks(ten, 1), vec![None, Some((7, 11))]);
-        let mut w = Watch::default();
-        if let Some(t) = w.read(0) {
+        if let Some(t) = Stat::default().ticks(0) {
             let (idle, total) = t[0].expect("cpu0");
             assert!(idle <= total && total > 0);
         }
@@ -168,21 +203,41 @@ mod tests {
         // Shard 0 on CPU 1, shard 1 on CPU 2, shard 2 not pinned.
         let cpus = [Some(1), Some(2), None];
         let mut w = Watch::default();
-        w.step(at(&[(0, 0), (100, 100), (100, 100)]), &cpus, &[900, 0, 0]);
+        w.step(
+            at(&[(0, 0), (100, 100), (100, 100)]),
+            0,
+            &cpus,
+            &[900, 0, 0],
+        );
         assert_eq!((w.room(0), w.room(1)), (None, None));
         // CPU 2 has counted only 9 ticks: the window stays open.
-        w.step(at(&[(0, 0), (101, 110), (101, 109)]), &cpus, &[600, 0, 0]);
+        w.step(
+            at(&[(0, 0), (101, 110), (101, 109)]),
+            90_000,
+            &cpus,
+            &[600, 0, 0],
+        );
         assert_eq!(w.room(0), None);
         // Both have counted 10 or more. CPU 1 was idle 2 of 10 ticks and
         // its shard ran 700 (the mean of its samples since the window
         // began); CPU 2, idle 1 of 10, was another process's.
-        w.step(at(&[(0, 0), (102, 110), (101, 110)]), &cpus, &[800, 0, 0]);
+        w.step(
+            at(&[(0, 0), (102, 110), (101, 110)]),
+            100_000,
+            &cpus,
+            &[800, 0, 0],
+        );
         assert_eq!(
             (w.room(0), w.room(1), w.room(2)),
             (Some(900), Some(100), None)
         );
         // The next window starts there, and counts its own runs.
-        w.step(at(&[(0, 0), (112, 120), (111, 120)]), &cpus, &[100, 200, 0]);
+        w.step(
+            at(&[(0, 0), (112, 120), (111, 120)]),
+            200_000,
+            &cpus,
+            &[100, 200, 0],
+        );
         assert_eq!((w.room(0), w.room(1)), (Some(1000), Some(1000)));
         w.reset();
         assert_eq!(w.room(0), None);
