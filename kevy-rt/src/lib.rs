@@ -1299,9 +1299,14 @@
 //! over a window is its core's idle time plus its own run time. An idle
 //! or light peer takes connections only once a window has found its
 //! room at least 15 % of a core more than the starved shard's own; and
-//! when no peer is calm, the starved shard hands its load to the
-//! roomiest peer with that margin (two shards never find each other
-//! roomier by it). A shard that is no longer starved drops the watch:
+//! when no peer is calm and the starved shard's load is young (its first
+//! half second of work after an idle spell, as a load split by the
+//! kernel over the shards' listeners is), it hands it to the roomiest
+//! peer with that margin (two shards never find each other roomier by
+//! it). A split that has lasted stays: loads that are each a shard's own,
+//! with no work crossing, lose by crowding on one core, and room alone
+//! cannot tell them from a fan-out whose halves feed each other. A shard
+//! that is no longer starved drops the watch:
 //! the next starvation is judged by what the cores do then. Where
 //! `/proc/stat` cannot be read, peers are judged by their waiting alone.
 //!

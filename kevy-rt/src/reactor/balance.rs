@@ -65,6 +65,15 @@ const LIGHT: u64 = 250;
 /// room alone: more than a window's tick or so of error on each side
 /// ([`super::room::WINDOW_TICKS`]).
 const MARGIN: u64 = 150;
+/// A load is young for this many busy samples (500 ms) after it began
+/// on an idle shard: long enough for the first windows of the watch.
+/// Only a young load moves on room alone ([`pick_roomy`]): one that starts
+/// split over two shards whose cores are both shared (a load generator
+/// on one, a tenant on the other) is gathered on the roomier core, where
+/// each shard would otherwise stay starved and send the other half its
+/// work; a split that has lasted is left as it is, since loads that are
+/// each a shard's own (no work crossing) lose by crowding on one core.
+const YOUNG: u64 = 50;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -136,6 +145,9 @@ pub(super) struct Balancer {
     /// samples in a row since the last busy one.
     busy: u64,
     idle: u64,
+    /// Busy samples since this shard's load began (it was idle for
+    /// [`PRESSURE_SPAN`] samples before), up to [`YOUNG`] + 1.
+    age: u64,
     /// The shards are pinned to distinct CPUs (`Balance::Yes` needs it).
     pub(super) pinned: bool,
     /// The CPU this shard is pinned to, if pinned.
@@ -185,10 +197,12 @@ impl Balancer {
             if self.idle >= PRESSURE_SPAN {
                 self.busy = 0;
                 self.pressure = 0;
+                self.age = 0;
             }
             return;
         }
         self.idle = 0;
+        self.age = (self.age + 1).min(YOUNG + 1);
         self.busy = (self.busy + 1).min(PRESSURE_SPAN);
         self.pressure = (self.pressure * (self.busy - 1) + wait) / self.busy;
     }
@@ -266,12 +280,9 @@ fn roomier(mine: Option<u64>, peer: Option<u64>) -> bool {
     matches!((mine, peer), (Some(m), Some(p)) if p >= m + MARGIN)
 }
 
-/// Where a starved shard hands connections when no peer is calm, given
-/// its own room and its peers' `(shard, room, closed)`: to the roomiest
-/// peer, if that one is [`roomier`]. Both cores may be shared with other
-/// processes (a load generator on one, a tenant on the other): the load
-/// then goes to the core that has more to give, instead of staying split
-/// over both, each shard starved and sending the other half its work.
+/// Where a starved shard whose load is young ([`YOUNG`]) hands it when
+/// no peer is calm, given its own room and its peers' `(shard, room,
+/// closed)`: to the roomiest peer, if that one is [`roomier`].
 fn pick_roomy(
     mine: Option<u64>,
     peers: impl Iterator<Item = (usize, Option<u64>, bool)>,
@@ -449,9 +460,10 @@ impl<S: Service> Reactor<S> {
                     .then(|| pick_fresh(self.bal.pressure, pressures))
                     .flatten()
             };
+            let young = self.bal.age <= YOUNG;
             let roomy = || {
                 let rooms = peers.clone().map(|(j, _, _, c)| (j, watch.room(j), c));
-                pick_roomy(mine, rooms)
+                young.then(|| pick_roomy(mine, rooms)).flatten()
             };
             let chosen = pick(takers).or_else(fresh).or_else(roomy);
             chosen.filter(|_| self.may_shed())
@@ -783,6 +795,28 @@ mod tests {
         assert!(!gives_back(1000, 1000, CALM, false));
         // Nor to a home that sheds or runs a script.
         assert!(!gives_back(1000, 1000, 0, true));
+    }
+
+    #[test]
+    fn a_load_is_young_for_its_first_half_second() {
+        let mut b = Balancer::default();
+        for _ in 0..YOUNG {
+            b.weigh(600, 300);
+        }
+        assert!(b.age <= YOUNG);
+        b.weigh(600, 300);
+        assert!(b.age > YOUNG);
+        // A lull keeps its age; an idle spell ends the load.
+        for _ in 0..PRESSURE_SPAN - 1 {
+            b.weigh(0, 0);
+        }
+        b.weigh(600, 300);
+        assert!(b.age > YOUNG);
+        for _ in 0..PRESSURE_SPAN {
+            b.weigh(0, 0);
+        }
+        b.weigh(600, 300);
+        assert_eq!(b.age, 1);
     }
 
     #[test]
