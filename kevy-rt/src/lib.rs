@@ -1299,14 +1299,20 @@
 //! over a window is its core's idle time plus its own run time. An idle
 //! or light peer takes connections only once a window has found its
 //! room at least 15 % of a core more than the starved shard's own; and
-//! when no peer is calm and the starved shard's load is young (its first
+//! when no peer is calm, a starved shard whose load is young (its first
 //! half second of work after an idle spell, as a load split by the
-//! kernel over the shards' listeners is), it hands it to the roomiest
-//! peer with that margin (two shards never find each other roomier by
-//! it). A split that has lasted stays: loads that are each a shard's own,
-//! with no work crossing, lose by crowding on one core, and room alone
-//! cannot tell them from a fan-out whose halves feed each other. A shard
-//! that is no longer starved drops the watch:
+//! kernel over the shards' listeners is) or crosses to its peers (20
+//! batches or more pushed to them in a sample: halves that feed each
+//! other, a fan-out whose publisher is on one shard and subscribers on
+//! both) hands it to the roomiest peer with that margin (two shards
+//! never find each other roomier by it). Failing that, a crossing load
+//! goes to the peer of the lowest number whose room is within the margin
+//! of its own: the halves gain more by sharing one core than either
+//! loses to the other's, and the lower-numbered shard keeps them (its
+//! peer would hand them over only to a roomier core). A split whose
+//! shards do not feed each other stays once it is no longer young:
+//! loads that are each a shard's own lose by crowding on one core. A
+//! shard that is no longer starved drops the watch:
 //! the next starvation is judged by what the cores do then. Where
 //! `/proc/stat` cannot be read, peers are judged by their waiting alone.
 //!

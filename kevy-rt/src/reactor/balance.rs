@@ -74,6 +74,11 @@ const MARGIN: u64 = 150;
 /// work; a split that has lasted is left as it is, since loads that are
 /// each a shard's own (no work crossing) lose by crowding on one core.
 const YOUNG: u64 = 50;
+/// Batches pushed to peers in one sample (10 ms) from which a shard's
+/// work crosses to other shards: halves of a load that feed each other
+/// (a fan-out whose publisher is on one shard and subscribers on both,
+/// commands whose keys are elsewhere), which gain by being on one core.
+const CROSSING: u64 = 20;
 /// Samples in one window of a core's room ([`ShardStats::core_room`]):
 /// `/proc/stat` counts CPU time in ticks (10 ms), too coarse for one.
 const ROOM_SAMPLES: u32 = 20;
@@ -145,6 +150,10 @@ pub(super) struct Balancer {
     /// samples in a row since the last busy one.
     busy: u64,
     idle: u64,
+    /// Batches pushed to peers at the last sample, and whether the last
+    /// sample's were [`CROSSING`].
+    pushed: u64,
+    crossing: bool,
     /// Busy samples since this shard's load began (it was idle for
     /// [`PRESSURE_SPAN`] samples before), up to [`YOUNG`] + 1.
     age: u64,
@@ -280,18 +289,46 @@ fn roomier(mine: Option<u64>, peer: Option<u64>) -> bool {
     matches!((mine, peer), (Some(m), Some(p)) if p >= m + MARGIN)
 }
 
-/// Where a starved shard whose load is young ([`YOUNG`]) hands it when
-/// no peer is calm, given its own room and its peers' `(shard, room,
-/// closed)`: to the roomiest peer, if that one is [`roomier`].
+/// Where starved shard `me` hands its load when no peer is calm, given
+/// its own room, whether its load is young ([`YOUNG`]) and whether its
+/// work crosses to its peers ([`CROSSING`]), and its peers' `(shard,
+/// room, closed)`. A young or crossing load goes to the roomiest peer if
+/// that one is [`roomier`]. Failing that, a crossing load whose peer's
+/// room is within [`MARGIN`] of its own goes to the peer of the lowest
+/// number among those: halves that feed each other gain more by sharing
+/// one core than either loses to the other's core, and the shard of the
+/// lower number keeps them (its peer would hand them to it only were it
+/// roomier, which it is not). Loads that are each a shard's own stay
+/// split once they are no longer young.
 fn pick_roomy(
+    me: usize,
     mine: Option<u64>,
+    (young, crossing): (bool, bool),
     peers: impl Iterator<Item = (usize, Option<u64>, bool)>,
 ) -> Option<usize> {
-    let (room, j) = peers
+    if !young && !crossing {
+        return None;
+    }
+    let open: Vec<(u64, usize)> = peers
         .filter(|p| !p.2)
         .filter_map(|(j, r, _)| Some((r?, j)))
-        .max_by_key(|&(r, j)| (r, std::cmp::Reverse(j)))?;
-    roomier(mine, Some(room)).then_some(j)
+        .collect();
+    let best = |v: &[(u64, usize)]| {
+        v.iter()
+            .max_by_key(|&&(r, j)| (r, std::cmp::Reverse(j)))
+            .copied()
+    };
+    if let Some((room, j)) = best(&open) {
+        if roomier(mine, Some(room)) {
+            return Some(j);
+        }
+    }
+    let mine = mine.filter(|_| crossing)?;
+    let lower: Vec<(u64, usize)> = open
+        .into_iter()
+        .filter(|&(r, j)| j < me && r + MARGIN > mine)
+        .collect();
+    best(&lower).map(|(_, j)| j)
 }
 
 /// Where a shard that owns no slot hands its connections, given its
@@ -413,6 +450,8 @@ impl<S: Service> Reactor<S> {
         } else {
             self.bal.streak.saturating_sub(1)
         };
+        let pushed = std::mem::replace(&mut self.bal.pushed, self.mesh.pushed);
+        self.bal.crossing = self.mesh.pushed.saturating_sub(pushed) >= CROSSING;
         // While starved, it watches every shard's core: a light peer's
         // own samples cannot say whether its core is free.
         if me_starved || self.bal.streak > 0 {
@@ -460,10 +499,10 @@ impl<S: Service> Reactor<S> {
                     .then(|| pick_fresh(self.bal.pressure, pressures))
                     .flatten()
             };
-            let young = self.bal.age <= YOUNG;
+            let load = (self.bal.age <= YOUNG, self.bal.crossing);
             let roomy = || {
                 let rooms = peers.clone().map(|(j, _, _, c)| (j, watch.room(j), c));
-                young.then(|| pick_roomy(mine, rooms)).flatten()
+                pick_roomy(id, mine, load, rooms)
             };
             let chosen = pick(takers).or_else(fresh).or_else(roomy);
             chosen.filter(|_| self.may_shed())
@@ -837,20 +876,50 @@ mod tests {
         for (a, b) in [(0, 0), (500, 650), (1000, 1000), (300, 440)] {
             assert!(!(roomier(Some(a), Some(b)) && roomier(Some(b), Some(a))));
         }
-        // (shard, room, closed): the roomiest open one, if roomier.
+        // (shard, room, closed): a young load goes to the roomiest open
+        // one, if roomier.
+        let young = (true, false);
         let peers = [
             (1, Some(700), false),
             (2, Some(950), true),
             (3, Some(900), false),
         ];
-        assert_eq!(pick_roomy(Some(600), peers.into_iter()), Some(3));
-        assert_eq!(pick_roomy(Some(760), peers.into_iter()), None);
-        assert_eq!(pick_roomy(None, peers.into_iter()), None);
+        assert_eq!(pick_roomy(0, Some(600), young, peers.into_iter()), Some(3));
+        assert_eq!(pick_roomy(0, Some(760), young, peers.into_iter()), None);
+        assert_eq!(pick_roomy(0, None, young, peers.into_iter()), None);
         let unknown = [(1, None, false), (2, Some(900), false)];
-        assert_eq!(pick_roomy(Some(100), unknown.into_iter()), Some(2));
+        assert_eq!(
+            pick_roomy(0, Some(100), young, unknown.into_iter()),
+            Some(2)
+        );
         // Equal rooms: the lowest shard.
         let tie = [(2, Some(900), false), (1, Some(900), false)];
-        assert_eq!(pick_roomy(Some(100), tie.into_iter()), Some(1));
+        assert_eq!(pick_roomy(0, Some(100), young, tie.into_iter()), Some(1));
+        // A load that is neither young nor crossing stays.
+        assert_eq!(
+            pick_roomy(0, Some(100), (false, false), tie.into_iter()),
+            None
+        );
+        // A crossing one goes to a clearly roomier peer at any age, and
+        // to a peer of a lower number whose room is within the margin;
+        // never both ways.
+        let old = (false, true);
+        assert_eq!(pick_roomy(0, Some(100), old, tie.into_iter()), Some(1));
+        let peer = |j, r| [(j, Some(r), false)].into_iter();
+        assert_eq!(
+            pick_roomy(1, Some(600), old, peer(0, 600 - MARGIN + 1)),
+            Some(0)
+        );
+        assert_eq!(pick_roomy(1, Some(600), old, peer(0, 600 - MARGIN)), None);
+        assert_eq!(
+            pick_roomy(0, Some(600), old, peer(1, 600 + MARGIN - 1)),
+            None
+        );
+        for (a, b) in [(500, 500), (500, 640), (640, 500), (300, 700), (700, 300)] {
+            let down = pick_roomy(1, Some(a), old, peer(0, b)).is_some();
+            let up = pick_roomy(0, Some(b), old, peer(1, a)).is_some();
+            assert!(!(down && up), "{a} {b}");
+        }
     }
 
     #[test]

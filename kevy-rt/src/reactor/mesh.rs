@@ -118,6 +118,9 @@ pub(super) struct Endpoint<S: Service> {
     /// A batch carrying requests went out since `take_asked` last looked:
     /// answers are on their way.
     asked: bool,
+    /// Batches pushed to peers so far: how much of this shard's work
+    /// crosses to other shards (the balancer's `crossing`).
+    pub pushed: u64,
     /// The reactor's clock (µs) while it runs its loop (`set_now`), and
     /// when this shard last woke each peer: a peer is woken at most once
     /// per `WAKE_GAP_US` (`flush`).
@@ -150,6 +153,7 @@ impl<S: Service> Endpoint<S> {
             spare: Vec::new(),
             spare_bytes: 0,
             asked: false,
+            pushed: 0,
             now_us: None,
             woke_us: vec![0; n],
             fill: vec![Fill::default(); n],
@@ -238,6 +242,7 @@ impl<S: Service> Endpoint<S> {
             let fill = b.fill();
             match p.push(b) {
                 Ok(()) => {
+                    self.pushed += 1;
                     self.fill[s] = self.fill[s].after(fill);
                     // SeqCst fence pairs with the consumer's fence before it
                     // re-checks its rings (crate doc: sleeping and waking).
