@@ -1305,14 +1305,15 @@
 //! batches or more pushed to them in a sample: halves that feed each
 //! other, a fan-out whose publisher is on one shard and subscribers on
 //! both) hands it to the roomiest peer with that margin (two shards
-//! never find each other roomier by it). Failing that, a crossing load
-//! goes to the peer of the lowest number whose room is within the margin
-//! of its own: the halves gain more by sharing one core than either
-//! loses to the other's, and the lower-numbered shard keeps them (its
-//! peer would hand them over only to a roomier core). A split whose
-//! shards do not feed each other stays once it is no longer young:
-//! loads that are each a shard's own lose by crowding on one core. A
-//! shard that is no longer starved drops the watch:
+//! never find each other roomier by it). Failing that, a young crossing
+//! load goes to the peer of the lowest number whose room is within the
+//! margin of its own: the halves of a fan-out gain more by sharing one
+//! core than either loses to the other's, and the lower-numbered shard
+//! keeps them (its peer would hand them over only to a roomier core). A
+//! lasting split stays unless a core is clearly roomier, and one whose
+//! shards do not feed each other stays once it is no longer young: loads
+//! that are each a shard's own lose by crowding on one core. A shard
+//! that is no longer starved drops the watch:
 //! the next starvation is judged by what the cores do then. Where
 //! `/proc/stat` cannot be read, peers are judged by their waiting alone.
 //!

@@ -293,13 +293,14 @@ fn roomier(mine: Option<u64>, peer: Option<u64>) -> bool {
 /// its own room, whether its load is young ([`YOUNG`]) and whether its
 /// work crosses to its peers ([`CROSSING`]), and its peers' `(shard,
 /// room, closed)`. A young or crossing load goes to the roomiest peer if
-/// that one is [`roomier`]. Failing that, a crossing load whose peer's
-/// room is within [`MARGIN`] of its own goes to the peer of the lowest
-/// number among those: halves that feed each other gain more by sharing
-/// one core than either loses to the other's core, and the shard of the
-/// lower number keeps them (its peer would hand them to it only were it
-/// roomier, which it is not). Loads that are each a shard's own stay
-/// split once they are no longer young.
+/// that one is [`roomier`]. Failing that, a young crossing load whose
+/// peer's room is within [`MARGIN`] of its own goes to the peer of the
+/// lowest number among those: a load that the kernel split at its start
+/// over two shared cores, in halves that feed each other (a fan-out), is
+/// gathered on one of them, and the shard of the lower number keeps it
+/// (its peer would hand it over only to a roomier core). Only while
+/// young: a lasting load whose shards merely send each other some
+/// commands keeps both cores' time where both are shared alike.
 fn pick_roomy(
     me: usize,
     mine: Option<u64>,
@@ -323,7 +324,7 @@ fn pick_roomy(
             return Some(j);
         }
     }
-    let mine = mine.filter(|_| crossing)?;
+    let mine = mine.filter(|_| young && crossing)?;
     let lower: Vec<(u64, usize)> = open
         .into_iter()
         .filter(|&(r, j)| j < me && r + MARGIN > mine)
@@ -900,24 +901,26 @@ mod tests {
             pick_roomy(0, Some(100), (false, false), tie.into_iter()),
             None
         );
-        // A crossing one goes to a clearly roomier peer at any age, and
-        // to a peer of a lower number whose room is within the margin;
-        // never both ways.
+        // A crossing one goes to a clearly roomier peer at any age; a
+        // young crossing one to a peer of a lower number whose room is
+        // within the margin; never both ways.
         let old = (false, true);
         assert_eq!(pick_roomy(0, Some(100), old, tie.into_iter()), Some(1));
         let peer = |j, r| [(j, Some(r), false)].into_iter();
+        assert_eq!(pick_roomy(1, Some(600), old, peer(0, 600)), None);
+        let split = (true, true);
         assert_eq!(
-            pick_roomy(1, Some(600), old, peer(0, 600 - MARGIN + 1)),
+            pick_roomy(1, Some(600), split, peer(0, 600 - MARGIN + 1)),
             Some(0)
         );
-        assert_eq!(pick_roomy(1, Some(600), old, peer(0, 600 - MARGIN)), None);
+        assert_eq!(pick_roomy(1, Some(600), split, peer(0, 600 - MARGIN)), None);
         assert_eq!(
-            pick_roomy(0, Some(600), old, peer(1, 600 + MARGIN - 1)),
+            pick_roomy(0, Some(600), split, peer(1, 600 + MARGIN - 1)),
             None
         );
         for (a, b) in [(500, 500), (500, 640), (640, 500), (300, 700), (700, 300)] {
-            let down = pick_roomy(1, Some(a), old, peer(0, b)).is_some();
-            let up = pick_roomy(0, Some(b), old, peer(1, a)).is_some();
+            let down = pick_roomy(1, Some(a), split, peer(0, b)).is_some();
+            let up = pick_roomy(0, Some(b), split, peer(1, a)).is_some();
             assert!(!(down && up), "{a} {b}");
         }
     }
