@@ -668,6 +668,13 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn reaches_undeclared(&self, _cmd: Self::Cmd) -> bool {
         false
     }
+    /// Whether `cmd` may write keys of a database other than its client's
+    /// (MOVE, COPY … DB, SWAPDB): when it ran while clients wait on keys
+    /// of the shard, every waited key is looked at again, in every
+    /// database. Asked only then.
+    fn reaches_other_dbs(&self, _cmd: Self::Cmd) -> bool {
+        false
+    }
     /// Whether `cmd` is a blocking command (BLPOP, …): only those run with
     /// [`Sink::may_block`] (crate doc, "Blocking").
     fn blocking(&self, _cmd: Self::Cmd) -> bool {

@@ -994,6 +994,10 @@ impl Service for Kevy {
         self.server.table.get(cmd).flags & flag::BLOCKING != 0
     }
 
+    fn reaches_other_dbs(&self, cmd: u16) -> bool {
+        self.server.table.get(cmd).flags & flag::OTHER_DBS != 0
+    }
+
     #[inline(always)]
     fn runs_long(&self, cmd: u16) -> bool {
         self.server.table.get(cmd).flags & flag::RUNS_SCRIPT != 0

@@ -47,6 +47,10 @@ pub mod flag {
     /// command runs a script, which may run long enough for the runtime
     /// to serve other connections while it runs (`Service::runs_long`).
     pub const RUNS_SCRIPT: u32 = 1 << 24;
+    /// kevy's own: the command may write keys of a database other than
+    /// its client's (MOVE, COPY … DB, SWAPDB), so a client blocked on a
+    /// key of that database may be served (`Service::reaches_other_dbs`).
+    pub const OTHER_DBS: u32 = 1 << 25;
 
     /// Names in the order Redis prints them in COMMAND INFO.
     pub const NAMES: &[(u32, &str)] = &[

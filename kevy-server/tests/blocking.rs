@@ -819,3 +819,81 @@ fn moves_between_shards_are_logged_as_pop_and_push() {
     assert_eq!(text(&call(&mut c, &["LRANGE", &dst, "0", "-1"])), want);
     assert_eq!(text(&call(&mut c, &["LRANGE", &src, "0", "-1"])), ["left"]);
 }
+
+/// A key that arrives from another database (MOVE, COPY … DB, SWAPDB)
+/// serves the clients blocked on it there, as in Redis: what each waiter
+/// gets and what is left, byte for byte against redis-server.
+#[test]
+fn keys_arriving_from_another_database_serve_their_waiters() {
+    // Per case: how the key arrives in database 1, where the waiter is.
+    // Not served, a waiter times out with a nil.
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["BLPOP", "$k", "3"], &["MOVE", "$k", "1"]),
+        (&["BLPOP", "$k", "3"], &["COPY", "$k", "$k", "DB", "1"]),
+        (&["BLPOP", "$k", "3"], &["SWAPDB", "0", "1"]),
+        (&["BZPOPMIN", "$k", "3"], &["MOVE", "$k", "1"]),
+        (&["BZPOPMIN", "$k", "3"], &["SWAPDB", "1", "0"]),
+        (
+            &["XREAD", "BLOCK", "3000", "STREAMS", "$k", "$"],
+            &["MOVE", "$k", "1"],
+        ),
+    ];
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut admin = conn(port);
+        let mut seen = Vec::new();
+        for (i, (wait, arrive)) in cases.iter().enumerate() {
+            raw(&mut admin, &["FLUSHALL"]);
+            let key = format!("arrive:{i}");
+            let with_key = |args: &[&str]| -> Vec<String> {
+                args.iter()
+                    .map(|a| {
+                        if *a == "$k" {
+                            key.clone()
+                        } else {
+                            a.to_string()
+                        }
+                    })
+                    .collect()
+            };
+            let (wait, arrive) = (with_key(wait), with_key(arrive));
+            let mut w = conn(port);
+            raw(&mut w, &["SELECT", "1"]);
+            w.send(&command(&wait)).unwrap();
+            eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+            match wait[0].as_str() {
+                "BLPOP" => raw(&mut admin, &["RPUSH", &key, "x", "y"]),
+                "BZPOPMIN" => raw(&mut admin, &["ZADD", &key, "1", "a", "2", "b"]),
+                _ => raw(&mut admin, &["XADD", &key, "1-1", "f", "v"]),
+            };
+            seen.push(admin.call(&arrive).expect("reply").encode());
+            let got = w.read().expect("an answer").1;
+            assert_ne!(got, b"*-1\r\n", "{wait:?} after {arrive:?}: not served");
+            seen.push(got);
+            for db in ["0", "1"] {
+                raw(&mut admin, &["SELECT", db]);
+                seen.push(raw(&mut admin, &["DUMP", &key]));
+            }
+            raw(&mut admin, &["SELECT", "0"]);
+        }
+        seen
+    };
+    let want = if common::skip_redis_tools() {
+        None
+    } else {
+        let redis = Server::redis("blocking-dbs").unwrap_or_else(|e| panic!("{e}"));
+        Some(scenario(redis.port))
+    };
+    for cores in ["1", "2", "3"] {
+        let s = Server::kevy(&["--cores", cores, "--save", ""]);
+        let got = scenario(s.port);
+        if let Some(want) = &want {
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(
+                    String::from_utf8_lossy(g),
+                    String::from_utf8_lossy(w),
+                    "--cores {cores}"
+                );
+            }
+        }
+    }
+}

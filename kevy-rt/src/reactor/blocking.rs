@@ -304,10 +304,11 @@ impl<S: Service> Executor<S> {
                 }
             }
         }
-        if self.svc.reaches_undeclared(cmd) {
-            // A script may have written keys it did not declare, in any
-            // database: every key waited on here is looked at again (one
-            // look at each that holds nothing for its waiters).
+        if self.svc.reaches_undeclared(cmd) || self.svc.reaches_other_dbs(cmd) {
+            // A script may have written keys it did not declare, and MOVE,
+            // COPY … DB or SWAPDB keys of another database: every key
+            // waited on here is looked at again (one look at each that
+            // holds nothing for its waiters).
             self.waiters.mark_all_ready();
         }
     }

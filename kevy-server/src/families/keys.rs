@@ -49,8 +49,14 @@ pub fn register(t: &mut Table) {
     t.add(key1("type", 2, READONLY | FAST, R_FAST, cmd_type));
     t.add(two("rename", 3, WRITE, W_SLOW, cmd_rename));
     t.add(two("renamenx", 3, WRITE | FAST, W_FAST, cmd_renamenx));
-    t.add(two("copy", -3, WRITE | DENYOOM, W_SLOW, cmd_copy));
-    t.add(key1("move", 3, WRITE | FAST, W_FAST, cmd_move));
+    t.add(two(
+        "copy",
+        -3,
+        WRITE | DENYOOM | OTHER_DBS,
+        W_SLOW,
+        cmd_copy,
+    ));
+    t.add(key1("move", 3, WRITE | FAST | OTHER_DBS, W_FAST, cmd_move));
 
     t.add(key1("expire", -3, WRITE | FAST, W_FAST, cmd_expire));
     t.add(key1("pexpire", -3, WRITE | FAST, W_FAST, cmd_pexpire));
@@ -124,7 +130,7 @@ pub fn register(t: &mut Table) {
     t.add(keyless(
         "swapdb",
         3,
-        WRITE | FAST,
+        WRITE | FAST | OTHER_DBS,
         SWAPDB_ACL,
         all_ok,
         cmd_swapdb,
