@@ -677,6 +677,18 @@ fn reads_of_missing_keys_notify_keymiss() {
         ZREM nokey a
         SORT nokey
         SORT_RO nokey
+        # GETSET made nokey: these look up keys that are missing. OBJECT
+        # and the blocking pops look keys up without the event.
+        TYPE gone
+        OBJECT ENCODING gone
+        OBJECT REFCOUNT gone
+        OBJECT IDLETIME gone
+        BLPOP gone 0.01
+        ~BRPOP gone gone2 gone3 0.01
+        BLMPOP 0.01 1 gone LEFT
+        MULTI
+        BLPOP gone 1
+        EXEC
         ",
     );
 }

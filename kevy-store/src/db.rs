@@ -490,6 +490,18 @@ impl<'a> Db<'a> {
         Some(self.ks.keys.at(pos?).1)
     }
 
+    /// [`Db::get_notouch`] without the `keymiss` event (Redis's
+    /// `LOOKUP_NONOTIFY`: OBJECT); still counts a hit or miss.
+    #[inline]
+    pub fn get_notouch_quiet(&mut self, key: &[u8]) -> Option<&Entry> {
+        let pos = self.live_touch(key, false);
+        match pos {
+            Some(_) => self.stats.keyspace_hits += 1,
+            None => self.stats.keyspace_misses += 1,
+        }
+        Some(self.ks.keys.at(pos?).1)
+    }
+
     /// Sets a live key's raw access clock (RESTORE's IDLETIME and FREQ);
     /// false when the key is missing.
     pub fn set_access(&mut self, key: &[u8], field: u32) -> bool {

@@ -218,12 +218,13 @@ pub enum ObjectInfo {
 
 /// OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ on `key`: `None` when it
 /// does not exist. The lookup counts as a keyspace hit or miss, as Redis's,
-/// and leaves the access clock alone. IDLETIME reads the clock as LRU
+/// leaves the access clock alone and emits no `keymiss` (Redis's
+/// `LOOKUP_NONOTIFY`). IDLETIME reads the clock as LRU
 /// seconds, FREQ as an LFU counter (decayed to now), each refusing under
 /// the other kind of policy.
 pub fn op_object(db: &mut Db<'_>, key: &[u8], sub: ObjectSub) -> OpResult<Option<ObjectInfo>> {
     let clock = *db.access_clock();
-    let Some(e) = db.get_notouch(key) else {
+    let Some(e) = db.get_notouch_quiet(key) else {
         return Ok(None);
     };
     let v = &e.value;

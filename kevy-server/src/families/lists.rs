@@ -109,7 +109,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, end: End) {
     for i in 1..n - 1 {
         let key = args.get(i);
         let mut db = ctx.shard.store.db(ctx.db);
-        match read(&mut db, key) {
+        match peek_list(&mut db, key) {
             Err(e) => return reply_error(&mut ctx.out, e),
             Ok(Some(l)) if !l.is_empty() => {
                 ctx.out.array(2);
@@ -206,7 +206,7 @@ fn cmd_blmpop(ctx: &mut Ctx<'_>) {
     };
     for key in args.iter().skip(3).take(a.numkeys) {
         let mut db = ctx.shard.store.db(ctx.db);
-        match read(&mut db, key) {
+        match peek_list(&mut db, key) {
             Err(e) => return reply_error(&mut ctx.out, e),
             Ok(Some(l)) if !l.is_empty() => {
                 ctx.out.array(2);
@@ -377,6 +377,16 @@ impl Sink for Reply<'_> {
 /// hit or miss); `None` when the key is missing.
 fn read<'d>(db: &'d mut Db<'_>, key: &[u8]) -> OpResult<Option<&'d List>> {
     match db.get(key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(OpError::WrongType),
+    }
+}
+
+/// A list looked up as Redis's blocking pops do (`lookupKeyWrite`): no
+/// keyspace hit or miss, no `keymiss` event.
+fn peek_list<'d>(db: &'d mut Db<'_>, key: &[u8]) -> OpResult<Option<&'d List>> {
+    match db.peek(key).map(|e| &e.value) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
         Some(_) => Err(OpError::WrongType),
