@@ -572,8 +572,11 @@
 //! MULTI block or a transaction's last command, and not while a
 //! transaction holds the key), the owner serves the oldest waiter of each
 //! such key by running its command again: it pops, recording its effect
-//! as the non-blocking command (LPOP, LMOVE, ZPOPMIN, …). A waiter on
-//! several keys is served once and leaves every queue.
+//! as the non-blocking command (LPOP, LMOVE, ZPOPMIN, …). Waiters for
+//! another kind of value than the key holds (a BLPOP on a key that is now
+//! a sorted set) are passed over and keep their places, as Redis passes
+//! over a client blocked for another type ([`Service::wakes`]). A waiter
+//! on several keys is served once and leaves every queue.
 //!
 //! **Nothing is lost.** A waiter of the owner's own reactor is checked
 //! synchronously (closing removes it at once). A waiter of another shard
@@ -1683,7 +1686,7 @@ pub use limits::{Balance, LimitValues, Limits};
 pub use reactor::{bind, note_redirect, run, serve_while_busy, Bound, Config, Listen, UNIX_PEER};
 pub use service::{
     ClientCtx, ClientInfo, ClientsChosen, ConnAction, ConnEvent, Fold, InMulti, OutputLimit,
-    PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp,
+    PartsFold, PubSubOp, Refused, ReplyMode, Route, Service, Tracking, TxOp, Wakes,
 };
 pub use slot::{shard_of, slot, Heat, SlotMap, SlotSet, SLOTS};
 pub use stats::{ShardStats, Stats};

@@ -278,6 +278,21 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// Whether a key serves the blocked command at the head of its waiters
+/// ([`Service::wakes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wakes {
+    /// It holds what the command waits for.
+    Yes,
+    /// It holds nothing for the command, nor for a waiter of the same
+    /// kind behind it (missing, or empty): the queue waits on.
+    No,
+    /// It holds another kind of value (a sorted set under a BLPOP): the
+    /// command waits on, and the waiters behind it are looked at, as
+    /// Redis skips a client blocked for another type.
+    OtherKind,
+}
+
 /// What [`Service::connection_event`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnEvent {
@@ -947,9 +962,10 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
     /// Whether `key` in database `db` now holds what blocked command `cmd`
-    /// waits for (a list for BLPOP, a sorted set for BZPOPMIN).
-    fn wakes(&self, _shard: &mut Self::Shard, _db: u32, _cmd: Self::Cmd, _key: &[u8]) -> bool {
-        false
+    /// waits for (a list for BLPOP, a sorted set for BZPOPMIN), or a kind
+    /// of value that some other blocked command may wait for.
+    fn wakes(&self, _shard: &mut Self::Shard, _db: u32, _cmd: Self::Cmd, _key: &[u8]) -> Wakes {
+        Wakes::No
     }
     /// Whether blocked command `cmd` may be served on its keys' shard for
     /// a client of another shard before that client's home has confirmed

@@ -11,7 +11,7 @@ use crate::table::{arity_ok, flag, CommandSpec, Handler, RouteKind};
 use kevy_resp::{Args, OwnedArgs, Reply};
 use kevy_rt::{
     ClientCtx, ClientInfo, ConnAction, Effects, InMulti, PubSubOp, Refused, Route, Service, Sink,
-    TxOp,
+    TxOp, Wakes,
 };
 use kevy_sys::clock::cycles;
 use std::sync::Arc;
@@ -636,18 +636,25 @@ impl Service for Kevy {
         crate::families::streams::park_args(&mut shard.store.db(db as usize), args)
     }
 
-    fn wakes(&self, shard: &mut Shard, db: u32, cmd: u16, key: &[u8]) -> bool {
+    fn wakes(&self, shard: &mut Shard, db: u32, cmd: u16, key: &[u8]) -> Wakes {
         let name = self.server.table.get(cmd).name;
         let zset = name.starts_with("bz");
         let stream = name.starts_with('x');
-        match shard.store.db(db as usize).peek(key).map(|e| &e.value) {
+        let list = !zset && !stream;
+        let (kind, filled) = match shard.store.db(db as usize).peek(key).map(|e| &e.value) {
+            None => return Wakes::No,
             // Any write to a stream may serve a reader (new entries, a
             // group's position moved back, a group destroyed): the reader
             // runs again and waits on, in place, when it finds nothing.
-            Some(kevy_store::Value::Stream(_)) => stream,
-            Some(kevy_store::Value::List(l)) => !zset && !stream && !l.is_empty(),
-            Some(kevy_store::Value::ZSet(z)) => zset && !z.is_empty(),
-            _ => false,
+            Some(kevy_store::Value::Stream(_)) => (stream, true),
+            Some(kevy_store::Value::List(l)) => (list, !l.is_empty()),
+            Some(kevy_store::Value::ZSet(z)) => (zset, !z.is_empty()),
+            Some(_) => (false, true),
+        };
+        match (kind, filled) {
+            (true, true) => Wakes::Yes,
+            (true, false) => Wakes::No,
+            (false, _) => Wakes::OtherKind,
         }
     }
 

@@ -897,3 +897,83 @@ fn keys_arriving_from_another_database_serve_their_waiters() {
         }
     }
 }
+
+/// Waiters for another type than the key comes to hold are passed over,
+/// as Redis passes them: a BZPOPMIN behind a BLPOP on the same key is
+/// served by a ZADD, and the BLPOP by a later list; byte for byte against
+/// redis-server.
+#[test]
+fn a_waiter_for_another_type_does_not_hold_up_the_queue() {
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut admin = conn(port);
+        let mut seen = Vec::new();
+        // Per case: the waiters in order (each sent on its own connection),
+        // then the writes; every waiter is served in the end.
+        type Commands<'a> = &'a [&'a [&'a str]];
+        let cases: &[(Commands, Commands)] = &[
+            (
+                &[&["BLPOP", "q", "3"], &["BZPOPMIN", "q", "3"]],
+                &[&["ZADD", "q", "1", "m"], &["RPUSH", "q", "x"]],
+            ),
+            (
+                &[
+                    &["BZPOPMIN", "q", "3"],
+                    &["BLMOVE", "q", "{q}d", "LEFT", "LEFT", "3"],
+                    &["BRPOP", "other", "q", "3"],
+                ],
+                &[&["RPUSH", "q", "x", "y"], &["ZADD", "q", "1", "m"]],
+            ),
+        ];
+        for (waits, writes) in cases {
+            raw(&mut admin, &["FLUSHALL"]);
+            let mut ws = Vec::new();
+            for (i, wait) in waits.iter().enumerate() {
+                let mut w = conn(port);
+                w.send(&command(wait)).unwrap();
+                eventually("the waiter blocks", || {
+                    blocked_clients(&mut admin) == i as i64 + 1
+                });
+                ws.push(w);
+            }
+            for (i, write) in writes.iter().enumerate() {
+                seen.push(raw(&mut admin, write));
+                // Each write serves its waiters before the next write: a
+                // waiter of another shard is served a ring hop after the
+                // write's reply (a listed difference).
+                let left = if i + 1 == writes.len() { 0 } else { 1 };
+                eventually("served", || blocked_clients(&mut admin) == left);
+            }
+            for (w, wait) in ws.iter_mut().zip(waits.iter()) {
+                let got = w.read().expect("an answer").1;
+                assert_ne!(got, b"*-1\r\n", "{wait:?} not served");
+                assert_ne!(got, b"$-1\r\n", "{wait:?} not served");
+                seen.push(got);
+            }
+            eventually("nobody blocked", || blocked_clients(&mut admin) == 0);
+            for key in ["q", "{q}d"] {
+                seen.push(raw(&mut admin, &["DUMP", key]));
+            }
+        }
+        seen
+    };
+    let want = if common::skip_redis_tools() {
+        None
+    } else {
+        let redis = Server::redis("blocking-kinds").unwrap_or_else(|e| panic!("{e}"));
+        Some(scenario(redis.port))
+    };
+    for cores in ["1", "2", "3"] {
+        let s = Server::kevy(&["--cores", cores, "--save", ""]);
+        let got = scenario(s.port);
+        if let Some(want) = &want {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(
+                    String::from_utf8_lossy(g),
+                    String::from_utf8_lossy(w),
+                    "--cores {cores}"
+                );
+            }
+        }
+    }
+}

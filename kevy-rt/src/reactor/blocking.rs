@@ -9,7 +9,7 @@ use crate::conn::{ConnState, Waiting};
 use crate::exec;
 use crate::lock::PUT_BACK;
 use crate::msg::{Dest, Req, Resp, Wakened};
-use crate::service::{ClientCtx, Route, Service};
+use crate::service::{ClientCtx, Route, Service, Wakes};
 use kevy_resp::{Args, OwnedArgs};
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
@@ -443,12 +443,24 @@ impl<S: Service> Executor<S> {
         let mut later = Vec::new();
         while let Some(qk) = self.waiters.ready.pop() {
             let (db, ref key) = qk;
-            while let Some(&id) = self.waiters.queues.get(&qk).and_then(|q| q.front()) {
+            // Waiters for another kind of value than the key holds are
+            // passed over, as Redis passes over a client blocked for
+            // another type; one served leaves the queue, so `at` stays.
+            let mut at = 0;
+            while let Some(&id) = self.waiters.queues.get(&qk).and_then(|q| q.get(at)) {
                 let Some(w) = self.waiters.by_client.get(&id) else {
                     break;
                 };
-                if w.woken || !self.svc.wakes(&mut self.shard, db, w.cmd, key) {
+                if w.woken {
                     break;
+                }
+                match self.svc.wakes(&mut self.shard, db, w.cmd, key) {
+                    Wakes::Yes => {}
+                    Wakes::No => break,
+                    Wakes::OtherKind => {
+                        at += 1;
+                        continue;
+                    }
                 }
                 if self.locks.active() {
                     let claim = self.claim_for(&w.client, w.args.args());

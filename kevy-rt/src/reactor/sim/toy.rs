@@ -655,8 +655,12 @@ impl Service for Toy {
         }
     }
 
-    fn wakes(&self, shard: &mut ToyShard, _db: u32, _cmd: Cmd, key: &[u8]) -> bool {
-        shard.map.contains_key(key)
+    fn wakes(&self, shard: &mut ToyShard, _db: u32, _cmd: Cmd, key: &[u8]) -> crate::Wakes {
+        if shard.map.contains_key(key) {
+            crate::Wakes::Yes
+        } else {
+            crate::Wakes::No
+        }
     }
 
     fn watch(&self, shard: &mut ToyShard, client: u64, _db: u32, key: &[u8]) {
