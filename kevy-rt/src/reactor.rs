@@ -1441,7 +1441,13 @@ impl<S: Service> Reactor<S> {
                         None => self.run_routed(idx, gen, st, cmd, route, args),
                         Some(msg) => {
                             self.svc.refused(&mut self.ex.shard, args, &msg);
-                            self.push_error(st, &msg);
+                            if route == Route::Tx(TxOp::Exec) {
+                                // A refused EXEC discards the transaction,
+                                // as Redis's rejectCommand does.
+                                self.exec_abort(st, &msg);
+                            } else {
+                                self.push_error(st, &msg);
+                            }
                         }
                     }
                 }
@@ -1478,10 +1484,20 @@ impl<S: Service> Reactor<S> {
             Ok(()) => true,
             Err(msg) => {
                 self.svc.refused(&mut self.ex.shard, args, &msg);
-                if let Some(q) = st.multi.as_mut() {
-                    q.aborted = true;
+                let exec = matches!(
+                    self.svc.route(args, &st.client, self.n),
+                    Ok((_, Route::Tx(TxOp::Exec)))
+                );
+                if exec {
+                    // As Redis's rejectCommand: EXECABORT, and the
+                    // transaction is discarded.
+                    self.exec_abort(st, &msg);
+                } else {
+                    if let Some(q) = st.multi.as_mut() {
+                        q.aborted = true;
+                    }
+                    self.push_error(st, &msg);
                 }
-                self.push_error(st, &msg);
                 false
             }
         }

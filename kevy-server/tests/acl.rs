@@ -60,6 +60,14 @@ fn requirepass_and_real_clients() {
         .query::<Option<String>>(&mut anon)
         .unwrap_err();
     assert_eq!(err.code(), Some("NOAUTH"), "{err}");
+    // EXEC refused is an EXECABORT, as Redis's rejectCommand answers.
+    let mut raw = Conn::connect(port).expect("connect");
+    let exec = raw.call(&["EXEC"]).expect("a reply");
+    assert_eq!(
+        exec.bytes(),
+        Some(&b"EXECABORT Transaction discarded because of: NOAUTH Authentication required."[..]),
+        "{exec:?}"
+    );
 
     let mut c = client(&url(":s3cret@"));
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();

@@ -241,6 +241,8 @@ fn subscribed_mode_and_resp3_pushes_match_redis() {
         &["PING"],
         &["PING", "hi"],
         &["GET", "k"],
+        // A refused EXEC is an EXECABORT, as Redis's rejectCommand.
+        &["EXEC"],
         &["CLIENT", "LIST"],
         &["PUBLISH", "x", "m"],
         &["UNSUBSCRIBE"],
@@ -268,6 +270,8 @@ fn subscribed_mode_and_resp3_pushes_match_redis() {
         &["PUBSUB", "NUMSUB", "z"],
         &["PUBSUB", "NUMPAT", "x"],
         &["PUBSUB", "FOO"],
+        &["PUBSUB", "CHANNELS", "a", "b"],
+        &["PUBSUB", "shardChannels", "a", "b"],
         &["PUBSUB", "HELP"],
         &["MULTI"],
         &["SUBSCRIBE", "q"],

@@ -47,6 +47,16 @@ pub fn find_sub<'s>(args: Args<'_>, subs: &'s [SubSpec]) -> Result<&'s SubSpec, 
     }
 }
 
+/// Redis's `addReplySubcommandSyntaxError`: what a container's own
+/// argument check answers, naming the subcommand as the client typed it.
+pub fn subcommand_syntax_error(args: Args<'_>) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        c_str(args.get(1), 128),
+        c_str(args.get(0), usize::MAX).to_ascii_uppercase()
+    )
+}
+
 /// Redis's HELP reply: a title naming the container as the client typed it,
 /// the lines, and the HELP entry every container has.
 pub fn reply_help(ctx: &mut ConnCtx<'_>, lines: &[&str]) {

@@ -875,10 +875,7 @@ fn unblock_clients(ctx: &mut ConnCtx<'_>, infos: &[ClientInfo]) -> ClientsChosen
             return ClientsChosen::default();
         }
         _ => {
-            ctx.out.error(
-                "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try \
-                 CLIENT HELP.",
-            );
+            ctx.out.error(&super::common::subcommand_syntax_error(args));
             return ClientsChosen::default();
         }
     };
@@ -1096,11 +1093,7 @@ fn prefix_collision(existing: &[Vec<u8>], given: &[&[u8]]) -> Option<String> {
 fn client_pause(ctx: &mut ConnCtx<'_>) -> ConnAction {
     let args = ctx.args;
     if args.len() > 4 {
-        let msg = format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            super::common::c_str(args.get(1), 128)
-        );
-        ctx.out.error(&msg);
+        ctx.out.error(&super::common::subcommand_syntax_error(args));
         return ConnAction::Continue;
     }
     let ms = match kevy_store::num::parse_i64(args.get(2)) {

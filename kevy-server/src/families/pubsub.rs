@@ -131,6 +131,12 @@ pub fn route_pubsub(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, St
     let Ok(sub) = find_sub(args, PUBSUB_SUBS) else {
         return Ok(Route::Conn);
     };
+    // The table's arity lets any count through; CHANNELS and
+    // SHARDCHANNELS take one pattern at most, as Redis's own check says.
+    let patterned = matches!(sub.short(), "channels" | "shardchannels");
+    if patterned && args.len() > 3 {
+        return Err(super::common::subcommand_syntax_error(args));
+    }
     Ok(match sub.short() {
         "channels" => Route::PubSub(PubSubOp::Channels),
         "numsub" => Route::PubSub(PubSubOp::NumSub),
