@@ -7,7 +7,7 @@ use crate::fold::FanOut;
 use crate::limits::{Limits, LimitsCopy};
 use crate::msg::{Batch, Dest, Req, Resp};
 use crate::ring::{ring, Consumer, Producer};
-use crate::service::{key_range, ConnAction, Refused, ReplyMode, Route, Service, TxOp};
+use crate::service::{key_range, ConnAction, PubSubOp, Refused, ReplyMode, Route, Service, TxOp};
 use crate::slot::SlotMap;
 use crate::stats::{ShardStats, Stats};
 use accept::Admit;
@@ -1414,7 +1414,22 @@ impl<S: Service> Reactor<S> {
         let (seq, unsent) = (st.next_seq(), st.unsent());
         st.skip_next = false;
         self.dispatch_gated_inner(idx, gen, st, args);
-        if (was_off && st.reply_off) || was_skip {
+        // A (un)subscribe's confirmations are pushes, which Redis sends
+        // whatever CLIENT REPLY says, as it does messages.
+        let pushes = matches!(
+            self.svc.route(args, &st.client, self.n),
+            Ok((_, Route::PubSub(op))) if !matches!(
+                op,
+                PubSubOp::Publish
+                    | PubSubOp::SPublish
+                    | PubSubOp::Channels
+                    | PubSubOp::NumSub
+                    | PubSubOp::NumPat
+                    | PubSubOp::ShardChannels
+                    | PubSubOp::ShardNumSub
+            )
+        );
+        if ((was_off && st.reply_off) || was_skip) && !pushes {
             st.mute(seq, unsent);
         }
         st.sync_gate();
