@@ -20,6 +20,9 @@ pub struct ShardStats {
     /// Connections waiting in a blocking command (INFO's
     /// `blocked_clients`).
     pub blocked_clients: AtomicU64,
+    /// Of those, the ones whose wait has a timeout (INFO's
+    /// `clients_in_timeout_table`).
+    pub timed_clients: AtomicU64,
     /// Connections this shard handed to another (crate doc, "Moving
     /// connections to the cores that have time").
     pub moved_out: AtomicU64,
@@ -55,6 +58,16 @@ pub struct ShardStats {
     /// its loop does not turn, so it adopts no connection until the
     /// command ends, and none is handed to it.
     pub running_long: AtomicU64,
+}
+
+impl ShardStats {
+    /// A connection's wait ended; `timed` when it had a timeout.
+    pub(crate) fn unblocked(&self, timed: bool) {
+        self.blocked_clients.fetch_sub(1, Relaxed);
+        if timed {
+            self.timed_clients.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 /// All shards' counters.

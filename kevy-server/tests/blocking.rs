@@ -977,3 +977,42 @@ fn a_waiter_for_another_type_does_not_hold_up_the_queue() {
         }
     }
 }
+
+/// INFO's `clients_in_timeout_table` counts the blocked clients whose
+/// wait has a timeout, as Redis's does; on any shard.
+#[test]
+fn clients_with_a_timeout_are_counted_apart() {
+    let field = |c: &mut Conn, name: &str| -> i64 {
+        let v = call(c, &["INFO", "clients"]);
+        let text = String::from_utf8_lossy(v.bytes().expect("bulk")).into_owned();
+        let prefix = format!("{name}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    for cores in ["1", "3"] {
+        let s = Server::kevy(&["--cores", cores, "--save", ""]);
+        let mut admin = conn(s.port);
+        let mut ws = Vec::new();
+        for (i, (key, timeout)) in [("t1", "10"), ("t2", "0"), ("{t1}x", "0.5"), ("t3", "0")]
+            .iter()
+            .enumerate()
+        {
+            let mut w = conn(s.port);
+            w.send(&command(&["BLPOP", key, timeout])).unwrap();
+            eventually("blocked", || blocked_clients(&mut admin) == i as i64 + 1);
+            ws.push(w);
+        }
+        assert_eq!(field(&mut admin, "clients_in_timeout_table"), 2, "{cores}");
+        // The 0.5 s wait times out; a push serves the 10 s one.
+        eventually("timed out", || blocked_clients(&mut admin) == 3);
+        assert_eq!(field(&mut admin, "clients_in_timeout_table"), 1, "{cores}");
+        call(&mut admin, &["RPUSH", "t1", "x"]);
+        eventually("served", || blocked_clients(&mut admin) == 2);
+        assert_eq!(field(&mut admin, "clients_in_timeout_table"), 0, "{cores}");
+        drop(ws);
+        eventually("gone", || blocked_clients(&mut admin) == 0);
+        assert_eq!(field(&mut admin, "clients_in_timeout_table"), 0, "{cores}");
+    }
+}

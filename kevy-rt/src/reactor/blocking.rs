@@ -804,10 +804,10 @@ impl<S: Service> Reactor<S> {
                     deadline_us: deadline,
                     claimed: false,
                 });
-                self.stats.shards[self.id]
-                    .blocked_clients
-                    .fetch_add(1, Ordering::Relaxed);
+                let stats = &self.stats.shards[self.id];
+                stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
                 if deadline != u64::MAX {
+                    stats.timed_clients.fetch_add(1, Ordering::Relaxed);
                     self.timers.push(Reverse((deadline, idx, gen, seq)));
                 }
             }
@@ -832,6 +832,7 @@ impl<S: Service> Reactor<S> {
         if c.st.waiting.as_ref().is_some_and(|w| w.seq == seq) {
             let w = c.st.waiting.take();
             let id = c.st.client.id;
+            let timed = w.as_ref().is_some_and(|w| w.deadline_us != u64::MAX);
             if let Some(w) = w.filter(|w| w.owners.len() > 1) {
                 // Served by one shard: the others let go of it (ahead of
                 // anything the connection sends next, ring order).
@@ -842,9 +843,7 @@ impl<S: Service> Reactor<S> {
             let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) else {
                 return;
             };
-            self.stats.shards[self.id]
-                .blocked_clients
-                .fetch_sub(1, Ordering::Relaxed);
+            self.stats.shards[self.id].unblocked(timed);
             if !c.in_ready {
                 c.in_ready = true;
                 self.ready.push(idx);
@@ -1048,9 +1047,7 @@ impl<S: Service> Reactor<S> {
     /// A closing connection stops waiting.
     pub(super) fn closing_waiter(&mut self, st: &mut ConnState<S>) {
         if let Some(w) = st.waiting.take() {
-            self.stats.shards[self.id]
-                .blocked_clients
-                .fetch_sub(1, Ordering::Relaxed);
+            self.stats.shards[self.id].unblocked(w.deadline_us != u64::MAX);
             for s in *w.owners {
                 self.stop_waiter(s, st.client.id);
             }

@@ -209,7 +209,10 @@ fn info_clients(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
         server.rt_stats.sum(|s| &s.blocked_clients),
     );
     f.put("tracking_clients", server.tracking.clients());
-    f.put("clients_in_timeout_table", 0);
+    f.put(
+        "clients_in_timeout_table",
+        server.rt_stats.sum(|s| &s.timed_clients),
+    );
 }
 
 fn info_memory(server: &Server, rt: &Runtime, f: &mut Fields<'_>) {
