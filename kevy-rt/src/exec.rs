@@ -19,6 +19,8 @@ pub struct Sink<'a> {
     pub effects: &'a mut Effects,
     /// Which part this is of a command split over shards (MGET, DEL, …):
     /// part 0 is the call statistics count; other parts add their time.
+    /// A blocked command run again for its waiter (with `may_block`) is
+    /// part 1: its call was counted when it blocked.
     pub part: u32,
     /// The command may block: it runs on its own, outside MULTI and
     /// outside a transaction (crate doc, "Blocking"). A blocking command

@@ -544,6 +544,7 @@ impl Service for Kevy {
         }
         if sink.may_block {
             shard.may_block = true;
+            shard.serving = sink.part != 0;
         }
         shard.locked = sink.locked;
         shard.may_escalate = sink.may_escalate;
@@ -573,6 +574,7 @@ impl Service for Kevy {
         }
         if sink.may_block {
             shard.may_block = false;
+            shard.serving = false;
             sink.block = shard.block.take();
         }
         // A script's attempt that is undone and runs again is no call: the
@@ -641,7 +643,14 @@ impl Service for Kevy {
         let zset = name.starts_with("bz");
         let stream = name.starts_with('x');
         let list = !zset && !stream;
-        let (kind, filled) = match shard.store.db(db as usize).peek(key).map(|e| &e.value) {
+        let mut store = shard.store.db(db as usize);
+        let value = store.peek(key).map(|e| &e.value);
+        // A group reader learns that its stream is gone (deleted, or
+        // replaced by another type): it runs again and answers so.
+        if name == "xreadgroup" && !matches!(value, Some(kevy_store::Value::Stream(_))) {
+            return Wakes::Yes;
+        }
+        let (kind, filled) = match value {
             None => return Wakes::No,
             // Any write to a stream may serve a reader (new entries, a
             // group's position moved back, a group destroyed): the reader

@@ -55,6 +55,9 @@ pub struct Shard {
     pub rewrite_cut_due: bool,
     /// The command running may block (kevy-rt's `Sink::may_block`).
     pub may_block: bool,
+    /// The command running is a blocked command run again for its waiter
+    /// (kevy-rt's `Sink::part` 1 with `may_block`).
+    pub serving: bool,
     /// A blocking command found nothing and asks to wait this many ms (0:
     /// for ever); the service hands it to the runtime's `Sink::block`.
     pub block: Option<u64>,
@@ -139,6 +142,7 @@ impl Shard {
             fence_gen: 0,
             rewrite_cut_due: false,
             may_block: false,
+            serving: false,
             block: None,
             loading: None,
             slot_scan: None,

@@ -634,3 +634,75 @@ fn replayable(port: u16) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// A group reader blocked on a stream learns that the stream or its group
+/// went, with Redis's errors: deleted, replaced by another type, the group
+/// destroyed. A plain XREAD waits on. Byte for byte against redis-server,
+/// on one, two and three shards.
+#[test]
+fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut admin = conn(port);
+        let mut seen = Vec::new();
+        let ends: &[&[&[&str]]] = &[
+            &[&["DEL", "gone"]],
+            &[&["SET", "gone", "x"]],
+            &[&["XGROUP", "DESTROY", "gone", "g"]],
+        ];
+        for end in ends {
+            raw(&mut admin, &["FLUSHALL"]);
+            raw(
+                &mut admin,
+                &["XGROUP", "CREATE", "gone", "g", "$", "MKSTREAM"],
+            );
+            let mut w = conn(port);
+            let read = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000"];
+            let read: Vec<&str> = read
+                .iter()
+                .chain(&["STREAMS", "gone", ">"])
+                .copied()
+                .collect();
+            w.send(&common::resp::command(&read)).unwrap();
+            until_blocked(&mut admin, 1);
+            for cmd in end.iter() {
+                seen.push(raw(&mut admin, cmd));
+            }
+            seen.push(w.read().expect("an answer").1);
+            until_blocked(&mut admin, 0);
+        }
+        // XREAD (no group) is not told: it waits on, and times out.
+        raw(&mut admin, &["FLUSHALL"]);
+        raw(&mut admin, &["XADD", "plain", "1-1", "f", "v"]);
+        let mut w = conn(port);
+        w.send(&common::resp::command(&[
+            "XREAD", "BLOCK", "300", "STREAMS", "plain", "$",
+        ]))
+        .unwrap();
+        until_blocked(&mut admin, 1);
+        seen.push(raw(&mut admin, &["DEL", "plain"]));
+        seen.push(w.read().expect("an answer").1);
+        seen
+    };
+    let want = if common::skip_redis_tools() {
+        None
+    } else {
+        let redis = Server::redis("streams-gone").unwrap_or_else(|e| panic!("{e}"));
+        Some(scenario(redis.port))
+    };
+    for cores in ["1", "2", "3"] {
+        let srv = Server::kevy(&["--cores", cores, "--save", ""]);
+        let got = scenario(srv.port);
+        if let Some(want) = &want {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(
+                    String::from_utf8_lossy(g),
+                    String::from_utf8_lossy(w),
+                    "--cores {cores}"
+                );
+            }
+        } else {
+            assert!(String::from_utf8_lossy(&got[1]).starts_with("-UNBLOCKED"));
+        }
+    }
+}

@@ -1186,6 +1186,9 @@ fn cmd_xreadgroup(ctx: &mut Ctx<'_>) {
     read_generic(ctx, true);
 }
 
+/// A blocked group reader whose stream was deleted or replaced.
+const UNBLOCKED_GONE: &str = "UNBLOCKED the stream key no longer exists";
+
 fn read_generic(ctx: &mut Ctx<'_>, xreadgroup: bool) {
     let args = ctx.args;
     let o = match parse_read(&args, xreadgroup) {
@@ -1205,6 +1208,10 @@ fn read_generic(ctx: &mut Ctx<'_>, xreadgroup: bool) {
             let elsewhere = !scratch && nshards > 1 && ctx.shard.slots.shard_of(key) != id;
             let s = match read(&mut db, key) {
                 Ok(s) => s,
+                Err(_) if ctx.shard.serving && o.group.is_some() => {
+                    // Its stream was replaced by another type.
+                    return ctx.out.error(UNBLOCKED_GONE);
+                }
                 Err(e) => return reply_error(&mut ctx.out, e),
             };
             if let Some((group, _)) = o.group {
@@ -1213,6 +1220,16 @@ fn read_generic(ctx: &mut Ctx<'_>, xreadgroup: bool) {
                     // its own shard serves it.
                     wants.push(Want::New);
                     continue;
+                }
+                // A wait that ends because its stream or group went: Redis's
+                // answers to a blocked group reader.
+                if ctx.shard.serving && s.is_none() {
+                    return ctx.out.error(UNBLOCKED_GONE);
+                }
+                if ctx.shard.serving && !s.is_some_and(|s| s.groups.contains_key(group)) {
+                    return ctx.out.error(
+                        "NOGROUP the consumer group this client was blocked on no longer exists",
+                    );
                 }
                 if !s.is_some_and(|s| s.groups.contains_key(group)) {
                     return ctx.out.error(&format!(
