@@ -312,7 +312,8 @@ fn client_unblock_releases_a_waiter_on_any_shard() {
         assert_eq!(raw(&mut admin, &["CLIENT", "UNBLOCK", "999999"]), b":0\r\n");
         assert_eq!(
             raw(&mut admin, &["CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"]),
-            b"-ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.\r\n".to_vec()
+            // The subcommand as typed, as Redis's addReplySubcommandSyntaxError.
+            b"-ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.\r\n".to_vec()
         );
     }
 }
