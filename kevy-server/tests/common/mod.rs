@@ -213,7 +213,10 @@ impl Server {
                     self.name, self.port
                 ));
             }
-            if ping(self.port) {
+            // What answers must be this process: another test's server may
+            // hold the port (two free_port() calls can return the same
+            // one), and this one then fails to bind a moment later.
+            if ping(self.port) && listens(self.child.id(), self.port) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -281,6 +284,33 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether process `pid` holds a socket listening on TCP `port` (from
+/// /proc: the socket inodes among its descriptors, and the listening
+/// sockets of /proc/net/tcp and tcp6). True where /proc cannot tell.
+pub fn listens(pid: u32, port: u16) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return true;
+    };
+    let mine: std::collections::HashSet<String> = fds
+        .flatten()
+        .filter_map(|e| fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        fs::read_to_string(table).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // local_address, state 0A (LISTEN), inode.
+                f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A" && mine.contains(f[9])
+            })
+        })
+    })
 }
 
 /// True when something on `port` answers a RESP PING with +PONG (or asks
