@@ -580,7 +580,8 @@ fn set_pubsub_limit(l: kevy_rt::OutputLimit) {
 /// soft limit's seconds, as Redis parses it; the classes with their limits.
 pub fn parse_output_limits(v: &str) -> Result<Vec<(&'static str, kevy_rt::OutputLimit)>, String> {
     let words: Vec<&str> = v.split_ascii_whitespace().collect();
-    let bad = || "Invalid arguments".to_string();
+    let bad =
+        || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
     if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
