@@ -878,25 +878,7 @@ fn keys_arriving_from_another_database_serve_their_waiters() {
         }
         seen
     };
-    let want = if common::skip_redis_tools() {
-        None
-    } else {
-        let redis = Server::redis("blocking-dbs").unwrap_or_else(|e| panic!("{e}"));
-        Some(scenario(redis.port))
-    };
-    for cores in ["1", "2", "3"] {
-        let s = Server::kevy(&["--cores", cores, "--save", ""]);
-        let got = scenario(s.port);
-        if let Some(want) = &want {
-            for (g, w) in got.iter().zip(want) {
-                assert_eq!(
-                    String::from_utf8_lossy(g),
-                    String::from_utf8_lossy(w),
-                    "--cores {cores}"
-                );
-            }
-        }
-    }
+    common::same_as_redis("blocking-dbs", &["1", "2", "3"], scenario);
 }
 
 /// Waiters for another type than the key comes to hold are passed over,
@@ -957,26 +939,7 @@ fn a_waiter_for_another_type_does_not_hold_up_the_queue() {
         }
         seen
     };
-    let want = if common::skip_redis_tools() {
-        None
-    } else {
-        let redis = Server::redis("blocking-kinds").unwrap_or_else(|e| panic!("{e}"));
-        Some(scenario(redis.port))
-    };
-    for cores in ["1", "2", "3"] {
-        let s = Server::kevy(&["--cores", cores, "--save", ""]);
-        let got = scenario(s.port);
-        if let Some(want) = &want {
-            assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(want) {
-                assert_eq!(
-                    String::from_utf8_lossy(g),
-                    String::from_utf8_lossy(w),
-                    "--cores {cores}"
-                );
-            }
-        }
-    }
+    common::same_as_redis("blocking-kinds", &["1", "2", "3"], scenario);
 }
 
 /// INFO's `clients_in_timeout_table` counts the blocked clients whose

@@ -683,26 +683,7 @@ fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
         seen.push(w.read().expect("an answer").1);
         seen
     };
-    let want = if common::skip_redis_tools() {
-        None
-    } else {
-        let redis = Server::redis("streams-gone").unwrap_or_else(|e| panic!("{e}"));
-        Some(scenario(redis.port))
-    };
-    for cores in ["1", "2", "3"] {
-        let srv = Server::kevy(&["--cores", cores, "--save", ""]);
-        let got = scenario(srv.port);
-        if let Some(want) = &want {
-            assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(want) {
-                assert_eq!(
-                    String::from_utf8_lossy(g),
-                    String::from_utf8_lossy(w),
-                    "--cores {cores}"
-                );
-            }
-        } else {
-            assert!(String::from_utf8_lossy(&got[1]).starts_with("-UNBLOCKED"));
-        }
+    for got in common::same_as_redis("streams-gone", &["1", "2", "3"], scenario) {
+        assert!(String::from_utf8_lossy(&got[1]).starts_with("-UNBLOCKED"));
     }
 }

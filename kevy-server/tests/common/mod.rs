@@ -286,6 +286,40 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
+/// Runs `scenario` (what a client saw of a server, given its port) on a
+/// redis-server, unless redis tools are skipped, and on kevy with each of
+/// `cores` shards, and asserts that kevy saw what Redis did, item by item.
+/// Returns kevy's runs, in `cores` order.
+pub fn same_as_redis(
+    name: &str,
+    cores: &[&str],
+    scenario: impl Fn(u16) -> Vec<Vec<u8>>,
+) -> Vec<Vec<Vec<u8>>> {
+    let want = if skip_redis_tools() {
+        None
+    } else {
+        let redis = Server::redis(name).unwrap_or_else(|e| panic!("{e}"));
+        Some(scenario(redis.port))
+    };
+    let mut runs = Vec::new();
+    for n in cores {
+        let kevy = Server::kevy(&["--cores", n, "--save", ""]);
+        let got = scenario(kevy.port);
+        if let Some(want) = &want {
+            assert_eq!(got.len(), want.len(), "--cores {n}");
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(
+                    String::from_utf8_lossy(g),
+                    String::from_utf8_lossy(w),
+                    "--cores {n}"
+                );
+            }
+        }
+        runs.push(got);
+    }
+    runs
+}
+
 /// Whether process `pid` holds a socket listening on TCP `port` (from
 /// /proc: the socket inodes among its descriptors, and the listening
 /// sockets of /proc/net/tcp and tcp6). True where /proc cannot tell.
