@@ -651,6 +651,9 @@ impl Service for Kevy {
             return Wakes::Yes;
         }
         let (kind, filled) = match value {
+            // A plain XREAD waits on, and lets a group reader behind it
+            // learn that the stream went.
+            None if stream => return Wakes::OtherKind,
             None => return Wakes::No,
             // Any write to a stream may serve a reader (new entries, a
             // group's position moved back, a group destroyed): the reader

@@ -670,6 +670,42 @@ fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
             seen.push(w.read().expect("an answer").1);
             until_blocked(&mut admin, 0);
         }
+        // A plain XREAD ahead of a group reader on the same stream does
+        // not keep it from being told; the XREAD waits on and gets what
+        // a new stream of that name brings.
+        raw(&mut admin, &["FLUSHALL"]);
+        raw(
+            &mut admin,
+            &["XGROUP", "CREATE", "gone", "g", "$", "MKSTREAM"],
+        );
+        let mut plain = conn(port);
+        plain
+            .send(&common::resp::command(&[
+                "XREAD", "BLOCK", "5000", "STREAMS", "gone", "$",
+            ]))
+            .unwrap();
+        until_blocked(&mut admin, 1);
+        let mut group = conn(port);
+        group
+            .send(&common::resp::command(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "5000",
+                "STREAMS",
+                "gone",
+                ">",
+            ]))
+            .unwrap();
+        until_blocked(&mut admin, 2);
+        seen.push(raw(&mut admin, &["DEL", "gone"]));
+        seen.push(group.read().expect("an answer").1);
+        until_blocked(&mut admin, 1);
+        seen.push(raw(&mut admin, &["XADD", "gone", "5-1", "f", "v"]));
+        seen.push(plain.read().expect("an answer").1);
+        until_blocked(&mut admin, 0);
         // XREAD (no group) is not told: it waits on, and times out.
         raw(&mut admin, &["FLUSHALL"]);
         raw(&mut admin, &["XADD", "plain", "1-1", "f", "v"]);
