@@ -87,9 +87,9 @@ fn xread_block_is_woken_by_xadd_on_any_shard() {
     }
     // A reader in a group is woken the same way, and owns what it got.
     call(&mut w, &["XGROUP", "CREATE", "k2", "g", "$"]);
-    let mut reader = conn(srv.port);
-    reader
-        .send(&common::resp::command(&[
+    let mut reader = waiting(
+        srv.port,
+        &[
             "XREADGROUP",
             "GROUP",
             "g",
@@ -99,8 +99,8 @@ fn xread_block_is_woken_by_xadd_on_any_shard() {
             "STREAMS",
             "k2",
             ">",
-        ]))
-        .unwrap();
+        ],
+    );
     std::thread::sleep(Duration::from_millis(100));
     let id = s(&call(&mut w, &["XADD", "k2", "*", "f", "v"]));
     let (v, _) = reader.read().expect("reply");
@@ -635,6 +635,28 @@ fn replayable(port: u16) -> Vec<Vec<u8>> {
     out
 }
 
+/// A blocking read that the scenario below sends on a connection of its
+/// own.
+const GROUP_READ: &[&str] = &[
+    "XREADGROUP",
+    "GROUP",
+    "g",
+    "c",
+    "BLOCK",
+    "5000",
+    "STREAMS",
+    "gone",
+    ">",
+];
+
+/// A new connection to `port` that has sent `args` (a blocking command)
+/// and waits for its answer.
+fn waiting(port: u16, args: &[&str]) -> Conn {
+    let mut c = conn(port);
+    c.send(&common::resp::command(args)).expect("send");
+    c
+}
+
 /// A group reader blocked on a stream learns that the stream or its group
 /// went, with Redis's errors: deleted, replaced by another type, the group
 /// destroyed. A plain XREAD waits on. Byte for byte against redis-server,
@@ -655,14 +677,7 @@ fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
                 &mut admin,
                 &["XGROUP", "CREATE", "gone", "g", "$", "MKSTREAM"],
             );
-            let mut w = conn(port);
-            let read = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000"];
-            let read: Vec<&str> = read
-                .iter()
-                .chain(&["STREAMS", "gone", ">"])
-                .copied()
-                .collect();
-            w.send(&common::resp::command(&read)).unwrap();
+            let mut w = waiting(port, GROUP_READ);
             until_blocked(&mut admin, 1);
             for cmd in end.iter() {
                 seen.push(raw(&mut admin, cmd));
@@ -678,27 +693,9 @@ fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
             &mut admin,
             &["XGROUP", "CREATE", "gone", "g", "$", "MKSTREAM"],
         );
-        let mut plain = conn(port);
-        plain
-            .send(&common::resp::command(&[
-                "XREAD", "BLOCK", "5000", "STREAMS", "gone", "$",
-            ]))
-            .unwrap();
+        let mut plain = waiting(port, &["XREAD", "BLOCK", "5000", "STREAMS", "gone", "$"]);
         until_blocked(&mut admin, 1);
-        let mut group = conn(port);
-        group
-            .send(&common::resp::command(&[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "c",
-                "BLOCK",
-                "5000",
-                "STREAMS",
-                "gone",
-                ">",
-            ]))
-            .unwrap();
+        let mut group = waiting(port, GROUP_READ);
         until_blocked(&mut admin, 2);
         seen.push(raw(&mut admin, &["DEL", "gone"]));
         seen.push(group.read().expect("an answer").1);
@@ -709,11 +706,7 @@ fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
         // XREAD (no group) is not told: it waits on, and times out.
         raw(&mut admin, &["FLUSHALL"]);
         raw(&mut admin, &["XADD", "plain", "1-1", "f", "v"]);
-        let mut w = conn(port);
-        w.send(&common::resp::command(&[
-            "XREAD", "BLOCK", "300", "STREAMS", "plain", "$",
-        ]))
-        .unwrap();
+        let mut w = waiting(port, &["XREAD", "BLOCK", "300", "STREAMS", "plain", "$"]);
         until_blocked(&mut admin, 1);
         seen.push(raw(&mut admin, &["DEL", "plain"]));
         seen.push(w.read().expect("an answer").1);
