@@ -144,6 +144,9 @@ pub(crate) struct ConnState<S: Service> {
     pub ride_held: bool,
     /// Flush, then close (QUIT, protocol error).
     pub closing: bool,
+    /// Closed by its output-buffer limit: the output it held then, for
+    /// the log line written when it is freed (0: not).
+    pub over_limit_bytes: usize,
     /// A transaction is in flight; read nothing more until it ends.
     pub blocked: bool,
     /// Between MULTI and EXEC: the queued commands.
@@ -299,6 +302,7 @@ impl<S: Service> ConnState<S> {
             last_active_ms: client.created_ms,
             monitor: false,
             closing: false,
+            over_limit_bytes: 0,
             blocked: false,
             multi: None,
             watched: Vec::new(),
@@ -394,12 +398,10 @@ impl<S: Service> ConnState<S> {
     }
 
     /// Closes a subscriber whose output broke its limit, as Redis does:
-    /// logged, and what it still had to write dropped.
+    /// what it still had to write is dropped, and the reactor logs it
+    /// ([`Service::output_limit_closed`]) when it frees the connection.
     pub fn close_over_limit(&mut self) {
-        eprintln!(
-            "kevy: client id={} addr={} closed for overcoming of output buffer limits",
-            self.client.id, self.client.peer
-        );
+        self.over_limit_bytes = self.output_weight().max(1);
         self.closing = true;
         self.wbuf = Vec::new();
         self.wpos = 0;

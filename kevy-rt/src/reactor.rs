@@ -1333,6 +1333,12 @@ impl<S: Service> Reactor<S> {
         let Some(mut c) = self.conns.get_mut(idx as usize).and_then(Option::take) else {
             return;
         };
+        if c.st.over_limit_bytes != 0 {
+            let mut info = self.describe(&c.st, Some(&c.io));
+            info.omem = c.st.over_limit_bytes;
+            info.tot_mem += info.omem;
+            self.svc.output_limit_closed(&info);
+        }
         if c.io.interest.is_some() {
             let _ = self.poller.delete(c.io.stream.fd());
         }

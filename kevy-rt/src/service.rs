@@ -645,6 +645,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// the command path.
     fn connection_event(&self, _event: ConnEvent, _client: &ClientCtx) {}
 
+    /// A connection closed because its output broke its limit is being
+    /// freed; `info` describes it with the output it held at that moment
+    /// (Redis logs it as a warning).
+    fn output_limit_closed(&self, _info: &ClientInfo) {}
+
     /// A command refused before it ran (unknown, wrong arity, a bad
     /// subcommand, a queue-time error in MULTI), with its error text: for
     /// statistics (rejected calls, error counts).

@@ -916,6 +916,19 @@ impl Service for Kevy {
         }
     }
 
+    fn output_limit_closed(&self, info: &ClientInfo) {
+        if !crate::log::enabled(crate::log::Level::Warning) {
+            return;
+        }
+        let mut line = String::new();
+        crate::families::connection::client_line(&mut line, info, "", 0);
+        crate::log!(
+            Warning,
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            line.trim_end()
+        );
+    }
+
     fn closed(&self, _shard: &mut Shard, client: &ClientCtx, session: &mut Session) {
         if crate::log::enabled(crate::log::Level::Verbose) {
             crate::log!(

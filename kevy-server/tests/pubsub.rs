@@ -362,6 +362,27 @@ fn a_subscriber_that_does_not_read_is_disconnected_by_its_output_limit() {
     // The slow one finds its connection closed once it reads.
     let (_, closed) = slow.read_until_quiet(Duration::from_millis(200));
     assert!(closed, "the slow subscriber's connection is closed");
+    // Logged as a warning with the client's description, as Redis does.
+    let line = (0..100)
+        .find_map(|_| {
+            let out = server.output();
+            let line = out
+                .lines()
+                .find(|l| l.contains("for overcoming of output buffer limits"))
+                .map(str::to_string);
+            if line.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            line
+        })
+        .expect("the disconnection is logged");
+    assert!(line.contains(" # Client id="), "{line}");
+    assert!(line.contains(" sub=1 psub=0 "), "{line}");
+    assert!(line.contains(" cmd=subscribe "), "{line}");
+    assert!(
+        line.ends_with(" scheduled to be closed ASAP for overcoming of output buffer limits."),
+        "{line}"
+    );
 }
 
 /// Subscribers of a channel, a pattern and a shard channel spread over

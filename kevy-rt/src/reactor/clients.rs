@@ -40,7 +40,11 @@ impl<S: Service> Reactor<S> {
     // ---- CLIENT LIST / INFO / KILL -------------------------------------
 
     /// Describes one of this shard's connections.
-    fn describe(&self, st: &ConnState<S>, io: Option<&crate::conn::ConnIo>) -> ClientInfo {
+    pub(super) fn describe(
+        &self,
+        st: &ConnState<S>,
+        io: Option<&crate::conn::ConnIo>,
+    ) -> ClientInfo {
         let now_ms = clock::unix_ms();
         let (qbuf, qbuf_free, fd, interest) = match io {
             Some(io) => (

@@ -564,7 +564,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
 /// One CLIENT LIST line, in Redis 7.2's field order. The caller's `cmd` is
 /// the command it is running, with the subcommand; another connection's is
 /// the last command it ran (a container without its subcommand).
-fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usize) {
+pub(crate) fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, argv_mem: usize) {
     use std::fmt::Write;
     let attr = |v: &[u8]| c_str(v, usize::MAX);
     let mut flags = String::new();
