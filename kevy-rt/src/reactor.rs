@@ -1633,12 +1633,17 @@ impl<S: Service> Reactor<S> {
             }
             Route::Clients { all } => self.clients(idx, gen, st, cmd, args, all),
             Route::PubSub(op) => {
+                let t0 = kevy_sys::clock::cycles();
                 self.pubsub(idx, gen, st, op, args);
-                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None);
+                let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None, took);
             }
             Route::Tx(op) => {
+                let t0 = kevy_sys::clock::cycles();
                 let error = self.tx_control(idx, gen, st, op, args);
-                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, error);
+                let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+                self.svc
+                    .ran_in_runtime(&mut self.ex.shard, cmd, error, took);
             }
             Route::Shard(s) => self.single(s % self.n, idx, gen, st, (cmd, route), args),
             Route::Keys {

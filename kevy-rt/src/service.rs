@@ -656,8 +656,15 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn refused(&self, shard: &mut Self::Shard, args: Args<'_>, msg: &[u8]);
 
     /// A command the runtime ran itself (MULTI, EXEC, DISCARD, WATCH,
-    /// UNWATCH), with the error it answered, if any.
-    fn ran_in_runtime(&self, shard: &mut Self::Shard, cmd: Self::Cmd, error: Option<&[u8]>);
+    /// UNWATCH, pub/sub), with the error it answered, if any, and the
+    /// cycles ([`kevy_sys::clock::cycles`]) it took on this shard.
+    fn ran_in_runtime(
+        &self,
+        shard: &mut Self::Shard,
+        cmd: Self::Cmd,
+        error: Option<&[u8]>,
+        cycles: u64,
+    );
 
     /// Runs a [`Route::Conn`] command on the connection's home thread.
     fn exec_conn(

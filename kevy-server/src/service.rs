@@ -706,14 +706,14 @@ impl Service for Kevy {
         stats.error_reply(shard.id, msg);
     }
 
-    fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>) {
-        self.server.cmdstats.record(shard.id, cmd, 0, 0);
+    fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>, took: u64) {
+        self.server.cmdstats.record(shard.id, cmd, 0, took);
         if let Some(msg) = error {
             self.failed(shard.id, cmd, msg);
         }
         if let Some(runs) = shard.attempt_stats.as_mut() {
             let reply = error.map(|m| [b"-", m].concat()).unwrap_or_default();
-            runs.push(crate::stats::Recorded::new(cmd, 0, 0, &reply));
+            runs.push(crate::stats::Recorded::new(cmd, 0, took, &reply));
         }
     }
 

@@ -251,7 +251,12 @@ fn info_counts_commands_errors_and_latency_on_every_shard() {
     call(&mut c, &["NOSUCH"]); // unknown: errorstats only
     call(&mut c, &["MGET", "k1", "k2", "k3", "k4"]); // one call, split over shards
     call(&mut c, &["CONFIG", "GET", "maxmemory"]);
+    // Pub/sub runs in the runtime, and its time counts too.
+    for _ in 0..20 {
+        call(&mut c, &["PUBLISH", "nobody", "m"]);
+    }
     let stats = info(&mut c, "commandstats");
+    assert_eq!(fields(&stats["cmdstat_publish"])["calls"], "20");
     let set = fields(&stats["cmdstat_set"]);
     assert_eq!(set["calls"], "30");
     assert_eq!(set["failed_calls"], "0");
@@ -278,6 +283,8 @@ fn info_counts_commands_errors_and_latency_on_every_shard() {
     let (p50, p99): (f64, f64) = (p["p50"].parse().unwrap(), p["p99"].parse().unwrap());
     assert!(p50 > 0.0 && p50 <= p99, "{p:?}");
     assert!(p.contains_key("p99.9"));
+    let p = fields(&lat["latency_percentiles_usec_publish"]);
+    assert!(p["p50"].parse::<f64>().unwrap() > 0.0, "{p:?}");
     let mem = info(&mut c, "memory");
     assert!(mem["mem_allocator"].starts_with("jemalloc-"), "{mem:?}");
     let used: u64 = mem["used_memory"].parse().unwrap();

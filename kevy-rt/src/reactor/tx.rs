@@ -729,6 +729,7 @@ impl<S: Service> Reactor<S> {
                         out.extend_from_slice(super::coord::PUBSUB_IN_TX)
                     }
                     Ok(Route::PubSub(ps @ (PubSubOp::Publish | PubSubOp::SPublish))) => {
+                        let t0 = kevy_sys::clock::cycles();
                         let a = args.args();
                         let sharded = *ps == PubSubOp::SPublish;
                         // Keyspace events of the commands before it go first.
@@ -743,11 +744,16 @@ impl<S: Service> Reactor<S> {
                             a.get(2),
                         );
                         Reply::new(&mut out, st.client.resp3).int(count as i64);
-                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
+                        let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+                        self.svc
+                            .ran_in_runtime(&mut self.ex.shard, *cmd, None, took);
                     }
                     Ok(Route::PubSub(ps)) => {
+                        let t0 = kevy_sys::clock::cycles();
                         self.introspect_into(st.client.resp3, *ps, args.args(), &mut out);
-                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None);
+                        let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+                        self.svc
+                            .ran_in_runtime(&mut self.ex.shard, *cmd, None, took);
                     }
                     Ok(_) if attempt.is_some() && self.svc.reaches_undeclared(*cmd) => {
                         let client = st.client;
@@ -964,6 +970,7 @@ impl<S: Service> Reactor<S> {
         let Some((cmd, ps, args, resp3, part)) = self.coord.pubsub_step(op) else {
             return;
         };
+        let t0 = kevy_sys::clock::cycles();
         let args = args.to_owned_args();
         let args = args.args();
         let mut v = Vec::new();
@@ -993,7 +1000,8 @@ impl<S: Service> Reactor<S> {
             }
             _ => self.introspect_into(resp3, ps, args, &mut v),
         }
-        self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None);
+        let took = kevy_sys::clock::cycles().wrapping_sub(t0);
+        self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None, took);
         self.releasing(|ex, mesh, coord| coord.conn_ran(ex, mesh, op, None, v));
     }
 

@@ -456,7 +456,14 @@ impl Service for Toy {
 
     fn refused(&self, _shard: &mut ToyShard, _args: Args<'_>, _msg: &[u8]) {}
 
-    fn ran_in_runtime(&self, _shard: &mut ToyShard, _cmd: Cmd, _error: Option<&[u8]>) {}
+    fn ran_in_runtime(
+        &self,
+        _shard: &mut ToyShard,
+        _cmd: Cmd,
+        _error: Option<&[u8]>,
+        _cycles: u64,
+    ) {
+    }
 
     fn exec_conn(
         &self,
