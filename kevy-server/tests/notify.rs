@@ -677,6 +677,17 @@ fn reads_of_missing_keys_notify_keymiss() {
         ZREM nokey a
         SORT nokey
         SORT_RO nokey
+        # With patterns, SORT runs by copy on several shards: only the
+        # lookups Redis makes notify (the sorted key once, each weight).
+        RPUSH sl 1 2 3
+        SET w_1 1
+        ~SORT sl BY w_*
+        ~SORT sl BY w_* GET o_*
+        ~SORT nosl BY w_*
+        ~SORT_RO nosl BY w_* GET #
+        MULTI
+        ~SORT nosl BY w_*
+        EXEC
         # GETSET made nokey: these look up keys that are missing. OBJECT
         # and the blocking pops look keys up without the event.
         TYPE gone
