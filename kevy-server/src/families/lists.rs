@@ -178,11 +178,11 @@ fn cmd_brpoplpush(ctx: &mut Ctx<'_>) {
     bmove_generic(ctx, Ok((End::Right, End::Left)), 3);
 }
 
-/// Validates BLMPOP (its timeout first, as Redis does), then routes it by
-/// its keys.
+/// Validates BLMPOP (its timeout last, as Redis's `lmpopGenericCommand`
+/// hands it to the blocking pop), then routes it by its keys.
 fn route_blmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
-    parse_timeout(args.get(1)).map_err(str::to_owned)?;
     let a = parse_lmpop_at(&args, 1).map_err(|e| message(e).into_owned())?;
+    parse_timeout(args.get(1)).map_err(str::to_owned)?;
     Ok(Route::Keys {
         first: 3,
         last: i32::try_from(2 + a.numkeys).unwrap_or(i32::MAX),
@@ -196,13 +196,13 @@ fn route_blmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String
 /// recorded as LPOP/RPOP key count.
 fn cmd_blmpop(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    let timeout = match parse_timeout(args.get(1)) {
-        Ok(t) => t,
-        Err(e) => return ctx.out.error(e),
-    };
     let a = match parse_lmpop_at(&args, 1) {
         Ok(a) => a,
         Err(e) => return reply_error(&mut ctx.out, e),
+    };
+    let timeout = match parse_timeout(args.get(1)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
     };
     for key in args.iter().skip(3).take(a.numkeys) {
         let mut db = ctx.shard.store.db(ctx.db);

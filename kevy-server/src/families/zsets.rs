@@ -1207,9 +1207,11 @@ fn cmd_bzpopmax(ctx: &mut Ctx<'_>) {
     bzpop_generic(ctx, true);
 }
 
+/// Validates BZMPOP (its timeout last, as for BLMPOP), then routes it by
+/// its keys.
 fn route_bzmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String> {
-    super::common::parse_timeout(args.get(1)).map_err(str::to_owned)?;
     let a = parse_zmpop_at(&args, 1).map_err(|e| message(e).into_owned())?;
+    super::common::parse_timeout(args.get(1)).map_err(str::to_owned)?;
     keys_route(3, a.numkeys, 0)
 }
 
@@ -1217,22 +1219,20 @@ fn route_bzmpop(args: Args<'_>, _: &ClientCtx, _: usize) -> Result<Route, String
 /// as ZPOPMIN/ZPOPMAX key count.
 fn cmd_bzmpop(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
+    let a = match parse_zmpop_at(&args, 1) {
+        Ok(a) => a,
+        Err(e) => return reply_error(&mut ctx.out, e),
+    };
     let timeout = match super::common::parse_timeout(args.get(1)) {
         Ok(t) => t,
         Err(e) => return ctx.out.error(e),
     };
-    let r = parse_zmpop_at(&args, 1).and_then(|a| {
-        let keys = args.iter().skip(3).take(a.numkeys);
-        Ok((
-            a.count,
-            a.max,
-            op_zmpop(&mut ctx.shard.store.db(ctx.db), keys, a.count, a.max)?,
-        ))
-    });
-    match r {
+    let (count, max) = (a.count, a.max);
+    let keys = args.iter().skip(3).take(a.numkeys);
+    match op_zmpop(&mut ctx.shard.store.db(ctx.db), keys, count, max) {
         Err(e) => reply_error(&mut ctx.out, e),
-        Ok((_, _, None)) => super::common::block_or_nil(ctx, timeout, false),
-        Ok((count, max, Some((key, popped)))) => {
+        Ok(None) => super::common::block_or_nil(ctx, timeout, false),
+        Ok(Some((key, popped))) => {
             ctx.out.array(2);
             ctx.out.bulk(key);
             pairs_header(&mut ctx.out, popped.len(), true, true);
