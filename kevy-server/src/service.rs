@@ -689,9 +689,12 @@ impl Service for Kevy {
 
     fn timeout_reply(&self, cmd: u16, resp3: bool, out: &mut Vec<u8>) {
         // Redis answers every timed-out blocking command with a null
-        // array, BLMOVE's included.
-        let _ = cmd;
-        Reply::new(out, resp3).null_array();
+        // array, BLMOVE's included; WAIT with the replicas reached (none).
+        if self.server.table.get(cmd).flags & flag::WAITS != 0 {
+            Reply::new(out, resp3).int(0);
+        } else {
+            Reply::new(out, resp3).null_array();
+        }
     }
 
     fn refused(&self, shard: &mut Shard, args: Args<'_>, msg: &[u8]) {
@@ -1023,7 +1026,7 @@ impl Service for Kevy {
     }
 
     fn blocking(&self, cmd: u16) -> bool {
-        self.server.table.get(cmd).flags & flag::BLOCKING != 0
+        self.server.table.get(cmd).flags & (flag::BLOCKING | flag::WAITS) != 0
     }
 
     fn reaches_other_dbs(&self, cmd: u16) -> bool {
@@ -1062,7 +1065,7 @@ impl Service for Kevy {
 
     #[inline(always)]
     fn runs_apart(&self, cmd: u16) -> bool {
-        self.server.table.get(cmd).flags & (flag::RUNS_SCRIPT | flag::BLOCKING) != 0
+        self.server.table.get(cmd).flags & (flag::RUNS_SCRIPT | flag::BLOCKING | flag::WAITS) != 0
     }
 
     /// While a script is busy, `route` lets through only what Redis runs

@@ -51,6 +51,9 @@ pub mod flag {
     /// its client's (MOVE, COPY … DB, SWAPDB), so a client blocked on a
     /// key of that database may be served (`Service::reaches_other_dbs`).
     pub const OTHER_DBS: u32 = 1 << 25;
+    /// kevy's own: the command may wait as a blocking one does, though
+    /// Redis does not flag it `blocking` (WAIT).
+    pub const WAITS: u32 = 1 << 26;
 
     /// Names in the order Redis prints them in COMMAND INFO.
     pub const NAMES: &[(u32, &str)] = &[

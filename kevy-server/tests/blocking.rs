@@ -980,3 +980,53 @@ fn clients_with_a_timeout_are_counted_apart() {
         assert_eq!(field(&mut admin, "clients_in_timeout_table"), 0, "{cores}");
     }
 }
+
+/// WAIT, with no replicas: 0 at once when 0 replicas are enough or inside
+/// MULTI, else 0 after the timeout; a waiting WAIT is a blocked client that
+/// CLIENT UNBLOCK ends (TIMEOUT: 0, ERROR: UNBLOCKED), and a MOVE that
+/// makes every waiter look again leaves it waiting. Byte for byte against
+/// redis-server, in RESP2 and RESP3.
+#[test]
+fn wait_answers_as_redis_does_without_replicas() {
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut admin = conn(port);
+        let mut seen = Vec::new();
+        for resp in ["2", "3"] {
+            let mut w = conn(port);
+            raw(&mut w, &["HELLO", resp]);
+            for args in [
+                &["WAIT", "0", "0"][..],
+                &["WAIT", "-1", "100"],
+                &["WAIT", "x", "1"],
+                &["WAIT", "1", "-1"],
+                &["WAIT", "1", "1.5"],
+                &["WAIT", "1"],
+            ] {
+                seen.push(raw(&mut w, args));
+            }
+            let start = Instant::now();
+            seen.push(raw(&mut w, &["WAIT", "1", "150"]));
+            assert!(start.elapsed() >= Duration::from_millis(150));
+            for args in [&["MULTI"][..], &["WAIT", "2", "0"], &["EXEC"]] {
+                seen.push(raw(&mut w, args));
+            }
+            let id = raw(&mut w, &["CLIENT", "ID"]);
+            let id = String::from_utf8_lossy(&id[1..id.len() - 2]).to_string();
+            for how in ["TIMEOUT", "ERROR"] {
+                w.send(&command(&["WAIT", "1", "0"])).unwrap();
+                eventually("WAIT blocks", || blocked_clients(&mut admin) == 1);
+                let list = raw(&mut admin, &["CLIENT", "LIST", "ID", &id]);
+                let list = String::from_utf8_lossy(&list).to_string();
+                assert!(list.contains(" flags=b "), "{list}");
+                assert!(list.contains(" cmd=wait "), "{list}");
+                // Every waiter of the database looks again; WAIT waits on.
+                raw(&mut admin, &["SET", "k", "v"]);
+                raw(&mut admin, &["MOVE", "k", "1"]);
+                seen.push(raw(&mut admin, &["CLIENT", "UNBLOCK", &id, how]));
+                seen.push(w.read().expect("WAIT's answer").1);
+            }
+        }
+        seen
+    };
+    common::same_as_redis("blocking-wait", &["1", "2"], scenario);
+}

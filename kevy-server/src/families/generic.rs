@@ -31,6 +31,18 @@ use std::cmp::Ordering;
 /// arity, flags, key range and ACL categories are Redis 7.0's.
 pub fn register(t: &mut Table) {
     use flag::*;
+    // WAIT has no keys: it runs, and waits, on the connection's own shard.
+    t.add(CommandSpec {
+        name: "wait",
+        arity: 3,
+        flags: NOSCRIPT | WAITS,
+        first: 0,
+        last: 0,
+        step: 0,
+        acl: &["@slow", "@connection"],
+        route: RouteKind::Custom(route_wait),
+        run: Handler::Shard(cmd_wait),
+    });
     // OBJECT is a container: Redis reports no keys for it; each subcommand
     // that takes a key has it at position 2, which `route_object` returns.
     t.add(CommandSpec {
@@ -350,6 +362,37 @@ fn sort_route(args: Args<'_>, nshards: usize, readonly: bool) -> Route {
         step: 1,
         extra: o.map_or(0, |o| u32::try_from(o.store_pos).unwrap_or(0)),
         fold: Fold::One,
+    }
+}
+
+/// WAIT numreplicas timeout: its arguments as Redis reads them (a `long`,
+/// then a timeout in whole milliseconds), and how many replicas
+/// acknowledged the connection's writes. kevy has no replicas, so that is
+/// 0: at once when 0 is enough or the command may not block (MULTI), else
+/// after the timeout (0: until CLIENT UNBLOCK or the connection ends).
+fn wait_args(args: &Args<'_>) -> Result<(i64, u64), &'static str> {
+    let replicas = parse_i64(args.get(1)).ok_or("ERR value is not an integer or out of range")?;
+    let ms = parse_i64(args.get(2)).ok_or("ERR timeout is not an integer or out of range")?;
+    if ms < 0 {
+        return Err("ERR timeout is negative");
+    }
+    Ok((replicas, ms as u64))
+}
+
+fn route_wait(args: Args<'_>, client: &ClientCtx, _: usize) -> Result<Route, String> {
+    wait_args(&args).map_err(str::to_owned)?;
+    Ok(Route::Shard(client.home as usize))
+}
+
+fn cmd_wait(ctx: &mut Ctx<'_>) {
+    let (replicas, ms) = match wait_args(&ctx.args) {
+        Ok(a) => a,
+        Err(e) => return ctx.out.error(e),
+    };
+    if replicas <= 0 || !ctx.shard.may_block {
+        ctx.out.int(0);
+    } else {
+        ctx.shard.block = Some(ms);
     }
 }
 
