@@ -1753,6 +1753,7 @@ impl<S: Service> Reactor<S> {
             st.reserve_parked(4096);
         }
         let start = st.parked.len();
+        let wstart = st.wbuf.len();
         let out = if direct { &mut st.wbuf } else { &mut st.parked };
         let home = self.id;
         let block = if self.svc.runs_apart(cmd) {
@@ -1760,6 +1761,9 @@ impl<S: Service> Reactor<S> {
         } else {
             self.ex.run_plain(&st.client, cmd, args, out)
         };
+        if direct && st.subs.is_some() && !self.ex.effects.pushes.is_empty() {
+            self.own_events_first(idx, st, wstart);
+        }
         match block {
             None if direct => st.done_seq += 1,
             None => st.park_since(start),
@@ -1774,6 +1778,21 @@ impl<S: Service> Reactor<S> {
                 self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
             }
         }
+    }
+
+    /// A subscribed RESP3 connection's command made keyspace events it
+    /// listens to: as in Redis, which publishes them while the command
+    /// runs, they go out ahead of the command's reply (at `wstart` in its
+    /// output). A tracking connection's own invalidations follow the
+    /// reply instead (the read loop delivers them), as Redis's do.
+    #[cold]
+    fn own_events_first(&mut self, idx: u32, st: &mut ConnState<S>, wstart: usize) {
+        if !st.client.resp3 || st.client.tracking.on() || st.wbuf.len() < wstart {
+            return;
+        }
+        let reply = st.wbuf.split_off(wstart);
+        self.deliver_pushes(Some((idx, &mut *st)));
+        st.wbuf.extend_from_slice(&reply);
     }
 
     /// Sends a command whose keys all live on another shard `s`.

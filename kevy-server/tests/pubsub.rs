@@ -596,3 +596,46 @@ fn keyspace_events_come_before_a_later_publish() {
         }
     }
 }
+
+/// A RESP3 connection subscribed to the keyspace events of keys it writes
+/// gets each event ahead of the command's reply, as Redis publishes them
+/// while the command runs; a script's and a pipeline's too. One shard, so
+/// every key is the connection's own (an event made on another shard
+/// follows the reply, a listed difference).
+#[test]
+fn own_keyspace_events_come_before_the_reply_in_resp3() {
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut c = conn(port);
+        let mut seen = Vec::new();
+        call(&mut c, &["HELLO", "3"]);
+        for args in [
+            &["CONFIG", "SET", "notify-keyspace-events", "KEA"][..],
+            &["SUBSCRIBE", "__keyspace@0__:own"],
+            &["PSUBSCRIBE", "__keyevent@0__:*"],
+        ] {
+            c.send(&command(args)).unwrap();
+            seen.push(c.read_until_quiet(Duration::from_millis(100)).0);
+        }
+        let mut pipeline = Vec::new();
+        for args in [
+            &["SET", "own", "v"][..],
+            &["DEL", "own"],
+            &["GET", "own"],
+            &[
+                "EVAL",
+                "redis.call('SET', KEYS[1], 'x') return 1",
+                "1",
+                "own",
+            ],
+            &["PING"],
+        ] {
+            c.send(&command(args)).unwrap();
+            seen.push(c.read_until_quiet(Duration::from_millis(100)).0);
+            pipeline.extend(command(args));
+        }
+        c.send(&pipeline).unwrap();
+        seen.push(c.read_until_quiet(Duration::from_millis(200)).0);
+        seen
+    };
+    common::same_as_redis("pubsub-own-events", &["1"], scenario);
+}
