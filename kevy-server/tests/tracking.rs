@@ -929,3 +929,42 @@ fn slots_that_move_are_nobodys_writes() {
     let got = collect(&mut bcast, 1);
     assert_eq!(got.get(&keys[0]), Some(&1), "{got:?}");
 }
+
+/// CLIENT CACHING inside MULTI covers the rest of the block and ends with
+/// EXEC, also when the block runs as a transaction across shards (the
+/// step that sets the flag runs after EXEC was dispatched): the command
+/// after EXEC is tracked as OPTOUT/OPTIN say, every time. More shards than
+/// cores, so the transaction takes its time.
+#[test]
+fn caching_set_inside_multi_ends_with_exec() {
+    let server = Server::kevy(&["--shards", "3", "--cores", "2", "--save", ""]);
+    let port = server.port;
+    let mut w = conn(port);
+    for round in 0..8 {
+        for (mode, flag) in [("OPTOUT", "NO"), ("OPTIN", "YES")] {
+            let key = format!("after:{round}:{mode}");
+            let mut t = tracker(port, &[mode]);
+            ok(&mut t, &["MULTI"]);
+            for args in [&["CLIENT", "CACHING", flag][..], &["GET", "in:block"]] {
+                call(&mut t, args);
+            }
+            call(&mut t, &["EXEC"]);
+            call(&mut t, &["GET", &key]);
+            ok(&mut w, &["SET", &key, "v"]);
+            ok(&mut w, &["SET", "in:block", "v"]);
+            let got = collect(&mut t, 1);
+            // OPTOUT: the block's read is not tracked, the one after is;
+            // OPTIN: the other way round.
+            let (tracked, untracked) = if mode == "OPTOUT" {
+                (key.as_str(), "in:block")
+            } else {
+                ("in:block", key.as_str())
+            };
+            assert_eq!(got.get(tracked), Some(&1), "{mode} round {round}: {got:?}");
+            assert!(
+                !got.contains_key(untracked),
+                "{mode} round {round}: {got:?}"
+            );
+        }
+    }
+}

@@ -1048,6 +1048,11 @@ impl<S: Service> Reactor<S> {
         }
         c.st.deliver(seq, 0, reply, &mut self.pool);
         let watched = if exec {
+            // CLIENT CACHING's flag covers the block, ending with it as in
+            // Redis, also when the block set it itself (a CLIENT CACHING
+            // step runs after EXEC was dispatched, which cleared it then).
+            c.st.client.tracking.flags &= !crate::service::Tracking::CACHING;
+            c.st.sync_gate();
             std::mem::take(&mut c.st.watched)
         } else {
             Vec::new()
