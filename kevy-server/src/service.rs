@@ -900,6 +900,14 @@ impl Service for Kevy {
 
     fn subscribed_refusal(&self, cmd: u16, args: Args<'_>) -> Option<Vec<u8>> {
         let table = &self.server.table;
+        // Redis finds an unknown subcommand, or a subcommand's wrong
+        // argument count, before it looks at the subscribed mode.
+        let subs = table.subs(cmd);
+        if !subs.is_empty() && args.len() > 1 {
+            if let Err(e) = crate::families::common::find_sub(args, subs) {
+                return Some(e.into_bytes());
+            }
+        }
         let name = table.slot_name(table.stat_slot(cmd, args));
         crate::families::pubsub::subscribed_refusal(name)
     }
