@@ -568,11 +568,15 @@
 //! the home, which tells the owner to drop the waiter.
 //!
 //! **Serving.** Every command that runs on a shard while it has waiters
-//! marks its keys that have one; after the iteration's commands (after a
-//! MULTI block or a transaction's last command, and not while a
-//! transaction holds the key), the owner serves the oldest waiter of each
-//! such key by running its command again: it pops, recording its effect
-//! as the non-blocking command (LPOP, LMOVE, ZPOPMIN, …). Waiters for
+//! marks its keys that have one; right after that command, before the
+//! next one runs (a pipelined one of the same client, or a peer's next
+//! request in its batch), the owner serves the oldest waiter of each such
+//! key by running its command again: it pops, recording its effect as the
+//! non-blocking command (LPOP, LMOVE, ZPOPMIN, …). Not while a transaction
+//! holds the key: then after its last command lets go (the client that
+//! ran it runs nothing more until the end of the iteration, which serves
+//! them first, and a peer's request behind the unlock finds them served).
+//! Redis serves its blocked clients before the next command too. Waiters for
 //! another kind of value than the key holds (a BLPOP on a key that is now
 //! a sorted set) are passed over and keep their places, as Redis passes
 //! over a client blocked for another type ([`Service::wakes`]). A waiter

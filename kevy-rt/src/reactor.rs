@@ -842,6 +842,9 @@ impl<S: Service> Reactor<S> {
         self.run_txs();
         if self.ex.waiters.has_ready() {
             self.serve_waiters();
+        } else if !self.ex.local.is_empty() {
+            // Waiters served as their commands ran (`serve_now`).
+            self.pump();
         }
         self.svc
             .flush_pushes(&mut self.ex.shard, &mut self.ex.effects);
@@ -1072,9 +1075,19 @@ impl<S: Service> Reactor<S> {
                         c.st.ride_held = true;
                         break;
                     }
+                    let mut unserved = false;
                     if !args.is_empty() {
                         self.commands += 1;
+                        let readied = self.ex.waiters.ready_len();
                         self.dispatch(idx, gen, &mut c.st, args);
+                        if self.ex.waiters.ready_len() > readied {
+                            self.serve_now();
+                            // A transaction still holds a key it readied:
+                            // its waiters are served once it lets go, at
+                            // the end of this iteration, before the rest of
+                            // this pipeline runs.
+                            unserved = self.ex.waiters.has_ready();
+                        }
                         // A tracking connection's invalidation of a key it
                         // wrote itself follows that command's reply, ahead
                         // of the next one's, as in Redis.
@@ -1084,6 +1097,9 @@ impl<S: Service> Reactor<S> {
                     }
                     c.io.rpos += used;
                     budget -= 1;
+                    if unserved {
+                        return c.io.rpos < c.io.rend;
+                    }
                 }
                 Err(e) => {
                     let mut reply = Vec::new();
@@ -1955,6 +1971,13 @@ impl<S: Service> Reactor<S> {
                     {
                         continue;
                     }
+                    // Waiters a transaction readied here, once it let go,
+                    // are served before the commands behind it, as Redis
+                    // serves them right after EXEC.
+                    if self.ex.waiters.has_ready() {
+                        self.serve_now();
+                    }
+                    let readied = self.ex.waiters.ready_len();
                     let resp = if self.svc.runs_long(cmd) {
                         self.lending(|ex, mesh, _| {
                             ex.run_peer_cmd(mesh, peer, dest, &client, cmd, args)
@@ -1965,6 +1988,10 @@ impl<S: Service> Reactor<S> {
                     };
                     if let Some(resp) = resp {
                         self.batch(peer).resps.push(resp);
+                    }
+                    // Before the peer's next command, as Redis serves.
+                    if self.ex.waiters.ready_len() > readied {
+                        self.serve_now();
                     }
                 }
                 Req::TxExec {

@@ -1030,3 +1030,85 @@ fn wait_answers_as_redis_does_without_replicas() {
     };
     common::same_as_redis("blocking-wait", &["1", "2"], scenario);
 }
+
+/// A blocked client is served before the pusher's next command, as Redis
+/// serves it: a command pipelined right behind the push (in the same
+/// write) finds the element gone to the waiter, on whatever shard the key,
+/// the waiter and the pusher live. Byte for byte against redis-server.
+#[test]
+fn a_waiter_is_served_before_the_pushers_next_command() {
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut admin = conn(port);
+        let mut seen = Vec::new();
+        // The waiter's command and the pusher's pipeline; `$k` is the key.
+        let cases: &[(&[&str], &[&[&str]])] = &[
+            (
+                &["BLPOP", "$k", "0"],
+                &[&["RPUSH", "$k", "x"], &["LPOP", "$k"]],
+            ),
+            (
+                &["BRPOP", "$k", "0"],
+                &[&["RPUSH", "$k", "x"], &["DEL", "$k"]],
+            ),
+            (
+                &["BLPOP", "$k", "0"],
+                &[
+                    &["RPUSH", "$k", "x"],
+                    &["RPUSH", "$k", "y"],
+                    &["LRANGE", "$k", "0", "-1"],
+                ],
+            ),
+            (
+                &["BZPOPMIN", "$k", "0"],
+                &[&["ZADD", "$k", "1", "m"], &["ZPOPMIN", "$k"]],
+            ),
+            (
+                &["BLMPOP", "0", "1", "$k", "LEFT", "COUNT", "2"],
+                &[&["RPUSH", "$k", "a", "b", "c"], &["LLEN", "$k"]],
+            ),
+            (
+                &["BLPOP", "$k", "0"],
+                &[
+                    &["MULTI"],
+                    &["RPUSH", "$k", "x"],
+                    &["EXEC"],
+                    &["LPOP", "$k"],
+                ],
+            ),
+        ];
+        for (i, (wait, pushes)) in cases.iter().enumerate() {
+            // Several keys, so that with several shards the key, the waiter
+            // and the pusher fall on the same shard and on different ones.
+            for j in 0..4 {
+                let key = format!("steal:{i}:{j}");
+                let with_key = |args: &[&str]| -> Vec<String> {
+                    args.iter()
+                        .map(|a| {
+                            if *a == "$k" {
+                                key.clone()
+                            } else {
+                                a.to_string()
+                            }
+                        })
+                        .collect()
+                };
+                let mut w = conn(port);
+                w.send(&command(&with_key(wait))).unwrap();
+                eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
+                let mut pusher = conn(port);
+                let mut pipeline = Vec::new();
+                for p in pushes.iter() {
+                    pipeline.extend(command(&with_key(p)));
+                }
+                pusher.send(&pipeline).unwrap();
+                for _ in pushes.iter() {
+                    seen.push(pusher.read().expect("a reply").1);
+                }
+                seen.push(w.read().expect("the waiter's answer").1);
+                seen.push(raw(&mut admin, &["DEL", &key]));
+            }
+        }
+        seen
+    };
+    common::same_as_redis("blocking-steal", &["1", "2", "3"], scenario);
+}

@@ -176,6 +176,13 @@ impl<S: Service> Waiters<S> {
         !self.ready.is_empty()
     }
 
+    /// How many keys wait to be looked at: a command that raises it made
+    /// some servable.
+    #[inline]
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
     /// Every key waited on is to be looked at (those already ready keep
     /// their place).
     fn mark_all_ready(&mut self) {
@@ -1054,18 +1061,29 @@ impl<S: Service> Reactor<S> {
         }
     }
 
+    /// Serves the waiters a command just made servable before the next
+    /// command runs, as Redis does: a waiter of this shard, or one of
+    /// another shard whose command reads one key (served ahead), gets the
+    /// element now, so a command pipelined behind the push finds it gone.
+    /// Their replies go out with this iteration's ([`Self::pump`]).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn serve_now(&mut self) {
+        self.ex.serve(&mut self.mesh);
+        while let Some(id) = self.ex.waiters.retry.pop() {
+            if let Some(w) = self.ex.waiters.by_client.get(&id) {
+                let (dest, cmd, args) = (w.dest, w.cmd, w.args.clone());
+                self.retry(self.id, dest, id, cmd, args.args());
+            }
+        }
+    }
+
     /// Serves what this iteration's writes made servable, then hands the
     /// replies to this reactor's connections.
     pub(super) fn serve_waiters(&mut self) {
         while self.ex.waiters.has_ready() {
             let before = self.ex.waiters.ready.len();
-            self.ex.serve(&mut self.mesh);
-            while let Some(id) = self.ex.waiters.retry.pop() {
-                if let Some(w) = self.ex.waiters.by_client.get(&id) {
-                    let (dest, cmd, args) = (w.dest, w.cmd, w.args.clone());
-                    self.retry(self.id, dest, id, cmd, args.args());
-                }
-            }
+            self.serve_now();
             self.pump();
             if self.ex.waiters.ready.len() >= before {
                 // Only keys held by transactions are left.
