@@ -1075,31 +1075,25 @@ impl<S: Service> Reactor<S> {
                         c.st.ride_held = true;
                         break;
                     }
-                    let mut unserved = false;
                     if !args.is_empty() {
                         self.commands += 1;
-                        let readied = self.ex.waiters.ready_len();
                         self.dispatch(idx, gen, &mut c.st, args);
-                        if self.ex.waiters.ready_len() > readied {
-                            self.serve_now();
+                        if (c.st.client.tracking.on() || c.st.client.subscribed)
+                            && !self.ex.effects.pushes.is_empty()
+                        {
+                            self.own_pushes(idx, &mut c.st);
+                        }
+                        if self.ex.waiters.fresh && !self.serve_fresh() {
                             // A transaction still holds a key it readied:
                             // its waiters are served once it lets go, at
                             // the end of this iteration, before the rest of
                             // this pipeline runs.
-                            unserved = self.ex.waiters.has_ready();
-                        }
-                        // A tracking connection's invalidation of a key it
-                        // wrote itself follows that command's reply, ahead
-                        // of the next one's, as in Redis.
-                        if c.st.client.tracking.on() && !self.ex.effects.pushes.is_empty() {
-                            self.deliver_pushes(Some((idx, &mut c.st)));
+                            c.io.rpos += used;
+                            return c.io.rpos < c.io.rend;
                         }
                     }
                     c.io.rpos += used;
                     budget -= 1;
-                    if unserved {
-                        return c.io.rpos < c.io.rend;
-                    }
                 }
                 Err(e) => {
                     let mut reply = Vec::new();
@@ -1769,7 +1763,6 @@ impl<S: Service> Reactor<S> {
             st.reserve_parked(4096);
         }
         let start = st.parked.len();
-        let wstart = st.wbuf.len();
         let out = if direct { &mut st.wbuf } else { &mut st.parked };
         let home = self.id;
         let block = if self.svc.runs_apart(cmd) {
@@ -1777,9 +1770,6 @@ impl<S: Service> Reactor<S> {
         } else {
             self.ex.run_plain(&st.client, cmd, args, out)
         };
-        if direct && st.subs.is_some() && !self.ex.effects.pushes.is_empty() {
-            self.own_events_first(idx, st, wstart);
-        }
         match block {
             None if direct => st.done_seq += 1,
             None => st.park_since(start),
@@ -1796,17 +1786,27 @@ impl<S: Service> Reactor<S> {
         }
     }
 
-    /// A subscribed RESP3 connection's command made keyspace events it
-    /// listens to: as in Redis, which publishes them while the command
-    /// runs, they go out ahead of the command's reply (at `wstart` in its
-    /// output). A tracking connection's own invalidations follow the
-    /// reply instead (the read loop delivers them), as Redis's do.
+    /// A connection's command made messages (keyspace events,
+    /// invalidations).
+    /// A tracking connection's invalidation of a key it wrote itself
+    /// follows that command's reply, ahead of the next one's, as in Redis.
+    /// A subscribed RESP3 connection gets the events of its own command
+    /// ahead of the command's reply, as Redis publishes them while the
+    /// command runs, when the reply was written straight to its output
+    /// (nothing was owed before it).
     #[cold]
-    fn own_events_first(&mut self, idx: u32, st: &mut ConnState<S>, wstart: usize) {
-        if !st.client.resp3 || st.client.tracking.on() || st.wbuf.len() < wstart {
+    #[inline(never)]
+    fn own_pushes(&mut self, idx: u32, st: &mut ConnState<S>) {
+        if st.client.tracking.on() {
+            return self.deliver_pushes(Some((idx, st)));
+        }
+        let len = self.ex.effects.pushes.take_own_reply();
+        // The reply is the last thing in the output when it went straight
+        // there (nothing was owed before it).
+        if len == 0 || !st.client.resp3 || !st.nothing_pending() || len > st.unsent() {
             return;
         }
-        let reply = st.wbuf.split_off(wstart);
+        let reply = st.wbuf.split_off(st.wbuf.len() - len);
         self.deliver_pushes(Some((idx, &mut *st)));
         st.wbuf.extend_from_slice(&reply);
     }
@@ -1977,7 +1977,6 @@ impl<S: Service> Reactor<S> {
                     if self.ex.waiters.has_ready() {
                         self.serve_now();
                     }
-                    let readied = self.ex.waiters.ready_len();
                     let resp = if self.svc.runs_long(cmd) {
                         self.lending(|ex, mesh, _| {
                             ex.run_peer_cmd(mesh, peer, dest, &client, cmd, args)
@@ -1990,7 +1989,7 @@ impl<S: Service> Reactor<S> {
                         self.batch(peer).resps.push(resp);
                     }
                     // Before the peer's next command, as Redis serves.
-                    if self.ex.waiters.ready_len() > readied {
+                    if self.ex.waiters.fresh {
                         self.serve_now();
                     }
                 }

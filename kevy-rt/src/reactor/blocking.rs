@@ -59,6 +59,9 @@ pub(super) struct Waiters<S: Service> {
     queues: HashMap<(u32, Vec<u8>), VecDeque<u64>, ahash::RandomState>,
     /// Keys with waiters that a write may have made servable.
     ready: Vec<(u32, Vec<u8>)>,
+    /// A key joined `ready` since the last serve: the command that just
+    /// ran made a waiter servable (one test on the hot path).
+    pub fresh: bool,
     /// Waiters of this reactor's own to serve from here as a transaction
     /// (`via_home`), by client id.
     retry: Vec<u64>,
@@ -75,6 +78,7 @@ impl<S: Service> Default for Waiters<S> {
             by_client: HashMap::default(),
             queues: HashMap::default(),
             ready: Vec::new(),
+            fresh: false,
             retry: Vec::new(),
             put_backs: Vec::new(),
         }
@@ -176,13 +180,6 @@ impl<S: Service> Waiters<S> {
         !self.ready.is_empty()
     }
 
-    /// How many keys wait to be looked at: a command that raises it made
-    /// some servable.
-    #[inline]
-    pub fn ready_len(&self) -> usize {
-        self.ready.len()
-    }
-
     /// Every key waited on is to be looked at (those already ready keep
     /// their place).
     fn mark_all_ready(&mut self) {
@@ -193,6 +190,7 @@ impl<S: Service> Waiters<S> {
             .filter(|k| !already.contains(k))
             .cloned()
             .collect();
+        self.fresh |= !more.is_empty();
         self.ready.extend(more);
     }
 
@@ -200,6 +198,7 @@ impl<S: Service> Waiters<S> {
         let k = (db, key.to_vec());
         if self.queues.contains_key(&k) && !self.ready.contains(&k) {
             self.ready.push(k);
+            self.fresh = true;
         }
     }
 
@@ -447,6 +446,7 @@ impl<S: Service> Executor<S> {
     /// shard is first confirmed by its home (`Req::Wake`), and holds its
     /// key's head until the answer.
     pub fn serve(&mut self, wire: &mut impl Wire<S>) {
+        self.waiters.fresh = false;
         let mut later = Vec::new();
         while let Some(qk) = self.waiters.ready.pop() {
             let (db, ref key) = qk;
@@ -1076,6 +1076,17 @@ impl<S: Service> Reactor<S> {
                 self.retry(self.id, dest, id, cmd, args.args());
             }
         }
+    }
+
+    /// [`Self::serve_now`] after a connection's command that made waiters
+    /// servable; false when some are left (a transaction holds their
+    /// key), and the connection's next commands then wait for the end of
+    /// the iteration, which serves them first.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn serve_fresh(&mut self) -> bool {
+        self.serve_now();
+        !self.ex.waiters.has_ready()
     }
 
     /// Serves what this iteration's writes made servable, then hands the
