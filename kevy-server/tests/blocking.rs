@@ -51,6 +51,13 @@ fn connected_clients(c: &mut Conn) -> i64 {
         .expect("connected_clients")
 }
 
+/// `args` with each `$k` replaced by `key`.
+fn with_key(args: &[&str], key: &str) -> Vec<String> {
+    args.iter()
+        .map(|a| if *a == "$k" { key } else { a }.to_string())
+        .collect()
+}
+
 fn text(v: &Value) -> Vec<String> {
     v.items()
         .expect("array")
@@ -845,18 +852,7 @@ fn keys_arriving_from_another_database_serve_their_waiters() {
         for (i, (wait, arrive)) in cases.iter().enumerate() {
             raw(&mut admin, &["FLUSHALL"]);
             let key = format!("arrive:{i}");
-            let with_key = |args: &[&str]| -> Vec<String> {
-                args.iter()
-                    .map(|a| {
-                        if *a == "$k" {
-                            key.clone()
-                        } else {
-                            a.to_string()
-                        }
-                    })
-                    .collect()
-            };
-            let (wait, arrive) = (with_key(wait), with_key(arrive));
+            let (wait, arrive) = (with_key(wait, &key), with_key(arrive, &key));
             let mut w = conn(port);
             raw(&mut w, &["SELECT", "1"]);
             w.send(&command(&wait)).unwrap();
@@ -1081,24 +1077,13 @@ fn a_waiter_is_served_before_the_pushers_next_command() {
             // and the pusher fall on the same shard and on different ones.
             for j in 0..4 {
                 let key = format!("steal:{i}:{j}");
-                let with_key = |args: &[&str]| -> Vec<String> {
-                    args.iter()
-                        .map(|a| {
-                            if *a == "$k" {
-                                key.clone()
-                            } else {
-                                a.to_string()
-                            }
-                        })
-                        .collect()
-                };
                 let mut w = conn(port);
-                w.send(&command(&with_key(wait))).unwrap();
+                w.send(&command(&with_key(wait, &key))).unwrap();
                 eventually("the waiter blocks", || blocked_clients(&mut admin) == 1);
                 let mut pusher = conn(port);
                 let mut pipeline = Vec::new();
                 for p in pushes.iter() {
-                    pipeline.extend(command(&with_key(p)));
+                    pipeline.extend(command(&with_key(p, &key)));
                 }
                 pusher.send(&pipeline).unwrap();
                 for _ in pushes.iter() {
