@@ -111,11 +111,6 @@ pub struct Pushes {
     flushed: bool,
     /// Any of the three above waits: one test for all.
     tracking: bool,
-    /// The command that made the messages waiting here wrote its reply
-    /// last to its client's output, this many bytes, and its client is a
-    /// RESP3 subscriber: its own events go out ahead of that reply, as
-    /// Redis publishes them while the command runs (0: no such reply).
-    own_reply: usize,
 }
 
 /// An invalidation for one tracking client: `len` payload bytes (a RESP
@@ -228,23 +223,6 @@ impl Pushes {
         self.items.is_empty() && !self.tracking
     }
 
-    /// Whether pub/sub messages wait.
-    #[inline]
-    pub fn has_messages(&self) -> bool {
-        !self.items.is_empty()
-    }
-
-    /// The command just run made messages and wrote a reply of `len`
-    /// bytes for a RESP3 subscriber ([`Self::own_reply`] is the field's
-    /// doc).
-    pub fn set_own_reply(&mut self, len: usize) {
-        self.own_reply = len;
-    }
-
-    pub(crate) fn take_own_reply(&mut self) -> usize {
-        std::mem::take(&mut self.own_reply)
-    }
-
     /// Whether tracking messages or reads wait (as opposed to pub/sub
     /// messages only).
     #[inline]
@@ -306,7 +284,6 @@ impl Pushes {
         }
         self.items.clear();
         self.data.clear();
-        self.own_reply = 0;
         if self.data.capacity() > 1 << 20 {
             self.data = Vec::new();
         }

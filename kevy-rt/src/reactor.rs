@@ -1078,10 +1078,11 @@ impl<S: Service> Reactor<S> {
                     if !args.is_empty() {
                         self.commands += 1;
                         self.dispatch(idx, gen, &mut c.st, args);
-                        if (c.st.client.tracking.on() || c.st.client.subscribed)
-                            && !self.ex.effects.pushes.is_empty()
-                        {
-                            self.own_pushes(idx, &mut c.st);
+                        // A tracking connection's invalidation of a key it
+                        // wrote itself follows that command's reply, ahead
+                        // of the next one's, as in Redis.
+                        if c.st.client.tracking.on() && !self.ex.effects.pushes.is_empty() {
+                            self.deliver_pushes(Some((idx, &mut c.st)));
                         }
                         if self.ex.waiters.fresh && !self.serve_fresh() {
                             // A transaction still holds a key it readied:
@@ -1784,31 +1785,6 @@ impl<S: Service> Reactor<S> {
                 self.start_wait_st(idx, gen, st, dest.seq, self.id, timeout);
             }
         }
-    }
-
-    /// A connection's command made messages (keyspace events,
-    /// invalidations).
-    /// A tracking connection's invalidation of a key it wrote itself
-    /// follows that command's reply, ahead of the next one's, as in Redis.
-    /// A subscribed RESP3 connection gets the events of its own command
-    /// ahead of the command's reply, as Redis publishes them while the
-    /// command runs, when the reply was written straight to its output
-    /// (nothing was owed before it).
-    #[cold]
-    #[inline(never)]
-    fn own_pushes(&mut self, idx: u32, st: &mut ConnState<S>) {
-        if st.client.tracking.on() {
-            return self.deliver_pushes(Some((idx, st)));
-        }
-        let len = self.ex.effects.pushes.take_own_reply();
-        // The reply is the last thing in the output when it went straight
-        // there (nothing was owed before it).
-        if len == 0 || !st.client.resp3 || !st.nothing_pending() || len > st.unsent() {
-            return;
-        }
-        let reply = st.wbuf.split_off(st.wbuf.len() - len);
-        self.deliver_pushes(Some((idx, &mut *st)));
-        st.wbuf.extend_from_slice(&reply);
     }
 
     /// Sends a command whose keys all live on another shard `s`.

@@ -568,11 +568,6 @@ impl Service for Kevy {
         let took = cycles().wrapping_sub(t0);
         if notify {
             crate::notify::drain(shard, &mut sink.effects.pushes);
-            // A RESP3 subscriber may listen to its own command's events,
-            // which go ahead of the reply (`Pushes::set_own_reply`).
-            if client.subscribed && client.resp3 && sink.effects.pushes.has_messages() {
-                sink.effects.pushes.set_own_reply(sink.out.len() - start);
-            }
         }
         if !shard.script_pubs.is_empty() {
             script_publishes(shard, &mut sink.effects.pushes);

@@ -598,44 +598,52 @@ fn keyspace_events_come_before_a_later_publish() {
 }
 
 /// A RESP3 connection subscribed to the keyspace events of keys it writes
-/// gets each event ahead of the command's reply, as Redis publishes them
-/// while the command runs; a script's and a pipeline's too. One shard, so
-/// every key is the connection's own (an event made on another shard
-/// follows the reply, a listed difference).
+/// gets each of its commands' events after that command's reply, as Redis
+/// 7.2 sends a client its own PUBLISH (Redis 7.0's order depends on the
+/// command: SET's event comes first, RPUSH's after), EXEC's after its
+/// whole array; every reply stays whole.
 #[test]
-fn own_keyspace_events_come_before_the_reply_in_resp3() {
-    let scenario = |port: u16| -> Vec<Vec<u8>> {
-        let mut c = conn(port);
-        let mut seen = Vec::new();
-        call(&mut c, &["HELLO", "3"]);
-        for args in [
-            &["CONFIG", "SET", "notify-keyspace-events", "KEA"][..],
-            &["SUBSCRIBE", "__keyspace@0__:own"],
-            &["PSUBSCRIBE", "__keyevent@0__:*"],
-        ] {
-            c.send(&command(args)).unwrap();
-            seen.push(c.read_until_quiet(Duration::from_millis(100)).0);
-        }
-        let mut pipeline = Vec::new();
-        for args in [
-            &["SET", "own", "v"][..],
-            &["DEL", "own"],
-            &["GET", "own"],
-            &[
-                "EVAL",
-                "redis.call('SET', KEYS[1], 'x') return 1",
-                "1",
-                "own",
-            ],
-            &["PING"],
-        ] {
-            c.send(&command(args)).unwrap();
-            seen.push(c.read_until_quiet(Duration::from_millis(100)).0);
-            pipeline.extend(command(args));
-        }
-        c.send(&pipeline).unwrap();
-        seen.push(c.read_until_quiet(Duration::from_millis(200)).0);
-        seen
+fn own_keyspace_events_follow_the_reply_in_resp3() {
+    let server = kevy("1");
+    let mut c = conn(server.port);
+    call(&mut c, &["HELLO", "3"]);
+    call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    call(&mut c, &["SUBSCRIBE", "__keyspace@0__:own"]);
+    let event = |name: &str| {
+        format!(
+            ">3\r\n$7\r\nmessage\r\n$18\r\n__keyspace@0__:own\r\n${}\r\n{name}\r\n",
+            name.len()
+        )
     };
-    common::same_as_redis("pubsub-own-events", &["1"], scenario);
+    let steps: [(&[&str], String); 7] = [
+        (
+            &["SET", "own", "v"],
+            ["+OK\r\n".to_string(), event("set")].concat(),
+        ),
+        (
+            &["DEL", "own"],
+            [":1\r\n".to_string(), event("del")].concat(),
+        ),
+        (
+            &["RPUSH", "own", "x"],
+            [":1\r\n".to_string(), event("rpush")].concat(),
+        ),
+        (&["MULTI"], "+OK\r\n".into()),
+        (&["RPUSH", "own", "y"], "+QUEUED\r\n".into()),
+        (&["LPOP", "own"], "+QUEUED\r\n".into()),
+        (
+            &["EXEC"],
+            [
+                "*2\r\n:2\r\n$1\r\nx\r\n".to_string(),
+                event("rpush"),
+                event("lpop"),
+            ]
+            .concat(),
+        ),
+    ];
+    for (args, want) in steps {
+        c.send(&command(args)).unwrap();
+        let got = c.read_until_quiet(Duration::from_millis(100)).0;
+        assert_eq!(String::from_utf8_lossy(&got), want, "{args:?}");
+    }
 }
