@@ -1646,15 +1646,12 @@ impl<S: Service> Reactor<S> {
             Route::PubSub(op) => {
                 let t0 = kevy_sys::clock::cycles();
                 self.pubsub(idx, gen, st, op, args);
-                let took = kevy_sys::clock::cycles().wrapping_sub(t0);
-                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None, took);
+                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None, t0);
             }
             Route::Tx(op) => {
                 let t0 = kevy_sys::clock::cycles();
                 let error = self.tx_control(idx, gen, st, op, args);
-                let took = kevy_sys::clock::cycles().wrapping_sub(t0);
-                self.svc
-                    .ran_in_runtime(&mut self.ex.shard, cmd, error, took);
+                self.svc.ran_in_runtime(&mut self.ex.shard, cmd, error, t0);
             }
             Route::Shard(s) => self.single(s % self.n, idx, gen, st, (cmd, route), args),
             Route::Keys {
@@ -1947,10 +1944,10 @@ impl<S: Service> Reactor<S> {
                     {
                         continue;
                     }
-                    // Waiters a transaction readied here, once it let go,
-                    // are served before the commands behind it, as Redis
-                    // serves them right after EXEC.
-                    if self.ex.waiters.has_ready() {
+                    // Waiters a transaction readied here, once it let go
+                    // (`Executor::unlock`), are served before the commands
+                    // behind it, as Redis serves them right after EXEC.
+                    if self.ex.waiters.fresh {
                         self.serve_now();
                     }
                     let resp = if self.svc.runs_long(cmd) {

@@ -657,13 +657,14 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// A command the runtime ran itself (MULTI, EXEC, DISCARD, WATCH,
     /// UNWATCH, pub/sub), with the error it answered, if any, and the
-    /// cycles ([`kevy_sys::clock::cycles`]) it took on this shard.
+    /// cycle count ([`kevy_sys::clock::cycles`]) when it started on this
+    /// shard.
     fn ran_in_runtime(
         &self,
         shard: &mut Self::Shard,
         cmd: Self::Cmd,
         error: Option<&[u8]>,
-        cycles: u64,
+        started: u64,
     );
 
     /// Runs a [`Route::Conn`] command on the connection's home thread.

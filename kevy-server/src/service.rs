@@ -709,7 +709,8 @@ impl Service for Kevy {
         stats.error_reply(shard.id, msg);
     }
 
-    fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>, took: u64) {
+    fn ran_in_runtime(&self, shard: &mut Shard, cmd: u16, error: Option<&[u8]>, started: u64) {
+        let took = cycles().wrapping_sub(started);
         self.server.cmdstats.record(shard.id, cmd, 0, took);
         if let Some(msg) = error {
             self.failed(shard.id, cmd, msg);

@@ -562,6 +562,10 @@ impl<S: Service> Executor<S> {
                 }
             }
         }
+        // Waiters of keys the transaction held may be served now.
+        if self.waiters.has_ready() {
+            self.waiters.fresh = true;
+        }
     }
 
     fn run_deferred(

@@ -744,16 +744,12 @@ impl<S: Service> Reactor<S> {
                             a.get(2),
                         );
                         Reply::new(&mut out, st.client.resp3).int(count as i64);
-                        let took = kevy_sys::clock::cycles().wrapping_sub(t0);
-                        self.svc
-                            .ran_in_runtime(&mut self.ex.shard, *cmd, None, took);
+                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None, t0);
                     }
                     Ok(Route::PubSub(ps)) => {
                         let t0 = kevy_sys::clock::cycles();
                         self.introspect_into(st.client.resp3, *ps, args.args(), &mut out);
-                        let took = kevy_sys::clock::cycles().wrapping_sub(t0);
-                        self.svc
-                            .ran_in_runtime(&mut self.ex.shard, *cmd, None, took);
+                        self.svc.ran_in_runtime(&mut self.ex.shard, *cmd, None, t0);
                     }
                     Ok(_) if attempt.is_some() && self.svc.reaches_undeclared(*cmd) => {
                         let client = st.client;
@@ -1000,8 +996,7 @@ impl<S: Service> Reactor<S> {
             }
             _ => self.introspect_into(resp3, ps, args, &mut v),
         }
-        let took = kevy_sys::clock::cycles().wrapping_sub(t0);
-        self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None, took);
+        self.svc.ran_in_runtime(&mut self.ex.shard, cmd, None, t0);
         self.releasing(|ex, mesh, coord| coord.conn_ran(ex, mesh, op, None, v));
     }
 

@@ -461,7 +461,7 @@ impl Service for Toy {
         _shard: &mut ToyShard,
         _cmd: Cmd,
         _error: Option<&[u8]>,
-        _cycles: u64,
+        _started: u64,
     ) {
     }
 
