@@ -177,8 +177,11 @@ pub(crate) struct ConnState<S: Service> {
     /// shards (CLIENT REPLY); `None` while there are none.
     #[allow(clippy::box_collection)]
     muted: Option<Box<Vec<u64>>>,
-    /// Held by CLIENT PAUSE: its next command waits in the read buffer.
+    /// Held by CLIENT PAUSE or a slot move: its next command waits in the
+    /// read buffer.
     pub paused: bool,
+    /// Held by CLIENT PAUSE, and counted in `blocked_clients`.
+    pub pause_blocked: bool,
     /// A subscriber that moved here while its handoff's cut is under way
     /// (`reactor/handoff.rs`): its commands wait.
     pub migrating: Option<Box<crate::reactor::Migrating>>,
@@ -315,6 +318,7 @@ impl<S: Service> ConnState<S> {
             skip_next: false,
             muted: None,
             paused: false,
+            pause_blocked: false,
             migrating: None,
             chain: None,
             ride: None,

@@ -152,6 +152,23 @@ impl Config {
     }
 }
 
+/// What holds a connection's next command in its read buffer.
+enum Hold<C> {
+    /// A slot move (crate doc, "Moving slots to the cores that have time").
+    Freeze,
+    /// CLIENT PAUSE, holding this command (when it is one).
+    Pause(Option<C>),
+}
+
+/// A held connection runs again, or closes: it no longer counts as a
+/// blocked client.
+fn unhold<S: Service>(stats: &ShardStats, st: &mut ConnState<S>) {
+    st.paused = false;
+    if std::mem::take(&mut st.pause_blocked) {
+        stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A listening socket a reactor accepts on.
 enum Listener {
     Tcp(TcpListener),
@@ -1058,14 +1075,13 @@ impl<S: Service> Reactor<S> {
                         c.io.hinted = self.prefetch_pipeline(db, &mut c.io.parser, &input[used..]);
                     }
                     let args = c.io.parser.args(input);
-                    if self.mesh.maybe_paused() && self.held_by_pause(&c.st, args) {
-                        // It stays in the buffer until the pause ends.
-                        c.io.parser.put_back();
-                        if !c.st.paused {
-                            c.st.paused = true;
-                            self.paused.push(idx);
+                    if self.mesh.maybe_paused() {
+                        if let Some(hold) = self.held_by_pause(&c.st, args) {
+                            // It stays in the buffer until the pause ends.
+                            c.io.parser.put_back();
+                            self.hold(idx, &mut c.st, hold);
+                            break;
                         }
-                        break;
                     }
                     if c.st.ride.is_some() && !self.rides_along(&c.st, args) {
                         // Another command than the one riding a
@@ -1176,29 +1192,50 @@ impl<S: Service> Reactor<S> {
     /// `WRITE`. A pause that has run out is ended here.
     #[cold]
     #[inline(never)]
-    fn held_by_pause(&mut self, st: &ConnState<S>, args: Args<'_>) -> bool {
+    fn held_by_pause(&mut self, st: &ConnState<S>, args: Args<'_>) -> Option<Hold<S::Cmd>> {
         if args.is_empty() {
-            return false;
+            return None;
         }
         // A slot move holds every command (crate doc, "Moving slots to
         // the cores that have time").
         if self.mesh.freeze() != 0 {
-            return true;
+            return Some(Hold::Freeze);
         }
-        let Some(all) = self.mesh.paused_at(self.now_ms) else {
-            return false;
-        };
-        if all {
-            return true;
+        let all = self.mesh.paused_at(self.now_ms)?;
+        let routed = self.svc.route(args, &st.client, self.n);
+        let held = all
+            || match routed {
+                Ok((_, Route::Tx(TxOp::Exec))) => st.multi.as_ref().is_some_and(|q| {
+                    q.cmds
+                        .iter()
+                        .any(|(c, a)| self.svc.pause_holds(*c, a.args()))
+                }),
+                Ok((cmd, _)) => self.svc.pause_holds(cmd, args),
+                Err(_) => false,
+            };
+        held.then(|| Hold::Pause(routed.ok().map(|(cmd, _)| cmd)))
+    }
+
+    /// Holds a connection's next command until the pause or the slot move
+    /// ends. A client CLIENT PAUSE holds is a blocked client, as in Redis:
+    /// INFO counts it, CLIENT LIST shows `b` and the held command.
+    #[cold]
+    #[inline(never)]
+    fn hold(&mut self, idx: u32, st: &mut ConnState<S>, hold: Hold<S::Cmd>) {
+        if !st.paused {
+            st.paused = true;
+            self.paused.push(idx);
         }
-        match self.svc.route(args, &st.client, self.n) {
-            Ok((_, Route::Tx(TxOp::Exec))) => st.multi.as_ref().is_some_and(|q| {
-                q.cmds
-                    .iter()
-                    .any(|(c, a)| self.svc.pause_holds(*c, a.args()))
-            }),
-            Ok((cmd, _)) => self.svc.pause_holds(cmd, args),
-            Err(_) => false,
+        if let Hold::Pause(cmd) = hold {
+            if cmd.is_some() {
+                st.last_cmd = cmd;
+            }
+            if !st.pause_blocked {
+                st.pause_blocked = true;
+                self.my_stats()
+                    .blocked_clients
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -1209,7 +1246,7 @@ impl<S: Service> Reactor<S> {
         }
         for idx in std::mem::take(&mut self.paused) {
             if let Some(c) = self.conns.get_mut(idx as usize).and_then(Option::as_mut) {
-                c.st.paused = false;
+                unhold(&self.stats.shards[self.id], &mut c.st);
                 if !c.in_ready {
                     c.in_ready = true;
                     self.ready.push(idx);
@@ -1359,6 +1396,7 @@ impl<S: Service> Reactor<S> {
         }
         self.drop_subs(idx, &mut c.st);
         self.closing_waiter(&mut c.st);
+        unhold(self.my_stats(), &mut c.st);
         self.svc
             .closed(&mut self.ex.shard, &c.st.client, &mut c.st.session);
         self.ids.remove(&c.st.client.id);

@@ -193,6 +193,9 @@ pub struct ClientInfo {
     pub is_caller: bool,
     /// Blocked in a command that waits on keys (CLIENT LIST's `b` flag).
     pub blocked: bool,
+    /// Held by CLIENT PAUSE: shown as blocked, but CLIENT UNBLOCK does not
+    /// release it.
+    pub paused: bool,
     /// Its client-side caching mode (CLIENT LIST's `t`, `R`, `B` flags),
     /// and where its invalidations go (`redir`; from the session).
     pub tracking: Tracking,

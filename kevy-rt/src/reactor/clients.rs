@@ -99,6 +99,7 @@ impl<S: Service> Reactor<S> {
             events,
             is_caller: false,
             blocked: st.waiting.is_some(),
+            paused: st.pause_blocked,
             tracking: st.client.tracking,
             redirect: 0,
         };

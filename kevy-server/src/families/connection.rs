@@ -556,6 +556,7 @@ fn self_info(ctx: &ConnCtx<'_>) -> ClientInfo {
         events: "r",
         is_caller: true,
         blocked: false,
+        paused: false,
         tracking: c.tracking,
         redirect: s.tracking_redirect.0,
     }
@@ -577,7 +578,7 @@ pub(crate) fn client_line(out: &mut String, i: &ClientInfo, caller_cmd: &str, ar
     if i.multi >= 0 {
         flags.push('x');
     }
-    if i.blocked {
+    if i.blocked || i.paused {
         flags.push('b');
     }
     if i.tracking.on() {
