@@ -177,6 +177,11 @@ pub(crate) struct ConnState<S: Service> {
     /// shards (CLIENT REPLY); `None` while there are none.
     #[allow(clippy::box_collection)]
     muted: Option<Box<Vec<u64>>>,
+    /// The connection's own messages (a PUBLISH to a channel it is
+    /// subscribed to, the events of its own commands) wait in `pushes`
+    /// until the command's reply is placed: EXEC's whole array, or a reply
+    /// CLIENT REPLY drops (which must not drop them).
+    pub defer_own: bool,
     /// Held by CLIENT PAUSE or a slot move: its next command waits in the
     /// read buffer.
     pub paused: bool,
@@ -319,6 +324,7 @@ impl<S: Service> ConnState<S> {
             muted: None,
             paused: false,
             pause_blocked: false,
+            defer_own: false,
             migrating: None,
             chain: None,
             ride: None,
@@ -399,6 +405,31 @@ impl<S: Service> ConnState<S> {
         if self.over_limit(limit, now_ms) {
             self.close_over_limit();
         }
+    }
+
+    /// A message for the connection from its own running command: held
+    /// while [`Self::defer_own`] says so, else as any message.
+    pub fn push_own(&mut self, first: u8, rest: &[u8], limit: OutputLimit, now_ms: u64) {
+        if self.defer_own {
+            self.pushes.push(first);
+            self.pushes.extend_from_slice(rest);
+        } else {
+            self.push_limited(first, rest, limit, now_ms);
+        }
+    }
+
+    /// Ends [`Self::defer_own`]: the held messages follow the reply placed
+    /// last, at once when no reply is owed before them.
+    pub fn end_defer_own(&mut self) {
+        self.defer_own = false;
+        if self.slots.is_empty() && !self.pushes.is_empty() {
+            self.release_pushes();
+        }
+    }
+
+    /// Whether the reply of command `seq` is to be dropped (CLIENT REPLY).
+    pub fn is_muted(&self, seq: u64) -> bool {
+        self.muted.as_ref().is_some_and(|m| m.contains(&seq))
     }
 
     /// Closes a subscriber whose output broke its limit, as Redis does:

@@ -1468,6 +1468,7 @@ impl<S: Service> Reactor<S> {
         let (was_off, was_skip) = (st.reply_off, st.skip_next);
         let (seq, unsent) = (st.next_seq(), st.unsent());
         st.skip_next = false;
+        st.defer_own = true;
         self.dispatch_gated_inner(idx, gen, st, args);
         // A (un)subscribe's confirmations are pushes, which Redis sends
         // whatever CLIENT REPLY says, as it does messages.
@@ -1487,6 +1488,7 @@ impl<S: Service> Reactor<S> {
         if ((was_off && st.reply_off) || was_skip) && !pushes {
             st.mute(seq, unsent);
         }
+        st.end_defer_own();
         st.sync_gate();
     }
 

@@ -647,3 +647,54 @@ fn own_keyspace_events_follow_the_reply_in_resp3() {
         assert_eq!(String::from_utf8_lossy(&got), want, "{args:?}");
     }
 }
+
+/// A RESP3 subscriber's own PUBLISH: the message comes ahead of the count
+/// (as Redis sends it), after EXEC's whole array inside MULTI (a push never
+/// goes inside an aggregate; Redis 7.2's order, where 7.0 breaks the
+/// array), and CLIENT REPLY OFF or SKIP drops the count only, on every
+/// shard layout.
+#[test]
+fn own_messages_survive_client_reply_and_follow_exec() {
+    let message = ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nm\r\n";
+    for layout in [
+        &["--cores", "1"][..],
+        &["--cores", "2"],
+        &["--cores", "2", "--shards", "3"],
+    ] {
+        let server = Server::kevy(layout);
+        let mut c = conn(server.port);
+        call(&mut c, &["HELLO", "3"]);
+        call(&mut c, &["SUBSCRIBE", "ch"]);
+        let steps: [(&[&[&str]], String); 5] = [
+            (&[&["PUBLISH", "ch", "m"]], format!("{message}:1\r\n")),
+            (
+                &[&["MULTI"], &["PUBLISH", "ch", "m"], &["EXEC"]],
+                format!("+OK\r\n+QUEUED\r\n*1\r\n:1\r\n{message}"),
+            ),
+            (
+                &[
+                    &["CLIENT", "REPLY", "SKIP"],
+                    &["PUBLISH", "ch", "m"],
+                    &["PING"],
+                ],
+                format!("{message}+PONG\r\n"),
+            ),
+            (
+                &[&["CLIENT", "REPLY", "OFF"], &["PUBLISH", "ch", "m"]],
+                message.to_string(),
+            ),
+            (&[&["CLIENT", "REPLY", "ON"]], "+OK\r\n".to_string()),
+        ];
+        for (cmds, want) in steps {
+            let bytes: Vec<u8> = cmds.iter().flat_map(|a| command(a)).collect();
+            c.send(&bytes).unwrap();
+            let (got, _) = c.read_values(
+                values_in(want.as_bytes()),
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+                Duration::from_secs(5),
+            );
+            assert_eq!(String::from_utf8_lossy(&got), want, "{layout:?} {cmds:?}");
+        }
+    }
+}

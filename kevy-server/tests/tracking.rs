@@ -968,3 +968,36 @@ fn caching_set_inside_multi_ends_with_exec() {
         }
     }
 }
+
+/// CLIENT REPLY OFF drops replies, not invalidations: a connection's own
+/// writes invalidate its keys on every shard, also those whose reply comes
+/// back from another shard (the invalidation that follows such a reply).
+#[test]
+fn reply_off_keeps_own_invalidations_from_every_shard() {
+    let server = Server::kevy(&["--cores", "2", "--shards", "3", "--save", ""]);
+    let mut c = tracker(server.port, &[]);
+    let keys: Vec<String> = (0..12).map(|i| format!("own{i}")).collect();
+    for k in &keys {
+        call(&mut c, &["GET", k]);
+    }
+    // REPLY OFF answers nothing.
+    let mut bytes = command(&["CLIENT", "REPLY", "OFF"]);
+    for k in &keys {
+        bytes.extend(command(&["SET", k, "1"]));
+    }
+    c.send(&bytes).unwrap();
+    let mut got = Vec::new();
+    while got.len() < keys.len() {
+        let (v, _) = c.read().expect("an invalidation");
+        assert_eq!(v.kind(), b'>', "{v:?}");
+        let items = v.items().unwrap();
+        for k in items[1].items().unwrap() {
+            got.push(String::from_utf8(k.bytes().unwrap().to_vec()).unwrap());
+        }
+    }
+    got.sort();
+    let mut want = keys.clone();
+    want.sort();
+    assert_eq!(got, want);
+    ok(&mut c, &["CLIENT", "REPLY", "ON"]);
+}

@@ -585,7 +585,7 @@ fn push_to<S: Service>(
                 count += 1;
                 if !st.closing {
                     let first = if st.client.resp3 { b'>' } else { b'*' };
-                    st.push_limited(first, &frame[1..], limit, now.0);
+                    st.push_own(first, &frame[1..], limit, now.0);
                 }
                 continue;
             }

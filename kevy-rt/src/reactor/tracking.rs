@@ -117,8 +117,20 @@ impl<S: Service> Reactor<S> {
         self.send_tracking(me, client, redirect, resp3, Payload::Keys(payload));
     }
 
-    /// A reply with the messages that follow it (`follows`).
+    /// A reply with the messages that follow it (`follows`). A reply
+    /// CLIENT REPLY drops goes alone, and the messages after it.
     pub(super) fn deliver_followed(&mut self, dest: Dest, reply: &[u8], then: &[u8]) {
+        if let Some(c) = self
+            .conns
+            .get_mut(dest.conn as usize)
+            .and_then(Option::as_mut)
+            .filter(|c| c.st.is_muted(dest.seq))
+        {
+            // The reply is still owed, so the messages wait behind it.
+            c.st.push_message(then[0], &then[1..]);
+            self.deliver_local(dest, reply);
+            return;
+        }
         let mut v = self.pool.get();
         v.extend_from_slice(reply);
         v.extend_from_slice(then);

@@ -700,6 +700,9 @@ impl<S: Service> Reactor<S> {
         } else {
             if exec {
                 Reply::new(&mut out, st.client.resp3).array(steps.len());
+                // Its own messages follow the whole array (a push never
+                // goes inside an aggregate), as Redis 7.2 sends them.
+                st.defer_own = true;
             }
             for (cmd, args, route) in steps {
                 match route {
@@ -764,6 +767,7 @@ impl<S: Service> Reactor<S> {
                             run(&mut self.ex)
                         };
                         if let (true, Some(c)) = (again, attempt) {
+                            st.end_defer_own();
                             self.svc.end_attempt(&mut self.ex.shard, true);
                             self.ex.effects.cut_back(c);
                             self.pool.put(out);
@@ -786,6 +790,9 @@ impl<S: Service> Reactor<S> {
             self.unwatch_all(st);
         }
         st.push_ready(&out);
+        if st.defer_own {
+            st.end_defer_own();
+        }
         self.pool.put(out);
         true
     }
