@@ -456,6 +456,14 @@ impl Table {
     /// The writes of the command that just ended were `writer`'s (0:
     /// nobody's).
     fn settle(&mut self, writer: u64) {
+        self.settle_split(writer, writer);
+    }
+
+    /// As [`Self::settle`], with the broadcast writes `bcast_writer`'s: a
+    /// script's writes are its caller's to NOLOOP's tracked keys, but
+    /// broadcast as written by the script's own client, which nobody
+    /// is, as Redis does.
+    fn settle_split(&mut self, writer: u64, bcast_writer: u64) {
         for (_, _, w) in &mut self.pending {
             if *w == NOW {
                 *w = writer;
@@ -464,7 +472,7 @@ impl Table {
         for (p, k) in self.fresh.drain(..) {
             if let Some(w) = self.bcast.get_mut(&p).and_then(|keys| keys.get_mut(&k)) {
                 if *w == NOW {
-                    *w = writer;
+                    *w = bcast_writer;
                 }
             }
         }
@@ -650,8 +658,9 @@ fn after(
         publish(t, &server.published[id]);
     }
     if shard.track_due.get() {
+        let scripted = crate::scripting::is_script(server.table.get(cmd));
         if let Some(t) = table(shard) {
-            t.settle(client.id);
+            t.settle_split(client.id, if scripted { 0 } else { client.id });
             drain(t, effects);
             publish(t, &server.published[id]);
         }
