@@ -997,6 +997,10 @@ fn wait_answers_as_redis_does_without_replicas() {
                 &["WAIT", "1", "-1"],
                 &["WAIT", "1", "1.5"],
                 &["WAIT", "1"],
+                // Counts Redis cuts to an `int` of 0 or less.
+                &["WAIT", "2147483648", "0"],
+                &["WAIT", "4294967296", "0"],
+                &["WAIT", "9223372036854775807", "0"],
             ] {
                 seen.push(raw(&mut w, args));
             }

@@ -661,6 +661,82 @@ impl LongDouble {
         }
     }
 
+    /// `self * k`, rounded to nearest even like the x87 FPU.
+    pub fn mul_small(self, k: u32) -> LongDouble {
+        let Kind::Finite { mant, exp } = self.kind else {
+            return if k == 0 && !self.is_finite() {
+                LongDouble {
+                    neg: false,
+                    kind: Kind::Nan,
+                }
+            } else if k == 0 {
+                LongDouble {
+                    neg: self.neg,
+                    kind: Kind::Zero,
+                }
+            } else {
+                self
+            };
+        };
+        if k == 0 {
+            return LongDouble {
+                neg: self.neg,
+                kind: Kind::Zero,
+            };
+        }
+        let p = mant as u128 * k as u128;
+        let top = 127 - p.leading_zeros() as i64;
+        let drop = (top - 63) as u32;
+        let (mut m, mut e) = ((p >> drop) as u64, exp + drop as i64);
+        if drop > 0 {
+            let rem = p & ((1u128 << drop) - 1);
+            let half = 1u128 << (drop - 1);
+            if rem > half || (rem == half && m & 1 == 1) {
+                m = m.wrapping_add(1);
+                if m == 0 {
+                    m = 1 << 63;
+                    e += 1;
+                }
+            }
+        }
+        let kind = finite(m, e).unwrap_or(Kind::Zero);
+        LongDouble {
+            neg: self.neg,
+            kind,
+        }
+    }
+
+    /// `(long long) ceill(self)` where that is defined: `None` for NaN,
+    /// infinities and values past the range of `long long` (which x86-64
+    /// converts to its most negative value).
+    pub fn ceil_i64(&self) -> Option<i64> {
+        let (mant, exp) = match self.kind {
+            Kind::Zero => return Some(0),
+            Kind::Inf | Kind::Nan => return None,
+            Kind::Finite { mant, exp } => (mant, exp),
+        };
+        // |self| = int + frac, int = mant * 2^exp truncated.
+        let (int, frac) = if exp >= 0 {
+            if exp >= 64 {
+                return None;
+            }
+            let int = (mant as u128) << exp;
+            (int, false)
+        } else if exp <= -64 {
+            (0, true)
+        } else {
+            let s = (-exp) as u32;
+            ((mant >> s) as u128, mant & ((1u64 << s) - 1) != 0)
+        };
+        if self.neg {
+            // ceil(-x) = -floor(x).
+            (int <= 1u128 << 63).then(|| (int as i128).wrapping_neg() as i64)
+        } else {
+            let v = int + frac as u128;
+            i64::try_from(v).ok()
+        }
+    }
+
     /// The nearest `f64` (for replies that Redis gives as doubles).
     pub fn to_f64(&self) -> f64 {
         let sign = if self.neg { -1.0 } else { 1.0 };
@@ -811,6 +887,24 @@ fn ldexp(mut x: f64, mut e: i64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn long_double_times_small_then_ceil_is_x87s() {
+        let ms = |s: &str| LongDouble::parse(s.as_bytes()).unwrap().mul_small(1000).ceil_i64();
+        // 0.001 is a little under a thousandth in 64 bits of significand.
+        assert_eq!(ms("0.001"), Some(1));
+        assert_eq!(ms("-0.001"), Some(0));
+        assert_eq!(ms("-0.002"), Some(-1));
+        assert_eq!(ms("1.5"), Some(1500));
+        assert_eq!(ms("1e-400"), Some(1));
+        // Exact in a long double, where a double rounds it to 2^63.
+        assert_eq!(ms("9223372036854775"), Some(9_223_372_036_854_775_000));
+        assert_eq!(ms("9223372036854776"), None);
+        assert_eq!(ms("-9223372036854775"), Some(-9_223_372_036_854_775_000));
+        assert_eq!(ms("-9223372036854776"), None);
+        assert_eq!(ms("inf"), None);
+        assert_eq!(LongDouble::ZERO.mul_small(1000).ceil_i64(), Some(0));
+    }
     use super::*;
 
     #[test]

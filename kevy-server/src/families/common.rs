@@ -175,18 +175,12 @@ pub fn parse_timeout(a: &[u8]) -> Result<u64, &'static str> {
         return Ok(secs as u64 * 1000);
     }
     let ld = kevy_store::num::LongDouble::parse(a).ok_or(NOT_FLOAT)?;
-    let f = ld.to_f64();
-    let mut ms = (f * 1000.0).ceil();
-    // Below f64's range but not `long double`'s: still a positive wait.
-    if ms == 0.0 && !ld.is_zero() && f.is_sign_positive() {
-        ms = 1.0;
-    }
-    // 2^63: the first value `long long` cannot hold.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if !(-LIMIT..LIMIT).contains(&ms) || ms < 0.0 {
-        return Err("ERR timeout is negative");
-    }
-    let ms = ms as i64;
+    // In `long double`, as Redis computes it: -0.001 s is -0.99999… ms
+    // there, which rounds up to 0, a wait for ever.
+    let ms = match ld.mul_small(1000).ceil_i64() {
+        Some(ms) if ms >= 0 => ms,
+        _ => return Err("ERR timeout is negative"),
+    };
     let now = kevy_sys::clock::unix_ms() as i64;
     if ms > 0 && ms > i64::MAX - now {
         return Err("ERR timeout is out of range");
@@ -235,6 +229,17 @@ mod timeout_tests {
             );
         }
         assert!(parse_timeout(b"9.2e15").is_ok());
+        // Negative values that round up to 0 ms in `long double` wait for
+        // ever; a value that holds in `long long` only there is in range
+        // until the clock is added.
+        for zero in [&b"-0.001"[..], b"-1e-3", b"-0.0001", b"-0"] {
+            assert_eq!(parse_timeout(zero), Ok(0), "{zero:?}");
+        }
+        assert_eq!(parse_timeout(b"-0.002"), Err("ERR timeout is negative"));
+        assert_eq!(
+            parse_timeout(b"9223372036854775"),
+            Err("ERR timeout is out of range")
+        );
         // Whole seconds (the short path) and the same values in the long
         // double's syntax agree.
         for (whole, float) in [

@@ -389,7 +389,10 @@ fn cmd_wait(ctx: &mut Ctx<'_>) {
         Ok(a) => a,
         Err(e) => return ctx.out.error(e),
     };
-    if replicas <= 0 || !ctx.shard.may_block {
+    // Redis keeps the count a blocked WAIT waits for in an `int`, so a
+    // count whose low 32 bits are 0 or negative is met by no replica: it
+    // answers at its next turn.
+    if replicas as i32 <= 0 || !ctx.shard.may_block {
         ctx.out.int(0);
     } else {
         ctx.shard.block = Some(ms);
