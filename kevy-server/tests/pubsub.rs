@@ -665,7 +665,7 @@ fn own_messages_survive_client_reply_and_follow_exec() {
         let mut c = conn(server.port);
         call(&mut c, &["HELLO", "3"]);
         call(&mut c, &["SUBSCRIBE", "ch"]);
-        let steps: [(&[&[&str]], String); 5] = [
+        let steps: [(&[&[&str]], String); 6] = [
             (&[&["PUBLISH", "ch", "m"]], format!("{message}:1\r\n")),
             (
                 &[&["MULTI"], &["PUBLISH", "ch", "m"], &["EXEC"]],
@@ -681,6 +681,10 @@ fn own_messages_survive_client_reply_and_follow_exec() {
             ),
             (
                 &[&["CLIENT", "REPLY", "OFF"], &["PUBLISH", "ch", "m"]],
+                message.to_string(),
+            ),
+            (
+                &[&["MULTI"], &["PUBLISH", "ch", "m"], &["EXEC"]],
                 message.to_string(),
             ),
             (&[&["CLIENT", "REPLY", "ON"]], "+OK\r\n".to_string()),

@@ -890,7 +890,12 @@ mod tests {
 
     #[test]
     fn long_double_times_small_then_ceil_is_x87s() {
-        let ms = |s: &str| LongDouble::parse(s.as_bytes()).unwrap().mul_small(1000).ceil_i64();
+        let ms = |s: &str| {
+            LongDouble::parse(s.as_bytes())
+                .unwrap()
+                .mul_small(1000)
+                .ceil_i64()
+        };
         // 0.001 is a little under a thousandth in 64 bits of significand.
         assert_eq!(ms("0.001"), Some(1));
         assert_eq!(ms("-0.001"), Some(0));

@@ -694,15 +694,17 @@ impl<S: Service> Reactor<S> {
             self.ex.effects.checkpoint()
         });
         let mut out = self.pool.get();
+        // Its own messages follow EXEC's whole array (a push never goes
+        // inside an aggregate), as Redis 7.2 sends them, unless a caller
+        // already holds them (CLIENT REPLY) and releases them itself.
+        let defer = exec && !st.defer_own;
+        st.defer_own |= defer;
         let watcher = crate::lock::owner(st.client.id, self.id as u32);
         if watch && self.svc.watch_changed(&mut self.ex.shard, watcher) {
             Reply::new(&mut out, st.client.resp3).null_array();
         } else {
             if exec {
                 Reply::new(&mut out, st.client.resp3).array(steps.len());
-                // Its own messages follow the whole array (a push never
-                // goes inside an aggregate), as Redis 7.2 sends them.
-                st.defer_own = true;
             }
             for (cmd, args, route) in steps {
                 match route {
@@ -767,7 +769,9 @@ impl<S: Service> Reactor<S> {
                             run(&mut self.ex)
                         };
                         if let (true, Some(c)) = (again, attempt) {
-                            st.end_defer_own();
+                            if defer {
+                                st.end_defer_own();
+                            }
                             self.svc.end_attempt(&mut self.ex.shard, true);
                             self.ex.effects.cut_back(c);
                             self.pool.put(out);
@@ -790,7 +794,7 @@ impl<S: Service> Reactor<S> {
             self.unwatch_all(st);
         }
         st.push_ready(&out);
-        if st.defer_own {
+        if defer {
             st.end_defer_own();
         }
         self.pool.put(out);
