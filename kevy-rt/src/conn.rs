@@ -385,7 +385,7 @@ impl<S: Service> ConnState<S> {
     /// The frame is `first` then `rest` (its type byte set apart, so one
     /// frame serves both protocols).
     pub fn push_message(&mut self, first: u8, rest: &[u8]) {
-        if self.slots.is_empty() {
+        if self.slots.is_empty() || self.only_waits() && self.pushes.is_empty() {
             if self.wbuf.len() + 1 + rest.len() > self.wbuf.capacity() {
                 grow_out(&mut self.wbuf, &mut self.wpos, 1 + rest.len());
             }
@@ -405,6 +405,17 @@ impl<S: Service> ConnState<S> {
         if self.over_limit(limit, now_ms) {
             self.close_over_limit();
         }
+    }
+
+    /// Whether the one reply owed is a blocked command's that nothing
+    /// serves yet: a message then goes out at once, ahead of it, as Redis
+    /// writes messages to a client while it waits.
+    fn only_waits(&self) -> bool {
+        self.slots.len() == 1
+            && self
+                .waiting
+                .as_ref()
+                .is_some_and(|w| !w.claimed && w.seq == self.done_seq)
     }
 
     /// A message for the connection from its own running command: held
@@ -681,6 +692,8 @@ impl<S: Service> ConnState<S> {
             if !self.pushes.is_empty() {
                 self.release_pushes();
             }
+        } else if !self.pushes.is_empty() && self.only_waits() && !self.defer_own {
+            self.release_pushes();
         } else if self.parked.len() > 64 * 1024 && self.held * 2 < self.parked.len() {
             self.compact_parked();
         }

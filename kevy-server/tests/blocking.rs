@@ -1101,3 +1101,33 @@ fn a_waiter_is_served_before_the_pushers_next_command() {
     };
     common::same_as_redis("blocking-steal", &["1", "2", "3"], scenario);
 }
+
+/// A RESP3 client blocked in BLPOP gets the messages and invalidations
+/// sent to it while it waits at once, ahead of BLPOP's reply, as Redis
+/// writes them; byte for byte against redis-server, keys on any shard.
+#[test]
+fn a_blocked_client_gets_its_messages_while_it_waits() {
+    let scenario = |port: u16| -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        for (q, k) in [("q", "k"), ("{k}q", "k"), ("q", "{q}k")] {
+            let mut w = conn(port);
+            raw(&mut w, &["HELLO", "3"]);
+            seen.push(raw(&mut w, &["SUBSCRIBE", "ch"]));
+            seen.push(raw(&mut w, &["CLIENT", "TRACKING", "ON"]));
+            seen.push(raw(&mut w, &["GET", k]));
+            w.send(&command(&["BLPOP", q, "0"])).unwrap();
+            let mut p = conn(port);
+            eventually("BLPOP blocks", || blocked_clients(&mut p) == 1);
+            seen.push(raw(&mut p, &["PUBLISH", "ch", "m"]));
+            // The message comes before anything feeds the list.
+            seen.push(w.read().expect("the message").1);
+            seen.push(raw(&mut p, &["SET", k, "v"]));
+            seen.push(w.read().expect("the invalidation").1);
+            seen.push(raw(&mut p, &["RPUSH", q, "x"]));
+            seen.push(w.read().expect("BLPOP's reply").1);
+            raw(&mut p, &["DEL", q, k]);
+        }
+        seen
+    };
+    common::same_as_redis("blocked-messages", &["1", "2"], scenario);
+}
