@@ -631,25 +631,7 @@ impl LongDouble {
                 if s == 0 {
                     return LongDouble::ZERO;
                 }
-                let top = 127 - s.leading_zeros() as i64;
-                let base = be - 63;
-                let (mant, exp) = if top <= 63 {
-                    ((s << (63 - top)) as u64, base - (63 - top))
-                } else {
-                    let drop = (top - 63) as u32;
-                    let mut m = (s >> drop) as u64;
-                    let rem = s & ((1u128 << drop) - 1);
-                    let half = 1u128 << (drop - 1);
-                    let mut e = base + drop as i64;
-                    if rem > half || (rem == half && m & 1 == 1) {
-                        m = m.wrapping_add(1);
-                        if m == 0 {
-                            m = 1 << 63;
-                            e += 1;
-                        }
-                    }
-                    (m, e)
-                };
+                let (mant, exp) = round_u128(s, be - 63);
                 match finite(mant, exp) {
                     Some(kind) => LongDouble { neg: big.neg, kind },
                     None => LongDouble {
@@ -661,44 +643,14 @@ impl LongDouble {
         }
     }
 
-    /// `self * k`, rounded to nearest even like the x87 FPU.
+    /// `self * k` for `k` > 0, rounded to nearest even like the x87 FPU
+    /// (zero, infinities and NaN stay what they are).
     pub fn mul_small(self, k: u32) -> LongDouble {
+        debug_assert!(k > 0);
         let Kind::Finite { mant, exp } = self.kind else {
-            return if k == 0 && !self.is_finite() {
-                LongDouble {
-                    neg: false,
-                    kind: Kind::Nan,
-                }
-            } else if k == 0 {
-                LongDouble {
-                    neg: self.neg,
-                    kind: Kind::Zero,
-                }
-            } else {
-                self
-            };
+            return self;
         };
-        if k == 0 {
-            return LongDouble {
-                neg: self.neg,
-                kind: Kind::Zero,
-            };
-        }
-        let p = mant as u128 * k as u128;
-        let top = 127 - p.leading_zeros() as i64;
-        let drop = (top - 63) as u32;
-        let (mut m, mut e) = ((p >> drop) as u64, exp + drop as i64);
-        if drop > 0 {
-            let rem = p & ((1u128 << drop) - 1);
-            let half = 1u128 << (drop - 1);
-            if rem > half || (rem == half && m & 1 == 1) {
-                m = m.wrapping_add(1);
-                if m == 0 {
-                    m = 1 << 63;
-                    e += 1;
-                }
-            }
-        }
+        let (m, e) = round_u128(mant as u128 * k as u128, exp);
         let kind = finite(m, e).unwrap_or(Kind::Zero);
         LongDouble {
             neg: self.neg,
@@ -808,6 +760,28 @@ impl LongDouble {
 
 /// `mant * 2^exp` as a finite value: `Inf` beyond the format's range,
 /// `None` below it (underflow to zero).
+/// `s * 2^exp` (`s` not 0) as a normalised 64-bit significand and its
+/// exponent, rounded to nearest even like the x87 FPU.
+fn round_u128(s: u128, exp: i64) -> (u64, i64) {
+    let top = 127 - s.leading_zeros() as i64;
+    if top <= 63 {
+        return ((s << (63 - top)) as u64, exp - (63 - top));
+    }
+    let drop = (top - 63) as u32;
+    let mut m = (s >> drop) as u64;
+    let rem = s & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    let mut e = exp + drop as i64;
+    if rem > half || (rem == half && m & 1 == 1) {
+        m = m.wrapping_add(1);
+        if m == 0 {
+            m = 1 << 63;
+            e += 1;
+        }
+    }
+    (m, e)
+}
+
 fn finite(mant: u64, exp: i64) -> Option<Kind> {
     if exp > LD_MAX_EXP {
         Some(Kind::Inf)
