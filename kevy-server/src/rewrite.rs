@@ -9,7 +9,10 @@
 
 use crate::conf::{repr, split_args};
 use crate::server::Server;
-use crate::settings::{default_value, find_param, normalize, param_value, runtime, Kind, PARAMS};
+use crate::settings::{
+    default_value, find_param, normalize, output_limits, param_value, runtime, Kind,
+    DEFAULT_OUTPUT_LIMITS, OUTPUT_CLASSES, PARAMS,
+};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::Path;
@@ -131,7 +134,7 @@ fn lines_for(name: &str, kind: Kind, value: &str) -> Vec<String> {
             .chunks(2)
             .map(|c| format!("save {}", c.join(" ")))
             .collect(),
-        Kind::Str | Kind::Events if !matches!(name, "client-output-buffer-limit") => {
+        Kind::Str | Kind::Events => {
             let multi = matches!(
                 name,
                 "oom-score-adj-values" | "latency-tracking-info-percentiles"
@@ -145,6 +148,28 @@ fn lines_for(name: &str, kind: Kind, value: &str) -> Vec<String> {
         Kind::Mem => vec![format!("{name} {}", bytes_text(value))],
         _ => vec![format!("{name} {value}")],
     }
+}
+
+/// `client-output-buffer-limit`'s lines, one per class as Redis's
+/// `rewriteConfigClientOutputBufferLimitOption` writes them (`slave` named
+/// `replica`), each one appended only when its class is not at its
+/// default.
+fn output_limit_lines(value: &str) -> Vec<(String, bool)> {
+    OUTPUT_CLASSES
+        .iter()
+        .zip(output_limits(value))
+        .zip(DEFAULT_OUTPUT_LIMITS)
+        .map(|((&class, l), default)| {
+            let class = if class == "slave" { "replica" } else { class };
+            let line = format!(
+                "client-output-buffer-limit {class} {} {} {}",
+                bytes_text(&l.hard.to_string()),
+                bytes_text(&l.soft.to_string()),
+                l.soft_secs
+            );
+            (line, l != default)
+        })
+        .collect()
 }
 
 /// Rewrites the config file at `path` with the values in force.
@@ -171,6 +196,13 @@ pub fn rewrite(server: &Server, path: &Path) -> std::io::Result<()> {
                     .zip(normalize(p.kind, b.as_bytes()).ok())
                     .is_some_and(|(x, y)| x == y)
         };
+        if p.name == "client-output-buffer-limit" {
+            for (line, force) in output_limit_lines(&value) {
+                st.rewrite_line(p.name, line, force);
+            }
+            processed.push(p.name);
+            continue;
+        }
         // `dir` is always written, as Redis does: relative file names in
         // the rest of the file depend on it.
         let force = p.name == "dir" || p.name == "save" || !same(&value, &default);

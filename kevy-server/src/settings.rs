@@ -415,10 +415,12 @@ pub fn check(name: &str, value: &str) -> Result<(), String> {
 }
 
 /// The value kept for a valid one, where Redis adjusts it: `hz` is
-/// brought within 1 to 500.
-pub fn settle(name: &str, v: String) -> String {
+/// brought within 1 to 500, and `client-output-buffer-limit` changes the
+/// classes it names in the `current` value.
+pub fn settle(name: &str, v: String, current: impl FnOnce() -> String) -> String {
     match name {
         "hz" => v.parse::<i64>().map_or(v, |n| n.clamp(1, 500).to_string()),
+        "client-output-buffer-limit" => merge_output_limits(&current(), &v),
         _ => v,
     }
 }
@@ -477,15 +479,7 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
                 server.cmdstats.set_slower_than(us);
             }
         }
-        "client-output-buffer-limit" => {
-            if let Ok(classes) = parse_output_limits(value) {
-                for (class, limit) in classes {
-                    if class == "pubsub" {
-                        set_pubsub_limit(limit);
-                    }
-                }
-            }
-        }
+        "client-output-buffer-limit" => set_pubsub_limit(output_limits(value)[2]),
         "appendfsync" => crate::aof::set_fsync(value),
         "key-load-delay" => {
             if let Ok(us) = value.parse() {
@@ -575,40 +569,136 @@ fn set_pubsub_limit(l: kevy_rt::OutputLimit) {
     PUBSUB_LIMIT[2].store(l.soft_secs, Relaxed);
 }
 
-/// `client-output-buffer-limit`: groups of a class (`normal`, `replica` or
-/// `slave`, `pubsub`), a hard and a soft limit (memory values) and the
-/// soft limit's seconds, as Redis parses it; the classes with their limits.
-pub fn parse_output_limits(v: &str) -> Result<Vec<(&'static str, kevy_rt::OutputLimit)>, String> {
-    let words: Vec<&str> = v.split_ascii_whitespace().collect();
-    let bad =
-        || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
+/// `client-output-buffer-limit`'s classes, in the order Redis keeps,
+/// shows and rewrites them.
+pub const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// The limits of each of [`OUTPUT_CLASSES`].
+pub type OutputLimits = [kevy_rt::OutputLimit; 3];
+
+/// `client-output-buffer-limit`'s value, as Redis's
+/// `setConfigClientOutputBufferLimitOption` reads it: words separated by
+/// single spaces (`a  b` has an empty word between, an empty value has
+/// none), in groups of a class (`normal`, `slave` or `replica`, `pubsub`),
+/// a hard and a soft limit (memory values, see [`parse_memory`]) and the
+/// soft limit's seconds (`strtoll` cut to an `int`, at least 0). The
+/// limits of each class the value names, later groups winning.
+pub fn parse_output_limits(v: &str) -> Result<[Option<kevy_rt::OutputLimit>; 3], String> {
+    let words: Vec<&str> = if v.is_empty() {
+        Vec::new()
+    } else {
+        v.split(' ').collect()
+    };
     if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
-    let mut out = Vec::new();
+    let mut out = [None; 3];
     for g in words.chunks_exact(4) {
         let class = match g[0].to_ascii_lowercase().as_str() {
-            "normal" => "normal",
-            "replica" | "slave" => "replica",
-            "pubsub" => "pubsub",
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
             _ => {
                 return Err("Invalid client class specified in buffer limit configuration.".into())
             }
         };
-        let hard = parse_memory(g[1].as_bytes()).ok_or_else(bad)?;
-        let soft = parse_memory(g[2].as_bytes()).ok_or_else(bad)?;
-        let secs: u64 = g[3].parse().map_err(|_| bad())?;
-        out.push((
-            class,
-            kevy_rt::OutputLimit {
-                hard: hard as usize,
-                soft: soft as usize,
-                soft_secs: secs,
-            },
-        ));
+        let hard = parse_memory(g[1].as_bytes());
+        let soft = parse_memory(g[2].as_bytes());
+        let secs = soft_seconds(g[3].as_bytes());
+        let (Some(hard), Some(soft), Some(secs)) = (hard, soft, secs) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        out[class] = Some(kevy_rt::OutputLimit {
+            hard: hard as usize,
+            soft: soft as usize,
+            soft_secs: secs,
+        });
     }
     Ok(out)
 }
+
+/// The soft limit's seconds as Redis reads them: C's `strtoll` over the
+/// whole word (leading white space and a sign allowed, saturating past
+/// 64 bits; an empty word is 0), kept in an `int`, refused below 0.
+fn soft_seconds(w: &[u8]) -> Option<u64> {
+    // C's isspace, which counts the vertical tab that Rust's ASCII
+    // white space leaves out.
+    let start = w
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        .unwrap_or(w.len());
+    let body = &w[start..];
+    let (neg, digits) = match body.first() {
+        Some(b'-') => (true, &body[1..]),
+        Some(b'+') => (false, &body[1..]),
+        _ => (false, body),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        // No digits: strtoll converts nothing and its end is the word's
+        // start, which is its end only when the word is empty.
+        return w.is_empty().then_some(0);
+    }
+    let magnitude = digits.iter().fold(0u128, |acc, d| {
+        (acc * 10 + u128::from(d - b'0')).min(1 << 64)
+    });
+    let n: i64 = if neg {
+        (-(magnitude as i128)).max(i64::MIN as i128) as i64
+    } else {
+        magnitude.min(i64::MAX as u128) as i64
+    };
+    let secs = n as i32;
+    (secs >= 0).then_some(secs as u64)
+}
+
+/// `current`'s limits with those `value` sets put over them: the form a
+/// valid value is kept in and CONFIG GET shows, every class named.
+pub fn merge_output_limits(current: &str, value: &str) -> String {
+    OUTPUT_CLASSES
+        .iter()
+        .zip(overlay(output_limits(current), value))
+        .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_secs))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The limits of every class in a kept value ([`merge_output_limits`]'s
+/// form), a class it does not name at Redis's default.
+pub fn output_limits(kept: &str) -> OutputLimits {
+    overlay(DEFAULT_OUTPUT_LIMITS, kept)
+}
+
+/// `limits` with those of the classes a valid `value` names replaced.
+fn overlay(mut limits: OutputLimits, value: &str) -> OutputLimits {
+    if let Ok(given) = parse_output_limits(value) {
+        for (slot, new) in limits.iter_mut().zip(given) {
+            if let Some(new) = new {
+                *slot = new;
+            }
+        }
+    }
+    limits
+}
+
+/// Redis's `clientBufferLimitsDefaults`.
+pub const DEFAULT_OUTPUT_LIMITS: OutputLimits = [
+    kevy_rt::OutputLimit {
+        hard: 0,
+        soft: 0,
+        soft_secs: 0,
+    },
+    kevy_rt::OutputLimit {
+        hard: 256 << 20,
+        soft: 64 << 20,
+        soft_secs: 60,
+    },
+    kevy_rt::OutputLimit {
+        hard: 32 << 20,
+        soft: 8 << 20,
+        soft_secs: 60,
+    },
+];
 
 /// Parameters that take several words (`bind 127.0.0.1 ::1`): one
 /// argument in the file or on the command line is split as a line would be.
@@ -711,14 +801,19 @@ pub fn load_directive(d: &crate::conf::Directive, loaded: &mut Loaded) -> Result
         return Ok(());
     }
     let v = normalize(p.kind, value.as_bytes()).and_then(|v| check(p.name, &v).map(|()| v))?;
-    let v = settle(p.name, v);
+    let mut rt = runtime();
+    let v = settle(p.name, v, || {
+        match rt.overrides.iter().find(|(n, _)| *n == p.name) {
+            Some((_, kept)) => kept.clone(),
+            None => default_value(p),
+        }
+    });
     if REFUSED_AT_STARTUP
         .iter()
         .any(|&(n, ok)| n == p.name && !ok.contains(&v.as_str()))
     {
         return Err(format!("'{} {value}' is not supported by kevy", p.name));
     }
-    let mut rt = runtime();
     if p.policy == Policy::Fixed {
         let current = default_value(p);
         if normalize(p.kind, current.as_bytes()).map_or(true, |c| c != v) {
@@ -959,7 +1054,9 @@ pub fn normalize(kind: Kind, v: &[u8]) -> Result<String, String> {
 }
 
 /// Redis's `memtoull`: digits with an optional `b`, `k`, `kb`, `m`, `mb`,
-/// `g` or `gb` suffix (any case; `k` is 1000, `kb` 1024).
+/// `g` or `gb` suffix (any case; `k` is 1000, `kb` 1024). As there, the
+/// digits saturate at 2^64 - 1 (`strtoull`), the suffix's product wraps,
+/// no digits is 0, and 128 digits or more are refused.
 pub fn parse_memory(v: &[u8]) -> Option<u64> {
     let split = v
         .iter()
@@ -976,12 +1073,15 @@ pub fn parse_memory(v: &[u8]) -> Option<u64> {
         b"gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: u64 = if digits.is_empty() {
-        0
-    } else {
-        std::str::from_utf8(digits).ok()?.parse().ok()?
-    };
-    n.checked_mul(mul)
+    if digits.len() >= 128 {
+        return None;
+    }
+    let n = digits.iter().fold(0u64, |acc, d| {
+        acc.checked_mul(10)
+            .and_then(|a| a.checked_add(u64::from(d - b'0')))
+            .unwrap_or(u64::MAX)
+    });
+    Some(n.wrapping_mul(mul))
 }
 
 /// The cumulative counters INFO reports and CONFIG RESETSTAT resets.
@@ -1056,6 +1156,64 @@ mod cpulist_tests {
             "", "a", "3-1", "1-", "-1", "1:0", "1-3:", "+1", "1,,2", "1 ", "99999",
         ] {
             assert_eq!(parse_cpulist(bad), None, "{bad:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod output_limit_tests {
+    use super::{merge_output_limits, parse_output_limits, soft_seconds};
+
+    #[test]
+    fn soft_seconds_read_as_strtoll_into_an_int() {
+        for (word, want) in [
+            ("60", Some(60)),
+            ("+1", Some(1)),
+            ("-0", Some(0)),
+            ("\t7", Some(7)),
+            ("\x0b\n 8", Some(8)),
+            ("", Some(0)),
+            ("4294967296", Some(0)),
+            ("4294967297", Some(1)),
+            ("-4294967296", Some(0)),
+            ("2147483647", Some(2147483647)),
+            ("2147483648", None),
+            ("9223372036854775807", None),
+            ("99999999999999999999", None),
+            ("-99999999999999999999", Some(0)),
+            ("-1", None),
+            ("1.5", None),
+            ("0x1", None),
+            ("1\t", None),
+            ("+", None),
+            ("\t", None),
+        ] {
+            assert_eq!(soft_seconds(word.as_bytes()), want, "{word:?}");
+        }
+    }
+
+    #[test]
+    fn values_merge_over_the_current_classes() {
+        let default = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+        assert_eq!(
+            merge_output_limits(default, "pubsub 1k 1KB 5 REPLICA 1 2 3"),
+            "normal 0 0 0 slave 1 2 3 pubsub 1000 1024 5"
+        );
+        assert_eq!(
+            merge_output_limits(default, "pubsub 1 1 1 pubsub 2 2 2"),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 2 2 2"
+        );
+        assert_eq!(merge_output_limits(default, ""), default);
+        for bad in [
+            "pubsub  1 1 1",
+            " pubsub 1 1 1",
+            "pubsub 1 1 1 ",
+            "pubsub\t1 1 1",
+            "master 1 1 1",
+            "pubsub 1 1 1 other 1 1 1",
+            "pubsub x 1 1 normal 1 1 1",
+        ] {
+            assert!(parse_output_limits(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -326,6 +326,100 @@ fn config_set_then_rewrite_round_trips_through_a_restart() {
     );
 }
 
+/// The lines CONFIG REWRITE left for `client-output-buffer-limit`, with
+/// the marker comment between the file's own two, in file order.
+fn output_limit_lines(conf: &Path) -> Vec<String> {
+    std::fs::read_to_string(conf)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("client-output-buffer-limit") || *l == "# between")
+        .map(str::to_string)
+        .collect()
+}
+
+/// `client-output-buffer-limit` through a config file and CONFIG REWRITE,
+/// side by side with redis-server: the file's lines (one class each) add
+/// up, CONFIG SET changes the classes it names, and the rewrite puts a line
+/// per class in place of the file's lines, appending one only for a class
+/// off its default; kevy's rewritten file loads back to the same limits.
+#[test]
+fn output_buffer_limits_load_and_rewrite_as_redis_does() {
+    if common::skip_redis_tools() {
+        return;
+    }
+    common::require_program("redis-server");
+    let write_conf = |dir: &Path, port: u16| {
+        std::fs::write(
+            dir.join("s.conf"),
+            format!(
+                "port {port}\nsave \"\"\nclient-output-buffer-limit slave 1 1 1\n\
+                 # between\nclient-output-buffer-limit normal 0 0 0\n\
+                 client-output-buffer-limit pubsub 1kb 1000 0\n"
+            ),
+        )
+        .unwrap();
+    };
+    let start = |program: &str, dir: &Path, port: u16| -> Child {
+        let conf = dir.join("s.conf");
+        let out = std::fs::File::create(dir.join("out")).unwrap();
+        let child = Command::new(program)
+            .arg(&conf)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !common::ping(port) {
+            assert!(Instant::now() < deadline, "{program} did not start");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        child
+    };
+    let (rdir, kdir) = (TempDir::new("obuf-redis"), TempDir::new("obuf-kevy"));
+    let (rport, kport) = (free_port(), free_port());
+    write_conf(rdir.path(), rport);
+    write_conf(kdir.path(), kport);
+    let mut redis_proc = start("redis-server", rdir.path(), rport);
+    let mut kevy_proc = start(kevy_bin(), kdir.path(), kport);
+    let (mut r, mut k) = (client(rport), client(kport));
+    let name = "client-output-buffer-limit";
+    assert_eq!(get1(&mut k, name), get1(&mut r, name));
+    for value in [
+        "pubsub 1mb 3000 5 normal 4gb 1 0",
+        "pubsub 32mb 8mb 60 normal 0 0 0 replica 256mb 64mb 60",
+        "replica 1gb 1kb 7",
+    ] {
+        for con in [&mut r, &mut k] {
+            let ok: String = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(value)
+                .query(con)
+                .unwrap();
+            assert_eq!(ok, "OK");
+            let ok: String = redis::cmd("CONFIG").arg("REWRITE").query(con).unwrap();
+            assert_eq!(ok, "OK");
+        }
+        assert_eq!(get1(&mut k, name), get1(&mut r, name), "after {value}");
+        assert_eq!(
+            output_limit_lines(&kdir.path().join("s.conf")),
+            output_limit_lines(&rdir.path().join("s.conf")),
+            "after {value}"
+        );
+    }
+    let before = get1(&mut k, name);
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut k);
+    assert!(wait_timeout(&mut kevy_proc, Duration::from_secs(10)).is_some());
+    let mut again = start(kevy_bin(), kdir.path(), kport);
+    assert_eq!(get1(&mut client(kport), name), before);
+    let _ = again.kill();
+    let _ = again.wait();
+    let _ = redis_proc.kill();
+    let _ = redis_proc.wait();
+}
+
 #[test]
 fn idle_clients_are_closed_after_timeout_but_not_subscribers() {
     let dir = TempDir::new("conf-timeout");

@@ -153,7 +153,7 @@ fn config_set(ctx: &mut ConnCtx<'_>) -> ConnAction {
             .and_then(|v| check(p.name, &v).map(|()| v))
             .and_then(|v| check_live(ctx.server, p.name, &v).map(|()| v));
         let v = match checked {
-            Ok(v) => crate::settings::settle(p.name, v),
+            Ok(v) => crate::settings::settle(p.name, v, || param_value(ctx.server, p, &rt)),
             Err(why) => {
                 ctx.out.error(&set_failed(name, &why));
                 return ConnAction::Continue;
@@ -398,7 +398,16 @@ mod tests {
         assert_eq!(parse_memory(b"123"), Some(123));
         assert_eq!(parse_memory(b"-1"), None);
         assert_eq!(parse_memory(b"1tb"), None);
-        assert_eq!(parse_memory(b"99999999999999999999"), None);
+        // As memtoull: strtoull saturates, the unit's product wraps.
+        assert_eq!(parse_memory(b"99999999999999999999"), Some(u64::MAX));
+        assert_eq!(
+            parse_memory(b"20000000000000000gb"),
+            Some(4026358804357578752)
+        );
+        assert_eq!(parse_memory(b""), Some(0));
+        assert_eq!(parse_memory(b"+1"), None);
+        assert_eq!(parse_memory(&[b'0'; 127]), Some(0));
+        assert_eq!(parse_memory(&[b'0'; 128]), None);
         assert_eq!(
             normalize(Kind::Save, b"3600 1  300 100").unwrap(),
             "3600 1 300 100"
