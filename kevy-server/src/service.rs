@@ -555,6 +555,7 @@ impl Service for Kevy {
         // `maxmemory`: the owner of a write's keys evicts its share first
         // (its events and DELs go out ahead of the write's).
         if spec.flags & flag::DENYOOM != 0 && crate::evict::due(shard) {
+            crate::tracking::watch_writes(&self.server, shard);
             crate::evict::before_write(shard);
         }
         let t0 = cycles();
@@ -1164,6 +1165,7 @@ impl Service for Kevy {
                 crate::notify::prepare(shard, effects.pushes.listening());
             }
             shard.store.set_now(kevy_sys::clock::unix_ms());
+            crate::tracking::watch_writes(&self.server, shard);
             if shard.active_expire {
                 let t0 = std::time::Instant::now();
                 shard.store.active_expire_cycle(t0 + EXPIRE_CYCLE_BUDGET);
@@ -1459,6 +1461,7 @@ impl Service for Kevy {
         }
         // The command run by copy made the events of this write.
         crate::notify::drain(shard, &mut effects.pushes);
+        crate::tracking::watch_writes(&self.server, shard);
         crate::notify::quiet(shard, |s| s.store.import(key, snap));
         crate::tracking::drain_into(shard, effects);
     }

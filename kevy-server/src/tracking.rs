@@ -8,7 +8,11 @@
 //!
 //! A server where nobody ever turned tracking on pays one branch per
 //! command: the table is attached to a shard's store only while some
-//! connection tracks or the shard still remembers reads. While it is, a
+//! connection tracks or the shard still remembers reads. It is attached
+//! at the first write a shard makes while some connection tracks, a
+//! command's or not (a key a command run by copy writes back, active
+//! expiry, eviction), since a connection following prefixes hears of a
+//! write only from the owner's table. While it is, a
 //! command that neither reads for a tracking client nor writes what the
 //! table knows of pays a branch more: the table raises a flag the shard
 //! shares when it has something for the execution point.
@@ -573,6 +577,17 @@ fn attach<'a>(shard: &'a mut Shard, g: &Global) -> &'a mut Table {
         .store
         .observer_mut::<Table>()
         .expect("track_attached says a Table observes the store")
+}
+
+/// Attaches the table while some connection tracks, for writes that do
+/// not run through [`call`]: keys a command run by copy writes back,
+/// active expiry and eviction. A shard that ran no command since tracking
+/// began has none, and a connection following prefixes (BCAST) learns of
+/// a write only from the table of the shard that owns the key.
+pub fn watch_writes(server: &Server, shard: &mut Shard) {
+    if !shard.track_attached && !shard.scratch && server.tracking.in_use() {
+        attach(shard, &server.tracking);
+    }
 }
 
 /// Runs a command's handler while tracking is in use: the table listens

@@ -584,6 +584,69 @@ fn flushes_reach_every_tracking_connection_once() {
     assert_eq!(info_field(&mut w, "tracking_total_keys"), 0);
 }
 
+/// A connection following every key (BCAST) hears of the keys a
+/// multi-key command writes on other shards than its connection's, on a
+/// server where those shards ran nothing since tracking began: the
+/// command runs by copy and writes its keys back to their owners.
+#[test]
+fn bcast_hears_keys_written_back_to_shards_that_ran_nothing() {
+    let keys = keys_over_shards(3, 12);
+    let a = &keys[0];
+    let b = keys
+        .iter()
+        .find(|k| kevy_rt::shard_of(k.as_bytes(), 3) != kevy_rt::shard_of(a.as_bytes(), 3))
+        .expect("a key on another shard");
+    let both = [a.as_str(), b.as_str()];
+    let cases: [(&[&str], &[&str], &[&str]); 4] = [
+        (
+            &["RPUSH", a, "x", "y"],
+            &["LMOVE", a, b, "LEFT", "RIGHT"],
+            &both,
+        ),
+        (&["SET", a, "v"], &["RENAME", a, b], &both),
+        (&["SADD", a, "m"], &["SUNIONSTORE", b, a], &[b]),
+        (
+            &["SET", a, "1"],
+            &[
+                "EVAL",
+                "redis.call('INCR', KEYS[1]) redis.call('SET', KEYS[2], 'w')",
+                "2",
+                a,
+                b,
+            ],
+            &both,
+        ),
+    ];
+    for (setup, write, written) in cases {
+        // A fresh server for each: a shard that ran a command since
+        // tracking began would have found the table then.
+        let server = kevy("3");
+        let mut w = conn(server.port);
+        call(&mut w, setup);
+        let mut t = tracker(server.port, &["BCAST"]);
+        call(&mut w, write);
+        let got = collect(&mut t, written.len());
+        let want: HashMap<String, usize> = written.iter().map(|k| (k.to_string(), 1)).collect();
+        assert_eq!(got, want, "{write:?}");
+    }
+}
+
+/// The same for keys the active cycle expires on shards that ran nothing
+/// since tracking began.
+#[test]
+fn bcast_hears_keys_expire_on_shards_that_ran_nothing() {
+    let server = kevy("3");
+    let keys = keys_over_shards(3, 12);
+    let mut w = conn(server.port);
+    for k in &keys {
+        ok(&mut w, &["SET", k, "v", "PX", "300"]);
+    }
+    let mut t = tracker(server.port, &["BCAST"]);
+    let got = collect(&mut t, keys.len());
+    let want: HashMap<String, usize> = keys.iter().map(|k| (k.clone(), 1)).collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn expired_keys_are_invalidated_on_every_shard() {
     let server = kevy("3");
