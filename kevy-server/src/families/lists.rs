@@ -741,11 +741,13 @@ fn cmd_lrem(ctx: &mut Ctx<'_>) {
 }
 
 /// LTRIM; whether the key exists (and so was trimmed, if only to itself).
+/// A list that keeps every element still counts as changed: Redis
+/// signals every LTRIM of a list as a change, which WATCH and client-side
+/// caching see.
 pub fn op_ltrim(db: &mut Db<'_>, key: &[u8], start: i64, stop: i64) -> OpResult<bool> {
     let r = update(db, key, |l| {
-        let before = l.len();
         l.trim(start, stop);
-        ((), l.len() != before)
+        ((), true)
     })?;
     Ok(r.is_some())
 }
