@@ -48,8 +48,9 @@ pub mod flag {
     /// to serve other connections while it runs (`Service::runs_long`).
     pub const RUNS_SCRIPT: u32 = 1 << 24;
     /// kevy's own: the command may write keys of a database other than
-    /// its client's (MOVE, COPY … DB, SWAPDB), so a client blocked on a
-    /// key of that database may be served (`Service::reaches_other_dbs`).
+    /// its client's (MOVE, COPY … DB, SWAPDB), or keys it does not name
+    /// (FLUSHDB, FLUSHALL), so a client blocked on such a key may be
+    /// served (`Service::reaches_other_dbs`).
     pub const OTHER_DBS: u32 = 1 << 25;
     /// kevy's own: the command may wait as a blocking one does, though
     /// Redis does not flag it `blocking` (WAIT).

@@ -658,8 +658,8 @@ fn waiting(port: u16, args: &[&str]) -> Conn {
 }
 
 /// A group reader blocked on a stream learns that the stream or its group
-/// went, with Redis's errors: deleted, replaced by another type, the group
-/// destroyed. A plain XREAD waits on. Byte for byte against redis-server,
+/// went, with Redis's errors: deleted, replaced by another type, flushed,
+/// the group destroyed. A plain XREAD waits on. Byte for byte against redis-server,
 /// on one, two and three shards.
 #[test]
 fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
@@ -670,6 +670,8 @@ fn a_blocked_group_reader_is_told_its_stream_or_group_went() {
             &[&["DEL", "gone"]],
             &[&["SET", "gone", "x"]],
             &[&["XGROUP", "DESTROY", "gone", "g"]],
+            &[&["FLUSHDB"]],
+            &[&["FLUSHALL", "ASYNC"]],
         ];
         for end in ends {
             raw(&mut admin, &["FLUSHALL"]);

@@ -110,10 +110,12 @@ pub fn register(t: &mut Table) {
         cmd_dbsize,
     ));
     let all_ok = RouteKind::All(Fold::AllOk);
+    // OTHER_DBS: a flush deletes keys it does not name, so a group reader
+    // blocked on a flushed stream is told at once.
     t.add(keyless(
         "flushdb",
         -1,
-        WRITE,
+        WRITE | OTHER_DBS,
         W_SLOW_DANGER,
         all_ok,
         cmd_flushdb,
@@ -121,7 +123,7 @@ pub fn register(t: &mut Table) {
     t.add(keyless(
         "flushall",
         -1,
-        WRITE,
+        WRITE | OTHER_DBS,
         W_SLOW_DANGER,
         all_ok,
         cmd_flushall,
