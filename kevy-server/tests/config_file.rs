@@ -359,7 +359,15 @@ fn output_buffer_limits_load_and_rewrite_as_redis_does() {
         )
         .unwrap();
     };
-    let start = |program: &str, dir: &Path, port: u16| -> Child {
+    // Killed on drop, so that a failed assertion leaves no server behind.
+    struct Running(Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let start = |program: &str, dir: &Path, port: u16| -> Running {
         let conf = dir.join("s.conf");
         let out = std::fs::File::create(dir.join("out")).unwrap();
         let child = Command::new(program)
@@ -375,13 +383,13 @@ fn output_buffer_limits_load_and_rewrite_as_redis_does() {
             assert!(Instant::now() < deadline, "{program} did not start");
             std::thread::sleep(Duration::from_millis(25));
         }
-        child
+        Running(child)
     };
     let (rdir, kdir) = (TempDir::new("obuf-redis"), TempDir::new("obuf-kevy"));
     let (rport, kport) = (free_port(), free_port());
     write_conf(rdir.path(), rport);
     write_conf(kdir.path(), kport);
-    let mut redis_proc = start("redis-server", rdir.path(), rport);
+    let _redis_proc = start("redis-server", rdir.path(), rport);
     let mut kevy_proc = start(kevy_bin(), kdir.path(), kport);
     let (mut r, mut k) = (client(rport), client(kport));
     let name = "client-output-buffer-limit";
@@ -411,13 +419,9 @@ fn output_buffer_limits_load_and_rewrite_as_redis_does() {
     }
     let before = get1(&mut k, name);
     let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut k);
-    assert!(wait_timeout(&mut kevy_proc, Duration::from_secs(10)).is_some());
-    let mut again = start(kevy_bin(), kdir.path(), kport);
+    assert!(wait_timeout(&mut kevy_proc.0, Duration::from_secs(10)).is_some());
+    let _again = start(kevy_bin(), kdir.path(), kport);
     assert_eq!(get1(&mut client(kport), name), before);
-    let _ = again.kill();
-    let _ = again.wait();
-    let _ = redis_proc.kill();
-    let _ = redis_proc.wait();
 }
 
 #[test]
