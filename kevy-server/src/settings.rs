@@ -548,9 +548,9 @@ pub fn apply_live(server: &Server, name: &str, value: &str) {
 /// The subscriber output limit in force (`client-output-buffer-limit`'s
 /// pubsub class), read by the shards as they deliver messages.
 static PUBSUB_LIMIT: [AtomicU64; 3] = [
-    AtomicU64::new(32 << 20),
-    AtomicU64::new(8 << 20),
-    AtomicU64::new(60),
+    AtomicU64::new(kevy_rt::OutputLimit::PUBSUB_DEFAULT.hard as u64),
+    AtomicU64::new(kevy_rt::OutputLimit::PUBSUB_DEFAULT.soft as u64),
+    AtomicU64::new(kevy_rt::OutputLimit::PUBSUB_DEFAULT.soft_secs),
 ];
 
 pub fn pubsub_limit() -> kevy_rt::OutputLimit {
@@ -693,11 +693,7 @@ pub const DEFAULT_OUTPUT_LIMITS: OutputLimits = [
         soft: 64 << 20,
         soft_secs: 60,
     },
-    kevy_rt::OutputLimit {
-        hard: 32 << 20,
-        soft: 8 << 20,
-        soft_secs: 60,
-    },
+    kevy_rt::OutputLimit::PUBSUB_DEFAULT,
 ];
 
 /// Parameters that take several words (`bind 127.0.0.1 ::1`): one

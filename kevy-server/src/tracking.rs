@@ -604,9 +604,7 @@ pub fn call(
     sink: &mut kevy_rt::Sink<'_>,
 ) {
     // A scratch shard's writes reach the owners as imports.
-    if !shard.track_attached && !shard.scratch {
-        attach(shard, &kevy.server.tracking);
-    }
+    watch_writes(&kevy.server, shard);
     f(&mut crate::ctx::Ctx {
         shard: &mut *shard,
         db: client.db as usize,

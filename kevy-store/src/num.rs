@@ -758,8 +758,6 @@ impl LongDouble {
     }
 }
 
-/// `mant * 2^exp` as a finite value: `Inf` beyond the format's range,
-/// `None` below it (underflow to zero).
 /// `s * 2^exp` (`s` not 0) as a normalised 64-bit significand and its
 /// exponent, rounded to nearest even like the x87 FPU.
 fn round_u128(s: u128, exp: i64) -> (u64, i64) {
@@ -782,6 +780,8 @@ fn round_u128(s: u128, exp: i64) -> (u64, i64) {
     (m, e)
 }
 
+/// `mant * 2^exp` as a finite value: `Inf` beyond the format's range,
+/// `None` below it (underflow to zero).
 fn finite(mant: u64, exp: i64) -> Option<Kind> {
     if exp > LD_MAX_EXP {
         Some(Kind::Inf)
@@ -861,6 +861,7 @@ fn ldexp(mut x: f64, mut e: i64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn long_double_times_small_then_ceil_is_x87s() {
@@ -884,7 +885,6 @@ mod tests {
         assert_eq!(ms("inf"), None);
         assert_eq!(LongDouble::ZERO.mul_small(1000).ceil_i64(), Some(0));
     }
-    use super::*;
 
     #[test]
     fn parse_i64_is_string2ll() {
